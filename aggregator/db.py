@@ -1,0 +1,102 @@
+"""The database: an asyncpg pool on a configured server or on an embedded PostgreSQL.
+
+With no ``database.url`` the daemon starts PostgreSQL from the ``pgserver`` package in
+``<data_dir>/pg`` and stops it on exit, so one command runs satukanal on a bare machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+
+from aggregator.errors import ConfigError
+from schemas.config import DatabaseConfig
+
+log = structlog.get_logger(__name__)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server owned by this process (pgserver), stopped on ``stop()``."""
+
+    data_dir: Path
+    _server: Any = None
+
+    def start(self) -> str:
+        try:
+            import pgserver
+        except ImportError as exc:  # pragma: no cover - dependency of the package
+            raise ConfigError("embedded PostgreSQL needs the 'pgserver' package") from exc
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # pgserver runs postgres as an unprivileged user when started as root; it must be
+        # able to enter the data directory's parents.
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir))
+        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        uri: str = self._server.get_uri()
+        return uri
+
+    def stop(self) -> None:
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                self._server.cleanup()
+            self._server = None
+
+
+async def create_pool(dsn: str, cfg: DatabaseConfig | None = None, **kw: Any) -> asyncpg.Pool:
+    cfg = cfg or DatabaseConfig()
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=kw.pop("min_size", cfg.pool_min),
+            max_size=kw.pop("max_size", cfg.pool_max),
+            init=init_connection,
+            **kw,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise ConfigError(f"cannot connect to PostgreSQL at {redact_dsn(dsn)}: {exc}") from exc
+    assert pool is not None
+    return pool
+
+
+def redact_dsn(dsn: str) -> str:
+    """Hide a password in a DSN for messages."""
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+
+
+@contextlib.asynccontextmanager
+async def open_database(cfg: DatabaseConfig, data_dir: Path) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    """Yield ``(dsn, pool)``; an embedded server is started and stopped around it."""
+    embedded: EmbeddedPostgres | None = None
+    if cfg.url is not None and cfg.url.get_secret_value():
+        dsn = cfg.url.get_secret_value()
+    else:
+        embedded = EmbeddedPostgres(data_dir / "pg")
+        dsn = embedded.start()
+        log.info("embedded_postgres_started", data_dir=str(embedded.data_dir))
+    try:
+        pool = await create_pool(dsn, cfg)
+        try:
+            yield dsn, pool
+        finally:
+            await pool.close()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            log.info("embedded_postgres_stopped")

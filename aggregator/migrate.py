@@ -1,0 +1,79 @@
+"""Numbered SQL migrations, each in its own transaction, recorded in ``schema_migrations``.
+
+Two processes migrating at once are serialised by an advisory lock; the second finds the
+work done. ``schema.sql`` at the repository root is what migrating an empty database yields
+(a test keeps them equal; ``satukanal migrate --dump-schema`` regenerates it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib.resources import files
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_LOCK_ID = 0x5A7C_A1A1  # advisory lock key for migrations
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available() -> list[Migration]:
+    found = []
+    for entry in files("aggregator.migrations").iterdir():
+        m = _FILE.match(entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda mig: mig.version)
+    versions = [mig.version for mig in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a number: {versions}")
+    return found
+
+
+async def applied_versions(conn: asyncpg.Connection) -> set[int]:
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists:
+        return set()
+    rows = await conn.fetch("SELECT version FROM schema_migrations")
+    return {r["version"] for r in rows}
+
+
+async def pending(conn: asyncpg.Connection) -> list[Migration]:
+    done = await applied_versions(conn)
+    return [m for m in available() if m.version not in done]
+
+
+async def migrate(conn: asyncpg.Connection) -> list[Migration]:
+    """Apply every pending migration; return the ones this call applied."""
+    applied: list[Migration] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version integer PRIMARY KEY,
+                   name text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        for mig in await pending(conn):
+            async with conn.transaction():
+                await conn.execute(mig.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    mig.version,
+                    mig.name,
+                )
+            log.info("migration_applied", version=mig.version, name=mig.name)
+            applied.append(mig)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)
+    return applied

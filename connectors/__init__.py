@@ -1,0 +1,1 @@
+"""Legacy channels. One package per channel; registered via entry points."""

@@ -1,0 +1,231 @@
+"""Configuration models: one TOML file plus ``SATUKANAL_…`` environment overrides.
+
+Secrets are ``SecretStr`` and may instead be read from a file named by the sibling key
+``<name>_file`` (systemd credentials, Docker secrets). Validation errors are turned into
+messages naming the file and the key by ``aggregator.settings``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _read_secret_files(data: Any) -> Any:
+    """Replace ``foo_file = PATH`` by ``foo = <contents>`` for every key ending in ``_file``
+    whose stem is a declared secret. Unreadable files are a clear error."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key, value in data.items():
+        if not key.endswith("_file") or value in (None, ""):
+            continue
+        stem = key[: -len("_file")]
+        if stem not in out or out.get(stem) in (None, ""):
+            path = Path(str(value))
+            try:
+                out[stem] = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read secret file {path}: {exc.strerror or exc}") from exc
+        out.pop(key)
+    return out
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: Any) -> Any:
+        return _read_secret_files(data)
+
+
+class DatabaseConfig(Section):
+    url: SecretStr | None = Field(
+        default=None, description="postgresql://… ; empty = embedded PostgreSQL in data_dir"
+    )
+    pool_min: int = Field(default=2, ge=1)
+    pool_max: int = Field(default=10, ge=1)
+    migrate_on_start: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value():
+            raw = v.get_secret_value()
+            if not re.match(r"^postgres(ql)?://", raw):
+                raise ValueError("must start with postgresql:// (e.g. postgresql://user@host/db)")
+        return v
+
+
+class EncryptionKey(Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    secret: SecretStr = Field(description="32 random bytes, url-safe base64")
+
+
+class CryptoConfig(Section):
+    keys: list[EncryptionKey] = Field(
+        default_factory=list, description="newest last; new writes use the last key"
+    )
+    hmac_key: SecretStr | None = Field(default=None, description="for matching hashes")
+
+
+class LaporConfig(Section):
+    adapter: Literal["http", "manual", "xml-legacy"] = "http"
+    base_url: AnyHttpUrl | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=20, ge=1)
+    rate_limit_per_s: float = Field(default=20.0, gt=0)
+    rate_burst: int = Field(default=40, ge=1)
+    updates_poll_s: float = Field(default=30.0, gt=0)
+    updates_page: int = Field(default=500, ge=1, le=500)
+    webhook_secret: SecretStr | None = None
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_reset_s: float = Field(default=30.0, gt=0)
+    # Embedded sandbox for the demo and tests: started by the daemon when true.
+    sandbox: bool = False
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> LaporConfig:
+        if self.adapter in ("http", "xml-legacy") and not self.sandbox and self.base_url is None:
+            raise ValueError(f"adapter {self.adapter!r} needs lapor.base_url (or lapor.sandbox = true)")
+        return self
+
+
+class QueueConfig(Section):
+    workers: int = Field(default=4, ge=1, le=64)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    lease_s: float = Field(default=120.0, gt=0)
+    max_attempts: int = Field(default=12, ge=1)
+    max_age_h: float = Field(default=72.0, gt=0)
+    backoff_base_s: float = Field(default=5.0, gt=0)
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+    poll_s: float = Field(default=5.0, gt=0, description="fallback when NOTIFY is missed")
+
+
+class HttpConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8470, ge=0, le=65535)
+    public_base_url: AnyHttpUrl | None = Field(
+        default=None, description="how citizens reach the status page; links in SMS use it"
+    )
+
+
+class SlaClock(Section):
+    limit: int = Field(ge=1)
+    unit: Literal["working_days", "days"] = "working_days"
+    regulation: str
+
+
+class SlaConfig(Section):
+    timezone: str = "Asia/Jakarta"
+    extra_holidays: list[dt.date] = Field(default_factory=list)
+    extra_working_days: list[dt.date] = Field(default_factory=list)
+    verification: SlaClock = SlaClock(
+        limit=3, regulation="PermenPANRB 62/2018 (LAPOR!: verifikasi ≤ 3 hari kerja)")
+    first_response: SlaClock = SlaClock(
+        limit=5, regulation="PermenPANRB 62/2018 (tindak lanjut ≤ 5 hari kerja setelah disposisi)")
+    auto_close: SlaClock = SlaClock(
+        limit=10, regulation="LAPOR! (selesai otomatis 10 hari kerja tanpa tanggapan pelapor)")
+    settlement: SlaClock = SlaClock(
+        limit=60, unit="days", regulation="Perpres 76/2013; UU 25/2009 Pasal 50 (60 hari)")
+    agency_contacts: dict[str, str] = Field(
+        default_factory=dict, description="agency code → e-mail for breach notices")
+
+
+class NotifyConfig(Section):
+    merge_window_s: float = Field(default=60.0, ge=0)
+    sms_max_parts: int = Field(default=3, ge=1, le=10)
+    reply_window_days: int = Field(default=30, ge=1)
+
+
+class SourceConfig(Section):
+    """One configured instance of a channel. ``options`` are checked by the connector."""
+
+    name: str
+    kind: str
+    agency: str | None = Field(default=None, description="OPD code owning this channel")
+    enabled: bool = True
+    poll_s: float = Field(default=30.0, gt=0)
+    batch_size: int = Field(default=100, ge=1, le=10000)
+    sunset: bool = Field(default=False, description="answer citizens that LAPOR! replaces this")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _SOURCE_NAME.match(v):
+            raise ValueError("use lowercase letters, digits, '-' and '_' (e.g. 'email-pupr')")
+        return v
+
+
+class RoutingRule(Section):
+    agency: str
+    keywords: list[str] = Field(default_factory=list)
+    category: str | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SATUKANAL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    demo: bool = False
+    data_dir: Path = Path("/var/lib/satukanal")
+    municipality: str = "Kota Palangka Raya"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    database: DatabaseConfig = DatabaseConfig()
+    crypto: CryptoConfig = CryptoConfig()
+    lapor: LaporConfig = LaporConfig(sandbox=True)
+    queue: QueueConfig = QueueConfig()
+    http: HttpConfig = HttpConfig()
+    sla: SlaConfig = SlaConfig()
+    notify: NotifyConfig = NotifyConfig()
+    sources: list[SourceConfig] = Field(default_factory=list)
+    routing: list[RoutingRule] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, v: list[SourceConfig]) -> list[SourceConfig]:
+        seen: set[str] = set()
+        for s in v:
+            if s.name in seen:
+                raise ValueError(f"source name {s.name!r} is used twice")
+            seen.add(s.name)
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the file; the file arrives as init kwargs (see settings.load).
+        return (env_settings, init_settings)
