@@ -41,7 +41,7 @@ def _read_secret_files(data: Any) -> Any:
             try:
                 out[stem] = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ValueError(f"cannot read secret file {path}: {exc.strerror or exc}") from exc
+                raise ValueError(f"{key}: cannot read secret file {path}: {exc.strerror or exc}") from exc
         out.pop(key)
     return out
 

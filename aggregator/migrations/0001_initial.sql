@@ -92,6 +92,7 @@ CREATE TABLE complaints (
     lapor_errors        jsonb,
     duplicate_of        uuid REFERENCES complaints (id),
     cluster_id          uuid,
+    content_hash        bytea,         -- normalised text, for duplicate detection
     thread_keys         text[] NOT NULL DEFAULT '{}',
     origin              jsonb NOT NULL DEFAULT '{}',
     flags               text[] NOT NULL DEFAULT '{}',
@@ -109,6 +110,7 @@ CREATE INDEX complaints_source_idx ON complaints (source, received_at DESC);
 CREATE INDEX complaints_received_idx ON complaints (received_at DESC);
 CREATE INDEX complaints_thread_keys_idx ON complaints USING gin (thread_keys);
 CREATE INDEX complaints_reporter_idx ON complaints (reporter_id);
+CREATE INDEX complaints_content_hash_idx ON complaints (content_hash);
 
 CREATE TABLE attachments (
     sha256        bytea PRIMARY KEY,

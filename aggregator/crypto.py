@@ -1,0 +1,107 @@
+"""Reporter identity at rest: AES-GCM with rotating keys, HMAC for matching.
+
+Each ciphertext is ``key_id (1 byte length + ascii) || nonce (12) || ciphertext+tag``, so old
+rows stay readable after rotation while new writes use the newest key. The associated data
+binds a value to its field name, so an e-mail ciphertext cannot be replayed as a NIK.
+Matching hashes use a separate HMAC key over a normalised value.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from aggregator.errors import ConfigError
+from schemas.config import CryptoConfig
+
+# Demo mode only: a fixed, public key so the demo runs without setup. Never for real data.
+DEMO_KEY = base64.urlsafe_b64encode(b"satukanal-demo-key-not-secret!!!").decode()
+DEMO_HMAC = base64.urlsafe_b64encode(b"satukanal-demo-hmac-not-secret!!").decode()
+
+HOW_TO = (
+    "Generate one with `satukanal keys generate` and put it in the configuration under "
+    "[[crypto.keys]] (id and secret or secret_file) and crypto.hmac_key."
+)
+
+
+def generate_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _decode_key(name: str, value: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(value.encode() + b"=" * (-len(value) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{name}: not url-safe base64. {HOW_TO}") from exc
+    if len(raw) != 32:
+        raise ConfigError(f"{name}: must be 32 bytes (got {len(raw)}). {HOW_TO}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Crypto:
+    keys: dict[str, bytes]
+    current_id: str
+    hmac_key: bytes
+
+    @classmethod
+    def from_config(cls, cfg: CryptoConfig, *, demo: bool = False) -> Crypto:
+        if not cfg.keys or cfg.hmac_key is None:
+            if not demo:
+                raise ConfigError(
+                    "no encryption key is configured, so reporters' names, phones, e-mails and "
+                    f"NIKs cannot be stored safely. {HOW_TO}"
+                )
+            return cls({"demo": _decode_key("demo", DEMO_KEY)}, "demo",
+                       _decode_key("demo", DEMO_HMAC))
+        keys: dict[str, bytes] = {}
+        for i, k in enumerate(cfg.keys):
+            if k.id in keys:
+                raise ConfigError(f"crypto.keys[{i}].id {k.id!r} is used twice")
+            keys[k.id] = _decode_key(f"crypto.keys[{i}].secret", k.secret.get_secret_value())
+        return cls(keys, cfg.keys[-1].id,
+                   _decode_key("crypto.hmac_key", cfg.hmac_key.get_secret_value()))
+
+    def encrypt(self, field: str, value: str | None) -> bytes | None:
+        if value is None or value == "":
+            return None
+        kid = self.current_id.encode()
+        nonce = os.urandom(12)
+        ct = AESGCM(self.keys[self.current_id]).encrypt(nonce, value.encode(), field.encode())
+        return bytes([len(kid)]) + kid + nonce + ct
+
+    def key_id_of(self, blob: bytes) -> str:
+        n = blob[0]
+        return blob[1 : 1 + n].decode()
+
+    def decrypt(self, field: str, blob: bytes | None) -> str | None:
+        if blob is None:
+            return None
+        blob = bytes(blob)
+        kid = self.key_id_of(blob)
+        key = self.keys.get(kid)
+        if key is None:
+            raise ConfigError(f"data was encrypted with key {kid!r}, which is not configured")
+        start = 1 + blob[0]
+        nonce, ct = blob[start : start + 12], blob[start + 12 :]
+        try:
+            return AESGCM(key).decrypt(nonce, ct, field.encode()).decode()
+        except InvalidTag as exc:
+            raise ConfigError(f"cannot decrypt a {field} with key {kid!r}: wrong key") from exc
+
+    def needs_rotation(self, blob: bytes | None) -> bool:
+        return blob is not None and self.key_id_of(bytes(blob)) != self.current_id
+
+    def match_hash(self, field: str, value: str | None) -> bytes | None:
+        """Keyed hash of a normalised value, for matching without decrypting."""
+        if not value:
+            return None
+        norm = value.strip().lower()
+        return hmac.new(self.hmac_key, f"{field}:{norm}".encode(), hashlib.sha256).digest()

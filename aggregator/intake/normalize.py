@@ -1,0 +1,89 @@
+"""Pure normalisation of what citizens write: phones, NIKs, titles, text hygiene."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+
+import phonenumbers
+
+_NIK = re.compile(r"(?<!\d)(\d{16})(?!\d)")
+_WS = re.compile(r"[ \t\u00a0]+")
+_BLANKS = re.compile(r"\n{3,}")
+# Province codes in use (Dukcapil): 11-19, 21, 31-36, 51-53, 61-65, 71-76, 81-82, 91-96.
+_PROVINCES = {11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 31, 32, 33, 34, 35, 36, 51, 52, 53,
+              61, 62, 63, 64, 65, 71, 72, 73, 74, 75, 76, 81, 82, 91, 92, 93, 94, 95, 96}
+
+
+def normalize_phone(raw: str | None) -> str | None:
+    """``0813…``, ``62813…``, ``+62 813-…`` → ``+62813…``; None if not a plausible number."""
+    if not raw:
+        return None
+    text = raw.strip()
+    digits = re.sub(r"[^\d+]", "", text)
+    if not digits or not re.search(r"\d", digits):
+        return None
+    if digits.startswith("62") and not digits.startswith("+"):
+        digits = "+" + digits
+    try:
+        num = phonenumbers.parse(digits, "ID")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(num):
+        return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def find_phones(text: str) -> list[str]:
+    """Indonesian phone numbers mentioned in free text, as E.164, in order, unique."""
+    found: list[str] = []
+    for match in phonenumbers.PhoneNumberMatcher(text, "ID"):
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 not in found:
+            found.append(e164)
+    return found
+
+
+def check_nik(nik: str | None) -> bool:
+    """Structure check of a 16-digit NIK (province, birth date with +40 for women).
+
+    Only ever a flag: junk NIKs in old forms are common and never a reason to reject."""
+    if not nik or not re.fullmatch(r"\d{16}", nik):
+        return False
+    if int(nik[:2]) not in _PROVINCES:
+        return False
+    day, month = int(nik[6:8]), int(nik[8:10])
+    if day > 40:
+        day -= 40
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return False
+    try:
+        dt.date(2000, month, day)  # leap year: 29 Feb allowed
+    except ValueError:
+        return False
+    return nik[12:] != "0000"
+
+
+def find_niks(text: str) -> list[str]:
+    return list(dict.fromkeys(m.group(1) for m in _NIK.finditer(text)))
+
+
+def clean_text(text: str) -> str:
+    """NFC, no NULs or control characters (PostgreSQL text refuses NUL), tidy whitespace."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = "\n".join(_WS.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANKS.sub("\n\n", text).strip()
+
+
+def derive_title(content: str, limit: int = 150) -> str:
+    """LAPOR! wants a 1..150 character title; take the first sentence or line."""
+    first = content.strip().split("\n", 1)[0]
+    first = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0].strip()
+    if not first:
+        first = "Pengaduan masyarakat"
+    if len(first) > limit:
+        cut = first[: limit - 1].rsplit(" ", 1)[0]
+        first = (cut or first[: limit - 1]) + "…"
+    return first

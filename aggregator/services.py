@@ -1,0 +1,40 @@
+"""What every part receives instead of reaching for globals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import asyncpg
+
+from aggregator.crypto import Crypto
+from schemas.config import Settings
+
+if TYPE_CHECKING:
+    from aggregator.queue import JobQueue
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: asyncpg.Pool
+    http: aiohttp.ClientSession
+    crypto: Crypto
+    queue: JobQueue
+    clock: Callable[[], dt.datetime] = utcnow
+    owner: str = field(default_factory=process_owner)
+    # Shared runtime objects other parts register (LAPOR! port, circuit breaker, sinks, …).
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,115 @@
+-- name: insert_raw_items
+-- Items already held for (source, source_ref) are skipped: re-pulls are harmless.
+INSERT INTO raw_items (source, source_ref, received_at, content_type, payload, meta, state,
+                       content_hash)
+SELECT $1, r.source_ref, r.received_at, r.content_type, r.payload, r.meta, 'accepted',
+       r.content_hash
+FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::bytea[], $6::jsonb[], $7::bytea[])
+     AS r(source_ref, received_at, content_type, payload, meta, content_hash)
+ON CONFLICT (source, source_ref) DO NOTHING
+RETURNING id, source_ref;
+
+-- name: set_raw_states
+UPDATE raw_items r
+SET state = u.state::raw_state, reason = u.reason, complaint_id = u.complaint_id
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[]) AS u(id, state, reason, complaint_id)
+WHERE r.id = u.id;
+
+-- name: insert_reporters
+INSERT INTO reporters (id, key_id, name_enc, email_enc, phone_enc, nik_enc,
+                       email_hash, phone_hash, nik_hash, nik_valid)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[],
+                     $7::bytea[], $8::bytea[], $9::bytea[], $10::boolean[]);
+
+-- name: insert_complaints
+INSERT INTO complaints (id, source, channel, raw_item_id, reporter_id, title, content,
+                        classification, agency_id, source_agency, anonymous, confidential,
+                        location, occurred_on, submitted_at, status, duplicate_of, content_hash,
+                        thread_keys, origin, flags, legacy_status, category_id)
+SELECT c.id, $1, c.channel, c.raw_item_id, c.reporter_id, c.title, c.content, c.classification,
+       c.agency_id, $2, c.anonymous, c.confidential, c.location, c.occurred_on, c.submitted_at,
+       c.status::complaint_status, c.duplicate_of, c.content_hash,
+       (SELECT coalesce(array_agg(k), '{}') FROM jsonb_array_elements_text(c.thread_keys) k),
+       c.origin,
+       (SELECT coalesce(array_agg(f), '{}') FROM jsonb_array_elements_text(c.flags) f),
+       c.legacy_status, c.category_id
+FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::text[],
+            $9::text[], $10::text[], $11::boolean[], $12::boolean[], $13::jsonb[], $14::date[],
+            $15::timestamptz[], $16::text[], $17::uuid[], $18::bytea[], $19::jsonb[],
+            $20::jsonb[], $21::jsonb[], $22::text[], $23::text[])
+     AS c(id, channel, raw_item_id, reporter_id, title, content, classification, agency_id,
+          anonymous, confidential, location, occurred_on, submitted_at, status, duplicate_of,
+          content_hash, thread_keys, origin, flags, legacy_status, category_id);
+
+-- name: insert_attachment
+INSERT INTO attachments (sha256, content_type, size, data)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (sha256) DO NOTHING;
+
+-- name: link_attachment
+INSERT INTO complaint_attachments (complaint_id, sha256, filename, note)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING;
+
+-- name: insert_jobs
+INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after)
+SELECT j.kind, j.complaint_id, j.payload, j.dedup_key, coalesce(j.run_after, now())
+FROM unnest($1::text[], $2::uuid[], $3::jsonb[], $4::text[], $5::timestamptz[])
+     AS j(kind, complaint_id, payload, dedup_key, run_after)
+ON CONFLICT (dedup_key) DO NOTHING;
+
+-- name: insert_events
+INSERT INTO events (complaint_id, kind, at, actor, data)
+SELECT e.complaint_id, e.kind, now(), e.actor, e.data
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) AS e(complaint_id, kind, actor, data);
+
+-- name: find_recent_duplicates
+-- Complaints with the same normalised text in the window, with their reporter's hashes.
+SELECT c.id, c.content_hash, r.phone_hash, r.email_hash, r.nik_hash
+FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
+WHERE c.content_hash = ANY($1::bytea[])
+  AND c.received_at > now() - make_interval(days => $2)
+  AND c.duplicate_of IS NULL
+ORDER BY c.received_at;
+
+-- name: find_complaint_by_id
+SELECT id, status FROM complaints WHERE id = $1;
+
+-- name: find_complaint_by_tracking_id
+SELECT id, status FROM complaints WHERE lapor_tracking_id = $1;
+
+-- name: find_complaint_by_thread
+SELECT c.id, c.status FROM complaints c
+WHERE c.thread_keys && $1::text[]
+UNION
+SELECT n.complaint_id, c.status FROM notifications n JOIN complaints c ON c.id = n.complaint_id
+WHERE n.external_id = ANY($1::text[])
+LIMIT 1;
+
+-- name: find_open_complaint_by_reporter_hash
+-- The newest complaint from this phone/e-mail inside the reply window that is still open
+-- (or closed recently enough that a SUDAH/BELUM answer belongs to it).
+SELECT c.id, c.status FROM complaints c JOIN reporters r ON r.id = c.reporter_id
+WHERE (r.phone_hash = $1 OR r.email_hash = $2)
+  AND c.received_at > now() - make_interval(days => $3)
+  AND c.status NOT IN ('duplicate', 'history', 'dihapus')
+  AND ($4 OR c.status NOT IN ('selesai', 'arsip', 'bukan_wewenang'))
+ORDER BY c.received_at DESC
+LIMIT 1;
+
+-- name: insert_reporter_reply
+INSERT INTO reporter_replies (id, complaint_id, raw_item_id, channel, text, sent_at, resolved)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: save_source_cursor
+INSERT INTO source_state (source, kind, cursor, last_poll_at, last_success_at, last_batch_size,
+                          items_total)
+VALUES ($1, $2, $3, now(), now(), $4, $4)
+ON CONFLICT (source) DO UPDATE
+SET cursor = coalesce(EXCLUDED.cursor, source_state.cursor), last_poll_at = now(),
+    last_success_at = now(), last_batch_size = EXCLUDED.last_batch_size,
+    items_total = source_state.items_total + EXCLUDED.last_batch_size,
+    degraded = false;
+
+-- name: notify_jobs
+SELECT pg_notify('satukanal_jobs', $1);
