@@ -159,6 +159,22 @@ class NotifyConfig(Section):
     reply_window_days: int = Field(default=30, ge=1)
 
 
+class FollowupConfig(Section):
+    """Extra phrases for the follow-up quality classifier (case-insensitive, plain words;
+    prefix ``re:`` for a regular expression). Added to the built-in library, never replacing it."""
+
+    acknowledgement_phrases: list[str] = Field(default_factory=list)
+    forwarded_phrases: list[str] = Field(default_factory=list)
+    info_request_phrases: list[str] = Field(default_factory=list)
+    action_words: list[str] = Field(
+        default_factory=list, description="verb stems or forms that mean an action was taken")
+    weak_action_words: list[str] = Field(
+        default_factory=list, description="steps that count only with a place, date or amount")
+    non_action_words: list[str] = Field(
+        default_factory=list, description="words that never count as an action")
+    unit_words: list[str] = Field(default_factory=list, description="local unit names (UPT …)")
+
+
 class SourceConfig(Section):
     """One configured instance of a channel. ``options`` are checked by the connector."""
 
@@ -205,6 +221,7 @@ class Settings(BaseSettings):
     http: HttpConfig = HttpConfig()
     sla: SlaConfig = SlaConfig()
     notify: NotifyConfig = NotifyConfig()
+    followup: FollowupConfig = FollowupConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(default_factory=list)
 
