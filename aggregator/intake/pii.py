@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from aggregator.crypto import Crypto
+from aggregator.intake.normalize import normalize_phone
 from schemas.complaint import AttachmentDraft, Reporter
 
 
@@ -24,6 +25,11 @@ class SealedReporter:
     nik_valid: bool | None
 
 
+def phone_key(phone: str | None) -> str | None:
+    """The form a phone is matched in: E.164 when it parses, else as given."""
+    return normalize_phone(phone) or phone
+
+
 def seal(crypto: Crypto, reporter: Reporter) -> SealedReporter:
     return SealedReporter(
         id=uuid.uuid4(),
@@ -33,7 +39,7 @@ def seal(crypto: Crypto, reporter: Reporter) -> SealedReporter:
         phone_enc=crypto.encrypt("phone", reporter.phone or reporter.phone_raw),
         nik_enc=crypto.encrypt("nik", reporter.nik),
         email_hash=crypto.match_hash("email", reporter.email),
-        phone_hash=crypto.match_hash("phone", reporter.phone),
+        phone_hash=crypto.match_hash("phone", phone_key(reporter.phone or reporter.phone_raw)),
         nik_hash=crypto.match_hash("nik", reporter.nik),
         nik_valid=reporter.nik_valid,
     )

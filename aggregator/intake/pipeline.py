@@ -22,7 +22,7 @@ import structlog
 
 from aggregator.errors import InvalidInput
 from aggregator.intake.normalize import clean_text, derive_title
-from aggregator.intake.pii import SealedReporter, seal, strip_exif
+from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
 from aggregator.intake.routing import Router
 from aggregator.sqlfiles import q
 from connectors.base import Batch, RawItem
@@ -182,7 +182,7 @@ class Intake:
             [i.received_at for i, _ in parsed],
             [i.content_type for i, _ in parsed],
             [i.payload for i, _ in parsed],
-            [_jsonable(i.meta) for i, _ in parsed],
+            [_json(i.meta) for i, _ in parsed],
             [hashlib.sha256(i.payload).digest() for i, _ in parsed],
         )
         raw_ids = {r["source_ref"]: r["id"] for r in rows}
@@ -257,9 +257,10 @@ class Intake:
         plan.complaints.append((
             cid, d.channel.value, raw_id, sealed.id if sealed else None, title[:150], content,
             d.classification.value, route.agency, d.anonymous, d.confidential,
-            d.location.model_dump(exclude_none=True) if d.location else None, d.occurred_on,
-            d.submitted_at, status.value, duplicate_of, chash, list(d.thread_keys),
-            _jsonable(d.origin), list(d.flags), d.legacy_status, route.category or d.category_hint,
+            _json(d.location.model_dump(exclude_none=True)) if d.location else None,
+            d.occurred_on, d.submitted_at, status.value, duplicate_of, chash,
+            _json(list(d.thread_keys)), _json(d.origin), _json(list(d.flags)), d.legacy_status,
+            route.category or d.category_hint,
         ))
         if d.attachments:
             plan.attachments.append((cid, d))
@@ -345,7 +346,7 @@ class Intake:
                              p: ReplyDraft | ComplaintDraft) -> uuid.UUID | None:
         crypto = self.crypto
         if isinstance(p, ComplaintDraft):
-            phone_h = crypto.match_hash("phone", p.reporter.phone)
+            phone_h = crypto.match_hash("phone", phone_key(p.reporter.phone))
             if phone_h is None:
                 return None
             row = await conn.fetchrow(q("find_open_complaint_by_reporter_hash"), phone_h, None,
@@ -366,7 +367,8 @@ class Intake:
         if p.phone or p.email:
             # SUDAH/BELUM answers may concern a complaint that was just closed.
             row = await conn.fetchrow(
-                q("find_open_complaint_by_reporter_hash"), crypto.match_hash("phone", p.phone),
+                q("find_open_complaint_by_reporter_hash"),
+                crypto.match_hash("phone", phone_key(p.phone)),
                 crypto.match_hash("email", p.email), self.reply_window_days,
                 p.resolved is not None)
             if row:
@@ -395,17 +397,19 @@ class Intake:
             cols = list(zip(*plan.states, strict=True))
             await conn.execute(q("set_raw_states"), *[list(c) for c in cols])
         if plan.jobs:
-            cols = list(zip(*[(k, c, p, d, None) for k, c, p, d in plan.jobs], strict=True))
+            cols = list(zip(*[(k, c, _json(p), d, None) for k, c, p, d in plan.jobs],
+                            strict=True))
             await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
             await conn.execute(q("notify_jobs"), "intake")
         if plan.events:
-            cols = list(zip(*plan.events, strict=True))
+            cols = list(zip(*[(c, k, a, _json(d)) for c, k, a, d in plan.events], strict=True))
             await conn.execute(q("insert_events"), *[list(c) for c in cols])
 
 
-def _jsonable(value: Any) -> Any:
-    """Round-trip through JSON so dates and bytes in meta cannot break the bulk insert."""
-    return json.loads(json.dumps(value, default=str))
+def _json(value: Any) -> str:
+    """JSON text for the bulk statements (arrays of jsonb go over the wire as text[]);
+    dates and other odd values in connector metadata become strings rather than errors."""
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 # Re-exported for callers that only need the closed set.

@@ -1,0 +1,85 @@
+"""The ``satukanal`` command.
+
+Every subcommand loads the configuration the same way (``--config`` or ``SATUKANAL_CONFIG``,
+then ``SATUKANAL_…`` overrides); a configuration error is printed for the administrator and
+the command exits 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aggregator.errors import ConfigError
+
+# Subcommand modules owned by the parts; each exposes ``register(subparsers, reports)``.
+PLUGIN_MODULES = (
+    "aggregator.cli.core",
+    "aggregator.cli.admin",
+    "aggregator.cli.sandbox",
+    "aggregator.cli.backfill",
+    "aggregator.cli.followup",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="satukanal",
+        description="Pull complaints from legacy channels into SP4N-LAPOR! and keep citizens told.",
+    )
+    parser.add_argument("--config", type=Path, default=None,
+                        help="TOML configuration file (default: $SATUKANAL_CONFIG)")
+    parser.add_argument("--demo", action="store_true",
+                        help="use the demo configuration (embedded PostgreSQL and LAPOR! sandbox)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    report = sub.add_parser("report", help="reports for agencies and auditors")
+    reports = report.add_subparsers(dest="report", metavar="REPORT", required=True)
+    for name in PLUGIN_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        register: Callable[..., Any] = module.register
+        try:
+            register(sub, reports)
+        except TypeError:
+            register(sub)
+    return parser
+
+
+def load(args: argparse.Namespace) -> Any:
+    """The settings this invocation runs with."""
+    from aggregator.demo import demo_settings
+    from aggregator.settings import load_settings
+
+    path = args.config or (Path(p) if (p := os.environ.get("SATUKANAL_CONFIG")) else None)
+    if getattr(args, "demo", False) and path is None:
+        return demo_settings()
+    return load_settings(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        result = func(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except ConfigError as exc:
+        print(f"satukanal: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,280 @@
+"""Inspect and fix from the shell: status, complaints, jobs, tokens, quarantine."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import uuid
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from aggregator.errors import ConfigError
+
+
+def register(sub: Any, reports: Any) -> None:
+    p = sub.add_parser("status", help="sources, queue and dead jobs at a glance")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    comp = sub.add_parser("complaints", help="complaints").add_subparsers(dest="sub", required=True)
+    p = comp.add_parser("list", help="newest first")
+    p.add_argument("--status")
+    p.add_argument("--agency")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_complaints_list)
+    p = comp.add_parser("show", help="one complaint with its whole timeline")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--reveal-identity", action="store_true",
+                   help="decrypt the reporter's identity (logged in the timeline)")
+    p.set_defaults(func=cmd_complaints_show)
+
+    jobs = sub.add_parser("jobs", help="the job queue").add_subparsers(dest="sub", required=True)
+    p = jobs.add_parser("retry", help="run a (dead) job again now")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_jobs_retry)
+    p = jobs.add_parser("discard", help="give up on a job, keeping the reason")
+    p.add_argument("id", type=int)
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_jobs_discard)
+
+    tok = sub.add_parser("token", help="admin API tokens").add_subparsers(dest="sub", required=True)
+    p = tok.add_parser("create", help="create a token (printed once)")
+    p.add_argument("--role", required=True, choices=["admin", "operator", "auditor", "agency"])
+    p.add_argument("--agency", help="agency code (required for role agency)")
+    p.add_argument("--name", default=None)
+    p.set_defaults(func=cmd_token_create)
+    p = tok.add_parser("list")
+    p.set_defaults(func=cmd_token_list)
+    p = tok.add_parser("revoke")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_token_revoke)
+
+    qu = sub.add_parser("quarantine", help="items that could not be understood").add_subparsers(
+        dest="sub", required=True)
+    p = qu.add_parser("list")
+    p.add_argument("--source")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_quarantine_list)
+    p = qu.add_parser("show", help="the reason and the original bytes")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_quarantine_show)
+    p = qu.add_parser("replay", help="parse a quarantined item again (after a fix)")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_quarantine_replay)
+
+
+def _json_out(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    print()
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+async def _services(args: argparse.Namespace) -> Any:
+    from aggregator.cli import load
+    from aggregator.runtime import open_services
+
+    return open_services(load(args), run_migrations=False)
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    from aggregator.repo.admin import status_overview
+
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        data = await status_overview(conn)
+    lapor = _lapor_state(services)
+    if lapor:
+        data["lapor"] = lapor
+    if args.json:
+        _json_out(data)
+        return 0
+    con = Console()
+    t = Table(title="Sources")
+    for col in ("source", "kind", "last poll", "last success", "items", "quarantined", "state"):
+        t.add_column(col)
+    for s in data["sources"]:
+        state = "DEGRADED: " + (s["last_error"] or "") if s["degraded"] else (
+            f"error: {s['last_error']}" if s["last_error_at"] and (
+                not s["last_success_at"] or s["last_error_at"] > s["last_success_at"]) else "ok")
+        t.add_row(s["source"], s["kind"], _when(s["last_poll_at"]), _when(s["last_success_at"]),
+                  str(s["items_total"]), str(s["quarantined"]), state[:80])
+    con.print(t)
+    t = Table(title=f"Queue (backlog {data['backlog']})")
+    for col in ("kind", "state", "jobs"):
+        t.add_column(col)
+    for r in data["queue"]:
+        t.add_row(r["kind"], r["state"], str(r["n"]))
+    con.print(t)
+    if data["complaints"]:
+        con.print("Complaints: " + ", ".join(f"{k} {v}" for k, v in sorted(data["complaints"].items())))
+    if lapor:
+        con.print(f"LAPOR!: {lapor}")
+    if data["dead_jobs"]:
+        t = Table(title="Dead jobs (satukanal jobs retry ID / jobs discard ID --reason …)")
+        for col in ("id", "kind", "complaint", "attempts", "last error"):
+            t.add_column(col)
+        for j in data["dead_jobs"]:
+            t.add_row(str(j["id"]), j["kind"], str(j["complaint_id"] or "-"), str(j["attempts"]),
+                      (j["last_error"] or "")[:80])
+        con.print(t)
+    return 0
+
+
+def _lapor_state(services: Any) -> dict[str, Any] | None:
+    breaker = services.extras.get("lapor_breaker")
+    return breaker.snapshot() if breaker is not None and hasattr(breaker, "snapshot") else None
+
+
+async def cmd_complaints_list(args: argparse.Namespace) -> int:
+    from aggregator.repo.admin import list_complaints
+
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        rows = await list_complaints(conn, status=args.status, agency=args.agency, limit=args.limit)
+    if args.json:
+        _json_out(rows)
+        return 0
+    t = Table()
+    for col in ("id", "received", "channel", "status", "tracking", "agency", "title"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r["id"]), _when(r["received_at"]), r["channel"], r["status"],
+                  r["lapor_tracking_id"] or "-", r["agency_name"] or r["agency_id"] or "-",
+                  (r["title"] or "")[:60])
+    Console().print(t)
+    return 0
+
+
+async def cmd_complaints_show(args: argparse.Namespace) -> int:
+    from aggregator.repo.admin import complaint_detail
+    from aggregator.repo.events import append_event
+
+    try:
+        cid = uuid.UUID(args.id)
+    except ValueError as exc:
+        raise ConfigError(f"{args.id!r} is not a complaint id (a UUID)") from exc
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        if args.reveal_identity:
+            await append_event(conn, cid, "identity_revealed", {"via": "cli"}, actor="cli")
+        d = await complaint_detail(conn, services.crypto, cid, reveal_identity=args.reveal_identity)
+    if d is None:
+        print(f"no complaint {cid}", file=sys.stderr)
+        return 1
+    if args.json:
+        _json_out(d)
+        return 0
+    con = Console()
+    con.print(f"[bold]{d['title']}[/bold]  ({d['id']})")
+    con.print(f"status {d['status']}  tracking {d['lapor_tracking_id'] or '-'}  channel "
+              f"{d['channel']} via {d['source']}  agency {d['agency_name'] or d['agency_id'] or '-'}")
+    flags = [f for f in ("anonymous", "confidential", "closed_without_real_followup") if d[f]]
+    if flags or d["flags"]:
+        con.print("flags: " + ", ".join(flags + list(d["flags"] or [])))
+    con.print(f"reporter: {d['reporter']}")
+    con.print(d["content"], markup=False)
+    t = Table(title="Timeline")
+    for col in ("at", "event", "by", "details"):
+        t.add_column(col)
+    for e in d["timeline"]:
+        t.add_row(_when(e["at"]), e["kind"], e["actor"],
+                  json.dumps(e["data"], ensure_ascii=False, default=str)[:100])
+    con.print(t)
+    for f in d["followups"]:
+        con.print(f"[{_when(f['at'])}] {f['agency_name'] or '-'} ({f['label']}): ", end="")
+        con.print(f["text"], markup=False)
+    for n in d["notifications"]:
+        con.print(f"notified {n['kind']} via {n['channel']}: {n['state']} {_when(n['sent_at'])}")
+    return 0
+
+
+async def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    async with await _services(args) as services:
+        ok = await services.queue.retry(args.id)
+    print("queued again" if ok else f"no job {args.id}")
+    return 0 if ok else 1
+
+
+async def cmd_jobs_discard(args: argparse.Namespace) -> int:
+    async with await _services(args) as services:
+        ok = await services.queue.discard(args.id, args.reason)
+    print("discarded" if ok else f"no job {args.id}")
+    return 0 if ok else 1
+
+
+async def cmd_token_create(args: argparse.Namespace) -> int:
+    from aggregator.repo.admin import create_token
+
+    if args.role == "agency" and not args.agency:
+        raise ConfigError("a token with role agency needs --agency CODE (the OPD it may see)")
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        token_id, token = await create_token(
+            conn, name=args.name or f"{args.role}-token", role=args.role, agency=args.agency)
+    print(token)
+    print(f"token {token_id} created for role {args.role}; it is shown only once", file=sys.stderr)
+    return 0
+
+
+async def cmd_token_list(args: argparse.Namespace) -> int:
+    from aggregator.repo.admin import list_tokens
+
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        _json_out(await list_tokens(conn))
+    return 0
+
+
+async def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from aggregator.repo.admin import revoke_token
+
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        ok = await revoke_token(conn, uuid.UUID(args.id))
+    print("revoked" if ok else "no such active token")
+    return 0 if ok else 1
+
+
+async def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    from aggregator.sqlfiles import q
+
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        rows = [dict(r) for r in await conn.fetch(q("list_quarantined"), args.source, args.limit)]
+    if args.json:
+        _json_out(rows)
+        return 0
+    t = Table(title="Quarantined items")
+    for col in ("id", "source", "ref", "size", "reason"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r["id"]), r["source"], r["source_ref"][:30], str(r["size"]),
+                  (r["reason"] or "")[:80])
+    Console().print(t)
+    return 0
+
+
+async def cmd_quarantine_show(args: argparse.Namespace) -> int:
+    from aggregator.sqlfiles import q
+
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        row = await conn.fetchrow(q("get_raw_item"), args.id)
+    if row is None:
+        print(f"no item {args.id}", file=sys.stderr)
+        return 1
+    print(f"source {row['source']} ref {row['source_ref']} state {row['state']}", file=sys.stderr)
+    print(f"reason: {row['reason']}", file=sys.stderr)
+    sys.stdout.buffer.write(bytes(row["payload"]))
+    return 0
+
+
+async def cmd_quarantine_replay(args: argparse.Namespace) -> int:
+    from aggregator.replay import replay_item
+
+    async with await _services(args) as services:
+        outcome = await replay_item(services, args.id)
+    print(outcome)
+    return 0

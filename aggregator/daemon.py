@@ -1,0 +1,121 @@
+"""The supervisor: every loop in one TaskGroup, one HTTP listener, a clean stop.
+
+SIGTERM (or SIGINT) stops claiming new work, lets in-flight work finish within a grace
+period, releases leases, logs one summary line and exits 0. ``until_idle`` runs every loop
+once per round until a round handles nothing (for scripts and tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from aggregator.assemble import Components, assemble
+from aggregator.logging import configure_logging
+from aggregator.runtime import open_services
+from aggregator.web.app import make_app
+from schemas.config import Settings
+
+log = structlog.get_logger(__name__)
+GRACE_S = 20.0
+
+
+@dataclass
+class RunStats:
+    started: float = field(default_factory=time.monotonic)
+    rounds: int = 0
+    handled: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, n: int) -> None:
+        if n:
+            self.handled[name] = self.handled.get(name, 0) + n
+
+
+async def run_daemon(settings: Settings, *, until_idle: bool = False, migrate: bool | None = None,
+                     citizens: bool = False) -> int:
+    configure_logging(settings.log_level, settings.log_format)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    stats = RunStats()
+    async with open_services(settings, run_migrations=migrate) as services, \
+            assemble(services, citizens=citizens) as comp:
+        runner = await _start_http(services, comp)
+        try:
+            if until_idle:
+                await _until_idle(comp, stop, stats)
+            else:
+                await _supervise(comp, stop)
+        finally:
+            await comp.worker.shutdown(GRACE_S)
+            await runner.cleanup()
+    log.info("daemon_stopped", uptime_s=round(time.monotonic() - stats.started, 1),
+             rounds=stats.rounds, handled=stats.handled)
+    return 0
+
+
+async def _start_http(services: Any, comp: Components) -> web.AppRunner:
+    cfg = services.settings.http
+    app = make_app(services, extra=comp.http_routes, setup=comp.http_setup)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.host, cfg.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        from aggregator.errors import ConfigError
+
+        raise ConfigError(f"cannot listen on {cfg.host}:{cfg.port} (http.host/http.port): "
+                          f"{exc.strerror or exc}") from exc
+    port = runner.addresses[0][1] if runner.addresses else cfg.port
+    base = f"http://{cfg.host}:{port}"
+    services.extras["http_base"] = base
+    log.info("http_listening", url=base)
+    print(f"satukanal: dashboard  {base}/dasbor\n"
+          f"satukanal: health     {base}/readyz   metrics {base}/metrics   API {base}/api/",
+          file=sys.stderr, flush=True)
+    for line in comp.banner:
+        print(f"satukanal: {line}", file=sys.stderr, flush=True)
+    return runner
+
+
+async def _supervise(comp: Components, stop: asyncio.Event) -> None:
+    async with asyncio.TaskGroup() as tg:
+        for lp in comp.loops:
+            tg.create_task(lp.run(stop), name=getattr(lp, "name", type(lp).__name__))
+        tg.create_task(comp.worker.run(stop), name="worker")
+        await stop.wait()
+
+
+async def _until_idle(comp: Components, stop: asyncio.Event, stats: RunStats) -> None:
+    """Rounds of every loop's ``run_once`` until one round handles nothing at all."""
+    quiet_rounds = 0
+    while not stop.is_set():
+        stats.rounds += 1
+        total = 0
+        for lp in comp.loops:
+            n = await lp.run_once()
+            stats.add(getattr(lp, "name", type(lp).__name__), n)
+            total += n
+        n = await comp.worker.run_once()
+        stats.add("jobs", n)
+        total += n
+        if total == 0:
+            # Jobs may be waiting on a backoff; idle means nothing is claimable now.
+            quiet_rounds += 1
+            if quiet_rounds >= 2:
+                return
+            await asyncio.sleep(0.2)
+        else:
+            quiet_rounds = 0

@@ -1,0 +1,113 @@
+"""Pull each source, store each batch, then acknowledge it to the channel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+
+from aggregator import metrics
+from aggregator.errors import AuthError, ConfigError, TransientError
+from aggregator.intake import Intake
+from aggregator.sqlfiles import q
+
+log = structlog.get_logger(__name__)
+
+
+class IngestLoop:
+    """One loop per configured source. ``run_once`` drains what the source has now."""
+
+    def __init__(self, services: Any, source: Any, intake: Intake | None = None) -> None:
+        self.services = services
+        self.source = source
+        self.intake = intake or Intake(services)
+        self.name = f"ingest:{source.name}"
+        self.degraded = False
+        self.last_poll_items = 0
+        self.lease_s = max(60.0, source.cfg.poll_s * 4)
+
+    async def run_once(self) -> int:
+        src = self.source
+        pool = self.services.pool
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(q("take_source_lease"), src.name, src.kind,
+                                      self.services.owner, self.lease_s)
+        if row is None:  # another replica polls this source
+            self.last_poll_items = 0
+            return 0
+        handled = 0
+        bound = log.bind(source=src.name)
+        try:
+            async for batch in src.pull(row["cursor"]):
+                result = await self.intake.ingest(src, batch)
+                # Only now, with the batch committed, may the channel forget it.
+                await src.ack(batch)
+                handled += len(batch.items)
+                metrics.INGESTED.labels(source=src.name).inc(result.new)
+                metrics.QUARANTINED.labels(source=src.name).inc(result.quarantined)
+                if result.new:
+                    bound.info("batch_ingested", items=len(batch.items), new=result.new,
+                               complaints=result.complaints, replies=result.replies,
+                               quarantined=result.quarantined, ignored=result.ignored)
+            async with pool.acquire() as conn:
+                await conn.execute(q("record_source_poll"), src.name, handled)
+            metrics.SOURCE_LAST_SUCCESS.labels(source=src.name).set_to_current_time()
+            if self.degraded:
+                self.degraded = False
+                bound.info("source_recovered")
+                async with pool.acquire() as conn:
+                    await conn.execute("UPDATE source_state SET degraded = false WHERE source = $1",
+                                       src.name)
+        except (AuthError, ConfigError) as exc:
+            await self._failed(exc, degraded=True)
+        except TransientError as exc:
+            await self._failed(exc, degraded=self.degraded)
+        except (OSError, asyncio.TimeoutError) as exc:
+            await self._failed(TransientError(f"{type(exc).__name__}: {exc}"),
+                               degraded=self.degraded)
+        finally:
+            async with pool.acquire() as conn:
+                await conn.execute(q("release_source_lease"), src.name, self.services.owner)
+        self.last_poll_items = handled
+        return handled
+
+    async def _failed(self, exc: Exception, *, degraded: bool) -> None:
+        src = self.source
+        metrics.SOURCE_ERRORS.labels(source=src.name).inc()
+        # Log once when it goes down, once when it is back: not at every poll.
+        if degraded and not self.degraded:
+            log.error("source_degraded", source=src.name, error=str(exc))
+        elif not degraded:
+            log.warning("source_poll_failed", source=src.name, error=str(exc))
+        self.degraded = degraded
+        async with self.services.pool.acquire() as conn:
+            await conn.execute(q("record_source_error"), src.name, str(exc)[:1000], degraded)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        interval = self.source.cfg.poll_s
+        while not stop.is_set():
+            try:
+                n = await self.run_once()
+            except Exception:  # a bug in one source must not stop the daemon
+                log.exception("ingest_loop_crashed", source=self.source.name)
+                n = 0
+            metrics.LOOP_ITERATIONS.labels(loop=self.name).inc()
+            if n:
+                continue
+            wait = getattr(self.source, "wait_for_new", None)
+            with contextlib.suppress(asyncio.TimeoutError):
+                if wait is not None and not self.degraded:
+                    await asyncio.wait_for(_first(stop.wait(), wait(interval)), interval + 5)
+                else:
+                    await asyncio.wait_for(stop.wait(), interval)
+
+
+async def _first(*aws: Any) -> None:
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()

@@ -1,0 +1,157 @@
+"""The JSON admin API. Agency tokens see only their agency's complaints, never identities."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from aggregator.repo import admin as repo
+from aggregator.repo.events import append_event
+from aggregator.sqlfiles import q
+from aggregator.web.auth import requires
+from aggregator.web.keys import SERVICES
+from schemas.events import Role
+
+A, O, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
+routes = web.RouteTableDef()
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status,
+                             dumps=lambda d: json.dumps(d, ensure_ascii=False, default=str))
+
+
+def _uuid(request: web.Request, key: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[key])
+    except ValueError:
+        raise web.HTTPBadRequest(text='{"error": "bad_id"}', content_type="application/json") from None
+
+
+def _agency_scope(request: web.Request) -> str | None:
+    ident = request["identity"]
+    return ident["agency"] if ident["role"] == Role.AGENCY.value else None
+
+
+@routes.get("/api/status")
+@requires(A, O, U)
+async def get_status(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        data = await repo.status_overview(conn)
+    breaker = services.extras.get("lapor_breaker")
+    if breaker is not None and hasattr(breaker, "snapshot"):
+        data["lapor"] = breaker.snapshot()
+    return _json(data)
+
+
+@routes.get("/api/complaints")
+@requires(A, O, U, G)
+async def get_complaints(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    before = request.query.get("before")
+    try:
+        limit = min(int(request.query.get("limit", "50")), 500)
+        before_at = dt.datetime.fromisoformat(before) if before else None
+    except ValueError:
+        return _json({"error": "bad_query", "message": "limit must be a number, before a timestamp"}, 400)
+    agency = _agency_scope(request) or request.query.get("agency")
+    async with services.pool.acquire() as conn:
+        rows = await repo.list_complaints(conn, status=request.query.get("status"), agency=agency,
+                                          before=before_at, limit=limit)
+    return _json({"items": rows})
+
+
+@routes.get("/api/complaints/{id}")
+@requires(A, O, U, G)
+async def get_complaint(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    cid = _uuid(request)
+    reveal = request.query.get("reveal_identity") == "1" and request["identity"]["role"] == "admin"
+    async with services.pool.acquire() as conn:
+        if reveal:
+            await append_event(conn, cid, "identity_revealed",
+                               {"token": str(request["identity"]["id"])}, actor="api")
+        d = await repo.complaint_detail(conn, services.crypto, cid, reveal_identity=reveal)
+    scope = _agency_scope(request)
+    if d is None or (scope is not None and scope not in (d["agency_id"], d["source_agency"])):
+        return _json({"error": "not_found"}, 404)
+    if scope is not None and d["anonymous"]:
+        d["reporter"] = None
+    return _json(d)
+
+
+@routes.post("/api/jobs/{id}/retry")
+@requires(A, O)
+async def post_job_retry(request: web.Request) -> web.Response:
+    try:
+        job_id = int(request.match_info["id"])
+    except ValueError:
+        return _json({"error": "bad_id"}, 400)
+    ok = await request.app[SERVICES].queue.retry(job_id)
+    return _json({"retried": ok}, 200 if ok else 404)
+
+
+@routes.post("/api/jobs/{id}/discard")
+@requires(A, O)
+async def post_job_discard(request: web.Request) -> web.Response:
+    try:
+        job_id = int(request.match_info["id"])
+        body = await request.json()
+        reason = str(body["reason"]).strip()
+    except (ValueError, KeyError, TypeError):
+        return _json({"error": "bad_request", "message": 'send {"reason": "…"}'}, 400)
+    if not reason:
+        return _json({"error": "bad_request", "message": "a reason is required"}, 400)
+    ok = await request.app[SERVICES].queue.discard(job_id, reason)
+    return _json({"discarded": ok}, 200 if ok else 404)
+
+
+@routes.get("/api/quarantine")
+@requires(A, O, U)
+async def get_quarantine(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        rows = await conn.fetch(q("list_quarantined"), request.query.get("source"), 200)
+    return _json({"items": [dict(r) for r in rows]})
+
+
+@routes.get("/api/quarantine/{id}")
+@requires(A, O)
+async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    try:
+        raw_id = int(request.match_info["id"])
+    except ValueError:
+        return _json({"error": "bad_id"}, 400)
+    async with services.pool.acquire() as conn:
+        row = await conn.fetchrow(q("get_raw_item"), raw_id)
+    if row is None:
+        return _json({"error": "not_found"}, 404)
+    return web.Response(body=bytes(row["payload"]), content_type="application/octet-stream",
+                        headers={"X-Satukanal-Reason": (row["reason"] or "")[:500]
+                                 .encode("ascii", "replace").decode()})
+
+
+@routes.post("/api/quarantine/{id}/replay")
+@requires(A, O)
+async def post_replay(request: web.Request) -> web.Response:
+    from aggregator.replay import replay_item
+
+    try:
+        raw_id = int(request.match_info["id"])
+    except ValueError:
+        return _json({"error": "bad_id"}, 400)
+    outcome = await replay_item(request.app[SERVICES], raw_id)
+    return _json({"outcome": outcome})
+
+
+@routes.get("/api/tokens")
+@requires(A)
+async def get_tokens(request: web.Request) -> web.Response:
+    async with request.app[SERVICES].pool.acquire() as conn:
+        return _json({"items": await repo.list_tokens(conn)})

@@ -1,0 +1,33 @@
+"""Assemble the aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+from aggregator.web import api, health
+from aggregator.web.auth import auth_middleware
+from aggregator.web.keys import SERVICES
+
+
+def make_app(services: Any, *, extra: Iterable[tuple[str, Iterable[web.AbstractRouteDef]]] = (),
+             setup: Iterable[Any] = ()) -> web.Application:
+    """``extra`` is ``(prefix, routes)`` pairs: public intakes under ``/intake/<source>``, the
+    LAPOR! webhook, the status pages. ``setup`` are callables given the app (templates…)."""
+    app = web.Application(middlewares=[auth_middleware], client_max_size=25 * 1024 * 1024)
+    app[SERVICES] = services
+    app.add_routes(health.routes)
+    app.add_routes(api.routes)
+    for prefix, defs in extra:
+        if prefix:
+            sub = web.Application(client_max_size=25 * 1024 * 1024)
+            sub[SERVICES] = services
+            sub.add_routes(list(defs))
+            app.add_subapp(prefix, sub)
+        else:
+            app.add_routes(list(defs))
+    for fn in setup:
+        fn(app)
+    return app

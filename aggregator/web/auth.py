@@ -1,0 +1,59 @@
+"""Bearer tokens with roles; every ``/api/`` route declares the roles it allows.
+
+A route without a declaration is refused for everyone (fail closed), and a test walks every
+registered route to prove it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from aggregator.repo.admin import find_token
+from aggregator.web.keys import SERVICES
+from schemas.events import Role
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ROLES_ATTR = "__satukanal_roles__"
+
+
+def requires(*roles: Role) -> Callable[[Handler], Handler]:
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, ROLES_ATTR, frozenset(roles))
+        return handler
+
+    return mark
+
+
+def allowed_roles(handler: Any) -> frozenset[Role] | None:
+    return getattr(handler, ROLES_ATTR, None)
+
+
+def _deny(status: int, error: str, message: str) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="satukanal"'} if status == 401 else None
+    return web.json_response({"error": error, "message": message}, status=status, headers=headers)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    route_handler = request.match_info.handler
+    roles = allowed_roles(route_handler)
+    if roles is None:
+        # An /api/ 404 must not tell an anonymous caller which routes exist either.
+        return _deny(401, "unauthorized", "token required")
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return _deny(401, "unauthorized", "token required (Authorization: Bearer …)")
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        identity = await find_token(conn, header.removeprefix("Bearer ").strip())
+    if identity is None:
+        return _deny(401, "unauthorized", "unknown or revoked token")
+    if Role(identity["role"]) not in roles:
+        return _deny(403, "forbidden", f"role {identity['role']} may not use this route")
+    request["identity"] = identity
+    return await handler(request)

@@ -1,0 +1,72 @@
+"""/healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from aggregator import metrics
+from aggregator.migrate import pending
+from aggregator.repo import jobs as jobs_repo
+from aggregator.sqlfiles import q
+from aggregator.web.keys import SERVICES
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    details: dict[str, Any] = {}
+    try:
+        async with services.pool.acquire(timeout=5) as conn:
+            todo = await pending(conn)
+            degraded = [r["source"] for r in await conn.fetch(q("list_source_states"))
+                        if r["degraded"]]
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return web.json_response({"status": "unready", "reason": f"database unreachable: {exc}"},
+                                 status=503)
+    if todo:
+        return web.json_response(
+            {"status": "unready",
+             "reason": f"database not migrated: {len(todo)} pending (run satukanal migrate)"},
+            status=503)
+    if degraded:
+        details["degraded_sources"] = degraded
+    breaker = services.extras.get("lapor_breaker")
+    if breaker is not None and hasattr(breaker, "snapshot"):
+        details["lapor"] = breaker.snapshot()
+    return web.json_response({"status": "ready", **details})
+
+
+async def refresh_gauges(services: Any) -> None:
+    async with services.pool.acquire() as conn:
+        metrics.QUEUE_DEPTH.clear()
+        for kind, states in (await jobs_repo.depth(conn)).items():
+            for state, n in states.items():
+                metrics.QUEUE_DEPTH.labels(kind=kind, state=state).set(n)
+        metrics.COMPLAINTS.clear()
+        for r in await conn.fetch(q("complaint_status_counts")):
+            metrics.COMPLAINTS.labels(status=r["status"]).set(r["n"])
+        for r in await conn.fetch(q("list_source_states")):
+            metrics.SOURCE_DEGRADED.labels(source=r["source"]).set(1 if r["degraded"] else 0)
+            if r["last_success_at"] is not None:
+                metrics.SOURCE_LAST_SUCCESS.labels(source=r["source"]).set(
+                    r["last_success_at"].timestamp())
+
+
+@routes.get("/metrics")
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    await refresh_gauges(request.app[SERVICES])
+    resp = web.Response(body=generate_latest(REGISTRY))
+    resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    resp.charset = "utf-8"
+    return resp
