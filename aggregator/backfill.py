@@ -1,0 +1,416 @@
+"""Backfill: import a legacy archive through the same intake as live traffic, resumably.
+
+``satukanal backfill SOURCE`` drives the source's own ``pull()`` from the cursor saved in
+``backfill_runs`` and hands each batch to the core intake *inside one transaction together
+with the new backfill cursor*, so a Ctrl-C or a crash loses at most the batch in flight and
+the next run continues after the last committed one; ``(source, source_ref)`` makes a batch
+that was committed but not yet recorded harmless.
+
+A policy decides, per complaint, whether it is pushed to LAPOR! (a ``push`` job, as live) or
+kept as local *history* (status ``history``, no job): by default only complaints still open
+upstream and submitted within ``push_if_open_newer_than_days`` are pushed. Memory stays
+bounded: one batch is held at a time and the source reads by keyset pages.
+
+Backfilled raw items carry ``meta.backfill`` so that ``satukanal report migration`` can
+tell the archive from what still arrives on the old channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import structlog
+
+from aggregator.errors import ConfigError, InvalidInput
+from aggregator.sqlfiles import q
+from connectors.base import Batch, RawItem
+from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
+
+log = structlog.get_logger(__name__)
+
+Decision = Literal["push", "history"]
+_CLOSED_UPSTREAM = {ComplaintStatus.SELESAI, ComplaintStatus.ARSIP,
+                    ComplaintStatus.BUKAN_WEWENANG, ComplaintStatus.DIHAPUS,
+                    ComplaintStatus.HISTORY, ComplaintStatus.DUPLICATE}
+_MAX_REASONS = 25
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What is pushed to LAPOR! and what is kept as local history."""
+
+    push_if_open_newer_than_days: int | None = 90
+    push_closed: bool = False
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any], **override: Any) -> Policy:
+        raw = dict(options.get("backfill") or {})
+        raw.update({k: v for k, v in override.items() if v is not None})
+        try:
+            return cls(
+                push_if_open_newer_than_days=raw.get("push_if_open_newer_than_days", 90),
+                push_closed=bool(raw.get("push_closed", False)))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"backfill policy: {exc}") from exc
+
+    def decide(self, draft: ComplaintDraft, now: dt.datetime) -> tuple[Decision, str]:
+        closed = False
+        if draft.legacy_status:
+            try:
+                closed = ComplaintStatus(draft.legacy_status) in _CLOSED_UPSTREAM
+            except ValueError:
+                closed = False
+        if closed and not self.push_closed:
+            return "history", "closed_upstream"
+        days = self.push_if_open_newer_than_days
+        if days is None:
+            return "push", "policy_push_all"
+        if days == 0:
+            return "history", "policy_push_none"
+        if draft.submitted_at is None:
+            return "history", "date_unknown"
+        if now - draft.submitted_at > dt.timedelta(days=days):
+            return "history", f"older_than_{days}_days"
+        return "push", "open_and_recent"
+
+
+@dataclass
+class Summary:
+    source: str
+    read: int = 0
+    imported: int = 0  # complaints created (pushed + history + duplicates)
+    pushed: int = 0  # push job queued
+    history: int = 0
+    duplicates: int = 0
+    replies: int = 0
+    ignored: int = 0
+    quarantined: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    quarantine_reasons: Counter[str] = field(default_factory=Counter)
+    decisions: Counter[str] = field(default_factory=Counter)
+    dry_run: bool = False
+    finished: bool = False
+    resumed: bool = False
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: getattr(self, k) for k in (
+            "read", "imported", "pushed", "history", "duplicates", "replies", "ignored",
+            "quarantined")}
+        out["skipped"] = dict(self.skipped)
+        out["quarantine_reasons"] = dict(self.quarantine_reasons.most_common(_MAX_REASONS))
+        out["decisions"] = dict(self.decisions)
+        return out
+
+    @classmethod
+    def from_json(cls, source: str, data: dict[str, Any] | None) -> Summary:
+        s = cls(source)
+        for k, v in (data or {}).items():
+            if k in ("skipped", "quarantine_reasons", "decisions"):
+                getattr(s, k).update(v)
+            elif hasattr(s, k) and isinstance(v, int):
+                setattr(s, k, v)
+        return s
+
+
+class _Progress:
+    """A rich bar on a terminal, a plain line every few seconds otherwise."""
+
+    def __init__(self, source: str, total: int | None, done: int, *, tty: bool | None = None,
+                 out: Any = None) -> None:
+        import sys
+
+        self.out = out or sys.stderr
+        self.tty = self.out.isatty() if tty is None else tty
+        self.source, self.total, self.done = source, total, done
+        self.started = time.monotonic()
+        self.last_line = 0.0
+        self._bar: Any = None
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=Console(file=self.out))
+            self._bar.start()
+            self._task = self._bar.add_task(f"backfill {source}", total=total, completed=done,
+                                            rate="")
+
+    def advance(self, n: int, summary: Summary) -> None:
+        self.done += n
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = f"{(summary.read - self._start_read) / elapsed:,.0f} rows/s" if hasattr(
+            self, "_start_read") else ""
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done, rate=rate)
+            return
+        now = time.monotonic()
+        if now - self.last_line >= 2.0:
+            self.last_line = now
+            of = f"/{self.total}" if self.total is not None else ""
+            print(f"backfill {self.source}: {self.done}{of} rows read, {summary.imported} "
+                  f"imported, {summary.quarantined} quarantined {rate}", file=self.out,
+                  flush=True)
+
+    def start_at(self, summary: Summary) -> None:
+        self._start_read = summary.read
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+class _CachedParse:
+    """The source as intake sees it: ``parse`` answers from what the backfill already parsed
+    (to apply the date range), so no item is parsed twice."""
+
+    def __init__(self, source: Any, parsed: dict[str, Parsed | Exception]) -> None:
+        self._source = source
+        self._parsed = parsed
+        self.name, self.kind, self.cfg = source.name, source.kind, source.cfg
+
+    def parse(self, item: RawItem) -> Parsed:
+        p = self._parsed[item.source_ref]
+        if isinstance(p, Exception):
+            raise p
+        return p
+
+
+def _parse(source: Any, item: RawItem) -> Parsed | Exception:
+    try:
+        return source.parse(item)  # type: ignore[no-any-return]
+    except InvalidInput as exc:
+        return exc
+    except Exception as exc:  # a parser bug quarantines the item, never the whole run
+        return InvalidInput(f"parser failed: {type(exc).__name__}: {exc}")
+
+
+def _when(p: Parsed) -> dt.datetime | None:
+    if isinstance(p, ComplaintDraft):
+        return p.submitted_at
+    return getattr(p, "sent_at", None)
+
+
+async def run_backfill(
+    services: Any,
+    source: Any,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    dry_run: bool = False,
+    policy: Policy | None = None,
+    progress: bool | None = None,
+    out: Any = None,
+    on_batch: Callable[[Summary], None] | None = None,
+) -> Summary:
+    """Import ``source``'s archive; return the run's summary (cumulative across resumes)."""
+    from aggregator.intake import Intake
+
+    policy = policy or Policy.from_options(source.cfg.options)
+    pool = services.pool
+    now = services.clock()
+    zone = _zone(services)
+    lo = dt.datetime.combine(since, dt.time(), zone) if since else None
+    hi = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), zone) if until else None
+    intake = services.extras.get("intake") or Intake(services)
+    decisions: dict[int, tuple[Decision, str]] = {}
+
+    def decide(d: ComplaintDraft) -> Decision:
+        verdict = policy.decide(d, now)
+        decisions[id(d)] = verdict
+        return verdict[0]
+
+    if dry_run:
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(q("get_backfill_run"), source.name)
+        cursor = row["cursor"] if row and row["finished_at"] is None else None
+        summary = Summary(source.name, dry_run=True)
+    else:
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(q("start_backfill_run"), source.name, {})
+        cursor = row["cursor"]
+        summary = Summary.from_json(source.name, row["counts"])
+        summary.resumed = cursor is not None
+    pull_cursor = source.backfill_cursor(cursor) if hasattr(source, "backfill_cursor") else cursor
+    total = None
+    counter = getattr(source, "count_remaining", None)
+    if counter is not None:
+        total = await counter(cursor)
+        total = None if total is None else total + summary.read
+    bar = _Progress(source.name, total, summary.read, tty=progress, out=out)
+    bar.start_at(summary)
+    started = time.monotonic()
+    last_cursor: dict[str, Any] | None = cursor
+    try:
+        async for batch in source.pull(pull_cursor):
+            parsed: dict[str, Parsed | Exception] = {}
+            kept: list[RawItem] = []
+            for item in batch.items:
+                p = _parse(source, item)
+                when = _when(p) if not isinstance(p, Exception) else None
+                if (lo or hi) and not isinstance(p, Exception):
+                    if when is None:
+                        summary.skipped["date_unknown_outside_range"] += 1
+                        continue
+                    if (lo and when < lo) or (hi and when >= hi):
+                        summary.skipped["outside_date_range"] += 1
+                        continue
+                parsed[item.source_ref] = p
+                kept.append(replace(item, meta={**item.meta, "backfill": True}))
+            summary.read += len(batch.items)
+            if dry_run:
+                _count_dry(summary, [parsed[i.source_ref] for i in kept], policy, now)
+            else:
+                await _ingest(services, intake, source, parsed, kept, batch, decide, decisions,
+                              summary)
+                await source.ack(batch)
+            last_cursor = batch.cursor
+            bar.advance(len(batch.items), summary)
+            if on_batch is not None:
+                on_batch(summary)
+        summary.finished = True
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        log.warning("backfill_interrupted", source=source.name, read=summary.read)
+        raise
+    finally:
+        bar.stop()
+        summary.elapsed_s = time.monotonic() - started
+    if not dry_run:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(q("finish_backfill_run"), source.name, summary.to_json())
+            if since is None and until is None and last_cursor is not None:
+                live = {k: v for k, v in last_cursor.items() if k != "backfill"}
+                await conn.execute(q("set_source_cursor_if_empty"), source.name, source.kind,
+                                   live)
+    log.info("backfill_finished", source=source.name, dry_run=dry_run, read=summary.read,
+             imported=summary.imported, pushed=summary.pushed, history=summary.history,
+             quarantined=summary.quarantined)
+    return summary
+
+
+async def _ingest(services: Any, intake: Any, source: Any, parsed: dict[str, Any],
+                  kept: list[RawItem], batch: Batch, decide: Callable[[ComplaintDraft], Decision],
+                  decisions: dict[int, tuple[Decision, str]], summary: Summary) -> None:
+    proxy = _CachedParse(source, parsed)
+    decisions.clear()
+    async with services.pool.acquire() as conn, conn.transaction():
+        # cursor=None: intake keeps the *live* cursor as it is; ours goes to backfill_runs
+        # in this same transaction.
+        result = await intake.ingest(proxy, Batch(items=kept, cursor=None),  # type: ignore[arg-type]
+                                     decide=decide, conn=conn)
+        summary.imported += result.complaints
+        summary.history += result.history
+        summary.duplicates += result.duplicates
+        summary.pushed += result.complaints - result.history - result.duplicates
+        summary.replies += result.replies
+        summary.ignored += result.ignored
+        summary.quarantined += result.quarantined
+        if result.skipped:
+            summary.skipped["already_imported"] += result.skipped
+        summary.quarantine_reasons.update(result.reasons)
+        for verdict, why in decisions.values():
+            summary.decisions[f"{verdict}:{why}"] += 1
+        await conn.execute(q("save_backfill_progress"), source.name, batch.cursor,
+                           summary.to_json())
+
+
+def _count_dry(summary: Summary, parsed: list[Any], policy: Policy, now: dt.datetime) -> None:
+    from schemas.complaint import Ignored, ReplyDraft
+
+    for p in parsed:
+        if isinstance(p, Exception):
+            summary.quarantined += 1
+            summary.quarantine_reasons[str(p)[:80]] += 1
+        elif isinstance(p, Ignored):
+            summary.ignored += 1
+        elif isinstance(p, ReplyDraft):
+            summary.replies += 1
+        else:
+            verdict, why = policy.decide(p, now)
+            summary.imported += 1
+            summary.decisions[f"{verdict}:{why}"] += 1
+            if verdict == "push":
+                summary.pushed += 1
+            else:
+                summary.history += 1
+
+
+def _zone(services: Any) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(services.settings.sla.timezone)
+
+
+async def reset_backfill(services: Any, source: str) -> None:
+    async with services.pool.acquire() as conn:
+        await conn.execute("DELETE FROM backfill_runs WHERE source = $1", source)
+
+
+# -- satukanal report migration ---------------------------------------------------------
+
+@dataclass
+class SourceMigration:
+    source: str
+    kind: str
+    sunset: bool
+    configured: bool
+    found: int = 0
+    complaints: int = 0
+    pushed: int = 0
+    waiting: int = 0
+    rejected: int = 0
+    history: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    backfilled: int = 0
+    live_recent: int = 0
+    last_live_at: dt.datetime | None = None
+    backfill_state: str = "never run"
+
+    @property
+    def still_arriving(self) -> bool:
+        return self.live_recent > 0
+
+    def verdict(self) -> str:
+        if self.waiting or self.quarantined or self.rejected:
+            return "not yet: items waiting or quarantined"
+        if self.still_arriving:
+            return "not yet: citizens still use this channel" + (
+                " (sunset notices are being sent)" if self.sunset else " (consider sunset mode)")
+        if self.backfill_state.startswith("running"):
+            return "not yet: backfill unfinished"
+        return "ready to switch off"
+
+
+async def migration_report(services: Any, *, recent_days: int = 30) -> list[SourceMigration]:
+    settings = services.settings
+    rows: dict[str, SourceMigration] = {
+        s.name: SourceMigration(s.name, s.kind, s.sunset, True) for s in settings.sources}
+    async with services.pool.acquire() as conn:
+        raw = await conn.fetch(q("migration_raw_counts"), recent_days)
+        comp = await conn.fetch(q("migration_complaint_counts"))
+        runs = await conn.fetch(q("list_backfill_runs"))
+    for r in raw:
+        m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
+        m.found, m.quarantined, m.backfilled = r["found"], r["quarantined"], r["backfilled"]
+        m.live_recent, m.last_live_at = r["live_recent"], r["last_live_at"]
+    for r in comp:
+        m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
+        m.complaints, m.pushed, m.waiting = r["complaints"], r["pushed"], r["waiting"]
+        m.rejected, m.history, m.duplicates = r["rejected"], r["history"], r["duplicates"]
+    for r in runs:
+        m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
+        if r["finished_at"] is None:
+            m.backfill_state = f"running/interrupted since {r['started_at']:%Y-%m-%d %H:%M}"
+        else:
+            m.backfill_state = f"finished {r['finished_at']:%Y-%m-%d %H:%M}"
+    return [rows[k] for k in sorted(rows)]

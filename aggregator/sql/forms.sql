@@ -1,0 +1,72 @@
+-- Legacy web forms and backfill: resumable archive imports, the migration report, the public
+-- status page and write-back into old form databases.
+
+-- name: get_backfill_run
+SELECT source, cursor, started_at, finished_at, counts FROM backfill_runs WHERE source = $1;
+
+-- name: start_backfill_run
+-- A new run, or the unfinished one continued (its cursor and counts kept).
+INSERT INTO backfill_runs (source, cursor, counts) VALUES ($1, NULL, $2)
+ON CONFLICT (source) DO UPDATE
+SET started_at = CASE WHEN backfill_runs.finished_at IS NULL THEN backfill_runs.started_at
+                      ELSE now() END,
+    cursor = CASE WHEN backfill_runs.finished_at IS NULL THEN backfill_runs.cursor END,
+    counts = CASE WHEN backfill_runs.finished_at IS NULL THEN backfill_runs.counts
+                  ELSE EXCLUDED.counts END,
+    finished_at = NULL
+RETURNING cursor, counts, started_at;
+
+-- name: save_backfill_progress
+UPDATE backfill_runs SET cursor = $2, counts = $3 WHERE source = $1;
+
+-- name: finish_backfill_run
+UPDATE backfill_runs SET finished_at = now(), counts = $2 WHERE source = $1;
+
+-- name: set_source_cursor_if_empty
+-- After a whole-archive backfill the live poll continues after it instead of re-reading it.
+INSERT INTO source_state (source, kind, cursor) VALUES ($1, $2, $3)
+ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor
+WHERE source_state.cursor IS NULL;
+
+-- name: migration_raw_counts
+SELECT source,
+       count(*) AS found,
+       count(*) FILTER (WHERE state = 'quarantined') AS quarantined,
+       count(*) FILTER (WHERE meta ? 'backfill') AS backfilled,
+       max(ingested_at) FILTER (WHERE NOT meta ? 'backfill') AS last_live_at,
+       count(*) FILTER (WHERE NOT meta ? 'backfill'
+                        AND ingested_at > now() - make_interval(days => $1)) AS live_recent
+FROM raw_items GROUP BY source;
+
+-- name: migration_complaint_counts
+SELECT source,
+       count(*) AS complaints,
+       count(*) FILTER (WHERE lapor_tracking_id IS NOT NULL) AS pushed,
+       count(*) FILTER (WHERE status IN ('received', 'manual_pending')) AS waiting,
+       count(*) FILTER (WHERE status = 'rejected_by_lapor') AS rejected,
+       count(*) FILTER (WHERE status = 'history') AS history,
+       count(*) FILTER (WHERE status = 'duplicate') AS duplicates,
+       max(submitted_at) AS newest_submitted_at
+FROM complaints GROUP BY source;
+
+-- name: list_backfill_runs
+SELECT source, started_at, finished_at, counts FROM backfill_runs ORDER BY source;
+
+-- name: find_status_by_receipt
+-- The public status page: no reporter, no text, only what the receipt holder may see.
+SELECT c.id, c.status, c.lapor_tracking_id, c.submitted_at, c.received_at, c.status_at,
+       c.agency_name, c.title, c.confidential
+FROM complaints c
+WHERE c.source = $1 AND c.origin ->> 'receipt_code' = $2;
+
+-- name: list_public_followups
+SELECT at, agency_name, text, kind FROM followups WHERE complaint_id = $1 ORDER BY at, id;
+
+-- name: get_write_back_state
+-- Everything write-back mirrors into the old form's tables, for one complaint.
+SELECT c.id, c.source, c.status, c.lapor_tracking_id, c.origin, c.raw_item_id
+FROM complaints c WHERE c.id = $1;
+
+-- name: list_followups_for_write_back
+SELECT id, at, agency_name, author, text, kind FROM followups
+WHERE complaint_id = $1 ORDER BY at, id;

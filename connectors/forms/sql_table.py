@@ -1,0 +1,261 @@
+"""Source ``sql_table``: complaints from an old form's database, by declarative mapping.
+
+Reads new rows by an id watermark (``last_id`` in the cursor). Old form schemas have no
+``updated_at``, so every ``rescan.interval_s`` the open rows are read again and a change of
+status or a new ``tanggapan`` row becomes a recorded *update* item (``upd:<id>:<digest>``),
+so the timeline shows what staff still do in the old PHP admin. The database is never written
+here; write-back (``connectors.forms.writeback``) has its own connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import structlog
+
+from connectors.base import Batch, RawItem, Sink
+from connectors.forms.legacy_db import LegacyDb
+from connectors.forms.options import SqlTableOptions, validate_options
+from connectors.forms.photo import fetch_photo
+from connectors.forms.rows import decode_payload, encode_row, row_to_draft
+from schemas.complaint import Parsed
+from schemas.config import SourceConfig
+
+if TYPE_CHECKING:
+    from aggregator.services import Services
+
+log = structlog.get_logger(__name__)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _plain(v: Any) -> Any:
+    """A row id as JSON can hold it (cursor, source_ref)."""
+    if isinstance(v, bytes):
+        return v.decode("latin-1")
+    return v
+
+
+class SqlTableSource:
+    kind: ClassVar[str] = "sql_table"
+
+    def __init__(self, cfg: SourceConfig, services: Services | None = None) -> None:
+        self.name = cfg.name
+        self.cfg = cfg
+        self.opts: SqlTableOptions = validate_options(SqlTableOptions, cfg.name, cfg.options)
+        self.services = services
+        self.clock = services.clock if services is not None else _utcnow
+        self.db = LegacyDb(self.opts.url.get_secret_value(), self.opts.charset, read_only=True)
+        self.page_size = cfg.batch_size
+
+    # -- SQL on the legacy database ----------------------------------------------------
+    def _base(self) -> str:
+        if self.opts.query:
+            return f"({self.opts.query}) src"
+        assert self.opts.table is not None
+        return f"{self.db.ident(self.opts.table)} src"
+
+    def _id(self) -> str:
+        return f"src.{self.db.ident(self.opts.id_column)}"
+
+    def page_sql(self, after: bool) -> str:
+        where = f" WHERE {self._id()} > {self.db.ph(1)}" if after else ""
+        limit = self.db.ph(2 if after else 1)
+        return f"SELECT * FROM {self._base()}{where} ORDER BY {self._id()} LIMIT {limit}"
+
+    async def check(self) -> None:
+        rows = await self.db.fetch(f"SELECT * FROM {self._base()} LIMIT 1")
+        if rows:
+            f = self.opts.fields
+            wanted = [self.opts.id_column, *[c for c in f.model_dump().values() if c]]
+            missing = [c for c in wanted if c not in rows[0]]
+            if missing:
+                from aggregator.errors import ConfigError
+
+                raise ConfigError(
+                    f"sources.{self.name}.options.fields: columns not found in the form "
+                    f"table/query: {', '.join(missing)}")
+
+    # -- pulling -----------------------------------------------------------------------
+    async def pull(self, cursor: dict[str, Any] | None) -> AsyncIterator[Batch]:
+        cur: dict[str, Any] = dict(cursor or {})
+        last = cur.get("last_id")
+        open_map: dict[str, str] = dict(cur.get("open") or {})
+        rescan = self.opts.rescan.enabled and not cur.get("backfill")
+        while True:
+            params: tuple[Any, ...] = (last, self.page_size) if last is not None else (
+                self.page_size,)
+            rows = await self.db.fetch(self.page_sql(last is not None), params)
+            if not rows:
+                break
+            responses = await self._responses([r[self.opts.id_column] for r in rows])
+            items = []
+            for row in rows:
+                rid = _plain(row[self.opts.id_column])
+                resp = responses.get(rid, [])
+                items.append(await self._row_item(rid, row, resp))
+                if rescan and self._is_open(row):
+                    open_map[str(rid)] = self._digest(row, resp)
+            last = _plain(rows[-1][self.opts.id_column])
+            if len(open_map) > self.opts.rescan.max_rows:
+                open_map = self._newest(open_map)
+            cur["last_id"] = last
+            if rescan:
+                cur["open"] = dict(open_map)
+            yield Batch(items=items, cursor=dict(cur))
+            if len(rows) < self.page_size:
+                break
+        if rescan and self._rescan_due(cur):
+            async for batch in self._rescan(cur, open_map):
+                yield batch
+
+    async def _row_item(self, rid: Any, row: dict[str, Any],
+                        responses: list[dict[str, Any]]) -> RawItem:
+        photo = None
+        if self.opts.fields.photo and row.get(self.opts.fields.photo):
+            ref = row[self.opts.fields.photo]
+            ref = ref.decode("utf-8", "replace") if isinstance(ref, bytes) else str(ref)
+            photo = await fetch_photo(self.opts.photo, ref,
+                                      self.services.http if self.services else None)
+        payload = encode_row(self.opts.table or "query", rid, row, responses, photo)
+        return RawItem(source_ref=f"row:{rid}", payload=payload, received_at=self.clock(),
+                       meta={"row_id": rid, "kind": "form_row"},
+                       content_type="application/x-satukanal-form-row+json")
+
+    async def _responses(self, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
+        spec = self.opts.responses
+        if spec is None or not ids:
+            return {}
+        fk = self.db.ident(spec.complaint_column)
+        sql = (f"SELECT * FROM {self.db.ident(spec.table)} WHERE {fk} IN "
+               f"({self.db.phs(1, len(ids))}) ORDER BY {self.db.ident(spec.id_column)}")
+        out: dict[Any, list[dict[str, Any]]] = {}
+        for r in await self.db.fetch(sql, ids):
+            out.setdefault(_plain(r[spec.complaint_column]), []).append(r)
+        return out
+
+    # -- re-scan of open rows ----------------------------------------------------------
+    def _status_raw(self, row: dict[str, Any]) -> bytes:
+        col = self.opts.fields.status
+        v = row.get(col) if col else None
+        if v is None:
+            return b"\0"
+        return v if isinstance(v, bytes) else str(v).encode()
+
+    def _is_open(self, row: dict[str, Any]) -> bool:
+        if not self.opts.fields.status:
+            return False
+        raw = self._status_raw(row).decode("latin-1").strip().lower()
+        return raw in {s.lower() for s in self.opts.rescan.open_statuses}
+
+    def _digest(self, row: dict[str, Any], responses: list[dict[str, Any]]) -> str:
+        spec = self.opts.responses
+        ids = sorted(str(_plain(r[spec.id_column])) for r in responses) if spec else []
+        h = hashlib.sha256(self._status_raw(row) + b"|" + ",".join(ids).encode())
+        return h.hexdigest()[:12]
+
+    def _newest(self, open_map: dict[str, str]) -> dict[str, str]:
+        def key(k: str) -> tuple[int, Any]:
+            return (0, int(k)) if k.lstrip("-").isdigit() else (1, k)
+
+        keep = sorted(open_map, key=key)[-self.opts.rescan.max_rows:]
+        return {k: open_map[k] for k in keep}
+
+    def _rescan_due(self, cur: dict[str, Any]) -> bool:
+        after = cur.get("rescan_after")
+        if after is None:  # rows were just read: nothing can have changed yet
+            cur["rescan_after"] = (self.clock() + dt.timedelta(
+                seconds=self.opts.rescan.interval_s)).isoformat()
+            return False
+        return dt.datetime.fromisoformat(after) <= self.clock()
+
+    async def _rescan(self, cur: dict[str, Any], open_map: dict[str, str],
+                      ) -> AsyncIterator[Batch]:
+        ids = list(open_map)
+        items: list[RawItem] = []
+        new_map: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            typed: list[Any] = [int(i) if i.lstrip("-").isdigit() else i for i in chunk]
+            sql = (f"SELECT * FROM {self._base()} WHERE {self._id()} IN "
+                   f"({self.db.phs(1, len(typed))})")
+            rows = {str(_plain(r[self.opts.id_column])): r for r in await self.db.fetch(sql, typed)}
+            responses = await self._responses(typed)
+            for rid in chunk:
+                row = rows.get(rid)
+                if row is None:
+                    items.append(self._update_item(rid, "gone", None, [],
+                                                   "legacy_row_deleted"))
+                    continue
+                resp = responses.get(_plain(row[self.opts.id_column]), [])
+                digest = self._digest(row, resp)
+                if self._is_open(row):
+                    new_map[rid] = digest
+                if digest != open_map[rid]:
+                    items.append(self._update_item(rid, digest, row, resp, "legacy_update"))
+        cur["open"] = new_map
+        cur["rescan_after"] = (self.clock() + dt.timedelta(
+            seconds=self.opts.rescan.interval_s)).isoformat()
+        log.info("form_rescan_finished", source=self.name, open_rows=len(ids),
+                 changed=len(items))
+        yield Batch(items=items, cursor=dict(cur))
+
+    def _update_item(self, rid: str, digest: str, row: dict[str, Any] | None,
+                     responses: list[dict[str, Any]], why: str) -> RawItem:
+        spec = self.opts.responses
+        status = None if row is None else self._status_raw(row).decode("latin-1")
+        mine = self.opts.write_back.staff_id
+        theirs = [r for r in responses
+                  if not (spec and spec.staff_column and mine is not None
+                          and r.get(spec.staff_column) == mine)]
+        reason = (f"{why}: baris {rid} " + ("dihapus di basis data lama" if row is None else
+                  f"status {status!r}, {len(theirs)} tanggapan"))
+        payload = encode_row(self.opts.table or "query", rid, row or {}, theirs, None,
+                             kind="update", reason=reason)
+        return RawItem(
+            source_ref=f"upd:{rid}:{digest}", payload=payload, received_at=self.clock(),
+            meta={"kind": why, "row_id": rid, "legacy_status": status,
+                  "responses": len(theirs)},
+            content_type="application/x-satukanal-form-row+json")
+
+    # -- the rest of the protocol ------------------------------------------------------
+    async def ack(self, batch: Batch) -> None:
+        """Nothing to tell an old form database: it is only read."""
+
+    def parse(self, item: RawItem) -> Parsed:
+        doc = decode_payload(item.payload)
+        return row_to_draft(self.opts, doc, item.received_at or self.clock())
+
+    def sink(self) -> Sink | None:
+        if not self.opts.write_back.enabled:
+            return None
+        from connectors.forms.writeback import FormDbSink
+
+        return FormDbSink(self.name, self.opts)
+
+    def backfill_cursor(self, cursor: dict[str, Any] | None) -> dict[str, Any]:
+        """A backfill reads the archive without maintaining the re-scan state."""
+        return {**(cursor or {}), "backfill": True}
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def _count_remaining(self: SqlTableSource, cursor: dict[str, Any] | None) -> int | None:
+    """Rows after the cursor, for a backfill's progress bar (None if it cannot tell)."""
+    last = (cursor or {}).get("last_id")
+    where = f" WHERE {self._id()} > {self.db.ph(1)}" if last is not None else ""
+    try:
+        rows = await self.db.fetch(f"SELECT COUNT(*) AS n FROM {self._base()}{where}",
+                                   (last,) if last is not None else ())
+    except Exception:  # a progress bar without a total is fine
+        return None
+    return int(rows[0]["n"]) if rows else None
+
+
+SqlTableSource.count_remaining = _count_remaining  # type: ignore[attr-defined]
