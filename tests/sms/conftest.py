@@ -125,6 +125,7 @@ class Smsd:
     dsn: str
     root: Path
     proc: subprocess.Popen[bytes] | None = None
+    multipart_timeout: int = 1
     sent_log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -142,7 +143,10 @@ class Smsd:
             f"database = {p.path.lstrip('/')}", f"logfile = {self.root / 'smsd.log'}",
             "debuglevel = 1", "PhoneID = satu", "CommTimeout = 1", "ReceiveFrequency = 1",
             "StatusFrequency = 0", "LoopSleep = 1", "CheckSecurity = 0", "CheckBattery = 0",
-            "CheckSignal = 0", "DeliveryReport = no", "", ""])
+            "CheckSignal = 0", "DeliveryReport = no",
+            # gammu-smsd itself holds lone parts back up to MultipartTimeout; 1 s makes each
+            # part its own row at once, as older gateways and other drivers do.
+            f"MultipartTimeout = {self.multipart_timeout}", "", ""])
 
     def start(self) -> None:
         self.device.mkdir(parents=True, exist_ok=True)
