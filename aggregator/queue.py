@@ -1,0 +1,648 @@
+"""The job queue: an outbox table in PostgreSQL, claimed with ``FOR UPDATE SKIP LOCKED``.
+
+``JobQueue`` is the policy (leases, backoff, what is permanent) over the SQL in
+``aggregator/repo/jobs.py``; ``Worker`` runs handlers for the jobs it claims.
+
+Delivery is at least once: a job whose process dies is taken again when its lease runs out,
+so handlers make their effect idempotent (LAPOR! pushes carry an Idempotency-Key and check
+first when the payload says ``"in_doubt": true``).
+
+The hot path is lean on purpose: a worker holds one connection for its whole run (the pool
+resets a connection on every release), claims a batch in one statement, completes successes
+in one statement per batch and writes timeline events only for dead, retried and discarded
+jobs. Idle workers sleep on ``LISTEN satukanal_jobs`` (one connection per process, shared)
+with polling every ``poll_s`` as the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import inspect
+import random
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+
+from aggregator.errors import InDoubtError, InvalidInput, PermanentError, TransientError
+from aggregator.logging import redact_text
+from aggregator.repo import jobs as repo
+from schemas.config import QueueConfig
+from schemas.events import Job, JobState
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "satukanal_jobs"
+_ERROR_MAX = 2000
+
+Handler = Callable[[Job], Awaitable[None]]
+OutcomeHook = Callable[[str, str], None]
+Clock = Callable[[], dt.datetime]
+
+# Losing the database connection is an outage to ride out, not a bug to crash on.
+_DB_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+_DB_FAILED: tuple[type[BaseException], ...] = (*_DB_DOWN, asyncpg.PostgresError)
+
+
+def backoff_delay(
+    attempts: int,
+    cfg: QueueConfig,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before attempt ``attempts + 1``: exponential, capped, with "equal
+    jitter" (half fixed, half random, so retries of a burst spread out but never come back
+    at once), and never sooner than the peer's ``Retry-After``."""
+    exp = cfg.backoff_base_s * (2 ** max(attempts - 1, 0))
+    capped = min(cfg.backoff_max_s, exp)
+    delay = capped / 2 + (rng or random).uniform(0, capped / 2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TransientError | PermanentError | InvalidInput):
+        text = f"{type(exc).__name__}: {exc}"
+    else:
+        text = repr(exc)
+    # last_error is shown to operators: it is held to the same rule as a log line.
+    return redact_text(text)[:_ERROR_MAX]
+
+
+class _Listener:
+    """One ``LISTEN`` connection per queue (per process), fanned out to every idle worker."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: asyncpg.Connection | None = None
+        self._callbacks: set[Callable[[], None]] = set()
+        self._lock = asyncio.Lock()
+        self._down_logged = False
+
+    async def add(self, callback: Callable[[], None]) -> None:
+        self._callbacks.add(callback)
+        await self.ensure()
+
+    async def remove(self, callback: Callable[[], None]) -> None:
+        self._callbacks.discard(callback)
+        if not self._callbacks:
+            await self._close()
+
+    @property
+    def alive(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def ensure(self) -> None:
+        """(Re)open the listening connection; on failure, polling carries on alone."""
+        async with self._lock:
+            if self.alive or not self._callbacks:
+                return
+            await self._close_locked()
+            try:
+                conn = await self._pool.acquire()
+            except _DB_DOWN as exc:
+                self._log_down(exc)
+                return
+            try:
+                await conn.add_listener(CHANNEL, self._on_notify)
+            except _DB_DOWN as exc:
+                self._log_down(exc)
+                with contextlib.suppress(Exception):
+                    await self._pool.release(conn)
+                return
+            self._conn = conn
+            if self._down_logged:
+                log.info("job_listener_restored")
+                self._down_logged = False
+            # Whatever was enqueued while nobody listened is found by the caller's next claim.
+            self._on_notify()
+
+    def _log_down(self, exc: BaseException) -> None:
+        if not self._down_logged:
+            log.warning("job_listener_lost", error=repr(exc))
+            self._down_logged = True
+
+    def _on_notify(self, *_args: object) -> None:
+        for callback in list(self._callbacks):
+            callback()
+
+    async def _close(self) -> None:
+        async with self._lock:
+            await self._close_locked()
+
+    async def _close_locked(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):
+            if not conn.is_closed():
+                await conn.remove_listener(CHANNEL, self._on_notify)
+        with contextlib.suppress(Exception):
+            await self._pool.release(conn)
+
+
+class JobQueue:
+    """Enqueue, claim, complete and fail jobs; operator actions; depth for metrics.
+
+    ``clock`` is for tests: ``None`` (the default) uses the database's ``now()``, which every
+    replica agrees on whatever its own clock says.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        cfg: QueueConfig,
+        *,
+        owner: str,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.pool = pool
+        self.cfg = cfg
+        self.owner = owner
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self._listener = _Listener(pool)
+
+    def _now(self) -> dt.datetime | None:
+        return self._clock() if self._clock is not None else None
+
+    # -- producing -------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        conn: asyncpg.Connection,
+        kind: str,
+        *,
+        complaint_id: uuid.UUID | str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        dedup_key: str | None = None,
+        run_after: dt.datetime | None = None,
+        max_attempts: int | None = None,
+    ) -> int | None:
+        """Add a job inside the caller's transaction; ``None`` when ``dedup_key`` is taken.
+        Workers are woken by ``NOTIFY`` when the transaction commits."""
+        cid = uuid.UUID(str(complaint_id)) if complaint_id is not None else None
+        return await repo.enqueue(
+            conn,
+            kind,
+            complaint_id=cid,
+            payload=dict(payload or {}),
+            dedup_key=dedup_key,
+            run_after=run_after,
+            max_attempts=max_attempts,
+            now=self._now(),
+        )
+
+    # -- consuming -------------------------------------------------------------------------
+
+    async def claim(self, conn: asyncpg.Connection, kinds: Sequence[str], limit: int) -> list[Job]:
+        """Take up to ``limit`` due jobs (or jobs whose lease ran out) under a lease."""
+        return await repo.claim(
+            conn, kinds, limit, owner=self.owner, lease_s=self.cfg.lease_s, now=self._now()
+        )
+
+    async def complete(self, conn: asyncpg.Connection, ids: Sequence[int]) -> int:
+        """Mark jobs done in one statement; returns how many this owner still held."""
+        if not ids:
+            return 0
+        return await repo.complete(conn, ids, owner=self.owner, now=self._now())
+
+    async def fail(
+        self, conn: asyncpg.Connection, job: Job, exc: BaseException
+    ) -> JobState | None:
+        """Record a failed attempt; returns the job's new state (``None``: lease lost).
+
+        TransientError → queued after backoff (at least ``retry_after``); InDoubtError →
+        in_doubt with ``payload["in_doubt"] = True``, same backoff; PermanentError or
+        InvalidInput → dead; out of attempts or too old → dead; anything else is transient.
+        """
+        permanent = isinstance(exc, PermanentError | InvalidInput)
+        retry_state = JobState.IN_DOUBT if isinstance(exc, InDoubtError) else JobState.QUEUED
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        error = _describe(exc)
+        result = await repo.fail(
+            conn,
+            job.id,
+            owner=self.owner,
+            retry_state=retry_state,
+            delay_s=backoff_delay(job.attempts, self.cfg, retry_after, self._rng),
+            error=error,
+            permanent=permanent,
+            max_attempts=self.cfg.max_attempts,
+            max_age_s=self.cfg.max_age_h * 3600.0,
+            now=self._now(),
+        )
+        if result is None:
+            log.warning("job_lease_lost", job_id=job.id, job_kind=job.kind)
+            return None
+        if result.state is JobState.DEAD:
+            log.error(
+                "job_died", job_id=job.id, job_kind=job.kind, attempt=job.attempts, error=error
+            )
+        else:
+            log.warning(
+                "job_failed", job_id=job.id, job_kind=job.kind, attempt=job.attempts,
+                state=result.state.value, run_after=result.run_after.isoformat(), error=error,
+            )
+        return result.state
+
+    async def extend_leases(self, conn: asyncpg.Connection, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        return await repo.extend_leases(
+            conn, ids, owner=self.owner, lease_s=self.cfg.lease_s, now=self._now()
+        )
+
+    async def release(
+        self, conn: asyncpg.Connection, ids: Sequence[int], *, interrupted: bool = False
+    ) -> int:
+        """Give held jobs back now (``interrupted``: they were cut off mid-run → in_doubt)."""
+        if not ids:
+            return 0
+        return await repo.release(
+            conn, ids, owner=self.owner, now=self._now(), interrupted=interrupted
+        )
+
+    async def release_leases(self) -> int:
+        """Every running job of this owner back to the queue (process shutdown)."""
+        async with self.pool.acquire() as conn:
+            n = await repo.release_owner(conn, owner=self.owner, now=self._now())
+        if n:
+            log.info("job_leases_released", count=n)
+        return n
+
+    # -- operators -------------------------------------------------------------------------
+
+    async def retry(self, job_id: int, *, actor: str = "operator") -> bool:
+        """Queue a job again now with fresh attempts (usually a dead one)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            found = await repo.retry(conn, job_id, actor=actor, now=self._now())
+        if found:
+            log.info("job_retried", job_id=job_id, actor=actor)
+        return found
+
+    async def discard(self, job_id: int, reason: str, *, actor: str = "operator") -> bool:
+        """Give up on a job that has not finished: dead, with ``discarded: <reason>``."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            found = await repo.discard(conn, job_id, reason=reason, actor=actor, now=self._now())
+        if found:
+            log.info("job_discarded", job_id=job_id, actor=actor)
+        return found
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def depth(self, *, include_done: bool = False) -> dict[str, dict[str, int]]:
+        """``{kind: {state: count}}``; finished (done) jobs only when asked."""
+        async with self.pool.acquire() as conn:
+            return await repo.depth(conn, include_done=include_done)
+
+    async def oldest_due_age_s(self) -> float:
+        """How long the oldest due job has been waiting (0 when none is)."""
+        async with self.pool.acquire() as conn:
+            at = await repo.oldest_due(conn, now=self._now())
+            if at is None:
+                return 0.0
+            now = self._now() or await conn.fetchval("SELECT now()")
+        return max((now - at).total_seconds(), 0.0)
+
+    async def dead_jobs(self, limit: int = 100) -> list[Job]:
+        async with self.pool.acquire() as conn:
+            return await repo.dead(conn, limit)
+
+    async def get(self, job_id: int) -> Job | None:
+        async with self.pool.acquire() as conn:
+            return await repo.get(conn, job_id)
+
+    async def prune(self, older_than: dt.timedelta) -> int:
+        """Delete done jobs finished before ``older_than`` ago; dead jobs stay."""
+        now = self._now() or dt.datetime.now(dt.UTC)
+        async with self.pool.acquire() as conn:
+            return await repo.delete_finished(conn, now - older_than)
+
+    # -- wake-ups --------------------------------------------------------------------------
+
+    async def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the event loop) whenever a job is enqueued."""
+        await self._listener.add(callback)
+
+    async def unsubscribe(self, callback: Callable[[], None]) -> None:
+        await self._listener.remove(callback)
+
+    async def ensure_listening(self) -> None:
+        await self._listener.ensure()
+
+
+def _adapt(handler: Callable[..., Awaitable[None]]) -> Handler:
+    """Handlers take ``(job)``; ``(job, conn)`` as first documented is accepted, with
+    ``conn=None`` (a handler needing the database acquires from its own pool)."""
+    try:
+        params = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return handler
+    required = [
+        p for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    if len(required) >= 2:
+        return lambda job: handler(job, None)
+    return handler
+
+
+class Worker:
+    """Runs the handlers of some job kinds, ``concurrency`` jobs at a time.
+
+    ``run_once()`` handles everything due now and returns (tests, ``satukanal run --once``);
+    ``run(stop)`` loops until ``stop`` is set, then stops claiming, gives back claimed jobs it
+    has not started, lets running ones finish for ``grace_s`` and hands back the rest as
+    in_doubt. ``on_outcome(kind, outcome)`` is called with outcome ``done``, ``retry``,
+    ``in_doubt``, ``dead``, ``released`` or ``interrupted`` (metrics counters).
+    """
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        handlers: Mapping[str, Callable[..., Awaitable[None]]],
+        *,
+        concurrency: int = 4,
+        batch_size: int | None = None,
+        on_outcome: OutcomeHook | None = None,
+        grace_s: float = 30.0,
+    ) -> None:
+        if not handlers:
+            raise ValueError("a worker needs at least one handler")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.queue = queue
+        self._handlers = {kind: _adapt(h) for kind, h in handlers.items()}
+        self._kinds = sorted(self._handlers)
+        self.concurrency = concurrency
+        self.batch_size = batch_size or queue.cfg.batch_size
+        self.grace_s = grace_s
+        self._on_outcome = on_outcome
+        self._heartbeat_s = queue.cfg.lease_s / 3
+        self._active = False
+        # Per run: see _start().
+        self._ready: asyncio.Queue[Job] = asyncio.Queue()
+        self._held: dict[int, Job] = {}
+        self._started: set[int] = set()
+        self._done: list[Job] = []
+        self._failed: deque[tuple[Job, BaseException]] = deque()
+        self._running = 0
+        self._handled = 0
+        self._wake = asyncio.Event()
+        self._notified = False
+        self._consumers: list[asyncio.Task[None]] = []
+        self._halt: asyncio.Event | None = None
+        self._finished = asyncio.Event()
+
+    # -- public ----------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim and run everything due now; return how many jobs were handled."""
+        self._start()
+        self._halt = None
+        try:
+            async with self.queue.pool.acquire() as conn:
+                await self._loop(conn, stop=None)
+                await self._settle(conn, flush_all=True)
+            return self._handled
+        finally:
+            await self._stop_consumers()
+            self._active = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set (or ``shutdown()`` is called), then drain (see the class
+        docstring)."""
+        self._start()
+        self._finished = asyncio.Event()
+        own_stop = self._halt = asyncio.Event()
+        watchers = [
+            asyncio.create_task(self._relay(stop, own_stop)),
+            asyncio.create_task(self._wake_on(own_stop)),
+        ]
+        stop = own_stop
+        await self.queue.subscribe(self._on_notify)
+        log.info("job_worker_started", kinds=self._kinds, concurrency=self.concurrency)
+        try:
+            while not stop.is_set():
+                try:
+                    async with self.queue.pool.acquire() as conn:
+                        await self._loop(conn, stop=stop)
+                except _DB_FAILED as exc:
+                    log.warning("job_worker_db_failed", error=repr(exc))
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.queue.cfg.poll_s):
+                            await stop.wait()
+            await self._shutdown()
+        finally:
+            for task in watchers:
+                task.cancel()
+            await self.queue.unsubscribe(self._on_notify)
+            await self._stop_consumers()
+            self._active = False
+            self._finished.set()
+            log.info("job_worker_stopped", handled=self._handled)
+
+    async def shutdown(self, grace_s: float | None = None) -> None:
+        """Stop a ``run()`` in progress (as its ``stop`` would) and wait for its drain; then
+        hand back any job this process still holds. Safe to call when nothing runs."""
+        if grace_s is not None:
+            self.grace_s = grace_s
+        if self._active and self._halt is not None:
+            self._halt.set()
+            await self._finished.wait()
+        await self.queue.release_leases()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._active:
+            raise RuntimeError("this worker is already running")
+        self._active = True
+        self._ready = asyncio.Queue()
+        self._held.clear()
+        self._started.clear()
+        self._done = []
+        self._failed.clear()
+        self._running = 0
+        self._handled = 0
+        self._wake = asyncio.Event()
+        self._notified = False
+        self._consumers = [asyncio.create_task(self._consume()) for _ in range(self.concurrency)]
+
+    async def _loop(self, conn: asyncpg.Connection, stop: asyncio.Event | None) -> None:
+        loop = asyncio.get_running_loop()
+        low_water = self.concurrency
+        drained = False  # the last claim found less than it asked for
+        next_poll = 0.0
+        next_beat = loop.time() + self._heartbeat_s
+        while True:
+            self._wake.clear()
+            if stop is not None and stop.is_set():
+                return
+            await self._settle(conn, flush_all=False)
+            if self._notified or (drained and loop.time() >= next_poll):
+                self._notified = False
+                drained = False
+            want = self._ready.qsize() < low_water and not drained
+            if want:
+                # Completing right before claiming keeps the done buffer at about a batch.
+                await self._settle(conn, flush_all=True)
+                jobs = await self.queue.claim(conn, self._kinds, self.batch_size)
+                for job in jobs:
+                    self._held[job.id] = job
+                    self._ready.put_nowait(job)
+                if len(jobs) < self.batch_size:
+                    drained = True
+                    next_poll = loop.time() + self.queue.cfg.poll_s
+                if jobs:
+                    continue
+            idle = self._running == 0 and self._ready.empty()
+            if idle and drained:
+                await self._settle(conn, flush_all=True)
+                if stop is None:
+                    return  # burst mode: nothing left that is due
+            if loop.time() >= next_beat:
+                await self.queue.extend_leases(conn, list(self._held))
+                next_beat = loop.time() + self._heartbeat_s
+            timeout = next_beat - loop.time()
+            if drained:
+                timeout = min(timeout, next_poll - loop.time())
+                if stop is not None and idle:
+                    await self.queue.ensure_listening()
+            if self._wake.is_set():
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(timeout, 0.0)):
+                    await self._wake.wait()
+
+    async def _consume(self) -> None:
+        batch = self.batch_size
+        while True:
+            job = await self._ready.get()
+            self._running += 1
+            self._started.add(job.id)
+            try:
+                error = await self._execute(job)
+            finally:
+                self._running -= 1
+            self._started.discard(job.id)
+            self._handled += 1
+            if error is None:
+                self._done.append(job)
+                if len(self._done) >= batch or self._ready.qsize() < self.concurrency:
+                    self._wake.set()
+            else:
+                self._failed.append((job, error))
+                self._wake.set()
+
+    async def _execute(self, job: Job) -> BaseException | None:
+        context: dict[str, Any] = {"job_id": job.id, "job_kind": job.kind, "attempt": job.attempts}
+        if job.complaint_id is not None:
+            context["complaint_id"] = str(job.complaint_id)
+        with structlog.contextvars.bound_contextvars(**context):
+            try:
+                await self._handlers[job.kind](job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                return exc
+        return None
+
+    async def _settle(self, conn: asyncpg.Connection, *, flush_all: bool) -> None:
+        """Write finished jobs: failures one by one (rare), successes as one batch."""
+        while self._failed:
+            job, exc = self._failed[0]
+            state = await self.queue.fail(conn, job, exc)
+            self._failed.popleft()
+            self._held.pop(job.id, None)
+            if state is not None:
+                self._outcome(job.kind, "retry" if state is JobState.QUEUED else state.value)
+        if self._done and (flush_all or len(self._done) >= self.batch_size):
+            done, self._done = self._done, []
+            try:
+                n = await self.queue.complete(conn, [job.id for job in done])
+            except BaseException:
+                self._done = done + self._done
+                raise
+            for job in done:
+                self._held.pop(job.id, None)
+                self._outcome(job.kind, "done")
+            if n < len(done):
+                log.warning("job_leases_lost", count=len(done) - n)
+
+    async def _shutdown(self) -> None:
+        """Stop claiming; give back what was not started; let the rest finish or cut it off."""
+        not_started: list[Job] = []
+        while not self._ready.empty():
+            not_started.append(self._ready.get_nowait())
+        try:
+            async with self.queue.pool.acquire() as conn:
+                if not_started:
+                    await self.queue.release(conn, [job.id for job in not_started])
+                    for job in not_started:
+                        self._held.pop(job.id, None)
+                        self._outcome(job.kind, "released")
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.grace_s
+                while self._running and loop.time() < deadline:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(deadline - loop.time()):
+                            await self._wake.wait()
+                cut_off = [self._held[i] for i in self._started if i in self._held]
+                await self._stop_consumers()
+                await self._settle(conn, flush_all=True)
+                if cut_off:
+                    await self.queue.release(conn, [job.id for job in cut_off], interrupted=True)
+                    for job in cut_off:
+                        self._held.pop(job.id, None)
+                        self._outcome(job.kind, "interrupted")
+                    log.warning("job_worker_cut_off", count=len(cut_off), grace_s=self.grace_s)
+        except _DB_FAILED as exc:
+            # The leases run out on their own; another process takes the jobs then.
+            log.error("job_worker_release_failed", error=repr(exc), held=len(self._held))
+
+    async def _stop_consumers(self) -> None:
+        consumers, self._consumers = self._consumers, []
+        for task in consumers:
+            task.cancel()
+        for task in consumers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- small helpers ---------------------------------------------------------------------
+
+    def _on_notify(self) -> None:
+        self._notified = True
+        self._wake.set()
+
+    @staticmethod
+    async def _relay(outer: asyncio.Event, inner: asyncio.Event) -> None:
+        await outer.wait()
+        inner.set()
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
+
+    def _outcome(self, kind: str, outcome: str) -> None:
+        if self._on_outcome is None:
+            return
+        try:
+            self._on_outcome(kind, outcome)
+        except Exception:
+            log.exception("job_outcome_hook_failed", job_kind=kind, outcome=outcome)

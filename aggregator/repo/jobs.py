@@ -1,0 +1,164 @@
+"""SQL of the job queue. Policy (backoff, what is permanent) lives in aggregator.queue.
+
+``now`` is ``None`` for the database's clock; see the header of ``aggregator/sql/jobs.sql``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from aggregator.sqlfiles import q
+from schemas.events import Job, JobState
+
+Now = dt.datetime | None
+
+
+@dataclass(frozen=True)
+class FailResult:
+    job_id: int
+    state: JobState
+    run_after: dt.datetime
+
+
+def _job(row: asyncpg.Record) -> Job:
+    return Job.model_validate(dict(row))
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    kind: str,
+    *,
+    complaint_id: uuid.UUID | None,
+    payload: dict[str, Any],
+    dedup_key: str | None,
+    run_after: dt.datetime | None,
+    max_attempts: int | None,
+    now: Now,
+) -> int | None:
+    job_id: int | None = await conn.fetchval(
+        q("enqueue_job"), kind, complaint_id, payload, dedup_key, run_after, max_attempts, now
+    )
+    return job_id
+
+
+async def claim(
+    conn: asyncpg.Connection,
+    kinds: Sequence[str],
+    limit: int,
+    *,
+    owner: str,
+    lease_s: float,
+    now: Now,
+) -> list[Job]:
+    rows = await conn.fetch(q("claim_jobs"), list(kinds), limit, owner, lease_s, now)
+    return [_job(r) for r in rows]
+
+
+async def complete(
+    conn: asyncpg.Connection, ids: Sequence[int], *, owner: str, now: Now
+) -> int:
+    status: str = await conn.execute(q("complete_jobs"), list(ids), owner, now)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def fail(
+    conn: asyncpg.Connection,
+    job_id: int,
+    *,
+    owner: str,
+    retry_state: JobState,
+    delay_s: float,
+    error: str,
+    permanent: bool,
+    max_attempts: int,
+    max_age_s: float,
+    now: Now,
+) -> FailResult | None:
+    row = await conn.fetchrow(
+        q("fail_job"),
+        job_id,
+        owner,
+        retry_state.value,
+        delay_s,
+        error,
+        permanent,
+        max_attempts,
+        max_age_s,
+        now,
+    )
+    if row is None:
+        return None
+    return FailResult(row["id"], JobState(row["state"]), row["run_after"])
+
+
+async def extend_leases(
+    conn: asyncpg.Connection, ids: Sequence[int], *, owner: str, lease_s: float, now: Now
+) -> int:
+    status: str = await conn.execute(q("extend_leases"), list(ids), owner, lease_s, now)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def release(
+    conn: asyncpg.Connection,
+    ids: Sequence[int],
+    *,
+    owner: str,
+    now: Now,
+    interrupted: bool = False,
+) -> int:
+    status: str = await conn.execute(q("release_jobs"), list(ids), owner, now, interrupted)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def release_owner(conn: asyncpg.Connection, *, owner: str, now: Now) -> int:
+    status: str = await conn.execute(q("release_owner_leases"), owner, now)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def retry(conn: asyncpg.Connection, job_id: int, *, actor: str, now: Now) -> bool:
+    return await conn.fetchrow(q("retry_job"), job_id, actor, now) is not None
+
+
+async def discard(
+    conn: asyncpg.Connection, job_id: int, *, reason: str, actor: str, now: Now
+) -> bool:
+    return await conn.fetchval(q("discard_job"), job_id, reason, actor, now) is not None
+
+
+async def depth(
+    conn: asyncpg.Connection, *, include_done: bool = False
+) -> dict[str, dict[str, int]]:
+    rows = await conn.fetch(q("count_jobs"), include_done)
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        out.setdefault(r["kind"], {})[r["state"]] = int(r["n"])
+    return out
+
+
+async def oldest_due(conn: asyncpg.Connection, *, now: Now) -> dt.datetime | None:
+    at: dt.datetime | None = await conn.fetchval(q("oldest_due_job"), now)
+    return at
+
+
+async def dead(conn: asyncpg.Connection, limit: int) -> list[Job]:
+    return [_job(r) for r in await conn.fetch(q("list_dead_jobs"), limit)]
+
+
+async def get(conn: asyncpg.Connection, job_id: int) -> Job | None:
+    row = await conn.fetchrow(q("get_job"), job_id)
+    return _job(row) if row is not None else None
+
+
+async def for_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> list[Job]:
+    return [_job(r) for r in await conn.fetch(q("list_jobs_for_complaint"), complaint_id)]
+
+
+async def delete_finished(conn: asyncpg.Connection, before: dt.datetime) -> int:
+    status: str = await conn.execute(q("delete_finished_jobs"), before)
+    return int(status.rsplit(" ", 1)[-1])

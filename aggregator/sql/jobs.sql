@@ -1,0 +1,219 @@
+-- The job queue (aggregator/queue.py through aggregator/repo/jobs.py).
+--
+-- Every statement takes the current time as a nullable parameter: NULL means the database's
+-- now(), so every process sharing the database agrees on lease expiry whatever its own clock
+-- says; tests pass a clock to move time.
+
+-- name: enqueue_job
+-- One round trip: the row and its NOTIFY (sent at commit, only when a row was inserted).
+-- $1 kind, $2 complaint_id, $3 payload, $4 dedup_key, $5 run_after, $6 max_attempts, $7 now
+WITH ins AS (
+    INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, max_attempts,
+                      created_at, updated_at)
+    VALUES ($1, $2, $3, $4, coalesce($5, $7::timestamptz, now()), $6,
+            coalesce($7::timestamptz, now()), coalesce($7::timestamptz, now()))
+    ON CONFLICT (dedup_key) DO NOTHING
+    RETURNING id
+)
+SELECT id, pg_notify('satukanal_jobs', $1) FROM ins;
+
+-- name: claim_jobs
+-- One round trip. Jobs whose lease ran out (their process died) come first: there are few,
+-- and the probe is one step on jobs_lease_idx. Then due jobs in run_after order on
+-- jobs_claim_idx. Both lock with SKIP LOCKED, so concurrent workers never wait on each other
+-- and never take the same row. The UNION ALL runs lazily: the second branch is read only
+-- when the first did not fill the batch.
+-- $1 kinds, $2 limit, $3 owner, $4 lease seconds, $5 now
+WITH expired AS (
+    SELECT id FROM jobs
+    WHERE state = 'running' AND lease_until < coalesce($5::timestamptz, now())
+      AND kind = ANY($1::text[])
+    ORDER BY lease_until
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM jobs
+    WHERE state IN ('queued', 'in_doubt') AND run_after <= coalesce($5::timestamptz, now())
+      AND kind = ANY($1::text[])
+    ORDER BY run_after, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id FROM expired
+    UNION ALL
+    SELECT id FROM due
+    LIMIT $2
+)
+UPDATE jobs j
+SET state = 'running',
+    lease_owner = $3,
+    lease_until = coalesce($5::timestamptz, now()) + make_interval(secs => $4),
+    attempts = j.attempts + 1,
+    updated_at = coalesce($5::timestamptz, now())
+FROM picked
+WHERE j.id = picked.id
+RETURNING j.id, j.kind, j.payload, j.complaint_id, j.state, j.attempts, j.created_at,
+          j.run_after, j.last_error;
+
+-- name: complete_jobs
+-- One round trip per batch. Only leases this owner still holds: a job whose lease ran out
+-- and was taken by another process is that process's to finish.
+-- $1 ids, $2 owner, $3 now
+UPDATE jobs
+SET state = 'done',
+    lease_until = NULL,
+    finished_at = coalesce($3::timestamptz, now()),
+    updated_at = coalesce($3::timestamptz, now())
+WHERE id = ANY($1::bigint[]) AND state = 'running' AND lease_owner = $2;
+
+-- name: fail_job
+-- Decide retry or dead in the statement that writes it, so the attempt count and age it
+-- reads are the row's own. A dead job leaves a job_dead event on its complaint's timeline.
+-- $1 id, $2 owner, $3 retry state ('queued' | 'in_doubt'), $4 delay seconds,
+-- $5 last_error, $6 permanent, $7 default max_attempts, $8 max age seconds, $9 now
+WITH cur AS (
+    SELECT j.id,
+           ($6::boolean
+            OR j.attempts >= coalesce(j.max_attempts, $7::integer)
+            OR coalesce((j.payload ->> 'retried_at')::timestamptz, j.created_at)
+               < coalesce($9::timestamptz, now()) - make_interval(secs => $8)) AS dead
+    FROM jobs j
+    WHERE j.id = $1 AND j.state = 'running' AND j.lease_owner = $2
+), upd AS (
+    UPDATE jobs j
+    SET state = CASE WHEN cur.dead THEN 'dead'::job_state ELSE $3::job_state END,
+        run_after = CASE WHEN cur.dead THEN j.run_after
+                         ELSE coalesce($9::timestamptz, now()) + make_interval(secs => $4) END,
+        payload = CASE WHEN $3::job_state = 'in_doubt' THEN j.payload || '{"in_doubt": true}'
+                       ELSE j.payload END,
+        last_error = $5,
+        lease_until = NULL,
+        finished_at = CASE WHEN cur.dead THEN coalesce($9::timestamptz, now()) END,
+        updated_at = coalesce($9::timestamptz, now())
+    FROM cur
+    WHERE j.id = cur.id
+    RETURNING j.id, j.kind, j.complaint_id, j.state, j.attempts, j.last_error, j.run_after
+), ev AS (
+    INSERT INTO events (complaint_id, kind, at, actor, data)
+    SELECT complaint_id, 'job_dead', coalesce($9::timestamptz, now()), 'system',
+           jsonb_build_object('job_id', id, 'job_kind', kind, 'attempts', attempts,
+                              'error', last_error)
+    FROM upd WHERE state = 'dead'
+)
+SELECT id, state, run_after FROM upd;
+
+-- name: extend_leases
+-- Heartbeat: a worker keeps the leases of jobs it still holds (slow handlers, claimed
+-- batches waiting for a free slot) from running out under it.
+-- $1 ids, $2 owner, $3 lease seconds, $4 now
+UPDATE jobs
+SET lease_until = coalesce($4::timestamptz, now()) + make_interval(secs => $3)
+WHERE id = ANY($1::bigint[]) AND state = 'running' AND lease_owner = $2;
+
+-- name: release_jobs
+-- Hand the given jobs back at once: claimed jobs a stopping worker did not start ($4 false),
+-- or jobs cut off mid-run at the end of the grace period ($4 true): those may have acted
+-- on the world already, so they come back in_doubt and their handler checks before acting.
+-- $1 ids, $2 owner, $3 now, $4 interrupted
+UPDATE jobs
+SET state = CASE WHEN $4::boolean OR payload ? 'in_doubt' THEN 'in_doubt'::job_state
+                 ELSE 'queued' END,
+    payload = CASE WHEN $4::boolean THEN payload || '{"in_doubt": true}' ELSE payload END,
+    last_error = CASE WHEN $4::boolean THEN 'interrupted: the worker stopped mid-job'
+                      ELSE last_error END,
+    run_after = coalesce($3::timestamptz, now()),
+    lease_until = NULL,
+    updated_at = coalesce($3::timestamptz, now())
+WHERE id = ANY($1::bigint[]) AND state = 'running' AND lease_owner = $2;
+
+-- name: release_owner_leases
+-- Every running job of this owner back to the queue, so another process takes it now
+-- rather than when the lease runs out.
+-- $1 owner, $2 now
+UPDATE jobs
+SET state = CASE WHEN payload ? 'in_doubt' THEN 'in_doubt'::job_state ELSE 'queued' END,
+    run_after = coalesce($2::timestamptz, now()),
+    lease_until = NULL,
+    updated_at = coalesce($2::timestamptz, now())
+WHERE state = 'running' AND lease_owner = $1;
+
+-- name: retry_job
+-- An operator sends a job round again: fresh attempts, and the age limit counts from now.
+-- $1 id, $2 actor, $3 now
+WITH upd AS (
+    UPDATE jobs
+    SET state = 'queued',
+        attempts = 0,
+        run_after = coalesce($3::timestamptz, now()),
+        payload = payload || jsonb_build_object('retried_at', coalesce($3::timestamptz, now())),
+        lease_owner = NULL,
+        lease_until = NULL,
+        finished_at = NULL,
+        updated_at = coalesce($3::timestamptz, now())
+    WHERE id = $1
+    RETURNING id, kind, complaint_id, last_error
+), ev AS (
+    INSERT INTO events (complaint_id, kind, at, actor, data)
+    SELECT complaint_id, 'job_retried', coalesce($3::timestamptz, now()), $2,
+           jsonb_build_object('job_id', id, 'job_kind', kind, 'last_error', last_error)
+    FROM upd
+)
+SELECT id, pg_notify('satukanal_jobs', kind) FROM upd;
+
+-- name: discard_job
+-- $1 id, $2 reason, $3 actor, $4 now
+WITH upd AS (
+    UPDATE jobs
+    SET state = 'dead',
+        last_error = 'discarded: ' || $2,
+        lease_until = NULL,
+        finished_at = coalesce($4::timestamptz, now()),
+        updated_at = coalesce($4::timestamptz, now())
+    WHERE id = $1 AND state <> 'done'
+    RETURNING id, kind, complaint_id
+), ev AS (
+    INSERT INTO events (complaint_id, kind, at, actor, data)
+    SELECT complaint_id, 'job_discarded', coalesce($4::timestamptz, now()), $3,
+           jsonb_build_object('job_id', id, 'job_kind', kind, 'reason', $2::text)
+    FROM upd
+)
+SELECT id FROM upd;
+
+-- name: count_jobs
+-- Queue depth for metrics and status. Finished jobs pile up forever, so 'done' is counted
+-- only when asked.
+-- $1 include done
+SELECT kind, state::text AS state, count(*) AS n
+FROM jobs
+WHERE $1::boolean OR state <> 'done'
+GROUP BY kind, state
+ORDER BY kind, state;
+
+-- name: oldest_due_job
+-- Age of the oldest job waiting to run: the lag a metric alerts on.
+-- $1 now
+SELECT min(run_after) FROM jobs
+WHERE state IN ('queued', 'in_doubt') AND run_after <= coalesce($1::timestamptz, now());
+
+-- name: list_dead_jobs
+-- $1 limit
+SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
+FROM jobs
+WHERE state = 'dead'
+ORDER BY finished_at DESC NULLS LAST, id DESC
+LIMIT $1;
+
+-- name: get_job
+-- $1 id
+SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
+FROM jobs WHERE id = $1;
+
+-- name: list_jobs_for_complaint
+-- $1 complaint_id
+SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
+FROM jobs WHERE complaint_id = $1 ORDER BY id;
+
+-- name: delete_finished_jobs
+-- Housekeeping: done jobs older than the cut-off go; dead ones stay until an operator acts.
+-- $1 cut-off
+DELETE FROM jobs WHERE state = 'done' AND finished_at < $1;
