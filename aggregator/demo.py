@@ -1,0 +1,48 @@
+"""The demo: everything on a bare machine, in ``./var/demo``.
+
+An embedded PostgreSQL, the built-in LAPOR! sandbox playing each report's life at high
+speed, one channel of each kind (an SMS gateway pushing over HTTP, an old web form, a
+Maildir that a mail server delivers into) and simulated citizens writing through them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schemas.config import Settings
+
+DEMO_DIR = Path("var/demo")
+
+
+def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings:
+    data_dir = (data_dir or DEMO_DIR).resolve()
+    maildir = data_dir / "maildir" / "pengaduan"
+    return Settings(
+        demo=True,
+        data_dir=data_dir,
+        log_format="console",
+        http={"host": "127.0.0.1", "port": port,
+              "public_base_url": f"http://127.0.0.1:{port}"},
+        lapor={"adapter": "http", "sandbox": True, "rate_limit_per_s": 20,
+               "updates_poll_s": 2},
+        queue={"poll_s": 1, "backoff_base_s": 1, "backoff_max_s": 30},
+        notify={"merge_window_s": 2},
+        sources=[
+            {"name": "sms-gateway", "kind": "sms_http", "poll_s": 2,
+             "options": {"secret": "demo-gateway-secret",
+                         "reply": {"kind": "kannel",
+                                   "url": f"http://127.0.0.1:{port}/demo/kannel/cgi-bin/sendsms",
+                                   "username": "demo", "password": "demo"}}},
+            {"name": "form-pengaduan", "kind": "form_http", "poll_s": 2, "options": {}},
+            {"name": "email-pengaduan", "kind": "maildir", "poll_s": 2,
+             "options": {"path": str(maildir),
+                         "outbox": str(data_dir / "maildir" / "terkirim"),
+                         "from_address": "pengaduan@palangkaraya.example"}},
+        ],
+        routing=[
+            {"agency": "PUPR", "keywords": ["jalan", "banjir", "drainase", "saluran", "jembatan"]},
+            {"agency": "DISHUB", "keywords": ["lampu jalan", "parkir", "angkot", "terminal"]},
+            {"agency": "DLH", "keywords": ["sampah", "limbah", "pencemaran"]},
+            {"agency": "DISDUKCAPIL", "keywords": ["ktp", "kartu keluarga", "akta"]},
+        ],
+    )

@@ -1,0 +1,638 @@
+CREATE TYPE public.complaint_status AS ENUM (
+    'received',
+    'manual_pending',
+    'rejected_by_lapor',
+    'duplicate',
+    'history',
+    'belum_terverifikasi',
+    'terverifikasi',
+    'terdisposisi',
+    'diproses',
+    'ditindaklanjuti',
+    'selesai',
+    'tertunda',
+    'arsip',
+    'bukan_wewenang',
+    'dihapus'
+);
+
+CREATE TYPE public.followup_label AS ENUM (
+    'acknowledgement',
+    'forwarded',
+    'info_request',
+    'substantive',
+    'substantive_with_evidence'
+);
+
+CREATE TYPE public.job_state AS ENUM (
+    'queued',
+    'running',
+    'in_doubt',
+    'done',
+    'dead'
+);
+
+CREATE TYPE public.notification_state AS ENUM (
+    'queued',
+    'sent',
+    'delivered',
+    'failed',
+    'skipped'
+);
+
+CREATE TYPE public.raw_state AS ENUM (
+    'accepted',
+    'quarantined',
+    'duplicate',
+    'reply',
+    'ignored'
+);
+
+CREATE TYPE public.token_role AS ENUM (
+    'admin',
+    'operator',
+    'auditor',
+    'agency'
+);
+
+CREATE TABLE public.api_tokens (
+    id uuid NOT NULL,
+    name text NOT NULL,
+    token_hash bytea NOT NULL,
+    role public.token_role NOT NULL,
+    agency text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
+    last_used_at timestamp with time zone
+);
+ALTER TABLE ONLY public.api_tokens ALTER COLUMN id SET (pg_attver=155969528);
+ALTER TABLE ONLY public.api_tokens ALTER COLUMN name SET (pg_attver=155969528);
+ALTER TABLE ONLY public.api_tokens ALTER COLUMN token_hash SET (pg_attver=155969528);
+ALTER TABLE ONLY public.api_tokens ALTER COLUMN role SET (pg_attver=155969528);
+ALTER TABLE ONLY public.api_tokens ALTER COLUMN agency SET (pg_attver=155969528);
+ALTER TABLE ONLY public.api_tokens ALTER COLUMN created_at SET (pg_attver=155969528);
+ALTER TABLE ONLY public.api_tokens ALTER COLUMN revoked_at SET (pg_attver=155969528);
+ALTER TABLE ONLY public.api_tokens ALTER COLUMN last_used_at SET (pg_attver=155969528);
+
+CREATE TABLE public.attachments (
+    sha256 bytea NOT NULL,
+    content_type text NOT NULL,
+    size integer NOT NULL,
+    data bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+ALTER TABLE ONLY public.attachments ALTER COLUMN sha256 SET (pg_attver=155711208);
+ALTER TABLE ONLY public.attachments ALTER COLUMN content_type SET (pg_attver=155711208);
+ALTER TABLE ONLY public.attachments ALTER COLUMN size SET (pg_attver=155711208);
+ALTER TABLE ONLY public.attachments ALTER COLUMN data SET (pg_attver=155711208);
+ALTER TABLE ONLY public.attachments ALTER COLUMN created_at SET (pg_attver=155711208);
+
+CREATE TABLE public.backfill_runs (
+    source text NOT NULL,
+    cursor jsonb,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    counts jsonb DEFAULT '{}'::jsonb NOT NULL
+);
+ALTER TABLE ONLY public.backfill_runs ALTER COLUMN source SET (pg_attver=155987936);
+ALTER TABLE ONLY public.backfill_runs ALTER COLUMN cursor SET (pg_attver=155987936);
+ALTER TABLE ONLY public.backfill_runs ALTER COLUMN started_at SET (pg_attver=155987936);
+ALTER TABLE ONLY public.backfill_runs ALTER COLUMN finished_at SET (pg_attver=155987936);
+ALTER TABLE ONLY public.backfill_runs ALTER COLUMN counts SET (pg_attver=155987936);
+
+CREATE TABLE public.complaint_attachments (
+    complaint_id uuid NOT NULL,
+    sha256 bytea NOT NULL,
+    filename text NOT NULL,
+    note text,
+    lapor_attachment_id text
+);
+ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN complaint_id SET (pg_attver=155725952);
+ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN sha256 SET (pg_attver=155725952);
+ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN filename SET (pg_attver=155725952);
+ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN note SET (pg_attver=155725952);
+ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN lapor_attachment_id SET (pg_attver=155725952);
+
+CREATE TABLE public.complaints (
+    id uuid NOT NULL,
+    source text NOT NULL,
+    channel text NOT NULL,
+    raw_item_id bigint,
+    reporter_id uuid,
+    title text,
+    content text NOT NULL,
+    classification text DEFAULT 'pengaduan'::text NOT NULL,
+    category_id text,
+    agency_id text,
+    agency_name text,
+    source_agency text,
+    anonymous boolean DEFAULT false NOT NULL,
+    confidential boolean DEFAULT false NOT NULL,
+    location jsonb,
+    occurred_on date,
+    submitted_at timestamp with time zone,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    status public.complaint_status DEFAULT 'received'::public.complaint_status NOT NULL,
+    status_at timestamp with time zone DEFAULT now() NOT NULL,
+    lapor_tracking_id text,
+    lapor_created_at timestamp with time zone,
+    lapor_errors jsonb,
+    duplicate_of uuid,
+    cluster_id uuid,
+    content_hash bytea,
+    thread_keys text[] DEFAULT '{}'::text[] NOT NULL,
+    origin jsonb DEFAULT '{}'::jsonb NOT NULL,
+    flags text[] DEFAULT '{}'::text[] NOT NULL,
+    legacy_status text,
+    closed_without_real_followup boolean DEFAULT false NOT NULL,
+    waiting_on_reporter boolean DEFAULT false NOT NULL,
+    solved_asked_at timestamp with time zone,
+    resolved_by_reporter boolean,
+    reopen_count integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+ALTER TABLE ONLY public.complaints ALTER COLUMN id SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN source SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN channel SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN raw_item_id SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN reporter_id SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN title SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN content SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN classification SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN category_id SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN agency_id SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN agency_name SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN source_agency SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN anonymous SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN confidential SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN location SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN occurred_on SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN submitted_at SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN received_at SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN status SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN status_at SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN lapor_tracking_id SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN lapor_created_at SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN lapor_errors SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN duplicate_of SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN cluster_id SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN content_hash SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN thread_keys SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN origin SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN flags SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN legacy_status SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN closed_without_real_followup SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN waiting_on_reporter SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN solved_asked_at SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN resolved_by_reporter SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN reopen_count SET (pg_attver=155641400);
+ALTER TABLE ONLY public.complaints ALTER COLUMN updated_at SET (pg_attver=155641400);
+
+CREATE TABLE public.events (
+    id bigint NOT NULL,
+    complaint_id uuid,
+    kind text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor text DEFAULT 'system'::text NOT NULL,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL
+);
+ALTER TABLE ONLY public.events ALTER COLUMN id SET (pg_attver=155947648);
+ALTER TABLE ONLY public.events ALTER COLUMN complaint_id SET (pg_attver=155947648);
+ALTER TABLE ONLY public.events ALTER COLUMN kind SET (pg_attver=155947648);
+ALTER TABLE ONLY public.events ALTER COLUMN at SET (pg_attver=155947648);
+ALTER TABLE ONLY public.events ALTER COLUMN actor SET (pg_attver=155947648);
+ALTER TABLE ONLY public.events ALTER COLUMN data SET (pg_attver=155947648);
+
+CREATE SEQUENCE public.events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.events_id_seq OWNED BY public.events.id;
+
+CREATE TABLE public.followups (
+    id bigint NOT NULL,
+    complaint_id uuid NOT NULL,
+    event_id text,
+    at timestamp with time zone NOT NULL,
+    agency_id text,
+    agency_name text,
+    author text,
+    text text NOT NULL,
+    attachments jsonb DEFAULT '[]'::jsonb NOT NULL,
+    label public.followup_label NOT NULL,
+    reasons jsonb DEFAULT '[]'::jsonb NOT NULL,
+    kind text DEFAULT 'response'::text NOT NULL
+);
+ALTER TABLE ONLY public.followups ALTER COLUMN id SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN complaint_id SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN event_id SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN at SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN agency_id SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN agency_name SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN author SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN text SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN attachments SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN label SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN reasons SET (pg_attver=155840696);
+ALTER TABLE ONLY public.followups ALTER COLUMN kind SET (pg_attver=155840696);
+
+CREATE SEQUENCE public.followups_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.followups_id_seq OWNED BY public.followups.id;
+
+CREATE TABLE public.jobs (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    complaint_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    dedup_key text,
+    state public.job_state DEFAULT 'queued'::public.job_state NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer,
+    run_after timestamp with time zone DEFAULT now() NOT NULL,
+    lease_owner text,
+    lease_until timestamp with time zone,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone
+);
+ALTER TABLE ONLY public.jobs ALTER COLUMN id SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN kind SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN complaint_id SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN payload SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN dedup_key SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN state SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN attempts SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN max_attempts SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN run_after SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN lease_owner SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN lease_until SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN last_error SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN created_at SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN updated_at SET (pg_attver=155751808);
+ALTER TABLE ONLY public.jobs ALTER COLUMN finished_at SET (pg_attver=155751808);
+
+CREATE SEQUENCE public.jobs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.jobs_id_seq OWNED BY public.jobs.id;
+
+CREATE TABLE public.lapor_events (
+    event_id text NOT NULL,
+    tracking_id text NOT NULL,
+    type text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    body jsonb NOT NULL,
+    complaint_id uuid,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    applied boolean DEFAULT false NOT NULL,
+    note text
+);
+ALTER TABLE ONLY public.lapor_events ALTER COLUMN event_id SET (pg_attver=155796160);
+ALTER TABLE ONLY public.lapor_events ALTER COLUMN tracking_id SET (pg_attver=155796160);
+ALTER TABLE ONLY public.lapor_events ALTER COLUMN type SET (pg_attver=155796160);
+ALTER TABLE ONLY public.lapor_events ALTER COLUMN at SET (pg_attver=155796160);
+ALTER TABLE ONLY public.lapor_events ALTER COLUMN body SET (pg_attver=155796160);
+ALTER TABLE ONLY public.lapor_events ALTER COLUMN complaint_id SET (pg_attver=155796160);
+ALTER TABLE ONLY public.lapor_events ALTER COLUMN received_at SET (pg_attver=155796160);
+ALTER TABLE ONLY public.lapor_events ALTER COLUMN applied SET (pg_attver=155796160);
+ALTER TABLE ONLY public.lapor_events ALTER COLUMN note SET (pg_attver=155796160);
+
+CREATE TABLE public.lapor_state (
+    name text NOT NULL,
+    cursor text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+ALTER TABLE ONLY public.lapor_state ALTER COLUMN name SET (pg_attver=155819824);
+ALTER TABLE ONLY public.lapor_state ALTER COLUMN cursor SET (pg_attver=155819824);
+ALTER TABLE ONLY public.lapor_state ALTER COLUMN updated_at SET (pg_attver=155819824);
+
+CREATE TABLE public.notifications (
+    id uuid NOT NULL,
+    complaint_id uuid,
+    kind text NOT NULL,
+    channel text NOT NULL,
+    source text NOT NULL,
+    dedup_key text,
+    subject text,
+    body text,
+    state public.notification_state DEFAULT 'queued'::public.notification_state NOT NULL,
+    external_id text,
+    detail text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    delivered_at timestamp with time zone
+);
+ALTER TABLE ONLY public.notifications ALTER COLUMN id SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN complaint_id SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN kind SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN channel SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN source SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN dedup_key SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN subject SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN body SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN state SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN external_id SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN detail SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN created_at SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN sent_at SET (pg_attver=155893336);
+ALTER TABLE ONLY public.notifications ALTER COLUMN delivered_at SET (pg_attver=155893336);
+
+CREATE TABLE public.raw_items (
+    id bigint NOT NULL,
+    source text NOT NULL,
+    source_ref text NOT NULL,
+    received_at timestamp with time zone,
+    ingested_at timestamp with time zone DEFAULT now() NOT NULL,
+    content_type text DEFAULT 'application/octet-stream'::text NOT NULL,
+    payload bytea NOT NULL,
+    meta jsonb DEFAULT '{}'::jsonb NOT NULL,
+    state public.raw_state NOT NULL,
+    reason text,
+    complaint_id uuid,
+    content_hash bytea
+);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN id SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN source SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN source_ref SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN received_at SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN ingested_at SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN content_type SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN payload SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN meta SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN state SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN reason SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN complaint_id SET (pg_attver=155589872);
+ALTER TABLE ONLY public.raw_items ALTER COLUMN content_hash SET (pg_attver=155589872);
+
+CREATE SEQUENCE public.raw_items_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.raw_items_id_seq OWNED BY public.raw_items.id;
+
+CREATE TABLE public.reporter_replies (
+    id uuid NOT NULL,
+    complaint_id uuid NOT NULL,
+    raw_item_id bigint,
+    channel text NOT NULL,
+    text text NOT NULL,
+    sent_at timestamp with time zone,
+    resolved boolean,
+    lapor_reply_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+ALTER TABLE ONLY public.reporter_replies ALTER COLUMN id SET (pg_attver=155868856);
+ALTER TABLE ONLY public.reporter_replies ALTER COLUMN complaint_id SET (pg_attver=155868856);
+ALTER TABLE ONLY public.reporter_replies ALTER COLUMN raw_item_id SET (pg_attver=155868856);
+ALTER TABLE ONLY public.reporter_replies ALTER COLUMN channel SET (pg_attver=155868856);
+ALTER TABLE ONLY public.reporter_replies ALTER COLUMN text SET (pg_attver=155868856);
+ALTER TABLE ONLY public.reporter_replies ALTER COLUMN sent_at SET (pg_attver=155868856);
+ALTER TABLE ONLY public.reporter_replies ALTER COLUMN resolved SET (pg_attver=155868856);
+ALTER TABLE ONLY public.reporter_replies ALTER COLUMN lapor_reply_id SET (pg_attver=155868856);
+ALTER TABLE ONLY public.reporter_replies ALTER COLUMN created_at SET (pg_attver=155868856);
+
+CREATE TABLE public.reporters (
+    id uuid NOT NULL,
+    key_id text NOT NULL,
+    name_enc bytea,
+    email_enc bytea,
+    phone_enc bytea,
+    nik_enc bytea,
+    email_hash bytea,
+    phone_hash bytea,
+    nik_hash bytea,
+    nik_valid boolean,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+ALTER TABLE ONLY public.reporters ALTER COLUMN id SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN key_id SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN name_enc SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN email_enc SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN phone_enc SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN nik_enc SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN email_hash SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN phone_hash SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN nik_hash SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN nik_valid SET (pg_attver=155619976);
+ALTER TABLE ONLY public.reporters ALTER COLUMN created_at SET (pg_attver=155619976);
+
+CREATE TABLE public.sla_clocks (
+    complaint_id uuid NOT NULL,
+    clock text NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    paused_at timestamp with time zone,
+    paused_total interval DEFAULT '00:00:00'::interval NOT NULL,
+    met_at timestamp with time zone,
+    breached_at timestamp with time zone,
+    agency_id text
+);
+ALTER TABLE ONLY public.sla_clocks ALTER COLUMN complaint_id SET (pg_attver=155921056);
+ALTER TABLE ONLY public.sla_clocks ALTER COLUMN clock SET (pg_attver=155921056);
+ALTER TABLE ONLY public.sla_clocks ALTER COLUMN started_at SET (pg_attver=155921056);
+ALTER TABLE ONLY public.sla_clocks ALTER COLUMN due_at SET (pg_attver=155921056);
+ALTER TABLE ONLY public.sla_clocks ALTER COLUMN paused_at SET (pg_attver=155921056);
+ALTER TABLE ONLY public.sla_clocks ALTER COLUMN paused_total SET (pg_attver=155921056);
+ALTER TABLE ONLY public.sla_clocks ALTER COLUMN met_at SET (pg_attver=155921056);
+ALTER TABLE ONLY public.sla_clocks ALTER COLUMN breached_at SET (pg_attver=155921056);
+ALTER TABLE ONLY public.sla_clocks ALTER COLUMN agency_id SET (pg_attver=155921056);
+
+CREATE TABLE public.source_state (
+    source text NOT NULL,
+    kind text NOT NULL,
+    cursor jsonb,
+    last_poll_at timestamp with time zone,
+    last_success_at timestamp with time zone,
+    last_error_at timestamp with time zone,
+    last_error text,
+    degraded boolean DEFAULT false NOT NULL,
+    last_batch_size integer DEFAULT 0 NOT NULL,
+    items_total bigint DEFAULT 0 NOT NULL,
+    lease_owner text,
+    lease_until timestamp with time zone
+);
+ALTER TABLE ONLY public.source_state ALTER COLUMN source SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN kind SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN cursor SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN last_poll_at SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN last_success_at SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN last_error_at SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN last_error SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN degraded SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN last_batch_size SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN items_total SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN lease_owner SET (pg_attver=155567888);
+ALTER TABLE ONLY public.source_state ALTER COLUMN lease_until SET (pg_attver=155567888);
+
+ALTER TABLE ONLY public.events ALTER COLUMN id SET DEFAULT nextval('public.events_id_seq'::regclass);
+
+ALTER TABLE ONLY public.followups ALTER COLUMN id SET DEFAULT nextval('public.followups_id_seq'::regclass);
+
+ALTER TABLE ONLY public.jobs ALTER COLUMN id SET DEFAULT nextval('public.jobs_id_seq'::regclass);
+
+ALTER TABLE ONLY public.raw_items ALTER COLUMN id SET DEFAULT nextval('public.raw_items_id_seq'::regclass);
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
+
+ALTER TABLE ONLY public.attachments
+    ADD CONSTRAINT attachments_pkey PRIMARY KEY (sha256);
+
+ALTER TABLE ONLY public.backfill_runs
+    ADD CONSTRAINT backfill_runs_pkey PRIMARY KEY (source);
+
+ALTER TABLE ONLY public.complaint_attachments
+    ADD CONSTRAINT complaint_attachments_pkey PRIMARY KEY (complaint_id, sha256);
+
+ALTER TABLE ONLY public.complaints
+    ADD CONSTRAINT complaints_lapor_tracking_id_key UNIQUE (lapor_tracking_id);
+
+ALTER TABLE ONLY public.complaints
+    ADD CONSTRAINT complaints_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.followups
+    ADD CONSTRAINT followups_event_id_key UNIQUE (event_id);
+
+ALTER TABLE ONLY public.followups
+    ADD CONSTRAINT followups_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.jobs
+    ADD CONSTRAINT jobs_dedup_key_key UNIQUE (dedup_key);
+
+ALTER TABLE ONLY public.jobs
+    ADD CONSTRAINT jobs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.lapor_events
+    ADD CONSTRAINT lapor_events_pkey PRIMARY KEY (event_id);
+
+ALTER TABLE ONLY public.lapor_state
+    ADD CONSTRAINT lapor_state_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY public.notifications
+    ADD CONSTRAINT notifications_dedup_key_key UNIQUE (dedup_key);
+
+ALTER TABLE ONLY public.notifications
+    ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.raw_items
+    ADD CONSTRAINT raw_items_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.raw_items
+    ADD CONSTRAINT raw_items_source_source_ref_key UNIQUE (source, source_ref);
+
+ALTER TABLE ONLY public.reporter_replies
+    ADD CONSTRAINT reporter_replies_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.reporters
+    ADD CONSTRAINT reporters_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.sla_clocks
+    ADD CONSTRAINT sla_clocks_pkey PRIMARY KEY (complaint_id, clock);
+
+ALTER TABLE ONLY public.source_state
+    ADD CONSTRAINT source_state_pkey PRIMARY KEY (source);
+
+CREATE INDEX complaints_agency_idx ON public.complaints USING btree (agency_id, received_at DESC);
+
+CREATE INDEX complaints_content_hash_idx ON public.complaints USING btree (content_hash);
+
+CREATE INDEX complaints_receipt_code_idx ON public.complaints USING btree (source, ((origin ->> 'receipt_code'::text))) WHERE (origin ? 'receipt_code'::text);
+
+CREATE INDEX complaints_received_idx ON public.complaints USING btree (received_at DESC);
+
+CREATE INDEX complaints_reporter_idx ON public.complaints USING btree (reporter_id);
+
+CREATE INDEX complaints_source_idx ON public.complaints USING btree (source, received_at DESC);
+
+CREATE INDEX complaints_status_idx ON public.complaints USING btree (status, received_at DESC);
+
+CREATE INDEX complaints_thread_keys_idx ON public.complaints USING gin (thread_keys);
+
+CREATE INDEX events_complaint_idx ON public.events USING btree (complaint_id, id);
+
+CREATE INDEX events_kind_idx ON public.events USING btree (kind, at);
+
+CREATE INDEX followups_complaint_idx ON public.followups USING btree (complaint_id, at);
+
+CREATE INDEX jobs_claim_idx ON public.jobs USING btree (run_after, id) WHERE (state = ANY (ARRAY['queued'::public.job_state, 'in_doubt'::public.job_state]));
+
+CREATE INDEX jobs_complaint_idx ON public.jobs USING btree (complaint_id);
+
+CREATE INDEX jobs_lease_idx ON public.jobs USING btree (lease_until) WHERE (state = 'running'::public.job_state);
+
+CREATE INDEX jobs_state_kind_idx ON public.jobs USING btree (state, kind);
+
+CREATE INDEX lapor_events_tracking_idx ON public.lapor_events USING btree (tracking_id, at);
+
+CREATE INDEX notifications_complaint_idx ON public.notifications USING btree (complaint_id, created_at);
+
+CREATE INDEX raw_items_hash_idx ON public.raw_items USING btree (source, content_hash);
+
+CREATE INDEX raw_items_state_idx ON public.raw_items USING btree (state, source) WHERE (state = 'quarantined'::public.raw_state);
+
+CREATE INDEX reporters_email_hash_idx ON public.reporters USING btree (email_hash);
+
+CREATE INDEX reporters_nik_hash_idx ON public.reporters USING btree (nik_hash);
+
+CREATE INDEX reporters_phone_hash_idx ON public.reporters USING btree (phone_hash);
+
+CREATE INDEX sla_clocks_open_idx ON public.sla_clocks USING btree (due_at) WHERE ((met_at IS NULL) AND (breached_at IS NULL));
+
+ALTER TABLE ONLY public.complaint_attachments
+    ADD CONSTRAINT complaint_attachments_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.complaint_attachments
+    ADD CONSTRAINT complaint_attachments_sha256_fkey FOREIGN KEY (sha256) REFERENCES public.attachments(sha256);
+
+ALTER TABLE ONLY public.complaints
+    ADD CONSTRAINT complaints_duplicate_of_fkey FOREIGN KEY (duplicate_of) REFERENCES public.complaints(id);
+
+ALTER TABLE ONLY public.complaints
+    ADD CONSTRAINT complaints_raw_item_id_fkey FOREIGN KEY (raw_item_id) REFERENCES public.raw_items(id);
+
+ALTER TABLE ONLY public.complaints
+    ADD CONSTRAINT complaints_reporter_id_fkey FOREIGN KEY (reporter_id) REFERENCES public.reporters(id);
+
+ALTER TABLE ONLY public.followups
+    ADD CONSTRAINT followups_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.jobs
+    ADD CONSTRAINT jobs_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.lapor_events
+    ADD CONSTRAINT lapor_events_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id);
+
+ALTER TABLE ONLY public.notifications
+    ADD CONSTRAINT notifications_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.reporter_replies
+    ADD CONSTRAINT reporter_replies_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.reporter_replies
+    ADD CONSTRAINT reporter_replies_raw_item_id_fkey FOREIGN KEY (raw_item_id) REFERENCES public.raw_items(id);
+
+ALTER TABLE ONLY public.sla_clocks
+    ADD CONSTRAINT sla_clocks_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;

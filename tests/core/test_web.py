@@ -1,0 +1,110 @@
+"""The admin listener: health, readiness, metrics, and a token on every /api/ route."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from aggregator.repo.admin import create_token, revoke_token
+from aggregator.web.app import make_app
+from aggregator.web.auth import allowed_roles
+from schemas.events import Role
+from tests.core.helpers import make_services
+
+
+@pytest.fixture
+async def client(pool):
+    services = make_services(pool)
+    app = make_app(services)
+    async with TestClient(TestServer(app)) as c:
+        c.services = services  # type: ignore[attr-defined]
+        yield c
+
+
+async def tokens(pool) -> dict[str, str]:
+    out = {}
+    async with pool.acquire() as conn:
+        for role in Role:
+            _, tok = await create_token(conn, name=role.value, role=role.value,
+                                        agency="DISHUB" if role is Role.AGENCY else None)
+            out[role.value] = tok
+        tid, tok = await create_token(conn, name="old", role="admin", agency=None)
+        await revoke_token(conn, tid)
+        out["revoked"] = tok
+    return out
+
+
+def api_routes(app) -> list[tuple[str, str, object]]:
+    found = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if path and path.startswith("/api/") and route.method != "HEAD":
+            found.append((route.method, path, route.handler))
+    return found
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{id\}", str(uuid.uuid4()) if "complaints" in path else "1", path)
+
+
+async def test_every_api_route_refuses_missing_wrong_revoked_token_and_other_roles(client, pool):
+    toks = await tokens(pool)
+    routes = api_routes(client.app)
+    assert len(routes) >= 8
+    for method, path, handler in routes:
+        roles = allowed_roles(handler)
+        assert roles, f"{method} {path} declares no roles"
+        url = concrete(path)
+        for header in ({}, {"Authorization": "Bearer nope"},
+                       {"Authorization": f"Bearer {toks['revoked']}"},
+                       {"Authorization": toks["admin"]}):  # no "Bearer " scheme
+            resp = await client.request(method, url, headers=header)
+            assert resp.status == 401, (method, path, header)
+        for role in Role:
+            resp = await client.request(method, url,
+                                        headers={"Authorization": f"Bearer {toks[role.value]}"})
+            if role in roles:
+                assert resp.status not in (401, 403), (method, path, role)
+            else:
+                assert resp.status == 403, (method, path, role)
+
+
+async def test_unknown_api_path_does_not_reveal_itself(client):
+    resp = await client.get("/api/does-not-exist")
+    assert resp.status == 401
+
+
+async def test_agency_token_sees_only_its_agency(client, pool):
+    toks = await tokens(pool)
+    async with pool.acquire() as conn:
+        for agency in ("DISHUB", "PUPR"):
+            await conn.execute(
+                "INSERT INTO complaints (id, source, channel, content, agency_id) "
+                "VALUES (gen_random_uuid(), 's', 'sms', 'isi pengaduan yang cukup panjang', $1)",
+                agency)
+        pupr = await conn.fetchval("SELECT id FROM complaints WHERE agency_id='PUPR'")
+    h = {"Authorization": f"Bearer {toks['agency']}"}
+    data = await (await client.get("/api/complaints?agency=PUPR", headers=h)).json()
+    assert [c["agency_id"] for c in data["items"]] == ["DISHUB"]
+    assert (await client.get(f"/api/complaints/{pupr}", headers=h)).status == 404
+    admin = {"Authorization": f"Bearer {toks['admin']}"}
+    assert (await client.get(f"/api/complaints/{pupr}", headers=admin)).status == 200
+
+
+async def test_health_ready_and_metrics(client, pool):
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 200 and (await ready.json())["status"] == "ready"
+    async with pool.acquire() as conn:
+        await client.services.queue.enqueue(conn, "push", payload={})
+    text = await (await client.get("/metrics")).text()
+    assert 'satukanal_queue_jobs{kind="push",state="queued"} 1.0' in text
+    assert "process_resident_memory_bytes" in text
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM schema_migrations WHERE version = 1")
+    unready = await client.get("/readyz")
+    assert unready.status == 503 and "not migrated" in (await unready.json())["reason"]
