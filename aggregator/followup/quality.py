@@ -132,9 +132,13 @@ def _phrase(p: str) -> re.Pattern[str]:
     return re.compile(r"\b" + re.escape(p.lower()) + r"\b", re.I)
 
 
-@lru_cache(maxsize=16)
 def _library(config: FollowupConfig | None) -> _Library:
-    cfg = config or FollowupConfig()
+    return _build_library((config or FollowupConfig()).model_dump_json())
+
+
+@lru_cache(maxsize=16)
+def _build_library(config_json: str) -> _Library:
+    cfg = FollowupConfig.model_validate_json(config_json)
     non_action = {w.lower() for w in (*lx.NON_ACTION_STEMS, *cfg.non_action_words)}
     non_action_forms: set[str] = set()
     for stem in non_action:
