@@ -63,6 +63,7 @@ class LegacyDb:
 
     def __init__(self, url: str, charset: str = "latin1", *, read_only: bool = True) -> None:
         self.url = parse_url(url)
+        self.raw_url = url  # asyncpg understands every libpq form (sockets, ?host=) itself
         self.dialect = self.url.scheme
         self.charset = charset
         self.read_only = read_only
@@ -99,8 +100,7 @@ class LegacyDb:
                 import asyncpg
 
                 conn = await asyncpg.connect(
-                    host=u.host, port=u.port, user=u.user, password=u.password or None,
-                    database=u.database, timeout=10,
+                    self.raw_url, timeout=10,
                     server_settings={"default_transaction_read_only": "on"}
                     if self.read_only else {})
                 for typ in ("text", "varchar", "bpchar"):

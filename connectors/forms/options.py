@@ -109,6 +109,9 @@ class Photo(Opts):
 
 class WriteBack(Opts):
     enabled: bool = False
+    table: str = "pengaduan"  # the complaints table written (a query source has no single one)
+    id_column: str | None = None  # default: the source's id_column
+    status_column: str | None = "status"
     # A column the agency added for LAPOR!'s Tracking ID (e.g. ``lapor_tracking_id
     # varchar(20)``). Without it the Tracking ID is written as a response row instead.
     tracking_column: str | None = None
@@ -118,7 +121,8 @@ class WriteBack(Opts):
     # expect, since they echo bytes under a UTF-8 meta tag), or as proper text.
     text_bytes: Literal["utf8_as_latin1", "native"] = "utf8_as_latin1"
 
-    _c = field_validator("tracking_column")(classmethod(lambda cls, v: check_ident(v)))
+    _c = field_validator("tracking_column", "table", "id_column", "status_column")(
+        classmethod(lambda cls, v: check_ident(v)))
 
 
 class Rescan(Opts):

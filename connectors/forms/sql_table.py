@@ -87,6 +87,9 @@ class SqlTableSource:
         last = cur.get("last_id")
         open_map: dict[str, str] = dict(cur.get("open") or {})
         rescan = self.opts.rescan.enabled and not cur.get("backfill")
+        if rescan and "rescan_after" not in cur:  # rows about to be read cannot have changed
+            cur["rescan_after"] = (self.clock() + dt.timedelta(
+                seconds=self.opts.rescan.interval_s)).isoformat()
         while True:
             params: tuple[Any, ...] = (last, self.page_size) if last is not None else (
                 self.page_size,)
@@ -168,11 +171,7 @@ class SqlTableSource:
 
     def _rescan_due(self, cur: dict[str, Any]) -> bool:
         after = cur.get("rescan_after")
-        if after is None:  # rows were just read: nothing can have changed yet
-            cur["rescan_after"] = (self.clock() + dt.timedelta(
-                seconds=self.opts.rescan.interval_s)).isoformat()
-            return False
-        return dt.datetime.fromisoformat(after) <= self.clock()
+        return after is not None and dt.datetime.fromisoformat(after) <= self.clock()
 
     async def _rescan(self, cur: dict[str, Any], open_map: dict[str, str],
                       ) -> AsyncIterator[Batch]:

@@ -1,0 +1,125 @@
+"""Write-back: what LAPOR! says becomes visible in the old form's own tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+from typing import Any
+
+import pytest
+
+from aggregator.backfill import run_backfill
+from aggregator.errors import PermanentError
+from connectors.base import Origin, OutboundMessage
+from connectors.forms.sql_table import SqlTableSource
+from connectors.forms.writeback import handlers
+from schemas.events import Job, JobState
+from tests.forms.helpers import form_source_config
+from tests.forms.legacy import LegacyDb, create_read_only_user, drop_user
+
+
+def job(complaint_id: uuid.UUID) -> Job:
+    now = dt.datetime.now(dt.UTC)
+    return Job(id=1, kind="write_back", payload={}, complaint_id=complaint_id,
+               state=JobState.RUNNING, attempts=1, created_at=now, run_after=now)
+
+
+async def imported(services: Any, legacy: LegacyDb, url: str | None = None) -> dict[int, Any]:
+    cfg = form_source_config(url or legacy.url)
+    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    src = SqlTableSource(cfg, services)
+    try:
+        await run_backfill(services, src, progress=False, out=io.StringIO())
+    finally:
+        await src.close()
+    async with services.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT id, (origin->>'row_id')::int AS row_id FROM complaints")
+    return {r["row_id"]: r["id"] for r in rows}
+
+
+async def followed_up(services: Any, cid: uuid.UUID) -> None:
+    async with services.pool.acquire() as conn:
+        await conn.execute("UPDATE complaints SET lapor_tracking_id = '1916449', "
+                           "status = 'ditindaklanjuti' WHERE id = $1", cid)
+        await conn.execute(
+            "INSERT INTO followups (complaint_id, event_id, at, agency_name, text, label) VALUES "
+            "($1, 'e-1', '2025-11-19T02:00:00Z', 'Dinas PUPR', "
+            "'Lubang sudah ditambal pada 18 November — tim UPT Jalan.', 'substantive')", cid)
+
+
+async def test_tracking_status_and_responses_appear_in_the_old_tables(
+        legacy: LegacyDb, services: Any) -> None:
+    ids = await imported(services, legacy)
+    await followed_up(services, ids[1])
+    handler = handlers(services)["write_back"]
+    try:
+        await handler(job(ids[1]))
+        await handler(job(ids[1]))  # a retried job writes nothing twice
+    finally:
+        await handler.close()
+    row = (await legacy.run(
+        "SELECT lapor_tracking_id, status FROM pengaduan WHERE id_pengaduan = 1"))[0]
+    assert row == (b"1916449", b"proses")
+    resp = await legacy.run("SELECT tanggapan, id_petugas, tgl_tanggapan FROM tanggapan "
+                            "WHERE id_pengaduan = 1")
+    assert len(resp) == 1
+    text, staff, day = resp[0]
+    # Stored as the PHP pages expect: UTF-8 bytes through the latin1 table.
+    assert text.decode("utf-8") == ("[Tanggapan Dinas PUPR melalui SP4N-LAPOR!] Lubang sudah "
+                                    "ditambal pada 18 November — tim UPT Jalan.")
+    assert staff == 1 and day == dt.date(2025, 11, 19)
+    async with services.pool.acquire() as conn:
+        kinds = await conn.fetch("SELECT data FROM events WHERE complaint_id = $1 "
+                                 "AND kind = 'form_written_back'", ids[1])
+    assert len(kinds) == 1  # the second run found nothing new
+
+
+async def test_status_never_moves_backwards(legacy: LegacyDb, services: Any) -> None:
+    ids = await imported(services, legacy)
+    await followed_up(services, ids[15])  # closed ('selesai') in the old admin long ago
+    handler = handlers(services)["write_back"]
+    try:
+        await handler(job(ids[15]))
+    finally:
+        await handler.close()
+    row = (await legacy.run("SELECT status, lapor_tracking_id FROM pengaduan "
+                            "WHERE id_pengaduan = 15"))[0]
+    assert row == (b"selesai", b"1916449")
+
+
+async def test_read_only_user_makes_write_back_a_permanent_error(
+        legacy: LegacyDb, services: Any) -> None:
+    user, url = await create_read_only_user(legacy)
+    try:
+        ids = await imported(services, legacy, url)
+        await followed_up(services, ids[1])
+        handler = handlers(services)["write_back"]
+        try:
+            with pytest.raises(PermanentError, match="may not write"):
+                await handler(job(ids[1]))
+        finally:
+            await handler.close()
+    finally:
+        await drop_user(user)
+    assert (await legacy.run("SELECT lapor_tracking_id FROM pengaduan "
+                             "WHERE id_pengaduan = 1"))[0] == (None,)
+
+
+async def test_sink_answers_citizen_with_a_response_row(legacy: LegacyDb, services: Any) -> None:
+    src = SqlTableSource(form_source_config(legacy), services)
+    sink = src.sink()
+    assert sink is not None
+    msg = OutboundMessage(notification_id="n-1", kind="sunset", tracking_id="1916449",
+                          text="Kanal pengaduan ini digantikan oleh SP4N-LAPOR!. Tracking ID "
+                               "Anda: #1916449.")
+    origin = Origin(source="form-pupr", channel="web", address=None, thread={"row_id": 3})
+    try:
+        first = await sink.send(origin, msg)
+        again = await sink.send(origin, msg)
+    finally:
+        await sink.close()
+        await src.close()
+    assert first.detail == "written" and again.detail == "already there"
+    rows = await legacy.run("SELECT tanggapan FROM tanggapan WHERE id_pengaduan = 3")
+    assert [r[0].decode() for r in rows] == [msg.text]
