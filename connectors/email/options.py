@@ -1,0 +1,116 @@
+"""Options of the e-mail sources and sink (``sources[].options`` in the configuration)."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from aggregator.errors import ConfigError
+from connectors.email.parser import MB, ParseOptions
+from schemas.config import _read_secret_files
+
+TlsMode = Literal["implicit", "starttls", "none"]
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: Any) -> Any:
+        return _read_secret_files(data)
+
+
+class TlsOptions(_Options):
+    tls: TlsMode = "starttls"
+    ca_file: Path | None = None
+    verify: bool = True
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.tls == "none":
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if not self.verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+
+class SmtpOptions(TlsOptions):
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    user: str | None = None
+    password: SecretStr | None = None
+    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    from_name: str = "Layanan Pengaduan"
+    message_id_domain: str = Field(pattern=r"^[A-Za-z0-9.-]+$")
+    timeout_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"implicit": 465, "starttls": 587, "none": 25}[self.tls]
+
+
+class MailOptions(_Options):
+    """What every e-mail source shares: parsing limits and an optional SMTP sink."""
+
+    staff_forwarders: list[str] = Field(default_factory=list)
+    max_attachment_mb: float = Field(default=10.0, gt=0)
+    max_attachments: int = Field(default=10, ge=0)
+    max_per_poll: int = Field(default=200, ge=1)
+    message_id_domain: str | None = None
+    smtp: SmtpOptions | None = None
+
+    def parse_options(self) -> ParseOptions:
+        domain = self.message_id_domain or (self.smtp.message_id_domain if self.smtp else None)
+        return ParseOptions(
+            staff_forwarders=frozenset(a.strip().lower() for a in self.staff_forwarders),
+            message_id_domain=domain,
+            max_attachment_bytes=int(self.max_attachment_mb * MB),
+            max_attachments=self.max_attachments,
+        )
+
+
+class ImapOptions(MailOptions, TlsOptions):
+    tls: TlsMode = "implicit"
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    user: str
+    password: SecretStr
+    folder: str = "INBOX"
+    after: Literal["seen", "move"] = "seen"
+    move_to: str | None = None
+    idle: bool = True
+    timeout_s: float = Field(default=30.0, gt=0)
+    reconnect_max_s: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _move_needs_folder(self) -> ImapOptions:
+        if self.after == "move" and not self.move_to:
+            raise ValueError("after = \"move\" needs move_to (the folder to move mail into)")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "implicit" else 143)
+
+
+class MaildirOptions(MailOptions):
+    path: Path
+
+
+def load_options(model: type[_Options], source_name: str, raw: dict[str, Any],
+                 prefix: str = "options") -> Any:
+    """Validate a source's options; errors name the key the administrator must fix."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            where = f"sources.{source_name}.{prefix}" + (f".{loc}" if loc else "")
+            problems.append(f"{where}: {err['msg']}")
+        raise ConfigError("; ".join(problems)) from exc

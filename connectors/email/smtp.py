@@ -1,0 +1,133 @@
+"""SMTP sink: answers the citizen in their own thread, with a Message-ID a retry reuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+import aiosmtplib
+import structlog
+
+from aggregator.errors import AuthError, InDoubtError, PermanentError, TransientError
+from connectors.base import Origin, OutboundMessage, SendResult
+from connectors.email.options import SmtpOptions
+
+log = structlog.get_logger(__name__)
+
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|fw|fwd|bls|balas)\s*:\s*)+", re.IGNORECASE)
+_TAG = re.compile(r"\[\s*LAPOR!?\s*#\s*\d+\s*\]\s*", re.IGNORECASE)
+_MSGID = re.compile(r"<[^<>\s]+>")
+_URL = re.compile(r"(https?://[^\s<>\"]+)")
+
+
+def notification_message_id(notification_id: str, domain: str) -> str:
+    """Stable per notification: a retried send carries the same Message-ID, so the citizen's
+    client (and our own reply matching) recognises it as one message."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "", notification_id) or "x"
+    return f"<notif-{safe}@satukanal.{domain}>"
+
+
+def reply_subject(original: str | None, fallback: str | None, tracking_id: str | None) -> str:
+    base = _TAG.sub("", _REPLY_PREFIX.sub("", original or "")).strip()
+    if not base:
+        base = (fallback or "Pengaduan Anda").strip()
+        base = _TAG.sub("", base).strip()
+    tag = f"[LAPOR! #{tracking_id}] " if tracking_id else ""
+    prefix = "Re: " if original else ""
+    return f"{prefix}{tag}{base}"[:250]
+
+
+def simple_html(text: str) -> str:
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    body = "".join(
+        "<p>" + _URL.sub(r'<a href="\1">\1</a>', html.escape(p, quote=False)).replace("\n", "<br>")
+        + "</p>" for p in paragraphs)
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head>"
+            f"<body style=\"font-family:sans-serif;line-height:1.4\">{body}</body></html>")
+
+
+def build_message(opts: SmtpOptions, origin: Origin, message: OutboundMessage,
+                  now: dt.datetime) -> EmailMessage:
+    if not origin.address or "@" not in origin.address:
+        raise PermanentError("the citizen left no e-mail address to answer")
+    thread = origin.thread or {}
+    msg = EmailMessage()
+    msg["From"] = formataddr((opts.from_name, opts.from_address))
+    msg["To"] = origin.address
+    msg["Subject"] = reply_subject(thread.get("subject"), message.subject, message.tracking_id)
+    msg["Date"] = format_datetime(now.astimezone(dt.UTC))
+    own_id = notification_message_id(message.notification_id, opts.message_id_domain)
+    msg["Message-ID"] = own_id
+    parent = thread.get("message_id")
+    refs = [r for r in thread.get("references") or [] if isinstance(r, str) and _MSGID.fullmatch(r)]
+    if isinstance(parent, str) and _MSGID.fullmatch(parent):
+        msg["In-Reply-To"] = parent
+        refs = [*refs, parent]
+    if refs:
+        msg["References"] = " ".join(list(dict.fromkeys(refs))[-10:])
+    # RFC 3834: vacation responders must not answer us, and Exchange honours the second.
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+    if message.tracking_id:
+        msg["X-LAPOR-Tracking-ID"] = message.tracking_id
+    msg.set_content(message.text)
+    msg.add_alternative(message.html or simple_html(message.text), subtype="html")
+    return msg
+
+
+class SmtpSink:
+    def __init__(self, opts: SmtpOptions, *, source: str,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.opts = opts
+        self.source = source
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    async def send(self, origin: Origin, message: OutboundMessage) -> SendResult:
+        o = self.opts
+        msg = build_message(o, origin, message, self.clock())
+        ctx = o.ssl_context()
+        client = aiosmtplib.SMTP(
+            hostname=o.host, port=o.effective_port, timeout=o.timeout_s,
+            use_tls=o.tls == "implicit", start_tls=o.tls == "starttls",
+            tls_context=ctx, validate_certs=o.verify if ctx is not None else False,
+            username=o.user, password=o.password.get_secret_value() if o.password else None,
+        )
+        try:
+            await client.connect()
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as exc:
+            raise TransientError(f"SMTP connection failed: {exc}") from exc
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise AuthError(f"SMTP login refused: {exc.code}") from exc
+        except aiosmtplib.SMTPException as exc:
+            raise TransientError(f"SMTP session failed: {exc}") from exc
+        try:
+            errors, _ = await client.send_message(msg)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise PermanentError("the citizen's address was refused",
+                                 details=[str(r) for r in exc.recipients]) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise PermanentError(f"SMTP refused the message: {exc.code}",
+                                     details=exc.message) from exc
+            raise TransientError(f"SMTP deferred the message: {exc.code}") from exc
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+            # The DATA may have been accepted before the line dropped; a retry reuses the
+            # Message-ID, so a duplicate is at least recognisable.
+            raise InDoubtError(f"SMTP connection lost while sending: {exc}") from exc
+        finally:
+            try:
+                await client.quit()
+            except aiosmtplib.SMTPException:
+                client.close()
+        if errors:
+            raise PermanentError("some recipients were refused", details=str(errors))
+        log.info("email_sent", source=self.source, kind=message.kind,
+                 notification_id=message.notification_id)
+        return SendResult(external_id=msg["Message-ID"], delivered=None, detail="accepted by relay")
+
+    async def close(self) -> None:
+        return None
