@@ -9,6 +9,7 @@ from aiohttp import web
 
 from aggregator.web import api, health
 from aggregator.web.auth import auth_middleware
+from aggregator.web.dashboard import setup_dashboard
 from aggregator.web.keys import SERVICES
 
 
@@ -20,6 +21,7 @@ def make_app(services: Any, *, extra: Iterable[tuple[str, Iterable[web.AbstractR
     app[SERVICES] = services
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    setup_dashboard(app)
     for prefix, defs in extra:
         if prefix:
             sub = web.Application(client_max_size=25 * 1024 * 1024)

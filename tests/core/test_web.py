@@ -108,3 +108,49 @@ async def test_health_ready_and_metrics(client, pool):
         await conn.execute("DELETE FROM schema_migrations WHERE version = 1")
     unready = await client.get("/readyz")
     assert unready.status == 503 and "not migrated" in (await unready.json())["reason"]
+
+
+def dashboard_routes(app) -> list[tuple[str, str, object]]:
+    found = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or ""
+        if path.startswith("/dasbor") and not path.startswith("/dasbor/masuk") \
+                and "static" not in path and route.method != "HEAD":
+            found.append((route.method, path, route.handler))
+    return found
+
+
+async def test_every_dashboard_page_needs_a_login_and_the_right_role(client, pool):
+    toks = await tokens(pool)
+    pages = dashboard_routes(client.app)
+    assert len(pages) >= 8
+    for method, path, handler in pages:
+        roles = allowed_roles(handler)
+        assert roles, f"{method} {path} declares no roles"
+        url = concrete(path)
+        resp = await client.request(method, url, allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"] == "/dasbor/masuk", (method, path)
+        for role in Role:
+            client.session.cookie_jar.clear()
+            client.session.cookie_jar.update_cookies({"satukanal_token": toks[role.value]})
+            resp = await client.request(method, url, allow_redirects=False)
+            if role in roles:
+                assert resp.status not in (401, 403), (method, path, role, resp.status)
+            else:
+                assert resp.status == 403, (method, path, role)
+        client.session.cookie_jar.clear()
+
+
+async def test_dashboard_login_and_pages_render_in_indonesian(client, pool):
+    toks = await tokens(pool)
+    bad = await client.post("/dasbor/masuk", data={"token": "salah"}, allow_redirects=False)
+    assert bad.status == 401 and "Token tidak dikenal" in await bad.text()
+    ok = await client.post("/dasbor/masuk", data={"token": toks["operator"]}, allow_redirects=False)
+    assert ok.status == 303
+    page = await (await client.get("/dasbor")).text()
+    assert "Ringkasan" in page and "Kanal" in page
+    assert "Karantina kosong" in await (await client.get("/dasbor/karantina")).text()
+    cross = await client.post("/dasbor/antrian/1/ulangi", headers={"Origin": "http://evil.example"},
+                              allow_redirects=False)
+    assert cross.status == 403

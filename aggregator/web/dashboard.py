@@ -1,0 +1,239 @@
+"""The operators' dashboard (Bahasa Indonesia), server-rendered.
+
+Login is the same bearer token as the API, kept in an HttpOnly, SameSite=Strict cookie;
+every page declares its roles like the API routes. Lists page by keyset (``before``), so
+they stay fast over millions of complaints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from aggregator.repo import admin as repo
+from aggregator.sqlfiles import q
+from aggregator.web.auth import allowed_roles, requires
+from aggregator.web.keys import SERVICES
+from schemas.complaint import ComplaintStatus
+from schemas.events import Role
+
+A, O, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
+COOKIE = "satukanal_token"
+routes = web.RouteTableDef()
+
+STATUS_LABELS = {
+    "received": "diterima, menunggu dikirim", "manual_pending": "menunggu diketik operator",
+    "rejected_by_lapor": "ditolak LAPOR!", "duplicate": "duplikat", "history": "arsip lama",
+    "belum_terverifikasi": "belum terverifikasi", "terverifikasi": "terverifikasi",
+    "terdisposisi": "terdisposisi", "diproses": "diproses", "ditindaklanjuti": "ditindaklanjuti",
+    "selesai": "selesai", "tertunda": "tertunda", "arsip": "diarsipkan",
+    "bukan_wewenang": "bukan wewenang", "dihapus": "dihapus",
+}
+LABEL_TEXT = {
+    "acknowledgement": "basa-basi", "forwarded": "diteruskan", "info_request": "minta informasi",
+    "substantive": "substantif", "substantive_with_evidence": "substantif + bukti",
+}
+
+
+def setup_dashboard(app: web.Application) -> None:
+    env = aiohttp_jinja2.setup(
+        app, loader=jinja2.PackageLoader("aggregator.web", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]))
+    tz = ZoneInfo(app[SERVICES].settings.sla.timezone)
+    env.filters["waktu"] = lambda v: v.astimezone(tz).strftime("%d-%m-%Y %H:%M") if v else "-"
+    env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s)
+    env.filters["label_text"] = lambda s: LABEL_TEXT.get(s, s)
+    app.router.add_static("/dasbor/static", app_static_path(), name="dasbor_static")
+    app.add_routes(routes)
+    app.middlewares.append(dashboard_auth)
+
+
+def app_static_path() -> str:
+    from importlib.resources import files
+
+    return str(files("aggregator.web") / "static")
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def dashboard_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    if not path.startswith("/dasbor") or path.startswith(("/dasbor/static", "/dasbor/masuk")):
+        return await handler(request)
+    roles = allowed_roles(request.match_info.handler)
+    token = request.cookies.get(COOKIE)
+    identity = None
+    if token and roles:
+        async with request.app[SERVICES].pool.acquire() as conn:
+            identity = await repo.find_token(conn, token)
+    if identity is None:
+        raise web.HTTPSeeOther("/dasbor/masuk")
+    if Role(identity["role"]) not in (roles or ()):
+        return web.Response(status=403, text="Peran Anda tidak boleh membuka halaman ini.")
+    if request.method == "POST" and not _same_origin(request):
+        return web.Response(status=403, text="Permintaan ditolak (asal berbeda).")
+    request["identity"] = identity
+    return await handler(request)
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    return origin is None or origin.split("://", 1)[-1] == request.host
+
+
+@routes.get("/dasbor/masuk")
+@aiohttp_jinja2.template("login.html")
+async def login_form(request: web.Request) -> dict[str, Any]:
+    return {"identity": None}
+
+
+@routes.post("/dasbor/masuk")
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    token = str(form.get("token", "")).strip()
+    async with request.app[SERVICES].pool.acquire() as conn:
+        identity = await repo.find_token(conn, token) if token else None
+    if identity is None:
+        return aiohttp_jinja2.render_template(
+            "login.html", request, {"identity": None, "error": "Token tidak dikenal atau sudah dicabut."},
+            status=401)
+    resp = web.HTTPSeeOther("/dasbor")
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=12 * 3600,
+                    secure=request.secure)
+    raise resp
+
+
+@routes.post("/dasbor/keluar")
+@requires(A, O, U, G)
+async def logout(request: web.Request) -> web.StreamResponse:
+    resp = web.HTTPSeeOther("/dasbor/masuk")
+    resp.del_cookie(COOKIE)
+    raise resp
+
+
+@routes.get("/dasbor")
+@requires(A, O, U, G)
+@aiohttp_jinja2.template("overview.html")
+async def overview(request: web.Request) -> dict[str, Any]:
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        status = await repo.status_overview(conn)
+        quarantined = await conn.fetchval(
+            "SELECT count(*) FROM raw_items WHERE state = 'quarantined'")
+    if request["identity"]["role"] == "agency":
+        status["sources"] = []
+    breaker = services.extras.get("lapor_breaker")
+    return {
+        "identity": request["identity"], "municipality": services.settings.municipality,
+        "status": status, "total": sum(status["complaints"].values()),
+        "dead": len(status["dead_jobs"]), "quarantined": quarantined,
+        "lapor": breaker.snapshot() if breaker is not None and hasattr(breaker, "snapshot") else None,
+    }
+
+
+@routes.get("/dasbor/pengaduan")
+@requires(A, O, U, G)
+@aiohttp_jinja2.template("complaints.html")
+async def complaints(request: web.Request) -> dict[str, Any]:
+    ident = request["identity"]
+    status = request.query.get("status") or None
+    if status and status not in STATUS_LABELS:
+        status = None
+    agency = ident["agency"] if ident["role"] == "agency" else (request.query.get("agency") or None)
+    before = None
+    if b := request.query.get("before"):
+        try:
+            before = dt.datetime.fromisoformat(b)
+        except ValueError:
+            before = None
+    page = 50
+    async with request.app[SERVICES].pool.acquire() as conn:
+        items = await repo.list_complaints(conn, status=status, agency=agency, before=before,
+                                           limit=page)
+    nxt = items[-1]["received_at"].isoformat() if len(items) == page else None
+    return {"identity": ident, "items": items, "status": status, "agency": agency,
+            "statuses": [s.value for s in ComplaintStatus], "next_before": nxt}
+
+
+@routes.get("/dasbor/pengaduan/{id}")
+@requires(A, O, U, G)
+async def complaint(request: web.Request) -> web.StreamResponse:
+    ident = request["identity"]
+    try:
+        cid = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        c = await repo.complaint_detail(conn, services.crypto, cid)
+    if c is None or (ident["role"] == "agency" and ident["agency"] not in (c["agency_id"], c["source_agency"])):
+        raise web.HTTPNotFound()
+    return aiohttp_jinja2.render_template("complaint.html", request, {"identity": ident, "c": c})
+
+
+@routes.get("/dasbor/antrian")
+@requires(A, O)
+@aiohttp_jinja2.template("jobs.html")
+async def jobs(request: web.Request) -> dict[str, Any]:
+    dead = await request.app[SERVICES].queue.dead_jobs(200)
+    return {"identity": request["identity"], "dead": dead, "message": request.query.get("pesan")}
+
+
+@routes.post("/dasbor/antrian/{id}/ulangi")
+@requires(A, O)
+async def job_retry(request: web.Request) -> web.StreamResponse:
+    ok = await request.app[SERVICES].queue.retry(int(request.match_info["id"]),
+                                                 actor=f"dasbor:{request['identity']['name']}")
+    raise web.HTTPSeeOther("/dasbor/antrian?pesan=" + ("Diulangi." if ok else "Tidak ditemukan."))
+
+
+@routes.post("/dasbor/antrian/{id}/buang")
+@requires(A, O)
+async def job_discard(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    reason = str(form.get("reason", "")).strip() or "dibuang dari dasbor"
+    ok = await request.app[SERVICES].queue.discard(int(request.match_info["id"]), reason,
+                                                   actor=f"dasbor:{request['identity']['name']}")
+    raise web.HTTPSeeOther("/dasbor/antrian?pesan=" + ("Dibuang." if ok else "Tidak ditemukan."))
+
+
+@routes.get("/dasbor/karantina")
+@requires(A, O)
+@aiohttp_jinja2.template("quarantine.html")
+async def quarantine(request: web.Request) -> dict[str, Any]:
+    async with request.app[SERVICES].pool.acquire() as conn:
+        items = [dict(r) for r in await conn.fetch(q("list_quarantined"), None, 200)]
+    return {"identity": request["identity"], "items": items, "message": request.query.get("pesan")}
+
+
+@routes.post("/dasbor/karantina/{id}/ulang")
+@requires(A, O)
+async def quarantine_replay(request: web.Request) -> web.StreamResponse:
+    from urllib.parse import quote
+
+    from aggregator.replay import replay_item
+
+    outcome = await replay_item(request.app[SERVICES], int(request.match_info["id"]))
+    raise web.HTTPSeeOther("/dasbor/karantina?pesan=" + quote(outcome))
+
+
+@routes.get("/dasbor/opd")
+@requires(A, O, U, G)
+@aiohttp_jinja2.template("agencies.html")
+async def agencies(request: web.Request) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    report = request.app[SERVICES].extras.get("sla_report")
+    if report is not None:
+        rows = await report(request.app[SERVICES])
+        if request["identity"]["role"] == "agency":
+            rows = [r for r in rows if r.get("agency") == request["identity"]["agency"]]
+    return {"identity": request["identity"], "rows": rows}
