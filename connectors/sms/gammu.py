@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from aggregator.errors import ConfigError, InvalidInput, PermanentError
 from connectors.base import Batch, Origin, OutboundMessage, RawItem, SendResult
 from connectors.sms.encoding import sms_encoding, split_sms
-from connectors.sms.gammu_db import GammuDb, open_gammu_db
+from connectors.sms.gammu_db import PARKED, GammuDb, open_gammu_db
 from connectors.sms.multipart import Group, group_rows, reassemble
 from connectors.sms.parsing import SmsConventions, classify_sms, make_udh, normalize_sender
 from schemas.complaint import Parsed
@@ -231,7 +231,7 @@ class GammuSink:
                               delivered=_delivered(state.state), detail=state.detail)
         for row in await self.db.find_outbox(nid):
             when = row.get("SendingDateTime")
-            if isinstance(when, dt.datetime) and when.year >= 2099:
+            if isinstance(when, dt.datetime) and when >= PARKED:
                 # A MySQL insert cut short before its parts were all written: redo it.
                 await self.db.discard_parked(int(row["ID"]))
                 continue

@@ -24,7 +24,7 @@ from aggregator.sqlfiles import parse_blocks
 INBOX_COLUMNS = ("ID", "ReceivingDateTime", "Text", "SenderNumber", "Coding", "UDH",
                  "SMSCNumber", "Class", "TextDecoded", "RecipientID")
 # Far-future send time that parks a MySQL outbox row until all its parts are written.
-PARKED = dt.datetime(2099, 1, 1)
+PARKED = dt.datetime(2037, 12, 31)  # TIMESTAMP ends in January 2038
 
 
 @cache
