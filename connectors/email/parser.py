@@ -281,7 +281,8 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
     message_id = message_id_of(msg)
     sent_at = _date(msg.get("Date"), flags)
 
-    refs = _MSGID.findall(f"{msg.get('In-Reply-To') or ''} {msg.get('References') or ''}")
+    refs = list(dict.fromkeys(
+        _MSGID.findall(f"{msg.get('References') or ''} {msg.get('In-Reply-To') or ''}")))
     tag = _TAG.search(subject)
     if tag or any(_is_ours(r, options) for r in refs):
         return _reply(msg, text, walk, options, sender, sent_at, refs, tag)

@@ -177,6 +177,12 @@ namespace inbox {{
                 self.proc.wait(5)
         self.proc = None
 
+    def add_user(self, user: str) -> str:
+        """A fresh IMAP login (the passwd file is read at each login); returns the user."""
+        with open(self.root / "users", "a") as fh:
+            fh.write(f"{user}:{{PLAIN}}{PASSWORD}::::::\n")
+        return user
+
     def deliver(self, recipient: str, messages: list[bytes]) -> None:
         """Put messages into a mailbox over LMTP, byte for byte (Dovecot adds trace headers)."""
         with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=60) as lmtp:
