@@ -287,3 +287,16 @@ def gammu_source(driver: str, dsn: str, services: Any, name: str = "sms-gammu", 
 
     opts = {"driver": driver, "dsn": dsn, "timezone": "UTC", **options}
     return GammuSource(SourceConfig(name=name, kind="gammu", options=opts), services)
+
+
+@pytest.fixture
+def smsd_pg(gammu_pg: str) -> Iterator[Smsd]:
+    """gammu-smsd on PostgreSQL only, for tests about our conventions rather than the backend."""
+    root = Path(tempfile.mkdtemp(prefix="satukanal-smsd-"))
+    s = Smsd("pgsql", gammu_pg, root)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+        shutil.rmtree(root, ignore_errors=True)
