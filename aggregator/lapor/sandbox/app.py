@@ -22,6 +22,7 @@ from aggregator.lapor.sandbox.openapi import openapi_document
 log = structlog.get_logger(__name__)
 
 SANDBOX: web.AppKey[Sandbox] = web.AppKey("sandbox", Sandbox)
+CLIENT_ID: web.RequestKey[str] = web.RequestKey("client_id", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _MUTATING = {"create_report", "add_reply", "add_attachment"}
 
@@ -53,7 +54,7 @@ async def _contract(request: web.Request, handler: Handler) -> web.StreamRespons
             await asyncio.sleep(faults.latency)
         if route != "api_token":
             client_id = sb.authenticate(request.headers.get("Authorization"))
-            request["client_id"] = client_id
+            request[CLIENT_ID] = client_id
             wait = sb.take_rate(client_id)
             if wait is not None:
                 raise ApiError(429, "rate_limited", "too many requests",
@@ -63,12 +64,14 @@ async def _contract(request: web.Request, handler: Handler) -> web.StreamRespons
             status = sb.rng.choice([500, 502, 503, 504])
             raise ApiError(status, "server_error" if status == 500 else "unavailable",
                            "injected fault")
+        # A mutating request is dropped before or after it is acted on, half and half.
+        mutating = route[4:] in _MUTATING
         drop_roll = sb.rng.random()
-        if faults.drop > 0 and drop_roll < faults.drop / 2:
+        if faults.drop > 0 and drop_roll < (faults.drop / 2 if mutating else faults.drop):
             sb.stats["dropped"] += 1
             return _drop(request)
         response = await handler(request)
-        if route[4:] in _MUTATING and response.status < 300:
+        if mutating and response.status < 300:
             if faults.drop > 0 and drop_roll > 1 - faults.drop / 2:
                 sb.stats["dropped"] += 1
                 return _drop(request)
@@ -109,7 +112,7 @@ async def token(request: web.Request) -> web.Response:
 async def create_report(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
     key = _idem_key(request)
-    status, body = sb.create_report(request["client_id"], key, await _json_body(request))
+    status, body = sb.create_report(request[CLIENT_ID], key, await _json_body(request))
     return web.json_response(body, status=status)
 
 
@@ -119,19 +122,19 @@ async def list_reports(request: web.Request) -> web.Response:
     if not ref:
         raise ApiError(422, "validation_failed", "external_ref is required",
                        fields=[{"field": "external_ref", "message": "required"}])
-    return web.json_response({"items": sb.find_by_ref(request["client_id"], ref)})
+    return web.json_response({"items": sb.find_by_ref(request[CLIENT_ID], ref)})
 
 
 async def get_report(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
-    return web.json_response(sb.get_report(request["client_id"],
+    return web.json_response(sb.get_report(request[CLIENT_ID],
                                            request.match_info["tracking_id"]))
 
 
 async def add_reply(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
     key = _idem_key(request)
-    status, body = sb.add_reply(request["client_id"], request.match_info["tracking_id"], key,
+    status, body = sb.add_reply(request[CLIENT_ID], request.match_info["tracking_id"], key,
                                 await _json_body(request))
     return web.json_response(body, status=status)
 
@@ -160,7 +163,7 @@ async def add_attachment(request: web.Request) -> web.Response:
         if size > 10 * 1024 * 1024:
             raise ApiError(413, "too_large", "attachments are limited to 10 MB")
         chunks.append(chunk)
-    body = sb.add_attachment(request["client_id"], content_type.split(";")[0].strip(),
+    body = sb.add_attachment(request[CLIENT_ID], content_type.split(";")[0].strip(),
                              b"".join(chunks), part.filename)
     return web.json_response(body, status=201)
 
@@ -174,7 +177,7 @@ async def updates(request: web.Request) -> web.Response:
     if not 1 <= limit <= 500:
         raise ApiError(422, "validation_failed", "limit must be 1..500",
                        fields=[{"field": "limit", "message": "must be 1..500"}])
-    return web.json_response(sb.updates(request["client_id"], request.query.get("cursor"), limit))
+    return web.json_response(sb.updates(request[CLIENT_ID], request.query.get("cursor"), limit))
 
 
 async def agencies(request: web.Request) -> web.Response:
@@ -285,6 +288,38 @@ async def admin_seed(request: web.Request) -> web.Response:
     return web.json_response({"items": items})
 
 
+async def addstream(request: web.Request) -> web.Response:
+    """The old public XML endpoint, for the xml-legacy adapter."""
+    import xml.etree.ElementTree as ET
+
+    sb = request.app[SANDBOX]
+    try:
+        root = ET.fromstring(await request.read())  # noqa: S314 - the sandbox's own test peer
+    except ET.ParseError:
+        return web.Response(status=400, text="<error>bukan XML</error>",
+                            content_type="text/xml")
+    token = root.get("token") or ""
+    client = next((c for c, secret in sb.cfg.clients.items() if secret == token), None)
+    if client is None:
+        return web.Response(status=401, text="<error>token salah</error>", content_type="text/xml")
+    laporan = root.find("laporan")
+    isi = (laporan.findtext("isi") if laporan is not None else "") or ""
+    title, _sep, content = isi.partition("\n\n")
+    key = hashlib.sha256(isi.encode()).hexdigest()[:32]
+    body = {"external_ref": f"xml-{sb.state['next_tracking']}", "source_channel": "other",
+            "title": title[:150] or "Laporan", "content": content or isi,
+            "anonymous": laporan is not None and laporan.get("anonim") == "1",
+            "confidential": laporan is not None and laporan.get("rahasia") == "1"}
+    try:
+        _status, res = sb.create_report(client, key, body)
+    except ApiError as exc:
+        return web.Response(status=exc.status, text=f"<error>{exc.body['error']}</error>",
+                            content_type="text/xml")
+    return web.Response(text=f"<lapor><trackingid>{res['tracking_id']}</trackingid>"
+                             f"<transaksiid>T{res['tracking_id']}</transaksiid></lapor>",
+                        content_type="text/xml")
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(request.app[SANDBOX].cfg.base_path))
 
@@ -362,6 +397,7 @@ def create_app(cfg: SandboxConfig | None = None, sandbox: Sandbox | None = None)
     r.add_get(f"{p}/categories", categories, name="api_categories")
     r.add_get(f"{p}/files/{{name}}", get_file, name="files")
     r.add_get("/openapi.json", openapi)
+    r.add_post("/api/stream/addstream", addstream)
     r.add_get(f"{p}/openapi.json", openapi)
     r.add_route("*", "/_sandbox/faults", admin_faults)
     r.add_post("/_sandbox/tokens/revoke", admin_revoke)

@@ -1,0 +1,93 @@
+"""A circuit breaker that stops hammering a LAPOR! that is down.
+
+Its state is readable from anywhere in the process (``breakers()``: the web app's
+``/readyz`` and the metrics) and is written to ``lapor_state`` by the push loop so that
+``satukanal status`` in another process can show it.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_REGISTRY: weakref.WeakValueDictionary[str, CircuitBreaker] = weakref.WeakValueDictionary()
+
+
+class CircuitBreaker:
+    CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+    def __init__(self, name: str = "lapor", *, failures: int = 5, reset_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self.threshold = failures
+        self.reset_s = reset_s
+        self.clock = clock
+        self.state = self.CLOSED
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.last_error: str | None = None
+        self.trips = 0
+        self._trial_running = False
+        self.listeners: list[Callable[[CircuitBreaker], None]] = []
+        _REGISTRY[name] = self
+
+    def retry_in(self) -> float:
+        if self.state != self.OPEN or self.opened_at is None:
+            return 0.0
+        return max(0.0, self.opened_at + self.reset_s - self.clock())
+
+    def allow(self) -> bool:
+        """May a call go out now? In half-open, only one trial call at a time."""
+        if self.state == self.OPEN:
+            if self.retry_in() > 0:
+                return False
+            self._set(self.HALF_OPEN)
+        if self.state == self.HALF_OPEN:
+            if self._trial_running:
+                return False
+            self._trial_running = True
+        return True
+
+    def success(self) -> None:
+        self._trial_running = False
+        self.failures = 0
+        if self.state != self.CLOSED:
+            self._set(self.CLOSED)
+
+    def failure(self, error: str) -> None:
+        self._trial_running = False
+        self.failures += 1
+        self.last_error = error[:300]
+        if self.state == self.HALF_OPEN or (
+                self.state == self.CLOSED and self.failures >= self.threshold):
+            self.opened_at = self.clock()
+            self.trips += 1
+            self._set(self.OPEN)
+
+    def _set(self, state: str) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        if state == self.OPEN:
+            log.warning("lapor_breaker_opened", breaker=self.name, failures=self.failures,
+                        error=self.last_error)
+        elif state == self.CLOSED:
+            log.info("lapor_breaker_closed", breaker=self.name)
+        for listener in list(self.listeners):
+            listener(self)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"name": self.name, "state": self.state, "failures": self.failures,
+                "trips": self.trips, "retry_in_s": round(self.retry_in(), 3),
+                "last_error": self.last_error}
+
+
+def breakers() -> dict[str, dict[str, Any]]:
+    """Every live breaker's state in this process, e.g. for ``/readyz`` details and metrics."""
+    return {name: b.snapshot() for name, b in list(_REGISTRY.items())}

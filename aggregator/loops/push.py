@@ -1,0 +1,289 @@
+"""``push`` and ``reply_up`` jobs: each complaint into LAPOR! exactly once, replies after it.
+
+A push uploads the attachments (remembering each upstream id, so a retry sends the same
+body), creates the report with ``Idempotency-Key`` = ``external_ref`` = the complaint id,
+and stores the Tracking ID, the status and the timeline event in one transaction. After a
+timeout or a dropped connection the job is ``in_doubt`` and its next attempt looks the
+report up by ``external_ref`` before sending again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import structlog
+
+from aggregator.errors import AuthError, PermanentError, TransientError
+from aggregator.lapor.apply import Classifier, apply_stored, default_classifier
+from aggregator.lapor.errors import (
+    AttachmentRefused,
+    DuplicateExternalRef,
+    Gone,
+    IdempotencyKeyReused,
+    Rejected,
+)
+from aggregator.lapor.models import ReplyPayload, ReportPayload
+from aggregator.lapor.port import LaporPort
+from aggregator.repo import lapor as repo
+from aggregator.repo.events import append_event
+from schemas.complaint import Channel, Classification, Location, Reporter
+from schemas.events import Job
+
+log = structlog.get_logger(__name__)
+
+REFUSED = "refused"  # lapor_attachment_id of an attachment LAPOR! will not take
+_PHONE = re.compile(r"^\+62[0-9]{8,13}$")
+_NIK = re.compile(r"^[0-9]{16}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NOT_PUSHED = {"duplicate", "history"}
+AUTH_RETRY_S = 300.0
+
+
+def derive_title(content: str) -> str:
+    first = content.strip().splitlines()[0] if content.strip() else "Pengaduan"
+    first = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0].strip()
+    return first if len(first) <= 150 else first[:147].rstrip() + "…"
+
+
+def _location(value: Any) -> Location | None:
+    if not isinstance(value, dict):
+        return None
+    keys = {"address", "kelurahan", "kecamatan", "lat", "lon"}
+    clean = {k: v for k, v in value.items() if k in keys and v is not None}
+    return Location(**clean) if clean else None
+
+
+class PushHandlers:
+    """The job handlers; one instance per process, sharing the port's rate limit."""
+
+    def __init__(self, services: Any, port: LaporPort, *,
+                 classify: Classifier | None = None) -> None:
+        self.services = services
+        self.pool: asyncpg.Pool = services.pool
+        self.port = port
+        self.classify = classify or default_classifier()
+
+    def handlers(self) -> dict[str, Callable[[Job], Awaitable[None]]]:
+        return {"push": self.push, "reply_up": self.reply_up}
+
+    # ---- push -------------------------------------------------------------------------------
+    async def push(self, job: Job) -> None:
+        if job.complaint_id is None:
+            raise PermanentError("push job without complaint_id")
+        cid = job.complaint_id
+        async with self.pool.acquire() as conn:
+            row = await repo.get_push_complaint(conn, cid)
+        if row is None:
+            raise PermanentError(f"complaint {cid} does not exist")
+        if row["lapor_tracking_id"]:
+            return  # pushed already (an earlier attempt committed, or an operator entered it)
+        if row["status"] in _NOT_PUSHED or row["duplicate_of"] is not None:
+            return
+        try:
+            await self._push(job, cid, row)
+        except AuthError as exc:
+            # Credentials refused: a human must act; keep the job alive meanwhile.
+            raise TransientError(str(exc), retry_after=AUTH_RETRY_S) from exc
+
+    async def _push(self, job: Job, cid: uuid.UUID, row: asyncpg.Record) -> None:
+        if getattr(self.port, "name", "") == "manual":
+            await self._to_worklist(cid)
+            return
+        if job.payload.get("in_doubt") or job.attempts > 1:
+            found = await self.port.find_by_external_ref(str(cid))
+            if found is not None:
+                await self.adopt(cid, found.tracking_id, found.created_at, found.status,
+                                 how="found_by_external_ref")
+                return
+        attachment_ids = await self._upload_attachments(cid)
+        payload = self.payload(cid, row, attachment_ids)
+        try:
+            result = await self.port.create_report(payload, str(cid))
+        except Rejected as exc:
+            await self._rejected(cid, exc)
+            return
+        except DuplicateExternalRef as exc:
+            if exc.tracking_id:
+                await self.adopt(cid, exc.tracking_id, None, None, how="duplicate_external_ref")
+                return
+            found = await self.port.find_by_external_ref(str(cid))
+            if found is None:
+                raise
+            await self.adopt(cid, found.tracking_id, found.created_at, found.status,
+                             how="duplicate_external_ref")
+            return
+        except IdempotencyKeyReused:
+            found = await self.port.find_by_external_ref(str(cid))
+            if found is None:
+                raise
+            await self.adopt(cid, found.tracking_id, found.created_at, found.status,
+                             how="idempotency_key_reused")
+            return
+        if result.tracking_id is None:
+            await self._to_worklist(cid)
+            return
+        await self.adopt(cid, result.tracking_id, result.created_at, result.status,
+                         how="replayed" if result.replayed else "created")
+
+    def payload(self, cid: uuid.UUID, row: asyncpg.Record,
+                attachment_ids: list[str]) -> ReportPayload:
+        crypto = self.services.crypto
+        reporter: Reporter | None = None
+        if not row["anonymous"]:
+            phone = crypto.decrypt("phone", row["phone_enc"])
+            nik = crypto.decrypt("nik", row["nik_enc"])
+            email = crypto.decrypt("email", row["email_enc"])
+            reporter = Reporter(
+                name=crypto.decrypt("name", row["name_enc"]),
+                phone=phone if phone and _PHONE.match(phone) else None,
+                nik=nik if nik and _NIK.match(nik) else None,
+                email=email if email and _EMAIL.match(email) else None)
+        content = row["content"]
+        try:
+            channel = Channel(row["channel"])
+        except ValueError:
+            channel = Channel.OTHER
+        try:
+            classification = Classification(row["classification"])
+        except ValueError:
+            classification = Classification.PENGADUAN
+        return ReportPayload(
+            external_ref=str(cid), channel=channel,
+            title=(row["title"] or derive_title(content))[:150], content=content,
+            classification=classification, occurred_on=row["occurred_on"],
+            location=_location(row["location"]), category_id=row["category_id"],
+            agency_id=row["agency_id"], anonymous=row["anonymous"],
+            confidential=row["confidential"], reporter=reporter,
+            attachment_ids=tuple(attachment_ids),
+            submitted_at=row["submitted_at"] or row["received_at"])
+
+    async def _upload_attachments(self, cid: uuid.UUID) -> list[str]:
+        async with self.pool.acquire() as conn:
+            rows = await repo.list_push_attachments(conn, cid)
+        ids: list[str] = []
+        for a in rows:
+            if a["lapor_attachment_id"] == REFUSED:
+                continue
+            if a["lapor_attachment_id"]:
+                ids.append(a["lapor_attachment_id"])
+                continue
+            try:
+                up = await self.port.upload_attachment(a["filename"], a["content_type"],
+                                                       bytes(a["data"]))
+                upstream = up.attachment_id
+            except AttachmentRefused as exc:
+                upstream = REFUSED
+                log.warning("lapor_attachment_refused", complaint_id=str(cid),
+                            content_type=a["content_type"], size=a["size"], error=str(exc))
+            # Stored at once: a retry must send the very same body under the same key.
+            async with self.pool.acquire() as conn, conn.transaction():
+                await repo.set_lapor_attachment_id(conn, cid, a["sha256"], upstream)
+                if upstream == REFUSED:
+                    await append_event(conn, cid, "lapor_attachment_refused",
+                                       {"filename": a["filename"],
+                                        "content_type": a["content_type"], "size": a["size"]})
+            if upstream != REFUSED:
+                ids.append(upstream)
+        return ids
+
+    async def adopt(self, cid: uuid.UUID, tracking_id: str, created_at: dt.datetime | None,
+                    status: str | None, *, how: str, actor: str = "system") -> bool:
+        """Store the Tracking ID, status and event in one transaction; apply any feed events
+        that arrived before we knew the Tracking ID. False when it was stored already."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                fresh = await repo.mark_pushed(conn, cid, tracking_id, created_at,
+                                               status or "belum_terverifikasi")
+                if not fresh:
+                    current = await repo.get_complaint_lapor(conn, cid)
+                    if current is None or current["lapor_tracking_id"] != tracking_id:
+                        raise PermanentError(
+                            f"complaint already holds Tracking ID "
+                            f"{current['lapor_tracking_id'] if current else None}, "
+                            f"LAPOR! says {tracking_id}")
+                    return False
+                await append_event(conn, cid, "lapor_pushed",
+                                   {"tracking_id": tracking_id, "how": how,
+                                    "adapter": getattr(self.port, "name", "?")},
+                                   actor=actor)
+                await repo.insert_jobs(conn, [("notify", cid, {
+                    "event": "lapor_pushed", "tracking_id": tracking_id},
+                    f"notify:pushed:{cid}")])
+                waiting = await repo.unapplied_event_ids_for(conn, tracking_id)
+                if waiting:
+                    await apply_stored(conn, waiting, classify=self.classify)
+        except asyncpg.UniqueViolationError as exc:
+            raise PermanentError(f"Tracking ID {tracking_id} belongs to another complaint") \
+                from exc
+        log.info("lapor_pushed", complaint_id=str(cid), tracking_id=tracking_id, how=how)
+        return True
+
+    async def _rejected(self, cid: uuid.UUID, exc: Rejected) -> None:
+        errors = {"error": "validation_failed", "fields": exc.fields, "message": str(exc)}
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await repo.mark_rejected(conn, cid, errors):
+                await append_event(conn, cid, "lapor_rejected", {"fields": exc.fields})
+        log.warning("lapor_push_rejected", complaint_id=str(cid),
+                    fields=[f.get("field") for f in exc.fields])
+
+    async def _to_worklist(self, cid: uuid.UUID) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await repo.mark_manual_pending(conn, cid):
+                await append_event(conn, cid, "lapor_manual_pending", {})
+
+    # ---- reply_up ---------------------------------------------------------------------------
+    async def reply_up(self, job: Job) -> None:
+        try:
+            reply_id = uuid.UUID(str(job.payload["reply_id"]))
+        except (KeyError, ValueError) as exc:
+            raise PermanentError("reply_up job without a valid reply_id") from exc
+        async with self.pool.acquire() as conn:
+            row = await repo.get_reply(conn, reply_id)
+        if row is None:
+            raise PermanentError(f"reply {reply_id} does not exist")
+        if row["lapor_reply_id"]:
+            return
+        tracking_id = row["lapor_tracking_id"]
+        if not tracking_id:
+            if row["status"] in ("duplicate", "history", "rejected_by_lapor"):
+                raise PermanentError(f"complaint is {row['status']}: no LAPOR! report to reply to")
+            raise TransientError("the complaint has no Tracking ID yet", retry_after=60)
+        reply = ReplyPayload(text=row["text"], sent_at=row["sent_at"], resolved=row["resolved"])
+        try:
+            lapor_reply_id = await self.port.post_reply(tracking_id, reply, str(reply_id))
+        except Gone as exc:
+            raise PermanentError("the LAPOR! report was deleted") from exc
+        except AuthError as exc:
+            raise TransientError(str(exc), retry_after=AUTH_RETRY_S) from exc
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.set_lapor_reply_id(conn, reply_id, lapor_reply_id)
+            await append_event(conn, row["complaint_id"], "reporter_reply_sent",
+                               {"reply_id": str(reply_id), "lapor_reply_id": lapor_reply_id,
+                                "tracking_id": tracking_id})
+
+
+class PushLoop:
+    """The push worker as a loop (``run_once`` / ``run``) for scripts and tests; the daemon may
+    instead mount ``PushHandlers.handlers()`` into its shared Worker."""
+
+    name = "lapor_push"
+
+    def __init__(self, services: Any, port: LaporPort, *, concurrency: int | None = None,
+                 classify: Classifier | None = None) -> None:
+        from aggregator.queue import Worker
+
+        self.handlers = PushHandlers(services, port, classify=classify)
+        self.worker = Worker(services.queue, self.handlers.handlers(),
+                             concurrency=concurrency or services.settings.queue.workers)
+
+    async def run_once(self) -> int:
+        return await self.worker.run_once()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.worker.run(stop)

@@ -1,0 +1,125 @@
+"""The LAPOR! updates feed: read from the stored cursor, store each event once, apply it
+without moving a status backwards, save the cursor in the same transaction.
+
+Replicas share the feed: each page is committed under an advisory lock, and a page read
+from a cursor another replica has since moved past is dropped (its events are stored by
+whoever moved it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from aggregator.errors import TransientError
+from aggregator.lapor.apply import ApplyResult, Classifier, default_classifier, store_and_apply
+from aggregator.lapor.http import event_from_wire, verify_signature
+from aggregator.lapor.port import LaporPort
+from aggregator.repo import lapor as repo
+from aggregator.sqlfiles import q
+
+log = structlog.get_logger(__name__)
+
+CATCH_UP = 200  # older events waiting for their complaint's Tracking ID, per page
+
+
+class UpdatesLoop:
+    name = "lapor_updates"
+
+    def __init__(self, services: Any, port: LaporPort, *, classify: Classifier | None = None,
+                 page_size: int | None = None, poll_s: float | None = None) -> None:
+        cfg = services.settings.lapor
+        self.pool: asyncpg.Pool = services.pool
+        self.port = port
+        self.classify = classify or default_classifier()
+        self.page_size = page_size or cfg.updates_page
+        self.poll_s = poll_s or cfg.updates_poll_s
+        self.totals = ApplyResult()
+
+    async def run_once(self) -> int:
+        """Read pages until the feed is drained; return the events applied."""
+        handled = 0
+        while True:
+            async with self.pool.acquire() as conn:
+                cursor = await repo.get_state(conn, repo.FEED)
+            page = await self.port.read_updates(cursor, self.page_size)
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(q("lock_lapor_feed"))
+                if await repo.get_state(conn, repo.FEED) != cursor:
+                    continue  # another replica committed this page meanwhile
+                result = await store_and_apply(conn, page.events, classify=self.classify,
+                                               catch_up=CATCH_UP)
+                if page.next_cursor is not None:
+                    await repo.save_state(conn, repo.FEED, page.next_cursor)
+            self._count(result)
+            handled += result.applied
+            if result.stored or result.applied:
+                log.info("lapor_updates_applied", stored=result.stored, applied=result.applied,
+                         stale=result.stale, waiting=result.waiting)
+            if len(page.events) < self.page_size or page.next_cursor in (None, cursor):
+                return handled
+
+    def _count(self, r: ApplyResult) -> None:
+        t = self.totals
+        t.stored += r.stored
+        t.applied += r.applied
+        t.stale += r.stale
+        t.notified += r.notified
+
+    async def run(self, stop: asyncio.Event) -> None:
+        failing = False
+        while not stop.is_set():
+            try:
+                await self.run_once()
+                if failing:
+                    log.info("lapor_updates_recovered")
+                    failing = False
+            except TransientError as exc:
+                if not failing:
+                    log.warning("lapor_updates_failed", error=str(exc))
+                    failing = True
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("lapor_updates_db_failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_s):
+                    await stop.wait()
+
+
+def webhook_handler(services: Any, secret: str, *, classify: Classifier | None = None,
+                    tolerance_s: float = 300.0,
+                    now: Any = time.time) -> Any:
+    """An aiohttp handler for LAPOR!'s signed pushes (mount it at ``/lapor/webhook``).
+
+    401 for a bad signature or a timestamp more than ``tolerance_s`` away; 204 once the
+    events are stored (and applied); repeats are harmless.
+    """
+    pool: asyncpg.Pool = services.pool
+    classifier = classify or default_classifier()
+
+    async def handle(request: web.Request) -> web.Response:
+        raw = await request.read()
+        if not verify_signature(secret, request.headers.get("X-Lapor-Timestamp"), raw,
+                                request.headers.get("X-Lapor-Signature"), now=now(),
+                                tolerance_s=tolerance_s):
+            log.warning("lapor_webhook_refused", remote=request.remote)
+            return web.json_response({"error": "invalid_signature"}, status=401)
+        try:
+            import json
+
+            body = json.loads(raw)
+            events = [event_from_wire(e) for e in body["events"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            return web.json_response({"error": "invalid_body", "message": str(exc)[:200]},
+                                     status=400)
+        async with pool.acquire() as conn, conn.transaction():
+            result = await store_and_apply(conn, events, classify=classifier)
+        log.info("lapor_webhook_applied", stored=result.stored, applied=result.applied)
+        return web.Response(status=204)
+
+    return handle

@@ -1,0 +1,64 @@
+"""The one retry policy for short in-call retries.
+
+Exponential with jitter, a few attempts, only on ``TransientError`` — never on
+``InDoubtError`` (the job's next attempt checks before resending) nor on an open circuit
+breaker. A peer's ``Retry-After`` is honoured when it is longer than the backoff. Long
+retries are the job row's ``run_after``, not a sleeping coroutine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from aggregator.errors import InDoubtError, TransientError
+
+log = structlog.get_logger(__name__)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    from aggregator.lapor.errors import BreakerOpen
+
+    return (isinstance(exc, TransientError) and not isinstance(exc, InDoubtError | BreakerOpen))
+
+
+class _WaitHonouringRetryAfter(wait_exponential_jitter):
+    def __init__(self, *, initial: float, maximum: float) -> None:
+        super().__init__(initial=initial, max=maximum, jitter=initial)
+        self.maximum = maximum
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        backoff = float(super().__call__(retry_state))
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        if after:
+            backoff = max(backoff, min(float(after), self.maximum))
+        return backoff
+
+
+def _before_sleep(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.warning("call_retried", attempt=state.attempt_number,
+                sleep_s=round(state.next_action.sleep, 3) if state.next_action else None,
+                error=type(exc).__name__, detail=str(exc)[:200])
+
+
+def short_retry(*, attempts: int = 3, initial: float = 0.2, maximum: float = 5.0,
+                **kw: Any) -> AsyncRetrying:
+    """``await short_retry()(fn, *args)`` or ``async for attempt in short_retry(): with attempt:``."""
+    return AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=_WaitHonouringRetryAfter(initial=initial, maximum=maximum),
+        retry=retry_if_exception(is_retryable),
+        before_sleep=_before_sleep,
+        reraise=True,
+        **kw,
+    )

@@ -1,0 +1,165 @@
+-- LAPOR! side: push, the updates feed, the manual worklist.
+
+-- name: get_push_complaint
+SELECT c.id, c.channel, c.title, c.content, c.classification, c.category_id, c.agency_id,
+       c.anonymous, c.confidential, c.location, c.occurred_on, c.submitted_at, c.received_at,
+       c.status, c.lapor_tracking_id, c.duplicate_of,
+       r.name_enc, r.email_enc, r.phone_enc, r.nik_enc
+FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
+WHERE c.id = $1;
+
+-- name: list_push_attachments
+SELECT ca.sha256, ca.filename, ca.lapor_attachment_id, a.content_type, a.size, a.data
+FROM complaint_attachments ca JOIN attachments a ON a.sha256 = ca.sha256
+WHERE ca.complaint_id = $1
+ORDER BY ca.filename, ca.sha256;
+
+-- name: set_lapor_attachment_id
+UPDATE complaint_attachments SET lapor_attachment_id = $3
+WHERE complaint_id = $1 AND sha256 = $2;
+
+-- name: mark_complaint_pushed
+-- The Tracking ID is set once (no row: it was already set); a local status moves to
+-- LAPOR!'s first status.
+UPDATE complaints
+SET lapor_tracking_id = $2,
+    lapor_created_at = coalesce(lapor_created_at, $3),
+    status = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
+                  THEN $4::complaint_status ELSE status END,
+    status_at = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
+                     THEN coalesce($3, now()) ELSE status_at END,
+    lapor_errors = NULL,
+    updated_at = now()
+WHERE id = $1 AND lapor_tracking_id IS NULL
+RETURNING id;
+
+-- name: mark_complaint_rejected
+UPDATE complaints
+SET status = 'rejected_by_lapor', lapor_errors = $2, status_at = now(), updated_at = now()
+WHERE id = $1 AND lapor_tracking_id IS NULL
+RETURNING id;
+
+-- name: mark_complaint_manual_pending
+UPDATE complaints
+SET status = 'manual_pending', status_at = now(), updated_at = now()
+WHERE id = $1 AND lapor_tracking_id IS NULL AND status IN ('received', 'rejected_by_lapor')
+RETURNING id;
+
+-- name: get_reply_for_push
+SELECT rr.id, rr.complaint_id, rr.text, rr.sent_at, rr.resolved, rr.lapor_reply_id,
+       c.lapor_tracking_id, c.status
+FROM reporter_replies rr JOIN complaints c ON c.id = rr.complaint_id
+WHERE rr.id = $1;
+
+-- name: set_lapor_reply_id
+UPDATE reporter_replies SET lapor_reply_id = $2 WHERE id = $1 AND lapor_reply_id IS NULL
+RETURNING id;
+
+-- name: get_lapor_state
+SELECT cursor, updated_at FROM lapor_state WHERE name = $1;
+
+-- name: save_lapor_state
+INSERT INTO lapor_state (name, cursor, updated_at) VALUES ($1, $2, now())
+ON CONFLICT (name) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now();
+
+-- name: insert_lapor_events
+-- The feed delivers at least once: an event already held is skipped.
+INSERT INTO lapor_events (event_id, tracking_id, type, at, body)
+SELECT e.event_id, e.tracking_id, e.type, e.at, e.body::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+     AS e(event_id, tracking_id, type, at, body)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id;
+
+-- name: claim_lapor_events
+-- Applied exactly once: whoever flips `applied` applies (the row lock decides races).
+UPDATE lapor_events e
+SET applied = true, complaint_id = c.id
+FROM complaints c
+WHERE e.event_id = ANY($1::text[]) AND NOT e.applied AND c.lapor_tracking_id = e.tracking_id
+RETURNING e.event_id, e.body, c.id AS complaint_id;
+
+-- name: list_unapplied_lapor_events
+-- Events that came before their complaint had its Tracking ID (push still in doubt).
+SELECT e.event_id FROM lapor_events e
+JOIN complaints c ON c.lapor_tracking_id = e.tracking_id
+WHERE NOT e.applied
+ORDER BY e.at
+LIMIT $1;
+
+-- name: list_unapplied_lapor_events_for_tracking
+SELECT event_id FROM lapor_events WHERE tracking_id = $1 AND NOT applied ORDER BY at;
+
+-- name: lock_complaints_for_events
+SELECT id, status, status_at, classification, category_id, title, agency_id, agency_name,
+       waiting_on_reporter
+FROM complaints WHERE id = ANY($1::uuid[])
+ORDER BY id
+FOR UPDATE;
+
+-- name: apply_complaint_changes
+UPDATE complaints c
+SET status = u.status::complaint_status, status_at = u.status_at,
+    agency_id = u.agency_id, agency_name = u.agency_name,
+    classification = u.classification, category_id = u.category_id, title = u.title,
+    waiting_on_reporter = u.waiting, updated_at = now()
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::boolean[])
+     AS u(id, status, status_at, agency_id, agency_name, classification, category_id, title,
+          waiting)
+WHERE c.id = u.id;
+
+-- name: note_lapor_events
+UPDATE lapor_events e SET note = u.note
+FROM unnest($1::text[], $2::text[]) AS u(event_id, note)
+WHERE e.event_id = u.event_id;
+
+-- name: insert_lapor_timeline
+INSERT INTO events (complaint_id, kind, at, actor, data)
+SELECT t.complaint_id, t.kind, t.at, t.actor, t.data::jsonb
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+     AS t(complaint_id, kind, at, actor, data);
+
+-- name: insert_followups
+INSERT INTO followups (complaint_id, event_id, at, agency_id, agency_name, author, text,
+                       attachments, label, reasons, kind)
+SELECT f.complaint_id, f.event_id, f.at, f.agency_id, f.agency_name, f.author, f.text,
+       f.attachments::jsonb, f.label::followup_label, f.reasons::jsonb, f.kind
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+     AS f(complaint_id, event_id, at, agency_id, agency_name, author, text, attachments, label,
+          reasons, kind)
+ON CONFLICT (event_id) DO NOTHING;
+
+-- name: insert_lapor_jobs
+INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
+SELECT j.kind, j.complaint_id, j.payload::jsonb, j.dedup_key
+FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS j(kind, complaint_id, payload,
+                                                                 dedup_key)
+ON CONFLICT (dedup_key) DO NOTHING;
+
+-- name: wake_job_workers
+SELECT pg_notify('satukanal_jobs', $1);
+
+-- name: list_manual_worklist
+SELECT c.id, c.channel, c.title, c.content, c.classification, c.category_id, c.agency_id,
+       c.anonymous, c.confidential, c.location, c.occurred_on, c.submitted_at, c.received_at,
+       c.status, c.status_at, c.source,
+       r.name_enc, r.email_enc, r.phone_enc, r.nik_enc
+FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
+WHERE c.status = 'manual_pending' AND c.lapor_tracking_id IS NULL
+ORDER BY c.received_at
+LIMIT $1 OFFSET $2;
+
+-- name: count_manual_worklist
+SELECT count(*) FROM complaints WHERE status = 'manual_pending' AND lapor_tracking_id IS NULL;
+
+-- name: next_manual_event_seq
+SELECT count(*) + 1 FROM lapor_events WHERE tracking_id = $1;
+
+-- name: get_complaint_lapor
+SELECT id, status, status_at, lapor_tracking_id, agency_id, agency_name
+FROM complaints WHERE id = $1;
+
+-- name: lock_lapor_feed
+SELECT pg_advisory_xact_lock(1517092589);
