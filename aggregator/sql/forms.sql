@@ -57,7 +57,7 @@ SELECT source, started_at, finished_at, counts FROM backfill_runs ORDER BY sourc
 SELECT c.id, c.status, c.lapor_tracking_id, c.submitted_at, c.received_at, c.status_at,
        c.agency_name, c.title, c.confidential
 FROM complaints c
-WHERE c.source = $1 AND c.origin ->> 'receipt_code' = $2;
+WHERE c.source = $1 AND c.origin ? 'receipt_code' AND c.origin ->> 'receipt_code' = $2;
 
 -- name: list_public_followups
 SELECT at, agency_name, text, kind FROM followups WHERE complaint_id = $1 ORDER BY at, id;
