@@ -1,0 +1,273 @@
+"""Workers under real concurrency: exactly once, no blocking, NOTIFY wake-ups, clean stops."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable
+
+import asyncpg
+
+from aggregator.errors import TransientError
+from aggregator.queue import JobQueue, Worker
+from schemas.config import QueueConfig
+from schemas.events import Job
+
+from .conftest import enqueue, job_row
+
+
+async def _states(pool: asyncpg.Pool) -> dict[str, int]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT state::text, count(*) FROM jobs GROUP BY state")
+    return {r["state"]: r["count"] for r in rows}
+
+
+async def _wait_for(predicate: Callable[[], bool], within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_four_workers_run_8000_jobs_exactly_once(pool: asyncpg.Pool, cfg: QueueConfig):
+    """Producers and four workers (four processes' worth of connections) race on one table."""
+    n_workers, per_worker = 4, 2000
+    total = n_workers * per_worker
+    calls: collections.Counter[int] = collections.Counter()
+    by_worker: collections.Counter[int] = collections.Counter()
+
+    def handler_for(w: int):  # type: ignore[no-untyped-def]
+        async def handle(job: Job) -> None:
+            calls[job.id] += 1
+            by_worker[w] += 1
+            if job.id % 7 == 0:
+                await asyncio.sleep(0)  # interleave claim and completion round trips
+
+        return handle
+
+    queues = [JobQueue(pool, cfg, owner=f"host:{w}") for w in range(n_workers)]
+    workers = [
+        Worker(q, {"push": handler_for(w)}, concurrency=4, batch_size=25)
+        for w, q in enumerate(queues)
+    ]
+    stop = asyncio.Event()
+    runs = [asyncio.create_task(w.run(stop)) for w in workers]
+
+    async def produce(p: int) -> list[int]:
+        ids = []
+        async with pool.acquire() as conn:
+            for i in range(0, per_worker, 50):
+                async with conn.transaction():
+                    for k in range(50):
+                        job_id = await queues[p].enqueue(conn, "push", payload={"n": i + k})
+                        assert job_id is not None
+                        ids.append(job_id)
+        return ids
+
+    produced = await asyncio.gather(*[produce(p) for p in range(n_workers)])
+    await _wait_for(lambda: sum(calls.values()) >= total)
+    stop.set()
+    await asyncio.gather(*runs)
+
+    all_ids = {i for ids in produced for i in ids}
+    assert len(all_ids) == total
+    assert set(calls) == all_ids
+    assert max(calls.values()) == 1  # exactly once
+    assert await _states(pool) == {"done": total}
+    assert sum(by_worker.values()) == total
+
+
+async def test_poison_job_dies_without_blocking_the_others(queue: JobQueue, pool: asyncpg.Pool):
+    poison = await enqueue(queue, payload={"poison": True})
+    good = [await enqueue(queue, payload={"i": i}) for i in range(50)]
+    calls: collections.Counter[int] = collections.Counter()
+
+    async def handle(job: Job) -> None:
+        calls[job.id] += 1
+        if job.payload.get("poison"):
+            raise RuntimeError("cannot parse agency response")
+
+    worker = Worker(queue, {"push": handle}, concurrency=2, batch_size=10)
+    # The first round does every good job although the poison one came first (and may
+    # already have retried it: the backoff here is a few milliseconds).
+    assert await worker.run_once() >= 51
+    assert all(calls[i] == 1 for i in good)
+    for _ in range(100):
+        if (await job_row(pool, poison))["state"] == "dead":
+            break
+        await asyncio.sleep(0.03)
+        await worker.run_once()
+    row = await job_row(pool, poison)
+    assert (row["state"], row["attempts"]) == ("dead", queue.cfg.max_attempts)
+    assert row["last_error"] == "RuntimeError('cannot parse agency response')"
+    assert calls[poison] == queue.cfg.max_attempts
+    assert await _states(pool) == {"done": 50, "dead": 1}
+
+
+async def test_notify_wakes_an_idle_worker_long_before_the_poll(pool: asyncpg.Pool):
+    cfg = QueueConfig(poll_s=60.0)
+    queue = JobQueue(pool, cfg, owner="test:1")
+    handled: list[float] = []
+
+    async def handle(job: Job) -> None:
+        handled.append(time.monotonic())
+
+    worker = Worker(queue, {"notify": handle})
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.sleep(0.5)  # the worker found nothing and sleeps on LISTEN
+        for n in range(3):
+            sent = time.monotonic()
+            await enqueue(queue, "notify", payload={"n": n})
+            await _wait_for(lambda n=n: len(handled) > n, within=10)  # type: ignore[misc]
+            assert handled[n] - sent < 5.0  # the poll would have taken 60 s
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await run
+
+
+async def test_polling_finds_jobs_when_notify_was_missed(pool: asyncpg.Pool):
+    cfg = QueueConfig(poll_s=0.3)
+    queue = JobQueue(pool, cfg, owner="test:1")
+    handled: list[int] = []
+
+    async def handle(job: Job) -> None:
+        handled.append(job.id)
+
+    worker = Worker(queue, {"push": handle})
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.sleep(0.2)
+        async with pool.acquire() as conn:  # a writer that does not NOTIFY
+            job_id = await conn.fetchval("INSERT INTO jobs (kind) VALUES ('push') RETURNING id")
+        await _wait_for(lambda: handled == [job_id], within=10)
+    finally:
+        stop.set()
+        await run
+
+
+async def test_stop_drains_in_flight_work_and_releases_the_rest(pool: asyncpg.Pool):
+    cfg = QueueConfig(batch_size=10, poll_s=60)
+    queue = JobQueue(pool, cfg, owner="test:1")
+    ids = [await enqueue(queue, payload={"i": i}) for i in range(10)]
+    started: list[int] = []
+    finished: list[int] = []
+    outcomes: collections.Counter[str] = collections.Counter()
+
+    async def slow(job: Job) -> None:
+        started.append(job.id)
+        await asyncio.sleep(0.5)
+        finished.append(job.id)
+
+    worker = Worker(queue, {"push": slow}, concurrency=2, grace_s=10,
+                    on_outcome=lambda kind, o: outcomes.update([o]))
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    await _wait_for(lambda: len(started) == 2)
+    stop.set()  # what SIGTERM does in the daemon
+    await asyncio.wait_for(run, 10)
+
+    assert sorted(finished) == sorted(started) == ids[:2]
+    async with pool.acquire() as conn:
+        rows = {r["id"]: r for r in await conn.fetch("SELECT * FROM jobs")}
+        now = await conn.fetchval("SELECT now()")
+    assert all(rows[i]["state"] == "done" for i in ids[:2])
+    # Claimed but not started: back in the queue at once, for any process.
+    for i in ids[2:]:
+        assert rows[i]["state"] == "queued"
+        assert rows[i]["lease_until"] is None and rows[i]["run_after"] <= now
+    assert outcomes == {"done": 2, "released": 8}
+
+
+async def test_stop_cuts_off_a_hung_handler_as_in_doubt(pool: asyncpg.Pool):
+    cfg = QueueConfig(poll_s=60)
+    queue = JobQueue(pool, cfg, owner="test:1")
+    job_id = await enqueue(queue, payload={"complaint": "c1"})
+    started = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def hangs(job: Job) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    worker = Worker(queue, {"push": hangs}, grace_s=0.3)
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(started.wait(), 10)
+    t0 = time.monotonic()
+    stop.set()
+    await asyncio.wait_for(run, 10)
+    assert time.monotonic() - t0 < 5
+    assert cancelled == [True]
+    row = await job_row(pool, job_id)
+    # It may have reached LAPOR! already: whoever runs it next checks first.
+    assert row["state"] == "in_doubt"
+    assert row["payload"] == {"complaint": "c1", "in_doubt": True}
+    assert row["lease_until"] is None
+
+
+async def test_shutdown_stops_a_running_worker(pool: asyncpg.Pool):
+    queue = JobQueue(pool, QueueConfig(poll_s=60), owner="test:1")
+    worker = Worker(queue, {"push": _noop})
+    never = asyncio.Event()
+    run = asyncio.create_task(worker.run(never))
+    await asyncio.sleep(0.2)
+    await asyncio.wait_for(worker.shutdown(grace_s=1), 10)
+    assert run.done()
+    await run
+    await worker.shutdown()  # idempotent
+
+
+async def test_heartbeat_keeps_a_slow_jobs_lease(pool: asyncpg.Pool):
+    """A handler slower than the lease is not handed to a second worker."""
+    cfg = QueueConfig(lease_s=0.6, poll_s=0.1)
+    calls: collections.Counter[int] = collections.Counter()
+
+    async def slow(job: Job) -> None:
+        calls[job.id] += 1
+        await asyncio.sleep(2.0)
+
+    a = Worker(JobQueue(pool, cfg, owner="a:1"), {"push": slow})
+    b = Worker(JobQueue(pool, cfg, owner="b:2"), {"push": slow})
+    job_id = await enqueue(a.queue)
+    stop = asyncio.Event()
+    runs = [asyncio.create_task(w.run(stop)) for w in (a, b)]
+    await _wait_for(lambda: (job_id in calls), within=10)
+    await asyncio.sleep(2.5)
+    stop.set()
+    await asyncio.gather(*runs)
+    assert calls == {job_id: 1}
+    assert (await job_row(pool, job_id))["state"] == "done"
+
+
+async def test_worker_rides_out_transient_failures_in_a_burst(pool: asyncpg.Pool):
+    """Failures are recorded while the rest of the batch completes in one statement."""
+    queue = JobQueue(pool, QueueConfig(backoff_base_s=60), owner="test:1")
+    ids = [await enqueue(queue, payload={"i": i}) for i in range(30)]
+
+    async def every_third_fails(job: Job) -> None:
+        if job.payload["i"] % 3 == 0:
+            raise TransientError("busy")
+
+    assert await Worker(queue, {"push": every_third_fails}).run_once() == 30
+    states = {r["id"]: r["state"] for r in await _rows(pool)}
+    assert [i for i in ids if states[i] == "queued"] == ids[::3]
+    assert sum(1 for s in states.values() if s == "done") == 20
+
+
+async def _rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await conn.fetch("SELECT id, state::text FROM jobs ORDER BY id")
+
+
+async def _noop(job: Job) -> None:
+    return None
