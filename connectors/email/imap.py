@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import re
+import ssl
 import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -81,6 +82,11 @@ class ImapSource:
             if o.tls == "starttls":
                 await self._starttls(client, ctx)
             resp = await client.login(o.user, o.password.get_secret_value())
+        except ssl.SSLCertVerificationError as exc:
+            await self._drop(client)
+            raise ConfigError(f"sources.{self.name}.options.ca_file: the IMAP server's "
+                              f"certificate is not trusted ({exc.verify_message}); name its CA "
+                              "in ca_file, or set verify = false on a trusted network") from exc
         except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException) as exc:
             await self._drop(client)
             raise TransientError(f"IMAP connection to {o.host}:{o.effective_port} failed: "

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from aggregator.errors import ConfigError
 from connectors.email.parser import MB, ParseOptions
-from schemas.config import _read_secret_files
 
 TlsMode = Literal["implicit", "starttls", "none"]
 
@@ -20,8 +19,20 @@ class _Options(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _secret_files(cls, data: Any) -> Any:
-        return _read_secret_files(data)
+    def _password_file(cls, data: Any) -> Any:
+        """``password_file = PATH`` (systemd credentials, Docker secrets) instead of a password.
+        Only the password: ``ca_file`` is a path we hand to TLS, not a secret to inline."""
+        if isinstance(data, dict) and data.get("password_file") and not data.get("password"):
+            data = dict(data)
+            path = Path(str(data.pop("password_file")))
+            try:
+                data["password"] = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read password_file {path}: "
+                                 f"{exc.strerror or exc}") from exc
+        elif isinstance(data, dict) and "password_file" in data:
+            data = {k: v for k, v in data.items() if k != "password_file"}
+        return data
 
 
 class TlsOptions(_Options):

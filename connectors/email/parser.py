@@ -264,7 +264,9 @@ def message_id_of(msg: Message) -> str | None:
 
 def _parse(raw: bytes, options: ParseOptions) -> Parsed:
     msg = message_from_bytes(raw, policy=compat32)
-    known = {"from", "to", "subject", "date", "message-id", "received", "mime-version"}
+    # Trace headers (Received, Return-Path) are added by every MTA on the way, so they say
+    # nothing about whether the sender wrote an e-mail at all.
+    known = {"from", "sender", "reply-to", "to", "subject", "date", "message-id"}
     if not any(k.lower() in known for k in msg.keys()):
         raise InvalidInput("no e-mail headers: not an e-mail message")
     subject = decode_header_value(msg.get("Subject"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ def postfix(mail_tmp: Path, dovecot: Dovecot) -> Iterator[Postfix]:
 @pytest.fixture
 def mailbox(dovecot: Dovecot) -> str:
     """A fresh, empty mailbox for this test."""
-    return dovecot.add_user(f"pengaduan-{uuid.uuid4().hex[:8]}@kota.test")
+    return dovecot.fresh_mailbox()
 
 
 def make_services(pool: asyncpg.Pool, sources: list[SourceConfig] | None = None) -> Services:

@@ -26,8 +26,10 @@ from cryptography.x509.oid import NameOID
 
 DOMAINS = ("kota.test", "warga.test")
 PASSWORD = "rahasia-uji"
-USERS = ("pengaduan@kota.test", "bench@kota.test", "crash@kota.test", "budi.santoso@warga.test",
-         "hendra.g@warga.test", "catchall@kota.test", "maildir@kota.test", "auth@kota.test")
+# Dovecot re-reads the passwd file only when its timestamp moves, so every login the tests
+# need exists from the start: a pool of fresh mailboxes handed out one per test.
+USERS = ("catchall@kota.test", "bench@kota.test", "budi.santoso@warga.test",
+         *(f"box{i:02d}@kota.test" for i in range(60)))
 
 
 def free_port() -> int:
@@ -122,7 +124,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid=mail gid=mail home={self.mail_root}/%u
+  args = uid=mail gid=mail home={self.mail_root}/%u allow_all_users=yes
 }}
 service imap-login {{
   inet_listener imap {{
@@ -177,11 +179,12 @@ namespace inbox {{
                 self.proc.wait(5)
         self.proc = None
 
-    def add_user(self, user: str) -> str:
-        """A fresh IMAP login (the passwd file is read at each login); returns the user."""
-        with open(self.root / "users", "a") as fh:
-            fh.write(f"{user}:{{PLAIN}}{PASSWORD}::::::\n")
-        return user
+    def fresh_mailbox(self) -> str:
+        """A login nobody has used in this session."""
+        self._next_box = getattr(self, "_next_box", 0) + 1
+        if self._next_box >= 60:
+            raise RuntimeError("out of test mailboxes; raise the pool in USERS")
+        return f"box{self._next_box:02d}@kota.test"
 
     def deliver(self, recipient: str, messages: list[bytes]) -> None:
         """Put messages into a mailbox over LMTP, byte for byte (Dovecot adds trace headers)."""
