@@ -1,0 +1,279 @@
+"""SMS pushed to us over HTTP: Kannel's ``get-url`` and the JSON/form webhooks local
+providers send. Replies go out through Kannel's ``/cgi-bin/sendsms``.
+
+Every request is authenticated (a shared secret, as ``?secret=`` or the
+``X-Satukanal-Secret`` header, or HTTP basic auth), stored through the core intake as a
+one-item batch in one transaction, and answered at once; a gateway that retries gets the
+same answer and the message is stored once (``source_ref`` = the gateway's message id, or
+a hash of sender, time and text when it sends none).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from aggregator.errors import ConfigError, InvalidInput
+from connectors.base import Batch, RawItem
+from connectors.sms.kannel import KannelOptions, KannelSink
+from connectors.sms.parsing import (
+    SmsConventions,
+    classify_sms,
+    decode_kannel_body,
+    normalize_sender,
+    parse_udh,
+)
+from schemas.complaint import Parsed
+
+log = structlog.get_logger(__name__)
+
+SENDER_KEYS = ("from", "sender", "msisdn", "phone", "nohp", "source", "originator")
+TEXT_KEYS = ("text", "message", "pesan", "body", "content", "sms")
+ID_KEYS = ("id", "message_id", "messageId", "msgid", "sms_id", "uuid")
+TIME_KEYS = ("time", "timestamp", "received_at", "date", "datetime", "waktu")
+
+
+class BasicAuth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str
+    password: SecretStr
+
+
+class SmsHttpOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: SecretStr | None = None
+    basic_auth: BasicAuth | None = None
+    timezone: str = Field(default="Asia/Jakarta", description="zone of times sent without one")
+    conventions: SmsConventions = Field(default_factory=SmsConventions)
+    kannel: KannelOptions | None = Field(default=None, description="where replies are sent")
+
+    @model_validator(mode="after")
+    def _needs_auth(self) -> SmsHttpOptions:
+        if self.secret is None and self.basic_auth is None:
+            raise ValueError("set secret or basic_auth: the intake must not be open to anyone")
+        return self
+
+
+def _parse_time(value: str | None, tz: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    v = value.strip()
+    try:
+        if v.isdigit():
+            return dt.datetime.fromtimestamp(int(v), dt.UTC)
+        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=tz)
+
+
+def _first(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for k in keys:
+        if data.get(k) not in (None, ""):
+            return data[k]
+    return None
+
+
+class SmsHttpSource:
+    kind: ClassVar[str] = "sms_http"
+
+    def __init__(self, cfg: Any, services: Any) -> None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        self.cfg = cfg
+        self.name: str = cfg.name
+        self.services = services
+        try:
+            self.opts = SmsHttpOptions.model_validate(cfg.options)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(f"sources.{cfg.name}.options{'.' + where if where else ''}: {err['msg']}") from exc
+        try:
+            self.tz = ZoneInfo(self.opts.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"sources.{cfg.name}.options.timezone: unknown zone") from exc
+        self._sink: KannelSink | None = None
+
+    # ---------------------------------------------------------------- source protocol
+
+    async def check(self) -> None:
+        return None
+
+    async def pull(self, cursor: dict[str, Any] | None) -> AsyncIterator[Batch]:
+        # Gateways push; nothing to pull.
+        return
+        yield  # pragma: no cover
+
+    async def ack(self, batch: Batch) -> None:
+        return None
+
+    def parse(self, item: RawItem) -> Parsed:
+        try:
+            data = json.loads(item.payload)
+        except ValueError as exc:
+            raise InvalidInput(f"not an SMS intake record: {exc}") from exc
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise InvalidInput("SMS intake record without text")
+        sender = normalize_sender(data.get("sender"), self.opts.conventions.region)
+        sent_at = dt.datetime.fromisoformat(data["time"]) if data.get("time") else item.received_at
+        origin: dict[str, Any] = {"gateway": data.get("gateway")}
+        if data.get("to"):
+            origin["to"] = data["to"]
+        flags: tuple[str, ...] = ()
+        concat = parse_udh(data.get("udh"))
+        if concat is not None and concat.total > 1:
+            # The gateway did not join the parts (Kannel's combining timed out): one part.
+            flags = ("incomplete_multipart",)
+            origin["part"] = f"{concat.seq}/{concat.total}"
+        return classify_sms(text, sender, sent_at, self.opts.conventions, origin=origin, flags=flags)
+
+    def sink(self) -> KannelSink | None:
+        if self.opts.kannel is None:
+            return None
+        if self._sink is None:
+            settings = getattr(self.services, "settings", None)
+            max_parts = self.opts.kannel.max_parts or (settings.notify.sms_max_parts if settings else 3)
+            self._sink = KannelSink(self.services, self.opts.kannel, max_parts=max_parts)
+        return self._sink
+
+    async def close(self) -> None:
+        return None
+
+    # ---------------------------------------------------------------- HTTP intake
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/kannel", self.kannel),
+            web.post("/kannel", self.kannel),
+            web.post("/webhook", self.webhook),
+            web.get("/dlr", self.dlr),
+        ]
+
+    def _authorised(self, request: web.Request, query: dict[str, str]) -> bool:
+        secret = self.opts.secret.get_secret_value().encode() if self.opts.secret else None
+        if secret is not None:
+            given = (request.headers.get("X-Satukanal-Secret") or query.get("secret") or "").encode()
+            if given and hmac.compare_digest(given, secret):
+                return True
+        ba = self.opts.basic_auth
+        header = request.headers.get("Authorization", "")
+        if ba is not None and header.startswith("Basic "):
+            try:
+                user, _, pw = base64.b64decode(header[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            return hmac.compare_digest(user.encode(), ba.username.encode()) and hmac.compare_digest(
+                pw.encode(), ba.password.get_secret_value().encode())
+        return False
+
+    @staticmethod
+    def _raw_pairs(raw: str) -> dict[str, bytes]:
+        # latin-1 keeps every percent-decoded byte as it was: %b is bytes, not UTF-8.
+        return {k: v.encode("latin-1") for k, v in parse_qsl(raw, keep_blank_values=True,
+                                                              encoding="latin-1")}
+
+    async def kannel(self, request: web.Request) -> web.Response:
+        # raw_path keeps the percent-escapes: query_string would already be decoded as UTF-8,
+        # which mangles %b of a UCS-2 or 8-bit message.
+        fields = self._raw_pairs(request.raw_path.partition("?")[2])
+        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+            fields.update(self._raw_pairs((await request.read()).decode("latin-1")))
+        q = {k: v.decode("utf-8", errors="replace") for k, v in fields.items() if k != "text"}
+        if not self._authorised(request, q):
+            raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="satukanal"'})
+        if request.method == "POST" and "text" not in fields:
+            body = await request.read()  # Kannel post-url: the body is the message itself
+            fields["text"] = body
+            q.setdefault("charset", request.charset or "")
+        text = decode_kannel_body(fields.get("text", b""), q.get("coding"), q.get("charset"))
+        record = {
+            "gateway": "kannel", "sender": q.get("from") or q.get("sender"), "to": q.get("to"),
+            "time": _iso(_parse_time(q.get("time"), self.tz)), "id": q.get("id") or None,
+            "text": text, "udh": q.get("udh") or None, "coding": q.get("coding"),
+        }
+        return await self._store(record, fields.get("text", b""))
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        q = dict(request.query)
+        if not self._authorised(request, q):
+            raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="satukanal"'})
+        raw = await request.read()
+        data: dict[str, Any]
+        if request.content_type == "application/json":
+            try:
+                loaded = json.loads(raw or b"{}")
+            except ValueError:
+                raise web.HTTPBadRequest(text="body is not JSON") from None
+            if not isinstance(loaded, dict):
+                raise web.HTTPBadRequest(text="expected a JSON object")
+            data = loaded
+        else:
+            data = {k: v for k, v in parse_qsl(raw.decode("utf-8", errors="replace"),
+                                               keep_blank_values=True)}
+        sender, text = _first(data, SENDER_KEYS), _first(data, TEXT_KEYS)
+        if sender is None or text is None and not any(k in data for k in TEXT_KEYS):
+            raise web.HTTPBadRequest(text="need a sender (from/sender/msisdn) and a text (text/message)")
+        record = {
+            "gateway": "webhook", "sender": str(sender), "to": data.get("to"),
+            "time": _iso(_parse_time(str(_first(data, TIME_KEYS) or ""), self.tz)),
+            "id": str(_first(data, ID_KEYS)) if _first(data, ID_KEYS) is not None else None,
+            "text": str(text or ""), "udh": data.get("udh"),
+        }
+        return await self._store(record, raw)
+
+    async def _store(self, record: dict[str, Any], original: bytes) -> web.Response:
+        from aggregator.intake import ingest
+
+        if record["id"]:
+            ref = f"{record['gateway']}:{record['id']}"
+        else:
+            key = f"{record['sender']}|{record['time']}|{record['text']}"
+            ref = "hash:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+        now = self.services.clock() if getattr(self.services, "clock", None) else dt.datetime.now(dt.UTC)
+        record["original_b64"] = base64.b64encode(original).decode()
+        meta: dict[str, Any] = {"gateway": record["gateway"]}
+        sender = normalize_sender(record["sender"], self.opts.conventions.region)
+        if sender.e164:
+            meta["reply_to"] = sender.e164
+        item = RawItem(source_ref=ref, payload=json.dumps(record, ensure_ascii=False).encode(),
+                       received_at=now, meta=meta, content_type="application/json")
+        batch = Batch(items=[item], cursor={"last_push_at": now.isoformat()})
+        result = await ingest(self.services, self, batch)
+        log.info("sms_pushed", source=self.name, gateway=record["gateway"],
+                 duplicate=bool(result.skipped))
+        # Kannel sends a non-empty text/plain answer back as an SMS: answer with nothing.
+        return web.Response(status=200, text="")
+
+    async def dlr(self, request: web.Request) -> web.Response:
+        q = dict(request.query)
+        if not self._authorised(request, q):
+            raise web.HTTPUnauthorized()
+        nid, status = q.get("nid"), q.get("status", "")
+        if not nid:
+            raise web.HTTPBadRequest(text="nid missing")
+        state = {"1": "delivered", "2": "failed", "16": "failed"}.get(status)
+        if state is not None:
+            from aggregator.sqlfiles import q as sql
+
+            async with self.services.pool.acquire() as conn:
+                await conn.fetchval(sql("record_sms_delivery"), nid, state,
+                                    f"kannel dlr {status}: {q.get('answer', '')}"[:500])
+            log.info("sms_delivery_reported", source=self.name, notification_id=nid, state=state)
+        return web.Response(status=200, text="")
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat() if t else None
