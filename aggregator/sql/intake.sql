@@ -2,9 +2,9 @@
 -- Items already held for (source, source_ref) are skipped: re-pulls are harmless.
 INSERT INTO raw_items (source, source_ref, received_at, content_type, payload, meta, state,
                        content_hash)
-SELECT $1, r.source_ref, r.received_at, r.content_type, r.payload, r.meta, 'accepted',
+SELECT $1, r.source_ref, r.received_at, r.content_type, r.payload, r.meta::jsonb, 'accepted',
        r.content_hash
-FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::bytea[], $6::jsonb[], $7::bytea[])
+FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::bytea[], $6::text[], $7::bytea[])
      AS r(source_ref, received_at, content_type, payload, meta, content_hash)
 ON CONFLICT (source, source_ref) DO NOTHING
 RETURNING id, source_ref;
@@ -27,16 +27,16 @@ INSERT INTO complaints (id, source, channel, raw_item_id, reporter_id, title, co
                         location, occurred_on, submitted_at, status, duplicate_of, content_hash,
                         thread_keys, origin, flags, legacy_status, category_id)
 SELECT c.id, $1, c.channel, c.raw_item_id, c.reporter_id, c.title, c.content, c.classification,
-       c.agency_id, $2, c.anonymous, c.confidential, c.location, c.occurred_on, c.submitted_at,
-       c.status::complaint_status, c.duplicate_of, c.content_hash,
-       (SELECT coalesce(array_agg(k), '{}') FROM jsonb_array_elements_text(c.thread_keys) k),
-       c.origin,
-       (SELECT coalesce(array_agg(f), '{}') FROM jsonb_array_elements_text(c.flags) f),
+       c.agency_id, $2, c.anonymous, c.confidential, c.location::jsonb, c.occurred_on,
+       c.submitted_at, c.status::complaint_status, c.duplicate_of, c.content_hash,
+       ARRAY(SELECT jsonb_array_elements_text(c.thread_keys::jsonb)),
+       c.origin::jsonb,
+       ARRAY(SELECT jsonb_array_elements_text(c.flags::jsonb)),
        c.legacy_status, c.category_id
 FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::text[],
-            $9::text[], $10::text[], $11::boolean[], $12::boolean[], $13::jsonb[], $14::date[],
-            $15::timestamptz[], $16::text[], $17::uuid[], $18::bytea[], $19::jsonb[],
-            $20::jsonb[], $21::jsonb[], $22::text[], $23::text[])
+            $9::text[], $10::text[], $11::boolean[], $12::boolean[], $13::text[], $14::date[],
+            $15::timestamptz[], $16::text[], $17::uuid[], $18::bytea[], $19::text[],
+            $20::text[], $21::text[], $22::text[], $23::text[])
      AS c(id, channel, raw_item_id, reporter_id, title, content, classification, agency_id,
           anonymous, confidential, location, occurred_on, submitted_at, status, duplicate_of,
           content_hash, thread_keys, origin, flags, legacy_status, category_id);
@@ -53,15 +53,15 @@ ON CONFLICT DO NOTHING;
 
 -- name: insert_jobs
 INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after)
-SELECT j.kind, j.complaint_id, j.payload, j.dedup_key, coalesce(j.run_after, now())
-FROM unnest($1::text[], $2::uuid[], $3::jsonb[], $4::text[], $5::timestamptz[])
+SELECT j.kind, j.complaint_id, j.payload::jsonb, j.dedup_key, coalesce(j.run_after, now())
+FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
      AS j(kind, complaint_id, payload, dedup_key, run_after)
 ON CONFLICT (dedup_key) DO NOTHING;
 
 -- name: insert_events
 INSERT INTO events (complaint_id, kind, at, actor, data)
-SELECT e.complaint_id, e.kind, now(), e.actor, e.data
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) AS e(complaint_id, kind, actor, data);
+SELECT e.complaint_id, e.kind, now(), e.actor, e.data::jsonb
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS e(complaint_id, kind, actor, data);
 
 -- name: find_recent_duplicates
 -- Complaints with the same normalised text in the window, with their reporter's hashes.
@@ -104,7 +104,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7);
 -- name: save_source_cursor
 INSERT INTO source_state (source, kind, cursor, last_poll_at, last_success_at, last_batch_size,
                           items_total)
-VALUES ($1, $2, $3, now(), now(), $4, $4)
+VALUES ($1, $2, $3, now(), now(), $4::int, $4::int)
 ON CONFLICT (source) DO UPDATE
 SET cursor = coalesce(EXCLUDED.cursor, source_state.cursor), last_poll_at = now(),
     last_success_at = now(), last_batch_size = EXCLUDED.last_batch_size,
