@@ -65,14 +65,6 @@ CREATE TABLE public.api_tokens (
     revoked_at timestamp with time zone,
     last_used_at timestamp with time zone
 );
-ALTER TABLE ONLY public.api_tokens ALTER COLUMN id SET (pg_attver=155969528);
-ALTER TABLE ONLY public.api_tokens ALTER COLUMN name SET (pg_attver=155969528);
-ALTER TABLE ONLY public.api_tokens ALTER COLUMN token_hash SET (pg_attver=155969528);
-ALTER TABLE ONLY public.api_tokens ALTER COLUMN role SET (pg_attver=155969528);
-ALTER TABLE ONLY public.api_tokens ALTER COLUMN agency SET (pg_attver=155969528);
-ALTER TABLE ONLY public.api_tokens ALTER COLUMN created_at SET (pg_attver=155969528);
-ALTER TABLE ONLY public.api_tokens ALTER COLUMN revoked_at SET (pg_attver=155969528);
-ALTER TABLE ONLY public.api_tokens ALTER COLUMN last_used_at SET (pg_attver=155969528);
 
 CREATE TABLE public.attachments (
     sha256 bytea NOT NULL,
@@ -81,11 +73,6 @@ CREATE TABLE public.attachments (
     data bytea NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE ONLY public.attachments ALTER COLUMN sha256 SET (pg_attver=155711208);
-ALTER TABLE ONLY public.attachments ALTER COLUMN content_type SET (pg_attver=155711208);
-ALTER TABLE ONLY public.attachments ALTER COLUMN size SET (pg_attver=155711208);
-ALTER TABLE ONLY public.attachments ALTER COLUMN data SET (pg_attver=155711208);
-ALTER TABLE ONLY public.attachments ALTER COLUMN created_at SET (pg_attver=155711208);
 
 CREATE TABLE public.backfill_runs (
     source text NOT NULL,
@@ -94,11 +81,6 @@ CREATE TABLE public.backfill_runs (
     finished_at timestamp with time zone,
     counts jsonb DEFAULT '{}'::jsonb NOT NULL
 );
-ALTER TABLE ONLY public.backfill_runs ALTER COLUMN source SET (pg_attver=155987936);
-ALTER TABLE ONLY public.backfill_runs ALTER COLUMN cursor SET (pg_attver=155987936);
-ALTER TABLE ONLY public.backfill_runs ALTER COLUMN started_at SET (pg_attver=155987936);
-ALTER TABLE ONLY public.backfill_runs ALTER COLUMN finished_at SET (pg_attver=155987936);
-ALTER TABLE ONLY public.backfill_runs ALTER COLUMN counts SET (pg_attver=155987936);
 
 CREATE TABLE public.complaint_attachments (
     complaint_id uuid NOT NULL,
@@ -107,11 +89,6 @@ CREATE TABLE public.complaint_attachments (
     note text,
     lapor_attachment_id text
 );
-ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN complaint_id SET (pg_attver=155725952);
-ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN sha256 SET (pg_attver=155725952);
-ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN filename SET (pg_attver=155725952);
-ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN note SET (pg_attver=155725952);
-ALTER TABLE ONLY public.complaint_attachments ALTER COLUMN lapor_attachment_id SET (pg_attver=155725952);
 
 CREATE TABLE public.complaints (
     id uuid NOT NULL,
@@ -151,42 +128,6 @@ CREATE TABLE public.complaints (
     reopen_count integer DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE ONLY public.complaints ALTER COLUMN id SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN source SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN channel SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN raw_item_id SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN reporter_id SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN title SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN content SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN classification SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN category_id SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN agency_id SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN agency_name SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN source_agency SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN anonymous SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN confidential SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN location SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN occurred_on SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN submitted_at SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN received_at SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN status SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN status_at SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN lapor_tracking_id SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN lapor_created_at SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN lapor_errors SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN duplicate_of SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN cluster_id SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN content_hash SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN thread_keys SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN origin SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN flags SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN legacy_status SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN closed_without_real_followup SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN waiting_on_reporter SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN solved_asked_at SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN resolved_by_reporter SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN reopen_count SET (pg_attver=155641400);
-ALTER TABLE ONLY public.complaints ALTER COLUMN updated_at SET (pg_attver=155641400);
 
 CREATE TABLE public.events (
     id bigint NOT NULL,
@@ -196,12 +137,6 @@ CREATE TABLE public.events (
     actor text DEFAULT 'system'::text NOT NULL,
     data jsonb DEFAULT '{}'::jsonb NOT NULL
 );
-ALTER TABLE ONLY public.events ALTER COLUMN id SET (pg_attver=155947648);
-ALTER TABLE ONLY public.events ALTER COLUMN complaint_id SET (pg_attver=155947648);
-ALTER TABLE ONLY public.events ALTER COLUMN kind SET (pg_attver=155947648);
-ALTER TABLE ONLY public.events ALTER COLUMN at SET (pg_attver=155947648);
-ALTER TABLE ONLY public.events ALTER COLUMN actor SET (pg_attver=155947648);
-ALTER TABLE ONLY public.events ALTER COLUMN data SET (pg_attver=155947648);
 
 CREATE SEQUENCE public.events_id_seq
     START WITH 1
@@ -226,18 +161,6 @@ CREATE TABLE public.followups (
     reasons jsonb DEFAULT '[]'::jsonb NOT NULL,
     kind text DEFAULT 'response'::text NOT NULL
 );
-ALTER TABLE ONLY public.followups ALTER COLUMN id SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN complaint_id SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN event_id SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN at SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN agency_id SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN agency_name SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN author SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN text SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN attachments SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN label SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN reasons SET (pg_attver=155840696);
-ALTER TABLE ONLY public.followups ALTER COLUMN kind SET (pg_attver=155840696);
 
 CREATE SEQUENCE public.followups_id_seq
     START WITH 1
@@ -265,21 +188,6 @@ CREATE TABLE public.jobs (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     finished_at timestamp with time zone
 );
-ALTER TABLE ONLY public.jobs ALTER COLUMN id SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN kind SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN complaint_id SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN payload SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN dedup_key SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN state SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN attempts SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN max_attempts SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN run_after SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN lease_owner SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN lease_until SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN last_error SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN created_at SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN updated_at SET (pg_attver=155751808);
-ALTER TABLE ONLY public.jobs ALTER COLUMN finished_at SET (pg_attver=155751808);
 
 CREATE SEQUENCE public.jobs_id_seq
     START WITH 1
@@ -301,24 +209,12 @@ CREATE TABLE public.lapor_events (
     applied boolean DEFAULT false NOT NULL,
     note text
 );
-ALTER TABLE ONLY public.lapor_events ALTER COLUMN event_id SET (pg_attver=155796160);
-ALTER TABLE ONLY public.lapor_events ALTER COLUMN tracking_id SET (pg_attver=155796160);
-ALTER TABLE ONLY public.lapor_events ALTER COLUMN type SET (pg_attver=155796160);
-ALTER TABLE ONLY public.lapor_events ALTER COLUMN at SET (pg_attver=155796160);
-ALTER TABLE ONLY public.lapor_events ALTER COLUMN body SET (pg_attver=155796160);
-ALTER TABLE ONLY public.lapor_events ALTER COLUMN complaint_id SET (pg_attver=155796160);
-ALTER TABLE ONLY public.lapor_events ALTER COLUMN received_at SET (pg_attver=155796160);
-ALTER TABLE ONLY public.lapor_events ALTER COLUMN applied SET (pg_attver=155796160);
-ALTER TABLE ONLY public.lapor_events ALTER COLUMN note SET (pg_attver=155796160);
 
 CREATE TABLE public.lapor_state (
     name text NOT NULL,
     cursor text,
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE ONLY public.lapor_state ALTER COLUMN name SET (pg_attver=155819824);
-ALTER TABLE ONLY public.lapor_state ALTER COLUMN cursor SET (pg_attver=155819824);
-ALTER TABLE ONLY public.lapor_state ALTER COLUMN updated_at SET (pg_attver=155819824);
 
 CREATE TABLE public.notifications (
     id uuid NOT NULL,
@@ -334,22 +230,10 @@ CREATE TABLE public.notifications (
     detail text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     sent_at timestamp with time zone,
-    delivered_at timestamp with time zone
+    delivered_at timestamp with time zone,
+    items jsonb DEFAULT '[]'::jsonb NOT NULL,
+    merged_into uuid
 );
-ALTER TABLE ONLY public.notifications ALTER COLUMN id SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN complaint_id SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN kind SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN channel SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN source SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN dedup_key SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN subject SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN body SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN state SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN external_id SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN detail SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN created_at SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN sent_at SET (pg_attver=155893336);
-ALTER TABLE ONLY public.notifications ALTER COLUMN delivered_at SET (pg_attver=155893336);
 
 CREATE TABLE public.raw_items (
     id bigint NOT NULL,
@@ -365,18 +249,6 @@ CREATE TABLE public.raw_items (
     complaint_id uuid,
     content_hash bytea
 );
-ALTER TABLE ONLY public.raw_items ALTER COLUMN id SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN source SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN source_ref SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN received_at SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN ingested_at SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN content_type SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN payload SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN meta SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN state SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN reason SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN complaint_id SET (pg_attver=155589872);
-ALTER TABLE ONLY public.raw_items ALTER COLUMN content_hash SET (pg_attver=155589872);
 
 CREATE SEQUENCE public.raw_items_id_seq
     START WITH 1
@@ -398,15 +270,6 @@ CREATE TABLE public.reporter_replies (
     lapor_reply_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE ONLY public.reporter_replies ALTER COLUMN id SET (pg_attver=155868856);
-ALTER TABLE ONLY public.reporter_replies ALTER COLUMN complaint_id SET (pg_attver=155868856);
-ALTER TABLE ONLY public.reporter_replies ALTER COLUMN raw_item_id SET (pg_attver=155868856);
-ALTER TABLE ONLY public.reporter_replies ALTER COLUMN channel SET (pg_attver=155868856);
-ALTER TABLE ONLY public.reporter_replies ALTER COLUMN text SET (pg_attver=155868856);
-ALTER TABLE ONLY public.reporter_replies ALTER COLUMN sent_at SET (pg_attver=155868856);
-ALTER TABLE ONLY public.reporter_replies ALTER COLUMN resolved SET (pg_attver=155868856);
-ALTER TABLE ONLY public.reporter_replies ALTER COLUMN lapor_reply_id SET (pg_attver=155868856);
-ALTER TABLE ONLY public.reporter_replies ALTER COLUMN created_at SET (pg_attver=155868856);
 
 CREATE TABLE public.reporters (
     id uuid NOT NULL,
@@ -421,17 +284,6 @@ CREATE TABLE public.reporters (
     nik_valid boolean,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE ONLY public.reporters ALTER COLUMN id SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN key_id SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN name_enc SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN email_enc SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN phone_enc SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN nik_enc SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN email_hash SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN phone_hash SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN nik_hash SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN nik_valid SET (pg_attver=155619976);
-ALTER TABLE ONLY public.reporters ALTER COLUMN created_at SET (pg_attver=155619976);
 
 CREATE TABLE public.sla_clocks (
     complaint_id uuid NOT NULL,
@@ -444,15 +296,6 @@ CREATE TABLE public.sla_clocks (
     breached_at timestamp with time zone,
     agency_id text
 );
-ALTER TABLE ONLY public.sla_clocks ALTER COLUMN complaint_id SET (pg_attver=155921056);
-ALTER TABLE ONLY public.sla_clocks ALTER COLUMN clock SET (pg_attver=155921056);
-ALTER TABLE ONLY public.sla_clocks ALTER COLUMN started_at SET (pg_attver=155921056);
-ALTER TABLE ONLY public.sla_clocks ALTER COLUMN due_at SET (pg_attver=155921056);
-ALTER TABLE ONLY public.sla_clocks ALTER COLUMN paused_at SET (pg_attver=155921056);
-ALTER TABLE ONLY public.sla_clocks ALTER COLUMN paused_total SET (pg_attver=155921056);
-ALTER TABLE ONLY public.sla_clocks ALTER COLUMN met_at SET (pg_attver=155921056);
-ALTER TABLE ONLY public.sla_clocks ALTER COLUMN breached_at SET (pg_attver=155921056);
-ALTER TABLE ONLY public.sla_clocks ALTER COLUMN agency_id SET (pg_attver=155921056);
 
 CREATE TABLE public.source_state (
     source text NOT NULL,
@@ -468,18 +311,6 @@ CREATE TABLE public.source_state (
     lease_owner text,
     lease_until timestamp with time zone
 );
-ALTER TABLE ONLY public.source_state ALTER COLUMN source SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN kind SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN cursor SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN last_poll_at SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN last_success_at SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN last_error_at SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN last_error SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN degraded SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN last_batch_size SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN items_total SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN lease_owner SET (pg_attver=155567888);
-ALTER TABLE ONLY public.source_state ALTER COLUMN lease_until SET (pg_attver=155567888);
 
 ALTER TABLE ONLY public.events ALTER COLUMN id SET DEFAULT nextval('public.events_id_seq'::regclass);
 
@@ -577,6 +408,8 @@ CREATE INDEX events_kind_idx ON public.events USING btree (kind, at);
 
 CREATE INDEX followups_complaint_idx ON public.followups USING btree (complaint_id, at);
 
+CREATE INDEX followups_substantive_idx ON public.followups USING btree (complaint_id, at) WHERE (label = ANY (ARRAY['substantive'::public.followup_label, 'substantive_with_evidence'::public.followup_label]));
+
 CREATE INDEX jobs_claim_idx ON public.jobs USING btree (run_after, id) WHERE (state = ANY (ARRAY['queued'::public.job_state, 'in_doubt'::public.job_state]));
 
 CREATE INDEX jobs_complaint_idx ON public.jobs USING btree (complaint_id);
@@ -588,6 +421,8 @@ CREATE INDEX jobs_state_kind_idx ON public.jobs USING btree (state, kind);
 CREATE INDEX lapor_events_tracking_idx ON public.lapor_events USING btree (tracking_id, at);
 
 CREATE INDEX notifications_complaint_idx ON public.notifications USING btree (complaint_id, created_at);
+
+CREATE INDEX notifications_pending_idx ON public.notifications USING btree (complaint_id, created_at) WHERE (state = 'queued'::public.notification_state);
 
 CREATE INDEX raw_items_hash_idx ON public.raw_items USING btree (source, content_hash);
 

@@ -1,0 +1,310 @@
+"""The ``notify`` job: tell the citizen, on their own channel, what happened to their report.
+
+A notify job (payload ``{"event": <kind>, …}``) becomes one *pending* notification row
+holding the event's item; a ``flush`` job, enqueued ``notify.merge_window_s`` later, sends
+every pending item of the complaint as one message (a burst — verified, assigned, answered
+within a minute — reaches the citizen once). With a window of 0 the job flushes at once.
+
+Each message has a stable id (the head row's uuid, derived from the event's dedup key), so
+a retried send is recognisable by the sink (Gammu's CreatorID, the e-mail Message-ID). The
+batch a message carries is fixed *before* sending, so a retry resends the same message.
+
+Only complaints with a Tracking ID are notified (``usage`` and ``sunset`` excepted); status
+changes a citizen does not care about are recorded as skipped. Anonymous reporters hear
+back too: anonymity hides them from LAPOR! and agencies, not from us. Without a sink or an
+address the message is kept for the status page (channel ``web``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+import asyncpg
+import structlog
+from prometheus_client import Counter
+
+from aggregator.errors import PermanentError, TransientError
+from aggregator.notify.render import Item, channel_of, local_time, render
+from aggregator.repo import followup as repo
+from aggregator.repo.events import append_event
+from connectors.base import Origin, OutboundMessage, Sink
+from schemas.events import Job
+
+log = structlog.get_logger(__name__)
+
+NOTIFICATIONS = Counter("satukanal_notifications_total", "Notifications by channel and outcome",
+                        ["channel", "outcome"])
+NAMESPACE = uuid.UUID("5b1f9a52-7c7e-4f0e-9d55-4c4150f0a7e1")
+
+# The status changes a citizen is told about. ``diproses`` and ``ditindaklanjuti`` are not:
+# the agency's response itself is the news.
+STATUSES_THAT_MATTER = frozenset({
+    "terverifikasi", "terdisposisi", "tertunda", "arsip", "bukan_wewenang", "selesai",
+    "dihapus"})
+ALIASES = {"lapor_pushed": "ack", "pushed": "ack", "status": "status_changed",
+           "response": "response_posted", "info_request": "info_requested",
+           "linked": "complaint_linked"}
+SINK_KIND = {"ack": "ack", "status_changed": "status", "response_posted": "response",
+             "info_requested": "info_request", "solved_question": "solved_question",
+             "usage": "usage", "sunset": "sunset", "complaint_linked": "linked"}
+NEEDS_NO_TRACKING_ID = frozenset({"usage", "sunset", "complaint_linked"})
+
+Handler = Callable[[Job], Awaitable[None]]
+
+
+def notification_id(dedup_key: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, dedup_key)
+
+
+def status_url(settings: Any, tracking_id: str | None) -> str | None:
+    """The citizen's status page for a Tracking ID (``http.public_base_url`` + ``/status/<id>``)."""
+    base = settings.http.public_base_url
+    if base is None or not tracking_id:
+        return None
+    return f"{str(base).rstrip('/')}/status/{tracking_id}"
+
+
+def make_notify_handler(services: Any, sinks: Mapping[str, Sink]) -> Handler:
+    """The ``notify`` job handler; ``sinks`` by source name (the core builds them)."""
+    return Notifier(services, sinks).handle
+
+
+class Notifier:
+    def __init__(self, services: Any, sinks: Mapping[str, Sink]) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.pool: asyncpg.Pool = services.pool
+        self.sinks = sinks
+
+    def _now(self) -> dt.datetime:
+        now: dt.datetime = self.services.clock()
+        return now
+
+    async def handle(self, job: Job) -> None:
+        event = str(job.payload.get("event") or "")
+        event = ALIASES.get(event, event)
+        if job.complaint_id is None:
+            await self._standalone(job, event)
+            return
+        if event == "flush":
+            await self.flush(job.complaint_id)
+            return
+        if event not in SINK_KIND and event != "deleted":
+            raise PermanentError(f"unknown notify event {event!r}")
+        window = self.settings.notify.merge_window_s
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock_complaint(conn, job.complaint_id)
+            c = await repo.get_complaint(conn, job.complaint_id)
+            if c is None:
+                raise PermanentError(f"complaint {job.complaint_id} does not exist")
+            key, items, skip = await self._items(conn, c, event, job)
+            dedup = f"{event}:{c['id']}:{key}"
+            existing = await repo.get_notification(conn, dedup)
+            if existing is not None and existing["state"] != "queued":
+                return  # handled before (a redelivered job)
+            channel = self._channel(c)
+            if existing is None:
+                await repo.insert_notification(
+                    conn, notification_id=notification_id(dedup), complaint_id=c["id"],
+                    kind=event, channel=channel, source=c["source"], dedup_key=dedup,
+                    items=[asdict(i) for i in items],
+                    state="skipped" if skip else "queued", detail=skip)
+            if skip:
+                log.info("notification_skipped", complaint_id=str(c["id"]), kind=event,
+                         reason=skip)
+                NOTIFICATIONS.labels(channel=channel, outcome="skipped").inc()
+                return
+            if window > 0:
+                if not await repo.has_queued_flush(conn, c["id"]):
+                    await self.services.queue.enqueue(
+                        conn, "notify", complaint_id=c["id"], payload={"event": "flush"},
+                        dedup_key=f"notify-flush:{notification_id(dedup)}",
+                        run_after=self._now() + dt.timedelta(seconds=window))
+                return
+        await self.flush(job.complaint_id)
+
+    # -- what to say ----------------------------------------------------------------------------
+
+    async def _items(self, conn: asyncpg.Connection, c: asyncpg.Record, event: str,
+                     job: Job) -> tuple[str, list[Item], str | None]:
+        """(dedup key part, items, skip reason)."""
+        p = job.payload
+        tracking = c["lapor_tracking_id"]
+        if tracking is None and event not in NEEDS_NO_TRACKING_ID:
+            # The push has not finished yet; the citizen first hears the Tracking ID.
+            raise TransientError("complaint has no Tracking ID yet", retry_after=60)
+        if event in ("status_changed", "deleted"):
+            status = "dihapus" if event == "deleted" else str(p.get("status") or c["status"])
+            key = str(p.get("event_id") or f"status:{status}")
+            if status not in STATUSES_THAT_MATTER:
+                return key, [], f"status {status} is not news to a citizen"
+            items = [Item("status_changed", {"status": status,
+                                             "agency_name": p.get("agency_name")
+                                             or c["agency_name"]})]
+            if status == "selesai" and c["solved_asked_at"] is None:
+                # Asked once, right after the closure, in the same message.
+                if await repo.set_solved_asked(conn, c["id"], self._now()):
+                    items.append(Item("solved_question"))
+            return key, items, None
+        if event in ("response_posted", "info_requested"):
+            f = await repo.get_followup(conn, c["id"], event_id=p.get("event_id"),
+                                        followup_id=p.get("followup_id"))
+            if f is None:
+                if p.get("text"):
+                    return str(p.get("event_id") or job.id), [Item(event, {
+                        "text": p["text"], "agency_name": p.get("agency_name"),
+                        "at_local": None, "attachments": 0})], None
+                raise TransientError("follow-up not stored yet", retry_after=30)
+            attachments = f["attachments"] if isinstance(f["attachments"], list) else []
+            return str(f["event_id"] or f["id"]), [Item(event, {
+                "text": f["text"], "agency_name": f["agency_name"] or c["agency_name"],
+                "at_local": local_time(f["at"], self.settings.sla.timezone),
+                "attachments": len(attachments)})], None
+        if event == "solved_question":
+            if c["solved_asked_at"] is not None:
+                return "once", [], "already asked whether it is solved"
+            await repo.set_solved_asked(conn, c["id"], self._now())
+            return "once", [Item("solved_question")], None
+        if event == "complaint_linked":
+            linked = c["linked_tracking_id"]
+            if linked is None:
+                raise TransientError("the linked complaint has no Tracking ID yet",
+                                     retry_after=60)
+            return "once", [Item("complaint_linked", {"linked_tracking_id": linked})], None
+        if event == "usage":
+            return str(job.id), [Item("usage", {"text": str(p.get("text") or "")})], None
+        return "once", [Item(event)], None  # ack, sunset
+
+    def _channel(self, c: asyncpg.Record) -> str:
+        return channel_of(str(c["channel"]))
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def flush(self, complaint_id: uuid.UUID) -> int:
+        """Send every pending notification of a complaint; returns messages sent."""
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                await repo.lock_complaint(conn, complaint_id)
+                c = await repo.get_complaint(conn, complaint_id)
+                pending = await repo.pending_notifications(conn, complaint_id)
+                if c is None or not pending:
+                    return 0
+                batches: dict[uuid.UUID, list[asyncpg.Record]] = {}
+                for r in pending:
+                    if r["merged_into"] is not None:
+                        batches.setdefault(r["merged_into"], []).append(r)
+                fresh = [r for r in pending if r["merged_into"] is None]
+                if fresh:
+                    head = fresh[-1]["id"]
+                    await repo.assign_batch(conn, [r["id"] for r in fresh], head)
+                    batches[head] = fresh
+            # The batch is fixed (committed) before sending: a retry resends the same message
+            # under the same id, and the sink recognises it.
+            sent = 0
+            for head, rows in batches.items():
+                await self._send(conn, c, head, rows)
+                sent += 1
+            return sent
+
+    async def _send(self, conn: asyncpg.Connection, c: asyncpg.Record, head: uuid.UUID,
+                    rows: list[asyncpg.Record]) -> None:
+        items = [Item(i["event"], i.get("data") or {}) for r in rows for i in r["items"]]
+        kind = SINK_KIND.get(items[-1].event, items[-1].event)
+        channel = self._channel(c)
+        sink = self.sinks.get(c["source"])
+        address = self._address(c, channel)
+        if sink is None or address is None:
+            channel = "web"  # kept for the status page
+        common = self._common(c, channel)
+        msg = render(channel, items, common, sms_max_parts=self.settings.notify.sms_max_parts)
+        now = self._now()
+        state, external_id, detail = "sent", None, "kept for the status page"
+        if channel != "web":
+            assert sink is not None
+            origin = Origin(source=c["source"], channel=str(c["channel"]), address=address,
+                            thread=c["origin"] if isinstance(c["origin"], dict) else {})
+            out = OutboundMessage(notification_id=str(head), kind=kind, text=msg.text,
+                                  subject=msg.subject, html=msg.html,
+                                  tracking_id=c["lapor_tracking_id"])
+            try:
+                result = await sink.send(origin, out)
+            except PermanentError as exc:
+                state, detail = "failed", f"sink refused: {exc}"[:500]
+            else:
+                external_id, detail = result.external_id, result.detail
+                state = ("delivered" if result.delivered else
+                         "failed" if result.delivered is False else "sent")
+        async with conn.transaction():
+            await repo.mark_sent(conn, head, state=state, channel=channel, body=msg.text,
+                                 subject=msg.subject, external_id=external_id, detail=detail,
+                                 at=now)
+            await append_event(conn, c["id"],
+                               "notification_sent" if state != "failed" else "notification_failed",
+                               {"notification_id": str(head), "channel": channel,
+                                "kinds": [i.event for i in items], "merged": len(rows),
+                                "state": state})
+        NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
+        log.info("notification_sent" if state != "failed" else "notification_failed",
+                 complaint_id=str(c["id"]), notification_id=str(head), channel=channel,
+                 kinds=[i.event for i in items], state=state)
+
+    def _address(self, c: asyncpg.Record, channel: str) -> str | None:
+        crypto = self.services.crypto
+        if channel == "email":
+            return crypto.decrypt("email", c["email_enc"]) if c["email_enc"] else None
+        if channel == "sms" or str(c["channel"]) == "whatsapp":
+            return crypto.decrypt("phone", c["phone_enc"]) if c["phone_enc"] else None
+        return None
+
+    def _common(self, c: asyncpg.Record, channel: str) -> dict[str, Any]:
+        name = None
+        if channel == "email" and c["name_enc"] is not None:
+            name = self.services.crypto.decrypt("name", c["name_enc"])
+        return {"tracking_id": c["lapor_tracking_id"], "title": c["title"],
+                "status_url": status_url(self.settings, c["lapor_tracking_id"]),
+                "municipality": self.settings.municipality, "name": name,
+                "reply_hint": True}
+
+    async def _standalone(self, job: Job, event: str) -> None:
+        """A message with no complaint behind it (the usage answer to an empty SMS)."""
+        p = job.payload
+        source, address = p.get("source"), p.get("address")
+        if not source or not address:
+            raise PermanentError("a notification without a complaint needs source and address")
+        dedup = f"{event}:job:{job.id}"
+        nid = notification_id(dedup)
+        channel = "email" if "@" in str(address) else "sms"
+        async with self.pool.acquire() as conn:
+            if await repo.notification_state(conn, dedup) in ("sent", "delivered", "skipped"):
+                return
+            msg = render(channel, [Item(event, {"text": str(p.get("text") or "")})],
+                         {"municipality": self.settings.municipality, "reply_hint": False},
+                         sms_max_parts=self.settings.notify.sms_max_parts)
+            sink = self.sinks.get(str(source))
+            state, external_id, detail, sent_at = "skipped", None, "no sink for this source", None
+            if sink is not None:
+                result = await sink.send(
+                    Origin(source=str(source), channel=channel, address=str(address)),
+                    OutboundMessage(notification_id=str(nid), kind=SINK_KIND.get(event, event),
+                                    text=msg.text, subject=msg.subject, html=msg.html))
+                state = "delivered" if result.delivered else "sent"
+                external_id, detail, sent_at = result.external_id, result.detail, self._now()
+            await repo.record_standalone(
+                conn, notification_id=nid, complaint_id=None, kind=event, channel=channel,
+                source=str(source), dedup_key=dedup, state=state, subject=msg.subject,
+                body=msg.text, external_id=external_id, detail=detail, sent_at=sent_at)
+        NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
+        log.info("notification_sent", kind=event, notification_id=str(nid), state=state)
+
+
+async def enqueue_notify(services: Any, conn: asyncpg.Connection, complaint_id: uuid.UUID,
+                         event: str, *, key: str, **payload: Any) -> int | None:
+    """Enqueue a notify job for ``event`` (in the caller's transaction), once per ``key``."""
+    job_id: int | None = await services.queue.enqueue(
+        conn, "notify", complaint_id=complaint_id, payload={"event": event, **payload},
+        dedup_key=f"notify:{event}:{complaint_id}:{key}")
+    return job_id

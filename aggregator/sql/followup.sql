@@ -1,0 +1,175 @@
+-- Follow-up side: notifications, SLA clocks, the SLA report.
+
+-- name: lock_complaint_notifications
+SELECT pg_advisory_xact_lock(hashtextextended('notify:' || $1::text, 0));
+
+-- name: get_notify_complaint
+SELECT c.id, c.source, c.channel, c.title, c.status, c.agency_id, c.agency_name,
+       c.anonymous, c.lapor_tracking_id, c.origin, c.solved_asked_at, c.duplicate_of,
+       r.name_enc, r.email_enc, r.phone_enc,
+       d.lapor_tracking_id AS linked_tracking_id
+FROM complaints c
+LEFT JOIN reporters r ON r.id = c.reporter_id
+LEFT JOIN complaints d ON d.id = c.duplicate_of
+WHERE c.id = $1;
+
+-- name: get_followup_for_notify
+SELECT id, event_id, at, agency_id, agency_name, author, text, attachments, label, kind
+FROM followups
+WHERE complaint_id = $1 AND (event_id = $2 OR id = $3)
+ORDER BY id LIMIT 1;
+
+-- name: insert_notification
+-- A notification for one event; the same dedup_key again (a retried job) finds the row.
+INSERT INTO notifications (id, complaint_id, kind, channel, source, dedup_key, items, state,
+                           detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING id;
+
+-- name: get_notification_by_key
+SELECT id, complaint_id, kind, channel, source, state, items, merged_into, body, subject,
+       external_id, created_at, sent_at
+FROM notifications WHERE dedup_key = $1;
+
+-- name: list_pending_notifications
+SELECT id, kind, channel, source, items, merged_into, created_at
+FROM notifications
+WHERE complaint_id = $1 AND state = 'queued'
+ORDER BY created_at, id;
+
+-- name: assign_notification_batch
+UPDATE notifications SET merged_into = $2
+WHERE id = ANY($1::uuid[]) AND state = 'queued';
+
+-- name: mark_notification_sent
+-- The head of a batch carries the message; the others point at it.
+UPDATE notifications
+SET state = CASE WHEN id = $1 THEN $2::notification_state ELSE 'sent' END,
+    channel = $3, body = CASE WHEN id = $1 THEN $4 ELSE body END,
+    subject = CASE WHEN id = $1 THEN $5 ELSE subject END,
+    external_id = CASE WHEN id = $1 THEN $6 ELSE external_id END,
+    detail = CASE WHEN id = $1 THEN $7 ELSE 'sent with ' || $1::text END,
+    sent_at = $8::timestamptz,
+    delivered_at = CASE WHEN $2::notification_state = 'delivered' THEN $8::timestamptz ELSE NULL END
+WHERE merged_into = $1 AND state = 'queued';
+
+-- name: mark_notification_skipped
+UPDATE notifications SET state = 'skipped', detail = $2 WHERE id = $1 AND state = 'queued';
+
+-- name: has_queued_flush
+SELECT EXISTS (
+    SELECT 1 FROM jobs
+    WHERE kind = 'notify' AND complaint_id = $1 AND state IN ('queued', 'in_doubt')
+      AND payload ->> 'event' = 'flush');
+
+-- name: set_solved_asked
+UPDATE complaints SET solved_asked_at = $2, updated_at = now()
+WHERE id = $1 AND solved_asked_at IS NULL
+RETURNING id;
+
+-- name: list_notifications_for_complaint
+SELECT id, kind, channel, source, state, subject, body, items, merged_into, external_id,
+       detail, created_at, sent_at, delivered_at
+FROM notifications WHERE complaint_id = $1 ORDER BY created_at, id;
+
+-- name: insert_standalone_notification
+INSERT INTO notifications (id, complaint_id, kind, channel, source, dedup_key, items, state,
+                           subject, body, external_id, detail, sent_at)
+VALUES ($1, $2, $3, $4, $5, $6, '[]', $7, $8, $9, $10, $11, $12)
+ON CONFLICT (dedup_key) DO UPDATE
+SET state = EXCLUDED.state, external_id = EXCLUDED.external_id, detail = EXCLUDED.detail,
+    sent_at = EXCLUDED.sent_at
+WHERE notifications.state IN ('queued', 'failed')
+RETURNING id;
+
+-- name: get_notification_state
+SELECT state FROM notifications WHERE dedup_key = $1;
+
+-- SLA ---------------------------------------------------------------------------------------
+
+-- name: list_sla_candidates
+-- Complaints in LAPOR! whose clocks may still move: not closed, or closed with a clock that
+-- is still open or never evaluated, or touched recently.
+SELECT c.id, c.lapor_tracking_id, c.lapor_created_at, c.status, c.status_at, c.agency_id,
+       c.agency_name, c.waiting_on_reporter, c.closed_without_real_followup, c.reopen_count
+FROM complaints c
+WHERE c.lapor_tracking_id IS NOT NULL AND c.lapor_created_at IS NOT NULL AND c.id > $1
+  AND (c.status NOT IN ('selesai', 'arsip', 'bukan_wewenang', 'dihapus')
+       OR c.updated_at > $3
+       OR NOT EXISTS (SELECT 1 FROM sla_clocks s WHERE s.complaint_id = c.id
+                      AND s.clock = 'settlement')
+       OR EXISTS (SELECT 1 FROM sla_clocks s WHERE s.complaint_id = c.id
+                  AND s.met_at IS NULL AND s.breached_at IS NULL))
+ORDER BY c.id
+LIMIT $2;
+
+-- name: list_sla_history
+-- What moves the clocks, for a set of complaints: LAPOR! events, follow-ups, our replies.
+SELECT c.id AS complaint_id, e.at, e.type AS kind, e.body ->> 'status' AS status,
+       e.body -> 'agency' ->> 'id' AS agency_id, NULL::text AS label
+FROM complaints c JOIN lapor_events e ON e.tracking_id = c.lapor_tracking_id
+WHERE c.id = ANY($1::uuid[])
+  AND e.type IN ('status_changed', 'disposed', 'reporter_replied', 'deleted')
+UNION ALL
+SELECT f.complaint_id, f.at, CASE WHEN f.kind = 'info_request' THEN 'info_requested'
+                                  ELSE 'response' END, NULL, f.agency_id, f.label::text
+FROM followups f WHERE f.complaint_id = ANY($1::uuid[])
+UNION ALL
+SELECT r.complaint_id, coalesce(r.sent_at, r.created_at), 'reporter_replied', NULL, NULL, NULL
+FROM reporter_replies r WHERE r.complaint_id = ANY($1::uuid[])
+ORDER BY 1, 2;
+
+-- name: list_sla_clocks
+SELECT complaint_id, clock, started_at, due_at, paused_at, paused_total, met_at, breached_at,
+       agency_id
+FROM sla_clocks WHERE complaint_id = ANY($1::uuid[]);
+
+-- name: upsert_sla_clock
+INSERT INTO sla_clocks (complaint_id, clock, started_at, due_at, paused_at, paused_total,
+                        met_at, breached_at, agency_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (complaint_id, clock) DO UPDATE
+SET started_at = EXCLUDED.started_at, due_at = EXCLUDED.due_at,
+    paused_at = EXCLUDED.paused_at, paused_total = EXCLUDED.paused_total,
+    met_at = EXCLUDED.met_at,
+    -- a breach is history: it stays even if the clock is met late
+    breached_at = coalesce(sla_clocks.breached_at, EXCLUDED.breached_at),
+    agency_id = EXCLUDED.agency_id;
+
+-- name: set_followup_flags
+UPDATE complaints
+SET closed_without_real_followup = $2, reopen_count = greatest(reopen_count, $3),
+    updated_at = CASE WHEN closed_without_real_followup IS DISTINCT FROM $2
+                        OR reopen_count < $3 THEN now() ELSE updated_at END
+WHERE id = $1;
+
+-- name: list_open_breach_clocks
+SELECT s.complaint_id, s.clock, s.due_at, s.breached_at, s.agency_id, c.lapor_tracking_id,
+       c.title, c.agency_name
+FROM sla_clocks s JOIN complaints c ON c.id = s.complaint_id
+WHERE s.breached_at IS NOT NULL AND s.complaint_id = ANY($1::uuid[]);
+
+-- Report ------------------------------------------------------------------------------------
+
+-- name: report_sla_complaints
+-- One row per complaint received in [from, to), with what the SLA report aggregates.
+SELECT c.id, coalesce(c.agency_id, '') AS agency_id, c.agency_name, c.status,
+       c.closed_without_real_followup, c.reopen_count,
+       coalesce(fr.started_at, c.lapor_created_at) AS assigned_at,
+       (SELECT min(f.at) FROM followups f WHERE f.complaint_id = c.id
+          AND f.label IN ('substantive', 'substantive_with_evidence')) AS first_substantive_at,
+       (SELECT count(*) FROM followups f WHERE f.complaint_id = c.id
+          AND f.kind = 'response') AS responses,
+       (SELECT count(*) FROM followups f WHERE f.complaint_id = c.id
+          AND f.kind = 'response' AND f.label = 'acknowledgement') AS ack_responses,
+       (SELECT count(*) FROM sla_clocks s WHERE s.complaint_id = c.id
+          AND s.breached_at IS NOT NULL) AS breaches,
+       EXISTS (SELECT 1 FROM lapor_events e WHERE e.tracking_id = c.lapor_tracking_id
+               AND e.type = 'status_changed' AND e.body ->> 'status' = 'selesai')
+         OR c.status = 'selesai' AS ever_closed
+FROM complaints c
+LEFT JOIN sla_clocks fr ON fr.complaint_id = c.id AND fr.clock = 'first_response'
+WHERE c.received_at >= $1 AND c.received_at < $2
+  AND c.status NOT IN ('duplicate', 'history')
+ORDER BY c.id;
