@@ -8,6 +8,7 @@ retries are the job row's ``run_after``, not a sleeping coroutine.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import structlog
@@ -16,7 +17,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from aggregator.errors import InDoubtError, TransientError
@@ -30,13 +30,16 @@ def is_retryable(exc: BaseException) -> bool:
     return (isinstance(exc, TransientError) and not isinstance(exc, InDoubtError | BreakerOpen))
 
 
-class _WaitHonouringRetryAfter(wait_exponential_jitter):
+class _WaitHonouringRetryAfter:
+    """Exponential backoff with jitter; a longer ``Retry-After`` from the peer wins."""
+
     def __init__(self, *, initial: float, maximum: float) -> None:
-        super().__init__(initial=initial, max=maximum, jitter=initial)
+        self.initial = initial
         self.maximum = maximum
 
     def __call__(self, retry_state: RetryCallState) -> float:
-        backoff = float(super().__call__(retry_state))
+        exp = self.initial * 2 ** max(retry_state.attempt_number - 1, 0)
+        backoff = min(self.maximum, exp + random.uniform(0, self.initial))  # noqa: S311
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         after = getattr(exc, "retry_after", None)
         if after:

@@ -195,11 +195,16 @@ class PushHandlers:
     async def adopt(self, cid: uuid.UUID, tracking_id: str, created_at: dt.datetime | None,
                     status: str | None, *, how: str, actor: str = "system") -> bool:
         """Store the Tracking ID, status and event in one transaction; apply any feed events
-        that arrived before we knew the Tracking ID. False when it was stored already."""
+        that arrived before we knew the Tracking ID. False when it was stored already.
+
+        The complaint starts at LAPOR!'s first status as of the report's creation, whatever
+        ``status`` a look-up saw: the feed replays the steps since, so the timeline is whole.
+        """
+        del status
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 fresh = await repo.mark_pushed(conn, cid, tracking_id, created_at,
-                                               status or "belum_terverifikasi")
+                                               "belum_terverifikasi")
                 if not fresh:
                     current = await repo.get_complaint_lapor(conn, cid)
                     if current is None or current["lapor_tracking_id"] != tracking_id:

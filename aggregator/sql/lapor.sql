@@ -26,8 +26,9 @@ SET lapor_tracking_id = $2,
     lapor_created_at = coalesce(lapor_created_at, $3),
     status = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
                   THEN $4::complaint_status ELSE status END,
+    -- Unknown creation time: the receipt time, so that every feed event counts as newer.
     status_at = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
-                     THEN coalesce($3, now()) ELSE status_at END,
+                     THEN coalesce($3, received_at) ELSE status_at END,
     lapor_errors = NULL,
     updated_at = now()
 WHERE id = $1 AND lapor_tracking_id IS NULL
