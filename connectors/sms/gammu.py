@@ -114,17 +114,17 @@ class GammuSource:
         after = int(cur.get("after_id", 0))
         waiting: dict[str, dict[str, Any]] = dict(cur.get("waiting") or {})
         limit = int(getattr(self.cfg, "batch_size", 100))
-        first = True
+        waiting_ids = sorted({int(i) for w in waiting.values() for i in w.get("ids", [])})
+        held = await self.db.fetch_ids(waiting_ids)  # parts still waiting for a sibling
+        if self.opts.rescan_ids and after > 0:
+            held += await self.db.fetch_unacked(max(0, after - self.opts.rescan_ids), after, limit)
         while True:
             new = await self.db.fetch_new(after, limit)
-            rows = list(new)
-            if first:
-                waiting_ids = sorted({int(i) for w in waiting.values() for i in w.get("ids", [])})
-                rows += await self.db.fetch_ids(waiting_ids)
-                if self.opts.rescan_ids and after > 0:
-                    rows += await self.db.fetch_unacked(max(0, after - self.opts.rescan_ids), after, limit)
+            rows = held + list(new)
             ready, still = group_rows(rows, waiting, now=self._now(),
                                       wait_s=self.opts.multipart_wait_s, settled_max_id=after)
+            still_ids = {i for w in still.values() for i in w["ids"]}
+            held = [r for r in rows if int(r["ID"]) in still_ids]
             new_after = max([after, *(int(r["ID"]) for r in new)])
             items: list[RawItem] = []
             refs: set[str] = set()
@@ -140,7 +140,7 @@ class GammuSource:
                             ack_token=[i for g in ready for i in g.ids])
             if len(new) < limit:
                 return
-            after, waiting, cur, first = new_after, still, next_cursor, False
+            after, waiting, cur = new_after, still, next_cursor
 
     def _item(self, g: Group) -> RawItem:
         rows = [_jsonable_row(r, self.tz) for r in sorted(g.rows, key=lambda r: int(r["ID"]))]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import phonenumbers
@@ -135,6 +136,7 @@ class Sender:
     e164: str | None = None
 
 
+@lru_cache(maxsize=4096)  # pull and parse both ask; phonenumbers.parse is not cheap
 def normalize_sender(raw: str | None, region: str = "ID") -> Sender:
     """``0813…``, ``62813…``, ``+62813…`` → E.164. Alphanumeric senders (``TELKOMSEL``,
     promotions) and short codes cannot be a citizen: they are recorded and ignored."""

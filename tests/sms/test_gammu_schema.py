@@ -113,3 +113,35 @@ async def test_mysql_outbox_left_parked_by_a_crash_is_redone(gammu_mysql: str, s
         assert res.external_id == f"gammu:{rows[0]['ID']}"
     finally:
         await src.close()
+
+
+async def test_parts_split_across_batches_of_one_pull(gammu_pg: str, services: Any, pool: Any) -> None:
+    """A part read in one batch and its sibling in the next: the first part must be carried
+    along, not forgotten below the watermark and later emitted alone."""
+    conn = await asyncpg.connect(gammu_pg)
+    try:
+        rows = [("081311112222", "Awal aduan panjang, ", "050003110201"),
+                ("081355556666", "Aduan pendek satu", ""),
+                ("081377778888", "Aduan pendek dua", ""),
+                ("081311112222", "lalu akhirnya.", "050003110202")]
+        for num, text, udh in rows:
+            await conn.execute(
+                'INSERT INTO inbox ("Text","SenderNumber","UDH","TextDecoded","RecipientID") '
+                "VALUES ($1,$2,$3,$4,'satu')", text.encode("utf-16-be").hex(), num, udh,
+                text if not udh else "")
+    finally:
+        await conn.close()
+    from aggregator.loops.ingest import IngestLoop
+    from connectors.sms.gammu import GammuSource
+    from schemas.config import SourceConfig
+
+    src = GammuSource(SourceConfig(name="sms-gammu", kind="gammu", batch_size=2, options={
+        "driver": "pgsql", "dsn": gammu_pg, "timezone": "UTC"}), services)
+    try:
+        assert await IngestLoop(services, src).run_once() == 3
+        async with pool.acquire() as c:
+            got = [r["content"] for r in await c.fetch("SELECT content FROM complaints ORDER BY content")]
+        assert got == ["Aduan pendek dua", "Aduan pendek satu", "Awal aduan panjang, lalu akhirnya."]
+        assert await src.db.fetch_new(0, 10) == []
+    finally:
+        await src.close()
