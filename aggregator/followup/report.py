@@ -97,7 +97,8 @@ def to_csv(rows: list[AgencyRow]) -> str:
 def to_table(rows: list[AgencyRow], start: dt.datetime, end: dt.datetime) -> Any:
     from rich.table import Table
 
-    t = Table(title=f"SLA per instansi, {start:%Y-%m-%d} s.d. {end:%Y-%m-%d}")
+    last = end - dt.timedelta(days=1)  # ``end`` is exclusive
+    t = Table(title=f"SLA per instansi, {start:%Y-%m-%d} s.d. {last:%Y-%m-%d}")
     for col, justify in (("Instansi", "left"), ("Laporan", "right"),
                          ("Median hari kerja ke tindak lanjut nyata", "right"),
                          ("Hanya ucapan terima kasih", "right"), ("Pelanggaran SLA", "right"),

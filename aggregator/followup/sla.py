@@ -282,7 +282,7 @@ def evaluate(facts: ComplaintFacts, now: dt.datetime, cfg: SlaConfig,
             state = out[-1]
             out[-1] = ClockState(clock=state.clock, started_at=state.started_at,
                                  due_at=state.due_at, paused_total=state.paused_total,
-                                 breached_at=state.breached_at or closed_at,
+                                 breached_at=min(state.breached_at or closed_at, closed_at),
                                  agency_id=state.agency_id)
 
     responses = [h for h in hist if h.kind == "response"]
@@ -294,7 +294,8 @@ def evaluate(facts: ComplaintFacts, now: dt.datetime, cfg: SlaConfig,
                     and h.status in ("selesai", *STOPPED_STATUSES)), None)
         # A reply from the citizen keeps the report open (LAPOR! rule): the auto-close clock
         # waits for the agency's next follow-up.
-        own_pauses = [(replied, None)] if replied is not None and end is None else []
+        own_pauses: list[tuple[dt.datetime, dt.datetime | None]] = (
+            [(replied, None)] if replied is not None and end is None else [])
         out.append(run_clock(cal, cfg.auto_close, "auto_close", last.at, end, own_pauses, now,
                              last.agency_id or facts.agency_id))
 

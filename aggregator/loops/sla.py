@@ -140,7 +140,7 @@ class SlaLoop:
         async with conn.transaction():
             await repo.upsert_clocks(conn, upserts)
             await repo.set_followup_flags(conn, flags)
-            for cid, state, r in new_breaches:
+            for cid, state, _r in new_breaches:
                 await append_event(conn, cid, "sla_breached", {
                     "clock": state.clock, "due_at": state.due_at.isoformat(),
                     "agency_id": state.agency_id,

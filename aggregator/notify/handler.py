@@ -111,7 +111,7 @@ class Notifier:
                 await repo.insert_notification(
                     conn, notification_id=notification_id(dedup), complaint_id=c["id"],
                     kind=event, channel=channel, source=c["source"], dedup_key=dedup,
-                    items=[asdict(i) for i in items],
+                    items=[{**asdict(i), "seq": job.id} for i in items],
                     state="skipped" if skip else "queued", detail=skip)
             if skip:
                 log.info("notification_skipped", complaint_id=str(c["id"]), kind=event,
@@ -212,7 +212,9 @@ class Notifier:
 
     async def _send(self, conn: asyncpg.Connection, c: asyncpg.Record, head: uuid.UUID,
                     rows: list[asyncpg.Record]) -> None:
-        items = [Item(i["event"], i.get("data") or {}) for r in rows for i in r["items"]]
+        # In the order the events were enqueued (jobs of one burst run concurrently).
+        stored = sorted((i for r in rows for i in r["items"]), key=lambda i: i.get("seq", 0))
+        items = [Item(i["event"], i.get("data") or {}) for i in stored]
         kind = SINK_KIND.get(items[-1].event, items[-1].event)
         channel = self._channel(c)
         sink = self.sinks.get(c["source"])
@@ -222,7 +224,8 @@ class Notifier:
         common = self._common(c, channel)
         msg = render(channel, items, common, sms_max_parts=self.settings.notify.sms_max_parts)
         now = self._now()
-        state, external_id, detail = "sent", None, "kept for the status page"
+        state, external_id = "sent", None
+        detail: str | None = "kept for the status page"
         if channel != "web":
             assert sink is not None
             origin = Origin(source=c["source"], channel=str(c["channel"]), address=address,
@@ -285,7 +288,8 @@ class Notifier:
                          {"municipality": self.settings.municipality, "reply_hint": False},
                          sms_max_parts=self.settings.notify.sms_max_parts)
             sink = self.sinks.get(str(source))
-            state, external_id, detail, sent_at = "skipped", None, "no sink for this source", None
+            state, external_id, sent_at = "skipped", None, None
+            detail: str | None = "no sink for this source"
             if sink is not None:
                 result = await sink.send(
                     Origin(source=str(source), channel=channel, address=str(address)),

@@ -126,9 +126,9 @@ def _render_sms(items: Sequence[Item], common: dict[str, Any], max_parts: int) -
             limit = budgets.get(i)
             if limit is not None:
                 for key in SHORTENABLE:
-                    if key in data and data[key]:
+                    if data.get(key):
                         data[key] = shorten(squash(str(data[key])), limit)
-            elif "text" in data and data["text"]:
+            elif data.get("text"):
                 data["text"] = squash(str(data["text"]))
             bodies.append(_render_item("sms", Item(item.event, data), common)[0])
         return wrapper.render({**common, "items": bodies}).strip()

@@ -110,7 +110,8 @@ def test_extra_phrases_from_config() -> None:
     cfg = FollowupConfig(action_words=["dandan"])
     # "dilakukan dandan" is not a form the library derives; the stem's own forms are.
     assert classify("Jalan sudah didandani oleh UPT.", config=cfg)[0] == FollowupLabel.SUBSTANTIVE
-    cfg2 = FollowupConfig(forwarded_phrases=["kami oper ke"], info_request_phrases=["re:\\bkabari\\b"])
+    cfg2 = FollowupConfig(forwarded_phrases=["kami oper ke"],
+                          info_request_phrases=["re:\\bkabari\\b"])
     assert classify("Laporan kami oper ke kecamatan.", config=cfg2)[0] == FollowupLabel.FORWARDED
     assert classify("Tolong kabari alamatnya.", config=cfg2)[0] == FollowupLabel.INFO_REQUEST
     cfg3 = FollowupConfig(non_action_words=["tambal"])

@@ -103,8 +103,8 @@ def test_clocks_met_and_breached() -> None:
     assert clocks["auto_close"].open
     assert clocks["settlement"].open
 
-    later = facts.history + (
-        Happening(wib(2025, 7, 11), "response", label="substantive", agency_id="45"),)
+    later = (*facts.history,
+             Happening(wib(2025, 7, 11), "response", label="substantive", agency_id="45"))
     fr2 = _by_name(evaluate(_facts(*later), wib(2025, 7, 20), cfg))["first_response"]
     assert fr2.met_at == wib(2025, 7, 11) and fr2.breached_at is None
 
