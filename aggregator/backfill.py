@@ -18,10 +18,11 @@ tell the archive from what still arrives on the old channel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -251,7 +252,10 @@ async def run_backfill(
     started = time.monotonic()
     last_cursor: dict[str, Any] | None = cursor
     try:
-        async for batch in source.pull(pull_cursor):
+        # Read ahead only where the source says ack() does not interfere with pulling
+        # (an IMAP session cannot take two commands at once; a read-only form DB can).
+        ahead = 2 if getattr(source, "backfill_read_ahead", False) else 0
+        async for batch in _prefetch(source.pull(pull_cursor), depth=ahead):
             parsed: dict[str, Parsed | Exception] = {}
             kept: list[RawItem] = []
             for item in batch.items:
@@ -295,6 +299,44 @@ async def run_backfill(
              imported=summary.imported, pushed=summary.pushed, history=summary.history,
              quarantined=summary.quarantined)
     return summary
+
+
+async def _prefetch(batches: AsyncIterator[Batch], depth: int) -> AsyncIterator[Batch]:
+    """Read the next batches from the old channel while the current one is being stored:
+    the two databases' waits overlap. At most ``depth`` batches wait, so memory stays flat."""
+    if depth <= 0:
+        async for b in batches:
+            yield b
+        return
+    queue: asyncio.Queue[Batch | BaseException | None] = asyncio.Queue(maxsize=depth)
+
+    async def produce() -> None:
+        try:
+            async for b in batches:
+                await queue.put(b)
+            await queue.put(None)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, raised there
+            await queue.put(exc)
+
+    task = asyncio.create_task(produce())
+    try:
+        while True:
+            got = await queue.get()
+            if got is None:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        aclose = getattr(batches, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
 
 
 async def _ingest(services: Any, intake: Any, source: Any, parsed: dict[str, Any],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import sys
@@ -76,8 +77,9 @@ async def cmd_backfill(args: argparse.Namespace) -> int:
                 summary = await run_backfill(
                     services, source, since=args.since, until=args.until,
                     dry_run=args.dry_run, policy=policy)
-            except (KeyboardInterrupt, Exception) as exc:
-                if isinstance(exc, KeyboardInterrupt | ConfigError):
+            except (KeyboardInterrupt, asyncio.CancelledError, ConfigError) as exc:
+                # Ctrl-C arrives as a cancellation of this task (asyncio.run).
+                if not isinstance(exc, ConfigError) or "form database" in str(exc):
                     console.print(f"[yellow]backfill of {cfg.name} stopped; run the same "
                                   "command again to continue where it stopped[/]")
                 raise

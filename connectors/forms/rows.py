@@ -13,6 +13,7 @@ import datetime as dt
 import decimal
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from aggregator.errors import InvalidInput
@@ -30,6 +31,9 @@ from schemas.complaint import (
 )
 
 PAYLOAD_VERSION = 1
+# Pure and slow (phonenumbers): the same reporters complain again and again in an archive.
+_phone = normalize_phone  # cached in aggregator.intake.normalize
+_nik_ok = lru_cache(maxsize=65536)(check_nik)
 _FAKEPATH = re.compile(r"^[A-Za-z]:\\fakepath\\", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -193,8 +197,8 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
         flags.append("email_invalid")
         email = None
     reporter = Reporter(
-        name=name, email=email, phone=normalize_phone(phone_raw), phone_raw=phone_raw,
-        nik=nik, nik_valid=check_nik(nik) if nik else None)
+        name=name, email=email, phone=_phone(phone_raw), phone_raw=phone_raw,
+        nik=nik, nik_valid=_nik_ok(nik) if nik else None)
     if nik and not reporter.nik_valid:
         flags.append("nik_invalid")
     if f.orphan_check is not None and row.get(f.orphan_check) is None:

@@ -43,6 +43,7 @@ def _plain(v: Any) -> Any:
 
 class SqlTableSource:
     kind: ClassVar[str] = "sql_table"
+    backfill_read_ahead: ClassVar[bool] = True  # ack() is a no-op: pages may be read ahead
 
     def __init__(self, cfg: SourceConfig, services: Services | None = None) -> None:
         self.name = cfg.name

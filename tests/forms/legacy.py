@@ -177,3 +177,35 @@ async def create_read_only_user(db: LegacyDb) -> tuple[str, str]:
 
 async def drop_user(user: str) -> None:
     await admin(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
+
+
+async def fill(db: LegacyDb, rows: int, people: int | None = None) -> None:
+    """``rows`` generated complaints (plus their reporters) in a few statements, server-side:
+    INSERT … SELECT from MariaDB's sequence engine, ~300 bytes of text each, every seventh
+    with UTF-8 mojibake, a third closed, a sprinkle of zero dates."""
+    people = people or max(1, rows // 10)
+    conn = await db.connect()
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("SET SESSION sql_mode = ''")
+            await cur.execute(
+                "INSERT IGNORE INTO masyarakat (nik, nama, username, password, telp) "
+                "SELECT CONCAT('6271', LPAD(seq, 12, '0')), CONCAT('Warga ', seq), "
+                "CONCAT('w', seq), MD5(seq), CONCAT('0812', LPAD(seq, 8, '0')) "
+                f"FROM seq_1_to_{int(people)}")
+            await cur.execute(
+                "INSERT INTO pengaduan (tgl_pengaduan, nik, isi_laporan, foto, status) "
+                "SELECT IF(seq % 97 = 0, '0000-00-00', "
+                "          DATE_ADD('2016-01-01', INTERVAL seq % 3600 DAY)), "
+                f"       CONCAT('6271', LPAD(1 + seq % {int(people)}, 12, '0')), "
+                "       CONCAT('Laporan warga nomor ', seq, ': jalan rusak dan berlubang di RT ',"
+                "              seq % 20, ' ', X'E28094', ' mohon segera diperbaiki karena sudah "
+                "membahayakan pengendara motor dan pejalan kaki. Sudah pernah disampaikan ke "
+                "kelurahan namun belum ada tindak lanjut sampai sekarang. ', "
+                "              IF(seq % 7 = 0, X'4361666520C3A920646920756A756E67206A616C616E', "
+                "                 'Terima kasih.')), "
+                "       '', ELT(1 + seq % 3, '0', 'proses', 'selesai') "
+                f"FROM seq_1_to_{int(rows)}")
+    finally:
+        conn.close()
+        await conn.ensure_closed()

@@ -1,0 +1,152 @@
+"""Benchmark: backfill of a legacy form archive from MariaDB vs just moving its bytes.
+
+Same run, same rows: (1) the baseline streams ``SELECT * FROM pengaduan`` (unbuffered, latin1
+bytes) and COPYs the rows unchanged into one PostgreSQL table; (2) ``satukanal backfill``
+reads the same archive through the ``sql_table`` source (pengaduan ⋈ masyarakat, responses,
+repairs) and the core intake (raw items, encrypted reporters, complaints, events) with the
+history/push policy. Prints rows/s of both, the ratio and the peak RSS, one JSON object on
+the last line.
+
+    .venv/bin/python bench/backfill.py [--rows N | --small] [--pg-dsn DSN]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import resource
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncmy
+import asyncpg
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aggregator.backfill import Policy, run_backfill  # noqa: E402
+from aggregator.crypto import Crypto, generate_key  # noqa: E402
+from aggregator.db import create_pool  # noqa: E402
+from aggregator.migrate import migrate  # noqa: E402
+from aggregator.queue import JobQueue  # noqa: E402
+from aggregator.services import Services  # noqa: E402
+from connectors.forms.sql_table import SqlTableSource  # noqa: E402
+from schemas.config import CryptoConfig, EncryptionKey, Settings, SourceConfig  # noqa: E402
+from tests.forms.legacy import (  # noqa: E402
+    HOST, JOIN_QUERY, PORT, admin, create_legacy_db, drop_legacy_db, fill)
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+async def baseline(db: Any, pg: asyncpg.Connection, chunk: int = 10000) -> tuple[int, float]:
+    await pg.execute("CREATE TABLE baseline (id int, tgl_pengaduan text, nik bytea, "
+                     "isi_laporan bytea, foto bytea, status bytea)")
+    conn = await asyncmy.connect(host=HOST, port=PORT, user="root", password="",
+                                 database=db.database, charset="latin1", use_unicode=False)
+    from asyncmy.cursors import SSCursor
+
+    n = 0
+    started = time.perf_counter()
+    try:
+        async with conn.cursor(SSCursor) as cur:
+            await cur.execute("SELECT id_pengaduan, tgl_pengaduan, nik, isi_laporan, foto, "
+                              "status FROM pengaduan")
+            while True:
+                rows = await cur.fetchmany(chunk)
+                if not rows:
+                    break
+                await pg.copy_records_to_table(
+                    "baseline", records=[(r[0], str(r[1]), *r[2:]) for r in rows])
+                n += len(rows)
+    finally:
+        conn.close()
+        await conn.ensure_closed()
+    return n, time.perf_counter() - started
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--small", action="store_true", help="20,000 rows")
+    ap.add_argument("--batch", type=int, default=1000, help="source batch size")
+    ap.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = ap.parse_args()
+    rows = 20_000 if args.small else args.rows
+
+    legacy = await create_legacy_db(seed=False)
+    pg_name = f"satukanal_bench_{uuid.uuid4().hex[:8]}"
+    admin_pg = await asyncpg.connect(args.pg_dsn)
+    await admin_pg.execute(f'CREATE DATABASE "{pg_name}"')
+    dsn = args.pg_dsn.rsplit("/", 1)[0] + "/" + pg_name
+    try:
+        t = time.perf_counter()
+        await fill(legacy, rows)
+        print(f"generated {rows:,} rows in MariaDB in {time.perf_counter() - t:.1f} s",
+              file=sys.stderr)
+        pool = await create_pool(dsn, min_size=1, max_size=4)
+        async with pool.acquire() as conn:
+            await migrate(conn)
+            n_base, t_base = await baseline(legacy, conn)
+            await conn.execute("DROP TABLE baseline")
+        base_rate = n_base / t_base
+        print(f"baseline: {n_base:,} rows in {t_base:.1f} s = {base_rate:,.0f} rows/s",
+              file=sys.stderr)
+
+        settings = Settings(crypto=CryptoConfig(
+            keys=[EncryptionKey(id="k1", secret=generate_key())], hmac_key=generate_key()))
+        cfg = SourceConfig(name="form-bench", kind="sql_table", batch_size=args.batch, options={
+            "url": legacy.url, "query": JOIN_QUERY,
+            "fields": {"name": "nama", "phone": "telp", "orphan_check": "m_nik"}})
+        settings = settings.model_copy(update={"sources": [cfg]})
+        services = Services(settings=settings, pool=pool, http=None,  # type: ignore[arg-type]
+                            crypto=Crypto.from_config(settings.crypto),
+                            queue=JobQueue(pool, settings.queue, owner="bench"))
+        source = SqlTableSource(cfg, services)
+        samples: list[float] = []
+        peak = [rss_mb()]
+
+        async def sample() -> None:
+            while True:
+                peak[0] = max(peak[0], rss_mb())
+                await asyncio.sleep(0.2)
+
+        def on_batch(s: Any) -> None:
+            if s.read % max(1, rows // 10) < args.batch:
+                samples.append(round(rss_mb(), 1))
+
+        sampler = asyncio.create_task(sample())
+        t = time.perf_counter()
+        summary = await run_backfill(services, source, policy=Policy(), progress=False,
+                                     out=io.StringIO(), on_batch=on_batch)
+        t_fill = time.perf_counter() - t
+        sampler.cancel()
+        await source.close()
+        await pool.close()
+        rate = summary.read / t_fill
+        print(f"backfill: {summary.read:,} rows in {t_fill:.1f} s = {rate:,.0f} rows/s "
+              f"({summary.imported:,} complaints, {summary.pushed:,} pushed, "
+              f"{summary.history:,} history, {summary.quarantined:,} quarantined)",
+              file=sys.stderr)
+        peak_mb = max(peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        print(json.dumps({
+            "bench": "backfill", "rows": summary.read, "rows_per_s": round(rate, 1),
+            "baseline_rows_per_s": round(base_rate, 1), "ratio_baseline": round(rate / base_rate, 4),
+            "peak_rss_mb": round(peak_mb, 1), "rss_mb_during": samples,
+            "backfill_s": round(t_fill, 2), "baseline_s": round(t_base, 2),
+            "imported": summary.imported, "pushed": summary.pushed, "history": summary.history,
+            "quarantined": summary.quarantined}))
+    finally:
+        await drop_legacy_db(legacy)
+        await admin_pg.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+        await admin_pg.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
