@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from aggregator.lapor.sandbox import data
 from aggregator.lapor.sandbox.core import ApiError, Sandbox, SandboxConfig, photo_bytes
@@ -100,7 +101,10 @@ def _idem_key(request: web.Request) -> str:
 
 async def token(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, UnicodeDecodeError, aiohttp.ClientError, HttpProcessingError) as exc:
+        raise ApiError(400, "invalid_request", "send a form-encoded body") from exc
     if form.get("grant_type") != "client_credentials":
         raise ApiError(400, "unsupported_grant_type", "use client_credentials")
     client_id, secret = form.get("client_id"), form.get("client_secret")
@@ -150,7 +154,8 @@ async def add_attachment(request: web.Request) -> web.Response:
         part = await reader.next()
         while part is not None and getattr(part, "name", None) != "file":
             part = await reader.next()
-    except (ValueError, AssertionError, aiohttp.ClientError) as exc:
+    except (ValueError, AssertionError, KeyError, UnicodeDecodeError, aiohttp.ClientError,
+            HttpProcessingError) as exc:
         raise ApiError(400, "invalid_multipart", "cannot read the multipart body") from exc
     if part is None or not isinstance(part, aiohttp.BodyPartReader):
         raise ApiError(422, "validation_failed", "part 'file' is required",

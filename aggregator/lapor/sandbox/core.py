@@ -569,11 +569,11 @@ def validate_report(body: Any, attachments: set[str]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     clean["external_ref"] = _text(body, "external_ref", 1, 64, errors)
     channel = body.get("source_channel")
-    if channel not in CHANNELS:
+    if not isinstance(channel, str) or channel not in CHANNELS:
         _err(errors, "source_channel", f"one of {', '.join(sorted(CHANNELS))}")
     clean["source_channel"] = channel
     classification = body.get("classification", "pengaduan")
-    if classification not in CLASSIFICATIONS:
+    if not isinstance(classification, str) or classification not in CLASSIFICATIONS:
         _err(errors, "classification", f"one of {', '.join(sorted(CLASSIFICATIONS))}")
     clean["classification"] = classification
     clean["title"] = _text(body, "title", 1, 150, errors)
@@ -589,11 +589,11 @@ def validate_report(body: Any, attachments: set[str]) -> dict[str, Any]:
     clean["occurred_on"] = occurred
     clean["location"] = _location(body.get("location"), errors)
     category = body.get("category_id")
-    if category is not None and category not in CATEGORY_IDS:
+    if category is not None and (not isinstance(category, str) or category not in CATEGORY_IDS):
         _err(errors, "category_id", "unknown category")
     clean["category_id"] = category
     agency = body.get("suggested_agency_id")
-    if agency is not None and agency not in AGENCY_NAMES:
+    if agency is not None and (not isinstance(agency, str) or agency not in AGENCY_NAMES):
         _err(errors, "suggested_agency_id", "unknown agency")
     clean["suggested_agency_id"] = agency
     for flag in ("anonymous", "confidential"):
