@@ -231,9 +231,11 @@ def run_clock(cal: WorkingCalendar, clock: SlaClock, name: str, start: dt.dateti
         p_from = max(p_start, start)
         if p_end is None or p_end > stop:
             if met_at is None:
-                paused_at = p_from  # still waiting for the citizen: no breach meanwhile
-            total += stop - p_from
-            if met_at is not None:
+                # Still waiting for the citizen: no breach meanwhile. ``paused_total`` counts
+                # finished pauses only, so a pass that changes nothing writes nothing.
+                paused_at = p_from
+            else:
+                total += stop - p_from
                 due = cal.extend(clock, due, p_from, stop)
             break
         total += p_end - p_from

@@ -117,7 +117,8 @@ async def test_loop_breaches_flags_and_mails_the_agency_once(pool) -> None:
     assert origin.address == "pengaduan.pupr@kota.example" and msg.kind == "sla_breach"
     assert "terlampaui" in msg.subject and "PermenPANRB" in msg.text
 
-    # A second pass changes nothing and tells nobody again.
+    # A second pass an hour later changes nothing and tells nobody again.
+    clock.now = wib(19, 10)
     assert await loop.run_once() == 0
     assert len(sink.sent) == 2
     assert _breaches("45", "first_response") == before + 2
