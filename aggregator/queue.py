@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import inspect
 import random
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -153,6 +154,86 @@ class _Listener:
             await self._pool.release(conn)
 
 
+class _NotifyLimiter:
+    """At most one in-transaction NOTIFY per kind per ``interval``; the enqueues held back in
+    between get one trailing NOTIFY once their transactions have ended.
+
+    PostgreSQL commits notifying transactions one at a time (a global lock held through the
+    WAL flush), so a NOTIFY in every one-job transaction caps enqueueing at one job per disk
+    flush, whatever the concurrency. The leading NOTIFY keeps a quiet queue's first job
+    instant; the trailing one wakes workers for the rest of a burst within ``interval``.
+    A trailing NOTIFY is sent from another connection, so it waits until the held-back
+    transactions have committed (or rolled back) — up to ``patience`` s, after which polling
+    is the fallback anyway.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, interval: float, patience: float) -> None:
+        self._pool = pool
+        self.interval = interval
+        self._patience = patience
+        self._last: dict[str, float] = {}
+        self._held: dict[str, list[asyncpg.Connection]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def leading(self, kind: str) -> bool:
+        if self.interval <= 0:
+            return True
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.interval:
+            return False
+        self._last[kind] = now
+        return True
+
+    def hold(self, kind: str, conn: asyncpg.Connection) -> None:
+        conns = self._held.setdefault(kind, [])
+        if not any(c is conn for c in conns):
+            conns.append(conn)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._trail(), name="satukanal-job-notify")
+
+    async def _trail(self) -> None:
+        while self._held:
+            await asyncio.sleep(self.interval)
+            held, self._held = self._held, {}
+            deadline = time.monotonic() + self._patience
+            # asyncpg has no commit callback: look at the connections' transaction state.
+            while time.monotonic() < deadline and any(  # noqa: ASYNC110
+                _in_transaction(c) for conns in held.values() for c in conns
+            ):
+                await asyncio.sleep(self.interval)
+            await self._send(list(held))
+
+    async def _send(self, kinds: list[str]) -> None:
+        try:
+            async with self._pool.acquire() as conn:
+                await repo.notify(conn, kinds)
+        except Exception as exc:
+            # Workers poll every poll_s; a lost wake-up only costs latency.
+            log.warning("job_notify_failed", error=repr(exc))
+            return
+        now = time.monotonic()
+        for kind in kinds:
+            self._last[kind] = now
+
+    async def flush(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        held, self._held = self._held, {}
+        if held:
+            await self._send(list(held))
+
+
+def _in_transaction(conn: asyncpg.Connection) -> bool:
+    try:
+        return conn.is_in_transaction()
+    except asyncpg.InterfaceError:  # released to the pool: its transaction is over
+        return False
+
+
 class JobQueue:
     """Enqueue, claim, complete and fail jobs; operator actions; depth for metrics.
 
@@ -168,6 +249,7 @@ class JobQueue:
         owner: str,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        notify_interval_s: float = 0.05,
     ) -> None:
         self.pool = pool
         self.cfg = cfg
@@ -175,6 +257,7 @@ class JobQueue:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._listener = _Listener(pool)
+        self._notify = _NotifyLimiter(pool, notify_interval_s, patience=cfg.poll_s)
 
     def _now(self) -> dt.datetime | None:
         return self._clock() if self._clock is not None else None
@@ -193,9 +276,14 @@ class JobQueue:
         max_attempts: int | None = None,
     ) -> int | None:
         """Add a job inside the caller's transaction; ``None`` when ``dedup_key`` is taken.
-        Workers are woken by ``NOTIFY`` when the transaction commits."""
+
+        Workers are woken by ``NOTIFY satukanal_jobs, '<kind>'``: sent with the transaction's
+        commit, or — within ``notify_interval_s`` of the previous one, in a burst — once for
+        the burst right after these transactions end (see ``_NotifyLimiter``).
+        """
         cid = uuid.UUID(str(complaint_id)) if complaint_id is not None else None
-        return await repo.enqueue(
+        leading = self._notify.leading(kind)
+        job_id = await repo.enqueue(
             conn,
             kind,
             complaint_id=cid,
@@ -204,7 +292,15 @@ class JobQueue:
             run_after=run_after,
             max_attempts=max_attempts,
             now=self._now(),
+            notify=leading,
         )
+        if job_id is not None and not leading:
+            self._notify.hold(kind, conn)
+        return job_id
+
+    async def aclose(self) -> None:
+        """Send any held-back wake-up now (call before closing the pool)."""
+        await self._notify.flush()
 
     # -- consuming -------------------------------------------------------------------------
 

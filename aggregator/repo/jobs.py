@@ -40,11 +40,17 @@ async def enqueue(
     run_after: dt.datetime | None,
     max_attempts: int | None,
     now: Now,
+    notify: bool = True,
 ) -> int | None:
     job_id: int | None = await conn.fetchval(
-        q("enqueue_job"), kind, complaint_id, payload, dedup_key, run_after, max_attempts, now
+        q("enqueue_job"),
+        kind, complaint_id, payload, dedup_key, run_after, max_attempts, now, notify,
     )
     return job_id
+
+
+async def notify(conn: asyncpg.Connection, kinds: Sequence[str]) -> None:
+    await conn.execute(q("notify_kinds"), list(kinds))
 
 
 async def claim(

@@ -5,8 +5,12 @@
 -- says; tests pass a clock to move time.
 
 -- name: enqueue_job
--- One round trip: the row and its NOTIFY (sent at commit, only when a row was inserted).
--- $1 kind, $2 complaint_id, $3 payload, $4 dedup_key, $5 run_after, $6 max_attempts, $7 now
+-- One round trip: the row and, when $8, its NOTIFY (sent at commit, only if a row was
+-- inserted). aggregator.queue rate-limits the in-transaction NOTIFY: PostgreSQL serialises
+-- the commits of notifying transactions under one lock, WAL flush included, which would cap
+-- enqueueing at one job per disk flush.
+-- $1 kind, $2 complaint_id, $3 payload, $4 dedup_key, $5 run_after, $6 max_attempts, $7 now,
+-- $8 notify
 WITH ins AS (
     INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, max_attempts,
                       created_at, updated_at)
@@ -15,7 +19,12 @@ WITH ins AS (
     ON CONFLICT (dedup_key) DO NOTHING
     RETURNING id
 )
-SELECT id, pg_notify('satukanal_jobs', $1) FROM ins;
+SELECT id, CASE WHEN $8::boolean THEN pg_notify('satukanal_jobs', $1) END FROM ins;
+
+-- name: notify_kinds
+-- The trailing wake-up for enqueues whose NOTIFY was held back; sent after they committed.
+-- $1 kinds
+SELECT pg_notify('satukanal_jobs', k) FROM unnest($1::text[]) AS k;
 
 -- name: claim_jobs
 -- One round trip. Jobs whose lease ran out (their process died) come first: there are few,

@@ -130,6 +130,33 @@ async def test_notify_wakes_an_idle_worker_long_before_the_poll(pool: asyncpg.Po
         await run
 
 
+async def test_a_burst_of_enqueues_wakes_the_worker_for_every_job(pool: asyncpg.Pool):
+    """Within a burst only the first transaction NOTIFYs; the rest get one trailing wake-up
+    after they commit, so the last job of the burst does not wait for the poll."""
+    queue = JobQueue(pool, QueueConfig(poll_s=60.0), owner="test:1", notify_interval_s=0.2)
+    handled: set[int] = set()
+
+    async def handle(job: Job) -> None:
+        handled.add(job.id)
+
+    stop = asyncio.Event()
+    run = asyncio.create_task(Worker(queue, {"push": handle}).run(stop))
+    try:
+        await asyncio.sleep(0.5)
+        for _round in range(3):
+            ids = set()
+            async with pool.acquire() as conn:
+                for i in range(20):
+                    async with conn.transaction():
+                        ids.add(await queue.enqueue(conn, "push", payload={"i": i}))
+                        await asyncio.sleep(0.01)  # a transaction that takes a moment
+            await _wait_for(lambda ids=ids: ids <= handled, within=10)  # type: ignore[misc]
+    finally:
+        stop.set()
+        await run
+        await queue.aclose()
+
+
 async def test_polling_finds_jobs_when_notify_was_missed(pool: asyncpg.Pool):
     cfg = QueueConfig(poll_s=0.3)
     queue = JobQueue(pool, cfg, owner="test:1")
