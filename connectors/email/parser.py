@@ -247,7 +247,7 @@ _NO = re.compile(r"^\W*(?:belum|blm|blum|tidak|tdk|belom)\b", re.IGNORECASE)
 def parse_email(raw: bytes, *, options: ParseOptions | None = None) -> Parsed:
     """Raw RFC 5322 bytes to a ``ComplaintDraft``, ``ReplyDraft`` or ``Ignored``."""
     options = options or ParseOptions()
-    if not raw or not raw.strip():
+    if not raw or raw.isspace():
         raise InvalidInput("empty message")
     try:
         return _parse(raw, options)

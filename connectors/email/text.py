@@ -9,10 +9,11 @@ from __future__ import annotations
 import codecs
 import re
 from email.header import decode_header
+from html.parser import HTMLParser
 from typing import Any
 
 import ftfy
-from bs4 import BeautifulSoup, Comment, NavigableString
+from bs4 import BeautifulSoup
 
 # Labels real mailers write that Python does not know, or knows under a narrower name.
 _CHARSET_ALIASES = {
@@ -123,46 +124,118 @@ def _one_line(text: str) -> str:
 
 # --- HTML ------------------------------------------------------------------------------
 
-_DROP_TAGS = ("script", "style", "head", "noscript", "template", "title", "meta", "object",
-              "iframe", "svg")
-_BLOCK_TAGS = ("p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul",
-               "ol", "pre", "section", "article", "header", "footer", "hr", "dd", "dt")
+_DROP_TAGS = frozenset({"script", "style", "noscript", "template", "title", "object", "iframe",
+                        "svg"})
+_BLOCK_TAGS = frozenset({"p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
+                         "ul", "ol", "pre", "section", "article", "header", "footer", "hr", "dd",
+                         "dt", "blockquote"})
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to readable text in one streaming pass (the stdlib tokenizer, no tree: mail
+    bodies are read once, and building a BeautifulSoup tree costs several times more)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[list[str]] = [[]]  # one buffer per open blockquote
+        self.skip = 0
+        self.link: tuple[str, list[str]] | None = None
+
+    def _out(self, text: str) -> None:
+        if self.link is not None:
+            self.link[1].append(text)
+        else:
+            self.stack[-1].append(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _DROP_TAGS:
+            self.skip += 1
+            return
+        if self.skip:
+            return
+        if tag == "br":
+            self._out("\n")
+        elif tag == "a":
+            self._close_link()
+            self.link = (dict(attrs).get("href") or "", [])
+        elif tag == "img":
+            alt = (dict(attrs).get("alt") or "").strip()
+            if alt:
+                self._out(f"[{alt}]")
+        elif tag == "blockquote":
+            self._close_link()
+            self.stack.append([])
+        elif tag in ("td", "th"):
+            self._out(" ")
+        elif tag in _BLOCK_TAGS:
+            self._out("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _DROP_TAGS:
+            return
+        self.handle_starttag(tag, attrs)
+        if tag == "a":
+            self._close_link()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _DROP_TAGS:
+            self.skip = max(0, self.skip - 1)
+            return
+        if self.skip:
+            return
+        if tag == "a":
+            self._close_link()
+        elif tag == "blockquote" and len(self.stack) > 1:
+            self._close_link()
+            self._pop_quote()
+        elif tag in ("td", "th"):
+            self._out(" ")
+        elif tag in _BLOCK_TAGS:
+            self._out("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self._out(data)
+
+    def _close_link(self) -> None:
+        if self.link is None:
+            return
+        href, parts = self.link
+        self.link = None
+        label = " ".join("".join(parts).split())
+        href = href.strip()
+        if href.lower().startswith("mailto:"):
+            href = href[7:]
+        if href and not href.lower().startswith(("javascript:", "data:", "#", "cid:")) \
+                and href not in label:
+            self._out(f"{label} ({href})" if label else href)
+        else:
+            self._out(label)
+
+    def _pop_quote(self) -> None:
+        inner = _tidy("".join(self.stack.pop()))
+        self.stack[-1].append("\n" + "\n".join("> " + ln for ln in inner.split("\n")) + "\n")
+
+    def text(self) -> str:
+        self.close()
+        self._close_link()
+        while len(self.stack) > 1:
+            self._pop_quote()
+        return _tidy("".join(self.stack[0]))
 
 
 def html_to_text(html: str) -> str:
-    """Readable text from an HTML body: no scripts or styles, links kept as text."""
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
-    for a in soup.find_all("a"):
-        href = (a.get("href") or "").strip()
-        label = a.get_text(" ", strip=True)
-        if href.lower().startswith("mailto:"):
-            href = href[7:]
-        if href and not href.lower().startswith(("javascript:", "data:", "#", "cid:")):
-            if href not in label:
-                a.replace_with(NavigableString(f"{label} ({href})" if label else href))
-                continue
-        a.replace_with(NavigableString(label))
-    for img in soup.find_all("img"):
-        alt = (img.get("alt") or "").strip()
-        img.replace_with(NavigableString(f"[{alt}]" if alt else ""))
-    for br in soup.find_all("br"):
-        br.replace_with(NavigableString("\n"))
-    for cell in soup.find_all(("td", "th")):
-        cell.append(NavigableString(" "))
-    for block in soup.find_all(_BLOCK_TAGS):
-        block.insert_before(NavigableString("\n"))
-        block.append(NavigableString("\n"))
-    # Quoted history in HTML is a blockquote; mark it like plain-text quoting so the same
-    # trimming applies (innermost first, so nested quotes get their own prefix).
-    for bq in reversed(soup.find_all("blockquote")):
-        inner = _tidy(bq.get_text(""))
-        quoted = "\n".join("> " + line for line in inner.splitlines())
-        bq.replace_with(NavigableString("\n" + quoted + "\n"))
-    return _tidy(soup.get_text(""))
+    """Readable text from an HTML body: no scripts or styles, links kept as text, quoted
+    history (blockquote) marked with '>' like plain-text quoting."""
+    parser = _TextExtractor()
+    try:
+        parser.feed(html)
+        return parser.text()
+    except Exception:  # the tokenizer gave up on hostile markup: fall back to a forgiving tree
+        soup = BeautifulSoup(html, "html.parser")
+        for tag in soup.find_all(list(_DROP_TAGS)):
+            tag.decompose()
+        return _tidy(soup.get_text("\n"))
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u200b\u3000]+")

@@ -153,3 +153,13 @@ def test_outgoing_message_threads_under_the_citizens_original() -> None:
     # Our own message read back by our own parser is recognised as ours (a reply loop guard).
     assert isinstance(parse_email(bytes(msg), options=OPTIONS), Ignored)
     assert reply_subject(None, "Status pengaduan", "7") == "[LAPOR! #7] Status pengaduan"
+
+
+def test_html_quotes_entities_and_unclosed_tags() -> None:
+    text = html_to_text("<div>Jalan &amp; jembatan&nbsp;rusak<br>lihat <a href='mailto:x@kota.test'>"
+                        "surat</a><blockquote>lama<blockquote>lebih lama</blockquote></blockquote>"
+                        "<p>akhir <a href='https://e.test/a'>https://e.test/a</a><table><tr><td>a"
+                        "<td>b</table><script>never()")
+    assert text.split("\n") == ["Jalan & jembatan rusak", "lihat surat (x@kota.test)",
+                                "> lama", "> > lebih lama", "", "akhir https://e.test/a", "",
+                                "a b"]
