@@ -52,6 +52,8 @@ SINK_KIND = {"ack": "ack", "status_changed": "status", "response_posted": "respo
              "info_requested": "info_request", "solved_question": "solved_question",
              "usage": "usage", "sunset": "sunset", "complaint_linked": "linked"}
 NEEDS_NO_TRACKING_ID = frozenset({"usage", "sunset", "complaint_linked"})
+# News also sent to the reporters of duplicates linked to the complaint.
+FAN_OUT = frozenset({"status_changed", "deleted", "response_posted"})
 
 Handler = Callable[[Job], Awaitable[None]]
 
@@ -118,14 +120,34 @@ class Notifier:
                          reason=skip)
                 NOTIFICATIONS.labels(channel=channel, outcome="skipped").inc()
                 return
+            targets = [c["id"]]
+            if existing is None and event in FAN_OUT:
+                # Reporters whose complaint was linked to this one as a duplicate were told
+                # they would hear its progress: the same news goes to each of them.
+                shared = [{**asdict(i), "seq": job.id} for i in items
+                          if i.event != "solved_question"]
+                for d in await repo.linked_duplicates(conn, c["id"]):
+                    d_dedup = f"{dedup}:for:{d['id']}"
+                    if await repo.insert_notification(
+                            conn, notification_id=notification_id(d_dedup),
+                            complaint_id=d["id"], kind=event,
+                            channel=channel_of(str(d["channel"])), source=d["source"],
+                            dedup_key=d_dedup, items=shared):
+                        targets.append(d["id"])
             if window > 0:
-                if not await repo.has_queued_flush(conn, c["id"]):
-                    await self.services.queue.enqueue(
-                        conn, "notify", complaint_id=c["id"], payload={"event": "flush"},
-                        dedup_key=f"notify-flush:{notification_id(dedup)}",
-                        run_after=self._now() + dt.timedelta(seconds=window))
+                for target in targets:
+                    await self._schedule_flush(conn, target, window)
                 return
-        await self.flush(job.complaint_id)
+        for target in targets:
+            await self.flush(target)
+
+    async def _schedule_flush(self, conn: asyncpg.Connection, complaint_id: uuid.UUID,
+                              window: float) -> None:
+        if not await repo.has_queued_flush(conn, complaint_id):
+            await self.services.queue.enqueue(
+                conn, "notify", complaint_id=complaint_id, payload={"event": "flush"},
+                dedup_key=f"notify-flush:{complaint_id}:{uuid.uuid4()}",
+                run_after=self._now() + dt.timedelta(seconds=window))
 
     # -- what to say ----------------------------------------------------------------------------
 
@@ -232,7 +254,7 @@ class Notifier:
                             thread=c["origin"] if isinstance(c["origin"], dict) else {})
             out = OutboundMessage(notification_id=str(head), kind=kind, text=msg.text,
                                   subject=msg.subject, html=msg.html,
-                                  tracking_id=c["lapor_tracking_id"])
+                                  tracking_id=common["tracking_id"])
             try:
                 result = await sink.send(origin, out)
             except PermanentError as exc:
@@ -267,8 +289,10 @@ class Notifier:
         name = None
         if channel == "email" and c["name_enc"] is not None:
             name = self.services.crypto.decrypt("name", c["name_enc"])
-        return {"tracking_id": c["lapor_tracking_id"], "title": c["title"],
-                "status_url": status_url(self.settings, c["lapor_tracking_id"]),
+        # A linked duplicate follows the report it was merged into.
+        tracking = c["lapor_tracking_id"] or c["linked_tracking_id"]
+        return {"tracking_id": tracking, "title": c["title"],
+                "status_url": status_url(self.settings, tracking),
                 "municipality": self.settings.municipality, "name": name,
                 "reply_hint": True}
 

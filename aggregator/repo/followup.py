@@ -25,6 +25,11 @@ async def get_complaint(conn: asyncpg.Connection,
     return row
 
 
+async def linked_duplicates(conn: asyncpg.Connection,
+                            complaint_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(await conn.fetch(q("list_linked_duplicates"), complaint_id))
+
+
 async def get_followup(conn: asyncpg.Connection, complaint_id: uuid.UUID, *,
                        event_id: str | None, followup_id: int | None) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(

@@ -242,3 +242,24 @@ async def test_usage_answer_without_a_complaint(pool) -> None:
         n = await conn.fetchval("SELECT count(*) FROM notifications WHERE state = 'sent'"
                                 " AND complaint_id IS NULL")
     assert n == 1
+
+
+async def test_linked_duplicate_hears_the_original_reports_progress(pool) -> None:
+    services = make_services(pool, Clock(T0), **_settings())
+    mail, sms = RecordingSink(), RecordingSink()
+    original = await add_complaint(services, reporter=Reporter(email="w@example.org"))
+    dup = await add_complaint(services, channel="sms", source="gammu", tracking_id=None,
+                              status="duplicate", reporter=Reporter(phone="+6281311112222"))
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE complaints SET duplicate_of = $1 WHERE id = $2", original, dup)
+        await services.queue.enqueue(conn, "notify", complaint_id=dup, payload={
+            "event": "complaint_linked", "duplicate_of": str(original)})
+    await _run(services, {"mail": mail, "gammu": sms})
+    (origin, msg), = sms.sent
+    assert origin.address == "+6281311112222" and "#1916449" in msg.text
+    await apply_events(services, event("1916449", "status_changed", T0, status="selesai"))
+    await _run(services, {"mail": mail, "gammu": sms})
+    assert len(mail.sent) == 1 and "SUDAH atau BELUM" in mail.sent[0][1].text
+    assert len(sms.sent) == 2
+    text = sms.sent[1][1].text
+    assert "Laporan #1916449 dinyatakan selesai" in text and "SUDAH" not in text
