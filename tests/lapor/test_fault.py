@@ -1,0 +1,130 @@
+"""Issue 3 item 6: 500 complaints through a faulty LAPOR! while the daemon is SIGKILLed.
+
+The sandbox answers 5xx to 20% of requests, leaves 5% of creates hanging after acting on
+them, drops 5% of connections, revokes every token every 2 s and duplicates and reorders
+feed events. The daemon process (tests/lapor/daemon_proc.py) is killed with SIGKILL and
+restarted six times. At the end: exactly one LAPOR! report per complaint in the sandbox's
+own record, every complaint holds its Tracking ID, every feed event is applied exactly once,
+and no complaint's status went backwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from aggregator.lapor.sandbox.faults import parse_faults
+from tests.lapor.helpers import insert_many, make_services, start_sandbox
+
+N = 500
+KILLS = 6
+FAULTS = ("error5xx=0.2,timeout_after_create=0.05,drop=0.05,revoke_tokens=2,"
+          "dup_events=0.1,reorder_events=0.1,hang_s=3")
+DAEMON = Path(__file__).with_name("daemon_proc.py")
+
+
+async def start_daemon(dsn: str, base_url: str, log: Path) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(DAEMON), dsn, base_url, stdout=asyncio.subprocess.PIPE,
+        stderr=log.open("ab"), env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+    assert line.strip() == b"daemon_ready", line
+    return proc
+
+
+async def done(pool: asyncpg.Pool, sb: object) -> bool:
+    state = sb.state  # type: ignore[attr-defined]
+    if len(state["reports"]) < N or any(r["next_at"] is not None
+                                        for r in state["reports"].values()):
+        return False
+    async with pool.acquire() as conn:
+        pushed = await conn.fetchval(
+            "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NOT NULL")
+        applied = await conn.fetchval("SELECT count(*) FROM lapor_events WHERE applied")
+    return bool(pushed == N and applied == len(state["events"]))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_exactly_once_through_faults_and_sigkills(db_dsn: str, pool: asyncpg.Pool,
+                                                        tmp_path: Path) -> None:
+    running = await start_sandbox(life="fast", life_unit_s=0.3, rate_per_s=100, burst=200,
+                                  faults=parse_faults(FAULTS), seed=2019)
+    log = tmp_path / "daemon.log"
+    rng = random.Random(6)
+    services = make_services(pool, None)
+    cids = await insert_many(pool, services, N)
+    kills = 0
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        for _ in range(KILLS):
+            proc = await start_daemon(db_dsn, running.base_url, log)
+            await asyncio.sleep(rng.uniform(1.0, 3.0))
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            kills += 1
+        async with pool.acquire() as conn:
+            pushed_at_last_kill = await conn.fetchval(
+                "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NOT NULL")
+        proc = await start_daemon(db_dsn, running.base_url, log)
+        deadline = time.monotonic() + 300
+        while not await done(pool, running.sb):
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            assert proc.returncode is None, log.read_text()[-3000:]
+            await asyncio.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        proc = None
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await running.stop()
+
+    sb = running.sb
+    assert kills >= 5 and pushed_at_last_kill < N  # the kills landed while pushing
+    stats = sb.stats
+    assert stats["injected_5xx"] > 50 and stats["dropped"] > 5 and stats["hung"] > 5
+    assert stats["tokens_revoked"] > 0
+
+    # The sandbox's own record: exactly one report per complaint.
+    per_ref = collections.Counter(r["external_ref"] for r in sb.state["reports"].values())
+    assert set(per_ref) == {str(c) for c in cids}
+    assert set(per_ref.values()) == {1}
+
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT id, lapor_tracking_id, status::text FROM complaints")
+        events = await conn.fetch("SELECT event_id, applied, note FROM lapor_events")
+        timeline = await conn.fetch(
+            "SELECT data->>'event_id' AS e FROM events WHERE data ? 'event_id'")
+        followups = await conn.fetch("SELECT event_id FROM followups")
+        dead = await conn.fetchval("SELECT count(*) FROM jobs WHERE state = 'dead'")
+        notify = await conn.fetch("SELECT dedup_key FROM jobs WHERE kind = 'notify'")
+    by_ref = {r["external_ref"]: t for t, r in sb.state["reports"].items()}
+    assert {str(r["id"]): r["lapor_tracking_id"] for r in rows} == by_ref
+    # Every feed event stored once and applied once; statuses end where LAPOR!'s are.
+    feed = sb.state["events"]
+    assert sorted(e["event_id"] for e in events) == sorted(e["event_id"] for e in feed)
+    assert all(e["applied"] for e in events)
+    timeline_ids = [t["e"] for t in timeline]
+    assert len(timeline_ids) == len(set(timeline_ids))
+    stale = {e["event_id"] for e in events if e["note"] == "stale"}
+    assert set(timeline_ids) == {e["event_id"] for e in feed} - stale
+    responses = {e["event_id"] for e in feed if e["type"] in ("response_posted",
+                                                                "info_requested")}
+    assert sorted(f["event_id"] for f in followups) == sorted(responses)
+    assert {r["lapor_tracking_id"]: r["status"] for r in rows} == {
+        t: r["status"] for t, r in sb.state["reports"].items()}
+    assert dead == 0
+    keys = [n["dedup_key"] for n in notify]
+    assert len(keys) == len(set(keys))
