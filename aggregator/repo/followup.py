@@ -134,3 +134,14 @@ async def set_followup_flags(conn: asyncpg.Connection,
 async def report_rows(conn: asyncpg.Connection, start: dt.datetime,
                       end: dt.datetime) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("report_sla_complaints"), start, end))
+
+
+async def undelivered(conn: asyncpg.Connection, since: dt.datetime, sources: Sequence[str],
+                      limit: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(q("list_undelivered_notifications"), since, list(sources),
+                                 limit))
+
+
+async def set_delivery(conn: asyncpg.Connection, notification_id: uuid.UUID, state: str,
+                       at: dt.datetime | None, detail: str | None) -> None:
+    await conn.execute(q("set_notification_delivery"), notification_id, state, at, detail)

@@ -176,3 +176,18 @@ LEFT JOIN sla_clocks fr ON fr.complaint_id = c.id AND fr.clock = 'first_response
 WHERE c.received_at >= $1 AND c.received_at < $2
   AND c.status NOT IN ('duplicate', 'history')
 ORDER BY c.id;
+
+-- name: list_undelivered_notifications
+-- Heads of messages handed to a channel that can tell later whether they arrived.
+SELECT id, source FROM notifications
+WHERE state = 'sent' AND external_id IS NOT NULL AND sent_at > $1
+  AND source = ANY($2::text[])
+ORDER BY sent_at
+LIMIT $3;
+
+-- name: set_notification_delivery
+UPDATE notifications
+SET state = $2::notification_state,
+    delivered_at = CASE WHEN $2 = 'delivered' THEN coalesce($3, now()) ELSE delivered_at END,
+    detail = coalesce($4, detail)
+WHERE id = $1 AND state = 'sent';

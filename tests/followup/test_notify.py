@@ -263,3 +263,30 @@ async def test_linked_duplicate_hears_the_original_reports_progress(pool) -> Non
     assert len(sms.sent) == 2
     text = sms.sent[1][1].text
     assert "Laporan #1916449 dinyatakan selesai" in text and "SUDAH" not in text
+
+
+class ReportingSink(RecordingSink):
+    """A sink whose channel reports delivery later (as Gammu's sentitems does)."""
+
+    async def delivery_status(self, notification_id: str):
+        from connectors.sms.gammu import DeliveryState
+
+        return DeliveryState("delivered", external_id=f"ext-{notification_id}",
+                             detail="DeliveryOK", at=T0 + dt.timedelta(minutes=1))
+
+
+async def test_delivery_reports_are_copied_onto_notifications(pool) -> None:
+    from aggregator.notify.delivery import DeliveryLoop
+
+    services = make_services(pool, Clock(T0), **_settings())
+    sink = ReportingSink()
+    cid = await add_complaint(services, channel="sms", source="gammu",
+                              reporter=Reporter(phone="+6281234567890"))
+    await apply_events(services, event("1916449", "status_changed", T0, status="terverifikasi"))
+    await _run(services, {"gammu": sink})
+    loop = DeliveryLoop(services, {"gammu": sink, "mail": RecordingSink()})
+    assert await loop.run_once() == 1
+    assert await loop.run_once() == 0
+    async with pool.acquire() as conn:
+        (row,) = await notifications_for(conn, cid)
+    assert row["state"] == "delivered" and row["delivered_at"] == T0 + dt.timedelta(minutes=1)
