@@ -19,14 +19,28 @@ DANGEROUS_EXTENSIONS = frozenset(
     "dll sys gadget application inf scf apk iso img vhd".split()
 )
 _DANGEROUS_MIMES = frozenset(
-    {"application/x-msdownload", "application/x-dosexec", "application/x-executable",
-     "application/vnd.microsoft.portable-executable", "application/x-sharedlib",
-     "application/x-mach-binary", "application/vnd.android.package-archive",
-     "application/javascript", "text/javascript", "application/x-javascript",
-     "application/x-msdos-program", "application/hta", "application/x-bat"}
+    {
+        "application/x-msdownload",
+        "application/x-dosexec",
+        "application/x-executable",
+        "application/vnd.microsoft.portable-executable",
+        "application/x-sharedlib",
+        "application/x-mach-binary",
+        "application/vnd.android.package-archive",
+        "application/javascript",
+        "text/javascript",
+        "application/x-javascript",
+        "application/x-msdos-program",
+        "application/hta",
+        "application/x-bat",
+    }
 )
-_EXIF_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP",
-                 "image/tiff": "TIFF"}
+_EXIF_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/tiff": "TIFF",
+}
 _SAFE_NAME = re.compile(r"[\x00-\x1f/\\:*?\"<>|]+")
 
 
@@ -92,15 +106,20 @@ def add_part(out: Collected, part: Message, name: str | None, limits: Attachment
         return
     kind = filetype.guess(data[:8192]) if data else None
     sniffed = kind.mime if kind is not None else None
-    if _extension(label) in DANGEROUS_EXTENSIONS or declared in _DANGEROUS_MIMES or (
-        sniffed in _DANGEROUS_MIMES
-    ) or (kind is not None and kind.extension in DANGEROUS_EXTENSIONS):
-        out.notes.append(f"attachment {label!r} refused: dangerous type "
-                         f"({sniffed or declared})")
+    if (
+        _extension(label) in DANGEROUS_EXTENSIONS
+        or declared in _DANGEROUS_MIMES
+        or (sniffed in _DANGEROUS_MIMES)
+        or (kind is not None and kind.extension in DANGEROUS_EXTENSIONS)
+    ):
+        out.notes.append(f"attachment {label!r} refused: dangerous type ({sniffed or declared})")
         out.flags.append("attachment_dangerous")
         return
-    content_type = sniffed or (declared if declared != "application/octet-stream" else None) \
+    content_type = (
+        sniffed
+        or (declared if declared != "application/octet-stream" else None)
         or "application/octet-stream"
+    )
     note = None
     if sniffed and sniffed != declared:
         note = f"type sniffed as {sniffed} (declared {declared})"

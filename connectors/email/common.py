@@ -6,8 +6,9 @@ import hashlib
 import re
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s]{3,400}>)",
-                         re.IGNORECASE | re.MULTILINE)
+_MESSAGE_ID = re.compile(
+    rb"^Message-ID:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s]{3,400}>)", re.IGNORECASE | re.MULTILINE
+)
 
 
 def source_ref(raw: bytes) -> str:

@@ -13,8 +13,47 @@ from dataclasses import dataclass
 import phonenumbers
 
 _PROVINCES = frozenset(
-    {11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 31, 32, 33, 34, 35, 36, 51, 52, 53,
-     61, 62, 63, 64, 65, 71, 72, 73, 74, 75, 76, 81, 82, 91, 92, 93, 94, 95, 96, 97}
+    {
+        11,
+        12,
+        13,
+        14,
+        15,
+        16,
+        17,
+        18,
+        19,
+        21,
+        31,
+        32,
+        33,
+        34,
+        35,
+        36,
+        51,
+        52,
+        53,
+        61,
+        62,
+        63,
+        64,
+        65,
+        71,
+        72,
+        73,
+        74,
+        75,
+        76,
+        81,
+        82,
+        91,
+        92,
+        93,
+        94,
+        95,
+        96,
+        97,
+    }
 )
 _NIK = re.compile(r"(?<![\d])(\d{16})(?![\d])")
 _NIK_SPACED = re.compile(r"(?<![\d])(\d{4}[ .-]\d{4}[ .-]\d{4}[ .-]\d{4})(?![\d])")
@@ -66,8 +105,9 @@ def find_nik(text: str) -> tuple[str, bool, tuple[int, int]] | None:
 _PHONE_CANDIDATE = re.compile(r"(?<![\w+(])(\(?\+?\d[\d \t().-]{6,18}\d)(?![\w])")
 
 
-def find_phone(text: str, *, region: str = "ID",
-               skip: tuple[int, int] | None = None) -> FoundPhone | None:
+def find_phone(
+    text: str, *, region: str = "ID", skip: tuple[int, int] | None = None
+) -> FoundPhone | None:
     """The first plausible phone number; mobiles are preferred (they can receive SMS).
 
     Candidates come from a cheap regex and are checked by ``phonenumbers`` one by one:
@@ -88,7 +128,8 @@ def find_phone(text: str, *, region: str = "ID",
         if not phonenumbers.is_valid_number(number):
             continue
         found = FoundPhone(
-            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), raw)
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), raw
+        )
         if phonenumbers.number_type(number) in _MOBILE_TYPES:
             return found
         first = first or found

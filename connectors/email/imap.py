@@ -74,7 +74,8 @@ class ImapSource:
         ctx = o.ssl_context()
         if o.tls == "implicit":
             client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
-                o.host, o.effective_port, timeout=o.timeout_s, ssl_context=ctx)
+                o.host, o.effective_port, timeout=o.timeout_s, ssl_context=ctx
+            )
         else:
             client = aioimaplib.IMAP4(o.host, o.effective_port, timeout=o.timeout_s)
         try:
@@ -84,13 +85,17 @@ class ImapSource:
             resp = await client.login(o.user, o.password.get_secret_value())
         except ssl.SSLCertVerificationError as exc:
             await self._drop(client)
-            raise ConfigError(f"sources.{self.name}.options.ca_file: the IMAP server's "
-                              f"certificate is not trusted ({exc.verify_message}); name its CA "
-                              "in ca_file, or set verify = false on a trusted network") from exc
-        except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException) as exc:
+            raise ConfigError(
+                f"sources.{self.name}.options.ca_file: the IMAP server's "
+                f"certificate is not trusted ({exc.verify_message}); name its CA "
+                "in ca_file, or set verify = false on a trusted network"
+            ) from exc
+        except (TimeoutError, OSError, aioimaplib.AioImapException) as exc:
             await self._drop(client)
-            raise TransientError(f"IMAP connection to {o.host}:{o.effective_port} failed: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+            raise TransientError(
+                f"IMAP connection to {o.host}:{o.effective_port} failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         if resp.result != "OK":
             await self._drop(client)
             detail = b" ".join(resp.lines).decode(errors="replace")[:200]
@@ -104,21 +109,26 @@ class ImapSource:
         """aioimaplib has no STARTTLS: send the command, then upgrade the transport in place."""
         proto = client.protocol
         if "STARTTLS" not in proto.capabilities:
-            raise ConfigError(f"sources.{self.name}.options.tls: the server does not offer "
-                              "STARTTLS (use tls = \"implicit\" or \"none\")")
+            raise ConfigError(
+                f"sources.{self.name}.options.tls: the server does not offer "
+                'STARTTLS (use tls = "implicit" or "none")'
+            )
         resp = await proto.execute(aioimaplib.Command("STARTTLS", proto.new_tag(), loop=proto.loop))
         if resp.result != "OK":
             raise TransientError(f"IMAP STARTTLS refused: {resp.lines!r}"[:300])
         loop = asyncio.get_running_loop()
         proto.transport = await loop.start_tls(
-            proto.transport, proto, ctx, server_hostname=self.options.host)
+            proto.transport, proto, ctx, server_hostname=self.options.host
+        )
         await proto.capability()  # capabilities before TLS must not be trusted
 
     async def _select(self, client: aioimaplib.IMAP4) -> None:
         resp = await client.select(_quote_mailbox(self.options.folder))
         if resp.result != "OK":
-            raise ConfigError(f"sources.{self.name}.options.folder: cannot open "
-                              f"{self.options.folder!r} ({resp.lines!r})"[:300])
+            raise ConfigError(
+                f"sources.{self.name}.options.folder: cannot open "
+                f"{self.options.folder!r} ({resp.lines!r})"[:300]
+            )
         for line in resp.lines:
             m = _UIDVALIDITY.search(line) if isinstance(line, bytes) else None
             if m:
@@ -143,7 +153,7 @@ class ImapSource:
             except TransientError as exc:
                 if attempt == _CONNECT_ATTEMPTS:
                     self._failures += 1
-                    backoff = min(self.options.reconnect_max_s, 2.0 ** self._failures)
+                    backoff = min(self.options.reconnect_max_s, 2.0**self._failures)
                     self._next_attempt = time.monotonic() + backoff
                     raise
                 self._log.info("imap_connect_retried", attempt=attempt, error=str(exc)[:200])
@@ -169,7 +179,7 @@ class ImapSource:
         """Run one IMAP command; a broken connection is dropped and reported as transient."""
         try:
             resp = await coro
-        except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException) as exc:
+        except (TimeoutError, OSError, aioimaplib.AioImapException) as exc:
             await self._disconnect()
             raise TransientError(f"IMAP command failed: {type(exc).__name__}: {exc}") from exc
         if resp.result != "OK":
@@ -188,18 +198,27 @@ class ImapSource:
         if cursor and cursor.get("uidvalidity") == validity:
             last_uid = int(cursor.get("uid") or 0)
         elif cursor and cursor.get("uidvalidity") is not None:
-            self._log.warning("imap_uidvalidity_changed", old=cursor.get("uidvalidity"),
-                              new=validity)
+            self._log.warning(
+                "imap_uidvalidity_changed", old=cursor.get("uidvalidity"), new=validity
+            )
         resp = await self._command(client.uid_search(f"UID {last_uid + 1}:*", charset=None))
-        uids = sorted(int(t) for line in resp.lines[:-1] if isinstance(line, bytes)
-                      for t in line.split() if t.isdigit())
+        uids = sorted(
+            int(t)
+            for line in resp.lines[:-1]
+            if isinstance(line, bytes)
+            for t in line.split()
+            if t.isdigit()
+        )
         uids = [u for u in uids if u > last_uid][: self.options.max_per_poll]
         size = max(1, min(self.cfg.batch_size, self.options.max_per_poll))
         for start in range(0, len(uids), size):
-            chunk = uids[start:start + size]
+            chunk = uids[start : start + size]
             items = await self._fetch(client, chunk)
-            yield Batch(items=items, cursor={"uidvalidity": validity, "uid": chunk[-1]},
-                        ack_token={"uidvalidity": validity, "uids": chunk})
+            yield Batch(
+                items=items,
+                cursor={"uidvalidity": validity, "uid": chunk[-1]},
+                ack_token={"uidvalidity": validity, "uids": chunk},
+            )
 
     async def _fetch(self, client: aioimaplib.IMAP4, uids: list[int]) -> list[RawItem]:
         uid_set = ",".join(str(u) for u in uids)
@@ -210,11 +229,19 @@ class ImapSource:
         def flush() -> None:
             if "body" in current and "uid" in current:
                 raw = current["body"]
-                items.append(RawItem(
-                    source_ref=source_ref(raw), payload=raw, received_at=current.get("date"),
-                    meta={"uid": current["uid"], "uidvalidity": self._uidvalidity,
-                          "folder": self.options.folder},
-                    content_type="message/rfc822"))
+                items.append(
+                    RawItem(
+                        source_ref=source_ref(raw),
+                        payload=raw,
+                        received_at=current.get("date"),
+                        meta={
+                            "uid": current["uid"],
+                            "uidvalidity": self._uidvalidity,
+                            "folder": self.options.folder,
+                        },
+                        content_type="message/rfc822",
+                    )
+                )
 
         for line in resp.lines:
             if isinstance(line, bytearray):
@@ -256,7 +283,7 @@ class ImapSource:
         else:
             await self._command(client.expunge())
 
-    async def wait_for_new(self, timeout: float) -> None:
+    async def wait_for_new(self, timeout: float) -> None:  # noqa: ASYNC109 - the loop's hook
         """Return when the server announces new mail (IDLE) or after ``timeout`` seconds."""
         if not self.options.idle:
             await asyncio.sleep(timeout)
@@ -281,7 +308,7 @@ class ImapSource:
             client.idle_done()
             await asyncio.wait_for(idle, 10)
             done = True
-        except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException):
+        except (TimeoutError, OSError, aioimaplib.AioImapException):
             pass
         finally:
             if not done:  # cancelled or broken in the middle of IDLE: start afresh next time

@@ -44,8 +44,10 @@ class MaildirSource:
     async def check(self) -> None:
         for sub in ("new", "cur", "tmp"):
             if not (self.root / sub).is_dir():
-                raise ConfigError(f"sources.{self.name}.options.path: {self.root} is not a "
-                                  f"Maildir (no {sub}/ folder)")
+                raise ConfigError(
+                    f"sources.{self.name}.options.path: {self.root} is not a "
+                    f"Maildir (no {sub}/ folder)"
+                )
 
     def _pending(self) -> list[Path]:
         new = self.root / "new"
@@ -63,11 +65,14 @@ class MaildirSource:
         files = await asyncio.to_thread(self._pending)
         size = max(1, min(self.cfg.batch_size, self.options.max_per_poll))
         for start in range(0, len(files), size):
-            chunk = files[start:start + size]
+            chunk = files[start : start + size]
             items = await asyncio.to_thread(self._read, chunk)
             if items:
-                yield Batch(items=items, cursor={"last": items[-1].meta["file"]},
-                            ack_token=[i.meta["file"] for i in items])
+                yield Batch(
+                    items=items,
+                    cursor={"last": items[-1].meta["file"]},
+                    ack_token=[i.meta["file"] for i in items],
+                )
 
     def _read(self, files: list[Path]) -> list[RawItem]:
         items = []
@@ -77,8 +82,15 @@ class MaildirSource:
                 mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
             except FileNotFoundError:
                 continue  # another process took it
-            items.append(RawItem(source_ref=source_ref(raw), payload=raw, received_at=mtime,
-                                 meta={"file": path.name}, content_type="message/rfc822"))
+            items.append(
+                RawItem(
+                    source_ref=source_ref(raw),
+                    payload=raw,
+                    received_at=mtime,
+                    meta={"file": path.name},
+                    content_type="message/rfc822",
+                )
+            )
         return items
 
     async def ack(self, batch: Batch) -> None:

@@ -28,8 +28,9 @@ class _Options(BaseModel):
             try:
                 data["password"] = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ValueError(f"cannot read password_file {path}: "
-                                 f"{exc.strerror or exc}") from exc
+                raise ValueError(
+                    f"cannot read password_file {path}: {exc.strerror or exc}"
+                ) from exc
         elif isinstance(data, dict) and "password_file" in data:
             data = {k: v for k, v in data.items() if k != "password_file"}
         return data
@@ -101,7 +102,7 @@ class ImapOptions(MailOptions, TlsOptions):
     @model_validator(mode="after")
     def _move_needs_folder(self) -> ImapOptions:
         if self.after == "move" and not self.move_to:
-            raise ValueError("after = \"move\" needs move_to (the folder to move mail into)")
+            raise ValueError('after = "move" needs move_to (the folder to move mail into)')
         return self
 
     @property
@@ -113,8 +114,9 @@ class MaildirOptions(MailOptions):
     path: Path
 
 
-def load_options(model: type[_Options], source_name: str, raw: dict[str, Any],
-                 prefix: str = "options") -> Any:
+def load_options(
+    model: type[_Options], source_name: str, raw: dict[str, Any], prefix: str = "options"
+) -> Any:
     """Validate a source's options; errors name the key the administrator must fix."""
     try:
         return model.model_validate(raw)

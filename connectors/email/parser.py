@@ -76,13 +76,17 @@ def not_a_complaint(msg: Message, subject: str, sender: str | None) -> str | Non
         return "auto_reply"
     if _AUTO_SUBJECT.match(subject):
         return "auto_reply"
-    if precedence == "list" or msg.get("List-Id") is not None \
-            or msg.get("List-Unsubscribe") is not None:
+    if (
+        precedence == "list"
+        or msg.get("List-Id") is not None
+        or msg.get("List-Unsubscribe") is not None
+    ):
         return "mailing_list"
     return None
 
 
 # --- body and attachments -----------------------------------------------------------------
+
 
 @dataclass
 class _Walk:
@@ -119,7 +123,7 @@ def _walk(part: Message, walk: _Walk, depth: int = 0) -> None:
     ctype = part.get_content_type()
     if ctype == "message/rfc822":
         payload = part.get_payload()
-        if isinstance(payload, list) and payload:
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
             walk.inner.append(payload[0])
             walk.attachments.append((part, filename_of(part) or "pesan-terlampir.eml"))
         return
@@ -135,8 +139,10 @@ def _walk(part: Message, walk: _Walk, depth: int = 0) -> None:
         return
     name = filename_of(part)
     disposition = part.get_content_disposition()
-    if ctype in ("text/plain", "text/html") and disposition != "attachment" and (
-        name is None or disposition == "inline" and ctype == "text/plain"
+    if (
+        ctype in ("text/plain", "text/html")
+        and disposition != "attachment"
+        and (name is None or (disposition == "inline" and ctype == "text/plain"))
     ):
         text = _decoded_text(part, walk)
         if ctype == "text/html" or re.match(r"\s*<(?:!doctype|html|body)\b", text, re.I):
@@ -169,8 +175,9 @@ def _salvage_multipart(part: Message, walk: _Walk, depth: int) -> None:
         return
     m = _BOUNDARY_GUESS.search(payload)
     if m and depth < 5:
-        rebuilt = (f"Content-Type: multipart/mixed; boundary=\"{m.group(1)}\"\n\n"
-                   f"{payload}").encode("utf-8", "surrogateescape")
+        rebuilt = (f'Content-Type: multipart/mixed; boundary="{m.group(1)}"\n\n{payload}').encode(
+            "utf-8", "surrogateescape"
+        )
         again = message_from_bytes(rebuilt, policy=compat32)
         if again.is_multipart():
             _walk(again, walk, depth + 1)
@@ -191,9 +198,20 @@ _FWD_HEADER = re.compile(
     r"\s*(.*)$",
     re.IGNORECASE,
 )
-_FWD_KEYS = {"from": "from", "dari": "from", "date": "date", "sent": "date", "tanggal": "date",
-             "dikirim": "date", "subject": "subject", "subjek": "subject",
-             "perihal": "subject", "to": "to", "kepada": "to", "cc": "cc"}
+_FWD_KEYS = {
+    "from": "from",
+    "dari": "from",
+    "date": "date",
+    "sent": "date",
+    "tanggal": "date",
+    "dikirim": "date",
+    "subject": "subject",
+    "subjek": "subject",
+    "perihal": "subject",
+    "to": "to",
+    "kepada": "to",
+    "cc": "cc",
+}
 
 
 @dataclass
@@ -207,7 +225,7 @@ def _inline_forward(text: str) -> _InlineForward | None:
     m = _FWD_MARKER.search(text)
     if not m:
         return None
-    lines = text[m.end():].lstrip("\n").split("\n")
+    lines = text[m.end() :].lstrip("\n").split("\n")
     headers: dict[str, str] = {}
     i = 0
     while i < len(lines):
@@ -283,8 +301,11 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
     message_id = message_id_of(msg)
     sent_at = _date(msg.get("Date"), flags)
 
-    refs = list(dict.fromkeys(
-        _MSGID.findall(f"{msg.get('References') or ''} {msg.get('In-Reply-To') or ''}")))
+    refs = list(
+        dict.fromkeys(
+            _MSGID.findall(f"{msg.get('References') or ''} {msg.get('In-Reply-To') or ''}")
+        )
+    )
     tag = _TAG.search(subject)
     if tag or any(_is_ours(r, options) for r in refs):
         return _reply(msg, text, walk, options, sender, sent_at, refs, tag)
@@ -315,13 +336,18 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
     fresh = cut_quoted(text)
     first_line = next((ln for ln in fresh.split("\n") if ln.strip()), "")
     anonymous = any(_ANON.search(s) for s in anon_sources if s) or bool(
-        _ANON_LINE.search(first_line) and (first_line.isupper() or len(first_line) <= 40))
+        _ANON_LINE.search(first_line) and (first_line.isupper() or len(first_line) <= 40)
+    )
     confidential = any(_CONF.search(s) for s in anon_sources if s) or bool(
-        _CONF_LINE.search(first_line) and (first_line.isupper() or len(first_line) <= 40))
+        _CONF_LINE.search(first_line) and (first_line.isupper() or len(first_line) <= 40)
+    )
     content = cut_signature(fresh)
-    if (anonymous or confidential) and len(first_line) <= 40 and (
-        _ANON_LINE.search(first_line) or _CONF_LINE.search(first_line)
-    ) and "\n" in content:
+    if (
+        (anonymous or confidential)
+        and len(first_line) <= 40
+        and (_ANON_LINE.search(first_line) or _CONF_LINE.search(first_line))
+        and "\n" in content
+    ):
         content = content.split("\n", 1)[1].strip()  # the marker line is not the complaint
 
     collected = _attachments(walk, options, anonymous)
@@ -360,8 +386,11 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
         confidential=confidential,
         attachments=tuple(collected.attachments),
         thread_keys=tuple(dict.fromkeys(thread_keys)),
-        origin={"message_id": message_id, "subject": origin_subject[:300],
-                "references": refs[-10:]},
+        origin={
+            "message_id": message_id,
+            "subject": origin_subject[:300],
+            "references": refs[-10:],
+        },
         flags=tuple(dict.fromkeys(flags)),
         notes=tuple(notes),
     )
@@ -377,8 +406,9 @@ def _body_text(walk: _Walk) -> str:
 
 def _unwrap(
     walk: _Walk, text: str, options: ParseOptions, flags: list[str], notes: list[str]
-) -> tuple[Message | None, str, str, tuple[str | None, str | None], dt.datetime | None,
-           _Walk] | None:
+) -> (
+    tuple[Message | None, str, str, tuple[str | None, str | None], dt.datetime | None, _Walk] | None
+):
     """A complaint a staff member forwarded: the original sender, subject, date and body."""
     if walk.inner:
         inner = walk.inner[0]
@@ -386,25 +416,46 @@ def _unwrap(
         _walk(inner, inner_walk)
         # The forwarder's own attachments (besides the wrapped message) belong to the case too.
         inner_walk.attachments.extend(
-            (p, n) for p, n in walk.attachments if p.get_content_type() != "message/rfc822")
+            (p, n) for p, n in walk.attachments if p.get_content_type() != "message/rfc822"
+        )
         flags.extend(inner_walk.flags)
         flags.append("forwarded_by_staff")
         if text.strip():
             notes.append("staff note: " + text.strip()[:500])
-        return (inner, _body_text(inner_walk), decode_header_value(inner.get("Subject")),
-                _address(inner.get("From")), _date(inner.get("Date"), []), inner_walk)
+        return (
+            inner,
+            _body_text(inner_walk),
+            decode_header_value(inner.get("Subject")),
+            _address(inner.get("From")),
+            _date(inner.get("Date"), []),
+            inner_walk,
+        )
     fwd = _inline_forward(text)
     if fwd is None:
         return None
     flags.append("forwarded_by_staff")
     if fwd.note:
         notes.append("staff note: " + fwd.note[:500])
-    return (None, fwd.body, decode_header_value(fwd.headers.get("subject", "")),
-            _address(fwd.headers["from"]), _date(fwd.headers.get("date"), []), walk)
+    return (
+        None,
+        fwd.body,
+        decode_header_value(fwd.headers.get("subject", "")),
+        _address(fwd.headers["from"]),
+        _date(fwd.headers.get("date"), []),
+        walk,
+    )
 
 
-def _reply(msg: Message, text: str, walk: _Walk, options: ParseOptions, sender: str | None,
-           sent_at: dt.datetime | None, refs: list[str], tag: re.Match[str] | None) -> ReplyDraft:
+def _reply(
+    msg: Message,
+    text: str,
+    walk: _Walk,
+    options: ParseOptions,
+    sender: str | None,
+    sent_at: dt.datetime | None,
+    refs: list[str],
+    tag: re.Match[str] | None,
+) -> ReplyDraft:
     fresh = cut_signature(cut_quoted(text))
     resolved: bool | None = None
     if _YES.match(fresh):
@@ -436,8 +487,9 @@ def _attachments(walk: _Walk, options: ParseOptions, strip_exif: bool) -> Collec
     return out
 
 
-def _add_message_attachment(out: Collected, part: Message, name: str | None,
-                            limits: AttachmentLimits) -> None:
+def _add_message_attachment(
+    out: Collected, part: Message, name: str | None, limits: AttachmentLimits
+) -> None:
     from schemas.complaint import AttachmentDraft
 
     payload = part.get_payload()
@@ -448,8 +500,9 @@ def _add_message_attachment(out: Collected, part: Message, name: str | None,
     if len(data) > limits.max_bytes:
         out.notes.append(f"attachment {name!r} refused: larger than {limits.max_bytes} bytes")
         return
-    out.attachments.append(AttachmentDraft(filename=name or "pesan.eml",
-                                           content_type="message/rfc822", data=data))
+    out.attachments.append(
+        AttachmentDraft(filename=name or "pesan.eml", content_type="message/rfc822", data=data)
+    )
 
 
 def _is_ours(ref: str, options: ParseOptions) -> bool:

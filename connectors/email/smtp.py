@@ -44,14 +44,20 @@ def reply_subject(original: str | None, fallback: str | None, tracking_id: str |
 def simple_html(text: str) -> str:
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
     body = "".join(
-        "<p>" + _URL.sub(r'<a href="\1">\1</a>', html.escape(p, quote=False)).replace("\n", "<br>")
-        + "</p>" for p in paragraphs)
-    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head>"
-            f"<body style=\"font-family:sans-serif;line-height:1.4\">{body}</body></html>")
+        "<p>"
+        + _URL.sub(r'<a href="\1">\1</a>', html.escape(p, quote=False)).replace("\n", "<br>")
+        + "</p>"
+        for p in paragraphs
+    )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+        f'<body style="font-family:sans-serif;line-height:1.4">{body}</body></html>'
+    )
 
 
-def build_message(opts: SmtpOptions, origin: Origin, message: OutboundMessage,
-                  now: dt.datetime) -> EmailMessage:
+def build_message(
+    opts: SmtpOptions, origin: Origin, message: OutboundMessage, now: dt.datetime
+) -> EmailMessage:
     if not origin.address or "@" not in origin.address:
         raise PermanentError("the citizen left no e-mail address to answer")
     thread = origin.thread or {}
@@ -80,8 +86,9 @@ def build_message(opts: SmtpOptions, origin: Origin, message: OutboundMessage,
 
 
 class SmtpSink:
-    def __init__(self, opts: SmtpOptions, *, source: str,
-                 clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self, opts: SmtpOptions, *, source: str, clock: Callable[[], dt.datetime] | None = None
+    ) -> None:
         self.opts = opts
         self.source = source
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -91,10 +98,15 @@ class SmtpSink:
         msg = build_message(o, origin, message, self.clock())
         ctx = o.ssl_context()
         client = aiosmtplib.SMTP(
-            hostname=o.host, port=o.effective_port, timeout=o.timeout_s,
-            use_tls=o.tls == "implicit", start_tls=o.tls == "starttls",
-            tls_context=ctx, validate_certs=o.verify if ctx is not None else False,
-            username=o.user, password=o.password.get_secret_value() if o.password else None,
+            hostname=o.host,
+            port=o.effective_port,
+            timeout=o.timeout_s,
+            use_tls=o.tls == "implicit",
+            start_tls=o.tls == "starttls",
+            tls_context=ctx,
+            validate_certs=o.verify if ctx is not None else False,
+            username=o.user,
+            password=o.password.get_secret_value() if o.password else None,
         )
         try:
             await client.connect()
@@ -107,12 +119,14 @@ class SmtpSink:
         try:
             errors, _ = await client.send_message(msg)
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise PermanentError("the citizen's address was refused",
-                                 details=[str(r) for r in exc.recipients]) from exc
+            raise PermanentError(
+                "the citizen's address was refused", details=[str(r) for r in exc.recipients]
+            ) from exc
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
-                raise PermanentError(f"SMTP refused the message: {exc.code}",
-                                     details=exc.message) from exc
+                raise PermanentError(
+                    f"SMTP refused the message: {exc.code}", details=exc.message
+                ) from exc
             raise TransientError(f"SMTP deferred the message: {exc.code}") from exc
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
             # The DATA may have been accepted before the line dropped; a retry reuses the
@@ -125,8 +139,12 @@ class SmtpSink:
                 client.close()
         if errors:
             raise PermanentError("some recipients were refused", details=str(errors))
-        log.info("email_sent", source=self.source, kind=message.kind,
-                 notification_id=message.notification_id)
+        log.info(
+            "email_sent",
+            source=self.source,
+            kind=message.kind,
+            notification_id=message.notification_id,
+        )
         return SendResult(external_id=msg["Message-ID"], delivered=None, detail="accepted by relay")
 
     async def close(self) -> None:

@@ -124,11 +124,35 @@ def _one_line(text: str) -> str:
 
 # --- HTML ------------------------------------------------------------------------------
 
-_DROP_TAGS = frozenset({"script", "style", "noscript", "template", "title", "object", "iframe",
-                        "svg"})
-_BLOCK_TAGS = frozenset({"p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
-                         "ul", "ol", "pre", "section", "article", "header", "footer", "hr", "dd",
-                         "dt", "blockquote"})
+_DROP_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "title", "object", "iframe", "svg"}
+)
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "tr",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "ul",
+        "ol",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "hr",
+        "dd",
+        "dt",
+        "blockquote",
+    }
+)
 
 
 class _TextExtractor(HTMLParser):
@@ -206,8 +230,11 @@ class _TextExtractor(HTMLParser):
         href = href.strip()
         if href.lower().startswith("mailto:"):
             href = href[7:]
-        if href and not href.lower().startswith(("javascript:", "data:", "#", "cid:")) \
-                and href not in label:
+        if (
+            href
+            and not href.lower().startswith(("javascript:", "data:", "#", "cid:"))
+            and href not in label
+        ):
             self._out(f"{label} ({href})" if label else href)
         else:
             self._out(label)

@@ -59,17 +59,28 @@ def mailbox(dovecot: Dovecot) -> str:
 
 def make_services(pool: asyncpg.Pool, sources: list[SourceConfig] | None = None) -> Services:
     settings = Settings(demo=True, sources=sources or [])
-    return Services(settings=settings, pool=pool, http=None,  # type: ignore[arg-type]
-                    crypto=Crypto.from_config(CryptoConfig(), demo=True),
-                    queue=JobQueue(pool, settings.queue, owner="test"))
+    return Services(
+        settings=settings,
+        pool=pool,
+        http=None,  # type: ignore[arg-type]
+        crypto=Crypto.from_config(CryptoConfig(), demo=True),
+        queue=JobQueue(pool, settings.queue, owner="test"),
+    )
 
 
-def imap_config(dovecot: Dovecot, user: str, name: str = "email-kota", *,
-                batch_size: int = 100, **options: Any) -> SourceConfig:
+def imap_config(
+    dovecot: Dovecot, user: str, name: str = "email-kota", *, batch_size: int = 100, **options: Any
+) -> SourceConfig:
     opts: dict[str, Any] = {
-        "host": "127.0.0.1", "port": dovecot.imap_port, "tls": "none", "user": user,
-        "password": PASSWORD, "staff_forwarders": sorted(STAFF), "max_attachment_mb": 8,
-        "message_id_domain": "kota.test", "timeout_s": 30,
+        "host": "127.0.0.1",
+        "port": dovecot.imap_port,
+        "tls": "none",
+        "user": user,
+        "password": PASSWORD,
+        "staff_forwarders": sorted(STAFF),
+        "max_attachment_mb": 8,
+        "message_id_domain": "kota.test",
+        "timeout_s": 30,
     }
     opts.update(options)
     return SourceConfig(name=name, kind="imap", poll_s=1, batch_size=batch_size, options=opts)

@@ -17,8 +17,12 @@ from schemas.complaint import ComplaintDraft, Ignored, ReplyDraft
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "email"
 STAFF = frozenset({"staf.walikota@kota.test", "sekretariat@kota.test"})
-OPTIONS = ParseOptions(staff_forwarders=STAFF, message_id_domain="kota.test",
-                       max_attachment_bytes=8 * 1024 * 1024, max_attachments=10)
+OPTIONS = ParseOptions(
+    staff_forwarders=STAFF,
+    message_id_domain="kota.test",
+    max_attachment_bytes=8 * 1024 * 1024,
+    max_attachments=10,
+)
 BIG_NAME = "30_big_attachment.eml"
 
 
@@ -31,7 +35,9 @@ def expectations() -> dict[str, dict[str, Any]]:
 @cache
 def big_message() -> bytes:
     """A phone video of 10 MB (over the 8 MB test limit) plus a small photo that stays."""
-    video = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + os.urandom(10 * 1024 * 1024)
+    video = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + os.urandom(
+        10 * 1024 * 1024
+    )
     buf = io.BytesIO()
     Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "JPEG")
 
@@ -40,16 +46,16 @@ def big_message() -> bytes:
         return enc.replace(b"\n", b"\r\n")
 
     head = (
-        "From: Kurniawan <kurniawan@warga.test>\r\nTo: pengaduan@kota.test\r\n"
-        "Subject: Video balap liar tiap malam\r\nDate: Tue, 04 Mar 2025 22:10:00 +0700\r\n"
-        "Message-ID: <big-30@warga.test>\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: multipart/mixed; boundary="BIG30"\r\n\r\n'
-        "--BIG30\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-        "Balap liar di Jl. Imam Bonjol setiap malam Minggu, video terlampir.\r\n\r\n"
-        "--BIG30\r\nContent-Type: video/mp4\r\n"
-        'Content-Disposition: attachment; filename="rekaman-cctv.mp4"\r\n'
-        "Content-Transfer-Encoding: base64\r\n\r\n"
-    ).encode()
+        b"From: Kurniawan <kurniawan@warga.test>\r\nTo: pengaduan@kota.test\r\n"
+        b"Subject: Video balap liar tiap malam\r\nDate: Tue, 04 Mar 2025 22:10:00 +0700\r\n"
+        b"Message-ID: <big-30@warga.test>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="BIG30"\r\n\r\n'
+        b"--BIG30\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Balap liar di Jl. Imam Bonjol setiap malam Minggu, video terlampir.\r\n\r\n"
+        b"--BIG30\r\nContent-Type: video/mp4\r\n"
+        b'Content-Disposition: attachment; filename="rekaman-cctv.mp4"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+    )
     photo = (
         b"--BIG30\r\nContent-Type: image/jpeg\r\n"
         b'Content-Disposition: attachment; filename="lokasi.jpg"\r\n'
@@ -89,26 +95,41 @@ def check(name: str, result: object) -> list[str]:
             want(s not in result.text, f"reply text has {s!r}: {result.text!r}")
         for key in ("resolved", "tracking_id", "email"):
             if key in exp:
-                want(getattr(result, key) == exp[key], f"{key} {getattr(result, key)!r} != {exp[key]!r}")
+                want(
+                    getattr(result, key) == exp[key],
+                    f"{key} {getattr(result, key)!r} != {exp[key]!r}",
+                )
         if "in_reply_to_contains" in exp:
-            want(exp["in_reply_to_contains"] in result.in_reply_to, f"in_reply_to {result.in_reply_to}")
+            want(
+                exp["in_reply_to_contains"] in result.in_reply_to,
+                f"in_reply_to {result.in_reply_to}",
+            )
         return errs
     if kind == "quarantined":
         errs.append(f"{name}: expected quarantine, got {type(result).__name__}")
         return errs
-    want(isinstance(result, ComplaintDraft), f"expected ComplaintDraft, got {type(result).__name__}")
+    want(
+        isinstance(result, ComplaintDraft), f"expected ComplaintDraft, got {type(result).__name__}"
+    )
     if not isinstance(result, ComplaintDraft):
         return errs
     for s in exp.get("content_contains", []):
         want(s in result.content, f"content lacks {s!r}: {result.content!r}")
     for s in exp.get("content_not_contains", []):
         want(s not in result.content, f"content has {s!r}: {result.content!r}")
-    simple = {"title": result.title, "anonymous": result.anonymous,
-              "confidential": result.confidential, "reporter_email": result.reporter.email,
-              "reporter_name": result.reporter.name, "phone": result.reporter.phone,
-              "phone_raw": result.reporter.phone_raw, "nik": result.reporter.nik,
-              "nik_valid": result.reporter.nik_valid, "submitted_at": result.submitted_at,
-              "thread_keys": list(result.thread_keys)}
+    simple = {
+        "title": result.title,
+        "anonymous": result.anonymous,
+        "confidential": result.confidential,
+        "reporter_email": result.reporter.email,
+        "reporter_name": result.reporter.name,
+        "phone": result.reporter.phone,
+        "phone_raw": result.reporter.phone_raw,
+        "nik": result.reporter.nik,
+        "nik_valid": result.reporter.nik_valid,
+        "submitted_at": result.submitted_at,
+        "thread_keys": list(result.thread_keys),
+    }
     for key, got in simple.items():
         if key in exp:
             want(got == exp[key], f"{key} {got!r} != {exp[key]!r}")
@@ -118,8 +139,10 @@ def check(name: str, result: object) -> list[str]:
     for s in exp.get("notes_contains", []):
         want(s in notes, f"notes {notes!r} lack {s!r}")
     if "attachment_count" in exp:
-        want(len(result.attachments) == exp["attachment_count"],
-             f"{len(result.attachments)} attachments != {exp['attachment_count']}")
+        want(
+            len(result.attachments) == exp["attachment_count"],
+            f"{len(result.attachments)} attachments != {exp['attachment_count']}",
+        )
     if "attachments" in exp:
         got_att = [(a.filename, a.content_type) for a in result.attachments]
         want_att = [(a["filename"], a["content_type"]) for a in exp["attachments"]]
@@ -129,6 +152,8 @@ def check(name: str, result: object) -> list[str]:
                 want(a_exp["note_contains"] in (a.note or ""), f"attachment note {a.note!r}")
             if a_exp.get("no_exif"):
                 with Image.open(io.BytesIO(a.data)) as img:
-                    want(len(img.getexif()) == 0 and b"Exif" not in a.data,
-                         "EXIF still present in attachment")
+                    want(
+                        len(img.getexif()) == 0 and b"Exif" not in a.data,
+                        "EXIF still present in attachment",
+                    )
     return errs

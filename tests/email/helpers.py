@@ -13,12 +13,11 @@ from tests.email.servers import PASSWORD, Dovecot
 
 def mailbox_count(dovecot: Dovecot, user: str) -> int:
     root = dovecot.maildir(user)
-    return sum(len(list((root / sub).glob("*"))) for sub in ("new", "cur")
-               if (root / sub).is_dir())
+    return sum(len(list((root / sub).glob("*"))) for sub in ("new", "cur") if (root / sub).is_dir())
 
 
-async def wait_delivered(dovecot: Dovecot, user: str, n: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_delivered(dovecot: Dovecot, user: str, n: int, within: float = 60) -> None:
+    deadline = time.monotonic() + within
     while mailbox_count(dovecot, user) < n:
         if time.monotonic() > deadline:
             raise AssertionError(f"{user}: {mailbox_count(dovecot, user)} of {n} delivered")
@@ -36,8 +35,9 @@ def _imap_search(dovecot: Dovecot, user: str, folder: str, criterion: str) -> li
         m.logout()
 
 
-async def imap_search(dovecot: Dovecot, user: str, criterion: str = "ALL",
-                      folder: str = "INBOX") -> list[int]:
+async def imap_search(
+    dovecot: Dovecot, user: str, criterion: str = "ALL", folder: str = "INBOX"
+) -> list[int]:
     return await asyncio.to_thread(_imap_search, dovecot, user, folder, criterion)
 
 

@@ -19,7 +19,9 @@ from schemas.config import Settings
 
 async def main(args: dict) -> None:
     settings = Settings(
-        demo=True, data_dir=Path(args["data_dir"]), log_level="warning",
+        demo=True,
+        data_dir=Path(args["data_dir"]),
+        log_level="warning",
         database={"url": args["dsn"], "migrate_on_start": False, "pool_min": 1, "pool_max": 2},
         sources=[args["source"]],
     )

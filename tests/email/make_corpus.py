@@ -1,3 +1,4 @@
+# ruff: noqa: E501, W291 - message bodies keep real mail's long lines and the "-- " signature mark
 """Write the e-mail corpus in tests/data/email/ (run once; the .eml files are committed).
 
 The messages are shaped after what municipal complaint mailboxes really receive: Gmail,
@@ -46,8 +47,14 @@ def b64(data: bytes) -> str:
     return "\n".join(textwrap.wrap(base64.b64encode(data).decode(), 76))
 
 
-def hdr(frm: str, subject: str, mid: str | None, date: str | None = "Mon, 03 Mar 2025 08:15:00 +0700",
-        extra: str = "", to: str = MAILBOX) -> str:
+def hdr(
+    frm: str,
+    subject: str,
+    mid: str | None,
+    date: str | None = "Mon, 03 Mar 2025 08:15:00 +0700",
+    extra: str = "",
+    to: str = MAILBOX,
+) -> str:
     lines = [f"From: {frm}", f"To: {to}", f"Subject: {subject}"]
     if date:
         lines.append(f"Date: {date}")
@@ -66,9 +73,14 @@ def crlf(text: str) -> bytes:
 M: dict[str, bytes] = {}
 E: dict[str, dict] = {}
 
-M["01_plain_indonesian.eml"] = crlf(hdr(
-    "Budi Santoso <budi.santoso@warga.test>", "Jalan rusak di Jl. Tjilik Riwut km 5",
-    "CAFx01-budi@mail.warga.test", extra="Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit") + """
+M["01_plain_indonesian.eml"] = crlf(
+    hdr(
+        "Budi Santoso <budi.santoso@warga.test>",
+        "Jalan rusak di Jl. Tjilik Riwut km 5",
+        "CAFx01-budi@mail.warga.test",
+        extra="Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit",
+    )
+    + """
 Selamat pagi Bapak/Ibu,
 
 Jalan di Jl. Tjilik Riwut km 5 berlubang besar sejak dua minggu, sudah ada dua pengendara
@@ -78,39 +90,74 @@ NIK saya 6271034509870002, HP 0812-3456-7890.
 
 Terima kasih,
 Budi Santoso
-""")
-E["01_plain_indonesian.eml"] = {"kind": "complaint", "title": "Jalan rusak di Jl. Tjilik Riwut km 5",
+"""
+)
+E["01_plain_indonesian.eml"] = {
+    "kind": "complaint",
+    "title": "Jalan rusak di Jl. Tjilik Riwut km 5",
     "content_contains": ["berlubang besar", "Mohon segera diperbaiki"],
-    "content_not_contains": ["Budi Santoso\n"], "reporter_email": "budi.santoso@warga.test",
-    "reporter_name": "Budi Santoso", "phone": "+6281234567890", "phone_raw": "0812-3456-7890",
-    "nik": "6271034509870002", "nik_valid": True, "anonymous": False}
+    "content_not_contains": ["Budi Santoso\n"],
+    "reporter_email": "budi.santoso@warga.test",
+    "reporter_name": "Budi Santoso",
+    "phone": "+6281234567890",
+    "phone_raw": "0812-3456-7890",
+    "nik": "6271034509870002",
+    "nik_valid": True,
+    "anonymous": False,
+}
 
-M["02_encoded_words.eml"] = crlf(hdr(
-    "=?iso-8859-1?Q?Andr=E9_Wijaya?= <andre@warga.test>",
-    "=?UTF-8?B?TGFtcHUgamFsYW4gbWF0aSDigJQgS2VsdXJhaGFuIFBhaGFuZHV0?=",
-    "enc-02@warga.test", extra="Content-Type: text/plain; charset=utf-8") + """
+M["02_encoded_words.eml"] = crlf(
+    hdr(
+        "=?iso-8859-1?Q?Andr=E9_Wijaya?= <andre@warga.test>",
+        "=?UTF-8?B?TGFtcHUgamFsYW4gbWF0aSDigJQgS2VsdXJhaGFuIFBhaGFuZHV0?=",
+        "enc-02@warga.test",
+        extra="Content-Type: text/plain; charset=utf-8",
+    )
+    + """
 Lampu penerangan jalan di depan SDN 3 Pahandut mati sejak minggu lalu.
-""")
-E["02_encoded_words.eml"] = {"kind": "complaint", "title": "Lampu jalan mati — Kelurahan Pahandut",
-    "reporter_name": "André Wijaya", "content_contains": ["Lampu penerangan jalan"]}
+"""
+)
+E["02_encoded_words.eml"] = {
+    "kind": "complaint",
+    "title": "Lampu jalan mati — Kelurahan Pahandut",
+    "reporter_name": "André Wijaya",
+    "content_contains": ["Lampu penerangan jalan"],
+}
 
-M["03_html_only.eml"] = crlf(hdr(
-    "Siti Aminah <siti@warga.test>", "Sampah menumpuk", "html-03@warga.test",
-    extra="Content-Type: text/html; charset=utf-8") + """
+M["03_html_only.eml"] = crlf(
+    hdr(
+        "Siti Aminah <siti@warga.test>",
+        "Sampah menumpuk",
+        "html-03@warga.test",
+        extra="Content-Type: text/html; charset=utf-8",
+    )
+    + """
 <html><head><style>p { color: red; } .x { display:none }</style>
 <script>alert('xss'); document.cookie</script></head>
 <body><p>Sampah di TPS Jl. Kinibalu <b>sudah seminggu</b> tidak diangkut.</p>
 <p>Foto ada di <a href="https://drive.example.test/foto123">tautan ini</a>.<br>Baunya sangat menyengat.</p>
 <noscript>aktifkan javascript</noscript>
 </body></html>
-""")
-E["03_html_only.eml"] = {"kind": "complaint", "content_contains": [
-    "sudah seminggu", "https://drive.example.test/foto123", "Baunya sangat menyengat"],
-    "content_not_contains": ["alert", "color: red", "<p>", "javascript"]}
+"""
+)
+E["03_html_only.eml"] = {
+    "kind": "complaint",
+    "content_contains": [
+        "sudah seminggu",
+        "https://drive.example.test/foto123",
+        "Baunya sangat menyengat",
+    ],
+    "content_not_contains": ["alert", "color: red", "<p>", "javascript"],
+}
 
-M["04_alternative.eml"] = crlf(hdr(
-    "Rudi <rudi@warga.test>", "Air PDAM keruh", "alt-04@warga.test",
-    extra='Content-Type: multipart/alternative; boundary="ALT"') + """
+M["04_alternative.eml"] = crlf(
+    hdr(
+        "Rudi <rudi@warga.test>",
+        "Air PDAM keruh",
+        "alt-04@warga.test",
+        extra='Content-Type: multipart/alternative; boundary="ALT"',
+    )
+    + """
 --ALT
 Content-Type: text/plain; charset=UTF-8
 
@@ -122,48 +169,88 @@ Content-Type: text/html; charset=UTF-8
 <div dir="ltr">Air PDAM di Perumahan Bumi Palangka <i>keruh</i> dan berbau sejak Senin.</div>
 
 --ALT--
-""")
-E["04_alternative.eml"] = {"kind": "complaint", "content_contains": ["keruh dan berbau sejak Senin"],
-    "content_not_contains": ["<i>"]}
+"""
+)
+E["04_alternative.eml"] = {
+    "kind": "complaint",
+    "content_contains": ["keruh dan berbau sejak Senin"],
+    "content_not_contains": ["<i>"],
+}
 
-M["05_cp1252_labeled_utf8.eml"] = crlf(hdr(
-    "Yohanes <yohanes@warga.test>", "Pungli di loket", "cp-05@warga.test",
-    extra="Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit")) + (
+M["05_cp1252_labeled_utf8.eml"] = crlf(
+    hdr(
+        "Yohanes <yohanes@warga.test>",
+        "Pungli di loket",
+        "cp-05@warga.test",
+        extra="Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit",
+    )
+) + (
     "\r\nPetugas loket meminta \u201cuang rokok\u201d Rp50.000 \u2013 kata dia \u201cbiar cepat\u201d."
-    "\r\nCaf\u00e9 di sebelahnya saksinya.\r\n").encode("cp1252")
-E["05_cp1252_labeled_utf8.eml"] = {"kind": "complaint", "content_contains": [
-    "\u201cuang rokok\u201d Rp50.000 \u2013", "Caf\u00e9"], "flags_contains": ["charset_mislabeled"]}
+    "\r\nCaf\u00e9 di sebelahnya saksinya.\r\n"
+).encode("cp1252")
+E["05_cp1252_labeled_utf8.eml"] = {
+    "kind": "complaint",
+    "content_contains": ["\u201cuang rokok\u201d Rp50.000 \u2013", "Caf\u00e9"],
+    "flags_contains": ["charset_mislabeled"],
+}
 
-M["06_iso8859_1_qp.eml"] = crlf(hdr(
-    "=?ISO-8859-1?Q?Ren=E9?= <rene@warga.test>", "Izin usaha =?ISO-8859-1?Q?caf=E9?=",
-    "qp-06@warga.test",
-    extra="Content-Type: text/plain; charset=ISO-8859-1\nContent-Transfer-Encoding: quoted-printable") + """
+M["06_iso8859_1_qp.eml"] = crlf(
+    hdr(
+        "=?ISO-8859-1?Q?Ren=E9?= <rene@warga.test>",
+        "Izin usaha =?ISO-8859-1?Q?caf=E9?=",
+        "qp-06@warga.test",
+        extra="Content-Type: text/plain; charset=ISO-8859-1\nContent-Transfer-Encoding: quoted-printable",
+    )
+    + """
 Pengurusan izin usaha caf=E9 saya sudah 3 bulan tidak ada kabar. Biaya yang =
 diminta tidak sesuai Perda.
-""")
-E["06_iso8859_1_qp.eml"] = {"kind": "complaint", "title": "Izin usaha café", "content_contains": [
-    "izin usaha café saya", "Biaya yang diminta"], "reporter_name": "René"}
+"""
+)
+E["06_iso8859_1_qp.eml"] = {
+    "kind": "complaint",
+    "title": "Izin usaha café",
+    "content_contains": ["izin usaha café saya", "Biaya yang diminta"],
+    "reporter_name": "René",
+}
 
-M["07_utf8_labeled_latin1.eml"] = crlf(hdr(
-    "Maria <maria@warga.test>", "Puskesmas tutup", "moj-07@warga.test",
-    extra="Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit")) + (
+M["07_utf8_labeled_latin1.eml"] = crlf(
+    hdr(
+        "Maria <maria@warga.test>",
+        "Puskesmas tutup",
+        "moj-07@warga.test",
+        extra="Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit",
+    )
+) + (
     "\r\nPuskesmas Menteng tutup jam 10 pagi \u2014 pasien \u201cdisuruh pulang\u201d. Caf\u00e9 dekat situ.\r\n"
 ).encode("utf-8")
-E["07_utf8_labeled_latin1.eml"] = {"kind": "complaint", "content_contains": [
-    "tutup jam 10 pagi \u2014 pasien \u201cdisuruh pulang\u201d", "Caf\u00e9"],
-    "content_not_contains": ["Ã", "â€"]}
+E["07_utf8_labeled_latin1.eml"] = {
+    "kind": "complaint",
+    "content_contains": ["tutup jam 10 pagi \u2014 pasien \u201cdisuruh pulang\u201d", "Caf\u00e9"],
+    "content_not_contains": ["Ã", "â€"],
+}
 
-M["08_undecodable_bytes.eml"] = crlf(hdr(
-    "Agus <agus@warga.test>", "Drainase tersumbat", "bad-08@warga.test",
-    extra="Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit")) + (
-    b"\r\nDrainase di Jl. Yos Sudarso tersumbat \x81\x8d\xc3 banjir tiap hujan.\r\n")
-E["08_undecodable_bytes.eml"] = {"kind": "complaint", "content_contains": [
-    "Drainase di Jl. Yos Sudarso tersumbat", "banjir tiap hujan"],
-    "flags_contains": ["undecodable_bytes"]}
+M["08_undecodable_bytes.eml"] = crlf(
+    hdr(
+        "Agus <agus@warga.test>",
+        "Drainase tersumbat",
+        "bad-08@warga.test",
+        extra="Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit",
+    )
+) + (b"\r\nDrainase di Jl. Yos Sudarso tersumbat \x81\x8d\xc3 banjir tiap hujan.\r\n")
+E["08_undecodable_bytes.eml"] = {
+    "kind": "complaint",
+    "content_contains": ["Drainase di Jl. Yos Sudarso tersumbat", "banjir tiap hujan"],
+    "flags_contains": ["undecodable_bytes"],
+}
 
-M["09_quoted_and_signature.eml"] = crlf(hdr(
-    "Dewi Lestari <dewi@warga.test>", "Re: Informasi layanan KTP", "q-09@warga.test",
-    extra="In-Reply-To: <newsletter-55@humas.kota.test>\nReferences: <newsletter-55@humas.kota.test>\nContent-Type: text/plain; charset=utf-8") + """
+M["09_quoted_and_signature.eml"] = crlf(
+    hdr(
+        "Dewi Lestari <dewi@warga.test>",
+        "Re: Informasi layanan KTP",
+        "q-09@warga.test",
+        extra="In-Reply-To: <newsletter-55@humas.kota.test>\nReferences: <newsletter-55@humas.kota.test>\nContent-Type: text/plain; charset=utf-8",
+    )
+    + """
 Saya sudah tiga kali datang ke Disdukcapil untuk rekam KTP-el tapi blangko selalu habis.
 Tolong ditindaklanjuti.
 
@@ -175,21 +262,39 @@ HP 0813 5200 1122
 Pada Sen, 3 Mar 2025 pukul 07.00, Humas Kota <humas@kota.test> menulis:
 > Layanan rekam KTP-el dibuka setiap hari kerja.
 > Salam, Humas
-""")
-E["09_quoted_and_signature.eml"] = {"kind": "complaint", "content_contains": ["blangko selalu habis"],
+"""
+)
+E["09_quoted_and_signature.eml"] = {
+    "kind": "complaint",
+    "content_contains": ["blangko selalu habis"],
     "content_not_contains": ["Layanan rekam KTP-el dibuka", "Jl. Diponegoro 12", "menulis:"],
-    "phone": "+6281352001122", "title": "Informasi layanan KTP"}
+    "phone": "+6281352001122",
+    "title": "Informasi layanan KTP",
+}
 
-citizen_inner = crlf(hdr(
-    "Hendra Gunawan <hendra.g@warga.test>", "Parkir liar di Jl. Ahmad Yani", "orig-10@warga.test",
-    date="Sun, 02 Mar 2025 19:40:00 +0700", to="walikota@kota.test",
-    extra="Content-Type: text/plain; charset=utf-8") + """
+citizen_inner = crlf(
+    hdr(
+        "Hendra Gunawan <hendra.g@warga.test>",
+        "Parkir liar di Jl. Ahmad Yani",
+        "orig-10@warga.test",
+        date="Sun, 02 Mar 2025 19:40:00 +0700",
+        to="walikota@kota.test",
+        extra="Content-Type: text/plain; charset=utf-8",
+    )
+    + """
 Setiap malam ada parkir liar di depan pasar Jl. Ahmad Yani, juru parkir memungut Rp10.000.
 WA saya 0857-1234-9876.
-""")
-M["10_staff_forward_rfc822.eml"] = crlf(hdr(
-    "Staf Walikota <staf.walikota@kota.test>", "Fwd: Parkir liar di Jl. Ahmad Yani", "fwd-10@kota.test",
-    extra='Content-Type: multipart/mixed; boundary="FWD10"') + """
+"""
+)
+M["10_staff_forward_rfc822.eml"] = (
+    crlf(
+        hdr(
+            "Staf Walikota <staf.walikota@kota.test>",
+            "Fwd: Parkir liar di Jl. Ahmad Yani",
+            "fwd-10@kota.test",
+            extra='Content-Type: multipart/mixed; boundary="FWD10"',
+        )
+        + """
 --FWD10
 Content-Type: text/plain; charset=utf-8
 
@@ -199,16 +304,31 @@ Mohon diproses, pengaduan masuk ke email pribadi Pak Wali.
 Content-Type: message/rfc822
 Content-Disposition: attachment; filename="Parkir liar.eml"
 
-""") + citizen_inner + b"\r\n--FWD10--\r\n"
-E["10_staff_forward_rfc822.eml"] = {"kind": "complaint", "reporter_email": "hendra.g@warga.test",
-    "reporter_name": "Hendra Gunawan", "title": "Parkir liar di Jl. Ahmad Yani",
-    "content_contains": ["parkir liar di depan pasar"], "content_not_contains": ["Mohon diproses"],
-    "phone": "+6285712349876", "flags_contains": ["forwarded_by_staff"],
-    "thread_keys": ["<fwd-10@kota.test>", "<orig-10@warga.test>"]}
+"""
+    )
+    + citizen_inner
+    + b"\r\n--FWD10--\r\n"
+)
+E["10_staff_forward_rfc822.eml"] = {
+    "kind": "complaint",
+    "reporter_email": "hendra.g@warga.test",
+    "reporter_name": "Hendra Gunawan",
+    "title": "Parkir liar di Jl. Ahmad Yani",
+    "content_contains": ["parkir liar di depan pasar"],
+    "content_not_contains": ["Mohon diproses"],
+    "phone": "+6285712349876",
+    "flags_contains": ["forwarded_by_staff"],
+    "thread_keys": ["<fwd-10@kota.test>", "<orig-10@warga.test>"],
+}
 
-M["11_staff_forward_gmail_inline.eml"] = crlf(hdr(
-    "Staf Walikota <staf.walikota@kota.test>", "Fwd: Banjir Jl. Rajawali", "fwd-11@kota.test",
-    extra="Content-Type: text/plain; charset=UTF-8") + """
+M["11_staff_forward_gmail_inline.eml"] = crlf(
+    hdr(
+        "Staf Walikota <staf.walikota@kota.test>",
+        "Fwd: Banjir Jl. Rajawali",
+        "fwd-11@kota.test",
+        extra="Content-Type: text/plain; charset=UTF-8",
+    )
+    + """
 Tolong ditindaklanjuti.
 
 ---------- Forwarded message ---------
@@ -220,15 +340,28 @@ To: <walikota@kota.test>
 
 Jl. Rajawali km 3 banjir setinggi lutut setiap hujan, saluran tidak pernah dibersihkan.
 NIK 6271036203900001
-""")
-E["11_staff_forward_gmail_inline.eml"] = {"kind": "complaint", "reporter_email": "lina.m@warga.test",
-    "reporter_name": "Lina Marlina", "title": "Banjir Jl. Rajawali",
-    "content_contains": ["banjir setinggi lutut"], "content_not_contains": ["Tolong ditindaklanjuti"],
-    "nik": "6271036203900001", "nik_valid": True, "flags_contains": ["forwarded_by_staff"]}
+"""
+)
+E["11_staff_forward_gmail_inline.eml"] = {
+    "kind": "complaint",
+    "reporter_email": "lina.m@warga.test",
+    "reporter_name": "Lina Marlina",
+    "title": "Banjir Jl. Rajawali",
+    "content_contains": ["banjir setinggi lutut"],
+    "content_not_contains": ["Tolong ditindaklanjuti"],
+    "nik": "6271036203900001",
+    "nik_valid": True,
+    "flags_contains": ["forwarded_by_staff"],
+}
 
-M["12_staff_forward_outlook_inline.eml"] = crlf(hdr(
-    "Sekretariat <sekretariat@kota.test>", "FW: Guru honorer belum gajian", "fwd-12@kota.test",
-    extra="Content-Type: text/plain; charset=windows-1252") + """
+M["12_staff_forward_outlook_inline.eml"] = crlf(
+    hdr(
+        "Sekretariat <sekretariat@kota.test>",
+        "FW: Guru honorer belum gajian",
+        "fwd-12@kota.test",
+        extra="Content-Type: text/plain; charset=windows-1252",
+    )
+    + """
 Diteruskan.
 
 -----Original Message-----
@@ -238,14 +371,25 @@ To: sekretariat@kota.test
 Subject: Guru honorer belum gajian
 
 Gaji guru honorer SDN 5 Jekan Raya belum dibayar tiga bulan.
-""")
-E["12_staff_forward_outlook_inline.eml"] = {"kind": "complaint", "reporter_email": "yusuf.r@warga.test",
-    "title": "Guru honorer belum gajian", "content_contains": ["belum dibayar tiga bulan"],
-    "content_not_contains": ["Diteruskan"], "flags_contains": ["forwarded_by_staff"]}
+"""
+)
+E["12_staff_forward_outlook_inline.eml"] = {
+    "kind": "complaint",
+    "reporter_email": "yusuf.r@warga.test",
+    "title": "Guru honorer belum gajian",
+    "content_contains": ["belum dibayar tiga bulan"],
+    "content_not_contains": ["Diteruskan"],
+    "flags_contains": ["forwarded_by_staff"],
+}
 
-M["13_rfc2231_attachment.eml"] = crlf(hdr(
-    "Fajar <fajar@warga.test>", "Trotoar rusak", "att-13@warga.test",
-    extra='Content-Type: multipart/mixed; boundary="B13"') + f"""
+M["13_rfc2231_attachment.eml"] = crlf(
+    hdr(
+        "Fajar <fajar@warga.test>",
+        "Trotoar rusak",
+        "att-13@warga.test",
+        extra='Content-Type: multipart/mixed; boundary="B13"',
+    )
+    + f"""
 --B13
 Content-Type: text/plain; charset=utf-8
 
@@ -260,13 +404,21 @@ Content-Transfer-Encoding: base64
 
 {b64(png())}
 --B13--
-""")
-E["13_rfc2231_attachment.eml"] = {"kind": "complaint", "attachments": [
-    {"filename": "foto trotoar — S. Parman.jpg", "content_type": "image/png"}]}
+"""
+)
+E["13_rfc2231_attachment.eml"] = {
+    "kind": "complaint",
+    "attachments": [{"filename": "foto trotoar — S. Parman.jpg", "content_type": "image/png"}],
+}
 
-M["14_dangerous_exe.eml"] = crlf(hdr(
-    "Tono <tono@warga.test>", "Bukti pungli", "exe-14@warga.test",
-    extra='Content-Type: multipart/mixed; boundary="B14"') + f"""
+M["14_dangerous_exe.eml"] = crlf(
+    hdr(
+        "Tono <tono@warga.test>",
+        "Bukti pungli",
+        "exe-14@warga.test",
+        extra='Content-Type: multipart/mixed; boundary="B14"',
+    )
+    + f"""
 --B14
 Content-Type: text/plain; charset=utf-8
 
@@ -291,14 +443,23 @@ Content-Transfer-Encoding: base64
 
 {b64(EXE)}
 --B14--
-""")
-E["14_dangerous_exe.eml"] = {"kind": "complaint", "attachments": [
-    {"filename": "bukti.pdf", "content_type": "application/pdf"}],
-    "notes_contains": ["bukti_video.scr", "rekaman.pdf"], "flags_contains": ["attachment_dangerous"]}
+"""
+)
+E["14_dangerous_exe.eml"] = {
+    "kind": "complaint",
+    "attachments": [{"filename": "bukti.pdf", "content_type": "application/pdf"}],
+    "notes_contains": ["bukti_video.scr", "rekaman.pdf"],
+    "flags_contains": ["attachment_dangerous"],
+}
 
-M["15_js_attachment.eml"] = crlf(hdr(
-    "Rina <rina@warga.test>", "Laporan", "js-15@warga.test",
-    extra='Content-Type: multipart/mixed; boundary="B15"') + f"""
+M["15_js_attachment.eml"] = crlf(
+    hdr(
+        "Rina <rina@warga.test>",
+        "Laporan",
+        "js-15@warga.test",
+        extra='Content-Type: multipart/mixed; boundary="B15"',
+    )
+    + """
 --B15
 Content-Type: text/plain; charset=utf-8
 
@@ -310,13 +471,23 @@ Content-Disposition: attachment; filename="laporan.pdf.js"
 
 var s = new ActiveXObject("WScript.Shell"); s.Run("calc");
 --B15--
-""")
-E["15_js_attachment.eml"] = {"kind": "complaint", "attachments": [], "notes_contains": ["laporan.pdf.js"],
-    "content_not_contains": ["ActiveXObject"]}
+"""
+)
+E["15_js_attachment.eml"] = {
+    "kind": "complaint",
+    "attachments": [],
+    "notes_contains": ["laporan.pdf.js"],
+    "content_not_contains": ["ActiveXObject"],
+}
 
-M["16_anonim_exif.eml"] = crlf(hdr(
-    "Warga Peduli <warga.peduli@warga.test>", "[ANONIM] Oknum minta uang di jembatan timbang",
-    "anon-16@warga.test", extra='Content-Type: multipart/mixed; boundary="B16"') + f"""
+M["16_anonim_exif.eml"] = crlf(
+    hdr(
+        "Warga Peduli <warga.peduli@warga.test>",
+        "[ANONIM] Oknum minta uang di jembatan timbang",
+        "anon-16@warga.test",
+        extra='Content-Type: multipart/mixed; boundary="B16"',
+    )
+    + f"""
 --B16
 Content-Type: text/plain; charset=utf-8
 
@@ -330,54 +501,104 @@ Content-Transfer-Encoding: base64
 
 {b64(jpeg_with_gps())}
 --B16--
-""")
-E["16_anonim_exif.eml"] = {"kind": "complaint", "anonymous": True, "confidential": False,
+"""
+)
+E["16_anonim_exif.eml"] = {
+    "kind": "complaint",
+    "anonymous": True,
+    "confidential": False,
     "title": "Oknum minta uang di jembatan timbang",
-    "attachments": [{"filename": "IMG_20250303_071500.jpg", "content_type": "image/jpeg",
-                     "note_contains": "EXIF stripped", "no_exif": True}]}
+    "attachments": [
+        {
+            "filename": "IMG_20250303_071500.jpg",
+            "content_type": "image/jpeg",
+            "note_contains": "EXIF stripped",
+            "no_exif": True,
+        }
+    ],
+}
 
-M["17_rahasia_first_line.eml"] = crlf(hdr(
-    "Pegawai <pegawai.x@warga.test>", "Pengaduan", "conf-17@warga.test",
-    extra="Content-Type: text/plain; charset=utf-8") + """
+M["17_rahasia_first_line.eml"] = crlf(
+    hdr(
+        "Pegawai <pegawai.x@warga.test>",
+        "Pengaduan",
+        "conf-17@warga.test",
+        extra="Content-Type: text/plain; charset=utf-8",
+    )
+    + """
 RAHASIA
 
 Kepala seksi di dinas kami memotong honor kegiatan 10% tanpa dasar.
-""")
-E["17_rahasia_first_line.eml"] = {"kind": "complaint", "confidential": True, "anonymous": False,
-    "content_contains": ["memotong honor kegiatan"], "content_not_contains": ["RAHASIA"]}
+"""
+)
+E["17_rahasia_first_line.eml"] = {
+    "kind": "complaint",
+    "confidential": True,
+    "anonymous": False,
+    "content_contains": ["memotong honor kegiatan"],
+    "content_not_contains": ["RAHASIA"],
+}
 
-M["18_out_of_office.eml"] = crlf(hdr(
-    "Kepala Dinas <kadis@opd.kota.test>", "Out of Office: Jalan rusak", "ooo-18@opd.kota.test",
-    extra="Content-Type: text/plain; charset=utf-8") + """
+M["18_out_of_office.eml"] = crlf(
+    hdr(
+        "Kepala Dinas <kadis@opd.kota.test>",
+        "Out of Office: Jalan rusak",
+        "ooo-18@opd.kota.test",
+        extra="Content-Type: text/plain; charset=utf-8",
+    )
+    + """
 I am out of the office until 10 March.
-""")
+"""
+)
 E["18_out_of_office.eml"] = {"kind": "ignored", "reason": "auto_reply"}
 
-M["19_auto_submitted.eml"] = crlf(hdr(
-    "Humas <humas@kota.test>", "Balasan otomatis: Pengaduan", "as-19@kota.test",
-    extra="Auto-Submitted: auto-replied\nContent-Type: text/plain; charset=utf-8") + """
+M["19_auto_submitted.eml"] = crlf(
+    hdr(
+        "Humas <humas@kota.test>",
+        "Balasan otomatis: Pengaduan",
+        "as-19@kota.test",
+        extra="Auto-Submitted: auto-replied\nContent-Type: text/plain; charset=utf-8",
+    )
+    + """
 Terima kasih, pesan Anda sudah kami terima.
-""")
+"""
+)
 E["19_auto_submitted.eml"] = {"kind": "ignored", "reason": "auto_reply"}
 
-M["20_x_autoreply_cuti.eml"] = crlf(hdr(
-    "Pak Lurah <lurah@kel.kota.test>", "Sedang cuti", "xa-20@kel.kota.test",
-    extra="X-Autoreply: yes\nContent-Type: text/plain; charset=utf-8") + """
+M["20_x_autoreply_cuti.eml"] = crlf(
+    hdr(
+        "Pak Lurah <lurah@kel.kota.test>",
+        "Sedang cuti",
+        "xa-20@kel.kota.test",
+        extra="X-Autoreply: yes\nContent-Type: text/plain; charset=utf-8",
+    )
+    + """
 Saya sedang cuti sampai 15 Maret.
-""")
+"""
+)
 E["20_x_autoreply_cuti.eml"] = {"kind": "ignored", "reason": "auto_reply"}
 
-M["21_precedence_bulk.eml"] = crlf(hdr(
-    "Promo Toko <promo@toko.test>", "Diskon akhir bulan", "bulk-21@toko.test",
-    extra="Precedence: bulk\nContent-Type: text/plain; charset=utf-8") + """
+M["21_precedence_bulk.eml"] = crlf(
+    hdr(
+        "Promo Toko <promo@toko.test>",
+        "Diskon akhir bulan",
+        "bulk-21@toko.test",
+        extra="Precedence: bulk\nContent-Type: text/plain; charset=utf-8",
+    )
+    + """
 Diskon 50% semua barang!
-""")
+"""
+)
 E["21_precedence_bulk.eml"] = {"kind": "ignored", "reason": "auto_reply"}
 
-M["22_bounce_report.eml"] = crlf(hdr(
-    "Mail Delivery System <MAILER-DAEMON@mx.kota.test>", "Undelivered Mail Returned to Sender",
-    "bounce-22@mx.kota.test",
-    extra='Content-Type: multipart/report; report-type=delivery-status; boundary="B22"') + """
+M["22_bounce_report.eml"] = crlf(
+    hdr(
+        "Mail Delivery System <MAILER-DAEMON@mx.kota.test>",
+        "Undelivered Mail Returned to Sender",
+        "bounce-22@mx.kota.test",
+        extra='Content-Type: multipart/report; report-type=delivery-status; boundary="B22"',
+    )
+    + """
 --B22
 Content-Type: text/plain
 
@@ -392,82 +613,160 @@ Action: failed
 Status: 5.1.1
 
 --B22--
-""")
+"""
+)
 E["22_bounce_report.eml"] = {"kind": "ignored", "reason": "bounce"}
 
-M["23_postmaster_bounce.eml"] = crlf(hdr(
-    "postmaster@warga.test", "Undeliverable: Pemberitahuan pengaduan", "bounce-23@warga.test",
-    extra="Content-Type: text/plain; charset=us-ascii") + """
+M["23_postmaster_bounce.eml"] = crlf(
+    hdr(
+        "postmaster@warga.test",
+        "Undeliverable: Pemberitahuan pengaduan",
+        "bounce-23@warga.test",
+        extra="Content-Type: text/plain; charset=us-ascii",
+    )
+    + """
 Delivery has failed to these recipients or groups: budi@warga.test
-""")
+"""
+)
 E["23_postmaster_bounce.eml"] = {"kind": "ignored", "reason": "bounce"}
 
-M["24_mailing_list.eml"] = crlf(hdr(
-    "Forum RT <forum-rt@lists.warga.test>", "[forum-rt] Jadwal ronda", "list-24@lists.warga.test",
-    extra="List-Id: Forum RT <forum-rt.lists.warga.test>\nList-Unsubscribe: <mailto:leave@lists.warga.test>\nContent-Type: text/plain; charset=utf-8") + """
+M["24_mailing_list.eml"] = crlf(
+    hdr(
+        "Forum RT <forum-rt@lists.warga.test>",
+        "[forum-rt] Jadwal ronda",
+        "list-24@lists.warga.test",
+        extra="List-Id: Forum RT <forum-rt.lists.warga.test>\nList-Unsubscribe: <mailto:leave@lists.warga.test>\nContent-Type: text/plain; charset=utf-8",
+    )
+    + """
 Jadwal ronda minggu ini terlampir.
-""")
+"""
+)
 E["24_mailing_list.eml"] = {"kind": "ignored", "reason": "mailing_list"}
 
-M["25_reply_to_notification.eml"] = crlf(hdr(
-    "Budi Santoso <budi.santoso@warga.test>", "Re: Pengaduan Anda sudah diteruskan ke LAPOR!",
-    "reply-25@mail.warga.test",
-    extra="In-Reply-To: <notif-3f2a9c1e@satukanal.kota.test>\nReferences: <CAFx01-budi@mail.warga.test> <notif-3f2a9c1e@satukanal.kota.test>\nContent-Type: text/plain; charset=utf-8") + """
+M["25_reply_to_notification.eml"] = crlf(
+    hdr(
+        "Budi Santoso <budi.santoso@warga.test>",
+        "Re: Pengaduan Anda sudah diteruskan ke LAPOR!",
+        "reply-25@mail.warga.test",
+        extra="In-Reply-To: <notif-3f2a9c1e@satukanal.kota.test>\nReferences: <CAFx01-budi@mail.warga.test> <notif-3f2a9c1e@satukanal.kota.test>\nContent-Type: text/plain; charset=utf-8",
+    )
+    + """
 Sudah, jalannya sudah ditambal kemarin. Terima kasih.
 
 On Tue, 11 Mar 2025 at 09:00, Pengaduan Kota <pengaduan@kota.test> wrote:
 > Apakah masalah Anda sudah selesai? Balas SUDAH atau BELUM.
-""")
-E["25_reply_to_notification.eml"] = {"kind": "reply", "resolved": True, "tracking_id": None,
-    "text_contains": ["jalannya sudah ditambal"], "text_not_contains": ["Balas SUDAH"],
-    "in_reply_to_contains": "<notif-3f2a9c1e@satukanal.kota.test>", "email": "budi.santoso@warga.test"}
+"""
+)
+E["25_reply_to_notification.eml"] = {
+    "kind": "reply",
+    "resolved": True,
+    "tracking_id": None,
+    "text_contains": ["jalannya sudah ditambal"],
+    "text_not_contains": ["Balas SUDAH"],
+    "in_reply_to_contains": "<notif-3f2a9c1e@satukanal.kota.test>",
+    "email": "budi.santoso@warga.test",
+}
 
-M["26_reply_tag_subject.eml"] = crlf(hdr(
-    "Siti Aminah <siti@warga.test>", "Re: [LAPOR! #1916449] Status pengaduan Anda",
-    "reply-26@warga.test", extra="Content-Type: text/plain; charset=utf-8") + """
+M["26_reply_tag_subject.eml"] = crlf(
+    hdr(
+        "Siti Aminah <siti@warga.test>",
+        "Re: [LAPOR! #1916449] Status pengaduan Anda",
+        "reply-26@warga.test",
+        extra="Content-Type: text/plain; charset=utf-8",
+    )
+    + """
 Belum, sampah masih menumpuk sampai hari ini.
 
 -- 
 Siti
-""")
-E["26_reply_tag_subject.eml"] = {"kind": "reply", "resolved": False, "tracking_id": "1916449",
-    "text_contains": ["sampah masih menumpuk"], "text_not_contains": ["Siti"]}
+"""
+)
+E["26_reply_tag_subject.eml"] = {
+    "kind": "reply",
+    "resolved": False,
+    "tracking_id": "1916449",
+    "text_contains": ["sampah masih menumpuk"],
+    "text_not_contains": ["Siti"],
+}
 
-M["27_broken_mime_no_boundary.eml"] = crlf(hdr(
-    "Joko <joko@warga.test>", "Pasar becek", "broken-27@warga.test",
-    extra="Content-Type: multipart/mixed") + """
+M["27_broken_mime_no_boundary.eml"] = crlf(
+    hdr(
+        "Joko <joko@warga.test>",
+        "Pasar becek",
+        "broken-27@warga.test",
+        extra="Content-Type: multipart/mixed",
+    )
+    + """
 --XyZzy12345
 Content-Type: text/plain; charset=utf-8
 
 Lantai Pasar Besar becek dan licin, banyak ibu-ibu terpeleset.
 
 --XyZzy12345--
-""")
-E["27_broken_mime_no_boundary.eml"] = {"kind": "complaint", "content_contains": ["Pasar Besar becek"],
-    "flags_contains": ["mime_broken"]}
+"""
+)
+E["27_broken_mime_no_boundary.eml"] = {
+    "kind": "complaint",
+    "content_contains": ["Pasar Besar becek"],
+    "flags_contains": ["mime_broken"],
+}
 
-good = base64.b64encode("Antrean BPJS di RSUD dr. Doris Sylvanus dimulai jam 4 pagi.\n".encode()).decode()
-M["28_broken_base64.eml"] = crlf(hdr(
-    "Wati <wati@warga.test>", "Antrean RSUD", "b64-28@warga.test",
-    extra="Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64") + "\n" +
-    good[:40] + "!!*\n" + good[40:-2] + "\n")
+good = base64.b64encode(b"Antrean BPJS di RSUD dr. Doris Sylvanus dimulai jam 4 pagi.\n").decode()
+M["28_broken_base64.eml"] = crlf(
+    hdr(
+        "Wati <wati@warga.test>",
+        "Antrean RSUD",
+        "b64-28@warga.test",
+        extra="Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64",
+    )
+    + "\n"
+    + good[:40]
+    + "!!*\n"
+    + good[40:-2]
+    + "\n"
+)
 E["28_broken_base64.eml"] = {"kind": "complaint", "content_contains": ["Antrean BPJS"]}
 
-M["29_no_date_no_msgid.eml"] = crlf(hdr(
-    "Anton <anton@warga.test>", "Pohon tumbang", None, date=None,
-    extra="Content-Type: text/plain; charset=utf-8") + """
+M["29_no_date_no_msgid.eml"] = crlf(
+    hdr(
+        "Anton <anton@warga.test>",
+        "Pohon tumbang",
+        None,
+        date=None,
+        extra="Content-Type: text/plain; charset=utf-8",
+    )
+    + """
 Pohon tumbang menutup Jl. Sisingamangaraja sejak tadi malam.
-""")
-E["29_no_date_no_msgid.eml"] = {"kind": "complaint", "submitted_at": None,
-    "flags_contains": ["missing_date", "missing_message_id"], "thread_keys": []}
+"""
+)
+E["29_no_date_no_msgid.eml"] = {
+    "kind": "complaint",
+    "submitted_at": None,
+    "flags_contains": ["missing_date", "missing_message_id"],
+    "thread_keys": [],
+}
 
-inner31 = crlf(hdr("Dinas PU <dpu@opd.kota.test>", "Jawaban: jalan akan diperbaiki", "dpu-31@opd.kota.test",
-                   to="nur@warga.test", extra="Content-Type: text/plain; charset=utf-8") + """
+inner31 = crlf(
+    hdr(
+        "Dinas PU <dpu@opd.kota.test>",
+        "Jawaban: jalan akan diperbaiki",
+        "dpu-31@opd.kota.test",
+        to="nur@warga.test",
+        extra="Content-Type: text/plain; charset=utf-8",
+    )
+    + """
 Perbaikan dijadwalkan Januari.
-""")
-M["31_citizen_attaches_message.eml"] = crlf(hdr(
-    "Nur Hidayah <nur@warga.test>", "Janji perbaikan tidak ditepati", "rfc-31@warga.test",
-    extra='Content-Type: multipart/mixed; boundary="B31"') + """
+"""
+)
+M["31_citizen_attaches_message.eml"] = (
+    crlf(
+        hdr(
+            "Nur Hidayah <nur@warga.test>",
+            "Janji perbaikan tidak ditepati",
+            "rfc-31@warga.test",
+            extra='Content-Type: multipart/mixed; boundary="B31"',
+        )
+        + """
 --B31
 Content-Type: text/plain; charset=utf-8
 
@@ -476,23 +775,45 @@ Dinas PU berjanji memperbaiki jalan Januari (surat terlampir), sekarang sudah Ma
 --B31
 Content-Type: message/rfc822
 
-""") + inner31 + b"\r\n--B31--\r\n"
-E["31_citizen_attaches_message.eml"] = {"kind": "complaint", "reporter_email": "nur@warga.test",
-    "content_contains": ["sekarang sudah Maret"], "content_not_contains": ["dijadwalkan Januari"],
-    "attachments": [{"filename": "pesan-terlampir.eml", "content_type": "message/rfc822"}]}
+"""
+    )
+    + inner31
+    + b"\r\n--B31--\r\n"
+)
+E["31_citizen_attaches_message.eml"] = {
+    "kind": "complaint",
+    "reporter_email": "nur@warga.test",
+    "content_contains": ["sekarang sudah Maret"],
+    "content_not_contains": ["dijadwalkan Januari"],
+    "attachments": [{"filename": "pesan-terlampir.eml", "content_type": "message/rfc822"}],
+}
 
-M["32_empty.eml"] = crlf(hdr("Kosong <kosong@warga.test>", "", "empty-32@warga.test",
-                             extra="Content-Type: text/plain; charset=utf-8") + "\n\n")
+M["32_empty.eml"] = crlf(
+    hdr(
+        "Kosong <kosong@warga.test>",
+        "",
+        "empty-32@warga.test",
+        extra="Content-Type: text/plain; charset=utf-8",
+    )
+    + "\n\n"
+)
 E["32_empty.eml"] = {"kind": "quarantined", "reason_contains": "no text"}
 
-M["33_not_an_email.eml"] = crlf("""Warning: mysql_connect(): Access denied for user 'root'@'localhost' in /var/www/html/lapor/kirim.php on line 12
+M["33_not_an_email.eml"] = (
+    crlf("""Warning: mysql_connect(): Access denied for user 'root'@'localhost' in /var/www/html/lapor/kirim.php on line 12
 Fatal error: Call to undefined function mysql_query() in /var/www/html/lapor/kirim.php on line 14
 """)
+)
 E["33_not_an_email.eml"] = {"kind": "quarantined", "reason_contains": "not an e-mail"}
 
-M["34_outlook_html_cp1252.eml"] = crlf(hdr(
-    "Ir. Bambang <bambang@warga.test>", "Perizinan sarang walet", "olk-34@warga.test",
-    extra='Content-Type: multipart/alternative; boundary="B34"') + """
+M["34_outlook_html_cp1252.eml"] = crlf(
+    hdr(
+        "Ir. Bambang <bambang@warga.test>",
+        "Perizinan sarang walet",
+        "olk-34@warga.test",
+        extra='Content-Type: multipart/alternative; boundary="B34"',
+    )
+    + """
 --B34
 Content-Type: text/html; charset="windows-1252"
 Content-Transfer-Encoding: quoted-printable
@@ -502,32 +823,62 @@ Content-Transfer-Encoding: quoted-printable
 <p class=3D"MsoNormal"><o:p>&nbsp;</o:p></p></div></body></html>
 
 --B34--
-""")
-E["34_outlook_html_cp1252.eml"] = {"kind": "complaint", "content_contains": [
-    "sangat bising \u2013 izinnya \u201ckatanya\u201d sudah habis"], "content_not_contains": ["MsoNormal", "margin"]}
+"""
+)
+E["34_outlook_html_cp1252.eml"] = {
+    "kind": "complaint",
+    "content_contains": ["sangat bising \u2013 izinnya \u201ckatanya\u201d sudah habis"],
+    "content_not_contains": ["MsoNormal", "margin"],
+}
 
-M["35_web_form_reply_to.eml"] = crlf(hdr(
-    "Formulir Pengaduan <noreply@form.kota.test>", "Pengaduan baru dari formulir web", "form-35@form.kota.test",
-    extra="Reply-To: \"Ahmad Fauzi\" <ahmad.fauzi@warga.test>\nContent-Type: text/plain; charset=utf-8") + """
+M["35_web_form_reply_to.eml"] = crlf(
+    hdr(
+        "Formulir Pengaduan <noreply@form.kota.test>",
+        "Pengaduan baru dari formulir web",
+        "form-35@form.kota.test",
+        extra='Reply-To: "Ahmad Fauzi" <ahmad.fauzi@warga.test>\nContent-Type: text/plain; charset=utf-8',
+    )
+    + """
 Nama: Ahmad Fauzi
 Telepon: +62 821-5511-2233
 Isi: Pelayanan di Samsat lambat, antre dari jam 7 sampai jam 12.
-""")
-E["35_web_form_reply_to.eml"] = {"kind": "complaint", "reporter_email": "ahmad.fauzi@warga.test",
-    "reporter_name": "Ahmad Fauzi", "phone": "+6282155112233", "content_contains": ["Samsat lambat"]}
+"""
+)
+E["35_web_form_reply_to.eml"] = {
+    "kind": "complaint",
+    "reporter_email": "ahmad.fauzi@warga.test",
+    "reporter_name": "Ahmad Fauzi",
+    "phone": "+6282155112233",
+    "content_contains": ["Samsat lambat"],
+}
 
-M["36_reply_references_only.eml"] = crlf(hdr(
-    "Hendra Gunawan <hendra.g@warga.test>", "Re: Informasi tindak lanjut", "reply-36@warga.test",
-    extra="References: <orig-10@warga.test> <notif-77aa@satukanal.kota.test>\nContent-Type: text/html; charset=utf-8") + """
+M["36_reply_references_only.eml"] = crlf(
+    hdr(
+        "Hendra Gunawan <hendra.g@warga.test>",
+        "Re: Informasi tindak lanjut",
+        "reply-36@warga.test",
+        extra="References: <orig-10@warga.test> <notif-77aa@satukanal.kota.test>\nContent-Type: text/html; charset=utf-8",
+    )
+    + """
 <div>Belum ada petugas yang datang ke lokasi.</div>
 <div class="gmail_quote"><blockquote class="gmail_quote" type="cite">Petugas akan datang besok.</blockquote></div>
-""")
-E["36_reply_references_only.eml"] = {"kind": "reply", "resolved": False,
-    "text_contains": ["Belum ada petugas"], "text_not_contains": ["Petugas akan datang"]}
+"""
+)
+E["36_reply_references_only.eml"] = {
+    "kind": "reply",
+    "resolved": False,
+    "text_contains": ["Belum ada petugas"],
+    "text_not_contains": ["Petugas akan datang"],
+}
 
-M["37_read_receipt.eml"] = crlf(hdr(
-    "Budi Santoso <budi.santoso@warga.test>", "Read: Pengaduan Anda", "mdn-37@warga.test",
-    extra='Content-Type: multipart/report; report-type=disposition-notification; boundary="B37"') + """
+M["37_read_receipt.eml"] = crlf(
+    hdr(
+        "Budi Santoso <budi.santoso@warga.test>",
+        "Read: Pengaduan Anda",
+        "mdn-37@warga.test",
+        extra='Content-Type: multipart/report; report-type=disposition-notification; boundary="B37"',
+    )
+    + """
 --B37
 Content-Type: text/plain
 
@@ -540,12 +891,18 @@ Final-Recipient: rfc822; budi.santoso@warga.test
 Disposition: manual-action/MDN-sent-manually; displayed
 
 --B37--
-""")
+"""
+)
 E["37_read_receipt.eml"] = {"kind": "ignored", "reason": "read_receipt"}
 
-M["38_encoded_word_filename.eml"] = crlf(hdr(
-    "Eko <eko@warga.test>", "Surat keterangan ditolak", "att-38@warga.test",
-    extra='Content-Type: multipart/mixed; boundary="B38"') + f"""
+M["38_encoded_word_filename.eml"] = crlf(
+    hdr(
+        "Eko <eko@warga.test>",
+        "Surat keterangan ditolak",
+        "att-38@warga.test",
+        extra='Content-Type: multipart/mixed; boundary="B38"',
+    )
+    + f"""
 --B38
 Content-Type: text/plain; charset=utf-8
 
@@ -558,67 +915,121 @@ Content-Transfer-Encoding: base64
 
 {b64(PDF)}
 --B38--
-""")
-E["38_encoded_word_filename.eml"] = {"kind": "complaint", "attachments": [
-    {"filename": "Surat penolakan — Kelurahan.pdf", "content_type": "application/pdf"}]}
+"""
+)
+E["38_encoded_word_filename.eml"] = {
+    "kind": "complaint",
+    "attachments": [
+        {"filename": "Surat penolakan — Kelurahan.pdf", "content_type": "application/pdf"}
+    ],
+}
 
-parts39 = "".join(f"""--B39
+parts39 = "".join(
+    f"""--B39
 Content-Type: image/png; name="foto{i:02d}.png"
 Content-Disposition: attachment; filename="foto{i:02d}.png"
 Content-Transfer-Encoding: base64
 
 {b64(png())}
-""" for i in range(1, 13))
-M["39_too_many_attachments.eml"] = crlf(hdr(
-    "Galih <galih@warga.test>", "Foto kerusakan taman kota", "many-39@warga.test",
-    extra='Content-Type: multipart/mixed; boundary="B39"') + f"""
+"""
+    for i in range(1, 13)
+)
+M["39_too_many_attachments.eml"] = crlf(
+    hdr(
+        "Galih <galih@warga.test>",
+        "Foto kerusakan taman kota",
+        "many-39@warga.test",
+        extra='Content-Type: multipart/mixed; boundary="B39"',
+    )
+    + f"""
 --B39
 Content-Type: text/plain; charset=utf-8
 
 Fasilitas taman kota rusak, ini dua belas fotonya.
 
 {parts39}--B39--
-""")
-E["39_too_many_attachments.eml"] = {"kind": "complaint", "attachment_count": 10,
-    "notes_contains": ["foto11.png", "foto12.png"], "flags_contains": ["attachment_refused"]}
+"""
+)
+E["39_too_many_attachments.eml"] = {
+    "kind": "complaint",
+    "attachment_count": 10,
+    "notes_contains": ["foto11.png", "foto12.png"],
+    "flags_contains": ["attachment_refused"],
+}
 
-M["40_unknown_charset.eml"] = crlf(hdr(
-    "Putri <putri@warga.test>", "Bansos tidak tepat sasaran", "cs-40@warga.test",
-    extra='Content-Type: text/plain; charset="x-mac-roman-bogus"\nContent-Transfer-Encoding: 8bit')) + (
-    "\r\nBansos di RT 03 diberikan ke keluarga mampu \u2014 yang miskin tidak dapat.\r\n").encode("utf-8")
-E["40_unknown_charset.eml"] = {"kind": "complaint", "content_contains": [
-    "keluarga mampu \u2014 yang miskin"], "flags_contains": ["charset_unknown"]}
+M["40_unknown_charset.eml"] = crlf(
+    hdr(
+        "Putri <putri@warga.test>",
+        "Bansos tidak tepat sasaran",
+        "cs-40@warga.test",
+        extra='Content-Type: text/plain; charset="x-mac-roman-bogus"\nContent-Transfer-Encoding: 8bit',
+    )
+) + ("\r\nBansos di RT 03 diberikan ke keluarga mampu \u2014 yang miskin tidak dapat.\r\n").encode(
+    "utf-8"
+)
+E["40_unknown_charset.eml"] = {
+    "kind": "complaint",
+    "content_contains": ["keluarga mampu \u2014 yang miskin"],
+    "flags_contains": ["charset_unknown"],
+}
 
-M["41_html_gmail_quote.eml"] = crlf(hdr(
-    "Ratna <ratna@warga.test>", "Re: Pengumuman pemadaman", "gq-41@warga.test",
-    extra="In-Reply-To: <pln-88@pln.test>\nContent-Type: text/html; charset=utf-8") + """
+M["41_html_gmail_quote.eml"] = crlf(
+    hdr(
+        "Ratna <ratna@warga.test>",
+        "Re: Pengumuman pemadaman",
+        "gq-41@warga.test",
+        extra="In-Reply-To: <pln-88@pln.test>\nContent-Type: text/html; charset=utf-8",
+    )
+    + """
 <div dir="ltr">Pemadaman listrik bergilir di Kel. Langkai terjadi tiap hari, bukan hanya Selasa.<br></div>
 <br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">Pada tanggal Sen, 3 Mar 2025 pukul 10.00 PLN &lt;info@pln.test&gt; menulis:<br></div>
 <blockquote class="gmail_quote" style="margin:0px 0px 0px 0.8ex">Pemadaman hanya hari Selasa.</blockquote></div>
-""")
-E["41_html_gmail_quote.eml"] = {"kind": "complaint", "content_contains": ["bukan hanya Selasa"],
-    "content_not_contains": ["Pemadaman hanya hari Selasa", "menulis"]}
+"""
+)
+E["41_html_gmail_quote.eml"] = {
+    "kind": "complaint",
+    "content_contains": ["bukan hanya Selasa"],
+    "content_not_contains": ["Pemadaman hanya hari Selasa", "menulis"],
+}
 
 M["42_raw_8bit_header.eml"] = (
     "From: Ayu Ningsih <ayu@warga.test>\r\nTo: pengaduan@kota.test\r\n"
     "Subject: Pelayanan lambat — Kecamatan Jekan Raya\r\nDate: Mon, 03 Mar 2025 09:00:00 +0700\r\n"
     "Message-ID: <raw8-42@warga.test>\r\nContent-Type: text/plain; charset=utf-8\r\n"
     "Content-Transfer-Encoding: 8bit\r\n\r\n"
-    "Pengurusan akta kelahiran di kecamatan butuh 3 minggu.\r\n").encode("utf-8")
-E["42_raw_8bit_header.eml"] = {"kind": "complaint", "title": "Pelayanan lambat — Kecamatan Jekan Raya"}
+    "Pengurusan akta kelahiran di kecamatan butuh 3 minggu.\r\n"
+).encode()
+E["42_raw_8bit_header.eml"] = {
+    "kind": "complaint",
+    "title": "Pelayanan lambat — Kecamatan Jekan Raya",
+}
 
-M["43_nik_invalid.eml"] = crlf(hdr(
-    "Bayu <bayu@warga.test>", "KIS tidak aktif", "nik-43@warga.test",
-    extra="Content-Type: text/plain; charset=utf-8") + """
+M["43_nik_invalid.eml"] = crlf(
+    hdr(
+        "Bayu <bayu@warga.test>",
+        "KIS tidak aktif",
+        "nik-43@warga.test",
+        extra="Content-Type: text/plain; charset=utf-8",
+    )
+    + """
 Kartu Indonesia Sehat saya tidak aktif. NIK: 1234567890123456. Telp 0811 5222 333.
-""")
-E["43_nik_invalid.eml"] = {"kind": "complaint", "nik": "1234567890123456", "nik_valid": False,
-    "phone": "+628115222333"}
+"""
+)
+E["43_nik_invalid.eml"] = {
+    "kind": "complaint",
+    "nik": "1234567890123456",
+    "nik_valid": False,
+    "phone": "+628115222333",
+}
 
-M["44_yahoo_rahasia_subject.eml"] = crlf(hdr(
-    "=?UTF-8?Q?Rahmat_Hidayat?= <rahmat_h@yahoo.warga.test>",
-    "=?UTF-8?Q?RAHASIA_-_Dugaan_gratifikasi_di_dinas?=", "yh-44@yahoo.warga.test",
-    extra='Content-Type: multipart/alternative; boundary="B44"') + """
+M["44_yahoo_rahasia_subject.eml"] = crlf(
+    hdr(
+        "=?UTF-8?Q?Rahmat_Hidayat?= <rahmat_h@yahoo.warga.test>",
+        "=?UTF-8?Q?RAHASIA_-_Dugaan_gratifikasi_di_dinas?=",
+        "yh-44@yahoo.warga.test",
+        extra='Content-Type: multipart/alternative; boundary="B44"',
+    )
+    + """
 --B44
 Content-Type: text/plain; charset=UTF-8
 Content-Transfer-Encoding: quoted-printable
@@ -632,10 +1043,15 @@ Content-Type: text/html; charset=UTF-8
 <div>Ada dugaan gratifikasi</div>
 
 --B44--
-""")
-E["44_yahoo_rahasia_subject.eml"] = {"kind": "complaint", "confidential": True,
+"""
+)
+E["44_yahoo_rahasia_subject.eml"] = {
+    "kind": "complaint",
+    "confidential": True,
     "title": "RAHASIA - Dugaan gratifikasi di dinas",
-    "content_contains": ["dugaan gratifikasi dalam pengadaan"], "content_not_contains": ["Yahoo Mail"]}
+    "content_contains": ["dugaan gratifikasi dalam pengadaan"],
+    "content_not_contains": ["Yahoo Mail"],
+}
 
 
 def main() -> None:
@@ -644,10 +1060,16 @@ def main() -> None:
         old.unlink()
     for name, data in M.items():
         (OUT / name).write_bytes(data)
-    E["30_big_attachment.eml"] = {"kind": "complaint", "generated": True, "attachment_count": 1,
-        "notes_contains": ["rekaman-cctv.mp4"], "flags_contains": ["attachment_refused"]}
-    (OUT / "expectations.json").write_text(json.dumps(E, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
-                                           encoding="utf-8")
+    E["30_big_attachment.eml"] = {
+        "kind": "complaint",
+        "generated": True,
+        "attachment_count": 1,
+        "notes_contains": ["rekaman-cctv.mp4"],
+        "flags_contains": ["attachment_refused"],
+    }
+    (OUT / "expectations.json").write_text(
+        json.dumps(E, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+    )
     print(f"wrote {len(M)} messages and expectations for {len(E)}")
 
 

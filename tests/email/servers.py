@@ -28,8 +28,12 @@ DOMAINS = ("kota.test", "warga.test")
 PASSWORD = "rahasia-uji"
 # Dovecot re-reads the passwd file only when its timestamp moves, so every login the tests
 # need exists from the start: a pool of fresh mailboxes handed out one per test.
-USERS = ("catchall@kota.test", "bench@kota.test", "budi.santoso@warga.test",
-         *(f"box{i:02d}@kota.test" for i in range(60)))
+USERS = (
+    "catchall@kota.test",
+    "bench@kota.test",
+    "budi.santoso@warga.test",
+    *(f"box{i:02d}@kota.test" for i in range(60)),
+)
 
 
 def free_port() -> int:
@@ -38,8 +42,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None,
-              log: Path | None = None) -> None:
+def wait_port(
+    port: int,
+    timeout: float = 20.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -57,19 +65,34 @@ def self_signed(dirpath: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                       x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]), False)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1")),
+                ]
+            ),
+            False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = dirpath / "cert.pem", dirpath / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     key_path.chmod(0o600)
     return cert_path, key_path
 
@@ -160,10 +183,12 @@ namespace inbox {{
 }}
 """
         (self.root / "dovecot.conf").write_text(conf)
-        out = open(self.root / "stdout.log", "wb")  # noqa: SIM115 - closed with the process
+        out = open(self.root / "stdout.log", "wb")
         self.proc = subprocess.Popen(
             ["dovecot", "-F", "-c", str(self.root / "dovecot.conf")],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         out.close()
         for port in (self.imap_port, self.imaps_port, self.lmtp_port):
@@ -194,8 +219,21 @@ namespace inbox {{
 
     def clear(self, user: str) -> None:
         """Empty a user's mailbox (between tests)."""
-        subprocess.run(["doveadm", "-c", str(self.root / "dovecot.conf"), "expunge", "-u",
-                        user, "mailbox", "*", "all"], check=False, capture_output=True)
+        subprocess.run(
+            [
+                "doveadm",
+                "-c",
+                str(self.root / "dovecot.conf"),
+                "expunge",
+                "-u",
+                user,
+                "mailbox",
+                "*",
+                "all",
+            ],
+            check=False,
+            capture_output=True,
+        )
 
 
 @dataclass
@@ -213,7 +251,8 @@ class Postfix:
         shutil.chown(data, "postfix")
         domains = ", ".join(DOMAINS)
         (cfg / "virtual").write_text(
-            "if !/@(kota|warga)\\.test$/\n/^[^@]+@.+$/ catchall@kota.test\nendif\n")
+            "if !/@(kota|warga)\\.test$/\n/^[^@]+@.+$/ catchall@kota.test\nendif\n"
+        )
         (cfg / "main.cf").write_text(f"""
 compatibility_level = 3.6
 queue_directory = {queue}
@@ -249,17 +288,28 @@ smtputf8_enable = yes
 """)
         services = [
             f"127.0.0.1:{self.smtp_port} inet n - n - - smtpd",
-            "pickup unix n - n 60 1 pickup", "cleanup unix n - n - 0 cleanup",
-            "qmgr unix n - n 300 1 qmgr", "tlsmgr unix - - n 1000? 1 tlsmgr",
-            "rewrite unix - - n - - trivial-rewrite", "bounce unix - - n - 0 bounce",
-            "defer unix - - n - 0 bounce", "trace unix - - n - 0 bounce",
-            "verify unix - - n - 1 verify", "flush unix n - n 1000? 0 flush",
-            "proxymap unix - - n - - proxymap", "proxywrite unix - - n - 1 proxymap",
-            "smtp unix - - n - - smtp", "relay unix - - n - - smtp",
-            "showq unix n - n - - showq", "error unix - - n - - error",
-            "retry unix - - n - - error", "discard unix - - n - - discard",
-            "lmtp unix - - n - - lmtp", "anvil unix - - n - 1 anvil",
-            "scache unix - - n - 1 scache", "postlog unix-dgram n - n - 1 postlogd",
+            "pickup unix n - n 60 1 pickup",
+            "cleanup unix n - n - 0 cleanup",
+            "qmgr unix n - n 300 1 qmgr",
+            "tlsmgr unix - - n 1000? 1 tlsmgr",
+            "rewrite unix - - n - - trivial-rewrite",
+            "bounce unix - - n - 0 bounce",
+            "defer unix - - n - 0 bounce",
+            "trace unix - - n - 0 bounce",
+            "verify unix - - n - 1 verify",
+            "flush unix n - n 1000? 0 flush",
+            "proxymap unix - - n - - proxymap",
+            "proxywrite unix - - n - 1 proxymap",
+            "smtp unix - - n - - smtp",
+            "relay unix - - n - - smtp",
+            "showq unix n - n - - showq",
+            "error unix - - n - - error",
+            "retry unix - - n - - error",
+            "discard unix - - n - - discard",
+            "lmtp unix - - n - - lmtp",
+            "anvil unix - - n - 1 anvil",
+            "scache unix - - n - 1 scache",
+            "postlog unix-dgram n - n - 1 postlogd",
         ]
         (cfg / "master.cf").write_text("\n".join(services) + "\n")
         self._postfix("check")
@@ -268,12 +318,18 @@ smtputf8_enable = yes
         wait_port(self.smtp_port, log=self.root / "maillog")
 
     def _postfix(self, *args: str) -> None:
-        proc = subprocess.run(["postfix", "-c", str(self.root / "etc"), *args],
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        proc = subprocess.run(
+            ["postfix", "-c", str(self.root / "etc"), *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+        )
         if proc.returncode != 0:
-            log = (self.root / "maillog")
-            raise RuntimeError(f"postfix {args}: {proc.stdout!r} {proc.stderr!r} "
-                               f"{log.read_text()[-2000:] if log.exists() else ''}")
+            log = self.root / "maillog"
+            raise RuntimeError(
+                f"postfix {args}: {proc.stdout!r} {proc.stderr!r} "
+                f"{log.read_text()[-2000:] if log.exists() else ''}"
+            )
 
     def stop(self) -> None:
         if self.started:

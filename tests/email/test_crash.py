@@ -33,15 +33,22 @@ def _complaint(i: int) -> bytes:
 
 
 def _worker(db_dsn: str, cfg: dict, data_dir: str, until_empty: bool) -> subprocess.Popen[bytes]:
-    args = json.dumps({"dsn": db_dsn, "data_dir": data_dir, "source": cfg,
-                       "until_empty": until_empty})
-    return subprocess.Popen([sys.executable, "-m", "tests.email.ingest_worker", args], cwd=ROOT,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    args = json.dumps(
+        {"dsn": db_dsn, "data_dir": data_dir, "source": cfg, "until_empty": until_empty}
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.email.ingest_worker", args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 async def test_sigkill_mid_batch_then_rerun_loses_and_duplicates_nothing(
-        pool, db_dsn: str, dovecot: Dovecot, mailbox: str) -> None:
+    pool, db_dsn: str, dovecot: Dovecot, mailbox: str
+) -> None:
     await asyncio.to_thread(dovecot.deliver, mailbox, [_complaint(i) for i in range(N)])
     cfg = imap_config(dovecot, mailbox, "email-crash", batch_size=5, max_per_poll=1000)
     cfg_json = json.loads(cfg.model_dump_json())
@@ -56,7 +63,8 @@ async def test_sigkill_mid_batch_then_rerun_loses_and_duplicates_nothing(
             assert proc.poll() is None, proc.stderr.read().decode()[-3000:] if proc.stderr else ""
             assert time.monotonic() < deadline, "the worker never got going"
             taken = await pool.fetchval(
-                "SELECT count(*) FROM raw_items WHERE source = 'email-crash'")
+                "SELECT count(*) FROM raw_items WHERE source = 'email-crash'"
+            )
             await asyncio.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -70,14 +78,18 @@ async def test_sigkill_mid_batch_then_rerun_loses_and_duplicates_nothing(
     assert seen_at_kill <= at_kill  # never acknowledged before committed
 
     # The dead process's lease would expire on its own; don't make the test wait for it.
-    await pool.execute("UPDATE source_state SET lease_until = now() - interval '1 second' "
-                       "WHERE source = 'email-crash'")
+    await pool.execute(
+        "UPDATE source_state SET lease_until = now() - interval '1 second' "
+        "WHERE source = 'email-crash'"
+    )
     rerun = _worker(db_dsn, cfg_json, data_dir, until_empty=True)
-    out, err = await asyncio.to_thread(rerun.communicate, timeout=120)
+    _, err = await asyncio.to_thread(rerun.communicate, timeout=120)
     assert rerun.returncode == 0, err.decode()[-3000:]
 
     refs = await pool.fetch("SELECT source_ref, state FROM raw_items WHERE source = 'email-crash'")
-    assert sorted(r["source_ref"] for r in refs) == sorted(f"<crash-{i}@warga.test>" for i in range(N))
+    assert sorted(r["source_ref"] for r in refs) == sorted(
+        f"<crash-{i}@warga.test>" for i in range(N)
+    )
     assert {r["state"] for r in refs} == {"accepted"}
     assert await pool.fetchval("SELECT count(*) FROM complaints WHERE source = 'email-crash'") == N
     assert await pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'push'") == N

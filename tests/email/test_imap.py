@@ -29,8 +29,9 @@ def _name_of(payload: bytes, originals: dict[str, bytes]) -> str:
     return hits[0]
 
 
-async def _raw_by_name(pool: asyncpg.Pool, source: str,
-                       originals: dict[str, bytes]) -> dict[str, asyncpg.Record]:
+async def _raw_by_name(
+    pool: asyncpg.Pool, source: str, originals: dict[str, bytes]
+) -> dict[str, asyncpg.Record]:
     rows = await pool.fetch("SELECT * FROM raw_items WHERE source = $1", source)
     out: dict[str, asyncpg.Record] = {}
     for r in rows:
@@ -40,8 +41,9 @@ async def _raw_by_name(pool: asyncpg.Pool, source: str,
     return out
 
 
-async def test_corpus_through_postfix_and_dovecot(pool, dovecot: Dovecot, postfix: Postfix,
-                                                  mailbox: str, make_imap: Any) -> None:
+async def test_corpus_through_postfix_and_dovecot(
+    pool, dovecot: Dovecot, postfix: Postfix, mailbox: str, make_imap: Any
+) -> None:
     msgs = corpus()
     exp = expectations()
     replies = sorted(n for n, e in exp.items() if e["kind"] == "reply")
@@ -72,15 +74,20 @@ async def test_corpus_through_postfix_and_dovecot(pool, dovecot: Dovecot, postfi
 
     fwd = await pool.fetchrow(
         "SELECT r.email_enc, c.thread_keys, c.title FROM complaints c "
-        "JOIN reporters r ON r.id = c.reporter_id WHERE c.id = $1", cid("10_staff_forward_rfc822.eml"))
+        "JOIN reporters r ON r.id = c.reporter_id WHERE c.id = $1",
+        cid("10_staff_forward_rfc822.eml"),
+    )
     assert services.crypto.decrypt("email", fwd["email_enc"]) == "hendra.g@warga.test"
     assert "<orig-10@warga.test>" in fwd["thread_keys"]
-    flags = await pool.fetchrow("SELECT anonymous, confidential FROM complaints WHERE id = $1",
-                                cid("16_anonim_exif.eml"))
+    flags = await pool.fetchrow(
+        "SELECT anonymous, confidential FROM complaints WHERE id = $1", cid("16_anonim_exif.eml")
+    )
     assert (flags["anonymous"], flags["confidential"]) == (True, False)
-    big = await pool.fetch("SELECT filename, a.size FROM complaint_attachments ca "
-                           "JOIN attachments a USING (sha256) WHERE complaint_id = $1",
-                           cid("30_big_attachment.eml"))
+    big = await pool.fetch(
+        "SELECT filename, a.size FROM complaint_attachments ca "
+        "JOIN attachments a USING (sha256) WHERE complaint_id = $1",
+        cid("30_big_attachment.eml"),
+    )
     assert [r["filename"] for r in big] == ["lokasi.jpg"]
     jobs = await pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'push'")
     assert jobs == sum(1 for n in first if exp[n]["kind"] == "complaint")
@@ -91,40 +98,53 @@ async def test_corpus_through_postfix_and_dovecot(pool, dovecot: Dovecot, postfi
 
     # The citizens answer: one replies to our notification, one by the subject tag, one by
     # References only. None of them becomes a new complaint.
-    await pool.execute("UPDATE complaints SET lapor_tracking_id = '1916449' WHERE id = $1",
-                       cid("03_html_only.eml"))
+    await pool.execute(
+        "UPDATE complaints SET lapor_tracking_id = '1916449' WHERE id = $1", cid("03_html_only.eml")
+    )
     complaints_before = await pool.fetchval("SELECT count(*) FROM complaints")
     for name in replies:
         await asyncio.to_thread(postfix.send, "envelope@warga.test", [mailbox], msgs[name])
     await wait_delivered(dovecot, mailbox, len(first) + len(replies))
     assert await drain(services, src) == len(replies)
     stored = await _raw_by_name(pool, src.name, msgs)
-    targets = {"25_reply_to_notification.eml": ("01_plain_indonesian.eml", True),
-               "26_reply_tag_subject.eml": ("03_html_only.eml", False),
-               "36_reply_references_only.eml": ("10_staff_forward_rfc822.eml", False)}
+    targets = {
+        "25_reply_to_notification.eml": ("01_plain_indonesian.eml", True),
+        "26_reply_tag_subject.eml": ("03_html_only.eml", False),
+        "36_reply_references_only.eml": ("10_staff_forward_rfc822.eml", False),
+    }
     for reply, (complaint, resolved) in targets.items():
         assert stored[reply]["state"] == "reply", (reply, stored[reply]["reason"])
-        row = await pool.fetchrow("SELECT complaint_id, resolved FROM reporter_replies "
-                                  "WHERE raw_item_id = $1", stored[reply]["id"])
+        row = await pool.fetchrow(
+            "SELECT complaint_id, resolved FROM reporter_replies WHERE raw_item_id = $1",
+            stored[reply]["id"],
+        )
         assert row["complaint_id"] == stored[complaint]["complaint_id"]
         assert row["resolved"] is resolved
     assert await pool.fetchval("SELECT count(*) FROM complaints") == complaints_before
 
     # The same message delivered twice (a citizen who pressed send again, an alias) is one item.
-    await asyncio.to_thread(postfix.send, "envelope@warga.test", [mailbox],
-                            msgs["01_plain_indonesian.eml"])
+    await asyncio.to_thread(
+        postfix.send, "envelope@warga.test", [mailbox], msgs["01_plain_indonesian.eml"]
+    )
     await wait_delivered(dovecot, mailbox, len(first) + len(replies) + 1)
     assert await drain(services, src) == 1
-    assert await pool.fetchval("SELECT count(*) FROM raw_items WHERE source = $1", src.name) \
-        == len(first) + len(replies)
+    assert await pool.fetchval("SELECT count(*) FROM raw_items WHERE source = $1", src.name) == len(
+        first
+    ) + len(replies)
     assert await pool.fetchval("SELECT count(*) FROM complaints") == complaints_before
 
 
-async def test_uidvalidity_change_rescans_without_duplicates(pool, dovecot: Dovecot,
-                                                             mailbox: str, make_imap: Any) -> None:
+async def test_uidvalidity_change_rescans_without_duplicates(
+    pool, dovecot: Dovecot, mailbox: str, make_imap: Any
+) -> None:
     msgs = corpus()
-    names = ["01_plain_indonesian.eml", "02_encoded_words.eml", "29_no_date_no_msgid.eml",
-             "33_not_an_email.eml", "18_out_of_office.eml"]
+    names = [
+        "01_plain_indonesian.eml",
+        "02_encoded_words.eml",
+        "29_no_date_no_msgid.eml",
+        "33_not_an_email.eml",
+        "18_out_of_office.eml",
+    ]
     await asyncio.to_thread(dovecot.deliver, mailbox, [msgs[n] for n in names])
     src, services = make_imap(mailbox, after="seen")
     assert await drain(services, src) == 5
@@ -146,13 +166,15 @@ async def test_uidvalidity_change_rescans_without_duplicates(pool, dovecot: Dove
     assert await pool.fetchval("SELECT count(*) FROM complaints") == 3
 
 
-async def test_move_after_intake_and_at_most_n_per_poll(pool, dovecot: Dovecot, mailbox: str,
-                                                       make_imap: Any) -> None:
+async def test_move_after_intake_and_at_most_n_per_poll(
+    pool, dovecot: Dovecot, mailbox: str, make_imap: Any
+) -> None:
     msgs = corpus()
     names = [n for n in msgs if expectations()[n]["kind"] == "complaint"][:7]
     await asyncio.to_thread(dovecot.deliver, mailbox, [msgs[n] for n in names])
-    src, services = make_imap(mailbox, after="move", move_to="Diproses", max_per_poll=3,
-                              batch_size=2)
+    src, services = make_imap(
+        mailbox, after="move", move_to="Diproses", max_per_poll=3, batch_size=2
+    )
     loop = IngestLoop(services, src)
     assert await loop.run_once() == 3
     assert len(await imap_search(dovecot, mailbox)) == 4
@@ -165,16 +187,20 @@ async def test_move_after_intake_and_at_most_n_per_poll(pool, dovecot: Dovecot, 
     assert await pool.fetchval("SELECT count(*) FROM complaints") == 7
 
 
-async def test_wrong_password_degrades_the_source_and_logs_once(pool, dovecot: Dovecot,
-                                                                mailbox: str, make_imap: Any) -> None:
+async def test_wrong_password_degrades_the_source_and_logs_once(
+    pool, dovecot: Dovecot, mailbox: str, make_imap: Any
+) -> None:
     src, services = make_imap(mailbox, password="salah")
     loop = IngestLoop(services, src)
     with structlog.testing.capture_logs() as logs:
         for _ in range(3):
             assert await loop.run_once() == 0
-    assert [e["event"] for e in logs if e["log_level"] in ("error", "warning")] == ["source_degraded"]
-    state = await pool.fetchrow("SELECT degraded, last_error FROM source_state WHERE source = $1",
-                                src.name)
+    assert [e["event"] for e in logs if e["log_level"] in ("error", "warning")] == [
+        "source_degraded"
+    ]
+    state = await pool.fetchrow(
+        "SELECT degraded, last_error FROM source_state WHERE source = $1", src.name
+    )
     assert state["degraded"] is True
     assert "login refused" in state["last_error"]
 
@@ -182,9 +208,11 @@ async def test_wrong_password_degrades_the_source_and_logs_once(pool, dovecot: D
 async def test_tls_modes(dovecot: Dovecot, mailbox: str, make_imap: Any) -> None:
     assert dovecot.cert is not None
     ca = str(dovecot.cert)
-    for opts in ({"tls": "starttls", "port": dovecot.imap_port, "ca_file": ca},
-                 {"tls": "implicit", "port": dovecot.imaps_port, "ca_file": ca},
-                 {"tls": "implicit", "port": dovecot.imaps_port, "verify": False}):
+    for opts in (
+        {"tls": "starttls", "port": dovecot.imap_port, "ca_file": ca},
+        {"tls": "implicit", "port": dovecot.imaps_port, "ca_file": ca},
+        {"tls": "implicit", "port": dovecot.imaps_port, "verify": False},
+    ):
         src, _ = make_imap(mailbox, **opts)
         await src.check()
         await src.close()
@@ -193,8 +221,9 @@ async def test_tls_modes(dovecot: Dovecot, mailbox: str, make_imap: Any) -> None
         await src.check()
 
 
-async def test_idle_wakes_up_when_mail_arrives(dovecot: Dovecot, mailbox: str,
-                                               make_imap: Any) -> None:
+async def test_idle_wakes_up_when_mail_arrives(
+    dovecot: Dovecot, mailbox: str, make_imap: Any
+) -> None:
     src, _ = make_imap(mailbox)
     await src.check()
     started = time.monotonic()
@@ -208,13 +237,15 @@ async def test_idle_wakes_up_when_mail_arrives(dovecot: Dovecot, mailbox: str,
     assert sum(len(b.items) for b in batches) == 1
 
 
-async def test_server_down_is_transient_and_comes_back(pool, dovecot: Dovecot, mailbox: str,
-                                                       make_imap: Any) -> None:
+async def test_server_down_is_transient_and_comes_back(
+    pool, dovecot: Dovecot, mailbox: str, make_imap: Any
+) -> None:
     from tests.email.servers import free_port
 
     src, services = make_imap(mailbox, port=free_port())
     loop = IngestLoop(services, src)
     assert await loop.run_once() == 0
-    state = await pool.fetchrow("SELECT degraded, last_error FROM source_state WHERE source = $1",
-                                src.name)
+    state = await pool.fetchrow(
+        "SELECT degraded, last_error FROM source_state WHERE source = $1", src.name
+    )
     assert state["degraded"] is False and "connection" in state["last_error"]

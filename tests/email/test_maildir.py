@@ -17,16 +17,23 @@ from tests.email.helpers import drain
 def _maildir(root: Path, messages: dict[str, bytes]) -> None:
     for sub in ("new", "cur", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    for i, (name, raw) in enumerate(messages.items()):
+    for i, raw in enumerate(messages.values()):
         (root / "new" / f"17000000{i:02d}.M{i}P1.demo").write_bytes(raw)
 
 
 async def test_maildir_ingests_and_moves_to_cur(pool, tmp_path: Path) -> None:
     msgs = {n: r for n, r in corpus().items() if expectations()[n]["kind"] != "reply"}
     _maildir(tmp_path / "Maildir", msgs)
-    cfg = SourceConfig(name="email-demo", kind="maildir", batch_size=10, options={
-        "path": str(tmp_path / "Maildir"), "staff_forwarders": sorted(STAFF),
-        "max_attachment_mb": 8})
+    cfg = SourceConfig(
+        name="email-demo",
+        kind="maildir",
+        batch_size=10,
+        options={
+            "path": str(tmp_path / "Maildir"),
+            "staff_forwarders": sorted(STAFF),
+            "max_attachment_mb": 8,
+        },
+    )
     services = make_services(pool, [cfg])
     src = MaildirSource(cfg, services)
 
@@ -40,8 +47,10 @@ async def test_maildir_ingests_and_moves_to_cur(pool, tmp_path: Path) -> None:
     cur = sorted(p.name for p in (tmp_path / "Maildir" / "cur").iterdir())
     assert len(cur) == len(msgs) and all(n.endswith(":2,S") for n in cur)
     assert await pool.fetchval("SELECT count(*) FROM raw_items") == len(msgs)
-    states = {r["state"]: r["n"] for r in await pool.fetch(
-        "SELECT state, count(*) AS n FROM raw_items GROUP BY state")}
+    states = {
+        r["state"]: r["n"]
+        for r in await pool.fetch("SELECT state, count(*) AS n FROM raw_items GROUP BY state")
+    }
     want = {"accepted": 0, "ignored": 0, "quarantined": 0}
     for name in msgs:
         kind = expectations()[name]["kind"]

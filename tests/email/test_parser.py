@@ -47,8 +47,13 @@ def test_corpus_message_parses_as_expected(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(n for n in CORPUS if len(CORPUS[n]) < 100_000))
 def test_truncated_or_mangled_mail_never_crashes(name: str) -> None:
     raw = CORPUS[name]
-    for variant in (raw[: len(raw) // 2], raw[: len(raw) // 3], raw.replace(b"\r\n", b"\n"),
-                    raw.replace(b"--", b"-"), raw[:200] + b"\xff\xfe\x00" + raw[200:]):
+    for variant in (
+        raw[: len(raw) // 2],
+        raw[: len(raw) // 3],
+        raw.replace(b"\r\n", b"\n"),
+        raw.replace(b"--", b"-"),
+        raw[:200] + b"\xff\xfe\x00" + raw[200:],
+    ):
         try:
             result = parse_email(variant, options=OPTIONS)
         except InvalidInput:
@@ -72,21 +77,26 @@ def test_a_foreign_reply_id_alone_does_not_make_a_reply() -> None:
 
 
 def test_our_ids_from_another_deployment_domain_are_not_ours() -> None:
-    raw = CORPUS["25_reply_to_notification.eml"].replace(b"satukanal.kota.test", b"satukanal.lain.test")
+    raw = CORPUS["25_reply_to_notification.eml"].replace(
+        b"satukanal.kota.test", b"satukanal.lain.test"
+    )
     assert isinstance(parse_email(raw, options=OPTIONS), ComplaintDraft)
 
 
-@pytest.mark.parametrize(("nik", "valid"), [
-    ("6271034509870002", True),    # woman born 05-09-1987 (45 = 5 + 40)
-    ("6271031209870002", True),    # man born 12-09-1987
-    ("3171012902000001", True),    # 29 Feb 2000
-    ("9971031209870002", False),   # no province 99
-    ("6200031209870002", False),   # kab/kota 00
-    ("6271037209870002", False),   # day 72 - 40 = 32
-    ("6271031213870002", False),   # month 13
-    ("6271031209870000", False),   # serial 0000
-    ("1234567890123456", False),
-])
+@pytest.mark.parametrize(
+    ("nik", "valid"),
+    [
+        ("6271034509870002", True),  # woman born 05-09-1987 (45 = 5 + 40)
+        ("6271031209870002", True),  # man born 12-09-1987
+        ("3171012902000001", True),  # 29 Feb 2000
+        ("9971031209870002", False),  # no province 99
+        ("6200031209870002", False),  # kab/kota 00
+        ("6271037209870002", False),  # day 72 - 40 = 32
+        ("6271031213870002", False),  # month 13
+        ("6271031209870000", False),  # serial 0000
+        ("1234567890123456", False),
+    ],
+)
 def test_nik_structure_check(nik: str, valid: bool) -> None:
     assert nik_is_valid(nik) is valid
 
@@ -109,8 +119,10 @@ def test_charset_repair() -> None:
 
 
 def test_html_to_text_drops_scripts_and_keeps_links() -> None:
-    text = html_to_text('<style>x{}</style><p>a <a href="http://e.test/1">di sini</a></p>'
-                        '<script>evil()</script><p>b</p>')
+    text = html_to_text(
+        '<style>x{}</style><p>a <a href="http://e.test/1">di sini</a></p>'
+        "<script>evil()</script><p>b</p>"
+    )
     assert text == "a di sini (http://e.test/1)\n\nb"
 
 
@@ -135,31 +147,62 @@ def test_source_ref_is_message_id_or_content_hash() -> None:
 
 
 def test_outgoing_message_threads_under_the_citizens_original() -> None:
-    opts = SmtpOptions(host="127.0.0.1", tls="none", from_address="pengaduan@kota.test",
-                       message_id_domain="kota.test")
-    origin = Origin(source="email-kota", channel="email", address="budi@warga.test",
-                    thread={"message_id": "<a@warga.test>", "subject": "Re: Jalan rusak",
-                            "references": ["<z@warga.test>"]})
-    msg = build_message(opts, origin, OutboundMessage(
-        notification_id="n-1", kind="ack", text="Terima kasih.\n\nLihat https://e.test/s/1",
-        tracking_id="1916449"), dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    opts = SmtpOptions(
+        host="127.0.0.1",
+        tls="none",
+        from_address="pengaduan@kota.test",
+        message_id_domain="kota.test",
+    )
+    origin = Origin(
+        source="email-kota",
+        channel="email",
+        address="budi@warga.test",
+        thread={
+            "message_id": "<a@warga.test>",
+            "subject": "Re: Jalan rusak",
+            "references": ["<z@warga.test>"],
+        },
+    )
+    msg = build_message(
+        opts,
+        origin,
+        OutboundMessage(
+            notification_id="n-1",
+            kind="ack",
+            text="Terima kasih.\n\nLihat https://e.test/s/1",
+            tracking_id="1916449",
+        ),
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )
     assert msg["Subject"] == "Re: [LAPOR! #1916449] Jalan rusak"
     assert msg["In-Reply-To"] == "<a@warga.test>"
     assert msg["References"] == "<z@warga.test> <a@warga.test>"
     assert msg["Message-ID"] == "<notif-n-1@satukanal.kota.test>"
     parsed = email.message_from_bytes(bytes(msg))
     assert [p.get_content_type() for p in parsed.walk()] == [
-        "multipart/alternative", "text/plain", "text/html"]
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
     # Our own message read back by our own parser is recognised as ours (a reply loop guard).
     assert isinstance(parse_email(bytes(msg), options=OPTIONS), Ignored)
     assert reply_subject(None, "Status pengaduan", "7") == "[LAPOR! #7] Status pengaduan"
 
 
 def test_html_quotes_entities_and_unclosed_tags() -> None:
-    text = html_to_text("<div>Jalan &amp; jembatan&nbsp;rusak<br>lihat <a href='mailto:x@kota.test'>"
-                        "surat</a><blockquote>lama<blockquote>lebih lama</blockquote></blockquote>"
-                        "<p>akhir <a href='https://e.test/a'>https://e.test/a</a><table><tr><td>a"
-                        "<td>b</table><script>never()")
-    assert text.split("\n") == ["Jalan & jembatan rusak", "lihat surat (x@kota.test)",
-                                "> lama", "> > lebih lama", "", "akhir https://e.test/a", "",
-                                "a b"]
+    text = html_to_text(
+        "<div>Jalan &amp; jembatan&nbsp;rusak<br>lihat <a href='mailto:x@kota.test'>"
+        "surat</a><blockquote>lama<blockquote>lebih lama</blockquote></blockquote>"
+        "<p>akhir <a href='https://e.test/a'>https://e.test/a</a><table><tr><td>a"
+        "<td>b</table><script>never()"
+    )
+    assert text.split("\n") == [
+        "Jalan & jembatan rusak",
+        "lihat surat (x@kota.test)",
+        "> lama",
+        "> > lebih lama",
+        "",
+        "akhir https://e.test/a",
+        "",
+        "a b",
+    ]

@@ -23,13 +23,21 @@ CITIZEN = "budi.santoso@warga.test"
 
 
 def smtp_options(postfix: Postfix, **kw: Any) -> dict[str, Any]:
-    return {"host": "127.0.0.1", "port": postfix.smtp_port, "tls": "none",
-            "from_address": "pengaduan@kota.test", "from_name": "Pengaduan Kota Palangka Raya",
-            "message_id_domain": "kota.test", "timeout_s": 20, **kw}
+    return {
+        "host": "127.0.0.1",
+        "port": postfix.smtp_port,
+        "tls": "none",
+        "from_address": "pengaduan@kota.test",
+        "from_name": "Pengaduan Kota Palangka Raya",
+        "message_id_domain": "kota.test",
+        "timeout_s": 20,
+        **kw,
+    }
 
 
 async def test_answer_threads_in_the_citizens_mailbox_and_the_reply_comes_back(
-        pool, dovecot: Dovecot, postfix: Postfix, mailbox: str, make_imap: Any) -> None:
+    pool, dovecot: Dovecot, postfix: Postfix, mailbox: str, make_imap: Any
+) -> None:
     original = corpus()["01_plain_indonesian.eml"]
     await asyncio.to_thread(postfix.send, CITIZEN, [mailbox], original)
     await wait_delivered(dovecot, mailbox, 1)
@@ -37,7 +45,8 @@ async def test_answer_threads_in_the_citizens_mailbox_and_the_reply_comes_back(
     assert await drain(services, src) == 1
     row = await pool.fetchrow(
         "SELECT c.id, c.origin, r.email_enc FROM complaints c JOIN reporters r "
-        "ON r.id = c.reporter_id")
+        "ON r.id = c.reporter_id"
+    )
     address = services.crypto.decrypt("email", row["email_enc"])
     origin = Origin(source=src.name, channel="email", address=address, thread=row["origin"])
 
@@ -45,10 +54,13 @@ async def test_answer_threads_in_the_citizens_mailbox_and_the_reply_comes_back(
     assert sink is not None
     notification_id = str(uuid.uuid4())
     message = OutboundMessage(
-        notification_id=notification_id, kind="ack", tracking_id="1916449",
+        notification_id=notification_id,
+        kind="ack",
+        tracking_id="1916449",
         subject="Pengaduan Anda sudah diteruskan ke LAPOR!",
         text="Yth. Bapak/Ibu,\n\nPengaduan Anda sudah kami teruskan ke SP4N-LAPOR! dengan "
-             "Tracking ID #1916449.\nPantau di https://status.kota.test/1916449")
+        "Tracking ID #1916449.\nPantau di https://status.kota.test/1916449",
+    )
     before = len(await imap_fetch_all(dovecot, CITIZEN))
     result = await sink.send(origin, message)
     expected_id = f"<notif-{notification_id}@satukanal.kota.test>"
@@ -57,17 +69,22 @@ async def test_answer_threads_in_the_citizens_mailbox_and_the_reply_comes_back(
     await pool.execute(
         "INSERT INTO notifications (id, complaint_id, kind, channel, source, state, external_id) "
         "VALUES ($1, $2, 'ack', 'email', $3, 'sent', $4)",
-        uuid.UUID(notification_id), row["id"], src.name, result.external_id)
+        uuid.UUID(notification_id),
+        row["id"],
+        src.name,
+        result.external_id,
+    )
 
-    received = email.message_from_bytes((await imap_fetch_all(dovecot, CITIZEN))[-1], policy=default)
+    received = email.message_from_bytes(
+        (await imap_fetch_all(dovecot, CITIZEN))[-1], policy=default
+    )
     assert received["Message-ID"] == expected_id
     assert received["In-Reply-To"] == "<CAFx01-budi@mail.warga.test>"
     assert received["References"] == "<CAFx01-budi@mail.warga.test>"
     assert received["Subject"] == "Re: [LAPOR! #1916449] Jalan rusak di Jl. Tjilik Riwut km 5"
     assert received["From"] == "Pengaduan Kota Palangka Raya <pengaduan@kota.test>"
     assert received["Auto-Submitted"] == "auto-generated"
-    parts = {p.get_content_type(): p.get_content() for p in received.walk()
-             if not p.is_multipart()}
+    parts = {p.get_content_type(): p.get_content() for p in received.walk() if not p.is_multipart()}
     assert "Tracking ID #1916449" in parts["text/plain"]
     assert '<a href="https://status.kota.test/1916449">' in parts["text/html"]
 
@@ -86,8 +103,10 @@ async def test_answer_threads_in_the_citizens_mailbox_and_the_reply_comes_back(
     reply["Message-ID"] = "<reply-budi-1@mail.warga.test>"
     reply["In-Reply-To"] = received["Message-ID"]
     reply["References"] = f"{received['References']} {received['Message-ID']}"
-    reply.set_content("Sudah diperbaiki kemarin, terima kasih.\n\n"
-                      "Pada Sen, 3 Mar 2025, Pengaduan Kota menulis:\n> Yth. Bapak/Ibu,\n")
+    reply.set_content(
+        "Sudah diperbaiki kemarin, terima kasih.\n\n"
+        "Pada Sen, 3 Mar 2025, Pengaduan Kota menulis:\n> Yth. Bapak/Ibu,\n"
+    )
     await asyncio.to_thread(postfix.send, CITIZEN, [mailbox], bytes(reply))
     await wait_delivered(dovecot, mailbox, 2)
     assert await drain(services, src) == 1
@@ -100,8 +119,9 @@ async def test_answer_threads_in_the_citizens_mailbox_and_the_reply_comes_back(
     assert job == 1
 
 
-async def test_sink_errors_say_what_to_do_next(postfix: Postfix, dovecot: Dovecot,
-                                               mailbox: str, make_imap: Any) -> None:
+async def test_sink_errors_say_what_to_do_next(
+    postfix: Postfix, dovecot: Dovecot, mailbox: str, make_imap: Any
+) -> None:
     msg = OutboundMessage(notification_id="n-err", kind="status", text="Status berubah.")
     src, _ = make_imap(mailbox, smtp=smtp_options(postfix, port=free_port()))
     with pytest.raises(TransientError):
