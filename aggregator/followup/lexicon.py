@@ -93,7 +93,8 @@ DONE_WORDS: frozenset[str] = frozenset({
 # States that are a visible outcome: "lampu sudah menyala", "air sudah normal kembali".
 RESULT_STATES: frozenset[str] = frozenset({
     "normal", "menyala", "berfungsi", "surut", "lancar", "bersih", "mengalir", "terpasang",
-    "tersalurkan", "beroperasi", "terang", "hidup", "tertib", "diaktifkan", "aktif",
+    "tersalurkan", "beroperasi", "terang", "hidup", "tertib", "diaktifkan", "aktif", "nyala",
+    "terbit",
 })
 # Vague outcomes: need a concrete element like a weak step.
 VAGUE_STATES: frozenset[str] = frozenset({"teratasi", "beres", "tuntas", "clear", "aman"})
@@ -113,6 +114,8 @@ BLOCK_MARKERS: frozenset[str] = frozenset({
     "mohon", "harap", "tolong", "silakan", "silahkan", "dimohon",
     # negation and progress
     "belum", "tidak", "bukan", "jangan", "sedang", "tengah", "masih", "dalam",
+    # ongoing effort, not a step taken ("terus melakukan upaya perbaikan pelayanan")
+    "terus", "upaya", "berusaha",
 })
 
 # Words that never describe an action taken, however they are inflected: the vocabulary of
@@ -148,6 +151,7 @@ FORWARD_PATTERNS: tuple[str, ...] = (
     r"(?!internal)\w+",
     r"\b(?:laporan|aduan|pengaduan)\b[^.?!]{0,40}\b(?:dikirim|dikirimkan|kirim|kirimkan)\s+"
     r"(?:ke|kepada)\b",
+    r"\bkoordinasi\s+(?:dengan|ke|kepada)\s+(?!internal)\w+",
     r"\bmenghubungi\s+pihak\s+terkait\b",
     r"\b(?:bukan|merupakan|ini|adalah|termasuk|menjadi)\s+(?:merupakan\s+)?(?:kewenangan|wewenang)\b",
     r"\bpemilik\s+kewenangan\b",

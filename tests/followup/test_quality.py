@@ -33,7 +33,8 @@ def _score(rows: list[dict]) -> tuple[float, list[tuple[str, str, str]], int]:
     return 1 - len(wrong) / len(rows), wrong, boilerplate_passed
 
 
-@pytest.mark.parametrize("name", ["labelled.jsonl", "labelled_holdout.jsonl"])
+@pytest.mark.parametrize("name", ["labelled.jsonl", "labelled_holdout.jsonl",
+                                  "labelled_holdout_2.jsonl"])
 def test_accuracy_on_labelled_sets(name: str) -> None:
     rows = _load(name)
     accuracy, wrong, boilerplate_passed = _score(rows)
@@ -42,11 +43,15 @@ def test_accuracy_on_labelled_sets(name: str) -> None:
 
 
 def test_labelled_sets_are_large_varied_and_disjoint() -> None:
-    main, holdout = _load("labelled.jsonl"), _load("labelled_holdout.jsonl")
+    """The rules were tuned on labelled.jsonl only; the held-out sets were written apart
+    (the second after the first had been scored) and are only measured."""
+    main = _load("labelled.jsonl")
+    holdouts = [_load("labelled_holdout.jsonl"), _load("labelled_holdout_2.jsonl")]
     assert len(main) >= 150
-    assert len(holdout) >= 50
-    assert not {r["text"] for r in main} & {r["text"] for r in holdout}
-    for rows in (main, holdout):
+    assert sum(len(h) for h in holdouts) >= 100
+    texts = [{r["text"] for r in rows} for rows in (main, *holdouts)]
+    assert not texts[0] & texts[1] and not texts[0] & texts[2] and not texts[1] & texts[2]
+    for rows in (main, *holdouts):
         counts = Counter(r["label"] for r in rows)
         assert set(counts) == {label.value for label in FollowupLabel}
         assert min(counts.values()) >= 5
