@@ -304,8 +304,24 @@ class JobQueue:
 
     # -- consuming -------------------------------------------------------------------------
 
-    async def claim(self, conn: asyncpg.Connection, kinds: Sequence[str], limit: int) -> list[Job]:
-        """Take up to ``limit`` due jobs (or jobs whose lease ran out) under a lease."""
+    async def claim(
+        self,
+        conn: asyncpg.Connection,
+        kinds: Sequence[str],
+        limit: int,
+        *,
+        complete: Sequence[int] = (),
+    ) -> list[Job]:
+        """Take up to ``limit`` due jobs (or jobs whose lease ran out) under a lease.
+
+        ``complete``: ids of jobs this owner finished, marked done in the same statement
+        (one round trip and one commit per batch in a busy worker).
+        """
+        if complete:
+            return await repo.complete_and_claim(
+                conn, complete, kinds, limit,
+                owner=self.owner, lease_s=self.cfg.lease_s, now=self._now(),
+            )
         return await repo.claim(
             conn, kinds, limit, owner=self.owner, lease_s=self.cfg.lease_s, now=self._now()
         )
@@ -595,9 +611,16 @@ class Worker:
                 drained = False
             want = self._ready.qsize() < low_water and not drained
             if want:
-                # Completing right before claiming keeps the done buffer at about a batch.
-                await self._settle(conn, flush_all=True)
-                jobs = await self.queue.claim(conn, self._kinds, self.batch_size)
+                # The finished batch is completed by the statement claiming the next one.
+                done, self._done = self._done, []
+                try:
+                    jobs = await self.queue.claim(
+                        conn, self._kinds, self.batch_size, complete=[job.id for job in done]
+                    )
+                except BaseException:
+                    self._done = done + self._done
+                    raise
+                self._completed(done)
                 for job in jobs:
                     self._held[job.id] = job
                     self._ready.put_nowait(job)
@@ -674,11 +697,14 @@ class Worker:
             except BaseException:
                 self._done = done + self._done
                 raise
-            for job in done:
-                self._held.pop(job.id, None)
-                self._outcome(job.kind, "done")
+            self._completed(done)
             if n < len(done):
                 log.warning("job_leases_lost", count=len(done) - n)
+
+    def _completed(self, done: list[Job]) -> None:
+        for job in done:
+            self._held.pop(job.id, None)
+            self._outcome(job.kind, "done")
 
     async def _shutdown(self) -> None:
         """Stop claiming; give back what was not started; let the rest finish or cut it off."""

@@ -349,6 +349,23 @@ async def test_expired_lease_is_claimed_again(pool: asyncpg.Pool, cfg: QueueConf
         assert await second.complete(conn, [job_id]) == 1
 
 
+async def test_completing_and_claiming_in_one_statement(pool: asyncpg.Pool, cfg: QueueConfig):
+    now = dt.datetime.now(dt.UTC)
+    clock = {"now": now}
+    queue = JobQueue(pool, cfg, owner="test:1", clock=lambda: clock["now"])
+    first, second = await enqueue(queue), await enqueue(queue)
+    async with pool.acquire() as conn:
+        [job] = await queue.claim(conn, ["push"], 1)
+        assert job.id == first
+        # Even with its lease run out, a job being completed is not taken back as expired.
+        clock["now"] = now + dt.timedelta(seconds=cfg.lease_s + 1)
+        [nxt] = await queue.claim(conn, ["push"], 5, complete=[first])
+        assert nxt.id == second
+        assert await queue.claim(conn, ["push"], 5, complete=[second]) == []
+    assert await queue.depth(include_done=True) == {"push": {"done": 2}}
+    assert (await job_row(pool, first))["attempts"] == 1
+
+
 async def test_two_argument_handlers_are_accepted(queue: JobQueue):
     got: list[object] = []
 
