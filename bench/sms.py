@@ -11,23 +11,22 @@ Prints one JSON object on its last line.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this folder is sys.path[0]; its siblings (bench/email.py) would shadow
-# the standard library for everything imported below.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import asyncio
 import datetime as dt
 import json
 import random
+import sys
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
-import asyncpg
+# Run as a script, this folder is sys.path[0]; its siblings (bench/email.py) would shadow
+# the standard library for what is imported below (aiohttp imports ``email``).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import asyncpg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,13 +40,20 @@ from connectors.sms.gammu import GammuSource  # noqa: E402
 from schemas.config import CryptoConfig, Settings, SourceConfig  # noqa: E402
 
 SCHEMA = Path("/usr/share/doc/gammu-smsd/examples/pgsql.sql")
-WORDS = ("jalan rusak berlubang lampu mati sampah menumpuk banjir drainase tersumbat pohon "
-         "tumbang parkir liar pungutan air PDAM tidak mengalir kantor kelurahan pelayanan "
-         "lambat izin usaha sekolah puskesmas antre").split()
+WORDS = (
+    "jalan rusak berlubang lampu mati sampah menumpuk banjir drainase tersumbat pohon "
+    "tumbang parkir liar pungutan air PDAM tidak mengalir kantor kelurahan pelayanan "
+    "lambat izin usaha sekolah puskesmas antre"
+).split()
 
 
 def _dsn(server: str, db: str) -> str:
     return urlsplit(server)._replace(path="/" + db).geturl()
+
+
+def gammu_schema() -> str:
+    # Gammu's file starts with CREATE LANGUAGE plpgsql, which fails on PostgreSQL >= 9.
+    return "\n".join(x for x in SCHEMA.read_text().splitlines() if "CREATE LANGUAGE" not in x)
 
 
 def make_rows(n: int, multipart_share: float, rng: random.Random) -> list[tuple[object, ...]]:
@@ -64,8 +70,16 @@ def make_rows(n: int, multipart_share: float, rng: random.Random) -> list[tuple[
             ref = (ref + 1) % 256
             texts = [" ".join(rng.choices(WORDS, k=30))[:153], " ".join(rng.choices(WORDS, k=8))]
             for seq, t in enumerate(texts, start=1):
-                rows.append((when, t.encode("utf-16-be").hex().upper(), sender,
-                             f"050003{ref:02X}02{seq:02X}", t if seq == 1 else "", "bench"))
+                rows.append(
+                    (
+                        when,
+                        t.encode("utf-16-be").hex().upper(),
+                        sender,
+                        f"050003{ref:02X}02{seq:02X}",
+                        t if seq == 1 else "",
+                        "bench",
+                    )
+                )
         else:
             t = " ".join(rng.choices(WORDS, k=rng.randint(5, 25)))
             rows.append((when, t.encode("utf-16-be").hex().upper(), sender, "", t, "bench"))
@@ -90,19 +104,30 @@ async def main() -> None:
         await admin.execute(f'CREATE DATABASE "{db}"')
     try:
         g = await asyncpg.connect(_dsn(args.server, gammu_db))
-        schema = "\n".join(x for x in SCHEMA.read_text().splitlines() if "CREATE LANGUAGE" not in x)
+        schema = gammu_schema()
         await g.execute(schema)
         rows = make_rows(n, 0.2, rng)
         await g.copy_records_to_table(
-            "inbox", records=rows,
-            columns=["ReceivingDateTime", "Text", "SenderNumber", "UDH", "TextDecoded", "RecipientID"])
+            "inbox",
+            records=rows,
+            columns=[
+                "ReceivingDateTime",
+                "Text",
+                "SenderNumber",
+                "UDH",
+                "TextDecoded",
+                "RecipientID",
+            ],
+        )
         messages = n - sum(1 for r in rows if str(r[3]).endswith("02")) if rows else 0
 
         # Baseline: the same rows, same columns, plain SELECT into Python.
         t0 = time.perf_counter()
-        got = await g.fetch('SELECT "ID", "ReceivingDateTime", "Text", "SenderNumber", "Coding", '
-                            '"UDH", "SMSCNumber", "Class", "TextDecoded", "RecipientID" '
-                            'FROM inbox WHERE NOT "Processed" ORDER BY "ID"')
+        got = await g.fetch(
+            'SELECT "ID", "ReceivingDateTime", "Text", "SenderNumber", "Coding", '
+            '"UDH", "SMSCNumber", "Class", "TextDecoded", "RecipientID" '
+            'FROM inbox WHERE NOT "Processed" ORDER BY "ID"'
+        )
         select_s = time.perf_counter() - t0
         assert len(got) == n
 
@@ -111,11 +136,22 @@ async def main() -> None:
         await c.close()
         pool = await create_pool(_dsn(args.server, our_db), min_size=2, max_size=4)
         settings = Settings(demo=True)
-        services = Services(settings=settings, pool=pool, http=None,  # type: ignore[arg-type]
-                            crypto=Crypto.from_config(CryptoConfig(), demo=True), queue=None)  # type: ignore[arg-type]
-        src = GammuSource(SourceConfig(name="bench-gammu", kind="gammu", batch_size=args.batch,
-                                       options={"driver": "pgsql", "timezone": "UTC",
-                                                "dsn": _dsn(args.server, gammu_db)}), services)
+        services = Services(
+            settings=settings,
+            pool=pool,
+            http=None,  # type: ignore[arg-type]  # the gammu source makes no HTTP calls
+            crypto=Crypto.from_config(CryptoConfig(), demo=True),
+            queue=None,  # type: ignore[arg-type]  # intake writes jobs with SQL
+        )
+        src = GammuSource(
+            SourceConfig(
+                name="bench-gammu",
+                kind="gammu",
+                batch_size=args.batch,
+                options={"driver": "pgsql", "timezone": "UTC", "dsn": _dsn(args.server, gammu_db)},
+            ),
+            services,
+        )
         loop = IngestLoop(services, src)
         t0 = time.perf_counter()
         handled = await loop.run_once()

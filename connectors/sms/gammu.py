@@ -44,13 +44,19 @@ class GammuOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     driver: Literal["pgsql", "mysql"] = "pgsql"
-    dsn: SecretStr = Field(description="postgresql://user:pw@host/smsd or mysql://user:pw@host/smsd")
+    dsn: SecretStr = Field(
+        description="postgresql://user:pw@host/smsd or mysql://user:pw@host/smsd"
+    )
     timezone: str = Field(default="Asia/Jakarta", description="zone of gammu-smsd's timestamps")
     multipart_wait_s: float = Field(default=600.0, ge=0)
-    rescan_ids: int = Field(default=1000, ge=0, description="un-acked rows re-read below the watermark")
+    rescan_ids: int = Field(
+        default=1000, ge=0, description="un-acked rows re-read below the watermark"
+    )
     conventions: SmsConventions = Field(default_factory=SmsConventions)
     # Sending
-    sender_id: str | None = Field(default=None, description="outbox SenderID = the PhoneID to send from")
+    sender_id: str | None = Field(
+        default=None, description="outbox SenderID = the PhoneID to send from"
+    )
     delivery_report: Literal["default", "yes", "no"] = "default"
     max_parts: int | None = Field(default=None, ge=1, le=10)
 
@@ -100,7 +106,8 @@ class GammuSource:
         v = await self.db.version()
         if v not in SUPPORTED_VERSIONS:
             raise ConfigError(
-                f"sources.{self.name}: Gammu schema version {v} is not supported (13-17 are)")
+                f"sources.{self.name}: Gammu schema version {v} is not supported (13-17 are)"
+            )
         self.schema_version = v
 
     def _now(self) -> dt.datetime:
@@ -121,8 +128,13 @@ class GammuSource:
         while True:
             new = await self.db.fetch_new(after, limit)
             rows = held + list(new)
-            ready, still = group_rows(rows, waiting, now=self._now(),
-                                      wait_s=self.opts.multipart_wait_s, settled_max_id=after)
+            ready, still = group_rows(
+                rows,
+                waiting,
+                now=self._now(),
+                wait_s=self.opts.multipart_wait_s,
+                settled_max_id=after,
+            )
             still_ids = {i for w in still.values() for i in w["ids"]}
             held = [r for r in rows if int(r["ID"]) in still_ids]
             new_after = max([after, *(int(r["ID"]) for r in new)])
@@ -133,11 +145,15 @@ class GammuSource:
                 if ref not in refs:  # a re-delivery in the same pull: one item, all rows acked
                     refs.add(ref)
                     items.append(self._item(g))
-            next_cursor = {"after_id": new_after, "waiting": still,
-                           "schema_version": self.schema_version}
+            next_cursor = {
+                "after_id": new_after,
+                "waiting": still,
+                "schema_version": self.schema_version,
+            }
             if items or next_cursor != cur:
-                yield Batch(items=items, cursor=next_cursor,
-                            ack_token=[i for g in ready for i in g.ids])
+                yield Batch(
+                    items=items, cursor=next_cursor, ack_token=[i for g in ready for i in g.ids]
+                )
             if len(new) < limit:
                 return
             after, waiting, cur = new_after, still, next_cursor
@@ -148,8 +164,11 @@ class GammuSource:
         received = rows[0].get("received_at")
         meta: dict[str, Any] = {"ids": g.ids}
         if g.concat is not None:
-            meta["multipart"] = {"total": g.concat.total, "bits": g.concat.bits,
-                                 "parts": sorted({Group.seq(r) for r in g.rows})}
+            meta["multipart"] = {
+                "total": g.concat.total,
+                "bits": g.concat.bits,
+                "parts": sorted({Group.seq(r) for r in g.rows}),
+            }
         sender = normalize_sender(rows[0].get("SenderNumber"), self.opts.conventions.region)
         if sender.e164:
             meta["reply_to"] = sender.e164  # where a usage hint for an empty SMS goes
@@ -180,15 +199,18 @@ class GammuSource:
             flags = ("incomplete_multipart",)
             notes = (f"SMS panjang: bagian {', '.join(map(str, seqs))} dari {total} diterima",)
         first = rows[0]
-        sent_at = dt.datetime.fromisoformat(first["received_at"]) if first.get("received_at") else None
-        origin = {"gammu_ids": [int(r["ID"]) for r in rows]}
+        sent_at = (
+            dt.datetime.fromisoformat(first["received_at"]) if first.get("received_at") else None
+        )
+        origin: dict[str, Any] = {"gammu_ids": [int(r["ID"]) for r in rows]}
         if first.get("RecipientID"):
             origin["recipient_id"] = str(first["RecipientID"]).strip()
         if total > 1:
             origin["parts"] = total
         sender = normalize_sender(first.get("SenderNumber"), self.opts.conventions.region)
-        return classify_sms(text, sender, sent_at, self.opts.conventions,
-                            origin=origin, flags=flags, notes=notes)
+        return classify_sms(
+            text, sender, sent_at, self.opts.conventions, origin=origin, flags=flags, notes=notes
+        )
 
     def sink(self) -> GammuSink:
         if self._sink is None:
@@ -227,16 +249,22 @@ class GammuSink:
         sent = await self.db.find_sent(nid)
         if sent:
             state = _summarise(sent)
-            return SendResult(external_id=f"gammu:{sent[0]['ID']}",
-                              delivered=_delivered(state.state), detail=state.detail)
+            return SendResult(
+                external_id=f"gammu:{sent[0]['ID']}",
+                delivered=_delivered(state.state),
+                detail=state.detail,
+            )
         for row in await self.db.find_outbox(nid):
             when = row.get("SendingDateTime")
             if isinstance(when, dt.datetime) and when >= PARKED:
                 # A MySQL insert cut short before its parts were all written: redo it.
                 await self.db.discard_parked(int(row["ID"]))
                 continue
-            return SendResult(external_id=f"gammu:{row['ID']}", delivered=None,
-                              detail="already queued in the Gammu outbox")
+            return SendResult(
+                external_id=f"gammu:{row['ID']}",
+                delivered=None,
+                detail="already queued in the Gammu outbox",
+            )
         parts = split_sms(message.text, self.max_parts)
         enc = sms_encoding("".join(parts))
         if len(parts) == 1:
@@ -245,11 +273,19 @@ class GammuSink:
             ref = hashlib.sha256(nid.encode()).digest()[0]
             plan = [(p, make_udh(ref, len(parts), i)) for i, p in enumerate(parts, start=1)]
         oid = await self.db.queue_message(
-            number=origin.address, coding=CODING[enc], parts=plan, creator_id=nid,
-            sender_id=self.opts.sender_id, delivery_report=self.opts.delivery_report)
+            number=origin.address,
+            coding=CODING[enc],
+            parts=plan,
+            creator_id=nid,
+            sender_id=self.opts.sender_id,
+            delivery_report=self.opts.delivery_report,
+        )
         log.info("sms_queued", notification_id=nid, outbox_id=oid, parts=len(parts), coding=enc)
-        return SendResult(external_id=f"gammu:{oid}", delivered=None,
-                          detail=f"queued in the Gammu outbox ({len(parts)} part(s))")
+        return SendResult(
+            external_id=f"gammu:{oid}",
+            delivered=None,
+            detail=f"queued in the Gammu outbox ({len(parts)} part(s))",
+        )
 
     async def delivery_status(self, notification_id: str) -> DeliveryState:
         """What gammu-smsd did with a notification: for the notifier to copy onto it."""
@@ -272,8 +308,11 @@ def _delivered(state: str) -> bool | None:
 def _summarise(rows: list[dict[str, Any]]) -> DeliveryState:
     statuses = [str(r["Status"]) for r in rows]
     ext = f"gammu:{rows[0]['ID']}"
-    last = max((r.get("DeliveryDateTime") or r.get("SendingDateTime") for r in rows),
-               key=lambda d: d or dt.datetime.min, default=None)
+    last = max(
+        (r.get("DeliveryDateTime") or r.get("SendingDateTime") for r in rows),
+        key=lambda d: d or dt.datetime.min,
+        default=None,
+    )
     detail = ",".join(sorted(set(statuses)))
     if any(s in FAILED for s in statuses):
         return DeliveryState("failed", ext, detail, last)

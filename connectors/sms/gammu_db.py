@@ -21,8 +21,18 @@ import asyncpg
 from aggregator.errors import AuthError, ConfigError, TransientError
 from aggregator.sqlfiles import parse_blocks
 
-INBOX_COLUMNS = ("ID", "ReceivingDateTime", "Text", "SenderNumber", "Coding", "UDH",
-                 "SMSCNumber", "Class", "TextDecoded", "RecipientID")
+INBOX_COLUMNS = (
+    "ID",
+    "ReceivingDateTime",
+    "Text",
+    "SenderNumber",
+    "Coding",
+    "UDH",
+    "SMSCNumber",
+    "Class",
+    "TextDecoded",
+    "RecipientID",
+)
 # Far-future send time that parks a MySQL outbox row until all its parts are written.
 PARKED = dt.datetime(2037, 12, 31)  # TIMESTAMP ends in January 2038
 
@@ -49,8 +59,16 @@ class GammuDb(Protocol):
     async def mark_processed(self, ids: Sequence[int]) -> int: ...
     async def find_sent(self, creator_id: str) -> list[dict[str, Any]]: ...
     async def find_outbox(self, creator_id: str) -> list[dict[str, Any]]: ...
-    async def queue_message(self, *, number: str, coding: str, parts: Sequence[tuple[str, str | None]],
-                            creator_id: str, sender_id: str | None, delivery_report: str) -> int: ...
+    async def queue_message(
+        self,
+        *,
+        number: str,
+        coding: str,
+        parts: Sequence[tuple[str, str | None]],
+        creator_id: str,
+        sender_id: str | None,
+        delivery_report: str,
+    ) -> int: ...
     async def discard_parked(self, outbox_id: int) -> None: ...
     async def close(self) -> None: ...
 
@@ -70,7 +88,10 @@ class PgGammuDb:
         if self._pool is None:
             try:
                 self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=3)
-            except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+            except (
+                asyncpg.InvalidPasswordError,
+                asyncpg.InvalidAuthorizationSpecificationError,
+            ) as exc:
                 raise AuthError(f"Gammu database refused the login: {exc}") from exc
             except asyncpg.InvalidCatalogNameError as exc:
                 raise ConfigError(f"Gammu database does not exist: {exc}") from exc
@@ -118,16 +139,32 @@ class PgGammuDb:
     async def find_outbox(self, creator_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in await self._fetch("gammu_find_outbox", creator_id)]
 
-    async def queue_message(self, *, number: str, coding: str, parts: Sequence[tuple[str, str | None]],
-                            creator_id: str, sender_id: str | None, delivery_report: str) -> int:
+    async def queue_message(
+        self,
+        *,
+        number: str,
+        coding: str,
+        parts: Sequence[tuple[str, str | None]],
+        creator_id: str,
+        sender_id: str | None,
+        delivery_report: str,
+    ) -> int:
         sql = _sql("pgsql")
         pool = await self._p()
         try:
             async with pool.acquire() as conn, conn.transaction():
                 first_text, first_udh = parts[0]
                 oid: int = await conn.fetchval(
-                    sql["gammu_insert_outbox"], number, first_text, coding, first_udh,
-                    len(parts) > 1, creator_id, sender_id, delivery_report)
+                    sql["gammu_insert_outbox"],
+                    number,
+                    first_text,
+                    coding,
+                    first_udh,
+                    len(parts) > 1,
+                    creator_id,
+                    sender_id,
+                    delivery_report,
+                )
                 for seq, (text, udh) in enumerate(parts[1:], start=2):
                     await conn.execute(sql["gammu_insert_outbox_part"], oid, seq, text, coding, udh)
         except (OSError, asyncpg.PostgresError) as exc:
@@ -150,7 +187,7 @@ class MyGammuDb:
         parts = urlsplit(dsn)
         if parts.scheme not in {"mysql", "mariadb"}:
             raise ConfigError("a MySQL Gammu DSN looks like mysql://user:password@host:3306/smsd")
-        self._kw = {
+        self._kw: dict[str, Any] = {
             "host": parts.hostname or "127.0.0.1",
             "port": parts.port or 3306,
             "user": unquote(parts.username or "root"),
@@ -166,7 +203,8 @@ class MyGammuDb:
         if self._pool is None:
             try:
                 self._pool = await asyncmy.create_pool(
-                    minsize=1, maxsize=3, autocommit=True, charset="utf8mb4", **self._kw)
+                    minsize=1, maxsize=3, autocommit=True, charset="utf8mb4", **self._kw
+                )
             except OperationalError as exc:
                 code = exc.args[0] if exc.args else 0
                 if code in (1044, 1045):
@@ -178,8 +216,14 @@ class MyGammuDb:
                 raise TransientError(f"Gammu database unreachable: {exc}") from exc
         return self._pool
 
-    async def _run(self, name: str, args: Sequence[Any] = (), *, ids: Sequence[int] | None = None,
-                   fetch: bool = True) -> tuple[list[dict[str, Any]], int, int]:
+    async def _run(
+        self,
+        name: str,
+        args: Sequence[Any] = (),
+        *,
+        ids: Sequence[int] | None = None,
+        fetch: bool = True,
+    ) -> tuple[list[dict[str, Any]], int, int]:
         from asyncmy.cursors import DictCursor
         from asyncmy.errors import MySQLError, ProgrammingError
 
@@ -224,15 +268,33 @@ class MyGammuDb:
     async def find_outbox(self, creator_id: str) -> list[dict[str, Any]]:
         return (await self._run("gammu_find_outbox", (creator_id,)))[0]
 
-    async def queue_message(self, *, number: str, coding: str, parts: Sequence[tuple[str, str | None]],
-                            creator_id: str, sender_id: str | None, delivery_report: str) -> int:
+    async def queue_message(
+        self,
+        *,
+        number: str,
+        coding: str,
+        parts: Sequence[tuple[str, str | None]],
+        creator_id: str,
+        sender_id: str | None,
+        delivery_report: str,
+    ) -> int:
         first_text, first_udh = parts[0]
         multi = len(parts) > 1
         _, _, oid = await self._run(
             "gammu_insert_outbox",
-            (number, first_text, coding, first_udh, "true" if multi else "false", creator_id,
-             sender_id, delivery_report, PARKED),
-            fetch=False)
+            (
+                number,
+                first_text,
+                coding,
+                first_udh,
+                "true" if multi else "false",
+                creator_id,
+                sender_id,
+                delivery_report,
+                PARKED,
+            ),
+            fetch=False,
+        )
         for seq, (text, udh) in enumerate(parts[1:], start=2):
             await self._run("gammu_insert_outbox_part", (oid, seq, text, coding, udh), fetch=False)
         # Released with the server's own clock, which is the one gammu-smsd compares with.

@@ -99,7 +99,9 @@ class SmsHttpSource:
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
-            raise ConfigError(f"sources.{cfg.name}.options{'.' + where if where else ''}: {err['msg']}") from exc
+            raise ConfigError(
+                f"sources.{cfg.name}.options{'.' + where if where else ''}: {err['msg']}"
+            ) from exc
         try:
             self.tz = ZoneInfo(self.opts.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -138,14 +140,18 @@ class SmsHttpSource:
             # The gateway did not join the parts (Kannel's combining timed out): one part.
             flags = ("incomplete_multipart",)
             origin["part"] = f"{concat.seq}/{concat.total}"
-        return classify_sms(text, sender, sent_at, self.opts.conventions, origin=origin, flags=flags)
+        return classify_sms(
+            text, sender, sent_at, self.opts.conventions, origin=origin, flags=flags
+        )
 
     def sink(self) -> KannelSink | None:
         if self.opts.kannel is None:
             return None
         if self._sink is None:
             settings = getattr(self.services, "settings", None)
-            max_parts = self.opts.kannel.max_parts or (settings.notify.sms_max_parts if settings else 3)
+            max_parts = self.opts.kannel.max_parts or (
+                settings.notify.sms_max_parts if settings else 3
+            )
             self._sink = KannelSink(self.services, self.opts.kannel, max_parts=max_parts)
         return self._sink
 
@@ -165,7 +171,9 @@ class SmsHttpSource:
     def _authorised(self, request: web.Request, query: dict[str, str]) -> bool:
         secret = self.opts.secret.get_secret_value().encode() if self.opts.secret else None
         if secret is not None:
-            given = (request.headers.get("X-Satukanal-Secret") or query.get("secret") or "").encode()
+            given = (
+                request.headers.get("X-Satukanal-Secret") or query.get("secret") or ""
+            ).encode()
             if given and hmac.compare_digest(given, secret):
                 return True
         ba = self.opts.basic_auth
@@ -176,14 +184,17 @@ class SmsHttpSource:
             except (ValueError, UnicodeDecodeError):
                 return False
             return hmac.compare_digest(user.encode(), ba.username.encode()) and hmac.compare_digest(
-                pw.encode(), ba.password.get_secret_value().encode())
+                pw.encode(), ba.password.get_secret_value().encode()
+            )
         return False
 
     @staticmethod
     def _raw_pairs(raw: str) -> dict[str, bytes]:
         # latin-1 keeps every percent-decoded byte as it was: %b is bytes, not UTF-8.
-        return {k: v.encode("latin-1") for k, v in parse_qsl(raw, keep_blank_values=True,
-                                                              encoding="latin-1")}
+        return {
+            k: v.encode("latin-1")
+            for k, v in parse_qsl(raw, keep_blank_values=True, encoding="latin-1")
+        }
 
     async def kannel(self, request: web.Request) -> web.Response:
         # raw_path keeps the percent-escapes: query_string would already be decoded as UTF-8,
@@ -200,9 +211,14 @@ class SmsHttpSource:
             q.setdefault("charset", request.charset or "")
         text = decode_kannel_body(fields.get("text", b""), q.get("coding"), q.get("charset"))
         record = {
-            "gateway": "kannel", "sender": q.get("from") or q.get("sender"), "to": q.get("to"),
-            "time": _iso(_parse_time(q.get("time"), self.tz)), "id": q.get("id") or None,
-            "text": text, "udh": q.get("udh") or None, "coding": q.get("coding"),
+            "gateway": "kannel",
+            "sender": q.get("from") or q.get("sender"),
+            "to": q.get("to"),
+            "time": _iso(_parse_time(q.get("time"), self.tz)),
+            "id": q.get("id") or None,
+            "text": text,
+            "udh": q.get("udh") or None,
+            "coding": q.get("coding"),
         }
         return await self._store(record, fields.get("text", b""))
 
@@ -221,16 +237,23 @@ class SmsHttpSource:
                 raise web.HTTPBadRequest(text="expected a JSON object")
             data = loaded
         else:
-            data = {k: v for k, v in parse_qsl(raw.decode("utf-8", errors="replace"),
-                                               keep_blank_values=True)}
+            data = {
+                k: v
+                for k, v in parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+            }
         sender, text = _first(data, SENDER_KEYS), _first(data, TEXT_KEYS)
-        if sender is None or text is None and not any(k in data for k in TEXT_KEYS):
-            raise web.HTTPBadRequest(text="need a sender (from/sender/msisdn) and a text (text/message)")
+        if sender is None or (text is None and not any(k in data for k in TEXT_KEYS)):
+            raise web.HTTPBadRequest(
+                text="need a sender (from/sender/msisdn) and a text (text/message)"
+            )
         record = {
-            "gateway": "webhook", "sender": str(sender), "to": data.get("to"),
+            "gateway": "webhook",
+            "sender": str(sender),
+            "to": data.get("to"),
             "time": _iso(_parse_time(str(_first(data, TIME_KEYS) or ""), self.tz)),
             "id": str(_first(data, ID_KEYS)) if _first(data, ID_KEYS) is not None else None,
-            "text": str(text or ""), "udh": data.get("udh"),
+            "text": str(text or ""),
+            "udh": data.get("udh"),
         }
         return await self._store(record, raw)
 
@@ -242,18 +265,31 @@ class SmsHttpSource:
         else:
             key = f"{record['sender']}|{record['time']}|{record['text']}"
             ref = "hash:" + hashlib.sha256(key.encode()).hexdigest()[:32]
-        now = self.services.clock() if getattr(self.services, "clock", None) else dt.datetime.now(dt.UTC)
+        now = (
+            self.services.clock()
+            if getattr(self.services, "clock", None)
+            else dt.datetime.now(dt.UTC)
+        )
         record["original_b64"] = base64.b64encode(original).decode()
         meta: dict[str, Any] = {"gateway": record["gateway"]}
         sender = normalize_sender(record["sender"], self.opts.conventions.region)
         if sender.e164:
             meta["reply_to"] = sender.e164
-        item = RawItem(source_ref=ref, payload=json.dumps(record, ensure_ascii=False).encode(),
-                       received_at=now, meta=meta, content_type="application/json")
+        item = RawItem(
+            source_ref=ref,
+            payload=json.dumps(record, ensure_ascii=False).encode(),
+            received_at=now,
+            meta=meta,
+            content_type="application/json",
+        )
         batch = Batch(items=[item], cursor={"last_push_at": now.isoformat()})
         result = await ingest(self.services, self, batch)
-        log.info("sms_pushed", source=self.name, gateway=record["gateway"],
-                 duplicate=bool(result.skipped))
+        log.info(
+            "sms_pushed",
+            source=self.name,
+            gateway=record["gateway"],
+            duplicate=bool(result.skipped),
+        )
         # Kannel sends a non-empty text/plain answer back as an SMS: answer with nothing.
         return web.Response(status=200, text="")
 
@@ -269,8 +305,12 @@ class SmsHttpSource:
             from aggregator.sqlfiles import q as sql
 
             async with self.services.pool.acquire() as conn:
-                await conn.fetchval(sql("record_sms_delivery"), nid, state,
-                                    f"kannel dlr {status}: {q.get('answer', '')}"[:500])
+                await conn.fetchval(
+                    sql("record_sms_delivery"),
+                    nid,
+                    state,
+                    f"kannel dlr {status}: {q.get('answer', '')}"[:500],
+                )
             log.info("sms_delivery_reported", source=self.name, notification_id=nid, state=state)
         return web.Response(status=200, text="")
 

@@ -8,7 +8,6 @@ refused before it left is retried or given up by status, mapped in one place.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,10 +31,13 @@ class KannelOptions(BaseModel):
     sendsms_url: AnyHttpUrl = Field(description="http://host:13013/cgi-bin/sendsms")
     username: str
     password: SecretStr
-    sender: str | None = Field(default=None, description="'from' number or name, if the SMSC allows")
+    sender: str | None = Field(
+        default=None, description="'from' number or name, if the SMSC allows"
+    )
     smsc: str | None = Field(default=None, description="smsc-id to route through")
     dlr_url: AnyHttpUrl | None = Field(
-        default=None, description="our /intake/<source>/dlr, reachable from smsbox")
+        default=None, description="our /intake/<source>/dlr, reachable from smsbox"
+    )
     dlr_secret: SecretStr | None = None
     max_parts: int | None = Field(default=None, ge=1, le=10)
     timeout_s: float = Field(default=15.0, gt=0)
@@ -96,16 +98,16 @@ class KannelSink:
                 status = resp.status
         except aiohttp.ClientConnectorError as exc:
             raise TransientError(f"Kannel unreachable: {exc}") from exc
-        except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerDisconnectedError,
-                aiohttp.ClientPayloadError) as exc:
+        except (TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
             raise InDoubtError(f"Kannel did not answer; the SMS may have gone: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise TransientError(f"Kannel: {exc}") from exc
         err = map_status(status, body)
         if err is not None:
             raise err
-        log.info("sms_sent_to_kannel", notification_id=message.notification_id,
-                 coding=params["coding"])
+        log.info(
+            "sms_sent_to_kannel", notification_id=message.notification_id, coding=params["coding"]
+        )
         return SendResult(external_id=None, delivered=None, detail=body.strip()[:200] or "accepted")
 
     async def close(self) -> None:

@@ -63,10 +63,8 @@ def group_key(row: dict[str, Any]) -> tuple[str, Concat | None]:
     c = parse_udh(row.get("UDH"))
     if c is None or c.total == 1:
         return f"id:{row['ID']}", None
-    return (
-        f"mp:{row.get('RecipientID') or ''}:{row.get('SenderNumber') or ''}:{c.bits}:{c.ref}:{c.total}",
-        c,
-    )
+    who = f"{row.get('RecipientID') or ''}:{row.get('SenderNumber') or ''}"
+    return f"mp:{who}:{c.bits}:{c.ref}:{c.total}", c
 
 
 def group_rows(
@@ -141,5 +139,5 @@ def reassemble(rows: list[dict[str, Any]]) -> tuple[str, list[int], int]:
         # Only part 1 carries text (no hex anywhere): it may hold the whole message.
         whole = first.get("TextDecoded") or ""
         if len(whole) > len(texts[0]):
-            texts = [whole] + texts[1:]
+            texts = [whole, *texts[1:]]
     return "".join(texts), seqs, concat.total

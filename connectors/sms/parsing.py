@@ -16,8 +16,7 @@ from typing import Any, Literal
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aggregator.errors import InvalidInput
-from schemas.complaint import Channel, ComplaintDraft, Ignored, Parsed, Reporter, ReplyDraft
+from schemas.complaint import Channel, ComplaintDraft, Ignored, Parsed, ReplyDraft, Reporter
 
 USAGE_HINT = (
     "Ketik isi aduan Anda lalu kirim ke nomor ini. ANONIM <isi> agar identitas dirahasiakan. "
@@ -161,7 +160,9 @@ def normalize_sender(raw: str | None, region: str = "ID") -> Sender:
     # Possible (right length for the country) is enough: numbering plans move faster than
     # the metadata, and refusing a real citizen's number costs more than a wrong guess.
     if phonenumbers.is_possible_number(num):
-        return Sender(s, "phone", phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164))
+        return Sender(
+            s, "phone", phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+        )
     return Sender(s, "invalid")
 
 
@@ -233,13 +234,19 @@ def classify_sms(
             reply_text = (m.group(2) or "").strip() if m.lastindex and m.lastindex >= 2 else ""
             if not reply_text:
                 return Ignored(reason="reply keyword without text", answer=conv.usage_hint)
-            return ReplyDraft(channel=Channel.SMS, text=reply_text, sent_at=sent_at,
-                              tracking_id=m.group(1), phone=sender.e164)
+            return ReplyDraft(
+                channel=Channel.SMS,
+                text=reply_text,
+                sent_at=sent_at,
+                tracking_id=m.group(1),
+                phone=sender.e164,
+            )
     if word in conv.resolved_yes or word in conv.resolved_no:
         yes = word in conv.resolved_yes
         if len(rest.split()) <= conv.resolved_max_words:
-            return ReplyDraft(channel=Channel.SMS, text=body, sent_at=sent_at,
-                              phone=sender.e164, resolved=yes)
+            return ReplyDraft(
+                channel=Channel.SMS, text=body, sent_at=sent_at, phone=sender.e164, resolved=yes
+            )
 
     anonymous = False
     explicit_new = False

@@ -28,7 +28,9 @@ from connectors.base import Batch
 from tests.sms.dummyphone import inject, sms_file
 
 EXAMPLES = Path("/usr/share/doc/gammu-smsd/examples")
-PG_ADMIN = os.environ.get("SATUKANAL_TEST_GAMMU_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "SATUKANAL_TEST_GAMMU_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 MY_ADMIN = os.environ.get("SATUKANAL_TEST_GAMMU_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
 
 
@@ -65,9 +67,13 @@ async def downgrade_pg(conn: asyncpg.Connection, version: int) -> None:
     outbox Priority/Status/StatusCode and phones.IMSI (what our SQL must cope with)."""
     if version <= 15:
         await conn.execute('ALTER TABLE inbox DROP COLUMN "Status"')
-        await conn.execute('ALTER TABLE outbox DROP COLUMN "Priority", DROP COLUMN "Status", '
-                           'DROP COLUMN "StatusCode"')
-        await conn.execute('ALTER TABLE outbox_multipart DROP COLUMN "Status", DROP COLUMN "StatusCode"')
+        await conn.execute(
+            'ALTER TABLE outbox DROP COLUMN "Priority", DROP COLUMN "Status", '
+            'DROP COLUMN "StatusCode"'
+        )
+        await conn.execute(
+            'ALTER TABLE outbox_multipart DROP COLUMN "Status", DROP COLUMN "StatusCode"'
+        )
         await conn.execute('ALTER TABLE sentitems DROP COLUMN "StatusCode"')
         await conn.execute('ALTER TABLE phones DROP COLUMN "IMSI"')
     await conn.execute('UPDATE gammu SET "Version" = $1', version)
@@ -84,8 +90,15 @@ async def drop_gammu_pg(dsn: str) -> None:
 
 def _mysql_cli(db: str | None = None) -> list[str]:
     p = urlsplit(MY_ADMIN)
-    cmd = ["mariadb", "-h", p.hostname or "127.0.0.1", "-P", str(p.port or 3306),
-           "-u", p.username or "root"]
+    cmd = [
+        "mariadb",
+        "-h",
+        p.hostname or "127.0.0.1",
+        "-P",
+        str(p.port or 3306),
+        "-u",
+        p.username or "root",
+    ]
     if p.password:
         cmd.append(f"-p{p.password}")
     if db:
@@ -95,17 +108,27 @@ def _mysql_cli(db: str | None = None) -> list[str]:
 
 def create_gammu_mysql(version: int = 17) -> str:
     name = f"gammu_t_{uuid.uuid4().hex[:10]}"
-    subprocess.run([*_mysql_cli(), "-e", f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"],
-                   check=True, capture_output=True)
-    subprocess.run(_mysql_cli(name), input=(EXAMPLES / "mysql.sql").read_bytes(), check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*_mysql_cli(), "-e", f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _mysql_cli(name),
+        input=(EXAMPLES / "mysql.sql").read_bytes(),
+        check=True,
+        capture_output=True,
+    )
     if version < 17:
-        stmts = ["UPDATE gammu SET Version = %d" % version]
+        stmts = [f"UPDATE gammu SET Version = {version}"]
         if version <= 15:
-            stmts += ["ALTER TABLE inbox DROP COLUMN Status",
-                      "ALTER TABLE outbox DROP COLUMN Priority, DROP COLUMN Status, DROP COLUMN StatusCode",
-                      "ALTER TABLE outbox_multipart DROP COLUMN Status, DROP COLUMN StatusCode",
-                      "ALTER TABLE sentitems DROP COLUMN StatusCode"]
+            stmts += [
+                "ALTER TABLE inbox DROP COLUMN Status",
+                "ALTER TABLE outbox DROP COLUMN Priority, DROP COLUMN Status, "
+                "DROP COLUMN StatusCode",
+                "ALTER TABLE outbox_multipart DROP COLUMN Status, DROP COLUMN StatusCode",
+                "ALTER TABLE sentitems DROP COLUMN StatusCode",
+            ]
         subprocess.run([*_mysql_cli(name), "-e", "; ".join(stmts)], check=True, capture_output=True)
     p = urlsplit(MY_ADMIN)
     return p._replace(path="/" + name).geturl()
@@ -113,8 +136,9 @@ def create_gammu_mysql(version: int = 17) -> str:
 
 def drop_gammu_mysql(dsn: str) -> None:
     name = urlsplit(dsn).path.lstrip("/")
-    subprocess.run([*_mysql_cli(), "-e", f"DROP DATABASE IF EXISTS `{name}`"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*_mysql_cli(), "-e", f"DROP DATABASE IF EXISTS `{name}`"], check=True, capture_output=True
+    )
 
 
 @dataclass
@@ -136,17 +160,38 @@ class Smsd:
         p = urlsplit(self.dsn)
         driver = {"pgsql": "native_pgsql", "mysql": "native_mysql"}[self.driver]
         port = p.port or (5432 if self.driver == "pgsql" else 3306)
-        return "\n".join([
-            "[gammu]", "model = dummy", "connection = none", f"device = {self.device}", "",
-            "[smsd]", "service = sql", f"driver = {driver}", f"host = {p.hostname}:{port}",
-            f"user = {p.username or 'root'}", f"password = {p.password or ''}",
-            f"database = {p.path.lstrip('/')}", f"logfile = {self.root / 'smsd.log'}",
-            "debuglevel = 1", "PhoneID = satu", "CommTimeout = 1", "ReceiveFrequency = 1",
-            "StatusFrequency = 0", "LoopSleep = 1", "CheckSecurity = 0", "CheckBattery = 0",
-            "CheckSignal = 0", "DeliveryReport = no",
-            # gammu-smsd itself holds lone parts back up to MultipartTimeout; 1 s makes each
-            # part its own row at once, as older gateways and other drivers do.
-            f"MultipartTimeout = {self.multipart_timeout}", "", ""])
+        return "\n".join(
+            [
+                "[gammu]",
+                "model = dummy",
+                "connection = none",
+                f"device = {self.device}",
+                "",
+                "[smsd]",
+                "service = sql",
+                f"driver = {driver}",
+                f"host = {p.hostname}:{port}",
+                f"user = {p.username or 'root'}",
+                f"password = {p.password or ''}",
+                f"database = {p.path.lstrip('/')}",
+                f"logfile = {self.root / 'smsd.log'}",
+                "debuglevel = 1",
+                "PhoneID = satu",
+                "CommTimeout = 1",
+                "ReceiveFrequency = 1",
+                "StatusFrequency = 0",
+                "LoopSleep = 1",
+                "CheckSecurity = 0",
+                "CheckBattery = 0",
+                "CheckSignal = 0",
+                "DeliveryReport = no",
+                # gammu-smsd itself holds lone parts back up to MultipartTimeout; 1 s makes each
+                # part its own row at once, as older gateways and other drivers do.
+                f"MultipartTimeout = {self.multipart_timeout}",
+                "",
+                "",
+            ]
+        )
 
     def start(self) -> None:
         self.device.mkdir(parents=True, exist_ok=True)
@@ -154,8 +199,12 @@ class Smsd:
             (self.device / sub).mkdir(parents=True, exist_ok=True)
         rc = self.root / "smsdrc"
         rc.write_text(self.config())
-        self.proc = subprocess.Popen(["gammu-smsd", "-c", str(rc)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            ["gammu-smsd", "-c", str(rc)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         log = self.root / "smsd.log"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -231,8 +280,8 @@ def smsd(gammu_db: tuple[str, str]) -> Iterator[Smsd]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def wait_for(predicate: Any, timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Any, within: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + within
     while True:
         value = await predicate()
         if value:
@@ -242,8 +291,9 @@ async def wait_for(predicate: Any, timeout: float = 15.0, what: str = "condition
         await asyncio.sleep(0.2)
 
 
-async def drain(source: Any, services: Any, cursor: dict[str, Any] | None = None,
-                *, ack: bool = True) -> tuple[dict[str, Any] | None, list[Any]]:
+async def drain(
+    source: Any, services: Any, cursor: dict[str, Any] | None = None, *, ack: bool = True
+) -> tuple[dict[str, Any], list[Any]]:
     """What the ingest loop does: pull, ingest each batch in one transaction, then ack."""
     from aggregator.intake import ingest
 
@@ -253,7 +303,7 @@ async def drain(source: Any, services: Any, cursor: dict[str, Any] | None = None
         cursor = batch.cursor
         if ack:
             await source.ack(batch)
-    return cursor, results
+    return cursor or {}, results
 
 
 def batches_ids(batches: list[Batch]) -> list[int]:
@@ -272,8 +322,13 @@ def make_services(pool: asyncpg.Pool, http: Any = None, settings: Any = None) ->
         queue: Any = JobQueue(pool, settings.queue, owner="test-sms")
     except ImportError:  # intake does not need it; the queue lands separately
         queue = None
-    return Services(settings=settings, pool=pool, http=http,
-                    crypto=Crypto.from_config(CryptoConfig(), demo=True), queue=queue)
+    return Services(
+        settings=settings,
+        pool=pool,
+        http=http,
+        crypto=Crypto.from_config(CryptoConfig(), demo=True),
+        queue=queue,
+    )
 
 
 @pytest.fixture
@@ -281,7 +336,9 @@ async def services(pool: asyncpg.Pool) -> Any:
     return make_services(pool)
 
 
-def gammu_source(driver: str, dsn: str, services: Any, name: str = "sms-gammu", **options: Any) -> Any:
+def gammu_source(
+    driver: str, dsn: str, services: Any, name: str = "sms-gammu", **options: Any
+) -> Any:
     from connectors.sms.gammu import GammuSource
     from schemas.config import SourceConfig
 

@@ -40,13 +40,13 @@ def sms_file(
     lines = [
         "[SMSBackup000]",
         f'SMSC = "{smsc}"',
-        f'SMSCUnicode = {smsc.encode("utf-16-be").hex().upper()}',
+        f"SMSCUnicode = {smsc.encode('utf-16-be').hex().upper()}",
         "PDU = Deliver",
         f"DateTime = {when.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%S')}Z",
         "State = UnRead",
         f'Number = "{number}"',
         f"NumberUnicode = {number.encode('utf-16-be').hex().upper()}",
-        "Name = \"\"",
+        'Name = ""',
         "NameUnicode = ",
     ]
     if udh:

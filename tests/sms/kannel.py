@@ -130,10 +130,14 @@ omit-empty = true
         conf = self.root / "kannel.conf"
         conf.write_text(self.conf())
         for exe in ("/usr/sbin/bearerbox", "/usr/sbin/smsbox"):
-            self.procs.append(subprocess.Popen(
-                [exe, "-v", "4", str(conf)], stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=(self.root / f"{Path(exe).name}.stderr").open("wb")))
+            self.procs.append(
+                subprocess.Popen(
+                    [exe, "-v", "4", str(conf)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=(self.root / f"{Path(exe).name}.stderr").open("wb"),
+                )
+            )
             port = self.smsbox_port if exe.endswith("bearerbox") else self.sendsms_port
             _wait_port(port, self.procs[-1], self.root)
         _wait_port(self.mo_port, self.procs[0], self.root)
@@ -158,7 +162,9 @@ omit-empty = true
         for name in ("bearerbox.log", "smsbox.log"):
             f = self.root / name
             if f.exists():
-                out.append(f"--- {name}\n" + "\n".join(f.read_text(errors="replace").splitlines()[-25:]))
+                out.append(
+                    f"--- {name}\n" + "\n".join(f.read_text(errors="replace").splitlines()[-25:])
+                )
         return "\n".join(out)
 
 
@@ -174,8 +180,8 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], root: Path) -> None:
     raise RuntimeError(f"Kannel did not open port {port}; logs in {root}")
 
 
-async def wait_until(pred: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
+async def wait_until(pred: Any, within: float = 15.0) -> Any:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         v = pred()
         if asyncio.iscoroutine(v):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,9 @@ from tests.sms.conftest import Smsd, gammu_source, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_kill_after_commit_before_processed(smsd: Smsd, services: Any, pool: Any,
-                                                  db_dsn: str) -> None:
+async def test_kill_after_commit_before_processed(
+    smsd: Smsd, services: Any, pool: Any, db_dsn: str
+) -> None:
     smsd.deliver("081311112222", "Drainase tersumbat di Jl. Ahmad Yani depan toko emas")
     smsd.deliver("081355556666", "Parkir liar di trotoar Jl. Imam Bonjol")
     smsd.deliver("081377778888", "Bagian pertama aduan panjang ", udh="0500035102" + "01")
@@ -24,10 +25,20 @@ async def test_kill_after_commit_before_processed(smsd: Smsd, services: Any, poo
     src = gammu_source(smsd.driver, smsd.dsn, services, multipart_wait_s=600)
     try:
         await wait_for(lambda: _unprocessed(src, 4), what="4 rows")
-        child = subprocess.run(
-            [sys.executable, "-m", "tests.sms.kill_child", db_dsn, smsd.driver, smsd.dsn],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, timeout=60)
-        assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.sms.kill_child",
+            db_dsn,
+            smsd.driver,
+            smsd.dsn,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(child.communicate(), 60)
+        assert child.returncode == -signal.SIGKILL, err.decode()[-2000:]
         async with pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM complaints") == 2
         assert len(await src.db.fetch_new(0, 100)) == 4  # nothing was acknowledged

@@ -25,16 +25,19 @@ async def test_every_kind_of_incoming_sms(smsd: Smsd, services: Any, pool: Any) 
         smsd.deliver("+6281355556666", "ANONIM ada pungutan liar di kantor kelurahan Menteng")
         smsd.deliver("TELKOMSEL", "Promo! Paket internet 10GB cuma Rp10rb")
         smsd.deliver("6281377778888", "   ")
-        smsd.deliver("081399990000", "Lampu jalan mati 😡 di gang Mawar", coding="Unicode_No_Compression")
+        smsd.deliver(
+            "081399990000", "Lampu jalan mati 😡 di gang Mawar", coding="Unicode_No_Compression"
+        )
         smsd.deliver("081344445555", b"Sampah menumpuk di pasar", coding="8bit")
         await wait_for(lambda: _count(src, 6), what="6 inbox rows")
-        cursor, results = await drain(src, services)
+        _cursor, results = await drain(src, services)
         total = sum(r.new for r in results)
         assert total == 6
         async with pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT c.content, c.anonymous, c.channel, r.phone_enc FROM complaints c "
-                "LEFT JOIN reporters r ON r.id = c.reporter_id ORDER BY c.content")
+                "LEFT JOIN reporters r ON r.id = c.reporter_id ORDER BY c.content"
+            )
             contents = {r["content"]: r for r in rows}
             assert set(contents) == {
                 "Jalan berlubang di Jl. Tjilik Riwut km 5, sudah 2 minggu",
@@ -45,13 +48,16 @@ async def test_every_kind_of_incoming_sms(smsd: Smsd, services: Any, pool: Any) 
             anon = contents["ada pungutan liar di kantor kelurahan Menteng"]
             assert anon["anonymous"] is True
             phone = services.crypto.decrypt(
-                "phone", contents["Jalan berlubang di Jl. Tjilik Riwut km 5, sudah 2 minggu"]["phone_enc"])
+                "phone",
+                contents["Jalan berlubang di Jl. Tjilik Riwut km 5, sudah 2 minggu"]["phone_enc"],
+            )
             assert phone == "+6281311112222"
             states = await conn.fetch("SELECT state::text, reason FROM raw_items ORDER BY id")
             ignored = sorted(r["reason"] for r in states if r["state"] == "ignored")
             assert len(ignored) == 2 and any("alphanumeric" in r for r in ignored)
-            usage = await conn.fetchrow("SELECT payload FROM jobs WHERE kind='notify' "
-                                        "AND payload->>'event' = 'usage'")
+            usage = await conn.fetchrow(
+                "SELECT payload FROM jobs WHERE kind='notify' AND payload->>'event' = 'usage'"
+            )
             assert usage["payload"]["address"] == "+6281377778888"
             assert "ANONIM" in usage["payload"]["text"]
         assert await _count(src, 0, exact=True)  # every row is Processed now

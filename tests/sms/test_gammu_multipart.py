@@ -7,9 +7,11 @@ from typing import Any
 
 from tests.sms.conftest import Smsd, drain, gammu_source, wait_for
 
-A = ["Jalan di depan SDN 4 Palangka Raya berlubang besar sekali, sudah ada tiga motor ",
-     "yang jatuh minggu ini. Mohon segera ditambal sebelum musim hujan datang karena ",
-     "lubangnya makin dalam. Terima kasih."]
+A = [
+    "Jalan di depan SDN 4 Palangka Raya berlubang besar sekali, sudah ada tiga motor ",
+    "yang jatuh minggu ini. Mohon segera ditambal sebelum musim hujan datang karena ",
+    "lubangnya makin dalam. Terima kasih.",
+]
 B = ["Air PDAM di Perumahan Bukit Hindu mati sejak Senin, ", "warga terpaksa beli air galon."]
 
 
@@ -19,10 +21,15 @@ async def unprocessed(src: Any) -> int:
 
 async def contents(pool: Any) -> list[str]:
     async with pool.acquire() as conn:
-        return [r["content"] for r in await conn.fetch("SELECT content FROM complaints ORDER BY content")]
+        return [
+            r["content"]
+            for r in await conn.fetch("SELECT content FROM complaints ORDER BY content")
+        ]
 
 
-async def test_parts_in_any_order_interleaved_across_restarts(smsd: Smsd, services: Any, pool: Any) -> None:
+async def test_parts_in_any_order_interleaved_across_restarts(
+    smsd: Smsd, services: Any, pool: Any
+) -> None:
     src = gammu_source(smsd.driver, smsd.dsn, services, multipart_wait_s=600)
     try:
         smsd.deliver("081311112222", A[2], udh="0500034203" + "03")
@@ -49,8 +56,9 @@ async def test_parts_in_any_order_interleaved_across_restarts(smsd: Smsd, servic
         cursor, results = await drain(src, services, cursor)
         assert sum(r.complaints for r in results) == 2
         assert cursor["waiting"] == {}
-        assert await contents(pool) == sorted(["".join(A), "".join(B),
-                                               "Pohon tumbang di Jl. Diponegoro menutup jalan"])
+        assert await contents(pool) == sorted(
+            ["".join(A), "".join(B), "Pohon tumbang di Jl. Diponegoro menutup jalan"]
+        )
         assert await unprocessed(src) == 0
     finally:
         await src.close()
@@ -75,7 +83,9 @@ async def test_gammu_linked_parts_are_not_doubled(smsd: Smsd, services: Any, poo
         await src.close()
 
 
-async def test_missing_part_taken_after_the_wait_and_flagged(smsd: Smsd, services: Any, pool: Any) -> None:
+async def test_missing_part_taken_after_the_wait_and_flagged(
+    smsd: Smsd, services: Any, pool: Any
+) -> None:
     src = gammu_source(smsd.driver, smsd.dsn, services, multipart_wait_s=1.0)
     try:
         smsd.deliver("081311112222", A[0], udh="0500039903" + "01")

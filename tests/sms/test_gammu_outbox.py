@@ -20,8 +20,10 @@ async def test_replies_are_sent_once_and_read_back(smsd: Smsd, services: Any) ->
     sink = src.sink()
     try:
         short = OutboundMessage("n-short", "ack", "Aduan Anda diterima. No. laporan LAPOR 1916449.")
-        long_text = ("Tanggapan Dinas PUPR: lubang di Jl. Tjilik Riwut km 5 sudah ditambal pada "
-                     "27 November 2026 oleh tim pemeliharaan jalan. ") * 4
+        long_text = (
+            "Tanggapan Dinas PUPR: lubang di Jl. Tjilik Riwut km 5 sudah ditambal pada "
+            "27 November 2026 oleh tim pemeliharaan jalan. "
+        ) * 4
         long = OutboundMessage("n-long", "response", long_text)
         uni = OutboundMessage("n-uni", "status", "Laporan Anda ✓ sedang diproses oleh OPD terkait.")
         results = [await sink.send(TO, m) for m in (short, long, uni)]
@@ -83,20 +85,32 @@ async def _query(smsd: Smsd, pg_sql: str, my_sql: str, *args: Any) -> list[Any]:
 
 async def _sent_texts(smsd: Smsd, nid: str) -> list[str]:
     rows = await _query(
-        smsd, 'SELECT "TextDecoded" FROM sentitems WHERE "CreatorID"=$1 ORDER BY "SequencePosition"',
-        "SELECT TextDecoded FROM sentitems WHERE CreatorID=%s ORDER BY SequencePosition", nid)
+        smsd,
+        'SELECT "TextDecoded" FROM sentitems WHERE "CreatorID"=$1 ORDER BY "SequencePosition"',
+        "SELECT TextDecoded FROM sentitems WHERE CreatorID=%s ORDER BY SequencePosition",
+        nid,
+    )
     return [r[0] for r in rows]
 
 
 async def _sent_codings(smsd: Smsd, nid: str) -> list[str]:
     rows = await _query(
-        smsd, 'SELECT "Coding" FROM sentitems WHERE "CreatorID"=$1 ORDER BY "SequencePosition"',
-        "SELECT Coding FROM sentitems WHERE CreatorID=%s ORDER BY SequencePosition", nid)
+        smsd,
+        'SELECT "Coding" FROM sentitems WHERE "CreatorID"=$1 ORDER BY "SequencePosition"',
+        "SELECT Coding FROM sentitems WHERE CreatorID=%s ORDER BY SequencePosition",
+        nid,
+    )
     return [r[0] for r in rows]
 
 
 async def _set_status(smsd: Smsd, nid: str, status: str) -> None:
-    await _query(smsd, 'UPDATE sentitems SET "Status"=$2, "DeliveryDateTime"=$3 WHERE "CreatorID"=$1',
-                 "UPDATE sentitems SET Status=%s, DeliveryDateTime=%s WHERE CreatorID=%s",
-                 *((nid, status, dt.datetime(2026, 11, 28, 9)) if smsd.driver == "pgsql"
-                   else (status, dt.datetime(2026, 11, 28, 9), nid)))
+    await _query(
+        smsd,
+        'UPDATE sentitems SET "Status"=$2, "DeliveryDateTime"=$3 WHERE "CreatorID"=$1',
+        "UPDATE sentitems SET Status=%s, DeliveryDateTime=%s WHERE CreatorID=%s",
+        *(
+            (nid, status, dt.datetime(2026, 11, 28, 9))
+            if smsd.driver == "pgsql"
+            else (status, dt.datetime(2026, 11, 28, 9), nid)
+        ),
+    )

@@ -19,8 +19,8 @@ from urllib.parse import quote_from_bytes, urlencode
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 from aiohttp import web
+from pydantic import SecretStr
 from yarl import URL
 
 from aggregator.errors import AuthError, TransientError

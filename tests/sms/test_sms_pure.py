@@ -67,7 +67,7 @@ def test_hex_text_by_coding() -> None:
     assert decode_hex_text("E9", "8bit") == "é"
     assert decode_hex_text("", "8bit") is None
     assert decode_kannel_body("Lampu ✓".encode("utf-16-be"), "2", None) == "Lampu ✓"
-    assert decode_kannel_body("Jalan  rusak".encode(), "0", "UTF-8") == "Jalan  rusak"
+    assert decode_kannel_body(b"Jalan  rusak", "0", "UTF-8") == "Jalan  rusak"
 
 
 def test_senders() -> None:
@@ -85,20 +85,35 @@ S = normalize_sender("081311112222")
 T = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize(("text", "kind", "expect"), [
-    ("Jalan rusak di Jl. Merdeka", ComplaintDraft, {"content": "Jalan rusak di Jl. Merdeka"}),
-    ("ANONIM: pungli di kelurahan", ComplaintDraft, {"content": "pungli di kelurahan", "anonymous": True}),
-    ("anonim aduan pungli", ComplaintDraft, {"content": "pungli", "anonymous": True}),
-    ("ADUAN lampu mati", ComplaintDraft, {"content": "lampu mati"}),
-    ("LAPOR 1916449 masih rusak", ReplyDraft, {"tracking_id": "1916449", "text": "masih rusak"}),
-    ("lapor #1916449: belum ada petugas", ReplyDraft, {"tracking_id": "1916449"}),
-    ("SUDAH", ReplyDraft, {"resolved": True}),
-    ("belum, air masih mati", ReplyDraft, {"resolved": False}),
-    ("Sudah tiga bulan jalan di depan rumah kami rusak parah dan tidak ada perbaikan", ComplaintDraft, {}),
-    ("   \n ", Ignored, {"reason": "empty SMS"}),
-    ("LAPOR 1916449", Ignored, {}),
-    ("ANONIM", Ignored, {}),
-])
+@pytest.mark.parametrize(
+    ("text", "kind", "expect"),
+    [
+        ("Jalan rusak di Jl. Merdeka", ComplaintDraft, {"content": "Jalan rusak di Jl. Merdeka"}),
+        (
+            "ANONIM: pungli di kelurahan",
+            ComplaintDraft,
+            {"content": "pungli di kelurahan", "anonymous": True},
+        ),
+        ("anonim aduan pungli", ComplaintDraft, {"content": "pungli", "anonymous": True}),
+        ("ADUAN lampu mati", ComplaintDraft, {"content": "lampu mati"}),
+        (
+            "LAPOR 1916449 masih rusak",
+            ReplyDraft,
+            {"tracking_id": "1916449", "text": "masih rusak"},
+        ),
+        ("lapor #1916449: belum ada petugas", ReplyDraft, {"tracking_id": "1916449"}),
+        ("SUDAH", ReplyDraft, {"resolved": True}),
+        ("belum, air masih mati", ReplyDraft, {"resolved": False}),
+        (
+            "Sudah tiga bulan jalan di depan rumah kami rusak parah dan tidak ada perbaikan",
+            ComplaintDraft,
+            {},
+        ),
+        ("   \n ", Ignored, {"reason": "empty SMS"}),
+        ("LAPOR 1916449", Ignored, {}),
+        ("ANONIM", Ignored, {}),
+    ],
+)
 def test_conventions(text: str, kind: type, expect: dict[str, object]) -> None:
     p = classify_sms(text, S, T, C)
     assert isinstance(p, kind)
@@ -106,14 +121,17 @@ def test_conventions(text: str, kind: type, expect: dict[str, object]) -> None:
         assert getattr(p, k) == v
     if isinstance(p, ComplaintDraft):
         assert p.reporter.phone == "+6281311112222" and p.reporter.phone_raw == "081311112222"
-        assert p.origin.get("maybe_reply_by_phone", False) is not (p.anonymous or text.startswith("ADUAN"))
+        assert p.origin.get("maybe_reply_by_phone", False) is not (
+            p.anonymous or text.startswith("ADUAN")
+        )
     if isinstance(p, Ignored):
         assert p.answer and "ANONIM" in p.answer and len(p.answer) <= 160
 
 
 def test_configurable_keywords_and_ignored_senders() -> None:
-    conv = SmsConventions(anonymous=["rahasia"], new_complaint=["lapor"], reply=["balas"],
-                          reply_window_days=14)
+    conv = SmsConventions(
+        anonymous=["rahasia"], new_complaint=["lapor"], reply=["balas"], reply_window_days=14
+    )
     p = classify_sms("RAHASIA ada pungli", S, T, conv)
     assert isinstance(p, ComplaintDraft) and p.anonymous
     p = classify_sms("Jalan rusak", S, T, conv)
@@ -126,14 +144,25 @@ def test_configurable_keywords_and_ignored_senders() -> None:
 
 
 def _row(i: int, udh: str = "", text: str = "", sender: str = "0813") -> dict[str, object]:
-    return {"ID": i, "UDH": udh, "SenderNumber": sender, "RecipientID": "satu",
-            "Text": text.encode("utf-16-be").hex(), "TextDecoded": "",
-            "Coding": "Default_No_Compression", "ReceivingDateTime": "2026-11-28 08:00:00"}
+    return {
+        "ID": i,
+        "UDH": udh,
+        "SenderNumber": sender,
+        "RecipientID": "satu",
+        "Text": text.encode("utf-16-be").hex(),
+        "TextDecoded": "",
+        "Coding": "Default_No_Compression",
+        "ReceivingDateTime": "2026-11-28 08:00:00",
+    }
 
 
 def test_grouping_waits_and_settles() -> None:
     now = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.UTC)
-    rows = [_row(1, "050003010302", "b"), _row(2, "", "single"), _row(3, "060804ABCD0201", "x", "0899")]
+    rows = [
+        _row(1, "050003010302", "b"),
+        _row(2, "", "single"),
+        _row(3, "060804ABCD0201", "x", "0899"),
+    ]
     ready, waiting = group_rows(rows, {}, now=now, wait_s=60, settled_max_id=0)
     assert [g.ids for g in ready] == [[2]] and len(waiting) == 2
     later = now + dt.timedelta(seconds=30)
@@ -142,8 +171,9 @@ def test_grouping_waits_and_settles() -> None:
     # row 2 is settled (below the watermark, not waiting): re-emitted for a lost ack.
     assert sorted(g.ids for g in ready) == [[1, 4, 5], [2]]
     assert reassemble(next(g for g in ready if g.ids == [1, 4, 5]).rows)[0] == "abc"
-    ready, waiting = group_rows([rows[2]], waiting, now=now + dt.timedelta(seconds=61), wait_s=60,
-                                settled_max_id=5)
+    ready, waiting = group_rows(
+        [rows[2]], waiting, now=now + dt.timedelta(seconds=61), wait_s=60, settled_max_id=5
+    )
     assert [g.ids for g in ready] == [[3]] and waiting == {}
     text, seqs, total = reassemble(ready[0].rows)
     assert (text, seqs, total) == ("x", [1], 2)
