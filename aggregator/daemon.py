@@ -25,7 +25,6 @@ from aggregator.web.app import make_app
 from schemas.config import Settings
 
 log = structlog.get_logger(__name__)
-GRACE_S = 20.0
 
 
 @dataclass
@@ -57,7 +56,6 @@ async def run_daemon(settings: Settings, *, until_idle: bool = False, migrate: b
             else:
                 await _supervise(comp, stop)
         finally:
-            await comp.worker.shutdown(GRACE_S)
             await runner.cleanup()
     log.info("daemon_stopped", uptime_s=round(time.monotonic() - stats.started, 1),
              rounds=stats.rounds, handled=stats.handled)

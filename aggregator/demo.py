@@ -30,14 +30,13 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
         sources=[
             {"name": "sms-gateway", "kind": "sms_http", "poll_s": 2,
              "options": {"secret": "demo-gateway-secret",
-                         "reply": {"kind": "kannel",
-                                   "url": f"http://127.0.0.1:{port}/demo/kannel/cgi-bin/sendsms",
-                                   "username": "demo", "password": "demo"}}},
+                         "kannel": {
+                             "sendsms_url": f"http://127.0.0.1:{port}/demo/kannel/cgi-bin/sendsms",
+                             "username": "demo", "password": "demo"}}},
             {"name": "form-pengaduan", "kind": "form_http", "poll_s": 2, "options": {}},
             {"name": "email-pengaduan", "kind": "maildir", "poll_s": 2,
              "options": {"path": str(maildir),
-                         "outbox": str(data_dir / "maildir" / "terkirim"),
-                         "from_address": "pengaduan@palangkaraya.example"}},
+                         "message_id_domain": "palangkaraya.example"}},
         ],
         routing=[
             {"agency": "PUPR", "keywords": ["jalan", "banjir", "drainase", "saluran", "jembatan"]},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from aggregator.errors import ConfigError
 PLUGIN_MODULES = (
     "aggregator.cli.core",
     "aggregator.cli.admin",
-    "aggregator.cli.sandbox",
+    "aggregator.lapor.sandbox.cli",
     "aggregator.cli.backfill",
     "aggregator.cli.followup",
 )
@@ -48,9 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         register: Callable[..., Any] = module.register
-        try:
+        if len(inspect.signature(register).parameters) >= 2:
             register(sub, reports)
-        except TypeError:
+        else:
             register(sub)
     return parser
 

@@ -1,0 +1,158 @@
+"""Wire the parts together for one daemon process.
+
+Everything the supervisor runs is built here from the settings: the LAPOR! port (and the
+embedded sandbox when asked for), the sources and their sinks, the job handlers of every
+part in one shared worker, the loops, the HTTP routes, and in the demo the simulated citizens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from aggregator import metrics
+from aggregator.lapor.breaker import CircuitBreaker
+from aggregator.lapor.ratelimit import TokenBucket
+from aggregator.loops.ingest import IngestLoop
+from aggregator.queue import Worker
+from aggregator.sources import build_sources, sinks_of
+
+log = structlog.get_logger(__name__)
+SANDBOX_CLIENT = ("satukanal", "sandbox-secret")
+
+
+@dataclass
+class Components:
+    sources: dict[str, Any]
+    sinks: dict[str, Any]
+    port: Any
+    worker: Worker
+    loops: list[Any]
+    http_routes: list[tuple[str, list[web.RouteDef]]] = field(default_factory=list)
+    http_setup: list[Any] = field(default_factory=list)
+    banner: list[str] = field(default_factory=list)
+
+
+async def start_sandbox(services: Any) -> tuple[web.AppRunner, str]:
+    """The built-in LAPOR! sandbox on a free loopback port, state kept in the data dir."""
+    from aggregator.lapor.sandbox.app import create_app
+    from aggregator.lapor.sandbox.core import SandboxConfig
+
+    settings = services.settings
+    cfg = SandboxConfig(
+        life="fast" if settings.demo else "none",
+        life_unit_s=2.0 if settings.demo else None,
+        rate_per_s=settings.lapor.rate_limit_per_s, burst=settings.lapor.rate_burst,
+        state_file=settings.data_dir / "lapor-sandbox.json",
+        clients=dict([SANDBOX_CLIENT]))
+    runner = web.AppRunner(create_app(cfg), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    cfg.public_url = f"http://127.0.0.1:{port}"
+    return runner, f"http://127.0.0.1:{port}{cfg.base_path}"
+
+
+def build_port(services: Any, base_url: str | None) -> Any:
+    settings = services.settings
+    cfg = settings.lapor
+    if cfg.adapter == "manual":
+        from aggregator.lapor.manual import ManualLaporAdapter
+
+        return ManualLaporAdapter(services.pool)
+    breaker = CircuitBreaker("lapor", failures=cfg.breaker_failures, reset_s=cfg.breaker_reset_s)
+    services.extras["lapor_breaker"] = breaker
+    if cfg.adapter == "xml-legacy":
+        from aggregator.lapor.xml_legacy import XmlLegacyAdapter
+
+        return XmlLegacyAdapter(cfg, services.http, base_url=base_url)
+    from aggregator.lapor.http import HttpLaporAdapter
+
+    client_id, secret = (SANDBOX_CLIENT if cfg.sandbox else (cfg.client_id, (
+        cfg.client_secret.get_secret_value() if cfg.client_secret else None)))
+    return HttpLaporAdapter(cfg, services.http, base_url=base_url, client_id=client_id,
+                            client_secret=secret,
+                            bucket=TokenBucket(cfg.rate_limit_per_s, cfg.rate_burst),
+                            breaker=breaker)
+
+
+def job_handlers(services: Any, port: Any, sinks: dict[str, Any]) -> dict[str, Any]:
+    from aggregator.loops.push import PushHandlers
+    from aggregator.notify.handler import make_notify_handler
+    from connectors.forms.writeback import handlers as write_back_handlers
+
+    return {**PushHandlers(services, port).handlers(),
+            "notify": make_notify_handler(services, sinks),
+            **write_back_handlers(services)}
+
+
+def http_routes(services: Any, sources: dict[str, Any]) -> list[tuple[str, list[web.RouteDef]]]:
+    from connectors.forms.http import status_routes
+
+    out: list[tuple[str, list[web.RouteDef]]] = []
+    for name, src in sources.items():
+        make = getattr(src, "routes", None)
+        if make is not None and (defs := list(make())):
+            out.append((f"/intake/{name}", defs))
+    out.append(("", status_routes(services, sources)))
+    secret = services.settings.lapor.webhook_secret
+    if secret is not None and secret.get_secret_value():
+        from aggregator.loops.updates import webhook_handler
+
+        out.append(("", [web.post("/lapor/webhook",
+                                  webhook_handler(services, secret.get_secret_value()))]))
+    return out
+
+
+@contextlib.asynccontextmanager
+async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Components]:
+    from aggregator.followup.report import sla_report
+    from aggregator.loops.sla import SlaLoop
+    from aggregator.loops.updates import UpdatesLoop
+
+    settings = services.settings
+    async with contextlib.AsyncExitStack() as stack:
+        banner: list[str] = []
+        base_url = str(settings.lapor.base_url) if settings.lapor.base_url else None
+        if settings.lapor.sandbox:
+            runner, base_url = await start_sandbox(services)
+            stack.push_async_callback(runner.cleanup)
+            banner.append(f"LAPOR!     built-in sandbox at {base_url} (not the real LAPOR!)")
+        port = build_port(services, base_url)
+        sources = build_sources(settings, services)
+        services.extras["sources"] = sources
+        for src in sources.values():
+            stack.push_async_callback(src.close)
+        sinks = sinks_of(sources)
+        worker = Worker(services.queue, job_handlers(services, port, sinks),
+                        concurrency=settings.queue.workers, on_outcome=metrics.job_outcome,
+                        grace_s=20.0)
+        loops: list[Any] = [IngestLoop(services, src) for src in sources.values()
+                            if getattr(src, "pulls", True)]
+        if settings.lapor.adapter != "manual":
+            loops.append(UpdatesLoop(services, port))
+        loops.append(SlaLoop(services, sinks))
+
+        async def report(svc: Any) -> list[dict[str, Any]]:
+            import dataclasses
+            import datetime as dt
+
+            end = svc.clock()
+            rows = await sla_report(svc.pool, svc.settings.sla, end - dt.timedelta(days=365), end)
+            return [{**dataclasses.asdict(r), "agency": r.agency_id,
+                     "acknowledgement_only_share": r.ack_only_share} for r in rows]
+
+        services.extras["sla_report"] = report
+        comp = Components(sources=sources, sinks=sinks, port=port, worker=worker, loops=loops,
+                          http_routes=http_routes(services, sources), banner=banner)
+        if settings.demo:
+            from aggregator.demo_citizens import attach_demo
+
+            await attach_demo(services, comp, stack, citizens=citizens)
+        yield comp

@@ -1,0 +1,206 @@
+"""Simulated citizens for the demo, and the stand-ins for what a demo machine lacks.
+
+They write through the daemon's own public intakes exactly as real gateways and browsers
+would (the SMS gateway webhook, the old web form) and drop e-mail into the Maildir a mail
+server would deliver to. SMS answers leave through the real Kannel sink to a stand-in
+``sendsms`` endpoint that records them, so the demo shows each citizen's phone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import time
+import uuid
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+log = structlog.get_logger(__name__)
+
+# (channel, who, text). Realistic for Kota Palangka Raya; any resemblance is intended.
+SCRIPT: list[tuple[str, str, str]] = [
+    ("sms", "+6281234500001", "Jalan di Jl. RTA Milono km 5 berlubang besar dekat SPBU, sudah "
+     "dua motor jatuh minggu ini. Mohon segera diperbaiki."),
+    ("web", "Siti Rahmah", "Lampu jalan di Jl. Yos Sudarso depan gang Sepakat mati sejak "
+     "seminggu, malam hari sangat gelap dan rawan begal."),
+    ("email", "budi.santoso@contoh.id", "Sampah di TPS Pasar Kahayan tidak diangkut sejak "
+     "Senin, baunya sampai ke rumah warga dan banyak lalat."),
+    ("sms", "+6281234500002", "ANONIM Ada pungutan liar saat mengurus KTP di kantor kelurahan "
+     "Panarung, diminta Rp 50.000 supaya cepat selesai."),
+    ("web", "Yohanes Dambung", "Saluran drainase di Jl. Tjilik Riwut km 2 tersumbat, setiap "
+     "hujan air meluap ke jalan dan rumah warga RT 03."),
+    ("email", "rina.w@contoh.id", "Antrean di Puskesmas Kayon sangat panjang, loket pendaftaran "
+     "hanya buka satu padahal pasien puluhan setiap pagi."),
+    ("sms", "+6281234500003", "Angkot jurusan Pasar Besar - Bukit Hindu sering ngetem lama di "
+     "bundaran, bikin macet jam pulang sekolah."),
+    ("web", "Hj. Masnah", "Jembatan kayu di Jl. Mendawai ujung sudah lapuk dan berlubang, "
+     "anak-anak sekolah tiap hari lewat situ."),
+]
+REPLIES = {
+    "sms": "LAPOR {tracking} Terima kasih infonya. Lubangnya makin besar setelah hujan kemarin.",
+    "email": "Terima kasih atas balasannya. Sampai hari ini sampah masih menumpuk.",
+}
+
+
+class DemoKannel:
+    """Stands in for Kannel's sendsms: records what the daemon sends to citizens' phones."""
+
+    def __init__(self, log_file: Path) -> None:
+        self.sent: list[dict[str, str]] = []
+        self.log_file = log_file
+
+    async def sendsms(self, request: web.Request) -> web.Response:
+        q = request.query
+        msg = {"to": q.get("to", ""), "text": q.get("text", ""), "at": dt.datetime.now().isoformat()}
+        self.sent.append(msg)
+        with self.log_file.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(msg, ensure_ascii=False) + "\n")
+        return web.Response(text="0: Accepted for delivery", status=202)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/demo/kannel/cgi-bin/sendsms", self.sendsms),
+                web.post("/demo/kannel/cgi-bin/sendsms", self.sendsms)]
+
+
+class DemoCitizens:
+    """Writes the script once, then answers acknowledgements once per citizen."""
+
+    name = "demo_citizens"
+
+    def __init__(self, services: Any, kannel: DemoKannel, *, pace_s: float = 4.0) -> None:
+        self.services = services
+        self.kannel = kannel
+        self.pace_s = pace_s
+        self.next = 0
+        self.replied: set[str] = set()
+        settings = services.settings
+        self.sources = {s.kind: s for s in settings.sources}
+        self.maildir = Path(self.sources["maildir"].options["path"])
+
+    @property
+    def base(self) -> str:
+        return str(self.services.extras.get("http_base", "http://127.0.0.1:8470"))
+
+    async def run_once(self) -> int:
+        sent = 0
+        while self.next < len(SCRIPT):
+            await self._write(*SCRIPT[self.next])
+            self.next += 1
+            sent += 1
+        return sent + await self._reply()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.sleep(2)
+        while not stop.is_set():
+            try:
+                if self.next < len(SCRIPT):
+                    await self._write(*SCRIPT[self.next])
+                    self.next += 1
+                else:
+                    await self._reply()
+            except (aiohttp.ClientError, OSError) as exc:
+                log.warning("demo_citizen_failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.pace_s)
+
+    async def _write(self, channel: str, who: str, text: str) -> None:
+        http = self.services.http
+        if channel == "sms":
+            src = self.sources["sms_http"]
+            await _ok(http.post(f"{self.base}/intake/{src.name}/webhook", json={
+                "id": uuid.uuid4().hex, "sender": who, "text": text,
+                "time": dt.datetime.now(dt.UTC).isoformat()},
+                headers={"X-Satukanal-Secret": src.options["secret"]}))
+        elif channel == "web":
+            src = self.sources["form_http"]
+            await _ok(http.post(f"{self.base}/intake/{src.name}/", data={
+                "nama": who, "isi_laporan": text, "lokasi": "Palangka Raya"},
+                allow_redirects=False))
+        else:
+            msg = EmailMessage()
+            msg["From"] = who
+            msg["To"] = "pengaduan@palangkaraya.example"
+            msg["Subject"] = text.split(",")[0][:60]
+            msg["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+            msg["Message-ID"] = make_msgid(domain="contoh.id")
+            msg.set_content(text + "\n\nSalam,\nWarga Palangka Raya\n")
+            deliver_to_maildir(self.maildir, msg.as_bytes())
+        log.info("demo_citizen_wrote", channel=channel)
+
+    async def _reply(self) -> int:
+        """A citizen who got their Tracking ID by SMS answers once with `LAPOR <id> …`."""
+        n = 0
+        src = self.sources["sms_http"]
+        for msg in list(self.kannel.sent):
+            m = re.search(r"#?(\d{5,})", msg["text"])
+            if not m or msg["to"] in self.replied:
+                continue
+            self.replied.add(msg["to"])
+            await _ok(self.services.http.post(
+                f"{self.base}/intake/{src.name}/webhook",
+                json={"id": uuid.uuid4().hex, "sender": msg["to"],
+                      "text": REPLIES["sms"].format(tracking=m.group(1)),
+                      "time": dt.datetime.now(dt.UTC).isoformat()},
+                headers={"X-Satukanal-Secret": src.options["secret"]}))
+            n += 1
+        return n
+
+
+async def _ok(request: Any) -> None:
+    async with request as resp:
+        if resp.status >= 400:
+            raise aiohttp.ClientResponseError(resp.request_info, resp.history, status=resp.status,
+                                              message=(await resp.text())[:200])
+
+
+def deliver_to_maildir(root: Path, data: bytes) -> Path:
+    """Deliver the way an MTA does: write in tmp/, rename into new/ (never half a file)."""
+    for sub in ("tmp", "new", "cur"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    name = f"{time.time():.6f}.{os.getpid()}.{uuid.uuid4().hex[:8]}.demo"
+    tmp = root / "tmp" / name
+    tmp.write_bytes(data)
+    final = root / "new" / name
+    os.rename(tmp, final)
+    return final
+
+
+async def demo_token(services: Any) -> str:
+    """One admin token for the demo, kept in the data dir so it survives restarts."""
+    from aggregator.repo.admin import create_token, find_token
+
+    path = services.settings.data_dir / "demo-admin-token.txt"
+    async with services.pool.acquire() as conn:
+        if path.exists():
+            token = path.read_text().strip()
+            if await find_token(conn, token):
+                return token
+        _, token = await create_token(conn, name="demo-admin", role="admin", agency=None)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+async def attach_demo(services: Any, comp: Any, stack: contextlib.AsyncExitStack,
+                      *, citizens: bool) -> None:
+    data_dir = services.settings.data_dir
+    for sub in ("tmp", "new", "cur"):
+        (data_dir / "maildir" / "pengaduan" / sub).mkdir(parents=True, exist_ok=True)
+    kannel = DemoKannel(data_dir / "sms-ke-warga.jsonl")
+    comp.http_routes.append(("", kannel.routes()))
+    token = await demo_token(services)
+    comp.banner.append(f"token      {token}   (admin; paste it on the dashboard's login page)")
+    comp.banner.append(f"SMS sent to citizens are logged in {data_dir / 'sms-ke-warga.jsonl'}")
+    if citizens:
+        comp.loops.append(DemoCitizens(services, kannel))
+        comp.banner.append("demo citizens are writing by SMS, web form and e-mail")
