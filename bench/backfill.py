@@ -10,35 +10,37 @@ the last line.
     .venv/bin/python bench/backfill.py [--rows N | --small] [--pg-dsn DSN]
 """
 
+# ruff: noqa: E402  (sys.path is fixed before the imports, see below)
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# The repository root instead of bench/ (bench/email.py would shadow the stdlib module).
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse
 import asyncio
 import io
 import json
 import resource
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import asyncmy
 import asyncpg
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aggregator.backfill import Policy, run_backfill  # noqa: E402
-from aggregator.crypto import Crypto, generate_key  # noqa: E402
-from aggregator.db import create_pool  # noqa: E402
-from aggregator.migrate import migrate  # noqa: E402
-from aggregator.queue import JobQueue  # noqa: E402
-from aggregator.services import Services  # noqa: E402
-from connectors.forms.sql_table import SqlTableSource  # noqa: E402
-from schemas.config import CryptoConfig, EncryptionKey, Settings, SourceConfig  # noqa: E402
-from tests.forms.legacy import (  # noqa: E402
-    HOST, JOIN_QUERY, PORT, admin, create_legacy_db, drop_legacy_db, fill)
+from aggregator.backfill import Policy, run_backfill
+from aggregator.crypto import Crypto, generate_key
+from aggregator.db import create_pool
+from aggregator.migrate import migrate
+from aggregator.queue import JobQueue
+from aggregator.services import Services
+from connectors.forms.sql_table import SqlTableSource
+from schemas.config import CryptoConfig, EncryptionKey, Settings, SourceConfig
+from tests.forms.legacy import HOST, JOIN_QUERY, PORT, create_legacy_db, drop_legacy_db, fill
 
 
 def rss_mb() -> float:
@@ -137,7 +139,8 @@ async def main() -> None:
         peak_mb = max(peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         print(json.dumps({
             "bench": "backfill", "rows": summary.read, "rows_per_s": round(rate, 1),
-            "baseline_rows_per_s": round(base_rate, 1), "ratio_baseline": round(rate / base_rate, 4),
+            "baseline_rows_per_s": round(base_rate, 1),
+            "ratio_baseline": round(rate / base_rate, 4),
             "peak_rss_mb": round(peak_mb, 1), "rss_mb_during": samples,
             "backfill_s": round(t_fill, 2), "baseline_s": round(t_base, 2),
             "imported": summary.imported, "pushed": summary.pushed, "history": summary.history,

@@ -79,7 +79,8 @@ def parse_body(body: bytes, content_type: str, charset: str = "utf-8") -> FormDa
             name = part.get_param("name", header="content-disposition")
             if not name:
                 continue
-            data = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
             filename = _raw_filename(part) if part.get_filename() is not None else None
             if filename is not None:
                 if data:

@@ -174,7 +174,10 @@ class FormHttpSource:
 
     # -- HTTP ----------------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
+        # "" as well as "/": an old form's action may name the prefix with or without the
+        # trailing slash, and it cannot be edited to follow a redirect with its POST body.
         return [web.get("/", self.show_form), web.post("/", self.submit),
+                web.get("", self.show_form), web.post("", self.submit),
                 web.get("/terima/{code}", self.receipt)]
 
     def status_routes(self) -> list[web.RouteDef]:
@@ -230,7 +233,7 @@ class FormHttpSource:
             log.info("form_honeypot_tripped", source=self.name)
             return render("thanks.html.j2", **self._ctx())
         assert self.services is not None
-        result = await ingest(self.services, self, Batch(items=[item], cursor=None))
+        result = await ingest(self.services, self, Batch(items=[item], cursor=None))  # type: ignore[arg-type]  # None keeps the cursor
         if result.quarantined or not result.complaint_ids:
             log.error("form_submission_not_stored", source=self.name)
             return self._error(500, "Pengaduan belum tersimpan", [
@@ -336,7 +339,7 @@ class StatusPage:
         item = RawItem(source_ref=f"reply:{code}:{uuid.uuid4()}", payload=payload,
                        content_type=REPLY_TYPE, received_at=self.services.clock(),
                        meta={"receipt_code": code})
-        await ingest(self.services, src, Batch(items=[item], cursor=None))
+        await ingest(self.services, src, Batch(items=[item], cursor=None))  # type: ignore[arg-type]  # None keeps the cursor
         raise web.HTTPSeeOther(f"/status/{code}?terkirim=1")
 
 

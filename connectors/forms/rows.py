@@ -210,7 +210,8 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
     location = None
     lat, lon = _number(row, f.lat), _number(row, f.lon)
     if address or lat is not None or lon is not None:
-        if lat is not None and not -90 <= lat <= 90 or lon is not None and not -180 <= lon <= 180:
+        bad_lat = lat is not None and not -90 <= lat <= 90
+        if bad_lat or (lon is not None and not -180 <= lon <= 180):
             flags.append("location_invalid")
             lat = lon = None
         location = Location(address=address, lat=lat, lon=lon)

@@ -4,7 +4,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from aggregator.backfill import migration_report, run_backfill
+from aggregator.backfill import run_backfill
 from connectors.forms.sql_table import SqlTableSource
 from tests.forms.helpers import form_source_config
 from tests.forms.legacy import LegacyDb

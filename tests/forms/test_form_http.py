@@ -115,7 +115,7 @@ async def test_multipart_post_with_photo_gives_receipt_and_status_page(
 async def test_urlencoded_post_from_an_old_form(form: tuple[TestClient, FormHttpSource],
                                                 services: Any) -> None:
     client, _ = form
-    resp = await client.post("/intake/web-pupr/", data={
+    resp = await client.post("/intake/web-pupr", data={  # an action without the slash
         "isi_laporan": "Lampu jalan mati sepanjang Jl. Yos Sudarso sejak minggu lalu.",
         "telp": "+62 813 1111 2222"}, allow_redirects=False)
     assert resp.status == 303 and "/intake/web-pupr/terima/" in resp.headers["Location"]
@@ -175,7 +175,7 @@ async def test_unknown_status_code_is_a_plain_404(form: tuple[TestClient, FormHt
 
 def test_pure_parsing_of_a_windows_1252_page_and_fakepath() -> None:
     opts = FormHttpOptions(charset="windows-1252")
-    form = parse_body("isi_laporan=Sungai+tercemar+limbah+pabrik+caf%E9+dekat+jembatan".encode(),
+    form = parse_body(b"isi_laporan=Sungai+tercemar+limbah+pabrik+caf%E9+dekat+jembatan",
                       "application/x-www-form-urlencoded", "windows-1252")
     assert to_draft(opts, form, "C").content == "Sungai tercemar limbah pabrik café dekat jembatan"
     body = (b'--b\r\nContent-Disposition: form-data; name="isi_laporan"\r\n\r\n'

@@ -254,3 +254,38 @@ async def test_postgresql_form_database(pg_server_dsn: str) -> None:
         assert cursor["last_id"] == 2
     finally:
         await drop_database(pg_server_dsn, dsn)
+
+
+async def test_photo_by_url_from_the_old_web_server(legacy: LegacyDb) -> None:
+    """Uploads served by the old PHP site: the row's file name joined to ``url_base``."""
+    import aiohttp
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    async def upload(request: web.Request) -> web.Response:
+        if request.match_info["name"] != "pohon.jpg":
+            raise web.HTTPNotFound()
+        return web.Response(body=JPEG, content_type="image/jpeg")
+
+    app = web.Application()
+    app.add_routes([web.get("/uploads/{name}", upload)])
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    services = FakeServices()
+    try:
+        async with aiohttp.ClientSession() as http:
+            services.http = http  # type: ignore[assignment]
+            cfg = form_source_config(legacy, photo={
+                "url_base": str(server.make_url("/uploads/"))})
+            src = SqlTableSource(cfg, services)  # type: ignore[arg-type]
+            try:
+                items, _ = await pull_all(src)
+            finally:
+                await src.close()
+    finally:
+        await server.close()
+    by_ref = {i.source_ref: src.parse(i) for i in items[9:11]}
+    fetched, refused = by_ref["row:10"], by_ref["row:11"]
+    assert isinstance(fetched, ComplaintDraft) and isinstance(refused, ComplaintDraft)
+    assert [a.data for a in fetched.attachments] == [JPEG]
+    assert "photo_refused" in refused.flags  # ../../etc/passwd never becomes a URL either
