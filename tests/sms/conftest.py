@@ -27,16 +27,27 @@ import pytest
 from connectors.base import Batch
 from tests.sms.dummyphone import inject, sms_file
 
-EXAMPLES = Path("/usr/share/doc/gammu-smsd/examples")
+_DEBIAN_EXAMPLES = Path("/usr/share/doc/gammu-smsd/examples")
+# Slim images drop /usr/share/doc (dpkg path-exclude); then the copies of the same Gammu
+# 1.42 files kept in tests/sms/data are used.
+EXAMPLES = (
+    _DEBIAN_EXAMPLES
+    if (_DEBIAN_EXAMPLES / "pgsql.sql").exists()
+    else Path(__file__).parent / "data"
+)
 PG_ADMIN = os.environ.get(
     "SATUKANAL_TEST_GAMMU_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 MY_ADMIN = os.environ.get("SATUKANAL_TEST_GAMMU_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
 
 
+def _name(file: str) -> str:
+    return file if EXAMPLES == _DEBIAN_EXAMPLES else f"gammu-{file}"
+
+
 def pg_schema_sql() -> str:
     # Gammu's file starts with CREATE LANGUAGE plpgsql, which fails on PostgreSQL >= 9.
-    text = (EXAMPLES / "pgsql.sql").read_text()
+    text = (EXAMPLES / _name("pgsql.sql")).read_text()
     return "\n".join(line for line in text.splitlines() if "CREATE LANGUAGE" not in line)
 
 
@@ -115,7 +126,7 @@ def create_gammu_mysql(version: int = 17) -> str:
     )
     subprocess.run(
         _mysql_cli(name),
-        input=(EXAMPLES / "mysql.sql").read_bytes(),
+        input=(EXAMPLES / _name("mysql.sql")).read_bytes(),
         check=True,
         capture_output=True,
     )
