@@ -29,6 +29,10 @@ _TYPE_NAMES = {"image/jpeg": "JPG", "image/png": "PNG", "application/pdf": "PDF"
                "image/gif": "GIF", "image/webp": "WEBP"}
 
 
+def human_size(n: int) -> str:
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
+
+
 class FormInvalid(InvalidInput):
     """The citizen must fix the form: ``messages`` are shown to them."""
 
@@ -130,7 +134,7 @@ def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
         if up.field != opts.photo_field:
             continue
         if len(up.data) > opts.max_photo_bytes:
-            errors.append(f"Ukuran foto paling besar {opts.max_photo_bytes // (1024 * 1024)} MB.")
+            errors.append(f"Ukuran foto paling besar {human_size(opts.max_photo_bytes)}.")
             continue
         kind = filetype.guess(up.data)
         if kind is None or kind.mime not in opts.allowed_types:

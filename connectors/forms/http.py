@@ -26,7 +26,7 @@ from aiohttp import web
 from aggregator.errors import InvalidInput
 from aggregator.sqlfiles import q
 from connectors.base import Batch, RawItem, Sink
-from connectors.forms.formdata import FormInvalid, parse_body, to_draft
+from connectors.forms.formdata import FormInvalid, human_size, parse_body, to_draft
 from connectors.forms.options import FormHttpOptions, validate_options
 from schemas.complaint import Channel, Ignored, Parsed, ReplyDraft
 from schemas.config import SourceConfig
@@ -132,6 +132,19 @@ def client_key(request: web.Request, trust_forwarded: bool) -> str:
     return remote
 
 
+async def read_capped(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it grows past ``limit`` (chunked uploads carry no
+    Content-Length, and one ``read(n)`` may return less than is coming)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class FormHttpSource:
     kind: ClassVar[str] = "form_http"
 
@@ -210,12 +223,12 @@ class FormHttpSource:
                 headers={"Retry-After": str(int(wait) + 1)})
         limit = self.opts.max_body_bytes
         too_big = self._error(413, "Kiriman terlalu besar", [
-            f"Ukuran kiriman paling besar {limit // (1024 * 1024)} MB. Perkecil foto "
+            f"Ukuran kiriman paling besar {human_size(limit)}. Perkecil foto "
             "atau kirim tanpa lampiran."], request)
         if request.content_length is not None and request.content_length > limit:
             return too_big
-        body = await request.content.read(limit + 1)  # never trust Content-Length alone
-        if len(body) > limit:
+        body = await read_capped(request, limit)  # never trust Content-Length alone
+        if body is None:
             return too_big
         ctype = request.headers.get("Content-Type", "application/x-www-form-urlencoded")
         code = new_receipt_code()
@@ -320,8 +333,8 @@ class StatusPage:
         if found is None:
             return self._not_found()
         src, c = found
-        body = await request.content.read(64 * 1024 + 1)
-        if len(body) > 64 * 1024:
+        body = await read_capped(request, 64 * 1024)
+        if body is None:
             return render("error.html.j2", status=413, heading="Balasan terlalu panjang",
                           messages=["Balasan paling banyak 64 KB."], back=request.path,
                           municipality=self.services.settings.municipality)

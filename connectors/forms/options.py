@@ -139,7 +139,6 @@ class BackfillPolicy(Opts):
     # ``None`` pushes every open complaint; 0 pushes nothing.
     push_if_open_newer_than_days: int | None = Field(default=90, ge=0)
     push_closed: bool = False
-    batch_size: int = Field(default=2000, ge=1, le=50000)
 
 
 class SqlTableOptions(Opts):
@@ -195,7 +194,6 @@ class FormHttpOptions(Opts):
     rate_limit_per_min: int = Field(default=10, ge=1)
     rate_burst: int = Field(default=5, ge=1)
     trust_forwarded_for: bool = False  # behind a reverse proxy on loopback
-    backfill: BackfillPolicy = BackfillPolicy()
 
 
 def validate_options(model: type[Opts], source: str, options: dict[str, Any]) -> Any:
