@@ -34,14 +34,18 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
                              "sendsms_url": f"http://127.0.0.1:{port}/demo/kannel/cgi-bin/sendsms",
                              "username": "demo", "password": "demo"}}},
             {"name": "form-pengaduan", "kind": "form_http", "poll_s": 2, "options": {}},
-            {"name": "email-pengaduan", "kind": "maildir", "poll_s": 2,
+            {"name": "email-pengaduan", "kind": "maildir", "poll_s": 2, "agency": "DISKOMINFO",
              "options": {"path": str(maildir),
                          "message_id_domain": "palangkaraya.example"}},
         ],
+        # The sandbox's agency ids (GET /agencies); a deployment takes them from LAPOR!.
+        agencies={"PUPR": "45", "DISHUB": "46", "DLH": "47", "DINKES": "48",
+                  "DISDUKCAPIL": "50", "DISKOMINFO": "55"},
         routing=[
             {"agency": "PUPR", "keywords": ["jalan", "banjir", "drainase", "saluran", "jembatan"]},
             {"agency": "DISHUB", "keywords": ["lampu jalan", "parkir", "angkot", "terminal"]},
             {"agency": "DLH", "keywords": ["sampah", "limbah", "pencemaran"]},
             {"agency": "DISDUKCAPIL", "keywords": ["ktp", "kartu keluarga", "akta"]},
+            {"agency": "DINKES", "keywords": ["puskesmas", "rumah sakit", "pasien"]},
         ],
     )

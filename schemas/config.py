@@ -224,6 +224,28 @@ class Settings(BaseSettings):
     followup: FollowupConfig = FollowupConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(default_factory=list)
+    agencies: dict[str, str] = Field(
+        default_factory=dict,
+        description="friendly OPD code → LAPOR! agency id (GET /agencies); codes may then be "
+                    "used for sources, routing, tokens and SLA contacts")
+
+    def agency_id(self, code: str | None) -> str | None:
+        """A configured OPD code (or a LAPOR! agency id given directly) as LAPOR!'s id."""
+        if code is None:
+            return None
+        return self.agencies.get(code, code)
+
+    @model_validator(mode="after")
+    def _resolve_agency_codes(self) -> Settings:
+        # Everything downstream compares LAPOR! ids: after a disposition the complaint carries
+        # LAPOR!'s id, so routing and ownership must already speak it.
+        for src in self.sources:
+            src.agency = self.agency_id(src.agency)
+        for rule in self.routing:
+            rule.agency = self.agency_id(rule.agency) or rule.agency
+        self.sla.agency_contacts = {
+            self.agency_id(k) or k: v for k, v in self.sla.agency_contacts.items()}
+        return self
 
     @field_validator("sources")
     @classmethod

@@ -215,8 +215,9 @@ async def cmd_token_create(args: argparse.Namespace) -> int:
     if args.role == "agency" and not args.agency:
         raise ConfigError("a token with role agency needs --agency CODE (the OPD it may see)")
     async with await _services(args) as services, services.pool.acquire() as conn:
+        agency = services.settings.agency_id(args.agency)
         token_id, token = await create_token(
-            conn, name=args.name or f"{args.role}-token", role=args.role, agency=args.agency)
+            conn, name=args.name or f"{args.role}-token", role=args.role, agency=agency)
     print(token)
     print(f"token {token_id} created for role {args.role}; it is shown only once", file=sys.stderr)
     return 0

@@ -102,3 +102,19 @@ def test_config_check_cli_masks_secrets_and_reports_errors(tmp_path):
                          capture_output=True, text=True, env=env, check=False)
     assert out.returncode == 2
     assert "queue.workers" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_example_configuration_is_valid(tmp_path):
+    """deploy/satukanal.example.toml must load as shipped (its secret files made up here)."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "deploy" / "satukanal.example.toml").read_text()
+    for path in set(re.findall(r'_file = "([^"]+)"', text)):
+        local = tmp_path / Path(path).name
+        local.write_text(generate_key())
+        text = text.replace(f'"{path}"', f'"{local}"')
+    s = load_settings(write(tmp_path, text))
+    assert [src.kind for src in s.sources] == ["imap", "gammu", "sql_table"]
+    assert s.sources[0].agency == "55"  # DISKOMINFO resolved to LAPOR!'s agency id
+    assert s.routing[0].agency == "45"

@@ -42,6 +42,8 @@ hmac_key = "{generate_key()}"
 [[crypto.keys]]
 id = "k1"
 secret = "{generate_key()}"
+[agencies]
+DISKOMINFO = "55"
 [lapor]
 sandbox = true
 [http]
