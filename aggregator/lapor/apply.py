@@ -8,6 +8,7 @@ so every path gives the same timeline. Everything happens inside the caller's tr
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -49,9 +50,15 @@ def default_classifier() -> Classifier:
     except ImportError:  # pragma: no cover - the module ships with the package
         return _fallback_classify
 
-    def run(text: str, attachments: int) -> tuple[str, list[str]]:
+    # Agencies repeat themselves ("akan kami tindaklanjuti"): the label of a text is cached.
+    @functools.lru_cache(maxsize=4096)
+    def cached(text: str, attachments: int) -> tuple[str, tuple[str, ...]]:
         label, reasons = classify(text, attachments)
-        return str(getattr(label, "value", label)), list(reasons)
+        return str(getattr(label, "value", label)), tuple(reasons)
+
+    def run(text: str, attachments: int) -> tuple[str, list[str]]:
+        label, reasons = cached(text, attachments)
+        return label, list(reasons)
 
     return run
 
@@ -88,23 +95,30 @@ async def store_and_apply(conn: asyncpg.Connection, events: Sequence[LaporEvent]
     ids = list(new_ids)
     if catch_up:
         ids += [i for i in await repo.unapplied_event_ids(conn, catch_up) if i not in new_ids]
-    await apply_stored(conn, ids, classify=classify, actor=actor, result=result)
+    await apply_stored(conn, ids, classify=classify, actor=actor, result=result,
+                       known={i: unique[i] for i in new_ids})
     result.waiting = len(new_ids - result.applied_ids)
     return result
 
 
 async def apply_stored(conn: asyncpg.Connection, event_ids: Sequence[str], *,
                        classify: Classifier, actor: str = "lapor",
-                       result: ApplyResult | None = None) -> ApplyResult:
+                       result: ApplyResult | None = None,
+                       known: dict[str, LaporEvent] | None = None) -> ApplyResult:
+    """Apply stored events that nobody has applied yet (``known``: already parsed ones)."""
     result = result or ApplyResult()
-    claimed = await repo.claim_events(conn, event_ids)
+    known = known or {}
+    claimed = await repo.claim_events(conn, event_ids, list(known))
     result.applied_ids |= {r["event_id"] for r in claimed}
     if not claimed:
         return result
     events: list[tuple[LaporEvent, uuid.UUID]] = []
     for r in claimed:
-        body = r["body"] if isinstance(r["body"], dict) else json.loads(r["body"])
-        events.append((LaporEvent.model_validate({**body, "raw": body}), r["complaint_id"]))
+        event = known.get(r["event_id"])
+        if event is None:
+            body = r["body"] if isinstance(r["body"], dict) else json.loads(r["body"])
+            event = LaporEvent.model_validate({**body, "raw": body})
+        events.append((event, r["complaint_id"]))
     events.sort(key=lambda pair: (pair[0].at, pair[0].event_id))
     current = await repo.lock_complaints(conn, sorted({cid for _e, cid in events}))
     state = {cid: dict(row) for cid, row in current.items()}

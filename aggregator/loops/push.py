@@ -101,7 +101,7 @@ class PushHandlers:
                 await self.adopt(cid, found.tracking_id, found.created_at, found.status,
                                  how="found_by_external_ref")
                 return
-        attachment_ids = await self._upload_attachments(cid)
+        attachment_ids = await self._upload_attachments(cid, row)
         payload = self.payload(cid, row, attachment_ids)
         try:
             result = await self.port.create_report(payload, str(cid))
@@ -163,7 +163,9 @@ class PushHandlers:
             attachment_ids=tuple(attachment_ids),
             submitted_at=row["submitted_at"] or row["received_at"])
 
-    async def _upload_attachments(self, cid: uuid.UUID) -> list[str]:
+    async def _upload_attachments(self, cid: uuid.UUID, row: asyncpg.Record) -> list[str]:
+        if not row["has_attachments"]:
+            return []
         async with self.pool.acquire() as conn:
             rows = await repo.list_push_attachments(conn, cid)
         ids: list[str] = []
@@ -202,9 +204,13 @@ class PushHandlers:
         """
         del status
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                fresh = await repo.mark_pushed(conn, cid, tracking_id, created_at,
-                                               "belum_terverifikasi")
+            async with self.pool.acquire() as conn:
+                fresh, waiting = await repo.mark_pushed(
+                    conn, cid, tracking_id, created_at, "belum_terverifikasi", actor=actor,
+                    event={"tracking_id": tracking_id, "how": how,
+                           "adapter": getattr(self.port, "name", "?")},
+                    notify={"event": "lapor_pushed", "tracking_id": tracking_id},
+                    notify_key=f"notify:pushed:{cid}")
                 if not fresh:
                     current = await repo.get_complaint_lapor(conn, cid)
                     if current is None or current["lapor_tracking_id"] != tracking_id:
@@ -213,16 +219,10 @@ class PushHandlers:
                             f"{current['lapor_tracking_id'] if current else None}, "
                             f"LAPOR! says {tracking_id}")
                     return False
-                await append_event(conn, cid, "lapor_pushed",
-                                   {"tracking_id": tracking_id, "how": how,
-                                    "adapter": getattr(self.port, "name", "?")},
-                                   actor=actor)
-                await repo.insert_jobs(conn, [("notify", cid, {
-                    "event": "lapor_pushed", "tracking_id": tracking_id},
-                    f"notify:pushed:{cid}")])
-                waiting = await repo.unapplied_event_ids_for(conn, tracking_id)
                 if waiting:
-                    await apply_stored(conn, waiting, classify=self.classify)
+                    # Claimed atomically: the updates loop may be applying them right now.
+                    async with conn.transaction():
+                        await apply_stored(conn, waiting, classify=self.classify)
         except asyncpg.UniqueViolationError as exc:
             raise PermanentError(f"Tracking ID {tracking_id} belongs to another complaint") \
                 from exc

@@ -45,6 +45,7 @@ class UpdatesLoop:
     async def run_once(self) -> int:
         """Read pages until the feed is drained; return the events applied."""
         handled = 0
+        first = True
         while True:
             async with self.pool.acquire() as conn:
                 cursor = await repo.get_state(conn, repo.FEED)
@@ -53,10 +54,12 @@ class UpdatesLoop:
                 await conn.execute(q("lock_lapor_feed"))
                 if await repo.get_state(conn, repo.FEED) != cursor:
                     continue  # another replica committed this page meanwhile
+                # Events that waited for their Tracking ID are looked for once per run.
                 result = await store_and_apply(conn, page.events, classify=self.classify,
-                                               catch_up=CATCH_UP)
+                                               catch_up=CATCH_UP if first else 0)
                 if page.next_cursor is not None:
                     await repo.save_state(conn, repo.FEED, page.next_cursor)
+            first = False
             self._count(result)
             handled += result.applied
             if result.stored or result.applied:

@@ -31,10 +31,13 @@ async def set_lapor_attachment_id(conn: asyncpg.Connection, cid: uuid.UUID, sha2
 
 
 async def mark_pushed(conn: asyncpg.Connection, cid: uuid.UUID, tracking_id: str,
-                      created_at: dt.datetime | None, status: str) -> bool:
-    """True when this call stored the Tracking ID (False: it was already there)."""
-    row = await conn.fetchrow(q("mark_complaint_pushed"), cid, tracking_id, created_at, status)
-    return row is not None
+                      created_at: dt.datetime | None, status: str, *, actor: str,
+                      event: dict[str, Any], notify: dict[str, Any],
+                      notify_key: str) -> tuple[bool, list[str]]:
+    """(True when this call stored the Tracking ID, feed events waiting for it)."""
+    row = await conn.fetchrow(q("mark_complaint_pushed"), cid, tracking_id, created_at, status,
+                              actor, event, notify, notify_key)
+    return bool(row["updated"]), list(row["waiting"])
 
 
 async def mark_rejected(conn: asyncpg.Connection, cid: uuid.UUID,
@@ -74,10 +77,13 @@ async def insert_events(conn: asyncpg.Connection, rows: Sequence[tuple[str, str,
     return {r["event_id"] for r in got}
 
 
-async def claim_events(conn: asyncpg.Connection, event_ids: Sequence[str]) -> list[asyncpg.Record]:
+async def claim_events(conn: asyncpg.Connection, event_ids: Sequence[str],
+                       parsed: Sequence[str] = ()) -> list[asyncpg.Record]:
+    """Flip ``applied`` on those not applied yet whose complaint is known; bodies only for
+    the ids not in ``parsed``."""
     if not event_ids:
         return []
-    return list(await conn.fetch(q("claim_lapor_events"), list(event_ids)))
+    return list(await conn.fetch(q("claim_lapor_events"), list(event_ids), list(parsed)))
 
 
 async def unapplied_event_ids(conn: asyncpg.Connection, limit: int) -> list[str]:

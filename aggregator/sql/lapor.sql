@@ -4,7 +4,9 @@
 SELECT c.id, c.channel, c.title, c.content, c.classification, c.category_id, c.agency_id,
        c.anonymous, c.confidential, c.location, c.occurred_on, c.submitted_at, c.received_at,
        c.status, c.lapor_tracking_id, c.duplicate_of,
-       r.name_enc, r.email_enc, r.phone_enc, r.nik_enc
+       r.name_enc, r.email_enc, r.phone_enc, r.nik_enc,
+       EXISTS (SELECT 1 FROM complaint_attachments ca WHERE ca.complaint_id = c.id)
+           AS has_attachments
 FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
 WHERE c.id = $1;
 
@@ -19,20 +21,35 @@ UPDATE complaint_attachments SET lapor_attachment_id = $3
 WHERE complaint_id = $1 AND sha256 = $2;
 
 -- name: mark_complaint_pushed
--- The Tracking ID is set once (no row: it was already set); a local status moves to
--- LAPOR!'s first status.
-UPDATE complaints
-SET lapor_tracking_id = $2,
-    lapor_created_at = coalesce(lapor_created_at, $3),
-    status = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
-                  THEN $4::complaint_status ELSE status END,
-    -- Unknown creation time: the receipt time, so that every feed event counts as newer.
-    status_at = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
-                     THEN coalesce($3, received_at) ELSE status_at END,
-    lapor_errors = NULL,
-    updated_at = now()
-WHERE id = $1 AND lapor_tracking_id IS NULL
-RETURNING id;
+-- One statement, so one transaction: the Tracking ID (set once; updated = 0 when it was
+-- there already), LAPOR!'s first status as of the report's creation (unknown creation time:
+-- the receipt time, so every feed event counts as newer), the timeline event, the notify job
+-- for the citizen; and the feed events that came before we knew the Tracking ID.
+-- $1 id, $2 tracking_id, $3 created_at, $4 status, $5 actor, $6 event data, $7 notify payload,
+-- $8 notify dedup_key
+WITH upd AS (
+    UPDATE complaints
+    SET lapor_tracking_id = $2,
+        lapor_created_at = coalesce(lapor_created_at, $3),
+        status = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
+                      THEN $4::complaint_status ELSE status END,
+        status_at = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
+                         THEN coalesce($3, received_at) ELSE status_at END,
+        lapor_errors = NULL,
+        updated_at = now()
+    WHERE id = $1 AND lapor_tracking_id IS NULL
+    RETURNING id
+), ev AS (
+    INSERT INTO events (complaint_id, kind, at, actor, data)
+    SELECT id, 'lapor_pushed', now(), $5, $6::jsonb FROM upd
+), job AS (
+    INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
+    SELECT 'notify', id, $7::jsonb, $8 FROM upd
+    ON CONFLICT (dedup_key) DO NOTHING
+)
+SELECT (SELECT count(*) FROM upd) AS updated,
+       ARRAY(SELECT event_id FROM lapor_events WHERE tracking_id = $2 AND NOT applied
+             ORDER BY at) AS waiting;
 
 -- name: mark_complaint_rejected
 UPDATE complaints
@@ -74,11 +91,13 @@ RETURNING event_id;
 
 -- name: claim_lapor_events
 -- Applied exactly once: whoever flips `applied` applies (the row lock decides races).
+-- The body is returned only for events the caller has not parsed already ($2).
 UPDATE lapor_events e
 SET applied = true, complaint_id = c.id
 FROM complaints c
 WHERE e.event_id = ANY($1::text[]) AND NOT e.applied AND c.lapor_tracking_id = e.tracking_id
-RETURNING e.event_id, e.body, c.id AS complaint_id;
+RETURNING e.event_id, CASE WHEN e.event_id = ANY($2::text[]) THEN NULL ELSE e.body END AS body,
+          c.id AS complaint_id;
 
 -- name: list_unapplied_lapor_events
 -- Events that came before their complaint had its Tracking ID (push still in doubt).

@@ -315,7 +315,8 @@ class Sandbox:
                     client_id:
                 page.append(events[i])
             i += 1
-        page = self._deliver_badly(page, events[:start], client_id)
+        if self.faults.dup_events > 0 or self.faults.reorder_events > 0:
+            page = self._deliver_badly(page, events[max(0, start - 50):start], client_id)
         return {"events": page, "next_cursor": encode_cursor(i)}
 
     def _deliver_badly(self, page: list[dict[str, Any]], before: list[dict[str, Any]],
@@ -326,7 +327,7 @@ class Sandbox:
             extra = [e for e in page if self.rng.random() < f.dup_events]
             # and now and then one from before the cursor (a fail-over replay)
             if before and self.rng.random() < f.dup_events:
-                old = before[self.rng.randrange(max(0, len(before) - 50), len(before))]
+                old = before[self.rng.randrange(len(before))]
                 if self.state["reports"].get(old["tracking_id"], {}).get("client_id") == \
                         client_id:
                     extra.append(old)
