@@ -54,7 +54,7 @@ async def run_daemon(settings: Settings, *, until_idle: bool = False, migrate: b
             if until_idle:
                 await _until_idle(comp, stop, stats)
             else:
-                await _supervise(comp, stop)
+                await _supervise(comp, stop, stats)
         finally:
             await runner.cleanup()
     log.info("daemon_stopped", uptime_s=round(time.monotonic() - stats.started, 1),
@@ -88,12 +88,19 @@ async def _start_http(services: Any, comp: Components) -> web.AppRunner:
     return runner
 
 
-async def _supervise(comp: Components, stop: asyncio.Event) -> None:
+async def _supervise(comp: Components, stop: asyncio.Event, stats: RunStats) -> None:
     async with asyncio.TaskGroup() as tg:
         for lp in comp.loops:
             tg.create_task(lp.run(stop), name=getattr(lp, "name", type(lp).__name__))
         tg.create_task(comp.worker.run(stop), name="worker")
         await stop.wait()
+        log.info("daemon_stopping", reason="signal")
+    # Every loop has returned: in-flight work finished or was handed back (leases released).
+    for lp in comp.loops:
+        total = getattr(lp, "total", None)
+        if isinstance(total, int):
+            stats.add(getattr(lp, "name", type(lp).__name__), total)
+    stats.add("jobs", getattr(comp.worker, "_handled", 0))
 
 
 async def _until_idle(comp: Components, stop: asyncio.Event, stats: RunStats) -> None:

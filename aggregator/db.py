@@ -38,14 +38,19 @@ class EmbeddedPostgres:
     _server: Any = None
 
     def start(self) -> str:
+        # pgserver keeps a cross-process lock under the user's runtime dir; on a server
+        # without a login session there is none, so give it a private one beside the data
+        # (the same for the daemon and the CLI, which share one embedded server).
+        if "XDG_RUNTIME_DIR" not in os.environ:
+            run_dir = self.data_dir.parent / ".run"
+            run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            run_dir.chmod(0o700)
+            os.environ["XDG_RUNTIME_DIR"] = str(run_dir)
         try:
             import pgserver
         except ImportError as exc:  # pragma: no cover - dependency of the package
             raise ConfigError("embedded PostgreSQL needs the 'pgserver' package") from exc
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # pgserver runs postgres as an unprivileged user when started as root; it must be
-        # able to enter the data directory's parents.
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir))
         self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
         uri: str = self._server.get_uri()
         return uri

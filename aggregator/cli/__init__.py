@@ -74,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    if args.command not in ("run", "demo", "sandbox"):
+        # Inspection commands print their answer; only problems belong in the log.
+        from aggregator.logging import configure_logging
+
+        configure_logging("warning", "console")
     try:
         result = func(args)
         if asyncio.iscoroutine(result):

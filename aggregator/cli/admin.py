@@ -83,7 +83,9 @@ async def _services(args: argparse.Namespace) -> Any:
     from aggregator.cli import load
     from aggregator.runtime import open_services
 
-    return open_services(load(args), run_migrations=False)
+    settings = load(args)
+    # The demo migrates itself; a production database is migrated only by `satukanal migrate`.
+    return open_services(settings, run_migrations=settings.demo)
 
 
 async def cmd_status(args: argparse.Namespace) -> int:

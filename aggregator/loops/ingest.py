@@ -26,6 +26,7 @@ class IngestLoop:
         self.name = f"ingest:{source.name}"
         self.degraded = False
         self.last_poll_items = 0
+        self.total = 0  # items handled since start, for the shutdown summary
         self.lease_s = max(60.0, source.cfg.poll_s * 4)
 
     async def run_once(self) -> int:
@@ -71,6 +72,7 @@ class IngestLoop:
             async with pool.acquire() as conn:
                 await conn.execute(q("release_source_lease"), src.name, self.services.owner)
         self.last_poll_items = handled
+        self.total += handled
         return handled
 
     async def _failed(self, exc: Exception, *, degraded: bool) -> None:
