@@ -55,6 +55,36 @@ CREATE TYPE public.token_role AS ENUM (
     'agency'
 );
 
+CREATE FUNCTION public.forms_enqueue_write_back() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    cid uuid;
+    why text;
+BEGIN
+    IF TG_TABLE_NAME = 'complaints' THEN
+        IF NOT (NEW.origin ? 'form_table') THEN
+            RETURN NULL;
+        END IF;
+        cid := NEW.id;
+        why := 'state:' || coalesce(NEW.lapor_tracking_id, '-') || ':' || NEW.status::text;
+    ELSE
+        cid := NEW.complaint_id;
+        IF NOT EXISTS (SELECT 1 FROM complaints c
+                       WHERE c.id = cid AND c.origin ? 'form_table') THEN
+            RETURN NULL;
+        END IF;
+        why := 'followup:' || NEW.id::text;
+    END IF;
+    INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
+    VALUES ('write_back', cid, jsonb_build_object('reason', why),
+            'write_back:' || cid::text || ':' || why)
+    ON CONFLICT (dedup_key) DO NOTHING;
+    PERFORM pg_notify('satukanal_jobs', 'write_back');
+    RETURN NULL;
+END
+$$;
+
 CREATE TABLE public.api_tokens (
     id uuid NOT NULL,
     name text NOT NULL,
@@ -435,6 +465,10 @@ CREATE INDEX reporters_nik_hash_idx ON public.reporters USING btree (nik_hash);
 CREATE INDEX reporters_phone_hash_idx ON public.reporters USING btree (phone_hash);
 
 CREATE INDEX sla_clocks_open_idx ON public.sla_clocks USING btree (due_at) WHERE ((met_at IS NULL) AND (breached_at IS NULL));
+
+CREATE TRIGGER complaints_forms_write_back AFTER UPDATE OF lapor_tracking_id, status ON public.complaints FOR EACH ROW WHEN (((new.lapor_tracking_id IS DISTINCT FROM old.lapor_tracking_id) OR (new.status IS DISTINCT FROM old.status))) EXECUTE FUNCTION public.forms_enqueue_write_back();
+
+CREATE TRIGGER followups_forms_write_back AFTER INSERT ON public.followups FOR EACH ROW EXECUTE FUNCTION public.forms_enqueue_write_back();
 
 ALTER TABLE ONLY public.complaint_attachments
     ADD CONSTRAINT complaint_attachments_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;

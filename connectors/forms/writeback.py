@@ -10,8 +10,10 @@ so a job retried after a crash (or run twice by two replicas) writes nothing twi
 is ever deleted.
 
 Jobs: kind ``write_back`` with ``complaint_id`` set; ``payload`` may be empty (the handler
-mirrors the complaint's whole current state). ``handlers(services)`` returns the handler for
-the worker; ``enqueue_write_back`` is how other parts ask for one.
+mirrors the complaint's whole current state). They are queued by triggers (migration 0041)
+in the very transaction that sets a Tracking ID, moves a status or stores a response, so no
+other part has to remember; ``enqueue_write_back`` exists for an explicit re-sync.
+``handlers(services)`` returns the handler for the worker.
 """
 
 from __future__ import annotations
@@ -188,6 +190,23 @@ class WriteBackHandler:
         row_id = (c["origin"] or {}).get("row_id")
         if row_id is None:
             raise PermanentError("complaint has no form row id (origin.row_id)")
+        # Two jobs of one complaint (a status and a response, or two replicas) must not both
+        # pass the NOT EXISTS check before either inserts: one at a time per complaint.
+        async with self.services.pool.acquire() as lock_conn, lock_conn.transaction():
+            await lock_conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
+                                    f"write_back:{job.complaint_id}")
+            done = await self._mirror(writer, row_id, c, followups)
+        if done:
+            from aggregator.repo.events import append_event
+
+            async with self.services.pool.acquire() as conn:
+                await append_event(conn, job.complaint_id, "form_written_back",
+                                   {"source": c["source"], "row_id": row_id, "wrote": done})
+        log.info("form_written_back", source=c["source"], complaint_id=str(job.complaint_id),
+                 wrote=",".join(done) or "nothing new")
+
+    async def _mirror(self, writer: FormWriter, row_id: Any, c: Any,
+                      followups: list[Any]) -> list[str]:
         done: list[str] = []
         if c["lapor_tracking_id"] and await writer.set_tracking(row_id, c["lapor_tracking_id"]):
             done.append("tracking_id")
@@ -200,14 +219,7 @@ class WriteBackHandler:
                 text = response_text(f["agency_name"], f["text"])
             if await writer.add_response(row_id, text, f["at"]):
                 done.append("response")
-        if done:
-            from aggregator.repo.events import append_event
-
-            async with self.services.pool.acquire() as conn:
-                await append_event(conn, job.complaint_id, "form_written_back",
-                                   {"source": c["source"], "row_id": row_id, "wrote": done})
-        log.info("form_written_back", source=c["source"], complaint_id=str(job.complaint_id),
-                 wrote=",".join(done) or "nothing new")
+        return done
 
     async def close(self) -> None:
         for w in self.writers.values():
