@@ -36,8 +36,8 @@ def register(sub: Any, reports: Any = None) -> None:
     p.add_argument("--push-closed", action="store_true", default=None,
                    help="also push complaints already closed upstream")
     p.add_argument("--restart", action="store_true",
-                   help="forget a finished run's position and read the archive again "
-                        "(items already stored are still skipped)")
+                   help="start from the beginning even if an earlier run was interrupted "
+                        "(items already stored are skipped, never duplicated)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_backfill)
 
