@@ -137,8 +137,14 @@ class ImapSource:
             raise TransientError("IMAP server sent no UIDVALIDITY")
 
     async def _connection(self) -> aioimaplib.IMAP4:
-        if self._client is not None and self._client.get_state() == aioimaplib.SELECTED:
-            return self._client
+        client = self._client
+        if (
+            client is not None
+            and client.get_state() == aioimaplib.SELECTED
+            and client.protocol.transport is not None
+            and not client.protocol.transport.is_closing()  # the server hung up (BYE, restart)
+        ):
+            return client
         await self._disconnect()
         now = time.monotonic()
         if now < self._next_attempt:
@@ -192,7 +198,13 @@ class ImapSource:
 
     async def pull(self, cursor: dict[str, Any] | None) -> AsyncIterator[Batch]:
         client = await self._connection()
-        await self._command(client.noop())  # let the server tell us about new mail
+        try:
+            # Also lets the server report new mail; short, since a dead peer never answers.
+            await self._command(asyncio.wait_for(client.noop(), min(10.0, self.options.timeout_s)))
+        except TransientError:
+            # A kept-open connection the server has since closed (idle timeout, restart):
+            # reconnect once now rather than failing this poll.
+            client = await self._connection()
         validity = self._uidvalidity
         last_uid = 0
         if cursor and cursor.get("uidvalidity") == validity:

@@ -59,6 +59,7 @@ _BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon")
 
 def not_a_complaint(msg: Message, subject: str, sender: str | None) -> str | None:
     """The reason this message is machine-generated, or None."""
+    names = {k.lower() for k in msg.keys()}  # one pass instead of a scan per absent header
     ctype = msg.get_content_type()
     if ctype == "multipart/report":
         report = str(msg.get_param("report-type") or "").lower()
@@ -66,21 +67,20 @@ def not_a_complaint(msg: Message, subject: str, sender: str | None) -> str | Non
     local = (sender or "").split("@", 1)[0].lower()
     if local in _BOUNCE_SENDERS or _BOUNCE_SUBJECT.match(subject):
         return "bounce"
-    auto = str(msg.get("Auto-Submitted") or "").strip().lower()
-    if auto and auto != "no":
+    if "auto-submitted" in names:
+        auto = str(msg.get("Auto-Submitted") or "").strip().lower()
+        if auto and auto != "no":
+            return "auto_reply"
+    if "x-autoreply" in names or "x-autorespond" in names:
         return "auto_reply"
-    if msg.get("X-Autoreply") is not None or msg.get("X-Autorespond") is not None:
-        return "auto_reply"
-    precedence = str(msg.get("Precedence") or "").strip().lower()
-    if precedence in ("bulk", "junk", "auto_reply"):
-        return "auto_reply"
+    precedence = ""
+    if "precedence" in names:
+        precedence = str(msg.get("Precedence") or "").strip().lower()
+        if precedence in ("bulk", "junk", "auto_reply"):
+            return "auto_reply"
     if _AUTO_SUBJECT.match(subject):
         return "auto_reply"
-    if (
-        precedence == "list"
-        or msg.get("List-Id") is not None
-        or msg.get("List-Unsubscribe") is not None
-    ):
+    if precedence == "list" or "list-id" in names or "list-unsubscribe" in names:
         return "mailing_list"
     return None
 
@@ -137,8 +137,13 @@ def _walk(part: Message, walk: _Walk, depth: int = 0) -> None:
     if ctype.startswith("multipart/"):
         _salvage_multipart(part, walk, depth)
         return
-    name = filename_of(part)
     disposition = part.get_content_disposition()
+    # Most parts are plain bodies with no name at all; skip the RFC 2231 parameter work.
+    name = (
+        filename_of(part)
+        if disposition is not None or "name" in str(part.get("Content-Type") or "").lower()
+        else None
+    )
     if (
         ctype in ("text/plain", "text/html")
         and disposition != "attachment"

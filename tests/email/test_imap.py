@@ -249,3 +249,35 @@ async def test_server_down_is_transient_and_comes_back(
         "SELECT degraded, last_error FROM source_state WHERE source = $1", src.name
     )
     assert state["degraded"] is False and "connection" in state["last_error"]
+
+
+async def test_a_connection_the_server_dropped_is_replaced_and_cancelled_idle_recovers(
+    pool, dovecot: Dovecot, mailbox: str, make_imap: Any
+) -> None:
+    import subprocess
+
+    msgs = corpus()
+    src, services = make_imap(mailbox)
+    loop = IngestLoop(services, src)
+    await asyncio.to_thread(dovecot.deliver, mailbox, [msgs["01_plain_indonesian.eml"]])
+    assert await loop.run_once() == 1
+    # The server throws our kept-open session out (restart, idle timeout, admin kick).
+    await asyncio.to_thread(
+        subprocess.run,
+        ["doveadm", "-c", str(dovecot.root / "dovecot.conf"), "kick", mailbox],
+        check=True, capture_output=True,
+    )
+    await asyncio.to_thread(dovecot.deliver, mailbox, [msgs["02_encoded_words.eml"]])
+    assert await loop.run_once() == 1
+    # The daemon stops while we are in IDLE: the half-open session is dropped, not reused.
+    waiter = asyncio.create_task(src.wait_for_new(30))
+    await asyncio.sleep(0.3)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await asyncio.to_thread(dovecot.deliver, mailbox, [msgs["04_alternative.eml"]])
+    assert await loop.run_once() == 1
+    state = await pool.fetchrow(
+        "SELECT degraded, last_error FROM source_state WHERE source = $1", src.name
+    )
+    assert state["degraded"] is False and state["last_error"] is None
