@@ -27,7 +27,19 @@ class FailResult:
 
 
 def _job(row: asyncpg.Record) -> Job:
-    return Job.model_validate(dict(row))
+    # Rows come from our own table with the types the model declares; skipping validation
+    # keeps a few microseconds per job off the claim path.
+    return Job.model_construct(
+        id=row["id"],
+        kind=row["kind"],
+        payload=row["payload"],
+        complaint_id=row["complaint_id"],
+        state=JobState(row["state"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        run_after=row["run_after"],
+        last_error=row["last_error"],
+    )
 
 
 async def enqueue(

@@ -59,8 +59,7 @@ SET state = 'running',
     lease_until = coalesce($5::timestamptz, now()) + make_interval(secs => $4),
     attempts = j.attempts + 1,
     updated_at = coalesce($5::timestamptz, now())
-FROM picked
-WHERE j.id = picked.id
+WHERE j.id = ANY (ARRAY(SELECT id FROM picked))  -- a join here may turn into a seq scan
 RETURNING j.id, j.kind, j.payload, j.complaint_id, j.state, j.attempts, j.created_at,
           j.run_after, j.last_error;
 
@@ -102,8 +101,7 @@ SET state = 'running',
     lease_until = coalesce($5::timestamptz, now()) + make_interval(secs => $4),
     attempts = j.attempts + 1,
     updated_at = coalesce($5::timestamptz, now())
-FROM picked
-WHERE j.id = picked.id
+WHERE j.id = ANY (ARRAY(SELECT id FROM picked))  -- a join here may turn into a seq scan
 RETURNING j.id, j.kind, j.payload, j.complaint_id, j.state, j.attempts, j.created_at,
           j.run_after, j.last_error;
 

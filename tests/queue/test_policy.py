@@ -8,6 +8,7 @@ import random
 
 import asyncpg
 import pytest
+import structlog
 
 from aggregator.errors import InDoubtError, InvalidInput, PermanentError, TransientError
 from aggregator.queue import JobQueue, Worker, backoff_delay
@@ -364,6 +365,23 @@ async def test_completing_and_claiming_in_one_statement(pool: asyncpg.Pool, cfg:
         assert await queue.claim(conn, ["push"], 5, complete=[second]) == []
     assert await queue.depth(include_done=True) == {"push": {"done": 2}}
     assert (await job_row(pool, first))["attempts"] == 1
+
+
+async def test_handlers_log_with_the_jobs_context(queue: JobQueue, pool: asyncpg.Pool):
+    seen: list[dict[str, object]] = []
+
+    async def handle(job: Job) -> None:
+        seen.append(structlog.contextvars.get_contextvars())
+
+    cid = await make_complaint(pool)
+    first = await enqueue(queue, complaint_id=cid)
+    second = await enqueue(queue)
+    assert await Worker(queue, {"push": handle}, concurrency=1).run_once() == 2
+    assert seen == [
+        {"job_id": first, "job_kind": "push", "attempt": 1, "complaint_id": str(cid)},
+        {"job_id": second, "job_kind": "push", "attempt": 1, "complaint_id": None},
+    ]
+    assert structlog.contextvars.get_contextvars() == {}  # nothing leaks to the caller
 
 
 async def test_two_argument_handlers_are_accepted(queue: JobQueue):
