@@ -58,8 +58,18 @@ class SmtpOptions(TlsOptions):
     password: SecretStr | None = None
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     from_name: str = "Layanan Pengaduan"
-    message_id_domain: str = Field(pattern=r"^[A-Za-z0-9.-]+$")
+    message_id_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="our Message-IDs are <notif-…@satukanal.<this>>; default: from_address's domain",
+    )
     timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _default_domain(self) -> SmtpOptions:
+        if not self.message_id_domain:
+            self.message_id_domain = self.from_address.rsplit("@", 1)[1].lower()
+        return self
 
     @property
     def effective_port(self) -> int:

@@ -66,7 +66,7 @@ def build_message(
     msg["To"] = origin.address
     msg["Subject"] = reply_subject(thread.get("subject"), message.subject, message.tracking_id)
     msg["Date"] = format_datetime(now.astimezone(dt.UTC))
-    own_id = notification_message_id(message.notification_id, opts.message_id_domain)
+    own_id = notification_message_id(message.notification_id, opts.message_id_domain or "")
     msg["Message-ID"] = own_id
     parent = thread.get("message_id")
     refs = [r for r in thread.get("references") or [] if isinstance(r, str) and _MSGID.fullmatch(r)]

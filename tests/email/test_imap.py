@@ -265,7 +265,8 @@ async def test_a_connection_the_server_dropped_is_replaced_and_cancelled_idle_re
     await asyncio.to_thread(
         subprocess.run,
         ["doveadm", "-c", str(dovecot.root / "dovecot.conf"), "kick", mailbox],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     await asyncio.to_thread(dovecot.deliver, mailbox, [msgs["02_encoded_words.eml"]])
     assert await loop.run_once() == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -206,3 +207,32 @@ def test_html_quotes_entities_and_unclosed_tags() -> None:
         "",
         "a b",
     ]
+
+
+def test_the_example_configuration_is_a_valid_imap_source(tmp_path: Path) -> None:
+    import tomllib
+
+    from connectors.email.options import ImapOptions, load_options
+
+    example = Path(__file__).resolve().parents[2] / "deploy" / "satukanal.example.toml"
+    source = next(s for s in tomllib.loads(example.read_text())["sources"] if s["kind"] == "imap")
+    secret = tmp_path / "imap.secret"
+    secret.write_text("rahasia\n")
+    opts = {**source["options"], "password_file": str(secret)}
+    opts["smtp"] = {**opts["smtp"], "password_file": str(secret)}
+    loaded = load_options(ImapOptions, source["name"], opts)
+    assert loaded.password.get_secret_value() == "rahasia"
+    assert loaded.smtp is not None and loaded.smtp.password is not None
+    assert loaded.parse_options().message_id_domain == "palangkaraya.example"
+
+
+def test_option_errors_name_the_key() -> None:
+    from aggregator.errors import ConfigError
+    from connectors.email.options import ImapOptions, load_options
+
+    with pytest.raises(ConfigError, match=r"sources\.email-x\.options\.port"):
+        load_options(ImapOptions, "email-x", {"host": "h", "user": "u", "password": "p", "port": 0})
+    with pytest.raises(ConfigError, match="move_to"):
+        load_options(
+            ImapOptions, "email-x", {"host": "h", "user": "u", "password": "p", "after": "move"}
+        )
