@@ -61,7 +61,7 @@ class SmtpOptions(TlsOptions):
     message_id_domain: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9.-]+$",
-        description="our Message-IDs are <notif-…@satukanal.<this>>; default: from_address's domain",
+        description="our Message-IDs: <notif-…@satukanal.<this>>; default: from_address's domain",
     )
     timeout_s: float = Field(default=30.0, gt=0)
 
