@@ -125,6 +125,7 @@ def decode_kannel_body(raw: bytes, coding: str | None, charset: str | None) -> s
 # --------------------------------------------------------------------------- senders
 
 
+_ID_MOBILE = re.compile(r"(?:62|0)8(\d{8,11})")  # 10-13 digits with the 0
 SenderKind = Literal["phone", "alphanumeric", "short_code", "invalid"]
 
 
@@ -147,6 +148,9 @@ def normalize_sender(raw: str | None, region: str = "ID") -> Sender:
     digits = re.sub(r"\D", "", s)
     if len(digits) < 7:
         return Sender(s, "short_code")
+    if region == "ID" and (m := _ID_MOBILE.fullmatch(digits)) and not s.startswith("00"):
+        # The usual case, 08…/628…/+628… mobile numbers: no need for phonenumbers' parser.
+        return Sender(s, "phone", "+628" + m.group(1))
     if s.startswith("+") or s.startswith("00"):
         text, reg = "+" + (digits[2:] if s.startswith("00") else digits), None
     elif digits.startswith("0"):
