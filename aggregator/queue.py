@@ -39,6 +39,7 @@ from schemas.events import Job, JobState
 log = structlog.get_logger(__name__)
 
 CHANNEL = "satukanal_jobs"
+_ACQUIRE_TIMEOUT_S = 5.0
 _ERROR_MAX = 2000
 
 Handler = Callable[[Job], Awaitable[None]]
@@ -112,8 +113,9 @@ class _Listener:
                 return
             await self._close_locked()
             try:
-                conn = await self._pool.acquire()
-            except _DB_DOWN as exc:
+                # Bounded: with the pool exhausted by handlers, poll rather than hang.
+                conn = await self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S)
+            except (*_DB_DOWN, TimeoutError) as exc:
                 self._log_down(exc)
                 return
             try:
@@ -206,7 +208,7 @@ class _NotifyLimiter:
 
     async def _send(self, kinds: list[str]) -> None:
         try:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as conn:
                 await repo.notify(conn, kinds)
         except Exception as exc:
             # Workers poll every poll_s; a lost wake-up only costs latency.
@@ -319,12 +321,24 @@ class JobQueue:
         """
         if complete:
             return await repo.complete_and_claim(
-                conn, complete, kinds, limit,
-                owner=self.owner, lease_s=self.cfg.lease_s, now=self._now(),
+                conn, complete, kinds, limit, owner=self.owner, lease_s=self.cfg.lease_s,
+                max_attempts=self.cfg.max_attempts, now=self._now(),
             )
         return await repo.claim(
-            conn, kinds, limit, owner=self.owner, lease_s=self.cfg.lease_s, now=self._now()
+            conn, kinds, limit, owner=self.owner, lease_s=self.cfg.lease_s,
+            max_attempts=self.cfg.max_attempts, now=self._now(),
         )
+
+    async def reap(self, conn: asyncpg.Connection) -> list[tuple[int, str]]:
+        """Dead-letter jobs whose process died on their last allowed attempt; returns
+        ``(id, kind)`` of each."""
+        reaped = await repo.reap_expired(
+            conn, max_attempts=self.cfg.max_attempts, now=self._now()
+        )
+        for job_id, kind in reaped:
+            log.error("job_died", job_id=job_id, job_kind=kind,
+                      error="lease expired on the last attempt")
+        return reaped
 
     async def complete(self, conn: asyncpg.Connection, ids: Sequence[int]) -> int:
         """Mark jobs done in one statement; returns how many this owner still held."""
@@ -601,11 +615,15 @@ class Worker:
         drained = False  # the last claim found less than it asked for
         next_poll = 0.0
         next_beat = loop.time() + self._heartbeat_s
+        await self._reap(conn)
         while True:
             self._wake.clear()
             if stop is not None and stop.is_set():
                 return
-            if self._notified or (drained and loop.time() >= next_poll):
+            if drained and loop.time() >= next_poll:
+                await self._reap(conn)
+                drained = False
+            if self._notified:
                 self._notified = False
                 drained = False
             want = self._ready.qsize() < low_water and not drained
@@ -648,6 +666,11 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(timeout, 0.0)):
                     await self._wake.wait()
+
+    async def _reap(self, conn: asyncpg.Connection) -> None:
+        for _job_id, kind in await self.queue.reap(conn):
+            if kind in self._handlers:
+                self._outcome(kind, "dead")
 
     async def _consume(self) -> None:
         batch = self.batch_size

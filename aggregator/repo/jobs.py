@@ -72,10 +72,20 @@ async def claim(
     *,
     owner: str,
     lease_s: float,
+    max_attempts: int,
     now: Now,
 ) -> list[Job]:
-    rows = await conn.fetch(q("claim_jobs"), list(kinds), limit, owner, lease_s, now)
+    rows = await conn.fetch(
+        q("claim_jobs"), list(kinds), limit, owner, lease_s, now, max_attempts
+    )
     return [_job(r) for r in rows]
+
+
+async def reap_expired(
+    conn: asyncpg.Connection, *, max_attempts: int, now: Now
+) -> list[tuple[int, str]]:
+    rows = await conn.fetch(q("reap_expired_jobs"), max_attempts, now)
+    return [(r["id"], r["kind"]) for r in rows]
 
 
 async def complete_and_claim(
@@ -86,10 +96,12 @@ async def complete_and_claim(
     *,
     owner: str,
     lease_s: float,
+    max_attempts: int,
     now: Now,
 ) -> list[Job]:
     rows = await conn.fetch(
-        q("complete_and_claim_jobs"), list(kinds), limit, owner, lease_s, now, list(done_ids)
+        q("complete_and_claim_jobs"),
+        list(kinds), limit, owner, lease_s, now, list(done_ids), max_attempts,
     )
     return [_job(r) for r in rows]
 

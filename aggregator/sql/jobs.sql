@@ -32,11 +32,12 @@ SELECT pg_notify('satukanal_jobs', k) FROM unnest($1::text[]) AS k;
 -- jobs_claim_idx. Both lock with SKIP LOCKED, so concurrent workers never wait on each other
 -- and never take the same row. The UNION ALL runs lazily: the second branch is read only
 -- when the first did not fill the batch.
--- $1 kinds, $2 limit, $3 owner, $4 lease seconds, $5 now
+-- Jobs out of attempts are left to reap_expired_jobs.
+-- $1 kinds, $2 limit, $3 owner, $4 lease seconds, $5 now, $6 default max_attempts
 WITH expired AS (
     SELECT id FROM jobs
     WHERE state = 'running' AND lease_until < coalesce($5::timestamptz, now())
-      AND kind = ANY($1::text[])
+      AND kind = ANY($1::text[]) AND attempts < coalesce(max_attempts, $6::integer)
     ORDER BY lease_until
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -67,7 +68,7 @@ RETURNING j.id, j.kind, j.payload, j.complaint_id, j.state, j.attempts, j.create
 -- The worker's steady state: the batch it finished and the next batch in one statement,
 -- one commit. Same rules as complete_jobs and claim_jobs; a job being completed here is
 -- never taken back as "expired" by the same statement.
--- $1 kinds, $2 limit, $3 owner, $4 lease seconds, $5 now, $6 ids done
+-- $1 kinds, $2 limit, $3 owner, $4 lease seconds, $5 now, $6 ids done, $7 default max_attempts
 WITH done AS (
     UPDATE jobs
     SET state = 'done',
@@ -79,6 +80,7 @@ WITH done AS (
     SELECT id FROM jobs
     WHERE state = 'running' AND lease_until < coalesce($5::timestamptz, now())
       AND kind = ANY($1::text[]) AND id <> ALL($6::bigint[])
+      AND attempts < coalesce(max_attempts, $7::integer)
     ORDER BY lease_until
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -151,6 +153,30 @@ WITH cur AS (
     FROM upd WHERE state = 'dead'
 )
 SELECT id, state, run_after FROM upd;
+
+-- name: reap_expired_jobs
+-- A job whose process died during its last allowed attempt (a crash, the OOM killer, a
+-- handler that takes the process down) is dead rather than claimed for ever.
+-- $1 default max_attempts, $2 now
+WITH upd AS (
+    UPDATE jobs
+    SET state = 'dead',
+        last_error = 'lease expired on attempt ' || attempts
+                     || ': the worker process died while running it',
+        lease_until = NULL,
+        finished_at = coalesce($2::timestamptz, now()),
+        updated_at = coalesce($2::timestamptz, now())
+    WHERE state = 'running' AND lease_until < coalesce($2::timestamptz, now())
+      AND attempts >= coalesce(max_attempts, $1::integer)
+    RETURNING id, kind, complaint_id, attempts, last_error
+), ev AS (
+    INSERT INTO events (complaint_id, kind, at, actor, data)
+    SELECT complaint_id, 'job_dead', coalesce($2::timestamptz, now()), 'system',
+           jsonb_build_object('job_id', id, 'job_kind', kind, 'attempts', attempts,
+                              'error', last_error)
+    FROM upd
+)
+SELECT id, kind FROM upd;
 
 -- name: extend_leases
 -- Heartbeat: a worker keeps the leases of jobs it still holds (slow handlers, claimed

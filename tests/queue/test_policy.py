@@ -350,6 +350,40 @@ async def test_expired_lease_is_claimed_again(pool: asyncpg.Pool, cfg: QueueConf
         assert await second.complete(conn, [job_id]) == 1
 
 
+async def test_job_whose_process_died_on_its_last_attempt_is_dead(
+    pool: asyncpg.Pool, cfg: QueueConfig
+):
+    """A job that takes its process down (OOM, segfault) must not be claimed for ever."""
+    now = dt.datetime.now(dt.UTC)
+    clock = {"now": now}
+    crashed = JobQueue(pool, cfg, owner="crashed:1", clock=lambda: clock["now"])
+    alive = JobQueue(pool, cfg, owner="alive:2", clock=lambda: clock["now"])
+    cid = await make_complaint(pool)
+    last_try = await enqueue(crashed, complaint_id=cid, max_attempts=1)
+    async with pool.acquire() as conn:
+        assert [j.id for j in await crashed.claim(conn, ["push"], 5)] == [last_try]
+    retryable = await enqueue(crashed, max_attempts=2)
+    async with pool.acquire() as conn:
+        assert [j.id for j in await crashed.claim(conn, ["push"], 5)] == [retryable]
+    clock["now"] = now + dt.timedelta(seconds=cfg.lease_s + 1)
+    ran: list[int] = []
+
+    async def handle(job: Job) -> None:
+        ran.append(job.id)
+
+    outcomes: list[tuple[str, str]] = []
+    worker = Worker(alive, {"push": handle}, on_outcome=lambda k, o: outcomes.append((k, o)))
+    assert await worker.run_once() == 1
+    assert ran == [retryable]
+    row = await job_row(pool, last_try)
+    assert row["state"] == "dead"
+    assert row["last_error"] == (
+        "lease expired on attempt 1: the worker process died while running it")
+    [event] = await _events(pool, "job_dead")
+    assert (event["complaint_id"], event["data"]["job_id"]) == (cid, last_try)
+    assert sorted(outcomes) == [("push", "dead"), ("push", "done")]
+
+
 async def test_completing_and_claiming_in_one_statement(pool: asyncpg.Pool, cfg: QueueConfig):
     now = dt.datetime.now(dt.UTC)
     clock = {"now": now}
