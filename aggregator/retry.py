@@ -56,7 +56,8 @@ def _before_sleep(state: RetryCallState) -> None:
 
 def short_retry(*, attempts: int = 3, initial: float = 0.2, maximum: float = 5.0,
                 **kw: Any) -> AsyncRetrying:
-    """``await short_retry()(fn, *args)`` or ``async for attempt in short_retry(): with attempt:``."""
+    """``await short_retry()(fn, *args)``, or
+    ``async for attempt in short_retry(): with attempt: …``."""
     return AsyncRetrying(
         stop=stop_after_attempt(attempts),
         wait=_WaitHonouringRetryAfter(initial=initial, maximum=maximum),

@@ -39,7 +39,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,8 +47,8 @@ import asyncpg
 
 from aggregator.crypto import Crypto
 from aggregator.db import create_pool
-from aggregator.logging import configure_logging
 from aggregator.lapor.http import HttpLaporAdapter, report_to_wire
+from aggregator.logging import configure_logging
 from aggregator.loops.push import PushLoop
 from aggregator.migrate import migrate
 from aggregator.queue import JobQueue
@@ -87,11 +86,11 @@ async def scratch_db(server: str) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def sandbox(*args: str) -> AsyncIterator[str]:
     port = free_port()
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: ASYNC220 - a child that lives for the whole bench
         [sys.executable, "-m", "aggregator.lapor.sandbox", "--port", str(port), "--life", "none",
          "--client", "satukanal:sandbox-secret", "--client", "bare:bare-secret", *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        cwd=Path(__file__).resolve().parents[1])
+        cwd=os.path.dirname(_HERE))
     root = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
@@ -128,8 +127,10 @@ def services_for(pool: asyncpg.Pool, http: aiohttp.ClientSession, lapor: LaporCo
                     queue=JobQueue(pool, qcfg, owner=f"bench:{os.getpid()}"))
 
 
-async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> tuple[float, dict[str, int],
-                                                                          list[dict[str, Any]]]:
+PushRun = tuple[float, dict[str, int], list[dict[str, Any]]]
+
+
+async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> PushRun:
     async with scratch_db(server) as dsn:
         pool = await create_pool(dsn, min_size=2, max_size=WORKERS + 4)
         try:
@@ -208,7 +209,7 @@ async def main() -> None:
                             client_secret="sandbox-secret", rate_limit_per_s=args.rate,
                             rate_burst=burst)
         limited_rate, limited_counts, _ = await push_all(args.dsn, root, backlog, lapor)
-    print(f"(a) rate-limited to {args.rate}/s: {backlog} pushes at {limited_rate:.2f}/s, "  # noqa: T201
+    print(f"(a) rate-limited to {args.rate}/s: {backlog} pushes at {limited_rate:.2f}/s, "
           f"429 answers {limited_counts['http_429']}", flush=True)
 
     async with sandbox("--no-rate-limit") as root:
@@ -217,9 +218,9 @@ async def main() -> None:
                             rate_burst=10**6)
         push_rate, _counts, bodies = await push_all(args.dsn, root, fast_n, lapor)
         bare_rate = await bare_client(root + "/api/v1", bodies)
-    print(f"(b) no limit: push worker {push_rate:.1f}/s, bare client {bare_rate:.1f}/s",  # noqa: T201
+    print(f"(b) no limit: push worker {push_rate:.1f}/s, bare client {bare_rate:.1f}/s",
           flush=True)
-    print(json.dumps({  # noqa: T201
+    print(json.dumps({
         "bench": "push", "rate_limit_per_s": args.rate, "backlog": backlog,
         "limited_push_per_s": round(limited_rate, 3),
         "limited_rate_ratio": round(limited_rate / args.rate, 4),

@@ -37,7 +37,6 @@ import uuid
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 from aggregator.db import create_pool
 from aggregator.lapor.http import HttpLaporAdapter
@@ -98,7 +97,7 @@ async def main() -> None:
                 followups = await conn.fetchval("SELECT count(*) FROM followups")
             assert stored == n_events
             events_per_s = n_events / elapsed
-            print(f"updates loop: {n_events} events in {elapsed:.1f}s = {events_per_s:.0f}/s "  # noqa: T201
+            print(f"updates loop: {n_events} events in {elapsed:.1f}s = {events_per_s:.0f}/s "
                   f"({followups} follow-ups labelled)", flush=True)
 
             # Baseline: the same events, raw inserts, 500 per transaction.
@@ -123,11 +122,11 @@ async def main() -> None:
                             rows[i:i + PAGE])
                 raw_elapsed = time.perf_counter() - started
             raw_per_s = len(rows) / raw_elapsed
-            print(f"raw asyncpg insert: {len(rows)} events in {raw_elapsed:.1f}s = "  # noqa: T201
+            print(f"raw asyncpg insert: {len(rows)} events in {raw_elapsed:.1f}s = "
                   f"{raw_per_s:.0f}/s", flush=True)
         finally:
             await pool.close()
-    print(json.dumps({  # noqa: T201
+    print(json.dumps({
         "bench": "updates", "events": n_events, "page": PAGE,
         "events_per_s": round(events_per_s, 1), "raw_insert_per_s": round(raw_per_s, 1),
         "ratio_raw_insert": round(events_per_s / raw_per_s, 3),

@@ -326,12 +326,17 @@ class HttpLaporAdapter:
         return await short_retry()(once)
 
     async def agencies(self) -> list[Agency]:
-        _s, answer = await short_retry()(self._call, "GET", "/agencies")
-        return [Agency.model_validate(a) for a in answer.get("items") or []]
+        return [Agency.model_validate(a) for a in await self._items("/agencies")]
 
     async def categories(self) -> list[Category]:
-        _s, answer = await short_retry()(self._call, "GET", "/categories")
-        return [Category.model_validate(c) for c in answer.get("items") or []]
+        return [Category.model_validate(c) for c in await self._items("/categories")]
+
+    async def _items(self, path: str) -> list[dict[str, Any]]:
+        async def once() -> list[dict[str, Any]]:
+            _s, answer = await self._call("GET", path)
+            return list(answer.get("items") or [])
+
+        return await short_retry()(once)
 
 
 def parse_time(value: str) -> dt.datetime:

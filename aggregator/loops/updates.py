@@ -43,30 +43,56 @@ class UpdatesLoop:
         self.totals = ApplyResult()
 
     async def run_once(self) -> int:
-        """Read pages until the feed is drained; return the events applied."""
+        """Read pages until the feed is drained; return the events applied.
+
+        The next page is fetched while the current one is applied (the cursor it starts from
+        is the one the current page gives), so the HTTP wait overlaps the database work.
+        """
         handled = 0
         first = True
-        while True:
-            async with self.pool.acquire() as conn:
-                cursor = await repo.get_state(conn, repo.FEED)
-            page = await self.port.read_updates(cursor, self.page_size)
-            async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute(q("lock_lapor_feed"))
-                if await repo.get_state(conn, repo.FEED) != cursor:
-                    continue  # another replica committed this page meanwhile
-                # Events that waited for their Tracking ID are looked for once per run.
-                result = await store_and_apply(conn, page.events, classify=self.classify,
-                                               catch_up=CATCH_UP if first else 0)
-                if page.next_cursor is not None:
-                    await repo.save_state(conn, repo.FEED, page.next_cursor)
-            first = False
-            self._count(result)
-            handled += result.applied
-            if result.stored or result.applied:
-                log.info("lapor_updates_applied", stored=result.stored, applied=result.applied,
-                         stale=result.stale, waiting=result.waiting)
-            if len(page.events) < self.page_size or page.next_cursor in (None, cursor):
-                return handled
+        async with self.pool.acquire() as conn:
+            cursor = await repo.get_state(conn, repo.FEED)
+        fetch = asyncio.ensure_future(self.port.read_updates(cursor, self.page_size))
+        try:
+            while True:
+                page = await fetch
+                more = (len(page.events) >= self.page_size
+                        and page.next_cursor not in (None, cursor))
+                if more:
+                    fetch = asyncio.ensure_future(
+                        self.port.read_updates(page.next_cursor, self.page_size))
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await conn.execute(q("lock_lapor_feed"))
+                    stored_cursor = await repo.get_state(conn, repo.FEED)
+                    if stored_cursor != cursor:
+                        # Another replica committed this page meanwhile: start from its cursor.
+                        result = None
+                    else:
+                        # Events that waited for their Tracking ID are looked for once per run.
+                        result = await store_and_apply(conn, page.events, classify=self.classify,
+                                                       catch_up=CATCH_UP if first else 0)
+                        if page.next_cursor is not None:
+                            await repo.save_state(conn, repo.FEED, page.next_cursor)
+                if result is None:
+                    if more:
+                        fetch.cancel()
+                    cursor = stored_cursor
+                    fetch = asyncio.ensure_future(self.port.read_updates(cursor, self.page_size))
+                    continue
+                first = False
+                self._count(result)
+                handled += result.applied
+                if result.stored or result.applied:
+                    log.info("lapor_updates_applied", stored=result.stored,
+                             applied=result.applied, stale=result.stale, waiting=result.waiting)
+                if not more:
+                    return handled
+                cursor = page.next_cursor
+        finally:
+            if not fetch.done():
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await fetch
 
     def _count(self, r: ApplyResult) -> None:
         t = self.totals

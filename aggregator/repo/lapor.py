@@ -67,8 +67,10 @@ async def save_state(conn: asyncpg.Connection, name: str, value: str | None) -> 
     await conn.execute(q("save_lapor_state"), name, value)
 
 
-async def insert_events(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, str,
-                                                                      dt.datetime, str]]) -> set[str]:
+EventRow = tuple[str, str, str, dt.datetime, str]
+
+
+async def insert_events(conn: asyncpg.Connection, rows: Sequence[EventRow]) -> set[str]:
     """Store feed events; returns the ids that were new."""
     if not rows:
         return set()

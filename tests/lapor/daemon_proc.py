@@ -42,7 +42,7 @@ async def main(dsn: str, base_url: str) -> None:
                             queue=JobQueue(pool, queue_cfg, owner=owner), owner=owner)
         port = HttpLaporAdapter(lapor, http)
         stop = asyncio.Event()
-        print("daemon_ready", flush=True)  # noqa: T201
+        print("daemon_ready", flush=True)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(PushLoop(services, port).run(stop))
             tg.create_task(UpdatesLoop(services, port).run(stop))

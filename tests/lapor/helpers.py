@@ -124,7 +124,8 @@ async def insert_many(pool: asyncpg.Pool, services: Services, n: int) -> list[uu
             [(cid, f"Laporan nomor {i}", f"Laporan warga nomor {i}: lampu jalan padam di "
               f"Jl. Tjilik Riwut km {i % 40}, sudah seminggu gelap.") for i, cid in enumerate(ids)])
         await conn.executemany(
-            "INSERT INTO jobs (kind, complaint_id, payload, dedup_key) VALUES ('push', $1, '{}', $2)",
+            "INSERT INTO jobs (kind, complaint_id, payload, dedup_key) "
+            "VALUES ('push', $1, '{}', $2)",
             [(cid, f"push:{cid}") for cid in ids])
     return ids
 

@@ -74,7 +74,7 @@ async def test_create_find_get_and_refresh_token(sandbox: RunningSandbox,
     assert rejected.value.fields[0]["field"] == "content"
     stored = sandbox.sb.state["reports"][created.tracking_id]
     assert stored["reporter"] == {"name": "Siti", "phone": "+6281345678901"}
-    assert [a.name for a in await port.agencies()][0].startswith("Pemerintah Kota")
+    assert next(a.name for a in await port.agencies()).startswith("Pemerintah Kota")
     assert len(await port.categories()) > 20
 
 

@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -46,7 +47,7 @@ async def pushed(services: Services, n: int) -> list[uuid.UUID]:
     return cids
 
 
-async def snapshot(pool: asyncpg.Pool) -> dict[str, object]:
+async def snapshot(pool: asyncpg.Pool) -> dict[str, Any]:
     async with pool.acquire() as conn:
         return {
             "statuses": {r["lapor_tracking_id"]: r["status"] for r in await conn.fetch(

@@ -58,7 +58,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    print(f"LAPOR! sandbox on http://{args.host}:{args.port}{cfg.base_path} "  # noqa: T201
+    print(f"LAPOR! sandbox on http://{args.host}:{args.port}{cfg.base_path} "
           f"(life={cfg.life}, faults={args.faults or 'none'})", flush=True)
     web.run_app(create_app(cfg), host=args.host, port=args.port, print=None,
                 handle_signals=True)

@@ -88,7 +88,7 @@ class Sandbox:
         self.cfg = cfg
         self.clock = clock
         self.faults = cfg.faults
-        self.rng = random.Random(cfg.seed)
+        self.rng = random.Random(cfg.seed)  # noqa: S311 - a reproducible simulation
         self.state = self._load()
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (client_id, expires_at)
         self.buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
@@ -375,7 +375,8 @@ class Sandbox:
         return done
 
     def _run_step(self, report: dict[str, Any], step: dict[str, Any]) -> None:
-        rng = random.Random(f"{self.cfg.seed}:{report['tracking_id']}:{report['life_index']}")
+        rng = random.Random(  # noqa: S311 - a reproducible simulation
+            f"{self.cfg.seed}:{report['tracking_id']}:{report['life_index']}")
         do = step["do"]
         if report["status"] == "dihapus":
             return

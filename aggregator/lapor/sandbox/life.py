@@ -24,7 +24,7 @@ def _agency_for(report: dict[str, Any], rng: random.Random) -> str:
 
 
 def draw_life(seed: int, report: dict[str, Any]) -> list[Step]:
-    rng = random.Random(f"{seed}:{report['tracking_id']}")
+    rng = random.Random(f"{seed}:{report['tracking_id']}")  # noqa: S311 - reproducible
     agency = _agency_for(report, rng)
     verify: list[Step] = [{"after": 1, "do": "status", "status": "terverifikasi"}]
     if rng.random() < 0.3:
@@ -63,8 +63,8 @@ def draw_life(seed: int, report: dict[str, Any]) -> list[Step]:
     elif script == "archive":
         steps = [{"after": 2, "do": "status", "status": "arsip"}]
     elif script == "not_ours":
-        steps = verify + [{"after": 1, "do": "dispose", "agency_id": agency},
-                          {"after": 1, "do": "status", "status": "bukan_wewenang"}]
+        steps = [*verify, {"after": 1, "do": "dispose", "agency_id": agency},
+                 {"after": 1, "do": "status", "status": "bukan_wewenang"}]
     else:
         steps = [{"after": 2, "do": "delete"}]
     for step in steps:

@@ -71,7 +71,7 @@ _ITEMS = {"type": "object", "required": ["items"], "properties": {"items": {
 
 
 def openapi_document(base_path: str = "/api/v1") -> dict[str, Any]:
-    secured = [{"bearer": []}]
+    secured: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.0.3",
         "info": {"title": "SP4N-LAPOR! integration contract (satukanal sandbox)",
