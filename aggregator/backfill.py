@@ -135,8 +135,14 @@ class _Progress:
         self._bar: Any = None
         if self.tty:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
@@ -154,13 +160,19 @@ class _Progress:
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done, rate=rate)
             return
+        self._summary, self._rate = summary, rate
         now = time.monotonic()
         if now - self.last_line >= 2.0:
             self.last_line = now
-            of = f"/{self.total}" if self.total is not None else ""
-            print(f"backfill {self.source}: {self.done}{of} rows read, {summary.imported} "
-                  f"imported, {summary.quarantined} quarantined {rate}", file=self.out,
-                  flush=True)
+            self._line()
+
+    def _line(self) -> None:
+        s = getattr(self, "_summary", None)
+        if s is None:
+            return
+        of = f"/{self.total}" if self.total is not None else ""
+        print(f"backfill {self.source}: {self.done}{of} rows read, {s.imported} imported, "
+              f"{s.quarantined} quarantined {self._rate}", file=self.out, flush=True)
 
     def start_at(self, summary: Summary) -> None:
         self._start_read = summary.read
@@ -168,6 +180,8 @@ class _Progress:
     def stop(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+        elif self.last_line:
+            self._line()  # where it ended, also when interrupted
 
 
 class _CachedParse:

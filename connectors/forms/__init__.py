@@ -13,7 +13,7 @@ Configuration (``[[sources]]`` blocks; every option is checked by ``options.py``
     charset = "latin1"                  # the TABLES' charset: bytes then arrive unconverted
     query = '''SELECT p.id_pengaduan, p.tgl_pengaduan, p.nik, p.isi_laporan, p.foto, p.status,
                m.nama, m.telp, m.nik AS m_nik
-               FROM pengaduan p LEFT JOIN masyarakat m ON m.nik = p.nik'''   # or table = "pengaduan"
+               FROM pengaduan p LEFT JOIN masyarakat m ON m.nik = p.nik'''  # or: table = "…"
     id_column = "id_pengaduan"
     timezone = "Asia/Jakarta"
     date_formats = ["%Y-%m-%d", "%d/%m/%Y"]
