@@ -55,4 +55,7 @@ async def open_services(
                 queue=JobQueue(pool, settings.queue, owner=owner), owner=owner,
             )
             services.extras["dsn"] = _dsn
-            yield services
+            try:
+                yield services
+            finally:
+                await services.queue.aclose()  # a held-back NOTIFY goes out before the pool closes
