@@ -157,9 +157,17 @@ class SqlTableSource:
         raw = self._status_raw(row).decode("latin-1").strip().lower()
         return raw in {s.lower() for s in self.opts.rescan.open_statuses}
 
+    def _theirs(self, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Responses staff wrote in the old admin, not the ones our write-back added."""
+        spec, mine = self.opts.responses, self.opts.write_back.staff_id
+        if spec is None or spec.staff_column is None or mine is None:
+            return responses
+        return [r for r in responses if r.get(spec.staff_column) != mine]
+
     def _digest(self, row: dict[str, Any], responses: list[dict[str, Any]]) -> str:
         spec = self.opts.responses
-        ids = sorted(str(_plain(r[spec.id_column])) for r in responses) if spec else []
+        ids = sorted(str(_plain(r[spec.id_column])) for r in self._theirs(responses)) \
+            if spec else []
         h = hashlib.sha256(self._status_raw(row) + b"|" + ",".join(ids).encode())
         return h.hexdigest()[:12]
 
@@ -207,12 +215,8 @@ class SqlTableSource:
 
     def _update_item(self, rid: str, digest: str, row: dict[str, Any] | None,
                      responses: list[dict[str, Any]], why: str) -> RawItem:
-        spec = self.opts.responses
         status = None if row is None else self._status_raw(row).decode("latin-1")
-        mine = self.opts.write_back.staff_id
-        theirs = [r for r in responses
-                  if not (spec and spec.staff_column and mine is not None
-                          and r.get(spec.staff_column) == mine)]
+        theirs = self._theirs(responses)
         reason = (f"{why}: baris {rid} " + ("dihapus di basis data lama" if row is None else
                   f"status {status!r}, {len(theirs)} tanggapan"))
         payload = encode_row(self.opts.table or "query", rid, row or {}, theirs, None,
