@@ -206,7 +206,8 @@ class Intake:
                         "event": "usage", "text": p.answer, "source": source.name,
                         "address": item.meta["reply_to"]}, f"usage:{source.name}:{item.source_ref}"))
             elif isinstance(p, ReplyDraft) or (
-                isinstance(p, ComplaintDraft) and p.origin.get("maybe_reply_by_phone")
+                isinstance(p, ComplaintDraft)
+                and (p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread"))
             ):
                 plan.replies.append((raw_id, p, item.source_ref))
             else:
@@ -346,6 +347,15 @@ class Intake:
                              p: ReplyDraft | ComplaintDraft) -> uuid.UUID | None:
         crypto = self.crypto
         if isinstance(p, ComplaintDraft):
+            # E-mail: a message in the thread of a known complaint (the citizen's own original,
+            # a staff member's manual answer) is a reply; otherwise it is a new complaint.
+            refs = p.origin.get("references") if p.origin.get("maybe_reply_thread") else None
+            if refs:
+                row = await conn.fetchrow(q("find_complaint_by_thread"), list(refs))
+                if row:
+                    return row["id"]  # type: ignore[no-any-return]
+            if not p.origin.get("maybe_reply_by_phone"):
+                return None
             phone_h = crypto.match_hash("phone", phone_key(p.reporter.phone))
             if phone_h is None:
                 return None

@@ -395,6 +395,9 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
             "message_id": message_id,
             "subject": origin_subject[:300],
             "references": refs[-10:],
+            # Intake makes it a reply when these name a known complaint's thread (the
+            # citizen's own original, a staff member's manual answer), else a complaint.
+            "maybe_reply_thread": bool(refs),
         },
         flags=tuple(dict.fromkeys(flags)),
         notes=tuple(notes),

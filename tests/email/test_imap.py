@@ -282,3 +282,33 @@ async def test_a_connection_the_server_dropped_is_replaced_and_cancelled_idle_re
         "SELECT degraded, last_error FROM source_state WHERE source = $1", src.name
     )
     assert state["degraded"] is False and state["last_error"] is None
+
+
+async def test_a_message_in_a_known_thread_is_a_reply_else_a_complaint(
+    pool, dovecot: Dovecot, mailbox: str, make_imap: Any
+) -> None:
+    """The citizen answers a staff member's manual reply (not our Message-ID, no tag): the
+    References still name their original complaint, so it lands there."""
+    msgs = corpus()
+    src, services = make_imap(mailbox)
+    await asyncio.to_thread(dovecot.deliver, mailbox, [msgs["01_plain_indonesian.eml"]])
+    assert await drain(services, src) == 1
+    answer = (
+        b"From: Budi Santoso <budi.santoso@warga.test>\r\nTo: pengaduan@kota.test\r\n"
+        b"Subject: Re: Jalan rusak di Jl. Tjilik Riwut km 5\r\n"
+        b"Message-ID: <budi-2@mail.warga.test>\r\nIn-Reply-To: <staf-manual-9@kota.test>\r\n"
+        b"References: <CAFx01-budi@mail.warga.test> <staf-manual-9@kota.test>\r\n\r\n"
+        b"Tambahan: lubangnya sekarang makin lebar.\r\n"
+    )
+    await asyncio.to_thread(dovecot.deliver, mailbox, [answer, msgs["09_quoted_and_signature.eml"]])
+    assert await drain(services, src) == 2
+    states = {
+        r["source_ref"]: r["state"]
+        for r in await pool.fetch("SELECT source_ref, state FROM raw_items")
+    }
+    assert states["<budi-2@mail.warga.test>"] == "reply"
+    # Replying to a newsletter nobody filed a complaint about is a new complaint.
+    assert states["<q-09@warga.test>"] == "accepted"
+    assert await pool.fetchval("SELECT count(*) FROM complaints") == 2
+    text = await pool.fetchval("SELECT text FROM reporter_replies")
+    assert text == "Tambahan: lubangnya sekarang makin lebar."
