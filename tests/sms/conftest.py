@@ -291,7 +291,7 @@ def smsd(gammu_db: tuple[str, str]) -> Iterator[Smsd]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def wait_for(predicate: Any, within: float = 15.0, what: str = "condition") -> Any:
+async def wait_for(predicate: Any, within: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + within
     while True:
         value = await predicate()

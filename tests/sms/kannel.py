@@ -180,7 +180,7 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], root: Path) -> None:
     raise RuntimeError(f"Kannel did not open port {port}; logs in {root}")
 
 
-async def wait_until(pred: Any, within: float = 15.0) -> Any:
+async def wait_until(pred: Any, within: float = 30.0) -> Any:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         v = pred()
