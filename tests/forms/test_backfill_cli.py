@@ -161,3 +161,8 @@ async def test_dry_run_stores_nothing(tmp_path: Path, db_dsn: str, legacy: Legac
         assert await conn.fetchval("SELECT count(*) FROM backfill_runs") == 0
     finally:
         await conn.close()
+    proc = await run(cfg, "report", "migration")
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "form-arsip" in text and "never run" in text and "switch off?" in text
