@@ -20,6 +20,7 @@ amount, an action taken, attachments). The rules, in order:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -380,3 +381,14 @@ def classify(
 
 def _clip(s: str, n: int = 60) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def make_classifier(config: FollowupConfig | None) -> Callable[[str, int], tuple[str, list[str]]]:
+    """``classify`` bound to the configured extra phrases, returning plain strings (the shape
+    the LAPOR! side stores): ``make_classifier(settings.followup)``."""
+
+    def run(text: str, attachments: int = 0) -> tuple[str, list[str]]:
+        label, reasons = classify(text, attachments, config=config)
+        return label.value, reasons
+
+    return run

@@ -121,3 +121,11 @@ def test_extra_phrases_from_config() -> None:
     assert classify("Tolong kabari alamatnya.", config=cfg2)[0] == FollowupLabel.INFO_REQUEST
     cfg3 = FollowupConfig(non_action_words=["tambal"])
     assert classify("Sudah ditambal.", config=cfg3)[0] == FollowupLabel.ACKNOWLEDGEMENT
+
+
+def test_configured_classifier_for_the_lapor_side() -> None:
+    from aggregator.followup.quality import make_classifier
+
+    run = make_classifier(FollowupConfig(action_words=["dandan"]))
+    assert run("Jalan sudah didandani oleh UPT.", 0) == (
+        "substantive", ["action: jalan sudah didandani oleh", "unit: UPT"])
