@@ -241,15 +241,16 @@ class Notifier:
         channel = self._channel(c)
         sink = self.sinks.get(c["source"])
         address = self._address(c, channel)
-        if sink is None or address is None:
-            channel = "web"  # kept for the status page
+        # E-mail and SMS need an address; other sinks answer on the thread itself (an old
+        # form's ``tanggapan`` row). Without either the message is kept for the status page.
+        if sink is None or (channel in ("email", "sms") and address is None):
+            channel, sink = "web", None
         common = self._common(c, channel)
         msg = render(channel, items, common, sms_max_parts=self.settings.notify.sms_max_parts)
         now = self._now()
         state, external_id = "sent", None
         detail: str | None = "kept for the status page"
-        if channel != "web":
-            assert sink is not None
+        if sink is not None:
             origin = Origin(source=c["source"], channel=str(c["channel"]), address=address,
                             thread=c["origin"] if isinstance(c["origin"], dict) else {})
             out = OutboundMessage(notification_id=str(head), kind=kind, text=msg.text,

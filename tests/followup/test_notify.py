@@ -290,3 +290,18 @@ async def test_delivery_reports_are_copied_onto_notifications(pool) -> None:
     async with pool.acquire() as conn:
         (row,) = await notifications_for(conn, cid)
     assert row["state"] == "delivered" and row["delivered_at"] == T0 + dt.timedelta(minutes=1)
+
+
+async def test_form_complaint_is_answered_through_its_form_sink(pool) -> None:
+    services = make_services(pool, Clock(T0), **_settings())
+    sink = RecordingSink()
+    cid = await add_complaint(services, channel="web", source="form-lama", reporter=None,
+                              origin={"row_id": 77})
+    await apply_events(services, event("1916449", "status_changed", T0, status="terverifikasi"))
+    await _run(services, {"form-lama": sink})
+    (origin, msg), = sink.sent
+    assert origin.address is None and origin.thread == {"row_id": 77}
+    assert "diverifikasi" in msg.text
+    async with pool.acquire() as conn:
+        (row,) = await notifications_for(conn, cid)
+    assert row["channel"] == "web" and row["external_id"] == f"ext-{msg.notification_id}"
