@@ -58,7 +58,7 @@ class Env:
             http,
         )
 
-    async def mo(self, sender: str, text: str | bytes, **extra: str) -> None:
+    async def mo(self, sender: str, text: str | bytes, **extra: str | bytes) -> None:
         """A phone's SMS entering Kannel from the (fake) operator SMSC; ``bytes`` are sent
         as they are (UCS-2 with coding=2), percent-encoded byte by byte."""
         params = {
@@ -156,6 +156,18 @@ async def test_kannel_get_url_to_complaints(env: Env, pool: Any) -> None:
         ) as r:
             assert r.status == 200 and await r.text() == ""
     assert len(await _rows(pool, "SELECT 1 FROM raw_items")) == 3
+
+
+async def test_kannel_joins_a_long_sms_before_calling_us(env: Env, pool: Any) -> None:
+    parts = [
+        "Sudah seminggu lampu penerangan jalan di Jl. G. Obos XII mati total, ",
+        "warga takut lewat malam hari.",
+    ]
+    for seq in (2, 1):  # the operator delivers the parts out of order
+        await env.mo("081311112222", parts[seq - 1], udh=bytes.fromhex(f"050003AB02{seq:02X}"))
+    await wait_until(lambda: _count(pool, 1))
+    rows = await _rows(pool, "SELECT content, flags FROM complaints")
+    assert [(r["content"], r["flags"]) for r in rows] == [("".join(parts), [])]
 
 
 async def _count(pool: Any, n: int) -> bool:
