@@ -17,8 +17,9 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from aggregator.errors import TransientError
+from aggregator.errors import AuthError, PermanentError, TransientError
 from aggregator.lapor.apply import ApplyResult, Classifier, default_classifier, store_and_apply
+from aggregator.lapor.errors import Rejected
 from aggregator.lapor.http import event_from_wire, verify_signature
 from aggregator.lapor.port import LaporPort
 from aggregator.repo import lapor as repo
@@ -55,7 +56,19 @@ class UpdatesLoop:
         fetch = asyncio.ensure_future(self.port.read_updates(cursor, self.page_size))
         try:
             while True:
-                page = await fetch
+                try:
+                    page = await fetch
+                except Rejected:
+                    if cursor is None:
+                        raise
+                    # LAPOR! no longer knows our cursor (past its 30-day retention, or a new
+                    # server): read again from the oldest event it keeps; event_ids dedupe.
+                    log.error("lapor_feed_cursor_refused", cursor=cursor[:40])
+                    async with self.pool.acquire() as conn:
+                        await repo.save_state(conn, repo.FEED, None)
+                    cursor = None
+                    fetch = asyncio.ensure_future(self.port.read_updates(None, self.page_size))
+                    continue
                 more = (len(page.events) >= self.page_size
                         and page.next_cursor not in (None, cursor))
                 if more:
@@ -109,9 +122,11 @@ class UpdatesLoop:
                 if failing:
                     log.info("lapor_updates_recovered")
                     failing = False
-            except TransientError as exc:
+            except (TransientError, AuthError, PermanentError) as exc:
+                # Never let the feed take the daemon down; say so once, keep trying.
                 if not failing:
-                    log.warning("lapor_updates_failed", error=str(exc))
+                    log.warning("lapor_updates_failed", error=str(exc),
+                                kind=type(exc).__name__)
                     failing = True
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("lapor_updates_db_failed", error=repr(exc))

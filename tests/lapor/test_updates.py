@@ -176,3 +176,20 @@ async def test_webhook_refuses_bad_signatures_and_applies_once(
     finally:
         await running.stop()
         await runner.cleanup()
+
+
+async def test_a_cursor_lapor_forgot_starts_over_without_duplicates(
+        services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox,
+        http: aiohttp.ClientSession) -> None:
+    await pushed(services, 5)
+    await admin(http, sandbox.root, "POST", "/_sandbox/advance", {"steps": 3})
+    loop = UpdatesLoop(services, port_of(services))
+    first = await loop.run_once()
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE lapor_state SET cursor = 'lama-sekali' WHERE name = 'feed'")
+    await admin(http, sandbox.root, "POST", "/_sandbox/advance", {"all": True})
+    second = await loop.run_once()
+    assert first + second == len(sandbox.sb.state["events"])
+    snap = await snapshot(pool)
+    assert snap["statuses"] == sandbox_statuses(sandbox)
+    assert len(snap["timeline"]) == len(set(snap["timeline"]))
