@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -12,7 +13,13 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 import structlog
 
-from aggregator.errors import AuthError, InDoubtError, PermanentError, TransientError
+from aggregator.errors import (
+    AuthError,
+    ConfigError,
+    InDoubtError,
+    PermanentError,
+    TransientError,
+)
 from connectors.base import Origin, OutboundMessage, SendResult
 from connectors.email.options import SmtpOptions
 
@@ -110,7 +117,20 @@ class SmtpSink:
         )
         try:
             await client.connect()
+        except ssl.SSLCertVerificationError as exc:
+            raise ConfigError(
+                f"sources.{self.source}.options.smtp.ca_file: the SMTP server's certificate is "
+                f"not trusted ({exc.verify_message}); name its CA in ca_file, or set "
+                "verify = false on a trusted network"
+            ) from exc
         except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as exc:
+            if isinstance(exc.__cause__ or exc.__context__, ssl.SSLCertVerificationError):
+                cause = exc.__cause__ or exc.__context__
+                raise ConfigError(
+                    f"sources.{self.source}.options.smtp.ca_file: the SMTP server's certificate "
+                    f"is not trusted ({getattr(cause, 'verify_message', cause)}); name its CA in "
+                    "ca_file, or set verify = false on a trusted network"
+                ) from exc
             raise TransientError(f"SMTP connection failed: {exc}") from exc
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise AuthError(f"SMTP login refused: {exc.code}") from exc

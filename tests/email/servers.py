@@ -241,6 +241,8 @@ class Postfix:
     root: Path
     lmtp_port: int
     smtp_port: int = field(default_factory=free_port)
+    smtps_port: int = field(default_factory=free_port)
+    cert: Path | None = None
     started: bool = False
 
     def start(self) -> None:
@@ -249,6 +251,7 @@ class Postfix:
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
         shutil.chown(data, "postfix")
+        self.cert, key = self_signed(self.root)
         domains = ", ".join(DOMAINS)
         (cfg / "virtual").write_text(
             "if !/@(kota|warga)\\.test$/\n/^[^@]+@.+$/ catchall@kota.test\nendif\n"
@@ -285,9 +288,13 @@ alias_maps =
 alias_database =
 biff = no
 smtputf8_enable = yes
+smtpd_tls_cert_file = {self.cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_security_level = may
 """)
         services = [
             f"127.0.0.1:{self.smtp_port} inet n - n - - smtpd",
+            f"127.0.0.1:{self.smtps_port} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes",
             "pickup unix n - n 60 1 pickup",
             "cleanup unix n - n - 0 cleanup",
             "qmgr unix n - n 300 1 qmgr",
@@ -316,6 +323,7 @@ smtputf8_enable = yes
         self._postfix("start")
         self.started = True
         wait_port(self.smtp_port, log=self.root / "maillog")
+        wait_port(self.smtps_port, log=self.root / "maillog")
 
     def _postfix(self, *args: str) -> None:
         proc = subprocess.run(

@@ -129,3 +129,41 @@ async def test_sink_errors_say_what_to_do_next(
     src, _ = make_imap(mailbox, smtp=smtp_options(postfix))
     with pytest.raises(PermanentError):
         await src.sink().send(Origin(source=src.name, channel="email", address=None), msg)
+
+
+async def test_sink_tls_modes(
+    postfix: Postfix, dovecot: Dovecot, mailbox: str, make_imap: Any
+) -> None:
+    from aggregator.errors import ConfigError
+
+    assert postfix.cert is not None
+    ca = str(postfix.cert)
+    origin = Origin(
+        source="email-kota",
+        channel="email",
+        address=CITIZEN,
+        thread={"message_id": "<tls@warga.test>", "subject": "Uji TLS"},
+    )
+    before = len(await imap_fetch_all(dovecot, CITIZEN))
+    sent = 0
+    for opts in (
+        {"tls": "starttls", "ca_file": ca},
+        {"tls": "implicit", "port": postfix.smtps_port, "ca_file": ca},
+        {"tls": "starttls", "verify": False},
+    ):
+        src, _ = make_imap(mailbox, smtp=smtp_options(postfix, **opts))
+        msg = OutboundMessage(
+            notification_id=f"tls-{opts['tls']}-{sent}", kind="status", text=f"Uji {opts['tls']}."
+        )
+        await src.sink().send(origin, msg)
+        sent += 1
+    await wait_delivered(dovecot, CITIZEN, before + sent)
+    received = [
+        email.message_from_bytes(m, policy=default)
+        for m in (await imap_fetch_all(dovecot, CITIZEN))[-sent:]
+    ]
+    # Postfix's trace header says ESMTPS (RFC 3848) when the session was encrypted.
+    assert all(any("with ESMTPS" in str(h) for h in m.get_all("Received")) for m in received)
+    src, _ = make_imap(mailbox, smtp=smtp_options(postfix, tls="starttls"))
+    with pytest.raises(ConfigError, match="not trusted"):
+        await src.sink().send(origin, OutboundMessage(notification_id="x", kind="status", text="x"))
