@@ -217,7 +217,7 @@ class SmsHttpSource:
             "time": _iso(_parse_time(q.get("time"), self.tz)),
             "id": q.get("id") or None,
             "text": text,
-            "udh": q.get("udh") or None,
+            "udh": fields.get("udh", b"").hex() or None,  # %u is the binary UDH
             "coding": q.get("coding"),
         }
         return await self._store(record, fields.get("text", b""))

@@ -177,3 +177,28 @@ def test_grouping_waits_and_settles() -> None:
     assert [g.ids for g in ready] == [[3]] and waiting == {}
     text, seqs, total = reassemble(ready[0].rows)
     assert (text, seqs, total) == ("x", [1], 2)
+
+
+def test_http_record_of_an_unjoined_part_is_flagged() -> None:
+    import json
+
+    from connectors.base import RawItem
+    from connectors.sms.http import SmsHttpSource
+    from schemas.config import SourceConfig
+
+    src = SmsHttpSource(
+        SourceConfig(name="sms-http", kind="sms_http", options={"secret": "x"}), services=None
+    )
+    record = {
+        "gateway": "kannel",
+        "sender": "081311112222",
+        "text": "bagian kedua saja",
+        "udh": "050003AB0202",
+        "time": "2026-11-28T08:00:00+00:00",
+    }
+    p = src.parse(RawItem("kannel:1", json.dumps(record).encode()))
+    assert isinstance(p, ComplaintDraft)
+    assert p.flags == ("incomplete_multipart",) and p.origin["part"] == "2/2"
+    record["udh"] = None
+    p = src.parse(RawItem("kannel:2", json.dumps(record).encode()))
+    assert isinstance(p, ComplaintDraft) and p.flags == ()
