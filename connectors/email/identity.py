@@ -125,12 +125,13 @@ def find_phone(
             number = phonenumbers.parse(raw, region)
         except phonenumbers.NumberParseException:
             continue
-        if not phonenumbers.is_valid_number(number):
+        kind = phonenumbers.number_type(number)  # UNKNOWN for an invalid number
+        if kind == phonenumbers.PhoneNumberType.UNKNOWN:
             continue
         found = FoundPhone(
             phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), raw
         )
-        if phonenumbers.number_type(number) in _MOBILE_TYPES:
+        if kind in _MOBILE_TYPES:
             return found
         first = first or found
     return first

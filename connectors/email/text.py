@@ -307,9 +307,15 @@ _SIGNATURE = re.compile(
 _CLOSING_WORDS = re.compile(r"^(?:Salam|Hormat saya|Terima kasih|Wassalam)", re.IGNORECASE)
 
 
+_REPLY_HINT = re.compile(
+    r"wrote|writes|menulis|écrit|Original Message|Pesan Asli|_{10}|^(?:From|Dari):",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
 def cut_quoted(text: str) -> str:
     """The new part of a reply: stop at a reply header, drop '>' lines."""
-    m = _REPLY_HEADER.search(text)
+    m = _REPLY_HEADER.search(text) if _REPLY_HINT.search(text) else None
     if m and text[: m.start()].strip():
         text = text[: m.start()]
     lines = [ln for ln in text.split("\n") if not ln.lstrip().startswith(">")]
