@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -21,6 +21,7 @@ import structlog
 
 from aggregator.errors import AuthError, PermanentError, TransientError
 from aggregator.lapor.apply import Classifier, apply_stored, default_classifier
+from aggregator.lapor.batching import MicroBatcher
 from aggregator.lapor.errors import (
     AttachmentRefused,
     DuplicateExternalRef,
@@ -68,6 +69,29 @@ class PushHandlers:
         self.pool: asyncpg.Pool = services.pool
         self.port = port
         self.classify = classify or default_classifier()
+        self._load = MicroBatcher(self._load_many)
+        self._mark = MicroBatcher(self._mark_many)
+
+    async def _load_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+        async with self.pool.acquire() as conn:
+            return await repo.get_push_complaints(conn, ids)
+
+    async def _mark_many(self, items: Sequence[repo.Pushed]
+                         ) -> dict[repo.Pushed, tuple[bool, list[str]]]:
+        # A complaint appears at most once per statement, so "updated" is unambiguous.
+        first: dict[uuid.UUID, repo.Pushed] = {}
+        again: list[repo.Pushed] = []
+        for p in items:
+            if p.complaint_id in first:
+                again.append(p)
+            else:
+                first[p.complaint_id] = p
+        out: dict[repo.Pushed, tuple[bool, list[str]]] = {}
+        async with self.pool.acquire() as conn:
+            for group in [list(first.values()), *[[p] for p in again]]:
+                done = await repo.mark_pushed(conn, group)
+                out.update({p: done[p.complaint_id] for p in group if p.complaint_id in done})
+        return out
 
     def handlers(self) -> dict[str, Callable[[Job], Awaitable[None]]]:
         return {"push": self.push, "reply_up": self.reply_up}
@@ -77,10 +101,10 @@ class PushHandlers:
         if job.complaint_id is None:
             raise PermanentError("push job without complaint_id")
         cid = job.complaint_id
-        async with self.pool.acquire() as conn:
-            row = await repo.get_push_complaint(conn, cid)
-        if row is None:
-            raise PermanentError(f"complaint {cid} does not exist")
+        try:
+            row = await self._load(cid)
+        except KeyError:
+            raise PermanentError(f"complaint {cid} does not exist") from None
         if row["lapor_tracking_id"]:
             return  # pushed already (an earlier attempt committed, or an operator entered it)
         if row["status"] in _NOT_PUSHED or row["duplicate_of"] is not None:
@@ -203,29 +227,31 @@ class PushHandlers:
         ``status`` a look-up saw: the feed replays the steps since, so the timeline is whole.
         """
         del status
+        item = repo.Pushed(
+            complaint_id=cid, tracking_id=tracking_id, created_at=created_at,
+            status="belum_terverifikasi", actor=actor,
+            event={"tracking_id": tracking_id, "how": how,
+                   "adapter": getattr(self.port, "name", "?")},
+            notify={"event": "lapor_pushed", "tracking_id": tracking_id},
+            notify_key=f"notify:pushed:{cid}")
         try:
-            async with self.pool.acquire() as conn:
-                fresh, waiting = await repo.mark_pushed(
-                    conn, cid, tracking_id, created_at, "belum_terverifikasi", actor=actor,
-                    event={"tracking_id": tracking_id, "how": how,
-                           "adapter": getattr(self.port, "name", "?")},
-                    notify={"event": "lapor_pushed", "tracking_id": tracking_id},
-                    notify_key=f"notify:pushed:{cid}")
-                if not fresh:
-                    current = await repo.get_complaint_lapor(conn, cid)
-                    if current is None or current["lapor_tracking_id"] != tracking_id:
-                        raise PermanentError(
-                            f"complaint already holds Tracking ID "
-                            f"{current['lapor_tracking_id'] if current else None}, "
-                            f"LAPOR! says {tracking_id}")
-                    return False
-                if waiting:
-                    # Claimed atomically: the updates loop may be applying them right now.
-                    async with conn.transaction():
-                        await apply_stored(conn, waiting, classify=self.classify)
+            fresh, waiting = await self._mark(item)
         except asyncpg.UniqueViolationError as exc:
             raise PermanentError(f"Tracking ID {tracking_id} belongs to another complaint") \
                 from exc
+        if not fresh:
+            async with self.pool.acquire() as conn:
+                current = await repo.get_complaint_lapor(conn, cid)
+            if current is None or current["lapor_tracking_id"] != tracking_id:
+                raise PermanentError(
+                    f"complaint already holds Tracking ID "
+                    f"{current['lapor_tracking_id'] if current else None}, "
+                    f"LAPOR! says {tracking_id}")
+            return False
+        if waiting:
+            # Claimed atomically: the updates loop may be applying them right now.
+            async with self.pool.acquire() as conn, conn.transaction():
+                await apply_stored(conn, waiting, classify=self.classify)
         log.info("lapor_pushed", complaint_id=str(cid), tracking_id=tracking_id, how=how)
         return True
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -16,8 +17,10 @@ FEED = "feed"
 BREAKER = "breaker"
 
 
-async def get_push_complaint(conn: asyncpg.Connection, cid: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(q("get_push_complaint"), cid)
+async def get_push_complaints(conn: asyncpg.Connection,
+                              ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    rows = await conn.fetch(q("get_push_complaints"), list(ids))
+    return {r["id"]: r for r in rows}
 
 
 async def list_push_attachments(conn: asyncpg.Connection,
@@ -30,14 +33,27 @@ async def set_lapor_attachment_id(conn: asyncpg.Connection, cid: uuid.UUID, sha2
     await conn.execute(q("set_lapor_attachment_id"), cid, sha256, attachment_id)
 
 
-async def mark_pushed(conn: asyncpg.Connection, cid: uuid.UUID, tracking_id: str,
-                      created_at: dt.datetime | None, status: str, *, actor: str,
-                      event: dict[str, Any], notify: dict[str, Any],
-                      notify_key: str) -> tuple[bool, list[str]]:
-    """(True when this call stored the Tracking ID, feed events waiting for it)."""
-    row = await conn.fetchrow(q("mark_complaint_pushed"), cid, tracking_id, created_at, status,
-                              actor, event, notify, notify_key)
-    return bool(row["updated"]), list(row["waiting"])
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one per call
+class Pushed:
+    complaint_id: uuid.UUID
+    tracking_id: str
+    created_at: dt.datetime | None
+    status: str
+    actor: str
+    event: dict[str, Any]
+    notify: dict[str, Any]
+    notify_key: str
+
+
+async def mark_pushed(conn: asyncpg.Connection,
+                      items: Sequence[Pushed]) -> dict[uuid.UUID, tuple[bool, list[str]]]:
+    """Per complaint: (True when this call stored the Tracking ID, feed events waiting)."""
+    cols = [[p.complaint_id for p in items], [p.tracking_id for p in items],
+            [p.created_at for p in items], [p.status for p in items],
+            [p.actor for p in items], [json.dumps(p.event) for p in items],
+            [json.dumps(p.notify) for p in items], [p.notify_key for p in items]]
+    rows = await conn.fetch(q("mark_complaints_pushed"), *cols)
+    return {r["id"]: (bool(r["updated"]), list(r["waiting"])) for r in rows}
 
 
 async def mark_rejected(conn: asyncpg.Connection, cid: uuid.UUID,

@@ -1,6 +1,6 @@
 -- LAPOR! side: push, the updates feed, the manual worklist.
 
--- name: get_push_complaint
+-- name: get_push_complaints
 SELECT c.id, c.channel, c.title, c.content, c.classification, c.category_id, c.agency_id,
        c.anonymous, c.confidential, c.location, c.occurred_on, c.submitted_at, c.received_at,
        c.status, c.lapor_tracking_id, c.duplicate_of,
@@ -8,7 +8,7 @@ SELECT c.id, c.channel, c.title, c.content, c.classification, c.category_id, c.a
        EXISTS (SELECT 1 FROM complaint_attachments ca WHERE ca.complaint_id = c.id)
            AS has_attachments
 FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
-WHERE c.id = $1;
+WHERE c.id = ANY($1::uuid[]);
 
 -- name: list_push_attachments
 SELECT ca.sha256, ca.filename, ca.lapor_attachment_id, a.content_type, a.size, a.data
@@ -20,36 +20,46 @@ ORDER BY ca.filename, ca.sha256;
 UPDATE complaint_attachments SET lapor_attachment_id = $3
 WHERE complaint_id = $1 AND sha256 = $2;
 
--- name: mark_complaint_pushed
--- One statement, so one transaction: the Tracking ID (set once; updated = 0 when it was
--- there already), LAPOR!'s first status as of the report's creation (unknown creation time:
--- the receipt time, so every feed event counts as newer), the timeline event, the notify job
--- for the citizen; and the feed events that came before we knew the Tracking ID.
--- $1 id, $2 tracking_id, $3 created_at, $4 status, $5 actor, $6 event data, $7 notify payload,
--- $8 notify dedup_key
-WITH upd AS (
-    UPDATE complaints
-    SET lapor_tracking_id = $2,
-        lapor_created_at = coalesce(lapor_created_at, $3),
-        status = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
-                      THEN $4::complaint_status ELSE status END,
-        status_at = CASE WHEN status IN ('received', 'manual_pending', 'rejected_by_lapor')
-                         THEN coalesce($3, received_at) ELSE status_at END,
+-- name: mark_complaints_pushed
+-- One statement, so one transaction per batch: for each complaint the Tracking ID (set once;
+-- updated = false when it was there already), LAPOR!'s first status as of the report's
+-- creation (unknown creation time: the receipt time, so every feed event counts as newer),
+-- the timeline event and the notify job for the citizen; and the feed events that came
+-- before we knew the Tracking ID.
+-- The commit does not wait for its WAL flush (synchronous_commit off, this transaction only):
+-- the worker's later, synchronous "job done" commit flushes the WAL past this one, so the
+-- Tracking ID is durable before the job counts as done; a crash before that re-runs the job,
+-- which looks the report up by external_ref first.
+WITH input AS (
+    SELECT i.* FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                           $6::text[], $7::text[], $8::text[])
+        AS i(id, tracking_id, created_at, status, actor, data, payload, dedup_key),
+        (SELECT set_config('synchronous_commit', 'off', true)) AS cfg
+), upd AS (
+    UPDATE complaints c
+    SET lapor_tracking_id = i.tracking_id,
+        lapor_created_at = coalesce(c.lapor_created_at, i.created_at),
+        status = CASE WHEN c.status IN ('received', 'manual_pending', 'rejected_by_lapor')
+                      THEN i.status::complaint_status ELSE c.status END,
+        status_at = CASE WHEN c.status IN ('received', 'manual_pending', 'rejected_by_lapor')
+                         THEN coalesce(i.created_at, c.received_at) ELSE c.status_at END,
         lapor_errors = NULL,
         updated_at = now()
-    WHERE id = $1 AND lapor_tracking_id IS NULL
-    RETURNING id
+    FROM input i
+    WHERE c.id = i.id AND c.lapor_tracking_id IS NULL
+    RETURNING c.id
 ), ev AS (
     INSERT INTO events (complaint_id, kind, at, actor, data)
-    SELECT id, 'lapor_pushed', now(), $5, $6::jsonb FROM upd
+    SELECT i.id, 'lapor_pushed', now(), i.actor, i.data::jsonb FROM input i JOIN upd USING (id)
 ), job AS (
     INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
-    SELECT 'notify', id, $7::jsonb, $8 FROM upd
+    SELECT 'notify', i.id, i.payload::jsonb, i.dedup_key FROM input i JOIN upd USING (id)
     ON CONFLICT (dedup_key) DO NOTHING
 )
-SELECT (SELECT count(*) FROM upd) AS updated,
-       ARRAY(SELECT event_id FROM lapor_events WHERE tracking_id = $2 AND NOT applied
-             ORDER BY at) AS waiting;
+SELECT i.id, upd.id IS NOT NULL AS updated,
+       ARRAY(SELECT e.event_id FROM lapor_events e
+             WHERE e.tracking_id = i.tracking_id AND NOT e.applied ORDER BY e.at) AS waiting
+FROM input i LEFT JOIN upd USING (id);
 
 -- name: mark_complaint_rejected
 UPDATE complaints
