@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import structlog
+from pydantic import ValidationError
 
 from aggregator.errors import AuthError, InDoubtError, PermanentError, TransientError
 from aggregator.lapor.breaker import CircuitBreaker
@@ -320,8 +321,13 @@ class HttpLaporAdapter:
 
         async def once() -> UpdatesPage:
             _s, answer = await self._call("GET", "/updates", params=params)
-            return UpdatesPage(events=[event_from_wire(e) for e in answer.get("events") or []],
-                               next_cursor=answer.get("next_cursor") or cursor)
+            try:
+                events = [event_from_wire(e) for e in answer.get("events") or []]
+            except (ValidationError, TypeError) as exc:
+                # Stop at this page (the cursor stays) rather than skip what we cannot read.
+                raise PermanentError("LAPOR! sent a feed event this adapter cannot read",
+                                     details=str(exc)[:500]) from exc
+            return UpdatesPage(events=events, next_cursor=answer.get("next_cursor") or cursor)
 
         return await short_retry()(once)
 
