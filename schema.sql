@@ -444,9 +444,9 @@ CREATE INDEX jobs_claim_idx ON public.jobs USING btree (run_after, id) WHERE (st
 
 CREATE INDEX jobs_complaint_idx ON public.jobs USING btree (complaint_id);
 
-CREATE INDEX jobs_lease_idx ON public.jobs USING btree (lease_until) WHERE (state = 'running'::public.job_state);
+CREATE INDEX jobs_dead_idx ON public.jobs USING btree (finished_at, id) WHERE (state = 'dead'::public.job_state);
 
-CREATE INDEX jobs_state_kind_idx ON public.jobs USING btree (state, kind);
+CREATE INDEX jobs_lease_idx ON public.jobs USING btree (lease_until) WHERE (state = 'running'::public.job_state);
 
 CREATE INDEX lapor_events_tracking_idx ON public.lapor_events USING btree (tracking_id, at);
 

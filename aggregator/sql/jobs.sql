@@ -256,12 +256,14 @@ WITH upd AS (
 SELECT id FROM upd;
 
 -- name: count_jobs
--- Queue depth for metrics and status. Finished jobs pile up forever, so 'done' is counted
--- only when asked.
+-- Queue depth for metrics and status. Finished jobs pile up, so 'done' is counted only when
+-- asked; the live states are read through their partial indexes (the ORs let the planner
+-- combine jobs_claim_idx, jobs_lease_idx and jobs_dead_idx).
 -- $1 include done
 SELECT kind, state::text AS state, count(*) AS n
 FROM jobs
-WHERE $1::boolean OR state <> 'done'
+WHERE $1::boolean
+   OR state IN ('queued', 'in_doubt') OR state = 'running' OR state = 'dead'
 GROUP BY kind, state
 ORDER BY kind, state;
 
@@ -276,7 +278,7 @@ WHERE state IN ('queued', 'in_doubt') AND run_after <= coalesce($1::timestamptz,
 SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
 FROM jobs
 WHERE state = 'dead'
-ORDER BY finished_at DESC NULLS LAST, id DESC
+ORDER BY finished_at DESC, id DESC
 LIMIT $1;
 
 -- name: get_job
