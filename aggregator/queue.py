@@ -55,6 +55,7 @@ _DB_DOWN: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
 )
 _DB_FAILED: tuple[type[BaseException], ...] = (*_DB_DOWN, asyncpg.PostgresError)
+_NO_CONNECTION: tuple[type[BaseException], ...] = (*_DB_DOWN, TimeoutError)
 
 
 def backoff_delay(
@@ -115,7 +116,7 @@ class _Listener:
             try:
                 # Bounded: with the pool exhausted by handlers, poll rather than hang.
                 conn = await self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S)
-            except (*_DB_DOWN, TimeoutError) as exc:
+            except _NO_CONNECTION as exc:
                 self._log_down(exc)
                 return
             try:

@@ -106,12 +106,14 @@ async def _quiesce(conn: asyncpg.Connection, table: str) -> None:
 # -- satukanal ------------------------------------------------------------------------------
 
 
-async def bench_satukanal(dsn: str, n: int, explicit_tx: bool) -> dict[str, float]:
+async def bench_satukanal(
+    dsn: str, n: int, explicit_tx: bool, batch_size: int | None = None
+) -> dict[str, float]:
     pool = await create_pool(dsn, min_size=CONCURRENCY + 2, max_size=CONCURRENCY * 2 + 4)
     try:
         async with pool.acquire() as conn:
             await _quiesce(conn, "jobs")
-        cfg = QueueConfig()
+        cfg = QueueConfig() if batch_size is None else QueueConfig(batch_size=batch_size)
         queue = JobQueue(pool, cfg, owner=f"bench:{os.getpid()}")
 
         async def enqueue(ids: range) -> None:
@@ -238,6 +240,8 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--dsn", default=os.environ.get("SATUKANAL_BENCH_DATABASE_URL", DEFAULT_DSN))
     ap.add_argument("--explicit-tx", action="store_true",
                     help="BEGIN … COMMIT around each job/row instead of one-statement commits")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="claim batch (default: QueueConfig's, 50)")
     ap.add_argument("--skip-procrastinate", action="store_true")
     args = ap.parse_args(argv)
     n = 2_000 if args.small else args.jobs
@@ -256,7 +260,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         for r in range(rounds):
             raw.append(await bench_insert(insert_dsn, n, args.explicit_tx))
             _line(f"round {r + 1} insert", raw[-1])
-            ours.append(await bench_satukanal(queue_dsn, n, args.explicit_tx))
+            ours.append(await bench_satukanal(queue_dsn, n, args.explicit_tx, args.batch_size))
             _line(f"round {r + 1} satukanal", ours[-1])
     if not args.skip_procrastinate:
         async with scratch_database(args.dsn, "procrastinate") as proc_dsn:
@@ -276,6 +280,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         "enqueue_per_s": round(n / best["enqueue_s"], 1),
         "drain_per_s": round(n / best["drain_s"], 1),
         "rounds": rounds,
+        "batch_size": args.batch_size or QueueConfig().batch_size,
         "explicit_tx": args.explicit_tx,
     }
     return result
