@@ -47,9 +47,11 @@ async def start_sandbox(services: Any) -> tuple[web.AppRunner, str]:
     cfg = SandboxConfig(
         life="fast" if settings.demo else "none",
         life_unit_s=2.0 if settings.demo else None,
-        rate_per_s=settings.lapor.rate_limit_per_s, burst=settings.lapor.rate_burst,
+        rate_per_s=settings.lapor.rate_limit_per_s,
+        burst=settings.lapor.rate_burst,
         state_file=settings.data_dir / "lapor-sandbox.json",
-        clients=dict([SANDBOX_CLIENT]))
+        clients=dict([SANDBOX_CLIENT]),
+    )
     runner = web.AppRunner(create_app(cfg), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -74,12 +76,20 @@ def build_port(services: Any, base_url: str | None) -> Any:
         return XmlLegacyAdapter(cfg, services.http, base_url=base_url)
     from aggregator.lapor.http import HttpLaporAdapter
 
-    client_id, secret = (SANDBOX_CLIENT if cfg.sandbox else (cfg.client_id, (
-        cfg.client_secret.get_secret_value() if cfg.client_secret else None)))
-    return HttpLaporAdapter(cfg, services.http, base_url=base_url, client_id=client_id,
-                            client_secret=secret,
-                            bucket=TokenBucket(cfg.rate_limit_per_s, cfg.rate_burst),
-                            breaker=breaker)
+    client_id, secret = (
+        SANDBOX_CLIENT
+        if cfg.sandbox
+        else (cfg.client_id, (cfg.client_secret.get_secret_value() if cfg.client_secret else None))
+    )
+    return HttpLaporAdapter(
+        cfg,
+        services.http,
+        base_url=base_url,
+        client_id=client_id,
+        client_secret=secret,
+        bucket=TokenBucket(cfg.rate_limit_per_s, cfg.rate_burst),
+        breaker=breaker,
+    )
 
 
 def job_handlers(services: Any, port: Any, sinks: dict[str, Any]) -> dict[str, Any]:
@@ -87,9 +97,11 @@ def job_handlers(services: Any, port: Any, sinks: dict[str, Any]) -> dict[str, A
     from aggregator.notify.handler import make_notify_handler
     from connectors.forms.writeback import handlers as write_back_handlers
 
-    return {**PushHandlers(services, port).handlers(),
-            "notify": make_notify_handler(services, sinks),
-            **write_back_handlers(services)}
+    return {
+        **PushHandlers(services, port).handlers(),
+        "notify": make_notify_handler(services, sinks),
+        **write_back_handlers(services),
+    }
 
 
 def http_routes(services: Any, sources: dict[str, Any]) -> list[tuple[str, list[web.RouteDef]]]:
@@ -105,8 +117,9 @@ def http_routes(services: Any, sources: dict[str, Any]) -> list[tuple[str, list[
     if secret is not None and secret.get_secret_value():
         from aggregator.loops.updates import webhook_handler
 
-        out.append(("", [web.post("/lapor/webhook",
-                                  webhook_handler(services, secret.get_secret_value()))]))
+        out.append(
+            ("", [web.post("/lapor/webhook", webhook_handler(services, secret.get_secret_value()))])
+        )
     return out
 
 
@@ -115,6 +128,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
     from aggregator.followup.report import sla_report
     from aggregator.loops.sla import SlaLoop
     from aggregator.loops.updates import UpdatesLoop
+    from aggregator.notify.delivery import DeliveryLoop
 
     settings = services.settings
     async with contextlib.AsyncExitStack() as stack:
@@ -130,14 +144,20 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
         for src in sources.values():
             stack.push_async_callback(src.close)
         sinks = sinks_of(sources)
-        worker = Worker(services.queue, job_handlers(services, port, sinks),
-                        concurrency=settings.queue.workers, on_outcome=metrics.job_outcome,
-                        grace_s=20.0)
-        loops: list[Any] = [IngestLoop(services, src) for src in sources.values()
-                            if getattr(src, "pulls", True)]
+        worker = Worker(
+            services.queue,
+            job_handlers(services, port, sinks),
+            concurrency=settings.queue.workers,
+            on_outcome=metrics.job_outcome,
+            grace_s=20.0,
+        )
+        loops: list[Any] = [
+            IngestLoop(services, src) for src in sources.values() if getattr(src, "pulls", True)
+        ]
         if settings.lapor.adapter != "manual":
             loops.append(UpdatesLoop(services, port))
         loops.append(SlaLoop(services, sinks))
+        loops.append(DeliveryLoop(services, sinks))
 
         async def report(svc: Any) -> list[dict[str, Any]]:
             import dataclasses
@@ -145,12 +165,25 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
 
             end = svc.clock()
             rows = await sla_report(svc.pool, svc.settings.sla, end - dt.timedelta(days=365), end)
-            return [{**dataclasses.asdict(r), "agency": r.agency_id,
-                     "acknowledgement_only_share": r.ack_only_share} for r in rows]
+            return [
+                {
+                    **dataclasses.asdict(r),
+                    "agency": r.agency_id,
+                    "acknowledgement_only_share": r.ack_only_share,
+                }
+                for r in rows
+            ]
 
         services.extras["sla_report"] = report
-        comp = Components(sources=sources, sinks=sinks, port=port, worker=worker, loops=loops,
-                          http_routes=http_routes(services, sources), banner=banner)
+        comp = Components(
+            sources=sources,
+            sinks=sinks,
+            port=port,
+            worker=worker,
+            loops=loops,
+            http_routes=http_routes(services, sources),
+            banner=banner,
+        )
         if settings.demo:
             from aggregator.demo_citizens import attach_demo
 

@@ -59,15 +59,17 @@ class Crypto:
                     "no encryption key is configured, so reporters' names, phones, e-mails and "
                     f"NIKs cannot be stored safely. {HOW_TO}"
                 )
-            return cls({"demo": _decode_key("demo", DEMO_KEY)}, "demo",
-                       _decode_key("demo", DEMO_HMAC))
+            return cls(
+                {"demo": _decode_key("demo", DEMO_KEY)}, "demo", _decode_key("demo", DEMO_HMAC)
+            )
         keys: dict[str, bytes] = {}
         for i, k in enumerate(cfg.keys):
             if k.id in keys:
                 raise ConfigError(f"crypto.keys[{i}].id {k.id!r} is used twice")
             keys[k.id] = _decode_key(f"crypto.keys[{i}].secret", k.secret.get_secret_value())
-        return cls(keys, cfg.keys[-1].id,
-                   _decode_key("crypto.hmac_key", cfg.hmac_key.get_secret_value()))
+        return cls(
+            keys, cfg.keys[-1].id, _decode_key("crypto.hmac_key", cfg.hmac_key.get_secret_value())
+        )
 
     def encrypt(self, field: str, value: str | None) -> bytes | None:
         if value is None or value == "":

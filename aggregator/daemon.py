@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import signal
 import sys
 import time
@@ -20,11 +21,13 @@ from aiohttp import web
 
 from aggregator.assemble import Components, assemble
 from aggregator.logging import configure_logging
+from aggregator.repo import jobs as jobs_repo
 from aggregator.runtime import open_services
 from aggregator.web.app import make_app
 from schemas.config import Settings
 
 log = structlog.get_logger(__name__)
+IDLE_LOOKAHEAD_S = 10.0
 
 
 @dataclass
@@ -38,8 +41,13 @@ class RunStats:
             self.handled[name] = self.handled.get(name, 0) + n
 
 
-async def run_daemon(settings: Settings, *, until_idle: bool = False, migrate: bool | None = None,
-                     citizens: bool = False) -> int:
+async def run_daemon(
+    settings: Settings,
+    *,
+    until_idle: bool = False,
+    migrate: bool | None = None,
+    citizens: bool = False,
+) -> int:
     configure_logging(settings.log_level, settings.log_format)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -47,18 +55,24 @@ async def run_daemon(settings: Settings, *, until_idle: bool = False, migrate: b
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     stats = RunStats()
-    async with open_services(settings, run_migrations=migrate) as services, \
-            assemble(services, citizens=citizens) as comp:
+    async with (
+        open_services(settings, run_migrations=migrate) as services,
+        assemble(services, citizens=citizens) as comp,
+    ):
         runner = await _start_http(services, comp)
         try:
             if until_idle:
-                await _until_idle(comp, stop, stats)
+                await _until_idle(services, comp, stop, stats)
             else:
                 await _supervise(comp, stop, stats)
         finally:
             await runner.cleanup()
-    log.info("daemon_stopped", uptime_s=round(time.monotonic() - stats.started, 1),
-             rounds=stats.rounds, handled=stats.handled)
+    log.info(
+        "daemon_stopped",
+        uptime_s=round(time.monotonic() - stats.started, 1),
+        rounds=stats.rounds,
+        handled=stats.handled,
+    )
     return 0
 
 
@@ -74,15 +88,19 @@ async def _start_http(services: Any, comp: Components) -> web.AppRunner:
         await runner.cleanup()
         from aggregator.errors import ConfigError
 
-        raise ConfigError(f"cannot listen on {cfg.host}:{cfg.port} (http.host/http.port): "
-                          f"{exc.strerror or exc}") from exc
+        raise ConfigError(
+            f"cannot listen on {cfg.host}:{cfg.port} (http.host/http.port): {exc.strerror or exc}"
+        ) from exc
     port = runner.addresses[0][1] if runner.addresses else cfg.port
     base = f"http://{cfg.host}:{port}"
     services.extras["http_base"] = base
     log.info("http_listening", url=base)
-    print(f"satukanal: dashboard  {base}/dasbor\n"
-          f"satukanal: health     {base}/readyz   metrics {base}/metrics   API {base}/api/",
-          file=sys.stderr, flush=True)
+    print(
+        f"satukanal: dashboard  {base}/dasbor\n"
+        f"satukanal: health     {base}/readyz   metrics {base}/metrics   API {base}/api/",
+        file=sys.stderr,
+        flush=True,
+    )
     for line in comp.banner:
         print(f"satukanal: {line}", file=sys.stderr, flush=True)
     return runner
@@ -103,8 +121,12 @@ async def _supervise(comp: Components, stop: asyncio.Event, stats: RunStats) -> 
     stats.add("jobs", getattr(comp.worker, "_handled", 0))
 
 
-async def _until_idle(comp: Components, stop: asyncio.Event, stats: RunStats) -> None:
-    """Rounds of every loop's ``run_once`` until one round handles nothing at all."""
+async def _until_idle(
+    services: Any, comp: Components, stop: asyncio.Event, stats: RunStats
+) -> None:
+    """Rounds of every loop's ``run_once`` until one round handles nothing at all and no job
+    falls due within ``IDLE_LOOKAHEAD`` (a short backoff or a notification burst's merge
+    window is part of the work at hand, not a reason to stop)."""
     quiet_rounds = 0
     while not stop.is_set():
         stats.rounds += 1
@@ -117,7 +139,14 @@ async def _until_idle(comp: Components, stop: asyncio.Event, stats: RunStats) ->
         stats.add("jobs", n)
         total += n
         if total == 0:
-            # Jobs may be waiting on a backoff; idle means nothing is claimable now.
+            horizon = services.clock() + dt.timedelta(seconds=IDLE_LOOKAHEAD_S)
+            async with services.pool.acquire() as conn:
+                due = await jobs_repo.oldest_due(conn, now=horizon)
+            if due is not None:
+                await asyncio.sleep(
+                    min(max((due - services.clock()).total_seconds(), 0.05), IDLE_LOOKAHEAD_S)
+                )
+                continue
             quiet_rounds += 1
             if quiet_rounds >= 2:
                 return

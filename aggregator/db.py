@@ -25,9 +25,7 @@ log = structlog.get_logger(__name__)
 
 async def init_connection(conn: asyncpg.Connection) -> None:
     for typ in ("json", "jsonb"):
-        await conn.set_type_codec(
-            typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
+        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 @dataclass
@@ -86,7 +84,9 @@ def redact_dsn(dsn: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def open_database(cfg: DatabaseConfig, data_dir: Path) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+async def open_database(
+    cfg: DatabaseConfig, data_dir: Path
+) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
     """Yield ``(dsn, pool)``; an embedded server is started and stopped around it."""
     embedded: EmbeddedPostgres | None = None
     if cfg.url is not None and cfg.url.get_secret_value():

@@ -29,22 +29,54 @@ log = structlog.get_logger(__name__)
 
 # (channel, who, text). Realistic for Kota Palangka Raya; any resemblance is intended.
 SCRIPT: list[tuple[str, str, str]] = [
-    ("sms", "+6281234500001", "Jalan di Jl. RTA Milono km 5 berlubang besar dekat SPBU, sudah "
-     "dua motor jatuh minggu ini. Mohon segera diperbaiki."),
-    ("web", "Siti Rahmah", "Lampu jalan di Jl. Yos Sudarso depan gang Sepakat mati sejak "
-     "seminggu, malam hari sangat gelap dan rawan begal."),
-    ("email", "budi.santoso@contoh.id", "Sampah di TPS Pasar Kahayan tidak diangkut sejak "
-     "Senin, baunya sampai ke rumah warga dan banyak lalat."),
-    ("sms", "+6281234500002", "ANONIM Ada pungutan liar saat mengurus KTP di kantor kelurahan "
-     "Panarung, diminta Rp 50.000 supaya cepat selesai."),
-    ("web", "Yohanes Dambung", "Saluran drainase di Jl. Tjilik Riwut km 2 tersumbat, setiap "
-     "hujan air meluap ke jalan dan rumah warga RT 03."),
-    ("email", "rina.w@contoh.id", "Antrean di Puskesmas Kayon sangat panjang, loket pendaftaran "
-     "hanya buka satu padahal pasien puluhan setiap pagi."),
-    ("sms", "+6281234500003", "Angkot jurusan Pasar Besar - Bukit Hindu sering ngetem lama di "
-     "bundaran, bikin macet jam pulang sekolah."),
-    ("web", "Hj. Masnah", "Jembatan kayu di Jl. Mendawai ujung sudah lapuk dan berlubang, "
-     "anak-anak sekolah tiap hari lewat situ."),
+    (
+        "sms",
+        "+6281234500001",
+        "Jalan di Jl. RTA Milono km 5 berlubang besar dekat SPBU, sudah "
+        "dua motor jatuh minggu ini. Mohon segera diperbaiki.",
+    ),
+    (
+        "web",
+        "Siti Rahmah",
+        "Lampu jalan di Jl. Yos Sudarso depan gang Sepakat mati sejak "
+        "seminggu, malam hari sangat gelap dan rawan begal.",
+    ),
+    (
+        "email",
+        "budi.santoso@contoh.id",
+        "Sampah di TPS Pasar Kahayan tidak diangkut sejak "
+        "Senin, baunya sampai ke rumah warga dan banyak lalat.",
+    ),
+    (
+        "sms",
+        "+6281234500002",
+        "ANONIM Ada pungutan liar saat mengurus KTP di kantor kelurahan "
+        "Panarung, diminta Rp 50.000 supaya cepat selesai.",
+    ),
+    (
+        "web",
+        "Yohanes Dambung",
+        "Saluran drainase di Jl. Tjilik Riwut km 2 tersumbat, setiap "
+        "hujan air meluap ke jalan dan rumah warga RT 03.",
+    ),
+    (
+        "email",
+        "rina.w@contoh.id",
+        "Antrean di Puskesmas Kayon sangat panjang, loket pendaftaran "
+        "hanya buka satu padahal pasien puluhan setiap pagi.",
+    ),
+    (
+        "sms",
+        "+6281234500003",
+        "Angkot jurusan Pasar Besar - Bukit Hindu sering ngetem lama di "
+        "bundaran, bikin macet jam pulang sekolah.",
+    ),
+    (
+        "web",
+        "Hj. Masnah",
+        "Jembatan kayu di Jl. Mendawai ujung sudah lapuk dan berlubang, "
+        "anak-anak sekolah tiap hari lewat situ.",
+    ),
 ]
 REPLIES = {
     "sms": "LAPOR {tracking} Terima kasih infonya. Lubangnya makin besar setelah hujan kemarin.",
@@ -61,15 +93,21 @@ class DemoKannel:
 
     async def sendsms(self, request: web.Request) -> web.Response:
         q = request.query
-        msg = {"to": q.get("to", ""), "text": q.get("text", ""), "at": dt.datetime.now().isoformat()}
+        msg = {
+            "to": q.get("to", ""),
+            "text": q.get("text", ""),
+            "at": dt.datetime.now().isoformat(),
+        }
         self.sent.append(msg)
         with self.log_file.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(msg, ensure_ascii=False) + "\n")
         return web.Response(text="0: Accepted for delivery", status=202)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/demo/kannel/cgi-bin/sendsms", self.sendsms),
-                web.post("/demo/kannel/cgi-bin/sendsms", self.sendsms)]
+        return [
+            web.get("/demo/kannel/cgi-bin/sendsms", self.sendsms),
+            web.post("/demo/kannel/cgi-bin/sendsms", self.sendsms),
+        ]
 
 
 class DemoCitizens:
@@ -117,15 +155,27 @@ class DemoCitizens:
         http = self.services.http
         if channel == "sms":
             src = self.sources["sms_http"]
-            await _ok(http.post(f"{self.base}/intake/{src.name}/webhook", json={
-                "id": uuid.uuid4().hex, "sender": who, "text": text,
-                "time": dt.datetime.now(dt.UTC).isoformat()},
-                headers={"X-Satukanal-Secret": src.options["secret"]}))
+            await _ok(
+                http.post(
+                    f"{self.base}/intake/{src.name}/webhook",
+                    json={
+                        "id": uuid.uuid4().hex,
+                        "sender": who,
+                        "text": text,
+                        "time": dt.datetime.now(dt.UTC).isoformat(),
+                    },
+                    headers={"X-Satukanal-Secret": src.options["secret"]},
+                )
+            )
         elif channel == "web":
             src = self.sources["form_http"]
-            await _ok(http.post(f"{self.base}/intake/{src.name}/", data={
-                "nama": who, "isi_laporan": text, "lokasi": "Palangka Raya"},
-                allow_redirects=False))
+            await _ok(
+                http.post(
+                    f"{self.base}/intake/{src.name}/",
+                    data={"nama": who, "isi_laporan": text, "lokasi": "Palangka Raya"},
+                    allow_redirects=False,
+                )
+            )
         else:
             msg = EmailMessage()
             msg["From"] = who
@@ -146,12 +196,18 @@ class DemoCitizens:
             if not m or msg["to"] in self.replied:
                 continue
             self.replied.add(msg["to"])
-            await _ok(self.services.http.post(
-                f"{self.base}/intake/{src.name}/webhook",
-                json={"id": uuid.uuid4().hex, "sender": msg["to"],
-                      "text": REPLIES["sms"].format(tracking=m.group(1)),
-                      "time": dt.datetime.now(dt.UTC).isoformat()},
-                headers={"X-Satukanal-Secret": src.options["secret"]}))
+            await _ok(
+                self.services.http.post(
+                    f"{self.base}/intake/{src.name}/webhook",
+                    json={
+                        "id": uuid.uuid4().hex,
+                        "sender": msg["to"],
+                        "text": REPLIES["sms"].format(tracking=m.group(1)),
+                        "time": dt.datetime.now(dt.UTC).isoformat(),
+                    },
+                    headers={"X-Satukanal-Secret": src.options["secret"]},
+                )
+            )
             n += 1
         return n
 
@@ -159,8 +215,12 @@ class DemoCitizens:
 async def _ok(request: Any) -> None:
     async with request as resp:
         if resp.status >= 400:
-            raise aiohttp.ClientResponseError(resp.request_info, resp.history, status=resp.status,
-                                              message=(await resp.text())[:200])
+            raise aiohttp.ClientResponseError(
+                resp.request_info,
+                resp.history,
+                status=resp.status,
+                message=(await resp.text())[:200],
+            )
 
 
 def deliver_to_maildir(root: Path, data: bytes) -> Path:
@@ -191,8 +251,9 @@ async def demo_token(services: Any) -> str:
     return token
 
 
-async def attach_demo(services: Any, comp: Any, stack: contextlib.AsyncExitStack,
-                      *, citizens: bool) -> None:
+async def attach_demo(
+    services: Any, comp: Any, stack: contextlib.AsyncExitStack, *, citizens: bool
+) -> None:
     data_dir = services.settings.data_dir
     for sub in ("tmp", "new", "cur"):
         (data_dir / "maildir" / "pengaduan" / sub).mkdir(parents=True, exist_ok=True)

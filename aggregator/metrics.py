@@ -9,7 +9,8 @@ INGESTED = Counter("satukanal_raw_items_ingested_total", "New raw items stored",
 QUARANTINED = Counter("satukanal_raw_items_quarantined_total", "Items quarantined", ["source"])
 SOURCE_ERRORS = Counter("satukanal_source_errors_total", "Failed polls", ["source"])
 SOURCE_LAST_SUCCESS = Gauge(
-    "satukanal_source_last_success_timestamp_seconds", "Last successful poll", ["source"])
+    "satukanal_source_last_success_timestamp_seconds", "Last successful poll", ["source"]
+)
 LOOP_ITERATIONS = Counter("satukanal_loop_iterations_total", "Loop iterations", ["loop"])
 LOOP_ERRORS = Counter("satukanal_loop_errors_total", "Loop iterations that failed", ["loop"])
 JOB_OUTCOMES = Counter("satukanal_job_outcomes_total", "Jobs finished", ["kind", "outcome"])

@@ -23,14 +23,19 @@ async def replay_item(services: Any, raw_id: int) -> str:
         source = sources.get(row["source"])
         if source is None:
             return f"source {row['source']!r} is not configured any more"
-        item = RawItem(source_ref=row["source_ref"], payload=bytes(row["payload"]),
-                       received_at=row["received_at"], meta=row["meta"] or {},
-                       content_type=row["content_type"])
+        item = RawItem(
+            source_ref=row["source_ref"],
+            payload=bytes(row["payload"]),
+            received_at=row["received_at"],
+            meta=row["meta"] or {},
+            content_type=row["content_type"],
+        )
         cursor = await conn.fetchval(q("get_source_cursor"), row["source"])
         async with conn.transaction():
             await conn.execute("DELETE FROM raw_items WHERE id = $1", raw_id)
             result = await Intake(services).ingest(
-                source, Batch(items=[item], cursor=cursor), conn=conn)
+                source, Batch(items=[item], cursor=cursor), conn=conn
+            )
     if result.quarantined:
         return "quarantined again: " + ", ".join(result.reasons)
     if result.complaints:

@@ -41,18 +41,25 @@ async def open_services(
     crypto = Crypto.from_config(settings.crypto, demo=settings.demo)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_database(settings.database, settings.data_dir) as (_dsn, pool):
-        do_migrate = settings.database.migrate_on_start if run_migrations is None else run_migrations
+        do_migrate = (
+            settings.database.migrate_on_start if run_migrations is None else run_migrations
+        )
         async with pool.acquire() as conn:
             if do_migrate:
                 await migrate(conn)
             elif require_migrated and (todo := await pending(conn)):
                 raise ConfigError(
-                    f"the database needs {len(todo)} migration(s); run `satukanal migrate` first")
+                    f"the database needs {len(todo)} migration(s); run `satukanal migrate` first"
+                )
         owner = process_owner()
         async with http_session(settings) as http:
             services = Services(
-                settings=settings, pool=pool, http=http, crypto=crypto,
-                queue=JobQueue(pool, settings.queue, owner=owner), owner=owner,
+                settings=settings,
+                pool=pool,
+                http=http,
+                crypto=crypto,
+                queue=JobQueue(pool, settings.queue, owner=owner),
+                owner=owner,
             )
             services.extras["dsn"] = _dsn
             try:

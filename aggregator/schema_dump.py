@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
@@ -13,9 +14,9 @@ import asyncpg
 def _pg_dump_binary() -> str:
     """pg_dump matching the server is best; the embedded server ships its own."""
     try:
-        import pgserver
-
         from pathlib import Path
+
+        import pgserver
 
         candidate = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
         if candidate.exists():
@@ -37,19 +38,31 @@ async def dump_schema(dsn: str) -> str:
     finally:
         await conn.close()
     parts = urlsplit(dsn)
-    cmd = [_pg_dump_binary(), "--schema-only", "--no-owner", "--no-privileges",
-           "--exclude-table=schema_migrations", "-d", dsn]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    cmd = [
+        _pg_dump_binary(),
+        "--schema-only",
+        "--no-owner",
+        "--no-privileges",
+        "--exclude-table=schema_migrations",
+        "-d",
+        dsn,
+    ]
+    out = await asyncio.to_thread(  # pg_dump may take a while on a big schema
+        subprocess.run, cmd, capture_output=True, text=True, check=False
+    )
     if out.returncode != 0:
-        raise RuntimeError(f"pg_dump failed (server {version}, host {parts.hostname}): {out.stderr}")
+        raise RuntimeError(
+            f"pg_dump failed (server {version}, host {parts.hostname}): {out.stderr}"
+        )
     return normalize_dump(out.stdout)
 
 
 def normalize_dump(text: str) -> str:
     lines = []
     for line in text.splitlines():
-        if line.startswith(("--", "SET ", "SELECT pg_catalog.set_config", "\\restrict",
-                            "\\unrestrict")):
+        if line.startswith(
+            ("--", "SET ", "SELECT pg_catalog.set_config", "\\restrict", "\\unrestrict")
+        ):
             continue
         lines.append(line.rstrip())
     body = "\n".join(lines)

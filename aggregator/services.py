@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any

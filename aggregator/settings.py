@@ -45,7 +45,11 @@ def format_validation_error(exc: ValidationError, where: str, raw: Mapping[str, 
             msg = "required value is missing"
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            if "input" in err and typ not in ("value_error",) and not isinstance(err["input"], dict):
+            if (
+                "input" in err
+                and typ not in ("value_error",)
+                and not isinstance(err["input"], dict)
+            ):
                 shown = err["input"]
                 if isinstance(shown, str) and any(s in key for s in ("secret", "password", "url")):
                     shown = "***"

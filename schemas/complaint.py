@@ -35,7 +35,7 @@ class Classification(StrEnum):
 
 
 class ComplaintStatus(StrEnum):
-    """Local lifecycle first, then LAPOR!'s statuses verbatim (database enum ``complaint_status``)."""
+    """Local lifecycle first, then LAPOR!'s statuses verbatim (DB enum ``complaint_status``)."""
 
     RECEIVED = "received"  # ingested, push queued
     MANUAL_PENDING = "manual_pending"  # on an operator's worklist (manual adapter)
@@ -55,12 +55,19 @@ class ComplaintStatus(StrEnum):
 
 
 LAPOR_STATUSES: frozenset[ComplaintStatus] = frozenset(
-    s for s in ComplaintStatus if s.value not in {
-        "received", "manual_pending", "rejected_by_lapor", "duplicate", "history"}
+    s
+    for s in ComplaintStatus
+    if s.value not in {"received", "manual_pending", "rejected_by_lapor", "duplicate", "history"}
 )
 CLOSED_STATUSES: frozenset[ComplaintStatus] = frozenset(
-    {ComplaintStatus.SELESAI, ComplaintStatus.ARSIP, ComplaintStatus.BUKAN_WEWENANG,
-     ComplaintStatus.DIHAPUS, ComplaintStatus.HISTORY, ComplaintStatus.DUPLICATE}
+    {
+        ComplaintStatus.SELESAI,
+        ComplaintStatus.ARSIP,
+        ComplaintStatus.BUKAN_WEWENANG,
+        ComplaintStatus.DIHAPUS,
+        ComplaintStatus.HISTORY,
+        ComplaintStatus.DUPLICATE,
+    }
 )
 
 

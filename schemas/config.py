@@ -26,22 +26,34 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
-def _read_secret_files(data: Any) -> Any:
-    """Replace ``foo_file = PATH`` by ``foo = <contents>`` for every key ending in ``_file``
-    whose stem is a declared secret. Unreadable files are a clear error."""
+def _is_secret(field: Any) -> bool:
+    return "SecretStr" in str(field.annotation)
+
+
+def _read_secret_files(data: Any, fields: dict[str, Any]) -> Any:
+    """Replace ``foo_file = PATH`` by ``foo = <contents>`` where ``foo`` is a declared secret
+    (a ``SecretStr`` field): other ``*_file`` keys (``ca_file``) are plain paths.
+    Unreadable files are a clear error."""
     if not isinstance(data, dict):
         return data
     out = dict(data)
     for key, value in data.items():
-        if not key.endswith("_file") or value in (None, ""):
-            continue
         stem = key[: -len("_file")]
-        if stem not in out or out.get(stem) in (None, ""):
+        if (
+            not key.endswith("_file")
+            or key in fields
+            or stem not in fields
+            or not _is_secret(fields[stem])
+        ):
+            continue
+        if value not in (None, "") and out.get(stem) in (None, ""):
             path = Path(str(value))
             try:
                 out[stem] = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ValueError(f"{key}: cannot read secret file {path}: {exc.strerror or exc}") from exc
+                raise ValueError(
+                    f"{key}: cannot read secret file {path}: {exc.strerror or exc}"
+                ) from exc
         out.pop(key)
     return out
 
@@ -52,7 +64,7 @@ class Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _secret_files(cls, data: Any) -> Any:
-        return _read_secret_files(data)
+        return _read_secret_files(data, cls.model_fields)
 
 
 class DatabaseConfig(Section):
@@ -108,7 +120,9 @@ class LaporConfig(Section):
     @model_validator(mode="after")
     def _http_needs_url(self) -> LaporConfig:
         if self.adapter in ("http", "xml-legacy") and not self.sandbox and self.base_url is None:
-            raise ValueError(f"adapter {self.adapter!r} needs lapor.base_url (or lapor.sandbox = true)")
+            raise ValueError(
+                f"adapter {self.adapter!r} needs lapor.base_url (or lapor.sandbox = true)"
+            )
         return self
 
 
@@ -142,15 +156,20 @@ class SlaConfig(Section):
     extra_holidays: list[dt.date] = Field(default_factory=list)
     extra_working_days: list[dt.date] = Field(default_factory=list)
     verification: SlaClock = SlaClock(
-        limit=3, regulation="PermenPANRB 62/2018 (LAPOR!: verifikasi ≤ 3 hari kerja)")
+        limit=3, regulation="PermenPANRB 62/2018 (LAPOR!: verifikasi ≤ 3 hari kerja)"
+    )
     first_response: SlaClock = SlaClock(
-        limit=5, regulation="PermenPANRB 62/2018 (tindak lanjut ≤ 5 hari kerja setelah disposisi)")
+        limit=5, regulation="PermenPANRB 62/2018 (tindak lanjut ≤ 5 hari kerja setelah disposisi)"
+    )
     auto_close: SlaClock = SlaClock(
-        limit=10, regulation="LAPOR! (selesai otomatis 10 hari kerja tanpa tanggapan pelapor)")
+        limit=10, regulation="LAPOR! (selesai otomatis 10 hari kerja tanpa tanggapan pelapor)"
+    )
     settlement: SlaClock = SlaClock(
-        limit=60, unit="days", regulation="Perpres 76/2013; UU 25/2009 Pasal 50 (60 hari)")
+        limit=60, unit="days", regulation="Perpres 76/2013; UU 25/2009 Pasal 50 (60 hari)"
+    )
     agency_contacts: dict[str, str] = Field(
-        default_factory=dict, description="agency code → e-mail for breach notices")
+        default_factory=dict, description="agency code → e-mail for breach notices"
+    )
 
 
 class NotifyConfig(Section):
@@ -167,11 +186,14 @@ class FollowupConfig(Section):
     forwarded_phrases: list[str] = Field(default_factory=list)
     info_request_phrases: list[str] = Field(default_factory=list)
     action_words: list[str] = Field(
-        default_factory=list, description="verb stems or forms that mean an action was taken")
+        default_factory=list, description="verb stems or forms that mean an action was taken"
+    )
     weak_action_words: list[str] = Field(
-        default_factory=list, description="steps that count only with a place, date or amount")
+        default_factory=list, description="steps that count only with a place, date or amount"
+    )
     non_action_words: list[str] = Field(
-        default_factory=list, description="words that never count as an action")
+        default_factory=list, description="words that never count as an action"
+    )
     unit_words: list[str] = Field(default_factory=list, description="local unit names (UPT …)")
 
 
@@ -227,7 +249,8 @@ class Settings(BaseSettings):
     agencies: dict[str, str] = Field(
         default_factory=dict,
         description="friendly OPD code → LAPOR! agency id (GET /agencies); codes may then be "
-                    "used for sources, routing, tokens and SLA contacts")
+        "used for sources, routing, tokens and SLA contacts",
+    )
 
     def agency_id(self, code: str | None) -> str | None:
         """A configured OPD code (or a LAPOR! agency id given directly) as LAPOR!'s id."""
@@ -244,7 +267,8 @@ class Settings(BaseSettings):
         for rule in self.routing:
             rule.agency = self.agency_id(rule.agency) or rule.agency
         self.sla.agency_contacts = {
-            self.agency_id(k) or k: v for k, v in self.sla.agency_contacts.items()}
+            self.agency_id(k) or k: v for k, v in self.sla.agency_contacts.items()
+        }
         return self
 
     @field_validator("sources")

@@ -34,10 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="satukanal",
         description="Pull complaints from legacy channels into SP4N-LAPOR! and keep citizens told.",
     )
-    parser.add_argument("--config", type=Path, default=None,
-                        help="TOML configuration file (default: $SATUKANAL_CONFIG)")
-    parser.add_argument("--demo", action="store_true",
-                        help="use the demo configuration (embedded PostgreSQL and LAPOR! sandbox)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML configuration file (default: $SATUKANAL_CONFIG)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the demo configuration (embedded PostgreSQL and LAPOR! sandbox)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     report = sub.add_parser("report", help="reports for agencies and auditors")
     reports = report.add_subparsers(dest="report", metavar="REPORT", required=True)

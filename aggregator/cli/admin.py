@@ -30,8 +30,11 @@ def register(sub: Any, reports: Any) -> None:
     p = comp.add_parser("show", help="one complaint with its whole timeline")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--reveal-identity", action="store_true",
-                   help="decrypt the reporter's identity (logged in the timeline)")
+    p.add_argument(
+        "--reveal-identity",
+        action="store_true",
+        help="decrypt the reporter's identity (logged in the timeline)",
+    )
     p.set_defaults(func=cmd_complaints_show)
 
     jobs = sub.add_parser("jobs", help="the job queue").add_subparsers(dest="sub", required=True)
@@ -56,7 +59,8 @@ def register(sub: Any, reports: Any) -> None:
     p.set_defaults(func=cmd_token_revoke)
 
     qu = sub.add_parser("quarantine", help="items that could not be understood").add_subparsers(
-        dest="sub", required=True)
+        dest="sub", required=True
+    )
     p = qu.add_parser("list")
     p.add_argument("--source")
     p.add_argument("--limit", type=int, default=50)
@@ -104,11 +108,25 @@ async def cmd_status(args: argparse.Namespace) -> int:
     for col in ("source", "kind", "last poll", "last success", "items", "quarantined", "state"):
         t.add_column(col)
     for s in data["sources"]:
-        state = "DEGRADED: " + (s["last_error"] or "") if s["degraded"] else (
-            f"error: {s['last_error']}" if s["last_error_at"] and (
-                not s["last_success_at"] or s["last_error_at"] > s["last_success_at"]) else "ok")
-        t.add_row(s["source"], s["kind"], _when(s["last_poll_at"]), _when(s["last_success_at"]),
-                  str(s["items_total"]), str(s["quarantined"]), state[:80])
+        state = (
+            "DEGRADED: " + (s["last_error"] or "")
+            if s["degraded"]
+            else (
+                f"error: {s['last_error']}"
+                if s["last_error_at"]
+                and (not s["last_success_at"] or s["last_error_at"] > s["last_success_at"])
+                else "ok"
+            )
+        )
+        t.add_row(
+            s["source"],
+            s["kind"],
+            _when(s["last_poll_at"]),
+            _when(s["last_success_at"]),
+            str(s["items_total"]),
+            str(s["quarantined"]),
+            state[:80],
+        )
     con.print(t)
     t = Table(title=f"Queue (backlog {data['backlog']})")
     for col in ("kind", "state", "jobs"):
@@ -117,7 +135,9 @@ async def cmd_status(args: argparse.Namespace) -> int:
         t.add_row(r["kind"], r["state"], str(r["n"]))
     con.print(t)
     if data["complaints"]:
-        con.print("Complaints: " + ", ".join(f"{k} {v}" for k, v in sorted(data["complaints"].items())))
+        con.print(
+            "Complaints: " + ", ".join(f"{k} {v}" for k, v in sorted(data["complaints"].items()))
+        )
     if lapor:
         con.print(f"LAPOR!: {lapor}")
     if data["dead_jobs"]:
@@ -125,8 +145,13 @@ async def cmd_status(args: argparse.Namespace) -> int:
         for col in ("id", "kind", "complaint", "attempts", "last error"):
             t.add_column(col)
         for j in data["dead_jobs"]:
-            t.add_row(str(j["id"]), j["kind"], str(j["complaint_id"] or "-"), str(j["attempts"]),
-                      (j["last_error"] or "")[:80])
+            t.add_row(
+                str(j["id"]),
+                j["kind"],
+                str(j["complaint_id"] or "-"),
+                str(j["attempts"]),
+                (j["last_error"] or "")[:80],
+            )
         con.print(t)
     return 0
 
@@ -148,9 +173,15 @@ async def cmd_complaints_list(args: argparse.Namespace) -> int:
     for col in ("id", "received", "channel", "status", "tracking", "agency", "title"):
         t.add_column(col)
     for r in rows:
-        t.add_row(str(r["id"]), _when(r["received_at"]), r["channel"], r["status"],
-                  r["lapor_tracking_id"] or "-", r["agency_name"] or r["agency_id"] or "-",
-                  (r["title"] or "")[:60])
+        t.add_row(
+            str(r["id"]),
+            _when(r["received_at"]),
+            r["channel"],
+            r["status"],
+            r["lapor_tracking_id"] or "-",
+            r["agency_name"] or r["agency_id"] or "-",
+            (r["title"] or "")[:60],
+        )
     Console().print(t)
     return 0
 
@@ -175,8 +206,10 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
         return 0
     con = Console()
     con.print(f"[bold]{d['title']}[/bold]  ({d['id']})")
-    con.print(f"status {d['status']}  tracking {d['lapor_tracking_id'] or '-'}  channel "
-              f"{d['channel']} via {d['source']}  agency {d['agency_name'] or d['agency_id'] or '-'}")
+    con.print(
+        f"status {d['status']}  tracking {d['lapor_tracking_id'] or '-'}  channel "
+        f"{d['channel']} via {d['source']}  agency {d['agency_name'] or d['agency_id'] or '-'}"
+    )
     flags = [f for f in ("anonymous", "confidential", "closed_without_real_followup") if d[f]]
     if flags or d["flags"]:
         con.print("flags: " + ", ".join(flags + list(d["flags"] or [])))
@@ -186,8 +219,12 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
     for col in ("at", "event", "by", "details"):
         t.add_column(col)
     for e in d["timeline"]:
-        t.add_row(_when(e["at"]), e["kind"], e["actor"],
-                  json.dumps(e["data"], ensure_ascii=False, default=str)[:100])
+        t.add_row(
+            _when(e["at"]),
+            e["kind"],
+            e["actor"],
+            json.dumps(e["data"], ensure_ascii=False, default=str)[:100],
+        )
     con.print(t)
     for f in d["followups"]:
         con.print(f"[{_when(f['at'])}] {f['agency_name'] or '-'} ({f['label']}): ", end="")
@@ -219,7 +256,8 @@ async def cmd_token_create(args: argparse.Namespace) -> int:
     async with await _services(args) as services, services.pool.acquire() as conn:
         agency = services.settings.agency_id(args.agency)
         token_id, token = await create_token(
-            conn, name=args.name or f"{args.role}-token", role=args.role, agency=agency)
+            conn, name=args.name or f"{args.role}-token", role=args.role, agency=agency
+        )
     print(token)
     print(f"token {token_id} created for role {args.role}; it is shown only once", file=sys.stderr)
     return 0
@@ -254,8 +292,13 @@ async def cmd_quarantine_list(args: argparse.Namespace) -> int:
     for col in ("id", "source", "ref", "size", "reason"):
         t.add_column(col)
     for r in rows:
-        t.add_row(str(r["id"]), r["source"], r["source_ref"][:30], str(r["size"]),
-                  (r["reason"] or "")[:80])
+        t.add_row(
+            str(r["id"]),
+            r["source"],
+            r["source_ref"][:30],
+            str(r["size"]),
+            (r["reason"] or "")[:80],
+        )
     Console().print(t)
     return 0
 

@@ -13,24 +13,35 @@ from rich.console import Console
 
 def register(sub: Any, reports: Any) -> None:
     p = sub.add_parser("run", help="run the daemon (every loop, the admin HTTP listener)")
-    p.add_argument("--until-idle", action="store_true",
-                   help="exit once no job is claimable and no source brought anything")
+    p.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="exit once no job is claimable and no source brought anything",
+    )
     p.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="run the demo: embedded PostgreSQL, LAPOR! sandbox, "
-                                    "demo citizens on every channel")
+    p = sub.add_parser(
+        "demo",
+        help="run the demo: embedded PostgreSQL, LAPOR! sandbox, demo citizens on every channel",
+    )
     p.add_argument("--until-idle", action="store_true")
     p.add_argument("--no-citizens", action="store_true", help="no simulated citizens")
     p.set_defaults(func=cmd_demo, demo=True)
 
     p = sub.add_parser("migrate", help="apply database migrations")
-    p.add_argument("--dump-schema", type=Path, metavar="FILE",
-                   help="after migrating, write the resulting schema (pg_dump) to FILE")
+    p.add_argument(
+        "--dump-schema",
+        type=Path,
+        metavar="FILE",
+        help="after migrating, write the resulting schema (pg_dump) to FILE",
+    )
     p.set_defaults(func=cmd_migrate)
 
     cfg = sub.add_parser("config", help="configuration").add_subparsers(dest="sub", required=True)
-    p = cfg.add_parser("check", help="validate and print the effective configuration, secrets masked")
+    p = cfg.add_parser(
+        "check", help="validate and print the effective configuration, secrets masked"
+    )
     p.set_defaults(func=cmd_config_check)
 
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="sub", required=True)
@@ -45,8 +56,9 @@ def cmd_run(args: argparse.Namespace) -> Any:
     from aggregator.daemon import run_daemon
 
     settings = load(args)
-    return run_daemon(settings, until_idle=args.until_idle,
-                      migrate=False if args.no_migrate else None)
+    return run_daemon(
+        settings, until_idle=args.until_idle, migrate=False if args.no_migrate else None
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> Any:
@@ -66,8 +78,10 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
     async with open_services(settings, run_migrations=False, require_migrated=False) as services:
         async with services.pool.acquire() as conn:
             applied = await migrate(conn)
-        print(f"applied {len(applied)} migration(s)"
-              + "".join(f"\n  {m.version:04d} {m.name}" for m in applied))
+        print(
+            f"applied {len(applied)} migration(s)"
+            + "".join(f"\n  {m.version:04d} {m.name}" for m in applied)
+        )
         if args.dump_schema:
             from aggregator.schema_dump import dump_schema
 
@@ -95,7 +109,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_keys_generate(args: argparse.Namespace) -> int:
     from aggregator.crypto import generate_key
 
-    print("# add to your configuration (keep it secret; losing it makes stored identities unreadable)")
+    print(
+        "# add to your configuration (keep it secret; losing it makes stored identities unreadable)"
+    )
     print("[[crypto.keys]]")
     print('id = "k1"  # a new id for each new key; keep old keys listed until `keys rotate` ran')
     print(f'secret = "{generate_key()}"')
@@ -112,5 +128,7 @@ async def cmd_keys_rotate(args: argparse.Namespace) -> int:
     settings = load(args)
     async with open_services(settings) as services, services.pool.acquire() as conn:
         n = await rotate_reporter_keys(conn, services.crypto)
-    Console(stderr=True).print(f"re-encrypted {n} reporter(s) with key {services.crypto.current_id!r}")
+    Console(stderr=True).print(
+        f"re-encrypted {n} reporter(s) with key {services.crypto.current_id!r}"
+    )
     return 0

@@ -59,8 +59,9 @@ def strip_exif(att: AttachmentDraft) -> AttachmentDraft:
             clean = Image.new(img.mode, img.size)
             clean.putdata(list(img.getdata()))
             out = io.BytesIO()
-            clean.save(out, format="JPEG" if att.content_type == "image/jpeg" else "PNG",
-                       quality=92)
+            clean.save(
+                out, format="JPEG" if att.content_type == "image/jpeg" else "PNG", quality=92
+            )
     except (UnidentifiedImageError, OSError, ValueError):
         return att
     note = "; ".join(filter(None, [att.note, "metadata removed for anonymity"]))

@@ -9,6 +9,7 @@ savepoints so the poison item is quarantined and the rest flows on.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -55,8 +56,16 @@ class IngestResult:
     reasons: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: IngestResult) -> None:
-        for name in ("new", "skipped", "complaints", "duplicates", "history", "replies",
-                     "ignored", "quarantined"):
+        for name in (
+            "new",
+            "skipped",
+            "complaints",
+            "duplicates",
+            "history",
+            "replies",
+            "ignored",
+            "quarantined",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.complaint_ids.extend(other.complaint_ids)
         for k, v in other.reasons.items():
@@ -85,9 +94,15 @@ class _Plan:
     reporters: list[SealedReporter] = field(default_factory=list)
     complaints: list[tuple[Any, ...]] = field(default_factory=list)
     attachments: list[tuple[uuid.UUID, ComplaintDraft]] = field(default_factory=list)
-    jobs: list[tuple[str, uuid.UUID | None, dict[str, Any], str | None]] = field(default_factory=list)
+    jobs: list[tuple[str, uuid.UUID | None, dict[str, Any], str | None]] = field(
+        default_factory=list
+    )
     events: list[tuple[uuid.UUID | None, str, str, dict[str, Any]]] = field(default_factory=list)
-    replies: list[tuple[int, ReplyDraft | ComplaintDraft, str]] = field(default_factory=list)
+    reply_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    resolved: list[tuple[uuid.UUID, bool]] = field(default_factory=list)
+    # Newest open complaint per phone hash: prefetched for the batch, then extended with the
+    # complaints this batch plans, so a second SMS from one number in one batch is a reply.
+    by_phone: dict[bytes, tuple[uuid.UUID, dt.datetime]] = field(default_factory=dict)
 
 
 class Intake:
@@ -112,8 +127,13 @@ class Intake:
         async with self.services.pool.acquire() as c:
             return await self._ingest_tx(c, source, batch, decide)
 
-    async def _ingest_tx(self, conn: asyncpg.Connection, source: Any, batch: Batch,
-                         decide: Callable[[ComplaintDraft], Decision] | None) -> IngestResult:
+    async def _ingest_tx(
+        self,
+        conn: asyncpg.Connection,
+        source: Any,
+        batch: Batch,
+        decide: Callable[[ComplaintDraft], Decision] | None,
+    ) -> IngestResult:
         parsed = [(item, _parse(source.parse, item)) for item in batch.items]
         try:
             async with conn.transaction():
@@ -132,21 +152,32 @@ class Intake:
                     async with conn.transaction():
                         result.add(await self._write(conn, source, [pair], decide))
                 except asyncpg.PostgresError as exc:
-                    result.add(await self._quarantine_items(
-                        conn, source, [pair[0]], f"could not be stored: {exc}"))
+                    result.add(
+                        await self._quarantine_items(
+                            conn, source, [pair[0]], f"could not be stored: {exc}"
+                        )
+                    )
             await self._save_cursor(conn, source, batch, len(batch.items))
         return result
 
-    async def _quarantine_all(self, conn: asyncpg.Connection, source: Any, batch: Batch,
-                              parsed: list[tuple[RawItem, Any]], exc: Exception) -> IngestResult:
+    async def _quarantine_all(
+        self,
+        conn: asyncpg.Connection,
+        source: Any,
+        batch: Batch,
+        parsed: list[tuple[RawItem, Any]],
+        exc: Exception,
+    ) -> IngestResult:
         async with conn.transaction():
             result = await self._quarantine_items(
-                conn, source, [p[0] for p in parsed], f"could not be stored: {exc}")
+                conn, source, [p[0] for p in parsed], f"could not be stored: {exc}"
+            )
             await self._save_cursor(conn, source, batch, len(batch.items))
         return result
 
-    async def _quarantine_items(self, conn: asyncpg.Connection, source: Any,
-                                items: Sequence[RawItem], reason: str) -> IngestResult:
+    async def _quarantine_items(
+        self, conn: asyncpg.Connection, source: Any, items: Sequence[RawItem], reason: str
+    ) -> IngestResult:
         result = IngestResult()
         for item in items:
             rid = await conn.fetchval(
@@ -154,7 +185,11 @@ class Intake:
                                           meta, state, reason)
                    VALUES ($1, $2, $3, $4, $5, '{}', 'quarantined', $6)
                    ON CONFLICT (source, source_ref) DO NOTHING RETURNING id""",
-                source.name, item.source_ref, item.received_at, item.content_type, item.payload,
+                source.name,
+                item.source_ref,
+                item.received_at,
+                item.content_type,
+                item.payload,
                 reason[:2000],
             )
             if rid is None:
@@ -165,13 +200,18 @@ class Intake:
                 result.reasons[reason[:80]] = result.reasons.get(reason[:80], 0) + 1
         return result
 
-    async def _save_cursor(self, conn: asyncpg.Connection, source: Any, batch: Batch,
-                           n: int) -> None:
+    async def _save_cursor(
+        self, conn: asyncpg.Connection, source: Any, batch: Batch, n: int
+    ) -> None:
         await conn.execute(q("save_source_cursor"), source.name, source.kind, batch.cursor, n)
 
-    async def _write(self, conn: asyncpg.Connection, source: Any,
-                     parsed: list[tuple[RawItem, Parsed | InvalidInput]],
-                     decide: Callable[[ComplaintDraft], Decision] | None) -> IngestResult:
+    async def _write(
+        self,
+        conn: asyncpg.Connection,
+        source: Any,
+        parsed: list[tuple[RawItem, Parsed | InvalidInput]],
+        decide: Callable[[ComplaintDraft], Decision] | None,
+    ) -> IngestResult:
         result = IngestResult()
         if not parsed:
             return result
@@ -192,6 +232,7 @@ class Intake:
         plan = _Plan()
         drafts = [(rid, p) for rid, _, p in fresh if isinstance(p, ComplaintDraft)]
         dup_index = await self._duplicates_index(conn, [d for _, d in drafts])
+        plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
         for raw_id, item, p in fresh:
             if isinstance(p, InvalidInput):
                 plan.states.append((raw_id, "quarantined", str(p)[:2000], None))
@@ -202,22 +243,53 @@ class Intake:
                 plan.states.append((raw_id, "ignored", p.reason, None))
                 result.ignored += 1
                 if p.answer and item.meta.get("reply_to"):
-                    plan.jobs.append(("notify", None, {
-                        "event": "usage", "text": p.answer, "source": source.name,
-                        "address": item.meta["reply_to"]}, f"usage:{source.name}:{item.source_ref}"))
+                    plan.jobs.append(
+                        (
+                            "notify",
+                            None,
+                            {
+                                "event": "usage",
+                                "text": p.answer,
+                                "source": source.name,
+                                "address": item.meta["reply_to"],
+                            },
+                            f"usage:{source.name}:{item.source_ref}",
+                        )
+                    )
             elif isinstance(p, ReplyDraft) or (
                 isinstance(p, ComplaintDraft)
                 and (p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread"))
             ):
-                plan.replies.append((raw_id, p, item.source_ref))
+                await self._plan_reply(conn, plan, result, source, raw_id, p, dup_index, decide)
             else:
                 assert isinstance(p, ComplaintDraft)
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
-        # Replies need a look-up each; they are rare next to new complaints.
-        for raw_id, p, ref in plan.replies:
-            await self._plan_reply(conn, plan, result, source, raw_id, p, dup_index, decide)
         await self._flush(conn, plan, source)
         return result
+
+    async def _open_by_phone(
+        self, conn: asyncpg.Connection, parsed: list[Parsed | InvalidInput]
+    ) -> dict[bytes, tuple[uuid.UUID, dt.datetime]]:
+        """One query for the whole batch instead of one per SMS."""
+        hashes = {
+            h
+            for p in parsed
+            if isinstance(p, ComplaintDraft)
+            and p.origin.get("maybe_reply_by_phone")
+            and (h := self.crypto.match_hash("phone", phone_key(p.reporter.phone)))
+        }
+        if not hashes:
+            return {}
+        longest = max(
+            [self.reply_window_days]
+            + [
+                int(p.origin.get("reply_window_days") or 0)
+                for p in parsed
+                if isinstance(p, ComplaintDraft)
+            ]
+        )
+        rows = await conn.fetch(q("find_open_complaints_by_phone_hashes"), list(hashes), longest)
+        return {bytes(r["phone_hash"]): (r["id"], r["received_at"]) for r in rows}
 
     async def _duplicates_index(
         self, conn: asyncpg.Connection, drafts: list[ComplaintDraft]
@@ -229,12 +301,20 @@ class Intake:
         index: dict[bytes, list[tuple[uuid.UUID, bytes | None, bytes | None, bytes | None]]] = {}
         for r in rows:
             index.setdefault(bytes(r["content_hash"]), []).append(
-                (r["id"], r["phone_hash"], r["email_hash"], r["nik_hash"]))
+                (r["id"], r["phone_hash"], r["email_hash"], r["nik_hash"])
+            )
         return index
 
-    def _plan_complaint(self, plan: _Plan, result: IngestResult, source: Any, raw_id: int,
-                        d: ComplaintDraft, dup_index: dict[bytes, list[Any]],
-                        decide: Callable[[ComplaintDraft], Decision] | None) -> None:
+    def _plan_complaint(
+        self,
+        plan: _Plan,
+        result: IngestResult,
+        source: Any,
+        raw_id: int,
+        d: ComplaintDraft,
+        dup_index: dict[bytes, list[Any]],
+        decide: Callable[[ComplaintDraft], Decision] | None,
+    ) -> None:
         cfg = source.cfg
         content = clean_text(d.content)
         if not content:
@@ -255,20 +335,46 @@ class Intake:
         if sealed is not None:
             plan.reporters.append(sealed)
         title = clean_text(d.title) if d.title else derive_title(content)
-        plan.complaints.append((
-            cid, d.channel.value, raw_id, sealed.id if sealed else None, title[:150], content,
-            d.classification.value, route.agency, d.anonymous, d.confidential,
-            _json(d.location.model_dump(exclude_none=True)) if d.location else None,
-            d.occurred_on, d.submitted_at, status.value, duplicate_of, chash,
-            _json(list(d.thread_keys)), _json(d.origin), _json(list(d.flags)), d.legacy_status,
-            route.category or d.category_hint,
-        ))
+        plan.complaints.append(
+            (
+                cid,
+                d.channel.value,
+                raw_id,
+                sealed.id if sealed else None,
+                title[:150],
+                content,
+                d.classification.value,
+                route.agency,
+                d.anonymous,
+                d.confidential,
+                _json(d.location.model_dump(exclude_none=True)) if d.location else None,
+                d.occurred_on,
+                d.submitted_at,
+                status.value,
+                duplicate_of,
+                chash,
+                _json(list(d.thread_keys)),
+                _json(d.origin),
+                _json(list(d.flags)),
+                d.legacy_status,
+                route.category or d.category_hint,
+            )
+        )
         if d.attachments:
             plan.attachments.append((cid, d))
-        plan.states.append((raw_id, "duplicate" if duplicate_of else "accepted",
-                            f"same text as {duplicate_of}" if duplicate_of else None, cid))
-        data: dict[str, Any] = {"source": source.name, "channel": d.channel.value,
-                                "status": status.value}
+        plan.states.append(
+            (
+                raw_id,
+                "duplicate" if duplicate_of else "accepted",
+                f"same text as {duplicate_of}" if duplicate_of else None,
+                cid,
+            )
+        )
+        data: dict[str, Any] = {
+            "source": source.name,
+            "channel": d.channel.value,
+            "status": status.value,
+        }
         if route.rule:
             data["routed_by"] = route.rule
         if d.flags:
@@ -277,28 +383,38 @@ class Intake:
         result.complaint_ids.append(cid)
         result.complaints += 1
         if status is ComplaintStatus.RECEIVED:
+            if sealed is not None and sealed.phone_hash is not None:
+                plan.by_phone[sealed.phone_hash] = (cid, self.services.clock())
             plan.jobs.append(("push", cid, {}, f"push:{cid}"))
             if cfg.sunset:
                 plan.jobs.append(("notify", cid, {"event": "sunset"}, f"sunset:{cid}"))
         elif status is ComplaintStatus.DUPLICATE:
             result.duplicates += 1
-            plan.events.append((cid, "complaint_linked", "system",
-                                {"duplicate_of": str(duplicate_of)}))
-            plan.jobs.append(("notify", cid, {"event": "complaint_linked",
-                                              "duplicate_of": str(duplicate_of)},
-                              f"linked:{cid}"))
+            plan.events.append(
+                (cid, "complaint_linked", "system", {"duplicate_of": str(duplicate_of)})
+            )
+            plan.jobs.append(
+                (
+                    "notify",
+                    cid,
+                    {"event": "complaint_linked", "duplicate_of": str(duplicate_of)},
+                    f"linked:{cid}",
+                )
+            )
         else:
             result.history += 1
         if sealed is not None:
             # Later duplicates in the same batch see this one.
             dup_index.setdefault(chash, []).append(
-                (cid, sealed.phone_hash, sealed.email_hash, sealed.nik_hash))
+                (cid, sealed.phone_hash, sealed.email_hash, sealed.nik_hash)
+            )
         else:
             dup_index.setdefault(chash, []).append((cid, None, None, None))
 
     @staticmethod
-    def _find_duplicate(index: dict[bytes, list[Any]], chash: bytes,
-                        sealed: SealedReporter | None) -> uuid.UUID | None:
+    def _find_duplicate(
+        index: dict[bytes, list[Any]], chash: bytes, sealed: SealedReporter | None
+    ) -> uuid.UUID | None:
         """Same text from the same reporter (or two reporters with no identity) in the window:
         a double submission. Same text from different people is a cluster, not a duplicate."""
         for cid, phone_h, email_h, nik_h in index.get(chash, []):
@@ -306,17 +422,27 @@ class Intake:
                 if phone_h is None and email_h is None and nik_h is None:
                     return cid  # type: ignore[no-any-return]
                 continue
-            for mine, theirs in ((sealed.phone_hash, phone_h), (sealed.email_hash, email_h),
-                                 (sealed.nik_hash, nik_h)):
+            for mine, theirs in (
+                (sealed.phone_hash, phone_h),
+                (sealed.email_hash, email_h),
+                (sealed.nik_hash, nik_h),
+            ):
                 if mine is not None and theirs is not None and bytes(theirs) == mine:
                     return cid  # type: ignore[no-any-return]
         return None
 
-    async def _plan_reply(self, conn: asyncpg.Connection, plan: _Plan, result: IngestResult,
-                          source: Any, raw_id: int, p: ReplyDraft | ComplaintDraft,
-                          dup_index: dict[bytes, list[Any]],
-                          decide: Callable[[ComplaintDraft], Decision] | None) -> None:
-        target = await self._resolve_reply(conn, p)
+    async def _plan_reply(
+        self,
+        conn: asyncpg.Connection,
+        plan: _Plan,
+        result: IngestResult,
+        source: Any,
+        raw_id: int,
+        p: ReplyDraft | ComplaintDraft,
+        dup_index: dict[bytes, list[Any]],
+        decide: Callable[[ComplaintDraft], Decision] | None,
+    ) -> None:
+        target = await self._resolve_reply(conn, plan, p)
         if target is None:
             if isinstance(p, ComplaintDraft):  # no open complaint from this number: a new one
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
@@ -324,27 +450,33 @@ class Intake:
             plan.states.append((raw_id, "quarantined", "reply matches no known complaint", None))
             result.quarantined += 1
             result.reasons["reply matches no known complaint"] = (
-                result.reasons.get("reply matches no known complaint", 0) + 1)
+                result.reasons.get("reply matches no known complaint", 0) + 1
+            )
             return
         text = clean_text(p.text if isinstance(p, ReplyDraft) else p.content)
         resolved = p.resolved if isinstance(p, ReplyDraft) else None
         sent_at = p.sent_at if isinstance(p, ReplyDraft) else p.submitted_at
         reply_id = uuid.uuid4()
-        await conn.execute(q("insert_reporter_reply"), reply_id, target, raw_id, p.channel.value,
-                           text or "(kosong)", sent_at, resolved)
+        plan.reply_rows.append(
+            (reply_id, target, raw_id, p.channel.value, text or "(kosong)", sent_at, resolved)
+        )
         plan.states.append((raw_id, "reply", None, target))
         plan.jobs.append(("reply_up", target, {"reply_id": str(reply_id)}, f"reply:{reply_id}"))
-        plan.events.append((target, "reporter_replied", f"source:{source.name}",
-                            {"reply_id": str(reply_id), "channel": p.channel.value,
-                             "resolved": resolved}))
+        plan.events.append(
+            (
+                target,
+                "reporter_replied",
+                f"source:{source.name}",
+                {"reply_id": str(reply_id), "channel": p.channel.value, "resolved": resolved},
+            )
+        )
         if resolved is not None:
-            await conn.execute(
-                "UPDATE complaints SET resolved_by_reporter = $2, updated_at = now() WHERE id = $1",
-                target, resolved)
+            plan.resolved.append((target, resolved))
         result.replies += 1
 
-    async def _resolve_reply(self, conn: asyncpg.Connection,
-                             p: ReplyDraft | ComplaintDraft) -> uuid.UUID | None:
+    async def _resolve_reply(
+        self, conn: asyncpg.Connection, plan: _Plan, p: ReplyDraft | ComplaintDraft
+    ) -> uuid.UUID | None:
         crypto = self.crypto
         if isinstance(p, ComplaintDraft):
             # E-mail: a message in the thread of a known complaint (the citizen's own original,
@@ -357,11 +489,13 @@ class Intake:
             if not p.origin.get("maybe_reply_by_phone"):
                 return None
             phone_h = crypto.match_hash("phone", phone_key(p.reporter.phone))
-            if phone_h is None:
+            hit = plan.by_phone.get(phone_h) if phone_h is not None else None
+            if hit is None:
                 return None
-            row = await conn.fetchrow(q("find_open_complaint_by_reporter_hash"), phone_h, None,
-                                      self.reply_window_days, False)
-            return row["id"] if row else None
+            window = int(p.origin.get("reply_window_days") or self.reply_window_days)
+            if hit[1] < self.services.clock() - dt.timedelta(days=window):
+                return None
+            return hit[0]
         if p.complaint_id:
             row = await conn.fetchrow(q("find_complaint_by_id"), uuid.UUID(p.complaint_id))
             if row:
@@ -379,36 +513,61 @@ class Intake:
             row = await conn.fetchrow(
                 q("find_open_complaint_by_reporter_hash"),
                 crypto.match_hash("phone", phone_key(p.phone)),
-                crypto.match_hash("email", p.email), self.reply_window_days,
-                p.resolved is not None)
+                crypto.match_hash("email", p.email),
+                self.reply_window_days,
+                p.resolved is not None,
+            )
             if row:
                 return row["id"]  # type: ignore[no-any-return]
         return None
 
     async def _flush(self, conn: asyncpg.Connection, plan: _Plan, source: Any) -> None:
         if plan.reporters:
-            cols = list(zip(*[
-                (r.id, r.key_id, r.name_enc, r.email_enc, r.phone_enc, r.nik_enc, r.email_hash,
-                 r.phone_hash, r.nik_hash, r.nik_valid) for r in plan.reporters], strict=True))
+            cols = list(
+                zip(
+                    *[
+                        (
+                            r.id,
+                            r.key_id,
+                            r.name_enc,
+                            r.email_enc,
+                            r.phone_enc,
+                            r.nik_enc,
+                            r.email_hash,
+                            r.phone_hash,
+                            r.nik_hash,
+                            r.nik_valid,
+                        )
+                        for r in plan.reporters
+                    ],
+                    strict=True,
+                )
+            )
             await conn.execute(q("insert_reporters"), *[list(c) for c in cols])
         if plan.complaints:
             cols = list(zip(*plan.complaints, strict=True))
-            await conn.execute(q("insert_complaints"), source.name, source.cfg.agency,
-                               *[list(c) for c in cols])
+            await conn.execute(
+                q("insert_complaints"), source.name, source.cfg.agency, *[list(c) for c in cols]
+            )
+        if plan.reply_rows:
+            cols = list(zip(*plan.reply_rows, strict=True))
+            await conn.execute(q("insert_reporter_replies"), *[list(c) for c in cols])
+        for cid, resolved in plan.resolved:
+            await conn.execute(q("set_resolved_by_reporter"), cid, resolved)
         for cid, d in plan.attachments:
             for att in d.attachments:
                 if d.anonymous:
                     att = strip_exif(att)
                 digest = hashlib.sha256(att.data).digest()
-                await conn.execute(q("insert_attachment"), digest, att.content_type,
-                                   len(att.data), att.data)
+                await conn.execute(
+                    q("insert_attachment"), digest, att.content_type, len(att.data), att.data
+                )
                 await conn.execute(q("link_attachment"), cid, digest, att.filename, att.note)
         if plan.states:
             cols = list(zip(*plan.states, strict=True))
             await conn.execute(q("set_raw_states"), *[list(c) for c in cols])
         if plan.jobs:
-            cols = list(zip(*[(k, c, _json(p), d, None) for k, c, p, d in plan.jobs],
-                            strict=True))
+            cols = list(zip(*[(k, c, _json(p), d, None) for k, c, p, d in plan.jobs], strict=True))
             await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
             await conn.execute(q("notify_jobs"), "intake")
         if plan.events:
@@ -423,4 +582,4 @@ def _json(value: Any) -> str:
 
 
 # Re-exported for callers that only need the closed set.
-__all__ = ["CLOSED_STATUSES", "Decision", "Intake", "IngestResult", "content_hash"]
+__all__ = ["CLOSED_STATUSES", "Decision", "IngestResult", "Intake", "content_hash"]

@@ -33,8 +33,9 @@ class IngestLoop:
         src = self.source
         pool = self.services.pool
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(q("take_source_lease"), src.name, src.kind,
-                                      self.services.owner, self.lease_s)
+            row = await conn.fetchrow(
+                q("take_source_lease"), src.name, src.kind, self.services.owner, self.lease_s
+            )
         if row is None:  # another replica polls this source
             self.last_poll_items = 0
             return 0
@@ -49,9 +50,15 @@ class IngestLoop:
                 metrics.INGESTED.labels(source=src.name).inc(result.new)
                 metrics.QUARANTINED.labels(source=src.name).inc(result.quarantined)
                 if result.new:
-                    bound.info("batch_ingested", items=len(batch.items), new=result.new,
-                               complaints=result.complaints, replies=result.replies,
-                               quarantined=result.quarantined, ignored=result.ignored)
+                    bound.info(
+                        "batch_ingested",
+                        items=len(batch.items),
+                        new=result.new,
+                        complaints=result.complaints,
+                        replies=result.replies,
+                        quarantined=result.quarantined,
+                        ignored=result.ignored,
+                    )
             async with pool.acquire() as conn:
                 await conn.execute(q("record_source_poll"), src.name, handled)
             metrics.SOURCE_LAST_SUCCESS.labels(source=src.name).set_to_current_time()
@@ -59,15 +66,17 @@ class IngestLoop:
                 self.degraded = False
                 bound.info("source_recovered")
                 async with pool.acquire() as conn:
-                    await conn.execute("UPDATE source_state SET degraded = false WHERE source = $1",
-                                       src.name)
+                    await conn.execute(
+                        "UPDATE source_state SET degraded = false WHERE source = $1", src.name
+                    )
         except (AuthError, ConfigError) as exc:
             await self._failed(exc, degraded=True)
         except TransientError as exc:
             await self._failed(exc, degraded=self.degraded)
-        except (OSError, asyncio.TimeoutError) as exc:
-            await self._failed(TransientError(f"{type(exc).__name__}: {exc}"),
-                               degraded=self.degraded)
+        except (TimeoutError, OSError) as exc:
+            await self._failed(
+                TransientError(f"{type(exc).__name__}: {exc}"), degraded=self.degraded
+            )
         finally:
             async with pool.acquire() as conn:
                 await conn.execute(q("release_source_lease"), src.name, self.services.owner)

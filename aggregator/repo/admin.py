@@ -15,7 +15,7 @@ from aggregator.repo import jobs as jobs_repo
 from aggregator.repo.events import timeline
 from aggregator.sqlfiles import q
 
-TOKEN_PREFIX = "skn_"
+TOKEN_PREFIX = "skn_"  # noqa: S105 - a recognisable prefix, not a secret
 
 
 def _plain(row: asyncpg.Record | None) -> dict[str, Any] | None:
@@ -27,23 +27,40 @@ def _plain(row: asyncpg.Record | None) -> dict[str, Any] | None:
 async def status_overview(conn: asyncpg.Connection, dead_limit: int = 20) -> dict[str, Any]:
     sources = [_plain(r) for r in await conn.fetch(q("list_source_states"))]
     depth = await jobs_repo.depth(conn)
-    queue = [{"kind": k, "state": s, "n": n} for k, states in depth.items() for s, n in states.items()]
+    queue = [
+        {"kind": k, "state": s, "n": n} for k, states in depth.items() for s, n in states.items()
+    ]
     dead = [j.model_dump() for j in await jobs_repo.dead(conn, dead_limit)]
     complaints = {r["status"]: r["n"] for r in await conn.fetch(q("complaint_status_counts"))}
     backlog = sum(r["n"] for r in queue if r["state"] in ("queued", "running", "in_doubt"))
-    return {"sources": sources, "queue": queue, "backlog": backlog, "dead_jobs": dead,
-            "complaints": complaints}
+    return {
+        "sources": sources,
+        "queue": queue,
+        "backlog": backlog,
+        "dead_jobs": dead,
+        "complaints": complaints,
+    }
 
 
-async def list_complaints(conn: asyncpg.Connection, *, status: str | None = None,
-                          agency: str | None = None, before: dt.datetime | None = None,
-                          limit: int = 50) -> list[dict[str, Any]]:
+async def list_complaints(
+    conn: asyncpg.Connection,
+    *,
+    status: str | None = None,
+    agency: str | None = None,
+    before: dt.datetime | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
     rows = await conn.fetch(q("list_complaints"), status, agency, before, limit)
     return [_plain(r) for r in rows]  # type: ignore[misc]
 
 
-async def complaint_detail(conn: asyncpg.Connection, crypto: Crypto, complaint_id: uuid.UUID,
-                           *, reveal_identity: bool = False) -> dict[str, Any] | None:
+async def complaint_detail(
+    conn: asyncpg.Connection,
+    crypto: Crypto,
+    complaint_id: uuid.UUID,
+    *,
+    reveal_identity: bool = False,
+) -> dict[str, Any] | None:
     row = await conn.fetchrow(q("get_complaint"), complaint_id)
     if row is None:
         return None
@@ -55,12 +72,19 @@ async def complaint_detail(conn: asyncpg.Connection, crypto: Crypto, complaint_i
         if rep is not None:
             if reveal_identity and not row["anonymous"]:
                 detail["reporter"] = {
-                    f: crypto.decrypt(f, rep[f"{f}_enc"]) for f in ("name", "email", "phone", "nik")}
+                    f: crypto.decrypt(f, rep[f"{f}_enc"]) for f in ("name", "email", "phone", "nik")
+                }
             else:
-                detail["reporter"] = {f: ("(tersimpan terenkripsi)" if rep[f"{f}_enc"] else None)
-                                      for f in ("name", "email", "phone", "nik")}
-    detail["followups"] = [_plain(r) for r in await conn.fetch(q("list_complaint_followups"), complaint_id)]
-    detail["notifications"] = [_plain(r) for r in await conn.fetch(q("list_complaint_notifications"), complaint_id)]
+                detail["reporter"] = {
+                    f: ("(tersimpan terenkripsi)" if rep[f"{f}_enc"] else None)
+                    for f in ("name", "email", "phone", "nik")
+                }
+    detail["followups"] = [
+        _plain(r) for r in await conn.fetch(q("list_complaint_followups"), complaint_id)
+    ]
+    detail["notifications"] = [
+        _plain(r) for r in await conn.fetch(q("list_complaint_notifications"), complaint_id)
+    ]
     detail["jobs"] = [j.model_dump() for j in await jobs_repo.for_complaint(conn, complaint_id)]
     detail["timeline"] = [e.model_dump() for e in await timeline(conn, complaint_id)]
     return detail
@@ -70,8 +94,9 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def create_token(conn: asyncpg.Connection, *, name: str, role: str,
-                       agency: str | None) -> tuple[uuid.UUID, str]:
+async def create_token(
+    conn: asyncpg.Connection, *, name: str, role: str, agency: str | None
+) -> tuple[uuid.UUID, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = uuid.uuid4()
     await conn.execute(q("insert_api_token"), token_id, name, hash_token(token), role, agency)
@@ -98,10 +123,13 @@ async def rotate_reporter_keys(conn: asyncpg.Connection, crypto: Crypto, batch: 
         async with conn.transaction():
             rows = await conn.fetch(q("reporters_needing_rotation"), crypto.current_id, batch)
             for r in rows:
-                fields = [crypto.encrypt(f, crypto.decrypt(f, r[f"{f}_enc"]))
-                          for f in ("name", "email", "phone", "nik")]
-                await conn.execute(q("update_reporter_ciphertexts"), r["id"], crypto.current_id,
-                                   *fields)
+                fields = [
+                    crypto.encrypt(f, crypto.decrypt(f, r[f"{f}_enc"]))
+                    for f in ("name", "email", "phone", "nik")
+                ]
+                await conn.execute(
+                    q("update_reporter_ciphertexts"), r["id"], crypto.current_id, *fields
+                )
         done += len(rows)
         if len(rows) < batch:
             return done

@@ -97,9 +97,23 @@ WHERE (r.phone_hash = $1 OR r.email_hash = $2)
 ORDER BY c.received_at DESC
 LIMIT 1;
 
--- name: insert_reporter_reply
+-- name: insert_reporter_replies
 INSERT INTO reporter_replies (id, complaint_id, raw_item_id, channel, text, sent_at, resolved)
-VALUES ($1, $2, $3, $4, $5, $6, $7);
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],
+                     $6::timestamptz[], $7::boolean[]);
+
+-- name: set_resolved_by_reporter
+UPDATE complaints SET resolved_by_reporter = $2, updated_at = now() WHERE id = $1;
+
+-- name: find_open_complaints_by_phone_hashes
+-- The newest open complaint per phone inside the reply window: an SMS from that number
+-- without a new-complaint keyword is a reply to it.
+SELECT DISTINCT ON (r.phone_hash) r.phone_hash, c.id, c.received_at
+FROM complaints c JOIN reporters r ON r.id = c.reporter_id
+WHERE r.phone_hash = ANY($1::bytea[])
+  AND c.received_at > now() - make_interval(days => $2)
+  AND c.status NOT IN ('duplicate', 'history', 'dihapus', 'selesai', 'arsip', 'bukan_wewenang')
+ORDER BY r.phone_hash, c.received_at DESC;
 
 -- name: save_source_cursor
 INSERT INTO source_state (source, kind, cursor, last_poll_at, last_success_at, last_batch_size,

@@ -16,20 +16,23 @@ from aggregator.web.auth import requires
 from aggregator.web.keys import SERVICES
 from schemas.events import Role
 
-A, O, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
+A, OP, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
 routes = web.RouteTableDef()
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status,
-                             dumps=lambda d: json.dumps(d, ensure_ascii=False, default=str))
+    return web.json_response(
+        data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False, default=str)
+    )
 
 
 def _uuid(request: web.Request, key: str = "id") -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info[key])
     except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "bad_id"}', content_type="application/json") from None
+        raise web.HTTPBadRequest(
+            text='{"error": "bad_id"}', content_type="application/json"
+        ) from None
 
 
 def _agency_scope(request: web.Request) -> str | None:
@@ -38,7 +41,7 @@ def _agency_scope(request: web.Request) -> str | None:
 
 
 @routes.get("/api/status")
-@requires(A, O, U)
+@requires(A, OP, U)
 async def get_status(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
@@ -50,7 +53,7 @@ async def get_status(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/complaints")
-@requires(A, O, U, G)
+@requires(A, OP, U, G)
 async def get_complaints(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     before = request.query.get("before")
@@ -58,24 +61,32 @@ async def get_complaints(request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "50")), 500)
         before_at = dt.datetime.fromisoformat(before) if before else None
     except ValueError:
-        return _json({"error": "bad_query", "message": "limit must be a number, before a timestamp"}, 400)
+        return _json(
+            {"error": "bad_query", "message": "limit must be a number, before a timestamp"}, 400
+        )
     agency = _agency_scope(request) or request.query.get("agency")
     async with services.pool.acquire() as conn:
-        rows = await repo.list_complaints(conn, status=request.query.get("status"), agency=agency,
-                                          before=before_at, limit=limit)
+        rows = await repo.list_complaints(
+            conn, status=request.query.get("status"), agency=agency, before=before_at, limit=limit
+        )
     return _json({"items": rows})
 
 
 @routes.get("/api/complaints/{id}")
-@requires(A, O, U, G)
+@requires(A, OP, U, G)
 async def get_complaint(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     cid = _uuid(request)
     reveal = request.query.get("reveal_identity") == "1" and request["identity"]["role"] == "admin"
     async with services.pool.acquire() as conn:
         if reveal:
-            await append_event(conn, cid, "identity_revealed",
-                               {"token": str(request["identity"]["id"])}, actor="api")
+            await append_event(
+                conn,
+                cid,
+                "identity_revealed",
+                {"token": str(request["identity"]["id"])},
+                actor="api",
+            )
         d = await repo.complaint_detail(conn, services.crypto, cid, reveal_identity=reveal)
     scope = _agency_scope(request)
     if d is None or (scope is not None and scope not in (d["agency_id"], d["source_agency"])):
@@ -86,7 +97,7 @@ async def get_complaint(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/jobs/{id}/retry")
-@requires(A, O)
+@requires(A, OP)
 async def post_job_retry(request: web.Request) -> web.Response:
     try:
         job_id = int(request.match_info["id"])
@@ -97,7 +108,7 @@ async def post_job_retry(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/jobs/{id}/discard")
-@requires(A, O)
+@requires(A, OP)
 async def post_job_discard(request: web.Request) -> web.Response:
     try:
         job_id = int(request.match_info["id"])
@@ -112,7 +123,7 @@ async def post_job_discard(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/quarantine")
-@requires(A, O, U)
+@requires(A, OP, U)
 async def get_quarantine(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
@@ -121,7 +132,7 @@ async def get_quarantine(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/quarantine/{id}")
-@requires(A, O)
+@requires(A, OP)
 async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     try:
@@ -132,13 +143,17 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
         row = await conn.fetchrow(q("get_raw_item"), raw_id)
     if row is None:
         return _json({"error": "not_found"}, 404)
-    return web.Response(body=bytes(row["payload"]), content_type="application/octet-stream",
-                        headers={"X-Satukanal-Reason": (row["reason"] or "")[:500]
-                                 .encode("ascii", "replace").decode()})
+    return web.Response(
+        body=bytes(row["payload"]),
+        content_type="application/octet-stream",
+        headers={
+            "X-Satukanal-Reason": (row["reason"] or "")[:500].encode("ascii", "replace").decode()
+        },
+    )
 
 
 @routes.post("/api/quarantine/{id}/replay")
-@requires(A, O)
+@requires(A, OP)
 async def post_replay(request: web.Request) -> web.Response:
     from aggregator.replay import replay_item
 

@@ -13,8 +13,12 @@ from aggregator.web.dashboard import setup_dashboard
 from aggregator.web.keys import SERVICES
 
 
-def make_app(services: Any, *, extra: Iterable[tuple[str, Iterable[web.AbstractRouteDef]]] = (),
-             setup: Iterable[Any] = ()) -> web.Application:
+def make_app(
+    services: Any,
+    *,
+    extra: Iterable[tuple[str, Iterable[web.AbstractRouteDef]]] = (),
+    setup: Iterable[Any] = (),
+) -> web.Application:
     """``extra`` is ``(prefix, routes)`` pairs: public intakes under ``/intake/<source>``, the
     LAPOR! webhook, the status pages. ``setup`` are callables given the app (templates…)."""
     app = web.Application(middlewares=[auth_middleware], client_max_size=25 * 1024 * 1024)

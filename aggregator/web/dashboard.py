@@ -24,28 +24,42 @@ from aggregator.web.keys import SERVICES
 from schemas.complaint import ComplaintStatus
 from schemas.events import Role
 
-A, O, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
+A, OP, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
 COOKIE = "satukanal_token"
 routes = web.RouteTableDef()
 
 STATUS_LABELS = {
-    "received": "diterima, menunggu dikirim", "manual_pending": "menunggu diketik operator",
-    "rejected_by_lapor": "ditolak LAPOR!", "duplicate": "duplikat", "history": "arsip lama",
-    "belum_terverifikasi": "belum terverifikasi", "terverifikasi": "terverifikasi",
-    "terdisposisi": "terdisposisi", "diproses": "diproses", "ditindaklanjuti": "ditindaklanjuti",
-    "selesai": "selesai", "tertunda": "tertunda", "arsip": "diarsipkan",
-    "bukan_wewenang": "bukan wewenang", "dihapus": "dihapus",
+    "received": "diterima, menunggu dikirim",
+    "manual_pending": "menunggu diketik operator",
+    "rejected_by_lapor": "ditolak LAPOR!",
+    "duplicate": "duplikat",
+    "history": "arsip lama",
+    "belum_terverifikasi": "belum terverifikasi",
+    "terverifikasi": "terverifikasi",
+    "terdisposisi": "terdisposisi",
+    "diproses": "diproses",
+    "ditindaklanjuti": "ditindaklanjuti",
+    "selesai": "selesai",
+    "tertunda": "tertunda",
+    "arsip": "diarsipkan",
+    "bukan_wewenang": "bukan wewenang",
+    "dihapus": "dihapus",
 }
 LABEL_TEXT = {
-    "acknowledgement": "basa-basi", "forwarded": "diteruskan", "info_request": "minta informasi",
-    "substantive": "substantif", "substantive_with_evidence": "substantif + bukti",
+    "acknowledgement": "basa-basi",
+    "forwarded": "diteruskan",
+    "info_request": "minta informasi",
+    "substantive": "substantif",
+    "substantive_with_evidence": "substantif + bukti",
 }
 
 
 def setup_dashboard(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(
-        app, loader=jinja2.PackageLoader("aggregator.web", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]))
+        app,
+        loader=jinja2.PackageLoader("aggregator.web", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
     tz = ZoneInfo(app[SERVICES].settings.sla.timezone)
     env.filters["waktu"] = lambda v: v.astimezone(tz).strftime("%d-%m-%Y %H:%M") if v else "-"
     env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s)
@@ -104,16 +118,20 @@ async def login(request: web.Request) -> web.StreamResponse:
         identity = await repo.find_token(conn, token) if token else None
     if identity is None:
         return aiohttp_jinja2.render_template(
-            "login.html", request, {"identity": None, "error": "Token tidak dikenal atau sudah dicabut."},
-            status=401)
+            "login.html",
+            request,
+            {"identity": None, "error": "Token tidak dikenal atau sudah dicabut."},
+            status=401,
+        )
     resp = web.HTTPSeeOther("/dasbor")
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=12 * 3600,
-                    secure=request.secure)
+    resp.set_cookie(
+        COOKIE, token, httponly=True, samesite="Strict", max_age=12 * 3600, secure=request.secure
+    )
     raise resp
 
 
 @routes.post("/dasbor/keluar")
-@requires(A, O, U, G)
+@requires(A, OP, U, G)
 async def logout(request: web.Request) -> web.StreamResponse:
     resp = web.HTTPSeeOther("/dasbor/masuk")
     resp.del_cookie(COOKIE)
@@ -121,27 +139,33 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/dasbor")
-@requires(A, O, U, G)
+@requires(A, OP, U, G)
 @aiohttp_jinja2.template("overview.html")
 async def overview(request: web.Request) -> dict[str, Any]:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         status = await repo.status_overview(conn)
         quarantined = await conn.fetchval(
-            "SELECT count(*) FROM raw_items WHERE state = 'quarantined'")
+            "SELECT count(*) FROM raw_items WHERE state = 'quarantined'"
+        )
     if request["identity"]["role"] == "agency":
         status["sources"] = []
     breaker = services.extras.get("lapor_breaker")
     return {
-        "identity": request["identity"], "municipality": services.settings.municipality,
-        "status": status, "total": sum(status["complaints"].values()),
-        "dead": len(status["dead_jobs"]), "quarantined": quarantined,
-        "lapor": breaker.snapshot() if breaker is not None and hasattr(breaker, "snapshot") else None,
+        "identity": request["identity"],
+        "municipality": services.settings.municipality,
+        "status": status,
+        "total": sum(status["complaints"].values()),
+        "dead": len(status["dead_jobs"]),
+        "quarantined": quarantined,
+        "lapor": breaker.snapshot()
+        if breaker is not None and hasattr(breaker, "snapshot")
+        else None,
     }
 
 
 @routes.get("/dasbor/pengaduan")
-@requires(A, O, U, G)
+@requires(A, OP, U, G)
 @aiohttp_jinja2.template("complaints.html")
 async def complaints(request: web.Request) -> dict[str, Any]:
     ident = request["identity"]
@@ -157,15 +181,22 @@ async def complaints(request: web.Request) -> dict[str, Any]:
             before = None
     page = 50
     async with request.app[SERVICES].pool.acquire() as conn:
-        items = await repo.list_complaints(conn, status=status, agency=agency, before=before,
-                                           limit=page)
+        items = await repo.list_complaints(
+            conn, status=status, agency=agency, before=before, limit=page
+        )
     nxt = items[-1]["received_at"].isoformat() if len(items) == page else None
-    return {"identity": ident, "items": items, "status": status, "agency": agency,
-            "statuses": [s.value for s in ComplaintStatus], "next_before": nxt}
+    return {
+        "identity": ident,
+        "items": items,
+        "status": status,
+        "agency": agency,
+        "statuses": [s.value for s in ComplaintStatus],
+        "next_before": nxt,
+    }
 
 
 @routes.get("/dasbor/pengaduan/{id}")
-@requires(A, O, U, G)
+@requires(A, OP, U, G)
 async def complaint(request: web.Request) -> web.StreamResponse:
     ident = request["identity"]
     try:
@@ -175,13 +206,15 @@ async def complaint(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         c = await repo.complaint_detail(conn, services.crypto, cid)
-    if c is None or (ident["role"] == "agency" and ident["agency"] not in (c["agency_id"], c["source_agency"])):
+    if c is None or (
+        ident["role"] == "agency" and ident["agency"] not in (c["agency_id"], c["source_agency"])
+    ):
         raise web.HTTPNotFound()
     return aiohttp_jinja2.render_template("complaint.html", request, {"identity": ident, "c": c})
 
 
 @routes.get("/dasbor/antrian")
-@requires(A, O)
+@requires(A, OP)
 @aiohttp_jinja2.template("jobs.html")
 async def jobs(request: web.Request) -> dict[str, Any]:
     dead = await request.app[SERVICES].queue.dead_jobs(200)
@@ -189,25 +222,27 @@ async def jobs(request: web.Request) -> dict[str, Any]:
 
 
 @routes.post("/dasbor/antrian/{id}/ulangi")
-@requires(A, O)
+@requires(A, OP)
 async def job_retry(request: web.Request) -> web.StreamResponse:
-    ok = await request.app[SERVICES].queue.retry(int(request.match_info["id"]),
-                                                 actor=f"dasbor:{request['identity']['name']}")
+    ok = await request.app[SERVICES].queue.retry(
+        int(request.match_info["id"]), actor=f"dasbor:{request['identity']['name']}"
+    )
     raise web.HTTPSeeOther("/dasbor/antrian?pesan=" + ("Diulangi." if ok else "Tidak ditemukan."))
 
 
 @routes.post("/dasbor/antrian/{id}/buang")
-@requires(A, O)
+@requires(A, OP)
 async def job_discard(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     reason = str(form.get("reason", "")).strip() or "dibuang dari dasbor"
-    ok = await request.app[SERVICES].queue.discard(int(request.match_info["id"]), reason,
-                                                   actor=f"dasbor:{request['identity']['name']}")
+    ok = await request.app[SERVICES].queue.discard(
+        int(request.match_info["id"]), reason, actor=f"dasbor:{request['identity']['name']}"
+    )
     raise web.HTTPSeeOther("/dasbor/antrian?pesan=" + ("Dibuang." if ok else "Tidak ditemukan."))
 
 
 @routes.get("/dasbor/karantina")
-@requires(A, O)
+@requires(A, OP)
 @aiohttp_jinja2.template("quarantine.html")
 async def quarantine(request: web.Request) -> dict[str, Any]:
     async with request.app[SERVICES].pool.acquire() as conn:
@@ -216,7 +251,7 @@ async def quarantine(request: web.Request) -> dict[str, Any]:
 
 
 @routes.post("/dasbor/karantina/{id}/ulang")
-@requires(A, O)
+@requires(A, OP)
 async def quarantine_replay(request: web.Request) -> web.StreamResponse:
     from urllib.parse import quote
 
@@ -227,7 +262,7 @@ async def quarantine_replay(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/dasbor/opd")
-@requires(A, O, U, G)
+@requires(A, OP, U, G)
 @aiohttp_jinja2.template("agencies.html")
 async def agencies(request: web.Request) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []

@@ -29,16 +29,21 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with services.pool.acquire(timeout=5) as conn:
             todo = await pending(conn)
-            degraded = [r["source"] for r in await conn.fetch(q("list_source_states"))
-                        if r["degraded"]]
+            degraded = [
+                r["source"] for r in await conn.fetch(q("list_source_states")) if r["degraded"]
+            ]
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return web.json_response({"status": "unready", "reason": f"database unreachable: {exc}"},
-                                 status=503)
+        return web.json_response(
+            {"status": "unready", "reason": f"database unreachable: {exc}"}, status=503
+        )
     if todo:
         return web.json_response(
-            {"status": "unready",
-             "reason": f"database not migrated: {len(todo)} pending (run satukanal migrate)"},
-            status=503)
+            {
+                "status": "unready",
+                "reason": f"database not migrated: {len(todo)} pending (run satukanal migrate)",
+            },
+            status=503,
+        )
     if degraded:
         details["degraded_sources"] = degraded
     breaker = services.extras.get("lapor_breaker")
@@ -60,7 +65,8 @@ async def refresh_gauges(services: Any) -> None:
             metrics.SOURCE_DEGRADED.labels(source=r["source"]).set(1 if r["degraded"] else 0)
             if r["last_success_at"] is not None:
                 metrics.SOURCE_LAST_SUCCESS.labels(source=r["source"]).set(
-                    r["last_success_at"].timestamp())
+                    r["last_success_at"].timestamp()
+                )
 
 
 @routes.get("/metrics")

@@ -55,7 +55,8 @@ class JsonLinesSource:
         if "reply_to" in data:
             return ReplyDraft(channel=Channel.SMS, text=data["text"], tracking_id=data["reply_to"])
         return ComplaintDraft(
-            channel=Channel.SMS, content=data["text"],
+            channel=Channel.SMS,
+            content=data["text"],
             submitted_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
             reporter=Reporter(phone=data.get("phone"), name=data.get("name")),
             anonymous=data.get("anonymous", False),
@@ -68,12 +69,18 @@ class JsonLinesSource:
         return None
 
 
-def make_services(pool: asyncpg.Pool, http: aiohttp.ClientSession | None = None,
-                  settings: Settings | None = None) -> Services:
+def make_services(
+    pool: asyncpg.Pool, http: aiohttp.ClientSession | None = None, settings: Settings | None = None
+) -> Services:
     from aggregator.queue import JobQueue
 
     settings = settings or Settings(demo=True)
     crypto = Crypto.from_config(CryptoConfig(), demo=True)
     queue = JobQueue(pool, settings.queue, owner="test")
-    return Services(settings=settings, pool=pool, http=http, crypto=crypto,  # type: ignore[arg-type]
-                    queue=queue)
+    return Services(
+        settings=settings,
+        pool=pool,
+        http=http,
+        crypto=crypto,  # type: ignore[arg-type]
+        queue=queue,
+    )

@@ -68,8 +68,11 @@ def test_invalid_toml_says_where(tmp_path):
 def test_secret_file_and_environment_override(tmp_path, monkeypatch):
     secret = tmp_path / "lapor.secret"
     secret.write_text("from-file\n")
-    path = write(tmp_path, f'[lapor]\nclient_id = "pemkot"\nclient_secret_file = "{secret}"\n'
-                           'base_url = "https://lapor.example/api/v1"\n[queue]\nworkers = 2\n')
+    path = write(
+        tmp_path,
+        f'[lapor]\nclient_id = "pemkot"\nclient_secret_file = "{secret}"\n'
+        'base_url = "https://lapor.example/api/v1"\n[queue]\nworkers = 2\n',
+    )
     monkeypatch.setenv("SATUKANAL_QUEUE__WORKERS", "7")
     s = load_settings(path)
     assert s.lapor.client_secret is not None
@@ -89,17 +92,30 @@ def test_no_key_refuses_to_start_outside_the_demo():
 
 def test_config_check_cli_masks_secrets_and_reports_errors(tmp_path):
     key, hkey = generate_key(), generate_key()
-    good = write(tmp_path, f'[lapor]\nclient_secret = "hunter2"\nbase_url = "https://l.example/api"\n'
-                           f'[crypto]\nhmac_key = "{hkey}"\n[[crypto.keys]]\nid = "k1"\nsecret = "{key}"\n')
+    good = write(
+        tmp_path,
+        f'[lapor]\nclient_secret = "hunter2"\nbase_url = "https://l.example/api"\n'
+        f'[crypto]\nhmac_key = "{hkey}"\n[[crypto.keys]]\nid = "k1"\nsecret = "{key}"\n',
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SATUKANAL_")}
-    out = subprocess.run([sys.executable, "-m", "aggregator", "--config", str(good), "config", "check"],
-                         capture_output=True, text=True, env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "aggregator", "--config", str(good), "config", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert "hunter2" not in out.stdout and key not in out.stdout
     assert json.loads(out.stdout)["lapor"]["client_secret"] == "***"
     bad = write(tmp_path, "[queue]\nworkers = 0\n")
-    out = subprocess.run([sys.executable, "-m", "aggregator", "--config", str(bad), "config", "check"],
-                         capture_output=True, text=True, env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "aggregator", "--config", str(bad), "config", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert out.returncode == 2
     assert "queue.workers" in out.stderr and "Traceback" not in out.stderr
 

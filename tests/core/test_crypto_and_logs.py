@@ -13,8 +13,9 @@ from schemas.config import CryptoConfig, EncryptionKey
 
 
 def crypto_with(*ids_keys: tuple[str, str], hmac_key: str) -> Crypto:
-    return Crypto.from_config(CryptoConfig(
-        keys=[EncryptionKey(id=i, secret=k) for i, k in ids_keys], hmac_key=hmac_key))
+    return Crypto.from_config(
+        CryptoConfig(keys=[EncryptionKey(id=i, secret=k) for i, k in ids_keys], hmac_key=hmac_key)
+    )
 
 
 def test_encryption_binds_field_and_rotates():
@@ -39,7 +40,9 @@ async def test_keys_rotate_reencrypts_every_reporter(pool):
             await conn.execute(
                 "INSERT INTO reporters (id, key_id, phone_enc, email_enc) "
                 "VALUES (gen_random_uuid(), 'k1', $1, $2)",
-                old.encrypt("phone", f"+62811000000{i}"), old.encrypt("email", f"w{i}@desa.id"))
+                old.encrypt("phone", f"+62811000000{i}"),
+                old.encrypt("email", f"w{i}@desa.id"),
+            )
         new = crypto_with(("k1", k1), ("k2", k2), hmac_key=h)
         assert await rotate_reporter_keys(conn, new, batch=3) == 7
         rows = await conn.fetch("SELECT key_id, phone_enc, email_enc FROM reporters")
@@ -51,11 +54,18 @@ async def test_keys_rotate_reencrypts_every_reporter(pool):
 
 
 def test_redaction_of_text():
-    text = ("Pelapor Budi (budi.s@gmail.com, 0812-3456-7890, +62 813 1111 2222, 6281355556666) "
-            "NIK 6271034509870001 melapor")
+    text = (
+        "Pelapor Budi (budi.s@gmail.com, 0812-3456-7890, +62 813 1111 2222, 6281355556666) "
+        "NIK 6271034509870001 melapor"
+    )
     out = redact_text(text)
-    for secret in ("budi.s@gmail.com", "0812-3456-7890", "+62 813 1111 2222", "6281355556666",
-                   "6271034509870001"):
+    for secret in (
+        "budi.s@gmail.com",
+        "0812-3456-7890",
+        "+62 813 1111 2222",
+        "6281355556666",
+        "6271034509870001",
+    ):
         assert secret not in out
     assert "[email]" in out and "[nik]" in out and "[phone]" in out
     assert redact_text("tracking 1916449 pada 2026-11-28") == "tracking 1916449 pada 2026-11-28"
@@ -67,8 +77,11 @@ def test_every_log_field_is_redacted_as_json():
     buf = io.StringIO()
     configure_logging("info", "json", stream=buf)
     structlog.get_logger("t").info(
-        "complaint_ingested", sender="warga@example.org",
-        extra={"nested": ["hubungi 081299998888"]}, error=ValueError("NIK 6271034509870001 salah"))
+        "complaint_ingested",
+        sender="warga@example.org",
+        extra={"nested": ["hubungi 081299998888"]},
+        error=ValueError("NIK 6271034509870001 salah"),
+    )
     line = json.loads(buf.getvalue().strip())
     assert line["event"] == "complaint_ingested"
     dumped = json.dumps(line)

@@ -33,7 +33,7 @@ def config(tmp_path: Path, dsn: str, *, port: int = 0, extra: str = "") -> Path:
         (maildir / sub).mkdir(parents=True, exist_ok=True)
     path = tmp_path / "satukanal.toml"
     path.write_text(f"""
-data_dir = "{tmp_path / 'data'}"
+data_dir = "{tmp_path / "data"}"
 log_format = "json"
 [database]
 url = "{dsn}"
@@ -74,8 +74,14 @@ def mail(n: int) -> bytes:
 
 
 def cli(cfg: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "aggregator", "--config", str(cfg), *args],
-                          capture_output=True, text=True, env=ENV, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", "--config", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=timeout,
+        check=False,
+    )
 
 
 async def test_run_until_idle_pushes_what_arrived_and_the_cli_shows_it(tmp_path, db_dsn):
@@ -110,8 +116,19 @@ async def test_run_until_idle_pushes_what_arrived_and_the_cli_shows_it(tmp_path,
 async def test_sigterm_drains_and_exits_zero_with_one_summary(tmp_path, db_dsn):
     port = free_port()
     cfg = config(tmp_path, db_dsn, port=port)
-    proc = subprocess.Popen([sys.executable, "-m", "aggregator", "--config", str(cfg), "run"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
+    log_path = tmp_path / "daemon.log"
+    log_file = log_path.open("w")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "aggregator",
+        "--config",
+        str(cfg),
+        "run",
+        stderr=log_file,
+        stdout=subprocess.DEVNULL,
+        env=ENV,
+    )
     try:
         deadline = time.monotonic() + 60
         async with aiohttp.ClientSession() as http:
@@ -129,10 +146,13 @@ async def test_sigterm_drains_and_exits_zero_with_one_summary(tmp_path, db_dsn):
             metrics = await (await http.get(f"http://127.0.0.1:{port}/metrics")).text()
             assert "satukanal_raw_items_ingested_total" in metrics
         proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(proc.communicate, timeout=40)
+        await asyncio.wait_for(proc.wait(), 40)
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
+            await proc.wait()
+        log_file.close()
+    err = log_path.read_text()
     assert proc.returncode == 0, err[-3000:]
     events = [json.loads(x)["event"] for x in err.splitlines() if x.startswith("{")]
     assert events.count("daemon_stopped") == 1
@@ -141,8 +161,10 @@ async def test_sigterm_drains_and_exits_zero_with_one_summary(tmp_path, db_dsn):
     conn = await asyncpg.connect(db_dsn)
     try:
         assert await conn.fetchval("SELECT count(*) FROM jobs WHERE state = 'running'") == 0
-        assert await conn.fetchval(
-            "SELECT count(*) FROM source_state WHERE lease_owner IS NOT NULL") == 0
+        assert (
+            await conn.fetchval("SELECT count(*) FROM source_state WHERE lease_owner IS NOT NULL")
+            == 0
+        )
     finally:
         await conn.close()
 
@@ -154,8 +176,10 @@ def test_start_up_refuses_a_bad_configuration_with_a_clear_message(tmp_path):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "encryption key" in out.stderr or "carrier-pigeon" in out.stderr
-    cfg.write_text("[database]\nurl = \"postgresql://nobody@127.0.0.1:1/none\"\n"
-                   f"[crypto]\nhmac_key = \"{generate_key()}\"\n"
-                   f"[[crypto.keys]]\nid = \"k\"\nsecret = \"{generate_key()}\"\n")
+    cfg.write_text(
+        '[database]\nurl = "postgresql://nobody@127.0.0.1:1/none"\n'
+        f'[crypto]\nhmac_key = "{generate_key()}"\n'
+        f'[[crypto.keys]]\nid = "k"\nsecret = "{generate_key()}"\n'
+    )
     out = cli(cfg, "status")
     assert out.returncode == 2 and "cannot connect to PostgreSQL" in out.stderr

@@ -14,12 +14,17 @@ def _line(**kw: object) -> bytes:
 
 async def test_batch_becomes_complaints_jobs_and_cursor_in_one_go(pool):
     services = make_services(pool)
-    src = JsonLinesSource(SourceConfig(name="sms-test", kind="jsonlines", agency="DISHUB"), [
-        _line(text="Lampu jalan di Jl. Yos Sudarso mati sejak seminggu", phone="081234567890"),
-        b"\xff\xfe not json",
-        _line(ignore="promo from operator"),
-        _line(text="Lampu jalan di Jl. Yos Sudarso mati sejak seminggu", phone="0812-3456-7890"),
-    ])
+    src = JsonLinesSource(
+        SourceConfig(name="sms-test", kind="jsonlines", agency="DISHUB"),
+        [
+            _line(text="Lampu jalan di Jl. Yos Sudarso mati sejak seminggu", phone="081234567890"),
+            b"\xff\xfe not json",
+            _line(ignore="promo from operator"),
+            _line(
+                text="Lampu jalan di Jl. Yos Sudarso mati sejak seminggu", phone="0812-3456-7890"
+            ),
+        ],
+    )
     intake = Intake(services)
     total = []
     async for batch in src.pull(None):
@@ -50,8 +55,9 @@ async def test_a_value_the_database_refuses_quarantines_only_that_item(pool):
     src = JsonLinesSource(SourceConfig(name="s", kind="jsonlines"))
     good = RawItem("a", _line(text="Jalan berlubang di depan sekolah dasar negeri 4"))
     # 2 KB source_ref is fine, but a NUL in the payload's meta breaks jsonb: the bulk write fails.
-    bad = RawItem("b", _line(text="Sampah menumpuk di pasar besar sejak kemarin pagi"),
-                  meta={"x": "\u0000"})
+    bad = RawItem(
+        "b", _line(text="Sampah menumpuk di pasar besar sejak kemarin pagi"), meta={"x": "\u0000"}
+    )
     r = await Intake(services).ingest(src, Batch(items=[good, bad], cursor={"pos": 2}))
     assert r.complaints == 1 and r.quarantined == 1
     async with pool.acquire() as conn:
@@ -63,17 +69,43 @@ async def test_reply_by_tracking_id_goes_up_not_as_new_complaint(pool):
     services = make_services(pool)
     src = JsonLinesSource(SourceConfig(name="s", kind="jsonlines"))
     intake = Intake(services)
-    r = await intake.ingest(src, Batch(items=[RawItem("1", _line(
-        text="Saluran air tersumbat di RT 03 Kelurahan Panarung", phone="081300000001"))],
-        cursor={}))
+    r = await intake.ingest(
+        src,
+        Batch(
+            items=[
+                RawItem(
+                    "1",
+                    _line(
+                        text="Saluran air tersumbat di RT 03 Kelurahan Panarung",
+                        phone="081300000001",
+                    ),
+                )
+            ],
+            cursor={},
+        ),
+    )
     cid = r.complaint_ids[0]
     async with pool.acquire() as conn:
         await conn.execute("UPDATE complaints SET lapor_tracking_id='1916449' WHERE id=$1", cid)
-    r2 = await intake.ingest(src, Batch(items=[RawItem("2", _line(
-        reply_to="1916449", text="Sudah dua minggu belum ada petugas datang"))], cursor={}))
+    r2 = await intake.ingest(
+        src,
+        Batch(
+            items=[
+                RawItem(
+                    "2", _line(reply_to="1916449", text="Sudah dua minggu belum ada petugas datang")
+                )
+            ],
+            cursor={},
+        ),
+    )
     assert r2.replies == 1 and r2.complaints == 0
-    r3 = await intake.ingest(src, Batch(items=[RawItem("3", _line(
-        reply_to="999", text="balasan untuk nomor yang tidak ada"))], cursor={}))
+    r3 = await intake.ingest(
+        src,
+        Batch(
+            items=[RawItem("3", _line(reply_to="999", text="balasan untuk nomor yang tidak ada"))],
+            cursor={},
+        ),
+    )
     assert r3.quarantined == 1
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM jobs WHERE kind='reply_up'") == 1

@@ -52,7 +52,8 @@ async def test_migrating_an_empty_database_yields_schema_sql(empty_db_dsn, db_ds
     migrated, committed = await snapshot(db_dsn), await snapshot(empty_db_dsn)
     for part in SNAPSHOT:
         assert migrated[part] == committed[part], (
-            f"schema.sql is stale ({part}); run `satukanal migrate --dump-schema schema.sql`")
+            f"schema.sql is stale ({part}); run `satukanal migrate --dump-schema schema.sql`"
+        )
 
 
 async def test_concurrent_migrations_apply_each_once(empty_db_dsn):
@@ -67,8 +68,10 @@ async def test_concurrent_migrations_apply_each_once(empty_db_dsn):
     assert sorted(counts) == [0, 0, len(available())]
     conn = await asyncpg.connect(empty_db_dsn)
     try:
-        versions = [r["version"] for r in await conn.fetch(
-            "SELECT version FROM schema_migrations ORDER BY version")]
+        versions = [
+            r["version"]
+            for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+        ]
         assert versions == [m.version for m in available()]
         assert await migrate(conn) == []  # idempotent
     finally:

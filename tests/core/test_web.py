@@ -28,8 +28,12 @@ async def tokens(pool) -> dict[str, str]:
     out = {}
     async with pool.acquire() as conn:
         for role in Role:
-            _, tok = await create_token(conn, name=role.value, role=role.value,
-                                        agency="DISHUB" if role is Role.AGENCY else None)
+            _, tok = await create_token(
+                conn,
+                name=role.value,
+                role=role.value,
+                agency="DISHUB" if role is Role.AGENCY else None,
+            )
             out[role.value] = tok
         tid, tok = await create_token(conn, name="old", role="admin", agency=None)
         await revoke_token(conn, tid)
@@ -59,14 +63,18 @@ async def test_every_api_route_refuses_missing_wrong_revoked_token_and_other_rol
         roles = allowed_roles(handler)
         assert roles, f"{method} {path} declares no roles"
         url = concrete(path)
-        for header in ({}, {"Authorization": "Bearer nope"},
-                       {"Authorization": f"Bearer {toks['revoked']}"},
-                       {"Authorization": toks["admin"]}):  # no "Bearer " scheme
+        for header in (
+            {},
+            {"Authorization": "Bearer nope"},
+            {"Authorization": f"Bearer {toks['revoked']}"},
+            {"Authorization": toks["admin"]},
+        ):  # no "Bearer " scheme
             resp = await client.request(method, url, headers=header)
             assert resp.status == 401, (method, path, header)
         for role in Role:
-            resp = await client.request(method, url,
-                                        headers={"Authorization": f"Bearer {toks[role.value]}"})
+            resp = await client.request(
+                method, url, headers={"Authorization": f"Bearer {toks[role.value]}"}
+            )
             if role in roles:
                 assert resp.status not in (401, 403), (method, path, role)
             else:
@@ -85,7 +93,8 @@ async def test_agency_token_sees_only_its_agency(client, pool):
             await conn.execute(
                 "INSERT INTO complaints (id, source, channel, content, agency_id) "
                 "VALUES (gen_random_uuid(), 's', 'sms', 'isi pengaduan yang cukup panjang', $1)",
-                agency)
+                agency,
+            )
         pupr = await conn.fetchval("SELECT id FROM complaints WHERE agency_id='PUPR'")
     h = {"Authorization": f"Bearer {toks['agency']}"}
     data = await (await client.get("/api/complaints?agency=PUPR", headers=h)).json()
@@ -115,8 +124,12 @@ def dashboard_routes(app) -> list[tuple[str, str, object]]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter") or ""
-        if path.startswith("/dasbor") and not path.startswith("/dasbor/masuk") \
-                and "static" not in path and route.method != "HEAD":
+        if (
+            path.startswith("/dasbor")
+            and not path.startswith("/dasbor/masuk")
+            and "static" not in path
+            and route.method != "HEAD"
+        ):
             found.append((route.method, path, route.handler))
     return found
 
@@ -151,6 +164,7 @@ async def test_dashboard_login_and_pages_render_in_indonesian(client, pool):
     page = await (await client.get("/dasbor")).text()
     assert "Ringkasan" in page and "Kanal" in page
     assert "Karantina kosong" in await (await client.get("/dasbor/karantina")).text()
-    cross = await client.post("/dasbor/antrian/1/ulangi", headers={"Origin": "http://evil.example"},
-                              allow_redirects=False)
+    cross = await client.post(
+        "/dasbor/antrian/1/ulangi", headers={"Origin": "http://evil.example"}, allow_redirects=False
+    )
     assert cross.status == 403
