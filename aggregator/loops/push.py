@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -44,6 +45,8 @@ _NIK = re.compile(r"^[0-9]{16}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NOT_PUSHED = {"duplicate", "history"}
 AUTH_RETRY_S = 300.0
+PREFETCH = 100  # claimed push jobs read together
+PREFETCH_TTL_S = 10.0  # a row read ahead is used only this fresh
 
 
 def derive_title(content: str) -> str:
@@ -69,12 +72,30 @@ class PushHandlers:
         self.pool: asyncpg.Pool = services.pool
         self.port = port
         self.classify = classify or default_classifier()
+        self.owner: str = getattr(services.queue, "owner", "")
+        self._prefetched: dict[uuid.UUID, tuple[float, asyncpg.Record]] = {}
         self._load = MicroBatcher(self._load_many)
         self._mark = MicroBatcher(self._mark_many)
 
     async def _load_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
         async with self.pool.acquire() as conn:
-            return await repo.get_push_complaints(conn, ids)
+            rows = await repo.get_push_complaints(conn, ids, owner=self.owner,
+                                                  prefetch=PREFETCH)
+        now = time.monotonic()
+        asked = set(ids)
+        for cid, row in rows.items():
+            if cid not in asked:
+                self._prefetched[cid] = (now, row)
+        return {cid: rows[cid] for cid in asked if cid in rows}
+
+    async def load(self, cid: uuid.UUID) -> asyncpg.Record:
+        """The complaint to push; read with the other claimed jobs' when it was not yet."""
+        hit = self._prefetched.pop(cid, None)
+        if hit is not None and time.monotonic() - hit[0] < PREFETCH_TTL_S:
+            return hit[1]
+        if len(self._prefetched) > 4 * PREFETCH:  # released jobs leave entries behind
+            self._prefetched.clear()
+        return await self._load(cid)
 
     async def _mark_many(self, items: Sequence[repo.Pushed]
                          ) -> dict[repo.Pushed, tuple[bool, list[str]]]:
@@ -102,7 +123,7 @@ class PushHandlers:
             raise PermanentError("push job without complaint_id")
         cid = job.complaint_id
         try:
-            row = await self._load(cid)
+            row = await self.load(cid)
         except KeyError:
             raise PermanentError(f"complaint {cid} does not exist") from None
         if row["lapor_tracking_id"]:

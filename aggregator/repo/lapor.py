@@ -17,9 +17,11 @@ FEED = "feed"
 BREAKER = "breaker"
 
 
-async def get_push_complaints(conn: asyncpg.Connection,
-                              ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
-    rows = await conn.fetch(q("get_push_complaints"), list(ids))
+async def get_push_complaints(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], *,
+                              owner: str = "", prefetch: int = 0
+                              ) -> dict[uuid.UUID, asyncpg.Record]:
+    """The complaints ``ids`` and up to ``prefetch`` others whose push jobs ``owner`` holds."""
+    rows = await conn.fetch(q("get_push_complaints"), list(ids), owner, prefetch)
     return {r["id"]: r for r in rows}
 
 

@@ -8,7 +8,12 @@ SELECT c.id, c.channel, c.title, c.content, c.classification, c.category_id, c.a
        EXISTS (SELECT 1 FROM complaint_attachments ca WHERE ca.complaint_id = c.id)
            AS has_attachments
 FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
-WHERE c.id = ANY($1::uuid[]);
+WHERE c.id = ANY($1::uuid[])
+   -- and the other push jobs this process has claimed: one read serves a claimed batch
+   OR c.id IN (SELECT j.complaint_id FROM jobs j
+               WHERE j.kind = 'push' AND j.state = 'running' AND j.lease_owner = $2
+                 AND j.complaint_id IS NOT NULL
+               LIMIT $3);
 
 -- name: list_push_attachments
 SELECT ca.sha256, ca.filename, ca.lapor_attachment_id, a.content_type, a.size, a.data
