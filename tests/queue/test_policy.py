@@ -418,6 +418,27 @@ async def test_handlers_log_with_the_jobs_context(queue: JobQueue, pool: asyncpg
     assert structlog.contextvars.get_contextvars() == {}  # nothing leaks to the caller
 
 
+async def test_oldest_due_age_and_pruning_finished_jobs(pool: asyncpg.Pool, cfg: QueueConfig):
+    now = dt.datetime.now(dt.UTC)
+    clock = {"now": now - dt.timedelta(minutes=10)}
+    queue = JobQueue(pool, cfg, owner="test:1", clock=lambda: clock["now"])
+    assert await queue.oldest_due_age_s() == 0.0
+    old = await enqueue(queue)
+    clock["now"] = now
+    await enqueue(queue)
+    await enqueue(queue, run_after=now + dt.timedelta(hours=1))  # not due: not lagging
+    assert 599 <= await queue.oldest_due_age_s() <= 601
+    async with pool.acquire() as conn:
+        [job] = await queue.claim(conn, ["push"], 1)
+        assert job.id == old
+        await queue.complete(conn, [old])
+    assert await queue.prune(dt.timedelta(days=1)) == 0
+    clock["now"] = now + dt.timedelta(days=2)
+    assert await queue.prune(dt.timedelta(days=1)) == 1
+    assert await queue.get(old) is None
+    assert await queue.depth() == {"push": {"queued": 2}}
+
+
 async def test_two_argument_handlers_are_accepted(queue: JobQueue):
     got: list[object] = []
 
