@@ -16,14 +16,13 @@ import structlog
 from aiohttp import web
 
 from aggregator import metrics
-from aggregator.lapor.breaker import CircuitBreaker
-from aggregator.lapor.ratelimit import TokenBucket
+from aggregator.lapor import build_port
+from aggregator.lapor.sandbox.embedded import embedded_sandbox
 from aggregator.loops.ingest import IngestLoop
 from aggregator.queue import Worker
 from aggregator.sources import build_sources, sinks_of
 
 log = structlog.get_logger(__name__)
-SANDBOX_CLIENT = ("satukanal", "sandbox-secret")
 
 
 @dataclass
@@ -36,60 +35,6 @@ class Components:
     http_routes: list[tuple[str, list[web.RouteDef]]] = field(default_factory=list)
     http_setup: list[Any] = field(default_factory=list)
     banner: list[str] = field(default_factory=list)
-
-
-async def start_sandbox(services: Any) -> tuple[web.AppRunner, str]:
-    """The built-in LAPOR! sandbox on a free loopback port, state kept in the data dir."""
-    from aggregator.lapor.sandbox.app import create_app
-    from aggregator.lapor.sandbox.core import SandboxConfig
-
-    settings = services.settings
-    cfg = SandboxConfig(
-        life="fast" if settings.demo else "none",
-        life_unit_s=2.0 if settings.demo else None,
-        rate_per_s=settings.lapor.rate_limit_per_s,
-        burst=settings.lapor.rate_burst,
-        state_file=settings.data_dir / "lapor-sandbox.json",
-        clients=dict([SANDBOX_CLIENT]),
-    )
-    runner = web.AppRunner(create_app(cfg), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    cfg.public_url = f"http://127.0.0.1:{port}"
-    return runner, f"http://127.0.0.1:{port}{cfg.base_path}"
-
-
-def build_port(services: Any, base_url: str | None) -> Any:
-    settings = services.settings
-    cfg = settings.lapor
-    if cfg.adapter == "manual":
-        from aggregator.lapor.manual import ManualLaporAdapter
-
-        return ManualLaporAdapter(services.pool)
-    breaker = CircuitBreaker("lapor", failures=cfg.breaker_failures, reset_s=cfg.breaker_reset_s)
-    services.extras["lapor_breaker"] = breaker
-    if cfg.adapter == "xml-legacy":
-        from aggregator.lapor.xml_legacy import XmlLegacyAdapter
-
-        return XmlLegacyAdapter(cfg, services.http, base_url=base_url)
-    from aggregator.lapor.http import HttpLaporAdapter
-
-    client_id, secret = (
-        SANDBOX_CLIENT
-        if cfg.sandbox
-        else (cfg.client_id, (cfg.client_secret.get_secret_value() if cfg.client_secret else None))
-    )
-    return HttpLaporAdapter(
-        cfg,
-        services.http,
-        base_url=base_url,
-        client_id=client_id,
-        client_secret=secret,
-        bucket=TokenBucket(cfg.rate_limit_per_s, cfg.rate_burst),
-        breaker=breaker,
-    )
 
 
 def job_handlers(services: Any, port: Any, sinks: dict[str, Any]) -> dict[str, Any]:
@@ -133,12 +78,16 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
     settings = services.settings
     async with contextlib.AsyncExitStack() as stack:
         banner: list[str] = []
-        base_url = str(settings.lapor.base_url) if settings.lapor.base_url else None
         if settings.lapor.sandbox:
-            runner, base_url = await start_sandbox(services)
-            stack.push_async_callback(runner.cleanup)
+            # The demo plays each report's life in seconds; tests drive lives themselves.
+            base_url = await stack.enter_async_context(embedded_sandbox(
+                settings.data_dir / "lapor-sandbox.json",
+                life="fast" if settings.demo else "none",
+                life_unit_s=2.0 if settings.demo else None,
+                rate_per_s=settings.lapor.rate_limit_per_s, burst=settings.lapor.rate_burst))
+            services.extras["lapor_base_url"] = base_url
             banner.append(f"LAPOR!     built-in sandbox at {base_url} (not the real LAPOR!)")
-        port = build_port(services, base_url)
+        port = build_port(services)
         sources = build_sources(settings, services)
         services.extras["sources"] = sources
         for src in sources.values():

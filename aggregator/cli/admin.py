@@ -93,11 +93,12 @@ async def _services(args: argparse.Namespace) -> Any:
 
 
 async def cmd_status(args: argparse.Namespace) -> int:
+    from aggregator.lapor.health import lapor_health
     from aggregator.repo.admin import status_overview
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         data = await status_overview(conn)
-    lapor = _lapor_state(services)
+        lapor = await lapor_health(conn)
     if lapor:
         data["lapor"] = lapor
     if args.json:
@@ -139,7 +140,9 @@ async def cmd_status(args: argparse.Namespace) -> int:
             "Complaints: " + ", ".join(f"{k} {v}" for k, v in sorted(data["complaints"].items()))
         )
     if lapor:
-        con.print(f"LAPOR!: {lapor}")
+        state = lapor["breaker"].get("state", "closed")
+        con.print(f"LAPOR!: link {'ok' if state == 'closed' else state.upper()}; "
+                  f"updates feed last read {lapor['feed_read_at'] or 'never'}")
     if data["dead_jobs"]:
         t = Table(title="Dead jobs (satukanal jobs retry ID / jobs discard ID --reason …)")
         for col in ("id", "kind", "complaint", "attempts", "last error"):
@@ -154,11 +157,6 @@ async def cmd_status(args: argparse.Namespace) -> int:
             )
         con.print(t)
     return 0
-
-
-def _lapor_state(services: Any) -> dict[str, Any] | None:
-    breaker = services.extras.get("lapor_breaker")
-    return breaker.snapshot() if breaker is not None and hasattr(breaker, "snapshot") else None
 
 
 async def cmd_complaints_list(args: argparse.Namespace) -> int:

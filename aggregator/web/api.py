@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from aggregator.lapor.health import lapor_health
 from aggregator.repo import admin as repo
 from aggregator.repo.events import append_event
 from aggregator.sqlfiles import q
@@ -46,9 +47,7 @@ async def get_status(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         data = await repo.status_overview(conn)
-    breaker = services.extras.get("lapor_breaker")
-    if breaker is not None and hasattr(breaker, "snapshot"):
-        data["lapor"] = breaker.snapshot()
+        data["lapor"] = await lapor_health(conn)
     return _json(data)
 
 

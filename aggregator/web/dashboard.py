@@ -17,6 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from aggregator.lapor.health import lapor_health
 from aggregator.repo import admin as repo
 from aggregator.sqlfiles import q
 from aggregator.web.auth import allowed_roles, requires
@@ -145,12 +146,12 @@ async def overview(request: web.Request) -> dict[str, Any]:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         status = await repo.status_overview(conn)
+        lapor = await lapor_health(conn)
         quarantined = await conn.fetchval(
             "SELECT count(*) FROM raw_items WHERE state = 'quarantined'"
         )
     if request["identity"]["role"] == "agency":
         status["sources"] = []
-    breaker = services.extras.get("lapor_breaker")
     return {
         "identity": request["identity"],
         "municipality": services.settings.municipality,
@@ -158,9 +159,8 @@ async def overview(request: web.Request) -> dict[str, Any]:
         "total": sum(status["complaints"].values()),
         "dead": len(status["dead_jobs"]),
         "quarantined": quarantined,
-        "lapor": breaker.snapshot()
-        if breaker is not None and hasattr(breaker, "snapshot")
-        else None,
+        "lapor": lapor["breaker"],
+        "feed_read_at": lapor["feed_read_at"],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -9,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from aggregator import metrics
+from aggregator.lapor.health import lapor_health
 from aggregator.migrate import pending
 from aggregator.repo import jobs as jobs_repo
 from aggregator.sqlfiles import q
@@ -46,10 +48,10 @@ async def readyz(request: web.Request) -> web.Response:
         )
     if degraded:
         details["degraded_sources"] = degraded
-    breaker = services.extras.get("lapor_breaker")
-    if breaker is not None and hasattr(breaker, "snapshot"):
-        details["lapor"] = breaker.snapshot()
-    return web.json_response({"status": "ready", **details})
+    async with services.pool.acquire(timeout=5) as conn:
+        details["lapor"] = await lapor_health(conn)
+    return web.json_response({"status": "ready", **details},
+                             dumps=lambda d: json.dumps(d, default=str))
 
 
 async def refresh_gauges(services: Any) -> None:

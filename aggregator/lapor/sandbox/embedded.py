@@ -25,10 +25,12 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def embedded_sandbox(state_file: Path | None = None, *, life: str = "fast",
-                           port: int | None = None) -> AsyncIterator[str]:
+                           port: int | None = None, life_unit_s: float | None = None,
+                           rate_per_s: float = 20.0, burst: int = 40) -> AsyncIterator[str]:
     """Run the sandbox on a loopback port; yields its base URL (client satukanal)."""
     port = port or free_port()
     cfg = SandboxConfig(life=life, state_file=state_file,  # type: ignore[arg-type]
+                        life_unit_s=life_unit_s, rate_per_s=rate_per_s, burst=burst,
                         clients={CLIENT_ID: CLIENT_SECRET},
                         public_url=f"http://127.0.0.1:{port}")
     runner = web.AppRunner(create_app(cfg), access_log=None)
