@@ -14,7 +14,7 @@ from aggregator.repo import admin as repo
 from aggregator.repo.events import append_event
 from aggregator.sqlfiles import q
 from aggregator.web.auth import requires
-from aggregator.web.keys import SERVICES
+from aggregator.web.keys import IDENTITY, SERVICES
 from schemas.events import Role
 
 A, OP, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
@@ -37,7 +37,7 @@ def _uuid(request: web.Request, key: str = "id") -> uuid.UUID:
 
 
 def _agency_scope(request: web.Request) -> str | None:
-    ident = request["identity"]
+    ident = request[IDENTITY]
     return ident["agency"] if ident["role"] == Role.AGENCY.value else None
 
 
@@ -76,14 +76,14 @@ async def get_complaints(request: web.Request) -> web.Response:
 async def get_complaint(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     cid = _uuid(request)
-    reveal = request.query.get("reveal_identity") == "1" and request["identity"]["role"] == "admin"
+    reveal = request.query.get("reveal_identity") == "1" and request[IDENTITY]["role"] == "admin"
     async with services.pool.acquire() as conn:
         if reveal:
             await append_event(
                 conn,
                 cid,
                 "identity_revealed",
-                {"token": str(request["identity"]["id"])},
+                {"token": str(request[IDENTITY]["id"])},
                 actor="api",
             )
         d = await repo.complaint_detail(conn, services.crypto, cid, reveal_identity=reveal)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aggregator.web import api, health
+from aggregator.web import api, health, manual
 from aggregator.web.auth import auth_middleware
 from aggregator.web.dashboard import setup_dashboard
 from aggregator.web.keys import SERVICES
@@ -25,6 +25,7 @@ def make_app(
     app[SERVICES] = services
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(manual.routes)
     setup_dashboard(app)
     for prefix, defs in extra:
         if prefix:

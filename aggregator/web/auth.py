@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from aggregator.repo.admin import find_token
-from aggregator.web.keys import SERVICES
+from aggregator.web.keys import IDENTITY, SERVICES
 from schemas.events import Role
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,5 +55,5 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return _deny(401, "unauthorized", "unknown or revoked token")
     if Role(identity["role"]) not in roles:
         return _deny(403, "forbidden", f"role {identity['role']} may not use this route")
-    request["identity"] = identity
+    request[IDENTITY] = identity
     return await handler(request)

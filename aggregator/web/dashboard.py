@@ -21,7 +21,7 @@ from aggregator.lapor.health import lapor_health
 from aggregator.repo import admin as repo
 from aggregator.sqlfiles import q
 from aggregator.web.auth import allowed_roles, requires
-from aggregator.web.keys import SERVICES
+from aggregator.web.keys import IDENTITY, SERVICES
 from schemas.complaint import ComplaintStatus
 from schemas.events import Role
 
@@ -96,7 +96,7 @@ async def dashboard_auth(request: web.Request, handler: Handler) -> web.StreamRe
         return web.Response(status=403, text="Peran Anda tidak boleh membuka halaman ini.")
     if request.method == "POST" and not _same_origin(request):
         return web.Response(status=403, text="Permintaan ditolak (asal berbeda).")
-    request["identity"] = identity
+    request[IDENTITY] = identity
     return await handler(request)
 
 
@@ -150,10 +150,10 @@ async def overview(request: web.Request) -> dict[str, Any]:
         quarantined = await conn.fetchval(
             "SELECT count(*) FROM raw_items WHERE state = 'quarantined'"
         )
-    if request["identity"]["role"] == "agency":
+    if request[IDENTITY]["role"] == "agency":
         status["sources"] = []
     return {
-        "identity": request["identity"],
+        "identity": request[IDENTITY],
         "municipality": services.settings.municipality,
         "status": status,
         "total": sum(status["complaints"].values()),
@@ -168,7 +168,7 @@ async def overview(request: web.Request) -> dict[str, Any]:
 @requires(A, OP, U, G)
 @aiohttp_jinja2.template("complaints.html")
 async def complaints(request: web.Request) -> dict[str, Any]:
-    ident = request["identity"]
+    ident = request[IDENTITY]
     status = request.query.get("status") or None
     if status and status not in STATUS_LABELS:
         status = None
@@ -198,7 +198,7 @@ async def complaints(request: web.Request) -> dict[str, Any]:
 @routes.get("/dasbor/pengaduan/{id}")
 @requires(A, OP, U, G)
 async def complaint(request: web.Request) -> web.StreamResponse:
-    ident = request["identity"]
+    ident = request[IDENTITY]
     try:
         cid = uuid.UUID(request.match_info["id"])
     except ValueError:
@@ -218,14 +218,14 @@ async def complaint(request: web.Request) -> web.StreamResponse:
 @aiohttp_jinja2.template("jobs.html")
 async def jobs(request: web.Request) -> dict[str, Any]:
     dead = await request.app[SERVICES].queue.dead_jobs(200)
-    return {"identity": request["identity"], "dead": dead, "message": request.query.get("pesan")}
+    return {"identity": request[IDENTITY], "dead": dead, "message": request.query.get("pesan")}
 
 
 @routes.post("/dasbor/antrian/{id}/ulangi")
 @requires(A, OP)
 async def job_retry(request: web.Request) -> web.StreamResponse:
     ok = await request.app[SERVICES].queue.retry(
-        int(request.match_info["id"]), actor=f"dasbor:{request['identity']['name']}"
+        int(request.match_info["id"]), actor=f"dasbor:{request[IDENTITY]['name']}"
     )
     raise web.HTTPSeeOther("/dasbor/antrian?pesan=" + ("Diulangi." if ok else "Tidak ditemukan."))
 
@@ -236,7 +236,7 @@ async def job_discard(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     reason = str(form.get("reason", "")).strip() or "dibuang dari dasbor"
     ok = await request.app[SERVICES].queue.discard(
-        int(request.match_info["id"]), reason, actor=f"dasbor:{request['identity']['name']}"
+        int(request.match_info["id"]), reason, actor=f"dasbor:{request[IDENTITY]['name']}"
     )
     raise web.HTTPSeeOther("/dasbor/antrian?pesan=" + ("Dibuang." if ok else "Tidak ditemukan."))
 
@@ -247,7 +247,7 @@ async def job_discard(request: web.Request) -> web.StreamResponse:
 async def quarantine(request: web.Request) -> dict[str, Any]:
     async with request.app[SERVICES].pool.acquire() as conn:
         items = [dict(r) for r in await conn.fetch(q("list_quarantined"), None, 200)]
-    return {"identity": request["identity"], "items": items, "message": request.query.get("pesan")}
+    return {"identity": request[IDENTITY], "items": items, "message": request.query.get("pesan")}
 
 
 @routes.post("/dasbor/karantina/{id}/ulang")
@@ -269,6 +269,6 @@ async def agencies(request: web.Request) -> dict[str, Any]:
     report = request.app[SERVICES].extras.get("sla_report")
     if report is not None:
         rows = await report(request.app[SERVICES])
-        if request["identity"]["role"] == "agency":
-            rows = [r for r in rows if r.get("agency") == request["identity"]["agency"]]
-    return {"identity": request["identity"], "rows": rows}
+        if request[IDENTITY]["role"] == "agency":
+            rows = [r for r in rows if r.get("agency") == request[IDENTITY]["agency"]]
+    return {"identity": request[IDENTITY], "rows": rows}

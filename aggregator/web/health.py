@@ -50,8 +50,9 @@ async def readyz(request: web.Request) -> web.Response:
         details["degraded_sources"] = degraded
     async with services.pool.acquire(timeout=5) as conn:
         details["lapor"] = await lapor_health(conn)
-    return web.json_response({"status": "ready", **details},
-                             dumps=lambda d: json.dumps(d, default=str))
+    return web.json_response(
+        {"status": "ready", **details}, dumps=lambda d: json.dumps(d, default=str)
+    )
 
 
 async def refresh_gauges(services: Any) -> None:

@@ -7,3 +7,5 @@ from typing import Any
 from aiohttp import web
 
 SERVICES: web.AppKey[Any] = web.AppKey("services", object)
+# The caller's token identity (id, name, role, agency), set by the auth middlewares.
+IDENTITY: web.RequestKey[dict[str, Any]] = web.RequestKey("identity", dict)
