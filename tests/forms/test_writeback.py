@@ -134,3 +134,42 @@ async def test_sink_answers_citizen_with_a_response_row(legacy: LegacyDb, servic
     assert first.detail == "written" and again.detail == "already there"
     rows = await legacy.run("SELECT tanggapan FROM tanggapan WHERE id_pengaduan = 3")
     assert [r[0].decode() for r in rows] == [msg.text]
+
+
+async def test_write_back_into_a_postgresql_form_database(pg_server_dsn: str) -> None:
+    import asyncpg
+
+    from connectors.forms.options import SqlTableOptions
+    from connectors.forms.writeback import FormWriter
+    from tests.conftest import drop_database, make_database
+
+    dsn = await make_database(pg_server_dsn, template=None)
+    try:
+        conn = await asyncpg.connect(dsn)
+        await conn.execute("""
+            CREATE TABLE pengaduan (id_pengaduan serial PRIMARY KEY, isi_laporan text,
+                                    status varchar(10), lapor_tracking_id varchar(20));
+            CREATE TABLE tanggapan (id_tanggapan serial PRIMARY KEY, id_pengaduan int,
+                                    tgl_tanggapan date, tanggapan text, id_petugas int);
+            INSERT INTO pengaduan (isi_laporan, status) VALUES ('Jalan rusak', '0')""")
+        opts = SqlTableOptions.model_validate({"url": dsn, "write_back": {
+            "enabled": True, "tracking_column": "lapor_tracking_id", "staff_id": 7}})
+        writer = FormWriter("form-pg", opts)
+        try:
+            at = dt.datetime(2025, 11, 19, 20, 0, tzinfo=dt.UTC)  # 20 Nov in Jakarta
+            assert await writer.add_response(1, "Sudah diperbaiki — UPT Jalan.", at)
+            assert not await writer.add_response(1, "Sudah diperbaiki — UPT Jalan.", at)
+            assert await writer.set_tracking(1, "1916449")
+            assert not await writer.set_tracking(1, "1916449")
+            assert await writer.set_status(1, "diproses")
+            assert not await writer.set_status(1, "received")  # never backwards
+        finally:
+            await writer.close()
+        row = await conn.fetchrow("SELECT status, lapor_tracking_id FROM pengaduan")
+        resp = await conn.fetch("SELECT tgl_tanggapan, tanggapan, id_petugas FROM tanggapan")
+        await conn.close()
+        assert tuple(row) == ("proses", "1916449")
+        assert [tuple(r) for r in resp] == [
+            (dt.date(2025, 11, 20), "Sudah diperbaiki — UPT Jalan.", 7)]
+    finally:
+        await drop_database(pg_server_dsn, dsn)
