@@ -40,6 +40,7 @@ log = structlog.get_logger(__name__)
 
 CHANNEL = "satukanal_jobs"
 _ACQUIRE_TIMEOUT_S = 5.0
+_FLUSH_AFTER_S = 0.1
 _ERROR_MAX = 2000
 
 Handler = Callable[[Job], Awaitable[None]]
@@ -526,6 +527,7 @@ class Worker:
         self._held: dict[int, Job] = {}
         self._started: set[int] = set()
         self._done: list[Job] = []
+        self._done_since = 0.0  # loop time the oldest unwritten success finished
         self._failed: deque[tuple[Job, BaseException]] = deque()
         self._running = 0
         self._handled = 0
@@ -603,6 +605,7 @@ class Worker:
         self._held.clear()
         self._started.clear()
         self._done = []
+        self._done_since = 0.0
         self._failed.clear()
         self._running = 0
         self._handled = 0
@@ -628,8 +631,11 @@ class Worker:
                 self._notified = False
                 drained = False
             want = self._ready.qsize() < low_water and not drained
-            # Successes wait for the claim below, which completes them in the same statement.
-            await self._settle(conn, flush_all=False, successes=not want)
+            # Successes wait for the claim below, which completes them in the same statement;
+            # without one coming, they are written within _FLUSH_AFTER_S, so a crash does not
+            # repeat work that finished long ago (a citizen would get the same SMS twice).
+            overdue = bool(self._done) and loop.time() - self._done_since >= _FLUSH_AFTER_S
+            await self._settle(conn, flush_all=overdue and not want, successes=not want)
             if want:
                 # The finished batch is completed by the statement claiming the next one.
                 done, self._done = self._done, []
@@ -658,6 +664,8 @@ class Worker:
                 await self.queue.extend_leases(conn, list(self._held))
                 next_beat = loop.time() + self._heartbeat_s
             timeout = next_beat - loop.time()
+            if self._done:
+                timeout = min(timeout, self._done_since + _FLUSH_AFTER_S - loop.time())
             if drained:
                 timeout = min(timeout, next_poll - loop.time())
                 if stop is not None and idle:
@@ -675,6 +683,7 @@ class Worker:
 
     async def _consume(self) -> None:
         batch = self.batch_size
+        loop = asyncio.get_running_loop()
         while True:
             job = await self._ready.get()
             self._running += 1
@@ -686,6 +695,9 @@ class Worker:
             self._started.discard(job.id)
             self._handled += 1
             if error is None:
+                if not self._done:
+                    self._done_since = loop.time()
+                    self._wake.set()  # the claimer arms its flush timer
                 self._done.append(job)
                 if len(self._done) >= batch or self._ready.qsize() < self.concurrency:
                     self._wake.set()

@@ -178,6 +178,37 @@ async def test_polling_finds_jobs_when_notify_was_missed(pool: asyncpg.Pool):
         await run
 
 
+async def test_a_finished_job_is_written_while_its_batch_still_runs(pool: asyncpg.Pool):
+    """Successes wait to share the next claim's statement, but not for long: if the process
+    died now, a job that finished would otherwise run (and text the citizen) again."""
+    queue = JobQueue(pool, QueueConfig(poll_s=60), owner="test:1")
+    fast = await enqueue(queue, payload={"slow": False})
+    slow = [await enqueue(queue, payload={"slow": True}) for _ in range(3)]
+    release = asyncio.Event()
+
+    async def handle(job: Job) -> None:
+        if job.payload["slow"]:
+            await release.wait()
+        else:
+            await asyncio.sleep(0.2)  # finishes once the worker has settled into waiting
+
+    await asyncio.sleep(0.3)  # the burst's trailing NOTIFY has gone out: no claim is coming
+    stop = asyncio.Event()
+    run = asyncio.create_task(Worker(queue, {"push": handle}, concurrency=4).run(stop))
+    try:
+        for _ in range(200):
+            if (await job_row(pool, fast))["state"] == "done":
+                break
+            await asyncio.sleep(0.025)
+        assert (await job_row(pool, fast))["state"] == "done"
+        assert [(await job_row(pool, i))["state"] for i in slow] == ["running"] * 3
+    finally:
+        release.set()
+        stop.set()
+        await run
+    assert await _states(pool) == {"done": 4}
+
+
 async def test_stop_drains_in_flight_work_and_releases_the_rest(pool: asyncpg.Pool):
     cfg = QueueConfig(batch_size=10, poll_s=60)
     queue = JobQueue(pool, cfg, owner="test:1")
