@@ -55,15 +55,24 @@ _PROVINCES = {
 }
 
 
+_NOT_DIAL = re.compile(r"[^\d+]")
+# 08xx / 628xx / +628xx with 9 to 12 digits after the trunk prefix: operator mobile ranges.
+_ID_MOBILE = re.compile(r"(?:\+62|62|0)(8[1-9]\d{7,10})")
+
+
 @functools.lru_cache(maxsize=65536)  # pure, and phonenumbers costs ~0.3 ms a call
 def normalize_phone(raw: str | None) -> str | None:
     """``0813…``, ``62813…``, ``+62 813-…`` → ``+62813…``; None if not a plausible number."""
     if not raw:
         return None
     text = raw.strip()
-    digits = re.sub(r"[^\d+]", "", text)
+    digits = _NOT_DIAL.sub("", text)
     if not digits or not re.search(r"\d", digits):
         return None
+    # Nearly every number citizens send is an Indonesian mobile in one of three spellings;
+    # they need no full parse (phonenumbers costs ~0.3 ms, the hot spot of bulk backfill).
+    if (mobile := _ID_MOBILE.fullmatch(digits)) is not None:
+        return "+62" + mobile.group(1)
     if digits.startswith("62") and not digits.startswith("+"):
         digits = "+" + digits
     try:
