@@ -59,6 +59,12 @@ SELECT c.id, c.status, c.lapor_tracking_id, c.submitted_at, c.received_at, c.sta
 FROM complaints c
 WHERE c.source = $1 AND c.origin ? 'receipt_code' AND c.origin ->> 'receipt_code' = $2;
 
+-- name: find_status_by_tracking_id
+-- The public page by LAPOR! Tracking ID, for complaints from every channel.
+SELECT c.id, c.status, c.lapor_tracking_id, c.received_at, c.status_at, c.agency_name,
+       c.confidential
+FROM complaints c WHERE c.lapor_tracking_id = $1;
+
 -- name: list_public_followups
 SELECT at, agency_name, text, kind FROM followups WHERE complaint_id = $1 ORDER BY at, id;
 

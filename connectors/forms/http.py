@@ -305,6 +305,9 @@ class StatusPage:
     async def show(self, request: web.Request) -> web.Response:
         if (limited := self._limited(request)) is not None:
             return limited
+        raw = request.match_info["code"].strip().lstrip("#")
+        if raw.isdigit():
+            return await self._show_tracking(raw)
         code = normalize_code(request.match_info["code"])
         found = await self._find(code) if code else None
         if found is None:
@@ -322,6 +325,32 @@ class StatusPage:
                         "text": f["text"], "kind": f["kind"]} for f in followups],
             reply_action=request.path, municipality=self.services.settings.municipality,
             sunset=src.cfg.sunset, sunset_text=sunset_text(c["lapor_tracking_id"]))
+
+    async def _show_tracking(self, tracking_id: str) -> web.Response:
+        """The page every notification links to, for a complaint from any channel.
+
+        Tracking IDs are sequential and public on LAPOR! itself, so this view is read-only
+        (no reply form: that needs the secret receipt code or the citizen's own channel),
+        and a confidential (rahasia) complaint shows its status but not the responses."""
+        async with self.services.pool.acquire() as conn:
+            c = await conn.fetchrow(q("find_status_by_tracking_id"), tracking_id)
+            followups = [] if c is None or c["confidential"] else await conn.fetch(
+                q("list_public_followups"), c["id"])
+        if c is None:
+            return render("error.html.j2", status=404, heading="Pengaduan tidak ditemukan",
+                          messages=[f"Tidak ada pengaduan dengan Tracking ID #{tracking_id} "
+                                    "di sini. Periksa kembali nomornya."],
+                          back=None, municipality=self.services.settings.municipality)
+        zone = _zone(self.services)
+        return render(
+            "status.html.j2", code=None, tracking_id=c["lapor_tracking_id"],
+            status_label=STATUS_LABELS.get(c["status"], c["status"]),
+            received=f"{c['received_at'].astimezone(zone):%d-%m-%Y %H:%M}",
+            agency=c["agency_name"], sent=False, confidential=c["confidential"],
+            followups=[{"at": f"{f['at'].astimezone(zone):%d-%m-%Y}", "agency": f["agency_name"],
+                        "text": f["text"], "kind": f["kind"]} for f in followups],
+            reply_action=None, municipality=self.services.settings.municipality,
+            sunset=False, sunset_text="")
 
     async def reply(self, request: web.Request) -> web.StreamResponse:
         from aggregator.intake import ingest
