@@ -105,7 +105,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
         ]
         if settings.lapor.adapter != "manual":
             loops.append(UpdatesLoop(services, port))
-        loops.append(SlaLoop(services, sinks))
+        loops.append(SlaLoop(services, sinks, interval_s=settings.sla.check_interval_s))
         loops.append(DeliveryLoop(services, sinks))
 
         async def report(svc: Any) -> list[dict[str, Any]]:

@@ -170,6 +170,9 @@ class SlaConfig(Section):
     agency_contacts: dict[str, str] = Field(
         default_factory=dict, description="agency code → e-mail for breach notices"
     )
+    check_interval_s: float = Field(
+        default=60.0, gt=0, description="how often clocks and closures are evaluated"
+    )
 
 
 class NotifyConfig(Section):
