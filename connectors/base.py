@@ -15,10 +15,25 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict, model_validator
+
 from aggregator.errors import ConfigError
 from schemas.complaint import Parsed
+from schemas.config import _read_secret_files
 
 ENTRY_POINT_GROUP = "satukanal.connectors"
+
+
+class ConnectorOptions(BaseModel):
+    """Base of every connector's options: unknown keys are errors, and any secret (a
+    ``SecretStr`` option ``x``) may instead be read from a file named by ``x_file``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: Any) -> Any:
+        return _read_secret_files(data, cls.model_fields)
 
 
 @dataclass(frozen=True)

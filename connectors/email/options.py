@@ -6,34 +6,17 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from aggregator.errors import ConfigError
+from connectors.base import ConnectorOptions
 from connectors.email.parser import MB, ParseOptions
 
 TlsMode = Literal["implicit", "starttls", "none"]
 
 
-class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _password_file(cls, data: Any) -> Any:
-        """``password_file = PATH`` (systemd credentials, Docker secrets) instead of a password.
-        Only the password: ``ca_file`` is a path we hand to TLS, not a secret to inline."""
-        if isinstance(data, dict) and data.get("password_file") and not data.get("password"):
-            data = dict(data)
-            path = Path(str(data.pop("password_file")))
-            try:
-                data["password"] = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(
-                    f"cannot read password_file {path}: {exc.strerror or exc}"
-                ) from exc
-        elif isinstance(data, dict) and "password_file" in data:
-            data = {k: v for k, v in data.items() if k != "password_file"}
-        return data
+class _Options(ConnectorOptions):
+    """Secrets (``password``) may come from ``password_file`` (see ConnectorOptions)."""
 
 
 class TlsOptions(_Options):

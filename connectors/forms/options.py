@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from aggregator.errors import ConfigError
+from connectors.base import ConnectorOptions
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _READ_ONLY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
@@ -29,7 +30,7 @@ def check_ident(v: str | None) -> str | None:
     return v
 
 
-class Opts(BaseModel):
+class Opts(ConnectorOptions):
     model_config = ConfigDict(extra="forbid")
 
 

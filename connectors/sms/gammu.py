@@ -24,10 +24,10 @@ from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, SecretStr, ValidationError
 
 from aggregator.errors import ConfigError, InvalidInput, PermanentError
-from connectors.base import Batch, Origin, OutboundMessage, RawItem, SendResult
+from connectors.base import Batch, ConnectorOptions, Origin, OutboundMessage, RawItem, SendResult
 from connectors.sms.encoding import sms_encoding, split_sms
 from connectors.sms.gammu_db import PARKED, GammuDb, open_gammu_db
 from connectors.sms.multipart import Group, group_rows, reassemble
@@ -40,7 +40,7 @@ SUPPORTED_VERSIONS = range(13, 18)
 CODING = {"gsm7": "Default_No_Compression", "ucs2": "Unicode_No_Compression"}
 
 
-class GammuOptions(BaseModel):
+class GammuOptions(ConnectorOptions):
     model_config = ConfigDict(extra="forbid")
 
     driver: Literal["pgsql", "mysql"] = "pgsql"

@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from aggregator.errors import ConfigError, InvalidInput
-from connectors.base import Batch, RawItem
+from connectors.base import Batch, ConnectorOptions, RawItem
 from connectors.sms.kannel import KannelOptions, KannelSink
 from connectors.sms.parsing import (
     SmsConventions,
@@ -43,13 +43,13 @@ ID_KEYS = ("id", "message_id", "messageId", "msgid", "sms_id", "uuid")
 TIME_KEYS = ("time", "timestamp", "received_at", "date", "datetime", "waktu")
 
 
-class BasicAuth(BaseModel):
+class BasicAuth(ConnectorOptions):
     model_config = ConfigDict(extra="forbid")
     username: str
     password: SecretStr
 
 
-class SmsHttpOptions(BaseModel):
+class SmsHttpOptions(ConnectorOptions):
     model_config = ConfigDict(extra="forbid")
 
     secret: SecretStr | None = None

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 
 import aiohttp
 import structlog
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AnyHttpUrl, ConfigDict, Field, SecretStr
 
 from aggregator.errors import AuthError, InDoubtError, PermanentError, TransientError
-from connectors.base import Origin, OutboundMessage, SendResult
+from connectors.base import ConnectorOptions, Origin, OutboundMessage, SendResult
 from connectors.sms.encoding import sms_encoding, split_sms
 
 log = structlog.get_logger(__name__)
@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 DLR_MASK = 1 | 2 | 16
 
 
-class KannelOptions(BaseModel):
+class KannelOptions(ConnectorOptions):
     model_config = ConfigDict(extra="forbid")
 
     sendsms_url: AnyHttpUrl = Field(description="http://host:13013/cgi-bin/sendsms")

@@ -128,9 +128,19 @@ def test_the_example_configuration_is_valid(tmp_path):
     text = (root / "deploy" / "satukanal.example.toml").read_text()
     for path in set(re.findall(r'_file = "([^"]+)"', text)):
         local = tmp_path / Path(path).name
-        local.write_text(generate_key())
+        # Database secrets are whole DSNs; the rest are keys or passwords.
+        local.write_text(
+            "mysql://u:pw@127.0.0.1:3306/db" if local.suffix in (".dsn", ".url") else generate_key()
+        )
         text = text.replace(f'"{path}"', f'"{local}"')
     s = load_settings(write(tmp_path, text))
     assert [src.kind for src in s.sources] == ["imap", "gammu", "sql_table"]
+    # The connectors accept their blocks too (their constructors only validate).
+    from aggregator.sources import build_sources
+
+    class NoServices:
+        settings, pool, http, crypto, clock, extras = s, None, None, None, None, {}
+
+    assert sorted(build_sources(s, NoServices())) == ["email-pengaduan", "form-dinsos", "sms-1708"]
     assert s.sources[0].agency == "55"  # DISKOMINFO resolved to LAPOR!'s agency id
     assert s.routing[0].agency == "45"
