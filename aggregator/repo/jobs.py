@@ -54,10 +54,16 @@ async def enqueue(
     now: Now,
     notify: bool = True,
 ) -> int | None:
-    job_id: int | None = await conn.fetchval(
-        q("enqueue_job"),
-        kind, complaint_id, payload, dedup_key, run_after, max_attempts, now, notify,
-    )
+    if dedup_key is None:
+        job_id: int | None = await conn.fetchval(
+            q("enqueue_job_without_key"),
+            kind, complaint_id, payload, run_after, max_attempts, now, notify,
+        )
+    else:
+        job_id = await conn.fetchval(
+            q("enqueue_job"),
+            kind, complaint_id, payload, dedup_key, run_after, max_attempts, now, notify,
+        )
     return job_id
 
 

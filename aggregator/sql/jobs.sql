@@ -5,21 +5,27 @@
 -- says; tests pass a clock to move time.
 
 -- name: enqueue_job
--- One round trip: the row and, when $8, its NOTIFY (sent at commit, only if a row was
--- inserted). aggregator.queue rate-limits the in-transaction NOTIFY: PostgreSQL serialises
--- the commits of notifying transactions under one lock, WAL flush included, which would cap
--- enqueueing at one job per disk flush.
+-- One round trip: the row and, when $8, its NOTIFY (sent at commit; RETURNING yields nothing
+-- when the dedup_key was taken, so no NOTIFY then). aggregator.queue rate-limits the
+-- in-transaction NOTIFY: PostgreSQL serialises the commits of notifying transactions under
+-- one lock, WAL flush included, which would cap enqueueing at one job per disk flush.
 -- $1 kind, $2 complaint_id, $3 payload, $4 dedup_key, $5 run_after, $6 max_attempts, $7 now,
 -- $8 notify
-WITH ins AS (
-    INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, max_attempts,
-                      created_at, updated_at)
-    VALUES ($1, $2, $3, $4, coalesce($5, $7::timestamptz, now()), $6,
-            coalesce($7::timestamptz, now()), coalesce($7::timestamptz, now()))
-    ON CONFLICT (dedup_key) DO NOTHING
-    RETURNING id
-)
-SELECT id, CASE WHEN $8::boolean THEN pg_notify('satukanal_jobs', $1) END FROM ins;
+INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, max_attempts,
+                  created_at, updated_at)
+VALUES ($1, $2, $3, $4, coalesce($5, $7::timestamptz, now()), $6,
+        coalesce($7::timestamptz, now()), coalesce($7::timestamptz, now()))
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING id, CASE WHEN $8::boolean THEN pg_notify('satukanal_jobs', $1) END;
+
+-- name: enqueue_job_without_key
+-- The same without a dedup_key: a plain INSERT skips ON CONFLICT's speculative insertion,
+-- which a NULL key can never need.
+-- $1 kind, $2 complaint_id, $3 payload, $4 run_after, $5 max_attempts, $6 now, $7 notify
+INSERT INTO jobs (kind, complaint_id, payload, run_after, max_attempts, created_at, updated_at)
+VALUES ($1, $2, $3, coalesce($4, $6::timestamptz, now()), $5,
+        coalesce($6::timestamptz, now()), coalesce($6::timestamptz, now()))
+RETURNING id, CASE WHEN $7::boolean THEN pg_notify('satukanal_jobs', $1) END;
 
 -- name: notify_kinds
 -- The trailing wake-up for enqueues whose NOTIFY was held back; sent after they committed.
