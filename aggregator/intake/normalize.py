@@ -52,6 +52,7 @@ _PROVINCES = {
     94,
     95,
     96,
+    97,
 }
 
 
@@ -95,23 +96,23 @@ def find_phones(text: str) -> list[str]:
 
 
 def check_nik(nik: str | None) -> bool:
-    """Structure check of a 16-digit NIK (province, birth date with +40 for women).
+    """Structure check of a 16-digit NIK: province(2) kab/kota(2) kecamatan(2) DDMMYY (day
+    +40 for women) serial(4).
 
     Only ever a flag: junk NIKs in old forms are common and never a reason to reject."""
-    if not nik or not re.fullmatch(r"\d{16}", nik):
+    if not nik or len(nik) != 16 or not nik.isdigit():
         return False
-    if int(nik[:2]) not in _PROVINCES:
+    if int(nik[0:2]) not in _PROVINCES or nik[2:4] == "00" or nik[4:6] == "00":
         return False
-    day, month = int(nik[6:8]), int(nik[8:10])
+    day, month, year = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
     if day > 40:
         day -= 40
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return False
     try:
-        dt.date(2000, month, day)  # leap year: 29 Feb allowed
+        # Any century will do for the calendar check; 2000 is a leap year, so 29/02 passes.
+        dt.date(2000 + year, month, day)
     except ValueError:
         return False
-    return nik[12:] != "0000"
+    return nik[12:16] != "0000"
 
 
 def find_niks(text: str) -> list[str]:

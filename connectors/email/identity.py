@@ -6,55 +6,13 @@ them and old systems hold junk. Province codes are the BPS codes in use since 20
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 
 import phonenumbers
 
-_PROVINCES = frozenset(
-    {
-        11,
-        12,
-        13,
-        14,
-        15,
-        16,
-        17,
-        18,
-        19,
-        21,
-        31,
-        32,
-        33,
-        34,
-        35,
-        36,
-        51,
-        52,
-        53,
-        61,
-        62,
-        63,
-        64,
-        65,
-        71,
-        72,
-        73,
-        74,
-        75,
-        76,
-        81,
-        82,
-        91,
-        92,
-        93,
-        94,
-        95,
-        96,
-        97,
-    }
-)
+from aggregator.intake.normalize import check_nik
+
 _NIK = re.compile(r"(?<![\d])(\d{16})(?![\d])")
 _NIK_SPACED = re.compile(r"(?<![\d])(\d{4}[ .-]\d{4}[ .-]\d{4}[ .-]\d{4})(?![\d])")
 _MOBILE_TYPES = {
@@ -69,21 +27,7 @@ class FoundPhone:
     raw: str
 
 
-def nik_is_valid(nik: str) -> bool:
-    """Province(2) kab/kota(2) kecamatan(2) DDMMYY (day+40 for women) serial(4)."""
-    if len(nik) != 16 or not nik.isdigit():
-        return False
-    if int(nik[0:2]) not in _PROVINCES or nik[2:4] == "00" or nik[4:6] == "00":
-        return False
-    day, month, year = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
-    if day > 40:
-        day -= 40
-    try:
-        # Any century will do for the calendar check; 2000 is a leap year, so 29/02 passes.
-        dt.date(2000 + year, month, day)
-    except ValueError:
-        return False
-    return nik[12:16] != "0000"
+nik_is_valid = check_nik  # one NIK rule for every channel
 
 
 def find_nik(text: str) -> tuple[str, bool, tuple[int, int]] | None:
