@@ -68,6 +68,25 @@ def http_routes(services: Any, sources: dict[str, Any]) -> list[tuple[str, list[
     return out
 
 
+def instrument(loop: Any) -> Any:
+    """Count every loop's iterations and failures in /metrics, whoever wrote the loop: each
+    loop's ``run`` calls ``self.run_once``, so wrapping that one method covers them all."""
+    name = getattr(loop, "name", type(loop).__name__)
+    inner = loop.run_once
+
+    async def run_once() -> int:
+        try:
+            n: int = await inner()
+        except Exception:
+            metrics.LOOP_ERRORS.labels(loop=name).inc()
+            raise
+        metrics.LOOP_ITERATIONS.labels(loop=name).inc()
+        return n
+
+    loop.run_once = run_once
+    return loop
+
+
 @contextlib.asynccontextmanager
 async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Components]:
     from aggregator.followup.report import sla_report
@@ -124,6 +143,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             ]
 
         services.extras["sla_report"] = report
+        loops = [instrument(lp) for lp in loops]
         comp = Components(
             sources=sources,
             sinks=sinks,

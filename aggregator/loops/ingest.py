@@ -104,7 +104,6 @@ class IngestLoop:
             except Exception:  # a bug in one source must not stop the daemon
                 log.exception("ingest_loop_crashed", source=self.source.name)
                 n = 0
-            metrics.LOOP_ITERATIONS.labels(loop=self.name).inc()
             if n:
                 continue
             wait = getattr(self.source, "wait_for_new", None)

@@ -144,7 +144,11 @@ async def test_sigterm_drains_and_exits_zero_with_one_summary(tmp_path, db_dsn):
             deliver_to_maildir(tmp_path / "Maildir", mail(7))
             await asyncio.sleep(2)
             metrics = await (await http.get(f"http://127.0.0.1:{port}/metrics")).text()
-            assert "satukanal_raw_items_ingested_total" in metrics
+            assert 'satukanal_raw_items_ingested_total{source="email-warga"} 1.0' in metrics
+            for loop in ("ingest:email-warga", "lapor_updates", "sla"):
+                assert f'satukanal_loop_iterations_total{{loop="{loop}"}}' in metrics
+            assert 'satukanal_job_outcomes_total{kind="push",outcome="done"}' in metrics
+            assert "satukanal_source_last_success_timestamp_seconds" in metrics
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 40)
     finally:
