@@ -144,10 +144,24 @@ def clean_text(text: str) -> str:
     return _BLANKS.sub("\n\n", text).strip()
 
 
+# Abbreviations that end in a full stop without ending a sentence (addresses, titles, money).
+_ABBREVIATIONS = frozenset({
+    "jl", "jln", "gg", "no", "rt", "rw", "kel", "kec", "kab", "prov", "km", "rp", "dr", "drs",
+    "ir", "h", "hj", "bpk", "ibu", "sdr", "yth", "tgl", "ds", "kp", "blk", "pt", "cv", "st",
+})
+_SENTENCE_END = re.compile(r"([.!?])\s+")
+
+
 def derive_title(content: str, limit: int = 150) -> str:
-    """LAPOR! wants a 1..150 character title; take the first sentence or line."""
-    first = content.strip().split("\n", 1)[0]
-    first = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0].strip()
+    """LAPOR! wants a 1..150 character title: the first sentence or line, without stopping
+    at an abbreviation such as "Jl." or "RT."."""
+    first = content.strip().split("\n", 1)[0].strip()
+    for m in _SENTENCE_END.finditer(first):
+        word = re.split(r"[\s(]", first[: m.start()])[-1].lower()
+        if m.group(1) == "." and (word in _ABBREVIATIONS or len(word) <= 1):
+            continue
+        first = first[: m.start() + 1].strip()
+        break
     if not first:
         first = "Pengaduan masyarakat"
     if len(first) > limit:

@@ -21,6 +21,7 @@ import asyncpg
 import structlog
 
 from aggregator.errors import AuthError, PermanentError, TransientError
+from aggregator.intake.normalize import derive_title
 from aggregator.lapor.apply import Classifier, apply_stored, default_classifier
 from aggregator.lapor.batching import MicroBatcher
 from aggregator.lapor.errors import (
@@ -47,12 +48,6 @@ _NOT_PUSHED = {"duplicate", "history"}
 AUTH_RETRY_S = 300.0
 PREFETCH = 100  # claimed push jobs read together
 PREFETCH_TTL_S = 10.0  # a row read ahead is used only this fresh
-
-
-def derive_title(content: str) -> str:
-    first = content.strip().splitlines()[0] if content.strip() else "Pengaduan"
-    first = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0].strip()
-    return first if len(first) <= 150 else first[:147].rstrip() + "…"
 
 
 def _location(value: Any) -> Location | None:
