@@ -318,14 +318,11 @@ class JobQueue:
     ) -> list[Job]:
         """Take up to ``limit`` due jobs (or jobs whose lease ran out) under a lease.
 
-        ``complete``: ids of jobs this owner finished, marked done in the same statement
-        (one round trip and one commit per batch in a busy worker).
+        ``complete``: ids of jobs this owner finished, marked done first (a statement of its
+        own: see complete_jobs in aggregator/sql/jobs.sql for why not the same one).
         """
         if complete:
-            return await repo.complete_and_claim(
-                conn, complete, kinds, limit, owner=self.owner, lease_s=self.cfg.lease_s,
-                max_attempts=self.cfg.max_attempts, now=self._now(),
-            )
+            await self.complete(conn, complete)
         return await repo.claim(
             conn, kinds, limit, owner=self.owner, lease_s=self.cfg.lease_s,
             max_attempts=self.cfg.max_attempts, now=self._now(),
@@ -631,13 +628,13 @@ class Worker:
                 self._notified = False
                 drained = False
             want = self._ready.qsize() < low_water and not drained
-            # Successes wait for the claim below, which completes them in the same statement;
-            # without one coming, they are written within _FLUSH_AFTER_S, so a crash does not
-            # repeat work that finished long ago (a citizen would get the same SMS twice).
+            # Successes wait for the claim below, which completes them first; without one
+            # coming, they are written within _FLUSH_AFTER_S, so a crash does not repeat work
+            # that finished long ago (a citizen would get the same SMS twice).
             overdue = bool(self._done) and loop.time() - self._done_since >= _FLUSH_AFTER_S
             await self._settle(conn, flush_all=overdue and not want, successes=not want)
             if want:
-                # The finished batch is completed by the statement claiming the next one.
+                # The finished batch is completed right before the next one is claimed.
                 done, self._done = self._done, []
                 try:
                     jobs = await self.queue.claim(

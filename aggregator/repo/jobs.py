@@ -94,24 +94,6 @@ async def reap_expired(
     return [(r["id"], r["kind"]) for r in rows]
 
 
-async def complete_and_claim(
-    conn: asyncpg.Connection,
-    done_ids: Sequence[int],
-    kinds: Sequence[str],
-    limit: int,
-    *,
-    owner: str,
-    lease_s: float,
-    max_attempts: int,
-    now: Now,
-) -> list[Job]:
-    rows = await conn.fetch(
-        q("complete_and_claim_jobs"),
-        list(kinds), limit, owner, lease_s, now, list(done_ids), max_attempts,
-    )
-    return [_job(r) for r in rows]
-
-
 async def complete(
     conn: asyncpg.Connection, ids: Sequence[int], *, owner: str, now: Now
 ) -> int:

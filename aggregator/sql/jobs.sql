@@ -70,52 +70,12 @@ WHERE j.id = ANY (ARRAY(SELECT id FROM picked))  -- a join here may turn into a 
 RETURNING j.id, j.kind, j.payload, j.complaint_id, j.state, j.attempts, j.created_at,
           j.run_after, j.last_error;
 
--- name: complete_and_claim_jobs
--- The worker's steady state: the batch it finished and the next batch in one statement,
--- one commit. Same rules as complete_jobs and claim_jobs; a job being completed here is
--- never taken back as "expired" by the same statement.
--- $1 kinds, $2 limit, $3 owner, $4 lease seconds, $5 now, $6 ids done, $7 default max_attempts
-WITH done AS (
-    UPDATE jobs
-    SET state = 'done',
-        lease_until = NULL,
-        finished_at = coalesce($5::timestamptz, now()),
-        updated_at = coalesce($5::timestamptz, now())
-    WHERE id = ANY($6::bigint[]) AND state = 'running' AND lease_owner = $3
-), expired AS (
-    SELECT id FROM jobs
-    WHERE state = 'running' AND lease_until < coalesce($5::timestamptz, now())
-      AND kind = ANY($1::text[]) AND id <> ALL($6::bigint[])
-      AND attempts < coalesce(max_attempts, $7::integer)
-    ORDER BY lease_until
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-), due AS (
-    SELECT id FROM jobs
-    WHERE state IN ('queued', 'in_doubt') AND run_after <= coalesce($5::timestamptz, now())
-      AND kind = ANY($1::text[])
-    ORDER BY run_after, id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-), picked AS (
-    SELECT id FROM expired
-    UNION ALL
-    SELECT id FROM due
-    LIMIT $2
-)
-UPDATE jobs j
-SET state = 'running',
-    lease_owner = $3,
-    lease_until = coalesce($5::timestamptz, now()) + make_interval(secs => $4),
-    attempts = j.attempts + 1,
-    updated_at = coalesce($5::timestamptz, now())
-WHERE j.id = ANY (ARRAY(SELECT id FROM picked))  -- a join here may turn into a seq scan
-RETURNING j.id, j.kind, j.payload, j.complaint_id, j.state, j.attempts, j.created_at,
-          j.run_after, j.last_error;
-
 -- name: complete_jobs
--- One round trip per batch. Only leases this owner still holds: a job whose lease ran out
--- and was taken by another process is that process's to finish.
+-- One round trip per batch, in its own transaction. Only leases this owner still holds: a
+-- job whose lease ran out and was taken by another process is that process's to finish.
+-- Not merged into claim_jobs: a claim can leave row locks on rows it skipped after a
+-- recheck (another worker's just-claimed jobs), and an UPDATE that waits on rows in the same
+-- transaction as a claim that holds such locks deadlocks with its mirror image.
 -- $1 ids, $2 owner, $3 now
 UPDATE jobs
 SET state = 'done',

@@ -384,7 +384,7 @@ async def test_job_whose_process_died_on_its_last_attempt_is_dead(
     assert sorted(outcomes) == [("push", "dead"), ("push", "done")]
 
 
-async def test_completing_and_claiming_in_one_statement(pool: asyncpg.Pool, cfg: QueueConfig):
+async def test_claim_completes_the_finished_batch_first(pool: asyncpg.Pool, cfg: QueueConfig):
     now = dt.datetime.now(dt.UTC)
     clock = {"now": now}
     queue = JobQueue(pool, cfg, owner="test:1", clock=lambda: clock["now"])
