@@ -1,9 +1,14 @@
-"""What the IMAP and Maildir sources share: source references and the parse hook."""
+"""What the IMAP and Maildir sources share: source references, parsing, the SMTP sink."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
+
+from connectors.base import RawItem
+from connectors.email.parser import parse_email
+from schemas.complaint import Parsed
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_ID = re.compile(
@@ -20,3 +25,29 @@ def source_ref(raw: bytes) -> str:
     if m:
         return m.group(1).decode("ascii", "replace")
     return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+class MailSourceBase:
+    """Parsing and the optional SMTP sink (``options.smtp``), made once and closed with the
+    source. Subclasses set ``name``, ``options`` and ``_parse_options``."""
+
+    name: str
+    options: Any
+    _parse_options: Any
+    _sink: Any = None
+
+    def parse(self, item: RawItem) -> Parsed:
+        return parse_email(item.payload, options=self._parse_options)
+
+    def sink(self) -> Any:
+        if self.options.smtp is None:
+            return None
+        if self._sink is None:
+            from connectors.email.smtp import SmtpSink
+
+            self._sink = SmtpSink(self.options.smtp, source=self.name)
+        return self._sink
+
+    async def _close_sink(self) -> None:
+        if self._sink is not None:
+            await self._sink.close()

@@ -24,10 +24,8 @@ from aioimaplib import aioimaplib
 
 from aggregator.errors import AuthError, ConfigError, TransientError
 from connectors.base import Batch, RawItem
-from connectors.email.common import source_ref
+from connectors.email.common import MailSourceBase, source_ref
 from connectors.email.options import ImapOptions, load_options
-from connectors.email.parser import parse_email
-from schemas.complaint import Parsed
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +50,7 @@ def _internaldate(value: bytes) -> dt.datetime | None:
         return None
 
 
-class ImapSource:
+class ImapSource(MailSourceBase):
     kind: ClassVar[str] = "imap"
 
     def __init__(self, cfg: Any, services: Any) -> None:
@@ -65,7 +63,6 @@ class ImapSource:
         self._uidvalidity: int | None = None
         self._failures = 0
         self._next_attempt = 0.0
-        self._sink: Any = None
         self._log = log.bind(source=cfg.name)
 
     # --- connection ------------------------------------------------------------------
@@ -328,19 +325,6 @@ class ImapSource:
                 if broken is not None:
                     await self._drop(broken)
 
-    def parse(self, item: RawItem) -> Parsed:
-        return parse_email(item.payload, options=self._parse_options)
-
-    def sink(self) -> Any:
-        if self.options.smtp is None:
-            return None
-        if self._sink is None:
-            from connectors.email.smtp import SmtpSink
-
-            self._sink = SmtpSink(self.options.smtp, source=self.name)
-        return self._sink
-
     async def close(self) -> None:
         await self._disconnect()
-        if self._sink is not None:
-            await self._sink.close()
+        await self._close_sink()

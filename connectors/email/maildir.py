@@ -18,15 +18,13 @@ import structlog
 
 from aggregator.errors import ConfigError, TransientError
 from connectors.base import Batch, RawItem
-from connectors.email.common import source_ref
+from connectors.email.common import MailSourceBase, source_ref
 from connectors.email.options import MaildirOptions, load_options
-from connectors.email.parser import parse_email
-from schemas.complaint import Parsed
 
 log = structlog.get_logger(__name__)
 
 
-class MaildirSource:
+class MaildirSource(MailSourceBase):
     kind: ClassVar[str] = "maildir"
 
     def __init__(self, cfg: Any, services: Any) -> None:
@@ -35,7 +33,6 @@ class MaildirSource:
         self.services = services
         self.options: MaildirOptions = load_options(MaildirOptions, cfg.name, cfg.options)
         self._parse_options = self.options.parse_options()
-        self._sink: Any = None
 
     @property
     def root(self) -> Path:
@@ -104,18 +101,5 @@ class MaildirSource:
             except FileNotFoundError:
                 continue
 
-    def parse(self, item: RawItem) -> Parsed:
-        return parse_email(item.payload, options=self._parse_options)
-
-    def sink(self) -> Any:
-        if self.options.smtp is None:
-            return None
-        if self._sink is None:
-            from connectors.email.smtp import SmtpSink
-
-            self._sink = SmtpSink(self.options.smtp, source=self.name)
-        return self._sink
-
     async def close(self) -> None:
-        if self._sink is not None:
-            await self._sink.close()
+        await self._close_sink()
