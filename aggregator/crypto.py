@@ -14,6 +14,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -50,6 +51,15 @@ class Crypto:
     keys: dict[str, bytes]
     current_id: str
     hmac_key: bytes
+    # One cipher object per key: building AESGCM costs as much as a short encryption.
+    _ciphers: dict[str, AESGCM] = dc_field(default_factory=dict, init=False, repr=False,
+                                           compare=False)
+
+    def _cipher(self, kid: str) -> AESGCM:
+        c = self._ciphers.get(kid)
+        if c is None:
+            c = self._ciphers[kid] = AESGCM(self.keys[kid])
+        return c
 
     @classmethod
     def from_config(cls, cfg: CryptoConfig, *, demo: bool = False) -> Crypto:
@@ -76,7 +86,7 @@ class Crypto:
             return None
         kid = self.current_id.encode()
         nonce = os.urandom(12)
-        ct = AESGCM(self.keys[self.current_id]).encrypt(nonce, value.encode(), field.encode())
+        ct = self._cipher(self.current_id).encrypt(nonce, value.encode(), field.encode())
         return bytes([len(kid)]) + kid + nonce + ct
 
     def key_id_of(self, blob: bytes) -> str:
@@ -88,13 +98,12 @@ class Crypto:
             return None
         blob = bytes(blob)
         kid = self.key_id_of(blob)
-        key = self.keys.get(kid)
-        if key is None:
+        if kid not in self.keys:
             raise ConfigError(f"data was encrypted with key {kid!r}, which is not configured")
         start = 1 + blob[0]
         nonce, ct = blob[start : start + 12], blob[start + 12 :]
         try:
-            return AESGCM(key).decrypt(nonce, ct, field.encode()).decode()
+            return self._cipher(kid).decrypt(nonce, ct, field.encode()).decode()
         except InvalidTag as exc:
             raise ConfigError(f"cannot decrypt a {field} with key {kid!r}: wrong key") from exc
 
@@ -106,4 +115,4 @@ class Crypto:
         if not value:
             return None
         norm = value.strip().lower()
-        return hmac.new(self.hmac_key, f"{field}:{norm}".encode(), hashlib.sha256).digest()
+        return hmac.digest(self.hmac_key, f"{field}:{norm}".encode(), hashlib.sha256)
