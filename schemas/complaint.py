@@ -148,4 +148,32 @@ class Ignored(Strict):
     answer: str | None = None  # a short hint to send back (e.g. usage for an empty SMS)
 
 
-Parsed = ComplaintDraft | ReplyDraft | Ignored
+class LegacyResponse(Strict):
+    """A response row (``tanggapan``) staff wrote in an old form's own admin pages."""
+
+    id: str
+    at: dt.datetime | None = None
+    text: str
+
+
+class LegacyUpdate(Strict):
+    """An old form's row changed after it was imported (found by a re-scan: old forms have no
+    ``updated_at``), or was deleted there. Intake applies it to the complaint the row became,
+    found by ``thread_key`` within the same source."""
+
+    kind: Literal["legacy_update"] = "legacy_update"
+    form_table: str
+    row_id: str
+    thread_key: str  # ``form-row:<table>:<id>``, as the row's ComplaintDraft.thread_keys
+    deleted: bool = False
+    status_raw: str | None = None  # the old form's status value as stored
+    status: str | None = None  # mapped through the source's status_map; None if unmapped
+    # Every response staff wrote there, without the ones satukanal wrote back (the source
+    # leaves those out, or they would come back as news); intake keeps the ones it lacks.
+    responses: tuple[LegacyResponse, ...] = ()
+    # Our statuses whose write-back writes exactly ``status_raw`` (empty without write-back):
+    # a change to that value while the complaint is in one of them agrees with LAPOR!.
+    write_back_statuses: tuple[str, ...] = ()
+
+
+Parsed = ComplaintDraft | ReplyDraft | Ignored | LegacyUpdate

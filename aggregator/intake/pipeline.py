@@ -32,6 +32,7 @@ from schemas.complaint import (
     ComplaintDraft,
     ComplaintStatus,
     Ignored,
+    LegacyUpdate,
     Parsed,
     ReplyDraft,
 )
@@ -52,6 +53,7 @@ class IngestResult:
     replies: int = 0
     ignored: int = 0
     quarantined: int = 0
+    updates: int = 0  # a legacy form row's later changes applied to its complaint
     complaint_ids: list[uuid.UUID] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -65,6 +67,7 @@ class IngestResult:
             "replies",
             "ignored",
             "quarantined",
+            "updates",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.complaint_ids.extend(other.complaint_ids)
@@ -239,6 +242,8 @@ class Intake:
                 result.quarantined += 1
                 key = str(p)[:80]
                 result.reasons[key] = result.reasons.get(key, 0) + 1
+            elif isinstance(p, LegacyUpdate):
+                await self._apply_legacy_update(conn, plan, result, source, raw_id, p)
             elif isinstance(p, Ignored):
                 plan.states.append((raw_id, "ignored", p.reason, None))
                 result.ignored += 1
@@ -266,6 +271,66 @@ class Intake:
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
         await self._flush(conn, plan, source)
         return result
+
+    async def _apply_legacy_update(
+        self,
+        conn: asyncpg.Connection,
+        plan: _Plan,
+        result: IngestResult,
+        source: Any,
+        raw_id: int,
+        u: LegacyUpdate,
+    ) -> None:
+        """A form row changed in the old database after its import: onto its complaint's
+        timeline. The complaint is updated at once (in this transaction), so a second update
+        of the same row in one batch compares against the first; what the complaint already
+        holds (status, response ids, deletion) is never recorded twice."""
+        row = await conn.fetchrow(q("find_complaint_by_form_row"), source.name, u.thread_key)
+        if row is None:
+            why = f"baris formulir lama {u.row_id} belum pernah diimpor"
+            plan.states.append((raw_id, "quarantined", why, None))
+            result.quarantined += 1
+            result.reasons[why[:80]] = result.reasons.get(why[:80], 0) + 1
+            return
+        cid, origin = row["id"], row["origin"] or {}
+        result.updates += 1
+        data: dict[str, Any] = {"form_table": u.form_table, "row_id": u.row_id}
+        if u.deleted:
+            if origin.get("legacy_row_deleted"):
+                plan.states.append((raw_id, "accepted", "sudah tercatat", cid))
+                return
+            await conn.execute(
+                q("apply_legacy_form_update"), cid, None, {"legacy_row_deleted": True}
+            )
+            plan.states.append((raw_id, "accepted", None, cid))
+            plan.events.append((cid, "legacy_row_deleted", f"source:{source.name}", data))
+            return
+        held = list(origin.get("legacy_responses") or [])
+        known = {str(r.get("id")) for r in held}
+        new = [r.model_dump(mode="json") for r in u.responses if r.id not in known]
+        before = origin.get("legacy_status_raw")
+        changed = u.status_raw != before
+        if not changed and not new:
+            plan.states.append((raw_id, "accepted", "tidak ada perubahan baru", cid))
+            return
+        patch: dict[str, Any] = {"legacy_status_raw": u.status_raw}
+        if new:
+            patch["legacy_responses"] = held + new
+            data["responses"] = new
+        if changed:
+            data.update(
+                status_before=before,
+                status_after=u.status_raw,
+                legacy_status_before=row["legacy_status"],
+                legacy_status_after=u.status or row["legacy_status"],
+            )
+            if u.status is None:
+                data["status_unmapped"] = True
+            if row["status"] in u.write_back_statuses:
+                data["same_as_write_back"] = True  # what write-back writes for our status
+        await conn.execute(q("apply_legacy_form_update"), cid, u.status if changed else None, patch)
+        plan.states.append((raw_id, "accepted", None, cid))
+        plan.events.append((cid, "legacy_form_updated", f"source:{source.name}", data))
 
     async def _open_by_phone(
         self, conn: asyncpg.Connection, parsed: list[Parsed | InvalidInput]

@@ -127,3 +127,20 @@ SET cursor = coalesce(EXCLUDED.cursor, source_state.cursor), last_poll_at = now(
 
 -- name: notify_jobs
 SELECT pg_notify('satukanal_jobs', $1);
+
+-- name: find_complaint_by_form_row
+-- The complaint an old form's row became, by the row's thread key, in this source only (two
+-- form databases may each have a `pengaduan` row 1). Locked: a re-scan update changes it.
+SELECT id, status::text AS status, legacy_status, origin FROM complaints
+WHERE source = $1 AND thread_keys @> ARRAY[$2::text]
+ORDER BY received_at, id
+LIMIT 1
+FOR UPDATE;
+
+-- name: apply_legacy_form_update
+-- What the old form shows now: its status (mapped; NULL keeps ours) and origin facts.
+-- Neither column fires the write-back trigger, so nothing is mirrored back.
+UPDATE complaints
+SET legacy_status = coalesce($2, legacy_status), origin = origin || $3::jsonb,
+    updated_at = now()
+WHERE id = $1;

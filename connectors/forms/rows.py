@@ -25,7 +25,8 @@ from schemas.complaint import (
     Channel,
     ComplaintDraft,
     ComplaintStatus,
-    Ignored,
+    LegacyResponse,
+    LegacyUpdate,
     Location,
     Reporter,
 )
@@ -147,10 +148,38 @@ def _status(opts: SqlTableOptions, raw: Any) -> tuple[str | None, str | None, tu
     return text, mapped, flags
 
 
+def thread_key(table: Any, row_id: Any) -> str:
+    """How a complaint remembers the form row it came from (``ComplaintDraft.thread_keys``)."""
+    return f"form-row:{table}:{row_id}"
+
+
+def row_to_update(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.datetime,
+                  ) -> LegacyUpdate:
+    """A re-scan's ``update`` item: the row's status now and the staff responses it has."""
+    table, rid = doc.get("table"), doc.get("id")
+    key = thread_key(table, rid)
+    # Items stored before ``deleted`` was written carry a deleted row as no columns at all.
+    if doc.get("deleted") or not doc.get("cols"):
+        return LegacyUpdate(form_table=str(table), row_id=str(rid), thread_key=key, deleted=True)
+    f = opts.fields
+    raw, mapped, _ = _status(opts, doc["row"].get(f.status) if f.status else None)
+    wb = opts.write_back
+    echoes = tuple(s for s, v in wb.status_values.items()
+                   if wb.enabled and raw is not None and v == raw)
+    responses: tuple[LegacyResponse, ...] = ()
+    if opts.responses is not None:
+        responses = tuple(
+            LegacyResponse(id=str(r["id"]), at=r["at"], text=r["text"])
+            for r in (_response(opts, row, received_at) for row in doc.get("response_rows", [])))
+    return LegacyUpdate(form_table=str(table), row_id=str(rid), thread_key=key,
+                        status_raw=raw, status=mapped, responses=responses,
+                        write_back_statuses=echoes)
+
+
 def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.datetime,
-                 ) -> ComplaintDraft | Ignored:
+                 ) -> ComplaintDraft | LegacyUpdate:
     if doc.get("kind") == "update":
-        return Ignored(reason=doc.get("reason") or "legacy_update")
+        return row_to_update(opts, doc, received_at)
     row: dict[str, Any] = doc["row"]
     f = opts.fields
     flags: list[str] = []
@@ -239,7 +268,7 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
         occurred_on=occurred_on, location=location, reporter=reporter,
         attachments=tuple(attachments), category_hint=category, origin=origin,
         flags=tuple(dict.fromkeys(flags)), notes=tuple(notes), legacy_status=mapped,
-        thread_keys=(f"form-row:{doc.get('table')}:{doc.get('id')}",),
+        thread_keys=(thread_key(doc.get("table"), doc.get("id")),),
     )
 
 

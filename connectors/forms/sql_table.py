@@ -2,9 +2,13 @@
 
 Reads new rows by an id watermark (``last_id`` in the cursor). Old form schemas have no
 ``updated_at``, so every ``rescan.interval_s`` the open rows are read again and a change of
-status or a new ``tanggapan`` row becomes a recorded *update* item (``upd:<id>:<digest>``),
-so the timeline shows what staff still do in the old PHP admin. The database is never written
-here; write-back (``connectors.forms.writeback``) has its own connection.
+status, a new ``tanggapan`` row or a deleted row becomes an *update* item
+(``upd:<id>:<digest>@<round>``), parsed into a ``LegacyUpdate`` that intake applies to the
+row's complaint, so the timeline shows what staff still do in the old PHP admin. The round
+(when that re-scan fell due, kept in the cursor) makes a state the row returns to later a new
+item, while a re-pull of the same round repeats the same ``source_ref`` and is stored once.
+The database is never written here; write-back (``connectors.forms.writeback``) has its own
+connection.
 """
 
 from __future__ import annotations
@@ -185,6 +189,7 @@ class SqlTableSource:
     async def _rescan(self, cur: dict[str, Any], open_map: dict[str, str],
                       ) -> AsyncIterator[Batch]:
         ids = list(open_map)
+        round_ = dt.datetime.fromisoformat(cur["rescan_after"]).strftime("%Y%m%dT%H%M%S")
         items: list[RawItem] = []
         new_map: dict[str, str] = {}
         for start in range(0, len(ids), 500):
@@ -197,7 +202,7 @@ class SqlTableSource:
             for rid in chunk:
                 row = rows.get(rid)
                 if row is None:
-                    items.append(self._update_item(rid, "gone", None, [],
+                    items.append(self._update_item(rid, f"gone@{round_}", None, [],
                                                    "legacy_row_deleted"))
                     continue
                 resp = responses.get(_plain(row[self.opts.id_column]), [])
@@ -205,7 +210,8 @@ class SqlTableSource:
                 if self._is_open(row):
                     new_map[rid] = digest
                 if digest != open_map[rid]:
-                    items.append(self._update_item(rid, digest, row, resp, "legacy_update"))
+                    items.append(self._update_item(rid, f"{digest}@{round_}", row, resp,
+                                                   "legacy_update"))
         cur["open"] = new_map
         cur["rescan_after"] = (self.clock() + dt.timedelta(
             seconds=self.opts.rescan.interval_s)).isoformat()
@@ -213,16 +219,18 @@ class SqlTableSource:
                  changed=len(items))
         yield Batch(items=items, cursor=dict(cur))
 
-    def _update_item(self, rid: str, digest: str, row: dict[str, Any] | None,
+    def _update_item(self, rid: str, version: str, row: dict[str, Any] | None,
                      responses: list[dict[str, Any]], why: str) -> RawItem:
         status = None if row is None else self._status_raw(row).decode("latin-1")
+        # Only what staff wrote: our own write-back rows coming back as news would be applied
+        # to the complaint again on every re-scan.
         theirs = self._theirs(responses)
         reason = (f"{why}: baris {rid} " + ("dihapus di basis data lama" if row is None else
                   f"status {status!r}, {len(theirs)} tanggapan"))
         payload = encode_row(self.opts.table or "query", rid, row or {}, theirs, None,
-                             kind="update", reason=reason)
+                             kind="update", reason=reason, deleted=row is None)
         return RawItem(
-            source_ref=f"upd:{rid}:{digest}", payload=payload, received_at=self.clock(),
+            source_ref=f"upd:{rid}:{version}", payload=payload, received_at=self.clock(),
             meta={"kind": why, "row_id": rid, "legacy_status": status,
                   "responses": len(theirs)},
             content_type="application/x-satukanal-form-row+json")

@@ -12,7 +12,7 @@ import pytest
 from aggregator.errors import InvalidInput
 from connectors.forms.rows import decode_payload
 from connectors.forms.sql_table import SqlTableSource
-from schemas.complaint import ComplaintDraft, Ignored
+from schemas.complaint import ComplaintDraft, Ignored, LegacyUpdate
 from schemas.config import SourceConfig
 from tests.forms.helpers import form_source_config
 from tests.forms.legacy import JPEG, LONG_TEXT, LegacyDb
@@ -154,7 +154,7 @@ async def test_rescan_reports_status_changes_and_new_responses(legacy: LegacyDb)
         # Staff keep working in the old PHP admin: no updated_at tells us.
         await legacy.run("UPDATE pengaduan SET status = 'selesai' WHERE id_pengaduan = 1")
         await legacy.run("INSERT INTO tanggapan (id_pengaduan, tgl_tanggapan, tanggapan, "
-                         "id_petugas) VALUES (3, '2025-11-19', 'Sampah sudah diangkut.', 2)")
+                         "id_petugas) VALUES (3, '2025-11-19', '<p>Sudah diangkut.</p>', 2)")
         await legacy.run("DELETE FROM pengaduan WHERE id_pengaduan = 5")
         # Our own write-back rows (id_petugas = staff_id 1) are not news.
         await legacy.run("INSERT INTO tanggapan (id_pengaduan, tgl_tanggapan, tanggapan, "
@@ -170,11 +170,29 @@ async def test_rescan_reports_status_changes_and_new_responses(legacy: LegacyDb)
     assert by_row["1"].meta["legacy_status"] == "selesai"
     assert by_row["3"].meta["responses"] == 1
     assert by_row["5"].meta["kind"] == "legacy_row_deleted"
-    parsed = src.parse(by_row["1"])
-    assert isinstance(parsed, Ignored) and "selesai" in parsed.reason
+    closed = src.parse(by_row["1"])
+    assert isinstance(closed, LegacyUpdate) and not closed.deleted
+    assert (closed.status_raw, closed.status) == ("selesai", "selesai")
+    assert closed.thread_key == "form-row:pengaduan:1"
+    answered = src.parse(by_row["3"])
+    assert isinstance(answered, LegacyUpdate)
+    assert [r.text for r in answered.responses] == ["Sudah diangkut."]
+    gone = src.parse(by_row["5"])
+    assert isinstance(gone, LegacyUpdate) and gone.deleted and gone.row_id == "5"
     assert "1" not in cursor2["open"] and "3" in cursor2["open"]
-    # The same state again is the same source_ref: intake stores it once.
+    # A re-pull of this round (same cursor) repeats every source_ref: intake stores it once.
+    again, _ = await pull_all_again(legacy, services, cursor)
+    assert {u.source_ref for u in again} == {u.source_ref for u in updates}
     assert by_row["3"].source_ref.startswith("upd:3:")
+
+
+async def pull_all_again(legacy: LegacyDb, services: FakeServices, cursor: dict[str, Any],
+                         ) -> tuple[list[Any], dict[str, Any]]:
+    src = SqlTableSource(form_source_config(legacy), services)  # type: ignore[arg-type]
+    try:
+        return await pull_all(src, cursor)
+    finally:
+        await src.close()
 
 
 async def test_read_only_user_can_be_a_source(legacy: LegacyDb) -> None:
