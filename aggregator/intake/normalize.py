@@ -136,8 +136,23 @@ class _DropControls(dict[int, int | None]):
 _DROP_CONTROLS = _DropControls()
 
 
+def _tidy(text: str) -> bool:
+    """Whether clean_text would leave ``text`` as it is (most text): NFC already, nothing but
+    printable characters, spaces and newlines (``isprintable`` is false for every category C
+    character, tab, CR and the other spaces), no space runs, no space at a line's edge, no
+    three newlines in a row, nothing to strip at the ends."""
+    return (text == text.strip() and "  " not in text and " \n" not in text
+            and "\n " not in text and "\n\n\n" not in text
+            and text.replace("\n", " ").isprintable()
+            and (text.isascii() or unicodedata.is_normalized("NFC", text)))
+
+
 def clean_text(text: str) -> str:
     """NFC, no NULs or control characters (PostgreSQL text refuses NUL), tidy whitespace."""
+    return text if _tidy(text) else _clean(text)
+
+
+def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = text.translate(_DROP_CONTROLS)
     text = "\n".join(_WS.sub(" ", line).strip() for line in text.split("\n"))

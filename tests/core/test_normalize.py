@@ -54,3 +54,27 @@ def test_nik_structure_is_a_flag() -> None:
 
 def test_clean_text_drops_nul_and_controls() -> None:
     assert clean_text("a\x00b\x07 c\r\n\r\n\r\n\r\nd") == "ab c\n\nd"
+
+
+def test_clean_text_fast_path_agrees_with_the_full_cleaning() -> None:
+    """Text that is already tidy is returned as is without the full pass; on random strings
+    of the characters that matter, both ways give the same result."""
+    import random
+
+    from aggregator.intake.normalize import _clean, _tidy
+
+    alphabet = ("ab .", " ", "\n", "\t", "\r", "\x00", "\x0b", "\x1f", "\x7f", "\x0c", "\x1c",
+                "\u00a0", "\u2028", "\u200b", "\u00e9", "e\u0301", "\u2014", "\u3000",
+                "\ufeff", "\U0001f600", "\ud800")
+    rnd = random.Random(7)
+    tidy = 0
+    for _ in range(50_000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 10)))
+        assert clean_text(text) == _clean(text), repr(text)
+        if _tidy(text):
+            tidy += 1
+            assert _clean(text) == text, repr(text)
+    assert tidy > 1000  # the fast path was taken, not only the full one
+    dash = "Jalan rusak \u2014 mohon diperbaiki."
+    assert clean_text(dash) is dash
+    assert clean_text("caf\u0065\u0301") == "caf\u00e9"  # NFC still applied
