@@ -26,9 +26,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import asyncpg
 import structlog
 
 from aggregator.errors import ConfigError, InvalidInput
+from aggregator.intake.bulk import HistoryRow, SealCache, eligible, plan_history, write_history
 from aggregator.sqlfiles import q
 from connectors.base import Batch, RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
@@ -226,8 +228,11 @@ async def run_backfill(
     progress: bool | None = None,
     out: Any = None,
     on_batch: Callable[[Summary], None] | None = None,
+    bulk: bool = True,
 ) -> Summary:
-    """Import ``source``'s archive; return the run's summary (cumulative across resumes)."""
+    """Import ``source``'s archive; return the run's summary (cumulative across resumes).
+    ``bulk=False`` sends every item through the general intake path (the bulk path's
+    reference: the two must store the same)."""
     from aggregator.intake import Intake
 
     policy = policy or Policy.from_options(source.cfg.options)
@@ -267,32 +272,23 @@ async def run_backfill(
     last_cursor: dict[str, Any] | None = cursor
     try:
         # Read ahead only where the source says ack() does not interfere with pulling
-        # (an IMAP session cannot take two commands at once; a read-only form DB can).
+        # (an IMAP session cannot take two commands at once; a read-only form DB can). There
+        # the next batch is also parsed and planned while the current one is being written,
+        # so Python and the two database servers work at the same time.
         ahead = 2 if getattr(source, "backfill_read_ahead", False) else 0
-        async for batch in _prefetch(source.pull(pull_cursor), depth=ahead):
-            parsed: dict[str, Parsed | Exception] = {}
-            kept: list[RawItem] = []
-            for item in batch.items:
-                p = _parse(source, item)
-                when = _when(p) if not isinstance(p, Exception) else None
-                if (lo or hi) and not isinstance(p, Exception):
-                    if when is None:
-                        summary.skipped["date_unknown_outside_range"] += 1
-                        continue
-                    if (lo and when < lo) or (hi and when >= hi):
-                        summary.skipped["outside_date_range"] += 1
-                        continue
-                parsed[item.source_ref] = p
-                kept.append(replace(item, meta={**item.meta, "backfill": True}))
-            summary.read += len(batch.items)
+        prep = _Preparer(source, intake, policy, now, lo, hi, bulk=bulk and not dry_run)
+        steps = _prefetch(prep.steps(_prefetch(source.pull(pull_cursor), depth=ahead)),
+                          depth=1 if ahead else 0)
+        async for step in steps:
+            summary.read += len(step.batch.items)
+            summary.skipped.update(step.skipped)
             if dry_run:
-                _count_dry(summary, [parsed[i.source_ref] for i in kept], policy, now)
+                _count_dry(summary, [step.parsed[i.source_ref] for i in step.kept], policy, now)
             else:
-                await _ingest(services, intake, source, parsed, kept, batch, decide, decisions,
-                              summary)
-                await source.ack(batch)
-            last_cursor = batch.cursor
-            bar.advance(len(batch.items), summary)
+                await _ingest(services, intake, source, step, decide, decisions, summary)
+                await source.ack(step.batch)
+            last_cursor = step.batch.cursor
+            bar.advance(len(step.batch.items), summary)
             if on_batch is not None:
                 on_batch(summary)
         summary.finished = True
@@ -353,29 +349,116 @@ async def _prefetch(batches: AsyncIterator[Batch], depth: int) -> AsyncIterator[
                 await aclose()
 
 
-async def _ingest(services: Any, intake: Any, source: Any, parsed: dict[str, Any],
-                  kept: list[RawItem], batch: Batch, decide: Callable[[ComplaintDraft], Decision],
+@dataclass
+class _Step:
+    """One source batch, parsed, filtered by date and, where it can be, planned for the bulk
+    path: ``history`` goes there, ``kept`` through the general intake."""
+
+    batch: Batch
+    parsed: dict[str, Parsed | Exception]
+    kept: list[RawItem]
+    history: list[HistoryRow]
+    skipped: Counter[str]
+
+
+class _Preparer:
+    """The CPU half of a backfill: parse, apply the date range, decide and plan history."""
+
+    YIELD_EVERY = 100  # items between yields to the event loop, so writes keep flowing
+
+    def __init__(self, source: Any, intake: Any, policy: Policy, now: dt.datetime,
+                 lo: dt.datetime | None, hi: dt.datetime | None, *, bulk: bool) -> None:
+        self.source, self.intake, self.policy, self.now = source, intake, policy, now
+        self.lo, self.hi, self.bulk = lo, hi, bulk
+        self.seals = SealCache(intake.crypto) if bulk else None
+
+    async def steps(self, batches: AsyncIterator[Batch]) -> AsyncIterator[_Step]:
+        async for batch in batches:
+            yield await self.prepare(batch)
+
+    async def prepare(self, batch: Batch) -> _Step:
+        lo, hi = self.lo, self.hi
+        parsed: dict[str, Parsed | Exception] = {}
+        kept: list[RawItem] = []
+        bulk: list[tuple[RawItem, ComplaintDraft, str]] = []
+        history: list[HistoryRow] = []
+        skipped: Counter[str] = Counter()
+        for n, item in enumerate(batch.items, 1):
+            if n % self.YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            p = _parse(self.source, item)
+            if (lo or hi) and not isinstance(p, Exception):
+                when = _when(p)
+                if when is None:
+                    skipped["date_unknown_outside_range"] += 1
+                    continue
+                if (lo and when < lo) or (hi and when >= hi):
+                    skipped["outside_date_range"] += 1
+                    continue
+            parsed[item.source_ref] = p
+            item = replace(item, meta={**item.meta, "backfill": True})
+            if self.bulk and isinstance(p, ComplaintDraft) and eligible(p):
+                verdict, why = self.policy.decide(p, self.now)
+                if verdict == "history":
+                    bulk.append((item, p, why))
+                    if len(bulk) >= self.YIELD_EVERY:
+                        history += self._plan(bulk, kept)
+                        bulk = []
+                    continue
+            kept.append(item)
+        if bulk:
+            history += self._plan(bulk, kept)
+        return _Step(batch, parsed, kept, history, skipped)
+
+    def _plan(self, rows: list[tuple[RawItem, ComplaintDraft, str]],
+              kept: list[RawItem]) -> list[HistoryRow]:
+        planned = plan_history(self.intake, self.seals, self.source, rows)
+        if len(planned) < len(rows):  # empty after cleaning: the general path quarantines
+            done = {r.item.source_ref for r in planned}
+            kept += [item for item, _, _ in rows if item.source_ref not in done]
+        return planned
+
+
+async def _ingest(services: Any, intake: Any, source: Any, step: _Step,
+                  decide: Callable[[ComplaintDraft], Decision],
                   decisions: dict[int, tuple[Decision, str]], summary: Summary) -> None:
-    proxy = _CachedParse(source, parsed)
+    proxy = _CachedParse(source, step.parsed)
     decisions.clear()
+    general = list(step.kept)
     async with services.pool.acquire() as conn, conn.transaction():
-        # cursor=None: intake keeps the *live* cursor as it is; ours goes to backfill_runs
-        # in this same transaction.
-        result = await intake.ingest(proxy, Batch(items=kept, cursor=None),  # type: ignore[arg-type]
-                                     decide=decide, conn=conn)
-        summary.imported += result.complaints
-        summary.history += result.history
-        summary.duplicates += result.duplicates
-        summary.pushed += result.complaints - result.history - result.duplicates
-        summary.replies += result.replies
-        summary.ignored += result.ignored
-        summary.quarantined += result.quarantined
-        if result.skipped:
-            summary.skipped["already_imported"] += result.skipped
-        summary.quarantine_reasons.update(result.reasons)
-        for verdict, why in decisions.values():
-            summary.decisions[f"{verdict}:{why}"] += 1
-        await conn.execute(q("save_backfill_progress"), source.name, batch.cursor,
+        if step.history:
+            try:
+                async with conn.transaction():
+                    done = await write_history(conn, source, step.history)
+            except asyncpg.PostgresError as exc:  # e.g. live intake took a row meanwhile
+                log.warning("backfill_bulk_fell_back", source=source.name, error=str(exc)[:200])
+                general += [r.item for r in step.history]
+            else:
+                n = len(done.written)
+                summary.imported += n
+                summary.history += n
+                summary.decisions.update(f"history:{r.why}" for r in done.written)
+                if done.held:
+                    summary.skipped["already_imported"] += done.held
+                general += [r.item for r in done.rerouted]
+        if general:
+            # cursor=None: intake keeps the *live* cursor as it is; ours goes to
+            # backfill_runs in this same transaction.
+            result = await intake.ingest(proxy, Batch(items=general, cursor=None),  # type: ignore[arg-type]
+                                         decide=decide, conn=conn)
+            summary.imported += result.complaints
+            summary.history += result.history
+            summary.duplicates += result.duplicates
+            summary.pushed += result.complaints - result.history - result.duplicates
+            summary.replies += result.replies
+            summary.ignored += result.ignored
+            summary.quarantined += result.quarantined
+            if result.skipped:
+                summary.skipped["already_imported"] += result.skipped
+            summary.quarantine_reasons.update(result.reasons)
+            for verdict, why in decisions.values():
+                summary.decisions[f"{verdict}:{why}"] += 1
+        await conn.execute(q("save_backfill_progress"), source.name, step.batch.cursor,
                            summary.to_json())
 
 

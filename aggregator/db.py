@@ -23,9 +23,30 @@ from schemas.config import DatabaseConfig
 log = structlog.get_logger(__name__)
 
 
+def _dumps(value: object) -> str:
+    """JSON for json/jsonb parameters: dates and other odd values in connector metadata
+    become strings rather than errors (as in intake's own serialisation)."""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _jsonb_out(value: object) -> bytes:
+    return b"\x01" + _dumps(value).encode()  # jsonb's binary format: a version byte, text
+
+
+def _jsonb_in(data: bytes) -> object:
+    return json.loads(data[1:])
+
+
+def _json_out(value: object) -> bytes:
+    return _dumps(value).encode()
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
-    for typ in ("json", "jsonb"):
-        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # Binary codecs, so that COPY (binary only in asyncpg) can write jsonb columns too.
+    await conn.set_type_codec("jsonb", encoder=_jsonb_out, decoder=_jsonb_in,
+                              schema="pg_catalog", format="binary")
+    await conn.set_type_codec("json", encoder=_json_out, decoder=json.loads,
+                              schema="pg_catalog", format="binary")
 
 
 @dataclass

@@ -1,0 +1,193 @@
+"""Bulk path for archive rows kept as local history: planned in Python, written with COPY.
+
+A backfill of an old form database brings hundreds of thousands of complaints that are
+never pushed (the policy keeps them as *history*). For those the general intake path
+(:class:`aggregator.intake.Intake`) does more than they need: it inserts raw items, then
+updates each one again with its outcome, and moves every column through ``unnest`` with
+JSON round trips. Here the outcome is known before the first write, so every row is written
+once, with ``COPY`` in binary, into the same four tables and with the same content:
+
+- ``raw_items`` with state ``accepted`` and its complaint,
+- ``reporters`` (encrypted, with matching hashes),
+- ``complaints`` with status ``history``,
+- one ``complaint_ingested`` event each.
+
+Everything that needs judgement still goes through the general path, in the same
+transaction: a complaint to push, a possible reply, an item with attachments, a row that
+turns out to duplicate an earlier one (it must be linked and the link told), anything
+quarantined or ignored. Planning (:func:`plan_history`) is pure CPU work and touches no
+connection, so a caller can plan the next batch while PostgreSQL writes the current one;
+:func:`write_history` then checks, in the write's transaction, what planning could not know:
+which rows are already held and which duplicate a stored complaint.
+
+Archives repeat their reporters (one citizen, many complaints): sealing is cached per
+identity, so a repeated identity costs one encryption. The cached ciphertexts are reused
+as they are (AES-GCM with a fresh random nonce when first sealed); equal ciphertexts only
+reveal what the matching hashes already show, that two complaints share a reporter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Any
+
+import asyncpg
+
+from aggregator.intake.normalize import clean_text, derive_title
+from aggregator.intake.pii import SealedReporter, seal
+from aggregator.intake.pipeline import DUPLICATE_WINDOW_DAYS, Intake, content_hash
+from connectors.base import RawItem
+from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
+
+RAW_COLUMNS = ("id", "source", "source_ref", "received_at", "content_type", "payload", "meta",
+               "state", "complaint_id", "content_hash")
+REPORTER_COLUMNS = ("id", "key_id", "name_enc", "email_enc", "phone_enc", "nik_enc",
+                    "email_hash", "phone_hash", "nik_hash", "nik_valid")
+COMPLAINT_COLUMNS = ("id", "source", "channel", "raw_item_id", "reporter_id", "title", "content",
+                     "classification", "agency_id", "source_agency", "anonymous",
+                     "confidential", "location", "occurred_on", "submitted_at", "status",
+                     "duplicate_of", "content_hash", "thread_keys", "origin", "flags",
+                     "legacy_status", "category_id")
+EVENT_COLUMNS = ("complaint_id", "kind", "at", "actor", "data")
+
+
+def eligible(draft: ComplaintDraft) -> bool:
+    """Whether a complaint kept as history can take the bulk path: not a possible reply
+    (that needs a look-up) and no attachments (stored content-addressed, one by one)."""
+    return not (draft.attachments or draft.origin.get("maybe_reply_by_phone")
+                or draft.origin.get("maybe_reply_thread"))
+
+
+class SealCache:
+    """Sealed identities by their plaintext, least recently used dropped first."""
+
+    def __init__(self, crypto: Any, size: int = 50_000) -> None:
+        self.crypto, self.size = crypto, size
+        self._cache: OrderedDict[tuple[Any, ...], SealedReporter] = OrderedDict()
+
+    def seal(self, reporter: Reporter) -> SealedReporter:
+        key = (self.crypto.current_id, reporter.name, reporter.email, reporter.phone,
+               reporter.phone_raw, reporter.nik, reporter.nik_valid)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return replace(hit, id=uuid.uuid4())
+        sealed = seal(self.crypto, reporter)
+        self._cache[key] = sealed
+        if len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return sealed
+
+
+@dataclass
+class HistoryRow:
+    """One planned archive complaint; raw id filled in at write time."""
+
+    item: RawItem
+    draft: ComplaintDraft
+    why: str  # the policy's reason, for the summary
+    cid: uuid.UUID
+    sealed: SealedReporter | None
+    chash: bytes
+    complaint: tuple[Any, ...]  # COMPLAINT_COLUMNS without raw_item_id (index 3)
+    event: dict[str, Any]
+
+
+@dataclass
+class HistoryResult:
+    written: list[HistoryRow]
+    held: int  # already stored: a re-run
+    rerouted: list[HistoryRow]  # duplicates of a stored complaint: for the general path
+
+
+def plan_history(intake: Intake, seals: SealCache, source: Any,
+                 rows: list[tuple[RawItem, ComplaintDraft, str]]) -> list[HistoryRow]:
+    """Everything but the writes, for drafts the policy keeps as history. Rows whose text is
+    empty after cleaning are left out: the general path quarantines them with a reason."""
+    cfg = source.cfg
+    out: list[HistoryRow] = []
+    for item, d, why in rows:
+        content = clean_text(d.content)
+        if not content:
+            continue
+        cid = uuid.uuid4()
+        sealed = None if d.reporter.is_empty() else seals.seal(d.reporter)
+        chash = content_hash(content)
+        route = intake.router.route(f"{d.title or ''}\n{content}", cfg.agency)
+        title = clean_text(d.title) if d.title else derive_title(content)
+        complaint = (
+            cid, source.name, d.channel.value, sealed.id if sealed else None, title[:150],
+            content, d.classification.value, route.agency, cfg.agency, d.anonymous,
+            d.confidential,
+            d.location.model_dump(exclude_none=True) if d.location else None,
+            d.occurred_on, d.submitted_at, ComplaintStatus.HISTORY.value, None, chash,
+            list(d.thread_keys), d.origin, list(d.flags), d.legacy_status,
+            route.category or d.category_hint)
+        event: dict[str, Any] = {"source": source.name, "channel": d.channel.value,
+                                 "status": ComplaintStatus.HISTORY.value}
+        if route.rule:
+            event["routed_by"] = route.rule
+        if d.flags:
+            event["flags"] = list(d.flags)
+        out.append(HistoryRow(item, d, why, cid, sealed, chash, complaint, event))
+    return out
+
+
+async def write_history(conn: asyncpg.Connection, source: Any,
+                        rows: list[HistoryRow]) -> HistoryResult:
+    """Write planned rows inside the caller's transaction. Rows already held are skipped;
+    rows that duplicate a stored complaint (or an earlier row of this batch) are handed
+    back for the general path, which links them."""
+    if not rows:
+        return HistoryResult([], 0, [])
+    held = {r["source_ref"] for r in await conn.fetch(
+        "SELECT source_ref FROM raw_items WHERE source = $1 AND source_ref = ANY($2::text[])",
+        source.name, [r.item.source_ref for r in rows])}
+    fresh = [r for r in rows if r.item.source_ref not in held]
+    dup_rows = await conn.fetch(
+        """SELECT c.content_hash, r.phone_hash, r.email_hash, r.nik_hash, c.id
+           FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
+           WHERE c.content_hash = ANY($1::bytea[])
+             AND c.received_at > now() - make_interval(days => $2)
+             AND c.duplicate_of IS NULL""",
+        list({r.chash for r in fresh}), DUPLICATE_WINDOW_DAYS)
+    index: dict[bytes, list[Any]] = {}
+    for d in dup_rows:
+        index.setdefault(bytes(d["content_hash"]), []).append(
+            (d["id"], d["phone_hash"], d["email_hash"], d["nik_hash"]))
+    written: list[HistoryRow] = []
+    rerouted: list[HistoryRow] = []
+    for r in fresh:
+        s = r.sealed
+        if Intake._find_duplicate(index, r.chash, s) is not None:
+            rerouted.append(r)
+            continue
+        index.setdefault(r.chash, []).append(
+            (r.cid, s.phone_hash, s.email_hash, s.nik_hash) if s else (r.cid, None, None, None))
+        written.append(r)
+    if not written:
+        return HistoryResult([], len(rows) - len(fresh), rerouted)
+    # Raw ids up front, so each raw item is written once, already pointing at its complaint.
+    got = await conn.fetch(
+        "SELECT nextval('raw_items_id_seq') AS id, now() AS now FROM generate_series(1, $1)",
+        len(written))
+    ids, now = [x["id"] for x in got], got[0]["now"]
+    await conn.copy_records_to_table("raw_items", columns=RAW_COLUMNS, records=[
+        (rid, source.name, r.item.source_ref, r.item.received_at, r.item.content_type,
+         r.item.payload, r.item.meta, "accepted", r.cid, hashlib.sha256(r.item.payload).digest())
+        for rid, r in zip(ids, written, strict=True)])
+    sealed = [r.sealed for r in written if r.sealed is not None]
+    if sealed:
+        await conn.copy_records_to_table("reporters", columns=REPORTER_COLUMNS, records=[
+            (s.id, s.key_id, s.name_enc, s.email_enc, s.phone_enc, s.nik_enc, s.email_hash,
+             s.phone_hash, s.nik_hash, s.nik_valid) for s in sealed])
+    await conn.copy_records_to_table("complaints", columns=COMPLAINT_COLUMNS, records=[
+        (*r.complaint[:3], rid, *r.complaint[3:]) for rid, r in zip(ids, written, strict=True)])
+    actor = f"source:{source.name}"
+    await conn.copy_records_to_table("events", columns=EVENT_COLUMNS, records=[
+        (r.cid, "complaint_ingested", now, actor, r.event) for r in written])
+    return HistoryResult(written, len(rows) - len(fresh), rerouted)
+
