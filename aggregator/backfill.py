@@ -13,6 +13,11 @@ bounded: one batch is held at a time and the source reads by keyset pages.
 
 Backfilled raw items carry ``meta.backfill`` so that ``satukanal report migration`` can
 tell the archive from what still arrives on the old channel.
+
+Complaints kept as history take the bulk path (:mod:`aggregator.intake.bulk`): planned in
+Python while the previous batch is being written, then COPYed; everything else in the batch
+goes through the general intake in the same transaction. Both paths store the same rows
+(tests/forms/test_backfill_bulk.py holds them to it).
 """
 
 from __future__ import annotations
