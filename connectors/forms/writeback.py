@@ -7,7 +7,9 @@ values (never moved backwards), and each agency response as a row in ``tanggapan
 Idempotent without any bookkeeping on our side: every insert is ``INSERT … SELECT … WHERE
 NOT EXISTS`` on the same complaint and text, and every update only changes a differing value,
 so a job retried after a crash (or run twice by two replicas) writes nothing twice. Nothing
-is ever deleted.
+is ever deleted. Once a re-scan has found a complaint's row deleted in the old database
+(``origin.legacy_row_deleted``), its jobs write nothing there and end done, with a
+``form_write_back_skipped`` event; the sink keeps its messages for the status page.
 
 Jobs: kind ``write_back`` with ``complaint_id`` set; ``payload`` may be empty (the handler
 mirrors the complaint's whole current state). They are queued by triggers (migration 0041)
@@ -149,6 +151,13 @@ class FormDbSink:
         row_id = origin.thread.get("row_id")
         if row_id is None:
             raise PermanentError("this complaint has no form row to answer on")
+        if origin.thread.get("legacy_row_deleted"):
+            # A response row for a ``pengaduan`` that is gone would be an orphan no page
+            # shows; the message stays on the status page, as for a form without write-back.
+            log.info("form_answer_skipped", source=origin.source, row_id=row_id,
+                     notification_id=message.notification_id, reason="legacy_row_deleted")
+            return SendResult(delivered=None, detail="not written: the form row was deleted in "
+                                                     "the old database; kept for the status page")
         written = await self.writer.add_response(row_id, message.text, None)
         return SendResult(external_id=f"tanggapan:{row_id}:{message.notification_id}",
                           delivered=None, detail="written" if written else "already there")
@@ -187,7 +196,11 @@ class WriteBackHandler:
         writer = self._writer(c["source"])
         if writer is None:
             return  # write-back is off for this source (or it is not a form database)
-        row_id = (c["origin"] or {}).get("row_id")
+        origin = c["origin"] or {}
+        row_id = origin.get("row_id")
+        if origin.get("legacy_row_deleted"):
+            await self._skip_deleted(job, c["source"], row_id)
+            return
         if row_id is None:
             raise PermanentError("complaint has no form row id (origin.row_id)")
         # Two jobs of one complaint (a status and a response, or two replicas) must not both
@@ -204,6 +217,21 @@ class WriteBackHandler:
                                    {"source": c["source"], "row_id": row_id, "wrote": done})
         log.info("form_written_back", source=c["source"], complaint_id=str(job.complaint_id),
                  wrote=",".join(done) or "nothing new")
+
+    async def _skip_deleted(self, job: Job, source: str, row_id: Any) -> None:
+        """The re-scan found the form row deleted in the old database: there is nothing left
+        to mirror onto (a status has no row to set, a response would hang off a missing
+        ``pengaduan``), and nothing there is ours to restore or delete. The job is done; the
+        timeline says which change stayed out of the old form, and why."""
+        from aggregator.repo.events import append_event
+
+        change = str(job.payload.get("reason") or "resync")
+        async with self.services.pool.acquire() as conn:
+            await append_event(conn, job.complaint_id, "form_write_back_skipped",
+                               {"source": source, "row_id": row_id, "change": change,
+                                "reason": "legacy_row_deleted"})
+        log.info("form_write_back_skipped", source=source, complaint_id=str(job.complaint_id),
+                 row_id=row_id, change=change, reason="legacy_row_deleted")
 
     async def _mirror(self, writer: FormWriter, row_id: Any, c: Any,
                       followups: list[Any]) -> list[str]:

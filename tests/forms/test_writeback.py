@@ -173,3 +173,87 @@ async def test_write_back_into_a_postgresql_form_database(pg_server_dsn: str) ->
             (dt.date(2025, 11, 20), "Sudah diperbaiki — UPT Jalan.", 7)]
     finally:
         await drop_database(pg_server_dsn, dsn)
+
+
+async def test_a_row_deleted_in_the_old_database_is_left_alone(
+        legacy: LegacyDb, services: Any) -> None:
+    """Staff deleted the row in the old admin; a re-scan recorded it. LAPOR! still moves the
+    complaint and an agency answers: nothing is written into the old database (no status for
+    a missing row, no ``tanggapan`` for a missing ``pengaduan``), and the jobs end done."""
+    from structlog.testing import capture_logs
+
+    from aggregator.loops.ingest import IngestLoop
+    from aggregator.queue import Worker
+
+    now = [dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)]
+    services.clock = lambda: now[0]
+    cfg = form_source_config(legacy)
+    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    src = SqlTableSource(cfg, services)
+    loop = IngestLoop(services, src)
+    try:
+        assert await loop.run_once() == 15
+        await legacy.run("DELETE FROM pengaduan WHERE id_pengaduan = 1")
+        now[0] += dt.timedelta(hours=1)  # the next re-scan falls due
+        assert await loop.run_once() == 1
+    finally:
+        await src.close()
+    async with services.pool.acquire() as conn:
+        c = await conn.fetchrow("SELECT id, origin FROM complaints "
+                                "WHERE 'form-row:pengaduan:1' = ANY(thread_keys)")
+    assert c["origin"]["legacy_row_deleted"] is True and c["origin"]["row_id"] == 1
+    old_db = ("SELECT * FROM pengaduan ORDER BY id_pengaduan",
+              "SELECT * FROM tanggapan ORDER BY id_tanggapan")
+    before = [await legacy.run(sql) for sql in old_db]
+
+    await followed_up(services, c["id"])  # LAPOR!: Tracking ID, a status, an agency response
+    handler = handlers(services)["write_back"]
+    sink = SqlTableSource(cfg, services).sink()
+    assert sink is not None
+    msg = OutboundMessage(notification_id="n-1", kind="response", tracking_id="1916449",
+                          text="Tanggapan Dinas PUPR: lubang sudah ditambal.")
+    try:
+        with capture_logs() as logs:
+            worker = Worker(services.queue, {"write_back": handler}, concurrency=2)
+            assert await worker.run_once() == 2  # the state change and the response
+        # The notify handler hands the sink the complaint's origin as the thread.
+        sent = await sink.send(Origin(source=cfg.name, channel="web", address=None,
+                                      thread=c["origin"]), msg)
+    finally:
+        await handler.close()
+        await sink.close()
+
+    assert [await legacy.run(sql) for sql in old_db] == before
+    assert sent.external_id is None and sent.detail is not None
+    assert sent.detail.startswith("not written: the form row was deleted")
+    async with services.pool.acquire() as conn:
+        jobs = await conn.fetch("SELECT state::text AS state, attempts, last_error, payload "
+                                "FROM jobs WHERE kind = 'write_back' ORDER BY id")
+        events = await conn.fetch("SELECT kind, data FROM events WHERE complaint_id = $1 "
+                                  "AND kind LIKE 'form_write%' ORDER BY id", c["id"])
+    assert [(j["state"], j["attempts"], j["last_error"]) for j in jobs] == [
+        ("done", 1, None), ("done", 1, None)]
+    # The timeline says which change stayed out of the old form, and why.
+    assert sorted((e["kind"], e["data"]["change"].split(":")[0]) for e in events) == [
+        ("form_write_back_skipped", "followup"), ("form_write_back_skipped", "state")]
+    assert {e["data"]["reason"] for e in events} == {"legacy_row_deleted"}
+    assert {e["data"]["row_id"] for e in events} == {1}
+    skipped = [e for e in logs if e["event"] == "form_write_back_skipped"]
+    assert len(skipped) == 2 and not [e for e in logs if e["log_level"] in ("error", "warning")]
+
+
+async def test_a_deleted_row_never_gets_a_response_row(legacy: LegacyDb, services: Any) -> None:
+    """Also the write-back of a complaint whose deletion is not seen yet: row 1 is gone in the
+    old database (no re-scan since), and the complaint's write-back fails on the status it
+    cannot set before it would add a response for the missing ``pengaduan``."""
+    ids = await imported(services, legacy)
+    await legacy.run("DELETE FROM pengaduan WHERE id_pengaduan = 1")
+    before = await legacy.run("SELECT * FROM tanggapan ORDER BY id_tanggapan")
+    await followed_up(services, ids[1])
+    handler = handlers(services)["write_back"]
+    try:
+        with pytest.raises(PermanentError, match="no longer exists"):
+            await handler(job(ids[1]))
+    finally:
+        await handler.close()
+    assert await legacy.run("SELECT * FROM tanggapan ORDER BY id_tanggapan") == before
