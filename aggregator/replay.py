@@ -36,10 +36,21 @@ async def replay_item(services: Any, raw_id: int) -> str:
             result = await Intake(services).ingest(
                 source, Batch(items=[item], cursor=cursor), conn=conn
             )
+        update = None
+        if result.updates and not result.quarantined:
+            # An old form row's later change (a re-scan item, e.g. quarantined because its
+            # row was not imported yet) lands on that row's complaint, not in a new one.
+            update = await conn.fetchrow(
+                q("get_replayed_legacy_update"), row["source"], row["source_ref"]
+            )
     if result.quarantined:
         return "quarantined again: " + ", ".join(result.reasons)
     if result.complaints:
         return f"accepted as complaint {result.complaint_ids[0]}"
     if result.replies:
         return "accepted as a reporter reply"
+    if update is not None:
+        # The complaint may hold it already (an update applied once under another ref).
+        held = f" ({update['reason']})" if update["reason"] else ""
+        return f"accepted as an update of complaint {update['complaint_id']}{held}"
     return "ignored"

@@ -76,3 +76,8 @@ FROM complaints c WHERE c.id = $1;
 -- name: list_followups_for_write_back
 SELECT id, at, agency_name, author, text, kind FROM followups
 WHERE complaint_id = $1 ORDER BY at, id;
+
+-- name: get_replayed_legacy_update
+-- What a replayed re-scan update became: the complaint it reached and, when the complaint
+-- already held it, why nothing new was recorded.
+SELECT complaint_id, reason FROM raw_items WHERE source = $1 AND source_ref = $2;
