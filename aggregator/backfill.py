@@ -468,16 +468,16 @@ async def _ingest(services: Any, intake: Any, source: Any, step: _Step,
 
 
 def _count_dry(summary: Summary, parsed: list[Any], policy: Policy, now: dt.datetime) -> None:
-    from schemas.complaint import Ignored, ReplyDraft
+    from schemas.complaint import ReplyDraft
 
     for p in parsed:
         if isinstance(p, Exception):
             summary.quarantined += 1
             summary.quarantine_reasons[str(p)[:80]] += 1
-        elif isinstance(p, Ignored):
-            summary.ignored += 1
         elif isinstance(p, ReplyDraft):
             summary.replies += 1
+        elif not isinstance(p, ComplaintDraft):  # ignored, or an update of a known row
+            summary.ignored += 1
         else:
             verdict, why = policy.decide(p, now)
             summary.imported += 1
