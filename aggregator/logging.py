@@ -42,6 +42,13 @@ def redact_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> di
     return {k: _redact_value(v) for k, v in event_dict.items()}
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
@@ -53,7 +60,10 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
         redact_processor,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if use_json
+        # No colour codes in a file or a pipe (the demo's console format, redirected).
+        else structlog.dev.ConsoleRenderer(colors=_isatty(stream))
     )
     structlog.configure(
         processors=[*shared, renderer],

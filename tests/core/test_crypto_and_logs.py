@@ -87,3 +87,21 @@ def test_every_log_field_is_redacted_as_json():
     dumped = json.dumps(line)
     assert "warga@example.org" not in dumped and "081299998888" not in dumped
     assert "6271034509870001" not in dumped
+
+
+def test_console_logs_carry_no_colour_codes_off_a_terminal() -> None:
+    import io
+
+    import structlog
+
+    from aggregator.logging import configure_logging
+
+    buf = io.StringIO()
+    configure_logging("info", "console", buf)
+    try:
+        structlog.get_logger().info("demo_started", dashboard="http://127.0.0.1:8470/")
+    finally:
+        configure_logging("warning", "console")
+    line = buf.getvalue()
+    assert "demo_started" in line and "dashboard=http://127.0.0.1:8470/" in line
+    assert "\x1b[" not in line
