@@ -79,7 +79,7 @@ BEGIN
     INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
     VALUES ('write_back', cid, jsonb_build_object('reason', why),
             'write_back:' || cid::text || ':' || why)
-    ON CONFLICT (dedup_key) DO NOTHING;
+    ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;
     PERFORM pg_notify('satukanal_jobs', 'write_back');
     RETURN NULL;
 END
@@ -381,9 +381,6 @@ ALTER TABLE ONLY public.followups
     ADD CONSTRAINT followups_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.jobs
-    ADD CONSTRAINT jobs_dedup_key_key UNIQUE (dedup_key);
-
-ALTER TABLE ONLY public.jobs
     ADD CONSTRAINT jobs_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.lapor_events
@@ -442,11 +439,13 @@ CREATE INDEX followups_substantive_idx ON public.followups USING btree (complain
 
 CREATE INDEX jobs_claim_idx ON public.jobs USING btree (run_after, id) WHERE (state = ANY (ARRAY['queued'::public.job_state, 'in_doubt'::public.job_state]));
 
-CREATE INDEX jobs_complaint_idx ON public.jobs USING btree (complaint_id);
+CREATE INDEX jobs_complaint_idx ON public.jobs USING btree (complaint_id) WHERE (complaint_id IS NOT NULL);
 
 CREATE INDEX jobs_dead_idx ON public.jobs USING btree (finished_at, id) WHERE (state = 'dead'::public.job_state);
 
-CREATE INDEX jobs_lease_idx ON public.jobs USING btree (lease_until) WHERE (state = 'running'::public.job_state);
+CREATE UNIQUE INDEX jobs_dedup_key_idx ON public.jobs USING btree (dedup_key) WHERE (dedup_key IS NOT NULL);
+
+CREATE INDEX jobs_lease_idx ON public.jobs USING btree (lease_until) WHERE ((state = 'running'::public.job_state) AND (lease_until IS NOT NULL));
 
 CREATE INDEX lapor_events_tracking_idx ON public.lapor_events USING btree (tracking_id, at);
 

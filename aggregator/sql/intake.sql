@@ -56,7 +56,7 @@ INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after)
 SELECT j.kind, j.complaint_id, j.payload::jsonb, j.dedup_key, coalesce(j.run_after, now())
 FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
      AS j(kind, complaint_id, payload, dedup_key, run_after)
-ON CONFLICT (dedup_key) DO NOTHING;
+ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;
 
 -- name: insert_events
 INSERT INTO events (complaint_id, kind, at, actor, data)

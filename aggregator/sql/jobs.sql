@@ -15,7 +15,7 @@ INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, max_attempt
                   created_at, updated_at)
 VALUES ($1, $2, $3, $4, coalesce($5, $7::timestamptz, now()), $6,
         coalesce($7::timestamptz, now()), coalesce($7::timestamptz, now()))
-ON CONFLICT (dedup_key) DO NOTHING
+ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 RETURNING id, CASE WHEN $8::boolean THEN pg_notify('satukanal_jobs', $1) END;
 
 -- name: enqueue_job_without_key
@@ -170,14 +170,15 @@ WHERE id = ANY($1::bigint[]) AND state = 'running' AND lease_owner = $2;
 
 -- name: release_owner_leases
 -- Every running job of this owner back to the queue, so another process takes it now
--- rather than when the lease runs out.
+-- rather than when the lease runs out. Every running job holds a lease: saying so lets
+-- jobs_lease_idx find them.
 -- $1 owner, $2 now
 UPDATE jobs
 SET state = CASE WHEN payload ? 'in_doubt' THEN 'in_doubt'::job_state ELSE 'queued' END,
     run_after = coalesce($2::timestamptz, now()),
     lease_until = NULL,
     updated_at = coalesce($2::timestamptz, now())
-WHERE state = 'running' AND lease_owner = $1;
+WHERE state = 'running' AND lease_until IS NOT NULL AND lease_owner = $1;
 
 -- name: retry_job
 -- An operator sends a job round again: fresh attempts, and the age limit counts from now.
@@ -224,12 +225,14 @@ SELECT id FROM upd;
 -- name: count_jobs
 -- Queue depth for metrics and status. Finished jobs pile up, so 'done' is counted only when
 -- asked; the live states are read through their partial indexes (the ORs let the planner
--- combine jobs_claim_idx, jobs_lease_idx and jobs_dead_idx).
+-- combine jobs_claim_idx, jobs_lease_idx and jobs_dead_idx; every running job holds a
+-- lease, and saying so is what lets jobs_lease_idx answer).
 -- $1 include done
 SELECT kind, state::text AS state, count(*) AS n
 FROM jobs
 WHERE $1::boolean
-   OR state IN ('queued', 'in_doubt') OR state = 'running' OR state = 'dead'
+   OR state IN ('queued', 'in_doubt') OR (state = 'running' AND lease_until IS NOT NULL)
+   OR state = 'dead'
 GROUP BY kind, state
 ORDER BY kind, state;
 

@@ -59,7 +59,7 @@ WITH input AS (
 ), job AS (
     INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
     SELECT 'notify', i.id, i.payload::jsonb, i.dedup_key FROM input i JOIN upd USING (id)
-    ON CONFLICT (dedup_key) DO NOTHING
+    ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 )
 SELECT i.id, upd.id IS NOT NULL AS updated,
        ARRAY(SELECT e.event_id FROM lapor_events e
@@ -171,7 +171,7 @@ INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
 SELECT j.kind, j.complaint_id, j.payload::jsonb, j.dedup_key
 FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS j(kind, complaint_id, payload,
                                                                  dedup_key)
-ON CONFLICT (dedup_key) DO NOTHING;
+ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;
 
 -- name: wake_job_workers
 SELECT pg_notify('satukanal_jobs', $1);

@@ -88,6 +88,7 @@ async def test_claim_sets_the_lease_and_counts_the_attempt(queue: JobQueue, pool
         rest = await queue.claim(conn, ["push"], 10)
         assert [j.id for j in rest] == ids[2:]
         assert await queue.claim(conn, ["push"], 10) == []
+        assert await queue.depth() == {"notify": {"queued": 1}, "push": {"running": 3}}
         assert await queue.complete(conn, [j.id for j in jobs + rest]) == 3
     assert await queue.depth() == {"notify": {"queued": 1}}
     assert await queue.depth(include_done=True) == {"notify": {"queued": 1}, "push": {"done": 3}}
