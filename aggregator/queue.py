@@ -328,6 +328,12 @@ class JobQueue:
             max_attempts=self.cfg.max_attempts, now=self._now(),
         )
 
+    async def worker_session(self, conn: asyncpg.Connection) -> None:
+        """Settings for a connection a worker claims and completes on until it releases it:
+        plans that stay on the partial indexes whatever the statistics say (see
+        worker_session in aggregator/sql/jobs.sql)."""
+        await repo.worker_session(conn)
+
     async def reap(self, conn: asyncpg.Connection) -> list[tuple[int, str]]:
         """Dead-letter jobs whose process died on their last allowed attempt; returns
         ``(id, kind)`` of each."""
@@ -616,6 +622,7 @@ class Worker:
         drained = False  # the last claim found less than it asked for
         next_poll = 0.0
         next_beat = loop.time() + self._heartbeat_s
+        await self.queue.worker_session(conn)
         await self._reap(conn)
         while True:
             self._wake.clear()

@@ -71,6 +71,10 @@ async def notify(conn: asyncpg.Connection, kinds: Sequence[str]) -> None:
     await conn.execute(q("notify_kinds"), list(kinds))
 
 
+async def worker_session(conn: asyncpg.Connection) -> None:
+    await conn.execute(q("worker_session"))
+
+
 async def claim(
     conn: asyncpg.Connection,
     kinds: Sequence[str],

@@ -32,6 +32,16 @@ RETURNING id, CASE WHEN $7::boolean THEN pg_notify('satukanal_jobs', $1) END;
 -- $1 kinds
 SELECT pg_notify('satukanal_jobs', k) FROM unnest($1::text[]) AS k;
 
+-- name: worker_session
+-- Set on the connection a worker holds while it claims and completes (asyncpg's pool runs
+-- RESET ALL when the connection goes back). The queue's statements are meant to run on
+-- ordered index scans of small parts of the table, and without bitmap scans the planner
+-- has no other way to read the partial indexes. With statistics taken while the queue was
+-- empty, or held only finished jobs, it expects a handful of due jobs and reads them all
+-- into a bitmap and sorts them to take the first batch: claiming from a backlog of N jobs
+-- then costs O(N) per batch and draining it O(N²).
+SET enable_bitmapscan = off;
+
 -- name: claim_jobs
 -- One round trip. Jobs whose lease ran out (their process died) come first: there are few,
 -- and the probe is one step on jobs_lease_idx. Then due jobs in run_after order on
