@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import structlog
 
 from aggregator.db import EmbeddedPostgres, create_pool
 from aggregator.migrate import migrate
@@ -26,6 +27,15 @@ TEMPLATE = f"satukanal_tpl_{os.getpid()}"
 def _with_db(dsn: str, db: str) -> str:
     parts = urlsplit(dsn)
     return urlunsplit(parts._replace(path="/" + db))
+
+
+@pytest.fixture(autouse=True)
+def _structlog_config() -> Iterator[None]:
+    """A test that configures logging (the CLI does, at warning level) must not change what
+    later tests see: ``capture_logs`` cannot capture what a level filter already dropped."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(scope="session")

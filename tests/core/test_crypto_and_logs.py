@@ -97,11 +97,8 @@ def test_console_logs_carry_no_colour_codes_off_a_terminal() -> None:
     from aggregator.logging import configure_logging
 
     buf = io.StringIO()
-    configure_logging("info", "console", buf)
-    try:
-        structlog.get_logger().info("demo_started", dashboard="http://127.0.0.1:8470/")
-    finally:
-        configure_logging("warning", "console")
+    configure_logging("info", "console", buf)  # tests/conftest.py restores the config
+    structlog.get_logger().info("demo_started", dashboard="http://127.0.0.1:8470/")
     line = buf.getvalue()
     assert "demo_started" in line and "dashboard=http://127.0.0.1:8470/" in line
     assert "\x1b[" not in line
