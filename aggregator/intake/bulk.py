@@ -39,6 +39,7 @@ import asyncpg
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, seal
 from aggregator.intake.pipeline import DUPLICATE_WINDOW_DAYS, Intake, content_hash
+from aggregator.sqlfiles import q
 from connectors.base import RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
 
@@ -144,18 +145,11 @@ async def write_history(conn: asyncpg.Connection, source: Any,
     if not rows:
         return HistoryResult([], 0, [])
     held = {r["source_ref"] for r in await conn.fetch(
-        "SELECT source_ref FROM raw_items WHERE source = $1 AND source_ref = ANY($2::text[])",
-        source.name, [r.item.source_ref for r in rows])}
+        q("find_held_raw_refs"), source.name, [r.item.source_ref for r in rows])}
     fresh = [r for r in rows if r.item.source_ref not in held]
-    dup_rows = await conn.fetch(
-        """SELECT c.content_hash, r.phone_hash, r.email_hash, r.nik_hash, c.id
-           FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
-           WHERE c.content_hash = ANY($1::bytea[])
-             AND c.received_at > now() - make_interval(days => $2)
-             AND c.duplicate_of IS NULL""",
-        list({r.chash for r in fresh}), DUPLICATE_WINDOW_DAYS)
     index: dict[bytes, list[Any]] = {}
-    for d in dup_rows:
+    for d in await conn.fetch(q("find_recent_duplicates"), list({r.chash for r in fresh}),
+                              DUPLICATE_WINDOW_DAYS):
         index.setdefault(bytes(d["content_hash"]), []).append(
             (d["id"], d["phone_hash"], d["email_hash"], d["nik_hash"]))
     written: list[HistoryRow] = []
