@@ -28,7 +28,7 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import asyncpg
@@ -401,7 +401,8 @@ class _Preparer:
                     skipped["outside_date_range"] += 1
                     continue
             parsed[item.source_ref] = p
-            item = replace(item, meta={**item.meta, "backfill": True})
+            item = RawItem(item.source_ref, item.payload, item.received_at,
+                           {**item.meta, "backfill": True}, item.content_type)
             if self.bulk and isinstance(p, ComplaintDraft) and eligible(p):
                 verdict, why = self.policy.decide(p, self.now)
                 if verdict == "history":

@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -75,7 +75,9 @@ class SealCache:
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
-            return replace(hit, id=uuid.uuid4())
+            return SealedReporter(uuid.uuid4(), hit.key_id, hit.name_enc, hit.email_enc,
+                                  hit.phone_enc, hit.nik_enc, hit.email_hash, hit.phone_hash,
+                                  hit.nik_hash, hit.nik_valid)
         sealed = seal(self.crypto, reporter)
         self._cache[key] = sealed
         if len(self._cache) > self.size:
