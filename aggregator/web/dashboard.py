@@ -8,8 +8,9 @@ they stay fast over millions of complaints.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,37 +23,26 @@ from aggregator.repo import admin as repo
 from aggregator.sqlfiles import q
 from aggregator.web.auth import allowed_roles, requires
 from aggregator.web.keys import IDENTITY, SERVICES
+from aggregator.web.labels import (
+    CHANNEL_LABELS,
+    EVENT_LABELS,
+    JOB_LABELS,
+    JOB_STATE_LABELS,
+    LABEL_TEXT,
+    NOTIFICATION_LABELS,
+    NOTIFICATION_STATE_LABELS,
+    STATUS_LABELS,
+    Detail,
+    actor_label,
+    event_details,
+    label,
+)
 from schemas.complaint import ComplaintStatus
 from schemas.events import Role
 
 A, OP, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
 COOKIE = "satukanal_token"
 routes = web.RouteTableDef()
-
-STATUS_LABELS = {
-    "received": "diterima, menunggu dikirim",
-    "manual_pending": "menunggu diketik operator",
-    "rejected_by_lapor": "ditolak LAPOR!",
-    "duplicate": "duplikat",
-    "history": "arsip lama",
-    "belum_terverifikasi": "belum terverifikasi",
-    "terverifikasi": "terverifikasi",
-    "terdisposisi": "terdisposisi",
-    "diproses": "diproses",
-    "ditindaklanjuti": "ditindaklanjuti",
-    "selesai": "selesai",
-    "tertunda": "tertunda",
-    "arsip": "diarsipkan",
-    "bukan_wewenang": "bukan wewenang",
-    "dihapus": "dihapus",
-}
-LABEL_TEXT = {
-    "acknowledgement": "basa-basi",
-    "forwarded": "diteruskan",
-    "info_request": "minta informasi",
-    "substantive": "substantif",
-    "substantive_with_evidence": "substantif + bukti",
-}
 
 
 def setup_dashboard(app: web.Application) -> None:
@@ -62,9 +52,35 @@ def setup_dashboard(app: web.Application) -> None:
         autoescape=jinja2.select_autoescape(["html"]),
     )
     tz = ZoneInfo(app[SERVICES].settings.sla.timezone)
-    env.filters["waktu"] = lambda v: v.astimezone(tz).strftime("%d-%m-%Y %H:%M") if v else "-"
-    env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s)
-    env.filters["label_text"] = lambda s: LABEL_TEXT.get(s, s)
+
+    def waktu(value: dt.datetime | None) -> str:
+        return value.astimezone(tz).strftime("%d-%m-%Y %H:%M") if value else "-"
+
+    def details(event: dict[str, Any], followups: Iterable[Any] = ()) -> list[Detail]:
+        return event_details(
+            event.get("kind", ""),
+            event.get("data"),
+            at=event.get("at"),
+            followups=followups,
+            fmt_time=waktu,
+        )
+
+    env.filters["waktu"] = waktu
+    # Event data in Indonesian stays readable (tojson still escapes <, >, & and ').
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+    for name, mapping in {
+        "status_label": STATUS_LABELS,
+        "label_text": LABEL_TEXT,
+        "label_event": EVENT_LABELS,
+        "label_notification": NOTIFICATION_LABELS,
+        "label_notification_state": NOTIFICATION_STATE_LABELS,
+        "label_job": JOB_LABELS,
+        "label_job_state": JOB_STATE_LABELS,
+        "label_channel": CHANNEL_LABELS,
+    }.items():
+        env.filters[name] = functools.partial(label, mapping)
+    env.filters["label_actor"] = actor_label
+    env.filters["event_details"] = details
     app.router.add_static("/dasbor/static", app_static_path(), name="dasbor_static")
     app.add_routes(routes)
     app.middlewares.append(dashboard_auth)

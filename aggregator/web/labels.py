@@ -1,0 +1,492 @@
+"""What the dashboard says for the codes the daemon stores, in Bahasa Indonesia.
+
+Timeline event kinds, notification kinds and states, job kinds and states, complaint
+statuses, channels: one short label each. A code nobody has labelled yet is shown as it is,
+never as an error (tests/core/test_dashboard_labels.py fails when an emitted event kind has
+no label). ``event_details`` picks the few fields of an event's data worth reading; the
+template still offers the full data for support.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+STATUS_LABELS = {
+    "received": "diterima, menunggu dikirim",
+    "manual_pending": "menunggu diketik operator",
+    "rejected_by_lapor": "ditolak LAPOR!",
+    "duplicate": "duplikat",
+    "history": "arsip lama",
+    "belum_terverifikasi": "belum terverifikasi",
+    "terverifikasi": "terverifikasi",
+    "terdisposisi": "terdisposisi",
+    "diproses": "diproses",
+    "ditindaklanjuti": "ditindaklanjuti",
+    "selesai": "selesai",
+    "tertunda": "tertunda",
+    "arsip": "diarsipkan",
+    "bukan_wewenang": "bukan wewenang",
+    "dihapus": "dihapus",
+}
+
+# Follow-up quality labels (followup_label).
+LABEL_TEXT = {
+    "acknowledgement": "basa-basi",
+    "forwarded": "diteruskan",
+    "info_request": "minta informasi",
+    "substantive": "substantif",
+    "substantive_with_evidence": "substantif + bukti",
+}
+
+EVENT_LABELS = {
+    # intake
+    "complaint_ingested": "pengaduan masuk",
+    "complaint_linked": "digabung sebagai duplikat",
+    "reporter_replied": "pelapor membalas",
+    "legacy_form_updated": "formulir lama diperbarui",
+    "legacy_row_deleted": "baris formulir lama dihapus",
+    # push to LAPOR!
+    "lapor_pushed": "terkirim ke LAPOR!",
+    "lapor_rejected": "ditolak LAPOR!",
+    "lapor_manual_pending": "menunggu diketik operator ke LAPOR!",
+    "lapor_attachment_refused": "lampiran ditolak LAPOR!",
+    "reporter_reply_sent": "balasan pelapor diteruskan ke LAPOR!",
+    # LAPOR! feed
+    "lapor_status_changed": "status di LAPOR! berubah",
+    "lapor_disposed": "didisposisikan ke OPD",
+    "followup_received": "tanggapan OPD masuk",
+    "lapor_info_requested": "LAPOR! meminta informasi",
+    "lapor_reclassified": "klasifikasi diubah di LAPOR!",
+    "lapor_reporter_reply_recorded": "balasan pelapor tercatat di LAPOR!",
+    "lapor_rated": "pelapor memberi penilaian",
+    "lapor_deleted": "dihapus di LAPOR!",
+    "lapor_event_received": "peristiwa LAPOR! lain",
+    # follow-up and notifications
+    "sla_breached": "tenggat terlewati",
+    "closed_without_real_followup": "ditutup tanpa tindak lanjut nyata",
+    "notification_sent": "pemberitahuan ke pelapor dikirim",
+    "notification_failed": "pemberitahuan ke pelapor gagal",
+    # old forms
+    "form_written_back": "status ditulis balik ke formulir lama",
+    "form_write_back_skipped": "tulis balik ke formulir lama dilewati",
+    # operators and the queue
+    "identity_revealed": "identitas pelapor dibuka",
+    "job_dead": "pekerjaan gagal (mati)",
+    "job_retried": "pekerjaan diulangi",
+    "job_discarded": "pekerjaan dibuang",
+}
+
+# notifications.kind holds the notify event after aggregator.notify.handler.ALIASES.
+NOTIFICATION_LABELS = {
+    "ack": "tanda terima & Tracking ID",
+    "status_changed": "perubahan status",
+    "response_posted": "tanggapan OPD",
+    "info_requested": "permintaan informasi",
+    "solved_question": "pertanyaan: sudah selesai?",
+    "usage": "petunjuk cara melapor",
+    "sunset": "kanal akan dihentikan",
+    "complaint_linked": "digabung dengan laporan yang sama",
+    "deleted": "laporan dihapus",
+}
+
+NOTIFICATION_STATE_LABELS = {
+    "queued": "menunggu dikirim",
+    "sent": "terkirim",
+    "delivered": "sampai",
+    "failed": "gagal",
+    "skipped": "tidak dikirim",
+}
+
+JOB_LABELS = {
+    "push": "kirim ke LAPOR!",
+    "attach": "unggah lampiran ke LAPOR!",
+    "reply_up": "teruskan balasan pelapor ke LAPOR!",
+    "notify": "beri tahu pelapor",
+    "write_back": "tulis balik ke formulir lama",
+}
+
+JOB_STATE_LABELS = {
+    "queued": "menunggu",
+    "running": "berjalan",
+    "in_doubt": "diperiksa ulang",
+    "done": "selesai",
+    "dead": "gagal (mati)",
+}
+
+CHANNEL_LABELS = {
+    "email": "e-mail",
+    "sms": "SMS",
+    "web": "web",
+    "whatsapp": "WhatsApp",
+    "counter": "loket",
+    "other": "lainnya",
+}
+
+SLA_CLOCK_LABELS = {
+    "verification": "verifikasi",
+    "first_response": "tanggapan pertama",
+    "auto_close": "penutupan otomatis",
+    "settlement": "penyelesaian",
+}
+SLA_UNIT_LABELS = {"working_days": "hari kerja", "days": "hari"}
+
+# How a complaint got its Tracking ID (lapor_pushed ``how``).
+PUSH_HOW_LABELS = {
+    "created": "laporan baru dibuat",
+    "replayed": "pengiriman ulang dikenali LAPOR!",
+    "found_by_external_ref": "ditemukan di LAPOR! lewat referensi",
+    "duplicate_external_ref": "sudah ada di LAPOR!",
+    "idempotency_key_reused": "sudah ada di LAPOR!",
+    "entered_by_operator": "dimasukkan operator",
+}
+
+TEXT_LIMIT = 300
+
+
+def label(mapping: Mapping[str, str], code: Any) -> str:
+    """The label of ``code``; the code itself when it has none, "-" for nothing."""
+    if code is None or code == "":
+        return "-"
+    return mapping.get(str(code), str(code))
+
+
+@dataclass(frozen=True)
+class Detail:
+    """One readable line of an event's data; ``href`` links to another dashboard page."""
+
+    name: str
+    value: str
+    href: str | None = None
+
+
+TimeFormat = Callable[[dt.datetime], str]
+
+
+def event_details(
+    kind: str,
+    data: Any,
+    *,
+    at: dt.datetime | None = None,
+    followups: Iterable[Mapping[str, Any]] = (),
+    fmt_time: TimeFormat | None = None,
+) -> list[Detail]:
+    """The fields of an event worth reading, in order. Missing or odd data gives fewer lines,
+    never an error: the full data stays on the page."""
+    if not isinstance(data, Mapping):
+        return []
+    build = _DETAILS.get(kind)
+    if build is None:
+        return []
+    ctx = _Ctx(data, at, list(followups), fmt_time or _iso_minutes)
+    try:
+        build(ctx)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        # Data written by an older release may be shaped differently; show what was read.
+        pass
+    return ctx.out
+
+
+def _iso_minutes(value: dt.datetime) -> str:
+    return value.strftime("%d-%m-%Y %H:%M")
+
+
+def _short(text: Any) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= TEXT_LIMIT else s[: TEXT_LIMIT - 1] + "…"
+
+
+class _Ctx:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        at: dt.datetime | None,
+        followups: list[Mapping[str, Any]],
+        fmt_time: TimeFormat,
+    ) -> None:
+        self.d, self.at, self.followups, self.fmt_time = data, at, followups, fmt_time
+        self.out: list[Detail] = []
+
+    def has(self, key: str) -> bool:
+        return self.d.get(key) not in (None, "", [], {})
+
+    def add(self, name: str, value: Any, href: str | None = None) -> None:
+        if value not in (None, "", [], {}):
+            self.out.append(Detail(name, _short(value), href))
+
+    def field(self, name: str, key: str, mapping: Mapping[str, str] | None = None) -> None:
+        if self.has(key):
+            self.add(name, label(mapping or {}, self.d[key]))
+
+    def change(
+        self, name: str, before: str, after: str, mapping: Mapping[str, str] | None = None
+    ) -> None:
+        if not (self.has(before) or self.has(after)):
+            return
+        codes = mapping or {}
+        was, now = label(codes, self.d.get(before)), label(codes, self.d.get(after))
+        self.add(name, f"{was} → {now}")
+
+    def time(self, name: str, key: str) -> None:
+        value = self.d.get(key)
+        if not value:
+            return
+        try:
+            when = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            self.add(name, value)
+            return
+        self.add(name, self.fmt_time(when) if when.tzinfo else value)
+
+    def complaint_link(self, name: str, key: str) -> None:
+        value = self.d.get(key)
+        try:
+            cid = uuid.UUID(str(value))
+        except ValueError:
+            self.add(name, value)
+            return
+        self.add(name, str(cid), f"/dasbor/pengaduan/{cid}")
+
+    def yes_no(self, name: str, key: str) -> None:
+        value = self.d.get(key)
+        if isinstance(value, bool):
+            self.add(name, "ya" if value else "belum")
+
+    def agency(self, name: str = "OPD") -> None:
+        agency_id, agency_name = self.d.get("agency_id"), self.d.get("agency_name")
+        if agency_name and agency_id and agency_name != agency_id:
+            self.add(name, f"{agency_name} ({agency_id})")
+        else:
+            self.add(name, agency_name or agency_id)
+
+    def job(self) -> None:
+        if self.has("job_kind"):
+            self.add(
+                "Pekerjaan",
+                f"{label(JOB_LABELS, self.d['job_kind'])}"
+                + (f" #{self.d['job_id']}" if self.has("job_id") else ""),
+            )
+
+
+def _ingested(c: _Ctx) -> None:
+    if c.has("channel"):
+        channel = label(CHANNEL_LABELS, c.d["channel"])
+        c.add("Kanal", f"{channel} ({c.d['source']})" if c.has("source") else channel)
+    else:
+        c.field("Kanal", "source")
+    c.field("Status awal", "status", STATUS_LABELS)
+    c.field("Diarahkan oleh aturan", "routed_by")
+    if c.has("flags") and isinstance(c.d["flags"], list):
+        c.add("Tanda", ", ".join(str(f) for f in c.d["flags"]))
+
+
+def _linked(c: _Ctx) -> None:
+    c.complaint_link("Sama dengan pengaduan", "duplicate_of")
+
+
+def _reporter_replied(c: _Ctx) -> None:
+    c.field("Kanal", "channel", CHANNEL_LABELS)
+    c.yes_no("Menurut pelapor sudah selesai", "resolved")
+
+
+def _legacy_row(c: _Ctx) -> None:
+    if c.has("row_id"):
+        table = f"{c.d['form_table']} " if c.has("form_table") else ""
+        c.add("Baris", f"{table}#{c.d['row_id']}")
+
+
+def _legacy_updated(c: _Ctx) -> None:
+    _legacy_row(c)
+    c.change("Status di formulir", "status_before", "status_after")
+    if c.d.get("status_unmapped"):
+        c.add("Catatan", "status formulir ini belum dipetakan")
+    if c.d.get("same_as_write_back"):
+        c.add("Catatan", "sama dengan status yang ditulis balik satukanal")
+    responses = c.d.get("responses")
+    if isinstance(responses, list):
+        for r in responses:
+            if isinstance(r, Mapping) and r.get("text"):
+                c.add("Tanggapan petugas", r["text"])
+
+
+def _pushed(c: _Ctx) -> None:
+    c.field("Tracking ID", "tracking_id")
+    c.field("Cara", "how", PUSH_HOW_LABELS)
+
+
+def _rejected(c: _Ctx) -> None:
+    fields = c.d.get("fields")
+    if isinstance(fields, list):
+        for f in fields:
+            if isinstance(f, Mapping):
+                name = f.get("field") or "?"
+                c.add("Isian ditolak", f"{name}: {f['message']}" if f.get("message") else name)
+
+
+def _attachment_refused(c: _Ctx) -> None:
+    c.field("Berkas", "filename")
+    c.field("Jenis", "content_type")
+
+
+def _reply_sent(c: _Ctx) -> None:
+    c.field("Tracking ID", "tracking_id")
+    c.field("ID balasan di LAPOR!", "lapor_reply_id")
+
+
+def _status_changed(c: _Ctx) -> None:
+    c.change("Status", "previous", "status", STATUS_LABELS)
+
+
+def _disposed(c: _Ctx) -> None:
+    c.agency("Ke OPD")
+
+
+def _followup(c: _Ctx) -> None:
+    c.field("Oleh", "author")
+    c.field("Mutu", "label", LABEL_TEXT)
+    text = _followup_text(c)
+    if text:
+        c.add("Isi", text)
+    if isinstance(c.d.get("attachments"), int) and c.d["attachments"] > 0:
+        c.add("Lampiran", str(c.d["attachments"]))
+
+
+def _followup_text(c: _Ctx) -> str | None:
+    """The follow-up row this event stored has the text; it carries the event's time."""
+    if c.at is None:
+        return None
+    author = c.d.get("author")
+    for f in c.followups:
+        if f.get("at") == c.at and (not author or not f.get("author") or f["author"] == author):
+            return str(f.get("text") or "") or None
+    return None
+
+
+def _reclassified(c: _Ctx) -> None:
+    c.field("Klasifikasi", "classification")
+    c.field("Kategori", "category_id")
+
+
+def _rated(c: _Ctx) -> None:
+    c.field("Nilai", "rating")
+
+
+def _deleted(c: _Ctx) -> None:
+    c.field("Alasan", "reason")
+
+
+def _lapor_other(c: _Ctx) -> None:
+    c.field("Jenis di LAPOR!", "type")
+
+
+def _sla(c: _Ctx) -> None:
+    c.field("Tenggat", "clock", SLA_CLOCK_LABELS)
+    if c.has("limit"):
+        unit = label(SLA_UNIT_LABELS, c.d.get("unit")) if c.has("unit") else ""
+        c.add("Batas", f"{c.d['limit']} {unit}".strip())
+    c.time("Jatuh tempo", "due_at")
+    c.agency()
+    c.field("Dasar aturan", "regulation")
+
+
+def _closed_without(c: _Ctx) -> None:
+    c.agency()
+    c.field("Tracking ID", "tracking_id")
+
+
+def _notification(c: _Ctx) -> None:
+    c.field("Kanal", "channel", CHANNEL_LABELS)
+    kinds = c.d.get("kinds")
+    if isinstance(kinds, list) and kinds:
+        c.add("Isi", ", ".join(label(NOTIFICATION_LABELS, k) for k in kinds))
+    c.field("Keadaan", "state", NOTIFICATION_STATE_LABELS)
+
+
+def _written_back(c: _Ctx) -> None:
+    _legacy_row(c)
+    wrote = c.d.get("wrote")
+    if isinstance(wrote, list):
+        c.add("Ditulis", ", ".join(str(w) for w in wrote) or "tidak ada yang baru")
+
+
+def _write_back_skipped(c: _Ctx) -> None:
+    _legacy_row(c)
+    if c.d.get("reason") == "legacy_row_deleted":
+        c.add("Alasan", "baris formulir lama sudah dihapus")
+    else:
+        c.field("Alasan", "reason")
+
+
+def _identity(c: _Ctx) -> None:
+    via = c.d.get("via")
+    c.add(
+        "Lewat",
+        {"cli": "baris perintah"}.get(str(via), via)
+        if via
+        else ("API" if c.has("token") else None),
+    )
+
+
+def _job_dead(c: _Ctx) -> None:
+    c.job()
+    c.field("Percobaan", "attempts")
+    c.field("Galat", "error")
+
+
+def _job_retried(c: _Ctx) -> None:
+    c.job()
+    c.field("Galat terakhir", "last_error")
+
+
+def _job_discarded(c: _Ctx) -> None:
+    c.job()
+    c.field("Alasan", "reason")
+
+
+_DETAILS: dict[str, Callable[[_Ctx], None]] = {
+    "complaint_ingested": _ingested,
+    "complaint_linked": _linked,
+    "reporter_replied": _reporter_replied,
+    "legacy_form_updated": _legacy_updated,
+    "legacy_row_deleted": _legacy_row,
+    "lapor_pushed": _pushed,
+    "lapor_rejected": _rejected,
+    "lapor_attachment_refused": _attachment_refused,
+    "reporter_reply_sent": _reply_sent,
+    "lapor_status_changed": _status_changed,
+    "lapor_disposed": _disposed,
+    "followup_received": _followup,
+    "lapor_info_requested": _followup,
+    "lapor_reclassified": _reclassified,
+    "lapor_rated": _rated,
+    "lapor_deleted": _deleted,
+    "lapor_event_received": _lapor_other,
+    "sla_breached": _sla,
+    "closed_without_real_followup": _closed_without,
+    "notification_sent": _notification,
+    "notification_failed": _notification,
+    "form_written_back": _written_back,
+    "form_write_back_skipped": _write_back_skipped,
+    "identity_revealed": _identity,
+    "job_dead": _job_dead,
+    "job_retried": _job_retried,
+    "job_discarded": _job_discarded,
+}
+
+
+ACTOR_LABELS = {"system": "sistem", "lapor": "LAPOR!", "cli": "baris perintah", "api": "API"}
+ACTOR_PREFIXES = {"source:": "kanal", "operator:": "operator", "dasbor:": "dasbor"}
+
+
+def actor_label(actor: Any) -> str:
+    """``system``, ``source:sms-1``, ``operator:budi`` as an administrator would say them."""
+    if not actor:
+        return "-"
+    text = str(actor)
+    for prefix, word in ACTOR_PREFIXES.items():
+        if text.startswith(prefix):
+            return f"{word} {text[len(prefix) :]}"
+    return ACTOR_LABELS.get(text, text)
