@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 import structlog
@@ -43,6 +43,7 @@ from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
 log = structlog.get_logger(__name__)
 
 Decision = Literal["push", "history"]
+_T = TypeVar("_T")
 _CLOSED_UPSTREAM = {ComplaintStatus.SELESAI, ComplaintStatus.ARSIP,
                     ComplaintStatus.BUKAN_WEWENANG, ComplaintStatus.DIHAPUS,
                     ComplaintStatus.HISTORY, ComplaintStatus.DUPLICATE}
@@ -316,14 +317,14 @@ async def run_backfill(
     return summary
 
 
-async def _prefetch(batches: AsyncIterator[Batch], depth: int) -> AsyncIterator[Batch]:
+async def _prefetch(batches: AsyncIterator[_T], depth: int) -> AsyncIterator[_T]:
     """Read the next batches from the old channel while the current one is being stored:
     the two databases' waits overlap. At most ``depth`` batches wait, so memory stays flat."""
     if depth <= 0:
         async for b in batches:
             yield b
         return
-    queue: asyncio.Queue[Batch | BaseException | None] = asyncio.Queue(maxsize=depth)
+    queue: asyncio.Queue[_T | BaseException | None] = asyncio.Queue(maxsize=depth)
 
     async def produce() -> None:
         try:
@@ -418,6 +419,7 @@ class _Preparer:
 
     def _plan(self, rows: list[tuple[RawItem, ComplaintDraft, str]],
               kept: list[RawItem]) -> list[HistoryRow]:
+        assert self.seals is not None  # planning happens only with bulk on
         planned = plan_history(self.intake, self.seals, self.source, rows)
         if len(planned) < len(rows):  # empty after cleaning: the general path quarantines
             done = {r.item.source_ref for r in planned}

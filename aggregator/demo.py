@@ -17,7 +17,7 @@ DEMO_DIR = Path("var/demo")
 def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings:
     data_dir = (data_dir or DEMO_DIR).resolve()
     maildir = data_dir / "maildir" / "pengaduan"
-    return Settings(
+    return Settings.model_validate(dict(
         demo=True,
         data_dir=data_dir,
         log_format="console",
@@ -65,4 +65,4 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
             {"agency": "DISDUKCAPIL", "keywords": ["ktp", "kartu keluarga", "akta"]},
             {"agency": "DINKES", "keywords": ["puskesmas", "rumah sakit", "pasien"]},
         ],
-    )
+    ))

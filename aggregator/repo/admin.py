@@ -27,7 +27,7 @@ def _plain(row: asyncpg.Record | None) -> dict[str, Any] | None:
 async def status_overview(conn: asyncpg.Connection, dead_limit: int = 20) -> dict[str, Any]:
     sources = [_plain(r) for r in await conn.fetch(q("list_source_states"))]
     depth = await jobs_repo.depth(conn)
-    queue = [
+    queue: list[dict[str, Any]] = [
         {"kind": k, "state": s, "n": n} for k, states in depth.items() for s, n in states.items()
     ]
     dead = [j.model_dump() for j in await jobs_repo.dead(conn, dead_limit)]
