@@ -81,3 +81,13 @@ WHERE complaint_id = $1 ORDER BY at, id;
 -- What a replayed re-scan update became: the complaint it reached and, when the complaint
 -- already held it, why nothing new was recorded.
 SELECT complaint_id, reason FROM raw_items WHERE source = $1 AND source_ref = $2;
+
+-- name: mark_form_row_deleted
+-- Write-back found the complaint's form row gone before a re-scan did: the same origin fact
+-- intake's re-scan sets (`apply_legacy_form_update`), set once. A row back means this call
+-- recorded it (the caller adds the timeline event); none means it was already recorded.
+-- origin does not fire the write-back trigger.
+UPDATE complaints
+SET origin = origin || '{"legacy_row_deleted": true}'::jsonb, updated_at = now()
+WHERE id = $1 AND NOT coalesce((origin ->> 'legacy_row_deleted')::boolean, false)
+RETURNING id;

@@ -9,7 +9,10 @@ NOT EXISTS`` on the same complaint and text, and every update only changes a dif
 so a job retried after a crash (or run twice by two replicas) writes nothing twice. Nothing
 is ever deleted. Once a re-scan has found a complaint's row deleted in the old database
 (``origin.legacy_row_deleted``), its jobs write nothing there and end done, with a
-``form_write_back_skipped`` event; the sink keeps its messages for the status page.
+``form_write_back_skipped`` event; the sink keeps its messages for the status page. A job
+that finds the row gone itself (no re-scan since) records the deletion as a re-scan would
+(``origin.legacy_row_deleted`` and one ``legacy_row_deleted`` event) and ends the same way;
+a ``tanggapan`` row is only ever inserted while its ``pengaduan`` row exists.
 
 Jobs: kind ``write_back`` with ``complaint_id`` set; ``payload`` may be empty (the handler
 mirrors the complaint's whole current state). They are queued by triggers (migration 0041)
@@ -35,6 +38,16 @@ from connectors.forms.options import SqlTableOptions, validate_options
 from schemas.events import Job, JobKind
 
 log = structlog.get_logger(__name__)
+
+
+class FormRowMissing(PermanentError):
+    """The complaint's row is not in the old form table (deleted there). A ``PermanentError``
+    so a caller that does not expect it still gives up instead of retrying."""
+
+    def __init__(self, table: str, row_id: Any) -> None:
+        super().__init__(f"row {row_id} no longer exists in {table}")
+        self.table = table
+        self.row_id = row_id
 
 
 def tracking_text(tracking_id: str) -> str:
@@ -81,15 +94,31 @@ class FormWriter:
             vals.append(self.wb.staff_id if self.wb.staff_id is not None else 0)
         n = len(vals)
         table = d.ident(spec.table)
+        # The EXISTS on the form row makes the check and the insert one statement: a row
+        # deleted meanwhile never gets an orphan response.
         sql = (f"INSERT INTO {table} ({', '.join(d.ident(c) for c in cols)}) "
                f"SELECT {d.phs(1, n)} FROM (SELECT 1 AS one) AS dual_ WHERE NOT EXISTS ("
                f"SELECT 1 FROM {table} WHERE {d.ident(spec.complaint_column)} = {d.ph(n + 1)} "
-               f"AND {d.ident(spec.text_column)} = {d.ph(n + 2)})")
+               f"AND {d.ident(spec.text_column)} = {d.ph(n + 2)}) AND EXISTS ("
+               f"SELECT 1 FROM {d.ident(self.wb.table)} "
+               f"WHERE {d.ident(self._id_col())} = {d.ph(n + 3)})")
         if d.dialect == "postgresql":  # untyped parameters in a SELECT list need a cast
             sql = sql.replace(f"SELECT {d.phs(1, n)} FROM",
                               "SELECT " + ", ".join(f"${i + 1}::{_pg_type(v)}"
                                                     for i, v in enumerate(vals)) + " FROM")
-        return await d.execute(sql, [*vals, row_id, self._value(text)]) > 0
+        if await d.execute(sql, [*vals, row_id, self._value(text), row_id]) > 0:
+            return True
+        await self._require_row(row_id)
+        return False
+
+    async def _require_row(self, row_id: Any) -> None:
+        """Raises ``FormRowMissing`` when the form row is gone (after a write changed nothing:
+        "already there" and "no row" look alike until asked)."""
+        d = self.db
+        rows = await d.fetch(f"SELECT 1 AS one FROM {d.ident(self.wb.table)} "
+                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id])
+        if not rows:
+            raise FormRowMissing(self.wb.table, row_id)
 
     async def set_tracking(self, row_id: Any, tracking_id: str) -> bool:
         d, col = self.db, self.wb.tracking_column
@@ -98,7 +127,10 @@ class FormWriter:
         sql = (f"UPDATE {d.ident(self.wb.table)} SET {d.ident(col)} = {d.ph(1)} "
                f"WHERE {d.ident(self._id_col())} = {d.ph(2)} "
                f"AND ({d.ident(col)} IS NULL OR {d.ident(col)} <> {d.ph(3)})")
-        return await d.execute(sql, [tracking_id, row_id, tracking_id]) > 0
+        if await d.execute(sql, [tracking_id, row_id, tracking_id]) > 0:
+            return True
+        await self._require_row(row_id)
+        return False
 
     def _id_col(self) -> str:
         return self.wb.id_column or self.opts.id_column
@@ -111,12 +143,13 @@ class FormWriter:
         col = self.wb.status_column
         value = self.wb.status_values.get(our_status)
         if col is None or value is None:
+            await self._require_row(row_id)
             return False
         d = self.db
         rows = await d.fetch(f"SELECT {d.ident(col)} AS s FROM {d.ident(self.wb.table)} "
                              f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id])
         if not rows:
-            raise PermanentError(f"row {row_id} no longer exists in {self.wb.table}")
+            raise FormRowMissing(self.wb.table, row_id)
         cur = rows[0]["s"]
         cur = cur.decode("latin-1") if isinstance(cur, bytes) else (cur or "")
         # Never backwards: staff may have closed it in the old admin already.
@@ -158,7 +191,16 @@ class FormDbSink:
                      notification_id=message.notification_id, reason="legacy_row_deleted")
             return SendResult(delivered=None, detail="not written: the form row was deleted in "
                                                      "the old database; kept for the status page")
-        written = await self.writer.add_response(row_id, message.text, None)
+        try:
+            written = await self.writer.add_response(row_id, message.text, None)
+        except FormRowMissing:
+            # Gone before a re-scan noticed: the same as above. The re-scan (or a write-back
+            # job) records the deletion on the complaint; the sink has no queue database.
+            log.info("form_answer_skipped", source=origin.source, row_id=row_id,
+                     notification_id=message.notification_id, reason="legacy_row_missing")
+            return SendResult(delivered=None, detail="not written: the form row no longer "
+                                                     "exists in the old database; kept for the "
+                                                     "status page")
         return SendResult(external_id=f"tanggapan:{row_id}:{message.notification_id}",
                           delivered=None, detail="written" if written else "already there")
 
@@ -205,10 +247,17 @@ class WriteBackHandler:
             raise PermanentError("complaint has no form row id (origin.row_id)")
         # Two jobs of one complaint (a status and a response, or two replicas) must not both
         # pass the NOT EXISTS check before either inserts: one at a time per complaint.
-        async with self.services.pool.acquire() as lock_conn, lock_conn.transaction():
-            await lock_conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
-                                    f"write_back:{job.complaint_id}")
-            done = await self._mirror(writer, row_id, c, followups)
+        try:
+            async with self.services.pool.acquire() as lock_conn, lock_conn.transaction():
+                await lock_conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
+                                        f"write_back:{job.complaint_id}")
+                done = await self._mirror(writer, row_id, c, followups)
+        except FormRowMissing as gone:
+            # Deleted in the old admin before a re-scan saw it: record it as the re-scan
+            # would, then end like a job for a deletion already known.
+            await self._record_deleted(job, c["source"], gone)
+            await self._skip_deleted(job, c["source"], row_id)
+            return
         if done:
             from aggregator.repo.events import append_event
 
@@ -217,6 +266,20 @@ class WriteBackHandler:
                                    {"source": c["source"], "row_id": row_id, "wrote": done})
         log.info("form_written_back", source=c["source"], complaint_id=str(job.complaint_id),
                  wrote=",".join(done) or "nothing new")
+
+    async def _record_deleted(self, job: Job, source: str, gone: FormRowMissing) -> None:
+        """``origin.legacy_row_deleted`` and its ``legacy_row_deleted`` event, once: a re-scan
+        or another job that recorded it first leaves both as they are."""
+        from aggregator.repo.events import append_event
+
+        async with self.services.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(q("mark_form_row_deleted"), job.complaint_id) is None:
+                return
+            await append_event(conn, job.complaint_id, "legacy_row_deleted",
+                               {"form_table": gone.table, "row_id": str(gone.row_id)},
+                               actor=f"source:{source}")
+        log.info("legacy_row_deleted", source=source, complaint_id=str(job.complaint_id),
+                 row_id=gone.row_id, seen_by="write_back")
 
     async def _skip_deleted(self, job: Job, source: str, row_id: Any) -> None:
         """The re-scan found the form row deleted in the old database: there is nothing left

@@ -243,17 +243,80 @@ async def test_a_row_deleted_in_the_old_database_is_left_alone(
 
 
 async def test_a_deleted_row_never_gets_a_response_row(legacy: LegacyDb, services: Any) -> None:
-    """Also the write-back of a complaint whose deletion is not seen yet: row 1 is gone in the
-    old database (no re-scan since), and the complaint's write-back fails on the status it
-    cannot set before it would add a response for the missing ``pengaduan``."""
-    ids = await imported(services, legacy)
-    await legacy.run("DELETE FROM pengaduan WHERE id_pengaduan = 1")
-    before = await legacy.run("SELECT * FROM tanggapan ORDER BY id_tanggapan")
-    await followed_up(services, ids[1])
-    handler = handlers(services)["write_back"]
+    """The write-back of a complaint whose deletion is not seen yet: row 1 is gone in the old
+    database (no re-scan since). The job records the deletion as a re-scan would, once, writes
+    nothing (no response for the missing ``pengaduan``, nothing deleted) and ends done; a
+    later re-scan finds it already recorded."""
+    from aggregator.loops.ingest import IngestLoop
+    from aggregator.queue import Worker
+
+    now = [dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)]
+    services.clock = lambda: now[0]
+    cfg = form_source_config(legacy)
+    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    src = SqlTableSource(cfg, services)
+    loop = IngestLoop(services, src)
     try:
-        with pytest.raises(PermanentError, match="no longer exists"):
-            await handler(job(ids[1]))
+        assert await loop.run_once() == 15
+        await legacy.run("DELETE FROM pengaduan WHERE id_pengaduan = 1")
+        old_db = ("SELECT * FROM pengaduan ORDER BY id_pengaduan",
+                  "SELECT * FROM tanggapan ORDER BY id_tanggapan")
+        before = [await legacy.run(sql) for sql in old_db]
+        async with services.pool.acquire() as conn:
+            cid = await conn.fetchval("SELECT id FROM complaints "
+                                      "WHERE 'form-row:pengaduan:1' = ANY(thread_keys)")
+        await followed_up(services, cid)  # queues two jobs: the state change and the response
+        handler = handlers(services)["write_back"]
+        try:
+            worker = Worker(services.queue, {"write_back": handler}, concurrency=2)
+            assert await worker.run_once() == 2
+            await handler(job(cid))  # a re-sync after that: skipped on the recorded deletion
+        finally:
+            await handler.close()
+        assert [await legacy.run(sql) for sql in old_db] == before
+        now[0] += dt.timedelta(hours=1)  # the re-scan finds what write-back recorded
+        assert await loop.run_once() == 1
     finally:
-        await handler.close()
+        await src.close()
+    async with services.pool.acquire() as conn:
+        origin = await conn.fetchval("SELECT origin FROM complaints WHERE id = $1", cid)
+        jobs = await conn.fetch("SELECT state::text AS state, attempts, last_error "
+                                "FROM jobs WHERE kind = 'write_back' ORDER BY id")
+        events = await conn.fetch("SELECT kind, actor, data FROM events WHERE complaint_id = $1 "
+                                  "AND kind IN ('legacy_row_deleted', 'form_write_back_skipped',"
+                                  " 'form_written_back') ORDER BY id", cid)
+        raw = await conn.fetchrow("SELECT state::text AS state, reason FROM raw_items "
+                                  "WHERE source_ref LIKE '%gone@%'")
+    assert origin["legacy_row_deleted"] is True and origin["row_id"] == 1
+    assert [(j["state"], j["attempts"], j["last_error"]) for j in jobs] == [
+        ("done", 1, None), ("done", 1, None)]
+    deleted = [e for e in events if e["kind"] == "legacy_row_deleted"]
+    assert [(e["actor"], e["data"]) for e in deleted] == [
+        ("source:form-pupr", {"form_table": "pengaduan", "row_id": "1"})]
+    skipped = [e["data"] for e in events if e["kind"] == "form_write_back_skipped"]
+    assert sorted(d["change"].split(":")[0] for d in skipped) == ["followup", "resync", "state"]
+    assert {d["reason"] for d in skipped} == {"legacy_row_deleted"}
+    assert not [e for e in events if e["kind"] == "form_written_back"]
+    assert raw is not None and (raw["state"], raw["reason"]) == ("accepted", "sudah tercatat")
+
+
+async def test_sink_never_answers_on_a_row_gone_unnoticed(legacy: LegacyDb,
+                                                          services: Any) -> None:
+    """The form sink for a row deleted before any re-scan noticed: no orphan ``tanggapan``,
+    and the notification ends with the reason instead of failing."""
+    src = SqlTableSource(form_source_config(legacy), services)
+    sink = src.sink()
+    assert sink is not None
+    await legacy.run("DELETE FROM pengaduan WHERE id_pengaduan = 3")
+    before = await legacy.run("SELECT * FROM tanggapan ORDER BY id_tanggapan")
+    msg = OutboundMessage(notification_id="n-1", kind="response", tracking_id="1916449",
+                          text="Tanggapan Dinas PUPR: lubang sudah ditambal.")
+    origin = Origin(source="form-pupr", channel="web", address=None, thread={"row_id": 3})
+    try:
+        sent = await sink.send(origin, msg)
+    finally:
+        await sink.close()
+        await src.close()
+    assert sent.external_id is None and sent.detail is not None
+    assert sent.detail.startswith("not written: the form row no longer exists")
     assert await legacy.run("SELECT * FROM tanggapan ORDER BY id_tanggapan") == before
