@@ -1,4 +1,5 @@
-"""What the IMAP and Maildir sources share: source references, parsing, the SMTP sink."""
+"""What the IMAP and Maildir sources share: source references, parsing, the sink (SMTP or a
+Maildir outbox)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def source_ref(raw: bytes) -> str:
 
 
 class MailSourceBase:
-    """Parsing and the optional SMTP sink (``options.smtp``), made once and closed with the
-    source. Subclasses set ``name``, ``options`` and ``_parse_options``."""
+    """Parsing and the optional sink (``options.smtp`` or ``options.outbox``), made once and
+    closed with the source. Subclasses set ``name``, ``options`` and ``_parse_options``."""
 
     name: str
     options: Any
@@ -40,12 +41,14 @@ class MailSourceBase:
         return parse_email(item.payload, options=self._parse_options)
 
     def sink(self) -> Any:
-        if self.options.smtp is None:
-            return None
-        if self._sink is None:
+        if self._sink is None and self.options.smtp is not None:
             from connectors.email.smtp import SmtpSink
 
             self._sink = SmtpSink(self.options.smtp, source=self.name)
+        elif self._sink is None and self.options.outbox is not None:
+            from connectors.email.outbox import MaildirOutbox
+
+            self._sink = MaildirOutbox(self.options.outbox, source=self.name)
         return self._sink
 
     async def _close_sink(self) -> None:

@@ -59,8 +59,29 @@ class SmtpOptions(TlsOptions):
         return self.port or {"implicit": 465, "starttls": 587, "none": 25}[self.tls]
 
 
+class OutboxOptions(_Options):
+    """A Maildir that replies are written into instead of being sent over SMTP: for a mail
+    server that picks outgoing mail up from a spool folder (and for the demo)."""
+
+    path: Path = Field(description="a Maildir: each reply is written in tmp/, renamed into new/")
+    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    from_name: str = "Layanan Pengaduan"
+    message_id_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="our Message-IDs: <notif-…@satukanal.<this>>; default: from_address's domain",
+    )
+
+    @model_validator(mode="after")
+    def _default_domain(self) -> OutboxOptions:
+        if not self.message_id_domain:
+            self.message_id_domain = self.from_address.rsplit("@", 1)[1].lower()
+        return self
+
+
 class MailOptions(_Options):
-    """What every e-mail source shares: parsing limits and an optional SMTP sink."""
+    """What every e-mail source shares: parsing limits and an optional sink, either SMTP or a
+    Maildir outbox."""
 
     staff_forwarders: list[str] = Field(default_factory=list)
     max_attachment_mb: float = Field(default=10.0, gt=0)
@@ -68,9 +89,17 @@ class MailOptions(_Options):
     max_per_poll: int = Field(default=200, ge=1)
     message_id_domain: str | None = None
     smtp: SmtpOptions | None = None
+    outbox: OutboxOptions | None = None
+
+    @model_validator(mode="after")
+    def _one_sink(self) -> MailOptions:
+        if self.smtp is not None and self.outbox is not None:
+            raise ValueError("smtp and outbox are both set: replies go out one way, keep one")
+        return self
 
     def parse_options(self) -> ParseOptions:
-        domain = self.message_id_domain or (self.smtp.message_id_domain if self.smtp else None)
+        sender = self.smtp or self.outbox
+        domain = self.message_id_domain or (sender.message_id_domain if sender else None)
         return ParseOptions(
             staff_forwarders=frozenset(a.strip().lower() for a in self.staff_forwarders),
             message_id_domain=domain,
