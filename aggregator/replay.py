@@ -1,7 +1,16 @@
-"""Parse a quarantined item again, after a fix to a connector or the data."""
+"""Parse a quarantined item again, after a fix to a connector or the data.
+
+The outcome is shown on the dashboard's quarantine page and printed by ``satukanal
+quarantine replay``, so its text is Bahasa Indonesia; ``ReplayOutcome.code`` is the stable,
+machine-readable part (``not_found``, ``not_quarantined``, ``source_missing``,
+``quarantined``, ``complaint``, ``reply``, ``update``, ``ignored``) for callers that branch
+on it or put it in JSON.
+"""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from aggregator.intake import Intake
@@ -9,20 +18,37 @@ from aggregator.sources import build_sources
 from aggregator.sqlfiles import q
 from connectors.base import Batch, RawItem
 
+_STATES = {"accepted": "diterima", "ignored": "diabaikan", "quarantined": "dikarantina"}
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    code: str
+    text: str  # Bahasa Indonesia, for the operator
+    complaint_id: uuid.UUID | None = None
+
 
 async def replay_item(services: Any, raw_id: int) -> str:
+    """What became of the item, as the sentence the dashboard and the CLI show."""
+    return (await replay(services, raw_id)).text
+
+
+async def replay(services: Any, raw_id: int) -> ReplayOutcome:
     """Returns what became of the item. The original bytes move to the new row, so nothing
     is lost even when it is quarantined again."""
     async with services.pool.acquire() as conn:
         row = await conn.fetchrow(q("get_raw_item"), raw_id)
         if row is None:
-            return f"no item {raw_id}"
+            return ReplayOutcome("not_found", f"item {raw_id} tidak ada")
         if row["state"] != "quarantined":
-            return f"item {raw_id} is {row['state']}, not quarantined"
+            state = _STATES.get(str(row["state"]), str(row["state"]))
+            return ReplayOutcome("not_quarantined",
+                                 f"item {raw_id} tidak dikarantina (sudah {state})")
         sources = services.extras.get("sources") or build_sources(services.settings, services)
         source = sources.get(row["source"])
         if source is None:
-            return f"source {row['source']!r} is not configured any more"
+            return ReplayOutcome("source_missing",
+                                 f"kanal {row['source']!r} tidak dikonfigurasi lagi")
         item = RawItem(
             source_ref=row["source_ref"],
             payload=bytes(row["payload"]),
@@ -36,21 +62,25 @@ async def replay_item(services: Any, raw_id: int) -> str:
             result = await Intake(services).ingest(
                 source, Batch(items=[item], cursor=cursor), conn=conn
             )
-        update = None
-        if result.updates and not result.quarantined:
+        after = None
+        if (result.updates or result.ignored) and not result.quarantined:
             # An old form row's later change (a re-scan item, e.g. quarantined because its
-            # row was not imported yet) lands on that row's complaint, not in a new one.
-            update = await conn.fetchrow(
+            # row was not imported yet) lands on that row's complaint, not in a new one; an
+            # ignored item keeps its reason on the row.
+            after = await conn.fetchrow(
                 q("get_replayed_legacy_update"), row["source"], row["source_ref"]
             )
     if result.quarantined:
-        return "quarantined again: " + ", ".join(result.reasons)
+        return ReplayOutcome("quarantined", "masih dikarantina: " + ", ".join(result.reasons))
     if result.complaints:
-        return f"accepted as complaint {result.complaint_ids[0]}"
+        cid = result.complaint_ids[0]
+        return ReplayOutcome("complaint", f"diterima sebagai pengaduan baru {cid}", cid)
     if result.replies:
-        return "accepted as a reporter reply"
-    if update is not None:
+        return ReplayOutcome("reply", "diterima sebagai balasan pelapor")
+    if result.updates and after is not None:
         # The complaint may hold it already (an update applied once under another ref).
-        held = f" ({update['reason']})" if update["reason"] else ""
-        return f"accepted as an update of complaint {update['complaint_id']}{held}"
-    return "ignored"
+        held = f" ({after['reason']})" if after["reason"] else ""
+        cid = after["complaint_id"]
+        return ReplayOutcome("update", f"diterima sebagai pembaruan pengaduan {cid}{held}", cid)
+    why = after["reason"] if after is not None and after["reason"] else None
+    return ReplayOutcome("ignored", f"diabaikan: {why}" if why else "diabaikan")

@@ -12,7 +12,7 @@ from typing import Any
 from aggregator.crypto import generate_key
 from aggregator.intake import Intake
 from aggregator.loops.ingest import IngestLoop
-from aggregator.replay import replay_item
+from aggregator.replay import ReplayOutcome, replay, replay_item
 from connectors.base import Batch, RawItem
 from connectors.forms.rows import encode_row
 from connectors.forms.sql_table import SqlTableSource
@@ -102,10 +102,19 @@ async def test_a_replayed_update_reaches_its_complaint(
 
         # The operator's command: applied, and it says to which complaint.
         out = await replay_cli(write_config(tmp_path, db_dsn, legacy), held[0]["id"])
-        assert out == f"accepted as an update of complaint {cid}"
+        assert out == f"diterima sebagai pembaruan pengaduan {cid}"
         # The second is the same change: the complaint holds it already, and says so.
         again = await replay_item(services, held[1]["id"])
-        assert again == f"accepted as an update of complaint {cid} (tidak ada perubahan baru)"
+        assert again == f"diterima sebagai pembaruan pengaduan {cid} (tidak ada perubahan baru)"
+        # Nothing left to replay: said in Indonesian, with the stable code beside the sentence.
+        # (A replay moves the bytes to a new row: the old id is gone, the new one accepted.)
+        assert await replay(services, held[1]["id"]) == ReplayOutcome(
+            "not_found", f"item {held[1]['id']} tidak ada")
+        async with services.pool.acquire() as conn:
+            now_id = await conn.fetchval("SELECT id FROM raw_items WHERE source_ref = $1",
+                                         "upd:1:b@1")
+        assert await replay(services, now_id) == ReplayOutcome(
+            "not_quarantined", f"item {now_id} tidak dikarantina (sudah diterima)")
     finally:
         await src.close()
     async with services.pool.acquire() as conn:
