@@ -154,14 +154,17 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/quarantine/{id}/replay")
 @requires(A, OP)
 async def post_replay(request: web.Request) -> web.Response:
-    from aggregator.replay import replay_item
+    from aggregator.replay import replay
 
     try:
         raw_id = int(request.match_info["id"])
     except ValueError:
         return _json({"error": "bad_id"}, 400)
-    outcome = await replay_item(request.app[SERVICES], raw_id)
-    return _json({"outcome": outcome})
+    outcome = await replay(request.app[SERVICES], raw_id)
+    body: dict[str, Any] = {"outcome": outcome.text, "code": outcome.code}
+    if outcome.complaint_id is not None:
+        body["complaint_id"] = str(outcome.complaint_id)
+    return _json(body, 404 if outcome.code == "not_found" else 200)
 
 
 @routes.get("/api/tokens")

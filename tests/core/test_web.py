@@ -168,3 +168,19 @@ async def test_dashboard_login_and_pages_render_in_indonesian(client, pool):
         "/dasbor/antrian/1/ulangi", headers={"Origin": "http://evil.example"}, allow_redirects=False
     )
     assert cross.status == 403
+
+
+async def test_replay_api_answers_with_a_code_and_an_indonesian_sentence(client, pool):
+    toks = await tokens(pool)
+    auth = {"Authorization": f"Bearer {toks['operator']}"}
+    async with pool.acquire() as conn:
+        gone = await conn.fetchval(
+            "INSERT INTO raw_items (source, source_ref, payload, state, reason) "
+            "VALUES ('kanal-lama', 'x1', 'isi', 'quarantined', 'rusak') RETURNING id")
+    r = await client.post("/api/quarantine/999999/replay", headers=auth)
+    assert r.status == 404
+    assert await r.json() == {"outcome": "item 999999 tidak ada", "code": "not_found"}
+    r = await client.post(f"/api/quarantine/{gone}/replay", headers=auth)
+    assert r.status == 200
+    body = await r.json()
+    assert body["code"] == "source_missing" and "tidak dikonfigurasi" in body["outcome"]
