@@ -2,7 +2,8 @@
 
 An embedded PostgreSQL, the built-in LAPOR! sandbox playing each report's life at high
 speed, one channel of each kind (an SMS gateway pushing over HTTP, an old web form, a
-Maildir that a mail server delivers into) and simulated citizens writing through them.
+Maildir that a mail server delivers into, with a Maildir outbox the answers are written to)
+and simulated citizens writing through them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ DEMO_DIR = Path("var/demo")
 def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings:
     data_dir = (data_dir or DEMO_DIR).resolve()
     maildir = data_dir / "maildir" / "pengaduan"
+    outbox = data_dir / "maildir" / "terkirim"
     return Settings.model_validate(dict(
         demo=True,
         data_dir=data_dir,
@@ -46,7 +48,16 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
                 "kind": "maildir",
                 "poll_s": 2,
                 "agency": "DISKOMINFO",
-                "options": {"path": str(maildir), "message_id_domain": "palangkaraya.example"},
+                "options": {
+                    "path": str(maildir),
+                    "message_id_domain": "palangkaraya.example",
+                    # Answers land in a Maildir a mail server would pick up (no SMTP here).
+                    "outbox": {
+                        "path": str(outbox),
+                        "from_address": "pengaduan@palangkaraya.example",
+                        "from_name": "Layanan Pengaduan Kota Palangka Raya",
+                    },
+                },
             },
         ],
         # The sandbox's agency ids (GET /agencies); a deployment takes them from LAPOR!.

@@ -3,7 +3,9 @@
 They write through the daemon's own public intakes exactly as real gateways and browsers
 would (the SMS gateway webhook, the old web form) and drop e-mail into the Maildir a mail
 server would deliver to. SMS answers leave through the real Kannel sink to a stand-in
-``sendsms`` endpoint that records them, so the demo shows each citizen's phone.
+``sendsms`` endpoint that records them, so the demo shows each citizen's phone; e-mail answers
+are written by the real Maildir outbox sink into ``maildir/terkirim/new``, where the e-mail
+citizens read them and answer in the same thread.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import os
 import re
 import time
 import uuid
+from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +127,7 @@ class DemoCitizens:
         settings = services.settings
         self.sources = {s.kind: s for s in settings.sources}
         self.maildir = Path(self.sources["maildir"].options["path"])
+        self.outbox = Path(self.sources["maildir"].options["outbox"]["path"])
 
     @property
     def base(self) -> str:
@@ -188,8 +192,9 @@ class DemoCitizens:
         log.info("demo_citizen_wrote", channel=channel)
 
     async def _reply(self) -> int:
-        """A citizen who got their Tracking ID by SMS answers once with `LAPOR <id> …`."""
-        n = 0
+        """A citizen who got their Tracking ID by SMS answers once with `LAPOR <id> …`; one who
+        got it by e-mail answers once in the thread (Re:, In-Reply-To, References)."""
+        n = await asyncio.to_thread(self._reply_by_email)
         src = self.sources["sms_http"]
         for msg in list(self.kannel.sent):
             m = re.search(r"#?(\d{5,})", msg["text"])
@@ -208,6 +213,35 @@ class DemoCitizens:
                     headers={"X-Satukanal-Secret": src.options["secret"]},
                 )
             )
+            n += 1
+        return n
+
+
+    def _reply_by_email(self) -> int:
+        n = 0
+        for path in sorted((self.outbox / "new").glob("*")):
+            answer = message_from_bytes(path.read_bytes(), policy=policy.default)
+            to = parseaddr(str(answer["To"] or ""))[1]
+            subject = str(answer["Subject"] or "").strip()  # a folded header keeps a space
+            # Only an answer in a citizen's own thread (not, say, an SLA e-mail to an agency).
+            if "LAPOR! #" not in subject or not answer["In-Reply-To"] or not to:
+                continue
+            if to in self.replied:
+                continue
+            self.replied.add(to)
+            parent = str(answer["Message-ID"]).strip()
+            refs = [*str(answer["References"] or "").split(), parent]
+            msg = EmailMessage()
+            msg["From"] = to
+            msg["To"] = str(answer["From"])
+            msg["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+            msg["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+            msg["Message-ID"] = make_msgid(domain="contoh.id")
+            msg["In-Reply-To"] = parent
+            msg["References"] = " ".join(refs)
+            msg.set_content(REPLIES["email"] + "\n\nSalam,\nWarga Palangka Raya\n")
+            deliver_to_maildir(self.maildir, msg.as_bytes())
+            log.info("demo_citizen_replied", channel="email")
             n += 1
         return n
 
@@ -255,13 +289,17 @@ async def attach_demo(
     services: Any, comp: Any, stack: contextlib.AsyncExitStack, *, citizens: bool
 ) -> None:
     data_dir = services.settings.data_dir
-    for sub in ("tmp", "new", "cur"):
-        (data_dir / "maildir" / "pengaduan" / sub).mkdir(parents=True, exist_ok=True)
+    for box in ("pengaduan", "terkirim"):
+        for sub in ("tmp", "new", "cur"):
+            (data_dir / "maildir" / box / sub).mkdir(parents=True, exist_ok=True)
     kannel = DemoKannel(data_dir / "sms-ke-warga.jsonl")
     comp.http_routes.append(("", kannel.routes()))
     token = await demo_token(services)
     comp.banner.append(f"token      {token}   (admin; paste it on the dashboard's login page)")
     comp.banner.append(f"SMS sent to citizens are logged in {data_dir / 'sms-ke-warga.jsonl'}")
+    comp.banner.append(
+        f"e-mail answers to citizens are written to {data_dir / 'maildir' / 'terkirim' / 'new'}"
+    )
     if citizens:
         comp.loops.append(DemoCitizens(services, kannel))
         comp.banner.append("demo citizens are writing by SMS, web form and e-mail")

@@ -89,7 +89,11 @@ class MailOptions(_Options):
     max_per_poll: int = Field(default=200, ge=1)
     message_id_domain: str | None = None
     smtp: SmtpOptions | None = None
-    outbox: OutboxOptions | None = None
+    outbox: OutboxOptions | None = Field(
+        default=None,
+        description="instead of smtp: replies written as complete messages into a Maildir "
+        "(a mail server's pickup folder); a retried reply is not written twice",
+    )
 
     @model_validator(mode="after")
     def _one_sink(self) -> MailOptions:
