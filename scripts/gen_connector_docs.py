@@ -19,8 +19,10 @@ from connectors.sms.gammu import GammuOptions  # noqa: E402
 from connectors.sms.http import SmsHttpOptions  # noqa: E402
 
 KINDS: list[tuple[str, type[BaseModel], str]] = [
-    ("imap", ImapOptions, "An IMAP mailbox; replies through the optional `smtp` sink."),
-    ("maildir", MaildirOptions, "A local Maildir an MTA delivers into (the demo uses one)."),
+    ("imap", ImapOptions, "An IMAP mailbox; replies through the optional `smtp` sink or a "
+                          "Maildir `outbox` the mail server picks up."),
+    ("maildir", MaildirOptions, "A local Maildir an MTA delivers into (the demo uses one); "
+                                "replies through `smtp` or a Maildir `outbox`."),
     ("gammu", GammuOptions, "A Gammu SMSD database (PostgreSQL or MySQL/MariaDB), in and out."),
     ("sms_http", SmsHttpOptions, "SMS pushed over HTTP: Kannel get-url and provider webhooks; "
                                  "replies through the optional `kannel` sink."),
