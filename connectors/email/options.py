@@ -34,11 +34,9 @@ class TlsOptions(_Options):
         return ctx
 
 
-class SmtpOptions(TlsOptions):
-    host: str
-    port: int | None = Field(default=None, ge=1, le=65535)
-    user: str | None = None
-    password: SecretStr | None = None
+class SenderOptions(_Options):
+    """Who our replies come from, and the domain of our Message-IDs (both sinks)."""
+
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     from_name: str = "Layanan Pengaduan"
     message_id_domain: str | None = Field(
@@ -46,37 +44,31 @@ class SmtpOptions(TlsOptions):
         pattern=r"^[A-Za-z0-9.-]+$",
         description="our Message-IDs: <notif-…@satukanal.<this>>; default: from_address's domain",
     )
-    timeout_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
-    def _default_domain(self) -> SmtpOptions:
+    def _default_domain(self) -> SenderOptions:
         if not self.message_id_domain:
             self.message_id_domain = self.from_address.rsplit("@", 1)[1].lower()
         return self
+
+
+class SmtpOptions(SenderOptions, TlsOptions):
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    user: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
 
     @property
     def effective_port(self) -> int:
         return self.port or {"implicit": 465, "starttls": 587, "none": 25}[self.tls]
 
 
-class OutboxOptions(_Options):
+class OutboxOptions(SenderOptions):
     """A Maildir that replies are written into instead of being sent over SMTP: for a mail
     server that picks outgoing mail up from a spool folder (and for the demo)."""
 
     path: Path = Field(description="a Maildir: each reply is written in tmp/, renamed into new/")
-    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    from_name: str = "Layanan Pengaduan"
-    message_id_domain: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z0-9.-]+$",
-        description="our Message-IDs: <notif-…@satukanal.<this>>; default: from_address's domain",
-    )
-
-    @model_validator(mode="after")
-    def _default_domain(self) -> OutboxOptions:
-        if not self.message_id_domain:
-            self.message_id_domain = self.from_address.rsplit("@", 1)[1].lower()
-        return self
 
 
 class MailOptions(_Options):

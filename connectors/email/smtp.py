@@ -21,7 +21,7 @@ from aggregator.errors import (
     TransientError,
 )
 from connectors.base import Origin, OutboundMessage, SendResult
-from connectors.email.options import OutboxOptions, SmtpOptions
+from connectors.email.options import SenderOptions, SmtpOptions
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +63,7 @@ def simple_html(text: str) -> str:
 
 
 def build_message(
-    opts: SmtpOptions | OutboxOptions, origin: Origin, message: OutboundMessage, now: dt.datetime
+    opts: SenderOptions, origin: Origin, message: OutboundMessage, now: dt.datetime
 ) -> EmailMessage:
     if not origin.address or "@" not in origin.address:
         raise PermanentError("the citizen left no e-mail address to answer")
