@@ -36,9 +36,16 @@ from typing import Any
 
 import asyncpg
 
-from aggregator.intake.normalize import clean_text, derive_title
+from aggregator.intake.normalize import clean_text
 from aggregator.intake.pii import SealedReporter, seal
-from aggregator.intake.pipeline import DUPLICATE_WINDOW_DAYS, Intake, content_hash
+from aggregator.intake.pipeline import (
+    COMPLAINT_ROW,
+    DUPLICATE_WINDOW_DAYS,
+    Intake,
+    complaint_row,
+    content_hash,
+    ingested_event,
+)
 from aggregator.sqlfiles import q
 from connectors.base import RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
@@ -47,11 +54,8 @@ RAW_COLUMNS = ("id", "source", "source_ref", "received_at", "content_type", "pay
                "state", "complaint_id", "content_hash")
 REPORTER_COLUMNS = ("id", "key_id", "name_enc", "email_enc", "phone_enc", "nik_enc",
                     "email_hash", "phone_hash", "nik_hash", "nik_valid")
-COMPLAINT_COLUMNS = ("id", "source", "channel", "raw_item_id", "reporter_id", "title", "content",
-                     "classification", "agency_id", "source_agency", "anonymous",
-                     "confidential", "location", "occurred_on", "submitted_at", "status",
-                     "duplicate_of", "content_hash", "thread_keys", "origin", "flags",
-                     "legacy_status", "category_id")
+# The planned tuple (shared with the general path), then the batch's two constants.
+COMPLAINT_COLUMNS = (*COMPLAINT_ROW, "source", "source_agency")
 EVENT_COLUMNS = ("complaint_id", "kind", "at", "actor", "data")
 
 
@@ -90,12 +94,11 @@ class HistoryRow:
     """One planned archive complaint; raw id filled in at write time."""
 
     item: RawItem
-    draft: ComplaintDraft
     why: str  # the policy's reason, for the summary
     cid: uuid.UUID
     sealed: SealedReporter | None
     chash: bytes
-    complaint: tuple[Any, ...]  # COMPLAINT_COLUMNS without raw_item_id (index 3)
+    complaint: tuple[Any, ...]  # COMPLAINT_ROW, raw_item_id still None
     event: dict[str, Any]
 
 
@@ -120,22 +123,10 @@ def plan_history(intake: Intake, seals: SealCache, source: Any,
         sealed = None if d.reporter.is_empty() else seals.seal(d.reporter)
         chash = content_hash(content)
         route = intake.router.route(f"{d.title or ''}\n{content}", cfg.agency)
-        title = clean_text(d.title) if d.title else derive_title(content)
-        complaint = (
-            cid, source.name, d.channel.value, sealed.id if sealed else None, title[:150],
-            content, d.classification.value, route.agency, cfg.agency, d.anonymous,
-            d.confidential,
-            d.location.model_dump(exclude_none=True) if d.location else None,
-            d.occurred_on, d.submitted_at, ComplaintStatus.HISTORY.value, None, chash,
-            list(d.thread_keys), d.origin, list(d.flags), d.legacy_status,
-            route.category or d.category_hint)
-        event: dict[str, Any] = {"source": source.name, "channel": d.channel.value,
-                                 "status": ComplaintStatus.HISTORY.value}
-        if route.rule:
-            event["routed_by"] = route.rule
-        if d.flags:
-            event["flags"] = list(d.flags)
-        out.append(HistoryRow(item, d, why, cid, sealed, chash, complaint, event))
+        status = ComplaintStatus.HISTORY
+        complaint = complaint_row(d, content, cid, None, sealed, status, None, chash, route)
+        event = ingested_event(source, d, status, route)
+        out.append(HistoryRow(item, why, cid, sealed, chash, complaint, event))
     return out
 
 
@@ -181,7 +172,8 @@ async def write_history(conn: asyncpg.Connection, source: Any,
             (s.id, s.key_id, s.name_enc, s.email_enc, s.phone_enc, s.nik_enc, s.email_hash,
              s.phone_hash, s.nik_hash, s.nik_valid) for s in sealed])
     await conn.copy_records_to_table("complaints", columns=COMPLAINT_COLUMNS, records=[
-        (*r.complaint[:3], rid, *r.complaint[3:]) for rid, r in zip(ids, written, strict=True)])
+        (*r.complaint[:2], rid, *r.complaint[3:], source.name, source.cfg.agency)
+        for rid, r in zip(ids, written, strict=True)])
     actor = f"source:{source.name}"
     await conn.copy_records_to_table("events", columns=EVENT_COLUMNS, records=[
         (r.cid, "complaint_ingested", now, actor, r.event) for r in written])

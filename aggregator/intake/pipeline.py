@@ -24,7 +24,7 @@ import structlog
 from aggregator.errors import InvalidInput
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
-from aggregator.intake.routing import Router
+from aggregator.intake.routing import Route, Router
 from aggregator.sqlfiles import q
 from connectors.base import Batch, RawItem
 from schemas.complaint import (
@@ -399,31 +399,8 @@ class Intake:
             status = ComplaintStatus.RECEIVED
         if sealed is not None:
             plan.reporters.append(sealed)
-        title = clean_text(d.title) if d.title else derive_title(content)
         plan.complaints.append(
-            (
-                cid,
-                d.channel.value,
-                raw_id,
-                sealed.id if sealed else None,
-                title[:150],
-                content,
-                d.classification.value,
-                route.agency,
-                d.anonymous,
-                d.confidential,
-                _json(d.location.model_dump(exclude_none=True)) if d.location else None,
-                d.occurred_on,
-                d.submitted_at,
-                status.value,
-                duplicate_of,
-                chash,
-                _json(list(d.thread_keys)),
-                _json(d.origin),
-                _json(list(d.flags)),
-                d.legacy_status,
-                route.category or d.category_hint,
-            )
+            complaint_row(d, content, cid, raw_id, sealed, status, duplicate_of, chash, route)
         )
         if d.attachments:
             plan.attachments.append((cid, d))
@@ -435,16 +412,10 @@ class Intake:
                 cid,
             )
         )
-        data: dict[str, Any] = {
-            "source": source.name,
-            "channel": d.channel.value,
-            "status": status.value,
-        }
-        if route.rule:
-            data["routed_by"] = route.rule
-        if d.flags:
-            data["flags"] = list(d.flags)
-        plan.events.append((cid, "complaint_ingested", f"source:{source.name}", data))
+        plan.events.append(
+            (cid, "complaint_ingested", f"source:{source.name}",
+             ingested_event(source, d, status, route))
+        )
         result.complaint_ids.append(cid)
         result.complaints += 1
         if status is ComplaintStatus.RECEIVED:
@@ -610,10 +581,10 @@ class Intake:
             )
             await conn.execute(q("insert_reporters"), *[list(c) for c in cols])
         if plan.complaints:
-            cols = list(zip(*plan.complaints, strict=True))
-            await conn.execute(
-                q("insert_complaints"), source.name, source.cfg.agency, *[list(c) for c in cols]
-            )
+            columns = [list(c) for c in zip(*plan.complaints, strict=True)]
+            for i in _JSON_COLUMNS:  # jsonb travels as text[] through unnest
+                columns[i] = [None if v is None else _json(v) for v in columns[i]]
+            await conn.execute(q("insert_complaints"), source.name, source.cfg.agency, *columns)
         if plan.reply_rows:
             cols = list(zip(*plan.reply_rows, strict=True))
             await conn.execute(q("insert_reporter_replies"), *[list(c) for c in cols])
@@ -638,6 +609,71 @@ class Intake:
         if plan.events:
             cols = list(zip(*[(c, k, a, _json(d)) for c, k, a, d in plan.events], strict=True))
             await conn.execute(q("insert_events"), *[list(c) for c in cols])
+
+
+# A planned complaint, in insert_complaints' order after its per-batch parameters (source,
+# source_agency); the bulk path COPYs the same tuples.
+COMPLAINT_ROW = (
+    "id", "channel", "raw_item_id", "reporter_id", "title", "content", "classification",
+    "agency_id", "anonymous", "confidential", "location", "occurred_on", "submitted_at",
+    "status", "duplicate_of", "content_hash", "thread_keys", "origin", "flags",
+    "legacy_status", "category_id",
+)
+_JSON_COLUMNS = tuple(
+    COMPLAINT_ROW.index(c) for c in ("location", "thread_keys", "origin", "flags")
+)
+
+
+def complaint_row(
+    d: ComplaintDraft,
+    content: str,
+    cid: uuid.UUID,
+    raw_id: int | None,
+    sealed: SealedReporter | None,
+    status: ComplaintStatus,
+    duplicate_of: uuid.UUID | None,
+    chash: bytes,
+    route: Route,
+) -> tuple[Any, ...]:
+    """The stored complaint for a draft whose text is ``content`` (cleaned), as a
+    COMPLAINT_ROW tuple; json columns as Python values."""
+    title = clean_text(d.title) if d.title else derive_title(content)
+    return (
+        cid,
+        d.channel.value,
+        raw_id,
+        sealed.id if sealed else None,
+        title[:150],
+        content,
+        d.classification.value,
+        route.agency,
+        d.anonymous,
+        d.confidential,
+        d.location.model_dump(exclude_none=True) if d.location else None,
+        d.occurred_on,
+        d.submitted_at,
+        status.value,
+        duplicate_of,
+        chash,
+        list(d.thread_keys),
+        d.origin,
+        list(d.flags),
+        d.legacy_status,
+        route.category or d.category_hint,
+    )
+
+
+def ingested_event(
+    source: Any, d: ComplaintDraft, status: ComplaintStatus, route: Route
+) -> dict[str, Any]:
+    """The data of a complaint's ``complaint_ingested`` event."""
+    data: dict[str, Any] = {"source": source.name, "channel": d.channel.value,
+                            "status": status.value}
+    if route.rule:
+        data["routed_by"] = route.rule
+    if d.flags:
+        data["flags"] = list(d.flags)
+    return data
 
 
 def _json(value: Any) -> str:
