@@ -23,14 +23,15 @@ from schemas.config import DatabaseConfig
 log = structlog.get_logger(__name__)
 
 
-def _dumps(value: object) -> str:
-    """JSON for json/jsonb parameters: dates and other odd values in connector metadata
-    become strings rather than errors (as in intake's own serialisation)."""
+def json_text(value: object) -> str:
+    """JSON as satukanal writes it everywhere (jsonb parameters, bulk arrays, API bodies):
+    UTF-8 as is, and dates and other odd values in connector metadata as strings rather
+    than errors."""
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _jsonb_out(value: object) -> bytes:
-    return b"\x01" + _dumps(value).encode()  # jsonb's binary format: a version byte, text
+    return b"\x01" + json_text(value).encode()  # jsonb's binary format: a version byte, text
 
 
 def _jsonb_in(data: bytes) -> object:
@@ -38,7 +39,7 @@ def _jsonb_in(data: bytes) -> object:
 
 
 def _json_out(value: object) -> bytes:
-    return _dumps(value).encode()
+    return json_text(value).encode()
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:

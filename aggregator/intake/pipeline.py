@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Literal
 import asyncpg
 import structlog
 
+from aggregator.db import json_text as _json
 from aggregator.errors import InvalidInput
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
@@ -674,12 +674,6 @@ def ingested_event(
     if d.flags:
         data["flags"] = list(d.flags)
     return data
-
-
-def _json(value: Any) -> str:
-    """JSON text for the bulk statements (arrays of jsonb go over the wire as text[]);
-    dates and other odd values in connector metadata become strings rather than errors."""
-    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 # Re-exported for callers that only need the closed set.

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
 from aiohttp import web
 
+from aggregator.db import json_text
 from aggregator.lapor.health import lapor_health
 from aggregator.repo import admin as repo
 from aggregator.repo.events import append_event
@@ -21,10 +21,9 @@ A, OP, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
 routes = web.RouteTableDef()
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(
-        data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False, default=str)
-    )
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=json_text)
+
 
 
 def _uuid(request: web.Request, key: str = "id") -> uuid.UUID:
@@ -48,7 +47,7 @@ async def get_status(request: web.Request) -> web.Response:
     async with services.pool.acquire() as conn:
         data = await repo.status_overview(conn)
         data["lapor"] = await lapor_health(conn)
-    return _json(data)
+    return json_response(data)
 
 
 @routes.get("/api/complaints")
@@ -60,7 +59,7 @@ async def get_complaints(request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "50")), 500)
         before_at = dt.datetime.fromisoformat(before) if before else None
     except ValueError:
-        return _json(
+        return json_response(
             {"error": "bad_query", "message": "limit must be a number, before a timestamp"}, 400
         )
     agency = _agency_scope(request) or request.query.get("agency")
@@ -68,7 +67,7 @@ async def get_complaints(request: web.Request) -> web.Response:
         rows = await repo.list_complaints(
             conn, status=request.query.get("status"), agency=agency, before=before_at, limit=limit
         )
-    return _json({"items": rows})
+    return json_response({"items": rows})
 
 
 @routes.get("/api/complaints/{id}")
@@ -89,10 +88,10 @@ async def get_complaint(request: web.Request) -> web.Response:
         d = await repo.complaint_detail(conn, services.crypto, cid, reveal_identity=reveal)
     scope = _agency_scope(request)
     if d is None or (scope is not None and scope not in (d["agency_id"], d["source_agency"])):
-        return _json({"error": "not_found"}, 404)
+        return json_response({"error": "not_found"}, 404)
     if scope is not None and d["anonymous"]:
         d["reporter"] = None
-    return _json(d)
+    return json_response(d)
 
 
 @routes.post("/api/jobs/{id}/retry")
@@ -101,9 +100,9 @@ async def post_job_retry(request: web.Request) -> web.Response:
     try:
         job_id = int(request.match_info["id"])
     except ValueError:
-        return _json({"error": "bad_id"}, 400)
+        return json_response({"error": "bad_id"}, 400)
     ok = await request.app[SERVICES].queue.retry(job_id)
-    return _json({"retried": ok}, 200 if ok else 404)
+    return json_response({"retried": ok}, 200 if ok else 404)
 
 
 @routes.post("/api/jobs/{id}/discard")
@@ -114,11 +113,11 @@ async def post_job_discard(request: web.Request) -> web.Response:
         body = await request.json()
         reason = str(body["reason"]).strip()
     except (ValueError, KeyError, TypeError):
-        return _json({"error": "bad_request", "message": 'send {"reason": "…"}'}, 400)
+        return json_response({"error": "bad_request", "message": 'send {"reason": "…"}'}, 400)
     if not reason:
-        return _json({"error": "bad_request", "message": "a reason is required"}, 400)
+        return json_response({"error": "bad_request", "message": "a reason is required"}, 400)
     ok = await request.app[SERVICES].queue.discard(job_id, reason)
-    return _json({"discarded": ok}, 200 if ok else 404)
+    return json_response({"discarded": ok}, 200 if ok else 404)
 
 
 @routes.get("/api/quarantine")
@@ -127,7 +126,7 @@ async def get_quarantine(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         rows = await conn.fetch(q("list_quarantined"), request.query.get("source"), 200)
-    return _json({"items": [dict(r) for r in rows]})
+    return json_response({"items": [dict(r) for r in rows]})
 
 
 @routes.get("/api/quarantine/{id}")
@@ -137,11 +136,11 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
     try:
         raw_id = int(request.match_info["id"])
     except ValueError:
-        return _json({"error": "bad_id"}, 400)
+        return json_response({"error": "bad_id"}, 400)
     async with services.pool.acquire() as conn:
         row = await conn.fetchrow(q("get_raw_item"), raw_id)
     if row is None:
-        return _json({"error": "not_found"}, 404)
+        return json_response({"error": "not_found"}, 404)
     return web.Response(
         body=bytes(row["payload"]),
         content_type="application/octet-stream",
@@ -159,16 +158,16 @@ async def post_replay(request: web.Request) -> web.Response:
     try:
         raw_id = int(request.match_info["id"])
     except ValueError:
-        return _json({"error": "bad_id"}, 400)
+        return json_response({"error": "bad_id"}, 400)
     outcome = await replay(request.app[SERVICES], raw_id)
     body: dict[str, Any] = {"outcome": outcome.text, "code": outcome.code}
     if outcome.complaint_id is not None:
         body["complaint_id"] = str(outcome.complaint_id)
-    return _json(body, 404 if outcome.code == "not_found" else 200)
+    return json_response(body, 404 if outcome.code == "not_found" else 200)
 
 
 @routes.get("/api/tokens")
 @requires(A)
 async def get_tokens(request: web.Request) -> web.Response:
     async with request.app[SERVICES].pool.acquire() as conn:
-        return _json({"items": await repo.list_tokens(conn)})
+        return json_response({"items": await repo.list_tokens(conn)})

@@ -9,25 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from typing import Any
 
 from aiohttp import web
 
 from aggregator.errors import InvalidInput
 from aggregator.lapor import manual
+from aggregator.web.api import json_response
 from aggregator.web.auth import requires
 from aggregator.web.keys import IDENTITY, SERVICES
 from schemas.events import Role
 
 routes = web.RouteTableDef()
 ADMIN, OPERATOR = Role.ADMIN, Role.OPERATOR
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(
-        data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False, default=str)
-    )
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -61,12 +55,12 @@ async def _guard(request: web.Request, call: Any) -> web.Response:
     try:
         result = await call
     except InvalidInput as exc:
-        return _json({"error": "invalid", "message": str(exc)}, 422)
+        return json_response({"error": "invalid", "message": str(exc)}, 422)
     except ValueError as exc:  # a malformed complaint id
-        return _json({"error": "invalid", "message": str(exc)}, 422)
+        return json_response({"error": "invalid", "message": str(exc)}, 422)
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         result = dataclasses.asdict(result)
-    return _json({"ok": True, "result": result})
+    return json_response({"ok": True, "result": result})
 
 
 @routes.get("/api/worklist")
@@ -76,9 +70,9 @@ async def get_worklist(request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "50")), 200)
         offset = max(int(request.query.get("offset", "0")), 0)
     except ValueError:
-        return _json({"error": "bad_query", "message": "limit and offset are numbers"}, 400)
+        return json_response({"error": "bad_query", "message": "limit and offset are numbers"}, 400)
     items, total = await manual.worklist(request.app[SERVICES], limit=limit, offset=offset)
-    return _json({"items": items, "total": total})
+    return json_response({"items": items, "total": total})
 
 
 @routes.post("/api/complaints/{id}/tracking-id")
