@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from aggregator.crypto import generate_key
 from schemas.config import SourceConfig
 from tests.forms.legacy import JOIN_QUERY, LegacyDb
 
@@ -19,3 +23,33 @@ def form_source_config(db: LegacyDb | str, uploads: Path | None = None, name: st
         options["photo"] = {"base_dir": str(uploads)}
     options.update(extra)
     return SourceConfig(name=name, kind="sql_table", batch_size=batch_size, options=options)
+
+
+SATUKANAL = str(Path(sys.executable).with_name("satukanal"))
+
+
+def write_operator_config(tmp: Path, db_dsn: str, sources_toml: str) -> Path:
+    """A configuration file as an operator writes it: data directory, database, fresh keys,
+    then the given ``[[sources]]`` block."""
+    cfg = tmp / "satukanal.toml"
+    cfg.write_text(f"""
+data_dir = "{tmp / 'data'}"
+
+[database]
+url = "{db_dsn}"
+
+[[crypto.keys]]
+id = "k1"
+secret = "{generate_key()}"
+
+[crypto]
+hmac_key = "{generate_key()}"
+{sources_toml}""")
+    return cfg
+
+
+async def run_cli(cfg: Path, *args: str) -> asyncio.subprocess.Process:
+    """``satukanal ARGS`` in a child process with this configuration."""
+    return await asyncio.create_subprocess_exec(
+        SATUKANAL, *args, env={**os.environ, "SATUKANAL_CONFIG": str(cfg)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

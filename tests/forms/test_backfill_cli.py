@@ -4,36 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from aggregator.crypto import generate_key
+from tests.forms.helpers import run_cli, write_operator_config
 from tests.forms.legacy import LegacyDb, fill
 
 ROWS = 3000
-SATUKANAL = str(Path(sys.executable).with_name("satukanal"))
 
 
 def write_config(tmp: Path, db_dsn: str, legacy: LegacyDb, sunset: bool = False) -> Path:
-    cfg = tmp / "satukanal.toml"
-    cfg.write_text(f"""
-data_dir = "{tmp / 'data'}"
-
-[database]
-url = "{db_dsn}"
-
-[[crypto.keys]]
-id = "k1"
-secret = "{generate_key()}"
-
-[crypto]
-hmac_key = "{generate_key()}"
-
+    return write_operator_config(tmp, db_dsn, f"""
 [[sources]]
 name = "form-arsip"
 kind = "sql_table"
@@ -45,14 +29,6 @@ table = "pengaduan"
 [sources.options.backfill]
 push_if_open_newer_than_days = 0
 """)
-    return cfg
-
-
-async def run(cfg: Path, *args: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, "SATUKANAL_CONFIG": str(cfg)}
-    return await asyncio.create_subprocess_exec(
-        SATUKANAL, *args, env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
 
 
 async def connect(db_dsn: str) -> asyncpg.Connection:
@@ -83,7 +59,7 @@ async def test_backfill_killed_and_interrupted_resumes_without_duplicates(
     cfg = write_config(tmp_path, db_dsn, legacy)
 
     # 1. Ctrl-C: a clean stop that says how to continue.
-    proc = await run(cfg, "backfill", "form-arsip")
+    proc = await run_cli(cfg, "backfill", "form-arsip")
     await wait_for_progress(db_dsn, 300)
     proc.send_signal(signal.SIGINT)
     _, err = await proc.communicate()
@@ -91,13 +67,13 @@ async def test_backfill_killed_and_interrupted_resumes_without_duplicates(
     assert b"run the same command again" in err
 
     # 2. A crash: SIGKILL, no chance to clean up.
-    proc = await run(cfg, "backfill", "form-arsip")
+    proc = await run_cli(cfg, "backfill", "form-arsip")
     before = await wait_for_progress(db_dsn, 900)
     proc.kill()
     await proc.wait()
 
     # 3. Run to the end.
-    proc = await run(cfg, "backfill", "form-arsip", "--json")
+    proc = await run_cli(cfg, "backfill", "form-arsip", "--json")
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     summary = json.loads(out.decode().strip().splitlines()[-1])
@@ -132,11 +108,11 @@ async def test_backfill_killed_and_interrupted_resumes_without_duplicates(
     assert live_cursor["last_id"] == ROWS and "backfill" not in live_cursor
 
     # A second full run finds nothing new; the migration report tells the operator.
-    proc = await run(cfg, "backfill", "form-arsip", "--restart", "--json")
+    proc = await run_cli(cfg, "backfill", "form-arsip", "--restart", "--json")
     out, err = await proc.communicate()
     again = json.loads(out.decode().strip().splitlines()[-1])
     assert again["imported"] == 0 and again["skipped"]["already_imported"] == ROWS
-    proc = await run(cfg, "report", "migration", "--json")
+    proc = await run_cli(cfg, "report", "migration", "--json")
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     report: list[dict[str, Any]] = json.loads(out)
@@ -149,7 +125,7 @@ async def test_backfill_killed_and_interrupted_resumes_without_duplicates(
 
 async def test_dry_run_stores_nothing(tmp_path: Path, db_dsn: str, legacy: LegacyDb) -> None:
     cfg = write_config(tmp_path, db_dsn, legacy)
-    proc = await run(cfg, "backfill", "form-arsip", "--dry-run", "--since", "2025-11-03",
+    proc = await run_cli(cfg, "backfill", "form-arsip", "--dry-run", "--since", "2025-11-03",
                      "--until", "2025-11-08")
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
@@ -161,7 +137,7 @@ async def test_dry_run_stores_nothing(tmp_path: Path, db_dsn: str, legacy: Legac
         assert await conn.fetchval("SELECT count(*) FROM backfill_runs") == 0
     finally:
         await conn.close()
-    proc = await run(cfg, "report", "migration")
+    proc = await run_cli(cfg, "report", "migration")
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     text = out.decode()

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from aggregator.crypto import generate_key
 from aggregator.intake import Intake
 from aggregator.loops.ingest import IngestLoop
 from aggregator.replay import ReplayOutcome, replay, replay_item
 from connectors.base import Batch, RawItem
 from connectors.forms.rows import encode_row
 from connectors.forms.sql_table import SqlTableSource
-from tests.forms.helpers import form_source_config
+from tests.forms.helpers import form_source_config, run_cli, write_operator_config
 from tests.forms.legacy import JOIN_QUERY, LegacyDb
 
-SATUKANAL = str(Path(sys.executable).with_name("satukanal"))
 START = dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)
 
 
@@ -34,20 +29,7 @@ def update_item(ref: str, status: bytes) -> RawItem:
 
 def write_config(tmp: Path, db_dsn: str, legacy: LegacyDb) -> Path:
     """The same source as ``form_source_config``, as an operator's file."""
-    cfg = tmp / "satukanal.toml"
-    cfg.write_text(f"""
-data_dir = "{tmp / 'data'}"
-
-[database]
-url = "{db_dsn}"
-
-[[crypto.keys]]
-id = "k1"
-secret = "{generate_key()}"
-
-[crypto]
-hmac_key = "{generate_key()}"
-
+    return write_operator_config(tmp, db_dsn, f"""
 [[sources]]
 name = "form-pupr"
 kind = "sql_table"
@@ -63,14 +45,10 @@ enabled = true
 tracking_column = "lapor_tracking_id"
 staff_id = 1
 """)
-    return cfg
 
 
 async def replay_cli(cfg: Path, raw_id: int) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        SATUKANAL, "quarantine", "replay", str(raw_id),
-        env={**os.environ, "SATUKANAL_CONFIG": str(cfg)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await run_cli(cfg, "quarantine", "replay", str(raw_id))
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     return out.decode().strip()
