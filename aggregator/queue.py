@@ -1,7 +1,7 @@
 """The job queue: an outbox table in PostgreSQL, claimed with ``FOR UPDATE SKIP LOCKED``.
 
 ``JobQueue`` is the policy (leases, backoff, what is permanent) over the SQL in
-``aggregator/repo/jobs.py``; ``Worker`` runs handlers for the jobs it claims.
+``aggregator/storage/jobs.py``; ``Worker`` runs handlers for the jobs it claims.
 
 Delivery is at least once: a job whose process dies is taken again when its lease runs out,
 so handlers make their effect idempotent (LAPOR! pushes carry an Idempotency-Key and check
@@ -32,7 +32,7 @@ import structlog
 
 from aggregator.errors import InDoubtError, InvalidInput, PermanentError, TransientError
 from aggregator.logging import redact_text
-from aggregator.repo import jobs as repo
+from aggregator.storage import jobs as repo
 from schemas.config import QueueConfig
 from schemas.events import Job, JobState
 
@@ -319,7 +319,7 @@ class JobQueue:
         """Take up to ``limit`` due jobs (or jobs whose lease ran out) under a lease.
 
         ``complete``: ids of jobs this owner finished, marked done first (a statement of its
-        own: see complete_jobs in aggregator/sql/jobs.sql for why not the same one).
+        own: see complete_jobs in aggregator/storage/sql/jobs.sql for why not the same one).
         """
         if complete:
             await self.complete(conn, complete)
@@ -331,7 +331,7 @@ class JobQueue:
     async def worker_session(self, conn: asyncpg.Connection) -> None:
         """Settings for a connection a worker claims and completes on until it releases it:
         plans that stay on the partial indexes whatever the statistics say (see
-        worker_session in aggregator/sql/jobs.sql)."""
+        worker_session in aggregator/storage/sql/jobs.sql)."""
         await repo.worker_session(conn)
 
     async def reap(self, conn: asyncpg.Connection) -> list[tuple[int, str]]:

@@ -34,12 +34,12 @@ import asyncmy
 import asyncpg
 import psutil
 
-from aggregator.backfill import Policy, run_backfill
 from aggregator.crypto import Crypto, generate_key
-from aggregator.db import create_pool
-from aggregator.migrate import migrate
+from aggregator.intake.backfill import Policy, run_backfill
 from aggregator.queue import JobQueue
-from aggregator.services import Services
+from aggregator.storage.db import create_pool
+from aggregator.storage.migrate import migrate
+from aggregator.wiring.services import Services
 from connectors.forms.sql_table import SqlTableSource
 from schemas.config import CryptoConfig, EncryptionKey, Settings, SourceConfig
 from tests.forms.legacy import HOST, JOIN_QUERY, PORT, create_legacy_db, drop_legacy_db, fill

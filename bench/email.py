@@ -40,10 +40,10 @@ import asyncpg  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aggregator.db import create_pool  # noqa: E402
 from aggregator.errors import InvalidInput  # noqa: E402
-from aggregator.loops.ingest import IngestLoop  # noqa: E402
-from aggregator.migrate import migrate  # noqa: E402
+from aggregator.intake.loop import IngestLoop  # noqa: E402
+from aggregator.storage.db import create_pool  # noqa: E402
+from aggregator.storage.migrate import migrate  # noqa: E402
 from connectors.email.imap import ImapSource  # noqa: E402
 from connectors.email.parser import parse_email  # noqa: E402
 from tests.email.conftest import imap_config, make_services  # noqa: E402

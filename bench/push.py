@@ -46,13 +46,13 @@ import aiohttp
 import asyncpg
 
 from aggregator.crypto import Crypto
-from aggregator.db import create_pool
 from aggregator.lapor.http import HttpLaporAdapter, report_to_wire
+from aggregator.lapor.push import PushLoop
 from aggregator.logging import configure_logging
-from aggregator.loops.push import PushLoop
-from aggregator.migrate import migrate
 from aggregator.queue import JobQueue
-from aggregator.services import Services
+from aggregator.storage.db import create_pool
+from aggregator.storage.migrate import migrate
+from aggregator.wiring.services import Services
 from schemas.config import CryptoConfig, LaporConfig, QueueConfig, Settings
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"

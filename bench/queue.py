@@ -51,9 +51,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from aggregator.db import create_pool, init_connection
-from aggregator.migrate import migrate
 from aggregator.queue import JobQueue, Worker
+from aggregator.storage.db import create_pool, init_connection
+from aggregator.storage.migrate import migrate
 from schemas.config import QueueConfig
 from schemas.events import Job
 

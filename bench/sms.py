@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aggregator.crypto import Crypto  # noqa: E402
-from aggregator.db import create_pool  # noqa: E402
-from aggregator.loops.ingest import IngestLoop  # noqa: E402
-from aggregator.migrate import migrate  # noqa: E402
-from aggregator.services import Services  # noqa: E402
+from aggregator.intake.loop import IngestLoop  # noqa: E402
+from aggregator.storage.db import create_pool  # noqa: E402
+from aggregator.storage.migrate import migrate  # noqa: E402
+from aggregator.wiring.services import Services  # noqa: E402
 from connectors.sms.gammu import GammuSource  # noqa: E402
 from schemas.config import CryptoConfig, Settings, SourceConfig  # noqa: E402
 

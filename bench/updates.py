@@ -38,10 +38,10 @@ from typing import Any
 
 import aiohttp
 
-from aggregator.db import create_pool
+from aggregator.lapor.feed import UpdatesLoop
 from aggregator.lapor.http import HttpLaporAdapter
 from aggregator.logging import configure_logging
-from aggregator.loops.updates import UpdatesLoop
+from aggregator.storage.db import create_pool
 from bench.push import DEFAULT_DSN, sandbox, scratch_db, services_for
 from schemas.config import LaporConfig
 

@@ -2,7 +2,7 @@
 
 Secrets are ``SecretStr`` and may instead be read from a file named by the sibling key
 ``<name>_file`` (systemd credentials, Docker secrets). Validation errors are turned into
-messages naming the file and the key by ``aggregator.settings``.
+messages naming the file and the key by ``aggregator.wiring.settings``.
 """
 
 from __future__ import annotations

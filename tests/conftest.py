@@ -18,8 +18,8 @@ import asyncpg
 import pytest
 import structlog
 
-from aggregator.db import EmbeddedPostgres, create_pool
-from aggregator.migrate import migrate
+from aggregator.storage.db import EmbeddedPostgres, create_pool
+from aggregator.storage.migrate import migrate
 
 TEMPLATE = f"satukanal_tpl_{os.getpid()}"
 

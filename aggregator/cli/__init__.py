@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load(args: argparse.Namespace) -> Any:
     """The settings this invocation runs with."""
-    from aggregator.demo import demo_settings
-    from aggregator.settings import load_settings
+    from aggregator.demo.setup import demo_settings
+    from aggregator.wiring.settings import load_settings
 
     path = args.config or (Path(p) if (p := os.environ.get("SATUKANAL_CONFIG")) else None)
     if getattr(args, "demo", False) and path is None:

@@ -85,7 +85,7 @@ def _when(value: dt.datetime | None) -> str:
 
 async def _services(args: argparse.Namespace) -> Any:
     from aggregator.cli import load
-    from aggregator.runtime import open_services
+    from aggregator.wiring.runtime import open_services
 
     settings = load(args)
     # The demo migrates itself; a production database is migrated only by `satukanal migrate`.
@@ -94,7 +94,7 @@ async def _services(args: argparse.Namespace) -> Any:
 
 async def cmd_status(args: argparse.Namespace) -> int:
     from aggregator.lapor.health import lapor_health
-    from aggregator.repo.admin import status_overview
+    from aggregator.storage.admin import status_overview
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         data = await status_overview(conn)
@@ -160,7 +160,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
 
 
 async def cmd_complaints_list(args: argparse.Namespace) -> int:
-    from aggregator.repo.admin import list_complaints
+    from aggregator.storage.admin import list_complaints
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         rows = await list_complaints(conn, status=args.status, agency=args.agency, limit=args.limit)
@@ -185,8 +185,8 @@ async def cmd_complaints_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_complaints_show(args: argparse.Namespace) -> int:
-    from aggregator.repo.admin import complaint_detail
-    from aggregator.repo.events import append_event
+    from aggregator.storage.admin import complaint_detail
+    from aggregator.storage.events import append_event
 
     try:
         cid = uuid.UUID(args.id)
@@ -247,7 +247,7 @@ async def cmd_jobs_discard(args: argparse.Namespace) -> int:
 
 
 async def cmd_token_create(args: argparse.Namespace) -> int:
-    from aggregator.repo.admin import create_token
+    from aggregator.storage.admin import create_token
 
     if args.role == "agency" and not args.agency:
         raise ConfigError("a token with role agency needs --agency CODE (the OPD it may see)")
@@ -262,7 +262,7 @@ async def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 async def cmd_token_list(args: argparse.Namespace) -> int:
-    from aggregator.repo.admin import list_tokens
+    from aggregator.storage.admin import list_tokens
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         _json_out(await list_tokens(conn))
@@ -270,7 +270,7 @@ async def cmd_token_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_token_revoke(args: argparse.Namespace) -> int:
-    from aggregator.repo.admin import revoke_token
+    from aggregator.storage.admin import revoke_token
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         ok = await revoke_token(conn, uuid.UUID(args.id))
@@ -279,7 +279,7 @@ async def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 async def cmd_quarantine_list(args: argparse.Namespace) -> int:
-    from aggregator.sqlfiles import q
+    from aggregator.storage.sqlfiles import q
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         rows = [dict(r) for r in await conn.fetch(q("list_quarantined"), args.source, args.limit)]
@@ -302,7 +302,7 @@ async def cmd_quarantine_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_quarantine_show(args: argparse.Namespace) -> int:
-    from aggregator.sqlfiles import q
+    from aggregator.storage.sqlfiles import q
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         row = await conn.fetchrow(q("get_raw_item"), args.id)
@@ -316,7 +316,7 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
 
 
 async def cmd_quarantine_replay(args: argparse.Namespace) -> int:
-    from aggregator.replay import replay_item
+    from aggregator.intake.replay import replay_item
 
     async with await _services(args) as services:
         outcome = await replay_item(services, args.id)

@@ -51,11 +51,11 @@ def register(sub: Any, reports: Any = None) -> None:
 
 
 async def cmd_backfill(args: argparse.Namespace) -> int:
-    from aggregator.backfill import Policy, reset_backfill, run_backfill
     from aggregator.cli import load
     from aggregator.errors import ConfigError
-    from aggregator.runtime import open_services
-    from aggregator.sources import build_sources
+    from aggregator.intake.backfill import Policy, reset_backfill, run_backfill
+    from aggregator.wiring.runtime import open_services
+    from aggregator.wiring.sources import build_sources
 
     settings = load(args)
     cfg = next((s for s in settings.sources if s.name == args.source), None)
@@ -114,9 +114,9 @@ def _print_summary(console: Console, s: Any) -> None:
 
 
 async def cmd_report_migration(args: argparse.Namespace) -> int:
-    from aggregator.backfill import migration_report
     from aggregator.cli import load
-    from aggregator.runtime import open_services
+    from aggregator.intake.backfill import migration_report
+    from aggregator.wiring.runtime import open_services
 
     settings = load(args)
     async with open_services(settings) as services:

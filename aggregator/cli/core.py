@@ -53,7 +53,7 @@ def register(sub: Any, reports: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> Any:
     from aggregator.cli import load
-    from aggregator.daemon import run_daemon
+    from aggregator.wiring.supervisor import run_daemon
 
     settings = load(args)
     return run_daemon(
@@ -62,8 +62,8 @@ def cmd_run(args: argparse.Namespace) -> Any:
 
 
 def cmd_demo(args: argparse.Namespace) -> Any:
-    from aggregator.daemon import run_daemon
-    from aggregator.demo import demo_settings
+    from aggregator.demo.setup import demo_settings
+    from aggregator.wiring.supervisor import run_daemon
 
     settings = demo_settings()
     return run_daemon(settings, until_idle=args.until_idle, citizens=not args.no_citizens)
@@ -71,8 +71,8 @@ def cmd_demo(args: argparse.Namespace) -> Any:
 
 async def cmd_migrate(args: argparse.Namespace) -> int:
     from aggregator.cli import load
-    from aggregator.migrate import migrate
-    from aggregator.runtime import open_services
+    from aggregator.storage.migrate import migrate
+    from aggregator.wiring.runtime import open_services
 
     settings = load(args)
     async with open_services(settings, run_migrations=False, require_migrated=False) as services:
@@ -83,7 +83,7 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
             + "".join(f"\n  {m.version:04d} {m.name}" for m in applied)
         )
         if args.dump_schema:
-            from aggregator.schema_dump import dump_schema
+            from aggregator.storage.schema_dump import dump_schema
 
             args.dump_schema.write_text(await dump_schema(services.extras["dsn"]))
             print(f"schema written to {args.dump_schema}")
@@ -93,7 +93,7 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_config_check(args: argparse.Namespace) -> int:
     from aggregator.cli import load
     from aggregator.crypto import Crypto
-    from aggregator.settings import masked
+    from aggregator.wiring.settings import masked
 
     settings = load(args)
     Crypto.from_config(settings.crypto, demo=settings.demo)  # refuses to run without keys
@@ -122,8 +122,8 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
 
 async def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from aggregator.cli import load
-    from aggregator.repo.admin import rotate_reporter_keys
-    from aggregator.runtime import open_services
+    from aggregator.storage.admin import rotate_reporter_keys
+    from aggregator.wiring.runtime import open_services
 
     settings = load(args)
     async with open_services(settings) as services, services.pool.acquire() as conn:

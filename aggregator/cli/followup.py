@@ -77,7 +77,7 @@ async def cmd_report_sla(args: argparse.Namespace) -> int:
     from aggregator.cli import load
     from aggregator.followup.report import sla_report, to_csv, to_json, to_table
     from aggregator.followup.sla import WorkingCalendar
-    from aggregator.runtime import open_services
+    from aggregator.wiring.runtime import open_services
 
     settings = load(args)
     cal = WorkingCalendar(settings.sla)

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from aggregator.followup.sla import WorkingCalendar
-from aggregator.repo import followup as repo
+from aggregator.storage import followup as repo
 from schemas.config import SlaConfig
 
 UNASSIGNED = "(belum didisposisi)"

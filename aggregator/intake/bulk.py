@@ -46,7 +46,7 @@ from aggregator.intake.pipeline import (
     content_hash,
     ingested_event,
 )
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 from connectors.base import RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
 

@@ -20,12 +20,12 @@ from typing import Any, Literal
 import asyncpg
 import structlog
 
-from aggregator.db import json_text as _json
 from aggregator.errors import InvalidInput
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
 from aggregator.intake.routing import Route, Router
-from aggregator.sqlfiles import q
+from aggregator.storage.db import json_text as _json
+from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem
 from schemas.complaint import (
     CLOSED_STATUSES,

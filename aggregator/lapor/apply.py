@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 
 from aggregator.lapor.models import LaporEvent
-from aggregator.repo import lapor as repo
+from aggregator.storage import lapor as repo
 
 log = structlog.get_logger(__name__)
 

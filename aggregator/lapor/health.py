@@ -10,8 +10,8 @@ import asyncpg
 import structlog
 
 from aggregator.lapor.breaker import CircuitBreaker
-from aggregator.repo import lapor as repo
-from aggregator.sqlfiles import q
+from aggregator.storage import lapor as repo
+from aggregator.storage.sqlfiles import q
 
 log = structlog.get_logger(__name__)
 

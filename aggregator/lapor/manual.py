@@ -32,7 +32,7 @@ from aggregator.lapor.models import (
     UpdatesPage,
     UploadedAttachment,
 )
-from aggregator.repo import lapor as repo
+from aggregator.storage import lapor as repo
 from schemas.complaint import LAPOR_STATUSES, Reporter
 
 STATUSES = {s.value for s in LAPOR_STATUSES}
@@ -117,7 +117,7 @@ async def worklist(services: Any, *, limit: int = 50,
 async def enter_tracking_id(services: Any, complaint_id: uuid.UUID | str, tracking_id: str, *,
                             actor: str, created_at: dt.datetime | None = None) -> bool:
     """The operator typed the complaint into LAPOR! and got ``tracking_id``."""
-    from aggregator.loops.push import PushHandlers
+    from aggregator.lapor.push import PushHandlers
 
     tracking_id = tracking_id.strip().lstrip("#")
     if not tracking_id.isdigit():

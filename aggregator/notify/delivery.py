@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from aggregator.repo import followup as repo
+from aggregator.storage import followup as repo
 
 log = structlog.get_logger(__name__)
 

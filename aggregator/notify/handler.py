@@ -29,8 +29,8 @@ from prometheus_client import Counter
 
 from aggregator.errors import PermanentError, TransientError
 from aggregator.notify.render import Item, channel_of, local_time, render
-from aggregator.repo import followup as repo
-from aggregator.repo.events import append_event
+from aggregator.storage import followup as repo
+from aggregator.storage.events import append_event
 from connectors.base import Origin, OutboundMessage, Sink
 from schemas.events import Job
 

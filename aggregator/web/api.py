@@ -8,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from aggregator.db import json_text
 from aggregator.lapor.health import lapor_health
-from aggregator.repo import admin as repo
-from aggregator.repo.events import append_event
-from aggregator.sqlfiles import q
+from aggregator.storage import admin as repo
+from aggregator.storage.db import json_text
+from aggregator.storage.events import append_event
+from aggregator.storage.sqlfiles import q
 from aggregator.web.auth import requires
 from aggregator.web.keys import IDENTITY, SERVICES
 from schemas.events import Role
@@ -153,7 +153,7 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/quarantine/{id}/replay")
 @requires(A, OP)
 async def post_replay(request: web.Request) -> web.Response:
-    from aggregator.replay import replay
+    from aggregator.intake.replay import replay
 
     try:
         raw_id = int(request.match_info["id"])

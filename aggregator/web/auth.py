@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aggregator.repo.admin import find_token
+from aggregator.storage.admin import find_token
 from aggregator.web.keys import IDENTITY, SERVICES
 from schemas.events import Role
 

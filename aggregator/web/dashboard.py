@@ -19,8 +19,8 @@ import jinja2
 from aiohttp import web
 
 from aggregator.lapor.health import lapor_health
-from aggregator.repo import admin as repo
-from aggregator.sqlfiles import q
+from aggregator.storage import admin as repo
+from aggregator.storage.sqlfiles import q
 from aggregator.web.auth import allowed_roles, requires
 from aggregator.web.keys import IDENTITY, SERVICES
 from aggregator.web.labels import (
@@ -271,7 +271,7 @@ async def quarantine(request: web.Request) -> dict[str, Any]:
 async def quarantine_replay(request: web.Request) -> web.StreamResponse:
     from urllib.parse import quote
 
-    from aggregator.replay import replay_item
+    from aggregator.intake.replay import replay_item
 
     outcome = await replay_item(request.app[SERVICES], int(request.match_info["id"]))
     raise web.HTTPSeeOther("/dasbor/karantina?pesan=" + quote(outcome))

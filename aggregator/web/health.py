@@ -11,9 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from aggregator import metrics
 from aggregator.lapor.health import lapor_health
-from aggregator.migrate import pending
-from aggregator.repo import jobs as jobs_repo
-from aggregator.sqlfiles import q
+from aggregator.storage import jobs as jobs_repo
+from aggregator.storage.migrate import pending
+from aggregator.storage.sqlfiles import q
 from aggregator.web.keys import SERVICES
 
 routes = web.RouteTableDef()

@@ -24,7 +24,7 @@ import structlog
 from aiohttp import web
 
 from aggregator.errors import InvalidInput
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem, Sink
 from connectors.forms.formdata import FormInvalid, human_size, parse_body, to_draft
 from connectors.forms.options import FormHttpOptions, validate_options
@@ -32,7 +32,7 @@ from schemas.complaint import Channel, Ignored, Parsed, ReplyDraft
 from schemas.config import SourceConfig
 
 if TYPE_CHECKING:
-    from aggregator.services import Services
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 

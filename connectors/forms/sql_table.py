@@ -29,7 +29,7 @@ from schemas.complaint import Parsed
 from schemas.config import SourceConfig
 
 if TYPE_CHECKING:
-    from aggregator.services import Services
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 

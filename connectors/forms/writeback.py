@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from aggregator.errors import PermanentError
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 from connectors.base import Origin, OutboundMessage, SendResult
 from connectors.forms.legacy_db import LegacyDb
 from connectors.forms.options import SqlTableOptions, validate_options
@@ -259,7 +259,7 @@ class WriteBackHandler:
             await self._skip_deleted(job, c["source"], row_id)
             return
         if done:
-            from aggregator.repo.events import append_event
+            from aggregator.storage.events import append_event
 
             async with self.services.pool.acquire() as conn:
                 await append_event(conn, job.complaint_id, "form_written_back",
@@ -270,7 +270,7 @@ class WriteBackHandler:
     async def _record_deleted(self, job: Job, source: str, gone: FormRowMissing) -> None:
         """``origin.legacy_row_deleted`` and its ``legacy_row_deleted`` event, once: a re-scan
         or another job that recorded it first leaves both as they are."""
-        from aggregator.repo.events import append_event
+        from aggregator.storage.events import append_event
 
         async with self.services.pool.acquire() as conn, conn.transaction():
             if await conn.fetchval(q("mark_form_row_deleted"), job.complaint_id) is None:
@@ -286,7 +286,7 @@ class WriteBackHandler:
         to mirror onto (a status has no row to set, a response would hang off a missing
         ``pengaduan``), and nothing there is ours to restore or delete. The job is done; the
         timeline says which change stayed out of the old form, and why."""
-        from aggregator.repo.events import append_event
+        from aggregator.storage.events import append_event
 
         change = str(job.payload.get("reason") or "resync")
         async with self.services.pool.acquire() as conn:

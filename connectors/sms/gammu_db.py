@@ -3,7 +3,7 @@
 The two backends offer the same small set of calls; the SQL for each lives next to this
 module as named blocks (``gammu_pgsql.sql``, ``gammu_mysql.sql``). This is the *legacy*
 database of the SMS gateway, not ours, so it is reached here rather than through
-``aggregator/repo``. Library errors become ``AuthError`` / ``TransientError`` /
+``aggregator/storage``. Library errors become ``AuthError`` / ``TransientError`` /
 ``ConfigError`` at this boundary.
 """
 
@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from aggregator.errors import AuthError, ConfigError, TransientError
-from aggregator.sqlfiles import parse_blocks
+from aggregator.storage.sqlfiles import parse_blocks
 
 INBOX_COLUMNS = (
     "ID",

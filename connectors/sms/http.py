@@ -302,7 +302,7 @@ class SmsHttpSource:
             raise web.HTTPBadRequest(text="nid missing")
         state = {"1": "delivered", "2": "failed", "16": "failed"}.get(status)
         if state is not None:
-            from aggregator.sqlfiles import q as sql
+            from aggregator.storage.sqlfiles import q as sql
 
             async with self.services.pool.acquire() as conn:
                 await conn.fetchval(

@@ -11,7 +11,7 @@ import asyncpg
 
 from aggregator.crypto import Crypto
 from aggregator.errors import InvalidInput
-from aggregator.services import Services
+from aggregator.wiring.services import Services
 from connectors.base import Batch, RawItem
 from schemas.complaint import Channel, ComplaintDraft, Ignored, Parsed, ReplyDraft, Reporter
 from schemas.config import CryptoConfig, Settings, SourceConfig

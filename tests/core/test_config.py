@@ -12,7 +12,7 @@ import pytest
 
 from aggregator.crypto import Crypto, generate_key
 from aggregator.errors import ConfigError
-from aggregator.settings import load_settings, masked
+from aggregator.wiring.settings import load_settings, masked
 from schemas.config import CryptoConfig
 
 
@@ -136,7 +136,7 @@ def test_the_example_configuration_is_valid(tmp_path):
     s = load_settings(write(tmp_path, text))
     assert [src.kind for src in s.sources] == ["imap", "gammu", "sql_table"]
     # The connectors accept their blocks too (their constructors only validate).
-    from aggregator.sources import build_sources
+    from aggregator.wiring.sources import build_sources
 
     class NoServices:
         settings, pool, http, crypto, clock, extras = s, None, None, None, None, {}

@@ -8,7 +8,7 @@ import pytest
 from aggregator.crypto import Crypto, generate_key
 from aggregator.errors import ConfigError
 from aggregator.logging import configure_logging, redact_text
-from aggregator.repo.admin import rotate_reporter_keys
+from aggregator.storage.admin import rotate_reporter_keys
 from schemas.config import CryptoConfig, EncryptionKey
 
 

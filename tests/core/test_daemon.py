@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from aggregator.crypto import generate_key
-from aggregator.demo_citizens import deliver_to_maildir
+from aggregator.demo.citizens import deliver_to_maildir
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("SATUKANAL_")}
 

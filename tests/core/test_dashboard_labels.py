@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from aggregator.intake import Intake
 from aggregator.lapor import manual
 from aggregator.notify.handler import SINK_KIND
-from aggregator.repo import followup as followup_repo
-from aggregator.repo.admin import create_token
-from aggregator.repo.events import append_event
+from aggregator.storage import followup as followup_repo
+from aggregator.storage.admin import create_token
+from aggregator.storage.events import append_event
 from aggregator.web.app import make_app
 from aggregator.web.labels import (
     CHANNEL_LABELS,

@@ -8,9 +8,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from aggregator.intake import Intake
 from aggregator.lapor.manual import ManualLaporAdapter
-from aggregator.loops.push import PushHandlers
+from aggregator.lapor.push import PushHandlers
 from aggregator.queue import Worker
-from aggregator.repo.admin import create_token
+from aggregator.storage.admin import create_token
 from aggregator.web.app import make_app
 from connectors.base import Batch, RawItem
 from schemas.config import Settings, SourceConfig

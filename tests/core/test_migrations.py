@@ -7,7 +7,7 @@ from pathlib import Path
 
 import asyncpg
 
-from aggregator.migrate import available, migrate
+from aggregator.storage.migrate import available, migrate
 from schemas.complaint import ComplaintStatus
 from schemas.events import FollowupLabel, JobState, NotificationState, RawState, Role
 

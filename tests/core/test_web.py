@@ -8,7 +8,7 @@ import uuid
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from aggregator.repo.admin import create_token, revoke_token
+from aggregator.storage.admin import create_token, revoke_token
 from aggregator.web.app import make_app
 from aggregator.web.auth import allowed_roles
 from schemas.events import Role

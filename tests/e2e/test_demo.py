@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN = """
 import asyncio, sys
 from pathlib import Path
-from aggregator.daemon import run_daemon
-from aggregator.demo import demo_settings
+from aggregator.wiring.supervisor import run_daemon
+from aggregator.demo.setup import demo_settings
 from pydantic import SecretStr
 settings = demo_settings(Path(sys.argv[1]), port=int(sys.argv[2]))
 settings.database.url = SecretStr(sys.argv[3])  # the test server, not an embedded one

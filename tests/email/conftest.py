@@ -14,7 +14,7 @@ import pytest
 
 from aggregator.crypto import Crypto
 from aggregator.queue import JobQueue
-from aggregator.services import Services
+from aggregator.wiring.services import Services
 from connectors.email.imap import ImapSource
 from schemas.config import CryptoConfig, Settings, SourceConfig
 from tests.email.corpus import STAFF

@@ -7,7 +7,7 @@ import imaplib
 import time
 from typing import Any
 
-from aggregator.loops.ingest import IngestLoop
+from aggregator.intake.loop import IngestLoop
 from tests.email.servers import PASSWORD, Dovecot
 
 

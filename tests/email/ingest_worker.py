@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from aggregator.loops.ingest import IngestLoop
-from aggregator.runtime import open_services
-from aggregator.sources import build_sources
+from aggregator.intake.loop import IngestLoop
+from aggregator.wiring.runtime import open_services
+from aggregator.wiring.sources import build_sources
 from schemas.config import Settings
 
 

@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from aggregator.errors import ConfigError
-from aggregator.loops.ingest import IngestLoop
+from aggregator.intake.loop import IngestLoop
 from tests.email.corpus import corpus, expectations
 from tests.email.helpers import drain, imap_search, wait_delivered
 from tests.email.servers import Dovecot, Postfix

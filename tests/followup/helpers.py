@@ -17,7 +17,7 @@ from aggregator.intake.pii import seal
 from aggregator.lapor.apply import default_classifier, store_and_apply
 from aggregator.lapor.models import LaporEvent
 from aggregator.queue import JobQueue
-from aggregator.services import Services
+from aggregator.wiring.services import Services
 from connectors.base import Origin, OutboundMessage, SendResult
 from schemas.complaint import Reporter
 from schemas.config import CryptoConfig, Settings

@@ -10,7 +10,7 @@ import pytest
 from aggregator.errors import TransientError
 from aggregator.notify.handler import make_notify_handler
 from aggregator.queue import Worker
-from aggregator.repo.followup import notifications_for
+from aggregator.storage.followup import notifications_for
 from connectors.sms.encoding import count_parts
 from schemas.complaint import Reporter
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from aggregator.followup.loop import BREACHES, SlaLoop
 from aggregator.followup.report import sla_report
-from aggregator.loops.sla import BREACHES, SlaLoop
 from schemas.complaint import Reporter
 
 from .helpers import Clock, RecordingSink, add_complaint, apply_events, event, make_services

@@ -35,7 +35,7 @@ async def services(pool):  # type: ignore[no-untyped-def]
 
     from aggregator.crypto import Crypto
     from aggregator.queue import JobQueue
-    from aggregator.services import Services
+    from aggregator.wiring.services import Services
     from schemas.config import CryptoConfig, Settings
 
     settings = Settings(demo=True)

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from aggregator.backfill import Policy, migration_report, run_backfill
+from aggregator.intake.backfill import Policy, migration_report, run_backfill
 from connectors.forms.sql_table import SqlTableSource
 from tests.forms.helpers import form_source_config
 from tests.forms.legacy import LegacyDb

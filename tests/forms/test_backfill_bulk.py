@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from aggregator.backfill import Policy, reset_backfill, run_backfill
+from aggregator.intake.backfill import Policy, reset_backfill, run_backfill
 from connectors.forms.sql_table import SqlTableSource
 from tests.forms.helpers import form_source_config
 from tests.forms.legacy import LegacyDb, fill

@@ -32,7 +32,7 @@ push_if_open_newer_than_days = 0
 
 
 async def connect(db_dsn: str) -> asyncpg.Connection:
-    from aggregator.db import init_connection
+    from aggregator.storage.db import init_connection
 
     conn = await asyncpg.connect(db_dsn)
     await init_connection(conn)

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.intake import Intake
-from aggregator.loops.ingest import IngestLoop
-from aggregator.replay import ReplayOutcome, replay, replay_item
+from aggregator.intake.loop import IngestLoop
+from aggregator.intake.replay import ReplayOutcome, replay, replay_item
 from connectors.base import Batch, RawItem
 from connectors.forms.rows import encode_row
 from connectors.forms.sql_table import SqlTableSource

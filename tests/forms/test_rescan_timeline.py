@@ -11,8 +11,8 @@ import uuid
 from typing import Any
 
 from aggregator.intake import Intake
-from aggregator.loops.ingest import IngestLoop
-from aggregator.repo.admin import complaint_detail
+from aggregator.intake.loop import IngestLoop
+from aggregator.storage.admin import complaint_detail
 from connectors.base import Batch, RawItem
 from connectors.forms.sql_table import SqlTableSource
 from connectors.forms.writeback import handlers

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from aggregator.backfill import run_backfill
 from aggregator.errors import PermanentError
+from aggregator.intake.backfill import run_backfill
 from connectors.base import Origin, OutboundMessage
 from connectors.forms.sql_table import SqlTableSource
 from connectors.forms.writeback import handlers
@@ -182,7 +182,7 @@ async def test_a_row_deleted_in_the_old_database_is_left_alone(
     a missing row, no ``tanggapan`` for a missing ``pengaduan``), and the jobs end done."""
     from structlog.testing import capture_logs
 
-    from aggregator.loops.ingest import IngestLoop
+    from aggregator.intake.loop import IngestLoop
     from aggregator.queue import Worker
 
     now = [dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)]
@@ -247,7 +247,7 @@ async def test_a_deleted_row_never_gets_a_response_row(legacy: LegacyDb, service
     database (no re-scan since). The job records the deletion as a re-scan would, once, writes
     nothing (no response for the missing ``pengaduan``, nothing deleted) and ends done; a
     later re-scan finds it already recorded."""
-    from aggregator.loops.ingest import IngestLoop
+    from aggregator.intake.loop import IngestLoop
     from aggregator.queue import Worker
 
     now = [dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)]

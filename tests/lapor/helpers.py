@@ -18,7 +18,7 @@ from aggregator.crypto import Crypto
 from aggregator.lapor.http import HttpLaporAdapter
 from aggregator.lapor.sandbox import Sandbox, SandboxConfig, create_app
 from aggregator.lapor.sandbox.embedded import free_port
-from aggregator.services import Services
+from aggregator.wiring.services import Services
 from schemas.config import CryptoConfig, LaporConfig, QueueConfig, Settings
 
 CLIENT = ("satukanal", "sandbox-secret")

@@ -7,12 +7,12 @@ import aiohttp
 import asyncpg
 
 from aggregator.lapor import manual
+from aggregator.lapor.feed import UpdatesLoop
 from aggregator.lapor.http import HttpLaporAdapter
 from aggregator.lapor.manual import ManualLaporAdapter
 from aggregator.lapor.port import LaporPort
+from aggregator.lapor.push import PushLoop
 from aggregator.lapor.xml_legacy import XmlLegacyAdapter
-from aggregator.loops.push import PushLoop
-from aggregator.loops.updates import UpdatesLoop
 from tests.lapor.helpers import RunningSandbox, admin, insert_complaint, lapor_config, make_services
 
 

@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from aggregator.lapor.http import HttpLaporAdapter
-from aggregator.loops.push import PushLoop
-from aggregator.services import Services
+from aggregator.lapor.push import PushLoop
+from aggregator.wiring.services import Services
 from tests.lapor.helpers import (
     RunningSandbox,
     admin,

@@ -16,11 +16,11 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from aggregator.lapor.feed import UpdatesLoop, webhook_handler
 from aggregator.lapor.http import HttpLaporAdapter
+from aggregator.lapor.push import PushLoop
 from aggregator.lapor.sandbox.embedded import free_port
-from aggregator.loops.push import PushLoop
-from aggregator.loops.updates import UpdatesLoop, webhook_handler
-from aggregator.services import Services
+from aggregator.wiring.services import Services
 from tests.lapor.helpers import (
     RunningSandbox,
     admin,

@@ -9,8 +9,8 @@ import asyncio
 import os
 import sys
 
-from aggregator.db import create_pool
 from aggregator.queue import JobQueue, Worker
+from aggregator.storage.db import create_pool
 from schemas.config import QueueConfig
 from schemas.events import Job
 

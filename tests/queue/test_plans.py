@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from aggregator.queue import JobQueue
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 
 BACKLOG = 5000
 WHOLE_READS = {"Seq Scan", "Bitmap Heap Scan", "Bitmap Index Scan", "Sort"}

@@ -323,7 +323,7 @@ def batches_ids(batches: list[Batch]) -> list[int]:
 
 def make_services(pool: asyncpg.Pool, http: Any = None, settings: Any = None) -> Any:
     from aggregator.crypto import Crypto
-    from aggregator.services import Services
+    from aggregator.wiring.services import Services
     from schemas.config import CryptoConfig, Settings
 
     settings = settings or Settings(demo=True)

@@ -11,8 +11,8 @@ import os
 import signal
 import sys
 
-from aggregator.db import create_pool
-from aggregator.loops.ingest import IngestLoop
+from aggregator.intake.loop import IngestLoop
+from aggregator.storage.db import create_pool
 from tests.sms.conftest import gammu_source, make_services
 
 

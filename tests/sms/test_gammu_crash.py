@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aggregator.loops.ingest import IngestLoop
+from aggregator.intake.loop import IngestLoop
 from tests.sms.conftest import Smsd, gammu_source, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

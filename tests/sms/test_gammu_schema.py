@@ -176,7 +176,7 @@ async def test_parts_split_across_batches_of_one_pull(
             )
     finally:
         await conn.close()
-    from aggregator.loops.ingest import IngestLoop
+    from aggregator.intake.loop import IngestLoop
     from connectors.sms.gammu import GammuSource
     from schemas.config import SourceConfig
 

@@ -11,7 +11,7 @@ import asyncpg
 from aggregator.notify.delivery import DeliveryLoop
 from aggregator.notify.handler import make_notify_handler
 from aggregator.queue import Worker
-from aggregator.sources import sinks_of
+from aggregator.wiring.sources import sinks_of
 from connectors.base import Origin, OutboundMessage
 from tests.sms.conftest import Smsd, drain, gammu_source, wait_for
 

@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 
 from aggregator.crypto import Crypto
-from aggregator.repo import jobs as jobs_repo
-from aggregator.repo.events import timeline
-from aggregator.sqlfiles import q
+from aggregator.storage import jobs as jobs_repo
+from aggregator.storage.events import timeline
+from aggregator.storage.sqlfiles import q
 
 TOKEN_PREFIX = "skn_"  # noqa: S105 - a recognisable prefix, not a secret
 

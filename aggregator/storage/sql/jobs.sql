@@ -1,4 +1,4 @@
--- The job queue (aggregator/queue.py through aggregator/repo/jobs.py).
+-- The job queue (aggregator/queue.py through aggregator/storage/jobs.py).
 --
 -- Every statement takes the current time as a nullable parameter: NULL means the database's
 -- now(), so every process sharing the database agrees on lease expiry whatever its own clock

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 from schemas.events import TimelineEvent
 
 

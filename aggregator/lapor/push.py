@@ -33,8 +33,8 @@ from aggregator.lapor.errors import (
 )
 from aggregator.lapor.models import ReplyPayload, ReportPayload
 from aggregator.lapor.port import LaporPort
-from aggregator.repo import lapor as repo
-from aggregator.repo.events import append_event
+from aggregator.storage import lapor as repo
+from aggregator.storage.events import append_event
 from schemas.complaint import Channel, Classification, Location, Reporter
 from schemas.events import Job
 

@@ -19,11 +19,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from aggregator.assemble import Components, assemble
 from aggregator.logging import configure_logging
-from aggregator.repo import jobs as jobs_repo
-from aggregator.runtime import open_services
+from aggregator.storage import jobs as jobs_repo
 from aggregator.web.app import make_app
+from aggregator.wiring.assemble import Components, assemble
+from aggregator.wiring.runtime import open_services
 from schemas.config import Settings
 
 log = structlog.get_logger(__name__)

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 
 FEED = "feed"
 BREAKER = "breaker"

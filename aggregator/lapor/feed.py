@@ -22,8 +22,8 @@ from aggregator.lapor.apply import ApplyResult, Classifier, default_classifier, 
 from aggregator.lapor.errors import Rejected
 from aggregator.lapor.http import event_from_wire, verify_signature
 from aggregator.lapor.port import LaporPort
-from aggregator.repo import lapor as repo
-from aggregator.sqlfiles import q
+from aggregator.storage import lapor as repo
+from aggregator.storage.sqlfiles import q
 
 log = structlog.get_logger(__name__)
 

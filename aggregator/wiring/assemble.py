@@ -16,11 +16,11 @@ import structlog
 from aiohttp import web
 
 from aggregator import metrics
+from aggregator.intake.loop import IngestLoop
 from aggregator.lapor import build_port
 from aggregator.lapor.sandbox.embedded import embedded_sandbox
-from aggregator.loops.ingest import IngestLoop
 from aggregator.queue import Worker
-from aggregator.sources import build_sources, sinks_of
+from aggregator.wiring.sources import build_sources, sinks_of
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +38,7 @@ class Components:
 
 
 def job_handlers(services: Any, port: Any, sinks: dict[str, Any]) -> dict[str, Any]:
-    from aggregator.loops.push import PushHandlers
+    from aggregator.lapor.push import PushHandlers
     from aggregator.notify.handler import make_notify_handler
     from connectors.forms.writeback import handlers as write_back_handlers
 
@@ -60,7 +60,7 @@ def http_routes(services: Any, sources: dict[str, Any]) -> list[tuple[str, list[
     out.append(("", status_routes(services, sources)))
     secret = services.settings.lapor.webhook_secret
     if secret is not None and secret.get_secret_value():
-        from aggregator.loops.updates import webhook_handler
+        from aggregator.lapor.feed import webhook_handler
 
         out.append(
             ("", [web.post("/lapor/webhook", webhook_handler(services, secret.get_secret_value()))])
@@ -89,9 +89,9 @@ def instrument(loop: Any) -> Any:
 
 @contextlib.asynccontextmanager
 async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Components]:
+    from aggregator.followup.loop import SlaLoop
     from aggregator.followup.report import sla_report
-    from aggregator.loops.sla import SlaLoop
-    from aggregator.loops.updates import UpdatesLoop
+    from aggregator.lapor.feed import UpdatesLoop
     from aggregator.notify.delivery import DeliveryLoop
 
     settings = services.settings
@@ -154,7 +154,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             banner=banner,
         )
         if settings.demo:
-            from aggregator.demo_citizens import attach_demo
+            from aggregator.demo.citizens import attach_demo
 
             await attach_demo(services, comp, stack, citizens=citizens)
         yield comp

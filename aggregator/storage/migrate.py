@@ -29,7 +29,7 @@ class Migration:
 
 def available() -> list[Migration]:
     found = []
-    for entry in files("aggregator.migrations").iterdir():
+    for entry in files("aggregator.storage.migrations").iterdir():
         m = _FILE.match(entry.name)
         if m:
             found.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))

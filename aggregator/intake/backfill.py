@@ -36,7 +36,7 @@ import structlog
 
 from aggregator.errors import ConfigError, InvalidInput
 from aggregator.intake.bulk import HistoryRow, SealCache, eligible, plan_history, write_history
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
 

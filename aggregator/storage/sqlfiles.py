@@ -1,4 +1,4 @@
-"""SQL kept as named blocks in ``aggregator/sql/*.sql`` and looked up by name.
+"""SQL kept as named blocks in ``aggregator/storage/sql/*.sql`` and looked up by name.
 
 A block starts with ``-- name: verb_noun`` and runs until the next such line. Parameters are
 asyncpg's ``$1``. Queries are loaded once; a missing name is a programming error caught at
@@ -29,7 +29,7 @@ def parse_blocks(text: str, origin: str = "<sql>") -> dict[str, str]:
 @cache
 def queries() -> dict[str, str]:
     found: dict[str, str] = {}
-    for entry in sorted(files("aggregator.sql").iterdir(), key=lambda p: p.name):
+    for entry in sorted(files("aggregator.storage.sql").iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".sql"):
             continue
         for name, body in parse_blocks(entry.read_text(encoding="utf-8"), entry.name).items():
@@ -43,4 +43,4 @@ def q(name: str) -> str:
     try:
         return queries()[name]
     except KeyError:
-        raise KeyError(f"no SQL block named {name!r} in aggregator/sql/") from None
+        raise KeyError(f"no SQL block named {name!r} in aggregator/storage/sql/") from None

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 
 # -- notifications -----------------------------------------------------------------------------
 

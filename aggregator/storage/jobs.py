@@ -1,6 +1,6 @@
 """SQL of the job queue. Policy (backoff, what is permanent) lives in aggregator.queue.
 
-``now`` is ``None`` for the database's clock; see the header of ``aggregator/sql/jobs.sql``.
+``now`` is ``None`` for the database's clock; see the header of ``aggregator/storage/sql/jobs.sql``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 from schemas.events import Job, JobState
 
 Now = dt.datetime | None

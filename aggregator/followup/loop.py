@@ -33,8 +33,8 @@ from aggregator.followup.sla import (
     clock_config,
     evaluate,
 )
-from aggregator.repo import followup as repo
-from aggregator.repo.events import append_event
+from aggregator.storage import followup as repo
+from aggregator.storage.events import append_event
 from connectors.base import Origin, OutboundMessage, Sink
 
 log = structlog.get_logger(__name__)

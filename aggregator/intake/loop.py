@@ -11,7 +11,7 @@ import structlog
 from aggregator import metrics
 from aggregator.errors import AuthError, ConfigError, TransientError
 from aggregator.intake import Intake
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
 
 log = structlog.get_logger(__name__)
 

@@ -271,7 +271,7 @@ def deliver_to_maildir(root: Path, data: bytes) -> Path:
 
 async def demo_token(services: Any) -> str:
     """One admin token for the demo, kept in the data dir so it survives restarts."""
-    from aggregator.repo.admin import create_token, find_token
+    from aggregator.storage.admin import create_token, find_token
 
     path = services.settings.data_dir / "demo-admin-token.txt"
     async with services.pool.acquire() as conn:

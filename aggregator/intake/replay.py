@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aggregator.intake import Intake
-from aggregator.sources import build_sources
-from aggregator.sqlfiles import q
+from aggregator.storage.sqlfiles import q
+from aggregator.wiring.sources import build_sources
 from connectors.base import Batch, RawItem
 
 _STATES = {"accepted": "diterima", "ignored": "diabaikan", "quarantined": "dikarantina"}

@@ -10,10 +10,10 @@ import aiohttp
 import structlog
 
 from aggregator.crypto import Crypto
-from aggregator.db import open_database
 from aggregator.errors import ConfigError
-from aggregator.migrate import migrate, pending
-from aggregator.services import Services, process_owner
+from aggregator.storage.db import open_database
+from aggregator.storage.migrate import migrate, pending
+from aggregator.wiring.services import Services, process_owner
 from schemas.config import Settings
 
 log = structlog.get_logger(__name__)

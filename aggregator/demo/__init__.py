@@ -1,0 +1,1 @@
+"""The one-command demo: settings and the simulated citizens."""

@@ -1,0 +1,1 @@
+"""The one storage layer: the only code that runs SQL on our database."""

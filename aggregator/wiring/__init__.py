@@ -1,0 +1,1 @@
+"""The composition root: settings, the runtime object, the supervisor."""
