@@ -22,10 +22,11 @@ from typing import Any, ClassVar
 import structlog
 from aioimaplib import aioimaplib
 
-from aggregator.errors import AuthError, ConfigError, TransientError
-from connectors.base import Batch, RawItem
+from connectors.base import Batch, ConnectorContext, RawItem, load_options
+from connectors.base.errors import AuthError, ConfigError, TransientError
 from connectors.email.common import MailSourceBase, source_ref
-from connectors.email.options import ImapOptions, load_options
+from connectors.email.options import ImapOptions
+from schemas.config import SourceConfig
 
 log = structlog.get_logger(__name__)
 
@@ -53,10 +54,12 @@ def _internaldate(value: bytes) -> dt.datetime | None:
 class ImapSource(MailSourceBase):
     kind: ClassVar[str] = "imap"
 
-    def __init__(self, cfg: Any, services: Any) -> None:
+    options_model: ClassVar[type[ImapOptions]] = ImapOptions
+
+    def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.cfg = cfg
         self.name: str = cfg.name
-        self.services = services
+        self.context = context or ConnectorContext(source=cfg.name)
         self.options: ImapOptions = load_options(ImapOptions, cfg.name, cfg.options)
         self._parse_options = self.options.parse_options()
         self._client: aioimaplib.IMAP4 | None = None

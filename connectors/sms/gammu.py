@@ -19,20 +19,30 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
-from pydantic import ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, SecretStr
 
-from aggregator.errors import ConfigError, InvalidInput, PermanentError
-from connectors.base import Batch, ConnectorOptions, Origin, OutboundMessage, RawItem, SendResult
-from connectors.sms.encoding import sms_encoding, split_sms
+from connectors.base import (
+    Batch,
+    ConnectorContext,
+    ConnectorOptions,
+    DeliveryStatus,
+    Origin,
+    OutboundMessage,
+    RawItem,
+    SendResult,
+    load_options,
+)
+from connectors.base.errors import ConfigError, InvalidInput, PermanentError
+from connectors.base.text import sms_encoding, split_sms
 from connectors.sms.gammu_db import PARKED, GammuDb, open_gammu_db
 from connectors.sms.multipart import Group, group_rows, reassemble
 from connectors.sms.parsing import SmsConventions, classify_sms, make_udh, normalize_sender
 from schemas.complaint import Parsed
+from schemas.config import SourceConfig
 
 log = structlog.get_logger(__name__)
 
@@ -61,15 +71,6 @@ class GammuOptions(ConnectorOptions):
     max_parts: int | None = Field(default=None, ge=1, le=10)
 
 
-def _options(cfg: Any) -> GammuOptions:
-    try:
-        return GammuOptions.model_validate(cfg.options)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"sources.{cfg.name}.options.{where}: {err['msg']}") from exc
-
-
 def _jsonable_row(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in row.items():
@@ -87,11 +88,13 @@ def _jsonable_row(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
 class GammuSource:
     kind: ClassVar[str] = "gammu"
 
-    def __init__(self, cfg: Any, services: Any) -> None:
+    options_model: ClassVar[type[GammuOptions]] = GammuOptions
+
+    def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.cfg = cfg
         self.name: str = cfg.name
-        self.services = services
-        self.opts = _options(cfg)
+        self.context = context or ConnectorContext(source=cfg.name)
+        self.opts = load_options(GammuOptions, cfg.name, cfg.options)
         try:
             self.tz = ZoneInfo(self.opts.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -111,8 +114,7 @@ class GammuSource:
         self.schema_version = v
 
     def _now(self) -> dt.datetime:
-        clock = getattr(self.services, "clock", None)
-        return clock() if clock else dt.datetime.now(dt.UTC)
+        return self.context.clock()
 
     async def pull(self, cursor: dict[str, Any] | None) -> AsyncIterator[Batch]:
         if self.schema_version is None:
@@ -120,7 +122,7 @@ class GammuSource:
         cur = cursor or {}
         after = int(cur.get("after_id", 0))
         waiting: dict[str, dict[str, Any]] = dict(cur.get("waiting") or {})
-        limit = int(getattr(self.cfg, "batch_size", 100))
+        limit = int(self.cfg.batch_size)
         waiting_ids = sorted({int(i) for w in waiting.values() for i in w.get("ids", [])})
         held = await self.db.fetch_ids(waiting_ids)  # parts still waiting for a sibling
         if self.opts.rescan_ids and after > 0:
@@ -214,8 +216,7 @@ class GammuSource:
 
     def sink(self) -> GammuSink:
         if self._sink is None:
-            settings = getattr(self.services, "settings", None)
-            max_parts = self.opts.max_parts or (settings.notify.sms_max_parts if settings else 3)
+            max_parts = self.opts.max_parts or self.context.sms_max_parts
             self._sink = GammuSink(self.db, self.opts, max_parts=max_parts)
         return self._sink
 
@@ -223,12 +224,7 @@ class GammuSource:
         await self.db.close()
 
 
-@dataclass(frozen=True)
-class DeliveryState:
-    state: Literal["queued", "sent", "delivered", "failed", "unknown"]
-    external_id: str | None = None
-    detail: str | None = None
-    at: dt.datetime | None = None
+DeliveryState = DeliveryStatus  # what ``delivery_status`` answers, in the toolkit's words
 
 
 FAILED = {"SendingError", "DeliveryFailed", "Error"}

@@ -8,16 +8,15 @@ refused before it left is retried or given up by status, mapped in one place.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import structlog
 from pydantic import AnyHttpUrl, ConfigDict, Field, SecretStr
 
-from aggregator.errors import AuthError, InDoubtError, PermanentError, TransientError
-from connectors.base import ConnectorOptions, Origin, OutboundMessage, SendResult
-from connectors.sms.encoding import sms_encoding, split_sms
+from connectors.base import ConnectorContext, ConnectorOptions, Origin, OutboundMessage, SendResult
+from connectors.base.errors import AuthError, InDoubtError, PermanentError, TransientError
+from connectors.base.text import sms_encoding, split_sms
 
 log = structlog.get_logger(__name__)
 
@@ -55,8 +54,9 @@ def map_status(status: int, body: str) -> Exception | None:
 
 
 class KannelSink:
-    def __init__(self, services: Any, opts: KannelOptions, *, max_parts: int = 3) -> None:
-        self.services = services
+    def __init__(self, context: ConnectorContext, opts: KannelOptions, *, max_parts: int = 3,
+                 ) -> None:
+        self.context = context
         self.opts = opts
         self.max_parts = max_parts
 
@@ -90,7 +90,7 @@ class KannelSink:
         if not origin.address:
             raise PermanentError("no phone number to answer on")
         params = self.request_params(origin.address, message)
-        http: aiohttp.ClientSession = self.services.http
+        http = self.context.require_http()
         timeout = aiohttp.ClientTimeout(total=self.opts.timeout_s)
         try:
             async with http.get(str(self.opts.sendsms_url), params=params, timeout=timeout) as resp:

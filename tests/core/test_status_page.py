@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 
 from aggregator.web.app import make_app
-from connectors.forms.http import status_routes
+from aggregator.web.status import status_routes
 from tests.core.helpers import make_services
 
 

@@ -25,6 +25,7 @@ from yarl import URL
 
 from aggregator.errors import AuthError, TransientError
 from aggregator.web.app import make_app
+from aggregator.wiring.sources import build_source
 from connectors.base import Origin, OutboundMessage
 from connectors.sms.http import SmsHttpSource
 from schemas.config import SourceConfig
@@ -84,7 +85,7 @@ async def env(pool: Any) -> AsyncIterator[Env]:
         await smsc.start()
         root = Path(tempfile.mkdtemp(prefix="satukanal-kannel-"))
         kannel = Kannel(root, smsc, f"http://127.0.0.1:{port}{GET_URL}")
-        src = SmsHttpSource(
+        src = build_source(
             SourceConfig(
                 name="sms-kannel",
                 kind="sms_http",
