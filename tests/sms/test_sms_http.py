@@ -250,11 +250,11 @@ async def test_replies_through_kannel_with_delivery_reports(env: Env, pool: Any)
     )[0]
     assert row["state"] == "delivered" and row["delivered_at"] is not None
 
-    bad = type(sink)(env.services, sink.opts.model_copy(update={"password": SecretStr("nope")}))
+    bad = type(sink)(sink.context, sink.opts.model_copy(update={"password": SecretStr("nope")}))
     with pytest.raises(AuthError):
         await bad.send(to, OutboundMessage(str(uuid.uuid4()), "ack", "x"))
     down = type(sink)(
-        env.services,
+        sink.context,
         sink.opts.model_copy(
             update={"sendsms_url": f"http://127.0.0.1:{free_port()}/cgi-bin/sendsms"}
         ),
