@@ -23,6 +23,7 @@ import structlog
 from aioimaplib import aioimaplib
 
 from connectors.base import Batch, ConnectorContext, RawItem, load_options
+from connectors.base.conformance import ConformanceSamples
 from connectors.base.errors import AuthError, ConfigError, TransientError
 from connectors.email.common import MailSourceBase, source_ref
 from connectors.email.options import ImapOptions
@@ -55,6 +56,13 @@ class ImapSource(MailSourceBase):
     kind: ClassVar[str] = "imap"
 
     options_model: ClassVar[type[ImapOptions]] = ImapOptions
+
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        """A complaint, a reply, an auto-reply, a non-e-mail (``connectors/email/samples``)."""
+        from connectors.email.samples import mail_samples
+
+        return mail_samples({"host": "imap.kota.test", "user": "pengaduan", "password": "pw"})
 
     def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.cfg = cfg

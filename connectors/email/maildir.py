@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import structlog
 
 from connectors.base import Batch, ConnectorContext, RawItem, load_options
+from connectors.base.conformance import ConformanceSamples
 from connectors.base.errors import ConfigError, TransientError
 from connectors.email.common import MailSourceBase, source_ref
 from connectors.email.options import MaildirOptions
@@ -29,6 +30,13 @@ class MaildirSource(MailSourceBase):
     kind: ClassVar[str] = "maildir"
 
     options_model: ClassVar[type[MaildirOptions]] = MaildirOptions
+
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        """A complaint, a reply, an auto-reply, a non-e-mail (``connectors/email/samples``)."""
+        from connectors.email.samples import mail_samples
+
+        return mail_samples({"path": "/var/mail/pengaduan"})
 
     def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.cfg = cfg

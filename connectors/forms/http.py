@@ -26,6 +26,7 @@ from connectors.base import (
     load_options,
     parse_status_reply,
 )
+from connectors.base.conformance import ConformanceSamples
 from connectors.base.errors import InvalidInput
 from connectors.base.pages import PublicPages
 from connectors.base.receipts import new_receipt_code, normalize_code, sunset_text
@@ -47,6 +48,12 @@ class FormHttpSource:
     kind: ClassVar[str] = "form_http"
 
     options_model: ClassVar[type[FormHttpOptions]] = FormHttpOptions
+
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        from connectors.forms.samples import form_http_samples
+
+        return form_http_samples()
 
     def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.name = cfg.name

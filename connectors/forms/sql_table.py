@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import structlog
 
 from connectors.base import Batch, ConnectorContext, RawItem, Sink, load_options
+from connectors.base.conformance import ConformanceSamples
 from connectors.forms.legacy_db import LegacyDb
 from connectors.forms.options import SqlTableOptions
 from connectors.forms.photo import fetch_photo
@@ -44,6 +45,12 @@ def _plain(v: Any) -> Any:
 class SqlTableSource:
     kind: ClassVar[str] = "sql_table"
     options_model: ClassVar[type[SqlTableOptions]] = SqlTableOptions
+
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        from connectors.forms.samples import sql_table_samples
+
+        return sql_table_samples()
     backfill_read_ahead: bool = True  # ack() is a no-op: pages may be read ahead
 
     def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:

@@ -36,6 +36,7 @@ from connectors.base import (
     SendResult,
     load_options,
 )
+from connectors.base.conformance import ConformanceSamples
 from connectors.base.errors import ConfigError, InvalidInput, PermanentError
 from connectors.base.text import sms_encoding, split_sms
 from connectors.sms.gammu_db import PARKED, GammuDb, open_gammu_db
@@ -89,6 +90,12 @@ class GammuSource:
     kind: ClassVar[str] = "gammu"
 
     options_model: ClassVar[type[GammuOptions]] = GammuOptions
+
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        from connectors.sms.samples import gammu_samples
+
+        return gammu_samples()
 
     def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.cfg = cfg

@@ -30,6 +30,7 @@ from connectors.base import (
     RawItem,
     load_options,
 )
+from connectors.base.conformance import ConformanceSamples
 from connectors.base.errors import ConfigError, InvalidInput
 from connectors.sms.kannel import KannelOptions, KannelSink
 from connectors.sms.parsing import (
@@ -99,6 +100,12 @@ class SmsHttpSource:
     kind: ClassVar[str] = "sms_http"
 
     options_model: ClassVar[type[SmsHttpOptions]] = SmsHttpOptions
+
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        from connectors.sms.samples import http_samples
+
+        return http_samples()
 
     def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
