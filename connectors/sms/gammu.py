@@ -19,16 +19,14 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import structlog
-from pydantic import ConfigDict, Field, SecretStr
 
 from connectors.base import (
     Batch,
     ConnectorContext,
-    ConnectorOptions,
     DeliveryStatus,
     Origin,
     OutboundMessage,
@@ -41,7 +39,8 @@ from connectors.base.errors import ConfigError, InvalidInput, PermanentError
 from connectors.base.text import sms_encoding, split_sms
 from connectors.sms.gammu_db import PARKED, GammuDb, open_gammu_db
 from connectors.sms.multipart import Group, group_rows, reassemble
-from connectors.sms.parsing import SmsConventions, classify_sms, make_udh, normalize_sender
+from connectors.sms.options import GammuOptions
+from connectors.sms.parsing import classify_sms, make_udh, normalize_sender
 from schemas.complaint import Parsed
 from schemas.config import SourceConfig
 
@@ -49,27 +48,6 @@ log = structlog.get_logger(__name__)
 
 SUPPORTED_VERSIONS = range(13, 18)
 CODING = {"gsm7": "Default_No_Compression", "ucs2": "Unicode_No_Compression"}
-
-
-class GammuOptions(ConnectorOptions):
-    model_config = ConfigDict(extra="forbid")
-
-    driver: Literal["pgsql", "mysql"] = "pgsql"
-    dsn: SecretStr = Field(
-        description="postgresql://user:pw@host/smsd or mysql://user:pw@host/smsd"
-    )
-    timezone: str = Field(default="Asia/Jakarta", description="zone of gammu-smsd's timestamps")
-    multipart_wait_s: float = Field(default=600.0, ge=0)
-    rescan_ids: int = Field(
-        default=1000, ge=0, description="un-acked rows re-read below the watermark"
-    )
-    conventions: SmsConventions = Field(default_factory=SmsConventions)
-    # Sending
-    sender_id: str | None = Field(
-        default=None, description="outbox SenderID = the PhoneID to send from"
-    )
-    delivery_report: Literal["default", "yes", "no"] = "default"
-    max_parts: int | None = Field(default=None, ge=1, le=10)
 
 
 def _jsonable_row(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
@@ -102,10 +80,7 @@ class GammuSource:
         self.name: str = cfg.name
         self.context = context or ConnectorContext(source=cfg.name)
         self.opts = load_options(GammuOptions, cfg.name, cfg.options)
-        try:
-            self.tz = ZoneInfo(self.opts.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"sources.{cfg.name}.options.timezone: unknown zone") from exc
+        self.tz = ZoneInfo(self.opts.timezone)  # checked by the options
         self.db: GammuDb = open_gammu_db(self.opts.driver, self.opts.dsn.get_secret_value())
         self.schema_version: int | None = None
         self._sink: GammuSink | None = None

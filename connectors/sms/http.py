@@ -17,24 +17,23 @@ import hmac
 import json
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
-from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from connectors.base import (
     Batch,
     ConnectorContext,
-    ConnectorOptions,
     DeliveryReport,
     RawItem,
     load_options,
 )
 from connectors.base.conformance import ConformanceSamples
-from connectors.base.errors import ConfigError, InvalidInput
-from connectors.sms.kannel import KannelOptions, KannelSink
+from connectors.base.errors import InvalidInput
+from connectors.sms.kannel import KannelSink
+from connectors.sms.options import SmsHttpOptions
 from connectors.sms.parsing import (
-    SmsConventions,
     classify_sms,
     decode_kannel_body,
     normalize_sender,
@@ -52,28 +51,6 @@ ID_KEYS = ("id", "message_id", "messageId", "msgid", "sms_id", "uuid")
 DLR_STATES: dict[str, Literal["delivered", "failed"]] = {
     "1": "delivered", "2": "failed", "16": "failed"}
 TIME_KEYS = ("time", "timestamp", "received_at", "date", "datetime", "waktu")
-
-
-class BasicAuth(ConnectorOptions):
-    model_config = ConfigDict(extra="forbid")
-    username: str
-    password: SecretStr
-
-
-class SmsHttpOptions(ConnectorOptions):
-    model_config = ConfigDict(extra="forbid")
-
-    secret: SecretStr | None = None
-    basic_auth: BasicAuth | None = None
-    timezone: str = Field(default="Asia/Jakarta", description="zone of times sent without one")
-    conventions: SmsConventions = Field(default_factory=SmsConventions)
-    kannel: KannelOptions | None = Field(default=None, description="where replies are sent")
-
-    @model_validator(mode="after")
-    def _needs_auth(self) -> SmsHttpOptions:
-        if self.secret is None and self.basic_auth is None:
-            raise ValueError("set secret or basic_auth: the intake must not be open to anyone")
-        return self
 
 
 def _parse_time(value: str | None, tz: Any) -> dt.datetime | None:
@@ -108,16 +85,11 @@ class SmsHttpSource:
         return http_samples()
 
     def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         self.cfg = cfg
         self.name: str = cfg.name
         self.context = context or ConnectorContext(source=cfg.name)
         self.opts = load_options(SmsHttpOptions, cfg.name, cfg.options)
-        try:
-            self.tz = ZoneInfo(self.opts.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"sources.{cfg.name}.options.timezone: unknown zone") from exc
+        self.tz = ZoneInfo(self.opts.timezone)  # checked by the options
         self._sink: KannelSink | None = None
 
     # ------------------------------------------- source protocol (push only: no pull/ack)

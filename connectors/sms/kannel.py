@@ -12,34 +12,16 @@ from urllib.parse import urlencode
 
 import aiohttp
 import structlog
-from pydantic import AnyHttpUrl, ConfigDict, Field, SecretStr
 
-from connectors.base import ConnectorContext, ConnectorOptions, Origin, OutboundMessage, SendResult
+from connectors.base import ConnectorContext, Origin, OutboundMessage, SendResult
 from connectors.base.errors import AuthError, InDoubtError, PermanentError, TransientError
 from connectors.base.text import sms_encoding, split_sms
+from connectors.sms.options import KannelOptions
 
 log = structlog.get_logger(__name__)
 
 # Kannel dlr-mask bits: 1 delivered, 2 failed, 4 buffered, 8 SMSC accepted, 16 SMSC rejected.
 DLR_MASK = 1 | 2 | 16
-
-
-class KannelOptions(ConnectorOptions):
-    model_config = ConfigDict(extra="forbid")
-
-    sendsms_url: AnyHttpUrl = Field(description="http://host:13013/cgi-bin/sendsms")
-    username: str
-    password: SecretStr
-    sender: str | None = Field(
-        default=None, description="'from' number or name, if the SMSC allows"
-    )
-    smsc: str | None = Field(default=None, description="smsc-id to route through")
-    dlr_url: AnyHttpUrl | None = Field(
-        default=None, description="our /intake/<source>/dlr, reachable from smsbox"
-    )
-    dlr_secret: SecretStr | None = None
-    max_parts: int | None = Field(default=None, ge=1, le=10)
-    timeout_s: float = Field(default=15.0, gt=0)
 
 
 def map_status(status: int, body: str) -> Exception | None:
