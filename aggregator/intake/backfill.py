@@ -241,6 +241,9 @@ async def run_backfill(
     reference: the two must store the same)."""
     from aggregator.intake import Intake
 
+    if abilities(source).pulling is None:
+        raise ConfigError(f"source {source.name!r} has no archive to read: its channel pushes "
+                          "to us (nothing to backfill)")
     policy = policy or Policy.from_options(source.cfg.options)
     pool = services.pool
     now = services.clock()
