@@ -40,7 +40,7 @@ from connectors.base.text import sms_encoding, split_sms
 from connectors.sms.gammu_db import PARKED, GammuDb, open_gammu_db
 from connectors.sms.multipart import Group, group_rows, reassemble
 from connectors.sms.options import GammuOptions
-from connectors.sms.parsing import classify_sms, make_udh, normalize_sender
+from connectors.sms.parser import classify_sms, make_udh, normalize_sender
 from schemas.complaint import Parsed
 from schemas.config import SourceConfig
 

@@ -33,7 +33,7 @@ from connectors.base.conformance import ConformanceSamples
 from connectors.base.errors import InvalidInput
 from connectors.sms.kannel import KannelSink
 from connectors.sms.options import SmsHttpOptions
-from connectors.sms.parsing import (
+from connectors.sms.parser import (
     classify_sms,
     decode_kannel_body,
     normalize_sender,

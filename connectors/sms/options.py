@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AnyHttpUrl, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.base import ConnectorOptions
-from connectors.sms.parsing import SmsConventions
+from connectors.sms.parser import SmsConventions
 
 
 def _known_zone(v: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from aggregator.notify.segments import count_parts, sms_encoding, split_sms, text_units
 from connectors.sms.multipart import group_rows, reassemble
-from connectors.sms.parsing import (
+from connectors.sms.parser import (
     SmsConventions,
     classify_sms,
     decode_hex_text,
