@@ -96,7 +96,9 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     path = request.path
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form
+    # posts and the dashboard's same-origin check refuses them; nothing leaves for other sites.
+    headers.setdefault("Referrer-Policy", "same-origin")
     if path.startswith(_PRIVATE_PATHS):
         headers["Cache-Control"] = "no-store"
         headers["X-Frame-Options"] = "DENY"
