@@ -12,13 +12,6 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'",
-}
-
 
 class PublicPages:
     def __init__(self, package: str, folder: str = "templates") -> None:
@@ -32,5 +25,7 @@ class PublicPages:
                **ctx: Any) -> web.Response:
         ctx.setdefault("municipality", "Pemerintah Daerah")
         html = self.env.get_template(name).render(**ctx)
+        # Cache, frame and content-security headers come from the core (web/security.py),
+        # for every page the daemon serves.
         return web.Response(text=html, status=status, content_type="text/html",
-                            charset="utf-8", headers={**SECURITY_HEADERS, **(headers or {})})
+                            charset="utf-8", headers=headers)
