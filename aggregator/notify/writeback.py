@@ -57,9 +57,14 @@ class WriteBackHandler:
         if row_id is None:
             raise PermanentError("complaint has no form row id (origin.row_id)")
         request = WriteBackRequest(
-            row_id=row_id, tracking_id=c.tracking_id, status=c.status,
-            notes=tuple(WriteBackNote(kind=f.kind, text=f.text, agency=f.agency_name, at=f.at)
-                        for f in followups))
+            row_id=row_id,
+            tracking_id=c.tracking_id,
+            status=c.status,
+            notes=tuple(
+                WriteBackNote(kind=f.kind, text=f.text, agency=f.agency_name, at=f.at)
+                for f in followups
+            ),
+        )
         # Two jobs of one complaint (a status and a response, or two replicas) must not both
         # pass the old table's NOT EXISTS check before either inserts: one at a time.
         async with self.services.pool.acquire() as lock_conn, lock_conn.transaction():
@@ -74,10 +79,18 @@ class WriteBackHandler:
         done = list(result.wrote)
         if done:
             async with self.services.pool.acquire() as conn:
-                await append_event(conn, job.complaint_id, "form_written_back",
-                                   {"source": c.source, "row_id": row_id, "wrote": done})
-        log.info("form_written_back", source=c.source, complaint_id=str(job.complaint_id),
-                 wrote=",".join(done) or "nothing new")
+                await append_event(
+                    conn,
+                    job.complaint_id,
+                    "form_written_back",
+                    {"source": c.source, "row_id": row_id, "wrote": done},
+                )
+        log.info(
+            "form_written_back",
+            source=c.source,
+            complaint_id=str(job.complaint_id),
+            wrote=",".join(done) or "nothing new",
+        )
 
     async def _record_deleted(self, job: Job, source: str, gone: MissingRow) -> None:
         """``origin.legacy_row_deleted`` and its ``legacy_row_deleted`` event, once: a re-scan
@@ -86,11 +99,20 @@ class WriteBackHandler:
         async with self.services.pool.acquire() as conn, conn.transaction():
             if not await repo.mark_form_row_deleted(conn, job.complaint_id):
                 return
-            await append_event(conn, job.complaint_id, "legacy_row_deleted",
-                               {"form_table": gone.table, "row_id": str(gone.row_id)},
-                               actor=f"source:{source}")
-        log.info("legacy_row_deleted", source=source, complaint_id=str(job.complaint_id),
-                 row_id=gone.row_id, seen_by="write_back")
+            await append_event(
+                conn,
+                job.complaint_id,
+                "legacy_row_deleted",
+                {"form_table": gone.table, "row_id": str(gone.row_id)},
+                actor=f"source:{source}",
+            )
+        log.info(
+            "legacy_row_deleted",
+            source=source,
+            complaint_id=str(job.complaint_id),
+            row_id=gone.row_id,
+            seen_by="write_back",
+        )
 
     async def _skip_deleted(self, job: Job, source: str, row_id: Any) -> None:
         """The form row was deleted in the old database: there is nothing left to mirror onto
@@ -99,11 +121,25 @@ class WriteBackHandler:
         change stayed out of the old form, and why."""
         change = str(job.payload.get("reason") or "resync")
         async with self.services.pool.acquire() as conn:
-            await append_event(conn, job.complaint_id, "form_write_back_skipped",
-                               {"source": source, "row_id": row_id, "change": change,
-                                "reason": "legacy_row_deleted"})
-        log.info("form_write_back_skipped", source=source, complaint_id=str(job.complaint_id),
-                 row_id=row_id, change=change, reason="legacy_row_deleted")
+            await append_event(
+                conn,
+                job.complaint_id,
+                "form_write_back_skipped",
+                {
+                    "source": source,
+                    "row_id": row_id,
+                    "change": change,
+                    "reason": "legacy_row_deleted",
+                },
+            )
+        log.info(
+            "form_write_back_skipped",
+            source=source,
+            complaint_id=str(job.complaint_id),
+            row_id=row_id,
+            change=change,
+            reason="legacy_row_deleted",
+        )
 
     async def close(self) -> None:
         """Close the writers (their sources close them too; closing twice is harmless)."""

@@ -44,17 +44,24 @@ class PublicStatus:
     confidential: bool
 
 
-async def get_write_back_state(conn: asyncpg.Connection,
-                               complaint_id: uuid.UUID) -> WriteBackState | None:
+async def get_write_back_state(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> WriteBackState | None:
     row = await conn.fetchrow(q("get_write_back_state"), complaint_id)
     if row is None:
         return None
-    return WriteBackState(complaint_id=row["id"], source=row["source"], status=row["status"],
-                          tracking_id=row["lapor_tracking_id"], origin=dict(row["origin"] or {}))
+    return WriteBackState(
+        complaint_id=row["id"],
+        source=row["source"],
+        status=row["status"],
+        tracking_id=row["lapor_tracking_id"],
+        origin=dict(row["origin"] or {}),
+    )
 
 
-async def list_followups_for_write_back(conn: asyncpg.Connection,
-                                        complaint_id: uuid.UUID) -> list[PublicFollowup]:
+async def list_followups_for_write_back(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> list[PublicFollowup]:
     rows = await conn.fetch(q("list_followups_for_write_back"), complaint_id)
     return [PublicFollowup(r["at"], r["agency_name"], r["text"], r["kind"]) for r in rows]
 
@@ -70,32 +77,40 @@ async def mark_form_row_deleted(conn: asyncpg.Connection, complaint_id: uuid.UUI
 
 
 def _public(row: asyncpg.Record) -> PublicStatus:
-    return PublicStatus(complaint_id=row["id"], status=row["status"],
-                        tracking_id=row["lapor_tracking_id"], received_at=row["received_at"],
-                        agency_name=row["agency_name"], confidential=row["confidential"])
+    return PublicStatus(
+        complaint_id=row["id"],
+        status=row["status"],
+        tracking_id=row["lapor_tracking_id"],
+        received_at=row["received_at"],
+        agency_name=row["agency_name"],
+        confidential=row["confidential"],
+    )
 
 
-async def find_status_by_receipt(conn: asyncpg.Connection, source: str,
-                                 code: str) -> PublicStatus | None:
+async def find_status_by_receipt(
+    conn: asyncpg.Connection, source: str, code: str
+) -> PublicStatus | None:
     row = await conn.fetchrow(q("find_status_by_receipt"), source, code)
     return None if row is None else _public(row)
 
 
-async def find_status_by_tracking_id(conn: asyncpg.Connection,
-                                     tracking_id: str) -> PublicStatus | None:
+async def find_status_by_tracking_id(
+    conn: asyncpg.Connection, tracking_id: str
+) -> PublicStatus | None:
     row = await conn.fetchrow(q("find_status_by_tracking_id"), tracking_id)
     return None if row is None else _public(row)
 
 
-async def list_public_followups(conn: asyncpg.Connection,
-                                complaint_id: uuid.UUID) -> list[PublicFollowup]:
+async def list_public_followups(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> list[PublicFollowup]:
     rows = await conn.fetch(q("list_public_followups"), complaint_id)
     return [PublicFollowup(r["at"], r["agency_name"], r["text"], r["kind"]) for r in rows]
 
 
-async def record_delivery_report(conn: asyncpg.Connection, notification_id: str, state: str,
-                                 detail: str) -> bool:
+async def record_delivery_report(
+    conn: asyncpg.Connection, notification_id: str, state: str, detail: str
+) -> bool:
     """A gateway's delivery report onto its notification; False when it changed nothing
     (unknown id, or the notification is already past it)."""
-    return await conn.fetchval(q("record_sms_delivery"), notification_id, state,
-                               detail) is not None
+    return await conn.fetchval(q("record_sms_delivery"), notification_id, state, detail) is not None

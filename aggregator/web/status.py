@@ -81,27 +81,47 @@ class StatusPage:
         return None
 
     def _not_found(self) -> web.Response:
-        return self._render("error.html.j2", status=404, heading="Kode tidak ditemukan",
-                            messages=["Kode tanda terima tidak ditemukan. Periksa kembali "
-                                      "kode Anda."], back=None)
+        return self._render(
+            "error.html.j2",
+            status=404,
+            heading="Kode tidak ditemukan",
+            messages=["Kode tanda terima tidak ditemukan. Periksa kembali kode Anda."],
+            back=None,
+        )
 
     def _limited(self, request: web.Request) -> web.Response | None:
         wait = self.limiter.take(client_key(request, False))
         if not wait:
             return None
-        return self._render("error.html.j2", status=429, heading="Terlalu banyak permintaan",
-                            messages=[f"Silakan coba lagi dalam {int(wait) + 1} detik."],
-                            back=None, headers={"Retry-After": str(int(wait) + 1)})
-
-    def _page(self, c: repo.PublicStatus, followups: list[repo.PublicFollowup],
-              **ctx: Any) -> web.Response:
         return self._render(
-            "status.html.j2", tracking_id=c.tracking_id,
+            "error.html.j2",
+            status=429,
+            heading="Terlalu banyak permintaan",
+            messages=[f"Silakan coba lagi dalam {int(wait) + 1} detik."],
+            back=None,
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+
+    def _page(
+        self, c: repo.PublicStatus, followups: list[repo.PublicFollowup], **ctx: Any
+    ) -> web.Response:
+        return self._render(
+            "status.html.j2",
+            tracking_id=c.tracking_id,
             status_label=STATUS_LABELS.get(c.status, c.status),
             received=f"{c.received_at.astimezone(self.zone):%d-%m-%Y %H:%M}",
             agency=c.agency_name,
-            followups=[{"at": f"{f.at.astimezone(self.zone):%d-%m-%Y}", "agency": f.agency_name,
-                        "text": f.text, "kind": f.kind} for f in followups], **ctx)
+            followups=[
+                {
+                    "at": f"{f.at.astimezone(self.zone):%d-%m-%Y}",
+                    "agency": f.agency_name,
+                    "text": f.text,
+                    "kind": f.kind,
+                }
+                for f in followups
+            ],
+            **ctx,
+        )
 
     async def show(self, request: web.Request) -> web.Response:
         if (limited := self._limited(request)) is not None:
@@ -117,21 +137,45 @@ class StatusPage:
         async with self.services.pool.acquire() as conn:
             followups = await repo.list_public_followups(conn, c.complaint_id)
         sunset = self.receipts[name].announces_sunset()
-        return self._page(c, followups, code=code, sent=request.query.get("terkirim") == "1",
-                          reply_action=request.path, sunset=sunset,
-                          sunset_text=sunset_text(c.tracking_id))
+        return self._page(
+            c,
+            followups,
+            code=code,
+            sent=request.query.get("terkirim") == "1",
+            reply_action=request.path,
+            sunset=sunset,
+            sunset_text=sunset_text(c.tracking_id),
+        )
 
     async def _show_tracking(self, tracking_id: str) -> web.Response:
         async with self.services.pool.acquire() as conn:
             c = await repo.find_status_by_tracking_id(conn, tracking_id)
-            followups = [] if c is None or c.confidential else await repo.list_public_followups(
-                conn, c.complaint_id)
+            followups = (
+                []
+                if c is None or c.confidential
+                else await repo.list_public_followups(conn, c.complaint_id)
+            )
         if c is None:
-            return self._render("error.html.j2", status=404, heading="Pengaduan tidak ditemukan",
-                                messages=[f"Tidak ada pengaduan dengan Tracking ID #{tracking_id} "
-                                          "di sini. Periksa kembali nomornya."], back=None)
-        return self._page(c, followups, code=None, sent=False, confidential=c.confidential,
-                          reply_action=None, sunset=False, sunset_text="")
+            return self._render(
+                "error.html.j2",
+                status=404,
+                heading="Pengaduan tidak ditemukan",
+                messages=[
+                    f"Tidak ada pengaduan dengan Tracking ID #{tracking_id} "
+                    "di sini. Periksa kembali nomornya."
+                ],
+                back=None,
+            )
+        return self._page(
+            c,
+            followups,
+            code=None,
+            sent=False,
+            confidential=c.confidential,
+            reply_action=None,
+            sunset=False,
+            sunset_text="",
+        )
 
     async def reply(self, request: web.Request) -> web.StreamResponse:
         if (limited := self._limited(request)) is not None:
@@ -143,16 +187,25 @@ class StatusPage:
         name, c = found
         body = await read_capped(request, REPLY_LIMIT)
         if body is None:
-            return self._render("error.html.j2", status=413, heading="Balasan terlalu panjang",
-                                messages=["Balasan paling banyak 64 KB."], back=request.path)
+            return self._render(
+                "error.html.j2",
+                status=413,
+                heading="Balasan terlalu panjang",
+                messages=["Balasan paling banyak 64 KB."],
+                back=request.path,
+            )
         fields = _form_fields(body)
         if fields.get("website"):  # the honeypot
             return self._render("thanks.html.j2")
         text = (fields.get("balasan") or "").strip()
         if not text:
-            return self._render("error.html.j2", status=422, heading="Balasan kosong",
-                                messages=["Tulis balasan Anda terlebih dahulu."],
-                                back=request.path)
+            return self._render(
+                "error.html.j2",
+                status=422,
+                heading="Balasan kosong",
+                messages=["Tulis balasan Anda terlebih dahulu."],
+                back=request.path,
+            )
         resolved = {"ya": True, "belum": False}.get(fields.get("selesai", ""))
         item = status_reply_item(code, c.complaint_id, text, resolved, self.services.clock())
         source = self.receipts[name]

@@ -82,8 +82,12 @@ def network_disabled() -> Iterator[None]:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise NetworkUsed(f"a connector touched the network: {args[1:] or kwargs}")
 
-    saved = (socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo,
-             socket.create_connection)
+    saved = (
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.getaddrinfo,
+        socket.create_connection,
+    )
     socket.socket.connect = refuse  # type: ignore[method-assign]
     socket.socket.connect_ex = refuse  # type: ignore[method-assign]
     socket.getaddrinfo = refuse
@@ -91,16 +95,20 @@ def network_disabled() -> Iterator[None]:
     try:
         yield
     finally:
-        (socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo,  # type: ignore[method-assign]
-         socket.create_connection) = saved
+        connect, connect_ex, getaddrinfo, create_connection = saved
+        socket.socket.connect = connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = getaddrinfo
+        socket.create_connection = create_connection
 
 
 def samples_of(cls: type) -> ConformanceSamples:
     make = getattr(cls, "conformance_samples", None)  # the suite's own hook, not an ability
     assert callable(make), f"{cls.__name__} has no conformance_samples() class method"
     samples = make()
-    assert isinstance(samples, ConformanceSamples), "conformance_samples() must return " \
-                                                    "ConformanceSamples"
+    assert isinstance(samples, ConformanceSamples), (
+        "conformance_samples() must return ConformanceSamples"
+    )
     return samples
 
 
@@ -115,8 +123,10 @@ def _problems(kind: str, cls: type, options: Mapping[str, Any]) -> list[str]:
     except OptionsError as exc:
         return exc.problems
     except ConfigError as exc:
-        raise AssertionError("option errors must come from connectors.base.load_options "
-                             f"(every problem, by key), not {exc!r}") from exc
+        raise AssertionError(
+            "option errors must come from connectors.base.load_options "
+            f"(every problem, by key), not {exc!r}"
+        ) from exc
     raise AssertionError(f"options {dict(options)!r} were accepted (built {src!r})")
 
 
@@ -125,7 +135,8 @@ def check_declaration(kind: str, cls: type) -> None:
     assert getattr(cls, "kind", None) == kind, f"{cls.__name__}.kind must be {kind!r}"
     model = getattr(cls, "options_model", None)
     assert isinstance(model, type) and issubclass(model, ConnectorOptions), (
-        f"{cls.__name__}.options_model must be a ConnectorOptions subclass")
+        f"{cls.__name__}.options_model must be a ConnectorOptions subclass"
+    )
     samples = samples_of(cls)
     assert samples.items, "conformance_samples() must include raw items"
 
@@ -143,12 +154,14 @@ def check_option_errors(kind: str, cls: type) -> None:
         for key in good:
             wrong = _problems(kind, cls, {**good, key: [[object()]]})
             assert any(p.startswith(f"{prefix}{key}") for p in wrong), (
-                f"a wrong type for {key!r} was not reported by its key: {wrong}")
+                f"a wrong type for {key!r} was not reported by its key: {wrong}"
+            )
         for key, info in model.model_fields.items():
             if info.is_required():
                 missing = _problems(kind, cls, {k: v for k, v in good.items() if k != key})
                 assert any(p.startswith(f"{prefix}{key}: ") for p in missing), (
-                    f"missing required {key!r} not reported by its key: {missing}")
+                    f"missing required {key!r} not reported by its key: {missing}"
+                )
         several = _problems(kind, cls, {**good, "no_such_option": 1, "another_unknown": 2})
         assert len(several) >= 2, f"all errors at once, not the first only: {several}"
 
@@ -163,7 +176,8 @@ def check_protocols(kind: str, cls: type) -> None:
             present = [m for m in members if hasattr(src, m)]
             assert not present or len(present) == len(members), (
                 f"{cls.__name__} declares {proto.__name__} only in part: has {present} of "
-                f"{list(members)}")
+                f"{list(members)}"
+            )
         if isinstance(src, Pulling):
             assert inspect.isasyncgenfunction(type(src).pull), "pull() must be an async generator"
         if isinstance(src, HttpIntake):
@@ -198,13 +212,25 @@ def check_samples(kind: str, cls: type) -> None:
         src = build(kind, cls, samples.options)
         results = [_parse(src, item) for item in samples.items]
         assert any(isinstance(r, ComplaintDraft) for r in results), (
-            f"no sample parsed into a complaint: {results}")
+            f"no sample parsed into a complaint: {results}"
+        )
         for item in samples.items:
             for junk in GARBAGE:
-                _parse(src, RawItem(source_ref=f"junk:{item.source_ref}", payload=junk,
-                                    received_at=item.received_at, meta=dict(item.meta),
-                                    content_type=item.content_type))
+                _parse(
+                    src,
+                    RawItem(
+                        source_ref=f"junk:{item.source_ref}",
+                        payload=junk,
+                        received_at=item.received_at,
+                        meta=dict(item.meta),
+                        content_type=item.content_type,
+                    ),
+                )
 
 
 CHECKS: tuple[Callable[[str, type], None], ...] = (
-    check_declaration, check_option_errors, check_protocols, check_samples)
+    check_declaration,
+    check_option_errors,
+    check_protocols,
+    check_samples,
+)

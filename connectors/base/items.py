@@ -98,6 +98,7 @@ class DeliveryReport:
 
 # -- write-back into a channel's own (legacy) records ----------------------------------
 
+
 @dataclass(frozen=True)
 class WriteBackNote:
     """An agency response or information request to show in the old records."""
@@ -137,18 +138,29 @@ class WriteBackResult:
 STATUS_REPLY_TYPE = "application/x-satukanal-status-reply+json"
 
 
-def status_reply_item(code: str, complaint_id: uuid.UUID, text: str, resolved: bool | None,
-                      received_at: dt.datetime) -> RawItem:
+def status_reply_item(
+    code: str, complaint_id: uuid.UUID, text: str, resolved: bool | None, received_at: dt.datetime
+) -> RawItem:
     """The raw item the core's status page stores when a citizen answers with a receipt code;
     the source that issued the code parses it with ``parse_status_reply``."""
-    payload = json.dumps({"complaint_id": str(complaint_id), "text": text[:20000],
-                          "resolved": resolved}).encode()
-    return RawItem(source_ref=f"reply:{code}:{uuid.uuid4()}", payload=payload,
-                   content_type=STATUS_REPLY_TYPE, received_at=received_at,
-                   meta={"receipt_code": code})
+    payload = json.dumps(
+        {"complaint_id": str(complaint_id), "text": text[:20000], "resolved": resolved}
+    ).encode()
+    return RawItem(
+        source_ref=f"reply:{code}:{uuid.uuid4()}",
+        payload=payload,
+        content_type=STATUS_REPLY_TYPE,
+        received_at=received_at,
+        meta={"receipt_code": code},
+    )
 
 
 def parse_status_reply(item: RawItem, channel: Channel = Channel.WEB) -> ReplyDraft:
     data = json.loads(item.payload)
-    return ReplyDraft(channel=channel, text=data["text"], complaint_id=data["complaint_id"],
-                      resolved=data.get("resolved"), sent_at=item.received_at)
+    return ReplyDraft(
+        channel=channel,
+        text=data["text"],
+        complaint_id=data["complaint_id"],
+        resolved=data.get("resolved"),
+        sent_at=item.received_at,
+    )

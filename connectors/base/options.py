@@ -65,8 +65,11 @@ def load_options(model: type[Opts], source: str, options: dict[str, Any] | None)
         raise OptionsError(option_problems(exc, source)) from exc
 
 
-def validate_options(kind: str, options: dict[str, Any] | None, source: str = "<name>",
-                     ) -> list[str]:
+def validate_options(
+    kind: str,
+    options: dict[str, Any] | None,
+    source: str = "<name>",
+) -> list[str]:
     """Every problem in the options of a source of ``kind`` (empty when they are fine),
     through the connector's own options model found by its entry point — what
     ``satukanal config check`` reports without building the source."""

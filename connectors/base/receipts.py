@@ -27,7 +27,12 @@ def normalize_code(code: str) -> str | None:
 
 def sunset_text(tracking_id: str | None = None) -> str:
     """What a channel being retired tells its citizens (on its pages and the status page)."""
-    tail = (f" Tracking ID LAPOR! Anda: #{tracking_id}." if tracking_id else
-            " Tracking ID LAPOR! Anda akan tampil di halaman status.")
-    return ("Formulir ini segera dihentikan dan digantikan oleh SP4N-LAPOR! "
-            "(www.lapor.go.id, SMS 1708). Untuk pengaduan berikutnya gunakan SP4N-LAPOR!." + tail)
+    tail = (
+        f" Tracking ID LAPOR! Anda: #{tracking_id}."
+        if tracking_id
+        else " Tracking ID LAPOR! Anda akan tampil di halaman status."
+    )
+    return (
+        "Formulir ini segera dihentikan dan digantikan oleh SP4N-LAPOR! "
+        "(www.lapor.go.id, SMS 1708). Untuk pengaduan berikutnya gunakan SP4N-LAPOR!." + tail
+    )

@@ -13,8 +13,13 @@ from aiohttp import web
 class RateLimiter:
     """Token bucket per client key, bounded in memory (least recently seen keys dropped)."""
 
-    def __init__(self, per_min: float, burst: int, max_keys: int = 20000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_min: float,
+        burst: int,
+        max_keys: int = 20000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate = per_min / 60.0
         self.burst = float(burst)
         self.max_keys = max_keys

@@ -20,22 +20,37 @@ def settings(tmp_path: Path) -> Settings:
     for sub in ("new", "cur", "tmp"):
         (tmp_path / "mail" / sub).mkdir(parents=True)
     return Settings(
-        demo=False, data_dir=tmp_path, lapor={"adapter": "manual"},
+        demo=False,
+        data_dir=tmp_path,
+        lapor={"adapter": "manual"},
         sources=[
             SourceConfig(name="sms-push", kind="sms_http", options={"secret": "s"}),
             SourceConfig(name="web-form", kind="form_http", options={}),
-            SourceConfig(name="mail", kind="maildir", options={
-                "path": str(tmp_path / "mail"),
-                "outbox": {"path": str(tmp_path / "out"), "from_address": "p@kota.test"}}),
-            SourceConfig(name="sms-modem", kind="gammu", options={
-                "dsn": "postgresql://smsd:pw@127.0.0.1:1/smsd"}),
-            SourceConfig(name="form-db", kind="sql_table", options={
-                "url": "mysql://u:pw@127.0.0.1:1/db", "write_back": {"enabled": True}}),
-        ])
+            SourceConfig(
+                name="mail",
+                kind="maildir",
+                options={
+                    "path": str(tmp_path / "mail"),
+                    "outbox": {"path": str(tmp_path / "out"), "from_address": "p@kota.test"},
+                },
+            ),
+            SourceConfig(
+                name="sms-modem",
+                kind="gammu",
+                options={"dsn": "postgresql://smsd:pw@127.0.0.1:1/smsd"},
+            ),
+            SourceConfig(
+                name="form-db",
+                kind="sql_table",
+                options={"url": "mysql://u:pw@127.0.0.1:1/db", "write_back": {"enabled": True}},
+            ),
+        ],
+    )
 
 
-async def test_capabilities_follow_the_declared_protocols(pool: asyncpg.Pool,
-                                                          tmp_path: Path) -> None:
+async def test_capabilities_follow_the_declared_protocols(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
     services = make_services(pool, settings=settings(tmp_path))
     sources = build_sources(services.settings, services)
     try:
@@ -61,10 +76,11 @@ async def test_push_only_sources_get_no_poll_loop(pool: asyncpg.Pool, tmp_path: 
     assert mounted == ["/intake/sms-push", "/intake/web-form"]
 
 
-async def test_the_status_page_is_mounted_by_the_core(pool: asyncpg.Pool,
-                                                     tmp_path: Path) -> None:
+async def test_the_status_page_is_mounted_by_the_core(pool: asyncpg.Pool, tmp_path: Path) -> None:
     services = make_services(pool, settings=settings(tmp_path))
     async with assemble(services) as comp:
         root: list[Any] = [r for prefix, routes in comp.http_routes if not prefix for r in routes]
-    assert {(r.method, r.path) for r in root} >= {("GET", "/status/{code}"),
-                                                  ("POST", "/status/{code}")}
+    assert {(r.method, r.path) for r in root} >= {
+        ("GET", "/status/{code}"),
+        ("POST", "/status/{code}"),
+    }

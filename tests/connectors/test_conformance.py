@@ -16,7 +16,8 @@ KINDS = sorted(registry())
 
 def test_the_project_connectors_are_installed() -> None:
     assert {"imap", "maildir", "gammu", "sms_http", "sql_table", "form_http"} <= set(KINDS), (
-        f"entry points of {ENTRY_POINT_GROUP}: {KINDS} (re-run pip install -e .)")
+        f"entry points of {ENTRY_POINT_GROUP}: {KINDS} (re-run pip install -e .)"
+    )
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
@@ -29,10 +30,16 @@ def test_validate_options_lists_every_problem_by_key_without_building() -> None:
     from connectors.base import validate_options
 
     assert validate_options("gammu", {"dsn": "postgresql://smsd@127.0.0.1/smsd"}) == []
-    problems = validate_options("gammu", {"dsnn": "x", "timezone": "Asia/Jakart",
-                                          "multipart_wait_s": "lama"}, source="sms-1708")
+    problems = validate_options(
+        "gammu",
+        {"dsnn": "x", "timezone": "Asia/Jakart", "multipart_wait_s": "lama"},
+        source="sms-1708",
+    )
     assert sorted(p.split(":")[0] for p in problems) == [
-        "sources.sms-1708.options.dsn", "sources.sms-1708.options.dsnn",
-        "sources.sms-1708.options.multipart_wait_s", "sources.sms-1708.options.timezone"]
+        "sources.sms-1708.options.dsn",
+        "sources.sms-1708.options.dsnn",
+        "sources.sms-1708.options.multipart_wait_s",
+        "sources.sms-1708.options.timezone",
+    ]
     assert "sources.sms-1708.options.dsn: required option is missing" in problems
     assert any("unknown time zone 'Asia/Jakart'" in p for p in problems)

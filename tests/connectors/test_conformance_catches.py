@@ -51,8 +51,12 @@ class ChatSource:
     @classmethod
     def conformance_samples(cls) -> ConformanceSamples:
         text = "Jalan di depan pasar berlubang besar, mohon segera diperbaiki oleh dinas."
-        return ConformanceSamples(options={"token": "t"}, items=(
-            RawItem("m1", json.dumps({"text": text}).encode(), content_type="application/json"),))
+        return ConformanceSamples(
+            options={"token": "t"},
+            items=(
+                RawItem("m1", json.dumps({"text": text}).encode(), content_type="application/json"),
+            ),
+        )
 
     async def check(self) -> None:
         return None
