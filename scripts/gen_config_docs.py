@@ -53,8 +53,11 @@ Every channel's own options (`[sources.options]`) are listed in
 
 
 def _models_in(ann: Any) -> list[type[BaseModel]]:
-    return [a for a in (typing.get_args(ann) or (ann,))
-            if isinstance(a, type) and issubclass(a, BaseModel)]
+    return [
+        a
+        for a in (typing.get_args(ann) or (ann,))
+        if isinstance(a, type) and issubclass(a, BaseModel)
+    ]
 
 
 def type_name(ann: Any) -> str:
@@ -72,8 +75,17 @@ def type_name(ann: Any) -> str:
     if origin is dict:
         key, value = typing.get_args(ann)
         return f"table of {type_name(key)} → {type_name(value)}"
-    simple = {bool: "boolean", int: "integer", float: "number", str: "string", Path: "path",
-              dt.date: "date", SecretStr: "secret", AnyHttpUrl: "URL", Any: "any"}
+    simple = {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        Path: "path",
+        dt.date: "date",
+        SecretStr: "secret",
+        AnyHttpUrl: "URL",
+        Any: "any",
+    }
     if ann in simple:
         return simple[ann]
     if isinstance(ann, type) and issubclass(ann, BaseModel):
@@ -127,8 +139,9 @@ def _constraints(f: FieldInfo) -> str:
     return f" ({', '.join(bits)})" if bits else ""
 
 
-def table(model: type[BaseModel], path: str | None, env: str | None,
-          instance: BaseModel | None) -> list[str]:
+def table(
+    model: type[BaseModel], path: str | None, env: str | None, instance: BaseModel | None
+) -> list[str]:
     """One row per plain key; nested tables get their own section (see ``sections``).
 
     ``instance`` is the section's value when the file leaves the section out; where it differs
@@ -162,9 +175,14 @@ def table(model: type[BaseModel], path: str | None, env: str | None,
     return [*head, *rows] if rows else []
 
 
-def sections(model: type[BaseModel], path: str, env: str | None,
-             instance: BaseModel | None, list_item: bool = False,
-             field_doc: str | None = None) -> list[str]:
+def sections(
+    model: type[BaseModel],
+    path: str,
+    env: str | None,
+    instance: BaseModel | None,
+    list_item: bool = False,
+    field_doc: str | None = None,
+) -> list[str]:
     title = f"`[[{path}]]`" if list_item else f"`[{path}]`"
     out = [f"## {title}", ""]
     for doc in (field_doc, model.__doc__ if model.__doc__ != BaseModel.__doc__ else None):
@@ -183,8 +201,14 @@ def sections(model: type[BaseModel], path: str, env: str | None,
         child_instance = None if many else getattr(instance, name, None) if instance else None
         if child_instance is None and not many and isinstance(f.default, BaseModel):
             child_instance = f.default
-        out += sections(sub, f"{path}.{name}", child_env, child_instance, list_item=many,
-                        field_doc=f.description)
+        out += sections(
+            sub,
+            f"{path}.{name}",
+            child_env,
+            child_instance,
+            list_item=many,
+            field_doc=f.description,
+        )
     return out
 
 
@@ -198,22 +222,26 @@ def render() -> str:
         many = typing.get_origin(f.annotation) in (list, tuple)
         env = None if many else f"{ENV_PREFIX}{name.upper()}__"
         instance = None if many else getattr(defaults, name)
-        lines += sections(nested[0], name, env, instance, list_item=many,
-                          field_doc=f.description)
+        lines += sections(nested[0], name, env, instance, list_item=many, field_doc=f.description)
     return "\n".join(lines).rstrip() + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 if docs/configuration.md is not what the models say")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if docs/configuration.md is not what the models say",
+    )
     args = parser.parse_args(argv)
     text = render()
     if args.check:
         current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
         if current != text:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run python scripts/gen_config_docs.py",
-                  file=sys.stderr)
+            print(
+                f"{TARGET.relative_to(ROOT)} is stale: run python scripts/gen_config_docs.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     TARGET.write_text(text, encoding="utf-8")

@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_generated_page_is_fresh(script: str, page: str) -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / script), "--check"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
 
@@ -45,12 +48,16 @@ def test_check_fails_on_a_stale_page(tmp_path: Path) -> None:
     (tmp_path / "scripts").mkdir()
     (tmp_path / "docs").mkdir()
     (tmp_path / "scripts" / "gen_config_docs.py").write_text(
-        (ROOT / "scripts" / "gen_config_docs.py").read_text(encoding="utf-8"))
+        (ROOT / "scripts" / "gen_config_docs.py").read_text(encoding="utf-8")
+    )
     (tmp_path / "schemas").symlink_to(ROOT / "schemas")
     page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     (tmp_path / "docs" / "configuration.md").write_text(page.replace("`pool_max`", "`pool_mx`"))
     out = subprocess.run(
         [sys.executable, str(tmp_path / "scripts" / "gen_config_docs.py"), "--check"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert out.returncode == 1 and "stale" in out.stderr
