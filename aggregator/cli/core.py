@@ -25,8 +25,14 @@ def register(sub: Any, reports: Any) -> None:
         "demo",
         help="run the demo: embedded PostgreSQL, LAPOR! sandbox, demo citizens on every channel",
     )
-    p.add_argument("--until-idle", action="store_true")
+    p.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="exit, with a summary, once every demo complaint is closed and every message "
+        "delivered",
+    )
     p.add_argument("--no-citizens", action="store_true", help="no simulated citizens")
+    p.add_argument("--port", type=int, default=8470, help="HTTP port (default 8470)")
     p.set_defaults(func=cmd_demo, demo=True)
 
     p = sub.add_parser("migrate", help="apply database migrations")
@@ -65,7 +71,7 @@ def cmd_demo(args: argparse.Namespace) -> Any:
     from aggregator.demo.setup import demo_settings
     from aggregator.wiring.supervisor import run_daemon
 
-    settings = demo_settings()
+    settings = demo_settings(port=args.port)
     return run_daemon(settings, until_idle=args.until_idle, citizens=not args.no_citizens)
 
 
