@@ -49,6 +49,7 @@ async def run_daemon(
     until_idle: bool = False,
     migrate: bool | None = None,
     citizens: bool = False,
+    outstanding_timeout_s: float | None = None,
 ) -> int:
     configure_logging(settings.log_level, settings.log_format)
     stop = asyncio.Event()
@@ -61,6 +62,8 @@ async def run_daemon(
         open_services(settings, run_migrations=migrate) as services,
         assemble(services, citizens=citizens) as comp,
     ):
+        if outstanding_timeout_s is not None:
+            comp.outstanding_timeout_s = outstanding_timeout_s
         runner = await _start_http(services, comp)
         finished = True
         try:

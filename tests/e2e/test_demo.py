@@ -122,3 +122,23 @@ async def test_demo_answers_sms_and_email_citizens(tmp_path: Path, db_dsn: str) 
     assert f"{emails} e-mails" in summary
     shown = summary.split("complaints show ")[1].split()[0]
     assert shown in {str(c["id"]) for c in complaints}
+
+
+async def test_demo_that_cannot_finish_in_time_says_what_is_outstanding(
+    tmp_path: Path, db_dsn: str
+) -> None:
+    """A story takes about half a minute; given three seconds, the demo stops, names what it
+    was still waiting for, and exits 1 (no summary pretends it is over)."""
+    run = RUN.replace("citizens=True)", "citizens=True, outstanding_timeout_s=3.0)")
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", run, str(tmp_path / "demo"), str(free_port()), db_dsn],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert "satukanal: stopped waiting after 3 s; still outstanding: " in out.stderr
+    assert "not yet closed in LAPOR!" in out.stderr
+    assert "What happened in this demo" not in out.stdout
