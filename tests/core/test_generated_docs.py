@@ -61,3 +61,24 @@ def test_check_fails_on_a_stale_page(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert out.returncode == 1 and "stale" in out.stderr
+
+
+def test_every_setting_says_what_it_is_for() -> None:
+    """A new setting without a description would reach the reference as an empty cell."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from schemas.config import Settings
+
+    def undocumented(model: type[BaseModel], prefix: str) -> list[str]:
+        out = []
+        for name, f in model.model_fields.items():
+            if not (f.description or "").strip():
+                out.append(prefix + name)
+            for sub in typing.get_args(f.annotation) or (f.annotation,):
+                if isinstance(sub, type) and issubclass(sub, BaseModel):
+                    out += undocumented(sub, f"{prefix}{name}.")
+        return out
+
+    assert undocumented(Settings, "") == []
