@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import AnyHttpUrl, BaseModel, IPvAnyNetwork, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
