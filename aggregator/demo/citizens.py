@@ -338,6 +338,7 @@ async def attach_demo(
         comp.loops.append(DemoCitizens(services, kannel))
         comp.banner.append("demo citizens are writing by SMS, web form and e-mail")
         # --until-idle: the story ends when every report is closed and every message delivered.
-        comp.outstanding.append(lambda: story.outstanding(services))
+        started = services.clock()
+        comp.outstanding.append(lambda: story.outstanding(services, started))
         comp.outstanding_timeout_s = story.STORY_TIMEOUT_S
-        comp.on_idle.append(lambda: story.print_summary(services, sys.stdout))
+        comp.on_idle.append(lambda: story.print_summary(services, started, sys.stdout))

@@ -9,6 +9,7 @@ last.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any, TextIO
 
@@ -23,7 +24,7 @@ FINAL = {
     "arsip": "archived",
     "bukan_wewenang": "not this agency's authority",
     "dihapus": "deleted by LAPOR!",
-    "duplicate": "linked to an earlier complaint",
+    "duplicate": "the same as an earlier complaint: linked to it, not sent again",
     "rejected_by_lapor": "refused by LAPOR!",
 }
 LABELS = {  # label: (one, many)
@@ -35,10 +36,11 @@ LABELS = {  # label: (one, many)
 }
 
 
-async def outstanding(services: Any) -> str | None:
-    """What the story still waits for, in a sentence, or None when it is over."""
+async def outstanding(services: Any, since: dt.datetime) -> str | None:
+    """What the story that began at ``since`` still waits for, in a sentence, or None when it
+    is over."""
     async with services.pool.acquire() as conn:
-        p = await repo.progress(conn)
+        p = await repo.progress(conn, since)
     waiting = []
     if p.complaints == 0:
         waiting.append("no complaint has come in yet")
@@ -61,11 +63,12 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-async def summary(services: Any) -> list[str]:
+async def summary(services: Any, since: dt.datetime) -> list[str]:
+    """What happened to the complaints of the demo run that began at ``since``."""
     async with services.pool.acquire() as conn:
-        complaints = await repo.complaints(conn)
-        labels = await repo.followup_labels(conn)
-        messages = await repo.messages(conn)
+        complaints = await repo.complaints(conn, since)
+        labels = await repo.followup_labels(conn, since)
+        messages = await repo.messages(conn, since)
     by_channel = Counter(c.channel for c in complaints)
     lines = [
         "",
@@ -77,15 +80,22 @@ async def summary(services: Any) -> list[str]:
     ]
     municipality = " " + services.settings.municipality
     for c in complaints:
-        tracking = f"#{c.tracking_id}" if c.tracking_id else "(none yet)"
-        agency = (c.agency_name or "no agency yet").removesuffix(municipality)
+        tracking = f"#{c.tracking_id}" if c.tracking_id else "—"
+        agency = (c.agency_name or "").removesuffix(municipality)
         status = FINAL.get(c.status, c.status)
         if c.closed_without_real_followup:
             status += ", without a real follow-up"
-        lines.append(
-            f"  {tracking:<10} by {CHANNELS.get(c.channel, c.channel):<9} {agency}: {status}"
-        )
+        where = status if c.agency_name is None else f"{agency}: {status}"
+        lines.append(f"  {tracking:<10} by {CHANNELS.get(c.channel, c.channel):<9} {where}")
         lines.append(f"  {'':<10}    \u201c{_clip(c.title or '', 70)}\u201d")
+    if any(c.status == "duplicate" for c in complaints):
+        data_dir = services.settings.data_dir
+        lines += [
+            "",
+            "  (The demo citizens wrote the same again as in an earlier run: satukanal "
+            "links such repeats",
+            f"  instead of reporting them twice. For a fresh story: rm -rf {data_dir})",
+        ]
     total = sum(x.count for x in labels)
     lines += ["", f"Agency responses: {total}"]
     for key, (one, many) in LABELS.items():
@@ -125,7 +135,7 @@ async def summary(services: Any) -> list[str]:
     return lines
 
 
-async def print_summary(services: Any, out: TextIO) -> None:
-    for line in await summary(services):
+async def print_summary(services: Any, since: dt.datetime, out: TextIO) -> None:
+    for line in await summary(services, since):
         print(line, file=out)
     out.flush()

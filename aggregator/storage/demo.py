@@ -1,7 +1,9 @@
-"""What the demo asks of the database: is the story over, and what happened in it."""
+"""What the demo asks of the database: is the story over, and what happened in it
+(``since``: when this demo run started)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -45,8 +47,8 @@ class MessageCount:
     count: int
 
 
-async def progress(conn: asyncpg.Connection) -> DemoProgress:
-    r = await conn.fetchrow(q("demo_progress"))
+async def progress(conn: asyncpg.Connection, since: dt.datetime) -> DemoProgress:
+    r = await conn.fetchrow(q("demo_progress"), since)
     return DemoProgress(
         complaints=r["complaints"],
         open_complaints=r["open_complaints"],
@@ -55,7 +57,7 @@ async def progress(conn: asyncpg.Connection) -> DemoProgress:
     )
 
 
-async def complaints(conn: asyncpg.Connection) -> list[DemoComplaint]:
+async def complaints(conn: asyncpg.Connection, since: dt.datetime) -> list[DemoComplaint]:
     return [
         DemoComplaint(
             id=r["id"],
@@ -68,19 +70,19 @@ async def complaints(conn: asyncpg.Connection) -> list[DemoComplaint]:
             closed_without_real_followup=r["closed_without_real_followup"],
             responses=r["responses"],
         )
-        for r in await conn.fetch(q("demo_complaints"))
+        for r in await conn.fetch(q("demo_complaints"), since)
     ]
 
 
-async def followup_labels(conn: asyncpg.Connection) -> list[LabelCount]:
+async def followup_labels(conn: asyncpg.Connection, since: dt.datetime) -> list[LabelCount]:
     return [
         LabelCount(label=r["label"], count=r["n"], with_photos=r["with_photos"])
-        for r in await conn.fetch(q("demo_followup_labels"))
+        for r in await conn.fetch(q("demo_followup_labels"), since)
     ]
 
 
-async def messages(conn: asyncpg.Connection) -> list[MessageCount]:
+async def messages(conn: asyncpg.Connection, since: dt.datetime) -> list[MessageCount]:
     return [
         MessageCount(channel=r["channel"], state=r["state"], count=r["n"])
-        for r in await conn.fetch(q("demo_messages"))
+        for r in await conn.fetch(q("demo_messages"), since)
     ]
