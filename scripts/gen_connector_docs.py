@@ -1,7 +1,11 @@
-"""Write docs/connectors.md from the connectors' own option models (run after changing one)."""
+"""Write docs/connectors.md from the connectors' own option models (run after changing one).
+
+``--check`` exits 1 when the file on disk is stale (the test suite runs that).
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import types
 import typing
@@ -65,7 +69,7 @@ def rows(model: type[BaseModel], prefix: str = "") -> list[str]:
     return out
 
 
-def main() -> None:
+def render() -> str:
     lines = ["# Connectors and their options", "",
              "Generated from the option models by `scripts/gen_connector_docs.py`. Each source "
              "is a `[[sources]]` block with `name`, `kind`, optional `agency`, `poll_s`, "
@@ -84,8 +88,25 @@ def main() -> None:
               "model loaded with `load_options`, so every mistake is reported at once as "
               "`sources.<name>.options.<key>: …`; `validate_options(kind, options)` lists them "
               "without building the source. See `docs/internals.md`, \"A connector\".", ""]
-    (ROOT / "docs" / "connectors.md").write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if docs/connectors.md is not what the models say")
+    args = parser.parse_args(argv)
+    target = ROOT / "docs" / "connectors.md"
+    text = render()
+    if args.check:
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            print("docs/connectors.md is stale: run python scripts/gen_connector_docs.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    target.write_text(text, encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -39,6 +39,9 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
                         "sendsms_url": f"http://127.0.0.1:{port}/demo/kannel/cgi-bin/sendsms",
                         "username": "demo",
                         "password": "demo",
+                        # The stand-in Kannel reports each delivery back, as a real one does.
+                        "dlr_url": f"http://127.0.0.1:{port}/intake/sms-gateway/dlr",
+                        "dlr_secret": "demo-gateway-secret",
                     },
                 },
             },
@@ -70,8 +73,9 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
             "DISKOMINFO": "55",
         },
         routing=[
-            {"agency": "PUPR", "keywords": ["jalan", "banjir", "drainase", "saluran", "jembatan"]},
+            # The first rule that matches wins: "lampu jalan" before "jalan".
             {"agency": "DISHUB", "keywords": ["lampu jalan", "parkir", "angkot", "terminal"]},
+            {"agency": "PUPR", "keywords": ["jalan", "banjir", "drainase", "saluran", "jembatan"]},
             {"agency": "DLH", "keywords": ["sampah", "limbah", "pencemaran"]},
             {"agency": "DISDUKCAPIL", "keywords": ["ktp", "kartu keluarga", "akta"]},
             {"agency": "DINKES", "keywords": ["puskesmas", "rumah sakit", "pasien"]},

@@ -8,7 +8,7 @@ part in one shared worker, the loops, the HTTP routes, and in the demo the simul
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from aggregator.errors import ConfigError
 from aggregator.intake.loop import IngestLoop
 from aggregator.lapor import build_port
 from aggregator.lapor.sandbox.embedded import embedded_sandbox
+from aggregator.lapor.sandbox.life import DEMO_STORY
 from aggregator.queue import Worker
 from aggregator.wiring.sources import Capabilities, build_sources, capabilities
 from schemas.events import JobKind
@@ -37,6 +38,12 @@ class Components:
     http_routes: list[tuple[str, list[web.RouteDef]]] = field(default_factory=list)
     http_setup: list[Any] = field(default_factory=list)
     banner: list[str] = field(default_factory=list)
+    # For ``until_idle``: work under way outside the job queue (a LAPOR! life still being
+    # played), each check saying what is outstanding or None; a bound on that wait; and what
+    # to run once everything is done.
+    outstanding: list[Callable[[], Awaitable[str | None]]] = field(default_factory=list)
+    outstanding_timeout_s: float | None = None
+    on_idle: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def job_handlers(services: Any, port: Any, caps: Capabilities) -> dict[str, Any]:
@@ -107,7 +114,8 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
                 settings.data_dir / "lapor-sandbox.json",
                 life="fast" if settings.demo else "none",
                 life_unit_s=2.0 if settings.demo else None,
-                rate_per_s=settings.lapor.rate_limit_per_s, burst=settings.lapor.rate_burst))
+                rate_per_s=settings.lapor.rate_limit_per_s, burst=settings.lapor.rate_burst,
+                story=DEMO_STORY if settings.demo else None))
             services.extras["lapor_base_url"] = base_url
             banner.append(f"LAPOR!     built-in sandbox at {base_url} (not the real LAPOR!)")
         port = build_port(services)
