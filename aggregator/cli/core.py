@@ -127,7 +127,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False)
     if result.errors or result.settings is None:
-        err.print(format_problems(result.errors, path), markup=False)
+        err.print(f"satukanal: {format_problems(result.errors, path)}", markup=False)
         _note_user(err, path)
         return 2
     json.dump(masked(result.settings), sys.stdout, indent=2, ensure_ascii=False)

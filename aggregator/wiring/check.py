@@ -11,6 +11,7 @@ every other command, ``run`` included, refuses to start while there is one.
 from __future__ import annotations
 
 import difflib
+import json
 import stat
 import tomllib
 import types
@@ -80,20 +81,34 @@ def check_configuration(
     """Validate ``path`` (None: environment and defaults only) as the daemon would."""
     env = _settings_env(environ)
     if path is None and not env and not demo:
-        return CheckResult(None, None, [Problem("configuration", (
-            "no configuration was given: pass --config /etc/satukanal/satukanal.toml or set "
-            f"SATUKANAL_CONFIG (start from {EXAMPLE}; docs/install.md walks through it)"
-        ))])
+        return CheckResult(
+            None,
+            None,
+            [
+                Problem(
+                    "configuration",
+                    (
+                        "no configuration was given: pass --config "
+                        "/etc/satukanal/satukanal.toml or set "
+                        f"SATUKANAL_CONFIG (start from {EXAMPLE}; docs/install.md walks through it)"
+                    ),
+                )
+            ],
+        )
     raw, problem = _read_toml(path)
     if problem is not None:
         return CheckResult(None, path, [problem])
     locate = _Locator(path, raw, env)
     result = CheckResult(None, path)
+    merged = _merge(raw, _nested_env(env))
+    if demo:
+        merged["demo"] = True
     secret_files: list[SecretFile] = []
     token = SECRET_FILES.set(secret_files)
     try:
         try:
-            result.settings = Settings(**(raw | {"demo": True} if demo else raw))
+            # The environment given, not the process's: model_validate reads no other source.
+            result.settings = Settings.model_validate(merged)
         except ValidationError as exc:
             result.problems += _explain_all(exc, Settings, (), locate)
         for i, src in enumerate(_sources(result.settings, raw)):
@@ -119,6 +134,45 @@ def _settings_env(environ: Mapping[str, str]) -> dict[str, str]:
         if k.upper().startswith(ENV_PREFIX)
         and not any(k.upper().startswith(p) for p in ENV_NOT_SETTINGS)
     }
+
+
+def _nested_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """``SATUKANAL_QUEUE__WORKERS=7`` → ``{"queue": {"workers": "7"}}``, as pydantic-settings
+    reads it: names in any case, ``__`` for nesting, JSON for lists and tables."""
+    out: dict[str, Any] = {}
+    for var, value in env.items():
+        *parents, leaf = var[len(ENV_PREFIX) :].lower().split("__")
+        if (parents[0] if parents else leaf) not in Settings.model_fields:
+            continue  # not a setting: ignored, with a warning (_unknown_environment)
+        node = out
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            node[leaf] = _env_value(value)
+    return out
+
+
+def _env_value(value: str) -> Any:
+    if value.strip().startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """The file with the environment on top (the environment wins, table by table)."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
 
 
 def _read_toml(path: Path | None) -> tuple[dict[str, Any], Problem | None]:
@@ -154,7 +208,7 @@ class _Locator:
         self.path = path
         self.raw = raw
         # ("queue", "workers") → "SATUKANAL_QUEUE__WORKERS"
-        self.env = {tuple(k[len(ENV_PREFIX):].lower().split("__")): k for k in env}
+        self.env = {tuple(k[len(ENV_PREFIX) :].lower().split("__")): k for k in env}
         self.env_values = dict(env)
 
     def env_var(self, loc: tuple[Any, ...]) -> str | None:
@@ -176,7 +230,6 @@ class _Locator:
             if loc and loc[-1] == key and str(v) == value:
                 return loc
         return None
-
 
 
 def _walk(node: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
@@ -247,7 +300,7 @@ def explain(err: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
         fields = getattr(_model_at(model, loc[:-1]), "model_fields", None) or {}
         if name in fields and "SecretStr" in str(fields[name].annotation):
             return (
-                f"missing: this secret is required; give it as {name}_file = \"/path\" "
+                f'missing: this secret is required; give it as {name}_file = "/path" '
                 "(a file readable by the service user that holds it)"
             )
         return "missing: this option is required"
@@ -378,10 +431,15 @@ def _check_source(i: int, src: dict[str, Any], locate: _Locator) -> list[Problem
     if kind not in known:
         close = difflib.get_close_matches(kind, list(known), n=1, cutoff=0.5)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        return [Problem(locate.where(("sources", i, "kind")), (
-            f"there is no channel kind {kind!r}; {hint}installed kinds: "
-            + ", ".join(sorted(known))
-        ))]
+        return [
+            Problem(
+                locate.where(("sources", i, "kind")),
+                (
+                    f"there is no channel kind {kind!r}; {hint}installed kinds: "
+                    + ", ".join(sorted(known))
+                ),
+            )
+        ]
     options = src.get("options") or {}
     if not isinstance(options, dict):
         return []
@@ -461,10 +519,16 @@ def _secret_file_problems(files: list[SecretFile], locate: _Locator) -> list[Pro
         except OSError:
             continue
         if mode & stat.S_IROTH:
-            out.append(Problem(where, (
-                f"the secret file {f.path} can be read by every user of this machine; "
-                f"chmod 0640 {f.path} (readable by root and the satukanal group only)"
-            ), warning=True))
+            out.append(
+                Problem(
+                    where,
+                    (
+                        f"the secret file {f.path} can be read by every user of this machine; "
+                        f"chmod 0640 {f.path} (readable by root and the satukanal group only)"
+                    ),
+                    warning=True,
+                )
+            )
     return out
 
 
@@ -492,14 +556,18 @@ def _unknown_environment(environ: Mapping[str, str], locate: _Locator) -> list[P
     out = []
     top = list(Settings.model_fields)
     for var in _settings_env(environ):
-        first = var[len(ENV_PREFIX):].lower().split("__")[0]
+        first = var[len(ENV_PREFIX) :].lower().split("__")[0]
         if first in top:
             continue
         close = difflib.get_close_matches(first, top, n=1, cutoff=0.6)
         hint = f" (did you mean {ENV_PREFIX}{close[0].upper()}…?)" if close else ""
-        out.append(Problem(f"environment variable {var}", (
-            f"is not a satukanal setting, so it is ignored{hint}"
-        ), warning=True))
+        out.append(
+            Problem(
+                f"environment variable {var}",
+                (f"is not a satukanal setting, so it is ignored{hint}"),
+                warning=True,
+            )
+        )
     return out
 
 
@@ -515,30 +583,45 @@ def _check_whole(settings: Settings, raw: Mapping[str, Any], locate: _Locator) -
             out.append(Problem(locate.where(tuple(_split_key(key))), message))
         out += _check_lapor(settings, locate)
         if settings.database.url is None or not settings.database.url.get_secret_value():
-            out.append(Problem(locate.where(("database", "url")), (
-                "no database.url: satukanal starts its own embedded PostgreSQL in "
-                f"{settings.data_dir / 'pg'}; on a server use a real PostgreSQL "
-                "(docs/install.md)"
-            ), warning=True))
+            out.append(
+                Problem(
+                    locate.where(("database", "url")),
+                    (
+                        "no database.url: satukanal starts its own embedded PostgreSQL in "
+                        f"{settings.data_dir / 'pg'}; on a server use a real PostgreSQL "
+                        "(docs/install.md)"
+                    ),
+                    warning=True,
+                )
+            )
         if settings.http.public_base_url is None:
-            out.append(Problem(locate.where(("http", "public_base_url")), (
-                "not set: the links in SMS and e-mail answers need the address citizens "
-                "reach satukanal at (e.g. https://pengaduan.kota.example)"
-            ), warning=True))
+            out.append(
+                Problem(
+                    locate.where(("http", "public_base_url")),
+                    (
+                        "not set: the links in SMS and e-mail answers need the address citizens "
+                        "reach satukanal at (e.g. https://pengaduan.kota.example)"
+                    ),
+                    warning=True,
+                )
+            )
     try:
         zoneinfo.ZoneInfo(settings.sla.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        out.append(Problem(locate.where(("sla", "timezone")), (
-            f"{settings.sla.timezone!r} is not a time zone (Asia/Jakarta, Asia/Makassar or "
-            "Asia/Jayapura)"
-        )))
+        out.append(
+            Problem(
+                locate.where(("sla", "timezone")),
+                (
+                    f"{settings.sla.timezone!r} is not a time zone (Asia/Jakarta, Asia/Makassar or "
+                    "Asia/Jayapura)"
+                ),
+            )
+        )
     out += _check_agency_codes(raw, locate)
     return out
 
 
-def _check_sections_alone(
-    raw: Mapping[str, Any], locate: _Locator, *, demo: bool
-) -> list[Problem]:
+def _check_sections_alone(raw: Mapping[str, Any], locate: _Locator, *, demo: bool) -> list[Problem]:
     """When another section is wrong, the keys and LAPOR! rules still apply to the sections
     that are right on their own, so one run lists everything."""
     if demo or raw.get("demo") is True:
@@ -582,29 +665,49 @@ def _check_lapor(settings: Settings, locate: _Locator) -> list[Problem]:
 def _lapor_problems(cfg: LaporConfig | None, locate: _Locator) -> list[Problem]:
     """Outside the demo: LAPOR! must be configured for real, or the sandbox asked for."""
     if cfg is None:
-        return [Problem(locate.where(("lapor",)), (
-            "there is no [lapor] section, so satukanal does not know where to send complaints. "
-            "Add [lapor] with base_url, client_id and client_secret_file from your LAPOR! "
-            f"account ({EXAMPLE}). To try satukanal against its built-in test sandbox "
-            "instead, write sandbox = true under [lapor]"
-        ))]
+        return [
+            Problem(
+                locate.where(("lapor",)),
+                (
+                    "there is no [lapor] section, so satukanal does not know where to send "
+                    "complaints. "
+                    "Add [lapor] with base_url, client_id and client_secret_file from your LAPOR! "
+                    f"account ({EXAMPLE}). To try satukanal against its built-in test sandbox "
+                    "instead, write sandbox = true under [lapor]"
+                ),
+            )
+        ]
     if cfg.sandbox:
-        return [Problem(locate.where(("lapor", "sandbox")), (
-            "complaints go to the built-in LAPOR! sandbox, not to LAPOR!: citizens get "
-            "made-up Tracking IDs. Use this for testing only"
-        ), warning=True)]
+        return [
+            Problem(
+                locate.where(("lapor", "sandbox")),
+                (
+                    "complaints go to the built-in LAPOR! sandbox, not to LAPOR!: citizens get "
+                    "made-up Tracking IDs. Use this for testing only"
+                ),
+                warning=True,
+            )
+        ]
     out = []
     if cfg.adapter == "http" and not cfg.client_id:
-        out.append(Problem(locate.where(("lapor", "client_id")), (
-            "the LAPOR! client id is missing (from your LAPOR! developer account)"
-        )))
+        out.append(
+            Problem(
+                locate.where(("lapor", "client_id")),
+                ("the LAPOR! client id is missing (from your LAPOR! developer account)"),
+            )
+        )
     if cfg.adapter in ("http", "xml-legacy") and (
         cfg.client_secret is None or not cfg.client_secret.get_secret_value()
     ):
-        out.append(Problem(locate.where(("lapor", "client_secret_file")), (
-            "the LAPOR! client secret is missing: put it in a file readable by the service "
-            'user and name it here, e.g. client_secret_file = "/etc/satukanal/lapor.secret"'
-        )))
+        out.append(
+            Problem(
+                locate.where(("lapor", "client_secret_file")),
+                (
+                    "the LAPOR! client secret is missing: put it in a file readable by the service "
+                    'user and name it here, e.g. client_secret_file = "/etc/satukanal/lapor.secret"'
+                ),
+            )
+        )
     return out
 
 
@@ -628,8 +731,14 @@ def _check_agency_codes(raw: Mapping[str, Any], locate: _Locator) -> list[Proble
             continue
         close = difflib.get_close_matches(code, list(agencies), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        out.append(Problem(locate.where(loc), (
-            f"{code!r} is not listed under [agencies]; {hint}it would be sent to LAPOR! as an "
-            "agency id as written"
-        ), warning=True))
+        out.append(
+            Problem(
+                locate.where(loc),
+                (
+                    f"{code!r} is not listed under [agencies]; {hint}it would be sent to "
+                    "LAPOR! as an agency id as written"
+                ),
+                warning=True,
+            )
+        )
     return out

@@ -68,10 +68,14 @@ async def probe_database(settings: Settings) -> ProbeResult:
 
     url = settings.database.url.get_secret_value() if settings.database.url else ""
     if not url:
-        return ProbeResult("database", None, (
-            f"embedded PostgreSQL in {settings.data_dir / 'pg'}: started by the daemon, "
-            "not tried here"
-        ))
+        return ProbeResult(
+            "database",
+            None,
+            (
+                f"embedded PostgreSQL in {settings.data_dir / 'pg'}: started by the daemon, "
+                "not tried here"
+            ),
+        )
     name = f"database {show_url(url)}"
     try:
         conn = await asyncpg.connect(url, timeout=10)
@@ -83,7 +87,8 @@ async def probe_database(settings: Settings) -> ProbeResult:
     finally:
         await conn.close()
     state = (
-        "schema up to date" if not todo
+        "schema up to date"
+        if not todo
         else f"{len(todo)} migration(s) to apply: run `satukanal migrate`"
     )
     return ProbeResult(name, True, f"PostgreSQL {version}; {state}")
@@ -96,9 +101,11 @@ async def probe_lapor(settings: Settings, http: Any) -> ProbeResult:
     if cfg.adapter == "manual":
         return ProbeResult("LAPOR!", None, "manual adapter: operators re-type into LAPOR!")
     if cfg.adapter == "xml-legacy":
-        return ProbeResult("LAPOR!", None, (
-            "the legacy XML interface has no read-only call to try; the first report shows"
-        ))
+        return ProbeResult(
+            "LAPOR!",
+            None,
+            ("the legacy XML interface has no read-only call to try; the first report shows"),
+        )
     from aggregator.lapor.http import HttpLaporAdapter
 
     adapter = HttpLaporAdapter(cfg, http)
@@ -106,9 +113,7 @@ async def probe_lapor(settings: Settings, http: Any) -> ProbeResult:
     try:
         agencies = await adapter.agencies()
     except AuthError as exc:
-        return ProbeResult(name, False, (
-            f"LAPOR! refused lapor.client_id/client_secret: {exc}"
-        ))
+        return ProbeResult(name, False, (f"LAPOR! refused lapor.client_id/client_secret: {exc}"))
     ids = {a.id for a in agencies}
     detail = f"token accepted; the account sees {len(agencies)} agencies"
     unknown = sorted(v for v in settings.agencies.values() if ids and v not in ids)
