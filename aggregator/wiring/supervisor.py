@@ -56,7 +56,7 @@ async def run_daemon(
             loop.add_signal_handler(sig, stop.set)
     stats = RunStats()
     async with (
-        open_services(settings, run_migrations=migrate) as services,
+        open_services(settings, run_migrations=migrate, wait_for_database=True) as services,
         assemble(services, citizens=citizens) as comp,
     ):
         runner = await _start_http(services, comp)
