@@ -52,6 +52,14 @@ def register(sub: Any, reports: Any) -> None:
     )
     p.set_defaults(func=cmd_config_check)
 
+    p = sub.add_parser(
+        "healthcheck",
+        help="exit 0 when the daemon on the configured http.host/http.port answers /healthz "
+        "(the container's HEALTHCHECK)",
+    )
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+    p.set_defaults(func=cmd_healthcheck)
+
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="sub", required=True)
     p = keys.add_parser(
         "generate",
@@ -169,6 +177,26 @@ def _note_user(err: _Stderr, path: Path | None) -> None:
             f"runuser -u satukanal -- satukanal --config {path} config check",
             markup=False,
         )
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    from aggregator.cli import load
+
+    http = load(args).http
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(http.host, http.host)  # noqa: S104
+    url = f"http://{f'[{host}]' if ':' in host else host}:{http.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as resp:
+            ok = resp.status == 200
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"satukanal: {url} does not answer: {exc}", file=sys.stderr)
+        return 1
+    if not ok:
+        print(f"satukanal: {url} answered {resp.status}", file=sys.stderr)
+    return 0 if ok else 1
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> int:

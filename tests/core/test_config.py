@@ -501,3 +501,28 @@ def _write(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "example.toml"
     p.write_text(text)
     return p
+
+
+def test_the_container_configuration_is_valid(tmp_path):
+    """deploy/container.toml with the compose secrets in place passes the start-up check."""
+    text = (ROOT / "deploy" / "container.toml").read_text()
+    for path in set(re.findall(r'_file = "([^"]+)"', text)):
+        local = tmp_path / Path(path).name
+        local.write_text(
+            "postgresql://satukanal:pw@postgres:5432/satukanal"
+            if local.name == "database_url"
+            else generate_key()
+        )
+        local.chmod(0o640)
+        text = text.replace(f'"{path}"', f'"{local}"')
+    result = check(tmp_path, text)
+    assert result.errors == [], lines(result)
+    assert masked(result.settings)["database"]["url"] == (  # type: ignore[arg-type]
+        "postgresql://satukanal:***@postgres:5432/satukanal"
+    )
+    compose = (ROOT / "deploy" / "compose.yaml").read_text()
+    for secret_name in re.findall(
+        r"/run/secrets/(\w+)", text + (ROOT / "deploy" / "container.toml").read_text()
+    ):
+        assert f"  {secret_name}:\n    file: ./secrets/{secret_name}" in compose
+    assert "condition: service_healthy" in compose and "restart: unless-stopped" in compose

@@ -181,6 +181,11 @@ async def test_the_installed_daemon_starts_as_the_service_user(installed, pg_ser
         try:
             body = await ready(port, proc)
             assert body["status"] == "ready", body
+            # The container's HEALTHCHECK: the port comes from the configuration.
+            health = await asyncio.create_subprocess_exec(
+                *as_user, str(exe), "--config", str(config), "healthcheck", env=env
+            )
+            assert await health.wait() == 0
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
