@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from aggregator.errors import ConfigError
 from schemas.config import SECRET_FILES, LaporConfig, SecretFile, Settings
@@ -118,7 +118,7 @@ def check_configuration(
     if result.settings is not None:
         result.problems += _check_whole(result.settings, raw, locate)
     else:
-        result.problems += _check_sections_alone(raw, locate, demo=demo)
+        result.problems += _check_sections_alone(merged, locate, demo=demo)
     result.problems = _without_consequences(result.problems, secret_files, locate)
     result.problems += _secret_file_problems(secret_files, locate)
     result.problems += _unknown_environment(environ, locate)
@@ -627,7 +627,7 @@ def _check_sections_alone(raw: Mapping[str, Any], locate: _Locator, *, demo: boo
     if demo or raw.get("demo") is True:
         return []
     from aggregator.crypto import config_problems
-    from schemas.config import CryptoConfig
+    from schemas.config import CryptoConfig, EncryptionKey
 
     out: list[Problem] = []
     token = SECRET_FILES.set([])  # already recorded (and reported) by the full validation
@@ -635,7 +635,16 @@ def _check_sections_alone(raw: Mapping[str, Any], locate: _Locator, *, demo: boo
         crypto = CryptoConfig.model_validate(raw.get("crypto") or {})
         out += [Problem(locate.where(tuple(_split_key(k))), m) for k, m in config_problems(crypto)]
     except ValidationError:
-        pass
+        # A key is wrong (and reported); a missing HMAC key is still worth saying now.
+        written = raw.get("crypto")
+        if isinstance(written, dict) and written.get("keys") and not (
+            written.get("hmac_key") or written.get("hmac_key_file")
+        ):
+            only_keys = CryptoConfig(keys=[EncryptionKey(id="k", secret=SecretStr(_ANY_KEY))])
+            out += [
+                Problem(locate.where(tuple(_split_key(k))), m)
+                for k, m in config_problems(only_keys)
+            ]
     try:
         lapor = LaporConfig.model_validate(raw["lapor"]) if "lapor" in raw else None
         out += _lapor_problems(lapor, locate)
@@ -644,6 +653,10 @@ def _check_sections_alone(raw: Mapping[str, Any], locate: _Locator, *, demo: boo
     finally:
         SECRET_FILES.reset(token)
     return out
+
+
+# A well-formed stand-in key: lets the HMAC rule be asked while a real key is unreadable.
+_ANY_KEY = "c2F0dWthbmFsLXN0YW5kLWluLWtleS0zMi1ieXRlcyE="
 
 
 def _split_key(key: str) -> list[Any]:

@@ -526,3 +526,15 @@ def test_the_container_configuration_is_valid(tmp_path):
     ):
         assert f"  {secret_name}:\n    file: ./secrets/{secret_name}" in compose
     assert "condition: service_healthy" in compose and "restart: unless-stopped" in compose
+
+
+def test_an_unreadable_key_and_a_missing_hmac_key_are_both_said(tmp_path, keys):
+    text = base(tmp_path, keys).replace(f'hmac_key_file = "{keys[1]}"\n', "")
+    text = text.replace(str(keys[0]), "/etc/satukanal/keys/k1.key")
+    shown = lines(check(tmp_path, text))
+    assert any(
+        "crypto.keys[0].secret_file: the file /etc/satukanal/keys/k1.key does not exist" in x
+        for x in shown
+    ), shown
+    assert any("crypto.hmac_key_file: the HMAC key is missing" in x for x in shown), shown
+    assert len(shown) == 2, shown
