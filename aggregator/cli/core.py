@@ -131,6 +131,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
     path = config_path(args)
     result = check_configuration(path, environ=os.environ, demo=bool(args.demo))
+    if args.demo and path is None:
+        from aggregator.demo.setup import demo_settings
+
+        result.settings = demo_settings()  # what `satukanal demo` runs with
     err = _Stderr()
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False)
