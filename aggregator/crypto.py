@@ -27,8 +27,9 @@ DEMO_KEY = base64.urlsafe_b64encode(b"satukanal-demo-key-not-secret!!!").decode(
 DEMO_HMAC = base64.urlsafe_b64encode(b"satukanal-demo-hmac-not-secret!!").decode()
 
 HOW_TO = (
-    "Generate one with `satukanal keys generate` and put it in the configuration under "
-    "[[crypto.keys]] (id and secret or secret_file) and crypto.hmac_key."
+    "Generate the key files with `satukanal keys generate --dir /etc/satukanal/keys` and name "
+    "them in the configuration: crypto.hmac_key_file, and [[crypto.keys]] with id and "
+    "secret_file."
 )
 
 
@@ -36,14 +37,57 @@ def generate_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _decode_key(name: str, value: str) -> bytes:
+def _decode_key(value: str) -> bytes:
     try:
         raw = base64.urlsafe_b64decode(value.encode() + b"=" * (-len(value) % 4))
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{name}: not url-safe base64. {HOW_TO}") from exc
+        raise ConfigError(
+            f"this is not a key made by `satukanal keys generate` (not url-safe base64). {HOW_TO}"
+        ) from exc
     if len(raw) != 32:
-        raise ConfigError(f"{name}: must be 32 bytes (got {len(raw)}). {HOW_TO}")
+        raise ConfigError(
+            f"this key is {len(raw)} bytes long, a key must be 32 bytes; make one with "
+            f"`satukanal keys generate`. {HOW_TO}"
+        )
     return raw
+
+
+def config_problems(cfg: CryptoConfig) -> list[tuple[str, str]]:
+    """Everything wrong with the configured keys at once: ``(key, problem)`` pairs."""
+    if not cfg.keys and cfg.hmac_key is None:
+        return [(
+            "crypto",
+            "no encryption keys are configured, so reporters' names, phones, e-mails and NIKs "
+            f"cannot be stored safely. {HOW_TO}",
+        )]
+    problems: list[tuple[str, str]] = []
+    if not cfg.keys:
+        problems.append((
+            "crypto.keys",
+            "no [[crypto.keys]] entry: there is no key to encrypt reporters' identities with "
+            f"(the HMAC key alone only matches them). {HOW_TO}",
+        ))
+    if cfg.hmac_key is None:
+        problems.append((
+            "crypto.hmac_key_file",
+            "the HMAC key is missing (crypto.hmac_key_file): it is needed to recognise the "
+            f"same reporter again without decrypting. {HOW_TO}",
+        ))
+    seen: set[str] = set()
+    for i, k in enumerate(cfg.keys):
+        if k.id in seen:
+            problems.append((f"crypto.keys[{i}].id", f"the key id {k.id!r} is used twice"))
+        seen.add(k.id)
+        try:
+            _decode_key(k.secret.get_secret_value())
+        except ConfigError as exc:
+            problems.append((f"crypto.keys[{i}].secret", str(exc)))
+    if cfg.hmac_key is not None:
+        try:
+            _decode_key(cfg.hmac_key.get_secret_value())
+        except ConfigError as exc:
+            problems.append(("crypto.hmac_key", str(exc)))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -63,23 +107,13 @@ class Crypto:
 
     @classmethod
     def from_config(cls, cfg: CryptoConfig, *, demo: bool = False) -> Crypto:
-        if not cfg.keys or cfg.hmac_key is None:
-            if not demo:
-                raise ConfigError(
-                    "no encryption key is configured, so reporters' names, phones, e-mails and "
-                    f"NIKs cannot be stored safely. {HOW_TO}"
-                )
-            return cls(
-                {"demo": _decode_key("demo", DEMO_KEY)}, "demo", _decode_key("demo", DEMO_HMAC)
-            )
-        keys: dict[str, bytes] = {}
-        for i, k in enumerate(cfg.keys):
-            if k.id in keys:
-                raise ConfigError(f"crypto.keys[{i}].id {k.id!r} is used twice")
-            keys[k.id] = _decode_key(f"crypto.keys[{i}].secret", k.secret.get_secret_value())
-        return cls(
-            keys, cfg.keys[-1].id, _decode_key("crypto.hmac_key", cfg.hmac_key.get_secret_value())
-        )
+        if demo and not cfg.keys and cfg.hmac_key is None:
+            return cls({"demo": _decode_key(DEMO_KEY)}, "demo", _decode_key(DEMO_HMAC))
+        if problems := config_problems(cfg):
+            raise ConfigError("\n".join(f"{key}: {problem}" for key, problem in problems))
+        assert cfg.hmac_key is not None  # config_problems said so otherwise
+        keys = {k.id: _decode_key(k.secret.get_secret_value()) for k in cfg.keys}
+        return cls(keys, cfg.keys[-1].id, _decode_key(cfg.hmac_key.get_secret_value()))
 
     def encrypt(self, field: str, value: str | None) -> bytes | None:
         if value is None or value == "":

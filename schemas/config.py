@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,13 +33,50 @@ def _is_secret(field: Any) -> bool:
     return "SecretStr" in str(field.annotation)
 
 
+@dataclass(frozen=True)
+class SecretFile:
+    """One ``<name>_file`` key met while validating: ``problem`` is None when it was read."""
+
+    key: str
+    path: str
+    problem: str | None = None
+
+
+# While ``aggregator.wiring.check`` validates a configuration it puts a list here: every
+# secret file is recorded in it and an unreadable one does not stop validation, so the
+# administrator sees every problem at once. Outside the check an unreadable file is an error.
+SECRET_FILES: ContextVar[list[SecretFile] | None] = ContextVar("SECRET_FILES", default=None)
+
+
+def _secret_file_problem(path: Path) -> tuple[str | None, str | None]:
+    """``(contents, None)`` or ``(None, what is wrong in plain words)``."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None, f"the file {path} does not exist"
+    except PermissionError:
+        return None, (
+            f"the file {path} cannot be read (permission denied): the service user must be "
+            f"able to read it, e.g. chgrp satukanal {path} && chmod 0640 {path}"
+        )
+    except IsADirectoryError:
+        return None, f"{path} is a folder, not a file"
+    except UnicodeDecodeError:
+        return None, f"the file {path} is not text (UTF-8)"
+    except OSError as exc:
+        return None, f"the file {path} cannot be read: {exc.strerror or exc}"
+    if not text:
+        return None, f"the file {path} is empty"
+    return text, None
+
+
 def _read_secret_files(data: Any, fields: dict[str, Any]) -> Any:
     """Replace ``foo_file = PATH`` by ``foo = <contents>`` where ``foo`` is a declared secret
-    (a ``SecretStr`` field): other ``*_file`` keys (``ca_file``) are plain paths.
-    Unreadable files are a clear error."""
+    (a ``SecretStr`` field): other ``*_file`` keys (``ca_file``) are plain paths."""
     if not isinstance(data, dict):
         return data
     out = dict(data)
+    collected = SECRET_FILES.get()
     for key, value in data.items():
         stem = key[: -len("_file")]
         if (
@@ -47,15 +86,17 @@ def _read_secret_files(data: Any, fields: dict[str, Any]) -> Any:
             or not _is_secret(fields[stem])
         ):
             continue
-        if value not in (None, "") and out.get(stem) in (None, ""):
-            path = Path(str(value))
-            try:
-                out[stem] = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(
-                    f"{key}: cannot read secret file {path}: {exc.strerror or exc}"
-                ) from exc
         out.pop(key)
+        if value in (None, "") or out.get(stem) not in (None, ""):
+            continue
+        text, problem = _secret_file_problem(Path(str(value)))
+        if collected is not None:
+            collected.append(SecretFile(key, str(value), problem))
+        if problem is not None:
+            if collected is None:
+                raise ValueError(f"{key}: {problem}")
+            continue  # reported by the check; the value stays unset
+        out[stem] = text
     return out
 
 
@@ -82,6 +123,13 @@ class DatabaseConfig(Section):
     migrate_on_start: bool = True
     """Apply pending migrations when `satukanal run` starts; set false where only
     `satukanal migrate` may change the schema."""
+    connect_wait_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="how long the daemon waits at start-up for PostgreSQL to accept "
+        "connections, retrying with backoff (a container started beside its database); "
+        "0 = give up at once",
+    )
 
     @field_validator("url")
     @classmethod

@@ -26,6 +26,23 @@ echo "== types (mypy)"
 .venv/bin/mypy aggregator connectors schemas || status=1
 echo "== import contracts (import-linter)"
 .venv/bin/lint-imports || status=1
+echo "== container image and compose file"
+if ! command -v docker >/dev/null; then
+    echo "skipped: docker is not installed here (the rest of the suite does not need it)"
+elif ! docker info >/dev/null 2>&1; then
+    echo "skipped: docker is installed but its daemon does not answer ($(docker info 2>&1 | grep -m1 -i 'cannot connect\|error' || echo 'docker info failed'))"
+elif ! docker compose version >/dev/null 2>&1; then
+    echo "skipped: the docker compose plugin is missing (apt-get install docker-compose-plugin)"
+else
+    docker build -q -f deploy/Containerfile -t satukanal:test . || status=1
+    # compose checks that the secret files exist: made-up ones in a scratch copy of deploy/.
+    scratch=$(mktemp -d)
+    cp deploy/compose.yaml "$scratch/" && cp deploy/container.toml "$scratch/satukanal.toml"
+    mkdir "$scratch/secrets"
+    for s in pg_password database_url k1_key hmac_key lapor_secret; do echo x >"$scratch/secrets/$s"; done
+    docker compose -f "$scratch/compose.yaml" config --quiet || status=1
+    rm -rf "$scratch"
+fi
 if [ -n "${SATUKANAL_TEST_DATABASE_URL:-}" ]; then
     echo "== storage tests on the embedded PostgreSQL (pgserver)"
     env -u SATUKANAL_TEST_DATABASE_URL .venv/bin/pytest -q -p no:cacheprovider tests/core || status=1

@@ -63,15 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def config_path(args: argparse.Namespace) -> Path | None:
+    """``--config``, else ``$SATUKANAL_CONFIG``, else none (environment and defaults only)."""
+    return args.config or (Path(p) if (p := os.environ.get("SATUKANAL_CONFIG")) else None)
+
+
 def load(args: argparse.Namespace) -> Any:
-    """The settings this invocation runs with."""
+    """The settings this invocation runs with, after the full start-up check (the one
+    ``satukanal config check`` prints): any problem stops the command with all of them."""
     from aggregator.demo.setup import demo_settings
     from aggregator.wiring.settings import load_settings
 
-    path = args.config or (Path(p) if (p := os.environ.get("SATUKANAL_CONFIG")) else None)
-    if getattr(args, "demo", False) and path is None:
+    path = config_path(args)
+    demo = bool(getattr(args, "demo", False))
+    if demo and path is None:
         return demo_settings()
-    return load_settings(path)
+    return load_settings(path, environ=os.environ, demo=demo)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,43 @@ def register(sub: Any, reports: Any) -> None:
 
     cfg = sub.add_parser("config", help="configuration").add_subparsers(dest="sub", required=True)
     p = cfg.add_parser(
-        "check", help="validate and print the effective configuration, secrets masked"
+        "check",
+        help="check the configuration as the daemon does at start-up, list every problem, "
+        "print the effective configuration (secrets masked)",
+    )
+    p.add_argument(
+        "--connect",
+        action="store_true",
+        help="then try every connection (database, LAPOR!, each channel) and report each",
     )
     p.set_defaults(func=cmd_config_check)
 
+    p = sub.add_parser(
+        "healthcheck",
+        help="exit 0 when the daemon on the configured http.host/http.port answers /healthz "
+        "(the container's HEALTHCHECK)",
+    )
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+    p.set_defaults(func=cmd_healthcheck)
+
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="sub", required=True)
-    p = keys.add_parser("generate", help="print a new key for [[crypto.keys]] / crypto.hmac_key")
+    p = keys.add_parser(
+        "generate",
+        help="make a new encryption key (and the HMAC key): into files with --dir, else printed",
+    )
+    p.add_argument(
+        "--dir",
+        type=Path,
+        metavar="DIR",
+        help="write <id>.key and hmac.key into DIR (mode 0640; an existing file is never "
+        "overwritten) and print the lines for the configuration",
+    )
+    p.add_argument("--id", default="k1", help="the new key's id (default k1; k2 … when rotating)")
+    p.add_argument(
+        "--group",
+        default=None,
+        help="group that may read the files (default: the directory's group), e.g. satukanal",
+    )
     p.set_defaults(func=cmd_keys_generate)
     p = keys.add_parser("rotate", help="re-encrypt all reporter data with the newest key")
     p.set_defaults(func=cmd_keys_rotate)
@@ -109,33 +141,158 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from aggregator.cli import load
-    from aggregator.crypto import Crypto
+    import os
+
+    from aggregator.cli import config_path
+    from aggregator.wiring.check import check_configuration, format_problems
     from aggregator.wiring.settings import masked
 
-    settings = load(args)
-    Crypto.from_config(settings.crypto, demo=settings.demo)  # refuses to run without keys
-    from connectors.base import load_source_class
+    path = config_path(args)
+    result = check_configuration(path, environ=os.environ, demo=bool(args.demo))
+    if args.demo and path is None:
+        from aggregator.demo.setup import demo_settings
 
-    for src in settings.sources:
-        load_source_class(src.kind)
-    json.dump(masked(settings), sys.stdout, indent=2, ensure_ascii=False)
-    print("\nconfiguration OK", file=sys.stderr)
-    return 0
+        result.settings = demo_settings()  # what `satukanal demo` runs with
+    err = _Stderr()
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    if result.errors or result.settings is None:
+        err.print(f"satukanal: {format_problems(result.errors, path)}", markup=False)
+        _note_user(err, path)
+        return 2
+    json.dump(masked(result.settings), sys.stdout, indent=2, ensure_ascii=False)
+    print()
+    err.print(f"configuration OK{f' ({path})' if path else ''}", markup=False)
+    _note_user(err, path)
+    if not args.connect:
+        return 0
+    import asyncio
+
+    from aggregator.wiring.probe import probe_all
+
+    results = asyncio.run(probe_all(result.settings))
+    for r in results:
+        mark = {True: "ok", False: "FAILED", None: "--"}[r.ok]
+        err.print(f"{mark:>6}  {r.name}: {r.detail}", markup=False)
+    failed = [r for r in results if r.ok is False]
+    err.print(
+        f"{len(failed)} of {len(results)} connection(s) failed" if failed
+        else "every connection answered",
+        markup=False,
+    )
+    return 1 if failed else 0
+
+
+class _Stderr:
+    """Plain lines on stderr: no wrapping, so a line can be searched for and copied."""
+
+    def print(self, text: str, **_: Any) -> None:
+        print(text, file=sys.stderr)
+
+
+def _note_user(err: _Stderr, path: Path | None) -> None:
+    import os
+
+    if os.geteuid() == 0 and path is not None:
+        err.print(
+            "note: checked as root; the service reads its files as its own user: "
+            f"runuser -u satukanal -- satukanal --config {path} config check",
+            markup=False,
+        )
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    from aggregator.cli import load
+
+    http = load(args).http
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(http.host, http.host)  # noqa: S104
+    url = f"http://{f'[{host}]' if ':' in host else host}:{http.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as resp:
+            ok = resp.status == 200
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"satukanal: {url} does not answer: {exc}", file=sys.stderr)
+        return 1
+    if not ok:
+        print(f"satukanal: {url} answered {resp.status}", file=sys.stderr)
+    return 0 if ok else 1
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> int:
     from aggregator.crypto import generate_key
 
-    print(
-        "# add to your configuration (keep it secret; losing it makes stored identities unreadable)"
-    )
+    if args.dir is None:
+        print(
+            "# add to your configuration (keep it secret; losing it makes stored identities "
+            "unreadable). Better: `satukanal keys generate --dir /etc/satukanal/keys`"
+        )
+        print("[crypto]")
+        print(f'hmac_key = "{generate_key()}"  # once; changing it breaks duplicate matching')
+        print("[[crypto.keys]]")
+        print(f'id = "{args.id}"  # keep old keys listed until `keys rotate` ran')
+        print(f'secret = "{generate_key()}"')
+        return 0
+    from aggregator.errors import ConfigError
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", args.id):
+        raise ConfigError(f"--id {args.id!r}: use letters, digits, '-' and '_' (e.g. k2)")
+    folder: Path = args.dir
+    folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+    key_file, hmac_file = folder / f"{args.id}.key", folder / "hmac.key"
+    if key_file.exists():
+        raise ConfigError(
+            f"{key_file} exists already: a key is never overwritten (it may still decrypt "
+            "stored identities); choose a new --id to add a key"
+        )
+    gid = _group_id(args.group, folder)
+    written = [_write_secret(key_file, generate_key(), gid)]
+    if not hmac_file.exists():
+        written.append(_write_secret(hmac_file, generate_key(), gid))
+    for f in written:
+        print(f"# wrote {f}", file=sys.stderr)
+    print("# in the configuration (keep older [[crypto.keys]] listed above a new one):")
+    print("[crypto]")
+    print(f'hmac_key_file = "{hmac_file.resolve()}"')
     print("[[crypto.keys]]")
-    print('id = "k1"  # a new id for each new key; keep old keys listed until `keys rotate` ran')
-    print(f'secret = "{generate_key()}"')
-    print("\n[crypto]")
-    print(f'hmac_key = "{generate_key()}"  # generate once; changing it breaks duplicate matching')
+    print(f'id = "{args.id}"')
+    print(f'secret_file = "{key_file.resolve()}"')
+    print(
+        "# Back these files up apart from the database: without them the stored names, "
+        "phones, e-mails and NIKs cannot be read.",
+        file=sys.stderr,
+    )
     return 0
+
+
+def _group_id(group: str | None, folder: Path) -> int:
+    import grp
+
+    from aggregator.errors import ConfigError
+
+    if group is None:
+        return folder.stat().st_gid
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError as exc:
+        raise ConfigError(f"--group {group!r}: there is no such group on this machine") from exc
+
+
+def _write_secret(path: Path, value: str, gid: int) -> Path:
+    """Create ``path`` readable by its owner and ``gid`` only; never replace a file."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        os.write(fd, f"{value}\n".encode())
+        os.fchmod(fd, 0o640)  # whatever the umask said
+        if os.geteuid() == 0 or gid in os.getgroups():
+            os.fchown(fd, -1, gid)
+    finally:
+        os.close(fd)
+    return path
 
 
 async def cmd_keys_rotate(args: argparse.Namespace) -> int:

@@ -6,9 +6,11 @@ With no ``database.url`` the daemon starts PostgreSQL from the ``pgserver`` pack
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +100,44 @@ async def create_pool(dsn: str, cfg: DatabaseConfig | None = None, **kw: Any) ->
     return pool
 
 
+# Errors that mean "not up yet" (refused, starting, too many clients during a restart),
+# worth waiting for; a wrong password or a missing database is not.
+_NOT_UP_YET = (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+
+
+async def create_pool_waiting(
+    dsn: str, cfg: DatabaseConfig, *, wait_s: float, clock: Any = time.monotonic
+) -> asyncpg.Pool:
+    """``create_pool``, retried with backoff while PostgreSQL is not up yet, for at most
+    ``wait_s`` seconds in all (a container started beside its database, a server rebooting)."""
+    deadline = clock() + wait_s
+    delay, attempt = 0.5, 0
+    while True:
+        attempt += 1
+        try:
+            return await create_pool(dsn, cfg)
+        except ConfigError as exc:
+            cause = exc.__cause__
+            left = deadline - clock()
+            if not isinstance(cause, _NOT_UP_YET) or left <= 0:
+                if attempt > 1:
+                    raise ConfigError(
+                        f"{exc} (gave up after waiting {wait_s:.0f} s: database.connect_wait_s)"
+                    ) from cause
+                raise
+            pause = min(delay, left)
+            log.warning(
+                "database_not_ready_retrying",
+                target=redact_dsn(dsn),
+                attempt=attempt,
+                retry_in_s=round(pause, 1),
+                gives_up_in_s=round(left, 1),
+                error=f"{type(cause).__name__}: {cause}",
+            )
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, 10.0)
+
+
 def redact_dsn(dsn: str) -> str:
     """Hide a password in a DSN for messages."""
     import re
@@ -107,9 +147,11 @@ def redact_dsn(dsn: str) -> str:
 
 @contextlib.asynccontextmanager
 async def open_database(
-    cfg: DatabaseConfig, data_dir: Path
+    cfg: DatabaseConfig, data_dir: Path, *, wait: bool = False
 ) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    """Yield ``(dsn, pool)``; an embedded server is started and stopped around it."""
+    """Yield ``(dsn, pool)``; an embedded server is started and stopped around it. With
+    ``wait`` (the daemon) a server that is not up yet is waited for, up to
+    ``database.connect_wait_s``; commands fail at once instead."""
     embedded: EmbeddedPostgres | None = None
     if cfg.url is not None and cfg.url.get_secret_value():
         dsn = cfg.url.get_secret_value()
@@ -118,7 +160,10 @@ async def open_database(
         dsn = embedded.start()
         log.info("embedded_postgres_started", data_dir=str(embedded.data_dir))
     try:
-        pool = await create_pool(dsn, cfg)
+        if wait and embedded is None and cfg.connect_wait_s > 0:
+            pool = await create_pool_waiting(dsn, cfg, wait_s=cfg.connect_wait_s)
+        else:
+            pool = await create_pool(dsn, cfg)
         try:
             yield dsn, pool
         finally:

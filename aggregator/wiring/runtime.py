@@ -34,13 +34,19 @@ def http_session(settings: Settings) -> aiohttp.ClientSession:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: Settings, *, run_migrations: bool | None = None, require_migrated: bool = True
+    settings: Settings,
+    *,
+    run_migrations: bool | None = None,
+    require_migrated: bool = True,
+    wait_for_database: bool = False,
 ) -> AsyncIterator[Services]:
     from aggregator.queue import JobQueue
 
     crypto = Crypto.from_config(settings.crypto, demo=settings.demo)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with open_database(settings.database, settings.data_dir) as (_dsn, pool):
+    async with open_database(
+        settings.database, settings.data_dir, wait=wait_for_database
+    ) as (_dsn, pool):
         do_migrate = (
             settings.database.migrate_on_start if run_migrations is None else run_migrations
         )

@@ -1,84 +1,39 @@
 """Load the configuration: one TOML file plus ``SATUKANAL_…`` environment overrides.
 
-Errors are rewritten for a municipal administrator: the file, the key, what is wrong.
+Every command loads it through the start-up check (``aggregator.wiring.check``), so the
+daemon refuses exactly what ``satukanal config check`` reports, in the same words.
 """
 
 from __future__ import annotations
 
 import json
-import tomllib
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+import structlog
+from pydantic import SecretStr
 
-from aggregator.errors import ConfigError
+from aggregator.wiring.check import check_configuration
 from schemas.config import Settings
 
-
-def _key_path(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
-    """``("sources", 1, "options")`` → ``sources[1] (name 'email-pupr').options``."""
-    out = ""
-    node: Any = raw
-    for piece in loc:
-        if isinstance(piece, int):
-            out += f"[{piece}]"
-            item = node[piece] if isinstance(node, list) and piece < len(node) else None
-            if isinstance(item, dict) and item.get("name"):
-                out += f" (name {item['name']!r})"
-            node = item
-        else:
-            out += ("." if out else "") + str(piece)
-            node = node.get(piece) if isinstance(node, dict) else None
-    return out or "(top level)"
+log = structlog.get_logger(__name__)
 
 
-def format_validation_error(exc: ValidationError, where: str, raw: Mapping[str, Any]) -> str:
-    lines = [f"configuration error in {where}:"]
-    for err in exc.errors():
-        key = _key_path(tuple(err["loc"]), raw)
-        typ = err["type"]
-        if typ == "extra_forbidden":
-            msg = "unknown key (check the spelling; see deploy/satukanal.example.toml)"
-        elif typ == "missing":
-            msg = "required value is missing"
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            if (
-                "input" in err
-                and typ not in ("value_error",)
-                and not isinstance(err["input"], dict)
-            ):
-                shown = err["input"]
-                if isinstance(shown, str) and any(s in key for s in ("secret", "password", "url")):
-                    shown = "***"
-                msg += f" (got {shown!r})"
-        lines.append(f"  - {key}: {msg}")
-    return "\n".join(lines)
-
-
-def load_settings(path: Path | None, *, overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Read ``path`` (may be None: defaults and environment only) and validate everything."""
-    raw: dict[str, Any] = {}
-    where = "environment/defaults"
-    if path is not None:
-        where = f"config file {path}"
-        try:
-            with path.open("rb") as fh:
-                raw = tomllib.load(fh)
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file {path} does not exist") from exc
-        except PermissionError as exc:
-            raise ConfigError(f"config file {path} cannot be read (permission denied)") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{where} is not valid TOML: {exc}") from exc
-    if overrides:
-        raw = {**raw, **overrides}
-    try:
-        return Settings(**raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, where, raw)) from exc
+def load_settings(
+    path: Path | None, *, environ: Mapping[str, str] | None = None, demo: bool = False
+) -> Settings:
+    """Read ``path`` (None: environment and defaults only) and check everything; a
+    ``ConfigError`` lists every problem. Warnings go to the log."""
+    result = check_configuration(
+        path, environ=os.environ if environ is None else environ, demo=demo
+    )
+    settings = result.raise_for_errors()
+    for warning in result.warnings:
+        log.warning("config_warning", where=warning.where, problem=warning.message)
+    return settings
 
 
 def masked(settings: Settings) -> dict[str, Any]:
@@ -86,9 +41,15 @@ def masked(settings: Settings) -> dict[str, Any]:
 
     def walk(value: Any) -> Any:
         if isinstance(value, SecretStr):
-            return "***" if value.get_secret_value() else ""
+            secret = value.get_secret_value()
+            return show_url(secret) if _URL.match(secret) else ("***" if secret else "")
+        if isinstance(value, str) and _URL.match(value):
+            return show_url(value)
         if isinstance(value, dict):
-            return {k: ("***" if _secret_key(k) and v else walk(v)) for k, v in value.items()}
+            return {
+                k: ("***" if _secret_key(k) and v and not k.endswith("_file") else walk(v))
+                for k, v in value.items()
+            }
         if isinstance(value, list | tuple):
             return [walk(v) for v in value]
         if isinstance(value, Path):
@@ -101,3 +62,13 @@ def masked(settings: Settings) -> dict[str, Any]:
 
 def _secret_key(key: str) -> bool:
     return any(s in key.lower() for s in ("password", "secret", "token", "passkey"))
+
+
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def show_url(url: str) -> str:
+    """A connection URL an administrator can check: scheme, user, host, port and database
+    shown, the password (and any ``password=`` parameter) masked."""
+    url = re.sub(r"^([^:/]+://[^:/@]*):[^@]*@", r"\1:***@", url)
+    return re.sub(r"((?:password|passwd|secret|token)=)[^&]*", r"\1***", url, flags=re.I)

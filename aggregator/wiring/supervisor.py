@@ -59,7 +59,7 @@ async def run_daemon(
             loop.add_signal_handler(sig, stop.set)
     stats = RunStats()
     async with (
-        open_services(settings, run_migrations=migrate) as services,
+        open_services(settings, run_migrations=migrate, wait_for_database=True) as services,
         assemble(services, citizens=citizens) as comp,
     ):
         if outstanding_timeout_s is not None:

@@ -94,6 +94,14 @@ class Answering(Protocol):
 
 
 @runtime_checkable
+class CheckableSink(Protocol):
+    """A sink that can prove it would be accepted without sending anything
+    (``satukanal config check --connect``): log in, then log out."""
+
+    async def check(self) -> None: ...
+
+
+@runtime_checkable
 class Backfilling(Protocol):
     """A source whose archive ``satukanal backfill`` can read with a progress total."""
 

@@ -100,9 +100,16 @@ class SmtpSink:
         self.source = source
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
-    async def send(self, origin: Origin, message: OutboundMessage) -> SendResult:
+    async def check(self) -> None:
+        """Connect and log in, send nothing (``config check --connect``)."""
+        client = await self._connect()
+        try:
+            await client.quit()
+        except aiosmtplib.SMTPException:
+            client.close()
+
+    async def _connect(self) -> aiosmtplib.SMTP:
         o = self.opts
-        msg = build_message(o, origin, message, self.clock())
         ctx = o.ssl_context()
         client = aiosmtplib.SMTP(
             hostname=o.host,
@@ -136,6 +143,11 @@ class SmtpSink:
             raise AuthError(f"SMTP login refused: {exc.code}") from exc
         except aiosmtplib.SMTPException as exc:
             raise TransientError(f"SMTP session failed: {exc}") from exc
+        return client
+
+    async def send(self, origin: Origin, message: OutboundMessage) -> SendResult:
+        msg = build_message(self.opts, origin, message, self.clock())
+        client = await self._connect()
         try:
             errors, _ = await client.send_message(msg)
         except aiosmtplib.SMTPRecipientsRefused as exc:

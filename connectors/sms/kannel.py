@@ -68,6 +68,24 @@ class KannelSink:
             params["dlr-mask"] = str(DLR_MASK)
         return params
 
+    async def check(self) -> None:
+        """Log in to sendsms without sending (``config check --connect``): with no receiver,
+        Kannel answers 403 to a wrong login and 400 ("Missing receiver") to a right one."""
+        params = {"username": self.opts.username, "password": self.opts.password.get_secret_value()}
+        timeout = aiohttp.ClientTimeout(total=self.opts.timeout_s)
+        try:
+            async with self.context.require_http().get(
+                str(self.opts.sendsms_url), params=params, timeout=timeout
+            ) as resp:
+                body = await resp.text(errors="replace")
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"Kannel unreachable: {type(exc).__name__}: {exc}") from exc
+        if status in (401, 403):
+            raise AuthError(f"Kannel refused the sendsms login ({status}): {body.strip()[:200]}")
+        if status >= 500 or status == 404:
+            raise TransientError(f"Kannel answered {status}: {body.strip()[:200]}")
+
     async def send(self, origin: Origin, message: OutboundMessage) -> SendResult:
         if not origin.address:
             raise PermanentError("no phone number to answer on")

@@ -181,7 +181,7 @@ def test_start_up_refuses_a_bad_configuration_with_a_clear_message(tmp_path):
     assert "Traceback" not in out.stderr
     assert "encryption key" in out.stderr or "carrier-pigeon" in out.stderr
     cfg.write_text(
-        '[database]\nurl = "postgresql://nobody@127.0.0.1:1/none"\n'
+        '[database]\nurl = "postgresql://nobody@127.0.0.1:1/none"\n[lapor]\nsandbox = true\n'
         f'[crypto]\nhmac_key = "{generate_key()}"\n'
         f'[[crypto.keys]]\nid = "k"\nsecret = "{generate_key()}"\n'
     )
