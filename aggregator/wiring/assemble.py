@@ -126,6 +126,9 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             loops.append(UpdatesLoop(services, port))
         loops.append(SlaLoop(services, sinks, interval_s=settings.sla.check_interval_s))
         loops.append(DeliveryLoop(services, sinks))
+        from aggregator.health.incidents import IncidentLoop
+
+        loops.append(IncidentLoop(services))
 
         async def report(svc: Any) -> list[dict[str, Any]]:
             import dataclasses
