@@ -52,7 +52,7 @@ async def components(conn: asyncpg.Connection, settings: Settings,
     breaker = await breaker_state(conn)
     alerts = settings.alerts
     out = []
-    for cid, row in sorted(rows.items(), key=lambda kv: (_ORDER.get(kv[1]["kind"], 9), kv[0])):
+    for _cid, row in sorted(rows.items(), key=lambda kv: (_ORDER.get(kv[1]["kind"], 9), kv[0])):
         stale = alerts.feed_stale_s if row["kind"] == "feed" else None
         state = component_state(row, now, failures_to_fail=alerts.failures_to_fail,
                                 stale_after_s=stale)
