@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 
 # Indonesia's three civil zones by the IANA names that fall in them.
 _LABELS = {
-    "Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB",
-    "Asia/Makassar": "WITA", "Asia/Ujung_Pandang": "WITA",
+    "Asia/Jakarta": "WIB",
+    "Asia/Pontianak": "WIB",
+    "Asia/Makassar": "WITA",
+    "Asia/Ujung_Pandang": "WITA",
     "Asia/Jayapura": "WIT",
 }
 

@@ -132,7 +132,8 @@ async def cmd_status(args: argparse.Namespace) -> int:
         src = sources.get(c["name"], {}) if c["kind"] == "source" else {}
         state = c["state"] + (f" (circuit {c['breaker']})" if c.get("breaker") else "")
         t.add_row(c["component"], state.upper() if c["state"] != "ok" else state,
-                  _when(c["last_attempt_at"]), _when(c["last_success_at"]), str(c["consecutive_failures"]),
+                  _when(c["last_attempt_at"]), _when(c["last_success_at"]),
+                  str(c["consecutive_failures"]),
                   str(src.get("items_total", c["last_items"])),
                   str(src.get("quarantined", "-")) if src else "-",
                   (c["last_error"] or "") if c["state"] != "ok" else "")

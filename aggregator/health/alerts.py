@@ -34,10 +34,13 @@ def message_text(settings: Settings, incident: dict[str, Any], event: str) -> tu
     subject = f"[satukanal {settings.municipality}] {head}: {label}"
     if incident["subject"]:
         subject += f" ({incident['subject']})"
-    lines = [incident["summary"], "",
-             f"Jenis: {label} [{incident['kind']}]",
-             f"Pertama terlihat: {local_time(incident['first_seen_at'], tz)}",
-             f"Dibuka: {local_time(incident['opened_at'], tz)}"]
+    lines = [
+        incident["summary"],
+        "",
+        f"Jenis: {label} [{incident['kind']}]",
+        f"Pertama terlihat: {local_time(incident['first_seen_at'], tz)}",
+        f"Dibuka: {local_time(incident['opened_at'], tz)}",
+    ]
     if event == "resolved":
         lines.append(f"Selesai: {local_time(incident['resolved_at'], tz)}")
     lines += ["", "Lihat `satukanal status` atau dasbor (/dasbor) untuk rinciannya."]
@@ -77,27 +80,33 @@ class AlertNotifier:
         assert cfg.smtp_host is not None  # checked by the configuration
         try:
             await aiosmtplib.send(
-                msg, hostname=cfg.smtp_host, port=cfg.smtp_port,
+                msg,
+                hostname=cfg.smtp_host,
+                port=cfg.smtp_port,
                 username=cfg.smtp_username,
                 password=cfg.smtp_password.get_secret_value() if cfg.smtp_password else None,
-                use_tls=cfg.smtp_tls == "tls", start_tls=cfg.smtp_tls == "starttls",
-                timeout=30)
+                use_tls=cfg.smtp_tls == "tls",
+                start_tls=cfg.smtp_tls == "starttls",
+                timeout=30,
+            )
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise TransientError(f"alert e-mail not sent: {type(exc).__name__}: {exc}") from exc
 
-    async def _webhook(self, subject: str, body: str, incident: dict[str, Any],
-                       event: str) -> None:
+    async def _webhook(self, subject: str, body: str, incident: dict[str, Any], event: str) -> None:
         assert self.http is not None and self.cfg.webhook_url is not None
         payload = {
             "text": f"{subject}\n{body}",
             "event": event,
             "incident": {k: incident[k] for k in ("id", "kind", "subject", "summary", "state")}
-            | {k: incident[k].isoformat() if incident[k] else None
-               for k in ("first_seen_at", "opened_at", "resolved_at")},
+            | {
+                k: incident[k].isoformat() if incident[k] else None
+                for k in ("first_seen_at", "opened_at", "resolved_at")
+            },
         }
         try:
-            async with self.http.post(str(self.cfg.webhook_url), json=payload,
-                                      timeout=aiohttp.ClientTimeout(total=15)) as resp:
+            async with self.http.post(
+                str(self.cfg.webhook_url), json=payload, timeout=aiohttp.ClientTimeout(total=15)
+            ) as resp:
                 if resp.status >= 300:
                     raise TransientError(f"alert webhook answered HTTP {resp.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -39,8 +39,9 @@ class Condition:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-async def conditions(conn: asyncpg.Connection, settings: Settings,
-                     now: dt.datetime) -> list[Condition]:
+async def conditions(
+    conn: asyncpg.Connection, settings: Settings, now: dt.datetime
+) -> list[Condition]:
     """Every condition that holds now."""
     a = settings.alerts
     found: list[Condition] = []
@@ -48,26 +49,48 @@ async def conditions(conn: asyncpg.Connection, settings: Settings,
         err = (c["last_error"] or "")[:300]
         if c["kind"] == "source" and c["state"] in (FAILING, STALE):
             what = "tidak dijalankan" if c["state"] == STALE else "gagal"
-            found.append(Condition("source_failing", c["name"],
-                                   f"Sumber {c['name']} {what}: {err or 'tidak ada tarikan'}",
-                                   {"failures": c["consecutive_failures"],
-                                    "needs_human": c["needs_human"], "state": c["state"]}))
+            found.append(
+                Condition(
+                    "source_failing",
+                    c["name"],
+                    f"Sumber {c['name']} {what}: {err or 'tidak ada tarikan'}",
+                    {
+                        "failures": c["consecutive_failures"],
+                        "needs_human": c["needs_human"],
+                        "state": c["state"],
+                    },
+                )
+            )
         elif c["kind"] == "lapor" and c["state"] == FAILING:
-            found.append(Condition("lapor_unreachable", "",
-                                   f"LAPOR! tidak terjangkau: {err or 'sirkuit terbuka'}",
-                                   {"failures": c["consecutive_failures"],
-                                    "breaker": c.get("breaker")}))
+            found.append(
+                Condition(
+                    "lapor_unreachable",
+                    "",
+                    f"LAPOR! tidak terjangkau: {err or 'sirkuit terbuka'}",
+                    {"failures": c["consecutive_failures"], "breaker": c.get("breaker")},
+                )
+            )
         elif c["kind"] == "feed" and c["state"] in (FAILING, STALE):
             last = c["last_success_at"].isoformat() if c["last_success_at"] else None
-            found.append(Condition("feed_stale", "",
-                                   "Umpan pembaruan LAPOR! tidak terbaca"
-                                   + (f" sejak {last}" if last else " sama sekali")
-                                   + (f": {err}" if err else ""),
-                                   {"last_success_at": last}))
+            found.append(
+                Condition(
+                    "feed_stale",
+                    "",
+                    "Umpan pembaruan LAPOR! tidak terbaca"
+                    + (f" sejak {last}" if last else " sama sekali")
+                    + (f": {err}" if err else ""),
+                    {"last_success_at": last},
+                )
+            )
         elif c["kind"] == "sink" and c["state"] == FAILING:
-            found.append(Condition("sink_failing", c["name"],
-                                   f"Pesan lewat {c['name']} gagal terkirim: {err}",
-                                   {"failures": c["consecutive_failures"]}))
+            found.append(
+                Condition(
+                    "sink_failing",
+                    c["name"],
+                    f"Pesan lewat {c['name']} gagal terkirim: {err}",
+                    {"failures": c["consecutive_failures"]},
+                )
+            )
     span = dt.timedelta(hours=a.silent_after_h)
     days = a.silent_baseline_days
     volume = await repo.source_volume(conn, now - span, now - span - dt.timedelta(days=days))
@@ -75,30 +98,54 @@ async def conditions(conn: asyncpg.Connection, settings: Settings,
         baseline, recent = volume.get(s.name, (0, 0))
         per_day = baseline / days
         if s.enabled and per_day >= a.silent_min_per_day and recent == 0:
-            found.append(Condition("source_silent", s.name,
-                                   f"Sumber {s.name} biasanya membawa {per_day:.0f} per hari, "
-                                   f"tetapi tidak ada satu pun dalam {a.silent_after_h:g} jam",
-                                   {"per_day": round(per_day, 1)}))
+            found.append(
+                Condition(
+                    "source_silent",
+                    s.name,
+                    f"Sumber {s.name} biasanya membawa {per_day:.0f} per hari, "
+                    f"tetapi tidak ada satu pun dalam {a.silent_after_h:g} jam",
+                    {"per_day": round(per_day, 1)},
+                )
+            )
     if (n := await repo.backlog(conn)) > a.backlog_max:
-        found.append(Condition("backlog", "", f"{n} pekerjaan menunggu di antrean "
-                                              f"(batas {a.backlog_max})", {"jobs": n}))
+        found.append(
+            Condition(
+                "backlog",
+                "",
+                f"{n} pekerjaan menunggu di antrean (batas {a.backlog_max})",
+                {"jobs": n},
+            )
+        )
     if (n := await repo.dead_jobs(conn)) > a.dead_jobs_max:
-        found.append(Condition("dead_jobs", "", f"{n} pekerjaan mati menunggu ulangi/buang",
-                               {"jobs": n}))
-    sent, failed = await repo.delivery_outcomes(conn, now - dt.timedelta(
-        seconds=a.delivery_window_s))
+        found.append(
+            Condition("dead_jobs", "", f"{n} pekerjaan mati menunggu ulangi/buang", {"jobs": n})
+        )
+    sent, failed = await repo.delivery_outcomes(
+        conn, now - dt.timedelta(seconds=a.delivery_window_s)
+    )
     if failed >= a.delivery_failures_min and failed >= a.delivery_failure_share * sent:
-        found.append(Condition("delivery_failures", "",
-                               f"{failed} dari {sent} pesan ke warga gagal dalam "
-                               f"{a.delivery_window_s / 60:g} menit terakhir",
-                               {"sent": sent, "failed": failed}))
+        found.append(
+            Condition(
+                "delivery_failures",
+                "",
+                f"{failed} dari {sent} pesan ke warga gagal dalam "
+                f"{a.delivery_window_s / 60:g} menit terakhir",
+                {"sent": sent, "failed": failed},
+            )
+        )
     breaches, complaints_n = await repo.recent_breaches(
-        conn, now - dt.timedelta(hours=a.sla_breach_window_h))
+        conn, now - dt.timedelta(hours=a.sla_breach_window_h)
+    )
     if breaches >= a.sla_breaches_min:
-        found.append(Condition("sla_breach", "",
-                               f"{breaches} tenggat SLA terlewati ({complaints_n} pengaduan) "
-                               f"dalam {a.sla_breach_window_h:g} jam terakhir",
-                               {"breaches": breaches, "complaints": complaints_n}))
+        found.append(
+            Condition(
+                "sla_breach",
+                "",
+                f"{breaches} tenggat SLA terlewati ({complaints_n} pengaduan) "
+                f"dalam {a.sla_breach_window_h:g} jam terakhir",
+                {"breaches": breaches, "complaints": complaints_n},
+            )
+        )
     return found
 
 
@@ -136,23 +183,30 @@ class IncidentLoop:
                 if not await repo.try_lock_evaluation(conn):
                     return ev  # another replica evaluates right now
                 now = self.services.clock()
-                seen = {(c.kind, c.subject): c for c in await conditions(conn, self.settings,
-                                                                         now)}
+                seen = {(c.kind, c.subject): c for c in await conditions(conn, self.settings, now)}
                 active = {(i["kind"], i["subject"]): i for i in await repo.active_incidents(conn)}
                 for key, cond in seen.items():
                     inc = active.get(key)
                     if inc is None:
-                        inc = await repo.insert_pending(conn, cond.kind, cond.subject,
-                                                        cond.summary, cond.detail, now)
+                        inc = await repo.insert_pending(
+                            conn, cond.kind, cond.subject, cond.summary, cond.detail, now
+                        )
                     else:
                         inc = await repo.touch(conn, inc["id"], now, cond.summary, cond.detail)
-                    if inc is not None and inc["state"] == "pending" and (
-                            now - inc["first_seen_at"]).total_seconds() >= a.open_after_s:
+                    if (
+                        inc is not None
+                        and inc["state"] == "pending"
+                        and (now - inc["first_seen_at"]).total_seconds() >= a.open_after_s
+                    ):
                         opened = await repo.open_(conn, inc["id"], now)
                         if opened is not None:
                             ev.opened.append(opened)
-                            log.warning("incident_opened", incident_id=opened["id"],
-                                        kind=opened["kind"], subject=opened["subject"])
+                            log.warning(
+                                "incident_opened",
+                                incident_id=opened["id"],
+                                kind=opened["kind"],
+                                subject=opened["subject"],
+                            )
                 for key, inc in active.items():
                     if key in seen:
                         continue
@@ -164,8 +218,12 @@ class IncidentLoop:
                         done = await repo.resolve(conn, inc["id"], now)
                         if done is not None:
                             ev.resolved.append(done)
-                            log.info("incident_resolved", incident_id=done["id"],
-                                     kind=done["kind"], subject=done["subject"])
+                            log.info(
+                                "incident_resolved",
+                                incident_id=done["id"],
+                                kind=done["kind"],
+                                subject=done["subject"],
+                            )
         return ev
 
     async def notify(self) -> int:
@@ -182,19 +240,25 @@ class IncidentLoop:
                 try:
                     await self.notifier.send(contact, inc, event)
                 except TransientError as exc:
-                    log.warning("incident_alert_failed", incident_id=inc["id"],
-                                contact=contact, error=str(exc))
+                    log.warning(
+                        "incident_alert_failed",
+                        incident_id=inc["id"],
+                        contact=contact,
+                        error=str(exc),
+                    )
                     metrics.ALERTS_SENT.labels(contact=contact, outcome="failed").inc()
                     async with self.services.pool.acquire() as conn:
                         await repo.mark_notified(conn, inc["id"], {}, 1)
                     continue
                 async with self.services.pool.acquire() as conn:
                     await repo.mark_notified(
-                        conn, inc["id"],
-                        {f"{event}:{contact}": self.services.clock().isoformat()}, 0)
+                        conn,
+                        inc["id"],
+                        {f"{event}:{contact}": self.services.clock().isoformat()},
+                        0,
+                    )
                 metrics.ALERTS_SENT.labels(contact=contact, outcome="sent").inc()
-                log.info("incident_alert_sent", incident_id=inc["id"], contact=contact,
-                         alert=event)
+                log.info("incident_alert_sent", incident_id=inc["id"], contact=contact, alert=event)
                 told += 1
         return told
 

@@ -14,20 +14,35 @@ def _dict(row: asyncpg.Record | None) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-async def register_component(conn: asyncpg.Connection, component: str, kind: str, name: str,
-                             expected_interval_s: float | None) -> None:
+async def register_component(
+    conn: asyncpg.Connection,
+    component: str,
+    kind: str,
+    name: str,
+    expected_interval_s: float | None,
+) -> None:
     await conn.execute(q("register_component"), component, kind, name, expected_interval_s)
 
 
-async def record_success(conn: asyncpg.Connection, component: str, kind: str, name: str,
-                         at: dt.datetime, items: int = 0) -> None:
+async def record_success(
+    conn: asyncpg.Connection, component: str, kind: str, name: str, at: dt.datetime, items: int = 0
+) -> None:
     await conn.execute(q("record_component_success"), component, kind, name, at, items)
 
 
-async def record_failure(conn: asyncpg.Connection, component: str, kind: str, name: str,
-                         at: dt.datetime, error: str, *, needs_human: bool = False) -> None:
-    await conn.execute(q("record_component_failure"), component, kind, name, at,
-                       needs_human, error[:1000])
+async def record_failure(
+    conn: asyncpg.Connection,
+    component: str,
+    kind: str,
+    name: str,
+    at: dt.datetime,
+    error: str,
+    *,
+    needs_human: bool = False,
+) -> None:
+    await conn.execute(
+        q("record_component_failure"), component, kind, name, at, needs_human, error[:1000]
+    )
 
 
 async def list_components(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -51,19 +66,32 @@ async def recent_incidents(conn: asyncpg.Connection, limit: int = 50) -> list[di
     return [dict(r) for r in await conn.fetch(q("list_recent_incidents"), limit)]
 
 
-async def insert_pending(conn: asyncpg.Connection, kind: str, subject: str, summary: str,
-                         detail: dict[str, Any], at: dt.datetime) -> dict[str, Any] | None:
-    return _dict(await conn.fetchrow(q("insert_pending_incident"), kind, subject, summary,
-                                     detail, at))
+async def insert_pending(
+    conn: asyncpg.Connection,
+    kind: str,
+    subject: str,
+    summary: str,
+    detail: dict[str, Any],
+    at: dt.datetime,
+) -> dict[str, Any] | None:
+    return _dict(
+        await conn.fetchrow(q("insert_pending_incident"), kind, subject, summary, detail, at)
+    )
 
 
-async def touch(conn: asyncpg.Connection, incident_id: int, at: dt.datetime, summary: str,
-                detail: dict[str, Any]) -> dict[str, Any] | None:
+async def touch(
+    conn: asyncpg.Connection,
+    incident_id: int,
+    at: dt.datetime,
+    summary: str,
+    detail: dict[str, Any],
+) -> dict[str, Any] | None:
     return _dict(await conn.fetchrow(q("touch_incident"), incident_id, at, summary, detail))
 
 
-async def open_(conn: asyncpg.Connection, incident_id: int,
-                at: dt.datetime) -> dict[str, Any] | None:
+async def open_(
+    conn: asyncpg.Connection, incident_id: int, at: dt.datetime
+) -> dict[str, Any] | None:
     return _dict(await conn.fetchrow(q("open_incident"), incident_id, at))
 
 
@@ -71,30 +99,34 @@ async def delete_pending(conn: asyncpg.Connection, incident_id: int) -> None:
     await conn.execute(q("delete_pending_incident"), incident_id)
 
 
-async def clearing(conn: asyncpg.Connection, incident_id: int,
-                   at: dt.datetime) -> dict[str, Any] | None:
+async def clearing(
+    conn: asyncpg.Connection, incident_id: int, at: dt.datetime
+) -> dict[str, Any] | None:
     return _dict(await conn.fetchrow(q("clearing_incident"), incident_id, at))
 
 
-async def resolve(conn: asyncpg.Connection, incident_id: int,
-                  at: dt.datetime) -> dict[str, Any] | None:
+async def resolve(
+    conn: asyncpg.Connection, incident_id: int, at: dt.datetime
+) -> dict[str, Any] | None:
     return _dict(await conn.fetchrow(q("resolve_incident"), incident_id, at))
 
 
-async def mark_notified(conn: asyncpg.Connection, incident_id: int, told: dict[str, str],
-                        attempt: int) -> None:
+async def mark_notified(
+    conn: asyncpg.Connection, incident_id: int, told: dict[str, str], attempt: int
+) -> None:
     await conn.execute(q("mark_incident_notified"), incident_id, told, attempt)
 
 
-async def unnotified(conn: asyncpg.Connection, contact: str, resolved_since: dt.datetime,
-                     max_attempts: int) -> list[dict[str, Any]]:
-    rows = await conn.fetch(q("list_unnotified_incidents"), contact, resolved_since,
-                            max_attempts)
+async def unnotified(
+    conn: asyncpg.Connection, contact: str, resolved_since: dt.datetime, max_attempts: int
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(q("list_unnotified_incidents"), contact, resolved_since, max_attempts)
     return [dict(r) for r in rows]
 
 
-async def source_volume(conn: asyncpg.Connection, span_start: dt.datetime,
-                        baseline_start: dt.datetime) -> dict[str, tuple[int, int]]:
+async def source_volume(
+    conn: asyncpg.Connection, span_start: dt.datetime, baseline_start: dt.datetime
+) -> dict[str, tuple[int, int]]:
     rows = await conn.fetch(q("source_volume"), span_start, baseline_start)
     return {r["source"]: (int(r["baseline"]), int(r["recent"])) for r in rows}
 

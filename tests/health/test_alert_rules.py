@@ -22,8 +22,11 @@ def test_every_incident_kind_has_an_alert_rule():
 def test_promtool_accepts_the_rules():
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.fail("promtool missing: install the Debian package 'prometheus' "
-                    "(scripts/debian-packages.txt)")
-    out = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True,
-                         text=True, check=False)
+        pytest.fail(
+            "promtool missing: install the Debian package 'prometheus' "
+            "(scripts/debian-packages.txt)"
+        )
+    out = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0, out.stdout + out.stderr

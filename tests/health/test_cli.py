@@ -16,18 +16,22 @@ import asyncpg
 
 from aggregator.crypto import generate_key
 
-ENV = {k: v for k, v in os.environ.items() if k not in ("COLUMNS",)
-       and not k.startswith("SATUKANAL_")}
+ENV = {
+    k: v for k, v in os.environ.items() if k not in ("COLUMNS",) and not k.startswith("SATUKANAL_")
+}
 
 
 def config(tmp_path: Path, dsn: str, sources: int = 2) -> Path:
-    src = "".join(f"""
+    src = "".join(
+        f"""
 [[sources]]
 name = "email-{n:03d}"
 kind = "maildir"
 [sources.options]
 path = "{tmp_path / "Maildir"}"
-""" for n in range(sources))
+"""
+        for n in range(sources)
+    )
     path = tmp_path / "satukanal.toml"
     path.write_text(f"""
 data_dir = "{tmp_path / "data"}"
@@ -49,8 +53,14 @@ timezone = "Asia/Makassar"
 
 
 def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "aggregator", "--config", str(cfg), *args],
-                          capture_output=True, text=True, env=ENV, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", "--config", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+        check=False,
+    )
 
 
 async def seed(dsn: str) -> uuid.UUID:
@@ -61,30 +71,40 @@ async def seed(dsn: str) -> uuid.UUID:
             "INSERT INTO complaints (id, source, channel, content, lapor_tracking_id, origin,"
             " received_at) VALUES ($1, 'form-lama', 'web', 'Lampu jalan mati di Jl. Tjilik"
             " Riwut km 3 sejak seminggu', 'LAPOR-7781234', $2, '2026-12-01 01:30:00+00')",
-            cid, json.dumps({"receipt_code": "K7Q2M-9XW4P"}))
-        await conn.execute("INSERT INTO jobs (kind, state, complaint_id, last_error, attempts)"
-                           " VALUES ('push', 'dead', $1, 'HTTP 422 ' || repeat('x', 150), 12)",
-                           cid)
+            cid,
+            json.dumps({"receipt_code": "K7Q2M-9XW4P"}),
+        )
+        await conn.execute(
+            "INSERT INTO jobs (kind, state, complaint_id, last_error, attempts)"
+            " VALUES ('push', 'dead', $1, 'HTTP 422 ' || repeat('x', 150), 12)",
+            cid,
+        )
         await conn.execute(
             "INSERT INTO component_health (component, kind, name, last_attempt_at,"
             " last_failure_at, consecutive_failures, needs_human, last_error) VALUES"
             " ('source:email-001', 'source', 'email-001', '2026-12-02 23:00:00+00',"
-            " '2026-12-02 23:00:00+00', 1, true, 'IMAP login failed: ' || repeat('y', 120))")
+            " '2026-12-02 23:00:00+00', 1, true, 'IMAP login failed: ' || repeat('y', 120))"
+        )
         return cid
     finally:
         await conn.close()
 
 
 async def test_status_shows_unknown_health_dead_jobs_and_whole_lines_in_local_time(
-        tmp_path, db_dsn):
+    tmp_path, db_dsn
+):
     await seed(db_dsn)
     cfg = config(tmp_path, db_dsn)
     out = await asyncio.to_thread(cli, cfg, "status", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     health = {c["component"]: c["state"] for c in data["health"]}
-    assert health == {"lapor": "unknown", "feed": "unknown", "source:email-000": "unknown",
-                      "source:email-001": "failing"}  # never "ok" before first contact
+    assert health == {
+        "lapor": "unknown",
+        "feed": "unknown",
+        "source:email-000": "unknown",
+        "source:email-001": "failing",
+    }  # never "ok" before first contact
     assert len(data["dead_jobs"]) == 1 and data["incidents"] == []
 
     text = await asyncio.to_thread(cli, cfg, "status")  # stdout is a pipe here
@@ -98,10 +118,19 @@ async def test_status_shows_unknown_health_dead_jobs_and_whole_lines_in_local_ti
 
 async def test_status_json_into_a_closed_pipe_ends_quietly(tmp_path, db_dsn):
     cfg = config(tmp_path, db_dsn, sources=400)  # more JSON than a pipe buffer holds
-    cmd = (f"{sys.executable} -m aggregator --config {cfg} status --json | head -n 1; "
-           "exit ${PIPESTATUS[0]}")
-    out = await asyncio.to_thread(subprocess.run, ["bash", "-c", cmd], capture_output=True,
-                                  text=True, env=ENV, timeout=120, check=False)
+    cmd = (
+        f"{sys.executable} -m aggregator --config {cfg} status --json | head -n 1; "
+        "exit ${PIPESTATUS[0]}"
+    )
+    out = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", "-c", cmd],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+        check=False,
+    )
     assert out.stdout.strip() == "{"
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
     assert out.returncode == 0
@@ -133,8 +162,9 @@ async def test_printing_commands_answer_json(tmp_path, db_dsn):
         await conn.close()
     out = await asyncio.to_thread(cli, cfg, "jobs", "retry", str(job), "--json")
     assert json.loads(out.stdout) == {"job_id": job, "retried": True}
-    out = await asyncio.to_thread(cli, cfg, "jobs", "discard", str(job), "--reason", "uji",
-                                  "--json")
+    out = await asyncio.to_thread(
+        cli, cfg, "jobs", "discard", str(job), "--reason", "uji", "--json"
+    )
     assert json.loads(out.stdout)["job_id"] == job
     out = await asyncio.to_thread(cli, cfg, "token", "create", "--role", "auditor", "--json")
     token = json.loads(out.stdout)

@@ -29,8 +29,9 @@ from tests.lapor.helpers import lapor_config, start_sandbox
 
 def settings(**kw: Any) -> Settings:
     alerts = kw.pop("alerts", {})
-    return Settings(demo=True, alerts=AlertsConfig(**{"open_after_s": 0, "close_after_s": 0,
-                                                      **alerts}), **kw)
+    return Settings(
+        demo=True, alerts=AlertsConfig(**{"open_after_s": 0, "close_after_s": 0, **alerts}), **kw
+    )
 
 
 async def overview(services) -> dict[str, Any]:
@@ -42,16 +43,16 @@ def by_component(ov: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["component"]: c for c in ov["components"]}
 
 
-async def test_lapor_unreachable_opens_one_incident_tells_the_webhook_once_and_resolves(
-        pool, http):
+async def test_lapor_unreachable_opens_one_incident_tells_the_webhook_once_and_resolves(pool, http):
     sb = await start_sandbox(rate_limit=False)
     port = int(sb.root.rsplit(":", 1)[1])
     await sb.stop()  # LAPOR! is down from the start
     hook = await Webhook().start()
     try:
-        cfg = settings(lapor=lapor_config(sb.base_url, breaker_failures=2, breaker_reset_s=0.2),
-                       alerts={"failures_to_fail": 2, "webhook_url": hook.url,
-                               "unready_after_s": 0})
+        cfg = settings(
+            lapor=lapor_config(sb.base_url, breaker_failures=2, breaker_reset_s=0.2),
+            alerts={"failures_to_fail": 2, "webhook_url": hook.url, "unready_after_s": 0},
+        )
         services = make_services(pool, http, cfg)
         before = by_component(await overview(services))
         assert before["lapor"]["state"] == "unknown"  # never "ok" before first contact
@@ -95,8 +96,10 @@ async def test_lapor_unreachable_opens_one_incident_tells_the_webhook_once_and_r
                 await eventually(lambda: _not(link_failing))
                 await loop.run_once()
                 assert (await overview(services))["incidents"] == []
-                assert sorted(h["incident"]["kind"] for h in hook.received
-                              if h["event"] == "resolved") == kinds
+                assert (
+                    sorted(h["incident"]["kind"] for h in hook.received if h["event"] == "resolved")
+                    == kinds
+                )
                 resp = await client.get("/readyz")
                 assert resp.status == 200, await resp.text()
             finally:
@@ -111,18 +114,21 @@ async def _not(check) -> bool:
 
 async def test_flapping_condition_is_damped_and_opens_once(pool):
     clock = Clock()
-    services = make_services(pool, None, settings(alerts={"open_after_s": 60,
-                                                          "close_after_s": 120}))
+    services = make_services(
+        pool, None, settings(alerts={"open_after_s": 60, "close_after_s": 120})
+    )
     services.clock = clock
     loop = IncidentLoop(services)
     async with pool.acquire() as conn:
-        job = await conn.fetchval("INSERT INTO jobs (kind, state) VALUES ('push', 'dead') "
-                                  "RETURNING id")
+        job = await conn.fetchval(
+            "INSERT INTO jobs (kind, state) VALUES ('push', 'dead') RETURNING id"
+        )
 
     async def dead(on: bool) -> None:
         async with pool.acquire() as conn:
-            await conn.execute("UPDATE jobs SET state = $2::job_state WHERE id = $1", job,
-                               "dead" if on else "done")
+            await conn.execute(
+                "UPDATE jobs SET state = $2::job_state WHERE id = $1", job, "dead" if on else "done"
+            )
 
     await loop.evaluate()
     assert (await overview(services))["incidents"] == []  # pending, not open yet
@@ -160,7 +166,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.Message] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -171,14 +177,21 @@ async def test_admins_get_one_email_per_opening_over_smtp(pool):
     smtp = Controller(inbox, hostname="127.0.0.1", port=port)
     smtp.start()
     try:
-        cfg = settings(alerts={"email_to": ["admin@pemkot.example"], "smtp_host": "127.0.0.1",
-                               "smtp_port": port, "smtp_tls": "none",
-                               "email_from": "satukanal@pemkot.example",
-                               "notify_resolved": False})
+        cfg = settings(
+            alerts={
+                "email_to": ["admin@pemkot.example"],
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+                "smtp_tls": "none",
+                "email_from": "satukanal@pemkot.example",
+                "notify_resolved": False,
+            }
+        )
         services = make_services(pool, None, cfg)
         async with pool.acquire() as conn:
-            await conn.execute("INSERT INTO jobs (kind, state, last_error) "
-                               "VALUES ('push', 'dead', 'HTTP 422')")
+            await conn.execute(
+                "INSERT INTO jobs (kind, state, last_error) VALUES ('push', 'dead', 'HTTP 422')"
+            )
         loop = IncidentLoop(services)
         await loop.run_once()
         await loop.run_once()
@@ -211,17 +224,20 @@ class FailingSource(JsonLinesSource):
 
 
 async def test_failing_and_crashing_sources_are_failing_and_readyz_says_so(pool):
-    cfg = settings(sources=[source_cfg("email-login"), source_cfg("sms-crash"),
-                            source_cfg("form-never")], lapor={"adapter": "manual"},
-                   alerts={"failures_to_fail": 2})
+    cfg = settings(
+        sources=[source_cfg("email-login"), source_cfg("sms-crash"), source_cfg("form-never")],
+        lapor={"adapter": "manual"},
+        alerts={"failures_to_fail": 2},
+    )
     services = make_services(pool, None, cfg)
     ov = by_component(await overview(services))
     assert {ov[f"source:{n}"]["state"] for n in ("email-login", "sms-crash", "form-never")} == {
-        "unknown"}  # configured channels are listed before their first poll
-    login = IngestLoop(services, FailingSource(source_cfg("email-login"),
-                                               AuthError("IMAP login failed")))
-    crash = IngestLoop(services, FailingSource(source_cfg("sms-crash"),
-                                               KeyError("boundary")))
+        "unknown"
+    }  # configured channels are listed before their first poll
+    login = IngestLoop(
+        services, FailingSource(source_cfg("email-login"), AuthError("IMAP login failed"))
+    )
+    crash = IngestLoop(services, FailingSource(source_cfg("sms-crash"), KeyError("boundary")))
     await login.run_once()
     for _ in range(2):  # an item that crashes the loop at every poll
         with pytest.raises(KeyError):
@@ -232,15 +248,20 @@ async def test_failing_and_crashing_sources_are_failing_and_readyz_says_so(pool)
     assert ov["source:sms-crash"]["state"] == "failing"
     assert ov["source:form-never"]["state"] == "unknown"
     await IncidentLoop(services).run_once()
-    subjects = sorted(i["subject"] for i in (await overview(services))["incidents"]
-                      if i["kind"] == "source_failing")
+    subjects = sorted(
+        i["subject"]
+        for i in (await overview(services))["incidents"]
+        if i["kind"] == "source_failing"
+    )
     assert subjects == ["email-login", "sms-crash"]
     async with TestClient(TestServer(make_app(services))) as client:
         body = await (await client.get("/readyz")).json()
         assert body["status"] == "ready"  # one source has not failed
         assert body["degraded_sources"] == ["email-login", "sms-crash"]
-        never = IngestLoop(services, FailingSource(source_cfg("form-never"),
-                                                   AuthError("database password refused")))
+        never = IngestLoop(
+            services,
+            FailingSource(source_cfg("form-never"), AuthError("database password refused")),
+        )
         await never.run_once()
         resp = await client.get("/readyz")
         body = await resp.json()
@@ -248,10 +269,11 @@ async def test_failing_and_crashing_sources_are_failing_and_readyz_says_so(pool)
 
 
 async def test_a_usually_busy_source_that_falls_silent_opens_an_incident(pool):
-    cfg = settings(sources=[source_cfg("sms-busy"), source_cfg("sms-quiet")],
-                   lapor={"adapter": "manual"},
-                   alerts={"silent_after_h": 6, "silent_min_per_day": 5,
-                           "silent_baseline_days": 7})
+    cfg = settings(
+        sources=[source_cfg("sms-busy"), source_cfg("sms-quiet")],
+        lapor={"adapter": "manual"},
+        alerts={"silent_after_h": 6, "silent_min_per_day": 5, "silent_baseline_days": 7},
+    )
     services = make_services(pool, None, cfg)
     now = services.clock()
     async with pool.acquire() as conn:
@@ -260,10 +282,15 @@ async def test_a_usually_busy_source_that_falls_silent_opens_an_incident(pool):
                 at = now - dt.timedelta(hours=7) - dt.timedelta(days=day, minutes=n)
                 await conn.execute(
                     "INSERT INTO raw_items (source, source_ref, payload, state, ingested_at) "
-                    "VALUES ('sms-busy', $1, '\\x00', 'accepted', $2)", f"{day}-{n}", at)
+                    "VALUES ('sms-busy', $1, '\\x00', 'accepted', $2)",
+                    f"{day}-{n}",
+                    at,
+                )
         await conn.execute(
             "INSERT INTO raw_items (source, source_ref, payload, state, ingested_at) "
-            "VALUES ('sms-quiet', 'a', '\\x00', 'accepted', $1)", now - dt.timedelta(days=2))
+            "VALUES ('sms-quiet', 'a', '\\x00', 'accepted', $1)",
+            now - dt.timedelta(days=2),
+        )
     await IncidentLoop(services).run_once()
     incidents = (await overview(services))["incidents"]
     assert [(i["kind"], i["subject"]) for i in incidents] == [("source_silent", "sms-busy")]
