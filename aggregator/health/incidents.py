@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,10 +160,12 @@ class Evaluation:
 class IncidentLoop:
     name = "incidents"
 
-    def __init__(self, services: Any, notifier: AlertNotifier | None = None) -> None:
+    def __init__(self, services: Any, notifier: AlertNotifier | None = None, *,
+                 sinks: Sequence[str] = ()) -> None:
         self.services = services
         self.settings: Settings = services.settings
         self.notifier = notifier or AlertNotifier(services.settings, services.http)
+        self.sinks = list(sinks)  # channels that answer citizens: listed before first send
         self.registered = False
         self.last = Evaluation()
 
@@ -178,6 +181,8 @@ class IncidentLoop:
         async with self.services.pool.acquire() as conn:
             if not self.registered:
                 await register_components(conn, self.settings)
+                for name in self.sinks:
+                    await repo.register_component(conn, f"sink:{name}", "sink", name, None)
                 self.registered = True
             async with conn.transaction():
                 if not await repo.try_lock_evaluation(conn):

@@ -128,7 +128,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
         loops.append(DeliveryLoop(services, sinks))
         from aggregator.health.incidents import IncidentLoop
 
-        loops.append(IncidentLoop(services))
+        loops.append(IncidentLoop(services, sinks=list(sinks)))
 
         async def report(svc: Any) -> list[dict[str, Any]]:
             import dataclasses

@@ -82,3 +82,25 @@ async def test_dashboard_overview_lists_open_incidents_and_health_in_indonesian(
         page = await (await client.get("/dasbor")).text()
     assert "Insiden terbuka" in page and "Pekerjaan mati" in page
     assert "1 pekerjaan mati menunggu ulangi/buang" in page
+
+
+async def test_the_daemon_wiring_runs_the_incident_loop_with_the_configured_webhook(pool, http):
+    from aggregator.wiring.assemble import assemble
+    from tests.health.helpers import Webhook
+
+    hook = await Webhook().start()
+    try:
+        cfg = Settings(
+            demo=True,
+            lapor={"adapter": "manual"},
+            alerts=AlertsConfig(open_after_s=0, webhook_url=hook.url),
+        )
+        services = make_services(pool, http, cfg)
+        async with pool.acquire() as conn:
+            await conn.execute("INSERT INTO jobs (kind, state) VALUES ('push', 'dead')")
+        async with assemble(services) as comp:
+            (loop,) = [lp for lp in comp.loops if getattr(lp, "name", "") == "incidents"]
+            assert await loop.run_once() >= 1
+        assert [h["incident"]["kind"] for h in hook.received] == ["dead_jobs"]
+    finally:
+        await hook.stop()
