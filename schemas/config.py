@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    IPvAnyNetwork,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     field_validator,
     model_validator,

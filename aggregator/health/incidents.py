@@ -94,7 +94,9 @@ async def conditions(
             )
     span = dt.timedelta(hours=a.silent_after_h)
     days = a.silent_baseline_days
-    volume = await repo.source_volume(conn, now - span, now - span - dt.timedelta(days=days))
+    volume = await repo.source_volume(
+        conn, [s.name for s in settings.sources if s.enabled], now - span,
+        now - span - dt.timedelta(days=days))
     for s in settings.sources:
         baseline, recent = volume.get(s.name, (0, 0))
         per_day = baseline / days

@@ -125,9 +125,12 @@ async def unnotified(
 
 
 async def source_volume(
-    conn: asyncpg.Connection, span_start: dt.datetime, baseline_start: dt.datetime
+    conn: asyncpg.Connection,
+    sources: list[str],
+    span_start: dt.datetime,
+    baseline_start: dt.datetime,
 ) -> dict[str, tuple[int, int]]:
-    rows = await conn.fetch(q("source_volume"), span_start, baseline_start)
+    rows = await conn.fetch(q("source_volume"), span_start, baseline_start, sources)
     return {r["source"]: (int(r["baseline"]), int(r["recent"])) for r in rows}
 
 

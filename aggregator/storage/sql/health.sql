@@ -86,15 +86,18 @@ ORDER BY id;
 SELECT source,
        count(*) FILTER (WHERE ingested_at < $1) AS baseline,
        count(*) FILTER (WHERE ingested_at >= $1) AS recent
+-- (one index range per configured source on raw_items_source_ingested_idx)
 FROM raw_items
-WHERE ingested_at >= $2
+WHERE source = ANY($3::text[]) AND ingested_at >= $2
 GROUP BY source;
 
 -- name: count_dead_jobs
 SELECT count(*) FROM jobs WHERE state = 'dead';
 
 -- name: count_backlog
-SELECT count(*) FROM jobs WHERE state IN ('queued', 'running', 'in_doubt');
+-- Through the partial indexes, as count_jobs does (every running job holds a lease).
+SELECT count(*) FROM jobs
+WHERE state IN ('queued', 'in_doubt') OR (state = 'running' AND lease_until IS NOT NULL);
 
 -- name: delivery_outcomes_since
 SELECT count(*) AS sent, count(*) FILTER (WHERE state = 'failed') AS failed
