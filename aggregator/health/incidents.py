@@ -23,7 +23,7 @@ from aggregator import metrics
 from aggregator.errors import TransientError
 from aggregator.health.alerts import AlertNotifier
 from aggregator.health.overview import components, register_components
-from aggregator.health.state import FAILING, STALE
+from aggregator.health.state import DEGRADED, FAILING, STALE
 from aggregator.storage import health as repo
 from schemas.config import Settings
 
@@ -71,7 +71,7 @@ async def conditions(
                     {"failures": c["consecutive_failures"], "breaker": c.get("breaker")},
                 )
             )
-        elif c["kind"] == "feed" and c["state"] in (FAILING, STALE):
+        elif c["kind"] == "feed" and _feed_stale(c, now, a.feed_stale_s):
             last = c["last_success_at"].isoformat() if c["last_success_at"] else None
             found.append(
                 Condition(
@@ -150,6 +150,17 @@ async def conditions(
             )
         )
     return found
+
+
+def _feed_stale(c: dict[str, Any], now: dt.datetime, limit_s: float) -> bool:
+    """Stale means no good read for ``limit_s``: a failing read alone is the LAPOR! link's
+    incident, not a second one for the same outage, until the feed really falls behind."""
+    if c["state"] == STALE:
+        return True
+    if c["state"] not in (FAILING, DEGRADED):
+        return False
+    since = c["last_success_at"] or c["registered_at"] or c["last_failure_at"]
+    return since is not None and (now - since).total_seconds() >= limit_s
 
 
 @dataclass

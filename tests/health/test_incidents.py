@@ -51,7 +51,12 @@ async def test_lapor_unreachable_opens_one_incident_tells_the_webhook_once_and_r
     try:
         cfg = settings(
             lapor=lapor_config(sb.base_url, breaker_failures=2, breaker_reset_s=0.2),
-            alerts={"failures_to_fail": 2, "webhook_url": hook.url, "unready_after_s": 0},
+            alerts={
+                "failures_to_fail": 2,
+                "webhook_url": hook.url,
+                "unready_after_s": 0,
+                "feed_stale_s": 1,
+            },
         )
         services = make_services(pool, http, cfg)
         before = by_component(await overview(services))
@@ -68,6 +73,12 @@ async def test_lapor_unreachable_opens_one_incident_tells_the_webhook_once_and_r
 
         await eventually(link_failing)
         loop = IncidentLoop(services)
+        await loop.run_once()
+        # One outage, one incident: the feed is not "stale" before feed_stale_s has passed.
+        assert [i["kind"] for i in (await overview(services))["incidents"]] == [
+            "lapor_unreachable"
+        ]
+        await asyncio.sleep(1.1)
         await loop.run_once()
         ov = await overview(services)
         kinds = sorted(i["kind"] for i in ov["incidents"])
