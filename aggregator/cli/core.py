@@ -36,6 +36,7 @@ def register(sub: Any, reports: Any) -> None:
         metavar="FILE",
         help="after migrating, write the resulting schema (pg_dump) to FILE",
     )
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_migrate)
 
     cfg = sub.add_parser("config", help="configuration").add_subparsers(dest="sub", required=True)
@@ -46,8 +47,10 @@ def register(sub: Any, reports: Any) -> None:
 
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="sub", required=True)
     p = keys.add_parser("generate", help="print a new key for [[crypto.keys]] / crypto.hmac_key")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_keys_generate)
     p = keys.add_parser("rotate", help="re-encrypt all reporter data with the newest key")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_keys_rotate)
 
 
@@ -78,6 +81,16 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
     async with open_services(settings, run_migrations=False, require_migrated=False) as services:
         async with services.pool.acquire() as conn:
             applied = await migrate(conn)
+        if args.json:
+            if args.dump_schema:
+                from aggregator.storage.schema_dump import dump_schema
+
+                args.dump_schema.write_text(await dump_schema(services.extras["dsn"]))
+            json.dump({"applied": [{"version": m.version, "name": m.name} for m in applied],
+                       "schema_written_to": str(args.dump_schema) if args.dump_schema else None},
+                      sys.stdout)
+            print()
+            return 0
         print(
             f"applied {len(applied)} migration(s)"
             + "".join(f"\n  {m.version:04d} {m.name}" for m in applied)
@@ -109,6 +122,11 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_keys_generate(args: argparse.Namespace) -> int:
     from aggregator.crypto import generate_key
 
+    if args.json:
+        json.dump({"key": {"id": "k1", "secret": generate_key()}, "hmac_key": generate_key()},
+                  sys.stdout)
+        print()
+        return 0
     print(
         "# add to your configuration (keep it secret; losing it makes stored identities unreadable)"
     )
@@ -128,6 +146,10 @@ async def cmd_keys_rotate(args: argparse.Namespace) -> int:
     settings = load(args)
     async with open_services(settings) as services, services.pool.acquire() as conn:
         n = await rotate_reporter_keys(conn, services.crypto)
+    if args.json:
+        json.dump({"reencrypted": n, "key_id": services.crypto.current_id}, sys.stdout)
+        print()
+        return 0
     Console(stderr=True).print(
         f"re-encrypted {n} reporter(s) with key {services.crypto.current_id!r}"
     )

@@ -173,3 +173,17 @@ async def test_printing_commands_answer_json(tmp_path, db_dsn):
     assert json.loads(out.stdout)["revoked"] is True
     out = await asyncio.to_thread(cli, cfg, "quarantine", "list", "--json")
     assert json.loads(out.stdout) == []
+
+
+async def test_migrate_keys_and_reports_answer_json_too(tmp_path, db_dsn):
+    cfg = config(tmp_path, db_dsn)
+    out = await asyncio.to_thread(cli, cfg, "migrate", "--json")
+    assert json.loads(out.stdout) == {"applied": [], "schema_written_to": None}, out.stderr
+    out = await asyncio.to_thread(cli, cfg, "keys", "generate", "--json")
+    keys = json.loads(out.stdout)
+    assert keys["key"]["id"] == "k1" and len(keys["hmac_key"]) >= 40
+    out = await asyncio.to_thread(cli, cfg, "keys", "rotate", "--json")
+    assert json.loads(out.stdout) == {"reencrypted": 0, "key_id": "k1"}, out.stderr
+    out = await asyncio.to_thread(cli, cfg, "report", "sla", "--json")
+    assert out.returncode == 0, out.stderr
+    assert isinstance(json.loads(out.stdout), list | dict)

@@ -75,9 +75,7 @@ async def test_lapor_unreachable_opens_one_incident_tells_the_webhook_once_and_r
         loop = IncidentLoop(services)
         await loop.run_once()
         # One outage, one incident: the feed is not "stale" before feed_stale_s has passed.
-        assert [i["kind"] for i in (await overview(services))["incidents"]] == [
-            "lapor_unreachable"
-        ]
+        assert [i["kind"] for i in (await overview(services))["incidents"]] == ["lapor_unreachable"]
         await asyncio.sleep(1.1)
         await loop.run_once()
         ov = await overview(services)
