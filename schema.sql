@@ -178,6 +178,22 @@ CREATE TABLE public.complaints (
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.component_health (
+    component text NOT NULL,
+    kind text NOT NULL,
+    name text NOT NULL,
+    registered_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_attempt_at timestamp with time zone,
+    last_success_at timestamp with time zone,
+    last_failure_at timestamp with time zone,
+    consecutive_failures integer DEFAULT 0 NOT NULL,
+    needs_human boolean DEFAULT false NOT NULL,
+    last_error text,
+    expected_interval_s double precision,
+    last_items integer DEFAULT 0 NOT NULL,
+    CONSTRAINT component_health_kind_check CHECK ((kind = ANY (ARRAY['source'::text, 'lapor'::text, 'feed'::text, 'sink'::text])))
+);
+
 CREATE TABLE public.dashboard_sessions (
     id_hash bytea NOT NULL,
     token_id uuid NOT NULL,
@@ -228,6 +244,32 @@ CREATE SEQUENCE public.followups_id_seq
     CACHE 1;
 
 ALTER SEQUENCE public.followups_id_seq OWNED BY public.followups.id;
+
+CREATE TABLE public.incidents (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    subject text DEFAULT ''::text NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    summary text NOT NULL,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL,
+    first_seen_at timestamp with time zone NOT NULL,
+    last_seen_at timestamp with time zone NOT NULL,
+    opened_at timestamp with time zone,
+    clear_since timestamp with time zone,
+    resolved_at timestamp with time zone,
+    notified jsonb DEFAULT '{}'::jsonb NOT NULL,
+    notify_attempts integer DEFAULT 0 NOT NULL,
+    CONSTRAINT incidents_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'open'::text, 'resolved'::text])))
+);
+
+CREATE SEQUENCE public.incidents_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.incidents_id_seq OWNED BY public.incidents.id;
 
 CREATE TABLE public.jobs (
     id bigint NOT NULL,
@@ -376,6 +418,8 @@ ALTER TABLE ONLY public.events ALTER COLUMN id SET DEFAULT nextval('public.event
 
 ALTER TABLE ONLY public.followups ALTER COLUMN id SET DEFAULT nextval('public.followups_id_seq'::regclass);
 
+ALTER TABLE ONLY public.incidents ALTER COLUMN id SET DEFAULT nextval('public.incidents_id_seq'::regclass);
+
 ALTER TABLE ONLY public.jobs ALTER COLUMN id SET DEFAULT nextval('public.jobs_id_seq'::regclass);
 
 ALTER TABLE ONLY public.raw_items ALTER COLUMN id SET DEFAULT nextval('public.raw_items_id_seq'::regclass);
@@ -404,6 +448,9 @@ ALTER TABLE ONLY public.complaints
 ALTER TABLE ONLY public.complaints
     ADD CONSTRAINT complaints_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.component_health
+    ADD CONSTRAINT component_health_pkey PRIMARY KEY (component);
+
 ALTER TABLE ONLY public.dashboard_sessions
     ADD CONSTRAINT dashboard_sessions_pkey PRIMARY KEY (id_hash);
 
@@ -415,6 +462,9 @@ ALTER TABLE ONLY public.followups
 
 ALTER TABLE ONLY public.followups
     ADD CONSTRAINT followups_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.incidents
+    ADD CONSTRAINT incidents_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.jobs
     ADD CONSTRAINT jobs_pkey PRIMARY KEY (id);
@@ -479,6 +529,10 @@ CREATE INDEX followups_complaint_idx ON public.followups USING btree (complaint_
 
 CREATE INDEX followups_substantive_idx ON public.followups USING btree (complaint_id, at) WHERE (label = ANY (ARRAY['substantive'::public.followup_label, 'substantive_with_evidence'::public.followup_label]));
 
+CREATE UNIQUE INDEX incidents_one_active_idx ON public.incidents USING btree (kind, subject) WHERE (state <> 'resolved'::text);
+
+CREATE INDEX incidents_recent_idx ON public.incidents USING btree (resolved_at DESC) WHERE (state = 'resolved'::text);
+
 CREATE INDEX jobs_claim_idx ON public.jobs USING btree (run_after, id) WHERE (state = ANY (ARRAY['queued'::public.job_state, 'in_doubt'::public.job_state]));
 
 CREATE INDEX jobs_complaint_idx ON public.jobs USING btree (complaint_id) WHERE (complaint_id IS NOT NULL);
@@ -495,7 +549,11 @@ CREATE INDEX notifications_complaint_idx ON public.notifications USING btree (co
 
 CREATE INDEX notifications_pending_idx ON public.notifications USING btree (complaint_id, created_at) WHERE (state = 'queued'::public.notification_state);
 
+CREATE INDEX notifications_sent_at_idx ON public.notifications USING btree (sent_at) WHERE (sent_at IS NOT NULL);
+
 CREATE INDEX raw_items_hash_idx ON public.raw_items USING btree (source, content_hash);
+
+CREATE INDEX raw_items_source_ingested_idx ON public.raw_items USING btree (source, ingested_at);
 
 CREATE INDEX raw_items_state_idx ON public.raw_items USING btree (state, source) WHERE (state = 'quarantined'::public.raw_state);
 
@@ -504,6 +562,8 @@ CREATE INDEX reporters_email_hash_idx ON public.reporters USING btree (email_has
 CREATE INDEX reporters_nik_hash_idx ON public.reporters USING btree (nik_hash);
 
 CREATE INDEX reporters_phone_hash_idx ON public.reporters USING btree (phone_hash);
+
+CREATE INDEX sla_clocks_breached_idx ON public.sla_clocks USING btree (breached_at) WHERE (breached_at IS NOT NULL);
 
 CREATE INDEX sla_clocks_open_idx ON public.sla_clocks USING btree (due_at) WHERE ((met_at IS NULL) AND (breached_at IS NULL));
 

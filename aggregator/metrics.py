@@ -21,3 +21,26 @@ COMPLAINTS = Gauge("satukanal_complaints", "Complaints by status", ["status"])
 
 def job_outcome(kind: str, outcome: str) -> None:
     JOB_OUTCOMES.labels(kind=kind, outcome=outcome).inc()
+
+# Health from real outcomes (refreshed from the database at scrape time, see web/health.py).
+COMPONENT_STATE = Gauge(
+    "satukanal_component_state",
+    "1 for the component's current state (unknown, ok, degraded, failing, stale)",
+    ["component", "kind", "state"],
+)
+COMPONENT_FAILURES = Gauge(
+    "satukanal_component_consecutive_failures", "Failed attempts in a row", ["component", "kind"]
+)
+COMPONENT_LAST_SUCCESS = Gauge(
+    "satukanal_component_last_success_timestamp_seconds",
+    "Last successful attempt",
+    ["component", "kind"],
+)
+LAPOR_BREAKER_OPEN = Gauge("satukanal_lapor_breaker_open", "1 while the LAPOR! circuit is open")
+INCIDENT_OPEN = Gauge(
+    "satukanal_incident_open", "1 for each open incident", ["kind", "subject"]
+)
+INCIDENTS_OPEN = Gauge("satukanal_incidents_open", "Open incidents by kind", ["kind"])
+ALERTS_SENT = Counter(
+    "satukanal_incident_alerts_total", "Incident alerts to admin contacts", ["contact", "outcome"]
+)

@@ -340,6 +340,70 @@ class FollowupConfig(Section):
     unit_words: list[str] = Field(default_factory=list, description="local unit names (UPT …)")
 
 
+class AlertsConfig(Section):
+    """Incidents: when a condition counts, how long it must hold (damping), who is told."""
+
+    evaluate_s: float = Field(default=30.0, gt=0, description="how often conditions are checked")
+    open_after_s: float = Field(
+        default=120.0, ge=0, description="a condition must hold this long before it opens"
+    )
+    close_after_s: float = Field(
+        default=300.0, ge=0, description="an open incident closes once clear this long"
+    )
+    failures_to_fail: int = Field(
+        default=3, ge=1, description="consecutive failed attempts that make a component failing"
+    )
+    feed_stale_s: float = Field(
+        default=900.0, gt=0, description="the updates feed is stale with no good read this long"
+    )
+    silent_after_h: float = Field(
+        default=24.0, gt=0, description="a usually busy source is silent after this long"
+    )
+    silent_min_per_day: float = Field(
+        default=5.0, gt=0, description="a source 'usually brings' at least this many a day"
+    )
+    silent_baseline_days: int = Field(default=14, ge=1, le=90)
+    """Days of history a source's usual daily volume is measured over."""
+    backlog_max: int = Field(default=500, ge=1, description="queued jobs above this: backlog")
+    dead_jobs_max: int = Field(default=0, ge=0, description="dead jobs above this: incident")
+    delivery_window_s: float = Field(default=3600.0, gt=0)
+    """Window over which failed deliveries to citizens are counted."""
+    delivery_failures_min: int = Field(default=5, ge=1)
+    """Failed deliveries in the window before it is an incident (with the share below)."""
+    delivery_failure_share: float = Field(default=0.2, gt=0, le=1)
+    """Share of deliveries in the window that failed before it is an incident."""
+    sla_breach_window_h: float = Field(default=24.0, gt=0)
+    """Window over which newly breached SLA clocks are counted."""
+    sla_breaches_min: int = Field(default=1, ge=1)
+    """Breaches in the window that open an incident."""
+    unready_after_s: float = Field(
+        default=900.0, ge=0, description="/readyz fails once LAPOR! is down this long"
+    )
+    notify_resolved: bool = Field(default=True, description="also tell contacts when it clears")
+    email_to: list[str] = Field(default_factory=list, description="admin contacts")
+    email_from: str = "satukanal@localhost"
+    """Sender address of alert e-mails."""
+    smtp_host: str | None = None
+    """SMTP server for alert e-mails; unset: no e-mail alerts."""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """SMTP port."""
+    smtp_username: str | None = None
+    """SMTP login, if the server wants one."""
+    smtp_password: SecretStr | None = None
+    """SMTP password. Secret (may be smtp_password_file)."""
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    """How the SMTP connection is protected."""
+    webhook_url: AnyHttpUrl | None = Field(
+        default=None, description="chat tool incoming webhook; receives JSON with 'text'"
+    )
+
+    @model_validator(mode="after")
+    def _email_needs_smtp(self) -> AlertsConfig:
+        if self.email_to and not self.smtp_host:
+            raise ValueError("alerts.email_to needs alerts.smtp_host")
+        return self
+
+
 class SourceConfig(Section):
     """One configured instance of a channel. ``options`` are checked by the connector."""
 
@@ -413,6 +477,8 @@ class Settings(BaseSettings):
     """Messages to citizens."""
     followup: FollowupConfig = FollowupConfig()
     """Extra words for the follow-up labeller."""
+    alerts: AlertsConfig = AlertsConfig()
+    """Incidents: when they open and close, and whom they alert."""
     sources: list[SourceConfig] = Field(default_factory=list)
     """The legacy channels, one `[[sources]]` table each."""
     routing: list[RoutingRule] = Field(default_factory=list)

@@ -22,6 +22,8 @@ fi
 status=0
 echo "== lint (ruff)"
 .venv/bin/ruff check aggregator connectors schemas tests bench || status=1
+echo "== alert rules (promtool)"
+promtool check rules deploy/prometheus/satukanal-alerts.yml || status=1
 echo "== types (mypy)"
 .venv/bin/mypy aggregator connectors schemas || status=1
 echo "== import contracts (import-linter)"

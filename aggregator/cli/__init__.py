@@ -101,5 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"satukanal: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`satukanal status --json | head`): not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         return 130

@@ -9,10 +9,12 @@ import sys
 import uuid
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from aggregator.cli.output import console as Console
+from aggregator.cli.output import json_out
 from aggregator.errors import ConfigError
+from aggregator.localtime import local_time
 
 
 def register(sub: Any, reports: Any) -> None:
@@ -28,7 +30,7 @@ def register(sub: Any, reports: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_complaints_list)
     p = comp.add_parser("show", help="one complaint with its whole timeline")
-    p.add_argument("id")
+    p.add_argument("id", help="the complaint id, its LAPOR! Tracking ID or a form receipt code")
     p.add_argument("--json", action="store_true")
     p.add_argument(
         "--reveal-identity",
@@ -40,10 +42,12 @@ def register(sub: Any, reports: Any) -> None:
     jobs = sub.add_parser("jobs", help="the job queue").add_subparsers(dest="sub", required=True)
     p = jobs.add_parser("retry", help="run a (dead) job again now")
     p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_jobs_retry)
     p = jobs.add_parser("discard", help="give up on a job, keeping the reason")
     p.add_argument("id", type=int)
     p.add_argument("--reason", required=True)
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_jobs_discard)
 
     tok = sub.add_parser("token", help="admin API tokens").add_subparsers(dest="sub", required=True)
@@ -51,11 +55,14 @@ def register(sub: Any, reports: Any) -> None:
     p.add_argument("--role", required=True, choices=["admin", "operator", "auditor", "agency"])
     p.add_argument("--agency", help="agency code (required for role agency)")
     p.add_argument("--name", default=None)
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_token_create)
     p = tok.add_parser("list")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_token_list)
     p = tok.add_parser("revoke")
     p.add_argument("id")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_token_revoke)
 
     qu = sub.add_parser("quarantine", help="items that could not be understood").add_subparsers(
@@ -68,66 +75,68 @@ def register(sub: Any, reports: Any) -> None:
     p.set_defaults(func=cmd_quarantine_list)
     p = qu.add_parser("show", help="the reason and the original bytes")
     p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_quarantine_show)
     p = qu.add_parser("replay", help="parse a quarantined item again (after a fix)")
     p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_quarantine_replay)
 
 
+_TZ = "Asia/Jakarta"  # set from the settings by each command (the municipality's zone)
+
+
 def _json_out(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    print()
+    json_out(data)
 
 
 def _when(value: dt.datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+    return local_time(value, _TZ)
 
 
 async def _services(args: argparse.Namespace) -> Any:
     from aggregator.cli import load
     from aggregator.wiring.runtime import open_services
 
+    global _TZ
     settings = load(args)
+    _TZ = settings.sla.timezone
     # The demo migrates itself; a production database is migrated only by `satukanal migrate`.
     return open_services(settings, run_migrations=settings.demo)
 
 
 async def cmd_status(args: argparse.Namespace) -> int:
+    from aggregator.health.overview import health_overview
     from aggregator.lapor.health import lapor_health
     from aggregator.storage.admin import status_overview
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         data = await status_overview(conn)
-        lapor = await lapor_health(conn)
-    if lapor:
-        data["lapor"] = lapor
+        data["lapor"] = await lapor_health(conn)
+        health = await health_overview(conn, services.settings, services.clock())
+    data["health"] = health["components"]
+    data["incidents"] = health["incidents"]
+    data["ready"], data["unready_reason"] = health["ready"]
+    data["timezone"] = _TZ
     if args.json:
         _json_out(data)
         return 0
     con = Console()
-    t = Table(title="Sources")
-    for col in ("source", "kind", "last poll", "last success", "items", "quarantined", "state"):
+    _print_incidents(con, data["incidents"])
+    sources = {s["source"]: s for s in data["sources"]}
+    t = Table(title="Health (from real outcomes; 'unknown' until first contact)")
+    for col in ("component", "state", "last attempt", "last success", "failures", "items",
+                "quarantined", "last error"):
         t.add_column(col)
-    for s in data["sources"]:
-        state = (
-            "DEGRADED: " + (s["last_error"] or "")
-            if s["degraded"]
-            else (
-                f"error: {s['last_error']}"
-                if s["last_error_at"]
-                and (not s["last_success_at"] or s["last_error_at"] > s["last_success_at"])
-                else "ok"
-            )
-        )
-        t.add_row(
-            s["source"],
-            s["kind"],
-            _when(s["last_poll_at"]),
-            _when(s["last_success_at"]),
-            str(s["items_total"]),
-            str(s["quarantined"]),
-            state[:80],
-        )
+    for c in data["health"]:
+        src = sources.get(c["name"], {}) if c["kind"] == "source" else {}
+        state = c["state"] + (f" (circuit {c['breaker']})" if c.get("breaker") else "")
+        t.add_row(c["component"], state.upper() if c["state"] != "ok" else state,
+                  _when(c["last_attempt_at"]), _when(c["last_success_at"]),
+                  str(c["consecutive_failures"]),
+                  str(src.get("items_total", c["last_items"])),
+                  str(src.get("quarantined", "-")) if src else "-",
+                  (c["last_error"] or "") if c["state"] != "ok" else "")
     con.print(t)
     t = Table(title=f"Queue (backlog {data['backlog']})")
     for col in ("kind", "state", "jobs"):
@@ -139,10 +148,8 @@ async def cmd_status(args: argparse.Namespace) -> int:
         con.print(
             "Complaints: " + ", ".join(f"{k} {v}" for k, v in sorted(data["complaints"].items()))
         )
-    if lapor:
-        state = lapor["breaker"].get("state", "closed")
-        con.print(f"LAPOR!: link {'ok' if state == 'closed' else state.upper()}; "
-                  f"updates feed last read {lapor['feed_read_at'] or 'never'}")
+    con.print(f"Updates feed last read: {_when(_parse(data['lapor']['feed_read_at']))}")
+    con.print(f"Dead jobs: {len(data['dead_jobs'])}")
     if data["dead_jobs"]:
         t = Table(title="Dead jobs (satukanal jobs retry ID / jobs discard ID --reason …)")
         for col in ("id", "kind", "complaint", "attempts", "last error"):
@@ -153,10 +160,28 @@ async def cmd_status(args: argparse.Namespace) -> int:
                 j["kind"],
                 str(j["complaint_id"] or "-"),
                 str(j["attempts"]),
-                (j["last_error"] or "")[:80],
+                j["last_error"] or "",
             )
         con.print(t)
+    con.print("Ready: yes" if data["ready"] else f"Ready: NO ({data['unready_reason']})")
     return 0
+
+
+def _parse(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _print_incidents(con: Any, incidents: list[dict[str, Any]]) -> None:
+    if not incidents:
+        con.print("Open incidents: none")
+        return
+    t = Table(title=f"Open incidents ({len(incidents)})")
+    for col in ("id", "kind", "subject", "since", "summary"):
+        t.add_column(col)
+    for i in incidents:
+        t.add_row(str(i["id"]), i["kind"], i["subject"] or "-", _when(i["opened_at"]),
+                  i["summary"])
+    con.print(t)
 
 
 async def cmd_complaints_list(args: argparse.Namespace) -> int:
@@ -185,14 +210,15 @@ async def cmd_complaints_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_complaints_show(args: argparse.Namespace) -> int:
-    from aggregator.storage.admin import complaint_detail
+    from aggregator.storage.admin import complaint_detail, find_complaint_id
     from aggregator.storage.events import append_event
 
-    try:
-        cid = uuid.UUID(args.id)
-    except ValueError as exc:
-        raise ConfigError(f"{args.id!r} is not a complaint id (a UUID)") from exc
     async with await _services(args) as services, services.pool.acquire() as conn:
+        cid = await find_complaint_id(conn, args.id)
+        if cid is None:
+            print(f"no complaint with id, Tracking ID or receipt code {args.id!r}",
+                  file=sys.stderr)
+            return 1
         if args.reveal_identity:
             await append_event(conn, cid, "identity_revealed", {"via": "cli"}, actor="cli")
         d = await complaint_detail(conn, services.crypto, cid, reveal_identity=args.reveal_identity)
@@ -235,14 +261,20 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
 async def cmd_jobs_retry(args: argparse.Namespace) -> int:
     async with await _services(args) as services:
         ok = await services.queue.retry(args.id)
-    print("queued again" if ok else f"no job {args.id}")
+    if args.json:
+        _json_out({"job_id": args.id, "retried": ok})
+    else:
+        print("queued again" if ok else f"no job {args.id}")
     return 0 if ok else 1
 
 
 async def cmd_jobs_discard(args: argparse.Namespace) -> int:
     async with await _services(args) as services:
         ok = await services.queue.discard(args.id, args.reason)
-    print("discarded" if ok else f"no job {args.id}")
+    if args.json:
+        _json_out({"job_id": args.id, "discarded": ok})
+    else:
+        print("discarded" if ok else f"no job {args.id}")
     return 0 if ok else 1
 
 
@@ -256,6 +288,9 @@ async def cmd_token_create(args: argparse.Namespace) -> int:
         token_id, token = await create_token(
             conn, name=args.name or f"{args.role}-token", role=args.role, agency=agency
         )
+    if args.json:
+        _json_out({"id": token_id, "token": token, "role": args.role, "agency": agency})
+        return 0
     print(token)
     print(f"token {token_id} created for role {args.role}; it is shown only once", file=sys.stderr)
     return 0
@@ -274,7 +309,10 @@ async def cmd_token_revoke(args: argparse.Namespace) -> int:
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         ok = await revoke_token(conn, uuid.UUID(args.id))
-    print("revoked" if ok else "no such active token")
+    if args.json:
+        _json_out({"id": args.id, "revoked": ok})
+    else:
+        print("revoked" if ok else "no such active token")
     return 0 if ok else 1
 
 
@@ -309,6 +347,13 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
     if row is None:
         print(f"no item {args.id}", file=sys.stderr)
         return 1
+    if args.json:
+        import base64
+
+        item = {k: row[k] for k in row.keys() if k != "payload"}
+        item["payload_base64"] = base64.b64encode(bytes(row["payload"])).decode()
+        _json_out(item)
+        return 0
     print(f"source {row['source']} ref {row['source_ref']} state {row['state']}", file=sys.stderr)
     print(f"reason: {row['reason']}", file=sys.stderr)
     sys.stdout.buffer.write(bytes(row["payload"]))
@@ -320,5 +365,8 @@ async def cmd_quarantine_replay(args: argparse.Namespace) -> int:
 
     async with await _services(args) as services:
         outcome = await replay_item(services, args.id)
-    print(outcome)
+    if args.json:
+        _json_out({"id": args.id, "outcome": outcome})
+    else:
+        print(outcome)
     return 0

@@ -50,6 +50,7 @@ def register(sub: Any, reports: Any) -> None:
         metavar="FILE",
         help="after migrating, write the resulting schema (pg_dump) to FILE",
     )
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_migrate)
 
     cfg = sub.add_parser("config", help="configuration").add_subparsers(dest="sub", required=True)
@@ -91,8 +92,10 @@ def register(sub: Any, reports: Any) -> None:
         default=None,
         help="group that may read the files (default: the directory's group), e.g. satukanal",
     )
+    p.add_argument("--json", action="store_true", help="print the keys as JSON (without --dir)")
     p.set_defaults(func=cmd_keys_generate)
     p = keys.add_parser("rotate", help="re-encrypt all reporter data with the newest key")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_keys_rotate)
 
 
@@ -128,6 +131,16 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
     async with open_services(settings, run_migrations=False, require_migrated=False) as services:
         async with services.pool.acquire() as conn:
             applied = await migrate(conn)
+        if args.json:
+            if args.dump_schema:
+                from aggregator.storage.schema_dump import dump_schema
+
+                args.dump_schema.write_text(await dump_schema(services.extras["dsn"]))
+            json.dump({"applied": [{"version": m.version, "name": m.name} for m in applied],
+                       "schema_written_to": str(args.dump_schema) if args.dump_schema else None},
+                      sys.stdout)
+            print()
+            return 0
         print(
             f"applied {len(applied)} migration(s)"
             + "".join(f"\n  {m.version:04d} {m.name}" for m in applied)
@@ -224,6 +237,11 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
 def cmd_keys_generate(args: argparse.Namespace) -> int:
     from aggregator.crypto import generate_key
 
+    if args.dir is None and args.json:
+        json.dump({"key": {"id": args.id, "secret": generate_key()}, "hmac_key": generate_key()},
+                  sys.stdout)
+        print()
+        return 0
     if args.dir is None:
         print(
             "# add to your configuration (keep it secret; losing it makes stored identities "
@@ -303,6 +321,10 @@ async def cmd_keys_rotate(args: argparse.Namespace) -> int:
     settings = load(args)
     async with open_services(settings) as services, services.pool.acquire() as conn:
         n = await rotate_reporter_keys(conn, services.crypto)
+    if args.json:
+        json.dump({"reencrypted": n, "key_id": services.crypto.current_id}, sys.stdout)
+        print()
+        return 0
     Console(stderr=True).print(
         f"re-encrypted {n} reporter(s) with key {services.crypto.current_id!r}"
     )

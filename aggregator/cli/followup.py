@@ -29,6 +29,8 @@ def register(sub: Any, reports: Any | None = None) -> None:
     p.add_argument("--to", dest="end", type=_date, default=None,
                    help="last day, inclusive (YYYY-MM-DD, default today)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   help="same as --format json")
     p.set_defaults(func=cmd_report_sla)
 
 

@@ -10,6 +10,7 @@ import structlog
 
 from aggregator import metrics
 from aggregator.errors import AuthError, ConfigError, TransientError
+from aggregator.health import record
 from aggregator.intake import Intake
 from aggregator.storage.sqlfiles import q
 from connectors.base import abilities
@@ -62,6 +63,7 @@ class IngestLoop:
                     )
             async with pool.acquire() as conn:
                 await conn.execute(q("record_source_poll"), src.name, handled)
+            await record.succeeded(pool, "source", src.name, self.services.clock(), handled)
             metrics.SOURCE_LAST_SUCCESS.labels(source=src.name).set_to_current_time()
             if self.degraded:
                 self.degraded = False
@@ -78,6 +80,11 @@ class IngestLoop:
             await self._failed(
                 TransientError(f"{type(exc).__name__}: {exc}"), degraded=self.degraded
             )
+        except Exception as exc:
+            # A bug (an item that crashes the parser at every poll) is a failed poll too: the
+            # source must not look healthy while nothing comes through. ``run`` logs it.
+            await self._failed(exc, degraded=self.degraded, crashed=True)
+            raise
         finally:
             async with pool.acquire() as conn:
                 await conn.execute(q("release_source_lease"), src.name, self.services.owner)
@@ -85,17 +92,20 @@ class IngestLoop:
         self.total += handled
         return handled
 
-    async def _failed(self, exc: Exception, *, degraded: bool) -> None:
+    async def _failed(self, exc: Exception, *, degraded: bool, crashed: bool = False) -> None:
         src = self.source
         metrics.SOURCE_ERRORS.labels(source=src.name).inc()
+        error = f"{type(exc).__name__}: {exc}" if crashed else str(exc)
+        await record.failed(self.services.pool, "source", src.name, self.services.clock(),
+                            error, needs_human=degraded)
         # Log once when it goes down, once when it is back: not at every poll.
         if degraded and not self.degraded:
             log.error("source_degraded", source=src.name, error=str(exc))
         elif not degraded:
-            log.warning("source_poll_failed", source=src.name, error=str(exc))
+            log.warning("source_poll_failed", source=src.name, error=error)
         self.degraded = degraded
         async with self.services.pool.acquire() as conn:
-            await conn.execute(q("record_source_error"), src.name, str(exc)[:1000], degraded)
+            await conn.execute(q("record_source_error"), src.name, error[:1000], degraded)
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.source.cfg.poll_s

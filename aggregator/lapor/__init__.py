@@ -42,9 +42,10 @@ def build_port(services: Any) -> LaporPort:
 
             port = HttpLaporAdapter(cfg, services.http, base_url=base, client_id=client_id,
                                     client_secret=secret)
-        from aggregator.lapor.health import record_breaker
+        from aggregator.lapor.health import record_breaker, record_link_outcomes
 
         record_breaker(port.breaker, services.pool)
+        record_link_outcomes(port.breaker, services.pool, services.clock)
         services.extras["lapor_breaker"] = port.breaker
     services.extras["lapor"] = port
     return port  # type: ignore[no-any-return]

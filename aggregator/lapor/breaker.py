@@ -35,6 +35,8 @@ class CircuitBreaker:
         self.trips = 0
         self._trial_running = False
         self.listeners: list[Callable[[CircuitBreaker], None]] = []
+        # Told of every call's outcome (True, None) / (False, error): the link's health.
+        self.outcome_listeners: list[Callable[[bool, str | None], None]] = []
         _REGISTRY[name] = self
 
     def retry_in(self) -> float:
@@ -57,6 +59,8 @@ class CircuitBreaker:
     def success(self) -> None:
         self._trial_running = False
         self.failures = 0
+        for listener in list(self.outcome_listeners):
+            listener(True, None)
         if self.state != self.CLOSED:
             self._set(self.CLOSED)
 
@@ -64,6 +68,8 @@ class CircuitBreaker:
         self._trial_running = False
         self.failures += 1
         self.last_error = error[:300]
+        for listener in list(self.outcome_listeners):
+            listener(False, self.last_error)
         if self.state == self.HALF_OPEN or (
                 self.state == self.CLOSED and self.failures >= self.threshold):
             self.opened_at = self.clock()

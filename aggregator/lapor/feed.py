@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from aggregator.errors import AuthError, PermanentError, TransientError
+from aggregator.health import record
 from aggregator.lapor.apply import ApplyResult, Classifier, default_classifier, store_and_apply
 from aggregator.lapor.errors import Rejected
 from aggregator.lapor.http import event_from_wire, verify_signature
@@ -42,9 +43,23 @@ class UpdatesLoop:
         self.page_size = page_size or cfg.updates_page
         self.poll_s = poll_s or cfg.updates_poll_s
         self.totals = ApplyResult()
+        self.clock = services.clock
 
     async def run_once(self) -> int:
-        """Read pages until the feed is drained; return the events applied.
+        """Read pages until the feed is drained; return the events applied. The outcome is
+        the feed's recorded health (``aggregator.health``)."""
+        try:
+            handled = await self._drain()
+        except Exception as exc:
+            await record.failed(self.pool, "feed", None, self.clock(),
+                                f"{type(exc).__name__}: {exc}",
+                                needs_human=isinstance(exc, AuthError))
+            raise
+        await record.succeeded(self.pool, "feed", None, self.clock(), handled)
+        return handled
+
+    async def _drain(self) -> int:
+        """Read pages until the feed is drained.
 
         The next page is fetched while the current one is applied (the cursor it starts from
         is the one the current page gives), so the HTTP wait overlaps the database work.

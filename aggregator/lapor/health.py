@@ -1,14 +1,19 @@
-"""LAPOR! health that other processes can read: the breaker's state kept in ``lapor_state``."""
+"""LAPOR! health that other processes can read: the breaker's state kept in ``lapor_state``
+and every call's outcome in ``component_health`` (component ``lapor``)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import structlog
 
+from aggregator.health import record
 from aggregator.lapor.breaker import CircuitBreaker
 from aggregator.storage import lapor as repo
 from aggregator.storage.sqlfiles import q
@@ -38,9 +43,36 @@ def record_breaker(breaker: CircuitBreaker, pool: asyncpg.Pool) -> None:
     breaker.listeners.append(listener)
 
 
+def record_link_outcomes(breaker: CircuitBreaker, pool: asyncpg.Pool,
+                         clock: Callable[[], dt.datetime], *, every_s: float = 10.0) -> None:
+    """Record the LAPOR! link's outcomes: every failure, and a success when it follows a
+    failure or the last recorded one is ``every_s`` old (a busy push loop makes hundreds of
+    calls a second; the row need not change for each)."""
+    tasks: set[asyncio.Task[None]] = set()
+    last: dict[str, Any] = {"ok": None, "at": 0.0}
+
+    def listener(ok: bool, error: str | None) -> None:
+        now = time.monotonic()
+        if ok and last["ok"] is True and now - last["at"] < every_s:
+            return
+        last["ok"], last["at"] = ok, now
+        coro = (record.succeeded(pool, "lapor", None, clock()) if ok else
+                record.failed(pool, "lapor", None, clock(), error or "failed"))
+        try:
+            task = asyncio.get_running_loop().create_task(coro)
+        except RuntimeError:
+            coro.close()
+            return
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    breaker.outcome_listeners.append(listener)
+
+
 async def lapor_health(conn: asyncpg.Connection) -> dict[str, Any]:
     """For ``satukanal status``: the breaker as last recorded, and the feed's position."""
     raw = await repo.get_state(conn, repo.BREAKER)
-    breaker = json.loads(raw) if raw else {"state": "closed"}
+    # Never contacted: unknown, not "closed" (which would read as "link ok").
+    breaker = json.loads(raw) if raw else {"state": "unknown"}
     row = await conn.fetchrow(q("get_lapor_state"), repo.FEED)
     return {"breaker": breaker, "feed_read_at": row["updated_at"].isoformat() if row else None}

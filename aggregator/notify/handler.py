@@ -28,6 +28,7 @@ import structlog
 from prometheus_client import Counter
 
 from aggregator.errors import PermanentError, TransientError
+from aggregator.health import record
 from aggregator.notify.render import Item, channel_of, local_time, render
 from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
@@ -260,7 +261,13 @@ class Notifier:
                 result = await sink.send(origin, out)
             except PermanentError as exc:
                 state, detail = "failed", f"sink refused: {exc}"[:500]
+                await record.failed(self.pool, "sink", c["source"], self._now(), detail)
+            except Exception as exc:
+                await record.failed(self.pool, "sink", c["source"], self._now(),
+                                    f"{type(exc).__name__}: {exc}")
+                raise
             else:
+                await record.succeeded(self.pool, "sink", c["source"], self._now(), 1)
                 external_id, detail = result.external_id, result.detail
                 state = ("delivered" if result.delivered else
                          "failed" if result.delivered is False else "sent")
@@ -316,10 +323,17 @@ class Notifier:
             state, external_id, sent_at = "skipped", None, None
             detail: str | None = "no sink for this source"
             if sink is not None:
-                result = await sink.send(
-                    Origin(source=str(source), channel=channel, address=str(address)),
-                    OutboundMessage(notification_id=str(nid), kind=SINK_KIND.get(event, event),
-                                    text=msg.text, subject=msg.subject, html=msg.html))
+                try:
+                    result = await sink.send(
+                        Origin(source=str(source), channel=channel, address=str(address)),
+                        OutboundMessage(notification_id=str(nid),
+                                        kind=SINK_KIND.get(event, event),
+                                        text=msg.text, subject=msg.subject, html=msg.html))
+                except Exception as exc:
+                    await record.failed(self.pool, "sink", str(source), self._now(),
+                                        f"{type(exc).__name__}: {exc}")
+                    raise
+                await record.succeeded(self.pool, "sink", str(source), self._now(), 1)
                 state = "delivered" if result.delivered else "sent"
                 external_id, detail, sent_at = result.external_id, result.detail, self._now()
             await repo.record_standalone(

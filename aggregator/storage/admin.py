@@ -42,6 +42,17 @@ async def status_overview(conn: asyncpg.Connection, dead_limit: int = 20) -> dic
     }
 
 
+async def find_complaint_id(conn: asyncpg.Connection, ref: str) -> uuid.UUID | None:
+    """A complaint by its id, its LAPOR! Tracking ID or a legacy form's receipt code."""
+    try:
+        cid = uuid.UUID(ref)
+    except ValueError:
+        found: uuid.UUID | None = await conn.fetchval(q("find_complaint_by_reference"),
+                                                       ref.strip())
+        return found
+    return cid if await conn.fetchval(q("complaint_exists"), cid) else None
+
+
 async def list_complaints(
     conn: asyncpg.Connection,
     *,

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from aggregator.health.overview import health_overview
 from aggregator.lapor.health import lapor_health
 from aggregator.redact import redact_text
 from aggregator.storage import admin as repo
@@ -58,6 +59,9 @@ async def get_status(request: web.Request) -> web.Response:
     async with services.pool.acquire() as conn:
         data = await repo.status_overview(conn)
         data["lapor"] = await lapor_health(conn)
+        health = await health_overview(conn, services.settings, services.clock())
+    data["health"] = health["components"]
+    data["incidents"] = health["incidents"]
     return json_response(data)
 
 

@@ -20,7 +20,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from aggregator.health.alerts import KIND_LABELS
+from aggregator.health.overview import health_overview
 from aggregator.lapor.health import lapor_health
+from aggregator.localtime import zone_label
 from aggregator.storage import admin as repo
 from aggregator.storage import web as sessions
 from aggregator.storage.sqlfiles import q
@@ -56,9 +59,10 @@ def setup_dashboard(app: web.Application) -> None:
         autoescape=jinja2.select_autoescape(["html"]),
     )
     tz = ZoneInfo(app[SERVICES].settings.sla.timezone)
+    zone = zone_label(app[SERVICES].settings.sla.timezone)
 
     def waktu(value: dt.datetime | None) -> str:
-        return value.astimezone(tz).strftime("%d-%m-%Y %H:%M") if value else "-"
+        return f"{value.astimezone(tz).strftime('%d-%m-%Y %H:%M')} {zone}" if value else "-"
 
     def details(event: dict[str, Any], followups: Iterable[Any] = ()) -> list[Detail]:
         return event_details(
@@ -198,12 +202,17 @@ async def overview(request: web.Request) -> dict[str, Any]:
     async with services.pool.acquire() as conn:
         status = await repo.status_overview(conn)
         lapor = await lapor_health(conn)
+        health = await health_overview(conn, services.settings, services.clock())
         quarantined = await conn.fetchval(
             "SELECT count(*) FROM raw_items WHERE state = 'quarantined'"
         )
     if request[IDENTITY]["role"] == "agency":
         status["sources"] = []
+        health["components"] = [c for c in health["components"] if c["kind"] != "source"]
     return {
+        "health": health["components"],
+        "incidents": health["incidents"],
+        "incident_labels": KIND_LABELS,
         "identity": request[IDENTITY],
         "municipality": services.settings.municipality,
         "status": status,

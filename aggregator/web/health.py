@@ -10,6 +10,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from aggregator import metrics
+from aggregator.health.overview import health_overview
+from aggregator.health.state import LABELS
 from aggregator.lapor.health import lapor_health
 from aggregator.storage import jobs as jobs_repo
 from aggregator.storage.migrate import pending
@@ -46,13 +48,26 @@ async def readyz(request: web.Request) -> web.Response:
             },
             status=503,
         )
-    if degraded:
-        details["degraded_sources"] = degraded
     async with services.pool.acquire(timeout=5) as conn:
         details["lapor"] = await lapor_health(conn)
-    return web.json_response(
-        {"status": "ready", **details}, dumps=lambda d: json.dumps(d, default=str)
-    )
+        overview = await health_overview(conn, services.settings, services.clock())
+    failing = [c["name"] for c in overview["components"]
+               if c["kind"] == "source" and c["state"] in ("failing", "degraded")]
+    details["degraded_sources"] = sorted(set(degraded) | set(failing))
+    details["components"] = {
+        c["component"]: {"state": c["state"], "last_success_at": c["last_success_at"],
+                         "consecutive_failures": c["consecutive_failures"],
+                         "last_error": c["last_error"]}
+        for c in overview["components"]}
+    details["incidents"] = [
+        {k: i[k] for k in ("id", "kind", "subject", "summary", "opened_at", "first_seen_at")}
+        for i in overview["incidents"]]
+    ready, reason = overview["ready"]
+    body = {"status": "ready" if ready else "unready", **details}
+    if reason:
+        body["reason"] = reason
+    return web.json_response(body, status=200 if ready else 503,
+                             dumps=lambda d: json.dumps(d, default=str))
 
 
 async def refresh_gauges(services: Any) -> None:
@@ -70,6 +85,28 @@ async def refresh_gauges(services: Any) -> None:
                 metrics.SOURCE_LAST_SUCCESS.labels(source=r["source"]).set(
                     r["last_success_at"].timestamp()
                 )
+        overview = await health_overview(conn, services.settings, services.clock())
+    for g in (metrics.COMPONENT_STATE, metrics.COMPONENT_FAILURES,
+              metrics.COMPONENT_LAST_SUCCESS, metrics.INCIDENT_OPEN, metrics.INCIDENTS_OPEN):
+        g.clear()
+    for c in overview["components"]:
+        for state in LABELS:
+            metrics.COMPONENT_STATE.labels(c["component"], c["kind"], state).set(
+                1 if c["state"] == state else 0)
+        metrics.COMPONENT_FAILURES.labels(c["component"], c["kind"]).set(
+            c["consecutive_failures"])
+        if c["last_success_at"] is not None:
+            metrics.COMPONENT_LAST_SUCCESS.labels(c["component"], c["kind"]).set(
+                c["last_success_at"].timestamp())
+        if c["kind"] == "lapor":
+            metrics.LAPOR_BREAKER_OPEN.set(1 if c.get("breaker") == "open" else 0)
+    from aggregator.health.alerts import KIND_LABELS
+
+    for kind in KIND_LABELS:  # every kind present, 0 when none is open: alert rules see it
+        metrics.INCIDENTS_OPEN.labels(kind).set(0)
+    for i in overview["incidents"]:
+        metrics.INCIDENT_OPEN.labels(i["kind"], i["subject"]).set(1)
+        metrics.INCIDENTS_OPEN.labels(i["kind"]).inc()
 
 
 @routes.get("/metrics")

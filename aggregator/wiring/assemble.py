@@ -138,6 +138,9 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             loops.append(UpdatesLoop(services, port))
         loops.append(SlaLoop(services, sinks, interval_s=settings.sla.check_interval_s))
         loops.append(DeliveryLoop(services, caps.delivery_status))
+        from aggregator.health.incidents import IncidentLoop
+
+        loops.append(IncidentLoop(services, sinks=list(sinks)))
 
         async def report(svc: Any) -> list[dict[str, Any]]:
             import dataclasses

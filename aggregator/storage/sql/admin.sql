@@ -65,3 +65,15 @@ WHERE key_id <> $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED;
 -- name: update_reporter_ciphertexts
 UPDATE reporters SET key_id = $2, name_enc = $3, email_enc = $4, phone_enc = $5, nik_enc = $6
 WHERE id = $1;
+
+-- name: find_complaint_by_reference
+-- A Tracking ID first (unique); else a receipt code, compared as printed on the slip.
+SELECT id FROM complaints WHERE lapor_tracking_id = $1
+UNION ALL
+(SELECT id FROM complaints
+ WHERE origin ? 'receipt_code' AND upper(origin ->> 'receipt_code') = upper($1)
+ ORDER BY received_at DESC LIMIT 1)
+LIMIT 1;
+
+-- name: complaint_exists
+SELECT true FROM complaints WHERE id = $1;
