@@ -1,0 +1,201 @@
+"""Indonesian citizen and agency text, folded to one spelling before a model reads it.
+
+Pure functions, no I/O. ``normalize`` lowercases, strips HTML, squeezes repeated letters
+("bangeeet" → "banget"), expands SMS abbreviations and slang (``yg``, ``tdk``, ``sdh``,
+``jln``, ``dpn``, ``bgt``, ``gmn``, ``krn``, ``tlg``…) and regional words (Jawa, Sunda,
+Betawi) to standard Indonesian, and maps the English words complaints and replies use to
+their Indonesian counterparts, so one model reads "street light is dead" and "lampu jalan
+mati" alike. With ``places=True`` (the router) street names, RT/RW and kelurahan become one
+``lokasi`` token: a place is evidence of where, not of what ("Jl. Lampu Satu" is no street
+light).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+# Abbreviations, slang and regional words → standard Indonesian. Token by token, after
+# repeated letters are squeezed, so "sdhhh" and "sdh" both reach "sudah".
+SLANG: dict[str, str] = {
+    # SMS abbreviations
+    "yg": "yang", "yng": "yang", "tdk": "tidak", "tak": "tidak", "gak": "tidak", "ga": "tidak",
+    "gk": "tidak", "nggak": "tidak", "ngga": "tidak", "enggak": "tidak", "kagak": "tidak",
+    "ndak": "tidak", "nda": "tidak", "sdh": "sudah", "udh": "sudah", "udah": "sudah",
+    "sudh": "sudah", "sdah": "sudah", "dah": "sudah", "blm": "belum", "blum": "belum",
+    "lom": "belum", "jln": "jalan", "jl": "jalan", "dpn": "depan", "dpan": "depan",
+    "blkg": "belakang", "bgt": "banget", "bngt": "banget", "gmn": "bagaimana",
+    "gimana": "bagaimana", "krn": "karena", "karna": "karena", "krna": "karena",
+    "tlg": "tolong", "tlng": "tolong", "mhn": "mohon", "bpk": "bapak", "pak": "bapak",
+    "bu": "ibu", "sy": "saya", "aku": "saya", "gw": "saya", "gue": "saya", "kmrn": "kemarin",
+    "kemaren": "kemarin", "bsk": "besok", "dgn": "dengan", "dg": "dengan", "utk": "untuk",
+    "untk": "untuk", "tsb": "tersebut", "bs": "bisa", "pd": "pada", "dr": "dari",
+    "dri": "dari", "kpd": "kepada", "dlm": "dalam", "sm": "sama", "jg": "juga", "lg": "lagi",
+    "sdg": "sedang", "lgi": "lagi", "tp": "tapi", "tpi": "tapi", "dmn": "dimana",
+    "kl": "kalau", "klo": "kalau", "kalo": "kalau", "aja": "saja", "aj": "saja",
+    "org": "orang", "rmh": "rumah", "rmah": "rumah", "skrg": "sekarang", "skrng": "sekarang",
+    "hr": "hari", "hri": "hari", "mgg": "minggu", "bln": "bulan", "thn": "tahun",
+    "msh": "masih", "masi": "masih", "byk": "banyak", "bnyk": "banyak", "trs": "terus",
+    "trus": "terus", "sgt": "sangat", "smp": "sampai", "sampe": "sampai", "ampe": "sampai",
+    "mlm": "malam", "pgi": "pagi", "sore2": "sore", "tgl": "tanggal", "brp": "berapa",
+    "knp": "kenapa", "napa": "kenapa", "sblm": "sebelum", "stlh": "setelah", "spt": "seperti",
+    "akn": "akan", "sgr": "segera", "bkn": "bukan",
+    "ato": "atau", "atw": "atau", "ortu": "orang tua", "anak2": "anak", "warga2": "warga",
+    "tmpt": "tempat", "tmp": "tempat", "dket": "dekat", "dkt": "dekat", "kntr": "kantor",
+    "pemkot": "pemerintah kota", "mks": "terima kasih", "mksh": "terima kasih",
+    "makasih": "terima kasih", "trims": "terima kasih", "trimakasih": "terima kasih",
+    "terimakasih": "terima kasih", "tks": "terima kasih", "thx": "terima kasih",
+    "wkt": "waktu", "smua": "semua", "smw": "semua", "sj": "saja", "bbrp": "beberapa",
+    "tlh": "telah", "tlah": "telah", "td": "tadi", "tdi": "tadi", "nnti": "nanti",
+    "ntar": "nanti", "kmi": "kami", "kt": "kita", "dpt": "dapat", "lapornya": "laporannya",
+    "laporanya": "laporannya", "ats": "atas", "sdr": "saudara",
+    # Betawi / Jakarta colloquial
+    "kagak": "tidak", "kaga": "tidak", "udeh": "sudah", "ude": "sudah", "mulu": "terus",
+    "bener": "benar", "bener2": "benar", "gede": "besar", "pade": "pada",
+    "ape": "apa", "aye": "saya", "ente": "anda", "kite": "kita", "bokap": "bapak",
+    "dibenerin": "diperbaiki", "benerin": "perbaiki", "dibetulin": "diperbaiki",
+    "dibersihin": "dibersihkan", "bersihin": "bersihkan", "diterusin": "diteruskan",
+    "terusin": "teruskan", "diberesin": "diselesaikan", "beresin": "selesaikan",
+    "ditambel": "ditambal", "tambel": "tambal", "dipasangin": "dipasang",
+    "diangkutin": "diangkut", "dicekin": "dicek", "digantiin": "diganti",
+    "nyalain": "nyalakan", "dinyalain": "dinyalakan", "ngangkut": "mengangkut",
+    "mampet": "tersumbat", "mampat": "tersumbat", "bolong": "berlubang", "bolong2": "berlubang",
+    "ancur": "hancur", "bau2": "bau", "mulu2": "terus",
+    # Jawa
+    "ora": "tidak", "mboten": "tidak", "durung": "belum", "wis": "sudah", "uwis": "sudah",
+    "sampun": "sudah", "dalan": "jalan", "ratan": "jalan", "lampune": "lampu", "lampu2": "lampu",
+    "mati2": "mati", "banyune": "air", "banyu": "air", "got": "saluran",
+    "sampahe": "sampah", "omah": "rumah", "wong": "orang", "akeh": "banyak", "pripun": "bagaimana",
+    "piye": "bagaimana", "nggih": "ya", "matur": "terima", "nuwun": "kasih", "suwun": "terima kasih",
+    "mambu": "bau", "rusake": "rusak", "ambrol": "ambruk", "dadi": "jadi",
+    # Sunda
+    "teu": "tidak", "henteu": "tidak", "atos": "sudah", "acan": "belum", "jalanna": "jalan",
+    "caina": "air", "cai": "air", "imah": "rumah", "seueur": "banyak", "hatur": "terima",
+    "nuhun": "kasih", "kumaha": "bagaimana", "pareum": "mati", "ruksak": "rusak",
+    "kokotor": "sampah", "runtah": "sampah", "solokan": "saluran",
+    # Banjar / Kalimantan (the default city is Palangka Raya)
+    "kada": "tidak", "kadada": "tidak ada", "pian": "anda", "ulun": "saya", "lawas": "lama", "rigat": "kotor", "hancap": "cepat",
+    # typing shortcuts for "ke-"/"di-" words seen in SMS
+    "dket2": "dekat", "bnr": "benar", "bnran": "beneran", "prnh": "pernah",
+}
+
+# English → Indonesian, for complaints and replies written (partly) in English.
+ENGLISH: dict[str, str] = {
+    "road": "jalan", "roads": "jalan", "street": "jalan", "pothole": "lubang",
+    "potholes": "lubang", "hole": "lubang", "holes": "lubang", "damaged": "rusak",
+    "broken": "rusak", "bridge": "jembatan", "sidewalk": "trotoar", "pavement": "trotoar",
+    "flood": "banjir", "flooded": "banjir", "flooding": "banjir", "floods": "banjir",
+    "drain": "saluran", "drains": "saluran", "drainage": "drainase", "gutter": "saluran",
+    "clogged": "tersumbat", "blocked": "tersumbat", "culvert": "gorong", "river": "sungai",
+    "trapped": "terjebak", "evacuation": "evakuasi", "evacuate": "evakuasi", "boat": "perahu",
+    "boats": "perahu", "rescue": "evakuasi", "shelter": "pengungsian", "tents": "tenda",
+    "parking": "parkir", "parked": "parkir", "attendant": "juru", "attendants": "juru",
+    "fee": "tarif", "fees": "tarif", "ticket": "karcis", "threatened": "mengancam",
+    "threaten": "mengancam", "thugs": "preman", "thug": "preman", "hit": "memukul",
+    "swiftlet": "walet", "swallow": "walet", "nest": "sarang", "nests": "sarang",
+    "permit": "izin", "permits": "izin", "license": "izin", "licence": "izin",
+    "illegal": "ilegal", "noise": "bising", "noisy": "bising", "loud": "bising",
+    "smell": "bau", "smells": "bau", "stink": "bau", "stinks": "bau", "droppings": "kotoran",
+    "seal": "segel", "sealed": "disegel", "close": "tutup", "closed": "ditutup",
+    "demolish": "bongkar", "garbage": "sampah", "trash": "sampah", "rubbish": "sampah",
+    "waste": "sampah", "bin": "tong", "bins": "tong", "dumping": "buang", "dumped": "dibuang",
+    "collected": "diangkut", "collection": "pengangkutan", "light": "lampu",
+    "lights": "lampu", "lamp": "lampu", "streetlight": "lampu jalan", "streetlights": "lampu jalan",
+    "dark": "gelap", "dead": "mati", "off": "mati", "flickering": "berkedip", "pole": "tiang",
+    "cable": "kabel", "stolen": "dicuri", "water": "air", "tap": "keran", "bill": "tagihan",
+    "meter": "meteran", "leak": "bocor", "leaking": "bocor", "pipe": "pipa", "dirty": "keruh",
+    "murky": "keruh", "id": "ktp", "card": "kartu", "family": "keluarga", "birth": "lahir",
+    "certificate": "akta", "queue": "antrean", "clinic": "puskesmas", "hospital": "rumah sakit",
+    "medicine": "obat", "medicines": "obat", "doctor": "dokter", "nurse": "perawat",
+    "ambulance": "ambulans", "dengue": "demam berdarah", "mosquito": "nyamuk",
+    "vaccine": "vaksin", "vaccination": "vaksinasi", "school": "sekolah", "schools": "sekolah",
+    "teacher": "guru", "teachers": "guru", "student": "siswa", "students": "siswa",
+    "uniform": "seragam", "uniforms": "seragam", "enrolment": "ppdb", "enrollment": "ppdb",
+    "zoning": "zonasi", "aid": "bantuan", "welfare": "bansos", "assistance": "bantuan",
+    "poor": "miskin", "disabled": "disabilitas", "disability": "disabilitas",
+    "building": "bangunan", "tower": "menara", "billboard": "reklame", "vendors": "pedagang",
+    "vendor": "pedagang", "hawkers": "pedagang", "karaoke": "karaoke", "gambling": "judi",
+    "beggars": "pengemis", "beggar": "pengemis", "alcohol": "miras", "smoke": "asap",
+    "burning": "pembakaran", "burn": "bakar", "fire": "kebakaran", "fires": "kebakaran",
+    "factory": "pabrik", "pollution": "pencemaran", "polluted": "tercemar", "haze": "asap",
+    "bribe": "suap", "bribes": "suap", "extortion": "pungli", "broker": "calo",
+    "brokers": "calo", "officer": "petugas", "officers": "petugas", "official": "pegawai",
+    "officials": "pegawai", "dog": "anjing", "dogs": "anjing", "stray": "liar",
+    "neighbour": "tetangga", "neighbor": "tetangga", "please": "mohon", "help": "tolong",
+    "fixed": "diperbaiki", "repaired": "diperbaiki", "repair": "perbaiki", "cleaned": "dibersihkan",
+    "replaced": "diganti", "installed": "dipasang", "patched": "ditambal", "removed": "dibongkar",
+    "done": "selesai", "completed": "selesai", "forwarded": "diteruskan", "forward": "teruskan",
+    "referred": "diteruskan", "thank": "terima", "thanks": "terima kasih", "received": "diterima",
+    "report": "laporan", "complaint": "pengaduan", "photo": "foto", "photos": "foto",
+    "address": "alamat", "location": "lokasi", "number": "nomor", "team": "tim",
+    "yesterday": "kemarin", "today": "hari ini", "tomorrow": "besok", "week": "minggu",
+    "weeks": "minggu", "month": "bulan", "months": "bulan", "since": "sejak", "near": "dekat",
+    "front": "depan", "behind": "belakang", "our": "kami", "my": "saya",
+}
+
+_SQUEEZE = re.compile(r"([a-z])\1{2,}")
+_TAG = re.compile(r"<[^>]+>")
+_BR = re.compile(r"<\s*(?:br|/p|/div|/li)\s*/?>", re.I)
+_TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*|[^\sa-z0-9]")
+# Street, alley, neighbourhood names: "Jl. G. Obos IX", "Gg. Sepakat", "RT 03/RW 02".
+_PLACE = (
+    re.compile(r"\b(?:jl|jln|jalan)\.\s*[A-Za-z0-9][\w.'-]*(?:\s+(?:[A-Z0-9][\w.'-]*|no\.?\s*\d+))*"),
+    re.compile(r"\b(?:Jl|Jln|JL|JLN)\s+[A-Za-z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"),
+    re.compile(r"\bJalan\s+[A-Z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"),
+    re.compile(r"\b(?:gg|gang)\.?\s+[A-Z0-9][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*", re.I),
+    re.compile(r"\b(?:rt|rw)\.?\s*\d+(?:\s*/\s*(?:rw\.?\s*)?\d+)?", re.I),
+    re.compile(r"\b(?:kelurahan|kecamatan|kel|kec|desa|komplek|kompleks|perumahan|perum)\.?\s+"
+               r"[A-Z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"),
+    re.compile(r"\bno\.?\s*\d+[a-z]?\b", re.I),
+)
+_WORD_FIX = {
+    # joined forms that carry one meaning
+    "lampu jalan": "lampu_jalan", "tindak lanjut": "tindaklanjut", "tindak lanjuti": "tindaklanjuti",
+    "kerja bakti": "kerjabakti", "rumah sakit": "rumah_sakit", "kartu keluarga": "kk",
+    "pungutan liar": "pungli", "uang rokok": "uang_rokok", "uang pelicin": "uang_pelicin",
+}
+
+
+def squeeze(word: str) -> str:
+    """Letters repeated three times or more become one: "bangeeet" → "banget"."""
+    return _SQUEEZE.sub(r"\1", word)
+
+
+def strip_html(text: str) -> str:
+    if "<" not in text and "&" not in text:
+        return text
+    return html.unescape(_TAG.sub(" ", _BR.sub("\n", text)))
+
+
+def mask_places(text: str) -> str:
+    """Street names and neighbourhoods as ``lokasi`` (before lowercasing: capitals mark names)."""
+    for pat in _PLACE:
+        text = pat.sub(" lokasi ", text)
+    return text
+
+
+def tokens(text: str, *, places: bool = False) -> list[str]:
+    text = strip_html(text)
+    if places:
+        text = mask_places(text)
+    out: list[str] = []
+    for tok in _TOKEN.findall(text.lower()):
+        if not tok[0].isalnum():
+            if tok in "?!":
+                out.append(tok)
+            continue
+        tok = squeeze(tok)
+        if tok.endswith("2") and tok[:-1].isalpha():
+            tok = tok[:-1]  # "anak2" (reduplication written with a 2)
+        expanded = SLANG.get(tok) or ENGLISH.get(tok) or tok
+        out.extend(expanded.split())
+    return out
+
+
+def normalize(text: str, *, places: bool = False) -> str:
+    """One spelling for a model: lowercase words separated by single spaces."""
+    out = " ".join(tokens(text, places=places))
+    for phrase, joined in _WORD_FIX.items():
+        if phrase in out:
+            out = out.replace(phrase, joined)
+    return out
