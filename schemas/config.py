@@ -198,6 +198,9 @@ class FollowupConfig(Section):
         default_factory=list, description="words that never count as an action"
     )
     unit_words: list[str] = Field(default_factory=list, description="local unit names (UPT …)")
+    policy: Path | None = Field(
+        default=None, description="followup.toml replacing the shipped label policy"
+    )
 
 
 class SourceConfig(Section):
@@ -226,6 +229,39 @@ class RoutingRule(Section):
     category: str | None = None
 
 
+class RouteTarget(Section):
+    category: str | None = None
+    agency: str | None = Field(default=None, description="OPD code, e.g. PUPR")
+
+
+class RouterRule(Section):
+    """A rule of the routing policy: when one of the phrases appears (case-insensitive, after
+    normalisation; ``re:`` prefixes a regular expression) force a route, or forbid one."""
+
+    name: str | None = None
+    when: list[str] = Field(min_length=1)
+    force: RouteTarget | None = None
+    forbid: RouteTarget | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> RouterRule:
+        if (self.force is None) == (self.forbid is None):
+            raise ValueError("a routing rule either forces or forbids a route")
+        return self
+
+
+class RouterConfig(Section):
+    """The learned router (see docs/routing.md). The shipped policy is the default;
+    ``policy`` names a city's own file of the same shape, which replaces it."""
+
+    enabled: bool = True
+    policy: Path | None = Field(default=None, description="routing.toml replacing the shipped one")
+    min_confidence: float = Field(
+        default=0.55, ge=0, le=1, description="below this a complaint goes to the triage list"
+    )
+    rules: list[RouterRule] = Field(default_factory=list, description="added to the policy's")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SATUKANAL_",
@@ -249,6 +285,7 @@ class Settings(BaseSettings):
     followup: FollowupConfig = FollowupConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(default_factory=list)
+    router: RouterConfig = RouterConfig()
     agencies: dict[str, str] = Field(
         default_factory=dict,
         description="friendly OPD code → LAPOR! agency id (GET /agencies); codes may then be "

@@ -40,11 +40,16 @@ NAMES = ["Budi", "Siti Aminah", "Rahmat", "Dewi", "Yohanes", "Agus S.", "Nur Ain
 
 WRAP = {
     "A": {
-        "sms": ["{p} di {place} {since}. {ask}", "{p} {place}, {ask}", "lapor: {p} di {place}. {ask}"],
+        "sms": ["{p} di {place} {since}. {ask}", "{p} {place}, {ask}", "lapor: {p} di {place}. {ask}",
+                "pak/bu {p}, {since} tdk ada perbaikan", "{place} {p}"],
         "web": ["Dengan hormat, saya ingin melaporkan bahwa {p} di {place}. Kondisi ini terjadi {since}. {ask}",
-                "Kepada Yth. Pemerintah Kota, {p} di wilayah {place} {since}. {ask}"],
+                "Kepada Yth. Pemerintah Kota, {p} di wilayah {place} {since}. {ask}",
+                "Nama: {name}\nAlamat: {place}\nJudul: Keluhan warga\nIsi laporan: {p}, {since}. {ask}",
+                "Kami warga sekitar {place} mengeluhkan {p}. Sudah pernah disampaikan ke RT namun belum ada hasil. {ask}"],
         "email": ["Selamat pagi Bapak/Ibu,\n\nSaya warga {place}. Ingin menyampaikan keluhan: {p}. "
-                  "Masalah ini {since}.\n\n{ask}\n\nSalam,\n{name}\nDikirim dari iPhone saya"],
+                  "Masalah ini {since}.\n\n{ask}\n\nSalam,\n{name}\nDikirim dari iPhone saya",
+                  "Kepada Yth. Bapak Wali Kota\nc.q. Admin Pengaduan\n\nPerihal: pengaduan\n\nDengan hormat, {p}. Lokasi {place}. "
+                  "{ask}\n\nHormat kami,\n{name}"],
         "en": ["Hello, {p} at {place}. {en_ask}", "Dear sir, {p} near {place} for weeks. Please help."],
     },
     "B": {
