@@ -110,10 +110,9 @@ def test_promises_are_reported_as_not_actions() -> None:
 
 
 def test_extra_phrases_from_config() -> None:
-    text = "Sudah dilakukan dandan jalan oleh UPT di Jl. Merdeka."
-    assert classify(text)[0] == FollowupLabel.ACKNOWLEDGEMENT
+    # "didandani" (a local word for repaired) means nothing until a city configures it.
+    assert classify("Jalan sudah didandani oleh UPT.")[0] == FollowupLabel.ACKNOWLEDGEMENT
     cfg = FollowupConfig(action_words=["dandan"])
-    # "dilakukan dandan" is not a form the library derives; the stem's own forms are.
     assert classify("Jalan sudah didandani oleh UPT.", config=cfg)[0] == FollowupLabel.SUBSTANTIVE
     cfg2 = FollowupConfig(forwarded_phrases=["kami oper ke"],
                           info_request_phrases=["re:\\bkabari\\b"])
@@ -127,5 +126,7 @@ def test_configured_classifier_for_the_lapor_side() -> None:
     from aggregator.followup.quality import make_classifier
 
     run = make_classifier(FollowupConfig(action_words=["dandan"]))
-    assert run("Jalan sudah didandani oleh UPT.", 0) == (
-        "substantive", ["action: jalan sudah didandani oleh", "unit: UPT"])
+    label, reasons = run("Jalan sudah didandani oleh UPT.", 0)
+    assert label == "substantive"
+    assert reasons[:2] == ["action: jalan sudah didandani oleh", "unit: UPT"]
+    assert "configured phrases decided" in reasons
