@@ -126,9 +126,11 @@ class Labeller:
         norm = r.text.strip(" .!")
         acted = r.rule_label in ("substantive", "substantive_with_evidence")
         evidence = attachments > 0 or any(x.startswith("link:") for x in r.reasons)
-        concrete = acted or r.particulars > 0 or (evidence and len(norm.split()) <= 8
-                                                  and any(x.startswith(("action:", "vague:"))
-                                                          for x in r.reasons))
+        words = len(norm.split())
+        # An action needs a particular; a bare "sudah diperbaiki" is a vague completion claim
+        # unless an attachment is its evidence.
+        concrete = r.particulars > 0 or (acted and words > 3) or (
+            evidence and words <= 8 and any(x.startswith(("action:", "vague:")) for x in r.reasons))
         if norm in self._vague:
             concrete = False
             reasons.append("vague completion claim")

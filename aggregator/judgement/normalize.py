@@ -139,7 +139,7 @@ _BR = re.compile(r"<\s*(?:br|/p|/div|/li)\s*/?>", re.I)
 _TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*|[^\sa-z0-9]")
 # Street, alley, neighbourhood names: "Jl. G. Obos IX", "Gg. Sepakat", "RT 03/RW 02".
 _PLACE = (
-    re.compile(r"\b(?:jl|jln|jalan)\.\s*[A-Za-z0-9][\w.'-]*(?:\s+(?:[A-Z0-9][\w.'-]*|no\.?\s*\d+))*"),
+    re.compile(r"\b(?i:jl|jln|jalan)\.\s*[A-Za-z0-9][\w.'-]*(?:\s+(?:[A-Z0-9][\w.'-]*|no\.?\s*\d+))*"),
     re.compile(r"\b(?:Jl|Jln|JL|JLN)\s+[A-Za-z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"),
     re.compile(r"\bJalan\s+[A-Z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"),
     re.compile(r"\b(?:gg|gang)\.?\s+[A-Z0-9][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*", re.I),
@@ -181,7 +181,7 @@ def tokens(text: str, *, places: bool = False) -> list[str]:
     out: list[str] = []
     for tok in _TOKEN.findall(text.lower()):
         if not tok[0].isalnum():
-            if tok in "?!":
+            if tok in "?!" and (not out or out[-1] != tok):
                 out.append(tok)
             continue
         tok = squeeze(tok)

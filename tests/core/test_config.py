@@ -143,4 +143,4 @@ def test_the_example_configuration_is_valid(tmp_path):
 
     assert sorted(build_sources(s, NoServices())) == ["email-pengaduan", "form-dinsos", "sms-1708"]
     assert s.sources[0].agency == "55"  # DISKOMINFO resolved to LAPOR!'s agency id
-    assert s.routing[0].agency == "45"
+    assert s.router.min_confidence == 0.55 and s.agencies["BPBD"] == "54"

@@ -67,8 +67,10 @@ def test_labelled_sets_are_large_varied_and_disjoint() -> None:
      FollowupLabel.ACKNOWLEDGEMENT),
     # a promise is not an action
     ("Akan segera kami perbaiki.", 0, FollowupLabel.ACKNOWLEDGEMENT),
+    # ... but a step scheduled with a date is concrete (the label policy: "an action done or
+    # scheduled, anchored by a particular")
     ("Petugas sudah dijadwalkan untuk membersihkan saluran tanggal 9 Mei.", 0,
-     FollowupLabel.ACKNOWLEDGEMENT),
+     FollowupLabel.SUBSTANTIVE),
     ("Perbaikan belum dapat dilakukan karena menunggu anggaran.", 0,
      FollowupLabel.ACKNOWLEDGEMENT),
     # informal spelling

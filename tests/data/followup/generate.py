@@ -171,8 +171,12 @@ def write(path: Path, rows: list[dict]) -> None:
 
 if __name__ == "__main__":
     hand = [json.loads(x) for x in (HERE / "labelled.jsonl").read_text("utf-8").splitlines() if x.strip()]
-    train = hand + build("A", 70, seed=14)
     holdout = build("B", 30, seed=1414)
+    held = {(r["text"], r["attachments"]) for r in holdout}
+    for name in ("labelled_holdout.jsonl", "labelled_holdout_2.jsonl", "holdout_handwritten.jsonl"):
+        held |= {(r["text"], r["attachments"]) for r in map(json.loads, (HERE / name).read_text("utf-8").splitlines()) if r}
+    # A held-out reply never reaches training, even when a template happens to write it.
+    train = [r for r in hand + build("A", 70, seed=14) if (r["text"], r["attachments"]) not in held]
     write(TRAIN, train)
     write(HOLDOUT, holdout)
     print(f"train {len(train)}, holdout {len(holdout)}")
