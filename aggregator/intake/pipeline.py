@@ -235,6 +235,8 @@ class Intake:
         plan = _Plan()
         drafts = [(rid, p) for rid, _, p in fresh if isinstance(p, ComplaintDraft)]
         dup_index = await self._duplicates_index(conn, [d for _, d in drafts])
+        # One model call for the batch; _plan_complaint's route() then reads the result.
+        self.router.prepare([f"{d.title or ''}\n{clean_text(d.content)}" for _, d in drafts])
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
         for raw_id, item, p in fresh:
             if isinstance(p, InvalidInput):

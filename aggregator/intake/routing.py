@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.judgement.model import read_jsonl
-from aggregator.judgement.router import Example
+from aggregator.judgement.router import Decision, Example
 from aggregator.judgement.router import Router as LearnedRouter
 
 CORRECTIONS_FILE = "routing_corrections.jsonl"
@@ -50,11 +50,18 @@ class Router:
         if extra is None:
             extra = corrections(Path(settings.data_dir))
         self.learned = LearnedRouter.from_settings(settings, extra)
+        self._prepared: dict[str, Decision] = {}
+
+    def prepare(self, texts: list[str]) -> None:
+        """Route a batch in one model call; ``route`` of these texts then costs nothing."""
+        self._prepared = {}
+        if self.enabled and texts:
+            self._prepared = dict(zip(texts, self.learned.route_many(texts), strict=True))
 
     def route(self, text: str, default_agency: str | None) -> Route:
         if not self.enabled:
             return Route(default_agency, None, None)
-        d = self.learned.route(text)
+        d = self._prepared.pop(text, None) or self.learned.route(text)
         agency_id = self.agencies.get(d.agency)
         reasons = d.reasons
         if agency_id is None and d.agency in self._known_ids:

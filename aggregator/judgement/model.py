@@ -49,7 +49,7 @@ class TextModel:
             ) -> TextModel:
         words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1, sublinear_tf=True,
                                 token_pattern=r"(?u)\b\w+\b|[?!]")
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), min_df=2,
                                 sublinear_tf=True, max_features=40000)
         model = cls(words, chars,
                     SGDClassifier(loss="log_loss", alpha=1.0 / (c * len(texts)), max_iter=60,

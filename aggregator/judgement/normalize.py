@@ -179,12 +179,15 @@ def tokens(text: str, *, places: bool = False) -> list[str]:
     if places:
         text = mask_places(text)
     out: list[str] = []
-    for tok in _TOKEN.findall(text.lower()):
+    low = text.lower()
+    repeats = _SQUEEZE.search(low) is not None
+    for tok in _TOKEN.findall(low):
         if not tok[0].isalnum():
             if tok in "?!" and (not out or out[-1] != tok):
                 out.append(tok)
             continue
-        tok = squeeze(tok)
+        if repeats:
+            tok = squeeze(tok)
         if tok.endswith("2") and tok[:-1].isalpha():
             tok = tok[:-1]  # "anak2" (reduplication written with a 2)
         expanded = SLANG.get(tok) or ENGLISH.get(tok) or tok

@@ -90,11 +90,29 @@ class Router:
         return self.route_many([text])[0]
 
     def route_many(self, texts: Sequence[str]) -> list[Decision]:
+        """One model call for the texts and for the sentences that say what comes first."""
         norms = [_text_for_model(t) for t in texts]
-        probs = self.model.proba(norms)
-        return [self._decide(t, n, p) for t, n, p in zip(texts, norms, probs, strict=True)]
+        clauses = [self._priority_clause(t, n) for t, n in zip(texts, norms, strict=True)]
+        extra = [c[0] for c in clauses if c is not None]
+        probs = self.model.proba([*norms, *extra])
+        first = iter(probs[len(norms):])
+        return [self._decide(n, p, (next(first), c[1]) if c is not None else None)
+                for n, p, c in zip(norms, probs, clauses, strict=False)]
 
-    def _decide(self, text: str, norm: str, probs: dict[str, float]) -> Decision:
+    def _priority_clause(self, text: str, norm: str) -> tuple[str, str] | None:
+        """The sentence that says what to fix first ("yang utama tolong lampunya dulu")."""
+        markers = self.policy.priority
+        if markers is None or markers.search(norm) is None:
+            return None
+        for sent in _SENTENCE.split(text):
+            sn = normalize(sent, places=True)
+            m = markers.search(sn)
+            if m is not None:
+                return sn[m.start():], m.group(0)
+        return None
+
+    def _decide(self, norm: str, probs: dict[str, float],
+                priority: tuple[dict[str, float], str] | None) -> Decision:
         reasons: list[str] = []
         allowed = set(self.policy.routes)
         forced: tuple[str | None, str | None] | None = None
@@ -110,10 +128,11 @@ class Router:
                 forced = rule.force
                 reasons.append(f"rule {rule.name}: '{hit}' forces {rule.force[0] or rule.force[1]}")
         probs = renormalise(probs, allowed) or probs
-        priority = self._priority(text, allowed)
         if priority is not None:
-            probs, why = priority
-            reasons.append(why)
+            first = renormalise(priority[0], allowed)
+            if first and top(first)[1] >= 0.35:
+                probs = first
+                reasons.append(f"priority: '{priority[1]}'")
         route, confidence = top(probs)
         category, agency = route.split("/", 1)
         if forced is not None:
@@ -136,22 +155,6 @@ class Router:
             c, a = route.split("/", 1)
             return c, (ag or a), 1.0
         return (cat or category), (ag or agency), 1.0
-
-    def _priority(self, text: str, allowed: set[str]) -> tuple[dict[str, float], str] | None:
-        """A sentence that says what to fix first ("yang utama tolong lampunya dulu")."""
-        if not self.policy.priority_markers:
-            return None
-        for sent in _SENTENCE.split(text):
-            sn = normalize(sent, places=True)
-            for marker in self.policy.priority_markers:
-                m = marker.search(sn)
-                if m is None:
-                    continue
-                clause = sn[m.start():]
-                p = renormalise(self.model.proba([clause])[0], allowed)
-                if p and top(p)[1] >= 0.35:
-                    return p, f"priority: '{m.group(0)}'"
-        return None
 
 
 def _matches(route: str, category: str | None, agency: str | None) -> bool:

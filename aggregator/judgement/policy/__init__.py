@@ -7,6 +7,7 @@ rules in the settings. Loading is pure: text in, frozen dataclasses out.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -43,11 +44,8 @@ class Rule:
     forbid: tuple[str | None, str | None] | None
 
     def match(self, norm: str) -> str | None:
-        for p in self.patterns:
-            m = p.search(norm)
-            if m:
-                return m.group(0)
-        return None
+        m = _any(self.patterns).search(norm)
+        return m.group(0) if m else None
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,10 @@ class RoutingPolicy:
     priority_markers: tuple[re.Pattern[str], ...] = ()
     fallback: str = "lainnya"
 
+    @property
+    def priority(self) -> re.Pattern[str] | None:
+        return _any(self.priority_markers) if self.priority_markers else None
+
     def category(self, cid: str) -> Category | None:
         return next((c for c in self.categories if c.id == cid), None)
 
@@ -64,6 +66,12 @@ class RoutingPolicy:
     def routes(self) -> list[str]:
         """Every allowed ``category/AGENCY`` pair, the model's label set."""
         return [f"{c.id}/{a}" for c in self.categories for a in c.agencies]
+
+
+@functools.lru_cache(maxsize=256)
+def _any(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    """One alternation for many patterns: a single scan of the text."""
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.I)
 
 
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
