@@ -61,8 +61,9 @@ def accuracy(router: Router) -> dict[str, Any]:
             "category": round(sum(d.category == r["category"] for d, r in pairs) / len(rows), 3),
             "agency": round(sum(d.agency == r["agency"] for d, r in pairs) / len(rows), 3),
             "triage_share": round(1 - len(sure) / len(rows), 3),
-            "agency_when_sure": round(sum(d.agency == r["agency"] for d, r in sure)
-                                      / max(1, len(sure)), 3),
+            "agency_when_sure": round(
+                sum(d.agency == r["agency"] for d, r in sure) / max(1, len(sure)), 3
+            ),
         }
     return out
 
@@ -99,7 +100,7 @@ async def intake_round(services: Services, texts: list[str], tag: str) -> float:
     items = [RawItem(f"{tag}-{i}", f"{t} [{tag}-{i}]".encode(), now) for i, t in enumerate(texts)]
     t0 = time.perf_counter()
     for i in range(0, len(items), 100):
-        await intake.ingest(src, Batch(items[i:i + 100], {"n": i}))
+        await intake.ingest(src, Batch(items[i : i + 100], {"n": i}))
     return time.perf_counter() - t0
 
 
@@ -114,10 +115,20 @@ async def intake_cost(server: str, texts: list[str], rounds: int) -> dict[str, A
         await c.close()
         pool = await create_pool(dsn, min_size=1, max_size=2)
         crypto = Crypto.from_config(CryptoConfig(), demo=True)
-        on = Services(settings=Settings(demo=True), pool=pool, http=None,  # type: ignore[arg-type]
-                      crypto=crypto, queue=None)  # type: ignore[arg-type]
-        off = Services(settings=Settings(demo=True, router=RouterConfig(enabled=False)),
-                       pool=pool, http=None, crypto=crypto, queue=None)  # type: ignore[arg-type]
+        on = Services(
+            settings=Settings(demo=True),
+            pool=pool,
+            http=None,  # type: ignore[arg-type]
+            crypto=crypto,
+            queue=None,
+        )  # type: ignore[arg-type]
+        off = Services(
+            settings=Settings(demo=True, router=RouterConfig(enabled=False)),
+            pool=pool,
+            http=None,
+            crypto=crypto,
+            queue=None,
+        )  # type: ignore[arg-type]
         with_s, without_s = [], []
         for r in range(rounds):
             without_s.append(await intake_round(off, texts, f"off{r}"))
@@ -125,16 +136,22 @@ async def intake_cost(server: str, texts: list[str], rounds: int) -> dict[str, A
         async with pool.acquire() as conn:
             triaged = await conn.fetchval("SELECT count(*) FROM complaints WHERE needs_triage")
             routed = await conn.fetchval(
-                "SELECT count(*) FROM complaints WHERE route_category IS NOT NULL")
+                "SELECT count(*) FROM complaints WHERE route_category IS NOT NULL"
+            )
         await pool.close()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
     w, wo = statistics.median(with_s), statistics.median(without_s)
-    return {"complaints_per_round": len(texts), "rounds": rounds,
-            "with_routing_per_s": round(len(texts) / w, 1),
-            "without_routing_per_s": round(len(texts) / wo, 1),
-            "slowdown": round(w / wo - 1, 4), "routed": routed, "triaged": triaged}
+    return {
+        "complaints_per_round": len(texts),
+        "rounds": rounds,
+        "with_routing_per_s": round(len(texts) / w, 1),
+        "without_routing_per_s": round(len(texts) / wo, 1),
+        "slowdown": round(w / wo - 1, 4),
+        "routed": routed,
+        "triaged": triaged,
+    }
 
 
 async def main() -> None:
@@ -149,13 +166,20 @@ async def main() -> None:
     router = Router(routing_policy())
     router.model  # noqa: B018
     fit_s = time.perf_counter() - t0
-    held = [r["text"] for name in ("holdout.jsonl", "holdout_handwritten.jsonl")
-            for r in read_jsonl(DATA / name)]
+    held = [
+        r["text"]
+        for name in ("holdout.jsonl", "holdout_handwritten.jsonl")
+        for r in read_jsonl(DATA / name)
+    ]
     n = args.complaints or (300 if args.small else 2000)
     texts = (held * (n // len(held) + 1))[:n]
-    out = {"bench": "route", "fit_s": round(fit_s, 2), "accuracy": accuracy(router),
-           "throughput": throughput(router, held),
-           "intake": await intake_cost(args.server, texts, args.rounds)}
+    out = {
+        "bench": "route",
+        "fit_s": round(fit_s, 2),
+        "accuracy": accuracy(router),
+        "throughput": throughput(router, held),
+        "intake": await intake_cost(args.server, texts, args.rounds),
+    }
     for k, v in out["accuracy"].items():
         print(f"{k}: category {v['category']}, agency {v['agency']} (n={v['n']})", file=sys.stderr)
     print(json.dumps(out))

@@ -14,12 +14,16 @@ from typing import Any
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "route",
-        help="route complaints: JSON lines {\"text\": …, \"channel\": …} on stdin, the same "
-             "lines with \"category\", \"agency\", \"confidence\" and \"reasons\" on stdout")
+        help='route complaints: JSON lines {"text": …, "channel": …} on stdin, the same '
+        'lines with "category", "agency", "confidence" and "reasons" on stdout',
+    )
     p.set_defaults(func=cmd_route, needs_config=False)
     rsub = p.add_subparsers(dest="route_command", required=False)
-    r = rsub.add_parser("retrain", help="take operators' triage corrections from the database "
-                                        "as training data (used from the next start)")
+    r = rsub.add_parser(
+        "retrain",
+        help="take operators' triage corrections from the database "
+        "as training data (used from the next start)",
+    )
     r.set_defaults(func=cmd_retrain)
 
 
@@ -30,7 +34,7 @@ def _configured(args: argparse.Namespace) -> bool:
 def _router(args: argparse.Namespace) -> Any:
     from aggregator.intake.routing import corrections
     from aggregator.judgement.policy import routing_policy
-    from aggregator.judgement.router import Router, shipped_examples
+    from aggregator.judgement.router import Router
 
     if not _configured(args):
         return Router(routing_policy())
@@ -74,9 +78,17 @@ async def cmd_retrain(args: argparse.Namespace) -> int:
     path = Path(settings.data_dir) / CORRECTIONS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps({"text": c.text, "channel": c.channel,
-                                       "category": c.category, "agency": c.agency},
-                                      ensure_ascii=False) + "\n" for c in found), "utf-8")
+    tmp.write_text(
+        "".join(
+            json.dumps(
+                {"text": c.text, "channel": c.channel, "category": c.category, "agency": c.agency},
+                ensure_ascii=False,
+            )
+            + "\n"
+            for c in found
+        ),
+        "utf-8",
+    )
     os.replace(tmp, path)
     extra = [Example(c.text, c.category, c.agency, c.channel) for c in found]
     started = time.perf_counter()
@@ -84,8 +96,18 @@ async def cmd_retrain(args: argparse.Namespace) -> int:
     router.model  # noqa: B018 - fit now, so a broken corpus fails here and not at intake
     took = time.perf_counter() - started
     agree = sum(router.route(e.text).agency == e.agency for e in extra)
-    print(json.dumps({"corrections": len(found), "file": str(path), "fit_s": round(took, 2),
-                      "corrections_now_routed_as_corrected": agree}))
-    print("satukanal route retrain: the daemon uses the corrections from its next start",
-          file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "corrections": len(found),
+                "file": str(path),
+                "fit_s": round(took, 2),
+                "corrections_now_routed_as_corrected": agree,
+            }
+        )
+    )
+    print(
+        "satukanal route retrain: the daemon uses the corrections from its next start",
+        file=sys.stderr,
+    )
     return 0

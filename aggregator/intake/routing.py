@@ -38,8 +38,9 @@ def corrections(data_dir: Path) -> list[Example]:
     path = data_dir / CORRECTIONS_FILE
     if not path.exists():
         return []
-    return [Example(r["text"], r["category"], r["agency"], r.get("channel"))
-            for r in read_jsonl(path)]
+    return [
+        Example(r["text"], r["category"], r["agency"], r.get("channel")) for r in read_jsonl(path)
+    ]
 
 
 class Router:
@@ -53,10 +54,14 @@ class Router:
         self._prepared: dict[str, Decision] = {}
 
     def prepare(self, texts: list[str]) -> None:
-        """Route a batch in one model call; ``route`` of these texts then costs nothing."""
-        self._prepared = {}
-        if self.enabled and texts:
-            self._prepared = dict(zip(texts, self.learned.route_many(texts), strict=True))
+        """Route a batch in one model call; ``route`` of these texts then costs nothing.
+        Additive, so ingest loops of several sources can interleave; ``route`` takes each
+        decision out, and texts never routed (an empty draft) are dropped past a bound."""
+        if not self.enabled or not texts:
+            return
+        if len(self._prepared) > 20_000:
+            self._prepared.clear()
+        self._prepared.update(zip(texts, self.learned.route_many(texts), strict=True))
 
     def route(self, text: str, default_agency: str | None) -> Route:
         if not self.enabled:
@@ -69,5 +74,13 @@ class Router:
         if agency_id is None:
             reasons = (*reasons, f"{d.agency} has no LAPOR! id in [agencies]: channel's agency")
         suggested = default_agency if d.triage or agency_id is None else agency_id
-        return Route(suggested, None, f"router: {d.category}/{d.agency} {d.confidence:.2f}",
-                     d.category, d.agency, d.confidence, reasons, d.triage)
+        return Route(
+            suggested,
+            None,
+            f"router: {d.category}/{d.agency} {d.confidence:.2f}",
+            d.category,
+            d.agency,
+            d.confidence,
+            reasons,
+            d.triage,
+        )

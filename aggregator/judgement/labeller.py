@@ -33,8 +33,15 @@ from schemas.config import FollowupConfig
 from schemas.events import FollowupLabel
 
 _MODEL_LABELS = {"substantive_with_evidence": "substantive"}
-_STEERING_FIELDS = ("acknowledgement_phrases", "forwarded_phrases", "info_request_phrases",
-                    "action_words", "weak_action_words", "non_action_words", "unit_words")
+_STEERING_FIELDS = (
+    "acknowledgement_phrases",
+    "forwarded_phrases",
+    "info_request_phrases",
+    "action_words",
+    "weak_action_words",
+    "non_action_words",
+    "unit_words",
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,10 @@ class Example:
 
 
 def shipped_examples() -> list[Example]:
-    return [Example(r["text"], int(r.get("attachments") or 0), r["label"])
-            for r in corpus("followup_train.jsonl")]
+    return [
+        Example(r["text"], int(r.get("attachments") or 0), r["label"])
+        for r in corpus("followup_train.jsonl")
+    ]
 
 
 _SHARED: dict[str, TextModel] = {}
@@ -83,9 +92,13 @@ class Labeller:
 
     def _fit(self, examples: Sequence[Example]) -> TextModel:
         readings = [self._read(e.text, e.attachments, FollowupConfig()) for e in examples]
-        return TextModel.fit([r.text for r in readings],
-                             [_MODEL_LABELS.get(e.label, e.label) for e in examples],
-                             [r.vector for r in readings], c=30.0, dense_scale=2.0)
+        return TextModel.fit(
+            [r.text for r in readings],
+            [_MODEL_LABELS.get(e.label, e.label) for e in examples],
+            [r.vector for r in readings],
+            c=30.0,
+            dense_scale=2.0,
+        )
 
     def _read(self, text: str, attachments: int, config: FollowupConfig | None) -> Reading:
         plain = self._strip_courtesy(strip_html(text))
@@ -105,8 +118,9 @@ class Labeller:
     def classify(self, text: str, attachments: int = 0) -> tuple[FollowupLabel, list[str]]:
         return self.classify_many([(text, attachments)])[0]
 
-    def classify_many(self, items: Sequence[tuple[str, int]]
-                      ) -> list[tuple[FollowupLabel, list[str]]]:
+    def classify_many(
+        self, items: Sequence[tuple[str, int]]
+    ) -> list[tuple[FollowupLabel, list[str]]]:
         readings = [self._read(t, a, self.config) for t, a in items]
         probs = self.model.proba([r.text for r in readings], [r.vector for r in readings])
         out = []
@@ -114,8 +128,9 @@ class Labeller:
             out.append(self._decide(text, attachments, r, p))
         return out
 
-    def _decide(self, text: str, attachments: int, r: Reading,
-                p: dict[str, float]) -> tuple[FollowupLabel, list[str]]:
+    def _decide(
+        self, text: str, attachments: int, r: Reading, p: dict[str, float]
+    ) -> tuple[FollowupLabel, list[str]]:
         assert self.policy is not None
         reasons = list(r.reasons)
         label, conf = top(p)
@@ -129,20 +144,32 @@ class Labeller:
         words = len(norm.split())
         # An action needs a particular; a bare "sudah diperbaiki" is a vague completion claim
         # unless an attachment is its evidence.
-        concrete = r.particulars > 0 or (acted and words > 3) or (
-            evidence and words <= 8 and any(x.startswith(("action:", "vague:")) for x in r.reasons))
+        concrete = (
+            r.particulars > 0
+            or (acted and words > 3)
+            or (
+                evidence
+                and words <= 8
+                and any(x.startswith(("action:", "vague:")) for x in r.reasons)
+            )
+        )
         if norm in self._vague:
             concrete = False
             reasons.append("vague completion claim")
-        asked = r.rule_label == "info_request" or any(x.startswith("info_request:")
-                                                      for x in r.reasons)
+        asked = r.rule_label == "info_request" or any(
+            x.startswith("info_request:") for x in r.reasons
+        )
         if asked or (label == "info_request" and conf >= 0.8):
             # the request wins, also after a fruitless site visit
             return FollowupLabel.INFO_REQUEST, reasons
-        if (p.get("substantive", 0) >= self.policy.min_substantive or acted) and concrete and (
-                p.get("acknowledgement", 0) < 0.7 or acted):
-            return (FollowupLabel.SUBSTANTIVE_WITH_EVIDENCE if evidence
-                    else FollowupLabel.SUBSTANTIVE), reasons
+        if (
+            (p.get("substantive", 0) >= self.policy.min_substantive or acted)
+            and concrete
+            and (p.get("acknowledgement", 0) < 0.7 or acted)
+        ):
+            return (
+                FollowupLabel.SUBSTANTIVE_WITH_EVIDENCE if evidence else FollowupLabel.SUBSTANTIVE
+            ), reasons
         own = any(pat.search(r.text) for pat in self._not_fwd)
         forwarded = label == "forwarded" or r.rule_label == "forwarded"
         if forwarded and not own and p.get("forwarded", 0) >= 0.3:

@@ -43,21 +43,47 @@ class TextModel:
     dense_scale: float = 1.0
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[str],
-            dense: Sequence[Sequence[float]] | None = None, *, c: float = 30.0,
-            dense_scale: float = 1.0, class_weight: str | dict[str, float] | None = "balanced",
-            ) -> TextModel:
-        words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1, sublinear_tf=True,
-                                token_pattern=r"(?u)\b\w+\b|[?!]")
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), min_df=2,
-                                sublinear_tf=True, max_features=40000)
-        model = cls(words, chars,
-                    SGDClassifier(loss="log_loss", alpha=1.0 / (c * len(texts)), max_iter=60,
-                                  tol=None, random_state=SEED, class_weight=class_weight,
-                                  average=True),
-                    dense_scale)
-        x = sparse.hstack([words.fit_transform(texts), chars.fit_transform(texts),
-                           model._dense(dense, len(texts))]).tocsr()
+    def fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        dense: Sequence[Sequence[float]] | None = None,
+        *,
+        c: float = 30.0,
+        dense_scale: float = 1.0,
+        class_weight: str | dict[str, float] | None = "balanced",
+    ) -> TextModel:
+        words = TfidfVectorizer(
+            analyzer="word",
+            ngram_range=(1, 2),
+            min_df=1,
+            sublinear_tf=True,
+            token_pattern=r"(?u)\b\w+\b|[?!]",  # noqa: S106 - a regex, not a password
+        )
+        chars = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(3, 4), min_df=2, sublinear_tf=True, max_features=40000
+        )
+        model = cls(
+            words,
+            chars,
+            SGDClassifier(
+                loss="log_loss",
+                alpha=1.0 / (c * len(texts)),
+                max_iter=60,
+                tol=None,
+                random_state=SEED,
+                class_weight=class_weight,
+                average=True,
+            ),
+            dense_scale,
+        )
+        x = sparse.hstack(
+            [
+                words.fit_transform(texts),
+                chars.fit_transform(texts),
+                model._dense(dense, len(texts)),
+            ]
+        ).tocsr()
         model.clf.fit(x, list(labels))
         return model
 
@@ -70,13 +96,21 @@ class TextModel:
     def labels(self) -> list[str]:
         return [str(c) for c in self.clf.classes_]
 
-    def proba(self, texts: Sequence[str],
-              dense: Sequence[Sequence[float]] | None = None) -> list[dict[str, float]]:
-        x = sparse.hstack([self.words.transform(texts), self.chars.transform(texts),
-                           self._dense(dense, len(texts))]).tocsr()
+    def proba(
+        self, texts: Sequence[str], dense: Sequence[Sequence[float]] | None = None
+    ) -> list[dict[str, float]]:
+        x = sparse.hstack(
+            [
+                self.words.transform(texts),
+                self.chars.transform(texts),
+                self._dense(dense, len(texts)),
+            ]
+        ).tocsr()
         labels = self.labels
-        return [dict(zip(labels, (float(p) for p in row), strict=True))
-                for row in self.clf.predict_proba(x)]
+        return [
+            dict(zip(labels, (float(p) for p in row), strict=True))
+            for row in self.clf.predict_proba(x)
+        ]
 
 
 def top(probs: dict[str, float]) -> tuple[str, float]:

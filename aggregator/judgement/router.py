@@ -32,9 +32,13 @@ class Decision:
     triage: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return {"category": self.category, "agency": self.agency,
-                "confidence": round(self.confidence, 3), "reasons": list(self.reasons),
-                "triage": self.triage}
+        return {
+            "category": self.category,
+            "agency": self.agency,
+            "confidence": round(self.confidence, 3),
+            "reasons": list(self.reasons),
+            "triage": self.triage,
+        }
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,9 @@ class Router:
         rows += [Example(k, c.id, a) for c in self.policy.categories for a, k in c.keywords]
         if len({f"{e.category}/{e.agency}" for e in rows}) < 2:
             raise ValueError("the routing corpus does not cover the policy's categories")
-        return TextModel.fit([_text_for_model(e.text) for e in rows],
-                             [f"{e.category}/{e.agency}" for e in rows])
+        return TextModel.fit(
+            [_text_for_model(e.text) for e in rows], [f"{e.category}/{e.agency}" for e in rows]
+        )
 
     def route(self, text: str, channel: str | None = None) -> Decision:
         return self.route_many([text])[0]
@@ -95,9 +100,11 @@ class Router:
         clauses = [self._priority_clause(t, n) for t, n in zip(texts, norms, strict=True)]
         extra = [c[0] for c in clauses if c is not None]
         probs = self.model.proba([*norms, *extra])
-        first = iter(probs[len(norms):])
-        return [self._decide(n, p, (next(first), c[1]) if c is not None else None)
-                for n, p, c in zip(norms, probs, clauses, strict=False)]
+        first = iter(probs[len(norms) :])
+        return [
+            self._decide(n, p, (next(first), c[1]) if c is not None else None)
+            for n, p, c in zip(norms, probs, clauses, strict=False)
+        ]
 
     def _priority_clause(self, text: str, norm: str) -> tuple[str, str] | None:
         """The sentence that says what to fix first ("yang utama tolong lampunya dulu")."""
@@ -108,11 +115,12 @@ class Router:
             sn = normalize(sent, places=True)
             m = markers.search(sn)
             if m is not None:
-                return sn[m.start():], m.group(0)
+                return sn[m.start() :], m.group(0)
         return None
 
-    def _decide(self, norm: str, probs: dict[str, float],
-                priority: tuple[dict[str, float], str] | None) -> Decision:
+    def _decide(
+        self, norm: str, probs: dict[str, float], priority: tuple[dict[str, float], str] | None
+    ) -> Decision:
         reasons: list[str] = []
         allowed = set(self.policy.routes)
         forced: tuple[str | None, str | None] | None = None
@@ -146,8 +154,13 @@ class Router:
             reasons.append(f"below {self.min_confidence:.2f}: triage")
         return Decision(category, agency, confidence, tuple(reasons), triage)
 
-    def _apply_force(self, forced: tuple[str | None, str | None], probs: dict[str, float],
-                     category: str, agency: str) -> tuple[str, str, float]:
+    def _apply_force(
+        self,
+        forced: tuple[str | None, str | None],
+        probs: dict[str, float],
+        category: str,
+        agency: str,
+    ) -> tuple[str, str, float]:
         cat, ag = forced
         candidates = {r: p for r, p in probs.items() if _matches(r, cat, ag)}
         if candidates:

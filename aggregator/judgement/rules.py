@@ -3,9 +3,9 @@
 The follow-up labeller (:mod:`aggregator.judgement.labeller`) uses this reading both as
 meaning-carrying features for its model and as the precedence rules around it.
 
-``classify(text, attachments)`` (the rules alone) returns a :class:`FollowupLabel` and the reasons behind it:
-the phrases it matched and the concrete elements it found (a date, a place, a unit, an
-amount, an action taken, attachments). The rules, in order:
+``classify(text, attachments)`` (the rules alone) returns a :class:`FollowupLabel` and the
+reasons behind it: the phrases it matched and the concrete elements it found (a date, a
+place, a unit, an amount, an action taken, attachments). The rules, in order:
 
 1. **An action taken** makes a response *substantive* (*with evidence* when it carries
    attachments or a link). An action is a concrete verb (``ditambal``, ``telah ditertibkan``,
@@ -47,8 +47,11 @@ DATE_PATTERNS = (
     re.compile(r"\b\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b"),
     re.compile(rf"\b\d{{1,2}}\s+(?:{_MONTHS})\b(?:\s+\d{{4}})?", re.I),
     re.compile(r"\b(?:tanggal|tgl\.?)\s+\d{1,2}\b", re.I),
-    re.compile(rf"\b(?:hari\s+)?(?:{_DAYS})\b(?=[\s,]+(?:\d|lalu|kemarin|pagi|siang|sore|malam))"
-               rf"|\bhari\s+(?:{_DAYS})\b", re.I),
+    re.compile(
+        rf"\b(?:hari\s+)?(?:{_DAYS})\b(?=[\s,]+(?:\d|lalu|kemarin|pagi|siang|sore|malam))"
+        rf"|\bhari\s+(?:{_DAYS})\b",
+        re.I,
+    ),
     re.compile(r"\b(?:kemarin|kmrn|kemaren|tadi|td)\b(?:\s+(?:pagi|siang|sore|malam))?", re.I),
     re.compile(r"\bpukul\s+\d{1,2}[.:]\d{2}", re.I),
     re.compile(rf"\bbulan\s+(?:{_MONTHS})\b", re.I),
@@ -57,13 +60,21 @@ PLACE_PATTERNS = (
     re.compile(r"\b(?:Jl|Jln|jl|jln|JL|JLN)\.?\s+\w[\w.']*(?:\s+[A-Z0-9][\w.']*){0,3}"),
     re.compile(r"\bJalan\s+[A-Z0-9][\w.']*(?:\s+[A-Z0-9][\w.']*){0,3}"),
     re.compile(r"\b(?:RT|RW)\.?\s*\d+", re.I),
-    re.compile(r"\b(?:kelurahan|kecamatan|kel\.|kec\.|desa|gang|gg\.|komplek|kompleks|perumahan|"
-               r"perum)\s+(?!untuk|dan|yang|setempat|terkait|tersebut|utk|yg)[A-Za-z0-9]\w*",
-               re.I),
-    re.compile(r"\b(?:simpang|bundaran|perempatan|pertigaan|bantaran|sungai|pasar|terminal|"
-               r"taman)\s+(?!yang|tersebut|ini|itu)[A-Za-z]\w*", re.I),
-    re.compile(r"\b(?:depan|samping|belakang)\s+(?:SDN?|SMPN?|SMAN?|SMKN?|RSUD|masjid|gereja|"
-               r"kantor|toko|pasar|rumah)\b[\w ]{0,20}", re.I),
+    re.compile(
+        r"\b(?:kelurahan|kecamatan|kel\.|kec\.|desa|gang|gg\.|komplek|kompleks|perumahan|"
+        r"perum)\s+(?!untuk|dan|yang|setempat|terkait|tersebut|utk|yg)[A-Za-z0-9]\w*",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:simpang|bundaran|perempatan|pertigaan|bantaran|sungai|pasar|terminal|"
+        r"taman)\s+(?!yang|tersebut|ini|itu)[A-Za-z]\w*",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:depan|samping|belakang)\s+(?:SDN?|SMPN?|SMAN?|SMKN?|RSUD|masjid|gereja|"
+        r"kantor|toko|pasar|rumah)\b[\w ]{0,20}",
+        re.I,
+    ),
     re.compile(r"\bkm\.?\s*\d+(?:[.,]\d+)?", re.I),
 )
 UNIT_PATTERNS = (
@@ -71,12 +82,18 @@ UNIT_PATTERNS = (
     re.compile(r"\b(?:bidang|seksi|satgas|regu)\s+[A-Za-z]\w*", re.I),
     re.compile(r"\btim\s+(?!kami|teknis\b)[A-Za-z]\w*", re.I),
     re.compile(r"\bpetugas\b(?:\s+(?!yang|kami|telah|sudah|tidak)[A-Za-z]\w*)?", re.I),
-    re.compile(r"\b(?:satpol\s*pp|damkar|bpbd|dlh|dishub|pupr|disdukcapil|dinsos|diskominfo|"
-               r"pln|pdam|teknisi|puskesmas(?:\s+[A-Z]\w*)?|dinas\s+[A-Z]\w*)\b", re.I),
+    re.compile(
+        r"\b(?:satpol\s*pp|damkar|bpbd|dlh|dishub|pupr|disdukcapil|dinsos|diskominfo|"
+        r"pln|pdam|teknisi|puskesmas(?:\s+[A-Z]\w*)?|dinas\s+[A-Z]\w*)\b",
+        re.I,
+    ),
 )
 AMOUNT_PATTERNS = (
-    re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:meter|m2|m3|m|km|titik|unit|buah|ton|truk|rit|lubang|"
-               r"tiang|lampu|batang|pohon|loket|kk|orang|karung|mobil)\b", re.I),
+    re.compile(
+        r"\b\d+(?:[.,]\d+)?\s*(?:meter|m2|m3|m|km|titik|unit|buah|ton|truk|rit|lubang|"
+        r"tiang|lampu|batang|pohon|loket|kk|orang|karung|mobil)\b",
+        re.I,
+    ),
     re.compile(r"\b(?:sepanjang|sebanyak|seluas)\s+\d+", re.I),
     re.compile(r"\bRp\.?\s*\d[\d.,]*", re.I),
 )
@@ -148,8 +165,10 @@ def _build_library(config_json: str) -> _Library:
         non_action_forms |= _forms(stem.replace(" ", "")) | {stem.replace(" ", "")}
     verb_forms: dict[str, str] = {}
     bare: dict[str, str] = {}
-    for strength, stems in (("weak", (*lx.WEAK_STEMS, *cfg.weak_action_words)),
-                            ("strong", (*lx.STRONG_STEMS, *cfg.action_words))):
+    for strength, stems in (
+        ("weak", (*lx.WEAK_STEMS, *cfg.weak_action_words)),
+        ("strong", (*lx.STRONG_STEMS, *cfg.action_words)),
+    ):
         for stem in stems:
             stem = stem.lower().strip()
             if " " in stem:
@@ -253,14 +272,14 @@ def _actions(tokens: list[str], lib: _Library) -> list[tuple[int, str, str]]:
             strength = lib.verb_forms[tok]
             if tok == "menurunkan" or (
                 tok.startswith(("dikirim", "mengirim", "kirim"))
-                and _REPORT_WORDS & set(tokens[max(0, i - 5):i])
+                and _REPORT_WORDS & set(tokens[max(0, i - 5) : i])
             ):
                 strength = None
         elif tok in lib.bare_stems and i > 0 and tokens[i - 1] in _BARE_OK_AFTER:
             strength = lib.bare_stems[tok]
         elif tok in lib.nouns:
             strength = lib.nouns[tok]
-            if {"setelah", "sesudah", "hasil"} & set(tokens[max(0, i - 2):i]):
+            if {"setelah", "sesudah", "hasil"} & set(tokens[max(0, i - 2) : i]):
                 tense = "past"
             else:
                 tense = _noun_done(tokens, i)
@@ -270,7 +289,7 @@ def _actions(tokens: list[str], lib: _Library) -> list[tuple[int, str, str]]:
             # "Dinas Lingkungan Hidup", "jalan normal": a state is an outcome only when
             # something says it was reached.
             strength = "strong"
-            near = set(tokens[max(0, i - 2):i]) & lx.PAST_MARKERS
+            near = set(tokens[max(0, i - 2) : i]) & lx.PAST_MARKERS
             again = i + 1 < n and tokens[i + 1] in {"kembali", "lagi"}
             tense = "past" if near else _look_back(tokens, i, occ) if again else None
             if tense != "past":
@@ -334,15 +353,20 @@ def classify(
         sent_norm = normalize(sent)
         tokens = _TOKEN.findall(sent_norm)
         concrete = _concrete(sent, lib)
-        anchored = bool(concrete["date"] or concrete["place"] or concrete["amount"]
-                        or lx.PAST_TIME & set(tokens))
+        anchored = bool(
+            concrete["date"]
+            or concrete["place"]
+            or concrete["amount"]
+            or lx.PAST_TIME & set(tokens)
+        )
         for i, strength, tense in _actions(tokens, lib):
-            phrase = " ".join(tokens[max(0, i - 2):i + 2])
+            phrase = " ".join(tokens[max(0, i - 2) : i + 2])
             if tense == "blocked":
                 found.add(f"not_an_action: {phrase}")
                 continue
             counts = (strength == "strong" and (tense == "past" or anchored)) or (
-                strength == "weak" and anchored)
+                strength == "weak" and anchored
+            )
             if counts:
                 acted = True
                 found.add(f"action: {phrase}")
@@ -370,8 +394,11 @@ def classify(
         found.add(f"forwarded: {m}")
 
     if acted:
-        label = (FollowupLabel.SUBSTANTIVE_WITH_EVIDENCE if attachments > 0 or links
-                 else FollowupLabel.SUBSTANTIVE)
+        label = (
+            FollowupLabel.SUBSTANTIVE_WITH_EVIDENCE
+            if attachments > 0 or links
+            else FollowupLabel.SUBSTANTIVE
+        )
     elif info or any(r.startswith("question: ") for r in found.reasons):
         label = FollowupLabel.INFO_REQUEST
     elif forwarded:

@@ -7,17 +7,26 @@ import pytest
 from aggregator.judgement.normalize import mask_places, normalize, squeeze, strip_html
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("lampu jln dpn rmh sy mati sdh seminggu", "lampu_jalan depan rumah saya mati sudah seminggu"),
-    ("tdk ada yg dtg, gmn ini pak? tlg krn bgt", "tidak ada yang dtg bagaimana ini bapak ? tolong karena banget"),
-    ("JALAN RUSAK PARAHHHH!!!", "jalan rusak parah !"),
-    ("blm diangkut mhn bsk kmrn", "belum diangkut mohon besok kemarin"),
-    ("banyune ora mili, dalan ambrol", "air tidak mili jalan ambruk"),
-    ("runtah teu diangkut", "sampah tidak diangkut"),
-    ("kagak dibenerin udeh lama", "tidak diperbaiki sudah lama"),
-    ("the street light is dead", "the jalan lampu is mati"),
-    ("anak2 pd main", "anak pada main"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            "lampu jln dpn rmh sy mati sdh seminggu",
+            "lampu_jalan depan rumah saya mati sudah seminggu",
+        ),
+        (
+            "tdk ada yg dtg, gmn ini pak? tlg krn bgt",
+            "tidak ada yang dtg bagaimana ini bapak ? tolong karena banget",
+        ),
+        ("JALAN RUSAK PARAHHHH!!!", "jalan rusak parah !"),
+        ("blm diangkut mhn bsk kmrn", "belum diangkut mohon besok kemarin"),
+        ("banyune ora mili, dalan ambrol", "air tidak mili jalan ambruk"),
+        ("runtah teu diangkut", "sampah tidak diangkut"),
+        ("kagak dibenerin udeh lama", "tidak diperbaiki sudah lama"),
+        ("the street light is dead", "the jalan lampu is mati"),
+        ("anak2 pd main", "anak pada main"),
+    ],
+)
 def test_slang_repeats_case_english(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
 
@@ -29,7 +38,12 @@ def test_squeeze_keeps_double_letters() -> None:
 
 def test_html_and_entities() -> None:
     assert strip_html("<p>Sudah&nbsp;diperbaiki</p><br>di Jl. A").split() == [
-        "Sudah", "diperbaiki", "di", "Jl.", "A"]
+        "Sudah",
+        "diperbaiki",
+        "di",
+        "Jl.",
+        "A",
+    ]
     assert normalize("<p>Sdh dikerjakan &amp; dibersihkan</p>") == "sudah dikerjakan dibersihkan"
 
 

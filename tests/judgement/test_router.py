@@ -61,21 +61,34 @@ def test_held_out_accuracy(router: Router) -> None:
     assert sure_ag >= 0.92 and triaged <= 0.35, (sure_ag, triaged)
 
 
-@pytest.mark.parametrize(("text", "category", "agency"), [
-    # the demo's old bug: PUPR's keyword "jalan" took street lights
-    ("Lampu jalan di Jl. Yos Sudarso depan gang Sepakat mati sejak seminggu", "penerangan_jalan",
-     "DISHUB"),
-    ("Ada lagi pak, lampu jalan dpn masjid Al-Ikhlas mati sdh seminggu", "penerangan_jalan",
-     "DISHUB"),
-    ("AIR SUDAH SEDADA, WARGA TERJEBAK DI RT 05, BUTUH PERAHU", "banjir_drainase", "BPBD"),
-    ("saluran mampet tiap hujan banjir sebetis", "banjir_drainase", "PUPR"),
-    ("jukir ngancam mau mukul kalo ga bayar", "perparkiran", "SATPOLPP"),
-    ("izin gedung walet sebelah rumah apa sudah ada?", "sarang_walet", "DPMPTSP"),
-    ("petugas capil minta uang rokok 100rb biar KTP cepet", "pungli_pelayanan", "INSPEKTORAT"),
-    ("The road is full of potholes near the market", "infrastruktur_jalan", "PUPR"),
-    ("Jalan di depan rumah berlubang, tapi yang utama tolong lampu jalannya dinyalakan dulu.",
-     "penerangan_jalan", "DISHUB"),
-])
+@pytest.mark.parametrize(
+    ("text", "category", "agency"),
+    [
+        # the demo's old bug: PUPR's keyword "jalan" took street lights
+        (
+            "Lampu jalan di Jl. Yos Sudarso depan gang Sepakat mati sejak seminggu",
+            "penerangan_jalan",
+            "DISHUB",
+        ),
+        (
+            "Ada lagi pak, lampu jalan dpn masjid Al-Ikhlas mati sdh seminggu",
+            "penerangan_jalan",
+            "DISHUB",
+        ),
+        ("AIR SUDAH SEDADA, WARGA TERJEBAK DI RT 05, BUTUH PERAHU", "banjir_drainase", "BPBD"),
+        ("saluran mampet tiap hujan banjir sebetis", "banjir_drainase", "PUPR"),
+        ("jukir ngancam mau mukul kalo ga bayar", "perparkiran", "SATPOLPP"),
+        ("izin gedung walet sebelah rumah apa sudah ada?", "sarang_walet", "DPMPTSP"),
+        ("petugas capil minta uang rokok 100rb biar KTP cepet", "pungli_pelayanan", "INSPEKTORAT"),
+        ("The road is full of potholes near the market", "infrastruktur_jalan", "PUPR"),
+        (
+            "Jalan di depan rumah berlubang, tapi yang utama tolong lampu jalannya "
+            "dinyalakan dulu.",
+            "penerangan_jalan",
+            "DISHUB",
+        ),
+    ],
+)
 def test_hard_cases(router: Router, text: str, category: str, agency: str) -> None:
     d = router.route(text)
     assert (d.category, d.agency) == (category, agency), d.reasons
@@ -91,11 +104,15 @@ def test_decision_says_why_and_how_sure(router: Router) -> None:
 
 
 def test_rules_force_and_forbid() -> None:
-    cfg = RouterConfig(rules=[
-        RouterRule(when=["jalan provinsi"], force={"category": "infrastruktur_jalan",
-                                                    "agency": "KECAMATAN"}),
-        RouterRule(when=["re:\\bpdam\\b"], forbid={"agency": "PDAM"}),
-    ])
+    cfg = RouterConfig(
+        rules=[
+            RouterRule(
+                when=["jalan provinsi"],
+                force={"category": "infrastruktur_jalan", "agency": "KECAMATAN"},
+            ),
+            RouterRule(when=["re:\\bpdam\\b"], forbid={"agency": "PDAM"}),
+        ]
+    )
     router = Router(routing_policy(cfg))
     forced = router.route("Jalan provinsi di Jl. Tjilik Riwut rusak")
     assert forced.agency == "KECAMATAN" and not forced.triage
@@ -107,8 +124,9 @@ def test_rules_force_and_forbid() -> None:
 
 
 def test_old_keyword_rules_still_force_their_agency() -> None:
-    policy = routing_policy(RouterConfig(), [RoutingRule(agency="46", keywords=["angkot"])],
-                            {"DISHUB": "46"})
+    policy = routing_policy(
+        RouterConfig(), [RoutingRule(agency="46", keywords=["angkot"])], {"DISHUB": "46"}
+    )
     d = Router(policy).route("angkot ngetem sembarangan")
     assert d.agency == "DISHUB"
 

@@ -112,13 +112,22 @@ def parse_routing(text: str, origin: str = "routing.toml") -> RoutingPolicy:
     cats = []
     for i, raw in enumerate(data.get("category", [])):
         try:
-            cats.append(Category(
-                id=raw["id"], name=raw.get("name", raw["id"]), agency=raw["agency"],
-                alternatives=tuple(a["agency"] for a in raw.get("alternative", [])),
-                keywords=tuple(
-                    [(raw["agency"], k) for k in raw.get("keywords", [])]
-                    + [(a["agency"], k) for a in raw.get("alternative", [])
-                       for k in a.get("keywords", [])])))
+            cats.append(
+                Category(
+                    id=raw["id"],
+                    name=raw.get("name", raw["id"]),
+                    agency=raw["agency"],
+                    alternatives=tuple(a["agency"] for a in raw.get("alternative", [])),
+                    keywords=tuple(
+                        [(raw["agency"], k) for k in raw.get("keywords", [])]
+                        + [
+                            (a["agency"], k)
+                            for a in raw.get("alternative", [])
+                            for k in a.get("keywords", [])
+                        ]
+                    ),
+                )
+            )
         except (KeyError, TypeError) as exc:
             raise PolicyError(f"{origin}: category #{i + 1} needs id and agency") from exc
     if len(cats) < 2:
@@ -145,8 +154,11 @@ def shipped(name: str) -> str:
     return resources.files("aggregator.judgement.policy").joinpath(name).read_text("utf-8")
 
 
-def routing_policy(cfg: RouterConfig | None = None, legacy: list[RoutingRule] | None = None,
-                   agencies: dict[str, str] | None = None) -> RoutingPolicy:
+def routing_policy(
+    cfg: RouterConfig | None = None,
+    legacy: list[RoutingRule] | None = None,
+    agencies: dict[str, str] | None = None,
+) -> RoutingPolicy:
     """The policy in force: the city's file or the shipped one, plus the settings' rules.
 
     ``legacy`` are the ``[[routing]]`` keyword rules of older settings files: each forces
@@ -166,15 +178,22 @@ def routing_policy(cfg: RouterConfig | None = None, legacy: list[RoutingRule] | 
     by_id = {v: k for k, v in (agencies or {}).items()}
     for i, old in enumerate(legacy or []):
         if old.keywords:
-            extra.append(Rule(
-                name=f"routing #{i + 1}", patterns=tuple(phrase_pattern(k) for k in old.keywords),
-                force=(old.category if policy.category(old.category or "") else None,
-                       by_id.get(old.agency, old.agency)),
-                forbid=None))
+            extra.append(
+                Rule(
+                    name=f"routing #{i + 1}",
+                    patterns=tuple(phrase_pattern(k) for k in old.keywords),
+                    force=(
+                        old.category if policy.category(old.category or "") else None,
+                        by_id.get(old.agency, old.agency),
+                    ),
+                    forbid=None,
+                )
+            )
     if extra:
         _check_rules(policy, tuple(extra), "settings [router]")
-        policy = RoutingPolicy(policy.categories, (*policy.rules, *extra),
-                               policy.priority_markers, policy.fallback)
+        policy = RoutingPolicy(
+            policy.categories, (*policy.rules, *extra), policy.priority_markers, policy.fallback
+        )
     return policy
 
 
@@ -182,9 +201,12 @@ def _from_settings(r: RouterRule, i: int) -> Rule:
     def t(x: Any) -> tuple[str | None, str | None] | None:
         return None if x is None else (x.category, x.agency)
 
-    return Rule(name=r.name or f"router.rules #{i + 1}",
-                patterns=tuple(phrase_pattern(w) for w in r.when), force=t(r.force),
-                forbid=t(r.forbid))
+    return Rule(
+        name=r.name or f"router.rules #{i + 1}",
+        patterns=tuple(phrase_pattern(w) for w in r.when),
+        force=t(r.force),
+        forbid=t(r.forbid),
+    )
 
 
 @dataclass(frozen=True)
@@ -196,8 +218,13 @@ class FollowupPolicy:
     min_substantive: float = 0.5
 
 
-LABELS = ("info_request", "substantive_with_evidence", "substantive", "forwarded",
-          "acknowledgement")
+LABELS = (
+    "info_request",
+    "substantive_with_evidence",
+    "substantive",
+    "forwarded",
+    "acknowledgement",
+)
 
 
 def parse_followup(text: str, origin: str = "followup.toml") -> FollowupPolicy:
