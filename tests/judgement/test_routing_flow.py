@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import sys
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
