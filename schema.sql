@@ -85,6 +85,25 @@ BEGIN
 END
 $$;
 
+CREATE TABLE public.access_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    token_id uuid,
+    actor text NOT NULL,
+    action text NOT NULL,
+    subject text NOT NULL,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL
+);
+
+CREATE SEQUENCE public.access_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.access_log_id_seq OWNED BY public.access_log.id;
+
 CREATE TABLE public.api_tokens (
     id uuid NOT NULL,
     name text NOT NULL,
@@ -162,6 +181,15 @@ CREATE TABLE public.complaints (
     route_confidence real,
     route_reasons text[] DEFAULT '{}'::text[] NOT NULL,
     needs_triage boolean DEFAULT false NOT NULL
+);
+
+CREATE TABLE public.dashboard_sessions (
+    id_hash bytea NOT NULL,
+    token_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    revoked_at timestamp with time zone,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE TABLE public.events (
@@ -367,6 +395,8 @@ CREATE TABLE public.source_state (
     lease_until timestamp with time zone
 );
 
+ALTER TABLE ONLY public.access_log ALTER COLUMN id SET DEFAULT nextval('public.access_log_id_seq'::regclass);
+
 ALTER TABLE ONLY public.events ALTER COLUMN id SET DEFAULT nextval('public.events_id_seq'::regclass);
 
 ALTER TABLE ONLY public.followups ALTER COLUMN id SET DEFAULT nextval('public.followups_id_seq'::regclass);
@@ -376,6 +406,9 @@ ALTER TABLE ONLY public.jobs ALTER COLUMN id SET DEFAULT nextval('public.jobs_id
 ALTER TABLE ONLY public.raw_items ALTER COLUMN id SET DEFAULT nextval('public.raw_items_id_seq'::regclass);
 
 ALTER TABLE ONLY public.route_corrections ALTER COLUMN id SET DEFAULT nextval('public.route_corrections_id_seq'::regclass);
+
+ALTER TABLE ONLY public.access_log
+    ADD CONSTRAINT access_log_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
@@ -397,6 +430,9 @@ ALTER TABLE ONLY public.complaints
 
 ALTER TABLE ONLY public.complaints
     ADD CONSTRAINT complaints_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.dashboard_sessions
+    ADD CONSTRAINT dashboard_sessions_pkey PRIMARY KEY (id_hash);
 
 ALTER TABLE ONLY public.events
     ADD CONSTRAINT events_pkey PRIMARY KEY (id);
@@ -443,6 +479,8 @@ ALTER TABLE ONLY public.sla_clocks
 ALTER TABLE ONLY public.source_state
     ADD CONSTRAINT source_state_pkey PRIMARY KEY (source);
 
+CREATE INDEX access_log_at_idx ON public.access_log USING btree (at);
+
 CREATE INDEX complaints_agency_idx ON public.complaints USING btree (agency_id, received_at DESC);
 
 CREATE INDEX complaints_content_hash_idx ON public.complaints USING btree (content_hash);
@@ -460,6 +498,10 @@ CREATE INDEX complaints_status_idx ON public.complaints USING btree (status, rec
 CREATE INDEX complaints_thread_keys_idx ON public.complaints USING gin (thread_keys);
 
 CREATE INDEX complaints_triage_idx ON public.complaints USING btree (received_at DESC) WHERE needs_triage;
+
+CREATE INDEX dashboard_sessions_expires_idx ON public.dashboard_sessions USING btree (expires_at);
+
+CREATE INDEX dashboard_sessions_token_idx ON public.dashboard_sessions USING btree (token_id);
 
 CREATE INDEX events_complaint_idx ON public.events USING btree (complaint_id, id);
 
@@ -517,6 +559,9 @@ ALTER TABLE ONLY public.complaints
 
 ALTER TABLE ONLY public.complaints
     ADD CONSTRAINT complaints_reporter_id_fkey FOREIGN KEY (reporter_id) REFERENCES public.reporters(id);
+
+ALTER TABLE ONLY public.dashboard_sessions
+    ADD CONSTRAINT dashboard_sessions_token_id_fkey FOREIGN KEY (token_id) REFERENCES public.api_tokens(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.followups
     ADD CONSTRAINT followups_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;

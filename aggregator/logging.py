@@ -1,29 +1,24 @@
 """structlog configuration, in one place.
 
 JSON when stdout is not a terminal (journald, containers), pretty on a terminal. A redaction
-processor removes e-mail addresses, phone numbers and 16-digit NIKs from every field of every
-log line, whatever the caller passed: personal data never reaches a log (UU 27/2022).
+processor removes e-mail addresses, phone numbers and NIKs (``aggregator.redact``) from every
+field of every log line, whatever the caller passed: personal data never reaches a log (UU
+27/2022). The standard library's loggers (asyncio's "Task exception was never retrieved",
+aiohttp's server errors, any library) are routed through the same processors, so their
+messages and tracebacks are redacted too.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import Any
 
 import structlog
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
-# +62 / 62 / 0 followed by 8 and 7-12 more digits, with optional separators.
-_PHONE = re.compile(r"(?<![\w])(?:\+?62|0)[\s.-]?8(?:[\s.-]?\d){7,12}(?!\d)")
+from aggregator.redact import redact_text
 
-
-def redact_text(text: str) -> str:
-    text = _EMAIL.sub("[email]", text)
-    text = _NIK.sub("[nik]", text)
-    return _PHONE.sub("[phone]", text)
+__all__ = ["configure_logging", "redact_processor", "redact_text"]
 
 
 def _redact_value(value: Any) -> Any:
@@ -65,6 +60,23 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
         # No colour codes in a file or a pipe (the demo's console format, redirected).
         else structlog.dev.ConsoleRenderer(colors=_isatty(stream))
     )
+    # Records from the standard library's loggers pass the same chain (tracebacks formatted,
+    # then redacted) before they are rendered.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_satukanal", False)]:
+        root.removeHandler(old)
+    handler._satukanal = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    # Access lines would carry request paths (a status page's receipt code is the citizen's
+    # secret); request counts are in /metrics instead.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(

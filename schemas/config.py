@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
+    IPvAnyNetwork,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
@@ -142,6 +143,19 @@ class HttpConfig(Section):
     port: int = Field(default=8470, ge=0, le=65535)
     public_base_url: AnyHttpUrl | None = Field(
         default=None, description="how citizens reach the status page; links in SMS use it"
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; every rate limit and the Secure cookie flag use the "
+        "client they name. Empty: the socket peer is the client",
+    )
+    session_ttl_h: float = Field(
+        default=12, gt=0, le=24 * 30, description="how long a dashboard login lasts (hours)"
+    )
+    login_failures_max: int = Field(
+        default=10, ge=1,
+        description="failed dashboard logins or API tokens one client may try per 15 minutes",
     )
 
 

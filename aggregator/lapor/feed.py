@@ -135,6 +135,9 @@ class UpdatesLoop:
                     await stop.wait()
 
 
+WEBHOOK_MAX_BYTES = 5 * 1024 * 1024  # a push carries events, never attachments
+
+
 def webhook_handler(services: Any, secret: str, *, classify: Classifier | None = None,
                     tolerance_s: float = 300.0,
                     now: Any = time.time) -> Any:
@@ -147,7 +150,17 @@ def webhook_handler(services: Any, secret: str, *, classify: Classifier | None =
     classifier = classify or default_classifier()
 
     async def handle(request: web.Request) -> web.Response:
-        raw = await request.read()
+        # Refuse what cannot be a signed, fresh push before reading a body of any size.
+        stamp = request.headers.get("X-Lapor-Timestamp", "")
+        if not request.headers.get("X-Lapor-Signature") or not stamp.isascii() \
+                or not stamp.isdigit() or abs(now() - int(stamp)) > tolerance_s:
+            log.warning("lapor_webhook_refused", remote=request.remote)
+            return web.json_response({"error": "invalid_signature"}, status=401)
+        if (request.content_length or 0) > WEBHOOK_MAX_BYTES:
+            return web.json_response({"error": "too_large"}, status=413)
+        raw = await request.read()  # without Content-Length: bounded by client_max_size
+        if len(raw) > WEBHOOK_MAX_BYTES:
+            return web.json_response({"error": "too_large"}, status=413)
         if not verify_signature(secret, request.headers.get("X-Lapor-Timestamp"), raw,
                                 request.headers.get("X-Lapor-Signature"), now=now(),
                                 tolerance_s=tolerance_s):

@@ -139,7 +139,9 @@ def verify_signature(secret: str, timestamp: str | None, raw: bytes, signature: 
         return False
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + raw,
                         hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature[len("sha256="):])
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a forged header may hold any.
+    given = signature[len("sha256="):].encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(expected.encode(), given)
 
 
 class HttpLaporAdapter:

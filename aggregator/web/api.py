@@ -9,12 +9,15 @@ from typing import Any
 from aiohttp import web
 
 from aggregator.lapor.health import lapor_health
+from aggregator.redact import redact_text
 from aggregator.storage import admin as repo
+from aggregator.storage import web as web_repo
 from aggregator.storage.db import json_text
 from aggregator.storage.events import append_event
 from aggregator.storage.sqlfiles import q
 from aggregator.web.auth import requires
 from aggregator.web.keys import IDENTITY, SERVICES
+from aggregator.web.security import json_body
 from schemas.events import Role
 
 A, OP, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
@@ -25,7 +28,6 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=json_text)
 
 
-
 def _uuid(request: web.Request, key: str = "id") -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info[key])
@@ -33,6 +35,15 @@ def _uuid(request: web.Request, key: str = "id") -> uuid.UUID:
         raise web.HTTPBadRequest(
             text='{"error": "bad_id"}', content_type="application/json"
         ) from None
+
+
+def _int(request: web.Request, key: str = "id") -> int:
+    raw = request.match_info[key]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPBadRequest(
+            text='{"error": "bad_id"}', content_type="application/json"
+        )
+    return int(raw)
 
 
 def _agency_scope(request: web.Request) -> str | None:
@@ -97,10 +108,7 @@ async def get_complaint(request: web.Request) -> web.Response:
 @routes.post("/api/jobs/{id}/retry")
 @requires(A, OP)
 async def post_job_retry(request: web.Request) -> web.Response:
-    try:
-        job_id = int(request.match_info["id"])
-    except ValueError:
-        return json_response({"error": "bad_id"}, 400)
+    job_id = _int(request)
     ok = await request.app[SERVICES].queue.retry(job_id)
     return json_response({"retried": ok}, 200 if ok else 404)
 
@@ -108,9 +116,9 @@ async def post_job_retry(request: web.Request) -> web.Response:
 @routes.post("/api/jobs/{id}/discard")
 @requires(A, OP)
 async def post_job_discard(request: web.Request) -> web.Response:
+    job_id = _int(request)
     try:
-        job_id = int(request.match_info["id"])
-        body = await request.json()
+        body = await json_body(request)
         reason = str(body["reason"]).strip()
     except (ValueError, KeyError, TypeError):
         return json_response({"error": "bad_request", "message": 'send {"reason": "…"}'}, 400)
@@ -130,22 +138,36 @@ async def get_quarantine(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/quarantine/{id}")
-@requires(A, OP)
+@requires(A)
 async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
+    """The original bytes of a quarantined item, for an administrator fixing it. Any other
+    raw item only with ``?reveal=1``; every opening is in the access log. An anonymous
+    reporter's original is never shown as it came: its personal data is masked."""
     services = request.app[SERVICES]
-    try:
-        raw_id = int(request.match_info["id"])
-    except ValueError:
-        return json_response({"error": "bad_id"}, 400)
+    raw_id = _int(request)
+    reveal = request.query.get("reveal") == "1"
+    ident = request[IDENTITY]
     async with services.pool.acquire() as conn:
-        row = await conn.fetchrow(q("get_raw_item"), raw_id)
-    if row is None:
-        return json_response({"error": "not_found"}, 404)
+        item = await web_repo.raw_original(conn, raw_id)
+        if item is None or (item.state != "quarantined" and not reveal):
+            return json_response(
+                {"error": "not_found", "message": "no quarantined item with this id "
+                 "(other raw items need ?reveal=1, which is logged)"}, 404)
+        await web_repo.log_access(
+            conn, token_id=ident["id"], actor=str(ident["name"]), action="raw_revealed",
+            subject=f"raw_item:{raw_id}",
+            detail={"state": item.state, "masked": item.anonymous, "via": "api"},
+        )
+    body = item.payload
+    if item.anonymous:
+        body = redact_text(body.decode("utf-8", "replace")).encode()
     return web.Response(
-        body=bytes(row["payload"]),
+        body=body,
         content_type="application/octet-stream",
         headers={
-            "X-Satukanal-Reason": (row["reason"] or "")[:500].encode("ascii", "replace").decode()
+            "X-Satukanal-Reason": (item.reason or "")[:500].encode("ascii", "replace").decode(),
+            "X-Satukanal-Masked": "1" if item.anonymous else "0",
+            "Content-Disposition": f'attachment; filename="raw-{raw_id}.bin"',
         },
     )
 
@@ -155,10 +177,7 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
 async def post_replay(request: web.Request) -> web.Response:
     from aggregator.intake.replay import replay
 
-    try:
-        raw_id = int(request.match_info["id"])
-    except ValueError:
-        return json_response({"error": "bad_id"}, 400)
+    raw_id = _int(request)
     outcome = await replay(request.app[SERVICES], raw_id)
     body: dict[str, Any] = {"outcome": outcome.text, "code": outcome.code}
     if outcome.complaint_id is not None:

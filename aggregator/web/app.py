@@ -10,7 +10,8 @@ from aiohttp import web
 from aggregator.web import api, health, manual
 from aggregator.web.auth import auth_middleware
 from aggregator.web.dashboard import setup_dashboard
-from aggregator.web.keys import SERVICES
+from aggregator.web.keys import SERVICES, THROTTLE
+from aggregator.web.security import FailureThrottle, proxy_middleware, security_headers
 
 
 def make_app(
@@ -21,8 +22,14 @@ def make_app(
 ) -> web.Application:
     """``extra`` is ``(prefix, routes)`` pairs: public intakes under ``/intake/<source>``, the
     LAPOR! webhook, the status pages. ``setup`` are callables given the app (templates…)."""
-    app = web.Application(middlewares=[auth_middleware], client_max_size=25 * 1024 * 1024)
+    http = services.settings.http
+    app = web.Application(
+        middlewares=[proxy_middleware(list(http.trusted_proxies)), auth_middleware],
+        client_max_size=25 * 1024 * 1024,
+    )
     app[SERVICES] = services
+    app[THROTTLE] = FailureThrottle(http.login_failures_max, window_s=15 * 60)
+    app.on_response_prepare.append(security_headers)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(manual.routes)

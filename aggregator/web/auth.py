@@ -12,7 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from aggregator.storage.admin import find_token
-from aggregator.web.keys import IDENTITY, SERVICES
+from aggregator.web.keys import IDENTITY, SERVICES, THROTTLE
+from aggregator.web.security import client_key
 from schemas.events import Role
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,8 +32,10 @@ def allowed_roles(handler: Any) -> frozenset[Role] | None:
     return getattr(handler, ROLES_ATTR, None)
 
 
-def _deny(status: int, error: str, message: str) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="satukanal"'} if status == 401 else None
+def _deny(status: int, error: str, message: str, retry_after: float = 0) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="satukanal"'} if status == 401 else {}
+    if retry_after:
+        headers["Retry-After"] = str(int(retry_after) + 1)
     return web.json_response({"error": error, "message": message}, status=status, headers=headers)
 
 
@@ -48,10 +51,15 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return _deny(401, "unauthorized", "token required (Authorization: Bearer …)")
+    throttle = request.app[THROTTLE]
+    who = client_key(request)
+    if wait := throttle.retry_after(who):
+        return _deny(429, "too_many_failures", "too many unknown tokens; wait", wait)
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         identity = await find_token(conn, header.removeprefix("Bearer ").strip())
     if identity is None:
+        throttle.failed(who)
         return _deny(401, "unauthorized", "unknown or revoked token")
     if Role(identity["role"]) not in roles:
         return _deny(403, "forbidden", f"role {identity['role']} may not use this route")

@@ -1,8 +1,10 @@
 """The operators' dashboard (Bahasa Indonesia), server-rendered.
 
-Login is the same bearer token as the API, kept in an HttpOnly, SameSite=Strict cookie;
-every page declares its roles like the API routes. Lists page by keyset (``before``), so
-they stay fast over millions of complaints.
+Login takes an API token once and opens a server-side session: the cookie holds a random
+session id (HttpOnly, SameSite=Strict, Secure when the request came over TLS, directly or
+through a trusted proxy), never the token; logging out or revoking the token ends it.
+Failed logins are throttled per client. Every page declares its roles like the API routes.
+Lists page by keyset (``before``), so they stay fast over millions of complaints.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from aiohttp import web
 
 from aggregator.lapor.health import lapor_health
 from aggregator.storage import admin as repo
+from aggregator.storage import web as sessions
 from aggregator.storage.sqlfiles import q
 from aggregator.web.auth import allowed_roles, requires
-from aggregator.web.keys import IDENTITY, SERVICES
+from aggregator.web.keys import IDENTITY, SERVICES, THROTTLE
 from aggregator.web.labels import (
     CHANNEL_LABELS,
     EVENT_LABELS,
@@ -37,11 +40,12 @@ from aggregator.web.labels import (
     event_details,
     label,
 )
+from aggregator.web.security import client_key, form_body
 from schemas.complaint import ComplaintStatus
 from schemas.events import Role
 
 A, OP, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
-COOKIE = "satukanal_token"
+COOKIE = "satukanal_sesi"
 routes = web.RouteTableDef()
 
 
@@ -101,11 +105,11 @@ async def dashboard_auth(request: web.Request, handler: Handler) -> web.StreamRe
     if not path.startswith("/dasbor") or path.startswith(("/dasbor/static", "/dasbor/masuk")):
         return await handler(request)
     roles = allowed_roles(request.match_info.handler)
-    token = request.cookies.get(COOKIE)
+    session_id = request.cookies.get(COOKIE)
     identity = None
-    if token and roles:
+    if session_id and roles:
         async with request.app[SERVICES].pool.acquire() as conn:
-            identity = await repo.find_token(conn, token)
+            identity = await sessions.find_session(conn, session_id)
     if identity is None:
         raise web.HTTPSeeOther("/dasbor/masuk")
     if Role(identity["role"]) not in (roles or ()):
@@ -114,6 +118,14 @@ async def dashboard_auth(request: web.Request, handler: Handler) -> web.StreamRe
         return web.Response(status=403, text="Permintaan ditolak (asal berbeda).")
     request[IDENTITY] = identity
     return await handler(request)
+
+
+def _int_id(request: web.Request) -> int:
+    """A numeric id from the path; anything else is a page that does not exist."""
+    raw = request.match_info["id"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound()
+    return int(raw)
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -129,20 +141,40 @@ async def login_form(request: web.Request) -> dict[str, Any]:
 
 @routes.post("/dasbor/masuk")
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    throttle = request.app[THROTTLE]
+    who = client_key(request)
+    if wait := throttle.retry_after(who):
+        busy = aiohttp_jinja2.render_template(
+            "login.html",
+            request,
+            {"identity": None, "error": "Terlalu banyak percobaan gagal. Coba lagi nanti."},
+            status=429,
+        )
+        busy.headers["Retry-After"] = str(int(wait) + 1)
+        return busy
+    form = await form_body(request)
     token = str(form.get("token", "")).strip()
-    async with request.app[SERVICES].pool.acquire() as conn:
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
         identity = await repo.find_token(conn, token) if token else None
+        if identity is not None:
+            now = services.clock()
+            ttl = dt.timedelta(hours=services.settings.http.session_ttl_h)
+            session_id = await sessions.create_session(conn, identity["id"], ttl, now)
+            await sessions.delete_stale_sessions(conn, now - dt.timedelta(days=1))
     if identity is None:
+        throttle.failed(who)
         return aiohttp_jinja2.render_template(
             "login.html",
             request,
             {"identity": None, "error": "Token tidak dikenal atau sudah dicabut."},
             status=401,
         )
+    throttle.succeeded(who)
     resp = web.HTTPSeeOther("/dasbor")
     resp.set_cookie(
-        COOKIE, token, httponly=True, samesite="Strict", max_age=12 * 3600, secure=request.secure
+        COOKIE, session_id, httponly=True, samesite="Strict", secure=request.secure,
+        max_age=int(ttl.total_seconds()), path="/dasbor",
     )
     raise resp
 
@@ -150,8 +182,11 @@ async def login(request: web.Request) -> web.StreamResponse:
 @routes.post("/dasbor/keluar")
 @requires(A, OP, U, G)
 async def logout(request: web.Request) -> web.StreamResponse:
+    if session_id := request.cookies.get(COOKIE):
+        async with request.app[SERVICES].pool.acquire() as conn:
+            await sessions.revoke_session(conn, session_id)
     resp = web.HTTPSeeOther("/dasbor/masuk")
-    resp.del_cookie(COOKIE)
+    resp.del_cookie(COOKIE, path="/dasbor")
     raise resp
 
 
@@ -241,7 +276,7 @@ async def jobs(request: web.Request) -> dict[str, Any]:
 @requires(A, OP)
 async def job_retry(request: web.Request) -> web.StreamResponse:
     ok = await request.app[SERVICES].queue.retry(
-        int(request.match_info["id"]), actor=f"dasbor:{request[IDENTITY]['name']}"
+        _int_id(request), actor=f"dasbor:{request[IDENTITY]['name']}"
     )
     raise web.HTTPSeeOther("/dasbor/antrian?pesan=" + ("Diulangi." if ok else "Tidak ditemukan."))
 
@@ -249,10 +284,11 @@ async def job_retry(request: web.Request) -> web.StreamResponse:
 @routes.post("/dasbor/antrian/{id}/buang")
 @requires(A, OP)
 async def job_discard(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    job_id = _int_id(request)
+    form = await form_body(request)
     reason = str(form.get("reason", "")).strip() or "dibuang dari dasbor"
     ok = await request.app[SERVICES].queue.discard(
-        int(request.match_info["id"]), reason, actor=f"dasbor:{request[IDENTITY]['name']}"
+        job_id, reason, actor=f"dasbor:{request[IDENTITY]['name']}"
     )
     raise web.HTTPSeeOther("/dasbor/antrian?pesan=" + ("Dibuang." if ok else "Tidak ditemukan."))
 
@@ -273,7 +309,7 @@ async def quarantine_replay(request: web.Request) -> web.StreamResponse:
 
     from aggregator.intake.replay import replay_item
 
-    outcome = await replay_item(request.app[SERVICES], int(request.match_info["id"]))
+    outcome = await replay_item(request.app[SERVICES], _int_id(request))
     raise web.HTTPSeeOther("/dasbor/karantina?pesan=" + quote(outcome))
 
 

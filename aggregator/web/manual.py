@@ -18,6 +18,7 @@ from aggregator.lapor import manual
 from aggregator.web.api import json_response
 from aggregator.web.auth import requires
 from aggregator.web.keys import IDENTITY, SERVICES
+from aggregator.web.security import json_body
 from schemas.events import Role
 
 routes = web.RouteTableDef()
@@ -26,7 +27,7 @@ ADMIN, OPERATOR = Role.ADMIN, Role.OPERATOR
 
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
-        body = await request.json()
+        body = await json_body(request)
     except ValueError:
         raise InvalidInput("send a JSON object") from None
     if not isinstance(body, dict):

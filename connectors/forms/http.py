@@ -88,12 +88,9 @@ def render(name: str, status: int = 200, headers: dict[str, str] | None = None,
            **ctx: Any) -> web.Response:
     ctx.setdefault("municipality", "Pemerintah Daerah")
     html = _env().get_template(name).render(**ctx)
+    # Cache, frame and content-security headers come from the core (web/security.py).
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "no-store",
-                                 "X-Content-Type-Options": "nosniff",
-                                 "Content-Security-Policy": "default-src 'none'; "
-                                 "style-src 'unsafe-inline'; form-action 'self'",
-                                 **(headers or {})})
+                        headers=headers)
 
 
 class RateLimiter:

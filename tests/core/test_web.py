@@ -11,6 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from aggregator.storage.admin import create_token, revoke_token
 from aggregator.web.app import make_app
 from aggregator.web.auth import allowed_roles
+from aggregator.web.keys import THROTTLE
+from aggregator.web.security import FailureThrottle
 from schemas.events import Role
 from tests.core.helpers import make_services
 
@@ -19,6 +21,8 @@ from tests.core.helpers import make_services
 async def client(pool):
     services = make_services(pool)
     app = make_app(services)
+    # These tests try wrong tokens on purpose, many times; the throttle has its own tests.
+    app[THROTTLE] = FailureThrottle(10_000, window_s=1)
     async with TestClient(TestServer(app)) as c:
         c.services = services  # type: ignore[attr-defined]
         yield c
@@ -134,6 +138,12 @@ def dashboard_routes(app) -> list[tuple[str, str, object]]:
     return found
 
 
+async def login_as(client, token: str) -> None:
+    client.session.cookie_jar.clear()
+    resp = await client.post("/dasbor/masuk", data={"token": token}, allow_redirects=False)
+    assert resp.status == 303, await resp.text()
+
+
 async def test_every_dashboard_page_needs_a_login_and_the_right_role(client, pool):
     toks = await tokens(pool)
     pages = dashboard_routes(client.app)
@@ -145,8 +155,7 @@ async def test_every_dashboard_page_needs_a_login_and_the_right_role(client, poo
         resp = await client.request(method, url, allow_redirects=False)
         assert resp.status == 303 and resp.headers["Location"] == "/dasbor/masuk", (method, path)
         for role in Role:
-            client.session.cookie_jar.clear()
-            client.session.cookie_jar.update_cookies({"satukanal_token": toks[role.value]})
+            await login_as(client, toks[role.value])
             resp = await client.request(method, url, allow_redirects=False)
             if role in roles:
                 assert resp.status not in (401, 403), (method, path, role, resp.status)

@@ -1,0 +1,240 @@
+"""Sessions, trusted proxies, throttled logins, safe headers, raw originals for admins only,
+and a 4xx — never a 500 — for malformed input on every route of the listener."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from aggregator.storage.admin import create_token, revoke_token
+from aggregator.web.app import make_app
+from aggregator.web.security import DASHBOARD_CSP, FailureThrottle, forwarded_client
+from schemas.config import Settings
+from tests.core.helpers import make_services
+
+
+def settings(**http) -> Settings:
+    return Settings(demo=True, http=http)
+
+
+@pytest.fixture
+async def make_client(pool):
+    clients: list[TestClient] = []
+
+    async def make(**http) -> TestClient:
+        services = make_services(pool, settings=settings(**http))
+        c = TestClient(TestServer(make_app(services)))
+        await c.start_server()
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        await c.close()
+
+
+async def token(pool, role: str = "admin") -> tuple[object, str]:
+    async with pool.acquire() as conn:
+        return await create_token(conn, name=f"t-{role}", role=role, agency=None)
+
+
+async def login(client: TestClient, tok: str, **headers: str):
+    return await client.post(
+        "/dasbor/masuk", data={"token": tok}, allow_redirects=False, headers=headers
+    )
+
+
+async def test_login_opens_a_server_side_session_that_logout_and_revocation_end(
+    make_client, pool
+):
+    client = await make_client()
+    tid, tok = await token(pool)
+    resp = await login(client, tok)
+    assert resp.status == 303
+    cookie = resp.cookies["satukanal_sesi"]
+    assert cookie.value != tok and tok not in resp.headers.getall("Set-Cookie")[0]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert not cookie["secure"]  # plain HTTP, no trusted proxy said otherwise
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT count(*) FROM dashboard_sessions")
+        assert stored == 1
+        assert await conn.fetchval(
+            "SELECT count(*) FROM dashboard_sessions WHERE id_hash = $1", cookie.value.encode()
+        ) == 0  # only a hash of the id is kept
+    assert (await client.get("/dasbor", allow_redirects=False)).status == 200
+
+    # Logging out ends the session on the server: the old cookie no longer opens anything.
+    session_value = cookie.value
+    assert (await client.post("/dasbor/keluar", allow_redirects=False)).status == 303
+    client.session.cookie_jar.update_cookies({"satukanal_sesi": session_value})
+    resp = await client.get("/dasbor", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/dasbor/masuk"
+
+    # Revoking the token ends every session opened with it.
+    client.session.cookie_jar.clear()
+    assert (await login(client, tok)).status == 303
+    assert (await client.get("/dasbor", allow_redirects=False)).status == 200
+    async with pool.acquire() as conn:
+        await revoke_token(conn, tid)
+    assert (await client.get("/dasbor", allow_redirects=False)).status == 303
+
+    # The token itself as a cookie is not a session.
+    client.session.cookie_jar.clear()
+    _, tok2 = await token(pool)
+    client.session.cookie_jar.update_cookies({"satukanal_sesi": tok2, "satukanal_token": tok2})
+    assert (await client.get("/dasbor", allow_redirects=False)).status == 303
+
+
+async def test_an_expired_session_is_refused(make_client, pool):
+    client = await make_client()
+    _, tok = await token(pool)
+    assert (await login(client, tok)).status == 303
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE dashboard_sessions SET expires_at = now() - interval '1 s'")
+    assert (await client.get("/dasbor", allow_redirects=False)).status == 303
+
+
+async def test_secure_cookie_and_client_address_only_through_a_trusted_proxy(make_client, pool):
+    _, tok = await token(pool)
+    over_tls = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    untrusted = await make_client()
+    resp = await login(untrusted, tok, **over_tls)
+    assert not resp.cookies["satukanal_sesi"]["secure"]  # anyone can send that header
+
+    trusted = await make_client(trusted_proxies=["127.0.0.1/32", "::1/128"])
+    resp = await login(trusted, tok, **over_tls)
+    assert resp.cookies["satukanal_sesi"]["secure"]
+    assert "Strict-Transport-Security" in resp.headers
+
+
+def test_forwarded_for_is_read_from_the_right_past_our_own_proxies() -> None:
+    import ipaddress
+
+    nets = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("127.0.0.1/32")]
+    # The client may prepend anything; only what our proxies appended counts.
+    assert forwarded_client("127.0.0.1", "1.2.3.4, 198.51.100.9, 10.0.0.5", "https", nets) == (
+        "198.51.100.9", "https")
+    assert forwarded_client("192.0.2.1", "198.51.100.9", "https", nets) == (None, None)
+    assert forwarded_client("127.0.0.1", None, None, nets) == (None, None)
+    assert forwarded_client("127.0.0.1", "garbage, 198.51.100.9", "ftp", nets) == (
+        "198.51.100.9", None)
+    assert forwarded_client("127.0.0.1", "198.51.100.9", "https", []) == (None, None)
+
+
+async def test_failed_logins_are_throttled_per_client_behind_the_proxy(make_client, pool):
+    client = await make_client(trusted_proxies=["127.0.0.1/32", "::1/128"], login_failures_max=3)
+    _, tok = await token(pool)
+    attacker = {"X-Forwarded-For": "198.51.100.66"}
+    for _ in range(3):
+        assert (await login(client, "salah", **attacker)).status == 401
+    blocked = await login(client, tok, **attacker)  # even the right token waits now
+    assert blocked.status == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert "Terlalu banyak percobaan" in await blocked.text()
+    # Another citizen behind the same proxy is not locked out.
+    assert (await login(client, tok, **{"X-Forwarded-For": "198.51.100.7"})).status == 303
+    # API tokens count too.
+    for _ in range(3):
+        r = await client.get("/api/status", headers={"Authorization": "Bearer x", **attacker})
+    r = await client.get("/api/status", headers={"Authorization": "Bearer x", **attacker})
+    assert r.status == 429
+
+
+def test_throttle_window_slides() -> None:
+    now = [0.0]
+    t = FailureThrottle(2, window_s=60, clock=lambda: now[0])
+    t.failed("a")
+    t.failed("a")
+    assert t.retry_after("a") == pytest.approx(60)
+    now[0] = 61
+    assert t.retry_after("a") == 0
+    t.failed("b")
+    t.succeeded("b")
+    assert t.retry_after("b") == 0
+
+
+async def test_dashboard_and_api_send_safe_headers(make_client, pool):
+    client = await make_client()
+    _, tok = await token(pool)
+    page = await client.get("/dasbor/masuk")
+    for resp in (page, await client.get("/api/status", headers={"Authorization": f"Bearer {tok}"})):
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert resp.headers["Content-Security-Policy"] == DASHBOARD_CSP
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    redirect = await client.get("/dasbor", allow_redirects=False)
+    assert redirect.status == 303 and redirect.headers["Cache-Control"] == "no-store"
+    # The page works under its policy: no inline style or script left in the templates.
+    assert (await login(client, tok)).status == 303
+    html = await (await client.get("/dasbor")).text()
+    assert "style=" not in html and "<script" not in html
+
+
+async def test_raw_originals_for_admins_only_quarantined_only_and_logged(make_client, pool):
+    client = await make_client()
+    _, admin = await token(pool, "admin")
+    _, operator = await token(pool, "operator")
+    async with pool.acquire() as conn:
+        q_id = await conn.fetchval(
+            "INSERT INTO raw_items (source, source_ref, payload, state, reason) "
+            "VALUES ('sms', 'a', 'rusak dari 081234567890', 'quarantined', 'tidak terbaca') "
+            "RETURNING id")
+        cid = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, status, content, received_at, "
+            "anonymous) VALUES (gen_random_uuid(), 'sms', 'sms', 'received', 'x', now(), true) "
+            "RETURNING id")
+        ok_id = await conn.fetchval(
+            "INSERT INTO raw_items (source, source_ref, payload, state, complaint_id) "
+            "VALUES ('sms', 'b', 'ANONIM jalan rusak, saya 081299998888', 'accepted', $1) "
+            "RETURNING id", cid)
+    as_admin = {"Authorization": f"Bearer {admin}"}
+    r = await client.get(f"/api/quarantine/{q_id}", headers={"Authorization": f"Bearer {operator}"})
+    assert r.status == 403
+    r = await client.get(f"/api/quarantine/{q_id}", headers=as_admin)
+    assert r.status == 200 and await r.read() == b"rusak dari 081234567890"
+    # A raw item that was not quarantined is not served by id alone (ids are sequential).
+    r = await client.get(f"/api/quarantine/{ok_id}", headers=as_admin)
+    assert r.status == 404
+    r = await client.get(f"/api/quarantine/{ok_id}?reveal=1", headers=as_admin)
+    body = await r.read()
+    assert r.status == 200 and b"081299998888" not in body and b"[phone]" in body  # anonymous
+    assert r.headers["X-Satukanal-Masked"] == "1"
+    async with pool.acquire() as conn:
+        logged = await conn.fetch("SELECT actor, action, subject FROM access_log ORDER BY id")
+    assert [(x["action"], x["subject"]) for x in logged] == [
+        ("raw_revealed", f"raw_item:{q_id}"), ("raw_revealed", f"raw_item:{ok_id}")]
+    assert all(x["actor"] == "t-admin" for x in logged)
+
+
+MALFORMED_IDS = ["abc", "-1", "1.5", "99999999999999999999999", "%F0%9F%98%80", "١٢٣", "0x10"]
+
+
+async def test_malformed_input_gets_a_4xx_on_every_route(make_client, pool):
+    client = await make_client()
+    _, admin = await token(pool, "admin")
+    assert (await login(client, admin)).status == 303
+    bearer = {"Authorization": f"Bearer {admin}"}
+    routes = []
+    for route in client.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if path and route.method != "HEAD" and "static" not in path:
+            routes.append((route.method, path))
+    assert len(routes) >= 15
+    seen = 0
+    for method, path in routes:
+        variants = [path.replace("{id}", bad) for bad in MALFORMED_IDS] if "{" in path else [path]
+        for url in variants:
+            for headers, data in (
+                ({}, None),
+                ({"Content-Type": "application/json"}, b'{"reason": '),
+                ({"Content-Type": "multipart/form-data; boundary=\xff\xfe"}, b"\xff\x00garbage"),
+                ({"Content-Type": "application/x-www-form-urlencoded; charset=klingon"},
+                 b"reason=%ZZ%%"),
+                ({"X-Lapor-Signature": "sha256=\u00e9\u00e9", "X-Lapor-Timestamp": "١٢٣"}, b"{}"),
+            ):
+                h = {**bearer, **headers}
+                resp = await client.request(method, url, headers=h, data=data,
+                                            allow_redirects=False)
+                seen += 1
+                assert resp.status < 500, (method, url, headers, resp.status, await resp.text())
+    assert seen > 100
