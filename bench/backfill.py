@@ -40,6 +40,7 @@ from aggregator.queue import JobQueue
 from aggregator.storage.db import create_pool
 from aggregator.storage.migrate import migrate
 from aggregator.wiring.services import Services
+from aggregator.wiring.sources import build_source
 from connectors.forms.sql_table import SqlTableSource
 from schemas.config import CryptoConfig, EncryptionKey, Settings, SourceConfig
 from tests.forms.legacy import HOST, JOIN_QUERY, PORT, create_legacy_db, drop_legacy_db, fill
@@ -110,7 +111,7 @@ async def main() -> None:
         services = Services(settings=settings, pool=pool, http=None,  # type: ignore[arg-type]
                             crypto=Crypto.from_config(settings.crypto),
                             queue=JobQueue(pool, settings.queue, owner="bench"))
-        source = SqlTableSource(cfg, services)
+        source = build_source(cfg, services)
         async with pool.acquire() as conn:
             await migrate(conn)
             n_base, t_base = await baseline(legacy, conn, source, args.batch)

@@ -44,7 +44,7 @@ from aggregator.errors import InvalidInput  # noqa: E402
 from aggregator.intake.loop import IngestLoop  # noqa: E402
 from aggregator.storage.db import create_pool  # noqa: E402
 from aggregator.storage.migrate import migrate  # noqa: E402
-from connectors.email.imap import ImapSource  # noqa: E402
+from aggregator.wiring.sources import build_source  # noqa: E402
 from connectors.email.parser import parse_email  # noqa: E402
 from tests.email.conftest import imap_config, make_services  # noqa: E402
 from tests.email.corpus import OPTIONS, corpus  # noqa: E402
@@ -176,7 +176,7 @@ async def bench_intake(n: int, pg_dsn: str) -> dict[str, float]:
             )
             services = make_services(pool, [cfg])
             # Baseline: the same source, fetching only.
-            src = ImapSource(cfg, services)
+            src = build_source(cfg, services)
             started = time.perf_counter()
             fetched = 0
             async for batch in src.pull(None):
@@ -184,7 +184,7 @@ async def bench_intake(n: int, pg_dsn: str) -> dict[str, float]:
             fetch_s = time.perf_counter() - started
             await src.close()
             # The real thing: fetch, parse, intake, ack.
-            src = ImapSource(cfg, services)
+            src = build_source(cfg, services)
             loop = IngestLoop(services, src)
             started = time.perf_counter()
             handled = 0

@@ -36,7 +36,7 @@ from aggregator.intake.loop import IngestLoop  # noqa: E402
 from aggregator.storage.db import create_pool  # noqa: E402
 from aggregator.storage.migrate import migrate  # noqa: E402
 from aggregator.wiring.services import Services  # noqa: E402
-from connectors.sms.gammu import GammuSource  # noqa: E402
+from aggregator.wiring.sources import build_source  # noqa: E402
 from schemas.config import CryptoConfig, Settings, SourceConfig  # noqa: E402
 
 SCHEMA = Path("/usr/share/doc/gammu-smsd/examples/pgsql.sql")
@@ -154,7 +154,7 @@ async def main() -> None:
             crypto=Crypto.from_config(CryptoConfig(), demo=True),
             queue=None,  # type: ignore[arg-type]  # intake writes jobs with SQL
         )
-        src = GammuSource(
+        src = build_source(
             SourceConfig(
                 name="bench-gammu",
                 kind="gammu",

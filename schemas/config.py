@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    IPvAnyNetwork,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     field_validator,
     model_validator,
@@ -60,7 +60,7 @@ def _read_secret_files(data: Any, fields: dict[str, Any]) -> Any:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -70,11 +70,18 @@ class Section(BaseModel):
 
 class DatabaseConfig(Section):
     url: SecretStr | None = Field(
-        default=None, description="postgresql://… ; empty = embedded PostgreSQL in data_dir"
+        default=None,
+        description="postgresql://user:password@host:5432/db; unset = an embedded PostgreSQL "
+        "in data_dir/pg (fine for a trial, not for production). Secret (may be url_file).",
     )
     pool_min: int = Field(default=2, ge=1)
+    """Connections the pool keeps open."""
     pool_max: int = Field(default=10, ge=1)
+    """Most connections one process opens; size it with `queue.workers` and the number
+    of replicas in mind."""
     migrate_on_start: bool = True
+    """Apply pending migrations when `satukanal run` starts; set false where only
+    `satukanal migrate` may change the schema."""
 
     @field_validator("url")
     @classmethod
@@ -88,35 +95,73 @@ class DatabaseConfig(Section):
 
 class EncryptionKey(Section):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
-    secret: SecretStr = Field(description="32 random bytes, url-safe base64")
+    """Short name stored with every ciphertext, so rows written with an older key stay
+    readable after rotation."""
+    secret: SecretStr = Field(
+        description="32 random bytes, url-safe base64 (`satukanal keys generate`); secret, may be "
+        "secret_file"
+    )
 
 
 class CryptoConfig(Section):
     keys: list[EncryptionKey] = Field(
-        default_factory=list, description="newest last; new writes use the last key"
+        default_factory=list,
+        description="AES-GCM keys for reporter identity, newest last: new writes use the last "
+        "key, older ones stay to read older rows. Required outside the demo.",
     )
-    hmac_key: SecretStr | None = Field(default=None, description="for matching hashes")
+    hmac_key: SecretStr | None = Field(
+        default=None,
+        description="key of the matching hashes (same reporter, same text) kept beside the "
+        "ciphertexts; never change it once data exists. Required outside the demo; secret, may "
+        "be hmac_key_file.",
+    )
 
 
 class LaporConfig(Section):
     adapter: Literal["http", "manual", "xml-legacy"] = "http"
+    """`http` speaks the JSON contract (docs/lapor-contract.md); `manual` puts
+    complaints on an operator worklist; `xml-legacy` uses the old `addstream` endpoint."""
     base_url: AnyHttpUrl | None = None
+    """Where the LAPOR! API lives, e.g. `https://lapor.example/api/v1`; required for
+    `http` and `xml-legacy` unless `sandbox` is true."""
     client_id: str | None = None
+    """The agency account's API client id."""
     client_secret: SecretStr | None = None
+    """The API client secret (for `xml-legacy`: the token). Secret (may be
+    `client_secret_file`)."""
     verify_tls: bool = True
+    """Check TLS certificates of every outgoing HTTPS connection; turn off only against
+    a test server."""
     ca_file: Path | None = None
+    """A CA bundle to trust instead of the system's (a private CA in front of LAPOR!)."""
     timeout_s: float = Field(default=30.0, gt=0)
+    """Total time one outgoing HTTP request may take (LAPOR! and every other HTTP client
+    of the daemon)."""
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    """Time allowed to open a connection."""
     max_connections: int = Field(default=20, ge=1)
+    """Size of the shared HTTP connection pool."""
     rate_limit_per_s: float = Field(default=20.0, gt=0)
+    """Requests per second this process sends to LAPOR! (the contract allows 20 per
+    client)."""
     rate_burst: int = Field(default=40, ge=1)
+    """LAPOR!'s burst allowance; the client uses half of it so replicas and retries stay
+    under the limit."""
     updates_poll_s: float = Field(default=30.0, gt=0)
+    """How often the updates feed is read when nothing woke the loop."""
     updates_page: int = Field(default=500, ge=1, le=500)
+    """Events asked for per feed page (the contract's maximum is 500)."""
     webhook_secret: SecretStr | None = None
+    """Set to accept LAPOR!'s signed pushes at `POST /lapor/webhook`; the feed is still
+    read as a fallback. Secret (may be `webhook_secret_file`)."""
     breaker_failures: int = Field(default=5, ge=1)
+    """Consecutive failures (no answer, 5xx) that open the circuit breaker."""
     breaker_reset_s: float = Field(default=30.0, gt=0)
+    """How long the open breaker waits before one trial request."""
     # Embedded sandbox for the demo and tests: started by the daemon when true.
     sandbox: bool = False
+    """Start the built-in LAPOR! sandbox inside the daemon and talk to it (demo and
+    tests; never in production)."""
 
     @model_validator(mode="after")
     def _http_needs_url(self) -> LaporConfig:
@@ -129,18 +174,31 @@ class LaporConfig(Section):
 
 class QueueConfig(Section):
     workers: int = Field(default=4, ge=1, le=64)
+    """Jobs (push, reply, notify, write-back) run at once by one process."""
     batch_size: int = Field(default=50, ge=1, le=1000)
+    """Jobs claimed per round trip."""
     lease_s: float = Field(default=120.0, gt=0)
+    """How long a claimed job stays with a process; a job whose process died is claimed
+    again after it expires."""
     max_attempts: int = Field(default=12, ge=1)
+    """Attempts before a job is dead (visible on the dashboard, retried only by an
+    operator)."""
     max_age_h: float = Field(default=72.0, gt=0)
+    """Age in hours after which a failing job is dead whatever its attempts."""
     backoff_base_s: float = Field(default=5.0, gt=0)
+    """First retry delay; doubled per attempt, with jitter, never below a `Retry-After`."""
     backoff_max_s: float = Field(default=3600.0, gt=0)
+    """Longest delay between two attempts."""
     poll_s: float = Field(default=5.0, gt=0, description="fallback when NOTIFY is missed")
+    """How often idle workers look for due jobs when no NOTIFY woke them."""
 
 
 class HttpConfig(Section):
     host: str = "127.0.0.1"
+    """Address the one HTTP listener (dashboard, admin API, intakes, health, metrics)
+    binds to; keep it on loopback behind a reverse proxy."""
     port: int = Field(default=8470, ge=0, le=65535)
+    """Its port (0 = any free port)."""
     public_base_url: AnyHttpUrl | None = Field(
         default=None, description="how citizens reach the status page; links in SMS use it"
     )
@@ -161,26 +219,38 @@ class HttpConfig(Section):
 
 class SlaClock(Section):
     limit: int = Field(ge=1)
+    """The limit, in `unit`s."""
     unit: Literal["working_days", "days"] = "working_days"
+    """`working_days` (Monday–Friday minus holidays in `sla.timezone`) or calendar
+    `days`."""
     regulation: str
+    """The rule this limit comes from, shown next to a breach."""
 
 
 class SlaConfig(Section):
     timezone: str = "Asia/Jakarta"
+    """The municipality's time zone: working days, deadlines and times in messages."""
     extra_holidays: list[dt.date] = Field(default_factory=list)
+    """Local days off on top of national holidays and cuti bersama."""
     extra_working_days: list[dt.date] = Field(default_factory=list)
+    """Days that are working days although they would not be (a Saturday made up for a
+    bridge holiday)."""
     verification: SlaClock = SlaClock(
         limit=3, regulation="PermenPANRB 62/2018 (LAPOR!: verifikasi ≤ 3 hari kerja)"
     )
+    """From LAPOR!'s `created_at` to the first status past `belum_terverifikasi`."""
     first_response: SlaClock = SlaClock(
         limit=5, regulation="PermenPANRB 62/2018 (tindak lanjut ≤ 5 hari kerja setelah disposisi)"
     )
+    """From assignment to an agency to its first substantive follow-up."""
     auto_close: SlaClock = SlaClock(
         limit=10, regulation="LAPOR! (selesai otomatis 10 hari kerja tanpa tanggapan pelapor)"
     )
+    """From the latest follow-up to closure when the reporter does not answer."""
     settlement: SlaClock = SlaClock(
         limit=60, unit="days", regulation="Perpres 76/2013; UU 25/2009 Pasal 50 (60 hari)"
     )
+    """From LAPOR!'s `created_at` to closure."""
     agency_contacts: dict[str, str] = Field(
         default_factory=dict, description="agency code → e-mail for breach notices"
     )
@@ -191,8 +261,13 @@ class SlaConfig(Section):
 
 class NotifyConfig(Section):
     merge_window_s: float = Field(default=60.0, ge=0)
+    """Messages to one citizen within this window are sent as one (0 = each at once)."""
     sms_max_parts: int = Field(default=3, ge=1, le=10)
+    """Longest SMS in parts; the agency's text is shortened at a word to fit, the status
+    link is always kept."""
     reply_window_days: int = Field(default=30, ge=1)
+    """For how many days after our last message an e-mail or SMS from the same citizen
+    counts as a reply, not a new complaint."""
 
 
 class FollowupConfig(Section):
@@ -200,8 +275,11 @@ class FollowupConfig(Section):
     prefix ``re:`` for a regular expression). Added to the built-in library, never replacing it."""
 
     acknowledgement_phrases: list[str] = Field(default_factory=list)
+    """Phrases that mark a response as a mere acknowledgement."""
     forwarded_phrases: list[str] = Field(default_factory=list)
+    """Phrases that mean the complaint was passed to someone else."""
     info_request_phrases: list[str] = Field(default_factory=list)
+    """Phrases that ask the reporter for more detail."""
     action_words: list[str] = Field(
         default_factory=list, description="verb stems or forms that mean an action was taken"
     )
@@ -221,13 +299,21 @@ class SourceConfig(Section):
     """One configured instance of a channel. ``options`` are checked by the connector."""
 
     name: str
+    """Unique name of this channel instance (lowercase, digits, `-`, `_`); appears in
+    URLs, logs, metrics."""
     kind: str
+    """The connector: `imap`, `maildir`, `gammu`, `sms_http`, `sql_table`, `form_http`,
+    or one a plugin registers."""
     agency: str | None = Field(default=None, description="OPD code owning this channel")
     enabled: bool = True
+    """Set false to stop polling it while keeping its history."""
     poll_s: float = Field(default=30.0, gt=0)
+    """Seconds between polls (push-only intakes ignore it)."""
     batch_size: int = Field(default=100, ge=1, le=10000)
+    """Items committed, then acknowledged, together."""
     sunset: bool = Field(default=False, description="answer citizens that LAPOR! replaces this")
     options: dict[str, Any] = Field(default_factory=dict)
+    """The connector's own options, checked by the connector: see docs/connectors.md."""
 
     @field_validator("name")
     @classmethod
@@ -239,8 +325,11 @@ class SourceConfig(Section):
 
 class RoutingRule(Section):
     agency: str
+    """OPD code (from `[agencies]`) or LAPOR! agency id to suggest."""
     keywords: list[str] = Field(default_factory=list)
+    """Words or phrases in the complaint that select this rule."""
     category: str | None = None
+    """LAPOR! category id to suggest with it."""
 
 
 class RouteTarget(Section):
@@ -282,24 +371,43 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         validate_default=True,
+        use_attribute_docstrings=True,
     )
 
     demo: bool = False
+    """Demo mode: fixed public encryption keys, no credentials needed. Never for real
+    data."""
     data_dir: Path = Path("/var/lib/satukanal")
+    """Where the embedded PostgreSQL, the demo's files and other local state live."""
     municipality: str = "Kota Palangka Raya"
+    """Shown to citizens in messages, pages and the dashboard."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level logged."""
     log_format: Literal["auto", "json", "console"] = "auto"
+    """`auto` = JSON lines when not on a terminal, readable lines on one."""
     database: DatabaseConfig = DatabaseConfig()
+    """PostgreSQL."""
     crypto: CryptoConfig = CryptoConfig()
+    """Encryption of reporter identity at rest."""
     lapor: LaporConfig = LaporConfig(sandbox=True)
+    """The LAPOR! connection."""
     queue: QueueConfig = QueueConfig()
+    """The job queue."""
     http: HttpConfig = HttpConfig()
+    """The HTTP listener."""
     sla: SlaConfig = SlaConfig()
+    """Working-day clocks."""
     notify: NotifyConfig = NotifyConfig()
+    """Messages to citizens."""
     followup: FollowupConfig = FollowupConfig()
+    """Extra words for the follow-up labeller."""
     sources: list[SourceConfig] = Field(default_factory=list)
+    """The legacy channels, one `[[sources]]` table each."""
     routing: list[RoutingRule] = Field(default_factory=list)
+    """Keyword rules of older settings files: each forces its agency when a keyword appears
+    (the learned router of `[router]` decides everything else)."""
     router: RouterConfig = RouterConfig()
+    """The learned router: policy file, triage threshold, force/forbid rules."""
     agencies: dict[str, str] = Field(
         default_factory=dict,
         description="friendly OPD code → LAPOR! agency id (GET /agencies); codes may then be "

@@ -24,6 +24,8 @@ echo "== lint (ruff)"
 .venv/bin/ruff check aggregator connectors schemas tests bench || status=1
 echo "== types (mypy)"
 .venv/bin/mypy aggregator connectors schemas || status=1
+echo "== import contracts (import-linter)"
+.venv/bin/lint-imports || status=1
 if [ -n "${SATUKANAL_TEST_DATABASE_URL:-}" ]; then
     echo "== storage tests on the embedded PostgreSQL (pgserver)"
     env -u SATUKANAL_TEST_DATABASE_URL .venv/bin/pytest -q -p no:cacheprovider tests/core || status=1

@@ -25,8 +25,21 @@ def register(sub: Any, reports: Any) -> None:
         "demo",
         help="run the demo: embedded PostgreSQL, LAPOR! sandbox, demo citizens on every channel",
     )
-    p.add_argument("--until-idle", action="store_true")
+    p.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="exit, with a summary, once every demo complaint is closed and every message "
+        "delivered",
+    )
     p.add_argument("--no-citizens", action="store_true", help="no simulated citizens")
+    p.add_argument("--port", type=int, default=8470, help="HTTP port (default 8470)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --until-idle: give up (exit 1) after this long (default 300)",
+    )
     p.set_defaults(func=cmd_demo, demo=True)
 
     p = sub.add_parser("migrate", help="apply database migrations")
@@ -65,8 +78,13 @@ def cmd_demo(args: argparse.Namespace) -> Any:
     from aggregator.demo.setup import demo_settings
     from aggregator.wiring.supervisor import run_daemon
 
-    settings = demo_settings()
-    return run_daemon(settings, until_idle=args.until_idle, citizens=not args.no_citizens)
+    settings = demo_settings(port=args.port)
+    return run_daemon(
+        settings,
+        until_idle=args.until_idle,
+        citizens=not args.no_citizens,
+        outstanding_timeout_s=args.timeout,
+    )
 
 
 async def cmd_migrate(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import re
+import sys
 import time
 import uuid
 from email import message_from_bytes, policy
@@ -27,6 +28,8 @@ from typing import Any
 import aiohttp
 import structlog
 from aiohttp import web
+
+from aggregator.demo import story
 
 log = structlog.get_logger(__name__)
 
@@ -87,12 +90,18 @@ REPLIES = {
 }
 
 
-class DemoKannel:
-    """Stands in for Kannel's sendsms: records what the daemon sends to citizens' phones."""
+DLR_DELAY_S = 1.0  # how long the stand-in SMSC takes to confirm a delivery
 
-    def __init__(self, log_file: Path) -> None:
+
+class DemoKannel:
+    """Stands in for Kannel's sendsms: records what the daemon sends to citizens' phones and,
+    as Kannel does once the SMSC confirms, calls the message's delivery-report URL."""
+
+    def __init__(self, log_file: Path, http: aiohttp.ClientSession | None = None) -> None:
         self.sent: list[dict[str, str]] = []
         self.log_file = log_file
+        self.http = http
+        self._reports: set[asyncio.Task[None]] = set()
 
     async def sendsms(self, request: web.Request) -> web.Response:
         q = request.query
@@ -104,7 +113,31 @@ class DemoKannel:
         self.sent.append(msg)
         with self.log_file.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(msg, ensure_ascii=False) + "\n")
+        dlr_url = q.get("dlr-url")
+        if dlr_url and self.http is not None:
+            task = asyncio.create_task(self._report_delivery(dlr_url))
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
         return web.Response(text="0: Accepted for delivery", status=202)
+
+    async def _report_delivery(self, dlr_url: str) -> None:
+        assert self.http is not None
+        await asyncio.sleep(DLR_DELAY_S)
+        # Kannel fills in %d (1 = delivered to the phone) and %A (the SMSC's answer).
+        url = dlr_url.replace("status=%d", "status=1").replace("answer=%A", "answer=DELIVRD")
+        try:
+            async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                if resp.status >= 400:
+                    log.warning("demo_delivery_report_refused", status=resp.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("demo_delivery_report_failed", error=str(exc))
+
+    async def close(self) -> None:
+        for task in list(self._reports):
+            task.cancel()
+        for task in list(self._reports):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -292,7 +325,8 @@ async def attach_demo(
     for box in ("pengaduan", "terkirim"):
         for sub in ("tmp", "new", "cur"):
             (data_dir / "maildir" / box / sub).mkdir(parents=True, exist_ok=True)
-    kannel = DemoKannel(data_dir / "sms-ke-warga.jsonl")
+    kannel = DemoKannel(data_dir / "sms-ke-warga.jsonl", services.http)
+    stack.push_async_callback(kannel.close)
     comp.http_routes.append(("", kannel.routes()))
     token = await demo_token(services)
     comp.banner.append(f"token      {token}   (admin; paste it on the dashboard's login page)")
@@ -303,3 +337,8 @@ async def attach_demo(
     if citizens:
         comp.loops.append(DemoCitizens(services, kannel))
         comp.banner.append("demo citizens are writing by SMS, web form and e-mail")
+        # --until-idle: the story ends when every report is closed and every message delivered.
+        started = services.clock()
+        comp.outstanding.append(lambda: story.outstanding(services, started))
+        comp.outstanding_timeout_s = story.STORY_TIMEOUT_S
+        comp.on_idle.append(lambda: story.print_summary(services, started, sys.stdout))

@@ -39,6 +39,9 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
                         "sendsms_url": f"http://127.0.0.1:{port}/demo/kannel/cgi-bin/sendsms",
                         "username": "demo",
                         "password": "demo",
+                        # The stand-in Kannel reports each delivery back, as a real one does.
+                        "dlr_url": f"http://127.0.0.1:{port}/intake/sms-gateway/dlr",
+                        "dlr_secret": "demo-gateway-secret",
                     },
                 },
             },

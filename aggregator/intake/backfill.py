@@ -37,7 +37,7 @@ import structlog
 from aggregator.errors import ConfigError, InvalidInput
 from aggregator.intake.bulk import HistoryRow, SealCache, eligible, plan_history, write_history
 from aggregator.storage.sqlfiles import q
-from connectors.base import Batch, RawItem
+from connectors.base import Batch, RawItem, abilities
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
 
 log = structlog.get_logger(__name__)
@@ -241,6 +241,9 @@ async def run_backfill(
     reference: the two must store the same)."""
     from aggregator.intake import Intake
 
+    if abilities(source).pulling is None:
+        raise ConfigError(f"source {source.name!r} has no archive to read: its channel pushes "
+                          "to us (nothing to backfill)")
     policy = policy or Policy.from_options(source.cfg.options)
     pool = services.pool
     now = services.clock()
@@ -266,11 +269,11 @@ async def run_backfill(
         cursor = row["cursor"]
         summary = Summary.from_json(source.name, row["counts"])
         summary.resumed = cursor is not None
-    pull_cursor = source.backfill_cursor(cursor) if hasattr(source, "backfill_cursor") else cursor
+    archive = abilities(source).backfill
+    pull_cursor = archive.backfill_cursor(cursor) if archive is not None else cursor
     total = None
-    counter = getattr(source, "count_remaining", None)
-    if counter is not None:
-        total = await counter(cursor)
+    if archive is not None:
+        total = await archive.count_remaining(cursor)
         total = None if total is None else total + summary.read
     bar = _Progress(source.name, total, summary.read, tty=progress, out=out)
     bar.start_at(summary)
@@ -281,7 +284,7 @@ async def run_backfill(
         # (an IMAP session cannot take two commands at once; a read-only form DB can). There
         # the next batch is also parsed and planned while the current one is being written,
         # so Python and the two database servers work at the same time.
-        ahead = 2 if getattr(source, "backfill_read_ahead", False) else 0
+        ahead = 2 if archive is not None and archive.backfill_read_ahead else 0
         prep = _Preparer(source, intake, policy, now, lo, hi, bulk=bulk and not dry_run)
         steps = _prefetch(prep.steps(_prefetch(source.pull(pull_cursor), depth=ahead)),
                           depth=1 if ahead else 0)

@@ -12,6 +12,7 @@ from aggregator import metrics
 from aggregator.errors import AuthError, ConfigError, TransientError
 from aggregator.intake import Intake
 from aggregator.storage.sqlfiles import q
+from connectors.base import abilities
 
 log = structlog.get_logger(__name__)
 
@@ -106,10 +107,11 @@ class IngestLoop:
                 n = 0
             if n:
                 continue
-            wait = getattr(self.source, "wait_for_new", None)
+            waits = abilities(self.source).waits_for_new
             with contextlib.suppress(asyncio.TimeoutError):
-                if wait is not None and not self.degraded:
-                    await asyncio.wait_for(_first(stop.wait(), wait(interval)), interval + 5)
+                if waits is not None and not self.degraded:
+                    await asyncio.wait_for(_first(stop.wait(), waits.wait_for_new(interval)),
+                                           interval + 5)
                 else:
                     await asyncio.wait_for(stop.wait(), interval)
 

@@ -2,7 +2,7 @@
 
 Raw items, complaints, reporters, attachments, jobs, timeline events and the source's new
 cursor commit together; the caller acknowledges the batch to the channel only afterwards
-(DESIGN guarantee 1). The work is done in bulk (a handful of round trips per batch, not per
+(docs/design.md, guarantee 1). The work is done in bulk (a handful of round trips per batch, not per
 item); if the bulk write fails on one bad item the batch is retried item by item under
 savepoints so the poison item is quarantined and the rest flows on.
 """

@@ -1,4 +1,4 @@
-"""The ``http`` adapter: the JSON contract of lapor-contract.md over HTTPS.
+"""The ``http`` adapter: the JSON contract of docs/lapor-contract.md over HTTPS.
 
 The shared aiohttp session is passed in (pooled, TLS verification on by default); timeouts
 come from LaporConfig. Every request waits for the process's token bucket and asks the

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from aggregator.storage import followup as repo
+from connectors.base import delivery_reporter
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +26,7 @@ class DeliveryLoop:
     def __init__(self, services: Any, sinks: Mapping[str, Any], *, interval_s: float = 60.0,
                  lookback: dt.timedelta = dt.timedelta(days=3), batch: int = 200) -> None:
         self.services = services
-        self.sinks = {n: s for n, s in sinks.items() if hasattr(s, "delivery_status")}
+        self.sinks = {n: r for n, s in sinks.items() if (r := delivery_reporter(s)) is not None}
         self.interval_s = interval_s
         self.lookback = lookback
         self.batch = batch

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from connectors.sms.encoding import ELLIPSIS, count_parts, sms_encoding, text_units
+from aggregator.notify.segments import ELLIPSIS, count_parts, sms_encoding, text_units
 
 EVENTS = ("ack", "status_changed", "response_posted", "info_requested", "solved_question",
           "usage", "sunset", "complaint_linked")

@@ -8,7 +8,7 @@ part in one shared worker, the loops, the HTTP routes, and in the demo the simul
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,11 +16,14 @@ import structlog
 from aiohttp import web
 
 from aggregator import metrics
+from aggregator.errors import ConfigError
 from aggregator.intake.loop import IngestLoop
 from aggregator.lapor import build_port
 from aggregator.lapor.sandbox.embedded import embedded_sandbox
+from aggregator.lapor.sandbox.life import DEMO_STORY
 from aggregator.queue import Worker
-from aggregator.wiring.sources import build_sources, sinks_of
+from aggregator.wiring.sources import Capabilities, build_sources, capabilities
+from schemas.events import JobKind
 
 log = structlog.get_logger(__name__)
 
@@ -35,29 +38,37 @@ class Components:
     http_routes: list[tuple[str, list[web.RouteDef]]] = field(default_factory=list)
     http_setup: list[Any] = field(default_factory=list)
     banner: list[str] = field(default_factory=list)
+    # For ``until_idle``: work under way outside the job queue (a LAPOR! life still being
+    # played), each check saying what is outstanding or None; a bound on that wait; and what
+    # to run once everything is done.
+    outstanding: list[Callable[[], Awaitable[str | None]]] = field(default_factory=list)
+    outstanding_timeout_s: float | None = None
+    on_idle: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
-def job_handlers(services: Any, port: Any, sinks: dict[str, Any]) -> dict[str, Any]:
+def job_handlers(services: Any, port: Any, caps: Capabilities) -> dict[str, Any]:
     from aggregator.lapor.push import PushHandlers
     from aggregator.notify.handler import make_notify_handler
-    from connectors.forms.writeback import handlers as write_back_handlers
+    from aggregator.notify.writeback import WriteBackHandler
 
-    return {
+    core: dict[str, Any] = {
         **PushHandlers(services, port).handlers(),
-        "notify": make_notify_handler(services, sinks),
-        **write_back_handlers(services),
+        JobKind.NOTIFY.value: make_notify_handler(services, dict(caps.sinks)),
+        JobKind.WRITE_BACK.value: WriteBackHandler(services, caps.writers),
     }
+    if clash := sorted(set(core) & set(caps.job_handlers)):
+        raise ConfigError(f"a connector declares handlers for the core's job kinds: {clash}")
+    return {**core, **caps.job_handlers}
 
 
-def http_routes(services: Any, sources: dict[str, Any]) -> list[tuple[str, list[web.RouteDef]]]:
-    from connectors.forms.http import status_routes
+def http_routes(services: Any, caps: Capabilities) -> list[tuple[str, list[web.RouteDef]]]:
+    from aggregator.web.status import status_routes
 
     out: list[tuple[str, list[web.RouteDef]]] = []
-    for name, src in sources.items():
-        make = getattr(src, "routes", None)
-        if make is not None and (defs := list(make())):
+    for name, src in caps.http_intake.items():
+        if defs := list(src.routes()):
             out.append((f"/intake/{name}", defs))
-    out.append(("", status_routes(services, sources)))
+    out.append(("", status_routes(services, caps.receipts)))
     secret = services.settings.lapor.webhook_secret
     if secret is not None and secret.get_secret_value():
         from aggregator.lapor.feed import webhook_handler
@@ -103,7 +114,8 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
                 settings.data_dir / "lapor-sandbox.json",
                 life="fast" if settings.demo else "none",
                 life_unit_s=2.0 if settings.demo else None,
-                rate_per_s=settings.lapor.rate_limit_per_s, burst=settings.lapor.rate_burst))
+                rate_per_s=settings.lapor.rate_limit_per_s, burst=settings.lapor.rate_burst,
+                story=DEMO_STORY if settings.demo else None))
             services.extras["lapor_base_url"] = base_url
             banner.append(f"LAPOR!     built-in sandbox at {base_url} (not the real LAPOR!)")
         port = build_port(services)
@@ -111,21 +123,21 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
         services.extras["sources"] = sources
         for src in sources.values():
             stack.push_async_callback(src.close)
-        sinks = sinks_of(sources)
+        caps = capabilities(sources)
+        sinks = dict(caps.sinks)
         worker = Worker(
             services.queue,
-            job_handlers(services, port, sinks),
+            job_handlers(services, port, caps),
             concurrency=settings.queue.workers,
             on_outcome=metrics.job_outcome,
             grace_s=20.0,
         )
-        loops: list[Any] = [
-            IngestLoop(services, src) for src in sources.values() if getattr(src, "pulls", True)
-        ]
+        # Push-only sources (HTTP intake) have nothing to poll: no loop for them.
+        loops: list[Any] = [IngestLoop(services, sources[name]) for name in caps.pulling]
         if settings.lapor.adapter != "manual":
             loops.append(UpdatesLoop(services, port))
         loops.append(SlaLoop(services, sinks, interval_s=settings.sla.check_interval_s))
-        loops.append(DeliveryLoop(services, sinks))
+        loops.append(DeliveryLoop(services, caps.delivery_status))
 
         async def report(svc: Any) -> list[dict[str, Any]]:
             import dataclasses
@@ -150,7 +162,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             port=port,
             worker=worker,
             loops=loops,
-            http_routes=http_routes(services, sources),
+            http_routes=http_routes(services, caps),
             banner=banner,
         )
         if settings.demo:

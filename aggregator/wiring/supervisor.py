@@ -2,7 +2,8 @@
 
 SIGTERM (or SIGINT) stops claiming new work, lets in-flight work finish within a grace
 period, releases leases, logs one summary line and exits 0. ``until_idle`` runs every loop
-once per round until a round handles nothing (for scripts and tests).
+once per round until a round handles nothing (for scripts and tests) and nothing the
+components declare outstanding is left; it exits 1 if that wait exceeds their bound.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from schemas.config import Settings
 
 log = structlog.get_logger(__name__)
 IDLE_LOOKAHEAD_S = 10.0
+OUTSTANDING_POLL_S = 1.0
 
 
 @dataclass
@@ -47,6 +49,7 @@ async def run_daemon(
     until_idle: bool = False,
     migrate: bool | None = None,
     citizens: bool = False,
+    outstanding_timeout_s: float | None = None,
 ) -> int:
     configure_logging(settings.log_level, settings.log_format)
     stop = asyncio.Event()
@@ -59,10 +62,16 @@ async def run_daemon(
         open_services(settings, run_migrations=migrate) as services,
         assemble(services, citizens=citizens) as comp,
     ):
+        if outstanding_timeout_s is not None:
+            comp.outstanding_timeout_s = outstanding_timeout_s
         runner = await _start_http(services, comp)
+        finished = True
         try:
             if until_idle:
-                await _until_idle(services, comp, stop, stats)
+                finished = await _until_idle(services, comp, stop, stats)
+                if finished and not stop.is_set():
+                    for hook in comp.on_idle:
+                        await hook()
             else:
                 await _supervise(comp, stop, stats)
         finally:
@@ -73,7 +82,7 @@ async def run_daemon(
         rounds=stats.rounds,
         handled=stats.handled,
     )
-    return 0
+    return 0 if finished else 1
 
 
 async def _start_http(services: Any, comp: Components) -> web.AppRunner:
@@ -123,12 +132,25 @@ async def _supervise(comp: Components, stop: asyncio.Event, stats: RunStats) -> 
 
 async def _until_idle(
     services: Any, comp: Components, stop: asyncio.Event, stats: RunStats
-) -> None:
-    """Rounds of every loop's ``run_once`` until one round handles nothing at all and no job
+) -> bool:
+    """Rounds of every loop's ``run_once`` until one round handles nothing at all, no job
     falls due within ``IDLE_LOOKAHEAD`` (a short backoff or a notification burst's merge
-    window is part of the work at hand, not a reason to stop)."""
+    window is part of the work at hand, not a reason to stop) and no component reports work
+    outstanding. False when ``comp.outstanding_timeout_s`` ran out first."""
     quiet_rounds = 0
+    started = time.monotonic()
+    limit = comp.outstanding_timeout_s
     while not stop.is_set():
+        if limit is not None and time.monotonic() - started > limit:
+            waiting = [w for check in comp.outstanding if (w := await check())]
+            log.error("until_idle_gave_up", after_s=limit, waiting=waiting)
+            print(
+                f"satukanal: stopped waiting after {limit:.0f} s; still outstanding: "
+                + ("; ".join(waiting) or "work kept arriving"),
+                file=sys.stderr,
+                flush=True,
+            )
+            return False
         stats.rounds += 1
         total = 0
         for lp in comp.loops:
@@ -147,9 +169,14 @@ async def _until_idle(
                     min(max((due - services.clock()).total_seconds(), 0.05), IDLE_LOOKAHEAD_S)
                 )
                 continue
+            if any([await check() for check in comp.outstanding]):
+                quiet_rounds = 0
+                await asyncio.sleep(OUTSTANDING_POLL_S)
+                continue
             quiet_rounds += 1
             if quiet_rounds >= 2:
-                return
+                return True
             await asyncio.sleep(0.2)
         else:
             quiet_rounds = 0
+    return True

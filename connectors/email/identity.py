@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from aggregator.intake.normalize import check_nik
+from connectors.base.text import check_nik
 
 _NIK = re.compile(r"(?<![\d])(\d{16})(?![\d])")
 _NIK_SPACED = re.compile(r"(?<![\d])(\d{4}[ .-]\d{4}[ .-]\d{4}[ .-]\d{4})(?![\d])")

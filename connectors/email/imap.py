@@ -22,10 +22,12 @@ from typing import Any, ClassVar
 import structlog
 from aioimaplib import aioimaplib
 
-from aggregator.errors import AuthError, ConfigError, TransientError
-from connectors.base import Batch, RawItem
+from connectors.base import Batch, ConnectorContext, RawItem, load_options
+from connectors.base.conformance import ConformanceSamples
+from connectors.base.errors import AuthError, ConfigError, TransientError
 from connectors.email.common import MailSourceBase, source_ref
-from connectors.email.options import ImapOptions, load_options
+from connectors.email.options import ImapOptions
+from schemas.config import SourceConfig
 
 log = structlog.get_logger(__name__)
 
@@ -53,10 +55,19 @@ def _internaldate(value: bytes) -> dt.datetime | None:
 class ImapSource(MailSourceBase):
     kind: ClassVar[str] = "imap"
 
-    def __init__(self, cfg: Any, services: Any) -> None:
+    options_model: ClassVar[type[ImapOptions]] = ImapOptions
+
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        """A complaint, a reply, an auto-reply, a non-e-mail (``connectors/email/samples``)."""
+        from connectors.email.samples import mail_samples
+
+        return mail_samples({"host": "imap.kota.test", "user": "pengaduan", "password": "pw"})
+
+    def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.cfg = cfg
         self.name: str = cfg.name
-        self.services = services
+        self.context = context or ConnectorContext(source=cfg.name)
         self.options: ImapOptions = load_options(ImapOptions, cfg.name, cfg.options)
         self._parse_options = self.options.parse_options()
         self._client: aioimaplib.IMAP4 | None = None

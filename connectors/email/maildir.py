@@ -16,10 +16,12 @@ from typing import Any, ClassVar
 
 import structlog
 
-from aggregator.errors import ConfigError, TransientError
-from connectors.base import Batch, RawItem
+from connectors.base import Batch, ConnectorContext, RawItem, load_options
+from connectors.base.conformance import ConformanceSamples
+from connectors.base.errors import ConfigError, TransientError
 from connectors.email.common import MailSourceBase, source_ref
-from connectors.email.options import MaildirOptions, load_options
+from connectors.email.options import MaildirOptions
+from schemas.config import SourceConfig
 
 log = structlog.get_logger(__name__)
 
@@ -27,10 +29,19 @@ log = structlog.get_logger(__name__)
 class MaildirSource(MailSourceBase):
     kind: ClassVar[str] = "maildir"
 
-    def __init__(self, cfg: Any, services: Any) -> None:
+    options_model: ClassVar[type[MaildirOptions]] = MaildirOptions
+
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        """A complaint, a reply, an auto-reply, a non-e-mail (``connectors/email/samples``)."""
+        from connectors.email.samples import mail_samples
+
+        return mail_samples({"path": "/var/mail/pengaduan"})
+
+    def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.cfg = cfg
         self.name: str = cfg.name
-        self.services = services
+        self.context = context or ConnectorContext(source=cfg.name)
         self.options: MaildirOptions = load_options(MaildirOptions, cfg.name, cfg.options)
         self._parse_options = self.options.parse_options()
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from aggregator.errors import ConfigError
 from connectors.base import ConnectorOptions
 from connectors.email.parser import MB, ParseOptions
 
@@ -130,18 +129,3 @@ class ImapOptions(MailOptions, TlsOptions):
 
 class MaildirOptions(MailOptions):
     path: Path
-
-
-def load_options(
-    model: type[_Options], source_name: str, raw: dict[str, Any], prefix: str = "options"
-) -> Any:
-    """Validate a source's options; errors name the key the administrator must fix."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            where = f"sources.{source_name}.{prefix}" + (f".{loc}" if loc else "")
-            problems.append(f"{where}: {err['msg']}")
-        raise ConfigError("; ".join(problems)) from exc

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import structlog
 
-from aggregator.errors import ConfigError, TransientError
 from connectors.base import Origin, OutboundMessage, SendResult
+from connectors.base.errors import ConfigError, TransientError
 from connectors.email.options import OutboxOptions
 from connectors.email.smtp import build_message
 

@@ -14,7 +14,7 @@ from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
-from aggregator.errors import InvalidInput
+from connectors.base.errors import InvalidInput
 from connectors.email.attachments import AttachmentLimits, Collected, add_part, filename_of
 from connectors.email.identity import find_nik, find_phone
 from connectors.email.text import (

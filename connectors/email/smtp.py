@@ -13,14 +13,14 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 import structlog
 
-from aggregator.errors import (
+from connectors.base import Origin, OutboundMessage, SendResult
+from connectors.base.errors import (
     AuthError,
     ConfigError,
     InDoubtError,
     PermanentError,
     TransientError,
 )
-from connectors.base import Origin, OutboundMessage, SendResult
 from connectors.email.options import SenderOptions, SmtpOptions
 
 log = structlog.get_logger(__name__)

@@ -51,10 +51,11 @@ Configuration (``[[sources]]`` blocks; every option is checked by ``options.py``
     name = "nama"
     phone = "telp"
 
-How the parts plug into the core: ``writeback.handlers(services)`` gives the ``write_back``
-job handler; ``writeback.enqueue_write_back`` is how a part asks for one after a change
-(Tracking ID assigned, status changed, response posted). ``FormHttpSource.routes()`` is
-mounted under ``/intake/<source>`` and ``http.status_routes(services, sources)`` at the root.
-The sql_table sink (with write-back on) answers citizens with a ``tanggapan`` row, which is
-how acknowledgements and *sunset* notices reach users of the old PHP pages.
+How the parts plug into the core (all through the toolkit's protocols, see
+``connectors/base``): ``SqlTableSource`` pulls, backfills, answers through ``FormDbSink`` (a
+``tanggapan`` row: acknowledgements and *sunset* notices reach users of the old PHP pages)
+and, with write-back on, offers a ``writer()`` whose ``mirror`` the core's ``write_back`` job
+calls with the complaint's state (``aggregator/notify/writeback.py``). ``FormHttpSource`` is
+push only: its ``routes()`` are mounted under ``/intake/<source>`` and it issues the receipt
+codes of the core's status page (``/status/<code>``, ``aggregator/web/status.py``).
 """

@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl
 
 import filetype
 
-from aggregator.errors import InvalidInput
-from aggregator.intake.normalize import check_nik, clean_text, normalize_phone
+from connectors.base.errors import InvalidInput
+from connectors.base.text import check_nik, clean_text, normalize_phone
 from connectors.forms.options import FormHttpOptions
 from connectors.forms.rows import photo_name
 from connectors.forms.text import decode_legacy, strip_html

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import structlog
 
-from aggregator.errors import AuthError, ConfigError, PermanentError, TransientError
+from connectors.base.errors import AuthError, ConfigError, PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
 

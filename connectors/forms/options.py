@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
-from aggregator.errors import ConfigError
 from connectors.base import ConnectorOptions
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -195,12 +194,3 @@ class FormHttpOptions(Opts):
     rate_limit_per_min: int = Field(default=10, ge=1)
     rate_burst: int = Field(default=5, ge=1)
     trust_forwarded_for: bool = False  # behind a reverse proxy on loopback
-
-
-def validate_options(model: type[Opts], source: str, options: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(options)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"sources.{source}.options.{where}: {err['msg']}") from exc

@@ -16,8 +16,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from aggregator.errors import InvalidInput
-from aggregator.intake.normalize import check_nik, clean_text, normalize_phone
+from connectors.base.errors import InvalidInput
+from connectors.base.text import check_nik, clean_text, normalize_phone
 from connectors.forms.options import SqlTableOptions
 from connectors.forms.text import decode_legacy, parse_legacy_date, strip_html
 from schemas.complaint import (

@@ -20,22 +20,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
-from connectors.base import Batch, RawItem, Sink
+from connectors.base import Batch, ConnectorContext, RawItem, Sink, load_options
+from connectors.base.conformance import ConformanceSamples
 from connectors.forms.legacy_db import LegacyDb
-from connectors.forms.options import SqlTableOptions, validate_options
+from connectors.forms.options import SqlTableOptions
 from connectors.forms.photo import fetch_photo
 from connectors.forms.rows import decode_payload, encode_row, row_to_draft
 from schemas.complaint import Parsed
 from schemas.config import SourceConfig
 
 if TYPE_CHECKING:
-    from aggregator.wiring.services import Services
+    from connectors.forms.writeback import FormWriter
 
 log = structlog.get_logger(__name__)
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _plain(v: Any) -> Any:
@@ -47,14 +44,22 @@ def _plain(v: Any) -> Any:
 
 class SqlTableSource:
     kind: ClassVar[str] = "sql_table"
-    backfill_read_ahead: ClassVar[bool] = True  # ack() is a no-op: pages may be read ahead
+    options_model: ClassVar[type[SqlTableOptions]] = SqlTableOptions
 
-    def __init__(self, cfg: SourceConfig, services: Services | None = None) -> None:
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        from connectors.forms.samples import sql_table_samples
+
+        return sql_table_samples()
+    backfill_read_ahead: bool = True  # ack() is a no-op: pages may be read ahead
+
+    def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.name = cfg.name
         self.cfg = cfg
-        self.opts: SqlTableOptions = validate_options(SqlTableOptions, cfg.name, cfg.options)
-        self.services = services
-        self.clock = services.clock if services is not None else _utcnow
+        self.opts: SqlTableOptions = load_options(SqlTableOptions, cfg.name, cfg.options)
+        self.context = context or ConnectorContext(source=cfg.name)
+        self.clock = self.context.clock
+        self._writer: FormWriter | None = None
         self.db = LegacyDb(self.opts.url.get_secret_value(), self.opts.charset, read_only=True)
         self.page_size = cfg.batch_size
 
@@ -80,7 +85,7 @@ class SqlTableSource:
             wanted = [self.opts.id_column, *[c for c in f.model_dump().values() if c]]
             missing = [c for c in wanted if c not in rows[0]]
             if missing:
-                from aggregator.errors import ConfigError
+                from connectors.base.errors import ConfigError
 
                 raise ConfigError(
                     f"sources.{self.name}.options.fields: columns not found in the form "
@@ -128,8 +133,7 @@ class SqlTableSource:
         if self.opts.fields.photo and row.get(self.opts.fields.photo):
             ref = row[self.opts.fields.photo]
             ref = ref.decode("utf-8", "replace") if isinstance(ref, bytes) else str(ref)
-            photo = await fetch_photo(self.opts.photo, ref,
-                                      self.services.http if self.services else None)
+            photo = await fetch_photo(self.opts.photo, ref, self.context.http)
         payload = encode_row(self.opts.table or "query", rid, row, responses, photo)
         return RawItem(source_ref=f"row:{rid}", payload=payload, received_at=self.clock(),
                        meta={"row_id": rid, "kind": "form_row"},
@@ -250,24 +254,33 @@ class SqlTableSource:
 
         return FormDbSink(self.name, self.opts)
 
+    def writer(self) -> FormWriter | None:
+        """The write-back into the old tables (its own read-write connection), when enabled."""
+        if not self.opts.write_back.enabled:
+            return None
+        if self._writer is None:
+            from connectors.forms.writeback import FormWriter
+
+            self._writer = FormWriter(self.name, self.opts, self.context.timezone)
+        return self._writer
+
+    # -- backfill ------------------------------------------------------------------------
     def backfill_cursor(self, cursor: dict[str, Any] | None) -> dict[str, Any]:
         """A backfill reads the archive without maintaining the re-scan state."""
         return {**(cursor or {}), "backfill": True}
 
+    async def count_remaining(self, cursor: dict[str, Any] | None) -> int | None:
+        """Rows after the cursor, for a backfill's progress bar (None if it cannot tell)."""
+        last = (cursor or {}).get("last_id")
+        where = f" WHERE {self._id()} > {self.db.ph(1)}" if last is not None else ""
+        try:
+            rows = await self.db.fetch(f"SELECT COUNT(*) AS n FROM {self._base()}{where}",
+                                       (last,) if last is not None else ())
+        except Exception:  # a progress bar without a total is fine
+            return None
+        return int(rows[0]["n"]) if rows else None
+
     async def close(self) -> None:
         await self.db.close()
-
-
-async def _count_remaining(self: SqlTableSource, cursor: dict[str, Any] | None) -> int | None:
-    """Rows after the cursor, for a backfill's progress bar (None if it cannot tell)."""
-    last = (cursor or {}).get("last_id")
-    where = f" WHERE {self._id()} > {self.db.ph(1)}" if last is not None else ""
-    try:
-        rows = await self.db.fetch(f"SELECT COUNT(*) AS n FROM {self._base()}{where}",
-                                   (last,) if last is not None else ())
-    except Exception:  # a progress bar without a total is fine
-        return None
-    return int(rows[0]["n"]) if rows else None
-
-
-SqlTableSource.count_remaining = _count_remaining  # type: ignore[attr-defined]
+        if self._writer is not None:
+            await self._writer.close()

@@ -7,35 +7,35 @@ values (never moved backwards), and each agency response as a row in ``tanggapan
 Idempotent without any bookkeeping on our side: every insert is ``INSERT … SELECT … WHERE
 NOT EXISTS`` on the same complaint and text, and every update only changes a differing value,
 so a job retried after a crash (or run twice by two replicas) writes nothing twice. Nothing
-is ever deleted. Once a re-scan has found a complaint's row deleted in the old database
-(``origin.legacy_row_deleted``), its jobs write nothing there and end done, with a
-``form_write_back_skipped`` event; the sink keeps its messages for the status page. A job
-that finds the row gone itself (no re-scan since) records the deletion as a re-scan would
-(``origin.legacy_row_deleted`` and one ``legacy_row_deleted`` event) and ends the same way;
-a ``tanggapan`` row is only ever inserted while its ``pengaduan`` row exists.
+is ever deleted, and a ``tanggapan`` row is only ever inserted while its ``pengaduan`` row
+exists.
 
-Jobs: kind ``write_back`` with ``complaint_id`` set; ``payload`` may be empty (the handler
-mirrors the complaint's whole current state). They are queued by triggers (migration 0041)
-in the very transaction that sets a Tracking ID, moves a status or stores a response, so no
-other part has to remember; ``enqueue_write_back`` exists for an explicit re-sync.
-``handlers(services)`` returns the handler for the worker.
+This module only touches the *old* database. The core's ``write_back`` job
+(``aggregator/notify/writeback.py``) reads our state, hands it over as a plain
+``WriteBackRequest`` to ``FormWriter.mirror`` (the toolkit's ``LegacyWriter`` protocol, offered
+by ``SqlTableSource.writer()``) and records what came back: what was written, or that the
+row is gone (``WriteBackResult.missing``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
 
-from aggregator.errors import PermanentError
-from aggregator.storage.sqlfiles import q
-from connectors.base import Origin, OutboundMessage, SendResult
+from connectors.base import (
+    MissingRow,
+    Origin,
+    OutboundMessage,
+    SendResult,
+    WriteBackRequest,
+    WriteBackResult,
+)
+from connectors.base.errors import PermanentError
 from connectors.forms.legacy_db import LegacyDb
-from connectors.forms.options import SqlTableOptions, validate_options
-from schemas.events import Job, JobKind
+from connectors.forms.options import SqlTableOptions
 
 log = structlog.get_logger(__name__)
 
@@ -159,6 +159,27 @@ class FormWriter:
                f"WHERE {d.ident(self._id_col())} = {d.ph(2)}")
         return await d.execute(sql, [value, row_id]) > 0
 
+    async def mirror(self, request: WriteBackRequest) -> WriteBackResult:
+        """Bring the form row up to date with ``request``; what changed, in order, or the
+        row reported missing (deleted in the old admin)."""
+        done: list[str] = []
+        row_id = request.row_id
+        try:
+            if request.tracking_id and await self.set_tracking(row_id, request.tracking_id):
+                done.append("tracking_id")
+            if await self.set_status(row_id, request.status):
+                done.append("status")
+            for note in request.notes:
+                if note.kind == "info_request":
+                    text = f"[Permintaan informasi SP4N-LAPOR!] {note.text}"
+                else:
+                    text = response_text(note.agency, note.text)
+                if await self.add_response(row_id, text, note.at):
+                    done.append("response")
+        except FormRowMissing as gone:
+            return WriteBackResult(wrote=tuple(done), missing=MissingRow(gone.table, gone.row_id))
+        return WriteBackResult(wrote=tuple(done))
+
     async def close(self) -> None:
         await self.db.close()
 
@@ -206,126 +227,3 @@ class FormDbSink:
 
     async def close(self) -> None:
         await self.writer.close()
-
-
-class WriteBackHandler:
-    """The ``write_back`` job: mirror one complaint's state into its old form database."""
-
-    def __init__(self, services: Any) -> None:
-        self.services = services
-        self.writers: dict[str, FormWriter] = {}
-
-    def _writer(self, source: str) -> FormWriter | None:
-        if source in self.writers:
-            return self.writers[source]
-        cfg = next((s for s in self.services.settings.sources if s.name == source), None)
-        if cfg is None or cfg.kind != "sql_table":
-            return None
-        opts = validate_options(SqlTableOptions, cfg.name, cfg.options)
-        if not opts.write_back.enabled:
-            return None
-        self.writers[source] = FormWriter(source, opts, self.services.settings.sla.timezone)
-        return self.writers[source]
-
-    async def __call__(self, job: Job) -> None:
-        if job.complaint_id is None:
-            raise PermanentError("write_back job without complaint_id")
-        async with self.services.pool.acquire() as conn:
-            c = await conn.fetchrow(q("get_write_back_state"), job.complaint_id)
-            followups = await conn.fetch(q("list_followups_for_write_back"), job.complaint_id)
-        if c is None:
-            raise PermanentError(f"complaint {job.complaint_id} does not exist")
-        writer = self._writer(c["source"])
-        if writer is None:
-            return  # write-back is off for this source (or it is not a form database)
-        origin = c["origin"] or {}
-        row_id = origin.get("row_id")
-        if origin.get("legacy_row_deleted"):
-            await self._skip_deleted(job, c["source"], row_id)
-            return
-        if row_id is None:
-            raise PermanentError("complaint has no form row id (origin.row_id)")
-        # Two jobs of one complaint (a status and a response, or two replicas) must not both
-        # pass the NOT EXISTS check before either inserts: one at a time per complaint.
-        try:
-            async with self.services.pool.acquire() as lock_conn, lock_conn.transaction():
-                await lock_conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
-                                        f"write_back:{job.complaint_id}")
-                done = await self._mirror(writer, row_id, c, followups)
-        except FormRowMissing as gone:
-            # Deleted in the old admin before a re-scan saw it: record it as the re-scan
-            # would, then end like a job for a deletion already known.
-            await self._record_deleted(job, c["source"], gone)
-            await self._skip_deleted(job, c["source"], row_id)
-            return
-        if done:
-            from aggregator.storage.events import append_event
-
-            async with self.services.pool.acquire() as conn:
-                await append_event(conn, job.complaint_id, "form_written_back",
-                                   {"source": c["source"], "row_id": row_id, "wrote": done})
-        log.info("form_written_back", source=c["source"], complaint_id=str(job.complaint_id),
-                 wrote=",".join(done) or "nothing new")
-
-    async def _record_deleted(self, job: Job, source: str, gone: FormRowMissing) -> None:
-        """``origin.legacy_row_deleted`` and its ``legacy_row_deleted`` event, once: a re-scan
-        or another job that recorded it first leaves both as they are."""
-        from aggregator.storage.events import append_event
-
-        async with self.services.pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(q("mark_form_row_deleted"), job.complaint_id) is None:
-                return
-            await append_event(conn, job.complaint_id, "legacy_row_deleted",
-                               {"form_table": gone.table, "row_id": str(gone.row_id)},
-                               actor=f"source:{source}")
-        log.info("legacy_row_deleted", source=source, complaint_id=str(job.complaint_id),
-                 row_id=gone.row_id, seen_by="write_back")
-
-    async def _skip_deleted(self, job: Job, source: str, row_id: Any) -> None:
-        """The re-scan found the form row deleted in the old database: there is nothing left
-        to mirror onto (a status has no row to set, a response would hang off a missing
-        ``pengaduan``), and nothing there is ours to restore or delete. The job is done; the
-        timeline says which change stayed out of the old form, and why."""
-        from aggregator.storage.events import append_event
-
-        change = str(job.payload.get("reason") or "resync")
-        async with self.services.pool.acquire() as conn:
-            await append_event(conn, job.complaint_id, "form_write_back_skipped",
-                               {"source": source, "row_id": row_id, "change": change,
-                                "reason": "legacy_row_deleted"})
-        log.info("form_write_back_skipped", source=source, complaint_id=str(job.complaint_id),
-                 row_id=row_id, change=change, reason="legacy_row_deleted")
-
-    async def _mirror(self, writer: FormWriter, row_id: Any, c: Any,
-                      followups: list[Any]) -> list[str]:
-        done: list[str] = []
-        if c["lapor_tracking_id"] and await writer.set_tracking(row_id, c["lapor_tracking_id"]):
-            done.append("tracking_id")
-        if await writer.set_status(row_id, c["status"]):
-            done.append("status")
-        for f in followups:
-            if f["kind"] == "info_request":
-                text = f"[Permintaan informasi SP4N-LAPOR!] {f['text']}"
-            else:
-                text = response_text(f["agency_name"], f["text"])
-            if await writer.add_response(row_id, text, f["at"]):
-                done.append("response")
-        return done
-
-    async def close(self) -> None:
-        for w in self.writers.values():
-            await w.close()
-
-
-def handlers(services: Any) -> dict[str, Any]:
-    """Job handlers this area provides, by job kind, for the core worker."""
-    return {JobKind.WRITE_BACK.value: WriteBackHandler(services)}
-
-
-async def enqueue_write_back(services: Any, conn: Any, complaint_id: uuid.UUID, *,
-                             reason: str) -> int | None:
-    """Ask for a write-back of one complaint (call inside the transaction that changed it).
-    ``reason`` (e.g. the LAPOR! event id) keeps the job unique per change."""
-    return await services.queue.enqueue(  # type: ignore[no-any-return]
-        conn, JobKind.WRITE_BACK.value, complaint_id=complaint_id, payload={"reason": reason},
-        dedup_key=f"write_back:{complaint_id}:{reason}")

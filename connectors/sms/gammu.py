@@ -19,55 +19,35 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import structlog
-from pydantic import ConfigDict, Field, SecretStr, ValidationError
 
-from aggregator.errors import ConfigError, InvalidInput, PermanentError
-from connectors.base import Batch, ConnectorOptions, Origin, OutboundMessage, RawItem, SendResult
-from connectors.sms.encoding import sms_encoding, split_sms
+from connectors.base import (
+    Batch,
+    ConnectorContext,
+    DeliveryStatus,
+    Origin,
+    OutboundMessage,
+    RawItem,
+    SendResult,
+    load_options,
+)
+from connectors.base.conformance import ConformanceSamples
+from connectors.base.errors import ConfigError, InvalidInput, PermanentError
+from connectors.base.text import sms_encoding, split_sms
 from connectors.sms.gammu_db import PARKED, GammuDb, open_gammu_db
 from connectors.sms.multipart import Group, group_rows, reassemble
-from connectors.sms.parsing import SmsConventions, classify_sms, make_udh, normalize_sender
+from connectors.sms.options import GammuOptions
+from connectors.sms.parser import classify_sms, make_udh, normalize_sender
 from schemas.complaint import Parsed
+from schemas.config import SourceConfig
 
 log = structlog.get_logger(__name__)
 
 SUPPORTED_VERSIONS = range(13, 18)
 CODING = {"gsm7": "Default_No_Compression", "ucs2": "Unicode_No_Compression"}
-
-
-class GammuOptions(ConnectorOptions):
-    model_config = ConfigDict(extra="forbid")
-
-    driver: Literal["pgsql", "mysql"] = "pgsql"
-    dsn: SecretStr = Field(
-        description="postgresql://user:pw@host/smsd or mysql://user:pw@host/smsd"
-    )
-    timezone: str = Field(default="Asia/Jakarta", description="zone of gammu-smsd's timestamps")
-    multipart_wait_s: float = Field(default=600.0, ge=0)
-    rescan_ids: int = Field(
-        default=1000, ge=0, description="un-acked rows re-read below the watermark"
-    )
-    conventions: SmsConventions = Field(default_factory=SmsConventions)
-    # Sending
-    sender_id: str | None = Field(
-        default=None, description="outbox SenderID = the PhoneID to send from"
-    )
-    delivery_report: Literal["default", "yes", "no"] = "default"
-    max_parts: int | None = Field(default=None, ge=1, le=10)
-
-
-def _options(cfg: Any) -> GammuOptions:
-    try:
-        return GammuOptions.model_validate(cfg.options)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"sources.{cfg.name}.options.{where}: {err['msg']}") from exc
 
 
 def _jsonable_row(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
@@ -87,15 +67,20 @@ def _jsonable_row(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
 class GammuSource:
     kind: ClassVar[str] = "gammu"
 
-    def __init__(self, cfg: Any, services: Any) -> None:
+    options_model: ClassVar[type[GammuOptions]] = GammuOptions
+
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        from connectors.sms.samples import gammu_samples
+
+        return gammu_samples()
+
+    def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.cfg = cfg
         self.name: str = cfg.name
-        self.services = services
-        self.opts = _options(cfg)
-        try:
-            self.tz = ZoneInfo(self.opts.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"sources.{cfg.name}.options.timezone: unknown zone") from exc
+        self.context = context or ConnectorContext(source=cfg.name)
+        self.opts = load_options(GammuOptions, cfg.name, cfg.options)
+        self.tz = ZoneInfo(self.opts.timezone)  # checked by the options
         self.db: GammuDb = open_gammu_db(self.opts.driver, self.opts.dsn.get_secret_value())
         self.schema_version: int | None = None
         self._sink: GammuSink | None = None
@@ -111,8 +96,7 @@ class GammuSource:
         self.schema_version = v
 
     def _now(self) -> dt.datetime:
-        clock = getattr(self.services, "clock", None)
-        return clock() if clock else dt.datetime.now(dt.UTC)
+        return self.context.clock()
 
     async def pull(self, cursor: dict[str, Any] | None) -> AsyncIterator[Batch]:
         if self.schema_version is None:
@@ -120,7 +104,7 @@ class GammuSource:
         cur = cursor or {}
         after = int(cur.get("after_id", 0))
         waiting: dict[str, dict[str, Any]] = dict(cur.get("waiting") or {})
-        limit = int(getattr(self.cfg, "batch_size", 100))
+        limit = int(self.cfg.batch_size)
         waiting_ids = sorted({int(i) for w in waiting.values() for i in w.get("ids", [])})
         held = await self.db.fetch_ids(waiting_ids)  # parts still waiting for a sibling
         if self.opts.rescan_ids and after > 0:
@@ -214,8 +198,7 @@ class GammuSource:
 
     def sink(self) -> GammuSink:
         if self._sink is None:
-            settings = getattr(self.services, "settings", None)
-            max_parts = self.opts.max_parts or (settings.notify.sms_max_parts if settings else 3)
+            max_parts = self.opts.max_parts or self.context.sms_max_parts
             self._sink = GammuSink(self.db, self.opts, max_parts=max_parts)
         return self._sink
 
@@ -223,12 +206,7 @@ class GammuSource:
         await self.db.close()
 
 
-@dataclass(frozen=True)
-class DeliveryState:
-    state: Literal["queued", "sent", "delivered", "failed", "unknown"]
-    external_id: str | None = None
-    detail: str | None = None
-    at: dt.datetime | None = None
+DeliveryState = DeliveryStatus  # what ``delivery_status`` answers, in the toolkit's words
 
 
 FAILED = {"SendingError", "DeliveryFailed", "Error"}

@@ -18,8 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from aggregator.errors import AuthError, ConfigError, TransientError
-from aggregator.storage.sqlfiles import parse_blocks
+from connectors.base.errors import AuthError, ConfigError, TransientError
+from connectors.base.sqlfiles import parse_blocks
 
 INBOX_COLUMNS = (
     "ID",

@@ -15,54 +15,42 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
-from pydantic import ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from aggregator.errors import ConfigError, InvalidInput
-from connectors.base import Batch, ConnectorOptions, RawItem
-from connectors.sms.kannel import KannelOptions, KannelSink
-from connectors.sms.parsing import (
-    SmsConventions,
+from connectors.base import (
+    Batch,
+    ConnectorContext,
+    DeliveryReport,
+    RawItem,
+    load_options,
+)
+from connectors.base.conformance import ConformanceSamples
+from connectors.base.errors import InvalidInput
+from connectors.sms.kannel import KannelSink
+from connectors.sms.options import SmsHttpOptions
+from connectors.sms.parser import (
     classify_sms,
     decode_kannel_body,
     normalize_sender,
     parse_udh,
 )
 from schemas.complaint import Parsed
+from schemas.config import SourceConfig
 
 log = structlog.get_logger(__name__)
 
 SENDER_KEYS = ("from", "sender", "msisdn", "phone", "nohp", "source", "originator")
 TEXT_KEYS = ("text", "message", "pesan", "body", "content", "sms")
 ID_KEYS = ("id", "message_id", "messageId", "msgid", "sms_id", "uuid")
+# Kannel's DLR types (%d): 1 delivered to the phone, 2 failed at the phone, 16 SMSC reject.
+DLR_STATES: dict[str, Literal["delivered", "failed"]] = {
+    "1": "delivered", "2": "failed", "16": "failed"}
 TIME_KEYS = ("time", "timestamp", "received_at", "date", "datetime", "waktu")
-
-
-class BasicAuth(ConnectorOptions):
-    model_config = ConfigDict(extra="forbid")
-    username: str
-    password: SecretStr
-
-
-class SmsHttpOptions(ConnectorOptions):
-    model_config = ConfigDict(extra="forbid")
-
-    secret: SecretStr | None = None
-    basic_auth: BasicAuth | None = None
-    timezone: str = Field(default="Asia/Jakarta", description="zone of times sent without one")
-    conventions: SmsConventions = Field(default_factory=SmsConventions)
-    kannel: KannelOptions | None = Field(default=None, description="where replies are sent")
-
-    @model_validator(mode="after")
-    def _needs_auth(self) -> SmsHttpOptions:
-        if self.secret is None and self.basic_auth is None:
-            raise ValueError("set secret or basic_auth: the intake must not be open to anyone")
-        return self
 
 
 def _parse_time(value: str | None, tz: Any) -> dt.datetime | None:
@@ -88,37 +76,25 @@ def _first(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
 class SmsHttpSource:
     kind: ClassVar[str] = "sms_http"
 
-    def __init__(self, cfg: Any, services: Any) -> None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    options_model: ClassVar[type[SmsHttpOptions]] = SmsHttpOptions
 
+    @classmethod
+    def conformance_samples(cls) -> ConformanceSamples:
+        from connectors.sms.samples import http_samples
+
+        return http_samples()
+
+    def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.cfg = cfg
         self.name: str = cfg.name
-        self.services = services
-        try:
-            self.opts = SmsHttpOptions.model_validate(cfg.options)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ConfigError(
-                f"sources.{cfg.name}.options{'.' + where if where else ''}: {err['msg']}"
-            ) from exc
-        try:
-            self.tz = ZoneInfo(self.opts.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"sources.{cfg.name}.options.timezone: unknown zone") from exc
+        self.context = context or ConnectorContext(source=cfg.name)
+        self.opts = load_options(SmsHttpOptions, cfg.name, cfg.options)
+        self.tz = ZoneInfo(self.opts.timezone)  # checked by the options
         self._sink: KannelSink | None = None
 
-    # ---------------------------------------------------------------- source protocol
+    # ------------------------------------------- source protocol (push only: no pull/ack)
 
     async def check(self) -> None:
-        return None
-
-    async def pull(self, cursor: dict[str, Any] | None) -> AsyncIterator[Batch]:
-        # Gateways push; nothing to pull.
-        return
-        yield  # pragma: no cover
-
-    async def ack(self, batch: Batch) -> None:
         return None
 
     def parse(self, item: RawItem) -> Parsed:
@@ -148,11 +124,8 @@ class SmsHttpSource:
         if self.opts.kannel is None:
             return None
         if self._sink is None:
-            settings = getattr(self.services, "settings", None)
-            max_parts = self.opts.kannel.max_parts or (
-                settings.notify.sms_max_parts if settings else 3
-            )
-            self._sink = KannelSink(self.services, self.opts.kannel, max_parts=max_parts)
+            max_parts = self.opts.kannel.max_parts or self.context.sms_max_parts
+            self._sink = KannelSink(self.context, self.opts.kannel, max_parts=max_parts)
         return self._sink
 
     async def close(self) -> None:
@@ -258,18 +231,12 @@ class SmsHttpSource:
         return await self._store(record, raw)
 
     async def _store(self, record: dict[str, Any], original: bytes) -> web.Response:
-        from aggregator.intake import ingest
-
         if record["id"]:
             ref = f"{record['gateway']}:{record['id']}"
         else:
             key = f"{record['sender']}|{record['time']}|{record['text']}"
             ref = "hash:" + hashlib.sha256(key.encode()).hexdigest()[:32]
-        now = (
-            self.services.clock()
-            if getattr(self.services, "clock", None)
-            else dt.datetime.now(dt.UTC)
-        )
+        now = self.context.clock()
         record["original_b64"] = base64.b64encode(original).decode()
         meta: dict[str, Any] = {"gateway": record["gateway"]}
         sender = normalize_sender(record["sender"], self.opts.conventions.region)
@@ -283,7 +250,7 @@ class SmsHttpSource:
             content_type="application/json",
         )
         batch = Batch(items=[item], cursor={"last_push_at": now.isoformat()})
-        result = await ingest(self.services, self, batch)
+        result = await self.context.ingest(batch)
         log.info(
             "sms_pushed",
             source=self.name,
@@ -300,17 +267,10 @@ class SmsHttpSource:
         nid, status = q.get("nid"), q.get("status", "")
         if not nid:
             raise web.HTTPBadRequest(text="nid missing")
-        state = {"1": "delivered", "2": "failed", "16": "failed"}.get(status)
+        state = DLR_STATES.get(status)
         if state is not None:
-            from aggregator.storage.sqlfiles import q as sql
-
-            async with self.services.pool.acquire() as conn:
-                await conn.fetchval(
-                    sql("record_sms_delivery"),
-                    nid,
-                    state,
-                    f"kannel dlr {status}: {q.get('answer', '')}"[:500],
-                )
+            detail = f"kannel dlr {status}: {q.get('answer', '')}"[:500]
+            await self.context.record_delivery(DeliveryReport(nid, state, detail))
             log.info("sms_delivery_reported", source=self.name, notification_id=nid, state=state)
         return web.Response(status=200, text="")
 

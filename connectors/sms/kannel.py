@@ -8,39 +8,20 @@ refused before it left is retried or given up by status, mapped in one place.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import structlog
-from pydantic import AnyHttpUrl, ConfigDict, Field, SecretStr
 
-from aggregator.errors import AuthError, InDoubtError, PermanentError, TransientError
-from connectors.base import ConnectorOptions, Origin, OutboundMessage, SendResult
-from connectors.sms.encoding import sms_encoding, split_sms
+from connectors.base import ConnectorContext, Origin, OutboundMessage, SendResult
+from connectors.base.errors import AuthError, InDoubtError, PermanentError, TransientError
+from connectors.base.text import sms_encoding, split_sms
+from connectors.sms.options import KannelOptions
 
 log = structlog.get_logger(__name__)
 
 # Kannel dlr-mask bits: 1 delivered, 2 failed, 4 buffered, 8 SMSC accepted, 16 SMSC rejected.
 DLR_MASK = 1 | 2 | 16
-
-
-class KannelOptions(ConnectorOptions):
-    model_config = ConfigDict(extra="forbid")
-
-    sendsms_url: AnyHttpUrl = Field(description="http://host:13013/cgi-bin/sendsms")
-    username: str
-    password: SecretStr
-    sender: str | None = Field(
-        default=None, description="'from' number or name, if the SMSC allows"
-    )
-    smsc: str | None = Field(default=None, description="smsc-id to route through")
-    dlr_url: AnyHttpUrl | None = Field(
-        default=None, description="our /intake/<source>/dlr, reachable from smsbox"
-    )
-    dlr_secret: SecretStr | None = None
-    max_parts: int | None = Field(default=None, ge=1, le=10)
-    timeout_s: float = Field(default=15.0, gt=0)
 
 
 def map_status(status: int, body: str) -> Exception | None:
@@ -55,8 +36,9 @@ def map_status(status: int, body: str) -> Exception | None:
 
 
 class KannelSink:
-    def __init__(self, services: Any, opts: KannelOptions, *, max_parts: int = 3) -> None:
-        self.services = services
+    def __init__(self, context: ConnectorContext, opts: KannelOptions, *, max_parts: int = 3,
+                 ) -> None:
+        self.context = context
         self.opts = opts
         self.max_parts = max_parts
 
@@ -90,7 +72,7 @@ class KannelSink:
         if not origin.address:
             raise PermanentError("no phone number to answer on")
         params = self.request_params(origin.address, message)
-        http: aiohttp.ClientSession = self.services.http
+        http = self.context.require_http()
         timeout = aiohttp.ClientTimeout(total=self.opts.timeout_s)
         try:
             async with http.get(str(self.opts.sendsms_url), params=params, timeout=timeout) as resp:

@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.sms.parsing import Concat, decode_hex_text, parse_udh
+from connectors.sms.parser import Concat, decode_hex_text, parse_udh
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 
 from aggregator.web.app import make_app
-from connectors.forms.http import status_routes
+from aggregator.web.status import status_routes
 from tests.core.helpers import make_services
 
 
@@ -37,3 +37,10 @@ async def test_status_by_tracking_id_is_read_only_and_respects_rahasia(pool):
         missing = await client.get("/status/999")
         assert missing.status == 404 and "tidak ditemukan" in (await missing.text()).lower()
         assert "Jl. Tjilik Riwut" not in page  # the complaint text itself is not public here
+
+
+def test_every_status_has_a_public_label() -> None:
+    from aggregator.web.status import STATUS_LABELS
+    from schemas.complaint import ComplaintStatus
+
+    assert set(STATUS_LABELS) == {s.value for s in ComplaintStatus}

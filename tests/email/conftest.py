@@ -15,6 +15,7 @@ import pytest
 from aggregator.crypto import Crypto
 from aggregator.queue import JobQueue
 from aggregator.wiring.services import Services
+from aggregator.wiring.sources import build_source
 from connectors.email.imap import ImapSource
 from schemas.config import CryptoConfig, Settings, SourceConfig
 from tests.email.corpus import STAFF
@@ -93,7 +94,7 @@ async def make_imap(pool: asyncpg.Pool, dovecot: Dovecot) -> AsyncIterator[Any]:
     def make(user: str, name: str = "email-kota", **kw: Any) -> tuple[ImapSource, Services]:
         cfg = imap_config(dovecot, user, name, **kw)
         services = make_services(pool, [cfg])
-        src = ImapSource(cfg, services)
+        src = build_source(cfg, services)
         made.append(src)
         return src, services
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.intake import Intake
-from connectors.email.maildir import MaildirSource
+from aggregator.wiring.sources import build_source
 from schemas.config import SourceConfig
 from tests.email.conftest import make_services
 from tests.email.corpus import STAFF, corpus, expectations
@@ -35,7 +35,7 @@ async def test_maildir_ingests_and_moves_to_cur(pool, tmp_path: Path) -> None:
         },
     )
     services = make_services(pool, [cfg])
-    src = MaildirSource(cfg, services)
+    src = build_source(cfg, services)
 
     # Intake commits but the process dies before the rename: the files stay in new/ …
     batch = await anext(src.pull(None))
@@ -63,6 +63,6 @@ async def test_maildir_path_errors_name_the_key(pool, tmp_path: Path) -> None:
     from aggregator.errors import ConfigError
 
     cfg = SourceConfig(name="email-demo", kind="maildir", options={"path": str(tmp_path / "x")})
-    src = MaildirSource(cfg, make_services(pool, [cfg]))
+    src = build_source(cfg, make_services(pool, [cfg]))
     with pytest.raises(ConfigError, match=r"sources\.email-demo\.options\.path"):
         await src.check()

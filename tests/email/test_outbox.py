@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from aggregator.errors import ConfigError, PermanentError
+from aggregator.wiring.sources import build_source
 from connectors.base import Origin, OutboundMessage
 from connectors.email.maildir import MaildirSource
 from connectors.email.outbox import MaildirOutbox, outbox_file_name
@@ -46,7 +47,7 @@ def _source(pool: Any, tmp_path: Path, **outbox: Any) -> tuple[MaildirSource, An
         },
     )
     services = make_services(pool, [cfg])
-    return MaildirSource(cfg, services), services
+    return build_source(cfg, services), services
 
 
 async def test_answer_lands_threaded_in_the_outbox_and_the_reply_comes_back(
@@ -137,8 +138,8 @@ async def test_outbox_errors_name_the_key(pool, tmp_path: Path) -> None:
         "smtp": {"host": "127.0.0.1", "from_address": "pengaduan@kota.test"},
     })
     with pytest.raises(ConfigError, match="smtp and outbox are both set"):
-        MaildirSource(cfg, make_services(pool, [cfg]))
+        build_source(cfg, make_services(pool, [cfg]))
     cfg = SourceConfig(name="email-kota", kind="maildir", options={
         "path": str(tmp_path / "Maildir"), "outbox": {"path": str(tmp_path)}})
     with pytest.raises(ConfigError, match=r"sources\.email-kota\.options\.outbox\.from_address"):
-        MaildirSource(cfg, make_services(pool, [cfg]))
+        build_source(cfg, make_services(pool, [cfg]))

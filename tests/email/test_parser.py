@@ -212,7 +212,8 @@ def test_html_quotes_entities_and_unclosed_tags() -> None:
 def test_the_example_configuration_is_a_valid_imap_source(tmp_path: Path) -> None:
     import tomllib
 
-    from connectors.email.options import ImapOptions, load_options
+    from connectors.base import load_options
+    from connectors.email.options import ImapOptions
 
     example = Path(__file__).resolve().parents[2] / "deploy" / "satukanal.example.toml"
     source = next(s for s in tomllib.loads(example.read_text())["sources"] if s["kind"] == "imap")
@@ -228,7 +229,8 @@ def test_the_example_configuration_is_a_valid_imap_source(tmp_path: Path) -> Non
 
 def test_option_errors_name_the_key() -> None:
     from aggregator.errors import ConfigError
-    from connectors.email.options import ImapOptions, load_options
+    from connectors.base import load_options
+    from connectors.email.options import ImapOptions
 
     with pytest.raises(ConfigError, match=r"sources\.email-x\.options\.port"):
         load_options(ImapOptions, "email-x", {"host": "h", "user": "u", "password": "p", "port": 0})

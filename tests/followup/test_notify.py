@@ -9,9 +9,9 @@ import pytest
 
 from aggregator.errors import TransientError
 from aggregator.notify.handler import make_notify_handler
+from aggregator.notify.segments import count_parts
 from aggregator.queue import Worker
 from aggregator.storage.followup import notifications_for
-from connectors.sms.encoding import count_parts
 from schemas.complaint import Reporter
 
 from .helpers import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aggregator.notify.render import CHANNELS, EVENTS, Item, render, shorten
-from connectors.sms.encoding import count_parts, sms_encoding, text_units
+from aggregator.notify.segments import count_parts, sms_encoding, text_units
 
 COMMON = {"tracking_id": "1916449", "status_url": "https://kota.example/status/1916449",
           "municipality": "Kota Palangka Raya", "name": "Siti"}

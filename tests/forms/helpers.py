@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.crypto import generate_key
+from aggregator.notify.writeback import WriteBackHandler
+from aggregator.wiring.sources import build_source, capabilities
 from schemas.config import SourceConfig
 from tests.forms.legacy import JOIN_QUERY, LegacyDb
 
@@ -23,6 +25,13 @@ def form_source_config(db: LegacyDb | str, uploads: Path | None = None, name: st
         options["photo"] = {"base_dir": str(uploads)}
     options.update(extra)
     return SourceConfig(name=name, kind="sql_table", batch_size=batch_size, options=options)
+
+
+def write_back_handler(services: Any) -> WriteBackHandler:
+    """The core's ``write_back`` job handler over the writers of the configured sources, as
+    the daemon wires it (its ``close`` closes the writers)."""
+    sources = {cfg.name: build_source(cfg, services) for cfg in services.settings.sources}
+    return WriteBackHandler(services, capabilities(sources).writers)
 
 
 SATUKANAL = str(Path(sys.executable).with_name("satukanal"))

@@ -63,7 +63,7 @@ PEOPLE = [
     ("6271010101010003", "Rahmat", "(0536) 322-1234"),
 ]
 
-# (date, nik, text, photo, status) — the awkward rows domain.md describes.
+# (date, nik, text, photo, status) — the awkward rows real old PHP forms hold.
 ROWS: list[tuple[Any, ...]] = [
     ("2025-11-02", "6271011503900001", u8("Jalan berlubang di Jl. RTA Milono km 5, sudah dua "
                                           "minggu belum diperbaiki."), "", "0"),

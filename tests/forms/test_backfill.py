@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.intake.backfill import Policy, migration_report, run_backfill
-from connectors.forms.sql_table import SqlTableSource
+from aggregator.wiring.sources import build_source
 from tests.forms.helpers import form_source_config
 from tests.forms.legacy import LegacyDb
 
@@ -16,7 +16,7 @@ async def test_backfill_imports_archive_with_policy(legacy: LegacyDb, uploads: P
                                                     services: Any) -> None:
     cfg = form_source_config(legacy, uploads)
     services.settings = services.settings.model_copy(update={"sources": [cfg]})
-    src = SqlTableSource(cfg, services)
+    src = build_source(cfg, services)
     out = io.StringIO()
     try:
         s = await run_backfill(services, src, out=out, progress=False)

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from aggregator.intake.backfill import Policy, reset_backfill, run_backfill
-from connectors.forms.sql_table import SqlTableSource
+from aggregator.wiring.sources import build_source
 from tests.forms.helpers import form_source_config
 from tests.forms.legacy import LegacyDb, fill
 
@@ -60,7 +60,7 @@ def _by_ref(row: dict[str, Any], refs: dict[Any, str]) -> str:
 async def _backfill(services: Any, legacy: LegacyDb, uploads: Path, *, bulk: bool) -> Any:
     cfg = form_source_config(legacy, uploads, batch_size=50)
     services.settings = services.settings.model_copy(update={"sources": [cfg]})
-    src = SqlTableSource(cfg, services)
+    src = build_source(cfg, services)
     try:
         return await run_backfill(services, src, policy=Policy(push_if_open_newer_than_days=0),
                                   progress=False, out=io.StringIO(), bulk=bulk)

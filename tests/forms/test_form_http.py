@@ -11,6 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from aggregator.web.status import status_routes
+from aggregator.wiring.sources import build_source
 from connectors.forms.formdata import FormInvalid, parse_body, to_draft
 from connectors.forms.http import FormHttpSource, RateLimiter, normalize_code
 from connectors.forms.options import FormHttpOptions
@@ -18,13 +20,13 @@ from schemas.config import SourceConfig
 from tests.forms.legacy import JPEG
 
 
-def app_for(src: FormHttpSource) -> web.Application:
+def app_for(services: Any, src: FormHttpSource) -> web.Application:
     """As the core mounts it: intake routes under /intake/<source>/, status at the root."""
     app = web.Application()
     sub = web.Application()
     sub.add_routes(src.routes())
     app.add_subapp(f"/intake/{src.name}", sub)
-    app.add_routes(src.status_routes())
+    app.add_routes(status_routes(services, {src.name: src}))
     return app
 
 
@@ -34,8 +36,8 @@ async def form(services: Any) -> AsyncIterator[tuple[TestClient, FormHttpSource]
                        options={"rate_limit_per_min": 60, "rate_burst": 8,
                                 "max_body_bytes": 200_000, "max_photo_bytes": 100_000})
     services.settings = services.settings.model_copy(update={"sources": [cfg]})
-    src = FormHttpSource(cfg, services)
-    client = TestClient(TestServer(app_for(src), host="127.0.0.1"))
+    src = build_source(cfg, services)
+    client = TestClient(TestServer(app_for(services, src), host="127.0.0.1"))
     await client.start_server()
     try:
         yield client, src

@@ -9,9 +9,9 @@ from typing import Any
 from aggregator.intake import Intake
 from aggregator.intake.loop import IngestLoop
 from aggregator.intake.replay import ReplayOutcome, replay, replay_item
+from aggregator.wiring.sources import build_source
 from connectors.base import Batch, RawItem
 from connectors.forms.rows import encode_row
-from connectors.forms.sql_table import SqlTableSource
 from tests.forms.helpers import form_source_config, run_cli, write_operator_config
 from tests.forms.legacy import JOIN_QUERY, LegacyDb
 
@@ -58,7 +58,7 @@ async def test_a_replayed_update_reaches_its_complaint(
         tmp_path: Path, db_dsn: str, legacy: LegacyDb, services: Any) -> None:
     cfg = form_source_config(legacy)
     services.settings = services.settings.model_copy(update={"sources": [cfg]})
-    src = SqlTableSource(cfg, services)
+    src = build_source(cfg, services)
     services.extras["sources"] = {cfg.name: src}
     try:
         # Two re-scan updates of row 1 while the row had no complaint (its own import had

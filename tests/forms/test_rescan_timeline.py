@@ -13,11 +13,10 @@ from typing import Any
 from aggregator.intake import Intake
 from aggregator.intake.loop import IngestLoop
 from aggregator.storage.admin import complaint_detail
+from aggregator.wiring.sources import build_source
 from connectors.base import Batch, RawItem
-from connectors.forms.sql_table import SqlTableSource
-from connectors.forms.writeback import handlers
 from schemas.events import Job, JobState
-from tests.forms.helpers import form_source_config
+from tests.forms.helpers import form_source_config, write_back_handler
 from tests.forms.legacy import LegacyDb, u8
 
 START = dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)
@@ -44,7 +43,7 @@ class Form:
         services.clock = self.clock
         self.cfg = form_source_config(legacy)
         services.settings = services.settings.model_copy(update={"sources": [self.cfg]})
-        self.src = SqlTableSource(self.cfg, services)
+        self.src = build_source(self.cfg, services)
         self.loop = IngestLoop(services, self.src)
 
     async def run(self) -> int:
@@ -264,7 +263,7 @@ async def test_our_own_write_back_comes_back_as_agreement_not_news(
                 "INSERT INTO followups (complaint_id, event_id, at, agency_name, text, label) "
                 "VALUES ($1, 'e-1', '2025-11-19T02:00:00Z', 'Dinas PUPR', "
                 "'Lubang sudah ditambal pada 18 November.', 'substantive')", cid)
-        handler = handlers(services)["write_back"]
+        handler = write_back_handler(services)
         try:
             await handler(job(cid))
         finally:

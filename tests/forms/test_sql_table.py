@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from aggregator.errors import InvalidInput
+from connectors.base import ConnectorContext
 from connectors.forms.rows import decode_payload
 from connectors.forms.sql_table import SqlTableSource
 from schemas.complaint import ComplaintDraft, Ignored, LegacyUpdate
@@ -28,12 +29,9 @@ class Clock:
         return self.now
 
 
-class FakeServices:
-    """Only what the source reads from Services: the clock and an HTTP session."""
-
-    def __init__(self) -> None:
-        self.clock = Clock()
-        self.http = None
+def offline() -> ConnectorContext:
+    """A context with no core behind it: the fixed clock and no HTTP session."""
+    return ConnectorContext(clock=Clock())
 
 
 async def pull_all(src: SqlTableSource, cursor: dict[str, Any] | None = None,
@@ -53,7 +51,7 @@ def parse(src: SqlTableSource, item: Any) -> ComplaintDraft | Ignored | InvalidI
 
 
 async def test_every_awkward_row_is_read_and_handled(legacy: LegacyDb, uploads: Path) -> None:
-    src = SqlTableSource(form_source_config(legacy, uploads), FakeServices())  # type: ignore[arg-type]
+    src = SqlTableSource(form_source_config(legacy, uploads), offline())
     try:
         await src.check()
         items, cursor = await pull_all(src)
@@ -132,7 +130,7 @@ async def test_every_awkward_row_is_read_and_handled(legacy: LegacyDb, uploads: 
 
 
 async def test_watermark_continues_after_the_last_row(legacy: LegacyDb) -> None:
-    src = SqlTableSource(form_source_config(legacy), FakeServices())  # type: ignore[arg-type]
+    src = SqlTableSource(form_source_config(legacy), offline())
     try:
         _, cursor = await pull_all(src)
         again, _ = await pull_all(src, cursor)
@@ -146,8 +144,8 @@ async def test_watermark_continues_after_the_last_row(legacy: LegacyDb) -> None:
 
 
 async def test_rescan_reports_status_changes_and_new_responses(legacy: LegacyDb) -> None:
-    services = FakeServices()
-    src = SqlTableSource(form_source_config(legacy), services)  # type: ignore[arg-type]
+    services = offline()
+    src = SqlTableSource(form_source_config(legacy), services)
     try:
         _, cursor = await pull_all(src)
         assert cursor["rescan_after"] and "1" in cursor["open"] and "15" not in cursor["open"]
@@ -186,9 +184,9 @@ async def test_rescan_reports_status_changes_and_new_responses(legacy: LegacyDb)
     assert by_row["3"].source_ref.startswith("upd:3:")
 
 
-async def pull_all_again(legacy: LegacyDb, services: FakeServices, cursor: dict[str, Any],
+async def pull_all_again(legacy: LegacyDb, services: ConnectorContext, cursor: dict[str, Any],
                          ) -> tuple[list[Any], dict[str, Any]]:
-    src = SqlTableSource(form_source_config(legacy), services)  # type: ignore[arg-type]
+    src = SqlTableSource(form_source_config(legacy), services)
     try:
         return await pull_all(src, cursor)
     finally:
@@ -200,7 +198,7 @@ async def test_read_only_user_can_be_a_source(legacy: LegacyDb) -> None:
 
     user, url = await create_read_only_user(legacy)
     try:
-        src = SqlTableSource(form_source_config(url), FakeServices())  # type: ignore[arg-type]
+        src = SqlTableSource(form_source_config(url), offline())
         try:
             await src.check()
             items, _ = await pull_all(src)
@@ -215,7 +213,7 @@ async def test_wrong_password_is_an_auth_error(legacy: LegacyDb) -> None:
     from aggregator.errors import AuthError
 
     url = legacy.url.replace("root@", "root:salah@")
-    src = SqlTableSource(form_source_config(url), FakeServices())  # type: ignore[arg-type]
+    src = SqlTableSource(form_source_config(url), offline())
     with pytest.raises(AuthError):
         await src.check()
     await src.close()
@@ -225,7 +223,7 @@ async def test_mapping_names_a_missing_column(legacy: LegacyDb) -> None:
     from aggregator.errors import ConfigError
 
     cfg = form_source_config(legacy, fields={"content": "isi", "name": "nama"})
-    src = SqlTableSource(cfg, FakeServices())  # type: ignore[arg-type]
+    src = SqlTableSource(cfg, offline())
     with pytest.raises(ConfigError, match="isi"):
         await src.check()
     await src.close()
@@ -257,7 +255,7 @@ async def test_postgresql_form_database(pg_server_dsn: str) -> None:
             await conn.close()
         cfg = SourceConfig(name="form-pg", kind="sql_table", options={
             "url": dsn, "table": "pengaduan", "responses": None})
-        src = SqlTableSource(cfg, FakeServices())  # type: ignore[arg-type]
+        src = SqlTableSource(cfg, offline())
         try:
             await src.check()
             items, cursor = await pull_all(src)
@@ -288,13 +286,12 @@ async def test_photo_by_url_from_the_old_web_server(legacy: LegacyDb) -> None:
     app.add_routes([web.get("/uploads/{name}", upload)])
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    services = FakeServices()
     try:
         async with aiohttp.ClientSession() as http:
-            services.http = http  # type: ignore[assignment]
+            services = ConnectorContext(clock=Clock(), http=http)
             cfg = form_source_config(legacy, photo={
                 "url_base": str(server.make_url("/uploads/"))})
-            src = SqlTableSource(cfg, services)  # type: ignore[arg-type]
+            src = SqlTableSource(cfg, services)
             try:
                 items, _ = await pull_all(src)
             finally:

@@ -11,11 +11,10 @@ import pytest
 
 from aggregator.errors import PermanentError
 from aggregator.intake.backfill import run_backfill
+from aggregator.wiring.sources import build_source
 from connectors.base import Origin, OutboundMessage
-from connectors.forms.sql_table import SqlTableSource
-from connectors.forms.writeback import handlers
 from schemas.events import Job, JobState
-from tests.forms.helpers import form_source_config
+from tests.forms.helpers import form_source_config, write_back_handler
 from tests.forms.legacy import LegacyDb, create_read_only_user, drop_user
 
 
@@ -28,7 +27,7 @@ def job(complaint_id: uuid.UUID) -> Job:
 async def imported(services: Any, legacy: LegacyDb, url: str | None = None) -> dict[int, Any]:
     cfg = form_source_config(url or legacy.url)
     services.settings = services.settings.model_copy(update={"sources": [cfg]})
-    src = SqlTableSource(cfg, services)
+    src = build_source(cfg, services)
     try:
         await run_backfill(services, src, progress=False, out=io.StringIO())
     finally:
@@ -59,7 +58,7 @@ async def test_tracking_status_and_responses_appear_in_the_old_tables(
                                   "AND complaint_id = $1 ORDER BY id", ids[1])
     # The changes queued their own write-back jobs (triggers): tracking+status, the response.
     assert [j["payload"]["reason"].split(":")[0] for j in queued] == ["state", "followup"]
-    handler = handlers(services)["write_back"]
+    handler = write_back_handler(services)
     try:
         worker = Worker(services.queue, {"write_back": handler}, concurrency=2)
         assert await worker.run_once() == 2  # both at once: the lock keeps them apart
@@ -89,7 +88,7 @@ async def test_tracking_status_and_responses_appear_in_the_old_tables(
 async def test_status_never_moves_backwards(legacy: LegacyDb, services: Any) -> None:
     ids = await imported(services, legacy)
     await followed_up(services, ids[15])  # closed ('selesai') in the old admin long ago
-    handler = handlers(services)["write_back"]
+    handler = write_back_handler(services)
     try:
         await handler(job(ids[15]))
     finally:
@@ -105,7 +104,7 @@ async def test_read_only_user_makes_write_back_a_permanent_error(
     try:
         ids = await imported(services, legacy, url)
         await followed_up(services, ids[1])
-        handler = handlers(services)["write_back"]
+        handler = write_back_handler(services)
         try:
             with pytest.raises(PermanentError, match="may not write"):
                 await handler(job(ids[1]))
@@ -118,7 +117,7 @@ async def test_read_only_user_makes_write_back_a_permanent_error(
 
 
 async def test_sink_answers_citizen_with_a_response_row(legacy: LegacyDb, services: Any) -> None:
-    src = SqlTableSource(form_source_config(legacy), services)
+    src = build_source(form_source_config(legacy), services)
     sink = src.sink()
     assert sink is not None
     msg = OutboundMessage(notification_id="n-1", kind="sunset", tracking_id="1916449",
@@ -189,7 +188,7 @@ async def test_a_row_deleted_in_the_old_database_is_left_alone(
     services.clock = lambda: now[0]
     cfg = form_source_config(legacy)
     services.settings = services.settings.model_copy(update={"sources": [cfg]})
-    src = SqlTableSource(cfg, services)
+    src = build_source(cfg, services)
     loop = IngestLoop(services, src)
     try:
         assert await loop.run_once() == 15
@@ -207,8 +206,8 @@ async def test_a_row_deleted_in_the_old_database_is_left_alone(
     before = [await legacy.run(sql) for sql in old_db]
 
     await followed_up(services, c["id"])  # LAPOR!: Tracking ID, a status, an agency response
-    handler = handlers(services)["write_back"]
-    sink = SqlTableSource(cfg, services).sink()
+    handler = write_back_handler(services)
+    sink = build_source(cfg, services).sink()
     assert sink is not None
     msg = OutboundMessage(notification_id="n-1", kind="response", tracking_id="1916449",
                           text="Tanggapan Dinas PUPR: lubang sudah ditambal.")
@@ -254,7 +253,7 @@ async def test_a_deleted_row_never_gets_a_response_row(legacy: LegacyDb, service
     services.clock = lambda: now[0]
     cfg = form_source_config(legacy)
     services.settings = services.settings.model_copy(update={"sources": [cfg]})
-    src = SqlTableSource(cfg, services)
+    src = build_source(cfg, services)
     loop = IngestLoop(services, src)
     try:
         assert await loop.run_once() == 15
@@ -266,7 +265,7 @@ async def test_a_deleted_row_never_gets_a_response_row(legacy: LegacyDb, service
             cid = await conn.fetchval("SELECT id FROM complaints "
                                       "WHERE 'form-row:pengaduan:1' = ANY(thread_keys)")
         await followed_up(services, cid)  # queues two jobs: the state change and the response
-        handler = handlers(services)["write_back"]
+        handler = write_back_handler(services)
         try:
             worker = Worker(services.queue, {"write_back": handler}, concurrency=2)
             assert await worker.run_once() == 2
@@ -304,7 +303,7 @@ async def test_sink_never_answers_on_a_row_gone_unnoticed(legacy: LegacyDb,
                                                           services: Any) -> None:
     """The form sink for a row deleted before any re-scan noticed: no orphan ``tanggapan``,
     and the notification ends with the reason instead of failing."""
-    src = SqlTableSource(form_source_config(legacy), services)
+    src = build_source(form_source_config(legacy), services)
     sink = src.sink()
     assert sink is not None
     await legacy.run("DELETE FROM pengaduan WHERE id_pengaduan = 3")

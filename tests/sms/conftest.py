@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from aggregator.wiring.sources import build_source
 from connectors.base import Batch
 from tests.sms.dummyphone import inject, sms_file
 
@@ -350,11 +351,10 @@ async def services(pool: asyncpg.Pool) -> Any:
 def gammu_source(
     driver: str, dsn: str, services: Any, name: str = "sms-gammu", **options: Any
 ) -> Any:
-    from connectors.sms.gammu import GammuSource
     from schemas.config import SourceConfig
 
     opts = {"driver": driver, "dsn": dsn, "timezone": "UTC", **options}
-    return GammuSource(SourceConfig(name=name, kind="gammu", options=opts), services)
+    return build_source(SourceConfig(name=name, kind="gammu", options=opts), services)
 
 
 @pytest.fixture

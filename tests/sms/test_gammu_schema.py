@@ -177,10 +177,10 @@ async def test_parts_split_across_batches_of_one_pull(
     finally:
         await conn.close()
     from aggregator.intake.loop import IngestLoop
-    from connectors.sms.gammu import GammuSource
+    from aggregator.wiring.sources import build_source
     from schemas.config import SourceConfig
 
-    src = GammuSource(
+    src = build_source(
         SourceConfig(
             name="sms-gammu",
             kind="gammu",

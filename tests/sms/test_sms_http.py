@@ -25,6 +25,7 @@ from yarl import URL
 
 from aggregator.errors import AuthError, TransientError
 from aggregator.web.app import make_app
+from aggregator.wiring.sources import build_source
 from connectors.base import Origin, OutboundMessage
 from connectors.sms.http import SmsHttpSource
 from schemas.config import SourceConfig
@@ -84,7 +85,7 @@ async def env(pool: Any) -> AsyncIterator[Env]:
         await smsc.start()
         root = Path(tempfile.mkdtemp(prefix="satukanal-kannel-"))
         kannel = Kannel(root, smsc, f"http://127.0.0.1:{port}{GET_URL}")
-        src = SmsHttpSource(
+        src = build_source(
             SourceConfig(
                 name="sms-kannel",
                 kind="sms_http",
@@ -249,11 +250,11 @@ async def test_replies_through_kannel_with_delivery_reports(env: Env, pool: Any)
     )[0]
     assert row["state"] == "delivered" and row["delivered_at"] is not None
 
-    bad = type(sink)(env.services, sink.opts.model_copy(update={"password": SecretStr("nope")}))
+    bad = type(sink)(sink.context, sink.opts.model_copy(update={"password": SecretStr("nope")}))
     with pytest.raises(AuthError):
         await bad.send(to, OutboundMessage(str(uuid.uuid4()), "ack", "x"))
     down = type(sink)(
-        env.services,
+        sink.context,
         sink.opts.model_copy(
             update={"sendsms_url": f"http://127.0.0.1:{free_port()}/cgi-bin/sendsms"}
         ),

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from connectors.sms.encoding import count_parts, sms_encoding, split_sms, text_units
+from aggregator.notify.segments import count_parts, sms_encoding, split_sms, text_units
 from connectors.sms.multipart import group_rows, reassemble
-from connectors.sms.parsing import (
+from connectors.sms.parser import (
     SmsConventions,
     classify_sms,
     decode_hex_text,
@@ -186,9 +186,7 @@ def test_http_record_of_an_unjoined_part_is_flagged() -> None:
     from connectors.sms.http import SmsHttpSource
     from schemas.config import SourceConfig
 
-    src = SmsHttpSource(
-        SourceConfig(name="sms-http", kind="sms_http", options={"secret": "x"}), services=None
-    )
+    src = SmsHttpSource(SourceConfig(name="sms-http", kind="sms_http", options={"secret": "x"}))
     record = {
         "gateway": "kannel",
         "sender": "081311112222",

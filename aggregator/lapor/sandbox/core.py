@@ -53,6 +53,7 @@ class SandboxConfig:
     webhook_secret: str | None = None
     base_path: str = "/api/v1"
     public_url: str | None = None  # for attachment URLs in responses
+    story: tuple[str, ...] | None = None  # scripts played in turn instead of drawn (the demo)
 
     def unit_s(self) -> float:
         if self.life_unit_s is not None:
@@ -205,7 +206,9 @@ class Sandbox:
             "status": "belum_terverifikasi", "agency": None, "created_at": created,
             "updated_at": created, "replied_at": None, "rating": None,
         }
-        report["life"] = draw_life(self.cfg.seed, report)
+        story = self.cfg.story
+        script = story[len(self.state["reports"]) % len(story)] if story else None
+        report["life"] = draw_life(self.cfg.seed, report, script)
         report["life_index"] = 0
         report["next_at"] = now + report["life"][0]["after"] * self.cfg.unit_s()
         self.state["reports"][tracking_id] = report
@@ -395,7 +398,8 @@ class Sandbox:
             self._respond(report, step, rng)
         elif do == "info_request":
             self.emit(report, "info_requested", agency=report["agency"],
-                      author=self._author(report), text=rng.choice(data.INFO_REQUESTS))
+                      author=self._author(report),
+                      text=rng.choice(data.fitting(data.INFO_REQUESTS, _about(report))))
             self.emit_status(report, "tertunda")
         elif do == "await_reply":
             if not report.get("replied_at"):
@@ -417,8 +421,10 @@ class Sandbox:
         return f"Admin Penghubung {data.AGENCY_SHORT.get(aid, 'Pemko')}"
 
     def _respond(self, report: dict[str, Any], step: dict[str, Any], rng: random.Random) -> None:
+        """A response that fits the agency and what the complaint is about."""
         kind = step["kind"]
         attachments: list[dict[str, Any]] = []
+        aid = (report.get("agency") or {}).get("id", "7")
         if kind == "acknowledgement":
             text = rng.choice(data.ACKNOWLEDGEMENTS)
         elif kind == "forwarded":
@@ -426,9 +432,10 @@ class Sandbox:
                 agency=data.AGENCY_SHORT.get(step.get("to", "7"), "OPD terkait"))
         else:
             date = dt.datetime.fromtimestamp(self.clock(), WIB).strftime("%d-%m-%Y")
-            text = rng.choice(data.SUBSTANTIVE).format(
-                date=date, unit=rng.choice(data.UNITS), place=rng.choice(data.PLACES))
-            text = text[0].upper() + text[1:]
+            bank = data.FOLLOWUPS.get(aid, data.GENERAL_FOLLOWUPS)
+            place = data.place_in(_about(report)) or (
+                (report.get("location") or {}).get("address") or "lokasi yang dilaporkan")
+            text = rng.choice(data.fitting(bank, _about(report))).format(date=date, place=place)
             if kind == "evidence":
                 for n in range(rng.randint(1, 3)):
                     name = f"{report['tracking_id']}-{report['life_index']}-{n}.jpg"
@@ -464,6 +471,11 @@ class Sandbox:
             out.append({"external_ref": ref, "tracking_id": res["tracking_id"],
                         "created_at": res["created_at"]})
         return out
+
+
+def _about(report: dict[str, Any]) -> str:
+    """What the complaint says, for choosing a response that fits it."""
+    return f"{report.get('title') or ''}\n{report.get('content') or ''}"
 
 
 def photo_bytes(name: str) -> bytes:

@@ -77,7 +77,7 @@ def openapi_document(base_path: str = "/api/v1") -> dict[str, Any]:
         "info": {"title": "SP4N-LAPOR! integration contract (satukanal sandbox)",
                  "version": "1.0.0",
                  "description": "The contract satukanal targets; an assumption, see "
-                                "lapor-contract.md."},
+                                "docs/lapor-contract.md in the satukanal repository."},
         "servers": [{"url": base_path}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -91,3 +91,8 @@ UPDATE complaints
 SET origin = origin || '{"legacy_row_deleted": true}'::jsonb, updated_at = now()
 WHERE id = $1 AND NOT coalesce((origin ->> 'legacy_row_deleted')::boolean, false)
 RETURNING id;
+
+-- name: lock_write_back
+-- One write-back at a time per complaint (until the transaction ends): two jobs must not
+-- both pass a form table's NOT EXISTS check before either inserts.
+SELECT pg_advisory_xact_lock(hashtext('write_back:' || $1::text));
