@@ -333,7 +333,10 @@ class RoutingRule(Section):
 
 
 class RouteTarget(Section):
+    """A route a rule forces or forbids: a category of the policy, an OPD code, or both."""
+
     category: str | None = None
+    """Category id of the routing policy (e.g. `infrastruktur_jalan`)."""
     agency: str | None = Field(default=None, description="OPD code, e.g. PUPR")
 
 
@@ -342,9 +345,13 @@ class RouterRule(Section):
     normalisation; ``re:`` prefixes a regular expression) force a route, or forbid one."""
 
     name: str | None = None
+    """Shown in the route's reasons."""
     when: list[str] = Field(min_length=1)
+    """Phrases that make the rule apply."""
     force: RouteTarget | None = None
+    """The route to take when a phrase appears."""
     forbid: RouteTarget | None = None
+    """The routes never to take when a phrase appears."""
 
     @model_validator(mode="after")
     def _one_action(self) -> RouterRule:
@@ -358,6 +365,7 @@ class RouterConfig(Section):
     ``policy`` names a city's own file of the same shape, which replaces it."""
 
     enabled: bool = True
+    """Off: the channel's own agency is suggested and nothing is stored for triage."""
     policy: Path | None = Field(default=None, description="routing.toml replacing the shipped one")
     min_confidence: float = Field(
         default=0.55, ge=0, le=1, description="below this a complaint goes to the triage list"
@@ -407,7 +415,7 @@ class Settings(BaseSettings):
     """Keyword rules of older settings files: each forces its agency when a keyword appears
     (the learned router of `[router]` decides everything else)."""
     router: RouterConfig = RouterConfig()
-    """The learned router: policy file, triage threshold, force/forbid rules."""
+    """The learned router (docs/routing.md)."""
     agencies: dict[str, str] = Field(
         default_factory=dict,
         description="friendly OPD code → LAPOR! agency id (GET /agencies); codes may then be "
