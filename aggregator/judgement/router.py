@@ -92,6 +92,8 @@ class Router:
         )
 
     def route(self, text: str, channel: str | None = None) -> Decision:
+        """``channel`` is accepted for callers that have it; the model reads the text alone
+        (the corpus spans every channel's style)."""
         return self.route_many([text])[0]
 
     def route_many(self, texts: Sequence[str]) -> list[Decision]:
@@ -143,9 +145,9 @@ class Router:
                 reasons.append(f"priority: '{priority[1]}'")
         route, confidence = top(probs)
         category, agency = route.split("/", 1)
+        reasons.insert(0, f"model: {route} {confidence:.2f}")
         if forced is not None:
             category, agency, confidence = self._apply_force(forced, probs, category, agency)
-        reasons.insert(0, f"model: {category}/{agency} {confidence:.2f}")
         runner = sorted(probs.items(), key=lambda kv: -kv[1])[1:2]
         if runner and forced is None:
             reasons.append(f"next: {runner[0][0]} {runner[0][1]:.2f}")
