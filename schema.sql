@@ -175,7 +175,12 @@ CREATE TABLE public.complaints (
     solved_asked_at timestamp with time zone,
     resolved_by_reporter boolean,
     reopen_count integer DEFAULT 0 NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    route_category text,
+    route_agency text,
+    route_confidence real,
+    route_reasons text[] DEFAULT '{}'::text[] NOT NULL,
+    needs_triage boolean DEFAULT false NOT NULL
 );
 
 CREATE TABLE public.component_health (
@@ -385,6 +390,26 @@ CREATE TABLE public.reporters (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.route_corrections (
+    id bigint NOT NULL,
+    complaint_id uuid NOT NULL,
+    category text NOT NULL,
+    agency text NOT NULL,
+    previous_category text,
+    previous_agency text,
+    operator text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE SEQUENCE public.route_corrections_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.route_corrections_id_seq OWNED BY public.route_corrections.id;
+
 CREATE TABLE public.sla_clocks (
     complaint_id uuid NOT NULL,
     clock text NOT NULL,
@@ -423,6 +448,8 @@ ALTER TABLE ONLY public.incidents ALTER COLUMN id SET DEFAULT nextval('public.in
 ALTER TABLE ONLY public.jobs ALTER COLUMN id SET DEFAULT nextval('public.jobs_id_seq'::regclass);
 
 ALTER TABLE ONLY public.raw_items ALTER COLUMN id SET DEFAULT nextval('public.raw_items_id_seq'::regclass);
+
+ALTER TABLE ONLY public.route_corrections ALTER COLUMN id SET DEFAULT nextval('public.route_corrections_id_seq'::regclass);
 
 ALTER TABLE ONLY public.access_log
     ADD CONSTRAINT access_log_pkey PRIMARY KEY (id);
@@ -493,6 +520,9 @@ ALTER TABLE ONLY public.reporter_replies
 ALTER TABLE ONLY public.reporters
     ADD CONSTRAINT reporters_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.route_corrections
+    ADD CONSTRAINT route_corrections_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.sla_clocks
     ADD CONSTRAINT sla_clocks_pkey PRIMARY KEY (complaint_id, clock);
 
@@ -516,6 +546,8 @@ CREATE INDEX complaints_source_idx ON public.complaints USING btree (source, rec
 CREATE INDEX complaints_status_idx ON public.complaints USING btree (status, received_at DESC);
 
 CREATE INDEX complaints_thread_keys_idx ON public.complaints USING gin (thread_keys);
+
+CREATE INDEX complaints_triage_idx ON public.complaints USING btree (received_at DESC) WHERE needs_triage;
 
 CREATE INDEX dashboard_sessions_expires_idx ON public.dashboard_sessions USING btree (expires_at);
 
@@ -563,6 +595,8 @@ CREATE INDEX reporters_nik_hash_idx ON public.reporters USING btree (nik_hash);
 
 CREATE INDEX reporters_phone_hash_idx ON public.reporters USING btree (phone_hash);
 
+CREATE INDEX route_corrections_complaint_idx ON public.route_corrections USING btree (complaint_id);
+
 CREATE INDEX sla_clocks_breached_idx ON public.sla_clocks USING btree (breached_at) WHERE (breached_at IS NOT NULL);
 
 CREATE INDEX sla_clocks_open_idx ON public.sla_clocks USING btree (due_at) WHERE ((met_at IS NULL) AND (breached_at IS NULL));
@@ -606,6 +640,9 @@ ALTER TABLE ONLY public.reporter_replies
 
 ALTER TABLE ONLY public.reporter_replies
     ADD CONSTRAINT reporter_replies_raw_item_id_fkey FOREIGN KEY (raw_item_id) REFERENCES public.raw_items(id);
+
+ALTER TABLE ONLY public.route_corrections
+    ADD CONSTRAINT route_corrections_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.sla_clocks
     ADD CONSTRAINT sla_clocks_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;

@@ -338,6 +338,9 @@ class FollowupConfig(Section):
         default_factory=list, description="words that never count as an action"
     )
     unit_words: list[str] = Field(default_factory=list, description="local unit names (UPT …)")
+    policy: Path | None = Field(
+        default=None, description="followup.toml replacing the shipped label policy"
+    )
 
 
 class AlertsConfig(Section):
@@ -441,6 +444,47 @@ class RoutingRule(Section):
     """LAPOR! category id to suggest with it."""
 
 
+class RouteTarget(Section):
+    """A route a rule forces or forbids: a category of the policy, an OPD code, or both."""
+
+    category: str | None = None
+    """Category id of the routing policy (e.g. `infrastruktur_jalan`)."""
+    agency: str | None = Field(default=None, description="OPD code, e.g. PUPR")
+
+
+class RouterRule(Section):
+    """A rule of the routing policy: when one of the phrases appears (case-insensitive, after
+    normalisation; ``re:`` prefixes a regular expression) force a route, or forbid one."""
+
+    name: str | None = None
+    """Shown in the route's reasons."""
+    when: list[str] = Field(min_length=1)
+    """Phrases that make the rule apply."""
+    force: RouteTarget | None = None
+    """The route to take when a phrase appears."""
+    forbid: RouteTarget | None = None
+    """The routes never to take when a phrase appears."""
+
+    @model_validator(mode="after")
+    def _one_action(self) -> RouterRule:
+        if (self.force is None) == (self.forbid is None):
+            raise ValueError("a routing rule either forces or forbids a route")
+        return self
+
+
+class RouterConfig(Section):
+    """The learned router (see docs/routing.md). The shipped policy is the default;
+    ``policy`` names a city's own file of the same shape, which replaces it."""
+
+    enabled: bool = True
+    """Off: the channel's own agency is suggested and nothing is stored for triage."""
+    policy: Path | None = Field(default=None, description="routing.toml replacing the shipped one")
+    min_confidence: float = Field(
+        default=0.55, ge=0, le=1, description="below this a complaint goes to the triage list"
+    )
+    rules: list[RouterRule] = Field(default_factory=list, description="added to the policy's")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SATUKANAL_",
@@ -482,8 +526,10 @@ class Settings(BaseSettings):
     sources: list[SourceConfig] = Field(default_factory=list)
     """The legacy channels, one `[[sources]]` table each."""
     routing: list[RoutingRule] = Field(default_factory=list)
-    """Keyword rules that suggest an agency (and category) to LAPOR!; the first match
-    wins."""
+    """Keyword rules of older settings files: each forces its agency when a keyword appears
+    (the learned router of `[router]` decides everything else)."""
+    router: RouterConfig = RouterConfig()
+    """The learned router (docs/routing.md)."""
     agencies: dict[str, str] = Field(
         default_factory=dict,
         description="friendly OPD code → LAPOR! agency id (GET /agencies); codes may then be "

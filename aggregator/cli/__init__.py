@@ -26,6 +26,7 @@ PLUGIN_MODULES = (
     "aggregator.lapor.sandbox.cli",
     "aggregator.cli.backfill",
     "aggregator.cli.followup",
+    "aggregator.cli.route",
 )
 
 

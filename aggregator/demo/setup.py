@@ -69,15 +69,15 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
             "DISHUB": "46",
             "DLH": "47",
             "DINKES": "48",
+            "DISDIK": "49",
             "DISDUKCAPIL": "50",
+            "SATPOLPP": "51",
+            "DPMPTSP": "52",
+            "DINSOS": "53",
+            "BPBD": "54",
             "DISKOMINFO": "55",
         },
-        routing=[
-            # The first rule that matches wins: "lampu jalan" before "jalan".
-            {"agency": "DISHUB", "keywords": ["lampu jalan", "parkir", "angkot", "terminal"]},
-            {"agency": "PUPR", "keywords": ["jalan", "banjir", "drainase", "saluran", "jembatan"]},
-            {"agency": "DLH", "keywords": ["sampah", "limbah", "pencemaran"]},
-            {"agency": "DISDUKCAPIL", "keywords": ["ktp", "kartu keluarga", "akta"]},
-            {"agency": "DINKES", "keywords": ["puskesmas", "rumah sakit", "pasien"]},
-        ],
+        # Routing: the shipped policy (aggregator/judgement/policy/routing.toml); PDAM,
+        # INSPEKTORAT and KECAMATAN have no sandbox id, so those complaints are suggested
+        # to the channel's own agency and LAPOR!'s verifier disposes them.
     ))

@@ -115,8 +115,10 @@ def plan_history(intake: Intake, seals: SealCache, source: Any,
     empty after cleaning are left out: the general path quarantines them with a reason."""
     cfg = source.cfg
     out: list[HistoryRow] = []
-    for item, d, why in rows:
-        content = clean_text(d.content)
+    cleaned = [(item, d, why, clean_text(d.content)) for item, d, why in rows]
+    # One model call for the batch (route() below reads the prepared decisions).
+    intake.router.prepare([f"{d.title or ''}\n{c}" for _, d, _, c in cleaned if c])
+    for item, d, why, content in cleaned:
         if not content:
             continue
         cid = uuid.uuid4()

@@ -114,7 +114,7 @@ class Intake:
     def __init__(self, services: Any) -> None:
         self.services = services
         self.crypto = services.crypto
-        self.router = Router(services.settings.routing)
+        self.router = Router(services.settings)
         self.reply_window_days = services.settings.notify.reply_window_days
 
     async def ingest(
@@ -235,6 +235,8 @@ class Intake:
         plan = _Plan()
         drafts = [(rid, p) for rid, _, p in fresh if isinstance(p, ComplaintDraft)]
         dup_index = await self._duplicates_index(conn, [d for _, d in drafts])
+        # One model call for the batch; _plan_complaint's route() then reads the result.
+        self.router.prepare([f"{d.title or ''}\n{clean_text(d.content)}" for _, d in drafts])
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
         for raw_id, item, p in fresh:
             if isinstance(p, InvalidInput):
@@ -617,10 +619,11 @@ COMPLAINT_ROW = (
     "id", "channel", "raw_item_id", "reporter_id", "title", "content", "classification",
     "agency_id", "anonymous", "confidential", "location", "occurred_on", "submitted_at",
     "status", "duplicate_of", "content_hash", "thread_keys", "origin", "flags",
-    "legacy_status", "category_id",
+    "legacy_status", "category_id", "route_category", "route_agency", "route_confidence",
+    "route_reasons", "needs_triage",
 )
 _JSON_COLUMNS = tuple(
-    COMPLAINT_ROW.index(c) for c in ("location", "thread_keys", "origin", "flags")
+    COMPLAINT_ROW.index(c) for c in ("location", "thread_keys", "origin", "flags", "route_reasons")
 )
 
 
@@ -660,6 +663,11 @@ def complaint_row(
         list(d.flags),
         d.legacy_status,
         route.category or d.category_hint,
+        route.policy_category,
+        route.code,
+        route.confidence,
+        list(route.reasons),
+        route.triage,
     )
 
 
@@ -671,6 +679,8 @@ def ingested_event(
                             "status": status.value}
     if route.rule:
         data["routed_by"] = route.rule
+    if route.triage:
+        data["triage"] = True
     if d.flags:
         data["flags"] = list(d.flags)
     return data

@@ -1,35 +1,86 @@
-"""Suggest the agency (OPD) for a complaint from configured keyword rules.
+"""Suggest the agency (OPD) for a complaint: the learned router of the routing policy.
 
-The first rule whose keyword appears in the title or text wins; with no match the OPD that
-owns the source channel is suggested; LAPOR!'s verifier decides in the end.
+:class:`Router` wraps :mod:`aggregator.judgement.router` for intake: it turns the decision's
+OPD code into the LAPOR! agency id of ``[agencies]`` (the suggestion LAPOR! receives; its
+verifier's disposition still wins), falls back to the channel's own agency when the code
+has no LAPOR! id or the router is switched off, and keeps the category, confidence,
+reasons and triage flag stored on the complaint.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from schemas.config import RoutingRule
+from aggregator.judgement.model import read_jsonl
+from aggregator.judgement.router import Decision, Example
+from aggregator.judgement.router import Router as LearnedRouter
+
+CORRECTIONS_FILE = "routing_corrections.jsonl"
 
 
 @dataclass(frozen=True)
 class Route:
-    agency: str | None
-    category: str | None
-    rule: str | None  # the keyword that matched, for the timeline
+    agency: str | None  # LAPOR! agency id suggested at push
+    category: str | None  # LAPOR! category id (the channel's hint); the policy's is below
+    rule: str | None  # what decided, for the timeline
+    policy_category: str | None = None
+    code: str | None = None  # OPD code of the policy
+    confidence: float | None = None
+    reasons: tuple[str, ...] = field(default=())
+    triage: bool = False
+
+
+def corrections(data_dir: Path) -> list[Example]:
+    """Operators' corrections exported by ``satukanal route retrain``."""
+    path = data_dir / CORRECTIONS_FILE
+    if not path.exists():
+        return []
+    return [
+        Example(r["text"], r["category"], r["agency"], r.get("channel")) for r in read_jsonl(path)
+    ]
 
 
 class Router:
-    def __init__(self, rules: Sequence[RoutingRule]) -> None:
-        self._rules = [
-            (rule, [re.compile(rf"\b{re.escape(k.lower())}", re.IGNORECASE) for k in rule.keywords])
-            for rule in rules
-        ]
+    def __init__(self, settings: Any, extra: Iterable[Example] | None = None) -> None:
+        self.enabled = settings.router.enabled
+        self.agencies: dict[str, str] = dict(settings.agencies)
+        self._known_ids = set(self.agencies.values())
+        if extra is None:
+            extra = corrections(Path(settings.data_dir))
+        self.learned = LearnedRouter.from_settings(settings, extra)
+        self._prepared: dict[str, Decision] = {}
+
+    def prepare(self, texts: list[str]) -> None:
+        """Route a batch in one model call; ``route`` of these texts then costs nothing.
+        Additive, so ingest loops of several sources can interleave; ``route`` takes each
+        decision out, and texts never routed (an empty draft) are dropped past a bound."""
+        if not self.enabled or not texts:
+            return
+        if len(self._prepared) > 20_000:
+            self._prepared.clear()
+        self._prepared.update(zip(texts, self.learned.route_many(texts), strict=True))
 
     def route(self, text: str, default_agency: str | None) -> Route:
-        for rule, patterns in self._rules:
-            for pat in patterns:
-                if pat.search(text):
-                    return Route(rule.agency, rule.category, pat.pattern.removeprefix(r"\b"))
-        return Route(default_agency, None, None)
+        if not self.enabled:
+            return Route(default_agency, None, None)
+        d = self._prepared.pop(text, None) or self.learned.route(text)
+        agency_id = self.agencies.get(d.agency)
+        reasons = d.reasons
+        if agency_id is None and d.agency in self._known_ids:
+            agency_id = d.agency  # the policy already speaks LAPOR!'s ids
+        if agency_id is None:
+            reasons = (*reasons, f"{d.agency} has no LAPOR! id in [agencies]: channel's agency")
+        suggested = default_agency if d.triage or agency_id is None else agency_id
+        return Route(
+            suggested,
+            None,
+            f"router: {d.category}/{d.agency} {d.confidence:.2f}",
+            d.category,
+            d.agency,
+            d.confidence,
+            reasons,
+            d.triage,
+        )

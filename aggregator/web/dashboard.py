@@ -333,3 +333,47 @@ async def agencies(request: web.Request) -> dict[str, Any]:
         if request[IDENTITY]["role"] == "agency":
             rows = [r for r in rows if r.get("agency") == request[IDENTITY]["agency"]]
     return {"identity": request[IDENTITY], "rows": rows}
+
+
+@routes.get("/dasbor/triase")
+@requires(A, OP)
+@aiohttp_jinja2.template("triage.html")
+async def triage(request: web.Request) -> dict[str, Any]:
+    """Complaints the router was not sure of; the operator picks category and OPD."""
+    from aggregator.judgement.policy import routing_policy
+    from aggregator.storage import routing as routes_repo
+
+    settings = request.app[SERVICES].settings
+    policy = routing_policy(settings.router, settings.routing, settings.agencies)
+    async with request.app[SERVICES].pool.acquire() as conn:
+        items = [dict(r) for r in await routes_repo.triage(conn, 100)]
+        total = await routes_repo.triage_count(conn)
+    return {"identity": request[IDENTITY], "items": items, "total": total,
+            "categories": policy.categories, "message": request.query.get("pesan")}
+
+
+@routes.post("/dasbor/triase/{id}")
+@requires(A, OP)
+async def triage_correct(request: web.Request) -> web.StreamResponse:
+    from urllib.parse import quote
+
+    from aggregator.judgement.policy import routing_policy
+    from aggregator.storage import routing as routes_repo
+
+    settings = request.app[SERVICES].settings
+    policy = routing_policy(settings.router, settings.routing, settings.agencies)
+    form = await request.post()
+    route = str(form.get("route", ""))
+    category, _, agency = route.partition("/")
+    try:
+        cid = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    if route not in policy.routes:
+        raise web.HTTPSeeOther("/dasbor/triase?pesan=" + quote("Pilih kategori dan OPD."))
+    async with request.app[SERVICES].pool.acquire() as conn, conn.transaction():
+        ok = await routes_repo.correct_route(
+            conn, cid, category=category, agency=agency, agency_id=settings.agencies.get(agency),
+            operator=f"dasbor:{request[IDENTITY]['name']}")
+    msg = f"Dialihkan ke {agency} ({category})." if ok else "Pengaduan tidak ditemukan."
+    raise web.HTTPSeeOther("/dasbor/triase?pesan=" + quote(msg))

@@ -46,6 +46,7 @@ EVENT_LABELS = {
     # intake
     "complaint_ingested": "pengaduan masuk",
     "complaint_linked": "digabung sebagai duplikat",
+    "route_corrected": "rute dikoreksi operator",
     "reporter_replied": "pelapor membalas",
     "legacy_form_updated": "formulir lama diperbarui",
     "legacy_row_deleted": "baris formulir lama dihapus",

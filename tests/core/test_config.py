@@ -494,7 +494,7 @@ def test_the_example_configuration_is_valid(tmp_path):
     s = result.settings
     assert s is not None
     assert s.sources[0].agency == "55"  # DISKOMINFO resolved to LAPOR!'s agency id
-    assert s.routing[0].agency == "45"
+    assert s.router.min_confidence == 0.55 and s.agencies["BPBD"] == "54"
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -67,8 +67,10 @@ def test_labelled_sets_are_large_varied_and_disjoint() -> None:
      FollowupLabel.ACKNOWLEDGEMENT),
     # a promise is not an action
     ("Akan segera kami perbaiki.", 0, FollowupLabel.ACKNOWLEDGEMENT),
+    # ... but a step scheduled with a date is concrete (the label policy: "an action done or
+    # scheduled, anchored by a particular")
     ("Petugas sudah dijadwalkan untuk membersihkan saluran tanggal 9 Mei.", 0,
-     FollowupLabel.ACKNOWLEDGEMENT),
+     FollowupLabel.SUBSTANTIVE),
     ("Perbaikan belum dapat dilakukan karena menunggu anggaran.", 0,
      FollowupLabel.ACKNOWLEDGEMENT),
     # informal spelling
@@ -110,10 +112,9 @@ def test_promises_are_reported_as_not_actions() -> None:
 
 
 def test_extra_phrases_from_config() -> None:
-    text = "Sudah dilakukan dandan jalan oleh UPT di Jl. Merdeka."
-    assert classify(text)[0] == FollowupLabel.ACKNOWLEDGEMENT
+    # "didandani" (a local word for repaired) means nothing until a city configures it.
+    assert classify("Jalan sudah didandani oleh UPT.")[0] == FollowupLabel.ACKNOWLEDGEMENT
     cfg = FollowupConfig(action_words=["dandan"])
-    # "dilakukan dandan" is not a form the library derives; the stem's own forms are.
     assert classify("Jalan sudah didandani oleh UPT.", config=cfg)[0] == FollowupLabel.SUBSTANTIVE
     cfg2 = FollowupConfig(forwarded_phrases=["kami oper ke"],
                           info_request_phrases=["re:\\bkabari\\b"])
@@ -127,5 +128,7 @@ def test_configured_classifier_for_the_lapor_side() -> None:
     from aggregator.followup.quality import make_classifier
 
     run = make_classifier(FollowupConfig(action_words=["dandan"]))
-    assert run("Jalan sudah didandani oleh UPT.", 0) == (
-        "substantive", ["action: jalan sudah didandani oleh", "unit: UPT"])
+    label, reasons = run("Jalan sudah didandani oleh UPT.", 0)
+    assert label == "substantive"
+    assert reasons[:2] == ["action: jalan sudah didandani oleh", "unit: UPT"]
+    assert "configured phrases decided" in reasons

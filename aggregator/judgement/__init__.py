@@ -1,0 +1,1 @@
+"""Judging complaints and answers: where a complaint goes, what an agency reply is worth."""

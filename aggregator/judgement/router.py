@@ -1,0 +1,177 @@
+"""Which agency should handle a complaint, and how sure we are.
+
+``Router.route(text, channel)`` normalises the text, asks the learned model for a
+probability over the policy's ``category/AGENCY`` pairs, lets the policy's rules forbid or
+force a route, prefers the topic the writer asks to fix first, and returns a
+:class:`Decision` with the category, the OPD code, a confidence and the reasons. Below the
+configured confidence the decision asks for triage: an operator picks the route on the
+dashboard, and that correction is training data for ``satukanal route retrain``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aggregator.judgement.model import TextModel, corpus, renormalise, top
+from aggregator.judgement.normalize import normalize
+from aggregator.judgement.policy import RoutingPolicy, routing_policy
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Decision:
+    category: str
+    agency: str  # OPD code of the policy
+    confidence: float
+    reasons: tuple[str, ...] = ()
+    triage: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "agency": self.agency,
+            "confidence": round(self.confidence, 3),
+            "reasons": list(self.reasons),
+            "triage": self.triage,
+        }
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    category: str
+    agency: str
+    channel: str | None = None
+
+
+def shipped_examples() -> list[Example]:
+    rows = corpus("routing_train.jsonl") + corpus("routing_handwritten.jsonl")
+    return [Example(r["text"], r["category"], r["agency"], r.get("channel")) for r in rows]
+
+
+def _text_for_model(text: str) -> str:
+    return normalize(text, places=True)
+
+
+@dataclass
+class Router:
+    policy: RoutingPolicy
+    min_confidence: float = 0.55
+    examples: Sequence[Example] = field(default_factory=shipped_examples)
+    _model: TextModel | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Any, extra: Iterable[Example] = ()) -> Router:
+        """The router the settings describe; ``extra`` are operators' corrections."""
+        policy = routing_policy(settings.router, settings.routing, settings.agencies)
+        return cls(policy, settings.router.min_confidence, [*shipped_examples(), *extra])
+
+    @property
+    def model(self) -> TextModel:
+        """Fitted at first use (about a second on one core), then kept."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self.fit()
+        return self._model
+
+    def fit(self) -> TextModel:
+        allowed = set(self.policy.routes)
+        rows = [e for e in self.examples if f"{e.category}/{e.agency}" in allowed]
+        rows += [Example(k, c.id, a) for c in self.policy.categories for a, k in c.keywords]
+        if len({f"{e.category}/{e.agency}" for e in rows}) < 2:
+            raise ValueError("the routing corpus does not cover the policy's categories")
+        return TextModel.fit(
+            [_text_for_model(e.text) for e in rows], [f"{e.category}/{e.agency}" for e in rows]
+        )
+
+    def route(self, text: str, channel: str | None = None) -> Decision:
+        """``channel`` is accepted for callers that have it; the model reads the text alone
+        (the corpus spans every channel's style)."""
+        return self.route_many([text])[0]
+
+    def route_many(self, texts: Sequence[str]) -> list[Decision]:
+        """One model call for the texts and for the sentences that say what comes first."""
+        norms = [_text_for_model(t) for t in texts]
+        clauses = [self._priority_clause(t, n) for t, n in zip(texts, norms, strict=True)]
+        extra = [c[0] for c in clauses if c is not None]
+        probs = self.model.proba([*norms, *extra])
+        first = iter(probs[len(norms) :])
+        return [
+            self._decide(n, p, (next(first), c[1]) if c is not None else None)
+            for n, p, c in zip(norms, probs, clauses, strict=False)
+        ]
+
+    def _priority_clause(self, text: str, norm: str) -> tuple[str, str] | None:
+        """The sentence that says what to fix first ("yang utama tolong lampunya dulu")."""
+        markers = self.policy.priority
+        if markers is None or markers.search(norm) is None:
+            return None
+        for sent in _SENTENCE.split(text):
+            sn = normalize(sent, places=True)
+            m = markers.search(sn)
+            if m is not None:
+                return sn[m.start() :], m.group(0)
+        return None
+
+    def _decide(
+        self, norm: str, probs: dict[str, float], priority: tuple[dict[str, float], str] | None
+    ) -> Decision:
+        reasons: list[str] = []
+        allowed = set(self.policy.routes)
+        forced: tuple[str | None, str | None] | None = None
+        for rule in self.policy.rules:
+            hit = rule.match(norm)
+            if hit is None:
+                continue
+            if rule.forbid is not None:
+                cat, ag = rule.forbid
+                allowed = {r for r in allowed if not _matches(r, cat, ag)}
+                reasons.append(f"rule {rule.name}: '{hit}' forbids {cat or ag}")
+            elif forced is None and rule.force is not None:
+                forced = rule.force
+                reasons.append(f"rule {rule.name}: '{hit}' forces {rule.force[0] or rule.force[1]}")
+        probs = renormalise(probs, allowed) or probs
+        if priority is not None:
+            first = renormalise(priority[0], allowed)
+            if first and top(first)[1] >= 0.35:
+                probs = first
+                reasons.append(f"priority: '{priority[1]}'")
+        route, confidence = top(probs)
+        category, agency = route.split("/", 1)
+        reasons.insert(0, f"model: {route} {confidence:.2f}")
+        if forced is not None:
+            category, agency, confidence = self._apply_force(forced, probs, category, agency)
+        runner = sorted(probs.items(), key=lambda kv: -kv[1])[1:2]
+        if runner and forced is None:
+            reasons.append(f"next: {runner[0][0]} {runner[0][1]:.2f}")
+        triage = confidence < self.min_confidence and forced is None
+        if triage:
+            reasons.append(f"below {self.min_confidence:.2f}: triage")
+        return Decision(category, agency, confidence, tuple(reasons), triage)
+
+    def _apply_force(
+        self,
+        forced: tuple[str | None, str | None],
+        probs: dict[str, float],
+        category: str,
+        agency: str,
+    ) -> tuple[str, str, float]:
+        cat, ag = forced
+        candidates = {r: p for r, p in probs.items() if _matches(r, cat, ag)}
+        if candidates:
+            route, _ = top(candidates)
+            c, a = route.split("/", 1)
+            return c, (ag or a), 1.0
+        return (cat or category), (ag or agency), 1.0
+
+
+def _matches(route: str, category: str | None, agency: str | None) -> bool:
+    c, a = route.split("/", 1)
+    return (category is None or c == category) and (agency is None or a == agency)

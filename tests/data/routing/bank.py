@@ -1,0 +1,397 @@
+"""Phrase bank for the routing corpus: what citizens complain about, per route.
+
+Every route has two disjoint phrase sets: ``A`` feeds the training corpus shipped with the
+package, ``B`` only the held-out corpus (with its own wrappers in generate.py), so the
+held-out figure measures wording the model has never seen.
+"""
+
+# route "category/AGENCY" → {"A": [...], "B": [...], "enA": [...], "enB": [...]}
+BANK = {
+    "infrastruktur_jalan/PUPR": {
+        "A": [
+            "jalan berlubang besar dan dalam",
+            "aspal jalan rusak parah dan mengelupas",
+            "jembatan kayu sudah lapuk dan goyang",
+            "trotoar pecah pecah dan ambles",
+            "bahu jalan longsor tergerus hujan",
+            "galian proyek jalan dibiarkan terbuka tanpa rambu",
+            "jalan rusak banyak lubang bikin motor jatuh",
+            "jalan tanah becek tidak pernah diaspal",
+            "lubang jalan makin lebar sudah makan korban",
+            "jalan bergelombang dan retak panjang",
+        ],
+        "B": [
+            "ruas jalan hancur seperti kubangan kerbau",
+            "plat jembatan beton patah di tengah",
+            "perbaikan jalan mangkrak sudah tiga bulan",
+            "paving trotoar hilang dan bolong",
+            "tambalan jalan yang baru sudah lepas lagi",
+            "jalan amblas dekat gorong-gorong, kendaraan berat lewat terus",
+            "pagar pengaman jembatan hilang dan bahaya untuk anak",
+        ],
+        "enA": [
+            "the road is full of potholes",
+            "the bridge is damaged and shaking",
+            "the sidewalk is broken",
+        ],
+        "enB": [
+            "huge holes on the road after the rain, motorbikes fall",
+            "road works left unfinished for months",
+        ],
+    },
+    "banjir_drainase/PUPR": {
+        "A": [
+            "saluran drainase tersumbat sehingga air meluap ke jalan",
+            "setiap hujan langsung banjir setinggi lutut",
+            "gorong-gorong mampet penuh lumpur",
+            "parit tidak pernah dikeruk air menggenang berhari hari",
+            "tanggul sungai retak perlu diperbaiki",
+            "drainase tertutup bangunan ruko jadi banjir",
+            "air got meluber masuk halaman rumah warga",
+            "sungai kecil dangkal perlu normalisasi",
+        ],
+        "B": [
+            "genangan air tidak surut surut sejak hujan kemarin",
+            "box culvert rusak airnya tidak mengalir",
+            "selokan dangkal penuh sedimen dan eceng gondok",
+            "kalau hujan deras kampung kami jadi kolam",
+            "pintu air di ujung kanal macet tidak bisa dibuka",
+        ],
+        "enA": [
+            "the drains are clogged and the street floods every time it rains",
+            "the culvert is blocked with mud",
+        ],
+        "enB": ["water stays on our street for days after rain, the gutter needs dredging"],
+    },
+    "banjir_drainase/BPBD": {
+        "A": [
+            "banjir besar warga terjebak di rumah mohon dikirim perahu karet",
+            "air sudah sepinggang, ada lansia dan bayi perlu evakuasi",
+            "tanggul jebol air masuk deras warga panik butuh bantuan evakuasi",
+            "korban banjir butuh tenda pengungsian dan perahu",
+            "banjir setinggi atap, keluarga terjebak di lantai dua",
+        ],
+        "B": [
+            "tolong kirim tim penyelamat, tetangga kami terkepung air dan tidak bisa keluar",
+            "pengungsi banjir di masjid belum dapat tenda dan selimut",
+            "arus banjir deras, rumah hanyut, minta regu penyelamat segera",
+            "nenek saya sakit terjebak banjir, mohon bantuan perahu sekarang",
+        ],
+        "enA": ["flood, people are trapped in their houses, we need boats to evacuate"],
+        "enB": ["the dyke broke and families are stranded on roofs, please send rescue"],
+    },
+    "perparkiran/DISHUB": {
+        "A": [
+            "jukir liar minta tarif parkir lima ribu padahal karcis dua ribu",
+            "parkir di atas trotoar bikin pejalan kaki turun ke jalan",
+            "tukang parkir tidak kasih karcis resmi",
+            "mobil parkir sembarangan di bahu jalan bikin macet",
+            "parkir liar depan minimarket padahal ada tulisan bebas parkir",
+            "tarif parkir motor dinaikkan sepihak",
+        ],
+        "B": [
+            "juru parkir memungut bayaran di area yang katanya gratis",
+            "kendaraan parkir berjejer dua lapis menutup jalur",
+            "karcis parkir yang dikasih sudah kadaluarsa dan dipakai ulang",
+            "truk besar parkir menginap di pinggir jalan perumahan",
+        ],
+        "enA": [
+            "illegal parking attendants charge double the official fee",
+            "cars parked on the sidewalk every day",
+        ],
+        "enB": ["the parking guy asks for money without any ticket"],
+    },
+    "perparkiran/SATPOLPP": {
+        "A": [
+            "jukir mengancam dan membentak waktu saya tidak mau bayar parkir",
+            "preman parkir memukul pengendara yang menolak bayar",
+            "tukang parkir mengintimidasi dan merusak spion motor",
+            "jukir bawa senjata tajam dan mengancam pembeli",
+        ],
+        "B": [
+            "saya diteriaki dan didorong oleh orang yang menjaga parkir karena protes tarif",
+            "sekelompok pemuda yang menguasai parkir pasar memeras dan mengancam pedagang",
+        ],
+        "enA": ["the parking thugs threatened me and hit my friend"],
+        "enB": ["a parking attendant pushed and threatened my wife when she refused to pay"],
+    },
+    "sarang_walet/DPMPTSP": {
+        "A": [
+            "apakah gedung walet di sebelah rumah sudah punya izin",
+            "sarang walet berdiri di tengah pemukiman, izinnya sah atau tidak",
+            "bagaimana syarat izin usaha rumah burung walet",
+            "bangunan walet baru dibangun tanpa izin lingkungan",
+        ],
+        "B": [
+            "mohon dicek legalitas rumah walet tiga lantai yang baru jadi",
+            "izin apa yang harus diurus untuk usaha sarang walet saya",
+            "warga ragu gedung walet di gang kami punya PBG",
+        ],
+        "enA": ["does the swiftlet building next door have a permit"],
+        "enB": ["is the new swiftlet nest house legal in a residential area"],
+    },
+    "sarang_walet/DLH": {
+        "A": [
+            "suara speaker pemanggil walet bising siang malam",
+            "bau kotoran walet menyengat sampai ke dalam rumah",
+            "rumah walet bikin banyak kutu dan serangga",
+            "kotoran burung walet mencemari tandon air warga",
+        ],
+        "B": [
+            "bunyi tweeter walet nyaring bikin bayi tidak bisa tidur",
+            "gedung walet mengeluarkan bau amis dan banyak nyamuk",
+            "atap rumah kami penuh kotoran dari sarang walet sebelah",
+        ],
+        "enA": ["the swiftlet lure speakers are too loud all night"],
+        "enB": ["the smell and droppings from the swiftlet house are unbearable"],
+    },
+    "sarang_walet/SATPOLPP": {
+        "A": [
+            "gedung walet yang sudah dinyatakan ilegal masih beroperasi mohon disegel",
+            "rumah walet sudah diperintahkan tutup tapi masih jalan, tolong ditertibkan",
+            "minta bangunan walet tanpa izin yang sudah diputuskan ilegal dibongkar",
+        ],
+        "B": [
+            "walet yang izinnya dicabut tetap buka, mohon satpol pp turun menyegel",
+            "sudah ada surat penutupan rumah walet tapi pemilik cuek, mohon ditindak",
+        ],
+        "enA": ["the swiftlet building was declared illegal but still operates, please seal it"],
+        "enB": ["the swiftlet house ordered shut is still running, please enforce the closure"],
+    },
+    "sampah_kebersihan/DLH": {
+        "A": [
+            "sampah tidak diangkut sudah seminggu menumpuk dan bau",
+            "TPS penuh sampai meluber ke jalan",
+            "orang buang sampah sembarangan di lahan kosong",
+            "tong sampah di taman rusak dan hilang",
+            "truk sampah tidak pernah lewat lagi",
+            "jalan tidak pernah disapu daun dan sampah berserakan",
+        ],
+        "B": [
+            "tumpukan sampah rumah tangga dibiarkan berhari hari dikerubungi lalat",
+            "bak kontainer sampah pasar tidak dikosongkan",
+            "lahan kosong jadi tempat pembuangan sampah liar",
+            "petugas kebersihan jarang datang, sampah organik membusuk",
+        ],
+        "enA": ["garbage has not been collected for a week", "people dump trash on the empty lot"],
+        "enB": ["the waste container at the market is overflowing"],
+    },
+    "penerangan_jalan/DISHUB": {
+        "A": [
+            "lampu jalan mati sudah dua minggu gelap gulita",
+            "lampu PJU berkedip kedip terus",
+            "tiang lampu jalan miring hampir roboh",
+            "kabel lampu jalan dicuri jadi semua padam",
+            "mohon pemasangan titik lampu jalan baru di gang kami",
+            "lampu penerangan jalan umum padam semua",
+        ],
+        "B": [
+            "penerangan di ruas itu nihil, malam hari rawan begal",
+            "lampu PJU nyala siang hari tapi mati pas malam",
+            "bola lampu jalan pecah belum diganti",
+            "jalan gelap karena lampu jalannya rusak sejak lama",
+        ],
+        "enA": ["the street lights are dead and the road is dark at night"],
+        "enB": ["streetlight pole is leaning and the lamp flickers"],
+    },
+    "air_bersih/PDAM": {
+        "A": [
+            "air PDAM tidak mengalir sudah tiga hari",
+            "air PDAM keruh dan berbau",
+            "tagihan air PDAM naik drastis padahal pemakaian sama",
+            "meteran air rusak angkanya tidak jalan",
+            "pipa PDAM bocor air terbuang di jalan",
+            "pasang sambungan baru PDAM belum dipasang juga",
+        ],
+        "B": [
+            "kucuran air ledeng kecil sekali cuma malam hari",
+            "air yang keluar dari keran kuning kecoklatan",
+            "rekening air bulan ini tidak wajar",
+            "water meter PDAM dicuri orang",
+        ],
+        "enA": ["no tap water for three days", "the water bill is too high"],
+        "enB": ["the piped water is brown and smells"],
+    },
+    "adminduk/DISDUKCAPIL": {
+        "A": [
+            "KTP elektronik belum jadi sudah tiga bulan",
+            "blanko KTP-el kosong terus",
+            "kartu keluarga salah nama belum diperbaiki",
+            "akta kelahiran anak belum terbit",
+            "antrean di disdukcapil panjang sekali",
+            "pindah datang belum diproses",
+            "data NIK saya tidak ditemukan",
+            "layanan online adminduk error terus",
+        ],
+        "B": [
+            "pembuatan KIA anak saya tidak selesai selesai",
+            "cetak ulang KTP rusak harus datang berkali kali",
+            "surat pindah domisili tertahan di dukcapil",
+            "NIK ganda sehingga tidak bisa daftar BPJS",
+        ],
+        "enA": ["my ID card has not been printed for months"],
+        "enB": ["my child's birth certificate is still not issued"],
+    },
+    "kesehatan/DINKES": {
+        "A": [
+            "pelayanan puskesmas lambat dan petugas judes",
+            "obat di puskesmas habis terus",
+            "ambulans tidak datang waktu dihubungi",
+            "banyak kasus demam berdarah mohon fogging",
+            "vaksin anak di posyandu tidak tersedia",
+            "kartu BPJS ditolak di puskesmas",
+            "warga keracunan makanan hajatan",
+        ],
+        "B": [
+            "dokter puskesmas tidak ada di tempat pada jam pelayanan",
+            "anak tetangga kena DBD, lingkungan belum diasapi",
+            "pasien ISPA karena asap tidak dilayani dengan baik",
+            "stok obat hipertensi kosong dua bulan",
+        ],
+        "enA": ["the health clinic ran out of medicine", "many dengue cases, please do fogging"],
+        "enB": ["the ambulance never came when we called"],
+    },
+    "pendidikan/DISDIK": {
+        "A": [
+            "sekolah mewajibkan beli seragam mahal",
+            "pungutan uang komite sekolah memberatkan",
+            "PPDB zonasi tidak adil rumah dekat tidak diterima",
+            "guru sering tidak masuk kelas",
+            "atap ruang kelas SD bocor dan mau roboh",
+            "dana KIP siswa tidak diberikan",
+            "siswa dipaksa beli LKS di sekolah",
+        ],
+        "B": [
+            "anak saya ditolak sekolah negeri padahal jarak rumah paling dekat",
+            "iuran perpisahan kelas enam terlalu mahal",
+            "bangunan SMP retak dan plafon jatuh",
+            "kepala sekolah menahan ijazah karena tunggakan",
+        ],
+        "enA": ["the school forces parents to buy expensive uniforms"],
+        "enB": ["my child was rejected in the zoning enrollment although we live close"],
+    },
+    "bansos/DINSOS": {
+        "A": [
+            "bantuan PKH tidak cair lagi",
+            "nama saya hilang dari DTKS",
+            "BPNT tidak diterima padahal keluarga miskin",
+            "pembagian bansos tidak tepat sasaran",
+            "kepesertaan BPJS PBI dinonaktifkan",
+            "bantuan disabilitas tidak pernah sampai",
+        ],
+        "B": [
+            "sembako bantuan hanya dibagi ke keluarga perangkat",
+            "penerima BST di kampung kami orang mampu",
+            "mohon didata ulang warga miskin yang belum terdaftar",
+            "kartu KIS gratis dari pemerintah tiba tiba tidak aktif",
+        ],
+        "enA": ["my family lost the social aid although we are poor"],
+        "enB": ["the food assistance is given to the wrong people"],
+    },
+    "perizinan/DPMPTSP": {
+        "A": [
+            "pengurusan PBG lama sekali",
+            "NIB di OSS tidak bisa terbit",
+            "menara tower dibangun tanpa izin dekat rumah",
+            "reklame besar dipasang tanpa izin",
+            "izin tempat hiburan yang jual miras dipertanyakan",
+            "izin praktik bidan belum keluar",
+        ],
+        "B": [
+            "berkas IMB saya tertahan tanpa kejelasan",
+            "papan iklan raksasa berdiri tanpa izin di taman",
+            "site plan perumahan belum disahkan",
+            "bagaimana cara mengurus izin usaha mikro",
+        ],
+        "enA": ["my building permit application has been pending for months"],
+        "enB": ["a telecom tower is being built without a permit"],
+    },
+    "ketertiban_umum/SATPOLPP": {
+        "A": [
+            "pedagang kaki lima berjualan di trotoar",
+            "karaoke buka sampai pagi sangat bising",
+            "ada judi di pos ronda",
+            "pengemis dan manusia silver di lampu merah",
+            "poster dan spanduk liar ditempel di pohon",
+            "tenda hajatan menutup jalan tanpa izin",
+            "warung jual miras ke anak sekolah",
+        ],
+        "B": [
+            "lapak PKL memakan badan jalan pasar",
+            "tempat hiburan malam musiknya keras sampai subuh",
+            "anak punk mengamen memaksa di perempatan",
+            "sabung ayam dan judi kartu tiap malam di lahan kosong",
+        ],
+        "enA": ["street vendors occupy the sidewalk", "the karaoke bar is noisy until morning"],
+        "enB": ["there is gambling every night behind the market"],
+    },
+    "lingkungan_asap/DLH": {
+        "A": [
+            "warga membakar sampah asapnya masuk rumah",
+            "asap pabrik bau menyengat tiap malam",
+            "sungai tercemar limbah pabrik ikan mati",
+            "ISPU tidak sehat kabut asap tebal",
+            "limbah cair pabrik dibuang ke parit",
+        ],
+        "B": [
+            "cerobong pabrik karet mengeluarkan asap hitam",
+            "air sungai berbusa dan berwarna hitam karena limbah",
+            "tetangga rutin bakar plastik dan ban bekas",
+            "kabut asap kiriman bikin udara pekat",
+        ],
+        "enA": [
+            "the factory smoke smells terrible every night",
+            "the river is polluted by factory waste",
+        ],
+        "enB": ["neighbours burn plastic waste and the smoke enters our house"],
+    },
+    "lingkungan_asap/BPBD": {
+        "A": [
+            "kebakaran lahan gambut apinya makin besar mohon dipadamkan",
+            "api karhutla sudah dekat rumah warga butuh pemadaman",
+            "lahan terbakar sejak siang belum ada petugas pemadam",
+        ],
+        "B": [
+            "titik api di semak belukar merembet ke kebun warga, tolong kirim regu pemadam",
+            "gambut masih menyala dan berasap, mohon water bombing atau pemadam",
+        ],
+        "enA": ["the peat land is on fire and spreading, please put it out"],
+        "enB": ["a bush fire is getting close to houses, we need firefighters"],
+    },
+    "pungli_pelayanan/INSPEKTORAT": {
+        "A": [
+            "petugas disdukcapil minta uang supaya KTP cepat jadi",
+            "ada calo di kantor pelayanan minta bayaran",
+            "uji KIR di dishub dimintai uang rokok",
+            "oknum kelurahan minta uang untuk surat pengantar",
+            "pendamping PKH memotong bantuan warga",
+            "pegawai sering bolos jam pelayanan",
+        ],
+        "B": [
+            "pengurusan surat di kecamatan harus bayar padahal gratis",
+            "oknum pegawai minta uang pelicin untuk izin",
+            "staf kantor dinas main hp dan tidak melayani warga",
+            "ada pungutan liar saat pengambilan sertifikat",
+        ],
+        "enA": ["an official asked me for a bribe to speed up my ID card"],
+        "enB": ["brokers at the office ask for extra money and staff do nothing"],
+    },
+    "lainnya/KECAMATAN": {
+        "A": [
+            "anjing liar berkeliaran dan menggigit anak",
+            "sengketa batas tanah dengan tetangga",
+            "ketua RT tidak mau tanda tangan surat",
+            "mau tanya jadwal pelayanan kantor kecamatan",
+            "terima kasih atas pelayanan yang baik",
+            "pohon tetangga menjorok ke rumah",
+        ],
+        "B": [
+            "banyak anjing tanpa pemilik menggonggong tiap malam",
+            "perselisihan warga soal batas pagar belum selesai",
+            "pengurus RW tidak transparan soal kas warga",
+            "saya ingin berterima kasih kepada petugas yang sigap",
+        ],
+        "enA": ["stray dogs chase children in our street"],
+        "enB": ["I just want to ask about the office hours"],
+    },
+}
