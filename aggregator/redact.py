@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 _UUID = re.compile(r"\b[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}\b", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A domain ending in letters: ``postgres@127.0.0.1`` or ``user@db:5432`` are not addresses.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")
 # 16 digits, optionally grouped ("3174 0123 4567 0001", "32.01.23.456789.0001"); the first
 # digit is a province code's (11–94), never 0.
 _NIK = re.compile(r"(?<![\w.,-])[1-9](?:[ .-]?\d){15}(?![\w]|[.,-]\d)")
@@ -75,6 +76,8 @@ def find_personal_data(text: str) -> list[Finding]:
                 s, e = m.start() + lo, m.end() + lo
                 if not fits(m.group()) or any(s < te and ts < e for ts, te in taken):
                     continue
+                if kind == "email" and text[max(0, s - 3) : s] == "://":
+                    continue  # the user of a connection URL (postgresql://user@host/db)
                 taken.append((s, e))
                 found.append(Finding(kind, s, e, m.group()))
     return sorted(found, key=lambda f: f.start)

@@ -84,6 +84,9 @@ INNOCENT = [
     "jam 0800-1600",
     "kode pos 40123",
     "NPWP dikecualikan",
+    "postgresql://postgres@127.0.0.1:5432/satukanal",
+    "postgresql://satukanal:***@db.kota.go.id:5432/satukanal",
+    "mysql://root@localhost/gammu",
 ]
 
 
