@@ -53,6 +53,9 @@ secret = "{generate_key()}"
 
 [crypto]
 hmac_key = "{generate_key()}"
+
+[lapor]
+sandbox = true
 {sources_toml}""")
     return cfg
 
