@@ -76,8 +76,10 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
             "DINSOS": "53",
             "BPBD": "54",
             "DISKOMINFO": "55",
+            "INSPEKTORAT": "57",
+            "PDAM": "58",
         },
-        # Routing: the shipped policy (aggregator/judgement/policy/routing.toml); PDAM,
-        # INSPEKTORAT and KECAMATAN have no sandbox id, so those complaints are suggested
-        # to the channel's own agency and LAPOR!'s verifier disposes them.
+        # Routing: the shipped policy (aggregator/judgement/policy/routing.toml); KECAMATAN
+        # names no single sandbox id, so those complaints are suggested to the channel's own
+        # agency and LAPOR!'s verifier disposes them.
     ))

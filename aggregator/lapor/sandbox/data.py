@@ -25,6 +25,8 @@ AGENCIES: tuple[tuple[str, str, str | None], ...] = (
     ("54", "Badan Penanggulangan Bencana Daerah Kota Palangka Raya", "7"),
     ("55", "Dinas Komunikasi, Informatika, Statistik dan Persandian Kota Palangka Raya", "7"),
     ("56", "RSUD Kota Palangka Raya", "48"),
+    ("57", "Inspektorat Kota Palangka Raya", "7"),
+    ("58", "Perumda Air Minum Tirta Isen (PDAM) Kota Palangka Raya", "7"),
     ("60", "Kecamatan Jekan Raya", "7"),
     ("61", "Kecamatan Pahandut", "7"),
     ("62", "Kecamatan Sabangau", "7"),
@@ -42,7 +44,7 @@ AGENCIES: tuple[tuple[str, str, str | None], ...] = (
 AGENCY_SHORT: dict[str, str] = {
     "7": "Pemko", "45": "Dinas PUPR", "46": "Dishub", "47": "DLH", "48": "Dinkes",
     "49": "Disdik", "50": "Disdukcapil", "51": "Satpol PP", "52": "DPMPTSP", "53": "Dinsos",
-    "54": "BPBD", "55": "Diskominfo", "56": "RSUD", "60": "Kecamatan Jekan Raya",
+    "54": "BPBD", "55": "Diskominfo", "56": "RSUD", "57": "Inspektorat", "58": "PDAM", "60": "Kecamatan Jekan Raya",
     "61": "Kecamatan Pahandut", "62": "Kecamatan Sabangau", "63": "Kecamatan Bukit Batu",
     "64": "Kecamatan Rakumpit", "70": "Kelurahan Palangka", "71": "Kelurahan Menteng",
     "72": "Kelurahan Bukit Tunggal", "73": "Kelurahan Langkai", "74": "Kelurahan Panarung",
@@ -83,6 +85,8 @@ CATEGORIES: tuple[tuple[str, str, str | None, str], ...] = (
     ("190", "Kegawatdaruratan dan Bencana", None, "54"),
     ("191", "Banjir", "190", "54"),
     ("200", "Pelayanan Kelurahan dan Kecamatan", None, "60"),
+    ("210", "Pungutan Liar dan Maladministrasi", None, "57"),
+    ("220", "Air Bersih", None, "58"),
     ("999", "Lainnya", None, "7"),
 )
 
@@ -185,6 +189,19 @@ FOLLOWUPS: dict[str, Bank] = {
          "pelapor sudah dimasukkan ke DTKS untuk penyaluran bulan depan."),
         ((), "Pada {date} petugas Dinsos telah mengunjungi {place} dan menyalurkan bantuan "
              "sembako kepada warga yang dilaporkan."),
+    ),
+    "57": (  # Inspektorat
+        (("pungutan", "pungli", "diminta rp", "uang", "bayar", "suap"),
+         "Pada {date} Inspektorat bersama Disdukcapil telah memeriksa petugas pelayanan di "
+         "{place}. Petugas yang meminta uang telah dibebastugaskan dan uang pelapor "
+         "dikembalikan. Pelayanan administrasi tidak dipungut biaya."),
+        ((), "Pada {date} tim Inspektorat telah memeriksa unit layanan di {place}; temuan "
+             "dituangkan dalam LHP nomor 700/112/ITKO dan pejabat terkait diberi teguran."),
+    ),
+    "58": (  # PDAM
+        (("air", "pipa", "meteran", "tagihan"),
+         "Pada {date} tim teknik PDAM telah memperbaiki pipa distribusi 3 inci yang bocor di "
+         "{place}; aliran air kembali normal pukul 16.00."),
     ),
     "54": (  # BPBD
         (("banjir", "genangan", "longsor"),
