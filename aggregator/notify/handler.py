@@ -256,7 +256,8 @@ class Notifier:
                             thread=c["origin"] if isinstance(c["origin"], dict) else {})
             out = OutboundMessage(notification_id=str(head), kind=kind, text=msg.text,
                                   subject=msg.subject, html=msg.html,
-                                  tracking_id=common["tracking_id"])
+                                  tracking_id=common["tracking_id"],
+                                  link=common["status_url"])
             try:
                 result = await sink.send(origin, out)
             except PermanentError as exc:
