@@ -65,9 +65,6 @@ class WhatsAppCloudOptions(ConnectorOptions):
     window_h: float = Field(
         default=24.0, gt=0, le=24.0, description="the customer-service window: free text inside it"
     )
-    quiet_window_s: float = Field(
-        default=180.0, ge=0, description="messages within it from one number: one complaint"
-    )
     timeout_s: float = Field(default=10.0, gt=0, description="per request to the Graph API")
     max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
     templates: Templates = Field(default_factory=Templates)
@@ -108,7 +105,6 @@ class WhatsAppGatewayOptions(ConnectorOptions):
     )
     fields: GatewayFields = Field(default_factory=GatewayFields)
     send: GatewaySend | None = Field(default=None, description="where replies are sent")
-    quiet_window_s: float = Field(default=180.0, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
     media: Media = Field(default_factory=Media)
     conventions: ChatConventions = Field(default_factory=ChatConventions)
