@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from aggregator.demo.whatsapp_cloud import CloudSandbox, SandboxState
 from aggregator.errors import PermanentError
 from aggregator.notify.handler import make_notify_handler
 from aggregator.queue import Worker
@@ -24,7 +25,6 @@ from aggregator.wiring.sources import build_source, sinks_of
 from connectors.base import Origin, OutboundMessage
 from connectors.whatsapp.cloud import WhatsAppCloudSource
 from connectors.whatsapp.samples import PHONE_NUMBER_ID, tiny_jpeg
-from connectors.whatsapp.sandbox import CloudSandbox, SandboxState
 from schemas.config import SourceConfig
 from tests.sms.conftest import make_services
 from tests.sms.kannel import free_port

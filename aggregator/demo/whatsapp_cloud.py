@@ -9,7 +9,7 @@ some twice. It keeps the rules that matter to satukanal: the 24-hour customer-se
 (130429), media URLs that expire, and status callbacks (sent, delivered, read, or failed
 with the platform's code) posted back, optionally out of order. Nothing here reaches Meta.
 
-Run it alone with ``python -m connectors.whatsapp.sandbox --port 8471 --webhook URL``.
+Run it alone with ``python -m aggregator.demo.whatsapp_cloud --port 8471 --webhook URL``.
 """
 
 from __future__ import annotations
@@ -104,16 +104,26 @@ class CloudSandbox:
 
     # ------------------------------------------------------------------ app
 
+    def routes(self) -> list[web.RouteDef]:
+        """The sandbox's routes, to serve alone (``app``) or under a prefix of another app
+        (the demo mounts them at ``/demo/whatsapp``; set ``base_url`` to match)."""
+        return [
+            web.post("/_sandbox/inbound", self.inbound),
+            web.get("/_sandbox/outbox", self.get_outbox),
+            web.post("/_sandbox/clock", self.move_clock),
+            web.get("/_media/{token}", self.media_download),
+            web.post("/{version}/{pnid}/messages", self.send),
+            web.get("/{version}/{object_id}", self.graph_get),
+        ]
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/_sandbox/inbound", self.inbound)
-        app.router.add_get("/_sandbox/outbox", self.get_outbox)
-        app.router.add_post("/_sandbox/clock", self.move_clock)
-        app.router.add_get("/_media/{token}", self.media_download)
-        app.router.add_post("/{version}/{pnid}/messages", self.send)
-        app.router.add_get("/{version}/{object_id}", self.graph_get)
+        app.add_routes(self.routes())
         app.on_cleanup.append(self._cleanup)
         return app
+
+    async def close(self) -> None:
+        await self._cleanup(web.Application())
 
     async def _cleanup(self, app: web.Application) -> None:
         for t in list(self._tasks):
