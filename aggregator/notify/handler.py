@@ -203,7 +203,9 @@ class Notifier:
         return "once", [Item(event)], None  # ack, sunset
 
     def _channel(self, c: asyncpg.Record) -> str:
-        return channel_of(str(c["channel"]))
+        # WhatsApp messages read like the status page's (no SMS length limit) but are
+        # counted, and addressed, as WhatsApp.
+        return "whatsapp" if str(c["channel"]) == "whatsapp" else channel_of(str(c["channel"]))
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -244,7 +246,7 @@ class Notifier:
         address = self._address(c, channel)
         # E-mail and SMS need an address; other sinks answer on the thread itself (an old
         # form's ``tanggapan`` row). Without either the message is kept for the status page.
-        if sink is None or (channel in ("email", "sms") and address is None):
+        if sink is None or (channel in ("email", "sms", "whatsapp") and address is None):
             channel, sink = "web", None
         common = self._common(c, channel)
         msg = render(channel, items, common, sms_max_parts=self.settings.notify.sms_max_parts)
@@ -256,7 +258,8 @@ class Notifier:
                             thread=c["origin"] if isinstance(c["origin"], dict) else {})
             out = OutboundMessage(notification_id=str(head), kind=kind, text=msg.text,
                                   subject=msg.subject, html=msg.html,
-                                  tracking_id=common["tracking_id"])
+                                  tracking_id=common["tracking_id"],
+                                  link=common["status_url"])
             try:
                 result = await sink.send(origin, out)
             except PermanentError as exc:

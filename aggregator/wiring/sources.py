@@ -50,8 +50,13 @@ def connector_context(services: Any, cfg: SourceConfig, source: list[Source]) ->
             await record_delivery_report(conn, report.notification_id, report.state,
                                          report.detail)
 
+    def keyed_hash(value: str) -> str:
+        digest = services.crypto.match_hash("channel_user", value)
+        return digest.hex() if digest else ""
+
     settings: Settings = services.settings
     return ConnectorContext(
+        keyed_hash=keyed_hash,
         source=cfg.name, ingest=ingest_batch, record_delivery=record_delivery,
         clock=services.clock, http=services.http,
         log=structlog.get_logger("connectors").bind(source=cfg.name),

@@ -30,6 +30,10 @@ async def _not_wired_delivery(report: DeliveryReport) -> None:
     raise RuntimeError("this connector was built without the core: nothing can be recorded")
 
 
+def _not_wired_hash(value: str) -> str:
+    raise RuntimeError("this connector was built without the core: no identity key to hash with")
+
+
 @dataclass(frozen=True)
 class ConnectorContext:
     """What a connector may use of the running daemon. The defaults are a context with no
@@ -44,6 +48,9 @@ class ConnectorContext:
     municipality: str = "Pemerintah Daerah"
     timezone: str = "Asia/Jakarta"  # the municipality's zone, for dates written back
     sms_max_parts: int = 3  # a notification's longest SMS, unless a source says otherwise
+    # The core's keyed hash (HMAC with the identity key, hex) of an identifier a channel
+    # gives, such as WhatsApp's business-scoped user id: comparable, never readable.
+    keyed_hash: Callable[[str], str] = _not_wired_hash
 
     def require_http(self) -> aiohttp.ClientSession:
         if self.http is None:

@@ -55,6 +55,7 @@ class OutboundMessage:
     subject: str | None = None
     html: str | None = None
     tracking_id: str | None = None
+    link: str | None = None  # the public status page of the report, when there is one
 
 
 @dataclass(frozen=True)
