@@ -316,6 +316,23 @@ class NotifyConfig(Section):
     reply_window_days: int = Field(default=30, ge=1)
     """For how many days after our last message an e-mail or SMS from the same citizen
     counts as a reply, not a new complaint."""
+    max_per_address_per_hour: int = Field(default=6, ge=0)
+    """Most messages sent to one phone number or e-mail address in any hour (0 = no limit);
+    more are kept for the status page. Cuts loops with auto-responders."""
+    identical_limit: int = Field(default=2, ge=0)
+    """Most times the very same text is sent to one address within `identical_window_h`
+    (0 = no limit); a further identical message is a loop and is not sent."""
+    identical_window_h: float = Field(default=24.0, gt=0)
+    """The window of `identical_limit`, in hours."""
+    retry_backoff_s: list[float] = Field(default_factory=lambda: [300.0, 1800.0])
+    """Waits before each new attempt on the same channel after the channel reported a
+    failure that may pass (SMS not delivered, mail deferred); empty = no retry there."""
+    fallback: Literal["other_channel", "none"] = "other_channel"
+    """After the retries fail: `other_channel` sends the message by e-mail when the SMS
+    failed (and by SMS when the e-mail failed) if the reporter gave that address."""
+    fallback_sources: dict[str, str] = Field(default_factory=dict)
+    """Channel (`email`, `sms`) → name of the source whose sink sends the fallback there,
+    e.g. `{ email = "surel-pengaduan", sms = "sms-gateway" }`."""
 
 
 class FollowupConfig(Section):
