@@ -81,3 +81,16 @@ async def begin_standalone(conn: asyncpg.Connection, *, notification_id: uuid.UU
         return False, None
     previous: dt.datetime | None = row["previous"]
     return True, previous
+
+
+async def reporter_addresses(conn: asyncpg.Connection,
+                             complaint_id: uuid.UUID) -> dict[str, bool]:
+    """Which channels the reporter left an address for (``{"email": …, "sms": …}``)."""
+    row = await conn.fetchrow(q("get_reporter_addresses"), complaint_id)
+    if row is None:
+        return {"email": False, "sms": False}
+    return {"email": bool(row["email"]), "sms": bool(row["sms"])}
+
+
+async def clear_send(conn: asyncpg.Connection, notification_id: uuid.UUID) -> None:
+    await conn.execute(q("clear_notification_send"), notification_id)

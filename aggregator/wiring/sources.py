@@ -10,7 +10,6 @@ from typing import Any
 import structlog
 
 from aggregator.errors import ConfigError
-from aggregator.storage.forms import record_delivery_report
 from connectors.base import (
     Backfilling,
     Batch,
@@ -46,9 +45,9 @@ def connector_context(services: Any, cfg: SourceConfig, source: list[Source]) ->
                              quarantined=result.quarantined)
 
     async def record_delivery(report: DeliveryReport) -> None:
-        async with services.pool.acquire() as conn:
-            await record_delivery_report(conn, report.notification_id, report.state,
-                                         report.detail)
+        from aggregator.notify.outcome import report_delivery
+
+        await report_delivery(services, report.notification_id, report.state, report.detail)
 
     def keyed_hash(value: str) -> str:
         digest = services.crypto.match_hash("channel_user", value)

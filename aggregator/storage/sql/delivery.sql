@@ -44,13 +44,13 @@ SELECT id, state FROM notifications WHERE dedup_key = $1;
 -- name: list_redelivery_chain
 -- A notification and the ones it was a redelivery of, newest first.
 WITH RECURSIVE chain AS (
-    SELECT id, retry_of, channel, state, detail, 0 AS depth FROM notifications WHERE id = $1
+    SELECT id, retry_of, channel, source, state, detail, 0 AS depth FROM notifications WHERE id = $1
     UNION ALL
-    SELECT n.id, n.retry_of, n.channel, n.state, n.detail, c.depth + 1
+    SELECT n.id, n.retry_of, n.channel, n.source, n.state, n.detail, c.depth + 1
     FROM notifications n JOIN chain c ON n.id = c.retry_of
     WHERE c.depth < 20
 )
-SELECT id, channel, state::text AS state, detail FROM chain ORDER BY depth;
+SELECT id, channel, source, state::text AS state, detail FROM chain ORDER BY depth;
 
 -- name: begin_standalone_send
 -- A message with no complaint: its row exists (queued) before the hand-over.
@@ -62,3 +62,12 @@ SET sending_at = EXCLUDED.sending_at, attempts = notifications.attempts + 1
 WHERE notifications.state = 'queued'
 RETURNING (SELECT sending_at FROM notifications WHERE dedup_key = $5) AS previous,
           xmax <> 0 AS existed;
+
+-- name: get_reporter_addresses
+SELECT r.email_enc IS NOT NULL AS email, r.phone_enc IS NOT NULL AS sms
+FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
+WHERE c.id = $1;
+
+-- name: clear_notification_send
+-- The channel refused before anything left (unreachable, login refused): no doubt remains.
+UPDATE notifications SET sending_at = NULL WHERE id = $1 AND state = 'queued';
