@@ -572,6 +572,18 @@ class Settings(BaseSettings):
         }
         return self
 
+    @model_validator(mode="after")
+    def _fallback_sources_exist(self) -> Settings:
+        names = {s.name for s in self.sources}
+        for channel, name in self.notify.fallback_sources.items():
+            if channel not in ("email", "sms"):
+                raise ValueError(f"notify.fallback_sources: {channel!r} is not a channel "
+                                 "(email or sms)")
+            if self.sources and name not in names:
+                raise ValueError(f"notify.fallback_sources.{channel}: no source is named "
+                                 f"{name!r} (sources: {', '.join(sorted(names))})")
+        return self
+
     @field_validator("sources")
     @classmethod
     def _unique_names(cls, v: list[SourceConfig]) -> list[SourceConfig]:
