@@ -335,6 +335,21 @@ class NotifyConfig(Section):
     e.g. `{ email = "surel-pengaduan", sms = "sms-gateway" }`."""
 
 
+class PublicConfig(Section):
+    """The pages citizens see (web form, receipt, status): the municipality's look and the
+    privacy notice."""
+
+    logo: Path | None = None
+    """The municipality's logo (PNG, JPEG or SVG, at most 200 KB), shown on every public
+    page next to `municipality`; embedded in the page, so no other address is needed."""
+    privacy_contact: str | None = None
+    """Where a citizen asks for their data to be corrected or erased (an e-mail address,
+    a telephone number or an office), named in the privacy notice."""
+    retention: str = ("selama pengaduan ditangani dan paling lama lima tahun setelah "
+                      "selesai, sesuai ketentuan kearsipan")
+    """How long personal data are kept, in words for the privacy notice."""
+
+
 class FollowupConfig(Section):
     """Extra phrases for the follow-up quality classifier (case-insensitive, plain words;
     prefix ``re:`` for a regular expression). Added to the built-in library, never replacing it."""
@@ -536,6 +551,8 @@ class Settings(BaseSettings):
     """Working-day clocks."""
     notify: NotifyConfig = NotifyConfig()
     """Messages to citizens."""
+    public: PublicConfig = PublicConfig()
+    """The public pages: logo and privacy notice."""
     followup: FollowupConfig = FollowupConfig()
     """Extra words for the follow-up labeller."""
     alerts: AlertsConfig = AlertsConfig()

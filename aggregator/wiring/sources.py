@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from aggregator.errors import ConfigError
+from aggregator.web.branding import branding
 from connectors.base import (
     Backfilling,
     Batch,
@@ -60,7 +61,7 @@ def connector_context(services: Any, cfg: SourceConfig, source: list[Source]) ->
         clock=services.clock, http=services.http,
         log=structlog.get_logger("connectors").bind(source=cfg.name),
         municipality=settings.municipality, timezone=settings.sla.timezone,
-        sms_max_parts=settings.notify.sms_max_parts)
+        sms_max_parts=settings.notify.sms_max_parts, branding=branding(settings))
 
 
 def build_source(cfg: SourceConfig, services: Any) -> Any:
