@@ -596,9 +596,9 @@ class Settings(BaseSettings):
             if channel not in ("email", "sms"):
                 raise ValueError(f"notify.fallback_sources: {channel!r} is not a channel "
                                  "(email or sms)")
-            if self.sources and name not in names:
+            if name not in names:
                 raise ValueError(f"notify.fallback_sources.{channel}: no source is named "
-                                 f"{name!r} (sources: {', '.join(sorted(names))})")
+                                 f"{name!r} (sources: {', '.join(sorted(names)) or 'none'})")
         return self
 
     @field_validator("sources")

@@ -52,7 +52,8 @@ class ConnectorContext:
     # The core's keyed hash (HMAC with the identity key, hex) of an identifier a channel
     # gives, such as WhatsApp's business-scoped user id: comparable, never readable.
     keyed_hash: Callable[[str], str] = _not_wired_hash
-    branding: PublicBranding = PublicBranding()  # name, logo, privacy notice of public pages
+    # name, logo and privacy notice of the public pages
+    branding: PublicBranding = field(default_factory=PublicBranding)
 
     def require_http(self) -> aiohttp.ClientSession:
         if self.http is None:

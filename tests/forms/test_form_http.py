@@ -266,5 +266,5 @@ async def test_logo_and_privacy_contact_from_configuration(tmp_path: Any, servic
     fake = tmp_path / "logo2.png"
     fake.write_bytes(b"GIF89a not a png")
     settings.public = settings.public.model_copy(update={"logo": fake})
-    with pytest.raises(ConfigError, match="public.logo: .* is not a image/png image"):
+    with pytest.raises(ConfigError, match=r"public\.logo: .* is not a image/png image"):
         branding(settings)
