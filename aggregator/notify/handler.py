@@ -314,9 +314,10 @@ class Notifier:
             may, previous = await drepo.begin_send(conn, head, now, address_hash)
             if not may:
                 return  # recorded meanwhile by another run
-            origin = Origin(source=source, channel=str(c["channel"]), address=address,
-                            thread=(c["origin"] if isinstance(c["origin"], dict)
-                                    and source == c["source"] else {}))
+            own = source == c["source"]  # else a fallback: another channel, no thread
+            origin = Origin(source=source, channel=str(c["channel"]) if own else channel,
+                            address=address,
+                            thread=c["origin"] if own and isinstance(c["origin"], dict) else {})
             out = OutboundMessage(notification_id=str(head), kind=kind, text=msg.text,
                                   subject=msg.subject, html=msg.html,
                                   tracking_id=common["tracking_id"],
