@@ -71,6 +71,8 @@ EVENT_LABELS = {
     "closed_without_real_followup": "ditutup tanpa tindak lanjut nyata",
     "notification_sent": "pemberitahuan ke pelapor dikirim",
     "notification_failed": "pemberitahuan ke pelapor gagal",
+    "notification_held": "pemberitahuan ke pelapor ditahan (pencegah balasan otomatis)",
+    "notification_redelivery_planned": "pemberitahuan ke pelapor akan dikirim ulang",
     # old forms
     "form_written_back": "status ditulis balik ke formulir lama",
     "form_write_back_skipped": "tulis balik ke formulir lama dilewati",
@@ -406,6 +408,23 @@ def _notification(c: _Ctx) -> None:
     c.field("Keadaan", "state", NOTIFICATION_STATE_LABELS)
 
 
+def _notification_held(c: _Ctx) -> None:
+    _notification(c)
+    if c.d.get("reason"):
+        c.add("Alasan", str(c.d["reason"]))
+
+
+REDELIVERY_STEPS = {"retry": "ulang lewat kanal yang sama", "fallback": "lewat kanal lain"}
+
+
+def _redelivery(c: _Ctx) -> None:
+    c.field("Kanal", "channel", CHANNEL_LABELS)
+    c.field("Cara", "step", REDELIVERY_STEPS)
+    wait = c.d.get("wait_s")
+    if isinstance(wait, int | float) and wait > 0:
+        c.add("Setelah", f"{wait / 60:g} menit")
+
+
 def _written_back(c: _Ctx) -> None:
     _legacy_row(c)
     wrote = c.d.get("wrote")
@@ -469,6 +488,8 @@ _DETAILS: dict[str, Callable[[_Ctx], None]] = {
     "closed_without_real_followup": _closed_without,
     "notification_sent": _notification,
     "notification_failed": _notification,
+    "notification_held": _notification_held,
+    "notification_redelivery_planned": _redelivery,
     "form_written_back": _written_back,
     "form_write_back_skipped": _write_back_skipped,
     "identity_revealed": _identity,

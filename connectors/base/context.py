@@ -16,6 +16,7 @@ import aiohttp
 import structlog
 
 from connectors.base.items import Batch, DeliveryReport, IngestOutcome
+from connectors.base.pages import PublicBranding
 
 
 def utcnow() -> dt.datetime:
@@ -51,6 +52,8 @@ class ConnectorContext:
     # The core's keyed hash (HMAC with the identity key, hex) of an identifier a channel
     # gives, such as WhatsApp's business-scoped user id: comparable, never readable.
     keyed_hash: Callable[[str], str] = _not_wired_hash
+    # name, logo and privacy notice of the public pages
+    branding: PublicBranding = field(default_factory=PublicBranding)
 
     def require_http(self) -> aiohttp.ClientSession:
         if self.http is None:

@@ -104,6 +104,12 @@ def _raw_filename(part: Any) -> str:
     return m.group(1) if m else str(part.get_filename())
 
 
+# The web form's version of the SMS keyword ANONIM: the reporter's identity stays with us
+# (to answer them) and is not passed to LAPOR! or the agency; ``rahasia`` keeps the report
+# itself from being shown publicly.
+PRIVACY_CHOICES = frozenset({"biasa", "anonim", "rahasia"})
+
+
 def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
              received_at: dt.datetime | None = None) -> ComplaintDraft:
     """The complaint a form submission describes, or ``FormInvalid`` with every problem."""
@@ -145,6 +151,9 @@ def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
         attachments.append(AttachmentDraft(
             filename=name[:120] or "foto", content_type=kind.mime, data=up.data,
             note=f"type sniffed as {kind.mime}"))
+    privacy = (form.fields.get(opts.privacy_field) or "biasa").strip().lower()
+    if privacy not in PRIVACY_CHOICES:
+        errors.append("Pilihan kerahasiaan tidak dikenali: pilih biasa, anonim atau rahasia.")
     if errors:
         raise FormInvalid(errors)
     address = get("address")
@@ -154,6 +163,7 @@ def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
         reporter=Reporter(name=get("name"), email=email, phone=phone, phone_raw=phone_raw,
                           nik=nik_digits, nik_valid=check_nik(nik_digits) if nik_digits else None),
         location=Location(address=address) if address else None,
+        anonymous=privacy == "anonim", confidential=privacy == "rahasia",
         attachments=tuple(attachments), origin={"receipt_code": receipt_code},
         thread_keys=(f"receipt:{receipt_code}",),
     )

@@ -185,6 +185,11 @@ class FormHttpOptions(Opts):
         "nik": "nik", "email": "email", "address": "lokasi"})
     photo_field: str = "foto"
     honeypot_field: str = "website"
+    privacy_field: str = Field(
+        default="kerahasiaan",
+        description="the reporter's choice: biasa, anonim (identity kept from LAPOR! and the "
+        "agency) or rahasia (the report not shown publicly); absent = biasa",
+    )
     charset: str = "utf-8"
     max_body_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -111,6 +111,19 @@ class FormWriter:
         await self._require_row(row_id)
         return False
 
+    async def has_response(self, row_id: Any, text: str) -> bool:
+        """Read back: the ``tanggapan`` row with this text exists for the form row (what the
+        old PHP page will show the citizen)."""
+        spec = self.opts.responses
+        if spec is None:
+            return False
+        d = self.db
+        rows = await d.fetch(
+            f"SELECT 1 AS one FROM {d.ident(spec.table)} WHERE "
+            f"{d.ident(spec.complaint_column)} = {d.ph(1)} AND {d.ident(spec.text_column)} = "
+            f"{d.ph(2)}", [row_id, self._value(text)])
+        return bool(rows)
+
     async def _require_row(self, row_id: Any) -> None:
         """Raises ``FormRowMissing`` when the form row is gone (after a write changed nothing:
         "already there" and "no row" look alike until asked)."""
@@ -222,8 +235,16 @@ class FormDbSink:
             return SendResult(delivered=None, detail="not written: the form row no longer "
                                                      "exists in the old database; kept for the "
                                                      "status page")
+        # Confirmed by reading the row back: what the form's page shows is the delivery.
+        confirmed = await self.writer.has_response(row_id, message.text)
         return SendResult(external_id=f"tanggapan:{row_id}:{message.notification_id}",
-                          delivered=None, detail="written" if written else "already there")
+                          delivered=True if confirmed else None,
+                          detail=("written" if written else "already there")
+                          + ("; read back from the form's response table" if confirmed
+                             else "; not found when read back"))
+
+    def recognises_resend(self) -> bool:
+        return True  # the same text on the same form row is never written twice
 
     async def close(self) -> None:
         await self.writer.close()
