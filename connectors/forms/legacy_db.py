@@ -12,8 +12,9 @@ them; on PostgreSQL a binary codec on the text types does the same.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -59,15 +60,27 @@ def parse_url(raw: str) -> DbUrl:
 
 
 class LegacyDb:
-    """One connection to the form database; reconnects after a failure."""
+    """A small pool of connections to the form database.
 
-    def __init__(self, url: str, charset: str = "latin1", *, read_only: bool = True) -> None:
+    Every statement runs on a connection of its own for its duration (``fetch``/``execute``
+    acquire one and give it back), so concurrent callers (write-back jobs of different
+    complaints, a re-scan) never share a cursor: the result a caller reads is always the
+    answer to its own statement. A statement that does not finish within
+    ``statement_timeout_s`` is cancelled (its connection closed and, on MySQL, the server
+    thread's query killed) and raises ``TransientError``; nothing waits on it forever.
+    """
+
+    def __init__(self, url: str, charset: str = "latin1", *, read_only: bool = True,
+                 pool_size: int = 4, statement_timeout_s: float = 30.0) -> None:
         self.url = parse_url(url)
         self.raw_url = url  # asyncpg understands every libpq form (sockets, ?host=) itself
         self.dialect = self.url.scheme
         self.charset = charset
         self.read_only = read_only
-        self._conn: Any = None
+        self.pool_size = max(1, pool_size)
+        self.statement_timeout_s = statement_timeout_s
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
 
     # -- SQL building ------------------------------------------------------------------
     def ident(self, name: str) -> str:
@@ -80,79 +93,188 @@ class LegacyDb:
     def phs(self, start: int, count: int) -> str:
         return ", ".join(self.ph(start + i) for i in range(count))
 
-    # -- connection --------------------------------------------------------------------
-    async def connect(self) -> Any:
-        if self._conn is not None:
-            return self._conn
+    # -- connections -------------------------------------------------------------------
+    def _mysql_kwargs(self, charset: str | None = None) -> dict[str, Any]:
         u = self.url
-        try:
+        # Row locks held by the old admin (or another writer) must not block a statement
+        # longer than our own timeout; the server gives up first and says so (1205).
+        lock_wait = max(1, int(self.statement_timeout_s))
+        init = f"SET SESSION innodb_lock_wait_timeout = {lock_wait}"
+        if self.read_only:  # one statement only: MariaDB has no combined form of the two
+            init = "SET SESSION TRANSACTION READ ONLY"
+        return dict(host=u.host, port=u.port, user=u.user, password=u.password,
+                    database=u.database, charset=charset or self.charset, use_unicode=False,
+                    autocommit=True, connect_timeout=10, init_command=init)
+
+    async def connect(self) -> Any:
+        """The pool (created on first use)."""
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is not None:
+                return self._pool
+            try:
+                if self.dialect == "mysql":
+                    import asyncmy
+
+                    pool = await asyncmy.create_pool(
+                        minsize=0, maxsize=self.pool_size, pool_recycle=300,
+                        **self._mysql_kwargs())
+                else:
+                    import asyncpg
+
+                    async def init(conn: Any) -> None:
+                        for typ in ("text", "varchar", "bpchar"):
+                            await conn.set_type_codec(
+                                typ, schema="pg_catalog", format="binary", decoder=bytes,
+                                encoder=lambda v: v.encode() if isinstance(v, str) else bytes(v))
+
+                    pool = await asyncpg.create_pool(
+                        self.raw_url, min_size=0, max_size=self.pool_size, timeout=10,
+                        init=init, server_settings={"default_transaction_read_only": "on"}
+                        if self.read_only else {})
+                    async with pool.acquire():  # fail here (auth, unknown database), not later
+                        pass
+            except Exception as exc:
+                raise self.map_error(exc, "connect") from exc
             if self.dialect == "mysql":
-                import asyncmy
-
-                conn = await asyncmy.connect(
-                    host=u.host, port=u.port, user=u.user, password=u.password,
-                    database=u.database, charset=self.charset, use_unicode=False,
-                    autocommit=True, connect_timeout=10)
-                if self.read_only:
-                    async with conn.cursor() as cur:
-                        await cur.execute("SET SESSION TRANSACTION READ ONLY")
-            else:
-                import asyncpg
-
-                conn = await asyncpg.connect(
-                    self.raw_url, timeout=10,
-                    server_settings={"default_transaction_read_only": "on"}
-                    if self.read_only else {})
-                for typ in ("text", "varchar", "bpchar"):
-                    await conn.set_type_codec(
-                        typ, schema="pg_catalog", format="binary", decoder=bytes,
-                        encoder=lambda v: v.encode() if isinstance(v, str) else bytes(v))
-        except Exception as exc:
-            raise self.map_error(exc, "connect") from exc
-        self._conn = conn
-        return conn
+                try:  # fail here (auth, unknown database), not on the first statement
+                    conn = await pool.acquire()
+                except Exception as exc:
+                    pool.close()
+                    await pool.wait_closed()
+                    raise self.map_error(exc, "connect") from exc
+                pool.release(conn)
+            self._pool = pool
+            return pool
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
+        pool, self._pool = self._pool, None
+        if pool is None:
             return
         with contextlib.suppress(Exception):
             if self.dialect == "mysql":
-                conn.close()
-                await conn.ensure_closed()
+                pool.close()
+                await pool.wait_closed()
             else:
-                await conn.close()
+                await pool.close()
+
+    @contextlib.asynccontextmanager
+    async def _conn(self, doing: str) -> AsyncIterator[Any]:
+        """One connection for one statement; closed instead of reused after any failure."""
+        pool = await self.connect()
+        try:
+            async with asyncio.timeout(self.statement_timeout_s):
+                conn = await pool.acquire()
+        except Exception as exc:
+            raise self.map_error(exc, "connect") from exc
+        broken = True
+        try:
+            yield conn
+            broken = False
+        finally:
+            if self.dialect == "mysql":
+                if broken:
+                    conn.close()
+                pool.release(conn)
+            else:
+                if broken:
+                    conn.terminate()
+                await pool.release(conn)
+
+    async def _timed(self, conn: Any, doing: str, work: Any) -> Any:
+        try:
+            async with asyncio.timeout(self.statement_timeout_s):
+                return await work
+        except TimeoutError as exc:
+            if self.dialect == "mysql":
+                await self._kill_query(conn)
+            raise TransientError(
+                f"form database {doing} did not finish within {self.statement_timeout_s:g} s "
+                "(statement cancelled; it will be retried)") from exc
+
+    async def _kill_query(self, conn: Any) -> None:
+        """Stop the server-side statement of a connection we gave up on (it may hold or wait
+        for locks); best effort on a separate short-lived connection."""
+        with contextlib.suppress(Exception):
+            import asyncmy
+
+            tid = conn.thread_id()
+            killer = await asyncio.wait_for(asyncmy.connect(**{
+                **self._mysql_kwargs(), "init_command": None}), 5)
+            try:
+                async with killer.cursor() as cur:
+                    await asyncio.wait_for(cur.execute(f"KILL QUERY {int(tid)}"), 5)
+            finally:
+                killer.close()
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        conn = await self.connect()
+        """Rows of one SELECT. Empty only when the statement ran and found nothing; any
+        failure raises (never an empty list)."""
         try:
-            if self.dialect == "mysql":
-                async with conn.cursor() as cur:
-                    await cur.execute(sql, tuple(params))
-                    names = [d[0] for d in cur.description or ()]
-                    names = [n.decode() if isinstance(n, bytes) else n for n in names]
-                    return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
-            return [dict(r) for r in await conn.fetch(sql, *params)]
+            async with self._conn("read") as conn:
+                if self.dialect == "mysql":
+                    async with conn.cursor() as cur:
+                        await self._timed(conn, "read", cur.execute(sql, tuple(params)))
+                        if cur.description is None:
+                            raise TransientError("form database read returned no result set")
+                        names = [d[0] for d in cur.description]
+                        names = [n.decode() if isinstance(n, bytes) else n for n in names]
+                        got = await self._timed(conn, "read", cur.fetchall())
+                        return [dict(zip(names, r, strict=True)) for r in got or ()]
+                return [dict(r) for r in await self._timed(
+                    conn, "read", conn.fetch(sql, *params))]
         except Exception as exc:
-            await self._drop_if_broken(exc)
             raise self.map_error(exc, "read") from exc
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        conn = await self.connect()
+        """Rows affected by one statement."""
         try:
-            if self.dialect == "mysql":
-                async with conn.cursor() as cur:
-                    n: int = await cur.execute(sql, tuple(params))
-                    return n
-            status: str = await conn.execute(sql, *params)
-            return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
+            async with self._conn("write") as conn:
+                if self.dialect == "mysql":
+                    async with conn.cursor() as cur:
+                        n: int = await self._timed(conn, "write", cur.execute(sql, tuple(params)))
+                        return n
+                status: str = await self._timed(conn, "write", conn.execute(sql, *params))
+                return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
         except Exception as exc:
-            await self._drop_if_broken(exc)
             raise self.map_error(exc, "write") from exc
 
-    async def _drop_if_broken(self, exc: Exception) -> None:
-        if isinstance(self.map_error(exc, ""), TransientError):
-            await self.close()
+    async def table_charsets(self, tables: Sequence[str]) -> dict[str, str]:
+        """Each table's default charset as the server reports it (MySQL/MariaDB
+        ``information_schema``); empty for PostgreSQL (text arrives as the database's
+        encoding, decoded by the server) or when the server does not say."""
+        if self.dialect != "mysql" or not tables:
+            return {}
+        rows = await self.fetch(
+            "SELECT t.TABLE_NAME AS t, c.CHARACTER_SET_NAME AS cs "
+            "FROM information_schema.TABLES t JOIN information_schema.COLLATION_CHARACTER_SET_"
+            "APPLICABILITY c ON c.COLLATION_NAME = t.TABLE_COLLATION "
+            f"WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME IN ({self.phs(1, len(tables))})",
+            list(tables))
+        out: dict[str, str] = {}
+        for r in rows:
+            name = r["t"].decode() if isinstance(r["t"], bytes) else str(r["t"])
+            cs = r["cs"].decode() if isinstance(r["cs"], bytes) else str(r["cs"] or "")
+            if cs:
+                out[name] = cs
+        return out
+
+    async def column_sizes(self, table: str) -> dict[str, int]:
+        """Character length of each text column of ``table`` (``CHARACTER_MAXIMUM_LENGTH``)."""
+        if self.dialect == "mysql":
+            sql = ("SELECT COLUMN_NAME AS c, CHARACTER_MAXIMUM_LENGTH AS n FROM "
+                   "information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+                   "TABLE_NAME = %s AND CHARACTER_MAXIMUM_LENGTH IS NOT NULL")
+        else:
+            sql = ("SELECT column_name AS c, character_maximum_length AS n FROM "
+                   "information_schema.columns WHERE table_schema = current_schema() AND "
+                   "table_name = $1 AND character_maximum_length IS NOT NULL")
+        out: dict[str, int] = {}
+        for r in await self.fetch(sql, [table]):
+            name = r["c"].decode() if isinstance(r["c"], bytes) else str(r["c"])
+            out[name] = int(r["n"])
+        return out
 
     def map_error(self, exc: Exception, doing: str) -> Exception:
         """Library error → what to do next (one place for both drivers)."""
@@ -169,8 +291,6 @@ class LegacyDb:
                     "disable write_back", details={"code": code})
             if code in _MY_CONFIG:
                 return ConfigError(text)
-            if code in _MY_TRANSIENT or isinstance(exc, OSError | TimeoutError):
-                return TransientError(text)
             return TransientError(text)
         import asyncpg
 
