@@ -32,6 +32,10 @@ _MY_CONFIG = {1049, 1054, 1146, 1064}  # unknown database/column/table, syntax
 _MY_TRANSIENT = {1040, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
 
 
+class StatementTimeout(TransientError):
+    """A statement did not finish in time; it was cancelled and may be retried."""
+
+
 @dataclass(frozen=True)
 class DbUrl:
     scheme: str
@@ -189,7 +193,7 @@ class LegacyDb:
         except TimeoutError as exc:
             if self.dialect == "mysql":
                 await self._kill_query(conn)
-            raise TransientError(
+            raise StatementTimeout(
                 f"form database {doing} did not finish within {self.statement_timeout_s:g} s "
                 "(statement cancelled; it will be retried)") from exc
 

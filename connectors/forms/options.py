@@ -145,6 +145,12 @@ class SqlTableOptions(Opts):
     url: SecretStr = Field(description="mysql://user:pass@host:port/db or postgresql://…")
     charset: str = Field(default="latin1", pattern=r"^[a-z0-9_]+$",
                          description="the tables' charset, so bytes arrive unconverted")
+    pool_size: int = Field(default=4, ge=1, le=64,
+                           description="connections to the form database (each of reading "
+                                       "and write-back)")
+    statement_timeout_s: float = Field(
+        default=30.0, gt=0, description="a statement on the form database taking longer is "
+                                        "cancelled and retried")
     table: str | None = "pengaduan"
     query: str | None = None
     id_column: str = "id_pengaduan"

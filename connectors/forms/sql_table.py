@@ -60,7 +60,9 @@ class SqlTableSource:
         self.context = context or ConnectorContext(source=cfg.name)
         self.clock = self.context.clock
         self._writer: FormWriter | None = None
-        self.db = LegacyDb(self.opts.url.get_secret_value(), self.opts.charset, read_only=True)
+        self.db = LegacyDb(self.opts.url.get_secret_value(), self.opts.charset, read_only=True,
+                           pool_size=self.opts.pool_size,
+                           statement_timeout_s=self.opts.statement_timeout_s)
         self.page_size = cfg.batch_size
 
     # -- SQL on the legacy database ----------------------------------------------------
