@@ -314,6 +314,8 @@ async def run_backfill(
                 live = {k: v for k, v in last_cursor.items() if k != "backfill"}
                 await conn.execute(q("set_source_cursor_if_empty"), source.name, source.kind,
                                    live)
+                # Rows the backfill read that are still open are re-scanned like live ones.
+                await conn.execute(q("merge_backfill_open_rows"), source.name, live)
     log.info("backfill_finished", source=source.name, dry_run=dry_run, read=summary.read,
              imported=summary.imported, pushed=summary.pushed, history=summary.history,
              quarantined=summary.quarantined)

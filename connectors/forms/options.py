@@ -130,6 +130,9 @@ class Rescan(Opts):
     interval_s: float = Field(default=900.0, gt=0)
     open_statuses: list[str] = Field(default_factory=lambda: ["0", "", "proses"])
     max_rows: int = Field(default=20000, ge=1)
+    rows_per_round: int = Field(
+        default=2000, ge=1, description="open rows re-read per round at most; more open rows "
+                                        "are covered over several rounds, in id order")
 
 
 class BackfillPolicy(Opts):

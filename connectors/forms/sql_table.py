@@ -98,7 +98,9 @@ class SqlTableSource:
         cur: dict[str, Any] = dict(cursor or {})
         last = cur.get("last_id")
         open_map: dict[str, str] = dict(cur.get("open") or {})
-        rescan = self.opts.rescan.enabled and not cur.get("backfill")
+        # A backfill records the open rows it reads as the live poll does (the live loop
+        # takes them over with its cursor and re-scans them), but runs no re-scan itself.
+        rescan = self.opts.rescan.enabled
         if rescan and "rescan_after" not in cur:  # rows about to be read cannot have changed
             cur["rescan_after"] = (self.clock() + dt.timedelta(
                 seconds=self.opts.rescan.interval_s)).isoformat()
@@ -118,14 +120,18 @@ class SqlTableSource:
                     open_map[str(rid)] = self._digest(row, resp)
             last = _plain(rows[-1][self.opts.id_column])
             if len(open_map) > self.opts.rescan.max_rows:
+                dropped = len(open_map) - self.opts.rescan.max_rows
                 open_map = self._newest(open_map)
+                log.warning("form_rescan_rows_dropped", source=self.name, dropped=dropped,
+                            max_rows=self.opts.rescan.max_rows,
+                            hint="raise rescan.max_rows to follow every open row")
             cur["last_id"] = last
             if rescan:
                 cur["open"] = dict(open_map)
             yield Batch(items=items, cursor=dict(cur))
             if len(rows) < self.page_size:
                 break
-        if rescan and self._rescan_due(cur):
+        if rescan and not cur.get("backfill") and self._rescan_due(cur):
             async for batch in self._rescan(cur, open_map):
                 yield batch
 
@@ -194,10 +200,22 @@ class SqlTableSource:
 
     async def _rescan(self, cur: dict[str, Any], open_map: dict[str, str],
                       ) -> AsyncIterator[Batch]:
-        ids = list(open_map)
+        """One round: at most ``rescan.rows_per_round`` open rows, continuing after the last
+        round's position (``rescan_pos``) and wrapping around, so the cost of a round stays
+        bounded however many open rows an archive has; each row is read by primary key."""
+        def key(k: str) -> tuple[int, Any]:
+            return (0, int(k)) if k.lstrip("-").isdigit() else (1, k)
+
+        ordered = sorted(open_map, key=key)
+        pos = cur.get("rescan_pos")
+        if pos is not None:
+            after = [k for k in ordered if key(k) > key(str(pos))]
+            ordered = after + [k for k in ordered if k not in set(after)]
+        ids = ordered[:self.opts.rescan.rows_per_round]
         round_ = dt.datetime.fromisoformat(cur["rescan_after"]).strftime("%Y%m%dT%H%M%S")
         items: list[RawItem] = []
-        new_map: dict[str, str] = {}
+        # Rows not read this round keep their digest until their turn.
+        new_map: dict[str, str] = {k: v for k, v in open_map.items() if k not in set(ids)}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             typed: list[Any] = [int(i) if i.lstrip("-").isdigit() else i for i in chunk]
@@ -219,10 +237,11 @@ class SqlTableSource:
                     items.append(self._update_item(rid, f"{digest}@{round_}", row, resp,
                                                    "legacy_update"))
         cur["open"] = new_map
+        cur["rescan_pos"] = ids[-1] if ids and len(ordered) > len(ids) else None
         cur["rescan_after"] = (self.clock() + dt.timedelta(
             seconds=self.opts.rescan.interval_s)).isoformat()
-        log.info("form_rescan_finished", source=self.name, open_rows=len(ids),
-                 changed=len(items))
+        log.info("form_rescan_finished", source=self.name, open_rows=len(open_map),
+                 read=len(ids), changed=len(items))
         yield Batch(items=items, cursor=dict(cur))
 
     def _update_item(self, rid: str, version: str, row: dict[str, Any] | None,
@@ -268,7 +287,8 @@ class SqlTableSource:
 
     # -- backfill ------------------------------------------------------------------------
     def backfill_cursor(self, cursor: dict[str, Any] | None) -> dict[str, Any]:
-        """A backfill reads the archive without maintaining the re-scan state."""
+        """A backfill reads the archive recording its open rows (``open``) for the live
+        re-scan, without running re-scans itself."""
         return {**(cursor or {}), "backfill": True}
 
     async def count_remaining(self, cursor: dict[str, Any] | None) -> int | None:
