@@ -83,7 +83,8 @@ class LegacyDb:
         self.read_only = read_only
         self.pool_size = max(1, pool_size)
         self.statement_timeout_s = statement_timeout_s
-        self._pool: Any = None
+        self._pools: dict[str, Any] = {}  # one per connection charset (MySQL); pg: one
+        self.charsets: dict[str, str] = {}  # table -> connection charset (detect_charsets)
         self._lock = asyncio.Lock()
 
     # -- SQL building ------------------------------------------------------------------
@@ -110,20 +111,23 @@ class LegacyDb:
                     database=u.database, charset=charset or self.charset, use_unicode=False,
                     autocommit=True, connect_timeout=10, init_command=init)
 
-    async def connect(self) -> Any:
-        """The pool (created on first use)."""
-        if self._pool is not None:
-            return self._pool
+    async def connect(self, charset: str | None = None) -> Any:
+        """The pool for connections in ``charset`` (default: the source's), created on first
+        use. A table is read and written through a connection in its own charset, so the
+        server hands its bytes over unconverted."""
+        cs = (charset or self.charset) if self.dialect == "mysql" else ""
+        if cs in self._pools:
+            return self._pools[cs]
         async with self._lock:
-            if self._pool is not None:
-                return self._pool
+            if cs in self._pools:
+                return self._pools[cs]
             try:
                 if self.dialect == "mysql":
                     import asyncmy
 
                     pool = await asyncmy.create_pool(
                         minsize=0, maxsize=self.pool_size, pool_recycle=300,
-                        **self._mysql_kwargs())
+                        **self._mysql_kwargs(cs))
                 else:
                     import asyncpg
 
@@ -149,24 +153,23 @@ class LegacyDb:
                     await pool.wait_closed()
                     raise self.map_error(exc, "connect") from exc
                 pool.release(conn)
-            self._pool = pool
+            self._pools[cs] = pool
             return pool
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        with contextlib.suppress(Exception):
-            if self.dialect == "mysql":
-                pool.close()
-                await pool.wait_closed()
-            else:
-                await pool.close()
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            with contextlib.suppress(Exception):
+                if self.dialect == "mysql":
+                    pool.close()
+                    await pool.wait_closed()
+                else:
+                    await pool.close()
 
     @contextlib.asynccontextmanager
-    async def _conn(self, doing: str) -> AsyncIterator[Any]:
+    async def _conn(self, doing: str, charset: str | None = None) -> AsyncIterator[Any]:
         """One connection for one statement; closed instead of reused after any failure."""
-        pool = await self.connect()
+        pool = await self.connect(charset)
         try:
             async with asyncio.timeout(self.statement_timeout_s):
                 conn = await pool.acquire()
@@ -212,11 +215,12 @@ class LegacyDb:
             finally:
                 killer.close()
 
-    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    async def fetch(self, sql: str, params: Sequence[Any] = (), *,
+                    charset: str | None = None) -> list[dict[str, Any]]:
         """Rows of one SELECT. Empty only when the statement ran and found nothing; any
         failure raises (never an empty list)."""
         try:
-            async with self._conn("read") as conn:
+            async with self._conn("read", charset) as conn:
                 if self.dialect == "mysql":
                     async with conn.cursor() as cur:
                         await self._timed(conn, "read", cur.execute(sql, tuple(params)))
@@ -231,10 +235,11 @@ class LegacyDb:
         except Exception as exc:
             raise self.map_error(exc, "read") from exc
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Sequence[Any] = (), *,
+                      charset: str | None = None) -> int:
         """Rows affected by one statement."""
         try:
-            async with self._conn("write") as conn:
+            async with self._conn("write", charset) as conn:
                 if self.dialect == "mysql":
                     async with conn.cursor() as cur:
                         n: int = await self._timed(conn, "write", cur.execute(sql, tuple(params)))
@@ -243,6 +248,21 @@ class LegacyDb:
                 return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
         except Exception as exc:
             raise self.map_error(exc, "write") from exc
+
+    async def detect_charsets(self, tables: Sequence[str],
+                              configured: dict[str, str] | None = None) -> dict[str, str]:
+        """The connection charset for each table: configured, else what the server reports,
+        else the source's ``charset``. Remembered for ``charset_of``."""
+        configured = configured or {}
+        unknown = [t for t in dict.fromkeys(tables) if t not in configured]
+        found = await self.table_charsets(unknown) if unknown else {}
+        out = {t: configured.get(t) or _connection_charset(found.get(t)) or self.charset
+               for t in dict.fromkeys(tables)}
+        self.charsets = out
+        return out
+
+    def charset_of(self, table: str | None) -> str | None:
+        return self.charsets.get(table) if table else None
 
     async def table_charsets(self, tables: Sequence[str]) -> dict[str, str]:
         """Each table's default charset as the server reports it (MySQL/MariaDB
@@ -309,6 +329,16 @@ class LegacyDb:
                       asyncpg.PostgresSyntaxError | asyncpg.InvalidCatalogNameError):
             return ConfigError(text)
         return TransientError(text)
+
+
+def _connection_charset(table_charset: str | None) -> str | None:
+    """The charset to read a table of ``table_charset`` through without conversion."""
+    if not table_charset:
+        return None
+    cs = table_charset.lower()
+    if cs in ("utf8", "utf8mb3", "utf8mb4"):
+        return "utf8mb4"  # a superset of utf8mb3: its bytes come across unchanged
+    return cs
 
 
 def _error_code(exc: Exception) -> int | None:

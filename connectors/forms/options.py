@@ -148,6 +148,10 @@ class SqlTableOptions(Opts):
     url: SecretStr = Field(description="mysql://user:pass@host:port/db or postgresql://…")
     charset: str = Field(default="latin1", pattern=r"^[a-z0-9_]+$",
                          description="the tables' charset, so bytes arrive unconverted")
+    table_charsets: dict[str, str] = Field(
+        default_factory=dict,
+        description="charset per table where the server's own (information_schema) is wrong "
+                    "or not reported; other tables use what the server says, else `charset`")
     pool_size: int = Field(default=4, ge=1, le=64,
                            description="connections to the form database (each of reading "
                                        "and write-back)")
@@ -169,6 +173,20 @@ class SqlTableOptions(Opts):
     backfill: BackfillPolicy = BackfillPolicy()
 
     _c = field_validator("table", "id_column")(classmethod(lambda cls, v: check_ident(v)))
+
+    @field_validator("table_charsets")
+    @classmethod
+    def _charsets(cls, v: dict[str, str]) -> dict[str, str]:
+        for table, cs in v.items():
+            check_ident(table)
+            if not re.match(r"^[a-z0-9_]+$", cs):
+                raise ValueError(f"{cs!r} is not a charset name (e.g. latin1, utf8mb4)")
+        return v
+
+    @property
+    def main_table(self) -> str:
+        """The complaints table (of ``table``, or the one write-back writes for a query)."""
+        return self.table or self.write_back.table
 
     @field_validator("query")
     @classmethod

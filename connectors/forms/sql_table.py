@@ -80,8 +80,27 @@ class SqlTableSource:
         limit = self.db.ph(2 if after else 1)
         return f"SELECT * FROM {self._base()}{where} ORDER BY {self._id()} LIMIT {limit}"
 
+    async def _charsets(self) -> None:
+        """Each table's charset, once per process (configured, else the server's own)."""
+        if self.db.charsets:
+            return
+        tables = [self.opts.main_table]
+        if self.opts.responses is not None:
+            tables.append(self.opts.responses.table)
+        found = await self.db.detect_charsets(tables, self.opts.table_charsets)
+        log.info("form_table_charsets", source=self.name,
+                 charsets=",".join(f"{t}={c}" for t, c in found.items()))
+
+    def _cs_main(self) -> str | None:
+        return self.db.charset_of(self.opts.main_table)
+
+    def _cs_responses(self) -> str | None:
+        return self.db.charset_of(self.opts.responses.table) if self.opts.responses else None
+
     async def check(self) -> None:
-        rows = await self.db.fetch(f"SELECT * FROM {self._base()} LIMIT 1")
+        await self._charsets()
+        rows = await self.db.fetch(f"SELECT * FROM {self._base()} LIMIT 1",
+                                   charset=self._cs_main())
         if rows:
             f = self.opts.fields
             wanted = [self.opts.id_column, *[c for c in f.model_dump().values() if c]]
@@ -104,10 +123,12 @@ class SqlTableSource:
         if rescan and "rescan_after" not in cur:  # rows about to be read cannot have changed
             cur["rescan_after"] = (self.clock() + dt.timedelta(
                 seconds=self.opts.rescan.interval_s)).isoformat()
+        await self._charsets()
         while True:
             params: tuple[Any, ...] = (last, self.page_size) if last is not None else (
                 self.page_size,)
-            rows = await self.db.fetch(self.page_sql(last is not None), params)
+            rows = await self.db.fetch(self.page_sql(last is not None), params,
+                                       charset=self._cs_main())
             if not rows:
                 break
             responses = await self._responses([r[self.opts.id_column] for r in rows])
@@ -142,7 +163,8 @@ class SqlTableSource:
             ref = row[self.opts.fields.photo]
             ref = ref.decode("utf-8", "replace") if isinstance(ref, bytes) else str(ref)
             photo = await fetch_photo(self.opts.photo, ref, self.context.http)
-        payload = encode_row(self.opts.table or "query", rid, row, responses, photo)
+        payload = encode_row(self.opts.table or "query", rid, row, responses, photo,
+                             **self._cs_extra())
         return RawItem(source_ref=f"row:{rid}", payload=payload, received_at=self.clock(),
                        meta={"row_id": rid, "kind": "form_row"},
                        content_type="application/x-satukanal-form-row+json")
@@ -155,7 +177,7 @@ class SqlTableSource:
         sql = (f"SELECT * FROM {self.db.ident(spec.table)} WHERE {fk} IN "
                f"({self.db.phs(1, len(ids))}) ORDER BY {self.db.ident(spec.id_column)}")
         out: dict[Any, list[dict[str, Any]]] = {}
-        for r in await self.db.fetch(sql, ids):
+        for r in await self.db.fetch(sql, ids, charset=self._cs_responses()):
             out.setdefault(_plain(r[spec.complaint_column]), []).append(r)
         return out
 
@@ -221,7 +243,8 @@ class SqlTableSource:
             typed: list[Any] = [int(i) if i.lstrip("-").isdigit() else i for i in chunk]
             sql = (f"SELECT * FROM {self._base()} WHERE {self._id()} IN "
                    f"({self.db.phs(1, len(typed))})")
-            rows = {str(_plain(r[self.opts.id_column])): r for r in await self.db.fetch(sql, typed)}
+            got = await self.db.fetch(sql, typed, charset=self._cs_main())
+            rows = {str(_plain(r[self.opts.id_column])): r for r in got}
             responses = await self._responses(typed)
             for rid in chunk:
                 row = rows.get(rid)
@@ -253,12 +276,23 @@ class SqlTableSource:
         reason = (f"{why}: baris {rid} " + ("dihapus di basis data lama" if row is None else
                   f"status {status!r}, {len(theirs)} tanggapan"))
         payload = encode_row(self.opts.table or "query", rid, row or {}, theirs, None,
-                             kind="update", reason=reason, deleted=row is None)
+                             kind="update", reason=reason, deleted=row is None,
+                             **self._cs_extra())
         return RawItem(
             source_ref=f"upd:{rid}:{version}", payload=payload, received_at=self.clock(),
             meta={"kind": why, "row_id": rid, "legacy_status": status,
                   "responses": len(theirs)},
             content_type="application/x-satukanal-form-row+json")
+
+    def _cs_extra(self) -> dict[str, str]:
+        """The charsets of a payload's bytes, for the parser (only where the server said a
+        table is not the source's default)."""
+        extra = {}
+        if (cs := self._cs_main()) and cs != self.opts.charset:
+            extra["charset"] = cs
+        if (cs := self._cs_responses()) and cs != self.opts.charset:
+            extra["responses_charset"] = cs
+        return extra
 
     # -- the rest of the protocol ------------------------------------------------------
     async def ack(self, batch: Batch) -> None:

@@ -77,6 +77,17 @@ class FormWriter:
                            statement_timeout_s=opts.statement_timeout_s)
         self.zone = ZoneInfo(timezone or opts.timezone)
 
+    async def _ready(self) -> None:
+        """Each written table's charset, once (configured, else the server's own): text is
+        written through a connection in the table's charset."""
+        if not self.db.charsets:
+            tables = [self.wb.table] + ([self.opts.responses.table] if self.opts.responses
+                                        else [])
+            await self.db.detect_charsets(tables, self.opts.table_charsets)
+
+    def _cs(self, table: str) -> str | None:
+        return self.db.charset_of(table)
+
     def _value(self, text: str) -> Any:
         # PHP 5 pages echo the stored bytes under a UTF-8 meta tag: write UTF-8 bytes through
         # the latin1 connection exactly as they did, or the old pages show mojibake.
@@ -89,6 +100,7 @@ class FormWriter:
         spec = self.opts.responses
         if spec is None:
             raise PermanentError(f"sources.{self.source}.options.responses is not configured")
+        await self._ready()
         d = self.db
         cols = [spec.complaint_column, spec.text_column]
         vals: list[Any] = [row_id, self._value(text)]
@@ -112,7 +124,8 @@ class FormWriter:
             sql = sql.replace(f"SELECT {d.phs(1, n)} FROM",
                               "SELECT " + ", ".join(f"${i + 1}::{_pg_type(v)}"
                                                     for i, v in enumerate(vals)) + " FROM")
-        if await d.execute(sql, [*vals, row_id, self._value(text), row_id]) > 0:
+        if await d.execute(sql, [*vals, row_id, self._value(text), row_id],
+                           charset=self._cs(spec.table)) > 0:
             return True
         await self._require_row(row_id)
         return False
@@ -122,7 +135,8 @@ class FormWriter:
         "already there" and "no row" look alike until asked)."""
         d = self.db
         rows = await d.fetch(f"SELECT 1 AS one FROM {d.ident(self.wb.table)} "
-                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id])
+                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id],
+                             charset=self._cs(self.wb.table))
         if not rows:
             raise FormRowMissing(self.wb.table, row_id)
 
@@ -131,10 +145,12 @@ class FormWriter:
         d, col = self.db, self.wb.tracking_column
         if col is None:
             return await self.add_response(row_id, tracking_text(tracking_id), None)
+        await self._ready()
         sql = (f"UPDATE {d.ident(self.wb.table)} SET {d.ident(col)} = {d.ph(1)} "
                f"WHERE {d.ident(self._id_col())} = {d.ph(2)} "
                f"AND ({d.ident(col)} IS NULL OR {d.ident(col)} <> {d.ph(3)})")
-        if await d.execute(sql, [tracking_id, row_id, tracking_id]) > 0:
+        if await d.execute(sql, [tracking_id, row_id, tracking_id],
+                           charset=self._cs(self.wb.table)) > 0:
             return True
         await self._require_row(row_id)
         return False
@@ -149,12 +165,14 @@ class FormWriter:
     async def set_status(self, row_id: Any, our_status: str) -> bool:
         col = self.wb.status_column
         value = self.wb.status_values.get(our_status)
+        await self._ready()
         if col is None or value is None:
             await self._require_row(row_id)
             return False
         d = self.db
         rows = await d.fetch(f"SELECT {d.ident(col)} AS s FROM {d.ident(self.wb.table)} "
-                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id])
+                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id],
+                             charset=self._cs(self.wb.table))
         if not rows:
             raise FormRowMissing(self.wb.table, row_id)
         cur = rows[0]["s"]
@@ -164,7 +182,7 @@ class FormWriter:
             return False
         sql = (f"UPDATE {d.ident(self.wb.table)} SET {d.ident(col)} = {d.ph(1)} "
                f"WHERE {d.ident(self._id_col())} = {d.ph(2)}")
-        return await d.execute(sql, [value, row_id]) > 0
+        return await d.execute(sql, [value, row_id], charset=self._cs(self.wb.table)) > 0
 
     @staticmethod
     def tracking_key(tracking_id: str) -> str:
@@ -203,6 +221,7 @@ class FormWriter:
             return await self._mirror(request)
 
     async def _mirror(self, request: WriteBackRequest) -> WriteBackResult:
+        await self._ready()
         done: list[str] = []
         held: list[str] = []
         row_id = request.row_id
