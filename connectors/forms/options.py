@@ -204,8 +204,22 @@ class SqlTableOptions(Opts):
         return "postgresql" if raw.startswith(("postgres://", "postgresql://")) else "mysql"
 
 
+# Column sizes of the PHP complaint schema the drop-in form replaces (``pengaduan.isi_laporan
+# text`` = 65,535 bytes, ``masyarakat.nama varchar(35)``, ``telp varchar(20)``, …): what the
+# old form could hold is what a submission may be.
+DEFAULT_FIELD_LIMITS: dict[str, int] = {
+    "content": 65535, "title": 150, "name": 35, "phone": 20, "nik": 16, "email": 100,
+    "address": 255,
+}
+
+
 class FormHttpOptions(Opts):
     """The drop-in endpoint: field names are the old form's ``name=`` attributes."""
+
+    field_limits: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_FIELD_LIMITS),
+        description="longest value per field (our field name); content in UTF-8 bytes (a "
+                    "TEXT column), the others in characters; longer is refused with 422")
 
     fields: dict[str, str] = Field(default_factory=lambda: {
         "content": "isi_laporan", "title": "judul", "name": "nama", "phone": "telp",

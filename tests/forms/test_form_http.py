@@ -207,3 +207,21 @@ def test_codes_and_limiter() -> None:
     assert lim.take("b") == 0
     now[0] += 10.0
     assert lim.take("a") == 0
+
+
+async def test_a_field_longer_than_its_column_is_refused_naming_the_limit(
+        form: tuple[TestClient, FormHttpSource], services: Any) -> None:
+    """The old schema's sizes: ``masyarakat.nama varchar(35)``, ``isi_laporan text``."""
+    client, _ = form
+    fields = {"isi_laporan": "Jalan berlubang di depan pasar, mohon diperbaiki. " * 1400,
+              "nama": "Budi Santoso bin Ahmad Sulaiman Hadiwijaya", "telp": "081234567890"}
+    r = await client.post("/intake/web-pupr/", data=fields)
+    assert r.status == 422
+    page = await r.text()
+    assert "Isi laporan paling panjang 65.535 byte; kiriman Anda 69.999 byte" in page
+    assert "Nama paling panjang 35 karakter; kiriman Anda 42 karakter." in page
+    async with services.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM raw_items") == 0
+    fields["nama"], fields["isi_laporan"] = "Budi Santoso", fields["isi_laporan"][:65000]
+    r = await client.post("/intake/web-pupr/", data=fields, allow_redirects=False)
+    assert r.status == 303
