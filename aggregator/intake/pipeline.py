@@ -21,7 +21,7 @@ import asyncpg
 import structlog
 
 from aggregator.errors import InvalidInput
-from aggregator.intake.normalize import clean_text, derive_title
+from aggregator.intake.normalize import clean_text, derive_title, settle_draft
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
 from aggregator.intake.routing import Route, Router
 from aggregator.storage.db import json_text as _json
@@ -383,6 +383,7 @@ class Intake:
         decide: Callable[[ComplaintDraft], Decision] | None,
     ) -> None:
         cfg = source.cfg
+        d = settle_draft(d)
         content = clean_text(d.content)
         if not content:
             plan.states.append((raw_id, "quarantined", "empty complaint text", None))
