@@ -6,6 +6,12 @@ one complaint, hands the state as plain data to the source's ``LegacyWriter`` (f
 ``connectors/forms/writeback.py``, which alone touches the old tables) and records the
 outcome on the timeline.
 
+Every write is keyed in our database (``form_writes``, migration 0120): under a per-complaint
+advisory lock the job first records each write's wording (the writer's ``wordings``; a key
+recorded before keeps its first wording), then mirrors, then confirms what the old records now
+hold, so a retry after a crash or a kill writes the same text (found by the old table's NOT
+EXISTS) and a confirmed write is not attempted again.
+
 Jobs: kind ``write_back`` with ``complaint_id`` set; they are queued by triggers (migration
 0041) in the very transaction that sets a Tracking ID, moves a status or stores a response.
 
