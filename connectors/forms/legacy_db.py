@@ -315,6 +315,8 @@ class LegacyDb:
                     "disable write_back", details={"code": code})
             if code in _MY_CONFIG:
                 return ConfigError(text)
+            if code == 1205:  # lock wait timeout: the server gave up on our statement
+                return StatementTimeout(text)
             return TransientError(text)
         import asyncpg
 

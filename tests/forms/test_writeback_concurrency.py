@@ -125,3 +125,30 @@ async def test_concurrent_readers_each_get_their_own_answer(legacy: LegacyDb) ->
         await db.close()
     assert [r[0]["id_pengaduan"] for r in got] == list(range(1, 41))
 
+
+
+async def test_a_statement_over_the_timeout_is_cancelled_on_the_server(
+        legacy: LegacyDb) -> None:
+    """A statement that would run for a minute: cancelled after the timeout, killed on the
+    server (no query of ours left running there), and the pool still answers."""
+    from connectors.forms.legacy_db import LegacyDb as Db
+    from connectors.forms.legacy_db import StatementTimeout
+
+    db = Db(legacy.url, statement_timeout_s=1.0)
+    try:
+        started = time.monotonic()
+        try:
+            await db.fetch("SELECT SLEEP(60) AS s")
+        except StatementTimeout as exc:
+            assert "did not finish within 1 s" in str(exc)
+        else:
+            raise AssertionError("SLEEP(60) must not finish under a 1 s timeout")
+        assert time.monotonic() - started < 5
+        await asyncio.sleep(0.5)
+        running = await legacy.run(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE %s",
+            ["SELECT SLEEP(60)%"])
+        assert running[0][0] == 0
+        assert await db.fetch("SELECT 1 AS one") == [{"one": 1}]
+    finally:
+        await db.close()
