@@ -36,6 +36,7 @@ import structlog
 
 from aggregator.errors import ConfigError, InvalidInput
 from aggregator.intake.bulk import HistoryRow, SealCache, eligible, plan_history, write_history
+from aggregator.intake.normalize import settle_draft
 from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem, abilities
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
@@ -210,7 +211,10 @@ class _CachedParse:
 
 def _parse(source: Any, item: RawItem) -> Parsed | Exception:
     try:
-        return source.parse(item)  # type: ignore[no-any-return]
+        parsed = source.parse(item)
+        # As intake settles every draft (notes kept, site names dropped), once: the policy's
+        # decisions and both write paths then see the same object.
+        return settle_draft(parsed) if isinstance(parsed, ComplaintDraft) else parsed
     except InvalidInput as exc:
         return exc
     except Exception as exc:  # a parser bug quarantines the item, never the whole run

@@ -36,7 +36,7 @@ from typing import Any
 
 import asyncpg
 
-from aggregator.intake.normalize import clean_text, settle_draft
+from aggregator.intake.normalize import clean_text
 from aggregator.intake.pii import SealedReporter, seal
 from aggregator.intake.pipeline import (
     COMPLAINT_ROW,
@@ -115,8 +115,7 @@ def plan_history(intake: Intake, seals: SealCache, source: Any,
     empty after cleaning are left out: the general path quarantines them with a reason."""
     cfg = source.cfg
     out: list[HistoryRow] = []
-    settled = [(item, settle_draft(d), why) for item, d, why in rows]
-    cleaned = [(item, d, why, clean_text(d.content)) for item, d, why in settled]
+    cleaned = [(item, d, why, clean_text(d.content)) for item, d, why in rows]
     # One model call for the batch (route() below reads the prepared decisions).
     intake.router.prepare([f"{d.title or ''}\n{c}" for _, d, _, c in cleaned if c])
     for item, d, why, content in cleaned:

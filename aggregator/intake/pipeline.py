@@ -82,7 +82,9 @@ def content_hash(text: str) -> bytes:
 
 def _parse(parse: Callable[[RawItem], Parsed], item: RawItem) -> Parsed | InvalidInput:
     try:
-        return parse(item)
+        parsed = parse(item)
+        # Once, here: the same object is then planned (a backfill's decisions key on it).
+        return settle_draft(parsed) if isinstance(parsed, ComplaintDraft) else parsed
     except InvalidInput as exc:
         return exc
     except Exception as exc:  # a parser bug must not lose the item: quarantine it
@@ -383,7 +385,6 @@ class Intake:
         decide: Callable[[ComplaintDraft], Decision] | None,
     ) -> None:
         cfg = source.cfg
-        d = settle_draft(d)
         content = clean_text(d.content)
         if not content:
             plan.states.append((raw_id, "quarantined", "empty complaint text", None))
