@@ -284,22 +284,6 @@ class LegacyDb:
                 out[name] = cs
         return out
 
-    async def column_sizes(self, table: str) -> dict[str, int]:
-        """Character length of each text column of ``table`` (``CHARACTER_MAXIMUM_LENGTH``)."""
-        if self.dialect == "mysql":
-            sql = ("SELECT COLUMN_NAME AS c, CHARACTER_MAXIMUM_LENGTH AS n FROM "
-                   "information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
-                   "TABLE_NAME = %s AND CHARACTER_MAXIMUM_LENGTH IS NOT NULL")
-        else:
-            sql = ("SELECT column_name AS c, character_maximum_length AS n FROM "
-                   "information_schema.columns WHERE table_schema = current_schema() AND "
-                   "table_name = $1 AND character_maximum_length IS NOT NULL")
-        out: dict[str, int] = {}
-        for r in await self.fetch(sql, [table]):
-            name = r["c"].decode() if isinstance(r["c"], bytes) else str(r["c"])
-            out[name] = int(r["n"])
-        return out
-
     def map_error(self, exc: Exception, doing: str) -> Exception:
         """Library error → what to do next (one place for both drivers)."""
         if isinstance(exc, AuthError | ConfigError | PermanentError | TransientError):
@@ -317,6 +301,9 @@ class LegacyDb:
                 return ConfigError(text)
             if code == 1205:  # lock wait timeout: the server gave up on our statement
                 return StatementTimeout(text)
+            if code in (1406, 1366):  # data too long / bad value for the column: never fits
+                return PermanentError(f"{text} (the old table's column cannot hold it)",
+                                      details={"code": code})
             return TransientError(text)
         import asyncpg
 
