@@ -250,6 +250,14 @@ CREATE SEQUENCE public.followups_id_seq
 
 ALTER SEQUENCE public.followups_id_seq OWNED BY public.followups.id;
 
+CREATE TABLE public.form_writes (
+    complaint_id uuid NOT NULL,
+    write_key text NOT NULL,
+    wording text NOT NULL,
+    planned_at timestamp with time zone DEFAULT now() NOT NULL,
+    confirmed_at timestamp with time zone
+);
+
 CREATE TABLE public.incidents (
     id bigint NOT NULL,
     kind text NOT NULL,
@@ -495,6 +503,9 @@ ALTER TABLE ONLY public.followups
 ALTER TABLE ONLY public.followups
     ADD CONSTRAINT followups_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.form_writes
+    ADD CONSTRAINT form_writes_pkey PRIMARY KEY (complaint_id, write_key);
+
 ALTER TABLE ONLY public.incidents
     ADD CONSTRAINT incidents_pkey PRIMARY KEY (id);
 
@@ -634,6 +645,9 @@ ALTER TABLE ONLY public.dashboard_sessions
 
 ALTER TABLE ONLY public.followups
     ADD CONSTRAINT followups_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.form_writes
+    ADD CONSTRAINT form_writes_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.jobs
     ADD CONSTRAINT jobs_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;

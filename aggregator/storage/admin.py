@@ -76,6 +76,9 @@ async def complaint_detail(
     if row is None:
         return None
     detail: dict[str, Any] = _plain(row)  # type: ignore[assignment]
+    # What the daemon noticed about the item at intake (flags are the codes, these the text).
+    origin = detail.get("origin") or {}
+    detail["notes"] = list(origin.get("intake_notes") or []) if isinstance(origin, dict) else []
     reporter_id = detail.pop("reporter_id")
     detail["reporter"] = None
     if reporter_id is not None:

@@ -32,6 +32,7 @@ from aggregator.web.keys import IDENTITY, SERVICES, THROTTLE
 from aggregator.web.labels import (
     CHANNEL_LABELS,
     EVENT_LABELS,
+    FLAG_LABELS,
     JOB_LABELS,
     JOB_STATE_LABELS,
     LABEL_TEXT,
@@ -85,6 +86,7 @@ def setup_dashboard(app: web.Application) -> None:
         "label_job": JOB_LABELS,
         "label_job_state": JOB_STATE_LABELS,
         "label_channel": CHANNEL_LABELS,
+        "label_flag": FLAG_LABELS,
     }.items():
         env.filters[name] = functools.partial(label, mapping)
     env.filters["label_actor"] = actor_label

@@ -129,6 +129,40 @@ CHANNEL_LABELS = {
     "other": "lainnya",
 }
 
+# What intake noticed about an item (``complaints.flags``), for operators; a flag without a
+# label is shown as its code.
+FLAG_LABELS = {
+    "incomplete_multipart": "SMS panjang tidak lengkap (ada bagian yang tidak diterima)",
+    "attachment_refused": "lampiran ditolak",
+    "attachment_dangerous": "lampiran berbahaya ditolak",
+    "forwarded_by_staff": "diteruskan oleh petugas",
+    "reporter_name_is_site": "nama pengirim adalah nama situs/formulir, bukan pelapor",
+    "mojibake_repaired": "huruf rusak diperbaiki",
+    "double_mojibake_repaired": "huruf rusak berlapis diperbaiki",
+    "latin1_text": "teks berkode latin1",
+    "truncated_at_text_limit": "teks terpotong di batas kolom TEXT",
+    "truncated_multibyte": "huruf terakhir terpotong",
+    "html_stripped": "markah HTML dibuang",
+    "html_entities_decoded": "entitas HTML diurai",
+    "html_escaped_repeatedly": "HTML di-escape berulang kali",
+    "script_removed": "skrip dibuang",
+    "date_missing": "tanggal tidak ada",
+    "date_invalid": "tanggal tidak valid",
+    "date_in_future": "tanggal di masa depan",
+    "date_only": "hanya tanggal, tanpa jam",
+    "status_unmapped": "status lama tidak dikenal",
+    "status_empty": "status lama kosong",
+    "orphan_row": "pelapor tidak ada di tabel masyarakat",
+    "nik_invalid": "NIK tidak valid",
+    "email_invalid": "e-mail tidak valid",
+    "photo_missing": "foto tidak ditemukan",
+    "body_empty": "isi e-mail kosong",
+    "subject_only": "hanya subjek",
+    "missing_message_id": "tanpa Message-ID",
+    "mime_defects": "struktur e-mail cacat",
+    "mime_broken": "struktur e-mail rusak",
+}
+
 SLA_CLOCK_LABELS = {
     "verification": "verifikasi",
     "first_response": "tanggapan pertama",

@@ -134,6 +134,11 @@ class IssuesReceipts(Protocol):
 class LegacyWriter(Protocol):
     """Mirrors a complaint's state into the channel's own records (old form tables)."""
 
+    def wordings(self, request: WriteBackRequest) -> dict[str, str]:
+        """The text each keyed write of ``request`` would be written in (pure): the core
+        records it before ``mirror`` so every retry writes the same text."""
+        ...
+
     async def mirror(self, request: WriteBackRequest) -> WriteBackResult: ...
 
     async def close(self) -> None: ...

@@ -268,3 +268,21 @@ async def test_logo_and_privacy_contact_from_configuration(tmp_path: Any, servic
     settings.public = settings.public.model_copy(update={"logo": fake})
     with pytest.raises(ConfigError, match=r"public\.logo: .* is not a image/png image"):
         branding(settings)
+
+
+async def test_a_field_longer_than_its_column_is_refused_naming_the_limit(
+        form: tuple[TestClient, FormHttpSource], services: Any) -> None:
+    """The old schema's sizes: ``masyarakat.nama varchar(35)``, ``isi_laporan text``."""
+    client, _ = form
+    fields = {"isi_laporan": "Jalan berlubang di depan pasar, mohon diperbaiki. " * 1400,
+              "nama": "Budi Santoso bin Ahmad Sulaiman Hadiwijaya", "telp": "081234567890"}
+    r = await client.post("/intake/web-pupr/", data=fields)
+    assert r.status == 422
+    page = await r.text()
+    assert "Isi laporan paling panjang 65.535 byte; kiriman Anda 69.999 byte" in page
+    assert "Nama paling panjang 35 karakter; kiriman Anda 42 karakter." in page
+    async with services.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM raw_items") == 0
+    fields["nama"], fields["isi_laporan"] = "Budi Santoso", fields["isi_laporan"][:65000]
+    r = await client.post("/intake/web-pupr/", data=fields, allow_redirects=False)
+    assert r.status == 303
