@@ -165,9 +165,10 @@ class Notifier:
             key = str(p.get("event_id") or f"status:{status}")
             if status not in STATUSES_THAT_MATTER:
                 return key, [], f"status {status} is not news to a citizen"
-            items = [Item("status_changed", {"status": status,
-                                             "agency_name": p.get("agency_name")
-                                             or c["agency_name"]})]
+            # The agency the event named at that moment; jobs enqueued before payloads
+            # carried it fall back to the complaint's row.
+            agency = p["agency_name"] if "agency_name" in p else c["agency_name"]
+            items = [Item("status_changed", {"status": status, "agency_name": agency})]
             if status == "selesai" and c["solved_asked_at"] is None:
                 # Asked once, right after the closure, in the same message.
                 if await repo.set_solved_asked(conn, c["id"], self._now()):
@@ -184,7 +185,9 @@ class Notifier:
                 raise TransientError("follow-up not stored yet", retry_after=30)
             attachments = f["attachments"] if isinstance(f["attachments"], list) else []
             return str(f["event_id"] or f["id"]), [Item(event, {
-                "text": f["text"], "agency_name": f["agency_name"] or c["agency_name"],
+                "text": f["text"],
+                "agency_name": f["agency_name"] or (p["agency_name"] if "agency_name" in p
+                                                    else c["agency_name"]),
                 "at_local": local_time(f["at"], self.settings.sla.timezone),
                 "attachments": len(attachments)})], None
         if event == "solved_question":
