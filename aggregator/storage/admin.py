@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from aggregator.crypto import Crypto
+from aggregator.receipts import hide_in_origin
 from aggregator.storage import jobs as jobs_repo
 from aggregator.storage.events import timeline
 from aggregator.storage.sqlfiles import q
@@ -76,6 +77,8 @@ async def complaint_detail(
     if row is None:
         return None
     detail: dict[str, Any] = _plain(row)  # type: ignore[assignment]
+    # The receipt code is the citizen's credential: staff of every role see that one exists.
+    detail["origin"], detail["has_receipt_code"] = hide_in_origin(detail.get("origin"))
     reporter_id = detail.pop("reporter_id")
     detail["reporter"] = None
     if reporter_id is not None:

@@ -24,6 +24,7 @@ from aggregator.health.alerts import KIND_LABELS
 from aggregator.health.overview import health_overview
 from aggregator.lapor.health import lapor_health
 from aggregator.localtime import zone_label
+from aggregator.receipts import hide_in_ref
 from aggregator.storage import admin as repo
 from aggregator.storage import web as sessions
 from aggregator.storage.sqlfiles import q
@@ -307,7 +308,8 @@ async def job_discard(request: web.Request) -> web.StreamResponse:
 @aiohttp_jinja2.template("quarantine.html")
 async def quarantine(request: web.Request) -> dict[str, Any]:
     async with request.app[SERVICES].pool.acquire() as conn:
-        items = [dict(r) for r in await conn.fetch(q("list_quarantined"), None, 200)]
+        items = [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])}
+                 for r in await conn.fetch(q("list_quarantined"), None, 200)]
     return {"identity": request[IDENTITY], "items": items, "message": request.query.get("pesan")}
 
 
