@@ -254,6 +254,14 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
     for f in d["followups"]:
         con.print(f"[{_when(f['at'])}] {f['agency_name'] or '-'} ({f['label']}): ", end="")
         con.print(f["text"], markup=False)
+    for r in d.get("replies", []):
+        state = ("verified: " + str(r["verified_by"]) if r["verified"] else
+                 "rejected: " if r["review"] == "rejected" else "held, unverified: ")
+        if not r["verified"]:
+            state += str(r["unverified_reason"] or "")
+        con.print(f"reply [{_when(r['sent_at'] or r['created_at'])}] via {r['channel']} "
+                  f"({state}): ", end="", markup=False)
+        con.print(r["text"], markup=False)
     for n in d["notifications"]:
         con.print(f"notified {n['kind']} via {n['channel']}: {n['state']} {_when(n['sent_at'])}")
     return 0

@@ -13,6 +13,7 @@ import asyncpg
 from aggregator.crypto import Crypto
 from aggregator.receipts import hide_in_origin
 from aggregator.storage import jobs as jobs_repo
+from aggregator.storage import replies as replies_repo
 from aggregator.storage.events import timeline
 from aggregator.storage.sqlfiles import q
 
@@ -99,6 +100,8 @@ async def complaint_detail(
     detail["notifications"] = [
         _plain(r) for r in await conn.fetch(q("list_complaint_notifications"), complaint_id)
     ]
+    # What the citizen wrote back, verified or held, next to what they were told.
+    detail["replies"] = [_plain(r) for r in await replies_repo.for_complaint(conn, complaint_id)]
     detail["jobs"] = [j.model_dump() for j in await jobs_repo.for_complaint(conn, complaint_id)]
     detail["timeline"] = [e.model_dump() for e in await timeline(conn, complaint_id)]
     return detail

@@ -48,3 +48,7 @@ async def for_complaint(conn: asyncpg.Connection,
 async def is_verified(conn: asyncpg.Connection, reply_id: uuid.UUID) -> bool | None:
     v: bool | None = await conn.fetchval(q("reply_is_verified"), reply_id)
     return v
+
+
+async def set_resolved(conn: asyncpg.Connection, complaint_id: uuid.UUID, resolved: bool) -> None:
+    await conn.execute(q("set_resolved_from_reply"), complaint_id, resolved)

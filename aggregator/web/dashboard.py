@@ -39,11 +39,13 @@ from aggregator.web.labels import (
     NOTIFICATION_LABELS,
     NOTIFICATION_STATE_LABELS,
     STATUS_LABELS,
+    VERIFIED_BY_LABELS,
     Detail,
     actor_label,
     event_details,
     label,
 )
+from aggregator.web.replies import routes as held_reply_routes
 from aggregator.web.security import client_key, form_body
 from schemas.complaint import ComplaintStatus
 from schemas.events import Role
@@ -86,12 +88,14 @@ def setup_dashboard(app: web.Application) -> None:
         "label_job": JOB_LABELS,
         "label_job_state": JOB_STATE_LABELS,
         "label_channel": CHANNEL_LABELS,
+        "label_verified_by": VERIFIED_BY_LABELS,
     }.items():
         env.filters[name] = functools.partial(label, mapping)
     env.filters["label_actor"] = actor_label
     env.filters["event_details"] = details
     app.router.add_static("/dasbor/static", app_static_path(), name="dasbor_static")
     app.add_routes(routes)
+    app.add_routes(held_reply_routes)
     app.middlewares.append(dashboard_auth)
 
 

@@ -67,3 +67,61 @@ async def test_stranger_reply_and_sudah_are_held_owner_reply_goes_up(pool) -> No
             rows = await replies_repo.for_complaint(conn, cid)
             assert [(r["verified"], r["verified_by"]) for r in rows] == [
                 (False, None), (False, None), (True, "phone")]
+
+
+async def test_operator_sees_held_replies_with_reason_and_decides(pool) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from aggregator.web.app import make_app
+    from aggregator.web.keys import THROTTLE
+    from aggregator.web.security import FailureThrottle
+    from tests.core.test_web import login_as, tokens
+
+    services = make_services(pool)
+    src = JsonLinesSource(SourceConfig(name="s", kind="jsonlines"))
+    intake = Intake(services)
+    cid = await _complaint(pool, intake, src, anonymous=True, tracking="1916460")
+    await intake.ingest(src, Batch(items=[
+        RawItem("f1", _line(reply_to="1916460", text="SUDAH beres kok", resolved=True,
+                            phone=STRANGER)),
+        RawItem("f2", _line(reply_to="1916460", text="Ini dari saya juga", phone=STRANGER)),
+        RawItem("o1", _line(reply_to="1916460", text="Belum ada petugas datang",
+                            phone=OWNER)),
+    ], cursor={}))
+    app = make_app(services)
+    app[THROTTLE] = FailureThrottle(10_000, window_s=1)
+    async with TestClient(TestServer(app)) as client:
+        toks = await tokens(pool)
+        await login_as(client, toks["operator"])
+        page = await (await client.get("/dasbor/balasan")).text()
+        assert "SUDAH beres kok" in page and "Ini dari saya juga" in page
+        assert "nomor pengirim bukan nomor pelapor pengaduan #1916460" in page
+        assert "Belum ada petugas datang" not in page  # the reporter's own reply is not held
+        async with pool.acquire() as conn:
+            held = {h["text"]: h["id"] for h in await replies_repo.held(conn)}
+        resp = await client.post(f"/dasbor/balasan/{held['SUDAH beres kok']}/tolak",
+                                 allow_redirects=False)
+        assert resp.status == 303 and "ditolak" in resp.headers["Location"]
+        resp = await client.post(f"/dasbor/balasan/{held['Ini dari saya juga']}/terima",
+                                 allow_redirects=False)
+        assert resp.status == 303
+        again = await client.post(f"/dasbor/balasan/{held['Ini dari saya juga']}/terima",
+                                  allow_redirects=False)
+        assert "sudah diputuskan" in again.headers["Location"].replace("%20", " ")
+        # The complaint's timeline shows every reply, verified or not (item 7).
+        detail = await (await client.get(f"/dasbor/pengaduan/{cid}")).text()
+        for text in ("SUDAH beres kok", "Ini dari saya juga", "Belum ada petugas datang"):
+            assert text in detail
+        assert "ditolak operator" in detail and "diterima operator" in detail
+        assert "nomor pelapor" in detail
+        api = await (await client.get(f"/api/complaints/{cid}", headers={
+            "Authorization": f"Bearer {toks['auditor']}"})).json()
+        assert [(r["text"], r["verified"], r["channel"]) for r in api["replies"]] == [
+            ("SUDAH beres kok", False, "sms"), ("Ini dari saya juga", True, "sms"),
+            ("Belum ada petugas datang", True, "sms")]
+    async with pool.acquire() as conn:
+        ups = await conn.fetch("SELECT payload FROM jobs WHERE kind='reply_up' AND"
+                               " complaint_id=$1", cid)
+        assert len(ups) == 2  # the owner's and the accepted one; never the rejected SUDAH
+        assert await conn.fetchval(
+            "SELECT resolved_by_reporter FROM complaints WHERE id=$1", cid) is None

@@ -41,3 +41,6 @@ FROM reporter_replies WHERE complaint_id = $1 ORDER BY created_at, id;
 
 -- name: reply_is_verified
 SELECT verified FROM reporter_replies WHERE id = $1;
+
+-- name: set_resolved_from_reply
+UPDATE complaints SET resolved_by_reporter = $2, updated_at = now() WHERE id = $1;
