@@ -30,6 +30,7 @@ from prometheus_client import Counter
 from aggregator.errors import PermanentError, TransientError
 from aggregator.health import record
 from aggregator.notify.render import Item, channel_of, local_time, render
+from aggregator.storage import conversations
 from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
 from connectors.base import Origin, OutboundMessage, Sink
@@ -125,15 +126,24 @@ class Notifier:
             if existing is None and event in FAN_OUT:
                 # Reporters whose complaint was linked to this one as a duplicate were told
                 # they would hear its progress: the same news goes to each of them.
+                # One person, one message per event: a duplicate from a reporter already
+                # told (the original's, or an earlier duplicate's keyed hashes) gets none.
                 shared = [{**asdict(i), "seq": job.id} for i in items
                           if i.event != "solved_question"]
-                for d in await repo.linked_duplicates(conn, c["id"]):
+                told = await conversations.reporter_identity(conn, c["id"])
+                for d in await conversations.linked_duplicates(conn, c["id"]):
                     d_dedup = f"{dedup}:for:{d['id']}"
+                    who = conversations.identity_of(d)
+                    same_person = bool(who & told)
+                    told |= who
                     if await repo.insert_notification(
                             conn, notification_id=notification_id(d_dedup),
                             complaint_id=d["id"], kind=event,
                             channel=channel_of(str(d["channel"])), source=d["source"],
-                            dedup_key=d_dedup, items=shared):
+                            dedup_key=d_dedup, items=shared,
+                            state="skipped" if same_person else "queued",
+                            detail="the same reporter is told through the linked report"
+                            if same_person else None) and not same_person:
                         targets.append(d["id"])
             if window > 0:
                 for target in targets:
