@@ -27,6 +27,7 @@ async def review_held_reply(services: Any, reply_id: uuid.UUID, *, by: str,
                                          dedup_key=f"reply:{reply_id}")
             if row["resolved"] is not None:
                 await repo.set_resolved(conn, cid, row["resolved"])
-        await append_event(conn, cid, f"reporter_reply_{decision}",
+        await append_event(conn, cid, "reporter_reply_accepted" if decision == "accepted"
+                           else "reporter_reply_rejected",
                            {"reply_id": str(reply_id), "by": by}, actor=f"dasbor:{by}")
     return True

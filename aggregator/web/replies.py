@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -28,19 +28,26 @@ async def held_replies(request: web.Request) -> dict[str, Any]:
     return {"identity": request[IDENTITY], "items": items, "message": request.query.get("pesan")}
 
 
-@routes.post("/dasbor/balasan/{id}/{decision}")
+@routes.post("/dasbor/balasan/{id}/terima")
 @requires(A, OP)
-async def review(request: web.Request) -> web.StreamResponse:
-    decision = {"terima": "accepted", "tolak": "rejected"}.get(request.match_info["decision"])
+async def accept(request: web.Request) -> web.StreamResponse:
+    return await _review(request, "accepted")
+
+
+@routes.post("/dasbor/balasan/{id}/tolak")
+@requires(A, OP)
+async def reject(request: web.Request) -> web.StreamResponse:
+    return await _review(request, "rejected")
+
+
+async def _review(request: web.Request,
+                  decision: Literal["accepted", "rejected"]) -> web.StreamResponse:
     try:
         reply_id = uuid.UUID(request.match_info["id"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    if decision is None:
-        raise web.HTTPNotFound()
     ok = await review_held_reply(request.app[SERVICES], reply_id,
-                                 by=str(request[IDENTITY]["name"]),
-                                 decision=decision)  # type: ignore[arg-type]
+                                 by=str(request[IDENTITY]["name"]), decision=decision)
     text = ("Balasan diterima dan diteruskan ke LAPOR!." if ok and decision == "accepted"
             else "Balasan ditolak; tidak dikirim ke mana pun." if ok
             else "Balasan tidak ditemukan atau sudah diputuskan.")

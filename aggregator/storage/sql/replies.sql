@@ -20,7 +20,7 @@ SELECT rr.id, rr.complaint_id, rr.channel, rr.text, rr.sent_at, rr.created_at, r
        rr.unverified_reason, c.lapor_tracking_id, c.title
 FROM reporter_replies rr JOIN complaints c ON c.id = rr.complaint_id
 WHERE NOT rr.verified AND rr.reviewed_at IS NULL
-ORDER BY rr.created_at, rr.id
+ORDER BY rr.created_at, rr.raw_item_id NULLS LAST, rr.id
 LIMIT $1;
 
 -- name: count_held_replies
@@ -37,7 +37,8 @@ RETURNING id, complaint_id, resolved;
 -- name: list_complaint_replies
 SELECT id, channel, text, sent_at, created_at, resolved, verified, verified_by,
        unverified_reason, review, reviewed_by, reviewed_at, lapor_reply_id
-FROM reporter_replies WHERE complaint_id = $1 ORDER BY created_at, id;
+FROM reporter_replies WHERE complaint_id = $1
+ORDER BY created_at, raw_item_id NULLS LAST, id;  -- one batch shares created_at: arrival order
 
 -- name: reply_is_verified
 SELECT verified FROM reporter_replies WHERE id = $1;
