@@ -26,6 +26,7 @@ from aggregator.lapor.health import lapor_health
 from aggregator.localtime import zone_label
 from aggregator.receipts import hide_in_ref
 from aggregator.storage import admin as repo
+from aggregator.storage import replies as held_replies
 from aggregator.storage import web as sessions
 from aggregator.storage.sqlfiles import q
 from aggregator.web.auth import allowed_roles, requires
@@ -211,6 +212,7 @@ async def overview(request: web.Request) -> dict[str, Any]:
         quarantined = await conn.fetchval(
             "SELECT count(*) FROM raw_items WHERE state = 'quarantined'"
         )
+        held = await held_replies.held_count(conn)
     if request[IDENTITY]["role"] == "agency":
         status["sources"] = []
         health["components"] = [c for c in health["components"] if c["kind"] != "source"]
@@ -224,6 +226,7 @@ async def overview(request: web.Request) -> dict[str, Any]:
         "total": sum(status["complaints"].values()),
         "dead": len(status["dead_jobs"]),
         "quarantined": quarantined,
+        "held_replies": held,
         "lapor": lapor["breaker"],
         "feed_read_at": lapor["feed_read_at"],
     }

@@ -93,6 +93,8 @@ async def test_operator_sees_held_replies_with_reason_and_decides(pool) -> None:
     async with TestClient(TestServer(app)) as client:
         toks = await tokens(pool)
         await login_as(client, toks["operator"])
+        overview = await (await client.get("/dasbor")).text()
+        assert "balasan ditahan" in overview
         page = await (await client.get("/dasbor/balasan")).text()
         assert "SUDAH beres kok" in page and "Ini dari saya juga" in page
         assert "nomor pengirim bukan nomor pelapor pengaduan #1916460" in page
