@@ -250,6 +250,14 @@ CREATE SEQUENCE public.followups_id_seq
 
 ALTER SEQUENCE public.followups_id_seq OWNED BY public.followups.id;
 
+CREATE TABLE public.form_writes (
+    complaint_id uuid NOT NULL,
+    write_key text NOT NULL,
+    wording text NOT NULL,
+    planned_at timestamp with time zone DEFAULT now() NOT NULL,
+    confirmed_at timestamp with time zone
+);
+
 CREATE TABLE public.incidents (
     id bigint NOT NULL,
     kind text NOT NULL,
@@ -337,7 +345,12 @@ CREATE TABLE public.notifications (
     sent_at timestamp with time zone,
     delivered_at timestamp with time zone,
     items jsonb DEFAULT '[]'::jsonb NOT NULL,
-    merged_into uuid
+    merged_into uuid,
+    sending_at timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    address_hash bytea,
+    retry_of uuid,
+    redelivery_no integer DEFAULT 0 NOT NULL
 );
 
 CREATE TABLE public.raw_items (
@@ -497,6 +510,9 @@ ALTER TABLE ONLY public.followups
 ALTER TABLE ONLY public.followups
     ADD CONSTRAINT followups_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.form_writes
+    ADD CONSTRAINT form_writes_pkey PRIMARY KEY (complaint_id, write_key);
+
 ALTER TABLE ONLY public.incidents
     ADD CONSTRAINT incidents_pkey PRIMARY KEY (id);
 
@@ -584,9 +600,13 @@ CREATE INDEX jobs_lease_idx ON public.jobs USING btree (lease_until) WHERE ((sta
 
 CREATE INDEX lapor_events_tracking_idx ON public.lapor_events USING btree (tracking_id, at);
 
+CREATE INDEX notifications_address_recent_idx ON public.notifications USING btree (address_hash, sent_at) WHERE (address_hash IS NOT NULL);
+
 CREATE INDEX notifications_complaint_idx ON public.notifications USING btree (complaint_id, created_at);
 
 CREATE INDEX notifications_pending_idx ON public.notifications USING btree (complaint_id, created_at) WHERE (state = 'queued'::public.notification_state);
+
+CREATE INDEX notifications_retry_of_idx ON public.notifications USING btree (retry_of) WHERE (retry_of IS NOT NULL);
 
 CREATE INDEX notifications_sent_at_idx ON public.notifications USING btree (sent_at) WHERE (sent_at IS NOT NULL);
 
@@ -637,6 +657,9 @@ ALTER TABLE ONLY public.dashboard_sessions
 ALTER TABLE ONLY public.followups
     ADD CONSTRAINT followups_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.form_writes
+    ADD CONSTRAINT form_writes_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.jobs
     ADD CONSTRAINT jobs_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
 
@@ -645,6 +668,9 @@ ALTER TABLE ONLY public.lapor_events
 
 ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.notifications
+    ADD CONSTRAINT notifications_retry_of_fkey FOREIGN KEY (retry_of) REFERENCES public.notifications(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.reporter_replies
     ADD CONSTRAINT reporter_replies_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;

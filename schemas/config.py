@@ -316,6 +316,38 @@ class NotifyConfig(Section):
     reply_window_days: int = Field(default=30, ge=1)
     """For how many days after our last message an e-mail or SMS from the same citizen
     counts as a reply, not a new complaint."""
+    max_per_address_per_hour: int = Field(default=6, ge=0)
+    """Most messages sent to one phone number or e-mail address in any hour (0 = no limit);
+    more are kept for the status page. Cuts loops with auto-responders."""
+    identical_limit: int = Field(default=2, ge=0)
+    """Most times the very same text is sent to one address within `identical_window_h`
+    (0 = no limit); a further identical message is a loop and is not sent."""
+    identical_window_h: float = Field(default=24.0, gt=0)
+    """The window of `identical_limit`, in hours."""
+    retry_backoff_s: list[float] = Field(default_factory=lambda: [300.0, 1800.0])
+    """Waits before each new attempt on the same channel after the channel reported a
+    failure that may pass (SMS not delivered, mail deferred); empty = no retry there."""
+    fallback: Literal["other_channel", "none"] = "other_channel"
+    """After the retries fail: `other_channel` sends the message by e-mail when the SMS
+    failed (and by SMS when the e-mail failed) if the reporter gave that address."""
+    fallback_sources: dict[str, str] = Field(default_factory=dict)
+    """Channel (`email`, `sms`) → name of the source whose sink sends the fallback there,
+    e.g. `{ email = "surel-pengaduan", sms = "sms-gateway" }`."""
+
+
+class PublicConfig(Section):
+    """The pages citizens see (web form, receipt, status): the municipality's look and the
+    privacy notice."""
+
+    logo: Path | None = None
+    """The municipality's logo (PNG, JPEG or SVG, at most 200 KB), shown on every public
+    page next to `municipality`; embedded in the page, so no other address is needed."""
+    privacy_contact: str | None = None
+    """Where a citizen asks for their data to be corrected or erased (an e-mail address,
+    a telephone number or an office), named in the privacy notice."""
+    retention: str = ("selama pengaduan ditangani dan paling lama lima tahun setelah "
+                      "selesai, sesuai ketentuan kearsipan")
+    """How long personal data are kept, in words for the privacy notice."""
 
 
 class FollowupConfig(Section):
@@ -519,6 +551,8 @@ class Settings(BaseSettings):
     """Working-day clocks."""
     notify: NotifyConfig = NotifyConfig()
     """Messages to citizens."""
+    public: PublicConfig = PublicConfig()
+    """The public pages: logo and privacy notice."""
     followup: FollowupConfig = FollowupConfig()
     """Extra words for the follow-up labeller."""
     alerts: AlertsConfig = AlertsConfig()
@@ -553,6 +587,18 @@ class Settings(BaseSettings):
         self.sla.agency_contacts = {
             self.agency_id(k) or k: v for k, v in self.sla.agency_contacts.items()
         }
+        return self
+
+    @model_validator(mode="after")
+    def _fallback_sources_exist(self) -> Settings:
+        names = {s.name for s in self.sources}
+        for channel, name in self.notify.fallback_sources.items():
+            if channel not in ("email", "sms"):
+                raise ValueError(f"notify.fallback_sources: {channel!r} is not a channel "
+                                 "(email or sms)")
+            if name not in names:
+                raise ValueError(f"notify.fallback_sources.{channel}: no source is named "
+                                 f"{name!r} (sources: {', '.join(sorted(names)) or 'none'})")
         return self
 
     @field_validator("sources")

@@ -32,6 +32,11 @@ KINDS: list[tuple[str, str]] = [
     ("sql_table", "An old PHP form's database, with optional write-back."),
     ("form_http", "A drop-in endpoint for an old form's `action`; citizens follow it with "
                   "a receipt code on the public status page."),
+    ("whatsapp_cloud", "The WhatsApp Business Cloud API: signed webhooks in, free text inside "
+                       "the 24-hour window and approved templates outside it "
+                       "(connectors/whatsapp/README.md)."),
+    ("whatsapp_gateway", "A local WhatsApp gateway's JSON webhook (fields mapped by "
+                         "configuration) and its HTTP send API."),
 ]
 
 

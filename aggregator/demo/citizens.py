@@ -30,6 +30,7 @@ import structlog
 from aiohttp import web
 
 from aggregator.demo import story
+from aggregator.demo.whatsapp_cloud import CloudSandbox, SandboxState
 
 log = structlog.get_logger(__name__)
 
@@ -83,9 +84,22 @@ SCRIPT: list[tuple[str, str, str]] = [
         "Jembatan kayu di Jl. Mendawai ujung sudah lapuk dan berlubang, "
         "anak-anak sekolah tiap hari lewat situ.",
     ),
+    (
+        "whatsapp",
+        "6281234500004",
+        "Assalamualaikum pak, air PDAM di Jl. Rajawali RT 02 sdh 3 hari tdk mengalir, "
+        "warga terpaksa beli air galon. Mohon dibantu 🙏",
+    ),
+    (
+        "whatsapp",
+        "6281234500005",
+        "Pohon besar di depan SDN 2 Langkai miring hampir tumbang ke jalan, bahaya "
+        "kalau angin kencang. Tlg segera dipangkas.",
+    ),
 ]
 REPLIES = {
     "sms": "LAPOR {tracking} Terima kasih infonya. Lubangnya makin besar setelah hujan kemarin.",
+    "whatsapp": "Terima kasih pak, ditunggu petugasnya. Foto terbaru menyusul.",
     "email": "Terima kasih atas balasannya. Sampai hari ini sampah masih menumpuk.",
 }
 
@@ -151,9 +165,11 @@ class DemoCitizens:
 
     name = "demo_citizens"
 
-    def __init__(self, services: Any, kannel: DemoKannel, *, pace_s: float = 4.0) -> None:
+    def __init__(self, services: Any, kannel: DemoKannel, whatsapp: CloudSandbox | None = None,
+                 *, pace_s: float = 4.0) -> None:
         self.services = services
         self.kannel = kannel
+        self.whatsapp = whatsapp
         self.pace_s = pace_s
         self.next = 0
         self.replied: set[str] = set()
@@ -213,6 +229,11 @@ class DemoCitizens:
                     allow_redirects=False,
                 )
             )
+        elif channel == "whatsapp":
+            if self.whatsapp is None:
+                return
+            await _ok(http.post(f"{self.whatsapp.base_url}/_sandbox/inbound",
+                                json={"from": who, "text": text, "name": "Warga Palangka"}))
         else:
             msg = EmailMessage()
             msg["From"] = who
@@ -247,8 +268,30 @@ class DemoCitizens:
                 )
             )
             n += 1
-        return n
+        return n + await self._reply_by_whatsapp()
 
+    async def _reply_by_whatsapp(self) -> int:
+        """A WhatsApp citizen thanks once for the Tracking ID, and taps SUDAH when asked
+        whether it is solved."""
+        if self.whatsapp is None:
+            return 0
+        n = 0
+        for msg in list(self.whatsapp.state.outbox):
+            to = str(msg.get("to"))
+            text = json.dumps(msg.get("text") or msg.get("interactive") or msg.get("template"))
+            if msg.get("type") == "interactive" and f"solved:{to}" not in self.replied:
+                self.replied.add(f"solved:{to}")
+                spec: dict[str, Any] = {"from": to, "button": "SUDAH", "text": "Sudah selesai"}
+            elif re.search(r"\d{5,}", text) and f"wa:{to}" not in self.replied:
+                self.replied.add(f"wa:{to}")
+                spec = {"from": to, "text": REPLIES["whatsapp"]}
+            else:
+                continue
+            await _ok(self.services.http.post(f"{self.whatsapp.base_url}/_sandbox/inbound",
+                                              json=spec))
+            log.info("demo_citizen_replied", channel="whatsapp")
+            n += 1
+        return n
 
     def _reply_by_email(self) -> int:
         n = 0
@@ -277,6 +320,21 @@ class DemoCitizens:
             log.info("demo_citizen_replied", channel="email")
             n += 1
         return n
+
+
+def whatsapp_sandbox(settings: Any) -> CloudSandbox | None:
+    """The Cloud API sandbox for the demo's ``whatsapp_cloud`` source, served under
+    ``/demo/whatsapp`` of the daemon's own port, posting to that source's webhook."""
+    src = next((s for s in settings.sources if s.kind == "whatsapp_cloud"), None)
+    if src is None:
+        return None
+    o = src.options
+    sandbox = CloudSandbox(SandboxState(
+        app_secret=o["app_secret"], access_token=o["access_token"],
+        phone_number_id=o["phone_number_id"],
+        webhook_url=f"http://127.0.0.1:{settings.http.port}/intake/{src.name}/webhook"))
+    sandbox.base_url = str(o["graph_url"]).rstrip("/")
+    return sandbox
 
 
 async def _ok(request: Any) -> None:
@@ -328,6 +386,12 @@ async def attach_demo(
     kannel = DemoKannel(data_dir / "sms-ke-warga.jsonl", services.http)
     stack.push_async_callback(kannel.close)
     comp.http_routes.append(("", kannel.routes()))
+    whatsapp = whatsapp_sandbox(services.settings)
+    if whatsapp is not None:
+        stack.push_async_callback(whatsapp.close)
+        comp.http_routes.append(("/demo/whatsapp", whatsapp.routes()))
+        comp.banner.append(f"WhatsApp    {whatsapp.base_url}/_sandbox/outbox   (what citizens "
+                           "received; the built-in Cloud API sandbox)")
     token = await demo_token(services)
     comp.banner.append(f"token      {token}   (admin; paste it on the dashboard's login page)")
     comp.banner.append(f"SMS sent to citizens are logged in {data_dir / 'sms-ke-warga.jsonl'}")
@@ -335,8 +399,8 @@ async def attach_demo(
         f"e-mail answers to citizens are written to {data_dir / 'maildir' / 'terkirim' / 'new'}"
     )
     if citizens:
-        comp.loops.append(DemoCitizens(services, kannel))
-        comp.banner.append("demo citizens are writing by SMS, web form and e-mail")
+        comp.loops.append(DemoCitizens(services, kannel, whatsapp))
+        comp.banner.append("demo citizens are writing by SMS, web form, e-mail and WhatsApp")
         # --until-idle: the story ends when every report is closed and every message delivered.
         started = services.clock()
         comp.outstanding.append(lambda: story.outstanding(services, started))

@@ -2,8 +2,8 @@
 
 An embedded PostgreSQL, the built-in LAPOR! sandbox playing each report's life at high
 speed, one channel of each kind (an SMS gateway pushing over HTTP, an old web form, a
-Maildir that a mail server delivers into, with a Maildir outbox the answers are written to)
-and simulated citizens writing through them.
+Maildir that a mail server delivers into, with a Maildir outbox the answers are written to,
+WhatsApp through the built-in Cloud API sandbox) and simulated citizens writing through them.
 """
 
 from __future__ import annotations
@@ -46,6 +46,18 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
                 },
             },
             {"name": "form-pengaduan", "kind": "form_http", "poll_s": 2, "options": {}},
+            {
+                "name": "wa-pengaduan",
+                "kind": "whatsapp_cloud",
+                "options": {
+                    # The built-in WhatsApp Cloud API sandbox, mounted in the demo's own app.
+                    "graph_url": f"http://127.0.0.1:{port}/demo/whatsapp",
+                    "phone_number_id": "106540352242922",
+                    "access_token": "demo-whatsapp-token",
+                    "app_secret": "demo-whatsapp-app-secret",
+                    "verify_token": "demo-whatsapp-verify",
+                },
+            },
             {
                 "name": "email-pengaduan",
                 "kind": "maildir",

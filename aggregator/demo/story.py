@@ -18,7 +18,7 @@ from aggregator.storage import demo as repo
 # A story lasts about a minute; this bounds a demo that cannot finish (say, a dead job).
 STORY_TIMEOUT_S = 300.0
 
-CHANNELS = {"sms": "SMS", "web": "web form", "email": "e-mail"}
+CHANNELS = {"sms": "SMS", "web": "web form", "email": "e-mail", "whatsapp": "WhatsApp"}
 FINAL = {
     "selesai": "closed",
     "arsip": "archived",
@@ -119,6 +119,12 @@ async def summary(services: Any, since: dt.datetime) -> list[str]:
         lines.append(
             f"  {_plural(sent['email'], 'e-mail')} (threaded answers, in "
             f"{data_dir / 'maildir' / 'terkirim' / 'new'})"
+        )
+    if sent["whatsapp"]:
+        lines.append(
+            f"  {_plural(sent['whatsapp'], 'WhatsApp message')} ({delivered['whatsapp']} "
+            "confirmed delivered by the platform's status callbacks; the sandbox's outbox: "
+            "/demo/whatsapp/_sandbox/outbox)"
         )
     if sent["web"]:
         lines.append(

@@ -36,6 +36,7 @@ import structlog
 
 from aggregator.errors import ConfigError, InvalidInput
 from aggregator.intake.bulk import HistoryRow, SealCache, eligible, plan_history, write_history
+from aggregator.intake.normalize import settle_draft
 from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem, abilities
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
@@ -210,7 +211,10 @@ class _CachedParse:
 
 def _parse(source: Any, item: RawItem) -> Parsed | Exception:
     try:
-        return source.parse(item)  # type: ignore[no-any-return]
+        parsed = source.parse(item)
+        # As intake settles every draft (notes kept, site names dropped), once: the policy's
+        # decisions and both write paths then see the same object.
+        return settle_draft(parsed) if isinstance(parsed, ComplaintDraft) else parsed
     except InvalidInput as exc:
         return exc
     except Exception as exc:  # a parser bug quarantines the item, never the whole run
@@ -314,6 +318,8 @@ async def run_backfill(
                 live = {k: v for k, v in last_cursor.items() if k != "backfill"}
                 await conn.execute(q("set_source_cursor_if_empty"), source.name, source.kind,
                                    live)
+                # Rows the backfill read that are still open are re-scanned like live ones.
+                await conn.execute(q("merge_backfill_open_rows"), source.name, live)
     log.info("backfill_finished", source=source.name, dry_run=dry_run, read=summary.read,
              imported=summary.imported, pushed=summary.pushed, history=summary.history,
              quarantined=summary.quarantined)

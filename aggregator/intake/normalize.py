@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import re
 import unicodedata
+from typing import Any
 
 import phonenumbers
 
@@ -183,3 +184,39 @@ def derive_title(content: str, limit: int = 150) -> str:
         cut = first[: limit - 1].rsplit(" ", 1)[0]
         first = (cut or first[: limit - 1]) + "…"
     return first
+
+
+# A sender or reporter "name" that names a site, a form or a mailer, not a person: web forms
+# relaying through a no-reply address ("Form Pengaduan Website", "Formulir Pengaduan",
+# "Admin Website Pemkot", "noreply"). No citizen is called that.
+_SITE_NAME = re.compile(
+    r"(?i)\b(?:form(?:ulir)?|website|situs|portal|aplikasi|sistem|system|mailer|no-?reply|"
+    r"do-?not-?reply|postmaster|daemon|notifikasi|notification|helpdesk|webmaster|admin(?:istrator)?|"
+    r"pengaduan|laporan|layanan)\b"
+)
+
+
+def is_site_name(name: str | None) -> bool:
+    """True when ``name`` names a site, form or mailer rather than a person."""
+    return bool(name) and (_SITE_NAME.search(name or "") is not None or "@" in (name or "")
+                           or "://" in (name or ""))
+
+
+def settle_draft(d: Any) -> Any:
+    """What intake keeps of a draft beyond the connector's fields, for every channel:
+
+    - a reporter name that is a site or form name is dropped (flag ``reporter_name_is_site``);
+    - the connector's notes (missing SMS parts, a refused attachment, a staff forward's note)
+      are kept on the complaint as ``origin.intake_notes`` beside its flags, for operators.
+    """
+    flags = list(d.flags)
+    update: dict[str, Any] = {}
+    if is_site_name(d.reporter.name):
+        update["reporter"] = d.reporter.model_copy(update={"name": None})
+        flags.append("reporter_name_is_site")
+    if d.notes and "intake_notes" not in d.origin:
+        update["origin"] = {**d.origin, "intake_notes": list(d.notes)}
+    if not update:
+        return d
+    update["flags"] = tuple(dict.fromkeys(flags))
+    return d.model_copy(update=update)

@@ -21,7 +21,7 @@ import asyncpg
 import structlog
 
 from aggregator.errors import InvalidInput
-from aggregator.intake.normalize import clean_text, derive_title
+from aggregator.intake.normalize import clean_text, derive_title, settle_draft
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
 from aggregator.intake.routing import Route, Router
 from aggregator.storage import replies as replies_repo
@@ -84,7 +84,9 @@ def content_hash(text: str) -> bytes:
 
 def _parse(parse: Callable[[RawItem], Parsed], item: RawItem) -> Parsed | InvalidInput:
     try:
-        return parse(item)
+        parsed = parse(item)
+        # Once, here: the same object is then planned (a backfill's decisions key on it).
+        return settle_draft(parsed) if isinstance(parsed, ComplaintDraft) else parsed
     except InvalidInput as exc:
         return exc
     except Exception as exc:  # a parser bug must not lose the item: quarantine it

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from aggregator.notify import redeliver
 from aggregator.storage import followup as repo
 from connectors.base import delivery_reporter
 
@@ -40,8 +41,11 @@ class DeliveryLoop:
             for row in await repo.undelivered(conn, since, list(self.sinks), self.batch):
                 status = await self.sinks[row["source"]].delivery_status(str(row["id"]))
                 if status.state in ("delivered", "failed"):
-                    await repo.set_delivery(conn, row["id"], status.state, status.at,
-                                            status.detail)
+                    async with conn.transaction():
+                        await repo.set_delivery(conn, row["id"], status.state, status.at,
+                                                status.detail)
+                        if status.state == "failed":
+                            await redeliver.schedule(self.services, conn, row["id"])
                     log.info("notification_delivery_recorded", notification_id=str(row["id"]),
                              state=status.state)
                     changed += 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -27,13 +27,21 @@ import asyncpg
 import structlog
 from prometheus_client import Counter
 
-from aggregator.errors import PermanentError, TransientError
+from aggregator.errors import (
+    AuthError,
+    ConfigError,
+    InDoubtError,
+    PermanentError,
+    TransientError,
+)
 from aggregator.health import record
+from aggregator.notify import guard, redeliver
 from aggregator.notify.render import Item, channel_of, local_time, render
 from aggregator.storage import conversations
+from aggregator.storage import delivery as drepo
 from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
-from connectors.base import Origin, OutboundMessage, Sink
+from connectors.base import Origin, OutboundMessage, Sink, resend_is_safe
 from schemas.events import Job
 
 log = structlog.get_logger(__name__)
@@ -58,6 +66,8 @@ NEEDS_NO_TRACKING_ID = frozenset({"usage", "sunset", "complaint_linked"})
 FAN_OUT = frozenset({"status_changed", "deleted", "response_posted"})
 
 Handler = Callable[[Job], Awaitable[None]]
+IN_DOUBT = ("in doubt: the notifier stopped after handing this message to the channel, which "
+            "cannot recognise a resend; not sent again, so the citizen gets it at most once")
 
 
 def notification_id(dedup_key: str) -> uuid.UUID:
@@ -96,6 +106,9 @@ class Notifier:
             return
         if event == "flush":
             await self.flush(job.complaint_id)
+            return
+        if event == "redeliver":
+            await self.redeliver(job.complaint_id, uuid.UUID(str(job.payload["notification_id"])))
             return
         if event not in SINK_KIND and event != "deleted":
             raise PermanentError(f"unknown notify event {event!r}")
@@ -216,7 +229,9 @@ class Notifier:
         return "once", [Item(event)], None  # ack, sunset
 
     def _channel(self, c: asyncpg.Record) -> str:
-        return channel_of(str(c["channel"]))
+        # WhatsApp messages read like the status page's (no SMS length limit) but are
+        # counted, and addressed, as WhatsApp.
+        return "whatsapp" if str(c["channel"]) == "whatsapp" else channel_of(str(c["channel"]))
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -246,18 +261,47 @@ class Notifier:
                 sent += 1
             return sent
 
+    async def redeliver(self, complaint_id: uuid.UUID, failed_id: uuid.UUID) -> None:
+        """Send a failed notification again, as ``redeliver.schedule`` planned."""
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                await repo.lock_complaint(conn, complaint_id)
+                failed = await drepo.get_for_redelivery(conn, failed_id)
+                c = await repo.get_complaint(conn, complaint_id)
+                if failed is None or c is None or str(failed["state"]) != "failed":
+                    return  # a late "delivered" arrived meanwhile, or it is gone
+                step = redeliver.next_step(
+                    self.settings, await drepo.chain(conn, failed_id),
+                    has_address={"email": c["email_enc"] is not None,
+                                 "sms": c["phone_enc"] is not None})
+                if step is None:
+                    return
+                new_id = redeliver.redelivery_id(failed_id)
+                items = await drepo.batch_items(conn, failed_id)
+                await drepo.insert_redelivery(
+                    conn, notification_id=new_id, complaint_id=complaint_id,
+                    kind=str(failed["kind"]), channel=step.channel, source=step.source,
+                    dedup_key=f"redeliver:{failed_id}", items=items, retry_of=failed_id,
+                    redelivery_no=int(failed["redelivery_no"]) + 1)
+                if await drepo.redelivery_state(conn, f"redeliver:{failed_id}") != "queued":
+                    return  # done before (a redelivered job)
+            await self._send(conn, c, new_id, [{"items": items}], channel=step.channel,
+                             source=step.source)
+
     async def _send(self, conn: asyncpg.Connection, c: asyncpg.Record, head: uuid.UUID,
-                    rows: list[asyncpg.Record]) -> None:
+                    rows: Sequence[Mapping[str, Any]], *, channel: str | None = None,
+                    source: str | None = None) -> None:
         # In the order the events were enqueued (jobs of one burst run concurrently).
         stored = sorted((i for r in rows for i in r["items"]), key=lambda i: i.get("seq", 0))
         items = [Item(i["event"], i.get("data") or {}) for i in stored]
         kind = SINK_KIND.get(items[-1].event, items[-1].event)
-        channel = self._channel(c)
-        sink = self.sinks.get(c["source"])
+        channel = channel or self._channel(c)
+        source = source or str(c["source"])
+        sink = self.sinks.get(source)
         address = self._address(c, channel)
         # E-mail and SMS need an address; other sinks answer on the thread itself (an old
         # form's ``tanggapan`` row). Without either the message is kept for the status page.
-        if sink is None or (channel in ("email", "sms") and address is None):
+        if sink is None or (channel in ("email", "sms", "whatsapp") and address is None):
             channel, sink = "web", None
         common = self._common(c, channel)
         msg = render(channel, items, common, sms_max_parts=self.settings.notify.sms_max_parts)
@@ -265,25 +309,55 @@ class Notifier:
         state, external_id = "sent", None
         detail: str | None = "kept for the status page"
         if sink is not None:
-            origin = Origin(source=c["source"], channel=str(c["channel"]), address=address,
-                            thread=c["origin"] if isinstance(c["origin"], dict) else {})
+            address_hash = self.services.crypto.match_hash("notify-address", address)
+            held = await self._guard(conn, channel, address, address_hash, msg.text, head, now)
+            if held is not None:
+                async with conn.transaction():
+                    await drepo.skip_batch(conn, head, channel=channel, body=msg.text,
+                                           reason=held)
+                    await append_event(conn, c["id"], "notification_held",
+                                       {"notification_id": str(head), "channel": channel,
+                                        "kinds": [i.event for i in items], "reason": held})
+                NOTIFICATIONS.labels(channel=channel, outcome="held").inc()
+                log.warning("notification_held", complaint_id=str(c["id"]),
+                            notification_id=str(head), channel=channel, reason=held)
+                return
+            # The hand-over is committed before it happens: a retry after a crash between
+            # the send and the record below finds it.
+            may, previous = await drepo.begin_send(conn, head, now, address_hash)
+            if not may:
+                return  # recorded meanwhile by another run
+            own = source == c["source"]  # else a fallback: another channel, no thread
+            origin = Origin(source=source, channel=str(c["channel"]) if own else channel,
+                            address=address,
+                            thread=c["origin"] if own and isinstance(c["origin"], dict) else {})
             out = OutboundMessage(notification_id=str(head), kind=kind, text=msg.text,
                                   subject=msg.subject, html=msg.html,
-                                  tracking_id=common["tracking_id"])
-            try:
-                result = await sink.send(origin, out)
-            except PermanentError as exc:
-                state, detail = "failed", f"sink refused: {exc}"[:500]
-                await record.failed(self.pool, "sink", c["source"], self._now(), detail)
-            except Exception as exc:
-                await record.failed(self.pool, "sink", c["source"], self._now(),
-                                    f"{type(exc).__name__}: {exc}")
-                raise
+                                  tracking_id=common["tracking_id"],
+                                  link=common["status_url"])
+            if previous is not None and not resend_is_safe(sink):
+                detail = IN_DOUBT
+                log.warning("notification_in_doubt_not_resent", notification_id=str(head),
+                            channel=channel, handed_over_at=previous.isoformat())
             else:
-                await record.succeeded(self.pool, "sink", c["source"], self._now(), 1)
-                external_id, detail = result.external_id, result.detail
-                state = ("delivered" if result.delivered else
-                         "failed" if result.delivered is False else "sent")
+                try:
+                    result = await sink.send(origin, out)
+                except PermanentError as exc:
+                    state, detail = "failed", f"sink refused: {exc}"[:500]
+                    await record.failed(self.pool, "sink", source, self._now(), detail)
+                except Exception as exc:
+                    if (isinstance(exc, TransientError | AuthError | ConfigError)
+                            and not isinstance(exc, InDoubtError)):
+                        # Certainly not sent (refused before it left): a retry may send.
+                        await drepo.clear_send(conn, head)
+                    await record.failed(self.pool, "sink", source, self._now(),
+                                        f"{type(exc).__name__}: {exc}")
+                    raise
+                else:
+                    await record.succeeded(self.pool, "sink", source, self._now(), 1)
+                    external_id, detail = result.external_id, result.detail
+                    state = ("delivered" if result.delivered else
+                             "failed" if result.delivered is False else "sent")
         async with conn.transaction():
             await repo.mark_sent(conn, head, state=state, channel=channel, body=msg.text,
                                  subject=msg.subject, external_id=external_id, detail=detail,
@@ -293,10 +367,27 @@ class Notifier:
                                {"notification_id": str(head), "channel": channel,
                                 "kinds": [i.event for i in items], "merged": len(rows),
                                 "state": state})
+            if state == "failed":
+                await redeliver.schedule(
+                    self.services, conn, head,
+                    has_address={"email": c["email_enc"] is not None,
+                                 "sms": c["phone_enc"] is not None})
         NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
         log.info("notification_sent" if state != "failed" else "notification_failed",
                  complaint_id=str(c["id"]), notification_id=str(head), channel=channel,
                  kinds=[i.event for i in items], state=state)
+
+    async def _guard(self, conn: asyncpg.Connection, channel: str, address: str | None,
+                     address_hash: bytes | None, body: str, head: uuid.UUID,
+                     now: dt.datetime) -> str | None:
+        """Why this message must not go out (an auto-reply loop), or None."""
+        if channel == "sms" and address:
+            if (problem := guard.sms_address_problem(address)) is not None:
+                return problem
+        if address_hash is None:
+            return None
+        return await guard.loop_problem(conn, self.settings, address_hash=address_hash,
+                                        body=body, now=now, excluding=head)
 
     def _address(self, c: asyncpg.Record, channel: str) -> str | None:
         crypto = self.services.crypto
@@ -335,7 +426,24 @@ class Notifier:
             sink = self.sinks.get(str(source))
             state, external_id, sent_at = "skipped", None, None
             detail: str | None = "no sink for this source"
-            if sink is not None:
+            address_hash = self.services.crypto.match_hash("notify-address", str(address))
+            held = await self._guard(conn, channel, str(address), address_hash, msg.text, nid,
+                                     self._now()) if sink is not None else None
+            previous: dt.datetime | None = None
+            if sink is not None and held is None:
+                may, previous = await drepo.begin_standalone(
+                    conn, notification_id=nid, kind=event, channel=channel, source=str(source),
+                    dedup_key=dedup, body=msg.text, subject=msg.subject, at=self._now(),
+                    address_hash=address_hash)
+                if not may:
+                    return
+            if held is not None:
+                detail = held
+                log.warning("notification_held", kind=event, notification_id=str(nid),
+                            channel=channel, reason=held)
+            elif sink is not None and previous is not None and not resend_is_safe(sink):
+                state, detail, sent_at = "sent", IN_DOUBT, previous
+            elif sink is not None:
                 try:
                     result = await sink.send(
                         Origin(source=str(source), channel=channel, address=str(address)),
@@ -343,6 +451,9 @@ class Notifier:
                                         kind=SINK_KIND.get(event, event),
                                         text=msg.text, subject=msg.subject, html=msg.html))
                 except Exception as exc:
+                    if (isinstance(exc, TransientError | AuthError | ConfigError)
+                            and not isinstance(exc, InDoubtError)):
+                        await drepo.clear_send(conn, nid)
                     await record.failed(self.pool, "sink", str(source), self._now(),
                                         f"{type(exc).__name__}: {exc}")
                     raise

@@ -6,6 +6,12 @@ one complaint, hands the state as plain data to the source's ``LegacyWriter`` (f
 ``connectors/forms/writeback.py``, which alone touches the old tables) and records the
 outcome on the timeline.
 
+Every write is keyed in our database (``form_writes``, migration 0120): under a per-complaint
+advisory lock the job first records each write's wording (the writer's ``wordings``; a key
+recorded before keeps its first wording), then mirrors, then confirms what the old records now
+hold, so a retry after a crash or a kill writes the same text (found by the old table's NOT
+EXISTS) and a confirmed write is not attempted again.
+
 Jobs: kind ``write_back`` with ``complaint_id`` set; they are queued by triggers (migration
 0041) in the very transaction that sets a Tracking ID, moves a status or stores a response.
 
@@ -19,6 +25,7 @@ records the deletion as a re-scan would (``origin.legacy_row_deleted`` and one
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -61,15 +68,29 @@ class WriteBackHandler:
             tracking_id=c.tracking_id,
             status=c.status,
             notes=tuple(
-                WriteBackNote(kind=f.kind, text=f.text, agency=f.agency_name, at=f.at)
+                WriteBackNote(
+                    kind=f.kind, text=f.text, agency=f.agency_name, at=f.at,
+                    key=f"followup:{f.id}",
+                )
                 for f in followups
             ),
         )
         # Two jobs of one complaint (a status and a response, or two replicas) must not both
         # pass the old table's NOT EXISTS check before either inserts: one at a time.
-        async with self.services.pool.acquire() as lock_conn, lock_conn.transaction():
-            await repo.lock_write_back(lock_conn, job.complaint_id)
+        async with (
+            self.services.pool.acquire() as conn,
+            repo.write_back_locked(conn, job.complaint_id),
+        ):
+            # The ledger first: each write's wording is fixed (and kept if fixed before) in
+            # our database before the old table is touched; what it confirms is not redone.
+            ledger = await repo.plan_form_writes(conn, job.complaint_id, writer.wordings(request))
+            request = replace(
+                request,
+                wordings={k: w.wording for k, w in ledger.items()},
+                confirmed=frozenset(k for k, w in ledger.items() if w.confirmed),
+            )
             result = await writer.mirror(request)
+            await repo.confirm_form_writes(conn, job.complaint_id, list(result.confirmed))
         if result.missing is not None:
             # Deleted in the old admin before a re-scan saw it: record it as the re-scan
             # would, then end like a job for a deletion already known.

@@ -78,6 +78,9 @@ async def complaint_detail(
     if row is None:
         return None
     detail: dict[str, Any] = _plain(row)  # type: ignore[assignment]
+    # What the daemon noticed about the item at intake (flags are the codes, these the text).
+    origin = detail.get("origin") or {}
+    detail["notes"] = list(origin.get("intake_notes") or []) if isinstance(origin, dict) else []
     # The receipt code is the citizen's credential: staff of every role see that one exists.
     detail["origin"], detail["has_receipt_code"] = hide_in_origin(detail.get("origin"))
     reporter_id = detail.pop("reporter_id")

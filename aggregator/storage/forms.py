@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,16 +61,41 @@ async def get_write_back_state(
     )
 
 
+@dataclass(frozen=True)
+class WriteBackFollowup(PublicFollowup):
+    id: int = 0
+
+
 async def list_followups_for_write_back(
     conn: asyncpg.Connection, complaint_id: uuid.UUID
-) -> list[PublicFollowup]:
+) -> list[WriteBackFollowup]:
     rows = await conn.fetch(q("list_followups_for_write_back"), complaint_id)
-    return [PublicFollowup(r["at"], r["agency_name"], r["text"], r["kind"]) for r in rows]
+    return [
+        WriteBackFollowup(r["at"], r["agency_name"], r["text"], r["kind"], id=r["id"])
+        for r in rows
+    ]
 
 
 async def lock_write_back(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> None:
     """Serialise write-back of one complaint until the transaction ends."""
     await conn.execute(q("lock_write_back"), str(complaint_id))
+
+
+@contextlib.asynccontextmanager
+async def write_back_locked(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> AsyncIterator[None]:
+    """Serialise write-back of one complaint on this connection (no transaction: the ledger
+    writes made meanwhile commit at once)."""
+    await conn.execute(q("lock_write_back_session"), str(complaint_id))
+    try:
+        yield
+    finally:
+        try:
+            await conn.execute(q("unlock_write_back"), str(complaint_id))
+        except BaseException:
+            conn.terminate()  # a connection still holding the lock must not be reused
+            raise
 
 
 async def mark_form_row_deleted(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> bool:
@@ -114,3 +141,44 @@ async def record_delivery_report(
     """A gateway's delivery report onto its notification; False when it changed nothing
     (unknown id, or the notification is already past it)."""
     return await conn.fetchval(q("record_sms_delivery"), notification_id, state, detail) is not None
+
+
+@dataclass(frozen=True)
+class FormWrite:
+    """One write into an old form table as our ledger holds it (migration 0120)."""
+
+    key: str
+    wording: str
+    confirmed: bool
+
+
+async def plan_form_writes(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID, wordings: dict[str, str]
+) -> dict[str, FormWrite]:
+    """Record the wording of each write not yet planned; a key planned before keeps its first
+    wording. Every asked key's entry, as recorded."""
+    keys = list(wordings)
+    rows = await conn.fetch(
+        q("plan_form_writes"), complaint_id, keys, [wordings[k] for k in keys]
+    )
+    return {
+        r["write_key"]: FormWrite(r["write_key"], r["wording"], r["confirmed_at"] is not None)
+        for r in rows
+    }
+
+
+async def list_form_writes(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> dict[str, FormWrite]:
+    rows = await conn.fetch(q("list_form_writes"), complaint_id)
+    return {
+        r["write_key"]: FormWrite(r["write_key"], r["wording"], r["confirmed_at"] is not None)
+        for r in rows
+    }
+
+
+async def confirm_form_writes(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID, keys: list[str]
+) -> None:
+    if keys:
+        await conn.execute(q("confirm_form_writes"), complaint_id, keys)

@@ -34,6 +34,7 @@ from aggregator.web.keys import IDENTITY, SERVICES, THROTTLE
 from aggregator.web.labels import (
     CHANNEL_LABELS,
     EVENT_LABELS,
+    FLAG_LABELS,
     JOB_LABELS,
     JOB_STATE_LABELS,
     LABEL_TEXT,
@@ -90,6 +91,7 @@ def setup_dashboard(app: web.Application) -> None:
         "label_job_state": JOB_STATE_LABELS,
         "label_channel": CHANNEL_LABELS,
         "label_verified_by": VERIFIED_BY_LABELS,
+        "label_flag": FLAG_LABELS,
     }.items():
         env.filters[name] = functools.partial(label, mapping)
     env.filters["label_actor"] = actor_label

@@ -74,6 +74,8 @@ EVENT_LABELS = {
     "closed_without_real_followup": "ditutup tanpa tindak lanjut nyata",
     "notification_sent": "pemberitahuan ke pelapor dikirim",
     "notification_failed": "pemberitahuan ke pelapor gagal",
+    "notification_held": "pemberitahuan ke pelapor ditahan (pencegah balasan otomatis)",
+    "notification_redelivery_planned": "pemberitahuan ke pelapor akan dikirim ulang",
     # old forms
     "form_written_back": "status ditulis balik ke formulir lama",
     "form_write_back_skipped": "tulis balik ke formulir lama dilewati",
@@ -128,6 +130,40 @@ CHANNEL_LABELS = {
     "whatsapp": "WhatsApp",
     "counter": "loket",
     "other": "lainnya",
+}
+
+# What intake noticed about an item (``complaints.flags``), for operators; a flag without a
+# label is shown as its code.
+FLAG_LABELS = {
+    "incomplete_multipart": "SMS panjang tidak lengkap (ada bagian yang tidak diterima)",
+    "attachment_refused": "lampiran ditolak",
+    "attachment_dangerous": "lampiran berbahaya ditolak",
+    "forwarded_by_staff": "diteruskan oleh petugas",
+    "reporter_name_is_site": "nama pengirim adalah nama situs/formulir, bukan pelapor",
+    "mojibake_repaired": "huruf rusak diperbaiki",
+    "double_mojibake_repaired": "huruf rusak berlapis diperbaiki",
+    "latin1_text": "teks berkode latin1",
+    "truncated_at_text_limit": "teks terpotong di batas kolom TEXT",
+    "truncated_multibyte": "huruf terakhir terpotong",
+    "html_stripped": "markah HTML dibuang",
+    "html_entities_decoded": "entitas HTML diurai",
+    "html_escaped_repeatedly": "HTML di-escape berulang kali",
+    "script_removed": "skrip dibuang",
+    "date_missing": "tanggal tidak ada",
+    "date_invalid": "tanggal tidak valid",
+    "date_in_future": "tanggal di masa depan",
+    "date_only": "hanya tanggal, tanpa jam",
+    "status_unmapped": "status lama tidak dikenal",
+    "status_empty": "status lama kosong",
+    "orphan_row": "pelapor tidak ada di tabel masyarakat",
+    "nik_invalid": "NIK tidak valid",
+    "email_invalid": "e-mail tidak valid",
+    "photo_missing": "foto tidak ditemukan",
+    "body_empty": "isi e-mail kosong",
+    "subject_only": "hanya subjek",
+    "missing_message_id": "tanpa Message-ID",
+    "mime_defects": "struktur e-mail cacat",
+    "mime_broken": "struktur e-mail rusak",
 }
 
 SLA_CLOCK_LABELS = {
@@ -423,6 +459,23 @@ def _notification(c: _Ctx) -> None:
     c.field("Keadaan", "state", NOTIFICATION_STATE_LABELS)
 
 
+def _notification_held(c: _Ctx) -> None:
+    _notification(c)
+    if c.d.get("reason"):
+        c.add("Alasan", str(c.d["reason"]))
+
+
+REDELIVERY_STEPS = {"retry": "ulang lewat kanal yang sama", "fallback": "lewat kanal lain"}
+
+
+def _redelivery(c: _Ctx) -> None:
+    c.field("Kanal", "channel", CHANNEL_LABELS)
+    c.field("Cara", "step", REDELIVERY_STEPS)
+    wait = c.d.get("wait_s")
+    if isinstance(wait, int | float) and wait > 0:
+        c.add("Setelah", f"{wait / 60:g} menit")
+
+
 def _written_back(c: _Ctx) -> None:
     _legacy_row(c)
     wrote = c.d.get("wrote")
@@ -489,6 +542,8 @@ _DETAILS: dict[str, Callable[[_Ctx], None]] = {
     "closed_without_real_followup": _closed_without,
     "notification_sent": _notification,
     "notification_failed": _notification,
+    "notification_held": _notification_held,
+    "notification_redelivery_planned": _redelivery,
     "form_written_back": _written_back,
     "form_write_back_skipped": _write_back_skipped,
     "identity_revealed": _identity,

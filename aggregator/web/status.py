@@ -19,6 +19,7 @@ from aiohttp import web
 
 from aggregator.intake import ingest
 from aggregator.storage import forms as repo
+from aggregator.web.branding import branding
 from connectors.base import Batch, IssuesReceipts, Source, status_reply_item
 from connectors.base.pages import PublicPages
 from connectors.base.receipts import normalize_code, sunset_text
@@ -68,9 +69,10 @@ class StatusPage:
         self.limiter = RateLimiter(60, 20)
         self.zone = ZoneInfo(services.settings.sla.timezone)
         self.municipality: str = services.settings.municipality
+        self.branding = branding(services.settings)
 
     def _render(self, name: str, status: int = 200, **ctx: Any) -> web.Response:
-        return PAGES.render(name, status=status, municipality=self.municipality, **ctx)
+        return PAGES.render(name, status=status, **(self.branding.context() | ctx))
 
     async def _find(self, code: str) -> tuple[str, repo.PublicStatus] | None:
         async with self.services.pool.acquire() as conn:

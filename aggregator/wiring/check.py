@@ -550,6 +550,14 @@ def _unknown_environment(environ: Mapping[str, str], locate: _Locator) -> list[P
 
 def _check_whole(settings: Settings, raw: Mapping[str, Any], locate: _Locator) -> list[Problem]:
     out: list[Problem] = []
+    if settings.public.logo is not None:
+        from aggregator.web.branding import logo_data_uri
+
+        try:
+            logo_data_uri(settings.public.logo)
+        except ConfigError as exc:
+            out.append(Problem(locate.where(("public", "logo")),
+                               str(exc).removeprefix("public.logo: ")))
     if not settings.demo:
         from aggregator.crypto import config_problems
 

@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 
 from aggregator.errors import ConfigError
-from aggregator.storage.forms import record_delivery_report
+from aggregator.web.branding import branding
 from connectors.base import (
     Backfilling,
     Batch,
@@ -46,17 +46,22 @@ def connector_context(services: Any, cfg: SourceConfig, source: list[Source]) ->
                              quarantined=result.quarantined)
 
     async def record_delivery(report: DeliveryReport) -> None:
-        async with services.pool.acquire() as conn:
-            await record_delivery_report(conn, report.notification_id, report.state,
-                                         report.detail)
+        from aggregator.notify.outcome import report_delivery
+
+        await report_delivery(services, report.notification_id, report.state, report.detail)
+
+    def keyed_hash(value: str) -> str:
+        digest = services.crypto.match_hash("channel_user", value)
+        return digest.hex() if digest else ""
 
     settings: Settings = services.settings
     return ConnectorContext(
+        keyed_hash=keyed_hash,
         source=cfg.name, ingest=ingest_batch, record_delivery=record_delivery,
         clock=services.clock, http=services.http,
         log=structlog.get_logger("connectors").bind(source=cfg.name),
         municipality=settings.municipality, timezone=settings.sla.timezone,
-        sms_max_parts=settings.notify.sms_max_parts)
+        sms_max_parts=settings.notify.sms_max_parts, branding=branding(settings))
 
 
 def build_source(cfg: SourceConfig, services: Any) -> Any:

@@ -59,6 +59,7 @@ from connectors.base.protocols import (
     LegacyWriter,
     ProvidesJobHandlers,
     Pulling,
+    RecognisesResend,
     ReportsDelivery,
     Sink,
     Source,
@@ -66,6 +67,7 @@ from connectors.base.protocols import (
     WritesBack,
     abilities,
     delivery_reporter,
+    resend_is_safe,
 )
 from connectors.base.registry import ENTRY_POINT_GROUP, load_source_class, registry
 
@@ -101,6 +103,7 @@ __all__ = [
     "ProvidesJobHandlers",
     "Pulling",
     "RawItem",
+    "RecognisesResend",
     "ReportsDelivery",
     "SatukanalError",
     "SendResult",
@@ -122,6 +125,7 @@ __all__ = [
     "option_problems",
     "parse_status_reply",
     "registry",
+    "resend_is_safe",
     "status_reply_item",
     "validate_options",
 ]

@@ -16,6 +16,7 @@ import aiohttp
 import structlog
 
 from connectors.base.items import Batch, DeliveryReport, IngestOutcome
+from connectors.base.pages import PublicBranding
 
 
 def utcnow() -> dt.datetime:
@@ -28,6 +29,10 @@ async def _not_wired_ingest(batch: Batch) -> IngestOutcome:
 
 async def _not_wired_delivery(report: DeliveryReport) -> None:
     raise RuntimeError("this connector was built without the core: nothing can be recorded")
+
+
+def _not_wired_hash(value: str) -> str:
+    raise RuntimeError("this connector was built without the core: no identity key to hash with")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,11 @@ class ConnectorContext:
     municipality: str = "Pemerintah Daerah"
     timezone: str = "Asia/Jakarta"  # the municipality's zone, for dates written back
     sms_max_parts: int = 3  # a notification's longest SMS, unless a source says otherwise
+    # The core's keyed hash (HMAC with the identity key, hex) of an identifier a channel
+    # gives, such as WhatsApp's business-scoped user id: comparable, never readable.
+    keyed_hash: Callable[[str], str] = _not_wired_hash
+    # name, logo and privacy notice of the public pages
+    branding: PublicBranding = field(default_factory=PublicBranding)
 
     def require_http(self) -> aiohttp.ClientSession:
         if self.http is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -55,6 +56,7 @@ class OutboundMessage:
     subject: str | None = None
     html: str | None = None
     tracking_id: str | None = None
+    link: str | None = None  # the public status page of the report, when there is one
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class WriteBackNote:
     text: str
     agency: str | None
     at: dt.datetime
+    key: str = ""  # the core's key of this write (``followup:<id>``), for its ledger
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class WriteBackRequest:
     tracking_id: str | None
     status: str
     notes: tuple[WriteBackNote, ...] = ()
+    # From the core's ledger: the wording each keyed write was first planned in (write that
+    # text, not a fresh rendering), and the keys the old records are known to hold already.
+    wordings: Mapping[str, str] = field(default_factory=dict)
+    confirmed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ class MissingRow:
 class WriteBackResult:
     wrote: tuple[str, ...] = ()  # "tracking_id", "status", "response", in order
     missing: MissingRow | None = None
+    confirmed: tuple[str, ...] = ()  # keys of writes the old records now hold
 
 
 # -- replies on the core's public status page ---------------------------------------------

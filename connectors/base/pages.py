@@ -7,10 +7,27 @@ a package adds its own templates in a ``templates`` folder and renders through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 from aiohttp import web
+
+
+@dataclass(frozen=True)
+class PublicBranding:
+    """What every public page shows of the municipality: its name, its logo (a ``data:``
+    URI, so the page needs no other address), and the privacy notice's contact and
+    retention sentence."""
+
+    municipality: str = "Pemerintah Daerah"
+    logo: str | None = None
+    privacy_contact: str | None = None
+    retention: str = "selama pengaduan ditangani"
+
+    def context(self) -> dict[str, Any]:
+        return {"municipality": self.municipality, "logo": self.logo,
+                "privacy_contact": self.privacy_contact, "retention": self.retention}
 
 
 class PublicPages:
@@ -30,7 +47,8 @@ class PublicPages:
     def render(
         self, name: str, status: int = 200, headers: dict[str, str] | None = None, **ctx: Any
     ) -> web.Response:
-        ctx.setdefault("municipality", "Pemerintah Daerah")
+        for key, value in PublicBranding().context().items():
+            ctx.setdefault(key, value)
         html = self.env.get_template(name).render(**ctx)
         # Cache, frame and content-security headers come from the core (web/security.py),
         # for every page the daemon serves.

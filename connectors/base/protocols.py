@@ -87,6 +87,16 @@ class ReportsDelivery(Protocol):
 
 
 @runtime_checkable
+class RecognisesResend(Protocol):
+    """A sink that knows a message it already has by its notification id (Gammu's
+    CreatorID, the outbox file name, the form's response text) and does not send it twice.
+    The core resends to such a sink after a crash between hand-over and record; to any other
+    sink (an SMTP relay, Kannel) it does not, so a citizen gets a message at most once."""
+
+    def recognises_resend(self) -> bool: ...
+
+
+@runtime_checkable
 class Answering(Protocol):
     """A source whose channel can answer the citizen (``None``: not as configured)."""
 
@@ -123,6 +133,11 @@ class IssuesReceipts(Protocol):
 @runtime_checkable
 class LegacyWriter(Protocol):
     """Mirrors a complaint's state into the channel's own records (old form tables)."""
+
+    def wordings(self, request: WriteBackRequest) -> dict[str, str]:
+        """The text each keyed write of ``request`` would be written in (pure): the core
+        records it before ``mirror`` so every retry writes the same text."""
+        ...
 
     async def mirror(self, request: WriteBackRequest) -> WriteBackResult: ...
 
@@ -177,3 +192,8 @@ def abilities(source: object) -> Abilities:
 def delivery_reporter(sink: object) -> ReportsDelivery | None:
     """The sink, when it can be asked what became of a notification."""
     return sink if isinstance(sink, ReportsDelivery) else None
+
+
+def resend_is_safe(sink: object) -> bool:
+    """Whether handing the same notification to ``sink`` again cannot send it twice."""
+    return isinstance(sink, RecognisesResend) and sink.recognises_resend()

@@ -7,7 +7,8 @@ import hashlib
 import re
 from typing import Any
 
-from connectors.base import RawItem
+from connectors.base import DeliveryReport, RawItem
+from connectors.email.dsn import read_dsn
 from connectors.email.parser import parse_email
 from schemas.complaint import Parsed
 
@@ -36,6 +37,20 @@ class MailSourceBase:
     options: Any
     _parse_options: Any
     _sink: Any = None
+
+    context: Any
+
+    async def _report_deliveries(self, items: list[RawItem]) -> None:
+        """Hand the mail server's delivery reports on our replies to the core before intake
+        (which ignores them as complaints). Recording twice (a re-pull) changes nothing."""
+        for item in items:
+            dsn = read_dsn(item.payload)
+            if dsn is None or dsn.state is None:
+                continue
+            await self.context.record_delivery(
+                DeliveryReport(dsn.notification_id, dsn.state, dsn.detail))
+            self.context.log.info("email_delivery_reported", notification_id=dsn.notification_id,
+                                  state=dsn.state, status=dsn.status)
 
     def parse(self, item: RawItem) -> Parsed:
         return parse_email(item.payload, options=self._parse_options)

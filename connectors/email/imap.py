@@ -234,6 +234,7 @@ class ImapSource(MailSourceBase):
         for start in range(0, len(uids), size):
             chunk = uids[start : start + size]
             items = await self._fetch(client, chunk)
+            await self._report_deliveries(items)
             yield Batch(
                 items=items,
                 cursor={"uidvalidity": validity, "uid": chunk[-1]},

@@ -75,6 +75,7 @@ class MaildirSource(MailSourceBase):
         for start in range(0, len(files), size):
             chunk = files[start : start + size]
             items = await asyncio.to_thread(self._read, chunk)
+            await self._report_deliveries(items)
             if items:
                 yield Batch(
                     items=items,

@@ -57,6 +57,11 @@ class SmtpOptions(SenderOptions, TlsOptions):
     user: str | None = None
     password: SecretStr | None = None
     timeout_s: float = Field(default=30.0, gt=0)
+    request_dsn: bool = Field(
+        default=True,
+        description="ask the server (when it offers DSN) to report delivery and failure to "
+        "from_address; the e-mail source reading that mailbox records them on the notification",
+    )
 
     @property
     def effective_port(self) -> int:

@@ -57,6 +57,9 @@ class MaildirOutbox:
             external_id=msg["Message-ID"], delivered=None, detail=f"written to {self.opts.path}"
         )
 
+    def recognises_resend(self) -> bool:
+        return True  # the file is named after the notification
+
     def _deliver(self, name: str, data: bytes) -> bool:
         root = self.opts.path
         where = f"sources.{self.source}.options.outbox.path"

@@ -507,6 +507,7 @@ def _add_message_attachment(
     data = inner.as_bytes(policy=compat32) if hasattr(inner, "as_bytes") else b""
     if len(data) > limits.max_bytes:
         out.notes.append(f"attachment {name!r} refused: larger than {limits.max_bytes} bytes")
+        out.flags.append("attachment_refused")
         return
     out.attachments.append(
         AttachmentDraft(filename=name or "pesan.eml", content_type="message/rfc822", data=data)

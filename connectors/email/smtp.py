@@ -21,6 +21,7 @@ from connectors.base.errors import (
     PermanentError,
     TransientError,
 )
+from connectors.email.dsn import mask_addresses
 from connectors.email.options import SenderOptions, SmtpOptions
 
 log = structlog.get_logger(__name__)
@@ -148,16 +149,35 @@ class SmtpSink:
     async def send(self, origin: Origin, message: OutboundMessage) -> SendResult:
         msg = build_message(self.opts, origin, message, self.clock())
         client = await self._connect()
+        mail_options: list[str] = []
+        rcpt_options: list[str] = []
+        if self.opts.request_dsn and not client.esmtp_extensions:
+            try:
+                await client.ehlo()  # connect() greets only for STARTTLS or a login
+            except aiosmtplib.SMTPException as exc:
+                client.close()
+                raise TransientError(f"SMTP EHLO failed: {exc}") from exc
+        if self.opts.request_dsn and client.supports_extension("dsn"):
+            # The server's word on delivery comes back to from_address, where the e-mail
+            # source reads it (connectors/email/dsn.py); ENVID names the notification.
+            envid = re.sub(r"[^A-Za-z0-9._-]", "", message.notification_id)[:100] or "x"
+            mail_options = ["RET=HDRS", f"ENVID={envid}"]
+            rcpt_options = ["NOTIFY=SUCCESS,FAILURE,DELAY"]
         try:
-            errors, _ = await client.send_message(msg)
+            errors, _ = await client.send_message(
+                msg, mail_options=mail_options, rcpt_options=rcpt_options
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            reasons = "; ".join(f"{r.code} {mask_addresses(r.message)}" for r in exc.recipients)
             raise PermanentError(
-                "the citizen's address was refused", details=[str(r) for r in exc.recipients]
+                f"the citizen's address was refused: {reasons}"[:400],
+                details=[str(r) for r in exc.recipients],
             ) from exc
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
                 raise PermanentError(
-                    f"SMTP refused the message: {exc.code}", details=exc.message
+                    f"SMTP refused the message: {exc.code} {mask_addresses(exc.message)}"[:400],
+                    details=exc.message,
                 ) from exc
             raise TransientError(f"SMTP deferred the message: {exc.code}") from exc
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:

@@ -104,6 +104,40 @@ def _raw_filename(part: Any) -> str:
     return m.group(1) if m else str(part.get_filename())
 
 
+# The web form's version of the SMS keyword ANONIM: the reporter's identity stays with us
+# (to answer them) and is not passed to LAPOR! or the agency; ``rahasia`` keeps the report
+# itself from being shown publicly.
+PRIVACY_CHOICES = frozenset({"biasa", "anonim", "rahasia"})
+
+
+_FIELD_LABELS = {"content": "Isi laporan", "title": "Judul", "name": "Nama",
+                 "phone": "Nomor telepon", "nik": "NIK", "email": "Alamat e-mail",
+                 "address": "Lokasi"}
+
+
+def _num(n: int) -> str:
+    return f"{n:,}".replace(",", ".")  # 65.535, as Indonesian writes it
+
+
+def _over_limits(opts: FormHttpOptions, values: dict[str, str | None]) -> list[str]:
+    """One message per field longer than its column in the old schema (``field_limits``)."""
+    out = []
+    for key, value in values.items():
+        limit = opts.field_limits[key]
+        if not value:
+            continue
+        label = _FIELD_LABELS.get(key, key)
+        if key == "content":
+            size = len(value.encode("utf-8"))
+            if size > limit:
+                out.append(f"{label} paling panjang {_num(limit)} byte; kiriman Anda "
+                           f"{_num(size)} byte. Persingkat atau bagi menjadi dua laporan.")
+        elif len(value) > limit:
+            out.append(f"{label} paling panjang {limit} karakter; kiriman Anda "
+                       f"{len(value)} karakter.")
+    return out
+
+
 def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
              received_at: dt.datetime | None = None) -> ComplaintDraft:
     """The complaint a form submission describes, or ``FormInvalid`` with every problem."""
@@ -116,6 +150,7 @@ def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
         value = clean_text(strip_html(value)[0])
         return value or None
 
+    errors += _over_limits(opts, {key: get(key) for key in opts.field_limits})
     content = get("content") or ""
     if len(content) < opts.min_content_chars:
         errors.append(f"Isi laporan wajib diisi, paling sedikit {opts.min_content_chars} "
@@ -145,6 +180,9 @@ def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
         attachments.append(AttachmentDraft(
             filename=name[:120] or "foto", content_type=kind.mime, data=up.data,
             note=f"type sniffed as {kind.mime}"))
+    privacy = (form.fields.get(opts.privacy_field) or "biasa").strip().lower()
+    if privacy not in PRIVACY_CHOICES:
+        errors.append("Pilihan kerahasiaan tidak dikenali: pilih biasa, anonim atau rahasia.")
     if errors:
         raise FormInvalid(errors)
     address = get("address")
@@ -154,6 +192,7 @@ def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
         reporter=Reporter(name=get("name"), email=email, phone=phone, phone_raw=phone_raw,
                           nik=nik_digits, nik_valid=check_nik(nik_digits) if nik_digits else None),
         location=Location(address=address) if address else None,
+        anonymous=privacy == "anonim", confidential=privacy == "rahasia",
         attachments=tuple(attachments), origin={"receipt_code": receipt_code},
         thread_keys=(f"receipt:{receipt_code}",),
     )

@@ -97,12 +97,13 @@ class FormHttpSource:
                 web.get("/terima/{code}", self.receipt)]
 
     def _ctx(self) -> dict[str, Any]:
-        return {"municipality": self.context.municipality, "sunset": self.cfg.sunset,
-                "sunset_text": sunset_text()}
+        return {**self.context.branding.context(), "municipality": self.context.municipality,
+                "sunset": self.cfg.sunset, "sunset_text": sunset_text()}
 
     async def show_form(self, request: web.Request) -> web.Response:
         return render("form.html.j2", action=request.path, f=self.opts.fields,
                       photo_field=self.opts.photo_field, honeypot=self.opts.honeypot_field,
+                      privacy_field=self.opts.privacy_field,
                       min_chars=self.opts.min_content_chars, **self._ctx())
 
     def _error(self, status: int, heading: str, messages: list[str], request: web.Request,

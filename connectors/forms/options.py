@@ -130,6 +130,9 @@ class Rescan(Opts):
     interval_s: float = Field(default=900.0, gt=0)
     open_statuses: list[str] = Field(default_factory=lambda: ["0", "", "proses"])
     max_rows: int = Field(default=20000, ge=1)
+    rows_per_round: int = Field(
+        default=2000, ge=1, description="open rows re-read per round at most; more open rows "
+                                        "are covered over several rounds, in id order")
 
 
 class BackfillPolicy(Opts):
@@ -145,6 +148,16 @@ class SqlTableOptions(Opts):
     url: SecretStr = Field(description="mysql://user:pass@host:port/db or postgresql://…")
     charset: str = Field(default="latin1", pattern=r"^[a-z0-9_]+$",
                          description="the tables' charset, so bytes arrive unconverted")
+    table_charsets: dict[str, str] = Field(
+        default_factory=dict,
+        description="charset per table where the server's own (information_schema) is wrong "
+                    "or not reported; other tables use what the server says, else `charset`")
+    pool_size: int = Field(default=4, ge=1, le=64,
+                           description="connections to the form database (each of reading "
+                                       "and write-back)")
+    statement_timeout_s: float = Field(
+        default=30.0, gt=0, description="a statement on the form database taking longer is "
+                                        "cancelled and retried")
     table: str | None = "pengaduan"
     query: str | None = None
     id_column: str = "id_pengaduan"
@@ -160,6 +173,20 @@ class SqlTableOptions(Opts):
     backfill: BackfillPolicy = BackfillPolicy()
 
     _c = field_validator("table", "id_column")(classmethod(lambda cls, v: check_ident(v)))
+
+    @field_validator("table_charsets")
+    @classmethod
+    def _charsets(cls, v: dict[str, str]) -> dict[str, str]:
+        for table, cs in v.items():
+            check_ident(table)
+            if not re.match(r"^[a-z0-9_]+$", cs):
+                raise ValueError(f"{cs!r} is not a charset name (e.g. latin1, utf8mb4)")
+        return v
+
+    @property
+    def main_table(self) -> str:
+        """The complaints table (of ``table``, or the one write-back writes for a query)."""
+        return self.table or self.write_back.table
 
     @field_validator("query")
     @classmethod
@@ -177,14 +204,33 @@ class SqlTableOptions(Opts):
         return "postgresql" if raw.startswith(("postgres://", "postgresql://")) else "mysql"
 
 
+# Column sizes of the PHP complaint schema the drop-in form replaces (``pengaduan.isi_laporan
+# text`` = 65,535 bytes, ``masyarakat.nama varchar(35)``, ``telp varchar(20)``, …): what the
+# old form could hold is what a submission may be.
+DEFAULT_FIELD_LIMITS: dict[str, int] = {
+    "content": 65535, "title": 150, "name": 35, "phone": 20, "nik": 16, "email": 100,
+    "address": 255,
+}
+
+
 class FormHttpOptions(Opts):
     """The drop-in endpoint: field names are the old form's ``name=`` attributes."""
+
+    field_limits: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_FIELD_LIMITS),
+        description="longest value per field (our field name); content in UTF-8 bytes (a "
+                    "TEXT column), the others in characters; longer is refused with 422")
 
     fields: dict[str, str] = Field(default_factory=lambda: {
         "content": "isi_laporan", "title": "judul", "name": "nama", "phone": "telp",
         "nik": "nik", "email": "email", "address": "lokasi"})
     photo_field: str = "foto"
     honeypot_field: str = "website"
+    privacy_field: str = Field(
+        default="kerahasiaan",
+        description="the reporter's choice: biasa, anonim (identity kept from LAPOR! and the "
+        "agency) or rahasia (the report not shown publicly); absent = biasa",
+    )
     charset: str = "utf-8"
     max_body_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

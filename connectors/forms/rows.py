@@ -121,10 +121,11 @@ def photo_name(ref: str) -> str | None:
     return ref
 
 
-def _text(row: dict[str, Any], col: str | None) -> tuple[str | None, tuple[str, ...]]:
+def _text(row: dict[str, Any], col: str | None, charset: str | None = None,
+          ) -> tuple[str | None, tuple[str, ...]]:
     if col is None or row.get(col) is None:
         return None, ()
-    text, flags = decode_legacy(row[col])
+    text, flags = decode_legacy(row[col], charset)
     text = clean_text(text)
     return (text or None), flags
 
@@ -170,7 +171,8 @@ def row_to_update(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.da
     if opts.responses is not None:
         responses = tuple(
             LegacyResponse(id=str(r["id"]), at=r["at"], text=r["text"])
-            for r in (_response(opts, row, received_at) for row in doc.get("response_rows", [])))
+            for r in (_response(opts, row, received_at, doc.get("responses_charset"))
+                      for row in doc.get("response_rows", [])))
     return LegacyUpdate(form_table=str(table), row_id=str(rid), thread_key=key,
                         status_raw=raw, status=mapped, responses=responses,
                         write_back_statuses=echoes)
@@ -185,8 +187,9 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
     flags: list[str] = []
     notes: list[str] = []
 
+    cs = doc.get("charset")
     raw_content = row.get(f.content)
-    content, fl = decode_legacy(raw_content)
+    content, fl = decode_legacy(raw_content, cs)
     flags += fl
     content, fl = strip_html(content)
     flags += fl
@@ -197,7 +200,7 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
     if "truncated_at_text_limit" in flags or "truncated_multibyte" in flags:
         notes.append("teks terpotong di batas 65.535 byte kolom TEXT")
 
-    title, fl = _text(row, f.title)
+    title, fl = _text(row, f.title, cs)
     flags += fl
     if title:
         title, fl = strip_html(title)
@@ -217,10 +220,10 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
     if "status_unmapped" in fl:
         notes.append(f"status lama tidak dikenal: {raw_status!r}")
 
-    name, _ = _text(row, f.name)
-    phone_raw, _ = _text(row, f.phone)
-    nik_text, _ = _text(row, f.nik)
-    email, _ = _text(row, f.email)
+    name, _ = _text(row, f.name, cs)
+    phone_raw, _ = _text(row, f.phone, cs)
+    nik_text, _ = _text(row, f.nik, cs)
+    email, _ = _text(row, f.email, cs)
     nik = re.sub(r"\D", "", nik_text or "") or None
     if email and not _EMAIL.match(email):
         flags.append("email_invalid")
@@ -234,8 +237,8 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
         flags.append("orphan_row")
         notes.append("pelapor tidak ditemukan di tabel masyarakat")
 
-    address, _ = _text(row, f.address)
-    category, _ = _text(row, f.category)
+    address, _ = _text(row, f.address, cs)
+    category, _ = _text(row, f.category, cs)
     location = None
     lat, lon = _number(row, f.lat), _number(row, f.lon)
     if address or lat is not None or lon is not None:
@@ -256,7 +259,8 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
             flags.append(f"photo_{photo.get('status')}")
             notes.append(f"foto tidak diambil: {photo.get('status')}")
 
-    responses = [_response(opts, r, received_at) for r in doc.get("response_rows", [])]
+    responses = [_response(opts, r, received_at, doc.get("responses_charset"))
+                 for r in doc.get("response_rows", [])]
     origin: dict[str, Any] = {"form_table": doc.get("table"), "row_id": doc.get("id"),
                               "legacy_status_raw": raw_status}
     if responses:
@@ -282,10 +286,11 @@ def _number(row: dict[str, Any], col: str | None) -> float | None:
         return None
 
 
-def _response(opts: SqlTableOptions, r: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+def _response(opts: SqlTableOptions, r: dict[str, Any], now: dt.datetime,
+              charset: str | None = None) -> dict[str, Any]:
     spec = opts.responses
     assert spec is not None
-    text, _ = decode_legacy(r.get(spec.text_column))
+    text, _ = decode_legacy(r.get(spec.text_column), charset)
     text, _ = strip_html(text)
     at = None
     if spec.date_column:

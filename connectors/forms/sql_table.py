@@ -60,7 +60,9 @@ class SqlTableSource:
         self.context = context or ConnectorContext(source=cfg.name)
         self.clock = self.context.clock
         self._writer: FormWriter | None = None
-        self.db = LegacyDb(self.opts.url.get_secret_value(), self.opts.charset, read_only=True)
+        self.db = LegacyDb(self.opts.url.get_secret_value(), self.opts.charset, read_only=True,
+                           pool_size=self.opts.pool_size,
+                           statement_timeout_s=self.opts.statement_timeout_s)
         self.page_size = cfg.batch_size
 
     # -- SQL on the legacy database ----------------------------------------------------
@@ -78,8 +80,27 @@ class SqlTableSource:
         limit = self.db.ph(2 if after else 1)
         return f"SELECT * FROM {self._base()}{where} ORDER BY {self._id()} LIMIT {limit}"
 
+    async def _charsets(self) -> None:
+        """Each table's charset, once per process (configured, else the server's own)."""
+        if self.db.charsets:
+            return
+        tables = [self.opts.main_table]
+        if self.opts.responses is not None:
+            tables.append(self.opts.responses.table)
+        found = await self.db.detect_charsets(tables, self.opts.table_charsets)
+        log.info("form_table_charsets", source=self.name,
+                 charsets=",".join(f"{t}={c}" for t, c in found.items()))
+
+    def _cs_main(self) -> str | None:
+        return self.db.charset_of(self.opts.main_table)
+
+    def _cs_responses(self) -> str | None:
+        return self.db.charset_of(self.opts.responses.table) if self.opts.responses else None
+
     async def check(self) -> None:
-        rows = await self.db.fetch(f"SELECT * FROM {self._base()} LIMIT 1")
+        await self._charsets()
+        rows = await self.db.fetch(f"SELECT * FROM {self._base()} LIMIT 1",
+                                   charset=self._cs_main())
         if rows:
             f = self.opts.fields
             wanted = [self.opts.id_column, *[c for c in f.model_dump().values() if c]]
@@ -96,14 +117,18 @@ class SqlTableSource:
         cur: dict[str, Any] = dict(cursor or {})
         last = cur.get("last_id")
         open_map: dict[str, str] = dict(cur.get("open") or {})
-        rescan = self.opts.rescan.enabled and not cur.get("backfill")
+        # A backfill records the open rows it reads as the live poll does (the live loop
+        # takes them over with its cursor and re-scans them), but runs no re-scan itself.
+        rescan = self.opts.rescan.enabled
         if rescan and "rescan_after" not in cur:  # rows about to be read cannot have changed
             cur["rescan_after"] = (self.clock() + dt.timedelta(
                 seconds=self.opts.rescan.interval_s)).isoformat()
+        await self._charsets()
         while True:
             params: tuple[Any, ...] = (last, self.page_size) if last is not None else (
                 self.page_size,)
-            rows = await self.db.fetch(self.page_sql(last is not None), params)
+            rows = await self.db.fetch(self.page_sql(last is not None), params,
+                                       charset=self._cs_main())
             if not rows:
                 break
             responses = await self._responses([r[self.opts.id_column] for r in rows])
@@ -116,14 +141,18 @@ class SqlTableSource:
                     open_map[str(rid)] = self._digest(row, resp)
             last = _plain(rows[-1][self.opts.id_column])
             if len(open_map) > self.opts.rescan.max_rows:
+                dropped = len(open_map) - self.opts.rescan.max_rows
                 open_map = self._newest(open_map)
+                log.warning("form_rescan_rows_dropped", source=self.name, dropped=dropped,
+                            max_rows=self.opts.rescan.max_rows,
+                            hint="raise rescan.max_rows to follow every open row")
             cur["last_id"] = last
             if rescan:
                 cur["open"] = dict(open_map)
             yield Batch(items=items, cursor=dict(cur))
             if len(rows) < self.page_size:
                 break
-        if rescan and self._rescan_due(cur):
+        if rescan and not cur.get("backfill") and self._rescan_due(cur):
             async for batch in self._rescan(cur, open_map):
                 yield batch
 
@@ -134,7 +163,8 @@ class SqlTableSource:
             ref = row[self.opts.fields.photo]
             ref = ref.decode("utf-8", "replace") if isinstance(ref, bytes) else str(ref)
             photo = await fetch_photo(self.opts.photo, ref, self.context.http)
-        payload = encode_row(self.opts.table or "query", rid, row, responses, photo)
+        payload = encode_row(self.opts.table or "query", rid, row, responses, photo,
+                             **self._cs_extra())
         return RawItem(source_ref=f"row:{rid}", payload=payload, received_at=self.clock(),
                        meta={"row_id": rid, "kind": "form_row"},
                        content_type="application/x-satukanal-form-row+json")
@@ -147,7 +177,7 @@ class SqlTableSource:
         sql = (f"SELECT * FROM {self.db.ident(spec.table)} WHERE {fk} IN "
                f"({self.db.phs(1, len(ids))}) ORDER BY {self.db.ident(spec.id_column)}")
         out: dict[Any, list[dict[str, Any]]] = {}
-        for r in await self.db.fetch(sql, ids):
+        for r in await self.db.fetch(sql, ids, charset=self._cs_responses()):
             out.setdefault(_plain(r[spec.complaint_column]), []).append(r)
         return out
 
@@ -192,16 +222,29 @@ class SqlTableSource:
 
     async def _rescan(self, cur: dict[str, Any], open_map: dict[str, str],
                       ) -> AsyncIterator[Batch]:
-        ids = list(open_map)
+        """One round: at most ``rescan.rows_per_round`` open rows, continuing after the last
+        round's position (``rescan_pos``) and wrapping around, so the cost of a round stays
+        bounded however many open rows an archive has; each row is read by primary key."""
+        def key(k: str) -> tuple[int, Any]:
+            return (0, int(k)) if k.lstrip("-").isdigit() else (1, k)
+
+        ordered = sorted(open_map, key=key)
+        pos = cur.get("rescan_pos")
+        if pos is not None:
+            after = [k for k in ordered if key(k) > key(str(pos))]
+            ordered = after + [k for k in ordered if k not in set(after)]
+        ids = ordered[:self.opts.rescan.rows_per_round]
         round_ = dt.datetime.fromisoformat(cur["rescan_after"]).strftime("%Y%m%dT%H%M%S")
         items: list[RawItem] = []
-        new_map: dict[str, str] = {}
+        # Rows not read this round keep their digest until their turn.
+        new_map: dict[str, str] = {k: v for k, v in open_map.items() if k not in set(ids)}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             typed: list[Any] = [int(i) if i.lstrip("-").isdigit() else i for i in chunk]
             sql = (f"SELECT * FROM {self._base()} WHERE {self._id()} IN "
                    f"({self.db.phs(1, len(typed))})")
-            rows = {str(_plain(r[self.opts.id_column])): r for r in await self.db.fetch(sql, typed)}
+            got = await self.db.fetch(sql, typed, charset=self._cs_main())
+            rows = {str(_plain(r[self.opts.id_column])): r for r in got}
             responses = await self._responses(typed)
             for rid in chunk:
                 row = rows.get(rid)
@@ -217,10 +260,11 @@ class SqlTableSource:
                     items.append(self._update_item(rid, f"{digest}@{round_}", row, resp,
                                                    "legacy_update"))
         cur["open"] = new_map
+        cur["rescan_pos"] = ids[-1] if ids and len(ordered) > len(ids) else None
         cur["rescan_after"] = (self.clock() + dt.timedelta(
             seconds=self.opts.rescan.interval_s)).isoformat()
-        log.info("form_rescan_finished", source=self.name, open_rows=len(ids),
-                 changed=len(items))
+        log.info("form_rescan_finished", source=self.name, open_rows=len(open_map),
+                 read=len(ids), changed=len(items))
         yield Batch(items=items, cursor=dict(cur))
 
     def _update_item(self, rid: str, version: str, row: dict[str, Any] | None,
@@ -232,12 +276,23 @@ class SqlTableSource:
         reason = (f"{why}: baris {rid} " + ("dihapus di basis data lama" if row is None else
                   f"status {status!r}, {len(theirs)} tanggapan"))
         payload = encode_row(self.opts.table or "query", rid, row or {}, theirs, None,
-                             kind="update", reason=reason, deleted=row is None)
+                             kind="update", reason=reason, deleted=row is None,
+                             **self._cs_extra())
         return RawItem(
             source_ref=f"upd:{rid}:{version}", payload=payload, received_at=self.clock(),
             meta={"kind": why, "row_id": rid, "legacy_status": status,
                   "responses": len(theirs)},
             content_type="application/x-satukanal-form-row+json")
+
+    def _cs_extra(self) -> dict[str, str]:
+        """The charsets of a payload's bytes, for the parser (only where the server said a
+        table is not the source's default)."""
+        extra = {}
+        if (cs := self._cs_main()) and cs != self.opts.charset:
+            extra["charset"] = cs
+        if (cs := self._cs_responses()) and cs != self.opts.charset:
+            extra["responses_charset"] = cs
+        return extra
 
     # -- the rest of the protocol ------------------------------------------------------
     async def ack(self, batch: Batch) -> None:
@@ -266,7 +321,8 @@ class SqlTableSource:
 
     # -- backfill ------------------------------------------------------------------------
     def backfill_cursor(self, cursor: dict[str, Any] | None) -> dict[str, Any]:
-        """A backfill reads the archive without maintaining the re-scan state."""
+        """A backfill reads the archive recording its open rows (``open``) for the live
+        re-scan, without running re-scans itself."""
         return {**(cursor or {}), "backfill": True}
 
     async def count_remaining(self, cursor: dict[str, Any] | None) -> int | None:

@@ -9,6 +9,7 @@ repair returns the flags that say what was done, so nothing is silently changed.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,12 @@ _DROP_TAGS = ("script", "style", "iframe", "object", "embed", "noscript", "templ
 _BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6])\b[^>]*>", re.IGNORECASE)
 
 
+_PY_CODECS = {"ascii": "ascii", "latin2": "iso8859_2", "cp1250": "cp1250", "cp1251": "cp1251",
+              "greek": "iso8859_7", "hebrew": "iso8859_8", "latin5": "iso8859_9",
+              "tis620": "tis_620", "gbk": "gbk", "big5": "big5", "sjis": "shift_jis",
+              "ujis": "euc_jp", "euckr": "euc_kr", "gb2312": "gb2312", "koi8r": "koi8_r"}
+
+
 def mariadb_latin1(data: bytes) -> str:
     """Bytes as MariaDB's latin1 shows them (cp1252 with its five extra C1 mappings)."""
     return data.decode("latin-1").translate(_TRANSLATE)
@@ -41,8 +48,13 @@ def mariadb_latin1(data: bytes) -> str:
 _TRANSLATE = {b: ord(_LATIN1_TABLE[b]) for b in range(0x80, 0xA0)}
 
 
-def decode_legacy(data: bytes | str | None) -> tuple[str, tuple[str, ...]]:
+def decode_legacy(data: bytes | str | None, charset: str | None = None,
+                  ) -> tuple[str, tuple[str, ...]]:
     """Text from a legacy column's bytes, with flags naming each repair.
+
+    ``charset`` is the table's, where it is not the source's default: a ``utf8``/``utf8mb4``
+    table's bytes are UTF-8 as stored (no repair, only ftfy for mojibake written through a
+    wrong connection); any other names the codec of its bytes.
 
     - ASCII: as is (most Indonesian complaints).
     - Valid UTF-8 with non-ASCII: the PHP 5 case (UTF-8 bytes stored as latin1 characters);
@@ -60,6 +72,14 @@ def decode_legacy(data: bytes | str | None) -> tuple[str, tuple[str, ...]]:
         text = data
     elif data.isascii():
         text = data.decode("ascii")
+    elif charset and charset.startswith("utf8"):
+        text = data.decode("utf-8", errors="replace")
+    elif charset and charset not in ("latin1", "cp1252"):
+        try:
+            text = data.decode(_PY_CODECS.get(charset, charset), errors="replace")
+        except LookupError:
+            text = mariadb_latin1(data)
+            flags.append("latin1_text")
     else:
         try:
             text = data.decode("utf-8")
@@ -88,28 +108,56 @@ def decode_legacy(data: bytes | str | None) -> tuple[str, tuple[str, ...]]:
     return text, tuple(flags)
 
 
-def strip_html(text: str) -> tuple[str, tuple[str, ...]]:
-    """Plain text from complaint text that may hold raw HTML or ``<script>``.
+_MAX_ENTITY_DEPTH = 8  # ``&amp;amp;…`` escaped more often than this is left as it is
+_SPACES = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u202f": " "})
 
-    Scripts, styles and frames are dropped with their content; other tags are removed and
-    line breaks kept. Text without markup is returned untouched (BeautifulSoup is slow and
-    would otherwise be paid for on every row)."""
+
+def unescape_entities(text: str) -> tuple[str, int]:
+    """HTML entities decoded at any depth: old PHP pages escaped text again on every edit,
+    so ``&amp;nbsp;`` is a no-break space and ``&amp;lt;b&amp;gt;`` a tag. Returns the text
+    and how many rounds of escaping were undone."""
+    depth = 0
+    while depth < _MAX_ENTITY_DEPTH and _ENTITY.search(text):
+        decoded = html.unescape(text)
+        if decoded == text:
+            break
+        text, depth = decoded, depth + 1
+    return text, depth
+
+
+def strip_html(text: str) -> tuple[str, tuple[str, ...]]:
+    """Plain text from complaint text that may hold raw HTML or ``<script>``, escaped or not.
+
+    Entities are decoded first, at any depth (so an escaped tag is stripped like a raw one),
+    then scripts, styles and frames are dropped with their content and other tags removed,
+    line breaks kept; no-break spaces become spaces. Text without markup or entities is
+    returned untouched (BeautifulSoup is slow and would otherwise be paid for on every
+    row)."""
     if "<" not in text and "&" not in text:
         return text, ()
-    if not _HTML.search(text) and not _ENTITY.search(text):
-        return text, ()
+    flags: list[str] = []
+    text, depth = unescape_entities(text)
+    if depth:
+        flags.append("html_entities_decoded")
+        if depth > 1:
+            flags.append("html_escaped_repeatedly")
+    if not _HTML.search(text):
+        return text.translate(_SPACES), tuple(flags)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(_BLOCK_TAGS.sub("\n", text), "html.parser")
-    flags = ["html_stripped"]
+        # Entities are decoded already: an ``&`` left is the citizen's own (``AT&T``), so
+        # the parser must not take it for one.
+        soup = BeautifulSoup(_BLOCK_TAGS.sub("\n", text.replace("&", "&amp;")),
+                             "html.parser")
+    flags.append("html_stripped")
     dropped = soup.find_all(_DROP_TAGS)
     if dropped:
         flags.append("script_removed")
         for tag in dropped:
             tag.decompose()
-    return soup.get_text(), tuple(flags)
+    return soup.get_text().translate(_SPACES), tuple(flags)
 
 
 def parse_legacy_date(

@@ -4,11 +4,14 @@ So the PHP pages citizens and staff still open show real progress: the Tracking 
 column the agency added, or else as a response row), our status mapped back to the form's
 values (never moved backwards), and each agency response as a row in ``tanggapan``.
 
-Idempotent without any bookkeeping on our side: every insert is ``INSERT … SELECT … WHERE
-NOT EXISTS`` on the same complaint and text, and every update only changes a differing value,
-so a job retried after a crash (or run twice by two replicas) writes nothing twice. Nothing
+Idempotent by a key the core records in our database (``form_writes``, migration 0120): the
+Tracking ID and each agency response have a key, their wording is fixed in that ledger before
+anything is written (``wordings``), a write the ledger confirms is not repeated, and every
+insert is still ``INSERT … SELECT … WHERE NOT EXISTS`` on the same complaint and that one
+wording, so a job retried after a crash between the old table's insert and our confirmation
+writes nothing twice, nor in a second wording. Updates only change a differing value. Nothing
 is ever deleted, and a ``tanggapan`` row is only ever inserted while its ``pengaduan`` row
-exists.
+exists. A row is reported missing only when a SELECT that ran to completion found no row.
 
 This module only touches the *old* database. The core's ``write_back`` job
 (``aggregator/notify/writeback.py``) reads our state, hands it over as a plain
@@ -30,11 +33,12 @@ from connectors.base import (
     Origin,
     OutboundMessage,
     SendResult,
+    WriteBackNote,
     WriteBackRequest,
     WriteBackResult,
 )
 from connectors.base.errors import PermanentError
-from connectors.forms.legacy_db import LegacyDb
+from connectors.forms.legacy_db import LegacyDb, StatementTimeout
 from connectors.forms.options import SqlTableOptions
 
 log = structlog.get_logger(__name__)
@@ -68,8 +72,21 @@ class FormWriter:
         self.source = source
         self.opts = opts
         self.wb = opts.write_back
-        self.db = LegacyDb(opts.url.get_secret_value(), opts.charset, read_only=False)
+        self.db = LegacyDb(opts.url.get_secret_value(), opts.charset, read_only=False,
+                           pool_size=opts.pool_size,
+                           statement_timeout_s=opts.statement_timeout_s)
         self.zone = ZoneInfo(timezone or opts.timezone)
+
+    async def _ready(self) -> None:
+        """Each written table's charset, once (configured, else the server's own): text is
+        written through a connection in the table's charset."""
+        if not self.db.charsets:
+            tables = [self.wb.table] + ([self.opts.responses.table] if self.opts.responses
+                                        else [])
+            await self.db.detect_charsets(tables, self.opts.table_charsets)
+
+    def _cs(self, table: str) -> str | None:
+        return self.db.charset_of(table)
 
     def _value(self, text: str) -> Any:
         # PHP 5 pages echo the stored bytes under a UTF-8 meta tag: write UTF-8 bytes through
@@ -83,6 +100,7 @@ class FormWriter:
         spec = self.opts.responses
         if spec is None:
             raise PermanentError(f"sources.{self.source}.options.responses is not configured")
+        await self._ready()
         d = self.db
         cols = [spec.complaint_column, spec.text_column]
         vals: list[Any] = [row_id, self._value(text)]
@@ -106,28 +124,46 @@ class FormWriter:
             sql = sql.replace(f"SELECT {d.phs(1, n)} FROM",
                               "SELECT " + ", ".join(f"${i + 1}::{_pg_type(v)}"
                                                     for i, v in enumerate(vals)) + " FROM")
-        if await d.execute(sql, [*vals, row_id, self._value(text), row_id]) > 0:
+        if await d.execute(sql, [*vals, row_id, self._value(text), row_id],
+                           charset=self._cs(spec.table)) > 0:
             return True
         await self._require_row(row_id)
         return False
+
+    async def has_response(self, row_id: Any, text: str) -> bool:
+        """Read back: the ``tanggapan`` row with this text exists for the form row (what the
+        old PHP page will show the citizen)."""
+        spec = self.opts.responses
+        if spec is None:
+            return False
+        d = self.db
+        rows = await d.fetch(
+            f"SELECT 1 AS one FROM {d.ident(spec.table)} WHERE "
+            f"{d.ident(spec.complaint_column)} = {d.ph(1)} AND {d.ident(spec.text_column)} = "
+            f"{d.ph(2)}", [row_id, self._value(text)])
+        return bool(rows)
 
     async def _require_row(self, row_id: Any) -> None:
         """Raises ``FormRowMissing`` when the form row is gone (after a write changed nothing:
         "already there" and "no row" look alike until asked)."""
         d = self.db
         rows = await d.fetch(f"SELECT 1 AS one FROM {d.ident(self.wb.table)} "
-                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id])
+                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id],
+                             charset=self._cs(self.wb.table))
         if not rows:
             raise FormRowMissing(self.wb.table, row_id)
 
     async def set_tracking(self, row_id: Any, tracking_id: str) -> bool:
+        """The Tracking ID into the agency's column (or, without one, its response row)."""
         d, col = self.db, self.wb.tracking_column
         if col is None:
             return await self.add_response(row_id, tracking_text(tracking_id), None)
+        await self._ready()
         sql = (f"UPDATE {d.ident(self.wb.table)} SET {d.ident(col)} = {d.ph(1)} "
                f"WHERE {d.ident(self._id_col())} = {d.ph(2)} "
                f"AND ({d.ident(col)} IS NULL OR {d.ident(col)} <> {d.ph(3)})")
-        if await d.execute(sql, [tracking_id, row_id, tracking_id]) > 0:
+        if await d.execute(sql, [tracking_id, row_id, tracking_id],
+                           charset=self._cs(self.wb.table)) > 0:
             return True
         await self._require_row(row_id)
         return False
@@ -142,12 +178,14 @@ class FormWriter:
     async def set_status(self, row_id: Any, our_status: str) -> bool:
         col = self.wb.status_column
         value = self.wb.status_values.get(our_status)
+        await self._ready()
         if col is None or value is None:
             await self._require_row(row_id)
             return False
         d = self.db
         rows = await d.fetch(f"SELECT {d.ident(col)} AS s FROM {d.ident(self.wb.table)} "
-                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id])
+                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id],
+                             charset=self._cs(self.wb.table))
         if not rows:
             raise FormRowMissing(self.wb.table, row_id)
         cur = rows[0]["s"]
@@ -157,28 +195,76 @@ class FormWriter:
             return False
         sql = (f"UPDATE {d.ident(self.wb.table)} SET {d.ident(col)} = {d.ph(1)} "
                f"WHERE {d.ident(self._id_col())} = {d.ph(2)}")
-        return await d.execute(sql, [value, row_id]) > 0
+        return await d.execute(sql, [value, row_id], charset=self._cs(self.wb.table)) > 0
+
+    @staticmethod
+    def tracking_key(tracking_id: str) -> str:
+        return f"tracking:{tracking_id}"
+
+    def _note_text(self, note: WriteBackNote) -> str:
+        if note.kind == "info_request":
+            return f"[Permintaan informasi SP4N-LAPOR!] {note.text}"
+        return response_text(note.agency, note.text)
+
+    def wordings(self, request: WriteBackRequest) -> dict[str, str]:
+        """The text of each keyed write (pure): the Tracking ID (its column value, or its
+        response row's text) and every agency response."""
+        out: dict[str, str] = {}
+        if request.tracking_id:
+            out[self.tracking_key(request.tracking_id)] = (
+                request.tracking_id if self.wb.tracking_column
+                else tracking_text(request.tracking_id))
+        for note in request.notes:
+            if note.key:
+                out[note.key] = self._note_text(note)
+        return out
 
     async def mirror(self, request: WriteBackRequest) -> WriteBackResult:
         """Bring the form row up to date with ``request``; what changed, in order, or the
-        row reported missing (deleted in the old admin)."""
-        done: list[str] = []
-        row_id = request.row_id
+        row reported missing (deleted in the old admin).
+
+        Writes whose key the core's ledger says the old table holds are not repeated; the
+        others are written in the ledger's wording (``request.wordings``). A statement that
+        timed out is retried once here (every write is idempotent), then left to the job's
+        own retry."""
         try:
-            if request.tracking_id and await self.set_tracking(row_id, request.tracking_id):
-                done.append("tracking_id")
+            return await self._mirror(request)
+        except StatementTimeout as exc:
+            log.warning("form_write_back_retry", source=self.source, reason=str(exc))
+            return await self._mirror(request)
+
+    async def _mirror(self, request: WriteBackRequest) -> WriteBackResult:
+        await self._ready()
+        done: list[str] = []
+        held: list[str] = []
+        row_id = request.row_id
+        planned = {**self.wordings(request), **request.wordings}
+        try:
+            if request.tracking_id:
+                key = self.tracking_key(request.tracking_id)
+                if key not in request.confirmed:
+                    wording = planned[key]
+                    if self.wb.tracking_column:
+                        wrote = await self.set_tracking(row_id, wording)
+                    else:
+                        wrote = await self.add_response(row_id, wording, None)
+                    if wrote:
+                        done.append("tracking_id")
+                    held.append(key)
             if await self.set_status(row_id, request.status):
                 done.append("status")
             for note in request.notes:
-                if note.kind == "info_request":
-                    text = f"[Permintaan informasi SP4N-LAPOR!] {note.text}"
-                else:
-                    text = response_text(note.agency, note.text)
-                if await self.add_response(row_id, text, note.at):
+                if note.key and note.key in request.confirmed:
+                    continue
+                text = planned.get(note.key) if note.key else None
+                if await self.add_response(row_id, text or self._note_text(note), note.at):
                     done.append("response")
+                if note.key:
+                    held.append(note.key)
         except FormRowMissing as gone:
-            return WriteBackResult(wrote=tuple(done), missing=MissingRow(gone.table, gone.row_id))
-        return WriteBackResult(wrote=tuple(done))
+            return WriteBackResult(wrote=tuple(done), missing=MissingRow(gone.table, gone.row_id),
+                                   confirmed=tuple(held))
+        return WriteBackResult(wrote=tuple(done), confirmed=tuple(held))
 
     async def close(self) -> None:
         await self.db.close()
@@ -222,8 +308,16 @@ class FormDbSink:
             return SendResult(delivered=None, detail="not written: the form row no longer "
                                                      "exists in the old database; kept for the "
                                                      "status page")
+        # Confirmed by reading the row back: what the form's page shows is the delivery.
+        confirmed = await self.writer.has_response(row_id, message.text)
         return SendResult(external_id=f"tanggapan:{row_id}:{message.notification_id}",
-                          delivered=None, detail="written" if written else "already there")
+                          delivered=True if confirmed else None,
+                          detail=("written" if written else "already there")
+                          + ("; read back from the form's response table" if confirmed
+                             else "; not found when read back"))
+
+    def recognises_resend(self) -> bool:
+        return True  # the same text on the same form row is never written twice
 
     async def close(self) -> None:
         await self.writer.close()

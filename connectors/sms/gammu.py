@@ -265,6 +265,9 @@ class GammuSink:
             detail=f"queued in the Gammu outbox ({len(parts)} part(s))",
         )
 
+    def recognises_resend(self) -> bool:
+        return True  # a notification id is looked up in outbox and sentitems first
+
     async def delivery_status(self, notification_id: str) -> DeliveryState:
         """What gammu-smsd did with a notification: for the notifier to copy onto it."""
         sent = await self.db.find_sent(notification_id)

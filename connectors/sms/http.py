@@ -32,7 +32,7 @@ from connectors.base import (
 from connectors.base.conformance import ConformanceSamples
 from connectors.base.errors import InvalidInput
 from connectors.sms.kannel import KannelSink
-from connectors.sms.options import SmsHttpOptions
+from connectors.sms.options import SMS_MAX_PARTS, SMS_PART_CHARS, SmsHttpOptions
 from connectors.sms.parser import (
     classify_sms,
     decode_kannel_body,
@@ -169,20 +169,46 @@ class SmsHttpSource:
             for k, v in parse_qsl(raw, keep_blank_values=True, encoding="latin-1")
         }
 
+    async def _body(self, request: web.Request) -> bytes:
+        """The request body, refused with 413 past ``max_body_bytes`` (before reading it all
+        when the length is declared): no SMS gateway sends a message that large."""
+        limit = self.opts.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise _too_large(f"request body is {request.content_length} bytes; the SMS intake "
+                             f"accepts at most {limit} bytes (max_body_bytes)")
+        chunks, size = [], 0
+        async for chunk in request.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(f"request body exceeds {limit} bytes, the most the SMS "
+                                 "intake accepts (max_body_bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _check_text(self, text: str) -> None:
+        """An SMS text cannot be longer than a concatenated SMS: refused with 422."""
+        limit = self.opts.max_text_chars
+        if len(text) > limit:
+            raise web.HTTPUnprocessableEntity(
+                text=f"SMS text is {len(text)} characters; the longest SMS is {limit} "
+                     f"characters (max_text_chars; a concatenated SMS holds at most "
+                     f"{SMS_MAX_PARTS} parts of {SMS_PART_CHARS})")
+
     async def kannel(self, request: web.Request) -> web.Response:
         # raw_path keeps the percent-escapes: query_string would already be decoded as UTF-8,
         # which mangles %b of a UCS-2 or 8-bit message.
         fields = self._raw_pairs(request.raw_path.partition("?")[2])
+        body = await self._body(request) if request.method == "POST" else b""
         if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
-            fields.update(self._raw_pairs((await request.read()).decode("latin-1")))
+            fields.update(self._raw_pairs(body.decode("latin-1")))
         q = {k: v.decode("utf-8", errors="replace") for k, v in fields.items() if k != "text"}
         if not self._authorised(request, q):
             raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="satukanal"'})
         if request.method == "POST" and "text" not in fields:
-            body = await request.read()  # Kannel post-url: the body is the message itself
-            fields["text"] = body
+            fields["text"] = body  # Kannel post-url: the body is the message itself
             q.setdefault("charset", request.charset or "")
         text = decode_kannel_body(fields.get("text", b""), q.get("coding"), q.get("charset"))
+        self._check_text(text)
         record = {
             "gateway": "kannel",
             "sender": q.get("from") or q.get("sender"),
@@ -199,7 +225,7 @@ class SmsHttpSource:
         q = dict(request.query)
         if not self._authorised(request, q):
             raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="satukanal"'})
-        raw = await request.read()
+        raw = await self._body(request)
         data: dict[str, Any]
         if request.content_type == "application/json":
             try:
@@ -219,6 +245,7 @@ class SmsHttpSource:
             raise web.HTTPBadRequest(
                 text="need a sender (from/sender/msisdn) and a text (text/message)"
             )
+        self._check_text(str(text or ""))
         record = {
             "gateway": "webhook",
             "sender": str(sender),
@@ -277,3 +304,9 @@ class SmsHttpSource:
 
 def _iso(t: dt.datetime | None) -> str | None:
     return t.isoformat() if t else None
+
+
+def _too_large(text: str) -> web.HTTPRequestEntityTooLarge:
+    err = web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0)
+    err.text = text
+    return err

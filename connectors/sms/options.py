@@ -66,9 +66,23 @@ class BasicAuth(ConnectorOptions):
     password: SecretStr
 
 
+# The longest text one SMS can be: a concatenated message has at most 255 parts (the UDH's
+# one-byte part count) of 153 GSM-7 characters each (160 less the 7 the header takes).
+SMS_MAX_PARTS = 255
+SMS_PART_CHARS = 153
+SMS_MAX_TEXT_CHARS = SMS_MAX_PARTS * SMS_PART_CHARS  # 39,015
+
+
 class SmsHttpOptions(ConnectorOptions):
     model_config = ConfigDict(extra="forbid")
 
+    max_text_chars: int = Field(
+        default=SMS_MAX_TEXT_CHARS, ge=160, le=SMS_MAX_TEXT_CHARS,
+        description="longest SMS text accepted (default: a concatenated SMS's maximum, "
+                    "255 parts of 153 characters); longer is refused with 422")
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=4096, le=4 * 1024 * 1024,
+        description="largest request body of the SMS intake; larger is refused with 413")
     secret: SecretStr | None = None
     basic_auth: BasicAuth | None = None
     timezone: str = Field(default="Asia/Jakarta", description="zone of times sent without one")

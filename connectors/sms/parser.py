@@ -14,15 +14,9 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schemas.complaint import Channel, ComplaintDraft, Ignored, Parsed, ReplyDraft, Reporter
-
-USAGE_HINT = (
-    "Ketik isi aduan Anda lalu kirim ke nomor ini. ANONIM <isi> agar identitas dirahasiakan. "
-    "LAPOR <no. laporan> <pesan> untuk menanggapi laporan."
-)
-
+from connectors.base.conventions import ChatConventions, classify_chat
+from schemas.complaint import Channel, Ignored, Parsed
 
 # --------------------------------------------------------------------------- UDH
 
@@ -172,43 +166,8 @@ def normalize_sender(raw: str | None, region: str = "ID") -> Sender:
 
 # --------------------------------------------------------------------------- conventions
 
-
-def _upper_list(v: list[str]) -> list[str]:
-    return [k.strip().upper() for k in v if k.strip()]
-
-
-class SmsConventions(BaseModel):
-    """Keywords an SMS may start with; matched case-insensitively on the first word."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    anonymous: list[str] = Field(default_factory=lambda: ["ANONIM"])
-    reply: list[str] = Field(default_factory=lambda: ["LAPOR", "BALAS"])
-    new_complaint: list[str] = Field(default_factory=lambda: ["ADUAN", "BARU"])
-    resolved_yes: list[str] = Field(default_factory=lambda: ["SUDAH"])
-    resolved_no: list[str] = Field(default_factory=lambda: ["BELUM"])
-    # A SUDAH/BELUM answer is short; "Sudah 3 bulan jalan ini rusak …" is a complaint.
-    resolved_max_words: int = Field(default=8, ge=0)
-    tracking_id_pattern: str = r"#?(\d{4,12})"
-    usage_hint: str = USAGE_HINT
-    region: str = "ID"
-    # Passed to intake with "maybe_reply_by_phone"; None = the global notify.reply_window_days.
-    reply_window_days: int | None = Field(default=None, ge=1)
-
-    @field_validator("anonymous", "reply", "new_complaint", "resolved_yes", "resolved_no")
-    @classmethod
-    def _upper(cls, v: list[str]) -> list[str]:
-        return _upper_list(v)
-
-
-_WORD = re.compile(r"\s*([^\W\d_]+)(?=$|[\s:.,;!\-])[\s:.,;!\-]*", re.UNICODE)
-
-
-def _first_word(text: str) -> tuple[str, str]:
-    m = _WORD.match(text)
-    if not m:
-        return "", text.strip()
-    return m.group(1).upper(), text[m.end() :].strip()
+# The keywords are the phone channels' shared conventions (connectors.base.conventions).
+SmsConventions = ChatConventions
 
 
 def classify_sms(
@@ -226,62 +185,9 @@ def classify_sms(
         return Ignored(reason="alphanumeric sender (operator or promotion)")
     if sender.kind == "short_code":
         return Ignored(reason="short-code sender (operator service)")
-    unverified = sender.kind == "invalid" or sender.e164 is None
-    body = (text or "").replace("\x00", "").strip()
-    if not body:
-        return Ignored(reason="empty SMS", answer=conv.usage_hint)
-
-    word, rest = _first_word(body)
-    if word in conv.reply:
-        m = re.fullmatch(conv.tracking_id_pattern + r"(?:[\s:.,;\-]+(.*))?", rest, re.S)
-        if m:
-            reply_text = (m.group(2) or "").strip() if m.lastindex and m.lastindex >= 2 else ""
-            if not reply_text:
-                return Ignored(reason="reply keyword without text", answer=conv.usage_hint)
-            return ReplyDraft(
-                channel=Channel.SMS,
-                text=reply_text,
-                sent_at=sent_at,
-                tracking_id=m.group(1),
-                phone=sender.e164,
-            )
-    if word in conv.resolved_yes or word in conv.resolved_no:
-        yes = word in conv.resolved_yes
-        if len(rest.split()) <= conv.resolved_max_words:
-            return ReplyDraft(
-                channel=Channel.SMS, text=body, sent_at=sent_at, phone=sender.e164, resolved=yes
-            )
-
-    anonymous = False
-    explicit_new = False
-    content = body
-    for _ in range(3):  # "ANONIM ADUAN …", "BARU ANONIM …"
-        word, rest = _first_word(content)
-        if word in conv.anonymous and not anonymous:
-            anonymous, content = True, rest
-        elif word in conv.new_complaint and not explicit_new:
-            explicit_new, content = True, rest
-        else:
-            break
-    if not content.strip():
-        return Ignored(reason="keyword without complaint text", answer=conv.usage_hint)
-
-    org: dict[str, Any] = dict(origin or {})
-    if unverified:
-        # Keep the complaint (never lose a citizen's words) but nobody can be answered.
-        flags = (*flags, "sender_unverified")
-    elif not (anonymous or explicit_new):
-        # Intake turns it into a reply when this number has an open complaint in the window.
-        org["maybe_reply_by_phone"] = True
-        if conv.reply_window_days is not None:
-            org["reply_window_days"] = conv.reply_window_days
-    return ComplaintDraft(
-        channel=Channel.SMS,
-        content=content.strip(),
-        submitted_at=sent_at,
-        reporter=Reporter(phone=sender.e164, phone_raw=sender.raw),
-        anonymous=anonymous,
-        origin=org,
-        flags=flags,
-        notes=notes,
-    )
+    phone = None if sender.kind == "invalid" else sender.e164
+    parsed = classify_chat(text, phone, sent_at, conv, channel=Channel.SMS, phone_raw=sender.raw,
+                           origin=origin, flags=flags, notes=notes)
+    if isinstance(parsed, Ignored) and parsed.reason == "empty sms message":
+        return Ignored(reason="empty SMS", answer=parsed.answer)
+    return parsed

@@ -12,8 +12,10 @@ and keep the citizen's markup inert. A screenshot of each page is kept as an art
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,12 +59,59 @@ port = {port}
 public_base_url = "http://127.0.0.1:{port}"
 [queue]
 poll_s = 0.3
+[public]
+logo = "{tmp / "logo.png"}"
+privacy_contact = "ppid@contoh.go.id"
 [[sources]]
 name = "web-kota"
 kind = "form_http"
 agency = "PUPR"
 """)
+    (tmp / "logo.png").write_bytes(logo_png())
     return path
+
+
+def logo_png(size: int = 48) -> bytes:
+    """A small real PNG (a blue disc on white), as a municipality's logo file would be."""
+    rows = b""
+    for y in range(size):
+        row = bytearray([0])  # filter: none
+        for x in range(size):
+            inside = (x - size / 2) ** 2 + (y - size / 2) ** 2 < (size / 2.2) ** 2
+            row += bytes((11, 61, 102) if inside else (255, 255, 255))
+        rows += bytes(row)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+PHONE_WIDTH = 390
+
+
+async def readable_on_a_phone(page: Any, title: str, name: str, artifacts: Path) -> None:
+    """The public page at phone width: its exact title, the municipality's name and logo in
+    the header, nothing wider than the screen, text and buttons large enough to use."""
+    assert await page.title() == title
+    assert await page.evaluate(f"document.documentElement.scrollWidth <= {PHONE_WIDTH}"), name
+    header = page.locator("header.kop")
+    assert "Kota Contoh" in await header.inner_text()
+    logo = header.locator("img")
+    assert await logo.get_attribute("alt") == "Logo Kota Contoh"
+    assert await logo.evaluate("img => img.complete && img.naturalWidth === 48")
+    box = await logo.bounding_box()
+    assert box is not None and box["height"] >= 32 and box["x"] + box["width"] <= PHONE_WIDTH
+    assert await page.evaluate(
+        "parseFloat(getComputedStyle(document.body).fontSize)") >= 16, name
+    for b in await page.locator("main button").all():
+        bb = await b.bounding_box()
+        assert bb is not None and bb["height"] >= 44 and bb["x"] + bb["width"] <= PHONE_WIDTH
+    # What the citizen sees first, without scrolling (the full page is kept by Visit.check).
+    await page.screenshot(path=str(artifacts / f"warga-{name}-layar-ponsel.png"))
 
 
 def cli(cfg: Path, *args: str) -> str:
@@ -109,20 +158,30 @@ async def test_every_page_in_a_real_browser(
     cfg, base, proc = await launch(log_path, lambda port: write_config(tmp_path, db_dsn, port))
     try:
         # ---- a citizen on a phone ------------------------------------------------------------
-        phone = await browser.new_context(viewport={"width": 390, "height": 844}, locale="id-ID")
+        phone = await browser.new_context(viewport={"width": PHONE_WIDTH, "height": 844},
+                                          locale="id-ID", is_mobile=True, has_touch=True)
         citizen = Visit(await phone.new_page(), artifacts, "warga")
         page = citizen.page
         await page.goto(f"{base}/intake/web-kota/")
-        # Readable on a phone: nothing wider than the screen.
-        assert await page.evaluate("document.documentElement.scrollWidth <= 390")
+        await readable_on_a_phone(page, "Formulir pengaduan — Kota Contoh", "formulir", artifacts)
+        # The privacy notice: what, why, who, how long, and how to have it erased.
+        notice = await page.inner_text("section.privasi")
+        for words in ("Data yang kami kumpulkan", "Untuk apa", "Siapa yang melihat",
+                      "Berapa lama", "dihapus", "ppid@contoh.go.id"):
+            assert words in notice, words
         await citizen.check("formulir")
         await page.fill("#isi", COMPLAINT)
         if await page.locator("#nama").count():
             await page.fill("#nama", "Siti Aminah")
+        await page.check("#anonim")  # as ANONIM does by SMS
         await page.click("button[type=submit]")
         code = (await page.inner_text("#kode")).strip()
         assert code
+        await readable_on_a_phone(page, "Tanda terima — Kota Contoh", "tanda-terima", artifacts)
         await citizen.check("tanda-terima")
+        async with pool.acquire() as conn:
+            anonymous = await conn.fetchval("SELECT anonymous FROM complaints")
+        assert anonymous is True
 
         async def tracking_id() -> str | None:
             async with pool.acquire() as conn:
@@ -134,9 +193,13 @@ async def test_every_page_in_a_real_browser(
         tid = await wait_for(tracking_id, "the complaint pushed to LAPOR!")
         await page.goto(f"{base}/status/{code}")
         assert tid in await page.inner_text("body")
+        await readable_on_a_phone(page, f"Status pengaduan #{tid} — Kota Contoh", "status-kode",
+                                  artifacts)
         await citizen.check("status-kode")
         await page.goto(f"{base}/status/{tid}")
-        assert tid in await page.title() or tid in await page.inner_text("h1")
+        await readable_on_a_phone(page, f"Status pengaduan #{tid} — Kota Contoh",
+                                  "status-tracking-id", artifacts)
+        assert "None" not in await page.title()
         await citizen.check("status-tracking-id")
         await phone.close()
 

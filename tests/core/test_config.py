@@ -542,3 +542,15 @@ def test_an_unreadable_key_and_a_missing_hmac_key_are_both_said(tmp_path, keys):
     ), shown
     assert any("crypto.hmac_key_file: the HMAC key is missing" in x for x in shown), shown
     assert len(shown) == 2, shown
+
+
+def test_public_logo_and_fallback_sources_are_checked(tmp_path, keys):
+    text = base(tmp_path, keys) + f'\n[public]\nlogo = "{tmp_path / "tidak-ada.png"}"\n'
+    found = [p for p in check(tmp_path, text).errors if "public.logo" in p.where]
+    assert len(found) == 1 and "cannot read" in found[0].message, lines(check(tmp_path, text))
+    (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    ok = base(tmp_path, keys) + f'\n[public]\nlogo = "{tmp_path / "logo.svg"}"\n'
+    assert check(tmp_path, ok).errors == []
+    wrong = base(tmp_path, keys) + '\n[notify]\nfallback_sources = { sms = "tidak-ada" }\n'
+    problems = lines(check(tmp_path, wrong))
+    assert any("fallback_sources" in p for p in problems), problems

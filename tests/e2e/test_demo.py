@@ -98,7 +98,8 @@ async def test_demo_answers_sms_and_email_citizens(tmp_path: Path, db_dsn: str) 
     assert sum(c["status"] == "selesai" for c in complaints) >= 4
     assert all(c["lapor_tracking_id"] for c in complaints) and open_jobs == 0
     assert messages and all(m["state"] != "queued" for m in messages)
-    assert all(m["state"] == "delivered" for m in messages if m["channel"] == "sms")
+    assert all(m["state"] == "delivered" for m in messages if m["channel"] in ("sms", "whatsapp"))
+    assert any(m["channel"] == "whatsapp" for m in messages)
 
     # Boilerplate and real follow-ups with photos both came, and each fits its complaint.
     labels = {r["label"] for r in responses}
@@ -112,7 +113,7 @@ async def test_demo_answers_sms_and_email_citizens(tmp_path: Path, db_dsn: str) 
 
     # The closing summary a visitor reads.
     summary = out.stdout[out.stdout.index("What happened in this demo"):]
-    assert "Complaints: 8 (2 by e-mail, 3 by SMS, 3 by web form)" in summary
+    assert "Complaints: 10 (2 by e-mail, 3 by SMS, 3 by web form, 2 by WhatsApp)" in summary
     for c in complaints:
         assert f"#{c['lapor_tracking_id']}" in summary
     assert "real follow-ups with photos" in summary and "boilerplate acknowledgements" in summary

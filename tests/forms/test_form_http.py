@@ -227,3 +227,82 @@ def test_codes_and_limiter() -> None:
     assert lim.take("b") == 0
     now[0] += 10.0
     assert lim.take("a") == 0
+
+
+async def test_form_offers_anonim_and_rahasia_with_a_privacy_notice(
+        form: tuple[TestClient, FormHttpSource], services: Any) -> None:
+    client, _ = form
+    page = await (await client.get("/intake/web-pupr/")).text()
+    for value in ("biasa", "anonim", "rahasia"):
+        assert f'name="kerahasiaan" value="{value}"' in page
+    assert "Pemberitahuan privasi" in page and "UU No. 27 Tahun 2022" in page
+    assert "<title>Formulir pengaduan — " in page
+    text = "Pungutan liar di loket pelayanan KTP kelurahan, diminta Rp50.000 tiap berkas."
+    for choice in ("anonim", "rahasia", None):
+        fields = {"isi_laporan": text + f" ({choice})", "nama": "Siti", "telp": "081311112222"}
+        if choice:
+            fields["kerahasiaan"] = choice
+        resp = await client.post("/intake/web-pupr/", data=fields, allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+    async with services.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT content, anonymous, confidential FROM complaints")
+    flags = {r["content"].rsplit("(", 1)[1].rstrip(")"): (r["anonymous"], r["confidential"])
+             for r in rows}
+    assert flags == {"anonim": (True, False), "rahasia": (False, True), "None": (False, False)}
+    bad = await client.post("/intake/web-pupr/", data={"isi_laporan": text,
+                                                      "kerahasiaan": "publik"})
+    assert bad.status == 422 and "Pilihan kerahasiaan tidak dikenali" in await bad.text()
+
+
+async def test_logo_and_privacy_contact_from_configuration(tmp_path: Any, services: Any) -> None:
+    from aggregator.errors import ConfigError
+    from aggregator.web.branding import branding
+    from tests.browser.test_pages import logo_png
+
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(logo_png())
+    settings = services.settings.model_copy(update={"municipality": "Kota Contoh"})
+    settings.public = settings.public.model_copy(
+        update={"logo": logo, "privacy_contact": "ppid@contoh.go.id"})
+    b = branding(settings)
+    assert b.municipality == "Kota Contoh" and b.logo is not None
+    assert b.logo.startswith("data:image/png;base64,")
+    services.settings = settings
+    cfg = SourceConfig(name="web-kota", kind="form_http")
+    src = build_source(cfg, services)
+    client = TestClient(TestServer(app_for(services, src), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        page = await (await client.get("/intake/web-kota/")).text()
+        status = await client.get("/status/1999999")
+        status_page = await status.text()
+    finally:
+        await client.close()
+    for html in (page, status_page):
+        assert f'<img src="{b.logo}" alt="Logo Kota Contoh">' in html
+        assert "ppid@contoh.go.id" in html
+    assert status.status == 404 and "<title>Pengaduan tidak ditemukan — Kota Contoh</title>" in (
+        status_page)
+    fake = tmp_path / "logo2.png"
+    fake.write_bytes(b"GIF89a not a png")
+    settings.public = settings.public.model_copy(update={"logo": fake})
+    with pytest.raises(ConfigError, match=r"public\.logo: .* is not a image/png image"):
+        branding(settings)
+
+
+async def test_a_field_longer_than_its_column_is_refused_naming_the_limit(
+        form: tuple[TestClient, FormHttpSource], services: Any) -> None:
+    """The old schema's sizes: ``masyarakat.nama varchar(35)``, ``isi_laporan text``."""
+    client, _ = form
+    fields = {"isi_laporan": "Jalan berlubang di depan pasar, mohon diperbaiki. " * 1400,
+              "nama": "Budi Santoso bin Ahmad Sulaiman Hadiwijaya", "telp": "081234567890"}
+    r = await client.post("/intake/web-pupr/", data=fields)
+    assert r.status == 422
+    page = await r.text()
+    assert "Isi laporan paling panjang 65.535 byte; kiriman Anda 69.999 byte" in page
+    assert "Nama paling panjang 35 karakter; kiriman Anda 42 karakter." in page
+    async with services.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM raw_items") == 0
+    fields["nama"], fields["isi_laporan"] = "Budi Santoso", fields["isi_laporan"][:65000]
+    r = await client.post("/intake/web-pupr/", data=fields, allow_redirects=False)
+    assert r.status == 303

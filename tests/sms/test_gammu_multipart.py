@@ -99,9 +99,11 @@ async def test_missing_part_taken_after_the_wait_and_flagged(
         cursor, results = await drain(src, services, cursor)
         assert sum(r.complaints for r in results) == 1
         async with pool.acquire() as conn:
-            c = await conn.fetchrow("SELECT content, flags FROM complaints")
+            c = await conn.fetchrow("SELECT content, flags, origin FROM complaints")
         assert c["content"] == A[0] + A[2]
         assert "incomplete_multipart" in c["flags"]
+        # The daemon's note says which parts came (kept for operators beside the flag).
+        assert c["origin"]["intake_notes"] == ["SMS panjang: bagian 1, 3 dari 3 diterima"]
         assert await unprocessed(src) == 0
     finally:
         await src.close()

@@ -261,3 +261,52 @@ async def test_replies_through_kannel_with_delivery_reports(env: Env, pool: Any)
     )
     with pytest.raises(TransientError):
         await down.send(to, OutboundMessage(str(uuid.uuid4()), "ack", "x"))
+
+
+async def test_failed_delivery_report_retries_then_gives_up_on_a_reject(
+    env: Env, pool: Any
+) -> None:
+    """Kannel's DLR 2 (not delivered to the phone) is retried through the real Kannel; DLR 16
+    (the SMSC rejects the number) cannot heal and, without another address, ends the chain."""
+    from aggregator.notify.handler import make_notify_handler
+    from aggregator.queue import Worker
+    from schemas.complaint import Reporter
+    from tests.followup.helpers import add_complaint
+
+    services = env.services
+    services.settings = services.settings.model_copy(
+        update={"notify": services.settings.notify.model_copy(
+            update={"merge_window_s": 0, "retry_backoff_s": [0]})})
+    sink = env.src.sink()
+    assert sink is not None
+    worker = Worker(services.queue,
+                    {"notify": make_notify_handler(services, {"sms-kannel": sink})})
+    cid = await add_complaint(services, source="sms-kannel", channel="sms",
+                              tracking_id="1916490", reporter=Reporter(phone="081344445555"))
+    async with pool.acquire() as conn:
+        await services.queue.enqueue(conn, "notify", complaint_id=cid,
+                                     payload={"event": "lapor_pushed"},
+                                     dedup_key=f"notify:pushed:{cid}")
+    assert await worker.run_once() == 1
+    await wait_until(lambda: len(env.smsc.sent) >= 1)
+    assert await env.smsc.report_delivery(env.http, 0, 2, "stat:UNDELIV") == 200
+
+    async def chain() -> list[Any]:
+        return await _rows(pool, "SELECT id, state::text AS state, detail, retry_of "
+                                 "FROM notifications WHERE complaint_id = $1 "
+                                 "ORDER BY created_at, id", cid)
+
+    first = (await chain())[0]
+    assert first["state"] == "failed" and first["detail"] == "kannel dlr 2: stat:UNDELIV"
+    assert await worker.run_once() == 1  # the retry, through Kannel again
+    await wait_until(lambda: len(env.smsc.sent) >= 2)
+    assert "1916490" in env.smsc.sent[1]["text"]
+    assert await env.smsc.report_delivery(env.http, 1, 16, "rejected") == 200
+    rows = await chain()
+    assert [(r["state"], r["retry_of"]) for r in rows] == [("failed", None),
+                                                          ("failed", first["id"])]
+    assert rows[1]["detail"] == "kannel dlr 16: rejected"
+    assert await worker.run_once() == 0  # nothing more: no other address, no retry for 16
+    # The same report again changes nothing (Kannel may repeat it).
+    assert await env.smsc.report_delivery(env.http, 1, 16, "rejected") == 200
+    assert len(await chain()) == 2

@@ -44,7 +44,8 @@ AGENCIES: tuple[tuple[str, str, str | None], ...] = (
 AGENCY_SHORT: dict[str, str] = {
     "7": "Pemko", "45": "Dinas PUPR", "46": "Dishub", "47": "DLH", "48": "Dinkes",
     "49": "Disdik", "50": "Disdukcapil", "51": "Satpol PP", "52": "DPMPTSP", "53": "Dinsos",
-    "54": "BPBD", "55": "Diskominfo", "56": "RSUD", "57": "Inspektorat", "58": "PDAM", "60": "Kecamatan Jekan Raya",
+    "54": "BPBD", "55": "Diskominfo", "56": "RSUD", "57": "Inspektorat", "58": "PDAM",
+    "60": "Kecamatan Jekan Raya",
     "61": "Kecamatan Pahandut", "62": "Kecamatan Sabangau", "63": "Kecamatan Bukit Batu",
     "64": "Kecamatan Rakumpit", "70": "Kelurahan Palangka", "71": "Kelurahan Menteng",
     "72": "Kelurahan Bukit Tunggal", "73": "Kelurahan Langkai", "74": "Kelurahan Panarung",

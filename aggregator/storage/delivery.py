@@ -1,0 +1,96 @@
+"""SQL of delivery followed to the end: the hand-over marker, auto-reply guards, redelivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import asyncpg
+
+from aggregator.storage.sqlfiles import q
+
+
+async def begin_send(conn: asyncpg.Connection, notification_id: uuid.UUID, at: dt.datetime,
+                     address_hash: bytes | None) -> tuple[bool, dt.datetime | None]:
+    """Mark a hand-over (commit before sending). (row still queued, previous marker)."""
+    row = await conn.fetchrow(q("begin_notification_send"), notification_id, at, address_hash)
+    if row is None:
+        return False, None
+    previous: dt.datetime | None = row["previous"]
+    return True, previous
+
+
+async def skip_batch(conn: asyncpg.Connection, head: uuid.UUID, *, channel: str,
+                     body: str | None, reason: str) -> None:
+    await conn.execute(q("skip_notification_batch"), head, reason, channel, body)
+
+
+async def recent_to_address(conn: asyncpg.Connection, address_hash: bytes, *,
+                            since: dt.datetime, body: str, identical_since: dt.datetime,
+                            excluding: uuid.UUID) -> tuple[int, int]:
+    """(hand-overs to the address since ``since``, of the same text since ``identical_since``)."""
+    row = await conn.fetchrow(q("count_recent_to_address"), address_hash, since, body,
+                              identical_since, excluding)
+    return int(row["recent"]), int(row["identical"])
+
+
+async def get_for_redelivery(conn: asyncpg.Connection,
+                             notification_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(q("get_notification_for_redelivery"),
+                                                     notification_id)
+    return row
+
+
+async def batch_items(conn: asyncpg.Connection, head: uuid.UUID) -> list[dict[str, Any]]:
+    """Every item a message carried (its head and the rows merged into it)."""
+    out: list[dict[str, Any]] = []
+    for r in await conn.fetch(q("list_batch_items"), head):
+        if isinstance(r["items"], list):
+            out.extend(r["items"])
+    return out
+
+
+async def insert_redelivery(conn: asyncpg.Connection, *, notification_id: uuid.UUID,
+                            complaint_id: uuid.UUID, kind: str, channel: str, source: str,
+                            dedup_key: str, items: list[dict[str, Any]], retry_of: uuid.UUID,
+                            redelivery_no: int) -> bool:
+    new = await conn.fetchval(q("insert_redelivery"), notification_id, complaint_id, kind,
+                              channel, source, dedup_key, items, retry_of, redelivery_no)
+    return new is not None
+
+
+async def redelivery_state(conn: asyncpg.Connection, dedup_key: str) -> str | None:
+    row = await conn.fetchrow(q("get_redelivery_by_key"), dedup_key)
+    return None if row is None else str(row["state"])
+
+
+async def chain(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The notification, then each one it redelivered, newest first."""
+    return list(await conn.fetch(q("list_redelivery_chain"), notification_id))
+
+
+async def begin_standalone(conn: asyncpg.Connection, *, notification_id: uuid.UUID, kind: str,
+                           channel: str, source: str, dedup_key: str, body: str,
+                           subject: str | None, at: dt.datetime,
+                           address_hash: bytes | None) -> tuple[bool, dt.datetime | None]:
+    """(may send, previous hand-over marker) for a message with no complaint."""
+    row = await conn.fetchrow(q("begin_standalone_send"), notification_id, kind, channel,
+                              source, dedup_key, body, subject, at, address_hash)
+    if row is None:
+        return False, None
+    previous: dt.datetime | None = row["previous"]
+    return True, previous
+
+
+async def reporter_addresses(conn: asyncpg.Connection,
+                             complaint_id: uuid.UUID) -> dict[str, bool]:
+    """Which channels the reporter left an address for (``{"email": …, "sms": …}``)."""
+    row = await conn.fetchrow(q("get_reporter_addresses"), complaint_id)
+    if row is None:
+        return {"email": False, "sms": False}
+    return {"email": bool(row["email"]), "sms": bool(row["sms"])}
+
+
+async def clear_send(conn: asyncpg.Connection, notification_id: uuid.UUID) -> None:
+    await conn.execute(q("clear_notification_send"), notification_id)
