@@ -386,7 +386,14 @@ CREATE TABLE public.reporter_replies (
     sent_at timestamp with time zone,
     resolved boolean,
     lapor_reply_id text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    verified boolean DEFAULT true NOT NULL,
+    verified_by text,
+    unverified_reason text,
+    reviewed_at timestamp with time zone,
+    reviewed_by text,
+    review text,
+    CONSTRAINT reporter_replies_review_check CHECK ((review = ANY (ARRAY['accepted'::text, 'rejected'::text])))
 );
 
 CREATE TABLE public.reporters (
@@ -608,6 +615,10 @@ CREATE INDEX raw_items_hash_idx ON public.raw_items USING btree (source, content
 CREATE INDEX raw_items_source_ingested_idx ON public.raw_items USING btree (source, ingested_at);
 
 CREATE INDEX raw_items_state_idx ON public.raw_items USING btree (state, source) WHERE (state = 'quarantined'::public.raw_state);
+
+CREATE INDEX reporter_replies_complaint_idx ON public.reporter_replies USING btree (complaint_id, created_at);
+
+CREATE INDEX reporter_replies_held_idx ON public.reporter_replies USING btree (created_at) WHERE ((NOT verified) AND (reviewed_at IS NULL));
 
 CREATE INDEX reporters_email_hash_idx ON public.reporters USING btree (email_hash);
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from aggregator.receipts import hide_in_text
 from aggregator.redact import redact_text
 
 __all__ = ["configure_logging", "redact_processor", "redact_text"]
@@ -23,13 +24,13 @@ __all__ = ["configure_logging", "redact_processor", "redact_text"]
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return redact_text(value)
+        return hide_in_text(redact_text(value))
     if isinstance(value, dict):
         return {k: _redact_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_redact_value(v) for v in value)
     if isinstance(value, BaseException):
-        return redact_text(f"{type(value).__name__}: {value}")
+        return hide_in_text(redact_text(f"{type(value).__name__}: {value}"))
     return value
 
 

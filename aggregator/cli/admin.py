@@ -15,6 +15,7 @@ from aggregator.cli.output import console as Console
 from aggregator.cli.output import json_out
 from aggregator.errors import ConfigError
 from aggregator.localtime import local_time
+from aggregator.receipts import hide_in_meta, hide_in_ref
 
 
 def register(sub: Any, reports: Any) -> None:
@@ -253,6 +254,14 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
     for f in d["followups"]:
         con.print(f"[{_when(f['at'])}] {f['agency_name'] or '-'} ({f['label']}): ", end="")
         con.print(f["text"], markup=False)
+    for r in d.get("replies", []):
+        state = ("verified: " + str(r["verified_by"]) if r["verified"] else
+                 "rejected: " if r["review"] == "rejected" else "held, unverified: ")
+        if not r["verified"]:
+            state += str(r["unverified_reason"] or "")
+        con.print(f"reply [{_when(r['sent_at'] or r['created_at'])}] via {r['channel']} "
+                  f"({state}): ", end="", markup=False)
+        con.print(r["text"], markup=False)
     for n in d["notifications"]:
         con.print(f"notified {n['kind']} via {n['channel']}: {n['state']} {_when(n['sent_at'])}")
     return 0
@@ -320,7 +329,8 @@ async def cmd_quarantine_list(args: argparse.Namespace) -> int:
     from aggregator.storage.sqlfiles import q
 
     async with await _services(args) as services, services.pool.acquire() as conn:
-        rows = [dict(r) for r in await conn.fetch(q("list_quarantined"), args.source, args.limit)]
+        rows = [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])}
+                for r in await conn.fetch(q("list_quarantined"), args.source, args.limit)]
     if args.json:
         _json_out(rows)
         return 0
@@ -331,7 +341,7 @@ async def cmd_quarantine_list(args: argparse.Namespace) -> int:
         t.add_row(
             str(r["id"]),
             r["source"],
-            r["source_ref"][:30],
+            (r["source_ref"] or "")[:30],
             str(r["size"]),
             (r["reason"] or "")[:80],
         )
@@ -351,10 +361,13 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
         import base64
 
         item = {k: row[k] for k in row.keys() if k != "payload"}
+        item["source_ref"], item["meta"] = hide_in_ref(row["source_ref"]), hide_in_meta(
+            row["meta"])
         item["payload_base64"] = base64.b64encode(bytes(row["payload"])).decode()
         _json_out(item)
         return 0
-    print(f"source {row['source']} ref {row['source_ref']} state {row['state']}", file=sys.stderr)
+    print(f"source {row['source']} ref {hide_in_ref(row['source_ref'])} state {row['state']}",
+          file=sys.stderr)
     print(f"reason: {row['reason']}", file=sys.stderr)
     sys.stdout.buffer.write(bytes(row["payload"]))
     return 0

@@ -151,7 +151,8 @@ class SlaLoop:
                 await append_event(conn, r["id"], "closed_without_real_followup", {
                     "agency_id": r["agency_id"], "tracking_id": r["lapor_tracking_id"]})
         for cid, state, r in new_breaches:
-            agency = state.agency_id or r["agency_id"] or "unassigned"
+            # The agency LAPOR! assigned (on the clock), never our routing guess.
+            agency = state.agency_id or "unassigned"
             BREACHES.labels(agency=agency, clock=state.clock).inc()
             log.info("sla_breached", complaint_id=str(cid), clock=state.clock, agency=agency,
                      tracking_id=r["lapor_tracking_id"])
@@ -172,7 +173,7 @@ class SlaLoop:
 
     async def _email_agency(self, conn: asyncpg.Connection, cid: uuid.UUID, state: ClockState,
                             r: asyncpg.Record) -> None:
-        agency = state.agency_id or r["agency_id"]
+        agency = state.agency_id  # only an agency LAPOR! assigned is told of its breach
         contact = self.cfg.agency_contacts.get(agency or "")
         found = self._email_sink()
         if not contact or found is None:

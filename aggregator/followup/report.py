@@ -1,5 +1,10 @@
 """``satukanal report sla``: per agency, how real the follow-up was.
 
+A complaint counts for the agency LAPOR! last disposed it to (never for our routing guess:
+until LAPOR! assigns it, it counts as unassigned and our suggestion is shown as such, in
+``suggested_not_assigned``), and its time from that last disposition; ``reassignments``
+counts how often LAPOR! moved the agency's complaints elsewhere before them.
+
 Columns: complaints received in the period; median working days from assignment to the
 first substantive response; the share of answered complaints whose responses were all
 acknowledgements; SLA breaches; closures without a real follow-up; the reopen rate (of
@@ -11,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import statistics
 from collections import defaultdict
@@ -37,6 +43,31 @@ class AgencyRow:
     breaches: int
     closed_without_real_followup: int
     reopen_rate: float | None
+    reassignments: int = 0  # dispositions that moved a complaint from one agency to another
+    suggested_not_assigned: int = 0  # our suggestion, not (yet) LAPOR!'s decision
+
+
+@dataclass(frozen=True)
+class Assignment:
+    agency_id: str  # "" when LAPOR! never disposed the complaint
+    agency_name: str | None
+    since: dt.datetime | None  # the last disposition to that agency
+    reassignments: int
+
+
+def assignment(dispositions: list[asyncpg.Record]) -> Assignment:
+    """The agency LAPOR! last assigned, since when (the first event of the last run of
+    dispositions to it: A, B, A counts A from its second disposition) and the moves."""
+    if not dispositions:
+        return Assignment("", None, None, 0)
+    moves = 0
+    since = dispositions[0]["at"]
+    for prev, cur in itertools.pairwise(dispositions):
+        if cur["agency_id"] != prev["agency_id"]:
+            moves += 1
+            since = cur["at"]
+    last = dispositions[-1]
+    return Assignment(str(last["agency_id"]), last["agency_name"], since, moves)
 
 
 async def sla_report(pool: asyncpg.Pool, cfg: SlaConfig, start: dt.datetime,
@@ -44,16 +75,32 @@ async def sla_report(pool: asyncpg.Pool, cfg: SlaConfig, start: dt.datetime,
     cal = WorkingCalendar(cfg)
     async with pool.acquire() as conn:
         rows = await repo.report_rows(conn, start, end)
-    by_agency: dict[str, list[asyncpg.Record]] = defaultdict(list)
+        disp: dict[Any, list[asyncpg.Record]] = defaultdict(list)
+        for d in await repo.report_dispositions(conn, start, end):
+            disp[d["complaint_id"]].append(d)
+        substantive: dict[Any, list[dt.datetime]] = defaultdict(list)
+        for f in await repo.report_substantive_times(conn, start, end):
+            substantive[f["complaint_id"]].append(f["at"])
+    by_agency: dict[str, list[tuple[asyncpg.Record, Assignment]]] = defaultdict(list)
     names: dict[str, str] = {}
+    suggested: dict[str, int] = defaultdict(int)
     for r in rows:
-        by_agency[r["agency_id"]].append(r)
-        if r["agency_name"]:
-            names[r["agency_id"]] = r["agency_name"]
+        a = assignment(disp.get(r["id"], []))
+        by_agency[a.agency_id].append((r, a))
+        if a.agency_name:
+            names[a.agency_id] = a.agency_name
+        if not a.agency_id and r["agency_id"]:
+            suggested[r["agency_id"]] += 1  # our routing guess, shown as a suggestion only
+    for agency in suggested:
+        by_agency.setdefault(agency, [])
     out = []
-    for agency, items in sorted(by_agency.items(), key=lambda kv: (kv[0] == "", kv[0])):
-        days = [cal.working_days_between(r["assigned_at"], r["first_substantive_at"])
-                for r in items if r["assigned_at"] and r["first_substantive_at"]]
+    for agency, pairs in sorted(by_agency.items(), key=lambda kv: (kv[0] == "", kv[0])):
+        items = [r for r, _a in pairs]
+        days = []
+        for r, a in pairs:
+            after = [t for t in substantive.get(r["id"], []) if a.since and t >= a.since]
+            if a.since and after:
+                days.append(cal.working_days_between(a.since, after[0]))
         answered = [r for r in items if r["responses"] > 0]
         closed = [r for r in items if r["ever_closed"] or r["reopen_count"] > 0]
         out.append(AgencyRow(
@@ -69,6 +116,8 @@ async def sla_report(pool: asyncpg.Pool, cfg: SlaConfig, start: dt.datetime,
             closed_without_real_followup=sum(1 for r in items
                                              if r["closed_without_real_followup"]),
             reopen_rate=_ratio(sum(1 for r in closed if r["reopen_count"] > 0), len(closed)),
+            reassignments=sum(a.reassignments for _r, a in pairs),
+            suggested_not_assigned=suggested.get(agency, 0) if agency else 0,
         ))
     return out
 
@@ -103,12 +152,14 @@ def to_table(rows: list[AgencyRow], start: dt.datetime, end: dt.datetime) -> Any
                          ("Median hari kerja ke tindak lanjut nyata", "right"),
                          ("Hanya ucapan terima kasih", "right"), ("Pelanggaran SLA", "right"),
                          ("Selesai tanpa tindak lanjut nyata", "right"),
-                         ("Dibuka kembali", "right")):
+                         ("Dibuka kembali", "right"), ("Dialihkan LAPOR!", "right"),
+                         ("Usulan kami, belum didisposisi", "right")):
         t.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         t.add_row(r.agency_name, str(r.complaints),
                   _fmt(r.median_working_days_to_substantive), _pct(r.ack_only_share),
-                  str(r.breaches), str(r.closed_without_real_followup), _pct(r.reopen_rate))
+                  str(r.breaches), str(r.closed_without_real_followup), _pct(r.reopen_rate),
+                  str(r.reassignments), str(r.suggested_not_assigned))
     return t
 
 

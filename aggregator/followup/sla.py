@@ -15,6 +15,7 @@ aware datetimes; the database holds them in UTC.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -270,9 +271,15 @@ def evaluate(facts: ComplaintFacts, now: dt.datetime, cfg: SlaConfig,
 
     disposed = [h for h in hist if h.kind == "disposed"
                 or (h.kind == "status" and h.status == "terdisposisi")]
+    assigned = None  # the agency LAPOR! disposed it to last; never our routing guess
     if disposed:
+        # An agency's time runs from the last disposition to it (A, B, A: A's second).
+        agency = next((h.agency_id for h in reversed(disposed) if h.agency_id), None)
+        assigned = agency
         start = disposed[0].at
-        agency = next((h.agency_id for h in reversed(disposed) if h.agency_id), facts.agency_id)
+        for prev, cur in itertools.pairwise(disposed):
+            if cur.agency_id and prev.agency_id and cur.agency_id != prev.agency_id:
+                start = cur.at
         met = next((h.at for h in hist if h.kind == "response" and h.label in SUBSTANTIVE
                     and h.at >= start), None)
         if met is None and stopped_at is not None and stopped_at >= start:
@@ -299,9 +306,9 @@ def evaluate(facts: ComplaintFacts, now: dt.datetime, cfg: SlaConfig,
         own_pauses: list[tuple[dt.datetime, dt.datetime | None]] = (
             [(replied, None)] if replied is not None and end is None else [])
         out.append(run_clock(cal, cfg.auto_close, "auto_close", last.at, end, own_pauses, now,
-                             last.agency_id or facts.agency_id))
+                             last.agency_id or assigned))
 
     settled = closed_at or stopped_at
     out.append(run_clock(cal, cfg.settlement, "settlement", facts.created_at, settled, pauses,
-                         now, facts.agency_id))
+                         now, assigned))
     return out

@@ -24,9 +24,11 @@ from aggregator.errors import InvalidInput
 from aggregator.intake.normalize import clean_text, derive_title, settle_draft
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
 from aggregator.intake.routing import Route, Router
+from aggregator.storage import replies as replies_repo
 from aggregator.storage.db import json_text as _json
 from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem
+from connectors.base.receipts import normalize_code
 from schemas.complaint import (
     CLOSED_STATUSES,
     ComplaintDraft,
@@ -269,7 +271,8 @@ class Intake:
                 isinstance(p, ComplaintDraft)
                 and (p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread"))
             ):
-                await self._plan_reply(conn, plan, result, source, raw_id, p, dup_index, decide)
+                await self._plan_reply(conn, plan, result, source, raw_id, p, dup_index, decide,
+                                       item)
             else:
                 assert isinstance(p, ComplaintDraft)
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
@@ -481,8 +484,9 @@ class Intake:
         p: ReplyDraft | ComplaintDraft,
         dup_index: dict[bytes, list[Any]],
         decide: Callable[[ComplaintDraft], Decision] | None,
+        item: RawItem | None = None,
     ) -> None:
-        target = await self._resolve_reply(conn, plan, p)
+        target, matched_by = await self._resolve_reply(conn, plan, p)
         if target is None:
             if isinstance(p, ComplaintDraft):  # no open complaint from this number: a new one
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
@@ -497,9 +501,30 @@ class Intake:
         resolved = p.resolved if isinstance(p, ReplyDraft) else None
         sent_at = p.sent_at if isinstance(p, ReplyDraft) else p.submitted_at
         reply_id = uuid.uuid4()
+        how, why = matched_by, None
+        if how is None:
+            how, why = await self._verify_sender(conn, target, p, item)
         plan.reply_rows.append(
-            (reply_id, target, raw_id, p.channel.value, text or "(kosong)", sent_at, resolved)
+            (reply_id, target, raw_id, p.channel.value, text or "(kosong)", sent_at, resolved,
+             how is not None, how, why)
         )
+        if how is None:
+            # Not the reporter (or not provably): kept for an operator, never sent upstream
+            # and never closing the complaint on its own.
+            plan.states.append((raw_id, "reply", f"unverified: {why}"[:2000], target))
+            plan.events.append(
+                (
+                    target,
+                    "reporter_reply_unverified",
+                    f"source:{source.name}",
+                    {"reply_id": str(reply_id), "channel": p.channel.value, "reason": why,
+                     "resolved_claimed": resolved},
+                )
+            )
+            log.warning("reply_held_unverified", source=source.name, complaint_id=str(target),
+                        channel=p.channel.value)
+            result.replies += 1
+            return
         plan.states.append((raw_id, "reply", None, target))
         plan.jobs.append(("reply_up", target, {"reply_id": str(reply_id)}, f"reply:{reply_id}"))
         plan.events.append(
@@ -507,7 +532,8 @@ class Intake:
                 target,
                 "reporter_replied",
                 f"source:{source.name}",
-                {"reply_id": str(reply_id), "channel": p.channel.value, "resolved": resolved},
+                {"reply_id": str(reply_id), "channel": p.channel.value, "resolved": resolved,
+                 "verified_by": how},
             )
         )
         if resolved is not None:
@@ -516,7 +542,10 @@ class Intake:
 
     async def _resolve_reply(
         self, conn: asyncpg.Connection, plan: _Plan, p: ReplyDraft | ComplaintDraft
-    ) -> uuid.UUID | None:
+    ) -> tuple[uuid.UUID | None, str | None]:
+        """(the complaint the reply is about, how its sender is known to be the reporter:
+        ``phone``/``email`` when it was found by the sender's own keyed hash, else None and
+        the sender is checked against the complaint's reporter)."""
         crypto = self.crypto
         if isinstance(p, ComplaintDraft):
             # E-mail: a message in the thread of a known complaint (the citizen's own original,
@@ -525,29 +554,29 @@ class Intake:
             if refs:
                 row = await conn.fetchrow(q("find_complaint_by_thread"), list(refs))
                 if row:
-                    return row["id"]  # type: ignore[no-any-return]
+                    return row["id"], None
             if not p.origin.get("maybe_reply_by_phone"):
-                return None
+                return None, None
             phone_h = crypto.match_hash("phone", phone_key(p.reporter.phone))
             hit = plan.by_phone.get(phone_h) if phone_h is not None else None
             if hit is None:
-                return None
+                return None, None
             window = int(p.origin.get("reply_window_days") or self.reply_window_days)
             if hit[1] < self.services.clock() - dt.timedelta(days=window):
-                return None
-            return hit[0]
+                return None, None
+            return hit[0], "phone"
         if p.complaint_id:
             row = await conn.fetchrow(q("find_complaint_by_id"), uuid.UUID(p.complaint_id))
             if row:
-                return row["id"]  # type: ignore[no-any-return]
+                return row["id"], None
         if p.tracking_id:
             row = await conn.fetchrow(q("find_complaint_by_tracking_id"), p.tracking_id)
             if row:
-                return row["id"]  # type: ignore[no-any-return]
+                return row["id"], None
         if p.in_reply_to:
             row = await conn.fetchrow(q("find_complaint_by_thread"), list(p.in_reply_to))
             if row:
-                return row["id"]  # type: ignore[no-any-return]
+                return row["id"], None
         if p.phone or p.email:
             # SUDAH/BELUM answers may concern a complaint that was just closed.
             row = await conn.fetchrow(
@@ -558,8 +587,52 @@ class Intake:
                 p.resolved is not None,
             )
             if row:
-                return row["id"]  # type: ignore[no-any-return]
-        return None
+                return row["id"], "phone" if p.phone else "email"
+        return None, None
+
+    async def _verify_sender(
+        self,
+        conn: asyncpg.Connection,
+        target: uuid.UUID,
+        p: ReplyDraft | ComplaintDraft,
+        item: RawItem | None,
+    ) -> tuple[str | None, str | None]:
+        """Whether a reply found by Tracking ID, thread or complaint id comes from the
+        report's reporter: (how, None) when it does, (None, reason in Indonesian) when not.
+        Tracking IDs are public and sequential, Message-IDs travel with forwards: only the
+        reporter's own phone/e-mail (keyed hash, also kept for anonymous reporters) or the
+        receipt code the status page checked speak for the report."""
+        row = await replies_repo.target_identity(conn, target)
+        if row is None:
+            return None, "pengaduan tidak ditemukan"
+        tracking = f"#{row['lapor_tracking_id']}" if row["lapor_tracking_id"] else "ini"
+        meta = item.meta if item is not None else {}
+        code = meta.get("receipt_code") if isinstance(meta, dict) else None
+        if code is not None or (isinstance(p, ReplyDraft) and p.complaint_id):
+            stored = row["receipt_code"]
+            if code and stored and normalize_code(str(code)) == normalize_code(str(stored)):
+                return "receipt", None
+            return None, f"kode tanda terima tidak cocok dengan pengaduan {tracking}"
+        if isinstance(p, ReplyDraft):
+            phone, email = p.phone, p.email
+        else:
+            phone, email = p.reporter.phone, p.reporter.email
+        phone_h = self.crypto.match_hash("phone", phone_key(phone))
+        email_h = self.crypto.match_hash("email", email)
+        if phone_h is not None and row["phone_hash"] is not None and (
+                bytes(row["phone_hash"]) == phone_h):
+            return "phone", None
+        if email_h is not None and row["email_hash"] is not None and (
+                bytes(row["email_hash"]) == email_h):
+            return "email", None
+        if phone_h is None and email_h is None:
+            return None, "pengirim tanpa nomor atau alamat e-mail yang dapat dicocokkan"
+        if row["phone_hash"] is None and row["email_hash"] is None:
+            return None, (f"pengaduan {tracking} tidak menyimpan nomor atau e-mail pelapor "
+                          "untuk dicocokkan")
+        if phone_h is not None:
+            return None, f"nomor pengirim bukan nomor pelapor pengaduan {tracking}"
+        return None, f"alamat e-mail pengirim bukan alamat pelapor pengaduan {tracking}"
 
     async def _flush(self, conn: asyncpg.Connection, plan: _Plan, source: Any) -> None:
         if plan.reporters:
@@ -589,9 +662,7 @@ class Intake:
             for i in _JSON_COLUMNS:  # jsonb travels as text[] through unnest
                 columns[i] = [None if v is None else _json(v) for v in columns[i]]
             await conn.execute(q("insert_complaints"), source.name, source.cfg.agency, *columns)
-        if plan.reply_rows:
-            cols = list(zip(*plan.reply_rows, strict=True))
-            await conn.execute(q("insert_reporter_replies"), *[list(c) for c in cols])
+        await replies_repo.insert_checked(conn, plan.reply_rows)
         for cid, resolved in plan.resolved:
             await conn.execute(q("set_resolved_by_reporter"), cid, resolved)
         for cid, d in plan.attachments:

@@ -63,6 +63,22 @@ def default_classifier() -> Classifier:
     return run
 
 
+def notify_payload(e: LaporEvent, s: dict[str, Any]) -> dict[str, Any]:
+    """The facts of one event, as the notifier renders them: the agency *at that moment*
+    (the event's own, else the complaint's right after this event was applied), the status
+    and, for an agency's text, its id. A later event (a reassignment applied before this
+    job runs) never changes what this message says."""
+    agency_id, agency_name = (
+        (e.agency.id, e.agency.name) if e.agency else (s.get("agency_id"), s.get("agency_name")))
+    payload: dict[str, Any] = {"event": e.type, "event_id": e.event_id,
+                               "agency_id": agency_id, "agency_name": agency_name}
+    if e.status:
+        payload["status"] = e.status
+    if e.type in ("response_posted", "info_requested"):
+        payload["response_id"] = e.event_id
+    return payload
+
+
 @dataclass
 class ApplyResult:
     stored: int = 0  # new events stored
@@ -193,10 +209,7 @@ async def apply_stored(conn: asyncpg.Connection, event_ids: Sequence[str], *,
         else:
             timeline.append((cid, "lapor_event_received", e.at, actor, {**base, "type": e.type}))
         if notify:
-            payload: dict[str, Any] = {"event": e.type, "event_id": e.event_id}
-            if e.status:
-                payload["status"] = e.status
-            jobs.append(("notify", cid, payload, f"notify:{e.event_id}"))
+            jobs.append(("notify", cid, notify_payload(e, s), f"notify:{e.event_id}"))
     await repo.apply_complaint_changes(conn, [
         (cid, s["status"], s["status_at"], s["agency_id"], s["agency_name"],
          s["classification"], s["category_id"], s["title"], s["waiting_on_reporter"])

@@ -34,6 +34,7 @@ from aggregator.lapor.errors import (
 from aggregator.lapor.models import ReplyPayload, ReportPayload
 from aggregator.lapor.port import LaporPort
 from aggregator.storage import lapor as repo
+from aggregator.storage import replies as replies_repo
 from aggregator.storage.events import append_event
 from schemas.complaint import Channel, Classification, Location, Reporter
 from schemas.events import Job
@@ -296,6 +297,12 @@ class PushHandlers:
             raise PermanentError(f"reply {reply_id} does not exist")
         if row["lapor_reply_id"]:
             return
+        async with self.pool.acquire() as conn:
+            verified = await replies_repo.is_verified(conn, reply_id)
+        if not verified:
+            # Held for an operator: only the reporter (or an operator's acceptance) speaks
+            # for the report upstream.
+            raise PermanentError(f"reply {reply_id} is not verified as the reporter's")
         tracking_id = row["lapor_tracking_id"]
         if not tracking_id:
             if row["status"] in ("duplicate", "history", "rejected_by_lapor"):

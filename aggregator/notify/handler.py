@@ -37,6 +37,7 @@ from aggregator.errors import (
 from aggregator.health import record
 from aggregator.notify import guard, redeliver
 from aggregator.notify.render import Item, channel_of, local_time, render
+from aggregator.storage import conversations
 from aggregator.storage import delivery as drepo
 from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
@@ -138,15 +139,24 @@ class Notifier:
             if existing is None and event in FAN_OUT:
                 # Reporters whose complaint was linked to this one as a duplicate were told
                 # they would hear its progress: the same news goes to each of them.
+                # One person, one message per event: a duplicate from a reporter already
+                # told (the original's, or an earlier duplicate's keyed hashes) gets none.
                 shared = [{**asdict(i), "seq": job.id} for i in items
                           if i.event != "solved_question"]
-                for d in await repo.linked_duplicates(conn, c["id"]):
+                told = await conversations.reporter_identity(conn, c["id"])
+                for d in await conversations.linked_duplicates(conn, c["id"]):
                     d_dedup = f"{dedup}:for:{d['id']}"
+                    who = conversations.identity_of(d)
+                    same_person = bool(who & told)
+                    told |= who
                     if await repo.insert_notification(
                             conn, notification_id=notification_id(d_dedup),
                             complaint_id=d["id"], kind=event,
                             channel=channel_of(str(d["channel"])), source=d["source"],
-                            dedup_key=d_dedup, items=shared):
+                            dedup_key=d_dedup, items=shared,
+                            state="skipped" if same_person else "queued",
+                            detail="the same reporter is told through the linked report"
+                            if same_person else None) and not same_person:
                         targets.append(d["id"])
             if window > 0:
                 for target in targets:
@@ -178,9 +188,10 @@ class Notifier:
             key = str(p.get("event_id") or f"status:{status}")
             if status not in STATUSES_THAT_MATTER:
                 return key, [], f"status {status} is not news to a citizen"
-            items = [Item("status_changed", {"status": status,
-                                             "agency_name": p.get("agency_name")
-                                             or c["agency_name"]})]
+            # The agency the event named at that moment; jobs enqueued before payloads
+            # carried it fall back to the complaint's row.
+            agency = p["agency_name"] if "agency_name" in p else c["agency_name"]
+            items = [Item("status_changed", {"status": status, "agency_name": agency})]
             if status == "selesai" and c["solved_asked_at"] is None:
                 # Asked once, right after the closure, in the same message.
                 if await repo.set_solved_asked(conn, c["id"], self._now()):
@@ -197,7 +208,9 @@ class Notifier:
                 raise TransientError("follow-up not stored yet", retry_after=30)
             attachments = f["attachments"] if isinstance(f["attachments"], list) else []
             return str(f["event_id"] or f["id"]), [Item(event, {
-                "text": f["text"], "agency_name": f["agency_name"] or c["agency_name"],
+                "text": f["text"],
+                "agency_name": f["agency_name"] or (p["agency_name"] if "agency_name" in p
+                                                    else c["agency_name"]),
                 "at_local": local_time(f["at"], self.settings.sla.timezone),
                 "attachments": len(attachments)})], None
         if event == "solved_question":

@@ -11,7 +11,9 @@ from typing import Any
 import asyncpg
 
 from aggregator.crypto import Crypto
+from aggregator.receipts import hide_in_origin
 from aggregator.storage import jobs as jobs_repo
+from aggregator.storage import replies as replies_repo
 from aggregator.storage.events import timeline
 from aggregator.storage.sqlfiles import q
 
@@ -79,6 +81,8 @@ async def complaint_detail(
     # What the daemon noticed about the item at intake (flags are the codes, these the text).
     origin = detail.get("origin") or {}
     detail["notes"] = list(origin.get("intake_notes") or []) if isinstance(origin, dict) else []
+    # The receipt code is the citizen's credential: staff of every role see that one exists.
+    detail["origin"], detail["has_receipt_code"] = hide_in_origin(detail.get("origin"))
     reporter_id = detail.pop("reporter_id")
     detail["reporter"] = None
     if reporter_id is not None:
@@ -99,6 +103,8 @@ async def complaint_detail(
     detail["notifications"] = [
         _plain(r) for r in await conn.fetch(q("list_complaint_notifications"), complaint_id)
     ]
+    # What the citizen wrote back, verified or held, next to what they were told.
+    detail["replies"] = [_plain(r) for r in await replies_repo.for_complaint(conn, complaint_id)]
     detail["jobs"] = [j.model_dump() for j in await jobs_repo.for_complaint(conn, complaint_id)]
     detail["timeline"] = [e.model_dump() for e in await timeline(conn, complaint_id)]
     return detail

@@ -136,6 +136,16 @@ async def report_rows(conn: asyncpg.Connection, start: dt.datetime,
     return list(await conn.fetch(q("report_sla_complaints"), start, end))
 
 
+async def report_dispositions(conn: asyncpg.Connection, start: dt.datetime,
+                              end: dt.datetime) -> list[asyncpg.Record]:
+    return list(await conn.fetch(q("report_dispositions"), start, end))
+
+
+async def report_substantive_times(conn: asyncpg.Connection, start: dt.datetime,
+                                   end: dt.datetime) -> list[asyncpg.Record]:
+    return list(await conn.fetch(q("report_substantive_times"), start, end))
+
+
 async def undelivered(conn: asyncpg.Connection, since: dt.datetime, sources: Sequence[str],
                       limit: int) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("list_undelivered_notifications"), since, list(sources),

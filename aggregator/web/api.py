@@ -10,6 +10,7 @@ from aiohttp import web
 
 from aggregator.health.overview import health_overview
 from aggregator.lapor.health import lapor_health
+from aggregator.receipts import hide_in_ref
 from aggregator.redact import redact_text
 from aggregator.storage import admin as repo
 from aggregator.storage import web as web_repo
@@ -138,7 +139,8 @@ async def get_quarantine(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         rows = await conn.fetch(q("list_quarantined"), request.query.get("source"), 200)
-    return json_response({"items": [dict(r) for r in rows]})
+    return json_response(
+        {"items": [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])} for r in rows]})
 
 
 @routes.get("/api/quarantine/{id}")

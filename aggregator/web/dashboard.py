@@ -24,7 +24,9 @@ from aggregator.health.alerts import KIND_LABELS
 from aggregator.health.overview import health_overview
 from aggregator.lapor.health import lapor_health
 from aggregator.localtime import zone_label
+from aggregator.receipts import hide_in_ref
 from aggregator.storage import admin as repo
+from aggregator.storage import replies as held_replies
 from aggregator.storage import web as sessions
 from aggregator.storage.sqlfiles import q
 from aggregator.web.auth import allowed_roles, requires
@@ -39,11 +41,13 @@ from aggregator.web.labels import (
     NOTIFICATION_LABELS,
     NOTIFICATION_STATE_LABELS,
     STATUS_LABELS,
+    VERIFIED_BY_LABELS,
     Detail,
     actor_label,
     event_details,
     label,
 )
+from aggregator.web.replies import routes as held_reply_routes
 from aggregator.web.security import client_key, form_body
 from schemas.complaint import ComplaintStatus
 from schemas.events import Role
@@ -86,6 +90,7 @@ def setup_dashboard(app: web.Application) -> None:
         "label_job": JOB_LABELS,
         "label_job_state": JOB_STATE_LABELS,
         "label_channel": CHANNEL_LABELS,
+        "label_verified_by": VERIFIED_BY_LABELS,
         "label_flag": FLAG_LABELS,
     }.items():
         env.filters[name] = functools.partial(label, mapping)
@@ -93,6 +98,7 @@ def setup_dashboard(app: web.Application) -> None:
     env.filters["event_details"] = details
     app.router.add_static("/dasbor/static", app_static_path(), name="dasbor_static")
     app.add_routes(routes)
+    app.add_routes(held_reply_routes)
     app.middlewares.append(dashboard_auth)
 
 
@@ -208,6 +214,7 @@ async def overview(request: web.Request) -> dict[str, Any]:
         quarantined = await conn.fetchval(
             "SELECT count(*) FROM raw_items WHERE state = 'quarantined'"
         )
+        held = await held_replies.held_count(conn)
     if request[IDENTITY]["role"] == "agency":
         status["sources"] = []
         health["components"] = [c for c in health["components"] if c["kind"] != "source"]
@@ -221,6 +228,7 @@ async def overview(request: web.Request) -> dict[str, Any]:
         "total": sum(status["complaints"].values()),
         "dead": len(status["dead_jobs"]),
         "quarantined": quarantined,
+        "held_replies": held,
         "lapor": lapor["breaker"],
         "feed_read_at": lapor["feed_read_at"],
     }
@@ -309,7 +317,8 @@ async def job_discard(request: web.Request) -> web.StreamResponse:
 @aiohttp_jinja2.template("quarantine.html")
 async def quarantine(request: web.Request) -> dict[str, Any]:
     async with request.app[SERVICES].pool.acquire() as conn:
-        items = [dict(r) for r in await conn.fetch(q("list_quarantined"), None, 200)]
+        items = [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])}
+                 for r in await conn.fetch(q("list_quarantined"), None, 200)]
     return {"identity": request[IDENTITY], "items": items, "message": request.query.get("pesan")}
 
 

@@ -48,6 +48,9 @@ EVENT_LABELS = {
     "complaint_linked": "digabung sebagai duplikat",
     "route_corrected": "rute dikoreksi operator",
     "reporter_replied": "pelapor membalas",
+    "reporter_reply_unverified": "balasan dari pengirim yang bukan pelapor (ditahan)",
+    "reporter_reply_accepted": "balasan ditahan diterima operator",
+    "reporter_reply_rejected": "balasan ditahan ditolak operator",
     "legacy_form_updated": "formulir lama diperbarui",
     "legacy_row_deleted": "baris formulir lama dihapus",
     # push to LAPOR!
@@ -329,6 +332,20 @@ def _reporter_replied(c: _Ctx) -> None:
     c.yes_no("Menurut pelapor sudah selesai", "resolved")
 
 
+VERIFIED_BY_LABELS = {"phone": "nomor pelapor", "email": "e-mail pelapor",
+                      "receipt": "kode tanda terima", "operator": "diterima operator"}
+
+
+def _reply_unverified(c: _Ctx) -> None:
+    c.field("Kanal", "channel", CHANNEL_LABELS)
+    c.field("Alasan ditahan", "reason")
+    c.yes_no("Mengaku sudah selesai", "resolved_claimed")
+
+
+def _reply_reviewed(c: _Ctx) -> None:
+    c.field("Oleh", "by")
+
+
 def _legacy_row(c: _Ctx) -> None:
     if c.has("row_id"):
         table = f"{c.d['form_table']} " if c.has("form_table") else ""
@@ -504,6 +521,9 @@ _DETAILS: dict[str, Callable[[_Ctx], None]] = {
     "complaint_ingested": _ingested,
     "complaint_linked": _linked,
     "reporter_replied": _reporter_replied,
+    "reporter_reply_unverified": _reply_unverified,
+    "reporter_reply_accepted": _reply_reviewed,
+    "reporter_reply_rejected": _reply_reviewed,
     "legacy_form_updated": _legacy_updated,
     "legacy_row_deleted": _legacy_row,
     "lapor_pushed": _pushed,

@@ -92,7 +92,8 @@ async def test_reply_by_tracking_id_goes_up_not_as_new_complaint(pool):
         Batch(
             items=[
                 RawItem(
-                    "2", _line(reply_to="1916449", text="Sudah dua minggu belum ada petugas datang")
+                    "2", _line(reply_to="1916449", text="Sudah dua minggu belum ada petugas datang",
+                               phone="081300000001")
                 )
             ],
             cursor={},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -112,6 +113,25 @@ async def test_multipart_post_with_photo_gives_receipt_and_status_page(
     assert (reply["complaint_id"], reply["text"], reply["resolved"]) == (
         c["id"], "Terima kasih, sudah rapi.", True)
     assert n == 1 and up == 1
+
+    # Only the receipt code speaks for the report: a status-reply item naming this complaint
+    # with another code (a crafted request, a bug) is held, not sent upstream.
+    from aggregator.intake import ingest
+    from connectors.base import Batch, status_reply_item
+
+    _client, source = form
+    forged = status_reply_item("ZZZZZ-99999", c["id"], "Sudah beres, tutup.", True,
+                               dt.datetime.now(dt.UTC))
+    await ingest(services, source, Batch(items=[forged], cursor=None))
+    async with services.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT text, verified, verified_by, unverified_reason FROM"
+                                " reporter_replies ORDER BY created_at")
+        up = await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'reply_up'")
+    assert [(r["verified"], r["verified_by"]) for r in rows] == [(True, "receipt"),
+                                                                 (False, None)]
+    assert rows[1]["unverified_reason"] == (
+        "kode tanda terima tidak cocok dengan pengaduan #1916449")
+    assert up == 1
 
 
 async def test_urlencoded_post_from_an_old_form(form: tuple[TestClient, FormHttpSource],

@@ -121,6 +121,7 @@ FROM followups f WHERE f.complaint_id = ANY($1::uuid[])
 UNION ALL
 SELECT r.complaint_id, coalesce(r.sent_at, r.created_at), 'reporter_replied', NULL, NULL, NULL
 FROM reporter_replies r WHERE r.complaint_id = ANY($1::uuid[])
+  AND r.verified  -- a held reply (not from the reporter) does not move an agency's clock
 ORDER BY 1, 2;
 
 -- name: list_sla_clocks

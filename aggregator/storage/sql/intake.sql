@@ -73,14 +73,18 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS e(complaint_id, k
 -- The text hashes are probed first (MATERIALIZED): left to itself the planner ANDs them
 -- with complaints_received_idx, which reads every complaint of the window, and after a
 -- backfill that is every complaint there is (all received today).
+-- A report LAPOR! already closed, archived or deleted is no home for a re-sent complaint
+-- (its progress will never come): the re-sent one becomes a new complaint. A double
+-- submission inside an imported archive (history) is still one complaint.
 WITH same AS MATERIALIZED (
-    SELECT id, content_hash, reporter_id, received_at, duplicate_of
+    SELECT id, content_hash, reporter_id, received_at, duplicate_of, status
     FROM complaints WHERE content_hash = ANY($1::bytea[])
 )
 SELECT c.id, c.content_hash, r.phone_hash, r.email_hash, r.nik_hash
 FROM same c LEFT JOIN reporters r ON r.id = c.reporter_id
 WHERE c.received_at > now() - make_interval(days => $2)
   AND c.duplicate_of IS NULL
+  AND c.status NOT IN ('selesai', 'arsip', 'dihapus')
 ORDER BY c.received_at;
 
 -- name: find_held_raw_refs

@@ -1,0 +1,66 @@
+"""The agency on the scorecard is LAPOR!'s: a complaint counts for an agency only once LAPOR!
+assigned it there (our routing guess is shown as a suggestion), an agency's time runs from
+the last disposition to it, and reassignments are counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from aggregator.followup.loop import SlaLoop
+from aggregator.followup.report import sla_report
+
+from .helpers import Clock, add_complaint, apply_events, event, make_services
+
+WIB = ZoneInfo("Asia/Jakarta")
+KEC = {"id": "60", "name": "Kecamatan Jekan Raya"}
+PUPR = {"id": "45", "name": "Dinas PUPR"}
+REAL = ("Lubang di Jl. RTA Milono km 5 telah ditambal oleh UPT Pemeliharaan Jalan pada "
+        "14 Juli 2027 pukul 10.00.")
+
+
+def wib(d: int, h: int = 9) -> dt.datetime:
+    return dt.datetime(2027, 7, d, h, tzinfo=WIB)
+
+
+async def test_scorecard_counts_lapor_assignments_not_our_guess(pool) -> None:
+    clock = Clock(wib(30))
+    services = make_services(pool, clock)
+    # Our router guessed DLH (47); LAPOR! archived it before assigning anyone.
+    guessed = await add_complaint(services, tracking_id="500", created_at=wib(5),
+                                  agency_id="47")
+    await apply_events(services, event("500", "status_changed", wib(6), status="arsip"))
+    # Guessed DLH too, but LAPOR! gave it to the kecamatan, which passed it on to PUPR on
+    # Monday 12 July; PUPR answered for real on Wednesday 14 July.
+    moved = await add_complaint(services, tracking_id="501", created_at=wib(5),
+                                agency_id="47")
+    await apply_events(
+        services,
+        event("501", "status_changed", wib(5, 10), status="terverifikasi"),
+        event("501", "disposed", wib(6), agency=KEC),
+        event("501", "status_changed", wib(6), status="terdisposisi", agency=KEC),
+        event("501", "status_changed", wib(9), status="bukan_wewenang", agency=KEC),
+        event("501", "disposed", wib(12), agency=PUPR),
+        event("501", "status_changed", wib(12), status="terdisposisi", agency=PUPR),
+        event("501", "response_posted", wib(14), agency=PUPR, text=REAL))
+    await SlaLoop(services).run_once()
+    rows = {r.agency_id: r for r in await sla_report(pool, services.settings.sla, wib(1, 0),
+                                                     wib(31, 23))}
+    assert "60" not in rows  # the kecamatan does not keep a complaint LAPOR! moved on
+    pupr = rows["45"]
+    assert (pupr.complaints, pupr.reassignments) == (1, 1)
+    # From its own disposition (12 July), not the first one to the kecamatan (6 July).
+    assert pupr.median_working_days_to_substantive == 2.0
+    dlh = rows["47"]
+    assert (dlh.complaints, dlh.suggested_not_assigned, dlh.breaches) == (0, 1, 0)
+    unassigned = rows["-"]
+    assert unassigned.complaints == 1 and unassigned.agency_name == "(belum didisposisi)"
+    async with pool.acquire() as conn:
+        clocks = await conn.fetch("SELECT complaint_id, clock, agency_id, started_at"
+                                  " FROM sla_clocks WHERE complaint_id = ANY($1::uuid[])",
+                                  [guessed, moved])
+    by = {(r["complaint_id"], r["clock"]): r for r in clocks}
+    assert all(r["agency_id"] != "47" for r in clocks)
+    assert by[(guessed, "settlement")]["agency_id"] is None
+    assert by[(moved, "first_response")]["agency_id"] == "45"
+    assert by[(moved, "first_response")]["started_at"] == wib(12)
