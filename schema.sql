@@ -337,7 +337,9 @@ CREATE TABLE public.notifications (
     sent_at timestamp with time zone,
     delivered_at timestamp with time zone,
     items jsonb DEFAULT '[]'::jsonb NOT NULL,
-    merged_into uuid
+    merged_into uuid,
+    body_enc bytea,
+    body_key text
 );
 
 CREATE TABLE public.raw_items (
@@ -352,7 +354,8 @@ CREATE TABLE public.raw_items (
     state public.raw_state NOT NULL,
     reason text,
     complaint_id uuid,
-    content_hash bytea
+    content_hash bytea,
+    payload_key text
 );
 
 CREATE SEQUENCE public.raw_items_id_seq

@@ -340,23 +340,35 @@ async def cmd_quarantine_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_quarantine_show(args: argparse.Namespace) -> int:
+    import getpass
+
+    from aggregator.intake.sealing import open_meta, open_payload
     from aggregator.storage.sqlfiles import q
+    from aggregator.storage.web import log_access
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         row = await conn.fetchrow(q("get_raw_item"), args.id)
+        if row is not None:
+            payload = open_payload(services.crypto, row["payload"], row["payload_key"])
+            meta = open_meta(services.crypto, row["meta"])
+            # The CLI runs as the daemon's system user, i.e. an administrator: logged as such.
+            await log_access(conn, token_id=None, actor=f"cli:{getpass.getuser()}",
+                             action="raw_revealed", subject=f"raw_item:{args.id}",
+                             detail={"state": row["state"], "via": "cli"})
     if row is None:
         print(f"no item {args.id}", file=sys.stderr)
         return 1
     if args.json:
         import base64
 
-        item = {k: row[k] for k in row.keys() if k != "payload"}
-        item["payload_base64"] = base64.b64encode(bytes(row["payload"])).decode()
+        item = {k: row[k] for k in row.keys() if k not in ("payload", "payload_key")}
+        item["meta"] = meta
+        item["payload_base64"] = base64.b64encode(payload).decode()
         _json_out(item)
         return 0
     print(f"source {row['source']} ref {row['source_ref']} state {row['state']}", file=sys.stderr)
     print(f"reason: {row['reason']}", file=sys.stderr)
-    sys.stdout.buffer.write(bytes(row["payload"]))
+    sys.stdout.buffer.write(payload)
     return 0
 
 

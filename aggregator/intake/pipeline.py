@@ -24,6 +24,9 @@ from aggregator.errors import InvalidInput
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
 from aggregator.intake.routing import Route, Router
+from aggregator.intake.sanitize import json_safe, safe_text
+from aggregator.intake.sealing import seal_job_payload, seal_meta, seal_payload
+from aggregator.redact import redact_text
 from aggregator.storage.db import json_text as _json
 from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem
@@ -89,6 +92,28 @@ def _parse(parse: Callable[[RawItem], Parsed], item: RawItem) -> Parsed | Invali
         return InvalidInput(f"parser failed: {type(exc).__name__}: {exc}")
 
 
+def refused(exc: BaseException) -> bool:
+    """The database refused this data, as opposed to: the database is unreachable or shutting
+    down (then nothing may be quarantined; the batch is retried on the next poll)."""
+    return not isinstance(exc, (asyncpg.PostgresConnectionError,
+                                asyncpg.OperatorInterventionError,
+                                asyncpg.InsufficientResourcesError))
+
+
+def storable(item: RawItem) -> RawItem:
+    """The item with the text PostgreSQL would refuse (NUL, lone surrogates) replaced in its
+    reference, content type and metadata; the payload bytes stay as they came."""
+    ref, ctype, meta = safe_text(item.source_ref), safe_text(item.content_type), item.meta
+    try:
+        _json(meta)
+        clean_meta = json_safe(meta)
+    except (TypeError, ValueError):
+        clean_meta = {"unserialisable_meta": True}
+    if ref == item.source_ref and ctype == item.content_type and clean_meta == meta:
+        return item
+    return RawItem(ref, item.payload, item.received_at, clean_meta, ctype)
+
+
 @dataclass
 class _Plan:
     """What one batch will write, built in Python before the bulk statements."""
@@ -137,64 +162,68 @@ class Intake:
         batch: Batch,
         decide: Callable[[ComplaintDraft], Decision] | None,
     ) -> IngestResult:
-        parsed = [(item, _parse(source.parse, item)) for item in batch.items]
+        items = [storable(i) for i in batch.items]
+        parsed = [(item, _parse(source.parse, item)) for item in items]
         try:
             async with conn.transaction():
                 result = await self._write(conn, source, parsed, decide)
-                await self._save_cursor(conn, source, batch, len(batch.items))
+                await self._save_cursor(conn, source, batch, len(items))
             return result
         except asyncpg.PostgresError as exc:
-            if len(parsed) <= 1:
-                return await self._quarantine_all(conn, source, batch, parsed, exc)
-            log.warning("intake_batch_fell_back", source=source.name, error=str(exc)[:200])
-        # One item broke the bulk write: redo the batch item by item under savepoints.
+            if not refused(exc):
+                raise
+            log.warning("intake_batch_fell_back", source=source.name, size=len(parsed),
+                        error=redact_text(str(exc))[:200])
+        # Something in the batch broke the bulk write: split it in halves under savepoints
+        # until the bad item stands alone, and quarantine that one; the rest flows on.
         result = IngestResult()
         async with conn.transaction():
-            for pair in parsed:
-                try:
-                    async with conn.transaction():
-                        result.add(await self._write(conn, source, [pair], decide))
-                except asyncpg.PostgresError as exc:
-                    result.add(
-                        await self._quarantine_items(
-                            conn, source, [pair[0]], f"could not be stored: {exc}"
-                        )
-                    )
-            await self._save_cursor(conn, source, batch, len(batch.items))
+            await self._write_split(conn, source, parsed, decide, result)
+            await self._save_cursor(conn, source, batch, len(items))
         return result
 
-    async def _quarantine_all(
+    async def _write_split(
         self,
         conn: asyncpg.Connection,
         source: Any,
-        batch: Batch,
-        parsed: list[tuple[RawItem, Any]],
-        exc: Exception,
-    ) -> IngestResult:
-        async with conn.transaction():
-            result = await self._quarantine_items(
-                conn, source, [p[0] for p in parsed], f"could not be stored: {exc}"
-            )
-            await self._save_cursor(conn, source, batch, len(batch.items))
-        return result
+        parsed: list[tuple[RawItem, Parsed | InvalidInput]],
+        decide: Callable[[ComplaintDraft], Decision] | None,
+        result: IngestResult,
+    ) -> None:
+        try:
+            async with conn.transaction():
+                result.add(await self._write(conn, source, parsed, decide))
+            return
+        except asyncpg.PostgresError as exc:
+            if not refused(exc):
+                raise
+            if len(parsed) == 1:
+                result.add(await self._quarantine_items(
+                    conn, source, [parsed[0][0]], f"could not be stored: {exc}"))
+                return
+        mid = len(parsed) // 2
+        await self._write_split(conn, source, parsed[:mid], decide, result)
+        await self._write_split(conn, source, parsed[mid:], decide, result)
 
     async def _quarantine_items(
         self, conn: asyncpg.Connection, source: Any, items: Sequence[RawItem], reason: str
     ) -> IngestResult:
         result = IngestResult()
         for item in items:
-            rid = await conn.fetchval(
-                """INSERT INTO raw_items (source, source_ref, received_at, content_type, payload,
-                                          meta, state, reason)
-                   VALUES ($1, $2, $3, $4, $5, '{}', 'quarantined', $6)
-                   ON CONFLICT (source, source_ref) DO NOTHING RETURNING id""",
-                source.name,
-                item.source_ref,
-                item.received_at,
-                item.content_type,
-                item.payload,
-                reason[:2000],
-            )
+            try:
+                async with conn.transaction():
+                    rid = await self._insert_quarantined(conn, source, item, reason)
+            except asyncpg.PostgresError as exc:
+                if not refused(exc):
+                    raise
+                # Even the sanitised item is refused: keep its bytes under a reference made
+                # of their digest, so the channel moves on and an operator can find it.
+                log.error("intake_quarantine_fell_back", source=source.name,
+                          error=redact_text(str(exc))[:200])
+                ref = "unstorable:" + hashlib.sha256(
+                    item.source_ref.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+                rid = await self._insert_quarantined(
+                    conn, source, RawItem(ref, item.payload, None, {}), reason)
             if rid is None:
                 result.skipped += 1
             else:
@@ -203,10 +232,28 @@ class Intake:
                 result.reasons[reason[:80]] = result.reasons.get(reason[:80], 0) + 1
         return result
 
+    async def _insert_quarantined(
+        self, conn: asyncpg.Connection, source: Any, item: RawItem, reason: str
+    ) -> int | None:
+        rid: int | None = await conn.fetchval(
+                q("insert_quarantined_raw_item"),
+                source.name,
+                safe_text(item.source_ref),
+                item.received_at,
+                safe_text(item.content_type),
+                seal_payload(self.crypto, item.payload),
+                seal_meta(self.crypto, json_safe(item.meta)),
+                safe_text(redact_text(reason))[:2000],
+                self.crypto.current_id,
+                self.crypto.digest(item.payload),
+            )
+        return rid
+
     async def _save_cursor(
         self, conn: asyncpg.Connection, source: Any, batch: Batch, n: int
     ) -> None:
-        await conn.execute(q("save_source_cursor"), source.name, source.kind, batch.cursor, n)
+        cursor = json_safe(batch.cursor) if batch.cursor is not None else None
+        await conn.execute(q("save_source_cursor"), source.name, source.kind, cursor, n)
 
     async def _write(
         self,
@@ -224,9 +271,10 @@ class Intake:
             [i.source_ref for i, _ in parsed],
             [i.received_at for i, _ in parsed],
             [i.content_type for i, _ in parsed],
-            [i.payload for i, _ in parsed],
-            [_json(i.meta) for i, _ in parsed],
-            [hashlib.sha256(i.payload).digest() for i, _ in parsed],
+            [seal_payload(self.crypto, i.payload) for i, _ in parsed],
+            [_json(seal_meta(self.crypto, i.meta)) for i, _ in parsed],
+            [self.crypto.digest(i.payload) for i, _ in parsed],
+            self.crypto.current_id,
         )
         raw_ids = {r["source_ref"]: r["id"] for r in rows}
         result.skipped = len(parsed) - len(raw_ids)
@@ -605,7 +653,8 @@ class Intake:
             cols = list(zip(*plan.states, strict=True))
             await conn.execute(q("set_raw_states"), *[list(c) for c in cols])
         if plan.jobs:
-            cols = list(zip(*[(k, c, _json(p), d, None) for k, c, p, d in plan.jobs], strict=True))
+            cols = list(zip(*[(k, c, _json(seal_job_payload(self.crypto, p)), d, None)
+                              for k, c, p, d in plan.jobs], strict=True))
             await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
             await conn.execute(q("notify_jobs"), "intake")
         if plan.events:

@@ -29,6 +29,7 @@ from prometheus_client import Counter
 
 from aggregator.errors import PermanentError, TransientError
 from aggregator.health import record
+from aggregator.intake.sealing import job_address, seal_body
 from aggregator.notify.render import Item, channel_of, local_time, render
 from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
@@ -272,7 +273,9 @@ class Notifier:
                 state = ("delivered" if result.delivered else
                          "failed" if result.delivered is False else "sent")
         async with conn.transaction():
-            await repo.mark_sent(conn, head, state=state, channel=channel, body=msg.text,
+            await repo.mark_sent(conn, head, state=state, channel=channel,
+                                 body=seal_body(self.services.crypto, msg.text),
+                                 body_key=self.services.crypto.current_id,
                                  subject=msg.subject, external_id=external_id, detail=detail,
                                  at=now)
             await append_event(conn, c["id"],
@@ -307,7 +310,7 @@ class Notifier:
     async def _standalone(self, job: Job, event: str) -> None:
         """A message with no complaint behind it (the usage answer to an empty SMS)."""
         p = job.payload
-        source, address = p.get("source"), p.get("address")
+        source, address = p.get("source"), job_address(self.services.crypto, p)
         if not source or not address:
             raise PermanentError("a notification without a complaint needs source and address")
         dedup = f"{event}:job:{job.id}"
@@ -339,7 +342,9 @@ class Notifier:
             await repo.record_standalone(
                 conn, notification_id=nid, complaint_id=None, kind=event, channel=channel,
                 source=str(source), dedup_key=dedup, state=state, subject=msg.subject,
-                body=msg.text, external_id=external_id, detail=detail, sent_at=sent_at)
+                body=seal_body(self.services.crypto, msg.text),
+                body_key=self.services.crypto.current_id, external_id=external_id,
+                detail=detail, sent_at=sent_at)
         NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
         log.info("notification_sent", kind=event, notification_id=str(nid), state=state)
 

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from aggregator.health.overview import health_overview
+from aggregator.intake.sealing import open_payload
 from aggregator.lapor.health import lapor_health
 from aggregator.redact import redact_text
 from aggregator.storage import admin as repo
@@ -162,7 +163,7 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
             subject=f"raw_item:{raw_id}",
             detail={"state": item.state, "masked": item.anonymous, "via": "api"},
         )
-    body = item.payload
+    body = open_payload(services.crypto, item.payload, item.payload_key)
     if item.anonymous:
         body = redact_text(body.decode("utf-8", "replace")).encode()
     return web.Response(
