@@ -9,6 +9,7 @@ savepoints so the poison item is quarantined and the rest flows on.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -21,8 +22,9 @@ import asyncpg
 import structlog
 
 from aggregator.errors import InvalidInput
+from aggregator.intake.images import ImageRefused, anonymous_name, clean_photo, configure_pillow
 from aggregator.intake.normalize import clean_text, derive_title
-from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
+from aggregator.intake.pii import SealedReporter, phone_key, seal
 from aggregator.intake.routing import Route, Router
 from aggregator.intake.sanitize import json_safe, safe_text
 from aggregator.intake.sealing import seal_job_payload, seal_meta, seal_payload
@@ -92,6 +94,10 @@ def _parse(parse: Callable[[RawItem], Parsed], item: RawItem) -> Parsed | Invali
         return InvalidInput(f"parser failed: {type(exc).__name__}: {exc}")
 
 
+# How an anonymous reporter's typed identity reads in the text agencies and LAPOR! see.
+_ID_PLACEHOLDER = {"phone": "[telepon]", "nik": "[nik]", "email": "[email]"}.__getitem__
+
+
 def refused(exc: BaseException) -> bool:
     """The database refused this data, as opposed to: the database is unreachable or shutting
     down (then nothing may be quarantined; the batch is retried on the next poll)."""
@@ -141,6 +147,7 @@ class Intake:
         self.crypto = services.crypto
         self.router = Router(services.settings)
         self.reply_window_days = services.settings.notify.reply_window_days
+        configure_pillow(services.settings.privacy.image_max_pixels)
 
     async def ingest(
         self,
@@ -163,10 +170,11 @@ class Intake:
         decide: Callable[[ComplaintDraft], Decision] | None,
     ) -> IngestResult:
         items = [storable(i) for i in batch.items]
-        parsed = [(item, _parse(source.parse, item)) for item in items]
+        parsed, bad_attachments = await self._prepare(source, items)
         try:
             async with conn.transaction():
                 result = await self._write(conn, source, parsed, decide)
+                await self._quarantine_attachments(conn, source, bad_attachments, result)
                 await self._save_cursor(conn, source, batch, len(items))
             return result
         except asyncpg.PostgresError as exc:
@@ -179,8 +187,75 @@ class Intake:
         result = IngestResult()
         async with conn.transaction():
             await self._write_split(conn, source, parsed, decide, result)
+            await self._quarantine_attachments(conn, source, bad_attachments, result)
             await self._save_cursor(conn, source, batch, len(items))
         return result
+
+    async def _prepare(
+        self, source: Any, items: list[RawItem]
+    ) -> tuple[list[tuple[RawItem, Parsed | InvalidInput]], list[tuple[RawItem, str]]]:
+        """Parse the batch and make its drafts safe to pass on: CPU work, so in a worker
+        thread (a hostile e-mail must not freeze every loop and /healthz)."""
+        parsed = await asyncio.to_thread(lambda: [(i, _parse(source.parse, i)) for i in items])
+        bad: list[tuple[RawItem, str]] = []
+        out: list[tuple[RawItem, Parsed | InvalidInput]] = []
+        for item, p in parsed:
+            if isinstance(p, ComplaintDraft):
+                p = await self._protect(item, p, bad)
+            out.append((item, p))
+        return out, bad
+
+    async def _protect(
+        self, item: RawItem, d: ComplaintDraft, bad: list[tuple[RawItem, str]]
+    ) -> ComplaintDraft:
+        """An anonymous reporter's typed phone, NIK and e-mail redacted (the original text
+        kept encrypted in ``origin.original_text`` for administrators), photos without
+        metadata, anonymous file names replaced; an image that cannot be cleaned leaves
+        the complaint and is quarantined on its own."""
+        privacy = self.services.settings.privacy
+        update: dict[str, Any] = {}
+        flags = list(d.flags)
+        if d.anonymous:
+            content, title = redact_text(d.content, _ID_PLACEHOLDER), d.title
+            if title:
+                title = redact_text(title, _ID_PLACEHOLDER)
+            if content != d.content or title != d.title:
+                original = _json({"title": d.title, "content": d.content})
+                update["origin"] = {**d.origin, "original_text": self.crypto.seal_value(
+                    "complaint.original_text", original)}
+                update.update(content=content, title=title)
+                flags.append("pii_redacted")
+        if d.attachments:
+            kept = []
+            for n, att in enumerate(d.attachments, 1):
+                name = anonymous_name(att, n) if d.anonymous else att.filename
+                try:
+                    if d.anonymous or not privacy.keep_photo_metadata:
+                        att = await asyncio.wait_for(
+                            asyncio.to_thread(clean_photo, att,
+                                              max_pixels=privacy.image_max_pixels),
+                            privacy.image_timeout_s)
+                except (ImageRefused, TimeoutError) as exc:
+                    why = str(exc) or f"took longer than {privacy.image_timeout_s} s"
+                    meta = {"attachment_of": item.source_ref, "filename": name}
+                    bad.append((RawItem(f"{item.source_ref}#attachment-{n}", att.data,
+                                        item.received_at, meta, att.content_type),
+                                f"attachment {name!r} quarantined: {why}"))
+                    flags.append("attachment_quarantined")
+                    continue
+                kept.append(att.model_copy(update={"filename": name}) if d.anonymous else att)
+            update["attachments"] = tuple(kept)
+        if not update:
+            return d
+        update["flags"] = tuple(dict.fromkeys(flags))
+        return d.model_copy(update=update)
+
+    async def _quarantine_attachments(
+        self, conn: asyncpg.Connection, source: Any, bad: list[tuple[RawItem, str]],
+        result: IngestResult,
+    ) -> None:
+        for item, why in bad:
+            result.add(await self._quarantine_items(conn, source, [item], why))
 
     async def _write_split(
         self,
@@ -641,9 +716,7 @@ class Intake:
         for cid, resolved in plan.resolved:
             await conn.execute(q("set_resolved_by_reporter"), cid, resolved)
         for cid, d in plan.attachments:
-            for att in d.attachments:
-                if d.anonymous:
-                    att = strip_exif(att)
+            for att in d.attachments:  # cleaned in _protect
                 digest = hashlib.sha256(att.data).digest()
                 await conn.execute(
                     q("insert_attachment"), digest, att.content_type, len(att.data), att.data

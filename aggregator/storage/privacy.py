@@ -15,6 +15,7 @@ from aggregator.intake.sealing import (
     open_body,
     open_meta,
     open_payload,
+    rotate_sealed,
     seal_body,
     seal_job_payload,
     seal_meta,
@@ -67,6 +68,21 @@ async def rotate_sealed_data(conn: asyncpg.Connection, crypto: Crypto,
                     p.pop("address")
                 await conn.execute(q("update_job_payload"), r["id"], seal_job_payload(crypto, p))
         done["jobs"] += len(rows)
+        if len(rows) < batch:
+            break
+        after = rows[-1]["id"]
+    done["complaints"] = 0
+    after = uuid.UUID(int=0)
+    while True:
+        async with conn.transaction():
+            rows = await conn.fetch(q("complaints_needing_rotation"), crypto.current_id, after,
+                                    batch)
+            for r in rows:
+                origin = dict(r["origin"])
+                origin["original_text"] = rotate_sealed(crypto, "complaint.original_text",
+                                                        origin["original_text"])
+                await conn.execute(q("update_complaint_origin"), r["id"], origin)
+        done["complaints"] += len(rows)
         if len(rows) < batch:
             break
         after = rows[-1]["id"]

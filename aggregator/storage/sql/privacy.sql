@@ -27,3 +27,13 @@ ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED;
 
 -- name: update_job_payload
 UPDATE jobs SET payload = $2::jsonb WHERE id = $1;
+
+-- name: complaints_needing_rotation
+-- An anonymous reporter's original text (before redaction), sealed in origin.
+SELECT id, origin FROM complaints
+WHERE origin ? 'original_text' AND origin #>> '{original_text,k}' IS DISTINCT FROM $1
+  AND id > $2
+ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED;
+
+-- name: update_complaint_origin
+UPDATE complaints SET origin = $2::jsonb WHERE id = $1;
