@@ -180,7 +180,8 @@ CREATE TABLE public.complaints (
     route_agency text,
     route_confidence real,
     route_reasons text[] DEFAULT '{}'::text[] NOT NULL,
-    needs_triage boolean DEFAULT false NOT NULL
+    needs_triage boolean DEFAULT false NOT NULL,
+    erased_at timestamp with time zone
 );
 
 CREATE TABLE public.component_health (
@@ -355,7 +356,8 @@ CREATE TABLE public.raw_items (
     reason text,
     complaint_id uuid,
     content_hash bytea,
-    payload_key text
+    payload_key text,
+    purged_at timestamp with time zone
 );
 
 CREATE SEQUENCE public.raw_items_id_seq
@@ -585,6 +587,8 @@ CREATE INDEX notifications_complaint_idx ON public.notifications USING btree (co
 CREATE INDEX notifications_pending_idx ON public.notifications USING btree (complaint_id, created_at) WHERE (state = 'queued'::public.notification_state);
 
 CREATE INDEX notifications_sent_at_idx ON public.notifications USING btree (sent_at) WHERE (sent_at IS NOT NULL);
+
+CREATE INDEX raw_items_complaint_idx ON public.raw_items USING btree (complaint_id) WHERE (complaint_id IS NOT NULL);
 
 CREATE INDEX raw_items_hash_idx ON public.raw_items USING btree (source, content_hash);
 

@@ -59,6 +59,7 @@ class IngestResult:
     ignored: int = 0
     quarantined: int = 0
     updates: int = 0  # a legacy form row's later changes applied to its complaint
+    attachments_quarantined: int = 0  # images that could not be cleaned; complaints go on
     complaint_ids: list[uuid.UUID] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -73,6 +74,7 @@ class IngestResult:
             "ignored",
             "quarantined",
             "updates",
+            "attachments_quarantined",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.complaint_ids.extend(other.complaint_ids)
@@ -255,7 +257,10 @@ class Intake:
         result: IngestResult,
     ) -> None:
         for item, why in bad:
-            result.add(await self._quarantine_items(conn, source, [item], why))
+            r = await self._quarantine_items(conn, source, [item], why)
+            result.attachments_quarantined += r.quarantined
+            for k, v in r.reasons.items():
+                result.reasons[k] = result.reasons.get(k, 0) + v
 
     async def _write_split(
         self,

@@ -171,8 +171,9 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
         anonymous = await conn.fetch(
             "SELECT id, content, lapor_tracking_id FROM complaints WHERE anonymous ORDER BY source")
         files = await conn.fetch(
-            "SELECT ca.complaint_id, ca.filename, a.data, c.anonymous FROM complaint_attachments ca "
-            "JOIN attachments a USING (sha256) JOIN complaints c ON c.id = ca.complaint_id")
+            "SELECT ca.complaint_id, ca.filename, a.data, c.anonymous "
+            "FROM complaint_attachments ca JOIN attachments a USING (sha256) "
+            "JOIN complaints c ON c.id = ca.complaint_id")
     assert leaks == {}, leaks
 
     # What LAPOR! received from the anonymous: no typed PII, no telling attachment name.

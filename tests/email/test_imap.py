@@ -10,8 +10,11 @@ import asyncpg
 import pytest
 import structlog
 
+from aggregator.crypto import Crypto
 from aggregator.errors import ConfigError
 from aggregator.intake.loop import IngestLoop
+from aggregator.intake.sealing import open_payload
+from schemas.config import CryptoConfig
 from tests.email.corpus import corpus, expectations
 from tests.email.helpers import drain, imap_search, wait_delivered
 from tests.email.servers import Dovecot, Postfix
@@ -29,13 +32,16 @@ def _name_of(payload: bytes, originals: dict[str, bytes]) -> str:
     return hits[0]
 
 
+CRYPTO = Crypto.from_config(CryptoConfig(), demo=True)  # what the tests' services use
+
+
 async def _raw_by_name(
     pool: asyncpg.Pool, source: str, originals: dict[str, bytes]
 ) -> dict[str, asyncpg.Record]:
     rows = await pool.fetch("SELECT * FROM raw_items WHERE source = $1", source)
     out: dict[str, asyncpg.Record] = {}
     for r in rows:
-        name = _name_of(bytes(r["payload"]), originals)
+        name = _name_of(open_payload(CRYPTO, r["payload"], r["payload_key"]), originals)
         assert name not in out, f"{name} stored twice"
         out[name] = r
     return out
