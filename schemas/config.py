@@ -424,6 +424,9 @@ class SourceConfig(Section):
     batch_size: int = Field(default=100, ge=1, le=10000)
     """Items committed, then acknowledged, together."""
     sunset: bool = Field(default=False, description="answer citizens that LAPOR! replaces this")
+    degrade_after_failures: int = Field(default=3, ge=1)
+    """Failed polls in a row after which the source is shown `degraded` (status, /readyz,
+    dashboard, metrics) and needs a human."""
     options: dict[str, Any] = Field(default_factory=dict)
     """The connector's own options, checked by the connector: see docs/connectors.md."""
 

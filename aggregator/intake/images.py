@@ -16,7 +16,7 @@ import io
 import mimetypes
 import warnings
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from schemas.complaint import AttachmentDraft
 
@@ -57,6 +57,10 @@ def clean_photo(att: AttachmentDraft, *, max_pixels: int) -> AttachmentDraft:
             upright.save(out, format=fmt, **params)
     except ImageRefused:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRefused(f"more pixels than the {max_pixels} allowed ({exc})"[:300]) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageRefused("cannot be decoded: not an image Pillow can read") from exc
     except Exception as exc:  # Pillow raises many types on corrupt or hostile images
         raise ImageRefused(f"cannot be decoded: {type(exc).__name__}: {exc}"[:300]) from exc
     note = "; ".join(filter(None, [att.note, "metadata removed"]))

@@ -26,7 +26,7 @@ from aggregator.intake.images import ImageRefused, anonymous_name, clean_photo, 
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal
 from aggregator.intake.routing import Route, Router
-from aggregator.intake.sanitize import json_safe, safe_text
+from aggregator.intake.sanitize import json_safe, safe_text, storable_model
 from aggregator.intake.sealing import seal_job_payload, seal_meta, seal_payload
 from aggregator.redact import redact_text
 from aggregator.storage.db import json_text as _json
@@ -202,6 +202,8 @@ class Intake:
         bad: list[tuple[RawItem, str]] = []
         out: list[tuple[RawItem, Parsed | InvalidInput]] = []
         for item, p in parsed:
+            if not isinstance(p, InvalidInput):
+                p = storable_model(p)
             if isinstance(p, ComplaintDraft):
                 p = await self._protect(item, p, bad)
             out.append((item, p))
@@ -359,6 +361,13 @@ class Intake:
         raw_ids = {r["source_ref"]: r["id"] for r in rows}
         result.skipped = len(parsed) - len(raw_ids)
         result.new = len(raw_ids)
+        reused = await self._reused_refs(conn, source, [x for x in parsed
+                                                        if x[0].source_ref not in raw_ids])
+        if reused:
+            # A different message under a Message-ID we hold: kept under its own reference,
+            # marked, instead of being acknowledged and dropped as a re-pull.
+            result.skipped -= len(reused)
+            result.add(await self._write(conn, source, reused, decide))
         fresh = [(raw_ids[i.source_ref], i, p) for i, p in parsed if i.source_ref in raw_ids]
         plan = _Plan()
         drafts = [(rid, p) for rid, _, p in fresh if isinstance(p, ComplaintDraft)]
@@ -401,6 +410,33 @@ class Intake:
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
         await self._flush(conn, plan, source)
         return result
+
+    async def _reused_refs(
+        self, conn: asyncpg.Connection, source: Any,
+        held: list[tuple[RawItem, Parsed | InvalidInput]],
+    ) -> list[tuple[RawItem, Parsed | InvalidInput]]:
+        """Of the items whose reference is already held, the e-mails whose bytes differ from
+        the held one's (a sender reusing a Message-ID), each under ``<ref>#<digest>``."""
+        mails = [(i, p) for i, p in held if i.content_type == "message/rfc822"]
+        if not mails:
+            return []
+        rows = await conn.fetch(q("held_raw_digests"), source.name,
+                                [i.source_ref for i, _ in mails])
+        digests = {r["source_ref"]: bytes(r["content_hash"] or b"") for r in rows}
+        out: list[tuple[RawItem, Parsed | InvalidInput]] = []
+        for item, p in mails:
+            mine = self.crypto.digest(item.payload)
+            if digests.get(item.source_ref) in (mine, hashlib.sha256(item.payload).digest()):
+                continue  # the same message again: a re-pull
+            why = f"reuses the Message-ID {item.source_ref} of a different message"
+            meta = {**item.meta, "reused_ref": item.source_ref, "reused_reason": why}
+            again = RawItem(f"{item.source_ref}#{mine.hex()[:16]}", item.payload,
+                            item.received_at, meta, item.content_type)
+            if isinstance(p, ComplaintDraft):
+                p = p.model_copy(update={"flags": (*p.flags, "reused_message_id")})
+            log.warning("intake_reused_reference", source=source.name, reason=why)
+            out.append((again, p))
+        return out
 
     async def _apply_legacy_update(
         self,

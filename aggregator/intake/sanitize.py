@@ -9,7 +9,11 @@ stored (or quarantined) under a reference an operator can read and type.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
 
 _REFUSED = re.compile(r"[\x00\ud800-\udfff]")
 
@@ -26,6 +30,21 @@ def json_safe(value: Any) -> Any:
         return safe_text(value)
     if isinstance(value, dict):
         return {safe_text(str(k)): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return [json_safe(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(json_safe(v) for v in value)
     return value
+
+
+def storable_model(model: M) -> M:
+    """A parsed draft with the text PostgreSQL refuses replaced in every string field
+    (thread keys, origin, names): the item is then stored instead of quarantined."""
+    data = model.model_dump()
+    clean = json_safe(data)
+    if clean == data:
+        return model
+    try:
+        return type(model).model_validate(clean)
+    except ValueError:
+        return model  # left as it is: storing it fails and quarantines it, with its reason

@@ -167,3 +167,7 @@ UPDATE complaints
 SET legacy_status = coalesce($2, legacy_status), origin = origin || $3::jsonb,
     updated_at = now()
 WHERE id = $1;
+
+-- name: held_raw_digests
+-- The keyed digests of held raw items, to tell a re-pull from a reused reference.
+SELECT source_ref, content_hash FROM raw_items WHERE source = $1 AND source_ref = ANY($2::text[]);
