@@ -210,8 +210,11 @@ async def cmd_complaints_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_complaints_show(args: argparse.Namespace) -> int:
+    import getpass
+
     from aggregator.storage.admin import complaint_detail, find_complaint_id
     from aggregator.storage.events import append_event
+    from aggregator.storage.web import log_access
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         cid = await find_complaint_id(conn, args.id)
@@ -221,6 +224,9 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
             return 1
         if args.reveal_identity:
             await append_event(conn, cid, "identity_revealed", {"via": "cli"}, actor="cli")
+            await log_access(conn, token_id=None, actor=f"cli:{getpass.getuser()}",
+                             action="identity_revealed", subject=f"complaint:{cid}",
+                             detail={"via": "cli"})
         d = await complaint_detail(conn, services.crypto, cid, reveal_identity=args.reveal_identity)
     if d is None:
         print(f"no complaint {cid}", file=sys.stderr)
