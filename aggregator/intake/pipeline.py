@@ -241,7 +241,7 @@ class Intake:
                             privacy.image_timeout_s)
                 except (ImageRefused, TimeoutError) as exc:
                     why = str(exc) or f"took longer than {privacy.image_timeout_s} s"
-                    meta = {"attachment_of": item.source_ref, "filename": name}
+                    meta = {**item.meta, "attachment_of": item.source_ref, "filename": name}
                     bad.append((RawItem(f"{item.source_ref}#attachment-{n}", att.data,
                                         item.received_at, meta, att.content_type),
                                 f"attachment {name!r} quarantined: {why}"))
@@ -259,10 +259,9 @@ class Intake:
         result: IngestResult,
     ) -> None:
         for item, why in bad:
+            # Counted apart: the item itself was not quarantined (its reason is on the row).
             r = await self._quarantine_items(conn, source, [item], why)
             result.attachments_quarantined += r.quarantined
-            for k, v in r.reasons.items():
-                result.reasons[k] = result.reasons.get(k, 0) + v
 
     async def _write_split(
         self,
