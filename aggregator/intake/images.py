@@ -73,3 +73,44 @@ def anonymous_name(att: AttachmentDraft, n: int) -> str:
     if ext == ".jpe":
         ext = ".jpg"
     return f"lampiran-{n}{ext}"
+
+
+def scrub_original(payload: bytes, content_type: str, swaps: list[tuple[bytes, bytes]], *,
+                   max_pixels: int) -> bytes:
+    """An anonymous reporter's raw original with its photos' metadata removed too: the
+    original kept (encrypted) for administrators must not carry the GPS position either. In
+    an e-mail every image part is re-encoded (base64) and the message re-serialised; in a
+    form post each photo's bytes are swapped for their cleaned copy (``swaps``), as they are
+    or base64 in a JSON row. Not for the event loop."""
+    if content_type.startswith("message/rfc822"):
+        import email
+        import email.encoders
+        import email.policy
+
+        msg = email.message_from_bytes(payload, policy=email.policy.compat32)
+        changed = False
+        for part in msg.walk():
+            if part.is_multipart():
+                continue
+            ctype = part.get_content_type()
+            if ctype not in FORMATS:
+                continue
+            data = part.get_payload(decode=True)
+            if not isinstance(data, bytes):
+                continue
+            draft = AttachmentDraft(filename="x", content_type=ctype, data=data)
+            try:
+                clean = clean_photo(draft, max_pixels=max_pixels).data
+            except ImageRefused:
+                clean = b""  # what cannot be cleaned is not kept in the original either
+            del part["Content-Transfer-Encoding"]
+            part.set_payload(clean)
+            email.encoders.encode_base64(part)
+            changed = True
+        return msg.as_bytes() if changed else payload
+    import base64
+
+    for old, new in swaps:
+        payload = payload.replace(old, new)
+        payload = payload.replace(base64.b64encode(old), base64.b64encode(new))
+    return payload

@@ -22,7 +22,13 @@ import asyncpg
 import structlog
 
 from aggregator.errors import InvalidInput
-from aggregator.intake.images import ImageRefused, anonymous_name, clean_photo, configure_pillow
+from aggregator.intake.images import (
+    ImageRefused,
+    anonymous_name,
+    clean_photo,
+    configure_pillow,
+    scrub_original,
+)
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal
 from aggregator.intake.routing import Route, Router
@@ -205,13 +211,13 @@ class Intake:
             if not isinstance(p, InvalidInput):
                 p = storable_model(p)
             if isinstance(p, ComplaintDraft):
-                p = await self._protect(item, p, bad)
+                p, item = await self._protect(item, p, bad)
             out.append((item, p))
         return out, bad
 
     async def _protect(
         self, item: RawItem, d: ComplaintDraft, bad: list[tuple[RawItem, str]]
-    ) -> ComplaintDraft:
+    ) -> tuple[ComplaintDraft, RawItem]:
         """An anonymous reporter's typed phone, NIK and e-mail redacted (the original text
         kept encrypted in ``origin.original_text`` for administrators), photos without
         metadata, anonymous file names replaced; an image that cannot be cleaned leaves
@@ -231,8 +237,10 @@ class Intake:
                 flags.append("pii_redacted")
         if d.attachments:
             kept = []
+            swaps: list[tuple[bytes, bytes]] = []
             for n, att in enumerate(d.attachments, 1):
                 name = anonymous_name(att, n) if d.anonymous else att.filename
+                before = att.data
                 try:
                     if d.anonymous or not privacy.keep_photo_metadata:
                         att = await asyncio.wait_for(
@@ -247,12 +255,25 @@ class Intake:
                                 f"attachment {name!r} quarantined: {why}"))
                     flags.append("attachment_quarantined")
                     continue
+                if before != att.data:
+                    swaps.append((before, att.data))
                 kept.append(att.model_copy(update={"filename": name}) if d.anonymous else att)
             update["attachments"] = tuple(kept)
+            if d.anonymous:
+                try:
+                    scrubbed = await asyncio.wait_for(asyncio.to_thread(
+                        scrub_original, item.payload, item.content_type, swaps,
+                        max_pixels=privacy.image_max_pixels), privacy.image_timeout_s)
+                except (TimeoutError, ValueError) as exc:
+                    log.warning("raw_original_not_scrubbed", error=str(exc)[:200])
+                else:
+                    item = RawItem(item.source_ref, scrubbed, item.received_at,
+                                   {**item.meta, "photo_metadata_removed": True},
+                                   item.content_type)
         if not update:
-            return d
+            return d, item
         update["flags"] = tuple(dict.fromkeys(flags))
-        return d.model_copy(update=update)
+        return d.model_copy(update=update), item
 
     async def _quarantine_attachments(
         self, conn: asyncpg.Connection, source: Any, bad: list[tuple[RawItem, str]],

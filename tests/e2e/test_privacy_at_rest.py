@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email
 import io
 import re
+import tomllib
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -20,6 +22,9 @@ import aiohttp
 import asyncpg
 from PIL import Image
 
+from aggregator.crypto import Crypto
+from aggregator.intake.sealing import open_payload
+from schemas.config import CryptoConfig, EncryptionKey
 from tests.e2e.test_followup_loop import (
     launch,
     log_tail,
@@ -100,7 +105,7 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
 ) -> None:
     intake_box = dovecot.fresh_mailbox()
     log_path = tmp_path / "daemon.log"
-    _cfg, base, daemon = await launch(
+    cfg, base, daemon = await launch(
         log_path,
         lambda port: write_config(tmp_path, db_dsn, port, dovecot, postfix, intake_box, smsd),
     )
@@ -193,3 +198,22 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
             assert 0x8825 not in img.getexif(), f["filename"]
         if f["anonymous"]:
             assert f["filename"] == "lampiran-1.jpg", f["filename"]
+    # The anonymous reporters' raw originals (kept encrypted for administrators) have lost
+    # the photo's metadata too; the named reporters' keep the photo as it came.
+    conf = tomllib.loads(cfg.read_text())["crypto"]
+    crypto = Crypto.from_config(CryptoConfig(
+        keys=[EncryptionKey(id=k["id"], secret=k["secret"]) for k in conf["keys"]],
+        hmac_key=conf["hmac_key"]))
+    async with pool.acquire() as conn:
+        raws = await conn.fetch(
+            "SELECT r.payload, r.payload_key, c.anonymous, c.channel FROM raw_items r "
+            "JOIN complaints c ON c.raw_item_id = r.id")
+    originals = {(r["channel"], r["anonymous"]): open_payload(crypto, r["payload"],
+                                                                r["payload_key"])
+                 for r in raws}
+    parts = [p.get_payload(decode=True) for p in
+             email.message_from_bytes(originals[("email", True)]).walk()
+             if p.get_content_type() == "image/jpeg"]
+    assert len(parts) == 1 and parts[0].startswith(b"\xff\xd8")
+    assert SERIAL.encode() not in parts[0] and NAMED_NAME.encode() not in parts[0]
+    assert SERIAL.encode() in originals[("web", False)]
