@@ -33,7 +33,7 @@ from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal
 from aggregator.intake.routing import Route, Router
 from aggregator.intake.sanitize import json_safe, safe_text, storable_model
-from aggregator.intake.sealing import seal_job_payload, seal_meta, seal_payload
+from aggregator.intake.sealing import open_payload, seal_job_payload, seal_meta, seal_payload
 from aggregator.redact import redact_text
 from aggregator.storage.db import json_text as _json
 from aggregator.storage.sqlfiles import q
@@ -104,6 +104,30 @@ def _parse(parse: Callable[[RawItem], Parsed], item: RawItem) -> Parsed | Invali
 
 # How an anonymous reporter's typed identity reads in the text agencies and LAPOR! see.
 _ID_PLACEHOLDER = {"phone": "[telepon]", "nik": "[nik]", "email": "[email]"}.__getitem__
+
+
+_TRACE = re.compile(
+    rb"^(received|return-path|delivered-to|x-[\w-]+|dkim-signature|arc-[\w-]+|"
+    rb"authentication-results|received-spf)$", re.IGNORECASE)
+
+
+def mail_identity(raw: bytes) -> bytes:
+    """What makes an e-mail the same message, whatever the way it arrived: its headers
+    without the trace fields servers add on the way (Received, Delivered-To, X-…) and its
+    body, with line endings made equal."""
+    raw = raw.replace(b"\r\n", b"\n")
+    head, _, body = raw.partition(b"\n\n")
+    kept: list[bytes] = []
+    keep = True
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                kept.append(line)
+            continue
+        keep = not _TRACE.match(line.split(b":", 1)[0].strip())
+        if keep:
+            kept.append(line)
+    return hashlib.sha256(b"\n".join(kept) + b"\n\n" + body).digest()
 
 
 def refused(exc: BaseException) -> bool:
@@ -442,12 +466,20 @@ class Intake:
             return []
         rows = await conn.fetch(q("held_raw_digests"), source.name,
                                 [i.source_ref for i, _ in mails])
-        digests = {r["source_ref"]: bytes(r["content_hash"] or b"") for r in rows}
+        held_rows = {r["source_ref"]: r for r in rows}
         out: list[tuple[RawItem, Parsed | InvalidInput]] = []
         for item, p in mails:
             mine = self.crypto.digest(item.payload)
-            if digests.get(item.source_ref) in (mine, hashlib.sha256(item.payload).digest()):
-                continue  # the same message again: a re-pull
+            row = held_rows.get(item.source_ref)
+            if row is None:
+                continue
+            if bytes(row["content_hash"] or b"") in (mine, hashlib.sha256(item.payload).digest()):
+                continue  # the same bytes again: a re-pull
+            if not bytes(row["payload"]):
+                continue  # purged by retention (or erased): nothing to compare, keep it gone
+            held_payload = open_payload(self.crypto, row["payload"], row["payload_key"])
+            if mail_identity(held_payload) == mail_identity(item.payload):
+                continue  # the same message delivered again (only trace headers differ)
             why = f"reuses the Message-ID {item.source_ref} of a different message"
             meta = {**item.meta, "reused_ref": item.source_ref, "reused_reason": why}
             again = RawItem(f"{item.source_ref}#{mine.hex()[:16]}", item.payload,

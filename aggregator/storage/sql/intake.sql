@@ -169,5 +169,6 @@ SET legacy_status = coalesce($2, legacy_status), origin = origin || $3::jsonb,
 WHERE id = $1;
 
 -- name: held_raw_digests
--- The keyed digests of held raw items, to tell a re-pull from a reused reference.
-SELECT source_ref, content_hash FROM raw_items WHERE source = $1 AND source_ref = ANY($2::text[]);
+-- Held raw items (digest and original), to tell a re-pull from a reused reference.
+SELECT source_ref, content_hash, payload, payload_key FROM raw_items
+WHERE source = $1 AND source_ref = ANY($2::text[]);
