@@ -61,8 +61,9 @@ EVENT_COLUMNS = ("complaint_id", "kind", "at", "actor", "data")
 
 def eligible(draft: ComplaintDraft) -> bool:
     """Whether a complaint kept as history can take the bulk path: not a possible reply
-    (that needs a look-up) and no attachments (stored content-addressed, one by one)."""
-    return not (draft.attachments or draft.origin.get("maybe_reply_by_phone")
+    (that needs a look-up), no attachments (stored content-addressed, one by one) and not
+    anonymous (its text is redacted and its original scrubbed on the general path)."""
+    return not (draft.attachments or draft.anonymous or draft.origin.get("maybe_reply_by_phone")
                 or draft.origin.get("maybe_reply_thread"))
 
 
