@@ -180,7 +180,8 @@ CREATE TABLE public.complaints (
     route_agency text,
     route_confidence real,
     route_reasons text[] DEFAULT '{}'::text[] NOT NULL,
-    needs_triage boolean DEFAULT false NOT NULL
+    needs_triage boolean DEFAULT false NOT NULL,
+    erased_at timestamp with time zone
 );
 
 CREATE TABLE public.component_health (
@@ -349,8 +350,11 @@ CREATE TABLE public.notifications (
     sending_at timestamp with time zone,
     attempts integer DEFAULT 0 NOT NULL,
     address_hash bytea,
+    body_hash bytea,
     retry_of uuid,
-    redelivery_no integer DEFAULT 0 NOT NULL
+    redelivery_no integer DEFAULT 0 NOT NULL,
+    body_enc bytea,
+    body_key text
 );
 
 CREATE TABLE public.raw_items (
@@ -365,7 +369,9 @@ CREATE TABLE public.raw_items (
     state public.raw_state NOT NULL,
     reason text,
     complaint_id uuid,
-    content_hash bytea
+    content_hash bytea,
+    payload_key text,
+    purged_at timestamp with time zone
 );
 
 CREATE SEQUENCE public.raw_items_id_seq
@@ -609,6 +615,8 @@ CREATE INDEX notifications_pending_idx ON public.notifications USING btree (comp
 CREATE INDEX notifications_retry_of_idx ON public.notifications USING btree (retry_of) WHERE (retry_of IS NOT NULL);
 
 CREATE INDEX notifications_sent_at_idx ON public.notifications USING btree (sent_at) WHERE (sent_at IS NOT NULL);
+
+CREATE INDEX raw_items_complaint_idx ON public.raw_items USING btree (complaint_id) WHERE (complaint_id IS NOT NULL);
 
 CREATE INDEX raw_items_hash_idx ON public.raw_items USING btree (source, content_hash);
 

@@ -40,6 +40,7 @@ log = structlog.get_logger(__name__)
 
 CHANNEL = "satukanal_jobs"
 _ACQUIRE_TIMEOUT_S = 5.0
+_DB_RETRY_S = 1.0  # after the database failed under the worker, try again this soon
 _FLUSH_AFTER_S = 0.1
 _ERROR_MAX = 2000
 
@@ -106,7 +107,15 @@ class _Listener:
 
     @property
     def alive(self) -> bool:
-        return self._conn is not None and not self._conn.is_closed()
+        if self._conn is None:
+            return False
+        try:
+            return not self._conn.is_closed()
+        except asyncpg.InterfaceError:
+            # The connection died and asyncpg handed it back to the pool: the proxy we hold
+            # is detached, and asking it anything raises. It is gone; ensure() reopens one
+            # (this once made the worker fail every second after an outage, for good).
+            return False
 
     async def ensure(self) -> None:
         """(Re)open the listening connection; on failure, polling carries on alone."""
@@ -575,8 +584,10 @@ class Worker:
                         await self._loop(conn, stop=stop)
                 except _DB_FAILED as exc:
                     log.warning("job_worker_db_failed", error=repr(exc))
+                    # Back within seconds of the database, not at the next poll: retry soon
+                    # (each try is one connection attempt, bounded by the pool's timeout).
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.queue.cfg.poll_s):
+                        async with asyncio.timeout(min(self.queue.cfg.poll_s, _DB_RETRY_S)):
                             await stop.wait()
             await self._shutdown()
         finally:

@@ -456,6 +456,9 @@ class SourceConfig(Section):
     batch_size: int = Field(default=100, ge=1, le=10000)
     """Items committed, then acknowledged, together."""
     sunset: bool = Field(default=False, description="answer citizens that LAPOR! replaces this")
+    degrade_after_failures: int = Field(default=3, ge=1)
+    """Failed polls in a row after which the source is shown `degraded` (status, /readyz,
+    dashboard, metrics) and needs a human."""
     options: dict[str, Any] = Field(default_factory=dict)
     """The connector's own options, checked by the connector: see docs/connectors.md."""
 
@@ -517,6 +520,39 @@ class RouterConfig(Section):
     rules: list[RouterRule] = Field(default_factory=list, description="added to the policy's")
 
 
+class RetentionConfig(Section):
+    """How long personal data is kept (UU 27/2022: no longer than the purpose needs). Days
+    count from the moment the complaint became final (closed in LAPOR!, a duplicate, kept
+    as history) or, for what has no complaint, from when it was stored; 0 keeps forever."""
+
+    raw_originals_days: int = Field(default=90, ge=0)
+    """Raw originals (the whole e-mail, SMS or form post) of final complaints."""
+    quarantined_days: int = Field(default=180, ge=0)
+    """Quarantined and ignored raw items, which belong to no complaint."""
+    notification_bodies_days: int = Field(default=90, ge=0)
+    """The texts of messages sent to citizens (the record that one was sent stays)."""
+    channel_logs_days: int = Field(default=30, ge=0)
+    """Finished jobs (with their payloads) and dashboard sessions."""
+    access_log_days: int = Field(default=730, ge=0)
+    """The access log of reveals: kept longer, it is the accountability record."""
+    purge_interval_s: float = Field(default=3600.0, gt=0)
+    """How often the purge job runs in the daemon."""
+
+
+class PrivacyConfig(Section):
+    keep_photo_metadata: bool = False
+    """Keep photos' EXIF (GPS position, camera serial, owner) for named reporters when
+    pushing to LAPOR!. Off by default: only the picture goes up. Anonymous reporters'
+    photos always lose it."""
+    image_max_pixels: int = Field(default=40_000_000, ge=1)
+    """Largest image (width × height) decoded to strip metadata; bigger ones are
+    quarantined as attachments (the complaint goes on without them)."""
+    image_timeout_s: float = Field(default=10.0, gt=0)
+    """Longest time one image may take to clean, off the event loop."""
+    retention: RetentionConfig = RetentionConfig()
+    """Retention per kind of personal data; `satukanal purge` and the daemon apply it."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SATUKANAL_",
@@ -564,6 +600,8 @@ class Settings(BaseSettings):
     (the learned router of `[router]` decides everything else)."""
     router: RouterConfig = RouterConfig()
     """The learned router (docs/routing.md)."""
+    privacy: PrivacyConfig = PrivacyConfig()
+    """Personal data: photo metadata, image limits, retention (docs/privacy.md)."""
     agencies: dict[str, str] = Field(
         default_factory=dict,
         description="friendly OPD code → LAPOR! agency id (GET /agencies); codes may then be "

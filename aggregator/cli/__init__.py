@@ -27,6 +27,7 @@ PLUGIN_MODULES = (
     "aggregator.cli.backfill",
     "aggregator.cli.followup",
     "aggregator.cli.route",
+    "aggregator.cli.privacy",
 )
 
 

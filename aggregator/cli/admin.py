@@ -211,8 +211,11 @@ async def cmd_complaints_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_complaints_show(args: argparse.Namespace) -> int:
+    import getpass
+
     from aggregator.storage.admin import complaint_detail, find_complaint_id
     from aggregator.storage.events import append_event
+    from aggregator.storage.web import log_access
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         cid = await find_complaint_id(conn, args.id)
@@ -222,6 +225,9 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
             return 1
         if args.reveal_identity:
             await append_event(conn, cid, "identity_revealed", {"via": "cli"}, actor="cli")
+            await log_access(conn, token_id=None, actor=f"cli:{getpass.getuser()}",
+                             action="identity_revealed", subject=f"complaint:{cid}",
+                             detail={"via": "cli"})
         d = await complaint_detail(conn, services.crypto, cid, reveal_identity=args.reveal_identity)
     if d is None:
         print(f"no complaint {cid}", file=sys.stderr)
@@ -350,26 +356,36 @@ async def cmd_quarantine_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_quarantine_show(args: argparse.Namespace) -> int:
+    import getpass
+
+    from aggregator.intake.sealing import open_meta, open_payload
     from aggregator.storage.sqlfiles import q
+    from aggregator.storage.web import log_access
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         row = await conn.fetchrow(q("get_raw_item"), args.id)
+        if row is not None:
+            payload = open_payload(services.crypto, row["payload"], row["payload_key"])
+            meta = open_meta(services.crypto, row["meta"])
+            # The CLI runs as the daemon's system user, i.e. an administrator: logged as such.
+            await log_access(conn, token_id=None, actor=f"cli:{getpass.getuser()}",
+                             action="raw_revealed", subject=f"raw_item:{args.id}",
+                             detail={"state": row["state"], "via": "cli"})
     if row is None:
         print(f"no item {args.id}", file=sys.stderr)
         return 1
     if args.json:
         import base64
 
-        item = {k: row[k] for k in row.keys() if k != "payload"}
-        item["source_ref"], item["meta"] = hide_in_ref(row["source_ref"]), hide_in_meta(
-            row["meta"])
-        item["payload_base64"] = base64.b64encode(bytes(row["payload"])).decode()
+        item = {k: row[k] for k in row.keys() if k not in ("payload", "payload_key")}
+        item["source_ref"], item["meta"] = hide_in_ref(row["source_ref"]), hide_in_meta(meta)
+        item["payload_base64"] = base64.b64encode(payload).decode()
         _json_out(item)
         return 0
     print(f"source {row['source']} ref {hide_in_ref(row['source_ref'])} state {row['state']}",
           file=sys.stderr)
     print(f"reason: {row['reason']}", file=sys.stderr)
-    sys.stdout.buffer.write(bytes(row["payload"]))
+    sys.stdout.buffer.write(payload)
     return 0
 
 

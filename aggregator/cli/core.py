@@ -94,7 +94,8 @@ def register(sub: Any, reports: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the keys as JSON (without --dir)")
     p.set_defaults(func=cmd_keys_generate)
-    p = keys.add_parser("rotate", help="re-encrypt all reporter data with the newest key")
+    p = keys.add_parser("rotate", help="re-encrypt all personal data (reporters, raw originals, "
+                          "notifications, job addresses) with the newest key")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_keys_rotate)
 
@@ -316,16 +317,21 @@ def _write_secret(path: Path, value: str, gid: int) -> Path:
 async def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from aggregator.cli import load
     from aggregator.storage.admin import rotate_reporter_keys
+    from aggregator.storage.privacy import rotate_sealed_data
     from aggregator.wiring.runtime import open_services
 
     settings = load(args)
     async with open_services(settings) as services, services.pool.acquire() as conn:
         n = await rotate_reporter_keys(conn, services.crypto)
+        other = await rotate_sealed_data(conn, services.crypto)
     if args.json:
-        json.dump({"reencrypted": n, "key_id": services.crypto.current_id}, sys.stdout)
+        json.dump({"reencrypted": n, "key_id": services.crypto.current_id, **other},
+                  sys.stdout)
         print()
         return 0
     Console(stderr=True).print(
-        f"re-encrypted {n} reporter(s) with key {services.crypto.current_id!r}"
+        f"re-encrypted {n} reporter(s), {other['raw_items']} raw original(s), "
+        f"{other['notifications']} notification(s) and {other['jobs']} job address(es) "
+        f"with key {services.crypto.current_id!r}"
     )
     return 0

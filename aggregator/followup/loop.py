@@ -33,6 +33,7 @@ from aggregator.followup.sla import (
     clock_config,
     evaluate,
 )
+from aggregator.intake.sealing import seal_body
 from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
 from connectors.base import Origin, OutboundMessage, Sink
@@ -208,7 +209,8 @@ class SlaLoop:
             state_txt, ext, detail = "failed", None, str(exc)[:500]
         await repo.record_standalone(
             conn, notification_id=nid, complaint_id=cid, kind="sla_breach", channel="email",
-            source=source, dedup_key=dedup, state=state_txt, subject=subject, body=text,
+            source=source, dedup_key=dedup, state=state_txt, subject=subject,
+            body=seal_body(self.services.crypto, text), body_key=self.services.crypto.current_id,
             external_id=ext, detail=detail,
             sent_at=self.services.clock() if state_txt == "sent" else None)
 

@@ -37,6 +37,7 @@ import structlog
 from aggregator.errors import ConfigError, InvalidInput
 from aggregator.intake.bulk import HistoryRow, SealCache, eligible, plan_history, write_history
 from aggregator.intake.normalize import settle_draft
+from aggregator.intake.pipeline import storable
 from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem, abilities
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
@@ -411,8 +412,8 @@ class _Preparer:
                     skipped["outside_date_range"] += 1
                     continue
             parsed[item.source_ref] = p
-            item = RawItem(item.source_ref, item.payload, item.received_at,
-                           {**item.meta, "backfill": True}, item.content_type)
+            item = storable(RawItem(item.source_ref, item.payload, item.received_at,
+                                    {**item.meta, "backfill": True}, item.content_type))
             if self.bulk and isinstance(p, ComplaintDraft) and eligible(p):
                 verdict, why = self.policy.decide(p, self.now)
                 if verdict == "history":

@@ -28,7 +28,6 @@ reveal what the matching hashes already show, that two complaints share a report
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -46,12 +45,13 @@ from aggregator.intake.pipeline import (
     content_hash,
     ingested_event,
 )
+from aggregator.intake.sealing import seal_meta, seal_payload
 from aggregator.storage.sqlfiles import q
 from connectors.base import RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
 
 RAW_COLUMNS = ("id", "source", "source_ref", "received_at", "content_type", "payload", "meta",
-               "state", "complaint_id", "content_hash")
+               "state", "complaint_id", "content_hash", "payload_key")
 REPORTER_COLUMNS = ("id", "key_id", "name_enc", "email_enc", "phone_enc", "nik_enc",
                     "email_hash", "phone_hash", "nik_hash", "nik_valid")
 # The planned tuple (shared with the general path), then the batch's two constants.
@@ -61,8 +61,9 @@ EVENT_COLUMNS = ("complaint_id", "kind", "at", "actor", "data")
 
 def eligible(draft: ComplaintDraft) -> bool:
     """Whether a complaint kept as history can take the bulk path: not a possible reply
-    (that needs a look-up) and no attachments (stored content-addressed, one by one)."""
-    return not (draft.attachments or draft.origin.get("maybe_reply_by_phone")
+    (that needs a look-up), no attachments (stored content-addressed, one by one) and not
+    anonymous (its text is redacted and its original scrubbed on the general path)."""
+    return not (draft.attachments or draft.anonymous or draft.origin.get("maybe_reply_by_phone")
                 or draft.origin.get("maybe_reply_thread"))
 
 
@@ -100,6 +101,11 @@ class HistoryRow:
     chash: bytes
     complaint: tuple[Any, ...]  # COMPLAINT_ROW, raw_item_id still None
     event: dict[str, Any]
+    # The raw original as stored: encrypted, its keyed digest, metadata with addresses sealed.
+    payload_enc: bytes = b""
+    payload_digest: bytes = b""
+    meta: dict[str, Any] | None = None
+    payload_key: str | None = None
 
 
 @dataclass
@@ -128,7 +134,10 @@ def plan_history(intake: Intake, seals: SealCache, source: Any,
         status = ComplaintStatus.HISTORY
         complaint = complaint_row(d, content, cid, None, sealed, status, None, chash, route)
         event = ingested_event(source, d, status, route)
-        out.append(HistoryRow(item, why, cid, sealed, chash, complaint, event))
+        crypto = intake.crypto
+        out.append(HistoryRow(item, why, cid, sealed, chash, complaint, event,
+                              seal_payload(crypto, item.payload), crypto.digest(item.payload),
+                              seal_meta(crypto, item.meta), crypto.current_id))
     return out
 
 
@@ -166,7 +175,8 @@ async def write_history(conn: asyncpg.Connection, source: Any,
     ids, now = [x["id"] for x in got], got[0]["now"]
     await conn.copy_records_to_table("raw_items", columns=RAW_COLUMNS, records=[
         (rid, source.name, r.item.source_ref, r.item.received_at, r.item.content_type,
-         r.item.payload, r.item.meta, "accepted", r.cid, hashlib.sha256(r.item.payload).digest())
+         r.payload_enc, r.meta, "accepted", r.cid, r.payload_digest,
+         r.payload_key)
         for rid, r in zip(ids, written, strict=True)])
     sealed = [r.sealed for r in written if r.sealed is not None]
     if sealed:

@@ -12,6 +12,7 @@ from aggregator import metrics
 from aggregator.errors import AuthError, ConfigError, TransientError
 from aggregator.health import record
 from aggregator.intake import Intake
+from aggregator.redact import redact_text
 from aggregator.storage.sqlfiles import q
 from connectors.base import abilities
 
@@ -27,6 +28,7 @@ class IngestLoop:
         self.intake = intake or Intake(services)
         self.name = f"ingest:{source.name}"
         self.degraded = False
+        self.failures = 0  # failed polls in a row
         self.last_poll_items = 0
         self.total = 0  # items handled since start, for the shutdown summary
         self.lease_s = max(60.0, source.cfg.poll_s * 4)
@@ -65,6 +67,7 @@ class IngestLoop:
                 await conn.execute(q("record_source_poll"), src.name, handled)
             await record.succeeded(pool, "source", src.name, self.services.clock(), handled)
             metrics.SOURCE_LAST_SUCCESS.labels(source=src.name).set_to_current_time()
+            self.failures = 0
             if self.degraded:
                 self.degraded = False
                 bound.info("source_recovered")
@@ -95,7 +98,11 @@ class IngestLoop:
     async def _failed(self, exc: Exception, *, degraded: bool, crashed: bool = False) -> None:
         src = self.source
         metrics.SOURCE_ERRORS.labels(source=src.name).inc()
-        error = f"{type(exc).__name__}: {exc}" if crashed else str(exc)
+        error = redact_text(f"{type(exc).__name__}: {exc}" if crashed else str(exc))
+        self.failures += 1
+        # Failing poll after poll (one poison item crashing every poll, an unreachable
+        # server) is degraded too, not only refused credentials.
+        degraded = degraded or self.failures >= src.cfg.degrade_after_failures
         await record.failed(self.services.pool, "source", src.name, self.services.clock(),
                             error, needs_human=degraded)
         # Log once when it goes down, once when it is back: not at every poll.

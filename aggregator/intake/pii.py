@@ -1,14 +1,13 @@
-"""Identity protection at intake: encrypt reporters, strip what would betray the anonymous."""
+"""Identity protection at intake: encrypt reporters (photos: aggregator/intake/images.py)."""
 
 from __future__ import annotations
 
-import io
 import uuid
 from dataclasses import dataclass
 
 from aggregator.crypto import Crypto
 from aggregator.intake.normalize import normalize_phone
-from schemas.complaint import AttachmentDraft, Reporter
+from schemas.complaint import Reporter
 
 
 @dataclass(frozen=True)
@@ -43,26 +42,3 @@ def seal(crypto: Crypto, reporter: Reporter) -> SealedReporter:
         nik_hash=crypto.match_hash("nik", reporter.nik),
         nik_valid=reporter.nik_valid,
     )
-
-
-def strip_exif(att: AttachmentDraft) -> AttachmentDraft:
-    """Re-encode JPEG/PNG without metadata: an anonymous reporter's photo must not carry
-    GPS position, camera serial or owner name (the JAKI leak)."""
-    if att.content_type not in ("image/jpeg", "image/png"):
-        return att
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(att.data)) as img:
-            if not img.info.get("exif") and not getattr(img, "getexif", lambda: {})():
-                return att
-            clean = Image.new(img.mode, img.size)
-            clean.putdata(list(img.getdata()))
-            out = io.BytesIO()
-            clean.save(
-                out, format="JPEG" if att.content_type == "image/jpeg" else "PNG", quality=92
-            )
-    except (UnidentifiedImageError, OSError, ValueError):
-        return att
-    note = "; ".join(filter(None, [att.note, "metadata removed for anonymity"]))
-    return att.model_copy(update={"data": out.getvalue(), "note": note})

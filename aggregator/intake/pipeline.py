@@ -9,6 +9,7 @@ savepoints so the poison item is quarantined and the rest flows on.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -21,9 +22,19 @@ import asyncpg
 import structlog
 
 from aggregator.errors import InvalidInput
+from aggregator.intake.images import (
+    ImageRefused,
+    anonymous_name,
+    clean_photo,
+    configure_pillow,
+    scrub_original,
+)
 from aggregator.intake.normalize import clean_text, derive_title, settle_draft
-from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
+from aggregator.intake.pii import SealedReporter, phone_key, seal
 from aggregator.intake.routing import Route, Router
+from aggregator.intake.sanitize import json_safe, safe_text, storable_model
+from aggregator.intake.sealing import open_payload, seal_job_payload, seal_meta, seal_payload
+from aggregator.redact import redact_text
 from aggregator.storage import replies as replies_repo
 from aggregator.storage.db import json_text as _json
 from aggregator.storage.sqlfiles import q
@@ -56,6 +67,7 @@ class IngestResult:
     ignored: int = 0
     quarantined: int = 0
     updates: int = 0  # a legacy form row's later changes applied to its complaint
+    attachments_quarantined: int = 0  # images that could not be cleaned; complaints go on
     complaint_ids: list[uuid.UUID] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -70,6 +82,7 @@ class IngestResult:
             "ignored",
             "quarantined",
             "updates",
+            "attachments_quarantined",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.complaint_ids.extend(other.complaint_ids)
@@ -91,6 +104,56 @@ def _parse(parse: Callable[[RawItem], Parsed], item: RawItem) -> Parsed | Invali
         return exc
     except Exception as exc:  # a parser bug must not lose the item: quarantine it
         return InvalidInput(f"parser failed: {type(exc).__name__}: {exc}")
+
+
+# How an anonymous reporter's typed identity reads in the text agencies and LAPOR! see.
+_ID_PLACEHOLDER = {"phone": "[telepon]", "nik": "[nik]", "email": "[email]"}.__getitem__
+
+
+_TRACE = re.compile(
+    rb"^(received|return-path|delivered-to|x-[\w-]+|dkim-signature|arc-[\w-]+|"
+    rb"authentication-results|received-spf)$", re.IGNORECASE)
+
+
+def mail_identity(raw: bytes) -> bytes:
+    """What makes an e-mail the same message, whatever the way it arrived: its headers
+    without the trace fields servers add on the way (Received, Delivered-To, X-…) and its
+    body, with line endings made equal."""
+    raw = raw.replace(b"\r\n", b"\n")
+    head, _, body = raw.partition(b"\n\n")
+    kept: list[bytes] = []
+    keep = True
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                kept.append(line)
+            continue
+        keep = not _TRACE.match(line.split(b":", 1)[0].strip())
+        if keep:
+            kept.append(line)
+    return hashlib.sha256(b"\n".join(kept) + b"\n\n" + body).digest()
+
+
+def refused(exc: BaseException) -> bool:
+    """The database refused this data, as opposed to: the database is unreachable or shutting
+    down (then nothing may be quarantined; the batch is retried on the next poll)."""
+    return not isinstance(exc, (asyncpg.PostgresConnectionError,
+                                asyncpg.OperatorInterventionError,
+                                asyncpg.InsufficientResourcesError))
+
+
+def storable(item: RawItem) -> RawItem:
+    """The item with the text PostgreSQL would refuse (NUL, lone surrogates) replaced in its
+    reference, content type and metadata; the payload bytes stay as they came."""
+    ref, ctype, meta = safe_text(item.source_ref), safe_text(item.content_type), item.meta
+    try:
+        _json(meta)
+        clean_meta = json_safe(meta)
+    except (TypeError, ValueError):
+        clean_meta = {"unserialisable_meta": True}
+    if ref == item.source_ref and ctype == item.content_type and clean_meta == meta:
+        return item
+    return RawItem(ref, item.payload, item.received_at, clean_meta, ctype)
 
 
 @dataclass
@@ -120,6 +183,7 @@ class Intake:
         self.crypto = services.crypto
         self.router = Router(services.settings)
         self.reply_window_days = services.settings.notify.reply_window_days
+        configure_pillow(services.settings.privacy.image_max_pixels)
 
     async def ingest(
         self,
@@ -141,64 +205,155 @@ class Intake:
         batch: Batch,
         decide: Callable[[ComplaintDraft], Decision] | None,
     ) -> IngestResult:
-        parsed = [(item, _parse(source.parse, item)) for item in batch.items]
+        items = [storable(i) for i in batch.items]
+        parsed, bad_attachments = await self._prepare(source, items)
         try:
             async with conn.transaction():
                 result = await self._write(conn, source, parsed, decide)
-                await self._save_cursor(conn, source, batch, len(batch.items))
+                await self._quarantine_attachments(conn, source, bad_attachments, result)
+                await self._save_cursor(conn, source, batch, len(items))
             return result
         except asyncpg.PostgresError as exc:
-            if len(parsed) <= 1:
-                return await self._quarantine_all(conn, source, batch, parsed, exc)
-            log.warning("intake_batch_fell_back", source=source.name, error=str(exc)[:200])
-        # One item broke the bulk write: redo the batch item by item under savepoints.
+            if not refused(exc):
+                raise
+            log.warning("intake_batch_fell_back", source=source.name, size=len(parsed),
+                        error=redact_text(str(exc))[:200])
+        # Something in the batch broke the bulk write: split it in halves under savepoints
+        # until the bad item stands alone, and quarantine that one; the rest flows on.
         result = IngestResult()
         async with conn.transaction():
-            for pair in parsed:
-                try:
-                    async with conn.transaction():
-                        result.add(await self._write(conn, source, [pair], decide))
-                except asyncpg.PostgresError as exc:
-                    result.add(
-                        await self._quarantine_items(
-                            conn, source, [pair[0]], f"could not be stored: {exc}"
-                        )
-                    )
-            await self._save_cursor(conn, source, batch, len(batch.items))
+            await self._write_split(conn, source, parsed, decide, result)
+            await self._quarantine_attachments(conn, source, bad_attachments, result)
+            await self._save_cursor(conn, source, batch, len(items))
         return result
 
-    async def _quarantine_all(
+    async def _prepare(
+        self, source: Any, items: list[RawItem]
+    ) -> tuple[list[tuple[RawItem, Parsed | InvalidInput]], list[tuple[RawItem, str]]]:
+        """Parse the batch and make its drafts safe to pass on: CPU work, so in a worker
+        thread (a hostile e-mail must not freeze every loop and /healthz)."""
+        parsed = await asyncio.to_thread(lambda: [(i, _parse(source.parse, i)) for i in items])
+        bad: list[tuple[RawItem, str]] = []
+        out: list[tuple[RawItem, Parsed | InvalidInput]] = []
+        for item, p in parsed:
+            if not isinstance(p, InvalidInput):
+                p = storable_model(p)
+            if isinstance(p, ComplaintDraft):
+                p, item = await self._protect(item, p, bad)
+            out.append((item, p))
+        return out, bad
+
+    async def _protect(
+        self, item: RawItem, d: ComplaintDraft, bad: list[tuple[RawItem, str]]
+    ) -> tuple[ComplaintDraft, RawItem]:
+        """An anonymous reporter's typed phone, NIK and e-mail redacted (the original text
+        kept encrypted in ``origin.original_text`` for administrators), photos without
+        metadata, anonymous file names replaced; an image that cannot be cleaned leaves
+        the complaint and is quarantined on its own."""
+        privacy = self.services.settings.privacy
+        update: dict[str, Any] = {}
+        flags = list(d.flags)
+        if d.anonymous:
+            content, title = redact_text(d.content, _ID_PLACEHOLDER), d.title
+            if title:
+                title = redact_text(title, _ID_PLACEHOLDER)
+            if content != d.content or title != d.title:
+                original = _json({"title": d.title, "content": d.content})
+                update["origin"] = {**d.origin, "original_text": self.crypto.seal_value(
+                    "complaint.original_text", original)}
+                update.update(content=content, title=title)
+                flags.append("pii_redacted")
+        if d.attachments:
+            kept = []
+            swaps: list[tuple[bytes, bytes]] = []
+            for n, att in enumerate(d.attachments, 1):
+                name = anonymous_name(att, n) if d.anonymous else att.filename
+                before = att.data
+                try:
+                    if d.anonymous or not privacy.keep_photo_metadata:
+                        att = await asyncio.wait_for(
+                            asyncio.to_thread(clean_photo, att,
+                                              max_pixels=privacy.image_max_pixels),
+                            privacy.image_timeout_s)
+                except (ImageRefused, TimeoutError) as exc:
+                    why = str(exc) or f"took longer than {privacy.image_timeout_s} s"
+                    meta = {**item.meta, "attachment_of": item.source_ref, "filename": name}
+                    bad.append((RawItem(f"{item.source_ref}#attachment-{n}", att.data,
+                                        item.received_at, meta, att.content_type),
+                                f"attachment {name!r} quarantined: {why}"))
+                    flags.append("attachment_quarantined")
+                    continue
+                if before != att.data:
+                    swaps.append((before, att.data))
+                kept.append(att.model_copy(update={"filename": name}) if d.anonymous else att)
+            update["attachments"] = tuple(kept)
+            if d.anonymous:
+                try:
+                    scrubbed = await asyncio.wait_for(asyncio.to_thread(
+                        scrub_original, item.payload, item.content_type, swaps,
+                        max_pixels=privacy.image_max_pixels), privacy.image_timeout_s)
+                except (TimeoutError, ValueError) as exc:
+                    log.warning("raw_original_not_scrubbed", error=str(exc)[:200])
+                else:
+                    item = RawItem(item.source_ref, scrubbed, item.received_at,
+                                   {**item.meta, "photo_metadata_removed": True},
+                                   item.content_type)
+        if not update:
+            return d, item
+        update["flags"] = tuple(dict.fromkeys(flags))
+        return d.model_copy(update=update), item
+
+    async def _quarantine_attachments(
+        self, conn: asyncpg.Connection, source: Any, bad: list[tuple[RawItem, str]],
+        result: IngestResult,
+    ) -> None:
+        for item, why in bad:
+            # Counted apart: the item itself was not quarantined (its reason is on the row).
+            r = await self._quarantine_items(conn, source, [item], why)
+            result.attachments_quarantined += r.quarantined
+
+    async def _write_split(
         self,
         conn: asyncpg.Connection,
         source: Any,
-        batch: Batch,
-        parsed: list[tuple[RawItem, Any]],
-        exc: Exception,
-    ) -> IngestResult:
-        async with conn.transaction():
-            result = await self._quarantine_items(
-                conn, source, [p[0] for p in parsed], f"could not be stored: {exc}"
-            )
-            await self._save_cursor(conn, source, batch, len(batch.items))
-        return result
+        parsed: list[tuple[RawItem, Parsed | InvalidInput]],
+        decide: Callable[[ComplaintDraft], Decision] | None,
+        result: IngestResult,
+    ) -> None:
+        try:
+            async with conn.transaction():
+                result.add(await self._write(conn, source, parsed, decide))
+            return
+        except asyncpg.PostgresError as exc:
+            if not refused(exc):
+                raise
+            if len(parsed) == 1:
+                result.add(await self._quarantine_items(
+                    conn, source, [parsed[0][0]], f"could not be stored: {exc}"))
+                return
+        mid = len(parsed) // 2
+        await self._write_split(conn, source, parsed[:mid], decide, result)
+        await self._write_split(conn, source, parsed[mid:], decide, result)
 
     async def _quarantine_items(
         self, conn: asyncpg.Connection, source: Any, items: Sequence[RawItem], reason: str
     ) -> IngestResult:
         result = IngestResult()
         for item in items:
-            rid = await conn.fetchval(
-                """INSERT INTO raw_items (source, source_ref, received_at, content_type, payload,
-                                          meta, state, reason)
-                   VALUES ($1, $2, $3, $4, $5, '{}', 'quarantined', $6)
-                   ON CONFLICT (source, source_ref) DO NOTHING RETURNING id""",
-                source.name,
-                item.source_ref,
-                item.received_at,
-                item.content_type,
-                item.payload,
-                reason[:2000],
-            )
+            try:
+                async with conn.transaction():
+                    rid = await self._insert_quarantined(conn, source, item, reason)
+            except asyncpg.PostgresError as exc:
+                if not refused(exc):
+                    raise
+                # Even the sanitised item is refused: keep its bytes under a reference made
+                # of their digest, so the channel moves on and an operator can find it.
+                log.error("intake_quarantine_fell_back", source=source.name,
+                          error=redact_text(str(exc))[:200])
+                ref = "unstorable:" + hashlib.sha256(
+                    item.source_ref.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+                rid = await self._insert_quarantined(
+                    conn, source, RawItem(ref, item.payload, None, {}), reason)
             if rid is None:
                 result.skipped += 1
             else:
@@ -207,10 +362,28 @@ class Intake:
                 result.reasons[reason[:80]] = result.reasons.get(reason[:80], 0) + 1
         return result
 
+    async def _insert_quarantined(
+        self, conn: asyncpg.Connection, source: Any, item: RawItem, reason: str
+    ) -> int | None:
+        rid: int | None = await conn.fetchval(
+                q("insert_quarantined_raw_item"),
+                source.name,
+                safe_text(item.source_ref),
+                item.received_at,
+                safe_text(item.content_type),
+                seal_payload(self.crypto, item.payload),
+                seal_meta(self.crypto, json_safe(item.meta)),
+                safe_text(redact_text(reason))[:2000],
+                self.crypto.current_id,
+                self.crypto.digest(item.payload),
+            )
+        return rid
+
     async def _save_cursor(
         self, conn: asyncpg.Connection, source: Any, batch: Batch, n: int
     ) -> None:
-        await conn.execute(q("save_source_cursor"), source.name, source.kind, batch.cursor, n)
+        cursor = json_safe(batch.cursor) if batch.cursor is not None else None
+        await conn.execute(q("save_source_cursor"), source.name, source.kind, cursor, n)
 
     async def _write(
         self,
@@ -228,13 +401,21 @@ class Intake:
             [i.source_ref for i, _ in parsed],
             [i.received_at for i, _ in parsed],
             [i.content_type for i, _ in parsed],
-            [i.payload for i, _ in parsed],
-            [_json(i.meta) for i, _ in parsed],
-            [hashlib.sha256(i.payload).digest() for i, _ in parsed],
+            [seal_payload(self.crypto, i.payload) for i, _ in parsed],
+            [_json(seal_meta(self.crypto, i.meta)) for i, _ in parsed],
+            [self.crypto.digest(i.payload) for i, _ in parsed],
+            self.crypto.current_id,
         )
         raw_ids = {r["source_ref"]: r["id"] for r in rows}
         result.skipped = len(parsed) - len(raw_ids)
         result.new = len(raw_ids)
+        reused = await self._reused_refs(conn, source, [x for x in parsed
+                                                        if x[0].source_ref not in raw_ids])
+        if reused:
+            # A different message under a Message-ID we hold: kept under its own reference,
+            # marked, instead of being acknowledged and dropped as a re-pull.
+            result.skipped -= len(reused)
+            result.add(await self._write(conn, source, reused, decide))
         fresh = [(raw_ids[i.source_ref], i, p) for i, p in parsed if i.source_ref in raw_ids]
         plan = _Plan()
         drafts = [(rid, p) for rid, _, p in fresh if isinstance(p, ComplaintDraft)]
@@ -278,6 +459,41 @@ class Intake:
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
         await self._flush(conn, plan, source)
         return result
+
+    async def _reused_refs(
+        self, conn: asyncpg.Connection, source: Any,
+        held: list[tuple[RawItem, Parsed | InvalidInput]],
+    ) -> list[tuple[RawItem, Parsed | InvalidInput]]:
+        """Of the items whose reference is already held, the e-mails whose bytes differ from
+        the held one's (a sender reusing a Message-ID), each under ``<ref>#<digest>``."""
+        mails = [(i, p) for i, p in held if i.content_type == "message/rfc822"]
+        if not mails:
+            return []
+        rows = await conn.fetch(q("held_raw_digests"), source.name,
+                                [i.source_ref for i, _ in mails])
+        held_rows = {r["source_ref"]: r for r in rows}
+        out: list[tuple[RawItem, Parsed | InvalidInput]] = []
+        for item, p in mails:
+            mine = self.crypto.digest(item.payload)
+            row = held_rows.get(item.source_ref)
+            if row is None:
+                continue
+            if bytes(row["content_hash"] or b"") in (mine, hashlib.sha256(item.payload).digest()):
+                continue  # the same bytes again: a re-pull
+            if not bytes(row["payload"]):
+                continue  # purged by retention (or erased): nothing to compare, keep it gone
+            held_payload = open_payload(self.crypto, row["payload"], row["payload_key"])
+            if mail_identity(held_payload) == mail_identity(item.payload):
+                continue  # the same message delivered again (only trace headers differ)
+            why = f"reuses the Message-ID {item.source_ref} of a different message"
+            meta = {**item.meta, "reused_ref": item.source_ref, "reused_reason": why}
+            again = RawItem(f"{item.source_ref}#{mine.hex()[:16]}", item.payload,
+                            item.received_at, meta, item.content_type)
+            if isinstance(p, ComplaintDraft):
+                p = p.model_copy(update={"flags": (*p.flags, "reused_message_id")})
+            log.warning("intake_reused_reference", source=source.name, reason=why)
+            out.append((again, p))
+        return out
 
     async def _apply_legacy_update(
         self,
@@ -666,9 +882,7 @@ class Intake:
         for cid, resolved in plan.resolved:
             await conn.execute(q("set_resolved_by_reporter"), cid, resolved)
         for cid, d in plan.attachments:
-            for att in d.attachments:
-                if d.anonymous:
-                    att = strip_exif(att)
+            for att in d.attachments:  # cleaned in _protect
                 digest = hashlib.sha256(att.data).digest()
                 await conn.execute(
                     q("insert_attachment"), digest, att.content_type, len(att.data), att.data
@@ -678,7 +892,8 @@ class Intake:
             cols = list(zip(*plan.states, strict=True))
             await conn.execute(q("set_raw_states"), *[list(c) for c in cols])
         if plan.jobs:
-            cols = list(zip(*[(k, c, _json(p), d, None) for k, c, p, d in plan.jobs], strict=True))
+            cols = list(zip(*[(k, c, _json(seal_job_payload(self.crypto, p)), d, None)
+                              for k, c, p, d in plan.jobs], strict=True))
             await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
             await conn.execute(q("notify_jobs"), "intake")
         if plan.events:

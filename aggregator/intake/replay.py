@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aggregator.intake import Intake
+from aggregator.intake.sealing import open_meta, open_payload
 from aggregator.storage.sqlfiles import q
 from aggregator.wiring.sources import build_sources
 from connectors.base import Batch, RawItem
@@ -51,9 +52,9 @@ async def replay(services: Any, raw_id: int) -> ReplayOutcome:
                                  f"kanal {row['source']!r} tidak dikonfigurasi lagi")
         item = RawItem(
             source_ref=row["source_ref"],
-            payload=bytes(row["payload"]),
+            payload=open_payload(services.crypto, row["payload"], row["payload_key"]),
             received_at=row["received_at"],
-            meta=row["meta"] or {},
+            meta=open_meta(services.crypto, row["meta"]),
             content_type=row["content_type"],
         )
         cursor = await conn.fetchval(q("get_source_cursor"), row["source"])

@@ -39,12 +39,13 @@ def sms_address_problem(address: str) -> str | None:
 
 
 async def loop_problem(conn: asyncpg.Connection, settings: Any, *, address_hash: bytes,
-                       body: str, now: dt.datetime, excluding: uuid.UUID) -> str | None:
+                       body_hash: bytes | None, now: dt.datetime,
+                       excluding: uuid.UUID) -> str | None:
     """Why this message to this address would feed a loop (None: send it)."""
     cfg = settings.notify
     window = dt.timedelta(hours=cfg.identical_window_h)
     recent, identical = await repo.recent_to_address(
-        conn, address_hash, since=now - dt.timedelta(hours=1), body=body,
+        conn, address_hash, since=now - dt.timedelta(hours=1), body_hash=body_hash,
         identical_since=now - window, excluding=excluding)
     if cfg.max_per_address_per_hour and recent >= cfg.max_per_address_per_hour:
         return (f"rate limit: {recent} messages to this address in the last hour "

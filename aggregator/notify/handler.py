@@ -35,6 +35,7 @@ from aggregator.errors import (
     TransientError,
 )
 from aggregator.health import record
+from aggregator.intake.sealing import job_address, seal_body
 from aggregator.notify import guard, redeliver
 from aggregator.notify.render import Item, channel_of, local_time, render
 from aggregator.storage import conversations
@@ -310,10 +311,13 @@ class Notifier:
         detail: str | None = "kept for the status page"
         if sink is not None:
             address_hash = self.services.crypto.match_hash("notify-address", address)
-            held = await self._guard(conn, channel, address, address_hash, msg.text, head, now)
+            body_hash = self.services.crypto.match_hash("notify-body", msg.text)
+            held = await self._guard(conn, channel, address, address_hash, body_hash, head, now)
             if held is not None:
                 async with conn.transaction():
-                    await drepo.skip_batch(conn, head, channel=channel, body=msg.text,
+                    await drepo.skip_batch(conn, head, channel=channel,
+                                           body=seal_body(self.services.crypto, msg.text),
+                                           body_key=self.services.crypto.current_id,
                                            reason=held)
                     await append_event(conn, c["id"], "notification_held",
                                        {"notification_id": str(head), "channel": channel,
@@ -324,7 +328,7 @@ class Notifier:
                 return
             # The hand-over is committed before it happens: a retry after a crash between
             # the send and the record below finds it.
-            may, previous = await drepo.begin_send(conn, head, now, address_hash)
+            may, previous = await drepo.begin_send(conn, head, now, address_hash, body_hash)
             if not may:
                 return  # recorded meanwhile by another run
             own = source == c["source"]  # else a fallback: another channel, no thread
@@ -359,7 +363,9 @@ class Notifier:
                     state = ("delivered" if result.delivered else
                              "failed" if result.delivered is False else "sent")
         async with conn.transaction():
-            await repo.mark_sent(conn, head, state=state, channel=channel, body=msg.text,
+            await repo.mark_sent(conn, head, state=state, channel=channel,
+                                 body=seal_body(self.services.crypto, msg.text),
+                                 body_key=self.services.crypto.current_id,
                                  subject=msg.subject, external_id=external_id, detail=detail,
                                  at=now)
             await append_event(conn, c["id"],
@@ -378,7 +384,7 @@ class Notifier:
                  kinds=[i.event for i in items], state=state)
 
     async def _guard(self, conn: asyncpg.Connection, channel: str, address: str | None,
-                     address_hash: bytes | None, body: str, head: uuid.UUID,
+                     address_hash: bytes | None, body_hash: bytes | None, head: uuid.UUID,
                      now: dt.datetime) -> str | None:
         """Why this message must not go out (an auto-reply loop), or None."""
         if channel == "sms" and address:
@@ -387,7 +393,7 @@ class Notifier:
         if address_hash is None:
             return None
         return await guard.loop_problem(conn, self.settings, address_hash=address_hash,
-                                        body=body, now=now, excluding=head)
+                                        body_hash=body_hash, now=now, excluding=head)
 
     def _address(self, c: asyncpg.Record, channel: str) -> str | None:
         crypto = self.services.crypto
@@ -411,7 +417,7 @@ class Notifier:
     async def _standalone(self, job: Job, event: str) -> None:
         """A message with no complaint behind it (the usage answer to an empty SMS)."""
         p = job.payload
-        source, address = p.get("source"), p.get("address")
+        source, address = p.get("source"), job_address(self.services.crypto, p)
         if not source or not address:
             raise PermanentError("a notification without a complaint needs source and address")
         dedup = f"{event}:job:{job.id}"
@@ -427,14 +433,16 @@ class Notifier:
             state, external_id, sent_at = "skipped", None, None
             detail: str | None = "no sink for this source"
             address_hash = self.services.crypto.match_hash("notify-address", str(address))
-            held = await self._guard(conn, channel, str(address), address_hash, msg.text, nid,
+            body_hash = self.services.crypto.match_hash("notify-body", msg.text)
+            held = await self._guard(conn, channel, str(address), address_hash, body_hash, nid,
                                      self._now()) if sink is not None else None
             previous: dt.datetime | None = None
             if sink is not None and held is None:
                 may, previous = await drepo.begin_standalone(
                     conn, notification_id=nid, kind=event, channel=channel, source=str(source),
-                    dedup_key=dedup, body=msg.text, subject=msg.subject, at=self._now(),
-                    address_hash=address_hash)
+                    dedup_key=dedup, body=seal_body(self.services.crypto, msg.text),
+                    body_key=self.services.crypto.current_id, subject=msg.subject,
+                    at=self._now(), address_hash=address_hash, body_hash=body_hash)
                 if not may:
                     return
             if held is not None:
@@ -463,7 +471,9 @@ class Notifier:
             await repo.record_standalone(
                 conn, notification_id=nid, complaint_id=None, kind=event, channel=channel,
                 source=str(source), dedup_key=dedup, state=state, subject=msg.subject,
-                body=msg.text, external_id=external_id, detail=detail, sent_at=sent_at)
+                body=seal_body(self.services.crypto, msg.text),
+                body_key=self.services.crypto.current_id, external_id=external_id,
+                detail=detail, sent_at=sent_at)
         NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
         log.info("notification_sent", kind=event, notification_id=str(nid), state=state)
 

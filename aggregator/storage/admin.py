@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 import uuid
 from typing import Any
@@ -85,6 +86,15 @@ async def complaint_detail(
     detail["origin"], detail["has_receipt_code"] = hide_in_origin(detail.get("origin"))
     reporter_id = detail.pop("reporter_id")
     detail["reporter"] = None
+    # An anonymous reporter's text before redaction: sealed, opened only on an explicit
+    # (logged) reveal by an administrator.
+    origin = dict(detail.get("origin") or {})
+    sealed_original = origin.pop("original_text", None)
+    detail["origin"] = origin
+    if sealed_original is not None:
+        detail["original_text"] = (
+            json.loads(crypto.open_value("complaint.original_text", sealed_original) or "{}")
+            if reveal_identity else "(tersimpan terenkripsi)")
     if reporter_id is not None:
         rep = await conn.fetchrow(q("get_reporter"), reporter_id)
         if rep is not None:

@@ -12,9 +12,11 @@ from aggregator.storage.sqlfiles import q
 
 
 async def begin_send(conn: asyncpg.Connection, notification_id: uuid.UUID, at: dt.datetime,
-                     address_hash: bytes | None) -> tuple[bool, dt.datetime | None]:
+                     address_hash: bytes | None,
+                     body_hash: bytes | None = None) -> tuple[bool, dt.datetime | None]:
     """Mark a hand-over (commit before sending). (row still queued, previous marker)."""
-    row = await conn.fetchrow(q("begin_notification_send"), notification_id, at, address_hash)
+    row = await conn.fetchrow(q("begin_notification_send"), notification_id, at, address_hash,
+                              body_hash)
     if row is None:
         return False, None
     previous: dt.datetime | None = row["previous"]
@@ -22,15 +24,17 @@ async def begin_send(conn: asyncpg.Connection, notification_id: uuid.UUID, at: d
 
 
 async def skip_batch(conn: asyncpg.Connection, head: uuid.UUID, *, channel: str,
-                     body: str | None, reason: str) -> None:
-    await conn.execute(q("skip_notification_batch"), head, reason, channel, body)
+                     body: bytes | None, body_key: str | None, reason: str) -> None:
+    """``body``: the held text, encrypted (it names the reporter)."""
+    await conn.execute(q("skip_notification_batch"), head, reason, channel, body, body_key)
 
 
 async def recent_to_address(conn: asyncpg.Connection, address_hash: bytes, *,
-                            since: dt.datetime, body: str, identical_since: dt.datetime,
+                            since: dt.datetime, body_hash: bytes | None,
+                            identical_since: dt.datetime,
                             excluding: uuid.UUID) -> tuple[int, int]:
     """(hand-overs to the address since ``since``, of the same text since ``identical_since``)."""
-    row = await conn.fetchrow(q("count_recent_to_address"), address_hash, since, body,
+    row = await conn.fetchrow(q("count_recent_to_address"), address_hash, since, body_hash,
                               identical_since, excluding)
     return int(row["recent"]), int(row["identical"])
 
@@ -71,12 +75,15 @@ async def chain(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[as
 
 
 async def begin_standalone(conn: asyncpg.Connection, *, notification_id: uuid.UUID, kind: str,
-                           channel: str, source: str, dedup_key: str, body: str,
-                           subject: str | None, at: dt.datetime,
-                           address_hash: bytes | None) -> tuple[bool, dt.datetime | None]:
-    """(may send, previous hand-over marker) for a message with no complaint."""
+                           channel: str, source: str, dedup_key: str, body: bytes | None,
+                           body_key: str | None, subject: str | None, at: dt.datetime,
+                           address_hash: bytes | None,
+                           body_hash: bytes | None) -> tuple[bool, dt.datetime | None]:
+    """(may send, previous hand-over marker) for a message with no complaint; ``body`` is
+    the text encrypted."""
     row = await conn.fetchrow(q("begin_standalone_send"), notification_id, kind, channel,
-                              source, dedup_key, body, subject, at, address_hash)
+                              source, dedup_key, body, subject, at, address_hash, body_key,
+                              body_hash)
     if row is None:
         return False, None
     previous: dt.datetime | None = row["previous"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from aggregator.crypto import Crypto
 from aggregator.storage.sqlfiles import q
 
 # -- notifications -----------------------------------------------------------------------------
@@ -63,10 +64,11 @@ async def assign_batch(conn: asyncpg.Connection, ids: Sequence[uuid.UUID],
 
 
 async def mark_sent(conn: asyncpg.Connection, head: uuid.UUID, *, state: str, channel: str,
-                    body: str, subject: str | None, external_id: str | None,
-                    detail: str | None, at: dt.datetime) -> None:
+                    body: bytes | None, body_key: str | None, subject: str | None,
+                    external_id: str | None, detail: str | None, at: dt.datetime) -> None:
+    """``body`` is the message as sent, encrypted (it names the reporter)."""
     await conn.execute(q("mark_notification_sent"), head, state, channel, body, subject,
-                       external_id, detail, at)
+                       external_id, detail, at, body_key)
 
 
 async def mark_skipped(conn: asyncpg.Connection, notification_id: uuid.UUID,
@@ -83,19 +85,28 @@ async def set_solved_asked(conn: asyncpg.Connection, complaint_id: uuid.UUID,
     return await conn.fetchval(q("set_solved_asked"), complaint_id, at) is not None
 
 
-async def notifications_for(conn: asyncpg.Connection,
-                            complaint_id: uuid.UUID) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_notifications_for_complaint"), complaint_id))
+async def notifications_for(conn: asyncpg.Connection, complaint_id: uuid.UUID,
+                            crypto: Crypto | None = None) -> list[dict[str, Any]]:
+    """A complaint's notifications; with ``crypto``, ``body`` is the decrypted text."""
+    rows = [dict(r) for r in await conn.fetch(q("list_notifications_for_complaint"),
+                                              complaint_id)]
+    if crypto is not None:
+        from aggregator.intake.sealing import open_body
+
+        for r in rows:
+            r["body"] = open_body(crypto, r)
+    return rows
 
 
 async def record_standalone(conn: asyncpg.Connection, *, notification_id: uuid.UUID,
                             complaint_id: uuid.UUID | None, kind: str, channel: str,
                             source: str, dedup_key: str, state: str, subject: str | None,
-                            body: str | None, external_id: str | None, detail: str | None,
+                            body: bytes | None, body_key: str | None,
+                            external_id: str | None, detail: str | None,
                             sent_at: dt.datetime | None) -> None:
     await conn.execute(q("insert_standalone_notification"), notification_id, complaint_id,
                        kind, channel, source, dedup_key, state, subject, body, external_id,
-                       detail, sent_at)
+                       detail, sent_at, body_key)
 
 
 async def notification_state(conn: asyncpg.Connection, dedup_key: str) -> str | None:

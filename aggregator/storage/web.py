@@ -24,6 +24,7 @@ class RawOriginal:
     content_type: str
     received_at: dt.datetime | None
     anonymous: bool
+    payload_key: str | None = None  # the key the payload is encrypted with (None: plaintext)
 
 
 def _session_hash(session_id: str) -> bytes:

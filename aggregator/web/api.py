@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from aggregator.health.overview import health_overview
+from aggregator.intake.sealing import open_payload
 from aggregator.lapor.health import lapor_health
 from aggregator.receipts import hide_in_ref
 from aggregator.redact import redact_text
@@ -101,6 +102,9 @@ async def get_complaint(request: web.Request) -> web.Response:
                 {"token": str(request[IDENTITY]["id"])},
                 actor="api",
             )
+            await web_repo.log_access(
+                conn, token_id=request[IDENTITY]["id"], actor=str(request[IDENTITY]["name"]),
+                action="identity_revealed", subject=f"complaint:{cid}", detail={"via": "api"})
         d = await repo.complaint_detail(conn, services.crypto, cid, reveal_identity=reveal)
     scope = _agency_scope(request)
     if d is None or (scope is not None and scope not in (d["agency_id"], d["source_agency"])):
@@ -164,7 +168,7 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
             subject=f"raw_item:{raw_id}",
             detail={"state": item.state, "masked": item.anonymous, "via": "api"},
         )
-    body = item.payload
+    body = open_payload(services.crypto, item.payload, item.payload_key)
     if item.anonymous:
         body = redact_text(body.decode("utf-8", "replace")).encode()
     return web.Response(
@@ -176,6 +180,18 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
             "Content-Disposition": f'attachment; filename="raw-{raw_id}.bin"',
         },
     )
+
+
+@routes.get("/api/access-log")
+@requires(A)
+async def get_access_log(request: web.Request) -> web.Response:
+    """Who revealed which identity or raw original, and every erasure (newest first)."""
+    try:
+        limit = min(max(int(request.query.get("limit", "200")), 1), 1000)
+    except ValueError:
+        return json_response({"error": "bad_request", "message": "limit must be a number"}, 400)
+    async with request.app[SERVICES].pool.acquire() as conn:
+        return json_response({"items": await web_repo.access_log(conn, limit)})
 
 
 @routes.post("/api/quarantine/{id}/replay")

@@ -22,6 +22,7 @@ from aggregator.lapor import build_port
 from aggregator.lapor.sandbox.embedded import embedded_sandbox
 from aggregator.lapor.sandbox.life import DEMO_STORY
 from aggregator.queue import Worker
+from aggregator.retention import PurgeLoop
 from aggregator.wiring.sources import Capabilities, build_sources, capabilities
 from schemas.events import JobKind
 
@@ -138,6 +139,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             loops.append(UpdatesLoop(services, port))
         loops.append(SlaLoop(services, sinks, interval_s=settings.sla.check_interval_s))
         loops.append(DeliveryLoop(services, caps.delivery_status))
+        loops.append(PurgeLoop(services))
         from aggregator.health.incidents import IncidentLoop
 
         loops.append(IncidentLoop(services, sinks=list(sinks)))

@@ -262,6 +262,11 @@ class SmsHttpSource:
             ref = f"{record['gateway']}:{record['id']}"
         else:
             key = f"{record['sender']}|{record['time']}|{record['text']}"
+            if record["time"] is None:
+                # Nothing tells a retry from a second identical SMS (a BELUM minutes later):
+                # the same text counts as a retry only within the window.
+                window = self.opts.dedup_window_s
+                key += f"|{int(self.context.clock().timestamp()) // window}"
             ref = "hash:" + hashlib.sha256(key.encode()).hexdigest()[:32]
         now = self.context.clock()
         record["original_b64"] = base64.b64encode(original).decode()

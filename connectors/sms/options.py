@@ -88,6 +88,10 @@ class SmsHttpOptions(ConnectorOptions):
     timezone: str = Field(default="Asia/Jakarta", description="zone of times sent without one")
     conventions: SmsConventions = Field(default_factory=SmsConventions)
     kannel: KannelOptions | None = Field(default=None, description="where replies are sent")
+    dedup_window_s: int = Field(
+        default=300, ge=1,
+        description="a push with neither message id nor time is taken for a gateway retry "
+        "only within this many seconds; the same text later is a new message")
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _known_zone(v)))
 

@@ -203,6 +203,13 @@ async def test_raw_originals_for_admins_only_quarantined_only_and_logged(make_cl
     assert [(x["action"], x["subject"]) for x in logged] == [
         ("raw_revealed", f"raw_item:{q_id}"), ("raw_revealed", f"raw_item:{ok_id}")]
     assert all(x["actor"] == "t-admin" for x in logged)
+    # The administrators read the access log over the API; nobody else does.
+    r = await client.get("/api/access-log", headers={"Authorization": f"Bearer {operator}"})
+    assert r.status == 403
+    r = await client.get("/api/access-log?limit=1", headers=as_admin)
+    assert r.status == 200
+    assert [i["subject"] for i in (await r.json())["items"]] == [f"raw_item:{ok_id}"]
+    assert (await client.get("/api/access-log?limit=x", headers=as_admin)).status == 400
 
 
 MALFORMED_IDS = ["abc", "-1", "1.5", "99999999999999999999999", "%F0%9F%98%80", "١٢٣", "0x10"]

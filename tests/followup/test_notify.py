@@ -67,7 +67,7 @@ async def test_ack_by_email_with_tracking_id_subject_and_html(pool) -> None:
     assert "https://lapor.palangkaraya.go.id/status/1916449" in msg.text
     assert msg.html and "<p>" in msg.html and "1916449" in msg.html
     async with pool.acquire() as conn:
-        rows = await notifications_for(conn, cid)
+        rows = await notifications_for(conn, cid, services.crypto)
         events = await conn.fetch("SELECT kind, data FROM events WHERE complaint_id = $1", cid)
     assert [(r["kind"], r["channel"], r["state"]) for r in rows] == [("ack", "email", "sent")]
     assert rows[0]["body"] == msg.text and rows[0]["sent_at"] == T0
@@ -95,7 +95,7 @@ async def test_sms_response_is_shortened_within_parts_with_link(pool) -> None:
     assert "Terima kasih atas laporan Saudara. Menindaklanjuti" in msg.text
     # the full text is in the follow-up; the SMS body stored is what was sent
     async with pool.acquire() as conn:
-        (row,) = await notifications_for(conn, cid)
+        (row,) = await notifications_for(conn, cid, services.crypto)
     assert row["body"] == msg.text and row["channel"] == "sms"
 
 
@@ -142,7 +142,7 @@ async def test_burst_is_merged_into_one_message(pool) -> None:
         "Dinas PUPR")
     assert "diproses" not in msg.text  # not news to a citizen
     async with pool.acquire() as conn:
-        rows = await notifications_for(conn, cid)
+        rows = await notifications_for(conn, cid, services.crypto)
     states = sorted((r["kind"], r["state"]) for r in rows)
     assert states == [("ack", "sent"), ("status_changed", "sent"), ("status_changed", "sent"),
                       ("status_changed", "skipped")]
@@ -165,7 +165,7 @@ async def test_retried_send_keeps_its_notification_id(pool) -> None:
     assert len(sink.attempts) == 2 and sink.attempts[0] == sink.attempts[1]
     assert len(sink.sent) == 1
     async with pool.acquire() as conn:
-        rows = await notifications_for(conn, cid)
+        rows = await notifications_for(conn, cid, services.crypto)
     assert [r["state"] for r in rows] == ["sent"]
 
 
@@ -222,7 +222,7 @@ async def test_without_sink_or_address_kept_for_the_status_page(pool) -> None:
                                        text="Mohon lampirkan foto lokasi."))
     await _run(services, {})
     async with pool.acquire() as conn:
-        (row,) = await notifications_for(conn, cid)
+        (row,) = await notifications_for(conn, cid, services.crypto)
     assert row["channel"] == "web" and row["state"] == "sent"
     assert "Mohon lampirkan foto lokasi." in row["body"] and "formulir" in row["body"]
 
@@ -288,7 +288,7 @@ async def test_delivery_reports_are_copied_onto_notifications(pool) -> None:
     assert await loop.run_once() == 1
     assert await loop.run_once() == 0
     async with pool.acquire() as conn:
-        (row,) = await notifications_for(conn, cid)
+        (row,) = await notifications_for(conn, cid, services.crypto)
     assert row["state"] == "delivered" and row["delivered_at"] == T0 + dt.timedelta(minutes=1)
 
 
@@ -303,5 +303,5 @@ async def test_form_complaint_is_answered_through_its_form_sink(pool) -> None:
     assert origin.address is None and origin.thread == {"row_id": 77}
     assert "diverifikasi" in msg.text
     async with pool.acquire() as conn:
-        (row,) = await notifications_for(conn, cid)
+        (row,) = await notifications_for(conn, cid, services.crypto)
     assert row["channel"] == "web" and row["external_id"] == f"ext-{msg.notification_id}"

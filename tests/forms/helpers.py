@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aggregator.crypto import generate_key
+from aggregator.crypto import DEMO_HMAC, DEMO_KEY, generate_key
 from aggregator.notify.writeback import WriteBackHandler
 from aggregator.wiring.sources import build_source, capabilities
 from schemas.config import SourceConfig
@@ -38,8 +38,10 @@ SATUKANAL = str(Path(sys.executable).with_name("satukanal"))
 
 
 def write_operator_config(tmp: Path, db_dsn: str, sources_toml: str) -> Path:
-    """A configuration file as an operator writes it: data directory, database, fresh keys,
-    then the given ``[[sources]]`` block."""
+    """A configuration file as an operator writes it: data directory, database, a fresh
+    newest key, then the given ``[[sources]]`` block. The in-test services' (demo) key is
+    listed as an older key, as after a rotation: what they stored (raw originals are
+    encrypted) stays readable to the CLI, and both match reporters with the same HMAC key."""
     cfg = tmp / "satukanal.toml"
     cfg.write_text(f"""
 data_dir = "{tmp / 'data'}"
@@ -48,11 +50,15 @@ data_dir = "{tmp / 'data'}"
 url = "{db_dsn}"
 
 [[crypto.keys]]
+id = "demo"
+secret = "{DEMO_KEY}"
+
+[[crypto.keys]]
 id = "k1"
 secret = "{generate_key()}"
 
 [crypto]
-hmac_key = "{generate_key()}"
+hmac_key = "{DEMO_HMAC}"
 
 [lapor]
 sandbox = true

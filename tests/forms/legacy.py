@@ -52,8 +52,18 @@ def u8(text: str) -> bytes:
 
 LONG_TEXT = u8("Laporan panjang. " + "a" * 65517 + "é")  # 65,536 bytes: cut inside 'é'
 
-JPEG = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-        b"\xff\xdb\x00C\x00" + bytes(range(64)) + b"\xff\xd9")
+def _tiny_jpeg() -> bytes:
+    """A real (decodable) 8×8 JPEG: intake re-encodes photos to strip their metadata."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 120, 40)).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+JPEG = _tiny_jpeg()
 
 PEOPLE = [
     ("6271011503900001", "Budi Santoso", "081234567890"),

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from aggregator.intake.backfill import Policy, reset_backfill, run_backfill
+from aggregator.intake.sealing import open_meta, open_payload
 from aggregator.wiring.sources import build_source
 from tests.forms.helpers import form_source_config
 from tests.forms.legacy import LegacyDb, fill
@@ -26,6 +27,9 @@ async def _snapshot(conn: asyncpg.Connection, services: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for r in await conn.fetch("SELECT * FROM raw_items"):
         row = {k: v for k, v in dict(r).items() if k not in _VOLATILE}
+        # Encrypted with a fresh nonce each time: compared as the original they hold.
+        row["payload"] = open_payload(crypto, r["payload"], r["payload_key"])
+        row["meta"] = open_meta(crypto, r["meta"])
         row["complaint"] = refs.get(r["complaint_id"])
         for cid, ref in refs.items():  # "same text as <complaint id>"
             if row["reason"]:

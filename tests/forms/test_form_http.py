@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from aggregator.intake.sealing import open_payload
 from aggregator.web.status import status_routes
 from aggregator.wiring.sources import build_source
 from connectors.forms.formdata import FormInvalid, parse_body, to_draft
@@ -75,13 +76,16 @@ async def test_multipart_post_with_photo_gives_receipt_and_status_page(
         c = await conn.fetchrow("SELECT id, content, status::text, origin FROM complaints")
         att = await conn.fetchrow("SELECT a.content_type, a.data, ca.filename FROM attachments a "
                                   "JOIN complaint_attachments ca USING (sha256)")
-        raw = await conn.fetchrow("SELECT payload, content_type FROM raw_items")
+        raw = await conn.fetchrow("SELECT payload, payload_key, content_type FROM raw_items "
+                                  "WHERE state = 'accepted'")
         jobs = await conn.fetch("SELECT kind, payload FROM jobs ORDER BY id")
     assert c["origin"]["receipt_code"] == code and c["status"] == "received"
-    assert (att["content_type"], bytes(att["data"]), att["filename"]) == (
-        "image/jpeg", JPEG, "jalan.jpg")
+    # The photo is re-encoded without its metadata before anything passes it on.
+    assert (att["content_type"], att["filename"]) == ("image/jpeg", "jalan.jpg")
+    assert bytes(att["data"]).startswith(b"\xff\xd8") and bytes(att["data"]) != JPEG
     assert raw["content_type"].startswith("multipart/form-data; boundary=")
-    assert JPEG in bytes(raw["payload"])  # the request as it came, nothing lost
+    assert JPEG in open_payload(services.crypto, raw["payload"], raw["payload_key"])
+    assert JPEG not in bytes(raw["payload"])  # the request as it came, encrypted at rest
     assert [(j["kind"], j["payload"].get("event")) for j in jobs] == [
         ("push", None), ("notify", "sunset")]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from aggregator.intake import Intake
 from aggregator.intake.loop import IngestLoop
+from aggregator.intake.sealing import open_meta, open_payload
 from aggregator.storage.admin import complaint_detail
 from aggregator.wiring.sources import build_source
 from connectors.base import Batch, RawItem
@@ -62,11 +63,15 @@ class Form:
                 "AND kind LIKE 'legacy%' ORDER BY id", cid))
 
     async def raw(self, ref_prefix: str) -> list[Any]:
+        """The raw items, their originals decrypted (they are encrypted at rest)."""
         async with self.services.pool.acquire() as conn:
-            return list(await conn.fetch(
+            rows = await conn.fetch(
                 "SELECT id, source_ref, state::text AS state, reason, complaint_id, payload, "
-                "received_at, meta, content_type FROM raw_items WHERE source_ref LIKE $1 "
-                "ORDER BY id", ref_prefix + "%"))
+                "payload_key, received_at, meta, content_type FROM raw_items "
+                "WHERE source_ref LIKE $1 ORDER BY id", ref_prefix + "%")
+        crypto = self.services.crypto
+        return [{**dict(r), "payload": open_payload(crypto, r["payload"], r["payload_key"]),
+                 "meta": open_meta(crypto, r["meta"])} for r in rows]
 
     async def cursor(self) -> dict[str, Any]:
         async with self.services.pool.acquire() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aggregator.intake.sealing import job_address
 from tests.sms.conftest import Smsd, drain, gammu_source, wait_for
 
 
@@ -58,7 +59,8 @@ async def test_every_kind_of_incoming_sms(smsd: Smsd, services: Any, pool: Any) 
             usage = await conn.fetchrow(
                 "SELECT payload FROM jobs WHERE kind='notify' AND payload->>'event' = 'usage'"
             )
-            assert usage["payload"]["address"] == "+6281377778888"
+            assert "address" not in usage["payload"]  # sealed at rest
+            assert job_address(services.crypto, usage["payload"]) == "+6281377778888"
             assert "ANONIM" in usage["payload"]["text"]
         assert await _count(src, 0, exact=True)  # every row is Processed now
     finally:

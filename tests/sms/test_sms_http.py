@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from yarl import URL
 
 from aggregator.errors import AuthError, TransientError
+from aggregator.intake.sealing import job_address, open_payload
 from aggregator.web.app import make_app
 from aggregator.wiring.sources import build_source
 from connectors.base import Origin, OutboundMessage
@@ -140,12 +141,13 @@ async def test_kannel_get_url_to_complaints(env: Env, pool: Any) -> None:
         "Jalan rusak di Jl. Yos Sudarso",  # intake tidies
         "Lampu mati 😡 di gang Mawar",
     ]
-    raw = await _rows(
-        pool, "SELECT payload FROM raw_items WHERE convert_from(payload, 'UTF8') LIKE '%Sudarso%'"
-    )
-    assert '"Jalan  rusak di   Jl. Yos Sudarso"' in raw[0]["payload"].decode()  # %b kept it
+    crypto = env.services.crypto
+    raw = [open_payload(crypto, r["payload"], r["payload_key"]).decode()
+           for r in await _rows(pool, "SELECT payload, payload_key FROM raw_items")]
+    assert any('"Jalan  rusak di   Jl. Yos Sudarso"' in p for p in raw)  # %b kept it
     usage = await _rows(pool, "SELECT payload FROM jobs WHERE payload->>'event'='usage'")
-    assert usage[0]["payload"]["address"] == "+6281377778888"
+    assert "address" not in usage[0]["payload"]  # sealed at rest
+    assert job_address(crypto, usage[0]["payload"]) == "+6281377778888"
     refs = await _rows(pool, "SELECT source_ref FROM raw_items")
     assert all(r["source_ref"].startswith("kannel:") for r in refs)
     # Kannel retrying a get-url it thinks failed: the same message id is stored once.

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from aggregator.intake.sealing import open_body
 from aggregator.notify.delivery import DeliveryLoop
 from aggregator.notify.handler import make_notify_handler
 from aggregator.queue import Worker
@@ -26,9 +27,11 @@ async def test_empty_sms_is_answered_through_gammu(smsd_pg: Smsd, services: Any,
         worker = Worker(services.queue, {"notify": make_notify_handler(services, sinks)})
         assert await worker.run_once() == 1
         async with pool.acquire() as conn:
-            n = await conn.fetchrow("SELECT id, state::text, body, external_id FROM notifications")
+            n = await conn.fetchrow(
+                "SELECT id, state::text, body, body_enc, external_id FROM notifications")
         assert n["state"] == "sent" and n["external_id"].startswith("gammu:")
-        assert "ANONIM" in n["body"]
+        assert n["body"] is None and b"ANONIM" not in bytes(n["body_enc"])  # at rest: sealed
+        assert "ANONIM" in open_body(services.crypto, n)
         nid = str(n["id"])
         sent = await wait_for(lambda: src.db.find_sent(nid), what="sentitems")
         assert sent[0]["Status"] == "SendingOKNoReport"

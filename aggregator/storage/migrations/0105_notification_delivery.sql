@@ -7,12 +7,15 @@
 -- attempts: hand-overs of this row to a channel.
 -- address_hash: keyed hash of the address written to (crypto.match_hash), for the auto-reply
 --   guards (messages per address per hour, identical-message loops) without decrypting.
+-- body_hash: keyed hash of the text handed over, for the identical-message guard (the text
+--   itself is kept only encrypted, in body_enc).
 -- retry_of: a redelivery (same channel after backoff, or the reporter's other channel)
 --   points at the notification that failed; redelivery_no counts along the chain.
 ALTER TABLE notifications
     ADD COLUMN sending_at timestamptz,
     ADD COLUMN attempts integer NOT NULL DEFAULT 0,
     ADD COLUMN address_hash bytea,
+    ADD COLUMN body_hash bytea,
     ADD COLUMN retry_of uuid REFERENCES notifications (id) ON DELETE SET NULL,
     ADD COLUMN redelivery_no integer NOT NULL DEFAULT 0;
 

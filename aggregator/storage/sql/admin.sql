@@ -36,7 +36,7 @@ ORDER BY id DESC LIMIT $2;
 
 -- name: get_raw_item
 SELECT id, source, source_ref, state::text AS state, reason, payload, meta, received_at,
-       content_type
+       content_type, payload_key
 FROM raw_items WHERE id = $1;
 
 -- name: complaint_status_counts

@@ -4,28 +4,31 @@
 -- Committed before the hand-over to the channel. Returns the previous marker: not NULL
 -- means an earlier hand-over of this very message may have gone out unrecorded.
 UPDATE notifications n
-SET sending_at = $2, attempts = n.attempts + 1, address_hash = $3
+SET sending_at = $2, attempts = n.attempts + 1, address_hash = $3, body_hash = $4
 FROM (SELECT id, sending_at FROM notifications WHERE id = $1 FOR UPDATE) old
 WHERE n.id = old.id AND n.state = 'queued'
 RETURNING old.sending_at AS previous;
 
 -- name: skip_notification_batch
 UPDATE notifications
-SET state = 'skipped', channel = $3, body = CASE WHEN id = $1 THEN $4 ELSE body END,
+SET state = 'skipped', channel = $3,
+    body_enc = CASE WHEN id = $1 THEN $4::bytea ELSE body_enc END,
+    body_key = CASE WHEN id = $1 THEN $5 ELSE body_key END,
     detail = $2
 WHERE merged_into = $1 AND state = 'queued';
 
 -- name: count_recent_to_address
--- Hand-overs to one address since $2, and how many of them carried the text $3 since $4.
+-- Hand-overs to one address since $2, and how many of them carried the text whose keyed
+-- hash is $3 since $4.
 SELECT count(*) FILTER (WHERE sending_at >= $2) AS recent,
-       count(*) FILTER (WHERE body = $3 AND sending_at >= $4) AS identical
+       count(*) FILTER (WHERE body_hash = $3 AND sending_at >= $4) AS identical
 FROM notifications
 WHERE address_hash = $1 AND sending_at >= least($2, $4) AND id <> $5
   AND state IN ('sent', 'delivered', 'failed');
 
 -- name: get_notification_for_redelivery
 SELECT n.id, n.complaint_id, n.kind, n.channel, n.source, n.state, n.detail, n.items,
-       n.redelivery_no, n.retry_of, n.subject, n.body
+       n.redelivery_no, n.retry_of, n.subject, n.body, n.body_enc
 FROM notifications n WHERE n.id = $1;
 
 -- name: list_batch_items
@@ -55,8 +58,9 @@ SELECT id, channel, source, state::text AS state, detail FROM chain ORDER BY dep
 -- name: begin_standalone_send
 -- A message with no complaint: its row exists (queued) before the hand-over.
 INSERT INTO notifications (id, complaint_id, kind, channel, source, dedup_key, items, state,
-                           body, subject, sending_at, attempts, address_hash)
-VALUES ($1, NULL, $2, $3, $4, $5, '[]', 'queued', $6, $7, $8, 1, $9)
+                           body_enc, body_key, subject, sending_at, attempts, address_hash,
+                           body_hash)
+VALUES ($1, NULL, $2, $3, $4, $5, '[]', 'queued', $6, $10, $7, $8, 1, $9, $11)
 ON CONFLICT (dedup_key) DO UPDATE
 SET sending_at = EXCLUDED.sending_at, attempts = notifications.attempts + 1
 WHERE notifications.state = 'queued'

@@ -31,8 +31,8 @@ ON CONFLICT (dedup_key) DO NOTHING
 RETURNING id;
 
 -- name: get_notification_by_key
-SELECT id, complaint_id, kind, channel, source, state, items, merged_into, body, subject,
-       external_id, created_at, sent_at
+SELECT id, complaint_id, kind, channel, source, state, items, merged_into, body, body_enc,
+       subject, external_id, created_at, sent_at
 FROM notifications WHERE dedup_key = $1;
 
 -- name: list_pending_notifications
@@ -49,7 +49,8 @@ WHERE id = ANY($1::uuid[]) AND state = 'queued';
 -- The head of a batch carries the message; the others point at it.
 UPDATE notifications
 SET state = CASE WHEN id = $1 THEN $2::notification_state ELSE 'sent' END,
-    channel = $3, body = CASE WHEN id = $1 THEN $4 ELSE body END,
+    channel = $3, body_enc = CASE WHEN id = $1 THEN $4::bytea ELSE body_enc END,
+    body_key = CASE WHEN id = $1 THEN $9 ELSE body_key END,
     subject = CASE WHEN id = $1 THEN $5 ELSE subject END,
     external_id = CASE WHEN id = $1 THEN $6 ELSE external_id END,
     detail = CASE WHEN id = $1 THEN $7 ELSE 'sent with ' || $1::text END,
@@ -72,14 +73,14 @@ WHERE id = $1 AND solved_asked_at IS NULL
 RETURNING id;
 
 -- name: list_notifications_for_complaint
-SELECT id, kind, channel, source, state, subject, body, items, merged_into, external_id,
-       detail, created_at, sent_at, delivered_at
+SELECT id, kind, channel, source, state, subject, body, body_enc, items, merged_into,
+       external_id, detail, created_at, sent_at, delivered_at
 FROM notifications WHERE complaint_id = $1 ORDER BY created_at, id;
 
 -- name: insert_standalone_notification
 INSERT INTO notifications (id, complaint_id, kind, channel, source, dedup_key, items, state,
-                           subject, body, external_id, detail, sent_at)
-VALUES ($1, $2, $3, $4, $5, $6, '[]', $7, $8, $9, $10, $11, $12)
+                           subject, body_enc, external_id, detail, sent_at, body_key)
+VALUES ($1, $2, $3, $4, $5, $6, '[]', $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (dedup_key) DO UPDATE
 SET state = EXCLUDED.state, external_id = EXCLUDED.external_id, detail = EXCLUDED.detail,
     sent_at = EXCLUDED.sent_at

@@ -1,13 +1,21 @@
 -- name: insert_raw_items
 -- Items already held for (source, source_ref) are skipped: re-pulls are harmless.
+-- payload is the original encrypted under key $8 (aggregator/intake/sealing.py).
 INSERT INTO raw_items (source, source_ref, received_at, content_type, payload, meta, state,
-                       content_hash)
+                       content_hash, payload_key)
 SELECT $1, r.source_ref, r.received_at, r.content_type, r.payload, r.meta::jsonb, 'accepted',
-       r.content_hash
+       r.content_hash, $8
 FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::bytea[], $6::text[], $7::bytea[])
      AS r(source_ref, received_at, content_type, payload, meta, content_hash)
 ON CONFLICT (source, source_ref) DO NOTHING
 RETURNING id, source_ref;
+
+-- name: insert_quarantined_raw_item
+-- An item that could not be stored the ordinary way, kept (encrypted) with the reason.
+INSERT INTO raw_items (source, source_ref, received_at, content_type, payload, meta, state,
+                       reason, payload_key, content_hash)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'quarantined', $7, $8, $9)
+ON CONFLICT (source, source_ref) DO NOTHING RETURNING id;
 
 -- name: set_raw_states
 UPDATE raw_items r
@@ -163,3 +171,8 @@ UPDATE complaints
 SET legacy_status = coalesce($2, legacy_status), origin = origin || $3::jsonb,
     updated_at = now()
 WHERE id = $1;
+
+-- name: held_raw_digests
+-- Held raw items (digest and original), to tell a re-pull from a reused reference.
+SELECT source_ref, content_hash, payload, payload_key FROM raw_items
+WHERE source = $1 AND source_ref = ANY($2::text[]);

@@ -27,6 +27,6 @@ FROM access_log ORDER BY id DESC LIMIT $1;
 -- A raw item with what decides who may see it: its state and whether the complaint it became
 -- is anonymous.
 SELECT r.id, r.source, r.state::text AS state, r.reason, r.payload, r.content_type,
-       r.received_at, coalesce(c.anonymous, false) AS anonymous
+       r.received_at, coalesce(c.anonymous, false) AS anonymous, r.payload_key
 FROM raw_items r LEFT JOIN complaints c ON c.id = r.complaint_id
 WHERE r.id = $1;

@@ -1,0 +1,219 @@
+"""Issue 13 items 1 and 3, end to end: citizens with known names, phones, e-mails and NIKs
+write by e-mail (real Postfix and Dovecot), SMS (real gammu-smsd with the dummy phone) and
+the web form (the daemon's own listener), named and anonymous, with a photo carrying GPS and
+a camera serial. The real daemon ingests, pushes to its embedded LAPOR! sandbox and answers
+every citizen. Then the whole database is dumped (every column of every table, bytea, text
+and JSON, and every base64-looking token decoded) and none of the identities is found.
+What reached LAPOR! is checked too: the anonymous reporters' typed PII is redacted, their
+attachment names are replaced, and no photo carries GPS or a serial."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email
+import io
+import re
+import tomllib
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from PIL import Image
+
+from aggregator.crypto import Crypto
+from aggregator.intake.sealing import open_payload
+from schemas.config import CryptoConfig, EncryptionKey
+from tests.e2e.test_followup_loop import (
+    launch,
+    log_tail,
+    sandbox_root,
+    stop_daemon,
+    wait_for,
+    write_config,
+)
+from tests.email.servers import Dovecot, Postfix
+from tests.sms.conftest import Smsd
+
+# The identities, each in every form it could be stored in.
+NAMED_MAIL, NAMED_NAME = "dewi.lestari@warga.test", "Dewi Lestari"
+ANON_MAIL = "rahasia.pelapor@warga.test"
+SMS_PHONE, SMS_E164 = "081355512345", "+6281355512345"
+ANON_SMS_PHONE, ANON_SMS_E164 = "081366654321", "+6281366654321"
+FORM_NAME, FORM_PHONE, FORM_NIK = "Yohanes Dambung", "081288877766", "6271011503900001"
+FORM_MAIL = "yohanes.d@warga.test"
+# Typed into anonymous complaints' texts:
+TYPED_PHONE, TYPED_NIK, TYPED_MAIL = "0813-9988-7766", "6271021203850002", "saksi.mata@warga.test"
+SERIAL = "CAMSERIAL98765"
+
+NEEDLES = [
+    NAMED_MAIL, NAMED_NAME, ANON_MAIL, SMS_PHONE, SMS_E164, SMS_E164[1:], ANON_SMS_PHONE,
+    ANON_SMS_E164, ANON_SMS_E164[1:], FORM_NAME, FORM_PHONE, "+62" + FORM_PHONE[1:], FORM_NIK,
+    FORM_MAIL, TYPED_PHONE, TYPED_PHONE.replace("-", ""), TYPED_NIK, TYPED_MAIL, "dewi_lestari",
+]
+B64 = re.compile(rb"[A-Za-z0-9+/=_-]{16,}")
+
+
+def photo_with_gps() -> bytes:
+    """A JPEG whose EXIF holds a GPS position, the camera's serial and the owner's name."""
+    img = Image.new("RGB", (64, 48), (120, 80, 40))
+    exif = Image.Exif()
+    exif[0x013B] = NAMED_NAME  # Artist
+    exif[0xA431] = SERIAL  # BodySerialNumber (Exif IFD; Pillow writes it in IFD0 too)
+    exif[0x8825] = {1: "S", 2: (2.0, 12.0, 30.0), 3: "E", 4: (113.0, 55.0, 10.0)}  # GPS IFD
+    out = io.BytesIO()
+    img.save(out, format="JPEG", exif=exif)
+    data = out.getvalue()
+    assert SERIAL.encode() in data
+    return data
+
+
+def found_in(blob: bytes) -> set[str]:
+    """Which identities ``blob`` holds, as it is or base64-decoded (both alphabets)."""
+    hits = {n for n in NEEDLES if n.encode() in blob or n.lower().encode() in blob.lower()}
+    for token in B64.findall(blob):
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                plain = decode(token + b"=" * (-len(token) % 4))
+            except ValueError:
+                continue
+            hits |= {n for n in NEEDLES if n.encode() in plain}
+    return hits
+
+
+async def dump(conn: asyncpg.Connection) -> dict[str, set[str]]:
+    """Every column of every table in public, as text (bytea as its bytes): where each
+    identity is found, as ``table.column``."""
+    where: dict[str, set[str]] = {}
+    cols = await conn.fetch(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position")
+    for c in cols:
+        t, col = c["table_name"], c["column_name"]
+        if t == "schema_migrations":
+            continue
+        expr = f'"{col}"' if c["data_type"] == "bytea" else f'convert_to("{col}"::text, \'UTF8\')'
+        for (v,) in await conn.fetch(f'SELECT {expr} FROM "{t}" WHERE "{col}" IS NOT NULL'):
+            for hit in found_in(bytes(v)):
+                where.setdefault(hit, set()).add(f"{t}.{col}")
+    return where
+
+
+async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_clean(
+    tmp_path: Path, db_dsn: str, pool: asyncpg.Pool, dovecot: Dovecot, postfix: Postfix, smsd: Smsd
+) -> None:
+    intake_box = dovecot.fresh_mailbox()
+    log_path = tmp_path / "daemon.log"
+    cfg, base, daemon = await launch(
+        log_path,
+        lambda port: write_config(tmp_path, db_dsn, port, dovecot, postfix, intake_box, smsd),
+    )
+    photo = photo_with_gps()
+    try:
+        async with aiohttp.ClientSession() as http:
+            sandbox = await sandbox_root(log_path)
+            named = EmailMessage()
+            named["From"] = f"{NAMED_NAME} <{NAMED_MAIL}>"
+            named["To"] = intake_box
+            named["Subject"] = "Jalan berlubang di Jl. Kinibalu"
+            named["Message-ID"] = "<a1-privasi@mx.warga.test>"
+            named["Date"] = "Sat, 28 Nov 2026 08:00:00 +0700"
+            named.set_content("Jalan di depan rumah No. 12 Jl. Kinibalu berlubang dalam sejak "
+                              "sebulan, sudah dua motor jatuh.")
+            named.add_attachment(photo, maintype="image", subtype="jpeg",
+                                 filename="lubang.jpg")
+            anon = EmailMessage()
+            anon["From"] = f"Pelapor <{ANON_MAIL}>"
+            anon["To"] = intake_box
+            anon["Subject"] = "ANONIM pungutan liar di kelurahan"
+            anon["Message-ID"] = "<a2-privasi@mx.warga.test>"
+            anon["Date"] = "Sat, 28 Nov 2026 08:05:00 +0700"
+            anon.set_content(
+                "ANONIM Petugas kelurahan Panarung meminta Rp 50.000 untuk KTP. Saksi bisa "
+                f"dihubungi di {TYPED_PHONE} atau {TYPED_MAIL}, NIK saksi {TYPED_NIK}.")
+            anon.add_attachment(photo, maintype="image", subtype="jpeg",
+                                filename="bukti_dewi_lestari.jpg")
+            for msg in (named, anon):
+                await asyncio.to_thread(postfix.send, NAMED_MAIL, [intake_box], msg.as_bytes())
+            smsd.deliver(SMS_PHONE, "Lampu jalan di Jl. Yos Sudarso mati semua sejak minggu "
+                                    "lalu, rawan begal malam hari.")
+            smsd.deliver(ANON_SMS_PHONE, "ANONIM Ada pungli di loket Puskesmas Kayon, hubungi "
+                                         f"saya di {TYPED_PHONE} NIK {TYPED_NIK}.")
+            form = aiohttp.FormData()
+            for k, v in {"isi_laporan": "Sampah menumpuk di TPS Jl. Tjilik Riwut km 2 sudah "
+                         "seminggu tidak diangkut.", "judul": "Sampah tidak diangkut",
+                         "nama": FORM_NAME, "telp": FORM_PHONE, "nik": FORM_NIK,
+                         "email": FORM_MAIL, "website": ""}.items():
+                form.add_field(k, v)
+            form.add_field("foto", photo, filename="tps.jpg", content_type="image/jpeg")
+            async with http.post(f"{base}/intake/web-kota/", data=form,
+                                 allow_redirects=False) as resp:
+                assert resp.status == 303, await resp.text()
+
+            async def all_answered() -> bool:
+                async with pool.acquire() as conn:
+                    pushed = await conn.fetchval(
+                        "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NOT NULL")
+                    told = await conn.fetchval(
+                        "SELECT count(DISTINCT complaint_id) FROM notifications "
+                        "WHERE kind = 'ack' AND state IN ('sent', 'delivered')")
+                return bool(pushed == 5 and told >= 5)
+
+            await wait_for(all_answered, "five complaints pushed and acknowledged", within=120)
+            async with http.get(f"{sandbox}/_sandbox/reports") as r:
+                reports = (await r.json())["items"]
+            lapor = {}
+            for rep in reports:
+                async with http.get(f"{sandbox}/_sandbox/reports/{rep['tracking_id']}") as r:
+                    lapor[rep["tracking_id"]] = await r.json()
+    finally:
+        rc = await stop_daemon(daemon, check=False)
+    assert rc == 0, log_tail(log_path)
+
+    async with pool.acquire() as conn:
+        leaks = await dump(conn)
+        anonymous = await conn.fetch(
+            "SELECT id, content, lapor_tracking_id FROM complaints WHERE anonymous ORDER BY source")
+        files = await conn.fetch(
+            "SELECT ca.complaint_id, ca.filename, a.data, c.anonymous "
+            "FROM complaint_attachments ca JOIN attachments a USING (sha256) "
+            "JOIN complaints c ON c.id = ca.complaint_id")
+    assert leaks == {}, leaks
+
+    # What LAPOR! received from the anonymous: no typed PII, no telling attachment name.
+    assert len(anonymous) == 2, anonymous
+    for row in anonymous:
+        sent = repr(lapor[row["lapor_tracking_id"]])
+        for n in (TYPED_PHONE, TYPED_NIK, TYPED_MAIL, ANON_MAIL, ANON_SMS_E164):
+            assert n not in sent, (n, sent)
+        assert "[nik]" in row["content"] and "[telepon]" in row["content"], row["content"]
+    # Every photo as pushed (the stored attachment is what goes up) has lost its GPS
+    # position, camera serial and owner name, the named reporters' too.
+    assert len(files) == 3, files
+    for f in files:
+        data = bytes(f["data"])
+        assert SERIAL.encode() not in data and NAMED_NAME.encode() not in data, f["filename"]
+        with Image.open(io.BytesIO(data)) as img:
+            assert 0x8825 not in img.getexif(), f["filename"]
+        if f["anonymous"]:
+            assert f["filename"] == "lampiran-1.jpg", f["filename"]
+    # The anonymous reporters' raw originals (kept encrypted for administrators) have lost
+    # the photo's metadata too; the named reporters' keep the photo as it came.
+    conf = tomllib.loads(cfg.read_text())["crypto"]
+    crypto = Crypto.from_config(CryptoConfig(
+        keys=[EncryptionKey(id=k["id"], secret=k["secret"]) for k in conf["keys"]],
+        hmac_key=conf["hmac_key"]))
+    async with pool.acquire() as conn:
+        raws = await conn.fetch(
+            "SELECT r.payload, r.payload_key, c.anonymous, c.channel FROM raw_items r "
+            "JOIN complaints c ON c.raw_item_id = r.id")
+    originals = {(r["channel"], r["anonymous"]): open_payload(crypto, r["payload"],
+                                                                r["payload_key"])
+                 for r in raws}
+    parts = [p.get_payload(decode=True) for p in
+             email.message_from_bytes(originals[("email", True)]).walk()
+             if p.get_content_type() == "image/jpeg"]
+    assert len(parts) == 1 and parts[0].startswith(b"\xff\xd8")
+    assert SERIAL.encode() not in parts[0] and NAMED_NAME.encode() not in parts[0]
+    assert SERIAL.encode() in originals[("web", False)]
