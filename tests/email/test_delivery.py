@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from aggregator.intake.sealing import open_body
 from aggregator.notify.handler import IN_DOUBT, make_notify_handler
 from aggregator.queue import Worker
 from aggregator.wiring.sources import build_source, sinks_of
@@ -97,7 +98,8 @@ async def _notifications(pool: asyncpg.Pool, cid: Any) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
         return list(await conn.fetch(
             "SELECT id, channel, source, state::text AS state, detail, external_id, retry_of,"
-            " body FROM notifications WHERE complaint_id = $1 ORDER BY created_at, id", cid))
+            " body, body_enc FROM notifications WHERE complaint_id = $1 ORDER BY created_at, id",
+            cid))
 
 
 async def _ack(services: Any, cid: Any) -> None:
@@ -166,7 +168,8 @@ async def test_bounce_fails_the_email_and_falls_back_to_sms(
         assert [(n["channel"], n["state"]) for n in chain] == [("email", "failed"),
                                                               ("sms", "sent")]
         again = chain[1]
-        assert again["retry_of"] == failed["id"] and "1916452" in again["body"]
+        assert again["retry_of"] == failed["id"] and again["body"] is None  # kept sealed
+        assert "1916452" in (open_body(services.crypto, again) or "")
         gammu = await asyncpg.connect(gammu_dsn)
         try:
             outbox = await gammu.fetch(

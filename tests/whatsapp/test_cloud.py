@@ -18,6 +18,7 @@ from aiohttp import web
 
 from aggregator.demo.whatsapp_cloud import CloudSandbox, SandboxState
 from aggregator.errors import PermanentError
+from aggregator.intake.sealing import open_body
 from aggregator.notify.handler import make_notify_handler
 from aggregator.queue import Worker
 from aggregator.web.app import make_app
@@ -210,7 +211,8 @@ async def test_photo_location_and_expired_media(env: Env, pool: Any) -> None:
     files = await rows(
         pool, "SELECT filename FROM complaint_attachments WHERE complaint_id=$1", c[0]["id"]
     )
-    assert [f["filename"] for f in files] == ["whatsapp_image_1.jpg"]
+    # An anonymous reporter's files carry no name of theirs, not even ours.
+    assert [f["filename"] for f in files] == ["lampiran-1.jpg"]
     loc = c[1]["location"]
     assert abs(loc["lat"] + 2.2136) < 1e-6 and "Bundaran" in loc["address"]
     # The complaint is kept; that its photo could not be fetched is noted.
@@ -268,8 +270,10 @@ async def test_usage_answer_is_delivered_and_status_callbacks_recorded(env: Env,
     sinks = sinks_of({env.src.name: env.src})
     worker = Worker(env.services.queue, {"notify": make_notify_handler(env.services, sinks)})
     assert await worker.run_once() == 1
-    n = await rows(pool, "SELECT id, state::text, external_id, body FROM notifications")
-    assert n[0]["external_id"].startswith("wamid.") and "ANONIM" in n[0]["body"]
+    n = await rows(pool, "SELECT id, state::text, external_id, body, body_enc FROM notifications")
+    body = open_body(env.services.crypto, n[0])  # kept encrypted, like every text sent
+    assert n[0]["external_id"].startswith("wamid.") and "ANONIM" in (body or "")
+    assert n[0]["body"] is None
     async with asyncio.timeout(10):
         await env.sandbox.idle()
     n = await rows(pool, "SELECT state::text, delivered_at FROM notifications")
