@@ -1,0 +1,194 @@
+-- The dashboard at a million complaints: counters kept by triggers, agency names from LAPOR!,
+-- and the indexes the work lists page by.
+--
+-- complaint_counts holds one row per (channel, agency, status, funnel stage) with how many
+-- complaints are there now; complaint_hourly counts complaints received and pushed per UTC
+-- hour (Indonesia's zones are whole hours without summer time, so a local day is a range of
+-- hours). Both are kept by the trigger below on every insert, update and delete of a
+-- complaint, so the overview never counts the complaints table.
+
+CREATE TABLE lapor_agencies (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    parent_id text,
+    fetched_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- When the first substantive follow-up arrived (kept by a trigger on followups).
+ALTER TABLE complaints ADD COLUMN first_real_followup_at timestamptz;
+
+UPDATE complaints c SET first_real_followup_at = f.at
+FROM (SELECT complaint_id, min(at) AS at FROM followups
+      WHERE label IN ('substantive', 'substantive_with_evidence') GROUP BY complaint_id) f
+WHERE f.complaint_id = c.id;
+
+-- Where a complaint stands on the road received → pushed → verified → assigned → real
+-- follow-up → closed; 'out' for the ones that left it (duplicate, rejected, deleted, …).
+CREATE FUNCTION complaint_stage(s complaint_status, tracking text, real_at timestamptz)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN s IN ('duplicate', 'history', 'rejected_by_lapor', 'bukan_wewenang', 'dihapus')
+            THEN 'out'
+        WHEN s IN ('selesai', 'arsip') THEN 'closed'
+        WHEN real_at IS NOT NULL THEN 'real_followup'
+        WHEN s IN ('terdisposisi', 'diproses', 'ditindaklanjuti', 'tertunda') THEN 'assigned'
+        WHEN s = 'terverifikasi' THEN 'verified'
+        WHEN tracking IS NOT NULL OR s = 'belum_terverifikasi' THEN 'pushed'
+        ELSE 'received'
+    END
+$$;
+
+CREATE TABLE complaint_counts (
+    channel text NOT NULL,
+    agency_id text NOT NULL,
+    status complaint_status NOT NULL,
+    stage text NOT NULL,
+    n bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel, agency_id, status, stage)
+);
+
+CREATE TABLE complaint_hourly (
+    hour timestamptz NOT NULL,
+    channel text NOT NULL,
+    agency_id text NOT NULL,
+    received bigint NOT NULL DEFAULT 0,
+    pushed bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, channel, agency_id)
+);
+CREATE INDEX complaint_hourly_agency_idx ON complaint_hourly (agency_id, hour);
+
+CREATE FUNCTION complaint_counts_bump(ch text, ag text, st complaint_status, sg text, d bigint)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO complaint_counts AS k (channel, agency_id, status, stage, n)
+    VALUES (ch, coalesce(ag, ''), st, sg, d)
+    ON CONFLICT (channel, agency_id, status, stage) DO UPDATE SET n = k.n + EXCLUDED.n
+$$;
+
+CREATE FUNCTION complaint_hourly_bump(h timestamptz, ch text, ag text, r bigint, p bigint)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO complaint_hourly AS k (hour, channel, agency_id, received, pushed)
+    VALUES (date_trunc('hour', h), ch, coalesce(ag, ''), r, p)
+    ON CONFLICT (hour, channel, agency_id) DO UPDATE
+    SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed
+$$;
+
+-- Old and new keys are bumped in key order, so two transactions moving complaints in
+-- opposite directions take the counter rows' locks in the same order (no deadlock).
+CREATE FUNCTION complaint_counts_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    old_key text;
+    new_key text;
+    old_stage text;
+    new_stage text;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        old_stage := complaint_stage(OLD.status, OLD.lapor_tracking_id, OLD.first_real_followup_at);
+        old_key := OLD.channel || '/' || coalesce(OLD.agency_id, '') || '/' || OLD.status::text
+                   || '/' || old_stage;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        new_stage := complaint_stage(NEW.status, NEW.lapor_tracking_id, NEW.first_real_followup_at);
+        new_key := NEW.channel || '/' || coalesce(NEW.agency_id, '') || '/' || NEW.status::text
+                   || '/' || new_stage;
+    END IF;
+    IF old_key IS DISTINCT FROM new_key THEN
+        IF new_key IS NULL OR (old_key IS NOT NULL AND old_key < new_key) THEN
+            PERFORM complaint_counts_bump(OLD.channel, OLD.agency_id, OLD.status, old_stage, -1);
+            IF new_key IS NOT NULL THEN
+                PERFORM complaint_counts_bump(NEW.channel, NEW.agency_id, NEW.status, new_stage, 1);
+            END IF;
+        ELSE
+            PERFORM complaint_counts_bump(NEW.channel, NEW.agency_id, NEW.status, new_stage, 1);
+            IF old_key IS NOT NULL THEN
+                PERFORM complaint_counts_bump(OLD.channel, OLD.agency_id, OLD.status, old_stage, -1);
+            END IF;
+        END IF;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM complaint_hourly_bump(NEW.received_at, NEW.channel, NEW.agency_id, 1,
+            CASE WHEN NEW.lapor_tracking_id IS NULL THEN 0 ELSE 1 END);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM complaint_hourly_bump(OLD.received_at, OLD.channel, OLD.agency_id, -1,
+            CASE WHEN OLD.lapor_tracking_id IS NULL THEN 0 ELSE -1 END);
+    ELSE
+        IF OLD.agency_id IS DISTINCT FROM NEW.agency_id OR OLD.channel <> NEW.channel
+           OR OLD.received_at <> NEW.received_at THEN
+            PERFORM complaint_hourly_bump(OLD.received_at, OLD.channel, OLD.agency_id, -1, 0);
+            PERFORM complaint_hourly_bump(NEW.received_at, NEW.channel, NEW.agency_id, 1, 0);
+        END IF;
+        IF OLD.lapor_tracking_id IS NULL AND NEW.lapor_tracking_id IS NOT NULL THEN
+            PERFORM complaint_hourly_bump(coalesce(NEW.lapor_created_at, now()), NEW.channel,
+                                          NEW.agency_id, 0, 1);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER complaints_counts AFTER INSERT OR DELETE
+    OR UPDATE OF status, lapor_tracking_id, agency_id, channel, received_at,
+                 first_real_followup_at
+    ON complaints FOR EACH ROW EXECUTE FUNCTION complaint_counts_trigger();
+
+CREATE FUNCTION followups_first_real_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.label IN ('substantive', 'substantive_with_evidence') THEN
+        UPDATE complaints SET first_real_followup_at = NEW.at
+        WHERE id = NEW.complaint_id
+          AND (first_real_followup_at IS NULL OR first_real_followup_at > NEW.at);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER followups_first_real AFTER INSERT OR UPDATE OF label ON followups
+    FOR EACH ROW EXECUTE FUNCTION followups_first_real_trigger();
+
+-- What exists already, counted once.
+INSERT INTO complaint_counts (channel, agency_id, status, stage, n)
+SELECT channel, coalesce(agency_id, ''), status,
+       complaint_stage(status, lapor_tracking_id, first_real_followup_at), count(*)
+FROM complaints GROUP BY 1, 2, 3, 4;
+
+INSERT INTO complaint_hourly (hour, channel, agency_id, received, pushed)
+SELECT date_trunc('hour', received_at), channel, coalesce(agency_id, ''), count(*),
+       count(lapor_tracking_id)
+FROM complaints GROUP BY 1, 2, 3;
+
+-- Per agency per month, recomputed by the dashboard's statistics loop (working days need
+-- the holiday calendar, which lives in Python). days_hist[i] counts complaints whose first
+-- real follow-up came i-1 working days after assignment (the last bucket: that or more).
+CREATE TABLE agency_monthly (
+    month date NOT NULL,
+    agency_id text NOT NULL,
+    agency_name text,
+    received integer NOT NULL DEFAULT 0,
+    followed_up integer NOT NULL DEFAULT 0,
+    real_followup integer NOT NULL DEFAULT 0,
+    done integer NOT NULL DEFAULT 0,
+    answered integer NOT NULL DEFAULT 0,
+    ack_only integer NOT NULL DEFAULT 0,
+    closed_ever integer NOT NULL DEFAULT 0,
+    reopened integer NOT NULL DEFAULT 0,
+    closed_without_real_followup integer NOT NULL DEFAULT 0,
+    breaches integer NOT NULL DEFAULT 0,
+    days_hist integer[] NOT NULL DEFAULT '{}',
+    computed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (month, agency_id)
+);
+
+-- Work lists: filters that page by received_at, and text search.
+CREATE INDEX complaints_channel_idx ON complaints (channel, received_at DESC);
+CREATE INDEX complaints_source_agency_idx ON complaints (source_agency, received_at DESC)
+    WHERE source_agency IS NOT NULL;
+CREATE INDEX complaints_cluster_idx ON complaints (cluster_id, received_at DESC)
+    WHERE cluster_id IS NOT NULL;
+CREATE INDEX complaints_text_idx ON complaints
+    USING gin (to_tsvector('simple', coalesce(title, '') || ' ' || content));
+CREATE INDEX sla_clocks_open_agency_idx ON sla_clocks (agency_id, due_at)
+    WHERE met_at IS NULL AND breached_at IS NULL;
+CREATE INDEX raw_items_quarantined_idx ON raw_items (id DESC) WHERE state = 'quarantined';
+-- A receipt code is compared as printed on the slip, whatever its case.
+CREATE INDEX complaints_receipt_upper_idx ON complaints (upper(origin ->> 'receipt_code'))
+    WHERE origin ? 'receipt_code';
+CREATE INDEX followups_label_idx ON followups (label, complaint_id);
