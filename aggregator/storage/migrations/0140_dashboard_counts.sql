@@ -49,11 +49,12 @@ CREATE TABLE complaint_counts (
 
 CREATE TABLE complaint_hourly (
     hour timestamptz NOT NULL,
+    source text NOT NULL,
     channel text NOT NULL,
     agency_id text NOT NULL,
     received bigint NOT NULL DEFAULT 0,
     pushed bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (hour, channel, agency_id)
+    PRIMARY KEY (hour, source, channel, agency_id)
 );
 CREATE INDEX complaint_hourly_agency_idx ON complaint_hourly (agency_id, hour);
 
@@ -64,11 +65,12 @@ RETURNS void LANGUAGE sql AS $$
     ON CONFLICT (channel, agency_id, status, stage) DO UPDATE SET n = k.n + EXCLUDED.n
 $$;
 
-CREATE FUNCTION complaint_hourly_bump(h timestamptz, ch text, ag text, r bigint, p bigint)
+CREATE FUNCTION complaint_hourly_bump(h timestamptz, src text, ch text, ag text, r bigint,
+                                      p bigint)
 RETURNS void LANGUAGE sql AS $$
-    INSERT INTO complaint_hourly AS k (hour, channel, agency_id, received, pushed)
-    VALUES (date_trunc('hour', h), ch, coalesce(ag, ''), r, p)
-    ON CONFLICT (hour, channel, agency_id) DO UPDATE
+    INSERT INTO complaint_hourly AS k (hour, source, channel, agency_id, received, pushed)
+    VALUES (date_trunc('hour', h), src, ch, coalesce(ag, ''), r, p)
+    ON CONFLICT (hour, source, channel, agency_id) DO UPDATE
     SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed
 $$;
 
@@ -105,19 +107,20 @@ BEGIN
         END IF;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        PERFORM complaint_hourly_bump(NEW.received_at, NEW.channel, NEW.agency_id, 1,
+        PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel, NEW.agency_id, 1,
             CASE WHEN NEW.lapor_tracking_id IS NULL THEN 0 ELSE 1 END);
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM complaint_hourly_bump(OLD.received_at, OLD.channel, OLD.agency_id, -1,
+        PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel, OLD.agency_id, -1,
             CASE WHEN OLD.lapor_tracking_id IS NULL THEN 0 ELSE -1 END);
     ELSE
-        IF OLD.agency_id IS DISTINCT FROM NEW.agency_id OR OLD.channel <> NEW.channel
+        IF OLD.agency_id IS DISTINCT FROM NEW.agency_id OR OLD.channel <> NEW.channel OR OLD.source <> NEW.source
            OR OLD.received_at <> NEW.received_at THEN
-            PERFORM complaint_hourly_bump(OLD.received_at, OLD.channel, OLD.agency_id, -1, 0);
-            PERFORM complaint_hourly_bump(NEW.received_at, NEW.channel, NEW.agency_id, 1, 0);
+            PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel, OLD.agency_id, -1, 0);
+            PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel, NEW.agency_id, 1, 0);
         END IF;
         IF OLD.lapor_tracking_id IS NULL AND NEW.lapor_tracking_id IS NOT NULL THEN
-            PERFORM complaint_hourly_bump(coalesce(NEW.lapor_created_at, now()), NEW.channel,
+            PERFORM complaint_hourly_bump(coalesce(NEW.lapor_created_at, now()), NEW.source,
+                                          NEW.channel,
                                           NEW.agency_id, 0, 1);
         END IF;
     END IF;
@@ -126,7 +129,7 @@ END
 $$;
 
 CREATE TRIGGER complaints_counts AFTER INSERT OR DELETE
-    OR UPDATE OF status, lapor_tracking_id, agency_id, channel, received_at,
+    OR UPDATE OF status, lapor_tracking_id, agency_id, channel, source, received_at,
                  first_real_followup_at
     ON complaints FOR EACH ROW EXECUTE FUNCTION complaint_counts_trigger();
 
@@ -150,10 +153,10 @@ SELECT channel, coalesce(agency_id, ''), status,
        complaint_stage(status, lapor_tracking_id, first_real_followup_at), count(*)
 FROM complaints GROUP BY 1, 2, 3, 4;
 
-INSERT INTO complaint_hourly (hour, channel, agency_id, received, pushed)
-SELECT date_trunc('hour', received_at), channel, coalesce(agency_id, ''), count(*),
+INSERT INTO complaint_hourly (hour, source, channel, agency_id, received, pushed)
+SELECT date_trunc('hour', received_at), source, channel, coalesce(agency_id, ''), count(*),
        count(lapor_tracking_id)
-FROM complaints GROUP BY 1, 2, 3;
+FROM complaints GROUP BY 1, 2, 3, 4;
 
 -- Per agency per month, recomputed by the dashboard's statistics loop (working days need
 -- the holiday calendar, which lives in Python). days_hist[i] counts complaints whose first
