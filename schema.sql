@@ -96,19 +96,20 @@ BEGIN
         END IF;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        PERFORM complaint_hourly_bump(NEW.received_at, NEW.channel, NEW.agency_id, 1,
+        PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel, NEW.agency_id, 1,
             CASE WHEN NEW.lapor_tracking_id IS NULL THEN 0 ELSE 1 END);
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM complaint_hourly_bump(OLD.received_at, OLD.channel, OLD.agency_id, -1,
+        PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel, OLD.agency_id, -1,
             CASE WHEN OLD.lapor_tracking_id IS NULL THEN 0 ELSE -1 END);
     ELSE
-        IF OLD.agency_id IS DISTINCT FROM NEW.agency_id OR OLD.channel <> NEW.channel
+        IF OLD.agency_id IS DISTINCT FROM NEW.agency_id OR OLD.channel <> NEW.channel OR OLD.source <> NEW.source
            OR OLD.received_at <> NEW.received_at THEN
-            PERFORM complaint_hourly_bump(OLD.received_at, OLD.channel, OLD.agency_id, -1, 0);
-            PERFORM complaint_hourly_bump(NEW.received_at, NEW.channel, NEW.agency_id, 1, 0);
+            PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel, OLD.agency_id, -1, 0);
+            PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel, NEW.agency_id, 1, 0);
         END IF;
         IF OLD.lapor_tracking_id IS NULL AND NEW.lapor_tracking_id IS NOT NULL THEN
-            PERFORM complaint_hourly_bump(coalesce(NEW.lapor_created_at, now()), NEW.channel,
+            PERFORM complaint_hourly_bump(coalesce(NEW.lapor_created_at, now()), NEW.source,
+                                          NEW.channel,
                                           NEW.agency_id, 0, 1);
         END IF;
     END IF;
@@ -116,12 +117,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.complaint_hourly_bump(h timestamp with time zone, ch text, ag text, r bigint, p bigint) RETURNS void
+CREATE FUNCTION public.complaint_hourly_bump(h timestamp with time zone, src text, ch text, ag text, r bigint, p bigint) RETURNS void
     LANGUAGE sql
     AS $$
-    INSERT INTO complaint_hourly AS k (hour, channel, agency_id, received, pushed)
-    VALUES (date_trunc('hour', h), ch, coalesce(ag, ''), r, p)
-    ON CONFLICT (hour, channel, agency_id) DO UPDATE
+    INSERT INTO complaint_hourly AS k (hour, source, channel, agency_id, received, pushed)
+    VALUES (date_trunc('hour', h), src, ch, coalesce(ag, ''), r, p)
+    ON CONFLICT (hour, source, channel, agency_id) DO UPDATE
     SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed
 $$;
 
@@ -265,6 +266,7 @@ CREATE TABLE public.complaint_counts (
 
 CREATE TABLE public.complaint_hourly (
     hour timestamp with time zone NOT NULL,
+    source text NOT NULL,
     channel text NOT NULL,
     agency_id text NOT NULL,
     received bigint DEFAULT 0 NOT NULL,
@@ -616,7 +618,7 @@ ALTER TABLE ONLY public.complaint_counts
     ADD CONSTRAINT complaint_counts_pkey PRIMARY KEY (channel, agency_id, status, stage);
 
 ALTER TABLE ONLY public.complaint_hourly
-    ADD CONSTRAINT complaint_hourly_pkey PRIMARY KEY (hour, channel, agency_id);
+    ADD CONSTRAINT complaint_hourly_pkey PRIMARY KEY (hour, source, channel, agency_id);
 
 ALTER TABLE ONLY public.complaints
     ADD CONSTRAINT complaints_lapor_tracking_id_key UNIQUE (lapor_tracking_id);
@@ -695,6 +697,8 @@ CREATE INDEX complaints_content_hash_idx ON public.complaints USING btree (conte
 
 CREATE INDEX complaints_receipt_code_idx ON public.complaints USING btree (source, ((origin ->> 'receipt_code'::text))) WHERE (origin ? 'receipt_code'::text);
 
+CREATE INDEX complaints_receipt_upper_idx ON public.complaints USING btree (upper((origin ->> 'receipt_code'::text))) WHERE (origin ? 'receipt_code'::text);
+
 CREATE INDEX complaints_received_idx ON public.complaints USING btree (received_at DESC);
 
 CREATE INDEX complaints_reporter_idx ON public.complaints USING btree (reporter_id);
@@ -720,6 +724,8 @@ CREATE INDEX events_complaint_idx ON public.events USING btree (complaint_id, id
 CREATE INDEX events_kind_idx ON public.events USING btree (kind, at);
 
 CREATE INDEX followups_complaint_idx ON public.followups USING btree (complaint_id, at);
+
+CREATE INDEX followups_label_idx ON public.followups USING btree (label, complaint_id);
 
 CREATE INDEX followups_substantive_idx ON public.followups USING btree (complaint_id, at) WHERE (label = ANY (ARRAY['substantive'::public.followup_label, 'substantive_with_evidence'::public.followup_label]));
 
@@ -767,7 +773,7 @@ CREATE INDEX sla_clocks_open_agency_idx ON public.sla_clocks USING btree (agency
 
 CREATE INDEX sla_clocks_open_idx ON public.sla_clocks USING btree (due_at) WHERE ((met_at IS NULL) AND (breached_at IS NULL));
 
-CREATE TRIGGER complaints_counts AFTER INSERT OR DELETE OR UPDATE OF status, lapor_tracking_id, agency_id, channel, received_at, first_real_followup_at ON public.complaints FOR EACH ROW EXECUTE FUNCTION public.complaint_counts_trigger();
+CREATE TRIGGER complaints_counts AFTER INSERT OR DELETE OR UPDATE OF status, lapor_tracking_id, agency_id, channel, source, received_at, first_real_followup_at ON public.complaints FOR EACH ROW EXECUTE FUNCTION public.complaint_counts_trigger();
 
 CREATE TRIGGER complaints_forms_write_back AFTER UPDATE OF lapor_tracking_id, status ON public.complaints FOR EACH ROW WHEN (((new.lapor_tracking_id IS DISTINCT FROM old.lapor_tracking_id) OR (new.status IS DISTINCT FROM old.status))) EXECUTE FUNCTION public.forms_enqueue_write_back();
 
