@@ -106,22 +106,29 @@ BEGIN
             END IF;
         END IF;
     END IF;
-    IF TG_OP = 'INSERT' THEN
-        PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel, NEW.agency_id, 1,
-            CASE WHEN NEW.lapor_tracking_id IS NULL THEN 0 ELSE 1 END);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel, OLD.agency_id, -1,
-            CASE WHEN OLD.lapor_tracking_id IS NULL THEN 0 ELSE -1 END);
-    ELSE
-        IF OLD.agency_id IS DISTINCT FROM NEW.agency_id OR OLD.channel <> NEW.channel OR OLD.source <> NEW.source
-           OR OLD.received_at <> NEW.received_at THEN
-            PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel, OLD.agency_id, -1, 0);
-            PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel, NEW.agency_id, 1, 0);
+    -- Hourly: a complaint counts as received in its received_at hour and as pushed in its
+    -- lapor_created_at hour; a change of either key moves its contribution.
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (
+           OLD.received_at, OLD.source, OLD.channel, coalesce(OLD.agency_id, ''),
+           OLD.lapor_tracking_id IS NULL, OLD.lapor_created_at)
+           IS DISTINCT FROM (NEW.received_at, NEW.source, NEW.channel,
+           coalesce(NEW.agency_id, ''), NEW.lapor_tracking_id IS NULL, NEW.lapor_created_at))
+    THEN
+        PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel, OLD.agency_id,
+                                      -1, 0);
+        IF OLD.lapor_tracking_id IS NOT NULL THEN
+            PERFORM complaint_hourly_bump(coalesce(OLD.lapor_created_at, OLD.received_at),
+                                          OLD.source, OLD.channel, OLD.agency_id, 0, -1);
         END IF;
-        IF OLD.lapor_tracking_id IS NULL AND NEW.lapor_tracking_id IS NOT NULL THEN
-            PERFORM complaint_hourly_bump(coalesce(NEW.lapor_created_at, now()), NEW.source,
-                                          NEW.channel,
-                                          NEW.agency_id, 0, 1);
+    ELSIF TG_OP = 'UPDATE' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel, NEW.agency_id,
+                                      1, 0);
+        IF NEW.lapor_tracking_id IS NOT NULL THEN
+            PERFORM complaint_hourly_bump(coalesce(NEW.lapor_created_at, NEW.received_at),
+                                          NEW.source, NEW.channel, NEW.agency_id, 0, 1);
         END IF;
     END IF;
     RETURN NULL;
@@ -129,7 +136,8 @@ END
 $$;
 
 CREATE TRIGGER complaints_counts AFTER INSERT OR DELETE
-    OR UPDATE OF status, lapor_tracking_id, agency_id, channel, source, received_at,
+    OR UPDATE OF status, lapor_tracking_id, lapor_created_at, agency_id, channel, source,
+                 received_at,
                  first_real_followup_at
     ON complaints FOR EACH ROW EXECUTE FUNCTION complaint_counts_trigger();
 
@@ -154,9 +162,14 @@ SELECT channel, coalesce(agency_id, ''), status,
 FROM complaints GROUP BY 1, 2, 3, 4;
 
 INSERT INTO complaint_hourly (hour, source, channel, agency_id, received, pushed)
-SELECT date_trunc('hour', received_at), source, channel, coalesce(agency_id, ''), count(*),
-       count(lapor_tracking_id)
-FROM complaints GROUP BY 1, 2, 3, 4;
+SELECT hour, source, channel, agency_id, sum(r), sum(p)
+FROM (SELECT date_trunc('hour', received_at) AS hour, source, channel,
+             coalesce(agency_id, '') AS agency_id, 1 AS r, 0 AS p FROM complaints
+      UNION ALL
+      SELECT date_trunc('hour', coalesce(lapor_created_at, received_at)), source, channel,
+             coalesce(agency_id, ''), 0, 1 FROM complaints WHERE lapor_tracking_id IS NOT NULL
+     ) x
+GROUP BY 1, 2, 3, 4;
 
 -- Per agency per month, recomputed by the dashboard's statistics loop (working days need
 -- the holiday calendar, which lives in Python). days_hist[i] counts complaints whose first
