@@ -368,7 +368,7 @@ def _filter(request: web.Request) -> tuple[repo.ComplaintFilter, dict[str, str]]
         status=take("status", STATUS_LABELS),
         channel=take("kanal", CHANNEL_LABELS),
         agency=take("opd", limit=40) if scope(request) is None else None,
-        text=text if not tracking else None,
+        text=text if not (tracking or receipt) else None,
         tracking_id=tracking,
         receipt_code=receipt,
         cluster=_uuid_or_none(take("klaster")),
@@ -403,7 +403,8 @@ async def _search(request: web.Request, limit: int,
         items = await repo.worklist(conn, f, scope(request), after=after, limit=limit)
         if not items and f.receipt_code:
             # Not a receipt code after all: search it as text.
-            f = repo.ComplaintFilter(**{**f.__dict__, "receipt_code": None})
+            f = repo.ComplaintFilter(**{**f.__dict__, "receipt_code": None,
+                                        "text": kept.get("q")})
             items = await repo.worklist(conn, f, scope(request), after=after, limit=limit)
         elif f.receipt_code:
             note = "Ditemukan dengan kode tanda terima."
