@@ -155,7 +155,11 @@ $$;
 CREATE TRIGGER followups_first_real AFTER INSERT OR UPDATE OF label ON followups
     FOR EACH ROW EXECUTE FUNCTION followups_first_real_trigger();
 
--- What exists already, counted once.
+-- The counters recomputed from the complaints (what exists at migration time; a bulk load
+-- with the triggers disabled calls it afterwards).
+CREATE FUNCTION dashboard_counts_rebuild() RETURNS void LANGUAGE sql AS $$
+DELETE FROM complaint_counts;
+DELETE FROM complaint_hourly;
 INSERT INTO complaint_counts (channel, agency_id, status, stage, n)
 SELECT channel, coalesce(agency_id, ''), status,
        complaint_stage(status, lapor_tracking_id, first_real_followup_at), count(*)
@@ -170,6 +174,9 @@ FROM (SELECT date_trunc('hour', received_at) AS hour, source, channel,
              coalesce(agency_id, ''), 0, 1 FROM complaints WHERE lapor_tracking_id IS NOT NULL
      ) x
 GROUP BY 1, 2, 3, 4;
+$$;
+
+SELECT dashboard_counts_rebuild();
 
 -- Per agency per month, recomputed by the dashboard's statistics loop (working days need
 -- the holiday calendar, which lives in Python). days_hist[i] counts complaints whose first
