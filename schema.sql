@@ -148,6 +148,27 @@ CREATE FUNCTION public.complaint_stage(s public.complaint_status, tracking text,
     END
 $$;
 
+CREATE FUNCTION public.dashboard_counts_rebuild() RETURNS void
+    LANGUAGE sql
+    AS $$
+DELETE FROM complaint_counts;
+DELETE FROM complaint_hourly;
+INSERT INTO complaint_counts (channel, agency_id, status, stage, n)
+SELECT channel, coalesce(agency_id, ''), status,
+       complaint_stage(status, lapor_tracking_id, first_real_followup_at), count(*)
+FROM complaints GROUP BY 1, 2, 3, 4;
+
+INSERT INTO complaint_hourly (hour, source, channel, agency_id, received, pushed)
+SELECT hour, source, channel, agency_id, sum(r), sum(p)
+FROM (SELECT date_trunc('hour', received_at) AS hour, source, channel,
+             coalesce(agency_id, '') AS agency_id, 1 AS r, 0 AS p FROM complaints
+      UNION ALL
+      SELECT date_trunc('hour', coalesce(lapor_created_at, received_at)), source, channel,
+             coalesce(agency_id, ''), 0, 1 FROM complaints WHERE lapor_tracking_id IS NOT NULL
+     ) x
+GROUP BY 1, 2, 3, 4;
+$$;
+
 CREATE FUNCTION public.followups_first_real_trigger() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
