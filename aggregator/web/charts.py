@@ -45,7 +45,7 @@ def sparkline(values: Sequence[float], *, label: str, width: int = 140,
 def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *,
                label: str, width: int = 860, height: int = 240, y_unit: str = "") -> Markup:
     """Several lines over the same x axis (days, months), with a legend and gridlines."""
-    left, right, top_pad, bottom = 48, 12, 12, 40
+    left, right, top_pad, bottom = 56, 36, 12, 40
     legend_h = 18 * ((len(series) + 3) // 4)
     w, h = width - left - right, height - top_pad - bottom
     top = max((max(vals, default=0) for _, vals in series), default=0) or 1
@@ -91,7 +91,7 @@ def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
 def bar_chart(rows: Sequence[tuple[str, float, str]], *, label: str, width: int = 860,
               bar_h: int = 22, colour: str = PALETTE[0]) -> Markup:
     """Horizontal bars: (name, value, text shown at the bar's end)."""
-    name_w, pad = 230, 8
+    name_w, pad = 240, 8
     top = max((v for _, v, _ in rows), default=0) or 1
     height = pad * 2 + len(rows) * (bar_h + 6)
     out = [f'<svg class="chart" role="img" aria-label="{escape(label)}" width="100%" '
@@ -101,7 +101,7 @@ def bar_chart(rows: Sequence[tuple[str, float, str]], *, label: str, width: int 
     for i, (name, v, text) in enumerate(rows):
         y0 = pad + i * (bar_h + 6)
         bw = round(max(v, 0) * span / top, 1)
-        shown = name if len(name) <= 34 else name[:33] + "…"
+        shown = name if len(name) <= 30 else name[:29] + "…"
         out.append(f'<text x="{name_w - 8}" y="{y0 + bar_h * 0.7}" text-anchor="end" '
                    f'font-size="12" fill="{INK}">{escape(shown)}</text>'
                    f'<rect x="{name_w}" y="{y0}" width="{bw}" height="{bar_h}" fill="{colour}">'
