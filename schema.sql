@@ -343,8 +343,10 @@ CREATE TABLE public.complaints (
     route_confidence real,
     route_reasons text[] DEFAULT '{}'::text[] NOT NULL,
     needs_triage boolean DEFAULT false NOT NULL,
-    first_real_followup_at timestamp with time zone
+    first_real_followup_at timestamp with time zone,
+    search tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, ((COALESCE(title, ''::text) || ' '::text) || content))) STORED
 );
+ALTER TABLE ONLY public.complaints ALTER COLUMN search SET STATISTICS 1000;
 
 CREATE TABLE public.component_health (
     component text NOT NULL,
@@ -737,7 +739,7 @@ CREATE INDEX complaints_source_idx ON public.complaints USING btree (source, rec
 
 CREATE INDEX complaints_status_idx ON public.complaints USING btree (status, received_at DESC);
 
-CREATE INDEX complaints_text_idx ON public.complaints USING gin (to_tsvector('simple'::regconfig, ((COALESCE(title, ''::text) || ' '::text) || content)));
+CREATE INDEX complaints_text_idx ON public.complaints USING gin (search);
 
 CREATE INDEX complaints_thread_keys_idx ON public.complaints USING gin (thread_keys);
 

@@ -426,18 +426,29 @@ async def main() -> None:
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--dsn", default=os.environ.get("SATUKANAL_BENCH_DATABASE_URL", DEFAULT_DSN))
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--seed-only", action="store_true", help="seed, keep the database, stop")
+    ap.add_argument("--reuse", metavar="DB", help="measure a database kept by --keep")
     args = ap.parse_args()
-    async with scratch_database(args.dsn, args.keep) as dsn:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
+    async with contextlib.AsyncExitStack() as stack:
+        if args.reuse:
+            dsn = _with_db(args.dsn, args.reuse)
+        else:
+            dsn = await stack.enter_async_context(
+                scratch_database(args.dsn, args.keep or args.seed_only))
+            conn = await asyncpg.connect(dsn)
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
         pool = await create_pool(dsn, min_size=2, max_size=10)
         try:
             crypto = Crypto.from_config(CryptoConfig(), demo=True)
-            print(f"seeding {args.complaints:,} complaints …", flush=True)
-            timings = await seed(pool, args.complaints, crypto)
+            timings: dict[str, float] = {}
+            if not args.reuse:
+                print(f"seeding {args.complaints:,} complaints …", flush=True)
+                timings = await seed(pool, args.complaints, crypto)
+            if args.seed_only:
+                return
             async with pool.acquire() as conn:
                 sizes = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in (
                     "complaints", "events", "followups", "notifications", "sla_clocks",

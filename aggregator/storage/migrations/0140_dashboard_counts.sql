@@ -206,8 +206,16 @@ CREATE INDEX complaints_source_agency_idx ON complaints (source_agency, received
     WHERE source_agency IS NOT NULL;
 CREATE INDEX complaints_cluster_idx ON complaints (cluster_id, received_at DESC)
     WHERE cluster_id IS NOT NULL;
-CREATE INDEX complaints_text_idx ON complaints
-    USING gin (to_tsvector('simple', coalesce(title, '') || ' ' || content));
+-- The words of a complaint, stored: a list walking the newest complaints can test each one
+-- without parsing its text again (to_tsvector costs ~50 µs a row), and the index finds rare
+-- words. Adding the column rewrites the table once (about a minute per million complaints).
+ALTER TABLE complaints ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', coalesce(title, '') || ' ' || content)) STORED;
+CREATE INDEX complaints_text_idx ON complaints USING gin (search);
+-- Word frequencies for the planner: with the default sample a rare word is guessed at 0.5%
+-- of complaints, and the list walks every complaint looking for it instead of asking the
+-- index.
+ALTER TABLE complaints ALTER COLUMN search SET STATISTICS 1000;
 CREATE INDEX sla_clocks_open_agency_idx ON sla_clocks (agency_id, due_at)
     WHERE met_at IS NULL AND breached_at IS NULL;
 CREATE INDEX raw_items_quarantined_idx ON raw_items (id DESC) WHERE state = 'quarantined';

@@ -91,23 +91,23 @@ WHERE ($1::text[] IS NULL OR c.agency_id = ANY($1) OR c.source_agency = ANY($1))
   AND ($2::complaint_status IS NULL OR c.status = $2)
   AND ($3::text IS NULL OR c.channel = $3)
   AND ($4::text IS NULL OR c.agency_id = $4 OR c.source_agency = $4)
-  AND ($5::text IS NULL OR to_tsvector('simple', coalesce(c.title, '') || ' ' || c.content)
-                           @@ plainto_tsquery('simple', $5))
+  AND ($5::text IS NULL OR c.search @@ plainto_tsquery('simple', $5))
   AND ($6::text IS NULL OR c.lapor_tracking_id = $6)
   AND ($7::text IS NULL OR (c.origin ? 'receipt_code'
                             AND upper(c.origin ->> 'receipt_code') = upper($7)))
   AND ($8::uuid[] IS NULL OR c.reporter_id = ANY($8))
   AND ($9::uuid IS NULL OR c.cluster_id = $9)
-  AND ($10::followup_label IS NULL OR EXISTS (
-        SELECT 1 FROM followups f WHERE f.complaint_id = c.id AND f.label = $10))
+  -- Probes per complaint (scalar subqueries with LIMIT), never a hash of every complaint
+  -- with that label or clock: the list walks the newest complaints and stops at $14.
+  AND ($10::followup_label IS NULL OR (
+        SELECT true FROM followups f WHERE f.complaint_id = c.id AND f.label = $10 LIMIT 1))
   AND ($11::text IS NULL
-       OR ($11 = 'open' AND EXISTS (SELECT 1 FROM sla_clocks s WHERE s.complaint_id = c.id
-                                    AND s.met_at IS NULL AND s.breached_at IS NULL))
-       OR ($11 = 'breached' AND EXISTS (SELECT 1 FROM sla_clocks s
-                                        WHERE s.complaint_id = c.id
-                                        AND s.breached_at IS NOT NULL))
-       OR ($11 = 'none' AND NOT EXISTS (SELECT 1 FROM sla_clocks s
-                                        WHERE s.complaint_id = c.id)))
+       OR ($11 = 'open' AND (SELECT true FROM sla_clocks s WHERE s.complaint_id = c.id
+                             AND s.met_at IS NULL AND s.breached_at IS NULL LIMIT 1))
+       OR ($11 = 'breached' AND (SELECT true FROM sla_clocks s WHERE s.complaint_id = c.id
+                                 AND s.breached_at IS NOT NULL LIMIT 1))
+       OR ($11 = 'none' AND (SELECT true FROM sla_clocks s WHERE s.complaint_id = c.id
+                             LIMIT 1) IS NULL))
   AND ($12::timestamptz IS NULL OR (c.received_at, c.id) < ($12, $13::uuid))
 ORDER BY c.received_at DESC, c.id DESC
 LIMIT $14;
