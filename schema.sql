@@ -717,6 +717,8 @@ CREATE INDEX access_log_at_idx ON public.access_log USING btree (at);
 
 CREATE INDEX complaint_hourly_agency_idx ON public.complaint_hourly USING btree (agency_id, hour);
 
+CREATE INDEX complaint_hourly_recent_idx ON public.complaint_hourly USING btree (hour) INCLUDE (source, channel, agency_id, received, pushed);
+
 CREATE INDEX complaints_agency_idx ON public.complaints USING btree (agency_id, received_at DESC);
 
 CREATE INDEX complaints_channel_idx ON public.complaints USING btree (channel, received_at DESC);

@@ -110,11 +110,8 @@ def percentile(hist: Sequence[int], p: float) -> float | None:
 
 
 def merge_hist(hists: Iterable[Sequence[int]]) -> list[int]:
-    out = [0] * HIST_BUCKETS
-    for h in hists:
-        for i, n in enumerate(h[:HIST_BUCKETS]):
-            out[i] += n
-    return out
+    padded = [list(h[:HIST_BUCKETS]) + [0] * (HIST_BUCKETS - len(h)) for h in hists]
+    return [sum(col) for col in zip(*padded, strict=True)] if padded else [0] * HIST_BUCKETS
 
 
 async def refresh_months(pool: asyncpg.Pool, cal: WorkingCalendar, tz: str, first: dt.date,
