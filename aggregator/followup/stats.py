@@ -158,9 +158,11 @@ class StatsLoop:
         self.names_every_s = names_every_s
         self._last_full: dt.datetime | None = None
         self._last_names: dt.datetime | None = None
+        self._last_run: dt.datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._last_run = None  # the wait below is the interval
             try:
                 await self.run_once()
             except (OSError, asyncpg.PostgresError, TransientError) as exc:
@@ -171,7 +173,12 @@ class StatsLoop:
                 pass
 
     async def run_once(self) -> int:
+        """Recompute when due (every ``interval_s``); rows written, 0 when not due — so a
+        runner calling every loop until all are idle sees this one idle after one pass."""
         now: dt.datetime = self.services.clock()
+        if self._last_run is not None and (now - self._last_run).total_seconds() < self.interval_s:
+            return 0
+        self._last_run = now
         settings = self.services.settings
         tz = settings.sla.timezone
         n = 0
