@@ -130,6 +130,10 @@ CREATE FUNCTION public.complaint_hourly_bump(h timestamp with time zone, src tex
     INSERT INTO complaint_hourly AS k (hour, source, channel, agency_id, received, pushed)
     VALUES (date_trunc('hour', h), src, ch, coalesce(ag, ''), r, p)
     ON CONFLICT (hour, source, channel, agency_id) DO UPDATE
+    SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed;
+    INSERT INTO complaint_hourly_total AS k (hour, source, channel, received, pushed)
+    VALUES (date_trunc('hour', h), src, ch, r, p)
+    ON CONFLICT (hour, source, channel) DO UPDATE
     SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed
 $$;
 
@@ -153,6 +157,7 @@ CREATE FUNCTION public.dashboard_counts_rebuild() RETURNS void
     AS $$
 DELETE FROM complaint_counts;
 DELETE FROM complaint_hourly;
+DELETE FROM complaint_hourly_total;
 INSERT INTO complaint_counts (channel, agency_id, status, stage, n)
 SELECT channel, coalesce(agency_id, ''), status,
        complaint_stage(status, lapor_tracking_id, first_real_followup_at), count(*)
@@ -167,6 +172,10 @@ FROM (SELECT date_trunc('hour', received_at) AS hour, source, channel,
              coalesce(agency_id, ''), 0, 1 FROM complaints WHERE lapor_tracking_id IS NOT NULL
      ) x
 GROUP BY 1, 2, 3, 4;
+
+INSERT INTO complaint_hourly_total (hour, source, channel, received, pushed)
+SELECT hour, source, channel, sum(received), sum(pushed) FROM complaint_hourly
+GROUP BY 1, 2, 3;
 $$;
 
 CREATE FUNCTION public.followups_first_real_trigger() RETURNS trigger
@@ -297,6 +306,14 @@ CREATE TABLE public.complaint_hourly (
     source text NOT NULL,
     channel text NOT NULL,
     agency_id text NOT NULL,
+    received bigint DEFAULT 0 NOT NULL,
+    pushed bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.complaint_hourly_total (
+    hour timestamp with time zone NOT NULL,
+    source text NOT NULL,
+    channel text NOT NULL,
     received bigint DEFAULT 0 NOT NULL,
     pushed bigint DEFAULT 0 NOT NULL
 );
@@ -650,6 +667,9 @@ ALTER TABLE ONLY public.complaint_counts
 ALTER TABLE ONLY public.complaint_hourly
     ADD CONSTRAINT complaint_hourly_pkey PRIMARY KEY (hour, source, channel, agency_id);
 
+ALTER TABLE ONLY public.complaint_hourly_total
+    ADD CONSTRAINT complaint_hourly_total_pkey PRIMARY KEY (hour, source, channel);
+
 ALTER TABLE ONLY public.complaints
     ADD CONSTRAINT complaints_lapor_tracking_id_key UNIQUE (lapor_tracking_id);
 
@@ -716,8 +736,6 @@ ALTER TABLE ONLY public.source_state
 CREATE INDEX access_log_at_idx ON public.access_log USING btree (at);
 
 CREATE INDEX complaint_hourly_agency_idx ON public.complaint_hourly USING btree (agency_id, hour);
-
-CREATE INDEX complaint_hourly_recent_idx ON public.complaint_hourly USING btree (hour) INCLUDE (source, channel, agency_id, received, pushed);
 
 CREATE INDEX complaints_agency_idx ON public.complaints USING btree (agency_id, received_at DESC);
 
@@ -798,6 +816,8 @@ CREATE INDEX reporters_nik_hash_idx ON public.reporters USING btree (nik_hash);
 CREATE INDEX reporters_phone_hash_idx ON public.reporters USING btree (phone_hash);
 
 CREATE INDEX route_corrections_complaint_idx ON public.route_corrections USING btree (complaint_id);
+
+CREATE INDEX sla_clocks_breached_complaint_idx ON public.sla_clocks USING btree (complaint_id) WHERE (breached_at IS NOT NULL);
 
 CREATE INDEX sla_clocks_breached_idx ON public.sla_clocks USING btree (breached_at) WHERE (breached_at IS NOT NULL);
 

@@ -29,7 +29,9 @@ async def counts(conn: asyncpg.Connection, agencies: Sequence[str] | None) -> li
 async def daily(conn: asyncpg.Connection, agencies: Sequence[str] | None, since: dt.datetime,
                 tz: str) -> list[dict[str, Any]]:
     """Complaints received and pushed per local day and channel since ``since``."""
-    return _rows(await conn.fetch(q("dashboard_daily"), _arr(agencies), since, tz))
+    if agencies is None:
+        return _rows(await conn.fetch(q("dashboard_daily"), since, tz))
+    return _rows(await conn.fetch(q("dashboard_daily_scoped"), list(agencies), since, tz))
 
 
 async def quarantined_count(conn: asyncpg.Connection) -> int:
@@ -94,17 +96,32 @@ class ComplaintFilter:
     sla: str | None = None  # open | breached | none
 
 
+TEXT_HITS = 2000
+
+
 async def worklist(conn: asyncpg.Connection, f: ComplaintFilter, agencies: Sequence[str] | None,
                    *, after: tuple[dt.datetime, uuid.UUID] | None = None,
                    limit: int = 50) -> list[dict[str, Any]]:
+    """The complaints the filter finds, newest first. A receipt code, and words fewer than
+    ``TEXT_HITS`` complaints contain, are first looked up in their index and the list is
+    made of those ids; words in many complaints are tested while walking the newest."""
     at, cid = after if after else (None, None)
+    text, ids = f.text, None
     async with conn.transaction():
         await conn.execute(q("dashboard_custom_plans"))
+        if f.receipt_code:
+            ids = [r["id"] for r in await conn.fetch(q("receipt_hits"), f.receipt_code)]
+        elif text:
+            hits = [r["id"] for r in await conn.fetch(q("text_hits"), text, TEXT_HITS)]
+            if len(hits) < TEXT_HITS:
+                ids, text = hits, None
+        if ids == []:
+            return []
         rows = await conn.fetch(
-            q("worklist_complaints"), _arr(agencies), f.status, f.channel, f.agency, f.text,
-            f.tracking_id, f.receipt_code,
+            q("worklist_complaints"), _arr(agencies), f.status, f.channel, f.agency, text,
+            f.tracking_id, None,
             list(f.reporter_ids) if f.reporter_ids is not None else None, f.cluster, f.label,
-            f.sla, at, cid, limit)
+            f.sla, at, cid, limit, ids)
     return _rows(rows)
 
 

@@ -86,7 +86,7 @@ async def seeded(pool: asyncpg.Pool) -> asyncpg.Pool:
 def worklist_args(**kw: Any) -> list[Any]:
     names = ["agencies", "status", "channel", "agency", "text", "tracking", "receipt",
              "reporters", "cluster", "label", "sla", "at", "id"]
-    return [kw.get(n) for n in names] + [50]
+    return [kw.get(n) for n in names] + [50, kw.get("ids")]
 
 
 BIG = {"complaints", "sla_clocks", "raw_items", "followups"}
@@ -108,7 +108,6 @@ async def test_work_lists_read_through_their_index(seeded: asyncpg.Pool) -> None
         "rare status": ({"status": "received", "channel": "sms"}, set()),
         "channel": ({"channel": "whatsapp"}, set()),
         "tracking id": ({"tracking": "1000123"}, {"complaints_lapor_tracking_id_key"}),
-        "receipt code": ({"receipt": "ab1002"}, {"complaints_receipt_upper_idx"}),
         "cluster": ({"cluster": "8f14e45f-ceea-167a-5a36-dedd4bea2543"},
                     {"complaints_cluster_idx"}),
         "page two": ({"at": NOW - dt.timedelta(days=3),
@@ -120,10 +119,26 @@ async def test_work_lists_read_through_their_index(seeded: asyncpg.Pool) -> None
             nodes = await _plan(conn, q("worklist_complaints"), *worklist_args(**kw))
             used = {n.get("Index Name") for n in nodes}
             # A lookup by a (nearly) unique key may sort the few rows it found.
-            few = name in ("tracking id", "receipt code", "cluster")
+            few = name in ("tracking id", "cluster")
             assert [w for w in whole_reads(nodes) if not (few and w == "Sort ")] == [], (
                 name, nodes)
             assert indexes <= used, (name, used)
+
+
+async def test_receipt_and_rare_words_are_looked_up_in_their_index(
+        seeded: asyncpg.Pool) -> None:
+    async with seeded.acquire() as conn:
+        for sql, args, index in ((q("receipt_hits"), ("ab1002",), "complaints_receipt_upper_idx"),
+                                 (q("text_hits"), ("longsor", 2000), "complaints_text_idx"),
+                                 (q("text_hits"), ("tidakadakatainii", 2000),
+                                  "complaints_text_idx")):
+            nodes = await _plan(conn, sql, *args)
+            assert index in {n.get("Index Name") for n in nodes}, (sql, nodes)
+        ids = [r["id"] for r in await conn.fetch(q("text_hits"), "longsor", 2000)]
+        assert len(ids) == N // 5000
+        nodes = await _plan(conn, q("worklist_complaints"), *worklist_args(ids=ids))
+        assert "complaints_pkey" in {n.get("Index Name") for n in nodes}
+        assert [w for w in whole_reads(nodes) if w != "Sort "] == [], nodes
 
 
 async def test_text_search_uses_the_text_index_when_the_word_is_rare(
@@ -161,8 +176,10 @@ async def test_counts_never_touch_the_complaints_table(seeded: asyncpg.Pool) -> 
         for sql, args in ((q("dashboard_counts"), (None,)),
                           (q("dashboard_counts"), (["46"],)),
                           (q("complaint_status_counts"), ()),
-                          (q("dashboard_daily"), (None, NOW - dt.timedelta(days=30),
-                                                  "Asia/Jakarta"))):
+                          (q("dashboard_daily"), (NOW - dt.timedelta(days=30),
+                                                  "Asia/Jakarta")),
+                          (q("dashboard_daily_scoped"), (["46"], NOW - dt.timedelta(days=30),
+                                                         "Asia/Jakarta"))):
             nodes = await _plan(conn, sql, *args)
             assert "complaints" not in {n.get("Relation Name") for n in nodes}, (sql, nodes)
         total = await conn.fetchval("SELECT sum(n) FROM complaint_counts")

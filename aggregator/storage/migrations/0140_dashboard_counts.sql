@@ -57,9 +57,16 @@ CREATE TABLE complaint_hourly (
     PRIMARY KEY (hour, source, channel, agency_id)
 );
 CREATE INDEX complaint_hourly_agency_idx ON complaint_hourly (agency_id, hour);
--- The overview's last 30 days read from the index alone.
-CREATE INDEX complaint_hourly_recent_idx ON complaint_hourly (hour)
-    INCLUDE (source, channel, agency_id, received, pushed);
+-- The same without the agency, for the overview of every agency (a few rows an hour).
+CREATE TABLE complaint_hourly_total (
+    hour timestamptz NOT NULL,
+    source text NOT NULL,
+    channel text NOT NULL,
+    received bigint NOT NULL DEFAULT 0,
+    pushed bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, source, channel)
+);
+
 
 CREATE FUNCTION complaint_counts_bump(ch text, ag text, st complaint_status, sg text, d bigint)
 RETURNS void LANGUAGE sql AS $$
@@ -74,6 +81,10 @@ RETURNS void LANGUAGE sql AS $$
     INSERT INTO complaint_hourly AS k (hour, source, channel, agency_id, received, pushed)
     VALUES (date_trunc('hour', h), src, ch, coalesce(ag, ''), r, p)
     ON CONFLICT (hour, source, channel, agency_id) DO UPDATE
+    SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed;
+    INSERT INTO complaint_hourly_total AS k (hour, source, channel, received, pushed)
+    VALUES (date_trunc('hour', h), src, ch, r, p)
+    ON CONFLICT (hour, source, channel) DO UPDATE
     SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed
 $$;
 
@@ -163,6 +174,7 @@ CREATE TRIGGER followups_first_real AFTER INSERT OR UPDATE OF label ON followups
 CREATE FUNCTION dashboard_counts_rebuild() RETURNS void LANGUAGE sql AS $$
 DELETE FROM complaint_counts;
 DELETE FROM complaint_hourly;
+DELETE FROM complaint_hourly_total;
 INSERT INTO complaint_counts (channel, agency_id, status, stage, n)
 SELECT channel, coalesce(agency_id, ''), status,
        complaint_stage(status, lapor_tracking_id, first_real_followup_at), count(*)
@@ -177,6 +189,10 @@ FROM (SELECT date_trunc('hour', received_at) AS hour, source, channel,
              coalesce(agency_id, ''), 0, 1 FROM complaints WHERE lapor_tracking_id IS NOT NULL
      ) x
 GROUP BY 1, 2, 3, 4;
+
+INSERT INTO complaint_hourly_total (hour, source, channel, received, pushed)
+SELECT hour, source, channel, sum(received), sum(pushed) FROM complaint_hourly
+GROUP BY 1, 2, 3;
 $$;
 
 SELECT dashboard_counts_rebuild();
@@ -219,6 +235,9 @@ CREATE INDEX complaints_text_idx ON complaints USING gin (search);
 -- of complaints, and the list walks every complaint looking for it instead of asking the
 -- index.
 ALTER TABLE complaints ALTER COLUMN search SET STATISTICS 1000;
+-- "Has a breached clock", probed per complaint by the work list, from the index alone.
+CREATE INDEX sla_clocks_breached_complaint_idx ON sla_clocks (complaint_id)
+    WHERE breached_at IS NOT NULL;
 CREATE INDEX sla_clocks_open_agency_idx ON sla_clocks (agency_id, due_at)
     WHERE met_at IS NULL AND breached_at IS NULL;
 CREATE INDEX raw_items_quarantined_idx ON raw_items (id DESC) WHERE state = 'quarantined';

@@ -15,11 +15,20 @@ GROUP BY channel, status, stage
 HAVING sum(n) <> 0;
 
 -- name: dashboard_daily
--- Complaints received and pushed per local day ($3: the municipality's zone) since $2.
+-- Complaints received and pushed per local day ($2: the municipality's zone) since $1.
+SELECT (hour AT TIME ZONE $2)::date AS day, source, channel,
+       sum(received)::bigint AS received, sum(pushed)::bigint AS pushed
+FROM complaint_hourly_total
+WHERE hour >= $1
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3;
+
+-- name: dashboard_daily_scoped
+-- The same for some agencies ($1).
 SELECT (hour AT TIME ZONE $3)::date AS day, source, channel,
        sum(received)::bigint AS received, sum(pushed)::bigint AS pushed
 FROM complaint_hourly
-WHERE hour >= $2 AND ($1::text[] IS NULL OR agency_id = ANY($1))
+WHERE agency_id = ANY($1) AND hour >= $2
 GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3;
 
@@ -109,8 +118,19 @@ WHERE ($1::text[] IS NULL OR c.agency_id = ANY($1) OR c.source_agency = ANY($1))
        OR ($11 = 'none' AND (SELECT true FROM sla_clocks s WHERE s.complaint_id = c.id
                              LIMIT 1) IS NULL))
   AND ($12::timestamptz IS NULL OR (c.received_at, c.id) < ($12, $13::uuid))
+  AND ($15::uuid[] IS NULL OR c.id = ANY($15))
 ORDER BY c.received_at DESC, c.id DESC
 LIMIT $14;
+
+-- name: text_hits
+-- Up to $2 complaints with these words, asked of the text index alone (no order, so the
+-- planner cannot choose to walk every complaint looking for a word nobody wrote).
+SELECT id FROM complaints WHERE search @@ plainto_tsquery('simple', $1) LIMIT $2;
+
+-- name: receipt_hits
+SELECT id FROM complaints
+WHERE origin ? 'receipt_code' AND upper(origin ->> 'receipt_code') = upper($1)
+LIMIT 20;
 
 -- name: reporters_by_hash
 SELECT id FROM reporters WHERE email_hash = $1 OR phone_hash = $2 LIMIT 1000;
