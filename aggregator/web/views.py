@@ -71,7 +71,9 @@ def scope(request: web.Request) -> list[str] | None:
         return None
     code = ident["agency"] or ""
     lapor_id = request.app[SERVICES].settings.agencies.get(code)
-    return sorted({code, *([lapor_id] if lapor_id else [])})
+    ids = sorted({i for i in (code, lapor_id) if i})
+    # An agency token without an agency sees nothing (not the unassigned complaints).
+    return ids or ["(token tanpa OPD)"]
 
 
 def _tz(request: web.Request) -> str:
