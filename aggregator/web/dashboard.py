@@ -20,15 +20,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from aggregator.health.alerts import KIND_LABELS
-from aggregator.health.overview import health_overview
-from aggregator.lapor.health import lapor_health
 from aggregator.localtime import zone_label
-from aggregator.receipts import hide_in_ref
 from aggregator.storage import admin as repo
-from aggregator.storage import replies as held_replies
 from aggregator.storage import web as sessions
-from aggregator.storage.sqlfiles import q
+from aggregator.web import views
 from aggregator.web.auth import allowed_roles, requires
 from aggregator.web.keys import IDENTITY, SERVICES, THROTTLE
 from aggregator.web.labels import (
@@ -40,6 +35,7 @@ from aggregator.web.labels import (
     LABEL_TEXT,
     NOTIFICATION_LABELS,
     NOTIFICATION_STATE_LABELS,
+    SLA_CLOCK_LABELS,
     STATUS_LABELS,
     VERIFIED_BY_LABELS,
     Detail,
@@ -49,7 +45,6 @@ from aggregator.web.labels import (
 )
 from aggregator.web.replies import routes as held_reply_routes
 from aggregator.web.security import client_key, form_body
-from schemas.complaint import ComplaintStatus
 from schemas.events import Role
 
 A, OP, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
@@ -97,8 +92,11 @@ def setup_dashboard(app: web.Application) -> None:
     env.filters["label_actor"] = actor_label
     env.filters["event_details"] = details
     app.router.add_static("/dasbor/static", app_static_path(), name="dasbor_static")
+    env.filters["label_clock"] = functools.partial(label, SLA_CLOCK_LABELS)
+    env.globals["zone"] = zone
     app.add_routes(routes)
     app.add_routes(held_reply_routes)
+    app.add_routes(views.routes)
     app.middlewares.append(dashboard_auth)
 
 
@@ -202,69 +200,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise resp
 
 
-@routes.get("/dasbor")
-@requires(A, OP, U, G)
-@aiohttp_jinja2.template("overview.html")
-async def overview(request: web.Request) -> dict[str, Any]:
-    services = request.app[SERVICES]
-    async with services.pool.acquire() as conn:
-        status = await repo.status_overview(conn)
-        lapor = await lapor_health(conn)
-        health = await health_overview(conn, services.settings, services.clock())
-        quarantined = await conn.fetchval(
-            "SELECT count(*) FROM raw_items WHERE state = 'quarantined'"
-        )
-        held = await held_replies.held_count(conn)
-    if request[IDENTITY]["role"] == "agency":
-        status["sources"] = []
-        health["components"] = [c for c in health["components"] if c["kind"] != "source"]
-    return {
-        "health": health["components"],
-        "incidents": health["incidents"],
-        "incident_labels": KIND_LABELS,
-        "identity": request[IDENTITY],
-        "municipality": services.settings.municipality,
-        "status": status,
-        "total": sum(status["complaints"].values()),
-        "dead": len(status["dead_jobs"]),
-        "quarantined": quarantined,
-        "held_replies": held,
-        "lapor": lapor["breaker"],
-        "feed_read_at": lapor["feed_read_at"],
-    }
-
-
-@routes.get("/dasbor/pengaduan")
-@requires(A, OP, U, G)
-@aiohttp_jinja2.template("complaints.html")
-async def complaints(request: web.Request) -> dict[str, Any]:
-    ident = request[IDENTITY]
-    status = request.query.get("status") or None
-    if status and status not in STATUS_LABELS:
-        status = None
-    agency = ident["agency"] if ident["role"] == "agency" else (request.query.get("agency") or None)
-    before = None
-    if b := request.query.get("before"):
-        try:
-            before = dt.datetime.fromisoformat(b)
-        except ValueError:
-            before = None
-    page = 50
-    async with request.app[SERVICES].pool.acquire() as conn:
-        items = await repo.list_complaints(
-            conn, status=status, agency=agency, before=before, limit=page
-        )
-    nxt = items[-1]["received_at"].isoformat() if len(items) == page else None
-    return {
-        "identity": ident,
-        "items": items,
-        "status": status,
-        "agency": agency,
-        "statuses": [s.value for s in ComplaintStatus],
-        "next_before": nxt,
-    }
-
-
 @routes.get("/dasbor/pengaduan/{id}")
 @requires(A, OP, U, G)
 async def complaint(request: web.Request) -> web.StreamResponse:
@@ -312,16 +247,6 @@ async def job_discard(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/dasbor/antrian?pesan=" + ("Dibuang." if ok else "Tidak ditemukan."))
 
 
-@routes.get("/dasbor/karantina")
-@requires(A, OP)
-@aiohttp_jinja2.template("quarantine.html")
-async def quarantine(request: web.Request) -> dict[str, Any]:
-    async with request.app[SERVICES].pool.acquire() as conn:
-        items = [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])}
-                 for r in await conn.fetch(q("list_quarantined"), None, 200)]
-    return {"identity": request[IDENTITY], "items": items, "message": request.query.get("pesan")}
-
-
 @routes.post("/dasbor/karantina/{id}/ulang")
 @requires(A, OP)
 async def quarantine_replay(request: web.Request) -> web.StreamResponse:
@@ -331,19 +256,6 @@ async def quarantine_replay(request: web.Request) -> web.StreamResponse:
 
     outcome = await replay_item(request.app[SERVICES], _int_id(request))
     raise web.HTTPSeeOther("/dasbor/karantina?pesan=" + quote(outcome))
-
-
-@routes.get("/dasbor/opd")
-@requires(A, OP, U, G)
-@aiohttp_jinja2.template("agencies.html")
-async def agencies(request: web.Request) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = []
-    report = request.app[SERVICES].extras.get("sla_report")
-    if report is not None:
-        rows = await report(request.app[SERVICES])
-        if request[IDENTITY]["role"] == "agency":
-            rows = [r for r in rows if r.get("agency") == request[IDENTITY]["agency"]]
-    return {"identity": request[IDENTITY], "rows": rows}
 
 
 @routes.get("/dasbor/triase")

@@ -143,6 +143,9 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
         from aggregator.health.incidents import IncidentLoop
 
         loops.append(IncidentLoop(services, sinks=list(sinks)))
+        from aggregator.followup.stats import StatsLoop
+
+        loops.append(StatsLoop(services, port))
 
         async def report(svc: Any) -> list[dict[str, Any]]:
             import dataclasses

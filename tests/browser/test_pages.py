@@ -11,6 +11,7 @@ and keep the citizen's markup inert. A screenshot of each page is kept as an art
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import struct
 import subprocess
@@ -25,6 +26,7 @@ import pytest
 
 from aggregator.crypto import generate_key
 from aggregator.web.dashboard import routes as dashboard_routes
+from aggregator.web.views import routes as view_routes
 from tests.e2e.test_followup_loop import ENV, launch, stop_daemon, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -221,6 +223,28 @@ async def test_every_page_in_a_real_browser(
                 "'form post without complaint text', 'application/x-www-form-urlencoded') "
                 "RETURNING id"
             )
+            # Markup in a complaint's title and in an agency name (it comes from LAPOR!) stays
+            # text in lists, charts and the scorecard.
+            await conn.execute(
+                "INSERT INTO complaints (id, source, channel, title, content, agency_id,"
+                " lapor_tracking_id, lapor_created_at, status)"
+                " VALUES (gen_random_uuid(), 'web-kota', 'web', $1, $2, '45', '99001', now(),"
+                " 'terdisposisi')", "Judul " + XSS, COMPLAINT)
+            await conn.execute(
+                "INSERT INTO lapor_agencies (id, name) VALUES ('45', $1)"
+                " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name", "Dinas PUPR " + XSS)
+            await conn.execute(
+                "INSERT INTO sla_clocks (complaint_id, clock, started_at, due_at, agency_id)"
+                " SELECT id, 'first_response', now(), now() + interval '5 days', '45'"
+                " FROM complaints ON CONFLICT DO NOTHING")
+        from aggregator.followup.sla import WorkingCalendar
+        from aggregator.followup.stats import month_start, refresh_months
+        from schemas.config import SlaConfig
+
+        now = dt.datetime.now(dt.UTC)
+        this_month = month_start(now.date())
+        await refresh_months(pool, WorkingCalendar(SlaConfig()), "Asia/Jakarta", this_month,
+                             this_month, now)
         token = cli(cfg, "token", "create", "--role", "admin", "--name", "peramban").split()[-1]
         assert token.startswith("skn_"), token
 
@@ -246,10 +270,19 @@ async def test_every_page_in_a_real_browser(
 
         # Crawl every dashboard page reachable from the menu and the links.
         visited: dict[str, str] = {}
+        downloads: set[str] = set()
         todo = ["/dasbor"]
         while todo and len(visited) < 80:
             path = todo.pop(0)
             if path in visited:
+                continue
+            if urlsplit(path).path.endswith(".csv"):
+                # An export is a download, not a page: fetched with the session, checked.
+                resp = await page.request.get(base + path)
+                assert resp.status == 200 and "text/csv" in resp.headers["content-type"], path
+                assert (await resp.text()).startswith("\ufeff"), path
+                downloads.add(path)
+                visited[path] = "csv"
                 continue
             await page.goto(base + path)
             visited[path] = await page.title()
@@ -266,7 +299,7 @@ async def test_every_page_in_a_real_browser(
                     todo.append(target)
         patterns = [
             re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(info)) + "$")
-            for r in dashboard_routes
+            for r in [*dashboard_routes, *view_routes]
             if getattr(r, "method", "") == "GET"
             and (info := getattr(r, "path", "")).startswith("/dasbor")
             and info != "/dasbor/masuk"
@@ -274,6 +307,24 @@ async def test_every_page_in_a_real_browser(
         paths = {urlsplit(p).path for p in visited}
         unreached = [p.pattern for p in patterns if not any(p.match(x) for x in paths)]
         assert unreached == [], f"dashboard pages no link leads to: {unreached}"
+
+        assert {urlsplit(d).path for d in downloads} >= {
+            "/dasbor/pengaduan.csv", "/dasbor/tenggat.csv", "/dasbor/karantina.csv",
+            "/dasbor/antrian.csv", "/dasbor/opd.csv", "/dasbor/indikator.csv"}
+        # The pictures are there, drawn on the server; the agency is named, its markup inert.
+        await page.goto(f"{base}/dasbor")
+        assert await page.locator("svg[role=img]").count() >= 3  # sparklines, daily, funnel
+        await page.goto(f"{base}/dasbor/opd")
+        assert "Dinas PUPR <script>" in await page.inner_text("main")
+        assert await page.locator("svg.chart").count() == 4
+        await admin.check("opd-nama-xss")
+        await page.goto(f"{base}/dasbor/pengaduan?q=Judul")
+        assert "Judul <script>" in await page.inner_text("main")
+        await admin.check("pengaduan-cari-xss")
+        await page.goto(f"{base}/dasbor/tenggat")
+        assert "Judul <script>" in await page.inner_text("main")
+        assert await page.evaluate("document.querySelectorAll('script').length") == 0
+        await admin.check("tenggat-xss")
 
         # The citizen's markup never becomes markup: intake keeps the text, the page runs
         # nothing (Visit.check asserts window.__xss is unset) and holds no script element.
@@ -308,6 +359,10 @@ async def test_every_page_in_a_real_browser(
         assert "nomor sudah tidak aktif" in (rows[dead[1]]["last_error"] or "")
 
         await page.goto(f"{base}/dasbor/karantina")
+        main = await page.inner_text("main")
+        # The reason in Indonesian, with its stable code and a hint; the original on request.
+        assert "Isi pengaduan kosong." in main and "teks_kosong" in main and "Periksa" in main
+        await page.locator("details summary").first.click()
         assert "form post without complaint text" in await page.inner_text("main")
         async with page.expect_navigation():
             await page.locator(
