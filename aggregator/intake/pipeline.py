@@ -9,6 +9,7 @@ savepoints so the poison item is quarantined and the rest flows on.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -106,6 +107,12 @@ class _Plan:
     # Newest open complaint per phone hash: prefetched for the batch, then extended with the
     # complaints this batch plans, so a second SMS from one number in one batch is a reply.
     by_phone: dict[bytes, tuple[uuid.UUID, dt.datetime]] = field(default_factory=dict)
+    # Complaints written before the batch's routing was back: (id, text, channel's agency,
+    # their complaint_ingested event's data), routed in _flush once the model has answered.
+    unrouted: list[tuple[uuid.UUID, str, str | None, dict[str, Any]]] = field(
+        default_factory=list
+    )
+    routing: asyncio.Future[None] | None = None
 
 
 class Intake:
@@ -114,7 +121,9 @@ class Intake:
     def __init__(self, services: Any) -> None:
         self.services = services
         self.crypto = services.crypto
-        self.router = Router(services.settings)
+        self.router = Router(
+            services.settings, process=getattr(services, "model_process", None)
+        )
         self.reply_window_days = services.settings.notify.reply_window_days
 
     async def ingest(
@@ -218,6 +227,32 @@ class Intake:
         result = IngestResult()
         if not parsed:
             return result
+        # The batch's routing runs (in the model's process, when the daemon has one) while
+        # the rows below are written; _flush sets the routes once it is back.
+        routing = asyncio.ensure_future(  # noqa: RUF006 - kept, awaited or cancelled below
+            self.router.prepare_async(
+                [
+                    f"{p.title or ''}\n{clean_text(p.content)}"
+                    for _, p in parsed
+                    if isinstance(p, ComplaintDraft)
+                ]
+            )
+        )
+        try:
+            return await self._write_routed(conn, source, parsed, decide, routing)
+        finally:
+            if not routing.done():
+                routing.cancel()
+
+    async def _write_routed(
+        self,
+        conn: asyncpg.Connection,
+        source: Any,
+        parsed: list[tuple[RawItem, Parsed | InvalidInput]],
+        decide: Callable[[ComplaintDraft], Decision] | None,
+        routing: asyncio.Future[None],
+    ) -> IngestResult:
+        result = IngestResult()
         rows = await conn.fetch(
             q("insert_raw_items"),
             source.name,
@@ -235,9 +270,10 @@ class Intake:
         plan = _Plan()
         drafts = [(rid, p) for rid, _, p in fresh if isinstance(p, ComplaintDraft)]
         dup_index = await self._duplicates_index(conn, [d for _, d in drafts])
-        # One model call for the batch; _plan_complaint's route() then reads the result.
-        self.router.prepare([f"{d.title or ''}\n{clean_text(d.content)}" for _, d in drafts])
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
+        # One model call for the batch, under way since the batch arrived: what it has
+        # decided by now is planned at once, the rest is set in _flush when it is back.
+        plan.routing = routing
         for raw_id, item, p in fresh:
             if isinstance(p, InvalidInput):
                 plan.states.append((raw_id, "quarantined", str(p)[:2000], None))
@@ -392,7 +428,9 @@ class Intake:
         sealed = None if d.reporter.is_empty() else seal(self.crypto, d.reporter)
         chash = content_hash(content)
         duplicate_of = self._find_duplicate(dup_index, chash, sealed)
-        route = self.router.route(f"{d.title or ''}\n{content}", cfg.agency)
+        text = f"{d.title or ''}\n{content}"
+        later = plan.routing is not None and not plan.routing.done() and self.router.enabled
+        route = Route(cfg.agency, None, None) if later else self.router.route(text, cfg.agency)
         if duplicate_of is not None:
             status = ComplaintStatus.DUPLICATE
         elif decide is not None and decide(d) == "history":
@@ -414,10 +452,10 @@ class Intake:
                 cid,
             )
         )
-        plan.events.append(
-            (cid, "complaint_ingested", f"source:{source.name}",
-             ingested_event(source, d, status, route))
-        )
+        event = ingested_event(source, d, status, route)
+        if later:
+            plan.unrouted.append((cid, text, cfg.agency, event))
+        plan.events.append((cid, "complaint_ingested", f"source:{source.name}", event))
         result.complaint_ids.append(cid)
         result.complaints += 1
         if status is ComplaintStatus.RECEIVED:
@@ -608,9 +646,27 @@ class Intake:
             cols = list(zip(*[(k, c, _json(p), d, None) for k, c, p, d in plan.jobs], strict=True))
             await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
             await conn.execute(q("notify_jobs"), "intake")
+        if plan.unrouted:
+            await self._set_routes(conn, plan)
         if plan.events:
             cols = list(zip(*[(c, k, a, _json(d)) for c, k, a, d in plan.events], strict=True))
             await conn.execute(q("insert_events"), *[list(c) for c in cols])
+
+
+    async def _set_routes(self, conn: asyncpg.Connection, plan: _Plan) -> None:
+        """The routes of the complaints written while the model was still at work."""
+        assert plan.routing is not None
+        await plan.routing
+        rows = []
+        for cid, text, default_agency, event in plan.unrouted:
+            route = self.router.route(text, default_agency)
+            event.update(ingested_event_route(route))
+            rows.append(
+                (cid, route.agency, route.policy_category, route.code, route.confidence,
+                 _json(list(route.reasons)), route.triage)
+            )
+        cols = list(zip(*rows, strict=True))
+        await conn.execute(q("set_complaint_routes"), *[list(c) for c in cols])
 
 
 # A planned complaint, in insert_complaints' order after its per-batch parameters (source,
@@ -671,16 +727,23 @@ def complaint_row(
     )
 
 
+def ingested_event_route(route: Route) -> dict[str, Any]:
+    """What a ``complaint_ingested`` event says of the route."""
+    data: dict[str, Any] = {}
+    if route.rule:
+        data["routed_by"] = route.rule
+    if route.triage:
+        data["triage"] = True
+    return data
+
+
 def ingested_event(
     source: Any, d: ComplaintDraft, status: ComplaintStatus, route: Route
 ) -> dict[str, Any]:
     """The data of a complaint's ``complaint_ingested`` event."""
     data: dict[str, Any] = {"source": source.name, "channel": d.channel.value,
                             "status": status.value}
-    if route.rule:
-        data["routed_by"] = route.rule
-    if route.triage:
-        data["triage"] = True
+    data.update(ingested_event_route(route))
     if d.flags:
         data["flags"] = list(d.flags)
     return data
