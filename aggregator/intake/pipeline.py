@@ -22,6 +22,7 @@ import asyncpg
 import structlog
 
 from aggregator.errors import InvalidInput
+from aggregator.intake import followon
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
 from aggregator.intake.routing import Route, Router
@@ -107,6 +108,12 @@ class _Plan:
     # Newest open complaint per phone hash: prefetched for the batch, then extended with the
     # complaints this batch plans, so a second SMS from one number in one batch is a reply.
     by_phone: dict[bytes, tuple[uuid.UUID, dt.datetime]] = field(default_factory=dict)
+    # Likewise per e-mail address, for mail outside any known thread (judged by content).
+    by_email: dict[bytes, tuple[uuid.UUID, dt.datetime]] = field(default_factory=dict)
+    # Every open complaint per phone, newest first (a message may be about an older one),
+    # and the text of complaints planned in this batch (not yet written).
+    open_by_phone: dict[bytes, list[uuid.UUID]] = field(default_factory=dict)
+    planned_text: dict[uuid.UUID, str] = field(default_factory=dict)
     # Complaints written before the batch's routing was back: (id, text, channel's agency,
     # their complaint_ingested event's data), routed in _flush once the model has answered.
     unrouted: list[tuple[uuid.UUID, str, str | None, dict[str, Any]]] = field(
@@ -232,9 +239,10 @@ class Intake:
         routing = asyncio.ensure_future(  # noqa: RUF006 - kept, awaited or cancelled below
             self.router.prepare_async(
                 [
-                    f"{p.title or ''}\n{clean_text(p.content)}"
+                    followon.message_text(p)
                     for _, p in parsed
                     if isinstance(p, ComplaintDraft)
+                    or (isinstance(p, ReplyDraft) and followon.judged_by_content(p, False))
                 ]
             )
         )
@@ -271,6 +279,15 @@ class Intake:
         drafts = [(rid, p) for rid, _, p in fresh if isinstance(p, ComplaintDraft)]
         dup_index = await self._duplicates_index(conn, [d for _, d in drafts])
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
+        plan.by_email = await self._open_by_email(conn, [p for _, _, p in fresh])
+        if plan.by_phone:
+            rows = await conn.fetch(
+                q("find_open_complaints_for_phone_hashes"),
+                list(plan.by_phone),
+                self.reply_window_days,
+            )
+            for r in rows:
+                plan.open_by_phone.setdefault(bytes(r["phone_hash"]), []).append(r["id"])
         # One model call for the batch, under way since the batch arrived: what it has
         # decided by now is planned at once, the rest is set in _flush when it is back.
         plan.routing = routing
@@ -304,6 +321,12 @@ class Intake:
                 and (p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread"))
             ):
                 await self._plan_reply(conn, plan, result, source, raw_id, p, dup_index, decide)
+            elif (email_target := self._open_by_sender_email(plan, p)) is not None:
+                judged = await self._plan_judged(
+                    conn, plan, result, source, raw_id, p, email_target, dup_index, decide
+                )
+                if judged is not None:
+                    self._plan_reply_to(plan, result, source, raw_id, p, judged["complaint"])
             else:
                 assert isinstance(p, ComplaintDraft)
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
@@ -394,6 +417,67 @@ class Intake:
         rows = await conn.fetch(q("find_open_complaints_by_phone_hashes"), list(hashes), longest)
         return {bytes(r["phone_hash"]): (r["id"], r["received_at"]) for r in rows}
 
+    async def _open_by_email(
+        self, conn: asyncpg.Connection, parsed: list[Parsed | InvalidInput]
+    ) -> dict[bytes, tuple[uuid.UUID, dt.datetime]]:
+        hashes = {
+            h
+            for p in parsed
+            if isinstance(p, ComplaintDraft)
+            and p.channel.value == "email"
+            and p.reporter.email
+            and (h := self.crypto.match_hash("email", p.reporter.email))
+        }
+        if not hashes:
+            return {}
+        rows = await conn.fetch(
+            q("find_open_complaints_by_email_hashes"), list(hashes), self.reply_window_days
+        )
+        return {bytes(r["email_hash"]): (r["id"], r["received_at"]) for r in rows}
+
+    def _open_by_sender_email(self, plan: _Plan, p: Any) -> uuid.UUID | None:
+        """An e-mail outside any thread from an address with an open complaint."""
+        if not (isinstance(p, ComplaintDraft) and p.channel.value == "email" and plan.by_email):
+            return None
+        h = self.crypto.match_hash("email", p.reporter.email) if p.reporter.email else None
+        hit = plan.by_email.get(h) if h is not None else None
+        return hit[0] if hit is not None else None
+
+    async def _plan_judged(
+        self,
+        conn: asyncpg.Connection,
+        plan: _Plan,
+        result: IngestResult,
+        source: Any,
+        raw_id: int,
+        p: ReplyDraft | ComplaintDraft,
+        target: uuid.UUID,
+        dup_index: dict[bytes, list[Any]],
+        decide: Callable[[ComplaintDraft], Decision] | None,
+    ) -> dict[str, Any] | None:
+        """Reply or new complaint by content (issue 14, item 4). Plans the new complaint and
+        returns None when it is one; else the verdict for the reply's event."""
+        others = None
+        if isinstance(p, ComplaintDraft) and p.reporter.phone:
+            h = self.crypto.match_hash("phone", phone_key(p.reporter.phone))
+            others = plan.open_by_phone.get(h) if h is not None else None
+        verdict, chosen, row = await followon.reply_or_new(self, conn, plan, p, target, others)
+        actor = f"source:{source.name}"
+        if verdict.reply:
+            plan.events.extend(followon.events(verdict, chosen, None, actor))
+            return {**verdict.as_json(), "complaint": chosen}
+        draft = followon.as_complaint(p)
+        before = len(result.complaint_ids)
+        self._plan_complaint(plan, result, source, raw_id, draft, dup_index, decide)
+        new_id = result.complaint_ids[-1] if len(result.complaint_ids) > before else None
+        if new_id is not None and isinstance(p, ReplyDraft) and row is not None:
+            # the status page's reporter is the open complaint's
+            last = list(plan.complaints[-1])
+            last[COMPLAINT_ROW.index("reporter_id")] = row["reporter_id"]
+            plan.complaints[-1] = tuple(last)
+        plan.events.extend(followon.events(verdict, target, new_id, actor))
+        return None
+
     async def _duplicates_index(
         self, conn: asyncpg.Connection, drafts: list[ComplaintDraft]
     ) -> dict[bytes, list[tuple[uuid.UUID, bytes | None, bytes | None, bytes | None]]]:
@@ -461,6 +545,8 @@ class Intake:
         if status is ComplaintStatus.RECEIVED:
             if sealed is not None and sealed.phone_hash is not None:
                 plan.by_phone[sealed.phone_hash] = (cid, self.services.clock())
+                plan.open_by_phone.setdefault(sealed.phone_hash, []).insert(0, cid)
+                plan.planned_text[cid] = text
             plan.jobs.append(("push", cid, {}, f"push:{cid}"))
             if cfg.sunset:
                 plan.jobs.append(("notify", cid, {"event": "sunset"}, f"sunset:{cid}"))
@@ -529,6 +615,24 @@ class Intake:
                 result.reasons.get("reply matches no known complaint", 0) + 1
             )
             return
+        if followon.judged_by_content(p, self._matched_by_sender(plan, p, target)):
+            judged = await self._plan_judged(
+                conn, plan, result, source, raw_id, p, target, dup_index, decide
+            )
+            if judged is None:
+                return  # a new complaint, planned
+            target = judged["complaint"]  # maybe an older complaint of the same reporter
+        self._plan_reply_to(plan, result, source, raw_id, p, target)
+
+    def _plan_reply_to(
+        self,
+        plan: _Plan,
+        result: IngestResult,
+        source: Any,
+        raw_id: int,
+        p: ReplyDraft | ComplaintDraft,
+        target: uuid.UUID,
+    ) -> None:
         text = clean_text(p.text if isinstance(p, ReplyDraft) else p.content)
         resolved = p.resolved if isinstance(p, ReplyDraft) else None
         sent_at = p.sent_at if isinstance(p, ReplyDraft) else p.submitted_at
@@ -549,6 +653,14 @@ class Intake:
         if resolved is not None:
             plan.resolved.append((target, resolved))
         result.replies += 1
+
+    def _matched_by_sender(self, plan: _Plan, p: Any, target: uuid.UUID) -> bool:
+        """The SMS was matched by its phone number (not by a thread or a reference)."""
+        if not isinstance(p, ComplaintDraft) or not p.origin.get("maybe_reply_by_phone"):
+            return False
+        h = self.crypto.match_hash("phone", phone_key(p.reporter.phone))
+        hit = plan.by_phone.get(h) if h is not None else None
+        return hit is not None and hit[0] == target
 
     async def _resolve_reply(
         self, conn: asyncpg.Connection, plan: _Plan, p: ReplyDraft | ComplaintDraft

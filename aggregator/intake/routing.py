@@ -95,6 +95,12 @@ class Router:
             self._prepared.clear()
         self._prepared.update(zip(texts, decisions, strict=True))
 
+    def peek(self, text: str) -> Decision | None:
+        """The model's decision for a prepared text, left in place for ``route``."""
+        if not self.enabled:
+            return None
+        return self._prepared.get(text) or self.learned.route(text)
+
     def route(self, text: str, default_agency: str | None) -> Route:
         if not self.enabled:
             return Route(default_agency, None, None)
