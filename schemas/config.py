@@ -485,6 +485,34 @@ class RouterConfig(Section):
     rules: list[RouterRule] = Field(default_factory=list, description="added to the policy's")
 
 
+class JunkConfig(Section):
+    """Junk held out of LAPOR! (see docs/routing.md): operator promotions, auto-replies,
+    empty or one-word messages and obvious spam are quarantined with their reason, never
+    pushed; an operator's replay lets one through."""
+
+    enabled: bool = True
+    min_words: int = Field(
+        default=2, ge=0, description="fewer words than this (after cleaning): held"
+    )
+    promotion_score: int = Field(
+        default=3, ge=1, description="operator-promotion signals needed to hold a message"
+    )
+    spam_score: int = Field(default=3, ge=1, description="spam signals needed to hold a message")
+    promotion_phrases: list[str] = Field(
+        default_factory=list, description="added to the shipped operator-promotion phrases"
+    )
+    spam_phrases: list[str] = Field(
+        default_factory=list, description="added to the shipped spam phrases"
+    )
+    auto_reply_phrases: list[str] = Field(
+        default_factory=list, description="added to the shipped auto-reply phrases"
+    )
+    allow_phrases: list[str] = Field(
+        default_factory=list,
+        description="a message with one of these is never held (a city's own keywords)",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SATUKANAL_",
@@ -529,6 +557,7 @@ class Settings(BaseSettings):
     """Keyword rules of older settings files: each forces its agency when a keyword appears
     (the learned router of `[router]` decides everything else)."""
     router: RouterConfig = RouterConfig()
+    junk: JunkConfig = JunkConfig()
     """The learned router (docs/routing.md)."""
     agencies: dict[str, str] = Field(
         default_factory=dict,

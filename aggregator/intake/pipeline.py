@@ -26,6 +26,7 @@ from aggregator.intake import followon
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
 from aggregator.intake.routing import Route, Router
+from aggregator.judgement.junk import JunkFilter
 from aggregator.storage.db import json_text as _json
 from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem
@@ -132,6 +133,7 @@ class Intake:
             services.settings, process=getattr(services, "model_process", None)
         )
         self.reply_window_days = services.settings.notify.reply_window_days
+        self.junk = JunkFilter(services.settings.junk)
 
     async def ingest(
         self,
@@ -316,6 +318,11 @@ class Intake:
                             f"usage:{source.name}:{item.source_ref}",
                         )
                     )
+            elif (why := self._junk(item, p)) is not None:
+                reason = f"held as junk: {why}"
+                plan.states.append((raw_id, "quarantined", reason, None))
+                result.quarantined += 1
+                result.reasons[reason[:80]] = result.reasons.get(reason[:80], 0) + 1
             elif isinstance(p, ReplyDraft) or (
                 isinstance(p, ComplaintDraft)
                 and (p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread"))
@@ -434,6 +441,20 @@ class Intake:
             q("find_open_complaints_by_email_hashes"), list(hashes), self.reply_window_days
         )
         return {bytes(r["email_hash"]): (r["id"], r["received_at"]) for r in rows}
+
+    def _junk(self, item: RawItem, p: Any) -> str | None:
+        """Why a message is held out of LAPOR! (issue 14, item 5), or None. A short message
+        that may answer an open complaint ("ok", "sudah") is not junk; an operator's replay
+        (``junk_released``) lets a held one through."""
+        if not isinstance(p, ComplaintDraft) or item.meta.get("junk_released"):
+            return None
+        why = self.junk.check(clean_text(p.content), p.title)
+        if why is None:
+            return None
+        maybe_reply = p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread")
+        if maybe_reply and why.startswith(("only", "empty")):
+            return None
+        return why
 
     def _open_by_sender_email(self, plan: _Plan, p: Any) -> uuid.UUID | None:
         """An e-mail outside any thread from an address with an open complaint."""

@@ -53,7 +53,8 @@ async def replay(services: Any, raw_id: int) -> ReplayOutcome:
             source_ref=row["source_ref"],
             payload=bytes(row["payload"]),
             received_at=row["received_at"],
-            meta=row["meta"] or {},
+            # an operator's replay lets a message held as junk through
+            meta={**(row["meta"] or {}), "junk_released": True},
             content_type=row["content_type"],
         )
         cursor = await conn.fetchval(q("get_source_cursor"), row["source"])
