@@ -139,6 +139,16 @@ CREATE TABLE public.complaint_attachments (
     lapor_attachment_id text
 );
 
+CREATE TABLE public.complaint_clusters (
+    id uuid NOT NULL,
+    category text NOT NULL,
+    place text NOT NULL,
+    first_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_at timestamp with time zone DEFAULT now() NOT NULL,
+    complaints integer DEFAULT 0 NOT NULL,
+    reporters integer DEFAULT 0 NOT NULL
+);
+
 CREATE TABLE public.complaints (
     id uuid NOT NULL,
     source text NOT NULL,
@@ -469,6 +479,9 @@ ALTER TABLE ONLY public.backfill_runs
 ALTER TABLE ONLY public.complaint_attachments
     ADD CONSTRAINT complaint_attachments_pkey PRIMARY KEY (complaint_id, sha256);
 
+ALTER TABLE ONLY public.complaint_clusters
+    ADD CONSTRAINT complaint_clusters_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.complaints
     ADD CONSTRAINT complaints_lapor_tracking_id_key UNIQUE (lapor_tracking_id);
 
@@ -531,7 +544,13 @@ ALTER TABLE ONLY public.source_state
 
 CREATE INDEX access_log_at_idx ON public.access_log USING btree (at);
 
+CREATE INDEX complaint_clusters_key_idx ON public.complaint_clusters USING btree (category, place, last_at DESC);
+
+CREATE INDEX complaint_clusters_recent_idx ON public.complaint_clusters USING btree (last_at DESC) WHERE (reporters > 1);
+
 CREATE INDEX complaints_agency_idx ON public.complaints USING btree (agency_id, received_at DESC);
+
+CREATE INDEX complaints_cluster_idx ON public.complaints USING btree (cluster_id) WHERE (cluster_id IS NOT NULL);
 
 CREATE INDEX complaints_content_hash_idx ON public.complaints USING btree (content_hash);
 
@@ -610,6 +629,9 @@ ALTER TABLE ONLY public.complaint_attachments
 
 ALTER TABLE ONLY public.complaint_attachments
     ADD CONSTRAINT complaint_attachments_sha256_fkey FOREIGN KEY (sha256) REFERENCES public.attachments(sha256);
+
+ALTER TABLE ONLY public.complaints
+    ADD CONSTRAINT complaints_cluster_fk FOREIGN KEY (cluster_id) REFERENCES public.complaint_clusters(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.complaints
     ADD CONSTRAINT complaints_duplicate_of_fkey FOREIGN KEY (duplicate_of) REFERENCES public.complaints(id);

@@ -485,12 +485,31 @@ class RouterConfig(Section):
     rules: list[RouterRule] = Field(default_factory=list, description="added to the policy's")
 
 
+class BurstConfig(Section):
+    """Bursts and clusters (see docs/routing.md)."""
+
+    quiet_window_s: float = Field(
+        default=180.0, ge=0,
+        description="messages from one sender on one channel this close together are one "
+        "complaint before push (0: off)",
+    )
+    cluster_window_h: float = Field(
+        default=72.0, ge=0,
+        description="complaints of one category naming one place this close together form "
+        "a cluster (0: off)",
+    )
+    cluster_min_reporters: int = Field(
+        default=2, ge=2, description="reporters a cluster needs to be listed"
+    )
+
+
 class JunkConfig(Section):
     """Junk held out of LAPOR! (see docs/routing.md): operator promotions, auto-replies,
     empty or one-word messages and obvious spam are quarantined with their reason, never
     pushed; an operator's replay lets one through."""
 
     enabled: bool = True
+    """Off: nothing is held as junk."""
     min_words: int = Field(
         default=2, ge=0, description="fewer words than this (after cleaning): held"
     )
@@ -557,8 +576,11 @@ class Settings(BaseSettings):
     """Keyword rules of older settings files: each forces its agency when a keyword appears
     (the learned router of `[router]` decides everything else)."""
     router: RouterConfig = RouterConfig()
-    junk: JunkConfig = JunkConfig()
     """The learned router (docs/routing.md)."""
+    junk: JunkConfig = JunkConfig()
+    """Junk held out of LAPOR!: promotions, auto-replies, one-word messages, spam."""
+    bursts: BurstConfig = BurstConfig()
+    """SMS bursts merged before push; clusters of one problem at one place."""
     agencies: dict[str, str] = Field(
         default_factory=dict,
         description="friendly OPD code → LAPOR! agency id (GET /agencies); codes may then be "

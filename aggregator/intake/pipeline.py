@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 
 from aggregator.errors import InvalidInput
-from aggregator.intake import followon
+from aggregator.intake import clusters, followon
 from aggregator.intake.normalize import clean_text, derive_title
 from aggregator.intake.pii import SealedReporter, phone_key, seal, strip_exif
 from aggregator.intake.routing import Route, Router
@@ -57,6 +57,7 @@ class IngestResult:
     ignored: int = 0
     quarantined: int = 0
     updates: int = 0  # a legacy form row's later changes applied to its complaint
+    bursts: int = 0  # messages added to their sender's complaint not yet pushed
     complaint_ids: list[uuid.UUID] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -71,6 +72,7 @@ class IngestResult:
             "ignored",
             "quarantined",
             "updates",
+            "bursts",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.complaint_ids.extend(other.complaint_ids)
@@ -115,6 +117,10 @@ class _Plan:
     # and the text of complaints planned in this batch (not yet written).
     open_by_phone: dict[bytes, list[uuid.UUID]] = field(default_factory=dict)
     planned_text: dict[uuid.UUID, str] = field(default_factory=dict)
+    # New complaints that may join a cluster: id → (text, routing category once known).
+    clusterable: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
+    # Push jobs held back until the sender's burst is quiet: dedup key → run after.
+    run_after: dict[str, dt.datetime] = field(default_factory=dict)
     # Complaints written before the batch's routing was back: (id, text, channel's agency,
     # their complaint_ingested event's data), routed in _flush once the model has answered.
     unrouted: list[tuple[uuid.UUID, str, str | None, dict[str, Any]]] = field(
@@ -333,7 +339,9 @@ class Intake:
                     conn, plan, result, source, raw_id, p, email_target, dup_index, decide
                 )
                 if judged is not None:
-                    self._plan_reply_to(plan, result, source, raw_id, p, judged["complaint"])
+                    await self._plan_reply_to(
+                        conn, plan, result, source, raw_id, p, judged["complaint"]
+                    )
             else:
                 assert isinstance(p, ComplaintDraft)
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
@@ -564,11 +572,16 @@ class Intake:
         result.complaint_ids.append(cid)
         result.complaints += 1
         if status is ComplaintStatus.RECEIVED:
+            plan.clusterable[cid] = [text, None if later else route.policy_category]
             if sealed is not None and sealed.phone_hash is not None:
                 plan.by_phone[sealed.phone_hash] = (cid, self.services.clock())
                 plan.open_by_phone.setdefault(sealed.phone_hash, []).insert(0, cid)
                 plan.planned_text[cid] = text
             plan.jobs.append(("push", cid, {}, f"push:{cid}"))
+            quiet = self.services.settings.bursts.quiet_window_s
+            if quiet and d.channel.value == "sms" and d.origin.get("maybe_reply_by_phone"):
+                # an SMS burst becomes one complaint: the push waits for the sender's quiet
+                plan.run_after[f"push:{cid}"] = self.services.clock() + dt.timedelta(seconds=quiet)
             if cfg.sunset:
                 plan.jobs.append(("notify", cid, {"event": "sunset"}, f"sunset:{cid}"))
         elif status is ComplaintStatus.DUPLICATE:
@@ -643,10 +656,11 @@ class Intake:
             if judged is None:
                 return  # a new complaint, planned
             target = judged["complaint"]  # maybe an older complaint of the same reporter
-        self._plan_reply_to(plan, result, source, raw_id, p, target)
+        await self._plan_reply_to(conn, plan, result, source, raw_id, p, target)
 
-    def _plan_reply_to(
+    async def _plan_reply_to(
         self,
+        conn: asyncpg.Connection,
         plan: _Plan,
         result: IngestResult,
         source: Any,
@@ -654,6 +668,9 @@ class Intake:
         p: ReplyDraft | ComplaintDraft,
         target: uuid.UUID,
     ) -> None:
+        if await self._extend_burst(conn, plan, source, raw_id, p, target):
+            result.bursts += 1
+            return
         text = clean_text(p.text if isinstance(p, ReplyDraft) else p.content)
         resolved = p.resolved if isinstance(p, ReplyDraft) else None
         sent_at = p.sent_at if isinstance(p, ReplyDraft) else p.submitted_at
@@ -674,6 +691,39 @@ class Intake:
         if resolved is not None:
             plan.resolved.append((target, resolved))
         result.replies += 1
+
+    async def _extend_burst(
+        self,
+        conn: asyncpg.Connection,
+        plan: _Plan,
+        source: Any,
+        raw_id: int,
+        p: ReplyDraft | ComplaintDraft,
+        target: uuid.UUID,
+    ) -> bool:
+        """Another SMS of the sender's burst (issue 14, item 3): onto the complaint not yet
+        pushed, whose push then waits for quiet again. True when it was added."""
+        quiet = self.services.settings.bursts.quiet_window_s
+        if not (quiet and isinstance(p, ComplaintDraft) and p.channel.value == "sms"
+                and p.origin.get("maybe_reply_by_phone")):
+            return False
+        part = clean_text(p.content)
+        now = self.services.clock()
+        idx = next((i for i, c in enumerate(plan.complaints) if c[0] == target), None)
+        if idx is not None:  # planned in this batch
+            row = list(plan.complaints[idx])
+            at = COMPLAINT_ROW.index("content")
+            row[at] = f"{row[at]}\n{part}"
+            plan.complaints[idx] = tuple(row)
+            plan.run_after[f"push:{target}"] = now + dt.timedelta(seconds=quiet)
+        else:
+            if await conn.fetchrow(q("find_burst_target"), target, now, quiet) is None:
+                return False
+            await conn.execute(q("extend_burst"), target, part, now, quiet)
+        plan.states.append((raw_id, "accepted", "part of the sender's burst", target))
+        plan.events.append((target, "burst_merged", f"source:{source.name}",
+                            {"quiet_window_s": quiet, "text": part[:200]}))
+        return True
 
     def _matched_by_sender(self, plan: _Plan, p: Any, target: uuid.UUID) -> bool:
         """The SMS was matched by its phone number (not by a thread or a reference)."""
@@ -776,11 +826,15 @@ class Intake:
             cols = list(zip(*plan.states, strict=True))
             await conn.execute(q("set_raw_states"), *[list(c) for c in cols])
         if plan.jobs:
-            cols = list(zip(*[(k, c, _json(p), d, None) for k, c, p, d in plan.jobs], strict=True))
+            cols = list(zip(*[(k, c, _json(p), d, plan.run_after.get(d or ""))
+                              for k, c, p, d in plan.jobs], strict=True))
             await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
             await conn.execute(q("notify_jobs"), "intake")
         if plan.unrouted:
             await self._set_routes(conn, plan)
+        if plan.clusterable and self.services.settings.bursts.cluster_window_h > 0:
+            await clusters.assign(conn, plan.clusterable,
+                                  self.services.settings.bursts.cluster_window_h)
         if plan.events:
             cols = list(zip(*[(c, k, a, _json(d)) for c, k, a, d in plan.events], strict=True))
             await conn.execute(q("insert_events"), *[list(c) for c in cols])
@@ -794,6 +848,8 @@ class Intake:
         for cid, text, default_agency, event in plan.unrouted:
             route = self.router.route(text, default_agency)
             event.update(ingested_event_route(route))
+            if cid in plan.clusterable:
+                plan.clusterable[cid][1] = route.policy_category
             rows.append(
                 (cid, route.agency, route.policy_category, route.code, route.confidence,
                  _json(list(route.reasons)), route.triage)

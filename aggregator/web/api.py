@@ -109,6 +109,31 @@ async def get_complaint(request: web.Request) -> web.Response:
     return json_response(d)
 
 
+@routes.get("/api/clusters")
+@requires(A, OP, U)
+async def get_clusters(request: web.Request) -> web.Response:
+    """Problems at one place reported by several reporters, with their counts."""
+    from aggregator.storage import judgement as judgement_repo
+
+    services = request.app[SERVICES]
+    rows = await judgement_repo.recent_clusters(
+        services.pool, min_reporters=services.settings.bursts.cluster_min_reporters
+    )
+    return json_response({"clusters": rows})
+
+
+@routes.get("/api/clusters/{id}")
+@requires(A, OP, U)
+async def get_cluster(request: web.Request) -> web.Response:
+    from aggregator.storage import judgement as judgement_repo
+
+    members = await judgement_repo.cluster_members(request.app[SERVICES].pool, _uuid(request))
+    if not members:
+        return json_response({"error": "not_found"}, 404)
+    return json_response({"id": request.match_info["id"], "count": len(members),
+                          "complaints": members})
+
+
 @routes.post("/api/jobs/{id}/retry")
 @requires(A, OP)
 async def post_job_retry(request: web.Request) -> web.Response:

@@ -337,8 +337,9 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
     thread_keys = [message_id] if message_id else []
     origin_subject = subject
     anon_sources = [subject]
-    office = bool(sender) and sender not in options.staff_forwarders and _office(
-        sender, sender_name
+    office = (
+        sender is not None and sender not in options.staff_forwarders
+        and _office(sender, sender_name)
     )
     if sender and (sender in options.staff_forwarders or office):
         unwrapped = _unwrap(walk, text, options, flags, notes)

@@ -43,3 +43,66 @@ SELECT phone_hash, id FROM (
       AND c.status NOT IN ('duplicate', 'history', 'dihapus', 'selesai', 'arsip',
                            'bukan_wewenang')
 ) t WHERE n <= 3 ORDER BY phone_hash, n;
+
+-- name: find_open_clusters
+-- Clusters still gathering: same category and place, last complaint inside the window.
+SELECT DISTINCT ON (k.category, k.place) cl.id, k.category, k.place
+FROM unnest($1::text[], $2::text[]) AS k(category, place)
+JOIN complaint_clusters cl ON cl.category = k.category AND cl.place = k.place
+WHERE cl.last_at > now() - make_interval(secs => $3)
+ORDER BY k.category, k.place, cl.last_at DESC;
+
+-- name: insert_clusters
+INSERT INTO complaint_clusters (id, category, place)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]);
+
+-- name: set_complaint_clusters
+UPDATE complaints AS c SET cluster_id = k.cluster_id
+FROM unnest($1::uuid[], $2::uuid[]) AS k(id, cluster_id)
+WHERE c.id = k.id;
+
+-- name: count_clusters
+UPDATE complaint_clusters AS cl
+SET complaints = n.complaints, reporters = n.reporters, last_at = now()
+FROM (SELECT cluster_id, count(*) AS complaints,
+             count(DISTINCT coalesce(reporter_id, id)) AS reporters
+      FROM complaints WHERE cluster_id = ANY($1::uuid[]) GROUP BY cluster_id) AS n
+WHERE cl.id = n.cluster_id;
+
+-- name: list_clusters
+-- Problems reported by more than one reporter, newest first, for the dashboard and the API.
+SELECT cl.id, cl.category, cl.place, cl.first_at, cl.last_at, cl.complaints, cl.reporters,
+       (SELECT c.title FROM complaints c WHERE c.cluster_id = cl.id
+        ORDER BY c.received_at LIMIT 1) AS first_title
+FROM complaint_clusters cl
+WHERE cl.reporters >= $1 AND cl.last_at > now() - make_interval(days => $2)
+ORDER BY cl.last_at DESC
+LIMIT $3;
+
+-- name: cluster_members
+SELECT c.id, c.title, c.channel, c.received_at, c.status::text AS status, c.lapor_tracking_id
+FROM complaints c WHERE c.cluster_id = $1 ORDER BY c.received_at;
+
+-- name: find_burst_target
+-- A complaint still gathering its sender's burst: not pushed yet, its push job waiting, its
+-- last part inside the quiet window.
+SELECT c.id, c.content FROM complaints c
+WHERE c.id = $1 AND c.lapor_tracking_id IS NULL AND c.status = 'received'
+  AND coalesce((c.origin->>'burst_last_at')::timestamptz, c.received_at)
+      > $2::timestamptz - make_interval(secs => $3)
+  AND EXISTS (SELECT 1 FROM jobs j WHERE j.complaint_id = c.id AND j.kind = 'push'
+              AND j.state = 'queued');
+
+-- name: extend_burst
+-- One more part of the burst: onto the complaint's text, and the push waits for quiet again.
+WITH up AS (
+    UPDATE complaints
+    SET content = content || E'\n' || $2,
+        origin = origin || jsonb_build_object('burst_last_at', $3::timestamptz,
+                                              'burst_parts',
+                                              coalesce((origin->>'burst_parts')::int, 1) + 1),
+        updated_at = now()
+    WHERE id = $1 RETURNING id
+)
+UPDATE jobs SET run_after = $3::timestamptz + make_interval(secs => $4)
+WHERE complaint_id = (SELECT id FROM up) AND kind = 'push' AND state = 'queued';
