@@ -63,8 +63,8 @@ class Router:
 
     def prepare(self, texts: list[str]) -> None:
         """Route a batch in one model call; ``route`` of these texts then costs nothing.
-        Additive, so ingest loops of several sources can interleave; ``route`` takes each
-        decision out, and texts never routed (an empty draft) are dropped past a bound."""
+        Additive, so ingest loops of several sources can interleave; decisions stay for
+        ``route`` and ``peek`` (a batch may read one twice) and are dropped past a bound."""
         if not self.enabled or not texts:
             return
         if len(self._prepared) > 20_000:
@@ -104,7 +104,7 @@ class Router:
     def route(self, text: str, default_agency: str | None) -> Route:
         if not self.enabled:
             return Route(default_agency, None, None)
-        d = self._prepared.pop(text, None) or self.learned.route(text)
+        d = self._prepared.get(text) or self.learned.route(text)
         agency_id = self.agencies.get(d.agency)
         reasons = d.reasons
         if agency_id is None and d.agency in self._known_ids:
