@@ -109,7 +109,11 @@ async def intake_round(services: Services, texts: list[str], tag: str) -> tuple[
 
 
 async def intake_cost(
-    server: str, texts: list[str], rounds: int, use_process: bool = True
+    server: str,
+    texts: list[str],
+    rounds: int,
+    use_process: bool = True,
+    clusters: bool = False,
 ) -> dict[str, Any]:
     db = f"bench_route_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server)
@@ -121,7 +125,11 @@ async def intake_cost(
         await c.close()
         pool = await create_pool(dsn, min_size=1, max_size=2)
         crypto = Crypto.from_config(CryptoConfig(), demo=True)
-        on_settings = Settings(demo=True, data_dir=Path(tempfile.mkdtemp()))
+        on_settings = Settings(
+            demo=True,
+            data_dir=Path(tempfile.mkdtemp()),
+            bursts={"cluster_window_h": 72.0 if clusters else 0.0},
+        )
         # The model's process on another core than intake's, as on any multi-core server.
         mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
         others = frozenset(set(range(os.cpu_count() or 1)) - mine)
@@ -175,6 +183,7 @@ async def intake_cost(
         ),
         "cpu_slowdown": round(statistics.median(with_cpu) / statistics.median(without_cpu) - 1, 4),
         "model_process": use_process,
+        "clusters": clusters,
         "routed": routed,
         "triaged": triaged,
     }
@@ -205,6 +214,8 @@ async def main() -> None:
         "accuracy": accuracy(router),
         "throughput": throughput(router, held),
         "intake": await intake_cost(args.server, texts, args.rounds),
+        # routing plus cluster assignment (which needs the route's category)
+        "intake_with_clusters": await intake_cost(args.server, texts, args.rounds, clusters=True),
     }
     for k, v in out["accuracy"].items():
         print(f"{k}: category {v['category']}, agency {v['agency']} (n={v['n']})", file=sys.stderr)

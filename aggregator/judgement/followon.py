@@ -82,23 +82,31 @@ class Verdict:
         return {"decision": self.decision, "reason": self.reason, "signals": list(self.signals)}
 
 
+_FOLD = re.compile(r"[^a-z0-9]+")
+_STREET_WORDS = frozenset({"jl", "jln", "jalan", "gg", "gang", "no", "nomor"})
+_LANDMARK = re.compile(
+    r"\b(?:masjid|musholla|mushola|gereja|pasar|sekolah|sdn|smpn|sman|puskesmas|kantor"
+    r"|taman|terminal|stasiun|perempatan|pertigaan|jembatan)\s+[\w-]+(?:\s+\d+)?",
+    re.I,
+)
+_PLACE_HINT = re.compile(r"\b(?:jl|jln|jalan|gg|gang|rt|rw)\b", re.I)
+
+
+def _fold(name: str) -> str:
+    return " ".join(w for w in _FOLD.sub(" ", name.lower()).split() if w not in _STREET_WORDS)
+
+
 def places(text: str) -> set[str]:
-    """Streets, alleys, RT/RW and neighbourhoods named in a text, in one spelling."""
+    """Streets, alleys, RT/RW and landmarks named in a text, in one spelling ("Jl. G. Obos
+    IX" → "g obos ix"); a kelurahan is too wide a place to tell two problems apart."""
     found: set[str] = set()
-    for pat in _PLACE[:5]:  # streets, alleys, RT/RW (a kelurahan is too wide a place)
-        for m in pat.finditer(text):
-            norm = normalize(m.group(0))
-            words = [w for w in norm.split() if w not in {"jalan", "gang", "no", "nomor"}]
-            if words:
-                found.add(" ".join(words))
-    # landmarks: "dpn masjid Al-Ikhlas", "sebelah SDN 3"
-    for m in re.finditer(
-        r"\b(?:masjid|musholla|mushola|gereja|pasar|sekolah|sdn|smpn|sman|puskesmas|kantor"
-        r"|taman|terminal|stasiun|perempatan|pertigaan|jembatan)\s+[\w-]+(?:\s+\d+)?",
-        text,
-        re.I,
-    ):
-        found.add(normalize(m.group(0)))
+    if _PLACE_HINT.search(text):
+        for pat in _PLACE[:5]:
+            for m in pat.finditer(text):
+                if folded := _fold(m.group(0)):
+                    found.add(folded)
+    for m in _LANDMARK.finditer(text):
+        found.add(_fold(m.group(0)))
     return found
 
 

@@ -93,6 +93,8 @@ async def test_intake_tells_a_new_problem_from_a_reply(pool, kind):
     who = {"phone": "081234567890"} if kind == "phone" else {"email": "warga@example.id"}
     await _ingest(services, src, [{**who, "text":
         "Parkir liar di depan Pasar Cik Puan Jl. Tuanku Tambusai, jukir minta 5rb tiap sore"}])
+    async with pool.acquire() as conn:  # pushed already: no longer gathering a burst
+        await conn.execute("UPDATE complaints SET lapor_tracking_id = 'T-1'")
     await _ingest(services, src, [
         {**who, "text": "Ada lagi pak, lampu jalan dpn masjid Al-Ikhlas mati sdh seminggu"},
         {**who, "text": "Pak kapan ditertibkan parkirnya? jukirnya masih minta uang"},
