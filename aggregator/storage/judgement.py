@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from aggregator.storage.db import json_text
 from aggregator.storage.sqlfiles import q
 
 
@@ -23,3 +24,30 @@ async def cluster_members(pool: asyncpg.Pool, cluster_id: uuid.UUID) -> list[dic
     async with pool.acquire() as conn:
         rows = await conn.fetch(q("cluster_members"), cluster_id)
     return [dict(r) for r in rows]
+
+
+async def reply_as_complaint(
+    conn: asyncpg.Connection, reply_id: uuid.UUID, operator: str
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """Move a reporter's message from reply to new complaint; (new id, open complaint id),
+    or None when the reply is unknown or has already reached LAPOR!."""
+    new_id = uuid.uuid4()
+    async with conn.transaction():
+        row = await conn.fetchrow(q("reply_as_complaint"), reply_id, new_id)
+        if row is None or row["new_id"] is None:
+            return None
+        old_id = row["old_id"]
+        await conn.execute(
+            q("insert_jobs"), ["push"], [new_id], ["{}"], [f"push:{new_id}"], [None]
+        )
+        data = json_text({"decision": "new_complaint", "reason": "moved by an operator",
+                          "open_complaint": str(old_id), "new_complaint": str(new_id),
+                          "reply_id": str(reply_id)})
+        await conn.execute(
+            q("insert_events"),
+            [old_id, new_id],
+            ["message_judged", "message_judged"],
+            [f"operator:{operator}", f"operator:{operator}"],
+            [data, data],
+        )
+    return new_id, old_id

@@ -134,6 +134,22 @@ async def get_cluster(request: web.Request) -> web.Response:
                           "complaints": members})
 
 
+@routes.post("/api/replies/{id}/as-complaint")
+@requires(A, OP)
+async def post_reply_as_complaint(request: web.Request) -> web.Response:
+    """The operator says a message taken as a reply is a new complaint (issue 14, item 4)."""
+    from aggregator.storage import judgement as judgement_repo
+
+    async with request.app[SERVICES].pool.acquire() as conn:
+        moved = await judgement_repo.reply_as_complaint(
+            conn, _uuid(request), str(request[IDENTITY]["id"])
+        )
+    if moved is None:
+        return json_response({"error": "not_movable",
+                              "message": "unknown reply, or already sent to LAPOR!"}, 409)
+    return json_response({"complaint_id": str(moved[0]), "open_complaint": str(moved[1])})
+
+
 @routes.post("/api/jobs/{id}/retry")
 @requires(A, OP)
 async def post_job_retry(request: web.Request) -> web.Response:

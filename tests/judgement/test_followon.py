@@ -115,3 +115,45 @@ async def test_intake_tells_a_new_problem_from_a_reply(pool, kind):
     assert (parking, "reply") in decisions
     new = next(e["data"] for e in judged if e["complaint_id"] == light)
     assert "ada lagi" in new["reason"] and new["open_complaint"] == str(parking)
+
+
+async def test_an_operator_moves_a_reply_to_a_new_complaint(pool):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from aggregator.web.app import make_app
+    from tests.core.test_web import tokens
+
+    services = make_services(pool, settings=Settings(demo=True))
+    src = PhoneSource(SourceConfig(name="sms", kind="jsonlines", agency="55"))
+    who = {"phone": "081234567891"}
+    await _ingest(services, src, [{**who, "text": "Parkir liar di depan Pasar Cik Puan"}])
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE complaints SET lapor_tracking_id = 'T-2'")
+    await _ingest(services, src, [{**who, "text": "Kapan pak? gorong2 juga mampet"}])
+    async with pool.acquire() as conn:
+        reply_id = await conn.fetchval("SELECT id FROM reporter_replies")
+        old_id = await conn.fetchval("SELECT id FROM complaints")
+    assert reply_id is not None
+    toks = await tokens(pool)
+    auth = {"Authorization": f"Bearer {toks['operator']}"}
+    async with TestClient(TestServer(make_app(services))) as client:
+        r = await client.post(f"/api/replies/{reply_id}/as-complaint", headers=auth)
+        assert r.status == 200, await r.text()
+        new_id = (await r.json())["complaint_id"]
+        again = await client.post(f"/api/replies/{reply_id}/as-complaint", headers=auth)
+        assert again.status == 409
+    async with pool.acquire() as conn:
+        new = await conn.fetchrow("SELECT content, reporter_id FROM complaints WHERE id = $1",
+                                  __import__("uuid").UUID(new_id))
+        old = await conn.fetchrow("SELECT reporter_id FROM complaints WHERE id = $1", old_id)
+        assert new["content"] == "Kapan pak? gorong2 juga mampet"
+        assert new["reporter_id"] == old["reporter_id"]
+        assert await conn.fetchval("SELECT count(*) FROM reporter_replies") == 0
+        assert await conn.fetchval(
+            "SELECT count(*) FROM jobs WHERE kind = 'reply_up' AND state = 'queued'") == 0
+        assert await conn.fetchval(
+            "SELECT count(*) FROM jobs WHERE kind = 'push' AND complaint_id = $1",
+            __import__("uuid").UUID(new_id)) == 1
+        moved = await conn.fetch("SELECT complaint_id, data FROM events"
+                                 " WHERE kind = 'message_judged' AND actor LIKE 'operator:%'")
+        assert {m["complaint_id"] for m in moved} == {old_id, __import__("uuid").UUID(new_id)}

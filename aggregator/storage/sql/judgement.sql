@@ -106,3 +106,27 @@ WITH up AS (
 )
 UPDATE jobs SET run_after = $3::timestamptz + make_interval(secs => $4)
 WHERE complaint_id = (SELECT id FROM up) AND kind = 'push' AND state = 'queued';
+
+-- name: reply_as_complaint
+-- An operator moves a reporter's message from "reply" to "new complaint" (issue 14, item 4):
+-- a complaint of the same reporter and channel, while the reply has not reached LAPOR!.
+WITH r AS (
+    SELECT * FROM reporter_replies WHERE id = $1 AND lapor_reply_id IS NULL
+), old AS (
+    SELECT c.* FROM complaints c JOIN r ON c.id = r.complaint_id
+), ins AS (
+    INSERT INTO complaints (id, source, channel, reporter_id, title, content, agency_id,
+                            source_agency, anonymous, confidential, submitted_at, origin)
+    SELECT $2, old.source, r.channel, old.reporter_id, left(r.text, 150), r.text,
+           old.source_agency, old.source_agency, old.anonymous, old.confidential, r.sent_at,
+           jsonb_build_object('moved_from_reply', r.id::text, 'open_complaint', old.id::text)
+    FROM r, old
+    RETURNING id
+), gone AS (
+    DELETE FROM reporter_replies WHERE id = $1 AND EXISTS (SELECT 1 FROM ins) RETURNING id
+), unjob AS (
+    DELETE FROM jobs WHERE kind = 'reply_up' AND dedup_key = 'reply:' || $1::text
+      AND state = 'queued' AND EXISTS (SELECT 1 FROM ins) RETURNING id
+)
+SELECT (SELECT id FROM ins) AS new_id, (SELECT complaint_id FROM r) AS old_id,
+       (SELECT count(*) FROM gone) AS moved;
