@@ -1,3 +1,5 @@
 from aggregator.cli import main
 
-raise SystemExit(main())
+# Guarded: the router's model process (multiprocessing "spawn") imports this module again.
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -17,6 +17,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,6 +35,7 @@ from aggregator.intake.pipeline import Intake  # noqa: E402
 from aggregator.judgement.model import read_jsonl  # noqa: E402
 from aggregator.judgement.policy import routing_policy  # noqa: E402
 from aggregator.judgement.router import Router  # noqa: E402
+from aggregator.judgement.worker import ModelProcess  # noqa: E402
 from aggregator.storage.db import create_pool  # noqa: E402
 from aggregator.storage.migrate import migrate  # noqa: E402
 from aggregator.wiring.services import Services  # noqa: E402
@@ -92,19 +94,27 @@ class FormSource:
         return ComplaintDraft(channel=Channel.WEB, content=item.payload.decode())
 
 
-async def intake_round(services: Services, texts: list[str], tag: str) -> float:
+async def intake_round(services: Services, texts: list[str], tag: str) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds (the model's child not counted)."""
     intake = Intake(services)
     intake.router.route("pemanasan", None)  # fitted before timing, as at the daemon's start
     src = FormSource(f"bench-{tag}")
     now = dt.datetime.now(dt.UTC)
     items = [RawItem(f"{tag}-{i}", f"{t} [{tag}-{i}]".encode(), now) for i, t in enumerate(texts)]
-    t0 = time.perf_counter()
+    await intake.router.warm()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(0, len(items), 100):
         await intake.ingest(src, Batch(items[i : i + 100], {"n": i}))
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-async def intake_cost(server: str, texts: list[str], rounds: int) -> dict[str, Any]:
+async def intake_cost(
+    server: str,
+    texts: list[str],
+    rounds: int,
+    use_process: bool = True,
+    clusters: bool = False,
+) -> dict[str, Any]:
     db = f"bench_route_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server)
     await admin.execute(f'CREATE DATABASE "{db}"')
@@ -115,12 +125,24 @@ async def intake_cost(server: str, texts: list[str], rounds: int) -> dict[str, A
         await c.close()
         pool = await create_pool(dsn, min_size=1, max_size=2)
         crypto = Crypto.from_config(CryptoConfig(), demo=True)
+        on_settings = Settings(
+            demo=True,
+            data_dir=Path(tempfile.mkdtemp()),
+            bursts={"cluster_window_h": 72.0 if clusters else 0.0},
+        )
+        # The model's process on another core than intake's, as on any multi-core server.
+        mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+        others = frozenset(set(range(os.cpu_count() or 1)) - mine)
+        process = ModelProcess(Router.from_settings(on_settings), cpus=others or None)
+        process.start()
+        await process.ready()
         on = Services(
-            settings=Settings(demo=True),
+            settings=on_settings,
             pool=pool,
             http=None,  # type: ignore[arg-type]
             crypto=crypto,
             queue=None,
+            model_process=process if use_process else None,
         )  # type: ignore[arg-type]
         off = Services(
             settings=Settings(demo=True, router=RouterConfig(enabled=False)),
@@ -129,16 +151,21 @@ async def intake_cost(server: str, texts: list[str], rounds: int) -> dict[str, A
             crypto=crypto,
             queue=None,
         )  # type: ignore[arg-type]
-        with_s, without_s = [], []
+        with_s, without_s, with_cpu, without_cpu = [], [], [], []
         for r in range(rounds):
-            without_s.append(await intake_round(off, texts, f"off{r}"))
-            with_s.append(await intake_round(on, texts, f"on{r}"))
+            wall, cpu = await intake_round(off, texts, f"off{r}")
+            without_s.append(wall)
+            without_cpu.append(cpu)
+            wall, cpu = await intake_round(on, texts, f"on{r}")
+            with_s.append(wall)
+            with_cpu.append(cpu)
         async with pool.acquire() as conn:
             triaged = await conn.fetchval("SELECT count(*) FROM complaints WHERE needs_triage")
             routed = await conn.fetchval(
                 "SELECT count(*) FROM complaints WHERE route_category IS NOT NULL"
             )
         await pool.close()
+        await process.aclose()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
@@ -149,6 +176,14 @@ async def intake_cost(server: str, texts: list[str], rounds: int) -> dict[str, A
         "with_routing_per_s": round(len(texts) / w, 1),
         "without_routing_per_s": round(len(texts) / wo, 1),
         "slowdown": round(w / wo - 1, 4),
+        # the event loop's process: what routing costs intake itself, whatever else runs
+        "cpu_ms_per_complaint_with": round(statistics.median(with_cpu) / len(texts) * 1e3, 3),
+        "cpu_ms_per_complaint_without": round(
+            statistics.median(without_cpu) / len(texts) * 1e3, 3
+        ),
+        "cpu_slowdown": round(statistics.median(with_cpu) / statistics.median(without_cpu) - 1, 4),
+        "model_process": use_process,
+        "clusters": clusters,
         "routed": routed,
         "triaged": triaged,
     }
@@ -179,6 +214,8 @@ async def main() -> None:
         "accuracy": accuracy(router),
         "throughput": throughput(router, held),
         "intake": await intake_cost(args.server, texts, args.rounds),
+        # routing plus cluster assignment (which needs the route's category)
+        "intake_with_clusters": await intake_cost(args.server, texts, args.rounds, clusters=True),
     }
     for k, v in out["accuracy"].items():
         print(f"{k}: category {v['category']}, agency {v['agency']} (n={v['n']})", file=sys.stderr)

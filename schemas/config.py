@@ -553,6 +553,53 @@ class PrivacyConfig(Section):
     """Retention per kind of personal data; `satukanal purge` and the daemon apply it."""
 
 
+class BurstConfig(Section):
+    """Bursts and clusters (see docs/routing.md)."""
+
+    quiet_window_s: float = Field(
+        default=180.0, ge=0,
+        description="messages from one sender on one channel this close together are one "
+        "complaint before push (0: off)",
+    )
+    cluster_window_h: float = Field(
+        default=72.0, ge=0,
+        description="complaints of one category naming one place this close together form "
+        "a cluster (0: off)",
+    )
+    cluster_min_reporters: int = Field(
+        default=2, ge=2, description="reporters a cluster needs to be listed"
+    )
+
+
+class JunkConfig(Section):
+    """Junk held out of LAPOR! (see docs/routing.md): operator promotions, auto-replies,
+    empty or one-word messages and obvious spam are quarantined with their reason, never
+    pushed; an operator's replay lets one through."""
+
+    enabled: bool = True
+    """Off: nothing is held as junk."""
+    min_words: int = Field(
+        default=2, ge=0, description="fewer words than this (after cleaning): held"
+    )
+    promotion_score: int = Field(
+        default=3, ge=1, description="operator-promotion signals needed to hold a message"
+    )
+    spam_score: int = Field(default=3, ge=1, description="spam signals needed to hold a message")
+    promotion_phrases: list[str] = Field(
+        default_factory=list, description="added to the shipped operator-promotion phrases"
+    )
+    spam_phrases: list[str] = Field(
+        default_factory=list, description="added to the shipped spam phrases"
+    )
+    auto_reply_phrases: list[str] = Field(
+        default_factory=list, description="added to the shipped auto-reply phrases"
+    )
+    allow_phrases: list[str] = Field(
+        default_factory=list,
+        description="a message with one of these is never held (a city's own keywords)",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SATUKANAL_",
@@ -602,6 +649,10 @@ class Settings(BaseSettings):
     """The learned router (docs/routing.md)."""
     privacy: PrivacyConfig = PrivacyConfig()
     """Personal data: photo metadata, image limits, retention (docs/privacy.md)."""
+    junk: JunkConfig = JunkConfig()
+    """Junk held out of LAPOR!: promotions, auto-replies, one-word messages, spam."""
+    bursts: BurstConfig = BurstConfig()
+    """SMS bursts merged before push; clusters of one problem at one place."""
     agencies: dict[str, str] = Field(
         default_factory=dict,
         description="friendly OPD code → LAPOR! agency id (GET /agencies); codes may then be "

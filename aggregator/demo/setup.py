@@ -27,6 +27,7 @@ def demo_settings(data_dir: Path | None = None, *, port: int = 8470) -> Settings
         lapor={"adapter": "http", "sandbox": True, "rate_limit_per_s": 20, "updates_poll_s": 2},
         queue={"poll_s": 1, "backoff_base_s": 1, "backoff_max_s": 30},
         notify={"merge_window_s": 2},
+        bursts={"quiet_window_s": 3},  # an SMS burst merges in seconds, as the demo runs
         sla={"check_interval_s": 5},
         sources=[
             {

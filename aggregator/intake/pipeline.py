@@ -22,6 +22,7 @@ import asyncpg
 import structlog
 
 from aggregator.errors import InvalidInput
+from aggregator.intake import clusters, followon
 from aggregator.intake.images import (
     ImageRefused,
     anonymous_name,
@@ -34,6 +35,7 @@ from aggregator.intake.pii import SealedReporter, phone_key, seal
 from aggregator.intake.routing import Route, Router
 from aggregator.intake.sanitize import json_safe, safe_text, storable_model
 from aggregator.intake.sealing import open_payload, seal_job_payload, seal_meta, seal_payload
+from aggregator.judgement.junk import JunkFilter
 from aggregator.redact import redact_text
 from aggregator.storage import replies as replies_repo
 from aggregator.storage.db import json_text as _json
@@ -68,6 +70,7 @@ class IngestResult:
     quarantined: int = 0
     updates: int = 0  # a legacy form row's later changes applied to its complaint
     attachments_quarantined: int = 0  # images that could not be cleaned; complaints go on
+    bursts: int = 0  # messages added to their sender's complaint not yet pushed
     complaint_ids: list[uuid.UUID] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -83,6 +86,7 @@ class IngestResult:
             "quarantined",
             "updates",
             "attachments_quarantined",
+            "bursts",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.complaint_ids.extend(other.complaint_ids)
@@ -173,6 +177,22 @@ class _Plan:
     # Newest open complaint per phone hash: prefetched for the batch, then extended with the
     # complaints this batch plans, so a second SMS from one number in one batch is a reply.
     by_phone: dict[bytes, tuple[uuid.UUID, dt.datetime]] = field(default_factory=dict)
+    # Likewise per e-mail address, for mail outside any known thread (judged by content).
+    by_email: dict[bytes, tuple[uuid.UUID, dt.datetime]] = field(default_factory=dict)
+    # Every open complaint per phone, newest first (a message may be about an older one),
+    # and the text of complaints planned in this batch (not yet written).
+    open_by_phone: dict[bytes, list[uuid.UUID]] = field(default_factory=dict)
+    planned_text: dict[uuid.UUID, str] = field(default_factory=dict)
+    # New complaints that may join a cluster: id → (text, routing category once known).
+    clusterable: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
+    # Push jobs held back until the sender's burst is quiet: dedup key → run after.
+    run_after: dict[str, dt.datetime] = field(default_factory=dict)
+    # Complaints written before the batch's routing was back: (id, text, channel's agency,
+    # their complaint_ingested event's data), routed in _flush once the model has answered.
+    unrouted: list[tuple[uuid.UUID, str, str | None, dict[str, Any]]] = field(
+        default_factory=list
+    )
+    routing: asyncio.Future[None] | None = None
 
 
 class Intake:
@@ -181,9 +201,12 @@ class Intake:
     def __init__(self, services: Any) -> None:
         self.services = services
         self.crypto = services.crypto
-        self.router = Router(services.settings)
+        self.router = Router(
+            services.settings, process=getattr(services, "model_process", None)
+        )
         self.reply_window_days = services.settings.notify.reply_window_days
         configure_pillow(services.settings.privacy.image_max_pixels)
+        self.junk = JunkFilter(services.settings.junk)
 
     async def ingest(
         self,
@@ -395,6 +418,33 @@ class Intake:
         result = IngestResult()
         if not parsed:
             return result
+        # The batch's routing runs (in the model's process, when the daemon has one) while
+        # the rows below are written; _flush sets the routes once it is back.
+        routing = asyncio.ensure_future(  # noqa: RUF006 - kept, awaited or cancelled below
+            self.router.prepare_async(
+                [
+                    followon.message_text(p)
+                    for _, p in parsed
+                    if isinstance(p, ComplaintDraft)
+                    or (isinstance(p, ReplyDraft) and followon.judged_by_content(p, False))
+                ]
+            )
+        )
+        try:
+            return await self._write_routed(conn, source, parsed, decide, routing)
+        finally:
+            if not routing.done():
+                routing.cancel()
+
+    async def _write_routed(
+        self,
+        conn: asyncpg.Connection,
+        source: Any,
+        parsed: list[tuple[RawItem, Parsed | InvalidInput]],
+        decide: Callable[[ComplaintDraft], Decision] | None,
+        routing: asyncio.Future[None],
+    ) -> IngestResult:
+        result = IngestResult()
         rows = await conn.fetch(
             q("insert_raw_items"),
             source.name,
@@ -420,9 +470,19 @@ class Intake:
         plan = _Plan()
         drafts = [(rid, p) for rid, _, p in fresh if isinstance(p, ComplaintDraft)]
         dup_index = await self._duplicates_index(conn, [d for _, d in drafts])
-        # One model call for the batch; _plan_complaint's route() then reads the result.
-        self.router.prepare([f"{d.title or ''}\n{clean_text(d.content)}" for _, d in drafts])
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
+        plan.by_email = await self._open_by_email(conn, [p for _, _, p in fresh])
+        if plan.by_phone:
+            rows = await conn.fetch(
+                q("find_open_complaints_for_phone_hashes"),
+                list(plan.by_phone),
+                self.reply_window_days,
+            )
+            for r in rows:
+                plan.open_by_phone.setdefault(bytes(r["phone_hash"]), []).append(r["id"])
+        # One model call for the batch, under way since the batch arrived: what it has
+        # decided by now is planned at once, the rest is set in _flush when it is back.
+        plan.routing = routing
         for raw_id, item, p in fresh:
             if isinstance(p, InvalidInput):
                 plan.states.append((raw_id, "quarantined", str(p)[:2000], None))
@@ -448,12 +508,25 @@ class Intake:
                             f"usage:{source.name}:{item.source_ref}",
                         )
                     )
+            elif (why := self._junk(item, p)) is not None:
+                reason = f"held as junk: {why}"
+                plan.states.append((raw_id, "quarantined", reason, None))
+                result.quarantined += 1
+                result.reasons[reason[:80]] = result.reasons.get(reason[:80], 0) + 1
             elif isinstance(p, ReplyDraft) or (
                 isinstance(p, ComplaintDraft)
                 and (p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread"))
             ):
                 await self._plan_reply(conn, plan, result, source, raw_id, p, dup_index, decide,
                                        item)
+            elif (email_target := self._open_by_sender_email(plan, p)) is not None:
+                judged = await self._plan_judged(
+                    conn, plan, result, source, raw_id, p, email_target, dup_index, decide
+                )
+                if judged is not None:
+                    await self._plan_reply_to(
+                        conn, plan, result, source, raw_id, p, judged["complaint"], item=item
+                    )
             else:
                 assert isinstance(p, ComplaintDraft)
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
@@ -579,6 +652,81 @@ class Intake:
         rows = await conn.fetch(q("find_open_complaints_by_phone_hashes"), list(hashes), longest)
         return {bytes(r["phone_hash"]): (r["id"], r["received_at"]) for r in rows}
 
+    async def _open_by_email(
+        self, conn: asyncpg.Connection, parsed: list[Parsed | InvalidInput]
+    ) -> dict[bytes, tuple[uuid.UUID, dt.datetime]]:
+        hashes = {
+            h
+            for p in parsed
+            if isinstance(p, ComplaintDraft)
+            and p.channel.value == "email"
+            and p.reporter.email
+            and (h := self.crypto.match_hash("email", p.reporter.email))
+        }
+        if not hashes:
+            return {}
+        rows = await conn.fetch(
+            q("find_open_complaints_by_email_hashes"), list(hashes), self.reply_window_days
+        )
+        return {bytes(r["email_hash"]): (r["id"], r["received_at"]) for r in rows}
+
+    def _junk(self, item: RawItem, p: Any) -> str | None:
+        """Why a message is held out of LAPOR! (issue 14, item 5), or None. A short message
+        that may answer an open complaint ("ok", "sudah") is not junk; an operator's replay
+        (``junk_released``) lets a held one through."""
+        if not isinstance(p, ComplaintDraft) or item.meta.get("junk_released"):
+            return None
+        why = self.junk.check(clean_text(p.content), p.title)
+        if why is None:
+            return None
+        maybe_reply = p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread")
+        if maybe_reply and why.startswith(("only", "empty")):
+            return None
+        return why
+
+    def _open_by_sender_email(self, plan: _Plan, p: Any) -> uuid.UUID | None:
+        """An e-mail outside any thread from an address with an open complaint."""
+        if not (isinstance(p, ComplaintDraft) and p.channel.value == "email" and plan.by_email):
+            return None
+        h = self.crypto.match_hash("email", p.reporter.email) if p.reporter.email else None
+        hit = plan.by_email.get(h) if h is not None else None
+        return hit[0] if hit is not None else None
+
+    async def _plan_judged(
+        self,
+        conn: asyncpg.Connection,
+        plan: _Plan,
+        result: IngestResult,
+        source: Any,
+        raw_id: int,
+        p: ReplyDraft | ComplaintDraft,
+        target: uuid.UUID,
+        dup_index: dict[bytes, list[Any]],
+        decide: Callable[[ComplaintDraft], Decision] | None,
+    ) -> dict[str, Any] | None:
+        """Reply or new complaint by content (issue 14, item 4). Plans the new complaint and
+        returns None when it is one; else the verdict for the reply's event."""
+        others = None
+        if isinstance(p, ComplaintDraft) and p.reporter.phone:
+            h = self.crypto.match_hash("phone", phone_key(p.reporter.phone))
+            others = plan.open_by_phone.get(h) if h is not None else None
+        verdict, chosen, row = await followon.reply_or_new(self, conn, plan, p, target, others)
+        actor = f"source:{source.name}"
+        if verdict.reply:
+            plan.events.extend(followon.events(verdict, chosen, None, actor))
+            return {**verdict.as_json(), "complaint": chosen}
+        draft = followon.as_complaint(p)
+        before = len(result.complaint_ids)
+        self._plan_complaint(plan, result, source, raw_id, draft, dup_index, decide)
+        new_id = result.complaint_ids[-1] if len(result.complaint_ids) > before else None
+        if new_id is not None and isinstance(p, ReplyDraft) and row is not None:
+            # the status page's reporter is the open complaint's
+            last = list(plan.complaints[-1])
+            last[COMPLAINT_ROW.index("reporter_id")] = row["reporter_id"]
+            plan.complaints[-1] = tuple(last)
+        plan.events.extend(followon.events(verdict, target, new_id, actor))
+        return None
+
     async def _duplicates_index(
         self, conn: asyncpg.Connection, drafts: list[ComplaintDraft]
     ) -> dict[bytes, list[tuple[uuid.UUID, bytes | None, bytes | None, bytes | None]]]:
@@ -613,7 +761,9 @@ class Intake:
         sealed = None if d.reporter.is_empty() else seal(self.crypto, d.reporter)
         chash = content_hash(content)
         duplicate_of = self._find_duplicate(dup_index, chash, sealed)
-        route = self.router.route(f"{d.title or ''}\n{content}", cfg.agency)
+        text = f"{d.title or ''}\n{content}"
+        later = plan.routing is not None and not plan.routing.done() and self.router.enabled
+        route = Route(cfg.agency, None, None) if later else self.router.route(text, cfg.agency)
         if duplicate_of is not None:
             status = ComplaintStatus.DUPLICATE
         elif decide is not None and decide(d) == "history":
@@ -635,16 +785,23 @@ class Intake:
                 cid,
             )
         )
-        plan.events.append(
-            (cid, "complaint_ingested", f"source:{source.name}",
-             ingested_event(source, d, status, route))
-        )
+        event = ingested_event(source, d, status, route)
+        if later:
+            plan.unrouted.append((cid, text, cfg.agency, event))
+        plan.events.append((cid, "complaint_ingested", f"source:{source.name}", event))
         result.complaint_ids.append(cid)
         result.complaints += 1
         if status is ComplaintStatus.RECEIVED:
+            plan.clusterable[cid] = [text, None if later else route.policy_category]
             if sealed is not None and sealed.phone_hash is not None:
                 plan.by_phone[sealed.phone_hash] = (cid, self.services.clock())
+                plan.open_by_phone.setdefault(sealed.phone_hash, []).insert(0, cid)
+                plan.planned_text[cid] = text
             plan.jobs.append(("push", cid, {}, f"push:{cid}"))
+            quiet = self.services.settings.bursts.quiet_window_s
+            if quiet and d.channel.value == "sms" and d.origin.get("maybe_reply_by_phone"):
+                # an SMS burst becomes one complaint: the push waits for the sender's quiet
+                plan.run_after[f"push:{cid}"] = self.services.clock() + dt.timedelta(seconds=quiet)
             if cfg.sunset:
                 plan.jobs.append(("notify", cid, {"event": "sunset"}, f"sunset:{cid}"))
         elif status is ComplaintStatus.DUPLICATE:
@@ -713,6 +870,32 @@ class Intake:
                 result.reasons.get("reply matches no known complaint", 0) + 1
             )
             return
+        if followon.judged_by_content(p, self._matched_by_sender(plan, p, target)):
+            judged = await self._plan_judged(
+                conn, plan, result, source, raw_id, p, target, dup_index, decide
+            )
+            if judged is None:
+                return  # a new complaint, planned
+            target = judged["complaint"]  # maybe an older complaint of the same reporter
+        await self._plan_reply_to(conn, plan, result, source, raw_id, p, target,
+                                  matched_by=matched_by, item=item)
+
+    async def _plan_reply_to(
+        self,
+        conn: asyncpg.Connection,
+        plan: _Plan,
+        result: IngestResult,
+        source: Any,
+        raw_id: int,
+        p: ReplyDraft | ComplaintDraft,
+        target: uuid.UUID,
+        *,
+        matched_by: str | None = None,
+        item: RawItem | None = None,
+    ) -> None:
+        if await self._extend_burst(conn, plan, source, raw_id, p, target):
+            result.bursts += 1
+            return
         text = clean_text(p.text if isinstance(p, ReplyDraft) else p.content)
         resolved = p.resolved if isinstance(p, ReplyDraft) else None
         sent_at = p.sent_at if isinstance(p, ReplyDraft) else p.submitted_at
@@ -755,6 +938,47 @@ class Intake:
         if resolved is not None:
             plan.resolved.append((target, resolved))
         result.replies += 1
+
+    async def _extend_burst(
+        self,
+        conn: asyncpg.Connection,
+        plan: _Plan,
+        source: Any,
+        raw_id: int,
+        p: ReplyDraft | ComplaintDraft,
+        target: uuid.UUID,
+    ) -> bool:
+        """Another SMS of the sender's burst (issue 14, item 3): onto the complaint not yet
+        pushed, whose push then waits for quiet again. True when it was added."""
+        quiet = self.services.settings.bursts.quiet_window_s
+        if not (quiet and isinstance(p, ComplaintDraft) and p.channel.value == "sms"
+                and p.origin.get("maybe_reply_by_phone")):
+            return False
+        part = clean_text(p.content)
+        now = self.services.clock()
+        idx = next((i for i, c in enumerate(plan.complaints) if c[0] == target), None)
+        if idx is not None:  # planned in this batch
+            row = list(plan.complaints[idx])
+            at = COMPLAINT_ROW.index("content")
+            row[at] = f"{row[at]}\n{part}"
+            plan.complaints[idx] = tuple(row)
+            plan.run_after[f"push:{target}"] = now + dt.timedelta(seconds=quiet)
+        else:
+            if await conn.fetchrow(q("find_burst_target"), target, now, quiet) is None:
+                return False
+            await conn.execute(q("extend_burst"), target, part, now, quiet)
+        plan.states.append((raw_id, "accepted", "part of the sender's burst", target))
+        plan.events.append((target, "burst_merged", f"source:{source.name}",
+                            {"quiet_window_s": quiet, "text": part[:200]}))
+        return True
+
+    def _matched_by_sender(self, plan: _Plan, p: Any, target: uuid.UUID) -> bool:
+        """The SMS was matched by its phone number (not by a thread or a reference)."""
+        if not isinstance(p, ComplaintDraft) or not p.origin.get("maybe_reply_by_phone"):
+            return False
+        h = self.crypto.match_hash("phone", phone_key(p.reporter.phone))
+        hit = plan.by_phone.get(h) if h is not None else None
+        return hit is not None and hit[0] == target
 
     async def _resolve_reply(
         self, conn: asyncpg.Connection, plan: _Plan, p: ReplyDraft | ComplaintDraft
@@ -892,13 +1116,37 @@ class Intake:
             cols = list(zip(*plan.states, strict=True))
             await conn.execute(q("set_raw_states"), *[list(c) for c in cols])
         if plan.jobs:
-            cols = list(zip(*[(k, c, _json(seal_job_payload(self.crypto, p)), d, None)
+            cols = list(zip(*[(k, c, _json(seal_job_payload(self.crypto, p)), d,
+                               plan.run_after.get(d or ""))
                               for k, c, p, d in plan.jobs], strict=True))
             await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
             await conn.execute(q("notify_jobs"), "intake")
+        if plan.unrouted:
+            await self._set_routes(conn, plan)
+        if plan.clusterable and self.services.settings.bursts.cluster_window_h > 0:
+            await clusters.assign(conn, plan.clusterable,
+                                  self.services.settings.bursts.cluster_window_h)
         if plan.events:
             cols = list(zip(*[(c, k, a, _json(d)) for c, k, a, d in plan.events], strict=True))
             await conn.execute(q("insert_events"), *[list(c) for c in cols])
+
+
+    async def _set_routes(self, conn: asyncpg.Connection, plan: _Plan) -> None:
+        """The routes of the complaints written while the model was still at work."""
+        assert plan.routing is not None
+        await plan.routing
+        rows = []
+        for cid, text, default_agency, event in plan.unrouted:
+            route = self.router.route(text, default_agency)
+            event.update(ingested_event_route(route))
+            if cid in plan.clusterable:
+                plan.clusterable[cid][1] = route.policy_category
+            rows.append(
+                (cid, route.agency, route.policy_category, route.code, route.confidence,
+                 _json(list(route.reasons)), route.triage)
+            )
+        cols = list(zip(*rows, strict=True))
+        await conn.execute(q("set_complaint_routes"), *[list(c) for c in cols])
 
 
 # A planned complaint, in insert_complaints' order after its per-batch parameters (source,
@@ -959,16 +1207,23 @@ def complaint_row(
     )
 
 
+def ingested_event_route(route: Route) -> dict[str, Any]:
+    """What a ``complaint_ingested`` event says of the route."""
+    data: dict[str, Any] = {}
+    if route.rule:
+        data["routed_by"] = route.rule
+    if route.triage:
+        data["triage"] = True
+    return data
+
+
 def ingested_event(
     source: Any, d: ComplaintDraft, status: ComplaintStatus, route: Route
 ) -> dict[str, Any]:
     """The data of a complaint's ``complaint_ingested`` event."""
     data: dict[str, Any] = {"source": source.name, "channel": d.channel.value,
                             "status": status.value}
-    if route.rule:
-        data["routed_by"] = route.rule
-    if route.triage:
-        data["triage"] = True
+    data.update(ingested_event_route(route))
     if d.flags:
         data["flags"] = list(d.flags)
     return data

@@ -9,6 +9,7 @@ reasons and triage flag stored on the complaint.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from aggregator.judgement.model import read_jsonl
 from aggregator.judgement.router import Decision, Example
 from aggregator.judgement.router import Router as LearnedRouter
+from aggregator.judgement.worker import ModelProcess
 
 CORRECTIONS_FILE = "routing_corrections.jsonl"
 
@@ -44,29 +46,65 @@ def corrections(data_dir: Path) -> list[Example]:
 
 
 class Router:
-    def __init__(self, settings: Any, extra: Iterable[Example] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        extra: Iterable[Example] | None = None,
+        process: ModelProcess | None = None,
+    ) -> None:
         self.enabled = settings.router.enabled
         self.agencies: dict[str, str] = dict(settings.agencies)
         self._known_ids = set(self.agencies.values())
         if extra is None:
             extra = corrections(Path(settings.data_dir))
         self.learned = LearnedRouter.from_settings(settings, extra)
+        self.process = process
         self._prepared: dict[str, Decision] = {}
 
     def prepare(self, texts: list[str]) -> None:
         """Route a batch in one model call; ``route`` of these texts then costs nothing.
-        Additive, so ingest loops of several sources can interleave; ``route`` takes each
-        decision out, and texts never routed (an empty draft) are dropped past a bound."""
+        Additive, so ingest loops of several sources can interleave; decisions stay for
+        ``route`` and ``peek`` (a batch may read one twice) and are dropped past a bound."""
         if not self.enabled or not texts:
             return
         if len(self._prepared) > 20_000:
             self._prepared.clear()
         self._prepared.update(zip(texts, self.learned.route_many(texts), strict=True))
 
+    async def warm(self) -> None:
+        """Load or fit the model in a thread: the event loop never waits for a fit."""
+        if not self.enabled:
+            return
+        if self.process is not None:
+            await self.process.ready()
+        elif not self.learned.ready:
+            await asyncio.to_thread(lambda: self.learned.model)
+
+    async def prepare_async(self, texts: list[str]) -> None:
+        """``prepare`` off the event loop: the batch's model call runs in a thread while
+        intake's database round trips are under way (the loop stays free for them)."""
+        if not self.enabled or not texts:
+            return
+        if self.process is not None:
+            decisions = await self.process.route_many(texts)
+        elif self.learned.ready:
+            decisions = self.learned.route_many(texts)
+        else:
+            decisions = await asyncio.to_thread(self.learned.route_many, texts)
+        if len(self._prepared) > 20_000:
+            self._prepared.clear()
+        self._prepared.update(zip(texts, decisions, strict=True))
+
+    def peek(self, text: str) -> Decision | None:
+        """The model's decision for a prepared text, left in place for ``route``."""
+        if not self.enabled:
+            return None
+        return self._prepared.get(text) or self.learned.route(text)
+
     def route(self, text: str, default_agency: str | None) -> Route:
         if not self.enabled:
             return Route(default_agency, None, None)
-        d = self._prepared.pop(text, None) or self.learned.route(text)
+        d = self._prepared.get(text) or self.learned.route(text)
         agency_id = self.agencies.get(d.agency)
         reasons = d.reasons
         if agency_id is None and d.agency in self._known_ids:

@@ -20,11 +20,11 @@ read, the rules' label is the answer.
 
 from __future__ import annotations
 
-import threading
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from aggregator.judgement import rules
+from aggregator.judgement import cache, rules
 from aggregator.judgement.features import Reading, read
 from aggregator.judgement.model import TextModel, corpus, top
 from aggregator.judgement.normalize import normalize, strip_html
@@ -58,10 +58,6 @@ def shipped_examples() -> list[Example]:
     ]
 
 
-_SHARED: dict[str, TextModel] = {}
-_SHARED_LOCK = threading.Lock()
-
-
 @dataclass
 class Labeller:
     config: FollowupConfig = field(default_factory=FollowupConfig)
@@ -78,16 +74,19 @@ class Labeller:
         self._steered = any(getattr(self.config, f) for f in _STEERING_FIELDS)
         self._model: TextModel | None = None
 
-    # The model depends only on the shipped examples (not on configured phrases), so every
-    # labeller of a process shares one.
+    # The model depends on the examples and the policy (not on configured phrases), so every
+    # labeller of a process with them shares one, and a restart loads it from the cache of
+    # fitted models (``cache.set_directory``) instead of fitting again.
     @property
     def model(self) -> TextModel:
         if self._model is None:
-            key = "shipped" if self.examples is None else str(id(self.examples))
-            with _SHARED_LOCK:
-                if key not in _SHARED:
-                    _SHARED[key] = self._fit(self.examples or shipped_examples())
-                self._model = _SHARED[key]
+            examples = self.examples or shipped_examples()
+            key = cache.key(
+                "labeller",
+                [repr(self.policy)]
+                + [json.dumps([e.text, e.attachments, e.label]) for e in examples],
+            )
+            self._model = cache.fitted("labeller", key, lambda: self._fit(examples))
         return self._model
 
     def _fit(self, examples: Sequence[Example]) -> TextModel:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ class TextModel:
     chars: TfidfVectorizer
     clf: SGDClassifier
     dense_scale: float = 1.0
+    # numpy forms of the two fitted vectorisers' transform (same matrices, see fast.py)
+    _fast: tuple[Any, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def fit(
@@ -96,20 +98,31 @@ class TextModel:
     def labels(self) -> list[str]:
         return [str(c) for c in self.clf.classes_]
 
+    def features(
+        self, texts: Sequence[str], dense: Sequence[Sequence[float]] | None = None
+    ) -> sparse.csr_matrix:
+        if self._fast is None:
+            from aggregator.judgement.fast import FastCharWb, FastWords
+
+            self._fast = (FastWords(self.words), FastCharWb(self.chars))
+        words, chars = self._fast
+        return sparse.hstack(
+            [words.transform(texts), chars.transform(texts), self._dense(dense, len(texts))]
+        ).tocsr()
+
+    def proba_matrix(
+        self, texts: Sequence[str], dense: Sequence[Sequence[float]] | None = None
+    ) -> np.ndarray:
+        """One row per text, one column per label (``labels``' order)."""
+        return self.clf.predict_proba(self.features(texts, dense))  # type: ignore[no-any-return]
+
     def proba(
         self, texts: Sequence[str], dense: Sequence[Sequence[float]] | None = None
     ) -> list[dict[str, float]]:
-        x = sparse.hstack(
-            [
-                self.words.transform(texts),
-                self.chars.transform(texts),
-                self._dense(dense, len(texts)),
-            ]
-        ).tocsr()
         labels = self.labels
         return [
-            dict(zip(labels, (float(p) for p in row), strict=True))
-            for row in self.clf.predict_proba(x)
+            dict(zip(labels, row.tolist(), strict=True))
+            for row in self.proba_matrix(texts, dense)
         ]
 
 

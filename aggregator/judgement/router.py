@@ -10,12 +10,14 @@ dashboard, and that correction is training data for ``satukanal route retrain``.
 
 from __future__ import annotations
 
+import json
 import re
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from aggregator.judgement import cache
 from aggregator.judgement.model import TextModel, corpus, renormalise, top
 from aggregator.judgement.normalize import normalize
 from aggregator.judgement.policy import RoutingPolicy, routing_policy
@@ -63,22 +65,46 @@ class Router:
     policy: RoutingPolicy
     min_confidence: float = 0.55
     examples: Sequence[Example] = field(default_factory=shipped_examples)
+    # Where fitted models are kept across restarts (the data directory); None: the
+    # directory set for the process (``cache.set_directory``), or memory only.
+    directory: Path | None = None
     _model: TextModel | None = field(default=None, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _key: str | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Any, extra: Iterable[Example] = ()) -> Router:
         """The router the settings describe; ``extra`` are operators' corrections."""
         policy = routing_policy(settings.router, settings.routing, settings.agencies)
-        return cls(policy, settings.router.min_confidence, [*shipped_examples(), *extra])
+        return cls(
+            policy,
+            settings.router.min_confidence,
+            [*shipped_examples(), *extra],
+            Path(settings.data_dir),
+        )
+
+    @property
+    def key(self) -> str:
+        """What the model is fitted from: the policy and the examples (and the code)."""
+        if self._key is None:
+            self._key = cache.key(
+                "router",
+                [repr(self.policy)]
+                + [json.dumps([e.text, e.category, e.agency]) for e in self.examples],
+            )
+        return self._key
+
+    @property
+    def ready(self) -> bool:
+        """The model is at hand: using it costs no fit."""
+        return self._model is not None or cache.is_ready("router", self.key)
 
     @property
     def model(self) -> TextModel:
-        """Fitted at first use (about a second on one core), then kept."""
+        """Loaded from the cache of fitted models, or fitted (about a second on one core,
+        fixed seed) and cached: every router of a process with the same policy and examples
+        shares one. The daemon asks for it in a thread at start-up, off the event loop."""
         if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    self._model = self.fit()
+            self._model = cache.fitted("router", self.key, self.fit, self.directory)
         return self._model
 
     def fit(self) -> TextModel:

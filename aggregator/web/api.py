@@ -114,6 +114,47 @@ async def get_complaint(request: web.Request) -> web.Response:
     return json_response(d)
 
 
+@routes.get("/api/clusters")
+@requires(A, OP, U)
+async def get_clusters(request: web.Request) -> web.Response:
+    """Problems at one place reported by several reporters, with their counts."""
+    from aggregator.storage import judgement as judgement_repo
+
+    services = request.app[SERVICES]
+    rows = await judgement_repo.recent_clusters(
+        services.pool, min_reporters=services.settings.bursts.cluster_min_reporters
+    )
+    return json_response({"clusters": rows})
+
+
+@routes.get("/api/clusters/{id}")
+@requires(A, OP, U)
+async def get_cluster(request: web.Request) -> web.Response:
+    from aggregator.storage import judgement as judgement_repo
+
+    members = await judgement_repo.cluster_members(request.app[SERVICES].pool, _uuid(request))
+    if not members:
+        return json_response({"error": "not_found"}, 404)
+    return json_response({"id": request.match_info["id"], "count": len(members),
+                          "complaints": members})
+
+
+@routes.post("/api/replies/{id}/as-complaint")
+@requires(A, OP)
+async def post_reply_as_complaint(request: web.Request) -> web.Response:
+    """The operator says a message taken as a reply is a new complaint (issue 14, item 4)."""
+    from aggregator.storage import judgement as judgement_repo
+
+    async with request.app[SERVICES].pool.acquire() as conn:
+        moved = await judgement_repo.reply_as_complaint(
+            conn, _uuid(request), str(request[IDENTITY]["id"])
+        )
+    if moved is None:
+        return json_response({"error": "not_movable",
+                              "message": "unknown reply, or already sent to LAPOR!"}, 409)
+    return json_response({"complaint_id": str(moved[0]), "open_complaint": str(moved[1])})
+
+
 @routes.post("/api/jobs/{id}/retry")
 @requires(A, OP)
 async def post_job_retry(request: web.Request) -> web.Response:

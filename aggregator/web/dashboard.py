@@ -275,6 +275,30 @@ async def triage(request: web.Request) -> dict[str, Any]:
             "categories": policy.categories, "message": request.query.get("pesan")}
 
 
+@routes.get("/dasbor/klaster")
+@requires(A, OP, U)
+@aiohttp_jinja2.template("clusters.html")
+async def clusters_page(request: web.Request) -> dict[str, Any]:
+    """One problem at one place reported by several citizens, with its count."""
+    import uuid as _uuid
+
+    from aggregator.storage import judgement as judgement_repo
+
+    services = request.app[SERVICES]
+    rows = await judgement_repo.recent_clusters(
+        services.pool, min_reporters=services.settings.bursts.cluster_min_reporters
+    )
+    chosen = request.query.get("id")
+    members: list[dict[str, Any]] = []
+    if chosen:
+        try:
+            members = await judgement_repo.cluster_members(services.pool, _uuid.UUID(chosen))
+        except ValueError:
+            members = []
+    return {"identity": request[IDENTITY], "clusters": rows, "members": members,
+            "chosen": chosen}
+
+
 @routes.post("/dasbor/triase/{id}")
 @requires(A, OP)
 async def triage_correct(request: web.Request) -> web.StreamResponse:

@@ -99,6 +99,39 @@ def instrument(loop: Any) -> Any:
     return loop
 
 
+async def start_models(services: Any, stack: contextlib.AsyncExitStack) -> None:
+    """The learned models, off the event loop: fitted models are cached in the data directory
+    (keyed by corpus, corrections, policy and code), the router's model runs in a child
+    process that loads or fits it while the daemon starts, and the follow-up labeller is
+    loaded or fitted in a thread. Nothing here waits for a fit."""
+    import asyncio
+    from pathlib import Path
+
+    from aggregator.followup.quality import labeller
+    from aggregator.intake.routing import corrections
+    from aggregator.judgement import cache
+    from aggregator.judgement.router import Router
+    from aggregator.judgement.worker import ModelProcess
+
+    settings = services.settings
+    cache.set_directory(Path(settings.data_dir))
+    process = getattr(services, "model_process", None)
+    if process is None:
+        extra = corrections(Path(settings.data_dir)) if settings.router.enabled else []
+        process = ModelProcess(Router.from_settings(settings, extra), followup=settings.followup)
+        process.start()
+        if settings.router.enabled:
+            services.model_process = process
+        stack.push_async_callback(process.aclose)
+
+    async def load_labeller() -> None:
+        await process.ready()  # fitted and cached by the child: loading it is quick
+        await asyncio.to_thread(lambda: labeller(settings.followup).model)
+
+    warm = asyncio.ensure_future(load_labeller())
+    stack.callback(warm.cancel)
+
+
 @contextlib.asynccontextmanager
 async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Components]:
     from aggregator.followup.loop import SlaLoop
@@ -119,6 +152,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
                 story=DEMO_STORY if settings.demo else None))
             services.extras["lapor_base_url"] = base_url
             banner.append(f"LAPOR!     built-in sandbox at {base_url} (not the real LAPOR!)")
+        await start_models(services, stack)
         port = build_port(services)
         sources = build_sources(settings, services)
         services.extras["sources"] = sources

@@ -16,6 +16,7 @@ from aggregator.crypto import Crypto
 from schemas.config import Settings
 
 if TYPE_CHECKING:
+    from aggregator.judgement.worker import ModelProcess
     from aggregator.queue import JobQueue
 
 
@@ -36,5 +37,7 @@ class Services:
     queue: JobQueue
     clock: Callable[[], dt.datetime] = utcnow
     owner: str = field(default_factory=process_owner)
+    # The router's model in a child process (the daemon starts it); None: routed in-process.
+    model_process: ModelProcess | None = None
     # Shared runtime objects other parts register (LAPOR! port, circuit breaker, sinks, …).
     extras: dict[str, Any] = field(default_factory=dict)

@@ -250,6 +250,24 @@ def _inline_forward(text: str) -> _InlineForward | None:
     return _InlineForward(headers, tidy_plain(body), tidy_plain(text[: m.start()]))
 
 
+# An office that passes citizens' mail on: a government domain, or a kelurahan, kecamatan
+# or village named in the address or the display name ("kel.pahandut@…", "Kecamatan Jekan
+# Raya <…>"). Its forwards are unwrapped to the original author without configuration.
+_OFFICE_WORDS = re.compile(
+    r"(?:^|[^a-z])(?:kel|kelurahan|kec|kecamatan|desa|lurah|camat|kantorlurah|kantorcamat"
+    r"|kantordesa|pemdes)(?:[^a-z]|$)",
+    re.IGNORECASE,
+)
+
+
+def _office(address: str, name: str | None) -> bool:
+    domain = address.rsplit("@", 1)[-1].lower()
+    if domain.endswith(".go.id") or domain.endswith(".desa.id"):
+        return True
+    local = address.rsplit("@", 1)[0]
+    return bool(_OFFICE_WORDS.search(local) or (name and _OFFICE_WORDS.search(name)))
+
+
 # --- the parser --------------------------------------------------------------------------
 
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -319,8 +337,16 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
     thread_keys = [message_id] if message_id else []
     origin_subject = subject
     anon_sources = [subject]
-    if sender and sender in options.staff_forwarders:
+    office = (
+        sender is not None and sender not in options.staff_forwarders
+        and _office(sender, sender_name)
+    )
+    if sender and (sender in options.staff_forwarders or office):
         unwrapped = _unwrap(walk, text, options, flags, notes)
+        if unwrapped is not None and office:
+            # found without configuration: a kelurahan or kecamatan passing a citizen's mail on
+            flags[:] = ["forwarded_by_office" if f == "forwarded_by_staff" else f
+                        for f in flags]
         if unwrapped is not None:
             inner_msg, text, subject_inner, inner_from, inner_date, inner_walk = unwrapped
             sender_name, sender = inner_from

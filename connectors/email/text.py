@@ -283,21 +283,25 @@ def tidy_plain(text: str) -> str:
 
 _REPLY_HEADER = re.compile(
     r"^(?:"
-    r"On .{4,200}(?:wrote|writes):?"
-    r"|Pada .{4,200}(?:menulis|wrote):?"
+    # Gmail wraps a long header line: "On Mon, 3 Dec 2026 at 10:15, Budi Santoso <\nbudi@…> wrote:"
+    r"On [^\n]{4,200}(?:\n[^\n]{0,120})?(?:wrote|writes):?"
+    r"|Pada [^\n]{4,200}(?:\n[^\n]{0,120})?(?:menulis|wrote):?"
+    r"|Pada tanggal [^\n]{4,200}(?:\n[^\n]{0,120})?menulis:?"
     r"|Le .{4,200}a écrit ?:"
     r"|-{3,}\s*Original Message\s*-{3,}"
     r"|-{3,}\s*Pesan Asli\s*-{3,}"
     r"|_{10,}"
-    r"|(?:From|Dari): .+\n(?:Sent|Date|Dikirim|Tanggal|Terkirim): .+"
+    r"|\*?(?:From|Dari|Von|De)\*?: .+\n\*?(?:Sent|Date|Dikirim|Tanggal|Terkirim|Gesendet"
+    r"|Envoyé)\*?: .+"
+    r"|-{2,}\s*(?:Forwarded Message|Original Message|Pesan Asli)\s*-{2,}"
     r")\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _SIGNATURE = re.compile(
     r"^(?:-- ?|--|"
     r"Sent from my .{1,40}|Sent from (?:Mail|Yahoo Mail|Outlook).{0,60}|"
-    r"Get Outlook for .{1,30}|"
-    r"Dikirim dari .{1,60}|Sent via .{1,40}|"
+    r"Get Outlook for .{1,30}|Dapatkan Outlook untuk .{1,30}|"
+    r"Dikirim dari .{1,60}|Sent via .{1,40}|Sent with .{1,40}|Diketik dari .{1,40}|"
     r"Salam,?|Hormat saya,?|Terima kasih,?|Wassalam.{0,30}"
     r")\s*$",
     re.IGNORECASE | re.MULTILINE,
@@ -308,7 +312,16 @@ _CLOSING_WORDS = re.compile(r"^(?:Salam|Hormat saya|Terima kasih|Wassalam)", re.
 
 
 _REPLY_HINT = re.compile(
-    r"wrote|writes|menulis|écrit|Original Message|Pesan Asli|_{10}|^(?:From|Dari):",
+    r"wrote|writes|menulis|écrit|Original Message|Pesan Asli|Forwarded Message|_{10}"
+    r"|^\*?(?:From|Dari|Von|De)\*?:",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Legal notices offices and companies append: from such a paragraph to the end, not text.
+_DISCLAIMER = re.compile(
+    r"^[ *_]*(?:DISCLAIMER|CONFIDENTIALITY NOTICE|CONFIDENTIAL|PERNYATAAN|PERHATIAN|"
+    r"PEMBERITAHUAN|KERAHASIAAN|This (?:e-?mail|message) (?:and any|is intended|may contain"
+    r"|contains)|Email ini (?:dan|beserta|bersifat|hanya)|E-mail ini (?:dan|beserta|bersifat)"
+    r"|Informasi (?:dalam|yang terdapat dalam) (?:email|e-mail|pesan) ini)",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -322,7 +335,25 @@ def cut_quoted(text: str) -> str:
     return _tidy("\n".join(lines))
 
 
+def cut_disclaimer(text: str) -> str:
+    """A legal notice in the second half of the message, and all after it, is dropped."""
+    for m in _DISCLAIMER.finditer(text):
+        if m.start() >= len(text) * 0.3 and text[: m.start()].strip():
+            return _tidy(text[: m.start()])
+    return text
+
+
+_DEVICE_ONLY = re.compile(
+    r"^\s*(?:Sent from .{1,60}|Dikirim dari .{1,60}|Get Outlook for .{1,30}"
+    r"|Dapatkan Outlook untuk .{1,30}|Sent with .{1,40}|Diketik dari .{1,40})\s*$",
+    re.IGNORECASE,
+)
+
+
 def cut_signature(text: str) -> str:
+    text = cut_disclaimer(text)
+    if _DEVICE_ONLY.match(text):
+        return ""  # nothing but "Sent from my phone": the subject is the text
     lines = text.split("\n")
     for m in _SIGNATURE.finditer(text):
         head = text[: m.start()]

@@ -1,0 +1,132 @@
+-- Routes, reply-or-new decisions, bursts, clusters and held junk (issue 14).
+
+-- name: set_complaint_routes
+-- The routes of complaints written before their batch's routing was back (intake writes the
+-- rows while the model runs, then sets what it decided in one statement).
+UPDATE complaints AS c
+SET agency_id = r.agency_id,
+    route_category = r.route_category,
+    route_agency = r.route_agency,
+    route_confidence = r.route_confidence,
+    route_reasons = ARRAY(SELECT jsonb_array_elements_text(r.route_reasons::jsonb)),
+    needs_triage = r.needs_triage
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::real[], $6::text[],
+            $7::boolean[])
+     AS r(id, agency_id, route_category, route_agency, route_confidence, route_reasons,
+          needs_triage)
+WHERE c.id = r.id;
+
+-- name: find_complaint_for_followon
+-- What the reply-or-new decision reads of a reporter's open complaint.
+SELECT c.id, c.title, c.content, c.route_category, c.lapor_tracking_id,
+       c.waiting_on_reporter, c.reporter_id, c.content_hash
+FROM complaints c WHERE c.id = $1;
+
+-- name: find_open_complaints_by_email_hashes
+-- The newest open complaint per e-mail address inside the reply window: a mail from that
+-- address outside any known thread is judged by its content (reply or new complaint).
+SELECT DISTINCT ON (r.email_hash) r.email_hash, c.id, c.received_at
+FROM complaints c JOIN reporters r ON r.id = c.reporter_id
+WHERE r.email_hash = ANY($1::bytea[])
+  AND c.received_at > now() - make_interval(days => $2)
+  AND c.status NOT IN ('duplicate', 'history', 'dihapus', 'selesai', 'arsip', 'bukan_wewenang')
+ORDER BY r.email_hash, c.received_at DESC;
+
+-- name: find_open_complaints_for_phone_hashes
+-- Up to three newest open complaints per phone: a message is judged against each.
+SELECT phone_hash, id FROM (
+    SELECT r.phone_hash, c.id,
+           row_number() OVER (PARTITION BY r.phone_hash ORDER BY c.received_at DESC) AS n
+    FROM complaints c JOIN reporters r ON r.id = c.reporter_id
+    WHERE r.phone_hash = ANY($1::bytea[])
+      AND c.received_at > now() - make_interval(days => $2)
+      AND c.status NOT IN ('duplicate', 'history', 'dihapus', 'selesai', 'arsip',
+                           'bukan_wewenang')
+) t WHERE n <= 3 ORDER BY phone_hash, n;
+
+-- name: find_open_clusters
+-- Clusters still gathering: same category and place, last complaint inside the window.
+SELECT DISTINCT ON (k.category, k.place) cl.id, k.category, k.place
+FROM unnest($1::text[], $2::text[]) AS k(category, place)
+JOIN complaint_clusters cl ON cl.category = k.category AND cl.place = k.place
+WHERE cl.last_at > now() - make_interval(secs => $3)
+ORDER BY k.category, k.place, cl.last_at DESC;
+
+-- name: insert_clusters
+INSERT INTO complaint_clusters (id, category, place)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]);
+
+-- name: set_complaint_clusters
+UPDATE complaints AS c SET cluster_id = k.cluster_id
+FROM unnest($1::uuid[], $2::uuid[]) AS k(id, cluster_id)
+WHERE c.id = k.id;
+
+-- name: count_clusters
+UPDATE complaint_clusters AS cl
+SET complaints = n.complaints, reporters = n.reporters, last_at = now()
+FROM (SELECT cluster_id, count(*) AS complaints,
+             count(DISTINCT coalesce(reporter_id, id)) AS reporters
+      FROM complaints WHERE cluster_id = ANY($1::uuid[]) GROUP BY cluster_id) AS n
+WHERE cl.id = n.cluster_id;
+
+-- name: list_clusters
+-- Problems reported by more than one reporter, newest first, for the dashboard and the API.
+SELECT cl.id, cl.category, cl.place, cl.first_at, cl.last_at, cl.complaints, cl.reporters,
+       (SELECT c.title FROM complaints c WHERE c.cluster_id = cl.id
+        ORDER BY c.received_at LIMIT 1) AS first_title
+FROM complaint_clusters cl
+WHERE cl.reporters >= $1 AND cl.last_at > now() - make_interval(days => $2)
+ORDER BY cl.last_at DESC
+LIMIT $3;
+
+-- name: cluster_members
+SELECT c.id, c.title, c.channel, c.received_at, c.status::text AS status, c.lapor_tracking_id
+FROM complaints c WHERE c.cluster_id = $1 ORDER BY c.received_at;
+
+-- name: find_burst_target
+-- A complaint still gathering its sender's burst: not pushed yet, its push job waiting, its
+-- last part inside the quiet window.
+SELECT c.id, c.content FROM complaints c
+WHERE c.id = $1 AND c.lapor_tracking_id IS NULL AND c.status = 'received'
+  AND coalesce((c.origin->>'burst_last_at')::timestamptz, c.received_at)
+      > $2::timestamptz - make_interval(secs => $3)
+  AND EXISTS (SELECT 1 FROM jobs j WHERE j.complaint_id = c.id AND j.kind = 'push'
+              AND j.state = 'queued');
+
+-- name: extend_burst
+-- One more part of the burst: onto the complaint's text, and the push waits for quiet again.
+WITH up AS (
+    UPDATE complaints
+    SET content = content || E'\n' || $2,
+        origin = origin || jsonb_build_object('burst_last_at', $3::timestamptz,
+                                              'burst_parts',
+                                              coalesce((origin->>'burst_parts')::int, 1) + 1),
+        updated_at = now()
+    WHERE id = $1 RETURNING id
+)
+UPDATE jobs SET run_after = $3::timestamptz + make_interval(secs => $4)
+WHERE complaint_id = (SELECT id FROM up) AND kind = 'push' AND state = 'queued';
+
+-- name: reply_as_complaint
+-- An operator moves a reporter's message from "reply" to "new complaint" (issue 14, item 4):
+-- a complaint of the same reporter and channel, while the reply has not reached LAPOR!.
+WITH r AS (
+    SELECT * FROM reporter_replies WHERE id = $1 AND lapor_reply_id IS NULL
+), old AS (
+    SELECT c.* FROM complaints c JOIN r ON c.id = r.complaint_id
+), ins AS (
+    INSERT INTO complaints (id, source, channel, reporter_id, title, content, agency_id,
+                            source_agency, anonymous, confidential, submitted_at, origin)
+    SELECT $2, old.source, r.channel, old.reporter_id, left(r.text, 150), r.text,
+           old.source_agency, old.source_agency, old.anonymous, old.confidential, r.sent_at,
+           jsonb_build_object('moved_from_reply', r.id::text, 'open_complaint', old.id::text)
+    FROM r, old
+    RETURNING id
+), gone AS (
+    DELETE FROM reporter_replies WHERE id = $1 AND EXISTS (SELECT 1 FROM ins) RETURNING id
+), unjob AS (
+    DELETE FROM jobs WHERE kind = 'reply_up' AND dedup_key = 'reply:' || $1::text
+      AND state = 'queued' AND EXISTS (SELECT 1 FROM ins) RETURNING id
+)
+SELECT (SELECT id FROM ins) AS new_id, (SELECT complaint_id FROM r) AS old_id,
+       (SELECT count(*) FROM gone) AS moved;
