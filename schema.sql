@@ -55,6 +55,142 @@ CREATE TYPE public.token_role AS ENUM (
     'agency'
 );
 
+CREATE FUNCTION public.complaint_counts_bump(ch text, ag text, st public.complaint_status, sg text, d bigint) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO complaint_counts AS k (channel, agency_id, status, stage, n)
+    VALUES (ch, coalesce(ag, ''), st, sg, d)
+    ON CONFLICT (channel, agency_id, status, stage) DO UPDATE SET n = k.n + EXCLUDED.n
+$$;
+
+CREATE FUNCTION public.complaint_counts_trigger() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    old_key text;
+    new_key text;
+    old_stage text;
+    new_stage text;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        old_stage := complaint_stage(OLD.status, OLD.lapor_tracking_id, OLD.first_real_followup_at);
+        old_key := OLD.channel || '/' || coalesce(OLD.agency_id, '') || '/' || OLD.status::text
+                   || '/' || old_stage;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        new_stage := complaint_stage(NEW.status, NEW.lapor_tracking_id, NEW.first_real_followup_at);
+        new_key := NEW.channel || '/' || coalesce(NEW.agency_id, '') || '/' || NEW.status::text
+                   || '/' || new_stage;
+    END IF;
+    IF old_key IS DISTINCT FROM new_key THEN
+        IF new_key IS NULL OR (old_key IS NOT NULL AND old_key < new_key) THEN
+            PERFORM complaint_counts_bump(OLD.channel, OLD.agency_id, OLD.status, old_stage, -1);
+            IF new_key IS NOT NULL THEN
+                PERFORM complaint_counts_bump(NEW.channel, NEW.agency_id, NEW.status, new_stage, 1);
+            END IF;
+        ELSE
+            PERFORM complaint_counts_bump(NEW.channel, NEW.agency_id, NEW.status, new_stage, 1);
+            IF old_key IS NOT NULL THEN
+                PERFORM complaint_counts_bump(OLD.channel, OLD.agency_id, OLD.status, old_stage, -1);
+            END IF;
+        END IF;
+    END IF;
+    -- Hourly: a complaint counts as received in its received_at hour and as pushed in its
+    -- lapor_created_at hour; a change of either key moves its contribution.
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (
+           OLD.received_at, OLD.source, OLD.channel, coalesce(OLD.agency_id, ''),
+           OLD.lapor_tracking_id IS NULL, OLD.lapor_created_at)
+           IS DISTINCT FROM (NEW.received_at, NEW.source, NEW.channel,
+           coalesce(NEW.agency_id, ''), NEW.lapor_tracking_id IS NULL, NEW.lapor_created_at))
+    THEN
+        PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel, OLD.agency_id,
+                                      -1, 0);
+        IF OLD.lapor_tracking_id IS NOT NULL THEN
+            PERFORM complaint_hourly_bump(coalesce(OLD.lapor_created_at, OLD.received_at),
+                                          OLD.source, OLD.channel, OLD.agency_id, 0, -1);
+        END IF;
+    ELSIF TG_OP = 'UPDATE' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel, NEW.agency_id,
+                                      1, 0);
+        IF NEW.lapor_tracking_id IS NOT NULL THEN
+            PERFORM complaint_hourly_bump(coalesce(NEW.lapor_created_at, NEW.received_at),
+                                          NEW.source, NEW.channel, NEW.agency_id, 0, 1);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.complaint_hourly_bump(h timestamp with time zone, src text, ch text, ag text, r bigint, p bigint) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO complaint_hourly AS k (hour, source, channel, agency_id, received, pushed)
+    VALUES (date_trunc('hour', h), src, ch, coalesce(ag, ''), r, p)
+    ON CONFLICT (hour, source, channel, agency_id) DO UPDATE
+    SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed;
+    INSERT INTO complaint_hourly_total AS k (hour, source, channel, received, pushed)
+    VALUES (date_trunc('hour', h), src, ch, r, p)
+    ON CONFLICT (hour, source, channel) DO UPDATE
+    SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed
+$$;
+
+CREATE FUNCTION public.complaint_stage(s public.complaint_status, tracking text, real_at timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT CASE
+        WHEN s IN ('duplicate', 'history', 'rejected_by_lapor', 'bukan_wewenang', 'dihapus')
+            THEN 'out'
+        WHEN s IN ('selesai', 'arsip') THEN 'closed'
+        WHEN real_at IS NOT NULL THEN 'real_followup'
+        WHEN s IN ('terdisposisi', 'diproses', 'ditindaklanjuti', 'tertunda') THEN 'assigned'
+        WHEN s = 'terverifikasi' THEN 'verified'
+        WHEN tracking IS NOT NULL OR s = 'belum_terverifikasi' THEN 'pushed'
+        ELSE 'received'
+    END
+$$;
+
+CREATE FUNCTION public.dashboard_counts_rebuild() RETURNS void
+    LANGUAGE sql
+    AS $$
+DELETE FROM complaint_counts;
+DELETE FROM complaint_hourly;
+DELETE FROM complaint_hourly_total;
+INSERT INTO complaint_counts (channel, agency_id, status, stage, n)
+SELECT channel, coalesce(agency_id, ''), status,
+       complaint_stage(status, lapor_tracking_id, first_real_followup_at), count(*)
+FROM complaints GROUP BY 1, 2, 3, 4;
+
+INSERT INTO complaint_hourly (hour, source, channel, agency_id, received, pushed)
+SELECT hour, source, channel, agency_id, sum(r), sum(p)
+FROM (SELECT date_trunc('hour', received_at) AS hour, source, channel,
+             coalesce(agency_id, '') AS agency_id, 1 AS r, 0 AS p FROM complaints
+      UNION ALL
+      SELECT date_trunc('hour', coalesce(lapor_created_at, received_at)), source, channel,
+             coalesce(agency_id, ''), 0, 1 FROM complaints WHERE lapor_tracking_id IS NOT NULL
+     ) x
+GROUP BY 1, 2, 3, 4;
+
+INSERT INTO complaint_hourly_total (hour, source, channel, received, pushed)
+SELECT hour, source, channel, sum(received), sum(pushed) FROM complaint_hourly
+GROUP BY 1, 2, 3;
+$$;
+
+CREATE FUNCTION public.followups_first_real_trigger() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.label IN ('substantive', 'substantive_with_evidence') THEN
+        UPDATE complaints SET first_real_followup_at = NEW.at
+        WHERE id = NEW.complaint_id
+          AND (first_real_followup_at IS NULL OR first_real_followup_at > NEW.at);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.forms_enqueue_write_back() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -104,6 +240,24 @@ CREATE SEQUENCE public.access_log_id_seq
 
 ALTER SEQUENCE public.access_log_id_seq OWNED BY public.access_log.id;
 
+CREATE TABLE public.agency_monthly (
+    month date NOT NULL,
+    agency_id text NOT NULL,
+    agency_name text,
+    received integer DEFAULT 0 NOT NULL,
+    followed_up integer DEFAULT 0 NOT NULL,
+    real_followup integer DEFAULT 0 NOT NULL,
+    done integer DEFAULT 0 NOT NULL,
+    answered integer DEFAULT 0 NOT NULL,
+    ack_only integer DEFAULT 0 NOT NULL,
+    closed_ever integer DEFAULT 0 NOT NULL,
+    reopened integer DEFAULT 0 NOT NULL,
+    closed_without_real_followup integer DEFAULT 0 NOT NULL,
+    breaches integer DEFAULT 0 NOT NULL,
+    days_hist integer[] DEFAULT '{}'::integer[] NOT NULL,
+    computed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.api_tokens (
     id uuid NOT NULL,
     name text NOT NULL,
@@ -149,6 +303,31 @@ CREATE TABLE public.complaint_clusters (
     reporters integer DEFAULT 0 NOT NULL
 );
 
+CREATE TABLE public.complaint_counts (
+    channel text NOT NULL,
+    agency_id text NOT NULL,
+    status public.complaint_status NOT NULL,
+    stage text NOT NULL,
+    n bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.complaint_hourly (
+    hour timestamp with time zone NOT NULL,
+    source text NOT NULL,
+    channel text NOT NULL,
+    agency_id text NOT NULL,
+    received bigint DEFAULT 0 NOT NULL,
+    pushed bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.complaint_hourly_total (
+    hour timestamp with time zone NOT NULL,
+    source text NOT NULL,
+    channel text NOT NULL,
+    received bigint DEFAULT 0 NOT NULL,
+    pushed bigint DEFAULT 0 NOT NULL
+);
+
 CREATE TABLE public.complaints (
     id uuid NOT NULL,
     source text NOT NULL,
@@ -190,8 +369,12 @@ CREATE TABLE public.complaints (
     route_agency text,
     route_confidence real,
     route_reasons text[] DEFAULT '{}'::text[] NOT NULL,
-    needs_triage boolean DEFAULT false NOT NULL
+    needs_triage boolean DEFAULT false NOT NULL,
+    erased_at timestamp with time zone,
+    first_real_followup_at timestamp with time zone,
+    search tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, ((COALESCE(title, ''::text) || ' '::text) || content))) STORED
 );
+ALTER TABLE ONLY public.complaints ALTER COLUMN search SET STATISTICS 1000;
 
 CREATE TABLE public.component_health (
     component text NOT NULL,
@@ -260,6 +443,14 @@ CREATE SEQUENCE public.followups_id_seq
 
 ALTER SEQUENCE public.followups_id_seq OWNED BY public.followups.id;
 
+CREATE TABLE public.form_writes (
+    complaint_id uuid NOT NULL,
+    write_key text NOT NULL,
+    wording text NOT NULL,
+    planned_at timestamp with time zone DEFAULT now() NOT NULL,
+    confirmed_at timestamp with time zone
+);
+
 CREATE TABLE public.incidents (
     id bigint NOT NULL,
     kind text NOT NULL,
@@ -313,6 +504,13 @@ CREATE SEQUENCE public.jobs_id_seq
 
 ALTER SEQUENCE public.jobs_id_seq OWNED BY public.jobs.id;
 
+CREATE TABLE public.lapor_agencies (
+    id text NOT NULL,
+    name text NOT NULL,
+    parent_id text,
+    fetched_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.lapor_events (
     event_id text NOT NULL,
     tracking_id text NOT NULL,
@@ -347,7 +545,15 @@ CREATE TABLE public.notifications (
     sent_at timestamp with time zone,
     delivered_at timestamp with time zone,
     items jsonb DEFAULT '[]'::jsonb NOT NULL,
-    merged_into uuid
+    merged_into uuid,
+    sending_at timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    address_hash bytea,
+    body_hash bytea,
+    retry_of uuid,
+    redelivery_no integer DEFAULT 0 NOT NULL,
+    body_enc bytea,
+    body_key text
 );
 
 CREATE TABLE public.raw_items (
@@ -362,7 +568,9 @@ CREATE TABLE public.raw_items (
     state public.raw_state NOT NULL,
     reason text,
     complaint_id uuid,
-    content_hash bytea
+    content_hash bytea,
+    payload_key text,
+    purged_at timestamp with time zone
 );
 
 CREATE SEQUENCE public.raw_items_id_seq
@@ -383,7 +591,14 @@ CREATE TABLE public.reporter_replies (
     sent_at timestamp with time zone,
     resolved boolean,
     lapor_reply_id text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    verified boolean DEFAULT true NOT NULL,
+    verified_by text,
+    unverified_reason text,
+    reviewed_at timestamp with time zone,
+    reviewed_by text,
+    review text,
+    CONSTRAINT reporter_replies_review_check CHECK ((review = ANY (ARRAY['accepted'::text, 'rejected'::text])))
 );
 
 CREATE TABLE public.reporters (
@@ -464,6 +679,9 @@ ALTER TABLE ONLY public.route_corrections ALTER COLUMN id SET DEFAULT nextval('p
 ALTER TABLE ONLY public.access_log
     ADD CONSTRAINT access_log_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.agency_monthly
+    ADD CONSTRAINT agency_monthly_pkey PRIMARY KEY (month, agency_id);
+
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 
@@ -481,6 +699,15 @@ ALTER TABLE ONLY public.complaint_attachments
 
 ALTER TABLE ONLY public.complaint_clusters
     ADD CONSTRAINT complaint_clusters_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.complaint_counts
+    ADD CONSTRAINT complaint_counts_pkey PRIMARY KEY (channel, agency_id, status, stage);
+
+ALTER TABLE ONLY public.complaint_hourly
+    ADD CONSTRAINT complaint_hourly_pkey PRIMARY KEY (hour, source, channel, agency_id);
+
+ALTER TABLE ONLY public.complaint_hourly_total
+    ADD CONSTRAINT complaint_hourly_total_pkey PRIMARY KEY (hour, source, channel);
 
 ALTER TABLE ONLY public.complaints
     ADD CONSTRAINT complaints_lapor_tracking_id_key UNIQUE (lapor_tracking_id);
@@ -503,11 +730,17 @@ ALTER TABLE ONLY public.followups
 ALTER TABLE ONLY public.followups
     ADD CONSTRAINT followups_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.form_writes
+    ADD CONSTRAINT form_writes_pkey PRIMARY KEY (complaint_id, write_key);
+
 ALTER TABLE ONLY public.incidents
     ADD CONSTRAINT incidents_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.jobs
     ADD CONSTRAINT jobs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.lapor_agencies
+    ADD CONSTRAINT lapor_agencies_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.lapor_events
     ADD CONSTRAINT lapor_events_pkey PRIMARY KEY (event_id);
@@ -548,21 +781,31 @@ CREATE INDEX complaint_clusters_key_idx ON public.complaint_clusters USING btree
 
 CREATE INDEX complaint_clusters_recent_idx ON public.complaint_clusters USING btree (last_at DESC) WHERE (reporters > 1);
 
+CREATE INDEX complaint_hourly_agency_idx ON public.complaint_hourly USING btree (agency_id, hour);
+
 CREATE INDEX complaints_agency_idx ON public.complaints USING btree (agency_id, received_at DESC);
 
-CREATE INDEX complaints_cluster_idx ON public.complaints USING btree (cluster_id) WHERE (cluster_id IS NOT NULL);
+CREATE INDEX complaints_channel_idx ON public.complaints USING btree (channel, received_at DESC);
+
+CREATE INDEX complaints_cluster_idx ON public.complaints USING btree (cluster_id, received_at DESC) WHERE (cluster_id IS NOT NULL);
 
 CREATE INDEX complaints_content_hash_idx ON public.complaints USING btree (content_hash);
 
 CREATE INDEX complaints_receipt_code_idx ON public.complaints USING btree (source, ((origin ->> 'receipt_code'::text))) WHERE (origin ? 'receipt_code'::text);
 
+CREATE INDEX complaints_receipt_upper_idx ON public.complaints USING btree (upper((origin ->> 'receipt_code'::text))) WHERE (origin ? 'receipt_code'::text);
+
 CREATE INDEX complaints_received_idx ON public.complaints USING btree (received_at DESC);
 
 CREATE INDEX complaints_reporter_idx ON public.complaints USING btree (reporter_id);
 
+CREATE INDEX complaints_source_agency_idx ON public.complaints USING btree (source_agency, received_at DESC) WHERE (source_agency IS NOT NULL);
+
 CREATE INDEX complaints_source_idx ON public.complaints USING btree (source, received_at DESC);
 
 CREATE INDEX complaints_status_idx ON public.complaints USING btree (status, received_at DESC);
+
+CREATE INDEX complaints_text_idx ON public.complaints USING gin (search);
 
 CREATE INDEX complaints_thread_keys_idx ON public.complaints USING gin (thread_keys);
 
@@ -577,6 +820,8 @@ CREATE INDEX events_complaint_idx ON public.events USING btree (complaint_id, id
 CREATE INDEX events_kind_idx ON public.events USING btree (kind, at);
 
 CREATE INDEX followups_complaint_idx ON public.followups USING btree (complaint_id, at);
+
+CREATE INDEX followups_label_idx ON public.followups USING btree (label, complaint_id);
 
 CREATE INDEX followups_substantive_idx ON public.followups USING btree (complaint_id, at) WHERE (label = ANY (ARRAY['substantive'::public.followup_label, 'substantive_with_evidence'::public.followup_label]));
 
@@ -596,17 +841,29 @@ CREATE INDEX jobs_lease_idx ON public.jobs USING btree (lease_until) WHERE ((sta
 
 CREATE INDEX lapor_events_tracking_idx ON public.lapor_events USING btree (tracking_id, at);
 
+CREATE INDEX notifications_address_recent_idx ON public.notifications USING btree (address_hash, sent_at) WHERE (address_hash IS NOT NULL);
+
 CREATE INDEX notifications_complaint_idx ON public.notifications USING btree (complaint_id, created_at);
 
 CREATE INDEX notifications_pending_idx ON public.notifications USING btree (complaint_id, created_at) WHERE (state = 'queued'::public.notification_state);
 
+CREATE INDEX notifications_retry_of_idx ON public.notifications USING btree (retry_of) WHERE (retry_of IS NOT NULL);
+
 CREATE INDEX notifications_sent_at_idx ON public.notifications USING btree (sent_at) WHERE (sent_at IS NOT NULL);
 
+CREATE INDEX raw_items_complaint_idx ON public.raw_items USING btree (complaint_id) WHERE (complaint_id IS NOT NULL);
+
 CREATE INDEX raw_items_hash_idx ON public.raw_items USING btree (source, content_hash);
+
+CREATE INDEX raw_items_quarantined_idx ON public.raw_items USING btree (id DESC) WHERE (state = 'quarantined'::public.raw_state);
 
 CREATE INDEX raw_items_source_ingested_idx ON public.raw_items USING btree (source, ingested_at);
 
 CREATE INDEX raw_items_state_idx ON public.raw_items USING btree (state, source) WHERE (state = 'quarantined'::public.raw_state);
+
+CREATE INDEX reporter_replies_complaint_idx ON public.reporter_replies USING btree (complaint_id, created_at);
+
+CREATE INDEX reporter_replies_held_idx ON public.reporter_replies USING btree (created_at) WHERE ((NOT verified) AND (reviewed_at IS NULL));
 
 CREATE INDEX reporters_email_hash_idx ON public.reporters USING btree (email_hash);
 
@@ -616,11 +873,19 @@ CREATE INDEX reporters_phone_hash_idx ON public.reporters USING btree (phone_has
 
 CREATE INDEX route_corrections_complaint_idx ON public.route_corrections USING btree (complaint_id);
 
+CREATE INDEX sla_clocks_breached_complaint_idx ON public.sla_clocks USING btree (complaint_id) WHERE (breached_at IS NOT NULL);
+
 CREATE INDEX sla_clocks_breached_idx ON public.sla_clocks USING btree (breached_at) WHERE (breached_at IS NOT NULL);
+
+CREATE INDEX sla_clocks_open_agency_idx ON public.sla_clocks USING btree (agency_id, due_at) WHERE ((met_at IS NULL) AND (breached_at IS NULL));
 
 CREATE INDEX sla_clocks_open_idx ON public.sla_clocks USING btree (due_at) WHERE ((met_at IS NULL) AND (breached_at IS NULL));
 
+CREATE TRIGGER complaints_counts AFTER INSERT OR DELETE OR UPDATE OF status, lapor_tracking_id, lapor_created_at, agency_id, channel, source, received_at, first_real_followup_at ON public.complaints FOR EACH ROW EXECUTE FUNCTION public.complaint_counts_trigger();
+
 CREATE TRIGGER complaints_forms_write_back AFTER UPDATE OF lapor_tracking_id, status ON public.complaints FOR EACH ROW WHEN (((new.lapor_tracking_id IS DISTINCT FROM old.lapor_tracking_id) OR (new.status IS DISTINCT FROM old.status))) EXECUTE FUNCTION public.forms_enqueue_write_back();
+
+CREATE TRIGGER followups_first_real AFTER INSERT OR UPDATE OF label ON public.followups FOR EACH ROW EXECUTE FUNCTION public.followups_first_real_trigger();
 
 CREATE TRIGGER followups_forms_write_back AFTER INSERT ON public.followups FOR EACH ROW EXECUTE FUNCTION public.forms_enqueue_write_back();
 
@@ -648,6 +913,9 @@ ALTER TABLE ONLY public.dashboard_sessions
 ALTER TABLE ONLY public.followups
     ADD CONSTRAINT followups_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.form_writes
+    ADD CONSTRAINT form_writes_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.jobs
     ADD CONSTRAINT jobs_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
 
@@ -656,6 +924,9 @@ ALTER TABLE ONLY public.lapor_events
 
 ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.notifications
+    ADD CONSTRAINT notifications_retry_of_fkey FOREIGN KEY (retry_of) REFERENCES public.notifications(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.reporter_replies
     ADD CONSTRAINT reporter_replies_complaint_id_fkey FOREIGN KEY (complaint_id) REFERENCES public.complaints(id) ON DELETE CASCADE;

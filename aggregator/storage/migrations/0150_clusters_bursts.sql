@@ -20,4 +20,5 @@ CREATE INDEX complaint_clusters_recent_idx ON complaint_clusters (last_at DESC)
 -- complaints.cluster_id was reserved (unused) by the initial schema: now it points here.
 ALTER TABLE complaints ADD CONSTRAINT complaints_cluster_fk FOREIGN KEY (cluster_id)
     REFERENCES complaint_clusters (id) ON DELETE SET NULL;
-CREATE INDEX complaints_cluster_idx ON complaints (cluster_id) WHERE cluster_id IS NOT NULL;
+-- complaints_cluster_idx (cluster_id, received_at DESC) comes with 0140: it serves both
+-- the dashboard's cluster filter and the cluster look-ups here.
