@@ -10,17 +10,19 @@ report up by ``external_ref`` before sending again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import math
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 import structlog
 
-from aggregator.errors import AuthError, PermanentError, TransientError
+from aggregator.errors import AuthError, Deferred, InDoubtError, PermanentError, TransientError
 from aggregator.intake.normalize import derive_title
 from aggregator.lapor.apply import Classifier, apply_stored, default_classifier
 from aggregator.lapor.batching import MicroBatcher
@@ -36,6 +38,7 @@ from aggregator.lapor.port import LaporPort
 from aggregator.storage import lapor as repo
 from aggregator.storage.events import append_event
 from schemas.complaint import Channel, Classification, Location, Reporter
+from schemas.config import LaporConfig
 from schemas.events import Job
 
 log = structlog.get_logger(__name__)
@@ -48,6 +51,15 @@ _NOT_PUSHED = {"duplicate", "history"}
 AUTH_RETRY_S = 300.0
 PREFETCH = 100  # claimed push jobs read together
 PREFETCH_TTL_S = 10.0  # a row read ahead is used only this fresh
+
+
+def push_concurrency(cfg: LaporConfig) -> int:
+    """Push jobs run at once by one process: ``lapor.push_concurrency``, or sized by
+    Little's law to keep the rate limit busy while some requests wait on a slow LAPOR! or
+    hang until ``request_timeout_s`` cuts them off (1.5 s per request on average)."""
+    if cfg.push_concurrency is not None:
+        return cfg.push_concurrency
+    return max(4, min(64, math.ceil(cfg.rate_limit_per_s * 1.5)))
 
 
 def _location(value: Any) -> Location | None:
@@ -112,6 +124,23 @@ class PushHandlers:
     def handlers(self) -> dict[str, Callable[[Job], Awaitable[None]]]:
         return {"push": self.push, "reply_up": self.reply_up}
 
+    @contextlib.asynccontextmanager
+    async def _outage_defers(self) -> AsyncIterator[None]:
+        """A transient failure that leaves the breaker open (it tripped on this one, or this
+        was its one trial call) is LAPOR!'s outage, not the job's: deferred, no attempt
+        spent, and an in-doubt one keeps its mark."""
+        try:
+            yield
+        except Deferred:
+            raise
+        except TransientError as exc:
+            breaker = getattr(self.port, "breaker", None)
+            if breaker is None or not breaker.is_open:
+                raise
+            raise Deferred(f"LAPOR! is down (circuit breaker open): {exc}",
+                           retry_after=max(1.0, breaker.retry_in()),
+                           in_doubt=isinstance(exc, InDoubtError)) from exc
+
     # ---- push -------------------------------------------------------------------------------
     async def push(self, job: Job) -> None:
         if job.complaint_id is None:
@@ -126,7 +155,8 @@ class PushHandlers:
         if row["status"] in _NOT_PUSHED or row["duplicate_of"] is not None:
             return
         try:
-            await self._push(job, cid, row)
+            async with self._outage_defers():
+                await self._push(job, cid, row)
         except AuthError as exc:
             # Credentials refused: a human must act; keep the job alive meanwhile.
             raise TransientError(str(exc), retry_after=AUTH_RETRY_S) from exc
@@ -303,7 +333,8 @@ class PushHandlers:
             raise TransientError("the complaint has no Tracking ID yet", retry_after=60)
         reply = ReplyPayload(text=row["text"], sent_at=row["sent_at"], resolved=row["resolved"])
         try:
-            lapor_reply_id = await self.port.post_reply(tracking_id, reply, str(reply_id))
+            async with self._outage_defers():
+                lapor_reply_id = await self.port.post_reply(tracking_id, reply, str(reply_id))
         except Gone as exc:
             raise PermanentError("the LAPOR! report was deleted") from exc
         except AuthError as exc:
@@ -327,7 +358,7 @@ class PushLoop:
 
         self.handlers = PushHandlers(services, port, classify=classify)
         self.worker = Worker(services.queue, self.handlers.handlers(),
-                             concurrency=concurrency or services.settings.queue.workers)
+                             concurrency=concurrency or push_concurrency(services.settings.lapor))
 
     async def run_once(self) -> int:
         return await self.worker.run_once()
