@@ -50,6 +50,7 @@ from schemas.config import LaporConfig
 log = structlog.get_logger(__name__)
 
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+_TOKEN_REPEATS = 3
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -175,7 +176,7 @@ class HttpLaporAdapter:
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
-        self.counts: dict[str, int] = {"requests": 0, "http_429": 0, "http_5xx": 0,
+        self.counts: dict[str, int] = {"requests": 0, "http_401": 0, "http_429": 0, "http_5xx": 0,
                                        "token_fetches": 0, "in_doubt": 0}
 
     # ---- plumbing -------------------------------------------------------------------------
@@ -202,7 +203,12 @@ class HttpLaporAdapter:
         if not self.breaker.allow():
             raise BreakerOpen("LAPOR! circuit breaker is open",
                               retry_after=max(1.0, self.breaker.retry_in()))
-        await self.bucket.acquire()
+        if auth:
+            await self.bucket.acquire()
+        else:
+            # The token fetch goes at once, ahead of the line waiting for it, and is charged
+            # to the bucket all the same (the rate holds on average).
+            self.bucket.charge()
         hdrs = dict(headers or {})
         if auth:
             # Chosen after the wait in the bucket's line, not before: a token revoked (and
@@ -259,10 +265,23 @@ class HttpLaporAdapter:
         sent: list[str] = []
         status, body, headers = await self._send(method, path, mutating=mutating, sent=sent,
                                                  **kw)
-        if status == 401:
-            # Refused: fetch a new token unless another caller already replaced this one.
-            await self._fetch_token(sent[0] if sent else None)
-            status, body, headers = await self._send(method, path, mutating=mutating, **kw)
+        # Refused: a new token (unless another caller already replaced the refused one) and
+        # the request again. A peer revoking tokens every few seconds may refuse the new one
+        # too before this request's turn in the rate limiter comes round: a few repeats,
+        # then it is the credentials (AuthError).
+        for _ in range(_TOKEN_REPEATS):
+            if status != 401:
+                break
+            self.counts["http_401"] += 1
+            refused = sent[-1] if sent else None
+            if refused is not None and self._token == refused:
+                # At once: callers whose turn in the rate limiter comes now wait for the new
+                # token instead of spending their turn on a refusal.
+                self._token = None
+            await self._fetch_token(refused)
+            sent.clear()
+            status, body, headers = await self._send(method, path, mutating=mutating,
+                                                     sent=sent, **kw)
         if status in ok:
             return status, body
         raise error_for_status(status, body, _retry_after(headers))
