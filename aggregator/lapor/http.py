@@ -147,6 +147,9 @@ def verify_signature(secret: str, timestamp: str | None, raw: bytes, signature: 
 
 class HttpLaporAdapter:
     name = "http"
+    # Creates and replies are idempotent by key (remembered >= 30 days): an in-doubt push
+    # may be sent again as it was (see aggregator.lapor.push).
+    replays_by_key = True
 
     def __init__(self, cfg: LaporConfig, session: aiohttp.ClientSession, *,
                  base_url: str | None = None, client_id: str | None = None,

@@ -3,8 +3,10 @@
 A push uploads the attachments (remembering each upstream id, so a retry sends the same
 body), creates the report with ``Idempotency-Key`` = ``external_ref`` = the complaint id,
 and stores the Tracking ID, the status and the timeline event in one transaction. After a
-timeout or a dropped connection the job is ``in_doubt`` and its next attempt looks the
-report up by ``external_ref`` before sending again.
+timeout or a dropped connection the job is ``in_doubt``; its next attempt sends the same
+body under the same key again while LAPOR! still remembers the key (the answer is the
+report the lost request created, if it did), and looks the report up by ``external_ref``
+first when the job is older than that or the adapter has no idempotent create.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NOT_PUSHED = {"duplicate", "history"}
 AUTH_RETRY_S = 300.0
 PREFETCH = 100  # claimed push jobs read together
+KEY_MEMORY_S = 29 * 86400.0  # LAPOR! remembers Idempotency-Keys "at least 30 days"
 PREFETCH_TTL_S = 10.0  # a row read ahead is used only this fresh
 
 
@@ -165,7 +168,7 @@ class PushHandlers:
         if getattr(self.port, "name", "") == "manual":
             await self._to_worklist(cid)
             return
-        if job.payload.get("in_doubt") or job.attempts > 1:
+        if (job.payload.get("in_doubt") or job.attempts > 1) and not self._replays(job):
             found = await self.port.find_by_external_ref(str(cid))
             if found is not None:
                 await self.adopt(cid, found.tracking_id, found.created_at, found.status,
@@ -200,6 +203,19 @@ class PushHandlers:
             return
         await self.adopt(cid, result.tracking_id, result.created_at, result.status,
                          how="replayed" if result.replayed else "created")
+
+    def _replays(self, job: Job) -> bool:
+        """Can an in-doubt create simply be sent again? With a port whose creates are
+        idempotent by key (``replays_by_key``: LAPOR! remembers keys and external refs for
+        at least 30 days, and answers the same key and body with the first answer), yes,
+        while the job is younger than that memory: the repeat either creates the report
+        the lost request did not, or is answered with the one it did (a replay, or
+        ``duplicate_external_ref`` / ``idempotency_key_reused``, both adopted). That saves
+        the look-up's request on every in-doubt job; older jobs look up first."""
+        if not getattr(self.port, "replays_by_key", False):
+            return False
+        age = dt.datetime.now(dt.UTC) - job.created_at
+        return age.total_seconds() < KEY_MEMORY_S
 
     def payload(self, cid: uuid.UUID, row: asyncpg.Record,
                 attachment_ids: list[str]) -> ReportPayload:
