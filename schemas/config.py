@@ -217,9 +217,9 @@ class LaporConfig(Section):
     breaker, as long as they are also `breaker_failure_rate` of the calls in that window."""
     breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
     """Share of failed calls within `breaker_window_s` that opens the breaker: a noisy
-    LAPOR! (one 5xx in five) keeps it closed, one that is down opens it within a second
-    or two at the rate limit."""
-    breaker_window_s: float = Field(default=30.0, gt=0)
+    LAPOR! (one 5xx in five) keeps it closed; one that goes down opens it within about
+    half a window."""
+    breaker_window_s: float = Field(default=10.0, gt=0)
     """The window the breaker's failure rate is measured over."""
     breaker_reset_s: float = Field(default=30.0, gt=0)
     """How long the open breaker waits before one trial request. While it is open, push

@@ -32,7 +32,7 @@ class CircuitBreaker:
     CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
     def __init__(self, name: str = "lapor", *, failures: int = 20, failure_rate: float = 0.5,
-                 window_s: float = 30.0, reset_s: float = 30.0,
+                 window_s: float = 10.0, reset_s: float = 30.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not 0.0 < failure_rate <= 1.0:
             raise ValueError("failure_rate must be in (0, 1]")
