@@ -21,8 +21,9 @@
     ``request_timeout_s``, breaker, backoff). ``goodput_ratio`` = reports created per second
     while the backlog lasts (95 % of N ÷ the time until 95 % were pushed) ÷ R (target
     ≥ 0.6); ``goodput_ratio_whole_run`` counts the last 5 % too, i.e. the tail of jobs that
-    failed more than once and wait out their backoff (``tail_s``); ``exactly_once`` = the sandbox holds exactly one report per complaint
-    and every complaint holds that report's Tracking ID; ``attempts_spent`` and
+    failed more than once and wait out their backoff (``tail_s``); ``exactly_once`` = the
+    sandbox holds exactly one report per complaint and every complaint holds that report's
+    Tracking ID; ``attempts_spent`` and
     ``deferred`` show what the faults cost the queue.
 
 Server: ``--dsn``, else SATUKANAL_BENCH_DATABASE_URL, else
