@@ -263,6 +263,20 @@ class QueueConfig(Section):
     """How often idle workers look for due jobs when no NOTIFY woke them."""
 
 
+class SpoolConfig(Section):
+    dir: Path | None = None
+    """Where HTTP intakes (SMS webhook, form endpoint) keep what they accepted while
+    PostgreSQL cannot be reached; default `data_dir/spool`. Local disk: every entry is
+    fsynced before the gateway or citizen gets an answer."""
+    max_mb: float = Field(default=512.0, gt=0)
+    """Most the spool may hold; past it, intakes refuse (HTTP 503) instead of filling the
+    disk."""
+    db_timeout_s: float = Field(default=3.0, gt=0)
+    """How long an intake waits for the database before it spools the request instead."""
+    drain_interval_s: float = Field(default=1.0, gt=0)
+    """How often the spool is tried against the database while it holds anything."""
+
+
 class HttpConfig(Section):
     host: str = "127.0.0.1"
     """Address the one HTTP listener (dashboard, admin API, intakes, health, metrics)
@@ -537,6 +551,8 @@ class Settings(BaseSettings):
     """The job queue."""
     http: HttpConfig = HttpConfig()
     """The HTTP listener."""
+    spool: SpoolConfig = SpoolConfig()
+    """The HTTP intakes' local spool for when PostgreSQL is away."""
     sla: SlaConfig = SlaConfig()
     """Working-day clocks."""
     notify: NotifyConfig = NotifyConfig()

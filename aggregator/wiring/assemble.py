@@ -152,6 +152,11 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             loops.append(UpdatesLoop(services, port))
         loops.append(SlaLoop(services, sinks, interval_s=settings.sla.check_interval_s))
         loops.append(DeliveryLoop(services, caps.delivery_status))
+        if caps.http_intake:
+            from aggregator.intake.spool import SpoolDrainer
+            from aggregator.wiring.services import ensure_spool
+
+            loops.append(SpoolDrainer(services, ensure_spool(services)))
         from aggregator.health.incidents import IncidentLoop
 
         loops.append(IncidentLoop(services, sinks=list(sinks)))

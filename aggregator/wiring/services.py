@@ -16,6 +16,7 @@ from aggregator.crypto import Crypto
 from schemas.config import Settings
 
 if TYPE_CHECKING:
+    from aggregator.intake.spool import Spool
     from aggregator.queue import JobQueue
 
 
@@ -38,3 +39,14 @@ class Services:
     owner: str = field(default_factory=process_owner)
     # Shared runtime objects other parts register (LAPOR! port, circuit breaker, sinks, …).
     extras: dict[str, Any] = field(default_factory=dict)
+    # The HTTP intakes' local spool for when PostgreSQL is away (aggregator.intake.spool),
+    # made on first use by ensure_spool.
+    spool: Spool | None = None
+
+
+def ensure_spool(services: Services) -> Spool:
+    if services.spool is None:
+        from aggregator.intake.spool import Spool
+
+        services.spool = Spool.from_settings(services.settings)
+    return services.spool
