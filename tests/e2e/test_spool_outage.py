@@ -97,9 +97,7 @@ class CuttableProxy:
 
 @pytest.fixture
 async def proxy(db_dsn: str) -> AsyncIterator[tuple[CuttableProxy, str]]:
-    from urllib.parse import urlsplit, urlunsplit
-
-    from urllib.parse import parse_qsl, urlencode
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     parts = urlsplit(db_dsn)
     query = dict(parse_qsl(parts.query))
@@ -169,8 +167,15 @@ async def test_intakes_spool_while_the_database_is_cut_and_lose_nothing(
                     await resp.read()
                     statuses.append(200 if resp.status == 303 else resp.status)
 
-            await send_sms(-1)  # the database is there: stored at once
-            assert statuses == [200] and spool.items == 0
+            # The database is there: stored (the very first ingest loads the router and
+            # may outlast db_timeout_s on a busy machine: then it goes through the spool).
+            await send_sms(-1)
+            assert statuses == [200]
+            for _ in range(60):
+                if not spool.items:
+                    break
+                await asyncio.sleep(0.5)
+            assert spool.items == 0
 
             await cut.cut()
             started = time.monotonic()
@@ -197,11 +202,12 @@ async def test_intakes_spool_while_the_database_is_cut_and_lose_nothing(
             await asyncio.sleep(max(0.0, CUT_S - (time.monotonic() - started)))
 
             await cut.restore()
-            deadline = time.monotonic() + 120
-            while spool.items and time.monotonic() < deadline:
+            for _ in range(240):
+                if not spool.items:
+                    break
                 await asyncio.sleep(0.5)
             assert spool.items == 0
-            assert not list((tmp_path).glob("spool-failed/*"))
+            assert not (tmp_path / "spool-failed").exists()  # nothing set aside
     finally:
         stop.set()
         if drain is not None:
