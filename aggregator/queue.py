@@ -47,6 +47,10 @@ log = structlog.get_logger(__name__)
 CHANNEL = "satukanal_jobs"
 _ACQUIRE_TIMEOUT_S = 5.0
 _FLUSH_AFTER_S = 0.1
+# A worker holds at most the jobs it can start within this many seconds (by the handlers'
+# recent run time): free slots for slow jobs (a killed process strands nothing it had not
+# begun), a whole batch for jobs that take a millisecond.
+_HOLD_HORIZON_S = 0.25
 _ERROR_MAX = 2000
 
 Handler = Callable[[Job], Awaitable[None]]
@@ -542,9 +546,10 @@ class Worker:
     in_doubt. ``on_outcome(kind, outcome)`` is called with outcome ``done``, ``retry``,
     ``in_doubt``, ``deferred``, ``dead``, ``released`` or ``interrupted`` (metrics counters).
 
-    It claims only as many jobs as it has free slots (``concurrency``; ``batch_size`` caps
-    one claim) and renews the leases of every job it holds every ``lease_s`` / 3, so leases
-    can be short: a killed process's jobs are claimed again within ``lease_s``.
+    It claims only what its slots can start within a quarter of a second at the handlers'
+    recent pace (free slots for slow jobs, up to ``batch_size`` for very quick ones) and
+    renews the leases of every job it holds every ``lease_s`` / 3, so leases can be short:
+    a killed process's jobs are claimed again within ``lease_s``.
     """
 
     def __init__(
@@ -579,6 +584,7 @@ class Worker:
         self._failed: deque[tuple[Job, BaseException]] = deque()
         self._running = 0
         self._handled = 0
+        self._avg_run_s = _HOLD_HORIZON_S
         self._wake = asyncio.Event()
         self._notified = False
         self._consumers: list[asyncio.Task[None]] = []
@@ -657,16 +663,13 @@ class Worker:
         self._failed.clear()
         self._running = 0
         self._handled = 0
+        self._avg_run_s = _HOLD_HORIZON_S  # unknown: as slow as matters (free slots only)
         self._wake = asyncio.Event()
         self._notified = False
         self._consumers = [asyncio.create_task(self._consume()) for _ in range(self.concurrency)]
 
     async def _loop(self, conn: asyncpg.Connection, stop: asyncio.Event | None) -> None:
         loop = asyncio.get_running_loop()
-        # Claim only what can start now (a killed process strands nothing it had not
-        # begun), in batches of at least half the slots so cheap jobs are not claimed one
-        # round trip each.
-        claim_at = max(1, self.concurrency // 2)
         drained = False  # the last claim found less than it asked for
         next_poll = 0.0
         next_beat = loop.time() + self._heartbeat_s
@@ -682,8 +685,11 @@ class Worker:
             if self._notified:
                 self._notified = False
                 drained = False
-            free = self.concurrency - self._running - self._ready.qsize()
-            want = not drained and free >= claim_at
+            target = self._hold_target()
+            free = target - self._running - self._ready.qsize()
+            # In batches of at least half the target, so cheap jobs are not claimed a few
+            # per round trip.
+            want = not drained and free >= max(1, target // 2)
             # Successes wait for the claim below, which completes them first; without one
             # coming, they are written within _FLUSH_AFTER_S, so a crash does not repeat work
             # that finished long ago (a citizen would get the same SMS twice).
@@ -730,6 +736,13 @@ class Worker:
                 async with asyncio.timeout(max(timeout, 0.0)):
                     await self._wake.wait()
 
+    def _hold_target(self) -> int:
+        """How many jobs to hold (running + claimed, not started): what the slots can start
+        within ``_HOLD_HORIZON_S`` at the handlers' recent pace, at least the slots, at
+        most one batch."""
+        can_start = self.concurrency * _HOLD_HORIZON_S / max(self._avg_run_s, 1e-4)
+        return max(self.concurrency, min(self.batch_size, int(can_start)))
+
     async def _reap(self, conn: asyncpg.Connection) -> None:
         for _job_id, kind in await self.queue.reap(conn):
             if kind in self._handlers:
@@ -742,10 +755,12 @@ class Worker:
             job = await self._ready.get()
             self._running += 1
             self._started.add(job.id)
+            began = loop.time()
             try:
                 error = await self._execute(job)
             finally:
                 self._running -= 1
+                self._avg_run_s += 0.2 * (loop.time() - began - self._avg_run_s)
             self._started.discard(job.id)
             self._handled += 1
             if error is None:
