@@ -271,8 +271,9 @@ class SpoolConfig(Section):
     max_mb: float = Field(default=512.0, gt=0)
     """Most the spool may hold; past it, intakes refuse (HTTP 503) instead of filling the
     disk."""
-    db_timeout_s: float = Field(default=3.0, gt=0)
-    """How long an intake waits for the database before it spools the request instead."""
+    db_timeout_s: float = Field(default=10.0, gt=0)
+    """How long an intake waits for the database before it spools the request instead (a
+    database that refuses connections is spooled for at once)."""
     drain_interval_s: float = Field(default=1.0, gt=0)
     """How often the spool is tried against the database while it holds anything."""
 

@@ -94,7 +94,8 @@ class Spool:
     def __init__(self, directory: Path, *, max_bytes: int) -> None:
         self.dir = directory
         self.max_bytes = max_bytes
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Made on the first write: a daemon whose database never goes away needs no spool
+        # directory (nor the right to make one).
         self._lock = asyncio.Lock()
         self.items, self.bytes = 0, 0
         for path in self.pending():
@@ -110,6 +111,8 @@ class Spool:
 
     def pending(self) -> list[Path]:
         """Spooled batches, oldest first (the names start with the time they came in)."""
+        if not self.dir.is_dir():
+            return []
         return sorted(p for p in self.dir.iterdir() if p.suffix == SUFFIX and p.is_file())
 
     # -- the database's state as the intakes saw it ----------------------------------------
@@ -139,6 +142,7 @@ class Spool:
         return path
 
     def _write(self, name: str, data: bytes) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self.dir / f".{name}.tmp"
         final = self.dir / f"{name}{SUFFIX}"
         with open(tmp, "wb") as fh:
