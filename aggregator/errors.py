@@ -23,6 +23,18 @@ class InDoubtError(TransientError):
     """The request may have been acted on (timeout or dropped connection after sending)."""
 
 
+class Deferred(TransientError):
+    """Not attempted, or failed only because a shared dependency is known to be down (the
+    LAPOR! circuit breaker is open): the job waits ``retry_after`` seconds without spending
+    an attempt and without its age counting against it. ``in_doubt``: the job may have
+    acted already, and keeps the in-doubt mark so its next attempt checks first."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 in_doubt: bool = False) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.in_doubt = in_doubt
+
+
 class PermanentError(SatukanalError):
     """Give up on this item; ``reason`` is kept for operators."""
 

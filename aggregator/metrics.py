@@ -17,6 +17,11 @@ JOB_OUTCOMES = Counter("satukanal_job_outcomes_total", "Jobs finished", ["kind",
 QUEUE_DEPTH = Gauge("satukanal_queue_jobs", "Jobs by kind and state", ["kind", "state"])
 SOURCE_DEGRADED = Gauge("satukanal_source_degraded", "1 when a source needs a human", ["source"])
 COMPLAINTS = Gauge("satukanal_complaints", "Complaints by status", ["status"])
+SPOOL_DEPTH = Gauge("satukanal_spool_items",
+                    "Intake batches spooled locally while PostgreSQL was away, not yet ingested")
+SPOOL_BYTES = Gauge("satukanal_spool_bytes", "Bytes the intake spool holds")
+SPOOL_REFUSED = Counter("satukanal_spool_refused_total",
+                        "Intake requests refused because the spool was full")
 
 
 def job_outcome(kind: str, outcome: str) -> None:

@@ -30,7 +30,13 @@ from typing import Any
 import asyncpg
 import structlog
 
-from aggregator.errors import InDoubtError, InvalidInput, PermanentError, TransientError
+from aggregator.errors import (
+    Deferred,
+    InDoubtError,
+    InvalidInput,
+    PermanentError,
+    TransientError,
+)
 from aggregator.logging import redact_text
 from aggregator.storage import jobs as repo
 from schemas.config import QueueConfig
@@ -42,6 +48,10 @@ CHANNEL = "satukanal_jobs"
 _ACQUIRE_TIMEOUT_S = 5.0
 _DB_RETRY_S = 1.0  # after the database failed under the worker, try again this soon
 _FLUSH_AFTER_S = 0.1
+# A worker holds at most the jobs it can start within this many seconds (by the handlers'
+# recent run time): free slots for slow jobs (a killed process strands nothing it had not
+# begun), a whole batch for jobs that take a millisecond.
+_HOLD_HORIZON_S = 0.25
 _ERROR_MAX = 2000
 
 Handler = Callable[[Job], Awaitable[None]]
@@ -369,6 +379,13 @@ class JobQueue:
         in_doubt with ``payload["in_doubt"] = True``, same backoff; PermanentError or
         InvalidInput → dead; out of attempts or too old → dead; anything else is transient.
         """
+        if isinstance(exc, Deferred):
+            held = await self.defer(conn, [(job, exc)])
+            if not held:
+                log.warning("job_lease_lost", job_id=job.id, job_kind=job.kind)
+                return None
+            return JobState.IN_DOUBT if exc.in_doubt or job.payload.get("in_doubt") \
+                else JobState.QUEUED
         permanent = isinstance(exc, PermanentError | InvalidInput)
         retry_state = JobState.IN_DOUBT if isinstance(exc, InDoubtError) else JobState.QUEUED
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
@@ -398,6 +415,34 @@ class JobQueue:
                 state=result.state.value, run_after=result.run_after.isoformat(), error=error,
             )
         return result.state
+
+    def defer_delay(self, exc: Deferred) -> float:
+        """When a deferred job comes back: the peer's ``retry_after`` (at least a second),
+        spread by up to half of it (at most 5 s more) so a breaker's whole backlog does not
+        return in the same instant."""
+        base = max(exc.retry_after or 1.0, 1.0)
+        return base + self._rng.uniform(0, min(base / 2, 5.0))
+
+    async def defer(
+        self, conn: asyncpg.Connection, deferred: Sequence[tuple[Job, Deferred]]
+    ) -> int:
+        """Give jobs back for later without spending the attempt their claim counted (see
+        ``Deferred``); one statement for all of them. Returns how many this owner held."""
+        if not deferred:
+            return 0
+        first = deferred[0][1]
+        n = await repo.defer(
+            conn,
+            [job.id for job, _ in deferred],
+            [self.defer_delay(exc) for _, exc in deferred],
+            [exc.in_doubt for _, exc in deferred],
+            owner=self.owner,
+            error=f"deferred: {_describe(first)}",
+            now=self._now(),
+        )
+        log.info("jobs_deferred", count=len(deferred), job_kind=deferred[0][0].kind,
+                 retry_after_s=first.retry_after)
+        return n
 
     async def extend_leases(self, conn: asyncpg.Connection, ids: Sequence[int]) -> int:
         if not ids:
@@ -508,7 +553,12 @@ class Worker:
     ``run(stop)`` loops until ``stop`` is set, then stops claiming, gives back claimed jobs it
     has not started, lets running ones finish for ``grace_s`` and hands back the rest as
     in_doubt. ``on_outcome(kind, outcome)`` is called with outcome ``done``, ``retry``,
-    ``in_doubt``, ``dead``, ``released`` or ``interrupted`` (metrics counters).
+    ``in_doubt``, ``deferred``, ``dead``, ``released`` or ``interrupted`` (metrics counters).
+
+    It claims only what its slots can start within a quarter of a second at the handlers'
+    recent pace (free slots for slow jobs, up to ``batch_size`` for very quick ones) and
+    renews the leases of every job it holds every ``lease_s`` / 3, so leases can be short:
+    a killed process's jobs are claimed again within ``lease_s``.
     """
 
     def __init__(
@@ -543,6 +593,7 @@ class Worker:
         self._failed: deque[tuple[Job, BaseException]] = deque()
         self._running = 0
         self._handled = 0
+        self._avg_run_s = _HOLD_HORIZON_S
         self._wake = asyncio.Event()
         self._notified = False
         self._consumers: list[asyncio.Task[None]] = []
@@ -623,13 +674,13 @@ class Worker:
         self._failed.clear()
         self._running = 0
         self._handled = 0
+        self._avg_run_s = _HOLD_HORIZON_S  # unknown: as slow as matters (free slots only)
         self._wake = asyncio.Event()
         self._notified = False
         self._consumers = [asyncio.create_task(self._consume()) for _ in range(self.concurrency)]
 
     async def _loop(self, conn: asyncpg.Connection, stop: asyncio.Event | None) -> None:
         loop = asyncio.get_running_loop()
-        low_water = self.concurrency
         drained = False  # the last claim found less than it asked for
         next_poll = 0.0
         next_beat = loop.time() + self._heartbeat_s
@@ -645,7 +696,11 @@ class Worker:
             if self._notified:
                 self._notified = False
                 drained = False
-            want = self._ready.qsize() < low_water and not drained
+            target = self._hold_target()
+            free = target - self._running - self._ready.qsize()
+            # In batches of at least half the target, so cheap jobs are not claimed a few
+            # per round trip.
+            want = not drained and free >= max(1, target // 2)
             # Successes wait for the claim below, which completes them first; without one
             # coming, they are written within _FLUSH_AFTER_S, so a crash does not repeat work
             # that finished long ago (a citizen would get the same SMS twice).
@@ -655,8 +710,9 @@ class Worker:
                 # The finished batch is completed right before the next one is claimed.
                 done, self._done = self._done, []
                 try:
+                    limit = min(self.batch_size, free)
                     jobs = await self.queue.claim(
-                        conn, self._kinds, self.batch_size, complete=[job.id for job in done]
+                        conn, self._kinds, limit, complete=[job.id for job in done]
                     )
                 except BaseException:
                     self._done = done + self._done
@@ -665,7 +721,7 @@ class Worker:
                 for job in jobs:
                     self._held[job.id] = job
                     self._ready.put_nowait(job)
-                if len(jobs) < self.batch_size:
+                if len(jobs) < limit:
                     drained = True
                     next_poll = loop.time() + self.queue.cfg.poll_s
                 if jobs:
@@ -691,6 +747,13 @@ class Worker:
                 async with asyncio.timeout(max(timeout, 0.0)):
                     await self._wake.wait()
 
+    def _hold_target(self) -> int:
+        """How many jobs to hold (running + claimed, not started): what the slots can start
+        within ``_HOLD_HORIZON_S`` at the handlers' recent pace, at least the slots, at
+        most one batch."""
+        can_start = self.concurrency * _HOLD_HORIZON_S / max(self._avg_run_s, 1e-4)
+        return max(self.concurrency, min(self.batch_size, int(can_start)))
+
     async def _reap(self, conn: asyncpg.Connection) -> None:
         for _job_id, kind in await self.queue.reap(conn):
             if kind in self._handlers:
@@ -703,10 +766,12 @@ class Worker:
             job = await self._ready.get()
             self._running += 1
             self._started.add(job.id)
+            began = loop.time()
             try:
                 error = await self._execute(job)
             finally:
                 self._running -= 1
+                self._avg_run_s += 0.2 * (loop.time() - began - self._avg_run_s)
             self._started.discard(job.id)
             self._handled += 1
             if error is None:
@@ -740,7 +805,16 @@ class Worker:
     async def _settle(
         self, conn: asyncpg.Connection, *, flush_all: bool, successes: bool = True
     ) -> None:
-        """Write finished jobs: failures one by one (rare), successes as one batch."""
+        """Write finished jobs: deferrals as one batch, other failures one by one (rare),
+        successes as one batch."""
+        deferred = [(job, exc) for job, exc in self._failed if isinstance(exc, Deferred)]
+        if deferred:
+            await self.queue.defer(conn, deferred)
+            ids = {job.id for job, _ in deferred}
+            self._failed = deque((j, e) for j, e in self._failed if j.id not in ids)
+            for job, _ in deferred:
+                self._held.pop(job.id, None)
+                self._outcome(job.kind, "deferred")
         while self._failed:
             job, exc = self._failed[0]
             state = await self.queue.fail(conn, job, exc)

@@ -19,15 +19,14 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from aggregator.errors import InDoubtError, TransientError
+from aggregator.errors import Deferred, InDoubtError, TransientError
 
 log = structlog.get_logger(__name__)
 
 
 def is_retryable(exc: BaseException) -> bool:
-    from aggregator.lapor.errors import BreakerOpen
-
-    return (isinstance(exc, TransientError) and not isinstance(exc, InDoubtError | BreakerOpen))
+    # Deferred covers the open breaker (BreakerOpen): the job waits, not the coroutine.
+    return isinstance(exc, TransientError) and not isinstance(exc, InDoubtError | Deferred)
 
 
 class _WaitHonouringRetryAfter:

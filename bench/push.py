@@ -13,6 +13,19 @@
     reads the complaint, stores the Tracking ID, the timeline event and a notify job in one
     transaction, and runs through the job queue.
 
+(c) ``--faults``: instead of (a) and (b), the hostile peer: the sandbox limits the client to
+    R requests/s (burst 2R), answers 5xx to 20 % of requests, drops 5 % of connections,
+    holds 5 % of creates for 30 s after acting on them and revokes every token every 50
+    requests. A backlog of N complaints (default 1,000; --small 300) is pushed by the
+    daemon's push worker as configured by default (``lapor.push_concurrency`` sized to R,
+    ``request_timeout_s``, breaker, backoff). ``goodput_ratio`` = reports created per second
+    while the backlog lasts (95 % of N ÷ the time until 95 % were pushed) ÷ R (target
+    ≥ 0.6); ``goodput_ratio_whole_run`` counts the last 5 % too, i.e. the tail of jobs that
+    failed more than once and wait out their backoff (``tail_s``); ``exactly_once`` = the
+    sandbox holds exactly one report per complaint and every complaint holds that report's
+    Tracking ID; ``attempts_spent`` and
+    ``deferred`` show what the faults cost the queue.
+
 Server: ``--dsn``, else SATUKANAL_BENCH_DATABASE_URL, else
 postgresql://postgres@127.0.0.1:5432/postgres (scratch databases, dropped afterwards).
 The last line of output is one JSON object.
@@ -103,7 +116,11 @@ async def sandbox(*args: str) -> AsyncIterator[str]:
         yield root
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # requests it holds hanging (the faults run)
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 async def insert_backlog(pool: asyncpg.Pool, n: int) -> list[uuid.UUID]:
@@ -164,6 +181,99 @@ async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> PushRu
             await pool.close()
 
 
+FAULTS = "error5xx=0.2,drop=0.05,timeout_after_create=0.05,revoke_every=50,hang_s=30"
+
+
+async def push_through_faults(server: str, root: str, n: int, rate: float) -> dict[str, Any]:
+    from aggregator.lapor.push import push_concurrency
+
+    lapor = LaporConfig(adapter="http", base_url=root + "/api/v1", client_id="satukanal",
+                        client_secret="sandbox-secret", rate_limit_per_s=rate,
+                        rate_burst=int(rate * 2))
+    concurrency = push_concurrency(lapor)
+    async with scratch_db(server) as dsn:
+        pool = await create_pool(dsn, min_size=2, max_size=16)
+        try:
+            ids = await insert_backlog(pool, n)
+            connector = aiohttp.TCPConnector(limit=max(lapor.max_connections, concurrency))
+            async with aiohttp.ClientSession(connector=connector) as http:
+                qcfg = QueueConfig()
+                services = Services(
+                    settings=Settings(demo=True, lapor=lapor, queue=qcfg), pool=pool, http=http,
+                    crypto=Crypto.from_config(CryptoConfig(), demo=True),
+                    queue=JobQueue(pool, qcfg, owner=f"bench:{os.getpid()}"))
+                port = HttpLaporAdapter(lapor, http)
+                outcomes: dict[str, int] = {}
+                loop = PushLoop(services, port)
+                loop.worker._on_outcome = (  # counted like the daemon's metrics
+                    lambda _k, o: outcomes.__setitem__(o, outcomes.get(o, 0) + 1))
+                stop = asyncio.Event()
+                started = time.perf_counter()
+                task = asyncio.create_task(loop.run(stop))
+                next_report = started + 5
+                t95: float | None = None
+                while True:
+                    await asyncio.sleep(0.25)
+                    async with pool.acquire() as conn:
+                        left = await conn.fetchval(
+                            "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NULL")
+                        if t95 is None and n - left >= 0.95 * n:
+                            t95 = time.perf_counter() - started
+                        if time.perf_counter() >= next_report:
+                            next_report += 5
+                            states = dict(await conn.fetch(
+                                "SELECT state::text, count(*) FROM jobs GROUP BY 1"))
+                            print(f"  {time.perf_counter() - started:6.1f} s: {n - left} pushed,"
+                                  f" jobs {states}, requests {port.counts['requests']}, "
+                                  f"breaker {port.breaker.state}", file=sys.stderr, flush=True)
+                            if os.environ.get("BENCH_DEBUG") and left < 10:
+                                for r in await conn.fetch(
+                                        "SELECT id, state, attempts, run_after - now() AS w,"
+                                        " last_error FROM jobs WHERE kind = 'push'"
+                                        " AND state <> 'done'"):
+                                    print("   ", dict(r), file=sys.stderr, flush=True)
+                    if not left or task.done():
+                        break
+                elapsed = time.perf_counter() - started
+                stop.set()
+                await task
+                async with pool.acquire() as conn:
+                    ours = {str(r["id"]): r["lapor_tracking_id"] for r in await conn.fetch(
+                        "SELECT id, lapor_tracking_id FROM complaints")}
+                    attempts = await conn.fetchval(
+                        "SELECT sum(attempts) FROM jobs WHERE kind = 'push'")
+                    dead = await conn.fetchval(
+                        "SELECT count(*) FROM jobs WHERE kind = 'push' AND state = 'dead'")
+            async with aiohttp.ClientSession() as http:
+                async with http.get(root + "/_sandbox/reports") as resp:
+                    reports = (await resp.json())["items"]
+                async with http.get(root + "/_sandbox/stats") as resp:
+                    stats = await resp.json()
+        finally:
+            await pool.close()
+    per_ref: dict[str, list[str]] = {}
+    for r in reports:
+        per_ref.setdefault(r["external_ref"], []).append(r["tracking_id"])
+    exactly_once = (set(per_ref) == {str(c) for c in ids}
+                    and all(len(t) == 1 for t in per_ref.values())
+                    and all(ours[ref] == t[0] for ref, t in per_ref.items()))
+    return {"faults": FAULTS, "backlog": n, "push_concurrency": concurrency,
+            "elapsed_s": round(elapsed, 2), "created": len(reports),
+            "goodput_per_s": round(0.95 * n / (t95 or elapsed), 3),
+            "goodput_ratio": round(0.95 * n / (t95 or elapsed) / rate, 4),
+            "t95_s": round(t95 or elapsed, 2),
+            "goodput_ratio_whole_run": round(len(reports) / elapsed / rate, 4),
+            "tail_s": round(elapsed - (t95 or elapsed), 2),
+            "exactly_once": exactly_once, "dead": dead, "attempts_spent": attempts,
+            "deferred": outcomes.get("deferred", 0), "retried": outcomes.get("retry", 0),
+            "in_doubt": outcomes.get("in_doubt", 0), "breaker_trips": port.breaker.trips,
+            "requests": port.counts["requests"], "http_429": port.counts["http_429"],
+            "http_401": port.counts["http_401"],
+            "token_fetches": port.counts["token_fetches"],
+            "sandbox": {k: stats.get(k) for k in ("requests", "rate_limited", "injected_5xx",
+                                                  "dropped", "hung", "tokens_revoked")}}
+
+
 async def bare_client(base: str, bodies: list[dict[str, Any]]) -> float:
     """The baseline: the same bodies posted straight to the sandbox, same concurrency."""
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as http:
@@ -199,7 +309,21 @@ async def main() -> None:
     parser.add_argument("--fast-count", type=int, default=None)
     parser.add_argument("--dsn", default=os.environ.get("SATUKANAL_BENCH_DATABASE_URL",
                                                         DEFAULT_DSN))
+    parser.add_argument("--faults", action="store_true",
+                        help="the hostile peer instead: goodput and exactly-once (c)")
     args = parser.parse_args()
+    if args.faults:
+        configure_logging("error", "json")  # a warning per injected fault otherwise
+        n = args.backlog or (300 if args.small else 1000)
+        async with sandbox("--rate", str(args.rate), "--burst", str(int(args.rate * 2)),
+                           "--faults", FAULTS) as root:
+            result = await push_through_faults(args.dsn, root, n, args.rate)
+        print(f"(c) faults {FAULTS}: {result['created']} reports in {result['elapsed_s']} s, "
+              f"goodput {result['goodput_per_s']}/s = {result['goodput_ratio']} of the limit "
+              f"(whole run {result['goodput_ratio_whole_run']}, tail {result['tail_s']} s), "
+              f"exactly once: {result['exactly_once']}", flush=True)
+        print(json.dumps({"bench": "push_faults", "rate_limit_per_s": args.rate, **result}))
+        return
     backlog = args.backlog or (200 if args.small else 2000)
     fast_n = args.fast_count or (400 if args.small else 2000)
     burst = int(args.rate * 2)

@@ -202,10 +202,28 @@ class LaporConfig(Section):
     webhook_secret: SecretStr | None = None
     """Set to accept LAPOR!'s signed pushes at `POST /lapor/webhook`; the feed is still
     read as a fallback. Secret (may be `webhook_secret_file`)."""
-    breaker_failures: int = Field(default=5, ge=1)
-    """Consecutive failures (no answer, 5xx) that open the circuit breaker."""
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    """Total time one LAPOR! request may take (the shorter of this and `timeout_s`
+    counts). Keep it well under the time LAPOR! may hold a request it will not answer: a
+    cut-off request is looked up before it is sent again, and a held one only blocks its
+    push slot."""
+    push_concurrency: int | None = Field(default=None, ge=1, le=256)
+    """Pushes and replies to LAPOR! run at once by one process, apart from the other
+    jobs' `queue.workers`. Unset: sized to the rate limit by Little's law,
+    `rate_limit_per_s` × 1.5 s (a request's latency plus a share of requests cut off at
+    `request_timeout_s`), between 4 and 64."""
+    breaker_failures: int = Field(default=20, ge=1)
+    """Failed calls (no answer, 5xx) within `breaker_window_s` needed to open the circuit
+    breaker, as long as they are also `breaker_failure_rate` of the calls in that window."""
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    """Share of failed calls within `breaker_window_s` that opens the breaker: a noisy
+    LAPOR! (one 5xx in five) keeps it closed; one that goes down opens it within about
+    half a window."""
+    breaker_window_s: float = Field(default=10.0, gt=0)
+    """The window the breaker's failure rate is measured over."""
     breaker_reset_s: float = Field(default=30.0, gt=0)
-    """How long the open breaker waits before one trial request."""
+    """How long the open breaker waits before one trial request. While it is open, push
+    jobs are deferred without spending an attempt."""
     # Embedded sandbox for the demo and tests: started by the daemon when true.
     sandbox: bool = False
     """Start the built-in LAPOR! sandbox inside the daemon and talk to it (demo and
@@ -225,20 +243,39 @@ class QueueConfig(Section):
     """Jobs (push, reply, notify, write-back) run at once by one process."""
     batch_size: int = Field(default=50, ge=1, le=1000)
     """Jobs claimed per round trip."""
-    lease_s: float = Field(default=120.0, gt=0)
-    """How long a claimed job stays with a process; a job whose process died is claimed
-    again after it expires."""
+    lease_s: float = Field(default=15.0, gt=0)
+    """How long a claimed job stays with a process without a heartbeat. A live worker
+    renews the leases of the jobs it holds every `lease_s` / 3, however long they run;
+    the jobs of a process that died are claimed again by another once it expires."""
     max_attempts: int = Field(default=12, ge=1)
     """Attempts before a job is dead (visible on the dashboard, retried only by an
-    operator)."""
-    max_age_h: float = Field(default=72.0, gt=0)
-    """Age in hours after which a failing job is dead whatever its attempts."""
+    operator). Only attempts that reached the peer count: a job deferred because LAPOR!'s
+    circuit breaker is open (an outage) keeps its attempts, however long the outage."""
+    max_age_h: float = Field(default=168.0, gt=0)
+    """Age in hours after which a job that fails is dead whatever its attempts. It is
+    checked only when an attempt fails, never on a deferral, so a LAPOR! outage of 72 h
+    kills nothing: the jobs wait, and have their attempts left when LAPOR! is back."""
     backoff_base_s: float = Field(default=5.0, gt=0)
     """First retry delay; doubled per attempt, with jitter, never below a `Retry-After`."""
     backoff_max_s: float = Field(default=3600.0, gt=0)
     """Longest delay between two attempts."""
     poll_s: float = Field(default=5.0, gt=0, description="fallback when NOTIFY is missed")
     """How often idle workers look for due jobs when no NOTIFY woke them."""
+
+
+class SpoolConfig(Section):
+    dir: Path | None = None
+    """Where HTTP intakes (SMS webhook, form endpoint) keep what they accepted while
+    PostgreSQL cannot be reached; default `data_dir/spool`. Local disk: every entry is
+    fsynced before the gateway or citizen gets an answer."""
+    max_mb: float = Field(default=512.0, gt=0)
+    """Most the spool may hold; past it, intakes refuse (HTTP 503) instead of filling the
+    disk."""
+    db_timeout_s: float = Field(default=10.0, gt=0)
+    """How long an intake waits for the database before it spools the request instead (a
+    database that refuses connections is spooled for at once)."""
+    drain_interval_s: float = Field(default=1.0, gt=0)
+    """How often the spool is tried against the database while it holds anything."""
 
 
 class HttpConfig(Section):
@@ -630,6 +667,8 @@ class Settings(BaseSettings):
     """The job queue."""
     http: HttpConfig = HttpConfig()
     """The HTTP listener."""
+    spool: SpoolConfig = SpoolConfig()
+    """The HTTP intakes' local spool for when PostgreSQL is away."""
     sla: SlaConfig = SlaConfig()
     """Working-day clocks."""
     notify: NotifyConfig = NotifyConfig()

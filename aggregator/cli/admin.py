@@ -119,6 +119,9 @@ async def cmd_status(args: argparse.Namespace) -> int:
     data["incidents"] = health["incidents"]
     data["ready"], data["unready_reason"] = health["ready"]
     data["timezone"] = _TZ
+    from aggregator.intake.spool import spool_depth
+
+    data["spool"] = spool_depth(services.settings)
     if args.json:
         _json_out(data)
         return 0
@@ -150,6 +153,8 @@ async def cmd_status(args: argparse.Namespace) -> int:
             "Complaints: " + ", ".join(f"{k} {v}" for k, v in sorted(data["complaints"].items()))
         )
     con.print(f"Updates feed last read: {_when(_parse(data['lapor']['feed_read_at']))}")
+    spool = data["spool"]
+    con.print(f"Intake spool: {spool['items']} waiting ({spool['bytes']} bytes) in {spool['dir']}")
     con.print(f"Dead jobs: {len(data['dead_jobs'])}")
     if data["dead_jobs"]:
         t = Table(title="Dead jobs (satukanal jobs retry ID / jobs discard ID --reason …)")

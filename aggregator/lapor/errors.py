@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aggregator.errors import PermanentError, TransientError
+from aggregator.errors import Deferred, PermanentError
 
 
-class BreakerOpen(TransientError):
-    """The circuit breaker is open: do not call LAPOR! now; try after ``retry_after``."""
+class BreakerOpen(Deferred):
+    """The circuit breaker is open: do not call LAPOR! now; try after ``retry_after``.
+    Nothing was sent, so the job is deferred rather than failed (no attempt spent)."""
 
 
 class Rejected(PermanentError):

@@ -50,6 +50,7 @@ from schemas.config import LaporConfig
 log = structlog.get_logger(__name__)
 
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+_TOKEN_REPEATS = 3
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -146,6 +147,9 @@ def verify_signature(secret: str, timestamp: str | None, raw: bytes, signature: 
 
 class HttpLaporAdapter:
     name = "http"
+    # Creates and replies are idempotent by key (remembered >= 30 days): an in-doubt push
+    # may be sent again as it was (see aggregator.lapor.push).
+    replays_by_key = True
 
     def __init__(self, cfg: LaporConfig, session: aiohttp.ClientSession, *,
                  base_url: str | None = None, client_id: str | None = None,
@@ -166,13 +170,16 @@ class HttpLaporAdapter:
         self.bucket = bucket or TokenBucket(cfg.rate_limit_per_s, max(1, cfg.rate_burst // 2),
                                             clock)
         self.breaker = breaker or CircuitBreaker(
-            "lapor", failures=cfg.breaker_failures, reset_s=cfg.breaker_reset_s, clock=clock)
-        self.timeout = aiohttp.ClientTimeout(total=cfg.timeout_s,
+            "lapor", failures=cfg.breaker_failures, failure_rate=cfg.breaker_failure_rate,
+            window_s=cfg.breaker_window_s, reset_s=cfg.breaker_reset_s, clock=clock)
+        # Shorter than LAPOR!'s hang: a request held without an answer frees its slot and
+        # its job comes back in doubt (looked up before it is sent again).
+        self.timeout = aiohttp.ClientTimeout(total=min(cfg.timeout_s, cfg.request_timeout_s),
                                              sock_connect=cfg.connect_timeout_s)
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
-        self.counts: dict[str, int] = {"requests": 0, "http_429": 0, "http_5xx": 0,
+        self.counts: dict[str, int] = {"requests": 0, "http_401": 0, "http_429": 0, "http_5xx": 0,
                                        "token_fetches": 0, "in_doubt": 0}
 
     # ---- plumbing -------------------------------------------------------------------------
@@ -195,14 +202,24 @@ class HttpLaporAdapter:
     async def _send(self, method: str, path: str, *, json_body: Any = None, data: Any = None,
                     params: dict[str, str] | None = None, headers: dict[str, str] | None = None,
                     auth: bool = True, mutating: bool,
-                    token: str | None = None) -> tuple[int, dict[str, Any], Any]:
+                    sent: list[str] | None = None) -> tuple[int, dict[str, Any], Any]:
         if not self.breaker.allow():
             raise BreakerOpen("LAPOR! circuit breaker is open",
                               retry_after=max(1.0, self.breaker.retry_in()))
-        await self.bucket.acquire()
+        if auth:
+            await self.bucket.acquire()
+        else:
+            # The token fetch goes at once, ahead of the line waiting for it, and is charged
+            # to the bucket all the same (the rate holds on average).
+            self.bucket.charge()
         hdrs = dict(headers or {})
-        if auth and token:
+        if auth:
+            # Chosen after the wait in the bucket's line, not before: a token revoked (and
+            # replaced) meanwhile would cost one refused request per waiting caller.
+            token = await self._current_token()
             hdrs["Authorization"] = f"Bearer {token}"
+            if sent is not None:
+                sent.append(token)
         self.counts["requests"] += 1
         try:
             async with self.session.request(method, self.base + path, json=json_body, data=data,
@@ -237,18 +254,37 @@ class HttpLaporAdapter:
             self.bucket.pause(_retry_after(resp_headers) or 1.0)
         return status, body, resp_headers
 
-    async def _call(self, method: str, path: str, *, ok: tuple[int, ...] = (200,),
-                    mutating: bool = False, **kw: Any) -> tuple[int, dict[str, Any]]:
-        """One authenticated call: a new token and one repeat on 401, then status → error."""
+    async def _current_token(self) -> str:
         token = self._token if self._token and self.clock() < self._token_expires else None
         if token is None:
             token = await self._fetch_token(None)
-        status, body, headers = await self._send(method, path, mutating=mutating, token=token,
+        return token
+
+    async def _call(self, method: str, path: str, *, ok: tuple[int, ...] = (200,),
+                    mutating: bool = False, **kw: Any) -> tuple[int, dict[str, Any]]:
+        """One authenticated call: a new token and one repeat on 401, then status → error."""
+        if self._token is None:
+            await self._fetch_token(None)  # before the bucket: the fetch waits in it too
+        sent: list[str] = []
+        status, body, headers = await self._send(method, path, mutating=mutating, sent=sent,
                                                  **kw)
-        if status == 401:
-            token = await self._fetch_token(token)
+        # Refused: a new token (unless another caller already replaced the refused one) and
+        # the request again. A peer revoking tokens every few seconds may refuse the new one
+        # too before this request's turn in the rate limiter comes round: a few repeats,
+        # then it is the credentials (AuthError).
+        for _ in range(_TOKEN_REPEATS):
+            if status != 401:
+                break
+            self.counts["http_401"] += 1
+            refused = sent[-1] if sent else None
+            if refused is not None and self._token == refused:
+                # At once: callers whose turn in the rate limiter comes now wait for the new
+                # token instead of spending their turn on a refusal.
+                self._token = None
+            await self._fetch_token(refused)
+            sent.clear()
             status, body, headers = await self._send(method, path, mutating=mutating,
-                                                     token=token, **kw)
+                                                     sent=sent, **kw)
         if status in ok:
             return status, body
         raise error_for_status(status, body, _retry_after(headers))

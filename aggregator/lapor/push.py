@@ -3,24 +3,28 @@
 A push uploads the attachments (remembering each upstream id, so a retry sends the same
 body), creates the report with ``Idempotency-Key`` = ``external_ref`` = the complaint id,
 and stores the Tracking ID, the status and the timeline event in one transaction. After a
-timeout or a dropped connection the job is ``in_doubt`` and its next attempt looks the
-report up by ``external_ref`` before sending again.
+timeout or a dropped connection the job is ``in_doubt``; its next attempt sends the same
+body under the same key again while LAPOR! still remembers the key (the answer is the
+report the lost request created, if it did), and looks the report up by ``external_ref``
+first when the job is older than that or the adapter has no idempotent create.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import math
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 import structlog
 
-from aggregator.errors import AuthError, PermanentError, TransientError
+from aggregator.errors import AuthError, Deferred, InDoubtError, PermanentError, TransientError
 from aggregator.intake.normalize import derive_title
 from aggregator.lapor.apply import Classifier, apply_stored, default_classifier
 from aggregator.lapor.batching import MicroBatcher
@@ -37,6 +41,7 @@ from aggregator.storage import lapor as repo
 from aggregator.storage import replies as replies_repo
 from aggregator.storage.events import append_event
 from schemas.complaint import Channel, Classification, Location, Reporter
+from schemas.config import LaporConfig
 from schemas.events import Job
 
 log = structlog.get_logger(__name__)
@@ -48,7 +53,17 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NOT_PUSHED = {"duplicate", "history"}
 AUTH_RETRY_S = 300.0
 PREFETCH = 100  # claimed push jobs read together
+KEY_MEMORY_S = 29 * 86400.0  # LAPOR! remembers Idempotency-Keys "at least 30 days"
 PREFETCH_TTL_S = 10.0  # a row read ahead is used only this fresh
+
+
+def push_concurrency(cfg: LaporConfig) -> int:
+    """Push jobs run at once by one process: ``lapor.push_concurrency``, or sized by
+    Little's law to keep the rate limit busy while some requests wait on a slow LAPOR! or
+    hang until ``request_timeout_s`` cuts them off (1.5 s per request on average)."""
+    if cfg.push_concurrency is not None:
+        return cfg.push_concurrency
+    return max(4, min(64, math.ceil(cfg.rate_limit_per_s * 1.5)))
 
 
 def _location(value: Any) -> Location | None:
@@ -113,6 +128,23 @@ class PushHandlers:
     def handlers(self) -> dict[str, Callable[[Job], Awaitable[None]]]:
         return {"push": self.push, "reply_up": self.reply_up}
 
+    @contextlib.asynccontextmanager
+    async def _outage_defers(self) -> AsyncIterator[None]:
+        """A transient failure that leaves the breaker open (it tripped on this one, or this
+        was its one trial call) is LAPOR!'s outage, not the job's: deferred, no attempt
+        spent, and an in-doubt one keeps its mark."""
+        try:
+            yield
+        except Deferred:
+            raise
+        except TransientError as exc:
+            breaker = getattr(self.port, "breaker", None)
+            if breaker is None or not breaker.is_open:
+                raise
+            raise Deferred(f"LAPOR! is down (circuit breaker open): {exc}",
+                           retry_after=max(1.0, breaker.retry_in()),
+                           in_doubt=isinstance(exc, InDoubtError)) from exc
+
     # ---- push -------------------------------------------------------------------------------
     async def push(self, job: Job) -> None:
         if job.complaint_id is None:
@@ -127,7 +159,8 @@ class PushHandlers:
         if row["status"] in _NOT_PUSHED or row["duplicate_of"] is not None:
             return
         try:
-            await self._push(job, cid, row)
+            async with self._outage_defers():
+                await self._push(job, cid, row)
         except AuthError as exc:
             # Credentials refused: a human must act; keep the job alive meanwhile.
             raise TransientError(str(exc), retry_after=AUTH_RETRY_S) from exc
@@ -136,7 +169,7 @@ class PushHandlers:
         if getattr(self.port, "name", "") == "manual":
             await self._to_worklist(cid)
             return
-        if job.payload.get("in_doubt") or job.attempts > 1:
+        if (job.payload.get("in_doubt") or job.attempts > 1) and not self._replays(job):
             found = await self.port.find_by_external_ref(str(cid))
             if found is not None:
                 await self.adopt(cid, found.tracking_id, found.created_at, found.status,
@@ -171,6 +204,19 @@ class PushHandlers:
             return
         await self.adopt(cid, result.tracking_id, result.created_at, result.status,
                          how="replayed" if result.replayed else "created")
+
+    def _replays(self, job: Job) -> bool:
+        """Can an in-doubt create simply be sent again? With a port whose creates are
+        idempotent by key (``replays_by_key``: LAPOR! remembers keys and external refs for
+        at least 30 days, and answers the same key and body with the first answer), yes,
+        while the job is younger than that memory: the repeat either creates the report
+        the lost request did not, or is answered with the one it did (a replay, or
+        ``duplicate_external_ref`` / ``idempotency_key_reused``, both adopted). That saves
+        the look-up's request on every in-doubt job; older jobs look up first."""
+        if not getattr(self.port, "replays_by_key", False):
+            return False
+        age = dt.datetime.now(dt.UTC) - job.created_at
+        return age.total_seconds() < KEY_MEMORY_S
 
     def payload(self, cid: uuid.UUID, row: asyncpg.Record,
                 attachment_ids: list[str]) -> ReportPayload:
@@ -310,7 +356,8 @@ class PushHandlers:
             raise TransientError("the complaint has no Tracking ID yet", retry_after=60)
         reply = ReplyPayload(text=row["text"], sent_at=row["sent_at"], resolved=row["resolved"])
         try:
-            lapor_reply_id = await self.port.post_reply(tracking_id, reply, str(reply_id))
+            async with self._outage_defers():
+                lapor_reply_id = await self.port.post_reply(tracking_id, reply, str(reply_id))
         except Gone as exc:
             raise PermanentError("the LAPOR! report was deleted") from exc
         except AuthError as exc:
@@ -334,7 +381,7 @@ class PushLoop:
 
         self.handlers = PushHandlers(services, port, classify=classify)
         self.worker = Worker(services.queue, self.handlers.handlers(),
-                             concurrency=concurrency or services.settings.queue.workers)
+                             concurrency=concurrency or push_concurrency(services.settings.lapor))
 
     async def run_once(self) -> int:
         return await self.worker.run_once()

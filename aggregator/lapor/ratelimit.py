@@ -47,6 +47,13 @@ class TokenBucket:
                 self.waited_s += wait
                 await asyncio.sleep(wait)
 
+    def charge(self) -> None:
+        """Count a request sent without waiting its turn: the bucket may go below zero, so
+        the requests after it wait that much longer."""
+        self._refill(self.clock())
+        self._tokens -= 1.0
+        self.acquired += 1
+
     def pause(self, seconds: float) -> None:
         """The server said 429 / Retry-After: nobody sends until then, and the bucket empties."""
         now = self.clock()

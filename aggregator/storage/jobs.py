@@ -135,6 +135,22 @@ async def fail(
     return FailResult(row["id"], JobState(row["state"]), row["run_after"])
 
 
+async def defer(
+    conn: asyncpg.Connection,
+    ids: Sequence[int],
+    delays: Sequence[float],
+    in_doubt: Sequence[bool],
+    *,
+    owner: str,
+    error: str,
+    now: Now,
+) -> int:
+    status: str = await conn.execute(
+        q("defer_jobs"), list(ids), list(delays), list(in_doubt), owner, error, now
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def extend_leases(
     conn: asyncpg.Connection, ids: Sequence[int], *, owner: str, lease_s: float, now: Now
 ) -> int:

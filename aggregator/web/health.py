@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import asyncpg
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
@@ -18,6 +20,7 @@ from aggregator.storage.migrate import pending
 from aggregator.storage.sqlfiles import q
 from aggregator.web.keys import SERVICES
 
+log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -111,7 +114,16 @@ async def refresh_gauges(services: Any) -> None:
 
 @routes.get("/metrics")
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    await refresh_gauges(request.app[SERVICES])
+    from aggregator.intake.spool import DB_AWAY
+
+    try:
+        async with asyncio.timeout(5.0):
+            await refresh_gauges(request.app[SERVICES])
+    except DB_AWAY as exc:
+        # The database is away: the process's own figures (the intake spool filling up,
+        # the breaker, loop errors) are what an operator needs now; the database's gauges
+        # keep their last values.
+        log.warning("metrics_database_away", error=repr(exc))
     resp = web.Response(body=generate_latest(REGISTRY))
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     resp.charset = "utf-8"

@@ -36,6 +36,9 @@ class Components:
     port: Any
     worker: Worker
     loops: list[Any]
+    # LAPOR! pushes and replies: their own worker and concurrency (lapor.push_concurrency),
+    # so requests waiting on LAPOR! never hold the slots of notifications and write-backs.
+    push_worker: Worker | None = None
     http_routes: list[tuple[str, list[web.RouteDef]]] = field(default_factory=list)
     http_setup: list[Any] = field(default_factory=list)
     banner: list[str] = field(default_factory=list)
@@ -160,10 +163,21 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             stack.push_async_callback(src.close)
         caps = capabilities(sources)
         sinks = dict(caps.sinks)
+        from aggregator.lapor.push import push_concurrency
+
+        handlers = job_handlers(services, port, caps)
+        lapor_kinds = {JobKind.PUSH.value, JobKind.REPLY_UP.value}
         worker = Worker(
             services.queue,
-            job_handlers(services, port, caps),
+            {k: h for k, h in handlers.items() if k not in lapor_kinds},
             concurrency=settings.queue.workers,
+            on_outcome=metrics.job_outcome,
+            grace_s=20.0,
+        )
+        push_worker = Worker(
+            services.queue,
+            {k: h for k, h in handlers.items() if k in lapor_kinds},
+            concurrency=push_concurrency(settings.lapor),
             on_outcome=metrics.job_outcome,
             grace_s=20.0,
         )
@@ -174,6 +188,11 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
         loops.append(SlaLoop(services, sinks, interval_s=settings.sla.check_interval_s))
         loops.append(DeliveryLoop(services, caps.delivery_status))
         loops.append(PurgeLoop(services))
+        if caps.http_intake:
+            from aggregator.intake.spool import SpoolDrainer
+            from aggregator.wiring.services import ensure_spool
+
+            loops.append(SpoolDrainer(services, ensure_spool(services)))
         from aggregator.health.incidents import IncidentLoop
 
         loops.append(IncidentLoop(services, sinks=list(sinks)))
@@ -203,6 +222,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             sinks=sinks,
             port=port,
             worker=worker,
+            push_worker=push_worker,
             loops=loops,
             http_routes=http_routes(services, caps),
             banner=banner,

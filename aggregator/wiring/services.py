@@ -17,6 +17,7 @@ from schemas.config import Settings
 
 if TYPE_CHECKING:
     from aggregator.judgement.worker import ModelProcess
+    from aggregator.intake.spool import Spool
     from aggregator.queue import JobQueue
 
 
@@ -41,3 +42,14 @@ class Services:
     model_process: ModelProcess | None = None
     # Shared runtime objects other parts register (LAPOR! port, circuit breaker, sinks, …).
     extras: dict[str, Any] = field(default_factory=dict)
+    # The HTTP intakes' local spool for when PostgreSQL is away (aggregator.intake.spool),
+    # made on first use by ensure_spool.
+    spool: Spool | None = None
+
+
+def ensure_spool(services: Services) -> Spool:
+    if services.spool is None:
+        from aggregator.intake.spool import Spool
+
+        services.spool = Spool.from_settings(services.settings)
+    return services.spool

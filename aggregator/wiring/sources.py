@@ -40,10 +40,26 @@ def connector_context(services: Any, cfg: SourceConfig, source: list[Source]) ->
     context is made before it, and intake needs the source to parse what it is handed)."""
     from aggregator.intake import ingest
 
-    async def ingest_batch(batch: Batch) -> IngestOutcome:
+    async def ingest_now(batch: Batch) -> IngestOutcome:
         result = await ingest(services, source[0], batch)
         return IngestOutcome(complaint_ids=tuple(result.complaint_ids), skipped=result.skipped,
                              quarantined=result.quarantined)
+
+    spooled: list[Any] = []
+
+    async def ingest_batch(batch: Batch) -> IngestOutcome:
+        # What a channel pushes to us is spooled while the database is away (a pulled batch
+        # simply stays with its channel until the next pull).
+        if not isinstance(source[0], HttpIntake):
+            return await ingest_now(batch)
+        if not spooled:
+            from aggregator.intake.spool import spooling_ingest
+            from aggregator.wiring.services import ensure_spool
+
+            spooled.append(spooling_ingest(ingest_now, ensure_spool(services), cfg.name,
+                                           timeout_s=services.settings.spool.db_timeout_s))
+        outcome: IngestOutcome = await spooled[0](batch)
+        return outcome
 
     async def record_delivery(report: DeliveryReport) -> None:
         from aggregator.notify.outcome import report_delivery

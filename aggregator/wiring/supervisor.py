@@ -120,6 +120,8 @@ async def _supervise(comp: Components, stop: asyncio.Event, stats: RunStats) -> 
         for lp in comp.loops:
             tg.create_task(lp.run(stop), name=getattr(lp, "name", type(lp).__name__))
         tg.create_task(comp.worker.run(stop), name="worker")
+        if comp.push_worker is not None:
+            tg.create_task(comp.push_worker.run(stop), name="push_worker")
         await stop.wait()
         log.info("daemon_stopping", reason="signal")
     # Every loop has returned: in-flight work finished or was handed back (leases released).
@@ -128,6 +130,7 @@ async def _supervise(comp: Components, stop: asyncio.Event, stats: RunStats) -> 
         if isinstance(total, int):
             stats.add(getattr(lp, "name", type(lp).__name__), total)
     stats.add("jobs", getattr(comp.worker, "_handled", 0))
+    stats.add("jobs", getattr(comp.push_worker, "_handled", 0))
 
 
 async def _until_idle(
@@ -157,9 +160,11 @@ async def _until_idle(
             n = await lp.run_once()
             stats.add(getattr(lp, "name", type(lp).__name__), n)
             total += n
-        n = await comp.worker.run_once()
-        stats.add("jobs", n)
-        total += n
+        for worker in (comp.worker, comp.push_worker):
+            if worker is not None:
+                n = await worker.run_once()
+                stats.add("jobs", n)
+                total += n
         if total == 0:
             horizon = services.clock() + dt.timedelta(seconds=IDLE_LOOKAHEAD_S)
             async with services.pool.acquire() as conn:

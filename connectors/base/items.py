@@ -73,10 +73,13 @@ class IngestOutcome:
     complaint_ids: tuple[uuid.UUID, ...] = ()
     skipped: int = 0  # already held: a gateway's retry, a re-pull
     quarantined: int = 0
+    # The database was away: the batch is in the core's local durable spool (fsynced) and
+    # is ingested when it is back. Safe to answer the channel as accepted.
+    spooled: bool = False
 
     @property
     def stored(self) -> bool:
-        return bool(self.complaint_ids) or self.skipped > 0
+        return bool(self.complaint_ids) or self.skipped > 0 or self.spooled
 
 
 @dataclass(frozen=True)

@@ -145,13 +145,13 @@ class FormHttpSource:
             log.info("form_honeypot_tripped", source=self.name)
             return render("thanks.html.j2", **self._ctx())
         result = await self.context.ingest(Batch(items=[item], cursor=None))
-        if result.quarantined or not result.complaint_ids:
+        if result.quarantined or not result.stored:
             log.error("form_submission_not_stored", source=self.name)
             return self._error(500, "Pengaduan belum tersimpan", [
                 "Terjadi gangguan saat menyimpan pengaduan Anda. Silakan coba lagi nanti."],
                 request)
-        log.info("form_submission_received", source=self.name,
-                 complaint_id=str(result.complaint_ids[0]))
+        log.info("form_submission_received", source=self.name, spooled=result.spooled,
+                 complaint_id=str(result.complaint_ids[0]) if result.complaint_ids else None)
         raise web.HTTPSeeOther(f"{request.path.rstrip('/')}/terima/{code}")
 
     async def receipt(self, request: web.Request) -> web.Response:

@@ -235,11 +235,41 @@ async def test_stop_drains_in_flight_work_and_releases_the_rest(pool: asyncpg.Po
         rows = {r["id"]: r for r in await conn.fetch("SELECT * FROM jobs")}
         now = await conn.fetchval("SELECT now()")
     assert all(rows[i]["state"] == "done" for i in ids[:2])
-    # Claimed but not started: back in the queue at once, for any process.
+    # The worker claimed only what it could start: the rest were never taken.
     for i in ids[2:]:
-        assert rows[i]["state"] == "queued"
+        assert rows[i]["state"] == "queued" and rows[i]["attempts"] == 0
         assert rows[i]["lease_until"] is None and rows[i]["run_after"] <= now
-    assert outcomes == {"done": 2, "released": 8}
+    assert outcomes == {"done": 2}
+
+
+async def test_claims_only_free_slots_and_gives_back_what_it_did_not_start(
+        pool: asyncpg.Pool):
+    """A batch claimed with free slots is started at once; a stop hands back at once any
+    job claimed but not started (here: the slots freed while the claim was out)."""
+    cfg = QueueConfig(batch_size=50, poll_s=60)
+    queue = JobQueue(pool, cfg, owner="test:1")
+    ids = [await enqueue(queue, payload={"i": i}) for i in range(20)]
+    started: list[int] = []
+    gate = asyncio.Event()
+
+    async def held(job: Job) -> None:
+        started.append(job.id)
+        await gate.wait()
+
+    worker = Worker(queue, {"push": held}, concurrency=4, grace_s=10)
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    await _wait_for(lambda: len(started) == 4)
+    await asyncio.sleep(0.3)  # time to claim more, were it going to
+    async with pool.acquire() as conn:
+        running = await conn.fetchval("SELECT count(*) FROM jobs WHERE state = 'running'")
+    assert running == 4 and len(started) == 4
+    gate.set()
+    await _wait_for(lambda: len(started) == 20)
+    stop.set()
+    await asyncio.wait_for(run, 10)
+    assert sorted(started) == sorted(ids)
+    assert await _states(pool) == {"done": 20}
 
 
 async def test_stop_cuts_off_a_hung_handler_as_in_doubt(pool: asyncpg.Pool):

@@ -50,6 +50,8 @@ async def _contract(request: web.Request, handler: Handler) -> web.StreamRespons
         return await handler(request)
     sb.stats["requests"] += 1
     faults = sb.faults
+    if faults.revoke_every >= 1 and sb.stats["requests"] % int(faults.revoke_every) == 0:
+        sb.revoke_tokens()
     try:
         if faults.latency > 0:
             await asyncio.sleep(faults.latency)

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faults", default="",
                    help="e.g. latency=0.2,error5xx=0.2,timeout_after_create=0.05,drop=0.05,"
                         "revoke_tokens=30,dup_events=0.1,reorder_events=0.1 "
-                        "(revoke_tokens = every N seconds)")
+                        "(revoke_tokens = every N seconds, revoke_every = every N requests)")
     p.add_argument("--life", choices=["fast", "realtime", "none"], default="fast",
                    help="each report's life: a step every few seconds, hours, or only when "
                         "driven through /_sandbox")

@@ -14,6 +14,7 @@ class Faults:
     timeout_after_create: float = 0.0  # share of POSTs acted on, then left hanging
     drop: float = 0.0  # share of API requests whose connection is dropped (before or after acting)
     revoke_tokens: float = 0.0  # every N seconds every issued token is revoked (0 = never)
+    revoke_every: float = 0.0  # every N API requests every issued token is revoked (0 = never)
     dup_events: float = 0.0  # share of feed events delivered twice
     reorder_events: float = 0.0  # share of feed events swapped with their successor
     hang_s: float = 30.0  # how long a "timeout after create" keeps the client waiting

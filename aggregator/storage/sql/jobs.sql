@@ -130,6 +130,26 @@ WITH cur AS (
 )
 SELECT id, state, run_after FROM upd;
 
+-- name: defer_jobs
+-- Jobs that were not attempted, or failed only because their peer is known to be down (the
+-- LAPOR! circuit breaker is open), go back without the attempt their claim counted and with
+-- no age check: an outage, however long, spends no attempts and kills nothing. A job that
+-- may have acted (in doubt) keeps or gets the mark, so its next attempt checks first.
+-- One statement for the batch, rows found by id like complete_jobs.
+-- $1 ids, $2 delays in seconds, $3 in-doubt flags, $4 owner, $5 last_error, $6 now
+UPDATE jobs j
+SET state = CASE WHEN d.in_doubt OR j.payload ? 'in_doubt' THEN 'in_doubt'::job_state
+                 ELSE 'queued' END,
+    payload = CASE WHEN d.in_doubt THEN j.payload || '{"in_doubt": true}' ELSE j.payload END,
+    attempts = greatest(j.attempts - 1, 0),
+    run_after = coalesce($6::timestamptz, now()) + make_interval(secs => d.delay),
+    last_error = $5,
+    lease_until = NULL,
+    updated_at = coalesce($6::timestamptz, now())
+FROM unnest($1::bigint[], $2::float8[], $3::boolean[]) AS d(id, delay, in_doubt)
+WHERE j.id = ANY($1::bigint[]) AND j.id = d.id AND j.state = 'running'
+  AND j.lease_owner = $4;
+
 -- name: reap_expired_jobs
 -- A job whose process died during its last allowed attempt (a crash, the OOM killer, a
 -- handler that takes the process down) is dead rather than claimed for ever.
