@@ -16,8 +16,8 @@ from aggregator.crypto import Crypto
 from schemas.config import Settings
 
 if TYPE_CHECKING:
-    from aggregator.judgement.worker import ModelProcess
     from aggregator.intake.spool import Spool
+    from aggregator.judgement.worker import ModelProcess
     from aggregator.queue import JobQueue
 
 
