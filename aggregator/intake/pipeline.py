@@ -54,6 +54,9 @@ from schemas.complaint import (
 
 log = structlog.get_logger(__name__)
 
+# Channels where citizens write in bursts of short messages ([bursts] quiet_window_s).
+BURST_CHANNELS = frozenset({"sms", "whatsapp"})
+
 Decision = Literal["push", "history"]
 DUPLICATE_WINDOW_DAYS = 7
 
@@ -799,7 +802,8 @@ class Intake:
                 plan.planned_text[cid] = text
             plan.jobs.append(("push", cid, {}, f"push:{cid}"))
             quiet = self.services.settings.bursts.quiet_window_s
-            if quiet and d.channel.value == "sms" and d.origin.get("maybe_reply_by_phone"):
+            if (quiet and d.channel.value in BURST_CHANNELS
+                    and d.origin.get("maybe_reply_by_phone")):
                 # an SMS burst becomes one complaint: the push waits for the sender's quiet
                 plan.run_after[f"push:{cid}"] = self.services.clock() + dt.timedelta(seconds=quiet)
             if cfg.sunset:
@@ -951,7 +955,7 @@ class Intake:
         """Another SMS of the sender's burst (issue 14, item 3): onto the complaint not yet
         pushed, whose push then waits for quiet again. True when it was added."""
         quiet = self.services.settings.bursts.quiet_window_s
-        if not (quiet and isinstance(p, ComplaintDraft) and p.channel.value == "sms"
+        if not (quiet and isinstance(p, ComplaintDraft) and p.channel.value in BURST_CHANNELS
                 and p.origin.get("maybe_reply_by_phone")):
             return False
         part = clean_text(p.content)

@@ -298,3 +298,12 @@ async def test_sudah_button_is_the_reporters_answer(env: Env, pool: Any) -> None
     replies = await rows(pool, "SELECT channel, resolved FROM reporter_replies")
     assert [(r["channel"], r["resolved"]) for r in replies] == [("whatsapp", True)]
     assert len(await rows(pool, "SELECT 1 FROM complaints")) == 1
+
+
+async def test_a_burst_of_messages_is_one_complaint(env: Env, pool: Any) -> None:
+    # Citizens write on WhatsApp as they speak: several short messages in a row.
+    await env.say(text="Pak, lampu jalan di gang Mawar mati")
+    await env.say(text="sdh seminggu, gelap bgt kalau malam")
+    c = await rows(pool, "SELECT content FROM complaints")
+    assert len(c) == 1
+    assert "gang Mawar" in c[0]["content"] and "sdh seminggu" in c[0]["content"]
