@@ -19,17 +19,21 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import structlog
 from aiohttp import web
 
 from aggregator.demo import story
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -151,8 +155,10 @@ class DemoCitizens:
 
     name = "demo_citizens"
 
-    def __init__(self, services: Any, kannel: DemoKannel, *, pace_s: float = 4.0) -> None:
+    def __init__(self, services: Services, kannel: DemoKannel, *, pace_s: float = 4.0,
+                 http_base: Callable[[], str | None] = lambda: None) -> None:
         self.services = services
+        self.http_base = http_base
         self.kannel = kannel
         self.pace_s = pace_s
         self.next = 0
@@ -164,7 +170,7 @@ class DemoCitizens:
 
     @property
     def base(self) -> str:
-        return str(self.services.extras.get("http_base", "http://127.0.0.1:8470"))
+        return self.http_base() or "http://127.0.0.1:8470"
 
     async def run_once(self) -> int:
         sent = 0
@@ -302,7 +308,7 @@ def deliver_to_maildir(root: Path, data: bytes) -> Path:
     return final
 
 
-async def demo_token(services: Any) -> str:
+async def demo_token(services: Services) -> str:
     """One admin token for the demo, kept in the data dir so it survives restarts."""
     from aggregator.storage.admin import create_token, find_token
 
@@ -319,7 +325,7 @@ async def demo_token(services: Any) -> str:
 
 
 async def attach_demo(
-    services: Any, comp: Any, stack: contextlib.AsyncExitStack, *, citizens: bool
+    services: Services, comp: Any, stack: contextlib.AsyncExitStack, *, citizens: bool
 ) -> None:
     data_dir = services.settings.data_dir
     for box in ("pengaduan", "terkirim"):
@@ -335,7 +341,7 @@ async def attach_demo(
         f"e-mail answers to citizens are written to {data_dir / 'maildir' / 'terkirim' / 'new'}"
     )
     if citizens:
-        comp.loops.append(DemoCitizens(services, kannel))
+        comp.loops.append(DemoCitizens(services, kannel, http_base=lambda: comp.http_base))
         comp.banner.append("demo citizens are writing by SMS, web form and e-mail")
         # --until-idle: the story ends when every report is closed and every message delivered.
         started = services.clock()

@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -37,6 +37,9 @@ from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
 from connectors.base import Origin, OutboundMessage, Sink
 
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
+
 log = structlog.get_logger(__name__)
 
 BREACHES = Counter("satukanal_sla_breaches_total", "SLA clocks breached",
@@ -54,7 +57,7 @@ CLOCK_NAMES_ID = {"verification": "verifikasi", "first_response": "tindak lanjut
 class SlaLoop:
     name = "sla"
 
-    def __init__(self, services: Any, sinks: Mapping[str, Sink] | None = None, *,
+    def __init__(self, services: Services, sinks: Mapping[str, Sink] | None = None, *,
                  interval_s: float = 60.0, batch: int = 500) -> None:
         self.services = services
         self.settings = services.settings

@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import asyncpg
 import structlog
@@ -36,6 +36,9 @@ from schemas.complaint import (
     Parsed,
     ReplyDraft,
 )
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -111,7 +114,7 @@ class _Plan:
 class Intake:
     """Turns batches into stored complaints. One per process; holds no connection."""
 
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self.crypto = services.crypto
         self.router = Router(services.settings)

@@ -20,6 +20,7 @@ import structlog
 
 from aggregator.lapor.models import LaporEvent
 from aggregator.storage import lapor as repo
+from schemas.config import FollowupConfig
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +44,10 @@ def _fallback_classify(text: str, attachments: int = 0) -> tuple[str, list[str]]
     return "acknowledgement", ["fallback: no concrete action"]
 
 
-def default_classifier() -> Classifier:
-    """``aggregator.followup.quality.classify`` when it is there, a crude stand-in if not."""
+def default_classifier(config: FollowupConfig | None = None) -> Classifier:
+    """``aggregator.followup.quality.classify`` with the phrases configured under
+    ``[followup]`` (``Services.classifier`` passes ``settings.followup``; ``None`` is the
+    shipped library alone), a crude stand-in if the labeller is missing."""
     try:
         from aggregator.followup.quality import classify
     except ImportError:  # pragma: no cover - the module ships with the package
@@ -53,7 +56,7 @@ def default_classifier() -> Classifier:
     # Agencies repeat themselves ("akan kami tindaklanjuti"): the label of a text is cached.
     @functools.lru_cache(maxsize=4096)
     def cached(text: str, attachments: int) -> tuple[str, tuple[str, ...]]:
-        label, reasons = classify(text, attachments)
+        label, reasons = classify(text, attachments, config=config)
         return str(getattr(label, "value", label)), tuple(reasons)
 
     def run(text: str, attachments: int) -> tuple[str, list[str]]:

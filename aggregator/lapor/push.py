@@ -15,14 +15,14 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
 
 from aggregator.errors import AuthError, PermanentError, TransientError
 from aggregator.intake.normalize import derive_title
-from aggregator.lapor.apply import Classifier, apply_stored, default_classifier
+from aggregator.lapor.apply import Classifier, apply_stored
 from aggregator.lapor.batching import MicroBatcher
 from aggregator.lapor.errors import (
     AttachmentRefused,
@@ -37,6 +37,9 @@ from aggregator.storage import lapor as repo
 from aggregator.storage.events import append_event
 from schemas.complaint import Channel, Classification, Location, Reporter
 from schemas.events import Job
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -61,12 +64,12 @@ def _location(value: Any) -> Location | None:
 class PushHandlers:
     """The job handlers; one instance per process, sharing the port's rate limit."""
 
-    def __init__(self, services: Any, port: LaporPort, *,
+    def __init__(self, services: Services, port: LaporPort, *,
                  classify: Classifier | None = None) -> None:
         self.services = services
         self.pool: asyncpg.Pool = services.pool
         self.port = port
-        self.classify = classify or default_classifier()
+        self.classify = classify or services.classifier
         self.owner: str = getattr(services.queue, "owner", "")
         self._prefetched: dict[uuid.UUID, tuple[float, asyncpg.Record]] = {}
         self._load = MicroBatcher(self._load_many)
@@ -321,7 +324,7 @@ class PushLoop:
 
     name = "lapor_push"
 
-    def __init__(self, services: Any, port: LaporPort, *, concurrency: int | None = None,
+    def __init__(self, services: Services, port: LaporPort, *, concurrency: int | None = None,
                  classify: Classifier | None = None) -> None:
         from aggregator.queue import Worker
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from aggregator.storage import followup as repo
 from connectors.base import delivery_reporter
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +26,7 @@ log = structlog.get_logger(__name__)
 class DeliveryLoop:
     name = "notify_delivery"
 
-    def __init__(self, services: Any, sinks: Mapping[str, Any], *, interval_s: float = 60.0,
+    def __init__(self, services: Services, sinks: Mapping[str, Any], *, interval_s: float = 60.0,
                  lookback: dt.timedelta = dt.timedelta(days=3), batch: int = 200) -> None:
         self.services = services
         self.sinks = {n: r for n, s in sinks.items() if (r := delivery_reporter(s)) is not None}

@@ -21,7 +21,7 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -34,6 +34,9 @@ from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
 from connectors.base import Origin, OutboundMessage, Sink
 from schemas.events import Job
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -71,13 +74,13 @@ def status_url(settings: Any, tracking_id: str | None) -> str | None:
     return f"{str(base).rstrip('/')}/status/{tracking_id}"
 
 
-def make_notify_handler(services: Any, sinks: Mapping[str, Sink]) -> Handler:
+def make_notify_handler(services: Services, sinks: Mapping[str, Sink]) -> Handler:
     """The ``notify`` job handler; ``sinks`` by source name (the core builds them)."""
     return Notifier(services, sinks).handle
 
 
 class Notifier:
-    def __init__(self, services: Any, sinks: Mapping[str, Sink]) -> None:
+    def __init__(self, services: Services, sinks: Mapping[str, Sink]) -> None:
         self.services = services
         self.settings = services.settings
         self.pool: asyncpg.Pool = services.pool
@@ -344,7 +347,7 @@ class Notifier:
         log.info("notification_sent", kind=event, notification_id=str(nid), state=state)
 
 
-async def enqueue_notify(services: Any, conn: asyncpg.Connection, complaint_id: uuid.UUID,
+async def enqueue_notify(services: Services, conn: asyncpg.Connection, complaint_id: uuid.UUID,
                          event: str, *, key: str, **payload: Any) -> int | None:
     """Enqueue a notify job for ``event`` (in the caller's transaction), once per ``key``."""
     job_id: int | None = await services.queue.enqueue(

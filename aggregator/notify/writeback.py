@@ -19,7 +19,7 @@ records the deletion as a re-scan would (``origin.legacy_row_deleted`` and one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -29,13 +29,16 @@ from aggregator.storage.events import append_event
 from connectors.base import LegacyWriter, MissingRow, WriteBackNote, WriteBackRequest
 from schemas.events import Job
 
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
+
 log = structlog.get_logger(__name__)
 
 
 class WriteBackHandler:
     """Runs ``write_back`` jobs through the writers of the sources that offer one, by name."""
 
-    def __init__(self, services: Any, writers: Mapping[str, LegacyWriter]) -> None:
+    def __init__(self, services: Services, writers: Mapping[str, LegacyWriter]) -> None:
         self.services = services
         self.writers = dict(writers)
 

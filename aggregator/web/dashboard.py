@@ -326,12 +326,12 @@ async def quarantine_replay(request: web.Request) -> web.StreamResponse:
 @requires(A, OP, U, G)
 @aiohttp_jinja2.template("agencies.html")
 async def agencies(request: web.Request) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = []
-    report = request.app[SERVICES].extras.get("sla_report")
-    if report is not None:
-        rows = await report(request.app[SERVICES])
-        if request[IDENTITY]["role"] == "agency":
-            rows = [r for r in rows if r.get("agency") == request[IDENTITY]["agency"]]
+    from aggregator.followup.report import agency_rows
+
+    svc = request.app[SERVICES]
+    rows = await agency_rows(svc.pool, svc.settings.sla, svc.clock())
+    if request[IDENTITY]["role"] == "agency":
+        rows = [r for r in rows if r.get("agency") == request[IDENTITY]["agency"]]
     return {"identity": request[IDENTITY], "rows": rows}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiohttp import web
@@ -17,6 +17,9 @@ from aggregator.storage import jobs as jobs_repo
 from aggregator.storage.migrate import pending
 from aggregator.storage.sqlfiles import q
 from aggregator.web.keys import SERVICES
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 routes = web.RouteTableDef()
 
@@ -70,7 +73,7 @@ async def readyz(request: web.Request) -> web.Response:
                              dumps=lambda d: json.dumps(d, default=str))
 
 
-async def refresh_gauges(services: Any) -> None:
+async def refresh_gauges(services: Services) -> None:
     async with services.pool.acquire() as conn:
         metrics.QUEUE_DEPTH.clear()
         for kind, states in (await jobs_repo.depth(conn)).items():
