@@ -15,6 +15,7 @@ from aggregator.cli.output import console as Console
 from aggregator.cli.output import json_out
 from aggregator.errors import ConfigError
 from aggregator.localtime import local_time
+from schemas.events import EventKind
 
 
 def register(sub: Any, reports: Any) -> None:
@@ -220,7 +221,7 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         if args.reveal_identity:
-            await append_event(conn, cid, "identity_revealed", {"via": "cli"}, actor="cli")
+            await append_event(conn, cid, EventKind.IDENTITY_REVEALED, {"via": "cli"}, actor="cli")
         d = await complaint_detail(conn, services.crypto, cid, reveal_identity=args.reveal_identity)
     if d is None:
         print(f"no complaint {cid}", file=sys.stderr)

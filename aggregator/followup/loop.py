@@ -36,6 +36,7 @@ from aggregator.followup.sla import (
 from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
 from connectors.base import Origin, OutboundMessage, Sink
+from schemas.events import EventKind
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -144,14 +145,14 @@ class SlaLoop:
             await repo.upsert_clocks(conn, upserts)
             await repo.set_followup_flags(conn, flags)
             for cid, state, _r in new_breaches:
-                await append_event(conn, cid, "sla_breached", {
+                await append_event(conn, cid, EventKind.SLA_BREACHED, {
                     "clock": state.clock, "due_at": state.due_at.isoformat(),
                     "agency_id": state.agency_id,
                     "regulation": clock_config(self.cfg, state.clock).regulation,
                     "limit": clock_config(self.cfg, state.clock).limit,
                     "unit": clock_config(self.cfg, state.clock).unit}, at=state.breached_at)
             for r in flagged_now:
-                await append_event(conn, r["id"], "closed_without_real_followup", {
+                await append_event(conn, r["id"], EventKind.CLOSED_WITHOUT_REAL_FOLLOWUP, {
                     "agency_id": r["agency_id"], "tracking_id": r["lapor_tracking_id"]})
         for cid, state, r in new_breaches:
             agency = state.agency_id or r["agency_id"] or "unassigned"

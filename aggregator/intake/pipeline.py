@@ -36,6 +36,7 @@ from schemas.complaint import (
     Parsed,
     ReplyDraft,
 )
+from schemas.events import EventKind, JobKind, RawState
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -243,19 +244,19 @@ class Intake:
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
         for raw_id, item, p in fresh:
             if isinstance(p, InvalidInput):
-                plan.states.append((raw_id, "quarantined", str(p)[:2000], None))
+                plan.states.append((raw_id, RawState.QUARANTINED, str(p)[:2000], None))
                 result.quarantined += 1
                 key = str(p)[:80]
                 result.reasons[key] = result.reasons.get(key, 0) + 1
             elif isinstance(p, LegacyUpdate):
                 await self._apply_legacy_update(conn, plan, result, source, raw_id, p)
             elif isinstance(p, Ignored):
-                plan.states.append((raw_id, "ignored", p.reason, None))
+                plan.states.append((raw_id, RawState.IGNORED, p.reason, None))
                 result.ignored += 1
                 if p.answer and item.meta.get("reply_to"):
                     plan.jobs.append(
                         (
-                            "notify",
+                            JobKind.NOTIFY,
                             None,
                             {
                                 "event": "usage",
@@ -293,7 +294,7 @@ class Intake:
         row = await conn.fetchrow(q("find_complaint_by_form_row"), source.name, u.thread_key)
         if row is None:
             why = f"baris formulir lama {u.row_id} belum pernah diimpor"
-            plan.states.append((raw_id, "quarantined", why, None))
+            plan.states.append((raw_id, RawState.QUARANTINED, why, None))
             result.quarantined += 1
             result.reasons[why[:80]] = result.reasons.get(why[:80], 0) + 1
             return
@@ -302,13 +303,13 @@ class Intake:
         data: dict[str, Any] = {"form_table": u.form_table, "row_id": u.row_id}
         if u.deleted:
             if origin.get("legacy_row_deleted"):
-                plan.states.append((raw_id, "accepted", "sudah tercatat", cid))
+                plan.states.append((raw_id, RawState.ACCEPTED, "sudah tercatat", cid))
                 return
             await conn.execute(
                 q("apply_legacy_form_update"), cid, None, {"legacy_row_deleted": True}
             )
-            plan.states.append((raw_id, "accepted", None, cid))
-            plan.events.append((cid, "legacy_row_deleted", f"source:{source.name}", data))
+            plan.states.append((raw_id, RawState.ACCEPTED, None, cid))
+            plan.events.append((cid, EventKind.LEGACY_ROW_DELETED, f"source:{source.name}", data))
             return
         held = list(origin.get("legacy_responses") or [])
         known = {str(r.get("id")) for r in held}
@@ -316,7 +317,7 @@ class Intake:
         before = origin.get("legacy_status_raw")
         changed = u.status_raw != before
         if not changed and not new:
-            plan.states.append((raw_id, "accepted", "tidak ada perubahan baru", cid))
+            plan.states.append((raw_id, RawState.ACCEPTED, "tidak ada perubahan baru", cid))
             return
         patch: dict[str, Any] = {"legacy_status_raw": u.status_raw}
         if new:
@@ -334,8 +335,8 @@ class Intake:
             if row["status"] in u.write_back_statuses:
                 data["same_as_write_back"] = True  # what write-back writes for our status
         await conn.execute(q("apply_legacy_form_update"), cid, u.status if changed else None, patch)
-        plan.states.append((raw_id, "accepted", None, cid))
-        plan.events.append((cid, "legacy_form_updated", f"source:{source.name}", data))
+        plan.states.append((raw_id, RawState.ACCEPTED, None, cid))
+        plan.events.append((cid, EventKind.LEGACY_FORM_UPDATED, f"source:{source.name}", data))
 
     async def _open_by_phone(
         self, conn: asyncpg.Connection, parsed: list[Parsed | InvalidInput]
@@ -388,7 +389,7 @@ class Intake:
         cfg = source.cfg
         content = clean_text(d.content)
         if not content:
-            plan.states.append((raw_id, "quarantined", "empty complaint text", None))
+            plan.states.append((raw_id, RawState.QUARANTINED, "empty complaint text", None))
             result.quarantined += 1
             return
         cid = uuid.uuid4()
@@ -412,7 +413,7 @@ class Intake:
         plan.states.append(
             (
                 raw_id,
-                "duplicate" if duplicate_of else "accepted",
+                RawState.DUPLICATE if duplicate_of else RawState.ACCEPTED,
                 f"same text as {duplicate_of}" if duplicate_of else None,
                 cid,
             )
@@ -426,9 +427,9 @@ class Intake:
         if status is ComplaintStatus.RECEIVED:
             if sealed is not None and sealed.phone_hash is not None:
                 plan.by_phone[sealed.phone_hash] = (cid, self.services.clock())
-            plan.jobs.append(("push", cid, {}, f"push:{cid}"))
+            plan.jobs.append((JobKind.PUSH, cid, {}, f"push:{cid}"))
             if cfg.sunset:
-                plan.jobs.append(("notify", cid, {"event": "sunset"}, f"sunset:{cid}"))
+                plan.jobs.append((JobKind.NOTIFY, cid, {"event": "sunset"}, f"sunset:{cid}"))
         elif status is ComplaintStatus.DUPLICATE:
             result.duplicates += 1
             plan.events.append(
@@ -436,7 +437,7 @@ class Intake:
             )
             plan.jobs.append(
                 (
-                    "notify",
+                    JobKind.NOTIFY,
                     cid,
                     {"event": "complaint_linked", "duplicate_of": str(duplicate_of)},
                     f"linked:{cid}",
@@ -488,7 +489,8 @@ class Intake:
             if isinstance(p, ComplaintDraft):  # no open complaint from this number: a new one
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
                 return
-            plan.states.append((raw_id, "quarantined", "reply matches no known complaint", None))
+            plan.states.append(
+                (raw_id, RawState.QUARANTINED, "reply matches no known complaint", None))
             result.quarantined += 1
             result.reasons["reply matches no known complaint"] = (
                 result.reasons.get("reply matches no known complaint", 0) + 1
@@ -501,12 +503,13 @@ class Intake:
         plan.reply_rows.append(
             (reply_id, target, raw_id, p.channel.value, text or "(kosong)", sent_at, resolved)
         )
-        plan.states.append((raw_id, "reply", None, target))
-        plan.jobs.append(("reply_up", target, {"reply_id": str(reply_id)}, f"reply:{reply_id}"))
+        plan.states.append((raw_id, RawState.REPLY, None, target))
+        plan.jobs.append(
+            (JobKind.REPLY_UP, target, {"reply_id": str(reply_id)}, f"reply:{reply_id}"))
         plan.events.append(
             (
                 target,
-                "reporter_replied",
+                EventKind.REPORTER_REPLIED,
                 f"source:{source.name}",
                 {"reply_id": str(reply_id), "channel": p.channel.value, "resolved": resolved},
             )

@@ -36,7 +36,7 @@ from aggregator.lapor.port import LaporPort
 from aggregator.storage import lapor as repo
 from aggregator.storage.events import append_event
 from schemas.complaint import Channel, Classification, Location, Reporter
-from schemas.events import Job
+from schemas.events import EventKind, Job
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -230,7 +230,7 @@ class PushHandlers:
             async with self.pool.acquire() as conn, conn.transaction():
                 await repo.set_lapor_attachment_id(conn, cid, a["sha256"], upstream)
                 if upstream == REFUSED:
-                    await append_event(conn, cid, "lapor_attachment_refused",
+                    await append_event(conn, cid, EventKind.LAPOR_ATTACHMENT_REFUSED,
                                        {"filename": a["filename"],
                                         "content_type": a["content_type"], "size": a["size"]})
             if upstream != REFUSED:
@@ -278,14 +278,14 @@ class PushHandlers:
         errors = {"error": "validation_failed", "fields": exc.fields, "message": str(exc)}
         async with self.pool.acquire() as conn, conn.transaction():
             if await repo.mark_rejected(conn, cid, errors):
-                await append_event(conn, cid, "lapor_rejected", {"fields": exc.fields})
+                await append_event(conn, cid, EventKind.LAPOR_REJECTED, {"fields": exc.fields})
         log.warning("lapor_push_rejected", complaint_id=str(cid),
                     fields=[f.get("field") for f in exc.fields])
 
     async def _to_worklist(self, cid: uuid.UUID) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             if await repo.mark_manual_pending(conn, cid):
-                await append_event(conn, cid, "lapor_manual_pending", {})
+                await append_event(conn, cid, EventKind.LAPOR_MANUAL_PENDING, {})
 
     # ---- reply_up ---------------------------------------------------------------------------
     async def reply_up(self, job: Job) -> None:
@@ -313,7 +313,7 @@ class PushHandlers:
             raise TransientError(str(exc), retry_after=AUTH_RETRY_S) from exc
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.set_lapor_reply_id(conn, reply_id, lapor_reply_id)
-            await append_event(conn, row["complaint_id"], "reporter_reply_sent",
+            await append_event(conn, row["complaint_id"], EventKind.REPORTER_REPLY_SENT,
                                {"reply_id": str(reply_id), "lapor_reply_id": lapor_reply_id,
                                 "tracking_id": tracking_id})
 

@@ -27,7 +27,7 @@ from aggregator.errors import PermanentError
 from aggregator.storage import forms as repo
 from aggregator.storage.events import append_event
 from connectors.base import LegacyWriter, MissingRow, WriteBackNote, WriteBackRequest
-from schemas.events import Job
+from schemas.events import EventKind, Job
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -85,7 +85,7 @@ class WriteBackHandler:
                 await append_event(
                     conn,
                     job.complaint_id,
-                    "form_written_back",
+                    EventKind.FORM_WRITTEN_BACK,
                     {"source": c.source, "row_id": row_id, "wrote": done},
                 )
         log.info(
@@ -105,7 +105,7 @@ class WriteBackHandler:
             await append_event(
                 conn,
                 job.complaint_id,
-                "legacy_row_deleted",
+                EventKind.LEGACY_ROW_DELETED,
                 {"form_table": gone.table, "row_id": str(gone.row_id)},
                 actor=f"source:{source}",
             )
@@ -127,7 +127,7 @@ class WriteBackHandler:
             await append_event(
                 conn,
                 job.complaint_id,
-                "form_write_back_skipped",
+                EventKind.FORM_WRITE_BACK_SKIPPED,
                 {
                     "source": source,
                     "row_id": row_id,

@@ -2,10 +2,11 @@
 
 Two processes migrating at once are serialised by an advisory lock; the second finds the
 work done. Migrations apply in number order only: a pending migration numbered below one the
-database already has is refused (``MigrationOrderError``), since applying it late would leave
-this database built in a different order from a fresh one. A new migration takes the next
-free number (``next_free_number()``). ``schema.sql`` at the repository root is what migrating an empty database yields
-(a test keeps them equal; ``satukanal migrate --dump-schema`` regenerates it).
+database already has is refused (``MigrationOrderError``): applied late it would leave this
+database built in a different order from a fresh one. A new migration takes the next free
+number (``next_free_number()``). ``schema.sql`` at the repository root is what migrating an
+empty database yields (a test compares their whole dumps; ``satukanal migrate --dump-schema``
+regenerates it).
 """
 
 from __future__ import annotations

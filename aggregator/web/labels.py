@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.events import EventKind, NotificationKind
+
 STATUS_LABELS = {
     "received": "diterima, menunggu dikirim",
     "manual_pending": "menunggu diketik operator",
@@ -42,56 +44,56 @@ LABEL_TEXT = {
     "substantive_with_evidence": "substantif + bukti",
 }
 
-EVENT_LABELS = {
+EVENT_LABELS: dict[str, str] = {
     # intake
-    "complaint_ingested": "pengaduan masuk",
-    "complaint_linked": "digabung sebagai duplikat",
-    "route_corrected": "rute dikoreksi operator",
-    "reporter_replied": "pelapor membalas",
-    "legacy_form_updated": "formulir lama diperbarui",
-    "legacy_row_deleted": "baris formulir lama dihapus",
+    EventKind.COMPLAINT_INGESTED: "pengaduan masuk",
+    EventKind.COMPLAINT_LINKED: "digabung sebagai duplikat",
+    EventKind.ROUTE_CORRECTED: "rute dikoreksi operator",
+    EventKind.REPORTER_REPLIED: "pelapor membalas",
+    EventKind.LEGACY_FORM_UPDATED: "formulir lama diperbarui",
+    EventKind.LEGACY_ROW_DELETED: "baris formulir lama dihapus",
     # push to LAPOR!
-    "lapor_pushed": "terkirim ke LAPOR!",
-    "lapor_rejected": "ditolak LAPOR!",
-    "lapor_manual_pending": "menunggu diketik operator ke LAPOR!",
-    "lapor_attachment_refused": "lampiran ditolak LAPOR!",
-    "reporter_reply_sent": "balasan pelapor diteruskan ke LAPOR!",
+    EventKind.LAPOR_PUSHED: "terkirim ke LAPOR!",
+    EventKind.LAPOR_REJECTED: "ditolak LAPOR!",
+    EventKind.LAPOR_MANUAL_PENDING: "menunggu diketik operator ke LAPOR!",
+    EventKind.LAPOR_ATTACHMENT_REFUSED: "lampiran ditolak LAPOR!",
+    EventKind.REPORTER_REPLY_SENT: "balasan pelapor diteruskan ke LAPOR!",
     # LAPOR! feed
-    "lapor_status_changed": "status di LAPOR! berubah",
-    "lapor_disposed": "didisposisikan ke OPD",
-    "followup_received": "tanggapan OPD masuk",
-    "lapor_info_requested": "LAPOR! meminta informasi",
-    "lapor_reclassified": "klasifikasi diubah di LAPOR!",
-    "lapor_reporter_reply_recorded": "balasan pelapor tercatat di LAPOR!",
-    "lapor_rated": "pelapor memberi penilaian",
-    "lapor_deleted": "dihapus di LAPOR!",
-    "lapor_event_received": "peristiwa LAPOR! lain",
+    EventKind.LAPOR_STATUS_CHANGED: "status di LAPOR! berubah",
+    EventKind.LAPOR_DISPOSED: "didisposisikan ke OPD",
+    EventKind.FOLLOWUP_RECEIVED: "tanggapan OPD masuk",
+    EventKind.LAPOR_INFO_REQUESTED: "LAPOR! meminta informasi",
+    EventKind.LAPOR_RECLASSIFIED: "klasifikasi diubah di LAPOR!",
+    EventKind.LAPOR_REPORTER_REPLY_RECORDED: "balasan pelapor tercatat di LAPOR!",
+    EventKind.LAPOR_RATED: "pelapor memberi penilaian",
+    EventKind.LAPOR_DELETED: "dihapus di LAPOR!",
+    EventKind.LAPOR_EVENT_RECEIVED: "peristiwa LAPOR! lain",
     # follow-up and notifications
-    "sla_breached": "tenggat terlewati",
-    "closed_without_real_followup": "ditutup tanpa tindak lanjut nyata",
-    "notification_sent": "pemberitahuan ke pelapor dikirim",
-    "notification_failed": "pemberitahuan ke pelapor gagal",
+    EventKind.SLA_BREACHED: "tenggat terlewati",
+    EventKind.CLOSED_WITHOUT_REAL_FOLLOWUP: "ditutup tanpa tindak lanjut nyata",
+    EventKind.NOTIFICATION_SENT: "pemberitahuan ke pelapor dikirim",
+    EventKind.NOTIFICATION_FAILED: "pemberitahuan ke pelapor gagal",
     # old forms
-    "form_written_back": "status ditulis balik ke formulir lama",
-    "form_write_back_skipped": "tulis balik ke formulir lama dilewati",
+    EventKind.FORM_WRITTEN_BACK: "status ditulis balik ke formulir lama",
+    EventKind.FORM_WRITE_BACK_SKIPPED: "tulis balik ke formulir lama dilewati",
     # operators and the queue
-    "identity_revealed": "identitas pelapor dibuka",
-    "job_dead": "pekerjaan gagal (mati)",
-    "job_retried": "pekerjaan diulangi",
-    "job_discarded": "pekerjaan dibuang",
+    EventKind.IDENTITY_REVEALED: "identitas pelapor dibuka",
+    EventKind.JOB_DEAD: "pekerjaan gagal (mati)",
+    EventKind.JOB_RETRIED: "pekerjaan diulangi",
+    EventKind.JOB_DISCARDED: "pekerjaan dibuang",
 }
 
 # notifications.kind holds the notify event after aggregator.notify.handler.ALIASES.
-NOTIFICATION_LABELS = {
-    "ack": "tanda terima & Tracking ID",
-    "status_changed": "perubahan status",
-    "response_posted": "tanggapan OPD",
-    "info_requested": "permintaan informasi",
-    "solved_question": "pertanyaan: sudah selesai?",
-    "usage": "petunjuk cara melapor",
-    "sunset": "kanal akan dihentikan",
-    "complaint_linked": "digabung dengan laporan yang sama",
-    "deleted": "laporan dihapus",
+NOTIFICATION_LABELS: dict[str, str] = {
+    NotificationKind.ACK: "tanda terima & Tracking ID",
+    NotificationKind.STATUS_CHANGED: "perubahan status",
+    NotificationKind.RESPONSE_POSTED: "tanggapan OPD",
+    NotificationKind.INFO_REQUESTED: "permintaan informasi",
+    NotificationKind.SOLVED_QUESTION: "pertanyaan: sudah selesai?",
+    NotificationKind.USAGE: "petunjuk cara melapor",
+    NotificationKind.SUNSET: "kanal akan dihentikan",
+    NotificationKind.COMPLAINT_LINKED: "digabung dengan laporan yang sama",
+    NotificationKind.DELETED: "laporan dihapus",
 }
 
 NOTIFICATION_STATE_LABELS = {
@@ -448,33 +450,33 @@ def _job_discarded(c: _Ctx) -> None:
 
 
 _DETAILS: dict[str, Callable[[_Ctx], None]] = {
-    "complaint_ingested": _ingested,
-    "complaint_linked": _linked,
-    "reporter_replied": _reporter_replied,
-    "legacy_form_updated": _legacy_updated,
-    "legacy_row_deleted": _legacy_row,
-    "lapor_pushed": _pushed,
-    "lapor_rejected": _rejected,
-    "lapor_attachment_refused": _attachment_refused,
-    "reporter_reply_sent": _reply_sent,
-    "lapor_status_changed": _status_changed,
-    "lapor_disposed": _disposed,
-    "followup_received": _followup,
-    "lapor_info_requested": _followup,
-    "lapor_reclassified": _reclassified,
-    "lapor_rated": _rated,
-    "lapor_deleted": _deleted,
-    "lapor_event_received": _lapor_other,
-    "sla_breached": _sla,
-    "closed_without_real_followup": _closed_without,
-    "notification_sent": _notification,
-    "notification_failed": _notification,
-    "form_written_back": _written_back,
-    "form_write_back_skipped": _write_back_skipped,
-    "identity_revealed": _identity,
-    "job_dead": _job_dead,
-    "job_retried": _job_retried,
-    "job_discarded": _job_discarded,
+    EventKind.COMPLAINT_INGESTED: _ingested,
+    EventKind.COMPLAINT_LINKED: _linked,
+    EventKind.REPORTER_REPLIED: _reporter_replied,
+    EventKind.LEGACY_FORM_UPDATED: _legacy_updated,
+    EventKind.LEGACY_ROW_DELETED: _legacy_row,
+    EventKind.LAPOR_PUSHED: _pushed,
+    EventKind.LAPOR_REJECTED: _rejected,
+    EventKind.LAPOR_ATTACHMENT_REFUSED: _attachment_refused,
+    EventKind.REPORTER_REPLY_SENT: _reply_sent,
+    EventKind.LAPOR_STATUS_CHANGED: _status_changed,
+    EventKind.LAPOR_DISPOSED: _disposed,
+    EventKind.FOLLOWUP_RECEIVED: _followup,
+    EventKind.LAPOR_INFO_REQUESTED: _followup,
+    EventKind.LAPOR_RECLASSIFIED: _reclassified,
+    EventKind.LAPOR_RATED: _rated,
+    EventKind.LAPOR_DELETED: _deleted,
+    EventKind.LAPOR_EVENT_RECEIVED: _lapor_other,
+    EventKind.SLA_BREACHED: _sla,
+    EventKind.CLOSED_WITHOUT_REAL_FOLLOWUP: _closed_without,
+    EventKind.NOTIFICATION_SENT: _notification,
+    EventKind.NOTIFICATION_FAILED: _notification,
+    EventKind.FORM_WRITTEN_BACK: _written_back,
+    EventKind.FORM_WRITE_BACK_SKIPPED: _write_back_skipped,
+    EventKind.IDENTITY_REVEALED: _identity,
+    EventKind.JOB_DEAD: _job_dead,
+    EventKind.JOB_RETRIED: _job_retried,
+    EventKind.JOB_DISCARDED: _job_discarded,
 }
 
 
