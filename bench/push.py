@@ -47,9 +47,9 @@ import asyncpg
 
 from aggregator.crypto import Crypto
 from aggregator.lapor.http import HttpLaporAdapter, report_to_wire
-from aggregator.lapor.push import PushLoop
+from aggregator.lapor.push import PushHandlers
 from aggregator.logging import configure_logging
-from aggregator.queue import JobQueue
+from aggregator.queue import JobQueue, Worker
 from aggregator.storage.db import create_pool
 from aggregator.storage.migrate import migrate
 from aggregator.wiring.services import Services
@@ -139,7 +139,8 @@ async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> PushRu
             async with aiohttp.ClientSession(connector=connector) as http:
                 services = services_for(pool, http, lapor)
                 port = HttpLaporAdapter(lapor, http)
-                loop = PushLoop(services, port, concurrency=WORKERS)
+                handlers = PushHandlers(services, port)
+                loop = Worker(services.queue, handlers.handlers(), concurrency=WORKERS)
                 await port.agencies()  # token first: the measured part is pushing
                 bodies = []
                 async with pool.acquire() as conn:
@@ -148,7 +149,7 @@ async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> PushRu
                             "SELECT c.*, NULL::bytea AS name_enc, NULL::bytea AS email_enc, "
                             "NULL::bytea AS phone_enc, NULL::bytea AS nik_enc "
                             "FROM complaints c WHERE id = $1", cid)
-                        bodies.append(report_to_wire(loop.handlers.payload(cid, row, [])))
+                        bodies.append(report_to_wire(handlers.payload(cid, row, [])))
                 started = time.perf_counter()
                 while True:
                     await loop.run_once()

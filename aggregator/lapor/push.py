@@ -9,7 +9,6 @@ report up by ``external_ref`` before sending again.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 import time
@@ -316,24 +315,3 @@ class PushHandlers:
             await append_event(conn, row["complaint_id"], EventKind.REPORTER_REPLY_SENT,
                                {"reply_id": str(reply_id), "lapor_reply_id": lapor_reply_id,
                                 "tracking_id": tracking_id})
-
-
-class PushLoop:
-    """The push worker as a loop (``run_once`` / ``run``) for scripts and tests; the daemon may
-    instead mount ``PushHandlers.handlers()`` into its shared Worker."""
-
-    name = "lapor_push"
-
-    def __init__(self, services: Services, port: LaporPort, *, concurrency: int | None = None,
-                 classify: Classifier | None = None) -> None:
-        from aggregator.queue import Worker
-
-        self.handlers = PushHandlers(services, port, classify=classify)
-        self.worker = Worker(services.queue, self.handlers.handlers(),
-                             concurrency=concurrency or services.settings.queue.workers)
-
-    async def run_once(self) -> int:
-        return await self.worker.run_once()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        await self.worker.run(stop)

@@ -356,12 +356,3 @@ class Notifier:
                 body=msg.text, external_id=external_id, detail=detail, sent_at=sent_at)
         NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
         log.info("notification_sent", kind=event, notification_id=str(nid), state=state)
-
-
-async def enqueue_notify(services: Services, conn: asyncpg.Connection, complaint_id: uuid.UUID,
-                         event: str, *, key: str, **payload: Any) -> int | None:
-    """Enqueue a notify job for ``event`` (in the caller's transaction), once per ``key``."""
-    job_id: int | None = await services.queue.enqueue(
-        conn, JobKind.NOTIFY, complaint_id=complaint_id, payload={"event": event, **payload},
-        dedup_key=f"notify:{event}:{complaint_id}:{key}")
-    return job_id

@@ -140,8 +140,3 @@ def capabilities(sources: Mapping[str, Source]) -> Capabilities:
     return Capabilities(pulling=pulling, waits_for_new=waits, http_intake=intake, sinks=sinks,
                         delivery_status=delivery, backfill=backfill, receipts=receipts,
                         writers=writers, job_handlers=handlers)
-
-
-def sinks_of(sources: Mapping[str, Source]) -> dict[str, Sink]:
-    """The sinks by source name, for the channels that can answer."""
-    return dict(capabilities(sources).sinks)
