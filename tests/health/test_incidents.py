@@ -20,12 +20,12 @@ from aggregator.health.overview import health_overview
 from aggregator.intake.loop import IngestLoop
 from aggregator.lapor import build_port
 from aggregator.lapor.feed import UpdatesLoop
-from aggregator.lapor.sandbox.embedded import free_port
 from aggregator.web.app import make_app
 from schemas.config import AlertsConfig, Settings, SourceConfig
 from tests.core.helpers import JsonLinesSource, make_services
 from tests.health.helpers import Clock, Webhook, eventually
 from tests.lapor.helpers import lapor_config, start_sandbox
+from tests.support.ports import free_port
 
 
 def settings(**kw: Any) -> Settings:

@@ -18,7 +18,6 @@ from aiohttp import web
 
 from aggregator.lapor.feed import UpdatesLoop, webhook_handler
 from aggregator.lapor.http import HttpLaporAdapter
-from aggregator.lapor.sandbox.embedded import free_port
 from aggregator.wiring.services import Services
 from tests.lapor.helpers import (
     RunningSandbox,
@@ -28,6 +27,7 @@ from tests.lapor.helpers import (
     make_services,
     start_sandbox,
 )
+from tests.support.ports import free_port
 from tests.support.workers import push_worker
 
 
