@@ -18,6 +18,7 @@ from aggregator.lapor.models import LaporEvent
 from aggregator.wiring.services import Services
 from connectors.base import Origin, OutboundMessage, SendResult
 from schemas.complaint import Reporter
+from schemas.config import Settings
 from tests.support.runtime import make_services as runtime
 
 
@@ -30,7 +31,8 @@ class Clock:
 
 
 def make_services(pool: asyncpg.Pool, clock: Clock, **settings: Any) -> Services:
-    return runtime(pool, clock=clock, queue_clock=clock, **settings)
+    return runtime(pool, settings=Settings(demo=True, **settings), clock=clock,
+                   queue_clock=clock)
 
 
 @dataclass

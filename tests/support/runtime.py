@@ -1,7 +1,7 @@
 """The one runtime factory for tests: a real ``Services`` on the test's database.
 
 ``make_services(pool)`` is the demo configuration (the queue's owner is ``owner``); pass
-``settings`` (or ``Settings`` keyword overrides), ``http`` when the part under test talks
+``settings``, ``http`` when the part under test talks
 HTTP, a ``clock`` to drive time and ``queue_clock`` for the job queue's (by default the
 database's). Folder helpers (``tests.lapor.helpers.make_services`` …) only choose settings
 and call this.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 import asyncpg
@@ -30,12 +29,8 @@ def make_services(
     clock: Callable[[], dt.datetime] | None = None,
     queue_clock: Callable[[], dt.datetime] | None = None,
     owner: str = "test",
-    **overrides: Any,
 ) -> Services:
-    if settings is None:
-        settings = Settings(demo=True, **overrides)
-    elif overrides:
-        raise TypeError("pass settings or Settings overrides, not both")
+    settings = settings or Settings(demo=True)
     return Services(
         settings=settings,
         pool=pool,
