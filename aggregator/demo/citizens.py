@@ -33,6 +33,7 @@ from aiohttp import web
 from aggregator.demo import story
 
 if TYPE_CHECKING:
+    from aggregator.wiring.assemble import Components
     from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
@@ -325,7 +326,7 @@ async def demo_token(services: Services) -> str:
 
 
 async def attach_demo(
-    services: Services, comp: Any, stack: contextlib.AsyncExitStack, *, citizens: bool
+    services: Services, comp: Components, stack: contextlib.AsyncExitStack, *, citizens: bool
 ) -> None:
     data_dir = services.settings.data_dir
     for box in ("pengaduan", "terkirim"):
