@@ -60,9 +60,9 @@ import asyncpg
 
 from aggregator.crypto import Crypto
 from aggregator.lapor.http import HttpLaporAdapter, report_to_wire
-from aggregator.lapor.push import PushLoop
+from aggregator.lapor.push import PushHandlers
 from aggregator.logging import configure_logging
-from aggregator.queue import JobQueue
+from aggregator.queue import JobQueue, Worker
 from aggregator.storage.db import create_pool
 from aggregator.storage.migrate import migrate
 from aggregator.wiring.services import Services
@@ -156,7 +156,8 @@ async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> PushRu
             async with aiohttp.ClientSession(connector=connector) as http:
                 services = services_for(pool, http, lapor)
                 port = HttpLaporAdapter(lapor, http)
-                loop = PushLoop(services, port, concurrency=WORKERS)
+                handlers = PushHandlers(services, port)
+                loop = Worker(services.queue, handlers.handlers(), concurrency=WORKERS)
                 await port.agencies()  # token first: the measured part is pushing
                 bodies = []
                 async with pool.acquire() as conn:
@@ -165,7 +166,7 @@ async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> PushRu
                             "SELECT c.*, NULL::bytea AS name_enc, NULL::bytea AS email_enc, "
                             "NULL::bytea AS phone_enc, NULL::bytea AS nik_enc "
                             "FROM complaints c WHERE id = $1", cid)
-                        bodies.append(report_to_wire(loop.handlers.payload(cid, row, [])))
+                        bodies.append(report_to_wire(handlers.payload(cid, row, [])))
                 started = time.perf_counter()
                 while True:
                     await loop.run_once()
@@ -204,9 +205,13 @@ async def push_through_faults(server: str, root: str, n: int, rate: float) -> di
                     queue=JobQueue(pool, qcfg, owner=f"bench:{os.getpid()}"))
                 port = HttpLaporAdapter(lapor, http)
                 outcomes: dict[str, int] = {}
-                loop = PushLoop(services, port)
-                loop.worker._on_outcome = (  # counted like the daemon's metrics
-                    lambda _k, o: outcomes.__setitem__(o, outcomes.get(o, 0) + 1))
+                from aggregator.lapor.push import push_concurrency
+
+                loop = Worker(services.queue, PushHandlers(services, port).handlers(),
+                              concurrency=push_concurrency(lapor),
+                              # counted like the daemon's metrics
+                              on_outcome=lambda _k, o: outcomes.__setitem__(
+                                  o, outcomes.get(o, 0) + 1))
                 stop = asyncio.Event()
                 started = time.perf_counter()
                 task = asyncio.create_task(loop.run(stop))

@@ -50,6 +50,63 @@ class NotificationState(StrEnum):
     SKIPPED = "skipped"
 
 
+class EventKind(StrEnum):
+    """What a timeline event (``events.kind``) records; ``web.labels.EVENT_LABELS`` words them."""
+
+    COMPLAINT_INGESTED = "complaint_ingested"
+    COMPLAINT_LINKED = "complaint_linked"
+    ROUTE_CORRECTED = "route_corrected"
+    REPORTER_REPLIED = "reporter_replied"
+    REPORTER_REPLY_UNVERIFIED = "reporter_reply_unverified"
+    REPORTER_REPLY_ACCEPTED = "reporter_reply_accepted"
+    REPORTER_REPLY_REJECTED = "reporter_reply_rejected"
+    BURST_MERGED = "burst_merged"
+    MESSAGE_JUDGED = "message_judged"
+    LEGACY_FORM_UPDATED = "legacy_form_updated"
+    LEGACY_ROW_DELETED = "legacy_row_deleted"
+    LAPOR_PUSHED = "lapor_pushed"
+    LAPOR_REJECTED = "lapor_rejected"
+    LAPOR_MANUAL_PENDING = "lapor_manual_pending"
+    LAPOR_ATTACHMENT_REFUSED = "lapor_attachment_refused"
+    REPORTER_REPLY_SENT = "reporter_reply_sent"
+    LAPOR_STATUS_CHANGED = "lapor_status_changed"
+    LAPOR_DISPOSED = "lapor_disposed"
+    FOLLOWUP_RECEIVED = "followup_received"
+    LAPOR_INFO_REQUESTED = "lapor_info_requested"
+    LAPOR_RECLASSIFIED = "lapor_reclassified"
+    LAPOR_REPORTER_REPLY_RECORDED = "lapor_reporter_reply_recorded"
+    LAPOR_RATED = "lapor_rated"
+    LAPOR_DELETED = "lapor_deleted"
+    LAPOR_EVENT_RECEIVED = "lapor_event_received"
+    SLA_BREACHED = "sla_breached"
+    CLOSED_WITHOUT_REAL_FOLLOWUP = "closed_without_real_followup"
+    NOTIFICATION_SENT = "notification_sent"
+    NOTIFICATION_FAILED = "notification_failed"
+    NOTIFICATION_HELD = "notification_held"
+    NOTIFICATION_REDELIVERY_PLANNED = "notification_redelivery_planned"
+    FORM_WRITTEN_BACK = "form_written_back"
+    FORM_WRITE_BACK_SKIPPED = "form_write_back_skipped"
+    IDENTITY_REVEALED = "identity_revealed"
+    JOB_DEAD = "job_dead"
+    JOB_RETRIED = "job_retried"
+    JOB_DISCARDED = "job_discarded"
+
+
+class NotificationKind(StrEnum):
+    """What a notification to a citizen is about (``notifications.kind``, after
+    ``aggregator.notify.handler.ALIASES``)."""
+
+    ACK = "ack"
+    STATUS_CHANGED = "status_changed"
+    RESPONSE_POSTED = "response_posted"
+    INFO_REQUESTED = "info_requested"
+    SOLVED_QUESTION = "solved_question"
+    USAGE = "usage"
+    SUNSET = "sunset"
+    COMPLAINT_LINKED = "complaint_linked"
+    DELETED = "deleted"
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     OPERATOR = "operator"

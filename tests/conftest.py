@@ -1,8 +1,13 @@
-"""Shared fixtures: a real PostgreSQL for every test.
+"""Shared fixtures: a real PostgreSQL for every test that needs one, and the markers.
 
 The server is ``SATUKANAL_TEST_DATABASE_URL`` when set, else an embedded pgserver started for
 the session. Migrations run once into a template database; each test gets a fresh clone
 (``CREATE DATABASE … TEMPLATE``), which takes milliseconds and isolates tests completely.
+
+Every test that uses a server fixture (directly or through another fixture) or lives in a
+server folder is marked ``server``; the end-to-end folders are also ``slow``. So
+``pytest -m "not server"`` runs the pure tests alone, in seconds, and ``-m "not slow"`` leaves
+out the long ones. The runtime factory and test ports are in ``tests/support``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,39 @@ from aggregator.storage.db import EmbeddedPostgres, create_pool
 from aggregator.storage.migrate import migrate
 
 TEMPLATE = f"satukanal_tpl_{os.getpid()}"
+TESTS = Path(__file__).resolve().parent
+
+# Fixtures that start or reach a real server; pytest lists the fixtures a test uses
+# transitively, so a test asking for ``pool`` or ``services`` is found through ``pg_server_dsn``.
+SERVER_FIXTURES = frozenset({
+    "pg_server_dsn",  # PostgreSQL: db_dsn, empty_db_dsn, pool, services, …
+    "legacy",  # the old forms' MariaDB
+    "gammu_pg", "gammu_mysql", "gammu_db", "smsd", "smsd_pg",  # gammu-smsd databases
+    "dovecot", "postfix",  # mail
+    "browser",  # Chromium
+})
+# Folders whose tests all run real servers or processes, and take long.
+SERVER_FOLDERS = frozenset({"e2e", "install", "browser"})
+SLOW_FOLDERS = SERVER_FOLDERS
+# Single modules and tests that take ten seconds or more without a server (subprocesses of
+# the CLI, a property-based API run); a test may also mark itself ``slow``.
+SLOW_TESTS = (
+    "tests/core/test_daemon.py",
+    "tests/core/test_database_wait.py",
+    "tests/core/test_config.py::test_config_check_cli_masks_secrets_and_reports_errors",
+    "tests/followup/test_sla_loop.py::test_followup_classify_command",
+    "tests/lapor/test_openapi_schemathesis.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(TESTS).parts
+        folder = parts[0] if len(parts) > 1 else ""
+        if folder in SERVER_FOLDERS or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+        if folder in SLOW_FOLDERS or item.nodeid.startswith(SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
 
 
 def _with_db(dsn: str, db: str) -> str:

@@ -16,6 +16,7 @@ from aggregator.cli.output import json_out
 from aggregator.errors import ConfigError
 from aggregator.localtime import local_time
 from aggregator.receipts import hide_in_meta, hide_in_ref
+from schemas.events import EventKind
 
 
 def register(sub: Any, reports: Any) -> None:
@@ -229,7 +230,8 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         if args.reveal_identity:
-            await append_event(conn, cid, "identity_revealed", {"via": "cli"}, actor="cli")
+            await append_event(conn, cid, EventKind.IDENTITY_REVEALED, {"via": "cli"},
+                               actor="cli")
             await log_access(conn, token_id=None, actor=f"cli:{getpass.getuser()}",
                              action="identity_revealed", subject=f"complaint:{cid}",
                              detail={"via": "cli"})

@@ -7,9 +7,12 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 
 def register(sub: Any, reports: Any) -> None:
@@ -136,7 +139,7 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
             if args.dump_schema:
                 from aggregator.storage.schema_dump import dump_schema
 
-                args.dump_schema.write_text(await dump_schema(services.extras["dsn"]))
+                args.dump_schema.write_text(await dump_schema(_dsn(services)))
             json.dump({"applied": [{"version": m.version, "name": m.name} for m in applied],
                        "schema_written_to": str(args.dump_schema) if args.dump_schema else None},
                       sys.stdout)
@@ -149,9 +152,15 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
         if args.dump_schema:
             from aggregator.storage.schema_dump import dump_schema
 
-            args.dump_schema.write_text(await dump_schema(services.extras["dsn"]))
+            args.dump_schema.write_text(await dump_schema(_dsn(services)))
             print(f"schema written to {args.dump_schema}")
     return 0
+
+
+def _dsn(services: Services) -> str:
+    if services.dsn is None:  # open_services always sets it
+        raise RuntimeError("the runtime does not know its database URL")
+    return services.dsn
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:

@@ -19,11 +19,12 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import structlog
@@ -31,6 +32,10 @@ from aiohttp import web
 
 from aggregator.demo import story
 from aggregator.demo.whatsapp_cloud import CloudSandbox, SandboxState
+
+if TYPE_CHECKING:
+    from aggregator.wiring.assemble import Components
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -165,9 +170,11 @@ class DemoCitizens:
 
     name = "demo_citizens"
 
-    def __init__(self, services: Any, kannel: DemoKannel, whatsapp: CloudSandbox | None = None,
-                 *, pace_s: float = 4.0) -> None:
+    def __init__(self, services: Services, kannel: DemoKannel,
+                 whatsapp: CloudSandbox | None = None, *, pace_s: float = 4.0,
+                 http_base: Callable[[], str | None] = lambda: None) -> None:
         self.services = services
+        self.http_base = http_base
         self.kannel = kannel
         self.whatsapp = whatsapp
         self.pace_s = pace_s
@@ -180,7 +187,7 @@ class DemoCitizens:
 
     @property
     def base(self) -> str:
-        return str(self.services.extras.get("http_base", "http://127.0.0.1:8470"))
+        return self.http_base() or "http://127.0.0.1:8470"
 
     async def run_once(self) -> int:
         sent = 0
@@ -360,7 +367,7 @@ def deliver_to_maildir(root: Path, data: bytes) -> Path:
     return final
 
 
-async def demo_token(services: Any) -> str:
+async def demo_token(services: Services) -> str:
     """One admin token for the demo, kept in the data dir so it survives restarts."""
     from aggregator.storage.admin import create_token, find_token
 
@@ -377,7 +384,7 @@ async def demo_token(services: Any) -> str:
 
 
 async def attach_demo(
-    services: Any, comp: Any, stack: contextlib.AsyncExitStack, *, citizens: bool
+    services: Services, comp: Components, stack: contextlib.AsyncExitStack, *, citizens: bool
 ) -> None:
     data_dir = services.settings.data_dir
     for box in ("pengaduan", "terkirim"):
@@ -399,7 +406,8 @@ async def attach_demo(
         f"e-mail answers to citizens are written to {data_dir / 'maildir' / 'terkirim' / 'new'}"
     )
     if citizens:
-        comp.loops.append(DemoCitizens(services, kannel, whatsapp))
+        comp.loops.append(
+            DemoCitizens(services, kannel, whatsapp, http_base=lambda: comp.http_base))
         comp.banner.append("demo citizens are writing by SMS, web form, e-mail and WhatsApp")
         # --until-idle: the story ends when every report is closed and every message delivered.
         started = services.clock()

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from aggregator.storage import demo as repo
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 # A story lasts about a minute; this bounds a demo that cannot finish (say, a dead job).
 STORY_TIMEOUT_S = 300.0
@@ -36,7 +39,7 @@ LABELS = {  # label: (one, many)
 }
 
 
-async def outstanding(services: Any, since: dt.datetime) -> str | None:
+async def outstanding(services: Services, since: dt.datetime) -> str | None:
     """What the story that began at ``since`` still waits for, in a sentence, or None when it
     is over."""
     async with services.pool.acquire() as conn:
@@ -63,7 +66,7 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-async def summary(services: Any, since: dt.datetime) -> list[str]:
+async def summary(services: Services, since: dt.datetime) -> list[str]:
     """What happened to the complaints of the demo run that began at ``since``."""
     async with services.pool.acquire() as conn:
         complaints = await repo.complaints(conn, since)
@@ -141,7 +144,7 @@ async def summary(services: Any, since: dt.datetime) -> list[str]:
     return lines
 
 
-async def print_summary(services: Any, since: dt.datetime, out: TextIO) -> None:
+async def print_summary(services: Services, since: dt.datetime, out: TextIO) -> None:
     for line in await summary(services, since):
         print(line, file=out)
     out.flush()

@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -37,6 +37,10 @@ from aggregator.intake.sealing import seal_body
 from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
 from connectors.base import Origin, OutboundMessage, Sink
+from schemas.events import EventKind
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +59,7 @@ CLOCK_NAMES_ID = {"verification": "verifikasi", "first_response": "tindak lanjut
 class SlaLoop:
     name = "sla"
 
-    def __init__(self, services: Any, sinks: Mapping[str, Sink] | None = None, *,
+    def __init__(self, services: Services, sinks: Mapping[str, Sink] | None = None, *,
                  interval_s: float = 60.0, batch: int = 500) -> None:
         self.services = services
         self.settings = services.settings
@@ -142,14 +146,14 @@ class SlaLoop:
             await repo.upsert_clocks(conn, upserts)
             await repo.set_followup_flags(conn, flags)
             for cid, state, _r in new_breaches:
-                await append_event(conn, cid, "sla_breached", {
+                await append_event(conn, cid, EventKind.SLA_BREACHED, {
                     "clock": state.clock, "due_at": state.due_at.isoformat(),
                     "agency_id": state.agency_id,
                     "regulation": clock_config(self.cfg, state.clock).regulation,
                     "limit": clock_config(self.cfg, state.clock).limit,
                     "unit": clock_config(self.cfg, state.clock).unit}, at=state.breached_at)
             for r in flagged_now:
-                await append_event(conn, r["id"], "closed_without_real_followup", {
+                await append_event(conn, r["id"], EventKind.CLOSED_WITHOUT_REAL_FOLLOWUP, {
                     "agency_id": r["agency_id"], "tracking_id": r["lapor_tracking_id"]})
         for cid, state, r in new_breaches:
             # The agency LAPOR! assigned (on the clock), never our routing guess.

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from schemas.config import SlaClock, SlaConfig
+from schemas.events import EventKind
 
 CLOCKS = ("verification", "first_response", "auto_close", "settlement")
 
@@ -190,7 +191,7 @@ def waiting_periods(facts: ComplaintFacts,
                 hold_from = None
         elif h.kind == "info_requested" and ask_from is None:
             ask_from = h.at
-        elif h.kind == "reporter_replied" and ask_from is not None:
+        elif h.kind == EventKind.REPORTER_REPLIED and ask_from is not None:
             periods.append((ask_from, h.at))
             ask_from = None
     for open_from in (hold_from, ask_from):
@@ -297,7 +298,8 @@ def evaluate(facts: ComplaintFacts, now: dt.datetime, cfg: SlaConfig,
     responses = [h for h in hist if h.kind == "response"]
     if responses:
         last = responses[-1]
-        replied = next((h.at for h in hist if h.kind == "reporter_replied" and h.at > last.at),
+        replied = next((h.at for h in hist
+                        if h.kind == EventKind.REPORTER_REPLIED and h.at > last.at),
                        None)
         end = next((h.at for h in hist if h.kind == "status" and h.at >= last.at
                     and h.status in ("selesai", *STOPPED_STATUSES)), None)

@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -26,6 +26,9 @@ from aggregator.health.overview import components, register_components
 from aggregator.health.state import DEGRADED, FAILING, STALE
 from aggregator.storage import health as repo
 from schemas.config import Settings
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -173,7 +176,7 @@ class Evaluation:
 class IncidentLoop:
     name = "incidents"
 
-    def __init__(self, services: Any, notifier: AlertNotifier | None = None, *,
+    def __init__(self, services: Services, notifier: AlertNotifier | None = None, *,
                  sinks: Sequence[str] = ()) -> None:
         self.services = services
         self.settings: Settings = services.settings

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from aggregator.health.record import component_id
-from aggregator.health.state import FAILING, LABELS, OK, component_state
+from aggregator.health.state import FAILING, LABELS, component_state
 from aggregator.storage import health as repo
 from aggregator.storage import lapor as lapor_repo
 from schemas.config import Settings
@@ -123,7 +123,3 @@ def readiness(
         ):
             return False, f"LAPOR! unreachable since {inc['first_seen_at'].isoformat()}"
     return True, None
-
-
-def is_ok(component: dict[str, Any]) -> bool:
-    return bool(component["state"] == OK)

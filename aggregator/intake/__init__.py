@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator.intake.pipeline import Decision, IngestResult, Intake
 from connectors.base import Batch
 from schemas.complaint import ComplaintDraft
 
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
+
 __all__ = ["Decision", "IngestResult", "Intake", "ingest"]
 
 
 async def ingest(
-    services: Any,
+    services: Services,
     source: Any,
     batch: Batch,
     *,
     decide: Callable[[ComplaintDraft], Decision] | None = None,
 ) -> IngestResult:
     """Store one batch in one transaction (see ``pipeline.Intake``). The caller acks after."""
-    intake = services.extras.get("intake")
-    if intake is None:
-        intake = services.extras["intake"] = Intake(services)
-    return await intake.ingest(source, batch, decide=decide)
+    return await services.intake.ingest(source, batch, decide=decide)

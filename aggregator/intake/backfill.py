@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import asyncpg
 import structlog
@@ -41,6 +41,9 @@ from aggregator.intake.pipeline import storable
 from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem, abilities
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -229,7 +232,7 @@ def _when(p: Parsed) -> dt.datetime | None:
 
 
 async def run_backfill(
-    services: Any,
+    services: Services,
     source: Any,
     *,
     since: dt.date | None = None,
@@ -244,8 +247,6 @@ async def run_backfill(
     """Import ``source``'s archive; return the run's summary (cumulative across resumes).
     ``bulk=False`` sends every item through the general intake path (the bulk path's
     reference: the two must store the same)."""
-    from aggregator.intake import Intake
-
     if abilities(source).pulling is None:
         raise ConfigError(f"source {source.name!r} has no archive to read: its channel pushes "
                           "to us (nothing to backfill)")
@@ -255,7 +256,7 @@ async def run_backfill(
     zone = _zone(services)
     lo = dt.datetime.combine(since, dt.time(), zone) if since else None
     hi = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), zone) if until else None
-    intake = services.extras.get("intake") or Intake(services)
+    intake = services.intake
     decisions: dict[int, tuple[Decision, str]] = {}
 
     def decide(d: ComplaintDraft) -> Decision:
@@ -437,7 +438,7 @@ class _Preparer:
         return planned
 
 
-async def _ingest(services: Any, intake: Any, source: Any, step: _Step,
+async def _ingest(services: Services, intake: Any, source: Any, step: _Step,
                   decide: Callable[[ComplaintDraft], Decision],
                   decisions: dict[int, tuple[Decision, str]], summary: Summary) -> None:
     proxy = _CachedParse(source, step.parsed)
@@ -501,13 +502,13 @@ def _count_dry(summary: Summary, parsed: list[Any], policy: Policy, now: dt.date
                 summary.history += 1
 
 
-def _zone(services: Any) -> dt.tzinfo:
+def _zone(services: Services) -> dt.tzinfo:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(services.settings.sla.timezone)
 
 
-async def reset_backfill(services: Any, source: str) -> None:
+async def reset_backfill(services: Services, source: str) -> None:
     async with services.pool.acquire() as conn:
         await conn.execute("DELETE FROM backfill_runs WHERE source = $1", source)
 
@@ -548,7 +549,7 @@ class SourceMigration:
         return "ready to switch off"
 
 
-async def migration_report(services: Any, *, recent_days: int = 30) -> list[SourceMigration]:
+async def migration_report(services: Services, *, recent_days: int = 30) -> list[SourceMigration]:
     settings = services.settings
     rows: dict[str, SourceMigration] = {
         s.name: SourceMigration(s.name, s.kind, s.sunset, True) for s in settings.sources}

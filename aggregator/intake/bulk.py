@@ -49,6 +49,7 @@ from aggregator.intake.sealing import seal_meta, seal_payload
 from aggregator.storage.sqlfiles import q
 from connectors.base import RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
+from schemas.events import EventKind
 
 RAW_COLUMNS = ("id", "source", "source_ref", "received_at", "content_type", "payload", "meta",
                "state", "complaint_id", "content_hash", "payload_key")
@@ -188,6 +189,6 @@ async def write_history(conn: asyncpg.Connection, source: Any,
         for rid, r in zip(ids, written, strict=True)])
     actor = f"source:{source.name}"
     await conn.copy_records_to_table("events", columns=EVENT_COLUMNS, records=[
-        (r.cid, "complaint_ingested", now, actor, r.event) for r in written])
+        (r.cid, EventKind.COMPLAINT_INGESTED, now, actor, r.event) for r in written])
     return HistoryResult(written, len(rows) - len(fresh), rerouted)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -16,16 +16,19 @@ from aggregator.redact import redact_text
 from aggregator.storage.sqlfiles import q
 from connectors.base import abilities
 
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
+
 log = structlog.get_logger(__name__)
 
 
 class IngestLoop:
     """One loop per configured source. ``run_once`` drains what the source has now."""
 
-    def __init__(self, services: Any, source: Any, intake: Intake | None = None) -> None:
+    def __init__(self, services: Services, source: Any, intake: Intake | None = None) -> None:
         self.services = services
         self.source = source
-        self.intake = intake or Intake(services)
+        self.intake = intake or services.intake
         self.name = f"ingest:{source.name}"
         self.degraded = False
         self.failures = 0  # failed polls in a row

@@ -16,7 +16,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import asyncpg
 import structlog
@@ -51,6 +51,10 @@ from schemas.complaint import (
     Parsed,
     ReplyDraft,
 )
+from schemas.events import EventKind, JobKind, RawState
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -201,7 +205,7 @@ class _Plan:
 class Intake:
     """Turns batches into stored complaints. One per process; holds no connection."""
 
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self.crypto = services.crypto
         self.router = Router(
@@ -488,19 +492,19 @@ class Intake:
         plan.routing = routing
         for raw_id, item, p in fresh:
             if isinstance(p, InvalidInput):
-                plan.states.append((raw_id, "quarantined", str(p)[:2000], None))
+                plan.states.append((raw_id, RawState.QUARANTINED, str(p)[:2000], None))
                 result.quarantined += 1
                 key = str(p)[:80]
                 result.reasons[key] = result.reasons.get(key, 0) + 1
             elif isinstance(p, LegacyUpdate):
                 await self._apply_legacy_update(conn, plan, result, source, raw_id, p)
             elif isinstance(p, Ignored):
-                plan.states.append((raw_id, "ignored", p.reason, None))
+                plan.states.append((raw_id, RawState.IGNORED, p.reason, None))
                 result.ignored += 1
                 if p.answer and item.meta.get("reply_to"):
                     plan.jobs.append(
                         (
-                            "notify",
+                            JobKind.NOTIFY,
                             None,
                             {
                                 "event": "usage",
@@ -587,7 +591,7 @@ class Intake:
         row = await conn.fetchrow(q("find_complaint_by_form_row"), source.name, u.thread_key)
         if row is None:
             why = f"baris formulir lama {u.row_id} belum pernah diimpor"
-            plan.states.append((raw_id, "quarantined", why, None))
+            plan.states.append((raw_id, RawState.QUARANTINED, why, None))
             result.quarantined += 1
             result.reasons[why[:80]] = result.reasons.get(why[:80], 0) + 1
             return
@@ -596,13 +600,13 @@ class Intake:
         data: dict[str, Any] = {"form_table": u.form_table, "row_id": u.row_id}
         if u.deleted:
             if origin.get("legacy_row_deleted"):
-                plan.states.append((raw_id, "accepted", "sudah tercatat", cid))
+                plan.states.append((raw_id, RawState.ACCEPTED, "sudah tercatat", cid))
                 return
             await conn.execute(
                 q("apply_legacy_form_update"), cid, None, {"legacy_row_deleted": True}
             )
-            plan.states.append((raw_id, "accepted", None, cid))
-            plan.events.append((cid, "legacy_row_deleted", f"source:{source.name}", data))
+            plan.states.append((raw_id, RawState.ACCEPTED, None, cid))
+            plan.events.append((cid, EventKind.LEGACY_ROW_DELETED, f"source:{source.name}", data))
             return
         held = list(origin.get("legacy_responses") or [])
         known = {str(r.get("id")) for r in held}
@@ -610,7 +614,7 @@ class Intake:
         before = origin.get("legacy_status_raw")
         changed = u.status_raw != before
         if not changed and not new:
-            plan.states.append((raw_id, "accepted", "tidak ada perubahan baru", cid))
+            plan.states.append((raw_id, RawState.ACCEPTED, "tidak ada perubahan baru", cid))
             return
         patch: dict[str, Any] = {"legacy_status_raw": u.status_raw}
         if new:
@@ -628,8 +632,8 @@ class Intake:
             if row["status"] in u.write_back_statuses:
                 data["same_as_write_back"] = True  # what write-back writes for our status
         await conn.execute(q("apply_legacy_form_update"), cid, u.status if changed else None, patch)
-        plan.states.append((raw_id, "accepted", None, cid))
-        plan.events.append((cid, "legacy_form_updated", f"source:{source.name}", data))
+        plan.states.append((raw_id, RawState.ACCEPTED, None, cid))
+        plan.events.append((cid, EventKind.LEGACY_FORM_UPDATED, f"source:{source.name}", data))
 
     async def _open_by_phone(
         self, conn: asyncpg.Connection, parsed: list[Parsed | InvalidInput]
@@ -757,7 +761,7 @@ class Intake:
         cfg = source.cfg
         content = clean_text(d.content)
         if not content:
-            plan.states.append((raw_id, "quarantined", "empty complaint text", None))
+            plan.states.append((raw_id, RawState.QUARANTINED, "empty complaint text", None))
             result.quarantined += 1
             return
         cid = uuid.uuid4()
@@ -783,7 +787,7 @@ class Intake:
         plan.states.append(
             (
                 raw_id,
-                "duplicate" if duplicate_of else "accepted",
+                RawState.DUPLICATE if duplicate_of else RawState.ACCEPTED,
                 f"same text as {duplicate_of}" if duplicate_of else None,
                 cid,
             )
@@ -800,14 +804,14 @@ class Intake:
                 plan.by_phone[sealed.phone_hash] = (cid, self.services.clock())
                 plan.open_by_phone.setdefault(sealed.phone_hash, []).insert(0, cid)
                 plan.planned_text[cid] = text
-            plan.jobs.append(("push", cid, {}, f"push:{cid}"))
+            plan.jobs.append((JobKind.PUSH, cid, {}, f"push:{cid}"))
             quiet = self.services.settings.bursts.quiet_window_s
             if (quiet and d.channel.value in BURST_CHANNELS
                     and d.origin.get("maybe_reply_by_phone")):
                 # an SMS burst becomes one complaint: the push waits for the sender's quiet
                 plan.run_after[f"push:{cid}"] = self.services.clock() + dt.timedelta(seconds=quiet)
             if cfg.sunset:
-                plan.jobs.append(("notify", cid, {"event": "sunset"}, f"sunset:{cid}"))
+                plan.jobs.append((JobKind.NOTIFY, cid, {"event": "sunset"}, f"sunset:{cid}"))
         elif status is ComplaintStatus.DUPLICATE:
             result.duplicates += 1
             plan.events.append(
@@ -815,7 +819,7 @@ class Intake:
             )
             plan.jobs.append(
                 (
-                    "notify",
+                    JobKind.NOTIFY,
                     cid,
                     {"event": "complaint_linked", "duplicate_of": str(duplicate_of)},
                     f"linked:{cid}",
@@ -868,7 +872,8 @@ class Intake:
             if isinstance(p, ComplaintDraft):  # no open complaint from this number: a new one
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
                 return
-            plan.states.append((raw_id, "quarantined", "reply matches no known complaint", None))
+            plan.states.append(
+                (raw_id, RawState.QUARANTINED, "reply matches no known complaint", None))
             result.quarantined += 1
             result.reasons["reply matches no known complaint"] = (
                 result.reasons.get("reply matches no known complaint", 0) + 1
@@ -914,7 +919,7 @@ class Intake:
         if how is None:
             # Not the reporter (or not provably): kept for an operator, never sent upstream
             # and never closing the complaint on its own.
-            plan.states.append((raw_id, "reply", f"unverified: {why}"[:2000], target))
+            plan.states.append((raw_id, RawState.REPLY, f"unverified: {why}"[:2000], target))
             plan.events.append(
                 (
                     target,
@@ -928,12 +933,13 @@ class Intake:
                         channel=p.channel.value)
             result.replies += 1
             return
-        plan.states.append((raw_id, "reply", None, target))
-        plan.jobs.append(("reply_up", target, {"reply_id": str(reply_id)}, f"reply:{reply_id}"))
+        plan.states.append((raw_id, RawState.REPLY, None, target))
+        plan.jobs.append(
+            (JobKind.REPLY_UP, target, {"reply_id": str(reply_id)}, f"reply:{reply_id}"))
         plan.events.append(
             (
                 target,
-                "reporter_replied",
+                EventKind.REPORTER_REPLIED,
                 f"source:{source.name}",
                 {"reply_id": str(reply_id), "channel": p.channel.value, "resolved": resolved,
                  "verified_by": how},

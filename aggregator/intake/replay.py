@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from aggregator.intake import Intake
 from aggregator.intake.sealing import open_meta, open_payload
 from aggregator.storage.sqlfiles import q
-from aggregator.wiring.sources import build_sources
 from connectors.base import Batch, RawItem
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 _STATES = {"accepted": "diterima", "ignored": "diabaikan", "quarantined": "dikarantina"}
 
@@ -29,12 +30,12 @@ class ReplayOutcome:
     complaint_id: uuid.UUID | None = None
 
 
-async def replay_item(services: Any, raw_id: int) -> str:
+async def replay_item(services: Services, raw_id: int) -> str:
     """What became of the item, as the sentence the dashboard and the CLI show."""
     return (await replay(services, raw_id)).text
 
 
-async def replay(services: Any, raw_id: int) -> ReplayOutcome:
+async def replay(services: Services, raw_id: int) -> ReplayOutcome:
     """Returns what became of the item. The original bytes move to the new row, so nothing
     is lost even when it is quarantined again."""
     async with services.pool.acquire() as conn:
@@ -45,8 +46,7 @@ async def replay(services: Any, raw_id: int) -> ReplayOutcome:
             state = _STATES.get(str(row["state"]), str(row["state"]))
             return ReplayOutcome("not_quarantined",
                                  f"item {raw_id} tidak dikarantina (sudah {state})")
-        sources = services.extras.get("sources") or build_sources(services.settings, services)
-        source = sources.get(row["source"])
+        source = services.sources.get(row["source"])
         if source is None:
             return ReplayOutcome("source_missing",
                                  f"kanal {row['source']!r} tidak dikonfigurasi lagi")
@@ -61,7 +61,7 @@ async def replay(services: Any, raw_id: int) -> ReplayOutcome:
         cursor = await conn.fetchval(q("get_source_cursor"), row["source"])
         async with conn.transaction():
             await conn.execute("DELETE FROM raw_items WHERE id = $1", raw_id)
-            result = await Intake(services).ingest(
+            result = await services.intake.ingest(
                 source, Batch(items=[item], cursor=cursor), conn=conn
             )
         after = None

@@ -182,10 +182,6 @@ class Labeller:
         return plain.value != configured
 
 
-def make_labeller(config: FollowupConfig | None = None) -> Labeller:
-    return Labeller(config or FollowupConfig())
-
-
 def as_classifier(labeller: Labeller) -> Callable[[str, int], tuple[str, list[str]]]:
     """The plain-string shape the LAPOR! side stores."""
 

@@ -20,6 +20,8 @@ import structlog
 
 from aggregator.lapor.models import LaporEvent
 from aggregator.storage import lapor as repo
+from schemas.config import FollowupConfig
+from schemas.events import EventKind, JobKind
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +45,10 @@ def _fallback_classify(text: str, attachments: int = 0) -> tuple[str, list[str]]
     return "acknowledgement", ["fallback: no concrete action"]
 
 
-def default_classifier() -> Classifier:
-    """``aggregator.followup.quality.classify`` when it is there, a crude stand-in if not."""
+def default_classifier(config: FollowupConfig | None = None) -> Classifier:
+    """``aggregator.followup.quality.classify`` with the phrases configured under
+    ``[followup]`` (``Services.classifier`` passes ``settings.followup``; ``None`` is the
+    shipped library alone), a crude stand-in if the labeller is missing."""
     try:
         from aggregator.followup.quality import classify
     except ImportError:  # pragma: no cover - the module ships with the package
@@ -53,7 +57,7 @@ def default_classifier() -> Classifier:
     # Agencies repeat themselves ("akan kami tindaklanjuti"): the label of a text is cached.
     @functools.lru_cache(maxsize=4096)
     def cached(text: str, attachments: int) -> tuple[str, tuple[str, ...]]:
-        label, reasons = classify(text, attachments)
+        label, reasons = classify(text, attachments, config=config)
         return str(getattr(label, "value", label)), tuple(reasons)
 
     def run(text: str, attachments: int) -> tuple[str, list[str]]:
@@ -161,20 +165,20 @@ async def apply_stored(conn: asyncpg.Connection, event_ids: Sequence[str], *,
             if e.status != "tertunda":
                 s["waiting_on_reporter"] = False
             changed.add(cid)
-            timeline.append((cid, "lapor_status_changed", e.at, actor,
+            timeline.append((cid, EventKind.LAPOR_STATUS_CHANGED, e.at, actor,
                              {**base, "status": e.status, "previous": previous}))
             notify = e.status in NOTIFY_STATUSES
         elif e.type == "deleted":
             if s["status"] != "dihapus":
                 s["status"], s["status_at"] = "dihapus", max(e.at, s["status_at"])
                 changed.add(cid)
-            timeline.append((cid, "lapor_deleted", e.at, actor,
+            timeline.append((cid, EventKind.LAPOR_DELETED, e.at, actor,
                              {**base, "reason": e.raw.get("reason")}))
         elif e.type == "disposed" and e.agency:
             if e.at >= s["status_at"]:
                 s["agency_id"], s["agency_name"] = e.agency.id, e.agency.name
                 changed.add(cid)
-            timeline.append((cid, "lapor_disposed", e.at, actor,
+            timeline.append((cid, EventKind.LAPOR_DISPOSED, e.at, actor,
                              {**base, "agency_id": e.agency.id, "agency_name": e.agency.name}))
         elif e.type in ("response_posted", "info_requested"):
             text = e.text or ""
@@ -189,8 +193,8 @@ async def apply_stored(conn: asyncpg.Connection, event_ids: Sequence[str], *,
             followups.append((cid, e.event_id, e.at, e.agency.id if e.agency else None,
                               e.agency.name if e.agency else None, e.author, text,
                               json.dumps(attachments), label, json.dumps(reasons), kind))
-            timeline.append((cid, "followup_received" if kind == "response"
-                             else "lapor_info_requested", e.at, actor,
+            timeline.append((cid, EventKind.FOLLOWUP_RECEIVED if kind == "response"
+                             else EventKind.LAPOR_INFO_REQUESTED, e.at, actor,
                              {**base, "label": label, "attachments": len(attachments),
                               "author": e.author}))
         elif e.type == "reclassified":
@@ -199,17 +203,19 @@ async def apply_stored(conn: asyncpg.Connection, event_ids: Sequence[str], *,
                 if value:
                     s[key] = value
             changed.add(cid)
-            timeline.append((cid, "lapor_reclassified", e.at, actor,
+            timeline.append((cid, EventKind.LAPOR_RECLASSIFIED, e.at, actor,
                              {**base, "classification": e.classification,
                               "category_id": e.category_id}))
         elif e.type == "reporter_replied":
-            timeline.append((cid, "lapor_reporter_reply_recorded", e.at, actor, base))
+            timeline.append((cid, EventKind.LAPOR_REPORTER_REPLY_RECORDED, e.at, actor, base))
         elif e.type == "rated":
-            timeline.append((cid, "lapor_rated", e.at, actor, {**base, "rating": e.rating}))
+            timeline.append(
+                (cid, EventKind.LAPOR_RATED, e.at, actor, {**base, "rating": e.rating}))
         else:
-            timeline.append((cid, "lapor_event_received", e.at, actor, {**base, "type": e.type}))
+            timeline.append(
+                (cid, EventKind.LAPOR_EVENT_RECEIVED, e.at, actor, {**base, "type": e.type}))
         if notify:
-            jobs.append(("notify", cid, notify_payload(e, s), f"notify:{e.event_id}"))
+            jobs.append((JobKind.NOTIFY, cid, notify_payload(e, s), f"notify:{e.event_id}"))
     await repo.apply_complaint_changes(conn, [
         (cid, s["status"], s["status_at"], s["agency_id"], s["agency_name"],
          s["classification"], s["category_id"], s["title"], s["waiting_on_reporter"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -19,12 +19,15 @@ from aiohttp import web
 
 from aggregator.errors import AuthError, PermanentError, TransientError
 from aggregator.health import record
-from aggregator.lapor.apply import ApplyResult, Classifier, default_classifier, store_and_apply
+from aggregator.lapor.apply import ApplyResult, Classifier, store_and_apply
 from aggregator.lapor.errors import Rejected
 from aggregator.lapor.http import event_from_wire, verify_signature
 from aggregator.lapor.port import LaporPort
 from aggregator.storage import lapor as repo
 from aggregator.storage.sqlfiles import q
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -34,12 +37,12 @@ CATCH_UP = 200  # older events waiting for their complaint's Tracking ID, per pa
 class UpdatesLoop:
     name = "lapor_updates"
 
-    def __init__(self, services: Any, port: LaporPort, *, classify: Classifier | None = None,
+    def __init__(self, services: Services, port: LaporPort, *, classify: Classifier | None = None,
                  page_size: int | None = None, poll_s: float | None = None) -> None:
         cfg = services.settings.lapor
         self.pool: asyncpg.Pool = services.pool
         self.port = port
-        self.classify = classify or default_classifier()
+        self.classify = classify or services.classifier
         self.page_size = page_size or cfg.updates_page
         self.poll_s = poll_s or cfg.updates_poll_s
         self.totals = ApplyResult()
@@ -153,7 +156,7 @@ class UpdatesLoop:
 WEBHOOK_MAX_BYTES = 5 * 1024 * 1024  # a push carries events, never attachments
 
 
-def webhook_handler(services: Any, secret: str, *, classify: Classifier | None = None,
+def webhook_handler(services: Services, secret: str, *, classify: Classifier | None = None,
                     tolerance_s: float = 300.0,
                     now: Any = time.time) -> Any:
     """An aiohttp handler for LAPOR!'s signed pushes (mount it at ``/lapor/webhook``).
@@ -162,7 +165,7 @@ def webhook_handler(services: Any, secret: str, *, classify: Classifier | None =
     events are stored (and applied); repeats are harmless.
     """
     pool: asyncpg.Pool = services.pool
-    classifier = classify or default_classifier()
+    classifier = classify or services.classifier
 
     async def handle(request: web.Request) -> web.Response:
         # Refuse what cannot be a signed, fresh push before reading a body of any size.

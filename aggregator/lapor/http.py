@@ -9,7 +9,6 @@ error type.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -381,7 +380,3 @@ class HttpLaporAdapter:
             return list(answer.get("items") or [])
 
         return await short_retry()(once)
-
-
-def parse_time(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from aggregator.errors import InvalidInput, PermanentError
-from aggregator.lapor.apply import ApplyResult, Classifier, default_classifier, store_and_apply
+from aggregator.lapor.apply import ApplyResult, Classifier, store_and_apply
 from aggregator.lapor.models import (
     Agency,
     Category,
@@ -34,6 +34,9 @@ from aggregator.lapor.models import (
 )
 from aggregator.storage import lapor as repo
 from schemas.complaint import LAPOR_STATUSES, Reporter
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 STATUSES = {s.value for s in LAPOR_STATUSES}
 
@@ -84,7 +87,7 @@ class ManualLaporAdapter:
 
 
 # ---- the operator's functions (the admin API calls these) --------------------------------------
-async def worklist(services: Any, *, limit: int = 50,
+async def worklist(services: Services, *, limit: int = 50,
                    offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """What to re-type into LAPOR!, oldest first, with the reporter decrypted (never for an
     anonymous reporter: their identity does not go to LAPOR!)."""
@@ -114,7 +117,7 @@ async def worklist(services: Any, *, limit: int = 50,
     return items, total
 
 
-async def enter_tracking_id(services: Any, complaint_id: uuid.UUID | str, tracking_id: str, *,
+async def enter_tracking_id(services: Services, complaint_id: uuid.UUID | str, tracking_id: str, *,
                             actor: str, created_at: dt.datetime | None = None) -> bool:
     """The operator typed the complaint into LAPOR! and got ``tracking_id``."""
     from aggregator.lapor.push import PushHandlers
@@ -128,7 +131,7 @@ async def enter_tracking_id(services: Any, complaint_id: uuid.UUID | str, tracki
                                 how="entered_by_operator", actor=actor)
 
 
-async def enter_event(services: Any, complaint_id: uuid.UUID | str, event: dict[str, Any], *,
+async def enter_event(services: Services, complaint_id: uuid.UUID | str, event: dict[str, Any], *,
                       actor: str, classify: Classifier | None = None) -> ApplyResult:
     """Any contract event (``type`` and its fields) entered by hand. ``event_id`` may be given
     to make a double submission harmless; otherwise one is made."""
@@ -148,12 +151,12 @@ async def enter_event(services: Any, complaint_id: uuid.UUID | str, event: dict[
         "raw": {**lapor_event.model_dump(mode="json", exclude={"raw"}), "entered_by": actor}})
     async with services.pool.acquire() as conn, conn.transaction():
         return await store_and_apply(conn, [lapor_event],
-                                     classify=classify or default_classifier(),
+                                     classify=classify or services.classifier,
                                      actor=f"operator:{actor}")
 
 
-async def enter_status(services: Any, complaint_id: uuid.UUID | str, status: str, *, actor: str,
-                       at: dt.datetime | None = None, agency_id: str | None = None,
+async def enter_status(services: Services, complaint_id: uuid.UUID | str, status: str, *,
+                       actor: str, at: dt.datetime | None = None, agency_id: str | None = None,
                        agency_name: str | None = None,
                        event_id: str | None = None) -> ApplyResult:
     if status not in STATUSES:
@@ -167,7 +170,7 @@ async def enter_status(services: Any, complaint_id: uuid.UUID | str, status: str
     return await enter_event(services, complaint_id, event, actor=actor)
 
 
-async def enter_response(services: Any, complaint_id: uuid.UUID | str, text: str, *,
+async def enter_response(services: Services, complaint_id: uuid.UUID | str, text: str, *,
                          actor: str, author: str | None = None, agency_id: str | None = None,
                          agency_name: str | None = None,
                          attachments: list[dict[str, Any]] | None = None,

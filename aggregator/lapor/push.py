@@ -11,7 +11,6 @@ first when the job is older than that or the adapter has no idempotent create.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import math
@@ -19,14 +18,14 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
 
 from aggregator.errors import AuthError, Deferred, InDoubtError, PermanentError, TransientError
 from aggregator.intake.normalize import derive_title
-from aggregator.lapor.apply import Classifier, apply_stored, default_classifier
+from aggregator.lapor.apply import Classifier, apply_stored
 from aggregator.lapor.batching import MicroBatcher
 from aggregator.lapor.errors import (
     AttachmentRefused,
@@ -42,7 +41,10 @@ from aggregator.storage import replies as replies_repo
 from aggregator.storage.events import append_event
 from schemas.complaint import Channel, Classification, Location, Reporter
 from schemas.config import LaporConfig
-from schemas.events import Job
+from schemas.events import EventKind, Job
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -77,12 +79,12 @@ def _location(value: Any) -> Location | None:
 class PushHandlers:
     """The job handlers; one instance per process, sharing the port's rate limit."""
 
-    def __init__(self, services: Any, port: LaporPort, *,
+    def __init__(self, services: Services, port: LaporPort, *,
                  classify: Classifier | None = None) -> None:
         self.services = services
         self.pool: asyncpg.Pool = services.pool
         self.port = port
-        self.classify = classify or default_classifier()
+        self.classify = classify or services.classifier
         self.owner: str = getattr(services.queue, "owner", "")
         self._prefetched: dict[uuid.UUID, tuple[float, asyncpg.Record]] = {}
         self._load = MicroBatcher(self._load_many)
@@ -274,7 +276,7 @@ class PushHandlers:
             async with self.pool.acquire() as conn, conn.transaction():
                 await repo.set_lapor_attachment_id(conn, cid, a["sha256"], upstream)
                 if upstream == REFUSED:
-                    await append_event(conn, cid, "lapor_attachment_refused",
+                    await append_event(conn, cid, EventKind.LAPOR_ATTACHMENT_REFUSED,
                                        {"filename": a["filename"],
                                         "content_type": a["content_type"], "size": a["size"]})
             if upstream != REFUSED:
@@ -322,14 +324,14 @@ class PushHandlers:
         errors = {"error": "validation_failed", "fields": exc.fields, "message": str(exc)}
         async with self.pool.acquire() as conn, conn.transaction():
             if await repo.mark_rejected(conn, cid, errors):
-                await append_event(conn, cid, "lapor_rejected", {"fields": exc.fields})
+                await append_event(conn, cid, EventKind.LAPOR_REJECTED, {"fields": exc.fields})
         log.warning("lapor_push_rejected", complaint_id=str(cid),
                     fields=[f.get("field") for f in exc.fields])
 
     async def _to_worklist(self, cid: uuid.UUID) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             if await repo.mark_manual_pending(conn, cid):
-                await append_event(conn, cid, "lapor_manual_pending", {})
+                await append_event(conn, cid, EventKind.LAPOR_MANUAL_PENDING, {})
 
     # ---- reply_up ---------------------------------------------------------------------------
     async def reply_up(self, job: Job) -> None:
@@ -364,27 +366,6 @@ class PushHandlers:
             raise TransientError(str(exc), retry_after=AUTH_RETRY_S) from exc
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.set_lapor_reply_id(conn, reply_id, lapor_reply_id)
-            await append_event(conn, row["complaint_id"], "reporter_reply_sent",
+            await append_event(conn, row["complaint_id"], EventKind.REPORTER_REPLY_SENT,
                                {"reply_id": str(reply_id), "lapor_reply_id": lapor_reply_id,
                                 "tracking_id": tracking_id})
-
-
-class PushLoop:
-    """The push worker as a loop (``run_once`` / ``run``) for scripts and tests; the daemon may
-    instead mount ``PushHandlers.handlers()`` into its shared Worker."""
-
-    name = "lapor_push"
-
-    def __init__(self, services: Any, port: LaporPort, *, concurrency: int | None = None,
-                 classify: Classifier | None = None) -> None:
-        from aggregator.queue import Worker
-
-        self.handlers = PushHandlers(services, port, classify=classify)
-        self.worker = Worker(services.queue, self.handlers.handlers(),
-                             concurrency=concurrency or push_concurrency(services.settings.lapor))
-
-    async def run_once(self) -> int:
-        return await self.worker.run_once()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        await self.worker.run(stop)

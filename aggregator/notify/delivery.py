@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -18,13 +18,16 @@ from aggregator.notify import redeliver
 from aggregator.storage import followup as repo
 from connectors.base import delivery_reporter
 
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
+
 log = structlog.get_logger(__name__)
 
 
 class DeliveryLoop:
     name = "notify_delivery"
 
-    def __init__(self, services: Any, sinks: Mapping[str, Any], *, interval_s: float = 60.0,
+    def __init__(self, services: Services, sinks: Mapping[str, Any], *, interval_s: float = 60.0,
                  lookback: dt.timedelta = dt.timedelta(days=3), batch: int = 200) -> None:
         self.services = services
         self.sinks = {n: r for n, s in sinks.items() if (r := delivery_reporter(s)) is not None}

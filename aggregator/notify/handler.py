@@ -21,7 +21,7 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -43,7 +43,10 @@ from aggregator.storage import delivery as drepo
 from aggregator.storage import followup as repo
 from aggregator.storage.events import append_event
 from connectors.base import Origin, OutboundMessage, Sink, resend_is_safe
-from schemas.events import Job
+from schemas.events import EventKind, Job, JobKind, NotificationKind
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -56,15 +59,23 @@ NAMESPACE = uuid.UUID("5b1f9a52-7c7e-4f0e-9d55-4c4150f0a7e1")
 STATUSES_THAT_MATTER = frozenset({
     "terverifikasi", "terdisposisi", "tertunda", "arsip", "bukan_wewenang", "selesai",
     "dihapus"})
-ALIASES = {"lapor_pushed": "ack", "pushed": "ack", "status": "status_changed",
-           "response": "response_posted", "info_request": "info_requested",
-           "linked": "complaint_linked"}
-SINK_KIND = {"ack": "ack", "status_changed": "status", "response_posted": "response",
-             "info_requested": "info_request", "solved_question": "solved_question",
-             "usage": "usage", "sunset": "sunset", "complaint_linked": "linked"}
-NEEDS_NO_TRACKING_ID = frozenset({"usage", "sunset", "complaint_linked"})
+ALIASES: dict[str, str] = {
+           "lapor_pushed": NotificationKind.ACK, "pushed": NotificationKind.ACK,
+           "status": NotificationKind.STATUS_CHANGED,
+           "response": NotificationKind.RESPONSE_POSTED,
+           "info_request": NotificationKind.INFO_REQUESTED,
+           "linked": NotificationKind.COMPLAINT_LINKED}
+SINK_KIND: dict[str, str] = {NotificationKind.ACK: "ack", NotificationKind.STATUS_CHANGED: "status",
+             NotificationKind.RESPONSE_POSTED: "response",
+             NotificationKind.INFO_REQUESTED: "info_request",
+             NotificationKind.SOLVED_QUESTION: "solved_question",
+             NotificationKind.USAGE: "usage", NotificationKind.SUNSET: "sunset",
+             NotificationKind.COMPLAINT_LINKED: "linked"}
+NEEDS_NO_TRACKING_ID = frozenset({NotificationKind.USAGE, NotificationKind.SUNSET,
+                                  NotificationKind.COMPLAINT_LINKED})
 # News also sent to the reporters of duplicates linked to the complaint.
-FAN_OUT = frozenset({"status_changed", "deleted", "response_posted"})
+FAN_OUT = frozenset({NotificationKind.STATUS_CHANGED, NotificationKind.DELETED,
+                     NotificationKind.RESPONSE_POSTED})
 
 Handler = Callable[[Job], Awaitable[None]]
 IN_DOUBT = ("in doubt: the notifier stopped after handing this message to the channel, which "
@@ -83,13 +94,13 @@ def status_url(settings: Any, tracking_id: str | None) -> str | None:
     return f"{str(base).rstrip('/')}/status/{tracking_id}"
 
 
-def make_notify_handler(services: Any, sinks: Mapping[str, Sink]) -> Handler:
+def make_notify_handler(services: Services, sinks: Mapping[str, Sink]) -> Handler:
     """The ``notify`` job handler; ``sinks`` by source name (the core builds them)."""
     return Notifier(services, sinks).handle
 
 
 class Notifier:
-    def __init__(self, services: Any, sinks: Mapping[str, Sink]) -> None:
+    def __init__(self, services: Services, sinks: Mapping[str, Sink]) -> None:
         self.services = services
         self.settings = services.settings
         self.pool: asyncpg.Pool = services.pool
@@ -170,7 +181,7 @@ class Notifier:
                               window: float) -> None:
         if not await repo.has_queued_flush(conn, complaint_id):
             await self.services.queue.enqueue(
-                conn, "notify", complaint_id=complaint_id, payload={"event": "flush"},
+                conn, JobKind.NOTIFY, complaint_id=complaint_id, payload={"event": "flush"},
                 dedup_key=f"notify-flush:{complaint_id}:{uuid.uuid4()}",
                 run_after=self._now() + dt.timedelta(seconds=window))
 
@@ -184,21 +195,23 @@ class Notifier:
         if tracking is None and event not in NEEDS_NO_TRACKING_ID:
             # The push has not finished yet; the citizen first hears the Tracking ID.
             raise TransientError("complaint has no Tracking ID yet", retry_after=60)
-        if event in ("status_changed", "deleted"):
-            status = "dihapus" if event == "deleted" else str(p.get("status") or c["status"])
+        if event in (NotificationKind.STATUS_CHANGED, NotificationKind.DELETED):
+            status = ("dihapus" if event == NotificationKind.DELETED
+                      else str(p.get("status") or c["status"]))
             key = str(p.get("event_id") or f"status:{status}")
             if status not in STATUSES_THAT_MATTER:
                 return key, [], f"status {status} is not news to a citizen"
             # The agency the event named at that moment; jobs enqueued before payloads
             # carried it fall back to the complaint's row.
             agency = p["agency_name"] if "agency_name" in p else c["agency_name"]
-            items = [Item("status_changed", {"status": status, "agency_name": agency})]
+            items = [Item(NotificationKind.STATUS_CHANGED,
+                          {"status": status, "agency_name": agency})]
             if status == "selesai" and c["solved_asked_at"] is None:
                 # Asked once, right after the closure, in the same message.
                 if await repo.set_solved_asked(conn, c["id"], self._now()):
-                    items.append(Item("solved_question"))
+                    items.append(Item(NotificationKind.SOLVED_QUESTION))
             return key, items, None
-        if event in ("response_posted", "info_requested"):
+        if event in (NotificationKind.RESPONSE_POSTED, NotificationKind.INFO_REQUESTED):
             f = await repo.get_followup(conn, c["id"], event_id=p.get("event_id"),
                                         followup_id=p.get("followup_id"))
             if f is None:
@@ -214,19 +227,21 @@ class Notifier:
                                                     else c["agency_name"]),
                 "at_local": local_time(f["at"], self.settings.sla.timezone),
                 "attachments": len(attachments)})], None
-        if event == "solved_question":
+        if event == NotificationKind.SOLVED_QUESTION:
             if c["solved_asked_at"] is not None:
                 return "once", [], "already asked whether it is solved"
             await repo.set_solved_asked(conn, c["id"], self._now())
-            return "once", [Item("solved_question")], None
-        if event == "complaint_linked":
+            return "once", [Item(NotificationKind.SOLVED_QUESTION)], None
+        if event == NotificationKind.COMPLAINT_LINKED:
             linked = c["linked_tracking_id"]
             if linked is None:
                 raise TransientError("the linked complaint has no Tracking ID yet",
                                      retry_after=60)
-            return "once", [Item("complaint_linked", {"linked_tracking_id": linked})], None
-        if event == "usage":
-            return str(job.id), [Item("usage", {"text": str(p.get("text") or "")})], None
+            return "once", [Item(NotificationKind.COMPLAINT_LINKED,
+                                 {"linked_tracking_id": linked})], None
+        if event == NotificationKind.USAGE:
+            text = str(p.get("text") or "")
+            return str(job.id), [Item(NotificationKind.USAGE, {"text": text})], None
         return "once", [Item(event)], None  # ack, sunset
 
     def _channel(self, c: asyncpg.Record) -> str:
@@ -369,7 +384,8 @@ class Notifier:
                                  subject=msg.subject, external_id=external_id, detail=detail,
                                  at=now)
             await append_event(conn, c["id"],
-                               "notification_sent" if state != "failed" else "notification_failed",
+                               EventKind.NOTIFICATION_SENT if state != "failed"
+                               else EventKind.NOTIFICATION_FAILED,
                                {"notification_id": str(head), "channel": channel,
                                 "kinds": [i.event for i in items], "merged": len(rows),
                                 "state": state})
@@ -476,12 +492,3 @@ class Notifier:
                 detail=detail, sent_at=sent_at)
         NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
         log.info("notification_sent", kind=event, notification_id=str(nid), state=state)
-
-
-async def enqueue_notify(services: Any, conn: asyncpg.Connection, complaint_id: uuid.UUID,
-                         event: str, *, key: str, **payload: Any) -> int | None:
-    """Enqueue a notify job for ``event`` (in the caller's transaction), once per ``key``."""
-    job_id: int | None = await services.queue.enqueue(
-        conn, "notify", complaint_id=complaint_id, payload={"event": event, **payload},
-        dedup_key=f"notify:{event}:{complaint_id}:{key}")
-    return job_id

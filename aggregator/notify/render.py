@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from aggregator.notify.segments import ELLIPSIS, count_parts, sms_encoding, text_units
+from schemas.events import NotificationKind
 
-EVENTS = ("ack", "status_changed", "response_posted", "info_requested", "solved_question",
-          "usage", "sunset", "complaint_linked")
+EVENTS = tuple(k for k in NotificationKind if k is not NotificationKind.DELETED)
 CHANNELS = ("email", "sms", "web")
 # Agency-written texts an SMS may shorten; everything else is our own fixed wording.
 SHORTENABLE = ("text",)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -34,7 +34,10 @@ from aggregator.errors import PermanentError
 from aggregator.storage import forms as repo
 from aggregator.storage.events import append_event
 from connectors.base import LegacyWriter, MissingRow, WriteBackNote, WriteBackRequest
-from schemas.events import Job
+from schemas.events import EventKind, Job
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +45,7 @@ log = structlog.get_logger(__name__)
 class WriteBackHandler:
     """Runs ``write_back`` jobs through the writers of the sources that offer one, by name."""
 
-    def __init__(self, services: Any, writers: Mapping[str, LegacyWriter]) -> None:
+    def __init__(self, services: Services, writers: Mapping[str, LegacyWriter]) -> None:
         self.services = services
         self.writers = dict(writers)
 
@@ -103,7 +106,7 @@ class WriteBackHandler:
                 await append_event(
                     conn,
                     job.complaint_id,
-                    "form_written_back",
+                    EventKind.FORM_WRITTEN_BACK,
                     {"source": c.source, "row_id": row_id, "wrote": done},
                 )
         log.info(
@@ -123,7 +126,7 @@ class WriteBackHandler:
             await append_event(
                 conn,
                 job.complaint_id,
-                "legacy_row_deleted",
+                EventKind.LEGACY_ROW_DELETED,
                 {"form_table": gone.table, "row_id": str(gone.row_id)},
                 actor=f"source:{source}",
             )
@@ -145,7 +148,7 @@ class WriteBackHandler:
             await append_event(
                 conn,
                 job.complaint_id,
-                "form_write_back_skipped",
+                EventKind.FORM_WRITE_BACK_SKIPPED,
                 {
                     "source": source,
                     "row_id": row_id,

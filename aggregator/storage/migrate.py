@@ -1,8 +1,12 @@
 """Numbered SQL migrations, each in its own transaction, recorded in ``schema_migrations``.
 
 Two processes migrating at once are serialised by an advisory lock; the second finds the
-work done. ``schema.sql`` at the repository root is what migrating an empty database yields
-(a test keeps them equal; ``satukanal migrate --dump-schema`` regenerates it).
+work done. Migrations apply in number order only: a pending migration numbered below one the
+database already has is refused (``MigrationOrderError``): applied late it would leave this
+database built in a different order from a fresh one. A new migration takes the next free
+number (``next_free_number()``). ``schema.sql`` at the repository root is what migrating an
+empty database yields (a test compares their whole dumps; ``satukanal migrate --dump-schema``
+regenerates it).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from importlib.resources import files
 
 import asyncpg
 import structlog
+
+from aggregator.errors import ConfigError
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +46,32 @@ def available() -> list[Migration]:
     return found
 
 
+class MigrationOrderError(ConfigError):
+    """A pending migration is numbered below one the database already has."""
+
+
+def next_free_number(migrations: list[Migration] | None = None) -> int:
+    found = available() if migrations is None else migrations
+    return max((m.version for m in found), default=0) + 1
+
+
+def check_order(done: set[int], todo: list[Migration]) -> None:
+    """Refuse ``todo`` when any of it is numbered below the newest applied migration."""
+    if not done or not todo:
+        return
+    newest = max(done)
+    late = [m for m in todo if m.version < newest]
+    if late:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in late)
+        raise MigrationOrderError(
+            f"migration(s) {names} not yet applied but numbered below {newest:04d}, which this "
+            f"database already has; applying them now would build this database in a "
+            f"different order from a fresh one. Renumber them after the newest migration "
+            f"(next free number {next_free_number():04d}) and run `satukanal migrate` again; "
+            f"nothing was applied"
+        )
+
+
 async def applied_versions(conn: asyncpg.Connection) -> set[int]:
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
@@ -64,7 +96,9 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
                    name text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        for mig in await pending(conn):
+        todo = await pending(conn)
+        check_order(await applied_versions(conn), todo)
+        for mig in todo:
             async with conn.transaction():
                 await conn.execute(mig.sql)
                 await conn.execute(

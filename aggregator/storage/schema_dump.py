@@ -57,12 +57,17 @@ async def dump_schema(dsn: str) -> str:
     return normalize_dump(out.stdout)
 
 
+# Some PostgreSQL builds record a per-column version stamp that pg_dump prints as a column
+# option; it says when a column was created, not what the schema is.
+_ATTVER = re.compile(r"^ALTER TABLE ONLY \S+ ALTER COLUMN \S+ SET \(pg_attver=\d+\);$")
+
+
 def normalize_dump(text: str) -> str:
     lines = []
     for line in text.splitlines():
         if line.startswith(
             ("--", "SET ", "SELECT pg_catalog.set_config", "\\restrict", "\\unrestrict")
-        ):
+        ) or _ATTVER.match(line):
             continue
         lines.append(line.rstrip())
     body = "\n".join(lines)

@@ -21,7 +21,7 @@ from aggregator.storage.sqlfiles import q
 from aggregator.web.auth import requires
 from aggregator.web.keys import IDENTITY, SERVICES
 from aggregator.web.security import json_body
-from schemas.events import Role
+from schemas.events import EventKind, Role
 
 A, OP, U, G = Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.AGENCY
 routes = web.RouteTableDef()
@@ -98,7 +98,7 @@ async def get_complaint(request: web.Request) -> web.Response:
             await append_event(
                 conn,
                 cid,
-                "identity_revealed",
+                EventKind.IDENTITY_REVEALED,
                 {"token": str(request[IDENTITY]["id"])},
                 actor="api",
             )

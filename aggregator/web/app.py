@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -13,9 +13,12 @@ from aggregator.web.dashboard import setup_dashboard
 from aggregator.web.keys import SERVICES, THROTTLE
 from aggregator.web.security import FailureThrottle, proxy_middleware, security_headers
 
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
+
 
 def make_app(
-    services: Any,
+    services: Services,
     *,
     extra: Iterable[tuple[str, Iterable[web.AbstractRouteDef]]] = (),
     setup: Iterable[Any] = (),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -21,6 +21,9 @@ from aggregator.storage.sqlfiles import q
 from aggregator.web.keys import SERVICES
 
 log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
+
 routes = web.RouteTableDef()
 
 
@@ -73,7 +76,7 @@ async def readyz(request: web.Request) -> web.Response:
                              dumps=lambda d: json.dumps(d, default=str))
 
 
-async def refresh_gauges(services: Any) -> None:
+async def refresh_gauges(services: Services) -> None:
     async with services.pool.acquire() as conn:
         metrics.QUEUE_DEPTH.clear()
         for kind, states in (await jobs_repo.depth(conn)).items():

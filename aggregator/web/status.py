@@ -11,7 +11,7 @@ toolkit's status-reply item of the source that issued the code.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,9 @@ from connectors.base import Batch, IssuesReceipts, Source, status_reply_item
 from connectors.base.pages import PublicPages
 from connectors.base.receipts import normalize_code, sunset_text
 from connectors.base.web import RateLimiter, client_key, read_capped
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 PAGES = PublicPages("aggregator.web", "templates/public")
 
@@ -47,7 +50,7 @@ STATUS_LABELS = {
 REPLY_LIMIT = 64 * 1024
 
 
-def status_routes(services: Any, receipts: Mapping[str, IssuesReceipts]) -> list[web.RouteDef]:
+def status_routes(services: Services, receipts: Mapping[str, IssuesReceipts]) -> list[web.RouteDef]:
     """The page's routes, mounted once at the root; ``receipts`` are the sources whose
     citizens hold receipt codes, by name."""
     page = StatusPage(services, receipts)
@@ -63,7 +66,7 @@ def _form_fields(body: bytes) -> dict[str, str]:
 
 
 class StatusPage:
-    def __init__(self, services: Any, receipts: Mapping[str, IssuesReceipts]) -> None:
+    def __init__(self, services: Services, receipts: Mapping[str, IssuesReceipts]) -> None:
         self.services = services
         self.receipts = dict(receipts)
         self.limiter = RateLimiter(60, 20)

@@ -7,10 +7,12 @@ part in one shared worker, the loops, the HTTP routes, and in the demo the simul
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 import structlog
 from aiohttp import web
@@ -18,29 +20,42 @@ from aiohttp import web
 from aggregator import metrics
 from aggregator.errors import ConfigError
 from aggregator.intake.loop import IngestLoop
-from aggregator.lapor import build_port
+from aggregator.lapor.port import LaporPort
 from aggregator.lapor.sandbox.embedded import embedded_sandbox
 from aggregator.lapor.sandbox.life import DEMO_STORY
-from aggregator.queue import Worker
+from aggregator.queue import Handler, Worker
 from aggregator.retention import PurgeLoop
-from aggregator.wiring.sources import Capabilities, build_sources, capabilities
+from aggregator.wiring.services import Services
+from aggregator.wiring.sources import Capabilities, capabilities
+from connectors.base import Sink, Source
 from schemas.events import JobKind
 
 log = structlog.get_logger(__name__)
 
 
+class Loop(Protocol):
+    """What the supervisor runs: ``run`` until stopped, ``run_once`` for ``until_idle``."""
+
+    name: str
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+    async def run_once(self) -> int: ...
+
+
 @dataclass
 class Components:
-    sources: dict[str, Any]
-    sinks: dict[str, Any]
-    port: Any
+    services: Services  # the runtime the components were built on (with the sandbox's URL)
+    sources: dict[str, Source]
+    sinks: dict[str, Sink]
+    port: LaporPort
     worker: Worker
-    loops: list[Any]
+    loops: list[Loop]
     # LAPOR! pushes and replies: their own worker and concurrency (lapor.push_concurrency),
     # so requests waiting on LAPOR! never hold the slots of notifications and write-backs.
     push_worker: Worker | None = None
     http_routes: list[tuple[str, list[web.RouteDef]]] = field(default_factory=list)
-    http_setup: list[Any] = field(default_factory=list)
+    http_setup: list[Callable[[web.Application], None]] = field(default_factory=list)
     banner: list[str] = field(default_factory=list)
     # For ``until_idle``: work under way outside the job queue (a LAPOR! life still being
     # played), each check saying what is outstanding or None; a bound on that wait; and what
@@ -48,14 +63,18 @@ class Components:
     outstanding: list[Callable[[], Awaitable[str | None]]] = field(default_factory=list)
     outstanding_timeout_s: float | None = None
     on_idle: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Where the HTTP listener is, once the supervisor has started it.
+    http_base: str | None = None
 
 
-def job_handlers(services: Any, port: Any, caps: Capabilities) -> dict[str, Any]:
+def job_handlers(
+    services: Services, port: LaporPort, caps: Capabilities
+) -> dict[str, Handler]:
     from aggregator.lapor.push import PushHandlers
     from aggregator.notify.handler import make_notify_handler
     from aggregator.notify.writeback import WriteBackHandler
 
-    core: dict[str, Any] = {
+    core: dict[str, Handler] = {
         **PushHandlers(services, port).handlers(),
         JobKind.NOTIFY.value: make_notify_handler(services, dict(caps.sinks)),
         JobKind.WRITE_BACK.value: WriteBackHandler(services, caps.writers),
@@ -65,7 +84,7 @@ def job_handlers(services: Any, port: Any, caps: Capabilities) -> dict[str, Any]
     return {**core, **caps.job_handlers}
 
 
-def http_routes(services: Any, caps: Capabilities) -> list[tuple[str, list[web.RouteDef]]]:
+def http_routes(services: Services, caps: Capabilities) -> list[tuple[str, list[web.RouteDef]]]:
     from aggregator.web.status import status_routes
 
     out: list[tuple[str, list[web.RouteDef]]] = []
@@ -83,7 +102,7 @@ def http_routes(services: Any, caps: Capabilities) -> list[tuple[str, list[web.R
     return out
 
 
-def instrument(loop: Any) -> Any:
+def instrument(loop: Loop) -> Loop:
     """Count every loop's iterations and failures in /metrics, whoever wrote the loop: each
     loop's ``run`` calls ``self.run_once``, so wrapping that one method covers them all."""
     name = getattr(loop, "name", type(loop).__name__)
@@ -98,11 +117,11 @@ def instrument(loop: Any) -> Any:
         metrics.LOOP_ITERATIONS.labels(loop=name).inc()
         return n
 
-    loop.run_once = run_once
+    loop.run_once = run_once  # type: ignore[method-assign]
     return loop
 
 
-async def start_models(services: Any, stack: contextlib.AsyncExitStack) -> None:
+async def start_models(services: Services, stack: contextlib.AsyncExitStack) -> Services:
     """The learned models, off the event loop: fitted models are cached in the data directory
     (keyed by corpus, corrections, policy and code), the router's model runs in a child
     process that loads or fits it while the daemon starts, and the follow-up labeller is
@@ -124,7 +143,7 @@ async def start_models(services: Any, stack: contextlib.AsyncExitStack) -> None:
         process = ModelProcess(Router.from_settings(settings, extra), followup=settings.followup)
         process.start()
         if settings.router.enabled:
-            services.model_process = process
+            services = dataclasses.replace(services, model_process=process)
         stack.push_async_callback(process.aclose)
 
     async def load_labeller() -> None:
@@ -133,12 +152,12 @@ async def start_models(services: Any, stack: contextlib.AsyncExitStack) -> None:
 
     warm = asyncio.ensure_future(load_labeller())
     stack.callback(warm.cancel)
+    return services
 
 
 @contextlib.asynccontextmanager
-async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Components]:
+async def assemble(services: Services, *, citizens: bool = False) -> AsyncIterator[Components]:
     from aggregator.followup.loop import SlaLoop
-    from aggregator.followup.report import sla_report
     from aggregator.lapor.feed import UpdatesLoop
     from aggregator.notify.delivery import DeliveryLoop
 
@@ -153,12 +172,11 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
                 life_unit_s=2.0 if settings.demo else None,
                 rate_per_s=settings.lapor.rate_limit_per_s, burst=settings.lapor.rate_burst,
                 story=DEMO_STORY if settings.demo else None))
-            services.extras["lapor_base_url"] = base_url
+            services = services.with_lapor_base_url(base_url)
             banner.append(f"LAPOR!     built-in sandbox at {base_url} (not the real LAPOR!)")
-        await start_models(services, stack)
-        port = build_port(services)
-        sources = build_sources(settings, services)
-        services.extras["sources"] = sources
+        services = await start_models(services, stack)
+        port = services.lapor
+        sources = services.sources
         for src in sources.values():
             stack.push_async_callback(src.close)
         caps = capabilities(sources)
@@ -182,7 +200,7 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
             grace_s=20.0,
         )
         # Push-only sources (HTTP intake) have nothing to poll: no loop for them.
-        loops: list[Any] = [IngestLoop(services, sources[name]) for name in caps.pulling]
+        loops: list[Loop] = [IngestLoop(services, sources[name]) for name in caps.pulling]
         if settings.lapor.adapter != "manual":
             loops.append(UpdatesLoop(services, port))
         loops.append(SlaLoop(services, sinks, interval_s=settings.sla.check_interval_s))
@@ -200,24 +218,9 @@ async def assemble(services: Any, *, citizens: bool = False) -> AsyncIterator[Co
 
         loops.append(StatsLoop(services, port))
 
-        async def report(svc: Any) -> list[dict[str, Any]]:
-            import dataclasses
-            import datetime as dt
-
-            end = svc.clock()
-            rows = await sla_report(svc.pool, svc.settings.sla, end - dt.timedelta(days=365), end)
-            return [
-                {
-                    **dataclasses.asdict(r),
-                    "agency": r.agency_id,
-                    "acknowledgement_only_share": r.ack_only_share,
-                }
-                for r in rows
-            ]
-
-        services.extras["sla_report"] = report
         loops = [instrument(lp) for lp in loops]
         comp = Components(
+            services=services,
             sources=sources,
             sinks=sinks,
             port=port,

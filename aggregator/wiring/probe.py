@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
+import aiohttp
 import asyncpg
 
 from aggregator.errors import AuthError, SatukanalError
 from aggregator.wiring.settings import show_url
-from schemas.config import Settings
+from connectors.base import CheckableSink, Source
+from schemas.config import Settings, SourceConfig
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 PROBE_TIMEOUT_S = 20.0
 
@@ -94,7 +98,7 @@ async def probe_database(settings: Settings) -> ProbeResult:
     return ProbeResult(name, True, f"PostgreSQL {version}; {state}")
 
 
-async def probe_lapor(settings: Settings, http: Any) -> ProbeResult:
+async def probe_lapor(settings: Settings, http: aiohttp.ClientSession) -> ProbeResult:
     cfg = settings.lapor
     if cfg.sandbox:
         return ProbeResult("LAPOR!", None, "the built-in sandbox (started by the daemon)")
@@ -122,9 +126,9 @@ async def probe_lapor(settings: Settings, http: Any) -> ProbeResult:
     return ProbeResult(name, True, detail)
 
 
-async def probe_source(cfg: Any, services: Any) -> list[ProbeResult]:
+async def probe_source(cfg: SourceConfig, services: Services) -> list[ProbeResult]:
     from aggregator.wiring.sources import build_source
-    from connectors.base import CheckableSink, abilities
+    from connectors.base import abilities
 
     name = f"source {cfg.name} ({cfg.kind})"
     try:
@@ -148,7 +152,7 @@ async def probe_source(cfg: Any, services: Any) -> list[ProbeResult]:
     return results
 
 
-async def _check(name: str, target: Any) -> ProbeResult:
+async def _check(name: str, target: Source | CheckableSink) -> ProbeResult:
     if getattr(target, "routes", None) is not None:
         # An HTTP intake: citizens or the gateway send to us, there is nothing to dial.
         return ProbeResult(name, None, "receives at /intake/…; nothing to connect to")
@@ -156,17 +160,17 @@ async def _check(name: str, target: Any) -> ProbeResult:
     return ProbeResult(name, True, "connected")
 
 
-def _probe_services(settings: Settings, http: Any) -> Any:
+def _probe_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
     """What a connector's constructor and ``check()`` may use: no database pool, no queue
-    (a probe never ingests or records anything)."""
+    (a probe never ingests or records anything, so neither is ever reached)."""
     from aggregator.crypto import Crypto
+    from aggregator.wiring.services import Services
 
-    return types.SimpleNamespace(
+    return Services(
         settings=settings,
         http=http,
-        pool=None,
-        queue=None,
+        pool=None,  # type: ignore[arg-type]
+        queue=None,  # type: ignore[arg-type]
         crypto=Crypto.from_config(settings.crypto, demo=settings.demo),
         clock=lambda: dt.datetime.now(dt.UTC),
-        extras={},
     )

@@ -66,8 +66,8 @@ async def open_services(
                 crypto=crypto,
                 queue=JobQueue(pool, settings.queue, owner=owner),
                 owner=owner,
+                dsn=_dsn,
             )
-            services.extras["dsn"] = _dsn
             try:
                 yield services
             finally:

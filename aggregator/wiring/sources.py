@@ -3,9 +3,9 @@ and read what they can do — the one place the core learns a connector's abilit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -32,10 +32,15 @@ from connectors.base import (
 )
 from schemas.config import Settings, SourceConfig
 
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
+
 log = structlog.get_logger(__name__)
 
 
-def connector_context(services: Any, cfg: SourceConfig, source: list[Source]) -> ConnectorContext:
+def connector_context(
+    services: Services, cfg: SourceConfig, source: list[Source]
+) -> ConnectorContext:
     """The context of one source: ``source`` holds the built source once it exists (the
     context is made before it, and intake needs the source to parse what it is handed)."""
     from aggregator.intake import ingest
@@ -45,7 +50,7 @@ def connector_context(services: Any, cfg: SourceConfig, source: list[Source]) ->
         return IngestOutcome(complaint_ids=tuple(result.complaint_ids), skipped=result.skipped,
                              quarantined=result.quarantined)
 
-    spooled: list[Any] = []
+    spooled: list[Callable[[Batch], Awaitable[IngestOutcome]]] = []
 
     async def ingest_batch(batch: Batch) -> IngestOutcome:
         # What a channel pushes to us is spooled while the database is away (a pulled batch
@@ -80,7 +85,7 @@ def connector_context(services: Any, cfg: SourceConfig, source: list[Source]) ->
         sms_max_parts=settings.notify.sms_max_parts, branding=branding(settings))
 
 
-def build_source(cfg: SourceConfig, services: Any) -> Any:
+def build_source(cfg: SourceConfig, services: Services) -> Source:
     """One source, built by its connector's class (found by entry point) with its context.
     A connector's own option errors are reported with the source's name so the
     administrator knows which block of the file to fix."""
@@ -99,7 +104,7 @@ def build_source(cfg: SourceConfig, services: Any) -> Any:
     return src
 
 
-def build_sources(settings: Settings, services: Any) -> dict[str, Any]:
+def build_sources(settings: Settings, services: Services) -> dict[str, Source]:
     """Every enabled source, by name."""
     return {cfg.name: build_source(cfg, services) for cfg in settings.sources if cfg.enabled}
 
@@ -119,7 +124,7 @@ class Capabilities:
     job_handlers: Mapping[str, JobHandler] = field(default_factory=dict)
 
 
-def capabilities(sources: Mapping[str, Any]) -> Capabilities:
+def capabilities(sources: Mapping[str, Source]) -> Capabilities:
     """Classify every built source by the protocols it declares (``connectors.base``)."""
     pulling: dict[str, Pulling] = {}
     waits: dict[str, WaitsForNew] = {}
@@ -158,6 +163,6 @@ def capabilities(sources: Mapping[str, Any]) -> Capabilities:
                         writers=writers, job_handlers=handlers)
 
 
-def sinks_of(sources: Mapping[str, Any]) -> dict[str, Sink]:
+def sinks_of(sources: Mapping[str, Source]) -> dict[str, Sink]:
     """The sinks by source name, for the channels that can answer."""
     return dict(capabilities(sources).sinks)

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
@@ -26,6 +26,9 @@ from aggregator.web.app import make_app
 from aggregator.wiring.assemble import Components, assemble
 from aggregator.wiring.runtime import open_services
 from schemas.config import Settings
+
+if TYPE_CHECKING:
+    from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
 IDLE_LOOKAHEAD_S = 10.0
@@ -59,9 +62,10 @@ async def run_daemon(
             loop.add_signal_handler(sig, stop.set)
     stats = RunStats()
     async with (
-        open_services(settings, run_migrations=migrate, wait_for_database=True) as services,
-        assemble(services, citizens=citizens) as comp,
+        open_services(settings, run_migrations=migrate, wait_for_database=True) as opened,
+        assemble(opened, citizens=citizens) as comp,
     ):
+        services = comp.services
         if outstanding_timeout_s is not None:
             comp.outstanding_timeout_s = outstanding_timeout_s
         runner = await _start_http(services, comp)
@@ -85,7 +89,7 @@ async def run_daemon(
     return 0 if finished else 1
 
 
-async def _start_http(services: Any, comp: Components) -> web.AppRunner:
+async def _start_http(services: Services, comp: Components) -> web.AppRunner:
     cfg = services.settings.http
     app = make_app(services, extra=comp.http_routes, setup=comp.http_setup)
     runner = web.AppRunner(app, access_log=None)
@@ -102,7 +106,7 @@ async def _start_http(services: Any, comp: Components) -> web.AppRunner:
         ) from exc
     port = runner.addresses[0][1] if runner.addresses else cfg.port
     base = f"http://{cfg.host}:{port}"
-    services.extras["http_base"] = base
+    comp.http_base = base
     log.info("http_listening", url=base)
     print(
         f"satukanal: dashboard  {base}/dasbor\n"
@@ -134,7 +138,7 @@ async def _supervise(comp: Components, stop: asyncio.Event, stats: RunStats) -> 
 
 
 async def _until_idle(
-    services: Any, comp: Components, stop: asyncio.Event, stats: RunStats
+    services: Services, comp: Components, stop: asyncio.Event, stats: RunStats
 ) -> bool:
     """Rounds of every loop's ``run_once`` until one round handles nothing at all, no job
     falls due within ``IDLE_LOOKAHEAD`` (a short backoff or a notification burst's merge

@@ -43,12 +43,6 @@ def _sql(dialect: str) -> dict[str, str]:
     return parse_blocks(files("connectors.sms").joinpath(name).read_text("utf-8"), name)
 
 
-class OutboxPart(Protocol):
-    seq: int
-    text: str
-    udh: str | None
-
-
 class GammuDb(Protocol):
     dialect: str
 

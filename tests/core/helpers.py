@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 import aiohttp
 import asyncpg
 
-from aggregator.crypto import Crypto
 from aggregator.errors import InvalidInput
 from aggregator.wiring.services import Services
 from connectors.base import Batch, RawItem
 from schemas.complaint import Channel, ComplaintDraft, Ignored, Parsed, ReplyDraft, Reporter
-from schemas.config import CryptoConfig, Settings, SourceConfig
+from schemas.config import Settings, SourceConfig
+from tests.support.runtime import make_services as runtime
 
 
 class JsonLinesSource:
@@ -73,15 +73,4 @@ class JsonLinesSource:
 def make_services(
     pool: asyncpg.Pool, http: aiohttp.ClientSession | None = None, settings: Settings | None = None
 ) -> Services:
-    from aggregator.queue import JobQueue
-
-    settings = settings or Settings(demo=True)
-    crypto = Crypto.from_config(CryptoConfig(), demo=True)
-    queue = JobQueue(pool, settings.queue, owner="test")
-    return Services(
-        settings=settings,
-        pool=pool,
-        http=http,
-        crypto=crypto,  # type: ignore[arg-type]
-        queue=queue,
-    )
+    return runtime(pool, http, settings)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ import aiohttp
 
 from aggregator.crypto import generate_key
 from aggregator.demo.citizens import deliver_to_maildir
+from tests.support.ports import free_port
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("SATUKANAL_")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config(tmp_path: Path, dsn: str, *, port: int = 0, extra: str = "") -> Path:

@@ -32,15 +32,17 @@ from aggregator.web.labels import (
 )
 from schemas.complaint import Channel, ComplaintStatus
 from schemas.config import SourceConfig
-from schemas.events import FollowupLabel, JobKind, JobState, NotificationState
+from schemas.events import EventKind, FollowupLabel, JobKind, JobState, NotificationState
 from tests.core.helpers import JsonLinesSource, make_services
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The kind argument: a string literal, or ``"a" if cond else "b"`` (both are emitted).
+# The kind argument: ``EventKind.NAME`` or a string literal, or ``a if cond else b`` of those
+# (both are emitted).
 _KIND = (
-    r'"(?P<kind>[a-z][a-z0-9_]*)"'
-    r'(?:\s+if\s[^\n]*?\s+else\s+"(?P<alt>[a-z][a-z0-9_]*)")?'
+    r'(?:"(?P<kind>[a-z][a-z0-9_]*)"|EventKind\.(?P<kname>[A-Z][A-Z0-9_]*))'
+    r'(?:\s+if\s[^\n]*?\s+else\s+'
+    r'(?:"(?P<alt>[a-z][a-z0-9_]*)"|EventKind\.(?P<altname>[A-Z][A-Z0-9_]*)))?'
 )
 # Each way the code writes a timeline event: (every call site, the call sites with a literal
 # kind). Both are counted, so a call whose kind the test cannot read fails the test instead
@@ -81,10 +83,13 @@ def emitted_event_kinds() -> tuple[set[str], dict[str, int]]:
             matches = list(literal.finditer(text))
             assert len(matches) == sites, (
                 f"{path.relative_to(ROOT)}: {sites - len(matches)} {name} call(s) whose event "
-                "kind is not a string literal; label it and teach this test the pattern"
+                "kind is not an EventKind or a string literal; label it and teach this test the "
+                "pattern"
             )
             found[name] += sites
             kinds |= {k for m in matches for k in m.group("kind", "alt") if k}
+            kinds |= {EventKind[k].value for m in matches for k in m.group("kname", "altname")
+                      if k}
     for path in _sources("aggregator/**/*.sql"):
         text = path.read_text(encoding="utf-8")
         for insert in SQL_INSERT.finditer(text):

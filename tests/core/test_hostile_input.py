@@ -1,3 +1,4 @@
+
 """Issue 13 item 5: no input stops a channel. Real parsers (the e-mail connector through a
 Maildir, the SMS webhook over HTTP, the web form's parser) fed what an attacker or a broken
 gateway sends: NUL in a Message-ID, a reused Message-ID, an image bomb, a retried push, and
@@ -7,6 +8,7 @@ nothing vanishes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -171,9 +173,8 @@ async def test_a_source_failing_poll_after_poll_becomes_degraded(pool) -> None:
 
 async def test_a_push_without_id_or_time_is_deduplicated_only_within_the_window(pool) -> None:
     async with aiohttp.ClientSession() as http:
-        services = make_services(pool, http=http)
         now = [dt.datetime(2026, 11, 28, 1, 0, tzinfo=dt.UTC)]
-        services.clock = lambda: now[0]
+        services = dataclasses.replace(make_services(pool, http=http), clock=lambda: now[0])
         src = build_source(SourceConfig(name="sms-hook", kind="sms_http",
                                         options={"secret": "s3", "dedup_window_s": 300}),
                            services)

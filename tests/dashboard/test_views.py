@@ -1,3 +1,4 @@
+
 """The dashboard's pictures and work lists over HTTP, for each role.
 
 Agency staff see only their agency (their code and its LAPOR! id, from ``[agencies]``);
@@ -9,6 +10,7 @@ LAPOR! (the sandbox's ``GET /agencies``), cached in our database.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import uuid
@@ -40,8 +42,7 @@ XSS = '<script>window.__xss = 1</script>'
 @pytest.fixture
 async def client(pool: asyncpg.Pool) -> AsyncIterator[TestClient]:
     settings = Settings(demo=True, agencies={"PUPR": "45", "DISHUB": "46"})
-    services = make_services(pool, settings=settings)
-    services.clock = lambda: NOW
+    services = dataclasses.replace(make_services(pool, settings=settings), clock=lambda: NOW)
     app = make_app(services)
     app[THROTTLE] = FailureThrottle(10_000, window_s=1)
     async with TestClient(TestServer(app)) as c:

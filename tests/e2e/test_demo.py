@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 
 from aggregator.demo.citizens import SCRIPT
-from aggregator.lapor.sandbox.embedded import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.timeout(400)
 ROOT = Path(__file__).resolve().parents[2]

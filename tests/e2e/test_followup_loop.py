@@ -32,10 +32,10 @@ import aiohttp
 import asyncpg
 
 from aggregator.crypto import generate_key
-from aggregator.lapor.sandbox.embedded import free_port
 from tests.email.helpers import imap_fetch_all
 from tests.email.servers import PASSWORD, Dovecot, Postfix
 from tests.sms.conftest import Smsd
+from tests.support.ports import free_port
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("SATUKANAL_")}
 CITIZEN_MAIL = "budi.santoso@warga.test"

@@ -31,6 +31,7 @@ from aggregator.web.app import make_app
 from aggregator.wiring.services import Services, ensure_spool
 from aggregator.wiring.sources import build_source
 from schemas.config import CryptoConfig, Settings, SourceConfig, SpoolConfig
+from tests.support.runtime import with_sources
 
 CUT_S = 60.0
 N_SMS = 1000
@@ -140,7 +141,7 @@ async def test_intakes_spool_while_the_database_is_cut_and_lose_nothing(
                                 queue=JobQueue(pool, settings.queue, owner="test-spool"))
             sms = build_source(sms_cfg, services)
             form = build_source(form_cfg, services)
-            services.extras["sources"] = {"sms-gw": sms, "web-pupr": form}
+            services = with_sources(services, {"sms-gw": sms, "web-pupr": form})
             spool = ensure_spool(services)
             app = make_app(services, extra=[("/intake/sms-gw", sms.routes()),
                                             ("/intake/web-pupr", form.routes())])

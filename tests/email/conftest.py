@@ -12,14 +12,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from aggregator.crypto import Crypto
-from aggregator.queue import JobQueue
 from aggregator.wiring.services import Services
 from aggregator.wiring.sources import build_source
 from connectors.email.imap import ImapSource
-from schemas.config import CryptoConfig, Settings, SourceConfig
+from schemas.config import Settings, SourceConfig
 from tests.email.corpus import STAFF
 from tests.email.servers import PASSWORD, Dovecot, Postfix
+from tests.support.runtime import make_services as runtime
 
 
 @pytest.fixture(scope="session")
@@ -59,14 +58,7 @@ def mailbox(dovecot: Dovecot) -> str:
 
 
 def make_services(pool: asyncpg.Pool, sources: list[SourceConfig] | None = None) -> Services:
-    settings = Settings(demo=True, sources=sources or [])
-    return Services(
-        settings=settings,
-        pool=pool,
-        http=None,  # type: ignore[arg-type]
-        crypto=Crypto.from_config(CryptoConfig(), demo=True),
-        queue=JobQueue(pool, settings.queue, owner="test"),
-    )
+    return runtime(pool, settings=Settings(demo=True, sources=sources or []))
 
 
 def imap_config(

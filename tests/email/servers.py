@@ -13,9 +13,7 @@ import datetime as dt
 import os
 import shutil
 import smtplib
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.support.ports import free_port, wait_port
 
 DOMAINS = ("kota.test", "warga.test")
 PASSWORD = "rahasia-uji"
@@ -34,30 +34,6 @@ USERS = (
     "budi.santoso@warga.test",
     *(f"box{i:02d}@kota.test" for i in range(60)),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(
-    port: int,
-    timeout: float = 20.0,
-    proc: subprocess.Popen[bytes] | None = None,
-    log: Path | None = None,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            detail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise RuntimeError(f"server exited with {proc.returncode}: {detail}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    detail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s: {detail}")
 
 
 def self_signed(dirpath: Path) -> tuple[Path, Path]:

@@ -11,16 +11,15 @@ from typing import Any
 
 import asyncpg
 
-from aggregator.crypto import Crypto
 from aggregator.errors import TransientError
 from aggregator.intake.pii import seal
 from aggregator.lapor.apply import default_classifier, store_and_apply
 from aggregator.lapor.models import LaporEvent
-from aggregator.queue import JobQueue
 from aggregator.wiring.services import Services
 from connectors.base import Origin, OutboundMessage, SendResult
 from schemas.complaint import Reporter
-from schemas.config import CryptoConfig, Settings
+from schemas.config import Settings
+from tests.support.runtime import make_services as runtime
 
 
 class Clock:
@@ -32,11 +31,8 @@ class Clock:
 
 
 def make_services(pool: asyncpg.Pool, clock: Clock, **settings: Any) -> Services:
-    s = Settings(demo=True, **settings)
-    crypto = Crypto.from_config(CryptoConfig(), demo=True)
-    queue = JobQueue(pool, s.queue, owner="test", clock=clock)
-    return Services(settings=s, pool=pool, http=None, crypto=crypto,  # type: ignore[arg-type]
-                    queue=queue, clock=clock)
+    return runtime(pool, settings=Settings(demo=True, **settings), clock=clock,
+                   queue_clock=clock)
 
 
 @dataclass

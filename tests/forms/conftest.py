@@ -33,14 +33,8 @@ async def services(pool):  # type: ignore[no-untyped-def]
 
     import aiohttp
 
-    from aggregator.crypto import Crypto
-    from aggregator.queue import JobQueue
-    from aggregator.wiring.services import Services
-    from schemas.config import CryptoConfig, Settings
+    from tests.support.runtime import make_services
 
-    settings = Settings(demo=True)
     async with aiohttp.ClientSession() as http:
-        yield Services(settings=settings, pool=pool, http=http,
-                       crypto=Crypto.from_config(CryptoConfig(), demo=True),
-                       queue=JobQueue(pool, settings.queue, owner="test"),
-                       clock=lambda: dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC))
+        yield make_services(pool, http,
+                            clock=lambda: dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC))

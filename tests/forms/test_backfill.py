@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from tests.forms.legacy import LegacyDb
 async def test_backfill_imports_archive_with_policy(legacy: LegacyDb, uploads: Path,
                                                     services: Any) -> None:
     cfg = form_source_config(legacy, uploads)
-    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    services = dataclasses.replace(
+        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
     src = build_source(cfg, services)
     out = io.StringIO()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,8 @@ def _by_ref(row: dict[str, Any], refs: dict[Any, str]) -> str:
 
 async def _backfill(services: Any, legacy: LegacyDb, uploads: Path, *, bulk: bool) -> Any:
     cfg = form_source_config(legacy, uploads, batch_size=50)
-    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    services = dataclasses.replace(
+        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
     src = build_source(cfg, services)
     try:
         return await run_backfill(services, src, policy=Policy(push_if_open_newer_than_days=0),

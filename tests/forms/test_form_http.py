@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
@@ -37,7 +38,8 @@ async def form(services: Any) -> AsyncIterator[tuple[TestClient, FormHttpSource]
     cfg = SourceConfig(name="web-pupr", kind="form_http", sunset=True,
                        options={"rate_limit_per_min": 60, "rate_burst": 8,
                                 "max_body_bytes": 200_000, "max_photo_bytes": 100_000})
-    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    services = dataclasses.replace(
+        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
     src = build_source(cfg, services)
     client = TestClient(TestServer(app_for(services, src), host="127.0.0.1"))
     await client.start_server()

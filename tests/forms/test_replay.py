@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,6 @@ from typing import Any
 from aggregator.intake import Intake
 from aggregator.intake.loop import IngestLoop
 from aggregator.intake.replay import ReplayOutcome, replay, replay_item
-from aggregator.wiring.sources import build_source
 from connectors.base import Batch, RawItem
 from connectors.forms.rows import encode_row
 from tests.forms.helpers import form_source_config, run_cli, write_operator_config
@@ -57,9 +57,9 @@ async def replay_cli(cfg: Path, raw_id: int) -> str:
 async def test_a_replayed_update_reaches_its_complaint(
         tmp_path: Path, db_dsn: str, legacy: LegacyDb, services: Any) -> None:
     cfg = form_source_config(legacy)
-    services.settings = services.settings.model_copy(update={"sources": [cfg]})
-    src = build_source(cfg, services)
-    services.extras["sources"] = {cfg.name: src}
+    services = dataclasses.replace(
+        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
+    src = services.sources[cfg.name]  # the runtime's own, as the replay uses it
     try:
         # Two re-scan updates of row 1 while the row had no complaint (its own import had
         # failed): quarantined, to be replayed once the row is imported.

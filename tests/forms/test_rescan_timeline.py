@@ -6,6 +6,7 @@ connection, as PHP 5 did), the sql_table source, the ingest loop and intake on P
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
@@ -39,11 +40,12 @@ class Form:
     """One form source, imported once, with a clock to make re-scans fall due."""
 
     def __init__(self, services: Any, legacy: LegacyDb) -> None:
-        self.services, self.legacy = services, legacy
         self.clock = Clock()
-        services.clock = self.clock
         self.cfg = form_source_config(legacy)
-        services.settings = services.settings.model_copy(update={"sources": [self.cfg]})
+        services = dataclasses.replace(
+            services, clock=self.clock,
+            settings=services.settings.model_copy(update={"sources": [self.cfg]}))
+        self.services, self.legacy = services, legacy
         self.src = build_source(self.cfg, services)
         self.loop = IngestLoop(services, self.src)
 
@@ -95,6 +97,7 @@ class Form:
 async def test_status_and_response_from_the_old_admin_reach_the_complaint(
         legacy: LegacyDb, services: Any) -> None:
     form = Form(services, legacy)
+    services = form.services  # the runtime with the form source and its clock
     try:
         assert await form.run() == 15
         before = await form.complaint(1)
@@ -154,6 +157,7 @@ async def test_status_and_response_from_the_old_admin_reach_the_complaint(
 async def test_the_same_change_is_applied_once_and_a_return_is_a_change(
         legacy: LegacyDb, services: Any) -> None:
     form = Form(services, legacy)
+    services = form.services  # the runtime with the form source and its clock
     try:
         await form.run()
         await legacy.run("UPDATE pengaduan SET status = 'proses' WHERE id_pengaduan = 2")
@@ -200,6 +204,7 @@ async def test_the_same_change_is_applied_once_and_a_return_is_a_change(
 
 async def test_a_row_deleted_in_the_old_database(legacy: LegacyDb, services: Any) -> None:
     form = Form(services, legacy)
+    services = form.services  # the runtime with the form source and its clock
     try:
         await form.run()
         before = await form.cursor()
@@ -231,6 +236,7 @@ async def test_a_row_deleted_in_the_old_database(legacy: LegacyDb, services: Any
 async def test_an_update_for_a_row_never_imported_is_quarantined(
         legacy: LegacyDb, services: Any) -> None:
     form = Form(services, legacy)
+    services = form.services  # the runtime with the form source and its clock
     try:
         await form.run()
         assert await form.complaint(12) is None  # empty text: quarantined at import
@@ -257,6 +263,7 @@ def job(complaint_id: uuid.UUID) -> Job:
 async def test_our_own_write_back_comes_back_as_agreement_not_news(
         legacy: LegacyDb, services: Any) -> None:
     form = Form(services, legacy)
+    services = form.services  # the runtime with the form source and its clock
     try:
         await form.run()
         cid = (await form.complaint(1))["id"]
@@ -293,6 +300,7 @@ async def test_a_status_the_mapping_does_not_know(legacy: LegacyDb, services: An
     from connectors.forms.rows import encode_row
 
     form = Form(services, legacy)
+    services = form.services  # the runtime with the form source and its clock
     try:
         await form.run()
         cid = (await form.complaint(1))["id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import uuid
@@ -24,9 +25,12 @@ def job(complaint_id: uuid.UUID) -> Job:
                state=JobState.RUNNING, attempts=1, created_at=now, run_after=now)
 
 
-async def imported(services: Any, legacy: LegacyDb, url: str | None = None) -> dict[int, Any]:
+async def imported(services: Any, legacy: LegacyDb,
+                   url: str | None = None) -> tuple[Any, dict[int, Any]]:
+    """The runtime with the form source configured, and the imported rows' complaints."""
     cfg = form_source_config(url or legacy.url)
-    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    services = dataclasses.replace(
+        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
     src = build_source(cfg, services)
     try:
         await run_backfill(services, src, progress=False, out=io.StringIO())
@@ -34,7 +38,7 @@ async def imported(services: Any, legacy: LegacyDb, url: str | None = None) -> d
         await src.close()
     async with services.pool.acquire() as conn:
         rows = await conn.fetch("SELECT id, (origin->>'row_id')::int AS row_id FROM complaints")
-    return {r["row_id"]: r["id"] for r in rows}
+    return services, {r["row_id"]: r["id"] for r in rows}
 
 
 async def followed_up(services: Any, cid: uuid.UUID) -> None:
@@ -51,7 +55,7 @@ async def test_tracking_status_and_responses_appear_in_the_old_tables(
         legacy: LegacyDb, services: Any) -> None:
     from aggregator.queue import Worker
 
-    ids = await imported(services, legacy)
+    services, ids = await imported(services, legacy)
     await followed_up(services, ids[1])
     async with services.pool.acquire() as conn:
         queued = await conn.fetch("SELECT payload FROM jobs WHERE kind = 'write_back' "
@@ -86,7 +90,7 @@ async def test_tracking_status_and_responses_appear_in_the_old_tables(
 
 
 async def test_status_never_moves_backwards(legacy: LegacyDb, services: Any) -> None:
-    ids = await imported(services, legacy)
+    services, ids = await imported(services, legacy)
     await followed_up(services, ids[15])  # closed ('selesai') in the old admin long ago
     handler = write_back_handler(services)
     try:
@@ -102,7 +106,7 @@ async def test_read_only_user_makes_write_back_a_permanent_error(
         legacy: LegacyDb, services: Any) -> None:
     user, url = await create_read_only_user(legacy)
     try:
-        ids = await imported(services, legacy, url)
+        services, ids = await imported(services, legacy, url)
         await followed_up(services, ids[1])
         handler = write_back_handler(services)
         try:
@@ -189,9 +193,10 @@ async def test_a_row_deleted_in_the_old_database_is_left_alone(
     from aggregator.queue import Worker
 
     now = [dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)]
-    services.clock = lambda: now[0]
     cfg = form_source_config(legacy)
-    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    services = dataclasses.replace(
+        services, clock=lambda: now[0],
+        settings=services.settings.model_copy(update={"sources": [cfg]}))
     src = build_source(cfg, services)
     loop = IngestLoop(services, src)
     try:
@@ -254,9 +259,10 @@ async def test_a_deleted_row_never_gets_a_response_row(legacy: LegacyDb, service
     from aggregator.queue import Worker
 
     now = [dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)]
-    services.clock = lambda: now[0]
     cfg = form_source_config(legacy)
-    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    services = dataclasses.replace(
+        services, clock=lambda: now[0],
+        settings=services.settings.model_copy(update={"sources": [cfg]}))
     src = build_source(cfg, services)
     loop = IngestLoop(services, src)
     try:

@@ -1,8 +1,10 @@
+
 """Write-back under concurrency, retries and hung statements, against the real MariaDB."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -81,7 +83,8 @@ async def test_a_hung_statement_times_out_and_the_job_retries(
     ids = await imported(services, legacy)
     await followed_up(services, ids[1])
     cfg = form_source_config(legacy, statement_timeout_s=1.5)
-    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    services = dataclasses.replace(
+        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
     blocker = await legacy.connect()
     handler = write_back_handler(services)
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aggregator.lapor.sandbox.embedded import free_port
+from tests.support.ports import free_port
 
 
 class Clock:

@@ -4,6 +4,7 @@ sources, dead jobs; opened once, told once (webhook, SMTP), damped, resolved whe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import email
 import json
@@ -19,12 +20,12 @@ from aggregator.health.overview import health_overview
 from aggregator.intake.loop import IngestLoop
 from aggregator.lapor import build_port
 from aggregator.lapor.feed import UpdatesLoop
-from aggregator.lapor.sandbox.embedded import free_port
 from aggregator.web.app import make_app
 from schemas.config import AlertsConfig, Settings, SourceConfig
 from tests.core.helpers import JsonLinesSource, make_services
 from tests.health.helpers import Clock, Webhook, eventually
 from tests.lapor.helpers import lapor_config, start_sandbox
+from tests.support.ports import free_port
 
 
 def settings(**kw: Any) -> Settings:
@@ -123,10 +124,9 @@ async def _not(check) -> bool:
 
 async def test_flapping_condition_is_damped_and_opens_once(pool):
     clock = Clock()
-    services = make_services(
+    services = dataclasses.replace(make_services(
         pool, None, settings(alerts={"open_after_s": 60, "close_after_s": 120})
-    )
-    services.clock = clock
+    ), clock=clock)
     loop = IncidentLoop(services)
     async with pool.acquire() as conn:
         job = await conn.fetchval(

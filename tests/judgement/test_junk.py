@@ -12,6 +12,7 @@ from aggregator.judgement.model import read_jsonl
 from connectors.base import Batch, RawItem
 from schemas.config import JunkConfig, Settings, SourceConfig
 from tests.core.helpers import JsonLinesSource, make_services
+from tests.support.runtime import with_sources
 
 DATA = Path(__file__).parent.parent / "data" / "junk"
 
@@ -60,7 +61,7 @@ async def test_held_never_pushed_and_replay_lets_it_through(pool):
              "Tes",
              "Jalan berlubang di Jl. Soekarno Hatta, sudah 2 motor jatuh"]
     items = [RawItem(f"r{i}", json.dumps({"text": t}).encode()) for i, t in enumerate(texts)]
-    services.extras["sources"] = {"sms": src}
+    services = with_sources(services, {"sms": src})
     result = await Intake(services).ingest(src, Batch(items=items, cursor={"pos": 3}))
     assert (result.complaints, result.quarantined) == (1, 2)
     async with pool.acquire() as conn:

@@ -1,9 +1,11 @@
+
 """Fitted models off the event loop: the cache of fitted models, the numpy transforms, the
 router's child process, and intake writing routes decided while its rows were written."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import pickle
@@ -101,8 +103,8 @@ async def test_the_child_process_routes_as_the_daemon_would(tmp_path):
 async def test_intake_sets_routes_decided_while_it_wrote_the_batch(pool, tmp_path):
     settings = Settings(demo=True, data_dir=tmp_path,
                         agencies={"PUPR": "45", "DISHUB": "46", "DLH": "47"})
-    services = make_services(pool, settings=settings)
-    services.model_process = ModelProcess(Router.from_settings(settings))
+    services = dataclasses.replace(make_services(pool, settings=settings),
+                                   model_process=ModelProcess(Router.from_settings(settings)))
     services.model_process.start()
     try:
         await services.model_process.ready()

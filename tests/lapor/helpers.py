@@ -14,12 +14,12 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
-from aggregator.crypto import Crypto
 from aggregator.lapor.http import HttpLaporAdapter
 from aggregator.lapor.sandbox import Sandbox, SandboxConfig, create_app
-from aggregator.lapor.sandbox.embedded import free_port
 from aggregator.wiring.services import Services
-from schemas.config import CryptoConfig, LaporConfig, QueueConfig, Settings
+from schemas.config import LaporConfig, QueueConfig, Settings
+from tests.support.ports import free_port
+from tests.support.runtime import make_services as runtime
 
 CLIENT = ("satukanal", "sandbox-secret")
 
@@ -62,14 +62,10 @@ def lapor_config(base_url: str, **kw: Any) -> LaporConfig:
 
 def make_services(pool: asyncpg.Pool, http: aiohttp.ClientSession | None,
                   lapor: LaporConfig | None = None, **queue: Any) -> Services:
-    from aggregator.queue import JobQueue
-
     qcfg = QueueConfig(**{"backoff_base_s": 0.05, "backoff_max_s": 0.3, "poll_s": 0.2,
                           "max_attempts": 100, **queue})
     settings = Settings(demo=True, lapor=lapor or LaporConfig(sandbox=True), queue=qcfg)
-    crypto = Crypto.from_config(CryptoConfig(), demo=True)
-    return Services(settings=settings, pool=pool, http=http,  # type: ignore[arg-type]
-                    crypto=crypto, queue=JobQueue(pool, qcfg, owner=f"test:{uuid.uuid4().hex[:6]}"))
+    return runtime(pool, http, settings, owner=f"test:{uuid.uuid4().hex[:6]}")
 
 
 def adapter(services: Services, **kw: Any) -> HttpLaporAdapter:

@@ -23,9 +23,9 @@ import aiohttp
 import asyncpg
 import pytest
 
-from aggregator.lapor.sandbox.embedded import free_port
 from aggregator.lapor.sandbox.faults import parse_faults
 from tests.lapor.helpers import insert_many, make_services, start_sandbox
+from tests.support.ports import free_port
 
 N = 500
 KILLS = 6

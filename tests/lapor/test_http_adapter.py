@@ -24,9 +24,9 @@ from aggregator.lapor.errors import (
 from aggregator.lapor.http import HttpLaporAdapter, error_for_status
 from aggregator.lapor.models import ReportPayload
 from aggregator.lapor.port import LaporPort
-from aggregator.lapor.sandbox.embedded import free_port
 from schemas.complaint import Channel, Reporter
 from tests.lapor.helpers import RunningSandbox, admin, lapor_config, start_sandbox
+from tests.support.ports import free_port
 
 
 def payload(ref: str = "c-1", **kw: object) -> ReportPayload:

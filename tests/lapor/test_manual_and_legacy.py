@@ -11,9 +11,9 @@ from aggregator.lapor.feed import UpdatesLoop
 from aggregator.lapor.http import HttpLaporAdapter
 from aggregator.lapor.manual import ManualLaporAdapter
 from aggregator.lapor.port import LaporPort
-from aggregator.lapor.push import PushLoop
 from aggregator.lapor.xml_legacy import XmlLegacyAdapter
 from tests.lapor.helpers import RunningSandbox, admin, insert_complaint, lapor_config, make_services
+from tests.support.workers import push_worker
 
 
 async def test_manual_worklist_and_entries(pool: asyncpg.Pool) -> None:
@@ -22,7 +22,7 @@ async def test_manual_worklist_and_entries(pool: asyncpg.Pool) -> None:
     assert isinstance(port, LaporPort)
     cid = await insert_complaint(services)
     anon = await insert_complaint(services, anonymous=True)
-    await PushLoop(services, port).run_once()
+    await push_worker(services, port).run_once()
     items, total = await manual.worklist(services)
     assert total == 2
     by_id = {i["complaint_id"]: i for i in items}
@@ -66,7 +66,7 @@ async def test_manual_entries_match_the_http_timeline(pool: asyncpg.Pool,
     services = make_services(pool, http, lapor_config(sandbox.base_url))
     port = HttpLaporAdapter(services.settings.lapor, http)
     via_http = await insert_complaint(services)
-    await PushLoop(services, port).run_once()
+    await push_worker(services, port).run_once()
     await admin(http, sandbox.root, "POST", "/_sandbox/advance", {"all": True})
     await UpdatesLoop(services, port).run_once()
     via_hand = await insert_complaint(services, enqueue=False)
@@ -92,7 +92,7 @@ async def test_xml_legacy_adapter_pushes_through_the_same_code(
     port = XmlLegacyAdapter(cfg, http)
     assert isinstance(port, LaporPort)
     cid = await insert_complaint(services)
-    await PushLoop(services, port).run_once()
+    await push_worker(services, port).run_once()
     async with pool.acquire() as conn:
         tid = await conn.fetchval("SELECT lapor_tracking_id FROM complaints WHERE id=$1", cid)
     report = sandbox.sb.state["reports"][tid]

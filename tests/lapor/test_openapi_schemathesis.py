@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from aggregator.lapor.sandbox.embedded import free_port
+from tests.support.ports import free_port
 
 
 async def _wait_ready(http: aiohttp.ClientSession, url: str) -> dict[str, object]:

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from aggregator.lapor.http import HttpLaporAdapter
-from aggregator.lapor.push import PushLoop
+from aggregator.queue import Worker
 from aggregator.wiring.services import Services
 from tests.lapor.helpers import (
     RunningSandbox,
@@ -19,6 +19,7 @@ from tests.lapor.helpers import (
     lapor_config,
     make_services,
 )
+from tests.support.workers import push_worker
 
 
 @pytest.fixture
@@ -27,17 +28,17 @@ async def services(pool: asyncpg.Pool, sandbox: RunningSandbox,
     yield make_services(pool, http, lapor_config(sandbox.base_url))
 
 
-def loop_for(services: Services) -> PushLoop:
+def loop_for(services: Services) -> Worker:
     port = HttpLaporAdapter(services.settings.lapor, services.http)
-    return PushLoop(services, port, concurrency=4)
+    return push_worker(services, port, concurrency=4)
 
 
-async def drain(loop: PushLoop, rounds: int = 40) -> None:
+async def drain(loop: Worker, rounds: int = 40) -> None:
     import asyncio
 
     for _ in range(rounds):
         await loop.run_once()
-        async with loop.worker.queue.pool.acquire() as conn:
+        async with loop.queue.pool.acquire() as conn:
             left = await conn.fetchval(
                 "SELECT count(*) FROM jobs WHERE state IN ('queued', 'in_doubt', 'running') "
                 "AND kind IN ('push', 'reply_up')")

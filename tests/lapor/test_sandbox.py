@@ -13,8 +13,8 @@ import aiohttp
 from aiohttp import web
 
 from aggregator.lapor.sandbox import Sandbox, SandboxConfig
-from aggregator.lapor.sandbox.embedded import free_port
 from tests.lapor.helpers import CLIENT, RunningSandbox, admin, start_sandbox
+from tests.support.ports import free_port
 
 BODY = {"external_ref": "c-1", "source_channel": "sms", "title": "Banjir di Jl. RTA Milono",
         "content": "Air setinggi lutut masuk rumah warga sejak pagi tadi.",

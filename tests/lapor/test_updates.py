@@ -18,8 +18,6 @@ from aiohttp import web
 
 from aggregator.lapor.feed import UpdatesLoop, webhook_handler
 from aggregator.lapor.http import HttpLaporAdapter
-from aggregator.lapor.push import PushLoop
-from aggregator.lapor.sandbox.embedded import free_port
 from aggregator.wiring.services import Services
 from tests.lapor.helpers import (
     RunningSandbox,
@@ -29,6 +27,8 @@ from tests.lapor.helpers import (
     make_services,
     start_sandbox,
 )
+from tests.support.ports import free_port
+from tests.support.workers import push_worker
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def port_of(services: Services) -> HttpLaporAdapter:
 
 async def pushed(services: Services, n: int) -> list[uuid.UUID]:
     cids = [await insert_complaint(services) for _ in range(n)]
-    await PushLoop(services, port_of(services)).run_once()
+    await push_worker(services, port_of(services)).run_once()
     return cids
 
 
@@ -127,7 +127,7 @@ async def test_events_before_the_tracking_id_wait_for_the_push(
     async with pool.acquire() as conn:
         waiting = await conn.fetchval("SELECT count(*) FROM lapor_events WHERE NOT applied")
     assert waiting == len(sandbox.sb.state["events"]) > 0
-    await PushLoop(services, port_of(services)).run_once()
+    await push_worker(services, port_of(services)).run_once()
     snap = await snapshot(pool)
     assert snap["statuses"] == {made["tracking_id"]: sandbox_statuses(sandbox)[
         made["tracking_id"]]}

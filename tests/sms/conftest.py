@@ -27,6 +27,7 @@ import pytest
 from aggregator.wiring.sources import build_source
 from connectors.base import Batch
 from tests.sms.dummyphone import inject, sms_file
+from tests.support.runtime import make_services as runtime
 
 _DEBIAN_EXAMPLES = Path("/usr/share/doc/gammu-smsd/examples")
 # Slim images drop /usr/share/doc (dpkg path-exclude); then the copies of the same Gammu
@@ -323,24 +324,9 @@ def batches_ids(batches: list[Batch]) -> list[int]:
 
 
 def make_services(pool: asyncpg.Pool, http: Any = None, settings: Any = None) -> Any:
-    from aggregator.crypto import Crypto
-    from aggregator.wiring.services import Services
-    from schemas.config import CryptoConfig, Settings
+    from schemas.config import Settings
 
-    settings = settings or Settings(demo=True)
-    try:
-        from aggregator.queue import JobQueue
-
-        queue: Any = JobQueue(pool, settings.queue, owner="test-sms")
-    except ImportError:  # intake does not need it; the queue lands separately
-        queue = None
-    return Services(
-        settings=settings,
-        pool=pool,
-        http=http,
-        crypto=Crypto.from_config(CryptoConfig(), demo=True),
-        queue=queue,
-    )
+    return runtime(pool, http, settings or Settings(demo=True), owner="test-sms")
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+
 """SMS pushed over HTTP: a real Kannel (bearerbox + smsbox) calling our get-url, generic
 webhooks, and replies through Kannel's sendsms with delivery reports coming back.
 
@@ -9,6 +10,7 @@ operator calling the delivery-report URL.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import shutil
 import tempfile
 import uuid
@@ -275,10 +277,9 @@ async def test_failed_delivery_report_retries_then_gives_up_on_a_reject(
     from schemas.complaint import Reporter
     from tests.followup.helpers import add_complaint
 
-    services = env.services
-    services.settings = services.settings.model_copy(
-        update={"notify": services.settings.notify.model_copy(
-            update={"merge_window_s": 0, "retry_backoff_s": [0]})})
+    services = dataclasses.replace(env.services, settings=env.services.settings.model_copy(
+        update={"notify": env.services.settings.notify.model_copy(
+            update={"merge_window_s": 0, "retry_backoff_s": [0]})}))
     sink = env.src.sink()
     assert sink is not None
     worker = Worker(services.queue,

@@ -12,7 +12,7 @@ from aggregator.intake.sealing import open_body
 from aggregator.notify.delivery import DeliveryLoop
 from aggregator.notify.handler import make_notify_handler
 from aggregator.queue import Worker
-from aggregator.wiring.sources import sinks_of
+from aggregator.wiring.sources import capabilities
 from connectors.base import Origin, OutboundMessage
 from tests.sms.conftest import Smsd, drain, gammu_source, wait_for
 
@@ -23,7 +23,7 @@ async def test_empty_sms_is_answered_through_gammu(smsd_pg: Smsd, services: Any,
         smsd_pg.deliver("081377778888", "  ")
         await wait_for(lambda: _rows(src), what="the inbox row")
         await drain(src, services)
-        sinks = sinks_of({src.name: src})
+        sinks = dict(capabilities({src.name: src}).sinks)
         worker = Worker(services.queue, {"notify": make_notify_handler(services, sinks)})
         assert await worker.run_once() == 1
         async with pool.acquire() as conn:

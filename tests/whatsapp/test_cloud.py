@@ -27,8 +27,8 @@ from connectors.base import Origin, OutboundMessage
 from connectors.whatsapp.cloud import WhatsAppCloudSource
 from connectors.whatsapp.samples import PHONE_NUMBER_ID, tiny_jpeg
 from schemas.config import SourceConfig
-from tests.sms.conftest import make_services
-from tests.sms.kannel import free_port
+from tests.support.ports import free_port
+from tests.support.runtime import make_services
 
 APP_SECRET = "app-secret-for-tests"
 TOKEN = "EAAG-test-token"
@@ -67,8 +67,7 @@ async def env(pool: Any) -> AsyncIterator[Env]:
         return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset[0])
 
     async with aiohttp.ClientSession() as http:
-        services = make_services(pool, http=http)
-        services.clock = clock
+        services = make_services(pool, http=http, clock=clock)
         state = SandboxState(
             app_secret=APP_SECRET, access_token=TOKEN, phone_number_id=PHONE_NUMBER_ID
         )

@@ -21,8 +21,8 @@ from aggregator.wiring.sources import build_source
 from connectors.base import Origin, OutboundMessage
 from connectors.whatsapp.samples import tiny_jpeg
 from schemas.config import SourceConfig
-from tests.sms.conftest import make_services
-from tests.sms.kannel import free_port
+from tests.support.ports import free_port
+from tests.support.runtime import make_services
 
 SECRET = "gateway-shared-secret-xyz"
 
