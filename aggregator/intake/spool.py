@@ -23,7 +23,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +242,7 @@ class SpoolDrainer:
         """Ingest every spooled batch in order; stop at the first sign the database is still
         away. Returns how many batches went in."""
         n = 0
-        sources: dict[str, Any] = self.services.extras.get("sources") or {}
+        sources: Mapping[str, Any] = self.services.sources
         for path in self.spool.pending():
             try:
                 name, batch = self.spool.load(path)

@@ -19,13 +19,14 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from aggregator.intake.loop import IngestLoop
-from aggregator.queue import JobQueue, Worker
+from aggregator.queue import Worker
 from aggregator.storage.db import create_pool
 from aggregator.web.app import make_app
 from schemas.config import QueueConfig, Settings, SourceConfig
 from schemas.events import Job
-from tests.core.helpers import JsonLinesSource, make_services
+from tests.core.helpers import JsonLinesSource
 from tests.sms.kannel import free_port
+from tests.support.runtime import make_services as runtime
 
 pytestmark = pytest.mark.timeout(180)
 OUTAGE_S = 30.0
@@ -105,8 +106,7 @@ async def test_after_a_30_s_outage_every_loop_listens_and_answers_again(db_dsn: 
     pool = await create_pool(_via(db_dsn, proxy.port), min_size=1, max_size=6, timeout=10)
     # Polling every 20 s: a job handled within two seconds was woken by its NOTIFY.
     settings = Settings(demo=True, queue=QueueConfig(poll_s=20.0, workers=2))
-    services = make_services(pool, settings=settings)
-    services.queue = JobQueue(pool, settings.queue, owner="outage")
+    services = runtime(pool, settings=settings, owner="outage")
     handled: dict[int, float] = {}
 
     async def handler(job: Job) -> None:

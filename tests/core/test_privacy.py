@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -35,8 +36,7 @@ async def _ingest(services, items: list[RawItem]) -> list[uuid.UUID]:
 
 async def test_rotation_reaches_raw_originals_bodies_jobs_and_rows_from_before(pool):
     k1, k2, h = generate_key(), generate_key(), generate_key()
-    services = make_services(pool)
-    services.crypto = crypto_with(("k1", k1), hmac_key=h)
+    services = dataclasses.replace(make_services(pool), crypto=crypto_with(("k1", k1), hmac_key=h))
     await _ingest(services, [
         RawItem("a", _line(text="Lampu jalan mati di Jl. Mawar sejak lama", phone=PHONE),
                 meta={"reply_to": "+6281234567890"}),

@@ -273,7 +273,7 @@ async def test_logo_and_privacy_contact_from_configuration(tmp_path: Any, servic
     b = branding(settings)
     assert b.municipality == "Kota Contoh" and b.logo is not None
     assert b.logo.startswith("data:image/png;base64,")
-    services.settings = settings
+    services = dataclasses.replace(services, settings=settings)
     cfg = SourceConfig(name="web-kota", kind="form_http")
     src = build_source(cfg, services)
     client = TestClient(TestServer(app_for(services, src), host="127.0.0.1"))

@@ -3,6 +3,7 @@ site or form name is never a reporter's name."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -31,7 +32,8 @@ async def test_notes_and_flags_reach_the_complaint_page_and_api(
     # row 11's photo path tries to leave the upload folder (refused, with a note).
     await legacy.run("UPDATE masyarakat SET nama = 'Form Pengaduan Website' WHERE nik = '0808'")
     cfg = form_source_config(legacy)
-    services.settings = services.settings.model_copy(update={"sources": [cfg]})
+    services = dataclasses.replace(
+        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
     src = build_source(cfg, services)
     try:
         assert await IngestLoop(services, src).run_once() == 15
@@ -53,7 +55,8 @@ async def test_notes_and_flags_reach_the_complaint_page_and_api(
     notes = c["origin"]["intake_notes"]
     assert any(n.startswith("foto tidak diambil") for n in notes)
 
-    services.clock = lambda: dt.datetime.now(dt.UTC)  # dashboard sessions run on real time
+    # dashboard sessions run on real time
+    services = dataclasses.replace(services, clock=lambda: dt.datetime.now(dt.UTC))
     async with TestClient(TestServer(make_app(services))) as client:
         api = await (await client.get(f"/api/complaints/{c['id']}",
                                       headers={"Authorization": f"Bearer {admin}"})).json()
