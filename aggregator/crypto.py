@@ -55,24 +55,30 @@ def _decode_key(value: str) -> bytes:
 def config_problems(cfg: CryptoConfig) -> list[tuple[str, str]]:
     """Everything wrong with the configured keys at once: ``(key, problem)`` pairs."""
     if not cfg.keys and cfg.hmac_key is None:
-        return [(
-            "crypto",
-            "no encryption keys are configured, so reporters' names, phones, e-mails and NIKs "
-            f"cannot be stored safely. {HOW_TO}",
-        )]
+        return [
+            (
+                "crypto",
+                "no encryption keys are configured, so reporters' names, phones, e-mails and NIKs "
+                f"cannot be stored safely. {HOW_TO}",
+            )
+        ]
     problems: list[tuple[str, str]] = []
     if not cfg.keys:
-        problems.append((
-            "crypto.keys",
-            "no [[crypto.keys]] entry: there is no key to encrypt reporters' identities with "
-            f"(the HMAC key alone only matches them). {HOW_TO}",
-        ))
+        problems.append(
+            (
+                "crypto.keys",
+                "no [[crypto.keys]] entry: there is no key to encrypt reporters' identities with "
+                f"(the HMAC key alone only matches them). {HOW_TO}",
+            )
+        )
     if cfg.hmac_key is None:
-        problems.append((
-            "crypto.hmac_key_file",
-            "the HMAC key is missing (crypto.hmac_key_file): it is needed to recognise the "
-            f"same reporter again without decrypting. {HOW_TO}",
-        ))
+        problems.append(
+            (
+                "crypto.hmac_key_file",
+                "the HMAC key is missing (crypto.hmac_key_file): it is needed to recognise the "
+                f"same reporter again without decrypting. {HOW_TO}",
+            )
+        )
     seen: set[str] = set()
     for i, k in enumerate(cfg.keys):
         if k.id in seen:
@@ -96,8 +102,9 @@ class Crypto:
     current_id: str
     hmac_key: bytes
     # One cipher object per key: building AESGCM costs as much as a short encryption.
-    _ciphers: dict[str, AESGCM] = dc_field(default_factory=dict, init=False, repr=False,
-                                           compare=False)
+    _ciphers: dict[str, AESGCM] = dc_field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def _cipher(self, kid: str) -> AESGCM:
         c = self._ciphers.get(kid)

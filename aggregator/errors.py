@@ -29,8 +29,9 @@ class Deferred(TransientError):
     an attempt and without its age counting against it. ``in_doubt``: the job may have
     acted already, and keeps the in-doubt mark so its next attempt checks first."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None,
-                 in_doubt: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, in_doubt: bool = False
+    ) -> None:
         super().__init__(message, retry_after=retry_after)
         self.in_doubt = in_doubt
 

@@ -17,15 +17,19 @@ JOB_OUTCOMES = Counter("satukanal_job_outcomes_total", "Jobs finished", ["kind",
 QUEUE_DEPTH = Gauge("satukanal_queue_jobs", "Jobs by kind and state", ["kind", "state"])
 SOURCE_DEGRADED = Gauge("satukanal_source_degraded", "1 when a source needs a human", ["source"])
 COMPLAINTS = Gauge("satukanal_complaints", "Complaints by status", ["status"])
-SPOOL_DEPTH = Gauge("satukanal_spool_items",
-                    "Intake batches spooled locally while PostgreSQL was away, not yet ingested")
+SPOOL_DEPTH = Gauge(
+    "satukanal_spool_items",
+    "Intake batches spooled locally while PostgreSQL was away, not yet ingested",
+)
 SPOOL_BYTES = Gauge("satukanal_spool_bytes", "Bytes the intake spool holds")
-SPOOL_REFUSED = Counter("satukanal_spool_refused_total",
-                        "Intake requests refused because the spool was full")
+SPOOL_REFUSED = Counter(
+    "satukanal_spool_refused_total", "Intake requests refused because the spool was full"
+)
 
 
 def job_outcome(kind: str, outcome: str) -> None:
     JOB_OUTCOMES.labels(kind=kind, outcome=outcome).inc()
+
 
 # Health from real outcomes (refreshed from the database at scrape time, see web/health.py).
 COMPONENT_STATE = Gauge(
@@ -42,9 +46,7 @@ COMPONENT_LAST_SUCCESS = Gauge(
     ["component", "kind"],
 )
 LAPOR_BREAKER_OPEN = Gauge("satukanal_lapor_breaker_open", "1 while the LAPOR! circuit is open")
-INCIDENT_OPEN = Gauge(
-    "satukanal_incident_open", "1 for each open incident", ["kind", "subject"]
-)
+INCIDENT_OPEN = Gauge("satukanal_incident_open", "1 for each open incident", ["kind", "subject"])
 INCIDENTS_OPEN = Gauge("satukanal_incidents_open", "Open incidents by kind", ["kind"])
 ALERTS_SENT = Counter(
     "satukanal_incident_alerts_total", "Incident alerts to admin contacts", ["contact", "outcome"]

@@ -343,8 +343,13 @@ class JobQueue:
         if complete:
             await self.complete(conn, complete)
         return await repo.claim(
-            conn, kinds, limit, owner=self.owner, lease_s=self.cfg.lease_s,
-            max_attempts=self.cfg.max_attempts, now=self._now(),
+            conn,
+            kinds,
+            limit,
+            owner=self.owner,
+            lease_s=self.cfg.lease_s,
+            max_attempts=self.cfg.max_attempts,
+            now=self._now(),
         )
 
     async def worker_session(self, conn: asyncpg.Connection) -> None:
@@ -356,12 +361,11 @@ class JobQueue:
     async def reap(self, conn: asyncpg.Connection) -> list[tuple[int, str]]:
         """Dead-letter jobs whose process died on their last allowed attempt; returns
         ``(id, kind)`` of each."""
-        reaped = await repo.reap_expired(
-            conn, max_attempts=self.cfg.max_attempts, now=self._now()
-        )
+        reaped = await repo.reap_expired(conn, max_attempts=self.cfg.max_attempts, now=self._now())
         for job_id, kind in reaped:
-            log.error("job_died", job_id=job_id, job_kind=kind,
-                      error="lease expired on the last attempt")
+            log.error(
+                "job_died", job_id=job_id, job_kind=kind, error="lease expired on the last attempt"
+            )
         return reaped
 
     async def complete(self, conn: asyncpg.Connection, ids: Sequence[int]) -> int:
@@ -370,9 +374,7 @@ class JobQueue:
             return 0
         return await repo.complete(conn, ids, owner=self.owner, now=self._now())
 
-    async def fail(
-        self, conn: asyncpg.Connection, job: Job, exc: BaseException
-    ) -> JobState | None:
+    async def fail(self, conn: asyncpg.Connection, job: Job, exc: BaseException) -> JobState | None:
         """Record a failed attempt; returns the job's new state (``None``: lease lost).
 
         TransientError → queued after backoff (at least ``retry_after``); InDoubtError →
@@ -384,8 +386,11 @@ class JobQueue:
             if not held:
                 log.warning("job_lease_lost", job_id=job.id, job_kind=job.kind)
                 return None
-            return JobState.IN_DOUBT if exc.in_doubt or job.payload.get("in_doubt") \
+            return (
+                JobState.IN_DOUBT
+                if exc.in_doubt or job.payload.get("in_doubt")
                 else JobState.QUEUED
+            )
         permanent = isinstance(exc, PermanentError | InvalidInput)
         retry_state = JobState.IN_DOUBT if isinstance(exc, InDoubtError) else JobState.QUEUED
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
@@ -411,8 +416,13 @@ class JobQueue:
             )
         else:
             log.warning(
-                "job_failed", job_id=job.id, job_kind=job.kind, attempt=job.attempts,
-                state=result.state.value, run_after=result.run_after.isoformat(), error=error,
+                "job_failed",
+                job_id=job.id,
+                job_kind=job.kind,
+                attempt=job.attempts,
+                state=result.state.value,
+                run_after=result.run_after.isoformat(),
+                error=error,
             )
         return result.state
 
@@ -440,8 +450,12 @@ class JobQueue:
             error=f"deferred: {_describe(first)}",
             now=self._now(),
         )
-        log.info("jobs_deferred", count=len(deferred), job_kind=deferred[0][0].kind,
-                 retry_after_s=first.retry_after)
+        log.info(
+            "jobs_deferred",
+            count=len(deferred),
+            job_kind=deferred[0][0].kind,
+            retry_after_s=first.retry_after,
+        )
         return n
 
     async def extend_leases(self, conn: asyncpg.Connection, ids: Sequence[int]) -> int:
@@ -538,7 +552,8 @@ def _adapt(handler: Callable[..., Awaitable[None]]) -> Handler:
     except (TypeError, ValueError):
         return handler
     required = [
-        p for p in params
+        p
+        for p in params
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
     ]
     if len(required) >= 2:

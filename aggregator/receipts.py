@@ -16,8 +16,10 @@ from typing import Any
 _CODE = r"[0-9A-HJKMNP-TV-Z]{5}-?[0-9A-HJKMNP-TV-Z]{5}"
 _CODE_IN_REF = re.compile(rf"((?:^|[^0-9A-Za-z])(?:receipt|form|reply):){_CODE}")
 # In free text only the printed form (with its hyphen): ten bare digits are not a code.
-_CODE_ANYWHERE = re.compile(r"(?<![0-9A-Za-z-])[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}"
-                            r"(?![0-9A-Za-z-])")
+_CODE_ANYWHERE = re.compile(
+    r"(?<![0-9A-Za-z-])[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}"
+    r"(?![0-9A-Za-z-])"
+)
 HIDDEN = "[kode tanda terima]"
 PRESENT = "(ada, hanya diketahui pelapor)"
 

@@ -48,13 +48,18 @@ class _WaitHonouringRetryAfter:
 
 def _before_sleep(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
-    log.warning("call_retried", attempt=state.attempt_number,
-                sleep_s=round(state.next_action.sleep, 3) if state.next_action else None,
-                error=type(exc).__name__, detail=str(exc)[:200])
+    log.warning(
+        "call_retried",
+        attempt=state.attempt_number,
+        sleep_s=round(state.next_action.sleep, 3) if state.next_action else None,
+        error=type(exc).__name__,
+        detail=str(exc)[:200],
+    )
 
 
-def short_retry(*, attempts: int = 3, initial: float = 0.2, maximum: float = 5.0,
-                **kw: Any) -> AsyncRetrying:
+def short_retry(
+    *, attempts: int = 3, initial: float = 0.2, maximum: float = 5.0, **kw: Any
+) -> AsyncRetrying:
     """``await short_retry()(fn, *args)``, or
     ``async for attempt in short_retry(): with attempt: …``."""
     return AsyncRetrying(

@@ -50,15 +50,25 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-async def baseline(db: Any, pg: asyncpg.Connection, source: SqlTableSource,
-                   chunk: int) -> tuple[int, float]:
+async def baseline(
+    db: Any, pg: asyncpg.Connection, source: SqlTableSource, chunk: int
+) -> tuple[int, float]:
     """The source's own paged SELECT through a bare cursor (tuples, no decoding), each page
     COPYed unchanged into one table."""
-    await pg.execute("CREATE TABLE baseline (id int, tgl_pengaduan text, nik bytea, "
-                     "isi_laporan bytea, foto bytea, status bytea, nama bytea, telp bytea, "
-                     "m_nik bytea)")
-    conn = await asyncmy.connect(host=HOST, port=PORT, user="root", password="",
-                                 database=db.database, charset="latin1", use_unicode=False)
+    await pg.execute(
+        "CREATE TABLE baseline (id int, tgl_pengaduan text, nik bytea, "
+        "isi_laporan bytea, foto bytea, status bytea, nama bytea, telp bytea, "
+        "m_nik bytea)"
+    )
+    conn = await asyncmy.connect(
+        host=HOST,
+        port=PORT,
+        user="root",
+        password="",
+        database=db.database,
+        charset="latin1",
+        use_unicode=False,
+    )
     first, after = source.page_sql(after=False), source.page_sql(after=True)
     n, last = 0, None
     started = time.perf_counter()
@@ -73,7 +83,8 @@ async def baseline(db: Any, pg: asyncpg.Connection, source: SqlTableSource,
                 if not rows:
                     break
                 await pg.copy_records_to_table(
-                    "baseline", records=[(r[0], str(r[1]), *r[2:]) for r in rows])
+                    "baseline", records=[(r[0], str(r[1]), *r[2:]) for r in rows]
+                )
                 n += len(rows)
                 last = rows[-1][0]
     finally:
@@ -99,26 +110,44 @@ async def main() -> None:
     try:
         t = time.perf_counter()
         await fill(legacy, rows)
-        print(f"generated {rows:,} rows in MariaDB in {time.perf_counter() - t:.1f} s",
-              file=sys.stderr)
-        settings = Settings(crypto=CryptoConfig(
-            keys=[EncryptionKey(id="k1", secret=generate_key())], hmac_key=generate_key()))
-        cfg = SourceConfig(name="form-bench", kind="sql_table", batch_size=args.batch, options={
-            "url": legacy.url, "query": JOIN_QUERY,
-            "fields": {"name": "nama", "phone": "telp", "orphan_check": "m_nik"}})
+        print(
+            f"generated {rows:,} rows in MariaDB in {time.perf_counter() - t:.1f} s",
+            file=sys.stderr,
+        )
+        settings = Settings(
+            crypto=CryptoConfig(
+                keys=[EncryptionKey(id="k1", secret=generate_key())], hmac_key=generate_key()
+            )
+        )
+        cfg = SourceConfig(
+            name="form-bench",
+            kind="sql_table",
+            batch_size=args.batch,
+            options={
+                "url": legacy.url,
+                "query": JOIN_QUERY,
+                "fields": {"name": "nama", "phone": "telp", "orphan_check": "m_nik"},
+            },
+        )
         settings = settings.model_copy(update={"sources": [cfg]})
         pool = await create_pool(dsn, min_size=1, max_size=4)
-        services = Services(settings=settings, pool=pool, http=None,  # type: ignore[arg-type]
-                            crypto=Crypto.from_config(settings.crypto),
-                            queue=JobQueue(pool, settings.queue, owner="bench"))
+        services = Services(
+            settings=settings,
+            pool=pool,
+            http=None,  # type: ignore[arg-type]
+            crypto=Crypto.from_config(settings.crypto),
+            queue=JobQueue(pool, settings.queue, owner="bench"),
+        )
         source = build_source(cfg, services)
         async with pool.acquire() as conn:
             await migrate(conn)
             n_base, t_base = await baseline(legacy, conn, source, args.batch)
             await conn.execute("DROP TABLE baseline")
         base_rate = n_base / t_base
-        print(f"baseline: {n_base:,} rows in {t_base:.1f} s = {base_rate:,.0f} rows/s",
-              file=sys.stderr)
+        print(
+            f"baseline: {n_base:,} rows in {t_base:.1f} s = {base_rate:,.0f} rows/s",
+            file=sys.stderr,
+        )
         # Where the time goes: reading alone through the source (each row a raw item
         # carrying its original bytes), nothing parsed or stored.
         t = time.perf_counter()
@@ -141,30 +170,44 @@ async def main() -> None:
 
         sampler = asyncio.create_task(sample())
         t = time.perf_counter()
-        summary = await run_backfill(services, source, policy=Policy(), progress=False,
-                                     out=io.StringIO(), on_batch=on_batch)
+        summary = await run_backfill(
+            services, source, policy=Policy(), progress=False, out=io.StringIO(), on_batch=on_batch
+        )
         t_fill = time.perf_counter() - t
         sampler.cancel()
         await source.close()
         await pool.close()
         rate = summary.read / t_fill
-        print(f"backfill: {summary.read:,} rows in {t_fill:.1f} s = {rate:,.0f} rows/s "
-              f"({summary.imported:,} complaints, {summary.pushed:,} pushed, "
-              f"{summary.history:,} history, {summary.quarantined:,} quarantined)",
-              file=sys.stderr)
+        print(
+            f"backfill: {summary.read:,} rows in {t_fill:.1f} s = {rate:,.0f} rows/s "
+            f"({summary.imported:,} complaints, {summary.pushed:,} pushed, "
+            f"{summary.history:,} history, {summary.quarantined:,} quarantined)",
+            file=sys.stderr,
+        )
         peak_mb = peak[0]  # sampled during the backfill (every 0.2 s)
         process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({
-            "bench": "backfill", "rows": summary.read, "rows_per_s": round(rate, 1),
-            "baseline_rows_per_s": round(base_rate, 1),
-            "ratio_baseline": round(rate / base_rate, 4),
-            "source_read_per_s": round(read_rate, 1),
-            "ratio_source_read": round(read_rate / base_rate, 4),
-            "peak_rss_mb": round(peak_mb, 1), "rss_mb_during": samples,
-            "process_peak_rss_mb": round(process_peak, 1),
-            "backfill_s": round(t_fill, 2), "baseline_s": round(t_base, 2),
-            "imported": summary.imported, "pushed": summary.pushed, "history": summary.history,
-            "quarantined": summary.quarantined}))
+        print(
+            json.dumps(
+                {
+                    "bench": "backfill",
+                    "rows": summary.read,
+                    "rows_per_s": round(rate, 1),
+                    "baseline_rows_per_s": round(base_rate, 1),
+                    "ratio_baseline": round(rate / base_rate, 4),
+                    "source_read_per_s": round(read_rate, 1),
+                    "ratio_source_read": round(read_rate / base_rate, 4),
+                    "peak_rss_mb": round(peak_mb, 1),
+                    "rss_mb_during": samples,
+                    "process_peak_rss_mb": round(process_peak, 1),
+                    "backfill_s": round(t_fill, 2),
+                    "baseline_s": round(t_base, 2),
+                    "imported": summary.imported,
+                    "pushed": summary.pushed,
+                    "history": summary.history,
+                    "quarantined": summary.quarantined,
+                }
+            )
+        )
     finally:
         await drop_legacy_db(legacy)
         await admin_pg.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')

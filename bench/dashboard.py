@@ -69,14 +69,30 @@ CHUNK = 100_000
 AGENCIES = {f"OPD{n}": str(n) for n in range(45, 75)}
 KNOWN_PHONE = "+6281200000001"
 
-WORDS = ("jalan berlubang lampu padam sampah menumpuk drainase tersumbat banjir air bersih "
-         "mati pungli parkir liar pelayanan lambat sekolah rusak puskesmas antre izin "
-         "terlambat pohon tumbang trotoar rusak angkot ugal bising kabel menjuntai").split()
-PLACES = ("Jl. Merdeka", "Jl. Beliang", "Pasar Besar", "Kel. Palangka", "Jl. Tjilik Riwut",
-          "Kec. Pahandut", "Jl. Yos Sudarso", "Jl. Diponegoro", "Kel. Menteng", "Terminal")
-REASONS = ("empty complaint text", "reply matches no known complaint",
-           "no e-mail headers: not an e-mail message", "not an SMS intake record: bad",
-           "parser failed: KeyError: 'isi'")
+WORDS = (
+    "jalan berlubang lampu padam sampah menumpuk drainase tersumbat banjir air bersih "
+    "mati pungli parkir liar pelayanan lambat sekolah rusak puskesmas antre izin "
+    "terlambat pohon tumbang trotoar rusak angkot ugal bising kabel menjuntai"
+).split()
+PLACES = (
+    "Jl. Merdeka",
+    "Jl. Beliang",
+    "Pasar Besar",
+    "Kel. Palangka",
+    "Jl. Tjilik Riwut",
+    "Kec. Pahandut",
+    "Jl. Yos Sudarso",
+    "Jl. Diponegoro",
+    "Kel. Menteng",
+    "Terminal",
+)
+REASONS = (
+    "empty complaint text",
+    "reply matches no known complaint",
+    "no e-mail headers: not an e-mail message",
+    "not an SMS intake record: bad",
+    "parser failed: KeyError: 'isi'",
+)
 
 
 def _with_db(dsn: str, db: str) -> str:
@@ -180,14 +196,27 @@ async def seed(pool: asyncpg.Pool, n: int, crypto: Crypto) -> dict[str, float]:
             "INSERT INTO reporters (id, key_id, phone_enc, phone_hash, email_hash)"
             " SELECT md5('r' || g)::uuid, 'k1', '\\x00'::bytea, sha256(('p' || g)::bytea),"
             " CASE WHEN g % 3 = 0 THEN sha256(('e' || g)::bytea) END"
-            " FROM generate_series(1, $1) g", reporters)
-        await conn.execute("UPDATE reporters SET phone_hash = $1 WHERE id = md5('r1')::uuid",
-                           crypto.match_hash("phone", KNOWN_PHONE))
+            " FROM generate_series(1, $1) g",
+            reporters,
+        )
+        await conn.execute(
+            "UPDATE reporters SET phone_hash = $1 WHERE id = md5('r1')::uuid",
+            crypto.match_hash("phone", KNOWN_PHONE),
+        )
         timings["reporters_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         for start in range(1, n + 1, CHUNK):
-            await conn.execute(COMPLAINTS_SQL, start, n, NOW, reporters, list(WORDS),
-                               list(PLACES), float(span_s), CHUNK)
+            await conn.execute(
+                COMPLAINTS_SQL,
+                start,
+                n,
+                NOW,
+                reporters,
+                list(WORDS),
+                list(PLACES),
+                float(span_s),
+                CHUNK,
+            )
             print(f"  complaints {min(start + CHUNK - 1, n):,}/{n:,}", flush=True)
         timings["complaints_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -222,7 +251,8 @@ async def seed(pool: asyncpg.Pool, n: int, crypto: Crypto) -> dict[str, float]:
                    c.received_at + interval '1 hour'
             FROM complaints c CROSS JOIN unnest(ARRAY['receipt', 'followup']) k
             WHERE NOT c.anonymous AND (k = 'receipt' OR c.first_real_followup_at IS NOT NULL)""")
-        await conn.execute("""
+        await conn.execute(
+            """
             INSERT INTO sla_clocks (complaint_id, clock, started_at, due_at, met_at, breached_at,
                                     agency_id)
             SELECT id, 'first_response', lapor_created_at, lapor_created_at + interval '7 days',
@@ -241,21 +271,28 @@ async def seed(pool: asyncpg.Pool, n: int, crypto: Crypto) -> dict[str, float]:
                    NULL, agency_id
             FROM complaints
             WHERE lapor_tracking_id IS NOT NULL AND received_at > $1 - interval '90 days'
-            """, NOW)
+            """,
+            NOW,
+        )
         await conn.execute("""
             INSERT INTO lapor_events (event_id, tracking_id, type, at, body, complaint_id, applied)
             SELECT 'ev-' || lapor_tracking_id, lapor_tracking_id, 'status_changed',
                    status_at, jsonb_build_object('status', 'selesai'), id, true
             FROM complaints WHERE status = 'selesai'""")
-        await conn.execute("""
+        await conn.execute(
+            """
             INSERT INTO raw_items (source, source_ref, received_at, ingested_at, payload, state,
                                    reason)
             SELECT 'sms-kota', 'q-' || g, $1::timestamptz - make_interval(mins => g * 7),
                    $1::timestamptz - make_interval(mins => g * 7),
                    convert_to('isi rusak ' || g, 'UTF8'),
                    'quarantined', ($2::text[])[1 + g % array_length($2, 1)]
-            FROM generate_series(1, 5000) g""", NOW, list(REASONS))
-        await conn.execute("""
+            FROM generate_series(1, 5000) g""",
+            NOW,
+            list(REASONS),
+        )
+        await conn.execute(
+            """
             INSERT INTO jobs (kind, complaint_id, payload, state, attempts, last_error,
                               created_at, finished_at)
             SELECT CASE WHEN g % 3 = 0 THEN 'notify' ELSE 'push' END,
@@ -265,7 +302,10 @@ async def seed(pool: asyncpg.Pool, n: int, crypto: Crypto) -> dict[str, float]:
                    CASE WHEN g <= 300 THEN 'gateway refused (' || g || ')' END,
                    $2::timestamptz - make_interval(mins => g),
                    $2::timestamptz - make_interval(mins => g)
-            FROM generate_series(1, 50000) g""", n, NOW)
+            FROM generate_series(1, 50000) g""",
+            n,
+            NOW,
+        )
         timings["related_s"] = time.perf_counter() - t0
         await conn.execute("ALTER TABLE complaints ENABLE TRIGGER USER")
         await conn.execute("ALTER TABLE followups ENABLE TRIGGER USER")
@@ -278,8 +318,9 @@ async def seed(pool: asyncpg.Pool, n: int, crypto: Crypto) -> dict[str, float]:
     settings = Settings(demo=True)
     tz = settings.sla.timezone
     last = month_start(NOW.date())
-    await refresh_months(pool, WorkingCalendar(settings.sla), tz,
-                         add_months(last, -12 * YEARS - 1), last, NOW)
+    await refresh_months(
+        pool, WorkingCalendar(settings.sla), tz, add_months(last, -12 * YEARS - 1), last, NOW
+    )
     timings["agency_stats_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     async with pool.acquire() as conn:
@@ -304,8 +345,9 @@ async def timed_get(http: aiohttp.ClientSession, url: str, **kw: Any) -> float:
 
 
 async def login(http: aiohttp.ClientSession, base: str, token: str) -> None:
-    async with http.post(base + "/dasbor/masuk", data={"token": token},
-                         allow_redirects=False) as resp:
+    async with http.post(
+        base + "/dasbor/masuk", data={"token": token}, allow_redirects=False
+    ) as resp:
         assert resp.status == 303, resp.status
 
 
@@ -313,8 +355,13 @@ async def measure(pool: asyncpg.Pool, rounds: int) -> dict[str, dict[str, float]
     settings = Settings(demo=True, agencies=AGENCIES)
     crypto = Crypto.from_config(CryptoConfig(), demo=True)
     async with aiohttp.ClientSession() as http:
-        services = Services(settings=settings, pool=pool, http=http, crypto=crypto,
-                            queue=JobQueue(pool, settings.queue, owner="bench"))
+        services = Services(
+            settings=settings,
+            pool=pool,
+            http=http,
+            crypto=crypto,
+            queue=JobQueue(pool, settings.queue, owner="bench"),
+        )
         app = make_app(services)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -327,10 +374,12 @@ async def measure(pool: asyncpg.Pool, rounds: int) -> dict[str, dict[str, float]
             _, agency_tok = await create_token(conn, name="opd", role="agency", agency="OPD46")
             sample = await conn.fetchrow(
                 "SELECT id, lapor_tracking_id, received_at FROM complaints"
-                " WHERE lapor_tracking_id IS NOT NULL ORDER BY received_at DESC OFFSET 500 LIMIT 1")
+                " WHERE lapor_tracking_id IS NOT NULL ORDER BY received_at DESC OFFSET 500 LIMIT 1"
+            )
             receipt = await conn.fetchval(
                 "SELECT origin ->> 'receipt_code' FROM complaints WHERE origin ? 'receipt_code'"
-                " ORDER BY received_at DESC OFFSET 900 LIMIT 1")
+                " ORDER BY received_at DESC OFFSET 900 LIMIT 1"
+            )
         page2 = f"{sample['received_at'].isoformat()}_{sample['id']}"
         admin_pages = {
             "overview": "/dasbor",
@@ -378,15 +427,19 @@ async def measure(pool: asyncpg.Pool, rounds: int) -> dict[str, dict[str, float]
         results: dict[str, list[float]] = {}
         floor: list[float] = []
         # unsafe: the cookie jar keeps cookies of an IP-address host (127.0.0.1)
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as admin_http, \
-                aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agency_http, \
-                aiohttp.ClientSession() as api_http:
+        async with (
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as admin_http,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agency_http,
+            aiohttp.ClientSession() as api_http,
+        ):
             await login(admin_http, base, admin_tok)
             await login(agency_http, base, agency_tok)
             bearer = {"Authorization": f"Bearer {admin_tok}"}
-            plan = ([(k, admin_http, v, {}) for k, v in admin_pages.items()]
-                    + [(k, agency_http, v, {}) for k, v in agency_pages.items()]
-                    + [(k, api_http, v, {"headers": bearer}) for k, v in api.items()])
+            plan = (
+                [(k, admin_http, v, {}) for k, v in admin_pages.items()]
+                + [(k, agency_http, v, {}) for k, v in agency_pages.items()]
+                + [(k, api_http, v, {"headers": bearer}) for k, v in api.items()]
+            )
             for _ in range(2):  # warm-up: caches, prepared statements
                 for _name, h, url, kw in plan:
                     await timed_get(h, base + url, **kw)
@@ -395,10 +448,14 @@ async def measure(pool: asyncpg.Pool, rounds: int) -> dict[str, dict[str, float]
                 for name, h, url, kw in plan:
                     results.setdefault(name, []).append(await timed_get(h, base + url, **kw))
         await runner.cleanup()
-    out = {name: {"p50_ms": round(statistics.median(v), 1), "p95_ms": round(pct(v, 0.95), 1)}
-           for name, v in results.items()}
-    out["baseline:healthz"] = {"p50_ms": round(statistics.median(floor), 1),
-                               "p95_ms": round(pct(floor, 0.95), 1)}
+    out = {
+        name: {"p50_ms": round(statistics.median(v), 1), "p95_ms": round(pct(v, 0.95), 1)}
+        for name, v in results.items()
+    }
+    out["baseline:healthz"] = {
+        "p50_ms": round(statistics.median(floor), 1),
+        "p95_ms": round(pct(floor, 0.95), 1),
+    }
     return out
 
 
@@ -411,8 +468,10 @@ async def old_statements(pool: asyncpg.Pool) -> dict[str, dict[str, float]]:
             t0 = time.perf_counter()
             await conn.fetch("SELECT status::text, count(*) FROM complaints GROUP BY status")
             times.append((time.perf_counter() - t0) * 1000)
-        out["baseline:old_status_count"] = {"p50_ms": round(statistics.median(times), 1),
-                                            "p95_ms": round(max(times), 1)}
+        out["baseline:old_status_count"] = {
+            "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(max(times), 1),
+        }
         t0 = time.perf_counter()
         await conn.fetch(q("report_sla_complaints"), NOW - dt.timedelta(days=365), NOW)
         once = round((time.perf_counter() - t0) * 1000, 1)
@@ -434,7 +493,8 @@ async def main() -> None:
             dsn = _with_db(args.dsn, args.reuse)
         else:
             dsn = await stack.enter_async_context(
-                scratch_database(args.dsn, args.keep or args.seed_only))
+                scratch_database(args.dsn, args.keep or args.seed_only)
+            )
             conn = await asyncpg.connect(dsn)
             try:
                 await migrate(conn)
@@ -450,10 +510,23 @@ async def main() -> None:
             if args.seed_only:
                 return
             async with pool.acquire() as conn:
-                sizes = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in (
-                    "complaints", "events", "followups", "notifications", "sla_clocks",
-                    "reporters", "lapor_events", "raw_items", "jobs", "complaint_hourly",
-                    "complaint_counts", "agency_monthly")}
+                sizes = {
+                    t: await conn.fetchval(f"SELECT count(*) FROM {t}")
+                    for t in (
+                        "complaints",
+                        "events",
+                        "followups",
+                        "notifications",
+                        "sla_clocks",
+                        "reporters",
+                        "lapor_events",
+                        "raw_items",
+                        "jobs",
+                        "complaint_hourly",
+                        "complaint_counts",
+                        "agency_monthly",
+                    )
+                }
             print("seeded: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()), flush=True)
             print("seed times: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
             pages = await measure(pool, args.rounds)
@@ -466,12 +539,21 @@ async def main() -> None:
         print(f"{name:34} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p95_ms'] / floor:12.1f}")
     measured = {k: v for k, v in pages.items() if not k.startswith("baseline:")}
     worst = max(measured, key=lambda k: measured[k]["p95_ms"])
-    print(json.dumps({
-        "complaints": sizes["complaints"], "rows": sizes, "rounds": args.rounds,
-        "pages": measured, "baselines": {**base, "healthz": pages["baseline:healthz"]},
-        "worst_page": worst, "p95_ms_max": measured[worst]["p95_ms"],
-        "p95_ms_max_over_healthz": round(measured[worst]["p95_ms"] / floor, 1),
-    }, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "complaints": sizes["complaints"],
+                "rows": sizes,
+                "rounds": args.rounds,
+                "pages": measured,
+                "baselines": {**base, "healthz": pages["baseline:healthz"]},
+                "worst_page": worst,
+                "p95_ms_max": measured[worst]["p95_ms"],
+                "p95_ms_max_over_healthz": round(measured[worst]["p95_ms"] / floor, 1),
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -100,10 +100,24 @@ async def scratch_db(server: str) -> AsyncIterator[str]:
 async def sandbox(*args: str) -> AsyncIterator[str]:
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 - a child that lives for the whole bench
-        [sys.executable, "-m", "aggregator.lapor.sandbox", "--port", str(port), "--life", "none",
-         "--client", "satukanal:sandbox-secret", "--client", "bare:bare-secret", *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        cwd=os.path.dirname(_HERE))
+        [
+            sys.executable,
+            "-m",
+            "aggregator.lapor.sandbox",
+            "--port",
+            str(port),
+            "--life",
+            "none",
+            "--client",
+            "satukanal:sandbox-secret",
+            "--client",
+            "bare:bare-secret",
+            *args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=os.path.dirname(_HERE),
+    )
     root = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
@@ -129,19 +143,33 @@ async def insert_backlog(pool: asyncpg.Pool, n: int) -> list[uuid.UUID]:
         await conn.executemany(
             """INSERT INTO complaints (id, source, channel, title, content, submitted_at)
                VALUES ($1, 'bench', 'sms', $2, $3, now())""",
-            [(cid, f"Lampu jalan padam #{i}", f"Lampu jalan di Jl. Tjilik Riwut km {i % 40} "
-              "padam sejak seminggu, mohon segera diperbaiki.") for i, cid in enumerate(ids)])
+            [
+                (
+                    cid,
+                    f"Lampu jalan padam #{i}",
+                    f"Lampu jalan di Jl. Tjilik Riwut km {i % 40} "
+                    "padam sejak seminggu, mohon segera diperbaiki.",
+                )
+                for i, cid in enumerate(ids)
+            ],
+        )
         await conn.executemany(
             "INSERT INTO jobs (kind, complaint_id, payload, dedup_key) "
-            "VALUES ('push', $1, '{}', $2)", [(c, f"push:{c}") for c in ids])
+            "VALUES ('push', $1, '{}', $2)",
+            [(c, f"push:{c}") for c in ids],
+        )
     return ids
 
 
 def services_for(pool: asyncpg.Pool, http: aiohttp.ClientSession, lapor: LaporConfig) -> Services:
     qcfg = QueueConfig(workers=WORKERS, poll_s=0.2)
-    return Services(settings=Settings(demo=True, lapor=lapor, queue=qcfg), pool=pool,
-                    http=http, crypto=Crypto.from_config(CryptoConfig(), demo=True),
-                    queue=JobQueue(pool, qcfg, owner=f"bench:{os.getpid()}"))
+    return Services(
+        settings=Settings(demo=True, lapor=lapor, queue=qcfg),
+        pool=pool,
+        http=http,
+        crypto=Crypto.from_config(CryptoConfig(), demo=True),
+        queue=JobQueue(pool, qcfg, owner=f"bench:{os.getpid()}"),
+    )
 
 
 PushRun = tuple[float, dict[str, int], list[dict[str, Any]]]
@@ -165,14 +193,17 @@ async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> PushRu
                         row = await conn.fetchrow(
                             "SELECT c.*, NULL::bytea AS name_enc, NULL::bytea AS email_enc, "
                             "NULL::bytea AS phone_enc, NULL::bytea AS nik_enc "
-                            "FROM complaints c WHERE id = $1", cid)
+                            "FROM complaints c WHERE id = $1",
+                            cid,
+                        )
                         bodies.append(report_to_wire(handlers.payload(cid, row, [])))
                 started = time.perf_counter()
                 while True:
                     await loop.run_once()
                     async with pool.acquire() as conn:
                         left = await conn.fetchval(
-                            "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NULL")
+                            "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NULL"
+                        )
                     if not left:
                         break
                     await asyncio.sleep(0.05)
@@ -188,9 +219,14 @@ FAULTS = "error5xx=0.2,drop=0.05,timeout_after_create=0.05,revoke_every=50,hang_
 async def push_through_faults(server: str, root: str, n: int, rate: float) -> dict[str, Any]:
     from aggregator.lapor.push import push_concurrency
 
-    lapor = LaporConfig(adapter="http", base_url=root + "/api/v1", client_id="satukanal",
-                        client_secret="sandbox-secret", rate_limit_per_s=rate,
-                        rate_burst=int(rate * 2))
+    lapor = LaporConfig(
+        adapter="http",
+        base_url=root + "/api/v1",
+        client_id="satukanal",
+        client_secret="sandbox-secret",
+        rate_limit_per_s=rate,
+        rate_burst=int(rate * 2),
+    )
     concurrency = push_concurrency(lapor)
     async with scratch_db(server) as dsn:
         pool = await create_pool(dsn, min_size=2, max_size=16)
@@ -200,18 +236,23 @@ async def push_through_faults(server: str, root: str, n: int, rate: float) -> di
             async with aiohttp.ClientSession(connector=connector) as http:
                 qcfg = QueueConfig()
                 services = Services(
-                    settings=Settings(demo=True, lapor=lapor, queue=qcfg), pool=pool, http=http,
+                    settings=Settings(demo=True, lapor=lapor, queue=qcfg),
+                    pool=pool,
+                    http=http,
                     crypto=Crypto.from_config(CryptoConfig(), demo=True),
-                    queue=JobQueue(pool, qcfg, owner=f"bench:{os.getpid()}"))
+                    queue=JobQueue(pool, qcfg, owner=f"bench:{os.getpid()}"),
+                )
                 port = HttpLaporAdapter(lapor, http)
                 outcomes: dict[str, int] = {}
                 from aggregator.lapor.push import push_concurrency
 
-                loop = Worker(services.queue, PushHandlers(services, port).handlers(),
-                              concurrency=push_concurrency(lapor),
-                              # counted like the daemon's metrics
-                              on_outcome=lambda _k, o: outcomes.__setitem__(
-                                  o, outcomes.get(o, 0) + 1))
+                loop = Worker(
+                    services.queue,
+                    PushHandlers(services, port).handlers(),
+                    concurrency=push_concurrency(lapor),
+                    # counted like the daemon's metrics
+                    on_outcome=lambda _k, o: outcomes.__setitem__(o, outcomes.get(o, 0) + 1),
+                )
                 stop = asyncio.Event()
                 started = time.perf_counter()
                 task = asyncio.create_task(loop.run(stop))
@@ -221,21 +262,30 @@ async def push_through_faults(server: str, root: str, n: int, rate: float) -> di
                     await asyncio.sleep(0.25)
                     async with pool.acquire() as conn:
                         left = await conn.fetchval(
-                            "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NULL")
+                            "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NULL"
+                        )
                         if t95 is None and n - left >= 0.95 * n:
                             t95 = time.perf_counter() - started
                         if time.perf_counter() >= next_report:
                             next_report += 5
-                            states = dict(await conn.fetch(
-                                "SELECT state::text, count(*) FROM jobs GROUP BY 1"))
-                            print(f"  {time.perf_counter() - started:6.1f} s: {n - left} pushed,"
-                                  f" jobs {states}, requests {port.counts['requests']}, "
-                                  f"breaker {port.breaker.state}", file=sys.stderr, flush=True)
+                            states = dict(
+                                await conn.fetch(
+                                    "SELECT state::text, count(*) FROM jobs GROUP BY 1"
+                                )
+                            )
+                            print(
+                                f"  {time.perf_counter() - started:6.1f} s: {n - left} pushed,"
+                                f" jobs {states}, requests {port.counts['requests']}, "
+                                f"breaker {port.breaker.state}",
+                                file=sys.stderr,
+                                flush=True,
+                            )
                             if os.environ.get("BENCH_DEBUG") and left < 10:
                                 for r in await conn.fetch(
-                                        "SELECT id, state, attempts, run_after - now() AS w,"
-                                        " last_error FROM jobs WHERE kind = 'push'"
-                                        " AND state <> 'done'"):
+                                    "SELECT id, state, attempts, run_after - now() AS w,"
+                                    " last_error FROM jobs WHERE kind = 'push'"
+                                    " AND state <> 'done'"
+                                ):
                                     print("   ", dict(r), file=sys.stderr, flush=True)
                     if not left or task.done():
                         break
@@ -243,12 +293,16 @@ async def push_through_faults(server: str, root: str, n: int, rate: float) -> di
                 stop.set()
                 await task
                 async with pool.acquire() as conn:
-                    ours = {str(r["id"]): r["lapor_tracking_id"] for r in await conn.fetch(
-                        "SELECT id, lapor_tracking_id FROM complaints")}
+                    ours = {
+                        str(r["id"]): r["lapor_tracking_id"]
+                        for r in await conn.fetch("SELECT id, lapor_tracking_id FROM complaints")
+                    }
                     attempts = await conn.fetchval(
-                        "SELECT sum(attempts) FROM jobs WHERE kind = 'push'")
+                        "SELECT sum(attempts) FROM jobs WHERE kind = 'push'"
+                    )
                     dead = await conn.fetchval(
-                        "SELECT count(*) FROM jobs WHERE kind = 'push' AND state = 'dead'")
+                        "SELECT count(*) FROM jobs WHERE kind = 'push' AND state = 'dead'"
+                    )
             async with aiohttp.ClientSession() as http:
                 async with http.get(root + "/_sandbox/reports") as resp:
                     reports = (await resp.json())["items"]
@@ -259,32 +313,58 @@ async def push_through_faults(server: str, root: str, n: int, rate: float) -> di
     per_ref: dict[str, list[str]] = {}
     for r in reports:
         per_ref.setdefault(r["external_ref"], []).append(r["tracking_id"])
-    exactly_once = (set(per_ref) == {str(c) for c in ids}
-                    and all(len(t) == 1 for t in per_ref.values())
-                    and all(ours[ref] == t[0] for ref, t in per_ref.items()))
-    return {"faults": FAULTS, "backlog": n, "push_concurrency": concurrency,
-            "elapsed_s": round(elapsed, 2), "created": len(reports),
-            "goodput_per_s": round(0.95 * n / (t95 or elapsed), 3),
-            "goodput_ratio": round(0.95 * n / (t95 or elapsed) / rate, 4),
-            "t95_s": round(t95 or elapsed, 2),
-            "goodput_ratio_whole_run": round(len(reports) / elapsed / rate, 4),
-            "tail_s": round(elapsed - (t95 or elapsed), 2),
-            "exactly_once": exactly_once, "dead": dead, "attempts_spent": attempts,
-            "deferred": outcomes.get("deferred", 0), "retried": outcomes.get("retry", 0),
-            "in_doubt": outcomes.get("in_doubt", 0), "breaker_trips": port.breaker.trips,
-            "requests": port.counts["requests"], "http_429": port.counts["http_429"],
-            "http_401": port.counts["http_401"],
-            "token_fetches": port.counts["token_fetches"],
-            "sandbox": {k: stats.get(k) for k in ("requests", "rate_limited", "injected_5xx",
-                                                  "dropped", "hung", "tokens_revoked")}}
+    exactly_once = (
+        set(per_ref) == {str(c) for c in ids}
+        and all(len(t) == 1 for t in per_ref.values())
+        and all(ours[ref] == t[0] for ref, t in per_ref.items())
+    )
+    return {
+        "faults": FAULTS,
+        "backlog": n,
+        "push_concurrency": concurrency,
+        "elapsed_s": round(elapsed, 2),
+        "created": len(reports),
+        "goodput_per_s": round(0.95 * n / (t95 or elapsed), 3),
+        "goodput_ratio": round(0.95 * n / (t95 or elapsed) / rate, 4),
+        "t95_s": round(t95 or elapsed, 2),
+        "goodput_ratio_whole_run": round(len(reports) / elapsed / rate, 4),
+        "tail_s": round(elapsed - (t95 or elapsed), 2),
+        "exactly_once": exactly_once,
+        "dead": dead,
+        "attempts_spent": attempts,
+        "deferred": outcomes.get("deferred", 0),
+        "retried": outcomes.get("retry", 0),
+        "in_doubt": outcomes.get("in_doubt", 0),
+        "breaker_trips": port.breaker.trips,
+        "requests": port.counts["requests"],
+        "http_429": port.counts["http_429"],
+        "http_401": port.counts["http_401"],
+        "token_fetches": port.counts["token_fetches"],
+        "sandbox": {
+            k: stats.get(k)
+            for k in (
+                "requests",
+                "rate_limited",
+                "injected_5xx",
+                "dropped",
+                "hung",
+                "tokens_revoked",
+            )
+        },
+    }
 
 
 async def bare_client(base: str, bodies: list[dict[str, Any]]) -> float:
     """The baseline: the same bodies posted straight to the sandbox, same concurrency."""
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as http:
-        async with http.post(base + "/oauth/token", data={
-                "grant_type": "client_credentials", "client_id": "bare",
-                "client_secret": "bare-secret"}) as resp:
+        async with http.post(
+            base + "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "bare",
+                "client_secret": "bare-secret",
+            },
+        ) as resp:
             token = (await resp.json())["access_token"]
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         for b in bodies:
@@ -293,9 +373,14 @@ async def bare_client(base: str, bodies: list[dict[str, Any]]) -> float:
         async def worker() -> None:
             while not queue.empty():
                 body = queue.get_nowait()
-                async with http.post(base + "/reports", json=body, headers={
+                async with http.post(
+                    base + "/reports",
+                    json=body,
+                    headers={
                         "Authorization": f"Bearer {token}",
-                        "Idempotency-Key": body["external_ref"]}) as resp:
+                        "Idempotency-Key": body["external_ref"],
+                    },
+                ) as resp:
                     await resp.read()
                     assert resp.status == 201, resp.status
 
@@ -312,21 +397,29 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--backlog", type=int, default=None)
     parser.add_argument("--fast-count", type=int, default=None)
-    parser.add_argument("--dsn", default=os.environ.get("SATUKANAL_BENCH_DATABASE_URL",
-                                                        DEFAULT_DSN))
-    parser.add_argument("--faults", action="store_true",
-                        help="the hostile peer instead: goodput and exactly-once (c)")
+    parser.add_argument(
+        "--dsn", default=os.environ.get("SATUKANAL_BENCH_DATABASE_URL", DEFAULT_DSN)
+    )
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="the hostile peer instead: goodput and exactly-once (c)",
+    )
     args = parser.parse_args()
     if args.faults:
         configure_logging("error", "json")  # a warning per injected fault otherwise
         n = args.backlog or (300 if args.small else 1000)
-        async with sandbox("--rate", str(args.rate), "--burst", str(int(args.rate * 2)),
-                           "--faults", FAULTS) as root:
+        async with sandbox(
+            "--rate", str(args.rate), "--burst", str(int(args.rate * 2)), "--faults", FAULTS
+        ) as root:
             result = await push_through_faults(args.dsn, root, n, args.rate)
-        print(f"(c) faults {FAULTS}: {result['created']} reports in {result['elapsed_s']} s, "
-              f"goodput {result['goodput_per_s']}/s = {result['goodput_ratio']} of the limit "
-              f"(whole run {result['goodput_ratio_whole_run']}, tail {result['tail_s']} s), "
-              f"exactly once: {result['exactly_once']}", flush=True)
+        print(
+            f"(c) faults {FAULTS}: {result['created']} reports in {result['elapsed_s']} s, "
+            f"goodput {result['goodput_per_s']}/s = {result['goodput_ratio']} of the limit "
+            f"(whole run {result['goodput_ratio_whole_run']}, tail {result['tail_s']} s), "
+            f"exactly once: {result['exactly_once']}",
+            flush=True,
+        )
         print(json.dumps({"bench": "push_faults", "rate_limit_per_s": args.rate, **result}))
         return
     backlog = args.backlog or (200 if args.small else 2000)
@@ -334,28 +427,50 @@ async def main() -> None:
     burst = int(args.rate * 2)
 
     async with sandbox("--rate", str(args.rate), "--burst", str(burst)) as root:
-        lapor = LaporConfig(adapter="http", base_url=root + "/api/v1", client_id="satukanal",
-                            client_secret="sandbox-secret", rate_limit_per_s=args.rate,
-                            rate_burst=burst)
+        lapor = LaporConfig(
+            adapter="http",
+            base_url=root + "/api/v1",
+            client_id="satukanal",
+            client_secret="sandbox-secret",
+            rate_limit_per_s=args.rate,
+            rate_burst=burst,
+        )
         limited_rate, limited_counts, _ = await push_all(args.dsn, root, backlog, lapor)
-    print(f"(a) rate-limited to {args.rate}/s: {backlog} pushes at {limited_rate:.2f}/s, "
-          f"429 answers {limited_counts['http_429']}", flush=True)
+    print(
+        f"(a) rate-limited to {args.rate}/s: {backlog} pushes at {limited_rate:.2f}/s, "
+        f"429 answers {limited_counts['http_429']}",
+        flush=True,
+    )
 
     async with sandbox("--no-rate-limit") as root:
-        lapor = LaporConfig(adapter="http", base_url=root + "/api/v1", client_id="satukanal",
-                            client_secret="sandbox-secret", rate_limit_per_s=1e6,
-                            rate_burst=10**6)
+        lapor = LaporConfig(
+            adapter="http",
+            base_url=root + "/api/v1",
+            client_id="satukanal",
+            client_secret="sandbox-secret",
+            rate_limit_per_s=1e6,
+            rate_burst=10**6,
+        )
         push_rate, _counts, bodies = await push_all(args.dsn, root, fast_n, lapor)
         bare_rate = await bare_client(root + "/api/v1", bodies)
-    print(f"(b) no limit: push worker {push_rate:.1f}/s, bare client {bare_rate:.1f}/s",
-          flush=True)
-    print(json.dumps({
-        "bench": "push", "rate_limit_per_s": args.rate, "backlog": backlog,
-        "limited_push_per_s": round(limited_rate, 3),
-        "limited_rate_ratio": round(limited_rate / args.rate, 4),
-        "http_429": limited_counts["http_429"], "fast_count": fast_n,
-        "push_per_s": round(push_rate, 1), "bare_per_s": round(bare_rate, 1),
-        "ratio_bare_client": round(push_rate / bare_rate, 3), "workers": WORKERS}))
+    print(f"(b) no limit: push worker {push_rate:.1f}/s, bare client {bare_rate:.1f}/s", flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "push",
+                "rate_limit_per_s": args.rate,
+                "backlog": backlog,
+                "limited_push_per_s": round(limited_rate, 3),
+                "limited_rate_ratio": round(limited_rate / args.rate, 4),
+                "http_429": limited_counts["http_429"],
+                "fast_count": fast_n,
+                "push_per_s": round(push_rate, 1),
+                "bare_per_s": round(bare_rate, 1),
+                "ratio_bare_client": round(push_rate / bare_rate, 3),
+                "workers": WORKERS,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -213,13 +213,19 @@ async def bench_procrastinate(dsn: str, n: int) -> dict[str, float]:
                 await noop.defer_async(n=i)
 
         defer_s = await _timed([defer(r) for r in _split(n, CONCURRENCY)])
-        work_s = await _timed([
-            app.run_worker_async(
-                wait=False, concurrency=1, name=f"w{w}", install_signal_handlers=False,
-                listen_notify=False, delete_jobs="never",
-            )
-            for w in range(CONCURRENCY)
-        ])
+        work_s = await _timed(
+            [
+                app.run_worker_async(
+                    wait=False,
+                    concurrency=1,
+                    name=f"w{w}",
+                    install_signal_handlers=False,
+                    listen_notify=False,
+                    delete_jobs="never",
+                )
+                for w in range(CONCURRENCY)
+            ]
+        )
     if handled != n:
         raise SystemExit(f"procrastinate: handled {handled}, expected {n}")
     return {"defer_s": defer_s, "work_s": work_s, "per_s": n / (defer_s + work_s)}
@@ -238,10 +244,14 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--small", action="store_true", help="2,000 jobs, 2 rounds: a quick check")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
     ap.add_argument("--dsn", default=os.environ.get("SATUKANAL_BENCH_DATABASE_URL", DEFAULT_DSN))
-    ap.add_argument("--explicit-tx", action="store_true",
-                    help="BEGIN … COMMIT around each job/row instead of one-statement commits")
-    ap.add_argument("--batch-size", type=int, default=None,
-                    help="claim batch (default: QueueConfig's, 50)")
+    ap.add_argument(
+        "--explicit-tx",
+        action="store_true",
+        help="BEGIN … COMMIT around each job/row instead of one-statement commits",
+    )
+    ap.add_argument(
+        "--batch-size", type=int, default=None, help="claim batch (default: QueueConfig's, 50)"
+    )
     ap.add_argument("--skip-procrastinate", action="store_true")
     args = ap.parse_args(argv)
     n = 2_000 if args.small else args.jobs
@@ -250,8 +260,10 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     ours: list[dict[str, float]] = []
     raw: list[dict[str, float]] = []
     procs: list[dict[str, float]] = []
-    async with scratch_database(args.dsn, "queue") as queue_dsn, \
-            scratch_database(args.dsn, "insert") as insert_dsn:
+    async with (
+        scratch_database(args.dsn, "queue") as queue_dsn,
+        scratch_database(args.dsn, "insert") as insert_dsn,
+    ):
         conn = await asyncpg.connect(queue_dsn)
         try:
             await migrate(conn)

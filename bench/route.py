@@ -178,9 +178,7 @@ async def intake_cost(
         "slowdown": round(w / wo - 1, 4),
         # the event loop's process: what routing costs intake itself, whatever else runs
         "cpu_ms_per_complaint_with": round(statistics.median(with_cpu) / len(texts) * 1e3, 3),
-        "cpu_ms_per_complaint_without": round(
-            statistics.median(without_cpu) / len(texts) * 1e3, 3
-        ),
+        "cpu_ms_per_complaint_without": round(statistics.median(without_cpu) / len(texts) * 1e3, 3),
         "cpu_slowdown": round(statistics.median(with_cpu) / statistics.median(without_cpu) - 1, 4),
         "model_process": use_process,
         "clusters": clusters,

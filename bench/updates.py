@@ -53,21 +53,29 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--events", type=int, default=None)
-    parser.add_argument("--dsn", default=os.environ.get("SATUKANAL_BENCH_DATABASE_URL",
-                                                        DEFAULT_DSN))
+    parser.add_argument(
+        "--dsn", default=os.environ.get("SATUKANAL_BENCH_DATABASE_URL", DEFAULT_DSN)
+    )
     args = parser.parse_args()
     n_events = args.events or (10_000 if args.small else 100_000)
     per_report = 10
     n_reports = n_events // per_report
 
-    async with sandbox("--no-rate-limit") as root, scratch_db(args.dsn) as dsn, \
-            aiohttp.ClientSession() as http:
+    async with (
+        sandbox("--no-rate-limit") as root,
+        scratch_db(args.dsn) as dsn,
+        aiohttp.ClientSession() as http,
+    ):
         ids = [uuid.uuid4() for _ in range(n_reports)]
         items: list[dict[str, Any]] = []
         for start in range(0, n_reports, 2000):
-            async with http.post(root + "/_sandbox/seed", json={
-                    "external_refs": [str(i) for i in ids[start:start + 2000]],
-                    "events_per_report": per_report}) as resp:
+            async with http.post(
+                root + "/_sandbox/seed",
+                json={
+                    "external_refs": [str(i) for i in ids[start : start + 2000]],
+                    "events_per_report": per_report,
+                },
+            ) as resp:
                 assert resp.status == 200, await resp.text()
                 items += (await resp.json())["items"]
         pool = await create_pool(dsn, min_size=2, max_size=6)
@@ -78,12 +86,24 @@ async def main() -> None:
                                                status_at, lapor_tracking_id, lapor_created_at)
                        VALUES ($1, 'bench', 'web', 'Laporan', 'Isi laporan uji feed',
                                'belum_terverifikasi', $2, $3, $2)""",
-                    [(uuid.UUID(it["external_ref"]),
-                      dt.datetime.fromisoformat(it["created_at"]), it["tracking_id"])
-                     for it in items])
-            lapor = LaporConfig(adapter="http", base_url=root + "/api/v1",
-                                client_id="satukanal", client_secret="sandbox-secret",
-                                rate_limit_per_s=1e6, rate_burst=10**6, updates_page=PAGE)
+                    [
+                        (
+                            uuid.UUID(it["external_ref"]),
+                            dt.datetime.fromisoformat(it["created_at"]),
+                            it["tracking_id"],
+                        )
+                        for it in items
+                    ],
+                )
+            lapor = LaporConfig(
+                adapter="http",
+                base_url=root + "/api/v1",
+                client_id="satukanal",
+                client_secret="sandbox-secret",
+                rate_limit_per_s=1e6,
+                rate_burst=10**6,
+                updates_page=PAGE,
+            )
             services = services_for(pool, http, lapor)
             port = HttpLaporAdapter(lapor, http)
             await port.agencies()  # token first
@@ -97,8 +117,11 @@ async def main() -> None:
                 followups = await conn.fetchval("SELECT count(*) FROM followups")
             assert stored == n_events
             events_per_s = n_events / elapsed
-            print(f"updates loop: {n_events} events in {elapsed:.1f}s = {events_per_s:.0f}/s "
-                  f"({followups} follow-ups labelled)", flush=True)
+            print(
+                f"updates loop: {n_events} events in {elapsed:.1f}s = {events_per_s:.0f}/s "
+                f"({followups} follow-ups labelled)",
+                flush=True,
+            )
 
             # Baseline: the same events, raw inserts, 500 per transaction.
             cursor = None
@@ -111,26 +134,45 @@ async def main() -> None:
                 cursor = page.next_cursor
             async with pool.acquire() as conn:
                 await conn.execute("CREATE TABLE raw_events (LIKE lapor_events INCLUDING ALL)")
-                rows = [(e["event_id"], e["tracking_id"], e["type"],
-                         dt.datetime.fromisoformat(e["at"]), json.dumps(e)) for e in events]
+                rows = [
+                    (
+                        e["event_id"],
+                        e["tracking_id"],
+                        e["type"],
+                        dt.datetime.fromisoformat(e["at"]),
+                        json.dumps(e),
+                    )
+                    for e in events
+                ]
                 started = time.perf_counter()
                 for i in range(0, len(rows), PAGE):
                     async with conn.transaction():
                         await conn.executemany(
                             "INSERT INTO raw_events (event_id, tracking_id, type, at, body) "
                             "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
-                            rows[i:i + PAGE])
+                            rows[i : i + PAGE],
+                        )
                 raw_elapsed = time.perf_counter() - started
             raw_per_s = len(rows) / raw_elapsed
-            print(f"raw asyncpg insert: {len(rows)} events in {raw_elapsed:.1f}s = "
-                  f"{raw_per_s:.0f}/s", flush=True)
+            print(
+                f"raw asyncpg insert: {len(rows)} events in {raw_elapsed:.1f}s = {raw_per_s:.0f}/s",
+                flush=True,
+            )
         finally:
             await pool.close()
-    print(json.dumps({
-        "bench": "updates", "events": n_events, "page": PAGE,
-        "events_per_s": round(events_per_s, 1), "raw_insert_per_s": round(raw_per_s, 1),
-        "ratio_raw_insert": round(events_per_s / raw_per_s, 3),
-        "followups_labelled": followups}))
+    print(
+        json.dumps(
+            {
+                "bench": "updates",
+                "events": n_events,
+                "page": PAGE,
+                "events_per_s": round(events_per_s, 1),
+                "raw_insert_per_s": round(raw_per_s, 1),
+                "ratio_raw_insert": round(events_per_s / raw_per_s, 3),
+                "followups_labelled": followups,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -297,7 +297,8 @@ class HttpConfig(Section):
         default=12, gt=0, le=24 * 30, description="how long a dashboard login lasts (hours)"
     )
     login_failures_max: int = Field(
-        default=10, ge=1,
+        default=10,
+        ge=1,
         description="failed dashboard logins or API tokens one client may try per 15 minutes",
     )
 
@@ -382,8 +383,10 @@ class PublicConfig(Section):
     privacy_contact: str | None = None
     """Where a citizen asks for their data to be corrected or erased (an e-mail address,
     a telephone number or an office), named in the privacy notice."""
-    retention: str = ("selama pengaduan ditangani dan paling lama lima tahun setelah "
-                      "selesai, sesuai ketentuan kearsipan")
+    retention: str = (
+        "selama pengaduan ditangani dan paling lama lima tahun setelah "
+        "selesai, sesuai ketentuan kearsipan"
+    )
     """How long personal data are kept, in words for the privacy notice."""
 
 
@@ -594,12 +597,14 @@ class BurstConfig(Section):
     """Bursts and clusters (see docs/routing.md)."""
 
     quiet_window_s: float = Field(
-        default=180.0, ge=0,
+        default=180.0,
+        ge=0,
         description="messages from one sender on one channel this close together are one "
         "complaint before push (0: off)",
     )
     cluster_window_h: float = Field(
-        default=72.0, ge=0,
+        default=72.0,
+        ge=0,
         description="complaints of one category naming one place this close together form "
         "a cluster (0: off)",
     )
@@ -722,11 +727,14 @@ class Settings(BaseSettings):
         names = {s.name for s in self.sources}
         for channel, name in self.notify.fallback_sources.items():
             if channel not in ("email", "sms"):
-                raise ValueError(f"notify.fallback_sources: {channel!r} is not a channel "
-                                 "(email or sms)")
+                raise ValueError(
+                    f"notify.fallback_sources: {channel!r} is not a channel (email or sms)"
+                )
             if name not in names:
-                raise ValueError(f"notify.fallback_sources.{channel}: no source is named "
-                                 f"{name!r} (sources: {', '.join(sorted(names)) or 'none'})")
+                raise ValueError(
+                    f"notify.fallback_sources.{channel}: no source is named "
+                    f"{name!r} (sources: {', '.join(sorted(names)) or 'none'})"
+                )
         return self
 
     @field_validator("sources")

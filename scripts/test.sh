@@ -20,8 +20,9 @@ then
 fi
 
 status=0
-echo "== lint (ruff)"
+echo "== lint and format (ruff)"
 .venv/bin/ruff check aggregator connectors schemas tests bench || status=1
+.venv/bin/ruff format --check aggregator connectors schemas tests bench || status=1
 echo "== alert rules (promtool)"
 promtool check rules deploy/prometheus/satukanal-alerts.yml || status=1
 echo "== types (mypy)"

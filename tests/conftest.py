@@ -31,13 +31,20 @@ TESTS = Path(__file__).resolve().parent
 
 # Fixtures that start or reach a real server; pytest lists the fixtures a test uses
 # transitively, so a test asking for ``pool`` or ``services`` is found through ``pg_server_dsn``.
-SERVER_FIXTURES = frozenset({
-    "pg_server_dsn",  # PostgreSQL: db_dsn, empty_db_dsn, pool, services, …
-    "legacy",  # the old forms' MariaDB
-    "gammu_pg", "gammu_mysql", "gammu_db", "smsd", "smsd_pg",  # gammu-smsd databases
-    "dovecot", "postfix",  # mail
-    "browser",  # Chromium
-})
+SERVER_FIXTURES = frozenset(
+    {
+        "pg_server_dsn",  # PostgreSQL: db_dsn, empty_db_dsn, pool, services, …
+        "legacy",  # the old forms' MariaDB
+        "gammu_pg",
+        "gammu_mysql",
+        "gammu_db",
+        "smsd",
+        "smsd_pg",  # gammu-smsd databases
+        "dovecot",
+        "postfix",  # mail
+        "browser",  # Chromium
+    }
+)
 # Folders whose tests all run real servers or processes, and take long.
 SERVER_FOLDERS = frozenset({"e2e", "install", "browser"})
 SLOW_FOLDERS = SERVER_FOLDERS

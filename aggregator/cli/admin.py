@@ -130,18 +130,30 @@ async def cmd_status(args: argparse.Namespace) -> int:
     _print_incidents(con, data["incidents"])
     sources = {s["source"]: s for s in data["sources"]}
     t = Table(title="Health (from real outcomes; 'unknown' until first contact)")
-    for col in ("component", "state", "last attempt", "last success", "failures", "items",
-                "quarantined", "last error"):
+    for col in (
+        "component",
+        "state",
+        "last attempt",
+        "last success",
+        "failures",
+        "items",
+        "quarantined",
+        "last error",
+    ):
         t.add_column(col)
     for c in data["health"]:
         src = sources.get(c["name"], {}) if c["kind"] == "source" else {}
         state = c["state"] + (f" (circuit {c['breaker']})" if c.get("breaker") else "")
-        t.add_row(c["component"], state.upper() if c["state"] != "ok" else state,
-                  _when(c["last_attempt_at"]), _when(c["last_success_at"]),
-                  str(c["consecutive_failures"]),
-                  str(src.get("items_total", c["last_items"])),
-                  str(src.get("quarantined", "-")) if src else "-",
-                  (c["last_error"] or "") if c["state"] != "ok" else "")
+        t.add_row(
+            c["component"],
+            state.upper() if c["state"] != "ok" else state,
+            _when(c["last_attempt_at"]),
+            _when(c["last_success_at"]),
+            str(c["consecutive_failures"]),
+            str(src.get("items_total", c["last_items"])),
+            str(src.get("quarantined", "-")) if src else "-",
+            (c["last_error"] or "") if c["state"] != "ok" else "",
+        )
     con.print(t)
     t = Table(title=f"Queue (backlog {data['backlog']})")
     for col in ("kind", "state", "jobs"):
@@ -186,8 +198,7 @@ def _print_incidents(con: Any, incidents: list[dict[str, Any]]) -> None:
     for col in ("id", "kind", "subject", "since", "summary"):
         t.add_column(col)
     for i in incidents:
-        t.add_row(str(i["id"]), i["kind"], i["subject"] or "-", _when(i["opened_at"]),
-                  i["summary"])
+        t.add_row(str(i["id"]), i["kind"], i["subject"] or "-", _when(i["opened_at"]), i["summary"])
     con.print(t)
 
 
@@ -226,15 +237,18 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
     async with await _services(args) as services, services.pool.acquire() as conn:
         cid = await find_complaint_id(conn, args.id)
         if cid is None:
-            print(f"no complaint with id, Tracking ID or receipt code {args.id!r}",
-                  file=sys.stderr)
+            print(f"no complaint with id, Tracking ID or receipt code {args.id!r}", file=sys.stderr)
             return 1
         if args.reveal_identity:
-            await append_event(conn, cid, EventKind.IDENTITY_REVEALED, {"via": "cli"},
-                               actor="cli")
-            await log_access(conn, token_id=None, actor=f"cli:{getpass.getuser()}",
-                             action="identity_revealed", subject=f"complaint:{cid}",
-                             detail={"via": "cli"})
+            await append_event(conn, cid, EventKind.IDENTITY_REVEALED, {"via": "cli"}, actor="cli")
+            await log_access(
+                conn,
+                token_id=None,
+                actor=f"cli:{getpass.getuser()}",
+                action="identity_revealed",
+                subject=f"complaint:{cid}",
+                detail={"via": "cli"},
+            )
         d = await complaint_detail(conn, services.crypto, cid, reveal_identity=args.reveal_identity)
     if d is None:
         print(f"no complaint {cid}", file=sys.stderr)
@@ -268,12 +282,20 @@ async def cmd_complaints_show(args: argparse.Namespace) -> int:
         con.print(f"[{_when(f['at'])}] {f['agency_name'] or '-'} ({f['label']}): ", end="")
         con.print(f["text"], markup=False)
     for r in d.get("replies", []):
-        state = ("verified: " + str(r["verified_by"]) if r["verified"] else
-                 "rejected: " if r["review"] == "rejected" else "held, unverified: ")
+        state = (
+            "verified: " + str(r["verified_by"])
+            if r["verified"]
+            else "rejected: "
+            if r["review"] == "rejected"
+            else "held, unverified: "
+        )
         if not r["verified"]:
             state += str(r["unverified_reason"] or "")
-        con.print(f"reply [{_when(r['sent_at'] or r['created_at'])}] via {r['channel']} "
-                  f"({state}): ", end="", markup=False)
+        con.print(
+            f"reply [{_when(r['sent_at'] or r['created_at'])}] via {r['channel']} ({state}): ",
+            end="",
+            markup=False,
+        )
         con.print(r["text"], markup=False)
     for n in d["notifications"]:
         con.print(f"notified {n['kind']} via {n['channel']}: {n['state']} {_when(n['sent_at'])}")
@@ -342,8 +364,10 @@ async def cmd_quarantine_list(args: argparse.Namespace) -> int:
     from aggregator.storage.sqlfiles import q
 
     async with await _services(args) as services, services.pool.acquire() as conn:
-        rows = [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])}
-                for r in await conn.fetch(q("list_quarantined"), args.source, args.limit)]
+        rows = [
+            {**dict(r), "source_ref": hide_in_ref(r["source_ref"])}
+            for r in await conn.fetch(q("list_quarantined"), args.source, args.limit)
+        ]
     if args.json:
         _json_out(rows)
         return 0
@@ -375,9 +399,14 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
             payload = open_payload(services.crypto, row["payload"], row["payload_key"])
             meta = open_meta(services.crypto, row["meta"])
             # The CLI runs as the daemon's system user, i.e. an administrator: logged as such.
-            await log_access(conn, token_id=None, actor=f"cli:{getpass.getuser()}",
-                             action="raw_revealed", subject=f"raw_item:{args.id}",
-                             detail={"state": row["state"], "via": "cli"})
+            await log_access(
+                conn,
+                token_id=None,
+                actor=f"cli:{getpass.getuser()}",
+                action="raw_revealed",
+                subject=f"raw_item:{args.id}",
+                detail={"state": row["state"], "via": "cli"},
+            )
     if row is None:
         print(f"no item {args.id}", file=sys.stderr)
         return 1
@@ -389,8 +418,10 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
         item["payload_base64"] = base64.b64encode(payload).decode()
         _json_out(item)
         return 0
-    print(f"source {row['source']} ref {hide_in_ref(row['source_ref'])} state {row['state']}",
-          file=sys.stderr)
+    print(
+        f"source {row['source']} ref {hide_in_ref(row['source_ref'])} state {row['state']}",
+        file=sys.stderr,
+    )
     print(f"reason: {row['reason']}", file=sys.stderr)
     sys.stdout.buffer.write(payload)
     return 0

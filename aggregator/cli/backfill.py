@@ -22,30 +22,52 @@ def _date(text: str) -> dt.date:
 
 def register(sub: Any, reports: Any = None) -> None:
     p = sub.add_parser(
-        "backfill", help="import a legacy archive from a configured source (resumable)",
+        "backfill",
+        help="import a legacy archive from a configured source (resumable)",
         description="Import the archive of SOURCE through the normal intake. Interrupt it "
-                    "any time: the next run continues after the last stored batch.")
+        "any time: the next run continues after the last stored batch.",
+    )
     p.add_argument("source", metavar="SOURCE", help="name of a configured source")
     p.add_argument("--since", type=_date, metavar="DATE", help="only items from this date")
     p.add_argument("--until", type=_date, metavar="DATE", help="only items up to this date")
-    p.add_argument("--dry-run", action="store_true",
-                   help="read and classify everything, store nothing")
-    p.add_argument("--push-newer-than-days", type=int, metavar="N", default=None,
-                   help="push open complaints newer than N days (overrides "
-                        "options.backfill.push_if_open_newer_than_days)")
-    p.add_argument("--push-closed", action="store_true", default=None,
-                   help="also push complaints already closed upstream")
-    p.add_argument("--restart", action="store_true",
-                   help="start from the beginning even if an earlier run was interrupted "
-                        "(items already stored are skipped, never duplicated)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="read and classify everything, store nothing"
+    )
+    p.add_argument(
+        "--push-newer-than-days",
+        type=int,
+        metavar="N",
+        default=None,
+        help="push open complaints newer than N days (overrides "
+        "options.backfill.push_if_open_newer_than_days)",
+    )
+    p.add_argument(
+        "--push-closed",
+        action="store_true",
+        default=None,
+        help="also push complaints already closed upstream",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="start from the beginning even if an earlier run was interrupted "
+        "(items already stored are skipped, never duplicated)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_backfill)
 
     if reports is not None:
-        r = reports.add_parser("migration", help="per source: found, pushed, kept as history, "
-                                                 "quarantined, and whether anything still arrives")
-        r.add_argument("--recent-days", type=int, default=30,
-                       help="what counts as 'still arrives' (default 30 days)")
+        r = reports.add_parser(
+            "migration",
+            help="per source: found, pushed, kept as history, "
+            "quarantined, and whether anything still arrives",
+        )
+        r.add_argument(
+            "--recent-days",
+            type=int,
+            default=30,
+            help="what counts as 'still arrives' (default 30 days)",
+        )
         r.add_argument("--json", action="store_true")
         r.set_defaults(func=cmd_report_migration)
 
@@ -64,30 +86,45 @@ async def cmd_backfill(args: argparse.Namespace) -> int:
         raise ConfigError(f"no source named {args.source!r}; configured: {names}")
     console = Console(stderr=True)
     async with open_services(settings) as services:
-        sources = build_sources(settings.model_copy(update={"sources": [
-            cfg.model_copy(update={"enabled": True})]}), services)
+        sources = build_sources(
+            settings.model_copy(update={"sources": [cfg.model_copy(update={"enabled": True})]}),
+            services,
+        )
         source = sources[cfg.name]
         try:
             policy = Policy.from_options(
-                cfg.options, push_if_open_newer_than_days=args.push_newer_than_days,
-                push_closed=args.push_closed)
+                cfg.options,
+                push_if_open_newer_than_days=args.push_newer_than_days,
+                push_closed=args.push_closed,
+            )
             if args.restart:
                 await reset_backfill(services, cfg.name)
             try:
                 summary = await run_backfill(
-                    services, source, since=args.since, until=args.until,
-                    dry_run=args.dry_run, policy=policy)
+                    services,
+                    source,
+                    since=args.since,
+                    until=args.until,
+                    dry_run=args.dry_run,
+                    policy=policy,
+                )
             except (KeyboardInterrupt, asyncio.CancelledError, ConfigError) as exc:
                 # Ctrl-C arrives as a cancellation of this task (asyncio.run).
                 if not isinstance(exc, ConfigError) or "form database" in str(exc):
-                    console.print(f"[yellow]backfill of {cfg.name} stopped; run the same "
-                                  "command again to continue where it stopped[/]")
+                    console.print(
+                        f"[yellow]backfill of {cfg.name} stopped; run the same "
+                        "command again to continue where it stopped[/]"
+                    )
                 raise
         finally:
             await source.close()
     if args.json:
-        print(json.dumps({"source": cfg.name, "dry_run": args.dry_run, **summary.to_json()},
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                {"source": cfg.name, "dry_run": args.dry_run, **summary.to_json()},
+                ensure_ascii=False,
+            )
+        )
         return 0
     _print_summary(console, summary)
     return 0
@@ -122,21 +159,51 @@ async def cmd_report_migration(args: argparse.Namespace) -> int:
     async with open_services(settings) as services:
         rows = await migration_report(services, recent_days=args.recent_days)
     if args.json:
-        print(json.dumps([{**{k: v for k, v in vars(r).items() if k != "last_live_at"},
-                           "last_live_at": r.last_live_at.isoformat() if r.last_live_at else None,
-                           "still_arriving": r.still_arriving, "verdict": r.verdict()}
-                          for r in rows], ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {
+                        **{k: v for k, v in vars(r).items() if k != "last_live_at"},
+                        "last_live_at": r.last_live_at.isoformat() if r.last_live_at else None,
+                        "still_arriving": r.still_arriving,
+                        "verdict": r.verdict(),
+                    }
+                    for r in rows
+                ],
+                ensure_ascii=False,
+            )
+        )
         return 0
     t = Table(title="Migration to SP4N-LAPOR! per source")
-    for col in ("source", "kind", "found", "pushed", "waiting", "history", "duplicates",
-                "quarantined", f"new in {args.recent_days}d", "last new item", "backfill",
-                "switch off?"):
+    for col in (
+        "source",
+        "kind",
+        "found",
+        "pushed",
+        "waiting",
+        "history",
+        "duplicates",
+        "quarantined",
+        f"new in {args.recent_days}d",
+        "last new item",
+        "backfill",
+        "switch off?",
+    ):
         t.add_column(col)
     for r in rows:
-        t.add_row(r.source + (" (sunset)" if r.sunset else ""), r.kind, f"{r.found:,}",
-                  f"{r.pushed:,}", f"{r.waiting:,}", f"{r.history:,}", f"{r.duplicates:,}",
-                  f"{r.quarantined:,}", f"{r.live_recent:,}",
-                  f"{r.last_live_at:%Y-%m-%d}" if r.last_live_at else "-", r.backfill_state,
-                  r.verdict())
+        t.add_row(
+            r.source + (" (sunset)" if r.sunset else ""),
+            r.kind,
+            f"{r.found:,}",
+            f"{r.pushed:,}",
+            f"{r.waiting:,}",
+            f"{r.history:,}",
+            f"{r.duplicates:,}",
+            f"{r.quarantined:,}",
+            f"{r.live_recent:,}",
+            f"{r.last_live_at:%Y-%m-%d}" if r.last_live_at else "-",
+            r.backfill_state,
+            r.verdict(),
+        )
     Console(file=sys.stdout, width=200).print(t)
     return 0

@@ -97,8 +97,11 @@ def register(sub: Any, reports: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the keys as JSON (without --dir)")
     p.set_defaults(func=cmd_keys_generate)
-    p = keys.add_parser("rotate", help="re-encrypt all personal data (reporters, raw originals, "
-                          "notifications, job addresses) with the newest key")
+    p = keys.add_parser(
+        "rotate",
+        help="re-encrypt all personal data (reporters, raw originals, "
+        "notifications, job addresses) with the newest key",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_keys_rotate)
 
@@ -140,9 +143,13 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
                 from aggregator.storage.schema_dump import dump_schema
 
                 args.dump_schema.write_text(await dump_schema(_dsn(services)))
-            json.dump({"applied": [{"version": m.version, "name": m.name} for m in applied],
-                       "schema_written_to": str(args.dump_schema) if args.dump_schema else None},
-                      sys.stdout)
+            json.dump(
+                {
+                    "applied": [{"version": m.version, "name": m.name} for m in applied],
+                    "schema_written_to": str(args.dump_schema) if args.dump_schema else None,
+                },
+                sys.stdout,
+            )
             print()
             return 0
         print(
@@ -199,7 +206,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         err.print(f"{mark:>6}  {r.name}: {r.detail}", markup=False)
     failed = [r for r in results if r.ok is False]
     err.print(
-        f"{len(failed)} of {len(results)} connection(s) failed" if failed
+        f"{len(failed)} of {len(results)} connection(s) failed"
+        if failed
         else "every connection answered",
         markup=False,
     )
@@ -248,8 +256,10 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     from aggregator.crypto import generate_key
 
     if args.dir is None and args.json:
-        json.dump({"key": {"id": args.id, "secret": generate_key()}, "hmac_key": generate_key()},
-                  sys.stdout)
+        json.dump(
+            {"key": {"id": args.id, "secret": generate_key()}, "hmac_key": generate_key()},
+            sys.stdout,
+        )
         print()
         return 0
     if args.dir is None:
@@ -334,8 +344,7 @@ async def cmd_keys_rotate(args: argparse.Namespace) -> int:
         n = await rotate_reporter_keys(conn, services.crypto)
         other = await rotate_sealed_data(conn, services.crypto)
     if args.json:
-        json.dump({"reencrypted": n, "key_id": services.crypto.current_id, **other},
-                  sys.stdout)
+        json.dump({"reencrypted": n, "key_id": services.crypto.current_id, **other}, sys.stdout)
         print()
         return 0
     Console(stderr=True).print(

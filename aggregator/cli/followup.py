@@ -14,23 +14,39 @@ def register(sub: Any, reports: Any | None = None) -> None:
     fsub = fu.add_subparsers(dest="sub", required=True)
     p = fsub.add_parser(
         "classify",
-        help="label agency responses: JSON lines {\"text\": …, \"attachments\": N} on stdin, "
-             "the same lines with \"label\" and \"reasons\" on stdout")
+        help='label agency responses: JSON lines {"text": …, "attachments": N} on stdin, '
+        'the same lines with "label" and "reasons" on stdout',
+    )
     p.set_defaults(func=cmd_classify, needs_config=False)
 
     target = reports
     if target is None:  # an older core without the shared ``report`` group
-        target = sub.add_parser("report", help="reports").add_subparsers(dest="report",
-                                                                          required=True)
-    p = target.add_parser("sla", help="per agency: response times, boilerplate share, "
-                                      "breaches, closures without real follow-up, reopen rate")
-    p.add_argument("--from", dest="start", type=_date, default=None,
-                   help="first day (YYYY-MM-DD, default 30 days ago)")
-    p.add_argument("--to", dest="end", type=_date, default=None,
-                   help="last day, inclusive (YYYY-MM-DD, default today)")
+        target = sub.add_parser("report", help="reports").add_subparsers(
+            dest="report", required=True
+        )
+    p = target.add_parser(
+        "sla",
+        help="per agency: response times, boilerplate share, "
+        "breaches, closures without real follow-up, reopen rate",
+    )
+    p.add_argument(
+        "--from",
+        dest="start",
+        type=_date,
+        default=None,
+        help="first day (YYYY-MM-DD, default 30 days ago)",
+    )
+    p.add_argument(
+        "--to",
+        dest="end",
+        type=_date,
+        default=None,
+        help="last day, inclusive (YYYY-MM-DD, default today)",
+    )
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--json", dest="format", action="store_const", const="json",
-                   help="same as --format json")
+    p.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="same as --format json"
+    )
     p.set_defaults(func=cmd_report_sla)
 
 

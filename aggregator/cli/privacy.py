@@ -11,20 +11,31 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("purge", help="apply the retention periods of [privacy.retention] now "
-                                     "(the daemon does it every purge_interval_s)")
+    p = sub.add_parser(
+        "purge",
+        help="apply the retention periods of [privacy.retention] now "
+        "(the daemon does it every purge_interval_s)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_purge)
     p = sub.add_parser(
         "forget",
         help="erase a person's data (reporter record, raw originals, message texts, replies, "
         "attachments, personal data in the complaint text); an audit record without identity "
-        "is kept")
+        "is kept",
+    )
     who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--reporter", metavar="ID|PHONE|EMAIL|NIK",
-                     help="a reporter id, or a phone, e-mail or NIK they gave: every complaint")
-    who.add_argument("--complaint", metavar="UUID", type=uuid.UUID,
-                     help="one complaint, and its reporter's record")
+    who.add_argument(
+        "--reporter",
+        metavar="ID|PHONE|EMAIL|NIK",
+        help="a reporter id, or a phone, e-mail or NIK they gave: every complaint",
+    )
+    who.add_argument(
+        "--complaint",
+        metavar="UUID",
+        type=uuid.UUID,
+        help="one complaint, and its reporter's record",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_forget)
 
@@ -54,8 +65,13 @@ async def cmd_forget(args: argparse.Namespace) -> int:
     from aggregator.storage.privacy import forget
 
     async with await _open(args) as services, services.pool.acquire() as conn:
-        done = await forget(conn, services.crypto, actor=f"cli:{getpass.getuser()}",
-                            reporter=args.reporter, complaint=args.complaint)
+        done = await forget(
+            conn,
+            services.crypto,
+            actor=f"cli:{getpass.getuser()}",
+            reporter=args.reporter,
+            complaint=args.complaint,
+        )
     if args.json:
         json.dump(done, sys.stdout)
         print()

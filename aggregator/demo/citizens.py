@@ -170,9 +170,15 @@ class DemoCitizens:
 
     name = "demo_citizens"
 
-    def __init__(self, services: Services, kannel: DemoKannel,
-                 whatsapp: CloudSandbox | None = None, *, pace_s: float = 4.0,
-                 http_base: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        kannel: DemoKannel,
+        whatsapp: CloudSandbox | None = None,
+        *,
+        pace_s: float = 4.0,
+        http_base: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.services = services
         self.http_base = http_base
         self.kannel = kannel
@@ -239,8 +245,12 @@ class DemoCitizens:
         elif channel == "whatsapp":
             if self.whatsapp is None:
                 return
-            await _ok(http.post(f"{self.whatsapp.base_url}/_sandbox/inbound",
-                                json={"from": who, "text": text, "name": "Warga Palangka"}))
+            await _ok(
+                http.post(
+                    f"{self.whatsapp.base_url}/_sandbox/inbound",
+                    json={"from": who, "text": text, "name": "Warga Palangka"},
+                )
+            )
         else:
             msg = EmailMessage()
             msg["From"] = who
@@ -294,8 +304,9 @@ class DemoCitizens:
                 spec = {"from": to, "text": REPLIES["whatsapp"]}
             else:
                 continue
-            await _ok(self.services.http.post(f"{self.whatsapp.base_url}/_sandbox/inbound",
-                                              json=spec))
+            await _ok(
+                self.services.http.post(f"{self.whatsapp.base_url}/_sandbox/inbound", json=spec)
+            )
             log.info("demo_citizen_replied", channel="whatsapp")
             n += 1
         return n
@@ -336,10 +347,14 @@ def whatsapp_sandbox(settings: Any) -> CloudSandbox | None:
     if src is None:
         return None
     o = src.options
-    sandbox = CloudSandbox(SandboxState(
-        app_secret=o["app_secret"], access_token=o["access_token"],
-        phone_number_id=o["phone_number_id"],
-        webhook_url=f"http://127.0.0.1:{settings.http.port}/intake/{src.name}/webhook"))
+    sandbox = CloudSandbox(
+        SandboxState(
+            app_secret=o["app_secret"],
+            access_token=o["access_token"],
+            phone_number_id=o["phone_number_id"],
+            webhook_url=f"http://127.0.0.1:{settings.http.port}/intake/{src.name}/webhook",
+        )
+    )
     sandbox.base_url = str(o["graph_url"]).rstrip("/")
     return sandbox
 
@@ -397,8 +412,10 @@ async def attach_demo(
     if whatsapp is not None:
         stack.push_async_callback(whatsapp.close)
         comp.http_routes.append(("/demo/whatsapp", whatsapp.routes()))
-        comp.banner.append(f"WhatsApp    {whatsapp.base_url}/_sandbox/outbox   (what citizens "
-                           "received; the built-in Cloud API sandbox)")
+        comp.banner.append(
+            f"WhatsApp    {whatsapp.base_url}/_sandbox/outbox   (what citizens "
+            "received; the built-in Cloud API sandbox)"
+        )
     token = await demo_token(services)
     comp.banner.append(f"token      {token}   (admin; paste it on the dashboard's login page)")
     comp.banner.append(f"SMS sent to citizens are logged in {data_dir / 'sms-ke-warga.jsonl'}")
@@ -407,7 +424,8 @@ async def attach_demo(
     )
     if citizens:
         comp.loops.append(
-            DemoCitizens(services, kannel, whatsapp, http_base=lambda: comp.http_base))
+            DemoCitizens(services, kannel, whatsapp, http_base=lambda: comp.http_base)
+        )
         comp.banner.append("demo citizens are writing by SMS, web form, e-mail and WhatsApp")
         # --until-idle: the story ends when every report is closed and every message delivered.
         started = services.clock()

@@ -79,8 +79,9 @@ async def agency_rows(pool: asyncpg.Pool, cfg: SlaConfig, end: dt.datetime) -> l
     ]
 
 
-async def sla_report(pool: asyncpg.Pool, cfg: SlaConfig, start: dt.datetime,
-                     end: dt.datetime) -> list[AgencyRow]:
+async def sla_report(
+    pool: asyncpg.Pool, cfg: SlaConfig, start: dt.datetime, end: dt.datetime
+) -> list[AgencyRow]:
     cal = WorkingCalendar(cfg)
     async with pool.acquire() as conn:
         rows = await repo.report_rows(conn, start, end)
@@ -112,22 +113,30 @@ async def sla_report(pool: asyncpg.Pool, cfg: SlaConfig, start: dt.datetime,
                 days.append(cal.working_days_between(a.since, after[0]))
         answered = [r for r in items if r["responses"] > 0]
         closed = [r for r in items if r["ever_closed"] or r["reopen_count"] > 0]
-        out.append(AgencyRow(
-            agency_id=agency or "-",
-            agency_name=names.get(agency, UNASSIGNED if not agency else agency),
-            complaints=len(items),
-            median_working_days_to_substantive=(float(statistics.median([max(d, 0) for d in days]))
-                                                if days else None),
-            answered=len(answered),
-            ack_only_share=(_ratio(sum(1 for r in answered if r["ack_responses"] == r["responses"]),
-                                   len(answered))),
-            breaches=sum(r["breaches"] for r in items),
-            closed_without_real_followup=sum(1 for r in items
-                                             if r["closed_without_real_followup"]),
-            reopen_rate=_ratio(sum(1 for r in closed if r["reopen_count"] > 0), len(closed)),
-            reassignments=sum(a.reassignments for _r, a in pairs),
-            suggested_not_assigned=suggested.get(agency, 0) if agency else 0,
-        ))
+        out.append(
+            AgencyRow(
+                agency_id=agency or "-",
+                agency_name=names.get(agency, UNASSIGNED if not agency else agency),
+                complaints=len(items),
+                median_working_days_to_substantive=(
+                    float(statistics.median([max(d, 0) for d in days])) if days else None
+                ),
+                answered=len(answered),
+                ack_only_share=(
+                    _ratio(
+                        sum(1 for r in answered if r["ack_responses"] == r["responses"]),
+                        len(answered),
+                    )
+                ),
+                breaches=sum(r["breaches"] for r in items),
+                closed_without_real_followup=sum(
+                    1 for r in items if r["closed_without_real_followup"]
+                ),
+                reopen_rate=_ratio(sum(1 for r in closed if r["reopen_count"] > 0), len(closed)),
+                reassignments=sum(a.reassignments for _r, a in pairs),
+                suggested_not_assigned=suggested.get(agency, 0) if agency else 0,
+            )
+        )
     return out
 
 
@@ -139,8 +148,11 @@ FIELDS = [f for f in AgencyRow.__dataclass_fields__]
 
 
 def to_json(rows: list[AgencyRow], start: dt.datetime, end: dt.datetime) -> str:
-    return json.dumps({"from": start.isoformat(), "to": end.isoformat(),
-                       "agencies": [asdict(r) for r in rows]}, ensure_ascii=False, indent=2)
+    return json.dumps(
+        {"from": start.isoformat(), "to": end.isoformat(), "agencies": [asdict(r) for r in rows]},
+        ensure_ascii=False,
+        indent=2,
+    )
 
 
 def to_csv(rows: list[AgencyRow]) -> str:
@@ -157,18 +169,30 @@ def to_table(rows: list[AgencyRow], start: dt.datetime, end: dt.datetime) -> Any
 
     last = end - dt.timedelta(days=1)  # ``end`` is exclusive
     t = Table(title=f"SLA per instansi, {start:%Y-%m-%d} s.d. {last:%Y-%m-%d}")
-    for col, justify in (("Instansi", "left"), ("Laporan", "right"),
-                         ("Median hari kerja ke tindak lanjut nyata", "right"),
-                         ("Hanya ucapan terima kasih", "right"), ("Pelanggaran SLA", "right"),
-                         ("Selesai tanpa tindak lanjut nyata", "right"),
-                         ("Dibuka kembali", "right"), ("Dialihkan LAPOR!", "right"),
-                         ("Usulan kami, belum didisposisi", "right")):
+    for col, justify in (
+        ("Instansi", "left"),
+        ("Laporan", "right"),
+        ("Median hari kerja ke tindak lanjut nyata", "right"),
+        ("Hanya ucapan terima kasih", "right"),
+        ("Pelanggaran SLA", "right"),
+        ("Selesai tanpa tindak lanjut nyata", "right"),
+        ("Dibuka kembali", "right"),
+        ("Dialihkan LAPOR!", "right"),
+        ("Usulan kami, belum didisposisi", "right"),
+    ):
         t.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in rows:
-        t.add_row(r.agency_name, str(r.complaints),
-                  _fmt(r.median_working_days_to_substantive), _pct(r.ack_only_share),
-                  str(r.breaches), str(r.closed_without_real_followup), _pct(r.reopen_rate),
-                  str(r.reassignments), str(r.suggested_not_assigned))
+        t.add_row(
+            r.agency_name,
+            str(r.complaints),
+            _fmt(r.median_working_days_to_substantive),
+            _pct(r.ack_only_share),
+            str(r.breaches),
+            str(r.closed_without_real_followup),
+            _pct(r.reopen_rate),
+            str(r.reassignments),
+            str(r.suggested_not_assigned),
+        )
     return t
 
 

@@ -101,8 +101,9 @@ class WorkingCalendar:
             return self.add_days(start, clock.limit)
         return self.add_working_days(start, clock.limit)
 
-    def extend(self, clock: SlaClock, due_at: dt.datetime, paused_from: dt.datetime,
-               paused_to: dt.datetime) -> dt.datetime:
+    def extend(
+        self, clock: SlaClock, due_at: dt.datetime, paused_from: dt.datetime, paused_to: dt.datetime
+    ) -> dt.datetime:
         """Move a deadline by a pause (waiting for the citizen): by the working days the
         pause covered (``working_days_between``) for a working-day clock, by its length for
         a calendar-day clock."""
@@ -146,9 +147,18 @@ def _aware(at: dt.datetime) -> dt.datetime:
 # -- clocks from a complaint's history -----------------------------------------------------
 
 SUBSTANTIVE = frozenset({"substantive", "substantive_with_evidence"})
-VERIFIED_STATUSES = frozenset({
-    "terverifikasi", "terdisposisi", "diproses", "ditindaklanjuti", "selesai", "arsip",
-    "bukan_wewenang", "dihapus"})
+VERIFIED_STATUSES = frozenset(
+    {
+        "terverifikasi",
+        "terdisposisi",
+        "diproses",
+        "ditindaklanjuti",
+        "selesai",
+        "arsip",
+        "bukan_wewenang",
+        "dihapus",
+    }
+)
 # Closed by a decision that is not the agency's to answer: its clocks stop without a breach.
 STOPPED_STATUSES = frozenset({"arsip", "bukan_wewenang", "dihapus"})
 
@@ -175,8 +185,9 @@ class ComplaintFacts:
     history: tuple[Happening, ...]
 
 
-def waiting_periods(facts: ComplaintFacts,
-                    now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime | None]]:
+def waiting_periods(
+    facts: ComplaintFacts, now: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime | None]]:
     """When the complaint waited for the citizen: on hold (``tertunda``) until the next
     status, and from a request for information until the reporter's reply."""
     periods: list[tuple[dt.datetime, dt.datetime | None]] = []
@@ -202,8 +213,9 @@ def waiting_periods(facts: ComplaintFacts,
     return _merge(periods, now)
 
 
-def _merge(periods: list[tuple[dt.datetime, dt.datetime | None]],
-           now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime | None]]:
+def _merge(
+    periods: list[tuple[dt.datetime, dt.datetime | None]], now: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime | None]]:
     out: list[tuple[dt.datetime, dt.datetime | None]] = []
     for start, end in sorted(periods, key=lambda p: p[0]):
         if out:
@@ -216,9 +228,16 @@ def _merge(periods: list[tuple[dt.datetime, dt.datetime | None]],
     return [(s, e) for s, e in out if s <= now]
 
 
-def run_clock(cal: WorkingCalendar, clock: SlaClock, name: str, start: dt.datetime,
-              met_at: dt.datetime | None, pauses: list[tuple[dt.datetime, dt.datetime | None]],
-              now: dt.datetime, agency_id: str | None) -> ClockState:
+def run_clock(
+    cal: WorkingCalendar,
+    clock: SlaClock,
+    name: str,
+    start: dt.datetime,
+    met_at: dt.datetime | None,
+    pauses: list[tuple[dt.datetime, dt.datetime | None]],
+    now: dt.datetime,
+    agency_id: str | None,
+) -> ClockState:
     """A clock from ``start`` to ``met_at`` (if reached), stretched by the pauses that fell
     inside it; breached at its deadline if it was neither met nor paused by then."""
     due = cal.due(clock, start)
@@ -247,31 +266,52 @@ def run_clock(cal: WorkingCalendar, clock: SlaClock, name: str, start: dt.dateti
         breached = due if met_at > due else None
     elif paused_at is None and now > due:
         breached = due
-    return ClockState(clock=name, started_at=start, due_at=due, paused_at=paused_at,
-                      paused_total=total, met_at=met_at, breached_at=breached,
-                      agency_id=agency_id)
+    return ClockState(
+        clock=name,
+        started_at=start,
+        due_at=due,
+        paused_at=paused_at,
+        paused_total=total,
+        met_at=met_at,
+        breached_at=breached,
+        agency_id=agency_id,
+    )
 
 
-def evaluate(facts: ComplaintFacts, now: dt.datetime, cfg: SlaConfig,
-             cal: WorkingCalendar | None = None) -> list[ClockState]:
+def evaluate(
+    facts: ComplaintFacts, now: dt.datetime, cfg: SlaConfig, cal: WorkingCalendar | None = None
+) -> list[ClockState]:
     """Every clock that has started for this complaint, as of ``now``."""
     cal = cal or WorkingCalendar(cfg)
     if facts.created_at is None:
         return []
     hist = sorted(facts.history, key=lambda h: h.at)
     pauses = waiting_periods(facts, now)
-    stopped_at = next((h.at for h in hist if h.kind == "status"
-                       and h.status in STOPPED_STATUSES), None)
+    stopped_at = next(
+        (h.at for h in hist if h.kind == "status" and h.status in STOPPED_STATUSES), None
+    )
     closed_at = next((h.at for h in hist if h.kind == "status" and h.status == "selesai"), None)
     out: list[ClockState] = []
 
-    verified_at = next((h.at for h in hist if (h.kind == "status" and h.status in
-                                              VERIFIED_STATUSES) or h.kind == "disposed"), None)
-    out.append(run_clock(cal, cfg.verification, "verification", facts.created_at, verified_at,
-                         pauses, now, None))
+    verified_at = next(
+        (
+            h.at
+            for h in hist
+            if (h.kind == "status" and h.status in VERIFIED_STATUSES) or h.kind == "disposed"
+        ),
+        None,
+    )
+    out.append(
+        run_clock(
+            cal, cfg.verification, "verification", facts.created_at, verified_at, pauses, now, None
+        )
+    )
 
-    disposed = [h for h in hist if h.kind == "disposed"
-                or (h.kind == "status" and h.status == "terdisposisi")]
+    disposed = [
+        h
+        for h in hist
+        if h.kind == "disposed" or (h.kind == "status" and h.status == "terdisposisi")
+    ]
     assigned = None  # the agency LAPOR! disposed it to last; never our routing guess
     if disposed:
         # An agency's time runs from the last disposition to it (A, B, A: A's second).
@@ -281,36 +321,69 @@ def evaluate(facts: ComplaintFacts, now: dt.datetime, cfg: SlaConfig,
         for prev, cur in itertools.pairwise(disposed):
             if cur.agency_id and prev.agency_id and cur.agency_id != prev.agency_id:
                 start = cur.at
-        met = next((h.at for h in hist if h.kind == "response" and h.label in SUBSTANTIVE
-                    and h.at >= start), None)
+        met = next(
+            (
+                h.at
+                for h in hist
+                if h.kind == "response" and h.label in SUBSTANTIVE and h.at >= start
+            ),
+            None,
+        )
         if met is None and stopped_at is not None and stopped_at >= start:
             met = stopped_at
-        out.append(run_clock(cal, cfg.first_response, "first_response", start, met, pauses,
-                             now, agency))
+        out.append(
+            run_clock(cal, cfg.first_response, "first_response", start, met, pauses, now, agency)
+        )
         if met is None and closed_at is not None and closed_at >= start:
             # Closed upstream with no real follow-up: the clock can no longer be met.
             state = out[-1]
-            out[-1] = ClockState(clock=state.clock, started_at=state.started_at,
-                                 due_at=state.due_at, paused_total=state.paused_total,
-                                 breached_at=min(state.breached_at or closed_at, closed_at),
-                                 agency_id=state.agency_id)
+            out[-1] = ClockState(
+                clock=state.clock,
+                started_at=state.started_at,
+                due_at=state.due_at,
+                paused_total=state.paused_total,
+                breached_at=min(state.breached_at or closed_at, closed_at),
+                agency_id=state.agency_id,
+            )
 
     responses = [h for h in hist if h.kind == "response"]
     if responses:
         last = responses[-1]
-        replied = next((h.at for h in hist
-                        if h.kind == EventKind.REPORTER_REPLIED and h.at > last.at),
-                       None)
-        end = next((h.at for h in hist if h.kind == "status" and h.at >= last.at
-                    and h.status in ("selesai", *STOPPED_STATUSES)), None)
+        replied = next(
+            (h.at for h in hist if h.kind == EventKind.REPORTER_REPLIED and h.at > last.at), None
+        )
+        end = next(
+            (
+                h.at
+                for h in hist
+                if h.kind == "status"
+                and h.at >= last.at
+                and h.status in ("selesai", *STOPPED_STATUSES)
+            ),
+            None,
+        )
         # A reply from the citizen keeps the report open (LAPOR! rule): the auto-close clock
         # waits for the agency's next follow-up.
         own_pauses: list[tuple[dt.datetime, dt.datetime | None]] = (
-            [(replied, None)] if replied is not None and end is None else [])
-        out.append(run_clock(cal, cfg.auto_close, "auto_close", last.at, end, own_pauses, now,
-                             last.agency_id or assigned))
+            [(replied, None)] if replied is not None and end is None else []
+        )
+        out.append(
+            run_clock(
+                cal,
+                cfg.auto_close,
+                "auto_close",
+                last.at,
+                end,
+                own_pauses,
+                now,
+                last.agency_id or assigned,
+            )
+        )
 
     settled = closed_at or stopped_at
-    out.append(run_clock(cal, cfg.settlement, "settlement", facts.created_at, settled, pauses,
-                         now, assigned))
+    out.append(
+        run_clock(
+            cal, cfg.settlement, "settlement", facts.created_at, settled, pauses, now, assigned
+        )
+    )
     return out

@@ -114,22 +114,49 @@ def merge_hist(hists: Iterable[Sequence[int]]) -> list[int]:
     return [sum(col) for col in zip(*padded, strict=True)] if padded else [0] * HIST_BUCKETS
 
 
-async def refresh_months(pool: asyncpg.Pool, cal: WorkingCalendar, tz: str, first: dt.date,
-                         last: dt.date, now: dt.datetime) -> int:
+async def refresh_months(
+    pool: asyncpg.Pool,
+    cal: WorkingCalendar,
+    tz: str,
+    first: dt.date,
+    last: dt.date,
+    now: dt.datetime,
+) -> int:
     """Recompute months ``first`` … ``last`` (first days of months, local); rows written."""
     written = 0
     month = month_start(first)
     while month <= last:
         nxt = add_months(month, 1)
         async with pool.acquire() as conn:
-            rows = await repo.agency_month_source(conn, local_midnight(month, tz),
-                                                  local_midnight(nxt, tz))
+            rows = await repo.agency_month_source(
+                conn, local_midnight(month, tz), local_midnight(nxt, tz)
+            )
             aggs = aggregate(rows, cal)
-            await repo.replace_agency_months(conn, month, nxt, [
-                (month, agency, a.agency_name, a.received, a.followed_up, a.real_followup,
-                 a.done, a.answered, a.ack_only, a.closed_ever, a.reopened,
-                 a.closed_without_real_followup, a.breaches, a.days_hist, now)
-                for agency, a in aggs.items()])
+            await repo.replace_agency_months(
+                conn,
+                month,
+                nxt,
+                [
+                    (
+                        month,
+                        agency,
+                        a.agency_name,
+                        a.received,
+                        a.followed_up,
+                        a.real_followup,
+                        a.done,
+                        a.answered,
+                        a.ack_only,
+                        a.closed_ever,
+                        a.reopened,
+                        a.closed_without_real_followup,
+                        a.breaches,
+                        a.days_hist,
+                        now,
+                    )
+                    for agency, a in aggs.items()
+                ],
+            )
         written += len(aggs)
         month = nxt
     return written
@@ -149,8 +176,15 @@ class StatsLoop:
 
     name = "dashboard_stats"
 
-    def __init__(self, services: Any, port: Any = None, *, interval_s: float = 600.0,
-                 full_every_s: float = 86_400.0, names_every_s: float = 86_400.0) -> None:
+    def __init__(
+        self,
+        services: Any,
+        port: Any = None,
+        *,
+        interval_s: float = 600.0,
+        full_every_s: float = 86_400.0,
+        names_every_s: float = 86_400.0,
+    ) -> None:
         self.services = services
         self.port = port
         self.interval_s = interval_s
@@ -200,6 +234,7 @@ class StatsLoop:
             if oldest is not None:
                 first = min(first, month_start(oldest.astimezone(ZoneInfo(tz)).date()))
             self._last_full = now
-        n += await refresh_months(self.services.pool, WorkingCalendar(settings.sla), tz,
-                                  first, last, now)
+        n += await refresh_months(
+            self.services.pool, WorkingCalendar(settings.sla), tz, first, last, now
+        )
         return n

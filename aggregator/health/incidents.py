@@ -98,8 +98,11 @@ async def conditions(
     span = dt.timedelta(hours=a.silent_after_h)
     days = a.silent_baseline_days
     volume = await repo.source_volume(
-        conn, [s.name for s in settings.sources if s.enabled], now - span,
-        now - span - dt.timedelta(days=days))
+        conn,
+        [s.name for s in settings.sources if s.enabled],
+        now - span,
+        now - span - dt.timedelta(days=days),
+    )
     for s in settings.sources:
         baseline, recent = volume.get(s.name, (0, 0))
         per_day = baseline / days
@@ -176,8 +179,13 @@ class Evaluation:
 class IncidentLoop:
     name = "incidents"
 
-    def __init__(self, services: Services, notifier: AlertNotifier | None = None, *,
-                 sinks: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        services: Services,
+        notifier: AlertNotifier | None = None,
+        *,
+        sinks: Sequence[str] = (),
+    ) -> None:
         self.services = services
         self.settings: Settings = services.settings
         self.notifier = notifier or AlertNotifier(services.settings, services.http)

@@ -49,9 +49,14 @@ log = structlog.get_logger(__name__)
 
 Decision = Literal["push", "history"]
 _T = TypeVar("_T")
-_CLOSED_UPSTREAM = {ComplaintStatus.SELESAI, ComplaintStatus.ARSIP,
-                    ComplaintStatus.BUKAN_WEWENANG, ComplaintStatus.DIHAPUS,
-                    ComplaintStatus.HISTORY, ComplaintStatus.DUPLICATE}
+_CLOSED_UPSTREAM = {
+    ComplaintStatus.SELESAI,
+    ComplaintStatus.ARSIP,
+    ComplaintStatus.BUKAN_WEWENANG,
+    ComplaintStatus.DIHAPUS,
+    ComplaintStatus.HISTORY,
+    ComplaintStatus.DUPLICATE,
+}
 _MAX_REASONS = 25
 
 
@@ -69,7 +74,8 @@ class Policy:
         try:
             return cls(
                 push_if_open_newer_than_days=raw.get("push_if_open_newer_than_days", 90),
-                push_closed=bool(raw.get("push_closed", False)))
+                push_closed=bool(raw.get("push_closed", False)),
+            )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"backfill policy: {exc}") from exc
 
@@ -114,9 +120,19 @@ class Summary:
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: getattr(self, k) for k in (
-            "read", "imported", "pushed", "history", "duplicates", "replies", "ignored",
-            "quarantined")}
+        out: dict[str, Any] = {
+            k: getattr(self, k)
+            for k in (
+                "read",
+                "imported",
+                "pushed",
+                "history",
+                "duplicates",
+                "replies",
+                "ignored",
+                "quarantined",
+            )
+        }
         out["skipped"] = dict(self.skipped)
         out["quarantine_reasons"] = dict(self.quarantine_reasons.most_common(_MAX_REASONS))
         out["decisions"] = dict(self.decisions)
@@ -136,8 +152,9 @@ class Summary:
 class _Progress:
     """A rich bar on a terminal, a plain line every few seconds otherwise."""
 
-    def __init__(self, source: str, total: int | None, done: int, *, tty: bool | None = None,
-                 out: Any = None) -> None:
+    def __init__(
+        self, source: str, total: int | None, done: int, *, tty: bool | None = None, out: Any = None
+    ) -> None:
         import sys
 
         self.out = out or sys.stderr
@@ -157,19 +174,28 @@ class _Progress:
                 TimeRemainingColumn,
             )
 
-            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                                 TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=Console(file=self.out))
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=self.out),
+            )
             self._bar.start()
-            self._task = self._bar.add_task(f"backfill {source}", total=total, completed=done,
-                                            rate="")
+            self._task = self._bar.add_task(
+                f"backfill {source}", total=total, completed=done, rate=""
+            )
 
     def advance(self, n: int, summary: Summary) -> None:
         self.done += n
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = f"{(summary.read - self._start_read) / elapsed:,.0f} rows/s" if hasattr(
-            self, "_start_read") else ""
+        rate = (
+            f"{(summary.read - self._start_read) / elapsed:,.0f} rows/s"
+            if hasattr(self, "_start_read")
+            else ""
+        )
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done, rate=rate)
             return
@@ -184,8 +210,12 @@ class _Progress:
         if s is None:
             return
         of = f"/{self.total}" if self.total is not None else ""
-        print(f"backfill {self.source}: {self.done}{of} rows read, {s.imported} imported, "
-              f"{s.quarantined} quarantined {self._rate}", file=self.out, flush=True)
+        print(
+            f"backfill {self.source}: {self.done}{of} rows read, {s.imported} imported, "
+            f"{s.quarantined} quarantined {self._rate}",
+            file=self.out,
+            flush=True,
+        )
 
     def start_at(self, summary: Summary) -> None:
         self._start_read = summary.read
@@ -248,8 +278,10 @@ async def run_backfill(
     ``bulk=False`` sends every item through the general intake path (the bulk path's
     reference: the two must store the same)."""
     if abilities(source).pulling is None:
-        raise ConfigError(f"source {source.name!r} has no archive to read: its channel pushes "
-                          "to us (nothing to backfill)")
+        raise ConfigError(
+            f"source {source.name!r} has no archive to read: its channel pushes "
+            "to us (nothing to backfill)"
+        )
     policy = policy or Policy.from_options(source.cfg.options)
     pool = services.pool
     now = services.clock()
@@ -292,8 +324,9 @@ async def run_backfill(
         # so Python and the two database servers work at the same time.
         ahead = 2 if archive is not None and archive.backfill_read_ahead else 0
         prep = _Preparer(source, intake, policy, now, lo, hi, bulk=bulk and not dry_run)
-        steps = _prefetch(prep.steps(_prefetch(source.pull(pull_cursor), depth=ahead)),
-                          depth=1 if ahead else 0)
+        steps = _prefetch(
+            prep.steps(_prefetch(source.pull(pull_cursor), depth=ahead)), depth=1 if ahead else 0
+        )
         async for step in steps:
             summary.read += len(step.batch.items)
             summary.skipped.update(step.skipped)
@@ -318,13 +351,19 @@ async def run_backfill(
             await conn.execute(q("finish_backfill_run"), source.name, summary.to_json())
             if since is None and until is None and last_cursor is not None:
                 live = {k: v for k, v in last_cursor.items() if k != "backfill"}
-                await conn.execute(q("set_source_cursor_if_empty"), source.name, source.kind,
-                                   live)
+                await conn.execute(q("set_source_cursor_if_empty"), source.name, source.kind, live)
                 # Rows the backfill read that are still open are re-scanned like live ones.
                 await conn.execute(q("merge_backfill_open_rows"), source.name, live)
-    log.info("backfill_finished", source=source.name, dry_run=dry_run, read=summary.read,
-             imported=summary.imported, pushed=summary.pushed, history=summary.history,
-             quarantined=summary.quarantined)
+    log.info(
+        "backfill_finished",
+        source=source.name,
+        dry_run=dry_run,
+        read=summary.read,
+        imported=summary.imported,
+        pushed=summary.pushed,
+        history=summary.history,
+        quarantined=summary.quarantined,
+    )
     return summary
 
 
@@ -383,8 +422,17 @@ class _Preparer:
 
     YIELD_EVERY = 100  # items between yields to the event loop, so writes keep flowing
 
-    def __init__(self, source: Any, intake: Any, policy: Policy, now: dt.datetime,
-                 lo: dt.datetime | None, hi: dt.datetime | None, *, bulk: bool) -> None:
+    def __init__(
+        self,
+        source: Any,
+        intake: Any,
+        policy: Policy,
+        now: dt.datetime,
+        lo: dt.datetime | None,
+        hi: dt.datetime | None,
+        *,
+        bulk: bool,
+    ) -> None:
         self.source, self.intake, self.policy, self.now = source, intake, policy, now
         self.lo, self.hi, self.bulk = lo, hi, bulk
         self.seals = SealCache(intake.crypto) if bulk else None
@@ -413,8 +461,15 @@ class _Preparer:
                     skipped["outside_date_range"] += 1
                     continue
             parsed[item.source_ref] = p
-            item = storable(RawItem(item.source_ref, item.payload, item.received_at,
-                                    {**item.meta, "backfill": True}, item.content_type))
+            item = storable(
+                RawItem(
+                    item.source_ref,
+                    item.payload,
+                    item.received_at,
+                    {**item.meta, "backfill": True},
+                    item.content_type,
+                )
+            )
             if self.bulk and isinstance(p, ComplaintDraft) and eligible(p):
                 verdict, why = self.policy.decide(p, self.now)
                 if verdict == "history":
@@ -428,8 +483,9 @@ class _Preparer:
             history += self._plan(bulk, kept)
         return _Step(batch, parsed, kept, history, skipped)
 
-    def _plan(self, rows: list[tuple[RawItem, ComplaintDraft, str]],
-              kept: list[RawItem]) -> list[HistoryRow]:
+    def _plan(
+        self, rows: list[tuple[RawItem, ComplaintDraft, str]], kept: list[RawItem]
+    ) -> list[HistoryRow]:
         assert self.seals is not None  # planning happens only with bulk on
         planned = plan_history(self.intake, self.seals, self.source, rows)
         if len(planned) < len(rows):  # empty after cleaning: the general path quarantines
@@ -438,9 +494,15 @@ class _Preparer:
         return planned
 
 
-async def _ingest(services: Services, intake: Any, source: Any, step: _Step,
-                  decide: Callable[[ComplaintDraft], Decision],
-                  decisions: dict[int, tuple[Decision, str]], summary: Summary) -> None:
+async def _ingest(
+    services: Services,
+    intake: Any,
+    source: Any,
+    step: _Step,
+    decide: Callable[[ComplaintDraft], Decision],
+    decisions: dict[int, tuple[Decision, str]],
+    summary: Summary,
+) -> None:
     proxy = _CachedParse(source, step.parsed)
     decisions.clear()
     general = list(step.kept)
@@ -463,8 +525,12 @@ async def _ingest(services: Services, intake: Any, source: Any, step: _Step,
         if general:
             # cursor=None: intake keeps the *live* cursor as it is; ours goes to
             # backfill_runs in this same transaction.
-            result = await intake.ingest(proxy, Batch(items=general, cursor=None),  # type: ignore[arg-type]
-                                         decide=decide, conn=conn)
+            result = await intake.ingest(
+                proxy,
+                Batch(items=general, cursor=None),  # type: ignore[arg-type]
+                decide=decide,
+                conn=conn,
+            )
             summary.imported += result.complaints
             summary.history += result.history
             summary.duplicates += result.duplicates
@@ -477,8 +543,9 @@ async def _ingest(services: Services, intake: Any, source: Any, step: _Step,
             summary.quarantine_reasons.update(result.reasons)
             for verdict, why in decisions.values():
                 summary.decisions[f"{verdict}:{why}"] += 1
-        await conn.execute(q("save_backfill_progress"), source.name, step.batch.cursor,
-                           summary.to_json())
+        await conn.execute(
+            q("save_backfill_progress"), source.name, step.batch.cursor, summary.to_json()
+        )
 
 
 def _count_dry(summary: Summary, parsed: list[Any], policy: Policy, now: dt.datetime) -> None:
@@ -515,6 +582,7 @@ async def reset_backfill(services: Services, source: str) -> None:
 
 # -- satukanal report migration ---------------------------------------------------------
 
+
 @dataclass
 class SourceMigration:
     source: str
@@ -543,7 +611,8 @@ class SourceMigration:
             return "not yet: items waiting or quarantined"
         if self.still_arriving:
             return "not yet: citizens still use this channel" + (
-                " (sunset notices are being sent)" if self.sunset else " (consider sunset mode)")
+                " (sunset notices are being sent)" if self.sunset else " (consider sunset mode)"
+            )
         if self.backfill_state.startswith("running"):
             return "not yet: backfill unfinished"
         return "ready to switch off"
@@ -552,7 +621,8 @@ class SourceMigration:
 async def migration_report(services: Services, *, recent_days: int = 30) -> list[SourceMigration]:
     settings = services.settings
     rows: dict[str, SourceMigration] = {
-        s.name: SourceMigration(s.name, s.kind, s.sunset, True) for s in settings.sources}
+        s.name: SourceMigration(s.name, s.kind, s.sunset, True) for s in settings.sources
+    }
     async with services.pool.acquire() as conn:
         raw = await conn.fetch(q("migration_raw_counts"), recent_days)
         comp = await conn.fetch(q("migration_complaint_counts"))

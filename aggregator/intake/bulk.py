@@ -51,10 +51,31 @@ from connectors.base import RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
 from schemas.events import EventKind
 
-RAW_COLUMNS = ("id", "source", "source_ref", "received_at", "content_type", "payload", "meta",
-               "state", "complaint_id", "content_hash", "payload_key")
-REPORTER_COLUMNS = ("id", "key_id", "name_enc", "email_enc", "phone_enc", "nik_enc",
-                    "email_hash", "phone_hash", "nik_hash", "nik_valid")
+RAW_COLUMNS = (
+    "id",
+    "source",
+    "source_ref",
+    "received_at",
+    "content_type",
+    "payload",
+    "meta",
+    "state",
+    "complaint_id",
+    "content_hash",
+    "payload_key",
+)
+REPORTER_COLUMNS = (
+    "id",
+    "key_id",
+    "name_enc",
+    "email_enc",
+    "phone_enc",
+    "nik_enc",
+    "email_hash",
+    "phone_hash",
+    "nik_hash",
+    "nik_valid",
+)
 # The planned tuple (shared with the general path), then the batch's two constants.
 COMPLAINT_COLUMNS = (*COMPLAINT_ROW, "source", "source_agency")
 EVENT_COLUMNS = ("complaint_id", "kind", "at", "actor", "data")
@@ -64,8 +85,12 @@ def eligible(draft: ComplaintDraft) -> bool:
     """Whether a complaint kept as history can take the bulk path: not a possible reply
     (that needs a look-up), no attachments (stored content-addressed, one by one) and not
     anonymous (its text is redacted and its original scrubbed on the general path)."""
-    return not (draft.attachments or draft.anonymous or draft.origin.get("maybe_reply_by_phone")
-                or draft.origin.get("maybe_reply_thread"))
+    return not (
+        draft.attachments
+        or draft.anonymous
+        or draft.origin.get("maybe_reply_by_phone")
+        or draft.origin.get("maybe_reply_thread")
+    )
 
 
 class SealCache:
@@ -76,14 +101,30 @@ class SealCache:
         self._cache: OrderedDict[tuple[Any, ...], SealedReporter] = OrderedDict()
 
     def seal(self, reporter: Reporter) -> SealedReporter:
-        key = (self.crypto.current_id, reporter.name, reporter.email, reporter.phone,
-               reporter.phone_raw, reporter.nik, reporter.nik_valid)
+        key = (
+            self.crypto.current_id,
+            reporter.name,
+            reporter.email,
+            reporter.phone,
+            reporter.phone_raw,
+            reporter.nik,
+            reporter.nik_valid,
+        )
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
-            return SealedReporter(uuid.uuid4(), hit.key_id, hit.name_enc, hit.email_enc,
-                                  hit.phone_enc, hit.nik_enc, hit.email_hash, hit.phone_hash,
-                                  hit.nik_hash, hit.nik_valid)
+            return SealedReporter(
+                uuid.uuid4(),
+                hit.key_id,
+                hit.name_enc,
+                hit.email_enc,
+                hit.phone_enc,
+                hit.nik_enc,
+                hit.email_hash,
+                hit.phone_hash,
+                hit.nik_hash,
+                hit.nik_valid,
+            )
         sealed = seal(self.crypto, reporter)
         self._cache[key] = sealed
         if len(self._cache) > self.size:
@@ -116,8 +157,9 @@ class HistoryResult:
     rerouted: list[HistoryRow]  # duplicates of a stored complaint: for the general path
 
 
-def plan_history(intake: Intake, seals: SealCache, source: Any,
-                 rows: list[tuple[RawItem, ComplaintDraft, str]]) -> list[HistoryRow]:
+def plan_history(
+    intake: Intake, seals: SealCache, source: Any, rows: list[tuple[RawItem, ComplaintDraft, str]]
+) -> list[HistoryRow]:
     """Everything but the writes, for drafts the policy keeps as history. Rows whose text is
     empty after cleaning are left out: the general path quarantines them with a reason."""
     cfg = source.cfg
@@ -136,27 +178,46 @@ def plan_history(intake: Intake, seals: SealCache, source: Any,
         complaint = complaint_row(d, content, cid, None, sealed, status, None, chash, route)
         event = ingested_event(source, d, status, route)
         crypto = intake.crypto
-        out.append(HistoryRow(item, why, cid, sealed, chash, complaint, event,
-                              seal_payload(crypto, item.payload), crypto.digest(item.payload),
-                              seal_meta(crypto, item.meta), crypto.current_id))
+        out.append(
+            HistoryRow(
+                item,
+                why,
+                cid,
+                sealed,
+                chash,
+                complaint,
+                event,
+                seal_payload(crypto, item.payload),
+                crypto.digest(item.payload),
+                seal_meta(crypto, item.meta),
+                crypto.current_id,
+            )
+        )
     return out
 
 
-async def write_history(conn: asyncpg.Connection, source: Any,
-                        rows: list[HistoryRow]) -> HistoryResult:
+async def write_history(
+    conn: asyncpg.Connection, source: Any, rows: list[HistoryRow]
+) -> HistoryResult:
     """Write planned rows inside the caller's transaction. Rows already held are skipped;
     rows that duplicate a stored complaint (or an earlier row of this batch) are handed
     back for the general path, which links them."""
     if not rows:
         return HistoryResult([], 0, [])
-    held = {r["source_ref"] for r in await conn.fetch(
-        q("find_held_raw_refs"), source.name, [r.item.source_ref for r in rows])}
+    held = {
+        r["source_ref"]
+        for r in await conn.fetch(
+            q("find_held_raw_refs"), source.name, [r.item.source_ref for r in rows]
+        )
+    }
     fresh = [r for r in rows if r.item.source_ref not in held]
     index: dict[bytes, list[Any]] = {}
-    for d in await conn.fetch(q("find_recent_duplicates"), list({r.chash for r in fresh}),
-                              DUPLICATE_WINDOW_DAYS):
+    for d in await conn.fetch(
+        q("find_recent_duplicates"), list({r.chash for r in fresh}), DUPLICATE_WINDOW_DAYS
+    ):
         index.setdefault(bytes(d["content_hash"]), []).append(
-            (d["id"], d["phone_hash"], d["email_hash"], d["nik_hash"]))
+            (d["id"], d["phone_hash"], d["email_hash"], d["nik_hash"])
+        )
     written: list[HistoryRow] = []
     rerouted: list[HistoryRow] = []
     for r in fresh:
@@ -165,30 +226,70 @@ async def write_history(conn: asyncpg.Connection, source: Any,
             rerouted.append(r)
             continue
         index.setdefault(r.chash, []).append(
-            (r.cid, s.phone_hash, s.email_hash, s.nik_hash) if s else (r.cid, None, None, None))
+            (r.cid, s.phone_hash, s.email_hash, s.nik_hash) if s else (r.cid, None, None, None)
+        )
         written.append(r)
     if not written:
         return HistoryResult([], len(rows) - len(fresh), rerouted)
     # Raw ids up front, so each raw item is written once, already pointing at its complaint.
     got = await conn.fetch(
         "SELECT nextval('raw_items_id_seq') AS id, now() AS now FROM generate_series(1, $1)",
-        len(written))
+        len(written),
+    )
     ids, now = [x["id"] for x in got], got[0]["now"]
-    await conn.copy_records_to_table("raw_items", columns=RAW_COLUMNS, records=[
-        (rid, source.name, r.item.source_ref, r.item.received_at, r.item.content_type,
-         r.payload_enc, r.meta, "accepted", r.cid, r.payload_digest,
-         r.payload_key)
-        for rid, r in zip(ids, written, strict=True)])
+    await conn.copy_records_to_table(
+        "raw_items",
+        columns=RAW_COLUMNS,
+        records=[
+            (
+                rid,
+                source.name,
+                r.item.source_ref,
+                r.item.received_at,
+                r.item.content_type,
+                r.payload_enc,
+                r.meta,
+                "accepted",
+                r.cid,
+                r.payload_digest,
+                r.payload_key,
+            )
+            for rid, r in zip(ids, written, strict=True)
+        ],
+    )
     sealed = [r.sealed for r in written if r.sealed is not None]
     if sealed:
-        await conn.copy_records_to_table("reporters", columns=REPORTER_COLUMNS, records=[
-            (s.id, s.key_id, s.name_enc, s.email_enc, s.phone_enc, s.nik_enc, s.email_hash,
-             s.phone_hash, s.nik_hash, s.nik_valid) for s in sealed])
-    await conn.copy_records_to_table("complaints", columns=COMPLAINT_COLUMNS, records=[
-        (*r.complaint[:2], rid, *r.complaint[3:], source.name, source.cfg.agency)
-        for rid, r in zip(ids, written, strict=True)])
+        await conn.copy_records_to_table(
+            "reporters",
+            columns=REPORTER_COLUMNS,
+            records=[
+                (
+                    s.id,
+                    s.key_id,
+                    s.name_enc,
+                    s.email_enc,
+                    s.phone_enc,
+                    s.nik_enc,
+                    s.email_hash,
+                    s.phone_hash,
+                    s.nik_hash,
+                    s.nik_valid,
+                )
+                for s in sealed
+            ],
+        )
+    await conn.copy_records_to_table(
+        "complaints",
+        columns=COMPLAINT_COLUMNS,
+        records=[
+            (*r.complaint[:2], rid, *r.complaint[3:], source.name, source.cfg.agency)
+            for rid, r in zip(ids, written, strict=True)
+        ],
+    )
     actor = f"source:{source.name}"
-    await conn.copy_records_to_table("events", columns=EVENT_COLUMNS, records=[
-        (r.cid, EventKind.COMPLAINT_INGESTED, now, actor, r.event) for r in written])
+    await conn.copy_records_to_table(
+        "events",
+        columns=EVENT_COLUMNS,
+        records=[(r.cid, EventKind.COMPLAINT_INGESTED, now, actor, r.event) for r in written],
+    )
     return HistoryResult(written, len(rows) - len(fresh), rerouted)
-

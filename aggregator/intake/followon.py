@@ -61,8 +61,12 @@ async def _open_complaint(
 
 
 async def reply_or_new(
-    intake: Any, conn: asyncpg.Connection, plan: Any, p: ComplaintDraft | ReplyDraft,
-    target: uuid.UUID, others: list[uuid.UUID] | None = None,
+    intake: Any,
+    conn: asyncpg.Connection,
+    plan: Any,
+    p: ComplaintDraft | ReplyDraft,
+    target: uuid.UUID,
+    others: list[uuid.UUID] | None = None,
 ) -> tuple[Verdict, uuid.UUID, asyncpg.Record | None]:
     """The verdict, the complaint it replies to (the newest open one unless the message is
     about an older one of the same reporter) and that complaint's row."""
@@ -98,8 +102,9 @@ def as_complaint(p: ComplaintDraft | ReplyDraft) -> ComplaintDraft:
     """A message judged a new complaint, as the draft intake plans (status-page text)."""
     if isinstance(p, ComplaintDraft):
         return p
-    return ComplaintDraft(channel=p.channel, content=p.text, submitted_at=p.sent_at,
-                          origin={"from_status_page": True})
+    return ComplaintDraft(
+        channel=p.channel, content=p.text, submitted_at=p.sent_at, origin={"from_status_page": True}
+    )
 
 
 def events(

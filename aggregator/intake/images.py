@@ -75,8 +75,9 @@ def anonymous_name(att: AttachmentDraft, n: int) -> str:
     return f"lampiran-{n}{ext}"
 
 
-def scrub_original(payload: bytes, content_type: str, swaps: list[tuple[bytes, bytes]], *,
-                   max_pixels: int) -> bytes:
+def scrub_original(
+    payload: bytes, content_type: str, swaps: list[tuple[bytes, bytes]], *, max_pixels: int
+) -> bytes:
     """An anonymous reporter's raw original with its photos' metadata removed too: the
     original kept (encrypted) for administrators must not carry the GPS position either. In
     an e-mail every image part is re-encoded (base64) and the message re-serialised; in a

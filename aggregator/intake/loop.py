@@ -106,8 +106,14 @@ class IngestLoop:
         # Failing poll after poll (one poison item crashing every poll, an unreachable
         # server) is degraded too, not only refused credentials.
         degraded = degraded or self.failures >= src.cfg.degrade_after_failures
-        await record.failed(self.services.pool, "source", src.name, self.services.clock(),
-                            error, needs_human=degraded)
+        await record.failed(
+            self.services.pool,
+            "source",
+            src.name,
+            self.services.clock(),
+            error,
+            needs_human=degraded,
+        )
         # Log once when it goes down, once when it is back: not at every poll.
         if degraded and not self.degraded:
             log.error("source_degraded", source=src.name, error=str(exc))
@@ -130,8 +136,9 @@ class IngestLoop:
             waits = abilities(self.source).waits_for_new
             with contextlib.suppress(asyncio.TimeoutError):
                 if waits is not None and not self.degraded:
-                    await asyncio.wait_for(_first(stop.wait(), waits.wait_for_new(interval)),
-                                           interval + 5)
+                    await asyncio.wait_for(
+                        _first(stop.wait(), waits.wait_for_new(interval)), interval + 5
+                    )
                 else:
                     await asyncio.wait_for(stop.wait(), interval)
 

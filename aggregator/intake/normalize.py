@@ -142,10 +142,15 @@ def _tidy(text: str) -> bool:
     printable characters, spaces and newlines (``isprintable`` is false for every category C
     character, tab, CR and the other spaces), no space runs, no space at a line's edge, no
     three newlines in a row, nothing to strip at the ends."""
-    return (text == text.strip() and "  " not in text and " \n" not in text
-            and "\n " not in text and "\n\n\n" not in text
-            and text.replace("\n", " ").isprintable()
-            and (text.isascii() or unicodedata.is_normalized("NFC", text)))
+    return (
+        text == text.strip()
+        and "  " not in text
+        and " \n" not in text
+        and "\n " not in text
+        and "\n\n\n" not in text
+        and text.replace("\n", " ").isprintable()
+        and (text.isascii() or unicodedata.is_normalized("NFC", text))
+    )
 
 
 def clean_text(text: str) -> str:
@@ -161,10 +166,38 @@ def _clean(text: str) -> str:
 
 
 # Abbreviations that end in a full stop without ending a sentence (addresses, titles, money).
-_ABBREVIATIONS = frozenset({
-    "jl", "jln", "gg", "no", "rt", "rw", "kel", "kec", "kab", "prov", "km", "rp", "dr", "drs",
-    "ir", "h", "hj", "bpk", "ibu", "sdr", "yth", "tgl", "ds", "kp", "blk", "pt", "cv", "st",
-})
+_ABBREVIATIONS = frozenset(
+    {
+        "jl",
+        "jln",
+        "gg",
+        "no",
+        "rt",
+        "rw",
+        "kel",
+        "kec",
+        "kab",
+        "prov",
+        "km",
+        "rp",
+        "dr",
+        "drs",
+        "ir",
+        "h",
+        "hj",
+        "bpk",
+        "ibu",
+        "sdr",
+        "yth",
+        "tgl",
+        "ds",
+        "kp",
+        "blk",
+        "pt",
+        "cv",
+        "st",
+    }
+)
 _SENTENCE_END = re.compile(r"([.!?])\s+")
 
 
@@ -198,8 +231,9 @@ _SITE_NAME = re.compile(
 
 def is_site_name(name: str | None) -> bool:
     """True when ``name`` names a site, form or mailer rather than a person."""
-    return bool(name) and (_SITE_NAME.search(name or "") is not None or "@" in (name or "")
-                           or "://" in (name or ""))
+    return bool(name) and (
+        _SITE_NAME.search(name or "") is not None or "@" in (name or "") or "://" in (name or "")
+    )
 
 
 def settle_draft(d: Any) -> Any:

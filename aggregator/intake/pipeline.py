@@ -123,7 +123,9 @@ _ID_PLACEHOLDER = {"phone": "[telepon]", "nik": "[nik]", "email": "[email]"}.__g
 
 _TRACE = re.compile(
     rb"^(received|return-path|delivered-to|x-[\w-]+|dkim-signature|arc-[\w-]+|"
-    rb"authentication-results|received-spf)$", re.IGNORECASE)
+    rb"authentication-results|received-spf)$",
+    re.IGNORECASE,
+)
 
 
 def mail_identity(raw: bytes) -> bytes:
@@ -148,9 +150,14 @@ def mail_identity(raw: bytes) -> bytes:
 def refused(exc: BaseException) -> bool:
     """The database refused this data, as opposed to: the database is unreachable or shutting
     down (then nothing may be quarantined; the batch is retried on the next poll)."""
-    return not isinstance(exc, (asyncpg.PostgresConnectionError,
-                                asyncpg.OperatorInterventionError,
-                                asyncpg.InsufficientResourcesError))
+    return not isinstance(
+        exc,
+        (
+            asyncpg.PostgresConnectionError,
+            asyncpg.OperatorInterventionError,
+            asyncpg.InsufficientResourcesError,
+        ),
+    )
 
 
 def storable(item: RawItem) -> RawItem:
@@ -196,9 +203,7 @@ class _Plan:
     run_after: dict[str, dt.datetime] = field(default_factory=dict)
     # Complaints written before the batch's routing was back: (id, text, channel's agency,
     # their complaint_ingested event's data), routed in _flush once the model has answered.
-    unrouted: list[tuple[uuid.UUID, str, str | None, dict[str, Any]]] = field(
-        default_factory=list
-    )
+    unrouted: list[tuple[uuid.UUID, str, str | None, dict[str, Any]]] = field(default_factory=list)
     routing: asyncio.Future[None] | None = None
 
 
@@ -208,9 +213,7 @@ class Intake:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.crypto = services.crypto
-        self.router = Router(
-            services.settings, process=getattr(services, "model_process", None)
-        )
+        self.router = Router(services.settings, process=getattr(services, "model_process", None))
         self.reply_window_days = services.settings.notify.reply_window_days
         configure_pillow(services.settings.privacy.image_max_pixels)
         self.junk = JunkFilter(services.settings.junk)
@@ -246,8 +249,12 @@ class Intake:
         except asyncpg.PostgresError as exc:
             if not refused(exc):
                 raise
-            log.warning("intake_batch_fell_back", source=source.name, size=len(parsed),
-                        error=redact_text(str(exc))[:200])
+            log.warning(
+                "intake_batch_fell_back",
+                source=source.name,
+                size=len(parsed),
+                error=redact_text(str(exc))[:200],
+            )
         # Something in the batch broke the bulk write: split it in halves under savepoints
         # until the bad item stands alone, and quarantine that one; the rest flows on.
         result = IngestResult()
@@ -289,8 +296,10 @@ class Intake:
                 title = redact_text(title, _ID_PLACEHOLDER)
             if content != d.content or title != d.title:
                 original = _json({"title": d.title, "content": d.content})
-                update["origin"] = {**d.origin, "original_text": self.crypto.seal_value(
-                    "complaint.original_text", original)}
+                update["origin"] = {
+                    **d.origin,
+                    "original_text": self.crypto.seal_value("complaint.original_text", original),
+                }
                 update.update(content=content, title=title)
                 flags.append("pii_redacted")
         if d.attachments:
@@ -302,15 +311,26 @@ class Intake:
                 try:
                     if d.anonymous or not privacy.keep_photo_metadata:
                         att = await asyncio.wait_for(
-                            asyncio.to_thread(clean_photo, att,
-                                              max_pixels=privacy.image_max_pixels),
-                            privacy.image_timeout_s)
+                            asyncio.to_thread(
+                                clean_photo, att, max_pixels=privacy.image_max_pixels
+                            ),
+                            privacy.image_timeout_s,
+                        )
                 except (ImageRefused, TimeoutError) as exc:
                     why = str(exc) or f"took longer than {privacy.image_timeout_s} s"
                     meta = {**item.meta, "attachment_of": item.source_ref, "filename": name}
-                    bad.append((RawItem(f"{item.source_ref}#attachment-{n}", att.data,
-                                        item.received_at, meta, att.content_type),
-                                f"attachment {name!r} quarantined: {why}"))
+                    bad.append(
+                        (
+                            RawItem(
+                                f"{item.source_ref}#attachment-{n}",
+                                att.data,
+                                item.received_at,
+                                meta,
+                                att.content_type,
+                            ),
+                            f"attachment {name!r} quarantined: {why}",
+                        )
+                    )
                     flags.append("attachment_quarantined")
                     continue
                 if before != att.data:
@@ -319,22 +339,36 @@ class Intake:
             update["attachments"] = tuple(kept)
             if d.anonymous:
                 try:
-                    scrubbed = await asyncio.wait_for(asyncio.to_thread(
-                        scrub_original, item.payload, item.content_type, swaps,
-                        max_pixels=privacy.image_max_pixels), privacy.image_timeout_s)
+                    scrubbed = await asyncio.wait_for(
+                        asyncio.to_thread(
+                            scrub_original,
+                            item.payload,
+                            item.content_type,
+                            swaps,
+                            max_pixels=privacy.image_max_pixels,
+                        ),
+                        privacy.image_timeout_s,
+                    )
                 except (TimeoutError, ValueError) as exc:
                     log.warning("raw_original_not_scrubbed", error=str(exc)[:200])
                 else:
-                    item = RawItem(item.source_ref, scrubbed, item.received_at,
-                                   {**item.meta, "photo_metadata_removed": True},
-                                   item.content_type)
+                    item = RawItem(
+                        item.source_ref,
+                        scrubbed,
+                        item.received_at,
+                        {**item.meta, "photo_metadata_removed": True},
+                        item.content_type,
+                    )
         if not update:
             return d, item
         update["flags"] = tuple(dict.fromkeys(flags))
         return d.model_copy(update=update), item
 
     async def _quarantine_attachments(
-        self, conn: asyncpg.Connection, source: Any, bad: list[tuple[RawItem, str]],
+        self,
+        conn: asyncpg.Connection,
+        source: Any,
+        bad: list[tuple[RawItem, str]],
         result: IngestResult,
     ) -> None:
         for item, why in bad:
@@ -358,8 +392,11 @@ class Intake:
             if not refused(exc):
                 raise
             if len(parsed) == 1:
-                result.add(await self._quarantine_items(
-                    conn, source, [parsed[0][0]], f"could not be stored: {exc}"))
+                result.add(
+                    await self._quarantine_items(
+                        conn, source, [parsed[0][0]], f"could not be stored: {exc}"
+                    )
+                )
                 return
         mid = len(parsed) // 2
         await self._write_split(conn, source, parsed[:mid], decide, result)
@@ -378,12 +415,20 @@ class Intake:
                     raise
                 # Even the sanitised item is refused: keep its bytes under a reference made
                 # of their digest, so the channel moves on and an operator can find it.
-                log.error("intake_quarantine_fell_back", source=source.name,
-                          error=redact_text(str(exc))[:200])
-                ref = "unstorable:" + hashlib.sha256(
-                    item.source_ref.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+                log.error(
+                    "intake_quarantine_fell_back",
+                    source=source.name,
+                    error=redact_text(str(exc))[:200],
+                )
+                ref = (
+                    "unstorable:"
+                    + hashlib.sha256(item.source_ref.encode("utf-8", "surrogatepass")).hexdigest()[
+                        :32
+                    ]
+                )
                 rid = await self._insert_quarantined(
-                    conn, source, RawItem(ref, item.payload, None, {}), reason)
+                    conn, source, RawItem(ref, item.payload, None, {}), reason
+                )
             if rid is None:
                 result.skipped += 1
             else:
@@ -396,17 +441,17 @@ class Intake:
         self, conn: asyncpg.Connection, source: Any, item: RawItem, reason: str
     ) -> int | None:
         rid: int | None = await conn.fetchval(
-                q("insert_quarantined_raw_item"),
-                source.name,
-                safe_text(item.source_ref),
-                item.received_at,
-                safe_text(item.content_type),
-                seal_payload(self.crypto, item.payload),
-                seal_meta(self.crypto, json_safe(item.meta)),
-                safe_text(redact_text(reason))[:2000],
-                self.crypto.current_id,
-                self.crypto.digest(item.payload),
-            )
+            q("insert_quarantined_raw_item"),
+            source.name,
+            safe_text(item.source_ref),
+            item.received_at,
+            safe_text(item.content_type),
+            seal_payload(self.crypto, item.payload),
+            seal_meta(self.crypto, json_safe(item.meta)),
+            safe_text(redact_text(reason))[:2000],
+            self.crypto.current_id,
+            self.crypto.digest(item.payload),
+        )
         return rid
 
     async def _save_cursor(
@@ -466,8 +511,9 @@ class Intake:
         raw_ids = {r["source_ref"]: r["id"] for r in rows}
         result.skipped = len(parsed) - len(raw_ids)
         result.new = len(raw_ids)
-        reused = await self._reused_refs(conn, source, [x for x in parsed
-                                                        if x[0].source_ref not in raw_ids])
+        reused = await self._reused_refs(
+            conn, source, [x for x in parsed if x[0].source_ref not in raw_ids]
+        )
         if reused:
             # A different message under a Message-ID we hold: kept under its own reference,
             # marked, instead of being acknowledged and dropped as a re-pull.
@@ -524,8 +570,9 @@ class Intake:
                 isinstance(p, ComplaintDraft)
                 and (p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread"))
             ):
-                await self._plan_reply(conn, plan, result, source, raw_id, p, dup_index, decide,
-                                       item)
+                await self._plan_reply(
+                    conn, plan, result, source, raw_id, p, dup_index, decide, item
+                )
             elif (email_target := self._open_by_sender_email(plan, p)) is not None:
                 judged = await self._plan_judged(
                     conn, plan, result, source, raw_id, p, email_target, dup_index, decide
@@ -541,7 +588,9 @@ class Intake:
         return result
 
     async def _reused_refs(
-        self, conn: asyncpg.Connection, source: Any,
+        self,
+        conn: asyncpg.Connection,
+        source: Any,
         held: list[tuple[RawItem, Parsed | InvalidInput]],
     ) -> list[tuple[RawItem, Parsed | InvalidInput]]:
         """Of the items whose reference is already held, the e-mails whose bytes differ from
@@ -549,8 +598,9 @@ class Intake:
         mails = [(i, p) for i, p in held if i.content_type == "message/rfc822"]
         if not mails:
             return []
-        rows = await conn.fetch(q("held_raw_digests"), source.name,
-                                [i.source_ref for i, _ in mails])
+        rows = await conn.fetch(
+            q("held_raw_digests"), source.name, [i.source_ref for i, _ in mails]
+        )
         held_rows = {r["source_ref"]: r for r in rows}
         out: list[tuple[RawItem, Parsed | InvalidInput]] = []
         for item, p in mails:
@@ -567,8 +617,13 @@ class Intake:
                 continue  # the same message delivered again (only trace headers differ)
             why = f"reuses the Message-ID {item.source_ref} of a different message"
             meta = {**item.meta, "reused_ref": item.source_ref, "reused_reason": why}
-            again = RawItem(f"{item.source_ref}#{mine.hex()[:16]}", item.payload,
-                            item.received_at, meta, item.content_type)
+            again = RawItem(
+                f"{item.source_ref}#{mine.hex()[:16]}",
+                item.payload,
+                item.received_at,
+                meta,
+                item.content_type,
+            )
             if isinstance(p, ComplaintDraft):
                 p = p.model_copy(update={"flags": (*p.flags, "reused_message_id")})
             log.warning("intake_reused_reference", source=source.name, reason=why)
@@ -806,8 +861,7 @@ class Intake:
                 plan.planned_text[cid] = text
             plan.jobs.append((JobKind.PUSH, cid, {}, f"push:{cid}"))
             quiet = self.services.settings.bursts.quiet_window_s
-            if (quiet and d.channel.value in BURST_CHANNELS
-                    and d.origin.get("maybe_reply_by_phone")):
+            if quiet and d.channel.value in BURST_CHANNELS and d.origin.get("maybe_reply_by_phone"):
                 # an SMS burst becomes one complaint: the push waits for the sender's quiet
                 plan.run_after[f"push:{cid}"] = self.services.clock() + dt.timedelta(seconds=quiet)
             if cfg.sunset:
@@ -873,7 +927,8 @@ class Intake:
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
                 return
             plan.states.append(
-                (raw_id, RawState.QUARANTINED, "reply matches no known complaint", None))
+                (raw_id, RawState.QUARANTINED, "reply matches no known complaint", None)
+            )
             result.quarantined += 1
             result.reasons["reply matches no known complaint"] = (
                 result.reasons.get("reply matches no known complaint", 0) + 1
@@ -886,8 +941,9 @@ class Intake:
             if judged is None:
                 return  # a new complaint, planned
             target = judged["complaint"]  # maybe an older complaint of the same reporter
-        await self._plan_reply_to(conn, plan, result, source, raw_id, p, target,
-                                  matched_by=matched_by, item=item)
+        await self._plan_reply_to(
+            conn, plan, result, source, raw_id, p, target, matched_by=matched_by, item=item
+        )
 
     async def _plan_reply_to(
         self,
@@ -913,8 +969,18 @@ class Intake:
         if how is None:
             how, why = await self._verify_sender(conn, target, p, item)
         plan.reply_rows.append(
-            (reply_id, target, raw_id, p.channel.value, text or "(kosong)", sent_at, resolved,
-             how is not None, how, why)
+            (
+                reply_id,
+                target,
+                raw_id,
+                p.channel.value,
+                text or "(kosong)",
+                sent_at,
+                resolved,
+                how is not None,
+                how,
+                why,
+            )
         )
         if how is None:
             # Not the reporter (or not provably): kept for an operator, never sent upstream
@@ -925,24 +991,37 @@ class Intake:
                     target,
                     "reporter_reply_unverified",
                     f"source:{source.name}",
-                    {"reply_id": str(reply_id), "channel": p.channel.value, "reason": why,
-                     "resolved_claimed": resolved},
+                    {
+                        "reply_id": str(reply_id),
+                        "channel": p.channel.value,
+                        "reason": why,
+                        "resolved_claimed": resolved,
+                    },
                 )
             )
-            log.warning("reply_held_unverified", source=source.name, complaint_id=str(target),
-                        channel=p.channel.value)
+            log.warning(
+                "reply_held_unverified",
+                source=source.name,
+                complaint_id=str(target),
+                channel=p.channel.value,
+            )
             result.replies += 1
             return
         plan.states.append((raw_id, RawState.REPLY, None, target))
         plan.jobs.append(
-            (JobKind.REPLY_UP, target, {"reply_id": str(reply_id)}, f"reply:{reply_id}"))
+            (JobKind.REPLY_UP, target, {"reply_id": str(reply_id)}, f"reply:{reply_id}")
+        )
         plan.events.append(
             (
                 target,
                 EventKind.REPORTER_REPLIED,
                 f"source:{source.name}",
-                {"reply_id": str(reply_id), "channel": p.channel.value, "resolved": resolved,
-                 "verified_by": how},
+                {
+                    "reply_id": str(reply_id),
+                    "channel": p.channel.value,
+                    "resolved": resolved,
+                    "verified_by": how,
+                },
             )
         )
         if resolved is not None:
@@ -961,8 +1040,12 @@ class Intake:
         """Another SMS of the sender's burst (issue 14, item 3): onto the complaint not yet
         pushed, whose push then waits for quiet again. True when it was added."""
         quiet = self.services.settings.bursts.quiet_window_s
-        if not (quiet and isinstance(p, ComplaintDraft) and p.channel.value in BURST_CHANNELS
-                and p.origin.get("maybe_reply_by_phone")):
+        if not (
+            quiet
+            and isinstance(p, ComplaintDraft)
+            and p.channel.value in BURST_CHANNELS
+            and p.origin.get("maybe_reply_by_phone")
+        ):
             return False
         part = clean_text(p.content)
         now = self.services.clock()
@@ -978,8 +1061,14 @@ class Intake:
                 return False
             await conn.execute(q("extend_burst"), target, part, now, quiet)
         plan.states.append((raw_id, "accepted", "part of the sender's burst", target))
-        plan.events.append((target, "burst_merged", f"source:{source.name}",
-                            {"quiet_window_s": quiet, "text": part[:200]}))
+        plan.events.append(
+            (
+                target,
+                "burst_merged",
+                f"source:{source.name}",
+                {"quiet_window_s": quiet, "text": part[:200]},
+            )
+        )
         return True
 
     def _matched_by_sender(self, plan: _Plan, p: Any, target: uuid.UUID) -> bool:
@@ -1069,17 +1158,24 @@ class Intake:
             phone, email = p.reporter.phone, p.reporter.email
         phone_h = self.crypto.match_hash("phone", phone_key(phone))
         email_h = self.crypto.match_hash("email", email)
-        if phone_h is not None and row["phone_hash"] is not None and (
-                bytes(row["phone_hash"]) == phone_h):
+        if (
+            phone_h is not None
+            and row["phone_hash"] is not None
+            and (bytes(row["phone_hash"]) == phone_h)
+        ):
             return "phone", None
-        if email_h is not None and row["email_hash"] is not None and (
-                bytes(row["email_hash"]) == email_h):
+        if (
+            email_h is not None
+            and row["email_hash"] is not None
+            and (bytes(row["email_hash"]) == email_h)
+        ):
             return "email", None
         if phone_h is None and email_h is None:
             return None, "pengirim tanpa nomor atau alamat e-mail yang dapat dicocokkan"
         if row["phone_hash"] is None and row["email_hash"] is None:
-            return None, (f"pengaduan {tracking} tidak menyimpan nomor atau e-mail pelapor "
-                          "untuk dicocokkan")
+            return None, (
+                f"pengaduan {tracking} tidak menyimpan nomor atau e-mail pelapor untuk dicocokkan"
+            )
         if phone_h is not None:
             return None, f"nomor pengirim bukan nomor pelapor pengaduan {tracking}"
         return None, f"alamat e-mail pengirim bukan alamat pelapor pengaduan {tracking}"
@@ -1126,20 +1222,32 @@ class Intake:
             cols = list(zip(*plan.states, strict=True))
             await conn.execute(q("set_raw_states"), *[list(c) for c in cols])
         if plan.jobs:
-            cols = list(zip(*[(k, c, _json(seal_job_payload(self.crypto, p)), d,
-                               plan.run_after.get(d or ""))
-                              for k, c, p, d in plan.jobs], strict=True))
+            cols = list(
+                zip(
+                    *[
+                        (
+                            k,
+                            c,
+                            _json(seal_job_payload(self.crypto, p)),
+                            d,
+                            plan.run_after.get(d or ""),
+                        )
+                        for k, c, p, d in plan.jobs
+                    ],
+                    strict=True,
+                )
+            )
             await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
             await conn.execute(q("notify_jobs"), "intake")
         if plan.unrouted:
             await self._set_routes(conn, plan)
         if plan.clusterable and self.services.settings.bursts.cluster_window_h > 0:
-            await clusters.assign(conn, plan.clusterable,
-                                  self.services.settings.bursts.cluster_window_h)
+            await clusters.assign(
+                conn, plan.clusterable, self.services.settings.bursts.cluster_window_h
+            )
         if plan.events:
             cols = list(zip(*[(c, k, a, _json(d)) for c, k, a, d in plan.events], strict=True))
             await conn.execute(q("insert_events"), *[list(c) for c in cols])
-
 
     async def _set_routes(self, conn: asyncpg.Connection, plan: _Plan) -> None:
         """The routes of the complaints written while the model was still at work."""
@@ -1152,8 +1260,15 @@ class Intake:
             if cid in plan.clusterable:
                 plan.clusterable[cid][1] = route.policy_category
             rows.append(
-                (cid, route.agency, route.policy_category, route.code, route.confidence,
-                 _json(list(route.reasons)), route.triage)
+                (
+                    cid,
+                    route.agency,
+                    route.policy_category,
+                    route.code,
+                    route.confidence,
+                    _json(list(route.reasons)),
+                    route.triage,
+                )
             )
         cols = list(zip(*rows, strict=True))
         await conn.execute(q("set_complaint_routes"), *[list(c) for c in cols])
@@ -1162,11 +1277,32 @@ class Intake:
 # A planned complaint, in insert_complaints' order after its per-batch parameters (source,
 # source_agency); the bulk path COPYs the same tuples.
 COMPLAINT_ROW = (
-    "id", "channel", "raw_item_id", "reporter_id", "title", "content", "classification",
-    "agency_id", "anonymous", "confidential", "location", "occurred_on", "submitted_at",
-    "status", "duplicate_of", "content_hash", "thread_keys", "origin", "flags",
-    "legacy_status", "category_id", "route_category", "route_agency", "route_confidence",
-    "route_reasons", "needs_triage",
+    "id",
+    "channel",
+    "raw_item_id",
+    "reporter_id",
+    "title",
+    "content",
+    "classification",
+    "agency_id",
+    "anonymous",
+    "confidential",
+    "location",
+    "occurred_on",
+    "submitted_at",
+    "status",
+    "duplicate_of",
+    "content_hash",
+    "thread_keys",
+    "origin",
+    "flags",
+    "legacy_status",
+    "category_id",
+    "route_category",
+    "route_agency",
+    "route_confidence",
+    "route_reasons",
+    "needs_triage",
 )
 _JSON_COLUMNS = tuple(
     COMPLAINT_ROW.index(c) for c in ("location", "thread_keys", "origin", "flags", "route_reasons")
@@ -1231,8 +1367,11 @@ def ingested_event(
     source: Any, d: ComplaintDraft, status: ComplaintStatus, route: Route
 ) -> dict[str, Any]:
     """The data of a complaint's ``complaint_ingested`` event."""
-    data: dict[str, Any] = {"source": source.name, "channel": d.channel.value,
-                            "status": status.value}
+    data: dict[str, Any] = {
+        "source": source.name,
+        "channel": d.channel.value,
+        "status": status.value,
+    }
     data.update(ingested_event_route(route))
     if d.flags:
         data["flags"] = list(d.flags)

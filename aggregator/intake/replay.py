@@ -44,12 +44,14 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
             return ReplayOutcome("not_found", f"item {raw_id} tidak ada")
         if row["state"] != "quarantined":
             state = _STATES.get(str(row["state"]), str(row["state"]))
-            return ReplayOutcome("not_quarantined",
-                                 f"item {raw_id} tidak dikarantina (sudah {state})")
+            return ReplayOutcome(
+                "not_quarantined", f"item {raw_id} tidak dikarantina (sudah {state})"
+            )
         source = services.sources.get(row["source"])
         if source is None:
-            return ReplayOutcome("source_missing",
-                                 f"kanal {row['source']!r} tidak dikonfigurasi lagi")
+            return ReplayOutcome(
+                "source_missing", f"kanal {row['source']!r} tidak dikonfigurasi lagi"
+            )
         item = RawItem(
             source_ref=row["source_ref"],
             payload=open_payload(services.crypto, row["payload"], row["payload_key"]),

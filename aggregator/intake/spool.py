@@ -63,20 +63,38 @@ def spool_dir(settings: Settings) -> Path:
 
 
 def _encode(source: str, batch: Batch) -> bytes:
-    return json.dumps({
-        "v": 1, "source": source, "cursor": batch.cursor,
-        "items": [{"source_ref": i.source_ref, "payload": base64.b64encode(i.payload).decode(),
-                   "received_at": i.received_at.isoformat() if i.received_at else None,
-                   "meta": i.meta, "content_type": i.content_type} for i in batch.items],
-    }, ensure_ascii=False).encode()
+    return json.dumps(
+        {
+            "v": 1,
+            "source": source,
+            "cursor": batch.cursor,
+            "items": [
+                {
+                    "source_ref": i.source_ref,
+                    "payload": base64.b64encode(i.payload).decode(),
+                    "received_at": i.received_at.isoformat() if i.received_at else None,
+                    "meta": i.meta,
+                    "content_type": i.content_type,
+                }
+                for i in batch.items
+            ],
+        },
+        ensure_ascii=False,
+    ).encode()
 
 
 def _decode(raw: bytes) -> tuple[str, Batch]:
     doc = json.loads(raw)
-    items = [RawItem(source_ref=i["source_ref"], payload=base64.b64decode(i["payload"]),
-                     received_at=(dt.datetime.fromisoformat(i["received_at"])
-                                  if i["received_at"] else None),
-                     meta=i["meta"], content_type=i["content_type"]) for i in doc["items"]]
+    items = [
+        RawItem(
+            source_ref=i["source_ref"],
+            payload=base64.b64decode(i["payload"]),
+            received_at=(dt.datetime.fromisoformat(i["received_at"]) if i["received_at"] else None),
+            meta=i["meta"],
+            content_type=i["content_type"],
+        )
+        for i in doc["items"]
+    ]
     return str(doc["source"]), Batch(items=items, cursor=doc["cursor"])
 
 
@@ -193,8 +211,11 @@ def spool_depth(settings: Settings) -> dict[str, Any]:
     if not directory.is_dir():
         return {"dir": str(directory), "items": 0, "bytes": 0}
     files = [p for p in directory.iterdir() if p.suffix == SUFFIX and p.is_file()]
-    return {"dir": str(directory), "items": len(files),
-            "bytes": sum(p.stat().st_size for p in files)}
+    return {
+        "dir": str(directory),
+        "items": len(files),
+        "bytes": sum(p.stat().st_size for p in files),
+    }
 
 
 def spooling_ingest(ingest: Ingest, spool: Spool, source: str, *, timeout_s: float) -> Ingest:
@@ -210,8 +231,7 @@ def spooling_ingest(ingest: Ingest, spool: Spool, source: str, *, timeout_s: flo
                 spool.mark_away()
                 log.warning("intake_database_away", source=source, error=repr(exc))
         await spool.put(source, batch)
-        log.info("intake_spooled", source=source, items=len(batch.items),
-                 spool_items=spool.items)
+        log.info("intake_spooled", source=source, items=len(batch.items), spool_items=spool.items)
         return IngestOutcome(spooled=True)
 
     return ingest_or_spool
@@ -222,8 +242,12 @@ class SpoolDrainer:
 
     name = "spool_drain"
 
-    def __init__(self, services: Any, spool: Spool,
-                 ingest: Callable[[Any, Any, Batch], Awaitable[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        services: Any,
+        spool: Spool,
+        ingest: Callable[[Any, Any, Batch], Awaitable[Any]] | None = None,
+    ) -> None:
         self.services = services
         self.spool = spool
         self._ingest = ingest

@@ -79,9 +79,7 @@ class FastCharWb:
             words = t.split()
             padded.append(" " + " ".join(words) + " " if words else "  ")
         lens = np.fromiter((len(p) for p in padded), dtype=np.int64, count=n)
-        arr = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(
-            np.uint64
-        )
+        arr = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         doc = np.repeat(np.arange(n, dtype=np.int64), lens)
         space = arr == 32
         rows_parts, cols_parts = [], []

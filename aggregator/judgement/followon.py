@@ -111,7 +111,7 @@ def places(text: str) -> set[str]:
 
 
 def _stem(word: str) -> str:
-    """"parkirnya" and "parkir", "jukirnya" and "jukir" are one word here."""
+    """ "parkirnya" and "parkir", "jukirnya" and "jukir" are one word here."""
     for suffix in ("nya", "lah", "kah"):
         if word.endswith(suffix) and len(word) > len(suffix) + 3:
             return word[: -len(suffix)]
@@ -162,8 +162,7 @@ def judge(
     if new_marker:
         signals.append(f"says '{new_marker.group(0)}'")
         if shared_place and not other_category:
-            return Verdict(True, "same matter despite "
-                           f"'{new_marker.group(0)}'", tuple(signals))
+            return Verdict(True, f"same matter despite '{new_marker.group(0)}'", tuple(signals))
         if other_category:
             signals.append(f"category {category}, not {oc.category}")
         return Verdict(False, f"another matter: '{new_marker.group(0)}'", tuple(signals))
@@ -178,17 +177,23 @@ def judge(
     mine_w, theirs_w = _content_words(norm), _content_words(normalize(oc.text))
     overlap = len(mine_w & theirs_w) / max(1, min(len(mine_w), len(theirs_w)))
     if mine_w and overlap >= 0.5:
-        return Verdict(True, f"shares {overlap:.0%} of its words with the complaint",
-                       (*signals, "words"))
+        return Verdict(
+            True, f"shares {overlap:.0%} of its words with the complaint", (*signals, "words")
+        )
     if other_category and len(words) > short_words:
         signals.append(f"category {category}, not {oc.category}")
-        return Verdict(False, f"another problem: {category} (open complaint: {oc.category})",
-                       tuple(signals))
+        return Verdict(
+            False, f"another problem: {category} (open complaint: {oc.category})", tuple(signals)
+        )
     about = _ABOUT_REPORT.search(norm)
     if about and len(words) <= 2 * short_words:
-        return Verdict(True, f"asks about or answers for the report: '{about.group(0)}'",
-                       (*signals, "about_report"))
+        return Verdict(
+            True,
+            f"asks about or answers for the report: '{about.group(0)}'",
+            (*signals, "about_report"),
+        )
     if len(words) <= short_words:
         return Verdict(True, "too short to be a problem of its own", tuple(signals))
-    return Verdict(False, "describes a problem of its own, nothing ties it to the complaint",
-                   tuple(signals))
+    return Verdict(
+        False, "describes a problem of its own, nothing ties it to the complaint", tuple(signals)
+    )

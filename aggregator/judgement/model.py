@@ -121,8 +121,7 @@ class TextModel:
     ) -> list[dict[str, float]]:
         labels = self.labels
         return [
-            dict(zip(labels, row.tolist(), strict=True))
-            for row in self.proba_matrix(texts, dense)
+            dict(zip(labels, row.tolist(), strict=True)) for row in self.proba_matrix(texts, dense)
         ]
 
 

@@ -116,9 +116,7 @@ class ModelProcess:
             self.start()
         assert self._pool is not None
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._pool, _route, list(texts)
-            )
+            return await asyncio.get_running_loop().run_in_executor(self._pool, _route, list(texts))
         except Exception as exc:  # the child died or cannot start: route here, restart it
             self.failures += 1
             log.warning("model_process_failed", error=f"{type(exc).__name__}: {exc}"[:300])

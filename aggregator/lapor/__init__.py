@@ -45,8 +45,9 @@ def make_port(services: Services) -> LaporPort:
             root = str(base).rsplit("/api/v1", 1)[0] if base else None
             adapter = XmlLegacyAdapter(cfg, services.http, base_url=root, token=secret)
         else:
-            adapter = HttpLaporAdapter(cfg, services.http, base_url=base, client_id=client_id,
-                                       client_secret=secret)
+            adapter = HttpLaporAdapter(
+                cfg, services.http, base_url=base, client_id=client_id, client_secret=secret
+            )
         from aggregator.lapor.health import record_breaker, record_link_outcomes
 
         port = adapter

@@ -28,8 +28,16 @@ log = structlog.get_logger(__name__)
 Classifier = Callable[[str, int], tuple[str, list[str]]]
 
 # Status changes a citizen is told about (the notifier decides the wording).
-NOTIFY_STATUSES = {"terverifikasi", "terdisposisi", "diproses", "ditindaklanjuti", "selesai",
-                   "tertunda", "arsip", "bukan_wewenang"}
+NOTIFY_STATUSES = {
+    "terverifikasi",
+    "terdisposisi",
+    "diproses",
+    "ditindaklanjuti",
+    "selesai",
+    "tertunda",
+    "arsip",
+    "bukan_wewenang",
+}
 NOTIFY_TYPES = {"response_posted", "info_requested", "deleted"}
 
 
@@ -40,7 +48,8 @@ def _fallback_classify(text: str, attachments: int = 0) -> tuple[str, list[str]]
     if "diteruskan" in low:
         return "forwarded", ["fallback: forwarded"]
     if any(w in low for w in ("telah", "sudah dilakukan", "selesai")) and any(
-            c.isdigit() for c in low):
+        c.isdigit() for c in low
+    ):
         return ("substantive_with_evidence" if attachments else "substantive"), ["fallback"]
     return "acknowledgement", ["fallback: no concrete action"]
 
@@ -73,9 +82,14 @@ def notify_payload(e: LaporEvent, s: dict[str, Any]) -> dict[str, Any]:
     and, for an agency's text, its id. A later event (a reassignment applied before this
     job runs) never changes what this message says."""
     agency_id, agency_name = (
-        (e.agency.id, e.agency.name) if e.agency else (s.get("agency_id"), s.get("agency_name")))
-    payload: dict[str, Any] = {"event": e.type, "event_id": e.event_id,
-                               "agency_id": agency_id, "agency_name": agency_name}
+        (e.agency.id, e.agency.name) if e.agency else (s.get("agency_id"), s.get("agency_name"))
+    )
+    payload: dict[str, Any] = {
+        "event": e.type,
+        "event_id": e.event_id,
+        "agency_id": agency_id,
+        "agency_name": agency_name,
+    }
     if e.status:
         payload["status"] = e.status
     if e.type in ("response_posted", "info_requested"):
@@ -99,9 +113,14 @@ def event_row(e: LaporEvent) -> tuple[str, str, str, dt.datetime, str]:
     return (e.event_id, e.tracking_id, e.type, e.at, json.dumps(body))
 
 
-async def store_and_apply(conn: asyncpg.Connection, events: Sequence[LaporEvent], *,
-                          classify: Classifier, actor: str = "lapor",
-                          catch_up: int = 0) -> ApplyResult:
+async def store_and_apply(
+    conn: asyncpg.Connection,
+    events: Sequence[LaporEvent],
+    *,
+    classify: Classifier,
+    actor: str = "lapor",
+    catch_up: int = 0,
+) -> ApplyResult:
     """Store new events (by event_id), then apply every stored event whose complaint is known.
 
     ``catch_up`` also applies that many older events that were waiting for their complaint.
@@ -115,16 +134,27 @@ async def store_and_apply(conn: asyncpg.Connection, events: Sequence[LaporEvent]
     ids = list(new_ids)
     if catch_up:
         ids += [i for i in await repo.unapplied_event_ids(conn, catch_up) if i not in new_ids]
-    await apply_stored(conn, ids, classify=classify, actor=actor, result=result,
-                       known={i: unique[i] for i in new_ids})
+    await apply_stored(
+        conn,
+        ids,
+        classify=classify,
+        actor=actor,
+        result=result,
+        known={i: unique[i] for i in new_ids},
+    )
     result.waiting = len(new_ids - result.applied_ids)
     return result
 
 
-async def apply_stored(conn: asyncpg.Connection, event_ids: Sequence[str], *,
-                       classify: Classifier, actor: str = "lapor",
-                       result: ApplyResult | None = None,
-                       known: dict[str, LaporEvent] | None = None) -> ApplyResult:
+async def apply_stored(
+    conn: asyncpg.Connection,
+    event_ids: Sequence[str],
+    *,
+    classify: Classifier,
+    actor: str = "lapor",
+    result: ApplyResult | None = None,
+    known: dict[str, LaporEvent] | None = None,
+) -> ApplyResult:
     """Apply stored events that nobody has applied yet (``known``: already parsed ones)."""
     result = result or ApplyResult()
     known = known or {}
@@ -165,21 +195,36 @@ async def apply_stored(conn: asyncpg.Connection, event_ids: Sequence[str], *,
             if e.status != "tertunda":
                 s["waiting_on_reporter"] = False
             changed.add(cid)
-            timeline.append((cid, EventKind.LAPOR_STATUS_CHANGED, e.at, actor,
-                             {**base, "status": e.status, "previous": previous}))
+            timeline.append(
+                (
+                    cid,
+                    EventKind.LAPOR_STATUS_CHANGED,
+                    e.at,
+                    actor,
+                    {**base, "status": e.status, "previous": previous},
+                )
+            )
             notify = e.status in NOTIFY_STATUSES
         elif e.type == "deleted":
             if s["status"] != "dihapus":
                 s["status"], s["status_at"] = "dihapus", max(e.at, s["status_at"])
                 changed.add(cid)
-            timeline.append((cid, EventKind.LAPOR_DELETED, e.at, actor,
-                             {**base, "reason": e.raw.get("reason")}))
+            timeline.append(
+                (cid, EventKind.LAPOR_DELETED, e.at, actor, {**base, "reason": e.raw.get("reason")})
+            )
         elif e.type == "disposed" and e.agency:
             if e.at >= s["status_at"]:
                 s["agency_id"], s["agency_name"] = e.agency.id, e.agency.name
                 changed.add(cid)
-            timeline.append((cid, EventKind.LAPOR_DISPOSED, e.at, actor,
-                             {**base, "agency_id": e.agency.id, "agency_name": e.agency.name}))
+            timeline.append(
+                (
+                    cid,
+                    EventKind.LAPOR_DISPOSED,
+                    e.at,
+                    actor,
+                    {**base, "agency_id": e.agency.id, "agency_name": e.agency.name},
+                )
+            )
         elif e.type in ("response_posted", "info_requested"):
             text = e.text or ""
             attachments = [a.model_dump(mode="json") for a in e.attachments]
@@ -190,36 +235,75 @@ async def apply_stored(conn: asyncpg.Connection, event_ids: Sequence[str], *,
             else:
                 label, reasons = classify(text, len(attachments))
                 kind = "response"
-            followups.append((cid, e.event_id, e.at, e.agency.id if e.agency else None,
-                              e.agency.name if e.agency else None, e.author, text,
-                              json.dumps(attachments), label, json.dumps(reasons), kind))
-            timeline.append((cid, EventKind.FOLLOWUP_RECEIVED if kind == "response"
-                             else EventKind.LAPOR_INFO_REQUESTED, e.at, actor,
-                             {**base, "label": label, "attachments": len(attachments),
-                              "author": e.author}))
+            followups.append(
+                (
+                    cid,
+                    e.event_id,
+                    e.at,
+                    e.agency.id if e.agency else None,
+                    e.agency.name if e.agency else None,
+                    e.author,
+                    text,
+                    json.dumps(attachments),
+                    label,
+                    json.dumps(reasons),
+                    kind,
+                )
+            )
+            timeline.append(
+                (
+                    cid,
+                    EventKind.FOLLOWUP_RECEIVED
+                    if kind == "response"
+                    else EventKind.LAPOR_INFO_REQUESTED,
+                    e.at,
+                    actor,
+                    {**base, "label": label, "attachments": len(attachments), "author": e.author},
+                )
+            )
         elif e.type == "reclassified":
             for key in ("classification", "category_id", "title"):
                 value = getattr(e, key)
                 if value:
                     s[key] = value
             changed.add(cid)
-            timeline.append((cid, EventKind.LAPOR_RECLASSIFIED, e.at, actor,
-                             {**base, "classification": e.classification,
-                              "category_id": e.category_id}))
+            timeline.append(
+                (
+                    cid,
+                    EventKind.LAPOR_RECLASSIFIED,
+                    e.at,
+                    actor,
+                    {**base, "classification": e.classification, "category_id": e.category_id},
+                )
+            )
         elif e.type == "reporter_replied":
             timeline.append((cid, EventKind.LAPOR_REPORTER_REPLY_RECORDED, e.at, actor, base))
         elif e.type == "rated":
-            timeline.append(
-                (cid, EventKind.LAPOR_RATED, e.at, actor, {**base, "rating": e.rating}))
+            timeline.append((cid, EventKind.LAPOR_RATED, e.at, actor, {**base, "rating": e.rating}))
         else:
             timeline.append(
-                (cid, EventKind.LAPOR_EVENT_RECEIVED, e.at, actor, {**base, "type": e.type}))
+                (cid, EventKind.LAPOR_EVENT_RECEIVED, e.at, actor, {**base, "type": e.type})
+            )
         if notify:
             jobs.append((JobKind.NOTIFY, cid, notify_payload(e, s), f"notify:{e.event_id}"))
-    await repo.apply_complaint_changes(conn, [
-        (cid, s["status"], s["status_at"], s["agency_id"], s["agency_name"],
-         s["classification"], s["category_id"], s["title"], s["waiting_on_reporter"])
-        for cid, s in state.items() if cid in changed])
+    await repo.apply_complaint_changes(
+        conn,
+        [
+            (
+                cid,
+                s["status"],
+                s["status_at"],
+                s["agency_id"],
+                s["agency_name"],
+                s["classification"],
+                s["category_id"],
+                s["title"],
+                s["waiting_on_reporter"],
+            )
+            for cid, s in state.items()
+            if cid in changed
+        ],
+    )
     await repo.note_events(conn, notes)
     await repo.insert_timeline(conn, timeline)
     await repo.insert_followups(conn, followups)

@@ -16,8 +16,9 @@ V = TypeVar("V")
 
 
 class MicroBatcher(Generic[K, V]):
-    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]], *,
-                 max_batch: int = 64) -> None:
+    def __init__(
+        self, fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]], *, max_batch: int = 64
+    ) -> None:
         self._fetch = fetch
         self._max = max_batch
         self._pending: list[tuple[K, asyncio.Future[V]]] = []
@@ -34,7 +35,7 @@ class MicroBatcher(Generic[K, V]):
     async def _drain(self) -> None:
         await asyncio.sleep(0)  # let the callers woken in this loop turn join
         while self._pending:
-            batch, self._pending = self._pending[:self._max], self._pending[self._max:]
+            batch, self._pending = self._pending[: self._max], self._pending[self._max :]
             batch = [(k, f) for k, f in batch if not f.cancelled()]
             if not batch:
                 continue
@@ -69,4 +70,3 @@ class MicroBatcher(Generic[K, V]):
                 fut.set_result(results[key])
             else:
                 fut.set_exception(KeyError(key))
-

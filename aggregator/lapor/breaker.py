@@ -31,9 +31,16 @@ _REGISTRY: weakref.WeakValueDictionary[str, CircuitBreaker] = weakref.WeakValueD
 class CircuitBreaker:
     CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
-    def __init__(self, name: str = "lapor", *, failures: int = 20, failure_rate: float = 0.5,
-                 window_s: float = 10.0, reset_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str = "lapor",
+        *,
+        failures: int = 20,
+        failure_rate: float = 0.5,
+        window_s: float = 10.0,
+        reset_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not 0.0 < failure_rate <= 1.0:
             raise ValueError("failure_rate must be in (0, 1]")
         self.name = name
@@ -111,8 +118,11 @@ class CircuitBreaker:
         self.last_error = error[:300]
         for listener in list(self.outcome_listeners):
             listener(False, self.last_error)
-        tripped = (self.state == self.CLOSED and self.failures >= self.threshold
-                   and self.failures >= self.failure_rate * self.calls)
+        tripped = (
+            self.state == self.CLOSED
+            and self.failures >= self.threshold
+            and self.failures >= self.failure_rate * self.calls
+        )
         if self.state == self.HALF_OPEN or tripped:
             self.opened_at = self.clock()
             self.trips += 1
@@ -123,17 +133,28 @@ class CircuitBreaker:
             return
         self.state = state
         if state == self.OPEN:
-            log.warning("lapor_breaker_opened", breaker=self.name, failures=self.failures,
-                        calls=self.calls, error=self.last_error)
+            log.warning(
+                "lapor_breaker_opened",
+                breaker=self.name,
+                failures=self.failures,
+                calls=self.calls,
+                error=self.last_error,
+            )
         elif state == self.CLOSED:
             log.info("lapor_breaker_closed", breaker=self.name)
         for listener in list(self.listeners):
             listener(self)
 
     def snapshot(self) -> dict[str, Any]:
-        return {"name": self.name, "state": self.state, "failures": self.failures,
-                "calls": self.calls, "trips": self.trips,
-                "retry_in_s": round(self.retry_in(), 3), "last_error": self.last_error}
+        return {
+            "name": self.name,
+            "state": self.state,
+            "failures": self.failures,
+            "calls": self.calls,
+            "trips": self.trips,
+            "retry_in_s": round(self.retry_in(), 3),
+            "last_error": self.last_error,
+        }
 
 
 def breakers() -> dict[str, dict[str, Any]]:

@@ -37,8 +37,15 @@ CATCH_UP = 200  # older events waiting for their complaint's Tracking ID, per pa
 class UpdatesLoop:
     name = "lapor_updates"
 
-    def __init__(self, services: Services, port: LaporPort, *, classify: Classifier | None = None,
-                 page_size: int | None = None, poll_s: float | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        port: LaporPort,
+        *,
+        classify: Classifier | None = None,
+        page_size: int | None = None,
+        poll_s: float | None = None,
+    ) -> None:
         cfg = services.settings.lapor
         self.pool: asyncpg.Pool = services.pool
         self.port = port
@@ -54,9 +61,14 @@ class UpdatesLoop:
         try:
             handled = await self._drain()
         except Exception as exc:
-            await record.failed(self.pool, "feed", None, self.clock(),
-                                f"{type(exc).__name__}: {exc}",
-                                needs_human=isinstance(exc, AuthError))
+            await record.failed(
+                self.pool,
+                "feed",
+                None,
+                self.clock(),
+                f"{type(exc).__name__}: {exc}",
+                needs_human=isinstance(exc, AuthError),
+            )
             raise
         await record.succeeded(self.pool, "feed", None, self.clock(), handled)
         return handled
@@ -87,11 +99,11 @@ class UpdatesLoop:
                     cursor = None
                     fetch = asyncio.ensure_future(self.port.read_updates(None, self.page_size))
                     continue
-                more = (len(page.events) >= self.page_size
-                        and page.next_cursor not in (None, cursor))
+                more = len(page.events) >= self.page_size and page.next_cursor not in (None, cursor)
                 if more:
                     fetch = asyncio.ensure_future(
-                        self.port.read_updates(page.next_cursor, self.page_size))
+                        self.port.read_updates(page.next_cursor, self.page_size)
+                    )
                 async with self.pool.acquire() as conn, conn.transaction():
                     await conn.execute(q("lock_lapor_feed"))
                     stored_cursor = await repo.get_state(conn, repo.FEED)
@@ -100,8 +112,12 @@ class UpdatesLoop:
                         result = None
                     else:
                         # Events that waited for their Tracking ID are looked for once per run.
-                        result = await store_and_apply(conn, page.events, classify=self.classify,
-                                                       catch_up=CATCH_UP if first else 0)
+                        result = await store_and_apply(
+                            conn,
+                            page.events,
+                            classify=self.classify,
+                            catch_up=CATCH_UP if first else 0,
+                        )
                         if page.next_cursor is not None:
                             await repo.save_state(conn, repo.FEED, page.next_cursor)
                 if result is None:
@@ -114,8 +130,13 @@ class UpdatesLoop:
                 self._count(result)
                 handled += result.applied
                 if result.stored or result.applied:
-                    log.info("lapor_updates_applied", stored=result.stored,
-                             applied=result.applied, stale=result.stale, waiting=result.waiting)
+                    log.info(
+                        "lapor_updates_applied",
+                        stored=result.stored,
+                        applied=result.applied,
+                        stale=result.stale,
+                        waiting=result.waiting,
+                    )
                 if not more:
                     return handled
                 cursor = page.next_cursor
@@ -143,8 +164,7 @@ class UpdatesLoop:
             except (TransientError, AuthError, PermanentError) as exc:
                 # Never let the feed take the daemon down; say so once, keep trying.
                 if not failing:
-                    log.warning("lapor_updates_failed", error=str(exc),
-                                kind=type(exc).__name__)
+                    log.warning("lapor_updates_failed", error=str(exc), kind=type(exc).__name__)
                     failing = True
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("lapor_updates_db_failed", error=repr(exc))
@@ -156,9 +176,14 @@ class UpdatesLoop:
 WEBHOOK_MAX_BYTES = 5 * 1024 * 1024  # a push carries events, never attachments
 
 
-def webhook_handler(services: Services, secret: str, *, classify: Classifier | None = None,
-                    tolerance_s: float = 300.0,
-                    now: Any = time.time) -> Any:
+def webhook_handler(
+    services: Services,
+    secret: str,
+    *,
+    classify: Classifier | None = None,
+    tolerance_s: float = 300.0,
+    now: Any = time.time,
+) -> Any:
     """An aiohttp handler for LAPOR!'s signed pushes (mount it at ``/lapor/webhook``).
 
     401 for a bad signature or a timestamp more than ``tolerance_s`` away; 204 once the
@@ -170,8 +195,12 @@ def webhook_handler(services: Services, secret: str, *, classify: Classifier | N
     async def handle(request: web.Request) -> web.Response:
         # Refuse what cannot be a signed, fresh push before reading a body of any size.
         stamp = request.headers.get("X-Lapor-Timestamp", "")
-        if not request.headers.get("X-Lapor-Signature") or not stamp.isascii() \
-                or not stamp.isdigit() or abs(now() - int(stamp)) > tolerance_s:
+        if (
+            not request.headers.get("X-Lapor-Signature")
+            or not stamp.isascii()
+            or not stamp.isdigit()
+            or abs(now() - int(stamp)) > tolerance_s
+        ):
             log.warning("lapor_webhook_refused", remote=request.remote)
             return web.json_response({"error": "invalid_signature"}, status=401)
         if (request.content_length or 0) > WEBHOOK_MAX_BYTES:
@@ -179,9 +208,14 @@ def webhook_handler(services: Services, secret: str, *, classify: Classifier | N
         raw = await request.read()  # without Content-Length: bounded by client_max_size
         if len(raw) > WEBHOOK_MAX_BYTES:
             return web.json_response({"error": "too_large"}, status=413)
-        if not verify_signature(secret, request.headers.get("X-Lapor-Timestamp"), raw,
-                                request.headers.get("X-Lapor-Signature"), now=now(),
-                                tolerance_s=tolerance_s):
+        if not verify_signature(
+            secret,
+            request.headers.get("X-Lapor-Timestamp"),
+            raw,
+            request.headers.get("X-Lapor-Signature"),
+            now=now(),
+            tolerance_s=tolerance_s,
+        ):
             log.warning("lapor_webhook_refused", remote=request.remote)
             return web.json_response({"error": "invalid_signature"}, status=401)
         try:
@@ -190,8 +224,9 @@ def webhook_handler(services: Services, secret: str, *, classify: Classifier | N
             body = json.loads(raw)
             events = [event_from_wire(e) for e in body["events"]]
         except (ValueError, KeyError, TypeError) as exc:
-            return web.json_response({"error": "invalid_body", "message": str(exc)[:200]},
-                                     status=400)
+            return web.json_response(
+                {"error": "invalid_body", "message": str(exc)[:200]}, status=400
+            )
         async with pool.acquire() as conn, conn.transaction():
             result = await store_and_apply(conn, events, classify=classifier)
         log.info("lapor_webhook_applied", stored=result.stored, applied=result.applied)

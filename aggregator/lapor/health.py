@@ -43,8 +43,13 @@ def record_breaker(breaker: CircuitBreaker, pool: asyncpg.Pool) -> None:
     breaker.listeners.append(listener)
 
 
-def record_link_outcomes(breaker: CircuitBreaker, pool: asyncpg.Pool,
-                         clock: Callable[[], dt.datetime], *, every_s: float = 10.0) -> None:
+def record_link_outcomes(
+    breaker: CircuitBreaker,
+    pool: asyncpg.Pool,
+    clock: Callable[[], dt.datetime],
+    *,
+    every_s: float = 10.0,
+) -> None:
     """Record the LAPOR! link's outcomes: every failure, and a success when it follows a
     failure or the last recorded one is ``every_s`` old (a busy push loop makes hundreds of
     calls a second; the row need not change for each)."""
@@ -56,8 +61,11 @@ def record_link_outcomes(breaker: CircuitBreaker, pool: asyncpg.Pool,
         if ok and last["ok"] is True and now - last["at"] < every_s:
             return
         last["ok"], last["at"] = ok, now
-        coro = (record.succeeded(pool, "lapor", None, clock()) if ok else
-                record.failed(pool, "lapor", None, clock(), error or "failed"))
+        coro = (
+            record.succeeded(pool, "lapor", None, clock())
+            if ok
+            else record.failed(pool, "lapor", None, clock(), error or "failed")
+        )
         try:
             task = asyncio.get_running_loop().create_task(coro)
         except RuntimeError:

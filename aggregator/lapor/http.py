@@ -110,8 +110,16 @@ def report_to_wire(r: ReportPayload) -> dict[str, Any]:
         body["suggested_agency_id"] = r.agency_id
     # An anonymous reporter's identity never leaves the daemon.
     if r.reporter is not None and not r.anonymous:
-        who = {k: v for k, v in (("name", r.reporter.name), ("email", r.reporter.email),
-                                  ("phone", r.reporter.phone), ("nik", r.reporter.nik)) if v}
+        who = {
+            k: v
+            for k, v in (
+                ("name", r.reporter.name),
+                ("email", r.reporter.email),
+                ("phone", r.reporter.phone),
+                ("nik", r.reporter.nik),
+            )
+            if v
+        }
         body["reporter"] = who
     else:
         body["reporter"] = {}
@@ -126,8 +134,15 @@ def event_from_wire(raw: dict[str, Any]) -> LaporEvent:
     return LaporEvent.model_validate(data)
 
 
-def verify_signature(secret: str, timestamp: str | None, raw: bytes, signature: str | None,
-                     *, now: float, tolerance_s: float = 300.0) -> bool:
+def verify_signature(
+    secret: str,
+    timestamp: str | None,
+    raw: bytes,
+    signature: str | None,
+    *,
+    now: float,
+    tolerance_s: float = 300.0,
+) -> bool:
     """``X-Lapor-Signature: sha256=<hex HMAC of "<timestamp>.<raw body>">``, fresh timestamp."""
     if not timestamp or not signature or not signature.startswith("sha256="):
         return False
@@ -137,10 +152,11 @@ def verify_signature(secret: str, timestamp: str | None, raw: bytes, signature: 
         return False
     if abs(now - ts) > tolerance_s:
         return False
-    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + raw,
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256
+    ).hexdigest()
     # Bytes, not str: compare_digest refuses non-ASCII text, and a forged header may hold any.
-    given = signature[len("sha256="):].encode("utf-8", "surrogateescape")
+    given = signature[len("sha256=") :].encode("utf-8", "surrogateescape")
     return hmac.compare_digest(expected.encode(), given)
 
 
@@ -150,11 +166,18 @@ class HttpLaporAdapter:
     # may be sent again as it was (see aggregator.lapor.push).
     replays_by_key = True
 
-    def __init__(self, cfg: LaporConfig, session: aiohttp.ClientSession, *,
-                 base_url: str | None = None, client_id: str | None = None,
-                 client_secret: str | None = None, bucket: TokenBucket | None = None,
-                 breaker: CircuitBreaker | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cfg: LaporConfig,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        bucket: TokenBucket | None = None,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         url = base_url or (str(cfg.base_url) if cfg.base_url else None)
         if not url:
             raise ValueError("the http adapter needs lapor.base_url")
@@ -163,33 +186,51 @@ class HttpLaporAdapter:
         self.session = session
         self.client_id = client_id or cfg.client_id or ""
         self.client_secret = client_secret or (
-            cfg.client_secret.get_secret_value() if cfg.client_secret else "")
+            cfg.client_secret.get_secret_value() if cfg.client_secret else ""
+        )
         self.clock = clock
         # Half the server's burst: see aggregator.lapor.ratelimit.
-        self.bucket = bucket or TokenBucket(cfg.rate_limit_per_s, max(1, cfg.rate_burst // 2),
-                                            clock)
+        self.bucket = bucket or TokenBucket(
+            cfg.rate_limit_per_s, max(1, cfg.rate_burst // 2), clock
+        )
         self.breaker = breaker or CircuitBreaker(
-            "lapor", failures=cfg.breaker_failures, failure_rate=cfg.breaker_failure_rate,
-            window_s=cfg.breaker_window_s, reset_s=cfg.breaker_reset_s, clock=clock)
+            "lapor",
+            failures=cfg.breaker_failures,
+            failure_rate=cfg.breaker_failure_rate,
+            window_s=cfg.breaker_window_s,
+            reset_s=cfg.breaker_reset_s,
+            clock=clock,
+        )
         # Shorter than LAPOR!'s hang: a request held without an answer frees its slot and
         # its job comes back in doubt (looked up before it is sent again).
-        self.timeout = aiohttp.ClientTimeout(total=min(cfg.timeout_s, cfg.request_timeout_s),
-                                             sock_connect=cfg.connect_timeout_s)
+        self.timeout = aiohttp.ClientTimeout(
+            total=min(cfg.timeout_s, cfg.request_timeout_s), sock_connect=cfg.connect_timeout_s
+        )
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
-        self.counts: dict[str, int] = {"requests": 0, "http_401": 0, "http_429": 0, "http_5xx": 0,
-                                       "token_fetches": 0, "in_doubt": 0}
+        self.counts: dict[str, int] = {
+            "requests": 0,
+            "http_401": 0,
+            "http_429": 0,
+            "http_5xx": 0,
+            "token_fetches": 0,
+            "in_doubt": 0,
+        }
 
     # ---- plumbing -------------------------------------------------------------------------
     async def _fetch_token(self, stale: str | None) -> str:
         async with self._token_lock:
             if self._token and self._token != stale and self.clock() < self._token_expires:
                 return self._token
-            form = {"grant_type": "client_credentials", "client_id": self.client_id,
-                    "client_secret": self.client_secret}
-            status, body, headers = await self._send("POST", "/oauth/token", data=form,
-                                                     auth=False, mutating=False)
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+            }
+            status, body, headers = await self._send(
+                "POST", "/oauth/token", data=form, auth=False, mutating=False
+            )
             if status != 200:
                 raise error_for_status(status, body, _retry_after(headers))
             self.counts["token_fetches"] += 1
@@ -198,13 +239,23 @@ class HttpLaporAdapter:
             self._token_expires = self.clock() + max(1.0, float(body.get("expires_in", 3600)) * 0.9)
             return self._token
 
-    async def _send(self, method: str, path: str, *, json_body: Any = None, data: Any = None,
-                    params: dict[str, str] | None = None, headers: dict[str, str] | None = None,
-                    auth: bool = True, mutating: bool,
-                    sent: list[str] | None = None) -> tuple[int, dict[str, Any], Any]:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: Any = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: bool = True,
+        mutating: bool,
+        sent: list[str] | None = None,
+    ) -> tuple[int, dict[str, Any], Any]:
         if not self.breaker.allow():
-            raise BreakerOpen("LAPOR! circuit breaker is open",
-                              retry_after=max(1.0, self.breaker.retry_in()))
+            raise BreakerOpen(
+                "LAPOR! circuit breaker is open", retry_after=max(1.0, self.breaker.retry_in())
+            )
         if auth:
             await self.bucket.acquire()
         else:
@@ -221,9 +272,15 @@ class HttpLaporAdapter:
                 sent.append(token)
         self.counts["requests"] += 1
         try:
-            async with self.session.request(method, self.base + path, json=json_body, data=data,
-                                            params=params, headers=hdrs,
-                                            timeout=self.timeout) as resp:
+            async with self.session.request(
+                method,
+                self.base + path,
+                json=json_body,
+                data=data,
+                params=params,
+                headers=hdrs,
+                timeout=self.timeout,
+            ) as resp:
                 raw = await resp.read()
                 status, resp_headers = resp.status, resp.headers
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
@@ -234,8 +291,9 @@ class HttpLaporAdapter:
             self.breaker.failure(type(exc).__name__)
             if mutating:
                 self.counts["in_doubt"] += 1
-                raise InDoubtError(f"LAPOR! did not answer after the request left: "
-                                   f"{type(exc).__name__}") from exc
+                raise InDoubtError(
+                    f"LAPOR! did not answer after the request left: {type(exc).__name__}"
+                ) from exc
             raise TransientError(f"LAPOR! did not answer: {type(exc).__name__}") from exc
         try:
             body = json.loads(raw) if raw else {}
@@ -259,14 +317,20 @@ class HttpLaporAdapter:
             token = await self._fetch_token(None)
         return token
 
-    async def _call(self, method: str, path: str, *, ok: tuple[int, ...] = (200,),
-                    mutating: bool = False, **kw: Any) -> tuple[int, dict[str, Any]]:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        ok: tuple[int, ...] = (200,),
+        mutating: bool = False,
+        **kw: Any,
+    ) -> tuple[int, dict[str, Any]]:
         """One authenticated call: a new token and one repeat on 401, then status → error."""
         if self._token is None:
             await self._fetch_token(None)  # before the bucket: the fetch waits in it too
         sent: list[str] = []
-        status, body, headers = await self._send(method, path, mutating=mutating, sent=sent,
-                                                 **kw)
+        status, body, headers = await self._send(method, path, mutating=mutating, sent=sent, **kw)
         # Refused: a new token (unless another caller already replaced the refused one) and
         # the request again. A peer revoking tokens every few seconds may refuse the new one
         # too before this request's turn in the rate limiter comes round: a few repeats,
@@ -282,8 +346,9 @@ class HttpLaporAdapter:
                 self._token = None
             await self._fetch_token(refused)
             sent.clear()
-            status, body, headers = await self._send(method, path, mutating=mutating,
-                                                     sent=sent, **kw)
+            status, body, headers = await self._send(
+                method, path, mutating=mutating, sent=sent, **kw
+            )
         if status in ok:
             return status, body
         raise error_for_status(status, body, _retry_after(headers))
@@ -294,18 +359,25 @@ class HttpLaporAdapter:
 
         async def once() -> CreateResult:
             status, answer = await self._call(
-                "POST", "/reports", ok=(200, 201), mutating=True, json_body=body,
-                headers={"Idempotency-Key": idempotency_key})
-            return CreateResult(tracking_id=str(answer["tracking_id"]),
-                                status=answer.get("status"),
-                                created_at=answer.get("created_at"), replayed=status == 200)
+                "POST",
+                "/reports",
+                ok=(200, 201),
+                mutating=True,
+                json_body=body,
+                headers={"Idempotency-Key": idempotency_key},
+            )
+            return CreateResult(
+                tracking_id=str(answer["tracking_id"]),
+                status=answer.get("status"),
+                created_at=answer.get("created_at"),
+                replayed=status == 200,
+            )
 
         return await short_retry()(once)
 
     async def find_by_external_ref(self, external_ref: str) -> RemoteReport | None:
         async def once() -> RemoteReport | None:
-            _s, answer = await self._call("GET", "/reports",
-                                          params={"external_ref": external_ref})
+            _s, answer = await self._call("GET", "/reports", params={"external_ref": external_ref})
             items = answer.get("items") or []
             return RemoteReport.model_validate(items[0]) if items else None
 
@@ -318,13 +390,15 @@ class HttpLaporAdapter:
 
         return await short_retry()(once)
 
-    async def upload_attachment(self, filename: str, content_type: str,
-                                data: bytes) -> UploadedAttachment:
+    async def upload_attachment(
+        self, filename: str, content_type: str, data: bytes
+    ) -> UploadedAttachment:
         async def once() -> UploadedAttachment:
             form = aiohttp.FormData()
             form.add_field("file", data, filename=filename, content_type=content_type)
-            _s, answer = await self._call("POST", "/attachments", ok=(200, 201), mutating=True,
-                                          data=form)
+            _s, answer = await self._call(
+                "POST", "/attachments", ok=(200, 201), mutating=True, data=form
+            )
             return UploadedAttachment.model_validate(answer)
 
         # Re-uploading after a lost answer only leaves an unused attachment upstream.
@@ -336,17 +410,24 @@ class HttpLaporAdapter:
                     raise TransientError(str(exc)) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def post_reply(self, tracking_id: str, reply: ReplyPayload,
-                         idempotency_key: str) -> str:
-        body: dict[str, Any] = {"text": reply.text, "resolved": reply.resolved,
-                                "attachment_ids": list(reply.attachment_ids)}
+    async def post_reply(self, tracking_id: str, reply: ReplyPayload, idempotency_key: str) -> str:
+        body: dict[str, Any] = {
+            "text": reply.text,
+            "resolved": reply.resolved,
+            "attachment_ids": list(reply.attachment_ids),
+        }
         if reply.sent_at:
             body["sent_at"] = reply.sent_at.isoformat()
 
         async def once() -> str:
             _s, answer = await self._call(
-                "POST", f"/reports/{tracking_id}/replies", ok=(200, 201), mutating=True,
-                json_body=body, headers={"Idempotency-Key": idempotency_key})
+                "POST",
+                f"/reports/{tracking_id}/replies",
+                ok=(200, 201),
+                mutating=True,
+                json_body=body,
+                headers={"Idempotency-Key": idempotency_key},
+            )
             return str(answer["reply_id"])
 
         return await short_retry()(once)
@@ -362,8 +443,9 @@ class HttpLaporAdapter:
                 events = [event_from_wire(e) for e in answer.get("events") or []]
             except (ValidationError, TypeError) as exc:
                 # Stop at this page (the cursor stays) rather than skip what we cannot read.
-                raise PermanentError("LAPOR! sent a feed event this adapter cannot read",
-                                     details=str(exc)[:500]) from exc
+                raise PermanentError(
+                    "LAPOR! sent a feed event this adapter cannot read", details=str(exc)[:500]
+                ) from exc
             return UpdatesPage(events=events, next_cursor=answer.get("next_cursor") or cursor)
 
         return await short_retry()(once)

@@ -57,22 +57,26 @@ class ManualLaporAdapter:
             row = await repo.get_complaint_lapor(conn, uuid.UUID(external_ref))
         if row is None or not row["lapor_tracking_id"]:
             return None
-        return RemoteReport(tracking_id=row["lapor_tracking_id"], external_ref=external_ref,
-                            status=str(row["status"]))
+        return RemoteReport(
+            tracking_id=row["lapor_tracking_id"],
+            external_ref=external_ref,
+            status=str(row["status"]),
+        )
 
     async def get_report(self, tracking_id: str) -> RemoteReport:
         raise PermanentError("the manual adapter cannot read LAPOR!; an operator must look")
 
-    async def upload_attachment(self, filename: str, content_type: str,
-                                data: bytes) -> UploadedAttachment:
+    async def upload_attachment(
+        self, filename: str, content_type: str, data: bytes
+    ) -> UploadedAttachment:
         import hashlib
 
         digest = hashlib.sha256(data).hexdigest()
-        return UploadedAttachment(attachment_id=f"local-{digest[:16]}", sha256=digest,
-                                  size=len(data))
+        return UploadedAttachment(
+            attachment_id=f"local-{digest[:16]}", sha256=digest, size=len(data)
+        )
 
-    async def post_reply(self, tracking_id: str, reply: ReplyPayload,
-                         idempotency_key: str) -> str:
+    async def post_reply(self, tracking_id: str, reply: ReplyPayload, idempotency_key: str) -> str:
         # The reply is on the complaint's timeline (reporter_replied); the operator carries it.
         return f"manual-{idempotency_key}"
 
@@ -87,8 +91,9 @@ class ManualLaporAdapter:
 
 
 # ---- the operator's functions (the admin API calls these) --------------------------------------
-async def worklist(services: Services, *, limit: int = 50,
-                   offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+async def worklist(
+    services: Services, *, limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
     """What to re-type into LAPOR!, oldest first, with the reporter decrypted (never for an
     anonymous reporter: their identity does not go to LAPOR!)."""
     crypto = services.crypto
@@ -98,27 +103,43 @@ async def worklist(services: Services, *, limit: int = 50,
     for r in rows:
         reporter = None
         if not r["anonymous"]:
-            reporter = Reporter(name=crypto.decrypt("name", r["name_enc"]),
-                                email=crypto.decrypt("email", r["email_enc"]),
-                                phone=crypto.decrypt("phone", r["phone_enc"]),
-                                nik=crypto.decrypt("nik", r["nik_enc"]))
-        items.append({
-            "complaint_id": str(r["id"]), "source": r["source"], "channel": r["channel"],
-            "title": r["title"], "content": r["content"],
-            "classification": r["classification"], "category_id": r["category_id"],
-            "agency_id": r["agency_id"], "anonymous": r["anonymous"],
-            "confidential": r["confidential"], "location": r["location"],
-            "occurred_on": r["occurred_on"].isoformat() if r["occurred_on"] else None,
-            "submitted_at": r["submitted_at"].isoformat() if r["submitted_at"] else None,
-            "received_at": r["received_at"].isoformat(),
-            "waiting_since": r["status_at"].isoformat(),
-            "reporter": reporter.model_dump(exclude_none=True) if reporter else None,
-        })
+            reporter = Reporter(
+                name=crypto.decrypt("name", r["name_enc"]),
+                email=crypto.decrypt("email", r["email_enc"]),
+                phone=crypto.decrypt("phone", r["phone_enc"]),
+                nik=crypto.decrypt("nik", r["nik_enc"]),
+            )
+        items.append(
+            {
+                "complaint_id": str(r["id"]),
+                "source": r["source"],
+                "channel": r["channel"],
+                "title": r["title"],
+                "content": r["content"],
+                "classification": r["classification"],
+                "category_id": r["category_id"],
+                "agency_id": r["agency_id"],
+                "anonymous": r["anonymous"],
+                "confidential": r["confidential"],
+                "location": r["location"],
+                "occurred_on": r["occurred_on"].isoformat() if r["occurred_on"] else None,
+                "submitted_at": r["submitted_at"].isoformat() if r["submitted_at"] else None,
+                "received_at": r["received_at"].isoformat(),
+                "waiting_since": r["status_at"].isoformat(),
+                "reporter": reporter.model_dump(exclude_none=True) if reporter else None,
+            }
+        )
     return items, total
 
 
-async def enter_tracking_id(services: Services, complaint_id: uuid.UUID | str, tracking_id: str, *,
-                            actor: str, created_at: dt.datetime | None = None) -> bool:
+async def enter_tracking_id(
+    services: Services,
+    complaint_id: uuid.UUID | str,
+    tracking_id: str,
+    *,
+    actor: str,
+    created_at: dt.datetime | None = None,
+) -> bool:
     """The operator typed the complaint into LAPOR! and got ``tracking_id``."""
     from aggregator.lapor.push import PushHandlers
 
@@ -126,13 +147,24 @@ async def enter_tracking_id(services: Services, complaint_id: uuid.UUID | str, t
     if not tracking_id.isdigit():
         raise InvalidInput("a LAPOR! Tracking ID is a number, e.g. 1916449")
     handlers = PushHandlers(services, ManualLaporAdapter(services.pool))
-    return await handlers.adopt(uuid.UUID(str(complaint_id)), tracking_id,
-                                created_at or services.clock(), "belum_terverifikasi",
-                                how="entered_by_operator", actor=actor)
+    return await handlers.adopt(
+        uuid.UUID(str(complaint_id)),
+        tracking_id,
+        created_at or services.clock(),
+        "belum_terverifikasi",
+        how="entered_by_operator",
+        actor=actor,
+    )
 
 
-async def enter_event(services: Services, complaint_id: uuid.UUID | str, event: dict[str, Any], *,
-                      actor: str, classify: Classifier | None = None) -> ApplyResult:
+async def enter_event(
+    services: Services,
+    complaint_id: uuid.UUID | str,
+    event: dict[str, Any],
+    *,
+    actor: str,
+    classify: Classifier | None = None,
+) -> ApplyResult:
     """Any contract event (``type`` and its fields) entered by hand. ``event_id`` may be given
     to make a double submission harmless; otherwise one is made."""
     cid = uuid.UUID(str(complaint_id))
@@ -142,27 +174,43 @@ async def enter_event(services: Services, complaint_id: uuid.UUID | str, event: 
         raise InvalidInput(f"no complaint {cid}")
     if not row["lapor_tracking_id"]:
         raise InvalidInput("enter the LAPOR! Tracking ID first")
-    body = {"event_id": event.get("event_id") or f"manual-{uuid.uuid4()}",
-            "tracking_id": row["lapor_tracking_id"],
-            "at": (event.get("at") or services.clock()), **{
-                k: v for k, v in event.items() if k not in ("event_id", "tracking_id", "at")}}
+    body = {
+        "event_id": event.get("event_id") or f"manual-{uuid.uuid4()}",
+        "tracking_id": row["lapor_tracking_id"],
+        "at": (event.get("at") or services.clock()),
+        **{k: v for k, v in event.items() if k not in ("event_id", "tracking_id", "at")},
+    }
     lapor_event = LaporEvent.model_validate(body)
-    lapor_event = lapor_event.model_copy(update={
-        "raw": {**lapor_event.model_dump(mode="json", exclude={"raw"}), "entered_by": actor}})
+    lapor_event = lapor_event.model_copy(
+        update={
+            "raw": {**lapor_event.model_dump(mode="json", exclude={"raw"}), "entered_by": actor}
+        }
+    )
     async with services.pool.acquire() as conn, conn.transaction():
-        return await store_and_apply(conn, [lapor_event],
-                                     classify=classify or services.classifier,
-                                     actor=f"operator:{actor}")
+        return await store_and_apply(
+            conn, [lapor_event], classify=classify or services.classifier, actor=f"operator:{actor}"
+        )
 
 
-async def enter_status(services: Services, complaint_id: uuid.UUID | str, status: str, *,
-                       actor: str, at: dt.datetime | None = None, agency_id: str | None = None,
-                       agency_name: str | None = None,
-                       event_id: str | None = None) -> ApplyResult:
+async def enter_status(
+    services: Services,
+    complaint_id: uuid.UUID | str,
+    status: str,
+    *,
+    actor: str,
+    at: dt.datetime | None = None,
+    agency_id: str | None = None,
+    agency_name: str | None = None,
+    event_id: str | None = None,
+) -> ApplyResult:
     if status not in STATUSES:
         raise InvalidInput(f"unknown LAPOR! status {status!r}; one of {sorted(STATUSES)}")
-    event: dict[str, Any] = {"type": "status_changed", "status": status, "at": at,
-                             "event_id": event_id}
+    event: dict[str, Any] = {
+        "type": "status_changed",
+        "status": status,
+        "at": at,
+        "event_id": event_id,
+    }
     if agency_id:
         event["agency"] = {"id": agency_id, "name": agency_name or agency_id}
     if status == "dihapus":
@@ -170,18 +218,31 @@ async def enter_status(services: Services, complaint_id: uuid.UUID | str, status
     return await enter_event(services, complaint_id, event, actor=actor)
 
 
-async def enter_response(services: Services, complaint_id: uuid.UUID | str, text: str, *,
-                         actor: str, author: str | None = None, agency_id: str | None = None,
-                         agency_name: str | None = None,
-                         attachments: list[dict[str, Any]] | None = None,
-                         info_request: bool = False, at: dt.datetime | None = None,
-                         event_id: str | None = None) -> ApplyResult:
+async def enter_response(
+    services: Services,
+    complaint_id: uuid.UUID | str,
+    text: str,
+    *,
+    actor: str,
+    author: str | None = None,
+    agency_id: str | None = None,
+    agency_name: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    info_request: bool = False,
+    at: dt.datetime | None = None,
+    event_id: str | None = None,
+) -> ApplyResult:
     """An agency response (tindak lanjut) or request for information, copied from LAPOR!."""
     if not text.strip():
         raise InvalidInput("the response text is empty")
     event: dict[str, Any] = {
-        "type": "info_requested" if info_request else "response_posted", "text": text,
-        "author": author, "attachments": attachments or [], "at": at, "event_id": event_id}
+        "type": "info_requested" if info_request else "response_posted",
+        "text": text,
+        "author": author,
+        "attachments": attachments or [],
+        "at": at,
+        "event_id": event_id,
+    }
     if agency_id:
         event["agency"] = {"id": agency_id, "name": agency_name or agency_id}
     return await enter_event(services, complaint_id, event, actor=actor)

@@ -36,11 +36,11 @@ class LaporPort(Protocol):
         """Raises NotFound / Gone."""
         ...
 
-    async def upload_attachment(self, filename: str, content_type: str,
-                                data: bytes) -> UploadedAttachment: ...
+    async def upload_attachment(
+        self, filename: str, content_type: str, data: bytes
+    ) -> UploadedAttachment: ...
 
-    async def post_reply(self, tracking_id: str, reply: ReplyPayload,
-                         idempotency_key: str) -> str:
+    async def post_reply(self, tracking_id: str, reply: ReplyPayload, idempotency_key: str) -> str:
         """Returns LAPOR!'s reply id."""
         ...
 

@@ -79,8 +79,9 @@ def _location(value: Any) -> Location | None:
 class PushHandlers:
     """The job handlers; one instance per process, sharing the port's rate limit."""
 
-    def __init__(self, services: Services, port: LaporPort, *,
-                 classify: Classifier | None = None) -> None:
+    def __init__(
+        self, services: Services, port: LaporPort, *, classify: Classifier | None = None
+    ) -> None:
         self.services = services
         self.pool: asyncpg.Pool = services.pool
         self.port = port
@@ -92,8 +93,7 @@ class PushHandlers:
 
     async def _load_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
         async with self.pool.acquire() as conn:
-            rows = await repo.get_push_complaints(conn, ids, owner=self.owner,
-                                                  prefetch=PREFETCH)
+            rows = await repo.get_push_complaints(conn, ids, owner=self.owner, prefetch=PREFETCH)
         now = time.monotonic()
         asked = set(ids)
         for cid, row in rows.items():
@@ -110,8 +110,9 @@ class PushHandlers:
             self._prefetched.clear()
         return await self._load(cid)
 
-    async def _mark_many(self, items: Sequence[repo.Pushed]
-                         ) -> dict[repo.Pushed, tuple[bool, list[str]]]:
+    async def _mark_many(
+        self, items: Sequence[repo.Pushed]
+    ) -> dict[repo.Pushed, tuple[bool, list[str]]]:
         # A complaint appears at most once per statement, so "updated" is unambiguous.
         first: dict[uuid.UUID, repo.Pushed] = {}
         again: list[repo.Pushed] = []
@@ -143,9 +144,11 @@ class PushHandlers:
             breaker = getattr(self.port, "breaker", None)
             if breaker is None or not breaker.is_open:
                 raise
-            raise Deferred(f"LAPOR! is down (circuit breaker open): {exc}",
-                           retry_after=max(1.0, breaker.retry_in()),
-                           in_doubt=isinstance(exc, InDoubtError)) from exc
+            raise Deferred(
+                f"LAPOR! is down (circuit breaker open): {exc}",
+                retry_after=max(1.0, breaker.retry_in()),
+                in_doubt=isinstance(exc, InDoubtError),
+            ) from exc
 
     # ---- push -------------------------------------------------------------------------------
     async def push(self, job: Job) -> None:
@@ -174,8 +177,13 @@ class PushHandlers:
         if (job.payload.get("in_doubt") or job.attempts > 1) and not self._replays(job):
             found = await self.port.find_by_external_ref(str(cid))
             if found is not None:
-                await self.adopt(cid, found.tracking_id, found.created_at, found.status,
-                                 how="found_by_external_ref")
+                await self.adopt(
+                    cid,
+                    found.tracking_id,
+                    found.created_at,
+                    found.status,
+                    how="found_by_external_ref",
+                )
                 return
         attachment_ids = await self._upload_attachments(cid, row)
         payload = self.payload(cid, row, attachment_ids)
@@ -191,21 +199,28 @@ class PushHandlers:
             found = await self.port.find_by_external_ref(str(cid))
             if found is None:
                 raise
-            await self.adopt(cid, found.tracking_id, found.created_at, found.status,
-                             how="duplicate_external_ref")
+            await self.adopt(
+                cid, found.tracking_id, found.created_at, found.status, how="duplicate_external_ref"
+            )
             return
         except IdempotencyKeyReused:
             found = await self.port.find_by_external_ref(str(cid))
             if found is None:
                 raise
-            await self.adopt(cid, found.tracking_id, found.created_at, found.status,
-                             how="idempotency_key_reused")
+            await self.adopt(
+                cid, found.tracking_id, found.created_at, found.status, how="idempotency_key_reused"
+            )
             return
         if result.tracking_id is None:
             await self._to_worklist(cid)
             return
-        await self.adopt(cid, result.tracking_id, result.created_at, result.status,
-                         how="replayed" if result.replayed else "created")
+        await self.adopt(
+            cid,
+            result.tracking_id,
+            result.created_at,
+            result.status,
+            how="replayed" if result.replayed else "created",
+        )
 
     def _replays(self, job: Job) -> bool:
         """Can an in-doubt create simply be sent again? With a port whose creates are
@@ -220,8 +235,9 @@ class PushHandlers:
         age = dt.datetime.now(dt.UTC) - job.created_at
         return age.total_seconds() < KEY_MEMORY_S
 
-    def payload(self, cid: uuid.UUID, row: asyncpg.Record,
-                attachment_ids: list[str]) -> ReportPayload:
+    def payload(
+        self, cid: uuid.UUID, row: asyncpg.Record, attachment_ids: list[str]
+    ) -> ReportPayload:
         crypto = self.services.crypto
         reporter: Reporter | None = None
         if not row["anonymous"]:
@@ -232,7 +248,8 @@ class PushHandlers:
                 name=crypto.decrypt("name", row["name_enc"]),
                 phone=phone if phone and _PHONE.match(phone) else None,
                 nik=nik if nik and _NIK.match(nik) else None,
-                email=email if email and _EMAIL.match(email) else None)
+                email=email if email and _EMAIL.match(email) else None,
+            )
         content = row["content"]
         try:
             channel = Channel(row["channel"])
@@ -243,14 +260,21 @@ class PushHandlers:
         except ValueError:
             classification = Classification.PENGADUAN
         return ReportPayload(
-            external_ref=str(cid), channel=channel,
-            title=(row["title"] or derive_title(content))[:150], content=content,
-            classification=classification, occurred_on=row["occurred_on"],
-            location=_location(row["location"]), category_id=row["category_id"],
-            agency_id=row["agency_id"], anonymous=row["anonymous"],
-            confidential=row["confidential"], reporter=reporter,
+            external_ref=str(cid),
+            channel=channel,
+            title=(row["title"] or derive_title(content))[:150],
+            content=content,
+            classification=classification,
+            occurred_on=row["occurred_on"],
+            location=_location(row["location"]),
+            category_id=row["category_id"],
+            agency_id=row["agency_id"],
+            anonymous=row["anonymous"],
+            confidential=row["confidential"],
+            reporter=reporter,
             attachment_ids=tuple(attachment_ids),
-            submitted_at=row["submitted_at"] or row["received_at"])
+            submitted_at=row["submitted_at"] or row["received_at"],
+        )
 
     async def _upload_attachments(self, cid: uuid.UUID, row: asyncpg.Record) -> list[str]:
         if not row["has_attachments"]:
@@ -265,26 +289,47 @@ class PushHandlers:
                 ids.append(a["lapor_attachment_id"])
                 continue
             try:
-                up = await self.port.upload_attachment(a["filename"], a["content_type"],
-                                                       bytes(a["data"]))
+                up = await self.port.upload_attachment(
+                    a["filename"], a["content_type"], bytes(a["data"])
+                )
                 upstream = up.attachment_id
             except AttachmentRefused as exc:
                 upstream = REFUSED
-                log.warning("lapor_attachment_refused", complaint_id=str(cid),
-                            content_type=a["content_type"], size=a["size"], error=str(exc))
+                log.warning(
+                    "lapor_attachment_refused",
+                    complaint_id=str(cid),
+                    content_type=a["content_type"],
+                    size=a["size"],
+                    error=str(exc),
+                )
             # Stored at once: a retry must send the very same body under the same key.
             async with self.pool.acquire() as conn, conn.transaction():
                 await repo.set_lapor_attachment_id(conn, cid, a["sha256"], upstream)
                 if upstream == REFUSED:
-                    await append_event(conn, cid, EventKind.LAPOR_ATTACHMENT_REFUSED,
-                                       {"filename": a["filename"],
-                                        "content_type": a["content_type"], "size": a["size"]})
+                    await append_event(
+                        conn,
+                        cid,
+                        EventKind.LAPOR_ATTACHMENT_REFUSED,
+                        {
+                            "filename": a["filename"],
+                            "content_type": a["content_type"],
+                            "size": a["size"],
+                        },
+                    )
             if upstream != REFUSED:
                 ids.append(upstream)
         return ids
 
-    async def adopt(self, cid: uuid.UUID, tracking_id: str, created_at: dt.datetime | None,
-                    status: str | None, *, how: str, actor: str = "system") -> bool:
+    async def adopt(
+        self,
+        cid: uuid.UUID,
+        tracking_id: str,
+        created_at: dt.datetime | None,
+        status: str | None,
+        *,
+        how: str,
+        actor: str = "system",
+    ) -> bool:
         """Store the Tracking ID, status and event in one transaction; apply any feed events
         that arrived before we knew the Tracking ID. False when it was stored already.
 
@@ -293,17 +338,23 @@ class PushHandlers:
         """
         del status
         item = repo.Pushed(
-            complaint_id=cid, tracking_id=tracking_id, created_at=created_at,
-            status="belum_terverifikasi", actor=actor,
-            event={"tracking_id": tracking_id, "how": how,
-                   "adapter": getattr(self.port, "name", "?")},
+            complaint_id=cid,
+            tracking_id=tracking_id,
+            created_at=created_at,
+            status="belum_terverifikasi",
+            actor=actor,
+            event={
+                "tracking_id": tracking_id,
+                "how": how,
+                "adapter": getattr(self.port, "name", "?"),
+            },
             notify={"event": "lapor_pushed", "tracking_id": tracking_id},
-            notify_key=f"notify:pushed:{cid}")
+            notify_key=f"notify:pushed:{cid}",
+        )
         try:
             fresh, waiting = await self._mark(item)
         except asyncpg.UniqueViolationError as exc:
-            raise PermanentError(f"Tracking ID {tracking_id} belongs to another complaint") \
-                from exc
+            raise PermanentError(f"Tracking ID {tracking_id} belongs to another complaint") from exc
         if not fresh:
             async with self.pool.acquire() as conn:
                 current = await repo.get_complaint_lapor(conn, cid)
@@ -311,7 +362,8 @@ class PushHandlers:
                 raise PermanentError(
                     f"complaint already holds Tracking ID "
                     f"{current['lapor_tracking_id'] if current else None}, "
-                    f"LAPOR! says {tracking_id}")
+                    f"LAPOR! says {tracking_id}"
+                )
             return False
         if waiting:
             # Claimed atomically: the updates loop may be applying them right now.
@@ -325,8 +377,11 @@ class PushHandlers:
         async with self.pool.acquire() as conn, conn.transaction():
             if await repo.mark_rejected(conn, cid, errors):
                 await append_event(conn, cid, EventKind.LAPOR_REJECTED, {"fields": exc.fields})
-        log.warning("lapor_push_rejected", complaint_id=str(cid),
-                    fields=[f.get("field") for f in exc.fields])
+        log.warning(
+            "lapor_push_rejected",
+            complaint_id=str(cid),
+            fields=[f.get("field") for f in exc.fields],
+        )
 
     async def _to_worklist(self, cid: uuid.UUID) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -366,6 +421,13 @@ class PushHandlers:
             raise TransientError(str(exc), retry_after=AUTH_RETRY_S) from exc
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.set_lapor_reply_id(conn, reply_id, lapor_reply_id)
-            await append_event(conn, row["complaint_id"], EventKind.REPORTER_REPLY_SENT,
-                               {"reply_id": str(reply_id), "lapor_reply_id": lapor_reply_id,
-                                "tracking_id": tracking_id})
+            await append_event(
+                conn,
+                row["complaint_id"],
+                EventKind.REPORTER_REPLY_SENT,
+                {
+                    "reply_id": str(reply_id),
+                    "lapor_reply_id": lapor_reply_id,
+                    "tracking_id": tracking_id,
+                },
+            )

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 
 class TokenBucket:
-    def __init__(self, rate_per_s: float, burst: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if rate_per_s <= 0 or burst < 1:
             raise ValueError("rate must be > 0 and burst >= 1")
         self.rate = rate_per_s

@@ -42,40 +42,52 @@ def report_to_xml(token: str, r: ReportPayload) -> str:
         return f"<{tag}>{escape(value or '')}</{tag}>"
 
     isi = f"{r.title}\n\n{r.content}"
-    return (f"<lapor token={quoteattr(token)}><pelapor>"
-            f"{el('email', who.email if who else None)}{el('telpon', who.phone if who else None)}"
-            f"{el('namadepan', first)}{el('namabelakang', last)}</pelapor>"
-            f"<laporan rahasia=\"{int(r.confidential)}\" anonim=\"{int(r.anonymous)}\">"
-            f"{el('isi', isi)}</laporan></lapor>")
+    return (
+        f"<lapor token={quoteattr(token)}><pelapor>"
+        f"{el('email', who.email if who else None)}{el('telpon', who.phone if who else None)}"
+        f"{el('namadepan', first)}{el('namabelakang', last)}</pelapor>"
+        f'<laporan rahasia="{int(r.confidential)}" anonim="{int(r.anonymous)}">'
+        f"{el('isi', isi)}</laporan></lapor>"
+    )
 
 
 class XmlLegacyAdapter:
     name = "xml-legacy"
 
-    def __init__(self, cfg: LaporConfig, session: aiohttp.ClientSession, *,
-                 base_url: str | None = None, token: str | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cfg: LaporConfig,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         url = base_url or (str(cfg.base_url) if cfg.base_url else None)
         if not url:
             raise ValueError("the xml-legacy adapter needs lapor.base_url")
         self.url = url.rstrip("/") + "/api/stream/addstream"
         self.token = token or (cfg.client_secret.get_secret_value() if cfg.client_secret else "")
         self.session = session
-        self.timeout = aiohttp.ClientTimeout(total=cfg.timeout_s,
-                                             sock_connect=cfg.connect_timeout_s)
+        self.timeout = aiohttp.ClientTimeout(
+            total=cfg.timeout_s, sock_connect=cfg.connect_timeout_s
+        )
         self.bucket = TokenBucket(cfg.rate_limit_per_s, max(1, cfg.rate_burst // 2), clock)
-        self.breaker = CircuitBreaker("lapor-xml", failures=cfg.breaker_failures,
-                                      reset_s=cfg.breaker_reset_s, clock=clock)
+        self.breaker = CircuitBreaker(
+            "lapor-xml", failures=cfg.breaker_failures, reset_s=cfg.breaker_reset_s, clock=clock
+        )
 
     async def create_report(self, report: ReportPayload, idempotency_key: str) -> CreateResult:
         if not self.breaker.allow():
-            raise BreakerOpen("LAPOR! circuit breaker is open",
-                              retry_after=max(1.0, self.breaker.retry_in()))
+            raise BreakerOpen(
+                "LAPOR! circuit breaker is open", retry_after=max(1.0, self.breaker.retry_in())
+            )
         await self.bucket.acquire()
         body = report_to_xml(self.token, report).encode()
         try:
-            async with self.session.post(self.url, data=body, timeout=self.timeout,
-                                         headers={"Content-Type": "text/xml"}) as resp:
+            async with self.session.post(
+                self.url, data=body, timeout=self.timeout, headers={"Content-Type": "text/xml"}
+            ) as resp:
                 raw, status, headers = await resp.read(), resp.status, resp.headers
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             self.breaker.failure(type(exc).__name__)
@@ -88,17 +100,20 @@ class XmlLegacyAdapter:
         else:
             self.breaker.success()
         if status != 200:
-            raise error_for_status(status, {"error": f"http_{status}",
-                                            "message": raw[:200].decode("utf-8", "replace")},
-                                   _retry_after(headers))
+            raise error_for_status(
+                status,
+                {"error": f"http_{status}", "message": raw[:200].decode("utf-8", "replace")},
+                _retry_after(headers),
+            )
         try:
             root = ET.fromstring(raw)  # noqa: S314 - the peer is LAPOR!, size bounded by aiohttp
         except ET.ParseError as exc:
             raise PermanentError("LAPOR! answered something that is not XML") from exc
         tracking = (root.findtext(".//trackingid") or "").strip()
         if not tracking:
-            raise PermanentError("LAPOR! answered without a trackingid",
-                                 details=raw[:200].decode("utf-8", "replace"))
+            raise PermanentError(
+                "LAPOR! answered without a trackingid", details=raw[:200].decode("utf-8", "replace")
+            )
         return CreateResult(tracking_id=tracking, status="belum_terverifikasi")
 
     async def find_by_external_ref(self, external_ref: str) -> RemoteReport | None:
@@ -107,14 +122,14 @@ class XmlLegacyAdapter:
     async def get_report(self, tracking_id: str) -> RemoteReport:
         raise PermanentError("the xml-legacy API cannot read reports")
 
-    async def upload_attachment(self, filename: str, content_type: str,
-                                data: bytes) -> UploadedAttachment:
+    async def upload_attachment(
+        self, filename: str, content_type: str, data: bytes
+    ) -> UploadedAttachment:
         from aggregator.lapor.errors import AttachmentRefused
 
         raise AttachmentRefused("the xml-legacy API takes no attachments")
 
-    async def post_reply(self, tracking_id: str, reply: ReplyPayload,
-                         idempotency_key: str) -> str:
+    async def post_reply(self, tracking_id: str, reply: ReplyPayload, idempotency_key: str) -> str:
         raise PermanentError("the xml-legacy API takes no replies")
 
     async def read_updates(self, cursor: str | None, limit: int) -> UpdatesPage:

@@ -27,8 +27,15 @@ log = structlog.get_logger(__name__)
 class DeliveryLoop:
     name = "notify_delivery"
 
-    def __init__(self, services: Services, sinks: Mapping[str, Any], *, interval_s: float = 60.0,
-                 lookback: dt.timedelta = dt.timedelta(days=3), batch: int = 200) -> None:
+    def __init__(
+        self,
+        services: Services,
+        sinks: Mapping[str, Any],
+        *,
+        interval_s: float = 60.0,
+        lookback: dt.timedelta = dt.timedelta(days=3),
+        batch: int = 200,
+    ) -> None:
         self.services = services
         self.sinks = {n: r for n, s in sinks.items() if (r := delivery_reporter(s)) is not None}
         self.interval_s = interval_s
@@ -45,12 +52,16 @@ class DeliveryLoop:
                 status = await self.sinks[row["source"]].delivery_status(str(row["id"]))
                 if status.state in ("delivered", "failed"):
                     async with conn.transaction():
-                        await repo.set_delivery(conn, row["id"], status.state, status.at,
-                                                status.detail)
+                        await repo.set_delivery(
+                            conn, row["id"], status.state, status.at, status.detail
+                        )
                         if status.state == "failed":
                             await redeliver.schedule(self.services, conn, row["id"])
-                    log.info("notification_delivery_recorded", notification_id=str(row["id"]),
-                             state=status.state)
+                    log.info(
+                        "notification_delivery_recorded",
+                        notification_id=str(row["id"]),
+                        state=status.state,
+                    )
                     changed += 1
         return changed
 

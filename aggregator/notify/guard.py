@@ -38,20 +38,35 @@ def sms_address_problem(address: str) -> str | None:
     return None
 
 
-async def loop_problem(conn: asyncpg.Connection, settings: Any, *, address_hash: bytes,
-                       body_hash: bytes | None, now: dt.datetime,
-                       excluding: uuid.UUID) -> str | None:
+async def loop_problem(
+    conn: asyncpg.Connection,
+    settings: Any,
+    *,
+    address_hash: bytes,
+    body_hash: bytes | None,
+    now: dt.datetime,
+    excluding: uuid.UUID,
+) -> str | None:
     """Why this message to this address would feed a loop (None: send it)."""
     cfg = settings.notify
     window = dt.timedelta(hours=cfg.identical_window_h)
     recent, identical = await repo.recent_to_address(
-        conn, address_hash, since=now - dt.timedelta(hours=1), body_hash=body_hash,
-        identical_since=now - window, excluding=excluding)
+        conn,
+        address_hash,
+        since=now - dt.timedelta(hours=1),
+        body_hash=body_hash,
+        identical_since=now - window,
+        excluding=excluding,
+    )
     if cfg.max_per_address_per_hour and recent >= cfg.max_per_address_per_hour:
-        return (f"rate limit: {recent} messages to this address in the last hour "
-                f"(notify.max_per_address_per_hour = {cfg.max_per_address_per_hour})")
+        return (
+            f"rate limit: {recent} messages to this address in the last hour "
+            f"(notify.max_per_address_per_hour = {cfg.max_per_address_per_hour})"
+        )
     if cfg.identical_limit and identical >= cfg.identical_limit:
-        return (f"identical-message loop: the same text went to this address {identical} "
-                f"times in {cfg.identical_window_h:g} h (notify.identical_limit = "
-                f"{cfg.identical_limit})")
+        return (
+            f"identical-message loop: the same text went to this address {identical} "
+            f"times in {cfg.identical_window_h:g} h (notify.identical_limit = "
+            f"{cfg.identical_limit})"
+        )
     return None

@@ -50,36 +50,47 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-NOTIFICATIONS = Counter("satukanal_notifications_total", "Notifications by channel and outcome",
-                        ["channel", "outcome"])
+NOTIFICATIONS = Counter(
+    "satukanal_notifications_total", "Notifications by channel and outcome", ["channel", "outcome"]
+)
 NAMESPACE = uuid.UUID("5b1f9a52-7c7e-4f0e-9d55-4c4150f0a7e1")
 
 # The status changes a citizen is told about. ``diproses`` and ``ditindaklanjuti`` are not:
 # the agency's response itself is the news.
-STATUSES_THAT_MATTER = frozenset({
-    "terverifikasi", "terdisposisi", "tertunda", "arsip", "bukan_wewenang", "selesai",
-    "dihapus"})
+STATUSES_THAT_MATTER = frozenset(
+    {"terverifikasi", "terdisposisi", "tertunda", "arsip", "bukan_wewenang", "selesai", "dihapus"}
+)
 ALIASES: dict[str, str] = {
-           "lapor_pushed": NotificationKind.ACK, "pushed": NotificationKind.ACK,
-           "status": NotificationKind.STATUS_CHANGED,
-           "response": NotificationKind.RESPONSE_POSTED,
-           "info_request": NotificationKind.INFO_REQUESTED,
-           "linked": NotificationKind.COMPLAINT_LINKED}
-SINK_KIND: dict[str, str] = {NotificationKind.ACK: "ack", NotificationKind.STATUS_CHANGED: "status",
-             NotificationKind.RESPONSE_POSTED: "response",
-             NotificationKind.INFO_REQUESTED: "info_request",
-             NotificationKind.SOLVED_QUESTION: "solved_question",
-             NotificationKind.USAGE: "usage", NotificationKind.SUNSET: "sunset",
-             NotificationKind.COMPLAINT_LINKED: "linked"}
-NEEDS_NO_TRACKING_ID = frozenset({NotificationKind.USAGE, NotificationKind.SUNSET,
-                                  NotificationKind.COMPLAINT_LINKED})
+    "lapor_pushed": NotificationKind.ACK,
+    "pushed": NotificationKind.ACK,
+    "status": NotificationKind.STATUS_CHANGED,
+    "response": NotificationKind.RESPONSE_POSTED,
+    "info_request": NotificationKind.INFO_REQUESTED,
+    "linked": NotificationKind.COMPLAINT_LINKED,
+}
+SINK_KIND: dict[str, str] = {
+    NotificationKind.ACK: "ack",
+    NotificationKind.STATUS_CHANGED: "status",
+    NotificationKind.RESPONSE_POSTED: "response",
+    NotificationKind.INFO_REQUESTED: "info_request",
+    NotificationKind.SOLVED_QUESTION: "solved_question",
+    NotificationKind.USAGE: "usage",
+    NotificationKind.SUNSET: "sunset",
+    NotificationKind.COMPLAINT_LINKED: "linked",
+}
+NEEDS_NO_TRACKING_ID = frozenset(
+    {NotificationKind.USAGE, NotificationKind.SUNSET, NotificationKind.COMPLAINT_LINKED}
+)
 # News also sent to the reporters of duplicates linked to the complaint.
-FAN_OUT = frozenset({NotificationKind.STATUS_CHANGED, NotificationKind.DELETED,
-                     NotificationKind.RESPONSE_POSTED})
+FAN_OUT = frozenset(
+    {NotificationKind.STATUS_CHANGED, NotificationKind.DELETED, NotificationKind.RESPONSE_POSTED}
+)
 
 Handler = Callable[[Job], Awaitable[None]]
-IN_DOUBT = ("in doubt: the notifier stopped after handing this message to the channel, which "
-            "cannot recognise a resend; not sent again, so the citizen gets it at most once")
+IN_DOUBT = (
+    "in doubt: the notifier stopped after handing this message to the channel, which "
+    "cannot recognise a resend; not sent again, so the citizen gets it at most once"
+)
 
 
 def notification_id(dedup_key: str) -> uuid.UUID:
@@ -138,13 +149,19 @@ class Notifier:
             channel = self._channel(c)
             if existing is None:
                 await repo.insert_notification(
-                    conn, notification_id=notification_id(dedup), complaint_id=c["id"],
-                    kind=event, channel=channel, source=c["source"], dedup_key=dedup,
+                    conn,
+                    notification_id=notification_id(dedup),
+                    complaint_id=c["id"],
+                    kind=event,
+                    channel=channel,
+                    source=c["source"],
+                    dedup_key=dedup,
                     items=[{**asdict(i), "seq": job.id} for i in items],
-                    state="skipped" if skip else "queued", detail=skip)
+                    state="skipped" if skip else "queued",
+                    detail=skip,
+                )
             if skip:
-                log.info("notification_skipped", complaint_id=str(c["id"]), kind=event,
-                         reason=skip)
+                log.info("notification_skipped", complaint_id=str(c["id"]), kind=event, reason=skip)
                 NOTIFICATIONS.labels(channel=channel, outcome="skipped").inc()
                 return
             targets = [c["id"]]
@@ -153,22 +170,32 @@ class Notifier:
                 # they would hear its progress: the same news goes to each of them.
                 # One person, one message per event: a duplicate from a reporter already
                 # told (the original's, or an earlier duplicate's keyed hashes) gets none.
-                shared = [{**asdict(i), "seq": job.id} for i in items
-                          if i.event != "solved_question"]
+                shared = [
+                    {**asdict(i), "seq": job.id} for i in items if i.event != "solved_question"
+                ]
                 told = await conversations.reporter_identity(conn, c["id"])
                 for d in await conversations.linked_duplicates(conn, c["id"]):
                     d_dedup = f"{dedup}:for:{d['id']}"
                     who = conversations.identity_of(d)
                     same_person = bool(who & told)
                     told |= who
-                    if await repo.insert_notification(
-                            conn, notification_id=notification_id(d_dedup),
-                            complaint_id=d["id"], kind=event,
-                            channel=channel_of(str(d["channel"])), source=d["source"],
-                            dedup_key=d_dedup, items=shared,
+                    if (
+                        await repo.insert_notification(
+                            conn,
+                            notification_id=notification_id(d_dedup),
+                            complaint_id=d["id"],
+                            kind=event,
+                            channel=channel_of(str(d["channel"])),
+                            source=d["source"],
+                            dedup_key=d_dedup,
+                            items=shared,
                             state="skipped" if same_person else "queued",
                             detail="the same reporter is told through the linked report"
-                            if same_person else None) and not same_person:
+                            if same_person
+                            else None,
+                        )
+                        and not same_person
+                    ):
                         targets.append(d["id"])
             if window > 0:
                 for target in targets:
@@ -177,18 +204,24 @@ class Notifier:
         for target in targets:
             await self.flush(target)
 
-    async def _schedule_flush(self, conn: asyncpg.Connection, complaint_id: uuid.UUID,
-                              window: float) -> None:
+    async def _schedule_flush(
+        self, conn: asyncpg.Connection, complaint_id: uuid.UUID, window: float
+    ) -> None:
         if not await repo.has_queued_flush(conn, complaint_id):
             await self.services.queue.enqueue(
-                conn, JobKind.NOTIFY, complaint_id=complaint_id, payload={"event": "flush"},
+                conn,
+                JobKind.NOTIFY,
+                complaint_id=complaint_id,
+                payload={"event": "flush"},
                 dedup_key=f"notify-flush:{complaint_id}:{uuid.uuid4()}",
-                run_after=self._now() + dt.timedelta(seconds=window))
+                run_after=self._now() + dt.timedelta(seconds=window),
+            )
 
     # -- what to say ----------------------------------------------------------------------------
 
-    async def _items(self, conn: asyncpg.Connection, c: asyncpg.Record, event: str,
-                     job: Job) -> tuple[str, list[Item], str | None]:
+    async def _items(
+        self, conn: asyncpg.Connection, c: asyncpg.Record, event: str, job: Job
+    ) -> tuple[str, list[Item], str | None]:
         """(dedup key part, items, skip reason)."""
         p = job.payload
         tracking = c["lapor_tracking_id"]
@@ -196,37 +229,64 @@ class Notifier:
             # The push has not finished yet; the citizen first hears the Tracking ID.
             raise TransientError("complaint has no Tracking ID yet", retry_after=60)
         if event in (NotificationKind.STATUS_CHANGED, NotificationKind.DELETED):
-            status = ("dihapus" if event == NotificationKind.DELETED
-                      else str(p.get("status") or c["status"]))
+            status = (
+                "dihapus"
+                if event == NotificationKind.DELETED
+                else str(p.get("status") or c["status"])
+            )
             key = str(p.get("event_id") or f"status:{status}")
             if status not in STATUSES_THAT_MATTER:
                 return key, [], f"status {status} is not news to a citizen"
             # The agency the event named at that moment; jobs enqueued before payloads
             # carried it fall back to the complaint's row.
             agency = p["agency_name"] if "agency_name" in p else c["agency_name"]
-            items = [Item(NotificationKind.STATUS_CHANGED,
-                          {"status": status, "agency_name": agency})]
+            items = [
+                Item(NotificationKind.STATUS_CHANGED, {"status": status, "agency_name": agency})
+            ]
             if status == "selesai" and c["solved_asked_at"] is None:
                 # Asked once, right after the closure, in the same message.
                 if await repo.set_solved_asked(conn, c["id"], self._now()):
                     items.append(Item(NotificationKind.SOLVED_QUESTION))
             return key, items, None
         if event in (NotificationKind.RESPONSE_POSTED, NotificationKind.INFO_REQUESTED):
-            f = await repo.get_followup(conn, c["id"], event_id=p.get("event_id"),
-                                        followup_id=p.get("followup_id"))
+            f = await repo.get_followup(
+                conn, c["id"], event_id=p.get("event_id"), followup_id=p.get("followup_id")
+            )
             if f is None:
                 if p.get("text"):
-                    return str(p.get("event_id") or job.id), [Item(event, {
-                        "text": p["text"], "agency_name": p.get("agency_name"),
-                        "at_local": None, "attachments": 0})], None
+                    return (
+                        str(p.get("event_id") or job.id),
+                        [
+                            Item(
+                                event,
+                                {
+                                    "text": p["text"],
+                                    "agency_name": p.get("agency_name"),
+                                    "at_local": None,
+                                    "attachments": 0,
+                                },
+                            )
+                        ],
+                        None,
+                    )
                 raise TransientError("follow-up not stored yet", retry_after=30)
             attachments = f["attachments"] if isinstance(f["attachments"], list) else []
-            return str(f["event_id"] or f["id"]), [Item(event, {
-                "text": f["text"],
-                "agency_name": f["agency_name"] or (p["agency_name"] if "agency_name" in p
-                                                    else c["agency_name"]),
-                "at_local": local_time(f["at"], self.settings.sla.timezone),
-                "attachments": len(attachments)})], None
+            return (
+                str(f["event_id"] or f["id"]),
+                [
+                    Item(
+                        event,
+                        {
+                            "text": f["text"],
+                            "agency_name": f["agency_name"]
+                            or (p["agency_name"] if "agency_name" in p else c["agency_name"]),
+                            "at_local": local_time(f["at"], self.settings.sla.timezone),
+                            "attachments": len(attachments),
+                        },
+                    )
+                ],
+                None,
+            )
         if event == NotificationKind.SOLVED_QUESTION:
             if c["solved_asked_at"] is not None:
                 return "once", [], "already asked whether it is solved"
@@ -235,10 +295,12 @@ class Notifier:
         if event == NotificationKind.COMPLAINT_LINKED:
             linked = c["linked_tracking_id"]
             if linked is None:
-                raise TransientError("the linked complaint has no Tracking ID yet",
-                                     retry_after=60)
-            return "once", [Item(NotificationKind.COMPLAINT_LINKED,
-                                 {"linked_tracking_id": linked})], None
+                raise TransientError("the linked complaint has no Tracking ID yet", retry_after=60)
+            return (
+                "once",
+                [Item(NotificationKind.COMPLAINT_LINKED, {"linked_tracking_id": linked})],
+                None,
+            )
         if event == NotificationKind.USAGE:
             text = str(p.get("text") or "")
             return str(job.id), [Item(NotificationKind.USAGE, {"text": text})], None
@@ -287,26 +349,45 @@ class Notifier:
                 if failed is None or c is None or str(failed["state"]) != "failed":
                     return  # a late "delivered" arrived meanwhile, or it is gone
                 step = redeliver.next_step(
-                    self.settings, await drepo.chain(conn, failed_id),
-                    has_address={"email": c["email_enc"] is not None,
-                                 "sms": c["phone_enc"] is not None})
+                    self.settings,
+                    await drepo.chain(conn, failed_id),
+                    has_address={
+                        "email": c["email_enc"] is not None,
+                        "sms": c["phone_enc"] is not None,
+                    },
+                )
                 if step is None:
                     return
                 new_id = redeliver.redelivery_id(failed_id)
                 items = await drepo.batch_items(conn, failed_id)
                 await drepo.insert_redelivery(
-                    conn, notification_id=new_id, complaint_id=complaint_id,
-                    kind=str(failed["kind"]), channel=step.channel, source=step.source,
-                    dedup_key=f"redeliver:{failed_id}", items=items, retry_of=failed_id,
-                    redelivery_no=int(failed["redelivery_no"]) + 1)
+                    conn,
+                    notification_id=new_id,
+                    complaint_id=complaint_id,
+                    kind=str(failed["kind"]),
+                    channel=step.channel,
+                    source=step.source,
+                    dedup_key=f"redeliver:{failed_id}",
+                    items=items,
+                    retry_of=failed_id,
+                    redelivery_no=int(failed["redelivery_no"]) + 1,
+                )
                 if await drepo.redelivery_state(conn, f"redeliver:{failed_id}") != "queued":
                     return  # done before (a redelivered job)
-            await self._send(conn, c, new_id, [{"items": items}], channel=step.channel,
-                             source=step.source)
+            await self._send(
+                conn, c, new_id, [{"items": items}], channel=step.channel, source=step.source
+            )
 
-    async def _send(self, conn: asyncpg.Connection, c: asyncpg.Record, head: uuid.UUID,
-                    rows: Sequence[Mapping[str, Any]], *, channel: str | None = None,
-                    source: str | None = None) -> None:
+    async def _send(
+        self,
+        conn: asyncpg.Connection,
+        c: asyncpg.Record,
+        head: uuid.UUID,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        channel: str | None = None,
+        source: str | None = None,
+    ) -> None:
         # In the order the events were enqueued (jobs of one burst run concurrently).
         stored = sorted((i for r in rows for i in r["items"]), key=lambda i: i.get("seq", 0))
         items = [Item(i["event"], i.get("data") or {}) for i in stored]
@@ -330,16 +411,33 @@ class Notifier:
             held = await self._guard(conn, channel, address, address_hash, body_hash, head, now)
             if held is not None:
                 async with conn.transaction():
-                    await drepo.skip_batch(conn, head, channel=channel,
-                                           body=seal_body(self.services.crypto, msg.text),
-                                           body_key=self.services.crypto.current_id,
-                                           reason=held)
-                    await append_event(conn, c["id"], "notification_held",
-                                       {"notification_id": str(head), "channel": channel,
-                                        "kinds": [i.event for i in items], "reason": held})
+                    await drepo.skip_batch(
+                        conn,
+                        head,
+                        channel=channel,
+                        body=seal_body(self.services.crypto, msg.text),
+                        body_key=self.services.crypto.current_id,
+                        reason=held,
+                    )
+                    await append_event(
+                        conn,
+                        c["id"],
+                        "notification_held",
+                        {
+                            "notification_id": str(head),
+                            "channel": channel,
+                            "kinds": [i.event for i in items],
+                            "reason": held,
+                        },
+                    )
                 NOTIFICATIONS.labels(channel=channel, outcome="held").inc()
-                log.warning("notification_held", complaint_id=str(c["id"]),
-                            notification_id=str(head), channel=channel, reason=held)
+                log.warning(
+                    "notification_held",
+                    complaint_id=str(c["id"]),
+                    notification_id=str(head),
+                    channel=channel,
+                    reason=held,
+                )
                 return
             # The hand-over is committed before it happens: a retry after a crash between
             # the send and the record below finds it.
@@ -347,17 +445,29 @@ class Notifier:
             if not may:
                 return  # recorded meanwhile by another run
             own = source == c["source"]  # else a fallback: another channel, no thread
-            origin = Origin(source=source, channel=str(c["channel"]) if own else channel,
-                            address=address,
-                            thread=c["origin"] if own and isinstance(c["origin"], dict) else {})
-            out = OutboundMessage(notification_id=str(head), kind=kind, text=msg.text,
-                                  subject=msg.subject, html=msg.html,
-                                  tracking_id=common["tracking_id"],
-                                  link=common["status_url"])
+            origin = Origin(
+                source=source,
+                channel=str(c["channel"]) if own else channel,
+                address=address,
+                thread=c["origin"] if own and isinstance(c["origin"], dict) else {},
+            )
+            out = OutboundMessage(
+                notification_id=str(head),
+                kind=kind,
+                text=msg.text,
+                subject=msg.subject,
+                html=msg.html,
+                tracking_id=common["tracking_id"],
+                link=common["status_url"],
+            )
             if previous is not None and not resend_is_safe(sink):
                 detail = IN_DOUBT
-                log.warning("notification_in_doubt_not_resent", notification_id=str(head),
-                            channel=channel, handed_over_at=previous.isoformat())
+                log.warning(
+                    "notification_in_doubt_not_resent",
+                    notification_id=str(head),
+                    channel=channel,
+                    handed_over_at=previous.isoformat(),
+                )
             else:
                 try:
                     result = await sink.send(origin, out)
@@ -365,51 +475,94 @@ class Notifier:
                     state, detail = "failed", f"sink refused: {exc}"[:500]
                     await record.failed(self.pool, "sink", source, self._now(), detail)
                 except Exception as exc:
-                    if (isinstance(exc, TransientError | AuthError | ConfigError)
-                            and not isinstance(exc, InDoubtError)):
+                    if isinstance(exc, TransientError | AuthError | ConfigError) and not isinstance(
+                        exc, InDoubtError
+                    ):
                         # Certainly not sent (refused before it left): a retry may send.
                         await drepo.clear_send(conn, head)
-                    await record.failed(self.pool, "sink", source, self._now(),
-                                        f"{type(exc).__name__}: {exc}")
+                    await record.failed(
+                        self.pool, "sink", source, self._now(), f"{type(exc).__name__}: {exc}"
+                    )
                     raise
                 else:
                     await record.succeeded(self.pool, "sink", source, self._now(), 1)
                     external_id, detail = result.external_id, result.detail
-                    state = ("delivered" if result.delivered else
-                             "failed" if result.delivered is False else "sent")
+                    state = (
+                        "delivered"
+                        if result.delivered
+                        else "failed"
+                        if result.delivered is False
+                        else "sent"
+                    )
         async with conn.transaction():
-            await repo.mark_sent(conn, head, state=state, channel=channel,
-                                 body=seal_body(self.services.crypto, msg.text),
-                                 body_key=self.services.crypto.current_id,
-                                 subject=msg.subject, external_id=external_id, detail=detail,
-                                 at=now)
-            await append_event(conn, c["id"],
-                               EventKind.NOTIFICATION_SENT if state != "failed"
-                               else EventKind.NOTIFICATION_FAILED,
-                               {"notification_id": str(head), "channel": channel,
-                                "kinds": [i.event for i in items], "merged": len(rows),
-                                "state": state})
+            await repo.mark_sent(
+                conn,
+                head,
+                state=state,
+                channel=channel,
+                body=seal_body(self.services.crypto, msg.text),
+                body_key=self.services.crypto.current_id,
+                subject=msg.subject,
+                external_id=external_id,
+                detail=detail,
+                at=now,
+            )
+            await append_event(
+                conn,
+                c["id"],
+                EventKind.NOTIFICATION_SENT if state != "failed" else EventKind.NOTIFICATION_FAILED,
+                {
+                    "notification_id": str(head),
+                    "channel": channel,
+                    "kinds": [i.event for i in items],
+                    "merged": len(rows),
+                    "state": state,
+                },
+            )
             if state == "failed":
                 await redeliver.schedule(
-                    self.services, conn, head,
-                    has_address={"email": c["email_enc"] is not None,
-                                 "sms": c["phone_enc"] is not None})
+                    self.services,
+                    conn,
+                    head,
+                    has_address={
+                        "email": c["email_enc"] is not None,
+                        "sms": c["phone_enc"] is not None,
+                    },
+                )
         NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
-        log.info("notification_sent" if state != "failed" else "notification_failed",
-                 complaint_id=str(c["id"]), notification_id=str(head), channel=channel,
-                 kinds=[i.event for i in items], state=state)
+        log.info(
+            "notification_sent" if state != "failed" else "notification_failed",
+            complaint_id=str(c["id"]),
+            notification_id=str(head),
+            channel=channel,
+            kinds=[i.event for i in items],
+            state=state,
+        )
 
-    async def _guard(self, conn: asyncpg.Connection, channel: str, address: str | None,
-                     address_hash: bytes | None, body_hash: bytes | None, head: uuid.UUID,
-                     now: dt.datetime) -> str | None:
+    async def _guard(
+        self,
+        conn: asyncpg.Connection,
+        channel: str,
+        address: str | None,
+        address_hash: bytes | None,
+        body_hash: bytes | None,
+        head: uuid.UUID,
+        now: dt.datetime,
+    ) -> str | None:
         """Why this message must not go out (an auto-reply loop), or None."""
         if channel == "sms" and address:
             if (problem := guard.sms_address_problem(address)) is not None:
                 return problem
         if address_hash is None:
             return None
-        return await guard.loop_problem(conn, self.settings, address_hash=address_hash,
-                                        body_hash=body_hash, now=now, excluding=head)
+        return await guard.loop_problem(
+            conn,
+            self.settings,
+            address_hash=address_hash,
+            body_hash=body_hash,
+            now=now,
+            excluding=head,
+        )
 
     def _address(self, c: asyncpg.Record, channel: str) -> str | None:
         crypto = self.services.crypto
@@ -425,10 +578,14 @@ class Notifier:
             name = self.services.crypto.decrypt("name", c["name_enc"])
         # A linked duplicate follows the report it was merged into.
         tracking = c["lapor_tracking_id"] or c["linked_tracking_id"]
-        return {"tracking_id": tracking, "title": c["title"],
-                "status_url": status_url(self.settings, tracking),
-                "municipality": self.settings.municipality, "name": name,
-                "reply_hint": True}
+        return {
+            "tracking_id": tracking,
+            "title": c["title"],
+            "status_url": status_url(self.settings, tracking),
+            "municipality": self.settings.municipality,
+            "name": name,
+            "reply_hint": True,
+        }
 
     async def _standalone(self, job: Job, event: str) -> None:
         """A message with no complaint behind it (the usage answer to an empty SMS)."""
@@ -442,53 +599,92 @@ class Notifier:
         async with self.pool.acquire() as conn:
             if await repo.notification_state(conn, dedup) in ("sent", "delivered", "skipped"):
                 return
-            msg = render(channel, [Item(event, {"text": str(p.get("text") or "")})],
-                         {"municipality": self.settings.municipality, "reply_hint": False},
-                         sms_max_parts=self.settings.notify.sms_max_parts)
+            msg = render(
+                channel,
+                [Item(event, {"text": str(p.get("text") or "")})],
+                {"municipality": self.settings.municipality, "reply_hint": False},
+                sms_max_parts=self.settings.notify.sms_max_parts,
+            )
             sink = self.sinks.get(str(source))
             state, external_id, sent_at = "skipped", None, None
             detail: str | None = "no sink for this source"
             address_hash = self.services.crypto.match_hash("notify-address", str(address))
             body_hash = self.services.crypto.match_hash("notify-body", msg.text)
-            held = await self._guard(conn, channel, str(address), address_hash, body_hash, nid,
-                                     self._now()) if sink is not None else None
+            held = (
+                await self._guard(
+                    conn, channel, str(address), address_hash, body_hash, nid, self._now()
+                )
+                if sink is not None
+                else None
+            )
             previous: dt.datetime | None = None
             if sink is not None and held is None:
                 may, previous = await drepo.begin_standalone(
-                    conn, notification_id=nid, kind=event, channel=channel, source=str(source),
-                    dedup_key=dedup, body=seal_body(self.services.crypto, msg.text),
-                    body_key=self.services.crypto.current_id, subject=msg.subject,
-                    at=self._now(), address_hash=address_hash, body_hash=body_hash)
+                    conn,
+                    notification_id=nid,
+                    kind=event,
+                    channel=channel,
+                    source=str(source),
+                    dedup_key=dedup,
+                    body=seal_body(self.services.crypto, msg.text),
+                    body_key=self.services.crypto.current_id,
+                    subject=msg.subject,
+                    at=self._now(),
+                    address_hash=address_hash,
+                    body_hash=body_hash,
+                )
                 if not may:
                     return
             if held is not None:
                 detail = held
-                log.warning("notification_held", kind=event, notification_id=str(nid),
-                            channel=channel, reason=held)
+                log.warning(
+                    "notification_held",
+                    kind=event,
+                    notification_id=str(nid),
+                    channel=channel,
+                    reason=held,
+                )
             elif sink is not None and previous is not None and not resend_is_safe(sink):
                 state, detail, sent_at = "sent", IN_DOUBT, previous
             elif sink is not None:
                 try:
                     result = await sink.send(
                         Origin(source=str(source), channel=channel, address=str(address)),
-                        OutboundMessage(notification_id=str(nid),
-                                        kind=SINK_KIND.get(event, event),
-                                        text=msg.text, subject=msg.subject, html=msg.html))
+                        OutboundMessage(
+                            notification_id=str(nid),
+                            kind=SINK_KIND.get(event, event),
+                            text=msg.text,
+                            subject=msg.subject,
+                            html=msg.html,
+                        ),
+                    )
                 except Exception as exc:
-                    if (isinstance(exc, TransientError | AuthError | ConfigError)
-                            and not isinstance(exc, InDoubtError)):
+                    if isinstance(exc, TransientError | AuthError | ConfigError) and not isinstance(
+                        exc, InDoubtError
+                    ):
                         await drepo.clear_send(conn, nid)
-                    await record.failed(self.pool, "sink", str(source), self._now(),
-                                        f"{type(exc).__name__}: {exc}")
+                    await record.failed(
+                        self.pool, "sink", str(source), self._now(), f"{type(exc).__name__}: {exc}"
+                    )
                     raise
                 await record.succeeded(self.pool, "sink", str(source), self._now(), 1)
                 state = "delivered" if result.delivered else "sent"
                 external_id, detail, sent_at = result.external_id, result.detail, self._now()
             await repo.record_standalone(
-                conn, notification_id=nid, complaint_id=None, kind=event, channel=channel,
-                source=str(source), dedup_key=dedup, state=state, subject=msg.subject,
+                conn,
+                notification_id=nid,
+                complaint_id=None,
+                kind=event,
+                channel=channel,
+                source=str(source),
+                dedup_key=dedup,
+                state=state,
+                subject=msg.subject,
                 body=seal_body(self.services.crypto, msg.text),
-                body_key=self.services.crypto.current_id, external_id=external_id,
-                detail=detail, sent_at=sent_at)
+                body_key=self.services.crypto.current_id,
+                external_id=external_id,
+                detail=detail,
+                sent_at=sent_at,
+            )
         NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
         log.info("notification_sent", kind=event, notification_id=str(nid), state=state)

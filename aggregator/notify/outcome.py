@@ -15,8 +15,7 @@ from aggregator.storage.forms import record_delivery_report
 log = structlog.get_logger(__name__)
 
 
-async def report_delivery(services: Any, notification_id: str, state: str,
-                          detail: str) -> bool:
+async def report_delivery(services: Any, notification_id: str, state: str, detail: str) -> bool:
     """True when the report changed the notification (an unknown id or a notification
     already past it changes nothing)."""
     async with services.pool.acquire() as conn, conn.transaction():
@@ -28,6 +27,5 @@ async def report_delivery(services: Any, notification_id: str, state: str,
                 return changed
             await redeliver.schedule(services, conn, nid)
     if changed:
-        log.info("notification_delivery_recorded", notification_id=notification_id,
-                 state=state)
+        log.info("notification_delivery_recorded", notification_id=notification_id, state=state)
     return changed

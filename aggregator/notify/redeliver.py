@@ -36,8 +36,8 @@ log = structlog.get_logger(__name__)
 OTHER_CHANNEL = {"sms": "email", "email": "sms", "whatsapp": "sms"}  # WhatsApp: same phone
 # A failure waiting does not cure: the address is wrong, or the sink refused the message.
 _PERMANENT = re.compile(
-    r"kannel dlr 16|\b5\.[0-9]{1,3}\.[0-9]{1,3}\b|\b55[0-9]\b|sink refused|refused",
-    re.IGNORECASE)
+    r"kannel dlr 16|\b5\.[0-9]{1,3}\.[0-9]{1,3}\b|\b55[0-9]\b|sink refused|refused", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,9 @@ def permanent(detail: str | None) -> bool:
     return bool(_PERMANENT.search(detail or ""))
 
 
-def next_step(settings: Any, chain: Sequence[Mapping[str, Any]], *,
-              has_address: Mapping[str, bool]) -> Step | None:
+def next_step(
+    settings: Any, chain: Sequence[Mapping[str, Any]], *, has_address: Mapping[str, bool]
+) -> Step | None:
     """What to do after ``chain[0]`` failed (``chain``: newest first, each with channel,
     source, detail)."""
     cfg = settings.notify
@@ -63,8 +64,7 @@ def next_step(settings: Any, chain: Sequence[Mapping[str, Any]], *,
         return None  # already fell back once: no ping-pong between channels
     tries = len(chain)
     if not permanent(last["detail"]) and tries <= len(cfg.retry_backoff_s):
-        return Step(channel, str(last["source"]), float(cfg.retry_backoff_s[tries - 1]),
-                    "retry")
+        return Step(channel, str(last["source"]), float(cfg.retry_backoff_s[tries - 1]), "retry")
     other = OTHER_CHANNEL.get(channel)
     if cfg.fallback == "other_channel" and other is not None and has_address.get(other):
         source = cfg.fallback_sources.get(other)
@@ -77,29 +77,54 @@ def redelivery_id(failed: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(failed, "redeliver")
 
 
-async def schedule(services: Any, conn: asyncpg.Connection, notification_id: uuid.UUID,
-                   *, has_address: Mapping[str, bool] | None = None) -> Step | None:
+async def schedule(
+    services: Any,
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    *,
+    has_address: Mapping[str, bool] | None = None,
+) -> Step | None:
     """Plan what follows a failed notification (in the caller's transaction)."""
     row = await repo.get_for_redelivery(conn, notification_id)
     if row is None or row["complaint_id"] is None or str(row["state"]) != "failed":
         return None
     if has_address is None:
         has_address = await repo.reporter_addresses(conn, row["complaint_id"])
-    step = next_step(services.settings, await repo.chain(conn, notification_id),
-                     has_address=has_address)
+    step = next_step(
+        services.settings, await repo.chain(conn, notification_id), has_address=has_address
+    )
     if step is None:
-        log.info("notification_failed_for_good", notification_id=str(notification_id),
-                 channel=row["channel"])
+        log.info(
+            "notification_failed_for_good",
+            notification_id=str(notification_id),
+            channel=row["channel"],
+        )
         return None
     now: dt.datetime = services.clock()
     await services.queue.enqueue(
-        conn, "notify", complaint_id=row["complaint_id"],
+        conn,
+        "notify",
+        complaint_id=row["complaint_id"],
         payload={"event": "redeliver", "notification_id": str(notification_id)},
         dedup_key=f"notify-redeliver:{notification_id}",
-        run_after=now + dt.timedelta(seconds=step.wait_s))
-    await append_event(conn, row["complaint_id"], "notification_redelivery_planned",
-                       {"notification_id": str(notification_id), "channel": step.channel,
-                        "step": step.reason, "wait_s": step.wait_s})
-    log.info("notification_redelivery_planned", notification_id=str(notification_id),
-             channel=step.channel, step=step.reason, wait_s=step.wait_s)
+        run_after=now + dt.timedelta(seconds=step.wait_s),
+    )
+    await append_event(
+        conn,
+        row["complaint_id"],
+        "notification_redelivery_planned",
+        {
+            "notification_id": str(notification_id),
+            "channel": step.channel,
+            "step": step.reason,
+            "wait_s": step.wait_s,
+        },
+    )
+    log.info(
+        "notification_redelivery_planned",
+        notification_id=str(notification_id),
+        channel=step.channel,
+        step=step.reason,
+        wait_s=step.wait_s,
+    )
     return step

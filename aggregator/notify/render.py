@@ -26,8 +26,20 @@ EVENTS = tuple(k for k in NotificationKind if k is not NotificationKind.DELETED)
 CHANNELS = ("email", "sms", "web")
 # Agency-written texts an SMS may shorten; everything else is our own fixed wording.
 SHORTENABLE = ("text",)
-MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-             "September", "Oktober", "November", "Desember")
+MONTHS_ID = (
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +61,9 @@ class Rendered:
 def environment() -> Environment:
     return Environment(
         loader=PackageLoader("aggregator.notify", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"),
-                                     default_for_string=False, default=False),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2"), default_for_string=False, default=False
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -82,8 +95,9 @@ def _render_item(channel: str, item: Item, common: dict[str, Any]) -> tuple[str,
     return tmpl.render(ctx).strip(), None
 
 
-def render(channel: str, items: Sequence[Item], common: dict[str, Any],
-           *, sms_max_parts: int = 3) -> Rendered:
+def render(
+    channel: str, items: Sequence[Item], common: dict[str, Any], *, sms_max_parts: int = 3
+) -> Rendered:
     """The message for ``items`` on ``channel`` (``email``, ``sms`` or ``web``).
 
     ``common`` holds what every template may use: ``tracking_id``, ``status_url``,
@@ -92,8 +106,15 @@ def render(channel: str, items: Sequence[Item], common: dict[str, Any],
     if not items:
         raise ValueError("nothing to render")
     channel = channel_of(channel)
-    common = {"status_url": None, "name": None, "title": None, "reply_hint": True,
-              "tracking_id": None, "municipality": "", **common}
+    common = {
+        "status_url": None,
+        "name": None,
+        "title": None,
+        "reply_hint": True,
+        "tracking_id": None,
+        "municipality": "",
+        **common,
+    }
     if channel == "sms":
         return Rendered(text=_render_sms(items, common, sms_max_parts))
     bodies: list[str] = []
@@ -136,8 +157,7 @@ def _render_sms(items: Sequence[Item], common: dict[str, Any], max_parts: int) -
     full = assemble({})
     if count_parts(full) <= max_parts:
         return full
-    cuttable = [i for i, item in enumerate(items)
-                if any(item.data.get(k) for k in SHORTENABLE)]
+    cuttable = [i for i, item in enumerate(items) if any(item.data.get(k) for k in SHORTENABLE)]
     if not cuttable:
         return full  # our own wording only: the sink's split_sms ends it with "..."
     # The longest share of room each agency text can have with the whole still fitting:

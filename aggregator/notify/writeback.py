@@ -72,7 +72,10 @@ class WriteBackHandler:
             status=c.status,
             notes=tuple(
                 WriteBackNote(
-                    kind=f.kind, text=f.text, agency=f.agency_name, at=f.at,
+                    kind=f.kind,
+                    text=f.text,
+                    agency=f.agency_name,
+                    at=f.at,
                     key=f"followup:{f.id}",
                 )
                 for f in followups

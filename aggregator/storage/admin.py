@@ -50,8 +50,7 @@ async def find_complaint_id(conn: asyncpg.Connection, ref: str) -> uuid.UUID | N
     try:
         cid = uuid.UUID(ref)
     except ValueError:
-        found: uuid.UUID | None = await conn.fetchval(q("find_complaint_by_reference"),
-                                                       ref.strip())
+        found: uuid.UUID | None = await conn.fetchval(q("find_complaint_by_reference"), ref.strip())
         return found
     return cid if await conn.fetchval(q("complaint_exists"), cid) else None
 
@@ -94,7 +93,9 @@ async def complaint_detail(
     if sealed_original is not None:
         detail["original_text"] = (
             json.loads(crypto.open_value("complaint.original_text", sealed_original) or "{}")
-            if reveal_identity else "(tersimpan terenkripsi)")
+            if reveal_identity
+            else "(tersimpan terenkripsi)"
+        )
     if reporter_id is not None:
         rep = await conn.fetchrow(q("get_reporter"), reporter_id)
         if rep is not None:

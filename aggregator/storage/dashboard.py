@@ -26,8 +26,9 @@ async def counts(conn: asyncpg.Connection, agencies: Sequence[str] | None) -> li
     return _rows(await conn.fetch(q("dashboard_counts"), _arr(agencies)))
 
 
-async def daily(conn: asyncpg.Connection, agencies: Sequence[str] | None, since: dt.datetime,
-                tz: str) -> list[dict[str, Any]]:
+async def daily(
+    conn: asyncpg.Connection, agencies: Sequence[str] | None, since: dt.datetime, tz: str
+) -> list[dict[str, Any]]:
     """Complaints received and pushed per local day and channel since ``since``."""
     if agencies is None:
         return _rows(await conn.fetch(q("dashboard_daily"), since, tz))
@@ -58,8 +59,9 @@ async def agencies_fetched_at(conn: asyncpg.Connection) -> dt.datetime | None:
 
 
 # ---- agency statistics ----------------------------------------------------------------------
-async def agency_month_source(conn: asyncpg.Connection, start: dt.datetime,
-                              end: dt.datetime) -> list[asyncpg.Record]:
+async def agency_month_source(
+    conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
+) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("agency_monthly_source"), start, end))
 
 
@@ -68,16 +70,18 @@ async def oldest_complaint(conn: asyncpg.Connection) -> dt.datetime | None:
     return at
 
 
-async def replace_agency_months(conn: asyncpg.Connection, start: dt.date, end: dt.date,
-                                rows: Iterable[Sequence[Any]]) -> None:
+async def replace_agency_months(
+    conn: asyncpg.Connection, start: dt.date, end: dt.date, rows: Iterable[Sequence[Any]]
+) -> None:
     """Months [start, end) replaced by ``rows`` (tuples in insert_agency_month's order)."""
     async with conn.transaction():
         await conn.execute(q("delete_agency_months"), start, end)
         await conn.executemany(q("insert_agency_month"), list(rows))
 
 
-async def agency_monthly(conn: asyncpg.Connection, start: dt.date, end: dt.date,
-                         agencies: Sequence[str] | None) -> list[dict[str, Any]]:
+async def agency_monthly(
+    conn: asyncpg.Connection, start: dt.date, end: dt.date, agencies: Sequence[str] | None
+) -> list[dict[str, Any]]:
     return _rows(await conn.fetch(q("list_agency_monthly"), start, end, _arr(agencies)))
 
 
@@ -99,9 +103,14 @@ class ComplaintFilter:
 TEXT_HITS = 2000
 
 
-async def worklist(conn: asyncpg.Connection, f: ComplaintFilter, agencies: Sequence[str] | None,
-                   *, after: tuple[dt.datetime, uuid.UUID] | None = None,
-                   limit: int = 50) -> list[dict[str, Any]]:
+async def worklist(
+    conn: asyncpg.Connection,
+    f: ComplaintFilter,
+    agencies: Sequence[str] | None,
+    *,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
     """The complaints the filter finds, newest first. A receipt code, and words fewer than
     ``TEXT_HITS`` complaints contain, are first looked up in their index and the list is
     made of those ids; words in many complaints are tested while walking the newest."""
@@ -118,21 +127,39 @@ async def worklist(conn: asyncpg.Connection, f: ComplaintFilter, agencies: Seque
         if ids == []:
             return []
         rows = await conn.fetch(
-            q("worklist_complaints"), _arr(agencies), f.status, f.channel, f.agency, text,
-            f.tracking_id, None,
-            list(f.reporter_ids) if f.reporter_ids is not None else None, f.cluster, f.label,
-            f.sla, at, cid, limit, ids)
+            q("worklist_complaints"),
+            _arr(agencies),
+            f.status,
+            f.channel,
+            f.agency,
+            text,
+            f.tracking_id,
+            None,
+            list(f.reporter_ids) if f.reporter_ids is not None else None,
+            f.cluster,
+            f.label,
+            f.sla,
+            at,
+            cid,
+            limit,
+            ids,
+        )
     return _rows(rows)
 
 
-async def reporters_by_hash(conn: asyncpg.Connection, email_hash: bytes | None,
-                            phone_hash: bytes | None) -> list[uuid.UUID]:
+async def reporters_by_hash(
+    conn: asyncpg.Connection, email_hash: bytes | None, phone_hash: bytes | None
+) -> list[uuid.UUID]:
     return [r["id"] for r in await conn.fetch(q("reporters_by_hash"), email_hash, phone_hash)]
 
 
-async def sla_list(conn: asyncpg.Connection, agencies: Sequence[str] | None, *,
-                   after: tuple[dt.datetime, uuid.UUID, str] | None = None,
-                   limit: int = 50) -> list[dict[str, Any]]:
+async def sla_list(
+    conn: asyncpg.Connection,
+    agencies: Sequence[str] | None,
+    *,
+    after: tuple[dt.datetime, uuid.UUID, str] | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
     due, cid, clock = after if after else (None, None, None)
     async with conn.transaction():
         await conn.execute(q("dashboard_custom_plans"))
@@ -140,8 +167,13 @@ async def sla_list(conn: asyncpg.Connection, agencies: Sequence[str] | None, *,
     return _rows(rows)
 
 
-async def quarantine_list(conn: asyncpg.Connection, *, source: str | None = None,
-                          before_id: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+async def quarantine_list(
+    conn: asyncpg.Connection,
+    *,
+    source: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
     async with conn.transaction():
         await conn.execute(q("dashboard_custom_plans"))
         rows = await conn.fetch(q("worklist_quarantine"), source, before_id, limit)

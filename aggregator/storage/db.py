@@ -46,10 +46,12 @@ def _json_out(value: object) -> bytes:
 
 async def init_connection(conn: asyncpg.Connection) -> None:
     # Binary codecs, so that COPY (binary only in asyncpg) can write jsonb columns too.
-    await conn.set_type_codec("jsonb", encoder=_jsonb_out, decoder=_jsonb_in,
-                              schema="pg_catalog", format="binary")
-    await conn.set_type_codec("json", encoder=_json_out, decoder=json.loads,
-                              schema="pg_catalog", format="binary")
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_out, decoder=_jsonb_in, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "json", encoder=_json_out, decoder=json.loads, schema="pg_catalog", format="binary"
+    )
 
 
 @dataclass

@@ -11,38 +11,58 @@ import asyncpg
 from aggregator.storage.sqlfiles import q
 
 
-async def begin_send(conn: asyncpg.Connection, notification_id: uuid.UUID, at: dt.datetime,
-                     address_hash: bytes | None,
-                     body_hash: bytes | None = None) -> tuple[bool, dt.datetime | None]:
+async def begin_send(
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    at: dt.datetime,
+    address_hash: bytes | None,
+    body_hash: bytes | None = None,
+) -> tuple[bool, dt.datetime | None]:
     """Mark a hand-over (commit before sending). (row still queued, previous marker)."""
-    row = await conn.fetchrow(q("begin_notification_send"), notification_id, at, address_hash,
-                              body_hash)
+    row = await conn.fetchrow(
+        q("begin_notification_send"), notification_id, at, address_hash, body_hash
+    )
     if row is None:
         return False, None
     previous: dt.datetime | None = row["previous"]
     return True, previous
 
 
-async def skip_batch(conn: asyncpg.Connection, head: uuid.UUID, *, channel: str,
-                     body: bytes | None, body_key: str | None, reason: str) -> None:
+async def skip_batch(
+    conn: asyncpg.Connection,
+    head: uuid.UUID,
+    *,
+    channel: str,
+    body: bytes | None,
+    body_key: str | None,
+    reason: str,
+) -> None:
     """``body``: the held text, encrypted (it names the reporter)."""
     await conn.execute(q("skip_notification_batch"), head, reason, channel, body, body_key)
 
 
-async def recent_to_address(conn: asyncpg.Connection, address_hash: bytes, *,
-                            since: dt.datetime, body_hash: bytes | None,
-                            identical_since: dt.datetime,
-                            excluding: uuid.UUID) -> tuple[int, int]:
+async def recent_to_address(
+    conn: asyncpg.Connection,
+    address_hash: bytes,
+    *,
+    since: dt.datetime,
+    body_hash: bytes | None,
+    identical_since: dt.datetime,
+    excluding: uuid.UUID,
+) -> tuple[int, int]:
     """(hand-overs to the address since ``since``, of the same text since ``identical_since``)."""
-    row = await conn.fetchrow(q("count_recent_to_address"), address_hash, since, body_hash,
-                              identical_since, excluding)
+    row = await conn.fetchrow(
+        q("count_recent_to_address"), address_hash, since, body_hash, identical_since, excluding
+    )
     return int(row["recent"]), int(row["identical"])
 
 
-async def get_for_redelivery(conn: asyncpg.Connection,
-                             notification_id: uuid.UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(q("get_notification_for_redelivery"),
-                                                     notification_id)
+async def get_for_redelivery(
+    conn: asyncpg.Connection, notification_id: uuid.UUID
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        q("get_notification_for_redelivery"), notification_id
+    )
     return row
 
 
@@ -55,12 +75,31 @@ async def batch_items(conn: asyncpg.Connection, head: uuid.UUID) -> list[dict[st
     return out
 
 
-async def insert_redelivery(conn: asyncpg.Connection, *, notification_id: uuid.UUID,
-                            complaint_id: uuid.UUID, kind: str, channel: str, source: str,
-                            dedup_key: str, items: list[dict[str, Any]], retry_of: uuid.UUID,
-                            redelivery_no: int) -> bool:
-    new = await conn.fetchval(q("insert_redelivery"), notification_id, complaint_id, kind,
-                              channel, source, dedup_key, items, retry_of, redelivery_no)
+async def insert_redelivery(
+    conn: asyncpg.Connection,
+    *,
+    notification_id: uuid.UUID,
+    complaint_id: uuid.UUID,
+    kind: str,
+    channel: str,
+    source: str,
+    dedup_key: str,
+    items: list[dict[str, Any]],
+    retry_of: uuid.UUID,
+    redelivery_no: int,
+) -> bool:
+    new = await conn.fetchval(
+        q("insert_redelivery"),
+        notification_id,
+        complaint_id,
+        kind,
+        channel,
+        source,
+        dedup_key,
+        items,
+        retry_of,
+        redelivery_no,
+    )
     return new is not None
 
 
@@ -74,24 +113,44 @@ async def chain(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[as
     return list(await conn.fetch(q("list_redelivery_chain"), notification_id))
 
 
-async def begin_standalone(conn: asyncpg.Connection, *, notification_id: uuid.UUID, kind: str,
-                           channel: str, source: str, dedup_key: str, body: bytes | None,
-                           body_key: str | None, subject: str | None, at: dt.datetime,
-                           address_hash: bytes | None,
-                           body_hash: bytes | None) -> tuple[bool, dt.datetime | None]:
+async def begin_standalone(
+    conn: asyncpg.Connection,
+    *,
+    notification_id: uuid.UUID,
+    kind: str,
+    channel: str,
+    source: str,
+    dedup_key: str,
+    body: bytes | None,
+    body_key: str | None,
+    subject: str | None,
+    at: dt.datetime,
+    address_hash: bytes | None,
+    body_hash: bytes | None,
+) -> tuple[bool, dt.datetime | None]:
     """(may send, previous hand-over marker) for a message with no complaint; ``body`` is
     the text encrypted."""
-    row = await conn.fetchrow(q("begin_standalone_send"), notification_id, kind, channel,
-                              source, dedup_key, body, subject, at, address_hash, body_key,
-                              body_hash)
+    row = await conn.fetchrow(
+        q("begin_standalone_send"),
+        notification_id,
+        kind,
+        channel,
+        source,
+        dedup_key,
+        body,
+        subject,
+        at,
+        address_hash,
+        body_key,
+        body_hash,
+    )
     if row is None:
         return False, None
     previous: dt.datetime | None = row["previous"]
     return True, previous
 
 
-async def reporter_addresses(conn: asyncpg.Connection,
-                             complaint_id: uuid.UUID) -> dict[str, bool]:
+async def reporter_addresses(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> dict[str, bool]:
     """Which channels the reporter left an address for (``{"email": …, "sms": …}``)."""
     row = await conn.fetchrow(q("get_reporter_addresses"), complaint_id)
     if row is None:

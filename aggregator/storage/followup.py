@@ -20,31 +20,56 @@ async def lock_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> N
     await conn.execute(q("lock_complaint_notifications"), str(complaint_id))
 
 
-async def get_complaint(conn: asyncpg.Connection,
-                        complaint_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(q("get_notify_complaint"), complaint_id)
     return row
 
 
-async def linked_duplicates(conn: asyncpg.Connection,
-                            complaint_id: uuid.UUID) -> list[asyncpg.Record]:
+async def linked_duplicates(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("list_linked_duplicates"), complaint_id))
 
 
-async def get_followup(conn: asyncpg.Connection, complaint_id: uuid.UUID, *,
-                       event_id: str | None, followup_id: int | None) -> asyncpg.Record | None:
+async def get_followup(
+    conn: asyncpg.Connection,
+    complaint_id: uuid.UUID,
+    *,
+    event_id: str | None,
+    followup_id: int | None,
+) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
-        q("get_followup_for_notify"), complaint_id, event_id, followup_id)
+        q("get_followup_for_notify"), complaint_id, event_id, followup_id
+    )
     return row
 
 
-async def insert_notification(conn: asyncpg.Connection, *, notification_id: uuid.UUID,
-                              complaint_id: uuid.UUID | None, kind: str, channel: str,
-                              source: str, dedup_key: str, items: list[dict[str, Any]],
-                              state: str = "queued", detail: str | None = None) -> bool:
+async def insert_notification(
+    conn: asyncpg.Connection,
+    *,
+    notification_id: uuid.UUID,
+    complaint_id: uuid.UUID | None,
+    kind: str,
+    channel: str,
+    source: str,
+    dedup_key: str,
+    items: list[dict[str, Any]],
+    state: str = "queued",
+    detail: str | None = None,
+) -> bool:
     """True when the row is new; False when the dedup key already had one."""
-    new = await conn.fetchval(q("insert_notification"), notification_id, complaint_id, kind,
-                              channel, source, dedup_key, items, state, detail)
+    new = await conn.fetchval(
+        q("insert_notification"),
+        notification_id,
+        complaint_id,
+        kind,
+        channel,
+        source,
+        dedup_key,
+        items,
+        state,
+        detail,
+    )
     return new is not None
 
 
@@ -53,26 +78,45 @@ async def get_notification(conn: asyncpg.Connection, dedup_key: str) -> asyncpg.
     return row
 
 
-async def pending_notifications(conn: asyncpg.Connection,
-                                complaint_id: uuid.UUID) -> list[asyncpg.Record]:
+async def pending_notifications(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("list_pending_notifications"), complaint_id))
 
 
-async def assign_batch(conn: asyncpg.Connection, ids: Sequence[uuid.UUID],
-                       head: uuid.UUID) -> None:
+async def assign_batch(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], head: uuid.UUID) -> None:
     await conn.execute(q("assign_notification_batch"), list(ids), head)
 
 
-async def mark_sent(conn: asyncpg.Connection, head: uuid.UUID, *, state: str, channel: str,
-                    body: bytes | None, body_key: str | None, subject: str | None,
-                    external_id: str | None, detail: str | None, at: dt.datetime) -> None:
+async def mark_sent(
+    conn: asyncpg.Connection,
+    head: uuid.UUID,
+    *,
+    state: str,
+    channel: str,
+    body: bytes | None,
+    body_key: str | None,
+    subject: str | None,
+    external_id: str | None,
+    detail: str | None,
+    at: dt.datetime,
+) -> None:
     """``body`` is the message as sent, encrypted (it names the reporter)."""
-    await conn.execute(q("mark_notification_sent"), head, state, channel, body, subject,
-                       external_id, detail, at, body_key)
+    await conn.execute(
+        q("mark_notification_sent"),
+        head,
+        state,
+        channel,
+        body,
+        subject,
+        external_id,
+        detail,
+        at,
+        body_key,
+    )
 
 
-async def mark_skipped(conn: asyncpg.Connection, notification_id: uuid.UUID,
-                       reason: str) -> None:
+async def mark_skipped(conn: asyncpg.Connection, notification_id: uuid.UUID, reason: str) -> None:
     await conn.execute(q("mark_notification_skipped"), notification_id, reason)
 
 
@@ -80,16 +124,17 @@ async def has_queued_flush(conn: asyncpg.Connection, complaint_id: uuid.UUID) ->
     return bool(await conn.fetchval(q("has_queued_flush"), complaint_id))
 
 
-async def set_solved_asked(conn: asyncpg.Connection, complaint_id: uuid.UUID,
-                           at: dt.datetime) -> bool:
+async def set_solved_asked(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID, at: dt.datetime
+) -> bool:
     return await conn.fetchval(q("set_solved_asked"), complaint_id, at) is not None
 
 
-async def notifications_for(conn: asyncpg.Connection, complaint_id: uuid.UUID,
-                            crypto: Crypto | None = None) -> list[dict[str, Any]]:
+async def notifications_for(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID, crypto: Crypto | None = None
+) -> list[dict[str, Any]]:
     """A complaint's notifications; with ``crypto``, ``body`` is the decrypted text."""
-    rows = [dict(r) for r in await conn.fetch(q("list_notifications_for_complaint"),
-                                              complaint_id)]
+    rows = [dict(r) for r in await conn.fetch(q("list_notifications_for_complaint"), complaint_id)]
     if crypto is not None:
         from aggregator.intake.sealing import open_body
 
@@ -98,15 +143,39 @@ async def notifications_for(conn: asyncpg.Connection, complaint_id: uuid.UUID,
     return rows
 
 
-async def record_standalone(conn: asyncpg.Connection, *, notification_id: uuid.UUID,
-                            complaint_id: uuid.UUID | None, kind: str, channel: str,
-                            source: str, dedup_key: str, state: str, subject: str | None,
-                            body: bytes | None, body_key: str | None,
-                            external_id: str | None, detail: str | None,
-                            sent_at: dt.datetime | None) -> None:
-    await conn.execute(q("insert_standalone_notification"), notification_id, complaint_id,
-                       kind, channel, source, dedup_key, state, subject, body, external_id,
-                       detail, sent_at, body_key)
+async def record_standalone(
+    conn: asyncpg.Connection,
+    *,
+    notification_id: uuid.UUID,
+    complaint_id: uuid.UUID | None,
+    kind: str,
+    channel: str,
+    source: str,
+    dedup_key: str,
+    state: str,
+    subject: str | None,
+    body: bytes | None,
+    body_key: str | None,
+    external_id: str | None,
+    detail: str | None,
+    sent_at: dt.datetime | None,
+) -> None:
+    await conn.execute(
+        q("insert_standalone_notification"),
+        notification_id,
+        complaint_id,
+        kind,
+        channel,
+        source,
+        dedup_key,
+        state,
+        subject,
+        body,
+        external_id,
+        detail,
+        sent_at,
+        body_key,
+    )
 
 
 async def notification_state(conn: asyncpg.Connection, dedup_key: str) -> str | None:
@@ -117,13 +186,13 @@ async def notification_state(conn: asyncpg.Connection, dedup_key: str) -> str | 
 # -- SLA ---------------------------------------------------------------------------------------
 
 
-async def sla_candidates(conn: asyncpg.Connection, after: uuid.UUID, limit: int,
-                         touched_since: dt.datetime) -> list[asyncpg.Record]:
+async def sla_candidates(
+    conn: asyncpg.Connection, after: uuid.UUID, limit: int, touched_since: dt.datetime
+) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("list_sla_candidates"), after, limit, touched_since))
 
 
-async def sla_history(conn: asyncpg.Connection,
-                      ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+async def sla_history(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("list_sla_history"), list(ids)))
 
 
@@ -136,33 +205,42 @@ async def upsert_clocks(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]
         await conn.executemany(q("upsert_sla_clock"), rows)
 
 
-async def set_followup_flags(conn: asyncpg.Connection,
-                             rows: Sequence[tuple[uuid.UUID, bool, int]]) -> None:
+async def set_followup_flags(
+    conn: asyncpg.Connection, rows: Sequence[tuple[uuid.UUID, bool, int]]
+) -> None:
     if rows:
         await conn.executemany(q("set_followup_flags"), rows)
 
 
-async def report_rows(conn: asyncpg.Connection, start: dt.datetime,
-                      end: dt.datetime) -> list[asyncpg.Record]:
+async def report_rows(
+    conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
+) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("report_sla_complaints"), start, end))
 
 
-async def report_dispositions(conn: asyncpg.Connection, start: dt.datetime,
-                              end: dt.datetime) -> list[asyncpg.Record]:
+async def report_dispositions(
+    conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
+) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("report_dispositions"), start, end))
 
 
-async def report_substantive_times(conn: asyncpg.Connection, start: dt.datetime,
-                                   end: dt.datetime) -> list[asyncpg.Record]:
+async def report_substantive_times(
+    conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
+) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("report_substantive_times"), start, end))
 
 
-async def undelivered(conn: asyncpg.Connection, since: dt.datetime, sources: Sequence[str],
-                      limit: int) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_undelivered_notifications"), since, list(sources),
-                                 limit))
+async def undelivered(
+    conn: asyncpg.Connection, since: dt.datetime, sources: Sequence[str], limit: int
+) -> list[asyncpg.Record]:
+    return list(await conn.fetch(q("list_undelivered_notifications"), since, list(sources), limit))
 
 
-async def set_delivery(conn: asyncpg.Connection, notification_id: uuid.UUID, state: str,
-                       at: dt.datetime | None, detail: str | None) -> None:
+async def set_delivery(
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    state: str,
+    at: dt.datetime | None,
+    detail: str | None,
+) -> None:
     await conn.execute(q("set_notification_delivery"), notification_id, state, at, detail)

@@ -71,8 +71,7 @@ async def list_followups_for_write_back(
 ) -> list[WriteBackFollowup]:
     rows = await conn.fetch(q("list_followups_for_write_back"), complaint_id)
     return [
-        WriteBackFollowup(r["at"], r["agency_name"], r["text"], r["kind"], id=r["id"])
-        for r in rows
+        WriteBackFollowup(r["at"], r["agency_name"], r["text"], r["kind"], id=r["id"]) for r in rows
     ]
 
 
@@ -158,9 +157,7 @@ async def plan_form_writes(
     """Record the wording of each write not yet planned; a key planned before keeps its first
     wording. Every asked key's entry, as recorded."""
     keys = list(wordings)
-    rows = await conn.fetch(
-        q("plan_form_writes"), complaint_id, keys, [wordings[k] for k in keys]
-    )
+    rows = await conn.fetch(q("plan_form_writes"), complaint_id, keys, [wordings[k] for k in keys])
     return {
         r["write_key"]: FormWrite(r["write_key"], r["wording"], r["confirmed_at"] is not None)
         for r in rows

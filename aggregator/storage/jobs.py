@@ -57,12 +57,25 @@ async def enqueue(
     if dedup_key is None:
         job_id: int | None = await conn.fetchval(
             q("enqueue_job_without_key"),
-            kind, complaint_id, payload, run_after, max_attempts, now, notify,
+            kind,
+            complaint_id,
+            payload,
+            run_after,
+            max_attempts,
+            now,
+            notify,
         )
     else:
         job_id = await conn.fetchval(
             q("enqueue_job"),
-            kind, complaint_id, payload, dedup_key, run_after, max_attempts, now, notify,
+            kind,
+            complaint_id,
+            payload,
+            dedup_key,
+            run_after,
+            max_attempts,
+            now,
+            notify,
         )
     return job_id
 
@@ -85,9 +98,7 @@ async def claim(
     max_attempts: int,
     now: Now,
 ) -> list[Job]:
-    rows = await conn.fetch(
-        q("claim_jobs"), list(kinds), limit, owner, lease_s, now, max_attempts
-    )
+    rows = await conn.fetch(q("claim_jobs"), list(kinds), limit, owner, lease_s, now, max_attempts)
     return [_job(r) for r in rows]
 
 
@@ -98,9 +109,7 @@ async def reap_expired(
     return [(r["id"], r["kind"]) for r in rows]
 
 
-async def complete(
-    conn: asyncpg.Connection, ids: Sequence[int], *, owner: str, now: Now
-) -> int:
+async def complete(conn: asyncpg.Connection, ids: Sequence[int], *, owner: str, now: Now) -> int:
     status: str = await conn.execute(q("complete_jobs"), list(ids), owner, now)
     return int(status.rsplit(" ", 1)[-1])
 

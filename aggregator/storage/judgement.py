@@ -37,12 +37,16 @@ async def reply_as_complaint(
         if row is None or row["new_id"] is None:
             return None
         old_id = row["old_id"]
-        await conn.execute(
-            q("insert_jobs"), ["push"], [new_id], ["{}"], [f"push:{new_id}"], [None]
+        await conn.execute(q("insert_jobs"), ["push"], [new_id], ["{}"], [f"push:{new_id}"], [None])
+        data = json_text(
+            {
+                "decision": "new_complaint",
+                "reason": "moved by an operator",
+                "open_complaint": str(old_id),
+                "new_complaint": str(new_id),
+                "reply_id": str(reply_id),
+            }
         )
-        data = json_text({"decision": "new_complaint", "reason": "moved by an operator",
-                          "open_complaint": str(old_id), "new_complaint": str(new_id),
-                          "reply_id": str(reply_id)})
         await conn.execute(
             q("insert_events"),
             [old_id, new_id],

@@ -17,21 +17,21 @@ FEED = "feed"
 BREAKER = "breaker"
 
 
-async def get_push_complaints(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], *,
-                              owner: str = "", prefetch: int = 0
-                              ) -> dict[uuid.UUID, asyncpg.Record]:
+async def get_push_complaints(
+    conn: asyncpg.Connection, ids: Sequence[uuid.UUID], *, owner: str = "", prefetch: int = 0
+) -> dict[uuid.UUID, asyncpg.Record]:
     """The complaints ``ids`` and up to ``prefetch`` others whose push jobs ``owner`` holds."""
     rows = await conn.fetch(q("get_push_complaints"), list(ids), owner, prefetch)
     return {r["id"]: r for r in rows}
 
 
-async def list_push_attachments(conn: asyncpg.Connection,
-                                cid: uuid.UUID) -> list[asyncpg.Record]:
+async def list_push_attachments(conn: asyncpg.Connection, cid: uuid.UUID) -> list[asyncpg.Record]:
     return list(await conn.fetch(q("list_push_attachments"), cid))
 
 
-async def set_lapor_attachment_id(conn: asyncpg.Connection, cid: uuid.UUID, sha256: bytes,
-                                  attachment_id: str) -> None:
+async def set_lapor_attachment_id(
+    conn: asyncpg.Connection, cid: uuid.UUID, sha256: bytes, attachment_id: str
+) -> None:
     await conn.execute(q("set_lapor_attachment_id"), cid, sha256, attachment_id)
 
 
@@ -47,19 +47,25 @@ class Pushed:
     notify_key: str
 
 
-async def mark_pushed(conn: asyncpg.Connection,
-                      items: Sequence[Pushed]) -> dict[uuid.UUID, tuple[bool, list[str]]]:
+async def mark_pushed(
+    conn: asyncpg.Connection, items: Sequence[Pushed]
+) -> dict[uuid.UUID, tuple[bool, list[str]]]:
     """Per complaint: (True when this call stored the Tracking ID, feed events waiting)."""
-    cols = [[p.complaint_id for p in items], [p.tracking_id for p in items],
-            [p.created_at for p in items], [p.status for p in items],
-            [p.actor for p in items], [json.dumps(p.event) for p in items],
-            [json.dumps(p.notify) for p in items], [p.notify_key for p in items]]
+    cols = [
+        [p.complaint_id for p in items],
+        [p.tracking_id for p in items],
+        [p.created_at for p in items],
+        [p.status for p in items],
+        [p.actor for p in items],
+        [json.dumps(p.event) for p in items],
+        [json.dumps(p.notify) for p in items],
+        [p.notify_key for p in items],
+    ]
     rows = await conn.fetch(q("mark_complaints_pushed"), *cols)
     return {r["id"]: (bool(r["updated"]), list(r["waiting"])) for r in rows}
 
 
-async def mark_rejected(conn: asyncpg.Connection, cid: uuid.UUID,
-                        errors: dict[str, Any]) -> bool:
+async def mark_rejected(conn: asyncpg.Connection, cid: uuid.UUID, errors: dict[str, Any]) -> bool:
     return await conn.fetchrow(q("mark_complaint_rejected"), cid, errors) is not None
 
 
@@ -71,8 +77,9 @@ async def get_reply(conn: asyncpg.Connection, reply_id: uuid.UUID) -> asyncpg.Re
     return await conn.fetchrow(q("get_reply_for_push"), reply_id)
 
 
-async def set_lapor_reply_id(conn: asyncpg.Connection, reply_id: uuid.UUID,
-                             lapor_reply_id: str) -> None:
+async def set_lapor_reply_id(
+    conn: asyncpg.Connection, reply_id: uuid.UUID, lapor_reply_id: str
+) -> None:
     await conn.execute(q("set_lapor_reply_id"), reply_id, lapor_reply_id)
 
 
@@ -97,8 +104,9 @@ async def insert_events(conn: asyncpg.Connection, rows: Sequence[EventRow]) -> s
     return {r["event_id"] for r in got}
 
 
-async def claim_events(conn: asyncpg.Connection, event_ids: Sequence[str],
-                       parsed: Sequence[str] = ()) -> list[asyncpg.Record]:
+async def claim_events(
+    conn: asyncpg.Connection, event_ids: Sequence[str], parsed: Sequence[str] = ()
+) -> list[asyncpg.Record]:
     """Flip ``applied`` on those not applied yet whose complaint is known; bodies only for
     the ids not in ``parsed``."""
     if not event_ids:
@@ -115,8 +123,9 @@ async def unapplied_event_ids_for(conn: asyncpg.Connection, tracking_id: str) ->
     return [r["event_id"] for r in rows]
 
 
-async def lock_complaints(conn: asyncpg.Connection,
-                          ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+async def lock_complaints(
+    conn: asyncpg.Connection, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, asyncpg.Record]:
     rows = await conn.fetch(q("lock_complaints_for_events"), list(ids))
     return {r["id"]: r for r in rows}
 
@@ -135,9 +144,10 @@ async def note_events(conn: asyncpg.Connection, rows: Sequence[tuple[str, str]])
         await conn.execute(q("note_lapor_events"), *_columns(rows, 2))
 
 
-async def insert_timeline(conn: asyncpg.Connection, rows: Sequence[tuple[uuid.UUID, str,
-                                                                        dt.datetime, str,
-                                                                        dict[str, Any]]]) -> None:
+async def insert_timeline(
+    conn: asyncpg.Connection,
+    rows: Sequence[tuple[uuid.UUID, str, dt.datetime, str, dict[str, Any]]],
+) -> None:
     if rows:
         data = [(c, k, a, actor, json.dumps(d)) for c, k, a, actor, d in rows]
         await conn.execute(q("insert_lapor_timeline"), *_columns(data, 5))
@@ -148,23 +158,24 @@ async def insert_followups(conn: asyncpg.Connection, rows: Sequence[Sequence[Any
         await conn.execute(q("insert_followups"), *_columns(rows, 11))
 
 
-async def insert_jobs(conn: asyncpg.Connection,
-                      rows: Sequence[tuple[str, uuid.UUID, dict[str, Any], str]]) -> None:
+async def insert_jobs(
+    conn: asyncpg.Connection, rows: Sequence[tuple[str, uuid.UUID, dict[str, Any], str]]
+) -> None:
     if rows:
         data = [(k, c, json.dumps(p), d) for k, c, p, d in rows]
         await conn.execute(q("insert_lapor_jobs"), *_columns(data, 4))
         await conn.execute(q("wake_job_workers"), "lapor")
 
 
-async def manual_worklist(conn: asyncpg.Connection, limit: int,
-                          offset: int) -> tuple[list[asyncpg.Record], int]:
+async def manual_worklist(
+    conn: asyncpg.Connection, limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
     rows = await conn.fetch(q("list_manual_worklist"), limit, offset)
     total: int = await conn.fetchval(q("count_manual_worklist"))
     return list(rows), total
 
 
-async def get_complaint_lapor(conn: asyncpg.Connection,
-                              cid: uuid.UUID) -> asyncpg.Record | None:
+async def get_complaint_lapor(conn: asyncpg.Connection, cid: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(q("get_complaint_lapor"), cid)
 
 

@@ -27,22 +27,29 @@ from aggregator.storage.sqlfiles import q
 from schemas.config import RetentionConfig
 
 
-async def rotate_sealed_data(conn: asyncpg.Connection, crypto: Crypto,
-                             batch: int = 500) -> dict[str, int]:
+async def rotate_sealed_data(
+    conn: asyncpg.Connection, crypto: Crypto, batch: int = 500
+) -> dict[str, int]:
     """Re-encrypt every raw original, notification body and job address under the newest
     key; resumable, in batches (each its own transaction). Returns counts per kind."""
     done = {"raw_items": 0, "notifications": 0, "jobs": 0}
     after: Any = 0
     while True:
         async with conn.transaction():
-            rows = await conn.fetch(q("raw_items_needing_rotation"), crypto.current_id, after,
-                                    batch)
+            rows = await conn.fetch(
+                q("raw_items_needing_rotation"), crypto.current_id, after, batch
+            )
             for r in rows:
                 payload = open_payload(crypto, r["payload"], r["payload_key"])
                 meta = seal_meta(crypto, open_meta(crypto, r["meta"]))
-                await conn.execute(q("update_raw_item_sealed"), r["id"],
-                                   seal_payload(crypto, payload), crypto.current_id,
-                                   meta, crypto.digest(payload))
+                await conn.execute(
+                    q("update_raw_item_sealed"),
+                    r["id"],
+                    seal_payload(crypto, payload),
+                    crypto.current_id,
+                    meta,
+                    crypto.digest(payload),
+                )
         done["raw_items"] += len(rows)
         if len(rows) < batch:
             break
@@ -50,11 +57,16 @@ async def rotate_sealed_data(conn: asyncpg.Connection, crypto: Crypto,
     after = uuid.UUID(int=0)
     while True:
         async with conn.transaction():
-            rows = await conn.fetch(q("notifications_needing_rotation"), crypto.current_id,
-                                    after, batch)
+            rows = await conn.fetch(
+                q("notifications_needing_rotation"), crypto.current_id, after, batch
+            )
             for r in rows:
-                await conn.execute(q("update_notification_body"), r["id"],
-                                   seal_body(crypto, open_body(crypto, r)), crypto.current_id)
+                await conn.execute(
+                    q("update_notification_body"),
+                    r["id"],
+                    seal_body(crypto, open_body(crypto, r)),
+                    crypto.current_id,
+                )
         done["notifications"] += len(rows)
         if len(rows) < batch:
             break
@@ -78,12 +90,14 @@ async def rotate_sealed_data(conn: asyncpg.Connection, crypto: Crypto,
     after = uuid.UUID(int=0)
     while True:
         async with conn.transaction():
-            rows = await conn.fetch(q("complaints_needing_rotation"), crypto.current_id, after,
-                                    batch)
+            rows = await conn.fetch(
+                q("complaints_needing_rotation"), crypto.current_id, after, batch
+            )
             for r in rows:
                 origin = dict(r["origin"])
-                origin["original_text"] = rotate_sealed(crypto, "complaint.original_text",
-                                                        origin["original_text"])
+                origin["original_text"] = rotate_sealed(
+                    crypto, "complaint.original_text", origin["original_text"]
+                )
                 await conn.execute(q("update_complaint_origin"), r["id"], origin)
         done["complaints"] += len(rows)
         if len(rows) < batch:
@@ -104,8 +118,7 @@ async def purge(conn: asyncpg.Connection, retention: RetentionConfig) -> dict[st
     steps = [
         ("raw_originals", "purge_final_raw_originals", retention.raw_originals_days),
         ("quarantined", "purge_unlinked_raw_items", retention.quarantined_days),
-        ("notification_bodies", "purge_notification_bodies",
-         retention.notification_bodies_days),
+        ("notification_bodies", "purge_notification_bodies", retention.notification_bodies_days),
         ("jobs", "purge_finished_jobs", retention.channel_logs_days),
         ("sessions", "purge_dashboard_sessions", retention.channel_logs_days),
         ("access_log", "purge_access_log", retention.access_log_days),
@@ -121,8 +134,9 @@ async def purge(conn: asyncpg.Connection, retention: RetentionConfig) -> dict[st
 _ERASED = {"phone": "[telepon]", "nik": "[nik]", "email": "[email]"}.__getitem__
 
 
-async def reporters_matching(conn: asyncpg.Connection, crypto: Crypto,
-                             value: str) -> list[uuid.UUID]:
+async def reporters_matching(
+    conn: asyncpg.Connection, crypto: Crypto, value: str
+) -> list[uuid.UUID]:
     """Reporters by id, or by a phone, e-mail or NIK they gave (matched by keyed hash)."""
     try:
         return [uuid.UUID(value)]
@@ -137,9 +151,14 @@ async def reporters_matching(conn: asyncpg.Connection, crypto: Crypto,
     return [r["id"] for r in rows]
 
 
-async def forget(conn: asyncpg.Connection, crypto: Crypto, *, actor: str,
-                 reporter: str | None = None,
-                 complaint: uuid.UUID | None = None) -> dict[str, Any]:
+async def forget(
+    conn: asyncpg.Connection,
+    crypto: Crypto,
+    *,
+    actor: str,
+    reporter: str | None = None,
+    complaint: uuid.UUID | None = None,
+) -> dict[str, Any]:
     """Erase a person's data: their reporter record, the raw originals, message texts, job
     addresses, replies and attachments of their complaints, and the personal data typed in
     those complaints' texts. The complaints themselves stay (status, agency, Tracking ID),
@@ -157,22 +176,24 @@ async def forget(conn: asyncpg.Connection, crypto: Crypto, *, actor: str,
         ids = [r["id"] for r in rows]
         for r in rows:
             title = redact_text(r["title"], _ERASED) if r["title"] else r["title"]
-            await conn.execute(q("erase_complaint"), r["id"], title,
-                               redact_text(r["content"], _ERASED))
+            await conn.execute(
+                q("erase_complaint"), r["id"], title, redact_text(r["content"], _ERASED)
+            )
         counts = {
             "complaints": len(ids),
             "raw_items": _count(await conn.execute(q("erase_raw_items_of_complaints"), ids)),
             "notifications": _count(
-                await conn.execute(q("erase_notifications_of_complaints"), ids)),
+                await conn.execute(q("erase_notifications_of_complaints"), ids)
+            ),
             "jobs": _count(await conn.execute(q("erase_job_addresses_of_complaints"), ids)),
             "replies": _count(await conn.execute(q("erase_replies_of_complaints"), ids)),
             "attachments": _count(await conn.execute(q("erase_attachments_of_complaints"), ids)),
             "reporters": _count(await conn.execute(q("delete_reporters"), reporter_ids)),
         }
         for cid in ids:
-            await conn.execute(q("insert_access_log"), None, actor, "erased",
-                               f"complaint:{cid}", counts)
+            await conn.execute(
+                q("insert_access_log"), None, actor, "erased", f"complaint:{cid}", counts
+            )
         if not ids and reporter_ids:
-            await conn.execute(q("insert_access_log"), None, actor, "erased",
-                               "reporter", counts)
+            await conn.execute(q("insert_access_log"), None, actor, "erased", "reporter", counts)
     return counts

@@ -10,8 +10,9 @@ import asyncpg
 from aggregator.storage.sqlfiles import q
 
 
-async def target_identity(conn: asyncpg.Connection,
-                          complaint_id: uuid.UUID) -> asyncpg.Record | None:
+async def target_identity(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(q("reply_target_identity"), complaint_id)
     return row
 
@@ -33,15 +34,14 @@ async def held_count(conn: asyncpg.Connection) -> int:
     return n
 
 
-async def review(conn: asyncpg.Connection, reply_id: uuid.UUID, *, by: str,
-                 decision: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(q("review_held_reply"), reply_id, by,
-                                                     decision)
+async def review(
+    conn: asyncpg.Connection, reply_id: uuid.UUID, *, by: str, decision: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(q("review_held_reply"), reply_id, by, decision)
     return row
 
 
-async def for_complaint(conn: asyncpg.Connection,
-                        complaint_id: uuid.UUID) -> list[dict[str, Any]]:
+async def for_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.fetch(q("list_complaint_replies"), complaint_id)]
 
 

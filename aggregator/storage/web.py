@@ -31,12 +31,14 @@ def _session_hash(session_id: str) -> bytes:
     return hashlib.sha256(session_id.encode()).digest()
 
 
-async def create_session(conn: asyncpg.Connection, token_id: uuid.UUID, ttl: dt.timedelta,
-                         now: dt.datetime) -> str:
+async def create_session(
+    conn: asyncpg.Connection, token_id: uuid.UUID, ttl: dt.timedelta, now: dt.datetime
+) -> str:
     """A new random session id for the token (returned once; only its hash is stored)."""
     session_id = secrets.token_urlsafe(32)
-    await conn.execute(q("insert_dashboard_session"), _session_hash(session_id), token_id,
-                       now + ttl)
+    await conn.execute(
+        q("insert_dashboard_session"), _session_hash(session_id), token_id, now + ttl
+    )
     return session_id
 
 
@@ -55,8 +57,15 @@ async def delete_stale_sessions(conn: asyncpg.Connection, older_than: dt.datetim
     return int(status.split()[-1])
 
 
-async def log_access(conn: asyncpg.Connection, *, token_id: uuid.UUID | None, actor: str,
-                     action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
+async def log_access(
+    conn: asyncpg.Connection,
+    *,
+    token_id: uuid.UUID | None,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
     await conn.execute(q("insert_access_log"), token_id, actor, action, subject, detail or {})
 
 

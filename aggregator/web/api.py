@@ -43,9 +43,7 @@ def _uuid(request: web.Request, key: str = "id") -> uuid.UUID:
 def _int(request: web.Request, key: str = "id") -> int:
     raw = request.match_info[key]
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPBadRequest(
-            text='{"error": "bad_id"}', content_type="application/json"
-        )
+        raise web.HTTPBadRequest(text='{"error": "bad_id"}', content_type="application/json")
     return int(raw)
 
 
@@ -103,8 +101,13 @@ async def get_complaint(request: web.Request) -> web.Response:
                 actor="api",
             )
             await web_repo.log_access(
-                conn, token_id=request[IDENTITY]["id"], actor=str(request[IDENTITY]["name"]),
-                action="identity_revealed", subject=f"complaint:{cid}", detail={"via": "api"})
+                conn,
+                token_id=request[IDENTITY]["id"],
+                actor=str(request[IDENTITY]["name"]),
+                action="identity_revealed",
+                subject=f"complaint:{cid}",
+                detail={"via": "api"},
+            )
         d = await repo.complaint_detail(conn, services.crypto, cid, reveal_identity=reveal)
     scope = _agency_scope(request)
     if d is None or (scope is not None and scope not in (d["agency_id"], d["source_agency"])):
@@ -135,8 +138,9 @@ async def get_cluster(request: web.Request) -> web.Response:
     members = await judgement_repo.cluster_members(request.app[SERVICES].pool, _uuid(request))
     if not members:
         return json_response({"error": "not_found"}, 404)
-    return json_response({"id": request.match_info["id"], "count": len(members),
-                          "complaints": members})
+    return json_response(
+        {"id": request.match_info["id"], "count": len(members), "complaints": members}
+    )
 
 
 @routes.post("/api/replies/{id}/as-complaint")
@@ -150,8 +154,9 @@ async def post_reply_as_complaint(request: web.Request) -> web.Response:
             conn, _uuid(request), str(request[IDENTITY]["id"])
         )
     if moved is None:
-        return json_response({"error": "not_movable",
-                              "message": "unknown reply, or already sent to LAPOR!"}, 409)
+        return json_response(
+            {"error": "not_movable", "message": "unknown reply, or already sent to LAPOR!"}, 409
+        )
     return json_response({"complaint_id": str(moved[0]), "open_complaint": str(moved[1])})
 
 
@@ -185,7 +190,8 @@ async def get_quarantine(request: web.Request) -> web.Response:
     async with services.pool.acquire() as conn:
         rows = await conn.fetch(q("list_quarantined"), request.query.get("source"), 200)
     return json_response(
-        {"items": [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])} for r in rows]})
+        {"items": [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])} for r in rows]}
+    )
 
 
 @routes.get("/api/quarantine/{id}")
@@ -202,10 +208,18 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
         item = await web_repo.raw_original(conn, raw_id)
         if item is None or (item.state != "quarantined" and not reveal):
             return json_response(
-                {"error": "not_found", "message": "no quarantined item with this id "
-                 "(other raw items need ?reveal=1, which is logged)"}, 404)
+                {
+                    "error": "not_found",
+                    "message": "no quarantined item with this id "
+                    "(other raw items need ?reveal=1, which is logged)",
+                },
+                404,
+            )
         await web_repo.log_access(
-            conn, token_id=ident["id"], actor=str(ident["name"]), action="raw_revealed",
+            conn,
+            token_id=ident["id"],
+            actor=str(ident["name"]),
+            action="raw_revealed",
             subject=f"raw_item:{raw_id}",
             detail={"state": item.state, "masked": item.anonymous, "via": "api"},
         )

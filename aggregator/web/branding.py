@@ -16,8 +16,7 @@ from connectors.base.pages import PublicBranding
 from schemas.config import Settings
 
 MAX_LOGO_BYTES = 200 * 1024
-_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-          ".svg": "image/svg+xml"}
+_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 _MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 
 
@@ -31,11 +30,14 @@ def logo_data_uri(path: Path) -> str:
     except OSError as exc:
         raise ConfigError(f"public.logo: cannot read {path}: {exc.strerror}") from exc
     if len(data) > MAX_LOGO_BYTES:
-        raise ConfigError(f"public.logo: {path} is {len(data) // 1024} KB; at most "
-                          f"{MAX_LOGO_BYTES // 1024} KB (every public page carries it)")
+        raise ConfigError(
+            f"public.logo: {path} is {len(data) // 1024} KB; at most "
+            f"{MAX_LOGO_BYTES // 1024} KB (every public page carries it)"
+        )
     magic = _MAGIC.get(kind)
     if (magic is not None and not data.startswith(magic)) or (
-            kind == "image/svg+xml" and b"<svg" not in data[:4096]):
+        kind == "image/svg+xml" and b"<svg" not in data[:4096]
+    ):
         raise ConfigError(f"public.logo: {path} is not a {kind} image")
     return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
 

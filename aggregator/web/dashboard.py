@@ -183,8 +183,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     throttle.succeeded(who)
     resp = web.HTTPSeeOther("/dasbor")
     resp.set_cookie(
-        COOKIE, session_id, httponly=True, samesite="Strict", secure=request.secure,
-        max_age=int(ttl.total_seconds()), path="/dasbor",
+        COOKIE,
+        session_id,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        max_age=int(ttl.total_seconds()),
+        path="/dasbor",
     )
     raise resp
 
@@ -271,8 +276,13 @@ async def triage(request: web.Request) -> dict[str, Any]:
     async with request.app[SERVICES].pool.acquire() as conn:
         items = [dict(r) for r in await routes_repo.triage(conn, 100)]
         total = await routes_repo.triage_count(conn)
-    return {"identity": request[IDENTITY], "items": items, "total": total,
-            "categories": policy.categories, "message": request.query.get("pesan")}
+    return {
+        "identity": request[IDENTITY],
+        "items": items,
+        "total": total,
+        "categories": policy.categories,
+        "message": request.query.get("pesan"),
+    }
 
 
 @routes.get("/dasbor/klaster")
@@ -295,8 +305,7 @@ async def clusters_page(request: web.Request) -> dict[str, Any]:
             members = await judgement_repo.cluster_members(services.pool, _uuid.UUID(chosen))
         except ValueError:
             members = []
-    return {"identity": request[IDENTITY], "clusters": rows, "members": members,
-            "chosen": chosen}
+    return {"identity": request[IDENTITY], "clusters": rows, "members": members, "chosen": chosen}
 
 
 @routes.post("/dasbor/triase/{id}")
@@ -320,7 +329,12 @@ async def triage_correct(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/dasbor/triase?pesan=" + quote("Pilih kategori dan OPD."))
     async with request.app[SERVICES].pool.acquire() as conn, conn.transaction():
         ok = await routes_repo.correct_route(
-            conn, cid, category=category, agency=agency, agency_id=settings.agencies.get(agency),
-            operator=f"dasbor:{request[IDENTITY]['name']}")
+            conn,
+            cid,
+            category=category,
+            agency=agency,
+            agency_id=settings.agencies.get(agency),
+            operator=f"dasbor:{request[IDENTITY]['name']}",
+        )
     msg = f"Dialihkan ke {agency} ({category})." if ok else "Pengaduan tidak ditemukan."
     raise web.HTTPSeeOther("/dasbor/triase?pesan=" + quote(msg))

@@ -57,23 +57,32 @@ async def readyz(request: web.Request) -> web.Response:
     async with services.pool.acquire(timeout=5) as conn:
         details["lapor"] = await lapor_health(conn)
         overview = await health_overview(conn, services.settings, services.clock())
-    failing = [c["name"] for c in overview["components"]
-               if c["kind"] == "source" and c["state"] in ("failing", "degraded")]
+    failing = [
+        c["name"]
+        for c in overview["components"]
+        if c["kind"] == "source" and c["state"] in ("failing", "degraded")
+    ]
     details["degraded_sources"] = sorted(set(degraded) | set(failing))
     details["components"] = {
-        c["component"]: {"state": c["state"], "last_success_at": c["last_success_at"],
-                         "consecutive_failures": c["consecutive_failures"],
-                         "last_error": c["last_error"]}
-        for c in overview["components"]}
+        c["component"]: {
+            "state": c["state"],
+            "last_success_at": c["last_success_at"],
+            "consecutive_failures": c["consecutive_failures"],
+            "last_error": c["last_error"],
+        }
+        for c in overview["components"]
+    }
     details["incidents"] = [
         {k: i[k] for k in ("id", "kind", "subject", "summary", "opened_at", "first_seen_at")}
-        for i in overview["incidents"]]
+        for i in overview["incidents"]
+    ]
     ready, reason = overview["ready"]
     body = {"status": "ready" if ready else "unready", **details}
     if reason:
         body["reason"] = reason
-    return web.json_response(body, status=200 if ready else 503,
-                             dumps=lambda d: json.dumps(d, default=str))
+    return web.json_response(
+        body, status=200 if ready else 503, dumps=lambda d: json.dumps(d, default=str)
+    )
 
 
 async def refresh_gauges(services: Services) -> None:
@@ -92,18 +101,24 @@ async def refresh_gauges(services: Services) -> None:
                     r["last_success_at"].timestamp()
                 )
         overview = await health_overview(conn, services.settings, services.clock())
-    for g in (metrics.COMPONENT_STATE, metrics.COMPONENT_FAILURES,
-              metrics.COMPONENT_LAST_SUCCESS, metrics.INCIDENT_OPEN, metrics.INCIDENTS_OPEN):
+    for g in (
+        metrics.COMPONENT_STATE,
+        metrics.COMPONENT_FAILURES,
+        metrics.COMPONENT_LAST_SUCCESS,
+        metrics.INCIDENT_OPEN,
+        metrics.INCIDENTS_OPEN,
+    ):
         g.clear()
     for c in overview["components"]:
         for state in LABELS:
             metrics.COMPONENT_STATE.labels(c["component"], c["kind"], state).set(
-                1 if c["state"] == state else 0)
-        metrics.COMPONENT_FAILURES.labels(c["component"], c["kind"]).set(
-            c["consecutive_failures"])
+                1 if c["state"] == state else 0
+            )
+        metrics.COMPONENT_FAILURES.labels(c["component"], c["kind"]).set(c["consecutive_failures"])
         if c["last_success_at"] is not None:
             metrics.COMPONENT_LAST_SUCCESS.labels(c["component"], c["kind"]).set(
-                c["last_success_at"].timestamp())
+                c["last_success_at"].timestamp()
+            )
         if c["kind"] == "lapor":
             metrics.LAPOR_BREAKER_OPEN.set(1 if c.get("breaker") == "open" else 0)
     from aggregator.health.alerts import KIND_LABELS

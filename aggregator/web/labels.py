@@ -336,8 +336,12 @@ def _reporter_replied(c: _Ctx) -> None:
     c.yes_no("Menurut pelapor sudah selesai", "resolved")
 
 
-VERIFIED_BY_LABELS = {"phone": "nomor pelapor", "email": "e-mail pelapor",
-                      "receipt": "kode tanda terima", "operator": "diterima operator"}
+VERIFIED_BY_LABELS = {
+    "phone": "nomor pelapor",
+    "email": "e-mail pelapor",
+    "receipt": "kode tanda terima",
+    "operator": "diterima operator",
+}
 
 
 def _reply_unverified(c: _Ctx) -> None:

@@ -40,15 +40,21 @@ async def reject(request: web.Request) -> web.StreamResponse:
     return await _review(request, "rejected")
 
 
-async def _review(request: web.Request,
-                  decision: Literal["accepted", "rejected"]) -> web.StreamResponse:
+async def _review(
+    request: web.Request, decision: Literal["accepted", "rejected"]
+) -> web.StreamResponse:
     try:
         reply_id = uuid.UUID(request.match_info["id"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    ok = await review_held_reply(request.app[SERVICES], reply_id,
-                                 by=str(request[IDENTITY]["name"]), decision=decision)
-    text = ("Balasan diterima dan diteruskan ke LAPOR!." if ok and decision == "accepted"
-            else "Balasan ditolak; tidak dikirim ke mana pun." if ok
-            else "Balasan tidak ditemukan atau sudah diputuskan.")
+    ok = await review_held_reply(
+        request.app[SERVICES], reply_id, by=str(request[IDENTITY]["name"]), decision=decision
+    )
+    text = (
+        "Balasan diterima dan diteruskan ke LAPOR!."
+        if ok and decision == "accepted"
+        else "Balasan ditolak; tidak dikirim ke mana pun."
+        if ok
+        else "Balasan tidak ditemukan atau sudah diputuskan."
+    )
     raise web.HTTPSeeOther("/dasbor/balasan?pesan=" + quote(text))

@@ -120,8 +120,13 @@ class FailureThrottle:
     processes each keeps its own count, so the effective limit is per process.
     """
 
-    def __init__(self, limit: int, window_s: float, max_keys: int = 50_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window_s: float,
+        max_keys: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window_s = window_s
         self.max_keys = max_keys

@@ -59,10 +59,17 @@ STAGE_LABELS = {
     "closed": "Selesai",
     "out": "Keluar jalur (duplikat, ditolak, dihapus)",
 }
-SLA_STATES = {"open": "tenggat berjalan", "breached": "tenggat dilanggar",
-              "none": "tanpa tenggat"}
-SORT_KEYS = ("agency_name", "received", "median", "p90", "ack_share", "closed_wo",
-             "reopen_rate", "breaches")
+SLA_STATES = {"open": "tenggat berjalan", "breached": "tenggat dilanggar", "none": "tanpa tenggat"}
+SORT_KEYS = (
+    "agency_name",
+    "received",
+    "median",
+    "p90",
+    "ack_share",
+    "closed_wo",
+    "reopen_rate",
+    "breaches",
+)
 
 
 # ---- scope and time -------------------------------------------------------------------------
@@ -98,8 +105,11 @@ def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> web
         w.writerow(["" if v is None else _cell(v) for v in r])
     # A BOM so spreadsheet programs in Indonesian locales read UTF-8 correctly.
     return web.Response(
-        body=("\ufeff" + buf.getvalue()).encode(), content_type="text/csv", charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        body=("\ufeff" + buf.getvalue()).encode(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 def _cell(v: Any) -> str:
@@ -118,8 +128,15 @@ def _funnel(counts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, di
     out = []
     for i, stage in enumerate(STAGES):
         reached = sum(at[s] for s in STAGES[i:])
-        out.append({"stage": stage, "label": STAGE_LABELS[stage], "reached": reached,
-                    "stalled": at[stage] if stage != "closed" else 0, "here": at[stage]})
+        out.append(
+            {
+                "stage": stage,
+                "label": STAGE_LABELS[stage],
+                "reached": reached,
+                "stalled": at[stage] if stage != "closed" else 0,
+                "here": at[stage],
+            }
+        )
     return out, at["out"], dict(by_status)
 
 
@@ -160,18 +177,30 @@ async def overview(request: web.Request) -> dict[str, Any]:
         else:
             continue
         name = "LAPOR!" if c["kind"] == "lapor" else c["name"]
-        cards.append({**c, "title": name, "today": vals[-1], "total30": sum(vals),
-                      "spark": charts.sparkline(
-                          vals, label=f"{name}: {sum(vals)} dalam 30 hari, {vals[-1]} hari ini")})
+        cards.append(
+            {
+                **c,
+                "title": name,
+                "today": vals[-1],
+                "total30": sum(vals),
+                "spark": charts.sparkline(
+                    vals, label=f"{name}: {sum(vals)} dalam 30 hari, {vals[-1]} hari ini"
+                ),
+            }
+        )
     day_labels = [d.strftime("%d/%m") for d in days]
     chart = charts.line_chart(
         day_labels,
-        [(label(CHANNEL_LABELS, ch), [per_channel[ch][d] for d in days])
-         for ch in sorted(per_channel)],
-        label="Pengaduan per hari menurut kanal, 30 hari terakhir")
+        [
+            (label(CHANNEL_LABELS, ch), [per_channel[ch][d] for d in days])
+            for ch in sorted(per_channel)
+        ],
+        label="Pengaduan per hari menurut kanal, 30 hari terakhir",
+    )
     funnel_svg = charts.funnel(
         [(f["label"], f["reached"], f["stalled"]) for f in funnel],
-        label="Alur status pengaduan: dari diterima sampai selesai")
+        label="Alur status pengaduan: dari diterima sampai selesai",
+    )
     dead = len(status["dead_jobs"]) if agencies is None else 0
     return {
         "identity": request[IDENTITY],
@@ -197,8 +226,9 @@ async def overview(request: web.Request) -> dict[str, Any]:
 
 
 # ---- agencies -------------------------------------------------------------------------------
-def _scorecard(monthly: list[dict[str, Any]], names: dict[str, str],
-               configured: dict[str, str]) -> list[dict[str, Any]]:
+def _scorecard(
+    monthly: list[dict[str, Any]], names: dict[str, str], configured: dict[str, str]
+) -> list[dict[str, Any]]:
     by_agency: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in monthly:
         by_agency[r["agency_id"]].append(r)
@@ -206,31 +236,48 @@ def _scorecard(monthly: list[dict[str, Any]], names: dict[str, str],
     rows = []
     for agency, months in by_agency.items():
         hist = merge_hist(m["days_hist"] for m in months)
-        tot = {k: sum(m[k] for m in months) for k in (
-            "received", "followed_up", "real_followup", "done", "answered", "ack_only",
-            "closed_ever", "reopened", "closed_without_real_followup", "breaches")}
-        name = names.get(agency) or next((m["agency_name"] for m in months if m["agency_name"]),
-                                         None)
+        tot = {
+            k: sum(m[k] for m in months)
+            for k in (
+                "received",
+                "followed_up",
+                "real_followup",
+                "done",
+                "answered",
+                "ack_only",
+                "closed_ever",
+                "reopened",
+                "closed_without_real_followup",
+                "breaches",
+            )
+        }
+        name = names.get(agency) or next(
+            (m["agency_name"] for m in months if m["agency_name"]), None
+        )
         if not agency:
             name = "(belum didisposisi)"
         elif not name:
             name = code_of.get(agency) or f"OPD {agency}"
-        rows.append({
-            "agency_id": agency, "agency_name": name, "code": code_of.get(agency),
-            **tot,
-            "median": percentile(hist, 0.5), "p90": percentile(hist, 0.9),
-            "ack_share": tot["ack_only"] / tot["answered"] if tot["answered"] else None,
-            "reopen_rate": tot["reopened"] / tot["closed_ever"] if tot["closed_ever"] else None,
-            "closed_wo": tot["closed_without_real_followup"],
-        })
+        rows.append(
+            {
+                "agency_id": agency,
+                "agency_name": name,
+                "code": code_of.get(agency),
+                **tot,
+                "median": percentile(hist, 0.5),
+                "p90": percentile(hist, 0.9),
+                "ack_share": tot["ack_only"] / tot["answered"] if tot["answered"] else None,
+                "reopen_rate": tot["reopened"] / tot["closed_ever"] if tot["closed_ever"] else None,
+                "closed_wo": tot["closed_without_real_followup"],
+            }
+        )
     return rows
 
 
 def _sort(rows: list[dict[str, Any]], key: str, desc: bool) -> list[dict[str, Any]]:
     present = [r for r in rows if r[key] is not None]
     missing = [r for r in rows if r[key] is None]
-    present.sort(key=lambda r: (r[key].lower() if isinstance(r[key], str) else r[key]),
-                 reverse=desc)
+    present.sort(key=lambda r: r[key].lower() if isinstance(r[key], str) else r[key], reverse=desc)
     return present + missing
 
 
@@ -245,9 +292,15 @@ async def _agency_data(request: web.Request, months_back: int) -> dict[str, Any]
         names = await repo.agency_names(conn)
         fetched = await repo.agencies_fetched_at(conn)
     rows = _scorecard(monthly, names, dict(services.settings.agencies))
-    return {"monthly": monthly, "rows": rows, "start": start, "end": end, "names": names,
-            "names_fetched_at": fetched,
-            "computed_at": max((m["computed_at"] for m in monthly), default=None)}
+    return {
+        "monthly": monthly,
+        "rows": rows,
+        "start": start,
+        "end": end,
+        "names": names,
+        "names_fetched_at": fetched,
+        "computed_at": max((m["computed_at"] for m in monthly), default=None),
+    }
 
 
 def _months_param(request: web.Request) -> int:
@@ -267,15 +320,31 @@ async def agencies_page(request: web.Request) -> dict[str, Any]:
     rows = _sort(data["rows"], key, desc)
     ranked = _sort([r for r in data["rows"] if r["agency_id"]], "median", True)[:15]
     median_svg = charts.bar_chart(
-        [(r["agency_name"], r["median"] or 0,
-          f"median {r['median']:g}, p90 {r['p90']:g} hari kerja" if r["median"] is not None
-          else "belum ada tindak lanjut nyata") for r in ranked],
-        label="Median hari kerja sampai tindak lanjut nyata per OPD")
+        [
+            (
+                r["agency_name"],
+                r["median"] or 0,
+                f"median {r['median']:g}, p90 {r['p90']:g} hari kerja"
+                if r["median"] is not None
+                else "belum ada tindak lanjut nyata",
+            )
+            for r in ranked
+        ],
+        label="Median hari kerja sampai tindak lanjut nyata per OPD",
+    )
     ack_rows = _sort([r for r in data["rows"] if r["agency_id"]], "ack_share", True)[:15]
     ack_svg = charts.bar_chart(
-        [(r["agency_name"], (r["ack_share"] or 0) * 100,
-          f"{(r['ack_share'] or 0) * 100:.0f}% basa-basi") for r in ack_rows],
-        label="Porsi jawaban basa-basi per OPD", colour=charts.PALETTE[1])
+        [
+            (
+                r["agency_name"],
+                (r["ack_share"] or 0) * 100,
+                f"{(r['ack_share'] or 0) * 100:.0f}% basa-basi",
+            )
+            for r in ack_rows
+        ],
+        label="Porsi jawaban basa-basi per OPD",
+        colour=charts.PALETTE[1],
+    )
     month_list = []
     m = data["start"]
     while m < data["end"]:
@@ -288,45 +357,97 @@ async def agencies_page(request: web.Request) -> dict[str, Any]:
     for mo in month_list:
         ms = per_month[mo]
         hist = merge_hist(r["days_hist"] for r in ms)
-        trend_rows.append({
-            "month": mo, "received": sum(r["received"] for r in ms),
-            "followed_up": sum(r["followed_up"] for r in ms),
-            "real_followup": sum(r["real_followup"] for r in ms),
-            "done": sum(r["done"] for r in ms),
-            "breaches": sum(r["breaches"] for r in ms),
-            "median": percentile(hist, 0.5), "p90": percentile(hist, 0.9)})
+        trend_rows.append(
+            {
+                "month": mo,
+                "received": sum(r["received"] for r in ms),
+                "followed_up": sum(r["followed_up"] for r in ms),
+                "real_followup": sum(r["real_followup"] for r in ms),
+                "done": sum(r["done"] for r in ms),
+                "breaches": sum(r["breaches"] for r in ms),
+                "median": percentile(hist, 0.5),
+                "p90": percentile(hist, 0.9),
+            }
+        )
     labels = [mo.strftime("%m/%Y") for mo in month_list]
-    trend_svg = charts.line_chart(labels, [
-        ("diterima", [t["received"] for t in trend_rows]),
-        ("ditindaklanjuti", [t["followed_up"] for t in trend_rows]),
-        ("tindak lanjut nyata", [t["real_followup"] for t in trend_rows]),
-        ("selesai", [t["done"] for t in trend_rows]),
-    ], label="Tren bulanan: diterima, ditindaklanjuti, tindak lanjut nyata, selesai")
-    days_svg = charts.line_chart(labels, [
-        ("median", [t["median"] or 0 for t in trend_rows]),
-        ("persentil 90", [t["p90"] or 0 for t in trend_rows]),
-    ], label="Tren bulanan hari kerja sampai tindak lanjut nyata", y_unit=" hk", height=200)
-    return {"identity": request[IDENTITY], "rows": rows, "sort": key, "desc": desc,
-            "months": months, "median_svg": median_svg, "ack_svg": ack_svg,
-            "trend_svg": trend_svg, "days_svg": days_svg, "trend": trend_rows,
-            "computed_at": data["computed_at"], "names_fetched_at": data["names_fetched_at"],
-            "sort_keys": SORT_KEYS}
+    trend_svg = charts.line_chart(
+        labels,
+        [
+            ("diterima", [t["received"] for t in trend_rows]),
+            ("ditindaklanjuti", [t["followed_up"] for t in trend_rows]),
+            ("tindak lanjut nyata", [t["real_followup"] for t in trend_rows]),
+            ("selesai", [t["done"] for t in trend_rows]),
+        ],
+        label="Tren bulanan: diterima, ditindaklanjuti, tindak lanjut nyata, selesai",
+    )
+    days_svg = charts.line_chart(
+        labels,
+        [
+            ("median", [t["median"] or 0 for t in trend_rows]),
+            ("persentil 90", [t["p90"] or 0 for t in trend_rows]),
+        ],
+        label="Tren bulanan hari kerja sampai tindak lanjut nyata",
+        y_unit=" hk",
+        height=200,
+    )
+    return {
+        "identity": request[IDENTITY],
+        "rows": rows,
+        "sort": key,
+        "desc": desc,
+        "months": months,
+        "median_svg": median_svg,
+        "ack_svg": ack_svg,
+        "trend_svg": trend_svg,
+        "days_svg": days_svg,
+        "trend": trend_rows,
+        "computed_at": data["computed_at"],
+        "names_fetched_at": data["names_fetched_at"],
+        "sort_keys": SORT_KEYS,
+    }
 
 
-AGENCY_CSV = ("agency_id", "agency_name", "received", "followed_up", "real_followup", "done",
-              "median", "p90", "ack_share", "closed_wo", "reopen_rate", "breaches")
+AGENCY_CSV = (
+    "agency_id",
+    "agency_name",
+    "received",
+    "followed_up",
+    "real_followup",
+    "done",
+    "median",
+    "p90",
+    "ack_share",
+    "closed_wo",
+    "reopen_rate",
+    "breaches",
+)
 
 
 @routes.get("/dasbor/opd.csv")
 @requires(A, OP, U, G)
 async def agencies_csv(request: web.Request) -> web.Response:
     data = await _agency_data(request, _months_param(request))
-    return _csv("kinerja-opd", [
-        "id_opd", "nama_opd", "diterima", "ditindaklanjuti", "tindak_lanjut_nyata", "selesai",
-        "median_hari_kerja", "p90_hari_kerja", "porsi_basa_basi", "ditutup_tanpa_tl_nyata",
-        "tingkat_dibuka_kembali", "pelanggaran_tenggat"],
-        ([r[k] if not isinstance(r[k], float) else round(r[k], 3) for k in AGENCY_CSV]
-         for r in _sort(data["rows"], "agency_name", False)))
+    return _csv(
+        "kinerja-opd",
+        [
+            "id_opd",
+            "nama_opd",
+            "diterima",
+            "ditindaklanjuti",
+            "tindak_lanjut_nyata",
+            "selesai",
+            "median_hari_kerja",
+            "p90_hari_kerja",
+            "porsi_basa_basi",
+            "ditutup_tanpa_tl_nyata",
+            "tingkat_dibuka_kembali",
+            "pelanggaran_tenggat",
+        ],
+        (
+            [r[k] if not isinstance(r[k], float) else round(r[k], 3) for k in AGENCY_CSV]
+            for r in _sort(data["rows"], "agency_name", False)
+        ),
+    )
 
 
 @routes.get("/dasbor/indikator.csv")
@@ -336,10 +457,21 @@ async def indicators_csv(request: web.Request) -> web.Response:
     month (the months of the agency statistics)."""
     data = await _agency_data(request, _months_param(request))
     names = {r["agency_id"]: r["agency_name"] for r in data["rows"]}
-    return _csv("indikator-kemenpanrb", [
-        "bulan", "id_opd", "nama_opd", "pengaduan_diterima", "ditindaklanjuti", "selesai"],
-        ([r["month"].strftime("%Y-%m"), r["agency_id"], names.get(r["agency_id"]),
-          r["received"], r["followed_up"], r["done"]] for r in data["monthly"]))
+    return _csv(
+        "indikator-kemenpanrb",
+        ["bulan", "id_opd", "nama_opd", "pengaduan_diterima", "ditindaklanjuti", "selesai"],
+        (
+            [
+                r["month"].strftime("%Y-%m"),
+                r["agency_id"],
+                names.get(r["agency_id"]),
+                r["received"],
+                r["followed_up"],
+                r["done"],
+            ]
+            for r in data["monthly"]
+        ),
+    )
 
 
 # ---- work lists -----------------------------------------------------------------------------
@@ -367,8 +499,13 @@ def _filter(request: web.Request) -> tuple[repo.ComplaintFilter, dict[str, str]]
     tracking = receipt = None
     if text and text.isdigit() and len(text) >= 5:
         tracking = text  # a LAPOR! Tracking ID is a number
-    elif text and admin and len(text) <= 40 and text.replace("-", "").isalnum() and (
-            any(ch.isdigit() for ch in text) and any(ch.isalpha() for ch in text)):
+    elif (
+        text
+        and admin
+        and len(text) <= 40
+        and text.replace("-", "").isalnum()
+        and (any(ch.isdigit() for ch in text) and any(ch.isalpha() for ch in text))
+    ):
         receipt = text  # looks like a receipt code; the text search still runs if none
     return repo.ComplaintFilter(
         status=take("status", STATUS_LABELS),
@@ -392,9 +529,9 @@ def _after(request: web.Request) -> tuple[dt.datetime, uuid.UUID] | None:
         return None
 
 
-async def _search(request: web.Request, limit: int,
-                  after: tuple[dt.datetime, uuid.UUID] | None) -> tuple[
-                      list[dict[str, Any]], dict[str, str], str | None]:
+async def _search(
+    request: web.Request, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
+) -> tuple[list[dict[str, Any]], dict[str, str], str | None]:
     services = request.app[SERVICES]
     f, kept = _filter(request)
     reporter = (request.query.get("pelapor") or "").strip()[:200]
@@ -403,14 +540,15 @@ async def _search(request: web.Request, limit: int,
         if reporter and request[IDENTITY]["role"] == Role.ADMIN.value:
             kept["pelapor"] = reporter
             ids = await repo.reporters_by_hash(
-                conn, services.crypto.match_hash("email", reporter),
-                services.crypto.match_hash("phone", reporter))
+                conn,
+                services.crypto.match_hash("email", reporter),
+                services.crypto.match_hash("phone", reporter),
+            )
             f = repo.ComplaintFilter(**{**f.__dict__, "reporter_ids": ids})
         items = await repo.worklist(conn, f, scope(request), after=after, limit=limit)
         if not items and f.receipt_code:
             # Not a receipt code after all: search it as text.
-            f = repo.ComplaintFilter(**{**f.__dict__, "receipt_code": None,
-                                        "text": kept.get("q")})
+            f = repo.ComplaintFilter(**{**f.__dict__, "receipt_code": None, "text": kept.get("q")})
             items = await repo.worklist(conn, f, scope(request), after=after, limit=limit)
         elif f.receipt_code:
             note = "Ditemukan dengan kode tanda terima."
@@ -428,17 +566,32 @@ async def complaints(request: web.Request) -> dict[str, Any]:
         cursor = f"{last['received_at'].isoformat()}_{last['id']}"
         nxt = "?" + urlencode({**kept, "setelah": cursor})
     return {
-        "identity": request[IDENTITY], "items": items, "q": kept, "note": note,
-        "statuses": list(STATUS_LABELS), "channels": list(CHANNEL_LABELS),
-        "labels": list(LABEL_TEXT), "sla_states": SLA_STATES, "next": nxt,
+        "identity": request[IDENTITY],
+        "items": items,
+        "q": kept,
+        "note": note,
+        "statuses": list(STATUS_LABELS),
+        "channels": list(CHANNEL_LABELS),
+        "labels": list(LABEL_TEXT),
+        "sla_states": SLA_STATES,
+        "next": nxt,
         "export": "/dasbor/pengaduan.csv?" + urlencode(kept),
         "scoped": scope(request) is not None,
     }
 
 
-COMPLAINT_CSV = ("received_at", "lapor_tracking_id", "channel", "source", "status",
-                 "agency_id", "agency_name", "title", "closed_without_real_followup",
-                 "first_real_followup_at")
+COMPLAINT_CSV = (
+    "received_at",
+    "lapor_tracking_id",
+    "channel",
+    "source",
+    "status",
+    "agency_id",
+    "agency_name",
+    "title",
+    "closed_without_real_followup",
+    "first_real_followup_at",
+)
 
 
 def _local(value: dt.datetime | None, tz: str) -> str | None:
@@ -452,14 +605,29 @@ def _local(value: dt.datetime | None, tz: str) -> str | None:
 async def complaints_csv(request: web.Request) -> web.StreamResponse:
     """Every complaint the filter finds (at most EXPORT_MAX), streamed page by page."""
     tz = _tz(request)
-    resp = web.StreamResponse(headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="pengaduan.csv"'})
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="pengaduan.csv"',
+        }
+    )
     await resp.prepare(request)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["diterima", "tracking_id", "kanal", "sumber", "status", "id_opd", "nama_opd",
-                "judul", "ditutup_tanpa_tl_nyata", "tindak_lanjut_nyata_pertama"])
+    w.writerow(
+        [
+            "diterima",
+            "tracking_id",
+            "kanal",
+            "sumber",
+            "status",
+            "id_opd",
+            "nama_opd",
+            "judul",
+            "ditutup_tanpa_tl_nyata",
+            "tindak_lanjut_nyata_pertama",
+        ]
+    )
     await resp.write(("\ufeff" + buf.getvalue()).encode())
     after = None
     sent = 0
@@ -468,11 +636,20 @@ async def complaints_csv(request: web.Request) -> web.StreamResponse:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")
         for c in items:
-            w.writerow([_local(c["received_at"], tz), c["lapor_tracking_id"], c["channel"],
-                        c["source"], label(STATUS_LABELS, c["status"]), c["agency_id"],
-                        c["agency_name"], _cell(c["title"] or ""),
-                        "ya" if c["closed_without_real_followup"] else "tidak",
-                        _local(c["first_real_followup_at"], tz)])
+            w.writerow(
+                [
+                    _local(c["received_at"], tz),
+                    c["lapor_tracking_id"],
+                    c["channel"],
+                    c["source"],
+                    label(STATUS_LABELS, c["status"]),
+                    c["agency_id"],
+                    c["agency_name"],
+                    _cell(c["title"] or ""),
+                    "ya" if c["closed_without_real_followup"] else "tidak",
+                    _local(c["first_real_followup_at"], tz),
+                ]
+            )
         await resp.write(buf.getvalue().encode())
         sent += len(items)
         if len(items) < 1000:
@@ -503,8 +680,7 @@ async def sla_page(request: web.Request) -> dict[str, Any]:
     if len(items) == PAGE:
         last = items[-1]
         nxt = "?setelah=" + f"{last['due_at'].isoformat()}_{last['complaint_id']}_{last['clock']}"
-    return {"identity": request[IDENTITY], "items": items, "next": nxt,
-            "now": services.clock()}
+    return {"identity": request[IDENTITY], "items": items, "next": nxt, "now": services.clock()}
 
 
 @routes.get("/dasbor/tenggat.csv")
@@ -515,12 +691,23 @@ async def sla_csv(request: web.Request) -> web.Response:
     tz = _tz(request)
     async with request.app[SERVICES].pool.acquire() as conn:
         items = await repo.sla_list(conn, scope(request), limit=EXPORT_MAX)
-    return _csv("tenggat", ["jatuh_tempo", "tenggat", "tracking_id", "judul", "status",
-                            "id_opd", "nama_opd", "mulai"],
-                ([_local(r["due_at"], tz), label(SLA_CLOCK_LABELS, r["clock"]),
-                  r["lapor_tracking_id"], r["title"], label(STATUS_LABELS, r["status"]),
-                  r["agency_id"], r["agency_name"], _local(r["started_at"], tz)]
-                 for r in items))
+    return _csv(
+        "tenggat",
+        ["jatuh_tempo", "tenggat", "tracking_id", "judul", "status", "id_opd", "nama_opd", "mulai"],
+        (
+            [
+                _local(r["due_at"], tz),
+                label(SLA_CLOCK_LABELS, r["clock"]),
+                r["lapor_tracking_id"],
+                r["title"],
+                label(STATUS_LABELS, r["status"]),
+                r["agency_id"],
+                r["agency_name"],
+                _local(r["started_at"], tz),
+            ]
+            for r in items
+        ),
+    )
 
 
 @routes.get("/dasbor/karantina")
@@ -535,8 +722,12 @@ async def quarantine(request: web.Request) -> dict[str, Any]:
         r["why"] = explain(r["reason"])
         r["source_ref"] = hide_in_ref(r["source_ref"])  # a receipt code in a ref stays secret
     nxt = f"?sebelum={items[-1]['id']}" if len(items) == PAGE else None
-    return {"identity": request[IDENTITY], "items": items, "next": nxt,
-            "message": request.query.get("pesan")}
+    return {
+        "identity": request[IDENTITY],
+        "items": items,
+        "next": nxt,
+        "message": request.query.get("pesan"),
+    }
 
 
 @routes.get("/dasbor/karantina.csv")
@@ -548,13 +739,35 @@ async def quarantine_csv(request: web.Request) -> web.Response:
 
     def row(r: dict[str, Any]) -> list[Any]:
         why = explain(r["reason"])
-        return [r["id"], r["source"], hide_in_ref(r["source_ref"]), _local(r["received_at"], tz),
-                _local(r["ingested_at"], tz), why.code, why.text, why.hint, why.original,
-                r["size"]]
+        return [
+            r["id"],
+            r["source"],
+            hide_in_ref(r["source_ref"]),
+            _local(r["received_at"], tz),
+            _local(r["ingested_at"], tz),
+            why.code,
+            why.text,
+            why.hint,
+            why.original,
+            r["size"],
+        ]
 
-    return _csv("karantina", ["id", "kanal", "referensi", "diterima", "masuk_sistem",
-                              "kode_alasan", "alasan", "saran", "alasan_asli", "ukuran_byte"],
-                (row(r) for r in items))
+    return _csv(
+        "karantina",
+        [
+            "id",
+            "kanal",
+            "referensi",
+            "diterima",
+            "masuk_sistem",
+            "kode_alasan",
+            "alasan",
+            "saran",
+            "alasan_asli",
+            "ukuran_byte",
+        ],
+        (row(r) for r in items),
+    )
 
 
 @routes.get("/dasbor/antrian.csv")
@@ -564,7 +777,18 @@ async def jobs_csv(request: web.Request) -> web.Response:
 
     tz = _tz(request)
     dead = await request.app[SERVICES].queue.dead_jobs(10_000)
-    return _csv("pekerjaan-gagal", ["id", "jenis", "pengaduan", "percobaan", "dibuat",
-                                    "galat_terakhir"],
-                ([j.id, label(JOB_LABELS, j.kind), j.complaint_id, j.attempts,
-                  _local(j.created_at, tz), j.last_error] for j in dead))
+    return _csv(
+        "pekerjaan-gagal",
+        ["id", "jenis", "pengaduan", "percobaan", "dibuat", "galat_terakhir"],
+        (
+            [
+                j.id,
+                label(JOB_LABELS, j.kind),
+                j.complaint_id,
+                j.attempts,
+                _local(j.created_at, tz),
+                j.last_error,
+            ]
+            for j in dead
+        ),
+    )

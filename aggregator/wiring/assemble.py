@@ -67,9 +67,7 @@ class Components:
     http_base: str | None = None
 
 
-def job_handlers(
-    services: Services, port: LaporPort, caps: Capabilities
-) -> dict[str, Handler]:
+def job_handlers(services: Services, port: LaporPort, caps: Capabilities) -> dict[str, Handler]:
     from aggregator.lapor.push import PushHandlers
     from aggregator.notify.handler import make_notify_handler
     from aggregator.notify.writeback import WriteBackHandler
@@ -166,12 +164,16 @@ async def assemble(services: Services, *, citizens: bool = False) -> AsyncIterat
         banner: list[str] = []
         if settings.lapor.sandbox:
             # The demo plays each report's life in seconds; tests drive lives themselves.
-            base_url = await stack.enter_async_context(embedded_sandbox(
-                settings.data_dir / "lapor-sandbox.json",
-                life="fast" if settings.demo else "none",
-                life_unit_s=2.0 if settings.demo else None,
-                rate_per_s=settings.lapor.rate_limit_per_s, burst=settings.lapor.rate_burst,
-                story=DEMO_STORY if settings.demo else None))
+            base_url = await stack.enter_async_context(
+                embedded_sandbox(
+                    settings.data_dir / "lapor-sandbox.json",
+                    life="fast" if settings.demo else "none",
+                    life_unit_s=2.0 if settings.demo else None,
+                    rate_per_s=settings.lapor.rate_limit_per_s,
+                    burst=settings.lapor.rate_burst,
+                    story=DEMO_STORY if settings.demo else None,
+                )
+            )
             services = services.with_lapor_base_url(base_url)
             banner.append(f"LAPOR!     built-in sandbox at {base_url} (not the real LAPOR!)")
         services = await start_models(services, stack)

@@ -556,8 +556,9 @@ def _check_whole(settings: Settings, raw: Mapping[str, Any], locate: _Locator) -
         try:
             logo_data_uri(settings.public.logo)
         except ConfigError as exc:
-            out.append(Problem(locate.where(("public", "logo")),
-                               str(exc).removeprefix("public.logo: ")))
+            out.append(
+                Problem(locate.where(("public", "logo")), str(exc).removeprefix("public.logo: "))
+            )
     if not settings.demo:
         from aggregator.crypto import config_problems
 
@@ -619,8 +620,10 @@ def _check_sections_alone(raw: Mapping[str, Any], locate: _Locator, *, demo: boo
     except ValidationError:
         # A key is wrong (and reported); a missing HMAC key is still worth saying now.
         written = raw.get("crypto")
-        if isinstance(written, dict) and written.get("keys") and not (
-            written.get("hmac_key") or written.get("hmac_key_file")
+        if (
+            isinstance(written, dict)
+            and written.get("keys")
+            and not (written.get("hmac_key") or written.get("hmac_key_file"))
         ):
             only_keys = CryptoConfig(keys=[EncryptionKey(id="k", secret=SecretStr(_ANY_KEY))])
             out += [

@@ -44,9 +44,10 @@ async def open_services(
 
     crypto = Crypto.from_config(settings.crypto, demo=settings.demo)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with open_database(
-        settings.database, settings.data_dir, wait=wait_for_database
-    ) as (_dsn, pool):
+    async with open_database(settings.database, settings.data_dir, wait=wait_for_database) as (
+        _dsn,
+        pool,
+    ):
         do_migrate = (
             settings.database.migrate_on_start if run_migrations is None else run_migrations
         )

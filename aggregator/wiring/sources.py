@@ -47,8 +47,11 @@ def connector_context(
 
     async def ingest_now(batch: Batch) -> IngestOutcome:
         result = await ingest(services, source[0], batch)
-        return IngestOutcome(complaint_ids=tuple(result.complaint_ids), skipped=result.skipped,
-                             quarantined=result.quarantined)
+        return IngestOutcome(
+            complaint_ids=tuple(result.complaint_ids),
+            skipped=result.skipped,
+            quarantined=result.quarantined,
+        )
 
     spooled: list[Callable[[Batch], Awaitable[IngestOutcome]]] = []
 
@@ -61,8 +64,14 @@ def connector_context(
             from aggregator.intake.spool import spooling_ingest
             from aggregator.wiring.services import ensure_spool
 
-            spooled.append(spooling_ingest(ingest_now, ensure_spool(services), cfg.name,
-                                           timeout_s=services.settings.spool.db_timeout_s))
+            spooled.append(
+                spooling_ingest(
+                    ingest_now,
+                    ensure_spool(services),
+                    cfg.name,
+                    timeout_s=services.settings.spool.db_timeout_s,
+                )
+            )
         outcome: IngestOutcome = await spooled[0](batch)
         return outcome
 
@@ -78,11 +87,17 @@ def connector_context(
     settings: Settings = services.settings
     return ConnectorContext(
         keyed_hash=keyed_hash,
-        source=cfg.name, ingest=ingest_batch, record_delivery=record_delivery,
-        clock=services.clock, http=services.http,
+        source=cfg.name,
+        ingest=ingest_batch,
+        record_delivery=record_delivery,
+        clock=services.clock,
+        http=services.http,
         log=structlog.get_logger("connectors").bind(source=cfg.name),
-        municipality=settings.municipality, timezone=settings.sla.timezone,
-        sms_max_parts=settings.notify.sms_max_parts, branding=branding(settings))
+        municipality=settings.municipality,
+        timezone=settings.sla.timezone,
+        sms_max_parts=settings.notify.sms_max_parts,
+        branding=branding(settings),
+    )
 
 
 def build_source(cfg: SourceConfig, services: Services) -> Source:
@@ -98,8 +113,10 @@ def build_source(cfg: SourceConfig, services: Services) -> Source:
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"source {cfg.name!r} (kind {cfg.kind}): {exc}") from exc
     if not isinstance(src, Source):
-        raise ConfigError(f"source {cfg.name!r}: kind {cfg.kind} does not implement the "
-                          "connector Source protocol (check, parse, close, options_model)")
+        raise ConfigError(
+            f"source {cfg.name!r}: kind {cfg.kind} does not implement the "
+            "connector Source protocol (check, parse, close, options_model)"
+        )
     built.append(src)
     return src
 
@@ -158,9 +175,17 @@ def capabilities(sources: Mapping[str, Source]) -> Capabilities:
                 if kind in handlers:
                     raise ConfigError(f"source {name!r}: job kind {kind!r} has two handlers")
                 handlers[kind] = handler
-    return Capabilities(pulling=pulling, waits_for_new=waits, http_intake=intake, sinks=sinks,
-                        delivery_status=delivery, backfill=backfill, receipts=receipts,
-                        writers=writers, job_handlers=handlers)
+    return Capabilities(
+        pulling=pulling,
+        waits_for_new=waits,
+        http_intake=intake,
+        sinks=sinks,
+        delivery_status=delivery,
+        backfill=backfill,
+        receipts=receipts,
+        writers=writers,
+        job_handlers=handlers,
+    )
 
 
 def sinks_of(sources: Mapping[str, Source]) -> dict[str, Sink]:

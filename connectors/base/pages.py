@@ -26,8 +26,12 @@ class PublicBranding:
     retention: str = "selama pengaduan ditangani"
 
     def context(self) -> dict[str, Any]:
-        return {"municipality": self.municipality, "logo": self.logo,
-                "privacy_contact": self.privacy_contact, "retention": self.retention}
+        return {
+            "municipality": self.municipality,
+            "logo": self.logo,
+            "privacy_contact": self.privacy_contact,
+            "retention": self.retention,
+        }
 
 
 class PublicPages:

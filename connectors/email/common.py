@@ -48,9 +48,14 @@ class MailSourceBase:
             if dsn is None or dsn.state is None:
                 continue
             await self.context.record_delivery(
-                DeliveryReport(dsn.notification_id, dsn.state, dsn.detail))
-            self.context.log.info("email_delivery_reported", notification_id=dsn.notification_id,
-                                  state=dsn.state, status=dsn.status)
+                DeliveryReport(dsn.notification_id, dsn.state, dsn.detail)
+            )
+            self.context.log.info(
+                "email_delivery_reported",
+                notification_id=dsn.notification_id,
+                state=dsn.state,
+                status=dsn.status,
+            )
 
     def parse(self, item: RawItem) -> Parsed:
         return parse_email(item.payload, options=self._parse_options)

@@ -21,10 +21,13 @@ from email.message import Message
 from email.policy import compat32
 from typing import Literal
 
-_NOTIF = re.compile(r"<notif-([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                    r"[0-9a-fA-F]{12})@satukanal\.[^<>\s]+>")
-_OWN_ID = re.compile(r"^Message-ID:[ \t]*(?:\r?\n[ \t]+)?" + _NOTIF.pattern,
-                     re.IGNORECASE | re.MULTILINE)
+_NOTIF = re.compile(
+    r"<notif-([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12})@satukanal\.[^<>\s]+>"
+)
+_OWN_ID = re.compile(
+    r"^Message-ID:[ \t]*(?:\r?\n[ \t]+)?" + _NOTIF.pattern, re.IGNORECASE | re.MULTILINE
+)
 _ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _SPACE = re.compile(r"\s+")
 
@@ -65,8 +68,11 @@ def _fields(part: Message) -> list[Message]:
     raw = part.get_payload(decode=True)
     if not isinstance(raw, bytes):
         return []
-    return [message_from_bytes(block.strip() + b"\n", policy=compat32)
-            for block in re.split(rb"\r?\n\r?\n", raw) if block.strip()]
+    return [
+        message_from_bytes(block.strip() + b"\n", policy=compat32)
+        for block in re.split(rb"\r?\n\r?\n", raw)
+        if block.strip()
+    ]
 
 
 def read_dsn(raw: bytes) -> Dsn | None:

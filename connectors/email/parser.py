@@ -338,15 +338,15 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
     origin_subject = subject
     anon_sources = [subject]
     office = (
-        sender is not None and sender not in options.staff_forwarders
+        sender is not None
+        and sender not in options.staff_forwarders
         and _office(sender, sender_name)
     )
     if sender and (sender in options.staff_forwarders or office):
         unwrapped = _unwrap(walk, text, options, flags, notes)
         if unwrapped is not None and office:
             # found without configuration: a kelurahan or kecamatan passing a citizen's mail on
-            flags[:] = ["forwarded_by_office" if f == "forwarded_by_staff" else f
-                        for f in flags]
+            flags[:] = ["forwarded_by_office" if f == "forwarded_by_staff" else f for f in flags]
         if unwrapped is not None:
             inner_msg, text, subject_inner, inner_from, inner_date, inner_walk = unwrapped
             sender_name, sender = inner_from

@@ -25,8 +25,13 @@ from schemas.complaint import AttachmentDraft, Channel, ComplaintDraft, Location
 
 _FILENAME = re.compile(r'filename="([^"]*)"', re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TYPE_NAMES = {"image/jpeg": "JPG", "image/png": "PNG", "application/pdf": "PDF",
-               "image/gif": "GIF", "image/webp": "WEBP"}
+_TYPE_NAMES = {
+    "image/jpeg": "JPG",
+    "image/png": "PNG",
+    "application/pdf": "PDF",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+}
 
 
 def human_size(n: int) -> str:
@@ -71,8 +76,9 @@ def parse_body(body: bytes, content_type: str, charset: str = "utf-8") -> FormDa
         # exactly and then decoded in the page's charset.
         pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
         for k, v in pairs:
-            out.fields.setdefault(_text(k.encode("latin-1"), "utf-8"),
-                                  _text(v.encode("latin-1"), charset))
+            out.fields.setdefault(
+                _text(k.encode("latin-1"), "utf-8"), _text(v.encode("latin-1"), charset)
+            )
         return out
     if ctype == "multipart/form-data":
         head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
@@ -110,9 +116,15 @@ def _raw_filename(part: Any) -> str:
 PRIVACY_CHOICES = frozenset({"biasa", "anonim", "rahasia"})
 
 
-_FIELD_LABELS = {"content": "Isi laporan", "title": "Judul", "name": "Nama",
-                 "phone": "Nomor telepon", "nik": "NIK", "email": "Alamat e-mail",
-                 "address": "Lokasi"}
+_FIELD_LABELS = {
+    "content": "Isi laporan",
+    "title": "Judul",
+    "name": "Nama",
+    "phone": "Nomor telepon",
+    "nik": "NIK",
+    "email": "Alamat e-mail",
+    "address": "Lokasi",
+}
 
 
 def _num(n: int) -> str:
@@ -130,16 +142,20 @@ def _over_limits(opts: FormHttpOptions, values: dict[str, str | None]) -> list[s
         if key == "content":
             size = len(value.encode("utf-8"))
             if size > limit:
-                out.append(f"{label} paling panjang {_num(limit)} byte; kiriman Anda "
-                           f"{_num(size)} byte. Persingkat atau bagi menjadi dua laporan.")
+                out.append(
+                    f"{label} paling panjang {_num(limit)} byte; kiriman Anda "
+                    f"{_num(size)} byte. Persingkat atau bagi menjadi dua laporan."
+                )
         elif len(value) > limit:
-            out.append(f"{label} paling panjang {limit} karakter; kiriman Anda "
-                       f"{len(value)} karakter.")
+            out.append(
+                f"{label} paling panjang {limit} karakter; kiriman Anda {len(value)} karakter."
+            )
     return out
 
 
-def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
-             received_at: dt.datetime | None = None) -> ComplaintDraft:
+def to_draft(
+    opts: FormHttpOptions, form: FormData, receipt_code: str, received_at: dt.datetime | None = None
+) -> ComplaintDraft:
     """The complaint a form submission describes, or ``FormInvalid`` with every problem."""
     f = opts.fields
     errors: list[str] = []
@@ -153,8 +169,10 @@ def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
     errors += _over_limits(opts, {key: get(key) for key in opts.field_limits})
     content = get("content") or ""
     if len(content) < opts.min_content_chars:
-        errors.append(f"Isi laporan wajib diisi, paling sedikit {opts.min_content_chars} "
-                      "karakter, agar dapat ditindaklanjuti.")
+        errors.append(
+            f"Isi laporan wajib diisi, paling sedikit {opts.min_content_chars} "
+            "karakter, agar dapat ditindaklanjuti."
+        )
     phone_raw, email, nik = get("phone"), get("email"), get("nik")
     phone = normalize_phone(phone_raw)
     if phone_raw and phone is None:
@@ -177,9 +195,14 @@ def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
             errors.append(f"Berkas lampiran harus berupa {names}.")
             continue
         name = (photo_name(up.filename) or "foto").replace("\\", "/").rsplit("/", 1)[-1]
-        attachments.append(AttachmentDraft(
-            filename=name[:120] or "foto", content_type=kind.mime, data=up.data,
-            note=f"type sniffed as {kind.mime}"))
+        attachments.append(
+            AttachmentDraft(
+                filename=name[:120] or "foto",
+                content_type=kind.mime,
+                data=up.data,
+                note=f"type sniffed as {kind.mime}",
+            )
+        )
     privacy = (form.fields.get(opts.privacy_field) or "biasa").strip().lower()
     if privacy not in PRIVACY_CHOICES:
         errors.append("Pilihan kerahasiaan tidak dikenali: pilih biasa, anonim atau rahasia.")
@@ -187,12 +210,22 @@ def to_draft(opts: FormHttpOptions, form: FormData, receipt_code: str,
         raise FormInvalid(errors)
     address = get("address")
     return ComplaintDraft(
-        channel=Channel.WEB, content=content, title=(get("title") or None),
+        channel=Channel.WEB,
+        content=content,
+        title=(get("title") or None),
         submitted_at=received_at,
-        reporter=Reporter(name=get("name"), email=email, phone=phone, phone_raw=phone_raw,
-                          nik=nik_digits, nik_valid=check_nik(nik_digits) if nik_digits else None),
+        reporter=Reporter(
+            name=get("name"),
+            email=email,
+            phone=phone,
+            phone_raw=phone_raw,
+            nik=nik_digits,
+            nik_valid=check_nik(nik_digits) if nik_digits else None,
+        ),
         location=Location(address=address) if address else None,
-        anonymous=privacy == "anonim", confidential=privacy == "rahasia",
-        attachments=tuple(attachments), origin={"receipt_code": receipt_code},
+        anonymous=privacy == "anonim",
+        confidential=privacy == "rahasia",
+        attachments=tuple(attachments),
+        origin={"receipt_code": receipt_code},
         thread_keys=(f"receipt:{receipt_code}",),
     )

@@ -92,38 +92,76 @@ class FormHttpSource:
     def routes(self) -> list[web.RouteDef]:
         # "" as well as "/": an old form's action may name the prefix with or without the
         # trailing slash, and it cannot be edited to follow a redirect with its POST body.
-        return [web.get("/", self.show_form), web.post("/", self.submit),
-                web.get("", self.show_form), web.post("", self.submit),
-                web.get("/terima/{code}", self.receipt)]
+        return [
+            web.get("/", self.show_form),
+            web.post("/", self.submit),
+            web.get("", self.show_form),
+            web.post("", self.submit),
+            web.get("/terima/{code}", self.receipt),
+        ]
 
     def _ctx(self) -> dict[str, Any]:
-        return {**self.context.branding.context(), "municipality": self.context.municipality,
-                "sunset": self.cfg.sunset, "sunset_text": sunset_text()}
+        return {
+            **self.context.branding.context(),
+            "municipality": self.context.municipality,
+            "sunset": self.cfg.sunset,
+            "sunset_text": sunset_text(),
+        }
 
     async def show_form(self, request: web.Request) -> web.Response:
-        return render("form.html.j2", action=request.path, f=self.opts.fields,
-                      photo_field=self.opts.photo_field, honeypot=self.opts.honeypot_field,
-                      privacy_field=self.opts.privacy_field,
-                      min_chars=self.opts.min_content_chars, **self._ctx())
+        return render(
+            "form.html.j2",
+            action=request.path,
+            f=self.opts.fields,
+            photo_field=self.opts.photo_field,
+            honeypot=self.opts.honeypot_field,
+            privacy_field=self.opts.privacy_field,
+            min_chars=self.opts.min_content_chars,
+            **self._ctx(),
+        )
 
-    def _error(self, status: int, heading: str, messages: list[str], request: web.Request,
-               headers: dict[str, str] | None = None) -> web.Response:
-        return render("error.html.j2", status=status, heading=heading, messages=messages,
-                      back=request.path if request.method == "POST" else None,
-                      headers=headers, **self._ctx())
+    def _error(
+        self,
+        status: int,
+        heading: str,
+        messages: list[str],
+        request: web.Request,
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
+        return render(
+            "error.html.j2",
+            status=status,
+            heading=heading,
+            messages=messages,
+            back=request.path if request.method == "POST" else None,
+            headers=headers,
+            **self._ctx(),
+        )
 
     async def submit(self, request: web.Request) -> web.StreamResponse:
         wait = self.limiter.take(client_key(request, self.opts.trust_forwarded_for))
         if wait:
             log.warning("form_rate_limited", source=self.name)
-            return self._error(429, "Terlalu banyak kiriman", [
-                "Anda mengirim terlalu banyak pengaduan dalam waktu singkat. Silakan coba lagi "
-                f"dalam {int(wait) + 1} detik."], request,
-                headers={"Retry-After": str(int(wait) + 1)})
+            return self._error(
+                429,
+                "Terlalu banyak kiriman",
+                [
+                    "Anda mengirim terlalu banyak pengaduan dalam waktu singkat. Silakan coba lagi "
+                    f"dalam {int(wait) + 1} detik."
+                ],
+                request,
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
         limit = self.opts.max_body_bytes
-        too_big = self._error(413, "Kiriman terlalu besar", [
-            f"Ukuran kiriman paling besar {human_size(limit)}. Perkecil foto "
-            "atau kirim tanpa lampiran."], request)
+        too_big = self._error(
+            413,
+            "Kiriman terlalu besar",
+            [
+                f"Ukuran kiriman paling besar {human_size(limit)}. Perkecil foto "
+                "atau kirim tanpa lampiran."
+            ],
+            request,
+        )
         if request.content_length is not None and request.content_length > limit:
             return too_big
         body = await read_capped(request, limit)  # never trust Content-Length alone
@@ -131,32 +169,48 @@ class FormHttpSource:
             return too_big
         ctype = request.headers.get("Content-Type", "application/x-www-form-urlencoded")
         code = new_receipt_code()
-        item = RawItem(source_ref=f"form:{code}", payload=body, content_type=ctype,
-                       received_at=self.context.clock(),
-                       meta={"receipt_code": code})
+        item = RawItem(
+            source_ref=f"form:{code}",
+            payload=body,
+            content_type=ctype,
+            received_at=self.context.clock(),
+            meta={"receipt_code": code},
+        )
         try:  # the same pure parse intake runs: tell the citizen what to fix *now*
             parsed = self.parse(item)
         except FormInvalid as exc:
             return self._error(422, "Formulir belum lengkap", exc.messages, request)
         except InvalidInput:
-            return self._error(400, "Formulir tidak dapat dibaca", [
-                "Data formulir rusak atau tidak lengkap. Silakan isi ulang."], request)
+            return self._error(
+                400,
+                "Formulir tidak dapat dibaca",
+                ["Data formulir rusak atau tidak lengkap. Silakan isi ulang."],
+                request,
+            )
         if isinstance(parsed, Ignored):
             log.info("form_honeypot_tripped", source=self.name)
             return render("thanks.html.j2", **self._ctx())
         result = await self.context.ingest(Batch(items=[item], cursor=None))
         if result.quarantined or not result.stored:
             log.error("form_submission_not_stored", source=self.name)
-            return self._error(500, "Pengaduan belum tersimpan", [
-                "Terjadi gangguan saat menyimpan pengaduan Anda. Silakan coba lagi nanti."],
-                request)
-        log.info("form_submission_received", source=self.name, spooled=result.spooled,
-                 complaint_id=str(result.complaint_ids[0]) if result.complaint_ids else None)
+            return self._error(
+                500,
+                "Pengaduan belum tersimpan",
+                ["Terjadi gangguan saat menyimpan pengaduan Anda. Silakan coba lagi nanti."],
+                request,
+            )
+        log.info(
+            "form_submission_received",
+            source=self.name,
+            spooled=result.spooled,
+            complaint_id=str(result.complaint_ids[0]) if result.complaint_ids else None,
+        )
         raise web.HTTPSeeOther(f"{request.path.rstrip('/')}/terima/{code}")
 
     async def receipt(self, request: web.Request) -> web.Response:
         code = normalize_code(request.match_info["code"])
         if code is None:
-            return self._error(404, "Kode tidak dikenal", ["Kode tanda terima tidak dikenal."],
-                               request)
+            return self._error(
+                404, "Kode tidak dikenal", ["Kode tanda terima tidak dikenal."], request
+            )
         return render("receipt.html.j2", code=code, status_url=f"/status/{code}", **self._ctx())

@@ -50,8 +50,10 @@ def parse_url(raw: str) -> DbUrl:
     parts = urlsplit(raw)
     scheme = "postgresql" if parts.scheme in ("postgres", "postgresql") else parts.scheme
     if scheme not in ("mysql", "mariadb", "postgresql"):
-        raise ConfigError(f"form database URL must start with mysql:// or postgresql:// "
-                          f"(got {parts.scheme or 'nothing'}://)")
+        raise ConfigError(
+            f"form database URL must start with mysql:// or postgresql:// "
+            f"(got {parts.scheme or 'nothing'}://)"
+        )
     scheme = "mysql" if scheme == "mariadb" else scheme
     return DbUrl(
         scheme=scheme,
@@ -74,8 +76,15 @@ class LegacyDb:
     thread's query killed) and raises ``TransientError``; nothing waits on it forever.
     """
 
-    def __init__(self, url: str, charset: str = "latin1", *, read_only: bool = True,
-                 pool_size: int = 4, statement_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        charset: str = "latin1",
+        *,
+        read_only: bool = True,
+        pool_size: int = 4,
+        statement_timeout_s: float = 30.0,
+    ) -> None:
         self.url = parse_url(url)
         self.raw_url = url  # asyncpg understands every libpq form (sockets, ?host=) itself
         self.dialect = self.url.scheme
@@ -107,9 +116,18 @@ class LegacyDb:
         init = f"SET SESSION innodb_lock_wait_timeout = {lock_wait}"
         if self.read_only:  # one statement only: MariaDB has no combined form of the two
             init = "SET SESSION TRANSACTION READ ONLY"
-        return dict(host=u.host, port=u.port, user=u.user, password=u.password,
-                    database=u.database, charset=charset or self.charset, use_unicode=False,
-                    autocommit=True, connect_timeout=10, init_command=init)
+        return dict(
+            host=u.host,
+            port=u.port,
+            user=u.user,
+            password=u.password,
+            database=u.database,
+            charset=charset or self.charset,
+            use_unicode=False,
+            autocommit=True,
+            connect_timeout=10,
+            init_command=init,
+        )
 
     async def connect(self, charset: str | None = None) -> Any:
         """The pool for connections in ``charset`` (default: the source's), created on first
@@ -126,21 +144,34 @@ class LegacyDb:
                     import asyncmy
 
                     pool = await asyncmy.create_pool(
-                        minsize=0, maxsize=self.pool_size, pool_recycle=300,
-                        **self._mysql_kwargs(cs))
+                        minsize=0,
+                        maxsize=self.pool_size,
+                        pool_recycle=300,
+                        **self._mysql_kwargs(cs),
+                    )
                 else:
                     import asyncpg
 
                     async def init(conn: Any) -> None:
                         for typ in ("text", "varchar", "bpchar"):
                             await conn.set_type_codec(
-                                typ, schema="pg_catalog", format="binary", decoder=bytes,
-                                encoder=lambda v: v.encode() if isinstance(v, str) else bytes(v))
+                                typ,
+                                schema="pg_catalog",
+                                format="binary",
+                                decoder=bytes,
+                                encoder=lambda v: v.encode() if isinstance(v, str) else bytes(v),
+                            )
 
                     pool = await asyncpg.create_pool(
-                        self.raw_url, min_size=0, max_size=self.pool_size, timeout=10,
-                        init=init, server_settings={"default_transaction_read_only": "on"}
-                        if self.read_only else {})
+                        self.raw_url,
+                        min_size=0,
+                        max_size=self.pool_size,
+                        timeout=10,
+                        init=init,
+                        server_settings={"default_transaction_read_only": "on"}
+                        if self.read_only
+                        else {},
+                    )
                     async with pool.acquire():  # fail here (auth, unknown database), not later
                         pass
             except Exception as exc:
@@ -198,7 +229,8 @@ class LegacyDb:
                 await self._kill_query(conn)
             raise StatementTimeout(
                 f"form database {doing} did not finish within {self.statement_timeout_s:g} s "
-                "(statement cancelled; it will be retried)") from exc
+                "(statement cancelled; it will be retried)"
+            ) from exc
 
     async def _kill_query(self, conn: Any) -> None:
         """Stop the server-side statement of a connection we gave up on (it may hold or wait
@@ -207,16 +239,18 @@ class LegacyDb:
             import asyncmy
 
             tid = conn.thread_id()
-            killer = await asyncio.wait_for(asyncmy.connect(**{
-                **self._mysql_kwargs(), "init_command": None}), 5)
+            killer = await asyncio.wait_for(
+                asyncmy.connect(**{**self._mysql_kwargs(), "init_command": None}), 5
+            )
             try:
                 async with killer.cursor() as cur:
                     await asyncio.wait_for(cur.execute(f"KILL QUERY {int(tid)}"), 5)
             finally:
                 killer.close()
 
-    async def fetch(self, sql: str, params: Sequence[Any] = (), *,
-                    charset: str | None = None) -> list[dict[str, Any]]:
+    async def fetch(
+        self, sql: str, params: Sequence[Any] = (), *, charset: str | None = None
+    ) -> list[dict[str, Any]]:
         """Rows of one SELECT. Empty only when the statement ran and found nothing; any
         failure raises (never an empty list)."""
         try:
@@ -230,13 +264,13 @@ class LegacyDb:
                         names = [n.decode() if isinstance(n, bytes) else n for n in names]
                         got = await self._timed(conn, "read", cur.fetchall())
                         return [dict(zip(names, r, strict=True)) for r in got or ()]
-                return [dict(r) for r in await self._timed(
-                    conn, "read", conn.fetch(sql, *params))]
+                return [dict(r) for r in await self._timed(conn, "read", conn.fetch(sql, *params))]
         except Exception as exc:
             raise self.map_error(exc, "read") from exc
 
-    async def execute(self, sql: str, params: Sequence[Any] = (), *,
-                      charset: str | None = None) -> int:
+    async def execute(
+        self, sql: str, params: Sequence[Any] = (), *, charset: str | None = None
+    ) -> int:
         """Rows affected by one statement."""
         try:
             async with self._conn("write", charset) as conn:
@@ -249,15 +283,18 @@ class LegacyDb:
         except Exception as exc:
             raise self.map_error(exc, "write") from exc
 
-    async def detect_charsets(self, tables: Sequence[str],
-                              configured: dict[str, str] | None = None) -> dict[str, str]:
+    async def detect_charsets(
+        self, tables: Sequence[str], configured: dict[str, str] | None = None
+    ) -> dict[str, str]:
         """The connection charset for each table: configured, else what the server reports,
         else the source's ``charset``. Remembered for ``charset_of``."""
         configured = configured or {}
         unknown = [t for t in dict.fromkeys(tables) if t not in configured]
         found = await self.table_charsets(unknown) if unknown else {}
-        out = {t: configured.get(t) or _connection_charset(found.get(t)) or self.charset
-               for t in dict.fromkeys(tables)}
+        out = {
+            t: configured.get(t) or _connection_charset(found.get(t)) or self.charset
+            for t in dict.fromkeys(tables)
+        }
         self.charsets = out
         return out
 
@@ -275,7 +312,8 @@ class LegacyDb:
             "FROM information_schema.TABLES t JOIN information_schema.COLLATION_CHARACTER_SET_"
             "APPLICABILITY c ON c.COLLATION_NAME = t.TABLE_COLLATION "
             f"WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME IN ({self.phs(1, len(tables))})",
-            list(tables))
+            list(tables),
+        )
         out: dict[str, str] = {}
         for r in rows:
             name = r["t"].decode() if isinstance(r["t"], bytes) else str(r["t"])
@@ -296,26 +334,38 @@ class LegacyDb:
             if code in _MY_DENIED:
                 return PermanentError(
                     f"form database user may not {doing} ({exc}); grant the privilege or "
-                    "disable write_back", details={"code": code})
+                    "disable write_back",
+                    details={"code": code},
+                )
             if code in _MY_CONFIG:
                 return ConfigError(text)
             if code == 1205:  # lock wait timeout: the server gave up on our statement
                 return StatementTimeout(text)
             if code in (1406, 1366):  # data too long / bad value for the column: never fits
-                return PermanentError(f"{text} (the old table's column cannot hold it)",
-                                      details={"code": code})
+                return PermanentError(
+                    f"{text} (the old table's column cannot hold it)", details={"code": code}
+                )
             return TransientError(text)
         import asyncpg
 
-        if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError |
-                      asyncpg.InvalidPasswordError):
+        if isinstance(
+            exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError
+        ):
             return AuthError(text)
-        if isinstance(exc, asyncpg.InsufficientPrivilegeError |
-                      asyncpg.ReadOnlySQLTransactionError):
-            return PermanentError(f"form database user may not {doing} ({exc}); grant the "
-                                  "privilege or disable write_back")
-        if isinstance(exc, asyncpg.UndefinedTableError | asyncpg.UndefinedColumnError |
-                      asyncpg.PostgresSyntaxError | asyncpg.InvalidCatalogNameError):
+        if isinstance(
+            exc, asyncpg.InsufficientPrivilegeError | asyncpg.ReadOnlySQLTransactionError
+        ):
+            return PermanentError(
+                f"form database user may not {doing} ({exc}); grant the "
+                "privilege or disable write_back"
+            )
+        if isinstance(
+            exc,
+            asyncpg.UndefinedTableError
+            | asyncpg.UndefinedColumnError
+            | asyncpg.PostgresSyntaxError
+            | asyncpg.InvalidCatalogNameError,
+        ):
             return ConfigError(text)
         return TransientError(text)
 

@@ -97,8 +97,9 @@ class Responses(Opts):
     text_column: str = "tanggapan"
     staff_column: str | None = "id_petugas"
 
-    _c = field_validator("table", "id_column", "complaint_column", "date_column",
-                         "text_column", "staff_column")(classmethod(lambda cls, v: check_ident(v)))
+    _c = field_validator(
+        "table", "id_column", "complaint_column", "date_column", "text_column", "staff_column"
+    )(classmethod(lambda cls, v: check_ident(v)))
 
 
 class Photo(Opts):
@@ -122,7 +123,8 @@ class WriteBack(Opts):
     text_bytes: Literal["utf8_as_latin1", "native"] = "utf8_as_latin1"
 
     _c = field_validator("tracking_column", "table", "id_column", "status_column")(
-        classmethod(lambda cls, v: check_ident(v)))
+        classmethod(lambda cls, v: check_ident(v))
+    )
 
 
 class Rescan(Opts):
@@ -131,8 +133,11 @@ class Rescan(Opts):
     open_statuses: list[str] = Field(default_factory=lambda: ["0", "", "proses"])
     max_rows: int = Field(default=20000, ge=1)
     rows_per_round: int = Field(
-        default=2000, ge=1, description="open rows re-read per round at most; more open rows "
-                                        "are covered over several rounds, in id order")
+        default=2000,
+        ge=1,
+        description="open rows re-read per round at most; more open rows "
+        "are covered over several rounds, in id order",
+    )
 
 
 class BackfillPolicy(Opts):
@@ -146,24 +151,34 @@ class BackfillPolicy(Opts):
 
 class SqlTableOptions(Opts):
     url: SecretStr = Field(description="mysql://user:pass@host:port/db or postgresql://…")
-    charset: str = Field(default="latin1", pattern=r"^[a-z0-9_]+$",
-                         description="the tables' charset, so bytes arrive unconverted")
+    charset: str = Field(
+        default="latin1",
+        pattern=r"^[a-z0-9_]+$",
+        description="the tables' charset, so bytes arrive unconverted",
+    )
     table_charsets: dict[str, str] = Field(
         default_factory=dict,
         description="charset per table where the server's own (information_schema) is wrong "
-                    "or not reported; other tables use what the server says, else `charset`")
-    pool_size: int = Field(default=4, ge=1, le=64,
-                           description="connections to the form database (each of reading "
-                                       "and write-back)")
+        "or not reported; other tables use what the server says, else `charset`",
+    )
+    pool_size: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="connections to the form database (each of reading and write-back)",
+    )
     statement_timeout_s: float = Field(
-        default=30.0, gt=0, description="a statement on the form database taking longer is "
-                                        "cancelled and retried")
+        default=30.0,
+        gt=0,
+        description="a statement on the form database taking longer is cancelled and retried",
+    )
     table: str | None = "pengaduan"
     query: str | None = None
     id_column: str = "id_pengaduan"
     fields: FieldMap = FieldMap()
     date_formats: list[str] = Field(
-        default_factory=lambda: ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y", "%d-%m-%Y"])
+        default_factory=lambda: ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y", "%d-%m-%Y"]
+    )
     timezone: str = "Asia/Jakarta"
     status_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_STATUS_MAP))
     responses: Responses | None = Responses()
@@ -208,7 +223,12 @@ class SqlTableOptions(Opts):
 # text`` = 65,535 bytes, ``masyarakat.nama varchar(35)``, ``telp varchar(20)``, …): what the
 # old form could hold is what a submission may be.
 DEFAULT_FIELD_LIMITS: dict[str, int] = {
-    "content": 65535, "title": 150, "name": 35, "phone": 20, "nik": 16, "email": 100,
+    "content": 65535,
+    "title": 150,
+    "name": 35,
+    "phone": 20,
+    "nik": 16,
+    "email": 100,
     "address": 255,
 }
 
@@ -219,11 +239,20 @@ class FormHttpOptions(Opts):
     field_limits: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_FIELD_LIMITS),
         description="longest value per field (our field name); content in UTF-8 bytes (a "
-                    "TEXT column), the others in characters; longer is refused with 422")
+        "TEXT column), the others in characters; longer is refused with 422",
+    )
 
-    fields: dict[str, str] = Field(default_factory=lambda: {
-        "content": "isi_laporan", "title": "judul", "name": "nama", "phone": "telp",
-        "nik": "nik", "email": "email", "address": "lokasi"})
+    fields: dict[str, str] = Field(
+        default_factory=lambda: {
+            "content": "isi_laporan",
+            "title": "judul",
+            "name": "nama",
+            "phone": "telp",
+            "nik": "nik",
+            "email": "email",
+            "address": "lokasi",
+        }
+    )
     photo_field: str = "foto"
     honeypot_field: str = "website"
     privacy_field: str = Field(
@@ -235,7 +264,8 @@ class FormHttpOptions(Opts):
     max_body_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     allowed_types: list[str] = Field(
-        default_factory=lambda: ["image/jpeg", "image/png", "application/pdf"])
+        default_factory=lambda: ["image/jpeg", "image/png", "application/pdf"]
+    )
     min_content_chars: int = Field(default=20, ge=1)
     rate_limit_per_min: int = Field(default=10, ge=1)
     rate_burst: int = Field(default=5, ge=1)

@@ -34,12 +34,20 @@ def _sniff(data: bytes, name: str, note: str | None = None) -> dict[str, Any]:
     kind = filetype.guess(data)
     if kind is None or kind.mime not in ALLOWED:
         return {"status": "unsupported_type", "name": name}
-    return {"status": "ok", "name": name, "content_type": kind.mime,
-            "b64": base64.b64encode(data).decode(), "note": note}
+    return {
+        "status": "ok",
+        "name": name,
+        "content_type": kind.mime,
+        "b64": base64.b64encode(data).decode(),
+        "note": note,
+    }
 
 
-async def fetch_photo(cfg: Photo, ref: str | None, http: aiohttp.ClientSession | None,
-                      ) -> dict[str, Any] | None:
+async def fetch_photo(
+    cfg: Photo,
+    ref: str | None,
+    http: aiohttp.ClientSession | None,
+) -> dict[str, Any] | None:
     """``None`` when the row names no photo; else a dict with ``status`` and ``ref``."""
     if ref is None:
         return None

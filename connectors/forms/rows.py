@@ -90,11 +90,19 @@ def encode_row(
     **extra: Any,
 ) -> bytes:
     cols, types = encode_columns(row)
-    doc: dict[str, Any] = {"v": PAYLOAD_VERSION, "kind": kind, "table": table, "id": row_id,
-                           "cols": cols, "types": types, **extra}
+    doc: dict[str, Any] = {
+        "v": PAYLOAD_VERSION,
+        "kind": kind,
+        "table": table,
+        "id": row_id,
+        "cols": cols,
+        "types": types,
+        **extra,
+    }
     if responses is not None:
-        doc["responses"] = [dict(zip(("cols", "types"), encode_columns(r), strict=True))
-                            for r in responses]
+        doc["responses"] = [
+            dict(zip(("cols", "types"), encode_columns(r), strict=True)) for r in responses
+        ]
     if photo is not None:
         doc["photo"] = photo
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
@@ -104,8 +112,9 @@ def decode_payload(payload: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(payload)
         doc["row"] = decode_columns(doc["cols"], doc["types"])
-        doc["response_rows"] = [decode_columns(r["cols"], r["types"])
-                                for r in doc.get("responses") or []]
+        doc["response_rows"] = [
+            decode_columns(r["cols"], r["types"]) for r in doc.get("responses") or []
+        ]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(f"payload is not a form row: {exc}") from exc
     return doc
@@ -121,8 +130,11 @@ def photo_name(ref: str) -> str | None:
     return ref
 
 
-def _text(row: dict[str, Any], col: str | None, charset: str | None = None,
-          ) -> tuple[str | None, tuple[str, ...]]:
+def _text(
+    row: dict[str, Any],
+    col: str | None,
+    charset: str | None = None,
+) -> tuple[str | None, tuple[str, ...]]:
     if col is None or row.get(col) is None:
         return None, ()
     text, flags = decode_legacy(row[col], charset)
@@ -154,8 +166,11 @@ def thread_key(table: Any, row_id: Any) -> str:
     return f"form-row:{table}:{row_id}"
 
 
-def row_to_update(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.datetime,
-                  ) -> LegacyUpdate:
+def row_to_update(
+    opts: SqlTableOptions,
+    doc: dict[str, Any],
+    received_at: dt.datetime,
+) -> LegacyUpdate:
     """A re-scan's ``update`` item: the row's status now and the staff responses it has."""
     table, rid = doc.get("table"), doc.get("id")
     key = thread_key(table, rid)
@@ -165,21 +180,34 @@ def row_to_update(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.da
     f = opts.fields
     raw, mapped, _ = _status(opts, doc["row"].get(f.status) if f.status else None)
     wb = opts.write_back
-    echoes = tuple(s for s, v in wb.status_values.items()
-                   if wb.enabled and raw is not None and v == raw)
+    echoes = tuple(
+        s for s, v in wb.status_values.items() if wb.enabled and raw is not None and v == raw
+    )
     responses: tuple[LegacyResponse, ...] = ()
     if opts.responses is not None:
         responses = tuple(
             LegacyResponse(id=str(r["id"]), at=r["at"], text=r["text"])
-            for r in (_response(opts, row, received_at, doc.get("responses_charset"))
-                      for row in doc.get("response_rows", [])))
-    return LegacyUpdate(form_table=str(table), row_id=str(rid), thread_key=key,
-                        status_raw=raw, status=mapped, responses=responses,
-                        write_back_statuses=echoes)
+            for r in (
+                _response(opts, row, received_at, doc.get("responses_charset"))
+                for row in doc.get("response_rows", [])
+            )
+        )
+    return LegacyUpdate(
+        form_table=str(table),
+        row_id=str(rid),
+        thread_key=key,
+        status_raw=raw,
+        status=mapped,
+        responses=responses,
+        write_back_statuses=echoes,
+    )
 
 
-def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.datetime,
-                 ) -> ComplaintDraft | LegacyUpdate:
+def row_to_draft(
+    opts: SqlTableOptions,
+    doc: dict[str, Any],
+    received_at: dt.datetime,
+) -> ComplaintDraft | LegacyUpdate:
     if doc.get("kind") == "update":
         return row_to_update(opts, doc, received_at)
     row: dict[str, Any] = doc["row"]
@@ -210,7 +238,8 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
     submitted_at, occurred_on = None, None
     if f.submitted_at is not None:
         submitted_at, occurred_on, fl, note = parse_legacy_date(
-            row.get(f.submitted_at), opts.date_formats, opts.timezone, received_at)
+            row.get(f.submitted_at), opts.date_formats, opts.timezone, received_at
+        )
         flags += fl
         if note:
             notes.append(note)
@@ -229,8 +258,13 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
         flags.append("email_invalid")
         email = None
     reporter = Reporter(
-        name=name, email=email, phone=_phone(phone_raw), phone_raw=phone_raw,
-        nik=nik, nik_valid=_nik_ok(nik) if nik else None)
+        name=name,
+        email=email,
+        phone=_phone(phone_raw),
+        phone_raw=phone_raw,
+        nik=nik,
+        nik_valid=_nik_ok(nik) if nik else None,
+    )
     if nik and not reporter.nik_valid:
         flags.append("nik_invalid")
     if f.orphan_check is not None and row.get(f.orphan_check) is None:
@@ -252,26 +286,45 @@ def row_to_draft(opts: SqlTableOptions, doc: dict[str, Any], received_at: dt.dat
     photo = doc.get("photo")
     if photo:
         if photo.get("status") == "ok":
-            attachments.append(AttachmentDraft(
-                filename=photo["name"], content_type=photo["content_type"],
-                data=base64.b64decode(photo["b64"]), note=photo.get("note")))
+            attachments.append(
+                AttachmentDraft(
+                    filename=photo["name"],
+                    content_type=photo["content_type"],
+                    data=base64.b64decode(photo["b64"]),
+                    note=photo.get("note"),
+                )
+            )
         else:
             flags.append(f"photo_{photo.get('status')}")
             notes.append(f"foto tidak diambil: {photo.get('status')}")
 
-    responses = [_response(opts, r, received_at, doc.get("responses_charset"))
-                 for r in doc.get("response_rows", [])]
-    origin: dict[str, Any] = {"form_table": doc.get("table"), "row_id": doc.get("id"),
-                              "legacy_status_raw": raw_status}
+    responses = [
+        _response(opts, r, received_at, doc.get("responses_charset"))
+        for r in doc.get("response_rows", [])
+    ]
+    origin: dict[str, Any] = {
+        "form_table": doc.get("table"),
+        "row_id": doc.get("id"),
+        "legacy_status_raw": raw_status,
+    }
     if responses:
         origin["legacy_responses"] = responses
     if photo:
         origin["photo_ref"] = photo.get("ref")
     return ComplaintDraft(
-        channel=Channel.WEB, content=content, title=title, submitted_at=submitted_at,
-        occurred_on=occurred_on, location=location, reporter=reporter,
-        attachments=tuple(attachments), category_hint=category, origin=origin,
-        flags=tuple(dict.fromkeys(flags)), notes=tuple(notes), legacy_status=mapped,
+        channel=Channel.WEB,
+        content=content,
+        title=title,
+        submitted_at=submitted_at,
+        occurred_on=occurred_on,
+        location=location,
+        reporter=reporter,
+        attachments=tuple(attachments),
+        category_hint=category,
+        origin=origin,
+        flags=tuple(dict.fromkeys(flags)),
+        notes=tuple(notes),
+        legacy_status=mapped,
         thread_keys=(thread_key(doc.get("table"), doc.get("id")),),
     )
 
@@ -286,15 +339,17 @@ def _number(row: dict[str, Any], col: str | None) -> float | None:
         return None
 
 
-def _response(opts: SqlTableOptions, r: dict[str, Any], now: dt.datetime,
-              charset: str | None = None) -> dict[str, Any]:
+def _response(
+    opts: SqlTableOptions, r: dict[str, Any], now: dt.datetime, charset: str | None = None
+) -> dict[str, Any]:
     spec = opts.responses
     assert spec is not None
     text, _ = decode_legacy(r.get(spec.text_column), charset)
     text, _ = strip_html(text)
     at = None
     if spec.date_column:
-        stamp, _, _, _ = parse_legacy_date(r.get(spec.date_column), opts.date_formats,
-                                           opts.timezone, now)
+        stamp, _, _, _ = parse_legacy_date(
+            r.get(spec.date_column), opts.date_formats, opts.timezone, now
+        )
         at = stamp.isoformat() if stamp else None
     return {"id": r.get(spec.id_column), "at": at, "text": clean_text(text)}

@@ -51,6 +51,7 @@ class SqlTableSource:
         from connectors.forms.samples import sql_table_samples
 
         return sql_table_samples()
+
     backfill_read_ahead: bool = True  # ack() is a no-op: pages may be read ahead
 
     def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
@@ -60,9 +61,13 @@ class SqlTableSource:
         self.context = context or ConnectorContext(source=cfg.name)
         self.clock = self.context.clock
         self._writer: FormWriter | None = None
-        self.db = LegacyDb(self.opts.url.get_secret_value(), self.opts.charset, read_only=True,
-                           pool_size=self.opts.pool_size,
-                           statement_timeout_s=self.opts.statement_timeout_s)
+        self.db = LegacyDb(
+            self.opts.url.get_secret_value(),
+            self.opts.charset,
+            read_only=True,
+            pool_size=self.opts.pool_size,
+            statement_timeout_s=self.opts.statement_timeout_s,
+        )
         self.page_size = cfg.batch_size
 
     # -- SQL on the legacy database ----------------------------------------------------
@@ -88,8 +93,11 @@ class SqlTableSource:
         if self.opts.responses is not None:
             tables.append(self.opts.responses.table)
         found = await self.db.detect_charsets(tables, self.opts.table_charsets)
-        log.info("form_table_charsets", source=self.name,
-                 charsets=",".join(f"{t}={c}" for t, c in found.items()))
+        log.info(
+            "form_table_charsets",
+            source=self.name,
+            charsets=",".join(f"{t}={c}" for t, c in found.items()),
+        )
 
     def _cs_main(self) -> str | None:
         return self.db.charset_of(self.opts.main_table)
@@ -99,8 +107,7 @@ class SqlTableSource:
 
     async def check(self) -> None:
         await self._charsets()
-        rows = await self.db.fetch(f"SELECT * FROM {self._base()} LIMIT 1",
-                                   charset=self._cs_main())
+        rows = await self.db.fetch(f"SELECT * FROM {self._base()} LIMIT 1", charset=self._cs_main())
         if rows:
             f = self.opts.fields
             wanted = [self.opts.id_column, *[c for c in f.model_dump().values() if c]]
@@ -110,7 +117,8 @@ class SqlTableSource:
 
                 raise ConfigError(
                     f"sources.{self.name}.options.fields: columns not found in the form "
-                    f"table/query: {', '.join(missing)}")
+                    f"table/query: {', '.join(missing)}"
+                )
 
     # -- pulling -----------------------------------------------------------------------
     async def pull(self, cursor: dict[str, Any] | None) -> AsyncIterator[Batch]:
@@ -121,14 +129,17 @@ class SqlTableSource:
         # takes them over with its cursor and re-scans them), but runs no re-scan itself.
         rescan = self.opts.rescan.enabled
         if rescan and "rescan_after" not in cur:  # rows about to be read cannot have changed
-            cur["rescan_after"] = (self.clock() + dt.timedelta(
-                seconds=self.opts.rescan.interval_s)).isoformat()
+            cur["rescan_after"] = (
+                self.clock() + dt.timedelta(seconds=self.opts.rescan.interval_s)
+            ).isoformat()
         await self._charsets()
         while True:
-            params: tuple[Any, ...] = (last, self.page_size) if last is not None else (
-                self.page_size,)
-            rows = await self.db.fetch(self.page_sql(last is not None), params,
-                                       charset=self._cs_main())
+            params: tuple[Any, ...] = (
+                (last, self.page_size) if last is not None else (self.page_size,)
+            )
+            rows = await self.db.fetch(
+                self.page_sql(last is not None), params, charset=self._cs_main()
+            )
             if not rows:
                 break
             responses = await self._responses([r[self.opts.id_column] for r in rows])
@@ -143,9 +154,13 @@ class SqlTableSource:
             if len(open_map) > self.opts.rescan.max_rows:
                 dropped = len(open_map) - self.opts.rescan.max_rows
                 open_map = self._newest(open_map)
-                log.warning("form_rescan_rows_dropped", source=self.name, dropped=dropped,
-                            max_rows=self.opts.rescan.max_rows,
-                            hint="raise rescan.max_rows to follow every open row")
+                log.warning(
+                    "form_rescan_rows_dropped",
+                    source=self.name,
+                    dropped=dropped,
+                    max_rows=self.opts.rescan.max_rows,
+                    hint="raise rescan.max_rows to follow every open row",
+                )
             cur["last_id"] = last
             if rescan:
                 cur["open"] = dict(open_map)
@@ -156,26 +171,34 @@ class SqlTableSource:
             async for batch in self._rescan(cur, open_map):
                 yield batch
 
-    async def _row_item(self, rid: Any, row: dict[str, Any],
-                        responses: list[dict[str, Any]]) -> RawItem:
+    async def _row_item(
+        self, rid: Any, row: dict[str, Any], responses: list[dict[str, Any]]
+    ) -> RawItem:
         photo = None
         if self.opts.fields.photo and row.get(self.opts.fields.photo):
             ref = row[self.opts.fields.photo]
             ref = ref.decode("utf-8", "replace") if isinstance(ref, bytes) else str(ref)
             photo = await fetch_photo(self.opts.photo, ref, self.context.http)
-        payload = encode_row(self.opts.table or "query", rid, row, responses, photo,
-                             **self._cs_extra())
-        return RawItem(source_ref=f"row:{rid}", payload=payload, received_at=self.clock(),
-                       meta={"row_id": rid, "kind": "form_row"},
-                       content_type="application/x-satukanal-form-row+json")
+        payload = encode_row(
+            self.opts.table or "query", rid, row, responses, photo, **self._cs_extra()
+        )
+        return RawItem(
+            source_ref=f"row:{rid}",
+            payload=payload,
+            received_at=self.clock(),
+            meta={"row_id": rid, "kind": "form_row"},
+            content_type="application/x-satukanal-form-row+json",
+        )
 
     async def _responses(self, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
         spec = self.opts.responses
         if spec is None or not ids:
             return {}
         fk = self.db.ident(spec.complaint_column)
-        sql = (f"SELECT * FROM {self.db.ident(spec.table)} WHERE {fk} IN "
-               f"({self.db.phs(1, len(ids))}) ORDER BY {self.db.ident(spec.id_column)}")
+        sql = (
+            f"SELECT * FROM {self.db.ident(spec.table)} WHERE {fk} IN "
+            f"({self.db.phs(1, len(ids))}) ORDER BY {self.db.ident(spec.id_column)}"
+        )
         out: dict[Any, list[dict[str, Any]]] = {}
         for r in await self.db.fetch(sql, ids, charset=self._cs_responses()):
             out.setdefault(_plain(r[spec.complaint_column]), []).append(r)
@@ -204,8 +227,9 @@ class SqlTableSource:
 
     def _digest(self, row: dict[str, Any], responses: list[dict[str, Any]]) -> str:
         spec = self.opts.responses
-        ids = sorted(str(_plain(r[spec.id_column])) for r in self._theirs(responses)) \
-            if spec else []
+        ids = (
+            sorted(str(_plain(r[spec.id_column])) for r in self._theirs(responses)) if spec else []
+        )
         h = hashlib.sha256(self._status_raw(row) + b"|" + ",".join(ids).encode())
         return h.hexdigest()[:12]
 
@@ -213,18 +237,22 @@ class SqlTableSource:
         def key(k: str) -> tuple[int, Any]:
             return (0, int(k)) if k.lstrip("-").isdigit() else (1, k)
 
-        keep = sorted(open_map, key=key)[-self.opts.rescan.max_rows:]
+        keep = sorted(open_map, key=key)[-self.opts.rescan.max_rows :]
         return {k: open_map[k] for k in keep}
 
     def _rescan_due(self, cur: dict[str, Any]) -> bool:
         after = cur.get("rescan_after")
         return after is not None and dt.datetime.fromisoformat(after) <= self.clock()
 
-    async def _rescan(self, cur: dict[str, Any], open_map: dict[str, str],
-                      ) -> AsyncIterator[Batch]:
+    async def _rescan(
+        self,
+        cur: dict[str, Any],
+        open_map: dict[str, str],
+    ) -> AsyncIterator[Batch]:
         """One round: at most ``rescan.rows_per_round`` open rows, continuing after the last
         round's position (``rescan_pos``) and wrapping around, so the cost of a round stays
         bounded however many open rows an archive has; each row is read by primary key."""
+
         def key(k: str) -> tuple[int, Any]:
             return (0, int(k)) if k.lstrip("-").isdigit() else (1, k)
 
@@ -233,56 +261,84 @@ class SqlTableSource:
         if pos is not None:
             after = [k for k in ordered if key(k) > key(str(pos))]
             ordered = after + [k for k in ordered if k not in set(after)]
-        ids = ordered[:self.opts.rescan.rows_per_round]
+        ids = ordered[: self.opts.rescan.rows_per_round]
         round_ = dt.datetime.fromisoformat(cur["rescan_after"]).strftime("%Y%m%dT%H%M%S")
         items: list[RawItem] = []
         # Rows not read this round keep their digest until their turn.
         new_map: dict[str, str] = {k: v for k, v in open_map.items() if k not in set(ids)}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             typed: list[Any] = [int(i) if i.lstrip("-").isdigit() else i for i in chunk]
-            sql = (f"SELECT * FROM {self._base()} WHERE {self._id()} IN "
-                   f"({self.db.phs(1, len(typed))})")
+            sql = (
+                f"SELECT * FROM {self._base()} WHERE {self._id()} IN ({self.db.phs(1, len(typed))})"
+            )
             got = await self.db.fetch(sql, typed, charset=self._cs_main())
             rows = {str(_plain(r[self.opts.id_column])): r for r in got}
             responses = await self._responses(typed)
             for rid in chunk:
                 row = rows.get(rid)
                 if row is None:
-                    items.append(self._update_item(rid, f"gone@{round_}", None, [],
-                                                   "legacy_row_deleted"))
+                    items.append(
+                        self._update_item(rid, f"gone@{round_}", None, [], "legacy_row_deleted")
+                    )
                     continue
                 resp = responses.get(_plain(row[self.opts.id_column]), [])
                 digest = self._digest(row, resp)
                 if self._is_open(row):
                     new_map[rid] = digest
                 if digest != open_map[rid]:
-                    items.append(self._update_item(rid, f"{digest}@{round_}", row, resp,
-                                                   "legacy_update"))
+                    items.append(
+                        self._update_item(rid, f"{digest}@{round_}", row, resp, "legacy_update")
+                    )
         cur["open"] = new_map
         cur["rescan_pos"] = ids[-1] if ids and len(ordered) > len(ids) else None
-        cur["rescan_after"] = (self.clock() + dt.timedelta(
-            seconds=self.opts.rescan.interval_s)).isoformat()
-        log.info("form_rescan_finished", source=self.name, open_rows=len(open_map),
-                 read=len(ids), changed=len(items))
+        cur["rescan_after"] = (
+            self.clock() + dt.timedelta(seconds=self.opts.rescan.interval_s)
+        ).isoformat()
+        log.info(
+            "form_rescan_finished",
+            source=self.name,
+            open_rows=len(open_map),
+            read=len(ids),
+            changed=len(items),
+        )
         yield Batch(items=items, cursor=dict(cur))
 
-    def _update_item(self, rid: str, version: str, row: dict[str, Any] | None,
-                     responses: list[dict[str, Any]], why: str) -> RawItem:
+    def _update_item(
+        self,
+        rid: str,
+        version: str,
+        row: dict[str, Any] | None,
+        responses: list[dict[str, Any]],
+        why: str,
+    ) -> RawItem:
         status = None if row is None else self._status_raw(row).decode("latin-1")
         # Only what staff wrote: our own write-back rows coming back as news would be applied
         # to the complaint again on every re-scan.
         theirs = self._theirs(responses)
-        reason = (f"{why}: baris {rid} " + ("dihapus di basis data lama" if row is None else
-                  f"status {status!r}, {len(theirs)} tanggapan"))
-        payload = encode_row(self.opts.table or "query", rid, row or {}, theirs, None,
-                             kind="update", reason=reason, deleted=row is None,
-                             **self._cs_extra())
+        reason = f"{why}: baris {rid} " + (
+            "dihapus di basis data lama"
+            if row is None
+            else f"status {status!r}, {len(theirs)} tanggapan"
+        )
+        payload = encode_row(
+            self.opts.table or "query",
+            rid,
+            row or {},
+            theirs,
+            None,
+            kind="update",
+            reason=reason,
+            deleted=row is None,
+            **self._cs_extra(),
+        )
         return RawItem(
-            source_ref=f"upd:{rid}:{version}", payload=payload, received_at=self.clock(),
-            meta={"kind": why, "row_id": rid, "legacy_status": status,
-                  "responses": len(theirs)},
-            content_type="application/x-satukanal-form-row+json")
+            source_ref=f"upd:{rid}:{version}",
+            payload=payload,
+            received_at=self.clock(),
+            meta={"kind": why, "row_id": rid, "legacy_status": status, "responses": len(theirs)},
+            content_type="application/x-satukanal-form-row+json",
+        )
 
     def _cs_extra(self) -> dict[str, str]:
         """The charsets of a payload's bytes, for the parser (only where the server said a
@@ -330,8 +386,10 @@ class SqlTableSource:
         last = (cursor or {}).get("last_id")
         where = f" WHERE {self._id()} > {self.db.ph(1)}" if last is not None else ""
         try:
-            rows = await self.db.fetch(f"SELECT COUNT(*) AS n FROM {self._base()}{where}",
-                                       (last,) if last is not None else ())
+            rows = await self.db.fetch(
+                f"SELECT COUNT(*) AS n FROM {self._base()}{where}",
+                (last,) if last is not None else (),
+            )
         except Exception:  # a progress bar without a total is fine
             return None
         return int(rows[0]["n"]) if rows else None

@@ -34,10 +34,23 @@ _DROP_TAGS = ("script", "style", "iframe", "object", "embed", "noscript", "templ
 _BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6])\b[^>]*>", re.IGNORECASE)
 
 
-_PY_CODECS = {"ascii": "ascii", "latin2": "iso8859_2", "cp1250": "cp1250", "cp1251": "cp1251",
-              "greek": "iso8859_7", "hebrew": "iso8859_8", "latin5": "iso8859_9",
-              "tis620": "tis_620", "gbk": "gbk", "big5": "big5", "sjis": "shift_jis",
-              "ujis": "euc_jp", "euckr": "euc_kr", "gb2312": "gb2312", "koi8r": "koi8_r"}
+_PY_CODECS = {
+    "ascii": "ascii",
+    "latin2": "iso8859_2",
+    "cp1250": "cp1250",
+    "cp1251": "cp1251",
+    "greek": "iso8859_7",
+    "hebrew": "iso8859_8",
+    "latin5": "iso8859_9",
+    "tis620": "tis_620",
+    "gbk": "gbk",
+    "big5": "big5",
+    "sjis": "shift_jis",
+    "ujis": "euc_jp",
+    "euckr": "euc_kr",
+    "gb2312": "gb2312",
+    "koi8r": "koi8_r",
+}
 
 
 def mariadb_latin1(data: bytes) -> str:
@@ -48,8 +61,10 @@ def mariadb_latin1(data: bytes) -> str:
 _TRANSLATE = {b: ord(_LATIN1_TABLE[b]) for b in range(0x80, 0xA0)}
 
 
-def decode_legacy(data: bytes | str | None, charset: str | None = None,
-                  ) -> tuple[str, tuple[str, ...]]:
+def decode_legacy(
+    data: bytes | str | None,
+    charset: str | None = None,
+) -> tuple[str, tuple[str, ...]]:
     """Text from a legacy column's bytes, with flags naming each repair.
 
     ``charset`` is the table's, where it is not the source's default: a ``utf8``/``utf8mb4``
@@ -89,7 +104,8 @@ def decode_legacy(data: bytes | str | None, charset: str | None = None,
             # latin1 text looks the same, so trust it near the TEXT limit or when the rest
             # of the text proves it is UTF-8.
             cut = exc.reason == "unexpected end of data" and (
-                len(data) >= TEXT_LIMIT - 3 or not data[: exc.start].isascii())
+                len(data) >= TEXT_LIMIT - 3 or not data[: exc.start].isascii()
+            )
             if cut:
                 text = data[: exc.start].decode("utf-8", errors="replace")
                 flags += ["mojibake_repaired", "truncated_multibyte"]
@@ -149,8 +165,7 @@ def strip_html(text: str) -> tuple[str, tuple[str, ...]]:
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         # Entities are decoded already: an ``&`` left is the citizen's own (``AT&T``), so
         # the parser must not take it for one.
-        soup = BeautifulSoup(_BLOCK_TAGS.sub("\n", text.replace("&", "&amp;")),
-                             "html.parser")
+        soup = BeautifulSoup(_BLOCK_TAGS.sub("\n", text.replace("&", "&amp;")), "html.parser")
     flags.append("html_stripped")
     dropped = soup.find_all(_DROP_TAGS)
     if dropped:

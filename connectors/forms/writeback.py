@@ -55,8 +55,10 @@ class FormRowMissing(PermanentError):
 
 
 def tracking_text(tracking_id: str) -> str:
-    return (f"Laporan Anda telah diteruskan ke SP4N-LAPOR! dengan Tracking ID #{tracking_id}. "
-            f"Pantau perkembangannya di https://www.lapor.go.id dengan nomor tersebut.")
+    return (
+        f"Laporan Anda telah diteruskan ke SP4N-LAPOR! dengan Tracking ID #{tracking_id}. "
+        f"Pantau perkembangannya di https://www.lapor.go.id dengan nomor tersebut."
+    )
 
 
 def response_text(agency: str | None, text: str) -> str:
@@ -67,22 +69,29 @@ def response_text(agency: str | None, text: str) -> str:
 class FormWriter:
     """Writes into one old form database. One connection, opened on first use."""
 
-    def __init__(self, source: str, opts: SqlTableOptions, timezone: str = "Asia/Jakarta",
-                 ) -> None:
+    def __init__(
+        self,
+        source: str,
+        opts: SqlTableOptions,
+        timezone: str = "Asia/Jakarta",
+    ) -> None:
         self.source = source
         self.opts = opts
         self.wb = opts.write_back
-        self.db = LegacyDb(opts.url.get_secret_value(), opts.charset, read_only=False,
-                           pool_size=opts.pool_size,
-                           statement_timeout_s=opts.statement_timeout_s)
+        self.db = LegacyDb(
+            opts.url.get_secret_value(),
+            opts.charset,
+            read_only=False,
+            pool_size=opts.pool_size,
+            statement_timeout_s=opts.statement_timeout_s,
+        )
         self.zone = ZoneInfo(timezone or opts.timezone)
 
     async def _ready(self) -> None:
         """Each written table's charset, once (configured, else the server's own): text is
         written through a connection in the table's charset."""
         if not self.db.charsets:
-            tables = [self.wb.table] + ([self.opts.responses.table] if self.opts.responses
-                                        else [])
+            tables = [self.wb.table] + ([self.opts.responses.table] if self.opts.responses else [])
             await self.db.detect_charsets(tables, self.opts.table_charsets)
 
     def _cs(self, table: str) -> str | None:
@@ -114,18 +123,27 @@ class FormWriter:
         table = d.ident(spec.table)
         # The EXISTS on the form row makes the check and the insert one statement: a row
         # deleted meanwhile never gets an orphan response.
-        sql = (f"INSERT INTO {table} ({', '.join(d.ident(c) for c in cols)}) "
-               f"SELECT {d.phs(1, n)} FROM (SELECT 1 AS one) AS dual_ WHERE NOT EXISTS ("
-               f"SELECT 1 FROM {table} WHERE {d.ident(spec.complaint_column)} = {d.ph(n + 1)} "
-               f"AND {d.ident(spec.text_column)} = {d.ph(n + 2)}) AND EXISTS ("
-               f"SELECT 1 FROM {d.ident(self.wb.table)} "
-               f"WHERE {d.ident(self._id_col())} = {d.ph(n + 3)})")
+        sql = (
+            f"INSERT INTO {table} ({', '.join(d.ident(c) for c in cols)}) "
+            f"SELECT {d.phs(1, n)} FROM (SELECT 1 AS one) AS dual_ WHERE NOT EXISTS ("
+            f"SELECT 1 FROM {table} WHERE {d.ident(spec.complaint_column)} = {d.ph(n + 1)} "
+            f"AND {d.ident(spec.text_column)} = {d.ph(n + 2)}) AND EXISTS ("
+            f"SELECT 1 FROM {d.ident(self.wb.table)} "
+            f"WHERE {d.ident(self._id_col())} = {d.ph(n + 3)})"
+        )
         if d.dialect == "postgresql":  # untyped parameters in a SELECT list need a cast
-            sql = sql.replace(f"SELECT {d.phs(1, n)} FROM",
-                              "SELECT " + ", ".join(f"${i + 1}::{_pg_type(v)}"
-                                                    for i, v in enumerate(vals)) + " FROM")
-        if await d.execute(sql, [*vals, row_id, self._value(text), row_id],
-                           charset=self._cs(spec.table)) > 0:
+            sql = sql.replace(
+                f"SELECT {d.phs(1, n)} FROM",
+                "SELECT "
+                + ", ".join(f"${i + 1}::{_pg_type(v)}" for i, v in enumerate(vals))
+                + " FROM",
+            )
+        if (
+            await d.execute(
+                sql, [*vals, row_id, self._value(text), row_id], charset=self._cs(spec.table)
+            )
+            > 0
+        ):
             return True
         await self._require_row(row_id)
         return False
@@ -140,16 +158,21 @@ class FormWriter:
         rows = await d.fetch(
             f"SELECT 1 AS one FROM {d.ident(spec.table)} WHERE "
             f"{d.ident(spec.complaint_column)} = {d.ph(1)} AND {d.ident(spec.text_column)} = "
-            f"{d.ph(2)}", [row_id, self._value(text)])
+            f"{d.ph(2)}",
+            [row_id, self._value(text)],
+        )
         return bool(rows)
 
     async def _require_row(self, row_id: Any) -> None:
         """Raises ``FormRowMissing`` when the form row is gone (after a write changed nothing:
         "already there" and "no row" look alike until asked)."""
         d = self.db
-        rows = await d.fetch(f"SELECT 1 AS one FROM {d.ident(self.wb.table)} "
-                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id],
-                             charset=self._cs(self.wb.table))
+        rows = await d.fetch(
+            f"SELECT 1 AS one FROM {d.ident(self.wb.table)} "
+            f"WHERE {d.ident(self._id_col())} = {d.ph(1)}",
+            [row_id],
+            charset=self._cs(self.wb.table),
+        )
         if not rows:
             raise FormRowMissing(self.wb.table, row_id)
 
@@ -159,11 +182,17 @@ class FormWriter:
         if col is None:
             return await self.add_response(row_id, tracking_text(tracking_id), None)
         await self._ready()
-        sql = (f"UPDATE {d.ident(self.wb.table)} SET {d.ident(col)} = {d.ph(1)} "
-               f"WHERE {d.ident(self._id_col())} = {d.ph(2)} "
-               f"AND ({d.ident(col)} IS NULL OR {d.ident(col)} <> {d.ph(3)})")
-        if await d.execute(sql, [tracking_id, row_id, tracking_id],
-                           charset=self._cs(self.wb.table)) > 0:
+        sql = (
+            f"UPDATE {d.ident(self.wb.table)} SET {d.ident(col)} = {d.ph(1)} "
+            f"WHERE {d.ident(self._id_col())} = {d.ph(2)} "
+            f"AND ({d.ident(col)} IS NULL OR {d.ident(col)} <> {d.ph(3)})"
+        )
+        if (
+            await d.execute(
+                sql, [tracking_id, row_id, tracking_id], charset=self._cs(self.wb.table)
+            )
+            > 0
+        ):
             return True
         await self._require_row(row_id)
         return False
@@ -183,9 +212,12 @@ class FormWriter:
             await self._require_row(row_id)
             return False
         d = self.db
-        rows = await d.fetch(f"SELECT {d.ident(col)} AS s FROM {d.ident(self.wb.table)} "
-                             f"WHERE {d.ident(self._id_col())} = {d.ph(1)}", [row_id],
-                             charset=self._cs(self.wb.table))
+        rows = await d.fetch(
+            f"SELECT {d.ident(col)} AS s FROM {d.ident(self.wb.table)} "
+            f"WHERE {d.ident(self._id_col())} = {d.ph(1)}",
+            [row_id],
+            charset=self._cs(self.wb.table),
+        )
         if not rows:
             raise FormRowMissing(self.wb.table, row_id)
         cur = rows[0]["s"]
@@ -193,8 +225,10 @@ class FormWriter:
         # Never backwards: staff may have closed it in the old admin already.
         if cur == value or self._rank(cur) > self._rank(value):
             return False
-        sql = (f"UPDATE {d.ident(self.wb.table)} SET {d.ident(col)} = {d.ph(1)} "
-               f"WHERE {d.ident(self._id_col())} = {d.ph(2)}")
+        sql = (
+            f"UPDATE {d.ident(self.wb.table)} SET {d.ident(col)} = {d.ph(1)} "
+            f"WHERE {d.ident(self._id_col())} = {d.ph(2)}"
+        )
         return await d.execute(sql, [value, row_id], charset=self._cs(self.wb.table)) > 0
 
     @staticmethod
@@ -212,8 +246,10 @@ class FormWriter:
         out: dict[str, str] = {}
         if request.tracking_id:
             out[self.tracking_key(request.tracking_id)] = (
-                request.tracking_id if self.wb.tracking_column
-                else tracking_text(request.tracking_id))
+                request.tracking_id
+                if self.wb.tracking_column
+                else tracking_text(request.tracking_id)
+            )
         for note in request.notes:
             if note.key:
                 out[note.key] = self._note_text(note)
@@ -262,8 +298,11 @@ class FormWriter:
                 if note.key:
                     held.append(note.key)
         except FormRowMissing as gone:
-            return WriteBackResult(wrote=tuple(done), missing=MissingRow(gone.table, gone.row_id),
-                                   confirmed=tuple(held))
+            return WriteBackResult(
+                wrote=tuple(done),
+                missing=MissingRow(gone.table, gone.row_id),
+                confirmed=tuple(held),
+            )
         return WriteBackResult(wrote=tuple(done), confirmed=tuple(held))
 
     async def close(self) -> None:
@@ -294,27 +333,48 @@ class FormDbSink:
         if origin.thread.get("legacy_row_deleted"):
             # A response row for a ``pengaduan`` that is gone would be an orphan no page
             # shows; the message stays on the status page, as for a form without write-back.
-            log.info("form_answer_skipped", source=origin.source, row_id=row_id,
-                     notification_id=message.notification_id, reason="legacy_row_deleted")
-            return SendResult(delivered=None, detail="not written: the form row was deleted in "
-                                                     "the old database; kept for the status page")
+            log.info(
+                "form_answer_skipped",
+                source=origin.source,
+                row_id=row_id,
+                notification_id=message.notification_id,
+                reason="legacy_row_deleted",
+            )
+            return SendResult(
+                delivered=None,
+                detail="not written: the form row was deleted in "
+                "the old database; kept for the status page",
+            )
         try:
             written = await self.writer.add_response(row_id, message.text, None)
         except FormRowMissing:
             # Gone before a re-scan noticed: the same as above. The re-scan (or a write-back
             # job) records the deletion on the complaint; the sink has no queue database.
-            log.info("form_answer_skipped", source=origin.source, row_id=row_id,
-                     notification_id=message.notification_id, reason="legacy_row_missing")
-            return SendResult(delivered=None, detail="not written: the form row no longer "
-                                                     "exists in the old database; kept for the "
-                                                     "status page")
+            log.info(
+                "form_answer_skipped",
+                source=origin.source,
+                row_id=row_id,
+                notification_id=message.notification_id,
+                reason="legacy_row_missing",
+            )
+            return SendResult(
+                delivered=None,
+                detail="not written: the form row no longer "
+                "exists in the old database; kept for the "
+                "status page",
+            )
         # Confirmed by reading the row back: what the form's page shows is the delivery.
         confirmed = await self.writer.has_response(row_id, message.text)
-        return SendResult(external_id=f"tanggapan:{row_id}:{message.notification_id}",
-                          delivered=True if confirmed else None,
-                          detail=("written" if written else "already there")
-                          + ("; read back from the form's response table" if confirmed
-                             else "; not found when read back"))
+        return SendResult(
+            external_id=f"tanggapan:{row_id}:{message.notification_id}",
+            delivered=True if confirmed else None,
+            detail=("written" if written else "already there")
+            + (
+                "; read back from the form's response table"
+                if confirmed
+                else "; not found when read back"
+            ),
+        )
 
     def recognises_resend(self) -> bool:
         return True  # the same text on the same form row is never written twice

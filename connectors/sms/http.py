@@ -49,7 +49,10 @@ TEXT_KEYS = ("text", "message", "pesan", "body", "content", "sms")
 ID_KEYS = ("id", "message_id", "messageId", "msgid", "sms_id", "uuid")
 # Kannel's DLR types (%d): 1 delivered to the phone, 2 failed at the phone, 16 SMSC reject.
 DLR_STATES: dict[str, Literal["delivered", "failed"]] = {
-    "1": "delivered", "2": "failed", "16": "failed"}
+    "1": "delivered",
+    "2": "failed",
+    "16": "failed",
+}
 TIME_KEYS = ("time", "timestamp", "received_at", "date", "datetime", "waktu")
 
 
@@ -174,14 +177,18 @@ class SmsHttpSource:
         when the length is declared): no SMS gateway sends a message that large."""
         limit = self.opts.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
-            raise _too_large(f"request body is {request.content_length} bytes; the SMS intake "
-                             f"accepts at most {limit} bytes (max_body_bytes)")
+            raise _too_large(
+                f"request body is {request.content_length} bytes; the SMS intake "
+                f"accepts at most {limit} bytes (max_body_bytes)"
+            )
         chunks, size = [], 0
         async for chunk in request.content.iter_chunked(65536):
             size += len(chunk)
             if size > limit:
-                raise _too_large(f"request body exceeds {limit} bytes, the most the SMS "
-                                 "intake accepts (max_body_bytes)")
+                raise _too_large(
+                    f"request body exceeds {limit} bytes, the most the SMS "
+                    "intake accepts (max_body_bytes)"
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -191,8 +198,9 @@ class SmsHttpSource:
         if len(text) > limit:
             raise web.HTTPUnprocessableEntity(
                 text=f"SMS text is {len(text)} characters; the longest SMS is {limit} "
-                     f"characters (max_text_chars; a concatenated SMS holds at most "
-                     f"{SMS_MAX_PARTS} parts of {SMS_PART_CHARS})")
+                f"characters (max_text_chars; a concatenated SMS holds at most "
+                f"{SMS_MAX_PARTS} parts of {SMS_PART_CHARS})"
+            )
 
     async def kannel(self, request: web.Request) -> web.Response:
         # raw_path keeps the percent-escapes: query_string would already be decoded as UTF-8,

@@ -36,8 +36,13 @@ def map_status(status: int, body: str) -> Exception | None:
 
 
 class KannelSink:
-    def __init__(self, context: ConnectorContext, opts: KannelOptions, *, max_parts: int = 3,
-                 ) -> None:
+    def __init__(
+        self,
+        context: ConnectorContext,
+        opts: KannelOptions,
+        *,
+        max_parts: int = 3,
+    ) -> None:
         self.context = context
         self.opts = opts
         self.max_parts = max_parts

@@ -77,21 +77,29 @@ class SmsHttpOptions(ConnectorOptions):
     model_config = ConfigDict(extra="forbid")
 
     max_text_chars: int = Field(
-        default=SMS_MAX_TEXT_CHARS, ge=160, le=SMS_MAX_TEXT_CHARS,
+        default=SMS_MAX_TEXT_CHARS,
+        ge=160,
+        le=SMS_MAX_TEXT_CHARS,
         description="longest SMS text accepted (default: a concatenated SMS's maximum, "
-                    "255 parts of 153 characters); longer is refused with 422")
+        "255 parts of 153 characters); longer is refused with 422",
+    )
     max_body_bytes: int = Field(
-        default=256 * 1024, ge=4096, le=4 * 1024 * 1024,
-        description="largest request body of the SMS intake; larger is refused with 413")
+        default=256 * 1024,
+        ge=4096,
+        le=4 * 1024 * 1024,
+        description="largest request body of the SMS intake; larger is refused with 413",
+    )
     secret: SecretStr | None = None
     basic_auth: BasicAuth | None = None
     timezone: str = Field(default="Asia/Jakarta", description="zone of times sent without one")
     conventions: SmsConventions = Field(default_factory=SmsConventions)
     kannel: KannelOptions | None = Field(default=None, description="where replies are sent")
     dedup_window_s: int = Field(
-        default=300, ge=1,
+        default=300,
+        ge=1,
         description="a push with neither message id nor time is taken for a gateway retry "
-        "only within this many seconds; the same text later is a new message")
+        "only within this many seconds; the same text later is a new message",
+    )
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _known_zone(v)))
 

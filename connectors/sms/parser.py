@@ -186,8 +186,17 @@ def classify_sms(
     if sender.kind == "short_code":
         return Ignored(reason="short-code sender (operator service)")
     phone = None if sender.kind == "invalid" else sender.e164
-    parsed = classify_chat(text, phone, sent_at, conv, channel=Channel.SMS, phone_raw=sender.raw,
-                           origin=origin, flags=flags, notes=notes)
+    parsed = classify_chat(
+        text,
+        phone,
+        sent_at,
+        conv,
+        channel=Channel.SMS,
+        phone_raw=sender.raw,
+        origin=origin,
+        flags=flags,
+        notes=notes,
+    )
     if isinstance(parsed, Ignored) and parsed.reason == "empty sms message":
         return Ignored(reason="empty SMS", answer=parsed.answer)
     return parsed

@@ -84,12 +84,20 @@ def logo_png(size: int = 48) -> bytes:
         rows += bytes(row)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 PHONE_WIDTH = 390
@@ -107,8 +115,7 @@ async def readable_on_a_phone(page: Any, title: str, name: str, artifacts: Path)
     assert await logo.evaluate("img => img.complete && img.naturalWidth === 48")
     box = await logo.bounding_box()
     assert box is not None and box["height"] >= 32 and box["x"] + box["width"] <= PHONE_WIDTH
-    assert await page.evaluate(
-        "parseFloat(getComputedStyle(document.body).fontSize)") >= 16, name
+    assert await page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 16, name
     for b in await page.locator("main button").all():
         bb = await b.bounding_box()
         assert bb is not None and bb["height"] >= 44 and bb["x"] + bb["width"] <= PHONE_WIDTH
@@ -160,16 +167,26 @@ async def test_every_page_in_a_real_browser(
     cfg, base, proc = await launch(log_path, lambda port: write_config(tmp_path, db_dsn, port))
     try:
         # ---- a citizen on a phone ------------------------------------------------------------
-        phone = await browser.new_context(viewport={"width": PHONE_WIDTH, "height": 844},
-                                          locale="id-ID", is_mobile=True, has_touch=True)
+        phone = await browser.new_context(
+            viewport={"width": PHONE_WIDTH, "height": 844},
+            locale="id-ID",
+            is_mobile=True,
+            has_touch=True,
+        )
         citizen = Visit(await phone.new_page(), artifacts, "warga")
         page = citizen.page
         await page.goto(f"{base}/intake/web-kota/")
         await readable_on_a_phone(page, "Formulir pengaduan — Kota Contoh", "formulir", artifacts)
         # The privacy notice: what, why, who, how long, and how to have it erased.
         notice = await page.inner_text("section.privasi")
-        for words in ("Data yang kami kumpulkan", "Untuk apa", "Siapa yang melihat",
-                      "Berapa lama", "dihapus", "ppid@contoh.go.id"):
+        for words in (
+            "Data yang kami kumpulkan",
+            "Untuk apa",
+            "Siapa yang melihat",
+            "Berapa lama",
+            "dihapus",
+            "ppid@contoh.go.id",
+        ):
             assert words in notice, words
         await citizen.check("formulir")
         await page.fill("#isi", COMPLAINT)
@@ -195,12 +212,14 @@ async def test_every_page_in_a_real_browser(
         tid = await wait_for(tracking_id, "the complaint pushed to LAPOR!")
         await page.goto(f"{base}/status/{code}")
         assert tid in await page.inner_text("body")
-        await readable_on_a_phone(page, f"Status pengaduan #{tid} — Kota Contoh", "status-kode",
-                                  artifacts)
+        await readable_on_a_phone(
+            page, f"Status pengaduan #{tid} — Kota Contoh", "status-kode", artifacts
+        )
         await citizen.check("status-kode")
         await page.goto(f"{base}/status/{tid}")
-        await readable_on_a_phone(page, f"Status pengaduan #{tid} — Kota Contoh",
-                                  "status-tracking-id", artifacts)
+        await readable_on_a_phone(
+            page, f"Status pengaduan #{tid} — Kota Contoh", "status-tracking-id", artifacts
+        )
         assert "None" not in await page.title()
         await citizen.check("status-tracking-id")
         await phone.close()
@@ -229,22 +248,29 @@ async def test_every_page_in_a_real_browser(
                 "INSERT INTO complaints (id, source, channel, title, content, agency_id,"
                 " lapor_tracking_id, lapor_created_at, status)"
                 " VALUES (gen_random_uuid(), 'web-kota', 'web', $1, $2, '45', '99001', now(),"
-                " 'terdisposisi')", "Judul " + XSS, COMPLAINT)
+                " 'terdisposisi')",
+                "Judul " + XSS,
+                COMPLAINT,
+            )
             await conn.execute(
                 "INSERT INTO lapor_agencies (id, name) VALUES ('45', $1)"
-                " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name", "Dinas PUPR " + XSS)
+                " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+                "Dinas PUPR " + XSS,
+            )
             await conn.execute(
                 "INSERT INTO sla_clocks (complaint_id, clock, started_at, due_at, agency_id)"
                 " SELECT id, 'first_response', now(), now() + interval '5 days', '45'"
-                " FROM complaints ON CONFLICT DO NOTHING")
+                " FROM complaints ON CONFLICT DO NOTHING"
+            )
         from aggregator.followup.sla import WorkingCalendar
         from aggregator.followup.stats import month_start, refresh_months
         from schemas.config import SlaConfig
 
         now = dt.datetime.now(dt.UTC)
         this_month = month_start(now.date())
-        await refresh_months(pool, WorkingCalendar(SlaConfig()), "Asia/Jakarta", this_month,
-                             this_month, now)
+        await refresh_months(
+            pool, WorkingCalendar(SlaConfig()), "Asia/Jakarta", this_month, this_month, now
+        )
         token = cli(cfg, "token", "create", "--role", "admin", "--name", "peramban").split()[-1]
         assert token.startswith("skn_"), token
 
@@ -309,8 +335,13 @@ async def test_every_page_in_a_real_browser(
         assert unreached == [], f"dashboard pages no link leads to: {unreached}"
 
         assert {urlsplit(d).path for d in downloads} >= {
-            "/dasbor/pengaduan.csv", "/dasbor/tenggat.csv", "/dasbor/karantina.csv",
-            "/dasbor/antrian.csv", "/dasbor/opd.csv", "/dasbor/indikator.csv"}
+            "/dasbor/pengaduan.csv",
+            "/dasbor/tenggat.csv",
+            "/dasbor/karantina.csv",
+            "/dasbor/antrian.csv",
+            "/dasbor/opd.csv",
+            "/dasbor/indikator.csv",
+        }
         # The pictures are there, drawn on the server; the agency is named, its markup inert.
         await page.goto(f"{base}/dasbor")
         assert await page.locator("svg[role=img]").count() >= 3  # sparklines, daily, funnel

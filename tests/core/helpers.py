@@ -53,8 +53,13 @@ class JsonLinesSource:
         if "ignore" in data:
             return Ignored(reason=data["ignore"])
         if "reply_to" in data:
-            return ReplyDraft(channel=Channel.SMS, text=data["text"], tracking_id=data["reply_to"],
-                              phone=data.get("phone"), resolved=data.get("resolved"))
+            return ReplyDraft(
+                channel=Channel.SMS,
+                text=data["text"],
+                tracking_id=data["reply_to"],
+                phone=data.get("phone"),
+                resolved=data.get("resolved"),
+            )
         return ComplaintDraft(
             channel=Channel.SMS,
             content=data["text"],

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # (both are emitted).
 _KIND = (
     r'(?:"(?P<kind>[a-z][a-z0-9_]*)"|EventKind\.(?P<kname>[A-Z][A-Z0-9_]*))'
-    r'(?:\s+if\s[^\n]*?\s+else\s+'
+    r"(?:\s+if\s[^\n]*?\s+else\s+"
     r'(?:"(?P<alt>[a-z][a-z0-9_]*)"|EventKind\.(?P<altname>[A-Z][A-Z0-9_]*)))?'
 )
 # Each way the code writes a timeline event: (every call site, the call sites with a literal
@@ -88,8 +88,7 @@ def emitted_event_kinds() -> tuple[set[str], dict[str, int]]:
             )
             found[name] += sites
             kinds |= {k for m in matches for k in m.group("kind", "alt") if k}
-            kinds |= {EventKind[k].value for m in matches for k in m.group("kname", "altname")
-                      if k}
+            kinds |= {EventKind[k].value for m in matches for k in m.group("kname", "altname") if k}
     for path in _sources("aggregator/**/*.sql"):
         text = path.read_text(encoding="utf-8")
         for insert in SQL_INSERT.finditer(text):

@@ -30,8 +30,9 @@ def via_port(dsn: str, port: int) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     host = f"127.0.0.1:{port}"
     # The embedded server's DSN names its socket (?host=…), which would bypass the port.
-    return urlunsplit(parts._replace(
-        netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host, query=""))
+    return urlunsplit(
+        parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host, query="")
+    )
 
 
 async def test_the_daemon_waits_for_a_database_that_comes_up_late(tmp_path: Path, db_dsn: str):
@@ -59,7 +60,8 @@ async def test_the_daemon_waits_for_a_database_that_comes_up_late(tmp_path: Path
         socket_dir = parse_qs(target.query).get("host", [None])[0]
         if socket_dir:  # the embedded server: its Unix socket
             up_r, up_w = await asyncio.open_unix_connection(
-                f"{socket_dir}/.s.PGSQL.{target.port or 5432}")
+                f"{socket_dir}/.s.PGSQL.{target.port or 5432}"
+            )
         else:
             up_r, up_w = await asyncio.open_connection(target.hostname, target.port or 5432)
         await asyncio.gather(forward(reader, up_w), forward(up_r, writer))

@@ -113,8 +113,10 @@ async def test_after_a_30_s_outage_every_loop_listens_and_answers_again(db_dsn: 
         handled[job.id] = time.monotonic()
 
     worker = Worker(services.queue, {"probe": handler}, concurrency=2)
-    src = JsonLinesSource(SourceConfig(name="sms", kind="jsonlines", poll_s=0.5),
-                          [json.dumps({"text": "Jalan rusak di Jl. Mawar sejak lama"}).encode()])
+    src = JsonLinesSource(
+        SourceConfig(name="sms", kind="jsonlines", poll_s=0.5),
+        [json.dumps({"text": "Jalan rusak di Jl. Mawar sejak lama"}).encode()],
+    )
     ingest = IngestLoop(services, src)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(ingest.run(stop))]
@@ -124,7 +126,8 @@ async def test_after_a_30_s_outage_every_loop_listens_and_answers_again(db_dsn: 
 
     async def enqueue() -> int:
         job_id: int = await direct.fetchval(
-            "INSERT INTO jobs (kind, payload) VALUES ('probe', '{}') RETURNING id")
+            "INSERT INTO jobs (kind, payload) VALUES ('probe', '{}') RETURNING id"
+        )
         await direct.execute("SELECT pg_notify('satukanal_jobs', 'probe')")
         return job_id
 
@@ -151,8 +154,9 @@ async def test_after_a_30_s_outage_every_loop_listens_and_answers_again(db_dsn: 
 
         await _within("/readyz", BACK_WITHIN_S, ready)
         # The listener is back: a new job is taken at its NOTIFY, not at the 20 s poll.
-        await _within("the LISTEN connection", BACK_WITHIN_S,
-                      _async(lambda: services.queue._listener.alive))
+        await _within(
+            "the LISTEN connection", BACK_WITHIN_S, _async(lambda: services.queue._listener.alive)
+        )
         second = await enqueue()
         t1 = time.monotonic()
         await _within("a job by NOTIFY after the outage", 3, _handled(handled, second))
@@ -177,10 +181,12 @@ async def _count(conn: asyncpg.Connection, n: int) -> bool:
 def _handled(handled: dict[int, float], job_id: int) -> Any:
     async def probe() -> bool:
         return job_id in handled
+
     return probe
 
 
 def _async(fn: Any) -> Any:
     async def probe() -> bool:
         return bool(fn())
+
     return probe

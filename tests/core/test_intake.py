@@ -34,13 +34,15 @@ async def test_batch_becomes_complaints_jobs_and_cursor_in_one_go(pool):
     assert (r.new, r.complaints, r.duplicates, r.quarantined, r.ignored) == (4, 2, 1, 1, 1)
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT state, reason, payload, payload_key FROM raw_items ORDER BY id")
+            "SELECT state, reason, payload, payload_key FROM raw_items ORDER BY id"
+        )
         assert [x["state"] for x in rows] == ["accepted", "quarantined", "ignored", "duplicate"]
         # original bytes kept, encrypted at rest with the newest key
         assert rows[1]["payload"] != b"\xff\xfe not json"
         assert rows[1]["payload_key"] == services.crypto.current_id
         assert open_payload(services.crypto, rows[1]["payload"], rows[1]["payload_key"]) == (
-            b"\xff\xfe not json")
+            b"\xff\xfe not json"
+        )
         assert all(b"081234567890" not in bytes(x["payload"]) for x in rows)
         assert "not JSON" in rows[1]["reason"]
         assert await conn.fetchval("SELECT count(*) FROM jobs WHERE kind='push'") == 1
@@ -74,15 +76,24 @@ async def test_a_value_the_database_refuses_quarantines_only_that_item(pool):
     items = [RawItem(f"ok{i}", _line(text=t)) for i, t in enumerate(texts)]
     # A NUL in the reference and the metadata is made storable (U+FFFD); a value PostgreSQL
     # still refuses (NaN in jsonb) quarantines that one item: the batch is split around it.
-    items.insert(3, RawItem("nul\x00ref", _line(text="Sampah menumpuk di pasar besar"),
-                            meta={"x": "\u0000", "k\x00": ["\udcff"]}))
+    items.insert(
+        3,
+        RawItem(
+            "nul\x00ref",
+            _line(text="Sampah menumpuk di pasar besar"),
+            meta={"x": "\u0000", "k\x00": ["\udcff"]},
+        ),
+    )
     items.insert(5, RawItem("bad", _line(text="NAN di teks pengaduan jalan rusak parah")))
     r = await Intake(services).ingest(src, Batch(items=items, cursor={"pos": 9, "f": "a\x00"}))
     assert r.complaints == 8 and r.quarantined == 1
     async with pool.acquire() as conn:
         states = dict(await conn.fetch("SELECT source_ref, state::text FROM raw_items"))
-        assert states == {**{f"ok{i}": "accepted" for i in range(7)},
-                          "nul\ufffdref": "accepted", "bad": "quarantined"}
+        assert states == {
+            **{f"ok{i}": "accepted" for i in range(7)},
+            "nul\ufffdref": "accepted",
+            "bad": "quarantined",
+        }
         meta = await conn.fetchval("SELECT meta FROM raw_items WHERE source_ref = 'nul\ufffdref'")
         assert meta == {"x": "\ufffd", "k\ufffd": ["\ufffd"]}
         reason = await conn.fetchval("SELECT reason FROM raw_items WHERE source_ref = 'bad'")
@@ -117,8 +128,12 @@ async def test_reply_by_tracking_id_goes_up_not_as_new_complaint(pool):
         Batch(
             items=[
                 RawItem(
-                    "2", _line(reply_to="1916449", text="Sudah dua minggu belum ada petugas datang",
-                               phone="081300000001")
+                    "2",
+                    _line(
+                        reply_to="1916449",
+                        text="Sudah dua minggu belum ada petugas datang",
+                        phone="081300000001",
+                    ),
                 )
             ],
             cursor={},

@@ -38,9 +38,15 @@ async def load_schema_sql(dsn: str) -> None:
 
 
 def differences(migrated: str, committed: str) -> str:
-    return "".join(difflib.unified_diff(
-        committed.splitlines(keepends=True), migrated.splitlines(keepends=True),
-        "schema.sql (loaded and dumped)", "migrations (applied and dumped)", n=1))
+    return "".join(
+        difflib.unified_diff(
+            committed.splitlines(keepends=True),
+            migrated.splitlines(keepends=True),
+            "schema.sql (loaded and dumped)",
+            "migrations (applied and dumped)",
+            n=1,
+        )
+    )
 
 
 async def test_migrating_an_empty_database_yields_schema_sql(empty_db_dsn, db_dsn):
@@ -67,7 +73,8 @@ async def test_the_schema_comparison_sees_a_missing_trigger_and_a_changed_functi
     try:
         trigger, table = await conn.fetchrow(
             "SELECT t.tgname, t.tgrelid::regclass::text FROM pg_trigger t "
-            "WHERE NOT t.tgisinternal ORDER BY t.tgname LIMIT 1")
+            "WHERE NOT t.tgisinternal ORDER BY t.tgname LIMIT 1"
+        )
         await conn.execute(f'DROP TRIGGER "{trigger}" ON {table}')
         without_trigger = await dump_schema(empty_db_dsn)
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
@@ -76,7 +83,8 @@ async def test_the_schema_comparison_sees_a_missing_trigger_and_a_changed_functi
             "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
             "JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l "
             "ON l.oid = p.prolang WHERE n.nspname = 'public' AND l.lanname = 'plpgsql' "
-            "ORDER BY p.proname LIMIT 1")
+            "ORDER BY p.proname LIMIT 1"
+        )
         await conn.execute(body.replace("BEGIN", "BEGIN\n    PERFORM 1;", 1))
         changed_function = await dump_schema(empty_db_dsn)
     finally:

@@ -63,9 +63,29 @@ def test_clean_text_fast_path_agrees_with_the_full_cleaning() -> None:
 
     from aggregator.intake.normalize import _clean, _tidy
 
-    alphabet = ("ab .", " ", "\n", "\t", "\r", "\x00", "\x0b", "\x1f", "\x7f", "\x0c", "\x1c",
-                "\u00a0", "\u2028", "\u200b", "\u00e9", "e\u0301", "\u2014", "\u3000",
-                "\ufeff", "\U0001f600", "\ud800")
+    alphabet = (
+        "ab .",
+        " ",
+        "\n",
+        "\t",
+        "\r",
+        "\x00",
+        "\x0b",
+        "\x1f",
+        "\x7f",
+        "\x0c",
+        "\x1c",
+        "\u00a0",
+        "\u2028",
+        "\u200b",
+        "\u00e9",
+        "e\u0301",
+        "\u2014",
+        "\u3000",
+        "\ufeff",
+        "\U0001f600",
+        "\ud800",
+    )
     rnd = random.Random(7)
     tidy = 0
     for _ in range(50_000):

@@ -37,35 +37,55 @@ async def _ingest(services, items: list[RawItem]) -> list[uuid.UUID]:
 async def test_rotation_reaches_raw_originals_bodies_jobs_and_rows_from_before(pool):
     k1, k2, h = generate_key(), generate_key(), generate_key()
     services = dataclasses.replace(make_services(pool), crypto=crypto_with(("k1", k1), hmac_key=h))
-    await _ingest(services, [
-        RawItem("a", _line(text="Lampu jalan mati di Jl. Mawar sejak lama", phone=PHONE),
-                meta={"reply_to": "+6281234567890"}),
-        RawItem("b", _line(text="ANONIM pungli di kelurahan, saksi 0813-9988-7766",
-                           phone="081311112222", anonymous=True)),
-    ])
+    await _ingest(
+        services,
+        [
+            RawItem(
+                "a",
+                _line(text="Lampu jalan mati di Jl. Mawar sejak lama", phone=PHONE),
+                meta={"reply_to": "+6281234567890"},
+            ),
+            RawItem(
+                "b",
+                _line(
+                    text="ANONIM pungli di kelurahan, saksi 0813-9988-7766",
+                    phone="081311112222",
+                    anonymous=True,
+                ),
+            ),
+        ],
+    )
     async with pool.acquire() as conn:
         # What an older version left: a plaintext original, body and job address.
         await conn.execute(
             "INSERT INTO raw_items (source, source_ref, payload, meta, state) "
             "VALUES ('sms', 'old', $1, '{\"reply_to\": \"+6281200000001\"}', 'ignored')",
-            b"plaintext original +6281200000001")
+            b"plaintext original +6281200000001",
+        )
         await conn.execute(
             "INSERT INTO notifications (id, kind, channel, source, body) "
-            "VALUES (gen_random_uuid(), 'usage', 'sms', 'sms', 'Yth. Bapak Budi')")
+            "VALUES (gen_random_uuid(), 'usage', 'sms', 'sms', 'Yth. Bapak Budi')"
+        )
         await conn.execute(
             "INSERT INTO jobs (kind, payload) VALUES ('notify', "
-            "'{\"event\": \"usage\", \"address\": \"+6281200000001\"}')")
+            '\'{"event": "usage", "address": "+6281200000001"}\')'
+        )
         new = crypto_with(("k1", k1), ("k2", k2), hmac_key=h)
         done = await rotate_sealed_data(conn, new, batch=2)
         assert done == {"raw_items": 3, "notifications": 1, "jobs": 1, "complaints": 1}
         assert await rotate_sealed_data(conn, new) == {
-            "raw_items": 0, "notifications": 0, "jobs": 0, "complaints": 0}  # resumable
+            "raw_items": 0,
+            "notifications": 0,
+            "jobs": 0,
+            "complaints": 0,
+        }  # resumable
         only_new = crypto_with(("k2", k2), hmac_key=h)
         raws = {r["source_ref"]: r for r in await conn.fetch("SELECT * FROM raw_items")}
         assert {r["payload_key"] for r in raws.values()} == {"k2"}
         assert b"+6281200000001" not in bytes(raws["old"]["payload"])
         assert open_payload(only_new, raws["old"]["payload"], "k2") == (
-            b"plaintext original +6281200000001")
+            b"plaintext original +6281200000001"
+        )
         assert open_meta(only_new, raws["old"]["meta"]) == {"reply_to": "+6281200000001"}
         assert open_meta(only_new, raws["a"]["meta"]) == {"reply_to": "+6281234567890"}
         n = await conn.fetchrow("SELECT body, body_enc, body_key FROM notifications")
@@ -75,8 +95,9 @@ async def test_rotation_reaches_raw_originals_bodies_jobs_and_rows_from_before(p
         assert "address" not in job and job_address(only_new, job) == "+6281200000001"
         origin = await conn.fetchval("SELECT origin FROM complaints WHERE anonymous")
         assert origin["original_text"]["k"] == "k2"
-        original = json.loads(only_new.open_value("complaint.original_text",
-                                                  origin["original_text"]))
+        original = json.loads(
+            only_new.open_value("complaint.original_text", origin["original_text"])
+        )
         assert "0813-9988-7766" in original["content"]
         content = await conn.fetchval("SELECT content FROM complaints WHERE anonymous")
         assert "0813-9988-7766" not in content and "[telepon]" in content
@@ -84,35 +105,58 @@ async def test_rotation_reaches_raw_originals_bodies_jobs_and_rows_from_before(p
 
 async def test_purge_applies_each_retention_period(pool):
     services = make_services(pool)
-    final, fresh = await _ingest(services, [
-        RawItem("a", _line(text="Jalan berlubang di depan SD 4 sejak lama", phone=PHONE)),
-        RawItem("b", _line(text="Sampah menumpuk di pasar besar sejak kemarin", phone=PHONE)),
-        RawItem("c", b"not json at all"),
-    ])
+    final, fresh = await _ingest(
+        services,
+        [
+            RawItem("a", _line(text="Jalan berlubang di depan SD 4 sejak lama", phone=PHONE)),
+            RawItem("b", _line(text="Sampah menumpuk di pasar besar sejak kemarin", phone=PHONE)),
+            RawItem("c", b"not json at all"),
+        ],
+    )
     async with pool.acquire() as conn:
-        await conn.execute("UPDATE complaints SET status = 'selesai', status_at = now() - "
-                           "interval '100 days' WHERE id = $1", final)
-        await conn.execute("UPDATE raw_items SET ingested_at = now() - interval '200 days' "
-                           "WHERE source_ref = 'c'")
+        await conn.execute(
+            "UPDATE complaints SET status = 'selesai', status_at = now() - "
+            "interval '100 days' WHERE id = $1",
+            final,
+        )
+        await conn.execute(
+            "UPDATE raw_items SET ingested_at = now() - interval '200 days' WHERE source_ref = 'c'"
+        )
         await conn.execute(
             "INSERT INTO notifications (id, complaint_id, kind, channel, source, body_enc, "
             "sent_at) VALUES (gen_random_uuid(), $1, 'ack', 'sms', 'sms', '\\x01', "
             "now() - interval '91 days'), (gen_random_uuid(), $2, 'ack', 'sms', 'sms', "
-            "'\\x01', now())", final, fresh)
-        await conn.execute("UPDATE jobs SET state = 'done', finished_at = now() - "
-                           "interval '31 days'")
-        await conn.execute("INSERT INTO access_log (at, actor, action, subject) VALUES "
-                           "(now() - interval '800 days', 'a', 'raw_revealed', 'raw_item:1')")
+            "'\\x01', now())",
+            final,
+            fresh,
+        )
+        await conn.execute(
+            "UPDATE jobs SET state = 'done', finished_at = now() - interval '31 days'"
+        )
+        await conn.execute(
+            "INSERT INTO access_log (at, actor, action, subject) VALUES "
+            "(now() - interval '800 days', 'a', 'raw_revealed', 'raw_item:1')"
+        )
         done = await purge(conn, RetentionConfig())
-        assert done == {"raw_originals": 1, "quarantined": 1, "notification_bodies": 1,
-                        "jobs": 2, "sessions": 0, "access_log": 1}
-        raws = {r["source_ref"]: r for r in await conn.fetch(
-            "SELECT source_ref, payload, purged_at FROM raw_items")}
+        assert done == {
+            "raw_originals": 1,
+            "quarantined": 1,
+            "notification_bodies": 1,
+            "jobs": 2,
+            "sessions": 0,
+            "access_log": 1,
+        }
+        raws = {
+            r["source_ref"]: r
+            for r in await conn.fetch("SELECT source_ref, payload, purged_at FROM raw_items")
+        }
         assert set(raws) == {"a", "b"}  # the old quarantined item is gone
         assert bytes(raws["a"]["payload"]) == b"" and raws["a"]["purged_at"] is not None
         assert bytes(raws["b"]["payload"]) != b"" and raws["b"]["purged_at"] is None
-        assert await conn.fetchval("SELECT count(*) FROM notifications "
-                                   "WHERE body_enc IS NOT NULL") == 1
+        assert (
+            await conn.fetchval("SELECT count(*) FROM notifications WHERE body_enc IS NOT NULL")
+            == 1
+        )
         # 0 keeps forever; the loop purges on its first round, then waits its interval.
         assert set((await purge(conn, RetentionConfig(raw_originals_days=0))).values()) == {0}
     loop = PurgeLoop(services)
@@ -122,36 +166,71 @@ async def test_purge_applies_each_retention_period(pool):
 
 async def test_forget_erases_a_person_and_keeps_an_identity_free_record(pool):
     services = make_services(pool)
-    mine, other = await _ingest(services, [
-        RawItem("a", _line(text="Jalan rusak, hubungi saya di 0812-3456-7890 atau "
-                                "budi@warga.test", phone=PHONE, name="Budi Santoso"),
-                meta={"reply_to": "+6281234567890"}),
-        RawItem("b", _line(text="Sampah menumpuk di pasar besar sejak kemarin",
-                           phone="081299998888", name="Siti")),
-    ])
+    mine, other = await _ingest(
+        services,
+        [
+            RawItem(
+                "a",
+                _line(
+                    text="Jalan rusak, hubungi saya di 0812-3456-7890 atau budi@warga.test",
+                    phone=PHONE,
+                    name="Budi Santoso",
+                ),
+                meta={"reply_to": "+6281234567890"},
+            ),
+            RawItem(
+                "b",
+                _line(
+                    text="Sampah menumpuk di pasar besar sejak kemarin",
+                    phone="081299998888",
+                    name="Siti",
+                ),
+            ),
+        ],
+    )
     async with pool.acquire() as conn:
-        await conn.execute("INSERT INTO jobs (kind, complaint_id, payload) VALUES ('notify', $1, "
-                           "'{\"event\": \"usage\", \"address\": \"+6281234567890\"}')", mine)
+        await conn.execute(
+            "INSERT INTO jobs (kind, complaint_id, payload) VALUES ('notify', $1, "
+            '\'{"event": "usage", "address": "+6281234567890"}\')',
+            mine,
+        )
         await conn.execute(
             "INSERT INTO notifications (id, complaint_id, kind, channel, source, body_enc) "
-            "VALUES (gen_random_uuid(), $1, 'ack', 'sms', 'sms', '\\x01')", mine)
+            "VALUES (gen_random_uuid(), $1, 'ack', 'sms', 'sms', '\\x01')",
+            mine,
+        )
         done = await forget(conn, services.crypto, actor="cli:test", reporter="0812 3456 7890")
-        assert done == {"complaints": 1, "raw_items": 1, "notifications": 1, "jobs": 1,
-                        "replies": 0, "attachments": 0, "reporters": 1}
-        c = await conn.fetchrow("SELECT reporter_id, content, erased_at, status::text "
-                                "FROM complaints WHERE id = $1", mine)
+        assert done == {
+            "complaints": 1,
+            "raw_items": 1,
+            "notifications": 1,
+            "jobs": 1,
+            "replies": 0,
+            "attachments": 0,
+            "reporters": 1,
+        }
+        c = await conn.fetchrow(
+            "SELECT reporter_id, content, erased_at, status::text FROM complaints WHERE id = $1",
+            mine,
+        )
         assert c["reporter_id"] is None and c["erased_at"] is not None
         assert "0812" not in c["content"] and "budi@" not in c["content"]
         assert "Jalan rusak" in c["content"] and c["status"] == "received"
-        raw = await conn.fetchrow("SELECT payload, meta FROM raw_items WHERE complaint_id = $1",
-                                  mine)
+        raw = await conn.fetchrow(
+            "SELECT payload, meta FROM raw_items WHERE complaint_id = $1", mine
+        )
         assert bytes(raw["payload"]) == b"" and raw["meta"] == {}
         assert await conn.fetchval("SELECT count(*) FROM reporters") == 1  # Siti's stays
-        assert await conn.fetchval("SELECT reporter_id FROM complaints WHERE id = $1",
-                                   other) is not None
+        assert (
+            await conn.fetchval("SELECT reporter_id FROM complaints WHERE id = $1", other)
+            is not None
+        )
         log = await conn.fetchrow("SELECT actor, action, subject, detail FROM access_log")
         assert (log["actor"], log["action"], log["subject"]) == (
-            "cli:test", "erased", f"complaint:{mine}")
+            "cli:test",
+            "erased",
+            f"complaint:{mine}",
+        )
         assert "Budi" not in json.dumps(log["detail"]) and "0812" not in json.dumps(log["detail"])
         # By complaint id: the other one and its reporter.
         done = await forget(conn, services.crypto, actor="cli:test", complaint=other)

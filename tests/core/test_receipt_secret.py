@@ -41,22 +41,30 @@ async def seed(pool) -> tuple[uuid.UUID, int]:
             "INSERT INTO complaints (id, source, channel, content, agency_id, lapor_tracking_id,"
             " origin, thread_keys) VALUES ($1, 'form-lama', 'web', 'Lampu jalan mati di Jl."
             " Tjilik Riwut km 3 sejak seminggu', 'DISHUB', '1916601', $2, $3)",
-            cid, {"receipt_code": CODE, "form": "pengaduan"}, [f"receipt:{CODE}"])
+            cid,
+            {"receipt_code": CODE, "form": "pengaduan"},
+            [f"receipt:{CODE}"],
+        )
         # A status-page reply that could not be stored: its ref names the code.
         raw = await conn.fetchval(
             "INSERT INTO raw_items (source, source_ref, received_at, content_type, payload, meta,"
             " state, reason) VALUES ('form-lama', $1, now(), 'application/json', '{}', $2,"
             " 'quarantined', 'uji') RETURNING id",
-            f"reply:{CODE}:{uuid.uuid4()}", {"receipt_code": CODE})
+            f"reply:{CODE}:{uuid.uuid4()}",
+            {"receipt_code": CODE},
+        )
         await conn.execute(
             "INSERT INTO events (complaint_id, kind, data) VALUES ($1, 'reporter_replied',"
-            " '{\"channel\": \"web\"}')", cid)
+            ' \'{"channel": "web"}\')',
+            cid,
+        )
     return cid, raw
 
 
 def _url(path: str, cid: uuid.UUID, raw: int) -> str:
-    return path.replace("{id}", str(cid) if "complaints" in path or "pengaduan" in path
-                        else str(raw))
+    return path.replace(
+        "{id}", str(cid) if "complaints" in path or "pengaduan" in path else str(raw)
+    )
 
 
 async def test_no_api_route_shows_the_code_to_any_role(client, pool) -> None:
@@ -71,8 +79,10 @@ async def test_no_api_route_shows_the_code_to_any_role(client, pool) -> None:
             if role not in roles:
                 continue
             for suffix in ("", "?reveal_identity=1", "?reveal=1"):
-                resp = await client.get(_url(path, cid, raw) + suffix,
-                                        headers={"Authorization": f"Bearer {toks[role.value]}"})
+                resp = await client.get(
+                    _url(path, cid, raw) + suffix,
+                    headers={"Authorization": f"Bearer {toks[role.value]}"},
+                )
                 body = await resp.read()
                 assert CODE.encode() not in body, (path, role, suffix)
                 assert CODE.replace("-", "").encode() not in body, (path, role, suffix)
@@ -81,12 +91,16 @@ async def test_no_api_route_shows_the_code_to_any_role(client, pool) -> None:
     assert seen >= 20
     # Staff see that a code exists.
     for role in Role:
-        d = await (await client.get(f"/api/complaints/{cid}", headers={
-            "Authorization": f"Bearer {toks[role.value]}"})).json()
+        d = await (
+            await client.get(
+                f"/api/complaints/{cid}", headers={"Authorization": f"Bearer {toks[role.value]}"}
+            )
+        ).json()
         assert d["has_receipt_code"] is True, role
         assert "receipt_code" not in d["origin"] and d["origin"]["form"] == "pengaduan"
-    q = await (await client.get("/api/quarantine", headers={
-        "Authorization": f"Bearer {toks['operator']}"})).json()
+    q = await (
+        await client.get("/api/quarantine", headers={"Authorization": f"Bearer {toks['operator']}"})
+    ).json()
     assert q["items"][0]["source_ref"].startswith("reply:[kode tanda terima]:")
 
 
@@ -119,9 +133,13 @@ async def test_cli_views_hide_the_code(tmp_path, db_dsn, pool) -> None:
     cid, raw = await seed(pool)
     cfg = config(tmp_path, db_dsn)
     # Found by its code (the citizen reads it out to staff), but never printed back.
-    for args in (("complaints", "show", CODE, "--json"), ("complaints", "show", str(cid)),
-                 ("quarantine", "list", "--json"), ("quarantine", "list"),
-                 ("quarantine", "show", str(raw), "--json")):
+    for args in (
+        ("complaints", "show", CODE, "--json"),
+        ("complaints", "show", str(cid)),
+        ("quarantine", "list", "--json"),
+        ("quarantine", "list"),
+        ("quarantine", "show", str(raw), "--json"),
+    ):
         out = await asyncio.to_thread(cli, cfg, *args)
         assert out.returncode == 0, (args, out.stderr)
         assert CODE not in out.stdout + out.stderr, args
@@ -132,7 +150,11 @@ async def test_cli_views_hide_the_code(tmp_path, db_dsn, pool) -> None:
 def test_log_lines_never_carry_a_code() -> None:
     stream = io.StringIO()
     configure_logging("info", "json", stream)
-    structlog.get_logger("t").info("form_submission_received", ref=f"form:{CODE}",
-                                   note=f"kode {CODE} dipakai", tracking="1916601")
+    structlog.get_logger("t").info(
+        "form_submission_received",
+        ref=f"form:{CODE}",
+        note=f"kode {CODE} dipakai",
+        tracking="1916601",
+    )
     line = stream.getvalue()
     assert CODE not in line and "[kode tanda terima]" in line and "1916601" in line

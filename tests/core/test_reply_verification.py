@@ -21,9 +21,22 @@ def _line(**kw: object) -> bytes:
 
 
 async def _complaint(pool, intake, src, *, anonymous: bool, tracking: str):
-    r = await intake.ingest(src, Batch(items=[RawItem(f"c-{tracking}", _line(
-        text="Saluran air tersumbat di RT 03 Kelurahan Panarung sejak seminggu",
-        phone=OWNER, anonymous=anonymous))], cursor={}))
+    r = await intake.ingest(
+        src,
+        Batch(
+            items=[
+                RawItem(
+                    f"c-{tracking}",
+                    _line(
+                        text="Saluran air tersumbat di RT 03 Kelurahan Panarung sejak seminggu",
+                        phone=OWNER,
+                        anonymous=anonymous,
+                    ),
+                )
+            ],
+            cursor={},
+        ),
+    )
     cid = r.complaint_ids[0]
     async with pool.acquire() as conn:
         await conn.execute("UPDATE complaints SET lapor_tracking_id=$2 WHERE id=$1", cid, tracking)
@@ -36,37 +49,78 @@ async def test_stranger_reply_and_sudah_are_held_owner_reply_goes_up(pool) -> No
     intake = Intake(services)
     for anonymous, tracking in ((False, "1916452"), (True, "1916453")):
         cid = await _complaint(pool, intake, src, anonymous=anonymous, tracking=tracking)
-        forged = await intake.ingest(src, Batch(items=[
-            RawItem(f"f-{tracking}", _line(reply_to=tracking, text="SUDAH selesai", resolved=True,
-                                           phone=STRANGER)),
-            RawItem(f"n-{tracking}", _line(reply_to=tracking, text="tanpa nomor")),
-        ], cursor={}))
+        forged = await intake.ingest(
+            src,
+            Batch(
+                items=[
+                    RawItem(
+                        f"f-{tracking}",
+                        _line(
+                            reply_to=tracking, text="SUDAH selesai", resolved=True, phone=STRANGER
+                        ),
+                    ),
+                    RawItem(f"n-{tracking}", _line(reply_to=tracking, text="tanpa nomor")),
+                ],
+                cursor={},
+            ),
+        )
         assert forged.replies == 2 and forged.complaints == 0
         async with pool.acquire() as conn:
-            assert await conn.fetchval(
-                "SELECT count(*) FROM jobs WHERE kind='reply_up' AND complaint_id=$1", cid) == 0
-            assert await conn.fetchval(
-                "SELECT resolved_by_reporter FROM complaints WHERE id=$1", cid) is None
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM jobs WHERE kind='reply_up' AND complaint_id=$1", cid
+                )
+                == 0
+            )
+            assert (
+                await conn.fetchval("SELECT resolved_by_reporter FROM complaints WHERE id=$1", cid)
+                is None
+            )
             held = [h for h in await replies_repo.held(conn) if h["complaint_id"] == cid]
             assert sorted(h["unverified_reason"] for h in held) == [
                 f"nomor pengirim bukan nomor pelapor pengaduan #{tracking}",
-                "pengirim tanpa nomor atau alamat e-mail yang dapat dicocokkan"]
-            kinds = [r["kind"] for r in await conn.fetch(
-                "SELECT kind FROM events WHERE complaint_id=$1 ORDER BY id", cid)]
+                "pengirim tanpa nomor atau alamat e-mail yang dapat dicocokkan",
+            ]
+            kinds = [
+                r["kind"]
+                for r in await conn.fetch(
+                    "SELECT kind FROM events WHERE complaint_id=$1 ORDER BY id", cid
+                )
+            ]
             assert kinds.count("reporter_reply_unverified") == 2
             assert "reporter_replied" not in kinds
-        ok = await intake.ingest(src, Batch(items=[RawItem(f"o-{tracking}", _line(
-            reply_to=tracking, text="SUDAH", resolved=True, phone="+6281300000001"))],
-            cursor={}))
+        ok = await intake.ingest(
+            src,
+            Batch(
+                items=[
+                    RawItem(
+                        f"o-{tracking}",
+                        _line(
+                            reply_to=tracking, text="SUDAH", resolved=True, phone="+6281300000001"
+                        ),
+                    )
+                ],
+                cursor={},
+            ),
+        )
         assert ok.replies == 1
         async with pool.acquire() as conn:
-            assert await conn.fetchval(
-                "SELECT count(*) FROM jobs WHERE kind='reply_up' AND complaint_id=$1", cid) == 1
-            assert await conn.fetchval(
-                "SELECT resolved_by_reporter FROM complaints WHERE id=$1", cid) is True
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM jobs WHERE kind='reply_up' AND complaint_id=$1", cid
+                )
+                == 1
+            )
+            assert (
+                await conn.fetchval("SELECT resolved_by_reporter FROM complaints WHERE id=$1", cid)
+                is True
+            )
             rows = await replies_repo.for_complaint(conn, cid)
             assert [(r["verified"], r["verified_by"]) for r in rows] == [
-                (False, None), (False, None), (True, "phone")]
+                (False, None),
+                (False, None),
+                (True, "phone"),
+            ]
 
 
 async def test_operator_sees_held_replies_with_reason_and_decides(pool) -> None:
@@ -81,13 +135,24 @@ async def test_operator_sees_held_replies_with_reason_and_decides(pool) -> None:
     src = JsonLinesSource(SourceConfig(name="s", kind="jsonlines"))
     intake = Intake(services)
     cid = await _complaint(pool, intake, src, anonymous=True, tracking="1916460")
-    await intake.ingest(src, Batch(items=[
-        RawItem("f1", _line(reply_to="1916460", text="SUDAH beres kok", resolved=True,
-                            phone=STRANGER)),
-        RawItem("f2", _line(reply_to="1916460", text="Ini dari saya juga", phone=STRANGER)),
-        RawItem("o1", _line(reply_to="1916460", text="Belum ada petugas datang",
-                            phone=OWNER)),
-    ], cursor={}))
+    await intake.ingest(
+        src,
+        Batch(
+            items=[
+                RawItem(
+                    "f1",
+                    _line(
+                        reply_to="1916460", text="SUDAH beres kok", resolved=True, phone=STRANGER
+                    ),
+                ),
+                RawItem("f2", _line(reply_to="1916460", text="Ini dari saya juga", phone=STRANGER)),
+                RawItem(
+                    "o1", _line(reply_to="1916460", text="Belum ada petugas datang", phone=OWNER)
+                ),
+            ],
+            cursor={},
+        ),
+    )
     app = make_app(services)
     app[THROTTLE] = FailureThrottle(10_000, window_s=1)
     async with TestClient(TestServer(app)) as client:
@@ -101,14 +166,17 @@ async def test_operator_sees_held_replies_with_reason_and_decides(pool) -> None:
         assert "Belum ada petugas datang" not in page  # the reporter's own reply is not held
         async with pool.acquire() as conn:
             held = {h["text"]: h["id"] for h in await replies_repo.held(conn)}
-        resp = await client.post(f"/dasbor/balasan/{held['SUDAH beres kok']}/tolak",
-                                 allow_redirects=False)
+        resp = await client.post(
+            f"/dasbor/balasan/{held['SUDAH beres kok']}/tolak", allow_redirects=False
+        )
         assert resp.status == 303 and "ditolak" in resp.headers["Location"]
-        resp = await client.post(f"/dasbor/balasan/{held['Ini dari saya juga']}/terima",
-                                 allow_redirects=False)
+        resp = await client.post(
+            f"/dasbor/balasan/{held['Ini dari saya juga']}/terima", allow_redirects=False
+        )
         assert resp.status == 303
-        again = await client.post(f"/dasbor/balasan/{held['Ini dari saya juga']}/terima",
-                                  allow_redirects=False)
+        again = await client.post(
+            f"/dasbor/balasan/{held['Ini dari saya juga']}/terima", allow_redirects=False
+        )
         assert "sudah diputuskan" in again.headers["Location"].replace("%20", " ")
         # The complaint's timeline shows every reply, verified or not (item 7).
         detail = await (await client.get(f"/dasbor/pengaduan/{cid}")).text()
@@ -116,14 +184,22 @@ async def test_operator_sees_held_replies_with_reason_and_decides(pool) -> None:
             assert text in detail
         assert "ditolak operator" in detail and "diterima operator" in detail
         assert "nomor pelapor" in detail
-        api = await (await client.get(f"/api/complaints/{cid}", headers={
-            "Authorization": f"Bearer {toks['auditor']}"})).json()
+        api = await (
+            await client.get(
+                f"/api/complaints/{cid}", headers={"Authorization": f"Bearer {toks['auditor']}"}
+            )
+        ).json()
         assert [(r["text"], r["verified"], r["channel"]) for r in api["replies"]] == [
-            ("SUDAH beres kok", False, "sms"), ("Ini dari saya juga", True, "sms"),
-            ("Belum ada petugas datang", True, "sms")]
+            ("SUDAH beres kok", False, "sms"),
+            ("Ini dari saya juga", True, "sms"),
+            ("Belum ada petugas datang", True, "sms"),
+        ]
     async with pool.acquire() as conn:
-        ups = await conn.fetch("SELECT payload FROM jobs WHERE kind='reply_up' AND"
-                               " complaint_id=$1", cid)
+        ups = await conn.fetch(
+            "SELECT payload FROM jobs WHERE kind='reply_up' AND complaint_id=$1", cid
+        )
         assert len(ups) == 2  # the owner's and the accepted one; never the rejected SUDAH
-        assert await conn.fetchval(
-            "SELECT resolved_by_reporter FROM complaints WHERE id=$1", cid) is None
+        assert (
+            await conn.fetchval("SELECT resolved_by_reporter FROM complaints WHERE id=$1", cid)
+            is None
+        )

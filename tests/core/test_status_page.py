@@ -15,11 +15,16 @@ async def seed(pool, tracking: str, *, confidential: bool) -> None:
             "INSERT INTO complaints (id, source, channel, content, status, lapor_tracking_id, "
             "agency_name, confidential) VALUES (gen_random_uuid(), 'sms-1708', 'sms', "
             "'Jalan berlubang di Jl. Tjilik Riwut km 7 depan sekolah', 'ditindaklanjuti', $1, "
-            "'Dinas PUPR', $2) RETURNING id", tracking, confidential)
+            "'Dinas PUPR', $2) RETURNING id",
+            tracking,
+            confidential,
+        )
         await conn.execute(
             "INSERT INTO followups (complaint_id, at, agency_name, text, label) VALUES "
             "($1, now(), 'Dinas PUPR', 'Lubang sudah ditambal tim UPT Jalan pada 27 November.', "
-            "'substantive')", cid)
+            "'substantive')",
+            cid,
+        )
 
 
 async def test_status_by_tracking_id_is_read_only_and_respects_rahasia(pool):

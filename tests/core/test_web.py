@@ -185,7 +185,8 @@ async def test_replay_api_answers_with_a_code_and_an_indonesian_sentence(client,
     async with pool.acquire() as conn:
         gone = await conn.fetchval(
             "INSERT INTO raw_items (source, source_ref, payload, state, reason) "
-            "VALUES ('kanal-lama', 'x1', 'isi', 'quarantined', 'rusak') RETURNING id")
+            "VALUES ('kanal-lama', 'x1', 'isi', 'quarantined', 'rusak') RETURNING id"
+        )
     r = await client.post("/api/quarantine/999999/replay", headers=auth)
     assert r.status == 404
     assert await r.json() == {"outcome": "item 999999 tidak ada", "code": "not_found"}

@@ -44,9 +44,7 @@ async def login(client: TestClient, tok: str, **headers: str):
     )
 
 
-async def test_login_opens_a_server_side_session_that_logout_and_revocation_end(
-    make_client, pool
-):
+async def test_login_opens_a_server_side_session_that_logout_and_revocation_end(make_client, pool):
     client = await make_client()
     tid, tok = await token(pool)
     resp = await login(client, tok)
@@ -58,9 +56,12 @@ async def test_login_opens_a_server_side_session_that_logout_and_revocation_end(
     async with pool.acquire() as conn:
         stored = await conn.fetchval("SELECT count(*) FROM dashboard_sessions")
         assert stored == 1
-        assert await conn.fetchval(
-            "SELECT count(*) FROM dashboard_sessions WHERE id_hash = $1", cookie.value.encode()
-        ) == 0  # only a hash of the id is kept
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM dashboard_sessions WHERE id_hash = $1", cookie.value.encode()
+            )
+            == 0
+        )  # only a hash of the id is kept
     assert (await client.get("/dasbor", allow_redirects=False)).status == 200
 
     # Logging out ends the session on the server: the old cookie no longer opens anything.
@@ -113,11 +114,15 @@ def test_forwarded_for_is_read_from_the_right_past_our_own_proxies() -> None:
     nets = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("127.0.0.1/32")]
     # The client may prepend anything; only what our proxies appended counts.
     assert forwarded_client("127.0.0.1", "1.2.3.4, 198.51.100.9, 10.0.0.5", "https", nets) == (
-        "198.51.100.9", "https")
+        "198.51.100.9",
+        "https",
+    )
     assert forwarded_client("192.0.2.1", "198.51.100.9", "https", nets) == (None, None)
     assert forwarded_client("127.0.0.1", None, None, nets) == (None, None)
     assert forwarded_client("127.0.0.1", "garbage, 198.51.100.9", "ftp", nets) == (
-        "198.51.100.9", None)
+        "198.51.100.9",
+        None,
+    )
     assert forwarded_client("127.0.0.1", "198.51.100.9", "https", []) == (None, None)
 
 
@@ -177,15 +182,19 @@ async def test_raw_originals_for_admins_only_quarantined_only_and_logged(make_cl
         q_id = await conn.fetchval(
             "INSERT INTO raw_items (source, source_ref, payload, state, reason) "
             "VALUES ('sms', 'a', 'rusak dari 081234567890', 'quarantined', 'tidak terbaca') "
-            "RETURNING id")
+            "RETURNING id"
+        )
         cid = await conn.fetchval(
             "INSERT INTO complaints (id, source, channel, status, content, received_at, "
             "anonymous) VALUES (gen_random_uuid(), 'sms', 'sms', 'received', 'x', now(), true) "
-            "RETURNING id")
+            "RETURNING id"
+        )
         ok_id = await conn.fetchval(
             "INSERT INTO raw_items (source, source_ref, payload, state, complaint_id) "
             "VALUES ('sms', 'b', 'ANONIM jalan rusak, saya 081299998888', 'accepted', $1) "
-            "RETURNING id", cid)
+            "RETURNING id",
+            cid,
+        )
     as_admin = {"Authorization": f"Bearer {admin}"}
     r = await client.get(f"/api/quarantine/{q_id}", headers={"Authorization": f"Bearer {operator}"})
     assert r.status == 403
@@ -201,7 +210,9 @@ async def test_raw_originals_for_admins_only_quarantined_only_and_logged(make_cl
     async with pool.acquire() as conn:
         logged = await conn.fetch("SELECT actor, action, subject FROM access_log ORDER BY id")
     assert [(x["action"], x["subject"]) for x in logged] == [
-        ("raw_revealed", f"raw_item:{q_id}"), ("raw_revealed", f"raw_item:{ok_id}")]
+        ("raw_revealed", f"raw_item:{q_id}"),
+        ("raw_revealed", f"raw_item:{ok_id}"),
+    ]
     assert all(x["actor"] == "t-admin" for x in logged)
     # The administrators read the access log over the API; nobody else does.
     r = await client.get("/api/access-log", headers={"Authorization": f"Bearer {operator}"})
@@ -235,13 +246,16 @@ async def test_malformed_input_gets_a_4xx_on_every_route(make_client, pool):
                 ({}, None),
                 ({"Content-Type": "application/json"}, b'{"reason": '),
                 ({"Content-Type": "multipart/form-data; boundary=\xff\xfe"}, b"\xff\x00garbage"),
-                ({"Content-Type": "application/x-www-form-urlencoded; charset=klingon"},
-                 b"reason=%ZZ%%"),
+                (
+                    {"Content-Type": "application/x-www-form-urlencoded; charset=klingon"},
+                    b"reason=%ZZ%%",
+                ),
                 ({"X-Lapor-Signature": "sha256=\u00e9\u00e9", "X-Lapor-Timestamp": "١٢٣"}, b"{}"),
             ):
                 h = {**bearer, **headers}
-                resp = await client.request(method, url, headers=h, data=data,
-                                            allow_redirects=False)
+                resp = await client.request(
+                    method, url, headers=h, data=data, allow_redirects=False
+                )
                 seen += 1
                 assert resp.status < 500, (method, url, headers, resp.status, await resp.text())
     assert seen > 100

@@ -14,14 +14,26 @@ from aggregator.storage import dashboard as repo
 T0 = dt.datetime(2026, 11, 2, 1, 30, tzinfo=dt.UTC)  # 08:30 WIB
 
 
-async def insert(conn: asyncpg.Connection, *, channel: str = "sms", source: str = "sms-kota",
-                 agency: str | None = None, at: dt.datetime = T0,
-                 status: str = "received") -> uuid.UUID:
+async def insert(
+    conn: asyncpg.Connection,
+    *,
+    channel: str = "sms",
+    source: str = "sms-kota",
+    agency: str | None = None,
+    at: dt.datetime = T0,
+    status: str = "received",
+) -> uuid.UUID:
     cid = uuid.uuid4()
     await conn.execute(
         "INSERT INTO complaints (id, source, channel, content, agency_id, received_at, status)"
         " VALUES ($1, $2, $3, 'isi pengaduan yang cukup panjang', $4, $5, $6)",
-        cid, source, channel, agency, at, status)
+        cid,
+        source,
+        channel,
+        agency,
+        at,
+        status,
+    )
     return cid
 
 
@@ -29,13 +41,15 @@ async def truth(conn: asyncpg.Connection) -> dict[tuple[str, str, str, str], int
     rows = await conn.fetch(
         "SELECT channel, coalesce(agency_id, '') AS a, status::text AS s,"
         " complaint_stage(status, lapor_tracking_id, first_real_followup_at) AS g, count(*)"
-        " FROM complaints GROUP BY 1, 2, 3, 4")
+        " FROM complaints GROUP BY 1, 2, 3, 4"
+    )
     return {(r["channel"], r["a"], r["s"], r["g"]): r["count"] for r in rows}
 
 
 async def counters(conn: asyncpg.Connection) -> dict[tuple[str, str, str, str], int]:
-    rows = await conn.fetch("SELECT channel, agency_id, status::text AS s, stage, n"
-                            " FROM complaint_counts WHERE n <> 0")
+    rows = await conn.fetch(
+        "SELECT channel, agency_id, status::text AS s, stage, n FROM complaint_counts WHERE n <> 0"
+    )
     return {(r["channel"], r["agency_id"], r["s"], r["stage"]): r["n"] for r in rows}
 
 
@@ -45,20 +59,32 @@ async def test_counters_follow_every_change(pool: asyncpg.Pool) -> None:
         b = await insert(conn, channel="email", source="imap-kota")
         c = await insert(conn, agency="45")
         assert await counters(conn) == await truth(conn)
-        await conn.execute("UPDATE complaints SET lapor_tracking_id = '1916449',"
-                           " lapor_created_at = $2, status = 'belum_terverifikasi' WHERE id = $1",
-                           a, T0 + dt.timedelta(hours=1))
-        await conn.execute("UPDATE complaints SET status = 'terdisposisi', agency_id = '46'"
-                           " WHERE id = $1", a)
+        await conn.execute(
+            "UPDATE complaints SET lapor_tracking_id = '1916449',"
+            " lapor_created_at = $2, status = 'belum_terverifikasi' WHERE id = $1",
+            a,
+            T0 + dt.timedelta(hours=1),
+        )
+        await conn.execute(
+            "UPDATE complaints SET status = 'terdisposisi', agency_id = '46' WHERE id = $1", a
+        )
         # A real follow-up moves it to its stage; a boilerplate one does not.
         await conn.execute(
             "INSERT INTO followups (complaint_id, at, text, label) VALUES"
-            " ($1, $2, 'Terima kasih atas laporannya', 'acknowledgement')", c, T0)
-        assert await conn.fetchval(
-            "SELECT first_real_followup_at FROM complaints WHERE id = $1", c) is None
+            " ($1, $2, 'Terima kasih atas laporannya', 'acknowledgement')",
+            c,
+            T0,
+        )
+        assert (
+            await conn.fetchval("SELECT first_real_followup_at FROM complaints WHERE id = $1", c)
+            is None
+        )
         await conn.execute(
             "INSERT INTO followups (complaint_id, at, text, label) VALUES"
-            " ($1, $2, 'Sudah ditambal tim UPT', 'substantive')", a, T0 + dt.timedelta(days=2))
+            " ($1, $2, 'Sudah ditambal tim UPT', 'substantive')",
+            a,
+            T0 + dt.timedelta(days=2),
+        )
         assert await conn.fetchval(
             "SELECT first_real_followup_at FROM complaints WHERE id = $1", a
         ) == T0 + dt.timedelta(days=2)
@@ -70,9 +96,12 @@ async def test_counters_follow_every_change(pool: asyncpg.Pool) -> None:
         hourly = await conn.fetch(
             "SELECT source, channel, agency_id, sum(received)::int, sum(pushed)::int"
             " FROM complaint_hourly GROUP BY 1, 2, 3 HAVING sum(received) <> 0"
-            " OR sum(pushed) <> 0 ORDER BY 1, 3")
-        assert [tuple(r) for r in hourly] == [("sms-kota", "sms", "45", 1, 0),
-                                              ("sms-kota", "sms", "46", 1, 1)]
+            " OR sum(pushed) <> 0 ORDER BY 1, 3"
+        )
+        assert [tuple(r) for r in hourly] == [
+            ("sms-kota", "sms", "45", 1, 0),
+            ("sms-kota", "sms", "46", 1, 1),
+        ]
 
 
 async def test_daily_series_is_in_local_days_and_scoped(pool: asyncpg.Pool) -> None:
@@ -83,7 +112,9 @@ async def test_daily_series_is_in_local_days_and_scoped(pool: asyncpg.Pool) -> N
         since = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
         rows = await repo.daily(conn, None, since, "Asia/Jakarta")
         assert [(r["day"], r["received"]) for r in rows] == [
-            (dt.date(2026, 11, 1), 1), (dt.date(2026, 11, 2), 1)]
+            (dt.date(2026, 11, 1), 1),
+            (dt.date(2026, 11, 2), 1),
+        ]
         wita = await repo.daily(conn, None, since, "Asia/Makassar")
         assert [r["day"] for r in wita] == [dt.date(2026, 11, 2)]
         scoped = await repo.daily(conn, ["46", "DISHUB"], since, "Asia/Jakarta")

@@ -41,7 +41,8 @@ async def seeded(pool: asyncpg.Pool) -> asyncpg.Pool:
         # Loaded as a restore would be: triggers off, counters rebuilt after.
         await conn.execute("ALTER TABLE complaints DISABLE TRIGGER USER")
         await conn.execute("ALTER TABLE followups DISABLE TRIGGER USER")
-        await conn.execute("""
+        await conn.execute(
+            """
             INSERT INTO complaints (id, source, channel, title, content, agency_id,
                 source_agency, received_at, status, lapor_tracking_id, lapor_created_at, origin,
                 cluster_id)
@@ -57,7 +58,10 @@ async def seeded(pool: asyncpg.Pool) -> asyncpg.Pool:
                    CASE WHEN g % 4 = 2 THEN jsonb_build_object('receipt_code', 'AB' || g)
                         ELSE '{}' END,
                    CASE WHEN g % 1000 = 0 THEN md5('k' || g % 3)::uuid END
-            FROM generate_series(1, $1) g""", N, NOW)
+            FROM generate_series(1, $1) g""",
+            N,
+            NOW,
+        )
         await conn.execute("""
             INSERT INTO sla_clocks (complaint_id, clock, started_at, due_at, met_at, agency_id)
             SELECT id, 'first_response', received_at, received_at + interval '7 days',
@@ -70,11 +74,14 @@ async def seeded(pool: asyncpg.Pool) -> asyncpg.Pool:
                    CASE WHEN random() < 0.05 THEN 'info_request' ELSE 'substantive'
                    END::followup_label
             FROM complaints WHERE status = 'selesai'""")
-        await conn.execute("""
+        await conn.execute(
+            """
             INSERT INTO raw_items (source, source_ref, payload, state, reason)
             SELECT 's1', 'r' || g, 'x', CASE WHEN g % 50 = 0 THEN 'quarantined'
                                             ELSE 'accepted' END::raw_state, 'rusak'
-            FROM generate_series(1, $1) g""", N)
+            FROM generate_series(1, $1) g""",
+            N,
+        )
         await conn.execute("ALTER TABLE complaints ENABLE TRIGGER USER")
         await conn.execute("ALTER TABLE followups ENABLE TRIGGER USER")
         await conn.execute("SELECT dashboard_counts_rebuild()")
@@ -84,8 +91,21 @@ async def seeded(pool: asyncpg.Pool) -> asyncpg.Pool:
 
 
 def worklist_args(**kw: Any) -> list[Any]:
-    names = ["agencies", "status", "channel", "agency", "text", "tracking", "receipt",
-             "reporters", "cluster", "label", "sla", "at", "id"]
+    names = [
+        "agencies",
+        "status",
+        "channel",
+        "agency",
+        "text",
+        "tracking",
+        "receipt",
+        "reporters",
+        "cluster",
+        "label",
+        "sla",
+        "at",
+        "id",
+    ]
     return [kw.get(n) for n in names] + [50, kw.get("ids")]
 
 
@@ -95,9 +115,12 @@ BIG = {"complaints", "sla_clocks", "raw_items", "followups"}
 def whole_reads(nodes: list[dict[str, Any]]) -> list[str]:
     """Sorts of a whole set and sequential scans of a big table (a lookup table of agency
     names may be scanned; an incremental sort of rows already in index order is cheap)."""
-    return [f"{n['Node Type']} {n.get('Relation Name', '')}" for n in nodes
-            if n["Node Type"] == "Sort"
-            or (n["Node Type"] == "Seq Scan" and n.get("Relation Name") in BIG)]
+    return [
+        f"{n['Node Type']} {n.get('Relation Name', '')}"
+        for n in nodes
+        if n["Node Type"] == "Sort"
+        or (n["Node Type"] == "Seq Scan" and n.get("Relation Name") in BIG)
+    ]
 
 
 async def test_work_lists_read_through_their_index(seeded: asyncpg.Pool) -> None:
@@ -108,11 +131,14 @@ async def test_work_lists_read_through_their_index(seeded: asyncpg.Pool) -> None
         "rare status": ({"status": "received", "channel": "sms"}, set()),
         "channel": ({"channel": "whatsapp"}, set()),
         "tracking id": ({"tracking": "1000123"}, {"complaints_lapor_tracking_id_key"}),
-        "cluster": ({"cluster": "8f14e45f-ceea-167a-5a36-dedd4bea2543"},
-                    {"complaints_cluster_idx"}),
-        "page two": ({"at": NOW - dt.timedelta(days=3),
-                      "id": "00000000-0000-0000-0000-000000000000"},
-                     {"complaints_received_idx"}),
+        "cluster": (
+            {"cluster": "8f14e45f-ceea-167a-5a36-dedd4bea2543"},
+            {"complaints_cluster_idx"},
+        ),
+        "page two": (
+            {"at": NOW - dt.timedelta(days=3), "id": "00000000-0000-0000-0000-000000000000"},
+            {"complaints_received_idx"},
+        ),
     }
     async with seeded.acquire() as conn:
         for name, (kw, indexes) in cases.items():
@@ -121,17 +147,19 @@ async def test_work_lists_read_through_their_index(seeded: asyncpg.Pool) -> None
             # A lookup by a (nearly) unique key may sort the few rows it found.
             few = name in ("tracking id", "cluster")
             assert [w for w in whole_reads(nodes) if not (few and w == "Sort ")] == [], (
-                name, nodes)
+                name,
+                nodes,
+            )
             assert indexes <= used, (name, used)
 
 
-async def test_receipt_and_rare_words_are_looked_up_in_their_index(
-        seeded: asyncpg.Pool) -> None:
+async def test_receipt_and_rare_words_are_looked_up_in_their_index(seeded: asyncpg.Pool) -> None:
     async with seeded.acquire() as conn:
-        for sql, args, index in ((q("receipt_hits"), ("ab1002",), "complaints_receipt_upper_idx"),
-                                 (q("text_hits"), ("longsor", 2000), "complaints_text_idx"),
-                                 (q("text_hits"), ("tidakadakatainii", 2000),
-                                  "complaints_text_idx")):
+        for sql, args, index in (
+            (q("receipt_hits"), ("ab1002",), "complaints_receipt_upper_idx"),
+            (q("text_hits"), ("longsor", 2000), "complaints_text_idx"),
+            (q("text_hits"), ("tidakadakatainii", 2000), "complaints_text_idx"),
+        ):
             nodes = await _plan(conn, sql, *args)
             assert index in {n.get("Index Name") for n in nodes}, (sql, nodes)
         ids = [r["id"] for r in await conn.fetch(q("text_hits"), "longsor", 2000)]
@@ -141,8 +169,7 @@ async def test_receipt_and_rare_words_are_looked_up_in_their_index(
         assert [w for w in whole_reads(nodes) if w != "Sort "] == [], nodes
 
 
-async def test_text_search_uses_the_text_index_when_the_word_is_rare(
-        seeded: asyncpg.Pool) -> None:
+async def test_text_search_uses_the_text_index_when_the_word_is_rare(seeded: asyncpg.Pool) -> None:
     async with seeded.acquire() as conn:
         nodes = await _plan(conn, q("worklist_complaints"), *worklist_args(text="longsor"))
         assert "complaints_text_idx" in {n.get("Index Name") for n in nodes}, nodes
@@ -154,8 +181,9 @@ async def test_text_search_uses_the_text_index_when_the_word_is_rare(
 
 async def test_agency_scope_reads_only_that_agency(seeded: asyncpg.Pool) -> None:
     async with seeded.acquire() as conn:
-        nodes = await _plan(conn, q("worklist_complaints"),
-                            *worklist_args(agencies=["46", "OPD46"]))
+        nodes = await _plan(
+            conn, q("worklist_complaints"), *worklist_args(agencies=["46", "OPD46"])
+        )
         assert [w for w in whole_reads(nodes) if w != "Sort "] == [], nodes
         sla = await _plan(conn, q("worklist_sla"), ["46", "OPD46"], None, None, None, 50)
         assert whole_reads(sla) == [], sla
@@ -173,13 +201,13 @@ async def test_sla_and_quarantine_lists_walk_their_partial_index(seeded: asyncpg
 
 async def test_counts_never_touch_the_complaints_table(seeded: asyncpg.Pool) -> None:
     async with seeded.acquire() as conn:
-        for sql, args in ((q("dashboard_counts"), (None,)),
-                          (q("dashboard_counts"), (["46"],)),
-                          (q("complaint_status_counts"), ()),
-                          (q("dashboard_daily"), (NOW - dt.timedelta(days=30),
-                                                  "Asia/Jakarta")),
-                          (q("dashboard_daily_scoped"), (["46"], NOW - dt.timedelta(days=30),
-                                                         "Asia/Jakarta"))):
+        for sql, args in (
+            (q("dashboard_counts"), (None,)),
+            (q("dashboard_counts"), (["46"],)),
+            (q("complaint_status_counts"), ()),
+            (q("dashboard_daily"), (NOW - dt.timedelta(days=30), "Asia/Jakarta")),
+            (q("dashboard_daily_scoped"), (["46"], NOW - dt.timedelta(days=30), "Asia/Jakarta")),
+        ):
             nodes = await _plan(conn, sql, *args)
             assert "complaints" not in {n.get("Relation Name") for n in nodes}, (sql, nodes)
         total = await conn.fetchval("SELECT sum(n) FROM complaint_counts")

@@ -1,4 +1,3 @@
-
 """The dashboard's pictures and work lists over HTTP, for each role.
 
 Agency staff see only their agency (their code and its LAPOR! id, from ``[agencies]``);
@@ -36,7 +35,7 @@ from tests.lapor.helpers import lapor_config, start_sandbox
 
 # In the future, so the sessions it opens are live; 10:00 WIB on a Friday, no holiday near.
 NOW = dt.datetime(2027, 7, 16, 3, 0, tzinfo=dt.UTC)
-XSS = '<script>window.__xss = 1</script>'
+XSS = "<script>window.__xss = 1</script>"
 
 
 @pytest.fixture
@@ -50,8 +49,9 @@ async def client(pool: asyncpg.Pool) -> AsyncIterator[TestClient]:
         yield c
 
 
-async def login(client: TestClient, pool: asyncpg.Pool, role: str,
-                agency: str | None = None) -> None:
+async def login(
+    client: TestClient, pool: asyncpg.Pool, role: str, agency: str | None = None
+) -> None:
     async with pool.acquire() as conn:
         _, tok = await create_token(conn, name=f"{role}-{agency}", role=role, agency=agency)
     client.session.cookie_jar.clear()
@@ -67,17 +67,48 @@ async def seed(pool: asyncpg.Pool, services: Any) -> dict[str, Any]:
         rep = uuid.uuid4()
         await conn.execute(
             "INSERT INTO reporters (id, key_id, phone_enc, phone_hash) VALUES ($1, 'k', $2, $3)",
-            rep, services.crypto.encrypt("phone", "+6281345678901"), phone_hash)
+            rep,
+            services.crypto.encrypt("phone", "+6281345678901"),
+            phone_hash,
+        )
         rows = [
             # name, agency (LAPOR! id), source_agency, received, tracking, status, title
-            ("pupr1", "45", "PUPR", NOW - dt.timedelta(days=3), "1916449", "selesai",
-             "Jalan berlubang di Jl. Merdeka " + XSS),
-            ("pupr2", "45", "PUPR", NOW - dt.timedelta(days=40), "1916450", "terdisposisi",
-             "Drainase tersumbat"),
-            ("dishub", "46", "DISHUB", NOW - dt.timedelta(days=2), "1916451", "diproses",
-             "Lampu lalu lintas mati"),
-            ("new", None, None, NOW - dt.timedelta(hours=2), None, "received",
-             "Sampah menumpuk di pasar"),
+            (
+                "pupr1",
+                "45",
+                "PUPR",
+                NOW - dt.timedelta(days=3),
+                "1916449",
+                "selesai",
+                "Jalan berlubang di Jl. Merdeka " + XSS,
+            ),
+            (
+                "pupr2",
+                "45",
+                "PUPR",
+                NOW - dt.timedelta(days=40),
+                "1916450",
+                "terdisposisi",
+                "Drainase tersumbat",
+            ),
+            (
+                "dishub",
+                "46",
+                "DISHUB",
+                NOW - dt.timedelta(days=2),
+                "1916451",
+                "diproses",
+                "Lampu lalu lintas mati",
+            ),
+            (
+                "new",
+                None,
+                None,
+                NOW - dt.timedelta(hours=2),
+                None,
+                "received",
+                "Sampah menumpuk di pasar",
+            ),
         ]
         for name, agency, code, at, tid, status, title in rows:
             cid = uuid.uuid4()
@@ -88,28 +119,48 @@ async def seed(pool: asyncpg.Pool, services: Any) -> dict[str, Any]:
                 " reporter_id, origin)"
                 " VALUES ($1, 'sms-kota', 'sms', $2, $2 || ' sudah dua minggu, mohon ditangani',"
                 " $3, $4, $5, $6, $5, $7, $8, $9)",
-                cid, title, agency, code, at, tid, status,
+                cid,
+                title,
+                agency,
+                code,
+                at,
+                tid,
+                status,
                 rep if name == "pupr1" else None,
-                {"receipt_code": "AB12-CD34"} if name == "dishub" else {})
+                {"receipt_code": "AB12-CD34"} if name == "dishub" else {},
+            )
         # PUPR answers pupr1 with boilerplate, then for real two working days later
         # (Mon 12 → Wed 14 Jul); pupr2 only with boilerplate.
         await conn.execute(
             "INSERT INTO sla_clocks (complaint_id, clock, started_at, due_at, agency_id)"
             " VALUES ($1, 'first_response', $2, $3, '45'), ($4, 'first_response', $2, $5, '46')",
-            ids["pupr1"], NOW - dt.timedelta(days=4), NOW + dt.timedelta(days=3),
-            ids["dishub"], NOW + dt.timedelta(days=1))
+            ids["pupr1"],
+            NOW - dt.timedelta(days=4),
+            NOW + dt.timedelta(days=3),
+            ids["dishub"],
+            NOW + dt.timedelta(days=1),
+        )
         await conn.execute(
-            "UPDATE sla_clocks SET met_at = $2 WHERE complaint_id = $1", ids["pupr1"], NOW)
-        for cid, at, label in ((ids["pupr1"], NOW - dt.timedelta(days=3), "acknowledgement"),
-                               (ids["pupr1"], NOW - dt.timedelta(days=2), "substantive"),
-                               (ids["pupr2"], NOW - dt.timedelta(days=39), "acknowledgement")):
+            "UPDATE sla_clocks SET met_at = $2 WHERE complaint_id = $1", ids["pupr1"], NOW
+        )
+        for cid, at, label in (
+            (ids["pupr1"], NOW - dt.timedelta(days=3), "acknowledgement"),
+            (ids["pupr1"], NOW - dt.timedelta(days=2), "substantive"),
+            (ids["pupr2"], NOW - dt.timedelta(days=39), "acknowledgement"),
+        ):
             await conn.execute(
                 "INSERT INTO followups (complaint_id, at, text, label, agency_id)"
-                " VALUES ($1, $2, 'tanggapan', $3, '45')", cid, at, label)
+                " VALUES ($1, $2, 'tanggapan', $3, '45')",
+                cid,
+                at,
+                label,
+            )
         ids["quarantined"] = await conn.fetchval(
             "INSERT INTO raw_items (source, source_ref, payload, state, reason, received_at)"
             " VALUES ('sms-kota', 'q1', 'x', 'quarantined', 'reply matches no known complaint',"
-            " $1) RETURNING id", NOW - dt.timedelta(hours=5))
+            " $1) RETURNING id",
+            NOW - dt.timedelta(hours=5),
+        )
     return ids
 
 
@@ -143,12 +194,18 @@ async def test_agency_user_sees_only_its_agency(client: TestClient, pool: asyncp
     assert str(ids["dishub"]) not in listing and str(ids["new"]) not in listing
     assert "&lt;script&gt;" in listing and XSS not in listing
     # Receipt codes and reporters are not an agency's to search.
-    assert str(ids["dishub"]) not in await (
-        await client.get("/dasbor/pengaduan?q=AB12-CD34")).text()
-    assert str(ids["pupr1"]) not in await (
-        await client.get("/dasbor/pengaduan?q=zzz&pelapor=%2B6281345678901")).text()
-    exported = list(csv.reader(io.StringIO(
-        (await (await client.get("/dasbor/pengaduan.csv")).text()).lstrip("\ufeff"))))
+    assert (
+        str(ids["dishub"]) not in await (await client.get("/dasbor/pengaduan?q=AB12-CD34")).text()
+    )
+    assert (
+        str(ids["pupr1"])
+        not in await (await client.get("/dasbor/pengaduan?q=zzz&pelapor=%2B6281345678901")).text()
+    )
+    exported = list(
+        csv.reader(
+            io.StringIO((await (await client.get("/dasbor/pengaduan.csv")).text()).lstrip("\ufeff"))
+        )
+    )
     assert {r[1] for r in exported[1:]} == {"1916449", "1916450"}
     overview = await (await client.get("/dasbor")).text()
     assert "sms-kota" not in overview and "Insiden" not in overview
@@ -156,23 +213,34 @@ async def test_agency_user_sees_only_its_agency(client: TestClient, pool: asyncp
     assert str(ids["dishub"]) not in sla
     agencies = await (await client.get("/dasbor/opd")).text()
     assert "Dinas Pekerjaan Umum" in agencies and "Perhubungan" not in agencies
-    ind = list(csv.reader(io.StringIO(
-        (await (await client.get("/dasbor/indikator.csv")).text()).lstrip("\ufeff"))))
-    assert ind[0] == ["bulan", "id_opd", "nama_opd", "pengaduan_diterima", "ditindaklanjuti",
-                      "selesai"]
+    ind = list(
+        csv.reader(
+            io.StringIO((await (await client.get("/dasbor/indikator.csv")).text()).lstrip("\ufeff"))
+        )
+    )
+    assert ind[0] == [
+        "bulan",
+        "id_opd",
+        "nama_opd",
+        "pengaduan_diterima",
+        "ditindaklanjuti",
+        "selesai",
+    ]
     assert {r[1] for r in ind[1:]} == {"45"}
     assert (await client.get("/dasbor/karantina")).status == 403
 
 
 async def test_admin_searches_by_tracking_receipt_text_and_reporter(
-        client: TestClient, pool: asyncpg.Pool):
+    client: TestClient, pool: asyncpg.Pool
+):
     ids = await seed(pool, client.services)  # type: ignore[attr-defined]
     await login(client, pool, "admin")
 
     async def found(query: str) -> set[str]:
         page = await (await client.get("/dasbor/pengaduan" + query)).text()
-        return {name for name, cid in ids.items()
-                if isinstance(cid, uuid.UUID) and str(cid) in page}
+        return {
+            name for name, cid in ids.items() if isinstance(cid, uuid.UUID) and str(cid) in page
+        }
 
     assert await found("?q=1916451") == {"dishub"}
     assert await found("?q=ab12-cd34") == {"dishub"}
@@ -189,20 +257,25 @@ async def test_admin_searches_by_tracking_receipt_text_and_reporter(
     assert await found("?pelapor=%2B6281345678901") == {"pupr1", "pupr2", "dishub", "new"}
 
 
-async def test_sla_list_is_ordered_by_due_date_and_exports(client: TestClient,
-                                                           pool: asyncpg.Pool):
+async def test_sla_list_is_ordered_by_due_date_and_exports(client: TestClient, pool: asyncpg.Pool):
     ids = await seed(pool, client.services)  # type: ignore[attr-defined]
     async with pool.acquire() as conn:
         await conn.execute(
             "INSERT INTO sla_clocks (complaint_id, clock, started_at, due_at, agency_id)"
             " VALUES ($1, 'verification', $2, $3, NULL)",
-            ids["new"], NOW, NOW - dt.timedelta(hours=1))
+            ids["new"],
+            NOW,
+            NOW - dt.timedelta(hours=1),
+        )
     await login(client, pool, "auditor")
     page = await (await client.get("/dasbor/tenggat")).text()
     assert page.index(str(ids["new"])) < page.index(str(ids["dishub"]))
     assert "lewat" in page and "WIB" in page
-    rows = list(csv.reader(io.StringIO(
-        (await (await client.get("/dasbor/tenggat.csv")).text()).lstrip("\ufeff"))))
+    rows = list(
+        csv.reader(
+            io.StringIO((await (await client.get("/dasbor/tenggat.csv")).text()).lstrip("\ufeff"))
+        )
+    )
     assert [r[1] for r in rows[1:]] == ["verifikasi", "tanggapan pertama"]
     assert rows[1][0].endswith(" WIB")
 
@@ -214,8 +287,11 @@ async def test_quarantine_explains_reason_in_indonesian(client: TestClient, pool
     assert "tidak cocok dengan pengaduan mana pun" in page
     assert "balasan_tanpa_pengaduan" in page and "Tracking ID warga" in page
     assert "16-07-2027 05:00 WIB" in page  # received 5 hours before 10:00 WIB
-    rows = list(csv.reader(io.StringIO(
-        (await (await client.get("/dasbor/karantina.csv")).text()).lstrip("\ufeff"))))
+    rows = list(
+        csv.reader(
+            io.StringIO((await (await client.get("/dasbor/karantina.csv")).text()).lstrip("\ufeff"))
+        )
+    )
     assert rows[1][5] == "balasan_tanpa_pengaduan"
     assert (await client.get("/dasbor/antrian.csv")).status == 200
 
@@ -236,8 +312,11 @@ async def test_agency_page_names_medians_and_sorting(client: TestClient, pool: a
     page = await (await client.get("/dasbor/opd")).text()
     assert "Dinas Pekerjaan Umum" in page and ">45<" not in page
     assert page.count('role="img"') == 4
-    rows = list(csv.reader(io.StringIO(
-        (await (await client.get("/dasbor/opd.csv")).text()).lstrip("\ufeff"))))
+    rows = list(
+        csv.reader(
+            io.StringIO((await (await client.get("/dasbor/opd.csv")).text()).lstrip("\ufeff"))
+        )
+    )
     pupr = next(r for r in rows if r[0] == "45")
     # received 2, followed up 2, real 1, done 1; median = p90 = 2 working days (the first
     # response clock started Mon 16 Nov, the real answer came Wed 18 Nov); both answered

@@ -39,12 +39,16 @@ from tests.sms.conftest import Smsd
 
 OWNER_PHONE, OWNER_E164 = "081366660001", "+6281366660001"
 STRANGER_PHONE, STRANGER_E164 = "081399990009", "+6281399990009"
-COMPLAINT = ("Lampu jalan di Jl. Rajawali km 4 mati semua sejak dua minggu, gelap dan rawan "
-             "kecelakaan malam hari.")
+COMPLAINT = (
+    "Lampu jalan di Jl. Rajawali km 4 mati semua sejak dua minggu, gelap dan rawan "
+    "kecelakaan malam hari."
+)
 KEC = {"id": "60", "name": "Kecamatan Jekan Raya"}
 PUPR = {"id": "45", "name": "Dinas Pekerjaan Umum dan Penataan Ruang"}
-ANSWER = ("Petugas UPT PJU telah mengganti 6 lampu di Jl. Rajawali km 4 pada 2 Desember "
-          "2026, kini menyala kembali.")
+ANSWER = (
+    "Petugas UPT PJU telah mengganti 6 lampu di Jl. Rajawali km 4 pada 2 Desember "
+    "2026, kini menyala kembali."
+)
 
 
 async def sms_to(smsd: Smsd, number: str) -> list[str]:
@@ -52,7 +56,9 @@ async def sms_to(smsd: Smsd, number: str) -> list[str]:
     try:
         rows = await conn.fetch(
             'SELECT "ID", "SequencePosition", "TextDecoded" FROM sentitems '
-            'WHERE "DestinationNumber" = $1 ORDER BY "ID", "SequencePosition"', number)
+            'WHERE "DestinationNumber" = $1 ORDER BY "ID", "SequencePosition"',
+            number,
+        )
     finally:
         await conn.close()
     out: dict[int, str] = {}
@@ -63,20 +69,30 @@ async def sms_to(smsd: Smsd, number: str) -> list[str]:
 
 def items_of(texts: list[str]) -> list[str]:
     """Each event's sentence of possibly merged SMS messages, in order."""
-    return [p for t in texts for p in re.split(r"\s+(?=Laporan |Tanggapan )", t)
-            if p.startswith(("Laporan ", "Tanggapan "))]
+    return [
+        p
+        for t in texts
+        for p in re.split(r"\s+(?=Laporan |Tanggapan )", t)
+        if p.startswith(("Laporan ", "Tanggapan "))
+    ]
 
 
 async def mails_to(dovecot: Dovecot, box: str) -> list[EmailMessage]:
     import email
     import email.policy
 
-    return [email.message_from_bytes(r, policy=email.policy.default)  # type: ignore[misc]
-            for r in await imap_fetch_all(dovecot, box)]
+    return [
+        email.message_from_bytes(r, policy=email.policy.default)  # type: ignore[misc]
+        for r in await imap_fetch_all(dovecot, box)
+    ]
 
 
 async def test_burst_duplicate_and_forged_replies(
-    tmp_path: Path, db_dsn: str, pool: asyncpg.Pool, dovecot: Dovecot, postfix: Postfix,
+    tmp_path: Path,
+    db_dsn: str,
+    pool: asyncpg.Pool,
+    dovecot: Dovecot,
+    postfix: Postfix,
     smsd: Smsd,
 ) -> None:
     intake_box = dovecot.fresh_mailbox()
@@ -84,7 +100,8 @@ async def test_burst_duplicate_and_forged_replies(
     log_path = tmp_path / "daemon.log"
     cfg, _base, daemon = await launch(
         log_path,
-        lambda port: write_config(tmp_path, db_dsn, port, dovecot, postfix, intake_box, smsd))
+        lambda port: write_config(tmp_path, db_dsn, port, dovecot, postfix, intake_box, smsd),
+    )
     proc: asyncio.subprocess.Process | None = daemon
     try:
         async with aiohttp.ClientSession() as http:
@@ -95,14 +112,18 @@ async def test_burst_duplicate_and_forged_replies(
             complaint["To"] = intake_box
             complaint["Subject"] = "Drainase tersumbat di Jl. Kinibalu"
             complaint["Message-ID"] = "<aduan-drainase-1@warga.test>"
-            complaint.set_content("Saluran drainase di depan rumah No. 7 Jl. Kinibalu tersumbat"
-                                  " sampah, air meluap ke jalan setiap hujan.")
+            complaint.set_content(
+                "Saluran drainase di depan rumah No. 7 Jl. Kinibalu tersumbat"
+                " sampah, air meluap ke jalan setiap hujan."
+            )
             await asyncio.to_thread(postfix.send, citizen, [intake_box], complaint.as_bytes())
 
             async def pushed() -> dict[str, str] | None:
                 async with pool.acquire() as conn:
-                    rows = await conn.fetch("SELECT source, lapor_tracking_id FROM complaints"
-                                            " WHERE lapor_tracking_id IS NOT NULL")
+                    rows = await conn.fetch(
+                        "SELECT source, lapor_tracking_id FROM complaints"
+                        " WHERE lapor_tracking_id IS NOT NULL"
+                    )
                 got = {r["source"]: r["lapor_tracking_id"] for r in rows}
                 return got if len(got) == 2 else None
 
@@ -129,15 +150,18 @@ async def test_burst_duplicate_and_forged_replies(
 
             async def held() -> list[asyncpg.Record] | None:
                 async with pool.acquire() as conn:
-                    rows = await conn.fetch("SELECT text, channel, unverified_reason FROM"
-                                            " reporter_replies WHERE NOT verified")
+                    rows = await conn.fetch(
+                        "SELECT text, channel, unverified_reason FROM"
+                        " reporter_replies WHERE NOT verified"
+                    )
                 return rows if len(rows) >= 2 else None
 
             held_rows = await wait_for(held, "both forged replies held")
             reasons = {r["channel"]: r["unverified_reason"] for r in held_rows}
             assert reasons == {
                 "sms": f"nomor pengirim bukan nomor pelapor pengaduan #{t_sms}",
-                "email": f"alamat e-mail pengirim bukan alamat pelapor pengaduan #{t_mail}"}
+                "email": f"alamat e-mail pengirim bukan alamat pelapor pengaduan #{t_mail}",
+            }
 
             smsd.deliver(OWNER_PHONE, f"LAPOR {t_sms} Malam ini masih gelap total.")
             own = EmailMessage()
@@ -158,10 +182,12 @@ async def test_burst_duplicate_and_forged_replies(
             got = await wait_for(lambda: lapor_replies(), "the reporters' own replies in LAPOR!")
             await asyncio.sleep(2)  # anything forged would be on its way by now
             got = await lapor_replies() or []
-            assert sorted((r["tracking_id"], r["text"]) for r in got) == sorted([
-                (t_sms, "Malam ini masih gelap total."),
-                (t_mail, "Airnya sudah masuk ke halaman rumah warga."),
-            ]), got
+            assert sorted((r["tracking_id"], r["text"]) for r in got) == sorted(
+                [
+                    (t_sms, "Malam ini masih gelap total."),
+                    (t_mail, "Airnya sudah masuk ke halaman rumah warga."),
+                ]
+            ), got
             assert all(r.get("resolved") is not True for r in got), got
 
             # ---- a backlog burst on LAPOR!'s side, all at once ---------------------------------
@@ -171,8 +197,13 @@ async def test_burst_duplicate_and_forged_replies(
                 {"type": "status_changed", "status": "bukan_wewenang"},
                 {"type": "disposed", "agency": PUPR},
                 {"type": "status_changed", "status": "terdisposisi"},
-                {"type": "response_posted", "agency": PUPR, "author": "Admin Penghubung",
-                 "text": ANSWER, "attachments": []},
+                {
+                    "type": "response_posted",
+                    "agency": PUPR,
+                    "author": "Admin Penghubung",
+                    "text": ANSWER,
+                    "attachments": [],
+                },
             ):
                 await emit(http, sandbox, t_sms, ev)
 
@@ -184,8 +215,12 @@ async def test_burst_duplicate_and_forged_replies(
             await asyncio.sleep(3)  # a second copy (the linked record's) would arrive by now
             texts = await sms_to(smsd, OWNER_E164)
             said = items_of(texts[2:])
-            expect = [f"diteruskan kepada {KEC['name']}", f"bukan kewenangan {KEC['name']}",
-                      f"diteruskan kepada {PUPR['name']}", f"Tanggapan {PUPR['name']}"]
+            expect = [
+                f"diteruskan kepada {KEC['name']}",
+                f"bukan kewenangan {KEC['name']}",
+                f"diteruskan kepada {PUPR['name']}",
+                f"Tanggapan {PUPR['name']}",
+            ]
             assert len(said) == 4, texts
             for sentence, phrase in zip(said, expect, strict=True):
                 assert phrase in sentence, (phrase, texts)
@@ -204,7 +239,8 @@ async def test_burst_duplicate_and_forged_replies(
         shown = json.loads(out.stdout)
         assert [(r["text"], r["verified"], r["verified_by"]) for r in shown["replies"]] == [
             ("SUDAH beres, tutup saja laporannya.", False, None),
-            ("Malam ini masih gelap total.", True, "phone")]
+            ("Malam ini masih gelap total.", True, "phone"),
+        ]
         assert shown["resolved_by_reporter"] is None
         assert "reporter_reply_unverified" in [e["kind"] for e in shown["timeline"]]
     finally:

@@ -84,10 +84,15 @@ async def label_in_daemon(tmp: Path, dsn: str, followup: str) -> str:
         assert services.lapor_base_url is not None
         root = services.lapor_base_url.rsplit("/api/v1", 1)[0]
         async with aiohttp.ClientSession() as http:
-            event = {"type": "response_posted", "author": "Admin Disdukcapil", "text": ANSWER,
-                     "attachments": []}
-            async with http.post(f"{root}/_sandbox/reports/{tracking_id}/events",
-                                 json=event) as resp:
+            event = {
+                "type": "response_posted",
+                "author": "Admin Disdukcapil",
+                "text": ANSWER,
+                "attachments": [],
+            }
+            async with http.post(
+                f"{root}/_sandbox/reports/{tracking_id}/events", json=event
+            ) as resp:
                 assert resp.status == 200, await resp.text()
         assert await _until_idle(services, comp, asyncio.Event(), RunStats())
     conn = await asyncpg.connect(dsn)
@@ -106,8 +111,10 @@ async def test_a_configured_phrase_changes_the_label_the_daemon_stores(
 
     assert default_classifier()(ANSWER, 0)[0] == "acknowledgement"  # the shipped library alone
     labels = {}
-    for case, followup in (("shipped", ""),
-                           ("configured", f'[followup]\ninfo_request_phrases = ["{PHRASE}"]')):
+    for case, followup in (
+        ("shipped", ""),
+        ("configured", f'[followup]\ninfo_request_phrases = ["{PHRASE}"]'),
+    ):
         dsn = await make_database(pg_server_dsn)
         try:
             (tmp_path / case).mkdir()

@@ -80,15 +80,19 @@ async def test_demo_answers_sms_and_email_citizens(tmp_path: Path, db_dsn: str) 
     try:
         complaints = await conn.fetch(
             "SELECT id, channel, status::text AS status, lapor_tracking_id, agency_id, content "
-            "FROM complaints ORDER BY received_at")
+            "FROM complaints ORDER BY received_at"
+        )
         responses = await conn.fetch(
             "SELECT f.label::text AS label, f.text, f.attachments, c.agency_id, c.content "
-            "FROM followups f JOIN complaints c ON c.id = f.complaint_id")
+            "FROM followups f JOIN complaints c ON c.id = f.complaint_id"
+        )
         messages = await conn.fetch(
             "SELECT channel, state::text AS state FROM notifications "
-            "WHERE (merged_into IS NULL OR merged_into = id) AND state <> 'skipped'")
+            "WHERE (merged_into IS NULL OR merged_into = id) AND state <> 'skipped'"
+        )
         open_jobs = await conn.fetchval(
-            "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running', 'in_doubt')")
+            "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running', 'in_doubt')"
+        )
     finally:
         await conn.close()
 
@@ -112,7 +116,7 @@ async def test_demo_answers_sms_and_email_citizens(tmp_path: Path, db_dsn: str) 
                 assert "dibebastugaskan" in r["text"], r["text"]
 
     # The closing summary a visitor reads.
-    summary = out.stdout[out.stdout.index("What happened in this demo"):]
+    summary = out.stdout[out.stdout.index("What happened in this demo") :]
     assert "Complaints: 10 (2 by e-mail, 3 by SMS, 3 by web form, 2 by WhatsApp)" in summary
     for c in complaints:
         assert f"#{c['lapor_tracking_id']}" in summary

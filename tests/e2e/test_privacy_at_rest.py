@@ -48,9 +48,25 @@ TYPED_PHONE, TYPED_NIK, TYPED_MAIL = "0813-9988-7766", "6271021203850002", "saks
 SERIAL = "CAMSERIAL98765"
 
 NEEDLES = [
-    NAMED_MAIL, NAMED_NAME, ANON_MAIL, SMS_PHONE, SMS_E164, SMS_E164[1:], ANON_SMS_PHONE,
-    ANON_SMS_E164, ANON_SMS_E164[1:], FORM_NAME, FORM_PHONE, "+62" + FORM_PHONE[1:], FORM_NIK,
-    FORM_MAIL, TYPED_PHONE, TYPED_PHONE.replace("-", ""), TYPED_NIK, TYPED_MAIL, "dewi_lestari",
+    NAMED_MAIL,
+    NAMED_NAME,
+    ANON_MAIL,
+    SMS_PHONE,
+    SMS_E164,
+    SMS_E164[1:],
+    ANON_SMS_PHONE,
+    ANON_SMS_E164,
+    ANON_SMS_E164[1:],
+    FORM_NAME,
+    FORM_PHONE,
+    "+62" + FORM_PHONE[1:],
+    FORM_NIK,
+    FORM_MAIL,
+    TYPED_PHONE,
+    TYPED_PHONE.replace("-", ""),
+    TYPED_NIK,
+    TYPED_MAIL,
+    "dewi_lestari",
 ]
 B64 = re.compile(rb"[A-Za-z0-9+/=_-]{16,}")
 
@@ -88,12 +104,13 @@ async def dump(conn: asyncpg.Connection) -> dict[str, set[str]]:
     where: dict[str, set[str]] = {}
     cols = await conn.fetch(
         "SELECT table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position")
+        "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+    )
     for c in cols:
         t, col = c["table_name"], c["column_name"]
         if t == "schema_migrations":
             continue
-        expr = f'"{col}"' if c["data_type"] == "bytea" else f'convert_to("{col}"::text, \'UTF8\')'
+        expr = f'"{col}"' if c["data_type"] == "bytea" else f"convert_to(\"{col}\"::text, 'UTF8')"
         for (v,) in await conn.fetch(f'SELECT {expr} FROM "{t}" WHERE "{col}" IS NOT NULL'):
             for hit in found_in(bytes(v)):
                 where.setdefault(hit, set()).add(f"{t}.{col}")
@@ -119,10 +136,11 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
             named["Subject"] = "Jalan berlubang di Jl. Kinibalu"
             named["Message-ID"] = "<a1-privasi@mx.warga.test>"
             named["Date"] = "Sat, 28 Nov 2026 08:00:00 +0700"
-            named.set_content("Jalan di depan rumah No. 12 Jl. Kinibalu berlubang dalam sejak "
-                              "sebulan, sudah dua motor jatuh.")
-            named.add_attachment(photo, maintype="image", subtype="jpeg",
-                                 filename="lubang.jpg")
+            named.set_content(
+                "Jalan di depan rumah No. 12 Jl. Kinibalu berlubang dalam sejak "
+                "sebulan, sudah dua motor jatuh."
+            )
+            named.add_attachment(photo, maintype="image", subtype="jpeg", filename="lubang.jpg")
             anon = EmailMessage()
             anon["From"] = f"Pelapor <{ANON_MAIL}>"
             anon["To"] = intake_box
@@ -131,33 +149,50 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
             anon["Date"] = "Sat, 28 Nov 2026 08:05:00 +0700"
             anon.set_content(
                 "ANONIM Petugas kelurahan Panarung meminta Rp 50.000 untuk KTP. Saksi bisa "
-                f"dihubungi di {TYPED_PHONE} atau {TYPED_MAIL}, NIK saksi {TYPED_NIK}.")
-            anon.add_attachment(photo, maintype="image", subtype="jpeg",
-                                filename="bukti_dewi_lestari.jpg")
+                f"dihubungi di {TYPED_PHONE} atau {TYPED_MAIL}, NIK saksi {TYPED_NIK}."
+            )
+            anon.add_attachment(
+                photo, maintype="image", subtype="jpeg", filename="bukti_dewi_lestari.jpg"
+            )
             for msg in (named, anon):
                 await asyncio.to_thread(postfix.send, NAMED_MAIL, [intake_box], msg.as_bytes())
-            smsd.deliver(SMS_PHONE, "Lampu jalan di Jl. Yos Sudarso mati semua sejak minggu "
-                                    "lalu, rawan begal malam hari.")
-            smsd.deliver(ANON_SMS_PHONE, "ANONIM Ada pungli di loket Puskesmas Kayon, hubungi "
-                                         f"saya di {TYPED_PHONE} NIK {TYPED_NIK}.")
+            smsd.deliver(
+                SMS_PHONE,
+                "Lampu jalan di Jl. Yos Sudarso mati semua sejak minggu "
+                "lalu, rawan begal malam hari.",
+            )
+            smsd.deliver(
+                ANON_SMS_PHONE,
+                "ANONIM Ada pungli di loket Puskesmas Kayon, hubungi "
+                f"saya di {TYPED_PHONE} NIK {TYPED_NIK}.",
+            )
             form = aiohttp.FormData()
-            for k, v in {"isi_laporan": "Sampah menumpuk di TPS Jl. Tjilik Riwut km 2 sudah "
-                         "seminggu tidak diangkut.", "judul": "Sampah tidak diangkut",
-                         "nama": FORM_NAME, "telp": FORM_PHONE, "nik": FORM_NIK,
-                         "email": FORM_MAIL, "website": ""}.items():
+            for k, v in {
+                "isi_laporan": "Sampah menumpuk di TPS Jl. Tjilik Riwut km 2 sudah "
+                "seminggu tidak diangkut.",
+                "judul": "Sampah tidak diangkut",
+                "nama": FORM_NAME,
+                "telp": FORM_PHONE,
+                "nik": FORM_NIK,
+                "email": FORM_MAIL,
+                "website": "",
+            }.items():
                 form.add_field(k, v)
             form.add_field("foto", photo, filename="tps.jpg", content_type="image/jpeg")
-            async with http.post(f"{base}/intake/web-kota/", data=form,
-                                 allow_redirects=False) as resp:
+            async with http.post(
+                f"{base}/intake/web-kota/", data=form, allow_redirects=False
+            ) as resp:
                 assert resp.status == 303, await resp.text()
 
             async def all_answered() -> bool:
                 async with pool.acquire() as conn:
                     pushed = await conn.fetchval(
-                        "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NOT NULL")
+                        "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NOT NULL"
+                    )
                     told = await conn.fetchval(
                         "SELECT count(DISTINCT complaint_id) FROM notifications "
-                        "WHERE kind = 'ack' AND state IN ('sent', 'delivered')")
+                        "WHERE kind = 'ack' AND state IN ('sent', 'delivered')"
+                    )
                 return bool(pushed == 5 and told >= 5)
 
             await wait_for(all_answered, "five complaints pushed and acknowledged", within=120)
@@ -174,11 +209,13 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
     async with pool.acquire() as conn:
         leaks = await dump(conn)
         anonymous = await conn.fetch(
-            "SELECT id, content, lapor_tracking_id FROM complaints WHERE anonymous ORDER BY source")
+            "SELECT id, content, lapor_tracking_id FROM complaints WHERE anonymous ORDER BY source"
+        )
         files = await conn.fetch(
             "SELECT ca.complaint_id, ca.filename, a.data, c.anonymous "
             "FROM complaint_attachments ca JOIN attachments a USING (sha256) "
-            "JOIN complaints c ON c.id = ca.complaint_id")
+            "JOIN complaints c ON c.id = ca.complaint_id"
+        )
     assert leaks == {}, leaks
 
     # What LAPOR! received from the anonymous: no typed PII, no telling attachment name.
@@ -201,19 +238,26 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
     # The anonymous reporters' raw originals (kept encrypted for administrators) have lost
     # the photo's metadata too; the named reporters' keep the photo as it came.
     conf = tomllib.loads(cfg.read_text())["crypto"]
-    crypto = Crypto.from_config(CryptoConfig(
-        keys=[EncryptionKey(id=k["id"], secret=k["secret"]) for k in conf["keys"]],
-        hmac_key=conf["hmac_key"]))
+    crypto = Crypto.from_config(
+        CryptoConfig(
+            keys=[EncryptionKey(id=k["id"], secret=k["secret"]) for k in conf["keys"]],
+            hmac_key=conf["hmac_key"],
+        )
+    )
     async with pool.acquire() as conn:
         raws = await conn.fetch(
             "SELECT r.payload, r.payload_key, c.anonymous, c.channel FROM raw_items r "
-            "JOIN complaints c ON c.raw_item_id = r.id")
-    originals = {(r["channel"], r["anonymous"]): open_payload(crypto, r["payload"],
-                                                                r["payload_key"])
-                 for r in raws}
-    parts = [p.get_payload(decode=True) for p in
-             email.message_from_bytes(originals[("email", True)]).walk()
-             if p.get_content_type() == "image/jpeg"]
+            "JOIN complaints c ON c.raw_item_id = r.id"
+        )
+    originals = {
+        (r["channel"], r["anonymous"]): open_payload(crypto, r["payload"], r["payload_key"])
+        for r in raws
+    }
+    parts = [
+        p.get_payload(decode=True)
+        for p in email.message_from_bytes(originals[("email", True)]).walk()
+        if p.get_content_type() == "image/jpeg"
+    ]
     assert len(parts) == 1 and parts[0].startswith(b"\xff\xd8")
     assert SERIAL.encode() not in parts[0] and NAMED_NAME.encode() not in parts[0]
     assert SERIAL.encode() in originals[("web", False)]

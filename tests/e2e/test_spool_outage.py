@@ -58,8 +58,7 @@ class CuttableProxy:
         try:
             host, port = self.target
             if host.startswith("/"):
-                up_reader, up_writer = await asyncio.open_unix_connection(
-                    f"{host}/.s.PGSQL.{port}")
+                up_reader, up_writer = await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}")
             else:
                 up_reader, up_writer = await asyncio.open_connection(host, port)
         except OSError:
@@ -113,38 +112,57 @@ async def proxy(db_dsn: str) -> AsyncIterator[tuple[CuttableProxy, str]]:
 
 
 def _form(i: int) -> dict[str, str]:
-    return {"isi_laporan": f"Saluran air di gang Melati nomor {i} tersumbat sampah sejak "
-                           "minggu lalu, air meluap ke jalan.",
-            "nama": "", "telp": "", "nik": "", "website": ""}
+    return {
+        "isi_laporan": f"Saluran air di gang Melati nomor {i} tersumbat sampah sejak "
+        "minggu lalu, air meluap ke jalan.",
+        "nama": "",
+        "telp": "",
+        "nik": "",
+        "website": "",
+    }
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_intakes_spool_while_the_database_is_cut_and_lose_nothing(
-        proxy: tuple[CuttableProxy, str], db_dsn: str, tmp_path: Path) -> None:
+    proxy: tuple[CuttableProxy, str], db_dsn: str, tmp_path: Path
+) -> None:
     cut, proxied_dsn = proxy
-    sms_cfg = SourceConfig(name="sms-gw", kind="sms_http",
-                           options={"secret": SECRET, "timezone": "UTC"})
-    form_cfg = SourceConfig(name="web-pupr", kind="form_http",
-                            options={"rate_limit_per_min": 100_000, "rate_burst": 100_000})
-    settings = Settings(demo=True, data_dir=tmp_path, sources=[sms_cfg, form_cfg],
-                        spool=SpoolConfig(dir=tmp_path / "spool", db_timeout_s=5.0,
-                                          drain_interval_s=0.5))
+    sms_cfg = SourceConfig(
+        name="sms-gw", kind="sms_http", options={"secret": SECRET, "timezone": "UTC"}
+    )
+    form_cfg = SourceConfig(
+        name="web-pupr",
+        kind="form_http",
+        options={"rate_limit_per_min": 100_000, "rate_burst": 100_000},
+    )
+    settings = Settings(
+        demo=True,
+        data_dir=tmp_path,
+        sources=[sms_cfg, form_cfg],
+        spool=SpoolConfig(dir=tmp_path / "spool", db_timeout_s=5.0, drain_interval_s=0.5),
+    )
     pool = await create_pool(proxied_dsn, min_size=1, max_size=8, timeout=1.0)
     runner: web.AppRunner | None = None
     stop = asyncio.Event()
     drain: asyncio.Task[None] | None = None
     try:
         async with aiohttp.ClientSession() as http:
-            services = Services(settings=settings, pool=pool, http=http,
-                                crypto=Crypto.from_config(CryptoConfig(), demo=True),
-                                queue=JobQueue(pool, settings.queue, owner="test-spool"))
+            services = Services(
+                settings=settings,
+                pool=pool,
+                http=http,
+                crypto=Crypto.from_config(CryptoConfig(), demo=True),
+                queue=JobQueue(pool, settings.queue, owner="test-spool"),
+            )
             sms = build_source(sms_cfg, services)
             form = build_source(form_cfg, services)
             services = with_sources(services, {"sms-gw": sms, "web-pupr": form})
             spool = ensure_spool(services)
-            app = make_app(services, extra=[("/intake/sms-gw", sms.routes()),
-                                            ("/intake/web-pupr", form.routes())])
+            app = make_app(
+                services,
+                extra=[("/intake/sms-gw", sms.routes()), ("/intake/web-pupr", form.routes())],
+            )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             port = free_port()
@@ -155,16 +173,22 @@ async def test_intakes_spool_while_the_database_is_cut_and_lose_nothing(
             statuses: list[int] = []
 
             async def send_sms(i: int) -> None:
-                async with http.post(f"{base}/intake/sms-gw/webhook", json={
-                        "id": f"m{i}", "from": f"0812{i:07d}",
-                        "text": f"Lampu jalan di RT {i} padam sudah tiga malam"},
-                        headers={"X-Satukanal-Secret": SECRET}) as resp:
+                async with http.post(
+                    f"{base}/intake/sms-gw/webhook",
+                    json={
+                        "id": f"m{i}",
+                        "from": f"0812{i:07d}",
+                        "text": f"Lampu jalan di RT {i} padam sudah tiga malam",
+                    },
+                    headers={"X-Satukanal-Secret": SECRET},
+                ) as resp:
                     await resp.read()
                     statuses.append(resp.status)
 
             async def send_form(i: int) -> None:
-                async with http.post(f"{base}/intake/web-pupr/", data=_form(i),
-                                     allow_redirects=False) as resp:
+                async with http.post(
+                    f"{base}/intake/web-pupr/", data=_form(i), allow_redirects=False
+                ) as resp:
                     await resp.read()
                     statuses.append(200 if resp.status == 303 else resp.status)
 

@@ -44,8 +44,13 @@ class DieAfterSend:
 async def main(dsn: str, cfg_json: str) -> None:
     pool = await create_pool(dsn, min_size=1, max_size=2)
     cfg = SourceConfig.model_validate(json.loads(cfg_json))
-    services = make_services(pool, Clock(dt.datetime.now(dt.UTC)), sources=[cfg],
-                             notify={"merge_window_s": 0}, queue={"lease_s": 1.0})
+    services = make_services(
+        pool,
+        Clock(dt.datetime.now(dt.UTC)),
+        sources=[cfg],
+        notify={"merge_window_s": 0},
+        queue={"lease_s": 1.0},
+    )
     src = build_source(cfg, services)
     sinks = {name: DieAfterSend(s) for name, s in sinks_of({src.name: src}).items()}
     await Worker(services.queue, {"notify": make_notify_handler(services, sinks)}).run_once()

@@ -45,8 +45,14 @@ PHONE = "081377778888"
 
 def _smtp(postfix: Postfix, mailbox: str) -> dict[str, Any]:
     # Replies come from our own mailbox: the server's reports come back where we read.
-    return {"host": "127.0.0.1", "port": postfix.smtp_port, "tls": "none",
-            "from_address": mailbox, "message_id_domain": "kota.test", "timeout_s": 20}
+    return {
+        "host": "127.0.0.1",
+        "port": postfix.smtp_port,
+        "tls": "none",
+        "from_address": mailbox,
+        "message_id_domain": "kota.test",
+        "timeout_s": 20,
+    }
 
 
 class BouncingPostfix(Postfix):
@@ -57,16 +63,24 @@ class BouncingPostfix(Postfix):
         if args == ("check",):  # main.cf is written, the server not started yet
             cfg = self.root / "etc"
             (cfg / "transport").write_text(
-                "/^tidak\\.ada@kota\\.test$/ error:5.1.1 mailbox tidak.ada@kota.test unknown\n")
+                "/^tidak\\.ada@kota\\.test$/ error:5.1.1 mailbox tidak.ada@kota.test unknown\n"
+            )
             (cfg / "refuse").write_text(
-                "/^ditolak@kota\\.test$/ REJECT 5.7.1 mailbox ditolak@kota.test refuses mail\n")
-            main = (cfg / "main.cf").read_text().replace(
-                "smtpd_recipient_restrictions = permit_mynetworks, reject",
-                f"smtpd_recipient_restrictions = check_recipient_access regexp:{cfg}/refuse,"
-                " permit_mynetworks, reject")
+                "/^ditolak@kota\\.test$/ REJECT 5.7.1 mailbox ditolak@kota.test refuses mail\n"
+            )
+            main = (
+                (cfg / "main.cf")
+                .read_text()
+                .replace(
+                    "smtpd_recipient_restrictions = permit_mynetworks, reject",
+                    f"smtpd_recipient_restrictions = check_recipient_access regexp:{cfg}/refuse,"
+                    " permit_mynetworks, reject",
+                )
+            )
             (cfg / "main.cf").write_text(
                 main + f"transport_maps = regexp:{cfg}/transport\n"
-                "smtpd_reject_unlisted_recipient = no\n")
+                "smtpd_reject_unlisted_recipient = no\n"
+            )
         super()._postfix(*args)
 
 
@@ -96,41 +110,66 @@ async def _run_jobs(services: Any, sinks: Any) -> int:
 
 async def _notifications(pool: asyncpg.Pool, cid: Any) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
-        return list(await conn.fetch(
-            "SELECT id, channel, source, state::text AS state, detail, external_id, retry_of,"
-            " body, body_enc FROM notifications WHERE complaint_id = $1 ORDER BY created_at, id",
-            cid))
+        return list(
+            await conn.fetch(
+                "SELECT id, channel, source, state::text AS state, detail, external_id, retry_of,"
+                " body, body_enc FROM notifications WHERE complaint_id = $1"
+                " ORDER BY created_at, id",
+                cid,
+            )
+        )
 
 
 async def _ack(services: Any, cid: Any) -> None:
     async with services.pool.acquire() as conn:
-        await services.queue.enqueue(conn, "notify", complaint_id=cid,
-                                     payload={"event": "lapor_pushed"},
-                                     dedup_key=f"notify:pushed:{cid}")
+        await services.queue.enqueue(
+            conn,
+            "notify",
+            complaint_id=cid,
+            payload={"event": "lapor_pushed"},
+            dedup_key=f"notify:pushed:{cid}",
+        )
 
 
 async def test_bounce_fails_the_email_and_falls_back_to_sms(
     pool: asyncpg.Pool, dovecot: Dovecot, bouncing: Postfix, mailbox: str, gammu_dsn: str
 ) -> None:
     mail_cfg = imap_config(dovecot, mailbox, "email-kota", smtp=_smtp(bouncing, mailbox))
-    sms_cfg = SourceConfig(name="sms-gammu", kind="gammu",
-                           options={"driver": "pgsql", "dsn": gammu_dsn, "timezone": "UTC"})
+    sms_cfg = SourceConfig(
+        name="sms-gammu",
+        kind="gammu",
+        options={"driver": "pgsql", "dsn": gammu_dsn, "timezone": "UTC"},
+    )
     clock = Clock(dt.datetime.now(dt.UTC))
     services = make_services(
-        pool, clock, sources=[mail_cfg, sms_cfg],
-        notify={"merge_window_s": 0, "retry_backoff_s": [600],
-                "fallback_sources": {"sms": "sms-gammu", "email": "email-kota"}})
+        pool,
+        clock,
+        sources=[mail_cfg, sms_cfg],
+        notify={
+            "merge_window_s": 0,
+            "retry_backoff_s": [600],
+            "fallback_sources": {"sms": "sms-gammu", "email": "email-kota"},
+        },
+    )
     mail = build_source(mail_cfg, services)
     sms = build_source(sms_cfg, services)
     sinks = sinks_of({mail.name: mail, sms.name: sms})
     try:
-        bad = await add_complaint(services, source="email-kota", tracking_id="1916452",
-                                  reporter=Reporter(email=UNKNOWN, phone=PHONE))
-        good = await add_complaint(services, source="email-kota", tracking_id="1916453",
-                                   reporter=Reporter(email=CITIZEN))
-        refused = await add_complaint(services, source="email-kota", tracking_id="1916454",
-                                      reporter=Reporter(email="ditolak@kota.test",
-                                                        phone="081311110000"))
+        bad = await add_complaint(
+            services,
+            source="email-kota",
+            tracking_id="1916452",
+            reporter=Reporter(email=UNKNOWN, phone=PHONE),
+        )
+        good = await add_complaint(
+            services, source="email-kota", tracking_id="1916453", reporter=Reporter(email=CITIZEN)
+        )
+        refused = await add_complaint(
+            services,
+            source="email-kota",
+            tracking_id="1916454",
+            reporter=Reporter(email="ditolak@kota.test", phone="081311110000"),
+        )
         await _ack(services, bad)
         await _ack(services, good)
         await _ack(services, refused)
@@ -163,10 +202,11 @@ async def test_bounce_fails_the_email_and_falls_back_to_sms(
         # An unknown mailbox or a refusal does not heal by waiting: straight to the phone.
         assert await _run_jobs(services, sinks) == 2
         assert [(n["channel"], n["state"]) for n in await _notifications(pool, refused)] == [
-            ("email", "failed"), ("sms", "sent")]
+            ("email", "failed"),
+            ("sms", "sent"),
+        ]
         chain = await _notifications(pool, bad)
-        assert [(n["channel"], n["state"]) for n in chain] == [("email", "failed"),
-                                                              ("sms", "sent")]
+        assert [(n["channel"], n["state"]) for n in chain] == [("email", "failed"), ("sms", "sent")]
         again = chain[1]
         assert again["retry_of"] == failed["id"] and again["body"] is None  # kept sealed
         assert "1916452" in (open_body(services.crypto, again) or "")
@@ -174,16 +214,24 @@ async def test_bounce_fails_the_email_and_falls_back_to_sms(
         try:
             outbox = await gammu.fetch(
                 'SELECT "DestinationNumber", "TextDecoded" FROM outbox WHERE "CreatorID" = $1',
-                str(again["id"]))
+                str(again["id"]),
+            )
         finally:
             await gammu.close()
         assert [r["DestinationNumber"] for r in outbox] == [PHONE]
         assert "1916452" in outbox[0]["TextDecoded"]
         async with pool.acquire() as conn:
-            kinds = [r["kind"] for r in await conn.fetch(
-                "SELECT kind FROM events WHERE complaint_id = $1 ORDER BY id", bad)]
-        assert kinds == ["notification_sent", "notification_redelivery_planned",
-                         "notification_sent"]
+            kinds = [
+                r["kind"]
+                for r in await conn.fetch(
+                    "SELECT kind FROM events WHERE complaint_id = $1 ORDER BY id", bad
+                )
+            ]
+        assert kinds == [
+            "notification_sent",
+            "notification_redelivery_planned",
+            "notification_sent",
+        ]
         # The DSN read again (a re-pull after a crash) changes nothing.
         await mail.close()
         mail2 = build_source(mail_cfg.model_copy(update={"name": "email-kota"}), services)
@@ -192,7 +240,9 @@ async def test_bounce_fails_the_email_and_falls_back_to_sms(
         finally:
             await mail2.close()
         assert [(n["channel"], n["state"]) for n in await _notifications(pool, bad)] == [
-            ("email", "failed"), ("sms", "sent")]
+            ("email", "failed"),
+            ("sms", "sent"),
+        ]
     finally:
         await mail.close()
         await sms.close()
@@ -202,20 +252,30 @@ async def test_sigkill_between_smtp_send_and_record_never_sends_twice(
     pool: asyncpg.Pool, db_dsn: str, dovecot: Dovecot, postfix: Postfix, mailbox: str
 ) -> None:
     citizen = dovecot.fresh_mailbox()
-    mail_cfg = imap_config(dovecot, mailbox, "email-kota", smtp=_smtp(postfix, mailbox)
-                           | {"request_dsn": False})
+    mail_cfg = imap_config(
+        dovecot, mailbox, "email-kota", smtp=_smtp(postfix, mailbox) | {"request_dsn": False}
+    )
     clock = Clock(dt.datetime.now(dt.UTC))
-    services = make_services(pool, clock, sources=[mail_cfg], notify={"merge_window_s": 0},
-                             queue={"lease_s": 1.0})
-    cid = await add_complaint(services, source="email-kota", tracking_id="1916460",
-                              reporter=Reporter(email=citizen))
+    services = make_services(
+        pool, clock, sources=[mail_cfg], notify={"merge_window_s": 0}, queue={"lease_s": 1.0}
+    )
+    cid = await add_complaint(
+        services, source="email-kota", tracking_id="1916460", reporter=Reporter(email=citizen)
+    )
     await _ack(services, cid)
     cfg = json.loads(mail_cfg.model_dump_json())
     cfg["options"]["password"] = mail_cfg.options["password"]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.email.notify_kill_child", db_dsn, json.dumps(cfg),
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "tests.email.notify_kill_child",
+        db_dsn,
+        json.dumps(cfg),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _out, err = await asyncio.wait_for(proc.communicate(), 90)
     assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
     await wait_delivered(dovecot, citizen, 1)

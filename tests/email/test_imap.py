@@ -30,8 +30,11 @@ def _name_of(payload: bytes, originals: dict[str, bytes]) -> str:
     if not hits:  # Postfix puts a blank line after what it takes for the header block
         hits = [n for n, raw in originals.items() if payload.endswith(raw[-60:])]
     if not hits:  # an anonymous reporter's mail is re-serialised without photo metadata
-        ids = {n: m.group() for n, raw in originals.items()
-               if (m := re.search(rb"(?im)^Message-ID:[^\r\n]+", raw))}
+        ids = {
+            n: m.group()
+            for n, raw in originals.items()
+            if (m := re.search(rb"(?im)^Message-ID:[^\r\n]+", raw))
+        }
         hits = [n for n, mid in ids.items() if mid in payload]
     assert len(hits) == 1, f"payload matches {hits}: {payload[:300]!r}"
     return hits[0]

@@ -132,14 +132,21 @@ async def test_outbox_errors_name_the_key(pool, tmp_path: Path) -> None:
         await src.sink().send(Origin(source=src.name, channel="email", address=None), msg)
     assert not (tmp_path / "terkirim").exists()
 
-    cfg = SourceConfig(name="email-kota", kind="maildir", options={
-        "path": str(tmp_path / "Maildir"),
-        "outbox": {"path": str(tmp_path), "from_address": "pengaduan@kota.test"},
-        "smtp": {"host": "127.0.0.1", "from_address": "pengaduan@kota.test"},
-    })
+    cfg = SourceConfig(
+        name="email-kota",
+        kind="maildir",
+        options={
+            "path": str(tmp_path / "Maildir"),
+            "outbox": {"path": str(tmp_path), "from_address": "pengaduan@kota.test"},
+            "smtp": {"host": "127.0.0.1", "from_address": "pengaduan@kota.test"},
+        },
+    )
     with pytest.raises(ConfigError, match="smtp and outbox are both set"):
         build_source(cfg, make_services(pool, [cfg]))
-    cfg = SourceConfig(name="email-kota", kind="maildir", options={
-        "path": str(tmp_path / "Maildir"), "outbox": {"path": str(tmp_path)}})
+    cfg = SourceConfig(
+        name="email-kota",
+        kind="maildir",
+        options={"path": str(tmp_path / "Maildir"), "outbox": {"path": str(tmp_path)}},
+    )
     with pytest.raises(ConfigError, match=r"sources\.email-kota\.options\.outbox\.from_address"):
         build_source(cfg, make_services(pool, [cfg]))

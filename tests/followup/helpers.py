@@ -31,8 +31,7 @@ class Clock:
 
 
 def make_services(pool: asyncpg.Pool, clock: Clock, **settings: Any) -> Services:
-    return runtime(pool, settings=Settings(demo=True, **settings), clock=clock,
-                   queue_clock=clock)
+    return runtime(pool, settings=Settings(demo=True, **settings), clock=clock, queue_clock=clock)
 
 
 @dataclass
@@ -60,11 +59,18 @@ class RecordingSink:
 
 
 async def add_complaint(
-    services: Services, *, channel: str = "email", source: str = "mail",
-    reporter: Reporter | None = None, tracking_id: str | None = "1916449",
-    created_at: dt.datetime | None = None, agency_id: str | None = None,
-    agency_name: str | None = None, status: str = "belum_terverifikasi",
-    anonymous: bool = False, origin: dict[str, Any] | None = None,
+    services: Services,
+    *,
+    channel: str = "email",
+    source: str = "mail",
+    reporter: Reporter | None = None,
+    tracking_id: str | None = "1916449",
+    created_at: dt.datetime | None = None,
+    agency_id: str | None = None,
+    agency_name: str | None = None,
+    status: str = "belum_terverifikasi",
+    anonymous: bool = False,
+    origin: dict[str, Any] | None = None,
     title: str = "Jalan berlubang di Jl. RTA Milono",
 ) -> uuid.UUID:
     cid = uuid.uuid4()
@@ -78,16 +84,37 @@ async def add_complaint(
                 "INSERT INTO reporters (id, key_id, name_enc, email_enc, phone_enc, nik_enc,"
                 " email_hash, phone_hash, nik_hash, nik_valid)"
                 " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-                s.id, s.key_id, s.name_enc, s.email_enc, s.phone_enc, s.nik_enc,
-                s.email_hash, s.phone_hash, s.nik_hash, s.nik_valid)
+                s.id,
+                s.key_id,
+                s.name_enc,
+                s.email_enc,
+                s.phone_enc,
+                s.nik_enc,
+                s.email_hash,
+                s.phone_hash,
+                s.nik_hash,
+                s.nik_valid,
+            )
         await conn.execute(
             "INSERT INTO complaints (id, source, channel, reporter_id, title, content, agency_id,"
             " agency_name, anonymous, status, status_at, lapor_tracking_id, lapor_created_at,"
             " origin, received_at)"
             " VALUES ($1,$2,$3,$4,$5,'Jalan rusak parah sejak dua bulan lalu.',$6,$7,$8,$9,$10,"
             " $11,$12,$13,$10)",
-            cid, source, channel, rid, title, agency_id, agency_name, anonymous, status,
-            created_at, tracking_id, created_at if tracking_id else None, origin or {})
+            cid,
+            source,
+            channel,
+            rid,
+            title,
+            agency_id,
+            agency_name,
+            anonymous,
+            status,
+            created_at,
+            tracking_id,
+            created_at if tracking_id else None,
+            origin or {},
+        )
     return cid
 
 
@@ -97,9 +124,13 @@ _seq = 0
 def event(tracking_id: str, type_: str, at: dt.datetime, **fields: Any) -> LaporEvent:
     global _seq
     _seq += 1
-    body: dict[str, Any] = {"event_id": f"e-{uuid.uuid4().hex[:10]}-{_seq}",
-                            "tracking_id": tracking_id, "type": type_, "at": at.isoformat(),
-                            **fields}
+    body: dict[str, Any] = {
+        "event_id": f"e-{uuid.uuid4().hex[:10]}-{_seq}",
+        "tracking_id": tracking_id,
+        "type": type_,
+        "at": at.isoformat(),
+        **fields,
+    }
     return LaporEvent.model_validate({**body, "raw": json.loads(json.dumps(body))})
 
 
@@ -112,6 +143,9 @@ async def apply_events(services: Services, *events: LaporEvent) -> None:
 
 async def notify_jobs(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
-        return list(await conn.fetch(
-            "SELECT id, payload, complaint_id, state, run_after FROM jobs WHERE kind = 'notify'"
-            " ORDER BY id"))
+        return list(
+            await conn.fetch(
+                "SELECT id, payload, complaint_id, state, run_after FROM jobs WHERE kind = 'notify'"
+                " ORDER BY id"
+            )
+        )

@@ -54,19 +54,25 @@ async def _run_all(services: Any, sink: Any, clock: Clock) -> None:
 
 async def _states(pool: asyncpg.Pool) -> list[tuple[str, str | None, int]]:
     async with pool.acquire() as conn:
-        return [(r["state"], r["detail"], r["attempts"]) for r in await conn.fetch(
-            "SELECT state::text, detail, attempts FROM notifications ORDER BY created_at")]
+        return [
+            (r["state"], r["detail"], r["attempts"])
+            for r in await conn.fetch(
+                "SELECT state::text, detail, attempts FROM notifications ORDER BY created_at"
+            )
+        ]
 
 
 async def test_in_doubt_complaint_notification_is_not_sent_twice(pool: asyncpg.Pool) -> None:
     clock = Clock(T0)
     services = make_services(pool, clock, notify={"merge_window_s": 0})
     sink = FlakyGateway(fail_with=InDoubtError)
-    cid = await add_complaint(services, channel="sms", source="sms",
-                              reporter=Reporter(phone="081300005555"))
+    cid = await add_complaint(
+        services, channel="sms", source="sms", reporter=Reporter(phone="081300005555")
+    )
     async with pool.acquire() as conn:
-        await services.queue.enqueue(conn, "notify", complaint_id=cid,
-                                     payload={"event": "lapor_pushed"}, dedup_key="n:ack")
+        await services.queue.enqueue(
+            conn, "notify", complaint_id=cid, payload={"event": "lapor_pushed"}, dedup_key="n:ack"
+        )
     await _run_all(services, sink, clock)
     assert len(sink.sent) == 1
     assert await _states(pool) == [("sent", IN_DOUBT, 2)]
@@ -76,11 +82,13 @@ async def test_refused_before_sending_is_sent_on_the_retry(pool: asyncpg.Pool) -
     clock = Clock(T0)
     services = make_services(pool, clock, notify={"merge_window_s": 0})
     sink = FlakyGateway(fail_with=TransientError)
-    cid = await add_complaint(services, channel="sms", source="sms",
-                              reporter=Reporter(phone="081300006666"))
+    cid = await add_complaint(
+        services, channel="sms", source="sms", reporter=Reporter(phone="081300006666")
+    )
     async with pool.acquire() as conn:
-        await services.queue.enqueue(conn, "notify", complaint_id=cid,
-                                     payload={"event": "lapor_pushed"}, dedup_key="n:ack")
+        await services.queue.enqueue(
+            conn, "notify", complaint_id=cid, payload={"event": "lapor_pushed"}, dedup_key="n:ack"
+        )
     await _run_all(services, sink, clock)
     assert len(sink.sent) == 1
     assert await _states(pool) == [("sent", "accepted", 2)]
@@ -92,9 +100,17 @@ async def test_in_doubt_usage_answer_is_not_sent_twice(pool: asyncpg.Pool) -> No
     sink = FlakyGateway(fail_with=InDoubtError)
     async with pool.acquire() as conn:
         await services.queue.enqueue(
-            conn, "notify", complaint_id=None, dedup_key="usage:x",
-            payload={"event": "usage", "text": "Ketik ANONIM", "source": "sms",
-                     "address": "081300007777"})
+            conn,
+            "notify",
+            complaint_id=None,
+            dedup_key="usage:x",
+            payload={
+                "event": "usage",
+                "text": "Ketik ANONIM",
+                "source": "sms",
+                "address": "081300007777",
+            },
+        )
     await _run_all(services, sink, clock)
     assert len(sink.sent) == 1
     assert await _states(pool) == [("sent", IN_DOUBT, 2)]

@@ -23,9 +23,12 @@ T0 = dt.datetime(2027, 7, 5, 2, 0, tzinfo=dt.UTC)
 async def _usage(services: Any, address: str, text: str, key: str) -> None:
     async with services.pool.acquire() as conn:
         await services.queue.enqueue(
-            conn, "notify", complaint_id=None,
+            conn,
+            "notify",
+            complaint_id=None,
             payload={"event": "usage", "text": text, "source": "sms", "address": address},
-            dedup_key=f"usage:{key}")
+            dedup_key=f"usage:{key}",
+        )
 
 
 async def _drain(services: Any, sinks: Any) -> int:
@@ -38,9 +41,12 @@ async def _drain(services: Any, sinks: Any) -> int:
 
 async def _rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
-        return list(await conn.fetch(
-            "SELECT kind, state::text AS state, detail, complaint_id FROM notifications"
-            " ORDER BY created_at, id"))
+        return list(
+            await conn.fetch(
+                "SELECT kind, state::text AS state, detail, complaint_id FROM notifications"
+                " ORDER BY created_at, id"
+            )
+        )
 
 
 def test_short_codes_and_alphanumeric_senders_are_no_phones() -> None:
@@ -61,15 +67,18 @@ async def test_no_answer_to_operator_promotions_and_short_codes(pool: asyncpg.Po
     assert await _drain(services, {"sms": sink}) == 3
     assert [o.address for o, _m in sink.sent] == ["081377778888"]
     states = [(r["state"], (r["detail"] or "").split(":")[0]) for r in await _rows(pool)]
-    assert sorted(states) == sorted([("skipped", "alphanumeric sender"),
-                                     ("skipped", "short code"), ("sent", "accepted")])
+    assert sorted(states) == sorted(
+        [("skipped", "alphanumeric sender"), ("skipped", "short code"), ("sent", "accepted")]
+    )
 
 
 async def test_rate_limit_and_identical_message_loop(pool: asyncpg.Pool) -> None:
     clock = Clock(T0)
-    services = make_services(pool, clock, notify={"merge_window_s": 0,
-                                                  "max_per_address_per_hour": 3,
-                                                  "identical_limit": 2})
+    services = make_services(
+        pool,
+        clock,
+        notify={"merge_window_s": 0, "max_per_address_per_hour": 3, "identical_limit": 2},
+    )
     sink = RecordingSink()
     # An auto-responder answering every message with the same text: we answer twice, then stop.
     for i in range(4):
@@ -98,19 +107,26 @@ async def test_rate_limit_and_identical_message_loop(pool: asyncpg.Pool) -> None
 
 async def test_complaint_notifications_count_against_the_same_limit(pool: asyncpg.Pool) -> None:
     clock = Clock(T0)
-    services = make_services(pool, clock, notify={"merge_window_s": 0,
-                                                  "max_per_address_per_hour": 1})
+    services = make_services(
+        pool, clock, notify={"merge_window_s": 0, "max_per_address_per_hour": 1}
+    )
     sink = RecordingSink()
-    cid = await add_complaint(services, channel="sms", source="sms",
-                              reporter=Reporter(phone="081300004444"))
+    cid = await add_complaint(
+        services, channel="sms", source="sms", reporter=Reporter(phone="081300004444")
+    )
     for ev in ("lapor_pushed", "sunset"):  # one after the other: not merged into one
         async with pool.acquire() as conn:
-            await services.queue.enqueue(conn, "notify", complaint_id=cid,
-                                         payload={"event": ev}, dedup_key=f"n:{ev}:{cid}")
+            await services.queue.enqueue(
+                conn, "notify", complaint_id=cid, payload={"event": ev}, dedup_key=f"n:{ev}:{cid}"
+            )
         await _drain(services, {"sms": sink})
         clock.now += dt.timedelta(minutes=5)
     assert len(sink.sent) == 1, await _rows(pool)
     async with pool.acquire() as conn:
-        events = [(r["kind"], r["data"].get("reason", "")[:10]) for r in await conn.fetch(
-            "SELECT kind, data FROM events WHERE complaint_id = $1 ORDER BY id", cid)]
+        events = [
+            (r["kind"], r["data"].get("reason", "")[:10])
+            for r in await conn.fetch(
+                "SELECT kind, data FROM events WHERE complaint_id = $1 ORDER BY id", cid
+            )
+        ]
     assert ("notification_held", "rate limit") in events

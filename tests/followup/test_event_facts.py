@@ -30,9 +30,14 @@ def _burst(tracking_id: str, *, decline_names_agency: bool) -> list:
         event(tracking_id, "status_changed", _at(3), status="bukan_wewenang", **decline),
         event(tracking_id, "disposed", _at(4), agency=PUPR),
         event(tracking_id, "status_changed", _at(5), status="terdisposisi", agency=PUPR),
-        event(tracking_id, "response_posted", _at(6), agency=PUPR,
-              author="Admin Penghubung Dinas PUPR",
-              text="Telah dilakukan penambalan lubang pada 8 Juli 2025 sepanjang 40 meter."),
+        event(
+            tracking_id,
+            "response_posted",
+            _at(6),
+            agency=PUPR,
+            author="Admin Penghubung Dinas PUPR",
+            text="Telah dilakukan penambalan lubang pada 8 Juli 2025 sepanjang 40 meter.",
+        ),
     ]
 
 
@@ -49,15 +54,24 @@ def _sentences(text: str) -> list[str]:
 async def test_backlog_burst_by_sms_names_the_agency_of_each_event(pool) -> None:
     services = make_services(pool, Clock(T0), notify={"merge_window_s": 0})
     sink = RecordingSink()
-    await add_complaint(services, channel="sms", source="gammu", tracking_id="1916501",
-                        reporter=Reporter(phone="+6281234500001"), status="terverifikasi")
+    await add_complaint(
+        services,
+        channel="sms",
+        source="gammu",
+        tracking_id="1916501",
+        reporter=Reporter(phone="+6281234500001"),
+        status="terverifikasi",
+    )
     # The whole backlog is applied before any notify job runs.
     await apply_events(services, *_burst("1916501", decline_names_agency=True))
     await _drain(services, {"gammu": sink})
     # Jobs of one burst run together and may share one message: read it item by item.
-    items = [part for _o, m in sink.sent
-             for part in re.split(r"\s+(?=Laporan #|Tanggapan )", m.text)
-             if part.startswith(("Laporan #", "Tanggapan "))]
+    items = [
+        part
+        for _o, m in sink.sent
+        for part in re.split(r"\s+(?=Laporan #|Tanggapan )", m.text)
+        if part.startswith(("Laporan #", "Tanggapan "))
+    ]
     assert len(items) == 4, items
     assert "diteruskan kepada Kecamatan Jekan Raya" in items[0]
     assert "bukan kewenangan Kecamatan Jekan Raya" in items[1]
@@ -74,8 +88,14 @@ async def test_merged_burst_by_email_keeps_each_agency_in_its_sentence(pool) -> 
     clock = Clock(T0)
     services = make_services(pool, clock, notify={"merge_window_s": 60})
     sink = RecordingSink()
-    await add_complaint(services, channel="email", source="mail", tracking_id="1916502",
-                        reporter=Reporter(email="warga@example.org"), status="terverifikasi")
+    await add_complaint(
+        services,
+        channel="email",
+        source="mail",
+        tracking_id="1916502",
+        reporter=Reporter(email="warga@example.org"),
+        status="terverifikasi",
+    )
     # LAPOR! leaves the agency out of the "not our authority" event: the agency it applies
     # to is the one the complaint had at that moment, not the one it was moved to after.
     await apply_events(services, *_burst("1916502", decline_names_agency=False))
@@ -83,7 +103,7 @@ async def test_merged_burst_by_email_keeps_each_agency_in_its_sentence(pool) -> 
     assert sink.sent == []
     clock.now = T0 + dt.timedelta(minutes=2)
     await _drain(services, {"mail": sink})
-    (_o, msg), = sink.sent
+    ((_o, msg),) = sink.sent
     sentences = _sentences(msg.text)
     about = {
         "diteruskan kepada Kecamatan Jekan Raya": 1,
@@ -100,13 +120,20 @@ async def test_merged_burst_by_email_keeps_each_agency_in_its_sentence(pool) -> 
 
 async def test_status_job_payload_carries_agency_status_and_response_id(pool) -> None:
     services = make_services(pool, Clock(T0))
-    cid = await add_complaint(services, channel="sms", source="gammu", tracking_id="1916503",
-                              reporter=Reporter(phone="+6281234500003"), status="terverifikasi")
+    cid = await add_complaint(
+        services,
+        channel="sms",
+        source="gammu",
+        tracking_id="1916503",
+        reporter=Reporter(phone="+6281234500003"),
+        status="terverifikasi",
+    )
     burst = _burst("1916503", decline_names_agency=False)
     await apply_events(services, *burst)
     async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT payload FROM jobs WHERE kind = 'notify' AND"
-                                " complaint_id = $1 ORDER BY id", cid)
+        rows = await conn.fetch(
+            "SELECT payload FROM jobs WHERE kind = 'notify' AND complaint_id = $1 ORDER BY id", cid
+        )
     payloads = [dict(r["payload"]) for r in rows]
     assert [(p["event"], p.get("status"), p["agency_name"]) for p in payloads] == [
         ("status_changed", "terdisposisi", KEC["name"]),

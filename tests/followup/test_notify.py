@@ -33,12 +33,15 @@ LONG_RESPONSE = (
     "sepanjang 40 meter di Jl. RTA Milono km 5 depan SDN 4 Langkai, serta memasang rambu "
     "peringatan sementara. Pekerjaan pengaspalan ulang akan dilanjutkan setelah musim hujan. "
     "Apabila masih terdapat kerusakan silakan sampaikan kembali melalui kanal ini. Salam, "
-    "Admin Penghubung Dinas PUPR.")
+    "Admin Penghubung Dinas PUPR."
+)
 
 
 def _settings(window: float = 0.0, **notify: object) -> dict:
-    return {"notify": {"merge_window_s": window, **notify},
-            "http": {"public_base_url": "https://lapor.palangkaraya.go.id/"}}
+    return {
+        "notify": {"merge_window_s": window, **notify},
+        "http": {"public_base_url": "https://lapor.palangkaraya.go.id/"},
+    }
 
 
 async def _run(services, sinks) -> int:
@@ -50,12 +53,19 @@ async def test_ack_by_email_with_tracking_id_subject_and_html(pool) -> None:
     clock = Clock(T0)
     services = make_services(pool, clock, **_settings())
     sink = RecordingSink()
-    cid = await add_complaint(services, reporter=Reporter(email="warga@example.org", name="Budi"),
-                              origin={"subject": "Jalan rusak", "message_id": "<a@b>"})
+    cid = await add_complaint(
+        services,
+        reporter=Reporter(email="warga@example.org", name="Budi"),
+        origin={"subject": "Jalan rusak", "message_id": "<a@b>"},
+    )
     async with pool.acquire() as conn:
-        await services.queue.enqueue(conn, "notify", complaint_id=cid,
-                                     payload={"event": "lapor_pushed", "tracking_id": "1916449"},
-                                     dedup_key=f"notify:pushed:{cid}")
+        await services.queue.enqueue(
+            conn,
+            "notify",
+            complaint_id=cid,
+            payload={"event": "lapor_pushed", "tracking_id": "1916449"},
+            dedup_key=f"notify:pushed:{cid}",
+        )
     assert await _run(services, {"mail": sink}) == 1
     assert len(sink.sent) == 1
     origin, msg = sink.sent[0]
@@ -80,10 +90,24 @@ async def test_sms_response_is_shortened_within_parts_with_link(pool) -> None:
     clock = Clock(T0)
     services = make_services(pool, clock, **_settings(sms_max_parts=2))
     sink = RecordingSink()
-    cid = await add_complaint(services, channel="sms", source="gammu",
-                              reporter=Reporter(phone="+6281234567890"), anonymous=True)
-    await apply_events(services, event("1916449", "response_posted", T0, agency=AGENCY,
-                                       author="Admin Penghubung", text=LONG_RESPONSE))
+    cid = await add_complaint(
+        services,
+        channel="sms",
+        source="gammu",
+        reporter=Reporter(phone="+6281234567890"),
+        anonymous=True,
+    )
+    await apply_events(
+        services,
+        event(
+            "1916449",
+            "response_posted",
+            T0,
+            agency=AGENCY,
+            author="Admin Penghubung",
+            text=LONG_RESPONSE,
+        ),
+    )
     assert await _run(services, {"gammu": sink}) == 1
     origin, msg = sink.sent[0]
     # anonymous towards LAPOR!, still answered on their own number
@@ -103,12 +127,19 @@ async def test_email_gets_the_full_response(pool) -> None:
     services = make_services(pool, Clock(T0), **_settings())
     sink = RecordingSink()
     await add_complaint(services, reporter=Reporter(email="w@example.org"))
-    await apply_events(services, event("1916449", "response_posted", T0, agency=AGENCY,
-                                       text=LONG_RESPONSE,
-                                       attachments=[{"url": "https://x/1.jpg",
-                                                     "content_type": "image/jpeg"}]))
+    await apply_events(
+        services,
+        event(
+            "1916449",
+            "response_posted",
+            T0,
+            agency=AGENCY,
+            text=LONG_RESPONSE,
+            attachments=[{"url": "https://x/1.jpg", "content_type": "image/jpeg"}],
+        ),
+    )
     await _run(services, {"mail": sink})
-    (_o, msg), = sink.sent
+    ((_o, msg),) = sink.sent
     assert LONG_RESPONSE in msg.text
     assert "1 lampiran" in msg.text
     assert msg.subject == "[LAPOR! #1916449] Tanggapan Dinas PUPR Kota Palangka Raya"
@@ -119,17 +150,25 @@ async def test_burst_is_merged_into_one_message(pool) -> None:
     clock = Clock(T0)
     services = make_services(pool, clock, **_settings(window=60))
     sink = RecordingSink()
-    cid = await add_complaint(services, channel="sms", source="gammu",
-                              reporter=Reporter(phone="+6281234567890"))
+    cid = await add_complaint(
+        services, channel="sms", source="gammu", reporter=Reporter(phone="+6281234567890")
+    )
     async with pool.acquire() as conn:
-        await services.queue.enqueue(conn, "notify", complaint_id=cid,
-                                     payload={"event": "lapor_pushed"}, dedup_key="a")
+        await services.queue.enqueue(
+            conn, "notify", complaint_id=cid, payload={"event": "lapor_pushed"}, dedup_key="a"
+        )
     await apply_events(
         services,
         event("1916449", "status_changed", T0 + dt.timedelta(seconds=1), status="terverifikasi"),
-        event("1916449", "status_changed", T0 + dt.timedelta(seconds=2), status="terdisposisi",
-              agency=AGENCY),
-        event("1916449", "status_changed", T0 + dt.timedelta(seconds=3), status="diproses"))
+        event(
+            "1916449",
+            "status_changed",
+            T0 + dt.timedelta(seconds=2),
+            status="terdisposisi",
+            agency=AGENCY,
+        ),
+        event("1916449", "status_changed", T0 + dt.timedelta(seconds=3), status="diproses"),
+    )
     assert await _run(services, {"gammu": sink}) == 4
     assert sink.sent == []  # waiting for the window to close
     jobs = await notify_jobs(pool)
@@ -137,15 +176,20 @@ async def test_burst_is_merged_into_one_message(pool) -> None:
     assert len(flushes) == 1 and flushes[0]["run_after"] == T0 + dt.timedelta(seconds=60)
     clock.now = T0 + dt.timedelta(seconds=61)
     assert await _run(services, {"gammu": sink}) == 1
-    (_o, msg), = sink.sent
-    assert msg.text.index("#1916449") < msg.text.index("diverifikasi") < msg.text.index(
-        "Dinas PUPR")
+    ((_o, msg),) = sink.sent
+    assert (
+        msg.text.index("#1916449") < msg.text.index("diverifikasi") < msg.text.index("Dinas PUPR")
+    )
     assert "diproses" not in msg.text  # not news to a citizen
     async with pool.acquire() as conn:
         rows = await notifications_for(conn, cid, services.crypto)
     states = sorted((r["kind"], r["state"]) for r in rows)
-    assert states == [("ack", "sent"), ("status_changed", "sent"), ("status_changed", "sent"),
-                      ("status_changed", "skipped")]
+    assert states == [
+        ("ack", "sent"),
+        ("status_changed", "sent"),
+        ("status_changed", "sent"),
+        ("status_changed", "skipped"),
+    ]
     heads = [r for r in rows if r["body"]]
     assert len(heads) == 1 and str(heads[0]["id"]) == msg.notification_id
     assert all(r["merged_into"] == heads[0]["id"] for r in rows if r["state"] == "sent")
@@ -179,18 +223,19 @@ async def _jobs_as_models(services):
 async def test_closure_asks_once_whether_it_is_solved(pool) -> None:
     services = make_services(pool, Clock(T0), **_settings())
     sink = RecordingSink()
-    cid = await add_complaint(services, reporter=Reporter(email="w@example.org"),
-                              status="ditindaklanjuti")
+    cid = await add_complaint(
+        services, reporter=Reporter(email="w@example.org"), status="ditindaklanjuti"
+    )
     await apply_events(services, event("1916449", "status_changed", T0, status="selesai"))
     await _run(services, {"mail": sink})
-    (_o, msg), = sink.sent
+    ((_o, msg),) = sink.sent
     assert "dinyatakan selesai" in msg.text and "SUDAH atau BELUM" in msg.text
     # reopened and closed again: no second question
-    await apply_events(services,
-                       event("1916449", "status_changed", T0 + dt.timedelta(hours=1),
-                             status="diproses"),
-                       event("1916449", "status_changed", T0 + dt.timedelta(hours=2),
-                             status="selesai"))
+    await apply_events(
+        services,
+        event("1916449", "status_changed", T0 + dt.timedelta(hours=1), status="diproses"),
+        event("1916449", "status_changed", T0 + dt.timedelta(hours=2), status="selesai"),
+    )
     await _run(services, {"mail": sink})
     assert len(sink.sent) == 2
     assert "SUDAH atau BELUM" not in sink.sent[1][1].text
@@ -202,13 +247,17 @@ async def test_closure_asks_once_whether_it_is_solved(pool) -> None:
 async def test_no_notification_before_the_tracking_id(pool) -> None:
     services = make_services(pool, Clock(T0), **_settings())
     sink = RecordingSink()
-    cid = await add_complaint(services, reporter=Reporter(email="w@example.org"),
-                              tracking_id=None, status="received")
+    cid = await add_complaint(
+        services, reporter=Reporter(email="w@example.org"), tracking_id=None, status="received"
+    )
     async with pool.acquire() as conn:
-        await services.queue.enqueue(conn, "notify", complaint_id=cid,
-                                     payload={"event": "info_requested", "text": "Mohon alamat"})
-        await services.queue.enqueue(conn, "notify", complaint_id=cid,
-                                     payload={"event": "sunset"})
+        await services.queue.enqueue(
+            conn,
+            "notify",
+            complaint_id=cid,
+            payload={"event": "info_requested", "text": "Mohon alamat"},
+        )
+        await services.queue.enqueue(conn, "notify", complaint_id=cid, payload={"event": "sunset"})
     await _run(services, {"mail": sink})
     assert [m.kind for _o, m in sink.sent] == ["sunset"]
     jobs = {j["payload"]["event"]: j["state"] for j in await notify_jobs(pool)}
@@ -218,8 +267,10 @@ async def test_no_notification_before_the_tracking_id(pool) -> None:
 async def test_without_sink_or_address_kept_for_the_status_page(pool) -> None:
     services = make_services(pool, Clock(T0), **_settings())
     cid = await add_complaint(services, channel="web", source="form", reporter=None)
-    await apply_events(services, event("1916449", "info_requested", T0, agency=AGENCY,
-                                       text="Mohon lampirkan foto lokasi."))
+    await apply_events(
+        services,
+        event("1916449", "info_requested", T0, agency=AGENCY, text="Mohon lampirkan foto lokasi."),
+    )
     await _run(services, {})
     async with pool.acquire() as conn:
         (row,) = await notifications_for(conn, cid, services.crypto)
@@ -231,16 +282,25 @@ async def test_usage_answer_without_a_complaint(pool) -> None:
     services = make_services(pool, Clock(T0), **_settings())
     sink = RecordingSink()
     async with pool.acquire() as conn:
-        await services.queue.enqueue(conn, "notify", payload={
-            "event": "usage", "text": "Ketik LAPOR <isi laporan> kirim ke 0812.",
-            "source": "gammu", "address": "+6281200000000"}, dedup_key="usage:1")
+        await services.queue.enqueue(
+            conn,
+            "notify",
+            payload={
+                "event": "usage",
+                "text": "Ketik LAPOR <isi laporan> kirim ke 0812.",
+                "source": "gammu",
+                "address": "+6281200000000",
+            },
+            dedup_key="usage:1",
+        )
     await _run(services, {"gammu": sink})
-    (origin, msg), = sink.sent
+    ((origin, msg),) = sink.sent
     assert origin.address == "+6281200000000" and msg.kind == "usage"
     assert msg.text == "Ketik LAPOR <isi laporan> kirim ke 0812."
     async with pool.acquire() as conn:
-        n = await conn.fetchval("SELECT count(*) FROM notifications WHERE state = 'sent'"
-                                " AND complaint_id IS NULL")
+        n = await conn.fetchval(
+            "SELECT count(*) FROM notifications WHERE state = 'sent' AND complaint_id IS NULL"
+        )
     assert n == 1
 
 
@@ -248,14 +308,24 @@ async def test_linked_duplicate_hears_the_original_reports_progress(pool) -> Non
     services = make_services(pool, Clock(T0), **_settings())
     mail, sms = RecordingSink(), RecordingSink()
     original = await add_complaint(services, reporter=Reporter(email="w@example.org"))
-    dup = await add_complaint(services, channel="sms", source="gammu", tracking_id=None,
-                              status="duplicate", reporter=Reporter(phone="+6281311112222"))
+    dup = await add_complaint(
+        services,
+        channel="sms",
+        source="gammu",
+        tracking_id=None,
+        status="duplicate",
+        reporter=Reporter(phone="+6281311112222"),
+    )
     async with pool.acquire() as conn:
         await conn.execute("UPDATE complaints SET duplicate_of = $1 WHERE id = $2", original, dup)
-        await services.queue.enqueue(conn, "notify", complaint_id=dup, payload={
-            "event": "complaint_linked", "duplicate_of": str(original)})
+        await services.queue.enqueue(
+            conn,
+            "notify",
+            complaint_id=dup,
+            payload={"event": "complaint_linked", "duplicate_of": str(original)},
+        )
     await _run(services, {"mail": mail, "gammu": sms})
-    (origin, msg), = sms.sent
+    ((origin, msg),) = sms.sent
     assert origin.address == "+6281311112222" and "#1916449" in msg.text
     await apply_events(services, event("1916449", "status_changed", T0, status="selesai"))
     await _run(services, {"mail": mail, "gammu": sms})
@@ -271,8 +341,12 @@ class ReportingSink(RecordingSink):
     async def delivery_status(self, notification_id: str):
         from connectors.sms.gammu import DeliveryState
 
-        return DeliveryState("delivered", external_id=f"ext-{notification_id}",
-                             detail="DeliveryOK", at=T0 + dt.timedelta(minutes=1))
+        return DeliveryState(
+            "delivered",
+            external_id=f"ext-{notification_id}",
+            detail="DeliveryOK",
+            at=T0 + dt.timedelta(minutes=1),
+        )
 
 
 async def test_delivery_reports_are_copied_onto_notifications(pool) -> None:
@@ -280,8 +354,9 @@ async def test_delivery_reports_are_copied_onto_notifications(pool) -> None:
 
     services = make_services(pool, Clock(T0), **_settings())
     sink = ReportingSink()
-    cid = await add_complaint(services, channel="sms", source="gammu",
-                              reporter=Reporter(phone="+6281234567890"))
+    cid = await add_complaint(
+        services, channel="sms", source="gammu", reporter=Reporter(phone="+6281234567890")
+    )
     await apply_events(services, event("1916449", "status_changed", T0, status="terverifikasi"))
     await _run(services, {"gammu": sink})
     loop = DeliveryLoop(services, {"gammu": sink, "mail": RecordingSink()})
@@ -295,11 +370,12 @@ async def test_delivery_reports_are_copied_onto_notifications(pool) -> None:
 async def test_form_complaint_is_answered_through_its_form_sink(pool) -> None:
     services = make_services(pool, Clock(T0), **_settings())
     sink = RecordingSink()
-    cid = await add_complaint(services, channel="web", source="form-lama", reporter=None,
-                              origin={"row_id": 77})
+    cid = await add_complaint(
+        services, channel="web", source="form-lama", reporter=None, origin={"row_id": 77}
+    )
     await apply_events(services, event("1916449", "status_changed", T0, status="terverifikasi"))
     await _run(services, {"form-lama": sink})
-    (origin, msg), = sink.sent
+    ((origin, msg),) = sink.sent
     assert origin.address is None and origin.thread == {"row_id": 77}
     assert "diverifikasi" in msg.text
     async with pool.acquire() as conn:

@@ -17,8 +17,11 @@ SUBSTANTIVE = {FollowupLabel.SUBSTANTIVE, FollowupLabel.SUBSTANTIVE_WITH_EVIDENC
 
 
 def _load(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line)
+        for line in (DATA / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def _score(rows: list[dict]) -> tuple[float, list[tuple[str, str, str]], int]:
@@ -33,8 +36,9 @@ def _score(rows: list[dict]) -> tuple[float, list[tuple[str, str, str]], int]:
     return 1 - len(wrong) / len(rows), wrong, boilerplate_passed
 
 
-@pytest.mark.parametrize("name", ["labelled.jsonl", "labelled_holdout.jsonl",
-                                  "labelled_holdout_2.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["labelled.jsonl", "labelled_holdout.jsonl", "labelled_holdout_2.jsonl"]
+)
 def test_accuracy_on_labelled_sets(name: str) -> None:
     rows = _load(name)
     accuracy, wrong, boilerplate_passed = _score(rows)
@@ -57,38 +61,60 @@ def test_labelled_sets_are_large_varied_and_disjoint() -> None:
         assert min(counts.values()) >= 5
 
 
-@pytest.mark.parametrize(("text", "attachments", "expected"), [
-    # boilerplate opening, then a real action
-    ("Terima kasih atas laporan Anda, akan kami tindaklanjuti. Tim UPT telah menambal "
-     "lubang di Jl. Kenanga pada 4 Juni 2025.", 0, FollowupLabel.SUBSTANTIVE),
-    # "followed up according to procedure" with nothing concrete
-    ("Sudah kami tindak lanjuti sesuai prosedur.", 0, FollowupLabel.ACKNOWLEDGEMENT),
-    ("Laporan telah kami tindaklanjuti sesuai prosedur di Dinas PUPR.", 2,
-     FollowupLabel.ACKNOWLEDGEMENT),
-    # a promise is not an action
-    ("Akan segera kami perbaiki.", 0, FollowupLabel.ACKNOWLEDGEMENT),
-    # ... but a step scheduled with a date is concrete (the label policy: "an action done or
-    # scheduled, anchored by a particular")
-    ("Petugas sudah dijadwalkan untuk membersihkan saluran tanggal 9 Mei.", 0,
-     FollowupLabel.SUBSTANTIVE),
-    ("Perbaikan belum dapat dilakukan karena menunggu anggaran.", 0,
-     FollowupLabel.ACKNOWLEDGEMENT),
-    # informal spelling
-    ("udh dibenerin pak td pagi", 0, FollowupLabel.SUBSTANTIVE),
-    ("trims, sdh kami terusin ke dishub", 0, FollowupLabel.FORWARDED),
-    ("mhn dilengkapi alamatnya bu", 0, FollowupLabel.INFO_REQUEST),
-    ("tdk bisa kami perbaiki krn jalan nasional", 0, FollowupLabel.ACKNOWLEDGEMENT),
-    # evidence
-    ("Sampah sudah diangkut.", 1, FollowupLabel.SUBSTANTIVE_WITH_EVIDENCE),
-    ("Sampah sudah diangkut, foto: https://example.org/a.jpg", 0,
-     FollowupLabel.SUBSTANTIVE_WITH_EVIDENCE),
-    # a weak step counts only with something concrete
-    ("Sudah kami cek.", 0, FollowupLabel.ACKNOWLEDGEMENT),
-    ("Sudah kami cek ke RT 04 Kelurahan Langkai tanggal 3 Juni, saluran tidak tersumbat.", 0,
-     FollowupLabel.SUBSTANTIVE),
-    # questions never carry actions
-    ("Apakah lampu sudah menyala kembali?", 0, FollowupLabel.INFO_REQUEST),
-])
+@pytest.mark.parametrize(
+    ("text", "attachments", "expected"),
+    [
+        # boilerplate opening, then a real action
+        (
+            "Terima kasih atas laporan Anda, akan kami tindaklanjuti. Tim UPT telah menambal "
+            "lubang di Jl. Kenanga pada 4 Juni 2025.",
+            0,
+            FollowupLabel.SUBSTANTIVE,
+        ),
+        # "followed up according to procedure" with nothing concrete
+        ("Sudah kami tindak lanjuti sesuai prosedur.", 0, FollowupLabel.ACKNOWLEDGEMENT),
+        (
+            "Laporan telah kami tindaklanjuti sesuai prosedur di Dinas PUPR.",
+            2,
+            FollowupLabel.ACKNOWLEDGEMENT,
+        ),
+        # a promise is not an action
+        ("Akan segera kami perbaiki.", 0, FollowupLabel.ACKNOWLEDGEMENT),
+        # ... but a step scheduled with a date is concrete (the label policy: "an action done or
+        # scheduled, anchored by a particular")
+        (
+            "Petugas sudah dijadwalkan untuk membersihkan saluran tanggal 9 Mei.",
+            0,
+            FollowupLabel.SUBSTANTIVE,
+        ),
+        (
+            "Perbaikan belum dapat dilakukan karena menunggu anggaran.",
+            0,
+            FollowupLabel.ACKNOWLEDGEMENT,
+        ),
+        # informal spelling
+        ("udh dibenerin pak td pagi", 0, FollowupLabel.SUBSTANTIVE),
+        ("trims, sdh kami terusin ke dishub", 0, FollowupLabel.FORWARDED),
+        ("mhn dilengkapi alamatnya bu", 0, FollowupLabel.INFO_REQUEST),
+        ("tdk bisa kami perbaiki krn jalan nasional", 0, FollowupLabel.ACKNOWLEDGEMENT),
+        # evidence
+        ("Sampah sudah diangkut.", 1, FollowupLabel.SUBSTANTIVE_WITH_EVIDENCE),
+        (
+            "Sampah sudah diangkut, foto: https://example.org/a.jpg",
+            0,
+            FollowupLabel.SUBSTANTIVE_WITH_EVIDENCE,
+        ),
+        # a weak step counts only with something concrete
+        ("Sudah kami cek.", 0, FollowupLabel.ACKNOWLEDGEMENT),
+        (
+            "Sudah kami cek ke RT 04 Kelurahan Langkai tanggal 3 Juni, saluran tidak tersumbat.",
+            0,
+            FollowupLabel.SUBSTANTIVE,
+        ),
+        # questions never carry actions
+        ("Apakah lampu sudah menyala kembali?", 0, FollowupLabel.INFO_REQUEST),
+    ],
+)
 def test_hard_cases(text: str, attachments: int, expected: FollowupLabel) -> None:
     label, reasons = classify(text, attachments)
     assert label == expected, reasons
@@ -97,7 +123,9 @@ def test_hard_cases(text: str, attachments: int, expected: FollowupLabel) -> Non
 def test_reasons_name_the_concrete_elements() -> None:
     label, reasons = classify(
         "Terima kasih. Pada 12 Maret 2025 UPT Pemeliharaan Jalan telah menambal 5 lubang di "
-        "Jl. RTA Milono km 5.", 2)
+        "Jl. RTA Milono km 5.",
+        2,
+    )
     assert label == FollowupLabel.SUBSTANTIVE_WITH_EVIDENCE
     kinds = {r.split(":", 1)[0] for r in reasons}
     assert {"phrase", "action", "date", "place", "unit", "amount", "attachments"} <= kinds
@@ -116,8 +144,9 @@ def test_extra_phrases_from_config() -> None:
     assert classify("Jalan sudah didandani oleh UPT.")[0] == FollowupLabel.ACKNOWLEDGEMENT
     cfg = FollowupConfig(action_words=["dandan"])
     assert classify("Jalan sudah didandani oleh UPT.", config=cfg)[0] == FollowupLabel.SUBSTANTIVE
-    cfg2 = FollowupConfig(forwarded_phrases=["kami oper ke"],
-                          info_request_phrases=["re:\\bkabari\\b"])
+    cfg2 = FollowupConfig(
+        forwarded_phrases=["kami oper ke"], info_request_phrases=["re:\\bkabari\\b"]
+    )
     assert classify("Laporan kami oper ke kecamatan.", config=cfg2)[0] == FollowupLabel.FORWARDED
     assert classify("Tolong kabari alamatnya.", config=cfg2)[0] == FollowupLabel.INFO_REQUEST
     cfg3 = FollowupConfig(non_action_words=["tambal"])

@@ -15,8 +15,10 @@ from .helpers import Clock, add_complaint, apply_events, event, make_services
 WIB = ZoneInfo("Asia/Jakarta")
 KEC = {"id": "60", "name": "Kecamatan Jekan Raya"}
 PUPR = {"id": "45", "name": "Dinas PUPR"}
-REAL = ("Lubang di Jl. RTA Milono km 5 telah ditambal oleh UPT Pemeliharaan Jalan pada "
-        "14 Juli 2027 pukul 10.00.")
+REAL = (
+    "Lubang di Jl. RTA Milono km 5 telah ditambal oleh UPT Pemeliharaan Jalan pada "
+    "14 Juli 2027 pukul 10.00."
+)
 
 
 def wib(d: int, h: int = 9) -> dt.datetime:
@@ -27,13 +29,11 @@ async def test_scorecard_counts_lapor_assignments_not_our_guess(pool) -> None:
     clock = Clock(wib(30))
     services = make_services(pool, clock)
     # Our router guessed DLH (47); LAPOR! archived it before assigning anyone.
-    guessed = await add_complaint(services, tracking_id="500", created_at=wib(5),
-                                  agency_id="47")
+    guessed = await add_complaint(services, tracking_id="500", created_at=wib(5), agency_id="47")
     await apply_events(services, event("500", "status_changed", wib(6), status="arsip"))
     # Guessed DLH too, but LAPOR! gave it to the kecamatan, which passed it on to PUPR on
     # Monday 12 July; PUPR answered for real on Wednesday 14 July.
-    moved = await add_complaint(services, tracking_id="501", created_at=wib(5),
-                                agency_id="47")
+    moved = await add_complaint(services, tracking_id="501", created_at=wib(5), agency_id="47")
     await apply_events(
         services,
         event("501", "status_changed", wib(5, 10), status="terverifikasi"),
@@ -42,10 +42,13 @@ async def test_scorecard_counts_lapor_assignments_not_our_guess(pool) -> None:
         event("501", "status_changed", wib(9), status="bukan_wewenang", agency=KEC),
         event("501", "disposed", wib(12), agency=PUPR),
         event("501", "status_changed", wib(12), status="terdisposisi", agency=PUPR),
-        event("501", "response_posted", wib(14), agency=PUPR, text=REAL))
+        event("501", "response_posted", wib(14), agency=PUPR, text=REAL),
+    )
     await SlaLoop(services).run_once()
-    rows = {r.agency_id: r for r in await sla_report(pool, services.settings.sla, wib(1, 0),
-                                                     wib(31, 23))}
+    rows = {
+        r.agency_id: r
+        for r in await sla_report(pool, services.settings.sla, wib(1, 0), wib(31, 23))
+    }
     assert "60" not in rows  # the kecamatan does not keep a complaint LAPOR! moved on
     pupr = rows["45"]
     assert (pupr.complaints, pupr.reassignments) == (1, 1)
@@ -56,9 +59,11 @@ async def test_scorecard_counts_lapor_assignments_not_our_guess(pool) -> None:
     unassigned = rows["-"]
     assert unassigned.complaints == 1 and unassigned.agency_name == "(belum didisposisi)"
     async with pool.acquire() as conn:
-        clocks = await conn.fetch("SELECT complaint_id, clock, agency_id, started_at"
-                                  " FROM sla_clocks WHERE complaint_id = ANY($1::uuid[])",
-                                  [guessed, moved])
+        clocks = await conn.fetch(
+            "SELECT complaint_id, clock, agency_id, started_at"
+            " FROM sla_clocks WHERE complaint_id = ANY($1::uuid[])",
+            [guessed, moved],
+        )
     by = {(r["complaint_id"], r["clock"]): r for r in clocks}
     assert all(r["agency_id"] != "47" for r in clocks)
     assert by[(guessed, "settlement")]["agency_id"] is None

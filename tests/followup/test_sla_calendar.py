@@ -63,8 +63,10 @@ def test_time_zone_decides_the_day() -> None:
 
 
 def test_extra_holidays_and_working_days_from_config() -> None:
-    cfg = SlaConfig(extra_holidays=[dt.date(2025, 7, 8)],
-                    extra_working_days=[dt.date(2025, 7, 12), dt.date(2025, 4, 7)])
+    cfg = SlaConfig(
+        extra_holidays=[dt.date(2025, 7, 8)],
+        extra_working_days=[dt.date(2025, 7, 12), dt.date(2025, 4, 7)],
+    )
     cal = WorkingCalendar(cfg)
     assert not cal.is_working_day(dt.date(2025, 7, 8))  # a local holiday
     assert cal.is_working_day(dt.date(2025, 7, 12))  # a make-up Saturday
@@ -72,11 +74,22 @@ def test_extra_holidays_and_working_days_from_config() -> None:
     assert cal.add_working_days(wib(2025, 7, 7), 4) == eod(2025, 7, 12)
 
 
-def _facts(*history: Happening, status: str = "diproses", waiting: bool = False,
-           created: dt.datetime | None = None) -> ComplaintFacts:
+def _facts(
+    *history: Happening,
+    status: str = "diproses",
+    waiting: bool = False,
+    created: dt.datetime | None = None,
+) -> ComplaintFacts:
     created = created or wib(2025, 7, 7)
-    return ComplaintFacts(complaint_id="c", created_at=created, status=status, agency_id="45",
-                          waiting_on_reporter=waiting, status_at=created, history=history)
+    return ComplaintFacts(
+        complaint_id="c",
+        created_at=created,
+        status=status,
+        agency_id="45",
+        waiting_on_reporter=waiting,
+        status_at=created,
+        history=history,
+    )
 
 
 def _by_name(states):
@@ -103,8 +116,10 @@ def test_clocks_met_and_breached() -> None:
     assert clocks["auto_close"].open
     assert clocks["settlement"].open
 
-    later = (*facts.history,
-             Happening(wib(2025, 7, 11), "response", label="substantive", agency_id="45"))
+    later = (
+        *facts.history,
+        Happening(wib(2025, 7, 11), "response", label="substantive", agency_id="45"),
+    )
     fr2 = _by_name(evaluate(_facts(*later), wib(2025, 7, 20), cfg))["first_response"]
     assert fr2.met_at == wib(2025, 7, 11) and fr2.breached_at is None
 

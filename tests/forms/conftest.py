@@ -36,5 +36,6 @@ async def services(pool):  # type: ignore[no-untyped-def]
     from tests.support.runtime import make_services
 
     async with aiohttp.ClientSession() as http:
-        yield make_services(pool, http,
-                            clock=lambda: dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC))
+        yield make_services(
+            pool, http, clock=lambda: dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)
+        )

@@ -13,11 +13,17 @@ from schemas.config import SourceConfig
 from tests.forms.legacy import JOIN_QUERY, LegacyDb
 
 
-def form_source_config(db: LegacyDb | str, uploads: Path | None = None, name: str = "form-pupr",
-                       batch_size: int = 4, **extra: Any) -> SourceConfig:
+def form_source_config(
+    db: LegacyDb | str,
+    uploads: Path | None = None,
+    name: str = "form-pupr",
+    batch_size: int = 4,
+    **extra: Any,
+) -> SourceConfig:
     url = db if isinstance(db, str) else db.url
     options: dict[str, Any] = {
-        "url": url, "query": JOIN_QUERY,
+        "url": url,
+        "query": JOIN_QUERY,
         "fields": {"name": "nama", "phone": "telp", "orphan_check": "m_nik"},
         "write_back": {"enabled": True, "tracking_column": "lapor_tracking_id", "staff_id": 1},
     }
@@ -44,7 +50,7 @@ def write_operator_config(tmp: Path, db_dsn: str, sources_toml: str) -> Path:
     encrypted) stays readable to the CLI, and both match reporters with the same HMAC key."""
     cfg = tmp / "satukanal.toml"
     cfg.write_text(f"""
-data_dir = "{tmp / 'data'}"
+data_dir = "{tmp / "data"}"
 
 [database]
 url = "{db_dsn}"
@@ -69,5 +75,9 @@ sandbox = true
 async def run_cli(cfg: Path, *args: str) -> asyncio.subprocess.Process:
     """``satukanal ARGS`` in a child process with this configuration."""
     return await asyncio.create_subprocess_exec(
-        SATUKANAL, *args, env={**os.environ, "SATUKANAL_CONFIG": str(cfg)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        SATUKANAL,
+        *args,
+        env={**os.environ, "SATUKANAL_CONFIG": str(cfg)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )

@@ -52,6 +52,7 @@ def u8(text: str) -> bytes:
 
 LONG_TEXT = u8("Laporan panjang. " + "a" * 65517 + "é")  # 65,536 bytes: cut inside 'é'
 
+
 def _tiny_jpeg() -> bytes:
     """A real (decodable) 8×8 JPEG: intake re-encodes photos to strip their metadata."""
     import io
@@ -75,33 +76,81 @@ PEOPLE = [
 
 # (date, nik, text, photo, status) — the awkward rows real old PHP forms hold.
 ROWS: list[tuple[Any, ...]] = [
-    ("2025-11-02", "6271011503900001", u8("Jalan berlubang di Jl. RTA Milono km 5, sudah dua "
-                                          "minggu belum diperbaiki."), "", "0"),
-    ("2025-11-03", "6271015508920002", u8("Lampu jalan mati di depan SDN 3 — sangat gelap "
-                                          "dan berbahaya, mohon café!"), "", "proses"),
-    ("2025-11-04", "123", u8("Sampah menumpuk di pasar ? ? sudah seminggu tidak diangkut."),
-     "", "0"),
+    (
+        "2025-11-02",
+        "6271011503900001",
+        u8("Jalan berlubang di Jl. RTA Milono km 5, sudah dua minggu belum diperbaiki."),
+        "",
+        "0",
+    ),
+    (
+        "2025-11-03",
+        "6271015508920002",
+        u8("Lampu jalan mati di depan SDN 3 — sangat gelap dan berbahaya, mohon café!"),
+        "",
+        "proses",
+    ),
+    (
+        "2025-11-04",
+        "123",
+        u8("Sampah menumpuk di pasar ? ? sudah seminggu tidak diangkut."),
+        "",
+        "0",
+    ),
     ("2025-11-05", "0808", LONG_TEXT, "", "0"),
-    ("0000-00-00", "6271010101010003", u8("Saluran air tersumbat di RT 04 setiap hujan."),
-     "", "0"),
-    ("2025-11-06", "6271011503900001", u8("Pelayanan KTP lambat, antrean panjang sekali."),
-     "", "bogus"),  # enum '' after non-strict insert
-    ("2025-11-07", "6271015508920002",
-     u8("<p>Lampu <b>taman</b> rusak&nbsp;sejak lama</p><script>alert('x')</script>"), "", "0"),
-    ("2025-11-02", "6271011503900001", u8("Jalan berlubang di Jl. RTA Milono km 5, sudah dua "
-                                          "minggu belum diperbaiki."), "", "0"),  # double
-    ("2025-11-08", "9999999999999999", u8("Parkir liar di trotoar Jl. Yos Sudarso."), "",
-     "0"),  # orphan: no masyarakat row
-    ("2025-11-09", "6271010101010003", u8("Pohon tumbang menutup jalan, foto terlampir."),
-     "C:\\fakepath\\pohon.jpg", "0"),
-    ("2025-11-10", "0808", u8("Ada yang mencoba membaca berkas lain."), "../../etc/passwd",
-     "0"),
+    ("0000-00-00", "6271010101010003", u8("Saluran air tersumbat di RT 04 setiap hujan."), "", "0"),
+    (
+        "2025-11-06",
+        "6271011503900001",
+        u8("Pelayanan KTP lambat, antrean panjang sekali."),
+        "",
+        "bogus",
+    ),  # enum '' after non-strict insert
+    (
+        "2025-11-07",
+        "6271015508920002",
+        u8("<p>Lampu <b>taman</b> rusak&nbsp;sejak lama</p><script>alert('x')</script>"),
+        "",
+        "0",
+    ),
+    (
+        "2025-11-02",
+        "6271011503900001",
+        u8("Jalan berlubang di Jl. RTA Milono km 5, sudah dua minggu belum diperbaiki."),
+        "",
+        "0",
+    ),  # double
+    (
+        "2025-11-08",
+        "9999999999999999",
+        u8("Parkir liar di trotoar Jl. Yos Sudarso."),
+        "",
+        "0",
+    ),  # orphan: no masyarakat row
+    (
+        "2025-11-09",
+        "6271010101010003",
+        u8("Pohon tumbang menutup jalan, foto terlampir."),
+        "C:\\fakepath\\pohon.jpg",
+        "0",
+    ),
+    ("2025-11-10", "0808", u8("Ada yang mencoba membaca berkas lain."), "../../etc/passwd", "0"),
     ("2025-11-11", "123", b"", "", "0"),  # empty text
     ("2025-11-12", "123", u8("<script>document.location='http://x'</script>"), "", "0"),
-    ("2031-01-01", "6271011503900001", u8("Tanggal dari masa depan karena jam server salah."),
-     "", "0"),
-    ("2016-03-01", "6271011503900001", u8("Keluhan lama tentang drainase, sudah selesai."), "",
-     "selesai"),
+    (
+        "2031-01-01",
+        "6271011503900001",
+        u8("Tanggal dari masa depan karena jam server salah."),
+        "",
+        "0",
+    ),
+    (
+        "2016-03-01",
+        "6271011503900001",
+        u8("Keluhan lama tentang drainase, sudah selesai."),
+        "",
+        "selesai",
+    ),
 ]
 
 RESPONSES = [
@@ -117,9 +166,16 @@ class LegacyDb:
     url: str
 
     async def connect(self) -> Any:
-        return await asyncmy.connect(host=HOST, port=PORT, user="root", password="",
-                                     database=self.database, charset="latin1",
-                                     use_unicode=False, autocommit=True)
+        return await asyncmy.connect(
+            host=HOST,
+            port=PORT,
+            user="root",
+            password="",
+            database=self.database,
+            charset="latin1",
+            use_unicode=False,
+            autocommit=True,
+        )
 
     async def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         conn = await self.connect()
@@ -134,8 +190,7 @@ class LegacyDb:
 
 
 async def admin(sql: str, params: Sequence[Any] = ()) -> None:
-    conn = await asyncmy.connect(host=HOST, port=PORT, user="root", password="",
-                                 autocommit=True)
+    conn = await asyncmy.connect(host=HOST, port=PORT, user="root", password="", autocommit=True)
     try:
         async with conn.cursor() as cur:
             await cur.execute(sql, tuple(params))
@@ -158,16 +213,22 @@ async def create_legacy_db(seed: bool = True) -> LegacyDb:
                 await cur.executemany(
                     "INSERT INTO masyarakat (nik, nama, username, password, telp) "
                     "VALUES (%s, %s, %s, md5('x'), %s)",
-                    [(n, nm, f"u{i}", t) for i, (n, nm, t) in enumerate(PEOPLE)])
+                    [(n, nm, f"u{i}", t) for i, (n, nm, t) in enumerate(PEOPLE)],
+                )
                 await cur.executemany(
                     "INSERT INTO pengaduan (tgl_pengaduan, nik, isi_laporan, foto, status) "
-                    "VALUES (%s, %s, %s, %s, %s)", ROWS)
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    ROWS,
+                )
                 await cur.executemany(
                     "INSERT INTO tanggapan (id_pengaduan, tgl_tanggapan, tanggapan, id_petugas)"
-                    " VALUES (%s, %s, %s, %s)", RESPONSES)
+                    " VALUES (%s, %s, %s, %s)",
+                    RESPONSES,
+                )
                 await cur.execute(
                     "INSERT INTO petugas (nama_petugas, username, password, telp, level) "
-                    "VALUES ('Admin', 'admin', md5('admin'), '0811', 'admin')")
+                    "VALUES ('Admin', 'admin', md5('admin'), '0811', 'admin')"
+                )
     finally:
         conn.close()
         await conn.ensure_closed()
@@ -202,7 +263,8 @@ async def fill(db: LegacyDb, rows: int, people: int | None = None) -> None:
                 "INSERT IGNORE INTO masyarakat (nik, nama, username, password, telp) "
                 "SELECT CONCAT('6271', LPAD(seq, 12, '0')), CONCAT('Warga ', seq), "
                 "CONCAT('w', seq), MD5(seq), CONCAT('0812', LPAD(seq, 8, '0')) "
-                f"FROM seq_1_to_{int(people)}")
+                f"FROM seq_1_to_{int(people)}"
+            )
             await cur.execute(
                 "INSERT INTO pengaduan (tgl_pengaduan, nik, isi_laporan, foto, status) "
                 "SELECT IF(seq % 97 = 0, '0000-00-00', "
@@ -215,7 +277,8 @@ async def fill(db: LegacyDb, rows: int, people: int | None = None) -> None:
                 "              IF(seq % 7 = 0, X'4361666520C3A920646920756A756E67206A616C616E', "
                 "                 'Terima kasih.')), "
                 "       '', ELT(1 + seq % 3, '0', 'proses', 'selesai') "
-                f"FROM seq_1_to_{int(rows)}")
+                f"FROM seq_1_to_{int(rows)}"
+            )
     finally:
         conn.close()
         await conn.ensure_closed()

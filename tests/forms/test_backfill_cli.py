@@ -17,7 +17,10 @@ ROWS = 3000
 
 
 def write_config(tmp: Path, db_dsn: str, legacy: LegacyDb, sunset: bool = False) -> Path:
-    return write_operator_config(tmp, db_dsn, f"""
+    return write_operator_config(
+        tmp,
+        db_dsn,
+        f"""
 [[sources]]
 name = "form-arsip"
 kind = "sql_table"
@@ -28,7 +31,8 @@ url = "{legacy.url}"
 table = "pengaduan"
 [sources.options.backfill]
 push_if_open_newer_than_days = 0
-""")
+""",
+    )
 
 
 async def connect(db_dsn: str) -> asyncpg.Connection:
@@ -43,8 +47,10 @@ async def wait_for_progress(db_dsn: str, at_least: int) -> int:
     conn = await connect(db_dsn)
     try:
         for _ in range(600):
-            n = await conn.fetchval("SELECT coalesce((counts->>'read')::int, 0) "
-                                    "FROM backfill_runs WHERE source = 'form-arsip'")
+            n = await conn.fetchval(
+                "SELECT coalesce((counts->>'read')::int, 0) "
+                "FROM backfill_runs WHERE source = 'form-arsip'"
+            )
             if n is not None and n >= at_least:
                 return int(n)
             await asyncio.sleep(0.05)
@@ -54,7 +60,8 @@ async def wait_for_progress(db_dsn: str, at_least: int) -> int:
 
 
 async def test_backfill_killed_and_interrupted_resumes_without_duplicates(
-        tmp_path: Path, db_dsn: str, legacy: LegacyDb) -> None:
+    tmp_path: Path, db_dsn: str, legacy: LegacyDb
+) -> None:
     await fill(legacy, ROWS - 15)  # plus the 15 awkward seeded rows
     cfg = write_config(tmp_path, db_dsn, legacy)
 
@@ -83,18 +90,21 @@ async def test_backfill_killed_and_interrupted_resumes_without_duplicates(
     try:
         raw = await conn.fetchval("SELECT count(*) FROM raw_items WHERE source = 'form-arsip'")
         refs = await conn.fetchval(
-            "SELECT count(DISTINCT source_ref) FROM raw_items WHERE source = 'form-arsip'")
+            "SELECT count(DISTINCT source_ref) FROM raw_items WHERE source = 'form-arsip'"
+        )
         complaints = await conn.fetchval("SELECT count(*) FROM complaints")
         per_row = await conn.fetchval(
-            "SELECT max(n) FROM (SELECT count(*) n FROM complaints "
-            "GROUP BY origin->>'row_id') x")
+            "SELECT max(n) FROM (SELECT count(*) n FROM complaints GROUP BY origin->>'row_id') x"
+        )
         quarantined = await conn.fetchval(
-            "SELECT count(*) FROM raw_items WHERE state = 'quarantined'")
+            "SELECT count(*) FROM raw_items WHERE state = 'quarantined'"
+        )
         pushes = await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'push'")
         history = await conn.fetchval("SELECT count(*) FROM complaints WHERE status = 'history'")
         run_row = await conn.fetchrow("SELECT finished_at, counts FROM backfill_runs")
         live_cursor = await conn.fetchval(
-            "SELECT cursor FROM source_state WHERE source = 'form-arsip'")
+            "SELECT cursor FROM source_state WHERE source = 'form-arsip'"
+        )
     finally:
         await conn.close()
     assert raw == refs == ROWS  # every row exactly once
@@ -125,8 +135,9 @@ async def test_backfill_killed_and_interrupted_resumes_without_duplicates(
 
 async def test_dry_run_stores_nothing(tmp_path: Path, db_dsn: str, legacy: LegacyDb) -> None:
     cfg = write_config(tmp_path, db_dsn, legacy)
-    proc = await run_cli(cfg, "backfill", "form-arsip", "--dry-run", "--since", "2025-11-03",
-                     "--until", "2025-11-08")
+    proc = await run_cli(
+        cfg, "backfill", "form-arsip", "--dry-run", "--since", "2025-11-03", "--until", "2025-11-08"
+    )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     text = out.decode() + err.decode()

@@ -12,7 +12,8 @@ from tests.forms.test_rescan_timeline import Form
 
 
 async def test_a_backfilled_open_row_edited_in_the_old_admin_reaches_the_complaint(
-        legacy: LegacyDb, services: Any) -> None:
+    legacy: LegacyDb, services: Any
+) -> None:
     form = Form(services, legacy)
     try:
         await run_backfill(services, form.src, progress=False, out=io.StringIO())
@@ -36,7 +37,8 @@ async def test_a_backfilled_open_row_edited_in_the_old_admin_reaches_the_complai
 
 
 async def test_a_backfill_after_the_live_poll_adds_its_open_rows(
-        legacy: LegacyDb, services: Any) -> None:
+    legacy: LegacyDb, services: Any
+) -> None:
     """The live poll ran first (its cursor exists): the backfill's open rows join it."""
     form = Form(services, legacy)
     try:
@@ -49,8 +51,7 @@ async def test_a_backfill_after_the_live_poll_adds_its_open_rows(
         await form.close()
 
 
-async def test_a_round_reads_a_bounded_number_of_open_rows(
-        legacy: LegacyDb, services: Any) -> None:
+async def test_a_round_reads_a_bounded_number_of_open_rows(legacy: LegacyDb, services: Any) -> None:
     """1,000 more rows (two thirds open), 300 re-read per round: every open row's turn comes
     within a few rounds, and an edit to the last one is seen."""
     from structlog.testing import capture_logs

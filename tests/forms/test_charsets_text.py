@@ -24,7 +24,9 @@ async def utf8mb4_responses(legacy: LegacyDb) -> None:
             await cur.execute("SET NAMES utf8mb4")
             await cur.execute(
                 "INSERT INTO tanggapan (id_pengaduan, tgl_tanggapan, tanggapan, id_petugas) "
-                "VALUES (1, '2025-11-19', %s, 2)", (u8("Sudah diperbaiki 👍 — terima kasih"),))
+                "VALUES (1, '2025-11-19', %s, 2)",
+                (u8("Sudah diperbaiki 👍 — terima kasih"),),
+            )
     finally:
         conn.close()
 
@@ -40,7 +42,8 @@ async def test_each_table_is_read_in_its_own_charset(legacy: LegacyDb) -> None:
     row1 = parse(src, items[0])
     assert isinstance(row1, ComplaintDraft)
     assert [r["text"] for r in row1.origin["legacy_responses"]] == [
-        "Sudah diperbaiki 👍 — terima kasih"]
+        "Sudah diperbaiki 👍 — terima kasih"
+    ]
     row2 = parse(src, items[1])  # latin1 table, PHP 5 UTF-8 bytes: repaired as before
     assert isinstance(row2, ComplaintDraft) and "café" in row2.content
     assert row2.origin["legacy_responses"][0]["text"].startswith("Terima kasih, laporan")
@@ -48,8 +51,12 @@ async def test_each_table_is_read_in_its_own_charset(legacy: LegacyDb) -> None:
 
 async def test_write_back_writes_emoji_into_a_utf8mb4_table(legacy: LegacyDb) -> None:
     await utf8mb4_responses(legacy)
-    opts = SqlTableOptions.model_validate({"url": legacy.url, "write_back": {
-        "enabled": True, "tracking_column": "lapor_tracking_id", "staff_id": 1}})
+    opts = SqlTableOptions.model_validate(
+        {
+            "url": legacy.url,
+            "write_back": {"enabled": True, "tracking_column": "lapor_tracking_id", "staff_id": 1},
+        }
+    )
     writer = FormWriter("form-pupr", opts)
     try:
         assert await writer.add_response(2, "Selesai ✅ — Dinas PUPR", None)
@@ -60,8 +67,10 @@ async def test_write_back_writes_emoji_into_a_utf8mb4_table(legacy: LegacyDb) ->
     try:
         async with conn.cursor() as cur:
             await cur.execute("SET NAMES utf8mb4")
-            await cur.execute("SELECT tanggapan FROM tanggapan WHERE id_pengaduan = 2 "
-                              "AND tanggapan LIKE 'Selesai%'")
+            await cur.execute(
+                "SELECT tanggapan FROM tanggapan WHERE id_pengaduan = 2 "
+                "AND tanggapan LIKE 'Selesai%'"
+            )
             got = await cur.fetchall()
     finally:
         conn.close()
@@ -82,9 +91,14 @@ async def test_escaped_html_is_decoded_then_stripped(legacy: LegacyDb) -> None:
     await legacy.run(
         "INSERT INTO pengaduan (tgl_pengaduan, nik, isi_laporan, foto, status) VALUES "
         "('2025-11-13', '123', %s, '', '0')",
-        (u8("&lt;b&gt;Jalan&lt;/b&gt; rusak&amp;nbsp;parah, &amp;lt;i&amp;gt;tolong"
-            "&amp;lt;/i&amp;gt; &amp;amp;nbsp;segera &amp;lt;script&amp;gt;x()&amp;lt;"
-            "/script&amp;gt;AT&T"),))
+        (
+            u8(
+                "&lt;b&gt;Jalan&lt;/b&gt; rusak&amp;nbsp;parah, &amp;lt;i&amp;gt;tolong"
+                "&amp;lt;/i&amp;gt; &amp;amp;nbsp;segera &amp;lt;script&amp;gt;x()&amp;lt;"
+                "/script&amp;gt;AT&T"
+            ),
+        ),
+    )
     src = SqlTableSource(form_source_config(legacy), offline())
     try:
         items, _ = await pull_all(src)
@@ -93,8 +107,12 @@ async def test_escaped_html_is_decoded_then_stripped(legacy: LegacyDb) -> None:
     draft = parse(src, items[-1])
     assert isinstance(draft, ComplaintDraft)
     assert draft.content == "Jalan rusak parah, tolong segera AT&T"
-    assert {"html_entities_decoded", "html_escaped_repeatedly", "html_stripped",
-            "script_removed"} <= set(draft.flags)
+    assert {
+        "html_entities_decoded",
+        "html_escaped_repeatedly",
+        "html_stripped",
+        "script_removed",
+    } <= set(draft.flags)
     assert not isinstance(draft, LegacyUpdate)
 
 

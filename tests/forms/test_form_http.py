@@ -35,11 +35,20 @@ def app_for(services: Any, src: FormHttpSource) -> web.Application:
 
 @pytest.fixture
 async def form(services: Any) -> AsyncIterator[tuple[TestClient, FormHttpSource]]:
-    cfg = SourceConfig(name="web-pupr", kind="form_http", sunset=True,
-                       options={"rate_limit_per_min": 60, "rate_burst": 8,
-                                "max_body_bytes": 200_000, "max_photo_bytes": 100_000})
+    cfg = SourceConfig(
+        name="web-pupr",
+        kind="form_http",
+        sunset=True,
+        options={
+            "rate_limit_per_min": 60,
+            "rate_burst": 8,
+            "max_body_bytes": 200_000,
+            "max_photo_bytes": 100_000,
+        },
+    )
     services = dataclasses.replace(
-        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
+        services, settings=services.settings.model_copy(update={"sources": [cfg]})
+    )
     src = build_source(cfg, services)
     client = TestClient(TestServer(app_for(services, src), host="127.0.0.1"))
     await client.start_server()
@@ -49,8 +58,9 @@ async def form(services: Any) -> AsyncIterator[tuple[TestClient, FormHttpSource]
         await client.close()
 
 
-def multipart(fields: dict[str, str], photo: bytes | None = None,
-              filename: str = "jalan.jpg") -> aiohttp.FormData:
+def multipart(
+    fields: dict[str, str], photo: bytes | None = None, filename: str = "jalan.jpg"
+) -> aiohttp.FormData:
     data = aiohttp.FormData()
     for k, v in fields.items():
         data.add_field(k, v)
@@ -60,12 +70,23 @@ def multipart(fields: dict[str, str], photo: bytes | None = None,
 
 
 async def test_multipart_post_with_photo_gives_receipt_and_status_page(
-        form: tuple[TestClient, FormHttpSource], services: Any) -> None:
+    form: tuple[TestClient, FormHttpSource], services: Any
+) -> None:
     client, _ = form
-    resp = await client.post("/intake/web-pupr/", data=multipart({
-        "isi_laporan": "Jalan di depan pasar lama berlubang besar — motor sering jatuh.",
-        "nama": "Budi Santoso", "telp": "0812-3456-7890", "nik": "6271011503900001",
-        "website": ""}, JPEG), allow_redirects=False)
+    resp = await client.post(
+        "/intake/web-pupr/",
+        data=multipart(
+            {
+                "isi_laporan": "Jalan di depan pasar lama berlubang besar — motor sering jatuh.",
+                "nama": "Budi Santoso",
+                "telp": "0812-3456-7890",
+                "nik": "6271011503900001",
+                "website": "",
+            },
+            JPEG,
+        ),
+        allow_redirects=False,
+    )
     assert resp.status == 303
     receipt_url = resp.headers["Location"]
     assert re.fullmatch(r"/intake/web-pupr/terima/[0-9A-Z]{5}-[0-9A-Z]{5}", receipt_url)
@@ -76,10 +97,13 @@ async def test_multipart_post_with_photo_gives_receipt_and_status_page(
 
     async with services.pool.acquire() as conn:
         c = await conn.fetchrow("SELECT id, content, status::text, origin FROM complaints")
-        att = await conn.fetchrow("SELECT a.content_type, a.data, ca.filename FROM attachments a "
-                                  "JOIN complaint_attachments ca USING (sha256)")
-        raw = await conn.fetchrow("SELECT payload, payload_key, content_type FROM raw_items "
-                                  "WHERE state = 'accepted'")
+        att = await conn.fetchrow(
+            "SELECT a.content_type, a.data, ca.filename FROM attachments a "
+            "JOIN complaint_attachments ca USING (sha256)"
+        )
+        raw = await conn.fetchrow(
+            "SELECT payload, payload_key, content_type FROM raw_items WHERE state = 'accepted'"
+        )
         jobs = await conn.fetch("SELECT kind, payload FROM jobs ORDER BY id")
     assert c["origin"]["receipt_code"] == code and c["status"] == "received"
     # The photo is re-encoded without its metadata before anything passes it on.
@@ -89,16 +113,22 @@ async def test_multipart_post_with_photo_gives_receipt_and_status_page(
     assert JPEG in open_payload(services.crypto, raw["payload"], raw["payload_key"])
     assert JPEG not in bytes(raw["payload"])  # the request as it came, encrypted at rest
     assert [(j["kind"], j["payload"].get("event")) for j in jobs] == [
-        ("push", None), ("notify", "sunset")]
+        ("push", None),
+        ("notify", "sunset"),
+    ]
 
     # LAPOR! progress shows on the status page; personal data never does.
     async with services.pool.acquire() as conn:
-        await conn.execute("UPDATE complaints SET lapor_tracking_id = '1916449', status = "
-                           "'ditindaklanjuti', agency_name = 'Dinas PUPR' WHERE id = $1", c["id"])
+        await conn.execute(
+            "UPDATE complaints SET lapor_tracking_id = '1916449', status = "
+            "'ditindaklanjuti', agency_name = 'Dinas PUPR' WHERE id = $1",
+            c["id"],
+        )
         await conn.execute(
             "INSERT INTO followups (complaint_id, at, agency_name, text, label) VALUES "
             "($1, now(), 'Dinas PUPR', 'Lubang sudah ditambal oleh UPT Jalan.', 'substantive')",
-            c["id"])
+            c["id"],
+        )
     status = await client.get(f"/status/{code.lower()}")
     html = await status.text()
     assert status.status == 200
@@ -108,16 +138,21 @@ async def test_multipart_post_with_photo_gives_receipt_and_status_page(
         assert secret not in html
 
     # The reporter answers on the status page: a reply to LAPOR!, not a new complaint.
-    r = await client.post(f"/status/{code}", data={"balasan": "Terima kasih, sudah rapi.",
-                                                   "selesai": "ya", "website": ""},
-                          allow_redirects=False)
+    r = await client.post(
+        f"/status/{code}",
+        data={"balasan": "Terima kasih, sudah rapi.", "selesai": "ya", "website": ""},
+        allow_redirects=False,
+    )
     assert r.status == 303 and r.headers["Location"] == f"/status/{code}?terkirim=1"
     async with services.pool.acquire() as conn:
         reply = await conn.fetchrow("SELECT complaint_id, text, resolved FROM reporter_replies")
         n = await conn.fetchval("SELECT count(*) FROM complaints")
         up = await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'reply_up'")
     assert (reply["complaint_id"], reply["text"], reply["resolved"]) == (
-        c["id"], "Terima kasih, sudah rapi.", True)
+        c["id"],
+        "Terima kasih, sudah rapi.",
+        True,
+    )
     assert n == 1 and up == 1
 
     # Only the receipt code speaks for the report: a status-reply item naming this complaint
@@ -126,37 +161,52 @@ async def test_multipart_post_with_photo_gives_receipt_and_status_page(
     from connectors.base import Batch, status_reply_item
 
     _client, source = form
-    forged = status_reply_item("ZZZZZ-99999", c["id"], "Sudah beres, tutup.", True,
-                               dt.datetime.now(dt.UTC))
+    forged = status_reply_item(
+        "ZZZZZ-99999", c["id"], "Sudah beres, tutup.", True, dt.datetime.now(dt.UTC)
+    )
     await ingest(services, source, Batch(items=[forged], cursor=None))
     async with services.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT text, verified, verified_by, unverified_reason FROM"
-                                " reporter_replies ORDER BY created_at")
+        rows = await conn.fetch(
+            "SELECT text, verified, verified_by, unverified_reason FROM"
+            " reporter_replies ORDER BY created_at"
+        )
         up = await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'reply_up'")
-    assert [(r["verified"], r["verified_by"]) for r in rows] == [(True, "receipt"),
-                                                                 (False, None)]
+    assert [(r["verified"], r["verified_by"]) for r in rows] == [(True, "receipt"), (False, None)]
     assert rows[1]["unverified_reason"] == (
-        "kode tanda terima tidak cocok dengan pengaduan #1916449")
+        "kode tanda terima tidak cocok dengan pengaduan #1916449"
+    )
     assert up == 1
 
 
-async def test_urlencoded_post_from_an_old_form(form: tuple[TestClient, FormHttpSource],
-                                                services: Any) -> None:
+async def test_urlencoded_post_from_an_old_form(
+    form: tuple[TestClient, FormHttpSource], services: Any
+) -> None:
     client, _ = form
-    resp = await client.post("/intake/web-pupr", data={  # an action without the slash
-        "isi_laporan": "Lampu jalan mati sepanjang Jl. Yos Sudarso sejak minggu lalu.",
-        "telp": "+62 813 1111 2222"}, allow_redirects=False)
+    resp = await client.post(
+        "/intake/web-pupr",
+        data={  # an action without the slash
+            "isi_laporan": "Lampu jalan mati sepanjang Jl. Yos Sudarso sejak minggu lalu.",
+            "telp": "+62 813 1111 2222",
+        },
+        allow_redirects=False,
+    )
     assert resp.status == 303 and "/intake/web-pupr/terima/" in resp.headers["Location"]
     async with services.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM complaints") == 1
 
 
 async def test_validation_messages_are_in_bahasa_indonesia(
-        form: tuple[TestClient, FormHttpSource], services: Any) -> None:
+    form: tuple[TestClient, FormHttpSource], services: Any
+) -> None:
     client, _ = form
-    resp = await client.post("/intake/web-pupr/", data=multipart(
-        {"isi_laporan": "rusak", "telp": "abc", "email": "bukan-email"},
-        b"MZ\x90\x00 this is an exe", filename="foto.jpg"))
+    resp = await client.post(
+        "/intake/web-pupr/",
+        data=multipart(
+            {"isi_laporan": "rusak", "telp": "abc", "email": "bukan-email"},
+            b"MZ\x90\x00 this is an exe",
+            filename="foto.jpg",
+        ),
+    )
     html = await resp.text()
     assert resp.status == 422
     assert "Isi laporan wajib diisi" in html
@@ -167,12 +217,17 @@ async def test_validation_messages_are_in_bahasa_indonesia(
         assert await conn.fetchval("SELECT count(*) FROM raw_items") == 0
 
 
-async def test_honeypot_is_thanked_and_dropped(form: tuple[TestClient, FormHttpSource],
-                                               services: Any) -> None:
+async def test_honeypot_is_thanked_and_dropped(
+    form: tuple[TestClient, FormHttpSource], services: Any
+) -> None:
     client, _ = form
-    resp = await client.post("/intake/web-pupr/", data={
-        "isi_laporan": "Beli obat murah di situs kami sekarang juga, diskon besar!",
-        "website": "http://spam.example"})
+    resp = await client.post(
+        "/intake/web-pupr/",
+        data={
+            "isi_laporan": "Beli obat murah di situs kami sekarang juga, diskon besar!",
+            "website": "http://spam.example",
+        },
+    )
     assert resp.status == 200 and "Terima kasih" in await resp.text()
     async with services.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM complaints") == 0
@@ -180,14 +235,21 @@ async def test_honeypot_is_thanked_and_dropped(form: tuple[TestClient, FormHttpS
 
 async def test_size_limit_and_rate_limit(form: tuple[TestClient, FormHttpSource]) -> None:
     client, _ = form
-    big = await client.post("/intake/web-pupr/", data=multipart(
-        {"isi_laporan": "Foto terlalu besar untuk dikirim lewat formulir."},
-        JPEG + b"\0" * 250_000))
+    big = await client.post(
+        "/intake/web-pupr/",
+        data=multipart(
+            {"isi_laporan": "Foto terlalu besar untuk dikirim lewat formulir."},
+            JPEG + b"\0" * 250_000,
+        ),
+    )
     assert big.status == 413 and "paling besar 195 KB" in await big.text()
     # Under the body cap (read whole, in many chunks) but over the photo cap: told why.
-    photo = await client.post("/intake/web-pupr/", data=multipart(
-        {"isi_laporan": "Foto ini lebih besar dari batas ukuran foto."},
-        JPEG + b"\0" * 150_000))
+    photo = await client.post(
+        "/intake/web-pupr/",
+        data=multipart(
+            {"isi_laporan": "Foto ini lebih besar dari batas ukuran foto."}, JPEG + b"\0" * 150_000
+        ),
+    )
     assert photo.status == 422 and "Ukuran foto paling besar 98 KB" in await photo.text()
     statuses = []
     for _ in range(12):
@@ -208,19 +270,26 @@ async def test_unknown_status_code_is_a_plain_404(form: tuple[TestClient, FormHt
 
 def test_pure_parsing_of_a_windows_1252_page_and_fakepath() -> None:
     opts = FormHttpOptions(charset="windows-1252")
-    form = parse_body(b"isi_laporan=Sungai+tercemar+limbah+pabrik+caf%E9+dekat+jembatan",
-                      "application/x-www-form-urlencoded", "windows-1252")
+    form = parse_body(
+        b"isi_laporan=Sungai+tercemar+limbah+pabrik+caf%E9+dekat+jembatan",
+        "application/x-www-form-urlencoded",
+        "windows-1252",
+    )
     assert to_draft(opts, form, "C").content == "Sungai tercemar limbah pabrik café dekat jembatan"
-    body = (b'--b\r\nContent-Disposition: form-data; name="isi_laporan"\r\n\r\n'
-            b"Sampah dibuang ke sungai setiap malam oleh truk.\r\n"
-            b'--b\r\nContent-Disposition: form-data; name="foto"; '
-            b'filename="C:\\fakepath\\sungai.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
-            + JPEG + b"\r\n--b--\r\n")
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="isi_laporan"\r\n\r\n'
+        b"Sampah dibuang ke sungai setiap malam oleh truk.\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="foto"; '
+        b'filename="C:\\fakepath\\sungai.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        + JPEG
+        + b"\r\n--b--\r\n"
+    )
     d = to_draft(FormHttpOptions(), parse_body(body, "multipart/form-data; boundary=b"), "C")
     assert d.attachments[0].filename == "sungai.jpg" and d.attachments[0].data == JPEG
     with pytest.raises(FormInvalid):
-        to_draft(FormHttpOptions(), parse_body(b"isi_laporan=", "application/x-www-form-"
-                                                                "urlencoded"), "C")
+        to_draft(
+            FormHttpOptions(), parse_body(b"isi_laporan=", "application/x-www-form-urlencoded"), "C"
+        )
 
 
 def test_codes_and_limiter() -> None:
@@ -236,7 +305,8 @@ def test_codes_and_limiter() -> None:
 
 
 async def test_form_offers_anonim_and_rahasia_with_a_privacy_notice(
-        form: tuple[TestClient, FormHttpSource], services: Any) -> None:
+    form: tuple[TestClient, FormHttpSource], services: Any
+) -> None:
     client, _ = form
     page = await (await client.get("/intake/web-pupr/")).text()
     for value in ("biasa", "anonim", "rahasia"):
@@ -252,11 +322,14 @@ async def test_form_offers_anonim_and_rahasia_with_a_privacy_notice(
         assert resp.status == 303, await resp.text()
     async with services.pool.acquire() as conn:
         rows = await conn.fetch("SELECT content, anonymous, confidential FROM complaints")
-    flags = {r["content"].rsplit("(", 1)[1].rstrip(")"): (r["anonymous"], r["confidential"])
-             for r in rows}
+    flags = {
+        r["content"].rsplit("(", 1)[1].rstrip(")"): (r["anonymous"], r["confidential"])
+        for r in rows
+    }
     assert flags == {"anonim": (True, False), "rahasia": (False, True), "None": (False, False)}
-    bad = await client.post("/intake/web-pupr/", data={"isi_laporan": text,
-                                                      "kerahasiaan": "publik"})
+    bad = await client.post(
+        "/intake/web-pupr/", data={"isi_laporan": text, "kerahasiaan": "publik"}
+    )
     assert bad.status == 422 and "Pilihan kerahasiaan tidak dikenali" in await bad.text()
 
 
@@ -269,7 +342,8 @@ async def test_logo_and_privacy_contact_from_configuration(tmp_path: Any, servic
     logo.write_bytes(logo_png())
     settings = services.settings.model_copy(update={"municipality": "Kota Contoh"})
     settings.public = settings.public.model_copy(
-        update={"logo": logo, "privacy_contact": "ppid@contoh.go.id"})
+        update={"logo": logo, "privacy_contact": "ppid@contoh.go.id"}
+    )
     b = branding(settings)
     assert b.municipality == "Kota Contoh" and b.logo is not None
     assert b.logo.startswith("data:image/png;base64,")
@@ -288,7 +362,8 @@ async def test_logo_and_privacy_contact_from_configuration(tmp_path: Any, servic
         assert f'<img src="{b.logo}" alt="Logo Kota Contoh">' in html
         assert "ppid@contoh.go.id" in html
     assert status.status == 404 and "<title>Pengaduan tidak ditemukan — Kota Contoh</title>" in (
-        status_page)
+        status_page
+    )
     fake = tmp_path / "logo2.png"
     fake.write_bytes(b"GIF89a not a png")
     settings.public = settings.public.model_copy(update={"logo": fake})
@@ -297,11 +372,15 @@ async def test_logo_and_privacy_contact_from_configuration(tmp_path: Any, servic
 
 
 async def test_a_field_longer_than_its_column_is_refused_naming_the_limit(
-        form: tuple[TestClient, FormHttpSource], services: Any) -> None:
+    form: tuple[TestClient, FormHttpSource], services: Any
+) -> None:
     """The old schema's sizes: ``masyarakat.nama varchar(35)``, ``isi_laporan text``."""
     client, _ = form
-    fields = {"isi_laporan": "Jalan berlubang di depan pasar, mohon diperbaiki. " * 1400,
-              "nama": "Budi Santoso bin Ahmad Sulaiman Hadiwijaya", "telp": "081234567890"}
+    fields = {
+        "isi_laporan": "Jalan berlubang di depan pasar, mohon diperbaiki. " * 1400,
+        "nama": "Budi Santoso bin Ahmad Sulaiman Hadiwijaya",
+        "telp": "081234567890",
+    }
     r = await client.post("/intake/web-pupr/", data=fields)
     assert r.status == 422
     page = await r.text()

@@ -19,21 +19,30 @@ from tests.forms.legacy import LegacyDb
 
 
 def test_site_and_form_names_are_not_people() -> None:
-    for name in ("Form Pengaduan Website", "Formulir Pengaduan", "noreply", "Admin Website",
-                 "Sistem Informasi Pengaduan", "no-reply@kota.go.id", "Layanan Aspirasi"):
+    for name in (
+        "Form Pengaduan Website",
+        "Formulir Pengaduan",
+        "noreply",
+        "Admin Website",
+        "Sistem Informasi Pengaduan",
+        "no-reply@kota.go.id",
+        "Layanan Aspirasi",
+    ):
         assert is_site_name(name), name
     for name in ("Budi Santoso", "Siti Nurhalizah Ré", "Andi", "Ahmad Fauzi", None, ""):
         assert not is_site_name(name), name
 
 
 async def test_notes_and_flags_reach_the_complaint_page_and_api(
-        legacy: LegacyDb, services: Any) -> None:
+    legacy: LegacyDb, services: Any
+) -> None:
     # Reporter 0808 (rows 4 and 11) was registered by the site itself, under its own name;
     # row 11's photo path tries to leave the upload folder (refused, with a note).
     await legacy.run("UPDATE masyarakat SET nama = 'Form Pengaduan Website' WHERE nik = '0808'")
     cfg = form_source_config(legacy)
     services = dataclasses.replace(
-        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
+        services, settings=services.settings.model_copy(update={"sources": [cfg]})
+    )
     src = build_source(cfg, services)
     try:
         assert await IngestLoop(services, src).run_once() == 15
@@ -42,9 +51,12 @@ async def test_notes_and_flags_reach_the_complaint_page_and_api(
     async with services.pool.acquire() as conn:
         c = await conn.fetchrow(
             "SELECT c.id, c.flags, c.origin, r.name_enc FROM complaints c "
-            "LEFT JOIN reporters r ON r.id = c.reporter_id WHERE c.origin->>'row_id' = '11'")
-        names = [services.crypto.decrypt("name", r["name_enc"]) for r in await conn.fetch(
-            "SELECT name_enc FROM reporters WHERE name_enc IS NOT NULL")]
+            "LEFT JOIN reporters r ON r.id = c.reporter_id WHERE c.origin->>'row_id' = '11'"
+        )
+        names = [
+            services.crypto.decrypt("name", r["name_enc"])
+            for r in await conn.fetch("SELECT name_enc FROM reporters WHERE name_enc IS NOT NULL")
+        ]
         _, admin = await create_token(conn, name="uji-admin", role="admin", agency=None)
         _, operator = await create_token(conn, name="uji-op", role="operator", agency=None)
     assert "Form Pengaduan Website" not in names and "Budi Santoso" in names
@@ -58,11 +70,13 @@ async def test_notes_and_flags_reach_the_complaint_page_and_api(
     # dashboard sessions run on real time
     services = dataclasses.replace(services, clock=lambda: dt.datetime.now(dt.UTC))
     async with TestClient(TestServer(make_app(services))) as client:
-        api = await (await client.get(f"/api/complaints/{c['id']}",
-                                      headers={"Authorization": f"Bearer {admin}"})).json()
+        api = await (
+            await client.get(
+                f"/api/complaints/{c['id']}", headers={"Authorization": f"Bearer {admin}"}
+            )
+        ).json()
         assert api["notes"] == notes and "reporter_name_is_site" in api["flags"]
-        resp = await client.post("/dasbor/masuk", data={"token": operator},
-                                 allow_redirects=False)
+        resp = await client.post("/dasbor/masuk", data={"token": operator}, allow_redirects=False)
         assert resp.status == 303
         page = await (await client.get(f"/dasbor/pengaduan/{c['id']}")).text()
     assert "Catatan sistem" in page

@@ -20,16 +20,30 @@ START = dt.datetime(2025, 11, 20, 3, 0, tzinfo=dt.UTC)
 
 def update_item(ref: str, status: bytes) -> RawItem:
     """What the re-scan yields when staff change row 1's status in the old admin."""
-    payload = encode_row("pengaduan", "1", {"id_pengaduan": 1, "status": status}, [], None,
-                         kind="update", reason="legacy_update")
-    return RawItem(source_ref=ref, payload=payload, received_at=START,
-                   meta={"kind": "legacy_update", "row_id": "1"},
-                   content_type="application/x-satukanal-form-row+json")
+    payload = encode_row(
+        "pengaduan",
+        "1",
+        {"id_pengaduan": 1, "status": status},
+        [],
+        None,
+        kind="update",
+        reason="legacy_update",
+    )
+    return RawItem(
+        source_ref=ref,
+        payload=payload,
+        received_at=START,
+        meta={"kind": "legacy_update", "row_id": "1"},
+        content_type="application/x-satukanal-form-row+json",
+    )
 
 
 def write_config(tmp: Path, db_dsn: str, legacy: LegacyDb) -> Path:
     """The same source as ``form_source_config``, as an operator's file."""
-    return write_operator_config(tmp, db_dsn, f"""
+    return write_operator_config(
+        tmp,
+        db_dsn,
+        f"""
 [[sources]]
 name = "form-pupr"
 kind = "sql_table"
@@ -44,7 +58,8 @@ orphan_check = "m_nik"
 enabled = true
 tracking_column = "lapor_tracking_id"
 staff_id = 1
-""")
+""",
+    )
 
 
 async def replay_cli(cfg: Path, raw_id: int) -> str:
@@ -55,28 +70,31 @@ async def replay_cli(cfg: Path, raw_id: int) -> str:
 
 
 async def test_a_replayed_update_reaches_its_complaint(
-        tmp_path: Path, db_dsn: str, legacy: LegacyDb, services: Any) -> None:
+    tmp_path: Path, db_dsn: str, legacy: LegacyDb, services: Any
+) -> None:
     cfg = form_source_config(legacy)
     services = dataclasses.replace(
-        services, settings=services.settings.model_copy(update={"sources": [cfg]}))
+        services, settings=services.settings.model_copy(update={"sources": [cfg]})
+    )
     src = services.sources[cfg.name]  # the runtime's own, as the replay uses it
     try:
         # Two re-scan updates of row 1 while the row had no complaint (its own import had
         # failed): quarantined, to be replayed once the row is imported.
         early = [update_item("upd:1:a@1", b"proses"), update_item("upd:1:b@1", b"proses")]
         # No cursor: intake keeps the stored one (none yet), as a replay does.
-        first = await Intake(services).ingest(
-            src, Batch(items=early, cursor=None))  # type: ignore[arg-type]
+        first = await Intake(services).ingest(src, Batch(items=early, cursor=None))  # type: ignore[arg-type]
         assert (first.quarantined, first.updates) == (2, 0)
         async with services.pool.acquire() as conn:
-            held = await conn.fetch("SELECT id, reason FROM raw_items "
-                                    "WHERE source_ref LIKE 'upd:%' ORDER BY source_ref")
+            held = await conn.fetch(
+                "SELECT id, reason FROM raw_items WHERE source_ref LIKE 'upd:%' ORDER BY source_ref"
+            )
         assert [r["reason"] for r in held] == ["baris formulir lama 1 belum pernah diimpor"] * 2
 
         assert await IngestLoop(services, src).run_once() == 15  # the import, fixed
         async with services.pool.acquire() as conn:
-            cid = await conn.fetchval("SELECT id FROM complaints "
-                                      "WHERE 'form-row:pengaduan:1' = ANY(thread_keys)")
+            cid = await conn.fetchval(
+                "SELECT id FROM complaints WHERE 'form-row:pengaduan:1' = ANY(thread_keys)"
+            )
 
         # The operator's command: applied, and it says to which complaint.
         out = await replay_cli(write_config(tmp_path, db_dsn, legacy), held[0]["id"])
@@ -87,22 +105,30 @@ async def test_a_replayed_update_reaches_its_complaint(
         # Nothing left to replay: said in Indonesian, with the stable code beside the sentence.
         # (A replay moves the bytes to a new row: the old id is gone, the new one accepted.)
         assert await replay(services, held[1]["id"]) == ReplayOutcome(
-            "not_found", f"item {held[1]['id']} tidak ada")
+            "not_found", f"item {held[1]['id']} tidak ada"
+        )
         async with services.pool.acquire() as conn:
-            now_id = await conn.fetchval("SELECT id FROM raw_items WHERE source_ref = $1",
-                                         "upd:1:b@1")
+            now_id = await conn.fetchval(
+                "SELECT id FROM raw_items WHERE source_ref = $1", "upd:1:b@1"
+            )
         assert await replay(services, now_id) == ReplayOutcome(
-            "not_quarantined", f"item {now_id} tidak dikarantina (sudah diterima)")
+            "not_quarantined", f"item {now_id} tidak dikarantina (sudah diterima)"
+        )
     finally:
         await src.close()
     async with services.pool.acquire() as conn:
-        items = await conn.fetch("SELECT state::text AS state, complaint_id FROM raw_items "
-                                 "WHERE source_ref LIKE 'upd:%' ORDER BY source_ref")
-        events = await conn.fetch("SELECT kind, data FROM events WHERE complaint_id = $1 "
-                                  "AND kind LIKE 'legacy%'", cid)
+        items = await conn.fetch(
+            "SELECT state::text AS state, complaint_id FROM raw_items "
+            "WHERE source_ref LIKE 'upd:%' ORDER BY source_ref"
+        )
+        events = await conn.fetch(
+            "SELECT kind, data FROM events WHERE complaint_id = $1 AND kind LIKE 'legacy%'", cid
+        )
         legacy_status = await conn.fetchval(
-            "SELECT legacy_status FROM complaints WHERE id = $1", cid)
+            "SELECT legacy_status FROM complaints WHERE id = $1", cid
+        )
     assert [(i["state"], i["complaint_id"]) for i in items] == [("accepted", cid)] * 2
     assert [(e["kind"], e["data"]["status_after"]) for e in events] == [
-        ("legacy_form_updated", "proses")]
+        ("legacy_form_updated", "proses")
+    ]
     assert legacy_status == "diproses"

@@ -43,8 +43,10 @@ class Form:
         self.clock = Clock()
         self.cfg = form_source_config(legacy)
         services = dataclasses.replace(
-            services, clock=self.clock,
-            settings=services.settings.model_copy(update={"sources": [self.cfg]}))
+            services,
+            clock=self.clock,
+            settings=services.settings.model_copy(update={"sources": [self.cfg]}),
+        )
         self.services, self.legacy = services, legacy
         self.src = build_source(self.cfg, services)
         self.loop = IngestLoop(services, self.src)
@@ -56,13 +58,19 @@ class Form:
         async with self.services.pool.acquire() as conn:
             return await conn.fetchrow(
                 "SELECT id, status::text AS status, legacy_status, origin FROM complaints "
-                "WHERE $1 = ANY(thread_keys)", f"form-row:pengaduan:{row}")
+                "WHERE $1 = ANY(thread_keys)",
+                f"form-row:pengaduan:{row}",
+            )
 
     async def events(self, cid: uuid.UUID) -> list[Any]:
         async with self.services.pool.acquire() as conn:
-            return list(await conn.fetch(
-                "SELECT kind, actor, data FROM events WHERE complaint_id = $1 "
-                "AND kind LIKE 'legacy%' ORDER BY id", cid))
+            return list(
+                await conn.fetch(
+                    "SELECT kind, actor, data FROM events WHERE complaint_id = $1 "
+                    "AND kind LIKE 'legacy%' ORDER BY id",
+                    cid,
+                )
+            )
 
     async def raw(self, ref_prefix: str) -> list[Any]:
         """The raw items, their originals decrypted (they are encrypted at rest)."""
@@ -70,32 +78,45 @@ class Form:
             rows = await conn.fetch(
                 "SELECT id, source_ref, state::text AS state, reason, complaint_id, payload, "
                 "payload_key, received_at, meta, content_type FROM raw_items "
-                "WHERE source_ref LIKE $1 ORDER BY id", ref_prefix + "%")
+                "WHERE source_ref LIKE $1 ORDER BY id",
+                ref_prefix + "%",
+            )
         crypto = self.services.crypto
-        return [{**dict(r), "payload": open_payload(crypto, r["payload"], r["payload_key"]),
-                 "meta": open_meta(crypto, r["meta"])} for r in rows]
+        return [
+            {
+                **dict(r),
+                "payload": open_payload(crypto, r["payload"], r["payload_key"]),
+                "meta": open_meta(crypto, r["meta"]),
+            }
+            for r in rows
+        ]
 
     async def cursor(self) -> dict[str, Any]:
         async with self.services.pool.acquire() as conn:
             return await conn.fetchval(  # type: ignore[no-any-return]
-                "SELECT cursor FROM source_state WHERE source = $1", self.src.name)
+                "SELECT cursor FROM source_state WHERE source = $1", self.src.name
+            )
 
     async def set_cursor(self, cursor: dict[str, Any]) -> None:
         async with self.services.pool.acquire() as conn:
-            await conn.execute("UPDATE source_state SET cursor = $2 WHERE source = $1",
-                               self.src.name, cursor)
+            await conn.execute(
+                "UPDATE source_state SET cursor = $2 WHERE source = $1", self.src.name, cursor
+            )
 
     async def staff_respond(self, row: int, text: str, staff: int = STAFF) -> None:
         await self.legacy.run(
             "INSERT INTO tanggapan (id_pengaduan, tgl_tanggapan, tanggapan, id_petugas) "
-            "VALUES (%s, '2025-11-20', %s, %s)", (row, u8(text), staff))
+            "VALUES (%s, '2025-11-20', %s, %s)",
+            (row, u8(text), staff),
+        )
 
     async def close(self) -> None:
         await self.src.close()
 
 
 async def test_status_and_response_from_the_old_admin_reach_the_complaint(
-        legacy: LegacyDb, services: Any) -> None:
+    legacy: LegacyDb, services: Any
+) -> None:
     form = Form(services, legacy)
     services = form.services  # the runtime with the form source and its clock
     try:
@@ -120,9 +141,12 @@ async def test_status_and_response_from_the_old_admin_reach_the_complaint(
         data = ev["data"]
         assert (data["status_before"], data["status_after"]) == ("0", "proses")
         assert (data["legacy_status_before"], data["legacy_status_after"]) == (
-            "received", "diproses")
+            "received",
+            "diproses",
+        )
         assert [r["text"] for r in data["responses"]] == [
-            "Sudah kami cek ke lokasi — tim UPT Jalan, café depan."]
+            "Sudah kami cek ke lokasi — tim UPT Jalan, café depan."
+        ]
         assert data["responses"][0]["at"].startswith("2025-11-19T17:00")  # a WIB date
         assert "same_as_write_back" not in data
         (item,) = await form.raw("upd:1:")
@@ -133,7 +157,9 @@ async def test_status_and_response_from_the_old_admin_reach_the_complaint(
             detail = await complaint_detail(conn, services.crypto, c["id"])
         assert detail is not None
         assert [e["kind"] for e in detail["timeline"]] == [
-            "complaint_ingested", "legacy_form_updated"]
+            "complaint_ingested",
+            "legacy_form_updated",
+        ]
         assert detail["legacy_status"] == "diproses"
 
         # Not forwarded to LAPOR! (a staff response is no reporter reply), and nothing
@@ -155,7 +181,8 @@ async def test_status_and_response_from_the_old_admin_reach_the_complaint(
 
 
 async def test_the_same_change_is_applied_once_and_a_return_is_a_change(
-        legacy: LegacyDb, services: Any) -> None:
+    legacy: LegacyDb, services: Any
+) -> None:
     form = Form(services, legacy)
     services = form.services  # the runtime with the form source and its clock
     try:
@@ -168,15 +195,20 @@ async def test_the_same_change_is_applied_once_and_a_return_is_a_change(
         (first,) = await form.events(c["id"])
         # The seeded response was already on the complaint at import: only the new one.
         assert [r["text"] for r in first["data"]["responses"]] == [
-            "Lampu sudah diganti pada 19 November."]
+            "Lampu sudah diganti pada 19 November."
+        ]
         assert "status_before" not in first["data"]  # row 2 was 'proses' from the start
 
         # The very same update again under another reference (e.g. replayed from an older
         # copy): intake sees the complaint already holds it.
         (item,) = await form.raw("upd:2:")
-        again = RawItem(source_ref=item["source_ref"] + "-again", payload=bytes(item["payload"]),
-                        received_at=item["received_at"], meta=item["meta"],
-                        content_type=item["content_type"])
+        again = RawItem(
+            source_ref=item["source_ref"] + "-again",
+            payload=bytes(item["payload"]),
+            received_at=item["received_at"],
+            meta=item["meta"],
+            content_type=item["content_type"],
+        )
         result = await Intake(services).ingest(form.src, Batch(items=[again], cursor=None))
         assert (result.new, result.updates, result.quarantined) == (1, 1, 0)
         (stored,) = await form.raw(again.source_ref)
@@ -186,16 +218,19 @@ async def test_the_same_change_is_applied_once_and_a_return_is_a_change(
         # Staff flip the status back and forth over three rounds: each is a change, also the
         # third, whose state (status and responses) equals the first's.
         for status in ("0", "proses"):
-            await legacy.run("UPDATE pengaduan SET status = %s WHERE id_pengaduan = 2",
-                             (status,))
+            await legacy.run("UPDATE pengaduan SET status = %s WHERE id_pengaduan = 2", (status,))
             form.clock.next_round()
             assert await form.run() == 1
         events = await form.events(c["id"])
-        assert [(e["data"].get("status_before"), e["data"].get("status_after"))
-                for e in events] == [(None, None), ("proses", "0"), ("0", "proses")]
+        assert [
+            (e["data"].get("status_before"), e["data"].get("status_after")) for e in events
+        ] == [(None, None), ("proses", "0"), ("0", "proses")]
         assert (await form.complaint(2))["legacy_status"] == "diproses"
-        refs = [r["source_ref"] for r in await form.raw("upd:2:")
-                if not r["source_ref"].endswith("-again")]
+        refs = [
+            r["source_ref"]
+            for r in await form.raw("upd:2:")
+            if not r["source_ref"].endswith("-again")
+        ]
         # Same digest (state) as the first round, yet a new item: the round tells them apart.
         assert len(refs) == 3 and refs[0].split("@")[0] == refs[2].split("@")[0]
     finally:
@@ -223,9 +258,13 @@ async def test_a_row_deleted_in_the_old_database(legacy: LegacyDb, services: Any
         assert await form.run() == 1
         (item,) = await form.raw("upd:3:")
         assert item["state"] == "accepted" and item["complaint_id"] == c["id"]
-        again = RawItem(source_ref="upd:3:gone@replayed", payload=bytes(item["payload"]),
-                        received_at=item["received_at"], meta=item["meta"],
-                        content_type=item["content_type"])
+        again = RawItem(
+            source_ref="upd:3:gone@replayed",
+            payload=bytes(item["payload"]),
+            received_at=item["received_at"],
+            meta=item["meta"],
+            content_type=item["content_type"],
+        )
         await Intake(services).ingest(form.src, Batch(items=[again], cursor=None))
         assert (await form.raw("upd:3:gone@replayed"))[0]["reason"] == "sudah tercatat"
         assert len(await form.events(c["id"])) == 1
@@ -234,7 +273,8 @@ async def test_a_row_deleted_in_the_old_database(legacy: LegacyDb, services: Any
 
 
 async def test_an_update_for_a_row_never_imported_is_quarantined(
-        legacy: LegacyDb, services: Any) -> None:
+    legacy: LegacyDb, services: Any
+) -> None:
     form = Form(services, legacy)
     services = form.services  # the runtime with the form source and its clock
     try:
@@ -247,8 +287,7 @@ async def test_an_update_for_a_row_never_imported_is_quarantined(
         assert item["state"] == "quarantined" and item["complaint_id"] is None
         assert item["reason"] == "baris formulir lama 12 belum pernah diimpor"
         async with services.pool.acquire() as conn:
-            stray = await conn.fetchval(
-                "SELECT count(*) FROM events WHERE kind LIKE 'legacy%'")
+            stray = await conn.fetchval("SELECT count(*) FROM events WHERE kind LIKE 'legacy%'")
         assert stray == 0
     finally:
         await form.close()
@@ -256,12 +295,21 @@ async def test_an_update_for_a_row_never_imported_is_quarantined(
 
 def job(complaint_id: uuid.UUID) -> Job:
     now = dt.datetime.now(dt.UTC)
-    return Job(id=1, kind="write_back", payload={}, complaint_id=complaint_id,
-               state=JobState.RUNNING, attempts=1, created_at=now, run_after=now)
+    return Job(
+        id=1,
+        kind="write_back",
+        payload={},
+        complaint_id=complaint_id,
+        state=JobState.RUNNING,
+        attempts=1,
+        created_at=now,
+        run_after=now,
+    )
 
 
 async def test_our_own_write_back_comes_back_as_agreement_not_news(
-        legacy: LegacyDb, services: Any) -> None:
+    legacy: LegacyDb, services: Any
+) -> None:
     form = Form(services, legacy)
     services = form.services  # the runtime with the form source and its clock
     try:
@@ -269,19 +317,25 @@ async def test_our_own_write_back_comes_back_as_agreement_not_news(
         cid = (await form.complaint(1))["id"]
         # LAPOR! moved it and an agency answered; write-back mirrors both into the old form.
         async with services.pool.acquire() as conn:
-            await conn.execute("UPDATE complaints SET lapor_tracking_id = '1916449', "
-                               "status = 'diproses' WHERE id = $1", cid)
+            await conn.execute(
+                "UPDATE complaints SET lapor_tracking_id = '1916449', "
+                "status = 'diproses' WHERE id = $1",
+                cid,
+            )
             await conn.execute(
                 "INSERT INTO followups (complaint_id, event_id, at, agency_name, text, label) "
                 "VALUES ($1, 'e-1', '2025-11-19T02:00:00Z', 'Dinas PUPR', "
-                "'Lubang sudah ditambal pada 18 November.', 'substantive')", cid)
+                "'Lubang sudah ditambal pada 18 November.', 'substantive')",
+                cid,
+            )
         handler = write_back_handler(services)
         try:
             await handler(job(cid))
         finally:
             await handler.close()
-        assert (await legacy.run("SELECT status FROM pengaduan WHERE id_pengaduan = 1")
-                ) == [(b"proses",)]
+        assert (await legacy.run("SELECT status FROM pengaduan WHERE id_pengaduan = 1")) == [
+            (b"proses",)
+        ]
         form.clock.next_round()
         assert await form.run() == 1
         (ev,) = await form.events(cid)
@@ -304,11 +358,22 @@ async def test_a_status_the_mapping_does_not_know(legacy: LegacyDb, services: An
     try:
         await form.run()
         cid = (await form.complaint(1))["id"]
-        payload = encode_row("pengaduan", "1", {"id_pengaduan": 1, "status": b"ditunda"}, [],
-                             None, kind="update", reason="legacy_update")
-        item = RawItem(source_ref="upd:1:free-text", payload=payload, received_at=START,
-                       meta={"kind": "legacy_update", "row_id": "1"},
-                       content_type="application/x-satukanal-form-row+json")
+        payload = encode_row(
+            "pengaduan",
+            "1",
+            {"id_pengaduan": 1, "status": b"ditunda"},
+            [],
+            None,
+            kind="update",
+            reason="legacy_update",
+        )
+        item = RawItem(
+            source_ref="upd:1:free-text",
+            payload=payload,
+            received_at=START,
+            meta={"kind": "legacy_update", "row_id": "1"},
+            content_type="application/x-satukanal-form-row+json",
+        )
         await Intake(services).ingest(form.src, Batch(items=[item], cursor=None))
         (ev,) = await form.events(cid)
         assert ev["data"]["status_after"] == "ditunda" and ev["data"]["status_unmapped"]

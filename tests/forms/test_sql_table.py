@@ -34,8 +34,10 @@ def offline() -> ConnectorContext:
     return ConnectorContext(clock=Clock())
 
 
-async def pull_all(src: SqlTableSource, cursor: dict[str, Any] | None = None,
-                   ) -> tuple[list[Any], dict[str, Any]]:
+async def pull_all(
+    src: SqlTableSource,
+    cursor: dict[str, Any] | None = None,
+) -> tuple[list[Any], dict[str, Any]]:
     items, last = [], cursor or {}
     async for batch in src.pull(cursor):
         items += batch.items
@@ -111,7 +113,8 @@ async def test_every_awkward_row_is_read_and_handled(legacy: LegacyDb, uploads: 
     photo = got[10]
     assert isinstance(photo, ComplaintDraft)
     assert [(a.filename, a.content_type, a.data) for a in photo.attachments] == [
-        ("pohon.jpg", "image/jpeg", JPEG)]
+        ("pohon.jpg", "image/jpeg", JPEG)
+    ]
     assert photo.origin["photo_ref"] == "C:\\fakepath\\pohon.jpg"
 
     traversal = got[11]
@@ -135,8 +138,10 @@ async def test_watermark_continues_after_the_last_row(legacy: LegacyDb) -> None:
         _, cursor = await pull_all(src)
         again, _ = await pull_all(src, cursor)
         assert again == []
-        await legacy.run("INSERT INTO pengaduan (tgl_pengaduan, nik, isi_laporan, foto, status) "
-                         "VALUES ('2025-11-19', '123', 'Baru lagi: got mampet di RT 2.', '', '0')")
+        await legacy.run(
+            "INSERT INTO pengaduan (tgl_pengaduan, nik, isi_laporan, foto, status) "
+            "VALUES ('2025-11-19', '123', 'Baru lagi: got mampet di RT 2.', '', '0')"
+        )
         new, cursor2 = await pull_all(src, cursor)
         assert [i.source_ref for i in new] == ["row:16"] and cursor2["last_id"] == 16
     finally:
@@ -151,12 +156,16 @@ async def test_rescan_reports_status_changes_and_new_responses(legacy: LegacyDb)
         assert cursor["rescan_after"] and "1" in cursor["open"] and "15" not in cursor["open"]
         # Staff keep working in the old PHP admin: no updated_at tells us.
         await legacy.run("UPDATE pengaduan SET status = 'selesai' WHERE id_pengaduan = 1")
-        await legacy.run("INSERT INTO tanggapan (id_pengaduan, tgl_tanggapan, tanggapan, "
-                         "id_petugas) VALUES (3, '2025-11-19', '<p>Sudah diangkut.</p>', 2)")
+        await legacy.run(
+            "INSERT INTO tanggapan (id_pengaduan, tgl_tanggapan, tanggapan, "
+            "id_petugas) VALUES (3, '2025-11-19', '<p>Sudah diangkut.</p>', 2)"
+        )
         await legacy.run("DELETE FROM pengaduan WHERE id_pengaduan = 5")
         # Our own write-back rows (id_petugas = staff_id 1) are not news.
-        await legacy.run("INSERT INTO tanggapan (id_pengaduan, tgl_tanggapan, tanggapan, "
-                         "id_petugas) VALUES (4, '2025-11-19', 'dari satukanal', 1)")
+        await legacy.run(
+            "INSERT INTO tanggapan (id_pengaduan, tgl_tanggapan, tanggapan, "
+            "id_petugas) VALUES (4, '2025-11-19', 'dari satukanal', 1)"
+        )
         before, _ = await pull_all(src, cursor)
         assert before == []  # not due yet
         services.clock.now = NOW + dt.timedelta(hours=1)
@@ -184,8 +193,11 @@ async def test_rescan_reports_status_changes_and_new_responses(legacy: LegacyDb)
     assert by_row["3"].source_ref.startswith("upd:3:")
 
 
-async def pull_all_again(legacy: LegacyDb, services: ConnectorContext, cursor: dict[str, Any],
-                         ) -> tuple[list[Any], dict[str, Any]]:
+async def pull_all_again(
+    legacy: LegacyDb,
+    services: ConnectorContext,
+    cursor: dict[str, Any],
+) -> tuple[list[Any], dict[str, Any]]:
     src = SqlTableSource(form_source_config(legacy), services)
     try:
         return await pull_all(src, cursor)
@@ -233,8 +245,13 @@ async def test_bad_query_is_refused_at_configuration() -> None:
     from aggregator.errors import ConfigError
 
     with pytest.raises(ConfigError, match="read-only"):
-        SqlTableSource(SourceConfig(name="f", kind="sql_table", options={
-            "url": "mysql://root@127.0.0.1/x", "query": "DELETE FROM pengaduan"}))
+        SqlTableSource(
+            SourceConfig(
+                name="f",
+                kind="sql_table",
+                options={"url": "mysql://root@127.0.0.1/x", "query": "DELETE FROM pengaduan"},
+            )
+        )
 
 
 async def test_postgresql_form_database(pg_server_dsn: str) -> None:
@@ -253,8 +270,11 @@ async def test_postgresql_form_database(pg_server_dsn: str) -> None:
                   ('2025-02-30', '123', 'Jalan rusak lagi Ã© ini', '', '0')""")
         finally:
             await conn.close()
-        cfg = SourceConfig(name="form-pg", kind="sql_table", options={
-            "url": dsn, "table": "pengaduan", "responses": None})
+        cfg = SourceConfig(
+            name="form-pg",
+            kind="sql_table",
+            options={"url": dsn, "table": "pengaduan", "responses": None},
+        )
         src = SqlTableSource(cfg, offline())
         try:
             await src.check()
@@ -289,8 +309,7 @@ async def test_photo_by_url_from_the_old_web_server(legacy: LegacyDb) -> None:
     try:
         async with aiohttp.ClientSession() as http:
             services = ConnectorContext(clock=Clock(), http=http)
-            cfg = form_source_config(legacy, photo={
-                "url_base": str(server.make_url("/uploads/"))})
+            cfg = form_source_config(legacy, photo={"url_base": str(server.make_url("/uploads/"))})
             src = SqlTableSource(cfg, services)
             try:
                 items, _ = await pull_all(src)

@@ -37,7 +37,7 @@ AGENCIES = ["Dinas PUPR", "Dishub", "DLH", None]
 def _config(tmp: Path, dsn: str, legacy_url: str) -> Path:
     path = tmp / "satukanal.toml"
     path.write_text(f"""
-data_dir = "{tmp / 'data'}"
+data_dir = "{tmp / "data"}"
 log_format = "json"
 [database]
 url = "{dsn}"
@@ -75,8 +75,12 @@ staff_id = 1
 
 def _start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [SATUKANAL, "--config", str(cfg), "run"], stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=ENV)
+        [SATUKANAL, "--config", str(cfg), "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+        env=ENV,
+    )
 
 
 async def _wait(cond: Any, what: str, within_s: float = 60) -> None:
@@ -87,7 +91,8 @@ async def _wait(cond: Any, what: str, within_s: float = 60) -> None:
 
 
 async def test_write_back_survives_bursts_rescans_and_two_sigkills(
-        tmp_path: Path, db_dsn: str) -> None:
+    tmp_path: Path, db_dsn: str
+) -> None:
     legacy = await create_legacy_db(seed=False)
     procs: list[subprocess.Popen[bytes]] = []
     pg = await asyncpg.connect(db_dsn)
@@ -101,9 +106,12 @@ async def test_write_back_survives_bursts_rescans_and_two_sigkills(
         async def ingested() -> bool:
             assert procs[-1].poll() is None, log.read_text()[-3000:]
             return await pg.fetchval("SELECT count(*) FROM complaints") == N
+
         await _wait(ingested, "the 200 rows to be ingested")
-        ids = {r["row_id"]: r["id"] for r in await pg.fetch(
-            "SELECT id, (origin->>'row_id')::int AS row_id FROM complaints")}
+        ids = {
+            r["row_id"]: r["id"]
+            for r in await pg.fetch("SELECT id, (origin->>'row_id')::int AS row_id FROM complaints")
+        }
         rows = sorted(ids)
         statuses = ["diproses", "ditindaklanjuti", "selesai"]
         event = 0
@@ -113,18 +121,28 @@ async def test_write_back_survives_bursts_rescans_and_two_sigkills(
             for rid in part:
                 await pg.execute(
                     "UPDATE complaints SET lapor_tracking_id = $2, status = $3 WHERE id = $1",
-                    ids[rid], f"{7000000 + rid}", statuses[(rid + step) % 3 if step else 0])
+                    ids[rid],
+                    f"{7000000 + rid}",
+                    statuses[(rid + step) % 3 if step else 0],
+                )
                 event += 1
                 await pg.execute(
                     "INSERT INTO followups (complaint_id, event_id, at, agency_name, text, label)"
-                    " VALUES ($1, $2, now(), $3, $4, 'substantive')", ids[rid], f"ev-{event}",
-                    AGENCIES[rid % 4], f"Tanggapan nomor {event} untuk laporan {rid}: "
-                                       "petugas sudah meninjau lokasi.")
+                    " VALUES ($1, $2, now(), $3, $4, 'substantive')",
+                    ids[rid],
+                    f"ev-{event}",
+                    AGENCIES[rid % 4],
+                    f"Tanggapan nomor {event} untuk laporan {rid}: petugas sudah meninjau lokasi.",
+                )
 
         async def kill_mid_work() -> None:
             async def busy() -> bool:
-                return bool(await pg.fetchval(
-                    "SELECT count(*) FROM jobs WHERE kind = 'write_back' AND state = 'done'"))
+                return bool(
+                    await pg.fetchval(
+                        "SELECT count(*) FROM jobs WHERE kind = 'write_back' AND state = 'done'"
+                    )
+                )
+
             await _wait(busy, "write-back to get going")
             await asyncio.sleep(0.3)
             procs[-1].send_signal(signal.SIGKILL)
@@ -133,7 +151,8 @@ async def test_write_back_survives_bursts_rescans_and_two_sigkills(
         await burst(rows[:100], 0)
         await kill_mid_work()
         pending_at_kill = await pg.fetchval(
-            "SELECT count(*) FROM jobs WHERE kind = 'write_back' AND state <> 'done'")
+            "SELECT count(*) FROM jobs WHERE kind = 'write_back' AND state <> 'done'"
+        )
         procs.append(_start(cfg, log))
         await burst(rows[100:], 0)
         await burst(rows[::3], 1)  # status moves and second responses, while it catches up
@@ -143,9 +162,14 @@ async def test_write_back_survives_bursts_rescans_and_two_sigkills(
 
         async def settled() -> bool:
             assert procs[-1].poll() is None, log.read_text()[-3000:]
-            return await pg.fetchval(
-                "SELECT count(*) FROM jobs WHERE kind = 'write_back' "
-                "AND state NOT IN ('done', 'dead')") == 0
+            return (
+                await pg.fetchval(
+                    "SELECT count(*) FROM jobs WHERE kind = 'write_back' "
+                    "AND state NOT IN ('done', 'dead')"
+                )
+                == 0
+            )
+
         await _wait(settled, "every write-back job to finish", within_s=90)
         await asyncio.sleep(2.5)  # two more re-scans see our own writes come back
         procs[-1].send_signal(signal.SIGTERM)
@@ -153,19 +177,26 @@ async def test_write_back_survives_bursts_rescans_and_two_sigkills(
         assert procs[-1].returncode == 0, log.read_text()[-3000:]
 
         # -- what the old form shows -------------------------------------------------------
-        old = {r[0]: r for r in await legacy.run(
-            "SELECT id_pengaduan, lapor_tracking_id, status FROM pengaduan")}
+        old = {
+            r[0]: r
+            for r in await legacy.run(
+                "SELECT id_pengaduan, lapor_tracking_id, status FROM pengaduan"
+            )
+        }
         answers: dict[int, list[str]] = {}
         for rid, text in await legacy.run(
-                "SELECT id_pengaduan, tanggapan FROM tanggapan WHERE id_petugas = 1"):
+            "SELECT id_pengaduan, tanggapan FROM tanggapan WHERE id_petugas = 1"
+        ):
             answers.setdefault(rid, []).append(text.decode("utf-8"))
-        ours = await pg.fetch("SELECT id, lapor_tracking_id, status::text AS status, origin "
-                              "FROM complaints")
+        ours = await pg.fetch(
+            "SELECT id, lapor_tracking_id, status::text AS status, origin FROM complaints"
+        )
         followups = await pg.fetch("SELECT complaint_id, agency_name, text FROM followups")
         by_complaint: dict[Any, list[str]] = {}
         for f in followups:
             by_complaint.setdefault(f["complaint_id"], []).append(
-                response_text(f["agency_name"], f["text"]))
+                response_text(f["agency_name"], f["text"])
+            )
         problems = []
         for c in ours:
             origin = json.loads(c["origin"])
@@ -184,15 +215,20 @@ async def test_write_back_survives_bursts_rescans_and_two_sigkills(
                 problems.append((rid, "marked deleted"))
         assert not problems, problems[:5]
         assert len(followups) == event and sum(map(len, answers.values())) == event
-        states = dict(await pg.fetch("SELECT state::text, count(*) FROM jobs "
-                                     "WHERE kind = 'write_back' GROUP BY 1"))
+        states = dict(
+            await pg.fetch(
+                "SELECT state::text, count(*) FROM jobs WHERE kind = 'write_back' GROUP BY 1"
+            )
+        )
         assert set(states) == {"done"}, states
         assert await pg.fetchval("SELECT count(*) FROM jobs WHERE state = 'running'") == 0
         assert pending_at_kill > 0, "the first kill must land in the middle of the work"
         ledger = await pg.fetchval("SELECT count(*) FROM form_writes WHERE confirmed_at IS NULL")
         assert ledger == 0
-        print(f"\nwrite-back stress: {N} rows, {event} responses, "
-              f"{sum(states.values())} jobs, {pending_at_kill} pending at the first kill")
+        print(
+            f"\nwrite-back stress: {N} rows, {event} responses, "
+            f"{sum(states.values())} jobs, {pending_at_kill} pending at the first kill"
+        )
     finally:
         for p in procs:
             if p.poll() is None:

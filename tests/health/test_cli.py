@@ -185,8 +185,14 @@ async def test_migrate_keys_and_reports_answer_json_too(tmp_path, db_dsn):
     keys = json.loads(out.stdout)
     assert keys["key"]["id"] == "k1" and len(keys["hmac_key"]) >= 40
     out = await asyncio.to_thread(cli, cfg, "keys", "rotate", "--json")
-    assert json.loads(out.stdout) == {"reencrypted": 0, "key_id": "k1", "raw_items": 0,
-                                      "notifications": 0, "jobs": 0, "complaints": 0}, out.stderr
+    assert json.loads(out.stdout) == {
+        "reencrypted": 0,
+        "key_id": "k1",
+        "raw_items": 0,
+        "notifications": 0,
+        "jobs": 0,
+        "complaints": 0,
+    }, out.stderr
     out = await asyncio.to_thread(cli, cfg, "report", "sla", "--json")
     assert out.returncode == 0, out.stderr
     assert isinstance(json.loads(out.stdout), list | dict)

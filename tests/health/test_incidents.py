@@ -124,9 +124,10 @@ async def _not(check) -> bool:
 
 async def test_flapping_condition_is_damped_and_opens_once(pool):
     clock = Clock()
-    services = dataclasses.replace(make_services(
-        pool, None, settings(alerts={"open_after_s": 60, "close_after_s": 120})
-    ), clock=clock)
+    services = dataclasses.replace(
+        make_services(pool, None, settings(alerts={"open_after_s": 60, "close_after_s": 120})),
+        clock=clock,
+    )
     loop = IncidentLoop(services)
     async with pool.acquire() as conn:
         job = await conn.fetchval(

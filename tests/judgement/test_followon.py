@@ -60,8 +60,9 @@ def test_the_issue_example(router: Router) -> None:
     d = router.route(msg)
     v = judge(msg, parking, category=d.category, confidence=d.confidence)
     assert not v.reply and "ada lagi" in v.reason
-    v = judge("Pak kapan ditertibkan? jukirnya masih ada", parking,
-              category="perparkiran", confidence=0.9)
+    v = judge(
+        "Pak kapan ditertibkan? jukirnya masih ada", parking, category="perparkiran", confidence=0.9
+    )
     assert v.reply
 
 
@@ -73,15 +74,15 @@ class PhoneSource(JsonLinesSource):
         if isinstance(p, ComplaintDraft):
             data = json.loads(item.payload)
             if data.get("email"):
-                return p.model_copy(update={"channel": Channel.EMAIL,
-                                            "reporter": Reporter(email=data["email"])})
+                return p.model_copy(
+                    update={"channel": Channel.EMAIL, "reporter": Reporter(email=data["email"])}
+                )
             return p.model_copy(update={"origin": {"maybe_reply_by_phone": True}})
         return p
 
 
 async def _ingest(services, src, texts: list[dict]) -> None:
-    items = [RawItem(f"r{len(src.items) + i}", json.dumps(t).encode())
-             for i, t in enumerate(texts)]
+    items = [RawItem(f"r{len(src.items) + i}", json.dumps(t).encode()) for i, t in enumerate(texts)]
     src.items.extend(t for t in items)
     await Intake(services).ingest(src, Batch(items=items, cursor={"pos": len(src.items)}))
 
@@ -91,20 +92,37 @@ async def test_intake_tells_a_new_problem_from_a_reply(pool, kind):
     services = make_services(pool, settings=Settings(demo=True))
     src = PhoneSource(SourceConfig(name="sms", kind="jsonlines", agency="55"))
     who = {"phone": "081234567890"} if kind == "phone" else {"email": "warga@example.id"}
-    await _ingest(services, src, [{**who, "text":
-        "Parkir liar di depan Pasar Cik Puan Jl. Tuanku Tambusai, jukir minta 5rb tiap sore"}])
+    await _ingest(
+        services,
+        src,
+        [
+            {
+                **who,
+                "text": (
+                    "Parkir liar di depan Pasar Cik Puan Jl. Tuanku Tambusai, "
+                    "jukir minta 5rb tiap sore"
+                ),
+            }
+        ],
+    )
     async with pool.acquire() as conn:  # pushed already: no longer gathering a burst
         await conn.execute("UPDATE complaints SET lapor_tracking_id = 'T-1'")
-    await _ingest(services, src, [
-        {**who, "text": "Ada lagi pak, lampu jalan dpn masjid Al-Ikhlas mati sdh seminggu"},
-        {**who, "text": "Pak kapan ditertibkan parkirnya? jukirnya masih minta uang"},
-    ])
+    await _ingest(
+        services,
+        src,
+        [
+            {**who, "text": "Ada lagi pak, lampu jalan dpn masjid Al-Ikhlas mati sdh seminggu"},
+            {**who, "text": "Pak kapan ditertibkan parkirnya? jukirnya masih minta uang"},
+        ],
+    )
     async with pool.acquire() as conn:
         complaints = await conn.fetch(
-            "SELECT id, content FROM complaints ORDER BY received_at, content DESC")
+            "SELECT id, content FROM complaints ORDER BY received_at, content DESC"
+        )
         replies = await conn.fetch("SELECT complaint_id, text FROM reporter_replies")
         judged = await conn.fetch(
-            "SELECT complaint_id, data FROM events WHERE kind = 'message_judged' ORDER BY id")
+            "SELECT complaint_id, data FROM events WHERE kind = 'message_judged' ORDER BY id"
+        )
     assert [c["content"][:8] for c in complaints] == ["Parkir l", "Ada lagi"]
     parking, light = complaints[0]["id"], complaints[1]["id"]
     assert [(r["complaint_id"], r["text"][:8]) for r in replies] == [(parking, "Pak kapa")]
@@ -143,17 +161,29 @@ async def test_an_operator_moves_a_reply_to_a_new_complaint(pool):
         again = await client.post(f"/api/replies/{reply_id}/as-complaint", headers=auth)
         assert again.status == 409
     async with pool.acquire() as conn:
-        new = await conn.fetchrow("SELECT content, reporter_id FROM complaints WHERE id = $1",
-                                  __import__("uuid").UUID(new_id))
+        new = await conn.fetchrow(
+            "SELECT content, reporter_id FROM complaints WHERE id = $1",
+            __import__("uuid").UUID(new_id),
+        )
         old = await conn.fetchrow("SELECT reporter_id FROM complaints WHERE id = $1", old_id)
         assert new["content"] == "Kapan pak? gorong2 juga mampet"
         assert new["reporter_id"] == old["reporter_id"]
         assert await conn.fetchval("SELECT count(*) FROM reporter_replies") == 0
-        assert await conn.fetchval(
-            "SELECT count(*) FROM jobs WHERE kind = 'reply_up' AND state = 'queued'") == 0
-        assert await conn.fetchval(
-            "SELECT count(*) FROM jobs WHERE kind = 'push' AND complaint_id = $1",
-            __import__("uuid").UUID(new_id)) == 1
-        moved = await conn.fetch("SELECT complaint_id, data FROM events"
-                                 " WHERE kind = 'message_judged' AND actor LIKE 'operator:%'")
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM jobs WHERE kind = 'reply_up' AND state = 'queued'"
+            )
+            == 0
+        )
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM jobs WHERE kind = 'push' AND complaint_id = $1",
+                __import__("uuid").UUID(new_id),
+            )
+            == 1
+        )
+        moved = await conn.fetch(
+            "SELECT complaint_id, data FROM events"
+            " WHERE kind = 'message_judged' AND actor LIKE 'operator:%'"
+        )
         assert {m["complaint_id"] for m in moved} == {old_id, __import__("uuid").UUID(new_id)}

@@ -19,8 +19,11 @@ DATA = Path(__file__).parent.parent / "data" / "junk"
 
 def _score(name: str, f: JunkFilter) -> tuple[dict[str, float], list[str]]:
     rows = read_jsonl(DATA / name)
-    misses = [f"{r['expect']} {r['kind']}: {r['text']!r}" for r in rows
-              if (f.check(r["text"]) is not None) != (r["expect"] == "held")]
+    misses = [
+        f"{r['expect']} {r['kind']}: {r['text']!r}"
+        for r in rows
+        if (f.check(r["text"]) is not None) != (r["expect"] == "held")
+    ]
     held = [r for r in rows if r["expect"] == "held"]
     passed = [r for r in rows if r["expect"] == "pass"]
     return {
@@ -50,23 +53,30 @@ def test_thresholds_and_phrases_are_configuration():
     assert JunkFilter(JunkConfig(enabled=False)).check("") is None
     assert JunkFilter(JunkConfig(min_words=1)).check("Banjir") is None
     assert JunkFilter(JunkConfig()).check("Banjir") == "only 1 word(s)"
-    assert "spam" in (JunkFilter(JunkConfig(spam_phrases=["arisan online"]))
-                      .check("Ikut arisan online untung besar, transfer ke rekening") or "")
+    assert "spam" in (
+        JunkFilter(JunkConfig(spam_phrases=["arisan online"])).check(
+            "Ikut arisan online untung besar, transfer ke rekening"
+        )
+        or ""
+    )
 
 
 async def test_held_never_pushed_and_replay_lets_it_through(pool):
     services = make_services(pool, settings=Settings(demo=True))
     src = JsonLinesSource(SourceConfig(name="sms", kind="jsonlines", agency="55"))
-    texts = ["Nikmati paket internet 30GB hanya Rp50rb, aktifkan di *363#. Info CS 188",
-             "Tes",
-             "Jalan berlubang di Jl. Soekarno Hatta, sudah 2 motor jatuh"]
+    texts = [
+        "Nikmati paket internet 30GB hanya Rp50rb, aktifkan di *363#. Info CS 188",
+        "Tes",
+        "Jalan berlubang di Jl. Soekarno Hatta, sudah 2 motor jatuh",
+    ]
     items = [RawItem(f"r{i}", json.dumps({"text": t}).encode()) for i, t in enumerate(texts)]
     services = with_sources(services, {"sms": src})
     result = await Intake(services).ingest(src, Batch(items=items, cursor={"pos": 3}))
     assert (result.complaints, result.quarantined) == (1, 2)
     async with pool.acquire() as conn:
         held = await conn.fetch(
-            "SELECT id, reason FROM raw_items WHERE state = 'quarantined' ORDER BY source_ref")
+            "SELECT id, reason FROM raw_items WHERE state = 'quarantined' ORDER BY source_ref"
+        )
         pushes = await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'push'")
     assert [r["reason"] for r in held] == [
         "held as junk: operator promotion (aktifkan, cs, info, internet)",

@@ -1,4 +1,3 @@
-
 """Fitted models off the event loop: the cache of fitted models, the numpy transforms, the
 router's child process, and intake writing routes decided while its rows were written."""
 
@@ -29,8 +28,11 @@ DATA = Path(__file__).parent.parent / "data" / "routing"
 
 
 def _held() -> list[str]:
-    return [r["text"] for n in ("holdout.jsonl", "holdout_handwritten.jsonl")
-            for r in read_jsonl(DATA / n)]
+    return [
+        r["text"]
+        for n in ("holdout.jsonl", "holdout_handwritten.jsonl")
+        for r in read_jsonl(DATA / n)
+    ]
 
 
 def test_fitted_model_is_stored_loaded_and_keyed_by_what_it_was_fitted_from(tmp_path):
@@ -55,8 +57,7 @@ def test_fitted_model_is_stored_loaded_and_keyed_by_what_it_was_fitted_from(tmp_
     )
     # an operator's correction is new training data: another key, another model
     extra = Example("Pohon tumbang di taman kota menutup jalan", "pohon_taman", "DLH")
-    corrected = Router(routing_policy(), examples=[*shipped_examples(), extra],
-                       directory=tmp_path)
+    corrected = Router(routing_policy(), examples=[*shipped_examples(), extra], directory=tmp_path)
     assert corrected.key != first.key
     corrected.model  # noqa: B018
     assert len(list((tmp_path / "models").glob("router-*.pickle"))) == 2
@@ -79,8 +80,10 @@ def test_numpy_transforms_equal_sklearns_on_the_corpora():
     model = Router(routing_policy()).model
     texts = [_text_for_model(t) for t in _held()]
     texts += ["", "  ", "a", "ab c", "é ü ñ", "x\ty\nz", "?!", "tolong  sekali"]
-    for fast, slow in ((FastWords(model.words), model.words),
-                       (FastCharWb(model.chars), model.chars)):
+    for fast, slow in (
+        (FastWords(model.words), model.words),
+        (FastCharWb(model.chars), model.chars),
+    ):
         want, got = slow.transform(texts), fast.transform(texts)
         assert want.shape == got.shape
         assert abs(want - got).max() < 1e-12
@@ -101,24 +104,31 @@ async def test_the_child_process_routes_as_the_daemon_would(tmp_path):
 
 
 async def test_intake_sets_routes_decided_while_it_wrote_the_batch(pool, tmp_path):
-    settings = Settings(demo=True, data_dir=tmp_path,
-                        agencies={"PUPR": "45", "DISHUB": "46", "DLH": "47"})
-    services = dataclasses.replace(make_services(pool, settings=settings),
-                                   model_process=ModelProcess(Router.from_settings(settings)))
+    settings = Settings(
+        demo=True, data_dir=tmp_path, agencies={"PUPR": "45", "DISHUB": "46", "DLH": "47"}
+    )
+    services = dataclasses.replace(
+        make_services(pool, settings=settings),
+        model_process=ModelProcess(Router.from_settings(settings)),
+    )
     services.model_process.start()
     try:
         await services.model_process.ready()
         src = JsonLinesSource(SourceConfig(name="form-pupr", kind="jsonlines", agency="45"))
-        texts = ["Lampu jalan dpn masjid Al-Ikhlas mati sdh seminggu, gelap bgt",
-                 "Sampah menumpuk di TPS pasar, bau sekali sudah 5 hari tidak diangkut"] * 30
-        items = [RawItem(f"r{i}", json.dumps({"text": f"{t} ({i})"}).encode())
-                 for i, t in enumerate(texts)]
+        texts = [
+            "Lampu jalan dpn masjid Al-Ikhlas mati sdh seminggu, gelap bgt",
+            "Sampah menumpuk di TPS pasar, bau sekali sudah 5 hari tidak diangkut",
+        ] * 30
+        items = [
+            RawItem(f"r{i}", json.dumps({"text": f"{t} ({i})"}).encode())
+            for i, t in enumerate(texts)
+        ]
         await Intake(services).ingest(src, Batch(items=items, cursor={"pos": len(items)}))
         async with pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT content, agency_id, route_agency, route_reasons FROM complaints")
-            events = await conn.fetch(
-                "SELECT data FROM events WHERE kind = 'complaint_ingested'")
+                "SELECT content, agency_id, route_agency, route_reasons FROM complaints"
+            )
+            events = await conn.fetch("SELECT data FROM events WHERE kind = 'complaint_ingested'")
         assert len(rows) == 60
         for r in rows:
             want = "46" if r["content"].startswith("Lampu") else "47"
@@ -137,8 +147,9 @@ async def test_models_are_fitted_at_start_up_while_the_loop_runs_on(tmp_path):
     cache.clear_memory()
     cache.set_directory(tmp_path)
     try:
-        process = ModelProcess(Router(routing_policy(), directory=tmp_path),
-                               followup=FollowupConfig())
+        process = ModelProcess(
+            Router(routing_policy(), directory=tmp_path), followup=FollowupConfig()
+        )
         ticks: list[float] = []
 
         async def tick() -> None:

@@ -140,7 +140,7 @@ async def test_route_retrain_exports_corrections_used_from_next_start(
         f'data_dir = "{tmp_path / "data"}"\n[database]\nurl = "{db_dsn}"\n'
         f'[crypto]\nhmac_key = "{generate_key()}"\n[[crypto.keys]]\nid = "k1"\n'
         f'secret = "{generate_key()}"\n'
-        '[lapor]\nsandbox = true\n'  # no LAPOR! is reached; production would need credentials
+        "[lapor]\nsandbox = true\n"  # no LAPOR! is reached; production would need credentials
     )
     # the CLI runs its own event loop, so it runs beside the test's
     assert await asyncio.to_thread(main, ["--config", str(cfg), "route", "retrain"]) == 0

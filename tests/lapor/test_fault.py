@@ -29,8 +29,10 @@ from tests.support.ports import free_port
 
 N = 500
 KILLS = 6
-FAULTS = ("error5xx=0.2,timeout_after_create=0.05,drop=0.05,revoke_tokens=2,"
-          "dup_events=0.1,reorder_events=0.1,hang_s=3")
+FAULTS = (
+    "error5xx=0.2,timeout_after_create=0.05,drop=0.05,revoke_tokens=2,"
+    "dup_events=0.1,reorder_events=0.1,hang_s=3"
+)
 SATUKANAL = Path(sys.executable).with_name("satukanal")
 
 
@@ -38,7 +40,7 @@ def write_config(tmp: Path, dsn: str, base_url: str, http_port: int) -> Path:
     """`satukanal run` against the test database and the faulty sandbox, nothing else."""
     cfg = tmp / "satukanal.toml"
     cfg.write_text(f"""demo = true
-data_dir = "{tmp / 'data'}"
+data_dir = "{tmp / "data"}"
 log_level = "warning"
 log_format = "console"
 
@@ -75,8 +77,13 @@ port = {http_port}
 
 async def start_daemon(cfg: Path, http_port: int, log: Path) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        str(SATUKANAL), "--config", str(cfg), "run", stdout=log.open("ab"),
-        stderr=asyncio.subprocess.STDOUT)
+        str(SATUKANAL),
+        "--config",
+        str(cfg),
+        "run",
+        stdout=log.open("ab"),
+        stderr=asyncio.subprocess.STDOUT,
+    )
     async with aiohttp.ClientSession() as http:
         for _ in range(300):
             with contextlib.suppress(aiohttp.ClientError):
@@ -90,22 +97,31 @@ async def start_daemon(cfg: Path, http_port: int, log: Path) -> asyncio.subproce
 
 async def done(pool: asyncpg.Pool, sb: object) -> bool:
     state = sb.state  # type: ignore[attr-defined]
-    if len(state["reports"]) < N or any(r["next_at"] is not None
-                                        for r in state["reports"].values()):
+    if len(state["reports"]) < N or any(
+        r["next_at"] is not None for r in state["reports"].values()
+    ):
         return False
     async with pool.acquire() as conn:
         pushed = await conn.fetchval(
-            "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NOT NULL")
+            "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NOT NULL"
+        )
         applied = await conn.fetchval("SELECT count(*) FROM lapor_events WHERE applied")
     return bool(pushed == N and applied == len(state["events"]))
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-async def test_exactly_once_through_faults_and_sigkills(db_dsn: str, pool: asyncpg.Pool,
-                                                        tmp_path: Path) -> None:
-    running = await start_sandbox(life="fast", life_unit_s=0.3, rate_per_s=100, burst=200,
-                                  faults=parse_faults(FAULTS), seed=2019)
+async def test_exactly_once_through_faults_and_sigkills(
+    db_dsn: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    running = await start_sandbox(
+        life="fast",
+        life_unit_s=0.3,
+        rate_per_s=100,
+        burst=200,
+        faults=parse_faults(FAULTS),
+        seed=2019,
+    )
     log = tmp_path / "daemon.log"
     http_port = free_port()
     cfg = write_config(tmp_path, db_dsn, running.base_url, http_port)
@@ -123,8 +139,11 @@ async def test_exactly_once_through_faults_and_sigkills(db_dsn: str, pool: async
             await proc.wait()
             kills += 1
             async with pool.acquire() as conn:
-                pushed_at_kill.append(await conn.fetchval(
-                    "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NOT NULL"))
+                pushed_at_kill.append(
+                    await conn.fetchval(
+                        "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NOT NULL"
+                    )
+                )
         proc = await start_daemon(cfg, http_port, log)
         deadline = time.monotonic() + 300
         while not await done(pool, running.sb):
@@ -155,10 +174,12 @@ async def test_exactly_once_through_faults_and_sigkills(db_dsn: str, pool: async
         rows = await conn.fetch("SELECT id, lapor_tracking_id, status::text FROM complaints")
         events = await conn.fetch("SELECT event_id, applied, note FROM lapor_events")
         timeline = await conn.fetch(
-            "SELECT data->>'event_id' AS e FROM events WHERE data ? 'event_id'")
+            "SELECT data->>'event_id' AS e FROM events WHERE data ? 'event_id'"
+        )
         followups = await conn.fetch("SELECT event_id FROM followups")
-        dead = await conn.fetchval("SELECT count(*) FROM jobs WHERE state = 'dead' "
-                                   "AND kind IN ('push', 'reply_up')")
+        dead = await conn.fetchval(
+            "SELECT count(*) FROM jobs WHERE state = 'dead' AND kind IN ('push', 'reply_up')"
+        )
         notify = await conn.fetch("SELECT dedup_key FROM jobs WHERE kind = 'notify'")
     by_ref = {r["external_ref"]: t for t, r in sb.state["reports"].items()}
     assert {str(r["id"]): r["lapor_tracking_id"] for r in rows} == by_ref
@@ -170,11 +191,11 @@ async def test_exactly_once_through_faults_and_sigkills(db_dsn: str, pool: async
     assert len(timeline_ids) == len(set(timeline_ids))
     stale = {e["event_id"] for e in events if e["note"] == "stale"}
     assert set(timeline_ids) == {e["event_id"] for e in feed} - stale
-    responses = {e["event_id"] for e in feed if e["type"] in ("response_posted",
-                                                                "info_requested")}
+    responses = {e["event_id"] for e in feed if e["type"] in ("response_posted", "info_requested")}
     assert sorted(f["event_id"] for f in followups) == sorted(responses)
     assert {r["lapor_tracking_id"]: r["status"] for r in rows} == {
-        t: r["status"] for t, r in sb.state["reports"].items()}
+        t: r["status"] for t, r in sb.state["reports"].items()
+    }
     assert dead == 0
     keys = [n["dedup_key"] for n in notify]
     assert len(keys) == len(set(keys))

@@ -31,21 +31,32 @@ from tests.support.ports import free_port
 
 def payload(ref: str = "c-1", **kw: object) -> ReportPayload:
     values: dict[str, object] = {
-        "external_ref": ref, "channel": Channel.SMS, "title": "Lampu jalan padam",
+        "external_ref": ref,
+        "channel": Channel.SMS,
+        "title": "Lampu jalan padam",
         "content": "Lampu jalan di Jl. Beliang padam sejak Senin malam, gelap sekali.",
-        "reporter": Reporter(name="Siti", phone="+6281345678901")}
+        "reporter": Reporter(name="Siti", phone="+6281345678901"),
+    }
     values.update(kw)
     return ReportPayload(**values)  # type: ignore[arg-type]
 
 
 def test_one_mapping_from_status_to_error_type() -> None:
     cases = {
-        (429, "rate_limited"): TransientError, (503, "x"): TransientError,
-        (502, "x"): TransientError, (504, "x"): TransientError, (500, "x"): TransientError,
-        (401, "invalid_token"): AuthError, (403, "x"): AuthError, (422, "x"): Rejected,
+        (429, "rate_limited"): TransientError,
+        (503, "x"): TransientError,
+        (502, "x"): TransientError,
+        (504, "x"): TransientError,
+        (500, "x"): TransientError,
+        (401, "invalid_token"): AuthError,
+        (403, "x"): AuthError,
+        (422, "x"): Rejected,
         (409, "duplicate_external_ref"): DuplicateExternalRef,
-        (409, "idempotency_key_reused"): IdempotencyKeyReused, (404, "x"): NotFound,
-        (410, "deleted"): Gone, (413, "x"): AttachmentRefused, (415, "x"): AttachmentRefused,
+        (409, "idempotency_key_reused"): IdempotencyKeyReused,
+        (404, "x"): NotFound,
+        (410, "deleted"): Gone,
+        (413, "x"): AttachmentRefused,
+        (415, "x"): AttachmentRefused,
         (400, "x"): PermanentError,
     }
     for (status, code), kind in cases.items():
@@ -54,8 +65,9 @@ def test_one_mapping_from_status_to_error_type() -> None:
     assert error_for_status(429, {}, 7.0).retry_after == 7.0  # type: ignore[union-attr]
 
 
-async def test_create_find_get_and_refresh_token(sandbox: RunningSandbox,
-                                                 http: aiohttp.ClientSession) -> None:
+async def test_create_find_get_and_refresh_token(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     port = HttpLaporAdapter(lapor_config(sandbox.base_url), http)
     assert isinstance(port, LaporPort)
     created = await port.create_report(payload(), "c-1")
@@ -78,15 +90,17 @@ async def test_create_find_get_and_refresh_token(sandbox: RunningSandbox,
     assert len(await port.categories()) > 20
 
 
-async def test_anonymous_reporter_never_leaves(sandbox: RunningSandbox,
-                                              http: aiohttp.ClientSession) -> None:
+async def test_anonymous_reporter_never_leaves(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     port = HttpLaporAdapter(lapor_config(sandbox.base_url), http)
     created = await port.create_report(payload("anon", anonymous=True), "anon")
     assert sandbox.sb.state["reports"][created.tracking_id]["reporter"] == {}
 
 
-async def test_wrong_credentials_are_an_auth_error(sandbox: RunningSandbox,
-                                                   http: aiohttp.ClientSession) -> None:
+async def test_wrong_credentials_are_an_auth_error(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     port = HttpLaporAdapter(lapor_config(sandbox.base_url, client_secret="nope"), http)
     with pytest.raises(AuthError):
         await port.agencies()
@@ -95,8 +109,9 @@ async def test_wrong_credentials_are_an_auth_error(sandbox: RunningSandbox,
 async def test_timeout_after_create_is_in_doubt(http: aiohttp.ClientSession) -> None:
     running = await start_sandbox(rate_limit=False)
     try:
-        await admin(http, running.root, "POST", "/_sandbox/faults",
-                    {"timeout_after_create": 1, "hang_s": 5})
+        await admin(
+            http, running.root, "POST", "/_sandbox/faults", {"timeout_after_create": 1, "hang_s": 5}
+        )
         port = HttpLaporAdapter(lapor_config(running.base_url, timeout_s=0.5), http)
         with pytest.raises(InDoubtError):
             await port.create_report(payload("doubt"), "doubt")
@@ -156,8 +171,9 @@ async def test_breaker_opens_and_closes_again(http: aiohttp.ClientSession) -> No
 async def test_rate_is_held_across_concurrent_callers(http: aiohttp.ClientSession) -> None:
     running = await start_sandbox(rate_per_s=50, burst=10)
     try:
-        port = HttpLaporAdapter(lapor_config(running.base_url, rate_limit_per_s=50,
-                                             rate_burst=10), http)
+        port = HttpLaporAdapter(
+            lapor_config(running.base_url, rate_limit_per_s=50, rate_burst=10), http
+        )
         started = time.monotonic()
         await asyncio.gather(*(port.categories() for _ in range(60)))
         elapsed = time.monotonic() - started
@@ -203,16 +219,27 @@ def _self_signed(tmp: Path) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1)
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return str(cert_path), str(key_path)

@@ -33,35 +33,68 @@ async def test_manual_worklist_and_entries(pool: asyncpg.Pool) -> None:
     assert await manual.enter_tracking_id(services, cid, "#1916449", actor="rina")
     assert not await manual.enter_tracking_id(services, cid, "1916449", actor="rina")
     assert (await manual.worklist(services))[1] == 1
-    await manual.enter_status(services, cid, "terdisposisi", actor="rina", agency_id="45",
-                              agency_name="Dinas PUPR Kota Palangka Raya")
-    await manual.enter_response(services, cid, "Terima kasih atas laporan Anda, akan kami "
-                                "tindaklanjuti.", actor="rina", author="Admin Penghubung PUPR")
+    await manual.enter_status(
+        services,
+        cid,
+        "terdisposisi",
+        actor="rina",
+        agency_id="45",
+        agency_name="Dinas PUPR Kota Palangka Raya",
+    )
     await manual.enter_response(
-        services, cid, "Pada tanggal 12-11-2026 tim UPT Pemeliharaan Jalan telah menambal "
-        "lubang di Jl. RTA Milono km 5.", actor="rina",
-        attachments=[{"url": "https://lapor.example/f/1.jpg", "content_type": "image/jpeg"}])
-    await manual.enter_status(services, cid, "ditindaklanjuti", actor="rina",
-                              event_id="form-123")
-    await manual.enter_status(services, cid, "ditindaklanjuti", actor="rina",
-                              event_id="form-123")  # a double submit changes nothing
+        services,
+        cid,
+        "Terima kasih atas laporan Anda, akan kami tindaklanjuti.",
+        actor="rina",
+        author="Admin Penghubung PUPR",
+    )
+    await manual.enter_response(
+        services,
+        cid,
+        "Pada tanggal 12-11-2026 tim UPT Pemeliharaan Jalan telah menambal "
+        "lubang di Jl. RTA Milono km 5.",
+        actor="rina",
+        attachments=[{"url": "https://lapor.example/f/1.jpg", "content_type": "image/jpeg"}],
+    )
+    await manual.enter_status(services, cid, "ditindaklanjuti", actor="rina", event_id="form-123")
+    await manual.enter_status(
+        services, cid, "ditindaklanjuti", actor="rina", event_id="form-123"
+    )  # a double submit changes nothing
     async with pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT status::text, agency_id, lapor_tracking_id "
-                                  "FROM complaints WHERE id = $1", cid)
-        kinds = [r["kind"] for r in await conn.fetch(
-            "SELECT kind FROM events WHERE complaint_id = $1 ORDER BY id", cid)]
-        labels = [r["label"] for r in await conn.fetch(
-            "SELECT label::text FROM followups WHERE complaint_id = $1 ORDER BY at", cid)]
+        row = await conn.fetchrow(
+            "SELECT status::text, agency_id, lapor_tracking_id FROM complaints WHERE id = $1", cid
+        )
+        kinds = [
+            r["kind"]
+            for r in await conn.fetch(
+                "SELECT kind FROM events WHERE complaint_id = $1 ORDER BY id", cid
+            )
+        ]
+        labels = [
+            r["label"]
+            for r in await conn.fetch(
+                "SELECT label::text FROM followups WHERE complaint_id = $1 ORDER BY at", cid
+            )
+        ]
     assert (row["status"], row["agency_id"], row["lapor_tracking_id"]) == (
-        "ditindaklanjuti", "45", "1916449")
-    assert kinds == ["lapor_manual_pending", "lapor_pushed", "lapor_status_changed",
-                     "followup_received", "followup_received", "lapor_status_changed"]
+        "ditindaklanjuti",
+        "45",
+        "1916449",
+    )
+    assert kinds == [
+        "lapor_manual_pending",
+        "lapor_pushed",
+        "lapor_status_changed",
+        "followup_received",
+        "followup_received",
+        "lapor_status_changed",
+    ]
     assert labels == ["acknowledgement", "substantive_with_evidence"]
 
 
-async def test_manual_entries_match_the_http_timeline(pool: asyncpg.Pool,
-                                                      sandbox: RunningSandbox,
-                                                      http: aiohttp.ClientSession) -> None:
+async def test_manual_entries_match_the_http_timeline(
+    pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     """The same life upstream, once read from the feed and once typed in by an operator."""
     services = make_services(pool, http, lapor_config(sandbox.base_url))
     port = HttpLaporAdapter(services.settings.lapor, http)
@@ -75,18 +108,23 @@ async def test_manual_entries_match_the_http_timeline(pool: asyncpg.Pool,
         fields = {k: v for k, v in e.items() if k not in ("event_id", "tracking_id", "at")}
         await manual.enter_event(services, via_hand, fields, actor="rina")
     async with pool.acquire() as conn:
+
         def kinds(rows: list[asyncpg.Record]) -> list[str]:
             return [r["kind"] for r in rows if r["kind"] != "lapor_manual_pending"]
-        a = kinds(await conn.fetch("SELECT kind FROM events WHERE complaint_id=$1 ORDER BY id",
-                                   via_http))
-        b = kinds(await conn.fetch("SELECT kind FROM events WHERE complaint_id=$1 ORDER BY id",
-                                   via_hand))
+
+        a = kinds(
+            await conn.fetch("SELECT kind FROM events WHERE complaint_id=$1 ORDER BY id", via_http)
+        )
+        b = kinds(
+            await conn.fetch("SELECT kind FROM events WHERE complaint_id=$1 ORDER BY id", via_hand)
+        )
         statuses = await conn.fetch("SELECT status::text FROM complaints ORDER BY status_at")
     assert a == b and len({s["status"] for s in statuses}) == 1
 
 
 async def test_xml_legacy_adapter_pushes_through_the_same_code(
-        pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession) -> None:
+    pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     cfg = lapor_config(sandbox.root, adapter="xml-legacy")
     services = make_services(pool, http, cfg)
     port = XmlLegacyAdapter(cfg, http)

@@ -40,8 +40,9 @@ class _Clock:
 
 def test_noise_keeps_the_breaker_closed_and_an_outage_opens_it() -> None:
     clock = _Clock()
-    b = CircuitBreaker("t-noise", failures=20, failure_rate=0.5, window_s=10, reset_s=30,
-                       clock=clock)
+    b = CircuitBreaker(
+        "t-noise", failures=20, failure_rate=0.5, window_s=10, reset_s=30, clock=clock
+    )
     rng = random.Random(18)
     for _ in range(5000):  # 20 requests/s for 250 s, one in five failing, streaks and all
         clock.t += 0.05
@@ -90,16 +91,17 @@ def test_push_concurrency_is_sized_to_the_rate_limit() -> None:
 
 
 @pytest.fixture
-async def services(pool: asyncpg.Pool, sandbox: RunningSandbox,
-                   http: aiohttp.ClientSession) -> AsyncIterator[Services]:
+async def services(
+    pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> AsyncIterator[Services]:
     cfg = lapor_config(sandbox.base_url, breaker_failures=3, breaker_reset_s=0.3)
     # Two attempts: an outage that spent one per claim would kill every job.
     yield make_services(pool, http, cfg, max_attempts=2, backoff_base_s=0.05)
 
 
 async def test_an_outage_defers_pushes_without_spending_attempts(
-        services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox,
-        http: aiohttp.ClientSession) -> None:
+    services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     cids = [await insert_complaint(services) for _ in range(12)]
     await admin(http, sandbox.root, "POST", "/_sandbox/faults", {"error5xx": 1})
     port = HttpLaporAdapter(services.settings.lapor, services.http)
@@ -110,8 +112,9 @@ async def test_an_outage_defers_pushes_without_spending_attempts(
     run = asyncio.create_task(loop.run(stop))
     await asyncio.sleep(4.0)  # a dozen reset periods: a dozen trial calls, all failing
     async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT state::text, attempts, last_error FROM jobs "
-                                "WHERE kind = 'push'")
+        rows = await conn.fetch(
+            "SELECT state::text, attempts, last_error FROM jobs WHERE kind = 'push'"
+        )
     assert port.breaker.trips >= 5  # it opened, and every trial call failed and reopened it
     assert {r["state"] for r in rows} <= {"queued", "in_doubt", "running"}, rows
     assert all(r["attempts"] <= 1 for r in rows), rows
@@ -122,7 +125,8 @@ async def test_an_outage_defers_pushes_without_spending_attempts(
     for _ in range(100):
         async with pool.acquire() as conn:
             left = await conn.fetchval(
-                "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NULL")
+                "SELECT count(*) FROM complaints WHERE lapor_tracking_id IS NULL"
+            )
         if not left:
             break
         await asyncio.sleep(0.1)

@@ -23,8 +23,9 @@ from tests.support.workers import push_worker
 
 
 @pytest.fixture
-async def services(pool: asyncpg.Pool, sandbox: RunningSandbox,
-                   http: aiohttp.ClientSession) -> AsyncIterator[Services]:
+async def services(
+    pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> AsyncIterator[Services]:
     yield make_services(pool, http, lapor_config(sandbox.base_url))
 
 
@@ -41,54 +42,73 @@ async def drain(loop: Worker, rounds: int = 40) -> None:
         async with loop.queue.pool.acquire() as conn:
             left = await conn.fetchval(
                 "SELECT count(*) FROM jobs WHERE state IN ('queued', 'in_doubt', 'running') "
-                "AND kind IN ('push', 'reply_up')")
+                "AND kind IN ('push', 'reply_up')"
+            )
         if not left:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("jobs did not finish")
 
 
-async def test_push_stores_tracking_id_status_and_event(services: Services, pool: asyncpg.Pool,
-                                                        sandbox: RunningSandbox) -> None:
+async def test_push_stores_tracking_id_status_and_event(
+    services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox
+) -> None:
     photo = b"\xff\xd8\xff\xe0" + b"\x00" * 2000
-    cid = await insert_complaint(services, attachments=[("lubang.jpg", "image/jpeg", photo),
-                                                        ("virus.exe", "application/x-dosexec",
-                                                         b"MZ")])
+    cid = await insert_complaint(
+        services,
+        attachments=[
+            ("lubang.jpg", "image/jpeg", photo),
+            ("virus.exe", "application/x-dosexec", b"MZ"),
+        ],
+    )
     await drain(loop_for(services))
     async with pool.acquire() as conn:
         row = await conn.fetchrow("SELECT * FROM complaints WHERE id = $1", cid)
-        kinds = [r["kind"] for r in await conn.fetch(
-            "SELECT kind FROM events WHERE complaint_id = $1 ORDER BY id", cid)]
+        kinds = [
+            r["kind"]
+            for r in await conn.fetch(
+                "SELECT kind FROM events WHERE complaint_id = $1 ORDER BY id", cid
+            )
+        ]
         notify = await conn.fetchrow("SELECT payload, dedup_key FROM jobs WHERE kind = 'notify'")
-        atts = await conn.fetch("SELECT filename, lapor_attachment_id FROM complaint_attachments"
-                                " WHERE complaint_id = $1 ORDER BY filename", cid)
+        atts = await conn.fetch(
+            "SELECT filename, lapor_attachment_id FROM complaint_attachments"
+            " WHERE complaint_id = $1 ORDER BY filename",
+            cid,
+        )
     report = sandbox.sb.state["reports"][row["lapor_tracking_id"]]
     assert report["external_ref"] == str(cid)
     assert row["status"] == "belum_terverifikasi" and row["lapor_created_at"] is not None
     assert "lapor_pushed" in kinds and "lapor_attachment_refused" in kinds
     assert notify["payload"]["event"] == "lapor_pushed"
     assert notify["dedup_key"] == f"notify:pushed:{cid}"
-    assert [a["lapor_attachment_id"] for a in atts] == [
-        report["attachment_ids"][0], "refused"]
+    assert [a["lapor_attachment_id"] for a in atts] == [report["attachment_ids"][0], "refused"]
     assert report["reporter"]["phone"] == "+6281234567890"
     assert report["location"] == {"kecamatan": "Jekan Raya", "kelurahan": "Menteng"}
 
 
 @pytest.mark.parametrize(("age_days", "how"), [(0, "replayed"), (40, "found_by_external_ref")])
 async def test_in_doubt_push_is_sent_again_or_looked_up_past_the_key_memory(
-        services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox,
-        http: aiohttp.ClientSession, age_days: int, how: str) -> None:
+    services: Services,
+    pool: asyncpg.Pool,
+    sandbox: RunningSandbox,
+    http: aiohttp.ClientSession,
+    age_days: int,
+    how: str,
+) -> None:
     """Within LAPOR!'s 30 days of key memory the same request under the same key is
     answered with the report the lost one created; past it, the job looks up first."""
     cids = [await insert_complaint(services) for _ in range(3)]
-    await admin(http, sandbox.root, "POST", "/_sandbox/faults",
-                {"timeout_after_create": 1, "hang_s": 5})
+    await admin(
+        http, sandbox.root, "POST", "/_sandbox/faults", {"timeout_after_create": 1, "hang_s": 5}
+    )
     loop = loop_for(services)
     await loop.run_once()
     async with pool.acquire() as conn:
         states = [r["state"] for r in await conn.fetch("SELECT state FROM jobs")]
-        await conn.execute("UPDATE jobs SET created_at = created_at - make_interval(days => $1)",
-                           age_days)
+        await conn.execute(
+            "UPDATE jobs SET created_at = created_at - make_interval(days => $1)", age_days
+        )
     assert states == ["in_doubt"] * 3
     assert len(sandbox.sb.state["reports"]) == 3  # created, but the answers were lost
     await admin(http, sandbox.root, "POST", "/_sandbox/faults", {"reset": True})
@@ -103,8 +123,9 @@ async def test_in_doubt_push_is_sent_again_or_looked_up_past_the_key_memory(
     assert {h["how"] for h in hows} == {how}
 
 
-async def test_422_marks_the_complaint_for_operators(services: Services,
-                                                     pool: asyncpg.Pool) -> None:
+async def test_422_marks_the_complaint_for_operators(
+    services: Services, pool: asyncpg.Pool
+) -> None:
     cid = await insert_complaint(services, content="Jalan rusak.")
     await drain(loop_for(services))
     async with pool.acquire() as conn:
@@ -116,13 +137,21 @@ async def test_422_marks_the_complaint_for_operators(services: Services,
     assert errors["fields"][0]["field"] == "content"
 
 
-async def test_duplicate_external_ref_is_adopted(services: Services, pool: asyncpg.Pool,
-                                                 sandbox: RunningSandbox) -> None:
+async def test_duplicate_external_ref_is_adopted(
+    services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox
+) -> None:
     cid = await insert_complaint(services)
     # Someone (an earlier installation) already created it under another key.
-    _s, made = sandbox.sb.create_report("satukanal", "other-key", {
-        "external_ref": str(cid), "source_channel": "sms", "title": "Jalan",
-        "content": "Jalan berlubang besar di depan SDN 5 Menteng."})
+    _s, made = sandbox.sb.create_report(
+        "satukanal",
+        "other-key",
+        {
+            "external_ref": str(cid),
+            "source_channel": "sms",
+            "title": "Jalan",
+            "content": "Jalan berlubang besar di depan SDN 5 Menteng.",
+        },
+    )
     await drain(loop_for(services))
     async with pool.acquire() as conn:
         tid = await conn.fetchval("SELECT lapor_tracking_id FROM complaints WHERE id=$1", cid)
@@ -131,8 +160,9 @@ async def test_duplicate_external_ref_is_adopted(services: Services, pool: async
     assert len(sandbox.sb.state["reports"]) == 1
 
 
-async def test_reply_goes_up_once_with_its_own_key(services: Services, pool: asyncpg.Pool,
-                                                   sandbox: RunningSandbox) -> None:
+async def test_reply_goes_up_once_with_its_own_key(
+    services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox
+) -> None:
     import uuid
 
     cid = await insert_complaint(services)
@@ -142,17 +172,25 @@ async def test_reply_goes_up_once_with_its_own_key(services: Services, pool: asy
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             "INSERT INTO reporter_replies (id, complaint_id, channel, text, resolved) "
-            "VALUES ($1, $2, 'sms', 'Belum diperbaiki sampai hari ini', false)", reply_id, cid)
-        await services.queue.enqueue(conn, "reply_up", complaint_id=cid,
-                                     payload={"reply_id": str(reply_id)},
-                                     dedup_key=f"reply:{reply_id}")
+            "VALUES ($1, $2, 'sms', 'Belum diperbaiki sampai hari ini', false)",
+            reply_id,
+            cid,
+        )
+        await services.queue.enqueue(
+            conn,
+            "reply_up",
+            complaint_id=cid,
+            payload={"reply_id": str(reply_id)},
+            dedup_key=f"reply:{reply_id}",
+        )
     await drain(loop)
     replies = sandbox.sb.state["replies"]
     assert len(replies) == 1 and replies[0]["idempotency_key"] == str(reply_id)
     assert replies[0]["resolved"] is False
     async with pool.acquire() as conn:
         lapor_reply = await conn.fetchval(
-            "SELECT lapor_reply_id FROM reporter_replies WHERE id = $1", reply_id)
+            "SELECT lapor_reply_id FROM reporter_replies WHERE id = $1", reply_id
+        )
     assert lapor_reply == replies[0]["reply_id"]
 
 
@@ -162,10 +200,15 @@ async def test_reply_waits_for_the_push(services: Services, pool: asyncpg.Pool) 
     cid = await insert_complaint(services, enqueue=False)
     reply_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("INSERT INTO reporter_replies (id, complaint_id, channel, text) "
-                           "VALUES ($1, $2, 'sms', 'tambahan info')", reply_id, cid)
-        await services.queue.enqueue(conn, "reply_up", complaint_id=cid,
-                                     payload={"reply_id": str(reply_id)})
+        await conn.execute(
+            "INSERT INTO reporter_replies (id, complaint_id, channel, text) "
+            "VALUES ($1, $2, 'sms', 'tambahan info')",
+            reply_id,
+            cid,
+        )
+        await services.queue.enqueue(
+            conn, "reply_up", complaint_id=cid, payload={"reply_id": str(reply_id)}
+        )
     await loop_for(services).run_once()
     async with pool.acquire() as conn:
         job = await conn.fetchrow("SELECT state, last_error FROM jobs WHERE kind='reply_up'")

@@ -16,23 +16,40 @@ from aggregator.lapor.sandbox import Sandbox, SandboxConfig
 from tests.lapor.helpers import CLIENT, RunningSandbox, admin, start_sandbox
 from tests.support.ports import free_port
 
-BODY = {"external_ref": "c-1", "source_channel": "sms", "title": "Banjir di Jl. RTA Milono",
-        "content": "Air setinggi lutut masuk rumah warga sejak pagi tadi.",
-        "reporter": {"phone": "+6281234567890"}}
+BODY = {
+    "external_ref": "c-1",
+    "source_channel": "sms",
+    "title": "Banjir di Jl. RTA Milono",
+    "content": "Air setinggi lutut masuk rumah warga sejak pagi tadi.",
+    "reporter": {"phone": "+6281234567890"},
+}
 
 
 async def token(http: aiohttp.ClientSession, base: str, client: tuple[str, str] = CLIENT) -> str:
-    async with http.post(base + "/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": client[0],
-            "client_secret": client[1]}) as resp:
+    async with http.post(
+        base + "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client[0],
+            "client_secret": client[1],
+        },
+    ) as resp:
         assert resp.status == 200
         body = await resp.json()
         assert body["token_type"] == "Bearer"
         return str(body["access_token"])
 
 
-async def call(http: aiohttp.ClientSession, method: str, url: str, tok: str, *,
-               key: str | None = None, body: Any = None, **kw: Any) -> tuple[int, Any, Any]:
+async def call(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    tok: str,
+    *,
+    key: str | None = None,
+    body: Any = None,
+    **kw: Any,
+) -> tuple[int, Any, Any]:
     headers = {"Authorization": f"Bearer {tok}"}
     if key:
         headers["Idempotency-Key"] = key
@@ -41,39 +58,59 @@ async def call(http: aiohttp.ClientSession, method: str, url: str, tok: str, *,
         return resp.status, (json.loads(text) if text else None), resp.headers
 
 
-async def test_idempotency_replay_reuse_and_duplicate_ref(sandbox: RunningSandbox,
-                                                          http: aiohttp.ClientSession) -> None:
+async def test_idempotency_replay_reuse_and_duplicate_ref(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     base, tok = sandbox.base_url, await token(http, sandbox.base_url)
     s1, created, _ = await call(http, "POST", base + "/reports", tok, key="k1", body=BODY)
     s2, replay, _ = await call(http, "POST", base + "/reports", tok, key="k1", body=BODY)
-    s3, reused, _ = await call(http, "POST", base + "/reports", tok, key="k1",
-                               body={**BODY, "title": "lain"})
+    s3, reused, _ = await call(
+        http, "POST", base + "/reports", tok, key="k1", body={**BODY, "title": "lain"}
+    )
     s4, dup, _ = await call(http, "POST", base + "/reports", tok, key="k2", body=BODY)
     assert (s1, s2, s3, s4) == (201, 200, 409, 409)
     assert replay == created and created["status"] == "belum_terverifikasi"
     assert reused["error"] == "idempotency_key_reused"
-    assert dup == {"error": "duplicate_external_ref", "message": "external_ref already used",
-                   "tracking_id": created["tracking_id"]}
-    s5, found, _ = await call(http, "GET", base + "/reports", tok,
-                              params={"external_ref": "c-1"})
+    assert dup == {
+        "error": "duplicate_external_ref",
+        "message": "external_ref already used",
+        "tracking_id": created["tracking_id"],
+    }
+    s5, found, _ = await call(http, "GET", base + "/reports", tok, params={"external_ref": "c-1"})
     assert s5 == 200 and [i["tracking_id"] for i in found["items"]] == [created["tracking_id"]]
     _s, none, _ = await call(http, "GET", base + "/reports", tok, params={"external_ref": "x"})
     assert none == {"items": []}
     assert len(sandbox.sb.state["reports"]) == 1
 
 
-async def test_strict_validation_names_every_field(sandbox: RunningSandbox,
-                                                   http: aiohttp.ClientSession) -> None:
+async def test_strict_validation_names_every_field(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     tok = await token(http, sandbox.base_url)
-    bad = {"external_ref": "c-2", "source_channel": "fax", "title": "", "content": "pendek",
-           "category_id": "nope", "reporter": {"phone": "0812", "nik": "123"}, "extra": 1,
-           "location": {"lat": 200}}
-    status, body, _ = await call(http, "POST", sandbox.base_url + "/reports", tok, key="k",
-                                 body=bad)
+    bad = {
+        "external_ref": "c-2",
+        "source_channel": "fax",
+        "title": "",
+        "content": "pendek",
+        "category_id": "nope",
+        "reporter": {"phone": "0812", "nik": "123"},
+        "extra": 1,
+        "location": {"lat": 200},
+    }
+    status, body, _ = await call(
+        http, "POST", sandbox.base_url + "/reports", tok, key="k", body=bad
+    )
     assert status == 422
     assert {f["field"] for f in body["fields"]} == {
-        "extra", "source_channel", "title", "content", "category_id", "reporter.phone",
-        "reporter.nik", "location.lat"}
+        "extra",
+        "source_channel",
+        "title",
+        "content",
+        "category_id",
+        "reporter.phone",
+        "reporter.nik",
+        "location.lat",
+    }
     status, body, _ = await call(http, "POST", sandbox.base_url + "/reports", tok, body=BODY)
     assert status == 400 and body["error"] == "missing_idempotency_key"
 
@@ -90,9 +127,14 @@ async def test_tokens_expire_and_can_be_revoked(http: aiohttp.ClientSession) -> 
         tok = await token(http, base)
         await admin(http, running.root, "POST", "/_sandbox/tokens/revoke")
         assert (await call(http, "GET", base + "/agencies", tok))[0] == 401
-        async with http.post(base + "/oauth/token", data={
-                "grant_type": "client_credentials", "client_id": "satukanal",
-                "client_secret": "wrong"}) as resp:
+        async with http.post(
+            base + "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "satukanal",
+                "client_secret": "wrong",
+            },
+        ) as resp:
             assert resp.status == 401
     finally:
         await running.stop()
@@ -114,11 +156,11 @@ async def test_attachment_limits(sandbox: RunningSandbox, http: aiohttp.ClientSe
     assert (await upload(b"0" * (10 * 1024 * 1024 + 1), "image/png"))[0] == 413
     # a report may carry the attachment; an unknown id is a field error
     ok = {**BODY, "attachment_ids": [body["attachment_id"]]}
-    assert (await call(http, "POST", sandbox.base_url + "/reports", tok, key="a", body=ok))[0] \
-        == 201
+    assert (await call(http, "POST", sandbox.base_url + "/reports", tok, key="a", body=ok))[
+        0
+    ] == 201
     bad = {**BODY, "external_ref": "c-9", "attachment_ids": ["a-999999"]}
-    status, err, _ = await call(http, "POST", sandbox.base_url + "/reports", tok, key="b",
-                                body=bad)
+    status, err, _ = await call(http, "POST", sandbox.base_url + "/reports", tok, key="b", body=bad)
     assert status == 422 and err["fields"][0]["field"] == "attachment_ids"
 
 
@@ -126,8 +168,9 @@ async def test_rate_limit_answers_429_with_retry_after(http: aiohttp.ClientSessi
     running = await start_sandbox(rate_per_s=5, burst=10)
     try:
         tok = await token(http, running.base_url)
-        statuses = [(await call(http, "GET", running.base_url + "/categories", tok))
-                    for _ in range(15)]
+        statuses = [
+            (await call(http, "GET", running.base_url + "/categories", tok)) for _ in range(15)
+        ]
         codes = [s for s, _b, _h in statuses]
         assert codes.count(200) in (10, 11) and 429 in codes
         limited = next(h for s, _b, h in statuses if s == 429)
@@ -138,6 +181,7 @@ async def test_rate_limit_answers_429_with_retry_after(http: aiohttp.ClientSessi
 
 async def test_life_is_played_and_deterministic(http: aiohttp.ClientSession) -> None:
     """Two sandboxes with one seed give the same lives; every kind of step shows up."""
+
     async def play(seed: int) -> list[tuple[str, Any, Any]]:
         sb = Sandbox(SandboxConfig(seed=seed))
         for i in range(80):
@@ -150,10 +194,25 @@ async def test_life_is_played_and_deterministic(http: aiohttp.ClientSession) -> 
     assert a == b and a != await play(8)
     types = {t for t, _s, _x in a}
     statuses = {s for _t, s, _x in a if s}
-    assert {"status_changed", "disposed", "response_posted", "info_requested", "deleted",
-            "reclassified"} <= types
-    assert {"terverifikasi", "terdisposisi", "diproses", "ditindaklanjuti", "selesai",
-            "tertunda", "arsip", "bukan_wewenang", "dihapus"} <= statuses
+    assert {
+        "status_changed",
+        "disposed",
+        "response_posted",
+        "info_requested",
+        "deleted",
+        "reclassified",
+    } <= types
+    assert {
+        "terverifikasi",
+        "terdisposisi",
+        "diproses",
+        "ditindaklanjuti",
+        "selesai",
+        "tertunda",
+        "arsip",
+        "bukan_wewenang",
+        "dihapus",
+    } <= statuses
     texts = " ".join(x for t, _s, x in a if t == "response_posted" and x)
     assert "akan kami tindaklanjuti" in texts.lower() and "diteruskan ke" in texts
     assert "telah" in texts  # concrete follow-ups name what was done
@@ -163,8 +222,9 @@ async def test_fast_life_runs_on_its_own(http: aiohttp.ClientSession) -> None:
     running = await start_sandbox(life="fast", life_unit_s=0.05)
     try:
         tok = await token(http, running.base_url)
-        _s, made, _ = await call(http, "POST", running.base_url + "/reports", tok, key="k",
-                                 body=BODY)
+        _s, made, _ = await call(
+            http, "POST", running.base_url + "/reports", tok, key="k", body=BODY
+        )
         tid = made["tracking_id"]
         for _ in range(100):  # a life is about 15 units long
             report = await admin(http, running.root, "GET", f"/_sandbox/reports/{tid}")
@@ -179,13 +239,20 @@ async def test_fast_life_runs_on_its_own(http: aiohttp.ClientSession) -> None:
         await running.stop()
 
 
-async def test_feed_cursor_faults_and_deleted_reports(sandbox: RunningSandbox,
-                                                      http: aiohttp.ClientSession) -> None:
+async def test_feed_cursor_faults_and_deleted_reports(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     root, base = sandbox.root, sandbox.base_url
     tok = await token(http, base)
     for i in range(5):
-        await call(http, "POST", base + "/reports", tok, key=f"k{i}",
-                   body={**BODY, "external_ref": f"r{i}"})
+        await call(
+            http,
+            "POST",
+            base + "/reports",
+            tok,
+            key=f"k{i}",
+            body={**BODY, "external_ref": f"r{i}"},
+        )
     await admin(http, root, "POST", "/_sandbox/advance", {"all": True})
     total = len(sandbox.sb.state["events"])
     seen: list[str] = []
@@ -200,8 +267,7 @@ async def test_feed_cursor_faults_and_deleted_reports(sandbox: RunningSandbox,
     assert len(seen) == total == len(set(seen))
     assert (await call(http, "GET", base + "/updates", tok, params={"cursor": "zz"}))[0] == 422
     assert (await call(http, "GET", base + "/updates", tok, params={"limit": "0"}))[0] == 422
-    await admin(http, root, "POST", "/_sandbox/faults", {"dup_events": 0.5,
-                                                          "reorder_events": 0.5})
+    await admin(http, root, "POST", "/_sandbox/faults", {"dup_events": 0.5, "reorder_events": 0.5})
     _s, page, _ = await call(http, "GET", base + "/updates", tok, params={"limit": "500"})
     ids = [e["event_id"] for e in page["events"]]
     assert len(ids) > len(set(ids)) and set(ids) == set(seen)
@@ -210,8 +276,13 @@ async def test_feed_cursor_faults_and_deleted_reports(sandbox: RunningSandbox,
     some = deleted[0] if deleted else None
     if some is None:
         report = next(iter(sandbox.sb.state["reports"].values()))
-        await admin(http, root, "POST", f"/_sandbox/reports/{report['tracking_id']}/events",
-                    {"type": "deleted"})
+        await admin(
+            http,
+            root,
+            "POST",
+            f"/_sandbox/reports/{report['tracking_id']}/events",
+            {"type": "deleted"},
+        )
         report["status"] = "dihapus"
         some = report["tracking_id"]
     status, body, _ = await call(http, "GET", f"{base}/reports/{some}", tok)
@@ -219,12 +290,14 @@ async def test_feed_cursor_faults_and_deleted_reports(sandbox: RunningSandbox,
     assert (await call(http, "GET", f"{base}/reports/0", tok))[0] == 404
 
 
-async def test_injected_server_errors_and_runtime_faults(sandbox: RunningSandbox,
-                                                         http: aiohttp.ClientSession) -> None:
+async def test_injected_server_errors_and_runtime_faults(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     tok = await token(http, sandbox.base_url)
     await admin(http, sandbox.root, "POST", "/_sandbox/faults", {"error5xx": 1})
-    statuses = {(await call(http, "GET", sandbox.base_url + "/agencies", tok))[0]
-                for _ in range(12)}
+    statuses = {
+        (await call(http, "GET", sandbox.base_url + "/agencies", tok))[0] for _ in range(12)
+    }
     assert statuses <= {500, 502, 503, 504} and len(statuses) > 1
     await admin(http, sandbox.root, "POST", "/_sandbox/faults", {"reset": True, "drop": 1})
     try:
@@ -244,15 +317,15 @@ async def test_state_survives_a_restart(tmp_path: Path, http: aiohttp.ClientSess
     port = free_port()
     first = await start_sandbox(port=port, state_file=state)
     tok = await token(http, first.base_url)
-    _s, created, _ = await call(http, "POST", first.base_url + "/reports", tok, key="k",
-                                body=BODY)
+    _s, created, _ = await call(http, "POST", first.base_url + "/reports", tok, key="k", body=BODY)
     await first.stop()
     assert json.loads(state.read_text())["reports"]
     second = await start_sandbox(port=port, state_file=state)
     try:
         tok = await token(http, second.base_url)  # tokens do not survive; reports do
-        s, replay, _ = await call(http, "POST", second.base_url + "/reports", tok, key="k",
-                                  body=BODY)
+        s, replay, _ = await call(
+            http, "POST", second.base_url + "/reports", tok, key="k", body=BODY
+        )
         assert (s, replay["tracking_id"]) == (200, created["tracking_id"])
     finally:
         await second.stop()
@@ -262,8 +335,13 @@ async def test_signed_webhook_pushes(http: aiohttp.ClientSession) -> None:
     received: list[tuple[str, str, bytes]] = []
 
     async def hook(request: web.Request) -> web.Response:
-        received.append((request.headers["X-Lapor-Timestamp"],
-                         request.headers["X-Lapor-Signature"], await request.read()))
+        received.append(
+            (
+                request.headers["X-Lapor-Timestamp"],
+                request.headers["X-Lapor-Signature"],
+                await request.read(),
+            )
+        )
         return web.Response(status=204)
 
     app = web.Application()
@@ -272,8 +350,9 @@ async def test_signed_webhook_pushes(http: aiohttp.ClientSession) -> None:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    running = await start_sandbox(webhook_url=f"http://127.0.0.1:{port}/hook",
-                                  webhook_secret="s3cret")
+    running = await start_sandbox(
+        webhook_url=f"http://127.0.0.1:{port}/hook", webhook_secret="s3cret"
+    )
     try:
         tok = await token(http, running.base_url)
         await call(http, "POST", running.base_url + "/reports", tok, key="k", body=BODY)

@@ -32,8 +32,9 @@ from tests.support.workers import push_worker
 
 
 @pytest.fixture
-async def services(pool: asyncpg.Pool, sandbox: RunningSandbox,
-                   http: aiohttp.ClientSession) -> AsyncIterator[Services]:
+async def services(
+    pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> AsyncIterator[Services]:
     yield make_services(pool, http, lapor_config(sandbox.base_url, updates_page=50))
 
 
@@ -50,14 +51,22 @@ async def pushed(services: Services, n: int) -> list[uuid.UUID]:
 async def snapshot(pool: asyncpg.Pool) -> dict[str, Any]:
     async with pool.acquire() as conn:
         return {
-            "statuses": {r["lapor_tracking_id"]: r["status"] for r in await conn.fetch(
-                "SELECT lapor_tracking_id, status::text FROM complaints")},
+            "statuses": {
+                r["lapor_tracking_id"]: r["status"]
+                for r in await conn.fetch("SELECT lapor_tracking_id, status::text FROM complaints")
+            },
             "events": await conn.fetch("SELECT event_id, applied, note FROM lapor_events"),
-            "timeline": [r["e"] for r in await conn.fetch(
-                "SELECT data->>'event_id' AS e FROM events WHERE data ? 'event_id'")],
+            "timeline": [
+                r["e"]
+                for r in await conn.fetch(
+                    "SELECT data->>'event_id' AS e FROM events WHERE data ? 'event_id'"
+                )
+            ],
             "followups": await conn.fetch("SELECT event_id, label::text, kind FROM followups"),
-            "notify": [r["dedup_key"] for r in await conn.fetch(
-                "SELECT dedup_key FROM jobs WHERE kind = 'notify'")],
+            "notify": [
+                r["dedup_key"]
+                for r in await conn.fetch("SELECT dedup_key FROM jobs WHERE kind = 'notify'")
+            ],
         }
 
 
@@ -65,9 +74,9 @@ def sandbox_statuses(sandbox: RunningSandbox) -> dict[str, str]:
     return {t: r["status"] for t, r in sandbox.sb.state["reports"].items()}
 
 
-async def test_feed_is_applied_once_and_cursor_kept(services: Services, pool: asyncpg.Pool,
-                                                    sandbox: RunningSandbox,
-                                                    http: aiohttp.ClientSession) -> None:
+async def test_feed_is_applied_once_and_cursor_kept(
+    services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     await pushed(services, 30)
     await admin(http, sandbox.root, "POST", "/_sandbox/advance", {"all": True})
     loop = UpdatesLoop(services, port_of(services))
@@ -99,13 +108,14 @@ async def test_feed_is_applied_once_and_cursor_kept(services: Services, pool: as
             assert key not in notify
 
 
-async def test_duplicated_and_reordered_events(services: Services, pool: asyncpg.Pool,
-                                               sandbox: RunningSandbox,
-                                               http: aiohttp.ClientSession) -> None:
+async def test_duplicated_and_reordered_events(
+    services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     await pushed(services, 20)
     await admin(http, sandbox.root, "POST", "/_sandbox/advance", {"all": True})
-    await admin(http, sandbox.root, "POST", "/_sandbox/faults",
-                {"dup_events": 0.3, "reorder_events": 1})
+    await admin(
+        http, sandbox.root, "POST", "/_sandbox/faults", {"dup_events": 0.3, "reorder_events": 1}
+    )
     await UpdatesLoop(services, port_of(services)).run_once()
     snap = await snapshot(pool)
     assert snap["statuses"] == sandbox_statuses(sandbox)  # never moved backwards
@@ -115,13 +125,20 @@ async def test_duplicated_and_reordered_events(services: Services, pool: asyncpg
 
 
 async def test_events_before_the_tracking_id_wait_for_the_push(
-        services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox,
-        http: aiohttp.ClientSession) -> None:
+    services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     cid = await insert_complaint(services)
     # The report exists upstream (a push whose answer was lost) and has lived a while.
-    _s, made = sandbox.sb.create_report("satukanal", "lost", {
-        "external_ref": str(cid), "source_channel": "sms", "title": "Jalan",
-        "content": "Jalan berlubang besar di depan SDN 5 Menteng."})
+    _s, made = sandbox.sb.create_report(
+        "satukanal",
+        "lost",
+        {
+            "external_ref": str(cid),
+            "source_channel": "sms",
+            "title": "Jalan",
+            "content": "Jalan berlubang besar di depan SDN 5 Menteng.",
+        },
+    )
     await admin(http, sandbox.root, "POST", "/_sandbox/advance", {"all": True})
     await UpdatesLoop(services, port_of(services)).run_once()
     async with pool.acquire() as conn:
@@ -129,13 +146,13 @@ async def test_events_before_the_tracking_id_wait_for_the_push(
     assert waiting == len(sandbox.sb.state["events"]) > 0
     await push_worker(services, port_of(services)).run_once()
     snap = await snapshot(pool)
-    assert snap["statuses"] == {made["tracking_id"]: sandbox_statuses(sandbox)[
-        made["tracking_id"]]}
+    assert snap["statuses"] == {made["tracking_id"]: sandbox_statuses(sandbox)[made["tracking_id"]]}
     assert all(e["applied"] for e in snap["events"])
 
 
 async def test_webhook_refuses_bad_signatures_and_applies_once(
-        services: Services, pool: asyncpg.Pool, http: aiohttp.ClientSession) -> None:
+    services: Services, pool: asyncpg.Pool, http: aiohttp.ClientSession
+) -> None:
     app = web.Application()
     app.router.add_post("/lapor/webhook", webhook_handler(services, "rahasia-bersama"))
     runner = web.AppRunner(app)
@@ -143,8 +160,9 @@ async def test_webhook_refuses_bad_signatures_and_applies_once(
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     url = f"http://127.0.0.1:{port}/lapor/webhook"
-    running = await start_sandbox(rate_limit=False, webhook_url=url,
-                                  webhook_secret="rahasia-bersama")
+    running = await start_sandbox(
+        rate_limit=False, webhook_url=url, webhook_secret="rahasia-bersama"
+    )
     try:
         services.settings.lapor.base_url = running.base_url  # type: ignore[assignment]
         await pushed(services, 5)
@@ -179,8 +197,8 @@ async def test_webhook_refuses_bad_signatures_and_applies_once(
 
 
 async def test_a_cursor_lapor_forgot_starts_over_without_duplicates(
-        services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox,
-        http: aiohttp.ClientSession) -> None:
+    services: Services, pool: asyncpg.Pool, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     await pushed(services, 5)
     await admin(http, sandbox.root, "POST", "/_sandbox/advance", {"steps": 3})
     loop = UpdatesLoop(services, port_of(services))

@@ -28,8 +28,12 @@ async def test_job_of_a_killed_process_is_run_again_after_its_lease(
     job_id = await enqueue(survivor_q, payload={"complaint": "c1"})
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(SCRIPT), db_dsn, str(LEASE_S),
-        stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parents[2],
+        sys.executable,
+        str(SCRIPT),
+        db_dsn,
+        str(LEASE_S),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parents[2],
     )
     try:
         assert proc.stdout is not None

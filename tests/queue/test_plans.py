@@ -67,8 +67,17 @@ async def test_finished_jobs_are_looked_up_by_id(queue: JobQueue, pool: asyncpg.
             (q("complete_jobs"), (batch, queue.owner, None)),
             (q("extend_leases"), (batch, queue.owner, queue.cfg.lease_s, None)),
             (q("release_jobs"), (batch, queue.owner, None, False)),
-            (q("defer_jobs"), (batch, [1.0] * len(batch), [False] * len(batch), queue.owner,
-                               "deferred: breaker open", None)),
+            (
+                q("defer_jobs"),
+                (
+                    batch,
+                    [1.0] * len(batch),
+                    [False] * len(batch),
+                    queue.owner,
+                    "deferred: breaker open",
+                    None,
+                ),
+            ),
         ):
             nodes = await _plan(conn, sql, *args)
             # A sequential scan of a table this small is fair; its cost shows in its estimate.

@@ -58,8 +58,12 @@ async def test_enqueue_keeps_what_it_was_given(queue: JobQueue, pool: asyncpg.Po
     cid = await make_complaint(pool)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     job_id = await enqueue(
-        queue, "notify", complaint_id=str(cid), payload={"event": "ack", "n": [1, 2]},
-        run_after=later, max_attempts=7,
+        queue,
+        "notify",
+        complaint_id=str(cid),
+        payload={"event": "ack", "n": [1, 2]},
+        run_after=later,
+        max_attempts=7,
     )
     row = await job_row(pool, job_id)
     assert row["kind"] == "notify"
@@ -81,7 +85,8 @@ async def test_claim_sets_the_lease_and_counts_the_attempt(queue: JobQueue, pool
         assert all(j.state is JobState.RUNNING and j.attempts == 1 for j in jobs)
         assert [j.payload for j in jobs] == [{"i": 0}, {"i": 1}]
         row = await conn.fetchrow(
-            "SELECT lease_owner, lease_until - now() AS left FROM jobs WHERE id = $1", ids[0])
+            "SELECT lease_owner, lease_until - now() AS left FROM jobs WHERE id = $1", ids[0]
+        )
         assert row["lease_owner"] == "test:1"
         assert dt.timedelta(seconds=25) < row["left"] <= dt.timedelta(seconds=30)
         # Only the kinds asked for; running jobs with a live lease are not taken again.
@@ -173,9 +178,7 @@ async def test_in_doubt_job_comes_back_marked(queue: JobQueue, pool: asyncpg.Poo
 @pytest.mark.parametrize(
     "exc", [PermanentError("LAPOR! rejected: 422 judul kosong"), InvalidInput("no text")]
 )
-async def test_permanent_error_is_dead_at_once(
-    queue: JobQueue, pool: asyncpg.Pool, exc: Exception
-):
+async def test_permanent_error_is_dead_at_once(queue: JobQueue, pool: asyncpg.Pool, exc: Exception):
     async def reject(job: Job) -> None:
         raise exc
 
@@ -192,7 +195,11 @@ async def test_permanent_error_is_dead_at_once(
     [event] = await _events(pool, "job_dead")
     assert event["complaint_id"] == cid
     assert event["data"] == {
-        "job_id": job_id, "job_kind": "push", "attempts": 1, "error": row["last_error"]}
+        "job_id": job_id,
+        "job_kind": "push",
+        "attempts": 1,
+        "error": row["last_error"],
+    }
 
 
 async def test_any_other_exception_is_transient_with_its_repr(queue: JobQueue, pool: asyncpg.Pool):
@@ -379,7 +386,8 @@ async def test_job_whose_process_died_on_its_last_attempt_is_dead(
     row = await job_row(pool, last_try)
     assert row["state"] == "dead"
     assert row["last_error"] == (
-        "lease expired on attempt 1: the worker process died while running it")
+        "lease expired on attempt 1: the worker process died while running it"
+    )
     [event] = await _events(pool, "job_dead")
     assert (event["complaint_id"], event["data"]["job_id"]) == (cid, last_try)
     assert sorted(outcomes) == [("push", "dead"), ("push", "done")]
@@ -456,7 +464,8 @@ async def _wait_due(pool: asyncpg.Pool, *ids: int) -> None:
     for _ in range(100):
         async with pool.acquire() as conn:
             late = await conn.fetchval(
-                "SELECT count(*) FROM jobs WHERE id = ANY($1) AND run_after > now()", list(ids))
+                "SELECT count(*) FROM jobs WHERE id = ANY($1) AND run_after > now()", list(ids)
+            )
         if not late:
             return
         await asyncio.sleep(0.02)

@@ -222,8 +222,13 @@ async def test_stop_drains_in_flight_work_and_releases_the_rest(pool: asyncpg.Po
         await asyncio.sleep(0.5)
         finished.append(job.id)
 
-    worker = Worker(queue, {"push": slow}, concurrency=2, grace_s=10,
-                    on_outcome=lambda kind, o: outcomes.update([o]))
+    worker = Worker(
+        queue,
+        {"push": slow},
+        concurrency=2,
+        grace_s=10,
+        on_outcome=lambda kind, o: outcomes.update([o]),
+    )
     stop = asyncio.Event()
     run = asyncio.create_task(worker.run(stop))
     await _wait_for(lambda: len(started) == 2)
@@ -242,8 +247,7 @@ async def test_stop_drains_in_flight_work_and_releases_the_rest(pool: asyncpg.Po
     assert outcomes == {"done": 2}
 
 
-async def test_claims_only_free_slots_and_gives_back_what_it_did_not_start(
-        pool: asyncpg.Pool):
+async def test_claims_only_free_slots_and_gives_back_what_it_did_not_start(pool: asyncpg.Pool):
     """A batch claimed with free slots is started at once; a stop hands back at once any
     job claimed but not started (here: the slots freed while the claim was out)."""
     cfg = QueueConfig(batch_size=50, poll_s=60)
@@ -329,7 +333,7 @@ async def test_heartbeat_keeps_a_slow_jobs_lease(pool: asyncpg.Pool):
     job_id = await enqueue(a.queue)
     stop = asyncio.Event()
     runs = [asyncio.create_task(w.run(stop)) for w in (a, b)]
-    await _wait_for(lambda: (job_id in calls), within=10)
+    await _wait_for(lambda: job_id in calls, within=10)
     await asyncio.sleep(2.5)
     stop.set()
     await asyncio.gather(*runs)

@@ -1,4 +1,3 @@
-
 """SMS pushed over HTTP: a real Kannel (bearerbox + smsbox) calling our get-url, generic
 webhooks, and replies through Kannel's sendsms with delivery reports coming back.
 
@@ -144,8 +143,10 @@ async def test_kannel_get_url_to_complaints(env: Env, pool: Any) -> None:
         "Lampu mati 😡 di gang Mawar",
     ]
     crypto = env.services.crypto
-    raw = [open_payload(crypto, r["payload"], r["payload_key"]).decode()
-           for r in await _rows(pool, "SELECT payload, payload_key FROM raw_items")]
+    raw = [
+        open_payload(crypto, r["payload"], r["payload_key"]).decode()
+        for r in await _rows(pool, "SELECT payload, payload_key FROM raw_items")
+    ]
     assert any('"Jalan  rusak di   Jl. Yos Sudarso"' in p for p in raw)  # %b kept it
     usage = await _rows(pool, "SELECT payload FROM jobs WHERE payload->>'event'='usage'")
     assert "address" not in usage[0]["payload"]  # sealed at rest
@@ -277,27 +278,46 @@ async def test_failed_delivery_report_retries_then_gives_up_on_a_reject(
     from schemas.complaint import Reporter
     from tests.followup.helpers import add_complaint
 
-    services = dataclasses.replace(env.services, settings=env.services.settings.model_copy(
-        update={"notify": env.services.settings.notify.model_copy(
-            update={"merge_window_s": 0, "retry_backoff_s": [0]})}))
+    services = dataclasses.replace(
+        env.services,
+        settings=env.services.settings.model_copy(
+            update={
+                "notify": env.services.settings.notify.model_copy(
+                    update={"merge_window_s": 0, "retry_backoff_s": [0]}
+                )
+            }
+        ),
+    )
     sink = env.src.sink()
     assert sink is not None
-    worker = Worker(services.queue,
-                    {"notify": make_notify_handler(services, {"sms-kannel": sink})})
-    cid = await add_complaint(services, source="sms-kannel", channel="sms",
-                              tracking_id="1916490", reporter=Reporter(phone="081344445555"))
+    worker = Worker(services.queue, {"notify": make_notify_handler(services, {"sms-kannel": sink})})
+    cid = await add_complaint(
+        services,
+        source="sms-kannel",
+        channel="sms",
+        tracking_id="1916490",
+        reporter=Reporter(phone="081344445555"),
+    )
     async with pool.acquire() as conn:
-        await services.queue.enqueue(conn, "notify", complaint_id=cid,
-                                     payload={"event": "lapor_pushed"},
-                                     dedup_key=f"notify:pushed:{cid}")
+        await services.queue.enqueue(
+            conn,
+            "notify",
+            complaint_id=cid,
+            payload={"event": "lapor_pushed"},
+            dedup_key=f"notify:pushed:{cid}",
+        )
     assert await worker.run_once() == 1
     await wait_until(lambda: len(env.smsc.sent) >= 1)
     assert await env.smsc.report_delivery(env.http, 0, 2, "stat:UNDELIV") == 200
 
     async def chain() -> list[Any]:
-        return await _rows(pool, "SELECT id, state::text AS state, detail, retry_of "
-                                 "FROM notifications WHERE complaint_id = $1 "
-                                 "ORDER BY created_at, id", cid)
+        return await _rows(
+            pool,
+            "SELECT id, state::text AS state, detail, retry_of "
+            "FROM notifications WHERE complaint_id = $1 "
+            "ORDER BY created_at, id",
+            cid,
+        )
 
     first = (await chain())[0]
     assert first["state"] == "failed" and first["detail"] == "kannel dlr 2: stat:UNDELIV"
@@ -306,8 +326,10 @@ async def test_failed_delivery_report_retries_then_gives_up_on_a_reject(
     assert "1916490" in env.smsc.sent[1]["text"]
     assert await env.smsc.report_delivery(env.http, 1, 16, "rejected") == 200
     rows = await chain()
-    assert [(r["state"], r["retry_of"]) for r in rows] == [("failed", None),
-                                                          ("failed", first["id"])]
+    assert [(r["state"], r["retry_of"]) for r in rows] == [
+        ("failed", None),
+        ("failed", first["id"]),
+    ]
     assert rows[1]["detail"] == "kannel dlr 16: rejected"
     assert await worker.run_once() == 0  # nothing more: no other address, no retry for 16
     # The same report again changes nothing (Kannel may repeat it).

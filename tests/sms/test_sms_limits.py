@@ -24,9 +24,12 @@ HEAD = {"X-Satukanal-Secret": SECRET}
 async def base(pool: Any) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
     async with aiohttp.ClientSession() as http:
         services = make_services(pool, http=http)
-        src = build_source(SourceConfig(name="sms-web", kind="sms_http",
-                                        options={"secret": SECRET, "timezone": "UTC"}),
-                           services)
+        src = build_source(
+            SourceConfig(
+                name="sms-web", kind="sms_http", options={"secret": SECRET, "timezone": "UTC"}
+            ),
+            services,
+        )
         app = make_app(services, extra=[("/intake/sms-web", src.routes())])
         runner = web.AppRunner(app)
         await runner.setup()
@@ -44,8 +47,7 @@ async def test_a_2_mib_sms_is_refused_naming_the_limit(base: Any, pool: Any) -> 
     async with http.post(f"{url}/webhook", json=huge, headers=HEAD) as r:
         assert r.status == 413
         assert "at most 262144 bytes (max_body_bytes)" in await r.text()
-    async with http.post(f"{url}/kannel?secret={SECRET}&from=0813",
-                         data=b"a" * (300 * 1024)) as r:
+    async with http.post(f"{url}/kannel?secret={SECRET}&from=0813", data=b"a" * (300 * 1024)) as r:
         assert r.status == 413
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM raw_items") == 0

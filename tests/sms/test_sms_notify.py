@@ -28,7 +28,8 @@ async def test_empty_sms_is_answered_through_gammu(smsd_pg: Smsd, services: Any,
         assert await worker.run_once() == 1
         async with pool.acquire() as conn:
             n = await conn.fetchrow(
-                "SELECT id, state::text, body, body_enc, external_id FROM notifications")
+                "SELECT id, state::text, body, body_enc, external_id FROM notifications"
+            )
         assert n["state"] == "sent" and n["external_id"].startswith("gammu:")
         assert n["body"] is None and b"ANONIM" not in bytes(n["body_enc"])  # at rest: sealed
         assert "ANONIM" in open_body(services.crypto, n)

@@ -11,5 +11,8 @@ from aggregator.wiring.services import Services
 def push_worker(services: Services, port: LaporPort, *, concurrency: int | None = None) -> Worker:
     """A worker with the LAPOR! push handlers (push, reply_up) alone, as the daemon's shared
     worker runs them."""
-    return Worker(services.queue, PushHandlers(services, port).handlers(),
-                  concurrency=concurrency or services.settings.queue.workers)
+    return Worker(
+        services.queue,
+        PushHandlers(services, port).handlers(),
+        concurrency=concurrency or services.settings.queue.workers,
+    )

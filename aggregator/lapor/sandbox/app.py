@@ -60,13 +60,15 @@ async def _contract(request: web.Request, handler: Handler) -> web.StreamRespons
             request[CLIENT_ID] = client_id
             wait = sb.take_rate(client_id)
             if wait is not None:
-                raise ApiError(429, "rate_limited", "too many requests",
-                               retry_after=max(1, math.ceil(wait)))
+                raise ApiError(
+                    429, "rate_limited", "too many requests", retry_after=max(1, math.ceil(wait))
+                )
         if faults.error5xx > 0 and sb.rng.random() < faults.error5xx:
             sb.stats["injected_5xx"] += 1
             status = sb.rng.choice([500, 502, 503, 504])
-            raise ApiError(status, "server_error" if status == 500 else "unavailable",
-                           "injected fault")
+            raise ApiError(
+                status, "server_error" if status == 500 else "unavailable", "injected fault"
+            )
         # A mutating request is dropped before or after it is acted on, half and half.
         mutating = route[4:] in _MUTATING
         drop_roll = sb.rng.random()
@@ -126,22 +128,26 @@ async def list_reports(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
     ref = request.query.get("external_ref")
     if not ref:
-        raise ApiError(422, "validation_failed", "external_ref is required",
-                       fields=[{"field": "external_ref", "message": "required"}])
+        raise ApiError(
+            422,
+            "validation_failed",
+            "external_ref is required",
+            fields=[{"field": "external_ref", "message": "required"}],
+        )
     return web.json_response({"items": sb.find_by_ref(request[CLIENT_ID], ref)})
 
 
 async def get_report(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
-    return web.json_response(sb.get_report(request[CLIENT_ID],
-                                           request.match_info["tracking_id"]))
+    return web.json_response(sb.get_report(request[CLIENT_ID], request.match_info["tracking_id"]))
 
 
 async def add_reply(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
     key = _idem_key(request)
-    status, body = sb.add_reply(request[CLIENT_ID], request.match_info["tracking_id"], key,
-                                await _json_body(request))
+    status, body = sb.add_reply(
+        request[CLIENT_ID], request.match_info["tracking_id"], key, await _json_body(request)
+    )
     return web.json_response(body, status=status)
 
 
@@ -156,12 +162,22 @@ async def add_attachment(request: web.Request) -> web.Response:
         part = await reader.next()
         while part is not None and getattr(part, "name", None) != "file":
             part = await reader.next()
-    except (ValueError, AssertionError, KeyError, UnicodeDecodeError, aiohttp.ClientError,
-            HttpProcessingError) as exc:
+    except (
+        ValueError,
+        AssertionError,
+        KeyError,
+        UnicodeDecodeError,
+        aiohttp.ClientError,
+        HttpProcessingError,
+    ) as exc:
         raise ApiError(400, "invalid_multipart", "cannot read the multipart body") from exc
     if part is None or not isinstance(part, aiohttp.BodyPartReader):
-        raise ApiError(422, "validation_failed", "part 'file' is required",
-                       fields=[{"field": "file", "message": "required"}])
+        raise ApiError(
+            422,
+            "validation_failed",
+            "part 'file' is required",
+            fields=[{"field": "file", "message": "required"}],
+        )
     content_type = part.headers.get(aiohttp.hdrs.CONTENT_TYPE, "application/octet-stream")
     chunks: list[bytes] = []
     size = 0
@@ -170,8 +186,9 @@ async def add_attachment(request: web.Request) -> web.Response:
         if size > 10 * 1024 * 1024:
             raise ApiError(413, "too_large", "attachments are limited to 10 MB")
         chunks.append(chunk)
-    body = sb.add_attachment(request[CLIENT_ID], content_type.split(";")[0].strip(),
-                             b"".join(chunks), part.filename)
+    body = sb.add_attachment(
+        request[CLIENT_ID], content_type.split(";")[0].strip(), b"".join(chunks), part.filename
+    )
     return web.json_response(body, status=201)
 
 
@@ -182,19 +199,25 @@ async def updates(request: web.Request) -> web.Response:
     except ValueError:
         limit = -1
     if not 1 <= limit <= 500:
-        raise ApiError(422, "validation_failed", "limit must be 1..500",
-                       fields=[{"field": "limit", "message": "must be 1..500"}])
+        raise ApiError(
+            422,
+            "validation_failed",
+            "limit must be 1..500",
+            fields=[{"field": "limit", "message": "must be 1..500"}],
+        )
     return web.json_response(sb.updates(request[CLIENT_ID], request.query.get("cursor"), limit))
 
 
 async def agencies(request: web.Request) -> web.Response:
-    return web.json_response({"items": [{"id": i, "name": n, "parent_id": p}
-                                        for i, n, p in data.AGENCIES]})
+    return web.json_response(
+        {"items": [{"id": i, "name": n, "parent_id": p} for i, n, p in data.AGENCIES]}
+    )
 
 
 async def categories(request: web.Request) -> web.Response:
-    return web.json_response({"items": [{"id": i, "name": n, "parent_id": p}
-                                        for i, n, p, _a in data.CATEGORIES]})
+    return web.json_response(
+        {"items": [{"id": i, "name": n, "parent_id": p} for i, n, p, _a in data.CATEGORIES]}
+    )
 
 
 async def get_file(request: web.Request) -> web.Response:
@@ -219,8 +242,14 @@ async def admin_faults(request: web.Request) -> web.Response:
         except ValueError as exc:
             return web.json_response({"error": "invalid_fault", "message": str(exc)}, status=422)
         log.info("sandbox_faults_changed", **sb.faults.as_dict())
-    return web.json_response({**sb.faults.as_dict(), "rate_per_s": sb.cfg.rate_per_s,
-                              "burst": sb.cfg.burst, "rate_limit": sb.cfg.rate_limit})
+    return web.json_response(
+        {
+            **sb.faults.as_dict(),
+            "rate_per_s": sb.cfg.rate_per_s,
+            "burst": sb.cfg.burst,
+            "rate_limit": sb.cfg.rate_limit,
+        }
+    )
 
 
 async def admin_revoke(request: web.Request) -> web.Response:
@@ -229,8 +258,9 @@ async def admin_revoke(request: web.Request) -> web.Response:
 
 async def admin_reports(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
-    items = [{k: v for k, v in r.items() if k not in ("life",)}
-             for r in sb.state["reports"].values()]
+    items = [
+        {k: v for k, v in r.items() if k not in ("life",)} for r in sb.state["reports"].values()
+    ]
     return web.json_response({"count": len(items), "items": items})
 
 
@@ -282,16 +312,24 @@ async def admin_events(request: web.Request) -> web.Response:
 
 async def admin_stats(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
-    return web.json_response({**sb.stats, "reports": len(sb.state["reports"]),
-                              "events": len(sb.state["events"]),
-                              "attachments": len(sb.state["attachments"])})
+    return web.json_response(
+        {
+            **sb.stats,
+            "reports": len(sb.state["reports"]),
+            "events": len(sb.state["events"]),
+            "attachments": len(sb.state["attachments"]),
+        }
+    )
 
 
 async def admin_seed(request: web.Request) -> web.Response:
     sb = request.app[SANDBOX]
     body = await request.json()
-    items = sb.seed_reports(body.get("client_id", next(iter(sb.cfg.clients))),
-                            list(body["external_refs"]), int(body.get("events_per_report", 5)))
+    items = sb.seed_reports(
+        body.get("client_id", next(iter(sb.cfg.clients))),
+        list(body["external_refs"]),
+        int(body.get("events_per_report", 5)),
+    )
     return web.json_response({"items": items})
 
 
@@ -303,8 +341,7 @@ async def addstream(request: web.Request) -> web.Response:
     try:
         root = ET.fromstring(await request.read())  # noqa: S314 - the sandbox's own test peer
     except ET.ParseError:
-        return web.Response(status=400, text="<error>bukan XML</error>",
-                            content_type="text/xml")
+        return web.Response(status=400, text="<error>bukan XML</error>", content_type="text/xml")
     token = root.get("token") or ""
     client = next((c for c, secret in sb.cfg.clients.items() if secret == token), None)
     if client is None:
@@ -313,18 +350,25 @@ async def addstream(request: web.Request) -> web.Response:
     isi = (laporan.findtext("isi") if laporan is not None else "") or ""
     title, _sep, content = isi.partition("\n\n")
     key = hashlib.sha256(isi.encode()).hexdigest()[:32]
-    body = {"external_ref": f"xml-{sb.state['next_tracking']}", "source_channel": "other",
-            "title": title[:150] or "Laporan", "content": content or isi,
-            "anonymous": laporan is not None and laporan.get("anonim") == "1",
-            "confidential": laporan is not None and laporan.get("rahasia") == "1"}
+    body = {
+        "external_ref": f"xml-{sb.state['next_tracking']}",
+        "source_channel": "other",
+        "title": title[:150] or "Laporan",
+        "content": content or isi,
+        "anonymous": laporan is not None and laporan.get("anonim") == "1",
+        "confidential": laporan is not None and laporan.get("rahasia") == "1",
+    }
     try:
         _status, res = sb.create_report(client, key, body)
     except ApiError as exc:
-        return web.Response(status=exc.status, text=f"<error>{exc.body['error']}</error>",
-                            content_type="text/xml")
-    return web.Response(text=f"<lapor><trackingid>{res['tracking_id']}</trackingid>"
-                             f"<transaksiid>T{res['tracking_id']}</transaksiid></lapor>",
-                        content_type="text/xml")
+        return web.Response(
+            status=exc.status, text=f"<error>{exc.body['error']}</error>", content_type="text/xml"
+        )
+    return web.Response(
+        text=f"<lapor><trackingid>{res['tracking_id']}</trackingid>"
+        f"<transaksiid>T{res['tracking_id']}</transaksiid></lapor>",
+        content_type="text/xml",
+    )
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -338,8 +382,11 @@ async def _ticker(sb: Sandbox) -> None:
         await asyncio.sleep(period)
         try:
             sb.tick()
-            if sb.cfg.life == "none" and sb.faults.revoke_tokens > 0 and \
-                    sb.clock() - sb.last_revoke >= sb.faults.revoke_tokens:
+            if (
+                sb.cfg.life == "none"
+                and sb.faults.revoke_tokens > 0
+                and sb.clock() - sb.last_revoke >= sb.faults.revoke_tokens
+            ):
                 sb.revoke_tokens()
             sb.save()
         except Exception:  # keep the sandbox alive; the error is in the log
@@ -359,12 +406,18 @@ async def _webhook_sender(sb: Sandbox) -> None:
             ts = str(int(sb.clock()))
             sig = hmac.new(secret, ts.encode() + b"." + raw, hashlib.sha256).hexdigest()
             try:
-                async with session.post(sb.cfg.webhook_url, data=raw, headers={
-                        "Content-Type": "application/json", "X-Lapor-Timestamp": ts,
-                        "X-Lapor-Signature": f"sha256={sig}"},
-                        timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                async with session.post(
+                    sb.cfg.webhook_url,
+                    data=raw,
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-Lapor-Timestamp": ts,
+                        "X-Lapor-Signature": f"sha256={sig}",
+                    },
+                    timeout=aiohttp.ClientTimeout(total=10),
+                ) as resp:
                     if resp.status < 300:
-                        del sb.webhook_queue[:len(batch)]
+                        del sb.webhook_queue[: len(batch)]
                         sb.stats["webhook_posts"] += 1
                     else:
                         await asyncio.sleep(1)

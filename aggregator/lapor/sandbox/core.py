@@ -78,9 +78,18 @@ def _canonical(body: Any) -> str:
 
 def _empty_state() -> dict[str, Any]:
     return {
-        "version": 1, "next_tracking": 1916449, "next_attachment": 19, "next_event": 88000,
-        "next_reply": 1, "reports": {}, "by_ref": {}, "idem": {}, "attachments": {},
-        "events": [], "replies": [], "last_at": 0.0,
+        "version": 1,
+        "next_tracking": 1916449,
+        "next_attachment": 19,
+        "next_event": 88000,
+        "next_reply": 1,
+        "reports": {},
+        "by_ref": {},
+        "idem": {},
+        "attachments": {},
+        "events": [],
+        "replies": [],
+        "last_at": 0.0,
     }
 
 
@@ -96,8 +105,15 @@ class Sandbox:
         self.last_revoke = clock()
         self.dirty = False
         self.stats: dict[str, int] = {
-            "requests": 0, "rate_limited": 0, "injected_5xx": 0, "dropped": 0,
-            "hung": 0, "tokens_issued": 0, "tokens_revoked": 0, "webhook_posts": 0}
+            "requests": 0,
+            "rate_limited": 0,
+            "injected_5xx": 0,
+            "dropped": 0,
+            "hung": 0,
+            "tokens_issued": 0,
+            "tokens_revoked": 0,
+            "webhook_posts": 0,
+        }
         self.webhook_queue: list[dict[str, Any]] = []
 
     # ---- persistence -------------------------------------------------------------------
@@ -176,15 +192,20 @@ class Sandbox:
         if entry is None:
             return None
         if entry["hash"] != _canonical(body):
-            raise ApiError(409, "idempotency_key_reused",
-                           "this Idempotency-Key came before with another body")
+            raise ApiError(
+                409, "idempotency_key_reused", "this Idempotency-Key came before with another body"
+            )
         result: dict[str, Any] = entry["response"]
         return result
 
-    def idem_store(self, client_id: str, scope: str, key: str, body: Any,
-                   response: dict[str, Any]) -> None:
+    def idem_store(
+        self, client_id: str, scope: str, key: str, body: Any, response: dict[str, Any]
+    ) -> None:
         self.state["idem"][f"{client_id}\x00{scope}\x00{key}"] = {
-            "hash": _canonical(body), "response": response, "at": self.clock()}
+            "hash": _canonical(body),
+            "response": response,
+            "at": self.clock(),
+        }
 
     # ---- reports -------------------------------------------------------------------------
     def create_report(self, client_id: str, key: str, body: Any) -> tuple[int, dict[str, Any]]:
@@ -195,16 +216,23 @@ class Sandbox:
         ref_key = f"{client_id}\x00{clean['external_ref']}"
         existing = self.state["by_ref"].get(ref_key)
         if existing is not None:
-            raise ApiError(409, "duplicate_external_ref", "external_ref already used",
-                           tracking_id=existing)
+            raise ApiError(
+                409, "duplicate_external_ref", "external_ref already used", tracking_id=existing
+            )
         now = self.clock()
         tracking_id = str(self.state["next_tracking"])
         self.state["next_tracking"] += 1
         created = rfc3339(now)
         report = {
-            **clean, "tracking_id": tracking_id, "client_id": client_id,
-            "status": "belum_terverifikasi", "agency": None, "created_at": created,
-            "updated_at": created, "replied_at": None, "rating": None,
+            **clean,
+            "tracking_id": tracking_id,
+            "client_id": client_id,
+            "status": "belum_terverifikasi",
+            "agency": None,
+            "created_at": created,
+            "updated_at": created,
+            "replied_at": None,
+            "rating": None,
         }
         story = self.cfg.story
         script = story[len(self.state["reports"]) % len(story)] if story else None
@@ -213,15 +241,17 @@ class Sandbox:
         report["next_at"] = now + report["life"][0]["after"] * self.cfg.unit_s()
         self.state["reports"][tracking_id] = report
         self.state["by_ref"][ref_key] = tracking_id
-        response = {"tracking_id": tracking_id, "status": "belum_terverifikasi",
-                    "created_at": created}
+        response = {
+            "tracking_id": tracking_id,
+            "status": "belum_terverifikasi",
+            "created_at": created,
+        }
         self.idem_store(client_id, "reports", key, body, response)
         self.touch()
         return 201, response
 
     def _client_attachments(self, client_id: str) -> set[str]:
-        return {aid for aid, a in self.state["attachments"].items()
-                if a["client_id"] == client_id}
+        return {aid for aid, a in self.state["attachments"].items() if a["client_id"] == client_id}
 
     def find_by_ref(self, client_id: str, ref: str) -> list[dict[str, Any]]:
         tid = self.state["by_ref"].get(f"{client_id}\x00{ref}")
@@ -235,8 +265,9 @@ class Sandbox:
             raise ApiError(410, "deleted", "deleted by a LAPOR! administrator")
         return public_report(report)
 
-    def add_reply(self, client_id: str, tracking_id: str, key: str,
-                  body: Any) -> tuple[int, dict[str, Any]]:
+    def add_reply(
+        self, client_id: str, tracking_id: str, key: str, body: Any
+    ) -> tuple[int, dict[str, Any]]:
         self.get_report(client_id, tracking_id)  # 404 / 410
         replay = self.idem_lookup(client_id, f"replies/{tracking_id}", key, body)
         if replay is not None:
@@ -246,17 +277,26 @@ class Sandbox:
         self.state["next_reply"] += 1
         now = self.clock()
         report = self.state["reports"][tracking_id]
-        self.state["replies"].append({"reply_id": reply_id, "tracking_id": tracking_id,
-                                      "client_id": client_id, "idempotency_key": key,
-                                      "received_at": rfc3339(now), **clean})
+        self.state["replies"].append(
+            {
+                "reply_id": reply_id,
+                "tracking_id": tracking_id,
+                "client_id": client_id,
+                "idempotency_key": key,
+                "received_at": rfc3339(now),
+                **clean,
+            }
+        )
         self.emit(report, "reporter_replied", text=clean["text"], resolved=clean["resolved"])
         report["replied_at"] = now
         if report["status"] == "ditindaklanjuti" and clean["resolved"] is not True:
             # A reply re-opens a report waiting to auto-close.
             self.emit_status(report, "diproses")
             i = report["life_index"]
-            report["life"][i:i] = [{"after": 1, "do": "respond", "kind": "evidence"},
-                                   {"after": 0, "do": "status", "status": "ditindaklanjuti"}]
+            report["life"][i:i] = [
+                {"after": 1, "do": "respond", "kind": "evidence"},
+                {"after": 0, "do": "status", "status": "ditindaklanjuti"},
+            ]
             report["next_at"] = now + self.cfg.unit_s()
         elif report["status"] == "tertunda":
             self.emit_status(report, "diproses")
@@ -265,19 +305,23 @@ class Sandbox:
         self.touch()
         return 201, response
 
-    def add_attachment(self, client_id: str, content_type: str, payload: bytes,
-                       filename: str | None) -> dict[str, Any]:
+    def add_attachment(
+        self, client_id: str, content_type: str, payload: bytes, filename: str | None
+    ) -> dict[str, Any]:
         if len(payload) > MAX_ATTACHMENT:
             raise ApiError(413, "too_large", "attachments are limited to 10 MB")
         if content_type not in ALLOWED_TYPES:
-            raise ApiError(415, "unsupported_type",
-                           f"allowed: {', '.join(sorted(ALLOWED_TYPES))}")
+            raise ApiError(415, "unsupported_type", f"allowed: {', '.join(sorted(ALLOWED_TYPES))}")
         aid = f"a-{self.state['next_attachment']}"
         self.state["next_attachment"] += 1
         digest = hashlib.sha256(payload).hexdigest()
-        self.state["attachments"][aid] = {"client_id": client_id, "sha256": digest,
-                                          "size": len(payload), "content_type": content_type,
-                                          "filename": filename}
+        self.state["attachments"][aid] = {
+            "client_id": client_id,
+            "sha256": digest,
+            "size": len(payload),
+            "content_type": content_type,
+            "filename": filename,
+        }
         self.touch()
         return {"attachment_id": aid, "sha256": digest, "size": len(payload)}
 
@@ -290,9 +334,13 @@ class Sandbox:
 
     def emit(self, report: dict[str, Any], type_: str, **fields: Any) -> dict[str, Any]:
         at = self._next_at()
-        event = {"event_id": f"e-{self.state['next_event']}",
-                 "tracking_id": report["tracking_id"], "type": type_, "at": rfc3339(at),
-                 **fields}
+        event = {
+            "event_id": f"e-{self.state['next_event']}",
+            "tracking_id": report["tracking_id"],
+            "type": type_,
+            "at": rfc3339(at),
+            **fields,
+        }
         self.state["next_event"] += 1
         report["updated_at"] = event["at"]
         self.state["events"].append(event)
@@ -314,16 +362,19 @@ class Sandbox:
         page: list[dict[str, Any]] = []
         i = start
         while i < len(events) and len(page) < limit:
-            if self.state["reports"].get(events[i]["tracking_id"], {}).get("client_id") == \
-                    client_id:
+            if (
+                self.state["reports"].get(events[i]["tracking_id"], {}).get("client_id")
+                == client_id
+            ):
                 page.append(events[i])
             i += 1
         if self.faults.dup_events > 0 or self.faults.reorder_events > 0:
-            page = self._deliver_badly(page, events[max(0, start - 50):start], client_id)
+            page = self._deliver_badly(page, events[max(0, start - 50) : start], client_id)
         return {"events": page, "next_cursor": encode_cursor(i)}
 
-    def _deliver_badly(self, page: list[dict[str, Any]], before: list[dict[str, Any]],
-                       client_id: str) -> list[dict[str, Any]]:
+    def _deliver_badly(
+        self, page: list[dict[str, Any]], before: list[dict[str, Any]], client_id: str
+    ) -> list[dict[str, Any]]:
         f = self.faults
         out = list(page)
         if f.dup_events > 0:
@@ -331,8 +382,7 @@ class Sandbox:
             # and now and then one from before the cursor (a fail-over replay)
             if before and self.rng.random() < f.dup_events:
                 old = before[self.rng.randrange(len(before))]
-                if self.state["reports"].get(old["tracking_id"], {}).get("client_id") == \
-                        client_id:
+                if self.state["reports"].get(old["tracking_id"], {}).get("client_id") == client_id:
                     extra.append(old)
             for e in extra:
                 out.insert(self.rng.randrange(len(out) + 1), e)
@@ -344,8 +394,11 @@ class Sandbox:
 
     # ---- lives ---------------------------------------------------------------------------
     def due_reports(self, now: float) -> list[dict[str, Any]]:
-        return [r for r in self.state["reports"].values()
-                if r.get("next_at") is not None and r["next_at"] <= now]
+        return [
+            r
+            for r in self.state["reports"].values()
+            if r.get("next_at") is not None and r["next_at"] <= now
+        ]
 
     def tick(self) -> int:
         """Run every step that is due on the life clock; returns steps run."""
@@ -379,7 +432,8 @@ class Sandbox:
 
     def _run_step(self, report: dict[str, Any], step: dict[str, Any]) -> None:
         rng = random.Random(  # noqa: S311 - a reproducible simulation
-            f"{self.cfg.seed}:{report['tracking_id']}:{report['life_index']}")
+            f"{self.cfg.seed}:{report['tracking_id']}:{report['life_index']}"
+        )
         do = step["do"]
         if report["status"] == "dihapus":
             return
@@ -387,8 +441,13 @@ class Sandbox:
             self.emit_status(report, step["status"])
         elif do == "reclassify":
             report["category_id"] = step["category_id"]
-            self.emit(report, "reclassified", classification=report["classification"],
-                      category_id=step["category_id"], title=report["title"])
+            self.emit(
+                report,
+                "reclassified",
+                classification=report["classification"],
+                category_id=step["category_id"],
+                title=report["title"],
+            )
         elif do == "dispose":
             aid = step["agency_id"]
             report["agency"] = {"id": aid, "name": AGENCY_NAMES[aid]}
@@ -397,9 +456,13 @@ class Sandbox:
         elif do == "respond":
             self._respond(report, step, rng)
         elif do == "info_request":
-            self.emit(report, "info_requested", agency=report["agency"],
-                      author=self._author(report),
-                      text=rng.choice(data.fitting(data.INFO_REQUESTS, _about(report))))
+            self.emit(
+                report,
+                "info_requested",
+                agency=report["agency"],
+                author=self._author(report),
+                text=rng.choice(data.fitting(data.INFO_REQUESTS, _about(report))),
+            )
             self.emit_status(report, "tertunda")
         elif do == "await_reply":
             if not report.get("replied_at"):
@@ -409,8 +472,9 @@ class Sandbox:
             if report["status"] == "ditindaklanjuti":
                 self.emit_status(report, "selesai")
         elif do == "rate":
-            self.emit(report, "rated", rating=step["rating"],
-                      comment=rng.choice(data.RATINGS_COMMENT))
+            self.emit(
+                report, "rated", rating=step["rating"], comment=rng.choice(data.RATINGS_COMMENT)
+            )
         elif do == "delete":
             report["status"] = "dihapus"
             self.emit(report, "deleted", reason="laporan tidak lengkap")
@@ -429,47 +493,75 @@ class Sandbox:
             text = rng.choice(data.ACKNOWLEDGEMENTS)
         elif kind == "forwarded":
             text = rng.choice(data.FORWARDED).format(
-                agency=data.AGENCY_SHORT.get(step.get("to", "7"), "OPD terkait"))
+                agency=data.AGENCY_SHORT.get(step.get("to", "7"), "OPD terkait")
+            )
         else:
             date = dt.datetime.fromtimestamp(self.clock(), WIB).strftime("%d-%m-%Y")
             bank = data.FOLLOWUPS.get(aid, data.GENERAL_FOLLOWUPS)
             place = data.place_in(_about(report)) or (
-                (report.get("location") or {}).get("address") or "lokasi yang dilaporkan")
+                (report.get("location") or {}).get("address") or "lokasi yang dilaporkan"
+            )
             text = rng.choice(data.fitting(bank, _about(report))).format(date=date, place=place)
             if kind == "evidence":
                 for n in range(rng.randint(1, 3)):
                     name = f"{report['tracking_id']}-{report['life_index']}-{n}.jpg"
-                    attachments.append({
-                        "url": f"{self.cfg.public_url or ''}{self.cfg.base_path}/files/{name}",
-                        "content_type": "image/jpeg",
-                        "sha256": hashlib.sha256(photo_bytes(name)).hexdigest()})
-        self.emit(report, "response_posted", agency=report["agency"],
-                  author=self._author(report), text=text, attachments=attachments)
+                    attachments.append(
+                        {
+                            "url": f"{self.cfg.public_url or ''}{self.cfg.base_path}/files/{name}",
+                            "content_type": "image/jpeg",
+                            "sha256": hashlib.sha256(photo_bytes(name)).hexdigest(),
+                        }
+                    )
+        self.emit(
+            report,
+            "response_posted",
+            agency=report["agency"],
+            author=self._author(report),
+            text=text,
+            attachments=attachments,
+        )
 
     # ---- bulk data for benchmarks ------------------------------------------------------------
-    def seed_reports(self, client_id: str, external_refs: list[str],
-                     events_per_report: int) -> list[dict[str, str]]:
+    def seed_reports(
+        self, client_id: str, external_refs: list[str], events_per_report: int
+    ) -> list[dict[str, str]]:
         out = []
         cycle = ["terverifikasi", "terdisposisi", "diproses", "ditindaklanjuti", "selesai"]
         for ref in external_refs:
-            body = {"external_ref": ref, "source_channel": "web", "classification": "pengaduan",
-                    "title": "Laporan uji", "content": "Isi laporan uji untuk benchmark feed.",
-                    "anonymous": False, "confidential": False, "reporter": {},
-                    "attachment_ids": []}
+            body = {
+                "external_ref": ref,
+                "source_channel": "web",
+                "classification": "pengaduan",
+                "title": "Laporan uji",
+                "content": "Isi laporan uji untuk benchmark feed.",
+                "anonymous": False,
+                "confidential": False,
+                "reporter": {},
+                "attachment_ids": [],
+            }
             _status, res = self.create_report(client_id, f"seed-{ref}", body)
             report = self.state["reports"][res["tracking_id"]]
             report["next_at"] = None
             report["agency"] = {"id": "45", "name": AGENCY_NAMES["45"]}
             for k in range(events_per_report):
                 if k % 3 == 2:
-                    self.emit(report, "response_posted", agency=report["agency"],
-                              author="Admin Penghubung Dinas PUPR",
-                              text=data.ACKNOWLEDGEMENTS[k % len(data.ACKNOWLEDGEMENTS)],
-                              attachments=[])
+                    self.emit(
+                        report,
+                        "response_posted",
+                        agency=report["agency"],
+                        author="Admin Penghubung Dinas PUPR",
+                        text=data.ACKNOWLEDGEMENTS[k % len(data.ACKNOWLEDGEMENTS)],
+                        attachments=[],
+                    )
                 else:
                     self.emit_status(report, cycle[k % len(cycle)])
-            out.append({"external_ref": ref, "tracking_id": res["tracking_id"],
-                        "created_at": res["created_at"]})
+            out.append(
+                {
+                    "external_ref": ref,
+                    "tracking_id": res["tracking_id"],
+                    "created_at": res["created_at"],
+                }
+            )
         return out
 
 
@@ -484,16 +576,24 @@ def photo_bytes(name: str) -> bytes:
 
 
 def public_report(r: dict[str, Any]) -> dict[str, Any]:
-    return {"tracking_id": r["tracking_id"], "external_ref": r["external_ref"],
-            "status": r["status"], "classification": r["classification"],
-            "category_id": r.get("category_id"), "agency": r.get("agency"),
-            "title": r["title"], "anonymous": r["anonymous"],
-            "confidential": r["confidential"], "created_at": r["created_at"],
-            "updated_at": r["updated_at"]}
+    return {
+        "tracking_id": r["tracking_id"],
+        "external_ref": r["external_ref"],
+        "status": r["status"],
+        "classification": r["classification"],
+        "category_id": r.get("category_id"),
+        "agency": r.get("agency"),
+        "title": r["title"],
+        "anonymous": r["anonymous"],
+        "confidential": r["confidential"],
+        "created_at": r["created_at"],
+        "updated_at": r["updated_at"],
+    }
 
 
 def encode_cursor(position: int) -> str:
     import base64
+
     raw = json.dumps({"v": 1, "p": position}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -501,6 +601,7 @@ def encode_cursor(position: int) -> str:
 def decode_cursor(cursor: str | None) -> int:
     import base64
     import binascii
+
     if cursor is None or cursor == "":
         return 0
     try:
@@ -511,8 +612,12 @@ def decode_cursor(cursor: str | None) -> int:
             raise ValueError(cursor)
         return position
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ApiError(422, "invalid_cursor", "cursor is not one this server gave",
-                       fields=[{"field": "cursor", "message": "unknown cursor"}]) from exc
+        raise ApiError(
+            422,
+            "invalid_cursor",
+            "cursor is not one this server gave",
+            fields=[{"field": "cursor", "message": "unknown cursor"}],
+        ) from exc
 
 
 # ---- validation (strict: every problem named, unknown fields refused) ------------------------
@@ -520,8 +625,14 @@ def _err(errors: list[dict[str, str]], name: str, message: str) -> None:
     errors.append({"field": name, "message": message})
 
 
-def _text(body: dict[str, Any], name: str, lo: int, hi: int, errors: list[dict[str, str]],
-          required: bool = True) -> str | None:
+def _text(
+    body: dict[str, Any],
+    name: str,
+    lo: int,
+    hi: int,
+    errors: list[dict[str, str]],
+    required: bool = True,
+) -> str | None:
     value = body.get(name)
     if value is None:
         if required:
@@ -568,15 +679,32 @@ def _attachment_ids(value: Any, known: set[str], errors: list[dict[str, str]]) -
     return list(value)
 
 
-REPORT_FIELDS = {"external_ref", "source_channel", "classification", "title", "content",
-                 "occurred_on", "location", "category_id", "suggested_agency_id", "anonymous",
-                 "confidential", "reporter", "attachment_ids", "submitted_at"}
+REPORT_FIELDS = {
+    "external_ref",
+    "source_channel",
+    "classification",
+    "title",
+    "content",
+    "occurred_on",
+    "location",
+    "category_id",
+    "suggested_agency_id",
+    "anonymous",
+    "confidential",
+    "reporter",
+    "attachment_ids",
+    "submitted_at",
+}
 
 
 def validate_report(body: Any, attachments: set[str]) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ApiError(422, "invalid_request", "body must be a JSON object",
-                       fields=[{"field": "", "message": "must be an object"}])
+        raise ApiError(
+            422,
+            "invalid_request",
+            "body must be a JSON object",
+            fields=[{"field": "", "message": "must be an object"}],
+        )
     errors: list[dict[str, str]] = []
     for extra in sorted(set(body) - REPORT_FIELDS):
         _err(errors, extra, "unknown field")
@@ -660,16 +788,26 @@ def _reporter(value: Any, errors: list[dict[str, str]]) -> dict[str, Any]:
         if not isinstance(v, str) or not v.strip() or len(v) > 200:
             _err(errors, f"reporter.{key}", "must be a non-empty string")
         elif pattern is not None and not pattern.match(v):
-            _err(errors, f"reporter.{key}", {"email": "not an e-mail address",
-                                             "phone": "must be +62 followed by 8..13 digits",
-                                             "nik": "must be 16 digits"}[key])
+            _err(
+                errors,
+                f"reporter.{key}",
+                {
+                    "email": "not an e-mail address",
+                    "phone": "must be +62 followed by 8..13 digits",
+                    "nik": "must be 16 digits",
+                }[key],
+            )
     return dict(value)
 
 
 def validate_reply(body: Any, attachments: set[str]) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ApiError(422, "invalid_request", "body must be a JSON object",
-                       fields=[{"field": "", "message": "must be an object"}])
+        raise ApiError(
+            422,
+            "invalid_request",
+            "body must be a JSON object",
+            fields=[{"field": "", "message": "must be an object"}],
+        )
     errors: list[dict[str, str]] = []
     for extra in sorted(set(body) - {"text", "sent_at", "resolved", "attachment_ids"}):
         _err(errors, extra, "unknown field")

@@ -24,17 +24,29 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def embedded_sandbox(state_file: Path | None = None, *, life: str = "fast",
-                           port: int | None = None, life_unit_s: float | None = None,
-                           rate_per_s: float = 20.0, burst: int = 40,
-                           story: tuple[str, ...] | None = None) -> AsyncIterator[str]:
+async def embedded_sandbox(
+    state_file: Path | None = None,
+    *,
+    life: str = "fast",
+    port: int | None = None,
+    life_unit_s: float | None = None,
+    rate_per_s: float = 20.0,
+    burst: int = 40,
+    story: tuple[str, ...] | None = None,
+) -> AsyncIterator[str]:
     """Run the sandbox on a loopback port; yields its base URL (client satukanal).
     ``story``: scripts the reports' lives play in turn (see ``life.DEMO_STORY``)."""
     port = port or free_port()
-    cfg = SandboxConfig(life=life, state_file=state_file,  # type: ignore[arg-type]
-                        life_unit_s=life_unit_s, rate_per_s=rate_per_s, burst=burst,
-                        clients={CLIENT_ID: CLIENT_SECRET},
-                        public_url=f"http://127.0.0.1:{port}", story=story)
+    cfg = SandboxConfig(
+        life=life,  # type: ignore[arg-type]
+        state_file=state_file,  # type: ignore[arg-type]
+        life_unit_s=life_unit_s,
+        rate_per_s=rate_per_s,
+        burst=burst,
+        clients={CLIENT_ID: CLIENT_SECRET},
+        public_url=f"http://127.0.0.1:{port}",
+        story=story,
+    )
     runner = web.AppRunner(create_app(cfg), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -30,8 +30,10 @@ class Faults:
             number = float(value)
             if number < 0:
                 raise ValueError(f"fault {key} must be >= 0")
-            if key in {"error5xx", "timeout_after_create", "drop", "dup_events",
-                       "reorder_events"} and number > 1:
+            if (
+                key in {"error5xx", "timeout_after_create", "drop", "dup_events", "reorder_events"}
+                and number > 1
+            ):
                 raise ValueError(f"fault {key} is a share between 0 and 1")
             setattr(self, key, number)
 
