@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import hmac
 import json
 from typing import Any, ClassVar, Literal
@@ -275,7 +274,9 @@ class SmsHttpSource:
                 # the same text counts as a retry only within the window.
                 window = self.opts.dedup_window_s
                 key += f"|{int(self.context.clock().timestamp()) // window}"
-            ref = "hash:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+            # Keyed: a plain hash of sender, time and text would let anyone holding the
+            # stored text try phone numbers until one matched.
+            ref = "hash:" + self.context.keyed_hash(key)[:32]
         now = self.context.clock()
         record["original_b64"] = base64.b64encode(original).decode()
         meta: dict[str, Any] = {"gateway": record["gateway"]}

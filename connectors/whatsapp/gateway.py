@@ -11,7 +11,6 @@ text.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 from typing import Any, ClassVar
@@ -206,9 +205,8 @@ class WhatsAppGatewaySource:
         meta: dict[str, Any] = {"api": "gateway"}
         if phone:
             meta["reply_to"] = phone
-        ref = (
-            "wa:" + hashlib.sha256(f"{record['from']}|{record['wamid']}".encode()).hexdigest()[:40]
-        )
+        # Keyed: the reference must not let anyone confirm a guessed phone number.
+        ref = "wa:" + self.context.keyed_hash(f"{record['from']}|{record['wamid']}")[:40]
         return RawItem(
             source_ref=ref,
             payload=json.dumps(record, ensure_ascii=False).encode(),

@@ -73,10 +73,35 @@ async def test_a_nul_in_a_message_id_does_not_stop_the_mailbox(pool, tmp_path: P
     root = tmp_path / "Maildir"
     services, src = maildir(pool, root)
     loop = IngestLoop(services, src)
-    drop(root, "1", mail("<ab\x00cd@evil.test>", "Jalan berlubang besar di depan SD 4 Menteng."))
-    drop(root, "2", mail("<ok-1@desa.test>", "Lampu jalan di Jl. Mawar mati sejak seminggu."))
+    # Three citizens (one sender's later mail would be judged as reply or new by content).
+    drop(
+        root,
+        "1",
+        mail(
+            "<ab\x00cd@evil.test>",
+            "Jalan berlubang besar di depan SD 4 Menteng.",
+            sender="a@desa.test",
+        ),
+    )
+    drop(
+        root,
+        "2",
+        mail(
+            "<ok-1@desa.test>",
+            "Lampu jalan di Jl. Mawar mati sejak seminggu.",
+            sender="b@desa.test",
+        ),
+    )
     assert await loop.run_once() == 2
-    drop(root, "3", mail("<ok-2@desa.test>", "Sampah di pasar besar tidak diangkut tiga hari."))
+    drop(
+        root,
+        "3",
+        mail(
+            "<ok-2@desa.test>",
+            "Sampah di pasar besar tidak diangkut tiga hari.",
+            sender="c@desa.test",
+        ),
+    )
     assert await loop.run_once() == 1  # later mail flows on
     async with pool.acquire() as conn:
         rows = {
@@ -100,7 +125,16 @@ async def test_a_different_message_reusing_a_message_id_is_kept_and_marked(
     loop = IngestLoop(services, src)
     drop(root, "1", mail("<same@desa.test>", "Jalan berlubang besar di depan SD 4 Menteng."))
     await loop.run_once()
-    drop(root, "2", mail("<same@desa.test>", "Pungutan liar di loket kelurahan Panarung."))
+    # Another citizen's mailer reusing the Message-ID; then a re-pull of the first mail.
+    drop(
+        root,
+        "2",
+        mail(
+            "<same@desa.test>",
+            "Pungutan liar di loket kelurahan Panarung.",
+            sender="lain@desa.test",
+        ),
+    )
     drop(root, "3", mail("<same@desa.test>", "Jalan berlubang besar di depan SD 4 Menteng."))
     await loop.run_once()
     await loop.run_once()  # nothing new: a re-pull of either is recognised

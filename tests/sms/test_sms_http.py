@@ -321,6 +321,11 @@ async def test_failed_delivery_report_retries_then_gives_up_on_a_reject(
 
     first = (await chain())[0]
     assert first["state"] == "failed" and first["detail"] == "kannel dlr 2: stat:UNDELIV"
+    async with pool.acquire() as conn:  # the daemon's backoff (notify.retry_backoff_s) passes
+        waiting = await conn.execute(
+            "UPDATE jobs SET run_after = now() WHERE kind = 'notify' AND state = 'queued'"
+        )
+    assert waiting == "UPDATE 1"
     assert await worker.run_once() == 1  # the retry, through Kannel again
     await wait_until(lambda: len(env.smsc.sent) >= 2)
     assert "1916490" in env.smsc.sent[1]["text"]
