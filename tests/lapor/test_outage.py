@@ -18,7 +18,8 @@ import pytest
 
 from aggregator.lapor.breaker import CircuitBreaker
 from aggregator.lapor.http import HttpLaporAdapter
-from aggregator.lapor.push import PushLoop, push_concurrency
+from aggregator.lapor.push import PushHandlers, push_concurrency
+from aggregator.queue import Worker
 from aggregator.wiring.services import Services
 from schemas.config import LaporConfig
 from tests.lapor.helpers import (
@@ -106,10 +107,14 @@ async def test_an_outage_defers_pushes_without_spending_attempts(
     await admin(http, sandbox.root, "POST", "/_sandbox/faults", {"error5xx": 1})
     port = HttpLaporAdapter(services.settings.lapor, services.http)
     outcomes: collections.Counter[str] = collections.Counter()
-    loop = PushLoop(services, port, concurrency=4)
-    loop.worker._on_outcome = lambda _kind, outcome: outcomes.update([outcome])
+    worker = Worker(
+        services.queue,
+        PushHandlers(services, port).handlers(),
+        concurrency=4,
+        on_outcome=lambda _kind, outcome: outcomes.update([outcome]),
+    )
     stop = asyncio.Event()
-    run = asyncio.create_task(loop.run(stop))
+    run = asyncio.create_task(worker.run(stop))
     await asyncio.sleep(4.0)  # a dozen reset periods: a dozen trial calls, all failing
     async with pool.acquire() as conn:
         rows = await conn.fetch(
