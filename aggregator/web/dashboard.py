@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from aggregator.localtime import zone_label
 from aggregator.storage import admin as repo
@@ -276,11 +277,22 @@ async def triage(request: web.Request) -> dict[str, Any]:
     async with request.app[SERVICES].pool.acquire() as conn:
         items = [dict(r) for r in await routes_repo.triage(conn, 100)]
         total = await routes_repo.triage_count(conn)
+    # Every row offers the same routes: rendered once, each row marks its own suggestion
+    # (a hundred rows of a few dozen options each were most of this page's time).
+    plain = Markup('<option value="{}/{}">{} — {}</option>')
+    chosen = Markup('<option value="{}/{}" selected>{} — {}</option>')
+    choices = [
+        (f"{c.id}/{a}", plain.format(c.id, a, c.name, a), chosen.format(c.id, a, c.name, a))
+        for c in policy.categories
+        for a in c.agencies
+    ]
+    for r in items:
+        mine = f"{r['route_category']}/{r['route_agency']}"
+        r["options"] = Markup("").join(sel if v == mine else opt for v, opt, sel in choices)
     return {
         "identity": request[IDENTITY],
         "items": items,
         "total": total,
-        "categories": policy.categories,
         "message": request.query.get("pesan"),
     }
 

@@ -94,6 +94,11 @@ async def test_operator_corrects_a_route_on_the_triage_list(pool):
         assert "1 pengaduan menunggu triase" in page
         async with pool.acquire() as conn:
             cid = await conn.fetchval("SELECT id FROM complaints")
+            route = await conn.fetchrow("SELECT route_category, route_agency FROM complaints")
+        # The system's suggestion is the row's preselected route, and only it.
+        mine = f'<option value="{route["route_category"]}/{route["route_agency"]}" selected>'
+        assert page.count(" selected>") == 1 and mine in page
+        assert page.count("<option ") > 10
         bad = await client.post(f"/dasbor/triase/{cid}", data={"route": "lainnya/PUPR"})
         assert "Pilih kategori dan OPD" in await bad.text()
         ok = await client.post(f"/dasbor/triase/{cid}", data={"route": "sampah_kebersihan/DLH"})
