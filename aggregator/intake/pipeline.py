@@ -962,6 +962,10 @@ class Intake:
             result.bursts += 1
             return
         text = clean_text(p.text if isinstance(p, ReplyDraft) else p.content)
+        if await self._anonymous_target(conn, plan, target):
+            # An anonymous reporter's reply goes to LAPOR! and the agency like their complaint:
+            # without the phone, NIK or e-mail they typed (the raw original stays sealed).
+            text = redact_text(text, _ID_PLACEHOLDER)
         resolved = p.resolved if isinstance(p, ReplyDraft) else None
         sent_at = p.sent_at if isinstance(p, ReplyDraft) else p.submitted_at
         reply_id = uuid.uuid4()
@@ -1048,6 +1052,8 @@ class Intake:
         ):
             return False
         part = clean_text(p.content)
+        if await self._anonymous_target(conn, plan, target):
+            part = redact_text(part, _ID_PLACEHOLDER)  # as the complaint's own text was
         now = self.services.clock()
         idx = next((i for i, c in enumerate(plan.complaints) if c[0] == target), None)
         if idx is not None:  # planned in this batch
@@ -1128,6 +1134,18 @@ class Intake:
             if row:
                 return row["id"], "phone" if p.phone else "email"
         return None, None
+
+    async def _anonymous_target(
+        self, conn: asyncpg.Connection, plan: _Plan, target: uuid.UUID
+    ) -> bool:
+        """Whether the complaint a message joins is anonymous (planned in this batch or
+        stored)."""
+        at = COMPLAINT_ROW.index("anonymous")
+        planned = next((c for c in plan.complaints if c[0] == target), None)
+        if planned is not None:
+            return bool(planned[at])
+        row = await replies_repo.target_identity(conn, target)
+        return bool(row is not None and row["anonymous"])
 
     async def _verify_sender(
         self,
