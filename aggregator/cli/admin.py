@@ -390,14 +390,19 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
     import getpass
 
     from aggregator.intake.sealing import open_meta, open_payload
+    from aggregator.redact import redact_text
     from aggregator.storage.sqlfiles import q
-    from aggregator.storage.web import log_access
+    from aggregator.storage.web import log_access, raw_original
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         row = await conn.fetchrow(q("get_raw_item"), args.id)
         if row is not None:
             payload = open_payload(services.crypto, row["payload"], row["payload_key"])
             meta = open_meta(services.crypto, row["meta"])
+            original = await raw_original(conn, args.id)
+            if original is not None and original.anonymous:
+                # An anonymous reporter's original is never shown as it came, here either.
+                payload = redact_text(payload.decode("utf-8", "replace")).encode()
             # The CLI runs as the daemon's system user, i.e. an administrator: logged as such.
             await log_access(
                 conn,

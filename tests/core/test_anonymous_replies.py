@@ -54,3 +54,29 @@ async def test_an_anonymous_reporters_reply_is_redacted_a_named_ones_is_not(pool
         assert pii not in anonymous["text"]
     assert "[telepon]" in anonymous["text"] and "[email]" in anonymous["text"]
     assert "[nik]" in anonymous["text"]
+
+
+async def test_the_cli_shows_an_anonymous_original_masked(tmp_path, db_dsn, pool) -> None:
+    from tests.forms.helpers import run_cli, write_operator_config
+
+    services = make_services(pool)
+    src = JsonLinesSource(SourceConfig(name="sms", kind="jsonlines", agency="55"))
+    await _ingest(
+        Intake(services),
+        src,
+        "a1",
+        text="Pungli di loket KTP, " + TYPED,
+        phone=PHONE,
+        anonymous=True,
+    )
+    async with pool.acquire() as conn:
+        raw = await conn.fetchval("SELECT id FROM raw_items")
+    proc = await run_cli(
+        write_operator_config(tmp_path, db_dsn, ""), "quarantine", "show", str(raw)
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    shown = out.decode()
+    assert "Pungli di loket KTP" in shown
+    for pii in ("0813-5555-7777", "budi.s@contoh.id", "6271034506780001", "81234567890"):
+        assert pii not in shown, pii
