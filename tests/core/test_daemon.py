@@ -140,8 +140,11 @@ async def test_sigterm_drains_and_exits_zero_with_one_summary(tmp_path, db_dsn):
             for _ in range(120):
                 await asyncio.sleep(0.25)
                 metrics = await (await http.get(f"http://127.0.0.1:{port}/metrics")).text()
-                if 'raw_items_ingested_total{source="email-warga"} 1.0' in metrics:
-                    break
+                if (
+                    'raw_items_ingested_total{source="email-warga"} 1.0' in metrics
+                    and 'job_outcomes_total{kind="push",outcome="done"}' in metrics
+                ):
+                    break  # ingested, and pushed to LAPOR!
             assert 'satukanal_raw_items_ingested_total{source="email-warga"} 1.0' in metrics
             for loop in ("ingest:email-warga", "lapor_updates", "sla"):
                 assert f'satukanal_loop_iterations_total{{loop="{loop}"}}' in metrics
