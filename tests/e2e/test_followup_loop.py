@@ -100,6 +100,8 @@ backoff_base_s = 0.2
 backoff_max_s = 2.0
 [notify]
 merge_window_s = 0.5
+[bursts]
+quiet_window_s = 0  # each SMS on its own here: bursts are tested in tests/judgement
 
 [[sources]]
 name = "email-kota"

@@ -157,8 +157,8 @@ async def test_intakes_spool_while_the_database_is_cut_and_lose_nothing(
             )
             sms = build_source(sms_cfg, services)
             form = build_source(form_cfg, services)
+            spool = ensure_spool(services)  # the one the sources' intakes write to
             services = with_sources(services, {"sms-gw": sms, "web-pupr": form})
-            spool = ensure_spool(services)
             app = make_app(
                 services,
                 extra=[("/intake/sms-gw", sms.routes()), ("/intake/web-pupr", form.routes())],
