@@ -19,7 +19,7 @@ async def test_twenty_tracking_ids_at_once_all_reach_their_rows(
     """The issue's first run: 20 Tracking IDs entered in a quarter of a second. With one
     connection per statement every row gets its own ID and none is taken for deleted."""
     await fill(legacy, 30)
-    ids = await imported(services, legacy)
+    services, ids = await imported(services, legacy)
     targets = sorted(ids)[:20]
     async with services.pool.acquire() as conn:
         for rid in targets:
@@ -58,7 +58,7 @@ async def test_a_response_keeps_its_first_wording_across_a_lost_confirmation(
     """A job wrote the response, then died before recording it (confirmation lost); by the
     retry the agency's name changed. The ledger's wording is written again, so the old table
     still holds the response once, in one wording."""
-    ids = await imported(services, legacy)
+    services, ids = await imported(services, legacy)
     await followed_up(services, ids[1])
     handler = write_back_handler(services)
     try:
@@ -97,7 +97,7 @@ async def test_a_hung_statement_times_out_and_the_job_retries(
     (nothing marked deleted), and once the lock is gone the retry writes the Tracking ID."""
     from aggregator.errors import TransientError
 
-    ids = await imported(services, legacy)
+    services, ids = await imported(services, legacy)
     await followed_up(services, ids[1])
     cfg = form_source_config(legacy, statement_timeout_s=1.5)
     services = dataclasses.replace(
