@@ -19,7 +19,12 @@ set -eu
 
 ROOT=""
 SERVICE_USER=satukanal
+# Debian's own Python where it is new enough: a service must not run an interpreter from
+# someone's home directory (pyenv under /root), which its user cannot fully read.
 PYTHON=python3
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    PYTHON=/usr/bin/python3
+fi
 SOURCE=$(cd "$(dirname "$0")/.." && pwd)
 
 usage() {
@@ -73,6 +78,12 @@ install -d -o "$SERVICE_USER" -g "$GROUP" -m 0750 "$STATE"
 # 4. The package, in its own virtualenv (Debian's Python stays untouched)
 [ -x "$PREFIX/venv/bin/python" ] || "$PYTHON" -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install --quiet --disable-pip-version-check --upgrade "$SOURCE"
+# The daemon runs its routing model in a child process: the service user must be able to
+# run this interpreter and start one (an interpreter under /root, say, fails there).
+if ! (cd / && runuser -u "$SERVICE_USER" -- "$PREFIX/venv/bin/python" -c \
+        "import multiprocessing as m; m.get_context('spawn').Lock()") >/dev/null 2>&1; then
+    die "user $SERVICE_USER cannot run $PREFIX/venv/bin/python (it links to $("$PYTHON" -c 'import sys; print(sys.base_prefix)')): remove $PREFIX/venv and run again with --python /usr/bin/python3"
+fi
 install -d -m 0755 "$PREFIX/docs" "$PREFIX/deploy"
 install -m 0644 "$SOURCE/README.md" "$PREFIX/README.md"
 for f in "$SOURCE"/docs/*.md; do install -m 0644 "$f" "$PREFIX/docs/"; done

@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"satukanal: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
+        if args.command in ("run", "demo", "sandbox"):
+            raise  # the daemon's own pipe (a child process that died): a crash, shown as one
         # The reader went away (`satukanal status --json | head`): not an error of ours.
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -185,7 +185,13 @@ async def test_the_installed_daemon_starts_as_the_service_user(installed, pg_ser
             env=env,
         )
         try:
-            body = await ready(port, proc)
+            try:
+                body = await ready(port, proc)
+            except AssertionError as exc:
+                if proc.returncode is None:
+                    proc.kill()
+                out, _ = await asyncio.wait_for(proc.communicate(), 30)
+                raise AssertionError(f"{exc}:\n{out.decode(errors='replace')[-4000:]}") from exc
             assert body["status"] == "ready", body
             # The container's HEALTHCHECK: the port comes from the configuration.
             health = await asyncio.create_subprocess_exec(
