@@ -44,10 +44,10 @@ from connectors.base.conformance import ConformanceSamples
 from connectors.base.errors import (
     AuthError,
     InDoubtError,
-    InvalidInput,
     PermanentError,
     TransientError,
 )
+from connectors.base.web import read_capped
 from connectors.whatsapp.options import Media, WhatsAppCloudOptions
 from connectors.whatsapp.parser import (
     BUTTON_NO,
@@ -56,7 +56,7 @@ from connectors.whatsapp.parser import (
     Record,
     cloud_messages,
     cloud_statuses,
-    parse_record,
+    parse_item,
     phone_of,
 )
 from schemas.complaint import Parsed
@@ -87,6 +87,17 @@ def template_param(text: str, limit: int) -> str:
         return flat
     cut = flat[: limit - 1].rsplit(" ", 1)[0]
     return cut + "…"
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """A webhook's whole body, refused with 413 past ``limit`` (the toolkit's capped read:
+    one ``read(n)`` may return less than is coming)."""
+    if (request.content_length or 0) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length or 0)
+    raw = await read_capped(request, limit)
+    if raw is None:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=limit + 1)
+    return raw
 
 
 def map_error(status: int, body: Any) -> Exception:
@@ -343,11 +354,7 @@ class WhatsAppCloudSource:
         await self.api.phone_number()
 
     def parse(self, item: RawItem) -> Parsed:
-        try:
-            record = json.loads(item.payload)
-        except ValueError as exc:
-            raise InvalidInput(f"not a WhatsApp message record: {exc}") from exc
-        return parse_record(record, self.opts.conventions)
+        return parse_item(item, self.opts.conventions)
 
     def sink(self) -> WhatsAppSink:
         return self._sink
@@ -370,15 +377,7 @@ class WhatsAppCloudSource:
         return web.Response(text=q.get("hub.challenge", ""))
 
     async def webhook(self, request: web.Request) -> web.Response:
-        if (request.content_length or 0) > self.opts.max_body_bytes:
-            raise web.HTTPRequestEntityTooLarge(
-                max_size=self.opts.max_body_bytes, actual_size=request.content_length or 0
-            )
-        raw = await request.content.read(self.opts.max_body_bytes + 1)
-        if len(raw) > self.opts.max_body_bytes:
-            raise web.HTTPRequestEntityTooLarge(
-                max_size=self.opts.max_body_bytes, actual_size=len(raw)
-            )
+        raw = await read_body(request, self.opts.max_body_bytes)
         secret = self.opts.app_secret.get_secret_value().encode()
         if not signature_ok(secret, raw, request.headers.get("X-Hub-Signature-256")):
             log.warning("whatsapp_signature_refused", source=self.name)

@@ -32,13 +32,12 @@ from connectors.base.conformance import ConformanceSamples
 from connectors.base.errors import (
     AuthError,
     InDoubtError,
-    InvalidInput,
     PermanentError,
     TransientError,
 )
-from connectors.whatsapp.cloud import CONTENT_TYPE, signature_ok
+from connectors.whatsapp.cloud import CONTENT_TYPE, read_body, signature_ok
 from connectors.whatsapp.options import GatewaySend, WhatsAppGatewayOptions
-from connectors.whatsapp.parser import NotAWebhook, Record, gateway_message, parse_record, phone_of
+from connectors.whatsapp.parser import NotAWebhook, Record, gateway_message, parse_item, phone_of
 from schemas.complaint import Parsed
 from schemas.config import SourceConfig
 
@@ -122,11 +121,7 @@ class WhatsAppGatewaySource:
         return None
 
     def parse(self, item: RawItem) -> Parsed:
-        try:
-            record = json.loads(item.payload)
-        except ValueError as exc:
-            raise InvalidInput(f"not a WhatsApp message record: {exc}") from exc
-        return parse_record(record, self.opts.conventions)
+        return parse_item(item, self.opts.conventions)
 
     def sink(self) -> GatewaySink | None:
         return self._sink
@@ -145,15 +140,7 @@ class WhatsAppGatewaySource:
         return signature_ok(secret, raw, request.headers.get("X-Signature"))
 
     async def webhook(self, request: web.Request) -> web.Response:
-        if (request.content_length or 0) > self.opts.max_body_bytes:
-            raise web.HTTPRequestEntityTooLarge(
-                max_size=self.opts.max_body_bytes, actual_size=request.content_length or 0
-            )
-        raw = await request.content.read(self.opts.max_body_bytes + 1)
-        if len(raw) > self.opts.max_body_bytes:
-            raise web.HTTPRequestEntityTooLarge(
-                max_size=self.opts.max_body_bytes, actual_size=len(raw)
-            )
+        raw = await read_body(request, self.opts.max_body_bytes)
         if not self._authorised(request, raw):
             raise web.HTTPUnauthorized(text="shared secret missing or wrong")
         try:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.base import RawItem
 from connectors.base.conventions import ChatConventions, classify_chat
 from connectors.base.errors import InvalidInput
 from connectors.base.text import normalize_phone
@@ -273,6 +275,15 @@ def _location(record: Mapping[str, Any]) -> Location | None:
         return None
     address = ", ".join(str(p) for p in (loc.get("name"), loc.get("address")) if p) or None
     return Location(lat=lat, lon=lon, address=address)
+
+
+def parse_item(item: RawItem, conv: ChatConventions) -> Parsed:
+    """A stored raw item (its payload is a record) → complaint draft, reply or ``Ignored``."""
+    try:
+        record = json.loads(item.payload)
+    except ValueError as exc:
+        raise InvalidInput(f"not a WhatsApp message record: {exc}") from exc
+    return parse_record(record, conv)
 
 
 def parse_record(record: Any, conv: ChatConventions) -> Parsed:
