@@ -23,6 +23,7 @@ import structlog
 
 from aggregator.errors import InvalidInput
 from aggregator.intake import clusters, followon
+from aggregator.intake.anonymity import PLACEHOLDERS, redact_draft
 from aggregator.intake.images import (
     ImageRefused,
     anonymous_name,
@@ -118,7 +119,10 @@ def _parse(parse: Callable[[RawItem], Parsed], item: RawItem) -> Parsed | Invali
 
 
 # How an anonymous reporter's typed identity reads in the text agencies and LAPOR! see.
-_ID_PLACEHOLDER = {"phone": "[telepon]", "nik": "[nik]", "email": "[email]"}.__getitem__
+_ID_PLACEHOLDER = PLACEHOLDERS.__getitem__
+# Attachments that carry a whole message, headers and all: never passed on for an anonymous
+# reporter (quarantined, sealed, for administrators).
+NAMING_TYPES = frozenset({"message/rfc822", "message/global", "application/vnd.ms-outlook"})
 
 
 _TRACE = re.compile(
@@ -290,18 +294,14 @@ class Intake:
         privacy = self.services.settings.privacy
         update: dict[str, Any] = {}
         flags = list(d.flags)
-        if d.anonymous:
-            content, title = redact_text(d.content, _ID_PLACEHOLDER), d.title
-            if title:
-                title = redact_text(title, _ID_PLACEHOLDER)
-            if content != d.content or title != d.title:
-                original = _json({"title": d.title, "content": d.content})
-                update["origin"] = {
-                    **d.origin,
-                    "original_text": self.crypto.seal_value("complaint.original_text", original),
-                }
-                update.update(content=content, title=title)
-                flags.append("pii_redacted")
+        redacted = redact_draft(d) if d.anonymous else None
+        if redacted is not None:
+            update, original = redacted
+            update["origin"] = {
+                **update["origin"],
+                "original_text": self.crypto.seal_value("complaint.original_text", _json(original)),
+            }
+            flags.append("pii_redacted")
         if d.attachments:
             kept = []
             swaps: list[tuple[bytes, bytes]] = []
@@ -309,6 +309,10 @@ class Intake:
                 name = anonymous_name(att, n) if d.anonymous else att.filename
                 before = att.data
                 try:
+                    if d.anonymous and att.content_type in NAMING_TYPES:
+                        # A mail attached whole (Outlook's "forward as attachment") has the
+                        # citizen's From header, signature and photos as they took them.
+                        raise ImageRefused("an attached message names its sender")
                     if d.anonymous or not privacy.keep_photo_metadata:
                         att = await asyncio.wait_for(
                             asyncio.to_thread(
@@ -319,6 +323,8 @@ class Intake:
                 except (ImageRefused, TimeoutError) as exc:
                     why = str(exc) or f"took longer than {privacy.image_timeout_s} s"
                     meta = {**item.meta, "attachment_of": item.source_ref, "filename": name}
+                    if d.anonymous:  # shown masked, as the complaint's original is
+                        meta["of_anonymous"] = True
                     bad.append(
                         (
                             RawItem(
