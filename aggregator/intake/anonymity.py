@@ -94,12 +94,24 @@ def mask_original(payload: bytes, content_type: str, names: tuple[str, ...] = ()
     record's)."""
     if content_type.startswith("message/"):
         return _mask_mail(payload, names)
-    if content_type.startswith(("image/", "video/", "audio/", "application/octet-stream")) or (
-        b"\x00" in payload[:4096]
-    ):
-        return f"[isi tidak ditampilkan: {content_type}, {len(payload)} byte]".encode()
+    if content_type.startswith(("image/", "video/", "audio/")) or _binary(payload):
+        return f"[withheld: {content_type}, {len(payload)} bytes]".encode()
     text = payload.decode("utf-8", "replace")
-    return redact_anonymous(text, _names_pattern(names)).encode()
+    return _mask(text, _names_pattern(names)).encode()
+
+
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"%PDF", b"PK\x03\x04", b"\x1f\x8b")
+
+
+def _binary(payload: bytes) -> bool:
+    return payload.startswith(_MAGIC) or b"\x00" in payload[:4096]
+
+
+def _mask(text: str, name: re.Pattern[str] | None) -> str:
+    """As an administrator's masked view reads: ``[phone]``, ``[nik]``, ``[email]``,
+    ``[name]`` (the placeholders of the log redactor)."""
+    out = redact_text(text)
+    return name.sub("[name]", out) if name is not None else out
 
 
 def _names_pattern(names: tuple[str, ...] | list[str]) -> re.Pattern[str] | None:
@@ -144,7 +156,7 @@ def _mask_mail(payload: bytes, names: tuple[str, ...]) -> bytes:
                 if not isinstance(sub, Message):
                     continue
                 if part.get_content_type() == "message/rfc822":
-                    lines.append("[pesan terlampir]")
+                    lines.append("[attached message]")
                     walk(sub, depth + 1)
                 else:
                     body(sub, depth + 1)
@@ -164,10 +176,10 @@ def _mask_mail(payload: bytes, names: tuple[str, ...]) -> bytes:
             found.extend(m.group(1).strip() for m in _QUOTED_FROM.finditer(text))
             lines.append(text)
         else:
-            lines.append(f"[lampiran: {ctype}, {len(data)} byte]")
+            lines.append(f"[attachment: {ctype}, {len(data)} bytes]")
 
     try:
         walk(message_from_bytes(payload, policy=compat32), 0)
     except Exception:  # a hostile original: withheld rather than shown unmasked
-        return f"[isi tidak ditampilkan: message/rfc822, {len(payload)} byte]".encode()
-    return redact_anonymous("\n".join(lines), _names_pattern(found)).encode()
+        return f"[withheld: message/rfc822, {len(payload)} bytes]".encode()
+    return _mask("\n".join(lines), _names_pattern(found)).encode()

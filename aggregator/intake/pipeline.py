@@ -287,10 +287,12 @@ class Intake:
     async def _protect(
         self, item: RawItem, d: ComplaintDraft, bad: list[tuple[RawItem, str]]
     ) -> tuple[ComplaintDraft, RawItem]:
-        """An anonymous reporter's typed phone, NIK and e-mail redacted (the original text
-        kept encrypted in ``origin.original_text`` for administrators), photos without
-        metadata, anonymous file names replaced; an image that cannot be cleaned leaves
-        the complaint and is quarantined on its own."""
+        """An anonymous reporter's typed phone, NIK, e-mail and own name redacted in the
+        text, title, subject and notes (``intake/anonymity.py``; the original kept encrypted
+        in ``origin.original_text`` for administrators), their name then dropped, photos
+        without metadata, anonymous file names replaced, an attached whole message held
+        back; an image that cannot be cleaned leaves the complaint and is quarantined on
+        its own."""
         privacy = self.services.settings.privacy
         update: dict[str, Any] = {}
         flags = list(d.flags)
@@ -302,6 +304,10 @@ class Intake:
                 "original_text": self.crypto.seal_value("complaint.original_text", _json(original)),
             }
             flags.append("pii_redacted")
+        if d.anonymous and d.reporter.name:
+            # Used above to hide it in the text; nothing needs it after (answers go to the
+            # phone or address, greeted without a name), so it is not kept, even sealed.
+            update["reporter"] = d.reporter.model_copy(update={"name": None})
         if d.attachments:
             kept = []
             swaps: list[tuple[bytes, bytes]] = []

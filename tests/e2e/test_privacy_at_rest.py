@@ -1,5 +1,6 @@
 """Issue 13 items 1 and 3, end to end: citizens with known names, phones, e-mails and NIKs
-write by e-mail (real Postfix and Dovecot), SMS (real gammu-smsd with the dummy phone) and
+write by e-mail (real Postfix and Dovecot), SMS (real gammu-smsd with the dummy phone), WhatsApp
+(a local gateway posting webhooks, the gateway a small server in the test) and
 the web form (the daemon's own listener), named and anonymous, with a photo carrying GPS and
 a camera serial. The real daemon ingests, pushes to its embedded LAPOR! sandbox and answers
 every citizen. Then the whole database is dumped (every column of every table, bytea, text
@@ -15,7 +16,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import email
+import hashlib
+import hmac
 import io
+import json
 import re
 import tomllib
 from email.message import EmailMessage
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+from aiohttp import web
 from PIL import Image
 
 from aggregator.crypto import Crypto
@@ -39,6 +44,7 @@ from tests.e2e.test_followup_loop import (
 )
 from tests.email.servers import Dovecot, Postfix
 from tests.sms.conftest import Smsd
+from tests.support.ports import free_port
 
 # The identities, each in every form it could be stored in.
 NAMED_MAIL, NAMED_NAME = "dewi.lestari@warga.test", "Dewi Lestari"
@@ -52,6 +58,11 @@ FORM_MAIL = "yohanes.d@warga.test"
 FWD_NAME, FWD_MAIL, FWD_PHONE = "Siti Aminah", "siti.aminah@warga.test", "(0812) 3456 7890"
 FWD_NIK = "6271.0115.0390.0001"
 ATT_NAME, ATT_MAIL, ATT_PHONE = "Hendra Gunawan", "hendra.g@warga.test", "0857-1234-9876"
+# WhatsApp through a local gateway: a named citizen with a photo, an anonymous one whose
+# profile name the gateway passes on.
+WA_NAME, WA_PHONE, WA_E164 = "Agus Salim", "6281377788899", "+6281377788899"
+ANON_WA_NAME, ANON_WA_PHONE = "Wati Susanti", "6281344455566"
+GW_SECRET = "e2e-gateway-shared-secret"
 # Typed into anonymous complaints' texts:
 TYPED_PHONE, TYPED_NIK, TYPED_MAIL = "0813-9988-7766", "6271021203850002", "saksi.mata@warga.test"
 SERIAL = "CAMSERIAL98765"
@@ -91,6 +102,13 @@ NEEDLES = [
     "085712349876",
     "6285712349876",
     "foto_hendra",
+    WA_NAME,
+    WA_PHONE,
+    "0" + WA_PHONE[2:],
+    ANON_WA_NAME,
+    "Susanti",
+    ANON_WA_PHONE,
+    "0" + ANON_WA_PHONE[2:],
 ]
 B64 = re.compile(rb"[A-Za-z0-9+/=_-]{16,}")
 
@@ -175,6 +193,58 @@ def kecamatan_forward_as_attachment(intake_box: str, photo: bytes) -> bytes:
     return outer.as_bytes()
 
 
+class Gateway:
+    """The local WhatsApp gateway beside the phone: it serves the photos a message points
+    at and takes the answers satukanal sends."""
+
+    def __init__(self, photo: bytes) -> None:
+        self.photo, self.sent, self.base = photo, [], ""
+        self.runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+
+        async def send(request: web.Request) -> web.Response:
+            self.sent.append(await request.json())
+            return web.json_response({"id": f"gw-{len(self.sent)}"})
+
+        async def media(_request: web.Request) -> web.Response:
+            return web.Response(body=self.photo, content_type="image/jpeg")
+
+        app.router.add_post("/send", send)
+        app.router.add_get("/media/{name}", media)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        port = free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        self.base = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    def source(self) -> str:
+        return f"""
+[[sources]]
+name = "wa-gw"
+kind = "whatsapp_gateway"
+agency = "PUPR"
+[sources.options]
+secret = "{GW_SECRET}"
+[sources.options.send]
+url = "{self.base}/send"
+"""
+
+
+async def whatsapp(http: aiohttp.ClientSession, base: str, gw: Gateway, **post: object) -> None:
+    raw = json.dumps(post).encode()
+    signature = "sha256=" + hmac.new(GW_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    async with http.post(
+        f"{base}/intake/wa-gw/webhook", data=raw, headers={"X-Signature": signature}
+    ) as r:
+        assert r.status == 200, await r.text()
+
+
 async def dump(conn: asyncpg.Connection) -> dict[str, set[str]]:
     """Every column of every table in public, as text (bytea as its bytes): where each
     identity is found, as ``table.column``."""
@@ -199,11 +269,16 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
 ) -> None:
     intake_box = dovecot.fresh_mailbox()
     log_path = tmp_path / "daemon.log"
-    cfg, base, daemon = await launch(
-        log_path,
-        lambda port: write_config(tmp_path, db_dsn, port, dovecot, postfix, intake_box, smsd),
-    )
     photo = photo_with_gps()
+    gateway = Gateway(photo)
+    await gateway.start()
+
+    def config(port: int) -> Path:
+        path = write_config(tmp_path, db_dsn, port, dovecot, postfix, intake_box, smsd)
+        path.write_text(path.read_text() + gateway.source())
+        return path
+
+    cfg, base, daemon = await launch(log_path, config)
     try:
         async with aiohttp.ClientSession() as http:
             sandbox = await sandbox_root(log_path)
@@ -267,6 +342,32 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
             ) as resp:
                 assert resp.status == 303, await resp.text()
 
+            await whatsapp(
+                http,
+                base,
+                gateway,
+                id="wa-named-1",
+                timestamp=1764720000,
+                name=WA_NAME,
+                message="Saluran got tersumbat di Jl. Beliang depan SDN 4, air meluap ke jalan.",
+                media_url=f"{gateway.base}/media/got.jpg",
+                media_type="image/jpeg",
+                **{"from": WA_PHONE},
+            )
+            await whatsapp(
+                http,
+                base,
+                gateway,
+                id="wa-anon-1",
+                timestamp=1764720060,
+                name=ANON_WA_NAME,
+                message=f"ANONIM Saya {ANON_WA_NAME}, petugas parkir pasar Kahayan memungut "
+                f"Rp 5.000 tanpa karcis. Hubungi {TYPED_PHONE}.",
+                media_url=f"{gateway.base}/media/parkir.jpg",
+                media_type="image/jpeg",
+                **{"from": ANON_WA_PHONE},
+            )
+
             async def all_answered() -> bool:
                 async with pool.acquire() as conn:
                     pushed = await conn.fetchval(
@@ -276,9 +377,9 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
                         "SELECT count(DISTINCT complaint_id) FROM notifications "
                         "WHERE kind = 'ack' AND state IN ('sent', 'delivered')"
                     )
-                return bool(pushed == 7 and told >= 7)
+                return bool(pushed == 9 and told >= 9)
 
-            await wait_for(all_answered, "seven complaints pushed and acknowledged", within=150)
+            await wait_for(all_answered, "nine complaints pushed and acknowledged", within=150)
             async with http.get(f"{sandbox}/_sandbox/reports") as r:
                 reports = (await r.json())["items"]
             lapor = {}
@@ -287,7 +388,9 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
                     lapor[rep["tracking_id"]] = await r.json()
     finally:
         rc = await stop_daemon(daemon, check=False)
+        await gateway.stop()
     assert rc == 0, log_tail(log_path)
+    assert {m["to"] for m in gateway.sent} == {WA_PHONE, ANON_WA_PHONE}, gateway.sent
 
     async with pool.acquire() as conn:
         leaks = await dump(conn)
@@ -305,7 +408,7 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
     # two citizens whose mail an office forwarded asked for anonymity in words (the
     # citizen's own "tolong nama saya jangan disebut", the kecamatan's covering note), and
     # their names, addresses, phones and NIKs are gone from what LAPOR! holds as well.
-    assert len(anonymous) == 4, anonymous
+    assert len(anonymous) == 5, anonymous
     for row in anonymous:
         sent = repr(lapor[row["lapor_tracking_id"]])
         for n in (
@@ -324,14 +427,18 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
             ATT_MAIL,
             ATT_PHONE,
             "hendra",
+            ANON_WA_NAME,
+            "Susanti",
+            ANON_WA_PHONE,
         ):
             assert n.lower() not in sent.lower(), (n, sent)
         assert "[telepon]" in row["content"], row["content"]
-    forwarded = [r for r in anonymous if "[nama]" in r["content"]]
-    assert len(forwarded) == 2, [r["content"] for r in anonymous]
+    # The two forwarded mails and the WhatsApp message named their senders in the text.
+    named_in_text = [r for r in anonymous if "[nama]" in r["content"]]
+    assert len(named_in_text) == 3, [r["content"] for r in anonymous]
     # Every photo as pushed (the stored attachment is what goes up) has lost its GPS
     # position, camera serial and owner name, the named reporters' too.
-    assert len(files) == 5, files
+    assert len(files) == 7, files
     for f in files:
         data = bytes(f["data"])
         assert SERIAL.encode() not in data and NAMED_NAME.encode() not in data, f["filename"]
@@ -380,4 +487,4 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
         shown = await asyncio.to_thread(cli, cfg, "quarantine", "show", str(r["id"]))
         assert shown.returncode == 0, shown.stderr
         assert found_in(shown.stdout.encode()) == set(), shown.stdout
-        assert "[lampiran: image/jpeg" in shown.stdout, shown.stdout
+        assert "[attachment: image/jpeg" in shown.stdout, shown.stdout
