@@ -64,6 +64,16 @@ from schemas.config import SourceConfig
 
 log = structlog.get_logger(__name__)
 
+
+def message_ref(wamid: str) -> str:
+    """How a WhatsApp message id is kept: a wamid is base64 of the chat's phone number and
+    a message id (``wamid.HBgNNjI4MTI…`` reads ``6281…``), so storing it would store the
+    citizen's number in the clear; its digest is as unique and as stable (a re-delivered
+    message is still recognised) and says nothing. Support can match Meta's logs by hashing
+    the wamid they show."""
+    return "wa:" + hashlib.sha256(wamid.encode()).hexdigest()[:40]
+
+
 CONTENT_TYPE = "application/x-satukanal-whatsapp+json"
 # Graph API error codes (developers.facebook.com, "WhatsApp Cloud API error codes").
 AUTH_CODES = {0, 10, 190, 200}
@@ -319,7 +329,9 @@ class WhatsAppSink:
             type=payload["type"],
             template=payload.get("template", {}).get("name"),
         )
-        return SendResult(external_id=wamid, delivered=None, detail=f"accepted ({payload['type']})")
+        return SendResult(
+            external_id=message_ref(wamid), delivered=None, detail=f"accepted ({payload['type']})"
+        )
 
     async def check(self) -> None:
         await self.api.phone_number()
@@ -446,7 +458,7 @@ class WhatsAppCloudSource:
         if phone:
             meta["reply_to"] = phone
         return RawItem(
-            source_ref=f"wa:{record['wamid']}",
+            source_ref=message_ref(record["wamid"]),
             payload=json.dumps(record, ensure_ascii=False).encode(),
             received_at=now,
             meta=meta,
