@@ -85,8 +85,10 @@ def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
     """``X-Hub-Signature-256: sha256=<hex>`` over the raw body."""
     if not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    given = header.removeprefix("sha256=").strip().lower().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(expected, given)
 
 
 def template_param(text: str, limit: int) -> str:
