@@ -38,6 +38,7 @@ from aggregator.intake.sanitize import json_safe, safe_text, storable_model
 from aggregator.intake.sealing import open_payload, seal_job_payload, seal_meta, seal_payload
 from aggregator.judgement.junk import JunkFilter
 from aggregator.redact import redact_text
+from aggregator.storage import privacy as privacy_repo
 from aggregator.storage import replies as replies_repo
 from aggregator.storage.db import json_text as _json
 from aggregator.storage.sqlfiles import q
@@ -387,6 +388,9 @@ class Intake:
             # Counted apart: the item itself was not quarantined (its reason is on the row).
             r = await self._quarantine_items(conn, source, [item], why)
             result.attachments_quarantined += r.quarantined
+            await privacy_repo.link_quarantined_attachment(
+                conn, source.name, safe_text(item.source_ref), str(item.meta["attachment_of"])
+            )
 
     async def _write_split(
         self,

@@ -69,3 +69,31 @@ async def test_an_anonymous_mails_attached_message_is_quarantined_and_shown_mask
         for n in (*NAMES, "Rina", "Bambang", "bambang.s@kelurahan.test"):
             assert n not in shown, (n, shown)
         assert "2.000.000" in shown  # what happened stays readable
+
+
+async def test_forget_erases_the_attachment_quarantined_apart_and_the_notes(
+    pool, tmp_path: Path
+) -> None:
+    """The attached message quarantined apart belongs to its complaint: `forget` empties it
+    with the complaint's own original (it used to wait, unlinked, for the quarantine purge)."""
+    from aggregator.storage.privacy import forget
+
+    box = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (box / sub).mkdir(parents=True)
+    (box / "new" / "1700000000.M1P1.demo").write_bytes(_anonymous_mail_with_attached_message())
+    cfg = SourceConfig(name="email-demo", kind="maildir", options={"path": str(box)})
+    services = make_services(pool, [cfg])
+    assert await drain(services, build_source(cfg, services)) == 1
+    async with pool.acquire() as conn:
+        cid = await conn.fetchval("SELECT id FROM complaints")
+        linked = await conn.fetch(
+            "SELECT state::text AS state FROM raw_items WHERE complaint_id = $1", cid
+        )
+        assert sorted(r["state"] for r in linked) == ["accepted", "quarantined"]
+        counts = await forget(conn, services.crypto, actor="test", complaint=cid)
+        left = await conn.fetch("SELECT length(payload) AS n FROM raw_items")
+        origin = await conn.fetchval("SELECT origin FROM complaints")
+    assert counts["raw_items"] == 2, counts
+    assert [r["n"] for r in left] == [0, 0]
+    assert "subject" not in origin and "intake_notes" not in origin, origin
