@@ -56,6 +56,7 @@ from connectors.whatsapp.parser import (
     Record,
     cloud_messages,
     cloud_statuses,
+    message_ref,
     parse_item,
     phone_of,
 )
@@ -63,15 +64,6 @@ from schemas.complaint import Parsed
 from schemas.config import SourceConfig
 
 log = structlog.get_logger(__name__)
-
-
-def message_ref(wamid: str) -> str:
-    """How a WhatsApp message id is kept: a wamid is base64 of the chat's phone number and
-    a message id (``wamid.HBgNNjI4MTI…`` reads ``6281…``), so storing it would store the
-    citizen's number in the clear; its digest is as unique and as stable (a re-delivered
-    message is still recognised) and says nothing. Support can match Meta's logs by hashing
-    the wamid they show."""
-    return "wa:" + hashlib.sha256(wamid.encode()).hexdigest()[:40]
 
 
 CONTENT_TYPE = "application/x-satukanal-whatsapp+json"

@@ -245,7 +245,7 @@ async def test_wamids_stored_before_are_rewritten_to_the_digests_the_connector_k
     migration rewrites them to exactly what the connector now stores, so a message Meta
     re-delivers after the upgrade is still known."""
     from aggregator.storage.migrate import available
-    from connectors.whatsapp.cloud import message_ref
+    from connectors.whatsapp.parser import message_ref
 
     wamid = "wamid.HBgNNjI4MTIzNDUwMDAxMRUCABIYFDNBMDEyMzQ1Njc4OUFCQ0RFRjAA"
     async with pool.acquire() as conn:
@@ -261,11 +261,18 @@ async def test_wamids_stored_before_are_rewritten_to_the_digests_the_connector_k
             "VALUES (gen_random_uuid(), 'ack', 'whatsapp', 'wa', $1)",
             wamid,
         )
+        await conn.execute(
+            "INSERT INTO complaints (id, source, channel, status, content, received_at, origin) "
+            "VALUES (gen_random_uuid(), 'wa', 'whatsapp', 'received', 'x', now(), $1)",
+            {"api": "cloud", "wamid": wamid},
+        )
         migration = next(m for m in available() if m.version == 170)
         await conn.execute(migration.sql)
         refs = [r["source_ref"] for r in await conn.fetch("SELECT source_ref FROM raw_items")]
         external = await conn.fetchval("SELECT external_id FROM notifications")
+        origin = json.loads(await conn.fetchval("SELECT origin::text FROM complaints"))
     assert sorted(refs) == sorted(
         [message_ref(wamid), message_ref(wamid) + "#attachment-1", "gammu:17"]
     )
     assert external == message_ref(wamid)
+    assert origin == {"api": "cloud", "message_ref": message_ref(wamid)}

@@ -175,6 +175,7 @@ async def test_a_message_delivered_twice_is_one_complaint(env: Env, pool: Any) -
     origin = c[0]["origin"]
     # The business-scoped user id only as a keyed hash; the number only encrypted.
     assert origin["wa_user"] and "1234567890" not in json.dumps(origin)
+    assert wamid not in json.dumps(origin) and origin["message_ref"] == message_ref(wamid)
     rep = await rows(pool, "SELECT phone_enc, name_enc, phone_hash FROM reporters")
     assert rep[0]["phone_hash"] is not None
     assert CITIZEN.encode() not in bytes(rep[0]["phone_enc"])

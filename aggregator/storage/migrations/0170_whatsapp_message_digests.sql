@@ -16,3 +16,9 @@ WHERE source_ref LIKE 'wa:wamid.%';
 UPDATE notifications
 SET external_id = 'wa:' || left(encode(sha256(convert_to(external_id, 'UTF8')), 'hex'), 40)
 WHERE external_id LIKE 'wamid.%';
+
+-- The complaints' origin kept it too, as "wamid": now "message_ref", the same digest.
+UPDATE complaints
+SET origin = (origin - 'wamid') || jsonb_build_object(
+    'message_ref', 'wa:' || left(encode(sha256(convert_to(origin ->> 'wamid', 'UTF8')), 'hex'), 40))
+WHERE origin ? 'wamid' AND origin ->> 'wamid' IS NOT NULL;
