@@ -38,6 +38,32 @@ def redact_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> di
     return {k: _redact_value(v) for k, v in event_dict.items()}
 
 
+class _PoolRetryFilter(logging.Filter):
+    """asyncpg's pool, refilling its minimum of connections while PostgreSQL is away, logs
+    a full traceback at each retry. The loops already say the database is down (once, then
+    a count: ``aggregator.health.outage``), so its line keeps the reason without the
+    traceback, at most once every ``every_s`` seconds."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self._last: float | None = None
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is None or not record.getMessage().startswith("Failed to restore"):
+            return True
+        if self._last is not None and record.created - self._last < self.every_s:
+            self._dropped += 1
+            return False
+        exc = record.exc_info[1]
+        why = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown"
+        record.msg = f"{record.getMessage()} ({why}; {self._dropped} more since the last line)"
+        record.args, record.exc_info, record.exc_text = None, None, None
+        self._last, self._dropped = record.created, 0
+        return True
+
+
 def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
@@ -78,6 +104,9 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
     # Access lines would carry request paths (a status page's receipt code is the citizen's
     # secret); request counts are in /metrics instead.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    pool_logger = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, _PoolRetryFilter) for f in pool_logger.filters):
+        pool_logger.addFilter(_PoolRetryFilter())
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(

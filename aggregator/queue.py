@@ -37,6 +37,7 @@ from aggregator.errors import (
     PermanentError,
     TransientError,
 )
+from aggregator.health.outage import DB_DOWN, OutageLog
 from aggregator.logging import redact_text
 from aggregator.storage import jobs as repo
 from schemas.config import QueueConfig
@@ -59,13 +60,7 @@ OutcomeHook = Callable[[str, str], None]
 Clock = Callable[[], dt.datetime]
 
 # Losing the database connection is an outage to ride out, not a bug to crash on.
-_DB_DOWN: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-)
+_DB_DOWN = DB_DOWN
 _DB_FAILED: tuple[type[BaseException], ...] = (*_DB_DOWN, asyncpg.PostgresError)
 _NO_CONNECTION: tuple[type[BaseException], ...] = (*_DB_DOWN, TimeoutError)
 
@@ -585,12 +580,14 @@ class Worker:
         batch_size: int | None = None,
         on_outcome: OutcomeHook | None = None,
         grace_s: float = 30.0,
+        outage_log_every_s: float = 60.0,
     ) -> None:
         if not handlers:
             raise ValueError("a worker needs at least one handler")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.queue = queue
+        self.outage_log_every_s = outage_log_every_s
         self._handlers = {kind: _adapt(h) for kind, h in handlers.items()}
         self._kinds = sorted(self._handlers)
         self.concurrency = concurrency
@@ -643,13 +640,14 @@ class Worker:
         stop = own_stop
         await self.queue.subscribe(self._on_notify)
         log.info("job_worker_started", kinds=self._kinds, concurrency=self.concurrency)
+        outage = OutageLog(log, "job_worker", every_s=self.outage_log_every_s)
         try:
             while not stop.is_set():
                 try:
                     async with self.queue.pool.acquire() as conn:
-                        await self._loop(conn, stop=stop)
+                        await self._loop(conn, stop=stop, connected=outage.succeeded)
                 except _DB_FAILED as exc:
-                    log.warning("job_worker_db_failed", error=repr(exc))
+                    outage.failed(exc)  # once with why, then a count a minute, not each try
                     # Back within seconds of the database, not at the next poll: retry soon
                     # (each try is one connection attempt, bounded by the pool's timeout).
                     with contextlib.suppress(TimeoutError):
@@ -694,13 +692,20 @@ class Worker:
         self._notified = False
         self._consumers = [asyncio.create_task(self._consume()) for _ in range(self.concurrency)]
 
-    async def _loop(self, conn: asyncpg.Connection, stop: asyncio.Event | None) -> None:
+    async def _loop(
+        self,
+        conn: asyncpg.Connection,
+        stop: asyncio.Event | None,
+        connected: Callable[[], None] | None = None,
+    ) -> None:
         loop = asyncio.get_running_loop()
         drained = False  # the last claim found less than it asked for
         next_poll = 0.0
         next_beat = loop.time() + self._heartbeat_s
         await self.queue.worker_session(conn)
         await self._reap(conn)
+        if connected is not None:  # the connection answered: an outage is over
+            connected()
         while True:
             self._wake.clear()
             if stop is not None and stop.is_set():

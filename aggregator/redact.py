@@ -23,10 +23,14 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")
 # 16 digits, optionally grouped ("3174 0123 4567 0001", "32.01.23.456789.0001"); the first
 # digit is a province code's (11–94), never 0.
 _NIK = re.compile(r"(?<![\w.,-])[1-9](?:[ .-]?\d){15}(?![\w]|[.,-]\d)")
-_SEP = r"[ .-]?"
-# Mobiles: +62 / 62 / 0, then 8 and 8–11 more digits.
+# Between digit groups: nothing, a space, or a dot or dash with a space either side or not
+# ("0812 - 3456 - 7890" as typed on a phone keyboard).
+_SEP = r"(?:\s?[.-]\s?|\s)?"
+# Mobiles: +62 / 62 / 0, then 8 and 8–11 more digits; also "+62 (0)812…", the trunk zero
+# in brackets as business cards write it.
 _MOBILE = re.compile(
-    r"(?<![\w+.,-])(?:\(\s*(?:\+?62|0)\s*8\d{1,3}\s*\)\s?|(?:\+62|62|0)" + _SEP + r"8\d{1,3})"
+    r"(?<![\w+.,-])(?:\(\s*(?:\+?62|0)\s*8\d{1,3}\s*\)\s?|\+?62\s?\(0\)\s?8\d{1,3}"
+    r"|(?:\+62|62|0)" + _SEP + r"8\d{1,3})"
     r"(?:" + _SEP + r"\d){5,9}(?![\w]|[.,-]\d)"
 )
 # Landlines: an area code of two or three digits after 0 (021, 0274) or +62, then 5–8 digits.

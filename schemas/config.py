@@ -130,6 +130,10 @@ class DatabaseConfig(Section):
         "connections, retrying with backoff (a container started beside its database); "
         "0 = give up at once",
     )
+    outage_log_every_s: float = Field(default=60.0, gt=0)
+    """While PostgreSQL is away, each loop logs the first failure with its reason at once,
+    then one line this often with the count of failed attempts, and one when it is back
+    (never a traceback at every poll)."""
 
     @field_validator("url")
     @classmethod

@@ -389,8 +389,8 @@ async def cmd_quarantine_list(args: argparse.Namespace) -> int:
 async def cmd_quarantine_show(args: argparse.Namespace) -> int:
     import getpass
 
+    from aggregator.intake.anonymity import mask_original
     from aggregator.intake.sealing import open_meta, open_payload
-    from aggregator.redact import redact_text
     from aggregator.storage.sqlfiles import q
     from aggregator.storage.web import log_access, raw_original
 
@@ -402,7 +402,7 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
             original = await raw_original(conn, args.id)
             if original is not None and original.anonymous:
                 # An anonymous reporter's original is never shown as it came, here either.
-                payload = redact_text(payload.decode("utf-8", "replace")).encode()
+                payload = mask_original(payload, original.content_type)
             # The CLI runs as the daemon's system user, i.e. an administrator: logged as such.
             await log_access(
                 conn,

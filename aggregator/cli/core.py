@@ -343,13 +343,14 @@ async def cmd_keys_rotate(args: argparse.Namespace) -> int:
     async with open_services(settings) as services, services.pool.acquire() as conn:
         n = await rotate_reporter_keys(conn, services.crypto)
         other = await rotate_sealed_data(conn, services.crypto)
+        other["spool"] = services.spool.rotate()
     if args.json:
         json.dump({"reencrypted": n, "key_id": services.crypto.current_id, **other}, sys.stdout)
         print()
         return 0
     Console(stderr=True).print(
         f"re-encrypted {n} reporter(s), {other['raw_items']} raw original(s), "
-        f"{other['notifications']} notification(s) and {other['jobs']} job address(es) "
-        f"with key {services.crypto.current_id!r}"
+        f"{other['notifications']} notification(s), {other['jobs']} job address(es) and "
+        f"{other['spool']} spooled batch(es) with key {services.crypto.current_id!r}"
     )
     return 0

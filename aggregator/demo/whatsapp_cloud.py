@@ -75,9 +75,15 @@ class SandboxState:
 _ids = itertools.count(1)
 
 
-def new_wamid() -> str:
-    raw = f"sandbox:{next(_ids)}:{secrets.token_hex(6)}".encode()
-    return "wamid." + base64.b64encode(raw).decode().rstrip("=")
+def new_wamid(phone: str) -> str:
+    """A message id shaped as Meta's are: base64 of a small protobuf that starts with the
+    chat's phone number (``wamid.HBgNNjI4MTI…`` is ``6281…``), then a random message id.
+    Whoever stores a wamid stores the citizen's number, base64-encoded."""
+    digits = "".join(c for c in phone if c.isdigit()).encode()
+    message = f"{next(_ids):04X}{secrets.token_hex(8).upper()}".encode()
+    raw = b"\x1c\x18" + bytes([len(digits)]) + digits + b"\x15\x02\x00\x12\x18"
+    raw += bytes([len(message)]) + message + b"\x00"
+    return "wamid." + base64.b64encode(raw).decode()
 
 
 def _error(status: int, code: int, message: str, details: str = "") -> web.Response:
@@ -250,7 +256,7 @@ class CloudSandbox:
                 )
         else:
             return _error(400, 100, "Invalid parameter", f"unsupported type {kind!r}")
-        wamid = new_wamid()
+        wamid = new_wamid(str(to))
         self.state.outbox.append({**body, "id": wamid, "at": self.state.now()})
         self._spawn(self._statuses(wamid, to, body.get("biz_opaque_callback_data")))
         return web.json_response(
@@ -353,8 +359,8 @@ class CloudSandbox:
         ``mime_type``), ``location`` ({latitude, longitude, name?, address?}), ``button``
         (a reply button id), ``name``, ``user_id``; ``wait``: answer only once delivered."""
         spec = await request.json()
-        wamid = spec.get("wamid") or new_wamid()
         sender = str(spec["from"])
+        wamid = spec.get("wamid") or new_wamid(sender)
         msg: dict[str, Any] = {
             "from": sender,
             "id": wamid,

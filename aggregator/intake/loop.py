@@ -11,6 +11,7 @@ import structlog
 from aggregator import metrics
 from aggregator.errors import AuthError, ConfigError, TransientError
 from aggregator.health import record
+from aggregator.health.outage import DB_DOWN, OutageLog
 from aggregator.intake import Intake
 from aggregator.redact import redact_text
 from aggregator.storage.sqlfiles import q
@@ -125,12 +126,24 @@ class IngestLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.source.cfg.poll_s
+        outage = OutageLog(
+            log.bind(source=self.source.name),
+            self.name,
+            every_s=self.services.settings.database.outage_log_every_s,
+        )
         while not stop.is_set():
             try:
                 n = await self.run_once()
+            except DB_DOWN as exc:
+                # The database is away: said once with why, then counted, not a traceback
+                # at every poll; the source's items wait in the channel meanwhile.
+                outage.failed(exc)
+                n = 0
             except Exception:  # a bug in one source must not stop the daemon
                 log.exception("ingest_loop_crashed", source=self.source.name)
                 n = 0
+            else:
+                outage.succeeded()
             if n:
                 continue
             waits = abilities(self.source).waits_for_new

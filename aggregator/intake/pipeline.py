@@ -23,6 +23,7 @@ import structlog
 
 from aggregator.errors import InvalidInput
 from aggregator.intake import clusters, followon
+from aggregator.intake.anonymity import PLACEHOLDERS, redact_draft
 from aggregator.intake.images import (
     ImageRefused,
     anonymous_name,
@@ -37,6 +38,7 @@ from aggregator.intake.sanitize import json_safe, safe_text, storable_model
 from aggregator.intake.sealing import open_payload, seal_job_payload, seal_meta, seal_payload
 from aggregator.judgement.junk import JunkFilter
 from aggregator.redact import redact_text
+from aggregator.storage import privacy as privacy_repo
 from aggregator.storage import replies as replies_repo
 from aggregator.storage.db import json_text as _json
 from aggregator.storage.sqlfiles import q
@@ -118,7 +120,10 @@ def _parse(parse: Callable[[RawItem], Parsed], item: RawItem) -> Parsed | Invali
 
 
 # How an anonymous reporter's typed identity reads in the text agencies and LAPOR! see.
-_ID_PLACEHOLDER = {"phone": "[telepon]", "nik": "[nik]", "email": "[email]"}.__getitem__
+_ID_PLACEHOLDER = PLACEHOLDERS.__getitem__
+# Attachments that carry a whole message, headers and all: never passed on for an anonymous
+# reporter (quarantined, sealed, for administrators).
+NAMING_TYPES = frozenset({"message/rfc822", "message/global", "application/vnd.ms-outlook"})
 
 
 _TRACE = re.compile(
@@ -283,25 +288,27 @@ class Intake:
     async def _protect(
         self, item: RawItem, d: ComplaintDraft, bad: list[tuple[RawItem, str]]
     ) -> tuple[ComplaintDraft, RawItem]:
-        """An anonymous reporter's typed phone, NIK and e-mail redacted (the original text
-        kept encrypted in ``origin.original_text`` for administrators), photos without
-        metadata, anonymous file names replaced; an image that cannot be cleaned leaves
-        the complaint and is quarantined on its own."""
+        """An anonymous reporter's typed phone, NIK, e-mail and own name redacted in the
+        text, title, subject and notes (``intake/anonymity.py``; the original kept encrypted
+        in ``origin.original_text`` for administrators), their name then dropped, photos
+        without metadata, anonymous file names replaced, an attached whole message held
+        back; an image that cannot be cleaned leaves the complaint and is quarantined on
+        its own."""
         privacy = self.services.settings.privacy
         update: dict[str, Any] = {}
         flags = list(d.flags)
-        if d.anonymous:
-            content, title = redact_text(d.content, _ID_PLACEHOLDER), d.title
-            if title:
-                title = redact_text(title, _ID_PLACEHOLDER)
-            if content != d.content or title != d.title:
-                original = _json({"title": d.title, "content": d.content})
-                update["origin"] = {
-                    **d.origin,
-                    "original_text": self.crypto.seal_value("complaint.original_text", original),
-                }
-                update.update(content=content, title=title)
-                flags.append("pii_redacted")
+        redacted = redact_draft(d) if d.anonymous else None
+        if redacted is not None:
+            update, original = redacted
+            update["origin"] = {
+                **update["origin"],
+                "original_text": self.crypto.seal_value("complaint.original_text", _json(original)),
+            }
+            flags.append("pii_redacted")
+        if d.anonymous and d.reporter.name:
+            # Used above to hide it in the text; nothing needs it after (answers go to the
+            # phone or address, greeted without a name), so it is not kept, even sealed.
+            update["reporter"] = d.reporter.model_copy(update={"name": None})
         if d.attachments:
             kept = []
             swaps: list[tuple[bytes, bytes]] = []
@@ -309,6 +316,10 @@ class Intake:
                 name = anonymous_name(att, n) if d.anonymous else att.filename
                 before = att.data
                 try:
+                    if d.anonymous and att.content_type in NAMING_TYPES:
+                        # A mail attached whole (Outlook's "forward as attachment") has the
+                        # citizen's From header, signature and photos as they took them.
+                        raise ImageRefused("an attached message names its sender")
                     if d.anonymous or not privacy.keep_photo_metadata:
                         att = await asyncio.wait_for(
                             asyncio.to_thread(
@@ -319,6 +330,8 @@ class Intake:
                 except (ImageRefused, TimeoutError) as exc:
                     why = str(exc) or f"took longer than {privacy.image_timeout_s} s"
                     meta = {**item.meta, "attachment_of": item.source_ref, "filename": name}
+                    if d.anonymous:  # shown masked, as the complaint's original is
+                        meta["of_anonymous"] = True
                     bad.append(
                         (
                             RawItem(
@@ -375,6 +388,9 @@ class Intake:
             # Counted apart: the item itself was not quarantined (its reason is on the row).
             r = await self._quarantine_items(conn, source, [item], why)
             result.attachments_quarantined += r.quarantined
+            await privacy_repo.link_quarantined_attachment(
+                conn, source.name, safe_text(item.source_ref), str(item.meta["attachment_of"])
+            )
 
     async def _write_split(
         self,

@@ -25,18 +25,25 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
 
 from aggregator import metrics
+from aggregator.errors import ConfigError
+from aggregator.redact import redact_text
 from connectors.base import Batch, IngestOutcome, RawItem
 from schemas.config import Settings
 
+if TYPE_CHECKING:
+    from aggregator.crypto import Crypto
+
 log = structlog.get_logger(__name__)
 
-SUFFIX = ".json"
+SUFFIX = ".json"  # a batch spooled by a version that wrote them in plaintext
+SEALED = ".sealed"  # a batch encrypted with the reporters' keys (what is written now)
+SPOOL_FIELD = "spool.batch"
 # The database is away (or too slow to wait for): spool instead.
 DB_AWAY: tuple[type[BaseException], ...] = (
     OSError,
@@ -98,6 +105,13 @@ def _decode(raw: bytes) -> tuple[str, Batch]:
     return str(doc["source"]), Batch(items=items, cursor=doc["cursor"])
 
 
+def _batches(directory: Path) -> list[Path]:
+    """The spooled batches in ``directory``, oldest first (names start with the time)."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in (SUFFIX, SEALED) and p.is_file())
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -107,11 +121,18 @@ def _fsync_dir(path: Path) -> None:
 
 
 class Spool:
-    """The directory of spooled batches, with its depth kept in memory (and in /metrics)."""
+    """The directory of spooled batches, with its depth kept in memory (and in /metrics).
 
-    def __init__(self, directory: Path, *, max_bytes: int) -> None:
+    A batch is a form post with the reporter's name, NIK and phone, an SMS with its sender:
+    personal data at rest, for as long as the outage lasts (and in ``failed/`` until an
+    operator acts), so each file is encrypted with the reporters' keys (``crypto``), as the
+    database's raw originals are. Files a version before wrote in plaintext are still read,
+    and ``satukanal keys rotate`` seals them (:meth:`rotate`)."""
+
+    def __init__(self, directory: Path, *, max_bytes: int, crypto: Crypto | None = None) -> None:
         self.dir = directory
         self.max_bytes = max_bytes
+        self.crypto = crypto
         # Made on the first write: a daemon whose database never goes away needs no spool
         # directory (nor the right to make one).
         self._lock = asyncio.Lock()
@@ -124,14 +145,14 @@ class Spool:
         self._publish()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Spool:
-        return cls(spool_dir(settings), max_bytes=int(settings.spool.max_mb * 1024 * 1024))
+    def from_settings(cls, settings: Settings, crypto: Crypto | None = None) -> Spool:
+        return cls(
+            spool_dir(settings), max_bytes=int(settings.spool.max_mb * 1024 * 1024), crypto=crypto
+        )
 
     def pending(self) -> list[Path]:
         """Spooled batches, oldest first (the names start with the time they came in)."""
-        if not self.dir.is_dir():
-            return []
-        return sorted(p for p in self.dir.iterdir() if p.suffix == SUFFIX and p.is_file())
+        return _batches(self.dir)
 
     # -- the database's state as the intakes saw it ----------------------------------------
 
@@ -146,35 +167,79 @@ class Spool:
     async def put(self, source: str, batch: Batch) -> Path:
         """Write the batch durably; returns only once it is on disk. ``SpoolFull`` past the
         bound."""
-        data = _encode(source, batch)
+        data = self._seal(_encode(source, batch))
         async with self._lock:
             if self.bytes + len(data) > self.max_bytes:
                 metrics.SPOOL_REFUSED.inc()
                 raise SpoolFull(f"the spool at {self.dir} holds {self.bytes} bytes already")
             name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-            path = await asyncio.to_thread(self._write, name, data)
+            suffix = SEALED if self.crypto is not None else SUFFIX
+            path = await asyncio.to_thread(self._write, name, data, suffix)
             self.items += 1
             self.bytes += len(data)
             self.spooled_total += 1
             self._publish()
         return path
 
-    def _write(self, name: str, data: bytes) -> Path:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.dir / f".{name}.tmp"
-        final = self.dir / f"{name}{SUFFIX}"
+    def _seal(self, data: bytes) -> bytes:
+        return data if self.crypto is None else self.crypto.encrypt_bytes(SPOOL_FIELD, data)
+
+    def _write(self, name: str, data: bytes, suffix: str, directory: Path | None = None) -> Path:
+        directory = directory or self.dir
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = directory / f".{name}.tmp"
+        final = directory / f"{name}{suffix}"
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, final)
-        _fsync_dir(self.dir)
+        _fsync_dir(directory)
         return final
 
     # -- reading back -----------------------------------------------------------------------
 
     def load(self, path: Path) -> tuple[str, Batch]:
-        return _decode(path.read_bytes())
+        """The batch in ``path``; ``ValueError`` when it cannot be read (set aside)."""
+        return _decode(self._open(path))
+
+    def _open(self, path: Path) -> bytes:
+        raw = path.read_bytes()
+        if path.suffix != SEALED:
+            return raw
+        if self.crypto is None:
+            raise ValueError("a sealed spool entry, and no keys to open it")
+        try:
+            return self.crypto.decrypt_bytes(SPOOL_FIELD, raw)
+        except (ConfigError, IndexError) as exc:
+            raise ValueError(f"cannot open a sealed spool entry: {exc}") from exc
+
+    def rotate(self) -> int:
+        """Every entry, waiting or set aside, encrypted under the newest key (those written in
+        plaintext by an older version too); how many were rewritten. For ``keys rotate``:
+        an old key may be removed afterwards without losing a spooled message."""
+        if self.crypto is None:
+            return 0
+        done = 0
+        failed = self.dir.parent / f"{self.dir.name}-failed"
+        for directory in (self.dir, failed):
+            for path in _batches(directory):
+                raw = path.read_bytes()
+                sealed = path.suffix == SEALED
+                if sealed and self.crypto.key_id_of(raw) == self.crypto.current_id:
+                    continue
+                data = self._seal(self._open(path))
+                self._write(path.stem, data, SEALED, directory)
+                if path.suffix != SEALED:
+                    path.unlink()
+                done += 1
+        if done:
+            self.items, self.bytes = 0, 0
+            for path in self.pending():
+                self.items += 1
+                self.bytes += path.stat().st_size
+            self._publish()
+        return done
 
     def remove(self, path: Path) -> None:
         size = path.stat().st_size
@@ -191,7 +256,10 @@ class Spool:
         size = path.stat().st_size
         target = failed / path.name
         os.replace(path, target)
-        (failed / f"{path.stem}.reason.txt").write_text(reason[:2000], encoding="utf-8")
+        # The reason is an exception's text, which may quote what the citizen sent.
+        (failed / f"{path.stem}.reason.txt").write_text(
+            redact_text(reason)[:2000], encoding="utf-8"
+        )
         self.items -= 1
         self.bytes -= size
         self._publish()
@@ -210,7 +278,7 @@ def spool_depth(settings: Settings) -> dict[str, Any]:
     directory = spool_dir(settings)
     if not directory.is_dir():
         return {"dir": str(directory), "items": 0, "bytes": 0}
-    files = [p for p in directory.iterdir() if p.suffix == SUFFIX and p.is_file()]
+    files = _batches(directory)
     return {
         "dir": str(directory),
         "items": len(files),

@@ -106,6 +106,13 @@ async def rotate_sealed_data(
     return done
 
 
+async def link_quarantined_attachment(
+    conn: asyncpg.Connection, source: str, attachment_ref: str, item_ref: str
+) -> None:
+    """The raw row of an attachment quarantined apart now names its item's complaint."""
+    await conn.execute(q("link_quarantined_attachment"), source, attachment_ref, item_ref)
+
+
 # -- retention ---------------------------------------------------------------------------------
 
 

@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from aggregator.health.overview import health_overview
+from aggregator.intake.anonymity import mask_original
 from aggregator.intake.sealing import open_payload
 from aggregator.lapor.health import lapor_health
 from aggregator.receipts import hide_in_ref
-from aggregator.redact import redact_text
 from aggregator.storage import admin as repo
 from aggregator.storage import web as web_repo
 from aggregator.storage.db import json_text
@@ -225,7 +225,7 @@ async def get_quarantined_item(request: web.Request) -> web.StreamResponse:
         )
     body = open_payload(services.crypto, item.payload, item.payload_key)
     if item.anonymous:
-        body = redact_text(body.decode("utf-8", "replace")).encode()
+        body = mask_original(body, item.content_type)
     return web.Response(
         body=body,
         content_type="application/octet-stream",

@@ -193,6 +193,7 @@ async def assemble(services: Services, *, citizens: bool = False) -> AsyncIterat
             concurrency=settings.queue.workers,
             on_outcome=metrics.job_outcome,
             grace_s=20.0,
+            outage_log_every_s=settings.database.outage_log_every_s,
         )
         push_worker = Worker(
             services.queue,
@@ -200,6 +201,7 @@ async def assemble(services: Services, *, citizens: bool = False) -> AsyncIterat
             concurrency=push_concurrency(settings.lapor),
             on_outcome=metrics.job_outcome,
             grace_s=20.0,
+            outage_log_every_s=settings.database.outage_log_every_s,
         )
         # Push-only sources (HTTP intake) have nothing to poll: no loop for them.
         loops: list[Loop] = [IngestLoop(services, sources[name]) for name in caps.pulling]

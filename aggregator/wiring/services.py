@@ -71,7 +71,7 @@ class Services:
         nothing is written until the first request that needs it."""
         from aggregator.intake.spool import Spool
 
-        return Spool.from_settings(self.settings)
+        return Spool.from_settings(self.settings, self.crypto)
 
     @functools.cached_property
     def classifier(self) -> Classifier:

@@ -131,7 +131,9 @@ def classify_chat(
         channel=channel,
         content=content.strip(),
         submitted_at=sent_at,
-        reporter=Reporter(phone=phone, phone_raw=phone_raw, name=None if anonymous else name),
+        # An anonymous sender's profile name too: intake hides it wherever they typed it
+        # ("saya Wati …") and then drops it (aggregator/intake/anonymity.py).
+        reporter=Reporter(phone=phone, phone_raw=phone_raw, name=name),
         anonymous=anonymous,
         origin=org,
         flags=flags,

@@ -276,6 +276,20 @@ _ANON = re.compile(r"\b(?:ANONIM|ANONYMOUS|ANONIMUS)\b", re.IGNORECASE)
 _CONF = re.compile(r"\bRAHASIA\b", re.IGNORECASE)
 _ANON_LINE = re.compile(r"(?:\[|\()?\b(?:ANONIM|ANONYMOUS)\b")
 _CONF_LINE = re.compile(r"(?:\[|\()?\bRAHASIA\b")
+# A citizen (or the staff member who passes their mail on) asking in words that the
+# reporter's identity be withheld: "tolong nama saya jangan disebut", "mohon identitas saya
+# dirahasiakan", "pelapor minta anonim". That is anonymity (identity hidden), not *rahasia*
+# (the report hidden from the public). A request missed sends the citizen's name to LAPOR!,
+# so any such phrase counts, wherever it stands in the message.
+_ANON_REQUEST = re.compile(
+    r"\b(?:identitas|nama)(?:nya)?(?:\s+(?:saya|sy|kami|pelapor|beliau|yang\s+bersangkutan|ybs))?"
+    r"(?:\s+(?:mohon|tolong|agar|supaya|harap|minta|biar|untuk))?\s+"
+    r"(?:(?:di|ter)?rahasiakan|(?:jangan|tidak\s+usah|tak\s+usah|tidak\s+perlu|tdk\s+usah)\s+"
+    r"(?:di)?(?:sebut(?:kan)?|cantumkan|tulis(?:kan)?|tampilkan|publikasikan|buka))\b"
+    r"|\b(?:minta|mohon|ingin|mau|tolong|harap|secara|sebagai|dibuat|jadikan)\s+"
+    r"(?:\w+\s+){0,2}(?:anonim|anonymous|anonimus)\b",
+    re.IGNORECASE,
+)
 _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:re|fw|fwd|tr|rv|wg|aw|bls|balas|terusan|fwd?)\s*(?:\[\d+\])?\s*:\s*)+",
     re.IGNORECASE,
@@ -366,8 +380,13 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
 
     fresh = cut_quoted(text)
     first_line = next((ln for ln in fresh.split("\n") if ln.strip()), "")
-    anonymous = any(_ANON.search(s) for s in anon_sources if s) or bool(
-        _ANON_LINE.search(first_line) and (first_line.isupper() or len(first_line) <= 40)
+    anonymous = (
+        any(_ANON.search(s) for s in anon_sources if s)
+        or bool(_ANON_LINE.search(first_line) and (first_line.isupper() or len(first_line) <= 40))
+        or bool(_ANON_REQUEST.search(fresh))
+        # A forwarder's note ("pelapor minta identitasnya dirahasiakan (anonim)") speaks for
+        # the citizen whose mail it passes on.
+        or any(_ANON.search(n) or _ANON_REQUEST.search(n) for n in notes if n.startswith("staff"))
     )
     confidential = any(_CONF.search(s) for s in anon_sources if s) or bool(
         _CONF_LINE.search(first_line) and (first_line.isupper() or len(first_line) <= 40)

@@ -56,6 +56,7 @@ from connectors.whatsapp.parser import (
     Record,
     cloud_messages,
     cloud_statuses,
+    message_ref,
     parse_item,
     phone_of,
 )
@@ -63,6 +64,7 @@ from schemas.complaint import Parsed
 from schemas.config import SourceConfig
 
 log = structlog.get_logger(__name__)
+
 
 CONTENT_TYPE = "application/x-satukanal-whatsapp+json"
 # Graph API error codes (developers.facebook.com, "WhatsApp Cloud API error codes").
@@ -75,8 +77,10 @@ def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
     """``X-Hub-Signature-256: sha256=<hex>`` over the raw body."""
     if not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    given = header.removeprefix("sha256=").strip().lower().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(expected, given)
 
 
 def template_param(text: str, limit: int) -> str:
@@ -319,7 +323,9 @@ class WhatsAppSink:
             type=payload["type"],
             template=payload.get("template", {}).get("name"),
         )
-        return SendResult(external_id=wamid, delivered=None, detail=f"accepted ({payload['type']})")
+        return SendResult(
+            external_id=message_ref(wamid), delivered=None, detail=f"accepted ({payload['type']})"
+        )
 
     async def check(self) -> None:
         await self.api.phone_number()
@@ -446,7 +452,7 @@ class WhatsAppCloudSource:
         if phone:
             meta["reply_to"] = phone
         return RawItem(
-            source_ref=f"wa:{record['wamid']}",
+            source_ref=message_ref(record["wamid"]),
             payload=json.dumps(record, ensure_ascii=False).encode(),
             received_at=now,
             meta=meta,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -277,6 +278,15 @@ def _location(record: Mapping[str, Any]) -> Location | None:
     return Location(lat=lat, lon=lon, address=address)
 
 
+def message_ref(wamid: str) -> str:
+    """How a WhatsApp message id is kept: a wamid is base64 of the chat's phone number and
+    a message id (``wamid.HBgNNjI4MTI…`` reads ``6281…``), so storing it would store the
+    citizen's number in the clear; its digest is as unique and as stable (a re-delivered
+    message is still recognised) and says nothing. Support can match Meta's logs by hashing
+    the wamid they show."""
+    return "wa:" + hashlib.sha256(wamid.encode()).hexdigest()[:40]
+
+
 def parse_item(item: RawItem, conv: ChatConventions) -> Parsed:
     """A stored raw item (its payload is a record) → complaint draft, reply or ``Ignored``."""
     try:
@@ -303,7 +313,8 @@ def parse_record(record: Any, conv: ChatConventions) -> Parsed:
         return Ignored(reason=f"WhatsApp {kind} message")
     origin: dict[str, Any] = {
         "api": record.get("api"),
-        "wamid": record["wamid"],
+        # A digest, not the wamid: a Cloud API wamid is base64 of the citizen's number.
+        "message_ref": message_ref(str(record["wamid"])),
         "inbound_at": record.get("time"),
     }
     if record.get("user"):

@@ -11,6 +11,7 @@ from typing import Any
 
 from connectors.base import RawItem
 from connectors.base.conformance import ConformanceSamples
+from connectors.whatsapp.parser import message_ref
 
 PHONE_NUMBER_ID = "106540352242922"
 WABA_ID = "102290129340398"
@@ -79,7 +80,7 @@ def _record(**fields: Any) -> RawItem:
     }
     record = {**base, **fields}
     return RawItem(
-        source_ref=f"wa:{record['wamid']}",
+        source_ref=message_ref(str(record["wamid"])),
         payload=json.dumps(record).encode(),
         content_type="application/x-satukanal-whatsapp+json",
     )

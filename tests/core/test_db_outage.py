@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import time
 from typing import Any
@@ -19,10 +20,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from aggregator.intake.loop import IngestLoop
+from aggregator.logging import configure_logging
 from aggregator.queue import Worker
 from aggregator.storage.db import create_pool
 from aggregator.web.app import make_app
-from schemas.config import QueueConfig, Settings, SourceConfig
+from schemas.config import DatabaseConfig, QueueConfig, Settings, SourceConfig
 from schemas.events import Job
 from tests.core.helpers import JsonLinesSource
 from tests.sms.kannel import free_port
@@ -190,3 +192,76 @@ def _async(fn: Any) -> Any:
         return bool(fn())
 
     return probe
+
+
+async def test_an_outage_is_logged_once_counted_while_it_lasts_and_once_when_over(
+    db_dsn: str,
+) -> None:
+    """The ingest loop used to log a full traceback at every poll while the database was
+    away. Now the first failure says why, one line every ``outage_log_every_s`` counts the
+    failed polls, one says it is back; all of them structured JSON, none a traceback."""
+    proxy = CuttableProxy(db_dsn)
+    await proxy.start()
+    pool = await create_pool(_via(db_dsn, proxy.port), min_size=1, max_size=4, timeout=2)
+    settings = Settings(
+        demo=True,
+        queue=QueueConfig(poll_s=0.5, workers=1),
+        database=DatabaseConfig(outage_log_every_s=2.0),
+    )
+    services = runtime(pool, settings=settings, owner="outage-log")
+    buf = io.StringIO()
+    configure_logging("info", "json", stream=buf)  # tests/conftest.py restores the config
+
+    async def handler(job: Job) -> None:
+        pass
+
+    worker = Worker(services.queue, {"probe": handler}, concurrency=1, outage_log_every_s=2.0)
+    src = JsonLinesSource(
+        SourceConfig(name="sms", kind="jsonlines", poll_s=0.1),
+        [json.dumps({"text": "Jalan rusak di Jl. Mawar sejak lama"}).encode()],
+    )
+    ingest = IngestLoop(services, src)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(ingest.run(stop))]
+    direct = await asyncpg.connect(db_dsn)
+    try:
+        await _within("the first ingest", BACK_WITHIN_S, lambda: _count(direct, 1))
+        await proxy.cut()
+        await asyncio.sleep(7.0)
+        await proxy.restore()
+        src.items.append(json.dumps({"text": "Lampu jalan mati di gang Sepakat"}).encode())
+        await _within("the ingest loop", BACK_WITHIN_S, lambda: _count(direct, 2))
+        await asyncio.sleep(1.0)  # the worker's next round after its retry
+    finally:
+        stop.set()
+        await asyncio.wait(tasks, timeout=30)
+        await direct.close()
+        await pool.close()
+
+    out = buf.getvalue()
+    lines = [json.loads(ln) for ln in out.splitlines() if ln.strip()]  # every line is JSON
+    assert "Traceback" not in out and not any("exception" in ln for ln in lines), out[-3000:]
+    assert not [ln for ln in lines if ln["event"] == "ingest_loop_crashed"]
+
+    def of(loop: str, event: str) -> list[dict[str, Any]]:
+        return [ln for ln in lines if ln.get("loop") == loop and ln["event"] == event]
+
+    for loop in ("ingest:sms", "job_worker"):
+        down = of(loop, "database_unavailable")
+        assert len(down) == 1, (loop, down)
+        assert down[0]["level"] == "warning" and down[0]["error"], down
+        still = of(loop, "database_still_unavailable")
+        # 7 s away, one line every 2 s: two or three, each counting the attempts since the
+        # line before (not one line per attempt).
+        assert 2 <= len(still) <= 4, (loop, still)
+        assert all(s["failures"] >= 1 and s["down_s"] >= 2.0 for s in still), still
+        back = of(loop, "database_recovered")
+        assert len(back) == 1, (loop, back)
+        assert back[0]["down_s"] >= 6.0, back
+    # The ingest loop polls every 0.1 s: dozens of failed polls in as many log lines as the
+    # worker, which retries every second.
+    polls = of("ingest:sms", "database_recovered")[0]["failures"]
+    assert polls >= 20, polls
+    about_db = [ln for ln in lines if ln.get("loop") == "ingest:sms"]
+    assert len(about_db) <= 6, about_db
+    assert ingest.source.name == "sms" and all(not t.done() or not t.exception() for t in tasks)

@@ -389,3 +389,62 @@ async def test_fuzzed_forms_never_escape_intake(pool) -> None:
         )
     ]
     await _fuzz(pool, src, items)
+
+
+WA_RECORD = st.fixed_dictionaries(
+    {
+        "api": st.sampled_from(["cloud", "gateway", None]),
+        "wamid": st.sampled_from(["wamid.HBgNNjI4MTI", "3EB0C767D26A", ""]) | TEXT,
+        "from": st.none() | st.sampled_from(["6281234567890", "+62813", "", "abc"]) | TEXT,
+        "name": st.none() | TEXT,
+        "time": st.none() | st.sampled_from(["2026-11-28T01:00:00+00:00", "kemarin", "1764720000"]),
+        "type": st.sampled_from(["text", "image", "location", "button", "reaction", "x", ""]),
+        "text": st.none() | TEXT | st.integers(),
+        "button": st.none() | st.fixed_dictionaries({"id": TEXT, "title": st.none() | TEXT}),
+        "location": st.none()
+        | st.fixed_dictionaries(
+            {"latitude": st.floats(allow_nan=True) | TEXT, "longitude": st.floats() | TEXT}
+        ),
+        "media": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "mime_type": st.sampled_from(["image/jpeg", "audio/ogg", "x/y", ""]),
+                    "data": st.sampled_from(["", "!!notbase64", "/9j/4AAQ"]) | TEXT,
+                    "filename": st.none() | TEXT,
+                }
+            ),
+            max_size=3,
+        ),
+    }
+).map(lambda r: json.dumps(r).encode()) | st.binary(max_size=300)
+
+
+async def test_fuzzed_whatsapp_never_escapes_intake(pool) -> None:
+    """Both WhatsApp kinds parse their stored records with one function; random and
+    half-broken records (wrong types, bad times, undecodable media) are quarantined or
+    ignored, never an exception out of intake."""
+    services = make_services(pool)
+    for kind, options in (
+        (
+            "whatsapp_cloud",
+            {
+                "phone_number_id": "106540352242922",
+                "access_token": "EAAG-test",
+                "app_secret": "fuzz-app-secret-123456",
+                "verify_token": "fuzz-verify-token",
+            },
+        ),
+        ("whatsapp_gateway", {"secret": "fuzz-gateway-secret-123"}),
+    ):
+        src = build_source(
+            SourceConfig(name=f"wa-{kind[9:]}", kind=kind, options=options), services
+        )
+        raws = examples(WA_RECORD, 150)
+        await _fuzz(
+            pool,
+            src,
+            [
+                RawItem(f"{kind}-{i}", r, content_type="application/x-satukanal-whatsapp+json")
+                for i, r in enumerate(raws)
+            ],
+        )

@@ -238,3 +238,41 @@ async def test_forget_erases_a_person_and_keeps_an_identity_free_record(pool):
         assert await conn.fetchval("SELECT count(*) FROM reporters") == 0
         nothing = await forget(conn, services.crypto, actor="cli:test", reporter="x@y.test")
         assert nothing["complaints"] == 0 and nothing["reporters"] == 0
+
+
+async def test_wamids_stored_before_are_rewritten_to_the_digests_the_connector_keeps(pool):
+    """Rows from before 0170 held Meta's wamids (base64 of the citizen's number); the
+    migration rewrites them to exactly what the connector now stores, so a message Meta
+    re-delivers after the upgrade is still known."""
+    from aggregator.storage.migrate import available
+    from connectors.whatsapp.parser import message_ref
+
+    wamid = "wamid.HBgNNjI4MTIzNDUwMDAxMRUCABIYFDNBMDEyMzQ1Njc4OUFCQ0RFRjAA"
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO raw_items (source, source_ref, payload, state) VALUES "
+            "('wa', $1, '\\x00', 'accepted'), ('wa', $2, '\\x00', 'quarantined'), "
+            "('sms', 'gammu:17', '\\x00', 'accepted')",
+            f"wa:{wamid}",
+            f"wa:{wamid}#attachment-1",
+        )
+        await conn.execute(
+            "INSERT INTO notifications (id, kind, channel, source, external_id) "
+            "VALUES (gen_random_uuid(), 'ack', 'whatsapp', 'wa', $1)",
+            wamid,
+        )
+        await conn.execute(
+            "INSERT INTO complaints (id, source, channel, status, content, received_at, origin) "
+            "VALUES (gen_random_uuid(), 'wa', 'whatsapp', 'received', 'x', now(), $1)",
+            {"api": "cloud", "wamid": wamid},
+        )
+        migration = next(m for m in available() if m.version == 170)
+        await conn.execute(migration.sql)
+        refs = [r["source_ref"] for r in await conn.fetch("SELECT source_ref FROM raw_items")]
+        external = await conn.fetchval("SELECT external_id FROM notifications")
+        origin = json.loads(await conn.fetchval("SELECT origin::text FROM complaints"))
+    assert sorted(refs) == sorted(
+        [message_ref(wamid), message_ref(wamid) + "#attachment-1", "gammu:17"]
+    )
+    assert external == message_ref(wamid)
+    assert origin == {"api": "cloud", "message_ref": message_ref(wamid)}

@@ -29,6 +29,9 @@ PERSONAL = [
     ("phone", "(+62 812) 3456-7890"),
     ("phone", "0857 1234 567"),
     ("phone", "0896-1234-5678"),
+    ("phone", "0812 - 3456 - 7890"),
+    ("phone", "+62 (0)812-3456-7890"),
+    ("phone", "+62(0)81234567890"),
     # landlines
     ("phone", "(021) 555 1234"),
     ("phone", "(021) 5551234"),
@@ -87,6 +90,10 @@ INNOCENT = [
     "postgresql://postgres@127.0.0.1:5432/satukanal",
     "postgresql://satukanal:***@db.kota.go.id:5432/satukanal",
     "mysql://root@localhost/gammu",
+    "pukul 08 - 12 dan 13 - 16",
+    "skor 8 - 3, 2 - 1",
+    "Tracking ID 1916449 - 1916452",
+    "halaman 08 - 10",
 ]
 
 

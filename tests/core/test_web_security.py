@@ -3,6 +3,8 @@ and a 4xx — never a 500 — for malformed input on every route of the listener
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -259,3 +261,98 @@ async def test_malformed_input_gets_a_4xx_on_every_route(make_client, pool):
                 seen += 1
                 assert resp.status < 500, (method, url, headers, resp.status, await resp.text())
     assert seen > 100
+
+
+INTAKE_HEADERS: list[tuple[dict[str, str], bytes | None]] = [
+    ({}, None),
+    ({"Content-Type": "application/json"}, b'{"entry": [{"changes": '),
+    ({"Content-Type": "application/json"}, b"[" * 5000 + b"]" * 5000),
+    ({"Content-Type": "application/json"}, b'["not", "an", "object"]'),
+    ({"Content-Type": "application/json"}, b'{"object": "whatsapp_business_account", "entry": 7}'),
+    ({"Content-Type": "application/json; charset=\xff"}, b"\xff\xfe\x00{"),
+    ({"Content-Type": "multipart/form-data; boundary=\xff\xfe"}, b"\xff\x00garbage"),
+    ({"Content-Type": "application/x-www-form-urlencoded; charset=klingon"}, b"a=%ZZ%%"),
+    ({"X-Hub-Signature-256": "sha256=\u00e9\u00e9", "Content-Type": "application/json"}, b"{}"),
+    ({"X-Hub-Signature-256": "md5=zz"}, b"{}"),
+    ({"X-Signature": "sha256=\u00e9", "X-Satukanal-Secret": "\u00e9\u00e9"}, b"{}"),
+    ({"X-Satukanal-Secret": "x" * 5000}, b'{"from": "62812", "id": 5}'),
+    ({"Authorization": "Basic \u00e9\u00e9\u00e9"}, b"phone=0812&text=hi"),
+    ({"Authorization": "Basic !!!notbase64"}, b"phone=0812&text=hi"),
+    ({"X-Lapor-Signature": "sha256=\u00e9\u00e9", "X-Lapor-Timestamp": "١٢٣"}, b"{}"),
+]
+INTAKE_QUERIES = [
+    "",
+    "?hub.mode=subscribe&hub.verify_token=%FF%FE&hub.challenge=%00",
+    "?hub.mode=&hub.challenge=" + "9" * 5000,
+    "?phone=%ZZ&text=%FF%FE&smsc=\u00e9&ts=not-a-time",
+]
+
+
+async def test_every_intake_route_answers_4xx_on_malformed_input(pool):
+    """The routes a deployment's sources add (the form, the SMS and Kannel pushes, both
+    WhatsApp webhooks and the Cloud API's verification GET, the LAPOR! webhook, the
+    status page), walked with broken bodies, signatures, charsets and queries."""
+    from aggregator.wiring.assemble import http_routes
+    from aggregator.wiring.sources import build_sources, capabilities
+
+    secret = "route-walk-shared-secret-123"
+    cfg = Settings(
+        demo=True,
+        lapor={"sandbox": True, "webhook_secret": secret},
+        sources=[
+            {"name": "web-form", "kind": "form_http"},
+            {"name": "sms-push", "kind": "sms_http", "options": {"secret": secret}},
+            {
+                "name": "wa",
+                "kind": "whatsapp_cloud",
+                "options": {
+                    "phone_number_id": "106540352242922",
+                    "access_token": "EAAG-test",
+                    "app_secret": secret,
+                    "verify_token": secret,
+                },
+            },
+            {"name": "wa-gw", "kind": "whatsapp_gateway", "options": {"secret": secret}},
+        ],
+    )
+    services = make_services(pool, settings=cfg)
+    sources = build_sources(services.settings, services)
+    client = TestClient(
+        TestServer(make_app(services, extra=http_routes(services, capabilities(sources))))
+    )
+    await client.start_server()
+    try:
+        routes = set()
+        for route in client.app.router.routes():
+            info = route.resource.get_info() if route.resource else {}
+            path = info.get("path") or info.get("formatter") or ""
+            if path.startswith(("/intake/", "/lapor/", "/status")) and route.method != "HEAD":
+                routes.add((route.method, path))
+        prefixes = {p.split("/")[2] for _, p in routes if p.startswith("/intake/")}
+        assert prefixes == {"web-form", "sms-push", "wa", "wa-gw"}, routes
+        assert ("POST", "/lapor/webhook") in routes and ("GET", "/intake/wa/webhook") in routes
+        seen = 0
+        for method, path in sorted(routes):
+            urls = [re.sub(r"\{[^}]+\}", bad, path) for bad in MALFORMED_IDS]
+            for url in urls if "{" in path else [path]:
+                for query in INTAKE_QUERIES:
+                    for headers, data in INTAKE_HEADERS:
+                        resp = await client.request(
+                            method, url + query, headers=headers, data=data, allow_redirects=False
+                        )
+                        seen += 1
+                        assert resp.status < 500, (
+                            method,
+                            url + query[:80],
+                            headers,
+                            (data or b"")[:80],
+                            resp.status,
+                            (await resp.text())[:500],
+                        )
+        assert seen > 500
+        async with pool.acquire() as conn:  # nothing malformed was taken in
+            assert await conn.fetchval("SELECT count(*) FROM complaints") == 0
+    finally:
+        await client.close()
+        for src in sources.values():
+            await src.close()

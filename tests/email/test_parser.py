@@ -238,3 +238,57 @@ def test_option_errors_name_the_key() -> None:
         load_options(
             ImapOptions, "email-x", {"host": "h", "user": "u", "password": "p", "after": "move"}
         )
+
+
+def _mail(sender: str, subject: str, body: str) -> bytes:
+    return (
+        f"From: {sender}\nTo: pengaduan@kota.test\nSubject: {subject}\n"
+        "Date: Mon, 30 Nov 2026 09:00:00 +0700\nMessage-ID: <anon-ask@warga.test>\n"
+        "Content-Type: text/plain; charset=utf-8\n\n" + body
+    ).encode()
+
+
+_GMAIL_FWD = (
+    "{note}\n\n---------- Forwarded message ---------\n"
+    "From: Siti Aminah <siti.aminah@warga.test>\nDate: Sab, 28 Nov 2026 pukul 07.12\n"
+    "Subject: Pungli KTP\nTo: <kel.panarung@palangkaraya.go.id>\n\n\n"
+    "Selamat pagi Pak Lurah,\n\nPetugas loket meminta Rp 50.000 untuk KTP elektronik.\n{ask}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("note", "ask", "anonymous"),
+    [
+        ("Mohon ditindaklanjuti.", "Tolong nama saya jangan disebut, saya takut.", True),
+        ("Pelapor minta identitasnya dirahasiakan.", "", True),
+        ("Mohon diproses, beliau minta anonim.", "", True),
+        ("Mohon ditindaklanjuti.", "Nama saya Siti Aminah, warga RT 03.", False),
+    ],
+)
+def test_a_forwarded_citizens_request_to_stay_anonymous_is_heard(
+    note: str, ask: str, anonymous: bool
+) -> None:
+    raw = _mail(
+        "Kelurahan Panarung <kel.panarung@palangkaraya.go.id>",
+        "Fwd: Pungli KTP",
+        _GMAIL_FWD.format(note=note, ask=ask),
+    )
+    d = parse_email(raw, options=OPTIONS)
+    assert isinstance(d, ComplaintDraft)
+    assert "forwarded_by_office" in d.flags
+    assert d.reporter.email == "siti.aminah@warga.test"
+    assert d.anonymous is anonymous
+
+
+@pytest.mark.parametrize(
+    ("body", "anonymous"),
+    [
+        ("Jalan rusak di Jl. Mawar. Mohon identitas saya dirahasiakan.", True),
+        ("Saya ingin melapor secara anonim: pungli di terminal.", True),
+        ("Laporan anonim saya kemarin belum dijawab, jalan masih rusak.", False),
+        ("Nama jalan tidak disebut di peta, Jl. Anonim 3 rusak.", False),
+    ],
+)
+def test_a_citizen_asking_in_words_to_stay_anonymous(body: str, anonymous: bool) -> None:
+    d = parse_email(_mail("Warga <warga@warga.test>", "Jalan rusak", body), options=OPTIONS)
+    assert isinstance(d, ComplaintDraft) and d.anonymous is anonymous

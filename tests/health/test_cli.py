@@ -192,6 +192,7 @@ async def test_migrate_keys_and_reports_answer_json_too(tmp_path, db_dsn):
         "notifications": 0,
         "jobs": 0,
         "complaints": 0,
+        "spool": 0,
     }, out.stderr
     out = await asyncio.to_thread(cli, cfg, "report", "sla", "--json")
     assert out.returncode == 0, out.stderr

@@ -136,6 +136,16 @@ async def test_tokens_expire_and_can_be_revoked(http: aiohttp.ClientSession) -> 
             },
         ) as resp:
             assert resp.status == 401
+        # A secret with non-ASCII characters is a wrong secret too, not a 500.
+        async with http.post(
+            base + "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "satukanal",
+                "client_secret": "rahasia-é",
+            },
+        ) as resp:
+            assert resp.status == 401
     finally:
         await running.stop()
 

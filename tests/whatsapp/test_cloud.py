@@ -24,7 +24,7 @@ from aggregator.queue import Worker
 from aggregator.web.app import make_app
 from aggregator.wiring.sources import build_source, sinks_of
 from connectors.base import Origin, OutboundMessage
-from connectors.whatsapp.cloud import WhatsAppCloudSource
+from connectors.whatsapp.cloud import WhatsAppCloudSource, message_ref
 from connectors.whatsapp.samples import PHONE_NUMBER_ID, tiny_jpeg
 from schemas.config import SourceConfig
 from tests.support.ports import free_port
@@ -165,13 +165,17 @@ async def test_a_message_delivered_twice_is_one_complaint(env: Env, pool: Any) -
         text="Lampu jalan di Jl. G. Obos XII mati sdh 2 minggu, gelap bgt", wamid=wamid
     )  # the platform re-delivering days later
     raw = await rows(pool, "SELECT source_ref, state::text FROM raw_items")
-    assert [r["source_ref"] for r in raw] == [f"wa:{wamid}"]
+    # A wamid is base64 of the citizen's number (and a message id): kept only as a digest.
+    assert CITIZEN.encode() in base64.b64decode(wamid.removeprefix("wamid."))
+    assert [r["source_ref"] for r in raw] == [message_ref(wamid)]
+    assert wamid not in raw[0]["source_ref"]
     assert env.sandbox.state.deliveries >= 3
     c = await rows(pool, "SELECT channel, content, origin, reporter_id FROM complaints")
     assert len(c) == 1 and c[0]["channel"] == "whatsapp" and "Obos" in c[0]["content"]
     origin = c[0]["origin"]
     # The business-scoped user id only as a keyed hash; the number only encrypted.
     assert origin["wa_user"] and "1234567890" not in json.dumps(origin)
+    assert wamid not in json.dumps(origin) and origin["message_ref"] == message_ref(wamid)
     rep = await rows(pool, "SELECT phone_enc, name_enc, phone_hash FROM reporters")
     assert rep[0]["phone_hash"] is not None
     assert CITIZEN.encode() not in bytes(rep[0]["phone_enc"])
@@ -271,7 +275,9 @@ async def test_usage_answer_is_delivered_and_status_callbacks_recorded(env: Env,
     assert await worker.run_once() == 1
     n = await rows(pool, "SELECT id, state::text, external_id, body, body_enc FROM notifications")
     body = open_body(env.services.crypto, n[0])  # kept encrypted, like every text sent
-    assert n[0]["external_id"].startswith("wamid.") and "ANONIM" in (body or "")
+    sent = env.sandbox.state.outbox[0]["id"]  # Meta's id of our answer names the citizen too
+    assert CITIZEN.encode() in base64.b64decode(sent.removeprefix("wamid."))
+    assert n[0]["external_id"] == message_ref(sent) and "ANONIM" in (body or "")
     assert n[0]["body"] is None
     async with asyncio.timeout(10):
         await env.sandbox.idle()

@@ -143,7 +143,9 @@ class Sandbox:
     # ---- auth and rate limit -------------------------------------------------------------
     def issue_token(self, client_id: str, secret: str) -> dict[str, Any]:
         expected = self.cfg.clients.get(client_id)
-        if expected is None or not secrets.compare_digest(expected, secret):
+        if expected is None or not secrets.compare_digest(
+            expected.encode(), secret.encode("utf-8", "surrogateescape")
+        ):
             raise ApiError(401, "invalid_client", "unknown client or wrong secret")
         token = secrets.token_urlsafe(24)
         ttl = self.cfg.token_ttl_s

@@ -90,9 +90,11 @@ SELECT id, title, content FROM complaints WHERE id = ANY($1::uuid[]) FOR UPDATE;
 
 -- name: erase_complaint
 -- What identifies the reporter leaves the complaint; its facts (status, agency, Tracking
--- ID, dates) stay for the statistics and for LAPOR!'s record.
+-- ID, dates) stay for the statistics and for LAPOR!'s record. The subject and the intake
+-- notes go too (a forwarder's note gives the citizen's number, a subject their name).
 UPDATE complaints
-SET reporter_id = NULL, title = $2, content = $3, origin = origin - 'original_text',
+SET reporter_id = NULL, title = $2, content = $3,
+    origin = origin - 'original_text' - 'intake_notes' - 'subject',
     erased_at = now(), updated_at = now()
 WHERE id = $1;
 
@@ -126,3 +128,12 @@ WHERE a.sha256 IN (SELECT sha256 FROM gone)
 -- name: delete_reporters
 DELETE FROM reporters r WHERE r.id = ANY($1::uuid[])
   AND NOT EXISTS (SELECT 1 FROM complaints c WHERE c.reporter_id = r.id);
+
+-- name: link_quarantined_attachment
+-- An attachment quarantined apart from its complaint (an image that could not be cleaned,
+-- a message attached whole) belongs to that complaint: erased by `forget`, purged when it
+-- is final and masked like it, instead of waiting as an unlinked item.
+UPDATE raw_items a SET complaint_id = r.complaint_id
+FROM raw_items r
+WHERE a.source = $1 AND a.source_ref = $2 AND a.complaint_id IS NULL
+  AND r.source = $1 AND r.source_ref = $3 AND r.complaint_id IS NOT NULL;

@@ -25,8 +25,10 @@ FROM access_log ORDER BY id DESC LIMIT $1;
 
 -- name: get_raw_original
 -- A raw item with what decides who may see it: its state and whether the complaint it became
--- is anonymous.
+-- is anonymous (an attachment quarantined apart from its complaint says so in its meta).
 SELECT r.id, r.source, r.state::text AS state, r.reason, r.payload, r.content_type,
-       r.received_at, coalesce(c.anonymous, false) AS anonymous, r.payload_key
+       r.received_at,
+       coalesce(c.anonymous, (r.meta ->> 'of_anonymous')::boolean, false) AS anonymous,
+       r.payload_key
 FROM raw_items r LEFT JOIN complaints c ON c.id = r.complaint_id
 WHERE r.id = $1;
