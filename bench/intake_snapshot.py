@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 from aggregator.crypto import Crypto  # noqa: E402
 from aggregator.intake.pipeline import Intake  # noqa: E402
 from aggregator.judgement.model import read_jsonl  # noqa: E402
-from aggregator.logging import configure_logging  # noqa: E402
 from aggregator.judgement.router import Router  # noqa: E402
 from aggregator.judgement.worker import ModelProcess  # noqa: E402
+from aggregator.logging import configure_logging  # noqa: E402
 from aggregator.storage.db import create_pool  # noqa: E402
 from aggregator.storage.migrate import migrate  # noqa: E402
 from aggregator.wiring.services import Services  # noqa: E402
@@ -213,7 +213,7 @@ async def dump(pool: asyncpg.Pool) -> dict[str, Any]:
             for c in complaints
         ],
         "clusters": sorted(
-            ([v["category"], v["place"], v["complaints"], v["reporters"]] for v in cluster.values()),
+            [v["category"], v["place"], v["complaints"], v["reporters"]] for v in cluster.values()
         ),
         "jobs": sorted([j["kind"], names(j["dedup_key"])] for j in jobs),
     }
