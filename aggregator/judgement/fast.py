@@ -136,7 +136,8 @@ class FastWords:
             if lo == 1:
                 found.extend(c for c in map(get, toks) if c is not None)
             for size in range(max(lo, 2), hi + 1):
-                grams = (" ".join(toks[k : k + size]) for k in range(len(toks) - size + 1))
+                # each window of ``size`` tokens, in order (zip stops at the shortest shift)
+                grams = map(" ".join, zip(*(toks[k:] for k in range(size)), strict=False))
                 found.extend(c for c in map(get, grams) if c is not None)
             rows.extend([i] * len(found))
             cols.extend(found)
