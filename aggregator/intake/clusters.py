@@ -4,13 +4,18 @@ A new complaint joins the cluster of its routing category and the first street, 
 RT/RW or landmark it names, when that cluster had a complaint within the window; else it
 starts one. Every member is still pushed and its reporter told; the dashboard and the API
 list clusters of two reporters or more with their counts ("24 laporan banjir Jl. G. Obos").
-A handful of statements per batch, whatever its size.
+
+Intake finds (or opens) the batch's clusters before it writes the batch's complaints, so
+each complaint is written once, with its cluster: an UPDATE of freshly written complaints
+would write every row a second time, with all its indexes and the dashboard's counting
+trigger. Two statements per batch, whatever its size: one finds or opens the clusters, one
+counts them once their members are written.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable
 
 import asyncpg
 
@@ -24,38 +29,36 @@ def place_key(text: str) -> str | None:
     if not found:
         return None
     # the longest name is the most specific ("g obos ix" over "rt 03")
-    return sorted(found, key=lambda p: (-len(p), p))[0]
+    return min(found, key=lambda p: (-len(p), p))
 
 
-async def assign(
-    conn: asyncpg.Connection, candidates: dict[uuid.UUID, list[Any]], window_h: float
-) -> list[uuid.UUID]:
-    """Put each candidate (id → [text, category]) in its cluster; returns the clusters."""
-    keyed: dict[uuid.UUID, tuple[str, str]] = {}
-    for cid, (text, category) in candidates.items():
-        if not category or category == "lainnya":
-            continue
-        place = place_key(text)
-        if place is not None:
-            keyed[cid] = (category, place)
+def clusterable(category: str | None) -> bool:
+    """A category a cluster can be about ("lainnya" is no one problem)."""
+    return bool(category) and category != "lainnya"
+
+
+async def place(
+    conn: asyncpg.Connection, keyed: dict[uuid.UUID, tuple[str, str]], window_h: float
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The cluster of each complaint (id → (category, place)): the open cluster of its key
+    within the window, else one opened now. Call it before the complaints are written."""
     if not keyed:
-        return []
+        return {}
     pairs = sorted(set(keyed.values()))
     rows = await conn.fetch(
-        q("find_open_clusters"), [c for c, _ in pairs], [p for _, p in pairs], window_h * 3600
+        q("find_or_open_clusters"),
+        [c for c, _ in pairs],
+        [p for _, p in pairs],
+        [uuid.uuid4() for _ in pairs],
+        window_h * 3600,
     )
     found = {(r["category"], r["place"]): r["id"] for r in rows}
-    new = {pair: uuid.uuid4() for pair in pairs if pair not in found}
-    if new:
-        await conn.execute(
-            q("insert_clusters"),
-            list(new.values()),
-            [c for c, _ in new],
-            [p for _, p in new],
-        )
-    found.update(new)
-    ids = list(keyed)
-    await conn.execute(q("set_complaint_clusters"), ids, [found[keyed[i]] for i in ids])
-    touched = sorted(set(found.values()))
-    await conn.execute(q("count_clusters"), touched)
+    return {cid: found[key] for cid, key in keyed.items()}
+
+
+async def count(conn: asyncpg.Connection, clusters: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Members and reporters of these clusters, counted after their members are written."""
+    touched = sorted(set(clusters))
+    if touched:
+        await conn.execute(q("count_clusters"), touched)
     return touched

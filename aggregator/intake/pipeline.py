@@ -204,10 +204,13 @@ class _Plan:
     planned_text: dict[uuid.UUID, str] = field(default_factory=dict)
     # New complaints that may join a cluster: id → (text, routing category once known).
     clusterable: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
+    # The cluster each of them joins (found or opened just before the complaints are written).
+    cluster_of: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     # Push jobs held back until the sender's burst is quiet: dedup key → run after.
     run_after: dict[str, dt.datetime] = field(default_factory=dict)
     # Complaints written before the batch's routing was back: (id, text, channel's agency,
-    # their complaint_ingested event's data), routed in _flush once the model has answered.
+    # their complaint_ingested event's data), routed in _flush once the model has answered,
+    # before they are written.
     unrouted: list[tuple[uuid.UUID, str, str | None, dict[str, Any]]] = field(default_factory=list)
     routing: asyncio.Future[None] | None = None
 
@@ -487,7 +490,7 @@ class Intake:
         if not parsed:
             return result
         # The batch's routing runs (in the model's process, when the daemon has one) while
-        # the rows below are written; _flush sets the routes once it is back.
+        # the rows below are planned; _flush completes them with it just before writing them.
         routing = asyncio.ensure_future(  # noqa: RUF006 - kept, awaited or cancelled below
             self.router.prepare_async(
                 [
@@ -1238,6 +1241,7 @@ class Intake:
             )
             await conn.execute(q("insert_reporters"), *[list(c) for c in cols])
         if plan.complaints:
+            await self._complete_rows(conn, plan)
             columns = [list(c) for c in zip(*plan.complaints, strict=True)]
             for i in _JSON_COLUMNS:  # jsonb travels as text[] through unnest
                 columns[i] = [None if v is None else _json(v) for v in columns[i]]
@@ -1273,39 +1277,47 @@ class Intake:
             )
             await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
             await conn.execute(q("notify_jobs"), "intake")
-        if plan.unrouted:
-            await self._set_routes(conn, plan)
-        if plan.clusterable and self.services.settings.bursts.cluster_window_h > 0:
-            await clusters.assign(
-                conn, plan.clusterable, self.services.settings.bursts.cluster_window_h
-            )
+        if plan.cluster_of:
+            await clusters.count(conn, plan.cluster_of.values())
         if plan.events:
             cols = list(zip(*[(c, k, a, _json(d)) for c, k, a, d in plan.events], strict=True))
             await conn.execute(q("insert_events"), *[list(c) for c in cols])
 
-    async def _set_routes(self, conn: asyncpg.Connection, plan: _Plan) -> None:
-        """The routes of the complaints written while the model was still at work."""
-        assert plan.routing is not None
-        await plan.routing
-        rows = []
-        for cid, text, default_agency, event in plan.unrouted:
-            route = self.router.route(text, default_agency)
-            event.update(ingested_event_route(route))
-            if cid in plan.clusterable:
-                plan.clusterable[cid][1] = route.policy_category
-            rows.append(
-                (
-                    cid,
-                    route.agency,
-                    route.policy_category,
-                    route.code,
-                    route.confidence,
-                    _json(list(route.reasons)),
-                    route.triage,
-                )
-            )
-        cols = list(zip(*rows, strict=True))
-        await conn.execute(q("set_complaint_routes"), *[list(c) for c in cols])
+    async def _complete_rows(self, conn: asyncpg.Connection, plan: _Plan) -> None:
+        """Each planned complaint with its route and cluster, before it is written: once,
+        since an UPDATE of rows just written would write them again (every index, the
+        counting trigger). The batch's model call has been under way since the batch came
+        in; the places are read while it finishes."""
+        window_h = self.services.settings.bursts.cluster_window_h
+        keys: dict[uuid.UUID, str] = {}
+        if window_h > 0:
+            for cid, (text, category) in plan.clusterable.items():
+                if clusters.clusterable(category) or (category is None and plan.unrouted):
+                    if (place := clusters.place_key(text)) is not None:
+                        keys[cid] = place
+        at = {row[0]: i for i, row in enumerate(plan.complaints)}
+        if plan.unrouted:
+            assert plan.routing is not None
+            await plan.routing
+            for cid, text, default_agency, event in plan.unrouted:
+                route = self.router.route(text, default_agency)
+                event.update(ingested_event_route(route))
+                if cid in plan.clusterable:
+                    plan.clusterable[cid][1] = route.policy_category
+                if (i := at.get(cid)) is not None:
+                    plan.complaints[i] = with_route(plan.complaints[i], route)
+        keyed = {
+            cid: (plan.clusterable[cid][1], place)
+            for cid, place in keys.items()
+            if clusters.clusterable(plan.clusterable[cid][1])
+        }
+        plan.cluster_of = await clusters.place(conn, keyed, window_h)
+        column = COMPLAINT_ROW.index("cluster_id")
+        for cid, cluster_id in plan.cluster_of.items():
+            if (i := at.get(cid)) is not None:
+                row = list(plan.complaints[i])
+                row[column] = cluster_id
+                plan.complaints[i] = tuple(row)
 
 
 # A planned complaint, in insert_complaints' order after its per-batch parameters (source,
@@ -1337,6 +1349,7 @@ COMPLAINT_ROW = (
     "route_confidence",
     "route_reasons",
     "needs_triage",
+    "cluster_id",
 )
 _JSON_COLUMNS = tuple(
     COMPLAINT_ROW.index(c) for c in ("location", "thread_keys", "origin", "flags", "route_reasons")
@@ -1384,7 +1397,37 @@ def complaint_row(
         route.confidence,
         list(route.reasons),
         route.triage,
+        None,  # cluster_id: set in Intake._flush, just before the row is written
     )
+
+
+_ROUTE_COLUMNS = tuple(
+    COMPLAINT_ROW.index(c)
+    for c in (
+        "agency_id",
+        "route_category",
+        "route_agency",
+        "route_confidence",
+        "route_reasons",
+        "needs_triage",
+    )
+)
+
+
+def with_route(row: tuple[Any, ...], route: Route) -> tuple[Any, ...]:
+    """A planned COMPLAINT_ROW with the route the model decided once it was back."""
+    out = list(row)
+    values = (
+        route.agency,
+        route.policy_category,
+        route.code,
+        route.confidence,
+        list(route.reasons),
+        route.triage,
+    )
+    for i, v in zip(_ROUTE_COLUMNS, values, strict=True):
+        out[i] = v
+    return tuple(out)
 
 
 def ingested_event_route(route: Route) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.preprocessing import normalize as l2_normalize
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 _M = np.uint64(0x9E3779B97F4A7C15)
 _MASK = (1 << 64) - 1
@@ -48,7 +48,10 @@ def _finish(
     indptr = np.searchsorted(r, np.arange(n + 1))
     x = sparse.csr_matrix((data, c, indptr), shape=(n, width))
     x.has_sorted_indices = True
-    return l2_normalize(x, norm="l2", copy=False)  # type: ignore[no-any-return]
+    # the kernel sklearn's normalize(norm="l2") runs, without its per-call validation
+    # (a millisecond per batch, as much as the arithmetic)
+    inplace_csr_row_normalize_l2(x)
+    return x
 
 
 class FastCharWb:
@@ -133,7 +136,8 @@ class FastWords:
             if lo == 1:
                 found.extend(c for c in map(get, toks) if c is not None)
             for size in range(max(lo, 2), hi + 1):
-                grams = (" ".join(toks[k : k + size]) for k in range(len(toks) - size + 1))
+                # each window of ``size`` tokens, in order (zip stops at the shortest shift)
+                grams = map(" ".join, zip(*(toks[k:] for k in range(size)), strict=False))
                 found.extend(c for c in map(get, grams) if c is not None)
             rows.extend([i] * len(found))
             cols.extend(found)

@@ -84,11 +84,11 @@ class Verdict:
 
 _FOLD = re.compile(r"[^a-z0-9]+")
 _STREET_WORDS = frozenset({"jl", "jln", "jalan", "gg", "gang", "no", "nomor"})
-_LANDMARK = re.compile(
-    r"\b(?:masjid|musholla|mushola|gereja|pasar|sekolah|sdn|smpn|sman|puskesmas|kantor"
-    r"|taman|terminal|stasiun|perempatan|pertigaan|jembatan)\s+[\w-]+(?:\s+\d+)?",
-    re.I,
-)
+_LANDMARK_WORDS = (
+    "masjid musholla mushola gereja pasar sekolah sdn smpn sman puskesmas kantor"
+    " taman terminal stasiun perempatan pertigaan jembatan"
+).split()
+_LANDMARK = re.compile(r"\b(?:" + "|".join(_LANDMARK_WORDS) + r")\s+[\w-]+(?:\s+\d+)?", re.I)
 _PLACE_HINT = re.compile(r"\b(?:jl|jln|jalan|gg|gang|rt|rw)\b", re.I)
 
 
@@ -105,8 +105,11 @@ def places(text: str) -> set[str]:
             for m in pat.finditer(text):
                 if folded := _fold(m.group(0)):
                     found.add(folded)
-    for m in _LANDMARK.finditer(text):
-        found.add(_fold(m.group(0)))
+    # Intake reads every complaint's places (clusters): the case-blind scan runs only when
+    # a landmark's word is in the text (in ASCII, lower() is exactly what re.I compares).
+    if not text.isascii() or any(w in text.lower() for w in _LANDMARK_WORDS):
+        for m in _LANDMARK.finditer(text):
+            found.add(_fold(m.group(0)))
     return found
 
 

@@ -133,6 +133,8 @@ _COMPLAINT = re.compile(
 )
 _USSD = re.compile(r"\*\d{2,4}(?:\*\d+)*#")
 _URL = re.compile(r"https?://|www\.|\bbit\.ly\b|\bs\.id/|\.com\b|\.xyz\b|wa\.me", re.I)
+# what str.isalnum() accepts: a word character other than the underscore
+_ALNUM = re.compile(r"[^\W_]")
 _MONEY = re.compile(r"\brp\.?\s?\d|\b\d+\s?(?:rb|ribu|k|jt|juta)\b|\b\d+(?:gb|mb)\b", re.I)
 
 
@@ -165,9 +167,9 @@ class JunkFilter:
         norm = normalize(raw)
         if self._allow is not None and self._allow.search(norm):
             return None
-        words = [w for w in norm.split() if any(ch.isalnum() for ch in w)]
-        if len(words) < c.min_words:
-            return "empty message" if not words else f"only {len(words)} word(s)"
+        words = _count_words(norm, c.min_words)
+        if words < c.min_words:
+            return "empty message" if not words else f"only {words} word(s)"
         polite = norm.replace("mohon maaf", "").replace("mohon tidak membalas", "")
         signals = set(_COMPLAINT.findall(polite))
         complaint = len(signals)
@@ -175,12 +177,30 @@ class JunkFilter:
         # "sedang cuti" is an auto-reply, unless a citizen asks for something with it
         if auto and not signals - {"saya", "kami", "warga"}:
             return f"auto-reply ('{auto.group(0)}')"
+        # Intake checks every message: each signal below is sought only when it can still
+        # change the outcome (a complaint's own words usually settle it first).
+        money = _MONEY.search(raw) is not None
         promo = {m.group(0) for m in self._promo.finditer(norm)}
-        promo_score = len(promo) + 2 * bool(_USSD.search(raw)) + bool(_MONEY.search(raw))
-        if promo_score - 2 * complaint >= c.promotion_score:
+        promo_score = len(promo) + money - 2 * complaint
+        if promo_score + 2 >= c.promotion_score and _USSD.search(raw):
+            promo_score += 2
+        if promo_score >= c.promotion_score:
             return f"operator promotion ({', '.join(sorted(promo)[:4])})"
         spam = {m.group(0) for m in self._spam.finditer(norm)}
-        spam_score = len(spam) + bool(_URL.search(raw)) + bool(_MONEY.search(raw))
-        if spam_score - 2 * complaint >= c.spam_score:
+        spam_score = len(spam) + money - 2 * complaint
+        if spam_score + 1 >= c.spam_score and _URL.search(raw):
+            spam_score += 1
+        if spam_score >= c.spam_score:
             return f"spam ({', '.join(sorted(spam)[:4])})"
         return None
+
+
+def _count_words(norm: str, enough: int) -> int:
+    """Words with a letter or digit in them, counted up to ``enough``."""
+    n = 0
+    for w in norm.split():
+        if n >= enough:
+            break
+        if _ALNUM.search(w):
+            n += 1
+    return n

@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -122,6 +123,13 @@ class ModelProcess:
             log.warning("model_process_failed", error=f"{type(exc).__name__}: {exc}"[:300])
             self._restart()
             return await asyncio.to_thread(self.router.route_many, texts)
+
+    async def cpu_time(self) -> float:
+        """The child's CPU seconds so far (what routing costs besides intake's own CPU)."""
+        if self._pool is None:
+            self.start()
+        assert self._pool is not None
+        return await asyncio.get_running_loop().run_in_executor(self._pool, time.process_time)
 
     def _restart(self) -> None:
         pool, self._pool, self._warm = self._pool, None, None

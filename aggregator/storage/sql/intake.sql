@@ -35,7 +35,7 @@ INSERT INTO complaints (id, source, channel, raw_item_id, reporter_id, title, co
                         location, occurred_on, submitted_at, status, duplicate_of, content_hash,
                         thread_keys, origin, flags, legacy_status, category_id,
                         route_category, route_agency, route_confidence, route_reasons,
-                        needs_triage)
+                        needs_triage, cluster_id)
 SELECT c.id, $1, c.channel, c.raw_item_id, c.reporter_id, c.title, c.content, c.classification,
        c.agency_id, $2, c.anonymous, c.confidential, c.location::jsonb, c.occurred_on,
        c.submitted_at, c.status::complaint_status, c.duplicate_of, c.content_hash,
@@ -43,16 +43,18 @@ SELECT c.id, $1, c.channel, c.raw_item_id, c.reporter_id, c.title, c.content, c.
        c.origin::jsonb,
        ARRAY(SELECT jsonb_array_elements_text(c.flags::jsonb)),
        c.legacy_status, c.category_id, c.route_category, c.route_agency, c.route_confidence,
-       ARRAY(SELECT jsonb_array_elements_text(c.route_reasons::jsonb)), c.needs_triage
+       ARRAY(SELECT jsonb_array_elements_text(c.route_reasons::jsonb)), c.needs_triage,
+       c.cluster_id
 FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::text[],
             $9::text[], $10::text[], $11::boolean[], $12::boolean[], $13::text[], $14::date[],
             $15::timestamptz[], $16::text[], $17::uuid[], $18::bytea[], $19::text[],
             $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[],
-            $26::real[], $27::text[], $28::boolean[])
+            $26::real[], $27::text[], $28::boolean[], $29::uuid[])
      AS c(id, channel, raw_item_id, reporter_id, title, content, classification, agency_id,
           anonymous, confidential, location, occurred_on, submitted_at, status, duplicate_of,
           content_hash, thread_keys, origin, flags, legacy_status, category_id,
-          route_category, route_agency, route_confidence, route_reasons, needs_triage);
+          route_category, route_agency, route_confidence, route_reasons, needs_triage,
+          cluster_id);
 
 -- name: insert_attachment
 INSERT INTO attachments (sha256, content_type, size, data)

@@ -1,21 +1,5 @@
 -- Routes, reply-or-new decisions, bursts, clusters and held junk (issue 14).
 
--- name: set_complaint_routes
--- The routes of complaints written before their batch's routing was back (intake writes the
--- rows while the model runs, then sets what it decided in one statement).
-UPDATE complaints AS c
-SET agency_id = r.agency_id,
-    route_category = r.route_category,
-    route_agency = r.route_agency,
-    route_confidence = r.route_confidence,
-    route_reasons = ARRAY(SELECT jsonb_array_elements_text(r.route_reasons::jsonb)),
-    needs_triage = r.needs_triage
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::real[], $6::text[],
-            $7::boolean[])
-     AS r(id, agency_id, route_category, route_agency, route_confidence, route_reasons,
-          needs_triage)
-WHERE c.id = r.id;
-
 -- name: find_complaint_for_followon
 -- What the reply-or-new decision reads of a reporter's open complaint.
 SELECT c.id, c.title, c.content, c.route_category, c.lapor_tracking_id,
@@ -44,22 +28,26 @@ SELECT phone_hash, id FROM (
                            'bukan_wewenang')
 ) t WHERE n <= 3 ORDER BY phone_hash, n;
 
--- name: find_open_clusters
--- Clusters still gathering: same category and place, last complaint inside the window.
-SELECT DISTINCT ON (k.category, k.place) cl.id, k.category, k.place
-FROM unnest($1::text[], $2::text[]) AS k(category, place)
-JOIN complaint_clusters cl ON cl.category = k.category AND cl.place = k.place
-WHERE cl.last_at > now() - make_interval(secs => $3)
-ORDER BY k.category, k.place, cl.last_at DESC;
-
--- name: insert_clusters
-INSERT INTO complaint_clusters (id, category, place)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]);
-
--- name: set_complaint_clusters
-UPDATE complaints AS c SET cluster_id = k.cluster_id
-FROM unnest($1::uuid[], $2::uuid[]) AS k(id, cluster_id)
-WHERE c.id = k.id;
+-- name: find_or_open_clusters
+-- The cluster of each (category, place) of a batch: the one still gathering (last complaint
+-- inside the window; the latest if several), else one opened with the id given. Run before
+-- the batch's complaints are written, so each is written once, with its cluster.
+WITH k AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[]) AS k(category, place, new_id)
+), found AS (
+    SELECT DISTINCT ON (k.category, k.place) cl.id, k.category, k.place
+    FROM k JOIN complaint_clusters cl ON cl.category = k.category AND cl.place = k.place
+    WHERE cl.last_at > now() - make_interval(secs => $4)
+    ORDER BY k.category, k.place, cl.last_at DESC
+), opened AS (
+    INSERT INTO complaint_clusters (id, category, place)
+    SELECT k.new_id, k.category, k.place FROM k
+    WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.category = k.category AND f.place = k.place)
+    RETURNING id, category, place
+)
+SELECT id, category, place FROM found
+UNION ALL
+SELECT id, category, place FROM opened;
 
 -- name: count_clusters
 UPDATE complaint_clusters AS cl
