@@ -183,3 +183,48 @@ async def test_retries_of_a_failed_message_are_not_a_loop(pool: asyncpg.Pool) ->
     assert "#1916490" in sms.sent[0][1].text
     rows = await _rows(pool)
     assert [r["state"] for r in rows] == ["failed"] * (1 + len(backoff)) + ["sent"], rows
+
+
+async def test_a_channel_down_for_every_attempt_falls_back(pool: asyncpg.Pool) -> None:
+    """The mail relay is unreachable through every attempt of the notify job: on the last
+    one the message fails (it is not left behind a dead job) and goes by SMS at once, the
+    queue's backoff having been the retries."""
+    clock = Clock(T0)
+    services = make_services(
+        pool,
+        clock,
+        notify={"merge_window_s": 0, "fallback_sources": {"sms": "sms", "email": "mail"}},
+        queue={"max_attempts": 3, "backoff_base_s": 1.0, "backoff_max_s": 1.0},
+        sources=[{"name": "mail", "kind": "maildir"}, {"name": "sms", "kind": "gammu"}],
+    )
+    mail, sms = RecordingSink(fail_times=100), RecordingSink()
+    cid = await add_complaint(
+        services,
+        source="mail",
+        tracking_id="1916491",
+        reporter=Reporter(email="warga@warga.test", phone="081300006666"),
+    )
+    async with pool.acquire() as conn:
+        await services.queue.enqueue(
+            conn, "notify", complaint_id=cid, payload={"event": "ack"}, dedup_key=f"ack:{cid}"
+        )
+    sinks = {"mail": mail, "sms": sms}
+    for _ in range(4):
+        await _drain(services, sinks)
+        clock.now += dt.timedelta(seconds=5)
+    assert len(mail.attempts) == 3 and mail.sent == []
+    assert [o.address for o, _m in sms.sent] == ["081300006666"]
+    rows = await _rows(pool)
+    assert [r["state"] for r in rows] == ["failed", "sent"], rows
+    assert rows[0]["detail"].startswith("channel unreachable through every attempt")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM jobs WHERE state = 'dead'") == 0
+        steps = [
+            r["data"]["step"]
+            for r in await conn.fetch(
+                "SELECT data FROM events WHERE complaint_id = $1"
+                " AND kind = 'notification_redelivery_planned'",
+                cid,
+            )
+        ]
+    assert steps == ["fallback"]  # the queue's backoff was the retries
