@@ -11,13 +11,13 @@ unassigned (agency ``""``), and our routing guess for it only adds to that agenc
 ``suggested``. An agency's days run from its own last disposition to the first substantive
 response after it; ``reassignments`` counts LAPOR!'s moves of the complaints it ended with.
 
-Per month and agency: received; followed up (any response, KemenPANRB's "ditindaklanjuti");
-real follow-up (a substantive response since the agency's disposition); done (``selesai``);
-answered and acknowledgement-only (every response boilerplate); closed at least once and
-reopened; closed without a real follow-up; SLA breaches; reassignments; suggested; and a
-histogram of working days from the disposition to the first real follow-up (bucket i: i
-working days; the last bucket: that many or more), from which medians and 90th percentiles
-over any span of months are exact.
+Per month and agency: received; followed up (a response of the agency's, KemenPANRB's
+"ditindaklanjuti"); real follow-up (a substantive response since the agency's disposition);
+done (``selesai``); answered and acknowledgement-only (every response since its disposition
+boilerplate); closed at least once and reopened; closed without a real follow-up; SLA
+breaches; reassignments; suggested; and a histogram of working days from the disposition
+to the first real follow-up (bucket i: i working days; the last bucket: that many or more),
+from which medians and 90th percentiles over any span of months are exact.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import asyncpg
 import structlog
 
 from aggregator.errors import TransientError
-from aggregator.followup.report import assignment
+from aggregator.followup.report import assignment, own_responses
 from aggregator.followup.sla import WorkingCalendar
 from aggregator.storage import dashboard as repo
 from aggregator.storage import followup as followup_repo
@@ -82,17 +82,22 @@ def aggregate(
     cal: WorkingCalendar,
     dispositions: Iterable[Any] = (),
     substantive: Iterable[Any] = (),
+    responses: Iterable[Any] = (),
 ) -> dict[str, MonthAgg]:
     """Per agency (LAPOR!'s last disposition; ``""`` when none) the month's figures.
-    ``dispositions`` and ``substantive`` are the complaints' LAPOR! dispositions and
-    substantive response times, each in time order (``report_dispositions`` and
-    ``report_substantive_times``)."""
+    ``dispositions``, ``substantive`` and ``responses`` are the complaints' LAPOR!
+    dispositions, substantive response times and responses with their labels, each in time
+    order (``report_dispositions``, ``report_substantive_times``,
+    ``report_response_times``)."""
     disp: dict[Any, list[Any]] = defaultdict(list)
     for d in dispositions:
         disp[d["complaint_id"]].append(d)
     real_at: dict[Any, list[dt.datetime]] = defaultdict(list)
     for f in substantive:
         real_at[f["complaint_id"]].append(f["at"])
+    said: dict[Any, list[Any]] = defaultdict(list)
+    for f in responses:
+        said[f["complaint_id"]].append(f)
     out: dict[str, MonthAgg] = defaultdict(MonthAgg)
     for r in rows:
         who = assignment(disp.get(r["id"], []))
@@ -103,10 +108,12 @@ def aggregate(
             out[r["agency_id"]].suggested += 1  # our routing guess, never LAPOR!'s decision
         a.received += 1
         a.reassignments += who.reassignments
-        if r["responses"]:
+        # Answered by this agency: its responses since LAPOR! gave it the complaint.
+        n, acks = own_responses(said.get(r["id"], []), who.since)
+        if n:
             a.followed_up += 1
             a.answered += 1
-            if r["ack_responses"] == r["responses"]:
+            if acks == n:
                 a.ack_only += 1
         # The agency's own real follow-up: the first substantive answer since LAPOR! gave
         # it the complaint (an earlier agency's answer is not this one's).
@@ -171,6 +178,7 @@ async def refresh_months(
                 cal,
                 await followup_repo.report_dispositions(conn, lo, hi),
                 await followup_repo.report_substantive_times(conn, lo, hi),
+                await followup_repo.report_response_times(conn, lo, hi),
             )
             await repo.replace_agency_months(
                 conn,

@@ -111,3 +111,43 @@ async def test_agency_page_statistics_follow_the_same_rule(pool) -> None:
         1,
         2.0,
     )
+
+
+async def test_an_agency_is_not_answered_by_the_one_before_it(pool) -> None:
+    """The kecamatan answers with boilerplate, then LAPOR! moves the complaint to PUPR,
+    which has not answered yet: PUPR is neither answered nor boilerplate-only for it."""
+    clock = Clock(wib(30))
+    services = make_services(pool, clock)
+    await add_complaint(services, tracking_id="502", created_at=wib(5), agency_id="47")
+    await apply_events(
+        services,
+        event("502", "disposed", wib(6), agency=KEC),
+        event("502", "status_changed", wib(6), status="terdisposisi", agency=KEC),
+        event(
+            "502",
+            "response_posted",
+            wib(7),
+            agency=KEC,
+            text="Terima kasih atas laporan Anda, akan kami tindaklanjuti.",
+        ),
+        event("502", "status_changed", wib(8), status="bukan_wewenang", agency=KEC),
+        event("502", "disposed", wib(12), agency=PUPR),
+        event("502", "status_changed", wib(12), status="terdisposisi", agency=PUPR),
+    )
+    async with pool.acquire() as conn:
+        labels = await conn.fetch("SELECT label::text FROM followups WHERE kind = 'response'")
+    assert [r["label"] for r in labels] == ["acknowledgement"]
+    await SlaLoop(services).run_once()
+    rows = {
+        r.agency_id: r
+        for r in await sla_report(pool, services.settings.sla, wib(1, 0), wib(31, 23))
+    }
+    pupr = rows["45"]
+    assert (pupr.complaints, pupr.answered, pupr.ack_only_share) == (1, 0, None)
+    assert await StatsLoop(services).run_once() > 0
+    async with pool.acquire() as conn:
+        monthly = await dashboard_repo.agency_monthly(
+            conn, dt.date(2027, 7, 1), dt.date(2027, 8, 1), None
+        )
+    by = {m["agency_id"]: m for m in monthly}
+    assert (by["45"]["received"], by["45"]["followed_up"], by["45"]["ack_only"]) == (1, 0, 0)

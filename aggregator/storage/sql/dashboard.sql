@@ -53,10 +53,6 @@ SELECT max(fetched_at) FROM lapor_agencies;
 -- the suggestion of a complaint LAPOR! never disposed.
 SELECT c.id, coalesce(c.agency_id, '') AS agency_id, c.agency_name, c.received_at,
        c.status::text AS status, c.closed_without_real_followup, c.reopen_count,
-       (SELECT count(*) FROM followups f WHERE f.complaint_id = c.id
-          AND f.kind = 'response') AS responses,
-       (SELECT count(*) FROM followups f WHERE f.complaint_id = c.id
-          AND f.kind = 'response' AND f.label = 'acknowledgement') AS ack_responses,
        (SELECT count(*) FROM sla_clocks s WHERE s.complaint_id = c.id
           AND s.breached_at IS NOT NULL) AS breaches,
        c.status = 'selesai' OR c.reopen_count > 0
