@@ -255,7 +255,9 @@ CREATE TABLE public.agency_monthly (
     closed_without_real_followup integer DEFAULT 0 NOT NULL,
     breaches integer DEFAULT 0 NOT NULL,
     days_hist integer[] DEFAULT '{}'::integer[] NOT NULL,
-    computed_at timestamp with time zone DEFAULT now() NOT NULL
+    computed_at timestamp with time zone DEFAULT now() NOT NULL,
+    reassignments integer DEFAULT 0 NOT NULL,
+    suggested integer DEFAULT 0 NOT NULL
 );
 
 CREATE TABLE public.api_tokens (

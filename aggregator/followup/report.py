@@ -6,9 +6,9 @@ until LAPOR! assigns it, it counts as unassigned and our suggestion is shown as 
 counts how often LAPOR! moved the agency's complaints elsewhere before them.
 
 Columns: complaints received in the period; median working days from assignment to the
-first substantive response; the share of answered complaints whose responses were all
-acknowledgements; SLA breaches; closures without a real follow-up; the reopen rate (of
-complaints closed at least once, those reopened).
+first substantive response; the share of answered complaints whose responses (the agency's
+own, since its disposition) were all acknowledgements; SLA breaches; closures without a real
+follow-up; the reopen rate (of complaints closed at least once, those reopened).
 """
 
 from __future__ import annotations
@@ -70,6 +70,13 @@ def assignment(dispositions: list[asyncpg.Record]) -> Assignment:
     return Assignment(str(last["agency_id"]), last["agency_name"], since, moves)
 
 
+def own_responses(responses: list[Any], since: dt.datetime | None) -> tuple[int, int]:
+    """(responses, acknowledgements among them) of the agency a complaint counts for: those
+    since its last disposition (all of them when LAPOR! never disposed the complaint)."""
+    own = [f for f in responses if since is None or f["at"] >= since]
+    return len(own), sum(1 for f in own if f["label"] == "acknowledgement")
+
+
 async def agency_rows(pool: asyncpg.Pool, cfg: SlaConfig, end: dt.datetime) -> list[dict[str, Any]]:
     """The last year's report as the dashboard's agency page shows it."""
     rows = await sla_report(pool, cfg, end - dt.timedelta(days=365), end)
@@ -91,6 +98,9 @@ async def sla_report(
         substantive: dict[Any, list[dt.datetime]] = defaultdict(list)
         for f in await repo.report_substantive_times(conn, start, end):
             substantive[f["complaint_id"]].append(f["at"])
+        responses: dict[Any, list[asyncpg.Record]] = defaultdict(list)
+        for f in await repo.report_response_times(conn, start, end):
+            responses[f["complaint_id"]].append(f)
     by_agency: dict[str, list[tuple[asyncpg.Record, Assignment]]] = defaultdict(list)
     names: dict[str, str] = {}
     suggested: dict[str, int] = defaultdict(int)
@@ -111,7 +121,8 @@ async def sla_report(
             after = [t for t in substantive.get(r["id"], []) if a.since and t >= a.since]
             if a.since and after:
                 days.append(cal.working_days_between(a.since, after[0]))
-        answered = [r for r in items if r["responses"] > 0]
+        own = {r["id"]: own_responses(responses.get(r["id"], []), a.since) for r, a in pairs}
+        answered = [r for r in items if own[r["id"]][0] > 0]
         closed = [r for r in items if r["ever_closed"] or r["reopen_count"] > 0]
         out.append(
             AgencyRow(
@@ -124,7 +135,7 @@ async def sla_report(
                 answered=len(answered),
                 ack_only_share=(
                     _ratio(
-                        sum(1 for r in answered if r["ack_responses"] == r["responses"]),
+                        sum(1 for r in answered if own[r["id"]][1] == own[r["id"]][0]),
                         len(answered),
                     )
                 ),

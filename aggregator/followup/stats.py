@@ -5,12 +5,19 @@ by a trigger: the statistics loop recomputes the recent months every pass (defau
 10 minutes) and every month once a day, into ``agency_monthly``. The dashboard reads only
 that table, so the agency page costs the same with a thousand complaints or a million.
 
-Per month and agency: received; followed up (any response, KemenPANRB's "ditindaklanjuti");
-real follow-up (a substantive response); done (``selesai``); answered and acknowledgement-only
-(every response boilerplate); closed at least once and reopened; closed without a real
-follow-up; SLA breaches; and a histogram of working days from assignment to the first real
-follow-up (bucket i: i working days; the last bucket: that many or more), from which medians
-and 90th percentiles over any span of months are exact.
+The agency is LAPOR!'s, as in ``satukanal report sla`` (``report.assignment``): a complaint
+counts for the agency LAPOR! last disposed it to; one LAPOR! never disposed counts as
+unassigned (agency ``""``), and our routing guess for it only adds to that agency's
+``suggested``. An agency's days run from its own last disposition to the first substantive
+response after it; ``reassignments`` counts LAPOR!'s moves of the complaints it ended with.
+
+Per month and agency: received; followed up (a response of the agency's, KemenPANRB's
+"ditindaklanjuti"); real follow-up (a substantive response since the agency's disposition);
+done (``selesai``); answered and acknowledgement-only (every response since its disposition
+boilerplate); closed at least once and reopened; closed without a real follow-up; SLA
+breaches; reassignments; suggested; and a histogram of working days from the disposition
+to the first real follow-up (bucket i: i working days; the last bucket: that many or more),
+from which medians and 90th percentiles over any span of months are exact.
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ import asyncpg
 import structlog
 
 from aggregator.errors import TransientError
+from aggregator.followup.report import assignment, own_responses
 from aggregator.followup.sla import WorkingCalendar
 from aggregator.storage import dashboard as repo
+from aggregator.storage import followup as followup_repo
 
 log = structlog.get_logger(__name__)
 
@@ -63,25 +72,59 @@ class MonthAgg:
     reopened: int = 0
     closed_without_real_followup: int = 0
     breaches: int = 0
+    reassignments: int = 0
+    suggested: int = 0
     days_hist: list[int] = field(default_factory=lambda: [0] * HIST_BUCKETS)
 
 
-def aggregate(rows: Iterable[Any], cal: WorkingCalendar) -> dict[str, MonthAgg]:
+def aggregate(
+    rows: Iterable[Any],
+    cal: WorkingCalendar,
+    dispositions: Iterable[Any] = (),
+    substantive: Iterable[Any] = (),
+    responses: Iterable[Any] = (),
+) -> dict[str, MonthAgg]:
+    """Per agency (LAPOR!'s last disposition; ``""`` when none) the month's figures.
+    ``dispositions``, ``substantive`` and ``responses`` are the complaints' LAPOR!
+    dispositions, substantive response times and responses with their labels, each in time
+    order (``report_dispositions``, ``report_substantive_times``,
+    ``report_response_times``)."""
+    disp: dict[Any, list[Any]] = defaultdict(list)
+    for d in dispositions:
+        disp[d["complaint_id"]].append(d)
+    real_at: dict[Any, list[dt.datetime]] = defaultdict(list)
+    for f in substantive:
+        real_at[f["complaint_id"]].append(f["at"])
+    said: dict[Any, list[Any]] = defaultdict(list)
+    for f in responses:
+        said[f["complaint_id"]].append(f)
     out: dict[str, MonthAgg] = defaultdict(MonthAgg)
     for r in rows:
-        a = out[r["agency_id"]]
-        if r["agency_name"]:
-            a.agency_name = r["agency_name"]
+        who = assignment(disp.get(r["id"], []))
+        a = out[who.agency_id]
+        if who.agency_name:
+            a.agency_name = who.agency_name
+        elif not who.agency_id and r["agency_id"]:
+            out[r["agency_id"]].suggested += 1  # our routing guess, never LAPOR!'s decision
         a.received += 1
-        if r["responses"]:
+        a.reassignments += who.reassignments
+        # Answered by this agency: its responses since LAPOR! gave it the complaint.
+        n, acks = own_responses(said.get(r["id"], []), who.since)
+        if n:
             a.followed_up += 1
             a.answered += 1
-            if r["ack_responses"] == r["responses"]:
+            if acks == n:
                 a.ack_only += 1
-        if r["first_real_followup_at"] is not None:
+        # The agency's own real follow-up: the first substantive answer since LAPOR! gave
+        # it the complaint (an earlier agency's answer is not this one's).
+        since = who.since
+        first_real = next(
+            (t for t in real_at.get(r["id"], []) if since is None or t >= since), None
+        )
+        if first_real is not None:
             a.real_followup += 1
-            if r["assigned_at"] is not None:
-                d = max(cal.working_days_between(r["assigned_at"], r["first_real_followup_at"]), 0)
+            if since is not None:
+                d = max(cal.working_days_between(since, first_real), 0)
                 a.days_hist[min(d, HIST_BUCKETS - 1)] += 1
         if r["status"] == "selesai":
             a.done += 1
@@ -128,10 +171,15 @@ async def refresh_months(
     while month <= last:
         nxt = add_months(month, 1)
         async with pool.acquire() as conn:
-            rows = await repo.agency_month_source(
-                conn, local_midnight(month, tz), local_midnight(nxt, tz)
+            lo, hi = local_midnight(month, tz), local_midnight(nxt, tz)
+            rows = await repo.agency_month_source(conn, lo, hi)
+            aggs = aggregate(
+                rows,
+                cal,
+                await followup_repo.report_dispositions(conn, lo, hi),
+                await followup_repo.report_substantive_times(conn, lo, hi),
+                await followup_repo.report_response_times(conn, lo, hi),
             )
-            aggs = aggregate(rows, cal)
             await repo.replace_agency_months(
                 conn,
                 month,
@@ -153,6 +201,8 @@ async def refresh_months(
                         a.breaches,
                         a.days_hist,
                         now,
+                        a.reassignments,
+                        a.suggested,
                     )
                     for agency, a in aggs.items()
                 ],

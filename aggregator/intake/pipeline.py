@@ -1193,6 +1193,14 @@ class Intake:
             phone, email = p.phone, p.email
         else:
             phone, email = p.reporter.phone, p.reporter.email
+            if p.channel.value == "email":
+                phone = None  # a number written in the mail's text proves nothing
+            if p.origin.get("reply_to_not_sender"):
+                # That address is the message's Reply-To, which anyone may write.
+                return None, (
+                    "balasan e-mail dengan alamat Reply-To yang bukan alamat pengirimnya "
+                    f"tidak dapat dicocokkan dengan pelapor pengaduan {tracking}"
+                )
         phone_h = self.crypto.match_hash("phone", phone_key(phone))
         email_h = self.crypto.match_hash("email", email)
         if (

@@ -10,7 +10,10 @@ costs credit and floods the log. Three guards, in this order:
   ``notify.identical_window_h``.
 
 A message a guard stops is recorded as ``skipped`` with the guard's reason and stays on the
-status page. Addresses are compared by keyed hash, never decrypted for it.
+status page. Addresses are compared by keyed hash, never decrypted for it. A redelivery
+(``notify/redeliver.py``) is not counted against the attempts it repeats: the default two
+retries of a failed e-mail would otherwise be cut as an identical-message loop, and the
+fallback to the reporter's other channel would never come.
 """
 
 from __future__ import annotations

@@ -127,11 +127,16 @@ class Notifier:
         if job.complaint_id is None:
             await self._standalone(job, event)
             return
+        last = self._last_attempt(job)
         if event == "flush":
-            await self.flush(job.complaint_id)
+            await self.flush(job.complaint_id, last_attempt=last)
             return
         if event == "redeliver":
-            await self.redeliver(job.complaint_id, uuid.UUID(str(job.payload["notification_id"])))
+            await self.redeliver(
+                job.complaint_id,
+                uuid.UUID(str(job.payload["notification_id"])),
+                last_attempt=last,
+            )
             return
         if event not in SINK_KIND and event != "deleted":
             raise PermanentError(f"unknown notify event {event!r}")
@@ -202,7 +207,13 @@ class Notifier:
                     await self._schedule_flush(conn, target, window)
                 return
         for target in targets:
-            await self.flush(target)
+            await self.flush(target, last_attempt=last)
+
+    def _last_attempt(self, job: Job) -> bool:
+        """Whether the queue makes this job dead if this attempt fails: out of attempts
+        (``fail_job``). Its other rule, age, is not followed: with a backoff capped at
+        ``backoff_max_s`` a notify job runs out of attempts within hours, long before."""
+        return job.attempts >= self.settings.queue.max_attempts
 
     async def _schedule_flush(
         self, conn: asyncpg.Connection, complaint_id: uuid.UUID, window: float
@@ -313,8 +324,10 @@ class Notifier:
 
     # -- sending ---------------------------------------------------------------------------------
 
-    async def flush(self, complaint_id: uuid.UUID) -> int:
-        """Send every pending notification of a complaint; returns messages sent."""
+    async def flush(self, complaint_id: uuid.UUID, *, last_attempt: bool = False) -> int:
+        """Send every pending notification of a complaint; returns messages sent.
+        ``last_attempt``: the job's last, so a channel still unreachable fails the message
+        (and the redelivery policy falls back) instead of leaving it with a dead job."""
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 await repo.lock_complaint(conn, complaint_id)
@@ -335,11 +348,13 @@ class Notifier:
             # under the same id, and the sink recognises it.
             sent = 0
             for head, rows in batches.items():
-                await self._send(conn, c, head, rows)
+                await self._send(conn, c, head, rows, last_attempt=last_attempt)
                 sent += 1
             return sent
 
-    async def redeliver(self, complaint_id: uuid.UUID, failed_id: uuid.UUID) -> None:
+    async def redeliver(
+        self, complaint_id: uuid.UUID, failed_id: uuid.UUID, *, last_attempt: bool = False
+    ) -> None:
         """Send a failed notification again, as ``redeliver.schedule`` planned."""
         async with self.pool.acquire() as conn:
             async with conn.transaction():
@@ -375,7 +390,13 @@ class Notifier:
                 if await drepo.redelivery_state(conn, f"redeliver:{failed_id}") != "queued":
                     return  # done before (a redelivered job)
             await self._send(
-                conn, c, new_id, [{"items": items}], channel=step.channel, source=step.source
+                conn,
+                c,
+                new_id,
+                [{"items": items}],
+                channel=step.channel,
+                source=step.source,
+                last_attempt=last_attempt,
             )
 
     async def _send(
@@ -387,6 +408,7 @@ class Notifier:
         *,
         channel: str | None = None,
         source: str | None = None,
+        last_attempt: bool = False,
     ) -> None:
         # In the order the events were enqueued (jobs of one burst run concurrently).
         stored = sorted((i for r in rows for i in r["items"]), key=lambda i: i.get("seq", 0))
@@ -475,15 +497,22 @@ class Notifier:
                     state, detail = "failed", f"sink refused: {exc}"[:500]
                     await record.failed(self.pool, "sink", source, self._now(), detail)
                 except Exception as exc:
-                    if isinstance(exc, TransientError | AuthError | ConfigError) and not isinstance(
-                        exc, InDoubtError
-                    ):
+                    not_sent = isinstance(
+                        exc, TransientError | AuthError | ConfigError
+                    ) and not isinstance(exc, InDoubtError)
+                    if not_sent:
                         # Certainly not sent (refused before it left): a retry may send.
                         await drepo.clear_send(conn, head)
                     await record.failed(
                         self.pool, "sink", source, self._now(), f"{type(exc).__name__}: {exc}"
                     )
-                    raise
+                    if not (not_sent and last_attempt):
+                        raise
+                    # Unreachable through every attempt the queue allows: the message failed
+                    # here, and the redelivery policy sends it on the reporter's other
+                    # channel rather than leave it behind a dead job.
+                    state = "failed"
+                    detail = f"{redeliver.UNREACHABLE}: {type(exc).__name__}: {exc}"[:500]
                 else:
                     await record.succeeded(self.pool, "sink", source, self._now(), 1)
                     external_id, detail = result.external_id, result.detail

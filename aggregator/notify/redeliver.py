@@ -13,6 +13,10 @@ The policy (``[notify]``):
 - ``fallback = "other_channel"``: then once by e-mail for an SMS, by SMS for an e-mail,
   through the source named in ``fallback_sources``, when the reporter gave that address.
 
+A message whose channel stayed unreachable through every attempt of its notify job (the
+queue's own backoff, ``queue.max_attempts``) fails with ``UNREACHABLE``: it has
+been retried already, so it goes straight to the fallback.
+
 The chain never turns back: a fallback that fails again ends it.
 """
 
@@ -48,8 +52,15 @@ class Step:
     reason: str  # "retry" | "fallback"
 
 
+UNREACHABLE = "channel unreachable through every attempt of the job"
+
+
 def permanent(detail: str | None) -> bool:
     return bool(_PERMANENT.search(detail or ""))
+
+
+def retried_already(detail: str | None) -> bool:
+    return (detail or "").startswith(UNREACHABLE)
 
 
 def next_step(
@@ -63,7 +74,11 @@ def next_step(
     if any(str(r["channel"]) != channel for r in chain[1:]):
         return None  # already fell back once: no ping-pong between channels
     tries = len(chain)
-    if not permanent(last["detail"]) and tries <= len(cfg.retry_backoff_s):
+    if (
+        not permanent(last["detail"])
+        and not retried_already(last["detail"])
+        and tries <= len(cfg.retry_backoff_s)
+    ):
         return Step(channel, str(last["source"]), float(cfg.retry_backoff_s[tries - 1]), "retry")
     other = OTHER_CHANNEL.get(channel)
     if cfg.fallback == "other_channel" and other is not None and has_address.get(other):

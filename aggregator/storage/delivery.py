@@ -50,7 +50,8 @@ async def recent_to_address(
     identical_since: dt.datetime,
     excluding: uuid.UUID,
 ) -> tuple[int, int]:
-    """(hand-overs to the address since ``since``, of the same text since ``identical_since``)."""
+    """(hand-overs to the address since ``since``, of the same text since ``identical_since``),
+    leaving out ``excluding`` and the failed attempts it redelivers."""
     row = await conn.fetchrow(
         q("count_recent_to_address"), address_hash, since, body_hash, identical_since, excluding
     )

@@ -230,6 +230,12 @@ async def report_substantive_times(
     return list(await conn.fetch(q("report_substantive_times"), start, end))
 
 
+async def report_response_times(
+    conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
+) -> list[asyncpg.Record]:
+    return list(await conn.fetch(q("report_response_times"), start, end))
+
+
 async def undelivered(
     conn: asyncpg.Connection, since: dt.datetime, sources: Sequence[str], limit: int
 ) -> list[asyncpg.Record]:

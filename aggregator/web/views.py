@@ -69,6 +69,8 @@ SORT_KEYS = (
     "closed_wo",
     "reopen_rate",
     "breaches",
+    "reassignments",
+    "suggested",
 )
 
 
@@ -249,6 +251,8 @@ def _scorecard(
                 "reopened",
                 "closed_without_real_followup",
                 "breaches",
+                "reassignments",
+                "suggested",
             )
         }
         name = names.get(agency) or next(
@@ -420,6 +424,8 @@ AGENCY_CSV = (
     "closed_wo",
     "reopen_rate",
     "breaches",
+    "reassignments",
+    "suggested",
 )
 
 
@@ -442,6 +448,8 @@ async def agencies_csv(request: web.Request) -> web.Response:
             "ditutup_tanpa_tl_nyata",
             "tingkat_dibuka_kembali",
             "pelanggaran_tenggat",
+            "dipindahkan_lapor",
+            "usulan_rute_belum_didisposisi",
         ],
         (
             [r[k] if not isinstance(r[k], float) else round(r[k], 3) for k in AGENCY_CSV]

@@ -443,10 +443,17 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
             # Intake makes it a reply when these name a known complaint's thread (the
             # citizen's own original, a staff member's manual answer), else a complaint.
             "maybe_reply_thread": bool(refs),
+            # The reporter's address below is Reply-To's, not the sender's: if intake finds
+            # this is a reply, that address proves nothing about who sent it.
+            **({"reply_to_not_sender": True} if _other_reply_to(reply_to, sender) else {}),
         },
         flags=tuple(dict.fromkeys(flags)),
         notes=tuple(notes),
     )
+
+
+def _other_reply_to(reply_to: str | None, sender: str | None) -> bool:
+    return bool(reply_to) and (reply_to or "").lower() != (sender or "").lower()
 
 
 def _body_text(walk: _Walk) -> str:
@@ -516,14 +523,15 @@ def _reply(
     elif _NO.match(fresh):
         resolved = False
     collected = _attachments(walk, options, strip_exif=False)
-    _, reply_to = _address(msg.get("Reply-To"))
+    # Who sent it, not where to answer: a reply is matched to its reporter by this address,
+    # and anyone may put the reporter's address in Reply-To.
     return ReplyDraft(
         channel=Channel.EMAIL,
         text=fresh,
         sent_at=sent_at,
         tracking_id=tag.group(1) if tag else None,
         in_reply_to=tuple(dict.fromkeys(refs)),
-        email=reply_to or sender,
+        email=sender,
         resolved=resolved,
         attachments=tuple(collected.attachments),
     )

@@ -169,6 +169,21 @@ class SmtpSink:
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             reasons = "; ".join(f"{r.code} {mask_addresses(r.message)}" for r in exc.recipients)
+            if exc.recipients and all(400 <= r.code < 500 for r in exc.recipients):
+                # "Try later" (a full mailbox, greylisting): this attempt failed, the message
+                # was not taken; the notifier's redelivery policy waits and tries again, then
+                # the reporter's other channel. Not a job retry: that would never fall back.
+                log.info(
+                    "email_deferred_by_server",
+                    source=self.source,
+                    notification_id=message.notification_id,
+                    code=exc.recipients[0].code,
+                )
+                return SendResult(
+                    external_id=None,
+                    delivered=False,
+                    detail=f"the citizen's server deferred it: {reasons}"[:400],
+                )
             raise PermanentError(
                 f"the citizen's address was refused: {reasons}"[:400],
                 details=[str(r) for r in exc.recipients],

@@ -59,6 +59,9 @@ async def login(
     assert resp.status == 303
 
 
+NAMES = {"45": "Dinas PUPR", "46": "Dinas Perhubungan"}
+
+
 async def seed(pool: asyncpg.Pool, services: Any) -> dict[str, Any]:
     """Two agencies' complaints over two months, with follow-ups, a clock and a reporter."""
     ids: dict[str, Any] = {}
@@ -143,6 +146,24 @@ async def seed(pool: asyncpg.Pool, services: Any) -> dict[str, Any]:
         await conn.execute(
             "UPDATE sla_clocks SET met_at = $2 WHERE complaint_id = $1", ids["pupr1"], NOW
         )
+        # LAPOR!'s dispositions: an agency's figures count from these, never from our
+        # routing (issue 12, item 6). pupr2 went to Dishub first, then was moved to PUPR.
+        for n, (tid, at, agency) in enumerate(
+            (
+                ("1916449", NOW - dt.timedelta(days=4), "45"),
+                ("1916450", NOW - dt.timedelta(days=40), "46"),
+                ("1916450", NOW - dt.timedelta(days=39, hours=12), "45"),
+                ("1916451", NOW - dt.timedelta(days=2), "46"),
+            )
+        ):
+            await conn.execute(
+                "INSERT INTO lapor_events (event_id, tracking_id, type, at, body, applied)"
+                " VALUES ($1, $2, 'disposed', $3, $4, true)",
+                f"disp-{n}",
+                tid,
+                at,
+                {"agency": {"id": agency, "name": NAMES[agency]}},
+            )
         for cid, at, label in (
             (ids["pupr1"], NOW - dt.timedelta(days=3), "acknowledgement"),
             (ids["pupr1"], NOW - dt.timedelta(days=2), "substantive"),
@@ -323,6 +344,10 @@ async def test_agency_page_names_medians_and_sorting(client: TestClient, pool: a
     # complaints had boilerplate only in one case → 50%.
     assert pupr[2:8] == ["2", "2", "1", "1", "2.0", "2.0"]
     assert pupr[8] == "0.5"
+    # pupr2 was moved from Dishub to PUPR once; nothing is only our suggestion.
+    assert pupr[12:14] == ["1", "0"]
+    dishub = next(r for r in rows if r[0] == "46")
+    assert dishub[2] == "1" and dishub[12:14] == ["0", "0"]
     fewest_first = await (await client.get("/dasbor/opd?urut=received&arah=naik")).text()
     assert fewest_first.index("Perhubungan") < fewest_first.index("Dinas Pekerjaan Umum")
     assert 'aria-sort="ascending"' in fewest_first

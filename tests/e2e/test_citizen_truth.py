@@ -8,7 +8,11 @@ only the reporter speaks for the report.
   still reaches that phone once;
 - a stranger answers the SMS report by Tracking ID (``LAPOR <id> SUDAH …``) and another
   forges an e-mail reply (``[LAPOR! #id] SUDAH``): both are held unverified, nothing reaches
-  LAPOR!, nothing resolves; the reporters' own replies on both channels do reach it.
+  LAPOR!, nothing resolves; the reporters' own replies on both channels do reach it;
+- a failed delivery with fallback: a citizen whose mail server answers "450 4.2.2 mailbox
+  full" to every attempt (the real Postfix, a recipient restriction) gives a phone number in
+  the complaint; the acknowledgement is tried by e-mail, again after each backoff, then sent
+  once by SMS through gammu-smsd, and LAPOR! received the complaint once.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 
 from tests.e2e.test_followup_loop import (
     cli,
@@ -45,10 +51,62 @@ COMPLAINT = (
 )
 KEC = {"id": "60", "name": "Kecamatan Jekan Raya"}
 PUPR = {"id": "45", "name": "Dinas Pekerjaan Umum dan Penataan Ruang"}
+FULL_PHONE, FULL_E164 = "081355550005", "+6281355550005"
+RETRY_BACKOFF_S = (1.0, 1.0)
 ANSWER = (
     "Petugas UPT PJU telah mengganti 6 lampu di Jl. Rajawali km 4 pada 2 Desember "
     "2026, kini menyala kembali."
 )
+
+
+class FullMailboxPostfix(Postfix):
+    """The tests' Postfix, plus one recipient it always answers "try later" (450 4.2.2), as
+    a real server does for a mailbox over quota."""
+
+    full: str = ""
+
+    def _postfix(self, *args: str) -> None:
+        if args == ("check",):  # main.cf is written, the server not started yet
+            cfg = self.root / "etc"
+            (cfg / "full").write_text(
+                f"/^{re.escape(self.full)}$/ 450 4.2.2 mailbox {self.full} is full\n"
+            )
+            main = (cfg / "main.cf").read_text()
+            (cfg / "main.cf").write_text(
+                main.replace(
+                    "smtpd_recipient_restrictions = permit_mynetworks, reject",
+                    f"smtpd_recipient_restrictions = check_recipient_access regexp:{cfg}/full,"
+                    " permit_mynetworks, reject",
+                )
+            )
+        super()._postfix(*args)
+
+
+@pytest.fixture(scope="module")
+def full_postfix(mail_tmp: Path, dovecot: Dovecot) -> Iterator[FullMailboxPostfix]:
+    server = FullMailboxPostfix(mail_tmp / "postfix-full", lmtp_port=dovecot.lmtp_port)
+    server.full = dovecot.fresh_mailbox()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def config_with_fallback(path: Path) -> Path:
+    """The end-to-end configuration, with redelivery: two retries a second apart on the
+    same channel, then the reporter's other channel through the named sources."""
+    text = path.read_text()
+    backoff = ", ".join(str(s) for s in RETRY_BACKOFF_S)
+    path.write_text(
+        text.replace(
+            "[notify]\n",
+            f"[notify]\nretry_backoff_s = [{backoff}]\n"
+            'fallback_sources = { sms = "sms-gammu", email = "email-kota" }\n',
+            1,
+        )
+    )
+    return path
 
 
 async def sms_to(smsd: Smsd, number: str) -> list[str]:
@@ -92,15 +150,18 @@ async def test_burst_duplicate_and_forged_replies(
     db_dsn: str,
     pool: asyncpg.Pool,
     dovecot: Dovecot,
-    postfix: Postfix,
+    full_postfix: FullMailboxPostfix,
     smsd: Smsd,
 ) -> None:
+    postfix: Postfix = full_postfix
     intake_box = dovecot.fresh_mailbox()
     citizen, mallory = dovecot.fresh_mailbox(), dovecot.fresh_mailbox()
     log_path = tmp_path / "daemon.log"
     cfg, _base, daemon = await launch(
         log_path,
-        lambda port: write_config(tmp_path, db_dsn, port, dovecot, postfix, intake_box, smsd),
+        lambda port: config_with_fallback(
+            write_config(tmp_path, db_dsn, port, dovecot, postfix, intake_box, smsd)
+        ),
     )
     proc: asyncio.subprocess.Process | None = daemon
     try:
@@ -230,6 +291,9 @@ async def test_burst_duplicate_and_forged_replies(
             assert await mails_to(dovecot, mallory) == []
             assert len(await mails_to(dovecot, citizen)) == 1  # the ack; no forged echo
 
+            # ---- a failed delivery with fallback: the mailbox is full, the phone is not ------
+            await fallback_to_sms(http, sandbox, pool, dovecot, full_postfix, smsd, intake_box)
+
         rc = await stop_daemon(daemon, check=False)
         assert rc == 0, log_tail(log_path)
         proc = None
@@ -249,7 +313,86 @@ async def test_burst_duplicate_and_forged_replies(
             print(f"daemon exit code {rc}; log tail:\n{log_tail(log_path)}")
 
 
+async def fallback_to_sms(
+    http: aiohttp.ClientSession,
+    sandbox: str,
+    pool: asyncpg.Pool,
+    dovecot: Dovecot,
+    postfix: FullMailboxPostfix,
+    smsd: Smsd,
+    intake_box: str,
+) -> None:
+    text = (
+        "Pohon tumbang menutup separuh Jl. Diponegoro depan SDN 4 sejak subuh, belum ada "
+        f"petugas. Bisa hubungi saya di HP {FULL_PHONE[:4]}-{FULL_PHONE[4:8]}-{FULL_PHONE[8:]}."
+    )
+    complaint = EmailMessage()
+    complaint["From"] = f"Yanti <{postfix.full}>"
+    complaint["To"] = intake_box
+    complaint["Subject"] = "Pohon tumbang di Jl. Diponegoro"
+    complaint["Message-ID"] = "<aduan-pohon-1@warga.test>"
+    complaint.set_content(text)
+    await asyncio.to_thread(postfix.send, postfix.full, [intake_box], complaint.as_bytes())
+
+    async def pushed() -> asyncpg.Record | None:
+        async with pool.acquire() as conn:
+            row: asyncpg.Record | None = await conn.fetchrow(
+                "SELECT id, lapor_tracking_id FROM complaints WHERE thread_keys @> $1::text[]"
+                " AND lapor_tracking_id IS NOT NULL",
+                ["<aduan-pohon-1@warga.test>"],
+            )
+        return row
+
+    row = await wait_for(pushed, "the tree complaint pushed to LAPOR!")
+    cid, tid = row["id"], row["lapor_tracking_id"]
+    sms = await wait_for(lambda: _n(sms_to(smsd, FULL_E164), 1), "the acknowledgement by SMS")
+    await asyncio.sleep(2)  # a second copy on either channel would be on its way by now
+    # The citizen: one SMS with the Tracking ID; nothing by e-mail (the server never took it).
+    assert await sms_to(smsd, FULL_E164) == sms
+    assert f"#{tid}" in sms[0] and f"LAPOR {tid}" in sms[0], sms
+    assert await mails_to(dovecot, postfix.full) == []
+    async with pool.acquire() as conn:
+        notes = await conn.fetch(
+            "SELECT id, retry_of, channel, state::text AS state, detail, sending_at"
+            " FROM notifications WHERE complaint_id = $1 ORDER BY redelivery_no",
+            cid,
+        )
+        planned = await conn.fetch(
+            "SELECT data FROM events WHERE complaint_id = $1"
+            " AND kind = 'notification_redelivery_planned' ORDER BY id",
+            cid,
+        )
+    # Tried by e-mail, again after each backoff, then once by SMS.
+    attempts = 1 + len(RETRY_BACKOFF_S)
+    assert [(n["channel"], n["state"]) for n in notes][:attempts] == [
+        ("email", "failed")
+    ] * attempts
+    assert [n["channel"] for n in notes] == ["email"] * attempts + ["sms"], notes
+    assert notes[-1]["state"] in ("sent", "delivered"), notes[-1]
+    assert notes[-1]["retry_of"] == notes[attempts - 1]["id"]
+    for n in notes[:attempts]:
+        assert n["detail"].startswith("the citizen's server deferred it: 450 4.2.2"), n["detail"]
+        assert postfix.full not in n["detail"]
+    for before, after, wait in zip(
+        notes[: attempts - 1], notes[1:attempts], RETRY_BACKOFF_S, strict=True
+    ):
+        assert after["retry_of"] == before["id"]
+        assert (after["sending_at"] - before["sending_at"]).total_seconds() >= wait
+    steps = [(d["channel"], d["step"]) for d in (_json(p["data"]) for p in planned)]
+    assert steps == [("email", "retry")] * len(RETRY_BACKOFF_S) + [("sms", "fallback")]
+    # LAPOR! received the complaint once, and nothing of the delivery trouble.
+    async with http.get(f"{sandbox}/_sandbox/reports") as r:
+        reports = [x for x in (await r.json())["items"] if "Pohon tumbang" in str(x)]
+    assert len(reports) == 1 and str(reports[0].get("tracking_id")) == tid, reports
+    async with http.get(f"{sandbox}/_sandbox/replies") as r:
+        assert [x for x in (await r.json())["items"] if x["tracking_id"] == tid] == []
+
+
 async def _n(coro: Any, n: int) -> Any:
     items = await coro
     assert len(items) <= n, ("more messages than expected", items)
     return items if len(items) == n else None
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

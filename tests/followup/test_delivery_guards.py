@@ -13,7 +13,9 @@ import asyncpg
 from aggregator.notify.guard import sms_address_problem
 from aggregator.notify.handler import make_notify_handler
 from aggregator.queue import Worker
+from connectors.base import Origin, OutboundMessage, SendResult
 from schemas.complaint import Reporter
+from schemas.config import NotifyConfig
 
 from .helpers import Clock, RecordingSink, add_complaint, make_services
 
@@ -130,3 +132,99 @@ async def test_complaint_notifications_count_against_the_same_limit(pool: asyncp
             )
         ]
     assert ("notification_held", "rate limit") in events
+
+
+class FullMailbox:
+    """A mail relay that answers every attempt "450 4.2.2 mailbox full", as the SMTP sink
+    reports it: this attempt failed, waiting may cure it."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+
+    async def send(self, origin: Origin, message: OutboundMessage) -> SendResult:
+        self.attempts.append(message.text)
+        return SendResult(delivered=False, detail="the citizen's server deferred it: 450 4.2.2")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_retries_of_a_failed_message_are_not_a_loop(pool: asyncpg.Pool) -> None:
+    """The default policy (two retries) against the default loop guard (the same text at
+    most twice): the retries are the same message again, not an auto-responder, so the
+    third attempt is made and the fallback by SMS follows."""
+    clock = Clock(T0)
+    backoff = NotifyConfig().retry_backoff_s
+    assert len(backoff) >= NotifyConfig().identical_limit  # the case that used to be cut
+    services = make_services(
+        pool,
+        clock,
+        notify={"merge_window_s": 0, "fallback_sources": {"sms": "sms", "email": "mail"}},
+        sources=[{"name": "mail", "kind": "maildir"}, {"name": "sms", "kind": "gammu"}],
+    )
+    mail, sms = FullMailbox(), RecordingSink()
+    cid = await add_complaint(
+        services,
+        source="mail",
+        tracking_id="1916490",
+        reporter=Reporter(email="penuh@warga.test", phone="081300005555"),
+    )
+    async with pool.acquire() as conn:
+        await services.queue.enqueue(
+            conn, "notify", complaint_id=cid, payload={"event": "ack"}, dedup_key=f"ack:{cid}"
+        )
+    sinks = {"mail": mail, "sms": sms}
+    await _drain(services, sinks)
+    for wait in backoff:
+        clock.now += dt.timedelta(seconds=wait + 1)
+        await _drain(services, sinks)
+    assert len(mail.attempts) == 1 + len(backoff) and len(set(mail.attempts)) == 1
+    assert [o.address for o, _m in sms.sent] == ["081300005555"]
+    assert "#1916490" in sms.sent[0][1].text
+    rows = await _rows(pool)
+    assert [r["state"] for r in rows] == ["failed"] * (1 + len(backoff)) + ["sent"], rows
+
+
+async def test_a_channel_down_for_every_attempt_falls_back(pool: asyncpg.Pool) -> None:
+    """The mail relay is unreachable through every attempt of the notify job: on the last
+    one the message fails (it is not left behind a dead job) and goes by SMS at once, the
+    queue's backoff having been the retries."""
+    clock = Clock(T0)
+    services = make_services(
+        pool,
+        clock,
+        notify={"merge_window_s": 0, "fallback_sources": {"sms": "sms", "email": "mail"}},
+        queue={"max_attempts": 3, "backoff_base_s": 1.0, "backoff_max_s": 1.0},
+        sources=[{"name": "mail", "kind": "maildir"}, {"name": "sms", "kind": "gammu"}],
+    )
+    mail, sms = RecordingSink(fail_times=100), RecordingSink()
+    cid = await add_complaint(
+        services,
+        source="mail",
+        tracking_id="1916491",
+        reporter=Reporter(email="warga@warga.test", phone="081300006666"),
+    )
+    async with pool.acquire() as conn:
+        await services.queue.enqueue(
+            conn, "notify", complaint_id=cid, payload={"event": "ack"}, dedup_key=f"ack:{cid}"
+        )
+    sinks = {"mail": mail, "sms": sms}
+    for _ in range(4):
+        await _drain(services, sinks)
+        clock.now += dt.timedelta(seconds=5)
+    assert len(mail.attempts) == 3 and mail.sent == []
+    assert [o.address for o, _m in sms.sent] == ["081300006666"]
+    rows = await _rows(pool)
+    assert [r["state"] for r in rows] == ["failed", "sent"], rows
+    assert rows[0]["detail"].startswith("channel unreachable through every attempt")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM jobs WHERE state = 'dead'") == 0
+        steps = [
+            r["data"]["step"]
+            for r in await conn.fetch(
+                "SELECT data FROM events WHERE complaint_id = $1"
+                " AND kind = 'notification_redelivery_planned'",
+                cid,
+            )
+        ]
+    assert steps == ["fallback"]  # the queue's backoff was the retries

@@ -48,14 +48,11 @@ SELECT max(fetched_at) FROM lapor_agencies;
 
 -- name: agency_monthly_source
 -- One row per complaint received in [$1, $2): what the agency statistics are made of.
-SELECT coalesce(c.agency_id, '') AS agency_id, c.agency_name, c.received_at,
+-- ``agency_id`` is the complaint's row (our routing guess until LAPOR! disposes it): the
+-- statistics attribute by LAPOR!'s dispositions (report_dispositions) and use it only as
+-- the suggestion of a complaint LAPOR! never disposed.
+SELECT c.id, coalesce(c.agency_id, '') AS agency_id, c.agency_name, c.received_at,
        c.status::text AS status, c.closed_without_real_followup, c.reopen_count,
-       coalesce(fr.started_at, c.lapor_created_at) AS assigned_at,
-       c.first_real_followup_at,
-       (SELECT count(*) FROM followups f WHERE f.complaint_id = c.id
-          AND f.kind = 'response') AS responses,
-       (SELECT count(*) FROM followups f WHERE f.complaint_id = c.id
-          AND f.kind = 'response' AND f.label = 'acknowledgement') AS ack_responses,
        (SELECT count(*) FROM sla_clocks s WHERE s.complaint_id = c.id
           AND s.breached_at IS NOT NULL) AS breaches,
        c.status = 'selesai' OR c.reopen_count > 0
@@ -63,7 +60,6 @@ SELECT coalesce(c.agency_id, '') AS agency_id, c.agency_name, c.received_at,
                     AND e.type = 'status_changed' AND e.body ->> 'status' = 'selesai')
          AS ever_closed
 FROM complaints c
-LEFT JOIN sla_clocks fr ON fr.complaint_id = c.id AND fr.clock = 'first_response'
 WHERE c.received_at >= $1 AND c.received_at < $2
   AND c.status NOT IN ('duplicate', 'history');
 
@@ -73,8 +69,9 @@ DELETE FROM agency_monthly WHERE month >= $1 AND month < $2;
 -- name: insert_agency_month
 INSERT INTO agency_monthly (month, agency_id, agency_name, received, followed_up, real_followup,
                             done, answered, ack_only, closed_ever, reopened,
-                            closed_without_real_followup, breaches, days_hist, computed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
+                            closed_without_real_followup, breaches, days_hist, computed_at,
+                            reassignments, suggested)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17);
 
 -- name: complaint_months
 -- The first day (UTC) of the oldest complaint's month, to recompute every month.
@@ -83,7 +80,8 @@ SELECT min(received_at) FROM complaints;
 -- name: list_agency_monthly
 SELECT m.month, m.agency_id, coalesce(a.name, m.agency_name) AS agency_name, m.received,
        m.followed_up, m.real_followup, m.done, m.answered, m.ack_only, m.closed_ever,
-       m.reopened, m.closed_without_real_followup, m.breaches, m.days_hist, m.computed_at
+       m.reopened, m.closed_without_real_followup, m.breaches, m.days_hist, m.computed_at,
+       m.reassignments, m.suggested
 FROM agency_monthly m LEFT JOIN lapor_agencies a ON a.id = m.agency_id
 WHERE m.month >= $1 AND m.month < $2 AND ($3::text[] IS NULL OR m.agency_id = ANY($3))
 ORDER BY m.month, m.agency_id;

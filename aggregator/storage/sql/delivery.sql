@@ -19,11 +19,20 @@ WHERE merged_into = $1 AND state = 'queued';
 
 -- name: count_recent_to_address
 -- Hand-overs to one address since $2, and how many of them carried the text whose keyed
--- hash is $3 since $4.
+-- hash is $3 since $4. The message $5 and the attempts it redelivers are not counted: a
+-- retry after a failure is the same message again, not an auto-reply loop.
+WITH RECURSIVE own AS (
+    SELECT id, retry_of, 0 AS depth FROM notifications WHERE id = $5
+    UNION ALL
+    SELECT n.id, n.retry_of, o.depth + 1
+    FROM notifications n JOIN own o ON n.id = o.retry_of
+    WHERE o.depth < 20
+)
 SELECT count(*) FILTER (WHERE sending_at >= $2) AS recent,
        count(*) FILTER (WHERE body_hash = $3 AND sending_at >= $4) AS identical
 FROM notifications
 WHERE address_hash = $1 AND sending_at >= least($2, $4) AND id <> $5
+  AND id NOT IN (SELECT id FROM own)
   AND state IN ('sent', 'delivered', 'failed');
 
 -- name: get_notification_for_redelivery

@@ -21,3 +21,14 @@ WHERE c.received_at >= $1 AND c.received_at < $2
   AND c.status NOT IN ('duplicate', 'history')
   AND f.label IN ('substantive', 'substantive_with_evidence')
 ORDER BY f.complaint_id, f.at;
+
+-- name: report_response_times
+-- Every agency response of the covered complaints with its label, in order: an agency is
+-- answered (and boilerplate-only) by the responses since its own (last) disposition, not
+-- by those of an agency LAPOR! moved the complaint away from.
+SELECT f.complaint_id, f.at, f.label::text AS label
+FROM followups f JOIN complaints c ON c.id = f.complaint_id
+WHERE c.received_at >= $1 AND c.received_at < $2
+  AND c.status NOT IN ('duplicate', 'history')
+  AND f.kind = 'response'
+ORDER BY f.complaint_id, f.at;
