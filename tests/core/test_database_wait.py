@@ -53,8 +53,14 @@ async def test_the_daemon_waits_for_a_database_that_comes_up_late(tmp_path: Path
             stderr=subprocess.STDOUT,
             env=ENV,
         )
-    # PostgreSQL "starts" four seconds later: a forwarder on the configured port.
-    await asyncio.sleep(4)
+    # PostgreSQL "starts" once the daemon has found it missing and said so: a forwarder on
+    # the configured port. (Waiting for the log line, not a fixed time: on a loaded machine
+    # the interpreter alone may take seconds to start.)
+    deadline = time.monotonic() + 60
+    while b"database_not_ready_retrying" not in log.read_bytes():
+        assert proc.returncode is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        await asyncio.sleep(0.2)
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         socket_dir = parse_qs(target.query).get("host", [None])[0]
