@@ -361,12 +361,12 @@ async def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 async def cmd_quarantine_list(args: argparse.Namespace) -> int:
-    from aggregator.storage.sqlfiles import q
+    from aggregator.storage.admin import list_quarantined
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         rows = [
             {**dict(r), "source_ref": hide_in_ref(r["source_ref"])}
-            for r in await conn.fetch(q("list_quarantined"), args.source, args.limit)
+            for r in await list_quarantined(conn, args.source, args.limit)
         ]
     if args.json:
         _json_out(rows)
@@ -391,11 +391,11 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
 
     from aggregator.intake.sealing import open_meta, open_payload
     from aggregator.redact import redact_text
-    from aggregator.storage.sqlfiles import q
+    from aggregator.storage.admin import get_raw_item
     from aggregator.storage.web import log_access, raw_original
 
     async with await _services(args) as services, services.pool.acquire() as conn:
-        row = await conn.fetchrow(q("get_raw_item"), args.id)
+        row = await get_raw_item(conn, args.id)
         if row is not None:
             payload = open_payload(services.crypto, row["payload"], row["payload_key"])
             meta = open_meta(services.crypto, row["meta"])

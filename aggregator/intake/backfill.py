@@ -38,7 +38,8 @@ from aggregator.errors import ConfigError, InvalidInput
 from aggregator.intake.bulk import HistoryRow, SealCache, eligible, plan_history, write_history
 from aggregator.intake.normalize import settle_draft
 from aggregator.intake.pipeline import storable
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import backfill as repo
+from aggregator.storage import sources as sources_repo
 from connectors.base import Batch, RawItem, abilities
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
 
@@ -298,12 +299,12 @@ async def run_backfill(
 
     if dry_run:
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(q("get_backfill_run"), source.name)
+            row = await repo.get_run(conn, source.name)
         cursor = row["cursor"] if row and row["finished_at"] is None else None
         summary = Summary(source.name, dry_run=True)
     else:
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(q("start_backfill_run"), source.name, {})
+            row = await repo.start_run(conn, source.name, {})
         cursor = row["cursor"]
         summary = Summary.from_json(source.name, row["counts"])
         summary.resumed = cursor is not None
@@ -348,12 +349,12 @@ async def run_backfill(
         summary.elapsed_s = time.monotonic() - started
     if not dry_run:
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(q("finish_backfill_run"), source.name, summary.to_json())
+            await repo.finish_run(conn, source.name, summary.to_json())
             if since is None and until is None and last_cursor is not None:
                 live = {k: v for k, v in last_cursor.items() if k != "backfill"}
-                await conn.execute(q("set_source_cursor_if_empty"), source.name, source.kind, live)
+                await sources_repo.set_cursor_if_empty(conn, source.name, source.kind, live)
                 # Rows the backfill read that are still open are re-scanned like live ones.
-                await conn.execute(q("merge_backfill_open_rows"), source.name, live)
+                await repo.merge_open_rows(conn, source.name, live)
     log.info(
         "backfill_finished",
         source=source.name,
@@ -543,9 +544,7 @@ async def _ingest(
             summary.quarantine_reasons.update(result.reasons)
             for verdict, why in decisions.values():
                 summary.decisions[f"{verdict}:{why}"] += 1
-        await conn.execute(
-            q("save_backfill_progress"), source.name, step.batch.cursor, summary.to_json()
-        )
+        await repo.save_progress(conn, source.name, step.batch.cursor, summary.to_json())
 
 
 def _count_dry(summary: Summary, parsed: list[Any], policy: Policy, now: dt.datetime) -> None:
@@ -577,7 +576,7 @@ def _zone(services: Services) -> dt.tzinfo:
 
 async def reset_backfill(services: Services, source: str) -> None:
     async with services.pool.acquire() as conn:
-        await conn.execute("DELETE FROM backfill_runs WHERE source = $1", source)
+        await repo.delete_run(conn, source)
 
 
 # -- satukanal report migration ---------------------------------------------------------
@@ -624,9 +623,7 @@ async def migration_report(services: Services, *, recent_days: int = 30) -> list
         s.name: SourceMigration(s.name, s.kind, s.sunset, True) for s in settings.sources
     }
     async with services.pool.acquire() as conn:
-        raw = await conn.fetch(q("migration_raw_counts"), recent_days)
-        comp = await conn.fetch(q("migration_complaint_counts"))
-        runs = await conn.fetch(q("list_backfill_runs"))
+        raw, comp, runs = await repo.migration_counts(conn, recent_days)
     for r in raw:
         m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
         m.found, m.quarantined, m.backfilled = r["found"], r["quarantined"], r["backfilled"]

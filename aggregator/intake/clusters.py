@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from aggregator.judgement.followon import places
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import intake as repo
 
 
 def place_key(text: str) -> str | None:
@@ -41,21 +41,21 @@ async def assign(
     if not keyed:
         return []
     pairs = sorted(set(keyed.values()))
-    rows = await conn.fetch(
-        q("find_open_clusters"), [c for c, _ in pairs], [p for _, p in pairs], window_h * 3600
+    rows = await repo.open_clusters(
+        conn, [c for c, _ in pairs], [p for _, p in pairs], window_h * 3600
     )
     found = {(r["category"], r["place"]): r["id"] for r in rows}
     new = {pair: uuid.uuid4() for pair in pairs if pair not in found}
     if new:
-        await conn.execute(
-            q("insert_clusters"),
+        await repo.insert_clusters(
+            conn,
             list(new.values()),
             [c for c, _ in new],
             [p for _, p in new],
         )
     found.update(new)
     ids = list(keyed)
-    await conn.execute(q("set_complaint_clusters"), ids, [found[keyed[i]] for i in ids])
+    await repo.set_complaint_clusters(conn, ids, [found[keyed[i]] for i in ids])
     touched = sorted(set(found.values()))
-    await conn.execute(q("count_clusters"), touched)
+    await repo.count_clusters(conn, touched)
     return touched

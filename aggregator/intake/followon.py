@@ -17,7 +17,7 @@ import asyncpg
 
 from aggregator.intake.normalize import clean_text
 from aggregator.judgement.followon import OpenComplaint, Verdict, judge
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import intake as repo
 from schemas.complaint import ComplaintDraft, ReplyDraft
 
 EVENT = "message_judged"
@@ -44,7 +44,7 @@ _WEAK = ("too short", "asks about", "open complaint not found")
 async def _open_complaint(
     intake: Any, conn: asyncpg.Connection, plan: Any, cid: uuid.UUID
 ) -> tuple[OpenComplaint, asyncpg.Record | None] | None:
-    row = await conn.fetchrow(q("find_complaint_for_followon"), cid)
+    row = await repo.complaint_for_followon(conn, cid)
     if row is not None:
         return OpenComplaint(
             id=str(row["id"]),

@@ -13,7 +13,7 @@ from aggregator.errors import AuthError, ConfigError, TransientError
 from aggregator.health import record
 from aggregator.intake import Intake
 from aggregator.redact import redact_text
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import sources as repo
 from connectors.base import abilities
 
 if TYPE_CHECKING:
@@ -40,9 +40,7 @@ class IngestLoop:
         src = self.source
         pool = self.services.pool
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(
-                q("take_source_lease"), src.name, src.kind, self.services.owner, self.lease_s
-            )
+            row = await repo.take_lease(conn, src.name, src.kind, self.services.owner, self.lease_s)
         if row is None:  # another replica polls this source
             self.last_poll_items = 0
             return 0
@@ -67,7 +65,7 @@ class IngestLoop:
                         ignored=result.ignored,
                     )
             async with pool.acquire() as conn:
-                await conn.execute(q("record_source_poll"), src.name, handled)
+                await repo.record_poll(conn, src.name, handled)
             await record.succeeded(pool, "source", src.name, self.services.clock(), handled)
             metrics.SOURCE_LAST_SUCCESS.labels(source=src.name).set_to_current_time()
             self.failures = 0
@@ -75,9 +73,7 @@ class IngestLoop:
                 self.degraded = False
                 bound.info("source_recovered")
                 async with pool.acquire() as conn:
-                    await conn.execute(
-                        "UPDATE source_state SET degraded = false WHERE source = $1", src.name
-                    )
+                    await repo.clear_degraded(conn, src.name)
         except (AuthError, ConfigError) as exc:
             await self._failed(exc, degraded=True)
         except TransientError as exc:
@@ -93,7 +89,7 @@ class IngestLoop:
             raise
         finally:
             async with pool.acquire() as conn:
-                await conn.execute(q("release_source_lease"), src.name, self.services.owner)
+                await repo.release_lease(conn, src.name, self.services.owner)
         self.last_poll_items = handled
         self.total += handled
         return handled
@@ -121,7 +117,7 @@ class IngestLoop:
             log.warning("source_poll_failed", source=src.name, error=error)
         self.degraded = degraded
         async with self.services.pool.acquire() as conn:
-            await conn.execute(q("record_source_error"), src.name, error[:1000], degraded)
+            await repo.record_error(conn, src.name, error[:1000], degraded)
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.source.cfg.poll_s

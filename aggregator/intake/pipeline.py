@@ -37,9 +37,11 @@ from aggregator.intake.sanitize import json_safe, safe_text, storable_model
 from aggregator.intake.sealing import open_payload, seal_job_payload, seal_meta, seal_payload
 from aggregator.judgement.junk import JunkFilter
 from aggregator.redact import redact_text
+from aggregator.storage import intake as repo
+from aggregator.storage import jobs as jobs_repo
 from aggregator.storage import replies as replies_repo
+from aggregator.storage import sources as sources_repo
 from aggregator.storage.db import json_text as _json
-from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem
 from connectors.base.receipts import normalize_code
 from schemas.complaint import (
@@ -440,8 +442,8 @@ class Intake:
     async def _insert_quarantined(
         self, conn: asyncpg.Connection, source: Any, item: RawItem, reason: str
     ) -> int | None:
-        rid: int | None = await conn.fetchval(
-            q("insert_quarantined_raw_item"),
+        rid: int | None = await repo.insert_quarantined_raw_item(
+            conn,
             source.name,
             safe_text(item.source_ref),
             item.received_at,
@@ -458,7 +460,7 @@ class Intake:
         self, conn: asyncpg.Connection, source: Any, batch: Batch, n: int
     ) -> None:
         cursor = json_safe(batch.cursor) if batch.cursor is not None else None
-        await conn.execute(q("save_source_cursor"), source.name, source.kind, cursor, n)
+        await sources_repo.save_cursor(conn, source.name, source.kind, cursor, n)
 
     async def _write(
         self,
@@ -497,8 +499,8 @@ class Intake:
         routing: asyncio.Future[None],
     ) -> IngestResult:
         result = IngestResult()
-        rows = await conn.fetch(
-            q("insert_raw_items"),
+        rows = await repo.insert_raw_items(
+            conn,
             source.name,
             [i.source_ref for i, _ in parsed],
             [i.received_at for i, _ in parsed],
@@ -526,8 +528,8 @@ class Intake:
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
         plan.by_email = await self._open_by_email(conn, [p for _, _, p in fresh])
         if plan.by_phone:
-            rows = await conn.fetch(
-                q("find_open_complaints_for_phone_hashes"),
+            rows = await repo.open_complaints_for_phone_hashes(
+                conn,
                 list(plan.by_phone),
                 self.reply_window_days,
             )
@@ -598,9 +600,7 @@ class Intake:
         mails = [(i, p) for i, p in held if i.content_type == "message/rfc822"]
         if not mails:
             return []
-        rows = await conn.fetch(
-            q("held_raw_digests"), source.name, [i.source_ref for i, _ in mails]
-        )
+        rows = await repo.held_raw_digests(conn, source.name, [i.source_ref for i, _ in mails])
         held_rows = {r["source_ref"]: r for r in rows}
         out: list[tuple[RawItem, Parsed | InvalidInput]] = []
         for item, p in mails:
@@ -643,7 +643,7 @@ class Intake:
         timeline. The complaint is updated at once (in this transaction), so a second update
         of the same row in one batch compares against the first; what the complaint already
         holds (status, response ids, deletion) is never recorded twice."""
-        row = await conn.fetchrow(q("find_complaint_by_form_row"), source.name, u.thread_key)
+        row = await repo.complaint_by_form_row(conn, source.name, u.thread_key)
         if row is None:
             why = f"baris formulir lama {u.row_id} belum pernah diimpor"
             plan.states.append((raw_id, RawState.QUARANTINED, why, None))
@@ -657,9 +657,7 @@ class Intake:
             if origin.get("legacy_row_deleted"):
                 plan.states.append((raw_id, RawState.ACCEPTED, "sudah tercatat", cid))
                 return
-            await conn.execute(
-                q("apply_legacy_form_update"), cid, None, {"legacy_row_deleted": True}
-            )
+            await repo.apply_legacy_form_update(conn, cid, None, {"legacy_row_deleted": True})
             plan.states.append((raw_id, RawState.ACCEPTED, None, cid))
             plan.events.append((cid, EventKind.LEGACY_ROW_DELETED, f"source:{source.name}", data))
             return
@@ -686,7 +684,7 @@ class Intake:
                 data["status_unmapped"] = True
             if row["status"] in u.write_back_statuses:
                 data["same_as_write_back"] = True  # what write-back writes for our status
-        await conn.execute(q("apply_legacy_form_update"), cid, u.status if changed else None, patch)
+        await repo.apply_legacy_form_update(conn, cid, u.status if changed else None, patch)
         plan.states.append((raw_id, RawState.ACCEPTED, None, cid))
         plan.events.append((cid, EventKind.LEGACY_FORM_UPDATED, f"source:{source.name}", data))
 
@@ -711,7 +709,7 @@ class Intake:
                 if isinstance(p, ComplaintDraft)
             ]
         )
-        rows = await conn.fetch(q("find_open_complaints_by_phone_hashes"), list(hashes), longest)
+        rows = await repo.open_complaints_by_phone_hashes(conn, list(hashes), longest)
         return {bytes(r["phone_hash"]): (r["id"], r["received_at"]) for r in rows}
 
     async def _open_by_email(
@@ -727,8 +725,8 @@ class Intake:
         }
         if not hashes:
             return {}
-        rows = await conn.fetch(
-            q("find_open_complaints_by_email_hashes"), list(hashes), self.reply_window_days
+        rows = await repo.open_complaints_by_email_hashes(
+            conn, list(hashes), self.reply_window_days
         )
         return {bytes(r["email_hash"]): (r["id"], r["received_at"]) for r in rows}
 
@@ -795,7 +793,7 @@ class Intake:
         if not drafts:
             return {}
         hashes = list({content_hash(d.content) for d in drafts})
-        rows = await conn.fetch(q("find_recent_duplicates"), hashes, DUPLICATE_WINDOW_DAYS)
+        rows = await repo.recent_duplicates(conn, hashes, DUPLICATE_WINDOW_DAYS)
         index: dict[bytes, list[tuple[uuid.UUID, bytes | None, bytes | None, bytes | None]]] = {}
         for r in rows:
             index.setdefault(bytes(r["content_hash"]), []).append(
@@ -1063,9 +1061,9 @@ class Intake:
             plan.complaints[idx] = tuple(row)
             plan.run_after[f"push:{target}"] = now + dt.timedelta(seconds=quiet)
         else:
-            if await conn.fetchrow(q("find_burst_target"), target, now, quiet) is None:
+            if not await repo.burst_target_open(conn, target, now, quiet):
                 return False
-            await conn.execute(q("extend_burst"), target, part, now, quiet)
+            await repo.extend_burst(conn, target, part, now, quiet)
         plan.states.append((raw_id, "accepted", "part of the sender's burst", target))
         plan.events.append(
             (
@@ -1097,7 +1095,7 @@ class Intake:
             # a staff member's manual answer) is a reply; otherwise it is a new complaint.
             refs = p.origin.get("references") if p.origin.get("maybe_reply_thread") else None
             if refs:
-                row = await conn.fetchrow(q("find_complaint_by_thread"), list(refs))
+                row = await repo.complaint_by_thread(conn, list(refs))
                 if row:
                     return row["id"], None
             if not p.origin.get("maybe_reply_by_phone"):
@@ -1111,21 +1109,21 @@ class Intake:
                 return None, None
             return hit[0], "phone"
         if p.complaint_id:
-            row = await conn.fetchrow(q("find_complaint_by_id"), uuid.UUID(p.complaint_id))
+            row = await repo.complaint_by_id(conn, uuid.UUID(p.complaint_id))
             if row:
                 return row["id"], None
         if p.tracking_id:
-            row = await conn.fetchrow(q("find_complaint_by_tracking_id"), p.tracking_id)
+            row = await repo.complaint_by_tracking_id(conn, p.tracking_id)
             if row:
                 return row["id"], None
         if p.in_reply_to:
-            row = await conn.fetchrow(q("find_complaint_by_thread"), list(p.in_reply_to))
+            row = await repo.complaint_by_thread(conn, list(p.in_reply_to))
             if row:
                 return row["id"], None
         if p.phone or p.email:
             # SUDAH/BELUM answers may concern a complaint that was just closed.
-            row = await conn.fetchrow(
-                q("find_open_complaint_by_reporter_hash"),
+            row = await repo.open_complaint_by_reporter_hash(
+                conn,
                 crypto.match_hash("phone", phone_key(p.phone)),
                 crypto.match_hash("email", p.email),
                 self.reply_window_days,
@@ -1220,25 +1218,24 @@ class Intake:
                     strict=True,
                 )
             )
-            await conn.execute(q("insert_reporters"), *[list(c) for c in cols])
+            await repo.insert_reporters(conn, cols)
         if plan.complaints:
             columns = [list(c) for c in zip(*plan.complaints, strict=True)]
             for i in _JSON_COLUMNS:  # jsonb travels as text[] through unnest
                 columns[i] = [None if v is None else _json(v) for v in columns[i]]
-            await conn.execute(q("insert_complaints"), source.name, source.cfg.agency, *columns)
+            await repo.insert_complaints(conn, source.name, source.cfg.agency, columns)
         await replies_repo.insert_checked(conn, plan.reply_rows)
         for cid, resolved in plan.resolved:
-            await conn.execute(q("set_resolved_by_reporter"), cid, resolved)
+            await repo.set_resolved_by_reporter(conn, cid, resolved)
         for cid, d in plan.attachments:
             for att in d.attachments:  # cleaned in _protect
                 digest = hashlib.sha256(att.data).digest()
-                await conn.execute(
-                    q("insert_attachment"), digest, att.content_type, len(att.data), att.data
+                await repo.add_attachment(
+                    conn, cid, digest, att.content_type, att.data, att.filename, att.note
                 )
-                await conn.execute(q("link_attachment"), cid, digest, att.filename, att.note)
         if plan.states:
             cols = list(zip(*plan.states, strict=True))
-            await conn.execute(q("set_raw_states"), *[list(c) for c in cols])
+            await repo.set_raw_states(conn, cols)
         if plan.jobs:
             cols = list(
                 zip(
@@ -1255,8 +1252,8 @@ class Intake:
                     strict=True,
                 )
             )
-            await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
-            await conn.execute(q("notify_jobs"), "intake")
+            await jobs_repo.insert_many(conn, cols)
+            await jobs_repo.wake(conn, "intake")
         if plan.unrouted:
             await self._set_routes(conn, plan)
         if plan.clusterable and self.services.settings.bursts.cluster_window_h > 0:
@@ -1265,7 +1262,7 @@ class Intake:
             )
         if plan.events:
             cols = list(zip(*[(c, k, a, _json(d)) for c, k, a, d in plan.events], strict=True))
-            await conn.execute(q("insert_events"), *[list(c) for c in cols])
+            await repo.insert_events(conn, cols)
 
     async def _set_routes(self, conn: asyncpg.Connection, plan: _Plan) -> None:
         """The routes of the complaints written while the model was still at work."""
@@ -1289,7 +1286,7 @@ class Intake:
                 )
             )
         cols = list(zip(*rows, strict=True))
-        await conn.execute(q("set_complaint_routes"), *[list(c) for c in cols])
+        await repo.set_complaint_routes(conn, cols)
 
 
 # A planned complaint, in insert_complaints' order after its per-batch parameters (source,

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aggregator.intake.sealing import open_meta, open_payload
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import admin as admin_repo
+from aggregator.storage import forms as forms_repo
+from aggregator.storage import intake as repo
+from aggregator.storage import sources as sources_repo
 from connectors.base import Batch, RawItem
 
 if TYPE_CHECKING:
@@ -39,7 +42,7 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
     """Returns what became of the item. The original bytes move to the new row, so nothing
     is lost even when it is quarantined again."""
     async with services.pool.acquire() as conn:
-        row = await conn.fetchrow(q("get_raw_item"), raw_id)
+        row = await admin_repo.get_raw_item(conn, raw_id)
         if row is None:
             return ReplayOutcome("not_found", f"item {raw_id} tidak ada")
         if row["state"] != "quarantined":
@@ -60,9 +63,9 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
             meta={**(open_meta(services.crypto, row["meta"]) or {}), "junk_released": True},
             content_type=row["content_type"],
         )
-        cursor = await conn.fetchval(q("get_source_cursor"), row["source"])
+        cursor = await sources_repo.get_cursor(conn, row["source"])
         async with conn.transaction():
-            await conn.execute("DELETE FROM raw_items WHERE id = $1", raw_id)
+            await repo.delete_raw_item(conn, raw_id)
             result = await services.intake.ingest(
                 source, Batch(items=[item], cursor=cursor), conn=conn
             )
@@ -71,9 +74,7 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
             # An old form row's later change (a re-scan item, e.g. quarantined because its
             # row was not imported yet) lands on that row's complaint, not in a new one; an
             # ignored item keeps its reason on the row.
-            after = await conn.fetchrow(
-                q("get_replayed_legacy_update"), row["source"], row["source_ref"]
-            )
+            after = await forms_repo.replayed_legacy_update(conn, row["source"], row["source_ref"])
     if result.quarantined:
         return ReplayOutcome("quarantined", "masih dikarantina: " + ", ".join(result.reasons))
     if result.complaints:

@@ -34,7 +34,7 @@ async def status_overview(conn: asyncpg.Connection, dead_limit: int = 20) -> dic
         {"kind": k, "state": s, "n": n} for k, states in depth.items() for s, n in states.items()
     ]
     dead = [j.model_dump() for j in await jobs_repo.dead(conn, dead_limit)]
-    complaints = {r["status"]: r["n"] for r in await conn.fetch(q("complaint_status_counts"))}
+    complaints = await status_counts(conn)
     backlog = sum(r["n"] for r in queue if r["state"] in ("queued", "running", "in_doubt"))
     return {
         "sources": sources,
@@ -43,6 +43,23 @@ async def status_overview(conn: asyncpg.Connection, dead_limit: int = 20) -> dic
         "dead_jobs": dead,
         "complaints": complaints,
     }
+
+
+async def list_quarantined(
+    conn: asyncpg.Connection, source: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """Quarantined items, newest first: id, source, source_ref, reason, ingested_at, size."""
+    return list(await conn.fetch(q("list_quarantined"), source, limit))
+
+
+async def get_raw_item(conn: asyncpg.Connection, raw_id: int) -> asyncpg.Record | None:
+    """A raw item with its sealed payload and meta (aggregator.intake.sealing opens them)."""
+    return await conn.fetchrow(q("get_raw_item"), raw_id)
+
+
+async def status_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """Complaints per status (from the counters, not a count over the table)."""
+    return {r["status"]: r["n"] for r in await conn.fetch(q("complaint_status_counts"))}
 
 
 async def find_complaint_id(conn: asyncpg.Connection, ref: str) -> uuid.UUID | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from aggregator.storage import jobs as jobs_repo
 from aggregator.storage.sqlfiles import q
 
 FEED = "feed"
@@ -88,6 +89,16 @@ async def get_state(conn: asyncpg.Connection, name: str) -> str | None:
     return row["cursor"] if row else None
 
 
+async def state_updated_at(conn: asyncpg.Connection, name: str) -> dt.datetime | None:
+    row = await conn.fetchrow(q("get_lapor_state"), name)
+    return row["updated_at"] if row else None
+
+
+async def lock_feed(conn: asyncpg.Connection) -> None:
+    """One replica reads the feed at a time (held until the transaction ends)."""
+    await conn.execute(q("lock_lapor_feed"))
+
+
 async def save_state(conn: asyncpg.Connection, name: str, value: str | None) -> None:
     await conn.execute(q("save_lapor_state"), name, value)
 
@@ -163,8 +174,8 @@ async def insert_jobs(
 ) -> None:
     if rows:
         data = [(k, c, json.dumps(p), d) for k, c, p, d in rows]
-        await conn.execute(q("insert_lapor_jobs"), *_columns(data, 4))
-        await conn.execute(q("wake_job_workers"), "lapor")
+        await jobs_repo.insert_many(conn, _columns(data, 4))
+        await jobs_repo.wake(conn, "lapor")
 
 
 async def manual_worklist(

@@ -149,12 +149,6 @@ SET closed_without_real_followup = $2, reopen_count = greatest(reopen_count, $3)
                         OR reopen_count < $3 THEN now() ELSE updated_at END
 WHERE id = $1;
 
--- name: list_open_breach_clocks
-SELECT s.complaint_id, s.clock, s.due_at, s.breached_at, s.agency_id, c.lapor_tracking_id,
-       c.title, c.agency_name
-FROM sla_clocks s JOIN complaints c ON c.id = s.complaint_id
-WHERE s.breached_at IS NOT NULL AND s.complaint_id = ANY($1::uuid[]);
-
 -- Report ------------------------------------------------------------------------------------
 
 -- name: report_sla_complaints

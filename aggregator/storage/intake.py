@@ -1,0 +1,280 @@
+"""SQL of the intake pipeline: raw items, complaints, reporters, attachments, replies' targets.
+
+Every function runs in the caller's transaction (it takes the connection); the batch shapes
+(one list per column, sent through ``unnest``) are the pipeline's, see aggregator/intake/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from aggregator.storage.sqlfiles import q
+
+Columns = Sequence[Sequence[Any]]
+
+
+def _lists(columns: Columns) -> list[list[Any]]:
+    return [list(c) for c in columns]
+
+
+# Raw items ---------------------------------------------------------------------------------
+
+
+async def insert_raw_items(
+    conn: asyncpg.Connection,
+    source: str,
+    refs: list[str],
+    received_at: list[dt.datetime | None],
+    content_types: list[str],
+    payloads: list[bytes],
+    metas: list[str | None],
+    digests: list[bytes],
+    key_id: str,
+) -> list[asyncpg.Record]:
+    """Rows (id, source_ref) of the items that were new; held ones are skipped."""
+    return list(
+        await conn.fetch(
+            q("insert_raw_items"),
+            source,
+            refs,
+            received_at,
+            content_types,
+            payloads,
+            metas,
+            digests,
+            key_id,
+        )
+    )
+
+
+async def insert_quarantined_raw_item(
+    conn: asyncpg.Connection,
+    source: str,
+    ref: str,
+    received_at: dt.datetime | None,
+    content_type: str,
+    payload: bytes,
+    meta: Any,
+    reason: str,
+    key_id: str,
+    digest: bytes,
+) -> int | None:
+    rid: int | None = await conn.fetchval(
+        q("insert_quarantined_raw_item"),
+        source,
+        ref,
+        received_at,
+        content_type,
+        payload,
+        meta,
+        reason,
+        key_id,
+        digest,
+    )
+    return rid
+
+
+async def set_raw_states(conn: asyncpg.Connection, columns: Columns) -> None:
+    """Columns: raw ids, states, reasons, complaint ids."""
+    await conn.execute(q("set_raw_states"), *_lists(columns))
+
+
+async def held_raw_refs(conn: asyncpg.Connection, source: str, refs: list[str]) -> set[str]:
+    rows = await conn.fetch(q("find_held_raw_refs"), source, refs)
+    return {r["source_ref"] for r in rows}
+
+
+async def held_raw_digests(
+    conn: asyncpg.Connection, source: str, refs: list[str]
+) -> list[asyncpg.Record]:
+    """Held items (source_ref, content_hash, payload, payload_key) under these refs."""
+    return list(await conn.fetch(q("held_raw_digests"), source, refs))
+
+
+async def reserve_raw_ids(conn: asyncpg.Connection, n: int) -> tuple[list[int], dt.datetime]:
+    """``n`` raw item ids drawn up front and the transaction's time (bulk history import)."""
+    got = await conn.fetch(q("reserve_raw_item_ids"), n)
+    return [x["id"] for x in got], got[0]["now"]
+
+
+async def copy_rows(
+    conn: asyncpg.Connection, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]
+) -> None:
+    """COPY ``records`` into one of the tables the bulk history import fills."""
+    if table not in _COPY_TABLES:
+        raise ValueError(f"bulk copy into {table!r} is not allowed")
+    await conn.copy_records_to_table(table, columns=list(columns), records=records)
+
+
+# Jobs are not among them: every job goes through aggregator.storage.jobs.
+_COPY_TABLES = frozenset({"raw_items", "reporters", "complaints", "events"})
+
+
+# Complaints --------------------------------------------------------------------------------
+
+
+async def insert_reporters(conn: asyncpg.Connection, columns: Columns) -> None:
+    await conn.execute(q("insert_reporters"), *_lists(columns))
+
+
+async def insert_complaints(
+    conn: asyncpg.Connection, source: str, agency: str | None, columns: Columns
+) -> None:
+    await conn.execute(q("insert_complaints"), source, agency, *_lists(columns))
+
+
+async def set_resolved_by_reporter(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID, resolved: bool
+) -> None:
+    await conn.execute(q("set_resolved_by_reporter"), complaint_id, resolved)
+
+
+async def add_attachment(
+    conn: asyncpg.Connection,
+    complaint_id: uuid.UUID,
+    digest: bytes,
+    content_type: str,
+    data: bytes,
+    filename: str | None,
+    note: str | None,
+) -> None:
+    """The bytes once per digest, linked to the complaint."""
+    await conn.execute(q("insert_attachment"), digest, content_type, len(data), data)
+    await conn.execute(q("link_attachment"), complaint_id, digest, filename, note)
+
+
+async def insert_events(conn: asyncpg.Connection, columns: Columns) -> None:
+    """Columns: complaint ids, kinds, actors, data (JSON text)."""
+    await conn.execute(q("insert_events"), *_lists(columns))
+
+
+async def recent_duplicates(
+    conn: asyncpg.Connection, hashes: list[bytes], days: int
+) -> list[asyncpg.Record]:
+    """(id, content_hash, phone_hash, email_hash, nik_hash) of same-text complaints."""
+    return list(await conn.fetch(q("find_recent_duplicates"), hashes, days))
+
+
+# What a message answers ------------------------------------------------------------------
+
+
+async def complaint_by_id(conn: asyncpg.Connection, cid: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(q("find_complaint_by_id"), cid)
+
+
+async def complaint_by_tracking_id(
+    conn: asyncpg.Connection, tracking_id: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(q("find_complaint_by_tracking_id"), tracking_id)
+
+
+async def complaint_by_thread(conn: asyncpg.Connection, refs: list[str]) -> asyncpg.Record | None:
+    return await conn.fetchrow(q("find_complaint_by_thread"), refs)
+
+
+async def open_complaint_by_reporter_hash(
+    conn: asyncpg.Connection,
+    phone_hash: bytes | None,
+    email_hash: bytes | None,
+    days: int,
+    closed_too: bool,
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        q("find_open_complaint_by_reporter_hash"), phone_hash, email_hash, days, closed_too
+    )
+
+
+async def open_complaints_by_phone_hashes(
+    conn: asyncpg.Connection, hashes: list[bytes], days: int
+) -> list[asyncpg.Record]:
+    """(phone_hash, id, received_at): the newest open complaint per phone."""
+    return list(await conn.fetch(q("find_open_complaints_by_phone_hashes"), hashes, days))
+
+
+async def open_complaints_for_phone_hashes(
+    conn: asyncpg.Connection, hashes: list[bytes], days: int
+) -> list[asyncpg.Record]:
+    """(phone_hash, id) of every open complaint of these phones."""
+    return list(await conn.fetch(q("find_open_complaints_for_phone_hashes"), hashes, days))
+
+
+async def open_complaints_by_email_hashes(
+    conn: asyncpg.Connection, hashes: list[bytes], days: int
+) -> list[asyncpg.Record]:
+    """(email_hash, id, received_at): the newest open complaint per e-mail address."""
+    return list(await conn.fetch(q("find_open_complaints_by_email_hashes"), hashes, days))
+
+
+async def complaint_for_followon(conn: asyncpg.Connection, cid: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(q("find_complaint_for_followon"), cid)
+
+
+# Old forms' rows ---------------------------------------------------------------------------
+
+
+async def complaint_by_form_row(
+    conn: asyncpg.Connection, source: str, thread_key: str
+) -> asyncpg.Record | None:
+    """(id, status, legacy_status, origin), locked for the update."""
+    return await conn.fetchrow(q("find_complaint_by_form_row"), source, thread_key)
+
+
+async def apply_legacy_form_update(
+    conn: asyncpg.Connection, cid: uuid.UUID, status: str | None, origin_patch: dict[str, Any]
+) -> None:
+    await conn.execute(q("apply_legacy_form_update"), cid, status, origin_patch)
+
+
+# Routes, bursts ----------------------------------------------------------------------------
+
+
+async def set_complaint_routes(conn: asyncpg.Connection, columns: Columns) -> None:
+    await conn.execute(q("set_complaint_routes"), *_lists(columns))
+
+
+async def burst_target_open(
+    conn: asyncpg.Connection, target: uuid.UUID, now: dt.datetime, quiet_s: float
+) -> bool:
+    return await conn.fetchrow(q("find_burst_target"), target, now, quiet_s) is not None
+
+
+async def extend_burst(
+    conn: asyncpg.Connection, target: uuid.UUID, part: str, now: dt.datetime, quiet_s: float
+) -> None:
+    await conn.execute(q("extend_burst"), target, part, now, quiet_s)
+
+
+# Clusters ----------------------------------------------------------------------------------
+
+
+async def open_clusters(
+    conn: asyncpg.Connection, categories: list[str], places: list[str], window_s: float
+) -> list[asyncpg.Record]:
+    """(id, category, place) of the open clusters of these pairs."""
+    return list(await conn.fetch(q("find_open_clusters"), categories, places, window_s))
+
+
+async def insert_clusters(
+    conn: asyncpg.Connection, ids: list[uuid.UUID], categories: list[str], places: list[str]
+) -> None:
+    await conn.execute(q("insert_clusters"), ids, categories, places)
+
+
+async def set_complaint_clusters(
+    conn: asyncpg.Connection, complaint_ids: list[uuid.UUID], cluster_ids: list[uuid.UUID]
+) -> None:
+    await conn.execute(q("set_complaint_clusters"), complaint_ids, cluster_ids)
+
+
+async def count_clusters(conn: asyncpg.Connection, cluster_ids: list[uuid.UUID]) -> None:
+    await conn.execute(q("count_clusters"), cluster_ids)
+
+
+async def delete_raw_item(conn: asyncpg.Connection, raw_id: int) -> None:
+    """A quarantined item's row, before it is replayed (its original moves to the new row)."""
+    await conn.execute(q("delete_raw_item"), raw_id)
