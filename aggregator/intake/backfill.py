@@ -300,13 +300,13 @@ async def run_backfill(
     if dry_run:
         async with pool.acquire() as conn:
             row = await repo.get_run(conn, source.name)
-        cursor = row["cursor"] if row and row["finished_at"] is None else None
+        cursor = row.cursor if row and row.finished_at is None else None
         summary = Summary(source.name, dry_run=True)
     else:
         async with pool.acquire() as conn:
-            row = await repo.start_run(conn, source.name, {})
-        cursor = row["cursor"]
-        summary = Summary.from_json(source.name, row["counts"])
+            run = await repo.start_run(conn, source.name, {})
+        cursor = run.cursor
+        summary = Summary.from_json(source.name, run.counts)
         summary.resumed = cursor is not None
     archive = abilities(source).backfill
     pull_cursor = archive.backfill_cursor(cursor) if archive is not None else cursor
@@ -625,17 +625,17 @@ async def migration_report(services: Services, *, recent_days: int = 30) -> list
     async with services.pool.acquire() as conn:
         raw, comp, runs = await repo.migration_counts(conn, recent_days)
     for r in raw:
-        m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
-        m.found, m.quarantined, m.backfilled = r["found"], r["quarantined"], r["backfilled"]
-        m.live_recent, m.last_live_at = r["live_recent"], r["last_live_at"]
-    for r in comp:
-        m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
-        m.complaints, m.pushed, m.waiting = r["complaints"], r["pushed"], r["waiting"]
-        m.rejected, m.history, m.duplicates = r["rejected"], r["history"], r["duplicates"]
-    for r in runs:
-        m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
-        if r["finished_at"] is None:
-            m.backfill_state = f"running/interrupted since {r['started_at']:%Y-%m-%d %H:%M}"
+        m = rows.setdefault(r.source, SourceMigration(r.source, "?", False, False))
+        m.found, m.quarantined, m.backfilled = r.found, r.quarantined, r.backfilled
+        m.live_recent, m.last_live_at = r.live_recent, r.last_live_at
+    for c in comp:
+        m = rows.setdefault(c.source, SourceMigration(c.source, "?", False, False))
+        m.complaints, m.pushed, m.waiting = c.complaints, c.pushed, c.waiting
+        m.rejected, m.history, m.duplicates = c.rejected, c.history, c.duplicates
+    for run in runs:
+        m = rows.setdefault(run.source, SourceMigration(run.source, "?", False, False))
+        if run.finished_at is None:
+            m.backfill_state = f"running/interrupted since {run.started_at:%Y-%m-%d %H:%M}"
         else:
-            m.backfill_state = f"finished {r['finished_at']:%Y-%m-%d %H:%M}"
+            m.backfill_state = f"finished {run.finished_at:%Y-%m-%d %H:%M}"
     return [rows[k] for k in sorted(rows)]

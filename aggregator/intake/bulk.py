@@ -210,8 +210,8 @@ async def write_history(
     for d in await repo.recent_duplicates(
         conn, list({r.chash for r in fresh}), DUPLICATE_WINDOW_DAYS
     ):
-        index.setdefault(bytes(d["content_hash"]), []).append(
-            (d["id"], d["phone_hash"], d["email_hash"], d["nik_hash"])
+        index.setdefault(bytes(d.content_hash), []).append(
+            (d.id, d.phone_hash, d.email_hash, d.nik_hash)
         )
     written: list[HistoryRow] = []
     rerouted: list[HistoryRow] = []

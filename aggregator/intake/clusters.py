@@ -44,7 +44,7 @@ async def assign(
     rows = await repo.open_clusters(
         conn, [c for c, _ in pairs], [p for _, p in pairs], window_h * 3600
     )
-    found = {(r["category"], r["place"]): r["id"] for r in rows}
+    found = {(r.category, r.place): r.id for r in rows}
     new = {pair: uuid.uuid4() for pair in pairs if pair not in found}
     if new:
         await repo.insert_clusters(

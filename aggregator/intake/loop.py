@@ -47,7 +47,7 @@ class IngestLoop:
         handled = 0
         bound = log.bind(source=src.name)
         try:
-            async for batch in src.pull(row["cursor"]):
+            async for batch in src.pull(row.cursor):
                 result = await self.intake.ingest(src, batch)
                 # Only now, with the batch committed, may the channel forget it.
                 await src.ack(batch)

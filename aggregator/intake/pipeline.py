@@ -510,7 +510,7 @@ class Intake:
             [self.crypto.digest(i.payload) for i, _ in parsed],
             self.crypto.current_id,
         )
-        raw_ids = {r["source_ref"]: r["id"] for r in rows}
+        raw_ids = {r.source_ref: r.id for r in rows}
         result.skipped = len(parsed) - len(raw_ids)
         result.new = len(raw_ids)
         reused = await self._reused_refs(
@@ -528,13 +528,13 @@ class Intake:
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
         plan.by_email = await self._open_by_email(conn, [p for _, _, p in fresh])
         if plan.by_phone:
-            rows = await repo.open_complaints_for_phone_hashes(
+            phones = await repo.open_complaints_for_phone_hashes(
                 conn,
                 list(plan.by_phone),
                 self.reply_window_days,
             )
-            for r in rows:
-                plan.open_by_phone.setdefault(bytes(r["phone_hash"]), []).append(r["id"])
+            for r in phones:
+                plan.open_by_phone.setdefault(bytes(r.phone_hash), []).append(r.id)
         # One model call for the batch, under way since the batch arrived: what it has
         # decided by now is planned at once, the rest is set in _flush when it is back.
         plan.routing = routing
@@ -601,18 +601,18 @@ class Intake:
         if not mails:
             return []
         rows = await repo.held_raw_digests(conn, source.name, [i.source_ref for i, _ in mails])
-        held_rows = {r["source_ref"]: r for r in rows}
+        held_rows = {r.source_ref: r for r in rows}
         out: list[tuple[RawItem, Parsed | InvalidInput]] = []
         for item, p in mails:
             mine = self.crypto.digest(item.payload)
             row = held_rows.get(item.source_ref)
             if row is None:
                 continue
-            if bytes(row["content_hash"] or b"") in (mine, hashlib.sha256(item.payload).digest()):
+            if bytes(row.content_hash or b"") in (mine, hashlib.sha256(item.payload).digest()):
                 continue  # the same bytes again: a re-pull
-            if not bytes(row["payload"]):
+            if not bytes(row.payload):
                 continue  # purged by retention (or erased): nothing to compare, keep it gone
-            held_payload = open_payload(self.crypto, row["payload"], row["payload_key"])
+            held_payload = open_payload(self.crypto, row.payload, row.payload_key)
             if mail_identity(held_payload) == mail_identity(item.payload):
                 continue  # the same message delivered again (only trace headers differ)
             why = f"reuses the Message-ID {item.source_ref} of a different message"
@@ -650,7 +650,7 @@ class Intake:
             result.quarantined += 1
             result.reasons[why[:80]] = result.reasons.get(why[:80], 0) + 1
             return
-        cid, origin = row["id"], row["origin"] or {}
+        cid, origin = row.id, row.origin or {}
         result.updates += 1
         data: dict[str, Any] = {"form_table": u.form_table, "row_id": u.row_id}
         if u.deleted:
@@ -677,12 +677,12 @@ class Intake:
             data.update(
                 status_before=before,
                 status_after=u.status_raw,
-                legacy_status_before=row["legacy_status"],
-                legacy_status_after=u.status or row["legacy_status"],
+                legacy_status_before=row.legacy_status,
+                legacy_status_after=u.status or row.legacy_status,
             )
             if u.status is None:
                 data["status_unmapped"] = True
-            if row["status"] in u.write_back_statuses:
+            if row.status in u.write_back_statuses:
                 data["same_as_write_back"] = True  # what write-back writes for our status
         await repo.apply_legacy_form_update(conn, cid, u.status if changed else None, patch)
         plan.states.append((raw_id, RawState.ACCEPTED, None, cid))
@@ -710,7 +710,7 @@ class Intake:
             ]
         )
         rows = await repo.open_complaints_by_phone_hashes(conn, list(hashes), longest)
-        return {bytes(r["phone_hash"]): (r["id"], r["received_at"]) for r in rows}
+        return {bytes(r.phone_hash): (r.id, r.received_at) for r in rows}
 
     async def _open_by_email(
         self, conn: asyncpg.Connection, parsed: list[Parsed | InvalidInput]
@@ -728,7 +728,7 @@ class Intake:
         rows = await repo.open_complaints_by_email_hashes(
             conn, list(hashes), self.reply_window_days
         )
-        return {bytes(r["email_hash"]): (r["id"], r["received_at"]) for r in rows}
+        return {bytes(r.email_hash): (r.id, r.received_at) for r in rows}
 
     def _junk(self, item: RawItem, p: Any) -> str | None:
         """Why a message is held out of LAPOR! (issue 14, item 5), or None. A short message
@@ -782,7 +782,7 @@ class Intake:
         if new_id is not None and isinstance(p, ReplyDraft) and row is not None:
             # the status page's reporter is the open complaint's
             last = list(plan.complaints[-1])
-            last[COMPLAINT_ROW.index("reporter_id")] = row["reporter_id"]
+            last[COMPLAINT_ROW.index("reporter_id")] = row.reporter_id
             plan.complaints[-1] = tuple(last)
         plan.events.extend(followon.events(verdict, target, new_id, actor))
         return None
@@ -796,8 +796,8 @@ class Intake:
         rows = await repo.recent_duplicates(conn, hashes, DUPLICATE_WINDOW_DAYS)
         index: dict[bytes, list[tuple[uuid.UUID, bytes | None, bytes | None, bytes | None]]] = {}
         for r in rows:
-            index.setdefault(bytes(r["content_hash"]), []).append(
-                (r["id"], r["phone_hash"], r["email_hash"], r["nik_hash"])
+            index.setdefault(bytes(r.content_hash), []).append(
+                (r.id, r.phone_hash, r.email_hash, r.nik_hash)
             )
         return index
 
@@ -1097,7 +1097,7 @@ class Intake:
             if refs:
                 row = await repo.complaint_by_thread(conn, list(refs))
                 if row:
-                    return row["id"], None
+                    return row.id, None
             if not p.origin.get("maybe_reply_by_phone"):
                 return None, None
             phone_h = crypto.match_hash("phone", phone_key(p.reporter.phone))
@@ -1111,15 +1111,15 @@ class Intake:
         if p.complaint_id:
             row = await repo.complaint_by_id(conn, uuid.UUID(p.complaint_id))
             if row:
-                return row["id"], None
+                return row.id, None
         if p.tracking_id:
             row = await repo.complaint_by_tracking_id(conn, p.tracking_id)
             if row:
-                return row["id"], None
+                return row.id, None
         if p.in_reply_to:
             row = await repo.complaint_by_thread(conn, list(p.in_reply_to))
             if row:
-                return row["id"], None
+                return row.id, None
         if p.phone or p.email:
             # SUDAH/BELUM answers may concern a complaint that was just closed.
             row = await repo.open_complaint_by_reporter_hash(
@@ -1130,7 +1130,7 @@ class Intake:
                 p.resolved is not None,
             )
             if row:
-                return row["id"], "phone" if p.phone else "email"
+                return row.id, "phone" if p.phone else "email"
         return None, None
 
     async def _anonymous_target(

@@ -45,25 +45,23 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
         row = await admin_repo.get_raw_item(conn, raw_id)
         if row is None:
             return ReplayOutcome("not_found", f"item {raw_id} tidak ada")
-        if row["state"] != "quarantined":
-            state = _STATES.get(str(row["state"]), str(row["state"]))
+        if row.state != "quarantined":
+            state = _STATES.get(str(row.state), str(row.state))
             return ReplayOutcome(
                 "not_quarantined", f"item {raw_id} tidak dikarantina (sudah {state})"
             )
-        source = services.sources.get(row["source"])
+        source = services.sources.get(row.source)
         if source is None:
-            return ReplayOutcome(
-                "source_missing", f"kanal {row['source']!r} tidak dikonfigurasi lagi"
-            )
+            return ReplayOutcome("source_missing", f"kanal {row.source!r} tidak dikonfigurasi lagi")
         item = RawItem(
-            source_ref=row["source_ref"],
-            payload=open_payload(services.crypto, row["payload"], row["payload_key"]),
-            received_at=row["received_at"],
+            source_ref=row.source_ref,
+            payload=open_payload(services.crypto, row.payload, row.payload_key),
+            received_at=row.received_at,
             # an operator's replay lets a message held as junk through
-            meta={**(open_meta(services.crypto, row["meta"]) or {}), "junk_released": True},
-            content_type=row["content_type"],
+            meta={**(open_meta(services.crypto, row.meta) or {}), "junk_released": True},
+            content_type=row.content_type,
         )
-        cursor = await sources_repo.get_cursor(conn, row["source"])
+        cursor = await sources_repo.get_cursor(conn, row.source)
         async with conn.transaction():
             await repo.delete_raw_item(conn, raw_id)
             result = await services.intake.ingest(
@@ -74,7 +72,7 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
             # An old form row's later change (a re-scan item, e.g. quarantined because its
             # row was not imported yet) lands on that row's complaint, not in a new one; an
             # ignored item keeps its reason on the row.
-            after = await forms_repo.replayed_legacy_update(conn, row["source"], row["source_ref"])
+            after = await forms_repo.replayed_legacy_update(conn, row.source, row.source_ref)
     if result.quarantined:
         return ReplayOutcome("quarantined", "masih dikarantina: " + ", ".join(result.reasons))
     if result.complaints:
@@ -84,8 +82,8 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
         return ReplayOutcome("reply", "diterima sebagai balasan pelapor")
     if result.updates and after is not None:
         # The complaint may hold it already (an update applied once under another ref).
-        held = f" ({after['reason']})" if after["reason"] else ""
-        cid = after["complaint_id"]
-        return ReplayOutcome("update", f"diterima sebagai pembaruan pengaduan {cid}{held}", cid)
-    why = after["reason"] if after is not None and after["reason"] else None
+        held = f" ({after.reason})" if after.reason else ""
+        to = after.complaint_id
+        return ReplayOutcome("update", f"diterima sebagai pembaruan pengaduan {to}{held}", to)
+    why = after.reason if after is not None and after.reason else None
     return ReplayOutcome("ignored", f"diabaikan: {why}" if why else "diabaikan")

@@ -7,6 +7,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -45,16 +46,42 @@ async def status_overview(conn: asyncpg.Connection, dead_limit: int = 20) -> dic
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    id: int
+    source: str
+    source_ref: str
+    reason: str | None
+    ingested_at: dt.datetime
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawItemRow:
+    """A raw item with its sealed payload and meta (aggregator.intake.sealing opens them)."""
+
+    id: int
+    source: str
+    source_ref: str
+    state: str
+    reason: str | None
+    payload: bytes
+    meta: Any
+    received_at: dt.datetime | None
+    content_type: str
+    payload_key: str | None
+
+
 async def list_quarantined(
     conn: asyncpg.Connection, source: str | None, limit: int
-) -> list[asyncpg.Record]:
-    """Quarantined items, newest first: id, source, source_ref, reason, ingested_at, size."""
-    return list(await conn.fetch(q("list_quarantined"), source, limit))
+) -> list[Quarantined]:
+    """Quarantined items, newest first."""
+    return [Quarantined(**r) for r in await conn.fetch(q("list_quarantined"), source, limit)]
 
 
-async def get_raw_item(conn: asyncpg.Connection, raw_id: int) -> asyncpg.Record | None:
-    """A raw item with its sealed payload and meta (aggregator.intake.sealing opens them)."""
-    return await conn.fetchrow(q("get_raw_item"), raw_id)
+async def get_raw_item(conn: asyncpg.Connection, raw_id: int) -> RawItemRow | None:
+    row = await conn.fetchrow(q("get_raw_item"), raw_id)
+    return RawItemRow(**row) if row is not None else None
 
 
 async def status_counts(conn: asyncpg.Connection) -> dict[str, int]:

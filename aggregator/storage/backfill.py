@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -9,16 +11,61 @@ import asyncpg
 from aggregator.storage.sqlfiles import q
 
 
-async def get_run(conn: asyncpg.Connection, source: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(q("get_backfill_run"), source)
+@dataclass(frozen=True, slots=True)
+class BackfillRun:
+    source: str
+    cursor: dict[str, Any] | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    counts: dict[str, Any] | None
 
 
-async def start_run(
-    conn: asyncpg.Connection, source: str, counts: dict[str, Any]
-) -> asyncpg.Record:
-    """A new run, or the unfinished one continued: its (cursor, counts, started_at)."""
-    row: asyncpg.Record = await conn.fetchrow(q("start_backfill_run"), source, counts)
-    return row
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    """A new run, or the unfinished one it continues (its cursor and counts kept)."""
+
+    cursor: dict[str, Any] | None
+    counts: dict[str, Any] | None
+    started_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RawCounts:
+    source: str
+    found: int
+    quarantined: int
+    backfilled: int
+    last_live_at: dt.datetime | None
+    live_recent: int
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintCounts:
+    source: str
+    complaints: int
+    pushed: int
+    waiting: int
+    rejected: int
+    history: int
+    duplicates: int
+    newest_submitted_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunListing:
+    source: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    counts: dict[str, Any] | None
+
+
+async def get_run(conn: asyncpg.Connection, source: str) -> BackfillRun | None:
+    row = await conn.fetchrow(q("get_backfill_run"), source)
+    return BackfillRun(**row) if row is not None else None
+
+
+async def start_run(conn: asyncpg.Connection, source: str, counts: dict[str, Any]) -> RunStarted:
+    return RunStarted(**await conn.fetchrow(q("start_backfill_run"), source, counts))
 
 
 async def save_progress(
@@ -41,9 +88,13 @@ async def merge_open_rows(conn: asyncpg.Connection, source: str, cursor: Any) ->
 
 async def migration_counts(
     conn: asyncpg.Connection, recent_days: int
-) -> tuple[list[asyncpg.Record], list[asyncpg.Record], list[asyncpg.Record]]:
+) -> tuple[list[RawCounts], list[ComplaintCounts], list[RunListing]]:
     """Per source: raw item counts, complaint counts, and the backfill runs."""
     raw = await conn.fetch(q("migration_raw_counts"), recent_days)
     comp = await conn.fetch(q("migration_complaint_counts"))
     runs = await conn.fetch(q("list_backfill_runs"))
-    return list(raw), list(comp), list(runs)
+    return (
+        [RawCounts(**r) for r in raw],
+        [ComplaintCounts(**r) for r in comp],
+        [RunListing(**r) for r in runs],
+    )

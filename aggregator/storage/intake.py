@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,90 @@ import asyncpg
 from aggregator.storage.sqlfiles import q
 
 Columns = Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class RawRef:
+    id: int
+    source_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRaw:
+    """A held raw item: its digest and sealed original (aggregator.intake.sealing)."""
+
+    source_ref: str
+    content_hash: bytes | None
+    payload: bytes
+    payload_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCandidate:
+    """A stored complaint with the same normalised text, with its reporter's hashes."""
+
+    id: uuid.UUID
+    content_hash: bytes
+    phone_hash: bytes | None
+    email_hash: bytes | None
+    nik_hash: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintRef:
+    id: uuid.UUID
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenByPhone:
+    phone_hash: bytes
+    id: uuid.UUID
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenByEmail:
+    email_hash: bytes
+    id: uuid.UUID
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneComplaint:
+    phone_hash: bytes
+    id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class FollowonComplaint:
+    """What the reply-or-new decision reads of a reporter's open complaint."""
+
+    id: uuid.UUID
+    title: str | None
+    content: str
+    route_category: str | None
+    lapor_tracking_id: str | None
+    waiting_on_reporter: bool | None
+    reporter_id: uuid.UUID | None
+    content_hash: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class FormRowComplaint:
+    """The complaint an old form's row became (locked for its update)."""
+
+    id: uuid.UUID
+    status: str
+    legacy_status: str | None
+    origin: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCluster:
+    id: uuid.UUID
+    category: str
+    place: str
 
 
 def _lists(columns: Columns) -> list[list[Any]]:
@@ -35,21 +120,20 @@ async def insert_raw_items(
     metas: list[str | None],
     digests: list[bytes],
     key_id: str,
-) -> list[asyncpg.Record]:
-    """Rows (id, source_ref) of the items that were new; held ones are skipped."""
-    return list(
-        await conn.fetch(
-            q("insert_raw_items"),
-            source,
-            refs,
-            received_at,
-            content_types,
-            payloads,
-            metas,
-            digests,
-            key_id,
-        )
+) -> list[RawRef]:
+    """The items that were new; held ones are skipped."""
+    rows = await conn.fetch(
+        q("insert_raw_items"),
+        source,
+        refs,
+        received_at,
+        content_types,
+        payloads,
+        metas,
+        digests,
+        key_id,
     )
+    return [RawRef(**r) for r in rows]
 
 
 async def insert_quarantined_raw_item(
@@ -89,11 +173,9 @@ async def held_raw_refs(conn: asyncpg.Connection, source: str, refs: list[str]) 
     return {r["source_ref"] for r in rows}
 
 
-async def held_raw_digests(
-    conn: asyncpg.Connection, source: str, refs: list[str]
-) -> list[asyncpg.Record]:
-    """Held items (source_ref, content_hash, payload, payload_key) under these refs."""
-    return list(await conn.fetch(q("held_raw_digests"), source, refs))
+async def held_raw_digests(conn: asyncpg.Connection, source: str, refs: list[str]) -> list[HeldRaw]:
+    """Held items under these refs."""
+    return [HeldRaw(**r) for r in await conn.fetch(q("held_raw_digests"), source, refs)]
 
 
 async def reserve_raw_ids(conn: asyncpg.Connection, n: int) -> tuple[list[int], dt.datetime]:
@@ -155,26 +237,31 @@ async def insert_events(conn: asyncpg.Connection, columns: Columns) -> None:
 
 async def recent_duplicates(
     conn: asyncpg.Connection, hashes: list[bytes], days: int
-) -> list[asyncpg.Record]:
-    """(id, content_hash, phone_hash, email_hash, nik_hash) of same-text complaints."""
-    return list(await conn.fetch(q("find_recent_duplicates"), hashes, days))
+) -> list[DuplicateCandidate]:
+    """Same-text complaints of the window, oldest first."""
+    rows = await conn.fetch(q("find_recent_duplicates"), hashes, days)
+    return [DuplicateCandidate(**r) for r in rows]
 
 
 # What a message answers ------------------------------------------------------------------
 
 
-async def complaint_by_id(conn: asyncpg.Connection, cid: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(q("find_complaint_by_id"), cid)
+def _ref(row: asyncpg.Record | None) -> ComplaintRef | None:
+    return ComplaintRef(**row) if row is not None else None
+
+
+async def complaint_by_id(conn: asyncpg.Connection, cid: uuid.UUID) -> ComplaintRef | None:
+    return _ref(await conn.fetchrow(q("find_complaint_by_id"), cid))
 
 
 async def complaint_by_tracking_id(
     conn: asyncpg.Connection, tracking_id: str
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(q("find_complaint_by_tracking_id"), tracking_id)
+) -> ComplaintRef | None:
+    return _ref(await conn.fetchrow(q("find_complaint_by_tracking_id"), tracking_id))
 
 
-async def complaint_by_thread(conn: asyncpg.Connection, refs: list[str]) -> asyncpg.Record | None:
-    return await conn.fetchrow(q("find_complaint_by_thread"), refs)
+async def complaint_by_thread(conn: asyncpg.Connection, refs: list[str]) -> ComplaintRef | None:
+    return _ref(await conn.fetchrow(q("find_complaint_by_thread"), refs))
 
 
 async def open_complaint_by_reporter_hash(
@@ -183,35 +270,42 @@ async def open_complaint_by_reporter_hash(
     email_hash: bytes | None,
     days: int,
     closed_too: bool,
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+) -> ComplaintRef | None:
+    row = await conn.fetchrow(
         q("find_open_complaint_by_reporter_hash"), phone_hash, email_hash, days, closed_too
     )
+    return _ref(row)
 
 
 async def open_complaints_by_phone_hashes(
     conn: asyncpg.Connection, hashes: list[bytes], days: int
-) -> list[asyncpg.Record]:
-    """(phone_hash, id, received_at): the newest open complaint per phone."""
-    return list(await conn.fetch(q("find_open_complaints_by_phone_hashes"), hashes, days))
+) -> list[OpenByPhone]:
+    """The newest open complaint per phone."""
+    rows = await conn.fetch(q("find_open_complaints_by_phone_hashes"), hashes, days)
+    return [OpenByPhone(**r) for r in rows]
 
 
 async def open_complaints_for_phone_hashes(
     conn: asyncpg.Connection, hashes: list[bytes], days: int
-) -> list[asyncpg.Record]:
-    """(phone_hash, id) of every open complaint of these phones."""
-    return list(await conn.fetch(q("find_open_complaints_for_phone_hashes"), hashes, days))
+) -> list[PhoneComplaint]:
+    """Up to three newest open complaints per phone, newest first."""
+    rows = await conn.fetch(q("find_open_complaints_for_phone_hashes"), hashes, days)
+    return [PhoneComplaint(**r) for r in rows]
 
 
 async def open_complaints_by_email_hashes(
     conn: asyncpg.Connection, hashes: list[bytes], days: int
-) -> list[asyncpg.Record]:
-    """(email_hash, id, received_at): the newest open complaint per e-mail address."""
-    return list(await conn.fetch(q("find_open_complaints_by_email_hashes"), hashes, days))
+) -> list[OpenByEmail]:
+    """The newest open complaint per e-mail address."""
+    rows = await conn.fetch(q("find_open_complaints_by_email_hashes"), hashes, days)
+    return [OpenByEmail(**r) for r in rows]
 
 
-async def complaint_for_followon(conn: asyncpg.Connection, cid: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(q("find_complaint_for_followon"), cid)
+async def complaint_for_followon(
+    conn: asyncpg.Connection, cid: uuid.UUID
+) -> FollowonComplaint | None:
+    row = await conn.fetchrow(q("find_complaint_for_followon"), cid)
+    return FollowonComplaint(**row) if row is not None else None
 
 
 # Old forms' rows ---------------------------------------------------------------------------
@@ -219,9 +313,10 @@ async def complaint_for_followon(conn: asyncpg.Connection, cid: uuid.UUID) -> as
 
 async def complaint_by_form_row(
     conn: asyncpg.Connection, source: str, thread_key: str
-) -> asyncpg.Record | None:
-    """(id, status, legacy_status, origin), locked for the update."""
-    return await conn.fetchrow(q("find_complaint_by_form_row"), source, thread_key)
+) -> FormRowComplaint | None:
+    """Locked for the update."""
+    row = await conn.fetchrow(q("find_complaint_by_form_row"), source, thread_key)
+    return FormRowComplaint(**row) if row is not None else None
 
 
 async def apply_legacy_form_update(
@@ -254,9 +349,10 @@ async def extend_burst(
 
 async def open_clusters(
     conn: asyncpg.Connection, categories: list[str], places: list[str], window_s: float
-) -> list[asyncpg.Record]:
-    """(id, category, place) of the open clusters of these pairs."""
-    return list(await conn.fetch(q("find_open_clusters"), categories, places, window_s))
+) -> list[OpenCluster]:
+    """The open clusters of these (category, place) pairs."""
+    rows = await conn.fetch(q("find_open_clusters"), categories, places, window_s)
+    return [OpenCluster(**r) for r in rows]
 
 
 async def insert_clusters(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -9,11 +11,31 @@ import asyncpg
 from aggregator.storage.sqlfiles import q
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    cursor: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    source: str
+    kind: str
+    last_poll_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    last_error_at: dt.datetime | None
+    last_error: str | None
+    degraded: bool
+    items_total: int
+    last_batch_size: int | None
+    quarantined: int
+
+
 async def take_lease(
     conn: asyncpg.Connection, source: str, kind: str, owner: str, lease_s: float
-) -> asyncpg.Record | None:
-    """The source's row (its ``cursor``) when ``owner`` may poll it now, else None."""
-    return await conn.fetchrow(q("take_source_lease"), source, kind, owner, lease_s)
+) -> Lease | None:
+    """The lease (and the stored cursor) when ``owner`` may poll the source now, else None."""
+    row = await conn.fetchrow(q("take_source_lease"), source, kind, owner, lease_s)
+    return Lease(**row) if row is not None else None
 
 
 async def release_lease(conn: asyncpg.Connection, source: str, owner: str) -> None:
@@ -32,8 +54,8 @@ async def clear_degraded(conn: asyncpg.Connection, source: str) -> None:
     await conn.execute(q("clear_source_degraded"), source)
 
 
-async def list_states(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_source_states")))
+async def list_states(conn: asyncpg.Connection) -> list[SourceState]:
+    return [SourceState(**r) for r in await conn.fetch(q("list_source_states"))]
 
 
 async def get_cursor(conn: asyncpg.Connection, source: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -189,7 +190,7 @@ async def get_quarantine(request: web.Request) -> web.Response:
     async with services.pool.acquire() as conn:
         rows = await repo.list_quarantined(conn, request.query.get("source"), 200)
     return json_response(
-        {"items": [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])} for r in rows]}
+        {"items": [{**asdict(r), "source_ref": hide_in_ref(r.source_ref)} for r in rows]}
     )
 
 

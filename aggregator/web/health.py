@@ -40,7 +40,7 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with services.pool.acquire(timeout=5) as conn:
             todo = await pending(conn)
-            degraded = [r["source"] for r in await sources_repo.list_states(conn) if r["degraded"]]
+            degraded = [r.source for r in await sources_repo.list_states(conn) if r.degraded]
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         return web.json_response(
             {"status": "unready", "reason": f"database unreachable: {exc}"}, status=503
@@ -94,10 +94,10 @@ async def refresh_gauges(services: Services) -> None:
         for status, n in (await admin_repo.status_counts(conn)).items():
             metrics.COMPLAINTS.labels(status=status).set(n)
         for r in await sources_repo.list_states(conn):
-            metrics.SOURCE_DEGRADED.labels(source=r["source"]).set(1 if r["degraded"] else 0)
-            if r["last_success_at"] is not None:
-                metrics.SOURCE_LAST_SUCCESS.labels(source=r["source"]).set(
-                    r["last_success_at"].timestamp()
+            metrics.SOURCE_DEGRADED.labels(source=r.source).set(1 if r.degraded else 0)
+            if r.last_success_at is not None:
+                metrics.SOURCE_LAST_SUCCESS.labels(source=r.source).set(
+                    r.last_success_at.timestamp()
                 )
         overview = await health_overview(conn, services.settings, services.clock())
     for g in (

@@ -60,8 +60,8 @@ WITH input AS (
     -- Through enqueue_jobs() (migration 0160), the one place jobs are inserted. A SELECT in
     -- WITH runs only as far as the main query reads it: ``queued`` below reads it.
     SELECT count(*) AS n FROM (
-        SELECT enqueue_jobs(array_agg('notify'), array_agg(i.id), array_agg(i.payload::jsonb),
-                            array_agg(i.dedup_key))
+        SELECT enqueue_jobs(array_agg('notify'::text), array_agg(i.id),
+                            array_agg(i.payload::jsonb), array_agg(i.dedup_key))
         FROM input i JOIN upd USING (id)
     ) AS e
 )
