@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -186,18 +187,92 @@ async def notification_state(conn: asyncpg.Connection, dedup_key: str) -> str | 
 # -- SLA ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SlaCandidate:
+    """A complaint whose SLA clocks may move."""
+
+    id: uuid.UUID
+    lapor_tracking_id: str | None
+    lapor_created_at: dt.datetime | None
+    status: str
+    status_at: dt.datetime
+    agency_id: str | None
+    agency_name: str | None
+    waiting_on_reporter: bool
+    closed_without_real_followup: bool
+    reopen_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SlaHistory:
+    """A status change, disposition or response on a complaint's timeline."""
+
+    complaint_id: uuid.UUID
+    at: dt.datetime
+    kind: str
+    status: str | None
+    agency_id: str | None
+    label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaClock:
+    complaint_id: uuid.UUID
+    clock: str
+    started_at: dt.datetime
+    due_at: dt.datetime
+    paused_at: dt.datetime | None
+    paused_total: dt.timedelta
+    met_at: dt.datetime | None
+    breached_at: dt.datetime | None
+    agency_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One complaint received in the report's period, with what the report aggregates."""
+
+    id: uuid.UUID
+    agency_id: str
+    agency_name: str | None
+    status: str
+    closed_without_real_followup: bool
+    reopen_count: int
+    assigned_at: dt.datetime | None
+    first_substantive_at: dt.datetime | None
+    responses: int
+    ack_responses: int
+    breaches: int
+    ever_closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    complaint_id: uuid.UUID
+    at: dt.datetime
+    agency_id: str | None
+    agency_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubstantiveTime:
+    complaint_id: uuid.UUID
+    at: dt.datetime
+
+
 async def sla_candidates(
     conn: asyncpg.Connection, after: uuid.UUID, limit: int, touched_since: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_sla_candidates"), after, limit, touched_since))
+) -> list[SlaCandidate]:
+    rows = await conn.fetch(q("list_sla_candidates"), after, limit, touched_since)
+    return [SlaCandidate(**r) for r in rows]
 
 
-async def sla_history(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_sla_history"), list(ids)))
+async def sla_history(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[SlaHistory]:
+    return [SlaHistory(**r) for r in await conn.fetch(q("list_sla_history"), list(ids))]
 
 
-async def sla_clocks(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_sla_clocks"), list(ids)))
+async def sla_clocks(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[SlaClock]:
+    return [SlaClock(**r) for r in await conn.fetch(q("list_sla_clocks"), list(ids))]
 
 
 async def upsert_clocks(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -214,20 +289,21 @@ async def set_followup_flags(
 
 async def report_rows(
     conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("report_sla_complaints"), start, end))
+) -> list[ReportRow]:
+    return [ReportRow(**r) for r in await conn.fetch(q("report_sla_complaints"), start, end)]
 
 
 async def report_dispositions(
     conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("report_dispositions"), start, end))
+) -> list[Disposition]:
+    return [Disposition(**r) for r in await conn.fetch(q("report_dispositions"), start, end)]
 
 
 async def report_substantive_times(
     conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("report_substantive_times"), start, end))
+) -> list[SubstantiveTime]:
+    rows = await conn.fetch(q("report_substantive_times"), start, end)
+    return [SubstantiveTime(**r) for r in rows]
 
 
 async def undelivered(
