@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import asyncpg
 
 from aggregator.storage.sqlfiles import q
 
 
-def identity_of(row: asyncpg.Record | None) -> set[tuple[str, bytes]]:
+@dataclass(frozen=True, slots=True)
+class LinkedDuplicate:
+    """A complaint linked to another as its duplicate, with its reporter's keyed hashes."""
+
+    id: uuid.UUID
+    source: str
+    channel: str
+    phone_hash: bytes | None
+    email_hash: bytes | None
+    nik_hash: bytes | None
+
+
+def identity_of(row: asyncpg.Record | LinkedDuplicate | None) -> set[tuple[str, bytes]]:
     """The (kind, keyed hash) pairs a reporter is known by; empty for no identity."""
     if row is None:
         return set()
-    return {
-        (k, bytes(row[f"{k}_hash"]))
-        for k in ("phone", "email", "nik")
-        if row[f"{k}_hash"] is not None
-    }
+    hashes = (
+        {"phone": row.phone_hash, "email": row.email_hash, "nik": row.nik_hash}
+        if isinstance(row, LinkedDuplicate)
+        else {k: row[f"{k}_hash"] for k in ("phone", "email", "nik")}
+    )
+    return {(k, bytes(h)) for k, h in hashes.items() if h is not None}
 
 
 async def reporter_identity(
@@ -28,5 +42,6 @@ async def reporter_identity(
 
 async def linked_duplicates(
     conn: asyncpg.Connection, complaint_id: uuid.UUID
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("linked_duplicates_with_hashes"), complaint_id))
+) -> list[LinkedDuplicate]:
+    rows = await conn.fetch(q("linked_duplicates_with_hashes"), complaint_id)
+    return [LinkedDuplicate(**r) for r in rows]

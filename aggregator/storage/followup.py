@@ -21,15 +21,76 @@ async def lock_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> N
     await conn.execute(q("lock_complaint_notifications"), str(complaint_id))
 
 
-async def get_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(q("get_notify_complaint"), complaint_id)
-    return row
+@dataclass(frozen=True, slots=True)
+class NotifyComplaint:
+    """What the notifier reads of a complaint, with its reporter's sealed addresses."""
+
+    id: uuid.UUID
+    source: str
+    channel: str
+    title: str | None
+    status: str
+    agency_id: str | None
+    agency_name: str | None
+    anonymous: bool
+    lapor_tracking_id: str | None
+    origin: Any
+    solved_asked_at: dt.datetime | None
+    duplicate_of: uuid.UUID | None
+    name_enc: bytes | None
+    email_enc: bytes | None
+    phone_enc: bytes | None
+    linked_tracking_id: str | None
 
 
-async def linked_duplicates(
+@dataclass(frozen=True, slots=True)
+class FollowupForNotify:
+    id: int
+    event_id: str | None
+    at: dt.datetime
+    agency_id: str | None
+    agency_name: str | None
+    author: str | None
+    text: str
+    attachments: Any
+    label: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    id: uuid.UUID
+    complaint_id: uuid.UUID | None
+    kind: str
+    channel: str
+    source: str
+    state: str
+    items: Any
+    merged_into: uuid.UUID | None
+    body: str | None
+    body_enc: bytes | None
+    subject: str | None
+    external_id: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingNotification:
+    id: uuid.UUID
+    kind: str
+    channel: str
+    source: str
+    items: Any
+    merged_into: uuid.UUID | None
+    created_at: dt.datetime
+
+
+async def get_complaint(
     conn: asyncpg.Connection, complaint_id: uuid.UUID
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_linked_duplicates"), complaint_id))
+) -> NotifyComplaint | None:
+    row = await conn.fetchrow(q("get_notify_complaint"), complaint_id)
+    return NotifyComplaint(**row) if row is not None else None
 
 
 async def get_followup(
@@ -38,11 +99,9 @@ async def get_followup(
     *,
     event_id: str | None,
     followup_id: int | None,
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        q("get_followup_for_notify"), complaint_id, event_id, followup_id
-    )
-    return row
+) -> FollowupForNotify | None:
+    row = await conn.fetchrow(q("get_followup_for_notify"), complaint_id, event_id, followup_id)
+    return FollowupForNotify(**row) if row is not None else None
 
 
 async def insert_notification(
@@ -74,15 +133,16 @@ async def insert_notification(
     return new is not None
 
 
-async def get_notification(conn: asyncpg.Connection, dedup_key: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(q("get_notification_by_key"), dedup_key)
-    return row
+async def get_notification(conn: asyncpg.Connection, dedup_key: str) -> NotificationRow | None:
+    row = await conn.fetchrow(q("get_notification_by_key"), dedup_key)
+    return NotificationRow(**row) if row is not None else None
 
 
 async def pending_notifications(
     conn: asyncpg.Connection, complaint_id: uuid.UUID
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_pending_notifications"), complaint_id))
+) -> list[PendingNotification]:
+    rows = await conn.fetch(q("list_pending_notifications"), complaint_id)
+    return [PendingNotification(**r) for r in rows]
 
 
 async def assign_batch(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], head: uuid.UUID) -> None:
@@ -308,8 +368,16 @@ async def report_substantive_times(
 
 async def undelivered(
     conn: asyncpg.Connection, since: dt.datetime, sources: Sequence[str], limit: int
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_undelivered_notifications"), since, list(sources), limit))
+) -> list[Undelivered]:
+    """Sent notifications whose delivery is not known yet."""
+    rows = await conn.fetch(q("list_undelivered_notifications"), since, list(sources), limit)
+    return [Undelivered(**r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    id: uuid.UUID
+    source: str
 
 
 async def set_delivery(

@@ -13,9 +13,6 @@ LEFT JOIN reporters r ON r.id = c.reporter_id
 LEFT JOIN complaints d ON d.id = c.duplicate_of
 WHERE c.id = $1;
 
--- name: list_linked_duplicates
-SELECT id, source, channel FROM complaints WHERE duplicate_of = $1 ORDER BY id;
-
 -- name: get_followup_for_notify
 SELECT id, event_id, at, agency_id, agency_name, author, text, attachments, label, kind
 FROM followups
