@@ -66,32 +66,32 @@ class MonthAgg:
     days_hist: list[int] = field(default_factory=lambda: [0] * HIST_BUCKETS)
 
 
-def aggregate(rows: Iterable[Any], cal: WorkingCalendar) -> dict[str, MonthAgg]:
+def aggregate(rows: Iterable[repo.AgencyMonthRow], cal: WorkingCalendar) -> dict[str, MonthAgg]:
     out: dict[str, MonthAgg] = defaultdict(MonthAgg)
     for r in rows:
-        a = out[r["agency_id"]]
-        if r["agency_name"]:
-            a.agency_name = r["agency_name"]
+        a = out[r.agency_id]
+        if r.agency_name:
+            a.agency_name = r.agency_name
         a.received += 1
-        if r["responses"]:
+        if r.responses:
             a.followed_up += 1
             a.answered += 1
-            if r["ack_responses"] == r["responses"]:
+            if r.ack_responses == r.responses:
                 a.ack_only += 1
-        if r["first_real_followup_at"] is not None:
+        if r.first_real_followup_at is not None:
             a.real_followup += 1
-            if r["assigned_at"] is not None:
-                d = max(cal.working_days_between(r["assigned_at"], r["first_real_followup_at"]), 0)
+            if r.assigned_at is not None:
+                d = max(cal.working_days_between(r.assigned_at, r.first_real_followup_at), 0)
                 a.days_hist[min(d, HIST_BUCKETS - 1)] += 1
-        if r["status"] == "selesai":
+        if r.status == "selesai":
             a.done += 1
-        if r["ever_closed"]:
+        if r.ever_closed:
             a.closed_ever += 1
-            if r["reopen_count"] > 0:
+            if r.reopen_count > 0:
                 a.reopened += 1
-        if r["closed_without_real_followup"]:
+        if r.closed_without_real_followup:
             a.closed_without_real_followup += 1
-        a.breaches += r["breaches"]
+        a.breaches += r.breaches
     return out
 
 

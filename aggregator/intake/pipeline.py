@@ -1143,7 +1143,7 @@ class Intake:
         if planned is not None:
             return bool(planned[at])
         row = await replies_repo.target_identity(conn, target)
-        return bool(row is not None and row["anonymous"])
+        return bool(row is not None and row.anonymous)
 
     async def _verify_sender(
         self,
@@ -1160,11 +1160,11 @@ class Intake:
         row = await replies_repo.target_identity(conn, target)
         if row is None:
             return None, "pengaduan tidak ditemukan"
-        tracking = f"#{row['lapor_tracking_id']}" if row["lapor_tracking_id"] else "ini"
+        tracking = f"#{row.lapor_tracking_id}" if row.lapor_tracking_id else "ini"
         meta = item.meta if item is not None else {}
         code = meta.get("receipt_code") if isinstance(meta, dict) else None
         if code is not None or (isinstance(p, ReplyDraft) and p.complaint_id):
-            stored = row["receipt_code"]
+            stored = row.receipt_code
             if code and stored and normalize_code(str(code)) == normalize_code(str(stored)):
                 return "receipt", None
             return None, f"kode tanda terima tidak cocok dengan pengaduan {tracking}"
@@ -1176,19 +1176,19 @@ class Intake:
         email_h = self.crypto.match_hash("email", email)
         if (
             phone_h is not None
-            and row["phone_hash"] is not None
-            and (bytes(row["phone_hash"]) == phone_h)
+            and row.phone_hash is not None
+            and (bytes(row.phone_hash) == phone_h)
         ):
             return "phone", None
         if (
             email_h is not None
-            and row["email_hash"] is not None
-            and (bytes(row["email_hash"]) == email_h)
+            and row.email_hash is not None
+            and (bytes(row.email_hash) == email_h)
         ):
             return "email", None
         if phone_h is None and email_h is None:
             return None, "pengirim tanpa nomor atau alamat e-mail yang dapat dicocokkan"
-        if row["phone_hash"] is None and row["email_hash"] is None:
+        if row.phone_hash is None and row.email_hash is None:
             return None, (
                 f"pengaduan {tracking} tidak menyimpan nomor atau e-mail pelapor untuk dicocokkan"
             )

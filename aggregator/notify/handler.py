@@ -344,7 +344,7 @@ class Notifier:
                 await repo.lock_complaint(conn, complaint_id)
                 failed = await drepo.get_for_redelivery(conn, failed_id)
                 c = await repo.get_complaint(conn, complaint_id)
-                if failed is None or c is None or str(failed["state"]) != "failed":
+                if failed is None or c is None or str(failed.state) != "failed":
                     return  # a late "delivered" arrived meanwhile, or it is gone
                 step = redeliver.next_step(
                     self.settings,
@@ -362,13 +362,13 @@ class Notifier:
                     conn,
                     notification_id=new_id,
                     complaint_id=complaint_id,
-                    kind=str(failed["kind"]),
+                    kind=str(failed.kind),
                     channel=step.channel,
                     source=step.source,
                     dedup_key=f"redeliver:{failed_id}",
                     items=items,
                     retry_of=failed_id,
-                    redelivery_no=int(failed["redelivery_no"]) + 1,
+                    redelivery_no=int(failed.redelivery_no) + 1,
                 )
                 if await drepo.redelivery_state(conn, f"redeliver:{failed_id}") != "queued":
                     return  # done before (a redelivered job)
