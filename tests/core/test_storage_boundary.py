@@ -283,3 +283,72 @@ def test_the_job_blocks_enqueue_through_the_function() -> None:
         if {"enqueue_job", "enqueue_job_without_key", "insert_jobs"} & _string_constants([p])
     }
     assert users == {"jobs.py"}, users
+
+
+# Typed models --------------------------------------------------------------------------------
+
+
+def _storage_functions() -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    out = []
+    for p in sorted(STORAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"), str(p))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                out.append((p.name, node))
+    return out
+
+
+def record_returns(
+    functions: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]],
+) -> list[str]:
+    return [
+        f"{file}: {fn.name}() -> {ast.unparse(fn.returns)}"
+        for file, fn in functions
+        if fn.returns is not None and "Record" in ast.unparse(fn.returns)
+    ]
+
+
+def test_storage_functions_return_typed_models_not_records() -> None:
+    bad = record_returns(_storage_functions())
+    assert not bad, "storage functions returning asyncpg records:\n" + "\n".join(bad)
+
+
+def test_the_record_check_sees_a_record_return() -> None:
+    tree = ast.parse(
+        "async def get(conn) -> asyncpg.Record | None: ...\n"
+        "async def rows(conn) -> list[asyncpg.Record]: ...\n"
+        "async def fine(conn) -> Job: ...\n"
+    )
+    fns = [("m.py", n) for n in tree.body if isinstance(n, ast.AsyncFunctionDef)]
+    assert [x.split(":")[1].strip().split("(")[0] for x in record_returns(fns)] == ["get", "rows"]
+
+
+def test_the_models_storage_functions_return_are_frozen_dataclasses() -> None:
+    returned = {
+        n.id
+        for _file, fn in _storage_functions()
+        if fn.returns is not None
+        for n in ast.walk(fn.returns)
+        if isinstance(n, ast.Name)
+    } | {
+        n.attr
+        for _file, fn in _storage_functions()
+        if fn.returns is not None
+        for n in ast.walk(fn.returns)
+        if isinstance(n, ast.Attribute)
+    }
+    models: dict[str, bool] = {}
+    for p in sorted(STORAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"), str(p))):
+            if isinstance(node, ast.ClassDef) and node.name in returned:
+                models[f"{p.name}: {node.name}"] = any(
+                    isinstance(dec, ast.Call)
+                    and ast.unparse(dec.func) == "dataclass"
+                    and any(
+                        k.arg == "frozen" and isinstance(k.value, ast.Constant) and k.value.value
+                        for k in dec.keywords
+                    )
+                    for dec in node.decorator_list
+                )
+    assert len(models) > 40, sorted(models)  # the scan finds the models
+    thawed = sorted(name for name, frozen in models.items() if not frozen)
+    assert not thawed, "storage models must be frozen dataclasses:\n" + "\n".join(thawed)
