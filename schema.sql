@@ -178,6 +178,35 @@ SELECT hour, source, channel, sum(received), sum(pushed) FROM complaint_hourly
 GROUP BY 1, 2, 3;
 $$;
 
+CREATE FUNCTION public.enqueue_jobs(job_kinds text[], job_complaint_ids uuid[], job_payloads jsonb[], job_dedup_keys text[] DEFAULT NULL::text[], job_run_afters timestamp with time zone[] DEFAULT NULL::timestamp with time zone[], job_max_attempts integer[] DEFAULT NULL::integer[], job_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF bigint
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF job_dedup_keys IS NULL THEN
+        RETURN QUERY
+        INSERT INTO jobs (kind, complaint_id, payload, run_after, max_attempts, created_at,
+                          updated_at)
+        SELECT j.kind, j.complaint_id, j.payload, coalesce(j.run_after, job_now, now()),
+               j.max_attempts, coalesce(job_now, now()), coalesce(job_now, now())
+        FROM unnest(job_kinds, job_complaint_ids, job_payloads, job_run_afters,
+                    job_max_attempts) AS j(kind, complaint_id, payload, run_after, max_attempts)
+        RETURNING jobs.id;
+    ELSE
+        RETURN QUERY
+        INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, max_attempts,
+                          created_at, updated_at)
+        SELECT j.kind, j.complaint_id, j.payload, j.dedup_key,
+               coalesce(j.run_after, job_now, now()), j.max_attempts,
+               coalesce(job_now, now()), coalesce(job_now, now())
+        FROM unnest(job_kinds, job_complaint_ids, job_payloads, job_dedup_keys,
+                    job_run_afters, job_max_attempts)
+             AS j(kind, complaint_id, payload, dedup_key, run_after, max_attempts)
+        ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+        RETURNING jobs.id;
+    END IF;
+END
+$$;
+
 CREATE FUNCTION public.followups_first_real_trigger() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -212,10 +241,9 @@ BEGIN
         END IF;
         why := 'followup:' || NEW.id::text;
     END IF;
-    INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
-    VALUES ('write_back', cid, jsonb_build_object('reason', why),
-            'write_back:' || cid::text || ':' || why)
-    ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;
+    PERFORM enqueue_jobs(ARRAY['write_back'], ARRAY[cid],
+                         ARRAY[jsonb_build_object('reason', why)],
+                         ARRAY['write_back:' || cid::text || ':' || why]);
     PERFORM pg_notify('satukanal_jobs', 'write_back');
     RETURN NULL;
 END

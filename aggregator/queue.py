@@ -40,6 +40,7 @@ from aggregator.errors import (
 from aggregator.health.outage import DB_DOWN, OutageLog
 from aggregator.logging import redact_text
 from aggregator.storage import jobs as repo
+from aggregator.storage.db import database_now
 from schemas.config import QueueConfig
 from schemas.events import Job, JobState
 
@@ -509,7 +510,7 @@ class JobQueue:
             at = await repo.oldest_due(conn, now=self._now())
             if at is None:
                 return 0.0
-            now = self._now() or await conn.fetchval("SELECT now()")
+            now = self._now() or await database_now(conn)
         return max((now - at).total_seconds(), 0.0)
 
     async def dead_jobs(self, limit: int = 100) -> list[Job]:

@@ -63,6 +63,7 @@ from aggregator.lapor.http import HttpLaporAdapter, report_to_wire
 from aggregator.lapor.push import PushHandlers
 from aggregator.logging import configure_logging
 from aggregator.queue import JobQueue, Worker
+from aggregator.storage import lapor as lapor_repo
 from aggregator.storage.db import create_pool
 from aggregator.storage.migrate import migrate
 from aggregator.wiring.services import Services
@@ -190,12 +191,7 @@ async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> PushRu
                 bodies = []
                 async with pool.acquire() as conn:
                     for cid in ids:
-                        row = await conn.fetchrow(
-                            "SELECT c.*, NULL::bytea AS name_enc, NULL::bytea AS email_enc, "
-                            "NULL::bytea AS phone_enc, NULL::bytea AS nik_enc "
-                            "FROM complaints c WHERE id = $1",
-                            cid,
-                        )
+                        row = (await lapor_repo.get_push_complaints(conn, [cid]))[cid]
                         bodies.append(report_to_wire(handlers.payload(cid, row, [])))
                 started = time.perf_counter()
                 while True:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from rich.table import Table
@@ -361,12 +362,12 @@ async def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 async def cmd_quarantine_list(args: argparse.Namespace) -> int:
-    from aggregator.storage.sqlfiles import q
+    from aggregator.storage.admin import list_quarantined
 
     async with await _services(args) as services, services.pool.acquire() as conn:
         rows = [
-            {**dict(r), "source_ref": hide_in_ref(r["source_ref"])}
-            for r in await conn.fetch(q("list_quarantined"), args.source, args.limit)
+            {**asdict(r), "source_ref": hide_in_ref(r.source_ref)}
+            for r in await list_quarantined(conn, args.source, args.limit)
         ]
     if args.json:
         _json_out(rows)
@@ -391,14 +392,14 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
 
     from aggregator.intake.anonymity import mask_original
     from aggregator.intake.sealing import open_meta, open_payload
-    from aggregator.storage.sqlfiles import q
+    from aggregator.storage.admin import get_raw_item
     from aggregator.storage.web import log_access, raw_original
 
     async with await _services(args) as services, services.pool.acquire() as conn:
-        row = await conn.fetchrow(q("get_raw_item"), args.id)
+        row = await get_raw_item(conn, args.id)
         if row is not None:
-            payload = open_payload(services.crypto, row["payload"], row["payload_key"])
-            meta = open_meta(services.crypto, row["meta"])
+            payload = open_payload(services.crypto, row.payload, row.payload_key)
+            meta = open_meta(services.crypto, row.meta)
             original = await raw_original(conn, args.id)
             if original is not None and original.anonymous:
                 # An anonymous reporter's original is never shown as it came, here either.
@@ -410,7 +411,7 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
                 actor=f"cli:{getpass.getuser()}",
                 action="raw_revealed",
                 subject=f"raw_item:{args.id}",
-                detail={"state": row["state"], "via": "cli"},
+                detail={"state": row.state, "via": "cli"},
             )
     if row is None:
         print(f"no item {args.id}", file=sys.stderr)
@@ -418,16 +419,16 @@ async def cmd_quarantine_show(args: argparse.Namespace) -> int:
     if args.json:
         import base64
 
-        item = {k: row[k] for k in row.keys() if k not in ("payload", "payload_key")}
-        item["source_ref"], item["meta"] = hide_in_ref(row["source_ref"]), hide_in_meta(meta)
+        item = {k: v for k, v in asdict(row).items() if k not in ("payload", "payload_key")}
+        item["source_ref"], item["meta"] = hide_in_ref(row.source_ref), hide_in_meta(meta)
         item["payload_base64"] = base64.b64encode(payload).decode()
         _json_out(item)
         return 0
     print(
-        f"source {row['source']} ref {hide_in_ref(row['source_ref'])} state {row['state']}",
+        f"source {row.source} ref {hide_in_ref(row.source_ref)} state {row.state}",
         file=sys.stderr,
     )
-    print(f"reason: {row['reason']}", file=sys.stderr)
+    print(f"reason: {row.reason}", file=sys.stderr)
     sys.stdout.buffer.write(payload)
     return 0
 

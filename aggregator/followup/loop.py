@@ -109,7 +109,7 @@ class SlaLoop:
                 rows = await repo.sla_candidates(conn, after, self.batch, since)
                 if not rows:
                     break
-                after = rows[-1]["id"]
+                after = rows[-1].id
                 changed += await self._pass(conn, rows, now)
             if len(rows) < self.batch:
                 break
@@ -117,41 +117,39 @@ class SlaLoop:
         return changed
 
     async def _pass(
-        self, conn: asyncpg.Connection, rows: list[asyncpg.Record], now: dt.datetime
+        self, conn: asyncpg.Connection, rows: list[repo.SlaCandidate], now: dt.datetime
     ) -> int:
-        ids = [r["id"] for r in rows]
+        ids = [r.id for r in rows]
         history: dict[uuid.UUID, list[Happening]] = defaultdict(list)
         for h in await repo.sla_history(conn, ids):
-            kind = {"status_changed": "status", "deleted": "status"}.get(h["kind"], h["kind"])
-            status = "dihapus" if h["kind"] == "deleted" else h["status"]
-            history[h["complaint_id"]].append(
-                Happening(
-                    at=h["at"], kind=kind, status=status, agency_id=h["agency_id"], label=h["label"]
-                )
+            kind = {"status_changed": "status", "deleted": "status"}.get(h.kind, h.kind)
+            status = "dihapus" if h.kind == "deleted" else h.status
+            history[h.complaint_id].append(
+                Happening(at=h.at, kind=kind, status=status, agency_id=h.agency_id, label=h.label)
             )
-        stored = {(c["complaint_id"], c["clock"]): c for c in await repo.sla_clocks(conn, ids)}
+        stored = {(c.complaint_id, c.clock): c for c in await repo.sla_clocks(conn, ids)}
         upserts: list[tuple[Any, ...]] = []
-        new_breaches: list[tuple[uuid.UUID, ClockState, asyncpg.Record]] = []
+        new_breaches: list[tuple[uuid.UUID, ClockState, repo.SlaCandidate]] = []
         flags: list[tuple[uuid.UUID, bool, int]] = []
-        flagged_now: list[asyncpg.Record] = []
+        flagged_now: list[repo.SlaCandidate] = []
         for r in rows:
-            hist = history.get(r["id"], [])
+            hist = history.get(r.id, [])
             facts = ComplaintFacts(
-                complaint_id=r["id"],
-                created_at=r["lapor_created_at"],
-                status=r["status"],
-                agency_id=r["agency_id"],
-                waiting_on_reporter=r["waiting_on_reporter"],
-                status_at=r["status_at"],
+                complaint_id=r.id,
+                created_at=r.lapor_created_at,
+                status=r.status,
+                agency_id=r.agency_id,
+                waiting_on_reporter=r.waiting_on_reporter,
+                status_at=r.status_at,
                 history=tuple(hist),
             )
             for state in evaluate(facts, now, self.cfg, self.calendar):
-                old = stored.get((r["id"], state.clock))
+                old = stored.get((r.id, state.clock))
                 if old is not None and _same(old, state):
                     continue
                 upserts.append(
                     (
-                        r["id"],
+                        r.id,
                         state.clock,
                         state.started_at,
                         state.due_at,
@@ -162,15 +160,15 @@ class SlaLoop:
                         state.agency_id,
                     )
                 )
-                if state.breached_at is not None and (old is None or old["breached_at"] is None):
-                    new_breaches.append((r["id"], state, r))
-            no_real = r["status"] == "selesai" and not any(
+                if state.breached_at is not None and (old is None or old.breached_at is None):
+                    new_breaches.append((r.id, state, r))
+            no_real = r.status == "selesai" and not any(
                 h.kind == "response" and h.label in SUBSTANTIVE for h in hist
             )
             reopens = _reopens(hist)
-            if no_real != r["closed_without_real_followup"] or reopens > r["reopen_count"]:
-                flags.append((r["id"], no_real, reopens))
-                if no_real and not r["closed_without_real_followup"]:
+            if no_real != r.closed_without_real_followup or reopens > r.reopen_count:
+                flags.append((r.id, no_real, reopens))
+                if no_real and not r.closed_without_real_followup:
                     flagged_now.append(r)
         async with conn.transaction():
             await repo.upsert_clocks(conn, upserts)
@@ -193,9 +191,9 @@ class SlaLoop:
             for r in flagged_now:
                 await append_event(
                     conn,
-                    r["id"],
+                    r.id,
                     EventKind.CLOSED_WITHOUT_REAL_FOLLOWUP,
-                    {"agency_id": r["agency_id"], "tracking_id": r["lapor_tracking_id"]},
+                    {"agency_id": r.agency_id, "tracking_id": r.lapor_tracking_id},
                 )
         for cid, state, r in new_breaches:
             # The agency LAPOR! assigned (on the clock), never our routing guess.
@@ -206,17 +204,17 @@ class SlaLoop:
                 complaint_id=str(cid),
                 clock=state.clock,
                 agency=agency,
-                tracking_id=r["lapor_tracking_id"],
+                tracking_id=r.lapor_tracking_id,
             )
             for hook in self.hooks:
                 hook(state, cid)
             await self._email_agency(conn, cid, state, r)
         for r in flagged_now:
-            CLOSED_WITHOUT_FOLLOWUP.labels(agency=r["agency_id"] or "unassigned").inc()
+            CLOSED_WITHOUT_FOLLOWUP.labels(agency=r.agency_id or "unassigned").inc()
             log.info(
                 "closed_without_real_followup_flagged",
-                complaint_id=str(r["id"]),
-                tracking_id=r["lapor_tracking_id"],
+                complaint_id=str(r.id),
+                tracking_id=r.lapor_tracking_id,
             )
         return len(upserts)
 
@@ -227,7 +225,7 @@ class SlaLoop:
         return None
 
     async def _email_agency(
-        self, conn: asyncpg.Connection, cid: uuid.UUID, state: ClockState, r: asyncpg.Record
+        self, conn: asyncpg.Connection, cid: uuid.UUID, state: ClockState, r: repo.SlaCandidate
     ) -> None:
         agency = state.agency_id  # only an agency LAPOR! assigned is told of its breach
         contact = self.cfg.agency_contacts.get(agency or "")
@@ -243,12 +241,12 @@ class SlaLoop:
         unit = "hari kerja" if clock.unit == "working_days" else "hari"
         due_local = state.due_at.astimezone(self.calendar.tz)
         subject = (
-            f"[LAPOR! #{r['lapor_tracking_id']}] Batas waktu "
+            f"[LAPOR! #{r.lapor_tracking_id}] Batas waktu "
             f"{CLOCK_NAMES_ID.get(state.clock, state.clock)} terlampaui"
         )
         text = (
-            f"Yth. {r['agency_name'] or 'Admin Penghubung'},\n\n"
-            f"Laporan LAPOR! #{r['lapor_tracking_id']} melewati batas waktu "
+            f"Yth. {r.agency_name or 'Admin Penghubung'},\n\n"
+            f"Laporan LAPOR! #{r.lapor_tracking_id} melewati batas waktu "
             f"{CLOCK_NAMES_ID.get(state.clock, state.clock)} ({clock.limit} {unit}; "
             f"{clock.regulation}). Batas waktu berakhir {due_local:%d-%m-%Y %H.%M}.\n\n"
             f"Mohon segera ditindaklanjuti dengan tindakan nyata di LAPOR!.\n\n"
@@ -263,7 +261,7 @@ class SlaLoop:
                     kind="sla_breach",
                     text=text,
                     subject=subject,
-                    tracking_id=r["lapor_tracking_id"],
+                    tracking_id=r.lapor_tracking_id,
                 ),
             )
             state_txt, ext, detail = "sent", result.external_id, result.detail
@@ -289,15 +287,15 @@ class SlaLoop:
         )
 
 
-def _same(old: asyncpg.Record, new: ClockState) -> bool:
+def _same(old: repo.SlaClock, new: ClockState) -> bool:
     return (
-        old["started_at"] == new.started_at
-        and old["due_at"] == new.due_at
-        and old["paused_at"] == new.paused_at
-        and old["paused_total"] == new.paused_total
-        and old["met_at"] == new.met_at
-        and old["agency_id"] == new.agency_id
-        and (old["breached_at"] is not None or new.breached_at is None)
+        old.started_at == new.started_at
+        and old.due_at == new.due_at
+        and old.paused_at == new.paused_at
+        and old.paused_total == new.paused_total
+        and old.met_at == new.met_at
+        and old.agency_id == new.agency_id
+        and (old.breached_at is not None or new.breached_at is None)
     )
 
 

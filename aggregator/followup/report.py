@@ -55,26 +55,26 @@ class Assignment:
     reassignments: int
 
 
-def assignment(dispositions: list[asyncpg.Record]) -> Assignment:
+def assignment(dispositions: list[repo.Disposition]) -> Assignment:
     """The agency LAPOR! last assigned, since when (the first event of the last run of
     dispositions to it: A, B, A counts A from its second disposition) and the moves."""
     if not dispositions:
         return Assignment("", None, None, 0)
     moves = 0
-    since = dispositions[0]["at"]
+    since = dispositions[0].at
     for prev, cur in itertools.pairwise(dispositions):
-        if cur["agency_id"] != prev["agency_id"]:
+        if cur.agency_id != prev.agency_id:
             moves += 1
-            since = cur["at"]
+            since = cur.at
     last = dispositions[-1]
-    return Assignment(str(last["agency_id"]), last["agency_name"], since, moves)
+    return Assignment(str(last.agency_id), last.agency_name, since, moves)
 
 
-def own_responses(responses: list[Any], since: dt.datetime | None) -> tuple[int, int]:
+def own_responses(responses: list[repo.ResponseTime], since: dt.datetime | None) -> tuple[int, int]:
     """(responses, acknowledgements among them) of the agency a complaint counts for: those
     since its last disposition (all of them when LAPOR! never disposed the complaint)."""
-    own = [f for f in responses if since is None or f["at"] >= since]
-    return len(own), sum(1 for f in own if f["label"] == "acknowledgement")
+    own = [f for f in responses if since is None or f.at >= since]
+    return len(own), sum(1 for f in own if f.label == "acknowledgement")
 
 
 async def agency_rows(pool: asyncpg.Pool, cfg: SlaConfig, end: dt.datetime) -> list[dict[str, Any]]:
@@ -92,25 +92,25 @@ async def sla_report(
     cal = WorkingCalendar(cfg)
     async with pool.acquire() as conn:
         rows = await repo.report_rows(conn, start, end)
-        disp: dict[Any, list[asyncpg.Record]] = defaultdict(list)
+        disp: dict[Any, list[repo.Disposition]] = defaultdict(list)
         for d in await repo.report_dispositions(conn, start, end):
-            disp[d["complaint_id"]].append(d)
+            disp[d.complaint_id].append(d)
         substantive: dict[Any, list[dt.datetime]] = defaultdict(list)
         for f in await repo.report_substantive_times(conn, start, end):
-            substantive[f["complaint_id"]].append(f["at"])
-        responses: dict[Any, list[asyncpg.Record]] = defaultdict(list)
-        for f in await repo.report_response_times(conn, start, end):
-            responses[f["complaint_id"]].append(f)
-    by_agency: dict[str, list[tuple[asyncpg.Record, Assignment]]] = defaultdict(list)
+            substantive[f.complaint_id].append(f.at)
+        responses: dict[Any, list[repo.ResponseTime]] = defaultdict(list)
+        for resp in await repo.report_response_times(conn, start, end):
+            responses[resp.complaint_id].append(resp)
+    by_agency: dict[str, list[tuple[repo.ReportRow, Assignment]]] = defaultdict(list)
     names: dict[str, str] = {}
     suggested: dict[str, int] = defaultdict(int)
     for r in rows:
-        a = assignment(disp.get(r["id"], []))
+        a = assignment(disp.get(r.id, []))
         by_agency[a.agency_id].append((r, a))
         if a.agency_name:
             names[a.agency_id] = a.agency_name
-        if not a.agency_id and r["agency_id"]:
-            suggested[r["agency_id"]] += 1  # our routing guess, shown as a suggestion only
+        if not a.agency_id and r.agency_id:
+            suggested[r.agency_id] += 1  # our routing guess, shown as a suggestion only
     for agency in suggested:
         by_agency.setdefault(agency, [])
     out = []
@@ -118,12 +118,12 @@ async def sla_report(
         items = [r for r, _a in pairs]
         days = []
         for r, a in pairs:
-            after = [t for t in substantive.get(r["id"], []) if a.since and t >= a.since]
+            after = [t for t in substantive.get(r.id, []) if a.since and t >= a.since]
             if a.since and after:
                 days.append(cal.working_days_between(a.since, after[0]))
-        own = {r["id"]: own_responses(responses.get(r["id"], []), a.since) for r, a in pairs}
-        answered = [r for r in items if own[r["id"]][0] > 0]
-        closed = [r for r in items if r["ever_closed"] or r["reopen_count"] > 0]
+        own = {r.id: own_responses(responses.get(r.id, []), a.since) for r, a in pairs}
+        answered = [r for r in items if own[r.id][0] > 0]
+        closed = [r for r in items if r.ever_closed or r.reopen_count > 0]
         out.append(
             AgencyRow(
                 agency_id=agency or "-",
@@ -135,15 +135,15 @@ async def sla_report(
                 answered=len(answered),
                 ack_only_share=(
                     _ratio(
-                        sum(1 for r in answered if own[r["id"]][1] == own[r["id"]][0]),
+                        sum(1 for r in answered if own[r.id][1] == own[r.id][0]),
                         len(answered),
                     )
                 ),
-                breaches=sum(r["breaches"] for r in items),
+                breaches=sum(r.breaches for r in items),
                 closed_without_real_followup=sum(
-                    1 for r in items if r["closed_without_real_followup"]
+                    1 for r in items if r.closed_without_real_followup
                 ),
-                reopen_rate=_ratio(sum(1 for r in closed if r["reopen_count"] > 0), len(closed)),
+                reopen_rate=_ratio(sum(1 for r in closed if r.reopen_count > 0), len(closed)),
                 reassignments=sum(a.reassignments for _r, a in pairs),
                 suggested_not_assigned=suggested.get(agency, 0) if agency else 0,
             )

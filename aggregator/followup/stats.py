@@ -78,38 +78,38 @@ class MonthAgg:
 
 
 def aggregate(
-    rows: Iterable[Any],
+    rows: Iterable[repo.AgencyMonthRow],
     cal: WorkingCalendar,
-    dispositions: Iterable[Any] = (),
-    substantive: Iterable[Any] = (),
-    responses: Iterable[Any] = (),
+    dispositions: Iterable[followup_repo.Disposition] = (),
+    substantive: Iterable[followup_repo.SubstantiveTime] = (),
+    responses: Iterable[followup_repo.ResponseTime] = (),
 ) -> dict[str, MonthAgg]:
     """Per agency (LAPOR!'s last disposition; ``""`` when none) the month's figures.
     ``dispositions``, ``substantive`` and ``responses`` are the complaints' LAPOR!
     dispositions, substantive response times and responses with their labels, each in time
     order (``report_dispositions``, ``report_substantive_times``,
     ``report_response_times``)."""
-    disp: dict[Any, list[Any]] = defaultdict(list)
-    for d in dispositions:
-        disp[d["complaint_id"]].append(d)
+    disp: dict[Any, list[followup_repo.Disposition]] = defaultdict(list)
+    for move in dispositions:
+        disp[move.complaint_id].append(move)
     real_at: dict[Any, list[dt.datetime]] = defaultdict(list)
     for f in substantive:
-        real_at[f["complaint_id"]].append(f["at"])
-    said: dict[Any, list[Any]] = defaultdict(list)
-    for f in responses:
-        said[f["complaint_id"]].append(f)
+        real_at[f.complaint_id].append(f.at)
+    said: dict[Any, list[followup_repo.ResponseTime]] = defaultdict(list)
+    for resp in responses:
+        said[resp.complaint_id].append(resp)
     out: dict[str, MonthAgg] = defaultdict(MonthAgg)
     for r in rows:
-        who = assignment(disp.get(r["id"], []))
+        who = assignment(disp.get(r.id, []))
         a = out[who.agency_id]
         if who.agency_name:
             a.agency_name = who.agency_name
-        elif not who.agency_id and r["agency_id"]:
-            out[r["agency_id"]].suggested += 1  # our routing guess, never LAPOR!'s decision
+        elif not who.agency_id and r.agency_id:
+            out[r.agency_id].suggested += 1  # our routing guess, never LAPOR!'s decision
         a.received += 1
         a.reassignments += who.reassignments
         # Answered by this agency: its responses since LAPOR! gave it the complaint.
-        n, acks = own_responses(said.get(r["id"], []), who.since)
+        n, acks = own_responses(said.get(r.id, []), who.since)
         if n:
             a.followed_up += 1
             a.answered += 1
@@ -118,23 +118,21 @@ def aggregate(
         # The agency's own real follow-up: the first substantive answer since LAPOR! gave
         # it the complaint (an earlier agency's answer is not this one's).
         since = who.since
-        first_real = next(
-            (t for t in real_at.get(r["id"], []) if since is None or t >= since), None
-        )
+        first_real = next((t for t in real_at.get(r.id, []) if since is None or t >= since), None)
         if first_real is not None:
             a.real_followup += 1
             if since is not None:
                 d = max(cal.working_days_between(since, first_real), 0)
                 a.days_hist[min(d, HIST_BUCKETS - 1)] += 1
-        if r["status"] == "selesai":
+        if r.status == "selesai":
             a.done += 1
-        if r["ever_closed"]:
+        if r.ever_closed:
             a.closed_ever += 1
-            if r["reopen_count"] > 0:
+            if r.reopen_count > 0:
                 a.reopened += 1
-        if r["closed_without_real_followup"]:
+        if r.closed_without_real_followup:
             a.closed_without_real_followup += 1
-        a.breaches += r["breaches"]
+        a.breaches += r.breaches
     return out
 
 

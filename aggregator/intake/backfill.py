@@ -38,7 +38,8 @@ from aggregator.errors import ConfigError, InvalidInput
 from aggregator.intake.bulk import HistoryRow, SealCache, eligible, plan_history, write_history
 from aggregator.intake.normalize import settle_draft
 from aggregator.intake.pipeline import storable
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import backfill as repo
+from aggregator.storage import sources as sources_repo
 from connectors.base import Batch, RawItem, abilities
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
 
@@ -298,14 +299,14 @@ async def run_backfill(
 
     if dry_run:
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(q("get_backfill_run"), source.name)
-        cursor = row["cursor"] if row and row["finished_at"] is None else None
+            row = await repo.get_run(conn, source.name)
+        cursor = row.cursor if row and row.finished_at is None else None
         summary = Summary(source.name, dry_run=True)
     else:
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(q("start_backfill_run"), source.name, {})
-        cursor = row["cursor"]
-        summary = Summary.from_json(source.name, row["counts"])
+            run = await repo.start_run(conn, source.name, {})
+        cursor = run.cursor
+        summary = Summary.from_json(source.name, run.counts)
         summary.resumed = cursor is not None
     archive = abilities(source).backfill
     pull_cursor = archive.backfill_cursor(cursor) if archive is not None else cursor
@@ -348,12 +349,12 @@ async def run_backfill(
         summary.elapsed_s = time.monotonic() - started
     if not dry_run:
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(q("finish_backfill_run"), source.name, summary.to_json())
+            await repo.finish_run(conn, source.name, summary.to_json())
             if since is None and until is None and last_cursor is not None:
                 live = {k: v for k, v in last_cursor.items() if k != "backfill"}
-                await conn.execute(q("set_source_cursor_if_empty"), source.name, source.kind, live)
+                await sources_repo.set_cursor_if_empty(conn, source.name, source.kind, live)
                 # Rows the backfill read that are still open are re-scanned like live ones.
-                await conn.execute(q("merge_backfill_open_rows"), source.name, live)
+                await repo.merge_open_rows(conn, source.name, live)
     log.info(
         "backfill_finished",
         source=source.name,
@@ -543,9 +544,7 @@ async def _ingest(
             summary.quarantine_reasons.update(result.reasons)
             for verdict, why in decisions.values():
                 summary.decisions[f"{verdict}:{why}"] += 1
-        await conn.execute(
-            q("save_backfill_progress"), source.name, step.batch.cursor, summary.to_json()
-        )
+        await repo.save_progress(conn, source.name, step.batch.cursor, summary.to_json())
 
 
 def _count_dry(summary: Summary, parsed: list[Any], policy: Policy, now: dt.datetime) -> None:
@@ -577,7 +576,7 @@ def _zone(services: Services) -> dt.tzinfo:
 
 async def reset_backfill(services: Services, source: str) -> None:
     async with services.pool.acquire() as conn:
-        await conn.execute("DELETE FROM backfill_runs WHERE source = $1", source)
+        await repo.delete_run(conn, source)
 
 
 # -- satukanal report migration ---------------------------------------------------------
@@ -624,21 +623,19 @@ async def migration_report(services: Services, *, recent_days: int = 30) -> list
         s.name: SourceMigration(s.name, s.kind, s.sunset, True) for s in settings.sources
     }
     async with services.pool.acquire() as conn:
-        raw = await conn.fetch(q("migration_raw_counts"), recent_days)
-        comp = await conn.fetch(q("migration_complaint_counts"))
-        runs = await conn.fetch(q("list_backfill_runs"))
+        raw, comp, runs = await repo.migration_counts(conn, recent_days)
     for r in raw:
-        m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
-        m.found, m.quarantined, m.backfilled = r["found"], r["quarantined"], r["backfilled"]
-        m.live_recent, m.last_live_at = r["live_recent"], r["last_live_at"]
-    for r in comp:
-        m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
-        m.complaints, m.pushed, m.waiting = r["complaints"], r["pushed"], r["waiting"]
-        m.rejected, m.history, m.duplicates = r["rejected"], r["history"], r["duplicates"]
-    for r in runs:
-        m = rows.setdefault(r["source"], SourceMigration(r["source"], "?", False, False))
-        if r["finished_at"] is None:
-            m.backfill_state = f"running/interrupted since {r['started_at']:%Y-%m-%d %H:%M}"
+        m = rows.setdefault(r.source, SourceMigration(r.source, "?", False, False))
+        m.found, m.quarantined, m.backfilled = r.found, r.quarantined, r.backfilled
+        m.live_recent, m.last_live_at = r.live_recent, r.last_live_at
+    for c in comp:
+        m = rows.setdefault(c.source, SourceMigration(c.source, "?", False, False))
+        m.complaints, m.pushed, m.waiting = c.complaints, c.pushed, c.waiting
+        m.rejected, m.history, m.duplicates = c.rejected, c.history, c.duplicates
+    for run in runs:
+        m = rows.setdefault(run.source, SourceMigration(run.source, "?", False, False))
+        if run.finished_at is None:
+            m.backfill_state = f"running/interrupted since {run.started_at:%Y-%m-%d %H:%M}"
         else:
-            m.backfill_state = f"finished {r['finished_at']:%Y-%m-%d %H:%M}"
+            m.backfill_state = f"finished {run.finished_at:%Y-%m-%d %H:%M}"
     return [rows[k] for k in sorted(rows)]

@@ -46,7 +46,7 @@ from aggregator.intake.pipeline import (
     ingested_event,
 )
 from aggregator.intake.sealing import seal_meta, seal_payload
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import intake as repo
 from connectors.base import RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
 from schemas.events import EventKind
@@ -204,19 +204,14 @@ async def write_history(
     back for the general path, which links them."""
     if not rows:
         return HistoryResult([], 0, [])
-    held = {
-        r["source_ref"]
-        for r in await conn.fetch(
-            q("find_held_raw_refs"), source.name, [r.item.source_ref for r in rows]
-        )
-    }
+    held = await repo.held_raw_refs(conn, source.name, [r.item.source_ref for r in rows])
     fresh = [r for r in rows if r.item.source_ref not in held]
     index: dict[bytes, list[Any]] = {}
-    for d in await conn.fetch(
-        q("find_recent_duplicates"), list({r.chash for r in fresh}), DUPLICATE_WINDOW_DAYS
+    for d in await repo.recent_duplicates(
+        conn, list({r.chash for r in fresh}), DUPLICATE_WINDOW_DAYS
     ):
-        index.setdefault(bytes(d["content_hash"]), []).append(
-            (d["id"], d["phone_hash"], d["email_hash"], d["nik_hash"])
+        index.setdefault(bytes(d.content_hash), []).append(
+            (d.id, d.phone_hash, d.email_hash, d.nik_hash)
         )
     written: list[HistoryRow] = []
     rerouted: list[HistoryRow] = []
@@ -232,12 +227,9 @@ async def write_history(
     if not written:
         return HistoryResult([], len(rows) - len(fresh), rerouted)
     # Raw ids up front, so each raw item is written once, already pointing at its complaint.
-    got = await conn.fetch(
-        "SELECT nextval('raw_items_id_seq') AS id, now() AS now FROM generate_series(1, $1)",
-        len(written),
-    )
-    ids, now = [x["id"] for x in got], got[0]["now"]
-    await conn.copy_records_to_table(
+    ids, now = await repo.reserve_raw_ids(conn, len(written))
+    await repo.copy_rows(
+        conn,
         "raw_items",
         columns=RAW_COLUMNS,
         records=[
@@ -259,7 +251,8 @@ async def write_history(
     )
     sealed = [r.sealed for r in written if r.sealed is not None]
     if sealed:
-        await conn.copy_records_to_table(
+        await repo.copy_rows(
+            conn,
             "reporters",
             columns=REPORTER_COLUMNS,
             records=[
@@ -278,7 +271,8 @@ async def write_history(
                 for s in sealed
             ],
         )
-    await conn.copy_records_to_table(
+    await repo.copy_rows(
+        conn,
         "complaints",
         columns=COMPLAINT_COLUMNS,
         records=[
@@ -287,7 +281,8 @@ async def write_history(
         ],
     )
     actor = f"source:{source.name}"
-    await conn.copy_records_to_table(
+    await repo.copy_rows(
+        conn,
         "events",
         columns=EVENT_COLUMNS,
         records=[(r.cid, EventKind.COMPLAINT_INGESTED, now, actor, r.event) for r in written],

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from aggregator.judgement.followon import places
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import intake as repo
 
 
 def place_key(text: str) -> str | None:
@@ -45,14 +45,14 @@ async def place(
     if not keyed:
         return {}
     pairs = sorted(set(keyed.values()))
-    rows = await conn.fetch(
-        q("find_or_open_clusters"),
+    rows = await repo.find_or_open_clusters(
+        conn,
         [c for c, _ in pairs],
         [p for _, p in pairs],
         [uuid.uuid4() for _ in pairs],
         window_h * 3600,
     )
-    found = {(r["category"], r["place"]): r["id"] for r in rows}
+    found = {(r.category, r.place): r.id for r in rows}
     return {cid: found[key] for cid, key in keyed.items()}
 
 
@@ -60,5 +60,5 @@ async def count(conn: asyncpg.Connection, clusters: Iterable[uuid.UUID]) -> list
     """Members and reporters of these clusters, counted after their members are written."""
     touched = sorted(set(clusters))
     if touched:
-        await conn.execute(q("count_clusters"), touched)
+        await repo.count_clusters(conn, touched)
     return touched

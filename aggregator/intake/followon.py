@@ -17,7 +17,8 @@ import asyncpg
 
 from aggregator.intake.normalize import clean_text
 from aggregator.judgement.followon import OpenComplaint, Verdict, judge
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import intake as repo
+from aggregator.storage.intake import FollowonComplaint
 from schemas.complaint import ComplaintDraft, ReplyDraft
 
 EVENT = "message_judged"
@@ -43,15 +44,15 @@ _WEAK = ("too short", "asks about", "open complaint not found")
 
 async def _open_complaint(
     intake: Any, conn: asyncpg.Connection, plan: Any, cid: uuid.UUID
-) -> tuple[OpenComplaint, asyncpg.Record | None] | None:
-    row = await conn.fetchrow(q("find_complaint_for_followon"), cid)
+) -> tuple[OpenComplaint, FollowonComplaint | None] | None:
+    row = await repo.complaint_for_followon(conn, cid)
     if row is not None:
         return OpenComplaint(
-            id=str(row["id"]),
-            text=f"{row['title'] or ''}\n{row['content']}",
-            category=row["route_category"],
-            tracking_id=row["lapor_tracking_id"],
-            asked=bool(row["waiting_on_reporter"]),
+            id=str(row.id),
+            text=f"{row.title or ''}\n{row.content}",
+            category=row.route_category,
+            tracking_id=row.lapor_tracking_id,
+            asked=bool(row.waiting_on_reporter),
         ), row
     text = plan.planned_text.get(cid)  # planned in this very batch, not yet written
     if text is None:
@@ -67,7 +68,7 @@ async def reply_or_new(
     p: ComplaintDraft | ReplyDraft,
     target: uuid.UUID,
     others: list[uuid.UUID] | None = None,
-) -> tuple[Verdict, uuid.UUID, asyncpg.Record | None]:
+) -> tuple[Verdict, uuid.UUID, FollowonComplaint | None]:
     """The verdict, the complaint it replies to (the newest open one unless the message is
     about an older one of the same reporter) and that complaint's row."""
     text = message_text(p)
@@ -76,7 +77,7 @@ async def reply_or_new(
         await plan.routing
         decision = intake.router.peek(text)
     cfg = intake.services.settings.router
-    first: tuple[Verdict, uuid.UUID, asyncpg.Record | None] | None = None
+    first: tuple[Verdict, uuid.UUID, FollowonComplaint | None] | None = None
     for cid in [target, *[o for o in (others or []) if o != target]]:
         found = await _open_complaint(intake, conn, plan, cid)
         if found is None:

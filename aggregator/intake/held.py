@@ -21,7 +21,7 @@ async def review_held_reply(
         row = await repo.review(conn, reply_id, by=by, decision=decision)
         if row is None:
             return False
-        cid = row["complaint_id"]
+        cid = row.complaint_id
         if decision == "accepted":
             await services.queue.enqueue(
                 conn,
@@ -30,8 +30,8 @@ async def review_held_reply(
                 payload={"reply_id": str(reply_id)},
                 dedup_key=f"reply:{reply_id}",
             )
-            if row["resolved"] is not None:
-                await repo.set_resolved(conn, cid, row["resolved"])
+            if row.resolved is not None:
+                await repo.set_resolved(conn, cid, row.resolved)
         await append_event(
             conn,
             cid,

@@ -14,7 +14,7 @@ from aggregator.health import record
 from aggregator.health.outage import DB_DOWN, OutageLog
 from aggregator.intake import Intake
 from aggregator.redact import redact_text
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import sources as repo
 from connectors.base import abilities
 
 if TYPE_CHECKING:
@@ -41,16 +41,14 @@ class IngestLoop:
         src = self.source
         pool = self.services.pool
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(
-                q("take_source_lease"), src.name, src.kind, self.services.owner, self.lease_s
-            )
+            row = await repo.take_lease(conn, src.name, src.kind, self.services.owner, self.lease_s)
         if row is None:  # another replica polls this source
             self.last_poll_items = 0
             return 0
         handled = 0
         bound = log.bind(source=src.name)
         try:
-            async for batch in src.pull(row["cursor"]):
+            async for batch in src.pull(row.cursor):
                 result = await self.intake.ingest(src, batch)
                 # Only now, with the batch committed, may the channel forget it.
                 await src.ack(batch)
@@ -68,7 +66,7 @@ class IngestLoop:
                         ignored=result.ignored,
                     )
             async with pool.acquire() as conn:
-                await conn.execute(q("record_source_poll"), src.name, handled)
+                await repo.record_poll(conn, src.name, handled)
             await record.succeeded(pool, "source", src.name, self.services.clock(), handled)
             metrics.SOURCE_LAST_SUCCESS.labels(source=src.name).set_to_current_time()
             self.failures = 0
@@ -76,9 +74,7 @@ class IngestLoop:
                 self.degraded = False
                 bound.info("source_recovered")
                 async with pool.acquire() as conn:
-                    await conn.execute(
-                        "UPDATE source_state SET degraded = false WHERE source = $1", src.name
-                    )
+                    await repo.clear_degraded(conn, src.name)
         except (AuthError, ConfigError) as exc:
             await self._failed(exc, degraded=True)
         except TransientError as exc:
@@ -94,7 +90,7 @@ class IngestLoop:
             raise
         finally:
             async with pool.acquire() as conn:
-                await conn.execute(q("release_source_lease"), src.name, self.services.owner)
+                await repo.release_lease(conn, src.name, self.services.owner)
         self.last_poll_items = handled
         self.total += handled
         return handled
@@ -122,7 +118,7 @@ class IngestLoop:
             log.warning("source_poll_failed", source=src.name, error=error)
         self.degraded = degraded
         async with self.services.pool.acquire() as conn:
-            await conn.execute(q("record_source_error"), src.name, error[:1000], degraded)
+            await repo.record_error(conn, src.name, error[:1000], degraded)
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.source.cfg.poll_s

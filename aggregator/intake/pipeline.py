@@ -38,10 +38,12 @@ from aggregator.intake.sanitize import json_safe, safe_text, storable_model
 from aggregator.intake.sealing import open_payload, seal_job_payload, seal_meta, seal_payload
 from aggregator.judgement.junk import JunkFilter
 from aggregator.redact import redact_text
+from aggregator.storage import intake as repo
+from aggregator.storage import jobs as jobs_repo
 from aggregator.storage import privacy as privacy_repo
 from aggregator.storage import replies as replies_repo
+from aggregator.storage import sources as sources_repo
 from aggregator.storage.db import json_text as _json
-from aggregator.storage.sqlfiles import q
 from connectors.base import Batch, RawItem
 from connectors.base.receipts import normalize_code
 from schemas.complaint import (
@@ -459,8 +461,8 @@ class Intake:
     async def _insert_quarantined(
         self, conn: asyncpg.Connection, source: Any, item: RawItem, reason: str
     ) -> int | None:
-        rid: int | None = await conn.fetchval(
-            q("insert_quarantined_raw_item"),
+        rid: int | None = await repo.insert_quarantined_raw_item(
+            conn,
             source.name,
             safe_text(item.source_ref),
             item.received_at,
@@ -477,7 +479,7 @@ class Intake:
         self, conn: asyncpg.Connection, source: Any, batch: Batch, n: int
     ) -> None:
         cursor = json_safe(batch.cursor) if batch.cursor is not None else None
-        await conn.execute(q("save_source_cursor"), source.name, source.kind, cursor, n)
+        await sources_repo.save_cursor(conn, source.name, source.kind, cursor, n)
 
     async def _write(
         self,
@@ -516,8 +518,8 @@ class Intake:
         routing: asyncio.Future[None],
     ) -> IngestResult:
         result = IngestResult()
-        rows = await conn.fetch(
-            q("insert_raw_items"),
+        rows = await repo.insert_raw_items(
+            conn,
             source.name,
             [i.source_ref for i, _ in parsed],
             [i.received_at for i, _ in parsed],
@@ -527,7 +529,7 @@ class Intake:
             [self.crypto.digest(i.payload) for i, _ in parsed],
             self.crypto.current_id,
         )
-        raw_ids = {r["source_ref"]: r["id"] for r in rows}
+        raw_ids = {r.source_ref: r.id for r in rows}
         result.skipped = len(parsed) - len(raw_ids)
         result.new = len(raw_ids)
         reused = await self._reused_refs(
@@ -545,13 +547,13 @@ class Intake:
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
         plan.by_email = await self._open_by_email(conn, [p for _, _, p in fresh])
         if plan.by_phone:
-            rows = await conn.fetch(
-                q("find_open_complaints_for_phone_hashes"),
+            phones = await repo.open_complaints_for_phone_hashes(
+                conn,
                 list(plan.by_phone),
                 self.reply_window_days,
             )
-            for r in rows:
-                plan.open_by_phone.setdefault(bytes(r["phone_hash"]), []).append(r["id"])
+            for r in phones:
+                plan.open_by_phone.setdefault(bytes(r.phone_hash), []).append(r.id)
         # One model call for the batch, under way since the batch arrived: what it has
         # decided by now is planned at once, the rest is set in _flush when it is back.
         plan.routing = routing
@@ -617,21 +619,19 @@ class Intake:
         mails = [(i, p) for i, p in held if i.content_type == "message/rfc822"]
         if not mails:
             return []
-        rows = await conn.fetch(
-            q("held_raw_digests"), source.name, [i.source_ref for i, _ in mails]
-        )
-        held_rows = {r["source_ref"]: r for r in rows}
+        rows = await repo.held_raw_digests(conn, source.name, [i.source_ref for i, _ in mails])
+        held_rows = {r.source_ref: r for r in rows}
         out: list[tuple[RawItem, Parsed | InvalidInput]] = []
         for item, p in mails:
             mine = self.crypto.digest(item.payload)
             row = held_rows.get(item.source_ref)
             if row is None:
                 continue
-            if bytes(row["content_hash"] or b"") in (mine, hashlib.sha256(item.payload).digest()):
+            if bytes(row.content_hash or b"") in (mine, hashlib.sha256(item.payload).digest()):
                 continue  # the same bytes again: a re-pull
-            if not bytes(row["payload"]):
+            if not bytes(row.payload):
                 continue  # purged by retention (or erased): nothing to compare, keep it gone
-            held_payload = open_payload(self.crypto, row["payload"], row["payload_key"])
+            held_payload = open_payload(self.crypto, row.payload, row.payload_key)
             if mail_identity(held_payload) == mail_identity(item.payload):
                 continue  # the same message delivered again (only trace headers differ)
             why = f"reuses the Message-ID {item.source_ref} of a different message"
@@ -662,23 +662,21 @@ class Intake:
         timeline. The complaint is updated at once (in this transaction), so a second update
         of the same row in one batch compares against the first; what the complaint already
         holds (status, response ids, deletion) is never recorded twice."""
-        row = await conn.fetchrow(q("find_complaint_by_form_row"), source.name, u.thread_key)
+        row = await repo.complaint_by_form_row(conn, source.name, u.thread_key)
         if row is None:
             why = f"baris formulir lama {u.row_id} belum pernah diimpor"
             plan.states.append((raw_id, RawState.QUARANTINED, why, None))
             result.quarantined += 1
             result.reasons[why[:80]] = result.reasons.get(why[:80], 0) + 1
             return
-        cid, origin = row["id"], row["origin"] or {}
+        cid, origin = row.id, row.origin or {}
         result.updates += 1
         data: dict[str, Any] = {"form_table": u.form_table, "row_id": u.row_id}
         if u.deleted:
             if origin.get("legacy_row_deleted"):
                 plan.states.append((raw_id, RawState.ACCEPTED, "sudah tercatat", cid))
                 return
-            await conn.execute(
-                q("apply_legacy_form_update"), cid, None, {"legacy_row_deleted": True}
-            )
+            await repo.apply_legacy_form_update(conn, cid, None, {"legacy_row_deleted": True})
             plan.states.append((raw_id, RawState.ACCEPTED, None, cid))
             plan.events.append((cid, EventKind.LEGACY_ROW_DELETED, f"source:{source.name}", data))
             return
@@ -698,14 +696,14 @@ class Intake:
             data.update(
                 status_before=before,
                 status_after=u.status_raw,
-                legacy_status_before=row["legacy_status"],
-                legacy_status_after=u.status or row["legacy_status"],
+                legacy_status_before=row.legacy_status,
+                legacy_status_after=u.status or row.legacy_status,
             )
             if u.status is None:
                 data["status_unmapped"] = True
-            if row["status"] in u.write_back_statuses:
+            if row.status in u.write_back_statuses:
                 data["same_as_write_back"] = True  # what write-back writes for our status
-        await conn.execute(q("apply_legacy_form_update"), cid, u.status if changed else None, patch)
+        await repo.apply_legacy_form_update(conn, cid, u.status if changed else None, patch)
         plan.states.append((raw_id, RawState.ACCEPTED, None, cid))
         plan.events.append((cid, EventKind.LEGACY_FORM_UPDATED, f"source:{source.name}", data))
 
@@ -730,8 +728,8 @@ class Intake:
                 if isinstance(p, ComplaintDraft)
             ]
         )
-        rows = await conn.fetch(q("find_open_complaints_by_phone_hashes"), list(hashes), longest)
-        return {bytes(r["phone_hash"]): (r["id"], r["received_at"]) for r in rows}
+        rows = await repo.open_complaints_by_phone_hashes(conn, list(hashes), longest)
+        return {bytes(r.phone_hash): (r.id, r.received_at) for r in rows}
 
     async def _open_by_email(
         self, conn: asyncpg.Connection, parsed: list[Parsed | InvalidInput]
@@ -746,10 +744,10 @@ class Intake:
         }
         if not hashes:
             return {}
-        rows = await conn.fetch(
-            q("find_open_complaints_by_email_hashes"), list(hashes), self.reply_window_days
+        rows = await repo.open_complaints_by_email_hashes(
+            conn, list(hashes), self.reply_window_days
         )
-        return {bytes(r["email_hash"]): (r["id"], r["received_at"]) for r in rows}
+        return {bytes(r.email_hash): (r.id, r.received_at) for r in rows}
 
     def _junk(self, item: RawItem, p: Any) -> str | None:
         """Why a message is held out of LAPOR! (issue 14, item 5), or None. A short message
@@ -803,7 +801,7 @@ class Intake:
         if new_id is not None and isinstance(p, ReplyDraft) and row is not None:
             # the status page's reporter is the open complaint's
             last = list(plan.complaints[-1])
-            last[COMPLAINT_ROW.index("reporter_id")] = row["reporter_id"]
+            last[COMPLAINT_ROW.index("reporter_id")] = row.reporter_id
             plan.complaints[-1] = tuple(last)
         plan.events.extend(followon.events(verdict, target, new_id, actor))
         return None
@@ -814,11 +812,11 @@ class Intake:
         if not drafts:
             return {}
         hashes = list({content_hash(d.content) for d in drafts})
-        rows = await conn.fetch(q("find_recent_duplicates"), hashes, DUPLICATE_WINDOW_DAYS)
+        rows = await repo.recent_duplicates(conn, hashes, DUPLICATE_WINDOW_DAYS)
         index: dict[bytes, list[tuple[uuid.UUID, bytes | None, bytes | None, bytes | None]]] = {}
         for r in rows:
-            index.setdefault(bytes(r["content_hash"]), []).append(
-                (r["id"], r["phone_hash"], r["email_hash"], r["nik_hash"])
+            index.setdefault(bytes(r.content_hash), []).append(
+                (r.id, r.phone_hash, r.email_hash, r.nik_hash)
             )
         return index
 
@@ -1082,9 +1080,9 @@ class Intake:
             plan.complaints[idx] = tuple(row)
             plan.run_after[f"push:{target}"] = now + dt.timedelta(seconds=quiet)
         else:
-            if await conn.fetchrow(q("find_burst_target"), target, now, quiet) is None:
+            if not await repo.burst_target_open(conn, target, now, quiet):
                 return False
-            await conn.execute(q("extend_burst"), target, part, now, quiet)
+            await repo.extend_burst(conn, target, part, now, quiet)
         plan.states.append((raw_id, "accepted", "part of the sender's burst", target))
         plan.events.append(
             (
@@ -1116,9 +1114,9 @@ class Intake:
             # a staff member's manual answer) is a reply; otherwise it is a new complaint.
             refs = p.origin.get("references") if p.origin.get("maybe_reply_thread") else None
             if refs:
-                row = await conn.fetchrow(q("find_complaint_by_thread"), list(refs))
+                row = await repo.complaint_by_thread(conn, list(refs))
                 if row:
-                    return row["id"], None
+                    return row.id, None
             if not p.origin.get("maybe_reply_by_phone"):
                 return None, None
             phone_h = crypto.match_hash("phone", phone_key(p.reporter.phone))
@@ -1130,28 +1128,28 @@ class Intake:
                 return None, None
             return hit[0], "phone"
         if p.complaint_id:
-            row = await conn.fetchrow(q("find_complaint_by_id"), uuid.UUID(p.complaint_id))
+            row = await repo.complaint_by_id(conn, uuid.UUID(p.complaint_id))
             if row:
-                return row["id"], None
+                return row.id, None
         if p.tracking_id:
-            row = await conn.fetchrow(q("find_complaint_by_tracking_id"), p.tracking_id)
+            row = await repo.complaint_by_tracking_id(conn, p.tracking_id)
             if row:
-                return row["id"], None
+                return row.id, None
         if p.in_reply_to:
-            row = await conn.fetchrow(q("find_complaint_by_thread"), list(p.in_reply_to))
+            row = await repo.complaint_by_thread(conn, list(p.in_reply_to))
             if row:
-                return row["id"], None
+                return row.id, None
         if p.phone or p.email:
             # SUDAH/BELUM answers may concern a complaint that was just closed.
-            row = await conn.fetchrow(
-                q("find_open_complaint_by_reporter_hash"),
+            row = await repo.open_complaint_by_reporter_hash(
+                conn,
                 crypto.match_hash("phone", phone_key(p.phone)),
                 crypto.match_hash("email", p.email),
                 self.reply_window_days,
                 p.resolved is not None,
             )
             if row:
-                return row["id"], "phone" if p.phone else "email"
+                return row.id, "phone" if p.phone else "email"
         return None, None
 
     async def _anonymous_target(
@@ -1164,7 +1162,7 @@ class Intake:
         if planned is not None:
             return bool(planned[at])
         row = await replies_repo.target_identity(conn, target)
-        return bool(row is not None and row["anonymous"])
+        return bool(row is not None and row.anonymous)
 
     async def _verify_sender(
         self,
@@ -1181,11 +1179,11 @@ class Intake:
         row = await replies_repo.target_identity(conn, target)
         if row is None:
             return None, "pengaduan tidak ditemukan"
-        tracking = f"#{row['lapor_tracking_id']}" if row["lapor_tracking_id"] else "ini"
+        tracking = f"#{row.lapor_tracking_id}" if row.lapor_tracking_id else "ini"
         meta = item.meta if item is not None else {}
         code = meta.get("receipt_code") if isinstance(meta, dict) else None
         if code is not None or (isinstance(p, ReplyDraft) and p.complaint_id):
-            stored = row["receipt_code"]
+            stored = row.receipt_code
             if code and stored and normalize_code(str(code)) == normalize_code(str(stored)):
                 return "receipt", None
             return None, f"kode tanda terima tidak cocok dengan pengaduan {tracking}"
@@ -1205,19 +1203,19 @@ class Intake:
         email_h = self.crypto.match_hash("email", email)
         if (
             phone_h is not None
-            and row["phone_hash"] is not None
-            and (bytes(row["phone_hash"]) == phone_h)
+            and row.phone_hash is not None
+            and (bytes(row.phone_hash) == phone_h)
         ):
             return "phone", None
         if (
             email_h is not None
-            and row["email_hash"] is not None
-            and (bytes(row["email_hash"]) == email_h)
+            and row.email_hash is not None
+            and (bytes(row.email_hash) == email_h)
         ):
             return "email", None
         if phone_h is None and email_h is None:
             return None, "pengirim tanpa nomor atau alamat e-mail yang dapat dicocokkan"
-        if row["phone_hash"] is None and row["email_hash"] is None:
+        if row.phone_hash is None and row.email_hash is None:
             return None, (
                 f"pengaduan {tracking} tidak menyimpan nomor atau e-mail pelapor untuk dicocokkan"
             )
@@ -1247,26 +1245,25 @@ class Intake:
                     strict=True,
                 )
             )
-            await conn.execute(q("insert_reporters"), *[list(c) for c in cols])
+            await repo.insert_reporters(conn, cols)
         if plan.complaints:
             await self._complete_rows(conn, plan)
             columns = [list(c) for c in zip(*plan.complaints, strict=True)]
             for i in _JSON_COLUMNS:  # jsonb travels as text[] through unnest
                 columns[i] = [None if v is None else _json(v) for v in columns[i]]
-            await conn.execute(q("insert_complaints"), source.name, source.cfg.agency, *columns)
+            await repo.insert_complaints(conn, source.name, source.cfg.agency, columns)
         await replies_repo.insert_checked(conn, plan.reply_rows)
         for cid, resolved in plan.resolved:
-            await conn.execute(q("set_resolved_by_reporter"), cid, resolved)
+            await repo.set_resolved_by_reporter(conn, cid, resolved)
         for cid, d in plan.attachments:
             for att in d.attachments:  # cleaned in _protect
                 digest = hashlib.sha256(att.data).digest()
-                await conn.execute(
-                    q("insert_attachment"), digest, att.content_type, len(att.data), att.data
+                await repo.add_attachment(
+                    conn, cid, digest, att.content_type, att.data, att.filename, att.note
                 )
-                await conn.execute(q("link_attachment"), cid, digest, att.filename, att.note)
         if plan.states:
             cols = list(zip(*plan.states, strict=True))
-            await conn.execute(q("set_raw_states"), *[list(c) for c in cols])
+            await repo.set_raw_states(conn, cols)
         if plan.jobs:
             cols = list(
                 zip(
@@ -1283,13 +1280,13 @@ class Intake:
                     strict=True,
                 )
             )
-            await conn.execute(q("insert_jobs"), *[list(c) for c in cols])
-            await conn.execute(q("notify_jobs"), "intake")
+            await jobs_repo.insert_many(conn, cols)
+            await jobs_repo.wake(conn, "intake")
         if plan.cluster_of:
             await clusters.count(conn, plan.cluster_of.values())
         if plan.events:
             cols = list(zip(*[(c, k, a, _json(d)) for c, k, a, d in plan.events], strict=True))
-            await conn.execute(q("insert_events"), *[list(c) for c in cols])
+            await repo.insert_events(conn, cols)
 
     async def _complete_rows(self, conn: asyncpg.Connection, plan: _Plan) -> None:
         """Each planned complaint with its route and cluster, before it is written: once,

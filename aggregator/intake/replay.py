@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aggregator.intake.sealing import open_meta, open_payload
-from aggregator.storage.sqlfiles import q
+from aggregator.storage import admin as admin_repo
+from aggregator.storage import forms as forms_repo
+from aggregator.storage import intake as repo
+from aggregator.storage import sources as sources_repo
 from connectors.base import Batch, RawItem
 
 if TYPE_CHECKING:
@@ -39,30 +42,28 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
     """Returns what became of the item. The original bytes move to the new row, so nothing
     is lost even when it is quarantined again."""
     async with services.pool.acquire() as conn:
-        row = await conn.fetchrow(q("get_raw_item"), raw_id)
+        row = await admin_repo.get_raw_item(conn, raw_id)
         if row is None:
             return ReplayOutcome("not_found", f"item {raw_id} tidak ada")
-        if row["state"] != "quarantined":
-            state = _STATES.get(str(row["state"]), str(row["state"]))
+        if row.state != "quarantined":
+            state = _STATES.get(str(row.state), str(row.state))
             return ReplayOutcome(
                 "not_quarantined", f"item {raw_id} tidak dikarantina (sudah {state})"
             )
-        source = services.sources.get(row["source"])
+        source = services.sources.get(row.source)
         if source is None:
-            return ReplayOutcome(
-                "source_missing", f"kanal {row['source']!r} tidak dikonfigurasi lagi"
-            )
+            return ReplayOutcome("source_missing", f"kanal {row.source!r} tidak dikonfigurasi lagi")
         item = RawItem(
-            source_ref=row["source_ref"],
-            payload=open_payload(services.crypto, row["payload"], row["payload_key"]),
-            received_at=row["received_at"],
+            source_ref=row.source_ref,
+            payload=open_payload(services.crypto, row.payload, row.payload_key),
+            received_at=row.received_at,
             # an operator's replay lets a message held as junk through
-            meta={**(open_meta(services.crypto, row["meta"]) or {}), "junk_released": True},
-            content_type=row["content_type"],
+            meta={**(open_meta(services.crypto, row.meta) or {}), "junk_released": True},
+            content_type=row.content_type,
         )
-        cursor = await conn.fetchval(q("get_source_cursor"), row["source"])
+        cursor = await sources_repo.get_cursor(conn, row.source)
         async with conn.transaction():
-            await conn.execute("DELETE FROM raw_items WHERE id = $1", raw_id)
+            await repo.delete_raw_item(conn, raw_id)
             result = await services.intake.ingest(
                 source, Batch(items=[item], cursor=cursor), conn=conn
             )
@@ -71,9 +72,7 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
             # An old form row's later change (a re-scan item, e.g. quarantined because its
             # row was not imported yet) lands on that row's complaint, not in a new one; an
             # ignored item keeps its reason on the row.
-            after = await conn.fetchrow(
-                q("get_replayed_legacy_update"), row["source"], row["source_ref"]
-            )
+            after = await forms_repo.replayed_legacy_update(conn, row.source, row.source_ref)
     if result.quarantined:
         return ReplayOutcome("quarantined", "masih dikarantina: " + ", ".join(result.reasons))
     if result.complaints:
@@ -83,8 +82,8 @@ async def replay(services: Services, raw_id: int) -> ReplayOutcome:
         return ReplayOutcome("reply", "diterima sebagai balasan pelapor")
     if result.updates and after is not None:
         # The complaint may hold it already (an update applied once under another ref).
-        held = f" ({after['reason']})" if after["reason"] else ""
-        cid = after["complaint_id"]
-        return ReplayOutcome("update", f"diterima sebagai pembaruan pengaduan {cid}{held}", cid)
-    why = after["reason"] if after is not None and after["reason"] else None
+        held = f" ({after.reason})" if after.reason else ""
+        to = after.complaint_id
+        return ReplayOutcome("update", f"diterima sebagai pembaruan pengaduan {to}{held}", to)
+    why = after.reason if after is not None and after.reason else None
     return ReplayOutcome("ignored", f"diabaikan: {why}" if why else "diabaikan")

@@ -12,7 +12,7 @@ import functools
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
@@ -159,19 +159,19 @@ async def apply_stored(
     result = result or ApplyResult()
     known = known or {}
     claimed = await repo.claim_events(conn, event_ids, list(known))
-    result.applied_ids |= {r["event_id"] for r in claimed}
+    result.applied_ids |= {r.event_id for r in claimed}
     if not claimed:
         return result
     events: list[tuple[LaporEvent, uuid.UUID]] = []
     for r in claimed:
-        event = known.get(r["event_id"])
+        event = known.get(r.event_id)
         if event is None:
-            body = r["body"] if isinstance(r["body"], dict) else json.loads(r["body"])
+            body = r.body if isinstance(r.body, dict) else json.loads(r.body)
             event = LaporEvent.model_validate({**body, "raw": body})
-        events.append((event, r["complaint_id"]))
+        events.append((event, r.complaint_id))
     events.sort(key=lambda pair: (pair[0].at, pair[0].event_id))
     current = await repo.lock_complaints(conn, sorted({cid for _e, cid in events}))
-    state = {cid: dict(row) for cid, row in current.items()}
+    state = {cid: asdict(row) for cid, row in current.items()}
     timeline: list[tuple[uuid.UUID, str, dt.datetime, str, dict[str, Any]]] = []
     followups: list[tuple[Any, ...]] = []
     notes: list[tuple[str, str]] = []

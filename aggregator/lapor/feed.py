@@ -24,7 +24,6 @@ from aggregator.lapor.errors import Rejected
 from aggregator.lapor.http import event_from_wire, verify_signature
 from aggregator.lapor.port import LaporPort
 from aggregator.storage import lapor as repo
-from aggregator.storage.sqlfiles import q
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -105,7 +104,7 @@ class UpdatesLoop:
                         self.port.read_updates(page.next_cursor, self.page_size)
                     )
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await conn.execute(q("lock_lapor_feed"))
+                    await repo.lock_feed(conn)
                     stored_cursor = await repo.get_state(conn, repo.FEED)
                     if stored_cursor != cursor:
                         # Another replica committed this page meanwhile: start from its cursor.

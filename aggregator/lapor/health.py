@@ -16,7 +16,6 @@ import structlog
 from aggregator.health import record
 from aggregator.lapor.breaker import CircuitBreaker
 from aggregator.storage import lapor as repo
-from aggregator.storage.sqlfiles import q
 
 log = structlog.get_logger(__name__)
 
@@ -82,5 +81,5 @@ async def lapor_health(conn: asyncpg.Connection) -> dict[str, Any]:
     raw = await repo.get_state(conn, repo.BREAKER)
     # Never contacted: unknown, not "closed" (which would read as "link ok").
     breaker = json.loads(raw) if raw else {"state": "unknown"}
-    row = await conn.fetchrow(q("get_lapor_state"), repo.FEED)
-    return {"breaker": breaker, "feed_read_at": row["updated_at"].isoformat() if row else None}
+    at = await repo.state_updated_at(conn, repo.FEED)
+    return {"breaker": breaker, "feed_read_at": at.isoformat() if at else None}

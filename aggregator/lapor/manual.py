@@ -55,12 +55,12 @@ class ManualLaporAdapter:
     async def find_by_external_ref(self, external_ref: str) -> RemoteReport | None:
         async with self.pool.acquire() as conn:
             row = await repo.get_complaint_lapor(conn, uuid.UUID(external_ref))
-        if row is None or not row["lapor_tracking_id"]:
+        if row is None or not row.lapor_tracking_id:
             return None
         return RemoteReport(
-            tracking_id=row["lapor_tracking_id"],
+            tracking_id=row.lapor_tracking_id,
             external_ref=external_ref,
-            status=str(row["status"]),
+            status=str(row.status),
         )
 
     async def get_report(self, tracking_id: str) -> RemoteReport:
@@ -102,30 +102,30 @@ async def worklist(
     items = []
     for r in rows:
         reporter = None
-        if not r["anonymous"]:
+        if not r.anonymous:
             reporter = Reporter(
-                name=crypto.decrypt("name", r["name_enc"]),
-                email=crypto.decrypt("email", r["email_enc"]),
-                phone=crypto.decrypt("phone", r["phone_enc"]),
-                nik=crypto.decrypt("nik", r["nik_enc"]),
+                name=crypto.decrypt("name", r.name_enc),
+                email=crypto.decrypt("email", r.email_enc),
+                phone=crypto.decrypt("phone", r.phone_enc),
+                nik=crypto.decrypt("nik", r.nik_enc),
             )
         items.append(
             {
-                "complaint_id": str(r["id"]),
-                "source": r["source"],
-                "channel": r["channel"],
-                "title": r["title"],
-                "content": r["content"],
-                "classification": r["classification"],
-                "category_id": r["category_id"],
-                "agency_id": r["agency_id"],
-                "anonymous": r["anonymous"],
-                "confidential": r["confidential"],
-                "location": r["location"],
-                "occurred_on": r["occurred_on"].isoformat() if r["occurred_on"] else None,
-                "submitted_at": r["submitted_at"].isoformat() if r["submitted_at"] else None,
-                "received_at": r["received_at"].isoformat(),
-                "waiting_since": r["status_at"].isoformat(),
+                "complaint_id": str(r.id),
+                "source": r.source,
+                "channel": r.channel,
+                "title": r.title,
+                "content": r.content,
+                "classification": r.classification,
+                "category_id": r.category_id,
+                "agency_id": r.agency_id,
+                "anonymous": r.anonymous,
+                "confidential": r.confidential,
+                "location": r.location,
+                "occurred_on": r.occurred_on.isoformat() if r.occurred_on else None,
+                "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None,
+                "received_at": r.received_at.isoformat(),
+                "waiting_since": r.status_at.isoformat(),
                 "reporter": reporter.model_dump(exclude_none=True) if reporter else None,
             }
         )
@@ -172,11 +172,11 @@ async def enter_event(
         row = await repo.get_complaint_lapor(conn, cid)
     if row is None:
         raise InvalidInput(f"no complaint {cid}")
-    if not row["lapor_tracking_id"]:
+    if not row.lapor_tracking_id:
         raise InvalidInput("enter the LAPOR! Tracking ID first")
     body = {
         "event_id": event.get("event_id") or f"manual-{uuid.uuid4()}",
-        "tracking_id": row["lapor_tracking_id"],
+        "tracking_id": row.lapor_tracking_id,
         "at": (event.get("at") or services.clock()),
         **{k: v for k, v in event.items() if k not in ("event_id", "tracking_id", "at")},
     }

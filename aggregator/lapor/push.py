@@ -87,11 +87,11 @@ class PushHandlers:
         self.port = port
         self.classify = classify or services.classifier
         self.owner: str = getattr(services.queue, "owner", "")
-        self._prefetched: dict[uuid.UUID, tuple[float, asyncpg.Record]] = {}
+        self._prefetched: dict[uuid.UUID, tuple[float, repo.PushComplaint]] = {}
         self._load = MicroBatcher(self._load_many)
         self._mark = MicroBatcher(self._mark_many)
 
-    async def _load_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    async def _load_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, repo.PushComplaint]:
         async with self.pool.acquire() as conn:
             rows = await repo.get_push_complaints(conn, ids, owner=self.owner, prefetch=PREFETCH)
         now = time.monotonic()
@@ -101,7 +101,7 @@ class PushHandlers:
                 self._prefetched[cid] = (now, row)
         return {cid: rows[cid] for cid in asked if cid in rows}
 
-    async def load(self, cid: uuid.UUID) -> asyncpg.Record:
+    async def load(self, cid: uuid.UUID) -> repo.PushComplaint:
         """The complaint to push; read with the other claimed jobs' when it was not yet."""
         hit = self._prefetched.pop(cid, None)
         if hit is not None and time.monotonic() - hit[0] < PREFETCH_TTL_S:
@@ -159,9 +159,9 @@ class PushHandlers:
             row = await self.load(cid)
         except KeyError:
             raise PermanentError(f"complaint {cid} does not exist") from None
-        if row["lapor_tracking_id"]:
+        if row.lapor_tracking_id:
             return  # pushed already (an earlier attempt committed, or an operator entered it)
-        if row["status"] in _NOT_PUSHED or row["duplicate_of"] is not None:
+        if row.status in _NOT_PUSHED or row.duplicate_of is not None:
             return
         try:
             async with self._outage_defers():
@@ -170,7 +170,7 @@ class PushHandlers:
             # Credentials refused: a human must act; keep the job alive meanwhile.
             raise TransientError(str(exc), retry_after=AUTH_RETRY_S) from exc
 
-    async def _push(self, job: Job, cid: uuid.UUID, row: asyncpg.Record) -> None:
+    async def _push(self, job: Job, cid: uuid.UUID, row: repo.PushComplaint) -> None:
         if getattr(self.port, "name", "") == "manual":
             await self._to_worklist(cid)
             return
@@ -236,84 +236,82 @@ class PushHandlers:
         return age.total_seconds() < KEY_MEMORY_S
 
     def payload(
-        self, cid: uuid.UUID, row: asyncpg.Record, attachment_ids: list[str]
+        self, cid: uuid.UUID, row: repo.PushComplaint, attachment_ids: list[str]
     ) -> ReportPayload:
         crypto = self.services.crypto
         reporter: Reporter | None = None
-        if not row["anonymous"]:
-            phone = crypto.decrypt("phone", row["phone_enc"])
-            nik = crypto.decrypt("nik", row["nik_enc"])
-            email = crypto.decrypt("email", row["email_enc"])
+        if not row.anonymous:
+            phone = crypto.decrypt("phone", row.phone_enc)
+            nik = crypto.decrypt("nik", row.nik_enc)
+            email = crypto.decrypt("email", row.email_enc)
             reporter = Reporter(
-                name=crypto.decrypt("name", row["name_enc"]),
+                name=crypto.decrypt("name", row.name_enc),
                 phone=phone if phone and _PHONE.match(phone) else None,
                 nik=nik if nik and _NIK.match(nik) else None,
                 email=email if email and _EMAIL.match(email) else None,
             )
-        content = row["content"]
+        content = row.content
         try:
-            channel = Channel(row["channel"])
+            channel = Channel(row.channel)
         except ValueError:
             channel = Channel.OTHER
         try:
-            classification = Classification(row["classification"])
+            classification = Classification(row.classification)
         except ValueError:
             classification = Classification.PENGADUAN
         return ReportPayload(
             external_ref=str(cid),
             channel=channel,
-            title=(row["title"] or derive_title(content))[:150],
+            title=(row.title or derive_title(content))[:150],
             content=content,
             classification=classification,
-            occurred_on=row["occurred_on"],
-            location=_location(row["location"]),
-            category_id=row["category_id"],
-            agency_id=row["agency_id"],
-            anonymous=row["anonymous"],
-            confidential=row["confidential"],
+            occurred_on=row.occurred_on,
+            location=_location(row.location),
+            category_id=row.category_id,
+            agency_id=row.agency_id,
+            anonymous=row.anonymous,
+            confidential=row.confidential,
             reporter=reporter,
             attachment_ids=tuple(attachment_ids),
-            submitted_at=row["submitted_at"] or row["received_at"],
+            submitted_at=row.submitted_at or row.received_at,
         )
 
-    async def _upload_attachments(self, cid: uuid.UUID, row: asyncpg.Record) -> list[str]:
-        if not row["has_attachments"]:
+    async def _upload_attachments(self, cid: uuid.UUID, row: repo.PushComplaint) -> list[str]:
+        if not row.has_attachments:
             return []
         async with self.pool.acquire() as conn:
             rows = await repo.list_push_attachments(conn, cid)
         ids: list[str] = []
         for a in rows:
-            if a["lapor_attachment_id"] == REFUSED:
+            if a.lapor_attachment_id == REFUSED:
                 continue
-            if a["lapor_attachment_id"]:
-                ids.append(a["lapor_attachment_id"])
+            if a.lapor_attachment_id:
+                ids.append(a.lapor_attachment_id)
                 continue
             try:
-                up = await self.port.upload_attachment(
-                    a["filename"], a["content_type"], bytes(a["data"])
-                )
+                up = await self.port.upload_attachment(a.filename, a.content_type, bytes(a.data))
                 upstream = up.attachment_id
             except AttachmentRefused as exc:
                 upstream = REFUSED
                 log.warning(
                     "lapor_attachment_refused",
                     complaint_id=str(cid),
-                    content_type=a["content_type"],
-                    size=a["size"],
+                    content_type=a.content_type,
+                    size=a.size,
                     error=str(exc),
                 )
             # Stored at once: a retry must send the very same body under the same key.
             async with self.pool.acquire() as conn, conn.transaction():
-                await repo.set_lapor_attachment_id(conn, cid, a["sha256"], upstream)
+                await repo.set_lapor_attachment_id(conn, cid, a.sha256, upstream)
                 if upstream == REFUSED:
                     await append_event(
                         conn,
                         cid,
                         EventKind.LAPOR_ATTACHMENT_REFUSED,
                         {
-                            "filename": a["filename"],
-                            "content_type": a["content_type"],
-                            "size": a["size"],
+                            "filename": a.filename,
+                            "content_type": a.content_type,
+                            "size": a.size,
                         },
                     )
             if upstream != REFUSED:
@@ -358,10 +356,10 @@ class PushHandlers:
         if not fresh:
             async with self.pool.acquire() as conn:
                 current = await repo.get_complaint_lapor(conn, cid)
-            if current is None or current["lapor_tracking_id"] != tracking_id:
+            if current is None or current.lapor_tracking_id != tracking_id:
                 raise PermanentError(
                     f"complaint already holds Tracking ID "
-                    f"{current['lapor_tracking_id'] if current else None}, "
+                    f"{current.lapor_tracking_id if current else None}, "
                     f"LAPOR! says {tracking_id}"
                 )
             return False
@@ -398,7 +396,7 @@ class PushHandlers:
             row = await repo.get_reply(conn, reply_id)
         if row is None:
             raise PermanentError(f"reply {reply_id} does not exist")
-        if row["lapor_reply_id"]:
+        if row.lapor_reply_id:
             return
         async with self.pool.acquire() as conn:
             verified = await replies_repo.is_verified(conn, reply_id)
@@ -406,12 +404,12 @@ class PushHandlers:
             # Held for an operator: only the reporter (or an operator's acceptance) speaks
             # for the report upstream.
             raise PermanentError(f"reply {reply_id} is not verified as the reporter's")
-        tracking_id = row["lapor_tracking_id"]
+        tracking_id = row.lapor_tracking_id
         if not tracking_id:
-            if row["status"] in ("duplicate", "history", "rejected_by_lapor"):
-                raise PermanentError(f"complaint is {row['status']}: no LAPOR! report to reply to")
+            if row.status in ("duplicate", "history", "rejected_by_lapor"):
+                raise PermanentError(f"complaint is {row.status}: no LAPOR! report to reply to")
             raise TransientError("the complaint has no Tracking ID yet", retry_after=60)
-        reply = ReplyPayload(text=row["text"], sent_at=row["sent_at"], resolved=row["resolved"])
+        reply = ReplyPayload(text=row.text, sent_at=row.sent_at, resolved=row.resolved)
         try:
             async with self._outage_defers():
                 lapor_reply_id = await self.port.post_reply(tracking_id, reply, str(reply_id))
@@ -423,7 +421,7 @@ class PushHandlers:
             await repo.set_lapor_reply_id(conn, reply_id, lapor_reply_id)
             await append_event(
                 conn,
-                row["complaint_id"],
+                row.complaint_id,
                 EventKind.REPORTER_REPLY_SENT,
                 {
                     "reply_id": str(reply_id),

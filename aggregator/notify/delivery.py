@@ -49,17 +49,17 @@ class DeliveryLoop:
         changed = 0
         async with self.services.pool.acquire() as conn:
             for row in await repo.undelivered(conn, since, list(self.sinks), self.batch):
-                status = await self.sinks[row["source"]].delivery_status(str(row["id"]))
+                status = await self.sinks[row.source].delivery_status(str(row.id))
                 if status.state in ("delivered", "failed"):
                     async with conn.transaction():
                         await repo.set_delivery(
-                            conn, row["id"], status.state, status.at, status.detail
+                            conn, row.id, status.state, status.at, status.detail
                         )
                         if status.state == "failed":
-                            await redeliver.schedule(self.services, conn, row["id"])
+                            await redeliver.schedule(self.services, conn, row.id)
                     log.info(
                         "notification_delivery_recorded",
-                        notification_id=str(row["id"]),
+                        notification_id=str(row.id),
                         state=status.state,
                     )
                     changed += 1

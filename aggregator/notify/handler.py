@@ -147,29 +147,29 @@ class Notifier:
             if c is None:
                 raise PermanentError(f"complaint {job.complaint_id} does not exist")
             key, items, skip = await self._items(conn, c, event, job)
-            dedup = f"{event}:{c['id']}:{key}"
+            dedup = f"{event}:{c.id}:{key}"
             existing = await repo.get_notification(conn, dedup)
-            if existing is not None and existing["state"] != "queued":
+            if existing is not None and existing.state != "queued":
                 return  # handled before (a redelivered job)
             channel = self._channel(c)
             if existing is None:
                 await repo.insert_notification(
                     conn,
                     notification_id=notification_id(dedup),
-                    complaint_id=c["id"],
+                    complaint_id=c.id,
                     kind=event,
                     channel=channel,
-                    source=c["source"],
+                    source=c.source,
                     dedup_key=dedup,
                     items=[{**asdict(i), "seq": job.id} for i in items],
                     state="skipped" if skip else "queued",
                     detail=skip,
                 )
             if skip:
-                log.info("notification_skipped", complaint_id=str(c["id"]), kind=event, reason=skip)
+                log.info("notification_skipped", complaint_id=str(c.id), kind=event, reason=skip)
                 NOTIFICATIONS.labels(channel=channel, outcome="skipped").inc()
                 return
-            targets = [c["id"]]
+            targets = [c.id]
             if existing is None and event in FAN_OUT:
                 # Reporters whose complaint was linked to this one as a duplicate were told
                 # they would hear its progress: the same news goes to each of them.
@@ -178,9 +178,9 @@ class Notifier:
                 shared = [
                     {**asdict(i), "seq": job.id} for i in items if i.event != "solved_question"
                 ]
-                told = await conversations.reporter_identity(conn, c["id"])
-                for d in await conversations.linked_duplicates(conn, c["id"]):
-                    d_dedup = f"{dedup}:for:{d['id']}"
+                told = await conversations.reporter_identity(conn, c.id)
+                for d in await conversations.linked_duplicates(conn, c.id):
+                    d_dedup = f"{dedup}:for:{d.id}"
                     who = conversations.identity_of(d)
                     same_person = bool(who & told)
                     told |= who
@@ -188,10 +188,10 @@ class Notifier:
                         await repo.insert_notification(
                             conn,
                             notification_id=notification_id(d_dedup),
-                            complaint_id=d["id"],
+                            complaint_id=d.id,
                             kind=event,
-                            channel=channel_of(str(d["channel"])),
-                            source=d["source"],
+                            channel=channel_of(str(d.channel)),
+                            source=d.source,
                             dedup_key=d_dedup,
                             items=shared,
                             state="skipped" if same_person else "queued",
@@ -201,7 +201,7 @@ class Notifier:
                         )
                         and not same_person
                     ):
-                        targets.append(d["id"])
+                        targets.append(d.id)
             if window > 0:
                 for target in targets:
                     await self._schedule_flush(conn, target, window)
@@ -231,37 +231,35 @@ class Notifier:
     # -- what to say ----------------------------------------------------------------------------
 
     async def _items(
-        self, conn: asyncpg.Connection, c: asyncpg.Record, event: str, job: Job
+        self, conn: asyncpg.Connection, c: repo.NotifyComplaint, event: str, job: Job
     ) -> tuple[str, list[Item], str | None]:
         """(dedup key part, items, skip reason)."""
         p = job.payload
-        tracking = c["lapor_tracking_id"]
+        tracking = c.lapor_tracking_id
         if tracking is None and event not in NEEDS_NO_TRACKING_ID:
             # The push has not finished yet; the citizen first hears the Tracking ID.
             raise TransientError("complaint has no Tracking ID yet", retry_after=60)
         if event in (NotificationKind.STATUS_CHANGED, NotificationKind.DELETED):
             status = (
-                "dihapus"
-                if event == NotificationKind.DELETED
-                else str(p.get("status") or c["status"])
+                "dihapus" if event == NotificationKind.DELETED else str(p.get("status") or c.status)
             )
             key = str(p.get("event_id") or f"status:{status}")
             if status not in STATUSES_THAT_MATTER:
                 return key, [], f"status {status} is not news to a citizen"
             # The agency the event named at that moment; jobs enqueued before payloads
             # carried it fall back to the complaint's row.
-            agency = p["agency_name"] if "agency_name" in p else c["agency_name"]
+            agency = p["agency_name"] if "agency_name" in p else c.agency_name
             items = [
                 Item(NotificationKind.STATUS_CHANGED, {"status": status, "agency_name": agency})
             ]
-            if status == "selesai" and c["solved_asked_at"] is None:
+            if status == "selesai" and c.solved_asked_at is None:
                 # Asked once, right after the closure, in the same message.
-                if await repo.set_solved_asked(conn, c["id"], self._now()):
+                if await repo.set_solved_asked(conn, c.id, self._now()):
                     items.append(Item(NotificationKind.SOLVED_QUESTION))
             return key, items, None
         if event in (NotificationKind.RESPONSE_POSTED, NotificationKind.INFO_REQUESTED):
             f = await repo.get_followup(
-                conn, c["id"], event_id=p.get("event_id"), followup_id=p.get("followup_id")
+                conn, c.id, event_id=p.get("event_id"), followup_id=p.get("followup_id")
             )
             if f is None:
                 if p.get("text"):
@@ -281,17 +279,17 @@ class Notifier:
                         None,
                     )
                 raise TransientError("follow-up not stored yet", retry_after=30)
-            attachments = f["attachments"] if isinstance(f["attachments"], list) else []
+            attachments = f.attachments if isinstance(f.attachments, list) else []
             return (
-                str(f["event_id"] or f["id"]),
+                str(f.event_id or f.id),
                 [
                     Item(
                         event,
                         {
-                            "text": f["text"],
-                            "agency_name": f["agency_name"]
-                            or (p["agency_name"] if "agency_name" in p else c["agency_name"]),
-                            "at_local": local_time(f["at"], self.settings.sla.timezone),
+                            "text": f.text,
+                            "agency_name": f.agency_name
+                            or (p["agency_name"] if "agency_name" in p else c.agency_name),
+                            "at_local": local_time(f.at, self.settings.sla.timezone),
                             "attachments": len(attachments),
                         },
                     )
@@ -299,12 +297,12 @@ class Notifier:
                 None,
             )
         if event == NotificationKind.SOLVED_QUESTION:
-            if c["solved_asked_at"] is not None:
+            if c.solved_asked_at is not None:
                 return "once", [], "already asked whether it is solved"
-            await repo.set_solved_asked(conn, c["id"], self._now())
+            await repo.set_solved_asked(conn, c.id, self._now())
             return "once", [Item(NotificationKind.SOLVED_QUESTION)], None
         if event == NotificationKind.COMPLAINT_LINKED:
-            linked = c["linked_tracking_id"]
+            linked = c.linked_tracking_id
             if linked is None:
                 raise TransientError("the linked complaint has no Tracking ID yet", retry_after=60)
             return (
@@ -317,10 +315,10 @@ class Notifier:
             return str(job.id), [Item(NotificationKind.USAGE, {"text": text})], None
         return "once", [Item(event)], None  # ack, sunset
 
-    def _channel(self, c: asyncpg.Record) -> str:
+    def _channel(self, c: repo.NotifyComplaint) -> str:
         # WhatsApp messages read like the status page's (no SMS length limit) but are
         # counted, and addressed, as WhatsApp.
-        return "whatsapp" if str(c["channel"]) == "whatsapp" else channel_of(str(c["channel"]))
+        return "whatsapp" if str(c.channel) == "whatsapp" else channel_of(str(c.channel))
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -335,20 +333,22 @@ class Notifier:
                 pending = await repo.pending_notifications(conn, complaint_id)
                 if c is None or not pending:
                     return 0
-                batches: dict[uuid.UUID, list[asyncpg.Record]] = {}
+                batches: dict[uuid.UUID, list[repo.PendingNotification]] = {}
                 for r in pending:
-                    if r["merged_into"] is not None:
-                        batches.setdefault(r["merged_into"], []).append(r)
-                fresh = [r for r in pending if r["merged_into"] is None]
+                    if r.merged_into is not None:
+                        batches.setdefault(r.merged_into, []).append(r)
+                fresh = [r for r in pending if r.merged_into is None]
                 if fresh:
-                    head = fresh[-1]["id"]
-                    await repo.assign_batch(conn, [r["id"] for r in fresh], head)
+                    head = fresh[-1].id
+                    await repo.assign_batch(conn, [r.id for r in fresh], head)
                     batches[head] = fresh
             # The batch is fixed (committed) before sending: a retry resends the same message
             # under the same id, and the sink recognises it.
             sent = 0
             for head, rows in batches.items():
-                await self._send(conn, c, head, rows, last_attempt=last_attempt)
+                await self._send(
+                    conn, c, head, [{"items": r.items} for r in rows], last_attempt=last_attempt
+                )
                 sent += 1
             return sent
 
@@ -361,14 +361,14 @@ class Notifier:
                 await repo.lock_complaint(conn, complaint_id)
                 failed = await drepo.get_for_redelivery(conn, failed_id)
                 c = await repo.get_complaint(conn, complaint_id)
-                if failed is None or c is None or str(failed["state"]) != "failed":
+                if failed is None or c is None or str(failed.state) != "failed":
                     return  # a late "delivered" arrived meanwhile, or it is gone
                 step = redeliver.next_step(
                     self.settings,
                     await drepo.chain(conn, failed_id),
                     has_address={
-                        "email": c["email_enc"] is not None,
-                        "sms": c["phone_enc"] is not None,
+                        "email": c.email_enc is not None,
+                        "sms": c.phone_enc is not None,
                     },
                 )
                 if step is None:
@@ -379,13 +379,13 @@ class Notifier:
                     conn,
                     notification_id=new_id,
                     complaint_id=complaint_id,
-                    kind=str(failed["kind"]),
+                    kind=str(failed.kind),
                     channel=step.channel,
                     source=step.source,
                     dedup_key=f"redeliver:{failed_id}",
                     items=items,
                     retry_of=failed_id,
-                    redelivery_no=int(failed["redelivery_no"]) + 1,
+                    redelivery_no=int(failed.redelivery_no) + 1,
                 )
                 if await drepo.redelivery_state(conn, f"redeliver:{failed_id}") != "queued":
                     return  # done before (a redelivered job)
@@ -402,7 +402,7 @@ class Notifier:
     async def _send(
         self,
         conn: asyncpg.Connection,
-        c: asyncpg.Record,
+        c: repo.NotifyComplaint,
         head: uuid.UUID,
         rows: Sequence[Mapping[str, Any]],
         *,
@@ -415,7 +415,7 @@ class Notifier:
         items = [Item(i["event"], i.get("data") or {}) for i in stored]
         kind = SINK_KIND.get(items[-1].event, items[-1].event)
         channel = channel or self._channel(c)
-        source = source or str(c["source"])
+        source = source or str(c.source)
         sink = self.sinks.get(source)
         address = self._address(c, channel)
         # E-mail and SMS need an address; other sinks answer on the thread itself (an old
@@ -443,7 +443,7 @@ class Notifier:
                     )
                     await append_event(
                         conn,
-                        c["id"],
+                        c.id,
                         "notification_held",
                         {
                             "notification_id": str(head),
@@ -455,7 +455,7 @@ class Notifier:
                 NOTIFICATIONS.labels(channel=channel, outcome="held").inc()
                 log.warning(
                     "notification_held",
-                    complaint_id=str(c["id"]),
+                    complaint_id=str(c.id),
                     notification_id=str(head),
                     channel=channel,
                     reason=held,
@@ -466,12 +466,12 @@ class Notifier:
             may, previous = await drepo.begin_send(conn, head, now, address_hash, body_hash)
             if not may:
                 return  # recorded meanwhile by another run
-            own = source == c["source"]  # else a fallback: another channel, no thread
+            own = source == c.source  # else a fallback: another channel, no thread
             origin = Origin(
                 source=source,
-                channel=str(c["channel"]) if own else channel,
+                channel=str(c.channel) if own else channel,
                 address=address,
-                thread=c["origin"] if own and isinstance(c["origin"], dict) else {},
+                thread=c.origin if own and isinstance(c.origin, dict) else {},
             )
             out = OutboundMessage(
                 notification_id=str(head),
@@ -538,7 +538,7 @@ class Notifier:
             )
             await append_event(
                 conn,
-                c["id"],
+                c.id,
                 EventKind.NOTIFICATION_SENT if state != "failed" else EventKind.NOTIFICATION_FAILED,
                 {
                     "notification_id": str(head),
@@ -554,14 +554,14 @@ class Notifier:
                     conn,
                     head,
                     has_address={
-                        "email": c["email_enc"] is not None,
-                        "sms": c["phone_enc"] is not None,
+                        "email": c.email_enc is not None,
+                        "sms": c.phone_enc is not None,
                     },
                 )
         NOTIFICATIONS.labels(channel=channel, outcome=state).inc()
         log.info(
             "notification_sent" if state != "failed" else "notification_failed",
-            complaint_id=str(c["id"]),
+            complaint_id=str(c.id),
             notification_id=str(head),
             channel=channel,
             kinds=[i.event for i in items],
@@ -593,23 +593,23 @@ class Notifier:
             excluding=head,
         )
 
-    def _address(self, c: asyncpg.Record, channel: str) -> str | None:
+    def _address(self, c: repo.NotifyComplaint, channel: str) -> str | None:
         crypto = self.services.crypto
         if channel == "email":
-            return crypto.decrypt("email", c["email_enc"]) if c["email_enc"] else None
-        if channel == "sms" or str(c["channel"]) == "whatsapp":
-            return crypto.decrypt("phone", c["phone_enc"]) if c["phone_enc"] else None
+            return crypto.decrypt("email", c.email_enc) if c.email_enc else None
+        if channel == "sms" or str(c.channel) == "whatsapp":
+            return crypto.decrypt("phone", c.phone_enc) if c.phone_enc else None
         return None
 
-    def _common(self, c: asyncpg.Record, channel: str) -> dict[str, Any]:
+    def _common(self, c: repo.NotifyComplaint, channel: str) -> dict[str, Any]:
         name = None
-        if channel == "email" and c["name_enc"] is not None:
-            name = self.services.crypto.decrypt("name", c["name_enc"])
+        if channel == "email" and c.name_enc is not None:
+            name = self.services.crypto.decrypt("name", c.name_enc)
         # A linked duplicate follows the report it was merged into.
-        tracking = c["lapor_tracking_id"] or c["linked_tracking_id"]
+        tracking = c.lapor_tracking_id or c.linked_tracking_id
         return {
             "tracking_id": tracking,
-            "title": c["title"],
+            "title": c.title,
             "status_url": status_url(self.settings, tracking),
             "municipality": self.settings.municipality,
             "name": name,

@@ -33,6 +33,7 @@ import asyncpg
 import structlog
 
 from aggregator.storage import delivery as repo
+from aggregator.storage.delivery import ChainLink
 from aggregator.storage.events import append_event
 
 log = structlog.get_logger(__name__)
@@ -64,22 +65,22 @@ def retried_already(detail: str | None) -> bool:
 
 
 def next_step(
-    settings: Any, chain: Sequence[Mapping[str, Any]], *, has_address: Mapping[str, bool]
+    settings: Any, chain: Sequence[ChainLink], *, has_address: Mapping[str, bool]
 ) -> Step | None:
     """What to do after ``chain[0]`` failed (``chain``: newest first, each with channel,
     source, detail)."""
     cfg = settings.notify
     last = chain[0]
-    channel = str(last["channel"])
-    if any(str(r["channel"]) != channel for r in chain[1:]):
+    channel = str(last.channel)
+    if any(str(r.channel) != channel for r in chain[1:]):
         return None  # already fell back once: no ping-pong between channels
     tries = len(chain)
     if (
-        not permanent(last["detail"])
-        and not retried_already(last["detail"])
+        not permanent(last.detail)
+        and not retried_already(last.detail)
         and tries <= len(cfg.retry_backoff_s)
     ):
-        return Step(channel, str(last["source"]), float(cfg.retry_backoff_s[tries - 1]), "retry")
+        return Step(channel, str(last.source), float(cfg.retry_backoff_s[tries - 1]), "retry")
     other = OTHER_CHANNEL.get(channel)
     if cfg.fallback == "other_channel" and other is not None and has_address.get(other):
         source = cfg.fallback_sources.get(other)
@@ -101,10 +102,10 @@ async def schedule(
 ) -> Step | None:
     """Plan what follows a failed notification (in the caller's transaction)."""
     row = await repo.get_for_redelivery(conn, notification_id)
-    if row is None or row["complaint_id"] is None or str(row["state"]) != "failed":
+    if row is None or row.complaint_id is None or str(row.state) != "failed":
         return None
     if has_address is None:
-        has_address = await repo.reporter_addresses(conn, row["complaint_id"])
+        has_address = await repo.reporter_addresses(conn, row.complaint_id)
     step = next_step(
         services.settings, await repo.chain(conn, notification_id), has_address=has_address
     )
@@ -112,21 +113,21 @@ async def schedule(
         log.info(
             "notification_failed_for_good",
             notification_id=str(notification_id),
-            channel=row["channel"],
+            channel=row.channel,
         )
         return None
     now: dt.datetime = services.clock()
     await services.queue.enqueue(
         conn,
         "notify",
-        complaint_id=row["complaint_id"],
+        complaint_id=row.complaint_id,
         payload={"event": "redeliver", "notification_id": str(notification_id)},
         dedup_key=f"notify-redeliver:{notification_id}",
         run_after=now + dt.timedelta(seconds=step.wait_s),
     )
     await append_event(
         conn,
-        row["complaint_id"],
+        row.complaint_id,
         "notification_redelivery_planned",
         {
             "notification_id": str(notification_id),

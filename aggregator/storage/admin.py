@@ -7,6 +7,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -34,7 +35,7 @@ async def status_overview(conn: asyncpg.Connection, dead_limit: int = 20) -> dic
         {"kind": k, "state": s, "n": n} for k, states in depth.items() for s, n in states.items()
     ]
     dead = [j.model_dump() for j in await jobs_repo.dead(conn, dead_limit)]
-    complaints = {r["status"]: r["n"] for r in await conn.fetch(q("complaint_status_counts"))}
+    complaints = await status_counts(conn)
     backlog = sum(r["n"] for r in queue if r["state"] in ("queued", "running", "in_doubt"))
     return {
         "sources": sources,
@@ -43,6 +44,49 @@ async def status_overview(conn: asyncpg.Connection, dead_limit: int = 20) -> dic
         "dead_jobs": dead,
         "complaints": complaints,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    id: int
+    source: str
+    source_ref: str
+    reason: str | None
+    ingested_at: dt.datetime
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawItemRow:
+    """A raw item with its sealed payload and meta (aggregator.intake.sealing opens them)."""
+
+    id: int
+    source: str
+    source_ref: str
+    state: str
+    reason: str | None
+    payload: bytes
+    meta: Any
+    received_at: dt.datetime | None
+    content_type: str
+    payload_key: str | None
+
+
+async def list_quarantined(
+    conn: asyncpg.Connection, source: str | None, limit: int
+) -> list[Quarantined]:
+    """Quarantined items, newest first."""
+    return [Quarantined(**r) for r in await conn.fetch(q("list_quarantined"), source, limit)]
+
+
+async def get_raw_item(conn: asyncpg.Connection, raw_id: int) -> RawItemRow | None:
+    row = await conn.fetchrow(q("get_raw_item"), raw_id)
+    return RawItemRow(**row) if row is not None else None
+
+
+async def status_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """Complaints per status (from the counters, not a count over the table)."""
+    return {r["status"]: r["n"] for r in await conn.fetch(q("complaint_status_counts"))}
 
 
 async def find_complaint_id(conn: asyncpg.Connection, ref: str) -> uuid.UUID | None:

@@ -61,8 +61,23 @@ async def agencies_fetched_at(conn: asyncpg.Connection) -> dt.datetime | None:
 # ---- agency statistics ----------------------------------------------------------------------
 async def agency_month_source(
     conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("agency_monthly_source"), start, end))
+) -> list[AgencyMonthRow]:
+    return [AgencyMonthRow(**r) for r in await conn.fetch(q("agency_monthly_source"), start, end)]
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyMonthRow:
+    """One complaint received in the month, as the agency statistics count it."""
+
+    id: uuid.UUID
+    agency_id: str  # our routing guess until LAPOR! disposes it ("" when none)
+    agency_name: str | None
+    received_at: dt.datetime
+    status: str
+    closed_without_real_followup: bool
+    reopen_count: int
+    breaches: int
+    ever_closed: bool
 
 
 async def oldest_complaint(conn: asyncpg.Connection) -> dt.datetime | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import time
@@ -20,6 +21,7 @@ import asyncpg
 import structlog
 
 from aggregator.errors import ConfigError
+from aggregator.storage.sqlfiles import q
 from schemas.config import DatabaseConfig
 
 log = structlog.get_logger(__name__)
@@ -174,3 +176,13 @@ async def open_database(
         if embedded is not None:
             embedded.stop()
             log.info("embedded_postgres_stopped")
+
+
+async def server_version(conn: asyncpg.Connection) -> str:
+    version: str = await conn.fetchval(q("server_version"))
+    return version
+
+
+async def database_now(conn: asyncpg.Connection) -> dt.datetime:
+    now: dt.datetime = await conn.fetchval(q("database_now"))
+    return now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -58,13 +59,41 @@ async def recent_to_address(
     return int(row["recent"]), int(row["identical"])
 
 
+@dataclass(frozen=True, slots=True)
+class ForRedelivery:
+    """A notification as a redelivery reads it."""
+
+    id: uuid.UUID
+    complaint_id: uuid.UUID | None
+    kind: str
+    channel: str
+    source: str
+    state: str
+    detail: str | None
+    items: Any
+    redelivery_no: int
+    retry_of: uuid.UUID | None
+    subject: str | None
+    body: str | None
+    body_enc: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """A notification in a redelivery chain."""
+
+    id: uuid.UUID
+    channel: str
+    source: str
+    state: str
+    detail: str | None
+
+
 async def get_for_redelivery(
     conn: asyncpg.Connection, notification_id: uuid.UUID
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        q("get_notification_for_redelivery"), notification_id
-    )
-    return row
+) -> ForRedelivery | None:
+    row = await conn.fetchrow(q("get_notification_for_redelivery"), notification_id)
+    return ForRedelivery(**row) if row is not None else None
 
 
 async def batch_items(conn: asyncpg.Connection, head: uuid.UUID) -> list[dict[str, Any]]:
@@ -109,9 +138,9 @@ async def redelivery_state(conn: asyncpg.Connection, dedup_key: str) -> str | No
     return None if row is None else str(row["state"])
 
 
-async def chain(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[asyncpg.Record]:
+async def chain(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[ChainLink]:
     """The notification, then each one it redelivered, newest first."""
-    return list(await conn.fetch(q("list_redelivery_chain"), notification_id))
+    return [ChainLink(**r) for r in await conn.fetch(q("list_redelivery_chain"), notification_id)]
 
 
 async def begin_standalone(

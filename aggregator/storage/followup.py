@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -20,15 +21,76 @@ async def lock_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> N
     await conn.execute(q("lock_complaint_notifications"), str(complaint_id))
 
 
-async def get_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(q("get_notify_complaint"), complaint_id)
-    return row
+@dataclass(frozen=True, slots=True)
+class NotifyComplaint:
+    """What the notifier reads of a complaint, with its reporter's sealed addresses."""
+
+    id: uuid.UUID
+    source: str
+    channel: str
+    title: str | None
+    status: str
+    agency_id: str | None
+    agency_name: str | None
+    anonymous: bool
+    lapor_tracking_id: str | None
+    origin: Any
+    solved_asked_at: dt.datetime | None
+    duplicate_of: uuid.UUID | None
+    name_enc: bytes | None
+    email_enc: bytes | None
+    phone_enc: bytes | None
+    linked_tracking_id: str | None
 
 
-async def linked_duplicates(
+@dataclass(frozen=True, slots=True)
+class FollowupForNotify:
+    id: int
+    event_id: str | None
+    at: dt.datetime
+    agency_id: str | None
+    agency_name: str | None
+    author: str | None
+    text: str
+    attachments: Any
+    label: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    id: uuid.UUID
+    complaint_id: uuid.UUID | None
+    kind: str
+    channel: str
+    source: str
+    state: str
+    items: Any
+    merged_into: uuid.UUID | None
+    body: str | None
+    body_enc: bytes | None
+    subject: str | None
+    external_id: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingNotification:
+    id: uuid.UUID
+    kind: str
+    channel: str
+    source: str
+    items: Any
+    merged_into: uuid.UUID | None
+    created_at: dt.datetime
+
+
+async def get_complaint(
     conn: asyncpg.Connection, complaint_id: uuid.UUID
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_linked_duplicates"), complaint_id))
+) -> NotifyComplaint | None:
+    row = await conn.fetchrow(q("get_notify_complaint"), complaint_id)
+    return NotifyComplaint(**row) if row is not None else None
 
 
 async def get_followup(
@@ -37,11 +99,9 @@ async def get_followup(
     *,
     event_id: str | None,
     followup_id: int | None,
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        q("get_followup_for_notify"), complaint_id, event_id, followup_id
-    )
-    return row
+) -> FollowupForNotify | None:
+    row = await conn.fetchrow(q("get_followup_for_notify"), complaint_id, event_id, followup_id)
+    return FollowupForNotify(**row) if row is not None else None
 
 
 async def insert_notification(
@@ -73,15 +133,16 @@ async def insert_notification(
     return new is not None
 
 
-async def get_notification(conn: asyncpg.Connection, dedup_key: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(q("get_notification_by_key"), dedup_key)
-    return row
+async def get_notification(conn: asyncpg.Connection, dedup_key: str) -> NotificationRow | None:
+    row = await conn.fetchrow(q("get_notification_by_key"), dedup_key)
+    return NotificationRow(**row) if row is not None else None
 
 
 async def pending_notifications(
     conn: asyncpg.Connection, complaint_id: uuid.UUID
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_pending_notifications"), complaint_id))
+) -> list[PendingNotification]:
+    rows = await conn.fetch(q("list_pending_notifications"), complaint_id)
+    return [PendingNotification(**r) for r in rows]
 
 
 async def assign_batch(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], head: uuid.UUID) -> None:
@@ -186,18 +247,92 @@ async def notification_state(conn: asyncpg.Connection, dedup_key: str) -> str | 
 # -- SLA ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SlaCandidate:
+    """A complaint whose SLA clocks may move."""
+
+    id: uuid.UUID
+    lapor_tracking_id: str | None
+    lapor_created_at: dt.datetime | None
+    status: str
+    status_at: dt.datetime
+    agency_id: str | None
+    agency_name: str | None
+    waiting_on_reporter: bool
+    closed_without_real_followup: bool
+    reopen_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SlaHistory:
+    """A status change, disposition or response on a complaint's timeline."""
+
+    complaint_id: uuid.UUID
+    at: dt.datetime
+    kind: str
+    status: str | None
+    agency_id: str | None
+    label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaClock:
+    complaint_id: uuid.UUID
+    clock: str
+    started_at: dt.datetime
+    due_at: dt.datetime
+    paused_at: dt.datetime | None
+    paused_total: dt.timedelta
+    met_at: dt.datetime | None
+    breached_at: dt.datetime | None
+    agency_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One complaint received in the report's period, with what the report aggregates."""
+
+    id: uuid.UUID
+    agency_id: str
+    agency_name: str | None
+    status: str
+    closed_without_real_followup: bool
+    reopen_count: int
+    assigned_at: dt.datetime | None
+    first_substantive_at: dt.datetime | None
+    responses: int
+    ack_responses: int
+    breaches: int
+    ever_closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    complaint_id: uuid.UUID
+    at: dt.datetime
+    agency_id: str | None
+    agency_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubstantiveTime:
+    complaint_id: uuid.UUID
+    at: dt.datetime
+
+
 async def sla_candidates(
     conn: asyncpg.Connection, after: uuid.UUID, limit: int, touched_since: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_sla_candidates"), after, limit, touched_since))
+) -> list[SlaCandidate]:
+    rows = await conn.fetch(q("list_sla_candidates"), after, limit, touched_since)
+    return [SlaCandidate(**r) for r in rows]
 
 
-async def sla_history(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_sla_history"), list(ids)))
+async def sla_history(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[SlaHistory]:
+    return [SlaHistory(**r) for r in await conn.fetch(q("list_sla_history"), list(ids))]
 
 
-async def sla_clocks(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_sla_clocks"), list(ids)))
+async def sla_clocks(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[SlaClock]:
+    return [SlaClock(**r) for r in await conn.fetch(q("list_sla_clocks"), list(ids))]
 
 
 async def upsert_clocks(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -214,32 +349,49 @@ async def set_followup_flags(
 
 async def report_rows(
     conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("report_sla_complaints"), start, end))
+) -> list[ReportRow]:
+    return [ReportRow(**r) for r in await conn.fetch(q("report_sla_complaints"), start, end)]
 
 
 async def report_dispositions(
     conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("report_dispositions"), start, end))
+) -> list[Disposition]:
+    return [Disposition(**r) for r in await conn.fetch(q("report_dispositions"), start, end)]
 
 
 async def report_substantive_times(
     conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("report_substantive_times"), start, end))
+) -> list[SubstantiveTime]:
+    rows = await conn.fetch(q("report_substantive_times"), start, end)
+    return [SubstantiveTime(**r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTime:
+    complaint_id: uuid.UUID
+    at: dt.datetime
+    label: str | None
 
 
 async def report_response_times(
     conn: asyncpg.Connection, start: dt.datetime, end: dt.datetime
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("report_response_times"), start, end))
+) -> list[ResponseTime]:
+    rows = await conn.fetch(q("report_response_times"), start, end)
+    return [ResponseTime(**r) for r in rows]
 
 
 async def undelivered(
     conn: asyncpg.Connection, since: dt.datetime, sources: Sequence[str], limit: int
-) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_undelivered_notifications"), since, list(sources), limit))
+) -> list[Undelivered]:
+    """Sent notifications whose delivery is not known yet."""
+    rows = await conn.fetch(q("list_undelivered_notifications"), since, list(sources), limit)
+    return [Undelivered(**r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    id: uuid.UUID
+    source: str
 
 
 async def set_delivery(

@@ -97,6 +97,20 @@ async def write_back_locked(
             raise
 
 
+async def replayed_legacy_update(
+    conn: asyncpg.Connection, source: str, source_ref: str
+) -> ReplayedUpdate | None:
+    """What a replayed re-scan update became."""
+    row = await conn.fetchrow(q("get_replayed_legacy_update"), source, source_ref)
+    return ReplayedUpdate(**row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayedUpdate:
+    complaint_id: uuid.UUID | None
+    reason: str | None
+
+
 async def mark_form_row_deleted(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> bool:
     """Record ``origin.legacy_row_deleted``; False when it was already recorded."""
     return await conn.fetchval(q("mark_form_row_deleted"), complaint_id) is not None

@@ -1,5 +1,9 @@
 """SQL of the job queue. Policy (backoff, what is permanent) lives in aggregator.queue.
 
+The one module that inserts jobs: ``enqueue`` (one job, the queue's) and ``insert_many`` (a
+batch in the caller's transaction). Both run the SQL function ``enqueue_jobs()`` (migration
+0160), which the push result's statement and the forms write-back trigger call as well.
+
 ``now`` is ``None`` for the database's clock; see the header of ``aggregator/storage/sql/jobs.sql``.
 """
 
@@ -78,6 +82,21 @@ async def enqueue(
             notify,
         )
     return job_id
+
+
+async def insert_many(conn: asyncpg.Connection, columns: Sequence[Sequence[Any]]) -> int:
+    """A batch of jobs; columns: kinds, complaint ids, payloads (JSON text), dedup keys and,
+    optionally, run_after (None: now). Returns how many were inserted (taken keys are not)."""
+    cols = [list(c) for c in columns]
+    if len(cols) == 4:
+        cols.append([None] * len(cols[0]))
+    n: int = await conn.fetchval(q("insert_jobs"), *cols)
+    return n
+
+
+async def wake(conn: asyncpg.Connection, channel: str) -> None:
+    """One NOTIFY (at commit) for the jobs a batch inserted."""
+    await conn.execute(q("wake_workers"), channel)
 
 
 async def notify(conn: asyncpg.Connection, kinds: Sequence[str]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from aggregator.storage import jobs as jobs_repo
 from aggregator.storage.db import json_text
 from aggregator.storage.sqlfiles import q
 
@@ -37,7 +38,7 @@ async def reply_as_complaint(
         if row is None or row["new_id"] is None:
             return None
         old_id = row["old_id"]
-        await conn.execute(q("insert_jobs"), ["push"], [new_id], ["{}"], [f"push:{new_id}"], [None])
+        await jobs_repo.insert_many(conn, [["push"], [new_id], ["{}"], [f"push:{new_id}"]])
         data = json_text(
             {
                 "decision": "new_complaint",

@@ -11,22 +11,132 @@ from typing import Any
 
 import asyncpg
 
+from aggregator.storage import jobs as jobs_repo
 from aggregator.storage.sqlfiles import q
 
 FEED = "feed"
 BREAKER = "breaker"
 
 
+@dataclass(frozen=True, slots=True)
+class PushComplaint:
+    """What a push reads of a complaint, with its reporter's sealed identity."""
+
+    id: uuid.UUID
+    channel: str
+    title: str | None
+    content: str
+    classification: str
+    category_id: str | None
+    agency_id: str | None
+    anonymous: bool
+    confidential: bool
+    location: Any
+    occurred_on: dt.date | None
+    submitted_at: dt.datetime | None
+    received_at: dt.datetime
+    status: str
+    lapor_tracking_id: str | None
+    duplicate_of: uuid.UUID | None
+    name_enc: bytes | None
+    email_enc: bytes | None
+    phone_enc: bytes | None
+    nik_enc: bytes | None
+    has_attachments: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PushAttachment:
+    sha256: bytes
+    filename: str
+    lapor_attachment_id: str | None
+    content_type: str
+    size: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyForPush:
+    id: uuid.UUID
+    complaint_id: uuid.UUID
+    text: str
+    sent_at: dt.datetime | None
+    resolved: bool | None
+    lapor_reply_id: str | None
+    lapor_tracking_id: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """A feed event this call applies; ``body`` None when the caller parsed it already."""
+
+    event_id: str
+    body: Any
+    complaint_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class LockedComplaint:
+    """The fields feed events change, locked until the transaction ends."""
+
+    id: uuid.UUID
+    status: str
+    status_at: dt.datetime
+    classification: str
+    category_id: str | None
+    title: str | None
+    agency_id: str | None
+    agency_name: str | None
+    waiting_on_reporter: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistItem:
+    """A complaint waiting to be typed into LAPOR! by hand."""
+
+    id: uuid.UUID
+    channel: str
+    title: str | None
+    content: str
+    classification: str
+    category_id: str | None
+    agency_id: str | None
+    anonymous: bool
+    confidential: bool
+    location: Any
+    occurred_on: dt.date | None
+    submitted_at: dt.datetime | None
+    received_at: dt.datetime
+    status: str
+    status_at: dt.datetime
+    source: str
+    name_enc: bytes | None
+    email_enc: bytes | None
+    phone_enc: bytes | None
+    nik_enc: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintLapor:
+    id: uuid.UUID
+    status: str
+    status_at: dt.datetime
+    lapor_tracking_id: str | None
+    agency_id: str | None
+    agency_name: str | None
+
+
 async def get_push_complaints(
     conn: asyncpg.Connection, ids: Sequence[uuid.UUID], *, owner: str = "", prefetch: int = 0
-) -> dict[uuid.UUID, asyncpg.Record]:
+) -> dict[uuid.UUID, PushComplaint]:
     """The complaints ``ids`` and up to ``prefetch`` others whose push jobs ``owner`` holds."""
     rows = await conn.fetch(q("get_push_complaints"), list(ids), owner, prefetch)
-    return {r["id"]: r for r in rows}
+    return {r["id"]: PushComplaint(**r) for r in rows}
 
 
-async def list_push_attachments(conn: asyncpg.Connection, cid: uuid.UUID) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_push_attachments"), cid))
+async def list_push_attachments(conn: asyncpg.Connection, cid: uuid.UUID) -> list[PushAttachment]:
+    return [PushAttachment(**r) for r in await conn.fetch(q("list_push_attachments"), cid)]
 
 
 async def set_lapor_attachment_id(
@@ -73,8 +183,9 @@ async def mark_manual_pending(conn: asyncpg.Connection, cid: uuid.UUID) -> bool:
     return await conn.fetchrow(q("mark_complaint_manual_pending"), cid) is not None
 
 
-async def get_reply(conn: asyncpg.Connection, reply_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(q("get_reply_for_push"), reply_id)
+async def get_reply(conn: asyncpg.Connection, reply_id: uuid.UUID) -> ReplyForPush | None:
+    row = await conn.fetchrow(q("get_reply_for_push"), reply_id)
+    return ReplyForPush(**row) if row is not None else None
 
 
 async def set_lapor_reply_id(
@@ -86,6 +197,16 @@ async def set_lapor_reply_id(
 async def get_state(conn: asyncpg.Connection, name: str) -> str | None:
     row = await conn.fetchrow(q("get_lapor_state"), name)
     return row["cursor"] if row else None
+
+
+async def state_updated_at(conn: asyncpg.Connection, name: str) -> dt.datetime | None:
+    row = await conn.fetchrow(q("get_lapor_state"), name)
+    return row["updated_at"] if row else None
+
+
+async def lock_feed(conn: asyncpg.Connection) -> None:
+    """One replica reads the feed at a time (held until the transaction ends)."""
+    await conn.execute(q("lock_lapor_feed"))
 
 
 async def save_state(conn: asyncpg.Connection, name: str, value: str | None) -> None:
@@ -106,12 +227,13 @@ async def insert_events(conn: asyncpg.Connection, rows: Sequence[EventRow]) -> s
 
 async def claim_events(
     conn: asyncpg.Connection, event_ids: Sequence[str], parsed: Sequence[str] = ()
-) -> list[asyncpg.Record]:
+) -> list[ClaimedEvent]:
     """Flip ``applied`` on those not applied yet whose complaint is known; bodies only for
     the ids not in ``parsed``."""
     if not event_ids:
         return []
-    return list(await conn.fetch(q("claim_lapor_events"), list(event_ids), list(parsed)))
+    rows = await conn.fetch(q("claim_lapor_events"), list(event_ids), list(parsed))
+    return [ClaimedEvent(**r) for r in rows]
 
 
 async def unapplied_event_ids(conn: asyncpg.Connection, limit: int) -> list[str]:
@@ -125,9 +247,9 @@ async def unapplied_event_ids_for(conn: asyncpg.Connection, tracking_id: str) ->
 
 async def lock_complaints(
     conn: asyncpg.Connection, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, asyncpg.Record]:
+) -> dict[uuid.UUID, LockedComplaint]:
     rows = await conn.fetch(q("lock_complaints_for_events"), list(ids))
-    return {r["id"]: r for r in rows}
+    return {r["id"]: LockedComplaint(**r) for r in rows}
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -163,20 +285,21 @@ async def insert_jobs(
 ) -> None:
     if rows:
         data = [(k, c, json.dumps(p), d) for k, c, p, d in rows]
-        await conn.execute(q("insert_lapor_jobs"), *_columns(data, 4))
-        await conn.execute(q("wake_job_workers"), "lapor")
+        await jobs_repo.insert_many(conn, _columns(data, 4))
+        await jobs_repo.wake(conn, "lapor")
 
 
 async def manual_worklist(
     conn: asyncpg.Connection, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[WorklistItem], int]:
     rows = await conn.fetch(q("list_manual_worklist"), limit, offset)
     total: int = await conn.fetchval(q("count_manual_worklist"))
-    return list(rows), total
+    return [WorklistItem(**r) for r in rows], total
 
 
-async def get_complaint_lapor(conn: asyncpg.Connection, cid: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(q("get_complaint_lapor"), cid)
+async def get_complaint_lapor(conn: asyncpg.Connection, cid: uuid.UUID) -> ComplaintLapor | None:
+    row = await conn.fetchrow(q("get_complaint_lapor"), cid)
+    return ComplaintLapor(**row) if row is not None else None
 
 
 async def next_manual_seq(conn: asyncpg.Connection, tracking_id: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -10,11 +11,30 @@ import asyncpg
 from aggregator.storage.sqlfiles import q
 
 
+@dataclass(frozen=True, slots=True)
+class TargetIdentity:
+    """What a reply's sender is compared with: the reporter's hashes and the receipt code."""
+
+    id: uuid.UUID
+    lapor_tracking_id: str | None
+    anonymous: bool
+    receipt_code: str | None
+    phone_hash: bytes | None
+    email_hash: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    id: uuid.UUID
+    complaint_id: uuid.UUID
+    resolved: bool | None
+
+
 async def target_identity(
     conn: asyncpg.Connection, complaint_id: uuid.UUID
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(q("reply_target_identity"), complaint_id)
-    return row
+) -> TargetIdentity | None:
+    row = await conn.fetchrow(q("reply_target_identity"), complaint_id)
+    return TargetIdentity(**row) if row is not None else None
 
 
 async def insert_checked(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -36,9 +56,9 @@ async def held_count(conn: asyncpg.Connection) -> int:
 
 async def review(
     conn: asyncpg.Connection, reply_id: uuid.UUID, *, by: str, decision: str
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(q("review_held_reply"), reply_id, by, decision)
-    return row
+) -> Reviewed | None:
+    row = await conn.fetchrow(q("review_held_reply"), reply_id, by, decision)
+    return Reviewed(**row) if row is not None else None
 
 
 async def for_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -20,8 +21,27 @@ class Correction:
     agency: str
 
 
-async def triage(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
-    return list(await conn.fetch(q("list_triage"), limit))
+@dataclass(frozen=True, slots=True)
+class TriageItem:
+    """A complaint the router was not sure about, for an operator."""
+
+    id: uuid.UUID
+    received_at: dt.datetime
+    channel: str
+    source: str
+    title: str | None
+    content: str
+    route_category: str | None
+    route_agency: str | None
+    route_confidence: float | None
+    route_reasons: list[str] | None
+    agency_id: str | None
+    lapor_tracking_id: str | None
+    status: str
+
+
+async def triage(conn: asyncpg.Connection, limit: int = 100) -> list[TriageItem]:
+    return [TriageItem(**r) for r in await conn.fetch(q("list_triage"), limit)]
 
 
 async def triage_count(conn: asyncpg.Connection) -> int:

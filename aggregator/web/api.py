@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +18,6 @@ from aggregator.storage import admin as repo
 from aggregator.storage import web as web_repo
 from aggregator.storage.db import json_text
 from aggregator.storage.events import append_event
-from aggregator.storage.sqlfiles import q
 from aggregator.web.auth import requires
 from aggregator.web.keys import IDENTITY, SERVICES
 from aggregator.web.security import json_body
@@ -188,9 +188,9 @@ async def post_job_discard(request: web.Request) -> web.Response:
 async def get_quarantine(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
-        rows = await conn.fetch(q("list_quarantined"), request.query.get("source"), 200)
+        rows = await repo.list_quarantined(conn, request.query.get("source"), 200)
     return json_response(
-        {"items": [{**dict(r), "source_ref": hide_in_ref(r["source_ref"])} for r in rows]}
+        {"items": [{**asdict(r), "source_ref": hide_in_ref(r.source_ref)} for r in rows]}
     )
 
 

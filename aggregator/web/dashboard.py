@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -275,7 +276,7 @@ async def triage(request: web.Request) -> dict[str, Any]:
     settings = request.app[SERVICES].settings
     policy = routing_policy(settings.router, settings.routing, settings.agencies)
     async with request.app[SERVICES].pool.acquire() as conn:
-        items = [dict(r) for r in await routes_repo.triage(conn, 100)]
+        items = [asdict(r) for r in await routes_repo.triage(conn, 100)]
         total = await routes_repo.triage_count(conn)
     # Every row offers the same routes: rendered once, each row marks its own suggestion
     # (a hundred rows of a few dozen options each were most of this page's time).

@@ -15,9 +15,10 @@ from aggregator import metrics
 from aggregator.health.overview import health_overview
 from aggregator.health.state import LABELS
 from aggregator.lapor.health import lapor_health
+from aggregator.storage import admin as admin_repo
 from aggregator.storage import jobs as jobs_repo
+from aggregator.storage import sources as sources_repo
 from aggregator.storage.migrate import pending
-from aggregator.storage.sqlfiles import q
 from aggregator.web.keys import SERVICES
 
 log = structlog.get_logger(__name__)
@@ -39,9 +40,7 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with services.pool.acquire(timeout=5) as conn:
             todo = await pending(conn)
-            degraded = [
-                r["source"] for r in await conn.fetch(q("list_source_states")) if r["degraded"]
-            ]
+            degraded = [r.source for r in await sources_repo.list_states(conn) if r.degraded]
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         return web.json_response(
             {"status": "unready", "reason": f"database unreachable: {exc}"}, status=503
@@ -92,13 +91,13 @@ async def refresh_gauges(services: Services) -> None:
             for state, n in states.items():
                 metrics.QUEUE_DEPTH.labels(kind=kind, state=state).set(n)
         metrics.COMPLAINTS.clear()
-        for r in await conn.fetch(q("complaint_status_counts")):
-            metrics.COMPLAINTS.labels(status=r["status"]).set(r["n"])
-        for r in await conn.fetch(q("list_source_states")):
-            metrics.SOURCE_DEGRADED.labels(source=r["source"]).set(1 if r["degraded"] else 0)
-            if r["last_success_at"] is not None:
-                metrics.SOURCE_LAST_SUCCESS.labels(source=r["source"]).set(
-                    r["last_success_at"].timestamp()
+        for status, n in (await admin_repo.status_counts(conn)).items():
+            metrics.COMPLAINTS.labels(status=status).set(n)
+        for r in await sources_repo.list_states(conn):
+            metrics.SOURCE_DEGRADED.labels(source=r.source).set(1 if r.degraded else 0)
+            if r.last_success_at is not None:
+                metrics.SOURCE_LAST_SUCCESS.labels(source=r.source).set(
+                    r.last_success_at.timestamp()
                 )
         overview = await health_overview(conn, services.settings, services.clock())
     for g in (

@@ -68,6 +68,7 @@ def reason(exc: BaseException) -> str:
 
 
 async def probe_database(settings: Settings) -> ProbeResult:
+    from aggregator.storage.db import server_version
     from aggregator.storage.migrate import pending
 
     url = settings.database.url.get_secret_value() if settings.database.url else ""
@@ -86,7 +87,7 @@ async def probe_database(settings: Settings) -> ProbeResult:
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         return ProbeResult(name, False, reason(exc))
     try:
-        version = await conn.fetchval("SHOW server_version")
+        version = await server_version(conn)
         todo = await pending(conn)
     finally:
         await conn.close()

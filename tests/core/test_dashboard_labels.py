@@ -56,9 +56,10 @@ PY_SITES = {
         re.compile(r"\b(?:plan\.events|timeline)\.append\("),
         re.compile(r"\b(?:plan\.events|timeline)\.append\(\s*\(\s*[^,()]+?,\s*" + _KIND),
     ),
+    # the bulk history import's COPY, through aggregator/storage/intake.py's copy_rows()
     "COPY into events": (
-        re.compile(r'\bcopy_records_to_table\(\s*"events"'),
-        re.compile(r'\bcopy_records_to_table\(\s*"events"[^\[]*\[\s*\(\s*[^,()]+?,\s*' + _KIND),
+        re.compile(r'\bcopy_rows\(\s*conn,\s*"events"'),
+        re.compile(r'\bcopy_rows\(\s*conn,\s*"events"[^\[]*\[\s*\(\s*[^,()]+?,\s*' + _KIND),
     ),
 }
 SQL_INSERT = re.compile(r"INSERT INTO events\s*\([^)]*\)\s*", re.IGNORECASE)

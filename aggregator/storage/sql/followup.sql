@@ -13,9 +13,6 @@ LEFT JOIN reporters r ON r.id = c.reporter_id
 LEFT JOIN complaints d ON d.id = c.duplicate_of
 WHERE c.id = $1;
 
--- name: list_linked_duplicates
-SELECT id, source, channel FROM complaints WHERE duplicate_of = $1 ORDER BY id;
-
 -- name: get_followup_for_notify
 SELECT id, event_id, at, agency_id, agency_name, author, text, attachments, label, kind
 FROM followups
@@ -148,12 +145,6 @@ SET closed_without_real_followup = $2, reopen_count = greatest(reopen_count, $3)
     updated_at = CASE WHEN closed_without_real_followup IS DISTINCT FROM $2
                         OR reopen_count < $3 THEN now() ELSE updated_at END
 WHERE id = $1;
-
--- name: list_open_breach_clocks
-SELECT s.complaint_id, s.clock, s.due_at, s.breached_at, s.agency_id, c.lapor_tracking_id,
-       c.title, c.agency_name
-FROM sla_clocks s JOIN complaints c ON c.id = s.complaint_id
-WHERE s.breached_at IS NOT NULL AND s.complaint_id = ANY($1::uuid[]);
 
 -- Report ------------------------------------------------------------------------------------
 

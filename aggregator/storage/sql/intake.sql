@@ -66,13 +66,6 @@ INSERT INTO complaint_attachments (complaint_id, sha256, filename, note)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT DO NOTHING;
 
--- name: insert_jobs
-INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after)
-SELECT j.kind, j.complaint_id, j.payload::jsonb, j.dedup_key, coalesce(j.run_after, now())
-FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
-     AS j(kind, complaint_id, payload, dedup_key, run_after)
-ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;
-
 -- name: insert_events
 INSERT INTO events (complaint_id, kind, at, actor, data)
 SELECT e.complaint_id, e.kind, now(), e.actor, e.data::jsonb
@@ -126,11 +119,6 @@ WHERE (r.phone_hash = $1 OR r.email_hash = $2)
 ORDER BY c.received_at DESC
 LIMIT 1;
 
--- name: insert_reporter_replies
-INSERT INTO reporter_replies (id, complaint_id, raw_item_id, channel, text, sent_at, resolved)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],
-                     $6::timestamptz[], $7::boolean[]);
-
 -- name: set_resolved_by_reporter
 UPDATE complaints SET resolved_by_reporter = $2, updated_at = now() WHERE id = $1;
 
@@ -143,19 +131,6 @@ WHERE r.phone_hash = ANY($1::bytea[])
   AND c.received_at > now() - make_interval(days => $2)
   AND c.status NOT IN ('duplicate', 'history', 'dihapus', 'selesai', 'arsip', 'bukan_wewenang')
 ORDER BY r.phone_hash, c.received_at DESC;
-
--- name: save_source_cursor
-INSERT INTO source_state (source, kind, cursor, last_poll_at, last_success_at, last_batch_size,
-                          items_total)
-VALUES ($1, $2, $3, now(), now(), $4::int, $4::int)
-ON CONFLICT (source) DO UPDATE
-SET cursor = coalesce(EXCLUDED.cursor, source_state.cursor), last_poll_at = now(),
-    last_success_at = now(), last_batch_size = EXCLUDED.last_batch_size,
-    items_total = source_state.items_total + EXCLUDED.last_batch_size,
-    degraded = false;
-
--- name: notify_jobs
-SELECT pg_notify('satukanal_jobs', $1);
 
 -- name: find_complaint_by_form_row
 -- The complaint an old form's row became, by the row's thread key, in this source only (two
@@ -178,3 +153,12 @@ WHERE id = $1;
 -- Held raw items (digest and original), to tell a re-pull from a reused reference.
 SELECT source_ref, content_hash, payload, payload_key FROM raw_items
 WHERE source = $1 AND source_ref = ANY($2::text[]);
+
+-- name: reserve_raw_item_ids
+-- Raw ids drawn up front (the bulk history import writes each raw item once, already
+-- pointing at its complaint), with the transaction's time.
+SELECT nextval('raw_items_id_seq') AS id, now() AS now FROM generate_series(1, $1);
+
+-- name: delete_raw_item
+-- Before a replay (aggregator/intake/replay.py): the item is ingested again under a new row.
+DELETE FROM raw_items WHERE id = $1;

@@ -5,27 +5,37 @@
 -- says; tests pass a clock to move time.
 
 -- name: enqueue_job
--- One round trip: the row and, when $8, its NOTIFY (sent at commit; RETURNING yields nothing
--- when the dedup_key was taken, so no NOTIFY then). aggregator.queue rate-limits the
+-- One round trip: the row and, when $8, its NOTIFY (sent at commit; enqueue_jobs() yields
+-- nothing when the dedup_key was taken, so no NOTIFY then). aggregator.queue rate-limits the
 -- in-transaction NOTIFY: PostgreSQL serialises the commits of notifying transactions under
 -- one lock, WAL flush included, which would cap enqueueing at one job per disk flush.
+-- Every job is inserted by the SQL function enqueue_jobs() (migration 0160).
 -- $1 kind, $2 complaint_id, $3 payload, $4 dedup_key, $5 run_after, $6 max_attempts, $7 now,
 -- $8 notify
-INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, max_attempts,
-                  created_at, updated_at)
-VALUES ($1, $2, $3, $4, coalesce($5, $7::timestamptz, now()), $6,
-        coalesce($7::timestamptz, now()), coalesce($7::timestamptz, now()))
-ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
-RETURNING id, CASE WHEN $8::boolean THEN pg_notify('satukanal_jobs', $1) END;
+SELECT j.id, CASE WHEN $8::boolean THEN pg_notify('satukanal_jobs', $1) END
+FROM enqueue_jobs(ARRAY[$1::text], ARRAY[$2::uuid], ARRAY[$3::jsonb], ARRAY[$4::text],
+                  ARRAY[$5::timestamptz], ARRAY[$6::integer], $7::timestamptz) AS j(id);
 
 -- name: enqueue_job_without_key
--- The same without a dedup_key: a plain INSERT skips ON CONFLICT's speculative insertion,
--- which a NULL key can never need.
+-- The same without a dedup_key: enqueue_jobs() then skips ON CONFLICT's speculative
+-- insertion, which a NULL key can never need.
 -- $1 kind, $2 complaint_id, $3 payload, $4 run_after, $5 max_attempts, $6 now, $7 notify
-INSERT INTO jobs (kind, complaint_id, payload, run_after, max_attempts, created_at, updated_at)
-VALUES ($1, $2, $3, coalesce($4, $6::timestamptz, now()), $5,
-        coalesce($6::timestamptz, now()), coalesce($6::timestamptz, now()))
-RETURNING id, CASE WHEN $7::boolean THEN pg_notify('satukanal_jobs', $1) END;
+SELECT j.id, CASE WHEN $7::boolean THEN pg_notify('satukanal_jobs', $1) END
+FROM enqueue_jobs(ARRAY[$1::text], ARRAY[$2::uuid], ARRAY[$3::jsonb], NULL,
+                  ARRAY[$4::timestamptz], ARRAY[$5::integer], $6::timestamptz) AS j(id);
+
+-- name: insert_jobs
+-- A batch in the caller's transaction (the intake's, the LAPOR! feed's, an operator's move):
+-- one list per column; payloads as JSON text, run_after NULL for now. A taken dedup_key
+-- inserts nothing. Returns how many were inserted.
+-- $1 kinds, $2 complaint_ids, $3 payloads, $4 dedup_keys, $5 run_afters
+SELECT count(*) FROM enqueue_jobs($1::text[], $2::uuid[], $3::text[]::jsonb[], $4::text[],
+                                  $5::timestamptz[]);
+
+-- name: wake_workers
+-- Wake the workers of these jobs at commit (one NOTIFY per batch, not per job).
+-- $1 channel payload (a kind, or the stage that enqueued)
+SELECT pg_notify('satukanal_jobs', $1);
 
 -- name: notify_kinds
 -- The trailing wake-up for enqueues whose NOTIFY was held back; sent after they committed.

@@ -57,13 +57,18 @@ WITH input AS (
     INSERT INTO events (complaint_id, kind, at, actor, data)
     SELECT i.id, 'lapor_pushed', now(), i.actor, i.data::jsonb FROM input i JOIN upd USING (id)
 ), job AS (
-    INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
-    SELECT 'notify', i.id, i.payload::jsonb, i.dedup_key FROM input i JOIN upd USING (id)
-    ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+    -- Through enqueue_jobs() (migration 0160), the one place jobs are inserted. A SELECT in
+    -- WITH runs only as far as the main query reads it: ``queued`` below reads it.
+    SELECT count(*) AS n FROM (
+        SELECT enqueue_jobs(array_agg('notify'::text), array_agg(i.id),
+                            array_agg(i.payload::jsonb), array_agg(i.dedup_key))
+        FROM input i JOIN upd USING (id)
+    ) AS e
 )
 SELECT i.id, upd.id IS NOT NULL AS updated,
        ARRAY(SELECT e.event_id FROM lapor_events e
-             WHERE e.tracking_id = i.tracking_id AND NOT e.applied ORDER BY e.at) AS waiting
+             WHERE e.tracking_id = i.tracking_id AND NOT e.applied ORDER BY e.at) AS waiting,
+       (SELECT n FROM job) AS queued
 FROM input i LEFT JOIN upd USING (id);
 
 -- name: mark_complaint_rejected
@@ -165,16 +170,6 @@ FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $
      AS f(complaint_id, event_id, at, agency_id, agency_name, author, text, attachments, label,
           reasons, kind)
 ON CONFLICT (event_id) DO NOTHING;
-
--- name: insert_lapor_jobs
-INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
-SELECT j.kind, j.complaint_id, j.payload::jsonb, j.dedup_key
-FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS j(kind, complaint_id, payload,
-                                                                 dedup_key)
-ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;
-
--- name: wake_job_workers
-SELECT pg_notify('satukanal_jobs', $1);
 
 -- name: list_manual_worklist
 SELECT c.id, c.channel, c.title, c.content, c.classification, c.category_id, c.agency_id,

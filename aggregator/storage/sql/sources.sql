@@ -29,3 +29,22 @@ FROM source_state s ORDER BY s.source;
 
 -- name: get_source_cursor
 SELECT cursor FROM source_state WHERE source = $1;
+
+-- name: save_source_cursor
+INSERT INTO source_state (source, kind, cursor, last_poll_at, last_success_at, last_batch_size,
+                          items_total)
+VALUES ($1, $2, $3, now(), now(), $4::int, $4::int)
+ON CONFLICT (source) DO UPDATE
+SET cursor = coalesce(EXCLUDED.cursor, source_state.cursor), last_poll_at = now(),
+    last_success_at = now(), last_batch_size = EXCLUDED.last_batch_size,
+    items_total = source_state.items_total + EXCLUDED.last_batch_size,
+    degraded = false;
+
+-- name: set_source_cursor_if_empty
+-- After a whole-archive backfill the live poll continues after it instead of re-reading it.
+INSERT INTO source_state (source, kind, cursor) VALUES ($1, $2, $3)
+ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor
+WHERE source_state.cursor IS NULL;
+
+-- name: clear_source_degraded
+UPDATE source_state SET degraded = false WHERE source = $1;
