@@ -1,9 +1,9 @@
 """The ``http`` adapter: the JSON contract of docs/lapor-contract.md over HTTPS.
 
 The shared aiohttp session is passed in (pooled, TLS verification on by default); timeouts
-come from LaporConfig. Every request waits for the process's token bucket and asks the
-circuit breaker first. ``error_for_status`` is the one place an HTTP status becomes an
-error type.
+come from LaporConfig. Every request waits for the rate limiter (the replicas' shared
+bucket) and asks the circuit breaker first. ``error_for_status`` is the one place an HTTP
+status becomes an error type.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from aggregator.lapor.models import (
     UpdatesPage,
     UploadedAttachment,
 )
-from aggregator.lapor.ratelimit import TokenBucket
+from aggregator.lapor.ratelimit import RateLimiter, TokenBucket
 from aggregator.retry import short_retry
 from schemas.config import LaporConfig
 
@@ -174,7 +174,7 @@ class HttpLaporAdapter:
         base_url: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
-        bucket: TokenBucket | None = None,
+        bucket: RateLimiter | None = None,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -190,7 +190,7 @@ class HttpLaporAdapter:
         )
         self.clock = clock
         # Half the server's burst: see aggregator.lapor.ratelimit.
-        self.bucket = bucket or TokenBucket(
+        self.bucket: RateLimiter = bucket or TokenBucket(
             cfg.rate_limit_per_s, max(1, cfg.rate_burst // 2), clock
         )
         self.breaker = breaker or CircuitBreaker(

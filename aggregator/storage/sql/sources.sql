@@ -8,6 +8,9 @@ WHERE source_state.lease_owner IS NULL OR source_state.lease_owner = EXCLUDED.le
    OR source_state.lease_until < now()
 RETURNING cursor;
 
+-- name: mark_source_recovered
+UPDATE source_state SET degraded = false WHERE source = $1;
+
 -- name: release_source_lease
 UPDATE source_state SET lease_owner = NULL, lease_until = NULL
 WHERE source = $1 AND lease_owner = $2;
