@@ -111,7 +111,7 @@ class SharedTokenBucket:
     for ``db_wait_s`` and then raises ``TransientError`` (nothing was sent, safe to retry).
     """
 
-    GRACE_S = 0.25
+    GRACE_S = 0.1
     PREFETCH_S = 0.02
 
     def __init__(
