@@ -7,14 +7,15 @@ folder); 2,000 complaints (--small 300) arrive over ``--arrival-s`` seconds by S
 web form, e-mail (Maildir) and WhatsApp (Cloud API sandbox) through a balancer; replicas are
 SIGKILLed and restarted at random and PostgreSQL is crash-stopped and started again once;
 the LAPOR! sandbox injects 10 % 5xx, 3 % dropped connections, 3 % creates left hanging and
-revokes every token every 50 requests, and limits the client to R requests/s (default 20,
-burst 12). See tests/support/chaos.py.
+revokes every token every 50 requests, and limits the client to R requests/s (default 10,
+burst 6); complaints arrive at 0.8 R per second. See tests/support/chaos.py.
 
 The outcome is read from the sandbox's own record and the channels' own stores:
 ``exactly_once`` = one LAPOR! report per complaint, no raw item lost or doubled, one
 acknowledgement per complaint on its channel; ``max_requests_in_a_second`` against
-``rate_limit_per_s`` + ``client_burst`` (the tolerance: a GCRA bucket lets burst + rate × 1 s
-through in any second) + 2 for arrival jitter; ``rate_ok`` says whether it held. The last
+``rate_limit_per_s`` + ``client_burst`` (a GCRA bucket lets burst + rate × 1 s through in
+any second) + one per replica (a token fetch after a revocation goes at once, charged to the
+schedule after it) + 2 for arrival jitter; ``rate_ok`` says whether it held. The last
 line of output is one JSON object with every count.
 """
 
@@ -48,19 +49,21 @@ async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--complaints", type=int, default=None)
     parser.add_argument("--small", action="store_true", help="300 complaints, as the test")
-    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--arrival-s", type=float, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the logs and stores")
     args = parser.parse_args()
     n = args.complaints or (300 if args.small else 2000)
-    arrival = args.arrival_s or max(30.0, n / args.rate)
+    # Arrivals a little under the limit: pushes keep up, and every kill, the database's
+    # restart and the faults' retries pile up a backlog that then drains at the limit.
+    arrival = args.arrival_s or max(30.0, n / (args.rate * 0.8))
     cfg = ChaosConfig(
         complaints=n,
         rate_per_s=args.rate,
         burst=max(2, int(args.rate * 0.6)),
         arrival_s=arrival,
         pg_restart_at_s=arrival / 2,
-        settle_timeout_s=max(180.0, n / args.rate * 2),
+        settle_timeout_s=max(240.0, n / args.rate * 2),
     )
     root = Path(tempfile.mkdtemp(prefix="satukanal-chaos-"))
     started = time.monotonic()
@@ -70,7 +73,7 @@ async def main() -> int:
         if not args.keep:
             cleanup(root)
     c = out.counts
-    limit = cfg.rate_per_s + c["client_burst"] + JITTER
+    limit = cfg.rate_per_s + c["client_burst"] + cfg.replicas + JITTER
     result = {
         "bench": "chaos",
         "exactly_once": not out.problems,

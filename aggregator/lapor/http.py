@@ -257,7 +257,18 @@ class HttpLaporAdapter:
                 "LAPOR! circuit breaker is open", retry_after=max(1.0, self.breaker.retry_in())
             )
         if auth:
+            if not self._token_ready():
+                await self._current_token()  # a token first, outside the line
             await self.bucket.acquire()
+            if not self._token_ready():
+                # Refused and replaced while this request waited in line: wait for the new
+                # one, and if that took longer than a turn, take a fresh turn. Every caller
+                # whose turn came during the fetch would otherwise go at once when it lands,
+                # a burst the rate limit never allowed.
+                waited = self.clock()
+                await self._current_token()
+                if self.clock() - waited > 1.0 / self.bucket.rate:
+                    await self.bucket.acquire()
         else:
             # The token fetch goes at once, ahead of the line waiting for it, and is charged
             # to the bucket all the same (the rate holds on average).
@@ -310,6 +321,9 @@ class HttpLaporAdapter:
             self.counts["http_429"] += 1
             self.bucket.pause(_retry_after(resp_headers) or 1.0)
         return status, body, resp_headers
+
+    def _token_ready(self) -> bool:
+        return self._token is not None and self.clock() < self._token_expires
 
     async def _current_token(self) -> str:
         token = self._token if self._token and self.clock() < self._token_expires else None
