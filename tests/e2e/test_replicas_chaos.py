@@ -12,9 +12,9 @@ one LAPOR! report per complaint, no raw item lost or stored twice, one acknowled
 complaint on its channel (never two; where the channel cannot recognise a resend, one cut
 off by a SIGKILL mid-hand-over is recorded in doubt and not sent again), and LAPOR! never
 received more requests in a second than its limit allows the client: ``rate_per_s`` plus
-the client's burst (half LAPOR!'s: a GCRA bucket lets at most burst + rate × window through in any window), plus one per replica (a
-token fetch after a revocation goes at once and is charged to the schedule after it), plus
-2 for arrival jitter (requests released at the end of one second that the sandbox, in this
+the client's burst (half LAPOR!'s: a GCRA bucket lets at most burst + rate × window through
+in any window), plus one per replica (a token fetch after a revocation goes at once and is
+charged to the schedule after it), plus 2 for arrival jitter (requests released at the end of one second that the sandbox, in this
 busy test process, reads in the next).
 """
 
