@@ -14,8 +14,8 @@ off by a SIGKILL mid-hand-over is recorded in doubt and not sent again), and LAP
 received more requests in a second than its limit allows the client: ``rate_per_s`` plus
 the client's burst (half LAPOR!'s: a GCRA bucket lets at most burst + rate × window through
 in any window), plus one per replica (a token fetch after a revocation goes at once and is
-charged to the schedule after it), plus 2 for arrival jitter (requests released at the end of one second that the sandbox, in this
-busy test process, reads in the next).
+charged to the schedule after it), plus 2 for arrival jitter (requests released at the end
+of one second that the sandbox, in this busy test process, reads in the next).
 """
 
 from __future__ import annotations
