@@ -586,6 +586,11 @@ CREATE TABLE public.notifications (
     body_key text
 );
 
+CREATE UNLOGGED TABLE public.rate_buckets (
+    bucket text NOT NULL,
+    tat timestamp with time zone NOT NULL
+);
+
 CREATE TABLE public.raw_items (
     id bigint NOT NULL,
     source text NOT NULL,
@@ -783,6 +788,9 @@ ALTER TABLE ONLY public.notifications
 
 ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.rate_buckets
+    ADD CONSTRAINT rate_buckets_pkey PRIMARY KEY (bucket);
 
 ALTER TABLE ONLY public.raw_items
     ADD CONSTRAINT raw_items_pkey PRIMARY KEY (id);

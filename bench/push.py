@@ -4,7 +4,9 @@
 
 (a) Rate-limited: the sandbox (its own process) allows R requests/s per client (default 20,
     burst 40). A backlog of N complaints (default 2,000; --small 200) is pushed by the push
-    worker (8 concurrent jobs, one token bucket for the process). ``limited_rate_ratio`` =
+    worker (8 concurrent jobs, the LAPOR! port as the daemon builds it: the replicas' shared
+    rate limit in PostgreSQL, or ``--rate-scope process`` for the process's own bucket).
+    ``limited_rate_ratio`` =
     pushes/s achieved ÷ R (target ≥ 0.95), ``http_429`` = 429 answers received (target 0).
 (b) No limit, no latency: the same worker pushes M complaints (default 2,000; --small 400)
     → ``push_per_s``; a bare aiohttp client posting the very same bodies (same concurrency,
@@ -59,6 +61,7 @@ import aiohttp
 import asyncpg
 
 from aggregator.crypto import Crypto
+from aggregator.lapor import make_port
 from aggregator.lapor.http import HttpLaporAdapter, report_to_wire
 from aggregator.lapor.push import PushHandlers
 from aggregator.logging import configure_logging
@@ -184,7 +187,8 @@ async def push_all(server: str, base: str, n: int, lapor: LaporConfig) -> PushRu
             connector = aiohttp.TCPConnector(limit=lapor.max_connections)
             async with aiohttp.ClientSession(connector=connector) as http:
                 services = services_for(pool, http, lapor)
-                port = HttpLaporAdapter(lapor, http)
+                port = make_port(services)
+                assert isinstance(port, HttpLaporAdapter)
                 handlers = PushHandlers(services, port)
                 loop = Worker(services.queue, handlers.handlers(), concurrency=WORKERS)
                 await port.agencies()  # token first: the measured part is pushing
@@ -396,6 +400,7 @@ async def main() -> None:
     parser.add_argument(
         "--dsn", default=os.environ.get("SATUKANAL_BENCH_DATABASE_URL", DEFAULT_DSN)
     )
+    parser.add_argument("--rate-scope", choices=("database", "process"), default="database")
     parser.add_argument(
         "--faults",
         action="store_true",
@@ -430,6 +435,7 @@ async def main() -> None:
             client_secret="sandbox-secret",
             rate_limit_per_s=args.rate,
             rate_burst=burst,
+            rate_limit_scope=args.rate_scope,
         )
         limited_rate, limited_counts, _ = await push_all(args.dsn, root, backlog, lapor)
     print(
@@ -446,6 +452,7 @@ async def main() -> None:
             client_secret="sandbox-secret",
             rate_limit_per_s=1e6,
             rate_burst=10**6,
+            rate_limit_scope=args.rate_scope,
         )
         push_rate, _counts, bodies = await push_all(args.dsn, root, fast_n, lapor)
         bare_rate = await bare_client(root + "/api/v1", bodies)
@@ -455,6 +462,7 @@ async def main() -> None:
             {
                 "bench": "push",
                 "rate_limit_per_s": args.rate,
+                "rate_limit_scope": args.rate_scope,
                 "backlog": backlog,
                 "limited_push_per_s": round(limited_rate, 3),
                 "limited_rate_ratio": round(limited_rate / args.rate, 4),

@@ -194,11 +194,16 @@ class LaporConfig(Section):
     max_connections: int = Field(default=20, ge=1)
     """Size of the shared HTTP connection pool."""
     rate_limit_per_s: float = Field(default=20.0, gt=0)
-    """Requests per second this process sends to LAPOR! (the contract allows 20 per
-    client)."""
+    """Requests per second sent to LAPOR! by all replicas together (the contract allows
+    20 per client); see `rate_limit_scope`."""
     rate_burst: int = Field(default=40, ge=1)
     """LAPOR!'s burst allowance; the client uses half of it so replicas and retries stay
     under the limit."""
+    rate_limit_scope: Literal["database", "process"] = "database"
+    """`database`: one bucket in PostgreSQL that every replica on the database shares, so
+    `rate_limit_per_s` holds however many processes push (without the database no request
+    leaves). `process`: each process has its own bucket; only for a single process whose
+    database is far away."""
     updates_poll_s: float = Field(default=30.0, gt=0)
     """How often the updates feed is read when nothing woke the loop."""
     updates_page: int = Field(default=500, ge=1, le=500)
@@ -503,6 +508,10 @@ class SourceConfig(Section):
     degrade_after_failures: int = Field(default=3, ge=1)
     """Failed polls in a row after which the source is shown `degraded` (status, /readyz,
     dashboard, metrics) and needs a human."""
+    lease_s: float = Field(default=10.0, ge=1)
+    """With several replicas on one database, one polls this source at a time: it holds
+    the source's lease while a poll runs and renews it every `lease_s` / 3, so a replica
+    that died hands the source over to another within `lease_s` (plus `poll_s`)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """The connector's own options, checked by the connector: see docs/connectors.md."""
 

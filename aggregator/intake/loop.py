@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import structlog
 
 from aggregator import metrics
@@ -35,7 +36,8 @@ class IngestLoop:
         self.failures = 0  # failed polls in a row
         self.last_poll_items = 0
         self.total = 0  # items handled since start, for the shutdown summary
-        self.lease_s = max(60.0, source.cfg.poll_s * 4)
+        self.lease_s = source.cfg.lease_s
+        self.lease_lost = 0  # renewals refused: another replica took the source meanwhile
 
     async def run_once(self) -> int:
         src = self.source
@@ -47,6 +49,7 @@ class IngestLoop:
             return 0
         handled = 0
         bound = log.bind(source=src.name)
+        heartbeat = asyncio.create_task(self._renew_lease())
         try:
             async for batch in src.pull(row.cursor):
                 result = await self.intake.ingest(src, batch)
@@ -89,11 +92,34 @@ class IngestLoop:
             await self._failed(exc, degraded=self.degraded, crashed=True)
             raise
         finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             async with pool.acquire() as conn:
                 await repo.release_lease(conn, src.name, self.services.owner)
         self.last_poll_items = handled
         self.total += handled
         return handled
+
+    async def _renew_lease(self) -> None:
+        """Keep the source's lease while a poll runs, however long: it is short so that a
+        replica that died hands the source over within seconds."""
+        src = self.source
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                async with self.services.pool.acquire() as conn:
+                    row = await repo.take_lease(
+                        conn, src.name, src.kind, self.services.owner, self.lease_s
+                    )
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("source_lease_renewal_failed", source=src.name, error=str(exc)[:200])
+                continue
+            if row is None:
+                # This poll outlived its lease (a stalled process): another replica polls
+                # now. Ingest stays exactly-once by (source, source_ref); say so once.
+                self.lease_lost += 1
+                log.warning("source_lease_lost", source=src.name)
 
     async def _failed(self, exc: Exception, *, degraded: bool, crashed: bool = False) -> None:
         src = self.source

@@ -1,9 +1,9 @@
 """The ``http`` adapter: the JSON contract of docs/lapor-contract.md over HTTPS.
 
 The shared aiohttp session is passed in (pooled, TLS verification on by default); timeouts
-come from LaporConfig. Every request waits for the process's token bucket and asks the
-circuit breaker first. ``error_for_status`` is the one place an HTTP status becomes an
-error type.
+come from LaporConfig. Every request waits for the rate limiter (the replicas' shared
+bucket) and asks the circuit breaker first. ``error_for_status`` is the one place an HTTP
+status becomes an error type.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from aggregator.lapor.models import (
     UpdatesPage,
     UploadedAttachment,
 )
-from aggregator.lapor.ratelimit import TokenBucket
+from aggregator.lapor.ratelimit import RateLimiter, TokenBucket
 from aggregator.retry import short_retry
 from schemas.config import LaporConfig
 
@@ -174,7 +174,7 @@ class HttpLaporAdapter:
         base_url: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
-        bucket: TokenBucket | None = None,
+        bucket: RateLimiter | None = None,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -190,7 +190,7 @@ class HttpLaporAdapter:
         )
         self.clock = clock
         # Half the server's burst: see aggregator.lapor.ratelimit.
-        self.bucket = bucket or TokenBucket(
+        self.bucket: RateLimiter = bucket or TokenBucket(
             cfg.rate_limit_per_s, max(1, cfg.rate_burst // 2), clock
         )
         self.breaker = breaker or CircuitBreaker(
@@ -257,7 +257,18 @@ class HttpLaporAdapter:
                 "LAPOR! circuit breaker is open", retry_after=max(1.0, self.breaker.retry_in())
             )
         if auth:
+            if not self._token_ready():
+                await self._current_token()  # a token first, outside the line
             await self.bucket.acquire()
+            if not self._token_ready():
+                # Refused and replaced while this request waited in line: wait for the new
+                # one, and if that took longer than a turn, take a fresh turn. Every caller
+                # whose turn came during the fetch would otherwise go at once when it lands,
+                # a burst the rate limit never allowed.
+                waited = self.clock()
+                await self._current_token()
+                if self.clock() - waited > 1.0 / self.bucket.rate:
+                    await self.bucket.acquire()
         else:
             # The token fetch goes at once, ahead of the line waiting for it, and is charged
             # to the bucket all the same (the rate holds on average).
@@ -310,6 +321,9 @@ class HttpLaporAdapter:
             self.counts["http_429"] += 1
             self.bucket.pause(_retry_after(resp_headers) or 1.0)
         return status, body, resp_headers
+
+    def _token_ready(self) -> bool:
+        return self._token is not None and self.clock() < self._token_expires
 
     async def _current_token(self) -> str:
         token = self._token if self._token and self.clock() < self._token_expires else None

@@ -1,15 +1,56 @@
-"""A token bucket shared by every request of this process's LAPOR! client.
+"""The LAPOR! rate limit: a token bucket for the process, or one shared by every replica.
 
 Requests wait in line (a lock), so the rate holds however many workers push at once. The
 client's burst is half the server's: the slack absorbs network jitter that could otherwise
 bunch requests together on arrival and trip the server's own bucket.
+
+``SharedTokenBucket`` is the daemon's (``lapor.rate_limit_scope = "database"``): its schedule
+lives in one PostgreSQL row (GCRA, a "theoretical arrival time"), and each process reserves
+the slots its waiting requests need with one atomic UPDATE, so the limit holds across any
+number of replicas. One round trip serves every request waiting at that moment, plus a
+prefetch of 20 ms worth of slots, so a fast single process pays a round trip per handful of
+requests, not per request. A reserved slot not used within ``GRACE_S`` of its time is dropped
+rather than sent late: late slots sent together would be a burst the schedule never allowed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import Protocol
+
+import asyncpg
+import structlog
+
+from aggregator.errors import TransientError
+from aggregator.storage.lapor import reserve_rate_slots
+
+log = structlog.get_logger(__name__)
+
+# The database did not answer (down, restarting, no free connection).
+_DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
+
+
+class RateLimiter(Protocol):
+    rate: float
+    acquired: int
+    waited_s: float
+
+    async def acquire(self) -> None: ...
+
+    def charge(self) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
 
 
 class TokenBucket:
@@ -61,3 +102,128 @@ class TokenBucket:
         self._refill(now)
         self._tokens = 0.0
         self._paused_until = max(self._paused_until, now + seconds)
+
+
+class SharedTokenBucket:
+    """One bucket for every process that names the same ``key`` (see the module's doc).
+
+    Without the database no slot can be reserved, so no request leaves: ``acquire`` retries
+    for ``db_wait_s`` and then raises ``TransientError`` (nothing was sent, safe to retry).
+    """
+
+    GRACE_S = 0.1
+    PREFETCH_S = 0.02
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        key: str,
+        rate_per_s: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        db_wait_s: float = 30.0,
+    ) -> None:
+        if rate_per_s <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.pool = pool
+        self.key = key
+        self.rate = rate_per_s
+        self.burst = float(burst)
+        self.interval = 1.0 / rate_per_s
+        # GCRA's tolerance: a slot may go this long before its theoretical arrival time.
+        self.tau = (burst - 1) * self.interval
+        self.prefetch = max(1, min(1000, math.ceil(rate_per_s * self.PREFETCH_S)))
+        self.clock = clock
+        self.db_wait_s = db_wait_s
+        self._slots: deque[float] = deque()  # local clock times at which a request may go
+        self._lock = asyncio.Lock()
+        self._waiting = 0
+        self._debt = 0  # requests sent without a slot (token fetches), paid at the next reserve
+        self._paused_until = 0.0
+        self._hold_pending = False
+        self.acquired = 0
+        self.waited_s = 0.0
+        self.reservations = 0
+        self.db_errors = 0
+
+    async def _sleep(self, seconds: float) -> None:
+        self.waited_s += seconds
+        await asyncio.sleep(seconds)
+
+    def _drop_expired(self, now: float) -> None:
+        while self._slots and self._slots[0] < now - self.GRACE_S:
+            self._slots.popleft()
+
+    async def acquire(self) -> None:
+        self._waiting += 1
+        try:
+            async with self._lock:
+                while True:
+                    now = self.clock()
+                    if now < self._paused_until:
+                        if self._hold_pending:
+                            # Tell the other replicas too: nobody sends until then.
+                            await self._reserve(0, hold_s=self._paused_until - now + self.tau)
+                            self._hold_pending = False
+                        await self._sleep(max(0.0, self._paused_until - self.clock()))
+                        continue
+                    self._drop_expired(now)
+                    if not self._slots:
+                        await self._reserve(max(self._waiting, self.prefetch))
+                        continue
+                    at = self._slots.popleft()
+                    if at > now:
+                        await self._sleep(at - now)
+                        if self.clock() < self._paused_until:
+                            continue  # a 429 arrived meanwhile: this slot is void
+                    self.acquired += 1
+                    return
+        finally:
+            self._waiting -= 1
+
+    async def _reserve(self, slots: int, *, hold_s: float = 0.0) -> None:
+        debt = self._debt
+        total = slots + debt
+        started = self.clock()
+        delay = 0.1
+        while True:
+            try:
+                async with self.pool.acquire(timeout=5.0) as conn:
+                    first = await reserve_rate_slots(
+                        conn, self.key, total, self.interval, max(0.0, hold_s)
+                    )
+                break
+            except _DB_ERRORS as exc:
+                self.db_errors += 1
+                waited = self.clock() - started
+                if waited >= self.db_wait_s:
+                    raise TransientError(
+                        f"LAPOR! rate bucket unavailable for {waited:.0f} s: {type(exc).__name__}"
+                    ) from exc
+                if self.db_errors == 1 or delay >= 1.0:
+                    log.warning("lapor_rate_bucket_unavailable", error=type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
+        got_at = self.clock()
+        self.reservations += 1
+        self._debt -= debt
+        # The first ``debt`` slots paid for requests already sent.
+        for i in range(debt, total):
+            self._slots.append(got_at + max(0.0, first + i * self.interval - self.tau))
+
+    def charge(self) -> None:
+        """Count a request sent without waiting its turn (a token fetch): it takes a slot
+        already reserved, or is paid for at the next reservation."""
+        self._drop_expired(self.clock())
+        if self._slots:
+            self._slots.popleft()
+        else:
+            self._debt += 1
+        self.acquired += 1
+
+    def pause(self, seconds: float) -> None:
+        """The server said 429 / Retry-After: nobody sends until then, in any replica."""
+        self._paused_until = max(self._paused_until, self.clock() + seconds)
+        self._slots.clear()
+        self._hold_pending = True

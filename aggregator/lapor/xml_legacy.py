@@ -30,7 +30,7 @@ from aggregator.lapor.models import (
     UpdatesPage,
     UploadedAttachment,
 )
-from aggregator.lapor.ratelimit import TokenBucket
+from aggregator.lapor.ratelimit import RateLimiter, TokenBucket
 from schemas.config import LaporConfig
 
 
@@ -61,6 +61,7 @@ class XmlLegacyAdapter:
         *,
         base_url: str | None = None,
         token: str | None = None,
+        bucket: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         url = base_url or (str(cfg.base_url) if cfg.base_url else None)
@@ -72,7 +73,9 @@ class XmlLegacyAdapter:
         self.timeout = aiohttp.ClientTimeout(
             total=cfg.timeout_s, sock_connect=cfg.connect_timeout_s
         )
-        self.bucket = TokenBucket(cfg.rate_limit_per_s, max(1, cfg.rate_burst // 2), clock)
+        self.bucket: RateLimiter = bucket or TokenBucket(
+            cfg.rate_limit_per_s, max(1, cfg.rate_burst // 2), clock
+        )
         self.breaker = CircuitBreaker(
             "lapor-xml", failures=cfg.breaker_failures, reset_s=cfg.breaker_reset_s, clock=clock
         )

@@ -305,3 +305,15 @@ async def get_complaint_lapor(conn: asyncpg.Connection, cid: uuid.UUID) -> Compl
 async def next_manual_seq(conn: asyncpg.Connection, tracking_id: str) -> int:
     n: int = await conn.fetchval(q("next_manual_event_seq"), tracking_id)
     return n
+
+
+async def reserve_rate_slots(
+    conn: asyncpg.Connection, bucket: str, slots: int, interval_s: float, hold_s: float
+) -> float:
+    """Reserve ``slots`` request slots of the shared bucket ``bucket``; return where the first
+    one's theoretical arrival time lies, in seconds from the database's clock now (may be < 0).
+    ``hold_s`` > 0 first moves the bucket past now + ``hold_s`` (a 429's Retry-After)."""
+    row = await conn.fetchrow(q("reserve_rate_slots"), bucket, slots, interval_s, hold_s)
+    assert row is not None
+    ahead: float = (row["tat"] - row["db_now"]).total_seconds()
+    return ahead - slots * interval_s

@@ -49,6 +49,7 @@ async def _contract(request: web.Request, handler: Handler) -> web.StreamRespons
     if not route.startswith("api_"):
         return await handler(request)
     sb.stats["requests"] += 1
+    sb.per_second[int(sb.clock())] += 1
     faults = sb.faults
     if faults.revoke_every >= 1 and sb.stats["requests"] % int(faults.revoke_every) == 0:
         sb.revoke_tokens()
@@ -315,6 +316,7 @@ async def admin_stats(request: web.Request) -> web.Response:
     return web.json_response(
         {
             **sb.stats,
+            "max_requests_per_s": max(sb.per_second.values(), default=0),
             "reports": len(sb.state["reports"]),
             "events": len(sb.state["events"]),
             "attachments": len(sb.state["attachments"]),

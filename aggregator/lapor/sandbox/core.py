@@ -7,6 +7,7 @@ the same reports, lives and texts.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 import json
@@ -115,6 +116,9 @@ class Sandbox:
             "webhook_posts": 0,
         }
         self.webhook_queue: list[dict[str, Any]] = []
+        # API requests per second of the sandbox's clock (int seconds), as they arrived:
+        # what a rate limit shared by replicas must keep under ``rate_per_s`` (+ burst).
+        self.per_second: collections.Counter[int] = collections.Counter()
 
     # ---- persistence -------------------------------------------------------------------
     def _load(self) -> dict[str, Any]:

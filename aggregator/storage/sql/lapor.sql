@@ -193,3 +193,14 @@ FROM complaints WHERE id = $1;
 
 -- name: lock_lapor_feed
 SELECT pg_advisory_xact_lock(1517092589);
+
+-- name: reserve_rate_slots
+-- GCRA: $2 slots of $3 seconds each from max(tat, now + $4); the caller sends slot i at
+-- max(now, tat_before + i * $3 - burst tolerance). Returns the new tat and the clock it
+-- was computed against.
+INSERT INTO rate_buckets AS b (bucket, tat)
+VALUES ($1, clock_timestamp() + make_interval(secs => $4::float8 + $2::int * $3::float8))
+ON CONFLICT (bucket) DO UPDATE
+SET tat = greatest(b.tat, clock_timestamp() + make_interval(secs => $4::float8))
+    + make_interval(secs => $2::int * $3::float8)
+RETURNING tat, clock_timestamp() AS db_now;
