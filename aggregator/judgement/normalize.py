@@ -513,9 +513,27 @@ def strip_html(text: str) -> str:
     return html.unescape(_TAG.sub(" ", _BR.sub("\n", text)))
 
 
+# In ALL-CAPS text capitals mark nothing: a street keyword takes one name word (plus a km,
+# number or roman numeral), or "JL. KINIBALU KORBAN BANJIR BUTUH TENDA" would lose its matter.
+_CAPS_PLACE = (
+    re.compile(r"\b(?:RT|RW)\.?\s*\d+(?:\s*/\s*(?:RW\.?\s*)?\d+)?"),
+    re.compile(
+        r"\b(?:JL|JLN|JALAN|GG|GANG|KEL|KELURAHAN|KEC|KECAMATAN|DESA|KOMPLEK|KOMPLEKS|PERUMAHAN"
+        r"|PERUM)\b\.?\s*(?!LOKASI\b)[A-Z0-9][\w'-]*(?:\.\s*[A-Z][\w'-]*)?"
+        r"(?:\s+[A-Z][\w'-]*(?=\s+(?:KM|NO)\.?\s*\d))?(?:\s+(?:KM|NO)\.?\s*\d+|\s+[IVX]+\b)?"
+    ),
+    re.compile(r"\bNO\.?\s*\d+[A-Z]?\b"),
+)
+
+
+def _mostly_caps(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.8 * len(letters)
+
+
 def mask_places(text: str) -> str:
     """Street names and neighbourhoods as ``lokasi`` (before lowercasing: capitals mark names)."""
-    for pat in _PLACE:
+    for pat in _CAPS_PLACE if _mostly_caps(text) else _PLACE:
         text = pat.sub(" lokasi ", text)
     return text
 

@@ -59,3 +59,14 @@ def test_pure() -> None:
     text = "Lampu JLN mati"
     assert normalize(text) == normalize(text)
     assert text == "Lampu JLN mati"
+
+
+def test_all_caps_place_names_keep_the_matter() -> None:
+    # in ALL CAPS capitals mark nothing: the street keyword takes one name (and its km)
+    assert normalize("JL. KINIBALU KORBAN BANJIR BUTUH PERAHU", places=True) == (
+        "lokasi korban banjir butuh perahu"
+    )
+    assert normalize("JL. TJILIK RIWUT KM 5 AIR PDAM KERUH", places=True) == (
+        "lokasi air pdam keruh"
+    )
+    assert normalize("GG. SEPAKAT RT 03 LAMPU MATI", places=True) == "lokasi lokasi lampu mati"
