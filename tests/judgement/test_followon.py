@@ -187,3 +187,81 @@ async def test_an_operator_moves_a_reply_to_a_new_complaint(pool):
             " WHERE kind = 'message_judged' AND actor LIKE 'operator:%'"
         )
         assert {m["complaint_id"] for m in moved} == {old_id, __import__("uuid").UUID(new_id)}
+
+
+async def _two_of_one_reporter(pool, phone: str):  # type: ignore[no-untyped-def]
+    """A parking complaint (in LAPOR!) and a street-light one (not yet pushed), one reporter."""
+    services = make_services(pool, settings=Settings(demo=True))
+    src = PhoneSource(SourceConfig(name="sms", kind="jsonlines", agency="55"))
+    who = {"phone": phone}
+    await _ingest(services, src, [{**who, "text": "Parkir liar di depan Pasar Cik Puan"}])
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE complaints SET lapor_tracking_id = 'T-3'")
+    await _ingest(services, src, [{**who, "text": "Ada lagi pak, lampu jalan dpn masjid mati"}])
+    async with pool.acquire() as conn:
+        parking = await conn.fetchval("SELECT id FROM complaints WHERE lapor_tracking_id = 'T-3'")
+        light = await conn.fetchval("SELECT id FROM complaints WHERE lapor_tracking_id IS NULL")
+    return services, parking, light
+
+
+async def test_an_operator_moves_a_new_complaint_back_to_a_reply(pool):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from aggregator.web.app import make_app
+    from tests.core.test_web import tokens
+
+    services, parking, light = await _two_of_one_reporter(pool, "081234567892")
+    async with pool.acquire() as conn:  # another reporter's open complaint: never a target
+        stranger = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, content) VALUES "
+            "(gen_random_uuid(), 'sms', 'sms', 'sampah numpuk di TPS') RETURNING id"
+        )
+    toks = await tokens(pool)
+    url = f"/api/complaints/{light}/as-reply"
+    async with TestClient(TestServer(make_app(services))) as client:
+        for role in ("auditor", "agency"):
+            r = await client.post(
+                url, json={"to": str(parking)}, headers={"Authorization": f"Bearer {toks[role]}"}
+            )
+            assert r.status == 403, role
+        op = {"Authorization": f"Bearer {toks['operator']}"}
+        assert (await client.post(url, json={}, headers=op)).status == 400
+        assert (await client.post(url, json={"to": str(stranger)}, headers=op)).status == 409
+        r = await client.post(url, json={"to": str(parking)}, headers=op)
+        assert r.status == 200, await r.text()
+        reply_id = (await r.json())["reply_id"]
+        # done once: the message is a reply now
+        assert (await client.post(url, json={"to": str(parking)}, headers=op)).status == 409
+    async with pool.acquire() as conn:
+        reply = await conn.fetchrow("SELECT complaint_id, text FROM reporter_replies")
+        assert (reply["complaint_id"], reply["text"]) == (
+            parking,
+            "Ada lagi pak, lampu jalan dpn masjid mati",
+        )
+        moved = await conn.fetchrow(
+            "SELECT status::text, duplicate_of FROM complaints WHERE id = $1", light
+        )
+        assert tuple(moved) == ("duplicate", parking)
+        jobs = await conn.fetch("SELECT kind, complaint_id, payload FROM jobs ORDER BY id")
+        assert not [j for j in jobs if j["kind"] == "push" and j["complaint_id"] == light]
+        assert [j["payload"]["reply_id"] for j in jobs if j["kind"] == "reply_up"] == [reply_id]
+        judged = await conn.fetch(
+            "SELECT complaint_id, actor, data FROM events WHERE kind = 'message_judged'"
+            " AND actor LIKE 'operator:%'"
+        )
+        assert {j["complaint_id"] for j in judged} == {parking, light}
+        assert {j["data"]["decision"] for j in judged} == {"reply"}
+
+
+async def test_a_complaint_the_pusher_has_taken_stays_a_complaint(pool):
+    from aggregator.storage import judgement as judgement_repo
+
+    _, parking, light = await _two_of_one_reporter(pool, "081234567893")
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE jobs SET state = 'running' WHERE complaint_id = $1", light)
+        assert await judgement_repo.complaint_as_reply(conn, light, parking, "x") is None
+        assert await conn.fetchval("SELECT count(*) FROM reporter_replies") == 0
+        assert (
+            await conn.fetchval("SELECT status::text FROM complaints WHERE id = $1", light)
+            == "received"
+        )
