@@ -265,3 +265,35 @@ async def test_a_complaint_the_pusher_has_taken_stays_a_complaint(pool):
             await conn.fetchval("SELECT status::text FROM complaints WHERE id = $1", light)
             == "received"
         )
+
+
+async def test_the_cli_moves_a_message_both_ways(pool, db_dsn, tmp_path):
+    import asyncio
+
+    from tests.health.test_cli import cli, config
+
+    _, parking, light = await _two_of_one_reporter(pool, "081234567894")
+    cfg = config(tmp_path, db_dsn, sources=0)
+    out = await asyncio.to_thread(
+        cli, cfg, "complaints", "as-reply", str(light), "--to", str(parking), "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    reply_id = json.loads(out.stdout)["reply_id"]
+    again = await asyncio.to_thread(
+        cli, cfg, "complaints", "as-reply", str(light), "--to", str(parking)
+    )
+    assert again.returncode == 1 and "not moved" in again.stderr
+    out = await asyncio.to_thread(cli, cfg, "complaints", "from-reply", reply_id, "--json")
+    assert out.returncode == 0, out.stderr
+    fresh = json.loads(out.stdout)
+    assert fresh["open_complaint"] == str(parking)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM reporter_replies") == 0
+        assert await conn.fetchval(
+            "SELECT content FROM complaints WHERE id = $1::uuid", fresh["complaint_id"]
+        ) == ("Ada lagi pak, lampu jalan dpn masjid mati")
+        actors = await conn.fetch(
+            "SELECT DISTINCT actor FROM events WHERE kind = 'message_judged'"
+            " AND actor LIKE 'operator:cli:%'"
+        )
+        assert len(actors) == 1
