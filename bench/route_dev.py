@@ -8,7 +8,7 @@ is tested on rows made of both, so its test rows are wordings and framings its m
 not seen, as the held-out corpus's are. Hand-written rows are dealt out by line. Each fold fits the real ``Router`` (policy, rules, priority clauses) on
 the other four. Prints per-route misses with ``--misses`` and one JSON object last.
 
-    .venv/bin/python bench/route_dev.py [--folds 5] [--misses]
+    .venv/bin/python bench/route_dev.py [--folds 5] [--repeats 3] [--misses]
 """
 
 from __future__ import annotations
@@ -31,28 +31,28 @@ from aggregator.judgement.router import Example, Router  # noqa: E402
 _INDEX = re.compile(r"#(?:en|v)?(\d+)$")
 
 
-def fold_of(row: dict, line: int, folds: int) -> int:
+def fold_of(row: dict, line: int, folds: int, rep: int = 0) -> int:
     group = row.get("group")
     if group is None:
-        return line % folds
+        return (line + rep) % folds
     m = _INDEX.search(group)
     # phrases of one route spread over the folds; English ones shifted so a fold is not
     # both a route's first Indonesian and first English phrase
     shift = 2 if "#en" in group else 0
-    return (int(m.group(1)) + shift) % folds if m else line % folds
+    return (int(m.group(1)) + shift + 3 * rep) % folds if m else (line + rep) % folds
 
 
-def wrapper_fold(row: dict, phrase_fold: int, folds: int) -> int:
+def wrapper_fold(row: dict, phrase_fold: int, folds: int, rep: int = 0) -> int:
     """Wrappers ("sms3", "web1") are dealt out to folds too; rows without one (mixed and
     hand-written complaints) go with their phrase fold."""
     w = row.get("wrapper")
     if w is None:
         return phrase_fold
     m = re.search(r"(\d+)$", w)
-    return (int(m.group(1)) + len(w)) % folds if m else phrase_fold
+    return (int(m.group(1)) + len(w) + rep) % folds if m else phrase_fold
 
 
-def rows_with_folds(folds: int) -> list[tuple[int, int, dict]]:
+def rows_with_folds(folds: int, rep: int = 0) -> list[tuple[int, int, dict]]:
     out: list[tuple[int, int, dict]] = []
     for name in ("routing_train.jsonl", "routing_handwritten.jsonl", "routing_varied.jsonl"):
         try:
@@ -60,8 +60,8 @@ def rows_with_folds(folds: int) -> list[tuple[int, int, dict]]:
         except FileNotFoundError:
             continue
         for i, r in enumerate(rows):
-            pf = fold_of(r, i, folds)
-            out.append((pf, wrapper_fold(r, pf, folds), r))
+            pf = fold_of(r, i, folds, rep)
+            out.append((pf, wrapper_fold(r, pf, folds, rep), r))
     return out
 
 
@@ -69,13 +69,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--misses", action="store_true")
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="fold assignments to average over (less noise)"
+    )
     args = ap.parse_args()
     policy = routing_policy()
-    data = rows_with_folds(args.folds)
     n = cat_ok = ag_ok = 0
     by_route: Counter[str] = Counter()
     misses: list[str] = []
-    for k in range(args.folds):
+    for rep, k in [(rep, k) for rep in range(args.repeats) for k in range(args.folds)]:
+        data = rows_with_folds(args.folds, rep)
         train = [
             Example(r["text"], r["category"], r["agency"], r.get("channel"))
             for pf, wf, r in data
@@ -102,6 +105,7 @@ def main() -> None:
             {
                 "bench": "route_dev",
                 "folds": args.folds,
+                "repeats": args.repeats,
                 "n": n,
                 "category": round(cat_ok / n, 3),
                 "agency": round(ag_ok / n, 3),

@@ -433,7 +433,7 @@ MORE_A = {
         "tarif parkir di pasar dinaikkan seenaknya",
         "jukir liar muncul di depan atm padahal parkir gratis",
         "trotoar dipakai parkir motor pejalan kaki terpaksa lewat jalan",
-        "truk besar parkir di badan jalan semalaman",
+        "truk gandeng diparkir berhari hari di pinggir jalan raya",
     ],
     "perparkiran/SATPOLPP": [
         "jukir marah marah dan mengancam mau mencakar mobil kalau tidak bayar",
@@ -454,7 +454,7 @@ MORE_A = {
         "kotoran walet berjatuhan ke atap dan sumur warga",
         "bau busuk dari rumah walet sampai ke dalam rumah",
         "banyak kutu dan serangga dari gedung walet sebelah",
-        "bunyi tweeter walet bikin anak susah tidur",
+        "bayi kami terbangun terus karena pengeras suara sarang burung",
     ],
     "sarang_walet/SATPOLPP": [
         "walet yang sudah disegel dibuka lagi mohon ditindak tegas",
@@ -544,9 +544,9 @@ MORE_A = {
     "lingkungan_asap/DLH": [
         "tetangga bakar sampah plastik tiap sore asapnya masuk rumah",
         "pabrik karet baunya menyengat sampai ke perumahan",
-        "air sungai berubah hitam karena limbah pabrik tahu",
+        "limbah tahu dialirkan ke anak sungai warnanya pekat",
         "kabut asap tebal ispu berbahaya mohon ditindaklanjuti sumbernya",
-        "cerobong pabrik mengeluarkan asap hitam tiap malam",
+        "pabrik tahu membakar ban bekas untuk tungku, asapnya pekat",
         "limbah oli bengkel dibuang ke parit",
     ],
     "lingkungan_asap/BPBD": [
@@ -570,7 +570,7 @@ MORE_A = {
         "ada perselisihan antar tetangga soal saluran pembuangan rumah",
         "terima kasih pak camat jalan di gang kami sudah bagus",
         "ketua rt pilih kasih soal surat pengantar",
-        "bagaimana cara mengurus surat keterangan usaha",
+        "syarat surat keterangan domisili usaha dari kecamatan apa saja",
     ],
 }
 MORE_EN_A = {
@@ -592,11 +592,201 @@ MORE_EN_A = {
     "perizinan/DPMPTSP": ["my building permit application is stuck"],
     "ketertiban_umum/SATPOLPP": ["karaoke music is too loud every night"],
     "lingkungan_asap/DLH": ["a factory releases black smoke and bad smell"],
-    "lingkungan_asap/BPBD": ["a peat fire is spreading, we need firefighters"],
+    "lingkungan_asap/BPBD": ["the burning peat land is getting close to houses, send fire crews"],
     "pungli_pelayanan/INSPEKTORAT": ["the village officer asked for money for a letter"],
     "lainnya/KECAMATAN": ["I want to thank the sub-district staff"],
 }
 for _route, _phrases in MORE_A.items():
     BANK[_route]["A"] = [*BANK[_route]["A"], *_phrases]
 for _route, _phrases in MORE_EN_A.items():
+    BANK[_route]["enA"] = [*BANK[_route]["enA"], *_phrases]
+
+# A third set of training wordings: the same problems in other words (synonyms, local
+# terms, plain descriptions of what the writer sees), so the model does not hang on one
+# word per category.
+MORE_A_2 = {
+    "infrastruktur_jalan/PUPR": [
+        "kerusakan jalan makin parah truk pasir lewat tiap hari",
+        "jalan berbatu dan berdebu belum pernah diperbaiki pemerintah",
+        "aspalnya sudah habis tinggal batu koral",
+        "jembatan penyeberangan besinya karatan dan berlubang",
+        "jalan lingkungan rusak sejak proyek pipa selesai",
+        "lubang menganga di tikungan sudah dua orang celaka",
+        "jalan licin berlumpur tidak bisa dilewati mobil",
+        "siring jalan runtuh dan tanahnya longsor ke badan jalan",
+    ],
+    "banjir_drainase/PUPR": [
+        "air tergenang di jalan utama setiap habis hujan deras",
+        "saluran pembuangan air hujan buntu penuh plastik",
+        "parit di samping rumah tidak mengalir airnya hitam pekat",
+        "gorong-gorong ambrol sehingga air meluap ke pemukiman",
+        "kali kecil di belakang kampung menyempit karena bangunan",
+        "banjir rob masuk perumahan tiap sore",
+        "tanggul tanah di pinggir sungai mulai tergerus",
+        "banjir parah lagi di kampung kami tiap hujan",
+        "air banjir masuk rumah sejak subuh",
+        "kalau hujan sebentar jalan depan rumah langsung banjir",
+        "banjir sepaha di perumahan karena drainase kecil",
+    ],
+    "banjir_drainase/BPBD": [
+        "kami butuh evakuasi segera air terus naik dan ada orang sakit",
+        "rumah terendam sampai atap warga mengungsi ke masjid butuh bantuan darurat",
+        "ada anak kecil terseret arus banjir tolong kirim tim sar",
+        "pengungsi korban banjir belum dapat makanan dan air bersih",
+        "tanggul jebol tengah malam warga terjebak di atap rumah",
+    ],
+    "perparkiran/DISHUB": [
+        "retribusi parkir dipungut tanpa karcis resmi",
+        "parkir di bahu jalan depan sekolah bikin macet jam pulang",
+        "kendaraan parkir menutupi pintu masuk gang",
+        "juru parkir tetap menagih walau plang bertuliskan gratis",
+        "mobil box bongkar muat dan parkir di trotoar",
+        "tarif parkir motor di rumah sakit terlalu mahal",
+    ],
+    "perparkiran/SATPOLPP": [
+        "tukang parkir membentak dan mau memukul karena saya tidak bayar",
+        "sekelompok preman memungut uang parkir paksa dan mengancam yang menolak",
+        "jukir mabuk mengancam dengan pisau kepada pengunjung",
+        "juru parkir liar merusak spion mobil warga yang menolak bayar",
+    ],
+    "sarang_walet/DPMPTSP": [
+        "apakah izin gedung walet di kawasan perumahan diperbolehkan",
+        "kami ingin tahu legalitas bangunan walet yang baru berdiri",
+        "pemilik walet mengaku punya izin tapi warga tidak pernah diminta persetujuan",
+        "berapa jarak minimal bangunan walet dari rumah warga menurut aturan izin",
+    ],
+    "sarang_walet/DLH": [
+        "suara rekaman burung walet diputar keras sepanjang hari",
+        "kotoran burung walet mengotori air tampungan hujan",
+        "bau amis dari gedung walet sangat mengganggu",
+        "serangga dan kutu burung masuk ke rumah dari sarang walet",
+    ],
+    "sarang_walet/SATPOLPP": [
+        "gedung walet yang sudah diputus tutup masih beroperasi mohon ditindak",
+        "minta penertiban bangunan walet ilegal sesuai keputusan pemkot",
+        "segel di rumah walet dicopot pemiliknya, mohon disegel ulang",
+        "perintah bongkar gedung walet belum dijalankan sampai sekarang",
+    ],
+    "sampah_kebersihan/DLH": [
+        "sampah rumah tangga berserakan dibongkar anjing dan kucing",
+        "bak sampah penuh sampai tumpah ke jalan",
+        "kontainer sampah di pasar tidak diangkut berhari hari",
+        "warga luar membuang sampah di pinggir sungai dan lahan kosong",
+        "jadwal angkut sampah tidak jelas petugas jarang datang",
+        "sampah menggunung di dekat tps baunya menyengat",
+        "jalan protokol kotor tidak disapu",
+    ],
+    "penerangan_jalan/DISHUB": [
+        "penerangan jalan umum padam sepanjang jalan",
+        "lampu jalan di depan rumah sering mati nyala",
+        "lampu jalanan redup sekali hampir tidak terang",
+        "tiang pju roboh ditabrak truk belum diganti",
+        "jalan gelap tanpa lampu rawan kecelakaan dan kejahatan",
+        "kap lampu jalan pecah dan bohlamnya putus",
+    ],
+    "air_bersih/PDAM": [
+        "air ledeng mati total warga terpaksa beli air",
+        "air pdam berbau kaporit dan berwarna coklat",
+        "pipa distribusi pdam bocor di depan rumah",
+        "pemasangan meteran baru pdam tidak kunjung dikerjakan",
+        "tekanan air pdam sangat kecil hanya menetes",
+        "rekening air tidak sesuai angka meteran",
+    ],
+    "adminduk/DISDUKCAPIL": [
+        "e-ktp belum dicetak karena blanko habis",
+        "data di kk tidak sesuai dengan akta kelahiran",
+        "pengurusan akta kematian orang tua lama sekali",
+        "kartu identitas anak belum bisa dibuat di kantor capil",
+        "perekaman ktp untuk lansia tidak bisa di rumah",
+        "perubahan data kependudukan tidak diproses",
+        "surat pindah domisili sudah dua minggu belum selesai",
+    ],
+    "kesehatan/DINKES": [
+        "pelayanan di puskesmas lama dan dokternya sering tidak ada",
+        "stok vaksin imunisasi anak kosong di posyandu",
+        "ambulans desa tidak bisa dipakai saat warga darurat",
+        "jentik nyamuk banyak warga minta fogging dan abatisasi",
+        "warga keracunan makanan setelah acara syukuran",
+        "puskesmas pembantu tutup berbulan bulan",
+        "pasien bpjs dipersulit saat berobat di puskesmas",
+    ],
+    "pendidikan/DISDIK": [
+        "sekolah menarik sumbangan pembangunan yang memberatkan orang tua",
+        "pembelian buku lks diwajibkan oleh guru kelas",
+        "gedung sekolah rusak atapnya bocor saat hujan",
+        "guru honorer belum menerima gaji berbulan bulan",
+        "penerimaan siswa baru tidak transparan soal zonasi",
+        "anak saya dikeluarkan dari sekolah karena menunggak iuran",
+        "bantuan kip tidak sampai ke siswa",
+    ],
+    "bansos/DINSOS": [
+        "warga miskin tidak terdata sebagai penerima bantuan",
+        "bantuan sembako bpnt tidak cair bulan ini",
+        "pembagian bantuan sosial tidak tepat sasaran banyak orang mampu dapat",
+        "bantuan pkh ibu saya tiba tiba berhenti",
+        "lansia terlantar butuh bantuan dari dinas sosial",
+        "kepesertaan bpjs gratis dari pemerintah dicabut tanpa alasan",
+    ],
+    "perizinan/DPMPTSP": [
+        "izin mendirikan bangunan ruko di lahan hijau dipertanyakan",
+        "nib di oss tidak bisa diterbitkan karena sistem",
+        "pemasangan papan reklame besar apakah sudah ada izin",
+        "menara telekomunikasi didirikan tanpa persetujuan warga sekitar",
+        "proses perizinan usaha lambat dan berbelit",
+        "izin tempat usaha hiburan di dekat sekolah dipertanyakan",
+    ],
+    "ketertiban_umum/SATPOLPP": [
+        "lapak pedagang memakan badan jalan dan trotoar",
+        "tempat hiburan malam berisik sampai pagi",
+        "warga berjudi kartu di pos ronda tiap malam",
+        "pengamen dan pengemis mengganggu di lampu merah",
+        "orang mabuk minuman keras membuat onar di gang",
+        "poster dan spanduk tanpa izin ditempel sembarangan",
+        "gelandangan tidur di emperan toko dan taman",
+    ],
+    "lingkungan_asap/DLH": [
+        "pembakaran sampah terbuka tiap malam asapnya menyesakkan",
+        "pabrik membuang limbah ke sungai airnya berbusa",
+        "bau menyengat dari pabrik pengolahan ikan",
+        "asap hitam dari cerobong industri mencemari udara",
+        "kualitas udara buruk karena kabut asap berhari hari",
+        "sungai tercemar limbah sehingga ikan mati",
+    ],
+    "lingkungan_asap/BPBD": [
+        "api kebakaran lahan mendekati pemukiman tolong pemadaman",
+        "lahan gambut terbakar hebat dan belum ada petugas pemadam",
+        "kebakaran hutan dan lahan meluas butuh bantuan pemadaman segera",
+    ],
+    "pungli_pelayanan/INSPEKTORAT": [
+        "oknum pegawai minta uang tambahan saat mengurus surat",
+        "ada biaya tidak resmi di loket pelayanan",
+        "petugas meminta imbalan supaya berkas cepat diproses",
+        "pegawai kantor pelayanan datang terlambat dan pulang cepat",
+        "calo menawarkan jasa di depan kantor pelayanan dengan bayaran mahal",
+        "bantuan warga dipotong oknum pendamping",
+    ],
+    "lainnya/KECAMATAN": [
+        "anjing berkeliaran tanpa tali dan menggigit orang lewat",
+        "masalah batas lahan dengan tetangga belum selesai",
+        "pengurus rt tidak mau melayani warga pendatang",
+        "saya ingin menyampaikan terima kasih atas bantuan kecamatan",
+        "bertanya tentang syarat surat keterangan tidak mampu",
+        "ranting pohon tetangga menimpa atap rumah",
+    ],
+}
+MORE_EN_A_2 = {
+    "infrastruktur_jalan/PUPR": ["the asphalt is gone and the road is just gravel"],
+    "banjir_drainase/PUPR": ["rain water stays on the road because the culvert is broken"],
+    "sampah_kebersihan/DLH": ["people dump trash by the river"],
+    "penerangan_jalan/DISHUB": ["the lamp post fell down and was never replaced"],
+    "air_bersih/PDAM": ["our tap water looks like tea and tastes bad"],
+    "kesehatan/DINKES": ["there is dengue in our neighbourhood, please do fogging"],
+    "ketertiban_umum/SATPOLPP": ["street vendors block the sidewalk every evening"],
+    "pendidikan/DISDIK": ["the school asks for building fees every month"],
+    "bansos/DINSOS": ["my mother's PKH aid stopped without explanation"],
+    "adminduk/DISDUKCAPIL": ["my electronic ID card has not been printed for months"],
+}
+for _route, _phrases in MORE_A_2.items():
+    BANK[_route]["A"] = [*BANK[_route]["A"], *_phrases]
+for _route, _phrases in MORE_EN_A_2.items():
     BANK[_route]["enA"] = [*BANK[_route]["enA"], *_phrases]

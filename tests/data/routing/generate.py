@@ -56,7 +56,13 @@ PLACES = {
     ],
 }
 SINCE = {
-    "A": ["sejak seminggu", "sudah 2 minggu", "dari bulan lalu", "sejak kemarin", "udah lama"],
+    "A": [
+        "sejak seminggu",
+        "sudah 2 minggu",
+        "dari bulan lalu",
+        "sejak kemarin",
+        "udah lama",
+    ],
     "B": ["kurang lebih sebulan", "tiga hari ini", "semenjak lebaran", "dari awal tahun"],
 }
 ASK = {
@@ -308,7 +314,7 @@ def write(path: Path, rows: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    train = build("A", 6, 120, seed=14)
+    train = build("A", 4, 120, seed=14)
     holdout = build("B", 4, 50, seed=1414)
     write(TRAIN, train)
     write(HOLDOUT, holdout)
