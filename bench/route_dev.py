@@ -5,8 +5,9 @@ tuning; this is what work on the router is measured with. The shipped training r
 split into five folds by the bank phrase they wrap (their ``group``) and, apart, by their
 wrapper (template); a fold trains on rows sharing neither its phrases nor its wrappers and
 is tested on rows made of both, so its test rows are wordings and framings its model has
-not seen, as the held-out corpus's are. Hand-written rows are dealt out by line. Each fold fits the real ``Router`` (policy, rules, priority clauses) on
-the other four. Prints per-route misses with ``--misses`` and one JSON object last.
+not seen, as the held-out corpus's are. Hand-written rows are dealt out by line. Each fold
+fits the real ``Router`` (policy, rules, priority clauses); the figure is averaged over
+``--repeats`` fold assignments. Prints the misses with ``--misses`` and one JSON object last.
 
     .venv/bin/python bench/route_dev.py [--folds 5] [--repeats 3] [--misses]
 """

@@ -285,7 +285,11 @@ async def cmd_complaints_from_reply(args: argparse.Namespace) -> int:
     if moved is None:
         print("not moved: unknown reply, or already sent to LAPOR!", file=sys.stderr)
         return 1
-    out = {"reply_id": str(reply_id), "complaint_id": str(moved[0]), "open_complaint": str(moved[1])}
+    out = {
+        "reply_id": str(reply_id),
+        "complaint_id": str(moved[0]),
+        "open_complaint": str(moved[1]),
+    }
     if args.json:
         _json_out(out)
     else:

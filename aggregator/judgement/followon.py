@@ -233,8 +233,10 @@ def judge(
         return Verdict(
             True, f"shares {overlap:.0%} of its words with the complaint", (*signals, "words")
         )
-    if other_category and len(words) > short_words and (
-        about is None or len(words) > 2 * short_words
+    if (
+        other_category
+        and len(words) > short_words
+        and (about is None or len(words) > 2 * short_words)
     ):
         signals.append(f"category {category}, not {oc.category}")
         return Verdict(

@@ -300,7 +300,9 @@ def build(split: str, per_phrase: int, n_mixed: int, seed: int) -> list[dict]:
     # routes with few phrases (the exceptions) get their share, so no class is starved
     single = [r for r in routes if "/" in r]
     for i in range(n_mixed):
-        rows.append(grouped(split, mixed(rng, split, [r for r in single if BANK[r][split]]), f"mixed#{i}"))
+        rows.append(
+            grouped(split, mixed(rng, split, [r for r in single if BANK[r][split]]), f"mixed#{i}")
+        )
     rng.shuffle(rows)
     seen: set[str] = set()
     return [r for r in rows if not (r["text"] in seen or seen.add(r["text"]))]
