@@ -89,6 +89,19 @@ def test_held_out_accuracy(router: Router) -> None:
         ),
         ("bantuan PKH kami dipotong pendamping 50rb", "pungli_pelayanan", "INSPEKTORAT"),
         ("sekolah memungut uang komite tiap bulan, katanya wajib", "pendidikan", "DISDIK"),
+        # a rule that forces a route reads the sentence the writer asks to fix first
+        (
+            "Gedung walet yang disegel dibuka lagi. Tapi yang utama tolong lampu jalannya "
+            "dinyalakan dulu.",
+            "penerangan_jalan",
+            "DISHUB",
+        ),
+        # no walet, no walet route: a tower's permit is perizinan
+        (
+            "Tower BTS dibangun dekat rumah tanpa persetujuan warga, izinnya ada?",
+            "perizinan",
+            "DPMPTSP",
+        ),
         # ALL-CAPS SMS: the street name does not swallow the complaint
         ("JL. KINIBALU KORBAN BANJIR BUTUH TENDA DAN PERAHU", "banjir_drainase", "BPBD"),
         ("GG. MAWAR RT 03 METERAN AIR PDAM RUSAK", "air_bersih", "PDAM"),
