@@ -480,10 +480,14 @@ _PLACE = (
     ),
     re.compile(r"\b(?:Jl|Jln|JL|JLN)\s+[A-Za-z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"),
     re.compile(r"\bJalan\s+[A-Z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"),
-    re.compile(r"\b(?:gg|gang)\.?\s+[A-Z0-9][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*", re.I),
+    # an alley: after "Gg." one word of any case, else a capitalised name or a number —
+    # case-insensitive names would take the rest of the sentence ("di gang kami lampu mati")
+    re.compile(
+        r"\b(?i:gg|gang)(?:\.\s*[A-Za-z0-9][\w'-]*|\s+[A-Z0-9][\w'-]*)(?:\s+[A-Z0-9][\w.'-]*)*"
+    ),
     re.compile(r"\b(?:rt|rw)\.?\s*\d+(?:\s*/\s*(?:rw\.?\s*)?\d+)?", re.I),
     re.compile(
-        r"\b(?:kelurahan|kecamatan|kel|kec|desa|komplek|kompleks|perumahan|perum)\.?\s+"
+        r"\b(?i:kelurahan|kecamatan|kel|kec|desa|komplek|kompleks|perumahan|perum)\.?\s+"
         r"[A-Z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"
     ),
     re.compile(r"\bno\.?\s*\d+[a-z]?\b", re.I),

@@ -70,3 +70,15 @@ def test_all_caps_place_names_keep_the_matter() -> None:
         "lokasi air pdam keruh"
     )
     assert normalize("GG. SEPAKAT RT 03 LAMPU MATI", places=True) == "lokasi lokasi lampu mati"
+
+
+def test_an_alley_or_a_kelurahan_takes_its_name_not_the_sentence() -> None:
+    # "gang" in plain words is no place name; "Gg Damai" is, and what follows is the matter
+    assert (
+        normalize("lampu jalan di gang kami mati", places=True) == "lampu_jalan di gang kami mati"
+    )
+    assert normalize("Rumah walet di Gg Damai sudah disegel", places=True) == (
+        "rumah walet di lokasi sudah disegel"
+    )
+    assert normalize("got mampet di gg. mawar", places=True) == "saluran tersumbat di lokasi"
+    assert normalize("Kel. Langkai pendamping PKH", places=True) == "lokasi pendamping pkh"
