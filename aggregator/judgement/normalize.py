@@ -517,22 +517,34 @@ def strip_html(text: str) -> str:
     return html.unescape(_TAG.sub(" ", _BR.sub("\n", text)))
 
 
-# In ALL-CAPS text capitals mark nothing: a street keyword takes one name word (plus a km,
-# number or roman numeral), or "JL. KINIBALU KORBAN BANJIR BUTUH TENDA" would lose its matter.
+# In ALL-CAPS or Title Case text capitals mark nothing: a street keyword takes one name word
+# (plus a km, number or roman numeral), or "JL. KINIBALU KORBAN BANJIR BUTUH TENDA" and
+# "Jalan Berlubang Di Depan Rumah" would lose their matter.
 _CAPS_PLACE = (
-    re.compile(r"\b(?:RT|RW)\.?\s*\d+(?:\s*/\s*(?:RW\.?\s*)?\d+)?"),
+    re.compile(r"\b(?:RT|RW)\.?\s*\d+(?:\s*/\s*(?:RW\.?\s*)?\d+)?", re.I),
     re.compile(
-        r"\b(?:JL|JLN|JALAN|GG|GANG|KEL|KELURAHAN|KEC|KECAMATAN|DESA|KOMPLEK|KOMPLEKS|PERUMAHAN"
-        r"|PERUM)\b\.?\s*(?!LOKASI\b)[A-Z0-9][\w'-]*(?:\.\s*[A-Z][\w'-]*)?"
-        r"(?:\s+[A-Z][\w'-]*(?=\s+(?:KM|NO)\.?\s*\d))?(?:\s+(?:KM|NO)\.?\s*\d+|\s+[IVX]+\b)?"
+        r"\b(?:JL|JLN|GG|KEL|KEC|PERUM)\b\.?\s*[A-Z0-9][\w'-]*(?:\.\s*[A-Z][\w'-]*)?"
+        r"(?:\s+[A-Z][\w'-]*(?=\s+(?:KM|NO)\.?\s*\d))?(?:\s+(?:KM|NO)\.?\s*\d+|\s+[IVX]+\b)?",
+        re.I,
     ),
-    re.compile(r"\bNO\.?\s*\d+[A-Z]?\b"),
+    # spelled-out keywords are words of the sentence too ("jalan rusak"): only with a dot or
+    # a number after them ("Jalan. Kenanga", "Gang 3") are they an address
+    re.compile(
+        r"\b(?:JALAN|GANG|KELURAHAN|KECAMATAN|DESA|KOMPLEK|KOMPLEKS|PERUMAHAN)\b"
+        r"(?:\.\s*[A-Z0-9][\w'-]*|\s+\d+\b)",
+        re.I,
+    ),
+    re.compile(r"\bNO\.?\s*\d+[A-Z]?\b", re.I),
 )
 
 
 def _mostly_caps(text: str) -> bool:
+    """ALL CAPS, or Title Case (most words capitalised): capitals tell no names apart."""
     letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.8 * len(letters)
+    if len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.8 * len(letters):
+        return True
+    words = [w for w in text.split() if w[:1].isalpha()]
+    return len(words) >= 5 and sum(w[0].isupper() for w in words) > 0.75 * len(words)
 
 
 def mask_places(text: str) -> str:

@@ -82,3 +82,10 @@ def test_an_alley_or_a_kelurahan_takes_its_name_not_the_sentence() -> None:
     )
     assert normalize("got mampet di gg. mawar", places=True) == "saluran tersumbat di lokasi"
     assert normalize("Kel. Langkai pendamping PKH", places=True) == "lokasi pendamping pkh"
+
+
+def test_title_case_is_read_like_all_caps() -> None:
+    assert normalize("Jalan Berlubang Di Depan Rumah Saya Di Jl. Kenanga", places=True) == (
+        "jalan berlubang di depan rumah saya di lokasi"
+    )
+    assert normalize("JALAN RUSAK PARAH DI GANG 3", places=True) == "jalan rusak parah di lokasi"
