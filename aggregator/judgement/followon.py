@@ -15,7 +15,9 @@ It is a **new complaint** when it says so ("ada lagi", "satu lagi", "laporan bar
 lapor juga") — unless it is about the same place — or when the router reads a problem of
 another category in it, however short ("lampu jalan dpn masjid mati" after a parking
 complaint): only a status word ("masih", "belum ada", "kapan", "terima kasih") with no other
-place keeps such a message a reply. A category that follows from the open one (the
+place keeps such a message a reply — and, while the open complaint is still gathering its
+sender's SMS burst (not pushed, inside the quiet window), a short message is one more part
+of it. A category that follows from the open one (the
 health effects of the smoke complained about, a robbery in the unlit street) is the same
 matter. The decision and its reasons go on both
 complaints' timelines; an operator can move the message the other way.
@@ -92,6 +94,9 @@ class OpenComplaint:
     category: str | None = None  # the router's category (route_category)
     tracking_id: str | None = None
     asked: bool = False  # we asked the reporter something (waiting_on_reporter)
+    # Not pushed yet and still gathering its sender's burst (issue 14, item 3): a short
+    # message now is more of the same complaint unless it says it is another one.
+    gathering: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,8 +220,10 @@ def judge(
         )
     about = _ABOUT_REPORT.search(norm)
     status = _STATUS.search(norm)
-    if other_category and (
-        (mine - theirs) or (status is None and (about is None or confidence >= _SURE))
+    if (
+        other_category
+        and not oc.gathering
+        and ((mine - theirs) or (status is None and (about is None or confidence >= _SURE)))
     ):
         # A problem of another category is a complaint of its own however short it is
         # ("lampu jalan dpn masjid mati" after a parking complaint), unless it only asks

@@ -297,3 +297,19 @@ async def test_the_cli_moves_a_message_both_ways(pool, db_dsn, tmp_path):
             " AND actor LIKE 'operator:cli:%'"
         )
         assert len(actors) == 1
+
+
+def test_a_short_message_in_the_senders_burst_is_more_of_the_same_complaint() -> None:
+    # an SMS complaint not pushed yet, still inside the quiet window: the next short SMS is
+    # one more part of it (issue 14, item 3); once pushed, the same SMS is a problem of its own
+    flood = "Got banjir di Jl. Rajawali setinggi lutut"
+    msg = "sampah numpuk dpn sekolah"
+    for gathering, reply in ((True, True), (False, False)):
+        oc = OpenComplaint("x", flood, "banjir_drainase", gathering=gathering)
+        v = judge(msg, oc, category="sampah_kebersihan", confidence=0.9)
+        assert v.reply is reply, (gathering, v.reason)
+    # saying it is another matter still counts inside the burst
+    oc = OpenComplaint("x", flood, "banjir_drainase", gathering=True)
+    assert not judge(
+        "satu lagi pak, " + msg, oc, category="sampah_kebersihan", confidence=0.9
+    ).reply
