@@ -41,6 +41,22 @@ def register(sub: Any, reports: Any) -> None:
         help="decrypt the reporter's identity (logged in the timeline)",
     )
     p.set_defaults(func=cmd_complaints_show)
+    p = comp.add_parser(
+        "as-reply",
+        help="a message taken as a new complaint is a reply to another open complaint of the "
+        "same reporter (while it has not reached LAPOR!)",
+    )
+    p.add_argument("id", help="the complaint to move")
+    p.add_argument("--to", required=True, help="the open complaint it replies to")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_complaints_as_reply)
+    p = comp.add_parser(
+        "from-reply",
+        help="a message taken as a reply is a new complaint (while it has not reached LAPOR!)",
+    )
+    p.add_argument("reply_id", help="the reply's id (complaints show --json lists them)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_complaints_from_reply)
 
     jobs = sub.add_parser("jobs", help="the job queue").add_subparsers(dest="sub", required=True)
     p = jobs.add_parser("retry", help="run a (dead) job again now")
@@ -225,6 +241,60 @@ async def cmd_complaints_list(args: argparse.Namespace) -> int:
             (r["title"] or "")[:60],
         )
     Console().print(t)
+    return 0
+
+
+async def cmd_complaints_as_reply(args: argparse.Namespace) -> int:
+    import getpass
+
+    from aggregator.storage.judgement import complaint_as_reply
+
+    try:
+        cid, target = uuid.UUID(args.id), uuid.UUID(args.to)
+    except ValueError:
+        print("both ids are complaint ids (uuid)", file=sys.stderr)
+        return 2
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        reply_id = await complaint_as_reply(conn, cid, target, f"cli:{getpass.getuser()}")
+    if reply_id is None:
+        print(
+            "not moved: unknown complaint, already sent to LAPOR!, or the target is not an "
+            "open complaint of the same reporter",
+            file=sys.stderr,
+        )
+        return 1
+    out = {"complaint_id": str(cid), "reply_id": str(reply_id), "open_complaint": str(target)}
+    if args.json:
+        _json_out(out)
+    else:
+        print(f"{cid} is now reply {reply_id} on {target}")
+    return 0
+
+
+async def cmd_complaints_from_reply(args: argparse.Namespace) -> int:
+    import getpass
+
+    from aggregator.storage.judgement import reply_as_complaint
+
+    try:
+        reply_id = uuid.UUID(args.reply_id)
+    except ValueError:
+        print("the reply id is a uuid", file=sys.stderr)
+        return 2
+    async with await _services(args) as services, services.pool.acquire() as conn:
+        moved = await reply_as_complaint(conn, reply_id, f"cli:{getpass.getuser()}")
+    if moved is None:
+        print("not moved: unknown reply, or already sent to LAPOR!", file=sys.stderr)
+        return 1
+    out = {
+        "reply_id": str(reply_id),
+        "complaint_id": str(moved[0]),
+        "open_complaint": str(moved[1]),
+    }
+    if args.json:
+        _json_out(out)
+    else:
+        print(f"reply {reply_id} is now complaint {moved[0]} (it will be pushed)")
     return 0
 
 

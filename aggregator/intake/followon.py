@@ -42,23 +42,42 @@ def judged_by_content(p: ComplaintDraft | ReplyDraft, via_sender: bool) -> bool:
 _WEAK = ("too short", "asks about", "open complaint not found")
 
 
+def _may_join_burst(intake: Any, p: ComplaintDraft | ReplyDraft) -> bool:
+    """An SMS or WhatsApp message matched by its number, with bursts on (as
+    ``Intake._extend_burst`` takes them)."""
+    from aggregator.intake.pipeline import BURST_CHANNELS
+
+    return bool(
+        intake.services.settings.bursts.quiet_window_s
+        and isinstance(p, ComplaintDraft)
+        and p.channel.value in BURST_CHANNELS
+        and p.origin.get("maybe_reply_by_phone")
+    )
+
+
 async def _open_complaint(
-    intake: Any, conn: asyncpg.Connection, plan: Any, cid: uuid.UUID
+    intake: Any, conn: asyncpg.Connection, plan: Any, cid: uuid.UUID, burst: bool
 ) -> tuple[OpenComplaint, FollowonComplaint | None] | None:
     row = await repo.complaint_for_followon(conn, cid)
     if row is not None:
+        gathering = burst and await repo.burst_target_open(
+            conn, cid, intake.services.clock(), intake.services.settings.bursts.quiet_window_s
+        )
         return OpenComplaint(
             id=str(row.id),
             text=f"{row.title or ''}\n{row.content}",
             category=row.route_category,
             tracking_id=row.lapor_tracking_id,
             asked=bool(row.waiting_on_reporter),
+            gathering=gathering,
         ), row
     text = plan.planned_text.get(cid)  # planned in this very batch, not yet written
     if text is None:
         return None
     d = intake.router.peek(text)
-    return OpenComplaint(id=str(cid), text=text, category=d.category if d else None), None
+    return OpenComplaint(
+        id=str(cid), text=text, category=d.category if d else None, gathering=burst
+    ), None
 
 
 async def reply_or_new(
@@ -78,8 +97,9 @@ async def reply_or_new(
         decision = intake.router.peek(text)
     cfg = intake.services.settings.router
     first: tuple[Verdict, uuid.UUID, FollowonComplaint | None] | None = None
+    burst = _may_join_burst(intake, p)
     for cid in [target, *[o for o in (others or []) if o != target]]:
-        found = await _open_complaint(intake, conn, plan, cid)
+        found = await _open_complaint(intake, conn, plan, cid, burst)
         if found is None:
             continue
         oc, row = found

@@ -12,8 +12,14 @@ message. It is a **reply** only when it is about the same matter:
    or says too little to be a problem of its own.
 
 It is a **new complaint** when it says so ("ada lagi", "satu lagi", "laporan baru", "mau
-lapor juga") — unless it is about the same category *and* place — or when it describes a
-problem of another category at another place. The decision and its reasons go on both
+lapor juga") — unless it is about the same place — or when the router reads a problem of
+another category in it, however short ("lampu jalan dpn masjid mati" after a parking
+complaint): only a status word ("masih", "belum ada", "kapan", "terima kasih") with no other
+place keeps such a message a reply — and, while the open complaint is still gathering its
+sender's SMS burst (not pushed, inside the quiet window), a short message is one more part
+of it. A category that follows from the open one (the
+health effects of the smoke complained about, a robbery in the unlit street) is the same
+matter. The decision and its reasons go on both
 complaints' timelines; an operator can move the message the other way.
 
 Pure functions, no I/O; intake calls :func:`judge` at its threading point.
@@ -47,7 +53,29 @@ _ABOUT_REPORT = re.compile(
     r"|belum (?:di\w+|normal)|sudah saya \w+|terima kasih|oke|ok|siap|iya|betul|benar|alhamdulillah"
     r"|any update|when|still|thank\w*)\b"
 )
+# The part of those that only makes sense about a report already made (status, thanks),
+# unlike a bare "bagaimana", "ok" or "iya" that a new question can carry as well.
+_STATUS = re.compile(
+    r"\b(?:kapan|sampai sekarang|sampai kapan|progres|perkembangan|kabar|tindaklanjut\w*"
+    r"|ditindaklanjuti|belum ada|masih|sudah (?:di\w+|normal)|belum (?:di\w+|normal)"
+    r"|sudah saya \w+|terima kasih|alhamdulillah|any update|still|thank\w*)\b"
+)
+_SURE = 0.75  # the router's confidence above which a bare question word does not make a reply
 _WORD = re.compile(r"[a-z0-9_]+")
+# Categories where one is what the other does to people or places: a message about the
+# consequence ("anak saya dirawat karena sesak" after a smoke complaint, "ada yang dibegal
+# karena gelap" after a street-light one) is about the same matter.
+RELATED = frozenset(
+    frozenset(pair)
+    for pair in (
+        ("lingkungan_asap", "kesehatan"),
+        ("banjir_drainase", "infrastruktur_jalan"),
+        ("sarang_walet", "lingkungan_asap"),
+        ("penerangan_jalan", "ketertiban_umum"),
+        ("pungli_pelayanan", "adminduk"),
+        ("pungli_pelayanan", "bansos"),
+    )
+)
 # Words that say nothing of the matter (shared by any two messages).
 _STOP = frozenset(
     "yang dan di ke dari ini itu sudah belum tidak ada saya kami bapak ibu tolong mohon "
@@ -66,6 +94,9 @@ class OpenComplaint:
     category: str | None = None  # the router's category (route_category)
     tracking_id: str | None = None
     asked: bool = False  # we asked the reporter something (waiting_on_reporter)
+    # Not pushed yet and still gathering its sender's burst (issue 14, item 3): a short
+    # message now is more of the same complaint unless it says it is another one.
+    gathering: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +119,13 @@ _LANDMARK_WORDS = (
     "masjid musholla mushola gereja pasar sekolah sdn smpn sman puskesmas kantor"
     " taman terminal stasiun perempatan pertigaan jembatan"
 ).split()
-_LANDMARK = re.compile(r"\b(?:" + "|".join(_LANDMARK_WORDS) + r")\s+[\w-]+(?:\s+\d+)?", re.I)
+_LANDMARK = re.compile(
+    r"\b(?:" + "|".join(_LANDMARK_WORDS) + r")\s+"
+    # the landmark's name, not the next word of the sentence ("di puskesmas karena sesak")
+    r"(?!(?:karena|krn|dan|yang|yg|di|ke|dari|sudah|sdh|belum|blm|tidak|tdk|itu|ini|juga|lagi"
+    r"|pak|bu|mati|rusak|banjir|tutup)\b)[\w-]+(?:\s+\d+)?",
+    re.I,
+)
 _PLACE_HINT = re.compile(r"\b(?:jl|jln|jalan|gg|gang|rt|rw)\b", re.I)
 
 
@@ -149,10 +186,16 @@ def judge(
         and category == oc.category
         and confidence >= min_confidence / 2
     )
+    related = (
+        category is not None
+        and oc.category is not None
+        and frozenset((category, oc.category)) in RELATED
+    )
     other_category = (
         category is not None
         and oc.category is not None
         and category != oc.category
+        and not related
         and confidence >= min_confidence
     )
     mine, theirs = places(message), places(oc.text)
@@ -177,18 +220,41 @@ def judge(
         return Verdict(True, f"same category ({category})", tuple(signals))
     if shared_place:
         return Verdict(True, f"same place ({shared_place[0]})", tuple(signals))
+    if related and confidence >= min_confidence:
+        return Verdict(
+            True, f"related matter: {category} follows from {oc.category}", tuple(signals)
+        )
+    about = _ABOUT_REPORT.search(norm)
+    status = _STATUS.search(norm)
+    if (
+        other_category
+        and not oc.gathering
+        and ((mine - theirs) or (status is None and (about is None or confidence >= _SURE)))
+    ):
+        # A problem of another category is a complaint of its own however short it is
+        # ("lampu jalan dpn masjid mati" after a parking complaint), unless it only asks
+        # after or answers for the report and names no other place.
+        signals.append(f"category {category}, not {oc.category}")
+        if mine - theirs:
+            signals.append(f"other place {sorted(mine - theirs)[0]}")
+        return Verdict(
+            False, f"another problem: {category} (open complaint: {oc.category})", tuple(signals)
+        )
     mine_w, theirs_w = _content_words(norm), _content_words(normalize(oc.text))
     overlap = len(mine_w & theirs_w) / max(1, min(len(mine_w), len(theirs_w)))
     if mine_w and overlap >= 0.5:
         return Verdict(
             True, f"shares {overlap:.0%} of its words with the complaint", (*signals, "words")
         )
-    if other_category and len(words) > short_words:
+    if (
+        other_category
+        and len(words) > short_words
+        and (about is None or len(words) > 2 * short_words)
+    ):
         signals.append(f"category {category}, not {oc.category}")
         return Verdict(
             False, f"another problem: {category} (open complaint: {oc.category})", tuple(signals)
         )
-    about = _ABOUT_REPORT.search(norm)
     if about and len(words) <= 2 * short_words:
         return Verdict(
             True,

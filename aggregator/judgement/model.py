@@ -54,6 +54,7 @@ class TextModel:
         c: float = 30.0,
         dense_scale: float = 1.0,
         class_weight: str | dict[str, float] | None = "balanced",
+        max_iter: int = 60,
     ) -> TextModel:
         words = TfidfVectorizer(
             analyzer="word",
@@ -71,7 +72,7 @@ class TextModel:
             SGDClassifier(
                 loss="log_loss",
                 alpha=1.0 / (c * len(texts)),
-                max_iter=60,
+                max_iter=max_iter,
                 tol=None,
                 random_state=SEED,
                 class_weight=class_weight,

@@ -266,6 +266,44 @@ ENGLISH: dict[str, str] = {
     "road": "jalan",
     "roads": "jalan",
     "street": "jalan",
+    # more of a complaint's English vocabulary (issue 14: English complaints are understood)
+    "asphalt": "aspal",
+    "gravel": "kerikil",
+    "cracked": "retak",
+    "crack": "retak",
+    "collapsed": "ambruk",
+    "landslide": "longsor",
+    "mud": "lumpur",
+    "muddy": "becek",
+    "sewer": "saluran",
+    "sewage": "limbah",
+    "puddle": "genangan",
+    "inundated": "terendam",
+    "submerged": "terendam",
+    "drowning": "tenggelam",
+    "peat": "gambut",
+    "firefighters": "pemadam",
+    "wildfire": "kebakaran lahan",
+    "fumes": "asap",
+    "odor": "bau",
+    "odour": "bau",
+    "liquor": "miras",
+    "drunk": "mabuk",
+    "banner": "spanduk",
+    "banners": "spanduk",
+    "posters": "poster",
+    "levy": "pungutan",
+    "levies": "pungutan",
+    "diploma": "ijazah",
+    "registry": "dukcapil",
+    "subsidy": "bantuan",
+    "pension": "pensiun",
+    "lamppost": "tiang lampu",
+    "faucet": "keran",
+    "pressure": "tekanan",
+    "vaccinations": "imunisasi",
+    "pharmacy": "apotek",
+    "littering": "buang sampah sembarangan",
     "pothole": "lubang",
     "potholes": "lubang",
     "hole": "lubang",
@@ -480,10 +518,14 @@ _PLACE = (
     ),
     re.compile(r"\b(?:Jl|Jln|JL|JLN)\s+[A-Za-z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"),
     re.compile(r"\bJalan\s+[A-Z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"),
-    re.compile(r"\b(?:gg|gang)\.?\s+[A-Z0-9][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*", re.I),
+    # an alley: after "Gg." one word of any case, else a capitalised name or a number —
+    # case-insensitive names would take the rest of the sentence ("di gang kami lampu mati")
+    re.compile(
+        r"\b(?i:gg|gang)(?:\.\s*[A-Za-z0-9][\w'-]*|\s+[A-Z0-9][\w'-]*)(?:\s+[A-Z0-9][\w.'-]*)*"
+    ),
     re.compile(r"\b(?:rt|rw)\.?\s*\d+(?:\s*/\s*(?:rw\.?\s*)?\d+)?", re.I),
     re.compile(
-        r"\b(?:kelurahan|kecamatan|kel|kec|desa|komplek|kompleks|perumahan|perum)\.?\s+"
+        r"\b(?i:kelurahan|kecamatan|kel|kec|desa|komplek|kompleks|perumahan|perum)\.?\s+"
         r"[A-Z][\w.'-]*(?:\s+[A-Z0-9][\w.'-]*)*"
     ),
     re.compile(r"\bno\.?\s*\d+[a-z]?\b", re.I),
@@ -513,9 +555,39 @@ def strip_html(text: str) -> str:
     return html.unescape(_TAG.sub(" ", _BR.sub("\n", text)))
 
 
+# In ALL-CAPS or Title Case text capitals mark nothing: a street keyword takes one name word
+# (plus a km, number or roman numeral), or "JL. KINIBALU KORBAN BANJIR BUTUH TENDA" and
+# "Jalan Berlubang Di Depan Rumah" would lose their matter.
+_CAPS_PLACE = (
+    re.compile(r"\b(?:RT|RW)\.?\s*\d+(?:\s*/\s*(?:RW\.?\s*)?\d+)?", re.I),
+    re.compile(
+        r"\b(?:JL|JLN|GG|KEL|KEC|PERUM)\b\.?\s*[A-Z0-9][\w'-]*(?:\.\s*[A-Z][\w'-]*)?"
+        r"(?:\s+[A-Z][\w'-]*(?=\s+(?:KM|NO)\.?\s*\d))?(?:\s+(?:KM|NO)\.?\s*\d+|\s+[IVX]+\b)?",
+        re.I,
+    ),
+    # spelled-out keywords are words of the sentence too ("jalan rusak"): only with a dot or
+    # a number after them ("Jalan. Kenanga", "Gang 3") are they an address
+    re.compile(
+        r"\b(?:JALAN|GANG|KELURAHAN|KECAMATAN|DESA|KOMPLEK|KOMPLEKS|PERUMAHAN)\b"
+        r"(?:\.\s*[A-Z0-9][\w'-]*|\s+\d+\b)",
+        re.I,
+    ),
+    re.compile(r"\bNO\.?\s*\d+[A-Z]?\b", re.I),
+)
+
+
+def _mostly_caps(text: str) -> bool:
+    """ALL CAPS, or Title Case (most words capitalised): capitals tell no names apart."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.8 * len(letters):
+        return True
+    words = [w for w in text.split() if w[:1].isalpha()]
+    return len(words) >= 5 and sum(w[0].isupper() for w in words) > 0.75 * len(words)
+
+
 def mask_places(text: str) -> str:
     """Street names and neighbourhoods as ``lokasi`` (before lowercasing: capitals mark names)."""
-    for pat in _PLACE:
+    for pat in _CAPS_PLACE if _mostly_caps(text) else _PLACE:
         text = pat.sub(" lokasi ", text)
     return text
 

@@ -162,6 +162,10 @@ async def complaint_detail(
     detail["replies"] = [_plain(r) for r in await replies_repo.for_complaint(conn, complaint_id)]
     detail["jobs"] = [j.model_dump() for j in await jobs_repo.for_complaint(conn, complaint_id)]
     detail["timeline"] = [e.model_dump() for e in await timeline(conn, complaint_id)]
+    # where an operator may move this message as a reply instead (issue 14, item 4)
+    detail["move_targets"] = [
+        _plain(r) for r in await conn.fetch(q("reply_move_targets"), complaint_id)
+    ]
     return detail
 
 

@@ -1,4 +1,5 @@
-"""Clusters of complaints, for the dashboard and the API (issue 14, item 3)."""
+"""Clusters of complaints, for the dashboard and the API (issue 14, item 3), and an
+operator's moves between "reply" and "new complaint" (item 4)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,54 @@ async def reply_as_complaint(
             [data, data],
         )
     return new_id, old_id
+
+
+async def complaint_as_reply(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID, target_id: uuid.UUID, operator: str
+) -> uuid.UUID | None:
+    """Move a message taken as a new complaint onto ``target_id``, another open complaint of
+    the same reporter, as their reply; the reply's id, or None when the complaint is unknown,
+    already (being) sent to LAPOR!, or the target is not the reporter's open complaint."""
+    reply_id = uuid.uuid4()
+    async with conn.transaction():
+        states = [r["state"] for r in await conn.fetch(q("lock_push_jobs"), complaint_id)]
+        if any(s not in ("queued", "dead") for s in states):
+            return None  # the pusher has it: LAPOR! may already hold it
+        row = await conn.fetchrow(q("complaint_as_reply"), complaint_id, target_id, reply_id)
+        if row is None or row["reply_id"] is None:
+            return None
+        await jobs_repo.insert_many(
+            conn,
+            [
+                ["reply_up"],
+                [target_id],
+                [json_text({"reply_id": str(reply_id)})],
+                [f"reply:{reply_id}"],
+            ],
+        )
+        data = json_text(
+            {
+                "decision": "reply",
+                "reason": "moved by an operator",
+                "open_complaint": str(target_id),
+                "moved_complaint": str(complaint_id),
+                "reply_id": str(reply_id),
+            }
+        )
+        actor = f"operator:{operator}"
+        await conn.execute(
+            q("insert_events"),
+            [target_id, complaint_id, target_id],
+            ["message_judged", "message_judged", "reporter_replied"],
+            [actor, actor, actor],
+            [data, data, json_text({"reply_id": str(reply_id), "moved_by_operator": True})],
+        )
+    return reply_id
+
+
+async def reply_move_targets(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The reporter's other open complaints this one could be a reply to (empty once it is
+    in LAPOR!)."""
+    return [dict(r) for r in await conn.fetch(q("reply_move_targets"), complaint_id)]

@@ -160,6 +160,36 @@ async def post_reply_as_complaint(request: web.Request) -> web.Response:
     return json_response({"complaint_id": str(moved[0]), "open_complaint": str(moved[1])})
 
 
+@routes.post("/api/complaints/{id}/as-reply")
+@requires(A, OP)
+async def post_complaint_as_reply(request: web.Request) -> web.Response:
+    """The operator says a message taken as a new complaint is a reply to another open
+    complaint of the same reporter: ``{"to": "<complaint id>"}`` (issue 14, item 4)."""
+    from aggregator.storage import judgement as judgement_repo
+
+    try:
+        body = await json_body(request)
+        target = uuid.UUID(str(body["to"]))
+    except (ValueError, KeyError, TypeError):
+        return json_response(
+            {"error": "bad_request", "message": 'send {"to": "<open complaint id>"}'}, 400
+        )
+    async with request.app[SERVICES].pool.acquire() as conn:
+        reply_id = await judgement_repo.complaint_as_reply(
+            conn, _uuid(request), target, str(request[IDENTITY]["id"])
+        )
+    if reply_id is None:
+        return json_response(
+            {
+                "error": "not_movable",
+                "message": "unknown complaint, already sent to LAPOR!, or the target is not "
+                "an open complaint of the same reporter",
+            },
+            409,
+        )
+    return json_response({"reply_id": str(reply_id), "open_complaint": str(target)})
+
+
 @routes.post("/api/jobs/{id}/retry")
 @requires(A, OP)
 async def post_job_retry(request: web.Request) -> web.Response:

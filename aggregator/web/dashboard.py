@@ -222,7 +222,11 @@ async def complaint(request: web.Request) -> web.StreamResponse:
         ident["role"] == "agency" and ident["agency"] not in (c["agency_id"], c["source_agency"])
     ):
         raise web.HTTPNotFound()
-    return aiohttp_jinja2.render_template("complaint.html", request, {"identity": ident, "c": c})
+    return aiohttp_jinja2.render_template(
+        "complaint.html",
+        request,
+        {"identity": ident, "c": c, "message": request.query.get("pesan")},
+    )
 
 
 @routes.get("/dasbor/antrian")

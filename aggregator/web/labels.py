@@ -432,6 +432,21 @@ def _reclassified(c: _Ctx) -> None:
     c.field("Kategori", "category_id")
 
 
+_DECISIONS = {"reply": "balasan", "new_complaint": "pengaduan baru"}
+
+
+def _judged(c: _Ctx) -> None:
+    """Reply or new complaint (issue 14, item 4): what was decided, why, and the other end."""
+    c.field("Keputusan", "decision", _DECISIONS)
+    c.field("Alasan", "reason")
+    if c.has("open_complaint"):
+        c.complaint_link("Pengaduan terbuka", "open_complaint")
+    if c.has("new_complaint"):
+        c.complaint_link("Pengaduan baru", "new_complaint")
+    if c.has("moved_complaint"):
+        c.complaint_link("Pesan yang dipindah", "moved_complaint")
+
+
 def _rated(c: _Ctx) -> None:
     c.field("Nilai", "rating")
 
@@ -544,6 +559,7 @@ _DETAILS: dict[str, Callable[[_Ctx], None]] = {
     EventKind.LAPOR_INFO_REQUESTED: _followup,
     EventKind.LAPOR_RECLASSIFIED: _reclassified,
     EventKind.LAPOR_RATED: _rated,
+    EventKind.MESSAGE_JUDGED: _judged,
     EventKind.LAPOR_DELETED: _deleted,
     EventKind.LAPOR_EVENT_RECEIVED: _lapor_other,
     EventKind.SLA_BREACHED: _sla,

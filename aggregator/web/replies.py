@@ -1,4 +1,5 @@
-"""Dashboard: replies held because their sender is not provably the report's reporter."""
+"""Dashboard: replies held because their sender is not provably the report's reporter, and
+an operator's moves of a message between "reply" and "new complaint" (issue 14, item 4)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from aggregator.intake.held import review_held_reply
+from aggregator.storage import judgement as judgement_repo
 from aggregator.storage import replies as repo
 from aggregator.web.auth import requires
 from aggregator.web.keys import IDENTITY, SERVICES
@@ -58,3 +60,50 @@ async def _review(
         else "Balasan tidak ditemukan atau sudah diputuskan."
     )
     raise web.HTTPSeeOther("/dasbor/balasan?pesan=" + quote(text))
+
+
+def _id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+def _back(complaint_id: uuid.UUID | str, text: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/dasbor/pengaduan/{complaint_id}?pesan=" + quote(text))
+
+
+@routes.post("/dasbor/balasan/{id}/jadi-pengaduan")
+@requires(A, OP)
+async def reply_to_complaint(request: web.Request) -> web.StreamResponse:
+    """A message taken as a reply is a new complaint of its own: it gets pushed."""
+    reply_id = _id(request)
+    form = await request.post()
+    back = str(form.get("dari", ""))
+    async with request.app[SERVICES].pool.acquire() as conn:
+        moved = await judgement_repo.reply_as_complaint(
+            conn, reply_id, f"dasbor:{request[IDENTITY]['name']}"
+        )
+    if moved is None:
+        raise _back(back or reply_id, "Balasan tidak dapat dipindah (sudah dikirim ke LAPOR!?).")
+    raise _back(moved[0], "Balasan dijadikan pengaduan baru dan akan dikirim ke LAPOR!.")
+
+
+@routes.post("/dasbor/pengaduan/{id}/jadi-balasan")
+@requires(A, OP)
+async def complaint_to_reply(request: web.Request) -> web.StreamResponse:
+    """A message taken as a new complaint is a reply to another open complaint of the same
+    reporter (chosen on the page): it is not pushed, it goes up as that report's reply."""
+    cid = _id(request)
+    form = await request.post()
+    try:
+        target = uuid.UUID(str(form.get("ke", "")))
+    except ValueError:
+        raise _back(cid, "Pilih pengaduan tujuan.") from None
+    async with request.app[SERVICES].pool.acquire() as conn:
+        reply_id = await judgement_repo.complaint_as_reply(
+            conn, cid, target, f"dasbor:{request[IDENTITY]['name']}"
+        )
+    if reply_id is None:
+        raise _back(cid, "Pengaduan tidak dapat dijadikan balasan.")
+    raise _back(target, "Pesan dijadikan balasan pada pengaduan ini.")

@@ -59,3 +59,33 @@ def test_pure() -> None:
     text = "Lampu JLN mati"
     assert normalize(text) == normalize(text)
     assert text == "Lampu JLN mati"
+
+
+def test_all_caps_place_names_keep_the_matter() -> None:
+    # in ALL CAPS capitals mark nothing: the street keyword takes one name (and its km)
+    assert normalize("JL. KINIBALU KORBAN BANJIR BUTUH PERAHU", places=True) == (
+        "lokasi korban banjir butuh perahu"
+    )
+    assert normalize("JL. TJILIK RIWUT KM 5 AIR PDAM KERUH", places=True) == (
+        "lokasi air pdam keruh"
+    )
+    assert normalize("GG. SEPAKAT RT 03 LAMPU MATI", places=True) == "lokasi lokasi lampu mati"
+
+
+def test_an_alley_or_a_kelurahan_takes_its_name_not_the_sentence() -> None:
+    # "gang" in plain words is no place name; "Gg Damai" is, and what follows is the matter
+    assert (
+        normalize("lampu jalan di gang kami mati", places=True) == "lampu_jalan di gang kami mati"
+    )
+    assert normalize("Rumah walet di Gg Damai sudah disegel", places=True) == (
+        "rumah walet di lokasi sudah disegel"
+    )
+    assert normalize("got mampet di gg. mawar", places=True) == "saluran tersumbat di lokasi"
+    assert normalize("Kel. Langkai pendamping PKH", places=True) == "lokasi pendamping pkh"
+
+
+def test_title_case_is_read_like_all_caps() -> None:
+    assert normalize("Jalan Berlubang Di Depan Rumah Saya Di Jl. Kenanga", places=True) == (
+        "jalan berlubang di depan rumah saya di lokasi"
+    )
+    assert normalize("JALAN RUSAK PARAH DI GANG 3", places=True) == "jalan rusak parah di lokasi"

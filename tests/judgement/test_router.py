@@ -48,17 +48,18 @@ def test_corpora_cover_every_category_channel_and_are_disjoint() -> None:
 
 
 def test_held_out_accuracy(router: Router) -> None:
-    """Measured, never tuned on. Figures reached: generated template set B ≈ 0.85 category /
-    0.83 agency; hand-written ≈ 0.99; complaints above the triage threshold ≈ 0.93."""
+    """Measured once, never tuned on (work was tuned on bench/route_dev.py's dev split).
+    Figures reached: generated template set B 0.934 category / 0.937 agency (16.5 % triaged,
+    0.985 agency when not); hand-written 1.00 / 1.00."""
     gen = _accuracy(router, _load("holdout.jsonl"))
     hand = _accuracy(router, _load("holdout_handwritten.jsonl"))
-    assert gen[0] >= 0.82 and gen[1] >= 0.80, gen
+    assert gen[0] >= 0.90 and gen[1] >= 0.90, gen
     assert hand[0] >= 0.95 and hand[1] >= 0.95, hand
     both = _load("holdout.jsonl") + _load("holdout_handwritten.jsonl")
     cat, ag, sure_ag, triaged = _accuracy(router, both)
-    assert cat >= 0.85 and ag >= 0.83, (cat, ag)
+    assert cat >= 0.90 and ag >= 0.90, (cat, ag)
     # What the router is sure of is right more often; the rest waits for an operator.
-    assert sure_ag >= 0.92 and triaged <= 0.35, (sure_ag, triaged)
+    assert sure_ag >= 0.95 and triaged <= 0.25, (sure_ag, triaged)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +82,30 @@ def test_held_out_accuracy(router: Router) -> None:
         ("izin gedung walet sebelah rumah apa sudah ada?", "sarang_walet", "DPMPTSP"),
         ("petugas capil minta uang rokok 100rb biar KTP cepet", "pungli_pelayanan", "INSPEKTORAT"),
         ("The road is full of potholes near the market", "infrastruktur_jalan", "PUPR"),
+        # the policy's hard cases, held by configured rules
+        (
+            "gedung walet tanpa izin yg sdh dinyatakan ilegal minta segera dibongkar",
+            "sarang_walet",
+            "SATPOLPP",
+        ),
+        ("bantuan PKH kami dipotong pendamping 50rb", "pungli_pelayanan", "INSPEKTORAT"),
+        ("sekolah memungut uang komite tiap bulan, katanya wajib", "pendidikan", "DISDIK"),
+        # a rule that forces a route reads the sentence the writer asks to fix first
+        (
+            "Gedung walet yang disegel dibuka lagi. Tapi yang utama tolong lampu jalannya "
+            "dinyalakan dulu.",
+            "penerangan_jalan",
+            "DISHUB",
+        ),
+        # no walet, no walet route: a tower's permit is perizinan
+        (
+            "Tower BTS dibangun dekat rumah tanpa persetujuan warga, izinnya ada?",
+            "perizinan",
+            "DPMPTSP",
+        ),
+        # ALL-CAPS SMS: the street name does not swallow the complaint
+        ("JL. KINIBALU KORBAN BANJIR BUTUH TENDA DAN PERAHU", "banjir_drainase", "BPBD"),
+        ("GG. MAWAR RT 03 METERAN AIR PDAM RUSAK", "air_bersih", "PDAM"),
         (
             "Jalan di depan rumah berlubang, tapi yang utama tolong lampu jalannya "
             "dinyalakan dulu.",

@@ -118,3 +118,59 @@ WITH r AS (
 )
 SELECT (SELECT id FROM ins) AS new_id, (SELECT complaint_id FROM r) AS old_id,
        (SELECT count(*) FROM gone) AS moved;
+
+-- name: lock_push_jobs
+-- The push jobs of a complaint an operator is about to turn into a reply, locked so the
+-- pusher (which claims with SKIP LOCKED) cannot start one meanwhile.
+SELECT state::text FROM jobs WHERE complaint_id = $1 AND kind = 'push' FOR UPDATE;
+
+-- name: complaint_as_reply
+-- An operator moves a message taken as a new complaint onto another open complaint of the
+-- same reporter, as a reply (issue 14, item 4), while it has not reached LAPOR!. The
+-- complaint stays, as a duplicate of the one it now answers (its timeline says why); its
+-- queued push goes.
+WITH c AS (
+    SELECT * FROM complaints
+    WHERE id = $1 AND lapor_tracking_id IS NULL AND reporter_id IS NOT NULL
+      AND status NOT IN ('duplicate', 'history', 'dihapus')
+    FOR UPDATE
+), t AS (
+    -- the same reporter: one reporters row per complaint, matched by phone or e-mail hash
+    SELECT t.id FROM c
+    JOIN reporters rc ON rc.id = c.reporter_id
+    JOIN complaints t ON t.id = $2 AND t.id <> c.id
+    JOIN reporters rt ON rt.id = t.reporter_id
+    WHERE (rt.id = rc.id OR rt.phone_hash = rc.phone_hash OR rt.email_hash = rc.email_hash)
+      AND t.status NOT IN ('duplicate', 'history', 'dihapus', 'selesai', 'arsip', 'bukan_wewenang')
+), up AS (
+    UPDATE complaints SET status = 'duplicate', status_at = now(), duplicate_of = t.id,
+           origin = coalesce(origin, '{}'::jsonb) || jsonb_build_object('moved_to_reply', $3::uuid::text),
+           updated_at = now()
+    FROM t WHERE complaints.id = (SELECT id FROM c)
+    RETURNING complaints.id
+), ins AS (
+    INSERT INTO reporter_replies (id, complaint_id, raw_item_id, channel, text, sent_at)
+    SELECT $3::uuid, t.id,
+           c.raw_item_id,
+           c.channel, c.content, coalesce(c.submitted_at, c.received_at)
+    FROM c, t WHERE EXISTS (SELECT 1 FROM up)
+    RETURNING id, complaint_id
+), unjob AS (
+    DELETE FROM jobs WHERE complaint_id = $1 AND kind = 'push' AND state IN ('queued', 'dead')
+      AND EXISTS (SELECT 1 FROM ins) RETURNING id
+)
+SELECT (SELECT id FROM ins) AS reply_id, (SELECT complaint_id FROM ins) AS target_id,
+       (SELECT count(*) FROM unjob) AS unqueued;
+
+-- name: reply_move_targets
+-- The reporter's other open complaints a message taken as a complaint can be moved onto.
+SELECT t.id, t.title, t.lapor_tracking_id, t.received_at
+FROM complaints c
+JOIN reporters rc ON rc.id = c.reporter_id
+JOIN reporters rt ON rt.id = rc.id OR rt.phone_hash = rc.phone_hash OR rt.email_hash = rc.email_hash
+JOIN complaints t ON t.reporter_id = rt.id AND t.id <> c.id
+WHERE c.id = $1 AND c.lapor_tracking_id IS NULL
+  AND c.status NOT IN ('duplicate', 'history', 'dihapus')
+  AND t.status NOT IN ('duplicate', 'history', 'dihapus', 'selesai', 'arsip', 'bukan_wewenang')
+ORDER BY t.received_at DESC
+LIMIT 10;

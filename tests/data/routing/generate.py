@@ -56,7 +56,13 @@ PLACES = {
     ],
 }
 SINCE = {
-    "A": ["sejak seminggu", "sudah 2 minggu", "dari bulan lalu", "sejak kemarin", "udah lama"],
+    "A": [
+        "sejak seminggu",
+        "sudah 2 minggu",
+        "dari bulan lalu",
+        "sejak kemarin",
+        "udah lama",
+    ],
     "B": ["kurang lebih sebulan", "tiga hari ini", "semenjak lebaran", "dari awal tahun"],
 }
 ASK = {
@@ -83,12 +89,18 @@ WRAP = {
             "lapor: {p} di {place}. {ask}",
             "pak/bu {p}, {since} tdk ada perbaikan",
             "{place} {p}",
+            "assalamualaikum pak, {p} di {place} {since} 🙏",
+            "{p} {place} tlg dicek",
+            "info min: {p}, {since}, {place}",
+            "pagi pak lurah. {p}. lokasinya {place}. {ask}",
         ],
         "web": [
             "Dengan hormat, saya ingin melaporkan bahwa {p} di {place}. Kondisi ini terjadi {since}. {ask}",
             "Kepada Yth. Pemerintah Kota, {p} di wilayah {place} {since}. {ask}",
             "Nama: {name}\nAlamat: {place}\nJudul: Keluhan warga\nIsi laporan: {p}, {since}. {ask}",
             "Kami warga sekitar {place} mengeluhkan {p}. Sudah pernah disampaikan ke RT namun belum ada hasil. {ask}",
+            "Judul: {p}\nLokasi kejadian: {place}\nUraian: {p}. Sudah dilaporkan lisan {since} tetapi belum ada tindak lanjut. {ask}",
+            "Saya mau mengadu. {p}. Ini terjadi di {place} dan {since} warga sudah resah. {ask}",
         ],
         "email": [
             "Selamat pagi Bapak/Ibu,\n\nSaya warga {place}. Ingin menyampaikan keluhan: {p}. "
@@ -99,6 +111,8 @@ WRAP = {
         "en": [
             "Hello, {p} at {place}. {en_ask}",
             "Dear sir, {p} near {place} for weeks. Please help.",
+            "Good morning, {p} in {place}. Nobody has come yet, {en_ask}",
+            "pls help, {p} {place}",
         ],
     },
     "B": {
@@ -201,7 +215,8 @@ def noise(rng: random.Random, text: str) -> str:
 
 def one(rng: random.Random, split: str, route: str, channel: str, phrase: str) -> dict:
     category, agency = route.split("/")
-    tpl = rng.choice(WRAP[split]["en" if channel == "en" else channel])
+    wrappers = WRAP[split]["en" if channel == "en" else channel]
+    tpl = rng.choice(wrappers)
     text = tpl.format(
         p=phrase,
         place=rng.choice(PLACES[split]),
@@ -221,6 +236,7 @@ def one(rng: random.Random, split: str, route: str, channel: str, phrase: str) -
         else ("web" if channel == "en" else channel),
         "category": category,
         "agency": agency,
+        "wrapper": f"{channel}{wrappers.index(tpl)}",
     }
 
 
@@ -260,23 +276,33 @@ def mixed(rng: random.Random, split: str, routes: list[str]) -> dict:
     }
 
 
+def grouped(split: str, row: dict, group: str) -> dict:
+    """Training rows name the bank phrase and the wrapper they are made of, so a dev split
+    can leave whole phrases and wrappers out (bench/route_dev.py), as the held-out corpus
+    does."""
+    if split != "A":
+        return {k: v for k, v in row.items() if k != "wrapper"}
+    return {**row, "group": group}
+
+
 def build(split: str, per_phrase: int, n_mixed: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     rows: list[dict] = []
     routes = sorted(BANK)
     for route in routes:
-        for phrase in BANK[route][split]:
+        for i, phrase in enumerate(BANK[route][split]):
             for _ in range(per_phrase):
-                rows.append(
-                    one(rng, split, route, rng.choice(["sms", "sms", "web", "email"]), phrase)
-                )
-        for phrase in BANK[route]["en" + split]:
+                row = one(rng, split, route, rng.choice(["sms", "sms", "web", "email"]), phrase)
+                rows.append(grouped(split, row, f"{route}#{i}"))
+        for i, phrase in enumerate(BANK[route]["en" + split]):
             for _ in range(2):
-                rows.append(one(rng, split, route, "en", phrase))
+                rows.append(grouped(split, one(rng, split, route, "en", phrase), f"{route}#en{i}"))
     # routes with few phrases (the exceptions) get their share, so no class is starved
     single = [r for r in routes if "/" in r]
-    for _ in range(n_mixed):
-        rows.append(mixed(rng, split, [r for r in single if BANK[r][split]]))
+    for i in range(n_mixed):
+        rows.append(
+            grouped(split, mixed(rng, split, [r for r in single if BANK[r][split]]), f"mixed#{i}")
+        )
     rng.shuffle(rows)
     seen: set[str] = set()
     return [r for r in rows if not (r["text"] in seen or seen.add(r["text"]))]
@@ -290,7 +316,7 @@ def write(path: Path, rows: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    train = build("A", 6, 120, seed=14)
+    train = build("A", 4, 120, seed=14)
     holdout = build("B", 4, 50, seed=1414)
     write(TRAIN, train)
     write(HOLDOUT, holdout)
