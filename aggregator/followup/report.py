@@ -77,15 +77,6 @@ def own_responses(responses: list[repo.ResponseTime], since: dt.datetime | None)
     return len(own), sum(1 for f in own if f.label == "acknowledgement")
 
 
-async def agency_rows(pool: asyncpg.Pool, cfg: SlaConfig, end: dt.datetime) -> list[dict[str, Any]]:
-    """The last year's report as the dashboard's agency page shows it."""
-    rows = await sla_report(pool, cfg, end - dt.timedelta(days=365), end)
-    return [
-        {**asdict(r), "agency": r.agency_id, "acknowledgement_only_share": r.ack_only_share}
-        for r in rows
-    ]
-
-
 async def sla_report(
     pool: asyncpg.Pool, cfg: SlaConfig, start: dt.datetime, end: dt.datetime
 ) -> list[AgencyRow]:
