@@ -492,7 +492,8 @@ CREATE TABLE public.jobs (
     last_error text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    finished_at timestamp with time zone
+    finished_at timestamp with time zone,
+    lane smallint DEFAULT 0 NOT NULL
 );
 
 CREATE SEQUENCE public.jobs_id_seq
@@ -829,7 +830,7 @@ CREATE UNIQUE INDEX incidents_one_active_idx ON public.incidents USING btree (ki
 
 CREATE INDEX incidents_recent_idx ON public.incidents USING btree (resolved_at DESC) WHERE (state = 'resolved'::text);
 
-CREATE INDEX jobs_claim_idx ON public.jobs USING btree (run_after, id) WHERE (state = ANY (ARRAY['queued'::public.job_state, 'in_doubt'::public.job_state]));
+CREATE INDEX jobs_claim_idx ON public.jobs USING btree (lane, run_after, id) WHERE (state = ANY (ARRAY['queued'::public.job_state, 'in_doubt'::public.job_state]));
 
 CREATE INDEX jobs_complaint_idx ON public.jobs USING btree (complaint_id) WHERE (complaint_id IS NOT NULL);
 

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from aggregator.storage.sqlfiles import q
-from schemas.events import Job, JobState
+from schemas.events import Job, JobLane, JobState
 
 Now = dt.datetime | None
 
@@ -39,6 +39,7 @@ def _job(row: asyncpg.Record) -> Job:
         created_at=row["created_at"],
         run_after=row["run_after"],
         last_error=row["last_error"],
+        lane=JobLane(row["lane"]),
     )
 
 
@@ -53,6 +54,7 @@ async def enqueue(
     max_attempts: int | None,
     now: Now,
     notify: bool = True,
+    lane: JobLane = JobLane.LIVE,
 ) -> int | None:
     if dedup_key is None:
         job_id: int | None = await conn.fetchval(
@@ -64,6 +66,7 @@ async def enqueue(
             max_attempts,
             now,
             notify,
+            int(lane),
         )
     else:
         job_id = await conn.fetchval(
@@ -76,6 +79,7 @@ async def enqueue(
             max_attempts,
             now,
             notify,
+            int(lane),
         )
     return job_id
 
@@ -99,7 +103,11 @@ async def claim(
     now: Now,
 ) -> list[Job]:
     rows = await conn.fetch(q("claim_jobs"), list(kinds), limit, owner, lease_s, now, max_attempts)
-    return [_job(r) for r in rows]
+    jobs = [_job(r) for r in rows]
+    # UPDATE … RETURNING yields rows in the table's order, not the claim's: live first.
+    if any(j.lane for j in jobs):
+        jobs.sort(key=lambda j: (j.lane, j.run_after, j.id))
+    return jobs
 
 
 async def reap_expired(

@@ -37,7 +37,9 @@ async def reply_as_complaint(
         if row is None or row["new_id"] is None:
             return None
         old_id = row["old_id"]
-        await conn.execute(q("insert_jobs"), ["push"], [new_id], ["{}"], [f"push:{new_id}"], [None])
+        await conn.execute(
+            q("insert_jobs"), ["push"], [new_id], ["{}"], [f"push:{new_id}"], [None], 0
+        )
         data = json_text(
             {
                 "decision": "new_complaint",

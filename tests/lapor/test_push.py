@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -213,3 +214,36 @@ async def test_reply_waits_for_the_push(services: Services, pool: asyncpg.Pool) 
     async with pool.acquire() as conn:
         job = await conn.fetchrow("SELECT state, last_error FROM jobs WHERE kind='reply_up'")
     assert job["state"] == "queued" and "no Tracking ID yet" in job["last_error"]
+
+
+async def test_the_acknowledgement_waits_in_its_push_jobs_lane_and_wakes_its_worker(
+    services: Services, pool: asyncpg.Pool
+) -> None:
+    """A backfill's push leads to a bulk-lane notification, a live push to a live one; and
+    the notify worker hears of it by NOTIFY, not at its next poll."""
+    live = await insert_complaint(services)
+    bulk = await insert_complaint(services, phone="+6281234567891")
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE jobs SET lane = 1 WHERE complaint_id = $1", bulk)
+    heard: list[str] = []
+    listener = await pool.acquire()
+    try:
+
+        def listener_cb(*args: object) -> None:
+            heard.append(str(args[3]))
+
+        await listener.add_listener("satukanal_jobs", listener_cb)
+        await drain(loop_for(services))
+        async with pool.acquire() as conn:
+            lanes = dict(
+                await conn.fetch("SELECT complaint_id, lane FROM jobs WHERE kind = 'notify'")
+            )
+        for _ in range(50):
+            if "notify" in heard:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await listener.remove_listener("satukanal_jobs", listener_cb)
+        await pool.release(listener)
+    assert lanes == {live: 0, bulk: 1}
+    assert "notify" in heard

@@ -65,8 +65,10 @@ VALUES ($1, $2, $3, $4)
 ON CONFLICT DO NOTHING;
 
 -- name: insert_jobs
-INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after)
-SELECT j.kind, j.complaint_id, j.payload::jsonb, j.dedup_key, coalesce(j.run_after, now())
+-- $6: the lane of every job (0 live, 1 bulk: a backfill's, see migration 0200)
+INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, lane)
+SELECT j.kind, j.complaint_id, j.payload::jsonb, j.dedup_key, coalesce(j.run_after, now()),
+       $6::smallint
 FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
      AS j(kind, complaint_id, payload, dedup_key, run_after)
 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;

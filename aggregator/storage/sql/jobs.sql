@@ -10,21 +10,23 @@
 -- in-transaction NOTIFY: PostgreSQL serialises the commits of notifying transactions under
 -- one lock, WAL flush included, which would cap enqueueing at one job per disk flush.
 -- $1 kind, $2 complaint_id, $3 payload, $4 dedup_key, $5 run_after, $6 max_attempts, $7 now,
--- $8 notify
+-- $8 notify, $9 lane
 INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, max_attempts,
-                  created_at, updated_at)
+                  created_at, updated_at, lane)
 VALUES ($1, $2, $3, $4, coalesce($5, $7::timestamptz, now()), $6,
-        coalesce($7::timestamptz, now()), coalesce($7::timestamptz, now()))
+        coalesce($7::timestamptz, now()), coalesce($7::timestamptz, now()), $9)
 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 RETURNING id, CASE WHEN $8::boolean THEN pg_notify('satukanal_jobs', $1) END;
 
 -- name: enqueue_job_without_key
 -- The same without a dedup_key: a plain INSERT skips ON CONFLICT's speculative insertion,
 -- which a NULL key can never need.
--- $1 kind, $2 complaint_id, $3 payload, $4 run_after, $5 max_attempts, $6 now, $7 notify
-INSERT INTO jobs (kind, complaint_id, payload, run_after, max_attempts, created_at, updated_at)
+-- $1 kind, $2 complaint_id, $3 payload, $4 run_after, $5 max_attempts, $6 now, $7 notify,
+-- $8 lane
+INSERT INTO jobs (kind, complaint_id, payload, run_after, max_attempts, created_at, updated_at,
+                  lane)
 VALUES ($1, $2, $3, coalesce($4, $6::timestamptz, now()), $5,
-        coalesce($6::timestamptz, now()), coalesce($6::timestamptz, now()))
+        coalesce($6::timestamptz, now()), coalesce($6::timestamptz, now()), $8)
 RETURNING id, CASE WHEN $7::boolean THEN pg_notify('satukanal_jobs', $1) END;
 
 -- name: notify_kinds
@@ -44,10 +46,12 @@ SET enable_bitmapscan = off;
 
 -- name: claim_jobs
 -- One round trip. Jobs whose lease ran out (their process died) come first: there are few,
--- and the probe is one step on jobs_lease_idx. Then due jobs in run_after order on
--- jobs_claim_idx. Both lock with SKIP LOCKED, so concurrent workers never wait on each other
--- and never take the same row. The UNION ALL runs lazily: the second branch is read only
--- when the first did not fill the batch.
+-- and the probe is one step on jobs_lease_idx. Then due jobs of the live lane, then due
+-- jobs of the bulk lane (a backfill's), each in run_after order on jobs_claim_idx
+-- (lane, run_after, id): a live acknowledgement or push never waits behind bulk work,
+-- however much of it is due. All lock with SKIP LOCKED, so concurrent workers never wait
+-- on each other and never take the same row. The UNION ALL runs lazily: a branch is read
+-- only when the ones before it did not fill the batch.
 -- Jobs out of attempts are left to reap_expired_jobs.
 -- $1 kinds, $2 limit, $3 owner, $4 lease seconds, $5 now, $6 default max_attempts
 WITH expired AS (
@@ -57,17 +61,26 @@ WITH expired AS (
     ORDER BY lease_until
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-), due AS (
+), live AS (
     SELECT id FROM jobs
-    WHERE state IN ('queued', 'in_doubt') AND run_after <= coalesce($5::timestamptz, now())
-      AND kind = ANY($1::text[])
+    WHERE lane = 0 AND state IN ('queued', 'in_doubt')
+      AND run_after <= coalesce($5::timestamptz, now()) AND kind = ANY($1::text[])
+    ORDER BY run_after, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), bulk AS (
+    SELECT id FROM jobs
+    WHERE lane = 1 AND state IN ('queued', 'in_doubt')
+      AND run_after <= coalesce($5::timestamptz, now()) AND kind = ANY($1::text[])
     ORDER BY run_after, id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 ), picked AS (
     SELECT id FROM expired
     UNION ALL
-    SELECT id FROM due
+    SELECT id FROM live
+    UNION ALL
+    SELECT id FROM bulk
     LIMIT $2
 )
 UPDATE jobs j
@@ -78,7 +91,7 @@ SET state = 'running',
     updated_at = coalesce($5::timestamptz, now())
 WHERE j.id = ANY (ARRAY(SELECT id FROM picked))  -- a join here may turn into a seq scan
 RETURNING j.id, j.kind, j.payload, j.complaint_id, j.state, j.attempts, j.created_at,
-          j.run_after, j.last_error;
+          j.run_after, j.last_error, j.lane;
 
 -- name: complete_jobs
 -- One round trip per batch, in its own transaction. Only leases this owner still holds: a
@@ -267,14 +280,21 @@ GROUP BY kind, state
 ORDER BY kind, state;
 
 -- name: oldest_due_job
--- Age of the oldest job waiting to run: the lag a metric alerts on.
+-- Age of the oldest job waiting to run: the lag a metric alerts on. One probe per lane:
+-- jobs_claim_idx leads with the lane, so a min over both would read every due job.
 -- $1 now
-SELECT min(run_after) FROM jobs
-WHERE state IN ('queued', 'in_doubt') AND run_after <= coalesce($1::timestamptz, now());
+SELECT least(
+    (SELECT min(run_after) FROM jobs
+     WHERE lane = 0 AND state IN ('queued', 'in_doubt')
+       AND run_after <= coalesce($1::timestamptz, now())),
+    (SELECT min(run_after) FROM jobs
+     WHERE lane = 1 AND state IN ('queued', 'in_doubt')
+       AND run_after <= coalesce($1::timestamptz, now())));
 
 -- name: list_dead_jobs
 -- $1 limit
-SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
+SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error,
+       lane
 FROM jobs
 WHERE state = 'dead'
 ORDER BY finished_at DESC, id DESC
@@ -282,12 +302,14 @@ LIMIT $1;
 
 -- name: get_job
 -- $1 id
-SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
+SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error,
+       lane
 FROM jobs WHERE id = $1;
 
 -- name: list_jobs_for_complaint
 -- $1 complaint_id
-SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
+SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error,
+       lane
 FROM jobs WHERE complaint_id = $1 ORDER BY id;
 
 -- name: delete_finished_jobs

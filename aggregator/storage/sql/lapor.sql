@@ -37,8 +37,8 @@ WHERE complaint_id = $1 AND sha256 = $2;
 -- which looks the report up by external_ref first.
 WITH input AS (
     SELECT i.* FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
-                           $6::text[], $7::text[], $8::text[])
-        AS i(id, tracking_id, created_at, status, actor, data, payload, dedup_key),
+                           $6::text[], $7::text[], $8::text[], $9::smallint[])
+        AS i(id, tracking_id, created_at, status, actor, data, payload, dedup_key, lane),
         (SELECT set_config('synchronous_commit', 'off', true)) AS cfg
 ), upd AS (
     UPDATE complaints c
@@ -57,14 +57,19 @@ WITH input AS (
     INSERT INTO events (complaint_id, kind, at, actor, data)
     SELECT i.id, 'lapor_pushed', now(), i.actor, i.data::jsonb FROM input i JOIN upd USING (id)
 ), job AS (
-    INSERT INTO jobs (kind, complaint_id, payload, dedup_key)
-    SELECT 'notify', i.id, i.payload::jsonb, i.dedup_key FROM input i JOIN upd USING (id)
+    INSERT INTO jobs (kind, complaint_id, payload, dedup_key, lane)
+    SELECT 'notify', i.id, i.payload::jsonb, i.dedup_key, i.lane FROM input i JOIN upd USING (id)
     ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+    RETURNING 1
+), wake AS (
+    -- The notify worker hears of the acknowledgement now, not at its next poll. Once per
+    -- batch: the commit is asynchronous, so the NOTIFY queue's lock is held only briefly.
+    SELECT pg_notify('satukanal_jobs', 'notify') WHERE EXISTS (SELECT 1 FROM job)
 )
 SELECT i.id, upd.id IS NOT NULL AS updated,
        ARRAY(SELECT e.event_id FROM lapor_events e
              WHERE e.tracking_id = i.tracking_id AND NOT e.applied ORDER BY e.at) AS waiting
-FROM input i LEFT JOIN upd USING (id);
+FROM input i LEFT JOIN upd USING (id), (SELECT count(*) FROM wake) AS woken;
 
 -- name: mark_complaint_rejected
 UPDATE complaints
