@@ -247,3 +247,38 @@ async def test_the_acknowledgement_waits_in_its_push_jobs_lane_and_wakes_its_wor
         await pool.release(listener)
     assert lanes == {live: 0, bulk: 1}
     assert "notify" in heard
+
+
+async def test_the_push_reads_its_complaints_by_id_among_a_million(
+    services: Services, pool: asyncpg.Pool
+) -> None:
+    """With an imported archive's complaints and queued pushes, reading the complaints of
+    the claimed push jobs is index look-ups: it once read every complaint for every push."""
+    from aggregator.storage.sqlfiles import q
+
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO complaints (id, source, channel, content)"
+            " SELECT gen_random_uuid(), 'archive', 'web', 'x' FROM generate_series(1, 20000)"
+        )
+        await conn.execute(
+            "INSERT INTO jobs (kind, complaint_id, payload, lane)"
+            " SELECT 'push', id, '{}', 1 FROM complaints"
+        )
+        await conn.execute("ANALYZE")
+        some = await conn.fetchval(
+            "SELECT array_agg(id) FROM (SELECT id FROM complaints LIMIT 3) AS s"
+        )
+        plan = await conn.fetchval(
+            "EXPLAIN (FORMAT JSON) " + q("get_push_complaints"), some, "test", 100
+        )
+        rows = await conn.fetch(q("get_push_complaints"), some, "test", 100)
+
+    def nodes(p: dict) -> list[dict]:  # type: ignore[type-arg]
+        return [p, *[n for c in p.get("Plans", []) for n in nodes(c)]]
+
+    doc = json.loads(plan) if isinstance(plan, str) else plan
+    scans = {(n["Node Type"], n.get("Relation Name")) for n in nodes(doc[0]["Plan"])}
+    assert ("Seq Scan", "complaints") not in scans, scans
+    assert ("Seq Scan", "jobs") not in scans, scans
+    assert sorted(r["id"] for r in rows) == sorted(some)

@@ -8,12 +8,18 @@ SELECT c.id, c.channel, c.title, c.content, c.classification, c.category_id, c.a
        EXISTS (SELECT 1 FROM complaint_attachments ca WHERE ca.complaint_id = c.id)
            AS has_attachments
 FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
-WHERE c.id = ANY($1::uuid[])
-   -- and the other push jobs this process has claimed: one read serves a claimed batch
-   OR c.id IN (SELECT j.complaint_id FROM jobs j
-               WHERE j.kind = 'push' AND j.state = 'running' AND j.lease_owner = $2
-                 AND j.complaint_id IS NOT NULL
-               LIMIT $3);
+-- The ids asked for and those of the other push jobs this process holds (one read serves a
+-- claimed batch), looked up in complaints_pkey. Not "id = ANY($1) OR id IN (…)": an OR of
+-- the two reads every complaint, and with a million of them (an archive imported) each
+-- push took a second. Every running job holds a lease: saying so lets jobs_lease_idx find
+-- this process's among a backfill's queued million.
+WHERE c.id = ANY (ARRAY(
+    SELECT unnest($1::uuid[])
+    UNION
+    (SELECT j.complaint_id FROM jobs j
+     WHERE j.kind = 'push' AND j.state = 'running' AND j.lease_until IS NOT NULL
+       AND j.lease_owner = $2 AND j.complaint_id IS NOT NULL
+     LIMIT $3)));
 
 -- name: list_push_attachments
 SELECT ca.sha256, ca.filename, ca.lapor_attachment_id, a.content_type, a.size, a.data
