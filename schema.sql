@@ -178,29 +178,31 @@ SELECT hour, source, channel, sum(received), sum(pushed) FROM complaint_hourly
 GROUP BY 1, 2, 3;
 $$;
 
-CREATE FUNCTION public.enqueue_jobs(job_kinds text[], job_complaint_ids uuid[], job_payloads jsonb[], job_dedup_keys text[] DEFAULT NULL::text[], job_run_afters timestamp with time zone[] DEFAULT NULL::timestamp with time zone[], job_max_attempts integer[] DEFAULT NULL::integer[], job_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF bigint
+CREATE FUNCTION public.enqueue_jobs(job_kinds text[], job_complaint_ids uuid[], job_payloads jsonb[], job_dedup_keys text[] DEFAULT NULL::text[], job_run_afters timestamp with time zone[] DEFAULT NULL::timestamp with time zone[], job_max_attempts integer[] DEFAULT NULL::integer[], job_now timestamp with time zone DEFAULT NULL::timestamp with time zone, job_lanes smallint[] DEFAULT NULL::smallint[]) RETURNS SETOF bigint
     LANGUAGE plpgsql
     AS $$
 BEGIN
     IF job_dedup_keys IS NULL THEN
         RETURN QUERY
         INSERT INTO jobs (kind, complaint_id, payload, run_after, max_attempts, created_at,
-                          updated_at)
+                          updated_at, lane)
         SELECT j.kind, j.complaint_id, j.payload, coalesce(j.run_after, job_now, now()),
-               j.max_attempts, coalesce(job_now, now()), coalesce(job_now, now())
+               j.max_attempts, coalesce(job_now, now()), coalesce(job_now, now()),
+               coalesce(j.lane, 0)
         FROM unnest(job_kinds, job_complaint_ids, job_payloads, job_run_afters,
-                    job_max_attempts) AS j(kind, complaint_id, payload, run_after, max_attempts)
+                    job_max_attempts, job_lanes)
+             AS j(kind, complaint_id, payload, run_after, max_attempts, lane)
         RETURNING jobs.id;
     ELSE
         RETURN QUERY
         INSERT INTO jobs (kind, complaint_id, payload, dedup_key, run_after, max_attempts,
-                          created_at, updated_at)
+                          created_at, updated_at, lane)
         SELECT j.kind, j.complaint_id, j.payload, j.dedup_key,
                coalesce(j.run_after, job_now, now()), j.max_attempts,
-               coalesce(job_now, now()), coalesce(job_now, now())
+               coalesce(job_now, now()), coalesce(job_now, now()), coalesce(j.lane, 0)
         FROM unnest(job_kinds, job_complaint_ids, job_payloads, job_dedup_keys,
-                    job_run_afters, job_max_attempts)
-             AS j(kind, complaint_id, payload, dedup_key, run_after, max_attempts)
+                    job_run_afters, job_max_attempts, job_lanes)
+             AS j(kind, complaint_id, payload, dedup_key, run_after, max_attempts, lane)
         ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
         RETURNING jobs.id;
     END IF;
@@ -522,7 +524,8 @@ CREATE TABLE public.jobs (
     last_error text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    finished_at timestamp with time zone
+    finished_at timestamp with time zone,
+    lane smallint DEFAULT 0 NOT NULL
 );
 
 CREATE SEQUENCE public.jobs_id_seq
@@ -867,7 +870,7 @@ CREATE UNIQUE INDEX incidents_one_active_idx ON public.incidents USING btree (ki
 
 CREATE INDEX incidents_recent_idx ON public.incidents USING btree (resolved_at DESC) WHERE (state = 'resolved'::text);
 
-CREATE INDEX jobs_claim_idx ON public.jobs USING btree (run_after, id) WHERE (state = ANY (ARRAY['queued'::public.job_state, 'in_doubt'::public.job_state]));
+CREATE INDEX jobs_claim_idx ON public.jobs USING btree (lane, run_after, id) WHERE (state = ANY (ARRAY['queued'::public.job_state, 'in_doubt'::public.job_state]));
 
 CREATE INDEX jobs_complaint_idx ON public.jobs USING btree (complaint_id) WHERE (complaint_id IS NOT NULL);
 

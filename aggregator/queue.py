@@ -42,7 +42,7 @@ from aggregator.logging import redact_text
 from aggregator.storage import jobs as repo
 from aggregator.storage.db import database_now
 from schemas.config import QueueConfig
-from schemas.events import Job, JobState
+from schemas.events import Job, JobLane, JobState
 
 log = structlog.get_logger(__name__)
 
@@ -293,8 +293,10 @@ class JobQueue:
         dedup_key: str | None = None,
         run_after: dt.datetime | None = None,
         max_attempts: int | None = None,
+        lane: JobLane = JobLane.LIVE,
     ) -> int | None:
         """Add a job inside the caller's transaction; ``None`` when ``dedup_key`` is taken.
+        ``lane``: bulk work (a backfill's) waits until no live job is due.
 
         Workers are woken by ``NOTIFY satukanal_jobs, '<kind>'``: sent with the transaction's
         commit, or — within ``notify_interval_s`` of the previous one, in a burst — once for
@@ -312,6 +314,7 @@ class JobQueue:
             max_attempts=max_attempts,
             now=self._now(),
             notify=leading,
+            lane=lane,
         )
         if job_id is not None and not leading:
             self._notify.hold(kind, conn)

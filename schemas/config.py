@@ -220,7 +220,11 @@ class LaporConfig(Section):
     """Pushes and replies to LAPOR! run at once by one process, apart from the other
     jobs' `queue.workers`. Unset: sized to the rate limit by Little's law,
     `rate_limit_per_s` × 1.5 s (a request's latency plus a share of requests cut off at
-    `request_timeout_s`), between 4 and 64."""
+    `request_timeout_s`), between 4 and 64 (30 at the default 20 requests/s). More slots
+    never exceed the limit (every request waits its turn in the process's one token
+    bucket); they keep it busy while some requests wait on a slow LAPOR!, and let the
+    database work of many pushes share one statement. A live push takes the next free
+    slot ahead of any bulk (backfill) push: see `[queue]`."""
     breaker_failures: int = Field(default=20, ge=1)
     """Failed calls (no answer, 5xx) within `breaker_window_s` needed to open the circuit
     breaker, as long as they are also `breaker_failure_rate` of the calls in that window."""
@@ -248,8 +252,18 @@ class LaporConfig(Section):
 
 
 class QueueConfig(Section):
+    """Two workers per process take jobs from it: one for LAPOR! pushes and replies, with
+    `lapor.push_concurrency` slots, and one for everything else (notifications, write-back),
+    with `workers` slots; a slow LAPOR! never holds up a citizen's notification. Each job
+    waits in one of two lanes: *live* (everything from intake, the feed and operators) and
+    *bulk* (a backfill's pushes and the notifications they lead to). A worker claims every
+    due live job before any bulk one, so a live acknowledgement or push waits for at most
+    the jobs already running, never for a backfill's backlog. The lanes are not a setting:
+    `satukanal backfill` puts its jobs in the bulk lane."""
+
     workers: int = Field(default=4, ge=1, le=64)
-    """Jobs (push, reply, notify, write-back) run at once by one process."""
+    """Notifications, write-backs and other jobs but LAPOR! pushes and replies run at once by
+    one process (those have `lapor.push_concurrency`)."""
     batch_size: int = Field(default=50, ge=1, le=1000)
     """Jobs claimed per round trip."""
     lease_s: float = Field(default=15.0, gt=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +24,14 @@ class JobKind(StrEnum):
     REPLY_UP = "reply_up"
     NOTIFY = "notify"
     WRITE_BACK = "write_back"
+
+
+class JobLane(IntEnum):
+    """Which line a job waits in (``jobs.lane``): a worker claims every due live job before
+    any bulk one, so a citizen's acknowledgement or push never waits behind a backfill."""
+
+    LIVE = 0
+    BULK = 1
 
 
 class RawState(StrEnum):
@@ -126,6 +134,7 @@ class Job(BaseModel):
     created_at: dt.datetime
     run_after: dt.datetime
     last_error: str | None = None
+    lane: JobLane = JobLane.LIVE
 
 
 class TimelineEvent(BaseModel):

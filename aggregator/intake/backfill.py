@@ -42,6 +42,7 @@ from aggregator.storage import backfill as repo
 from aggregator.storage import sources as sources_repo
 from connectors.base import Batch, RawItem, abilities
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
+from schemas.events import JobLane
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -531,6 +532,7 @@ async def _ingest(
                 Batch(items=general, cursor=None),  # type: ignore[arg-type]
                 decide=decide,
                 conn=conn,
+                lane=JobLane.BULK,  # never ahead of a live complaint's push or reply
             )
             summary.imported += result.complaints
             summary.history += result.history

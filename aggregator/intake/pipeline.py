@@ -55,7 +55,7 @@ from schemas.complaint import (
     Parsed,
     ReplyDraft,
 )
-from schemas.events import EventKind, JobKind, RawState
+from schemas.events import EventKind, JobKind, JobLane, RawState
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -185,6 +185,8 @@ def storable(item: RawItem) -> RawItem:
 class _Plan:
     """What one batch will write, built in Python before the bulk statements."""
 
+    lane: JobLane = JobLane.LIVE  # of every job the batch queues
+
     states: list[tuple[int, str, str | None, uuid.UUID | None]] = field(default_factory=list)
     reporters: list[SealedReporter] = field(default_factory=list)
     complaints: list[tuple[Any, ...]] = field(default_factory=list)
@@ -235,11 +237,14 @@ class Intake:
         *,
         decide: Callable[[ComplaintDraft], Decision] | None = None,
         conn: asyncpg.Connection | None = None,
+        lane: JobLane = JobLane.LIVE,
     ) -> IngestResult:
+        """Write one batch in one transaction. ``lane``: the queue lane of the jobs it
+        creates (a backfill's are bulk, so live work never waits behind them)."""
         if conn is not None:
-            return await self._ingest_tx(conn, source, batch, decide)
+            return await self._ingest_tx(conn, source, batch, decide, lane)
         async with self.services.pool.acquire() as c:
-            return await self._ingest_tx(c, source, batch, decide)
+            return await self._ingest_tx(c, source, batch, decide, lane)
 
     async def _ingest_tx(
         self,
@@ -247,12 +252,13 @@ class Intake:
         source: Any,
         batch: Batch,
         decide: Callable[[ComplaintDraft], Decision] | None,
+        lane: JobLane = JobLane.LIVE,
     ) -> IngestResult:
         items = [storable(i) for i in batch.items]
         parsed, bad_attachments = await self._prepare(source, items)
         try:
             async with conn.transaction():
-                result = await self._write(conn, source, parsed, decide)
+                result = await self._write(conn, source, parsed, decide, lane)
                 await self._quarantine_attachments(conn, source, bad_attachments, result)
                 await self._save_cursor(conn, source, batch, len(items))
             return result
@@ -269,7 +275,7 @@ class Intake:
         # until the bad item stands alone, and quarantine that one; the rest flows on.
         result = IngestResult()
         async with conn.transaction():
-            await self._write_split(conn, source, parsed, decide, result)
+            await self._write_split(conn, source, parsed, decide, result, lane)
             await self._quarantine_attachments(conn, source, bad_attachments, result)
             await self._save_cursor(conn, source, batch, len(items))
         return result
@@ -404,10 +410,11 @@ class Intake:
         parsed: list[tuple[RawItem, Parsed | InvalidInput]],
         decide: Callable[[ComplaintDraft], Decision] | None,
         result: IngestResult,
+        lane: JobLane = JobLane.LIVE,
     ) -> None:
         try:
             async with conn.transaction():
-                result.add(await self._write(conn, source, parsed, decide))
+                result.add(await self._write(conn, source, parsed, decide, lane))
             return
         except asyncpg.PostgresError as exc:
             if not refused(exc):
@@ -420,8 +427,8 @@ class Intake:
                 )
                 return
         mid = len(parsed) // 2
-        await self._write_split(conn, source, parsed[:mid], decide, result)
-        await self._write_split(conn, source, parsed[mid:], decide, result)
+        await self._write_split(conn, source, parsed[:mid], decide, result, lane)
+        await self._write_split(conn, source, parsed[mid:], decide, result, lane)
 
     async def _quarantine_items(
         self, conn: asyncpg.Connection, source: Any, items: Sequence[RawItem], reason: str
@@ -487,6 +494,7 @@ class Intake:
         source: Any,
         parsed: list[tuple[RawItem, Parsed | InvalidInput]],
         decide: Callable[[ComplaintDraft], Decision] | None,
+        lane: JobLane = JobLane.LIVE,
     ) -> IngestResult:
         result = IngestResult()
         if not parsed:
@@ -504,7 +512,7 @@ class Intake:
             )
         )
         try:
-            return await self._write_routed(conn, source, parsed, decide, routing)
+            return await self._write_routed(conn, source, parsed, decide, routing, lane)
         finally:
             if not routing.done():
                 routing.cancel()
@@ -516,6 +524,7 @@ class Intake:
         parsed: list[tuple[RawItem, Parsed | InvalidInput]],
         decide: Callable[[ComplaintDraft], Decision] | None,
         routing: asyncio.Future[None],
+        lane: JobLane = JobLane.LIVE,
     ) -> IngestResult:
         result = IngestResult()
         rows = await repo.insert_raw_items(
@@ -539,9 +548,9 @@ class Intake:
             # A different message under a Message-ID we hold: kept under its own reference,
             # marked, instead of being acknowledged and dropped as a re-pull.
             result.skipped -= len(reused)
-            result.add(await self._write(conn, source, reused, decide))
+            result.add(await self._write(conn, source, reused, decide, lane))
         fresh = [(raw_ids[i.source_ref], i, p) for i, p in parsed if i.source_ref in raw_ids]
-        plan = _Plan()
+        plan = _Plan(lane=lane)
         drafts = [(rid, p) for rid, _, p in fresh if isinstance(p, ComplaintDraft)]
         dup_index = await self._duplicates_index(conn, [d for _, d in drafts])
         plan.by_phone = await self._open_by_phone(conn, [p for _, _, p in fresh])
@@ -1280,7 +1289,7 @@ class Intake:
                     strict=True,
                 )
             )
-            await jobs_repo.insert_many(conn, cols)
+            await jobs_repo.insert_many(conn, cols, plan.lane)
             await jobs_repo.wake(conn, "intake")
         if plan.cluster_of:
             await clusters.count(conn, plan.cluster_of.values())

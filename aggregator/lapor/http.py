@@ -43,7 +43,7 @@ from aggregator.lapor.models import (
     UploadedAttachment,
 )
 from aggregator.lapor.ratelimit import RateLimiter, TokenBucket
-from aggregator.retry import short_retry
+from aggregator.retry import call_retrying, short_retry
 from schemas.config import LaporConfig
 
 log = structlog.get_logger(__name__)
@@ -387,7 +387,7 @@ class HttpLaporAdapter:
                 replayed=status == 200,
             )
 
-        return await short_retry()(once)
+        return await call_retrying(once)
 
     async def find_by_external_ref(self, external_ref: str) -> RemoteReport | None:
         async def once() -> RemoteReport | None:
@@ -395,14 +395,14 @@ class HttpLaporAdapter:
             items = answer.get("items") or []
             return RemoteReport.model_validate(items[0]) if items else None
 
-        return await short_retry()(once)
+        return await call_retrying(once)
 
     async def get_report(self, tracking_id: str) -> RemoteReport:
         async def once() -> RemoteReport:
             _s, answer = await self._call("GET", f"/reports/{tracking_id}")
             return RemoteReport.model_validate(answer)
 
-        return await short_retry()(once)
+        return await call_retrying(once)
 
     async def upload_attachment(
         self, filename: str, content_type: str, data: bytes
@@ -444,7 +444,7 @@ class HttpLaporAdapter:
             )
             return str(answer["reply_id"])
 
-        return await short_retry()(once)
+        return await call_retrying(once)
 
     async def read_updates(self, cursor: str | None, limit: int) -> UpdatesPage:
         params = {"limit": str(limit)}
@@ -462,7 +462,7 @@ class HttpLaporAdapter:
                 ) from exc
             return UpdatesPage(events=events, next_cursor=answer.get("next_cursor") or cursor)
 
-        return await short_retry()(once)
+        return await call_retrying(once)
 
     async def agencies(self) -> list[Agency]:
         return [Agency.model_validate(a) for a in await self._items("/agencies")]
@@ -475,4 +475,4 @@ class HttpLaporAdapter:
             _s, answer = await self._call("GET", path)
             return list(answer.get("items") or [])
 
-        return await short_retry()(once)
+        return await call_retrying(once)

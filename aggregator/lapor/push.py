@@ -41,7 +41,7 @@ from aggregator.storage import replies as replies_repo
 from aggregator.storage.events import append_event
 from schemas.complaint import Channel, Classification, Location, Reporter
 from schemas.config import LaporConfig
-from schemas.events import EventKind, Job
+from schemas.events import EventKind, Job, JobLane
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -183,6 +183,7 @@ class PushHandlers:
                     found.created_at,
                     found.status,
                     how="found_by_external_ref",
+                    lane=job.lane,
                 )
                 return
         attachment_ids = await self._upload_attachments(cid, row)
@@ -194,13 +195,20 @@ class PushHandlers:
             return
         except DuplicateExternalRef as exc:
             if exc.tracking_id:
-                await self.adopt(cid, exc.tracking_id, None, None, how="duplicate_external_ref")
+                await self.adopt(
+                    cid, exc.tracking_id, None, None, how="duplicate_external_ref", lane=job.lane
+                )
                 return
             found = await self.port.find_by_external_ref(str(cid))
             if found is None:
                 raise
             await self.adopt(
-                cid, found.tracking_id, found.created_at, found.status, how="duplicate_external_ref"
+                cid,
+                found.tracking_id,
+                found.created_at,
+                found.status,
+                how="duplicate_external_ref",
+                lane=job.lane,
             )
             return
         except IdempotencyKeyReused:
@@ -208,7 +216,12 @@ class PushHandlers:
             if found is None:
                 raise
             await self.adopt(
-                cid, found.tracking_id, found.created_at, found.status, how="idempotency_key_reused"
+                cid,
+                found.tracking_id,
+                found.created_at,
+                found.status,
+                how="idempotency_key_reused",
+                lane=job.lane,
             )
             return
         if result.tracking_id is None:
@@ -220,6 +233,7 @@ class PushHandlers:
             result.created_at,
             result.status,
             how="replayed" if result.replayed else "created",
+            lane=job.lane,
         )
 
     def _replays(self, job: Job) -> bool:
@@ -327,12 +341,14 @@ class PushHandlers:
         *,
         how: str,
         actor: str = "system",
+        lane: JobLane = JobLane.LIVE,
     ) -> bool:
         """Store the Tracking ID, status and event in one transaction; apply any feed events
         that arrived before we knew the Tracking ID. False when it was stored already.
 
         The complaint starts at LAPOR!'s first status as of the report's creation, whatever
         ``status`` a look-up saw: the feed replays the steps since, so the timeline is whole.
+        The citizen's notification waits in the push job's ``lane``.
         """
         del status
         item = repo.Pushed(
@@ -348,6 +364,7 @@ class PushHandlers:
             },
             notify={"event": "lapor_pushed", "tracking_id": tracking_id},
             notify_key=f"notify:pushed:{cid}",
+            lane=lane,
         )
         try:
             fresh, waiting = await self._mark(item)

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from aggregator.storage.sqlfiles import q
-from schemas.events import Job, JobState
+from schemas.events import Job, JobLane, JobState
 
 Now = dt.datetime | None
 
@@ -43,6 +43,7 @@ def _job(row: asyncpg.Record) -> Job:
         created_at=row["created_at"],
         run_after=row["run_after"],
         last_error=row["last_error"],
+        lane=JobLane(row["lane"]),
     )
 
 
@@ -57,6 +58,7 @@ async def enqueue(
     max_attempts: int | None,
     now: Now,
     notify: bool = True,
+    lane: JobLane = JobLane.LIVE,
 ) -> int | None:
     if dedup_key is None:
         job_id: int | None = await conn.fetchval(
@@ -68,6 +70,7 @@ async def enqueue(
             max_attempts,
             now,
             notify,
+            int(lane),
         )
     else:
         job_id = await conn.fetchval(
@@ -80,17 +83,21 @@ async def enqueue(
             max_attempts,
             now,
             notify,
+            int(lane),
         )
     return job_id
 
 
-async def insert_many(conn: asyncpg.Connection, columns: Sequence[Sequence[Any]]) -> int:
-    """A batch of jobs; columns: kinds, complaint ids, payloads (JSON text), dedup keys and,
-    optionally, run_after (None: now). Returns how many were inserted (taken keys are not)."""
+async def insert_many(
+    conn: asyncpg.Connection, columns: Sequence[Sequence[Any]], lane: JobLane = JobLane.LIVE
+) -> int:
+    """A batch of jobs, all in one lane; columns: kinds, complaint ids, payloads (JSON text),
+    dedup keys and, optionally, run_after (None: now). Returns how many were inserted (taken
+    keys are not)."""
     cols = [list(c) for c in columns]
     if len(cols) == 4:
         cols.append([None] * len(cols[0]))
-    n: int = await conn.fetchval(q("insert_jobs"), *cols)
+    n: int = await conn.fetchval(q("insert_jobs"), *cols, int(lane))
     return n
 
 
@@ -118,7 +125,11 @@ async def claim(
     now: Now,
 ) -> list[Job]:
     rows = await conn.fetch(q("claim_jobs"), list(kinds), limit, owner, lease_s, now, max_attempts)
-    return [_job(r) for r in rows]
+    jobs = [_job(r) for r in rows]
+    # UPDATE … RETURNING yields rows in the table's order, not the claim's: live first.
+    if any(j.lane for j in jobs):
+        jobs.sort(key=lambda j: (j.lane, j.run_after, j.id))
+    return jobs
 
 
 async def reap_expired(

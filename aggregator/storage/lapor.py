@@ -155,6 +155,7 @@ class Pushed:
     event: dict[str, Any]
     notify: dict[str, Any]
     notify_key: str
+    lane: int = 0  # of the notify job (schemas.events.JobLane)
 
 
 async def mark_pushed(
@@ -170,6 +171,7 @@ async def mark_pushed(
         [json.dumps(p.event) for p in items],
         [json.dumps(p.notify) for p in items],
         [p.notify_key for p in items],
+        [int(p.lane) for p in items],
     ]
     rows = await conn.fetch(q("mark_complaints_pushed"), *cols)
     return {r["id"]: (bool(r["updated"]), list(r["waiting"])) for r in rows}

@@ -42,6 +42,10 @@ async def test_backfill_imports_archive_with_policy(
     async with services.pool.acquire() as conn:
         statuses = dict(await conn.fetch("SELECT origin->>'row_id', status::text FROM complaints"))
         pushes = await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'push'")
+        # Bulk lane: a backfill's pushes never go ahead of a live complaint's.
+        push_lanes = await conn.fetchval(
+            "SELECT array_agg(DISTINCT lane) FROM jobs WHERE kind = 'push'"
+        )
         marked = await conn.fetchval(
             "SELECT bool_and(meta ? 'backfill') FROM raw_items WHERE source = 'form-pupr'"
         )
@@ -56,7 +60,7 @@ async def test_backfill_imports_archive_with_policy(
     assert statuses["15"] == "history" and statuses["5"] == "history"
     assert statuses["14"] == "history" and statuses["8"] == "duplicate"
     assert statuses["1"] == "received" and statuses["2"] == "received"
-    assert pushes == 9 and marked
+    assert pushes == 9 and marked and push_lanes == [1]
     assert "script_removed" in flags and photo == "pohon.jpg"
     assert "Budi" not in names  # identities are stored encrypted
 

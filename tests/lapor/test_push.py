@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -213,3 +214,71 @@ async def test_reply_waits_for_the_push(services: Services, pool: asyncpg.Pool) 
     async with pool.acquire() as conn:
         job = await conn.fetchrow("SELECT state, last_error FROM jobs WHERE kind='reply_up'")
     assert job["state"] == "queued" and "no Tracking ID yet" in job["last_error"]
+
+
+async def test_the_acknowledgement_waits_in_its_push_jobs_lane_and_wakes_its_worker(
+    services: Services, pool: asyncpg.Pool
+) -> None:
+    """A backfill's push leads to a bulk-lane notification, a live push to a live one; and
+    the notify worker hears of it by NOTIFY, not at its next poll."""
+    live = await insert_complaint(services)
+    bulk = await insert_complaint(services, phone="+6281234567891")
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE jobs SET lane = 1 WHERE complaint_id = $1", bulk)
+    heard: list[str] = []
+    listener = await pool.acquire()
+    try:
+
+        def listener_cb(*args: object) -> None:
+            heard.append(str(args[3]))
+
+        await listener.add_listener("satukanal_jobs", listener_cb)
+        await drain(loop_for(services))
+        async with pool.acquire() as conn:
+            lanes = dict(
+                await conn.fetch("SELECT complaint_id, lane FROM jobs WHERE kind = 'notify'")
+            )
+        for _ in range(50):
+            if "notify" in heard:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await listener.remove_listener("satukanal_jobs", listener_cb)
+        await pool.release(listener)
+    assert lanes == {live: 0, bulk: 1}
+    assert "notify" in heard
+
+
+async def test_the_push_reads_its_complaints_by_id_among_a_million(
+    services: Services, pool: asyncpg.Pool
+) -> None:
+    """With an imported archive's complaints and queued pushes, reading the complaints of
+    the claimed push jobs is index look-ups: it once read every complaint for every push."""
+    from aggregator.storage.sqlfiles import q
+
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO complaints (id, source, channel, content)"
+            " SELECT gen_random_uuid(), 'archive', 'web', 'x' FROM generate_series(1, 20000)"
+        )
+        await conn.execute(
+            "INSERT INTO jobs (kind, complaint_id, payload, lane)"
+            " SELECT 'push', id, '{}', 1 FROM complaints"
+        )
+        await conn.execute("ANALYZE")
+        some = await conn.fetchval(
+            "SELECT array_agg(id) FROM (SELECT id FROM complaints LIMIT 3) AS s"
+        )
+        plan = await conn.fetchval(
+            "EXPLAIN (FORMAT JSON) " + q("get_push_complaints"), some, "test", 100
+        )
+        rows = await conn.fetch(q("get_push_complaints"), some, "test", 100)
+
+    def nodes(p: dict) -> list[dict]:  # type: ignore[type-arg]
+        return [p, *[n for c in p.get("Plans", []) for n in nodes(c)]]
+
+    doc = json.loads(plan) if isinstance(plan, str) else plan
+    scans = {(n["Node Type"], n.get("Relation Name")) for n in nodes(doc[0]["Plan"])}
+    assert ("Seq Scan", "complaints") not in scans, scans
+    assert ("Seq Scan", "jobs") not in scans, scans
+    assert sorted(r["id"] for r in rows) == sorted(some)

@@ -11,26 +11,31 @@
 -- one lock, WAL flush included, which would cap enqueueing at one job per disk flush.
 -- Every job is inserted by the SQL function enqueue_jobs() (migration 0160).
 -- $1 kind, $2 complaint_id, $3 payload, $4 dedup_key, $5 run_after, $6 max_attempts, $7 now,
--- $8 notify
+-- $8 notify, $9 lane
 SELECT j.id, CASE WHEN $8::boolean THEN pg_notify('satukanal_jobs', $1) END
 FROM enqueue_jobs(ARRAY[$1::text], ARRAY[$2::uuid], ARRAY[$3::jsonb], ARRAY[$4::text],
-                  ARRAY[$5::timestamptz], ARRAY[$6::integer], $7::timestamptz) AS j(id);
+                  ARRAY[$5::timestamptz], ARRAY[$6::integer], $7::timestamptz,
+                  ARRAY[$9::smallint]) AS j(id);
 
 -- name: enqueue_job_without_key
 -- The same without a dedup_key: enqueue_jobs() then skips ON CONFLICT's speculative
 -- insertion, which a NULL key can never need.
--- $1 kind, $2 complaint_id, $3 payload, $4 run_after, $5 max_attempts, $6 now, $7 notify
+-- $1 kind, $2 complaint_id, $3 payload, $4 run_after, $5 max_attempts, $6 now, $7 notify,
+-- $8 lane
 SELECT j.id, CASE WHEN $7::boolean THEN pg_notify('satukanal_jobs', $1) END
 FROM enqueue_jobs(ARRAY[$1::text], ARRAY[$2::uuid], ARRAY[$3::jsonb], NULL,
-                  ARRAY[$4::timestamptz], ARRAY[$5::integer], $6::timestamptz) AS j(id);
+                  ARRAY[$4::timestamptz], ARRAY[$5::integer], $6::timestamptz,
+                  ARRAY[$8::smallint]) AS j(id);
 
 -- name: insert_jobs
 -- A batch in the caller's transaction (the intake's, the LAPOR! feed's, an operator's move):
--- one list per column; payloads as JSON text, run_after NULL for now. A taken dedup_key
--- inserts nothing. Returns how many were inserted.
--- $1 kinds, $2 complaint_ids, $3 payloads, $4 dedup_keys, $5 run_afters
+-- one list per column; payloads as JSON text, run_after NULL for now; every job in lane $6
+-- (0 live, 1 bulk: a backfill's, migration 0200). A taken dedup_key inserts nothing.
+-- Returns how many were inserted.
+-- $1 kinds, $2 complaint_ids, $3 payloads, $4 dedup_keys, $5 run_afters, $6 lane
 SELECT count(*) FROM enqueue_jobs($1::text[], $2::uuid[], $3::text[]::jsonb[], $4::text[],
-                                  $5::timestamptz[]);
+                                  $5::timestamptz[], NULL, NULL,
+                                  array_fill($6::smallint, ARRAY[cardinality($1::text[])]));
 
 -- name: wake_workers
 -- Wake the workers of these jobs at commit (one NOTIFY per batch, not per job).
@@ -54,10 +59,12 @@ SET enable_bitmapscan = off;
 
 -- name: claim_jobs
 -- One round trip. Jobs whose lease ran out (their process died) come first: there are few,
--- and the probe is one step on jobs_lease_idx. Then due jobs in run_after order on
--- jobs_claim_idx. Both lock with SKIP LOCKED, so concurrent workers never wait on each other
--- and never take the same row. The UNION ALL runs lazily: the second branch is read only
--- when the first did not fill the batch.
+-- and the probe is one step on jobs_lease_idx. Then due jobs of the live lane, then due
+-- jobs of the bulk lane (a backfill's), each in run_after order on jobs_claim_idx
+-- (lane, run_after, id): a live acknowledgement or push never waits behind bulk work,
+-- however much of it is due. All lock with SKIP LOCKED, so concurrent workers never wait
+-- on each other and never take the same row. The UNION ALL runs lazily: a branch is read
+-- only when the ones before it did not fill the batch.
 -- Jobs out of attempts are left to reap_expired_jobs.
 -- $1 kinds, $2 limit, $3 owner, $4 lease seconds, $5 now, $6 default max_attempts
 WITH expired AS (
@@ -67,17 +74,26 @@ WITH expired AS (
     ORDER BY lease_until
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-), due AS (
+), live AS (
     SELECT id FROM jobs
-    WHERE state IN ('queued', 'in_doubt') AND run_after <= coalesce($5::timestamptz, now())
-      AND kind = ANY($1::text[])
+    WHERE lane = 0 AND state IN ('queued', 'in_doubt')
+      AND run_after <= coalesce($5::timestamptz, now()) AND kind = ANY($1::text[])
+    ORDER BY run_after, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), bulk AS (
+    SELECT id FROM jobs
+    WHERE lane = 1 AND state IN ('queued', 'in_doubt')
+      AND run_after <= coalesce($5::timestamptz, now()) AND kind = ANY($1::text[])
     ORDER BY run_after, id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 ), picked AS (
     SELECT id FROM expired
     UNION ALL
-    SELECT id FROM due
+    SELECT id FROM live
+    UNION ALL
+    SELECT id FROM bulk
     LIMIT $2
 )
 UPDATE jobs j
@@ -88,7 +104,7 @@ SET state = 'running',
     updated_at = coalesce($5::timestamptz, now())
 WHERE j.id = ANY (ARRAY(SELECT id FROM picked))  -- a join here may turn into a seq scan
 RETURNING j.id, j.kind, j.payload, j.complaint_id, j.state, j.attempts, j.created_at,
-          j.run_after, j.last_error;
+          j.run_after, j.last_error, j.lane;
 
 -- name: complete_jobs
 -- One round trip per batch, in its own transaction. Only leases this owner still holds: a
@@ -277,14 +293,21 @@ GROUP BY kind, state
 ORDER BY kind, state;
 
 -- name: oldest_due_job
--- Age of the oldest job waiting to run: the lag a metric alerts on.
+-- Age of the oldest job waiting to run: the lag a metric alerts on. One probe per lane:
+-- jobs_claim_idx leads with the lane, so a min over both would read every due job.
 -- $1 now
-SELECT min(run_after) FROM jobs
-WHERE state IN ('queued', 'in_doubt') AND run_after <= coalesce($1::timestamptz, now());
+SELECT least(
+    (SELECT min(run_after) FROM jobs
+     WHERE lane = 0 AND state IN ('queued', 'in_doubt')
+       AND run_after <= coalesce($1::timestamptz, now())),
+    (SELECT min(run_after) FROM jobs
+     WHERE lane = 1 AND state IN ('queued', 'in_doubt')
+       AND run_after <= coalesce($1::timestamptz, now())));
 
 -- name: list_dead_jobs
 -- $1 limit
-SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
+SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error,
+       lane
 FROM jobs
 WHERE state = 'dead'
 ORDER BY finished_at DESC, id DESC
@@ -292,12 +315,14 @@ LIMIT $1;
 
 -- name: get_job
 -- $1 id
-SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
+SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error,
+       lane
 FROM jobs WHERE id = $1;
 
 -- name: list_jobs_for_complaint
 -- $1 complaint_id
-SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error
+SELECT id, kind, payload, complaint_id, state, attempts, created_at, run_after, last_error,
+       lane
 FROM jobs WHERE complaint_id = $1 ORDER BY id;
 
 -- name: delete_finished_jobs

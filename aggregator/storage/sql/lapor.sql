@@ -8,12 +8,18 @@ SELECT c.id, c.channel, c.title, c.content, c.classification, c.category_id, c.a
        EXISTS (SELECT 1 FROM complaint_attachments ca WHERE ca.complaint_id = c.id)
            AS has_attachments
 FROM complaints c LEFT JOIN reporters r ON r.id = c.reporter_id
-WHERE c.id = ANY($1::uuid[])
-   -- and the other push jobs this process has claimed: one read serves a claimed batch
-   OR c.id IN (SELECT j.complaint_id FROM jobs j
-               WHERE j.kind = 'push' AND j.state = 'running' AND j.lease_owner = $2
-                 AND j.complaint_id IS NOT NULL
-               LIMIT $3);
+-- The ids asked for and those of the other push jobs this process holds (one read serves a
+-- claimed batch), looked up in complaints_pkey. Not "id = ANY($1) OR id IN (…)": an OR of
+-- the two reads every complaint, and with a million of them (an archive imported) each
+-- push took a second. Every running job holds a lease: saying so lets jobs_lease_idx find
+-- this process's among a backfill's queued million.
+WHERE c.id = ANY (ARRAY(
+    SELECT unnest($1::uuid[])
+    UNION
+    (SELECT j.complaint_id FROM jobs j
+     WHERE j.kind = 'push' AND j.state = 'running' AND j.lease_until IS NOT NULL
+       AND j.lease_owner = $2 AND j.complaint_id IS NOT NULL
+     LIMIT $3)));
 
 -- name: list_push_attachments
 SELECT ca.sha256, ca.filename, ca.lapor_attachment_id, a.content_type, a.size, a.data
@@ -37,8 +43,8 @@ WHERE complaint_id = $1 AND sha256 = $2;
 -- which looks the report up by external_ref first.
 WITH input AS (
     SELECT i.* FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
-                           $6::text[], $7::text[], $8::text[])
-        AS i(id, tracking_id, created_at, status, actor, data, payload, dedup_key),
+                           $6::text[], $7::text[], $8::text[], $9::smallint[])
+        AS i(id, tracking_id, created_at, status, actor, data, payload, dedup_key, lane),
         (SELECT set_config('synchronous_commit', 'off', true)) AS cfg
 ), upd AS (
     UPDATE complaints c
@@ -57,19 +63,25 @@ WITH input AS (
     INSERT INTO events (complaint_id, kind, at, actor, data)
     SELECT i.id, 'lapor_pushed', now(), i.actor, i.data::jsonb FROM input i JOIN upd USING (id)
 ), job AS (
-    -- Through enqueue_jobs() (migration 0160), the one place jobs are inserted. A SELECT in
-    -- WITH runs only as far as the main query reads it: ``queued`` below reads it.
+    -- Through enqueue_jobs() (migration 0160), the one place jobs are inserted, in the lane
+    -- of the push (a backfill's acknowledgements wait in the bulk lane). A SELECT in WITH
+    -- runs only as far as the main query reads it: ``queued`` below reads it.
     SELECT count(*) AS n FROM (
         SELECT enqueue_jobs(array_agg('notify'::text), array_agg(i.id),
-                            array_agg(i.payload::jsonb), array_agg(i.dedup_key))
+                            array_agg(i.payload::jsonb), array_agg(i.dedup_key), NULL, NULL,
+                            NULL, array_agg(i.lane))
         FROM input i JOIN upd USING (id)
     ) AS e
+), wake AS (
+    -- The notify worker hears of the acknowledgement now, not at its next poll. Once per
+    -- batch: the commit is asynchronous, so the NOTIFY queue's lock is held only briefly.
+    SELECT pg_notify('satukanal_jobs', 'notify') WHERE (SELECT n FROM job) > 0
 )
 SELECT i.id, upd.id IS NOT NULL AS updated,
        ARRAY(SELECT e.event_id FROM lapor_events e
              WHERE e.tracking_id = i.tracking_id AND NOT e.applied ORDER BY e.at) AS waiting,
        (SELECT n FROM job) AS queued
-FROM input i LEFT JOIN upd USING (id);
+FROM input i LEFT JOIN upd USING (id), (SELECT count(*) FROM wake) AS woken;
 
 -- name: mark_complaint_rejected
 UPDATE complaints
