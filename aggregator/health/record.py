@@ -48,9 +48,7 @@ def component_id(kind: str, name: str | None = None) -> str:
     return f"{kind}:{name}" if name else kind
 
 
-async def succeeded(
-    db: Db, kind: str, name: str | None, at: dt.datetime, items: int = 0
-) -> None:
+async def succeeded(db: Db, kind: str, name: str | None, at: dt.datetime, items: int = 0) -> None:
     try:
         async with _connection(db) as conn:
             await repo.record_success(conn, component_id(kind, name), kind, name or kind, at, items)

@@ -51,9 +51,7 @@ async def test_a_send_is_recorded_on_the_handlers_own_connection(db_dsn) -> None
         services = followup_services(pool, Clock(T0), notify={"merge_window_s": 0.0})
         sink = RecordingSink()
         await add_complaint(services, reporter=Reporter(email="w@example.org"))
-        await apply_events(
-            services, event("1916449", "status_changed", T0, status="terverifikasi")
-        )
+        await apply_events(services, event("1916449", "status_changed", T0, status="terverifikasi"))
         handler = make_notify_handler(services, {"mail": sink})
         async with pool.acquire() as conn:
             (job,) = await services.queue.claim(conn, ["notify"], 10)
