@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import asyncpg
 import structlog
@@ -26,7 +27,7 @@ _NOT_RECORDED: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,
 )
 
-Db = asyncpg.Pool | asyncpg.Connection
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 
 @contextlib.asynccontextmanager
