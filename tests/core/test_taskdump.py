@@ -27,6 +27,7 @@ async def test_the_dump_names_each_task_and_where_it_waits() -> None:
     text = out.getvalue()
     assert "task stuck-job:" in text
     assert "test_taskdump.py" in text and "in _waits_for_ever" in text
+    assert "locks.py" in text  # the whole chain, down to what it awaits
 
 
 async def test_sigusr1_dumps_to_stderr(capfd) -> None:
