@@ -599,11 +599,12 @@ class Worker:
         self.grace_s = grace_s
         self._on_outcome = on_outcome
         self._heartbeat_s = queue.cfg.lease_s / 3
+        self.job_timeout_s = queue.cfg.job_timeout_s
         self._active = False
         # Per run: see _start().
         self._ready: asyncio.Queue[Job] = asyncio.Queue()
         self._held: dict[int, Job] = {}
-        self._started: set[int] = set()
+        self._started: dict[int, float] = {}  # job id -> loop time its handler began
         self._done: list[Job] = []
         self._done_since = 0.0  # loop time the oldest unwritten success finished
         self._failed: deque[tuple[Job, BaseException]] = deque()
@@ -756,6 +757,7 @@ class Worker:
                 if stop is None:
                     return  # burst mode: nothing left that is due
             if loop.time() >= next_beat:
+                await self._give_up_deaf(conn, loop.time())
                 await self.queue.extend_leases(conn, list(self._held))
                 next_beat = loop.time() + self._heartbeat_s
             timeout = next_beat - loop.time()
@@ -789,14 +791,14 @@ class Worker:
         while True:
             job = await self._ready.get()
             self._running += 1
-            self._started.add(job.id)
             began = loop.time()
+            self._started[job.id] = began
             try:
                 error = await self._execute(job)
             finally:
                 self._running -= 1
                 self._avg_run_s += 0.2 * (loop.time() - began - self._avg_run_s)
-            self._started.discard(job.id)
+            self._started.pop(job.id, None)
             self._handled += 1
             if error is None:
                 if not self._done:
@@ -818,13 +820,45 @@ class Worker:
             attempt=job.attempts,
             complaint_id=str(job.complaint_id) if job.complaint_id is not None else None,
         )
+        deadline = asyncio.timeout(self.job_timeout_s)
         try:
-            await self._handlers[job.kind](job)
+            async with deadline:
+                await self._handlers[job.kind](job)
         except asyncio.CancelledError:
             raise
+        except TimeoutError as exc:
+            if not deadline.expired():
+                return exc  # the handler's own timeout
+            # A hung handler must not keep its job (and its slot) for ever: cut off, the job
+            # is retried in doubt — it may have acted — and its next attempt checks first.
+            log.error("job_timed_out", timeout_s=self.job_timeout_s)
+            return InDoubtError(f"cut off after job_timeout_s = {self.job_timeout_s:g} s")
         except Exception as exc:
             return exc
         return None
+
+    async def _give_up_deaf(self, conn: asyncpg.Connection, now: float) -> None:
+        """Hand back, in doubt, the jobs whose handler still runs ``lease_s`` past
+        ``job_timeout_s``: it ignored its cancellation, and no job may stay held for ever
+        (its lease renewed by this heartbeat). The next attempt checks before acting."""
+        limit = self.job_timeout_s + self.queue.cfg.lease_s
+        deaf = [
+            self._held[i]
+            for i, began in self._started.items()
+            if i in self._held and now - began > limit
+        ]
+        if not deaf:
+            return
+        await self.queue.release(conn, [job.id for job in deaf], interrupted=True)
+        for job in deaf:
+            self._held.pop(job.id, None)
+            self._outcome(job.kind, "interrupted")
+            log.error(
+                "job_abandoned",
+                job_id=job.id,
+                job_kind=job.kind,
+                running_s=round(now - self._started[job.id], 1),
+            )
 
     async def _settle(
         self, conn: asyncpg.Connection, *, flush_all: bool, successes: bool = True

@@ -270,6 +270,12 @@ class QueueConfig(Section):
     """How long a claimed job stays with a process without a heartbeat. A live worker
     renews the leases of the jobs it holds every `lease_s` / 3, however long they run;
     the jobs of a process that died are claimed again by another once it expires."""
+    job_timeout_s: float = Field(default=300.0, gt=0)
+    """Longest one attempt of a job may run. Past it the handler is cancelled and the job
+    goes back to the queue in doubt (its next attempt checks before acting), as a failed
+    attempt, so a job that hangs every time ends dead on the dashboard instead of looping.
+    A handler that does not even stop when cancelled is given up on `lease_s` later: its
+    job is handed back in doubt, so no job is held for ever."""
     max_attempts: int = Field(default=12, ge=1)
     """Attempts before a job is dead (visible on the dashboard, retried only by an
     operator). Only attempts that reached the peer count: a job deferred because LAPOR!'s

@@ -6,7 +6,10 @@ dropped (the next outcome writes the row again).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import asyncpg
 import structlog
@@ -15,23 +18,47 @@ from aggregator.storage import health as repo
 
 log = structlog.get_logger(__name__)
 
+# Best effort: with the pool exhausted, drop the record rather than wait for a connection.
+_ACQUIRE_TIMEOUT_S = 5.0
+_NOT_RECORDED: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
+
+
+@contextlib.asynccontextmanager
+async def _connection(db: Db) -> AsyncIterator[asyncpg.Connection]:
+    """The caller's own connection when it holds one — a caller that holds a connection and
+    waits for a second from the same pool deadlocks once every connection is held by such a
+    caller — else one from the pool, waited for at most ``_ACQUIRE_TIMEOUT_S``."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire(timeout=_ACQUIRE_TIMEOUT_S) as conn:
+            yield conn
+    elif db.is_in_transaction():
+        async with db.transaction():  # a savepoint: a failure leaves the caller's intact
+            yield db
+    else:
+        yield db
+
 
 def component_id(kind: str, name: str | None = None) -> str:
     return f"{kind}:{name}" if name else kind
 
 
-async def succeeded(
-    pool: asyncpg.Pool, kind: str, name: str | None, at: dt.datetime, items: int = 0
-) -> None:
+async def succeeded(db: Db, kind: str, name: str | None, at: dt.datetime, items: int = 0) -> None:
     try:
-        async with pool.acquire() as conn:
+        async with _connection(db) as conn:
             await repo.record_success(conn, component_id(kind, name), kind, name or kind, at, items)
-    except (OSError, asyncpg.PostgresError) as exc:
+    except _NOT_RECORDED as exc:
         log.warning("health_not_recorded", component=component_id(kind, name), error=repr(exc))
 
 
 async def failed(
-    pool: asyncpg.Pool,
+    db: Db,
     kind: str,
     name: str | None,
     at: dt.datetime,
@@ -40,7 +67,7 @@ async def failed(
     needs_human: bool = False,
 ) -> None:
     try:
-        async with pool.acquire() as conn:
+        async with _connection(db) as conn:
             await repo.record_failure(
                 conn,
                 component_id(kind, name),
@@ -50,5 +77,5 @@ async def failed(
                 error,
                 needs_human=needs_human,
             )
-    except (OSError, asyncpg.PostgresError) as exc:
+    except _NOT_RECORDED as exc:
         log.warning("health_not_recorded", component=component_id(kind, name), error=repr(exc))

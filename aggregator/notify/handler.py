@@ -495,7 +495,7 @@ class Notifier:
                     result = await sink.send(origin, out)
                 except PermanentError as exc:
                     state, detail = "failed", f"sink refused: {exc}"[:500]
-                    await record.failed(self.pool, "sink", source, self._now(), detail)
+                    await record.failed(conn, "sink", source, self._now(), detail)
                 except Exception as exc:
                     not_sent = isinstance(
                         exc, TransientError | AuthError | ConfigError
@@ -504,7 +504,7 @@ class Notifier:
                         # Certainly not sent (refused before it left): a retry may send.
                         await drepo.clear_send(conn, head)
                     await record.failed(
-                        self.pool, "sink", source, self._now(), f"{type(exc).__name__}: {exc}"
+                        conn, "sink", source, self._now(), f"{type(exc).__name__}: {exc}"
                     )
                     if not (not_sent and last_attempt):
                         raise
@@ -514,7 +514,7 @@ class Notifier:
                     state = "failed"
                     detail = f"{redeliver.UNREACHABLE}: {type(exc).__name__}: {exc}"[:500]
                 else:
-                    await record.succeeded(self.pool, "sink", source, self._now(), 1)
+                    await record.succeeded(conn, "sink", source, self._now(), 1)
                     external_id, detail = result.external_id, result.detail
                     state = (
                         "delivered"
@@ -693,10 +693,10 @@ class Notifier:
                     ):
                         await drepo.clear_send(conn, nid)
                     await record.failed(
-                        self.pool, "sink", str(source), self._now(), f"{type(exc).__name__}: {exc}"
+                        conn, "sink", str(source), self._now(), f"{type(exc).__name__}: {exc}"
                     )
                     raise
-                await record.succeeded(self.pool, "sink", str(source), self._now(), 1)
+                await record.succeeded(conn, "sink", str(source), self._now(), 1)
                 state = "delivered" if result.delivered else "sent"
                 external_id, detail, sent_at = result.external_id, result.detail, self._now()
             await repo.record_standalone(

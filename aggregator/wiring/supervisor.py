@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import structlog
 from aiohttp import web
 
+from aggregator import taskdump
 from aggregator.logging import configure_logging
 from aggregator.storage import jobs as jobs_repo
 from aggregator.web.app import make_app
@@ -60,6 +61,7 @@ async def run_daemon(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    taskdump.install(loop)
     stats = RunStats()
     async with (
         open_services(settings, run_migrations=migrate, wait_for_database=True) as opened,

@@ -307,6 +307,73 @@ async def test_stop_cuts_off_a_hung_handler_as_in_doubt(pool: asyncpg.Pool):
     assert row["lease_until"] is None
 
 
+async def test_a_hung_handler_is_cut_off_at_job_timeout_and_retried_in_doubt(
+    pool: asyncpg.Pool,
+):
+    """A handler that never returns (it waits on something that never comes) must not keep
+    its job in `running` for ever while the heartbeat renews the lease: past job_timeout_s
+    it is cancelled and the job comes back in doubt, as a failed attempt."""
+    cfg = QueueConfig(job_timeout_s=0.5, lease_s=3, poll_s=0.1, backoff_base_s=0.1)
+    queue = JobQueue(pool, cfg, owner="test:1")
+    job_id = await enqueue(queue, payload={"complaint": "c1"})
+    seen: list[dict] = []
+    cancelled: list[bool] = []
+
+    async def hangs_once(job: Job) -> None:
+        seen.append(dict(job.payload))
+        if len(seen) == 1:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+
+    worker = Worker(queue, {"push": hangs_once})
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    try:
+        await _wait_for(lambda: len(seen) == 2, within=15)
+        await _wait_for(lambda: worker._held == {}, within=5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, 10)
+    assert cancelled == [True]
+    # The second attempt knows the first may have acted, and checks before acting.
+    assert seen == [{"complaint": "c1"}, {"complaint": "c1", "in_doubt": True}]
+    row = await job_row(pool, job_id)
+    assert row["state"] == "done" and row["attempts"] == 2
+    assert "job_timeout_s" in row["last_error"]
+
+
+async def test_a_handler_deaf_to_cancellation_does_not_keep_its_job(pool: asyncpg.Pool):
+    """If a cut-off handler does not even stop, its worker gives the job back in doubt
+    lease_s after job_timeout_s instead of renewing its lease for good."""
+    cfg = QueueConfig(job_timeout_s=0.3, lease_s=0.6, poll_s=0.1, backoff_base_s=0.1)
+    queue = JobQueue(pool, cfg, owner="test:1")
+    job_id = await enqueue(queue, payload={"complaint": "c1"})
+    seen: list[dict] = []
+
+    async def deaf_once(job: Job) -> None:
+        seen.append(dict(job.payload))
+        if len(seen) == 1:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await asyncio.sleep(3600)  # ignores the cut-off; the shutdown ends it
+
+    worker = Worker(queue, {"push": deaf_once}, grace_s=0.2)
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    try:
+        await _wait_for(lambda: len(seen) == 2, within=15)
+        await _wait_for(lambda: worker._held == {}, within=5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, 10)
+    assert seen == [{"complaint": "c1"}, {"complaint": "c1", "in_doubt": True}]
+    assert (await job_row(pool, job_id))["state"] == "done"
+
+
 async def test_shutdown_stops_a_running_worker(pool: asyncpg.Pool):
     queue = JobQueue(pool, QueueConfig(poll_s=60), owner="test:1")
     worker = Worker(queue, {"push": _noop})

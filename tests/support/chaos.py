@@ -239,6 +239,7 @@ breaker_reset_s = 1.0
 [queue]
 workers = 8
 lease_s = 3.0
+job_timeout_s = 45.0
 poll_s = 0.3
 backoff_base_s = 0.2
 backoff_max_s = 2.0
@@ -360,6 +361,30 @@ class Replica:
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+async def _task_dumps(replicas: list[Replica]) -> list[str]:
+    """Ask every live replica for its asyncio task stacks (SIGUSR1, see aggregator/taskdump.py)
+    and return what each wrote: where a stuck job's coroutine waits."""
+    marks = {}
+    for r in replicas:
+        if r.proc is not None and r.proc.returncode is None:
+            marks[r] = r.log.stat().st_size if r.log.exists() else 0
+            r.proc.send_signal(signal.SIGUSR1)
+    await asyncio.sleep(2.0)
+    dumps = []
+    for r, mark in marks.items():
+        with r.log.open("rb") as f:
+            f.seek(mark)
+            text = f.read().decode(errors="replace")
+        start = text.find("--- satukanal task dump")
+        end = text.find("--- end of task dump ---", start)
+        if start >= 0:
+            dumps.append(
+                f"replica {r.k} (pid {r.proc.pid if r.proc else None}):\n"
+                + text[start : end if end >= 0 else None]
+            )
+    return dumps
 
 
 # ---- the citizens ----------------------------------------------------------------------------
@@ -642,6 +667,8 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
                         dict(r) | {"next_in": str(r["next_in"])} for r in stuck
                     ]
                     say(f"chaos: not settled; jobs not done: {out.counts['stuck_jobs']}")
+                    for dump in await _task_dumps(replicas):
+                        say(dump)
                     out.problems.append(
                         f"not settled: complaints={complaints} expected>={expected} "
                         f"pushed={pushed} reports={len(sb.state['reports'])} "
