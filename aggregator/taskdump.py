@@ -57,5 +57,7 @@ def install(loop: asyncio.AbstractEventLoop) -> None:
         faulthandler.dump_traceback(all_threads=True)
         dump_tasks()
 
+    # NotImplementedError: a loop without signal support (Windows' proactor); RuntimeError:
+    # a loop run outside the main thread (tests). The dump is a debugging aid, not a duty.
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(sig, on_signal)
