@@ -40,7 +40,7 @@ from aggregator.errors import (
 from aggregator.health.outage import DB_DOWN, OutageLog
 from aggregator.logging import redact_text
 from aggregator.storage import jobs as repo
-from aggregator.storage.db import database_now
+from aggregator.storage.db import PoolTimeout, database_now, describe_database_error
 from schemas.config import QueueConfig
 from schemas.events import Job, JobLane, JobState
 
@@ -826,6 +826,10 @@ class Worker:
                 await self._handlers[job.kind](job)
         except asyncio.CancelledError:
             raise
+        except PoolTimeout as exc:
+            # No connection came: the handler may have acted before it asked for one (a sent
+            # SMS, a LAPOR! create), so the attempt is in doubt and the next one checks first.
+            return InDoubtError(str(exc))
         except TimeoutError as exc:
             if not deadline.expired():
                 return exc  # the handler's own timeout
@@ -833,6 +837,10 @@ class Worker:
             # is retried in doubt — it may have acted — and its next attempt checks first.
             log.error("job_timed_out", timeout_s=self.job_timeout_s)
             return InDoubtError(f"cut off after job_timeout_s = {self.job_timeout_s:g} s")
+        except asyncpg.QueryCanceledError as exc:
+            # Past database.statement_timeout_s (or cancelled by an operator): its transaction
+            # is rolled back, but what the handler did outside the database may stand.
+            return InDoubtError(describe_database_error(exc))
         except Exception as exc:
             return exc
         return None
