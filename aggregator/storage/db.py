@@ -227,6 +227,7 @@ async def create_pool(dsn: str, cfg: DatabaseConfig | None = None, **kw: Any) ->
         loop=None,
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,
+        setup=None,
         init=init_connection,
         server_settings=server_settings,
         acquire_timeout_s=kw.pop("acquire_timeout_s", cfg.acquire_timeout_s),
