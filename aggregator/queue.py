@@ -40,7 +40,7 @@ from aggregator.errors import (
 from aggregator.health.outage import DB_DOWN, OutageLog
 from aggregator.logging import redact_text
 from aggregator.storage import jobs as repo
-from aggregator.storage.db import database_now
+from aggregator.storage.db import PoolTimeout, database_now, describe_database_error
 from schemas.config import QueueConfig
 from schemas.events import Job, JobLane, JobState
 
@@ -64,6 +64,9 @@ Clock = Callable[[], dt.datetime]
 _DB_DOWN = DB_DOWN
 _DB_FAILED: tuple[type[BaseException], ...] = (*_DB_DOWN, asyncpg.PostgresError)
 _NO_CONNECTION: tuple[type[BaseException], ...] = (*_DB_DOWN, TimeoutError)
+# A handler that found no pooled connection, or whose statement PostgreSQL cut off, may have
+# acted before (a sent SMS, a LAPOR! create): its attempt is in doubt, the next checks first.
+_DB_CUT_OFF: tuple[type[BaseException], ...] = (PoolTimeout, asyncpg.QueryCanceledError)
 
 
 def backoff_delay(
@@ -86,6 +89,8 @@ def backoff_delay(
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TransientError | PermanentError | InvalidInput):
         text = f"{type(exc).__name__}: {exc}"
+    elif isinstance(exc, asyncpg.QueryCanceledError):
+        text = describe_database_error(exc)  # a statement timeout names its setting
     else:
         text = repr(exc)
     # last_error is shown to operators: it is held to the same rule as a log line.
@@ -376,8 +381,9 @@ class JobQueue:
     async def fail(self, conn: asyncpg.Connection, job: Job, exc: BaseException) -> JobState | None:
         """Record a failed attempt; returns the job's new state (``None``: lease lost).
 
-        TransientError → queued after backoff (at least ``retry_after``); InDoubtError →
-        in_doubt with ``payload["in_doubt"] = True``, same backoff; PermanentError or
+        TransientError → queued after backoff (at least ``retry_after``); InDoubtError, and
+        a handler cut off by the database (no pooled connection in time, a statement past
+        its timeout) → in_doubt with ``payload["in_doubt"] = True``, same backoff; PermanentError or
         InvalidInput → dead; out of attempts or too old → dead; anything else is transient.
         """
         if isinstance(exc, Deferred):
@@ -391,7 +397,8 @@ class JobQueue:
                 else JobState.QUEUED
             )
         permanent = isinstance(exc, PermanentError | InvalidInput)
-        retry_state = JobState.IN_DOUBT if isinstance(exc, InDoubtError) else JobState.QUEUED
+        in_doubt = isinstance(exc, (InDoubtError, *_DB_CUT_OFF))
+        retry_state = JobState.IN_DOUBT if in_doubt else JobState.QUEUED
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         error = _describe(exc)
         result = await repo.fail(

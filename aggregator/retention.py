@@ -46,7 +46,11 @@ class PurgeLoop:
             return 0
         self._last = now
         async with self.services.pool.acquire() as conn:
-            done = await purge(conn, self.retention)
+            done = await purge(
+                conn,
+                self.retention,
+                statement_timeout_s=self.services.settings.database.long_statement_timeout_s,
+            )
         n = sum(done.values())
         if n:
             log.info("personal_data_purged", **done)

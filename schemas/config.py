@@ -134,6 +134,30 @@ class DatabaseConfig(Section):
     """While PostgreSQL is away, each loop logs the first failure with its reason at once,
     then one line this often with the count of failed attempts, and one when it is back
     (never a traceback at every poll)."""
+    acquire_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    """How long any part of the daemon waits for a free connection from the pool before it
+    gives up with `database_pool_timeout` in the log (a job is retried in doubt, a web page
+    answers 503, a loop tries again next round)."""
+    statement_timeout_s: float = Field(default=60.0, gt=0, le=86400)
+    """Longest one SQL statement may run before PostgreSQL cancels it (`statement_timeout`
+    of every session); the few long ones by nature get `long_statement_timeout_s`."""
+    long_statement_timeout_s: float = Field(default=3600.0, gt=0, le=604800)
+    """The statement limit of work that is long by nature: migrations (and the wait for
+    another replica's), a backfill's batches with their bulk copy, the retention purge."""
+    idle_in_transaction_timeout_s: float = Field(default=300.0, gt=0, le=86400)
+    """A session left inside a transaction with nothing running for this long is ended by
+    PostgreSQL (`idle_in_transaction_session_timeout`), so a stuck task cannot hold its
+    locks for ever."""
+
+    @model_validator(mode="after")
+    def _long_not_shorter(self) -> DatabaseConfig:
+        if self.long_statement_timeout_s < self.statement_timeout_s:
+            raise ValueError(
+                f"long_statement_timeout_s ({self.long_statement_timeout_s:g}) is shorter than "
+                f"statement_timeout_s ({self.statement_timeout_s:g}): long work would be cut "
+                f"off sooner than any other statement; raise long_statement_timeout_s"
+            )
+        return self
 
     @field_validator("url")
     @classmethod

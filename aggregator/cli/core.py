@@ -137,7 +137,9 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
     settings = load(args)
     async with open_services(settings, run_migrations=False, require_migrated=False) as services:
         async with services.pool.acquire() as conn:
-            applied = await migrate(conn)
+            applied = await migrate(
+                conn, statement_timeout_s=settings.database.long_statement_timeout_s
+            )
         if args.json:
             if args.dump_schema:
                 from aggregator.storage.schema_dump import dump_schema

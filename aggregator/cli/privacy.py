@@ -52,7 +52,11 @@ async def cmd_purge(args: argparse.Namespace) -> int:
     from aggregator.storage.privacy import purge
 
     async with await _open(args) as services, services.pool.acquire() as conn:
-        done = await purge(conn, services.settings.privacy.retention)
+        done = await purge(
+            conn,
+            services.settings.privacy.retention,
+            statement_timeout_s=services.settings.database.long_statement_timeout_s,
+        )
     if args.json:
         json.dump(done, sys.stdout)
         print()

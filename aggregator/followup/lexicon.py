@@ -10,88 +10,22 @@ their standard forms before matching. Operators add their own words through
 
 from __future__ import annotations
 
-# Informal and abbreviated spellings → the standard word. Applied token by token.
-SLANG: dict[str, str] = {
-    "udh": "sudah",
-    "udah": "sudah",
-    "sdh": "sudah",
-    "sudh": "sudah",
-    "dah": "sudah",
-    "sdah": "sudah",
-    "tlh": "telah",
-    "tlah": "telah",
-    "blm": "belum",
-    "blum": "belum",
-    "lom": "belum",
-    "tdk": "tidak",
-    "gak": "tidak",
-    "ga": "tidak",
-    "gk": "tidak",
-    "nggak": "tidak",
-    "enggak": "tidak",
-    "ngga": "tidak",
-    "tak": "tidak",
-    "trims": "terima kasih",
-    "tks": "terima kasih",
-    "thx": "terima kasih",
-    "makasih": "terima kasih",
-    "trimakasih": "terima kasih",
-    "terimakasih": "terima kasih",
-    "trmksh": "terima kasih",
-    "trimksh": "terima kasih",
-    "mksh": "terima kasih",
-    "dgn": "dengan",
-    "yg": "yang",
-    "utk": "untuk",
-    "untk": "untuk",
-    "krn": "karena",
-    "karna": "karena",
-    "sy": "saya",
-    "kmi": "kami",
-    "kmrn": "kemarin",
-    "kemaren": "kemarin",
-    "td": "tadi",
-    "lg": "lagi",
-    "sdg": "sedang",
-    "dmn": "dimana",
-    "mhn": "mohon",
-    "tsb": "tersebut",
-    "bs": "bisa",
-    "pd": "pada",
-    "tgl": "tanggal",
-    "dr": "dari",
-    "akn": "akan",
-    "nnti": "nanti",
-    "ntar": "nanti",
-    "bpk": "bapak",
-    "sgr": "segera",
-    "lapornya": "laporannya",
-    "laporanya": "laporannya",
-    "ats": "atas",
-    "jg": "juga",
-    "dpt": "dapat",
-    "tp": "tapi",
-    "sm": "sama",
-    "kpd": "kepada",
-    "dlm": "dalam",
-    # Colloquial Jakarta-style verbs
-    "dibenerin": "diperbaiki",
-    "benerin": "perbaiki",
-    "dibetulin": "diperbaiki",
-    "dibersihin": "dibersihkan",
-    "bersihin": "bersihkan",
-    "diterusin": "diteruskan",
-    "terusin": "teruskan",
-    "diberesin": "diselesaikan",
-    "beresin": "selesaikan",
-    "ditambel": "ditambal",
-    "tambel": "tambal",
-    "dipasangin": "dipasang",
-    "diangkutin": "diangkut",
-    "dicekin": "dicek",
-    "digantiin": "diganti",
-    "dibuang": "dibuang",
-}
+from aggregator.judgement.slang import SLANG as ALL_SLANG
+
+# Informal and abbreviated spellings the rules fold into the standard word, token by token.
+# Their spellings come from the one table the text normalizer uses (aggregator/judgement/
+# slang.py); the rules fold only the words they were tuned on. Folding all of them changes
+# 14 of the 945 labels of the test corpora (the held-out macro-F1 stays 0.993): widening
+# this is a change of the labeller of its own, not part of sharing the table.
+_FOLDED = (
+    "udh udah sdh sudh dah sdah tlh tlah blm blum lom tdk gak ga gk nggak enggak ngga tak "
+    "trims tks thx makasih trimakasih terimakasih trmksh trimksh mksh dgn yg utk untk krn "
+    "karna sy kmi kmrn kemaren td lg sdg dmn mhn tsb bs pd tgl dr akn nnti ntar bpk sgr "
+    "lapornya laporanya ats jg dpt tp sm kpd dlm dibenerin benerin dibetulin dibersihin "
+    "bersihin diterusin terusin diberesin beresin ditambel tambel dipasangin diangkutin "
+    "dicekin digantiin"
+).split()
+SLANG: dict[str, str] = {word: ALL_SLANG[word] for word in _FOLDED}
 
 # Stems of a concrete action taken. Each yields passive (di-), active (meN-), ``kami <stem>``
 # and ``ter-`` forms. Kept to actions a citizen could see or check.

@@ -40,6 +40,7 @@ from aggregator.intake.normalize import settle_draft
 from aggregator.intake.pipeline import storable
 from aggregator.storage import backfill as repo
 from aggregator.storage import sources as sources_repo
+from aggregator.storage.db import allow_long_statements
 from connectors.base import Batch, RawItem, abilities
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Parsed
 from schemas.events import JobLane
@@ -509,6 +510,8 @@ async def _ingest(
     decisions.clear()
     general = list(step.kept)
     async with services.pool.acquire() as conn, conn.transaction():
+        # A batch's bulk COPY and planning are long by nature on a large archive.
+        await allow_long_statements(conn, services.settings.database.long_statement_timeout_s)
         if step.history:
             try:
                 async with conn.transaction():

@@ -53,6 +53,7 @@ DB_AWAY: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,  # past database.statement_timeout_s: too slow to wait for
 )
 # After a failure, requests go straight to the spool for this long instead of each
 # waiting for the database's timeout.

@@ -28,7 +28,15 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 # The sources whose change changes what a fitted model computes.
-_CODE = ("model.py", "normalize.py", "features.py", "rules.py", "router.py", "labeller.py")
+_CODE = (
+    "model.py",
+    "normalize.py",
+    "slang.py",
+    "features.py",
+    "rules.py",
+    "router.py",
+    "labeller.py",
+)
 
 _MEMORY: dict[str, Any] = {}
 _LOCKS: dict[str, threading.Lock] = {}

@@ -12,8 +12,10 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import structlog
 
+from aggregator.errors import TransientError
 from aggregator.notify import redeliver
 from aggregator.storage import followup as repo
 from connectors.base import delivery_reporter
@@ -69,7 +71,8 @@ class DeliveryLoop:
         while not stop.is_set():
             try:
                 await self.run_once()
-            except OSError as exc:
+            except (OSError, asyncpg.PostgresError, TransientError) as exc:
+                # The database busy or away, a statement cut off: the next pass tries again.
                 log.warning("notify_delivery_pass_failed", error=str(exc))
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.interval_s)

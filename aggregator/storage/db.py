@@ -2,6 +2,14 @@
 
 With no ``database.url`` the daemon starts PostgreSQL from the ``pgserver`` package in
 ``<data_dir>/pg`` and stops it on exit, so one command runs satukanal on a bare machine.
+
+Every use of the database is bounded (issue #18): the pool (``BoundedPool``) waits at most
+``database.acquire_timeout_s`` for a connection unless the caller gives its own bound, then
+raises ``PoolTimeout`` naming the code that waited; every session starts with
+``database.statement_timeout_s`` and ``database.idle_in_transaction_timeout_s``; the few
+statements that are long by nature (migrations, a backfill's COPY, the retention purge) run
+with ``database.long_statement_timeout_s`` instead, per transaction (``allow_long_statements``)
+or, for the migrations, per session.
 """
 
 from __future__ import annotations
@@ -11,16 +19,18 @@ import contextlib
 import datetime as dt
 import json
 import os
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import asyncpg
 import structlog
 
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, TransientError
 from aggregator.storage.sqlfiles import q
 from schemas.config import DatabaseConfig
 
@@ -88,20 +98,180 @@ class EmbeddedPostgres:
             self._server = None
 
 
-async def create_pool(dsn: str, cfg: DatabaseConfig | None = None, **kw: Any) -> asyncpg.Pool:
-    cfg = cfg or DatabaseConfig()
-    try:
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=kw.pop("min_size", cfg.pool_min),
-            max_size=kw.pop("max_size", cfg.pool_max),
-            init=init_connection,
-            **kw,
+class PoolTimeout(TransientError, TimeoutError):
+    """No pooled connection came within the acquire timeout: every connection is held (a
+    slow statement, a leak, too small a ``database.pool_max``) or the server does not answer.
+
+    A ``TimeoutError`` (so an ``OSError``) as asyncpg's own acquire timeout is, so every loop
+    that rides out a database outage rides this out too, and a ``TransientError``: a job or
+    a request tried again later may well find a free connection. ``waiter`` names the code
+    that waited (module:function:line)."""
+
+    def __init__(self, message: str, *, waiter: str) -> None:
+        super().__init__(message)
+        self.waiter = waiter
+
+
+# Frames of the pool machinery, skipped when naming the code that waited.
+_POOL_MODULES = ("asyncpg.", __name__)
+
+
+def _waiter() -> str:
+    """The code that asked for a connection: the first frame up the await chain that is
+    neither asyncpg nor this module (only looked up once a wait has timed out)."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "?")
+        if not module.startswith(_POOL_MODULES):
+            return f"{module}:{frame.f_code.co_qualname}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "?"
+
+
+class _BoundedAcquire:
+    """``pool.acquire()`` as asyncpg's, for ``async with`` and ``await``, with a timeout
+    that turns into ``PoolTimeout``."""
+
+    __slots__ = ("_inner", "_pool", "_timeout")
+
+    def __init__(self, pool: BoundedPool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+        self._inner = asyncpg.Pool.acquire(pool, timeout=timeout)
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        try:
+            conn: asyncpg.Connection = await self._inner.__aenter__()
+        except TimeoutError as exc:
+            raise self._pool.timed_out(self._timeout, _waiter()) from exc
+        return conn
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._inner.__aexit__(*exc)
+
+    def __await__(self) -> Generator[Any, None, asyncpg.Connection]:
+        # A generator (not a coroutine's wrapper), so that its frame stays linked to the
+        # awaiting one and _waiter() can name it.
+        try:
+            conn: asyncpg.Connection = yield from self._inner.__await__()
+        except TimeoutError as exc:
+            raise self._pool.timed_out(self._timeout, _waiter()) from exc
+        return conn
+
+
+class BoundedPool(asyncpg.Pool):
+    """asyncpg's pool, whose every acquire — ``pool.acquire()`` and the pool's own
+    ``fetch``/``execute`` shortcuts — waits at most ``acquire_timeout_s`` unless the caller
+    gives its own ``timeout``, then raises ``PoolTimeout`` and logs
+    ``database_pool_timeout`` (once per waiting place per ``log_every_s``, with how many
+    waits were not logged in between)."""
+
+    def __init__(
+        self, *args: Any, acquire_timeout_s: float, log_every_s: float = 60.0, **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
+        self.acquire_timeout_s = acquire_timeout_s
+        self.log_every_s = log_every_s
+        self._logged: dict[str, tuple[float, int]] = {}  # waiter -> (logged at, not logged)
+
+    def acquire(self, *, timeout: float | None = None) -> _BoundedAcquire:
+        return _BoundedAcquire(self, self.acquire_timeout_s if timeout is None else timeout)
+
+    def timed_out(self, timeout: float, waiter: str) -> PoolTimeout:
+        size, idle, most = self.get_size(), self.get_idle_size(), self.get_max_size()
+        task = asyncio.current_task()
+        message = (
+            f"no database connection within {timeout:g} s for {waiter}: {size - idle} of at "
+            f"most {most} connections in use (a slow statement, or database.pool_max too "
+            f"small for the load; the wait is database.acquire_timeout_s)"
         )
+        now = time.monotonic()
+        at, skipped = self._logged.get(waiter, (None, 0))
+        if at is None or now - at >= self.log_every_s:
+            self._logged[waiter] = (now, 0)
+            log.error(
+                "database_pool_timeout",
+                waiter=waiter,
+                task=task.get_name() if task is not None else None,
+                timeout_s=timeout,
+                in_use=size - idle,
+                pool_max=most,
+                not_logged=skipped,
+            )
+        else:
+            self._logged[waiter] = (at, skipped + 1)
+        return PoolTimeout(message, waiter=waiter)
+
+
+def session_settings(cfg: DatabaseConfig) -> dict[str, str]:
+    """What every pooled session starts with (PostgreSQL's units: milliseconds)."""
+    return {
+        "statement_timeout": _ms(cfg.statement_timeout_s),
+        "idle_in_transaction_session_timeout": _ms(cfg.idle_in_transaction_timeout_s),
+    }
+
+
+def _ms(seconds: float) -> str:
+    return str(max(1, round(seconds * 1000)))
+
+
+async def create_pool(dsn: str, cfg: DatabaseConfig | None = None, **kw: Any) -> BoundedPool:
+    cfg = cfg or DatabaseConfig()
+    server_settings = {**session_settings(cfg), **kw.pop("server_settings", {})}
+    pool = BoundedPool(
+        dsn,
+        min_size=kw.pop("min_size", cfg.pool_min),
+        max_size=kw.pop("max_size", cfg.pool_max),
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        setup=None,
+        init=init_connection,
+        server_settings=server_settings,
+        acquire_timeout_s=kw.pop("acquire_timeout_s", cfg.acquire_timeout_s),
+        log_every_s=cfg.outage_log_every_s,
+        **kw,
+    )
+    try:
+        await pool
     except (OSError, asyncpg.PostgresError) as exc:
         raise ConfigError(f"cannot connect to PostgreSQL at {redact_dsn(dsn)}: {exc}") from exc
-    assert pool is not None
     return pool
+
+
+async def allow_long_statements(conn: asyncpg.Connection, timeout_s: float) -> None:
+    """Inside a transaction: let its statements run up to ``timeout_s`` seconds each
+    (``database.long_statement_timeout_s``) instead of the session's
+    ``statement_timeout``; the transaction's end restores it (``SET LOCAL``)."""
+    await conn.execute(q("set_local_statement_timeout"), _ms(timeout_s))
+
+
+async def set_session_statement_timeout(conn: asyncpg.Connection, timeout_s: float) -> None:
+    """For work outside one transaction (the migrations, each in its own, and the lock they
+    wait for): this session's ``statement_timeout`` until ``reset_session_statement_timeout``
+    (or the connection's return to the pool, which resets every setting)."""
+    await conn.execute(q("set_session_statement_timeout"), _ms(timeout_s))
+
+
+async def reset_session_statement_timeout(conn: asyncpg.Connection) -> None:
+    await conn.execute(q("reset_session_statement_timeout"))
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """PostgreSQL cancelled a statement that ran past ``statement_timeout``."""
+    return isinstance(exc, asyncpg.QueryCanceledError) and "statement timeout" in str(exc)
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """One line for an operator: a statement timeout names the setting that cut it off."""
+    if is_statement_timeout(exc):
+        return (
+            f"a statement ran past database.statement_timeout_s and PostgreSQL cancelled it "
+            f"({type(exc).__name__}: {exc})"
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 # Errors that mean "not up yet" (refused, starting, too many clients during a restart),

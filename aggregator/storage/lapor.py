@@ -19,8 +19,9 @@ BREAKER = "breaker"
 
 
 @dataclass(frozen=True, slots=True)
-class PushComplaint:
-    """What a push reads of a complaint, with its reporter's sealed identity."""
+class ReportFields:
+    """What a LAPOR! report is made of, with the reporter's sealed identity: read by a push
+    (``PushComplaint``) and by the operator's worklist (``WorklistItem``) alike."""
 
     id: uuid.UUID
     channel: str
@@ -36,12 +37,18 @@ class PushComplaint:
     submitted_at: dt.datetime | None
     received_at: dt.datetime
     status: str
-    lapor_tracking_id: str | None
-    duplicate_of: uuid.UUID | None
     name_enc: bytes | None
     email_enc: bytes | None
     phone_enc: bytes | None
     nik_enc: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushComplaint(ReportFields):
+    """What a push reads of a complaint, with its reporter's sealed identity."""
+
+    lapor_tracking_id: str | None
+    duplicate_of: uuid.UUID | None
     has_attachments: bool
 
 
@@ -92,29 +99,11 @@ class LockedComplaint:
 
 
 @dataclass(frozen=True, slots=True)
-class WorklistItem:
+class WorklistItem(ReportFields):
     """A complaint waiting to be typed into LAPOR! by hand."""
 
-    id: uuid.UUID
-    channel: str
-    title: str | None
-    content: str
-    classification: str
-    category_id: str | None
-    agency_id: str | None
-    anonymous: bool
-    confidential: bool
-    location: Any
-    occurred_on: dt.date | None
-    submitted_at: dt.datetime | None
-    received_at: dt.datetime
-    status: str
     status_at: dt.datetime
     source: str
-    name_enc: bytes | None
-    email_enc: bytes | None
-    phone_enc: bytes | None
-    nik_enc: bytes | None
 
 
 @dataclass(frozen=True, slots=True)

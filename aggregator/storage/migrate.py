@@ -11,6 +11,7 @@ regenerates it).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from importlib.resources import files
@@ -19,6 +20,7 @@ import asyncpg
 import structlog
 
 from aggregator.errors import ConfigError
+from aggregator.storage.db import reset_session_statement_timeout, set_session_statement_timeout
 
 log = structlog.get_logger(__name__)
 
@@ -85,8 +87,30 @@ async def pending(conn: asyncpg.Connection) -> list[Migration]:
     return [m for m in available() if m.version not in done]
 
 
-async def migrate(conn: asyncpg.Connection) -> list[Migration]:
-    """Apply every pending migration; return the ones this call applied."""
+async def migrate(
+    conn: asyncpg.Connection, *, statement_timeout_s: float | None = None
+) -> list[Migration]:
+    """Apply every pending migration; return the ones this call applied.
+
+    ``statement_timeout_s`` (the daemon and the CLI pass ``database.long_statement_timeout_s``)
+    bounds each statement, the wait for another process's migrations included, instead of
+    the session's ordinary ``statement_timeout``: a migration rewriting a large table is
+    long by nature. The session's own limit is back afterwards."""
+    if statement_timeout_s is None:
+        return await _migrate_locked(conn)
+    await set_session_statement_timeout(conn, statement_timeout_s)
+    try:
+        applied = await _migrate_locked(conn)
+    except BaseException:
+        # The failure is what matters; a pooled connection is reset on release anyway.
+        with contextlib.suppress(Exception):
+            await reset_session_statement_timeout(conn)
+        raise
+    await reset_session_statement_timeout(conn)
+    return applied
+
+
+async def _migrate_locked(conn: asyncpg.Connection) -> list[Migration]:
     applied: list[Migration] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
     try:

@@ -23,6 +23,7 @@ from aggregator.intake.sealing import (
     seal_payload,
 )
 from aggregator.redact import redact_text
+from aggregator.storage.db import allow_long_statements
 from aggregator.storage.sqlfiles import q
 from schemas.config import RetentionConfig
 
@@ -120,8 +121,17 @@ def _count(status: str) -> int:
     return int(status.split()[-1])
 
 
-async def purge(conn: asyncpg.Connection, retention: RetentionConfig) -> dict[str, int]:
-    """Apply the retention periods once (0 days = keep forever); counts per kind."""
+async def purge(
+    conn: asyncpg.Connection,
+    retention: RetentionConfig,
+    *,
+    statement_timeout_s: float | None = None,
+) -> dict[str, int]:
+    """Apply the retention periods once (0 days = keep forever); counts per kind.
+
+    Each step is one statement in its own transaction; the first purge of a large database
+    (or one after a long pause) is long by nature, so with ``statement_timeout_s``
+    (``database.long_statement_timeout_s``) each step may run that long."""
     steps = [
         ("raw_originals", "purge_final_raw_originals", retention.raw_originals_days),
         ("quarantined", "purge_unlinked_raw_items", retention.quarantined_days),
@@ -132,7 +142,13 @@ async def purge(conn: asyncpg.Connection, retention: RetentionConfig) -> dict[st
     ]
     done: dict[str, int] = {}
     for kind, query, days in steps:
-        done[kind] = _count(await conn.execute(q(query), days)) if days > 0 else 0
+        if days <= 0:
+            done[kind] = 0
+            continue
+        async with conn.transaction():
+            if statement_timeout_s is not None:
+                await allow_long_statements(conn, statement_timeout_s)
+            done[kind] = _count(await conn.execute(q(query), days))
     return done
 
 

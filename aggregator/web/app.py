@@ -12,6 +12,7 @@ from aggregator.web.auth import auth_middleware
 from aggregator.web.dashboard import setup_dashboard
 from aggregator.web.keys import SERVICES, THROTTLE
 from aggregator.web.security import FailureThrottle, proxy_middleware, security_headers
+from aggregator.web.unavailable import database_unavailable_middleware
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -27,7 +28,11 @@ def make_app(
     LAPOR! webhook, the status pages. ``setup`` are callables given the app (templates…)."""
     http = services.settings.http
     app = web.Application(
-        middlewares=[proxy_middleware(list(http.trusted_proxies)), auth_middleware],
+        middlewares=[
+            proxy_middleware(list(http.trusted_proxies)),
+            database_unavailable_middleware,
+            auth_middleware,
+        ],
         client_max_size=25 * 1024 * 1024,
     )
     app[SERVICES] = services

@@ -68,7 +68,7 @@ def reason(exc: BaseException) -> str:
 
 
 async def probe_database(settings: Settings) -> ProbeResult:
-    from aggregator.storage.db import server_version
+    from aggregator.storage.db import server_version, session_settings
     from aggregator.storage.migrate import pending
 
     url = settings.database.url.get_secret_value() if settings.database.url else ""
@@ -83,7 +83,10 @@ async def probe_database(settings: Settings) -> ProbeResult:
         )
     name = f"database {show_url(url)}"
     try:
-        conn = await asyncpg.connect(url, timeout=10)
+        # The session the daemon's pool opens, timeouts included: the server must take them.
+        conn = await asyncpg.connect(
+            url, timeout=10, server_settings=session_settings(settings.database)
+        )
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         return ProbeResult(name, False, reason(exc))
     try:

@@ -53,7 +53,7 @@ async def open_services(
         )
         async with pool.acquire() as conn:
             if do_migrate:
-                await migrate(conn)
+                await migrate(conn, statement_timeout_s=settings.database.long_statement_timeout_s)
             elif require_migrated and (todo := await pending(conn)):
                 raise ConfigError(
                     f"the database needs {len(todo)} migration(s); run `satukanal migrate` first"

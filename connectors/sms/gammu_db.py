@@ -9,6 +9,7 @@ database of the SMS gateway, not ours, so it is reached here rather than through
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from functools import cache
@@ -20,6 +21,12 @@ import asyncpg
 
 from connectors.base.errors import AuthError, ConfigError, TransientError
 from connectors.base.sqlfiles import parse_blocks
+
+# Every use of Gammu's database is bounded: a connection from our small pool within
+# _ACQUIRE_S (the source's poll and the sink's sends share it), each statement within
+# _STATEMENT_S (Gammu's statements touch a few rows; a hung server must not hang a poll).
+_ACQUIRE_S = 10.0
+_STATEMENT_S = 30.0
 
 INBOX_COLUMNS = (
     "ID",
@@ -81,7 +88,9 @@ class PgGammuDb:
     async def _p(self) -> asyncpg.Pool:
         if self._pool is None:
             try:
-                self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=3)
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=1, max_size=3, timeout=10, command_timeout=_STATEMENT_S
+                )
             except (
                 asyncpg.InvalidPasswordError,
                 asyncpg.InvalidAuthorizationSpecificationError,
@@ -96,7 +105,8 @@ class PgGammuDb:
     async def _fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
         pool = await self._p()
         try:
-            return await pool.fetch(_sql("pgsql")[name], *args)
+            async with pool.acquire(timeout=_ACQUIRE_S) as conn:
+                return await conn.fetch(_sql("pgsql")[name], *args)
         except asyncpg.UndefinedTableError as exc:
             raise ConfigError(f"not a Gammu SMSD database: {exc}") from exc
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
@@ -122,7 +132,8 @@ class PgGammuDb:
             return 0
         pool = await self._p()
         try:
-            status = await pool.execute(_sql("pgsql")["gammu_mark_processed"], list(ids))
+            async with pool.acquire(timeout=_ACQUIRE_S) as conn:
+                status = await conn.execute(_sql("pgsql")["gammu_mark_processed"], list(ids))
         except (OSError, asyncpg.PostgresError) as exc:
             raise TransientError(f"Gammu database: {exc}") from exc
         return int(status.split()[-1])
@@ -146,7 +157,7 @@ class PgGammuDb:
         sql = _sql("pgsql")
         pool = await self._p()
         try:
-            async with pool.acquire() as conn, conn.transaction():
+            async with pool.acquire(timeout=_ACQUIRE_S) as conn, conn.transaction():
                 first_text, first_udh = parts[0]
                 oid: int = await conn.fetchval(
                     sql["gammu_insert_outbox"],
@@ -197,7 +208,13 @@ class MyGammuDb:
         if self._pool is None:
             try:
                 self._pool = await asyncmy.create_pool(
-                    minsize=1, maxsize=3, autocommit=True, charset="utf8mb4", **self._kw
+                    minsize=1,
+                    maxsize=3,
+                    autocommit=True,
+                    charset="utf8mb4",
+                    connect_timeout=10,
+                    read_timeout=_STATEMENT_S,
+                    **self._kw,
                 )
             except OperationalError as exc:
                 code = exc.args[0] if exc.args else 0
@@ -227,7 +244,14 @@ class MyGammuDb:
             args = [*args, *ids]
         pool = await self._p()
         try:
-            async with pool.acquire() as conn, conn.cursor(DictCursor) as cur:
+            async with asyncio.timeout(_ACQUIRE_S):
+                conn = await pool.acquire()
+        except TimeoutError as exc:
+            raise TransientError(f"Gammu database: no connection within {_ACQUIRE_S:g} s") from exc
+        except (MySQLError, OSError) as exc:
+            raise TransientError(f"Gammu database: {exc}") from exc
+        try:
+            async with conn.cursor(DictCursor) as cur:
                 n = await cur.execute(sql, list(args))
                 rows = list(await cur.fetchall()) if fetch else []
                 return rows, int(n or 0), int(cur.lastrowid or 0)
@@ -235,6 +259,8 @@ class MyGammuDb:
             raise ConfigError(f"not a Gammu SMSD database: {exc}") from exc
         except (MySQLError, OSError) as exc:
             raise TransientError(f"Gammu database: {exc}") from exc
+        finally:
+            pool.release(conn)
 
     async def version(self) -> int:
         rows, _, _ = await self._run("gammu_version")
