@@ -9,9 +9,11 @@ first when the payload says ``"in_doubt": true``).
 
 The hot path is lean on purpose: a worker holds one connection for its whole run (the pool
 resets a connection on every release), claims a batch in one statement, completes successes
-in one statement per batch and writes timeline events only for dead, retried and discarded
-jobs. Idle workers sleep on ``LISTEN satukanal_jobs`` (one connection per process, shared)
-with polling every ``poll_s`` as the fallback.
+in one statement per batch — in the transaction of the next claim, so a busy worker commits
+(waits for a WAL flush) once per batch — enforces ``job_timeout_s`` with one timer per
+worker rather than one per job, and writes timeline events only for dead, retried and
+discarded jobs. Idle workers sleep on ``LISTEN satukanal_jobs`` (one connection per
+process, shared) with polling every ``poll_s`` as the fallback.
 """
 
 from __future__ import annotations
