@@ -9,9 +9,11 @@ first when the payload says ``"in_doubt": true``).
 
 The hot path is lean on purpose: a worker holds one connection for its whole run (the pool
 resets a connection on every release), claims a batch in one statement, completes successes
-in one statement per batch and writes timeline events only for dead, retried and discarded
-jobs. Idle workers sleep on ``LISTEN satukanal_jobs`` (one connection per process, shared)
-with polling every ``poll_s`` as the fallback.
+in one statement per batch — in the transaction of the next claim, so a busy worker commits
+(waits for a WAL flush) once per batch — enforces ``job_timeout_s`` with one timer per
+worker rather than one per job, and writes timeline events only for dead, retried and
+discarded jobs. Idle workers sleep on ``LISTEN satukanal_jobs`` (one connection per
+process, shared) with polling every ``poll_s`` as the fallback.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ _FLUSH_AFTER_S = 0.1
 # begun), a whole batch for jobs that take a millisecond.
 _HOLD_HORIZON_S = 0.25
 _ERROR_MAX = 2000
+# The event loop runs a timer up to its clock's resolution early.
+_CLOCK_SLACK_S = 0.001
 
 Handler = Callable[[Job], Awaitable[None]]
 OutcomeHook = Callable[[str, str], None]
@@ -341,11 +345,18 @@ class JobQueue:
     ) -> list[Job]:
         """Take up to ``limit`` due jobs (or jobs whose lease ran out) under a lease.
 
-        ``complete``: ids of jobs this owner finished, marked done first (a statement of its
-        own: see complete_jobs in aggregator/storage/sql/jobs.sql for why not the same one).
+        ``complete``: ids of jobs this owner finished, marked done first, in the same
+        transaction as the claim: one commit (one WAL flush) per batch instead of two. A
+        statement of its own, before the claim: see complete_jobs in
+        aggregator/storage/sql/jobs.sql for why not the same one, nor after it.
         """
-        if complete:
+        if not complete:
+            return await self._claim(conn, kinds, limit)
+        async with conn.transaction():
             await self.complete(conn, complete)
+            return await self._claim(conn, kinds, limit)
+
+    async def _claim(self, conn: asyncpg.Connection, kinds: Sequence[str], limit: int) -> list[Job]:
         return await repo.claim(
             conn,
             kinds,
@@ -612,6 +623,11 @@ class Worker:
         self._ready: asyncio.Queue[Job] = asyncio.Queue()
         self._held: dict[int, Job] = {}
         self._started: dict[int, float] = {}  # job id -> loop time its handler began
+        # consumer -> loop time its handler began (a job given up on as deaf may run again
+        # in another consumer while its first handler still runs: keyed by who runs it)
+        self._runs: dict[asyncio.Task[None], float] = {}
+        self._cut: set[asyncio.Task[None]] = set()  # cancelled by the watchdog, not yet ended
+        self._watchdog: asyncio.TimerHandle | None = None
         self._done: list[Job] = []
         self._done_since = 0.0  # loop time the oldest unwritten success finished
         self._failed: deque[tuple[Job, BaseException]] = deque()
@@ -694,6 +710,8 @@ class Worker:
         self._ready = asyncio.Queue()
         self._held.clear()
         self._started.clear()
+        self._runs.clear()
+        self._cut.clear()
         self._done = []
         self._done_since = 0.0
         self._failed.clear()
@@ -795,16 +813,22 @@ class Worker:
     async def _consume(self) -> None:
         batch = self.batch_size
         loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        assert me is not None
         while True:
             job = await self._ready.get()
             self._running += 1
             began = loop.time()
             self._started[job.id] = began
+            self._runs[me] = began
+            if self._watchdog is None:
+                self._watchdog = loop.call_at(began + self.job_timeout_s, self._cut_off_overdue)
             try:
-                error = await self._execute(job)
+                error = await self._execute(job, me)
             finally:
                 self._running -= 1
                 self._avg_run_s += 0.2 * (loop.time() - began - self._avg_run_s)
+                del self._runs[me]
             self._started.pop(job.id, None)
             self._handled += 1
             if error is None:
@@ -818,7 +842,10 @@ class Worker:
                 self._failed.append((job, error))
                 self._wake.set()
 
-    async def _execute(self, job: Job) -> BaseException | None:
+    async def _execute(self, job: Job, task: asyncio.Task[None]) -> BaseException | None:
+        """Run the job's handler; its exception, if any. Past ``job_timeout_s`` the watchdog
+        (``_cut_off_overdue``) cancels it, as ``asyncio.timeout`` would — one timer for the
+        worker instead of one per job, which cost more than a quick handler itself."""
         # Each consumer task has its own context: binding overwrites the previous job's
         # values, with no unbinding needed (cheaper than bound_contextvars on the hot path).
         structlog.contextvars.bind_contextvars(
@@ -827,22 +854,58 @@ class Worker:
             attempt=job.attempts,
             complaint_id=str(job.complaint_id) if job.complaint_id is not None else None,
         )
-        deadline = asyncio.timeout(self.job_timeout_s)
         try:
-            async with deadline:
-                await self._handlers[job.kind](job)
+            await self._handlers[job.kind](job)
         except asyncio.CancelledError:
-            raise
+            if not (self._cut and self._uncut(task)) or task.cancelling():
+                raise  # stopping (too): not, or not only, the watchdog's
+            return self._timed_out()
         except TimeoutError as exc:
-            if not deadline.expired():
-                return exc  # the handler's own timeout
-            # A hung handler must not keep its job (and its slot) for ever: cut off, the job
-            # is retried in doubt — it may have acted — and its next attempt checks first.
-            log.error("job_timed_out", timeout_s=self.job_timeout_s)
-            return InDoubtError(f"cut off after job_timeout_s = {self.job_timeout_s:g} s")
+            if self._cut and self._uncut(task):
+                return self._timed_out()
+            return exc  # the handler's own timeout
         except Exception as exc:
+            if self._cut:
+                self._uncut(task)
             return exc
+        if self._cut:
+            self._uncut(task)  # it finished as it was being cut off: a success
         return None
+
+    def _timed_out(self) -> InDoubtError:
+        # A hung handler must not keep its job (and its slot) for ever: cut off, the job is
+        # retried in doubt — it may have acted — and its next attempt checks first.
+        log.error("job_timed_out", timeout_s=self.job_timeout_s)
+        return InDoubtError(f"cut off after job_timeout_s = {self.job_timeout_s:g} s")
+
+    def _uncut(self, task: asyncio.Task[None]) -> bool:
+        """Whether the watchdog cancelled this consumer's job; if so, its cancellation
+        request is taken back (``Task.uncancel``, as ``asyncio.timeout`` does), so the
+        consumer's next job and a handler's own timeouts see none left over."""
+        if task not in self._cut:
+            return False
+        self._cut.discard(task)
+        task.uncancel()
+        return True
+
+    def _cut_off_overdue(self) -> None:
+        """The watchdog's timer: cancel each handler running past ``job_timeout_s`` (once)
+        and wait for the next one's deadline. Armed when a job starts and none is."""
+        self._watchdog = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        limit = self.job_timeout_s
+        earliest: float | None = None
+        for task, began in self._runs.items():
+            if task in self._cut:
+                continue  # cancelled already (a handler deaf to it)
+            if began + limit <= now + _CLOCK_SLACK_S:
+                self._cut.add(task)
+                task.cancel()
+            elif earliest is None or began < earliest:
+                earliest = began
+        if earliest is not None:
+            self._watchdog = loop.call_at(earliest + limit, self._cut_off_overdue)
 
     async def _give_up_deaf(self, conn: asyncpg.Connection, now: float) -> None:
         """Hand back, in doubt, the jobs whose handler still runs ``lease_s`` past
@@ -936,6 +999,9 @@ class Worker:
             log.error("job_worker_release_failed", error=repr(exc), held=len(self._held))
 
     async def _stop_consumers(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         consumers, self._consumers = self._consumers, []
         for task in consumers:
             task.cancel()

@@ -21,7 +21,16 @@ Baselines:
 Each transaction has the same shape on both sides: one statement, committed on its own
 (``--explicit-tx`` wraps both in BEGIN … COMMIT instead). The machine may be shared and its
 load may change from one minute to the next, so every round runs all three back to back
-(``--rounds``, default 3) and the best round of each counts; every round is printed.
+(``--rounds``, default 3; satukanal and the INSERT baseline take turns going first) and the
+best round of each counts; every round is printed with the load average. ``ratio_insert``
+compares the best of each, which may come from different minutes; ``ratio_rounds`` are the
+ratios within each round (both measured within the same minute or two), and
+``ratio_median`` their median: the steadier figure when the load changes under the run.
+
+Where the job's time goes (issue 18): an enqueue is one round trip and one commit, as an
+INSERT is; a busy worker claims a batch and completes the batch before it in one
+transaction (one commit per batch) and runs no per-job timer (one watchdog per worker
+enforces ``job_timeout_s``).
 
 Server: ``--dsn``, else SATUKANAL_BENCH_DATABASE_URL, else
 postgresql://postgres@127.0.0.1:5432/postgres. The bench creates its own scratch databases
@@ -43,6 +52,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
@@ -235,7 +245,10 @@ async def bench_procrastinate(dsn: str, n: int) -> dict[str, float]:
 
 
 def _line(label: str, figures: dict[str, float]) -> None:
-    print(label, json.dumps({k: round(v, 3) for k, v in figures.items()}), flush=True)
+    load = round(os.getloadavg()[0], 2)
+    print(
+        label, json.dumps({k: round(v, 3) for k, v in figures.items()}), f"load {load}", flush=True
+    )
 
 
 async def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -269,11 +282,16 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
             await migrate(conn)
         finally:
             await conn.close()
+        load_start = os.getloadavg()[0]
         for r in range(rounds):
+            if r % 2:
+                ours.append(await bench_satukanal(queue_dsn, n, args.explicit_tx, args.batch_size))
+                _line(f"round {r + 1} satukanal", ours[-1])
             raw.append(await bench_insert(insert_dsn, n, args.explicit_tx))
             _line(f"round {r + 1} insert", raw[-1])
-            ours.append(await bench_satukanal(queue_dsn, n, args.explicit_tx, args.batch_size))
-            _line(f"round {r + 1} satukanal", ours[-1])
+            if not r % 2:
+                ours.append(await bench_satukanal(queue_dsn, n, args.explicit_tx, args.batch_size))
+                _line(f"round {r + 1} satukanal", ours[-1])
             if not args.skip_procrastinate:
                 async with scratch_database(args.dsn, "procrastinate") as proc_dsn:
                     procs.append(await bench_procrastinate(proc_dsn, n))
@@ -282,6 +300,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     best = max(ours, key=lambda f: f["per_s"])
     best_raw = max(raw, key=lambda f: f["per_s"])
     proc = max(procs, key=lambda f: f["per_s"]) if procs else None
+    in_round = [o["per_s"] / i["per_s"] for o, i in zip(ours, raw, strict=True)]
     result: dict[str, Any] = {
         "bench": "queue",
         "jobs": n,
@@ -290,11 +309,14 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         "procrastinate_per_s": round(proc["per_s"], 1) if proc else None,
         "ratio_insert": round(best["per_s"] / best_raw["per_s"], 3),
         "ratio_procrastinate": round(best["per_s"] / proc["per_s"], 2) if proc else None,
+        "ratio_rounds": [round(x, 3) for x in in_round],
+        "ratio_median": round(statistics.median(in_round), 3),
         "enqueue_per_s": round(n / best["enqueue_s"], 1),
         "drain_per_s": round(n / best["drain_s"], 1),
         "rounds": rounds,
         "batch_size": args.batch_size or QueueConfig().batch_size,
         "explicit_tx": args.explicit_tx,
+        "load": [round(load_start, 2), round(os.getloadavg()[0], 2)],
     }
     return result
 

@@ -30,20 +30,41 @@ class FailResult:
     run_after: dt.datetime
 
 
+_STATES = {state.value: state for state in JobState}
+_LANES = {int(lane): lane for lane in JobLane}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Rows come from our own table with the types the model declares, so they skip validation.
+# A copy of a finished model (pydantic's model_copy, which does not validate either) costs
+# half a model_construct, which walks the fields for every row: microseconds per job on the
+# claim path.
+_TEMPLATE = Job.model_construct(
+    id=0,
+    kind="",
+    payload={},
+    complaint_id=None,
+    state=JobState.QUEUED,
+    attempts=0,
+    created_at=_EPOCH,
+    run_after=_EPOCH,
+    last_error=None,
+    lane=JobLane.LIVE,
+)
+
+
 def _job(row: asyncpg.Record) -> Job:
-    # Rows come from our own table with the types the model declares; skipping validation
-    # keeps a few microseconds per job off the claim path.
-    return Job.model_construct(
-        id=row["id"],
-        kind=row["kind"],
-        payload=row["payload"],
-        complaint_id=row["complaint_id"],
-        state=JobState(row["state"]),
-        attempts=row["attempts"],
-        created_at=row["created_at"],
-        run_after=row["run_after"],
-        last_error=row["last_error"],
-        lane=JobLane(row["lane"]),
+    return _TEMPLATE.model_copy(
+        update={
+            "id": row["id"],
+            "kind": row["kind"],
+            "payload": row["payload"],
+            "complaint_id": row["complaint_id"],
+            "state": _STATES[row["state"]],
+            "attempts": row["attempts"],
+            "created_at": row["created_at"],
+            "run_after": row["run_after"],
+            "last_error": row["last_error"],
+            "lane": _LANES[row["lane"]],
+        }
     )
 
 

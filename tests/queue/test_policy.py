@@ -410,6 +410,24 @@ async def test_claim_completes_the_finished_batch_first(pool: asyncpg.Pool, cfg:
     assert (await job_row(pool, first))["attempts"] == 1
 
 
+async def test_a_busy_workers_completion_and_next_claim_commit_together(
+    queue: JobQueue, pool: asyncpg.Pool
+):
+    """One commit (one WAL flush) per batch, not two: the finished batch is marked done in
+    the transaction that claims the next, so both row versions carry one transaction id."""
+    ids = [await enqueue(queue) for _ in range(4)]
+    async with pool.acquire() as conn:
+        first = await queue.claim(conn, ["push"], 2)
+        nxt = await queue.claim(conn, ["push"], 2, complete=[j.id for j in first])
+        rows = await conn.fetch(
+            "SELECT id, state::text, xmin::text AS tx FROM jobs WHERE id = ANY($1) ORDER BY id",
+            ids,
+        )
+    assert [j.id for j in first + nxt] == ids
+    assert [r["state"] for r in rows] == ["done", "done", "running", "running"]
+    assert len({r["tx"] for r in rows}) == 1, rows
+
+
 async def test_handlers_log_with_the_jobs_context(queue: JobQueue, pool: asyncpg.Pool):
     seen: list[dict[str, object]] = []
 

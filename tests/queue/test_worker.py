@@ -345,6 +345,69 @@ async def test_a_hung_handler_is_cut_off_at_job_timeout_and_retried_in_doubt(
     assert "job_timeout_s" in row["last_error"]
 
 
+async def test_each_job_gets_its_own_deadline_and_a_cut_off_leaves_no_cancellation_behind(
+    pool: asyncpg.Pool,
+):
+    """One watchdog timer serves the worker (not one timeout per job): every job still gets
+    job_timeout_s from its own start, and the slot that ran a cut-off job runs the next one
+    with no cancellation left over — a handler's own timeout there is its own failure, not
+    a cut-off, and quick jobs after it just succeed."""
+    cfg = QueueConfig(job_timeout_s=0.4, lease_s=3, poll_s=0.1, backoff_base_s=30)
+    queue = JobQueue(pool, cfg, owner="test:1")
+    hung = await enqueue(queue, payload={"n": "hung"})
+    late = await enqueue(queue, payload={"n": "late"})
+    own = await enqueue(queue, payload={"n": "own_timeout"})
+    quick = [await enqueue(queue, payload={"n": f"q{i}"}) for i in range(3)]
+    started: dict[str, float] = {}
+    ended: dict[str, float] = {}
+    outcomes: list[tuple[str, str]] = []
+
+    async def handle(job: Job) -> None:
+        n = job.payload["n"]
+        started[n] = time.monotonic()
+        try:
+            if n == "hung":
+                await asyncio.Event().wait()
+            elif n == "late":
+                await asyncio.sleep(0.25)  # starts after "hung": cut off at its own deadline
+                await asyncio.Event().wait()
+            elif n == "own_timeout":
+                async with asyncio.timeout(0.05):
+                    await asyncio.Event().wait()
+        finally:
+            ended[n] = time.monotonic()
+
+    # One slot: every job runs in the same consumer, one after the other.
+    worker = Worker(
+        queue, {"push": handle}, concurrency=1, on_outcome=lambda k, o: outcomes.append((k, o))
+    )
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    try:
+        await _wait_for(lambda: all(f"q{i}" in ended for i in range(3)), within=15)
+        await _wait_for(lambda: worker._held == {}, within=5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, 10)
+    for n in ("hung", "late"):
+        assert 0.35 <= ended[n] - started[n] < 1.5, (n, ended[n] - started[n])
+    assert ended["own_timeout"] - started["own_timeout"] < 0.35
+    rows = {i: await job_row(pool, i) for i in (hung, late, own, *quick)}
+    for i in (hung, late):
+        assert rows[i]["state"] == "in_doubt" and "job_timeout_s" in rows[i]["last_error"]
+    assert rows[own]["state"] == "queued" and "TimeoutError" in rows[own]["last_error"]
+    assert "job_timeout_s" not in rows[own]["last_error"]
+    assert [rows[i]["state"] for i in quick] == ["done"] * 3
+    assert sorted(o for _, o in outcomes) == [
+        "done",
+        "done",
+        "done",
+        "in_doubt",
+        "in_doubt",
+        "retry",
+    ]
+
+
 async def test_a_handler_deaf_to_cancellation_does_not_keep_its_job(pool: asyncpg.Pool):
     """If a cut-off handler does not even stop, its worker gives the job back in doubt
     lease_s after job_timeout_s instead of renewing its lease for good."""

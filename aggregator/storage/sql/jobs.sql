@@ -107,11 +107,15 @@ RETURNING j.id, j.kind, j.payload, j.complaint_id, j.state, j.attempts, j.create
           j.run_after, j.last_error, j.lane;
 
 -- name: complete_jobs
--- One round trip per batch, in its own transaction. Only leases this owner still holds: a
--- job whose lease ran out and was taken by another process is that process's to finish.
--- Not merged into claim_jobs: a claim can leave row locks on rows it skipped after a
--- recheck (another worker's just-claimed jobs), and an UPDATE that waits on rows in the same
--- transaction as a claim that holds such locks deadlocks with its mirror image.
+-- One round trip per batch. Only leases this owner still holds: a job whose lease ran out
+-- and was taken by another process is that process's to finish.
+-- A busy worker runs it first in the transaction of its next claim (one commit per batch).
+-- Not merged into claim_jobs, and never after a claim in one transaction: a claim can leave
+-- row locks on rows it skipped after a recheck (another worker's just-claimed jobs), and an
+-- UPDATE that waits on rows in the same transaction as a claim that holds such locks
+-- deadlocks with its mirror image (a data-modifying CTE runs after the main query, so one
+-- statement is that order). Run first, it can wait only while its transaction holds the
+-- locks of its own rows, which no other worker's completion touches and a claim skips.
 -- $1 ids, $2 owner, $3 now
 UPDATE jobs
 SET state = 'done',
