@@ -30,7 +30,7 @@ from typing import Any
 
 import structlog
 
-from aggregator.judgement import cache
+from aggregator.judgement import cache, screen
 from aggregator.judgement.router import Decision, Router
 
 log = structlog.get_logger(__name__)
@@ -61,6 +61,12 @@ def _init(
 def _route(texts: Sequence[str]) -> list[Decision]:
     assert _ROUTER is not None
     return _ROUTER.route_many(texts)
+
+
+def _screen(
+    texts: Sequence[str], junk: str | None, with_places: bool
+) -> list[tuple[str | None, str | None]]:
+    return screen.screen_many(texts, junk, with_places)
 
 
 class ModelProcess:
@@ -123,6 +129,26 @@ class ModelProcess:
             log.warning("model_process_failed", error=f"{type(exc).__name__}: {exc}"[:300])
             self._restart()
             return await asyncio.to_thread(self.router.route_many, texts)
+
+    async def screen_many(
+        self, texts: Sequence[str], junk: str | None, with_places: bool
+    ) -> list[tuple[str | None, str | None]]:
+        """``screen.screen_many`` in the child: the batch's junk verdicts and place keys,
+        asked for before its routing (the child answers in order), since intake needs
+        them sooner. A failure of the child: computed here, in a thread."""
+        if not texts:
+            return []
+        if self._pool is None:
+            self.start()
+        assert self._pool is not None
+        args = (list(texts), junk, with_places)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, _screen, *args)
+        except Exception as exc:
+            self.failures += 1
+            log.warning("model_process_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            self._restart()
+            return await asyncio.to_thread(screen.screen_many, *args)
 
     async def cpu_time(self) -> float:
         """The child's CPU seconds so far (what routing costs besides intake's own CPU)."""
