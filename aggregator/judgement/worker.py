@@ -6,8 +6,9 @@ or more; computed in a thread it fights the loop for the interpreter lock. So th
 starts one child process (``spawn``: nothing of the parent's state is copied) that loads
 the fitted model from the cache of fitted models (or fits it, off the loop, at start-up;
 the follow-up labeller's too, which the daemon then loads from the cache) and routes whole
-batches. A fit in a thread would not do: scikit-learn holds the interpreter lock while it
-fits, and the loop would stop for the second or two it takes. Intake sends a batch's texts
+batches, and reads the junk filter's verdicts and the places of a batch's texts
+(``screen.py``) before routing it. A fit in a thread would not do: scikit-learn holds the
+interpreter lock while it fits, and the loop would stop for the second or two it takes. Intake sends a batch's texts
 as soon as the batch arrives and collects the decisions after its own database writes, so
 the two run side by side (on two cores; on one, the child uses the time the loop spends
 waiting for the database).
