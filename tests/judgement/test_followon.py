@@ -204,6 +204,34 @@ async def test_an_operator_moves_a_reply_to_a_new_complaint(pool):
     assert dict(moved_route) == dict(fresh_route)
 
 
+async def test_the_dashboards_move_routes_the_new_complaint(pool):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from aggregator.web.app import make_app
+    from tests.core.test_web import login_as, tokens
+
+    services = make_services(pool, settings=Settings(demo=True))
+    src = PhoneSource(SourceConfig(name="sms", kind="jsonlines", agency="55"))
+    who = {"phone": "081234567898"}
+    await _ingest(services, src, [{**who, "text": "Parkir liar di depan Pasar Cik Puan"}])
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE complaints SET lapor_tracking_id = 'T-4'")
+    await _ingest(services, src, [{**who, "text": "Kapan pak? gorong2 juga mampet"}])
+    async with pool.acquire() as conn:
+        reply_id = await conn.fetchval("SELECT id FROM reporter_replies")
+    async with TestClient(TestServer(make_app(services))) as client:
+        await login_as(client, (await tokens(pool))["operator"])
+        r = await client.post(
+            f"/dasbor/balasan/{reply_id}/jadi-pengaduan", data={}, allow_redirects=False
+        )
+        assert r.status == 303, await r.text()
+        new_id = uuid.UUID(r.headers["Location"].split("/")[-1].split("?")[0])
+    async with pool.acquire() as conn:
+        routed = await conn.fetchrow(_ROUTE, new_id)
+    assert routed["route_category"] == "banjir_drainase", dict(routed)
+    assert routed["route_confidence"] > 0 and routed["route_reasons"]
+
+
 _ROUTE = (
     "SELECT agency_id, route_category, route_agency, route_confidence, route_reasons,"
     " needs_triage FROM complaints WHERE id = $1"
