@@ -175,7 +175,7 @@ class ModelProcess:
             return []
         try:
             return await self._call("route", (list(texts),))  # type: ignore[no-any-return]
-        except ModelProcessError as exc:  # the child died or cannot start: route here
+        except Exception as exc:  # the child died or cannot start: route here
             self._failed(exc)
             return await asyncio.to_thread(self.router.route_many, texts)
 
@@ -190,7 +190,7 @@ class ModelProcess:
         args = (list(texts), junk, with_places)
         try:
             return await self._call("screen", args)  # type: ignore[no-any-return]
-        except ModelProcessError as exc:
+        except Exception as exc:
             self._failed(exc)
             return await asyncio.to_thread(screen.screen_many, *args)
 
@@ -248,7 +248,9 @@ class ModelProcess:
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1
-        log.warning("model_process_failed", error=str(exc)[:300])
+        log.warning("model_process_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        if not isinstance(exc, ModelProcessError):  # could not start, or a broken pipe
+            self._broken(str(exc))
 
     def _broken(self, why: str, *, kill: bool = True) -> None:
         """The child is gone (or its pipe): every call waiting fails (each is then computed
