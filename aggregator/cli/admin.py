@@ -274,7 +274,7 @@ async def cmd_complaints_as_reply(args: argparse.Namespace) -> int:
 async def cmd_complaints_from_reply(args: argparse.Namespace) -> int:
     import getpass
 
-    from aggregator.storage.judgement import reply_as_complaint
+    from aggregator.intake.followon import move_reply_to_complaint
 
     try:
         reply_id = uuid.UUID(args.reply_id)
@@ -282,7 +282,7 @@ async def cmd_complaints_from_reply(args: argparse.Namespace) -> int:
         print("the reply id is a uuid", file=sys.stderr)
         return 2
     async with await _services(args) as services, services.pool.acquire() as conn:
-        moved = await reply_as_complaint(conn, reply_id, f"cli:{getpass.getuser()}")
+        moved = await move_reply_to_complaint(services, conn, reply_id, f"cli:{getpass.getuser()}")
     if moved is None:
         print("not moved: unknown reply, or already sent to LAPOR!", file=sys.stderr)
         return 1

@@ -19,17 +19,10 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from aggregator.judgement.followon import places
+from aggregator.judgement.screen import place_key
 from aggregator.storage import intake as repo
 
-
-def place_key(text: str) -> str | None:
-    """The place a complaint names, in one spelling (the first in the text)."""
-    found = places(text)
-    if not found:
-        return None
-    # the longest name is the most specific ("g obos ix" over "rt 03")
-    return min(found, key=lambda p: (-len(p), p))
+__all__ = ["clusterable", "count", "place", "place_key"]
 
 
 def clusterable(category: str | None) -> bool:

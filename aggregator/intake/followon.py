@@ -137,3 +137,28 @@ def events(
         return [(target, EVENT, actor, data)]
     data["new_complaint"] = str(new_id)
     return [(target, EVENT, actor, data), (new_id, EVENT, actor, data)]
+
+
+async def move_reply_to_complaint(
+    services: Any, conn: asyncpg.Connection, reply_id: uuid.UUID, operator: str
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """An operator's move of a reply to a new complaint (the dashboard's "Jadikan pengaduan
+    baru", ``satukanal complaints from-reply``): routed like any new complaint, its text read
+    as intake reads a complaint without a title. (new id, open complaint id), or None when
+    the reply is unknown or has already reached LAPOR!."""
+    from aggregator.intake.routing import Router
+    from aggregator.storage import judgement as judgement_repo
+
+    reply = await judgement_repo.movable_reply(conn, reply_id)
+    if reply is None:
+        return None
+    router = Router(services.settings, process=getattr(services, "model_process", None))
+    moved = None
+    if router.enabled:
+        text = f"\n{clean_text(reply.text)}"
+        await router.prepare_async([text])
+        r = router.route(text, reply.source_agency)
+        moved = judgement_repo.MovedRoute(
+            r.agency, r.policy_category, r.code, r.confidence, r.reasons, r.triage
+        )
+    return await judgement_repo.reply_as_complaint(conn, reply_id, operator, moved)

@@ -217,6 +217,11 @@ class _Plan:
     # before they are written.
     unrouted: list[tuple[uuid.UUID, str, str | None, dict[str, Any]]] = field(default_factory=list)
     routing: asyncio.Future[None] | None = None
+    # Read in the model's process with the batch's routing (None: read here, when asked):
+    # why each draft is junk, by the draft object's id (the batch's drafts live as long as
+    # the plan), and the place each routed text names.
+    junk: dict[int, str | None] | None = None
+    places: dict[str, str | None] | None = None
 
 
 class Intake:
@@ -229,6 +234,9 @@ class Intake:
         self.reply_window_days = services.settings.notify.reply_window_days
         configure_pillow(services.settings.privacy.image_max_pixels)
         self.junk = JunkFilter(services.settings.junk)
+        # what the model's process needs to build the same filter
+        junk = services.settings.junk
+        self._junk_json = junk.model_dump_json() if junk.enabled else None
 
     async def ingest(
         self,
@@ -499,23 +507,44 @@ class Intake:
         result = IngestResult()
         if not parsed:
             return result
-        # The batch's routing runs (in the model's process, when the daemon has one) while
-        # the rows below are planned; _flush completes them with it just before writing them.
-        routing = asyncio.ensure_future(  # noqa: RUF006 - kept, awaited or cancelled below
-            self.router.prepare_async(
-                [
-                    followon.message_text(p)
-                    for _, p in parsed
-                    if isinstance(p, ComplaintDraft)
-                    or (isinstance(p, ReplyDraft) and followon.judged_by_content(p, False))
-                ]
-            )
-        )
+        texts: list[str] = []
+        drafts: list[tuple[ComplaintDraft, str]] = []
+        for _, p in parsed:
+            if isinstance(p, ComplaintDraft):
+                texts.append(text := followon.message_text(p))
+                drafts.append((p, text))
+            elif isinstance(p, ReplyDraft) and followon.judged_by_content(p, False):
+                texts.append(followon.message_text(p))
+        # The batch's junk verdicts and places, then its routing, in the model's process
+        # (when the daemon has one) while the rows below are planned: the verdicts are
+        # awaited before planning, the routes in _flush, just before the rows are written.
+        screening = self._screen(drafts)
+        routing = asyncio.ensure_future(self.router.prepare_async(texts))
         try:
-            return await self._write_routed(conn, source, parsed, decide, routing, lane)
+            return await self._write_routed(conn, source, parsed, decide, routing, lane, screening)
         finally:
-            if not routing.done():
-                routing.cancel()
+            for f in (routing, screening):
+                if f is not None and not f.done():
+                    f.cancel()
+
+    def _screen(
+        self, drafts: list[tuple[ComplaintDraft, str]]
+    ) -> asyncio.Future[tuple[dict[int, str | None], dict[str, str | None]]] | None:
+        """The drafts' junk verdicts and place keys, read in the model's process; None when
+        there is no such process (then read here, message by message)."""
+        process = self.router.process
+        with_places = self.services.settings.bursts.cluster_window_h > 0
+        if process is None or not drafts or (self._junk_json is None and not with_places):
+            return None
+
+        async def screened() -> tuple[dict[int, str | None], dict[str, str | None]]:
+            assert process is not None
+            got = await process.screen_many([t for _, t in drafts], self._junk_json, with_places)
+            junk = {id(p): why for (p, _), (why, _) in zip(drafts, got, strict=True)}
+            places = {t: place for (_, t), (_, place) in zip(drafts, got, strict=True)}
+            return junk, places
+
+        return asyncio.ensure_future(screened())
 
     async def _write_routed(
         self,
@@ -525,6 +554,8 @@ class Intake:
         decide: Callable[[ComplaintDraft], Decision] | None,
         routing: asyncio.Future[None],
         lane: JobLane = JobLane.LIVE,
+        screening: asyncio.Future[tuple[dict[int, str | None], dict[str, str | None]]]
+        | None = None,
     ) -> IngestResult:
         result = IngestResult()
         rows = await repo.insert_raw_items(
@@ -566,6 +597,8 @@ class Intake:
         # One model call for the batch, under way since the batch arrived: what it has
         # decided by now is planned at once, the rest is set in _flush when it is back.
         plan.routing = routing
+        if screening is not None:
+            plan.junk, plan.places = await screening
         for raw_id, item, p in fresh:
             if isinstance(p, InvalidInput):
                 plan.states.append((raw_id, RawState.QUARANTINED, str(p)[:2000], None))
@@ -591,7 +624,7 @@ class Intake:
                             f"usage:{source.name}:{item.source_ref}",
                         )
                     )
-            elif (why := self._junk(item, p)) is not None:
+            elif (why := self._junk(plan, item, p)) is not None:
                 reason = f"held as junk: {why}"
                 plan.states.append((raw_id, "quarantined", reason, None))
                 result.quarantined += 1
@@ -758,13 +791,16 @@ class Intake:
         )
         return {bytes(r.email_hash): (r.id, r.received_at) for r in rows}
 
-    def _junk(self, item: RawItem, p: Any) -> str | None:
+    def _junk(self, plan: _Plan, item: RawItem, p: Any) -> str | None:
         """Why a message is held out of LAPOR! (issue 14, item 5), or None. A short message
         that may answer an open complaint ("ok", "sudah") is not junk; an operator's replay
         (``junk_released``) lets a held one through."""
         if not isinstance(p, ComplaintDraft) or item.meta.get("junk_released"):
             return None
-        why = self.junk.check(clean_text(p.content), p.title)
+        if plan.junk is not None and id(p) in plan.junk:
+            why = plan.junk[id(p)]  # read in the model's process
+        else:
+            why = self.junk.check(clean_text(p.content), p.title)
         if why is None:
             return None
         maybe_reply = p.origin.get("maybe_reply_by_phone") or p.origin.get("maybe_reply_thread")
@@ -1307,7 +1343,7 @@ class Intake:
         if window_h > 0:
             for cid, (text, category) in plan.clusterable.items():
                 if clusters.clusterable(category) or (category is None and plan.unrouted):
-                    if (place := clusters.place_key(text)) is not None:
+                    if (place := _place(plan, text)) is not None:
                         keys[cid] = place
         at = {row[0]: i for i, row in enumerate(plan.complaints)}
         if plan.unrouted:
@@ -1332,6 +1368,13 @@ class Intake:
                 row = list(plan.complaints[i])
                 row[column] = cluster_id
                 plan.complaints[i] = tuple(row)
+
+
+def _place(plan: _Plan, text: str) -> str | None:
+    """The place a planned complaint's text names (read with the batch's routing, or here)."""
+    if plan.places is not None and text in plan.places:
+        return plan.places[text]
+    return clusters.place_key(text)
 
 
 # A planned complaint, in insert_complaints' order after its per-batch parameters (source,

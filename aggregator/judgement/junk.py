@@ -160,10 +160,14 @@ class JunkFilter:
 
     def check(self, text: str, subject: str | None = None) -> str | None:
         """Why the message is held, or None to let it through."""
+        return self.check_message(f"{subject or ''}\n{text}")
+
+    def check_message(self, message: str) -> str | None:
+        """``check`` of the subject and text joined by a newline (the text intake routes)."""
         c = self.config
         if not c.enabled:
             return None
-        raw = f"{subject or ''}\n{text}".strip()
+        raw = message.strip()
         norm = normalize(raw)
         if self._allow is not None and self._allow.search(norm):
             return None

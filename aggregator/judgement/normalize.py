@@ -334,8 +334,8 @@ _CAPS_PLACE = (
 
 def _mostly_caps(text: str) -> bool:
     """ALL CAPS, or Title Case (most words capitalised): capitals tell no names apart."""
-    letters = [c for c in text if c.isalpha()]
-    if len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.8 * len(letters):
+    letters = list(filter(str.isalpha, text))  # map/filter: no Python frame per character
+    if len(letters) >= 12 and sum(map(str.isupper, letters)) > 0.8 * len(letters):
         return True
     words = [w for w in text.split() if w[:1].isalpha()]
     return len(words) >= 5 and sum(w[0].isupper() for w in words) > 0.75 * len(words)
@@ -362,11 +362,26 @@ def tokens(text: str, *, places: bool = False) -> list[str]:
             continue
         if repeats:
             tok = squeeze(tok)
-        if tok.endswith("2") and tok[:-1].isalpha():
-            tok = tok[:-1]  # "anak2" (reduplication written with a 2)
-        expanded = SLANG.get(tok) or ENGLISH.get(tok) or tok
-        out.extend(expanded.split())
+        words = _WORDS.get(tok)
+        if words is None:
+            words = _word(tok)
+        out.extend(words)
     return out
+
+
+# What each token (repeated letters squeezed) stands for: a word is looked up once.
+_WORDS: dict[str, list[str]] = {}
+
+
+def _word(tok: str) -> list[str]:
+    if len(_WORDS) > 200_000:
+        _WORDS.clear()
+    key = tok
+    if tok.endswith("2") and tok[:-1].isalpha():
+        tok = tok[:-1]  # "anak2" (reduplication written with a 2)
+    expanded = SLANG.get(tok) or ENGLISH.get(tok) or tok
+    words = _WORDS[key] = expanded.split()
+    return words
 
 
 def normalize(text: str, *, places: bool = False) -> str:

@@ -4,6 +4,7 @@ operator's moves between "reply" and "new complaint" (item 4)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -28,14 +29,53 @@ async def cluster_members(pool: asyncpg.Pool, cluster_id: uuid.UUID) -> list[dic
     return [dict(r) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class MovableReply:
+    text: str
+    source_agency: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MovedRoute:
+    """The route a moved message is written with (the router's, as for any new complaint)."""
+
+    agency_id: str | None  # suggested to LAPOR!; None: the channel's agency
+    category: str | None
+    agency: str | None  # OPD code of the policy
+    confidence: float | None
+    reasons: tuple[str, ...]
+    triage: bool
+
+
+async def movable_reply(conn: asyncpg.Connection, reply_id: uuid.UUID) -> MovableReply | None:
+    """A reply an operator may move to a new complaint (not yet in LAPOR!), or None."""
+    row = await conn.fetchrow(q("movable_reply"), reply_id)
+    return MovableReply(**row) if row is not None else None
+
+
 async def reply_as_complaint(
-    conn: asyncpg.Connection, reply_id: uuid.UUID, operator: str
+    conn: asyncpg.Connection,
+    reply_id: uuid.UUID,
+    operator: str,
+    route: MovedRoute | None = None,
 ) -> tuple[uuid.UUID, uuid.UUID] | None:
     """Move a reporter's message from reply to new complaint; (new id, open complaint id),
-    or None when the reply is unknown or has already reached LAPOR!."""
+    or None when the reply is unknown or has already reached LAPOR!. ``route``: what the
+    router made of its text (None: the channel's agency, no route)."""
     new_id = uuid.uuid4()
+    r = route
     async with conn.transaction():
-        row = await conn.fetchrow(q("reply_as_complaint"), reply_id, new_id)
+        row = await conn.fetchrow(
+            q("reply_as_complaint"),
+            reply_id,
+            new_id,
+            r.agency_id if r else None,
+            r.category if r else None,
+            r.agency if r else None,
+            r.confidence if r else None,
+            list(r.reasons) if r else None,
+            r.triage if r else None,
+        )
         if row is None or row["new_id"] is None:
             return None
         old_id = row["old_id"]

@@ -147,11 +147,12 @@ async def get_cluster(request: web.Request) -> web.Response:
 @requires(A, OP)
 async def post_reply_as_complaint(request: web.Request) -> web.Response:
     """The operator says a message taken as a reply is a new complaint (issue 14, item 4)."""
-    from aggregator.storage import judgement as judgement_repo
+    from aggregator.intake.followon import move_reply_to_complaint
 
-    async with request.app[SERVICES].pool.acquire() as conn:
-        moved = await judgement_repo.reply_as_complaint(
-            conn, _uuid(request), str(request[IDENTITY]["id"])
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        moved = await move_reply_to_complaint(
+            services, conn, _uuid(request), str(request[IDENTITY]["id"])
         )
     if moved is None:
         return json_response(

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import aiohttp_jinja2
 from aiohttp import web
 
+from aggregator.intake.followon import move_reply_to_complaint
 from aggregator.intake.held import review_held_reply
 from aggregator.storage import judgement as judgement_repo
 from aggregator.storage import replies as repo
@@ -80,9 +81,10 @@ async def reply_to_complaint(request: web.Request) -> web.StreamResponse:
     reply_id = _id(request)
     form = await request.post()
     back = str(form.get("dari", ""))
-    async with request.app[SERVICES].pool.acquire() as conn:
-        moved = await judgement_repo.reply_as_complaint(
-            conn, reply_id, f"dasbor:{request[IDENTITY]['name']}"
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        moved = await move_reply_to_complaint(
+            services, conn, reply_id, f"dasbor:{request[IDENTITY]['name']}"
         )
     if moved is None:
         raise _back(back or reply_id, "Balasan tidak dapat dipindah (sudah dikirim ke LAPOR!?).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -163,7 +164,7 @@ async def test_an_operator_moves_a_reply_to_a_new_complaint(pool):
     async with pool.acquire() as conn:
         new = await conn.fetchrow(
             "SELECT content, reporter_id FROM complaints WHERE id = $1",
-            __import__("uuid").UUID(new_id),
+            uuid.UUID(new_id),
         )
         old = await conn.fetchrow("SELECT reporter_id FROM complaints WHERE id = $1", old_id)
         assert new["content"] == "Kapan pak? gorong2 juga mampet"
@@ -178,7 +179,7 @@ async def test_an_operator_moves_a_reply_to_a_new_complaint(pool):
         assert (
             await conn.fetchval(
                 "SELECT count(*) FROM jobs WHERE kind = 'push' AND complaint_id = $1",
-                __import__("uuid").UUID(new_id),
+                uuid.UUID(new_id),
             )
             == 1
         )
@@ -186,7 +187,55 @@ async def test_an_operator_moves_a_reply_to_a_new_complaint(pool):
             "SELECT complaint_id, data FROM events"
             " WHERE kind = 'message_judged' AND actor LIKE 'operator:%'"
         )
-        assert {m["complaint_id"] for m in moved} == {old_id, __import__("uuid").UUID(new_id)}
+        assert {m["complaint_id"] for m in moved} == {old_id, uuid.UUID(new_id)}
+        moved_route = await conn.fetchrow(_ROUTE, uuid.UUID(new_id))
+    # routed like any new complaint: the same text from another reporter, taken in by intake
+    await _ingest(
+        services, src, [{"phone": "081234567899", "text": "Kapan pak? gorong2 juga mampet"}]
+    )
+    async with pool.acquire() as conn:
+        fresh = await conn.fetchval(
+            "SELECT id FROM complaints WHERE content LIKE 'Kapan pak%' AND id <> $1",
+            uuid.UUID(new_id),
+        )
+        fresh_route = await conn.fetchrow(_ROUTE, fresh)
+    assert moved_route["route_category"] == "banjir_drainase"
+    assert moved_route["route_confidence"] > 0 and moved_route["route_reasons"]
+    assert dict(moved_route) == dict(fresh_route)
+
+
+async def test_the_dashboards_move_routes_the_new_complaint(pool):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from aggregator.web.app import make_app
+    from tests.core.test_web import login_as, tokens
+
+    services = make_services(pool, settings=Settings(demo=True))
+    src = PhoneSource(SourceConfig(name="sms", kind="jsonlines", agency="55"))
+    who = {"phone": "081234567898"}
+    await _ingest(services, src, [{**who, "text": "Parkir liar di depan Pasar Cik Puan"}])
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE complaints SET lapor_tracking_id = 'T-4'")
+    await _ingest(services, src, [{**who, "text": "Kapan pak? gorong2 juga mampet"}])
+    async with pool.acquire() as conn:
+        reply_id = await conn.fetchval("SELECT id FROM reporter_replies")
+    async with TestClient(TestServer(make_app(services))) as client:
+        await login_as(client, (await tokens(pool))["operator"])
+        r = await client.post(
+            f"/dasbor/balasan/{reply_id}/jadi-pengaduan", data={}, allow_redirects=False
+        )
+        assert r.status == 303, await r.text()
+        new_id = uuid.UUID(r.headers["Location"].split("/")[-1].split("?")[0])
+    async with pool.acquire() as conn:
+        routed = await conn.fetchrow(_ROUTE, new_id)
+    assert routed["route_category"] == "banjir_drainase", dict(routed)
+    assert routed["route_confidence"] > 0 and routed["route_reasons"]
+
+
+_ROUTE = (
+    "SELECT agency_id, route_category, route_agency, route_confidence, route_reasons,"
+    " needs_triage FROM complaints WHERE id = $1"
+)
 
 
 async def _two_of_one_reporter(pool, phone: str):  # type: ignore[no-untyped-def]
@@ -292,6 +341,10 @@ async def test_the_cli_moves_a_message_both_ways(pool, db_dsn, tmp_path):
         assert await conn.fetchval(
             "SELECT content FROM complaints WHERE id = $1::uuid", fresh["complaint_id"]
         ) == ("Ada lagi pak, lampu jalan dpn masjid mati")
+        routed = await conn.fetchrow(_ROUTE, uuid.UUID(fresh["complaint_id"]))
+        # the street light's route, as when intake took it for a new complaint
+        assert routed["route_category"] == "penerangan_jalan", dict(routed)
+        assert dict(routed) == dict(await conn.fetchrow(_ROUTE, light))
         actors = await conn.fetch(
             "SELECT DISTINCT actor FROM events WHERE kind = 'message_judged'"
             " AND actor LIKE 'operator:cli:%'"

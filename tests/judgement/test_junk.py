@@ -87,3 +87,55 @@ async def test_held_never_pushed_and_replay_lets_it_through(pool):
     assert out.code == "complaint"
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'push'") == 2
+
+
+def test_the_screen_reads_what_the_filter_and_the_cluster_key_read():
+    # what the model's process answers intake: the filter's verdict on "<title>\n<text>"
+    # and the text's place, for every junk and routing corpus text
+    from aggregator.intake.clusters import place_key
+    from aggregator.judgement.screen import screen_many
+
+    config = JunkConfig(spam_phrases=["arisan online"], min_words=3)
+    f = JunkFilter(config)
+    texts = [r["text"] for name in ("dev.jsonl", "holdout.jsonl") for r in read_jsonl(DATA / name)]
+    texts += [r["text"] for r in read_jsonl(DATA.parent / "routing" / "holdout.jsonl")]
+    titled = [(t[:12], t[12:]) for t in texts]
+    got = screen_many([f"{a}\n{b}" for a, b in titled], config.model_dump_json(), True)
+    assert got == [(f.check(b, a), place_key(f"{a}\n{b}")) for a, b in titled]
+    assert sum(why is not None for why, _ in got) >= 20 and sum(p is not None for _, p in got)
+    assert screen_many(texts, None, False) == [(None, None)] * len(texts)
+
+
+async def test_junk_is_held_as_well_when_the_models_process_reads_it(pool, tmp_path):
+    import dataclasses
+
+    from aggregator.judgement.router import Router
+    from aggregator.judgement.worker import ModelProcess
+
+    settings = Settings(demo=True, data_dir=tmp_path, junk=JunkConfig(min_words=3))
+    process = ModelProcess(Router.from_settings(settings))
+    services = dataclasses.replace(make_services(pool, settings=settings), model_process=process)
+    src = JsonLinesSource(SourceConfig(name="sms", kind="jsonlines", agency="55"))
+    texts = [
+        "Nikmati paket internet 30GB hanya Rp50rb, aktifkan di *363#. Info CS 188",
+        "Tes dulu",  # two words: held with min_words = 3 (the daemon's configuration)
+        "Jalan berlubang di Jl. Soekarno Hatta, sudah 2 motor jatuh",
+    ]
+    items = [RawItem(f"r{i}", json.dumps({"text": t}).encode()) for i, t in enumerate(texts)]
+    try:
+        await process.ready()
+        result = await Intake(services).ingest(src, Batch(items=items, cursor={"pos": 3}))
+        assert process.failures == 0  # the child answered: nothing fell back to intake
+    finally:
+        await process.aclose()
+    assert (result.complaints, result.quarantined) == (1, 2)
+    async with pool.acquire() as conn:
+        held = await conn.fetch(
+            "SELECT reason FROM raw_items WHERE state = 'quarantined' ORDER BY source_ref"
+        )
+        cluster = await conn.fetchval("SELECT place FROM complaint_clusters")
+    assert [r["reason"] for r in held] == [
+        "held as junk: operator promotion (aktifkan, cs, info, internet)",
+        "held as junk: only 2 word(s)",
+    ]
+    assert cluster == "soekarno hatta"

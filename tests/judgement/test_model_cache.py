@@ -138,6 +138,41 @@ async def test_intake_sets_routes_decided_while_it_wrote_the_batch(pool, tmp_pat
         await services.model_process.aclose()
 
 
+async def test_a_child_that_dies_is_replaced_and_its_batch_computed_here(tmp_path):
+    import os
+    import signal
+
+    from aggregator.judgement.screen import screen_many
+    from schemas.config import JunkConfig
+
+    router = Router(routing_policy(), directory=tmp_path)
+    process = ModelProcess(router)
+    process.start()
+    try:
+        await process.ready()
+        texts = _held()[:20]
+        first = process.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        junk = JunkConfig().model_dump_json()
+        # both asked in one turn: one write, both answers lost with the child
+        screened, routed = await asyncio.gather(
+            process.screen_many(texts, junk, True), process.route_many(texts)
+        )
+        assert process.failures == 2
+        assert screened == screen_many(texts, junk, True)
+        assert [d.as_json() for d in routed] == [d.as_json() for d in router.route_many(texts)]
+        # the next call starts a new child, which answers
+        again = await process.route_many(texts)
+        assert process.pid not in (None, first)
+        assert [d.as_json() for d in again] == [d.as_json() for d in routed]
+        assert process.failures == 2
+        assert await process.cpu_time() > 0
+    finally:
+        await process.aclose()
+    assert process.pid is None
+
+
 async def test_models_are_fitted_at_start_up_while_the_loop_runs_on(tmp_path):
     """Nothing cached yet: the child fits both models and caches them; meanwhile the event
     loop keeps ticking, and the daemon's own labeller then loads from the cache."""

@@ -95,19 +95,31 @@ WITH up AS (
 UPDATE jobs SET run_after = $3::timestamptz + make_interval(secs => $4)
 WHERE complaint_id = (SELECT id FROM up) AND kind = 'push' AND state = 'queued';
 
+-- name: movable_reply
+-- A reporter's message an operator may move to a new complaint (not yet in LAPOR!): its text
+-- and the channel's agency of its complaint, to route it before it is moved.
+SELECT r.text, c.source_agency
+FROM reporter_replies r JOIN complaints c ON c.id = r.complaint_id
+WHERE r.id = $1 AND r.lapor_reply_id IS NULL;
+
 -- name: reply_as_complaint
 -- An operator moves a reporter's message from "reply" to "new complaint" (issue 14, item 4):
--- a complaint of the same reporter and channel, while the reply has not reached LAPOR!.
+-- a complaint of the same reporter and channel, while the reply has not reached LAPOR!,
+-- with the route the router gave its text ($3-$8; NULL: the channel's agency, no route).
 WITH r AS (
     SELECT * FROM reporter_replies WHERE id = $1 AND lapor_reply_id IS NULL
 ), old AS (
     SELECT c.* FROM complaints c JOIN r ON c.id = r.complaint_id
 ), ins AS (
     INSERT INTO complaints (id, source, channel, reporter_id, title, content, agency_id,
-                            source_agency, anonymous, confidential, submitted_at, origin)
+                            source_agency, anonymous, confidential, submitted_at, origin,
+                            route_category, route_agency, route_confidence, route_reasons,
+                            needs_triage)
     SELECT $2, old.source, r.channel, old.reporter_id, left(r.text, 150), r.text,
-           old.source_agency, old.source_agency, old.anonymous, old.confidential, r.sent_at,
-           jsonb_build_object('moved_from_reply', r.id::text, 'open_complaint', old.id::text)
+           coalesce($3::text, old.source_agency), old.source_agency, old.anonymous,
+           old.confidential, r.sent_at,
+           jsonb_build_object('moved_from_reply', r.id::text, 'open_complaint', old.id::text),
+           $4::text, $5::text, $6::real, coalesce($7::text[], '{}'), coalesce($8::bool, false)
     FROM r, old
     RETURNING id
 ), gone AS (
