@@ -194,3 +194,48 @@ async def test_replay_api_answers_with_a_code_and_an_indonesian_sentence(client,
     assert r.status == 200
     body = await r.json()
     assert body["code"] == "source_missing" and "tidak dikonfigurasi" in body["outcome"]
+
+
+async def test_an_agency_token_without_an_agency_sees_no_complaint(client, pool):
+    """A token of role agency whose agency is missing (made by hand, or by an older
+    version) sees nothing, as the dashboard's lists already do: not every complaint through
+    the API, not another agency's complaint on the dashboard's detail page."""
+    async with pool.acquire() as conn:
+        cid = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, content, agency_id) VALUES "
+            "(gen_random_uuid(), 's', 'sms', 'isi pengaduan yang cukup panjang', '46') "
+            "RETURNING id"
+        )
+        _, tok = await create_token(conn, name="no-opd", role="agency", agency=None)
+    h = {"Authorization": f"Bearer {tok}"}
+    assert (await (await client.get("/api/complaints", headers=h)).json())["items"] == []
+    listed = await client.get("/api/complaints?agency=46", headers=h)
+    assert (await listed.json())["items"] == []
+    assert (await client.get(f"/api/complaints/{cid}", headers=h)).status == 404
+    resp = await client.post("/dasbor/masuk", data={"token": tok}, allow_redirects=False)
+    assert resp.status == 303
+    assert (await client.get(f"/dasbor/pengaduan/{cid}", allow_redirects=False)).status == 404
+
+
+async def test_an_agency_token_by_code_opens_what_its_lists_show(pool):
+    """An agency token naming its OPD by code (``PUPR``) lists the complaints LAPOR! gave
+    that OPD's id (``45``); their detail opens too, in the API and on the dashboard."""
+    from schemas.config import Settings
+
+    services = make_services(pool, settings=Settings(demo=True, agencies={"PUPR": "45"}))
+    async with pool.acquire() as conn:
+        cid = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, content, agency_id) VALUES "
+            "(gen_random_uuid(), 's', 'sms', 'isi pengaduan yang cukup panjang', '45') "
+            "RETURNING id"
+        )
+        _, tok = await create_token(conn, name="pupr", role="agency", agency="PUPR")
+    async with TestClient(TestServer(make_app(services))) as c:
+        h = {"Authorization": f"Bearer {tok}"}
+        items = (await (await c.get("/api/complaints", headers=h)).json())["items"]
+        assert [i["id"] for i in items] == [str(cid)]
+        assert (await c.get(f"/api/complaints/{cid}", headers=h)).status == 200
+        resp = await c.post("/dasbor/masuk", data={"token": tok}, allow_redirects=False)
+        assert resp.status == 303
+        assert str(cid) in await (await c.get("/dasbor/pengaduan")).text()
+        assert (await c.get(f"/dasbor/pengaduan/{cid}", allow_redirects=False)).status == 200
