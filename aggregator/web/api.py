@@ -115,6 +115,11 @@ async def get_complaint(request: web.Request) -> web.Response:
         return json_response({"error": "not_found"}, 404)
     if scope is not None and d["anonymous"]:
         d["reporter"] = None
+    if request[IDENTITY]["role"] not in (A.value, OP.value):
+        # The same reporter's other complaints, for those who may move a message onto one:
+        # to anyone else they are other agencies' complaints, and link an anonymous report
+        # to the ones that name its reporter.
+        d["move_targets"] = []
     return json_response(d)
 
 

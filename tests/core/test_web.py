@@ -239,3 +239,38 @@ async def test_an_agency_token_by_code_opens_what_its_lists_show(pool):
         assert resp.status == 303
         assert str(cid) in await (await c.get("/dasbor/pengaduan")).text()
         assert (await c.get(f"/dasbor/pengaduan/{cid}", allow_redirects=False)).status == 200
+
+
+async def test_an_agency_does_not_see_the_reporters_other_complaints(client, pool):
+    """The complaint detail names, for operators moving a message, the same reporter's
+    other open complaints: an agency must not get that list (another agency's complaints,
+    and for an anonymous reporter the complaints that name them)."""
+    async with pool.acquire() as conn:
+        rep = await conn.fetchval(
+            "INSERT INTO reporters (id, key_id, phone_hash) VALUES (gen_random_uuid(), 'k',"
+            " '\\x01') RETURNING id"
+        )
+        named = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, title, content, agency_id,"
+            " reporter_id, lapor_tracking_id, status) VALUES (gen_random_uuid(), 's', 'sms',"
+            " 'Lampu mati di gang rumah Budi', 'isi pengaduan yang cukup panjang', 'PUPR', $1,"
+            " '1916449', 'diproses') RETURNING id",
+            rep,
+        )
+        anonymous = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, content, source_agency, anonymous,"
+            " reporter_id) VALUES (gen_random_uuid(), 's', 'sms', 'pungli di kelurahan, tolong"
+            " ditindak', 'DISHUB', true, $1) RETURNING id",
+            rep,
+        )
+    toks = await tokens(pool)
+    admin = await client.get(
+        f"/api/complaints/{anonymous}", headers={"Authorization": f"Bearer {toks['admin']}"}
+    )
+    assert [t["id"] for t in (await admin.json())["move_targets"]] == [str(named)]
+    resp = await client.get(
+        f"/api/complaints/{anonymous}", headers={"Authorization": f"Bearer {toks['agency']}"}
+    )
+    assert resp.status == 200
+    body = await resp.text()
+    assert str(named) not in body and "1916449" not in body and "Budi" not in body, body
