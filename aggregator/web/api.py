@@ -66,7 +66,7 @@ async def get_complaints(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     before = request.query.get("before")
     try:
-        limit = min(int(request.query.get("limit", "50")), 500)
+        limit = min(max(int(request.query.get("limit", "50")), 1), 500)
         before_at = dt.datetime.fromisoformat(before) if before else None
     except ValueError:
         return json_response(

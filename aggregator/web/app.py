@@ -11,7 +11,12 @@ from aggregator.web import api, health, manual
 from aggregator.web.auth import auth_middleware
 from aggregator.web.dashboard import setup_dashboard
 from aggregator.web.keys import SERVICES, THROTTLE
-from aggregator.web.security import FailureThrottle, proxy_middleware, security_headers
+from aggregator.web.security import (
+    FailureThrottle,
+    proxy_middleware,
+    refuse_nul,
+    security_headers,
+)
 
 if TYPE_CHECKING:
     from aggregator.wiring.services import Services
@@ -27,7 +32,7 @@ def make_app(
     LAPOR! webhook, the status pages. ``setup`` are callables given the app (templates…)."""
     http = services.settings.http
     app = web.Application(
-        middlewares=[proxy_middleware(list(http.trusted_proxies)), auth_middleware],
+        middlewares=[refuse_nul, proxy_middleware(list(http.trusted_proxies)), auth_middleware],
         client_max_size=25 * 1024 * 1024,
     )
     app[SERVICES] = services
