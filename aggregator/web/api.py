@@ -114,7 +114,9 @@ async def get_complaint(request: web.Request) -> web.Response:
     if d is None or not in_scope(scope, d["agency_id"], d["source_agency"]):
         return json_response({"error": "not_found"}, 404)
     if scope is not None and d["anonymous"]:
-        d["reporter"] = None
+        # Nor what came with the message: an e-mail's Message-IDs may name the sender's
+        # domain or address.
+        d["reporter"], d["origin"] = None, {}
     if request[IDENTITY]["role"] not in (A.value, OP.value):
         # The same reporter's other complaints, for those who may move a message onto one:
         # to anyone else they are other agencies' complaints, and link an anonymous report

@@ -274,3 +274,32 @@ async def test_an_agency_does_not_see_the_reporters_other_complaints(client, poo
     assert resp.status == 200
     body = await resp.text()
     assert str(named) not in body and "1916449" not in body and "Budi" not in body, body
+
+
+async def test_an_agency_gets_no_message_ids_of_an_anonymous_reporter(client, pool):
+    """An anonymous reporter's e-mail came with Message-IDs that may name their mail domain
+    or their address (``<1733.budi.santoso@kantor.go.id>``): the agency's view of the
+    complaint carries none of its origin, as it carries no reporter."""
+    origin = {
+        "message_id": "<1733.budi.santoso@kantor.go.id>",
+        "references": ["<x.budi.santoso@kantor.go.id>"],
+        "subject": "pungli",
+    }
+    async with pool.acquire() as conn:
+        cid = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, content, agency_id, anonymous, origin)"
+            " VALUES (gen_random_uuid(), 'mail', 'email', 'pungli di kelurahan, tolong"
+            " ditindak', 'DISHUB', true, $1) RETURNING id",
+            origin,
+        )
+    toks = await tokens(pool)
+    resp = await client.get(
+        f"/api/complaints/{cid}", headers={"Authorization": f"Bearer {toks['agency']}"}
+    )
+    assert resp.status == 200
+    body = await resp.text()
+    assert "budi.santoso" not in body and "kantor.go.id" not in body, body
+    admin = await client.get(
+        f"/api/complaints/{cid}", headers={"Authorization": f"Bearer {toks['admin']}"}
+    )
+    assert (await admin.json())["origin"]["message_id"] == origin["message_id"]
