@@ -136,6 +136,9 @@ class ReplyDraft(Strict):
     in_reply_to: tuple[str, ...] = ()  # thread keys (Message-IDs) the reply names
     phone: str | None = None  # E.164 sender, for "SMS from the same number"
     email: str | None = None
+    # E-mail: whether the receiving server vouched for the From address (DMARC, DKIM or SPF
+    # aligned); None when the source does not ask it.
+    sender_authenticated: bool | None = None
     resolved: bool | None = None  # SUDAH / BELUM
     attachments: tuple[AttachmentDraft, ...] = ()
 

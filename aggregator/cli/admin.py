@@ -223,7 +223,12 @@ async def cmd_complaints_list(args: argparse.Namespace) -> int:
     from aggregator.storage.admin import list_complaints
 
     async with await _services(args) as services, services.pool.acquire() as conn:
-        rows = await list_complaints(conn, status=args.status, agency=args.agency, limit=args.limit)
+        rows = await list_complaints(
+            conn,
+            status=args.status,
+            agencies=[args.agency] if args.agency else None,
+            limit=args.limit,
+        )
     if args.json:
         _json_out(rows)
         return 0

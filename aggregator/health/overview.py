@@ -4,22 +4,39 @@ component with its computed state, and the incidents that are open."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from typing import Any
 
 import asyncpg
 
+from aggregator.errors import ConfigError
 from aggregator.health.record import component_id
 from aggregator.health.state import FAILING, LABELS, component_state
 from aggregator.storage import health as repo
 from aggregator.storage import lapor as lapor_repo
+from connectors.base import load_source_class
 from schemas.config import Settings
+
+
+@functools.cache
+def _polled(kind: str) -> bool:
+    """Whether sources of this kind are polled (an ingest loop runs for them). A channel
+    that only pushes to its webhook has no interval to miss: a quiet one is not "not
+    running" (the source_silent incident notices a channel gone quiet)."""
+    try:
+        cls = load_source_class(kind)
+    except ConfigError:
+        return True
+    return callable(getattr(cls, "pull", None))
 
 
 def expected_components(settings: Settings) -> list[tuple[str, str, float | None]]:
     """(kind, name, expected interval) of everything configured, known before first contact."""
     out: list[tuple[str, str, float | None]] = [
-        ("source", s.name, s.poll_s) for s in settings.sources if s.enabled
+        ("source", s.name, s.poll_s if _polled(s.kind) else None)
+        for s in settings.sources
+        if s.enabled
     ]
     if settings.lapor.adapter != "manual":
         out.append(("lapor", "lapor", None))

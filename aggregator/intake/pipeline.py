@@ -1193,6 +1193,8 @@ class Intake:
                 self.reply_window_days,
                 p.resolved is not None,
             )
+            if row and p.sender_authenticated is False:
+                return row.id, None  # found by an address our server did not vouch for
             if row:
                 return row.id, "phone" if p.phone else "email"
         return None, None
@@ -1234,8 +1236,10 @@ class Intake:
             return None, f"kode tanda terima tidak cocok dengan pengaduan {tracking}"
         if isinstance(p, ReplyDraft):
             phone, email = p.phone, p.email
+            unvouched = p.sender_authenticated is False
         else:
             phone, email = p.reporter.phone, p.reporter.email
+            unvouched = bool(p.origin.get("sender_not_authenticated"))
             if p.channel.value == "email":
                 phone = None  # a number written in the mail's text proves nothing
             if p.origin.get("reply_to_not_sender"):
@@ -1244,6 +1248,14 @@ class Intake:
                     "balasan e-mail dengan alamat Reply-To yang bukan alamat pengirimnya "
                     f"tidak dapat dicocokkan dengan pelapor pengaduan {tracking}"
                 )
+        if unvouched:
+            # Anyone may write the reporter's address in From; our mail server did not
+            # vouch for it (authserv_id, connectors/email/authres.py).
+            return None, (
+                "server e-mail kami tidak dapat memastikan balasan ini benar dari alamat "
+                f"pengirimnya (DMARC/DKIM/SPF), jadi tidak dicocokkan dengan pelapor "
+                f"pengaduan {tracking}"
+            )
         phone_h = self.crypto.match_hash("phone", phone_key(phone))
         email_h = self.crypto.match_hash("email", email)
         if (

@@ -21,25 +21,41 @@ log = structlog.get_logger(__name__)
 
 
 def record_breaker(breaker: CircuitBreaker, pool: asyncpg.Pool) -> None:
-    """Write the breaker's state to the database whenever it changes."""
+    """Write the breaker's state to the database whenever it changes, and once at this
+    process's first call: a state saved by a process since stopped (an "open" from before
+    a restart) must not outlive it, and a breaker that never changes would never be saved.
+    Writes are serialised and each saves the state as it is when written, so the last
+    write is the current state."""
     tasks: set[asyncio.Task[None]] = set()
+    lock = asyncio.Lock()
+    first = [True]
 
-    async def write(snapshot: dict[str, Any]) -> None:
-        try:
-            async with pool.acquire() as conn:
-                await repo.save_state(conn, repo.BREAKER, json.dumps(snapshot))
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("lapor_breaker_state_not_saved", error=repr(exc))
+    async def write() -> None:
+        async with lock:
+            try:
+                async with pool.acquire() as conn:
+                    await repo.save_state(conn, repo.BREAKER, json.dumps(breaker.snapshot()))
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("lapor_breaker_state_not_saved", error=repr(exc))
 
-    def listener(b: CircuitBreaker) -> None:
+    def schedule() -> None:
         try:
-            task = asyncio.get_running_loop().create_task(write(b.snapshot()))
+            task = asyncio.get_running_loop().create_task(write())
         except RuntimeError:
             return
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    breaker.listeners.append(listener)
+    def on_change(_b: CircuitBreaker) -> None:
+        schedule()
+
+    def on_outcome(_ok: bool, _error: str | None) -> None:
+        if first[0]:
+            first[0] = False
+            schedule()
+
+    breaker.listeners.append(on_change)
+    breaker.outcome_listeners.append(on_outcome)
 
 
 def record_link_outcomes(

@@ -103,11 +103,13 @@ async def list_complaints(
     conn: asyncpg.Connection,
     *,
     status: str | None = None,
-    agency: str | None = None,
+    agencies: list[str] | None = None,
     before: dt.datetime | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    rows = await conn.fetch(q("list_complaints"), status, agency, before, limit)
+    """Newest first; ``agencies`` (ids or codes) keeps those LAPOR! gave to one of them or
+    that came by one of their sources."""
+    rows = await conn.fetch(q("list_complaints"), status, agencies, before, limit)
     return [_plain(r) for r in rows]  # type: ignore[misc]
 
 

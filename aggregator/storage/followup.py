@@ -11,9 +11,16 @@ from typing import Any
 import asyncpg
 
 from aggregator.crypto import Crypto
+from aggregator.redact import redact_text
 from aggregator.storage.sqlfiles import q
 
 # -- notifications -----------------------------------------------------------------------------
+
+
+def safe_detail(detail: str | None) -> str | None:
+    """A channel's word on a message as kept in ``notifications.detail``: without the number
+    or address it may quote (a gateway's refusal often names whom it was for)."""
+    return redact_text(detail) if detail else detail
 
 
 async def lock_complaint(conn: asyncpg.Connection, complaint_id: uuid.UUID) -> None:
@@ -128,7 +135,7 @@ async def insert_notification(
         dedup_key,
         items,
         state,
-        detail,
+        safe_detail(detail),
     )
     return new is not None
 
@@ -171,7 +178,7 @@ async def mark_sent(
         body,
         subject,
         external_id,
-        detail,
+        safe_detail(detail),
         at,
         body_key,
     )
@@ -233,7 +240,7 @@ async def record_standalone(
         subject,
         body,
         external_id,
-        detail,
+        safe_detail(detail),
         sent_at,
         body_key,
     )
@@ -401,4 +408,6 @@ async def set_delivery(
     at: dt.datetime | None,
     detail: str | None,
 ) -> None:
-    await conn.execute(q("set_notification_delivery"), notification_id, state, at, detail)
+    await conn.execute(
+        q("set_notification_delivery"), notification_id, state, at, safe_detail(detail)
+    )

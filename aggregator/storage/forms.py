@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from aggregator.storage.followup import safe_detail
 from aggregator.storage.sqlfiles import q
 
 
@@ -153,7 +154,10 @@ async def record_delivery_report(
 ) -> bool:
     """A gateway's delivery report onto its notification; False when it changed nothing
     (unknown id, or the notification is already past it)."""
-    return await conn.fetchval(q("record_sms_delivery"), notification_id, state, detail) is not None
+    changed = await conn.fetchval(
+        q("record_sms_delivery"), notification_id, state, safe_detail(detail)
+    )
+    return changed is not None
 
 
 @dataclass(frozen=True)

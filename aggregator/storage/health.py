@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from aggregator.redact import redact_text
 from aggregator.storage.sqlfiles import q
 
 
@@ -40,8 +41,16 @@ async def record_failure(
     *,
     needs_human: bool = False,
 ) -> None:
+    """``error`` is stored without the personal data it may quote (a gateway's refusal often
+    names the number): the row is shown on the public ``/readyz`` and lasts."""
     await conn.execute(
-        q("record_component_failure"), component, kind, name, at, needs_human, error[:1000]
+        q("record_component_failure"),
+        component,
+        kind,
+        name,
+        at,
+        needs_human,
+        redact_text(error)[:1000],
     )
 
 

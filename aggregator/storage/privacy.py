@@ -183,9 +183,10 @@ async def forget(
     complaint: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """Erase a person's data: their reporter record, the raw originals, message texts, job
-    addresses, replies and attachments of their complaints, and the personal data typed in
-    those complaints' texts. The complaints themselves stay (status, agency, Tracking ID),
-    and one access-log record per complaint says that (not whose) data was erased."""
+    addresses, replies, timeline texts and attachments of their complaints, and the
+    personal data typed in those complaints' texts. The complaints themselves stay (status,
+    agency, Tracking ID), and one access-log record per complaint says that (not whose) data
+    was erased."""
     async with conn.transaction():
         reporter_ids: list[uuid.UUID] = []
         if reporter is not None:
@@ -209,6 +210,7 @@ async def forget(
                 await conn.execute(q("erase_notifications_of_complaints"), ids)
             ),
             "jobs": _count(await conn.execute(q("erase_job_addresses_of_complaints"), ids)),
+            "events": _count(await conn.execute(q("erase_event_texts_of_complaints"), ids)),
             "replies": _count(await conn.execute(q("erase_replies_of_complaints"), ids)),
             "attachments": _count(await conn.execute(q("erase_attachments_of_complaints"), ids)),
             "reporters": _count(await conn.execute(q("delete_reporters"), reporter_ids)),

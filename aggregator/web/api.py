@@ -18,7 +18,7 @@ from aggregator.storage import admin as repo
 from aggregator.storage import web as web_repo
 from aggregator.storage.db import json_text
 from aggregator.storage.events import append_event
-from aggregator.web.auth import requires
+from aggregator.web.auth import agency_scope, in_scope, requires
 from aggregator.web.keys import IDENTITY, SERVICES
 from aggregator.web.security import json_body
 from schemas.events import EventKind, Role
@@ -47,11 +47,6 @@ def _int(request: web.Request, key: str = "id") -> int:
     return int(raw)
 
 
-def _agency_scope(request: web.Request) -> str | None:
-    ident = request[IDENTITY]
-    return ident["agency"] if ident["role"] == Role.AGENCY.value else None
-
-
 @routes.get("/api/status")
 @requires(A, OP, U)
 async def get_status(request: web.Request) -> web.Response:
@@ -71,16 +66,22 @@ async def get_complaints(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     before = request.query.get("before")
     try:
-        limit = min(int(request.query.get("limit", "50")), 500)
+        limit = min(max(int(request.query.get("limit", "50")), 1), 500)
         before_at = dt.datetime.fromisoformat(before) if before else None
     except ValueError:
         return json_response(
             {"error": "bad_query", "message": "limit must be a number, before a timestamp"}, 400
         )
-    agency = _agency_scope(request) or request.query.get("agency")
+    agencies = agency_scope(request)
+    if agencies is None and (asked := request.query.get("agency")):
+        agencies = [asked]
     async with services.pool.acquire() as conn:
         rows = await repo.list_complaints(
-            conn, status=request.query.get("status"), agency=agency, before=before_at, limit=limit
+            conn,
+            status=request.query.get("status"),
+            agencies=agencies,
+            before=before_at,
+            limit=limit,
         )
     return json_response({"items": rows})
 
@@ -109,11 +110,18 @@ async def get_complaint(request: web.Request) -> web.Response:
                 detail={"via": "api"},
             )
         d = await repo.complaint_detail(conn, services.crypto, cid, reveal_identity=reveal)
-    scope = _agency_scope(request)
-    if d is None or (scope is not None and scope not in (d["agency_id"], d["source_agency"])):
+    scope = agency_scope(request)
+    if d is None or not in_scope(scope, d["agency_id"], d["source_agency"]):
         return json_response({"error": "not_found"}, 404)
     if scope is not None and d["anonymous"]:
-        d["reporter"] = None
+        # Nor what came with the message: an e-mail's Message-IDs may name the sender's
+        # domain or address.
+        d["reporter"], d["origin"] = None, {}
+    if request[IDENTITY]["role"] not in (A.value, OP.value):
+        # The same reporter's other complaints, for those who may move a message onto one:
+        # to anyone else they are other agencies' complaints, and link an anonymous report
+        # to the ones that name its reporter.
+        d["move_targets"] = []
     return json_response(d)
 
 

@@ -11,7 +11,12 @@ from aggregator.web import api, health, manual
 from aggregator.web.auth import auth_middleware
 from aggregator.web.dashboard import setup_dashboard
 from aggregator.web.keys import SERVICES, THROTTLE
-from aggregator.web.security import FailureThrottle, proxy_middleware, security_headers
+from aggregator.web.security import (
+    FailureThrottle,
+    proxy_middleware,
+    refuse_nul,
+    security_headers,
+)
 from aggregator.web.unavailable import database_unavailable_middleware
 
 if TYPE_CHECKING:
@@ -29,6 +34,7 @@ def make_app(
     http = services.settings.http
     app = web.Application(
         middlewares=[
+            refuse_nul,
             proxy_middleware(list(http.trusted_proxies)),
             database_unavailable_middleware,
             auth_middleware,

@@ -32,6 +32,28 @@ def allowed_roles(handler: Any) -> frozenset[Role] | None:
     return getattr(handler, ROLES_ATTR, None)
 
 
+# Matches no agency id: what a token of role agency without an agency may see.
+NO_AGENCY = "(token tanpa OPD)"
+
+
+def agency_scope(request: web.Request) -> list[str] | None:
+    """The agency ids this caller may see (its OPD's code and that code's LAPOR! id); None
+    for roles that see every agency. An agency token without an agency sees nothing, never
+    every complaint: the API and every dashboard page scope by this one answer."""
+    ident = request[IDENTITY]
+    if ident["role"] != Role.AGENCY.value:
+        return None
+    code = ident["agency"] or ""
+    lapor_id = request.app[SERVICES].settings.agencies.get(code)
+    return sorted({i for i in (code, lapor_id) if i}) or [NO_AGENCY]
+
+
+def in_scope(scope: list[str] | None, agency_id: str | None, source_agency: str | None) -> bool:
+    """Whether a complaint (LAPOR!'s agency, the agency of the source it came by) is in
+    ``scope`` (from :func:`agency_scope`)."""
+    return scope is None or any(a is not None and a in scope for a in (agency_id, source_agency))
+
+
 def _deny(status: int, error: str, message: str, retry_after: float = 0) -> web.Response:
     headers = {"WWW-Authenticate": 'Bearer realm="satukanal"'} if status == 401 else {}
     if retry_after:

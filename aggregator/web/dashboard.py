@@ -26,7 +26,7 @@ from aggregator.localtime import zone_label
 from aggregator.storage import admin as repo
 from aggregator.storage import web as sessions
 from aggregator.web import views
-from aggregator.web.auth import allowed_roles, requires
+from aggregator.web.auth import agency_scope, allowed_roles, in_scope, requires
 from aggregator.web.keys import IDENTITY, SERVICES, THROTTLE
 from aggregator.web.labels import (
     CHANNEL_LABELS,
@@ -218,9 +218,7 @@ async def complaint(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         c = await repo.complaint_detail(conn, services.crypto, cid)
-    if c is None or (
-        ident["role"] == "agency" and ident["agency"] not in (c["agency_id"], c["source_agency"])
-    ):
+    if c is None or not in_scope(agency_scope(request), c["agency_id"], c["source_agency"]):
         raise web.HTTPNotFound()
     return aiohttp_jinja2.render_template(
         "complaint.html",

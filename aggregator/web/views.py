@@ -38,7 +38,7 @@ from aggregator.storage import admin as admin_repo
 from aggregator.storage import dashboard as repo
 from aggregator.storage import replies as held_replies
 from aggregator.web import charts
-from aggregator.web.auth import requires
+from aggregator.web.auth import agency_scope, requires
 from aggregator.web.keys import IDENTITY, SERVICES
 from aggregator.web.labels import CHANNEL_LABELS, LABEL_TEXT, STATUS_LABELS, label
 from aggregator.web.reasons import explain
@@ -77,14 +77,7 @@ SORT_KEYS = (
 # ---- scope and time -------------------------------------------------------------------------
 def scope(request: web.Request) -> list[str] | None:
     """The agency ids this user may see; None for roles that see every agency."""
-    ident = request[IDENTITY]
-    if ident["role"] != Role.AGENCY.value:
-        return None
-    code = ident["agency"] or ""
-    lapor_id = request.app[SERVICES].settings.agencies.get(code)
-    ids = sorted({i for i in (code, lapor_id) if i})
-    # An agency token without an agency sees nothing (not the unassigned complaints).
-    return ids or ["(token tanpa OPD)"]
+    return agency_scope(request)
 
 
 def _tz(request: web.Request) -> str:

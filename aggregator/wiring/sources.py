@@ -3,6 +3,7 @@ and read what they can do — the one place the core learns a connector's abilit
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from aggregator.errors import ConfigError
+from aggregator.health import record
 from aggregator.web.branding import branding
 from connectors.base import (
     Backfilling,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from aggregator.wiring.services import Services
 
 log = structlog.get_logger(__name__)
+PUSH_HEALTH_EVERY_S = 10.0
 
 
 def connector_context(
@@ -73,7 +76,20 @@ def connector_context(
                 )
             )
         outcome: IngestOutcome = await spooled[0](batch)
+        if not outcome.spooled:
+            await pushed_ok(len(batch.items))
         return outcome
+
+    last_recorded: list[float] = []
+
+    async def pushed_ok(items: int) -> None:
+        # The channel's health: nothing polls a pushing channel, so its deliveries are its
+        # outcomes (recorded at most every PUSH_HEALTH_EVERY_S: a busy gateway posts often).
+        now = time.monotonic()
+        if last_recorded and now - last_recorded[0] < PUSH_HEALTH_EVERY_S:
+            return
+        last_recorded[:] = [now]
+        await record.succeeded(services.pool, "source", cfg.name, services.clock(), items)
 
     async def record_delivery(report: DeliveryReport) -> None:
         from aggregator.notify.outcome import report_delivery

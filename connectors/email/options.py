@@ -84,6 +84,12 @@ class MailOptions(_Options):
     max_attachments: int = Field(default=10, ge=0)
     max_per_poll: int = Field(default=200, ge=1)
     message_id_domain: str | None = None
+    authserv_id: str | None = Field(
+        default=None,
+        description="the authserv-id your mail server writes in Authentication-Results "
+        "(OpenDMARC, rspamd): then an e-mail reply counts as the reporter's only when that "
+        "server says its From domain passed DMARC, or DKIM/SPF aligned with it",
+    )
     smtp: SmtpOptions | None = None
     outbox: OutboxOptions | None = Field(
         default=None,
@@ -105,6 +111,7 @@ class MailOptions(_Options):
             message_id_domain=domain,
             max_attachment_bytes=int(self.max_attachment_mb * MB),
             max_attachments=self.max_attachments,
+            authserv_id=self.authserv_id.strip() if self.authserv_id else None,
         )
 
 

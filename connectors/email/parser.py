@@ -16,6 +16,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from connectors.base.errors import InvalidInput
 from connectors.email.attachments import AttachmentLimits, Collected, add_part, filename_of
+from connectors.email.authres import sender_authenticated
 from connectors.email.identity import find_nik, find_phone
 from connectors.email.text import (
     cut_quoted,
@@ -37,6 +38,9 @@ class ParseOptions:
     max_attachment_bytes: int = 10 * MB
     max_attachments: int = 10
     region: str = "ID"
+    # Our mail server's authserv-id: when set, its Authentication-Results say whether the
+    # From address is the sender's (connectors/email/authres.py).
+    authserv_id: str | None = None
 
 
 # --- what is not a complaint ------------------------------------------------------------
@@ -446,6 +450,13 @@ def _parse(raw: bytes, options: ParseOptions) -> Parsed:
             # The reporter's address below is Reply-To's, not the sender's: if intake finds
             # this is a reply, that address proves nothing about who sent it.
             **({"reply_to_not_sender": True} if _other_reply_to(reply_to, sender) else {}),
+            # Our server did not vouch for the From address: if intake finds this is a reply,
+            # the address proves nothing about who sent it.
+            **(
+                {"sender_not_authenticated": True}
+                if refs and _authenticated(msg, options, sender) is False
+                else {}
+            ),
         },
         flags=tuple(dict.fromkeys(flags)),
         notes=tuple(notes),
@@ -532,9 +543,17 @@ def _reply(
         tracking_id=tag.group(1) if tag else None,
         in_reply_to=tuple(dict.fromkeys(refs)),
         email=sender,
+        sender_authenticated=_authenticated(msg, options, sender),
         resolved=resolved,
         attachments=tuple(collected.attachments),
     )
+
+
+def _authenticated(msg: Message, options: ParseOptions, sender: str | None) -> bool | None:
+    """Our server's word on the From address; None when no server is configured to ask."""
+    if options.authserv_id is None:
+        return None
+    return sender_authenticated(msg, options.authserv_id, sender)
 
 
 def _attachments(walk: _Walk, options: ParseOptions, strip_exif: bool) -> Collected:

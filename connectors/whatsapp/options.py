@@ -71,6 +71,15 @@ class WhatsAppCloudOptions(ConnectorOptions):
     media: Media = Field(default_factory=Media)
     conventions: ChatConventions = Field(default_factory=ChatConventions)
 
+    @field_validator("app_secret", "verify_token")
+    @classmethod
+    def _not_empty(cls, v: SecretStr) -> SecretStr:
+        # An empty app secret signs anyone's webhook (HMAC with an empty key), an empty
+        # verify token lets anyone subscribe: refused rather than run open.
+        if not v.get_secret_value().strip():
+            raise ValueError("must not be empty: the webhook would be open to anyone")
+        return v
+
 
 class GatewayFields(ConnectorOptions):
     """Where a local gateway puts each fact in its JSON (dotted paths, ``a.b.c``)."""

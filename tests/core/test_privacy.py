@@ -205,6 +205,7 @@ async def test_forget_erases_a_person_and_keeps_an_identity_free_record(pool):
             "raw_items": 1,
             "notifications": 1,
             "jobs": 1,
+            "events": 0,
             "replies": 0,
             "attachments": 0,
             "reporters": 1,
@@ -276,3 +277,31 @@ async def test_wamids_stored_before_are_rewritten_to_the_digests_the_connector_k
     )
     assert external == message_ref(wamid)
     assert origin == {"api": "cloud", "message_ref": message_ref(wamid)}
+
+
+async def test_forget_reaches_the_parts_of_a_burst_kept_in_the_timeline(pool):
+    """A reporter's later SMS joined onto their complaint (a burst) is kept in the timeline
+    as it came (``burst_merged``); `forget` erases what identifies them there too, as it
+    does in the complaint's text."""
+    from schemas.config import Settings
+    from tests.judgement.test_followon import PhoneSource
+
+    services = make_services(pool, settings=Settings(demo=True))
+    src = PhoneSource(SourceConfig(name="sms", kind="jsonlines"))
+    for n, text in enumerate(
+        ["Lampu jalan di Jl. Melati mati semua sejak lama", "hubungi saya di 0813-7777-6666"]
+    ):
+        item = RawItem(f"p{n}", _line(text=text, phone=PHONE))
+        src.items.append(item)
+        await Intake(services).ingest(src, Batch(items=[item], cursor={"pos": n + 1}))
+    async with pool.acquire() as conn:
+        merged = await conn.fetchval("SELECT count(*) FROM events WHERE kind = 'burst_merged'")
+        assert merged == 1
+        await forget(conn, services.crypto, actor="cli:test", reporter=PHONE)
+        kept = await conn.fetchval(
+            "SELECT concat_ws(' | ', (SELECT string_agg(data::text, ' ') FROM events),"
+            " (SELECT string_agg(content, ' ') FROM complaints))"
+        )
+    assert "Jl. Melati" in kept
+    for typed in ("0813-7777-6666", "081377776666"):
+        assert typed not in kept, kept

@@ -194,3 +194,112 @@ async def test_replay_api_answers_with_a_code_and_an_indonesian_sentence(client,
     assert r.status == 200
     body = await r.json()
     assert body["code"] == "source_missing" and "tidak dikonfigurasi" in body["outcome"]
+
+
+async def test_an_agency_token_without_an_agency_sees_no_complaint(client, pool):
+    """A token of role agency whose agency is missing (made by hand, or by an older
+    version) sees nothing, as the dashboard's lists already do: not every complaint through
+    the API, not another agency's complaint on the dashboard's detail page."""
+    async with pool.acquire() as conn:
+        cid = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, content, agency_id) VALUES "
+            "(gen_random_uuid(), 's', 'sms', 'isi pengaduan yang cukup panjang', '46') "
+            "RETURNING id"
+        )
+        _, tok = await create_token(conn, name="no-opd", role="agency", agency=None)
+    h = {"Authorization": f"Bearer {tok}"}
+    assert (await (await client.get("/api/complaints", headers=h)).json())["items"] == []
+    listed = await client.get("/api/complaints?agency=46", headers=h)
+    assert (await listed.json())["items"] == []
+    assert (await client.get(f"/api/complaints/{cid}", headers=h)).status == 404
+    resp = await client.post("/dasbor/masuk", data={"token": tok}, allow_redirects=False)
+    assert resp.status == 303
+    assert (await client.get(f"/dasbor/pengaduan/{cid}", allow_redirects=False)).status == 404
+
+
+async def test_an_agency_token_by_code_opens_what_its_lists_show(pool):
+    """An agency token naming its OPD by code (``PUPR``) lists the complaints LAPOR! gave
+    that OPD's id (``45``); their detail opens too, in the API and on the dashboard."""
+    from schemas.config import Settings
+
+    services = make_services(pool, settings=Settings(demo=True, agencies={"PUPR": "45"}))
+    async with pool.acquire() as conn:
+        cid = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, content, agency_id) VALUES "
+            "(gen_random_uuid(), 's', 'sms', 'isi pengaduan yang cukup panjang', '45') "
+            "RETURNING id"
+        )
+        _, tok = await create_token(conn, name="pupr", role="agency", agency="PUPR")
+    async with TestClient(TestServer(make_app(services))) as c:
+        h = {"Authorization": f"Bearer {tok}"}
+        items = (await (await c.get("/api/complaints", headers=h)).json())["items"]
+        assert [i["id"] for i in items] == [str(cid)]
+        assert (await c.get(f"/api/complaints/{cid}", headers=h)).status == 200
+        resp = await c.post("/dasbor/masuk", data={"token": tok}, allow_redirects=False)
+        assert resp.status == 303
+        assert str(cid) in await (await c.get("/dasbor/pengaduan")).text()
+        assert (await c.get(f"/dasbor/pengaduan/{cid}", allow_redirects=False)).status == 200
+
+
+async def test_an_agency_does_not_see_the_reporters_other_complaints(client, pool):
+    """The complaint detail names, for operators moving a message, the same reporter's
+    other open complaints: an agency must not get that list (another agency's complaints,
+    and for an anonymous reporter the complaints that name them)."""
+    async with pool.acquire() as conn:
+        rep = await conn.fetchval(
+            "INSERT INTO reporters (id, key_id, phone_hash) VALUES (gen_random_uuid(), 'k',"
+            " '\\x01') RETURNING id"
+        )
+        named = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, title, content, agency_id,"
+            " reporter_id, lapor_tracking_id, status) VALUES (gen_random_uuid(), 's', 'sms',"
+            " 'Lampu mati di gang rumah Budi', 'isi pengaduan yang cukup panjang', 'PUPR', $1,"
+            " '1916449', 'diproses') RETURNING id",
+            rep,
+        )
+        anonymous = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, content, source_agency, anonymous,"
+            " reporter_id) VALUES (gen_random_uuid(), 's', 'sms', 'pungli di kelurahan, tolong"
+            " ditindak', 'DISHUB', true, $1) RETURNING id",
+            rep,
+        )
+    toks = await tokens(pool)
+    admin = await client.get(
+        f"/api/complaints/{anonymous}", headers={"Authorization": f"Bearer {toks['admin']}"}
+    )
+    assert [t["id"] for t in (await admin.json())["move_targets"]] == [str(named)]
+    resp = await client.get(
+        f"/api/complaints/{anonymous}", headers={"Authorization": f"Bearer {toks['agency']}"}
+    )
+    assert resp.status == 200
+    body = await resp.text()
+    assert str(named) not in body and "1916449" not in body and "Budi" not in body, body
+
+
+async def test_an_agency_gets_no_message_ids_of_an_anonymous_reporter(client, pool):
+    """An anonymous reporter's e-mail came with Message-IDs that may name their mail domain
+    or their address (``<1733.budi.santoso@kantor.go.id>``): the agency's view of the
+    complaint carries none of its origin, as it carries no reporter."""
+    origin = {
+        "message_id": "<1733.budi.santoso@kantor.go.id>",
+        "references": ["<x.budi.santoso@kantor.go.id>"],
+        "subject": "pungli",
+    }
+    async with pool.acquire() as conn:
+        cid = await conn.fetchval(
+            "INSERT INTO complaints (id, source, channel, content, agency_id, anonymous, origin)"
+            " VALUES (gen_random_uuid(), 'mail', 'email', 'pungli di kelurahan, tolong"
+            " ditindak', 'DISHUB', true, $1) RETURNING id",
+            origin,
+        )
+    toks = await tokens(pool)
+    resp = await client.get(
+        f"/api/complaints/{cid}", headers={"Authorization": f"Bearer {toks['agency']}"}
+    )
+    assert resp.status == 200
+    body = await resp.text()
+    assert "budi.santoso" not in body and "kantor.go.id" not in body, body
+    admin = await client.get(
+        f"/api/complaints/{cid}", headers={"Authorization": f"Bearer {toks['admin']}"}
+    )
+    assert (await admin.json())["origin"]["message_id"] == origin["message_id"]

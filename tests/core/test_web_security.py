@@ -356,3 +356,41 @@ async def test_every_intake_route_answers_4xx_on_malformed_input(pool):
         await client.close()
         for src in sources.values():
             await src.close()
+
+
+MALFORMED_QUERIES = [
+    "?q=%00&opd=%00&status=%00&source=%00&agency=%00&pelapor=%00&klaster=%00",
+    "?q=12345%00&kanal=sms%00&label=%00&sla=%00&setelah=2026-01-01_%00&sebelum=1%00",
+    "?limit=-1&before=2026-01-01T00:00:00%00",
+    "?limit=-99999999999999999999&bulan=%00&urut=%00&arah=%00&pesan=%00&id=%00",
+]
+
+
+async def test_malformed_query_strings_get_a_4xx_never_a_500_on_every_route(make_client, pool):
+    """A NUL byte in a query value (PostgreSQL's text cannot hold one) or a negative limit
+    is the client's mistake on any route: a 4xx, not a 500."""
+    client = await make_client()
+    _, admin = await token(pool, "admin")
+    assert (await login(client, admin)).status == 303
+    bearer = {"Authorization": f"Bearer {admin}"}
+    seen = 0
+    for route in client.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if not path or route.method != "GET" or "static" in path:
+            continue
+        url = path.replace("{id}", "1").replace("{code}", "1916449")
+        for query in MALFORMED_QUERIES:
+            resp = await client.get(url + query, headers=bearer, allow_redirects=False)
+            seen += 1
+            assert resp.status < 500, (url + query, resp.status, await resp.text())
+    for body in ({"reason": "dibuang\u0000"}, {"to": "\u0000"}):
+        for url in ("/api/jobs/1/discard", "/api/complaints/" + "0" * 32 + "/as-reply"):
+            resp = await client.post(url, json=body, headers=bearer)
+            seen += 1
+            assert resp.status < 500, (url, body, resp.status, await resp.text())
+    resp = await client.post(
+        "/dasbor/antrian/1/buang", data={"reason": "x\u0000"}, allow_redirects=False
+    )
+    assert resp.status < 500, await resp.text()
+    assert seen > 50

@@ -110,6 +110,7 @@ NEEDLES = [
     ANON_WA_PHONE,
     "0" + ANON_WA_PHONE[2:],
 ]
+ROOT = Path(__file__).resolve().parents[2]
 B64 = re.compile(rb"[A-Za-z0-9+/=_-]{16,}")
 
 
@@ -386,6 +387,11 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
             for rep in reports:
                 async with http.get(f"{sandbox}/_sandbox/reports/{rep['tracking_id']}") as r:
                     lapor[rep["tracking_id"]] = await r.json()
+            # What anyone may read without a token: health, readiness and metrics.
+            public = b""
+            for path in ("/healthz", "/readyz", "/metrics"):
+                async with http.get(f"{base}{path}") as r:
+                    public += await r.read()
     finally:
         rc = await stop_daemon(daemon, check=False)
         await gateway.stop()
@@ -403,6 +409,28 @@ async def test_no_identity_rests_in_plaintext_and_anonymous_reports_reach_lapor_
             "JOIN complaints c ON c.id = ca.complaint_id"
         )
     assert leaks == {}, leaks
+    # Nor in the daemon's log, nor in any file it keeps (the intake spool, the models), nor
+    # on its public pages.
+    assert found_in(log_path.read_bytes()) == set(), log_tail(log_path)
+    # (lapor-sandbox.json is LAPOR! itself, the built-in sandbox's store: checked above.)
+    kept = {
+        str(f.relative_to(tmp_path)): found_in(f.read_bytes())
+        for f in (tmp_path / "data").rglob("*")
+        if f.is_file() and f.name != "lapor-sandbox.json"
+    }
+    # The models are trained on the shipped corpus, whose made-up senders include a "Siti
+    # Aminah": a name found there as well is the corpus's, not this citizen's.
+    corpus = b"".join(
+        p.read_bytes() for p in (ROOT / "aggregator" / "judgement" / "corpus").glob("*.jsonl")
+    )
+    shipped = found_in(corpus)
+    leaked = {
+        f: sorted(hits - shipped if f.startswith("data/models/") else hits)
+        for f, hits in kept.items()
+    }
+    leaked = {f: hits for f, hits in leaked.items() if hits}
+    assert leaked == {}, leaked
+    assert found_in(public) == set()
 
     # What LAPOR! received from the anonymous: no typed PII, no telling attachment name. The
     # two citizens whose mail an office forwarded asked for anonymity in words (the

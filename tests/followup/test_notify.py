@@ -7,11 +7,12 @@ import datetime as dt
 
 import pytest
 
-from aggregator.errors import TransientError
+from aggregator.errors import PermanentError, TransientError
 from aggregator.notify.handler import make_notify_handler
 from aggregator.notify.segments import count_parts
 from aggregator.queue import Worker
 from aggregator.storage.followup import notifications_for
+from connectors.base import Origin, OutboundMessage, SendResult
 from schemas.complaint import Reporter
 
 from .helpers import (
@@ -381,3 +382,38 @@ async def test_form_complaint_is_answered_through_its_form_sink(pool) -> None:
     async with pool.acquire() as conn:
         (row,) = await notifications_for(conn, cid, services.crypto)
     assert row["channel"] == "web" and row["external_id"] == f"ext-{msg.notification_id}"
+
+
+class EchoingSink(RecordingSink):
+    """A gateway that refuses the message and says whom it was for, as third-party WhatsApp
+    and SMS gateways do (``{"error": "number 6281… is not on WhatsApp"}``)."""
+
+    def __init__(self, error: type[Exception]) -> None:
+        super().__init__()
+        self.error = error
+
+    async def send(self, origin: Origin, message: OutboundMessage) -> SendResult:
+        raise self.error(f"gateway answered 400: number {origin.address} (budi@warga.test) invalid")
+
+
+@pytest.mark.parametrize("error", [PermanentError, TransientError])
+async def test_a_sink_error_naming_the_citizen_is_stored_without_it(pool, error) -> None:
+    """What a sink said when it refused goes to the notification, the component's health
+    (public on /readyz) and the job: none of them keeps the citizen's number or address in
+    plain text, as no log line does."""
+    services = make_services(pool, Clock(T0), **_settings())
+    await add_complaint(
+        services, channel="sms", source="gammu", reporter=Reporter(phone="+6281234567890")
+    )
+    await apply_events(services, event("1916449", "status_changed", T0, status="terverifikasi"))
+    await _run(services, {"gammu": EchoingSink(error)})
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval(
+            "SELECT concat_ws(' | ', (SELECT string_agg(coalesce(detail, ''), ' ') FROM"
+            " notifications), (SELECT string_agg(coalesce(last_error, ''), ' ') FROM"
+            " component_health), (SELECT string_agg(coalesce(last_error, ''), ' ') FROM jobs),"
+            " (SELECT string_agg(data::text, ' ') FROM events))"
+        )
+    assert "gateway answered 400" in stored, stored  # what it said is kept
+    for personal in ("6281234567890", "81234567890", "budi@warga.test"):
+        assert personal not in stored, stored

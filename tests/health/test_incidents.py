@@ -306,3 +306,73 @@ async def test_a_usually_busy_source_that_falls_silent_opens_an_incident(pool):
     assert [(i["kind"], i["subject"]) for i in incidents] == [("source_silent", "sms-busy")]
     assert "10 per hari" in incidents[0]["summary"]
     assert json.loads(json.dumps(incidents[0]["detail"]))["per_day"] == 10.0
+
+
+async def test_a_breaker_left_open_by_a_stopped_process_does_not_outlive_it(pool, http):
+    """A daemon restarted while LAPOR! was down found the breaker's last saved state "open";
+    its own breaker starts closed and only a change is saved, so once LAPOR! answered again
+    the dashboard, /readyz and /metrics went on saying the link was failing. The state saved
+    is this process's from its first call on."""
+    import json as _json
+
+    from aggregator.storage import lapor as lapor_repo
+
+    sb = await start_sandbox(rate_limit=False)
+    try:
+        services = make_services(pool, http, settings(lapor=lapor_config(sb.base_url)))
+        async with pool.acquire() as conn:
+            await lapor_repo.save_state(
+                conn,
+                lapor_repo.BREAKER,
+                _json.dumps({"state": "open", "last_error": "connection refused", "trips": 3}),
+            )
+        assert by_component(await overview(services))["lapor"]["state"] == "failing"
+        feed = UpdatesLoop(services, build_port(services))
+        await feed.run_once()  # LAPOR! answers
+
+        async def link_ok() -> bool:
+            lapor = by_component(await overview(services))["lapor"]
+            return lapor["state"] == "ok" and lapor.get("breaker") == "closed"
+
+        await eventually(link_ok)
+        async with TestClient(TestServer(make_app(services))) as client:
+            text = await (await client.get("/metrics")).text()
+            assert "satukanal_lapor_breaker_open 0.0" in text
+            body = await (await client.get("/readyz")).json()
+            assert body["lapor"]["breaker"]["state"] == "closed", body
+    finally:
+        await sb.stop()
+
+
+async def test_a_channel_that_pushes_to_us_is_ok_once_it_delivered_and_stays_ok_when_quiet(pool):
+    """An SMS gateway posting to its webhook was "unknown" for ever, however many messages
+    it delivered: nothing recorded a pushed channel's outcome. Its success is recorded, and
+    a quiet hour does not make it "not running" (it is not polled; silence is the
+    source_silent incident's to notice)."""
+    from aggregator.wiring.assemble import http_routes
+    from aggregator.wiring.sources import build_sources, capabilities
+
+    secret = "s3kret-gateway-for-health"
+    clock = Clock()
+    cfg = settings(
+        sources=[{"name": "sms-push", "kind": "sms_http", "options": {"secret": secret}}]
+    )
+    services = dataclasses.replace(make_services(pool, None, cfg), clock=clock)
+    sources = build_sources(services.settings, services)
+    async with pool.acquire() as conn:
+        from aggregator.health.overview import register_components
+
+        await register_components(conn, services.settings)
+    assert by_component(await overview(services))["source:sms-push"]["state"] == "unknown"
+    app = make_app(services, extra=http_routes(services, capabilities(sources)))
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.post(
+            "/intake/sms-push/webhook",
+            json={"id": "m1", "sender": "081234567890", "text": "Lampu jalan mati di Jl. Melati"},
+            headers={"X-Satukanal-Secret": secret},
+        )
+        assert resp.status == 200, await resp.text()
+    sms = by_component(await overview(services))["source:sms-push"]
+    assert sms["state"] == "ok" and sms["last_success_at"] is not None, sms
+    clock.advance(3600)
+    assert by_component(await overview(services))["source:sms-push"]["state"] == "ok"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -312,3 +314,28 @@ async def test_a_burst_of_messages_is_one_complaint(env: Env, pool: Any) -> None
     c = await rows(pool, "SELECT content FROM complaints")
     assert len(c) == 1
     assert "gang Mawar" in c[0]["content"] and "sdh seminggu" in c[0]["content"]
+
+
+@pytest.mark.parametrize("key", ["app_secret", "verify_token"])
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_app_secret_or_verify_token_is_refused(key: str, value: str) -> None:
+    """With an empty app secret anyone signs a webhook (HMAC with an empty key) and writes
+    as any citizen's number; with an empty verify token anyone subscribes the webhook. The
+    options refuse both rather than run open."""
+    from connectors.base.options import OptionsError, load_options
+    from connectors.whatsapp.cloud import signature_ok
+    from connectors.whatsapp.options import WhatsAppCloudOptions
+
+    forged = b'{"object": "whatsapp_business_account", "entry": []}'
+    digest = hmac.new(b"", forged, hashlib.sha256).hexdigest()
+    assert signature_ok(b"", forged, f"sha256={digest}")  # why an empty secret is open
+    options = {
+        "phone_number_id": PHONE_NUMBER_ID,
+        "access_token": TOKEN,
+        "app_secret": APP_SECRET,
+        "verify_token": VERIFY,
+        key: value,
+    }
+    with pytest.raises(OptionsError) as err:
+        load_options(WhatsAppCloudOptions, "wa", options)
+    assert key in str(err.value)

@@ -4,7 +4,7 @@ SELECT c.id, c.source, c.channel, c.title, c.status::text AS status, c.lapor_tra
        c.closed_without_real_followup, c.flags
 FROM complaints c
 WHERE ($1::text IS NULL OR c.status::text = $1)
-  AND ($2::text IS NULL OR c.agency_id = $2 OR c.source_agency = $2)
+  AND ($2::text[] IS NULL OR c.agency_id = ANY ($2) OR c.source_agency = ANY ($2))
   AND ($3::timestamptz IS NULL OR c.received_at < $3)
 ORDER BY c.received_at DESC, c.id
 LIMIT $4;

@@ -108,6 +108,11 @@ WHERE r.complaint_id = ANY($1::uuid[])
 UPDATE notifications SET body = NULL, body_enc = NULL, body_key = NULL
 WHERE complaint_id = ANY($1::uuid[]) AND (body IS NOT NULL OR body_enc IS NOT NULL);
 
+-- name: erase_event_texts_of_complaints
+-- What the reporter wrote kept in the timeline as it came (a burst's later SMS).
+UPDATE events SET data = jsonb_set(data, '{text}', '"[dihapus atas permintaan pelapor]"')
+WHERE complaint_id = ANY($1::uuid[]) AND data ? 'text';
+
 -- name: erase_job_addresses_of_complaints
 UPDATE jobs SET payload = payload - 'address' - 'address_enc' - 'text'
 WHERE complaint_id = ANY($1::uuid[]) AND (payload ? 'address' OR payload ? 'address_enc');
