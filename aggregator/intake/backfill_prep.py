@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import ctypes
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import signal
@@ -289,6 +290,10 @@ class PagePool:
         self.workers = max(1, workers)
         self.limit = max(1, limit)
         self.in_flight = InFlight()
+        # What exists now is never collected in the workers: frozen, it is left out of
+        # their collections (which would touch, and so copy, every shared page) and out of
+        # this process's while the pool runs (results arrive as many small objects).
+        gc.freeze()
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=_context(),
@@ -363,6 +368,7 @@ class PagePool:
         """Stop the workers; a page still being prepared is dropped (it was never
         committed, so the next run reads it again)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
 
 
 def worker_setup(
