@@ -27,7 +27,7 @@ import contextlib
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -332,9 +332,9 @@ async def run_backfill(
     if n_workers:
         setup = worker_setup(
             source,
-            # The learned model is loaded (or fitted) here, once, before the workers fork:
-            # nothing else runs yet, and no worker fits it again.
-            intake.router.detached(),
+            # Detached from this process's model child; its learned model is loaded (or
+            # fitted) here, once, before the workers fork: no worker fits it again.
+            intake.router,
             intake.crypto,
             services.settings.sla.timezone,
             policy,
@@ -376,6 +376,11 @@ async def run_backfill(
         bar.stop()
         summary.elapsed_s = time.monotonic() - started
         if pages is not None:
+            # Closed here, not when collected: an interrupted run stops reading at once.
+            aclose = getattr(steps, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
             summary.pages_in_flight_peak = pages.in_flight.peak
             pages.close()
     if not dry_run:
@@ -476,9 +481,12 @@ class _Preparer:
         return _Step.of(batch, out)
 
 
-async def _pooled(pages: AsyncIterator[tuple[Batch, Prepared]]) -> AsyncIterator[_Step]:
-    async for batch, prepared in pages:
-        yield _Step.of(batch, prepared)
+async def _pooled(pages: AsyncGenerator[tuple[Batch, Prepared], None]) -> AsyncIterator[_Step]:
+    try:
+        async for batch, prepared in pages:
+            yield _Step.of(batch, prepared)
+    finally:
+        await pages.aclose()  # stops reading ahead; pages not yet written are dropped
 
 
 async def _ingest(

@@ -30,7 +30,7 @@ import signal
 import stat
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -306,7 +306,9 @@ class PagePool:
         procs = getattr(self._pool, "_processes", None) or {}
         return list(procs)
 
-    async def steps(self, batches: AsyncIterator[Batch]) -> AsyncIterator[tuple[Batch, Prepared]]:
+    async def steps(
+        self, batches: AsyncIterator[Batch]
+    ) -> AsyncGenerator[tuple[Batch, Prepared], None]:
         loop = asyncio.get_running_loop()
         room = asyncio.Semaphore(self.limit)
         queue: asyncio.Queue[tuple[Batch, asyncio.Future[Prepared]] | BaseException | None] = (

@@ -65,7 +65,8 @@ class Router:
         """This router for another process (a backfill's workers): the same learned model,
         loaded or fitted here first so that no worker fits it again, routed in-process
         (no model child) and with no prepared decisions."""
-        self.learned.model  # noqa: B018 - loaded once, pickled with the copy
+        if self.enabled:
+            self.learned.model  # noqa: B018 - loaded once, shared with (or pickled to) the copy
         copy = object.__new__(Router)
         copy.__dict__.update(self.__dict__)
         copy.process = None
