@@ -13,16 +13,17 @@ JSON object per backfill run on the last lines.
 
     .venv/bin/python bench/backfill.py [--rows N | --small] [--workers 0,1,auto] [--pg-dsn DSN]
 
-Where the time goes (2 CPUs, 20,000 rows, py-spy; docs/operations.md has the figures):
-before the worker pool the event loop's process did everything, ~600 us of CPU per row:
-routing (the learned router's normalisation, n-grams and rules) about half, parsing the row
-(decode, repair, dates, pydantic) a fifth, the writes a sixth (most of it json.dumps for
-the COPY's jsonb), reading the source and sealing the rest. With workers, parsing, routing,
-sealing and JSON encoding run there; this process is left with reading the source (the
-driver's row decoding, the raw item's JSON payload), unpickling the planned pages and the
-COPY, and PostgreSQL with the writes themselves: on two CPUs the workers and the writer
-share the cores with both database servers, so the rate is bounded by the total CPU per row,
-not by one core.
+Where the time goes (2 CPUs shared with other work at load 9-16; 60,000 rows; py-spy):
+before the worker pool the event loop's process did everything, ~650 us of CPU per row
+(routing about half, parsing and repair a fifth, json.dumps for the COPY's jsonb most of
+the writes' share). With 2 workers (455 rows/s against 318 with --workers 0 and 375 before,
+in runs minutes apart) this process spends ~220 us per row: reading the old database and
+building each raw item's original bytes (encode_row) is its largest part, then the COPY and
+unpickling the planned pages. A worker spends ~470 us per row: routing 59 % (normalisation
+and n-grams 21 %, the model 17 %, the policy's rules 17 %), parsing and repair 13 %, JSON
+encoding 6 %, pickling the page back 9 %. PostgreSQL adds 260-600 us per row (four indexed
+tables, the complaint counters' trigger). The total CPU per row is what bounds the rate on
+two busy cores, so the ratio stays near 0.01x here; docs/operations.md has the table.
 """
 
 # ruff: noqa: E402  (sys.path is fixed before the imports, see below)

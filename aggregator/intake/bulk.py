@@ -47,7 +47,7 @@ from aggregator.intake.pipeline import (
 )
 from aggregator.intake.sealing import seal_meta, seal_payload
 from aggregator.storage import intake as repo
-from aggregator.storage.db import EncodedJson, encoded_json
+from aggregator.storage.db import EncodedJson, json_text
 from connectors.base import RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
 from schemas.events import EventKind
@@ -171,6 +171,11 @@ class HistoryResult:
     written: list[HistoryRow]
     held: int  # already stored: a re-run
     rerouted: list[HistoryRow]  # duplicates of a stored complaint: for the general path
+
+
+def encoded_json(value: object) -> EncodedJson:
+    """``value`` as the jsonb codec would encode it, ready to be sent as it is."""
+    return EncodedJson(json_text(value).encode())
 
 
 _JSONB_COLUMNS = tuple(COMPLAINT_ROW.index(c) for c in ("location", "origin"))

@@ -42,10 +42,6 @@ class EncodedJson(bytes):
     __slots__ = ()
 
 
-def encoded_json(value: object) -> EncodedJson:
-    return EncodedJson(json_text(value).encode())
-
-
 def _jsonb_out(value: object) -> bytes:
     if isinstance(value, EncodedJson):
         return b"\x01" + value
