@@ -12,9 +12,11 @@ What a worker gets: the source's configuration (the worker builds its own, never
 source to parse with), the router with its fitted model, and the key material of the
 process's :class:`~aggregator.crypto.Crypto`, all once, through the pool's initializer
 (inherited by the fork on Linux, pickled to a spawned interpreter elsewhere); then each
-page's raw items, pickled. Nothing of it is logged. Results come back as
-ciphertext, hashes and planned rows: personal data leaves a worker only encrypted, apart
-from the parsed drafts of the items the general intake handles (which encrypts them).
+page's raw items, pickled. Nothing of it is logged. A planned page comes back
+through the same pipe: the rows for ``COPY`` with identities and originals already
+encrypted, the raw items (their original bytes, which this process read in the first place)
+and the parsed drafts of the items the general intake handles, which encrypts them as it
+stores them; nothing is written to disk on the way.
 """
 
 from __future__ import annotations
