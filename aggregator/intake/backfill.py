@@ -9,7 +9,10 @@ that was committed but not yet recorded harmless.
 A policy decides, per complaint, whether it is pushed to LAPOR! (a ``push`` job, as live) or
 kept as local *history* (status ``history``, no job): by default only complaints still open
 upstream and submitted within ``push_if_open_newer_than_days`` are pushed. Memory stays
-bounded: one batch is held at a time and the source reads by keyset pages.
+bounded: the source reads by keyset pages, and at most ``[backfill] pages_in_flight`` pages
+are read and not yet committed. Where the source's parse is pure (the form database), pages
+are parsed, routed and sealed by ``[backfill] workers`` processes
+(:mod:`aggregator.intake.backfill_prep`) and written here in source order.
 
 Backfilled raw items carry ``meta.backfill`` so that ``satukanal report migration`` can
 tell the archive from what still arrives on the old channel.
