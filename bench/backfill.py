@@ -13,17 +13,18 @@ JSON object per backfill run on the last lines.
 
     .venv/bin/python bench/backfill.py [--rows N | --small] [--workers 0,1,auto] [--pg-dsn DSN]
 
-Where the time goes (2 CPUs shared with other work at load 9-16; 60,000 rows; py-spy):
-before the worker pool the event loop's process did everything, ~650 us of CPU per row
-(routing about half, parsing and repair a fifth, json.dumps for the COPY's jsonb most of
-the writes' share). With 2 workers (455 rows/s against 318 with --workers 0 and 375 before,
-in runs minutes apart) this process spends ~220 us per row: reading the old database and
-building each raw item's original bytes (encode_row) is its largest part, then the COPY and
-unpickling the planned pages. A worker spends ~470 us per row: routing 59 % (normalisation
-and n-grams 21 %, the model 17 %, the policy's rules 17 %), parsing and repair 13 %, JSON
-encoding 6 %, pickling the page back 9 %. PostgreSQL adds 260-600 us per row (four indexed
-tables, the complaint counters' trigger). The total CPU per row is what bounds the rate on
-two busy cores, so the ratio stays near 0.01x here; docs/operations.md has the table.
+Where the time goes (2 CPUs shared with other work at load 8-17; py-spy and the CPU
+figures this bench prints): before the worker pool the event loop's process did everything,
+~550-650 us of CPU per row (routing about half, parsing and repair a fifth, json.dumps for
+the COPY's jsonb most of the writes' share). With 2 workers this process spends ~125-220 us
+per row: reading the old database and building each raw item's original bytes (encode_row)
+is its largest part, then the COPY and unpickling the planned pages. A worker spends
+~360-470 us per row: routing 59 % (normalisation and n-grams 21 %, the model 17 %, the
+policy's rules 17 %), parsing and repair 13 %, JSON encoding 6 %, pickling the page back
+9 %. PostgreSQL adds 180-330 us per row (four indexed tables, the complaint counters'
+trigger). Back to back at 20,000 rows: 1,542 rows/s with 2 workers, 901 before (0.025x and
+0.021x); in one bench run 2 workers are 15-40 % faster than --workers 0. The total CPU per
+row bounds the rate on two busy cores; docs/operations.md has the table.
 """
 
 # ruff: noqa: E402  (sys.path is fixed before the imports, see below)
