@@ -7,9 +7,24 @@ PostgreSQL table without indexes: the cost of just moving those bytes; (2) ``sat
 backfill`` reads the same archive through the source (responses, repairs, the raw item's
 original bytes) and stores it through intake (raw items, encrypted reporters, complaints,
 events; history rows on the COPY bulk path) with the default history/push policy. Prints
-rows/s of both, the ratio and the peak RSS, one JSON object on the last line.
+rows/s of both, the ratio, the worker processes used, the CPU per row in this process and in
+the workers, and the peak memory of the process tree (RSS and PSS, workers included); one
+JSON object per backfill run on the last lines.
 
-    .venv/bin/python bench/backfill.py [--rows N | --small] [--pg-dsn DSN]
+    .venv/bin/python bench/backfill.py [--rows N | --small] [--workers 0,1,auto] [--pg-dsn DSN]
+
+Where the time goes (2 CPUs shared with other work at load 8-17; py-spy and the CPU
+figures this bench prints): before the worker pool the event loop's process did everything,
+~550-650 us of CPU per row (routing about half, parsing and repair a fifth, json.dumps for
+the COPY's jsonb most of the writes' share). With 2 workers this process spends ~125-220 us
+per row: reading the old database and building each raw item's original bytes (encode_row)
+is its largest part, then the COPY and unpickling the planned pages. A worker spends
+~360-470 us per row: routing 59 % (normalisation and n-grams 21 %, the model 17 %, the
+policy's rules 17 %), parsing and repair 13 %, JSON encoding 6 %, pickling the page back
+9 %. PostgreSQL adds 180-330 us per row (four indexed tables, the complaint counters'
+trigger). Back to back at 20,000 rows: 1,542 rows/s with 2 workers, 901 before (0.025x and
+0.021x); in one bench run 2 workers are 15-40 % faster than --workers 0. The total CPU per
+row bounds the rate on two busy cores; docs/operations.md has the table.
 """
 
 # ruff: noqa: E402  (sys.path is fixed before the imports, see below)
@@ -23,6 +38,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse
 import asyncio
+import dataclasses
 import io
 import json
 import resource
@@ -48,6 +64,114 @@ from tests.forms.legacy import HOST, JOIN_QUERY, PORT, create_legacy_db, drop_le
 
 def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
+
+
+def tree_mb() -> tuple[float, float]:
+    """RSS of this process and its children (the backfill's workers) added up, and the same
+    as PSS (shared pages divided among the processes that share them: what the tree costs
+    the machine; forked workers share the interpreter, the code and the model)."""
+    me = psutil.Process()
+    rss = pss = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            m = p.memory_full_info()
+        except psutil.Error:
+            continue
+        rss += m.rss
+        pss += getattr(m, "pss", m.rss)
+    return rss / 2**20, pss / 2**20
+
+
+async def backend_cpu(pool: Any) -> dict[int, float]:
+    """CPU seconds of the PostgreSQL backends serving this bench's database, by pid (the
+    server runs on this machine)."""
+    async with pool.acquire() as conn:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        )
+    out: dict[int, float] = {}
+    for r in pids:
+        try:
+            t = psutil.Process(r["pid"]).cpu_times()
+        except psutil.Error:
+            continue
+        out[r["pid"]] = t.user + t.system
+    return out
+
+
+async def measure(
+    services: Any, source: Any, rows: int, batch: int, workers: int | None, base_rate: float
+) -> dict[str, Any]:
+    """One backfill of the whole archive: rate, CPU of this process and of the workers,
+    peak memory of the process tree."""
+    samples: list[float] = []
+    peak = {"rss": rss_mb(), "tree_rss": 0.0, "tree_pss": 0.0}
+
+    async def sample() -> None:
+        while True:
+            rss, pss = tree_mb()
+            peak["rss"] = max(peak["rss"], rss_mb())
+            peak["tree_rss"] = max(peak["tree_rss"], rss)
+            peak["tree_pss"] = max(peak["tree_pss"], pss)
+            await asyncio.sleep(1.0)  # reading smaps costs CPU: not more often
+
+    def on_batch(s: Any) -> None:
+        if s.read % max(1, rows // 10) < batch:
+            samples.append(round(rss_mb(), 1))
+
+    sampler = asyncio.create_task(sample())
+    pg0 = await backend_cpu(services.pool)
+    cpu0, kids0 = psutil.Process().cpu_times(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    summary = await run_backfill(
+        services,
+        source,
+        policy=Policy(),
+        progress=False,
+        out=io.StringIO(),
+        on_batch=on_batch,
+        workers=workers,
+    )
+    t_fill = time.perf_counter() - t
+    sampler.cancel()
+    cpu1, kids1 = psutil.Process().cpu_times(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    pg1 = await backend_cpu(services.pool)
+    pg_cpu = sum(t - pg0.get(pid, 0.0) for pid, t in pg1.items())
+    main_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    # Workers are reaped when the pool shuts down, so their CPU is in RUSAGE_CHILDREN.
+    worker_cpu = (kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime)
+    rate = summary.read / t_fill
+    print(
+        f"backfill, {summary.workers} workers: {summary.read:,} rows in {t_fill:.1f} s = "
+        f"{rate:,.0f} rows/s = {rate / base_rate:.3f}x baseline "
+        f"({summary.imported:,} complaints, {summary.pushed:,} pushed, "
+        f"{summary.history:,} history, {summary.quarantined:,} quarantined); CPU per row: "
+        f"{main_cpu / summary.read * 1e6:,.0f} us here, {worker_cpu / summary.read * 1e6:,.0f} "
+        f"us in workers, {pg_cpu / summary.read * 1e6:,.0f} us in PostgreSQL; "
+        f"peak {peak['tree_pss']:,.0f} MB PSS ({peak['tree_rss']:,.0f} MB RSS) "
+        "with the workers",
+        file=sys.stderr,
+    )
+    return {
+        "bench": "backfill",
+        "workers": summary.workers,
+        "rows": summary.read,
+        "rows_per_s": round(rate, 1),
+        "ratio_baseline": round(rate / base_rate, 4),
+        "main_cpu_us_per_row": round(main_cpu / summary.read * 1e6, 1),
+        "worker_cpu_us_per_row": round(worker_cpu / summary.read * 1e6, 1),
+        "postgres_cpu_us_per_row": round(pg_cpu / summary.read * 1e6, 1),
+        "peak_rss_mb": round(peak["rss"], 1),
+        "peak_tree_rss_mb": round(peak["tree_rss"], 1),
+        "peak_tree_pss_mb": round(peak["tree_pss"], 1),
+        "rss_mb_during": samples,
+        "pages_in_flight_peak": summary.pages_in_flight_peak,
+        "backfill_s": round(t_fill, 2),
+        "imported": summary.imported,
+        "pushed": summary.pushed,
+        "history": summary.history,
+        "quarantined": summary.quarantined,
+    }
 
 
 async def baseline(
@@ -99,6 +223,13 @@ async def main() -> None:
     ap.add_argument("--small", action="store_true", help="20,000 rows")
     ap.add_argument("--batch", type=int, default=1000, help="source batch size")
     ap.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument(
+        "--workers",
+        type=lambda v: [None if w == "auto" else int(w) for w in v.split(",")],
+        default=[None],
+        help="worker processes, or a comma-separated list to compare in one run, each into "
+        "a new database (auto: [backfill] workers, one per CPU; 0: the one process)",
+    )
     args = ap.parse_args()
     rows = 20_000 if args.small else args.rows
 
@@ -107,6 +238,7 @@ async def main() -> None:
     admin_pg = await asyncpg.connect(args.pg_dsn)
     await admin_pg.execute(f'CREATE DATABASE "{pg_name}"')
     dsn = args.pg_dsn.rsplit("/", 1)[0] + "/" + pg_name
+    extra: list[str] = []
     try:
         t = time.perf_counter()
         await fill(legacy, rows)
@@ -156,61 +288,40 @@ async def main() -> None:
             n_read += len(batch.items)
         read_rate = n_read / (time.perf_counter() - t)
         print(f"source read alone: {read_rate:,.0f} rows/s", file=sys.stderr)
-        samples: list[float] = []
-        peak = [rss_mb()]
-
-        async def sample() -> None:
-            while True:
-                peak[0] = max(peak[0], rss_mb())
-                await asyncio.sleep(0.2)
-
-        def on_batch(s: Any) -> None:
-            if s.read % max(1, rows // 10) < args.batch:
-                samples.append(round(rss_mb(), 1))
-
-        sampler = asyncio.create_task(sample())
-        t = time.perf_counter()
-        summary = await run_backfill(
-            services, source, policy=Policy(), progress=False, out=io.StringIO(), on_batch=on_batch
-        )
-        t_fill = time.perf_counter() - t
-        sampler.cancel()
+        results = []
+        for i, workers in enumerate(args.workers):
+            if i:
+                # The same archive again, into a database of its own: after a TRUNCATE the
+                # second run's PostgreSQL CPU per row was 2-4x the first's.
+                await source.close()
+                await pool.close()
+                name = f"{pg_name}_{i}"
+                extra.append(name)
+                await admin_pg.execute(f'CREATE DATABASE "{name}"')
+                pool = await create_pool(
+                    args.pg_dsn.rsplit("/", 1)[0] + "/" + name, min_size=1, max_size=4
+                )
+                services = dataclasses.replace(
+                    services, pool=pool, queue=JobQueue(pool, settings.queue, owner="bench")
+                )
+                source = build_source(cfg, services)
+                async with pool.acquire() as conn:
+                    await migrate(conn)
+            results.append(await measure(services, source, rows, args.batch, workers, base_rate))
         await source.close()
         await pool.close()
-        rate = summary.read / t_fill
-        print(
-            f"backfill: {summary.read:,} rows in {t_fill:.1f} s = {rate:,.0f} rows/s "
-            f"({summary.imported:,} complaints, {summary.pushed:,} pushed, "
-            f"{summary.history:,} history, {summary.quarantined:,} quarantined)",
-            file=sys.stderr,
-        )
-        peak_mb = peak[0]  # sampled during the backfill (every 0.2 s)
-        process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            json.dumps(
-                {
-                    "bench": "backfill",
-                    "rows": summary.read,
-                    "rows_per_s": round(rate, 1),
-                    "baseline_rows_per_s": round(base_rate, 1),
-                    "ratio_baseline": round(rate / base_rate, 4),
-                    "source_read_per_s": round(read_rate, 1),
-                    "ratio_source_read": round(read_rate / base_rate, 4),
-                    "peak_rss_mb": round(peak_mb, 1),
-                    "rss_mb_during": samples,
-                    "process_peak_rss_mb": round(process_peak, 1),
-                    "backfill_s": round(t_fill, 2),
-                    "baseline_s": round(t_base, 2),
-                    "imported": summary.imported,
-                    "pushed": summary.pushed,
-                    "history": summary.history,
-                    "quarantined": summary.quarantined,
-                }
+        for r in results:
+            r.update(
+                baseline_rows_per_s=round(base_rate, 1),
+                baseline_s=round(t_base, 2),
+                source_read_per_s=round(read_rate, 1),
+                ratio_source_read=round(read_rate / base_rate, 4),
             )
-        )
+            print(json.dumps(r))
     finally:
         await drop_legacy_db(legacy)
-        await admin_pg.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+        for name in [pg_name, *extra]:
+            await admin_pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin_pg.close()
 
 

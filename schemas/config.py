@@ -316,6 +316,18 @@ class QueueConfig(Section):
     """How often idle workers look for due jobs when no NOTIFY woke them."""
 
 
+class BackfillConfig(Section):
+    workers: int | None = Field(default=None, ge=0, le=256)
+    """Processes that parse, repair, route and encrypt an archive's rows during
+    `satukanal backfill` (the event loop's own process only reads and writes, in source
+    order). Unset: one per CPU. 0: everything in the one process. Overridden by
+    `satukanal backfill --workers`. Sources whose parsing needs their live connection
+    (e-mail) always prepare in the one process."""
+    pages_in_flight: int | None = Field(default=None, ge=1, le=1024)
+    """Most source pages (each `batch_size` rows) read and not yet committed at once, which
+    bounds a backfill's memory. Unset: twice `workers`."""
+
+
 class SpoolConfig(Section):
     dir: Path | None = None
     """Where HTTP intakes (SMS webhook, form endpoint) keep what they accepted while
@@ -731,6 +743,8 @@ class Settings(BaseSettings):
     """The HTTP listener."""
     spool: SpoolConfig = SpoolConfig()
     """The HTTP intakes' local spool for when PostgreSQL is away."""
+    backfill: BackfillConfig = BackfillConfig()
+    """Archive imports (`satukanal backfill`)."""
     sla: SlaConfig = SlaConfig()
     """Working-day clocks."""
     notify: NotifyConfig = NotifyConfig()

@@ -53,6 +53,14 @@ def register(sub: Any, reports: Any = None) -> None:
         help="start from the beginning even if an earlier run was interrupted "
         "(items already stored are skipped, never duplicated)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=None,
+        help="processes that parse and encrypt rows (default: backfill.workers, one per "
+        "CPU; 0: all in this process)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_backfill)
 
@@ -107,6 +115,7 @@ async def cmd_backfill(args: argparse.Namespace) -> int:
                     until=args.until,
                     dry_run=args.dry_run,
                     policy=policy,
+                    workers=args.workers,
                 )
             except (KeyboardInterrupt, asyncio.CancelledError, ConfigError) as exc:
                 # Ctrl-C arrives as a cancellation of this task (asyncio.run).
@@ -146,6 +155,7 @@ def _print_summary(console: Console, s: Any) -> None:
         t.add_row(f"quarantined: {why}", f"{n:,}")
     for why, n in sorted(s.decisions.items()):
         t.add_row(f"policy {why}", f"{n:,}")
+    t.add_row("worker processes", f"{s.workers}")
     t.add_row("time", f"{s.elapsed_s:.1f} s")
     console.print(t)
 

@@ -9,7 +9,10 @@ that was committed but not yet recorded harmless.
 A policy decides, per complaint, whether it is pushed to LAPOR! (a ``push`` job, as live) or
 kept as local *history* (status ``history``, no job): by default only complaints still open
 upstream and submitted within ``push_if_open_newer_than_days`` are pushed. Memory stays
-bounded: one batch is held at a time and the source reads by keyset pages.
+bounded: the source reads by keyset pages, and at most ``[backfill] pages_in_flight`` pages
+are read and not yet committed. Where the source's parse is pure (the form database), pages
+are parsed, routed and sealed by ``[backfill] workers`` processes
+(:mod:`aggregator.intake.backfill_prep`) and written here in source order.
 
 Backfilled raw items carry ``meta.backfill`` so that ``satukanal report migration`` can
 tell the archive from what still arrives on the old channel.
@@ -27,17 +30,24 @@ import contextlib
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import asyncpg
 import structlog
 
-from aggregator.errors import ConfigError, InvalidInput
-from aggregator.intake.bulk import HistoryRow, SealCache, eligible, plan_history, write_history
-from aggregator.intake.normalize import settle_draft
-from aggregator.intake.pipeline import storable
+from aggregator.errors import ConfigError
+from aggregator.intake.backfill_prep import (
+    PagePool,
+    Planner,
+    Prepared,
+    default_workers,
+    parse_one,
+    parses_anywhere,
+    worker_setup,
+)
+from aggregator.intake.bulk import HistoryRow, write_history
 from aggregator.storage import backfill as repo
 from aggregator.storage import sources as sources_repo
 from aggregator.storage.db import allow_long_statements
@@ -121,6 +131,8 @@ class Summary:
     finished: bool = False
     resumed: bool = False
     elapsed_s: float = 0.0
+    workers: int = 0  # processes that parsed and planned (0: the event loop's own)
+    pages_in_flight_peak: int = 0  # most pages read and not yet committed, with workers
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -232,7 +244,8 @@ class _Progress:
 
 class _CachedParse:
     """The source as intake sees it: ``parse`` answers from what the backfill already parsed
-    (to apply the date range), so no item is parsed twice."""
+    (to apply the date range), so no item is parsed twice; an item planned for the bulk path
+    and handed back by its write (a duplicate to link, a fallback) is parsed here."""
 
     def __init__(self, source: Any, parsed: dict[str, Parsed | Exception]) -> None:
         self._source = source
@@ -240,28 +253,12 @@ class _CachedParse:
         self.name, self.kind, self.cfg = source.name, source.kind, source.cfg
 
     def parse(self, item: RawItem) -> Parsed:
-        p = self._parsed[item.source_ref]
+        p = self._parsed.get(item.source_ref)
+        if p is None:
+            p = self._parsed[item.source_ref] = parse_one(self._source, item)
         if isinstance(p, Exception):
             raise p
         return p
-
-
-def _parse(source: Any, item: RawItem) -> Parsed | Exception:
-    try:
-        parsed = source.parse(item)
-        # As intake settles every draft (notes kept, site names dropped), once: the policy's
-        # decisions and both write paths then see the same object.
-        return settle_draft(parsed) if isinstance(parsed, ComplaintDraft) else parsed
-    except InvalidInput as exc:
-        return exc
-    except Exception as exc:  # a parser bug quarantines the item, never the whole run
-        return InvalidInput(f"parser failed: {type(exc).__name__}: {exc}")
-
-
-def _when(p: Parsed) -> dt.datetime | None:
-    if isinstance(p, ComplaintDraft):
-        return p.submitted_at
-    return getattr(p, "sent_at", None)
 
 
 async def run_backfill(
@@ -276,10 +273,15 @@ async def run_backfill(
     out: Any = None,
     on_batch: Callable[[Summary], None] | None = None,
     bulk: bool = True,
+    workers: int | None = None,
+    pages_in_flight: int | None = None,
 ) -> Summary:
     """Import ``source``'s archive; return the run's summary (cumulative across resumes).
     ``bulk=False`` sends every item through the general intake path (the bulk path's
-    reference: the two must store the same)."""
+    reference: the two must store the same). ``workers``: processes that parse and plan
+    (default ``[backfill] workers``, one per CPU; 0: all in this process);
+    ``pages_in_flight``: pages read and not yet committed, at most (default
+    ``[backfill] pages_in_flight``)."""
     if abilities(source).pulling is None:
         raise ConfigError(
             f"source {source.name!r} has no archive to read: its channel pushes "
@@ -316,20 +318,48 @@ async def run_backfill(
     if archive is not None:
         total = await archive.count_remaining(cursor)
         total = None if total is None else total + summary.read
-    bar = _Progress(source.name, total, summary.read, tty=progress, out=out)
-    bar.start_at(summary)
     started = time.monotonic()
     last_cursor: dict[str, Any] | None = cursor
-    try:
-        # Read ahead only where the source says ack() does not interfere with pulling
-        # (an IMAP session cannot take two commands at once; a read-only form DB can). There
-        # the next batch is also parsed and planned while the current one is being written,
-        # so Python and the two database servers work at the same time.
-        ahead = 2 if archive is not None and archive.backfill_read_ahead else 0
-        prep = _Preparer(source, intake, policy, now, lo, hi, bulk=bulk and not dry_run)
-        steps = _prefetch(
-            prep.steps(_prefetch(source.pull(pull_cursor), depth=ahead)), depth=1 if ahead else 0
+    # Read ahead only where the source says ack() does not interfere with pulling (an IMAP
+    # session cannot take two commands at once; a read-only form DB can). There the next
+    # batches are also parsed and planned while the current one is being written, so Python
+    # and the two database servers work at the same time: in worker processes where the
+    # source's parse is pure, else in this process between writes.
+    ahead = 2 if archive is not None and archive.backfill_read_ahead else 0
+    cfg = services.settings.backfill
+    n_workers = default_workers(cfg.workers if workers is None else workers)
+    if not (ahead and parses_anywhere(source)):
+        n_workers = 0
+    limit = pages_in_flight or cfg.pages_in_flight or 2 * max(1, n_workers)
+    plan_bulk = bulk and not dry_run
+    pages: PagePool | None = None
+    if n_workers:
+        setup = worker_setup(
+            source,
+            # Detached from this process's model child; its learned model is loaded (or
+            # fitted) here, once, before the workers fork: no worker fits it again.
+            intake.router,
+            intake.crypto,
+            services.settings.sla.timezone,
+            policy,
+            now,
+            lo,
+            hi,
+            bulk=plan_bulk,
         )
+        pages = PagePool(setup, n_workers, limit)
+        steps: AsyncIterator[_Step] = _pooled(pages.steps(source.pull(pull_cursor)))
+    else:
+        planner = Planner(source, intake.router, intake.crypto, policy, now, lo, hi, bulk=plan_bulk)
+        steps = _prefetch(
+            _Preparer(planner).steps(_prefetch(source.pull(pull_cursor), depth=ahead)),
+            depth=1 if ahead else 0,
+        )
+    summary.workers = n_workers
+    log.info("backfill_started", source=source.name, workers=n_workers, pages_in_flight=limit)
+    bar = _Progress(source.name, total, summary.read, tty=progress, out=out)
+    bar.start_at(summary)
+    try:
         async for step in steps:
             summary.read += len(step.batch.items)
             summary.skipped.update(step.skipped)
@@ -349,6 +379,14 @@ async def run_backfill(
     finally:
         bar.stop()
         summary.elapsed_s = time.monotonic() - started
+        if pages is not None:
+            # Closed here, not when collected: an interrupted run stops reading at once.
+            aclose = getattr(steps, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+            summary.pages_in_flight_peak = pages.in_flight.peak
+            pages.close()
     if not dry_run:
         async with pool.acquire() as conn, conn.transaction():
             await repo.finish_run(conn, source.name, summary.to_json())
@@ -419,82 +457,40 @@ class _Step:
     history: list[HistoryRow]
     skipped: Counter[str]
 
+    @classmethod
+    def of(cls, batch: Batch, p: Prepared) -> _Step:
+        return cls(batch, p.parsed, p.kept, p.history, p.skipped)
+
 
 class _Preparer:
-    """The CPU half of a backfill: parse, apply the date range, decide and plan history."""
+    """The CPU half of a backfill in the event loop's process (``workers = 0``, or a source
+    whose parse needs the live source): a page in slices, yielding between them."""
 
     YIELD_EVERY = 100  # items between yields to the event loop, so writes keep flowing
 
-    def __init__(
-        self,
-        source: Any,
-        intake: Any,
-        policy: Policy,
-        now: dt.datetime,
-        lo: dt.datetime | None,
-        hi: dt.datetime | None,
-        *,
-        bulk: bool,
-    ) -> None:
-        self.source, self.intake, self.policy, self.now = source, intake, policy, now
-        self.lo, self.hi, self.bulk = lo, hi, bulk
-        self.seals = SealCache(intake.crypto) if bulk else None
+    def __init__(self, planner: Planner) -> None:
+        self.planner = planner
 
     async def steps(self, batches: AsyncIterator[Batch]) -> AsyncIterator[_Step]:
         async for batch in batches:
             yield await self.prepare(batch)
 
     async def prepare(self, batch: Batch) -> _Step:
-        lo, hi = self.lo, self.hi
-        parsed: dict[str, Parsed | Exception] = {}
-        kept: list[RawItem] = []
-        bulk: list[tuple[RawItem, ComplaintDraft, str]] = []
-        history: list[HistoryRow] = []
-        skipped: Counter[str] = Counter()
-        for n, item in enumerate(batch.items, 1):
-            if n % self.YIELD_EVERY == 0:
+        out = Prepared()
+        items = batch.items
+        for start in range(0, len(items), self.YIELD_EVERY):
+            if start:
                 await asyncio.sleep(0)
-            p = _parse(self.source, item)
-            if (lo or hi) and not isinstance(p, Exception):
-                when = _when(p)
-                if when is None:
-                    skipped["date_unknown_outside_range"] += 1
-                    continue
-                if (lo and when < lo) or (hi and when >= hi):
-                    skipped["outside_date_range"] += 1
-                    continue
-            parsed[item.source_ref] = p
-            item = storable(
-                RawItem(
-                    item.source_ref,
-                    item.payload,
-                    item.received_at,
-                    {**item.meta, "backfill": True},
-                    item.content_type,
-                )
-            )
-            if self.bulk and isinstance(p, ComplaintDraft) and eligible(p):
-                verdict, why = self.policy.decide(p, self.now)
-                if verdict == "history":
-                    bulk.append((item, p, why))
-                    if len(bulk) >= self.YIELD_EVERY:
-                        history += self._plan(bulk, kept)
-                        bulk = []
-                    continue
-            kept.append(item)
-        if bulk:
-            history += self._plan(bulk, kept)
-        return _Step(batch, parsed, kept, history, skipped)
+            out.extend(self.planner.prepare(items[start : start + self.YIELD_EVERY]))
+        return _Step.of(batch, out)
 
-    def _plan(
-        self, rows: list[tuple[RawItem, ComplaintDraft, str]], kept: list[RawItem]
-    ) -> list[HistoryRow]:
-        assert self.seals is not None  # planning happens only with bulk on
-        planned = plan_history(self.intake, self.seals, self.source, rows)
-        if len(planned) < len(rows):  # empty after cleaning: the general path quarantines
-            done = {r.item.source_ref for r in planned}
-            kept += [item for item, _, _ in rows if item.source_ref not in done]
-        return planned
+
+async def _pooled(pages: AsyncGenerator[tuple[Batch, Prepared], None]) -> AsyncIterator[_Step]:
+    try:
+        async for batch, prepared in pages:
+            yield _Step.of(batch, prepared)
+    finally:
+        await pages.aclose()  # stops reading ahead; pages not yet written are dropped
 
 
 async def _ingest(

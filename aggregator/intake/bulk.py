@@ -31,7 +31,7 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 
@@ -47,9 +47,14 @@ from aggregator.intake.pipeline import (
 )
 from aggregator.intake.sealing import seal_meta, seal_payload
 from aggregator.storage import intake as repo
+from aggregator.storage.db import EncodedJson, json_text
 from connectors.base import RawItem
 from schemas.complaint import ComplaintDraft, ComplaintStatus, Reporter
 from schemas.events import EventKind
+
+if TYPE_CHECKING:
+    from aggregator.crypto import Crypto
+    from aggregator.intake.routing import Router
 
 RAW_COLUMNS = (
     "id",
@@ -132,6 +137,16 @@ class SealCache:
         return sealed
 
 
+class Planning(Protocol):
+    """What planning uses of intake (an :class:`Intake`, or a backfill worker's tools)."""
+
+    @property
+    def router(self) -> Router: ...
+
+    @property
+    def crypto(self) -> Crypto: ...
+
+
 @dataclass
 class HistoryRow:
     """One planned archive complaint; raw id filled in at write time."""
@@ -141,12 +156,13 @@ class HistoryRow:
     cid: uuid.UUID
     sealed: SealedReporter | None
     chash: bytes
-    complaint: tuple[Any, ...]  # COMPLAINT_ROW, raw_item_id still None
-    event: dict[str, Any]
+    # COMPLAINT_ROW, raw_item_id still None; its jsonb columns already encoded.
+    complaint: tuple[Any, ...]
+    event: EncodedJson
     # The raw original as stored: encrypted, its keyed digest, metadata with addresses sealed.
     payload_enc: bytes = b""
     payload_digest: bytes = b""
-    meta: dict[str, Any] | None = None
+    meta: EncodedJson | None = None
     payload_key: str | None = None
 
 
@@ -157,11 +173,32 @@ class HistoryResult:
     rerouted: list[HistoryRow]  # duplicates of a stored complaint: for the general path
 
 
+def encoded_json(value: object) -> EncodedJson:
+    """``value`` as the jsonb codec would encode it, ready to be sent as it is."""
+    return EncodedJson(json_text(value).encode())
+
+
+_JSONB_COLUMNS = tuple(COMPLAINT_ROW.index(c) for c in ("location", "origin"))
+
+
+def _encode_json_columns(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    out = list(row)
+    for i in _JSONB_COLUMNS:
+        if out[i] is not None:
+            out[i] = encoded_json(out[i])
+    return tuple(out)
+
+
 def plan_history(
-    intake: Intake, seals: SealCache, source: Any, rows: list[tuple[RawItem, ComplaintDraft, str]]
+    intake: Planning,
+    seals: SealCache,
+    source: Any,
+    rows: list[tuple[RawItem, ComplaintDraft, str]],
 ) -> list[HistoryRow]:
     """Everything but the writes, for drafts the policy keeps as history. Rows whose text is
-    empty after cleaning are left out: the general path quarantines them with a reason."""
+    empty after cleaning are left out: the general path quarantines them with a reason.
+    JSON is encoded here too (planning may run in a worker process: the writer only
+    copies bytes)."""
     cfg = source.cfg
     out: list[HistoryRow] = []
     cleaned = [(item, d, why, clean_text(d.content)) for item, d, why in rows]
@@ -185,11 +222,11 @@ def plan_history(
                 cid,
                 sealed,
                 chash,
-                complaint,
-                event,
+                _encode_json_columns(complaint),
+                encoded_json(event),
                 seal_payload(crypto, item.payload),
                 crypto.digest(item.payload),
-                seal_meta(crypto, item.meta),
+                encoded_json(seal_meta(crypto, item.meta)),
                 crypto.current_id,
             )
         )

@@ -61,6 +61,18 @@ class Router:
         self.process = process
         self._prepared: dict[str, Decision] = {}
 
+    def detached(self) -> Router:
+        """This router for another process (a backfill's workers): the same learned model,
+        loaded or fitted here first so that no worker fits it again, routed in-process
+        (no model child) and with no prepared decisions."""
+        if self.enabled:
+            self.learned.model  # noqa: B018 - loaded once, shared with (or pickled to) the copy
+        copy = object.__new__(Router)
+        copy.__dict__.update(self.__dict__)
+        copy.process = None
+        copy._prepared = {}
+        return copy
+
     def prepare(self, texts: list[str]) -> None:
         """Route a batch in one model call; ``route`` of these texts then costs nothing.
         Additive, so ingest loops of several sources can interleave; decisions stay for

@@ -53,6 +53,9 @@ class SqlTableSource:
         return sql_table_samples()
 
     backfill_read_ahead: bool = True  # ack() is a no-op: pages may be read ahead
+    # parse() needs only the options (the row's bytes and charsets travel in the payload),
+    # so a backfill may parse in worker processes, each with a never-connected copy.
+    backfill_parse_anywhere: bool = True
 
     def __init__(self, cfg: SourceConfig, context: ConnectorContext | None = None) -> None:
         self.name = cfg.name
