@@ -29,6 +29,7 @@ from aggregator.lapor.errors import (
     Gone,
     IdempotencyKeyReused,
     NotFound,
+    RateLimited,
     Rejected,
 )
 from aggregator.lapor.models import (
@@ -66,6 +67,8 @@ def error_for_status(status: int, body: dict[str, Any], retry_after: float | Non
     """The one mapping from an HTTP answer to what the caller should do next."""
     code = str(body.get("error") or "")
     message = f"LAPOR! answered {status} {code}: {str(body.get('message') or '')[:200]}"
+    if status == 429:
+        return RateLimited(message, retry_after=retry_after)
     if status in _TRANSIENT_STATUS:
         return TransientError(message, retry_after=retry_after)
     if status in (401, 403):

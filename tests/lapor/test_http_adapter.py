@@ -19,6 +19,7 @@ from aggregator.lapor.errors import (
     Gone,
     IdempotencyKeyReused,
     NotFound,
+    RateLimited,
     Rejected,
 )
 from aggregator.lapor.http import HttpLaporAdapter, error_for_status
@@ -43,7 +44,7 @@ def payload(ref: str = "c-1", **kw: object) -> ReportPayload:
 
 def test_one_mapping_from_status_to_error_type() -> None:
     cases = {
-        (429, "rate_limited"): TransientError,
+        (429, "rate_limited"): RateLimited,
         (503, "x"): TransientError,
         (502, "x"): TransientError,
         (504, "x"): TransientError,
