@@ -277,6 +277,9 @@ class HttpLaporAdapter:
             # to the bucket all the same (the rate holds on average).
             self.bucket.charge()
         hdrs = dict(headers or {})
+        if self.cfg.send_slot_time:
+            # The machine's clock, not self.clock: a sandbox in another process compares it.
+            hdrs["X-Satukanal-Token-At"] = f"{time.monotonic():.6f}"
         if auth:
             # Chosen after the wait in the bucket's line, not before: a token revoked (and
             # replaced) meanwhile would cost one refused request per waiting caller.

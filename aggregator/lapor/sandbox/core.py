@@ -127,8 +127,8 @@ class Sandbox:
         self.per_second: collections.Counter[int] = collections.Counter()
         # Every API request as it arrived, on this process's monotonic clock (system-wide on
         # Linux, so comparable with a client's on the same machine): [at, route, status,
-        # the time the client took its rate-limit slot from ``X-Satukanal-Token-At`` or None]. What a harness
-        # reads to tell the client's bunching from its own (see ``arrival_stats``).
+        # slot], slot being the time the client took its rate-limit slot when it says so in
+        # ``X-Satukanal-Token-At``. A harness reads it to tell who bunched the requests.
         self.arrivals: list[list[Any]] = []
 
     def arrived(self, route: str, token_at: str | None) -> list[Any]:
