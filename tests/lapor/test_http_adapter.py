@@ -91,6 +91,21 @@ async def test_create_find_get_and_refresh_token(
     assert len(await port.categories()) > 20
 
 
+async def test_slot_time_is_sent_only_when_asked(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    quiet = HttpLaporAdapter(lapor_config(sandbox.base_url), http)
+    await quiet.categories()
+    assert [a[3] for a in sandbox.sb.arrivals] == [None, None]  # token, categories
+    told = HttpLaporAdapter(lapor_config(sandbox.base_url, send_slot_time=True), http)
+    before = time.monotonic()
+    await told.create_report(payload("slot-1"), "slot-1")
+    timed = sandbox.sb.arrivals[2:]
+    assert [a[1] for a in timed] == ["api_token", "api_create_report"]
+    # The client's clock when it left the rate limiter: at or before LAPOR! read it.
+    assert all(before <= a[3] <= a[0] for a in timed), timed
+
+
 async def test_anonymous_reporter_never_leaves(
     sandbox: RunningSandbox, http: aiohttp.ClientSession
 ) -> None:
