@@ -77,6 +77,9 @@ class ChaosConfig:
     kill_gap_s: tuple[float, float] = (1.0, 3.0)  # between two SIGKILLs
     dead_s: tuple[float, float] = (0.5, 2.5)  # a killed replica stays down this long
     chaos_s: float | None = None  # SIGKILLs go on this long (default: arrival_s + 40)
+    # ... and on, for at most ``chaos_s`` more, until this many happened: on a loaded machine
+    # a replica takes most of a minute to start, and one always stays up.
+    min_sigkills: int = 4
     pg_restart_at_s: float = 12.0
     pg_down_s: float = 3.0
     faults: str = (
@@ -645,8 +648,15 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
 
         async def chaos() -> None:
             nonlocal pg_restarted
-            until = t0 + (cfg.chaos_s if cfg.chaos_s is not None else cfg.arrival_s + 40)
-            while time.monotonic() < until:
+            span = cfg.chaos_s if cfg.chaos_s is not None else cfg.arrival_s + 40
+            until = t0 + span
+
+            def going() -> bool:
+                now = time.monotonic()
+                kills = sum(r.kills for r in replicas)
+                return now < until or (kills < cfg.min_sigkills and now < until + span)
+
+            while going():
                 await asyncio.sleep(rng.uniform(*cfg.kill_gap_s))
                 if not pg_restarted and time.monotonic() - t0 >= cfg.pg_restart_at_s:
                     pg_restarted = True
