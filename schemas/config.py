@@ -261,6 +261,11 @@ class LaporConfig(Section):
     breaker_reset_s: float = Field(default=30.0, gt=0)
     """How long the open breaker waits before one trial request. While it is open, push
     jobs are deferred without spending an attempt."""
+    send_slot_time: bool = False
+    """Send every LAPOR! request with `X-Satukanal-Token-At`: this machine's monotonic clock
+    when the request took its rate-limit slot. For a sandbox on the same machine to tell a
+    client that sends late or bunched from its own late reading (the chaos test); off
+    against the real LAPOR!."""
     # Embedded sandbox for the demo and tests: started by the daemon when true.
     sandbox: bool = False
     """Start the built-in LAPOR! sandbox inside the daemon and talk to it (demo and

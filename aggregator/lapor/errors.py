@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aggregator.errors import Deferred, PermanentError
+from aggregator.errors import Deferred, PermanentError, TransientError
+
+
+class RateLimited(TransientError):
+    """429: LAPOR! refused the request before acting on it, for our pace, not the job's
+    content. Retried within the call after ``retry_after``; a job it still stops is
+    deferred, not failed (no attempt spent), and every replica holds for ``retry_after``."""
 
 
 class BreakerOpen(Deferred):

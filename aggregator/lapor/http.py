@@ -29,6 +29,7 @@ from aggregator.lapor.errors import (
     Gone,
     IdempotencyKeyReused,
     NotFound,
+    RateLimited,
     Rejected,
 )
 from aggregator.lapor.models import (
@@ -66,6 +67,8 @@ def error_for_status(status: int, body: dict[str, Any], retry_after: float | Non
     """The one mapping from an HTTP answer to what the caller should do next."""
     code = str(body.get("error") or "")
     message = f"LAPOR! answered {status} {code}: {str(body.get('message') or '')[:200]}"
+    if status == 429:
+        return RateLimited(message, retry_after=retry_after)
     if status in _TRANSIENT_STATUS:
         return TransientError(message, retry_after=retry_after)
     if status in (401, 403):
@@ -274,6 +277,9 @@ class HttpLaporAdapter:
             # to the bucket all the same (the rate holds on average).
             self.bucket.charge()
         hdrs = dict(headers or {})
+        if self.cfg.send_slot_time:
+            # The machine's clock, not self.clock: a sandbox in another process compares it.
+            hdrs["X-Satukanal-Token-At"] = f"{time.monotonic():.6f}"
         if auth:
             # Chosen after the wait in the bucket's line, not before: a token revoked (and
             # replaced) meanwhile would cost one refused request per waiting caller.

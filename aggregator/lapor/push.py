@@ -32,6 +32,7 @@ from aggregator.lapor.errors import (
     DuplicateExternalRef,
     Gone,
     IdempotencyKeyReused,
+    RateLimited,
     Rejected,
 )
 from aggregator.lapor.models import ReplyPayload, ReportPayload
@@ -135,11 +136,16 @@ class PushHandlers:
     async def _outage_defers(self) -> AsyncIterator[None]:
         """A transient failure that leaves the breaker open (it tripped on this one, or this
         was its one trial call) is LAPOR!'s outage, not the job's: deferred, no attempt
-        spent, and an in-doubt one keeps its mark."""
+        spent, and an in-doubt one keeps its mark. So is a 429 that outlasted the call's
+        own retries: LAPOR! refused it for our pace before acting on it."""
         try:
             yield
         except Deferred:
             raise
+        except RateLimited as exc:
+            raise Deferred(
+                f"LAPOR! rate limit: {exc}", retry_after=max(1.0, exc.retry_after or 1.0)
+            ) from exc
         except TransientError as exc:
             breaker = getattr(self.port, "breaker", None)
             if breaker is None or not breaker.is_open:

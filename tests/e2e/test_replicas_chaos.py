@@ -15,7 +15,14 @@ received more requests in a second than its limit allows the client: ``rate_per_
 the client's burst (half LAPOR!'s: a GCRA bucket lets at most burst + rate × window through
 in any window), plus one per replica (a token fetch after a revocation goes at once and is
 charged to the schedule after it), plus 2 for arrival jitter (requests released at the end
-of one second that the sandbox, in this busy test process, reads in the next).
+of one second that reach LAPOR! in the next), and never answered one 429.
+
+The LAPOR! sandbox runs in its own process, as LAPOR! does: in this busy test process
+(balancer, Cloud API sandbox, Kannel, the citizens) it read arrivals late and in bunches
+on a loaded machine and refused requests the replicas had sent on schedule. Every replica
+sends the time it took each request's slot (``lapor.send_slot_time``), so the counts also
+say how long requests took from slot to LAPOR!'s clock (``transit_ms``) and the busiest
+second by the replicas' own schedule (``max_slots_in_a_second``).
 """
 
 from __future__ import annotations

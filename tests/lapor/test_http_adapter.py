@@ -19,6 +19,7 @@ from aggregator.lapor.errors import (
     Gone,
     IdempotencyKeyReused,
     NotFound,
+    RateLimited,
     Rejected,
 )
 from aggregator.lapor.http import HttpLaporAdapter, error_for_status
@@ -43,7 +44,7 @@ def payload(ref: str = "c-1", **kw: object) -> ReportPayload:
 
 def test_one_mapping_from_status_to_error_type() -> None:
     cases = {
-        (429, "rate_limited"): TransientError,
+        (429, "rate_limited"): RateLimited,
         (503, "x"): TransientError,
         (502, "x"): TransientError,
         (504, "x"): TransientError,
@@ -88,6 +89,21 @@ async def test_create_find_get_and_refresh_token(
     assert stored["reporter"] == {"name": "Siti", "phone": "+6281345678901"}
     assert next(a.name for a in await port.agencies()).startswith("Pemerintah Kota")
     assert len(await port.categories()) > 20
+
+
+async def test_slot_time_is_sent_only_when_asked(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    quiet = HttpLaporAdapter(lapor_config(sandbox.base_url), http)
+    await quiet.categories()
+    assert [a[3] for a in sandbox.sb.arrivals] == [None, None]  # token, categories
+    told = HttpLaporAdapter(lapor_config(sandbox.base_url, send_slot_time=True), http)
+    before = time.monotonic()
+    await told.create_report(payload("slot-1"), "slot-1")
+    timed = sandbox.sb.arrivals[2:]
+    assert [a[1] for a in timed] == ["api_token", "api_create_report"]
+    # The client's clock when it left the rate limiter: at or before LAPOR! read it.
+    assert all(before <= a[3] <= a[0] for a in timed), timed
 
 
 async def test_anonymous_reporter_never_leaves(

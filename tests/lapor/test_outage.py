@@ -28,6 +28,7 @@ from tests.lapor.helpers import (
     insert_complaint,
     lapor_config,
     make_services,
+    start_sandbox,
 )
 
 
@@ -143,3 +144,44 @@ async def test_an_outage_defers_pushes_without_spending_attempts(
     async with pool.acquire() as conn:
         dead = await conn.fetchval("SELECT count(*) FROM jobs WHERE state = 'dead'")
     assert dead == 0
+
+
+async def test_429s_defer_pushes_without_spending_attempts(
+    pool: asyncpg.Pool, http: aiohttp.ClientSession
+) -> None:
+    # LAPOR! allows 2 requests/s; a client told it may send 1,000/s finds out by 429s. None
+    # of them may cost an attempt: with two attempts each, every job would die of them.
+    lapor = await start_sandbox(rate_per_s=2.0, burst=2)
+    try:
+        cfg = lapor_config(lapor.base_url, rate_limit_per_s=1000.0, rate_burst=2000)
+        services = make_services(pool, http, cfg, max_attempts=2, backoff_base_s=0.05)
+        cids = [await insert_complaint(services) for _ in range(10)]
+        port = HttpLaporAdapter(services.settings.lapor, services.http)
+        outcomes: collections.Counter[str] = collections.Counter()
+        worker = Worker(
+            services.queue,
+            PushHandlers(services, port).handlers(),
+            concurrency=10,
+            on_outcome=lambda _kind, outcome: outcomes.update([outcome]),
+        )
+        stop = asyncio.Event()
+        run = asyncio.create_task(worker.run(stop))
+        for _ in range(600):
+            async with pool.acquire() as conn:
+                left = await conn.fetchval(
+                    "SELECT count(*) FROM jobs WHERE kind = 'push' AND state <> 'done'"
+                )
+            if not left:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await run
+        async with pool.acquire() as conn:
+            rows = await conn.fetch("SELECT state::text, attempts FROM jobs WHERE kind = 'push'")
+        assert lapor.sb.stats["rate_limited"] > 0 and port.counts["http_429"] > 0
+        assert outcomes["deferred"] > 0 and outcomes["dead"] == 0, outcomes
+        assert {r["state"] for r in rows} == {"done"}, rows
+        per_ref = collections.Counter(r["external_ref"] for r in lapor.sb.state["reports"].values())
+        assert per_ref == {str(c): 1 for c in cids}
+    finally:
+        await lapor.stop()

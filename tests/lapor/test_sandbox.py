@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,30 @@ async def test_rate_limit_answers_429_with_retry_after(http: aiohttp.ClientSessi
         assert int(limited["Retry-After"]) >= 1
     finally:
         await running.stop()
+
+
+async def test_arrivals_are_recorded_on_the_sandbox_clock(http: aiohttp.ClientSession) -> None:
+    running = await start_sandbox(rate_per_s=0.01, burst=3)  # three, then 429s
+    try:
+        tok = await token(http, running.base_url)
+        before = time.monotonic()
+        for _ in range(5):
+            async with http.get(
+                running.base_url + "/categories",
+                headers={"Authorization": f"Bearer {tok}", "X-Satukanal-Token-At": "12.5"},
+            ) as resp:
+                await resp.read()
+        got = await admin(http, running.root, "GET", "/_sandbox/arrivals")
+        stats = (await admin(http, running.root, "GET", "/_sandbox/stats"))["arrivals"]
+    finally:
+        await running.stop()
+    items = got["items"]
+    assert got["count"] == 6 and items[0][1] == "api_token" and items[0][3] is None
+    assert [(a[1], a[3]) for a in items[1:]] == [("api_categories", 12.5)] * 5
+    assert [a[2] for a in items] == [200, 200, 200, 200, 429, 429]
+    assert all(before - 1 <= a[0] <= time.monotonic() for a in items)
+    assert stats["answered_429"] == 2 and sum(stats["per_second"].values()) == 6
+    assert stats["max_per_second"] == max(stats["per_second"].values())
 
 
 async def test_life_is_played_and_deterministic(http: aiohttp.ClientSession) -> None:

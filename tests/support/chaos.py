@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import os
 import random
 import re
@@ -43,7 +44,6 @@ from aggregator.demo.citizens import DemoKannel
 from aggregator.demo.whatsapp_cloud import CloudSandbox, SandboxState
 from aggregator.lapor.sandbox.faults import parse_faults
 from aggregator.storage.migrate import migrate
-from tests.lapor.helpers import start_sandbox
 from tests.support.ports import free_port
 
 SATUKANAL = Path(sys.executable).with_name("satukanal")
@@ -77,6 +77,9 @@ class ChaosConfig:
     kill_gap_s: tuple[float, float] = (1.0, 3.0)  # between two SIGKILLs
     dead_s: tuple[float, float] = (0.5, 2.5)  # a killed replica stays down this long
     chaos_s: float | None = None  # SIGKILLs go on this long (default: arrival_s + 40)
+    # ... and on, for at most ``chaos_s`` more, until this many happened: on a loaded machine
+    # a replica takes most of a minute to start, and one always stays up.
+    min_sigkills: int = 4
     pg_restart_at_s: float = 12.0
     pg_down_s: float = 3.0
     faults: str = (
@@ -135,6 +138,61 @@ def _with_db(dsn: str, db: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     return urlunsplit(urlsplit(dsn)._replace(path="/" + db))
+
+
+# ---- LAPOR!, in its own process ----------------------------------------------------------
+class LaporSandbox:
+    """The LAPOR! sandbox as its own process (``python -m aggregator.lapor.sandbox``), as a
+    real LAPOR! is: its clock reads arrivals when they arrive, not when this busy process
+    (balancer, Cloud API sandbox, Kannel, the citizens) next gets the CPU. Its record is read
+    back over ``/_sandbox``."""
+
+    def __init__(self, cfg: ChaosConfig, log: Path) -> None:
+        parse_faults(cfg.faults)  # a wrong fault string fails here, not in the child
+        self.cfg = cfg
+        self.port = free_port()
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.base_url = self.root + "/api/v1"
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, http: aiohttp.ClientSession) -> None:
+        args = [
+            *("--port", str(self.port), "--life", "none", "--seed", str(self.cfg.seed)),
+            *("--rate", str(self.cfg.rate_per_s), "--burst", str(self.cfg.burst)),
+            *("--faults", self.cfg.faults, "--client", "satukanal:sandbox-secret"),
+        ]
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "aggregator.lapor.sandbox",
+                *args,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.returncode is None:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(self.root + "/_sandbox/stats") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the LAPOR! sandbox did not come up: {self.log.read_text()[-2000:]}")
+
+    async def get(self, http: aiohttp.ClientSession, path: str) -> Any:
+        async with http.get(self.root + path) as resp:
+            resp.raise_for_status()
+            return await resp.json()
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
 
 
 # ---- the balancer in front of the replicas ---------------------------------------------------
@@ -233,6 +291,7 @@ request_timeout_s = 1.5
 connect_timeout_s = 1.0
 rate_limit_per_s = {rate_per_s}
 rate_burst = {burst}
+send_slot_time = true
 updates_poll_s = 1.0
 breaker_reset_s = 1.0
 
@@ -528,11 +587,9 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
     await migrate(conn)
     await conn.close()
 
-    lapor = await start_sandbox(
-        rate_per_s=cfg.rate_per_s, burst=cfg.burst, faults=parse_faults(cfg.faults), seed=cfg.seed
-    )
-    sb = lapor.sb
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=90))
+    lapor = LaporSandbox(cfg, root / "lapor-sandbox.log")
+    await lapor.start(http)
     kannel = DemoKannel(root / "sms-ke-warga.jsonl", http)
     kannel_app = web.Application()
     kannel_app.add_routes(kannel.routes())
@@ -591,8 +648,15 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
 
         async def chaos() -> None:
             nonlocal pg_restarted
-            until = t0 + (cfg.chaos_s if cfg.chaos_s is not None else cfg.arrival_s + 40)
-            while time.monotonic() < until:
+            span = cfg.chaos_s if cfg.chaos_s is not None else cfg.arrival_s + 40
+            until = t0 + span
+
+            def going() -> bool:
+                now = time.monotonic()
+                kills = sum(r.kills for r in replicas)
+                return now < until or (kills < cfg.min_sigkills and now < until + span)
+
+            while going():
                 await asyncio.sleep(rng.uniform(*cfg.kill_gap_s))
                 if not pg_restarted and time.monotonic() - t0 >= cfg.pg_restart_at_s:
                     pg_restarted = True
@@ -639,6 +703,7 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
                         "SELECT count(*) FROM jobs WHERE kind = 'notify' AND state <> 'done'"
                     )
                     dead = await c.fetchval("SELECT count(*) FROM jobs WHERE state = 'dead'")
+                lapor_reports = (await lapor.get(http, "/_sandbox/stats"))["reports"]
                 expected = len(sent.sms) + len(sent.email) + len(sent.wa) + len(sent.forms_ok)
                 spooled = sum(
                     1
@@ -649,7 +714,7 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
                 if (
                     complaints >= expected
                     and pushed == complaints
-                    and len(sb.state["reports"]) == complaints
+                    and lapor_reports == complaints
                     and acks_left == 0
                 ):
                     await asyncio.sleep(3)  # anything sent twice would be on its way by now
@@ -671,7 +736,7 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
                         say(dump)
                     out.problems.append(
                         f"not settled: complaints={complaints} expected>={expected} "
-                        f"pushed={pushed} reports={len(sb.state['reports'])} "
+                        f"pushed={pushed} reports={lapor_reports} "
                         f"notify_left={acks_left} dead={dead} spool_files={spooled}"
                     )
                     break
@@ -691,6 +756,10 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
                     " WHERE kind = 'ack' AND detail LIKE 'in doubt:%' GROUP BY source"
                 )
                 dead = await c.fetchval("SELECT count(*) FROM jobs WHERE state = 'dead'")
+            reports_list = (await lapor.get(http, "/_sandbox/reports"))["items"]
+            lapor_stats = await lapor.get(http, "/_sandbox/stats")
+            lapor_arrivals = (await lapor.get(http, "/_sandbox/arrivals"))["items"]
+            (root / "lapor-arrivals.json").write_text(json.dumps(lapor_arrivals))
         finally:
             await pool.close()
     finally:
@@ -708,7 +777,7 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
 
     # ---- the checks -------------------------------------------------------------------------
     problems = out.problems
-    reports = sb.state["reports"]
+    reports = {r["tracking_id"]: r for r in reports_list}
     per_ref = collections.Counter(r["external_ref"] for r in reports.values())
     by_ref = {r["external_ref"]: t for t, r in reports.items()}
     complaint_ids = {str(r["id"]) for r in rows}
@@ -784,7 +853,7 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
         )
 
     # The rate limit, from LAPOR!'s side: requests that arrived in each second.
-    per_second = dict(sb.per_second)
+    per_second = {int(k): n for k, n in lapor_stats["arrivals"]["per_second"].items()}
     busiest = max(per_second.values(), default=0)
     out.counts = {
         **out.counts,
@@ -815,19 +884,38 @@ async def run_chaos(cfg: ChaosConfig, root: Path, say: Any = print) -> Outcome:
         "replica_failed_starts": sum(r.failed_starts for r in replicas),
         "pg_restarted": pg_restarted,
         "balancer_cut_requests": balancer.cut,
-        "lapor_requests": sb.stats["requests"],
-        "lapor_rate_limited": sb.stats["rate_limited"],
-        "lapor_injected_5xx": sb.stats["injected_5xx"],
-        "lapor_dropped": sb.stats["dropped"],
-        "lapor_hung": sb.stats["hung"],
+        "lapor_requests": lapor_stats["requests"],
+        "lapor_rate_limited": lapor_stats["rate_limited"],
+        "lapor_injected_5xx": lapor_stats["injected_5xx"],
+        "lapor_dropped": lapor_stats["dropped"],
+        "lapor_hung": lapor_stats["hung"],
         "rate_limit_per_s": cfg.rate_per_s,
         "client_burst": max(1, cfg.burst // 2),
         "max_requests_in_a_second": busiest,
+        **_transit(lapor_arrivals),
         "seconds_at_limit": sum(1 for n in per_second.values() if n >= cfg.rate_per_s),
         "settled_s": round(settled_s, 1),
         "replica_exit_codes": stops,
     }
     return out
+
+
+def _transit(arrivals: list[list[Any]]) -> dict[str, Any]:
+    """From the sandbox's arrivals that carry the client's slot time: how long a request
+    took from its slot to LAPOR!'s clock, and the busiest second by slot time."""
+    timed = [(a[0], a[3]) for a in arrivals if a[3] is not None]
+    if not timed:
+        return {}
+    lag = sorted(at - taken for at, taken in timed)
+    by_slot = collections.Counter(int(taken) for _at, taken in timed)
+    return {
+        "transit_ms": {
+            q: round(lag[min(len(lag) - 1, int(len(lag) * f))] * 1000, 1)
+            for q, f in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+        },
+        "max_slots_in_a_second": max(by_slot.values()),
+        "late_over_100ms": sum(1 for x in lag if x > 0.1),
+    }
 
 
 def _tids_in(text: str, tids: set[str]) -> list[str]:

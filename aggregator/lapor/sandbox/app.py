@@ -50,6 +50,15 @@ async def _contract(request: web.Request, handler: Handler) -> web.StreamRespons
         return await handler(request)
     sb.stats["requests"] += 1
     sb.per_second[int(sb.clock())] += 1
+    arrival = sb.arrived(route, request.headers.get("X-Satukanal-Token-At"))
+    response = await _contract_checks(sb, request, handler, route)
+    arrival[2] = response.status
+    return response
+
+
+async def _contract_checks(
+    sb: Sandbox, request: web.Request, handler: Handler, route: str
+) -> web.StreamResponse:
     faults = sb.faults
     if faults.revoke_every >= 1 and sb.stats["requests"] % int(faults.revoke_every) == 0:
         sb.revoke_tokens()
@@ -317,11 +326,18 @@ async def admin_stats(request: web.Request) -> web.Response:
         {
             **sb.stats,
             "max_requests_per_s": max(sb.per_second.values(), default=0),
+            "arrivals": sb.arrival_stats(),
             "reports": len(sb.state["reports"]),
             "events": len(sb.state["events"]),
             "attachments": len(sb.state["attachments"]),
         }
     )
+
+
+async def admin_arrivals(request: web.Request) -> web.Response:
+    """Every API request as it arrived: [monotonic at, route, status, client's token time]."""
+    sb = request.app[SANDBOX]
+    return web.json_response({"count": len(sb.arrivals), "items": sb.arrivals})
 
 
 async def admin_seed(request: web.Request) -> web.Response:
@@ -471,6 +487,7 @@ def create_app(cfg: SandboxConfig | None = None, sandbox: Sandbox | None = None)
     r.add_get("/_sandbox/replies", admin_replies)
     r.add_get("/_sandbox/events", admin_events)
     r.add_get("/_sandbox/stats", admin_stats)
+    r.add_get("/_sandbox/arrivals", admin_arrivals)
     r.add_post("/_sandbox/seed", admin_seed)
     app.cleanup_ctx.append(_background)
     return app

@@ -95,9 +95,15 @@ def _empty_state() -> dict[str, Any]:
 
 
 class Sandbox:
-    def __init__(self, cfg: SandboxConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cfg: SandboxConfig,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.cfg = cfg
         self.clock = clock
+        self.monotonic = monotonic
         self.faults = cfg.faults
         self.rng = random.Random(cfg.seed)  # noqa: S311 - a reproducible simulation
         self.state = self._load()
@@ -119,6 +125,31 @@ class Sandbox:
         # API requests per second of the sandbox's clock (int seconds), as they arrived:
         # what a rate limit shared by replicas must keep under ``rate_per_s`` (+ burst).
         self.per_second: collections.Counter[int] = collections.Counter()
+        # Every API request as it arrived, on this process's monotonic clock (system-wide on
+        # Linux, so comparable with a client's on the same machine): [at, route, status,
+        # slot], slot being the time the client took its rate-limit slot when it says so in
+        # ``X-Satukanal-Token-At``. A harness reads it to tell who bunched the requests.
+        self.arrivals: list[list[Any]] = []
+
+    def arrived(self, route: str, token_at: str | None) -> list[Any]:
+        """Record an API request's arrival; the caller fills in its status (index 2)."""
+        try:
+            taken = float(token_at) if token_at else None
+        except ValueError:
+            taken = None
+        entry: list[Any] = [self.monotonic(), route, None, taken]
+        self.arrivals.append(entry)
+        return entry
+
+    def arrival_stats(self) -> dict[str, Any]:
+        """Arrivals per whole second of the monotonic clock (as ``{second: n}``), and how many
+        were answered 429."""
+        per_second = collections.Counter(int(a[0]) for a in self.arrivals)
+        return {
+            "per_second": {str(k): n for k, n in sorted(per_second.items())},
+            "max_per_second": max(per_second.values(), default=0),
+            "answered_429": sum(1 for a in self.arrivals if a[2] == 429),
+        }
 
     # ---- persistence -------------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
