@@ -433,6 +433,9 @@ async def main() -> None:
             daemon_args = [sys.executable, "-m", "aggregator", "--config", str(cfg), "run"]
             if os.environ.get("BENCH_PROFILE"):  # a cProfile dump of the daemon, at its exit
                 daemon_args[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
+            elif os.environ.get("BENCH_STATEMENTS"):  # the daemon's SQL statements, counted
+                counter = os.path.join(_HERE, "count_statements.py")
+                daemon_args[1:3] = [counter, os.environ["BENCH_STATEMENTS"]]
             async with (
                 child(sandbox_args, tmp / "sandbox.log", sandbox_root + "/openapi.json"),
                 child(daemon_args, tmp / "daemon.log", f"http://127.0.0.1:{port}/readyz"),
