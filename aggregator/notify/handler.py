@@ -458,7 +458,21 @@ class Notifier:
         if sink is not None:
             address_hash = self.services.crypto.match_hash("notify-address", address)
             body_hash = self.services.crypto.match_hash("notify-body", msg.text)
-            held = await self._guard(conn, channel, address, address_hash, body_hash, head, now)
+            # The guards and the hand-over marker, committed before the hand-over happens
+            # (a retry after a crash between the send and the record below finds it).
+            held = self._address_problem(channel, address)
+            may, previous = False, None
+            if held is None and address_hash is not None:
+                held, may, previous = await guard.begin_guarded(
+                    conn,
+                    self.settings,
+                    head=head,
+                    at=now,
+                    address_hash=address_hash,
+                    body_hash=body_hash,
+                )
+            elif held is None:
+                may, previous = await drepo.begin_send(conn, head, now, address_hash, body_hash)
             if held is not None:
                 async with conn.transaction():
                     await drepo.skip_batch(
@@ -489,9 +503,6 @@ class Notifier:
                     reason=held,
                 )
                 return
-            # The hand-over is committed before it happens: a retry after a crash between
-            # the send and the record below finds it.
-            may, previous = await drepo.begin_send(conn, head, now, address_hash, body_hash)
             if not may:
                 return  # recorded meanwhile by another run
             own = source == c.source  # else a fallback: another channel, no thread
@@ -627,9 +638,8 @@ class Notifier:
         now: dt.datetime,
     ) -> str | None:
         """Why this message must not go out (an auto-reply loop), or None."""
-        if channel == "sms" and address:
-            if (problem := guard.sms_address_problem(address)) is not None:
-                return problem
+        if (problem := self._address_problem(channel, address)) is not None:
+            return problem
         if address_hash is None:
             return None
         return await guard.loop_problem(
@@ -640,6 +650,13 @@ class Notifier:
             now=now,
             excluding=head,
         )
+
+    @staticmethod
+    def _address_problem(channel: str, address: str | None) -> str | None:
+        """Why no message goes to this address at all (a short code), or None."""
+        if channel == "sms" and address:
+            return guard.sms_address_problem(address)
+        return None
 
     def _address(self, c: repo.NotifyComplaint, channel: str) -> str | None:
         crypto = self.services.crypto
