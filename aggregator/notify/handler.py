@@ -157,8 +157,7 @@ class Notifier:
         linked duplicates), in the caller's transaction; the complaints to flush now (none
         with a merge window: their flush is scheduled)."""
         assert job.complaint_id is not None
-        await repo.lock_complaint(conn, job.complaint_id)
-        c = await repo.get_complaint(conn, job.complaint_id)
+        c = await repo.lock_and_get_complaint(conn, job.complaint_id)
         if c is None:
             raise PermanentError(f"complaint {job.complaint_id} does not exist")
         key, items, skip = await self._items(conn, c, event, job)
@@ -344,8 +343,7 @@ class Notifier:
         self, conn: asyncpg.Connection, complaint_id: uuid.UUID, *, last_attempt: bool
     ) -> int:
         async with conn.transaction():
-            await repo.lock_complaint(conn, complaint_id)
-            c = await repo.get_complaint(conn, complaint_id)
+            c = await repo.lock_and_get_complaint(conn, complaint_id)
             if c is None:
                 return 0
             batches = await self._fix_batches(conn, complaint_id)

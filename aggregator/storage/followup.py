@@ -75,6 +75,14 @@ async def get_complaint(
     return NotifyComplaint(**row) if row is not None else None
 
 
+async def lock_and_get_complaint(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> NotifyComplaint | None:
+    """``lock_complaint`` and ``get_complaint`` in one round trip (in a transaction)."""
+    row = await conn.fetchrow(q("lock_and_get_notify_complaint"), complaint_id, str(complaint_id))
+    return NotifyComplaint(**row) if row is not None else None
+
+
 async def get_followup(
     conn: asyncpg.Connection,
     complaint_id: uuid.UUID,

@@ -13,6 +13,21 @@ LEFT JOIN reporters r ON r.id = c.reporter_id
 LEFT JOIN complaints d ON d.id = c.duplicate_of
 WHERE c.id = $1;
 
+-- name: lock_and_get_notify_complaint
+-- lock_complaint_notifications ($2, the id as text) and get_notify_complaint ($1) in one
+-- statement. The row is read in the statement's snapshot, which may be older than the lock:
+-- what the notifier itself writes under the lock (notifications; solved_asked_at, set with a
+-- guard of its own) is read by the statements after this one, which see it.
+SELECT c.id, c.source, c.channel, c.title, c.status, c.agency_id, c.agency_name,
+       c.anonymous, c.lapor_tracking_id, c.origin, c.solved_asked_at, c.duplicate_of,
+       r.name_enc, r.email_enc, r.phone_enc,
+       d.lapor_tracking_id AS linked_tracking_id
+FROM (SELECT pg_advisory_xact_lock(hashtextextended('notify:' || $2::text, 0))) AS held
+CROSS JOIN complaints c
+LEFT JOIN reporters r ON r.id = c.reporter_id
+LEFT JOIN complaints d ON d.id = c.duplicate_of
+WHERE c.id = $1;
+
 -- name: get_followup_for_notify
 SELECT id, event_id, at, agency_id, agency_name, author, text, attachments, label, kind
 FROM followups
