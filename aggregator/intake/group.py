@@ -74,8 +74,6 @@ class GroupCommit:
         self.timeout_s = timeout_s
         self._pending: deque[_Pending] = deque()
         self._writer: asyncio.Task[None] | None = None
-        self.groups = 0  # groups written, for tests and the shutdown summary
-        self.largest = 0
 
     async def __call__(self, batch: Batch) -> IngestOutcome:
         future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
@@ -154,8 +152,6 @@ class GroupCommit:
             )
             await self._one_by_one(group)
             return
-        self.groups += 1
-        self.largest = max(self.largest, len(group))
         for batch, future in group:
             if not future.done():
                 future.set_result(outcome_of(batch, result))
