@@ -17,9 +17,11 @@ address the message is kept for the status page (channel ``web``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +119,8 @@ class Notifier:
         self.settings = services.settings
         self.pool: asyncpg.Pool = services.pool
         self.sinks = sinks
+        # Per complaint: the flushes of this process, one at a time (see _in_order).
+        self._flushing: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
 
     def _now(self) -> dt.datetime:
         now: dt.datetime = self.services.clock()
@@ -342,12 +346,32 @@ class Notifier:
     async def _flush(
         self, conn: asyncpg.Connection, complaint_id: uuid.UUID, *, last_attempt: bool
     ) -> int:
-        async with conn.transaction():
-            c = await repo.lock_and_get_complaint(conn, complaint_id)
-            if c is None:
-                return 0
-            batches = await self._fix_batches(conn, complaint_id)
-        return await self._send_batches(conn, c, batches, last_attempt=last_attempt)
+        async with self._in_order(complaint_id):
+            async with conn.transaction():
+                c = await repo.lock_and_get_complaint(conn, complaint_id)
+                if c is None:
+                    return 0
+                batches = await self._fix_batches(conn, complaint_id)
+            return await self._send_batches(conn, c, batches, last_attempt=last_attempt)
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, complaint_id: uuid.UUID) -> AsyncIterator[None]:
+        """The flushes of one complaint in this process one at a time, in the order they
+        came, from fixing a message to having sent it: jobs of one burst run concurrently,
+        and a message fixed first must not be overtaken by the next on its way out. (Its
+        waiters hold no lock the holder needs: the complaint's database lock is taken
+        inside.)"""
+        lock, users = self._flushing.get(complaint_id, (asyncio.Lock(), 0))
+        self._flushing[complaint_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._flushing[complaint_id]
+            if users <= 1:
+                del self._flushing[complaint_id]
+            else:
+                self._flushing[complaint_id] = (lock, users - 1)
 
     async def _fix_batches(self, conn: asyncpg.Connection, complaint_id: uuid.UUID) -> _Batches:
         """The complaint's pending notifications as messages, by head, in the caller's
