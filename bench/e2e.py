@@ -31,6 +31,15 @@ limit). Each SMS comes from its own number, so each is a complaint of its own.
     backlog: ``ack_latency_p99_s_with_backfill`` against ``ack_latency_p99_s``, and
     ``backfill_pushed_during`` the bulk pushes done meanwhile (it was running).
 
+The webhook's requests are written as the daemon writes them in production: those arriving
+together share one intake transaction (group commit, ``spool.group_window_ms`` and
+``spool.group_max_items`` at their defaults).
+
+Measuring aids, for the daemon only: ``BENCH_PROFILE=out.prof`` runs it under cProfile;
+``BENCH_STATEMENTS=out.json`` counts its SQL statements by text (``bench/count_statements.py``)
+and, with ``--backlog 0``, adds ``statements_per_sms`` (round trips per complaint: every
+statement of the run ÷ every SMS posted, warm-up and (b) included) to the result.
+
 Two policy holds are off here, so that what is measured is the work and not a wait the
 operator chose: the quiet window that holds an SMS for more from the same sender
 (``bursts.quiet_window_s``, 180 s by default) and the merge window that holds a message to
@@ -433,6 +442,9 @@ async def main() -> None:
             daemon_args = [sys.executable, "-m", "aggregator", "--config", str(cfg), "run"]
             if os.environ.get("BENCH_PROFILE"):  # a cProfile dump of the daemon, at its exit
                 daemon_args[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
+            elif os.environ.get("BENCH_STATEMENTS"):  # the daemon's SQL statements, counted
+                counter = os.path.join(_HERE, "count_statements.py")
+                daemon_args[1:3] = [counter, os.environ["BENCH_STATEMENTS"]]
             async with (
                 child(sandbox_args, tmp / "sandbox.log", sandbox_root + "/openapi.json"),
                 child(daemon_args, tmp / "daemon.log", f"http://127.0.0.1:{port}/readyz"),
@@ -516,6 +528,12 @@ async def main() -> None:
                         }
                     )
                 result["other_sms"] = kannel.other
+        counted = os.environ.get("BENCH_STATEMENTS")
+        if counted and not backlog and not os.environ.get("BENCH_PROFILE"):
+            # Written by the daemon at its exit: every SMS of the run, warm-up and (b) too.
+            posted = len(warm) + count + paced_n
+            total = json.loads(await asyncio.to_thread(Path(counted).read_text))["total"]
+            result["statements_per_sms"] = round(total / posted, 1)
         tps.append(await pgbench(args.dsn, args.pgbench_s))
         print(f"pgbench again: {tps[1]:.0f} TPS", flush=True)
     finally:

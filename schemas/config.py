@@ -346,6 +346,15 @@ class SpoolConfig(Section):
     database that refuses connections is spooled for at once)."""
     drain_interval_s: float = Field(default=1.0, gt=0)
     """How often the spool is tried against the database while it holds anything."""
+    group_window_ms: float = Field(default=2.0, ge=0, le=1000)
+    """Group commit of the HTTP intakes: requests of one source arriving within this many
+    milliseconds of each other, or while the previous group is being written, are stored
+    in one transaction; each is answered once that transaction committed (or, with the
+    database away, once it is spooled on its own). 0: no wait, only the requests that
+    arrived while the previous group was written are grouped."""
+    group_max_items: int = Field(default=100, ge=1, le=10000)
+    """Most items one such transaction holds; 1 turns group commit off (every request in a
+    transaction of its own)."""
 
 
 class HttpConfig(Section):

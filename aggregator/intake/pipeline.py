@@ -69,6 +69,18 @@ Decision = Literal["push", "history"]
 DUPLICATE_WINDOW_DAYS = 7
 
 
+SKIPPED = "skipped"  # an item's outcome when its reference was held already
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What became of one item of a batch: its raw item's state (``RawState``) or
+    ``SKIPPED``, and the new complaint it made, if it made one."""
+
+    state: str
+    complaint_id: uuid.UUID | None = None
+
+
 @dataclass
 class IngestResult:
     new: int = 0
@@ -84,6 +96,9 @@ class IngestResult:
     bursts: int = 0  # messages added to their sender's complaint not yet pushed
     complaint_ids: list[uuid.UUID] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
+    # Each item by its source_ref: an intake that wrote several requests in one batch
+    # answers each with its own outcome (``intake/group.py``).
+    items: dict[str, ItemResult] = field(default_factory=dict)
 
     def add(self, other: IngestResult) -> None:
         for name in (
@@ -101,6 +116,7 @@ class IngestResult:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.complaint_ids.extend(other.complaint_ids)
+        self.items.update(other.items)
         for k, v in other.reasons.items():
             self.reasons[k] = self.reasons.get(k, 0) + v
 
@@ -467,9 +483,11 @@ class Intake:
                 )
             if rid is None:
                 result.skipped += 1
+                result.items[item.source_ref] = ItemResult(SKIPPED)
             else:
                 result.new += 1
                 result.quarantined += 1
+                result.items[item.source_ref] = ItemResult(RawState.QUARANTINED)
                 result.reasons[reason[:80]] = result.reasons.get(reason[:80], 0) + 1
         return result
 
@@ -648,7 +666,27 @@ class Intake:
                 assert isinstance(p, ComplaintDraft)
                 self._plan_complaint(plan, result, source, raw_id, p, dup_index, decide)
         await self._flush(conn, plan, source)
+        self._item_results(result, parsed, raw_ids, plan)
         return result
+
+    @staticmethod
+    def _item_results(
+        result: IngestResult,
+        parsed: list[tuple[RawItem, Parsed | InvalidInput]],
+        raw_ids: dict[str, int],
+        plan: _Plan,
+    ) -> None:
+        """Each item's outcome by its reference, from the states the batch wrote."""
+        new = set(result.complaint_ids)
+        by_raw = {raw_id: (state, cid) for raw_id, state, _, cid in plan.states}
+        for item, _ in parsed:
+            ref = item.source_ref
+            raw_id = raw_ids.get(ref)
+            if raw_id is None:
+                result.items[ref] = ItemResult(SKIPPED)
+                continue
+            state, cid = by_raw.get(raw_id, (RawState.ACCEPTED, None))
+            result.items[ref] = ItemResult(str(state), cid if cid in new else None)
 
     async def _reused_refs(
         self,
@@ -1525,4 +1563,12 @@ def ingested_event(
 
 
 # Re-exported for callers that only need the closed set.
-__all__ = ["CLOSED_STATUSES", "Decision", "IngestResult", "Intake", "content_hash"]
+__all__ = [
+    "CLOSED_STATUSES",
+    "SKIPPED",
+    "Decision",
+    "IngestResult",
+    "Intake",
+    "ItemResult",
+    "content_hash",
+]

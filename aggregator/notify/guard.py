@@ -51,16 +51,57 @@ async def loop_problem(
     excluding: uuid.UUID,
 ) -> str | None:
     """Why this message to this address would feed a loop (None: send it)."""
-    cfg = settings.notify
-    window = dt.timedelta(hours=cfg.identical_window_h)
+    since, identical_since = windows(settings, now)
     recent, identical = await repo.recent_to_address(
         conn,
         address_hash,
-        since=now - dt.timedelta(hours=1),
+        since=since,
         body_hash=body_hash,
-        identical_since=now - window,
+        identical_since=identical_since,
         excluding=excluding,
     )
+    return loop_reason(settings, recent, identical)
+
+
+async def begin_guarded(
+    conn: asyncpg.Connection,
+    settings: Any,
+    *,
+    head: uuid.UUID,
+    at: dt.datetime,
+    address_hash: bytes,
+    body_hash: bytes | None,
+) -> tuple[str | None, bool, dt.datetime | None]:
+    """``loop_problem`` and the hand-over marker (``delivery.begin_send``) of the message
+    ``head`` in one round trip: (why it is held, or None; whether the marker was set — not
+    when held, nor when the message is no longer queued; the marker before it)."""
+    cfg = settings.notify
+    since, identical_since = windows(settings, at)
+    r = await repo.begin_send_guarded(
+        conn,
+        head,
+        at,
+        address_hash,
+        body_hash,
+        since=since,
+        identical_since=identical_since,
+        max_recent=cfg.max_per_address_per_hour or 0,
+        max_identical=cfg.identical_limit or 0,
+    )
+    return loop_reason(settings, r.recent, r.identical), r.began, r.previous
+
+
+def windows(settings: Any, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """Since when hand-overs to an address count: (for the hourly limit, for the
+    identical-text limit)."""
+    cfg = settings.notify
+    return now - dt.timedelta(hours=1), now - dt.timedelta(hours=cfg.identical_window_h)
+
+
+def loop_reason(settings: Any, recent: int, identical: int) -> str | None:
+    """Why a message is held, from the hand-overs to its address (``recent`` in the last
+    hour, ``identical`` of its text in the window); None: under both limits."""
+    cfg = settings.notify
     if cfg.max_per_address_per_hour and recent >= cfg.max_per_address_per_hour:
         return (
             f"rate limit: {recent} messages to this address in the last hour "

@@ -17,9 +17,11 @@ address the message is kept for the status page (channel ``web``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +89,7 @@ FAN_OUT = frozenset(
 )
 
 Handler = Callable[[Job], Awaitable[None]]
+_Batches = dict[uuid.UUID, list[repo.PendingNotification]]
 IN_DOUBT = (
     "in doubt: the notifier stopped after handing this message to the channel, which "
     "cannot recognise a resend; not sent again, so the citizen gets it at most once"
@@ -116,6 +119,8 @@ class Notifier:
         self.settings = services.settings
         self.pool: asyncpg.Pool = services.pool
         self.sinks = sinks
+        # Per complaint: the flushes of this process, one at a time (see _in_order).
+        self._flushing: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
 
     def _now(self) -> dt.datetime:
         now: dt.datetime = self.services.clock()
@@ -141,73 +146,82 @@ class Notifier:
         if event not in SINK_KIND and event != "deleted":
             raise PermanentError(f"unknown notify event {event!r}")
         window = self.settings.notify.merge_window_s
-        async with self.pool.acquire() as conn, conn.transaction():
-            await repo.lock_complaint(conn, job.complaint_id)
-            c = await repo.get_complaint(conn, job.complaint_id)
-            if c is None:
-                raise PermanentError(f"complaint {job.complaint_id} does not exist")
-            key, items, skip = await self._items(conn, c, event, job)
-            dedup = f"{event}:{c.id}:{key}"
-            existing = await repo.get_notification(conn, dedup)
-            if existing is not None and existing.state != "queued":
-                return  # handled before (a redelivered job)
-            channel = self._channel(c)
-            if existing is None:
-                await repo.insert_notification(
-                    conn,
-                    notification_id=notification_id(dedup),
-                    complaint_id=c.id,
-                    kind=event,
-                    channel=channel,
-                    source=c.source,
-                    dedup_key=dedup,
-                    items=[{**asdict(i), "seq": job.id} for i in items],
-                    state="skipped" if skip else "queued",
-                    detail=skip,
-                )
-            if skip:
-                log.info("notification_skipped", complaint_id=str(c.id), kind=event, reason=skip)
-                NOTIFICATIONS.labels(channel=channel, outcome="skipped").inc()
-                return
-            targets = [c.id]
-            if existing is None and event in FAN_OUT:
-                # Reporters whose complaint was linked to this one as a duplicate were told
-                # they would hear its progress: the same news goes to each of them.
-                # One person, one message per event: a duplicate from a reporter already
-                # told (the original's, or an earlier duplicate's keyed hashes) gets none.
-                shared = [
-                    {**asdict(i), "seq": job.id} for i in items if i.event != "solved_question"
-                ]
-                told = await conversations.reporter_identity(conn, c.id)
-                for d in await conversations.linked_duplicates(conn, c.id):
-                    d_dedup = f"{dedup}:for:{d.id}"
-                    who = conversations.identity_of(d)
-                    same_person = bool(who & told)
-                    told |= who
-                    if (
-                        await repo.insert_notification(
-                            conn,
-                            notification_id=notification_id(d_dedup),
-                            complaint_id=d.id,
-                            kind=event,
-                            channel=channel_of(str(d.channel)),
-                            source=d.source,
-                            dedup_key=d_dedup,
-                            items=shared,
-                            state="skipped" if same_person else "queued",
-                            detail="the same reporter is told through the linked report"
-                            if same_person
-                            else None,
-                        )
-                        and not same_person
-                    ):
-                        targets.append(d.id)
-            if window > 0:
-                for target in targets:
-                    await self._schedule_flush(conn, target, window)
-                return
-        for target in targets:
-            await self.flush(target, last_attempt=last)
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                targets = await self._enqueue_items(conn, job, event, window)
+            # Without a merge window, flushed now on the same connection: what other jobs
+            # of the complaint stored meanwhile goes in the same message.
+            for target in targets:
+                await self._flush(conn, target, last_attempt=last)
+
+    async def _enqueue_items(
+        self, conn: asyncpg.Connection, job: Job, event: str, window: float
+    ) -> list[uuid.UUID]:
+        """The event's item stored as a pending notification (and for the reporters of
+        linked duplicates), in the caller's transaction; the complaints to flush now (none
+        with a merge window: their flush is scheduled)."""
+        assert job.complaint_id is not None
+        c = await repo.lock_and_get_complaint(conn, job.complaint_id)
+        if c is None:
+            raise PermanentError(f"complaint {job.complaint_id} does not exist")
+        key, items, skip = await self._items(conn, c, event, job)
+        dedup = f"{event}:{c.id}:{key}"
+        channel = self._channel(c)
+        # Stored unless the key has its row already (a redelivered job).
+        existing = await repo.insert_or_get_notification(
+            conn,
+            notification_id=notification_id(dedup),
+            complaint_id=c.id,
+            kind=event,
+            channel=channel,
+            source=c.source,
+            dedup_key=dedup,
+            items=[{**asdict(i), "seq": job.id} for i in items],
+            state="skipped" if skip else "queued",
+            detail=skip,
+        )
+        if existing is not None and existing != "queued":
+            return []  # handled before
+        if skip:
+            log.info("notification_skipped", complaint_id=str(c.id), kind=event, reason=skip)
+            NOTIFICATIONS.labels(channel=channel, outcome="skipped").inc()
+            return []
+        targets = [c.id]
+        if existing is None and event in FAN_OUT:
+            # Reporters whose complaint was linked to this one as a duplicate were told
+            # they would hear its progress: the same news goes to each of them.
+            # One person, one message per event: a duplicate from a reporter already
+            # told (the original's, or an earlier duplicate's keyed hashes) gets none.
+            shared = [{**asdict(i), "seq": job.id} for i in items if i.event != "solved_question"]
+            told = await conversations.reporter_identity(conn, c.id)
+            for d in await conversations.linked_duplicates(conn, c.id):
+                d_dedup = f"{dedup}:for:{d.id}"
+                who = conversations.identity_of(d)
+                same_person = bool(who & told)
+                told |= who
+                if (
+                    await repo.insert_notification(
+                        conn,
+                        notification_id=notification_id(d_dedup),
+                        complaint_id=d.id,
+                        kind=event,
+                        channel=channel_of(str(d.channel)),
+                        source=d.source,
+                        dedup_key=d_dedup,
+                        items=shared,
+                        state="skipped" if same_person else "queued",
+                        detail="the same reporter is told through the linked report"
+                        if same_person
+                        else None,
+                    )
+                    and not same_person
+                ):
+                    targets.append(d.id)
+        if window > 0:
+            for target in targets:
+                await self._schedule_flush(conn, target, window)
+            return []
+        return targets
 
     def _last_attempt(self, job: Job) -> bool:
         """Whether the queue makes this job dead if this attempt fails: out of attempts
@@ -327,30 +341,65 @@ class Notifier:
         ``last_attempt``: the job's last, so a channel still unreachable fails the message
         (and the redelivery policy falls back) instead of leaving it with a dead job."""
         async with self.pool.acquire() as conn:
+            return await self._flush(conn, complaint_id, last_attempt=last_attempt)
+
+    async def _flush(
+        self, conn: asyncpg.Connection, complaint_id: uuid.UUID, *, last_attempt: bool
+    ) -> int:
+        async with self._in_order(complaint_id):
             async with conn.transaction():
-                await repo.lock_complaint(conn, complaint_id)
-                c = await repo.get_complaint(conn, complaint_id)
-                pending = await repo.pending_notifications(conn, complaint_id)
-                if c is None or not pending:
+                c = await repo.lock_and_get_complaint(conn, complaint_id)
+                if c is None:
                     return 0
-                batches: dict[uuid.UUID, list[repo.PendingNotification]] = {}
-                for r in pending:
-                    if r.merged_into is not None:
-                        batches.setdefault(r.merged_into, []).append(r)
-                fresh = [r for r in pending if r.merged_into is None]
-                if fresh:
-                    head = fresh[-1].id
-                    await repo.assign_batch(conn, [r.id for r in fresh], head)
-                    batches[head] = fresh
-            # The batch is fixed (committed) before sending: a retry resends the same message
-            # under the same id, and the sink recognises it.
-            sent = 0
-            for head, rows in batches.items():
-                await self._send(
-                    conn, c, head, [{"items": r.items} for r in rows], last_attempt=last_attempt
-                )
-                sent += 1
-            return sent
+                batches = await self._fix_batches(conn, complaint_id)
+            return await self._send_batches(conn, c, batches, last_attempt=last_attempt)
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, complaint_id: uuid.UUID) -> AsyncIterator[None]:
+        """The flushes of one complaint in this process one at a time, in the order they
+        came, from fixing a message to having sent it: jobs of one burst run concurrently,
+        and a message fixed first must not be overtaken by the next on its way out. (Its
+        waiters hold no lock the holder needs: the complaint's database lock is taken
+        inside.)"""
+        lock, users = self._flushing.get(complaint_id, (asyncio.Lock(), 0))
+        self._flushing[complaint_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._flushing[complaint_id]
+            if users <= 1:
+                del self._flushing[complaint_id]
+            else:
+                self._flushing[complaint_id] = (lock, users - 1)
+
+    async def _fix_batches(self, conn: asyncpg.Connection, complaint_id: uuid.UUID) -> _Batches:
+        """The complaint's pending notifications as messages, by head, in the caller's
+        transaction (the complaint locked): the pending items not in a batch yet become one.
+        The batch is fixed (committed) before sending: a retry resends the same message
+        under the same id, and the sink recognises it."""
+        batches: _Batches = {}
+        fresh: _Batches = {}
+        for r, joined in await repo.fix_pending_notifications(conn, complaint_id):
+            assert r.merged_into is not None
+            (fresh if joined else batches).setdefault(r.merged_into, []).append(r)
+        return {**batches, **fresh}  # the batches fixed before first, as they came
+
+    async def _send_batches(
+        self,
+        conn: asyncpg.Connection,
+        c: repo.NotifyComplaint,
+        batches: _Batches,
+        *,
+        last_attempt: bool,
+    ) -> int:
+        sent = 0
+        for head, rows in batches.items():
+            await self._send(
+                conn, c, head, [{"items": r.items} for r in rows], last_attempt=last_attempt
+            )
+            sent += 1
+        return sent
 
     async def redeliver(
         self, complaint_id: uuid.UUID, failed_id: uuid.UUID, *, last_attempt: bool = False
@@ -427,10 +476,25 @@ class Notifier:
         now = self._now()
         state, external_id = "sent", None
         detail: str | None = "kept for the status page"
+        sink_ok_at: dt.datetime | None = None  # the sink took the message: its health
         if sink is not None:
             address_hash = self.services.crypto.match_hash("notify-address", address)
             body_hash = self.services.crypto.match_hash("notify-body", msg.text)
-            held = await self._guard(conn, channel, address, address_hash, body_hash, head, now)
+            # The guards and the hand-over marker, committed before the hand-over happens
+            # (a retry after a crash between the send and the record below finds it).
+            held = self._address_problem(channel, address)
+            may, previous = False, None
+            if held is None and address_hash is not None:
+                held, may, previous = await guard.begin_guarded(
+                    conn,
+                    self.settings,
+                    head=head,
+                    at=now,
+                    address_hash=address_hash,
+                    body_hash=body_hash,
+                )
+            elif held is None:
+                may, previous = await drepo.begin_send(conn, head, now, address_hash, body_hash)
             if held is not None:
                 async with conn.transaction():
                     await drepo.skip_batch(
@@ -461,9 +525,6 @@ class Notifier:
                     reason=held,
                 )
                 return
-            # The hand-over is committed before it happens: a retry after a crash between
-            # the send and the record below finds it.
-            may, previous = await drepo.begin_send(conn, head, now, address_hash, body_hash)
             if not may:
                 return  # recorded meanwhile by another run
             own = source == c.source  # else a fallback: another channel, no thread
@@ -514,7 +575,7 @@ class Notifier:
                     state = "failed"
                     detail = f"{redeliver.UNREACHABLE}: {type(exc).__name__}: {exc}"[:500]
                 else:
-                    await record.succeeded(conn, "sink", source, self._now(), 1)
+                    sink_ok_at = self._now()
                     external_id, detail = result.external_id, result.detail
                     state = (
                         "delivered"
@@ -523,32 +584,52 @@ class Notifier:
                         if result.delivered is False
                         else "sent"
                     )
-        async with conn.transaction():
-            await repo.mark_sent(
+        body = seal_body(self.services.crypto, msg.text)
+        key_id = self.services.crypto.current_id
+        event_data = {
+            "notification_id": str(head),
+            "channel": channel,
+            "kinds": [i.event for i in items],
+            "merged": len(rows),
+            "state": state,
+        }
+        if state != "failed":
+            # The usual outcome: the record, its event and the sink's health in one statement.
+            await repo.mark_sent_with_event(
                 conn,
                 head,
                 state=state,
                 channel=channel,
-                body=seal_body(self.services.crypto, msg.text),
-                body_key=self.services.crypto.current_id,
+                body=body,
+                body_key=key_id,
                 subject=msg.subject,
                 external_id=external_id,
                 detail=detail,
                 at=now,
+                complaint_id=c.id,
+                event_kind=EventKind.NOTIFICATION_SENT,
+                event_data=event_data,
+                sink_ok=(record.component_id("sink", source), source, sink_ok_at)
+                if sink_ok_at is not None
+                else None,
             )
-            await append_event(
-                conn,
-                c.id,
-                EventKind.NOTIFICATION_SENT if state != "failed" else EventKind.NOTIFICATION_FAILED,
-                {
-                    "notification_id": str(head),
-                    "channel": channel,
-                    "kinds": [i.event for i in items],
-                    "merged": len(rows),
-                    "state": state,
-                },
-            )
-            if state == "failed":
+        else:
+            if sink_ok_at is not None:  # it took the message, and said it failed
+                await record.succeeded(conn, "sink", source, sink_ok_at, 1)
+            async with conn.transaction():
+                await repo.mark_sent(
+                    conn,
+                    head,
+                    state=state,
+                    channel=channel,
+                    body=body,
+                    body_key=key_id,
+                    subject=msg.subject,
+                    external_id=external_id,
+                    detail=detail,
+                    at=now,
+                )
+                await append_event(conn, c.id, EventKind.NOTIFICATION_FAILED, event_data)
                 await redeliver.schedule(
                     self.services,
                     conn,
@@ -579,9 +660,8 @@ class Notifier:
         now: dt.datetime,
     ) -> str | None:
         """Why this message must not go out (an auto-reply loop), or None."""
-        if channel == "sms" and address:
-            if (problem := guard.sms_address_problem(address)) is not None:
-                return problem
+        if (problem := self._address_problem(channel, address)) is not None:
+            return problem
         if address_hash is None:
             return None
         return await guard.loop_problem(
@@ -592,6 +672,13 @@ class Notifier:
             now=now,
             excluding=head,
         )
+
+    @staticmethod
+    def _address_problem(channel: str, address: str | None) -> str | None:
+        """Why no message goes to this address at all (a short code), or None."""
+        if channel == "sms" and address:
+            return guard.sms_address_problem(address)
+        return None
 
     def _address(self, c: repo.NotifyComplaint, channel: str) -> str | None:
         crypto = self.services.crypto

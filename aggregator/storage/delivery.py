@@ -29,6 +29,48 @@ async def begin_send(
     return True, previous
 
 
+@dataclass(frozen=True, slots=True)
+class GuardedBegin:
+    """``begin_send_guarded``'s answer: the guards' counts (as ``recent_to_address``) and,
+    when they let the message go, the marker as ``begin_send`` returns it."""
+
+    recent: int
+    identical: int
+    began: bool
+    previous: dt.datetime | None
+
+
+async def begin_send_guarded(
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    at: dt.datetime,
+    address_hash: bytes,
+    body_hash: bytes | None,
+    *,
+    since: dt.datetime,
+    identical_since: dt.datetime,
+    max_recent: int,
+    max_identical: int,
+) -> GuardedBegin:
+    """``recent_to_address`` and ``begin_send`` in one round trip: the marker is set only
+    when fewer than ``max_recent`` hand-overs since ``since`` and fewer than
+    ``max_identical`` of the same text since ``identical_since`` went to the address (0: no
+    limit)."""
+    row = await conn.fetchrow(
+        q("begin_notification_send_guarded"),
+        notification_id,
+        at,
+        address_hash,
+        body_hash,
+        since,
+        identical_since,
+        max_recent,
+        max_identical,
+    )
+    assert row is not None  # counts is one row, always
+    return GuardedBegin(int(row["recent"]), int(row["identical"]), row["began"], row["previous"])
+
+
 async def skip_batch(
     conn: asyncpg.Connection,
     head: uuid.UUID,

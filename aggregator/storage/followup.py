@@ -65,24 +65,6 @@ class FollowupForNotify:
 
 
 @dataclass(frozen=True, slots=True)
-class NotificationRow:
-    id: uuid.UUID
-    complaint_id: uuid.UUID | None
-    kind: str
-    channel: str
-    source: str
-    state: str
-    items: Any
-    merged_into: uuid.UUID | None
-    body: str | None
-    body_enc: bytes | None
-    subject: str | None
-    external_id: str | None
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class PendingNotification:
     id: uuid.UUID
     kind: str
@@ -97,6 +79,14 @@ async def get_complaint(
     conn: asyncpg.Connection, complaint_id: uuid.UUID
 ) -> NotifyComplaint | None:
     row = await conn.fetchrow(q("get_notify_complaint"), complaint_id)
+    return NotifyComplaint(**row) if row is not None else None
+
+
+async def lock_and_get_complaint(
+    conn: asyncpg.Connection, complaint_id: uuid.UUID
+) -> NotifyComplaint | None:
+    """``lock_complaint`` and ``get_complaint`` in one round trip (in a transaction)."""
+    row = await conn.fetchrow(q("lock_and_get_notify_complaint"), complaint_id, str(complaint_id))
     return NotifyComplaint(**row) if row is not None else None
 
 
@@ -140,20 +130,48 @@ async def insert_notification(
     return new is not None
 
 
-async def get_notification(conn: asyncpg.Connection, dedup_key: str) -> NotificationRow | None:
-    row = await conn.fetchrow(q("get_notification_by_key"), dedup_key)
-    return NotificationRow(**row) if row is not None else None
+async def insert_or_get_notification(
+    conn: asyncpg.Connection,
+    *,
+    notification_id: uuid.UUID,
+    complaint_id: uuid.UUID | None,
+    kind: str,
+    channel: str,
+    source: str,
+    dedup_key: str,
+    items: list[dict[str, Any]],
+    state: str = "queued",
+    detail: str | None = None,
+) -> str | None:
+    """``insert_notification`` in one round trip with the check before it: the state of the
+    row the dedup key already had, or None when this row is new (and was inserted)."""
+    row = await conn.fetchrow(
+        q("insert_or_get_notification"),
+        notification_id,
+        complaint_id,
+        kind,
+        channel,
+        source,
+        dedup_key,
+        items,
+        state,
+        detail,
+    )
+    assert row is not None
+    return None if row["inserted"] else str(row["existing_state"])
 
 
-async def pending_notifications(
+async def fix_pending_notifications(
     conn: asyncpg.Connection, complaint_id: uuid.UUID
-) -> list[PendingNotification]:
-    rows = await conn.fetch(q("list_pending_notifications"), complaint_id)
-    return [PendingNotification(**r) for r in rows]
-
-
-async def assign_batch(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], head: uuid.UUID) -> None:
-    await conn.execute(q("assign_notification_batch"), list(ids), head)
+) -> list[tuple[PendingNotification, bool]]:
+    """The complaint's queued notifications, oldest first, those in no batch yet put into
+    one (its head the newest of them): each with its batch's head in ``merged_into``, and
+    whether it joined that batch just now. One round trip; the caller holds the lock."""
+    rows = await conn.fetch(q("fix_pending_notifications"), complaint_id)
+    return [
+        (PendingNotification(**{k: v for k, v in r.items() if k != "fresh"}), bool(r["fresh"]))
+        for r in rows
+    ]
 
 
 async def mark_sent(
@@ -181,6 +199,47 @@ async def mark_sent(
         safe_detail(detail),
         at,
         body_key,
+    )
+
+
+async def mark_sent_with_event(
+    conn: asyncpg.Connection,
+    head: uuid.UUID,
+    *,
+    state: str,
+    channel: str,
+    body: bytes | None,
+    body_key: str | None,
+    subject: str | None,
+    external_id: str | None,
+    detail: str | None,
+    at: dt.datetime,
+    complaint_id: uuid.UUID,
+    event_kind: str,
+    event_data: dict[str, Any],
+    sink_ok: tuple[str, str, dt.datetime] | None = None,
+) -> None:
+    """``mark_sent`` and the complaint's timeline event, in one statement; ``sink_ok``
+    (component, sink name, when): the sink took the message, recorded as its success (as
+    ``health.record_success`` does)."""
+    component, name, ok_at = sink_ok if sink_ok is not None else (None, None, None)
+    await conn.execute(
+        q("mark_notification_sent_with_event"),
+        head,
+        state,
+        channel,
+        body,
+        subject,
+        external_id,
+        detail,
+        at,
+        body_key,
+        complaint_id,
+        event_kind,
+        event_data,
+        component,
+        name,
+        ok_at,
     )
 
 

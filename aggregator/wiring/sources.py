@@ -59,20 +59,30 @@ def connector_context(
     spooled: list[Callable[[Batch], Awaitable[IngestOutcome]]] = []
 
     async def ingest_batch(batch: Batch) -> IngestOutcome:
-        # What a channel pushes to us is spooled while the database is away (a pulled batch
-        # simply stays with its channel until the next pull).
+        # What a channel pushes to us is written with the requests arriving with it (group
+        # commit) and spooled while the database is away (a pulled batch simply stays with
+        # its channel until the next pull).
         if not isinstance(source[0], HttpIntake):
             return await ingest_now(batch)
         if not spooled:
+            from aggregator.intake.group import GroupCommit
             from aggregator.intake.spool import spooling_ingest
             from aggregator.wiring.services import ensure_spool
 
+            opts = services.settings.spool
+            grouped = GroupCommit(
+                lambda b: ingest(services, source[0], b),
+                source=cfg.name,
+                window_s=opts.group_window_ms / 1000,
+                max_items=opts.group_max_items,
+                timeout_s=opts.db_timeout_s,
+            )
             spooled.append(
                 spooling_ingest(
-                    ingest_now,
+                    grouped if opts.group_max_items > 1 else ingest_now,
                     ensure_spool(services),
                     cfg.name,
-                    timeout_s=services.settings.spool.db_timeout_s,
+                    timeout_s=opts.db_timeout_s,
                 )
             )
         outcome: IngestOutcome = await spooled[0](batch)

@@ -2,9 +2,10 @@
 providers send. Replies go out through Kannel's ``/cgi-bin/sendsms``.
 
 Every request is authenticated (a shared secret, as ``?secret=`` or the
-``X-Satukanal-Secret`` header, or HTTP basic auth), stored through the core intake as a
-one-item batch in one transaction, and answered at once; a gateway that retries gets the
-same answer and the message is stored once (``source_ref`` = the gateway's message id, or
+``X-Satukanal-Secret`` header, or HTTP basic auth), handed to the core intake as a
+one-item batch (which the core writes in one transaction with the requests arriving with
+it), and answered once it is stored; a gateway that retries gets the same answer and the
+message is stored once (``source_ref`` = the gateway's message id, or
 a hash of sender, time and text when it sends none).
 """
 

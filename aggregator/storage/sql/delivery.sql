@@ -9,6 +9,39 @@ FROM (SELECT id, sending_at FROM notifications WHERE id = $1 FOR UPDATE) old
 WHERE n.id = old.id AND n.state = 'queued'
 RETURNING old.sending_at AS previous;
 
+-- name: begin_notification_send_guarded
+-- count_recent_to_address for the message $1 and begin_notification_send, in one statement:
+-- the marker is set only when the address is under the loop guards' limits ($7 hand-overs
+-- in the hour since $5, $8 of the same text since $6; 0: no limit). Returns the counts, and
+-- whether the marker was set with the one before it (as begin_notification_send).
+WITH RECURSIVE own AS (
+    SELECT id, retry_of, 0 AS depth FROM notifications WHERE id = $1
+    UNION ALL
+    SELECT n.id, n.retry_of, o.depth + 1
+    FROM notifications n JOIN own o ON n.id = o.retry_of
+    WHERE o.depth < 20
+),
+counts AS (
+    SELECT count(*) FILTER (WHERE sending_at >= $5) AS recent,
+           count(*) FILTER (WHERE body_hash = $4 AND sending_at >= $6) AS identical
+    FROM notifications
+    WHERE address_hash = $3 AND sending_at >= least($5, $6) AND id <> $1
+      AND id NOT IN (SELECT id FROM own)
+      AND state IN ('sent', 'delivered', 'failed')
+),
+began AS (
+    UPDATE notifications n
+    SET sending_at = $2, attempts = n.attempts + 1, address_hash = $3, body_hash = $4
+    FROM (SELECT id, sending_at FROM notifications WHERE id = $1 FOR UPDATE) old, counts
+    WHERE n.id = old.id AND n.state = 'queued'
+      AND ($7::int = 0 OR counts.recent < $7::int)
+      AND ($8::int = 0 OR counts.identical < $8::int)
+    RETURNING old.sending_at AS previous
+)
+SELECT counts.recent, counts.identical, EXISTS (SELECT 1 FROM began) AS began,
+       (SELECT previous FROM began) AS previous
+FROM counts;
+
 -- name: skip_notification_batch
 UPDATE notifications
 SET state = 'skipped', channel = $3,

@@ -13,6 +13,21 @@ LEFT JOIN reporters r ON r.id = c.reporter_id
 LEFT JOIN complaints d ON d.id = c.duplicate_of
 WHERE c.id = $1;
 
+-- name: lock_and_get_notify_complaint
+-- lock_complaint_notifications ($2, the id as text) and get_notify_complaint ($1) in one
+-- statement. The row is read in the statement's snapshot, which may be older than the lock:
+-- what the notifier itself writes under the lock (notifications; solved_asked_at, set with a
+-- guard of its own) is read by the statements after this one, which see it.
+SELECT c.id, c.source, c.channel, c.title, c.status, c.agency_id, c.agency_name,
+       c.anonymous, c.lapor_tracking_id, c.origin, c.solved_asked_at, c.duplicate_of,
+       r.name_enc, r.email_enc, r.phone_enc,
+       d.lapor_tracking_id AS linked_tracking_id
+FROM (SELECT pg_advisory_xact_lock(hashtextextended('notify:' || $2::text, 0))) AS held
+CROSS JOIN complaints c
+LEFT JOIN reporters r ON r.id = c.reporter_id
+LEFT JOIN complaints d ON d.id = c.duplicate_of
+WHERE c.id = $1;
+
 -- name: get_followup_for_notify
 SELECT id, event_id, at, agency_id, agency_name, author, text, attachments, label, kind
 FROM followups
@@ -27,20 +42,42 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING id;
 
--- name: get_notification_by_key
-SELECT id, complaint_id, kind, channel, source, state, items, merged_into, body, body_enc,
-       subject, external_id, created_at, sent_at
-FROM notifications WHERE dedup_key = $1;
+-- name: insert_or_get_notification
+-- insert_notification, and the state of the row the dedup key already had (NULL when the
+-- row is new), in one statement.
+WITH ins AS (
+    INSERT INTO notifications (id, complaint_id, kind, channel, source, dedup_key, items,
+                               state, detail)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (dedup_key) DO NOTHING
+    RETURNING id
+)
+SELECT (SELECT id FROM ins) IS NOT NULL AS inserted,
+       (SELECT state::text FROM notifications WHERE dedup_key = $6) AS existing_state;
 
--- name: list_pending_notifications
-SELECT id, kind, channel, source, items, merged_into, created_at
-FROM notifications
-WHERE complaint_id = $1 AND state = 'queued'
-ORDER BY created_at, id;
-
--- name: assign_notification_batch
-UPDATE notifications SET merged_into = $2
-WHERE id = ANY($1::uuid[]) AND state = 'queued';
+-- name: fix_pending_notifications
+-- A complaint's queued notifications, with those in no batch yet put into one whose head is
+-- the newest of them, in one statement (the caller holds the complaint's lock). Each row as
+-- it is after: ``merged_into`` its batch's head, ``fresh`` when it was put in one just now.
+WITH pending AS (
+    SELECT id, kind, channel, source, items, merged_into, created_at
+    FROM notifications
+    WHERE complaint_id = $1 AND state = 'queued'
+),
+head AS (
+    SELECT id FROM pending WHERE merged_into IS NULL ORDER BY created_at DESC, id DESC LIMIT 1
+),
+assigned AS (
+    UPDATE notifications n SET merged_into = (SELECT id FROM head)
+    FROM pending p
+    WHERE n.id = p.id AND p.merged_into IS NULL
+    RETURNING n.id
+)
+SELECT p.id, p.kind, p.channel, p.source, p.items,
+       coalesce(p.merged_into, (SELECT id FROM head)) AS merged_into, p.created_at,
+       p.merged_into IS NULL AS fresh
+FROM pending p
+ORDER BY p.created_at, p.id;
 
 -- name: mark_notification_sent
 -- The head of a batch carries the message; the others point at it.
@@ -54,6 +91,37 @@ SET state = CASE WHEN id = $1 THEN $2::notification_state ELSE 'sent' END,
     sent_at = $8::timestamptz,
     delivered_at = CASE WHEN $2::notification_state = 'delivered' THEN $8::timestamptz ELSE NULL END
 WHERE merged_into = $1 AND state = 'queued';
+
+-- name: mark_notification_sent_with_event
+-- mark_notification_sent, its timeline event and, when $13 is not NULL, the sink's success
+-- (record_component_success: $13 component, $14 sink name, $15 when) in one statement (one
+-- round trip, its own transaction): $10 complaint, $11 event kind, $12 event data.
+WITH sent AS (
+    UPDATE notifications
+    SET state = CASE WHEN id = $1 THEN $2::notification_state ELSE 'sent' END,
+        channel = $3, body_enc = CASE WHEN id = $1 THEN $4::bytea ELSE body_enc END,
+        body_key = CASE WHEN id = $1 THEN $9 ELSE body_key END,
+        subject = CASE WHEN id = $1 THEN $5 ELSE subject END,
+        external_id = CASE WHEN id = $1 THEN $6 ELSE external_id END,
+        detail = CASE WHEN id = $1 THEN $7 ELSE 'sent with ' || $1::text END,
+        sent_at = $8::timestamptz,
+        delivered_at = CASE WHEN $2::notification_state = 'delivered' THEN $8::timestamptz
+                            ELSE NULL END
+    WHERE merged_into = $1 AND state = 'queued'
+    RETURNING id
+),
+sink_ok AS (
+    INSERT INTO component_health (component, kind, name, last_attempt_at, last_success_at,
+                                  consecutive_failures, needs_human, last_items)
+    SELECT $13, 'sink', $14, $15, $15, 0, false, 1
+    WHERE $13::text IS NOT NULL
+    ON CONFLICT (component) DO UPDATE
+    SET last_attempt_at = EXCLUDED.last_attempt_at, last_success_at = EXCLUDED.last_success_at,
+        consecutive_failures = 0, needs_human = false, last_items = EXCLUDED.last_items
+    RETURNING component
+)
+INSERT INTO events (complaint_id, kind, at, actor, data)
+VALUES ($10, $11, now(), 'system', $12);
 
 -- name: mark_notification_skipped
 UPDATE notifications SET state = 'skipped', detail = $2 WHERE id = $1 AND state = 'queued';
