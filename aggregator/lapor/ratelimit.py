@@ -9,8 +9,12 @@ lives in one PostgreSQL row (GCRA, a "theoretical arrival time"), and each proce
 the slots its waiting requests need with one atomic UPDATE, so the limit holds across any
 number of replicas. One round trip serves every request waiting at that moment, plus a
 prefetch of 20 ms worth of slots, so a fast single process pays a round trip per handful of
-requests, not per request. A reserved slot not used within ``GRACE_S`` of its time is dropped
+requests, not per request. A reserved slot not used within its grace of its time is dropped
 rather than sent late: late slots sent together would be a burst the schedule never allowed.
+The grace is ``GRACE_S``, or half the burst tolerance when that is longer: slots sent up to
+that late keep the requests within the schedule plus half the slack to the server's burst,
+and a bucket with a large burst does not stall its whole line for a reservation every
+``GRACE_S`` only because its prefetched slots aged.
 """
 
 from __future__ import annotations
@@ -133,6 +137,7 @@ class SharedTokenBucket:
         self.interval = 1.0 / rate_per_s
         # GCRA's tolerance: a slot may go this long before its theoretical arrival time.
         self.tau = (burst - 1) * self.interval
+        self.grace_s = max(self.GRACE_S, self.tau / 2)
         self.prefetch = max(1, min(1000, math.ceil(rate_per_s * self.PREFETCH_S)))
         self.clock = clock
         self.db_wait_s = db_wait_s
@@ -142,6 +147,7 @@ class SharedTokenBucket:
         self._debt = 0  # requests sent without a slot (token fetches), paid at the next reserve
         self._paused_until = 0.0
         self._hold_pending = False
+        self._releases: set[asyncio.Task[None]] = set()
         self.acquired = 0
         self.waited_s = 0.0
         self.reservations = 0
@@ -152,7 +158,7 @@ class SharedTokenBucket:
         await asyncio.sleep(seconds)
 
     def _drop_expired(self, now: float) -> None:
-        while self._slots and self._slots[0] < now - self.GRACE_S:
+        while self._slots and self._slots[0] < now - self.grace_s:
             self._slots.popleft()
 
     async def acquire(self) -> None:
@@ -189,10 +195,13 @@ class SharedTokenBucket:
         delay = 0.1
         while True:
             try:
-                async with self.pool.acquire(timeout=5.0) as conn:
+                conn = await self.pool.acquire(timeout=5.0)
+                try:
                     first = await reserve_rate_slots(
                         conn, self.key, total, self.interval, max(0.0, hold_s)
                     )
+                finally:
+                    self._release_soon(conn)
                 break
             except _DB_ERRORS as exc:
                 self.db_errors += 1
@@ -211,6 +220,19 @@ class SharedTokenBucket:
         # The first ``debt`` slots paid for requests already sent.
         for i in range(debt, total):
             self._slots.append(got_at + max(0.0, first + i * self.interval - self.tau))
+
+    def _release_soon(self, conn: asyncpg.Connection) -> None:
+        """Give the connection back without the line waiting for it: asyncpg resets a
+        connection on release, a round trip the reserved slots need not wait for."""
+        task = asyncio.create_task(self._release(conn))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        try:
+            await self.pool.release(conn)
+        except Exception as exc:  # the pool replaces a connection it could not reset
+            log.warning("lapor_rate_bucket_release_failed", error=type(exc).__name__)
 
     def charge(self) -> None:
         """Count a request sent without waiting its turn (a token fetch): it takes a slot
