@@ -1,6 +1,7 @@
 """The LAPOR! rate limit: a token bucket for the process, or one shared by every replica.
 
-Requests wait in line (a lock), so the rate holds however many workers push at once. The
+Requests wait in line (a lock; in the shared bucket, for one reservation at a time, which
+wakes every request in line), so the rate holds however many workers push at once. The
 client's burst is half the server's: the slack absorbs network jitter that could otherwise
 bunch requests together on arrival and trip the server's own bucket.
 
@@ -23,7 +24,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import asyncpg
@@ -142,7 +143,7 @@ class SharedTokenBucket:
         self.clock = clock
         self.db_wait_s = db_wait_s
         self._slots: deque[float] = deque()  # local clock times at which a request may go
-        self._lock = asyncio.Lock()
+        self._reservation: asyncio.Future[None] | None = None
         self._waiting = 0
         self._debt = 0  # requests sent without a slot (token fetches), paid at the next reserve
         self._paused_until = 0.0
@@ -151,6 +152,7 @@ class SharedTokenBucket:
         self.acquired = 0
         self.waited_s = 0.0
         self.reservations = 0
+        self.stalls = 0  # reservations the line waited for (it found no slot)
         self.db_errors = 0
 
     async def _sleep(self, seconds: float) -> None:
@@ -162,31 +164,67 @@ class SharedTokenBucket:
             self._slots.popleft()
 
     async def acquire(self) -> None:
-        self._waiting += 1
+        self._waiting += 1  # callers without a slot yet: what a reservation asks for
         try:
-            async with self._lock:
-                while True:
-                    now = self.clock()
-                    if now < self._paused_until:
-                        if self._hold_pending:
-                            # Tell the other replicas too: nobody sends until then.
-                            await self._reserve(0, hold_s=self._paused_until - now + self.tau)
-                            self._hold_pending = False
-                        await self._sleep(max(0.0, self._paused_until - self.clock()))
+            while True:
+                now = self.clock()
+                if now < self._paused_until:
+                    if self._hold_pending:
+                        # Tell the other replicas too: nobody sends until then.
+                        await self._one_at_a_time(self._announce_pause)
                         continue
-                    self._drop_expired(now)
-                    if not self._slots:
-                        await self._reserve(max(self._waiting, self.prefetch))
-                        continue
-                    at = self._slots.popleft()
-                    if at > now:
+                    await self._sleep(self._paused_until - now)
+                    continue
+                self._drop_expired(now)
+                if not self._slots:
+                    await self._one_at_a_time(self._reserve_for_waiting)
+                    continue
+                at = self._slots.popleft()
+                self._reserve_ahead(now)
+                if at > now:
+                    self._waiting -= 1
+                    try:
                         await self._sleep(at - now)
-                        if self.clock() < self._paused_until:
-                            continue  # a 429 arrived meanwhile: this slot is void
-                    self.acquired += 1
-                    return
+                    finally:
+                        self._waiting += 1
+                    if self.clock() < self._paused_until:
+                        continue  # a 429 arrived meanwhile: this slot is void
+                self.acquired += 1
+                return
         finally:
             self._waiting -= 1
+
+    async def _one_at_a_time(self, reserve: Callable[[], Awaitable[None]]) -> None:
+        """Wait for the reservation in progress, or start ``reserve`` as the one. Every
+        caller waiting wakes in the same loop turn when it lands (a lock would hand them on
+        one per turn: with a hundred in line, a convoy of a hundred turns), and its failure
+        (no database for ``db_wait_s``) is theirs too."""
+        if self._reservation is None or self._reservation.done():
+            task = asyncio.ensure_future(reserve())
+            # Retrieved even when every caller that waited for it was cancelled.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._reservation = task
+        await asyncio.shield(self._reservation)
+
+    def _reserve_ahead(self, now: float) -> None:
+        """A bucket that prefetches (more than 50 requests/s) reserves its next slots while
+        half of these are left and none is about to age out, so its line does not stop for
+        the round trip. Slower buckets reserve only what their waiting requests need."""
+        if self.prefetch < 2 or (self._reservation is not None and not self._reservation.done()):
+            return
+        if len(self._slots) > self.prefetch // 2 and (self._slots[0] >= now - self.grace_s / 2):
+            return
+        task = asyncio.ensure_future(self._reserve(self.prefetch))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._reservation = task
+
+    async def _reserve_for_waiting(self) -> None:
+        self.stalls += 1
+        await self._reserve(max(self._waiting, self.prefetch))
+
+    async def _announce_pause(self) -> None:
+        await self._reserve(0, hold_s=max(0.0, self._paused_until - self.clock()) + self.tau)
+        self._hold_pending = False
 
     async def _reserve(self, slots: int, *, hold_s: float = 0.0) -> None:
         debt = self._debt
