@@ -50,6 +50,13 @@ class MicroBatcher(Generic[K, V, R]):
             self._task = asyncio.create_task(self._drain())
         return await fut
 
+    def prime(self) -> None:
+        """Enter ``hold`` now if it is not held, ahead of calls known to come soon (the
+        Tracking IDs of requests in flight): a connection opened while they are at LAPOR!
+        is not opened after. Left after ``linger_s`` like any other."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+
     async def _more(self) -> bool:
         """Wait up to ``linger_s`` for a call; True when one is waiting."""
         if not self._pending and self._linger_s > 0:
@@ -67,7 +74,9 @@ class MicroBatcher(Generic[K, V, R]):
     async def _drain(self) -> None:
         await asyncio.sleep(0)  # let the callers woken in this loop turn join
         failed: list[tuple[K, asyncio.Future[V]]] = []
-        while self._pending or failed:
+        primed = not self._pending
+        while self._pending or failed or primed:
+            primed = False
             entered = False
             try:
                 async with self._hold() as held:

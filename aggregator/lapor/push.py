@@ -188,6 +188,7 @@ class PushHandlers:
                 return
         attachment_ids = await self._upload_attachments(cid, row)
         payload = self.payload(cid, row, attachment_ids)
+        self._mark.prime()  # its connection opens while the request is at LAPOR!
         try:
             result = await self.port.create_report(payload, str(cid))
         except Rejected as exc:
