@@ -56,11 +56,13 @@ CREATE TYPE public.token_role AS ENUM (
 );
 
 CREATE FUNCTION public.complaint_counts_bump(ch text, ag text, st public.complaint_status, sg text, d bigint) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
+BEGIN
     INSERT INTO complaint_counts AS k (channel, agency_id, status, stage, n)
     VALUES (ch, coalesce(ag, ''), st, sg, d)
-    ON CONFLICT (channel, agency_id, status, stage) DO UPDATE SET n = k.n + EXCLUDED.n
+    ON CONFLICT (channel, agency_id, status, stage) DO UPDATE SET n = k.n + EXCLUDED.n;
+END
 $$;
 
 CREATE FUNCTION public.complaint_counts_trigger() RETURNS trigger
@@ -71,6 +73,8 @@ DECLARE
     new_key text;
     old_stage text;
     new_stage text;
+    received_moved boolean;
+    pushed_moved boolean;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         old_stage := complaint_stage(OLD.status, OLD.lapor_tracking_id, OLD.first_real_followup_at);
@@ -96,26 +100,40 @@ BEGIN
         END IF;
     END IF;
     -- Hourly: a complaint counts as received in its received_at hour and as pushed in its
-    -- lapor_created_at hour; a change of either key moves its contribution.
-    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (
-           OLD.received_at, OLD.source, OLD.channel, coalesce(OLD.agency_id, ''),
-           OLD.lapor_tracking_id IS NULL, OLD.lapor_created_at)
-           IS DISTINCT FROM (NEW.received_at, NEW.source, NEW.channel,
-           coalesce(NEW.agency_id, ''), NEW.lapor_tracking_id IS NULL, NEW.lapor_created_at))
-    THEN
-        PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel, OLD.agency_id,
-                                      -1, 0);
-        IF OLD.lapor_tracking_id IS NOT NULL THEN
+    -- lapor_created_at hour (the receipt's when unknown), under its source, channel and
+    -- agency; a contribution moves only when its key changed.
+    IF TG_OP = 'UPDATE' THEN
+        received_moved := (date_trunc('hour', OLD.received_at), OLD.source, OLD.channel,
+                           coalesce(OLD.agency_id, ''))
+            IS DISTINCT FROM (date_trunc('hour', NEW.received_at), NEW.source, NEW.channel,
+                              coalesce(NEW.agency_id, ''));
+        pushed_moved := (OLD.lapor_tracking_id IS NOT NULL OR NEW.lapor_tracking_id IS NOT NULL)
+            AND (OLD.lapor_tracking_id IS NULL,
+                 date_trunc('hour', coalesce(OLD.lapor_created_at, OLD.received_at)),
+                 OLD.source, OLD.channel, coalesce(OLD.agency_id, ''))
+            IS DISTINCT FROM (NEW.lapor_tracking_id IS NULL,
+                              date_trunc('hour', coalesce(NEW.lapor_created_at, NEW.received_at)),
+                              NEW.source, NEW.channel, coalesce(NEW.agency_id, ''));
+    ELSE
+        received_moved := true;
+        pushed_moved := true;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        IF received_moved THEN
+            PERFORM complaint_hourly_bump(OLD.received_at, OLD.source, OLD.channel,
+                                          OLD.agency_id, -1, 0);
+        END IF;
+        IF pushed_moved AND OLD.lapor_tracking_id IS NOT NULL THEN
             PERFORM complaint_hourly_bump(coalesce(OLD.lapor_created_at, OLD.received_at),
                                           OLD.source, OLD.channel, OLD.agency_id, 0, -1);
         END IF;
-    ELSIF TG_OP = 'UPDATE' THEN
-        RETURN NULL;
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel, NEW.agency_id,
-                                      1, 0);
-        IF NEW.lapor_tracking_id IS NOT NULL THEN
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        IF received_moved THEN
+            PERFORM complaint_hourly_bump(NEW.received_at, NEW.source, NEW.channel,
+                                          NEW.agency_id, 1, 0);
+        END IF;
+        IF pushed_moved AND NEW.lapor_tracking_id IS NOT NULL THEN
             PERFORM complaint_hourly_bump(coalesce(NEW.lapor_created_at, NEW.received_at),
                                           NEW.source, NEW.channel, NEW.agency_id, 0, 1);
         END IF;
@@ -125,8 +143,9 @@ END
 $$;
 
 CREATE FUNCTION public.complaint_hourly_bump(h timestamp with time zone, src text, ch text, ag text, r bigint, p bigint) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
+BEGIN
     INSERT INTO complaint_hourly AS k (hour, source, channel, agency_id, received, pushed)
     VALUES (date_trunc('hour', h), src, ch, coalesce(ag, ''), r, p)
     ON CONFLICT (hour, source, channel, agency_id) DO UPDATE
@@ -134,7 +153,8 @@ CREATE FUNCTION public.complaint_hourly_bump(h timestamp with time zone, src tex
     INSERT INTO complaint_hourly_total AS k (hour, source, channel, received, pushed)
     VALUES (date_trunc('hour', h), src, ch, r, p)
     ON CONFLICT (hour, source, channel) DO UPDATE
-    SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed
+    SET received = k.received + EXCLUDED.received, pushed = k.pushed + EXCLUDED.pushed;
+END
 $$;
 
 CREATE FUNCTION public.complaint_stage(s public.complaint_status, tracking text, real_at timestamp with time zone) RETURNS text

@@ -89,12 +89,13 @@ class PushHandlers:
         self.classify = classify or services.classifier
         self.owner: str = getattr(services.queue, "owner", "")
         self._prefetched: dict[uuid.UUID, tuple[float, repo.PushComplaint]] = {}
-        self._load = MicroBatcher(self._load_many)
-        self._mark = MicroBatcher(self._mark_many)
+        self._load = MicroBatcher(self._load_many, self.pool.acquire)
+        self._mark = MicroBatcher(self._mark_many, self.pool.acquire)
 
-    async def _load_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, repo.PushComplaint]:
-        async with self.pool.acquire() as conn:
-            rows = await repo.get_push_complaints(conn, ids, owner=self.owner, prefetch=PREFETCH)
+    async def _load_many(
+        self, conn: asyncpg.Connection, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, repo.PushComplaint]:
+        rows = await repo.get_push_complaints(conn, ids, owner=self.owner, prefetch=PREFETCH)
         now = time.monotonic()
         asked = set(ids)
         for cid, row in rows.items():
@@ -112,7 +113,7 @@ class PushHandlers:
         return await self._load(cid)
 
     async def _mark_many(
-        self, items: Sequence[repo.Pushed]
+        self, conn: asyncpg.Connection, items: Sequence[repo.Pushed]
     ) -> dict[repo.Pushed, tuple[bool, list[str]]]:
         # A complaint appears at most once per statement, so "updated" is unambiguous.
         first: dict[uuid.UUID, repo.Pushed] = {}
@@ -123,10 +124,9 @@ class PushHandlers:
             else:
                 first[p.complaint_id] = p
         out: dict[repo.Pushed, tuple[bool, list[str]]] = {}
-        async with self.pool.acquire() as conn:
-            for group in [list(first.values()), *[[p] for p in again]]:
-                done = await repo.mark_pushed(conn, group)
-                out.update({p: done[p.complaint_id] for p in group if p.complaint_id in done})
+        for group in [list(first.values()), *[[p] for p in again]]:
+            done = await repo.mark_pushed(conn, group)
+            out.update({p: done[p.complaint_id] for p in group if p.complaint_id in done})
         return out
 
     def handlers(self) -> dict[str, Callable[[Job], Awaitable[None]]]:
@@ -194,6 +194,7 @@ class PushHandlers:
                 return
         attachment_ids = await self._upload_attachments(cid, row)
         payload = self.payload(cid, row, attachment_ids)
+        self._mark.prime()  # its connection opens while the request is at LAPOR!
         try:
             result = await self.port.create_report(payload, str(cid))
         except Rejected as exc:

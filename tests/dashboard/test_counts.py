@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import asyncpg
 
@@ -120,3 +121,81 @@ async def test_daily_series_is_in_local_days_and_scoped(pool: asyncpg.Pool) -> N
         scoped = await repo.daily(conn, ["46", "DISHUB"], since, "Asia/Jakarta")
         assert [(r["day"], r["received"]) for r in scoped] == [(dt.date(2026, 11, 2), 1)]
         assert sum(r["n"] for r in await repo.counts(conn, ["45"])) == 1
+
+
+async def hourly_truth(conn: asyncpg.Connection) -> set[tuple[Any, ...]]:
+    rows = await conn.fetch(
+        "SELECT hour, source, channel, agency_id, sum(r)::int AS r, sum(p)::int AS p FROM ("
+        " SELECT date_trunc('hour', received_at) AS hour, source, channel,"
+        "  coalesce(agency_id, '') AS agency_id, 1 AS r, 0 AS p FROM complaints"
+        " UNION ALL"
+        " SELECT date_trunc('hour', coalesce(lapor_created_at, received_at)), source, channel,"
+        "  coalesce(agency_id, ''), 0, 1 FROM complaints WHERE lapor_tracking_id IS NOT NULL"
+        ") AS t GROUP BY 1, 2, 3, 4"
+    )
+    return {tuple(r) for r in rows}
+
+
+async def hourly_counters(conn: asyncpg.Connection) -> set[tuple[Any, ...]]:
+    rows = await conn.fetch(
+        "SELECT hour, source, channel, agency_id, received::int, pushed::int"
+        " FROM complaint_hourly WHERE received <> 0 OR pushed <> 0"
+    )
+    return {tuple(r) for r in rows}
+
+
+async def test_hourly_counters_move_only_the_contribution_whose_hour_or_key_changed(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        a = await insert(conn)
+        b = await insert(conn, agency="45")
+        c = await insert(conn, at=T0 + dt.timedelta(minutes=20))  # the same hour as a
+        steps = [
+            # pushed: only its "pushed" contribution appears, in the creation's hour
+            (
+                "UPDATE complaints SET lapor_tracking_id = '1916449', lapor_created_at = $2,"
+                " status = 'belum_terverifikasi' WHERE id = $1",
+                a,
+                T0 + dt.timedelta(hours=2),
+            ),
+            # pushed with no known creation time: counted in the receipt's hour
+            (
+                "UPDATE complaints SET lapor_tracking_id = '1916450',"
+                " status = 'belum_terverifikasi' WHERE id = $1",
+                b,
+            ),
+            # the creation time learned later moves the pushed contribution only
+            (
+                "UPDATE complaints SET lapor_created_at = $2 WHERE id = $1",
+                b,
+                T0 + dt.timedelta(hours=5),
+            ),
+            # received_at within its hour: nothing moves; into another hour: it moves
+            (
+                "UPDATE complaints SET received_at = $2 WHERE id = $1",
+                c,
+                T0 + dt.timedelta(minutes=25),
+            ),
+            ("UPDATE complaints SET received_at = $2 WHERE id = $1", c, T0 + dt.timedelta(hours=3)),
+            # another agency moves both of a pushed complaint's contributions
+            ("UPDATE complaints SET agency_id = '46' WHERE id = $1", a),
+            # a status change alone moves no hourly contribution
+            ("UPDATE complaints SET status = 'terdisposisi' WHERE id = $1", a),
+            # the Tracking ID taken back (an operator's correction): pushed is gone
+            ("UPDATE complaints SET lapor_tracking_id = NULL WHERE id = $1", b),
+            ("DELETE FROM complaints WHERE id = $1", a),
+        ]
+        for sql, *args in steps:
+            await conn.execute(sql, *args)
+            assert await hourly_counters(conn) == await hourly_truth(conn), sql
+        totals = await conn.fetch(
+            "SELECT hour, source, channel, received::int, pushed::int FROM complaint_hourly_total"
+            " WHERE received <> 0 OR pushed <> 0"
+        )
+        by_agency: dict[tuple[Any, ...], list[int]] = {}
+        for h, s, ch, _ag, r, p in await hourly_truth(conn):
+            acc = by_agency.setdefault((h, s, ch), [0, 0])
+            acc[0] += r
+            acc[1] += p
+        assert {tuple(r) for r in totals} == {(*k, *v) for k, v in by_agency.items()}

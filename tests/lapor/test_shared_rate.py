@@ -98,3 +98,32 @@ async def test_token_fetches_are_charged(db_dsn: str, pool: asyncpg.Pool) -> Non
     await bucket.acquire()
     # The next request waits for the three slots they used: ~0.3 s at 10/s.
     assert time.monotonic() - started >= 0.25
+
+
+async def test_a_fast_bucket_reserves_ahead_and_its_line_does_not_stop(db_dsn: str) -> None:
+    # A limit far above the demand (LAPOR! without one): 1,000 slots a reservation, the
+    # next ones reserved while half are left or before the oldest age out, so the line
+    # waits for the database only for the first.
+    pools = [await create_pool(db_dsn, min_size=1, max_size=3) for _ in range(2)]
+    try:
+        buckets = [SharedTokenBucket(p, "lapor:fast", 1e5, 10**5) for p in pools]
+        sent: list[float] = []
+
+        async def hammer(bucket: SharedTokenBucket, until: float) -> None:
+            async def one() -> None:
+                while time.monotonic() < until:
+                    await bucket.acquire()
+                    sent.append(time.monotonic())
+                    await asyncio.sleep(0.002)
+
+            await asyncio.gather(*(one() for _ in range(20)))
+
+        until = time.monotonic() + 1.5
+        await asyncio.gather(*(hammer(b, until) for b in buckets))
+    finally:
+        for p in pools:
+            await p.close()
+    assert len(sent) > 2000
+    for b in buckets:
+        assert b.reservations >= 3, b.reservations  # the slots aged or ran low
+        assert b.stalls == 1, (b.stalls, b.reservations)  # only the first was waited for
