@@ -146,13 +146,25 @@ class Notifier:
         if event not in SINK_KIND and event != "deleted":
             raise PermanentError(f"unknown notify event {event!r}")
         window = self.settings.notify.merge_window_s
-        async with self.pool.acquire() as conn:
-            async with conn.transaction():
-                targets = await self._enqueue_items(conn, job, event, window)
-            # Without a merge window, flushed now on the same connection: what other jobs
-            # of the complaint stored meanwhile goes in the same message.
-            for target in targets:
-                await self._flush(conn, target, last_attempt=last)
+        # The complaint's jobs in this process one at a time, from storing the item to
+        # having sent it, in the order they were claimed (the lock is the first thing the
+        # handler waits for, and consumers take jobs in claim order): a burst's jobs run
+        # concurrently, and the second event's message must not reach the citizen first.
+        async with self._in_order(job.complaint_id):
+            async with self.pool.acquire() as conn:
+                async with conn.transaction():
+                    targets = await self._enqueue_items(conn, job, event, window)
+                # Without a merge window, flushed now on the same connection: what other
+                # jobs of the complaint stored meanwhile goes in the same message.
+                if job.complaint_id in targets:
+                    await self._flush_held(conn, job.complaint_id, last_attempt=last)
+        # Linked duplicates' reporters, each under its own complaint's turn (never two
+        # turns held at once).
+        others = [t for t in targets if t != job.complaint_id]
+        if others:
+            async with self.pool.acquire() as conn:
+                for target in others:
+                    await self._flush(conn, target, last_attempt=last)
 
     async def _enqueue_items(
         self, conn: asyncpg.Connection, job: Job, event: str, window: float
@@ -347,20 +359,26 @@ class Notifier:
         self, conn: asyncpg.Connection, complaint_id: uuid.UUID, *, last_attempt: bool
     ) -> int:
         async with self._in_order(complaint_id):
-            async with conn.transaction():
-                c = await repo.lock_and_get_complaint(conn, complaint_id)
-                if c is None:
-                    return 0
-                batches = await self._fix_batches(conn, complaint_id)
-            return await self._send_batches(conn, c, batches, last_attempt=last_attempt)
+            return await self._flush_held(conn, complaint_id, last_attempt=last_attempt)
+
+    async def _flush_held(
+        self, conn: asyncpg.Connection, complaint_id: uuid.UUID, *, last_attempt: bool
+    ) -> int:
+        """``_flush`` for a caller that holds the complaint's turn (``_in_order``)."""
+        async with conn.transaction():
+            c = await repo.lock_and_get_complaint(conn, complaint_id)
+            if c is None:
+                return 0
+            batches = await self._fix_batches(conn, complaint_id)
+        return await self._send_batches(conn, c, batches, last_attempt=last_attempt)
 
     @contextlib.asynccontextmanager
     async def _in_order(self, complaint_id: uuid.UUID) -> AsyncIterator[None]:
-        """The flushes of one complaint in this process one at a time, in the order they
-        came, from fixing a message to having sent it: jobs of one burst run concurrently,
-        and a message fixed first must not be overtaken by the next on its way out. (Its
-        waiters hold no lock the holder needs: the complaint's database lock is taken
-        inside.)"""
+        """The notify jobs and flushes of one complaint in this process one at a time, in
+        the order they came, from storing or fixing a message to having sent it: jobs of
+        one burst run concurrently, and a message fixed first must not be overtaken by the
+        next on its way out. (Its waiters hold no lock the holder needs: the complaint's
+        database lock is taken inside.)"""
         lock, users = self._flushing.get(complaint_id, (asyncio.Lock(), 0))
         self._flushing[complaint_id] = (lock, users + 1)
         try:
