@@ -80,7 +80,12 @@ async def reply_to_complaint(request: web.Request) -> web.StreamResponse:
     """A message taken as a reply is a new complaint of its own: it gets pushed."""
     reply_id = _id(request)
     form = await request.post()
-    back = str(form.get("dari", ""))
+    # The complaint page the operator came from; anything but an id is ignored (it goes
+    # into the redirect's Location header).
+    try:
+        back: uuid.UUID | None = uuid.UUID(str(form.get("dari", "")))
+    except ValueError:
+        back = None
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         moved = await move_reply_to_complaint(

@@ -226,6 +226,17 @@ async def test_the_dashboards_move_routes_the_new_complaint(pool):
         )
         assert r.status == 303, await r.text()
         new_id = uuid.UUID(r.headers["Location"].split("/")[-1].split("?")[0])
+        # Moved already: refused with a message; the page it came from is an id or nothing
+        # (a CR/LF there once made the redirect a 500).
+        for dari, page in (("x\r\nSet-Cookie: a=b", reply_id), (str(new_id), new_id)):
+            r = await client.post(
+                f"/dasbor/balasan/{reply_id}/jadi-pengaduan",
+                data={"dari": dari},
+                allow_redirects=False,
+            )
+            assert r.status == 303, await r.text()
+            assert r.headers["Location"].startswith(f"/dasbor/pengaduan/{page}?pesan=")
+            assert "Set-Cookie" not in r.headers
     async with pool.acquire() as conn:
         routed = await conn.fetchrow(_ROUTE, new_id)
     assert routed["route_category"] == "banjir_drainase", dict(routed)
